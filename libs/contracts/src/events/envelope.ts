@@ -1,0 +1,27 @@
+/**
+ * The envelope every Berth event travels in, on NATS and in the event logs.
+ * Documented for subscribers in other languages in docs/events.md.
+ *
+ * NATS subject: `berth.<service>.<stream-type>.<EventType>` e.g. `berth.inventory.vm.VmRequested`.
+ * Headers: `Nats-Msg-Id` = id (JetStream de-duplication), `traceparent`/`tracestate` (W3C),
+ * `Berth-Event-Type`, `Berth-Schema-Version`. The body is this object as UTF-8 JSON.
+ */
+export interface EventEnvelope<TType extends string = string, TData = unknown> {
+  /** UUID, unique per event; also the JetStream message id. */
+  readonly id: string;
+  /** Event type in the past tense, e.g. `VmRequested`. */
+  readonly type: TType;
+  /** Schema version of `data` for this type; bumped on incompatible change. */
+  readonly schemaVersion: number;
+  /** Stream (aggregate) the event belongs to, e.g. `vm-7f3c...` or `host-h1`. */
+  readonly streamId: string;
+  /** 1-based position of the event within its stream. */
+  readonly streamPosition: number;
+  /** Global position in the producing service's log. */
+  readonly globalPosition: string;
+  /** ISO-8601 time the event was recorded. */
+  readonly occurredAt: string;
+  /** Id of the command that produced it, for idempotency and correlation. */
+  readonly commandId?: string;
+  readonly data: TData;
+}

@@ -1,0 +1,43 @@
+import { defineConfig } from 'vitest/config';
+
+// Three projects follow the architecture (STYLE.md §12):
+//   unit — pure logic, milliseconds, no I/O        (*.unit.spec.ts)
+//   int  — one library or service against real Postgres/NATS/libvirt (*.int.spec.ts)
+//   e2e  — real processes started from test/        (*.e2e.spec.ts)
+const exclude = ['**/node_modules/**', '**/.berth/**'];
+
+export default defineConfig({
+  test: {
+    projects: [
+      {
+        test: {
+          name: 'unit',
+          include: ['libs/*/src/**/*.unit.spec.ts', 'services/*/src/**/*.unit.spec.ts', 'tools/*/src/**/*.unit.spec.ts'],
+          exclude,
+        },
+      },
+      {
+        test: {
+          name: 'int',
+          include: ['libs/*/src/**/*.int.spec.ts', 'services/*/src/**/*.int.spec.ts', 'tools/*/src/**/*.int.spec.ts'],
+          exclude,
+          testTimeout: 120_000,
+          hookTimeout: 120_000,
+          // Each file gets its own database and subject prefix, so files may run side by side.
+          maxWorkers: 2,
+          minWorkers: 1,
+        },
+      },
+      {
+        test: {
+          name: 'e2e',
+          include: ['test/**/*.e2e.spec.ts'],
+          exclude,
+          testTimeout: 300_000,
+          hookTimeout: 300_000,
+          fileParallelism: false,
+        },
+      },
+    ],
+  },
+});
