@@ -1,0 +1,63 @@
+/**
+ * Berth's one error taxonomy (STYLE.md §7). Domain and application code throw these; the gRPC kit
+ * maps them once: ValidationError -> INVALID_ARGUMENT, NotFoundError -> NOT_FOUND,
+ * IllegalStateError -> FAILED_PRECONDITION, ConcurrencyError -> ABORTED, anything else -> INTERNAL.
+ * Expected business outcomes (a VM that fits nowhere) are events, not errors.
+ */
+
+export interface FieldViolation {
+  /** Path of the offending field, e.g. `spec.disks[0].sizeBytes`. */
+  readonly field: string;
+  readonly reason: string;
+}
+
+export class ValidationError extends Error {
+  override readonly name = 'ValidationError';
+  readonly violations: readonly FieldViolation[];
+  constructor(violations: FieldViolation | readonly FieldViolation[]) {
+    const list = Array.isArray(violations) ? (violations as readonly FieldViolation[]) : [violations as FieldViolation];
+    super(list.map((v) => `${v.field}: ${v.reason}`).join('; '));
+    this.violations = list;
+  }
+}
+
+export class NotFoundError extends Error {
+  override readonly name = 'NotFoundError';
+  constructor(readonly entity: string, readonly id: string) {
+    super(`${entity} ${id} not found`);
+  }
+}
+
+export class IllegalStateError extends Error {
+  override readonly name = 'IllegalStateError';
+}
+
+export class ConcurrencyError extends Error {
+  override readonly name = 'ConcurrencyError';
+  constructor(
+    readonly streamId: string,
+    readonly expected: string | number,
+    readonly actual: number,
+  ) {
+    super(`stream ${streamId}: expected version ${expected}, found ${actual}`);
+  }
+}
+
+/** Collects field violations and throws them all at once. */
+export class Violations {
+  private readonly list: FieldViolation[] = [];
+  add(field: string, reason: string): this {
+    this.list.push({ field, reason });
+    return this;
+  }
+  check(ok: boolean, field: string, reason: string): this {
+    if (!ok) this.add(field, reason);
+    return this;
+  }
+  get isEmpty(): boolean {
+    return this.list.length === 0;
+  }
+  throwIfAny(): void {
+    if (this.list.length > 0) throw new ValidationError(this.list);
+  }
+}
