@@ -1,0 +1,95 @@
+/**
+ * `npm start`: brings Berth up on this machine.
+ *   1. finds Postgres and NATS (DATABASE_URL / NATS_URL, else local defaults) and starts them if needed;
+ *   2. creates each service's database (the services apply their own migrations on start);
+ *   3. starts every service under services/ and waits for its gRPC health to answer SERVING;
+ *   4. registers a demo fleet on the simulator driver when no host exists yet;
+ *   5. prints each service's health and endpoint, and the commands to try. Ctrl-C stops everything.
+ */
+import type { ChildProcess } from 'node:child_process';
+import pg from 'pg';
+import { endpoints, ensureInfrastructure } from './start/infra.ts';
+import { checkHealth, discoverServices, startService } from './start/services.ts';
+import { registerDemoFleet } from './start/demo.ts';
+
+const root = new URL('..', import.meta.url).pathname;
+
+async function ensureDatabase(baseUrl: string, name: string): Promise<string> {
+  const admin = new pg.Client({ connectionString: baseUrl });
+  await admin.connect();
+  try {
+    const { rowCount } = await admin.query('SELECT 1 FROM pg_database WHERE datname = $1', [name]);
+    if (!rowCount) await admin.query(`CREATE DATABASE "${name}"`);
+  } finally {
+    await admin.end();
+  }
+  const u = new URL(baseUrl);
+  u.pathname = `/${name}`;
+  return u.toString();
+}
+
+async function waitHealthy(address: string, child: ChildProcess, seconds = 90): Promise<string> {
+  let last = 'UNREACHABLE';
+  for (let i = 0; i < seconds * 2; i++) {
+    if (child.exitCode !== null) return `EXITED (code ${child.exitCode})`;
+    last = await checkHealth(address, 1000);
+    if (last === 'SERVING') return last;
+    await new Promise((r) => setTimeout(r, 500));
+  }
+  return last;
+}
+
+async function main(): Promise<void> {
+  const ep = endpoints();
+  await ensureInfrastructure(root, ep);
+  const services = discoverServices(root);
+  const children: ChildProcess[] = [];
+  let stopping = false;
+  const stop = (code: number) => {
+    if (stopping) return;
+    stopping = true;
+    console.log('\nstopping Berth…');
+    for (const c of children) c.kill('SIGTERM');
+    setTimeout(() => process.exit(code), 5000).unref();
+    void Promise.all(children.map((c) => new Promise((r) => (c.exitCode !== null ? r(null) : c.once('exit', r))))).then(() => process.exit(code));
+  };
+  process.on('SIGINT', () => stop(0));
+  process.on('SIGTERM', () => stop(0));
+
+  const rows: string[][] = [];
+  for (const svc of services) {
+    const env: NodeJS.ProcessEnv = { ...process.env, NATS_URL: ep.natsUrl };
+    if (svc.database) env['DATABASE_URL'] = await ensureDatabase(ep.databaseUrl, svc.database);
+    const child = startService(root, svc, env);
+    children.push(child);
+    child.once('exit', (code, signal) => {
+      if (!stopping) {
+        console.error(`service ${svc.name} exited (${signal ?? code}); stopping Berth`);
+        stop(1);
+      }
+    });
+    const address = `127.0.0.1:${svc.port}`;
+    const health = await waitHealthy(address, child);
+    rows.push([svc.name, health, `grpc://${address}`]);
+    if (health !== 'SERVING') {
+      console.error(`service ${svc.name} is ${health} at ${address}`);
+      stop(1);
+      return;
+    }
+  }
+
+  const demo = await registerDemoFleet(services);
+
+  const w = [20, 12];
+  console.log('\nBerth is up:\n');
+  console.log(`  ${'SERVICE'.padEnd(w[0]!)}${'HEALTH'.padEnd(w[1]!)}ENDPOINT`);
+  for (const [n, h, e] of rows) console.log(`  ${n!.padEnd(w[0]!)}${h!.padEnd(w[1]!)}${e}`);
+  console.log(`\n  Postgres  ${ep.databaseUrl}\n  NATS      ${ep.natsUrl}`);
+  if (demo) console.log(`\n${demo}`);
+  console.log('\nTry:\n  npx berth hosts list\n  npx berth vms create --name web-1 --vcpus 2 --memory 4GiB\n  npx berth vms list\n  npx berth explain web-1\n\nCtrl-C stops Berth.');
+}
+
+main().catch((e: unknown) => {
+  console.error(e instanceof Error ? e.message : e);
+  process.exit(1);
+});

@@ -1,0 +1,114 @@
+/**
+ * Discovers every service under services/ and runs it as its own process. A service declares how
+ * it is run in its package.json `berth` field:
+ *   { "port": 50051, "portEnv": "INVENTORY_GRPC_PORT", "database": "berth_inventory", "order": 1 }
+ * Services start in `order`; each is considered up when its gRPC health check answers SERVING.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import * as grpc from '@grpc/grpc-js';
+import { BinaryReader, BinaryWriter } from '@bufbuild/protobuf/wire';
+
+export interface ServiceManifest {
+  readonly name: string;
+  readonly dir: string;
+  readonly port: number;
+  readonly portEnv: string;
+  readonly database?: string;
+  readonly order: number;
+}
+
+export function discoverServices(root: string): ServiceManifest[] {
+  const dir = join(root, 'services');
+  return readdirSync(dir)
+    .filter((name) => existsSync(join(dir, name, 'src', 'main.ts')))
+    .map((name) => {
+      const pkg = JSON.parse(readFileSync(join(dir, name, 'package.json'), 'utf8')) as {
+        berth?: { port?: number; portEnv?: string; database?: string; order?: number };
+      };
+      const b = pkg.berth ?? {};
+      if (b.port === undefined || b.portEnv === undefined) {
+        throw new Error(`services/${name}/package.json: the "berth" field needs "port" and "portEnv"`);
+      }
+      return { name, dir: join(dir, name), port: b.port, portEnv: b.portEnv, database: b.database, order: b.order ?? 100 };
+    })
+    .sort((a, b) => a.order - b.order || a.name.localeCompare(b.name));
+}
+
+// grpc.health.v1.Health/Check, encoded by hand: the request and response are one field each.
+const healthCheck = {
+  path: '/grpc.health.v1.Health/Check',
+  requestStream: false,
+  responseStream: false,
+  requestSerialize: (service: string) => Buffer.from(new BinaryWriter().uint32(10).string(service).finish()),
+  requestDeserialize: (b: Buffer) => b.toString(),
+  responseSerialize: (s: number) => Buffer.from(new BinaryWriter().uint32(8).int32(s).finish()),
+  responseDeserialize: (b: Buffer) => {
+    const r = new BinaryReader(b);
+    let status = 0;
+    while (r.pos < r.len) {
+      const tag = r.uint32();
+      if (tag >>> 3 === 1) status = r.int32();
+      else r.skip(tag & 7);
+    }
+    return status;
+  },
+} as const;
+
+const STATUS = ['UNKNOWN', 'SERVING', 'NOT_SERVING', 'SERVICE_UNKNOWN'] as const;
+
+export function checkHealth(address: string, timeoutMs = 2000): Promise<string> {
+  const Client = grpc.makeGenericClientConstructor({ Check: healthCheck }, 'Health');
+  const client = new Client(address, grpc.credentials.createInsecure());
+  return new Promise((resolve) => {
+    client.makeUnaryRequest(
+      healthCheck.path,
+      healthCheck.requestSerialize,
+      healthCheck.responseDeserialize,
+      '',
+      new grpc.Metadata(),
+      { deadline: Date.now() + timeoutMs },
+      (err: grpc.ServiceError | null, status?: number) => {
+        client.close();
+        resolve(err ? `UNREACHABLE (${err.details || err.message})` : (STATUS[status ?? 0] ?? `status ${status}`));
+      },
+    );
+  });
+}
+
+export function startService(root: string, svc: ServiceManifest, env: NodeJS.ProcessEnv): ChildProcess {
+  const tsx = join(root, 'node_modules', '.bin', 'tsx');
+  const child = spawn(tsx, [join(svc.dir, 'src', 'main.ts')], {
+    cwd: svc.dir,
+    env: { ...env, [svc.portEnv]: String(svc.port), OTEL_SERVICE_NAME: env['OTEL_SERVICE_NAME'] ?? `berth-${svc.name}` },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const prefix = `[${svc.name}]`.padEnd(22);
+  const forward = (stream: NodeJS.ReadableStream | null, out: NodeJS.WriteStream) => {
+    let buf = '';
+    stream?.on('data', (chunk: Buffer) => {
+      buf += chunk.toString();
+      let i;
+      while ((i = buf.indexOf('\n')) >= 0) {
+        out.write(`${prefix} ${formatLogLine(buf.slice(0, i))}\n`);
+        buf = buf.slice(i + 1);
+      }
+    });
+  };
+  forward(child.stdout, process.stdout);
+  forward(child.stderr, process.stderr);
+  return child;
+}
+
+/** Services log pino JSON; on a terminal show `level msg` and keep the JSON otherwise. */
+function formatLogLine(line: string): string {
+  if (!process.stdout.isTTY) return line;
+  try {
+    const o = JSON.parse(line) as { level?: number | string; msg?: string };
+    const levels: Record<string, string> = { 10: 'trace', 20: 'debug', 30: 'info', 40: 'warn', 50: 'error', 60: 'fatal' };
+    return `${levels[String(o.level)] ?? o.level ?? ''} ${o.msg ?? line}`;
+  } catch {
+    return line;
+  }
+}
