@@ -1,0 +1,22 @@
+# One image recipe for every Berth service: `--build-arg SERVICE=inventory`.
+# Services run from TypeScript source under tsx, exactly as `npm start` runs them.
+FROM node:20-bookworm-slim
+ARG SERVICE
+RUN test -n "$SERVICE" || (echo "build with --build-arg SERVICE=<name>" && false)
+# The executor drives libvirt through virsh.
+RUN if [ "$SERVICE" = "placement-executor" ]; then \
+      apt-get update && apt-get install -y --no-install-recommends libvirt-clients openssh-client && rm -rf /var/lib/apt/lists/*; \
+    fi
+WORKDIR /berth
+COPY package.json package-lock.json tsconfig.base.json ./
+COPY libs ./libs
+COPY services ./services
+COPY tools ./tools
+COPY test/package.json ./test/package.json
+COPY proto ./proto
+COPY infra ./infra
+RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund && npm install --no-save tsx@4
+ENV NODE_ENV=production SERVICE=${SERVICE}
+WORKDIR /berth/services/${SERVICE}
+USER node
+CMD ["sh", "-c", "exec /berth/node_modules/.bin/tsx src/main.ts"]
