@@ -1,0 +1,134 @@
+import type { VmSpec } from '@berth/fit';
+import { claimCommandId, failureCommandId } from './command-id.ts';
+import type { DecisionLog } from './decision-log.ts';
+import type { HostView } from './host-view.ts';
+import type { Candidate, Decision, InventoryPort, PlacementEngine, SnapshotSource } from './ports.ts';
+
+/** One `VmRequested`, translated at the edge. */
+export interface PlacementRequest {
+  /** Unique per request (the VmRequested event id): a re-request of the same VM gets new command ids. */
+  readonly requestId: string;
+  readonly vm: VmSpec;
+  /** Hosts inventory asks us to avoid (e.g. where provisioning already failed). */
+  readonly excludedHosts: readonly string[];
+}
+
+export interface PlaceVmDeps {
+  readonly engine: PlacementEngine;
+  readonly view: HostView;
+  readonly source: SnapshotSource;
+  readonly inventory: InventoryPort;
+  readonly decisions: DecisionLog;
+  /** Claims sent to inventory per delivery before giving up (OpenStack Placement style bound). */
+  readonly maxAttempts: number;
+  /** Runners-up returned with each decision and tried in order after a rejection. */
+  readonly alternates: number;
+  readonly now: () => Date;
+}
+
+export type PlaceVmOutcome =
+  | { readonly kind: 'placed'; readonly hostId: string; readonly attempts: number }
+  | { readonly kind: 'failed'; readonly summary: string; readonly attempts: number }
+  /** Every attempt lost a race with another placement; worth another delivery with fresh data. */
+  | { readonly kind: 'contended'; readonly attempts: number }
+  | { readonly kind: 'not-pending'; readonly detail: string };
+
+/**
+ * Decide, claim, and on rejection refresh the host and take the next alternate still based on
+ * current data, or decide afresh — at most `maxAttempts` claims. When the VM fits nowhere,
+ * inventory records the explanation. When every attempt lost a race and `finalDelivery` is
+ * false, the caller should redeliver later instead of failing the VM.
+ */
+export async function placeVm(deps: PlaceVmDeps, req: PlacementRequest, finalDelivery: boolean): Promise<PlaceVmOutcome> {
+  const { engine, view, inventory } = deps;
+  const opts = { excludedHosts: req.excludedHosts, alternates: deps.alternates };
+  let attempts = 0;
+  let lastConflict = '';
+  while (attempts < deps.maxAttempts) {
+    const decision = engine.decide(req.vm, view.all(), opts);
+    if (decision.kind === 'failed') return reportFailure(deps, req, decision.summary, failedExplanation(decision), attempts);
+    for (const candidate of [decision.chosen, ...decision.alternates]) {
+      if (attempts >= deps.maxAttempts) break;
+      // A candidate computed from a generation the view has since replaced would only be refused.
+      if (view.get(candidate.hostId)?.generation !== candidate.generation) break;
+      attempts += 1;
+      const explanation = placedExplanation(decision, candidate);
+      const outcome = await inventory.claim({
+        commandId: claimCommandId(req.requestId, attempts),
+        vmId: req.vm.vmId,
+        hostId: candidate.hostId,
+        expectedGeneration: candidate.generation,
+        claim: candidate.claim,
+        explanation,
+        alternates: decision.alternates.map((a) => a.hostId).filter((h) => h !== candidate.hostId),
+      });
+      switch (outcome.kind) {
+        case 'claimed':
+          deps.decisions.record({
+            vmId: req.vm.vmId,
+            outcome: 'placed',
+            hostId: candidate.hostId,
+            explanation,
+            attempts,
+            decidedAt: deps.now().toISOString(),
+          });
+          return { kind: 'placed', hostId: candidate.hostId, attempts };
+        case 'vm-not-pending':
+          return { kind: 'not-pending', detail: outcome.detail };
+        case 'generation-moved':
+        case 'no-longer-fits': {
+          lastConflict = `${candidate.hostName}: ${outcome.detail}`;
+          const fresh = await deps.source.get(candidate.hostId);
+          if (fresh === undefined) view.remove(candidate.hostId);
+          else view.upsert(fresh);
+          break;
+        }
+        default: {
+          const never: never = outcome;
+          throw new Error(`unhandled claim outcome ${JSON.stringify(never)}`);
+        }
+      }
+    }
+  }
+  if (!finalDelivery) return { kind: 'contended', attempts };
+  const summary = `gave up on ${req.vm.name} after ${attempts} claims were refused by inventory (last: ${lastConflict})`;
+  return reportFailure(deps, req, summary, JSON.stringify({ summary, reason: 'contention' }), attempts);
+}
+
+async function reportFailure(
+  deps: PlaceVmDeps,
+  req: PlacementRequest,
+  summary: string,
+  explanation: string,
+  attempts: number,
+): Promise<PlaceVmOutcome> {
+  const answer = await deps.inventory.reportPlacementFailed({
+    commandId: failureCommandId(req.requestId),
+    vmId: req.vm.vmId,
+    explanation,
+  });
+  if (answer === 'vm-not-pending') return { kind: 'not-pending', detail: 'placement failure not recorded: VM no longer pending' };
+  deps.decisions.record({
+    vmId: req.vm.vmId,
+    outcome: 'failed',
+    explanation,
+    attempts,
+    decidedAt: deps.now().toISOString(),
+  });
+  return { kind: 'failed', summary, attempts };
+}
+
+const candidateJson = (c: Candidate) => ({ hostId: c.hostId, hostName: c.hostName, score: c.score, breakdown: c.breakdown });
+
+function placedExplanation(decision: Extract<Decision, { kind: 'placed' }>, chosen: Candidate): string {
+  const others = [decision.chosen, ...decision.alternates].filter((c) => c.hostId !== chosen.hostId);
+  return JSON.stringify({
+    summary: decision.summary,
+    chosen: candidateJson(chosen),
+    runnersUp: others.map(candidateJson),
+  });
+}
+
+function failedExplanation(decision: Extract<Decision, { kind: 'failed' }>): string {
+  return JSON.stringify({ summary: decision.summary, filters: decision.detail });
+}

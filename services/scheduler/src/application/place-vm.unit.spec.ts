@@ -1,0 +1,116 @@
+import { describe, expect, it } from 'vitest';
+import { claimCommandId } from './command-id.ts';
+import { DecisionLog } from './decision-log.ts';
+import { HostView } from './host-view.ts';
+import { placeVm, type PlaceVmDeps, type PlacementRequest } from './place-vm.ts';
+import type { ClaimOutcome } from './ports.ts';
+import { FakeInventory, FakeSource, claimOf, fakeEngine, host, vm } from './testing/fakes.ts';
+
+function setup(hosts: ReturnType<typeof host>[], answers: Record<string, ClaimOutcome[]> = {}, fresh = new Map<string, ReturnType<typeof host>>()) {
+  const view = new HostView();
+  for (const h of hosts) view.upsert(h);
+  const inventory = new FakeInventory(answers);
+  const decisions = new DecisionLog(100);
+  const deps: PlaceVmDeps = {
+    engine: fakeEngine,
+    view,
+    source: new FakeSource(fresh),
+    inventory,
+    decisions,
+    maxAttempts: 5,
+    alternates: 3,
+    now: () => new Date('2026-01-01T00:00:00Z'),
+  };
+  return { deps, view, inventory, decisions };
+}
+
+const request = (vcpus = 2, excludedHosts: string[] = []): PlacementRequest => ({ requestId: 'evt-1', vm: vm('vm-1', vcpus), excludedHosts });
+const moved: ClaimOutcome = { kind: 'generation-moved', detail: 'generation 1 is now 2' };
+
+describe('placeVm', () => {
+  it('claims the best host with the generation it scored and records the decision', async () => {
+    const { deps, inventory, decisions } = setup([host('h1', 8), host('h2', 4, 7)]);
+    const out = await placeVm(deps, request(), true);
+    expect(out).toEqual({ kind: 'placed', hostId: 'h2', attempts: 1 });
+    expect(inventory.claims).toHaveLength(1);
+    expect(inventory.claims[0]).toMatchObject({ vmId: 'vm-1', hostId: 'h2', expectedGeneration: 7, alternates: ['h1'] });
+    expect(inventory.claims[0]!.commandId).toBe(claimCommandId('evt-1', 1));
+    const recorded = decisions.get('vm-1');
+    expect(recorded?.outcome).toBe('placed');
+    expect(JSON.parse(recorded!.explanation)).toMatchObject({ chosen: { hostId: 'h2' }, runnersUp: [{ hostId: 'h1' }] });
+  });
+
+  it('after a rejection refreshes the host and takes the next alternate still current', async () => {
+    const busy = host('h2', 4, 8, [claimOf('other', 'h2', 4)]);
+    const { deps, inventory, view } = setup([host('h1', 8), host('h2', 4, 7)], { h2: [moved] }, new Map([['h2', busy]]));
+    const out = await placeVm(deps, request(), true);
+    expect(out).toEqual({ kind: 'placed', hostId: 'h1', attempts: 2 });
+    expect(inventory.claims.map((c) => c.hostId)).toEqual(['h2', 'h1']);
+    expect(view.get('h2')?.generation).toBe(8);
+    expect(new Set(inventory.claims.map((c) => c.commandId)).size).toBe(2);
+  });
+
+  it('decides afresh when the alternates were computed from generations that have moved', async () => {
+    // The refresh of h2 reveals it is full; meanwhile the view learnt that h1 moved too.
+    const { deps, inventory, view } = setup([host('h1', 8), host('h2', 4, 7), host('h3', 16)], { h2: [{ kind: 'no-longer-fits', detail: 'vcpus' }] });
+    const fresh = host('h2', 4, 8, [claimOf('x', 'h2', 4)]);
+    deps.source.get = async (id) => {
+      view.upsert(host('h1', 8, 2, [claimOf('y', 'h1', 7)]));
+      return id === 'h2' ? fresh : undefined;
+    };
+    const out = await placeVm(deps, request(), true);
+    expect(out).toEqual({ kind: 'placed', hostId: 'h3', attempts: 2 });
+    expect(inventory.claims.map((c) => `${c.hostId}@${c.expectedGeneration}`)).toEqual(['h2@7', 'h3@1']);
+  });
+
+  it('reports the explanation to inventory when the VM fits nowhere', async () => {
+    const { deps, inventory, decisions } = setup([host('h1', 1), host('h2', 1)]);
+    const out = await placeVm(deps, request(2), false);
+    expect(out).toEqual({ kind: 'failed', summary: '0/2 hosts can take vm-1', attempts: 0 });
+    expect(inventory.claims).toHaveLength(0);
+    expect(inventory.failures).toHaveLength(1);
+    expect(JSON.parse(inventory.failures[0]!.explanation)).toEqual({ summary: '0/2 hosts can take vm-1', filters: { vcpus: 2 } });
+    expect(decisions.get('vm-1')?.outcome).toBe('failed');
+  });
+
+  it('honours the hosts inventory excluded', async () => {
+    const { deps, inventory } = setup([host('h1', 8), host('h2', 4)]);
+    await placeVm(deps, request(2, ['h2']), true);
+    expect(inventory.claims.map((c) => c.hostId)).toEqual(['h1']);
+  });
+
+  it('stops after maxAttempts refused claims: redeliver when not final, report when final', async () => {
+    const always = (): ClaimOutcome[] => Array.from({ length: 20 }, () => moved);
+    const hosts = [host('h1', 8), host('h2', 8), host('h3', 8)];
+    const a = setup(hosts, { h1: always(), h2: always(), h3: always() }, new Map(hosts.map((h) => [h.capacity.hostId, h])));
+    expect(await placeVm(a.deps, request(), false)).toEqual({ kind: 'contended', attempts: 5 });
+    expect(a.inventory.claims).toHaveLength(5);
+    expect(a.inventory.failures).toHaveLength(0);
+
+    const b = setup(hosts, { h1: always(), h2: always(), h3: always() }, new Map(hosts.map((h) => [h.capacity.hostId, h])));
+    const out = await placeVm(b.deps, request(), true);
+    expect(out.kind).toBe('failed');
+    expect(b.inventory.claims).toHaveLength(5);
+    expect(JSON.parse(b.inventory.failures[0]!.explanation)).toMatchObject({ reason: 'contention' });
+  });
+
+  it('a redelivered request sends the same command ids, so inventory can answer as the first time', async () => {
+    const first = setup([host('h1', 8)]);
+    const second = setup([host('h1', 8)]);
+    await placeVm(first.deps, request(), true);
+    await placeVm(second.deps, request(), true);
+    expect(second.inventory.claims[0]!.commandId).toBe(first.inventory.claims[0]!.commandId);
+  });
+
+  it('stops when inventory says the VM no longer waits for a placement', async () => {
+    const { deps, inventory } = setup([host('h1', 8), host('h2', 8)], { h1: [{ kind: 'vm-not-pending', detail: 'vm-1 is placed' }] });
+    expect(await placeVm(deps, request(), true)).toEqual({ kind: 'not-pending', detail: 'vm-1 is placed' });
+    expect(inventory.claims).toHaveLength(1);
+  });
+
+  it('drops a host from the view when its refresh finds it gone', async () => {
+    const { deps, view } = setup([host('h1', 8), host('h2', 4)], { h2: [moved] });
+    await placeVm(deps, request(), true);
+    expect(view.get('h2')).toBeUndefined();
+  });
+});

@@ -1,0 +1,101 @@
+/**
+ * The ports of the scheduler's application layer. The application decides and retries; the
+ * adapters (NATS KV, inventory gRPC, the @berth/scoring engine) implement these.
+ */
+import type { Claim, HostSnapshot, VmSpec } from '@berth/fit';
+
+/** One host the engine would place the VM on, with the exact claim computed from `generation`. */
+export interface Candidate {
+  readonly hostId: string;
+  readonly hostName: string;
+  readonly generation: number;
+  readonly claim: Claim;
+  /** Final score (cost + weights); lower is better. */
+  readonly score: number;
+  /** Cost breakdown, curve by curve, as the engine reports it. */
+  readonly breakdown: unknown;
+}
+
+export type Decision =
+  | {
+      readonly kind: 'placed';
+      readonly chosen: Candidate;
+      readonly alternates: readonly Candidate[];
+      /** One line a person can read. */
+      readonly summary: string;
+    }
+  | {
+      readonly kind: 'failed';
+      /** e.g. "0/120 hosts can take vm-7: 80 lack memory (needs 16 GiB; the best has 12 GiB free), ..." */
+      readonly summary: string;
+      /** Per filter: how many hosts it removed and the closest miss. */
+      readonly detail: unknown;
+    };
+
+export interface DecideOptions {
+  readonly excludedHosts: readonly string[];
+  /** How many runners-up to return besides the chosen host. */
+  readonly alternates: number;
+}
+
+export interface WhatIfResult {
+  readonly total: number;
+  readonly perHost: readonly { readonly hostId: string; readonly hostName: string; readonly count: number }[];
+}
+
+/** The pure engine over a set of host snapshots (adapter around @berth/scoring). */
+export interface PlacementEngine {
+  decide(vm: VmSpec, hosts: readonly HostSnapshot[], opts: DecideOptions): Decision;
+  /** Every host that can take the VM, best first (Score). */
+  rank(vm: VmSpec, hosts: readonly HostSnapshot[], limit: number): Decision & { readonly ranked?: readonly Candidate[] };
+  whatIf(vm: VmSpec, hosts: readonly HostSnapshot[]): WhatIfResult;
+}
+
+export interface ClaimRequest {
+  readonly commandId: string;
+  readonly vmId: string;
+  readonly hostId: string;
+  readonly expectedGeneration: number;
+  readonly claim: Claim;
+  /** The decision as JSON (summary + breakdowns), recorded by inventory in VmPlaced. */
+  readonly explanation: string;
+  readonly alternates: readonly string[];
+}
+
+/**
+ * What inventory answered. Transport failures (unavailable, deadline) are thrown instead, so
+ * the message is redelivered later.
+ */
+export type ClaimOutcome =
+  | { readonly kind: 'claimed' }
+  /** ABORTED: the host's generation moved since the snapshot the decision used. */
+  | { readonly kind: 'generation-moved'; readonly detail: string }
+  /** FAILED_PRECONDITION: the claim no longer fits the host. */
+  | { readonly kind: 'no-longer-fits'; readonly detail: string }
+  /** The VM is no longer waiting for a placement (already placed by an earlier delivery, or deleted). */
+  | { readonly kind: 'vm-not-pending'; readonly detail: string };
+
+export interface PlacementFailedReport {
+  readonly commandId: string;
+  readonly vmId: string;
+  readonly explanation: string;
+}
+
+export interface InventoryPort {
+  claim(req: ClaimRequest): Promise<ClaimOutcome>;
+  reportPlacementFailed(req: PlacementFailedReport): Promise<'recorded' | 'vm-not-pending'>;
+  /** The explanation inventory recorded with the VM's last placement decision, if any. */
+  lastDecision?(vmId: string): Promise<RecordedDecision | undefined>;
+}
+
+export interface RecordedDecision {
+  readonly vmId: string;
+  readonly outcome: 'placed' | 'failed';
+  readonly hostId?: string;
+  readonly explanation: string;
+}
+
+/** Fresh reads of one host, bypassing the watch (used after inventory rejected a claim). */
+export interface SnapshotSource {
+  get(hostId: string): Promise<HostSnapshot | undefined>;
+}
