@@ -1,1 +1,5 @@
-export {};
+export { ConfigError, type ConfigProblem } from './errors.ts';
+export { parseDuration } from './duration.ts';
+export { parseBytes } from './bytes.ts';
+export { zDuration, zBytes, zPort, zUrl } from './zod.ts';
+export { loadConfig } from './load.ts';
