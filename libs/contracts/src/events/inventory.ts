@@ -1,0 +1,128 @@
+/**
+ * Payloads of the events inventory records and publishes on `berth.inventory.<streamType>.<Type>`.
+ * Streams: `host-<hostId>` (stream type `host`), `vm-<vmId>` (`vm`), `config-hardware` (`config`).
+ * Documented in docs/events.md (Inventory section). All payloads are schema version 1.
+ */
+import type { Claim, HostCapacity, HostState, VmSpec } from '@berth/fit';
+import type { HardwareConfig } from '@berth/hardware-config';
+
+export const INVENTORY_SERVICE = 'inventory';
+export const HARDWARE_CONFIG_STREAM = 'config-hardware';
+export const hostStreamId = (hostId: string): string => `host-${hostId}`;
+export const vmStreamId = (vmId: string): string => `vm-${vmId}`;
+
+export interface AddressTranslation {
+  readonly address: string;
+  readonly basePort: number;
+}
+
+/** Everything inventory knows about a host besides its claims and state. */
+export interface HostRecord {
+  /** Effective capacity: profile defaults applied, PCI addresses normalised. */
+  readonly capacity: HostCapacity;
+  readonly hypervisorUri: string;
+  readonly addressTranslation?: AddressTranslation;
+}
+
+// ---- host stream ----
+export interface HostRegistered extends HostRecord {
+  readonly hostId: string;
+}
+/** The whole record is replaced; claims are unchanged (and still fit). */
+export type HostUpdated = HostRecord;
+export interface HostStateChanged {
+  readonly from: HostState;
+  readonly to: HostState;
+  readonly reason: string;
+}
+export interface HostRemoved {
+  readonly reason: string;
+}
+export interface ResourcesClaimed {
+  readonly claim: Claim;
+  /** Generation (stream version) the scheduler based the claim on. */
+  readonly expectedGeneration: number;
+}
+export interface ClaimReleased {
+  readonly vmId: string;
+  /** Exactly what the claim took. */
+  readonly claim: Claim;
+  readonly reason: string;
+}
+
+// ---- config stream ----
+export interface HardwareConfigApplied {
+  readonly config: HardwareConfig;
+  /** Where it came from (a file name), for the record. */
+  readonly source: string;
+}
+
+// ---- vm stream ----
+/** Where the executor finds the VM: included in every event the executor acts on. */
+export interface VmLocation {
+  readonly hostId: string;
+  readonly hypervisorUri: string;
+}
+export interface VmRequested {
+  readonly vmId: string;
+  /** The full request, defaults applied (migration mode, cpu policy, pools). */
+  readonly spec: VmSpec;
+  /** 1 for the first placement; +1 after each failed provisioning. */
+  readonly attempt: number;
+  /** Hosts to avoid (where provisioning failed before). */
+  readonly excludedHosts: readonly string[];
+}
+export interface VmPlaced extends VmLocation {
+  readonly spec: VmSpec;
+  readonly claim: Claim;
+  /** Host generation after the claim. */
+  readonly generation: number;
+  /** Scheduler's explanation (scores per host), opaque JSON. */
+  readonly explanation: unknown;
+  readonly alternates: readonly { readonly hostId: string; readonly generation: number }[];
+}
+export interface VmPlacementFailed {
+  readonly reason: string;
+  /** Reasons per filter with host counts, opaque JSON. */
+  readonly explanation: unknown;
+}
+export type VmProvisioning = VmLocation;
+export type VmRunning = VmLocation;
+export interface VmProvisionFailed extends VmLocation {
+  readonly reason: string;
+  readonly attempt: number;
+}
+export type VmStartRequested = VmLocation;
+export interface VmStopRequested extends VmLocation {
+  readonly force: boolean;
+}
+export type VmRebootRequested = VmLocation;
+export type VmStopped = VmLocation;
+/** `hostId`/`hypervisorUri` are empty when the VM was never placed. */
+export type VmDeleteRequested = VmLocation;
+export interface VmDeleted {
+  readonly reason: string;
+}
+
+export interface InventoryEventMap {
+  HostRegistered: HostRegistered;
+  HostUpdated: HostUpdated;
+  HostStateChanged: HostStateChanged;
+  HostRemoved: HostRemoved;
+  ResourcesClaimed: ResourcesClaimed;
+  ClaimReleased: ClaimReleased;
+  HardwareConfigApplied: HardwareConfigApplied;
+  VmRequested: VmRequested;
+  VmPlaced: VmPlaced;
+  VmPlacementFailed: VmPlacementFailed;
+  VmProvisioning: VmProvisioning;
+  VmRunning: VmRunning;
+  VmProvisionFailed: VmProvisionFailed;
+  VmStartRequested: VmStartRequested;
+  VmStopRequested: VmStopRequested;
+  VmRebootRequested: VmRebootRequested;
+  VmStopped: VmStopped;
+  VmDeleteRequested: VmDeleteRequested;
+  VmDeleted: VmDeleted;
+}
+export type InventoryEventType = keyof InventoryEventMap;
