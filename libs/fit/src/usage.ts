@@ -1,0 +1,89 @@
+import type { HostSnapshot } from './model.ts';
+
+export interface NumaNodeUsage {
+  readonly id: number;
+  /** Host CPU ids of this node pinned by dedicated VMs. */
+  readonly pinnedCpus: number[];
+  /** Ordinary memory placed on this node by NUMA-aware (non-hugepage) cells. */
+  memoryBytes: number;
+  /** Pages in use per page size (bytes). */
+  readonly hugepages: Map<number, number>;
+}
+
+/** What a host has given out, derived from its claims. */
+export interface HostUsage {
+  vms: number;
+  /** Every claimed vCPU, shared or dedicated (a pinned CPU also counts against vCPU capacity). */
+  vcpus: number;
+  /** Ordinary memory claimed (hugepage-backed memory comes from the pools instead). */
+  memoryBytes: number;
+  readonly pinnedCpus: Set<number>;
+  readonly numa: Map<number, NumaNodeUsage>;
+  /** PCI addresses in use. */
+  readonly devices: Set<string>;
+  /** Devices in use per type (what cost functions read). */
+  readonly devicesByType: Map<string, number>;
+  /** VFs in use per SR-IOV NIC name. */
+  readonly vfs: Map<string, number>;
+  /** Bytes claimed per storage pool name. */
+  readonly pools: Map<string, number>;
+  /** VMs on the host per affinity group. */
+  readonly affinityGroups: Map<string, number>;
+}
+
+function bump<K>(map: Map<K, number>, key: K, by: number): void {
+  map.set(key, (map.get(key) ?? 0) + by);
+}
+
+export function usage(host: HostSnapshot): HostUsage {
+  const u: HostUsage = {
+    vms: 0,
+    vcpus: 0,
+    memoryBytes: 0,
+    pinnedCpus: new Set(),
+    numa: new Map(),
+    devices: new Set(),
+    devicesByType: new Map(),
+    vfs: new Map(),
+    pools: new Map(),
+    affinityGroups: new Map(),
+  };
+  for (const node of host.capacity.numaNodes) {
+    u.numa.set(node.id, { id: node.id, pinnedCpus: [], memoryBytes: 0, hugepages: new Map() });
+  }
+  const nodeOfCpu = new Map<number, number>();
+  for (const node of host.capacity.numaNodes) for (const cpu of node.cpus) nodeOfCpu.set(cpu, node.id);
+  const nodeUsage = (id: number): NumaNodeUsage => {
+    let n = u.numa.get(id);
+    if (!n) {
+      n = { id, pinnedCpus: [], memoryBytes: 0, hugepages: new Map() };
+      u.numa.set(id, n);
+    }
+    return n;
+  };
+
+  for (const claim of host.claims) {
+    u.vms += 1;
+    u.vcpus += claim.vcpus;
+    const hugepageBacked = claim.hugepages.length > 0;
+    if (!hugepageBacked) {
+      u.memoryBytes += claim.memoryBytes;
+      for (const cell of claim.numaCells) nodeUsage(cell.hostNode).memoryBytes += cell.memoryBytes;
+    }
+    for (const cpu of claim.pinnedCpus) {
+      u.pinnedCpus.add(cpu);
+      const node = nodeOfCpu.get(cpu);
+      if (node !== undefined) nodeUsage(node).pinnedCpus.push(cpu);
+    }
+    for (const hp of claim.hugepages) bump(nodeUsage(hp.numaNode).hugepages, hp.pageSizeBytes, hp.count);
+    for (const d of claim.devices) {
+      u.devices.add(d.address);
+      bump(u.devicesByType, d.type, 1);
+    }
+    for (const vf of claim.vfs) bump(u.vfs, vf.nic, vf.count);
+    for (const vol of claim.volumes) bump(u.pools, vol.pool, vol.sizeBytes);
+    for (const g of claim.affinityGroups) bump(u.affinityGroups, g, 1);
+  }
+  for (const n of u.numa.values()) n.pinnedCpus.sort((a, b) => a - b);
+  return u;
+}
