@@ -60,7 +60,9 @@ export async function placeVm(deps: PlaceVmDeps, req: PlacementRequest, finalDel
         expectedGeneration: candidate.generation,
         claim: candidate.claim,
         explanation,
-        alternates: decision.alternates.map((a) => a.hostId).filter((h) => h !== candidate.hostId),
+        alternates: decision.alternates
+          .filter((a) => a.hostId !== candidate.hostId)
+          .map((a) => ({ hostId: a.hostId, generation: a.generation })),
       });
       switch (outcome.kind) {
         case 'claimed':
@@ -105,6 +107,7 @@ async function reportFailure(
   const answer = await deps.inventory.reportPlacementFailed({
     commandId: failureCommandId(req.requestId),
     vmId: req.vm.vmId,
+    reason: summary,
     explanation,
   });
   if (answer === 'vm-not-pending') return { kind: 'not-pending', detail: 'placement failure not recorded: VM no longer pending' };

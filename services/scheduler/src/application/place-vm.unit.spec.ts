@@ -33,7 +33,7 @@ describe('placeVm', () => {
     const out = await placeVm(deps, request(), true);
     expect(out).toEqual({ kind: 'placed', hostId: 'h2', attempts: 1 });
     expect(inventory.claims).toHaveLength(1);
-    expect(inventory.claims[0]).toMatchObject({ vmId: 'vm-1', hostId: 'h2', expectedGeneration: 7, alternates: ['h1'] });
+    expect(inventory.claims[0]).toMatchObject({ vmId: 'vm-1', hostId: 'h2', expectedGeneration: 7, alternates: [{ hostId: 'h1', generation: 1 }] });
     expect(inventory.claims[0]!.commandId).toBe(claimCommandId('evt-1', 1));
     const recorded = decisions.get('vm-1');
     expect(recorded?.outcome).toBe('placed');
@@ -69,6 +69,7 @@ describe('placeVm', () => {
     expect(out).toEqual({ kind: 'failed', summary: '0/2 hosts can take vm-1', attempts: 0 });
     expect(inventory.claims).toHaveLength(0);
     expect(inventory.failures).toHaveLength(1);
+    expect(inventory.failures[0]!.reason).toBe('0/2 hosts can take vm-1');
     expect(JSON.parse(inventory.failures[0]!.explanation)).toEqual({ summary: '0/2 hosts can take vm-1', filters: { vcpus: 2 } });
     expect(decisions.get('vm-1')?.outcome).toBe('failed');
   });

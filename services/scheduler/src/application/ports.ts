@@ -59,7 +59,7 @@ export interface ClaimRequest {
   readonly claim: Claim;
   /** The decision as JSON (summary + breakdowns), recorded by inventory in VmPlaced. */
   readonly explanation: string;
-  readonly alternates: readonly string[];
+  readonly alternates: readonly { readonly hostId: string; readonly generation: number }[];
 }
 
 /**
@@ -78,6 +78,8 @@ export type ClaimOutcome =
 export interface PlacementFailedReport {
   readonly commandId: string;
   readonly vmId: string;
+  /** One line a person can read. */
+  readonly reason: string;
   readonly explanation: string;
 }
 

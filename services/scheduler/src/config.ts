@@ -1,0 +1,29 @@
+import { z } from 'zod';
+import { loadConfig, zDuration, zPort, zUrl } from '@berth/config';
+
+const count = (min: number, max: number) =>
+  z.coerce.number().int(`must be a whole number`).min(min, `must be >= ${min}`).max(max, `must be <= ${max}`);
+
+/** Every variable the scheduler reads, validated once at start-up (all problems named at once). */
+export const schedulerConfigSchema = z.object({
+  NATS_URL: zUrl(['nats', 'tls']).prefault('nats://127.0.0.1:4222'),
+  /** Isolates streams, subjects and buckets (tests share one server). */
+  NATS_PREFIX: z.string().regex(/^[A-Za-z0-9_-]+$/, 'letters, digits, _ and - only').optional(),
+  /** host:port of inventory's gRPC API. */
+  INVENTORY_ADDR: z.string().regex(/^[^\s:]+:\d+$/, 'must be host:port').prefault('127.0.0.1:50051'),
+  SCHEDULER_GRPC_PORT: zPort().prefault('50052'),
+  /** Claims sent per delivery of a VmRequested before giving up (or redelivering, under contention). */
+  SCHEDULER_MAX_ATTEMPTS: count(1, 50).prefault('5'),
+  /** Runners-up returned with each decision and tried after a rejection. */
+  SCHEDULER_ALTERNATES: count(0, 50).prefault('4'),
+  /** Deliveries of one VmRequested; the last one reports a failure instead of redelivering. */
+  SCHEDULER_MAX_DELIVER: count(1, 100).prefault('5'),
+  SCHEDULER_CLAIM_DEADLINE: zDuration().prefault('5s'),
+  /** Recent decisions kept in memory for Explain (inventory keeps the durable record). */
+  SCHEDULER_DECISION_CACHE: count(0, 10_000_000).prefault('10000'),
+});
+
+export type SchedulerConfig = z.output<typeof schedulerConfigSchema>;
+
+export const loadSchedulerConfig = (env: Readonly<Record<string, string | undefined>> = process.env): Readonly<SchedulerConfig> =>
+  loadConfig(schedulerConfigSchema, env);

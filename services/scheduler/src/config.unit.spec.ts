@@ -1,0 +1,33 @@
+import { describe, expect, it } from 'vitest';
+import { ConfigError } from '@berth/config';
+import { loadSchedulerConfig } from './config.ts';
+
+describe('scheduler config', () => {
+  it('has working defaults', () => {
+    const c = loadSchedulerConfig({});
+    expect(c).toMatchObject({
+      NATS_URL: 'nats://127.0.0.1:4222',
+      INVENTORY_ADDR: '127.0.0.1:50051',
+      SCHEDULER_GRPC_PORT: 50052,
+      SCHEDULER_MAX_ATTEMPTS: 5,
+      SCHEDULER_CLAIM_DEADLINE: 5000,
+    });
+    expect(Object.isFrozen(c)).toBe(true);
+  });
+
+  it('names every offending variable', () => {
+    let error: unknown;
+    try {
+      loadSchedulerConfig({ SCHEDULER_GRPC_PORT: 'x', SCHEDULER_MAX_ATTEMPTS: '0', INVENTORY_ADDR: 'nohost', NATS_PREFIX: 'a b' });
+    } catch (e) {
+      error = e;
+    }
+    expect(error).toBeInstanceOf(ConfigError);
+    expect((error as ConfigError).problems.map((p) => p.variable).sort()).toEqual([
+      'INVENTORY_ADDR',
+      'NATS_PREFIX',
+      'SCHEDULER_GRPC_PORT',
+      'SCHEDULER_MAX_ATTEMPTS',
+    ]);
+  });
+});
