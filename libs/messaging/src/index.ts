@@ -1,1 +1,20 @@
-export {};
+export { connectNats, type ConnectOptions } from './connect.ts';
+export { ensureStreams, type EnsureStreamsOptions, type EnsureStreamsResult, type EnsureOutcome } from './streams.ts';
+export {
+  loadNatsDefinitions,
+  parseNatsDefinitions,
+  consumerDefinition,
+  STREAMS_FILE,
+  CONSUMERS_FILE,
+  type NatsDefinitions,
+  type StreamDefinition,
+  type KvDefinition,
+  type ConsumerDefinition,
+} from './definitions.ts';
+export { createEventPublisher, BerthHeaders, type PublishableEvent, type PublisherOptions, type PublishResult } from './publisher.ts';
+export { startConsumer, type ConsumerOptions, type ConsumeContext, type EventHandler, type RunningConsumer } from './consumer.ts';
+export { ack, nak, term, type ConsumeResult } from './results.ts';
+export { DeadLetterHeaders } from './dead-letter.ts';
+export { parseEnvelope, validateEnvelope, envelopeBody, type EnvelopeParse } from './envelope.ts';
+export { openKv, type JsonKv, type KvEntryJson } from './kv.ts';
+export { streamName, subjectName, bucketName, deadLetterSubject, eventSubject, streamTypeOf } from './names.ts';

@@ -1,1 +1,4 @@
-export {};
+export { startObservability, resolveExporterKind, type Observability, type ObservabilityOptions, type TraceExporterKind } from './sdk.ts';
+export { createLogger, type Logger, type LoggerConfig } from './logger.ts';
+export { injectTraceHeaders, extractTraceContext, traceHeadersOf, type HeaderCarrier } from './propagation.ts';
+export { withSpan, activeTraceIds, TRACER_NAME, type SpanOptions } from './spans.ts';

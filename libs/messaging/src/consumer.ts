@@ -1,0 +1,169 @@
+import { jetstream, jetstreamManager, type ConsumerMessages } from '@nats-io/jetstream';
+import type { NatsConnection } from '@nats-io/transport-node';
+import type { EventEnvelope } from '@berth/contracts';
+import { Violations } from '@berth/errors';
+import { createLogger, type Logger } from '@berth/observability';
+import { ensureDurable, type DurableSpec } from './durable.ts';
+import { checkPrefix, deadLetterSubject, streamName, subjectName } from './names.ts';
+import { createMessageProcessor, Progress } from './process.ts';
+import type { ConsumeResult } from './results.ts';
+
+export interface ConsumeContext {
+  /** Tell the server the handler is still working, resetting the ack wait (call during long calls). */
+  working(): void;
+  /** 1 on first delivery. */
+  readonly deliveryCount: number;
+  readonly subject: string;
+  readonly streamSequence: number;
+}
+
+export type EventHandler = (env: EventEnvelope, ctx: ConsumeContext) => Promise<ConsumeResult>;
+
+export interface ConsumerOptions {
+  readonly nc: NatsConnection;
+  /** Stream name before prefixing, e.g. `BERTH_INVENTORY`. */
+  readonly stream: string;
+  /** Durable consumer name; replicas sharing it share the work. */
+  readonly durable: string;
+  /** Subject before prefixing, e.g. `berth.inventory.vm.VmRequested` (one subject: nats-server 2.9). */
+  readonly filterSubject: string;
+  readonly prefix?: string;
+  /** Deliveries before a failing message is dead-lettered (default 5). */
+  readonly maxDeliver?: number;
+  /** Delay before the n-th redelivery after a thrown error; the last value repeats (default 1s, 5s, 15s, 30s). */
+  readonly backoffMillis?: readonly number[];
+  /** How long the server waits for ack/nak/working before redelivering (default 30s). */
+  readonly ackWaitMillis?: number;
+  readonly handle: EventHandler;
+  /** Dead-letter subject before prefixing; `berth.dlq.<durable>` by default. */
+  readonly deadLetterSubject?: string;
+  readonly logger?: Logger;
+  /** Messages pulled per request (default 10); they are handled one at a time, in order. */
+  readonly batchSize?: number;
+  /** Pull request lifetime (default 30s, minimum 1s); idle heartbeats are half of it. */
+  readonly expiresMillis?: number;
+}
+
+export interface RunningConsumer {
+  /** Stops pulling, lets the message in hand finish, and resolves when the loop has ended. */
+  stop(): Promise<void>;
+  /** How often the consumer re-created itself (heartbeats missed, consumer deleted, errors). */
+  readonly recoveries: number;
+}
+
+const DURABLE_RE = /^[A-Za-z0-9_-]+$/;
+
+function validate(o: ConsumerOptions): void {
+  checkPrefix(o.prefix);
+  const v = new Violations();
+  v.check(DURABLE_RE.test(o.durable), 'durable', `must match ${DURABLE_RE.source}`);
+  v.check(o.stream.length > 0, 'stream', 'must not be empty');
+  v.check(o.filterSubject.length > 0 && !/\s/.test(o.filterSubject), 'filterSubject', 'must be a subject without spaces');
+  v.check(o.maxDeliver === undefined || (Number.isInteger(o.maxDeliver) && o.maxDeliver >= 1), 'maxDeliver', 'must be an integer >= 1');
+  v.check(o.backoffMillis === undefined || o.backoffMillis.every((b) => Number.isFinite(b) && b >= 0), 'backoffMillis', 'must be numbers >= 0');
+  v.check(o.ackWaitMillis === undefined || o.ackWaitMillis >= 100, 'ackWaitMillis', 'must be >= 100');
+  v.check(o.batchSize === undefined || (Number.isInteger(o.batchSize) && o.batchSize >= 1), 'batchSize', 'must be an integer >= 1');
+  v.check(o.expiresMillis === undefined || o.expiresMillis >= 1000, 'expiresMillis', 'must be >= 1000');
+  v.throwIfAny();
+}
+
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+/**
+ * Starts a durable, pull-based, explicit-ack consumer (creating or updating the durable first).
+ * Every message ends in ack, nak with delay, or term; a thrown handler error is a nak with backoff;
+ * poison (bad JSON or envelope), term results and exhausted messages are copied to the dead-letter
+ * subject with a reason header, then terminated. When heartbeats are missed or the consumer is deleted
+ * on the server, the loop closes the pull and recreates the durable. The server's max_deliver is
+ * maxDeliver + 1: a message whose handler never finished its last delivery (crash, ack timeout) comes
+ * back once more and is dead-lettered instead of vanishing silently.
+ */
+export async function startConsumer(o: ConsumerOptions): Promise<RunningConsumer> {
+  validate(o);
+  const maxDeliver = o.maxDeliver ?? 5;
+  const stream = streamName(o.stream, o.prefix);
+  const logger = o.logger ?? createLogger(`consumer:${o.durable}`);
+  const spec: DurableSpec = {
+    stream,
+    durable: o.durable,
+    filterSubject: subjectName(o.filterSubject, o.prefix),
+    serverMaxDeliver: maxDeliver + 1,
+    ackWaitMillis: o.ackWaitMillis ?? 30_000,
+    maxAckPending: Math.max(100, (o.batchSize ?? 10) * 10),
+  };
+  const jsm = await jetstreamManager(o.nc);
+  const js = jetstream(o.nc);
+  await ensureDurable(jsm, spec);
+
+  const progress = new Progress();
+  const processMessage = createMessageProcessor({
+    js,
+    durable: o.durable,
+    maxDeliver,
+    backoffMillis: o.backoffMillis ?? [1000, 5000, 15_000, 30_000],
+    deadLetterSubject: subjectName(o.deadLetterSubject ?? deadLetterSubject(o.durable), o.prefix),
+    handle: o.handle,
+    logger,
+    progress,
+  });
+
+  let stopping = false;
+  let current: ConsumerMessages | undefined;
+  let recoveries = 0;
+
+  const watch = async (messages: ConsumerMessages, onLost: (why: string) => void): Promise<void> => {
+    for await (const s of messages.status()) {
+      if ((s.type === 'heartbeats_missed' && s.count >= 2) || s.type === 'consumer_deleted' || s.type === 'consumer_not_found') {
+        onLost(s.type);
+        return;
+      }
+    }
+  };
+
+  const loop = async (): Promise<void> => {
+    let recreate = false;
+    while (!stopping) {
+      try {
+        if (recreate) {
+          recoveries += 1;
+          const outcome = await ensureDurable(jsm, spec, progress.resumeFrom());
+          logger.warn({ durable: o.durable, stream, outcome }, 'consumer recreated');
+        }
+        recreate = false;
+        const consumer = await js.consumers.get(stream, o.durable);
+        const messages = await consumer.consume({ max_messages: o.batchSize ?? 10, expires: o.expiresMillis ?? 30_000 });
+        current = messages;
+        if (stopping) break;
+        void watch(messages, (why) => {
+          logger.warn({ durable: o.durable, stream, why }, 'consumer lost; recreating');
+          recreate = true;
+          void messages.close();
+        });
+        for await (const m of messages) {
+          await processMessage(m);
+          if (stopping || recreate) break;
+        }
+        await messages.close();
+        if (!stopping) recreate = true;
+      } catch (e) {
+        if (stopping) break;
+        logger.error({ err: e, durable: o.durable, stream }, 'consumer loop failed; retrying');
+        recreate = true;
+        await sleep(1000);
+      }
+    }
+    await current?.close();
+  };
+  const done = loop();
+
+  return {
+    async stop() {
+      stopping = true;
+      await current?.close();
+      await done;
+    },
+    get recoveries() {
+      return recoveries;
+    },
+  };
+}

@@ -1,0 +1,130 @@
+import { ROOT_CONTEXT, SpanKind } from '@opentelemetry/api';
+import type { JetStreamClient, JsMsg } from '@nats-io/jetstream';
+import { extractTraceContext, withSpan, type Logger } from '@berth/observability';
+import type { EventHandler } from './consumer.ts';
+import { publishDeadLetter } from './dead-letter.ts';
+import { parseEnvelope } from './envelope.ts';
+import type { ConsumeResult } from './results.ts';
+
+/**
+ * Stream sequences this process received but has not finished (nak'd, in hand) and the highest one it
+ * finished; if the durable must be created again, delivery resumes at the lowest unfinished one.
+ */
+export class Progress {
+  private readonly open = new Set<number>();
+  private maxFinished = 0;
+  received(seq: number): void {
+    this.open.add(seq);
+  }
+  finished(seq: number): void {
+    this.open.delete(seq);
+    this.maxFinished = Math.max(this.maxFinished, seq);
+  }
+  resumeFrom(): number | undefined {
+    if (this.open.size === 0 && this.maxFinished === 0) return undefined;
+    return Math.min(this.maxFinished + 1, ...this.open);
+  }
+}
+
+export interface ProcessorDeps {
+  readonly js: JetStreamClient;
+  readonly durable: string;
+  readonly maxDeliver: number;
+  readonly backoffMillis: readonly number[];
+  readonly deadLetterSubject: string;
+  readonly handle: EventHandler;
+  readonly logger: Logger;
+  readonly progress: Progress;
+}
+
+type Outcome = ConsumeResult | { readonly kind: 'error'; readonly error: unknown };
+
+const message = (e: unknown): string => (e instanceof Error ? e.message : String(e));
+
+/** Returns the function that brings one message to its end (never throws). */
+export function createMessageProcessor(d: ProcessorDeps): (m: JsMsg) => Promise<void> {
+  const log = d.logger;
+
+  const deadLetter = async (m: JsMsg, reason: string): Promise<void> => {
+    try {
+      await publishDeadLetter(d.js, d.deadLetterSubject, m, d.durable, reason);
+      // The reason travels in the dead letter's headers; nats-server 2.9 does not take `+TERM <reason>`.
+      m.term();
+      d.progress.finished(m.info.streamSequence);
+      log.warn({ durable: d.durable, seq: m.info.streamSequence, subject: m.subject, reason, dlq: d.deadLetterSubject }, 'message dead-lettered');
+    } catch (e) {
+      // Without a visible copy, never drop the message: let it come back later.
+      log.error({ err: e, durable: d.durable, seq: m.info.streamSequence }, 'dead-lettering failed; will retry');
+      m.nak(d.backoffMillis.at(-1) ?? 1000);
+    }
+  };
+
+  const backoff = (deliveryCount: number): number =>
+    d.backoffMillis[Math.min(deliveryCount - 1, d.backoffMillis.length - 1)] ?? 0;
+
+  return async (m) => {
+    const seq = m.info.streamSequence;
+    const count = m.info.deliveryCount;
+    d.progress.received(seq);
+    if (count > d.maxDeliver) {
+      return deadLetter(m, `delivery ${count} exceeds maxDeliver ${d.maxDeliver}: the handler never finished its last attempt`);
+    }
+    const parsed = parseEnvelope(m.data);
+    if (!parsed.ok) return deadLetter(m, `poison: ${parsed.reason}`);
+    const env = parsed.envelope;
+
+    const parent = m.headers ? extractTraceContext(m.headers) : ROOT_CONTEXT;
+    let outcome: Outcome;
+    try {
+      outcome = await withSpan(
+        `${m.subject} process`,
+        async (span) => {
+          const r = await d.handle(env, { working: () => m.working(), deliveryCount: count, subject: m.subject, streamSequence: seq });
+          span.setAttribute('berth.consume.result', r.kind);
+          return r;
+        },
+        {
+          kind: SpanKind.CONSUMER,
+          parent,
+          attributes: {
+            'messaging.system': 'nats',
+            'messaging.operation.type': 'process',
+            'messaging.destination.name': m.subject,
+            'messaging.consumer.group.name': d.durable,
+            'messaging.message.id': env.id,
+            'messaging.message.delivery_count': count,
+            'berth.event.type': env.type,
+          },
+        },
+      );
+    } catch (error) {
+      outcome = { kind: 'error', error };
+    }
+
+    switch (outcome.kind) {
+      case 'ack':
+        try {
+          await m.ackAck();
+        } catch (e) {
+          log.warn({ err: e, durable: d.durable, seq }, 'ack not confirmed; the message may be redelivered');
+        }
+        d.progress.finished(seq);
+        return;
+      case 'nak':
+        if (count >= d.maxDeliver) return deadLetter(m, `nak on delivery ${count} of maxDeliver ${d.maxDeliver}`);
+        m.nak(outcome.delayMillis);
+        return;
+      case 'term':
+        return deadLetter(m, outcome.reason);
+      case 'error':
+        if (count >= d.maxDeliver) return deadLetter(m, `handler failed ${count} times, last error: ${message(outcome.error)}`);
+        log.warn({ err: outcome.error, durable: d.durable, seq, deliveryCount: count }, 'handler failed; will redeliver');
+        m.nak(backoff(count));
+        return;
+      default: {
+        const never: never = outcome;
+        throw new Error(`unknown consume result ${JSON.stringify(never)}`);
+      }
+    }
+  };
+}

@@ -1,0 +1,78 @@
+import { context, SpanKind, trace } from '@opentelemetry/api';
+import { headers as natsHeaders, type NatsConnection } from '@nats-io/transport-node';
+import { jetstream, type PubAck } from '@nats-io/jetstream';
+import type { EventEnvelope } from '@berth/contracts';
+import { extractTraceContext, injectTraceHeaders, withSpan } from '@berth/observability';
+import { envelopeBody } from './envelope.ts';
+import { checkPrefix, eventSubject, subjectName } from './names.ts';
+
+/** An envelope plus the producer's metadata (StoredEvent from @berth/event-store fits). */
+export type PublishableEvent = EventEnvelope & { readonly metadata?: Readonly<Record<string, string>> };
+
+export interface PublisherOptions {
+  /** Producing service, the `<service>` of `berth.<service>.<streamType>.<type>`. */
+  readonly service: string;
+  /** Test isolation prefix, the same one given to ensureStreams. */
+  readonly prefix?: string;
+  /** Overrides the subject (before prefixing). */
+  readonly subjectFor?: (e: PublishableEvent) => string;
+  /** Wait for the stream's acknowledgement at most this long (default 5000). */
+  readonly timeoutMillis?: number;
+}
+
+export interface PublishResult {
+  readonly subject: string;
+  readonly stream: string;
+  readonly seq: number;
+  /** The server already held a message with this event id (within the duplicate window). */
+  readonly duplicate: boolean;
+}
+
+/** Header names Berth sets on every event message. */
+export const BerthHeaders = {
+  msgId: 'Nats-Msg-Id',
+  eventType: 'Berth-Event-Type',
+  schemaVersion: 'Berth-Schema-Version',
+  streamId: 'Berth-Stream-Id',
+} as const;
+
+/**
+ * Returns a function that publishes one event to JetStream and resolves once the stream has
+ * acknowledged it (so a relay may then advance its checkpoint). `Nats-Msg-Id` = event id, so a
+ * re-publish after a crash is dropped by the server's duplicate window. The publish span is a child
+ * of the context recorded with the event (`metadata.traceparent`, i.e. the append), else of the
+ * active one, and its context travels in the `traceparent`/`tracestate` headers.
+ */
+export function createEventPublisher(nc: NatsConnection, options: PublisherOptions): (e: PublishableEvent) => Promise<PublishResult> {
+  checkPrefix(options.prefix);
+  const js = jetstream(nc, { timeout: options.timeoutMillis ?? 5000 });
+  return async (e) => {
+    const subject = subjectName(options.subjectFor?.(e) ?? eventSubject(options.service, e.streamId, e.type), options.prefix);
+    const parent = e.metadata?.['traceparent'] ? extractTraceContext(e.metadata, context.active()) : context.active();
+    return withSpan(
+      `${subject} publish`,
+      async (span) => {
+        const h = natsHeaders();
+        h.set(BerthHeaders.eventType, e.type);
+        h.set(BerthHeaders.schemaVersion, String(e.schemaVersion));
+        h.set(BerthHeaders.streamId, e.streamId);
+        injectTraceHeaders(h, trace.setSpan(context.active(), span));
+        const ack: PubAck = await js.publish(subject, envelopeBody(e), { msgID: e.id, headers: h });
+        span.setAttribute('messaging.destination.partition.id', ack.stream);
+        span.setAttribute('berth.duplicate', ack.duplicate);
+        return { subject, stream: ack.stream, seq: ack.seq, duplicate: ack.duplicate };
+      },
+      {
+        kind: SpanKind.PRODUCER,
+        parent,
+        attributes: {
+          'messaging.system': 'nats',
+          'messaging.operation.type': 'send',
+          'messaging.destination.name': subject,
+          'messaging.message.id': e.id,
+          'berth.event.type': e.type,
+        },
+      },
+    );
+  };
+}

@@ -1,0 +1,100 @@
+import { nanos, type NatsConnection } from '@nats-io/transport-node';
+import { jetstreamManager, JetStreamApiError, RetentionPolicy, StorageType, type StreamConfig, type StreamInfo } from '@nats-io/jetstream';
+import { Kvm } from '@nats-io/kv';
+import { loadNatsDefinitions, type KvDefinition, type NatsDefinitions, type StreamDefinition } from './definitions.ts';
+import { bucketName, checkPrefix, streamName, subjectName } from './names.ts';
+
+export interface EnsureStreamsOptions {
+  /** Test isolation prefix (see names.ts). */
+  readonly prefix?: string;
+  /** Definitions to apply; infra/nats/streams.json by default. */
+  readonly definitions?: NatsDefinitions;
+}
+
+export type EnsureOutcome = 'created' | 'updated' | 'unchanged';
+
+export interface EnsureStreamsResult {
+  /** Outcome per (prefixed) stream or bucket name. */
+  readonly streams: Readonly<Record<string, EnsureOutcome>>;
+  readonly buckets: Readonly<Record<string, EnsureOutcome>>;
+}
+
+const STREAM_NOT_FOUND = 10059;
+
+function desiredStream(def: StreamDefinition, prefix: string | undefined): Partial<StreamConfig> & { name: string } {
+  return {
+    name: streamName(def.name, prefix),
+    description: def.description ?? '',
+    subjects: def.subjects.map((s) => subjectName(s, prefix)),
+    storage: def.storage === 'file' ? StorageType.File : StorageType.Memory,
+    retention:
+      def.retention === 'limits' ? RetentionPolicy.Limits : def.retention === 'workqueue' ? RetentionPolicy.Workqueue : RetentionPolicy.Interest,
+    max_age: nanos(def.maxAgeMillis),
+    duplicate_window: nanos(def.duplicateWindowMillis),
+    num_replicas: 1,
+  };
+}
+
+/** True when every field we manage already has the desired value on the server. */
+function sameConfig(actual: StreamConfig, desired: Partial<StreamConfig>): boolean {
+  return Object.entries(desired).every(([k, want]) => {
+    const have = (actual as unknown as Record<string, unknown>)[k];
+    return Array.isArray(want) ? JSON.stringify([...(have as string[])].sort()) === JSON.stringify([...(want as string[])].sort()) : have === want;
+  });
+}
+
+async function streamInfo(jsm: Awaited<ReturnType<typeof jetstreamManager>>, name: string): Promise<StreamInfo | undefined> {
+  try {
+    return await jsm.streams.info(name);
+  } catch (e) {
+    if (e instanceof JetStreamApiError && e.code === STREAM_NOT_FOUND) return undefined;
+    throw e;
+  }
+}
+
+/**
+ * Applies stream and KV bucket definitions: creates what is missing, updates what differs, leaves
+ * the rest untouched. Safe to call on every start-up and from several processes at once.
+ */
+export async function ensureStreams(nc: NatsConnection, options: EnsureStreamsOptions = {}): Promise<EnsureStreamsResult> {
+  checkPrefix(options.prefix);
+  const defs = options.definitions ?? loadNatsDefinitions();
+  const jsm = await jetstreamManager(nc);
+  const streams: Record<string, EnsureOutcome> = {};
+  for (const def of defs.streams) {
+    const want = desiredStream(def, options.prefix);
+    const info = await streamInfo(jsm, want.name);
+    if (info === undefined) {
+      await jsm.streams.add(want);
+      streams[want.name] = 'created';
+    } else if (sameConfig(info.config, want)) {
+      streams[want.name] = 'unchanged';
+    } else {
+      // Storage cannot change in place; the server rejects that update with a clear error.
+      await jsm.streams.update(want.name, { ...info.config, ...want });
+      streams[want.name] = 'updated';
+    }
+  }
+  const buckets: Record<string, EnsureOutcome> = {};
+  for (const def of defs.kv) buckets[bucketName(def.bucket, options.prefix)] = await ensureBucket(nc, jsm, def, options.prefix);
+  return { streams, buckets };
+}
+
+async function ensureBucket(
+  nc: NatsConnection,
+  jsm: Awaited<ReturnType<typeof jetstreamManager>>,
+  def: KvDefinition,
+  prefix: string | undefined,
+): Promise<EnsureOutcome> {
+  const bucket = bucketName(def.bucket, prefix);
+  const info = await streamInfo(jsm, `KV_${bucket}`);
+  const storage = def.storage === 'file' ? StorageType.File : StorageType.Memory;
+  if (info === undefined) {
+    await new Kvm(nc).create(bucket, { history: def.history, storage, description: def.description ?? '' });
+    return 'created';
+  }
+  const want = { max_msgs_per_subject: def.history, description: def.description ?? '' };
+  if (sameConfig(info.config, want)) return 'unchanged';
+  await jsm.streams.update(info.config.name, { ...info.config, ...want });
+  return 'updated';
+}

@@ -1,0 +1,14 @@
+/**
+ * Side-effect entry: `import '@berth/observability/register'` as the FIRST import of a service's
+ * main.ts (or `tsx --import @berth/observability/register`) starts tracing before pg, grpc-js and
+ * http are loaded, so their instrumentation hooks. Service name from OTEL_SERVICE_NAME, else the
+ * name of the package being run.
+ */
+import { register } from 'node:module';
+import { startObservability } from './sdk.ts';
+
+// ESM imports of CJS libraries (pg, @grpc/grpc-js) are only visible to instrumentation through
+// import-in-the-middle's loader hook.
+register('@opentelemetry/instrumentation/hook.mjs', import.meta.url);
+
+startObservability({ serviceName: process.env['OTEL_SERVICE_NAME'] ?? process.env['npm_package_name'] ?? 'berth' });

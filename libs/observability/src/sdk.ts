@@ -1,0 +1,103 @@
+import { NodeSDK, tracing } from '@opentelemetry/sdk-node';
+import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-http';
+import { GrpcInstrumentation } from '@opentelemetry/instrumentation-grpc';
+import { HttpInstrumentation } from '@opentelemetry/instrumentation-http';
+import { PgInstrumentation } from '@opentelemetry/instrumentation-pg';
+import { ValidationError } from '@berth/errors';
+
+export type TraceExporterKind = 'otlp' | 'console' | 'none' | 'memory';
+const KINDS: readonly TraceExporterKind[] = ['otlp', 'console', 'none', 'memory'];
+
+export interface ObservabilityOptions {
+  /** Overrides OTEL_SERVICE_NAME. */
+  readonly serviceName: string;
+  /**
+   * Where spans go. Default from OTEL_TRACES_EXPORTER; when that is unset, `otlp` if an OTLP endpoint
+   * is configured (OTEL_EXPORTER_OTLP_ENDPOINT / OTEL_EXPORTER_OTLP_TRACES_ENDPOINT), else `none`
+   * (spans are still created so logs carry trace ids, just not exported).
+   */
+  readonly exporter?: TraceExporterKind;
+  /** gRPC, http and pg auto-instrumentation; on by default. */
+  readonly instrumentations?: boolean;
+  readonly env?: NodeJS.ProcessEnv;
+}
+
+export interface Observability {
+  readonly serviceName: string;
+  readonly exporterKind: TraceExporterKind;
+  /** Finished spans, only with `exporter: 'memory'`. */
+  readonly memoryExporter: tracing.InMemorySpanExporter | undefined;
+  /** Exports pending spans (batch processors) without stopping. */
+  flush(): Promise<void>;
+  shutdown(): Promise<void>;
+}
+
+// The OpenTelemetry API is process-global; a second start would fight over it.
+let started: Observability | undefined;
+
+export function resolveExporterKind(env: NodeJS.ProcessEnv): TraceExporterKind {
+  const raw = env['OTEL_TRACES_EXPORTER']?.trim();
+  if (raw === undefined || raw === '') {
+    return env['OTEL_EXPORTER_OTLP_ENDPOINT'] || env['OTEL_EXPORTER_OTLP_TRACES_ENDPOINT'] ? 'otlp' : 'none';
+  }
+  const first = raw.split(',')[0]!.trim();
+  if (!(KINDS as readonly string[]).includes(first)) {
+    throw new ValidationError({ field: 'OTEL_TRACES_EXPORTER', reason: `must be one of ${KINDS.join(', ')}, got "${raw}"` });
+  }
+  return first as TraceExporterKind;
+}
+
+function spanProcessorsFor(kind: TraceExporterKind, memory: tracing.InMemorySpanExporter | undefined): tracing.SpanProcessor[] {
+  switch (kind) {
+    case 'memory':
+      return [new tracing.SimpleSpanProcessor(memory!)];
+    case 'console':
+      return [new tracing.SimpleSpanProcessor(new tracing.ConsoleSpanExporter())];
+    case 'otlp':
+      // The exporter reads OTEL_EXPORTER_OTLP_* (endpoint, headers, timeout) itself.
+      return [new tracing.BatchSpanProcessor(new OTLPTraceExporter())];
+    case 'none':
+      // A provider with a no-op processor still mints trace ids for logs and propagation.
+      return [new tracing.NoopSpanProcessor()];
+    default: {
+      const never: never = kind;
+      throw new Error(`unknown exporter ${String(never)}`);
+    }
+  }
+}
+
+/**
+ * Starts the OpenTelemetry NodeSDK. Call it before importing pg, @grpc/grpc-js or http users
+ * (`import '@berth/observability/register'` as the first import of main.ts does), or their
+ * auto-instrumentation will not hook. Idempotent: a second call returns the first handle.
+ */
+export function startObservability(options: ObservabilityOptions): Observability {
+  if (started !== undefined) return started;
+  const env = options.env ?? process.env;
+  const kind = options.exporter ?? resolveExporterKind(env);
+  const memoryExporter = kind === 'memory' ? new tracing.InMemorySpanExporter() : undefined;
+  const processors = spanProcessorsFor(kind, memoryExporter);
+  const sdk = new NodeSDK({
+    serviceName: env['OTEL_SERVICE_NAME'] ?? options.serviceName,
+    spanProcessors: processors,
+    instrumentations:
+      options.instrumentations === false
+        ? []
+        : [new HttpInstrumentation(), new GrpcInstrumentation(), new PgInstrumentation({ requireParentSpan: true })],
+  });
+  sdk.start();
+  const handle: Observability = {
+    serviceName: options.serviceName,
+    exporterKind: kind,
+    memoryExporter,
+    async flush() {
+      await Promise.all(processors.map((p) => p.forceFlush()));
+    },
+    async shutdown() {
+      if (started === handle) started = undefined;
+      await sdk.shutdown();
+    },
+  };
+  started = handle;
+  return handle;
+}
