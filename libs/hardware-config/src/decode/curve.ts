@@ -1,0 +1,65 @@
+import { joinKey } from '../errors.ts';
+import type { HNode } from '../hocon/nodes.ts';
+import type { CurveCommon, CurveSpec, CurveType } from '../model.ts';
+import { asNumber, asObject, asRealOrBytes, asString, checkKnown, fail, optional, required } from './read.ts';
+
+const ALIASES: Readonly<Record<string, CurveType>> = {
+  constant: 'constant',
+  invalid: 'invalid',
+  linear: 'linear',
+  'hard-soft': 'hard-soft',
+  'soft-hard': 'hard-soft',
+  unavailable: 'unavailable',
+  piecewise: 'piecewise',
+  'low-high': 'piecewise',
+  'high-low': 'piecewise',
+};
+
+const COMMON = ['curve', 'scale', 'max'];
+const PARAMS: Readonly<Record<CurveType, readonly string[]>> = {
+  constant: ['value'],
+  invalid: [],
+  linear: ['slope', 'base'],
+  'hard-soft': ['soft', 'hard', 'softAmt', 'hardAmt'],
+  unavailable: [],
+  piecewise: ['cutoff', 'low', 'high'],
+};
+
+/** A tiCrypt curve (`{ curve: hard-soft, soft: 16 GiB, hard: 32 GiB }`), aliases and defaults resolved. */
+export function decodeCurve(node: HNode, key: string): CurveSpec {
+  const obj = asObject(node, key, 'a curve ({ curve: <type>, ... })');
+  const typeKey = joinKey(key, 'curve');
+  const written = asString(required(obj, key, 'curve'), typeKey).trim();
+  const curve = ALIASES[written];
+  if (curve === undefined) fail(obj.fields.get('curve')!, typeKey, `unknown curve type "${written}" (expected one of: ${Object.keys(ALIASES).join(', ')})`);
+  checkKnown(obj, key, [...COMMON, ...PARAMS[curve]]);
+  const scale = optional(obj, key, 'scale', asNumber) ?? 1;
+  const max = optional(obj, key, 'max', asRealOrBytes);
+  const common: CurveCommon = max === undefined ? { scale } : { scale, max };
+  const real = (name: string) => asRealOrBytes(required(obj, key, name), joinKey(key, name));
+  switch (curve) {
+    case 'constant':
+      return { curve, ...common, value: asNumber(required(obj, key, 'value'), joinKey(key, 'value')) };
+    case 'invalid':
+    case 'unavailable':
+      return { curve, ...common };
+    case 'linear':
+      return { curve, ...common, slope: real('slope'), base: real('base') };
+    case 'hard-soft': {
+      const soft = real('soft');
+      const hard = real('hard');
+      if (!(hard > soft)) fail(obj.fields.get('hard')!, joinKey(key, 'hard'), `must be greater than soft (${soft})`);
+      const softAmt = optional(obj, key, 'softAmt', asNumber) ?? 1;
+      const hardAmt = optional(obj, key, 'hardAmt', asNumber) ?? 10;
+      return { curve, ...common, soft, hard, softAmt, hardAmt };
+    }
+    case 'piecewise':
+      return {
+        curve,
+        ...common,
+        cutoff: real('cutoff'),
+        low: decodeCurve(required(obj, key, 'low'), joinKey(key, 'low')),
+        high: decodeCurve(required(obj, key, 'high'), joinKey(key, 'high')),
+      };
+  }
+}
