@@ -1,1 +1,8 @@
-export {};
+export { compileCurve, evaluateCurve, type CurveFn } from './curves.ts';
+export { CompiledCostFunction, NO_COST, type CostBreakdown, type CostInputs } from './cost.ts';
+export { HostView, type CostConfig } from './view.ts';
+export { schedule, type Candidate, type ScheduleOptions, type ScheduleResult, type WeightBreakdown } from './schedule.ts';
+export { explainFailure, type FailureExplanation, type RemovalGroup, type RemovalReason } from './explain.ts';
+export { formatExplanation, formatQuantity } from './format.ts';
+export { whatIf, type WhatIfResult } from './whatif.ts';
+export { DEFAULT_WEIGHTS, type PlacementPolicy, type Weights } from './weights.ts';

@@ -1,0 +1,87 @@
+import { allocatableVcpus, ordinaryMemoryCapacity, type CpuTopology, type HostSnapshot, type HostUsage } from '@berth/fit';
+import type { CompiledCostFunction } from './cost.ts';
+
+/**
+ * Hosts that score identically for any VM: same cost function, pool, CPU model, networks,
+ * topology, capacity and consumption. The engine scores a class once and only looks at its
+ * members (lowest host id first) when the class is among the best, which is what keeps a
+ * placement far below one curve evaluation per host.
+ */
+export interface HostClass {
+  readonly key: string;
+  readonly cost: CompiledCostFunction | null;
+  readonly pool: string;
+  readonly cpuModel: string;
+  readonly topology: CpuTopology;
+  readonly allocVcpus: number;
+  readonly allocMemory: number;
+  readonly usedVcpus: number;
+  /** Ordinary (non-hugepage) memory claimed. */
+  readonly usedMemory: number;
+  /** All claimed memory, hugepage-backed included (what the memory curve reads). */
+  readonly claimedMemory: number;
+  readonly vms: number;
+  readonly devicesInUse: ReadonlyMap<string, number>;
+  readonly devicesTotal: ReadonlyMap<string, number>;
+  /** Device curves at the current counts (before the placement). */
+  readonly deviceSum: number;
+  /** Host ids of the members, ascending; `slots` holds their view slots in the same order. */
+  readonly members: string[];
+  readonly slots: number[];
+  bucket: number;
+  bucketPos: number;
+}
+
+export const BUCKETS = 256;
+
+export function bucketOf(freeVcpus: number): number {
+  return Math.max(0, Math.min(BUCKETS - 1, Math.floor(freeVcpus)));
+}
+
+function mapKey(m: ReadonlyMap<string, number>): string {
+  return [...m.entries()].sort(([a], [b]) => (a < b ? -1 : 1)).map(([k, v]) => `${k}=${v}`).join(',');
+}
+
+export function classFor(snapshot: HostSnapshot, u: HostUsage, cost: CompiledCostFunction | null): Omit<HostClass, 'members' | 'slots' | 'bucket' | 'bucketPos'> {
+  const cap = snapshot.capacity;
+  const devicesTotal = new Map<string, number>();
+  for (const d of cap.pciDevices) devicesTotal.set(d.type, (devicesTotal.get(d.type) ?? 0) + 1);
+  let claimedMemory = 0;
+  for (const c of snapshot.claims) claimedMemory += c.memoryBytes;
+  const allocVcpus = allocatableVcpus(cap.cpus, cap.cpuOvercommit);
+  const allocMemory = ordinaryMemoryCapacity(cap);
+  const t = cap.topology;
+  const networks = cap.networks.map((n) => `${n.space ?? ''}/${n.subnet ?? ''}/${n.vlan ?? ''}`).sort().join(';');
+  const key = [
+    cost?.id ?? '-', cap.resourcePool, cap.cpuModel, `${t.sockets}x${t.coresPerSocket}x${t.threadsPerCore}`, networks,
+    allocVcpus, allocMemory, u.vcpus, u.memoryBytes, claimedMemory, u.vms, mapKey(u.devicesByType), mapKey(devicesTotal),
+  ].join('|');
+  return {
+    key,
+    cost,
+    pool: cap.resourcePool,
+    cpuModel: cap.cpuModel.toLowerCase(),
+    topology: t,
+    allocVcpus,
+    allocMemory,
+    usedVcpus: u.vcpus,
+    usedMemory: u.memoryBytes,
+    claimedMemory,
+    vms: u.vms,
+    devicesInUse: u.devicesByType,
+    devicesTotal,
+    deviceSum: cost ? cost.deviceSum(u.devicesByType) : 0,
+  };
+}
+
+/** Index of `id` in the ascending `ids`, or where it would be inserted. */
+export function searchSorted(ids: readonly string[], id: string): number {
+  let lo = 0;
+  let hi = ids.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (ids[mid]! < id) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}

@@ -1,0 +1,166 @@
+import { fits, type Claim, type HostSnapshot, type VmSpec } from '@berth/fit';
+import type { CostFunctionSpec, HardwareProfile } from '@berth/hardware-config';
+import { classPolicyPenalty, classScore, scoreContext, type ScoreContext } from './class-score.ts';
+import { NO_COST, type CostBreakdown } from './cost.ts';
+import { explainFailure, type FailureExplanation } from './explain.ts';
+import { bucketOf, BUCKETS, type HostClass } from './host-class.ts';
+import { HostView } from './view.ts';
+import { hasSoftRules, hpTopologyPenalty, numaAlignmentPenalty, softAffinityPenalty, type PlacementPolicy, type Weights } from './weights.ts';
+
+export interface ScheduleOptions {
+  /** Used only when `hosts` is a plain array (a HostView carries its own). */
+  readonly costFunctions?: Readonly<Record<string, CostFunctionSpec>>;
+  readonly profiles?: Readonly<Record<string, HardwareProfile>>;
+  /** Placement policy of a resource pool; none: cost and weights only. */
+  readonly policyFor?: (pool: string) => PlacementPolicy | undefined;
+  /** Hosts this VM must not go to (e.g. where provisioning failed). */
+  readonly excludedHosts?: readonly string[];
+  /** How many runners-up to return with their claims (default 3). */
+  readonly alternates?: number;
+  readonly weights?: Partial<Weights>;
+}
+
+export interface WeightBreakdown {
+  readonly policy: number;
+  readonly hpTopology: number;
+  readonly softAffinity: number;
+  readonly numaAlignment: number;
+}
+
+export interface Candidate {
+  readonly hostId: string;
+  readonly generation: number;
+  /** cost.total + the weighted penalties; lowest wins, ties by host id. */
+  readonly score: number;
+  readonly cost: CostBreakdown;
+  readonly weights: WeightBreakdown;
+  readonly claim: Claim;
+}
+
+export type ScheduleResult =
+  | { readonly kind: 'placed'; readonly vmId: string; readonly hostId: string; readonly generation: number; readonly claim: Claim; readonly breakdown: Candidate; readonly alternates: readonly Candidate[] }
+  | { readonly kind: 'failed'; readonly vmId: string; readonly explanation: FailureExplanation };
+
+interface Finalist { slot: number; score: number; hostId: string; claim: Claim }
+
+/** Hosts carrying a member of each hard "together" group; empty set: no member placed yet. */
+function togetherHosts(view: HostView, vm: VmSpec): Set<string> | null {
+  const groups = vm.affinity.filter((r) => r.enforcement === 'hard' && r.target === 'vm' && r.polarity === 'affinity').map((r) => r.group);
+  if (groups.length === 0) return null;
+  const hosts = new Set<string>();
+  view.snapshots.forEach((s, slot) => {
+    const u = view.usages[slot];
+    if (s && u && groups.every((g) => (u.affinityGroups.get(g) ?? 0) > 0)) hosts.add(s.capacity.hostId);
+  });
+  return hosts.size > 0 ? hosts : null;
+}
+
+function insert(best: Finalist[], f: Finalist, k: number): void {
+  let i = best.length;
+  while (i > 0 && (best[i - 1]!.score > f.score || (best[i - 1]!.score === f.score && best[i - 1]!.hostId > f.hostId))) i--;
+  best.splice(i, 0, f);
+  if (best.length > k) best.pop();
+}
+
+/** Members examined past the first finalist of a class when host-specific weights vary. */
+const EXTRA_MEMBERS = 32;
+
+function candidate(view: HostView, ctx: ScoreContext, cls: HostClass, f: Finalist): Candidate {
+  const snap = view.snapshots[f.slot]!;
+  const u = view.usages[f.slot]!;
+  const vm = ctx.vm;
+  const devices = new Map(u.devicesByType);
+  for (const d of f.claim.devices) devices.set(d.type, (devices.get(d.type) ?? 0) + 1);
+  const cost = cls.cost
+    ? cls.cost.breakdown({ vms: cls.vms + 1, vcpus: cls.usedVcpus + vm.vcpus, memoryBytes: cls.claimedMemory + vm.memoryBytes, devices })
+    : NO_COST;
+  const w = ctx.weights;
+  const weights: WeightBreakdown = {
+    policy: classPolicyPenalty(ctx, cls),
+    hpTopology: vm.highPerformance ? w.hpTopology * hpTopologyPenalty(vm, cls.topology) : 0,
+    softAffinity: w.softAffinity * softAffinityPenalty(vm, snap.capacity, u),
+    numaAlignment: w.numaAlignment * numaAlignmentPenalty(f.claim, snap.capacity),
+  };
+  return { hostId: f.hostId, generation: snap.generation, score: f.score, cost, weights, claim: f.claim };
+}
+
+/**
+ * Chooses a host for `vm`: class-level filters and scores first (cheap), then the full fit of
+ * @berth/fit on members of the best classes only, lowest score first, until the winner and
+ * `alternates` runners-up are known. Does not change the view.
+ */
+export function schedule(vm: VmSpec, hosts: HostView | readonly HostSnapshot[], options: ScheduleOptions = {}): ScheduleResult {
+  const view = hosts instanceof HostView ? hosts : new HostView(hosts, { costFunctions: options.costFunctions ?? {}, profiles: options.profiles ?? {} });
+  const ctx = scoreContext(vm, options.weights, options.policyFor);
+  const k = 1 + Math.max(0, options.alternates ?? 3);
+  const excluded = new Set(options.excludedHosts ?? []);
+  const together = togetherHosts(view, vm);
+  const soft = hasSoftRules(vm);
+  const lazy = vm.devices.length > 0 || vm.nics.some((n) => n.sriov);
+  const uniform = !soft && !lazy;
+
+  const classes: HostClass[] = [];
+  const scores: number[] = [];
+  for (let b = bucketOf(vm.vcpus); b < BUCKETS; b++) {
+    for (const c of view.buckets[b]!) {
+      const s = classScore(ctx, c);
+      if (s < Infinity) {
+        classes.push(c);
+        scores.push(s);
+      }
+    }
+  }
+
+  const best: Finalist[] = [];
+  const owner = new Map<number, HostClass>();
+  const done = new Uint8Array(classes.length);
+  for (;;) {
+    let next = -1;
+    for (let i = 0; i < classes.length; i++) {
+      if (done[i] || (next >= 0 && (scores[i]! > scores[next]! || (scores[i] === scores[next] && classes[i]!.members[0]! > classes[next]!.members[0]!)))) continue;
+      next = i;
+    }
+    if (next < 0) break;
+    done[next] = 1;
+    const cls = classes[next]!;
+    const base = scores[next]!;
+    // A candidate can only enter if it beats the worst finalist on score, or ties and has a lower id.
+    const loses = (score: number, hostId: string): boolean => {
+      const w = best.length < k ? undefined : best[k - 1]!;
+      return w !== undefined && (score > w.score || (score === w.score && hostId > w.hostId));
+    };
+    if (loses(base, cls.members[0]!)) break;
+    let extra = 0;
+    for (let m = 0; m < cls.members.length; m++) {
+      const hostId = cls.members[m]!;
+      if (excluded.has(hostId) || (together && !together.has(hostId))) continue;
+      const slot = cls.slots[m]!;
+      const snap = view.snapshots[slot]!;
+      const u = view.usages[slot]!;
+      const partial = soft ? base + ctx.weights.softAffinity * softAffinityPenalty(vm, snap.capacity, u) : base;
+      if (loses(partial, hostId)) {
+        if (uniform) break;
+        continue;
+      }
+      const r = fits(snap, vm, u);
+      if (!r.ok) continue;
+      const score = lazy ? partial + ctx.weights.numaAlignment * numaAlignmentPenalty(r.claim, snap.capacity) : partial;
+      insert(best, { slot, score, hostId, claim: r.claim }, k);
+      owner.set(slot, cls);
+      if (best.length === k && (uniform || best[k - 1]!.score <= base || ++extra > EXTRA_MEMBERS)) break;
+    }
+  }
+
+  const [first, ...rest] = best;
+  if (!first) return { kind: 'failed', vmId: vm.vmId, explanation: explainFailure(view, vm, excluded, together) };
+  const chosen = candidate(view, ctx, owner.get(first.slot)!, first);
+  return {
+    kind: 'placed',
+    vmId: vm.vmId,
+    hostId: chosen.hostId,
+    generation: chosen.generation,
+    claim: chosen.claim,
+    breakdown: chosen,
+    alternates: rest.map((f) => candidate(view, ctx, owner.get(f.slot)!, f)),
+  };
+}

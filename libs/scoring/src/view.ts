@@ -1,0 +1,148 @@
+import { NotFoundError } from '@berth/errors';
+import { applyClaim, releaseClaim, usage, type Claim, type HostSnapshot, type HostUsage } from '@berth/fit';
+import type { CostFunctionSpec, HardwareProfile } from '@berth/hardware-config';
+import { CompiledCostFunction } from './cost.ts';
+import { BUCKETS, bucketOf, classFor, searchSorted, type HostClass } from './host-class.ts';
+
+export interface CostConfig {
+  readonly costFunctions: Readonly<Record<string, CostFunctionSpec>>;
+  readonly profiles: Readonly<Record<string, HardwareProfile>>;
+}
+
+/**
+ * The scheduler's picture of the fleet: every host snapshot with its usage, kept up to date
+ * incrementally (a claim costs O(claims on that host), never a rebuild), and the hosts grouped
+ * into classes bucketed by free vCPUs. No I/O: the service feeds it from the snapshot bucket.
+ */
+export class HostView {
+  /** Per slot; `undefined` once a host is removed (its slot is reused). */
+  readonly snapshots: (HostSnapshot | undefined)[] = [];
+  readonly usages: (HostUsage | undefined)[] = [];
+  private readonly classOf: (HostClass | undefined)[] = [];
+  private readonly slotOf = new Map<string, number>();
+  private readonly freeSlots: number[] = [];
+  private readonly classes = new Map<string, HostClass>();
+  /** Enabled-host classes by free vCPUs (last bucket: that many or more). */
+  readonly buckets: HostClass[][] = Array.from({ length: BUCKETS }, () => []);
+  private readonly compiled = new Map<string, CompiledCostFunction>();
+  private readonly config: CostConfig;
+
+  constructor(snapshots: Iterable<HostSnapshot> = [], config: CostConfig = { costFunctions: {}, profiles: {} }) {
+    this.config = config;
+    for (const s of snapshots) this.upsert(s);
+  }
+
+  get size(): number {
+    return this.slotOf.size;
+  }
+
+  get(hostId: string): HostSnapshot | undefined {
+    const slot = this.slotOf.get(hostId);
+    return slot === undefined ? undefined : this.snapshots[slot];
+  }
+
+  slot(hostId: string): number | undefined {
+    return this.slotOf.get(hostId);
+  }
+
+  all(): HostSnapshot[] {
+    return this.snapshots.filter((s): s is HostSnapshot => s !== undefined);
+  }
+
+  costFunctionOf(snapshot: HostSnapshot): CompiledCostFunction | null {
+    const profile = snapshot.capacity.profileId === undefined ? undefined : this.config.profiles[snapshot.capacity.profileId];
+    const spec = profile ? this.config.costFunctions[profile.costFunction] : undefined;
+    if (!spec) return null;
+    let fn = this.compiled.get(spec.id);
+    if (!fn) {
+      fn = new CompiledCostFunction(spec);
+      this.compiled.set(spec.id, fn);
+    }
+    return fn;
+  }
+
+  /** Adds or replaces a host (a newer snapshot from the bucket). Older generations are ignored. */
+  upsert(snapshot: HostSnapshot): void {
+    const id = snapshot.capacity.hostId;
+    let slot = this.slotOf.get(id);
+    if (slot !== undefined) {
+      const current = this.snapshots[slot];
+      if (current && current.generation > snapshot.generation) return;
+      this.leaveClass(slot);
+    } else {
+      slot = this.freeSlots.pop() ?? this.snapshots.length;
+      this.slotOf.set(id, slot);
+    }
+    this.snapshots[slot] = snapshot;
+    const u = usage(snapshot);
+    this.usages[slot] = u;
+    if (snapshot.capacity.state === 'enabled') this.joinClass(slot, snapshot, u);
+  }
+
+  remove(hostId: string): void {
+    const slot = this.slotOf.get(hostId);
+    if (slot === undefined) return;
+    this.leaveClass(slot);
+    this.snapshots[slot] = undefined;
+    this.usages[slot] = undefined;
+    this.slotOf.delete(hostId);
+    this.freeSlots.push(slot);
+  }
+
+  /** Records a claim the scheduler just made (before inventory's snapshot arrives). */
+  applyClaim(claim: Claim): HostSnapshot {
+    const current = this.get(claim.hostId);
+    if (!current) throw new NotFoundError('host', claim.hostId);
+    const next = applyClaim(current, claim);
+    this.upsert(next);
+    return next;
+  }
+
+  releaseClaim(hostId: string, vmId: string): HostSnapshot {
+    const current = this.get(hostId);
+    if (!current) throw new NotFoundError('host', hostId);
+    const next = releaseClaim(current, vmId);
+    this.upsert(next);
+    return next;
+  }
+
+  private joinClass(slot: number, snapshot: HostSnapshot, u: HostUsage): void {
+    const shape = classFor(snapshot, u, this.costFunctionOf(snapshot));
+    let cls = this.classes.get(shape.key);
+    if (!cls) {
+      cls = { ...shape, members: [], slots: [], bucket: bucketOf(shape.allocVcpus - shape.usedVcpus), bucketPos: 0 };
+      const bucket = this.buckets[cls.bucket]!;
+      cls.bucketPos = bucket.length;
+      bucket.push(cls);
+      this.classes.set(cls.key, cls);
+    }
+    const id = snapshot.capacity.hostId;
+    const at = searchSorted(cls.members, id);
+    cls.members.splice(at, 0, id);
+    cls.slots.splice(at, 0, slot);
+    this.classOf[slot] = cls;
+  }
+
+  private leaveClass(slot: number): void {
+    const cls = this.classOf[slot];
+    if (!cls) return;
+    this.classOf[slot] = undefined;
+    const id = this.snapshots[slot]!.capacity.hostId;
+    const at = searchSorted(cls.members, id);
+    cls.members.splice(at, 1);
+    cls.slots.splice(at, 1);
+    if (cls.members.length > 0) return;
+    this.classes.delete(cls.key);
+    const bucket = this.buckets[cls.bucket]!;
+    const last = bucket.pop()!;
+    if (last !== cls) {
+      bucket[cls.bucketPos] = last;
+      last.bucketPos = cls.bucketPos;
+    }
+  }
+
+  /** Number of distinct host classes (a figure for benchmarks). */
+  get classCount(): number {
+    return this.classes.size;
+  }
+}
