@@ -1,0 +1,36 @@
+import type { HypervisorDriver } from './driver.ts';
+import { LibvirtDriver, type LibvirtDriverOptions } from './libvirt/libvirt-driver.ts';
+import type { SimulatorFleet } from './simulator/simulator.ts';
+
+export interface DriverFactoryOptions extends Omit<LibvirtDriverOptions, 'uri'> {
+  /** Serves `sim://<host>` URIs; without it such URIs are rejected. */
+  readonly simulator?: SimulatorFleet;
+}
+
+/** One driver per host URI: `sim://` goes to the simulator, everything else to libvirt. */
+export function createDriver(uri: string, opts: DriverFactoryOptions = {}): HypervisorDriver {
+  if (uri.startsWith('sim://')) {
+    if (!opts.simulator) throw new Error(`host URI ${uri} needs a simulator fleet, none configured`);
+    return opts.simulator.driver(uri);
+  }
+  const { simulator: _s, ...rest } = opts;
+  return new LibvirtDriver({ ...rest, uri });
+}
+
+/** Caches one driver per URI and closes them all together. */
+export class DriverRegistry {
+  private readonly drivers = new Map<string, HypervisorDriver>();
+  constructor(private readonly make: (uri: string) => HypervisorDriver) {}
+  get(uri: string): HypervisorDriver {
+    let d = this.drivers.get(uri);
+    if (!d) {
+      d = this.make(uri);
+      this.drivers.set(uri, d);
+    }
+    return d;
+  }
+  async close(): Promise<void> {
+    await Promise.all([...this.drivers.values()].map((d) => d.close()));
+    this.drivers.clear();
+  }
+}

@@ -1,0 +1,49 @@
+import { describe, expect, it } from 'vitest';
+import type { DomainSpec } from '../domain-spec.ts';
+import type { LifecycleEvent } from '../driver.ts';
+import { SimulatorFleet } from './simulator.ts';
+
+const spec = (vmId: string): DomainSpec => ({
+  vmId, title: vmId, vcpus: 1, memoryBytes: 1024 ** 3, pinnedCpus: [], numaCells: [], passthroughCpu: false,
+  hostdevs: [], vfs: [], volumes: [], lazyAllocation: true, diskCache: 'default', networks: [],
+});
+
+describe('SimulatorFleet', () => {
+  it('runs domains idempotently per host and streams their lifecycle', async () => {
+    const fleet = new SimulatorFleet();
+    const d = fleet.driver(fleet.addHost({ hostId: 'h1', cpus: 8, memoryBytes: 16 * 1024 ** 3, numaNodes: 2 }));
+    const seen: LifecycleEvent[] = [];
+    const sub = await d.events((e) => seen.push(e));
+    await d.defineAndStart(spec('a'));
+    await d.defineAndStart(spec('a'));
+    expect(await d.listDomains()).toEqual([{ name: 'berth-a', vmId: 'a', state: 'running' }]);
+    expect(await d.stop('a', { gracefulTimeoutMillis: 10 })).toBe('graceful');
+    await d.undefine('a');
+    expect(await d.state('a')).toBeUndefined();
+    expect(seen.map((e) => e.kind)).toEqual(['started', 'stopped', 'undefined']);
+    expect((await d.hostFacts()).numaNodes.map((n) => n.cpus)).toEqual([[0, 1, 2, 3], [4, 5, 6, 7]]);
+    await sub.close();
+  });
+
+  it('injects failures of the chosen kind, then recovers', async () => {
+    const fleet = new SimulatorFleet();
+    const d = fleet.driver(fleet.addHost({ hostId: 'h1', cpus: 4, memoryBytes: 1024 ** 3 }));
+    fleet.injectFailure('h1', 'define', 'transient', 1);
+    fleet.injectFailure('h1', 'start', 'permanent', 1);
+    await expect(d.defineAndStart(spec('b'))).rejects.toMatchObject({ kind: 'transient' });
+    await expect(d.defineAndStart(spec('b'))).rejects.toMatchObject({ kind: 'permanent' });
+    await d.defineAndStart(spec('b'));
+    expect(await d.state('b')).toBe('running');
+  });
+
+  it('moves a domain on migrate and rejects URIs of unknown hosts', async () => {
+    const fleet = new SimulatorFleet();
+    const a = fleet.driver(fleet.addHost({ hostId: 'a', cpus: 4, memoryBytes: 1024 ** 3 }));
+    const b = fleet.driver(fleet.addHost({ hostId: 'b', cpus: 4, memoryBytes: 1024 ** 3 }));
+    await a.defineAndStart(spec('m'));
+    await a.migrate('m', { destinationUri: 'sim://b' });
+    expect(await a.state('m')).toBeUndefined();
+    expect(await b.state('m')).toBe('running');
+    await expect(fleet.driver('sim://zz').listDomains()).rejects.toMatchObject({ kind: 'transient' });
+  });
+});

@@ -1,0 +1,1 @@
+export { startTestLibvirtd, startSessionLibvirtd, libvirtAvailable, libvirtUsable, type TestLibvirtd, type SessionLibvirtd } from './libvirtd.ts';
