@@ -1,1 +1,9 @@
-export {};
+export { createGrpcServer, serviceNameOf, type GrpcServer, type GrpcServerOptions, type ServiceRegistration } from './server.ts';
+export { unary, serverStream } from './handlers.ts';
+export { CancelledError, DeadlineExceededError, type CallContext } from './context.ts';
+export { FIELD_VIOLATIONS_KEY, fieldViolationsOf, isServiceError, toGrpcStatus } from './errors.ts';
+export { callUnary, createClient, effectiveDeadline, type ClientOptions, type UnaryCallOptions, type UnaryMethodName } from './client.ts';
+export { readTlsFiles, type ClientTls, type ServerTls } from './tls.ts';
+export { DescriptorIndex, defaultDescriptorSetPath } from './descriptors.ts';
+export type { Logger } from './logger.ts';
+export { status as GrpcStatus, Metadata } from '@grpc/grpc-js';

@@ -1,0 +1,81 @@
+import * as grpc from '@grpc/grpc-js';
+import type { CallContext } from './context.ts';
+import { channelCredentials, type ClientTls } from './tls.ts';
+
+export interface ClientOptions {
+  readonly tls?: ClientTls;
+  /** Deadline of calls that give none; a parent deadline still caps it. Default 30 s. */
+  readonly deadlineMillis?: number;
+  readonly channelOptions?: grpc.ChannelOptions;
+}
+
+type ClientCtor<C> = new (address: string, credentials: grpc.ChannelCredentials, options?: grpc.ClientOptions) => C;
+
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+type UnaryMethod<Req = any, Res = any> = (
+  request: Req,
+  metadata: grpc.Metadata,
+  options: Partial<grpc.CallOptions>,
+  callback: (error: grpc.ServiceError | null, response: Res) => void,
+) => grpc.ClientUnaryCall;
+
+/** Names of the unary methods of a generated client. */
+export type UnaryMethodName<C> = { [K in keyof C]: C[K] extends UnaryMethod ? K : never }[keyof C];
+type RequestOf<F> = F extends UnaryMethod<infer Req> ? Req : never;
+type ResponseOf<F> = F extends UnaryMethod<never, infer Res> ? Res : never;
+
+export interface UnaryCallOptions {
+  /** Absolute deadline (Date or Unix millis). */
+  readonly deadline?: Date | number;
+  /** The handler context this call is made from: its deadline caps ours, its cancellation cancels ours. */
+  readonly parent?: Pick<CallContext, 'deadline' | 'signal'>;
+  readonly metadata?: grpc.Metadata;
+}
+
+const DEFAULT_DEADLINE_MILLIS = 30_000;
+const clientDefaults = new WeakMap<object, { deadlineMillis: number }>();
+
+export function createClient<C extends grpc.Client>(Ctor: ClientCtor<C>, address: string, options: ClientOptions = {}): C {
+  const channelOptions: grpc.ChannelOptions = { ...options.channelOptions };
+  if (options.tls?.serverName) channelOptions['grpc.ssl_target_name_override'] = options.tls.serverName;
+  const client = new Ctor(address, channelCredentials(options.tls), channelOptions);
+  clientDefaults.set(client, { deadlineMillis: options.deadlineMillis ?? DEFAULT_DEADLINE_MILLIS });
+  return client;
+}
+
+/** The deadline a call made now should carry: its own (or the client default), capped by the parent's. */
+export function effectiveDeadline(client: object, options: UnaryCallOptions, now = Date.now()): Date {
+  const own = options.deadline ?? now + (clientDefaults.get(client)?.deadlineMillis ?? DEFAULT_DEADLINE_MILLIS);
+  const millis = Math.min(own instanceof Date ? own.getTime() : own, options.parent?.deadline?.getTime() ?? Infinity);
+  return new Date(millis);
+}
+
+/**
+ * Calls a unary method as a promise, e.g. `callUnary(inventory, 'claimResources', req, { parent: ctx })`.
+ * Rejects with the grpc ServiceError (see `fieldViolationsOf` for INVALID_ARGUMENT details).
+ */
+export function callUnary<C extends grpc.Client, K extends UnaryMethodName<C>>(
+  client: C,
+  method: K,
+  request: RequestOf<C[K]>,
+  options: UnaryCallOptions = {},
+): Promise<ResponseOf<C[K]>> {
+  const fn = client[method] as unknown as UnaryMethod<RequestOf<C[K]>, ResponseOf<C[K]>>;
+  const signal = options.parent?.signal;
+  return new Promise((resolve, reject) => {
+    const onAbort = (): void => call.cancel();
+    const call = fn.call(
+      client,
+      request,
+      options.metadata ?? new grpc.Metadata(),
+      { deadline: effectiveDeadline(client, options) },
+      (err, response) => {
+        signal?.removeEventListener('abort', onAbort);
+        if (err) reject(err);
+        else resolve(response);
+      },
+    );
+    if (signal?.aborted) call.cancel();
+    else signal?.addEventListener('abort', onAbort, { once: true });
+  });
+}

@@ -1,0 +1,85 @@
+import * as grpc from '@grpc/grpc-js';
+import { BinaryWriter } from '@bufbuild/protobuf/wire';
+import { ConcurrencyError, IllegalStateError, NotFoundError, ValidationError, type FieldViolation } from '@berth/errors';
+import { CancelledError, DeadlineExceededError } from './context.ts';
+import type { Logger } from './logger.ts';
+
+/** Trailing metadata key holding the violations of an INVALID_ARGUMENT as UTF-8 JSON `[{field, reason}]`. */
+export const FIELD_VIOLATIONS_KEY = 'berth-field-violations-bin';
+
+// Codes a handler may pass through from a downstream call: they describe the call, not a bug here.
+const PASS_THROUGH = new Set<grpc.status>([
+  grpc.status.DEADLINE_EXCEEDED,
+  grpc.status.CANCELLED,
+  grpc.status.UNAVAILABLE,
+  grpc.status.RESOURCE_EXHAUSTED,
+]);
+
+export interface MappedError {
+  readonly code: grpc.status;
+  readonly details: string;
+  readonly metadata: grpc.Metadata;
+}
+
+/**
+ * The one mapping from Berth's error taxonomy to gRPC status (STYLE.md §7). Anything unexpected
+ * becomes INTERNAL with a generic message and is logged with the error, so internals never leak.
+ */
+export function toGrpcStatus(err: unknown, logger: Logger, method: string): MappedError {
+  const metadata = new grpc.Metadata();
+  const status = (code: grpc.status, details: string): MappedError => ({ code, details, metadata });
+  if (err instanceof ValidationError) {
+    metadata.set(FIELD_VIOLATIONS_KEY, Buffer.from(JSON.stringify(err.violations), 'utf8'));
+    metadata.set('grpc-status-details-bin', encodeBadRequestStatus(err.message, err.violations));
+    return status(grpc.status.INVALID_ARGUMENT, err.message);
+  }
+  if (err instanceof NotFoundError) return status(grpc.status.NOT_FOUND, err.message);
+  if (err instanceof IllegalStateError) return status(grpc.status.FAILED_PRECONDITION, err.message);
+  if (err instanceof ConcurrencyError) return status(grpc.status.ABORTED, err.message);
+  if (err instanceof DeadlineExceededError) return status(grpc.status.DEADLINE_EXCEEDED, err.message);
+  if (err instanceof CancelledError) return status(grpc.status.CANCELLED, err.message);
+  if (isServiceError(err) && PASS_THROUGH.has(err.code)) return status(err.code, err.details);
+  logger.error({ err, method }, 'unhandled error in gRPC handler');
+  return status(grpc.status.INTERNAL, 'internal error');
+}
+
+export function toServiceError(err: unknown, logger: Logger, method: string): Partial<grpc.StatusObject> {
+  return toGrpcStatus(err, logger, method);
+}
+
+export function isServiceError(err: unknown): err is grpc.ServiceError {
+  return err instanceof Error && typeof (err as Partial<grpc.ServiceError>).code === 'number' && 'metadata' in err;
+}
+
+/** Client side: the field violations of an INVALID_ARGUMENT answer (empty for any other error). */
+export function fieldViolationsOf(err: unknown): FieldViolation[] {
+  if (!isServiceError(err) || err.code !== grpc.status.INVALID_ARGUMENT) return [];
+  const [raw] = err.metadata.get(FIELD_VIOLATIONS_KEY);
+  if (!Buffer.isBuffer(raw)) return [];
+  const parsed: unknown = JSON.parse(raw.toString('utf8'));
+  return Array.isArray(parsed) ? (parsed as FieldViolation[]) : [];
+}
+
+/**
+ * google.rpc.Status { code, message, details: [Any(google.rpc.BadRequest)] } written by hand, so
+ * standard tooling (grpcurl, other languages) sees the field violations without Berth's JSON key.
+ */
+function encodeBadRequestStatus(message: string, violations: readonly FieldViolation[]): Buffer {
+  const badRequest = new BinaryWriter();
+  for (const v of violations) {
+    badRequest.uint32(10).fork().uint32(10).string(v.field).uint32(18).string(v.reason).join();
+  }
+  const any = new BinaryWriter()
+    .uint32(10)
+    .string('type.googleapis.com/google.rpc.BadRequest')
+    .uint32(18)
+    .bytes(badRequest.finish());
+  const rpcStatus = new BinaryWriter()
+    .uint32(8)
+    .int32(grpc.status.INVALID_ARGUMENT)
+    .uint32(18)
+    .string(message)
+    .uint32(26)
+    .bytes(any.finish());
+  return Buffer.from(rpcStatus.finish());
+}
