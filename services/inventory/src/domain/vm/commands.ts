@@ -1,0 +1,33 @@
+import type { Claim, VmSpec } from '@berth/fit';
+
+/** A VM request before defaults: the optional fields get the rules of resolveVmSpec. */
+export type VmSpecInput = Omit<VmSpec, 'vmId' | 'migrationMode' | 'cpuPolicy' | 'slaTier'> & {
+  readonly migrationMode?: VmSpec['migrationMode'];
+  readonly cpuPolicy?: VmSpec['cpuPolicy'];
+  readonly slaTier?: VmSpec['slaTier'];
+};
+
+export interface PlacementInput {
+  readonly hostId: string;
+  readonly hypervisorUri: string;
+  readonly claim: Claim;
+  /** Host generation after the claim. */
+  readonly generation: number;
+  readonly explanation: unknown;
+  readonly alternates: readonly { readonly hostId: string; readonly generation: number }[];
+}
+
+/** Commands from clients and from the executor's reports (`Record*`). */
+export type VmCommand =
+  | { readonly type: 'ComposeVm'; readonly vmId: string; readonly spec: VmSpecInput; readonly knownPools: ReadonlySet<string> }
+  | { readonly type: 'PlaceVm'; readonly placement: PlacementInput }
+  | { readonly type: 'FailPlacement'; readonly reason: string; readonly explanation: unknown }
+  | { readonly type: 'RecordProvisioning'; readonly hostId: string }
+  | { readonly type: 'RecordStarted'; readonly hostId: string }
+  | { readonly type: 'RecordProvisionFailed'; readonly hostId: string; readonly reason: string; readonly maxAttempts: number }
+  | { readonly type: 'RecordStopped'; readonly hostId: string }
+  | { readonly type: 'RecordDeleted'; readonly hostId: string; readonly reason: string }
+  | { readonly type: 'StartVm' }
+  | { readonly type: 'StopVm'; readonly force: boolean }
+  | { readonly type: 'RebootVm' }
+  | { readonly type: 'DeleteVm' };

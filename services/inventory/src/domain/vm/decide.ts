@@ -1,0 +1,99 @@
+import { IllegalStateError, NotFoundError } from '@berth/errors';
+import { event, unreachable } from '../shared/event.ts';
+import type { VmCommand } from './commands.ts';
+import type { VmEvent } from './events.ts';
+import { placementOf, type Vm } from './state.ts';
+import { resolveVmSpec } from './validate.ts';
+
+type Existing = Exclude<Vm, { status: 'absent' }>;
+
+function existing(vm: Vm): Existing {
+  if (vm.status === 'absent') throw new NotFoundError('vm', '(unknown)');
+  return vm;
+}
+
+const refuse = (vm: Existing, what: string): never => {
+  throw new IllegalStateError(`cannot ${what} VM ${vm.core.vmId}: it is ${vm.status}`);
+};
+
+/** Executor reports about a host the VM is no longer placed on (an earlier attempt) change nothing. */
+const onCurrentHost = (vm: Vm, hostId: string): boolean => placementOf(vm)?.hostId === hostId;
+
+/** The VM aggregate's decider: pure, throws the @berth/errors taxonomy for refused commands. */
+export function decideVm(command: VmCommand, vm: Vm): VmEvent[] {
+  switch (command.type) {
+    case 'ComposeVm': {
+      if (vm.status !== 'absent') throw new IllegalStateError(`VM ${command.vmId} already exists`);
+      const spec = resolveVmSpec(command.vmId, command.spec, command.knownPools);
+      return [event('VmRequested', { vmId: command.vmId, spec, attempt: 1, excludedHosts: [] })];
+    }
+    case 'PlaceVm': {
+      const v = existing(vm);
+      if (v.status !== 'requested') return refuse(v, 'place');
+      const { alternates, ...p } = command.placement;
+      return [event('VmPlaced', { ...p, spec: v.core.spec, alternates })];
+    }
+    case 'FailPlacement': {
+      const v = existing(vm);
+      if (v.status === 'placement-failed') return [];
+      if (v.status !== 'requested') return refuse(v, 'fail the placement of');
+      return [event('VmPlacementFailed', { reason: command.reason, explanation: command.explanation })];
+    }
+    case 'RecordProvisioning': {
+      if (vm.status !== 'placed' || !onCurrentHost(vm, command.hostId)) return [];
+      return [event('VmProvisioning', { hostId: vm.placement.hostId, hypervisorUri: vm.placement.hypervisorUri })];
+    }
+    case 'RecordStarted': {
+      if (vm.status === 'running' || vm.status === 'deleting' || !onCurrentHost(vm, command.hostId)) return [];
+      const p = placementOf(vm);
+      return p ? [event('VmRunning', { hostId: p.hostId, hypervisorUri: p.hypervisorUri })] : [];
+    }
+    case 'RecordProvisionFailed': {
+      if ((vm.status !== 'placed' && vm.status !== 'provisioning') || !onCurrentHost(vm, command.hostId)) return [];
+      const { hostId, hypervisorUri } = vm.placement;
+      const { attempt, vmId, spec, excludedHosts } = vm.core;
+      const out: VmEvent[] = [event('VmProvisionFailed', { hostId, hypervisorUri, reason: command.reason, attempt })];
+      if (attempt < command.maxAttempts) {
+        const excluded = excludedHosts.includes(hostId) ? excludedHosts : [...excludedHosts, hostId];
+        out.push(event('VmRequested', { vmId, spec, attempt: attempt + 1, excludedHosts: excluded }));
+      }
+      return out;
+    }
+    case 'RecordStopped': {
+      const ok = vm.status === 'running' || vm.status === 'stopping' || vm.status === 'provisioning';
+      if (!ok || !onCurrentHost(vm, command.hostId)) return [];
+      return [event('VmStopped', { hostId: vm.placement.hostId, hypervisorUri: vm.placement.hypervisorUri })];
+    }
+    case 'RecordDeleted': {
+      if (vm.status === 'absent' || vm.status === 'deleted' || !onCurrentHost(vm, command.hostId)) return [];
+      return [event('VmDeleted', { reason: command.reason })];
+    }
+    case 'StartVm': {
+      const v = existing(vm);
+      if (v.status === 'running' || v.status === 'provisioning') return [];
+      if (v.status !== 'stopped') return refuse(v, 'start');
+      return [event('VmStartRequested', { hostId: v.placement.hostId, hypervisorUri: v.placement.hypervisorUri })];
+    }
+    case 'StopVm': {
+      const v = existing(vm);
+      if (v.status === 'stopped' || v.status === 'stopping') return [];
+      if (v.status !== 'running' && v.status !== 'provisioning') return refuse(v, 'stop');
+      return [event('VmStopRequested', { hostId: v.placement.hostId, hypervisorUri: v.placement.hypervisorUri, force: command.force })];
+    }
+    case 'RebootVm': {
+      const v = existing(vm);
+      if (v.status !== 'running') return refuse(v, 'reboot');
+      return [event('VmRebootRequested', { hostId: v.placement.hostId, hypervisorUri: v.placement.hypervisorUri })];
+    }
+    case 'DeleteVm': {
+      const v = existing(vm);
+      if (v.status === 'deleting' || v.status === 'deleted') return [];
+      const p = placementOf(v);
+      if (p) return [event('VmDeleteRequested', { hostId: p.hostId, hypervisorUri: p.hypervisorUri })];
+      // Never placed (or placement/provisioning failed): nothing runs anywhere, so it is gone at once.
+      return [event('VmDeleteRequested', { hostId: '', hypervisorUri: '' }), event('VmDeleted', { reason: 'deleted before placement' })];
+    }
+    default:
+      return unreachable(command);
+  }
+}

@@ -1,0 +1,17 @@
+import type { DomainEvent } from '../shared/event.ts';
+
+export type VmEvent = DomainEvent<
+  | 'VmRequested'
+  | 'VmPlaced'
+  | 'VmPlacementFailed'
+  | 'VmProvisioning'
+  | 'VmRunning'
+  | 'VmProvisionFailed'
+  | 'VmStartRequested'
+  | 'VmStopRequested'
+  | 'VmRebootRequested'
+  | 'VmStopped'
+  | 'VmDeleteRequested'
+  | 'VmDeleted'
+>;
+export type VmEventType = VmEvent['type'];

@@ -1,0 +1,76 @@
+import type { Claim, VmSpec } from '@berth/fit';
+import { unreachable } from '../shared/event.ts';
+import type { VmEvent } from './events.ts';
+
+export interface VmCore {
+  readonly vmId: string;
+  readonly spec: VmSpec;
+  readonly attempt: number;
+  readonly excludedHosts: readonly string[];
+}
+
+export interface Placement {
+  readonly hostId: string;
+  readonly hypervisorUri: string;
+  readonly claim: Claim;
+  readonly generation: number;
+  readonly explanation: unknown;
+}
+
+export type PlacedStatus = 'placed' | 'provisioning' | 'running' | 'stopping' | 'stopped';
+
+export type Vm =
+  | { readonly status: 'absent'; readonly version: number }
+  | { readonly status: 'requested'; readonly version: number; readonly core: VmCore }
+  | { readonly status: PlacedStatus; readonly version: number; readonly core: VmCore; readonly placement: Placement }
+  | { readonly status: 'deleting'; readonly version: number; readonly core: VmCore; readonly placement?: Placement }
+  | { readonly status: 'placement-failed' | 'provision-failed'; readonly version: number; readonly core: VmCore; readonly reason: string }
+  | { readonly status: 'deleted'; readonly version: number; readonly core: VmCore; readonly reason: string };
+
+export type VmStatus = Vm['status'];
+export type PlacedVm = Extract<Vm, { status: PlacedStatus }>;
+
+export const initialVm = (): Vm => ({ status: 'absent', version: 0 });
+
+export const placementOf = (vm: Vm): Placement | undefined => ('placement' in vm ? vm.placement : undefined);
+
+export function evolveVm(vm: Vm, e: VmEvent): Vm {
+  const version = vm.version + 1;
+  if (e.type === 'VmRequested') {
+    const { vmId, spec, attempt, excludedHosts } = e.data;
+    return { status: 'requested', version, core: { vmId, spec, attempt, excludedHosts } };
+  }
+  if (vm.status === 'absent') return { ...vm, version };
+  const core = vm.core;
+  const placement = placementOf(vm);
+  const placed = (status: PlacedStatus): Vm => (placement ? { status, version, core, placement } : { ...vm, version });
+  switch (e.type) {
+    case 'VmPlaced': {
+      const { hostId, hypervisorUri, claim, generation, explanation } = e.data;
+      return { status: 'placed', version, core, placement: { hostId, hypervisorUri, claim, generation, explanation } };
+    }
+    case 'VmPlacementFailed':
+      return { status: 'placement-failed', version, core, reason: e.data.reason };
+    case 'VmProvisionFailed':
+      return { status: 'provision-failed', version, core, reason: e.data.reason };
+    case 'VmProvisioning':
+    case 'VmStartRequested':
+      return placed('provisioning');
+    case 'VmRunning':
+      return placed('running');
+    case 'VmStopRequested':
+      return placed('stopping');
+    case 'VmStopped':
+      return placed('stopped');
+    case 'VmRebootRequested':
+      return { ...vm, version };
+    case 'VmDeleteRequested':
+      return placement ? { status: 'deleting', version, core, placement } : { status: 'deleting', version, core };
+    case 'VmDeleted':
+      return { status: 'deleted', version, core, reason: e.data.reason };
+    default:
+      return unreachable(e);
+  }
+}
+
+export const foldVm = (events: readonly VmEvent[]): Vm => events.reduce(evolveVm, initialVm());
