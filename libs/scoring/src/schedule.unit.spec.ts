@@ -1,0 +1,140 @@
+import { hostSnapshot, vmSpec, type HostCapacity, type HostSnapshot, type VmSpec } from '@berth/fit';
+import { parseHardwareConfig } from '@berth/hardware-config';
+import { describe, expect, it } from 'vitest';
+import { formatExplanation } from './format.ts';
+import { schedule, type ScheduleResult } from './schedule.ts';
+import { HostView } from './view.ts';
+
+const GiB = 1024 ** 3;
+
+/** The cost functions and profiles of seed 003 (Simple, GPU, pools) as the seed writes them. */
+const seed = parseHardwareConfig(
+  `ticrypt.vm.cost-functions {
+    simple {
+      name: "Simple"
+      vms: { curve: "linear", slope: 1, base: 0 }
+      vcpus: { curve: "hard-soft", soft: 8, hard: 16, softAmt: 4, hardAmt: 32 }
+      memory: { curve: "hard-soft", soft: 16 GiB, hard: 32 GiB, scale: 10}
+    }
+    nvidia-gpu {
+      name: "GPU Node"
+      vms: { curve: "linear", slope: 1, base: 0 }
+      vcpus: { curve: "hard-soft", soft: 8, hard: 16, softAmt: 4, hardAmt: 32 }
+      memory: { curve: "hard-soft", soft: 16 GiB, hard: 32 GiB, scale: 10}
+      devices.nvidia-gpu: { curve: linear, slope: 1, base: 0, max: 2}
+      offset: 100000
+    }
+    pool2 { vms: { curve: "linear", slope: 1, base: 0 }, offset: 1000 }
+  }
+  ticrypt.vm.hardware-profiles {
+    simple: { cores: 8, memory: 32 GiB, cost-function: simple }
+    pool2: { cores: 8, memory: 32 GiB, cost-function: pool2 }
+    nvidia-gpu-node: { cores: 8, memory: 32 GiB, cost-function: nvidia-gpu,
+      devices = [ {type: "nvidia-gpu", addr: "0000:01:02.0"}, {type: "nvidia-gpu", addr: "02:03.0"}, {type: "nvidia-gpu", addr: "03:03.0"} ] }
+  }`,
+  { file: 'seed-003.conf' },
+);
+
+const host = (hostId: string, profileId: string | undefined, over: Partial<HostCapacity> = {}): HostSnapshot =>
+  hostSnapshot({ hostId, cpus: 16, memoryBytes: 64 * GiB, ...(profileId && { profileId }), ...over });
+const gpuHost = (hostId: string): HostSnapshot =>
+  host(hostId, 'nvidia-gpu-node', { pciDevices: seed.profiles['nvidia-gpu-node']!.devices.map((d) => ({ ...d, numaNode: 0 })) });
+
+function placed(r: ScheduleResult): Extract<ScheduleResult, { kind: 'placed' }> {
+  if (r.kind !== 'placed') throw new Error(formatExplanation(r.explanation));
+  return r;
+}
+
+describe('cost functions of seed 003', () => {
+  it('Simple: 1 VM of 2 vCPUs and 4 GiB costs vms 1 + vcpus 1 + memory 2.5', () => {
+    const r = placed(schedule(vmSpec({ vmId: 'v', vcpus: 2, memoryBytes: 4 * GiB }), [host('a', 'simple')], seed));
+    expect(r.breakdown.cost).toMatchObject({ costFunction: 'simple', vms: 1, vcpus: 1, memory: 2.5, scale: 1, offset: 0, total: 4.5 });
+  });
+  it('Simple: a host past 16 vCPUs costs infinity and is never chosen', () => {
+    const r = schedule(vmSpec({ vmId: 'v', vcpus: 17 }), [host('a', 'simple', { cpus: 32 })], seed);
+    expect(r.kind).toBe('failed');
+    if (r.kind === 'failed') expect(formatExplanation(r.explanation)).toBe('0/1 hosts can take v: 1 cost infinity under cost function simple');
+  });
+  it('GPU node: the offset keeps ordinary VMs away unless there is no other choice', () => {
+    expect(placed(schedule(vmSpec({ vmId: 'v' }), [gpuHost('a-gpu'), host('b', 'simple')], seed)).hostId).toBe('b');
+    const only = placed(schedule(vmSpec({ vmId: 'v' }), [gpuHost('a-gpu')], seed));
+    expect(only.breakdown.cost.total).toBe(100000 + 1 + 0.5 + (1 / 16) * 10);
+  });
+  it('GPU node: nvidia-gpu costs 1 each up to a max of 2 used', () => {
+    const two = placed(schedule(vmSpec({ vmId: 'v', devices: [{ type: 'nvidia-gpu', count: 2 }] }), [gpuHost('g')], seed));
+    expect(two.breakdown.cost.devices).toEqual({ 'nvidia-gpu': 2 });
+    const three = schedule(vmSpec({ vmId: 'w', devices: [{ type: 'nvidia-gpu', count: 3 }] }), [gpuHost('g')], seed);
+    expect(three.kind).toBe('failed');
+  });
+  it('a device type with no curve is unavailable', () => {
+    const h = host('s', 'simple', { pciDevices: [{ type: 'fpga', address: '0000:05:00.0' }] });
+    expect(schedule(vmSpec({ vmId: 'v', devices: [{ type: 'fpga', count: 1 }] }), [h], seed).kind).toBe('failed');
+    expect(placed(schedule(vmSpec({ vmId: 'v', devices: [{ type: 'fpga', count: 1 }] }), [{ ...h, capacity: { ...h.capacity, profileId: undefined } }], seed)).hostId).toBe('s');
+  });
+  it('pool2 (offset 1000) is used only when pool 1 is full', () => {
+    const pool1 = host('p1', 'simple', { cpus: 2 });
+    expect(placed(schedule(vmSpec({ vmId: 'v' }), [host('p2', 'pool2'), pool1], seed)).hostId).toBe('p1');
+    expect(placed(schedule(vmSpec({ vmId: 'v', vcpus: 4 }), [host('p2', 'pool2'), pool1], seed)).hostId).toBe('p2');
+  });
+  it('the offset is not scaled', () => {
+    const scaled = { ...seed, costFunctions: { ...seed.costFunctions, 'nvidia-gpu': { ...seed.costFunctions['nvidia-gpu']!, scale: 2 } } };
+    const one = placed(schedule(vmSpec({ vmId: 'v' }), [gpuHost('g')], seed)).breakdown.cost.total;
+    const two = placed(schedule(vmSpec({ vmId: 'v' }), [gpuHost('g')], scaled)).breakdown.cost.total;
+    expect(two - 100000).toBeCloseTo(2 * (one - 100000));
+  });
+});
+
+describe('choosing', () => {
+  it('lowest cost wins, ties broken by host id, alternates follow in order', () => {
+    const hosts = ['h3', 'h1', 'h2'].map((id) => host(id, 'simple'));
+    const r = placed(schedule(vmSpec({ vmId: 'v' }), hosts, { ...seed, alternates: 5 }));
+    expect([r.hostId, ...r.alternates.map((a) => a.hostId)]).toEqual(['h1', 'h2', 'h3']);
+    const view = new HostView(hosts, seed);
+    view.applyClaim(r.claim);
+    expect(placed(schedule(vmSpec({ vmId: 'w' }), view)).hostId).toBe('h2');
+  });
+  it('pack fills the most loaded host that fits, spread the least loaded', () => {
+    const view = new HostView([host('a', undefined), host('b', undefined)]);
+    view.applyClaim(placed(schedule(vmSpec({ vmId: 'x', vcpus: 4 }), view)).claim);
+    const vm = vmSpec({ vmId: 'v' });
+    expect(placed(schedule(vm, view, { policyFor: () => ({ kind: 'pack' }) })).hostId).toBe('a');
+    expect(placed(schedule(vm, view, { policyFor: () => ({ kind: 'spread' }) })).hostId).toBe('b');
+  });
+  it('excluded hosts are skipped', () => {
+    expect(placed(schedule(vmSpec({ vmId: 'v' }), [host('a', 'simple'), host('b', 'simple')], { ...seed, excludedHosts: ['a'] })).hostId).toBe('b');
+  });
+  it('high-performance VMs prefer hosts with at least their sockets, cores and threads', () => {
+    const small = host('a', undefined, { topology: { sockets: 1, coresPerSocket: 8, threadsPerCore: 1 } });
+    const big = host('b', undefined, { topology: { sockets: 2, coresPerSocket: 8, threadsPerCore: 2 } });
+    const vm: VmSpec = vmSpec({ vmId: 'v', highPerformance: true, topology: { sockets: 2, coresPerSocket: 2, threadsPerCore: 2 } });
+    const r = placed(schedule(vm, [small, big]));
+    expect(r.hostId).toBe('b');
+    expect(r.alternates[0]?.weights.hpTopology).toBe(10);
+  });
+  it('soft affinity and hard together-affinity follow the group', () => {
+    const group = { group: 'web', polarity: 'affinity', target: 'vm', hosts: [] } as const;
+    const view = new HostView([host('a', undefined), host('b', undefined)]);
+    view.applyClaim(placed(schedule(vmSpec({ vmId: 'first', affinity: [{ ...group, enforcement: 'soft' }] }), view, { excludedHosts: ['a'] })).claim);
+    expect(placed(schedule(vmSpec({ vmId: 's', affinity: [{ ...group, enforcement: 'soft' }] }), view)).hostId).toBe('b');
+    expect(placed(schedule(vmSpec({ vmId: 'h', affinity: [{ ...group, enforcement: 'hard' }] }), view)).hostId).toBe('b');
+    const anti = placed(schedule(vmSpec({ vmId: 'n', affinity: [{ ...group, polarity: 'anti-affinity', enforcement: 'soft' }] }), view));
+    expect(anti.hostId).toBe('a');
+  });
+});
+
+describe('explanations', () => {
+  it('says per filter how many hosts it removed, with the closest miss', () => {
+    const hosts: HostSnapshot[] = [];
+    const gpus = [{ type: 'nvidia-gpu', address: '0000:01:00.0' }];
+    for (let i = 0; i < 80; i++) hosts.push(host(`m${String(i).padStart(2, '0')}`, undefined, { memoryBytes: (i === 7 ? 12 : 8) * GiB, pciDevices: gpus }));
+    for (let i = 0; i < 30; i++) hosts.push(host(`x${i}`, undefined, { state: 'maintenance', pciDevices: gpus }));
+    for (let i = 0; i < 10; i++) hosts.push(host(`g${i}`, undefined));
+    const r = schedule(vmSpec({ vmId: 'vm-7', memoryBytes: 16 * GiB, devices: [{ type: 'nvidia-gpu', count: 1 }] }), hosts);
+    expect(r.kind).toBe('failed');
+    if (r.kind !== 'failed') return;
+    expect(formatExplanation(r.explanation)).toBe(
+      '0/120 hosts can take vm-7: 80 lack memory (needs 16 GiB; the best has 12 GiB free), 30 in maintenance, 10 have no free nvidia-gpu',
+    );
+    expect(r.explanation.groups[0]).toMatchObject({ reason: 'memory', hosts: 80, needed: 16 * GiB, bestAvailable: 12 * GiB, sampleHosts: ['m00', 'm01', 'm02'] });
+  });
+});
