@@ -1,0 +1,98 @@
+/**
+ * Payloads of the events the placement executor records in its own log and publishes on
+ * `berth.executor.<streamType>.<Type>`. Streams: `vm-<vmId>` (stream type `vm`) for each VM's
+ * provisioning state machine and lifecycle, `host-<hostId>` (`host`) for what reconciliation finds
+ * on a host that no VM owns. Documented in docs/events.md (Placement executor). Schema version 1.
+ */
+export const EXECUTOR_SERVICE = 'executor';
+export const executorVmStreamId = (vmId: string): string => `vm-${vmId}`;
+export const executorHostStreamId = (hostId: string): string => `host-${hostId}`;
+
+/** Where the VM is (or was being) provisioned; every vm-stream event carries it. */
+export interface ExecutorVmLocation {
+  readonly vmId: string;
+  readonly hostId: string;
+  readonly hypervisorUri: string;
+  /** Inventory's placement attempt (VmRequested.attempt) this provisioning belongs to. */
+  readonly attempt: number;
+}
+
+export interface VolumeRef {
+  readonly pool: string;
+  readonly name: string;
+  readonly sizeBytes: number;
+}
+
+// ---- provisioning state machine: VmProvisioning -> VolumesCreated -> DomainDefined -> DomainStarted -> VmStarted | VmProvisionFailed
+export interface VmProvisioning extends ExecutorVmLocation {
+  readonly domainName: string;
+  readonly domainUuid: string;
+  /** ISO time by which the domain must be running (realm registration-timeout). */
+  readonly registrationDeadline: string;
+}
+export interface VolumesCreated extends ExecutorVmLocation {
+  readonly volumes: readonly VolumeRef[];
+}
+export interface DomainDefined extends ExecutorVmLocation {
+  readonly domainName: string;
+  readonly domainUuid: string;
+}
+export type DomainStarted = ExecutorVmLocation;
+export type VmStartedCause = 'provisioned' | 'start-requested' | 'rebooted' | 'restarted-by-reconciliation';
+/** The domain reached `running` (tiCrypt's "registered"). */
+export interface VmStarted extends ExecutorVmLocation {
+  readonly cause: VmStartedCause;
+}
+/**
+ * Provisioning gave up on this host. `permanent`: the host refused (retrying it will not help);
+ * otherwise transient errors or the registration timeout used up the time. The executor has
+ * removed whatever it created there; inventory releases the claim and re-requests placement.
+ */
+export interface VmProvisionFailed extends ExecutorVmLocation {
+  readonly reason: string;
+  readonly permanent: boolean;
+}
+
+// ---- lifecycle
+export interface VmStopped extends ExecutorVmLocation {
+  readonly how: 'graceful' | 'forced' | 'already-stopped';
+}
+export interface VmDeleted extends ExecutorVmLocation {
+  readonly reason: string;
+}
+/** A start/stop/reboot/delete the executor could not carry out (after retries). */
+export interface VmOperationFailed extends ExecutorVmLocation {
+  readonly operation: 'start' | 'stop' | 'reboot' | 'delete';
+  readonly reason: string;
+}
+
+// ---- reconciliation
+/** A VM's domain is not in the state the log says; `action` is what the executor did about it. */
+export interface DomainDrift extends ExecutorVmLocation {
+  readonly expected: 'running' | 'shut-off';
+  /** The hypervisor's state, or `missing` when the domain is gone. */
+  readonly actual: string;
+  readonly action: 'restarted' | 'redefined-and-started' | 'reported';
+}
+/** On stream `host-<hostId>`: a domain nothing in the log owns. It is never destroyed by Berth. */
+export interface UnknownDomainFound {
+  readonly hostId: string;
+  readonly hypervisorUri: string;
+  readonly domainName: string;
+  readonly state: string;
+}
+
+export interface ExecutorEventMap {
+  VmProvisioning: VmProvisioning;
+  VolumesCreated: VolumesCreated;
+  DomainDefined: DomainDefined;
+  DomainStarted: DomainStarted;
+  VmStarted: VmStarted;
+  VmProvisionFailed: VmProvisionFailed;
+  VmStopped: VmStopped;
+  VmDeleted: VmDeleted;
+  VmOperationFailed: VmOperationFailed;
+  DomainDrift: DomainDrift;
+  UnknownDomainFound: UnknownDomainFound;
+}
+export type ExecutorEventType = keyof ExecutorEventMap;
