@@ -1,1 +1,10 @@
-export {};
+export * from './types.ts';
+export { createKysely, migrateEventStore, eventStoreMigrations, notifyChannel, type SchemaOptions, type CreateKyselyOptions } from './schema.ts';
+export { PostgresEventStore, EventStoreTx } from './store.ts';
+export { readCheckpoint, writeCheckpoint } from './checkpoints.ts';
+export { toJson, MAX_EVENTS_PER_APPEND, MAX_STREAM_ID_LENGTH } from './validate.ts';
+export { handleCommand, type DomainEvent, type HandleCommandOptions, type HandleCommandResult } from './handle-command.ts';
+export { runProjection, type ProjectionOptions } from './projection.ts';
+export { startRelay, type RelayOptions } from './relay.ts';
+export type { TailingLoop } from './loop.ts';
+export type { LoopLogger } from './wakeup.ts';

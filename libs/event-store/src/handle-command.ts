@@ -1,0 +1,62 @@
+import { ConcurrencyError, ValidationError } from '@berth/errors';
+import type { EventStreams, NewEvent, StoredEvent } from './types.ts';
+
+/** The shape of an event a decider emits and folds; StoredEvent satisfies it. */
+export interface DomainEvent {
+  readonly type: string;
+  readonly data: unknown;
+}
+
+export interface HandleCommandOptions<S, C, E extends DomainEvent> {
+  /** The store, or a transaction (`store.transaction(tx => handleCommand({ store: tx, ... }))`). */
+  readonly store: EventStreams;
+  readonly streamId: string;
+  /** Pure: the new events for `command` given `state` (may be empty); throws for a rejected command. */
+  readonly decide: (command: C, state: S) => readonly (E & Omit<NewEvent, 'type' | 'data'>)[];
+  readonly evolve: (state: S, event: E) => S;
+  readonly initialState: () => S;
+  readonly command: C;
+  /** Idempotency key: a command already appended is answered from the log, without deciding again. */
+  readonly commandId?: string;
+  /** Retries after a version conflict (only those); default 3. */
+  readonly maxRetries?: number;
+}
+
+export interface HandleCommandResult<S> {
+  /** The events this command appended (the first time's, when `duplicate`). */
+  readonly events: readonly StoredEvent[];
+  /** State after folding the stream including those events. */
+  readonly state: S;
+  readonly nextExpectedVersion: number;
+  readonly duplicate: boolean;
+}
+
+/** Load -> fold -> decide -> append with the expected version; retries only ConcurrencyError, bounded. */
+export async function handleCommand<S, C, E extends DomainEvent>(opts: HandleCommandOptions<S, C, E>): Promise<HandleCommandResult<S>> {
+  const maxRetries = opts.maxRetries ?? 3;
+  if (!Number.isSafeInteger(maxRetries) || maxRetries < 0) {
+    throw new ValidationError({ field: 'maxRetries', reason: 'must be a non-negative integer' });
+  }
+  const { store, streamId, commandId } = opts;
+  for (let attempt = 0; ; attempt++) {
+    const { version, events } = await store.readStream(streamId);
+    const fold = (from: S, list: readonly StoredEvent[]): S => list.reduce((s, e) => opts.evolve(s, e as unknown as E), from);
+    const state = fold(opts.initialState(), events);
+    if (commandId !== undefined) {
+      const earlier = (await store.commandResult(commandId))?.appends.find((a) => a.streamId === streamId);
+      if (earlier !== undefined) return { events: earlier.events, state, nextExpectedVersion: version, duplicate: true };
+    }
+    const decided = opts.decide(opts.command, state);
+    if (decided.length === 0) return { events: [], state, nextExpectedVersion: version, duplicate: false };
+    try {
+      const result = await store.append(streamId, decided, { expectedVersion: version, ...(commandId === undefined ? {} : { commandId }) });
+      if (result.duplicate) {
+        const now = await store.readStream(streamId);
+        return { events: result.events, state: fold(opts.initialState(), now.events), nextExpectedVersion: now.version, duplicate: true };
+      }
+      return { events: result.events, state: fold(state, result.events), nextExpectedVersion: result.nextExpectedVersion, duplicate: false };
+    } catch (e) {
+      if (!(e instanceof ConcurrencyError) || attempt >= maxRetries) throw e;
+    }
+  }
+}

@@ -1,0 +1,49 @@
+import { sql } from 'kysely';
+import { ValidationError } from '@berth/errors';
+import { readCheckpoint, writeCheckpoint } from './checkpoints.ts';
+import { startTailingLoop, type TailingLoop } from './loop.ts';
+import { readAllEvents, type PostgresEventStore } from './store.ts';
+import { positionOf, type StoredEvent } from './types.ts';
+import type { LoopLogger } from './wakeup.ts';
+import type { AnyKysely, AnyTransaction } from './db.ts';
+
+export interface ProjectionOptions {
+  readonly store: PostgresEventStore;
+  /** The database of the read model; must be the store's (default `store.db`). */
+  readonly db?: AnyKysely;
+  /** Checkpoint name; one name = one projection. */
+  readonly name: string;
+  /** Applies a batch to the read model through `trx`; the checkpoint commits in the same transaction. */
+  readonly handle: (events: readonly StoredEvent[], trx: AnyTransaction) => Promise<void>;
+  readonly batchSize?: number;
+  readonly pollMillis?: number;
+  readonly signal?: AbortSignal;
+  readonly logger?: LoopLogger;
+}
+
+/**
+ * Follows the global read into a read model. Each batch runs in one transaction holding an
+ * advisory lock on the projection's name: read model and checkpoint move together, and two
+ * replicas never apply the same batch. A failing batch rolls back and is retried with backoff.
+ */
+export function runProjection(opts: ProjectionOptions): TailingLoop {
+  const db = opts.db ?? opts.store.db;
+  const batchSize = opts.batchSize ?? 500;
+  if (typeof opts.name !== 'string' || opts.name.length === 0) throw new ValidationError({ field: 'name', reason: 'must be a non-empty string' });
+  if (!Number.isSafeInteger(batchSize) || batchSize < 1) throw new ValidationError({ field: 'batchSize', reason: 'must be a positive integer' });
+  const schema = opts.store.schema;
+  return startTailingLoop(
+    { db, channel: opts.store.channel, what: `projection ${opts.name}`, pollMillis: opts.pollMillis ?? 1000, signal: opts.signal, logger: opts.logger },
+    async () =>
+      db.transaction().execute(async (trx) => {
+        await sql`SELECT pg_advisory_xact_lock(hashtext(${`berth-projection:${schema}.${opts.name}`}))`.execute(trx);
+        const after = await readCheckpoint(trx, schema, opts.name);
+        const events = await readAllEvents(trx, schema, { after, limit: batchSize });
+        const last = events.at(-1);
+        if (last === undefined) return { count: 0, checkpoint: after, more: false };
+        await opts.handle(events, trx);
+        await writeCheckpoint(trx, schema, opts.name, positionOf(last));
+        return { count: events.length, checkpoint: positionOf(last), more: events.length === batchSize };
+      }),
+  );
+}

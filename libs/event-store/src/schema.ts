@@ -1,0 +1,178 @@
+import { Kysely, Migrator, PostgresDialect, sql, type Migration, type MigrationProvider } from 'kysely';
+import pg from 'pg';
+import type { AnyDatabase, AnyKysely } from './db.ts';
+
+export interface SchemaOptions {
+  /** Postgres schema holding the store's tables; default `public`. */
+  readonly schema?: string;
+}
+
+export interface CreateKyselyOptions extends SchemaOptions {
+  /** Pool size; default 10. */
+  readonly max?: number;
+  readonly applicationName?: string;
+}
+
+/** Connection settings of pools made by createKysely, so LISTEN can open its own session. */
+const listenConfigs = new WeakMap<Kysely<unknown>, pg.ClientConfig>();
+export const listenConfigOf = (db: Kysely<unknown>): pg.ClientConfig | undefined => listenConfigs.get(db);
+
+// int8 (count, bigint) stays a string; the store converts stream versions to number itself.
+export function createKysely(url: string, opts: CreateKyselyOptions = {}): AnyKysely {
+  const config: pg.PoolConfig = { connectionString: url, max: opts.max ?? 10, application_name: opts.applicationName ?? 'berth' };
+  const db = new Kysely<AnyDatabase>({ dialect: new PostgresDialect({ pool: new pg.Pool(config) }) });
+  listenConfigs.set(db, { connectionString: url, application_name: `${config.application_name}-listen` });
+  return db;
+}
+
+export const SCHEMA_NAME = /^[a-z_][a-z0-9_]{0,62}$/;
+
+export function schemaOf(opts: SchemaOptions | undefined): string {
+  const schema = opts?.schema ?? 'public';
+  if (!SCHEMA_NAME.test(schema)) throw new TypeError(`schema: must match ${SCHEMA_NAME.source}, got ${JSON.stringify(schema)}`);
+  return schema;
+}
+
+/** The channel appends NOTIFY on commit; LISTEN is per database, so the schema tells stores apart. */
+export const notifyChannel = (schema: string): string => (schema === 'public' ? 'berth_events' : `berth_events_${schema}`);
+
+/** Applies the store's versioned migrations (idempotent; safe to run from several processes). */
+export async function migrateEventStore(db: AnyKysely, opts: SchemaOptions = {}): Promise<void> {
+  const schema = schemaOf(opts);
+  await sql`CREATE SCHEMA IF NOT EXISTS ${sql.id(schema)}`.execute(db);
+  const migrator = new Migrator({
+    db,
+    provider: eventStoreMigrations(schema),
+    migrationTableSchema: schema,
+    // Own names, so a service's own kysely migrations can share the schema.
+    migrationTableName: 'event_store_migration',
+    migrationLockTableName: 'event_store_migration_lock',
+  });
+  const { error, results } = await migrator.migrateToLatest();
+  if (error !== undefined) {
+    const failed = results?.find((r) => r.status === 'Error')?.migrationName ?? 'unknown';
+    throw new Error(`event-store migration ${failed} failed: ${error instanceof Error ? error.message : JSON.stringify(error)}`, { cause: error });
+  }
+}
+
+export function eventStoreMigrations(schema: string): MigrationProvider {
+  const migrations: Record<string, Migration> = {
+    '0001_streams_events_commands_checkpoints': {
+      up: async (db) => up0001(db, schema),
+      down: async (db) => {
+        await sql.raw(`DROP FUNCTION IF EXISTS ${schema}.berth_append(text, bigint, jsonb, text)`).execute(db);
+        for (const t of ['checkpoints', 'command_results', 'events', 'streams']) await db.schema.withSchema(schema).dropTable(t).execute();
+      },
+    },
+  };
+  return { getMigrations: async () => migrations };
+}
+
+async function up0001(db: AnyKysely, schema: string): Promise<void> {
+  const s = db.schema.withSchema(schema);
+  await s
+    .createTable('streams')
+    .addColumn('stream_id', 'text', (c) => c.primaryKey())
+    .addColumn('version', 'bigint', (c) => c.notNull())
+    // Transaction of the latest append: a stream's events must be in the global read order.
+    .addColumn('last_transaction_id', sql`xid8`, (c) => c.notNull())
+    .addColumn('updated_at', 'timestamptz', (c) => c.notNull().defaultTo(sql`now()`))
+    .execute();
+  await s
+    .createTable('events')
+    .addColumn('global_position', 'bigint', (c) => c.primaryKey().generatedAlwaysAsIdentity())
+    .addColumn('transaction_id', sql`xid8`, (c) => c.notNull().defaultTo(sql`pg_current_xact_id()`))
+    .addColumn('event_id', 'uuid', (c) => c.notNull().unique())
+    .addColumn('stream_id', 'text', (c) => c.notNull())
+    .addColumn('stream_position', 'bigint', (c) => c.notNull())
+    .addColumn('type', 'text', (c) => c.notNull())
+    .addColumn('schema_version', 'integer', (c) => c.notNull().defaultTo(1))
+    .addColumn('data', 'jsonb', (c) => c.notNull())
+    .addColumn('metadata', 'jsonb', (c) => c.notNull().defaultTo(sql`'{}'::jsonb`))
+    .addColumn('command_id', 'text')
+    .addColumn('occurred_at', 'timestamptz', (c) => c.notNull().defaultTo(sql`now()`))
+    .addUniqueConstraint('events_stream_position_key', ['stream_id', 'stream_position'])
+    .execute();
+  await s.createIndex('events_global_read_idx').on('events').columns(['transaction_id', 'global_position']).execute();
+  await s
+    .createTable('command_results')
+    .addColumn('command_id', 'text', (c) => c.notNull())
+    .addColumn('stream_id', 'text', (c) => c.notNull())
+    .addColumn('recorded_at', 'timestamptz', (c) => c.notNull().defaultTo(sql`now()`))
+    .addPrimaryKeyConstraint('command_results_pkey', ['command_id', 'stream_id'])
+    .execute();
+  await s
+    .createTable('checkpoints')
+    .addColumn('name', 'text', (c) => c.primaryKey())
+    .addColumn('transaction_id', sql`xid8`, (c) => c.notNull())
+    .addColumn('position', 'bigint', (c) => c.notNull())
+    .addColumn('updated_at', 'timestamptz', (c) => c.notNull().defaultTo(sql`now()`))
+    .execute();
+  await sql.raw(appendFunction(schema)).execute(db);
+}
+
+/**
+ * One round trip per append: idempotency claim, optimistic version check, batch insert, NOTIFY.
+ * p_expected: -1 any, 0 no stream, n exact. Conflicts and duplicates are answered as rows, not
+ * raised, so a caller's transaction stays usable for a retry.
+ */
+function appendFunction(schema: string): string {
+  const t = (name: string) => `${schema}.${name}`;
+  return `
+CREATE FUNCTION ${t('berth_append')}(p_stream_id text, p_expected bigint, p_events jsonb, p_command_id text)
+RETURNS TABLE (o_outcome text, o_version bigint, o_global_position bigint, o_transaction_id xid8, o_event_id uuid,
+  o_stream_position bigint, o_type text, o_schema_version integer, o_data jsonb, o_metadata jsonb, o_command_id text,
+  o_occurred_at timestamptz)
+LANGUAGE plpgsql AS $fn$
+DECLARE
+  v_count bigint := jsonb_array_length(p_events);
+  v_txid xid8 := pg_current_xact_id();
+  v_from bigint;
+  v_actual bigint;
+  v_last xid8;
+BEGIN
+  IF p_command_id IS NOT NULL THEN
+    -- Waits for a concurrent holder of the same command; a committed one makes this a duplicate.
+    INSERT INTO ${t('command_results')} AS c (command_id, stream_id) VALUES (p_command_id, p_stream_id) ON CONFLICT DO NOTHING;
+    IF NOT FOUND THEN
+      RETURN QUERY SELECT 'duplicate'::text, e.stream_position, e.global_position, e.transaction_id, e.event_id,
+        e.stream_position, e.type, e.schema_version, e.data, e.metadata, e.command_id, e.occurred_at
+        FROM ${t('events')} e WHERE e.stream_id = p_stream_id AND e.command_id = p_command_id ORDER BY e.stream_position;
+      RETURN;
+    END IF;
+  END IF;
+  IF p_expected = 0 THEN
+    INSERT INTO ${t('streams')} AS s (stream_id, version, last_transaction_id) VALUES (p_stream_id, v_count, v_txid)
+      ON CONFLICT DO NOTHING RETURNING s.version - v_count INTO v_from;
+  ELSIF p_expected = -1 THEN
+    INSERT INTO ${t('streams')} AS s (stream_id, version, last_transaction_id) VALUES (p_stream_id, v_count, v_txid)
+      ON CONFLICT (stream_id) DO UPDATE SET version = s.version + v_count, last_transaction_id = v_txid, updated_at = now()
+      WHERE s.last_transaction_id <= v_txid
+      RETURNING s.version - v_count INTO v_from;
+  ELSE
+    UPDATE ${t('streams')} AS s SET version = s.version + v_count, last_transaction_id = v_txid, updated_at = now()
+      WHERE s.stream_id = p_stream_id AND s.version = p_expected AND s.last_transaction_id <= v_txid
+      RETURNING s.version - v_count INTO v_from;
+  END IF;
+  IF v_from IS NULL THEN
+    IF p_command_id IS NOT NULL THEN
+      DELETE FROM ${t('command_results')} c WHERE c.command_id = p_command_id AND c.stream_id = p_stream_id;
+    END IF;
+    SELECT s.version, s.last_transaction_id INTO v_actual, v_last FROM ${t('streams')} s WHERE s.stream_id = p_stream_id;
+    RETURN QUERY SELECT CASE WHEN v_last > v_txid THEN 'reordered' ELSE 'conflict' END, coalesce(v_actual, 0),
+      NULL::bigint, NULL::xid8, NULL::uuid, NULL::bigint, NULL::text, NULL::integer, NULL::jsonb, NULL::jsonb, NULL::text, NULL::timestamptz;
+    RETURN;
+  END IF;
+  PERFORM pg_notify('${notifyChannel(schema)}', '');
+  RETURN QUERY WITH ins AS (
+    INSERT INTO ${t('events')} AS e (transaction_id, event_id, stream_id, stream_position, type, schema_version, data, metadata, command_id)
+    SELECT v_txid, (x.doc->>'id')::uuid, p_stream_id, v_from + x.ord, x.doc->>'type', (x.doc->>'schemaVersion')::integer,
+      x.doc->'data', x.doc->'metadata', p_command_id
+    FROM jsonb_array_elements(p_events) WITH ORDINALITY AS x(doc, ord)
+    RETURNING e.global_position, e.transaction_id, e.event_id, e.stream_position, e.type, e.schema_version, e.command_id, e.occurred_at)
+  -- The caller already holds data and metadata; only what Postgres assigned travels back.
+  SELECT 'ok'::text, v_from + v_count, ins.global_position, ins.transaction_id, ins.event_id, ins.stream_position, ins.type,
+    ins.schema_version, NULL::jsonb, NULL::jsonb, ins.command_id, ins.occurred_at FROM ins ORDER BY ins.stream_position;
+END
+$fn$`;
+}

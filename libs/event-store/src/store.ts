@@ -1,0 +1,214 @@
+import { sql } from 'kysely';
+import { context, propagation } from '@opentelemetry/api';
+import { ConcurrencyError, ValidationError, type FieldViolation } from '@berth/errors';
+import { EVENT_COLUMNS, toStoredEvent, type EventRow } from './rows.ts';
+import { notifyChannel, schemaOf, type SchemaOptions } from './schema.ts';
+import { assertStreamId, prepareAppend } from './validate.ts';
+import type { AnyKysely, AnyTransaction } from './db.ts';
+import type {
+  AppendOptions,
+  AppendResult,
+  CommandResult,
+  EventStreams,
+  GlobalPosition,
+  NewEvent,
+  ReadAllOptions,
+  ReadStreamResult,
+  StoredEvent,
+} from './types.ts';
+
+interface AppendRow {
+  readonly o_outcome: 'ok' | 'duplicate' | 'conflict' | 'reordered';
+  readonly o_version: string;
+  readonly o_global_position: string;
+  readonly o_transaction_id: string;
+  readonly o_event_id: string;
+  readonly o_stream_position: string;
+  readonly o_type: string;
+  readonly o_schema_version: number;
+  readonly o_data: unknown;
+  readonly o_metadata: Record<string, string> | null;
+  readonly o_command_id: string | null;
+  readonly o_occurred_at: Date;
+}
+
+interface PreparedDoc {
+  readonly data: unknown;
+  readonly metadata: Record<string, string>;
+}
+
+/** The W3C context of the appending code travels in the event's metadata for the relay to re-inject. */
+function traceMetadata(): Record<string, string> {
+  const carrier: Record<string, string> = {};
+  propagation.inject(context.active(), carrier);
+  return carrier;
+}
+
+/** Stream reads and appends over a Kysely instance or an open transaction. */
+class StreamAccess implements EventStreams {
+  constructor(
+    protected readonly exec: AnyKysely,
+    readonly schema: string,
+  ) {}
+
+  async readStream(streamId: string): Promise<ReadStreamResult> {
+    assertStreamId(streamId);
+    const rows = await this.exec
+      .withSchema(this.schema)
+      .selectFrom('events')
+      .select(EVENT_COLUMNS)
+      .where('stream_id', '=', streamId)
+      .orderBy('stream_position')
+      .execute();
+    const events = (rows as EventRow[]).map(toStoredEvent);
+    return { version: events.at(-1)?.streamPosition ?? 0, events };
+  }
+
+  async append(streamId: string, events: readonly NewEvent[], opts: AppendOptions): Promise<AppendResult> {
+    const p = prepareAppend(streamId, events, opts, traceMetadata);
+    const { rows } = await sql<AppendRow>`SELECT * FROM ${sql.id(this.schema, 'berth_append')}(
+      ${p.streamId}::text, ${p.expected}::bigint, ${p.eventsJson}::jsonb, ${p.commandId}::text)`.execute(this.exec);
+    const first = rows[0];
+    if (first === undefined) throw new Error(`append to ${streamId}: the append function answered nothing`);
+    switch (first.o_outcome) {
+      case 'conflict':
+        throw new ConcurrencyError(streamId, opts.expectedVersion, Number(first.o_version));
+      case 'reordered': {
+        const e = new ConcurrencyError(streamId, opts.expectedVersion, Number(first.o_version));
+        e.message += ' (a newer transaction appended to it first; retry in a new transaction)';
+        throw e;
+      }
+      case 'duplicate':
+        return { streamId, nextExpectedVersion: Number(rows.at(-1)!.o_stream_position), events: rows.map((r) => fromRow(streamId, r)), duplicate: true };
+      case 'ok': {
+        const docs = JSON.parse(p.eventsJson) as PreparedDoc[];
+        return {
+          streamId,
+          nextExpectedVersion: Number(first.o_version),
+          events: rows.map((r, i) => fromRow(streamId, r, docs[i])),
+          duplicate: false,
+        };
+      }
+      default: {
+        const never: never = first.o_outcome;
+        throw new Error(`append to ${streamId}: unknown outcome ${String(never)}`);
+      }
+    }
+  }
+
+  async commandResult(commandId: string): Promise<CommandResult | undefined> {
+    if (typeof commandId !== 'string' || commandId.length === 0) {
+      throw new ValidationError({ field: 'commandId', reason: 'must be a non-empty string' });
+    }
+    const rows = (await this.exec
+      .withSchema(this.schema)
+      .selectFrom('command_results as c')
+      .innerJoin('events as e', (j) => j.onRef('e.stream_id', '=', 'c.stream_id').onRef('e.command_id', '=', 'c.command_id'))
+      .select(EVENT_COLUMNS.map((c) => `e.${c}` as const))
+      .where('c.command_id', '=', commandId)
+      .orderBy('c.recorded_at')
+      .orderBy('e.stream_id')
+      .orderBy('e.stream_position')
+      .execute()) as EventRow[];
+    if (rows.length === 0) return undefined;
+    const byStream = new Map<string, StoredEvent[]>();
+    for (const r of rows) {
+      const list = byStream.get(r.stream_id) ?? [];
+      list.push(toStoredEvent(r));
+      byStream.set(r.stream_id, list);
+    }
+    const appends = [...byStream].map(([streamId, events]) => ({
+      streamId,
+      nextExpectedVersion: events.at(-1)!.streamPosition,
+      events,
+      duplicate: true,
+    }));
+    return { commandId, appends };
+  }
+}
+
+function fromRow(streamId: string, r: AppendRow, doc?: PreparedDoc): StoredEvent {
+  return toStoredEvent({
+    global_position: r.o_global_position,
+    transaction_id: r.o_transaction_id,
+    event_id: r.o_event_id,
+    stream_id: streamId,
+    stream_position: r.o_stream_position,
+    type: r.o_type,
+    schema_version: r.o_schema_version,
+    data: doc === undefined ? r.o_data : doc.data,
+    metadata: doc === undefined ? r.o_metadata : doc.metadata,
+    command_id: r.o_command_id,
+    occurred_at: r.o_occurred_at,
+  });
+}
+
+/** Reads and appends inside one Postgres transaction; all its appends commit or roll back together. */
+export class EventStoreTx extends StreamAccess {
+  constructor(
+    readonly trx: AnyTransaction,
+    schema: string,
+  ) {
+    super(trx, schema);
+  }
+}
+
+export class PostgresEventStore extends StreamAccess {
+  /** NOTIFY channel signalled by every commit that appended. */
+  readonly channel: string;
+
+  constructor(
+    readonly db: AnyKysely,
+    opts: SchemaOptions = {},
+  ) {
+    super(db, schemaOf(opts));
+    this.channel = notifyChannel(this.schema);
+  }
+
+  /** Runs `fn` in one transaction: commits when it resolves, rolls back when it throws. */
+  async transaction<T>(fn: (tx: EventStoreTx) => Promise<T>): Promise<T> {
+    return this.db.transaction().execute(async (trx) => fn(new EventStoreTx(trx, this.schema)));
+  }
+
+  /**
+   * Events after `after` in (transaction id, position) order, only from transactions older than
+   * every transaction still running: those can no longer commit below this point, so nothing is skipped.
+   */
+  async readAll(opts: ReadAllOptions): Promise<StoredEvent[]> {
+    return readAllEvents(this.db, this.schema, opts);
+  }
+}
+
+/** The global read over any executor (a projection reads inside its own transaction). */
+export async function readAllEvents(exec: AnyKysely, schema: string, opts: ReadAllOptions): Promise<StoredEvent[]> {
+  const problems = readAllProblems(opts);
+  if (problems.length > 0) throw new ValidationError(problems);
+  let q = exec
+    .withSchema(schema)
+    .selectFrom('events')
+    .select(EVENT_COLUMNS)
+    .where(sql<boolean>`transaction_id < pg_snapshot_xmin(pg_current_snapshot())`);
+  if (opts.after !== null) {
+    q = q.where(sql<boolean>`(transaction_id, global_position) > (${opts.after.transactionId}::xid8, ${opts.after.position}::bigint)`);
+  }
+  const rows = await q.orderBy('transaction_id').orderBy('global_position').limit(opts.limit).execute();
+  return (rows as EventRow[]).map(toStoredEvent);
+}
+
+const DECIMAL = /^\d{1,20}$/;
+
+export function readAllProblems(opts: ReadAllOptions | undefined): FieldViolation[] {
+  const v: FieldViolation[] = [];
+  if (!Number.isSafeInteger(opts?.limit) || (opts?.limit ?? 0) < 1 || (opts?.limit ?? 0) > 100_000) {
+    v.push({ field: 'limit', reason: 'must be an integer from 1 to 100000' });
+  }
+  const after: GlobalPosition | null | undefined = opts?.after;
+  if (after === undefined) v.push({ field: 'after', reason: 'is required (null to start from the beginning)' });
+  else if (after !== null) {
+    if (typeof after.transactionId !== 'string' || !DECIMAL.test(after.transactionId)) {
+      v.push({ field: 'after.transactionId', reason: 'must be a decimal string' });
+    }
+    if (typeof after.position !== 'string' || !DECIMAL.test(after.position)) v.push({ field: 'after.position', reason: 'must be a decimal string' });
+  }
+  return v;
+}

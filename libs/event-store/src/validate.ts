@@ -1,0 +1,134 @@
+import { randomUUID } from 'node:crypto';
+import { ValidationError, type FieldViolation } from '@berth/errors';
+import type { AppendOptions, NewEvent } from './types.ts';
+
+/** What the append function in SQL receives: -1 = any, 0 = no stream, n = exact version. */
+export interface PreparedAppend {
+  readonly streamId: string;
+  readonly expected: number;
+  readonly commandId: string | null;
+  /** JSON array of `{id, type, schemaVersion, data, metadata}`, built once. */
+  readonly eventsJson: string;
+  readonly count: number;
+}
+
+export const MAX_STREAM_ID_LENGTH = 200;
+export const MAX_EVENTS_PER_APPEND = 10_000;
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+type Problems = FieldViolation[];
+const add = (v: Problems, field: string, reason: string): void => {
+  v.push({ field, reason });
+};
+
+export function streamIdProblems(streamId: unknown, field = 'streamId'): Problems {
+  if (typeof streamId !== 'string' || streamId.trim().length === 0) return [{ field, reason: 'must be a non-empty string' }];
+  if (streamId.length > MAX_STREAM_ID_LENGTH) return [{ field, reason: `must be at most ${MAX_STREAM_ID_LENGTH} characters` }];
+  return [];
+}
+
+export function assertStreamId(streamId: unknown): asserts streamId is string {
+  const v = streamIdProblems(streamId);
+  if (v.length > 0) throw new ValidationError(v);
+}
+
+/** Encodes `value` as JSON or throws a string reason; rejects what JSON would silently change. */
+export function toJson(value: unknown): string {
+  let json: string | undefined;
+  try {
+    json = JSON.stringify(value, (_key, v: unknown) => {
+      if (typeof v === 'number' && !Number.isFinite(v)) throw new Error(`${v} has no JSON form`);
+      if (typeof v === 'function' || typeof v === 'symbol') throw new Error(`a ${typeof v} has no JSON form`);
+      return v;
+    });
+  } catch (e) {
+    throw new Error(`must be JSON-serialisable (${e instanceof Error ? e.message : String(e)})`);
+  }
+  if (json === undefined) throw new Error('must be JSON-serialisable (got undefined)');
+  // Postgres jsonb cannot hold U+0000.
+  if (json.includes('\\u0000')) throw new Error('must not contain the NUL character (\\u0000)');
+  return json;
+}
+
+/** Validates an append and prepares its SQL arguments; throws ValidationError naming every bad field. */
+export function prepareAppend(streamId: unknown, events: unknown, opts: AppendOptions | undefined, metadataFor: () => Record<string, string>): PreparedAppend {
+  const v = streamIdProblems(streamId);
+  const expected = encodeExpected(opts?.expectedVersion, v);
+  const commandId = opts?.commandId;
+  if (commandId !== undefined && (typeof commandId !== 'string' || commandId.trim().length === 0 || commandId.length > 200)) {
+    add(v, 'commandId', 'must be a non-empty string of at most 200 characters');
+  }
+  const parts: string[] = [];
+  if (!Array.isArray(events) || events.length === 0) {
+    add(v, 'events', 'must be a non-empty array');
+  } else if (events.length > MAX_EVENTS_PER_APPEND) {
+    add(v, 'events', `must hold at most ${MAX_EVENTS_PER_APPEND} events`);
+  } else {
+    const ids = new Set<string>();
+    const context = metadataFor();
+    (events as unknown[]).forEach((e, i) => {
+      const part = prepareEvent(e, `events[${i}]`, v, context);
+      if (part === undefined) return;
+      if (ids.has(part.id)) add(v, `events[${i}].id`, 'duplicates another event id in this append');
+      ids.add(part.id);
+      parts.push(part.json);
+    });
+  }
+  if (v.length > 0) throw new ValidationError(v);
+  return {
+    streamId: streamId as string,
+    expected,
+    commandId: commandId ?? null,
+    eventsJson: `[${parts.join(',')}]`,
+    count: parts.length,
+  };
+}
+
+function encodeExpected(expected: unknown, v: Problems): number {
+  if (expected === 'any') return -1;
+  if (expected === 'no-stream') return 0;
+  if (typeof expected === 'number' && Number.isSafeInteger(expected) && expected >= 0) return expected;
+  add(v, 'expectedVersion', 'must be a non-negative integer, "no-stream" or "any"');
+  return 0;
+}
+
+function prepareEvent(e: unknown, field: string, v: Problems, context: Record<string, string>): { id: string; json: string } | undefined {
+  if (typeof e !== 'object' || e === null) {
+    add(v, field, 'must be an object with type and data');
+    return undefined;
+  }
+  const ev = e as Partial<NewEvent>;
+  const before = v.length;
+  if (typeof ev.type !== 'string' || ev.type.trim().length === 0) add(v, `${field}.type`, 'must be a non-empty string');
+  else if (ev.type.length > 200) add(v, `${field}.type`, 'must be at most 200 characters');
+  const id = ev.id ?? randomUUID();
+  if (typeof id !== 'string' || !UUID.test(id)) add(v, `${field}.id`, 'must be a UUID');
+  const schemaVersion = ev.schemaVersion ?? 1;
+  if (!Number.isSafeInteger(schemaVersion) || schemaVersion < 1) add(v, `${field}.schemaVersion`, 'must be a positive integer');
+  const metadata = { ...context, ...checkMetadata(ev.metadata, `${field}.metadata`, v) };
+  let data = 'null';
+  if (!('data' in ev)) add(v, `${field}.data`, 'is required');
+  else {
+    try {
+      data = toJson(ev.data);
+    } catch (err) {
+      add(v, `${field}.data`, (err as Error).message);
+    }
+  }
+  if (v.length !== before) return undefined;
+  const json = `{"id":${JSON.stringify(id)},"type":${JSON.stringify(ev.type)},"schemaVersion":${schemaVersion},"metadata":${JSON.stringify(metadata)},"data":${data}}`;
+  return { id: id.toLowerCase(), json };
+}
+
+function checkMetadata(metadata: unknown, field: string, v: Problems): Record<string, string> {
+  if (metadata === undefined) return {};
+  if (typeof metadata !== 'object' || metadata === null || Array.isArray(metadata)) {
+    add(v, field, 'must be an object of string values');
+    return {};
+  }
+  for (const [k, value] of Object.entries(metadata)) {
+    if (typeof value !== 'string') add(v, `${field}.${k}`, 'must be a string');
+  }
+  return metadata as Record<string, string>;
+}
+
