@@ -32,7 +32,10 @@ const arbCostFunction = (id: string): fc.Arbitrary<CostFunctionSpec> =>
     gpu: fc.option(leaf, { nil: undefined }),
     scale: fc.integer({ min: 1, max: 3 }),
     offset: fc.constantFrom(0, 1000),
-  }).map(({ gpu, vms, vcpus, memory, ...rest }) => ({ id, name: id, description: '', devices: gpu ? { gpu } : {}, ...(vms && { vms }), ...(vcpus && { vcpus }), ...(memory && { memory }), ...rest }));
+  }).map(({ gpu, vms, vcpus, memory, ...rest }) => {
+    const devices: Record<string, CurveSpec> = gpu ? { gpu } : {};
+    return { id, name: id, description: '', devices, ...(vms && { vms }), ...(vcpus && { vcpus }), ...(memory && { memory }), ...rest };
+  });
 
 interface World { hosts: HostSnapshot[]; costFunctions: Record<string, CostFunctionSpec>; profiles: Record<string, HardwareProfile> }
 
