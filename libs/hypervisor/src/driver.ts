@@ -97,6 +97,10 @@ export interface HypervisorDriver {
    * from the VM id, so a retry redefines the same domain and never creates a second one.
    */
   defineAndStart(spec: DomainSpec): Promise<void>;
+  /** Creates the spec's volumes (sparse when lazy); existing ones are kept. Idempotent. */
+  createVolumes(spec: DomainSpec): Promise<void>;
+  /** Defines (or redefines) the domain without starting it. Idempotent. */
+  define(spec: DomainSpec): Promise<void>;
   /** Graceful shutdown, forced off after `gracefulTimeoutMillis`. A stopped domain is fine. */
   stop(vmId: string, opts: StopOptions): Promise<'graceful' | 'forced' | 'already-stopped'>;
   start(vmId: string): Promise<void>;

@@ -16,7 +16,7 @@ import { Limiter, runVirsh, virshCommand, type RunAs, type VirshOptions } from '
 
 export interface LibvirtDriverOptions {
   readonly uri: string;
-  /** Domain type; default `test` for test:// URIs, else `kvm`. Use `qemu` for TCG. */
+  /** Domain type; default `test` for test:// URIs, else `kvm` when the host's capabilities offer it, else `qemu` (TCG). */
   readonly virtType?: VirtType;
   readonly runAs?: RunAs;
   readonly callTimeoutMillis?: number;
@@ -32,7 +32,7 @@ const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms
 export class LibvirtDriver implements HypervisorDriver {
   readonly uri: string;
   readonly capabilities: DriverCapabilities;
-  private readonly virtType: VirtType;
+  private virtType: VirtType | undefined;
   private readonly virsh: VirshOptions;
   private readonly limiter: Limiter;
   private readonly pollMillis: number;
@@ -41,7 +41,7 @@ export class LibvirtDriver implements HypervisorDriver {
   constructor(opts: LibvirtDriverOptions) {
     this.uri = opts.uri;
     const isTest = opts.uri.startsWith('test');
-    this.virtType = opts.virtType ?? (isTest ? 'test' : 'kvm');
+    this.virtType = opts.virtType ?? (isTest ? 'test' : undefined);
     this.virsh = { uri: opts.uri, timeoutMillis: opts.callTimeoutMillis ?? 30_000, ...(opts.runAs ? { runAs: opts.runAs } : {}) };
     this.limiter = new Limiter(opts.concurrency ?? 4);
     this.pollMillis = opts.pollMillis ?? 250;
@@ -67,23 +67,37 @@ export class LibvirtDriver implements HypervisorDriver {
   }
 
   async defineAndStart(spec: DomainSpec): Promise<void> {
+    await this.createVolumes(spec);
+    await this.define(spec);
+    await this.start(spec.vmId);
+  }
+
+  async createVolumes(spec: DomainSpec): Promise<void> {
     for (const vol of spec.volumes) {
       const args = ['vol-create-as', vol.pool, vol.name, `${vol.sizeBytes}b`, '--format', 'raw'];
       // Sparse when lazy: allocation 0 takes space only as the guest writes.
       if (spec.lazyAllocation) args.push('--allocation', '0');
       await this.ignoring(/already exists|already in use|exists already/i, () => this.run(args));
     }
+  }
+
+  async define(spec: DomainSpec): Promise<void> {
     // virsh reads the document from a file; node's stdio pipes are sockets, which /dev/stdin cannot open.
     const dir = await mkdtemp(join(tmpdir(), 'berth-define-'));
     try {
       const file = join(dir, 'domain.xml');
-      await writeFile(file, buildDomainXml(spec, this.virtType), { mode: 0o644 });
+      await writeFile(file, buildDomainXml(spec, await this.resolveVirtType()), { mode: 0o644 });
       await chmod(dir, 0o755);
       await this.run(['define', file]);
     } finally {
       await rm(dir, { recursive: true, force: true });
     }
-    await this.start(spec.vmId);
+  }
+
+  private async resolveVirtType(): Promise<VirtType> {
+    // An unprivileged session daemon (or a host without /dev/kvm) offers only TCG.
+    this.virtType ??= /<domain type=['"]kvm['"]/.test(await this.run(['capabilities'])) ? 'kvm' : 'qemu';
+    return this.virtType;
   }
 
   async start(vmId: string): Promise<void> {

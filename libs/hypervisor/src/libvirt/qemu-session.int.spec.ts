@@ -21,7 +21,7 @@ describe.skipIf(!libvirtUsable() || !qemuInstalled())('LibvirtDriver against rea
   let driver: LibvirtDriver;
   beforeAll(async () => {
     session = await startSessionLibvirtd();
-    driver = new LibvirtDriver({ uri: session.uri, virtType: 'qemu', pollMillis: 100 });
+    driver = new LibvirtDriver({ uri: session.uri, pollMillis: 100 }); // virt type detected: TCG
   });
   afterAll(async () => {
     await driver?.close();

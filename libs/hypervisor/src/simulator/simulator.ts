@@ -128,12 +128,19 @@ export class SimulatorDriver implements HypervisorDriver {
   }
 
   async defineAndStart(spec: DomainSpec): Promise<void> {
+    await this.createVolumes(spec);
+    await this.define(spec);
+    await this.start(spec.vmId);
+  }
+
+  async createVolumes(_spec: DomainSpec): Promise<void> {}
+
+  async define(spec: DomainSpec): Promise<void> {
     const host = await this.fleet.operate(this.hostId, 'define');
     const name = domainName(spec.vmId);
     const existing = host.domains.get(name);
     if (existing) existing.spec = spec;
     else host.domains.set(name, { state: 'shut-off', spec });
-    await this.start(spec.vmId);
   }
 
   async start(vmId: string): Promise<void> {
