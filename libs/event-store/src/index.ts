@@ -1,4 +1,5 @@
 export * from './types.ts';
+export type { AnyKysely, AnyTransaction } from './db.ts';
 export { createKysely, migrateEventStore, eventStoreMigrations, notifyChannel, type SchemaOptions, type CreateKyselyOptions } from './schema.ts';
 export { PostgresEventStore, EventStoreTx } from './store.ts';
 export { readCheckpoint, writeCheckpoint } from './checkpoints.ts';

@@ -20,7 +20,11 @@ export const listenConfigOf = (db: Kysely<unknown>): pg.ClientConfig | undefined
 // int8 (count, bigint) stays a string; the store converts stream versions to number itself.
 export function createKysely(url: string, opts: CreateKyselyOptions = {}): AnyKysely {
   const config: pg.PoolConfig = { connectionString: url, max: opts.max ?? 10, application_name: opts.applicationName ?? 'berth' };
-  const db = new Kysely<AnyDatabase>({ dialect: new PostgresDialect({ pool: new pg.Pool(config) }) });
+  const pool = new pg.Pool(config);
+  // An idle connection that dies (server restart, dropped database) is discarded by the pool; without
+  // a listener its error would crash the process. Queries on live connections still fail normally.
+  pool.on('error', () => undefined);
+  const db = new Kysely<AnyDatabase>({ dialect: new PostgresDialect({ pool }) });
   listenConfigs.set(db, { connectionString: url, application_name: `${config.application_name}-listen` });
   return db;
 }

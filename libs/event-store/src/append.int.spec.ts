@@ -1,0 +1,215 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { context, propagation, trace, TraceFlags } from '@opentelemetry/api';
+import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
+import { W3CTraceContextPropagator } from '@opentelemetry/core';
+import { ConcurrencyError, IllegalStateError, ValidationError } from '@berth/errors';
+import { createTestDatabase, infraAvailable, type TestDatabase } from '@berth/testing';
+import { createKysely, handleCommand, migrateEventStore, PostgresEventStore, type AnyKysely, type EventStreams, type NewEvent } from './index.ts';
+
+type Counter = { readonly n: number };
+type CounterEvent = { readonly type: 'Incremented'; readonly data: { readonly by: number } };
+
+describe.skipIf(!(await infraAvailable('postgres')))('PostgresEventStore', () => {
+  let tdb: TestDatabase;
+  let db: AnyKysely;
+  let store: PostgresEventStore;
+
+  beforeAll(async () => {
+    tdb = await createTestDatabase('es_append');
+    db = createKysely(tdb.url, { max: 6 });
+    await migrateEventStore(db);
+    await migrateEventStore(db); // idempotent
+    store = new PostgresEventStore(db);
+  });
+  afterAll(async () => {
+    await db?.destroy();
+    await tdb?.drop();
+  });
+
+  it('appends with expected versions and reads the stream back in order', async () => {
+    expect(await store.readStream('vm-a')).toEqual({ version: 0, events: [] });
+    const first = await store.append('vm-a', [{ type: 'A', data: { n: 1 } }, { type: 'B', data: [2] }], { expectedVersion: 'no-stream' });
+    expect(first.nextExpectedVersion).toBe(2);
+    expect(first.events.map((e) => [e.streamPosition, e.type])).toEqual([[1, 'A'], [2, 'B']]);
+    await store.append('vm-a', [{ type: 'C', data: 'three', schemaVersion: 2 }], { expectedVersion: 2 });
+    const any = await store.append('vm-a', [{ type: 'D', data: null }], { expectedVersion: 'any' });
+    expect(any.nextExpectedVersion).toBe(4);
+    const { version, events } = await store.readStream('vm-a');
+    expect(version).toBe(4);
+    expect(events.map((e) => [e.streamPosition, e.type, e.data, e.schemaVersion])).toEqual([
+      [1, 'A', { n: 1 }, 1],
+      [2, 'B', [2], 1],
+      [3, 'C', 'three', 2],
+      [4, 'D', null, 1],
+    ]);
+    expect(events[0]).toEqual(first.events[0]);
+  });
+
+  it('rejects a wrong expected version with ConcurrencyError and writes nothing', async () => {
+    await store.append('vm-b', [{ type: 'A', data: 1 }], { expectedVersion: 0 });
+    for (const expectedVersion of ['no-stream', 0, 2, 5] as const) {
+      const err = await store.append('vm-b', [{ type: 'X', data: 1 }], { expectedVersion }).catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(ConcurrencyError);
+      expect((err as ConcurrencyError).actual).toBe(1);
+    }
+    const missing = await store.append('vm-none', [{ type: 'X', data: 1 }], { expectedVersion: 3 }).catch((e: unknown) => e);
+    expect((missing as ConcurrencyError).actual).toBe(0);
+    expect((await store.readStream('vm-b')).version).toBe(1);
+    expect((await store.readStream('vm-none')).version).toBe(0);
+  });
+
+  it('answers a repeated command with the first result and appends nothing', async () => {
+    const a = await store.append('vm-c', [{ type: 'A', data: 1 }], { expectedVersion: 'no-stream', commandId: 'cmd-c' });
+    const again = await store.append('vm-c', [{ type: 'Other', data: 2 }], { expectedVersion: 7, commandId: 'cmd-c' });
+    expect(again.duplicate).toBe(true);
+    expect(again.events).toEqual(a.events);
+    expect(again.nextExpectedVersion).toBe(1);
+    expect((await store.readStream('vm-c')).version).toBe(1);
+    expect((await store.commandResult('cmd-c'))?.appends.map((x) => x.events)).toEqual([a.events]);
+    expect(await store.commandResult('never-sent')).toBeUndefined();
+  });
+
+  it('lets exactly one of concurrent identical commands append', async () => {
+    const results = await Promise.all(
+      Array.from({ length: 6 }, async () => store.append('vm-d', [{ type: 'A', data: 1 }], { expectedVersion: 'any', commandId: 'cmd-d' })),
+    );
+    expect(results.filter((r) => !r.duplicate)).toHaveLength(1);
+    expect(new Set(results.map((r) => r.events[0]!.id)).size).toBe(1);
+    expect((await store.readStream('vm-d')).version).toBe(1);
+  });
+
+  it('a failed append does not consume its command id', async () => {
+    await expect(store.append('vm-e', [{ type: 'A', data: 1 }], { expectedVersion: 4, commandId: 'cmd-e' })).rejects.toBeInstanceOf(ConcurrencyError);
+    const r = await store.append('vm-e', [{ type: 'A', data: 1 }], { expectedVersion: 0, commandId: 'cmd-e' });
+    expect(r.duplicate).toBe(false);
+  });
+
+  it('commits appends to several streams atomically, or none of them', async () => {
+    await store.transaction(async (tx) => {
+      await tx.append('host-1', [{ type: 'ResourcesClaimed', data: {} }], { expectedVersion: 0, commandId: 'claim-1' });
+      await tx.append('vm-f', [{ type: 'VmPlaced', data: {} }], { expectedVersion: 0, commandId: 'claim-1' });
+    });
+    expect((await store.commandResult('claim-1'))?.appends.map((a) => a.streamId).sort()).toEqual(['host-1', 'vm-f']);
+    const boom = new Error('boom');
+    await expect(
+      store.transaction(async (tx) => {
+        await tx.append('host-1', [{ type: 'ResourcesClaimed', data: {} }], { expectedVersion: 1, commandId: 'claim-2' });
+        await tx.append('vm-g', [{ type: 'VmPlaced', data: {} }], { expectedVersion: 0, commandId: 'claim-2' });
+        throw boom;
+      }),
+    ).rejects.toBe(boom);
+    expect((await store.readStream('host-1')).version).toBe(1);
+    expect((await store.readStream('vm-g')).version).toBe(0);
+    expect(await store.commandResult('claim-2')).toBeUndefined();
+  });
+
+  it('refuses an append that would put a stream out of global-read order', async () => {
+    await store.append('vm-h', [{ type: 'A', data: 1 }], { expectedVersion: 0 });
+    // The older transaction takes its id first; a newer one appends to vm-h and commits before it.
+    const err = await store
+      .transaction(async (tx) => {
+        await tx.append('vm-h-other', [{ type: 'A', data: 1 }], { expectedVersion: 0 });
+        await store.append('vm-h', [{ type: 'B', data: 2 }], { expectedVersion: 1 });
+        await tx.append('vm-h', [{ type: 'C', data: 3 }], { expectedVersion: 2 });
+      })
+      .catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(ConcurrencyError);
+    expect((err as Error).message).toMatch(/newer transaction/);
+    expect((await store.readStream('vm-h')).events.map((e) => e.type)).toEqual(['A', 'B']);
+  });
+
+  it('turns bad input into ValidationError naming the field', async () => {
+    const cases: [() => Promise<unknown>, string][] = [
+      [async () => store.append('', [{ type: 'A', data: 1 }], { expectedVersion: 'any' }), 'streamId'],
+      [async () => store.append('s', [{ type: 'A', data: 1 }], { expectedVersion: -1 }), 'expectedVersion'],
+      [async () => store.append('s', [{ type: 'A', data: { big: 1n } }], { expectedVersion: 'any' }), 'events[0].data'],
+      [async () => store.append('s', [{ data: 1 } as unknown as NewEvent], { expectedVersion: 'any' }), 'events[0].type'],
+      [async () => store.readStream(''), 'streamId'],
+      [async () => store.readAll({ after: null, limit: -1 }), 'limit'],
+      [async () => store.commandResult(''), 'commandId'],
+    ];
+    for (const [call, field] of cases) {
+      const err = await call().catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(ValidationError);
+      expect((err as ValidationError).violations.map((v) => v.field)).toEqual([field]);
+    }
+    expect((await store.readStream('s')).version).toBe(0);
+  });
+
+  it('records the W3C trace context of the appending code in metadata', async () => {
+    const manager = new AsyncLocalStorageContextManager().enable();
+    context.setGlobalContextManager(manager);
+    propagation.setGlobalPropagator(new W3CTraceContextPropagator());
+    try {
+      const spanContext = { traceId: '0af7651916cd43dd8448eb211c80319c', spanId: 'b7ad6b7169203331', traceFlags: TraceFlags.SAMPLED };
+      const r = await context.with(trace.setSpanContext(context.active(), spanContext), async () =>
+        store.append('vm-t', [{ type: 'A', data: 1, metadata: { actor: 'op' } }], { expectedVersion: 0 }),
+      );
+      const expected = { traceparent: '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01', actor: 'op' };
+      expect(r.events[0]!.metadata).toEqual(expected);
+      expect((await store.readStream('vm-t')).events[0]!.metadata).toEqual(expected);
+    } finally {
+      propagation.disable();
+      context.disable();
+    }
+  });
+
+  it('handleCommand folds, decides, appends, and retries only conflicts', async () => {
+    const opts = {
+      store,
+      streamId: 'counter-1',
+      initialState: (): Counter => ({ n: 0 }),
+      evolve: (s: Counter, e: CounterEvent): Counter => ({ n: s.n + e.data.by }),
+      decide: (cmd: { by: number }, s: Counter): CounterEvent[] => {
+        if (s.n + cmd.by > 10) throw new IllegalStateError('counter would pass 10');
+        return [{ type: 'Incremented', data: { by: cmd.by } }];
+      },
+    };
+    let appends = 0;
+    // Another writer slips in between the first load and its append.
+    const racing: EventStreams = {
+      readStream: async (id) => store.readStream(id),
+      commandResult: async (id) => store.commandResult(id),
+      append: async (id, events, o) => {
+        if (appends++ === 0) await store.append('counter-1', [{ type: 'Incremented', data: { by: 1 } }], { expectedVersion: 'any' });
+        return store.append(id, events, o);
+      },
+    };
+    await store.append('counter-1', [{ type: 'Incremented', data: { by: 1 } }], { expectedVersion: 0 });
+    const r = await handleCommand({ ...opts, store: racing, command: { by: 2 }, commandId: 'inc-1' });
+    expect(appends).toBe(2);
+    expect(r.state).toEqual({ n: 4 });
+    expect(r.nextExpectedVersion).toBe(3);
+    const again = await handleCommand({ ...opts, command: { by: 2 }, commandId: 'inc-1' });
+    expect(again.duplicate).toBe(true);
+    expect(again.events.map((e) => e.id)).toEqual(r.events.map((e) => e.id));
+    expect(again.state).toEqual({ n: 4 });
+    await expect(handleCommand({ ...opts, command: { by: 7 } })).rejects.toBeInstanceOf(IllegalStateError);
+    const noop = await handleCommand({ ...opts, decide: () => [], command: { by: 0 } });
+    expect(noop).toMatchObject({ events: [], state: { n: 4 }, duplicate: false });
+  });
+
+  it('handleCommand gives up after maxRetries conflicts', async () => {
+    let attempts = 0;
+    const alwaysConflicting: EventStreams = {
+      readStream: async () => ({ version: 0, events: [] }),
+      commandResult: async () => undefined,
+      append: async () => {
+        attempts++;
+        throw new ConcurrencyError('counter-2', 0, 1);
+      },
+    };
+    await expect(
+      handleCommand({
+        store: alwaysConflicting,
+        streamId: 'counter-2',
+        initialState: () => 0,
+        evolve: (s: number) => s,
+        decide: () => [{ type: 'X', data: 1 }],
+        command: null,
+        maxRetries: 2,
+      }),
+    ).rejects.toBeInstanceOf(ConcurrencyError);
+    expect(attempts).toBe(3);
+  });
+});
