@@ -52,6 +52,7 @@ export function serviceNameOf(definition: grpc.ServiceDefinition): string {
 
 export function createGrpcServer(options: GrpcServerOptions): GrpcServer {
   const { logger } = options;
+  const credentials = serverCredentials(options.tls);
   const server = new grpc.Server(options.channelOptions);
   const own = options.services.map((s) => serviceNameOf(s.definition));
 
@@ -85,7 +86,7 @@ export function createGrpcServer(options: GrpcServerOptions): GrpcServer {
     services,
     listen: (port, host = '0.0.0.0') =>
       new Promise((resolve, reject) => {
-        server.bindAsync(`${host}:${port}`, serverCredentials(options.tls), (err, bound) => {
+        server.bindAsync(`${host}:${port}`, credentials, (err, bound) => {
           if (err) return reject(err);
           logger.info({ service: options.serviceName, port: bound, tls: options.tls !== undefined, services }, 'gRPC server listening');
           resolve(bound);

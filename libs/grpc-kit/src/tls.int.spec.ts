@@ -1,0 +1,82 @@
+import { join } from 'node:path';
+import * as grpc from '@grpc/grpc-js';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ValidationError } from '@berth/errors';
+import { testingV1 } from '@berth/contracts';
+import { callUnary, createClient, createGrpcServer, readTlsFiles } from './index.ts';
+import { makePki, type Pki } from './testing/certs.ts';
+import { errorOf, recordingLogger, startEchoServer, type EchoServer } from './testing/echo-fixture.ts';
+
+describe('mutual TLS', () => {
+  let pki: Pki;
+  let echo: EchoServer;
+  beforeAll(async () => {
+    pki = makePki();
+    echo = await startEchoServer({ tls: { ...pki.server, ca: pki.ca, requireClientCert: true } });
+  });
+  afterAll(async () => {
+    await echo.close();
+    pki.remove();
+  });
+
+  const request = { message: 'over tls', delayMillis: 0 };
+
+  it('accepts a client with a certificate signed by the trusted CA', async () => {
+    const client = echo.client({ tls: { ca: pki.ca, ...pki.client } });
+    await expect(callUnary(client, 'echo', request)).resolves.toMatchObject({ message: 'over tls' });
+  });
+
+  it('accepts a client configured from PEM files', async () => {
+    const files = readTlsFiles({ certFile: join(pki.dir, 'client.crt'), keyFile: join(pki.dir, 'client.key'), caFile: join(pki.dir, 'berth-test-ca.crt') });
+    const client = echo.client({ tls: files });
+    await expect(callUnary(client, 'echo', request)).resolves.toMatchObject({ message: 'over tls' });
+  });
+
+  it('rejects a client that presents no certificate', async () => {
+    const client = echo.client({ tls: { ca: pki.ca } });
+    const err = await errorOf(callUnary(client, 'echo', request, { deadline: Date.now() + 5000 }));
+    expect(err.code).toBe(grpc.status.UNAVAILABLE);
+    expect(echo.observed.deadlines).toHaveLength(2);
+  });
+
+  it('rejects a client whose certificate another CA signed', async () => {
+    const client = echo.client({ tls: { ca: pki.ca, ...pki.rogueClient } });
+    const err = await errorOf(callUnary(client, 'echo', request, { deadline: Date.now() + 5000 }));
+    expect(err.code).toBe(grpc.status.UNAVAILABLE);
+  });
+
+  it('rejects a plaintext client', async () => {
+    const client = echo.client();
+    const err = await errorOf(callUnary(client, 'echo', request, { deadline: Date.now() + 5000 }));
+    expect(err.code).toBe(grpc.status.UNAVAILABLE);
+    expect(echo.observed.deadlines).toHaveLength(2);
+  });
+
+  it('refuses mutual TLS without a CA, naming the field', () => {
+    const make = (): unknown =>
+      createGrpcServer({ serviceName: 'x', services: [], readiness: async () => true, logger: recordingLogger(), tls: { ...pki.server, requireClientCert: true } });
+    expect(make).toThrow(ValidationError);
+    expect(make).toThrow(/tls\.ca: is required/);
+  });
+
+  it('reads unreadable PEM files as a ValidationError naming the field', () => {
+    expect(() => readTlsFiles({ caFile: join(pki.dir, 'nope.crt') })).toThrow(/caFile: cannot read/);
+  });
+
+  it('server TLS without client certificates still serves clients that trust its CA', async () => {
+    const oneWay = await startEchoServer({ tls: pki.server });
+    try {
+      const byName = createClient(testingV1.EchoServiceClient, `localhost:${oneWay.port}`, { tls: { ca: pki.ca } });
+      const byIp = createClient(testingV1.EchoServiceClient, `127.0.0.1:${oneWay.port}`, { tls: { ca: pki.ca, serverName: 'localhost' } });
+      try {
+        await expect(callUnary(byName, 'echo', request)).resolves.toMatchObject({ message: 'over tls' });
+        await expect(callUnary(byIp, 'echo', request)).resolves.toMatchObject({ message: 'over tls' });
+      } finally {
+        byName.close();
+        byIp.close();
+      }
+    } finally {
+      await oneWay.close();
+    }
+  });
+});
