@@ -1,0 +1,182 @@
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { headers as natsHeaders, type NatsConnection } from '@nats-io/transport-node';
+import { jetstream, jetstreamManager } from '@nats-io/jetstream';
+import type { EventEnvelope } from '@berth/contracts';
+import { infraAvailable, natsUrl, testSubjectPrefix } from '@berth/testing';
+import { connectNats } from './connect.ts';
+import { startConsumer, type ConsumerOptions, type RunningConsumer } from './consumer.ts';
+import { DeadLetterHeaders } from './dead-letter.ts';
+import { createEventPublisher } from './publisher.ts';
+import { ack, nak, term } from './results.ts';
+import { ensureStreams } from './streams.ts';
+import { deletePrefixed, eventually, lastDeadLetter, makeEvent } from './test-helpers.ts';
+
+describe.skipIf(!(await infraAvailable('nats')))('startConsumer', () => {
+  const prefix = testSubjectPrefix('tc');
+  let nc: NatsConnection;
+  let publish: ReturnType<typeof createEventPublisher>;
+  const running: RunningConsumer[] = [];
+  let n = 0;
+
+  beforeAll(async () => {
+    nc = await connectNats({ url: natsUrl(), name: 'messaging-consumer-test' });
+    await ensureStreams(nc, { prefix });
+    publish = createEventPublisher(nc, { service: 'inventory', prefix });
+  });
+  afterEach(async () => {
+    await Promise.all(running.splice(0).map((c) => c.stop()));
+  });
+  afterAll(async () => {
+    await deletePrefixed(nc, prefix);
+    await nc.close();
+  });
+
+  /** Each test uses its own event type, so its durable sees only its own messages. */
+  const start = async (type: string, handle: ConsumerOptions['handle'], extra: Partial<ConsumerOptions> = {}) => {
+    n += 1;
+    const durable = `test-${n}`;
+    const c = await startConsumer({ nc, prefix, stream: 'BERTH_INVENTORY', durable, filterSubject: `berth.inventory.vm.${type}`, handle, backoffMillis: [50], ...extra });
+    running.push(c);
+    return { durable, consumer: c };
+  };
+
+  it('delivers the envelope and acks it once', async () => {
+    const got: EventEnvelope[] = [];
+    const { durable } = await start('Acked', async (env) => (got.push(env), ack()));
+    const e = makeEvent({ type: 'Acked', commandId: 'cmd-1' });
+    await publish(e);
+    await eventually(() => got.length === 1, 20_000, 'delivery');
+    const { metadata: _m, ...envelope } = e;
+    expect(got[0]).toEqual(envelope);
+    const info = await (await jetstreamManager(nc)).consumers.info(`${prefix.toUpperCase()}_BERTH_INVENTORY`, durable);
+    await eventually(async () => (await (await jetstreamManager(nc)).consumers.info(info.stream_name, durable)).num_ack_pending === 0, 10_000, 'ack');
+  });
+
+  it('redelivers after nak with delay, with a growing delivery count', async () => {
+    const counts: number[] = [];
+    await start('Nakked', async (_env, ctx) => (counts.push(ctx.deliveryCount), ctx.deliveryCount < 3 ? nak(100) : ack()));
+    await publish(makeEvent({ type: 'Nakked' }));
+    await eventually(() => counts.length === 3, 20_000, 'three deliveries');
+    expect(counts).toEqual([1, 2, 3]);
+  });
+
+  it('dead-letters a term result with its reason, and does not redeliver it', async () => {
+    let calls = 0;
+    const { durable } = await start('Termed', async () => (calls++, term('host h9 is unknown')));
+    const e = makeEvent({ type: 'Termed' });
+    await publish(e);
+    const dl = await eventually(() => lastDeadLetter(nc, prefix, durable), 20_000, 'dead letter');
+    expect(dl.header.get(DeadLetterHeaders.reason)).toBe('host h9 is unknown');
+    expect(dl.header.get(DeadLetterHeaders.subject)).toBe(`${prefix}.berth.inventory.vm.Termed`);
+    expect(dl.header.get('Berth-Event-Type')).toBe('Termed');
+    expect(dl.json<EventEnvelope>().id).toBe(e.id);
+    expect(calls).toBe(1);
+  });
+
+  it('terminates poison messages (bad JSON, invalid envelope) at once and dead-letters them', async () => {
+    let calls = 0;
+    const { durable } = await start('Poison', async () => (calls++, ack()));
+    const js = jetstream(nc);
+    await js.publish(`${prefix}.berth.inventory.vm.Poison`, '{not json');
+    const first = await eventually(() => lastDeadLetter(nc, prefix, durable), 20_000, 'dead letter');
+    expect(first.header.get(DeadLetterHeaders.reason)).toMatch(/^poison: unparseable JSON/);
+    await js.publish(`${prefix}.berth.inventory.vm.Poison`, JSON.stringify({ id: 'x', type: 'Poison' }));
+    const second = await eventually(async () => {
+      const dl = await lastDeadLetter(nc, prefix, durable);
+      return dl !== undefined && dl.seq !== first.seq ? dl : undefined;
+    }, 20_000, 'second dead letter');
+    expect(second.header.get(DeadLetterHeaders.reason)).toMatch(/^poison: invalid envelope: .*schemaVersion/);
+    expect(second.header.get(DeadLetterHeaders.deliveries)).toBe('1');
+    expect(calls).toBe(0);
+  });
+
+  it('dead-letters a message whose handler keeps failing after maxDeliver attempts', async () => {
+    let calls = 0;
+    const { durable } = await start(
+      'Failing',
+      async () => {
+        calls++;
+        throw new Error(`boom ${calls}`);
+      },
+      { maxDeliver: 3, backoffMillis: [20, 40] },
+    );
+    await publish(makeEvent({ type: 'Failing' }));
+    const dl = await eventually(() => lastDeadLetter(nc, prefix, durable), 20_000, 'dead letter');
+    expect(dl.header.get(DeadLetterHeaders.reason)).toBe('handler failed 3 times, last error: boom 3');
+    expect(dl.header.get(DeadLetterHeaders.deliveries)).toBe('3');
+    expect(calls).toBe(3);
+  });
+
+  it('keeps a slow handler that calls working() from being redelivered past the ack wait', async () => {
+    const deliveries: number[] = [];
+    let finished = 0;
+    await start(
+      'Slow',
+      async (_env, ctx) => {
+        deliveries.push(ctx.deliveryCount);
+        // Three ack-wait periods long, reporting progress twice per period.
+        for (let i = 0; i < 6; i++) {
+          await new Promise((r) => setTimeout(r, 500));
+          ctx.working();
+        }
+        finished++;
+        return ack();
+      },
+      { ackWaitMillis: 1000 },
+    );
+    await publish(makeEvent({ type: 'Slow' }));
+    await eventually(() => finished === 1, 20_000, 'slow handler');
+    // A redelivery would have arrived while the handler ran (ack wait 1s) and be handled next.
+    await new Promise((r) => setTimeout(r, 1500));
+    expect(deliveries).toEqual([1]);
+  });
+
+  it('stores a re-published event (same id) once: Nats-Msg-Id de-duplication', async () => {
+    const got: string[] = [];
+    await start('Dup', async (env) => (got.push(env.id), ack()));
+    const e = makeEvent({ type: 'Dup' });
+    const first = await publish(e);
+    const second = await publish(e);
+    expect(first.duplicate).toBe(false);
+    expect(second.duplicate).toBe(true);
+    expect(second.seq).toBe(first.seq);
+    await publish(makeEvent({ type: 'Dup' }));
+    await eventually(() => got.length === 2, 20_000, 'deliveries');
+    expect(got[0]).toBe(e.id);
+  });
+
+  it('recreates its durable after it is deleted on the server and continues where it stopped', async () => {
+    const got: number[] = [];
+    const { durable, consumer } = await start('Deleted', async (env) => (got.push((env.data as { n: number }).n), ack()));
+    const first = makeEvent({ type: 'Deleted' });
+    await publish(first);
+    await eventually(() => got.length === 1, 20_000, 'first delivery');
+    const jsm = await jetstreamManager(nc);
+    await jsm.consumers.delete(`${prefix.toUpperCase()}_BERTH_INVENTORY`, durable);
+    const later = [makeEvent({ type: 'Deleted' }), makeEvent({ type: 'Deleted' })];
+    for (const e of later) await publish(e);
+    await eventually(() => got.length >= 3, 60_000, 'deliveries after deletion');
+    expect(got).toEqual([first, ...later].map((e) => (e.data as { n: number }).n));
+    expect(consumer.recoveries).toBeGreaterThanOrEqual(1);
+    expect((await jsm.consumers.info(`${prefix.toUpperCase()}_BERTH_INVENTORY`, durable)).config.durable_name).toBe(durable);
+  });
+
+  it('rejects bad options with a typed error naming the field', async () => {
+    await expect(startConsumer({ nc, stream: 'BERTH_INVENTORY', durable: 'bad.name', filterSubject: 'x', handle: async () => ack(), maxDeliver: 0 })).rejects.toMatchObject({
+      name: 'ValidationError',
+      violations: [
+        { field: 'durable', reason: expect.any(String) },
+        { field: 'maxDeliver', reason: 'must be an integer >= 1' },
+      ],
+    });
+  });
+
+  it('copies original headers into the dead letter (e.g. traceparent)', async () => {
+    const { durable } = await start('Headers', async () => term('nope'));
+    const h = natsHeaders();
+    h.set('traceparent', '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01');
+    await jetstream(nc).publish(`${prefix}.berth.inventory.vm.Headers`, JSON.stringify(makeEvent({ type: 'Headers' })), { headers: h });
+    const dl = await eventually(() => lastDeadLetter(nc, prefix, durable), 20_000, 'dead letter');
+    expect(dl.header.get('traceparent')).toBe('00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01');
+  });
+});

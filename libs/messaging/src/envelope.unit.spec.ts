@@ -1,0 +1,92 @@
+import { describe, expect, it } from 'vitest';
+import { envelopeBody, parseEnvelope } from './envelope.ts';
+import { bucketName, eventSubject, streamName, streamTypeOf, subjectName } from './names.ts';
+import { parseNatsDefinitions, loadNatsDefinitions, consumerDefinition } from './definitions.ts';
+
+const thrown = (f: () => unknown): unknown => {
+  try {
+    f();
+  } catch (e) {
+    return e;
+  }
+  return undefined;
+};
+const enc = (s: string) => new TextEncoder().encode(s);
+const valid = {
+  id: 'e1',
+  type: 'VmRequested',
+  schemaVersion: 1,
+  streamId: 'vm-1',
+  streamPosition: 1,
+  globalPosition: '17',
+  occurredAt: '2026-01-01T00:00:00.000Z',
+  data: { vcpus: 2 },
+};
+
+describe('parseEnvelope', () => {
+  it('accepts a valid envelope and round-trips envelopeBody without metadata', () => {
+    const body = envelopeBody({ ...valid, commandId: 'c1', metadata: { traceparent: 'x' } } as typeof valid & { commandId: string });
+    const r = parseEnvelope(body);
+    expect(r).toEqual({ ok: true, envelope: { ...valid, commandId: 'c1' } });
+  });
+
+  it('calls unparseable bytes and invalid UTF-8 poison', () => {
+    expect(parseEnvelope(enc('{nope'))).toMatchObject({ ok: false, reason: expect.stringMatching(/^unparseable JSON/) });
+    expect(parseEnvelope(new Uint8Array([0xff, 0xfe]))).toMatchObject({ ok: false, reason: expect.stringMatching(/^unparseable JSON/) });
+  });
+
+  it('names every invalid field', () => {
+    const r = parseEnvelope(enc(JSON.stringify({ ...valid, id: '', schemaVersion: 0, streamPosition: 1.5, data: undefined })));
+    expect(r.ok).toBe(false);
+    if (r.ok) return;
+    expect(r.reason).toContain('id must be a non-empty string');
+    expect(r.reason).toContain('schemaVersion must be an integer >= 1');
+    expect(r.reason).toContain('streamPosition must be an integer >= 1');
+    expect(r.reason).toContain('data is missing');
+    expect(parseEnvelope(enc('[1]'))).toMatchObject({ ok: false, reason: 'invalid envelope: body must be a JSON object' });
+  });
+});
+
+describe('names', () => {
+  it('derives subjects from the service, the stream type and the event type', () => {
+    expect(streamTypeOf('vm-7f3c-11')).toBe('vm');
+    expect(streamTypeOf('host')).toBe('host');
+    expect(eventSubject('inventory', 'vm-7f3c', 'VmRequested')).toBe('berth.inventory.vm.VmRequested');
+  });
+  it('prefixes streams, subjects and buckets only when a prefix is given', () => {
+    expect(streamName('BERTH_DLQ')).toBe('BERTH_DLQ');
+    expect(streamName('BERTH_DLQ', 't_ab')).toBe('T_AB_BERTH_DLQ');
+    expect(subjectName('berth.dlq.x', 't_ab')).toBe('t_ab.berth.dlq.x');
+    expect(bucketName('berth-host-snapshots', 't_ab')).toBe('t_ab-berth-host-snapshots');
+  });
+});
+
+describe('definitions', () => {
+  it('loads infra/nats/streams.json with the four streams and the snapshot bucket', () => {
+    const d = loadNatsDefinitions();
+    expect(d.streams.map((s) => [s.name, s.subjects])).toEqual([
+      ['BERTH_INVENTORY', ['berth.inventory.>']],
+      ['BERTH_SCHEDULER', ['berth.scheduler.>']],
+      ['BERTH_EXECUTOR', ['berth.executor.>']],
+      ['BERTH_DLQ', ['berth.dlq.>']],
+    ]);
+    expect(d.kv).toEqual([expect.objectContaining({ bucket: 'berth-host-snapshots', history: 1 })]);
+    expect(consumerDefinition('scheduler-vm-requested').filterSubject).toBe('berth.inventory.vm.VmRequested');
+  });
+  it('rejects bad definitions naming each field', () => {
+    expect(thrown(() => parseNatsDefinitions({ streams: [{ name: 'a.b', subjects: [], storage: 'disk', retention: 'limits', maxAgeMillis: -1, duplicateWindowMillis: 0 }], kv: [{ bucket: 'x', history: 0, storage: 'file' }] }))).toMatchObject(
+      {
+        name: 'ValidationError',
+        violations: [
+          { field: 'streams[0].name', reason: expect.any(String) },
+          { field: 'streams[0].subjects', reason: expect.any(String) },
+          { field: 'streams[0].storage', reason: 'must be "file" or "memory"' },
+          { field: 'streams[0].maxAgeMillis', reason: expect.any(String) },
+          { field: 'streams[0].duplicateWindowMillis', reason: expect.any(String) },
+          { field: 'kv[0].history', reason: 'must be 1..64' },
+        ],
+      },
+    );
+    expect(() => consumerDefinition('nope')).toThrow(/no consumer "nope"/);
+  });
+});

@@ -1,0 +1,85 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { NatsConnection } from '@nats-io/transport-node';
+import { jetstreamManager } from '@nats-io/jetstream';
+import { infraAvailable, natsUrl, testSubjectPrefix } from '@berth/testing';
+import { connectNats } from './connect.ts';
+import { loadNatsDefinitions, type NatsDefinitions } from './definitions.ts';
+import { openKv } from './kv.ts';
+import { ensureStreams } from './streams.ts';
+import { deletePrefixed } from './test-helpers.ts';
+
+describe.skipIf(!(await infraAvailable('nats')))('ensureStreams', () => {
+  const prefix = testSubjectPrefix('ts');
+  let nc: NatsConnection;
+
+  beforeAll(async () => {
+    nc = await connectNats({ url: natsUrl(), name: 'messaging-streams-test' });
+  });
+  afterAll(async () => {
+    await deletePrefixed(nc, prefix);
+    await nc.close();
+  });
+
+  it('creates every stream and bucket of infra/nats/streams.json with prefixed names and subjects', async () => {
+    const first = await ensureStreams(nc, { prefix });
+    const P = prefix.toUpperCase();
+    expect(first.streams).toEqual({
+      [`${P}_BERTH_INVENTORY`]: 'created',
+      [`${P}_BERTH_SCHEDULER`]: 'created',
+      [`${P}_BERTH_EXECUTOR`]: 'created',
+      [`${P}_BERTH_DLQ`]: 'created',
+    });
+    expect(first.buckets).toEqual({ [`${prefix}-berth-host-snapshots`]: 'created' });
+    const info = await (await jetstreamManager(nc)).streams.info(`${P}_BERTH_INVENTORY`);
+    expect(info.config.subjects).toEqual([`${prefix}.berth.inventory.>`]);
+    expect(info.config.storage).toBe('file');
+    expect(info.config.duplicate_window).toBe(120_000 * 1_000_000);
+  });
+
+  it('is idempotent: a second run changes nothing and leaves the same config', async () => {
+    const jsm = await jetstreamManager(nc);
+    const before = (await jsm.streams.info(`${prefix.toUpperCase()}_BERTH_EXECUTOR`)).config;
+    const again = await ensureStreams(nc, { prefix });
+    expect(new Set(Object.values(again.streams))).toEqual(new Set(['unchanged']));
+    expect(Object.values(again.buckets)).toEqual(['unchanged']);
+    const after = (await jsm.streams.info(`${prefix.toUpperCase()}_BERTH_EXECUTOR`)).config;
+    expect(after).toEqual(before);
+  });
+
+  it('updates a stream and a bucket whose definition changed', async () => {
+    const defs = loadNatsDefinitions();
+    const changed: NatsDefinitions = {
+      streams: defs.streams.map((s) => (s.name === 'BERTH_SCHEDULER' ? { ...s, duplicateWindowMillis: 60_000, description: 'changed' } : s)),
+      kv: defs.kv.map((b) => ({ ...b, history: 3 })),
+    };
+    const result = await ensureStreams(nc, { prefix, definitions: changed });
+    const P = prefix.toUpperCase();
+    expect(result.streams[`${P}_BERTH_SCHEDULER`]).toBe('updated');
+    expect(result.streams[`${P}_BERTH_INVENTORY`]).toBe('unchanged');
+    expect(result.buckets[`${prefix}-berth-host-snapshots`]).toBe('updated');
+    const jsm = await jetstreamManager(nc);
+    const cfg = (await jsm.streams.info(`${P}_BERTH_SCHEDULER`)).config;
+    expect(cfg.duplicate_window).toBe(60_000 * 1_000_000);
+    expect(cfg.description).toBe('changed');
+    expect((await jsm.streams.info(`KV_${prefix}-berth-host-snapshots`)).config.max_msgs_per_subject).toBe(3);
+  });
+
+  it('opens the snapshot bucket with JSON helpers and watches changes', async () => {
+    const kv = await openKv(nc, 'berth-host-snapshots', { prefix });
+    const seen: { key: string; value: unknown }[] = [];
+    const watcher = await kv.watchJson<{ generation: number }>((e) => void seen.push({ key: e.key, value: e.value }));
+    await kv.putJson('h1', { generation: 1 });
+    await kv.putJson('h1', { generation: 2 });
+    expect((await kv.getJson<{ generation: number }>('h1'))?.value).toEqual({ generation: 2 });
+    expect(await kv.getJson('missing')).toBeUndefined();
+    await kv.kv.delete('h1');
+    const deadline = Date.now() + 10_000;
+    while (seen.length < 3 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    await watcher.stop();
+    expect(seen).toEqual([
+      { key: 'h1', value: { generation: 1 } },
+      { key: 'h1', value: { generation: 2 } },
+      { key: 'h1', value: undefined },
+    ]);
+  });
+});
