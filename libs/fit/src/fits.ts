@@ -18,7 +18,7 @@ function totals(host: HostCapacity, u: HostUsage, vm: VmSpec, out: FitFailure[])
     const freeMemory = ordinaryMemoryCapacity(host) - u.memoryBytes;
     if (vm.memoryBytes > freeMemory) out.push(shortage('memory', 'bytes', vm.memoryBytes, freeMemory, `needs ${fmtBytes(vm.memoryBytes)}, ${fmtBytes(Math.max(0, freeMemory))} free`));
   }
-  const nodes = freeNodes(host, u);
+  const nodes = vm.cpuPolicy === 'dedicated' || pageSize !== undefined ? freeNodes(host, u) : [];
   if (vm.cpuPolicy === 'dedicated') {
     const free = nodes.reduce((s, n) => s + n.cpus.length, 0);
     if (vm.vcpus > free) out.push(shortage('dedicated-cpus', 'cpus', vm.vcpus, free, `needs ${vm.vcpus} dedicated CPUs, ${free} unpinned`));

@@ -4,6 +4,6 @@ export { filterOrder, type FilterName, type FitFailure, type FitResult, type Fit
 export { hostFilters, networkMatches, describeNetwork } from './filters.ts';
 export { fits } from './fits.ts';
 export { claimFits, applyClaim, releaseClaim, findClaim } from './claims.ts';
-export { usage, type HostUsage, type NumaNodeUsage } from './usage.ts';
+export { usage, addClaimToUsage, type HostUsage, type NumaNodeUsage } from './usage.ts';
 export { needsNuma, guestCells } from './numa.ts';
 export { hostCapacity, hostSnapshot, vmSpec } from './builders.ts';

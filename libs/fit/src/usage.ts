@@ -1,4 +1,4 @@
-import type { HostSnapshot } from './model.ts';
+import type { Claim, HostCapacity, HostSnapshot } from './model.ts';
 
 export interface NumaNodeUsage {
   readonly id: number;
@@ -35,6 +35,45 @@ function bump<K>(map: Map<K, number>, key: K, by: number): void {
   map.set(key, (map.get(key) ?? 0) + by);
 }
 
+function nodeUsage(u: HostUsage, id: number): NumaNodeUsage {
+  let n = u.numa.get(id);
+  if (!n) {
+    n = { id, pinnedCpus: [], memoryBytes: 0, hugepages: new Map() };
+    u.numa.set(id, n);
+  }
+  return n;
+}
+
+/**
+ * Adds one claim to a usage in place (O(size of the claim)); for holders of a private usage that
+ * follow a host claim by claim, such as the scheduler's view.
+ */
+export function addClaimToUsage(u: HostUsage, host: HostCapacity, claim: Claim): void {
+  u.vms += 1;
+  u.vcpus += claim.vcpus;
+  if (claim.hugepages.length === 0) {
+    u.memoryBytes += claim.memoryBytes;
+    for (const cell of claim.numaCells) nodeUsage(u, cell.hostNode).memoryBytes += cell.memoryBytes;
+  }
+  for (const cpu of claim.pinnedCpus) {
+    u.pinnedCpus.add(cpu);
+    const node = host.numaNodes.find((n) => n.cpus.includes(cpu));
+    if (node) {
+      const pinned = nodeUsage(u, node.id).pinnedCpus;
+      pinned.push(cpu);
+      pinned.sort((a, b) => a - b);
+    }
+  }
+  for (const hp of claim.hugepages) bump(nodeUsage(u, hp.numaNode).hugepages, hp.pageSizeBytes, hp.count);
+  for (const d of claim.devices) {
+    u.devices.add(d.address);
+    bump(u.devicesByType, d.type, 1);
+  }
+  for (const vf of claim.vfs) bump(u.vfs, vf.nic, vf.count);
+  for (const vol of claim.volumes) bump(u.pools, vol.pool, vol.sizeBytes);
+  for (const g of claim.affinityGroups) bump(u.affinityGroups, g, 1);
+}
+
 export function usage(host: HostSnapshot): HostUsage {
   const u: HostUsage = {
     vms: 0,
@@ -48,42 +87,7 @@ export function usage(host: HostSnapshot): HostUsage {
     pools: new Map(),
     affinityGroups: new Map(),
   };
-  for (const node of host.capacity.numaNodes) {
-    u.numa.set(node.id, { id: node.id, pinnedCpus: [], memoryBytes: 0, hugepages: new Map() });
-  }
-  const nodeOfCpu = new Map<number, number>();
-  for (const node of host.capacity.numaNodes) for (const cpu of node.cpus) nodeOfCpu.set(cpu, node.id);
-  const nodeUsage = (id: number): NumaNodeUsage => {
-    let n = u.numa.get(id);
-    if (!n) {
-      n = { id, pinnedCpus: [], memoryBytes: 0, hugepages: new Map() };
-      u.numa.set(id, n);
-    }
-    return n;
-  };
-
-  for (const claim of host.claims) {
-    u.vms += 1;
-    u.vcpus += claim.vcpus;
-    const hugepageBacked = claim.hugepages.length > 0;
-    if (!hugepageBacked) {
-      u.memoryBytes += claim.memoryBytes;
-      for (const cell of claim.numaCells) nodeUsage(cell.hostNode).memoryBytes += cell.memoryBytes;
-    }
-    for (const cpu of claim.pinnedCpus) {
-      u.pinnedCpus.add(cpu);
-      const node = nodeOfCpu.get(cpu);
-      if (node !== undefined) nodeUsage(node).pinnedCpus.push(cpu);
-    }
-    for (const hp of claim.hugepages) bump(nodeUsage(hp.numaNode).hugepages, hp.pageSizeBytes, hp.count);
-    for (const d of claim.devices) {
-      u.devices.add(d.address);
-      bump(u.devicesByType, d.type, 1);
-    }
-    for (const vf of claim.vfs) bump(u.vfs, vf.nic, vf.count);
-    for (const vol of claim.volumes) bump(u.pools, vol.pool, vol.sizeBytes);
-    for (const g of claim.affinityGroups) bump(u.affinityGroups, g, 1);
-  }
-  for (const n of u.numa.values()) n.pinnedCpus.sort((a, b) => a - b);
+  for (const node of host.capacity.numaNodes) nodeUsage(u, node.id);
+  for (const claim of host.claims) addClaimToUsage(u, host.capacity, claim);
   return u;
 }

@@ -60,7 +60,7 @@ export function utilisationAfter(c: HostClass, vm: VmSpec, hugepages: boolean): 
 export function classPolicyPenalty(ctx: ScoreContext, c: HostClass): number {
   const policy = policyOf(ctx, c.pool);
   if (!policy) return 0;
-  return (policy.weight ?? ctx.weights.policy) * policyPenalty(policy.kind, utilisationAfter(c, ctx.vm, ctx.hugepages));
+  return (policy.weight ?? ctx.weights.policy) * policyPenalty(policy.kind, utilisationAfter(c, ctx.vm, ctx.hugepages), c.vms === 0);
 }
 
 /**

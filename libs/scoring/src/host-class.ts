@@ -25,11 +25,13 @@ export interface HostClass {
   readonly devicesTotal: ReadonlyMap<string, number>;
   /** Device curves at the current counts (before the placement). */
   readonly deviceSum: number;
-  /** Host ids of the members, ascending; `slots` holds their view slots in the same order. */
+  /** Host ids of the members, descending (see searchDescending); `slots` holds their view slots in the same order. */
   readonly members: string[];
   readonly slots: number[];
   bucket: number;
   bucketPos: number;
+  /** Members were appended out of order (bulk loads); sorted on first use. */
+  dirty: boolean;
 }
 
 export const BUCKETS = 256;
@@ -42,7 +44,7 @@ function mapKey(m: ReadonlyMap<string, number>): string {
   return [...m.entries()].sort(([a], [b]) => (a < b ? -1 : 1)).map(([k, v]) => `${k}=${v}`).join(',');
 }
 
-export function classFor(snapshot: HostSnapshot, u: HostUsage, cost: CompiledCostFunction | null): Omit<HostClass, 'members' | 'slots' | 'bucket' | 'bucketPos'> {
+export function classFor(snapshot: HostSnapshot, u: HostUsage, cost: CompiledCostFunction | null): Omit<HostClass, 'members' | 'slots' | 'bucket' | 'bucketPos' | 'dirty'> {
   const cap = snapshot.capacity;
   const devicesTotal = new Map<string, number>();
   for (const d of cap.pciDevices) devicesTotal.set(d.type, (devicesTotal.get(d.type) ?? 0) + 1);
@@ -68,20 +70,43 @@ export function classFor(snapshot: HostSnapshot, u: HostUsage, cost: CompiledCos
     usedMemory: u.memoryBytes,
     claimedMemory,
     vms: u.vms,
-    devicesInUse: u.devicesByType,
+    // A copy: the view updates its usages in place, a class must keep the counts it was keyed by.
+    devicesInUse: new Map(u.devicesByType),
     devicesTotal,
     deviceSum: cost ? cost.deviceSum(u.devicesByType) : 0,
   };
 }
 
-/** Index of `id` in the ascending `ids`, or where it would be inserted. */
-export function searchSorted(ids: readonly string[], id: string): number {
+/**
+ * Index of `id` in `ids` sorted descending, or where it would be inserted. Descending, because the
+ * lowest id is taken first: it sits at the end, where removing it moves nothing.
+ */
+export function searchDescending(ids: readonly string[], id: string): number {
   let lo = 0;
   let hi = ids.length;
   while (lo < hi) {
     const mid = (lo + hi) >>> 1;
-    if (ids[mid]! < id) lo = mid + 1;
+    if (ids[mid]! > id) lo = mid + 1;
     else hi = mid;
   }
   return lo;
+}
+
+/** Restores the descending order after appends (one sort instead of a shifting insert per host). */
+export function ensureSorted(c: HostClass): void {
+  if (!c.dirty) return;
+  const order = c.members.map((_, i) => i).sort((a, b) => (c.members[a]! > c.members[b]! ? -1 : 1));
+  const members = order.map((i) => c.members[i]!);
+  const slots = order.map((i) => c.slots[i]!);
+  for (let i = 0; i < order.length; i++) {
+    c.members[i] = members[i]!;
+    c.slots[i] = slots[i]!;
+  }
+  c.dirty = false;
+}
+
+/** The member a tie goes to: the lowest host id. */
+export function firstMember(c: HostClass): string {
+  ensureSorted(c);
+  return c.members[c.members.length - 1]!;
 }

@@ -110,7 +110,7 @@ function reference(vm: VmSpec, w: World, policy: PlacementPolicy | undefined): {
     const cost = spec ? new CompiledCostFunction(spec).cost({ vms: u.vms + 1, vcpus: u.vcpus + vm.vcpus, memoryBytes: claimed, devices }) : 0;
     if (cost === Infinity) continue;
     const util = Math.min(1, Math.max((u.vcpus + vm.vcpus) / allocatableVcpus(h.capacity.cpus, 1), (u.memoryBytes + vm.memoryBytes) / ordinaryMemoryCapacity(h.capacity)));
-    const pol = policy ? (policy.weight ?? DEFAULT_WEIGHTS.policy) * (policy.kind === 'pack' ? 1 - util : util) : 0;
+    const pol = policy ? (policy.weight ?? DEFAULT_WEIGHTS.policy) * (policy.kind === 'spread' ? util : u.vms === 0 ? 0.5 + 0.5 * util : 0.5 * (1 - util)) : 0;
     const score = cost + pol + DEFAULT_WEIGHTS.hpTopology * hpTopologyPenalty(vm, h.capacity.topology) + DEFAULT_WEIGHTS.softAffinity * softAffinityPenalty(vm, h.capacity, u) + DEFAULT_WEIGHTS.numaAlignment * numaAlignmentPenalty(r.claim, h.capacity);
     out.push({ hostId: h.capacity.hostId, score });
   }

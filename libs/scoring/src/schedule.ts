@@ -3,7 +3,7 @@ import type { CostFunctionSpec, HardwareProfile } from '@berth/hardware-config';
 import { classPolicyPenalty, classScore, scoreContext, type ScoreContext } from './class-score.ts';
 import { NO_COST, type CostBreakdown } from './cost.ts';
 import { explainFailure, type FailureExplanation } from './explain.ts';
-import { bucketOf, BUCKETS, type HostClass } from './host-class.ts';
+import { bucketOf, BUCKETS, firstMember, type HostClass } from './host-class.ts';
 import { HostView } from './view.ts';
 import { hasSoftRules, hpTopologyPenalty, numaAlignmentPenalty, softAffinityPenalty, type PlacementPolicy, type Weights } from './weights.ts';
 
@@ -62,6 +62,12 @@ function insert(best: Finalist[], f: Finalist, k: number): void {
   if (best.length > k) best.pop();
 }
 
+/** A candidate can only enter if it beats the worst finalist on score, or ties and has a lower id. */
+function loses(best: readonly Finalist[], k: number, score: number, hostId: string): boolean {
+  const w = best.length < k ? undefined : best[k - 1]!;
+  return w !== undefined && (score > w.score || (score === w.score && hostId > w.hostId));
+}
+
 /** Members examined past the first finalist of a class when host-specific weights vary. */
 const EXTRA_MEMBERS = 32;
 
@@ -117,28 +123,23 @@ export function schedule(vm: VmSpec, hosts: HostView | readonly HostSnapshot[], 
   for (;;) {
     let next = -1;
     for (let i = 0; i < classes.length; i++) {
-      if (done[i] || (next >= 0 && (scores[i]! > scores[next]! || (scores[i] === scores[next] && classes[i]!.members[0]! > classes[next]!.members[0]!)))) continue;
+      if (done[i] || (next >= 0 && (scores[i]! > scores[next]! || (scores[i] === scores[next] && firstMember(classes[i]!) > firstMember(classes[next]!))))) continue;
       next = i;
     }
     if (next < 0) break;
     done[next] = 1;
     const cls = classes[next]!;
     const base = scores[next]!;
-    // A candidate can only enter if it beats the worst finalist on score, or ties and has a lower id.
-    const loses = (score: number, hostId: string): boolean => {
-      const w = best.length < k ? undefined : best[k - 1]!;
-      return w !== undefined && (score > w.score || (score === w.score && hostId > w.hostId));
-    };
-    if (loses(base, cls.members[0]!)) break;
+    if (loses(best, k, base, firstMember(cls))) break;
     let extra = 0;
-    for (let m = 0; m < cls.members.length; m++) {
+    for (let m = cls.members.length - 1; m >= 0; m--) {
       const hostId = cls.members[m]!;
       if (excluded.has(hostId) || (together && !together.has(hostId))) continue;
       const slot = cls.slots[m]!;
       const snap = view.snapshots[slot]!;
       const u = view.usages[slot]!;
       const partial = soft ? base + ctx.weights.softAffinity * softAffinityPenalty(vm, snap.capacity, u) : base;
-      if (loses(partial, hostId)) {
+      if (loses(best, k, partial, hostId)) {
         if (uniform) break;
         continue;
       }

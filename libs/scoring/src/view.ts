@@ -1,8 +1,8 @@
 import { NotFoundError } from '@berth/errors';
-import { applyClaim, releaseClaim, usage, type Claim, type HostSnapshot, type HostUsage } from '@berth/fit';
+import { addClaimToUsage, applyClaim, releaseClaim, usage, type Claim, type HostSnapshot, type HostUsage } from '@berth/fit';
 import type { CostFunctionSpec, HardwareProfile } from '@berth/hardware-config';
 import { CompiledCostFunction } from './cost.ts';
-import { BUCKETS, bucketOf, classFor, searchSorted, type HostClass } from './host-class.ts';
+import { BUCKETS, bucketOf, classFor, ensureSorted, searchDescending, type HostClass } from './host-class.ts';
 
 export interface CostConfig {
   readonly costFunctions: Readonly<Record<string, CostFunctionSpec>>;
@@ -94,7 +94,12 @@ export class HostView {
     const current = this.get(claim.hostId);
     if (!current) throw new NotFoundError('host', claim.hostId);
     const next = applyClaim(current, claim);
-    this.upsert(next);
+    const slot = this.slotOf.get(claim.hostId)!;
+    this.leaveClass(slot);
+    this.snapshots[slot] = next;
+    // The view owns this usage object, so it follows the claim in place instead of being rebuilt.
+    addClaimToUsage(this.usages[slot]!, next.capacity, claim);
+    if (next.capacity.state === 'enabled') this.joinClass(slot, next, this.usages[slot]!);
     return next;
   }
 
@@ -110,16 +115,24 @@ export class HostView {
     const shape = classFor(snapshot, u, this.costFunctionOf(snapshot));
     let cls = this.classes.get(shape.key);
     if (!cls) {
-      cls = { ...shape, members: [], slots: [], bucket: bucketOf(shape.allocVcpus - shape.usedVcpus), bucketPos: 0 };
+      cls = { ...shape, members: [], slots: [], bucket: bucketOf(shape.allocVcpus - shape.usedVcpus), bucketPos: 0, dirty: false };
       const bucket = this.buckets[cls.bucket]!;
       cls.bucketPos = bucket.length;
       bucket.push(cls);
       this.classes.set(cls.key, cls);
     }
     const id = snapshot.capacity.hostId;
-    const at = searchSorted(cls.members, id);
-    cls.members.splice(at, 0, id);
-    cls.slots.splice(at, 0, slot);
+    const n = cls.members.length;
+    if (n === 0 || cls.members[n - 1]! > id || cls.dirty || n > 64) {
+      // Append (sorted lazily) unless a small insert keeps the order cheaply.
+      if (n > 0 && cls.members[n - 1]! < id) cls.dirty = true;
+      cls.members.push(id);
+      cls.slots.push(slot);
+    } else {
+      const at = searchDescending(cls.members, id);
+      cls.members.splice(at, 0, id);
+      cls.slots.splice(at, 0, slot);
+    }
     this.classOf[slot] = cls;
   }
 
@@ -127,8 +140,9 @@ export class HostView {
     const cls = this.classOf[slot];
     if (!cls) return;
     this.classOf[slot] = undefined;
+    ensureSorted(cls);
     const id = this.snapshots[slot]!.capacity.hostId;
-    const at = searchSorted(cls.members, id);
+    const at = searchDescending(cls.members, id);
     cls.members.splice(at, 1);
     cls.slots.splice(at, 1);
     if (cls.members.length > 0) return;

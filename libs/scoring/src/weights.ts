@@ -14,7 +14,7 @@ export interface PlacementPolicy {
  * 100000) so cost tiers still decide first, while they dominate small curve differences.
  */
 export interface Weights {
-  /** pack: 1 - bottleneck utilisation after placement; spread: the utilisation. */
+  /** pack: best fit by the bottleneck utilisation after placement (see policyPenalty); spread: the utilisation. */
   readonly policy: number;
   /** Share of the VM's devices and VFs not on the NUMA node(s) of its cells. */
   readonly numaAlignment: number;
@@ -26,9 +26,15 @@ export interface Weights {
 
 export const DEFAULT_WEIGHTS: Weights = { policy: 100, numaAlignment: 10, hpTopology: 10, softAffinity: 50 };
 
-export function policyPenalty(kind: PlacementPolicy['kind'], utilisation: number): number {
+/**
+ * pack: a host already in use always beats an empty one (best fit: the fuller after placement,
+ * the better, penalty 0..0.5); among empty hosts the largest opens first (0.5..1), which is what
+ * keeps the number of hosts near its lower bound on mixed fleets. spread: the utilisation.
+ */
+export function policyPenalty(kind: PlacementPolicy['kind'], utilisation: number, emptyHost: boolean): number {
   const u = utilisation > 1 ? 1 : utilisation;
-  return kind === 'pack' ? 1 - u : u;
+  if (kind === 'spread') return u;
+  return emptyHost ? 0.5 + 0.5 * u : 0.5 * (1 - u);
 }
 
 export function hpTopologyPenalty(vm: VmSpec, topology: HostCapacity['topology']): number {
