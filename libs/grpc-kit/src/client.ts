@@ -79,3 +79,43 @@ export function callUnary<C extends grpc.Client, K extends UnaryMethodName<C>>(
     else signal?.addEventListener('abort', onAbort, { once: true });
   });
 }
+
+type StreamMethod<Req = never, Res = unknown> = (
+  request: Req,
+  metadata?: grpc.Metadata,
+  options?: Partial<grpc.CallOptions>,
+) => grpc.ClientReadableStream<Res>;
+
+/** Names of the server-streaming methods of a generated client. */
+export type StreamMethodName<C> = { [K in keyof C]: C[K] extends StreamMethod ? K : never }[keyof C];
+type StreamRequestOf<F> = F extends (request: infer Req, metadata?: grpc.Metadata) => grpc.ClientReadableStream<unknown> ? Req : never;
+type StreamResponseOf<F> = F extends StreamMethod<never, infer Res> ? Res : never;
+
+/**
+ * Calls a server-streaming method as an async iterable, with the same deadline rules as `callUnary`.
+ * Leaving the loop early cancels the call.
+ */
+export async function* callServerStream<C extends grpc.Client, K extends StreamMethodName<C>>(
+  client: C,
+  method: K,
+  request: StreamRequestOf<C[K]>,
+  options: UnaryCallOptions = {},
+): AsyncGenerator<StreamResponseOf<C[K]>, void, undefined> {
+  const fn = client[method] as unknown as StreamMethod<StreamRequestOf<C[K]>, StreamResponseOf<C[K]>>;
+  const stream = fn.call(client, request, options.metadata ?? new grpc.Metadata(), { deadline: effectiveDeadline(client, options) });
+  const signal = options.parent?.signal;
+  const onAbort = (): void => stream.cancel();
+  if (signal?.aborted) stream.cancel();
+  else signal?.addEventListener('abort', onAbort, { once: true });
+  let finished = false;
+  try {
+    for await (const message of stream as AsyncIterable<StreamResponseOf<C[K]>>) yield message;
+    finished = true;
+  } finally {
+    signal?.removeEventListener('abort', onAbort);
+    if (!finished) {
+      stream.on('error', () => undefined);
+      stream.cancel();
+    }
+  }
+}

@@ -2,7 +2,16 @@ export { createGrpcServer, serviceNameOf, type GrpcServer, type GrpcServerOption
 export { unary, serverStream } from './handlers.ts';
 export { CancelledError, DeadlineExceededError, type CallContext } from './context.ts';
 export { FIELD_VIOLATIONS_KEY, fieldViolationsOf, isServiceError, toGrpcStatus } from './errors.ts';
-export { callUnary, createClient, effectiveDeadline, type ClientOptions, type UnaryCallOptions, type UnaryMethodName } from './client.ts';
+export {
+  callServerStream,
+  callUnary,
+  createClient,
+  effectiveDeadline,
+  type ClientOptions,
+  type StreamMethodName,
+  type UnaryCallOptions,
+  type UnaryMethodName,
+} from './client.ts';
 export { readTlsFiles, type ClientTls, type ServerTls } from './tls.ts';
 export { DescriptorIndex, defaultDescriptorSetPath } from './descriptors.ts';
 export type { Logger } from './logger.ts';

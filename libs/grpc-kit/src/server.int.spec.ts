@@ -1,7 +1,7 @@
 import * as grpc from '@grpc/grpc-js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { grpcHealthV1, testingV1 } from '@berth/contracts';
-import { callUnary, createClient, fieldViolationsOf, FIELD_VIOLATIONS_KEY } from './index.ts';
+import { callServerStream, callUnary, createClient, fieldViolationsOf, FIELD_VIOLATIONS_KEY } from './index.ts';
 import { errorOf, startEchoServer, type EchoServer } from './testing/echo-fixture.ts';
 
 const { SERVING, NOT_SERVING, SERVICE_UNKNOWN } = grpcHealthV1.HealthCheckResponse_ServingStatus;
@@ -82,19 +82,27 @@ describe('error mapping', () => {
 
   it('streams messages and maps an error thrown mid-stream', async () => {
     const ok: number[] = [];
-    for await (const m of client.echoStream({ message: 'x', count: 3 }) as AsyncIterable<testingV1.EchoStreamResponse>) ok.push(m.index);
+    for await (const m of callServerStream(client, 'echoStream', { message: 'x', count: 3 })) ok.push(m.index);
     expect(ok).toEqual([0, 1, 2]);
 
     const got: number[] = [];
-    const stream = client.echoStream({ message: 'fail-midway', count: 5 });
     const err = await errorOf(
       (async () => {
-        for await (const m of stream as AsyncIterable<testingV1.EchoStreamResponse>) got.push(m.index);
+        for await (const m of callServerStream(client, 'echoStream', { message: 'fail-midway', count: 5 })) got.push(m.index);
       })(),
     );
     expect(got).toEqual([0, 1]);
     expect(err.code).toBe(grpc.status.FAILED_PRECONDITION);
     expect(err.details).toBe('stream broke at 2');
+  });
+
+  it('leaving a stream early cancels it without an unhandled error', async () => {
+    const got: number[] = [];
+    for await (const m of callServerStream(client, 'echoStream', { message: 'x', count: 1000 })) {
+      got.push(m.index);
+      if (got.length === 2) break;
+    }
+    expect(got).toEqual([0, 1]);
   });
 });
 
