@@ -16,8 +16,16 @@ export const schedulerConfigSchema = z.object({
   SCHEDULER_MAX_ATTEMPTS: count(1, 50).prefault('5'),
   /** Runners-up returned with each decision and tried after a rejection. */
   SCHEDULER_ALTERNATES: count(0, 50).prefault('4'),
-  /** Deliveries of one VmRequested; the last one reports a failure instead of redelivering. */
-  SCHEDULER_MAX_DELIVER: count(1, 100).prefault('5'),
+  /** Placement policy of resource pools not listed in SCHEDULER_POOL_POLICIES. */
+  SCHEDULER_POLICY: z.enum(['pack', 'spread']).prefault('pack'),
+  /** Per resource pool, e.g. `gpu=spread,batch=pack`. */
+  SCHEDULER_POOL_POLICIES: z
+    .string()
+    .regex(/^([^=,\s]+=(pack|spread))(,[^=,\s]+=(pack|spread))*$/, 'must be pool=pack|spread pairs separated by commas')
+    .optional()
+    .transform((t): Readonly<Record<string, 'pack' | 'spread'>> =>
+      t === undefined ? {} : Object.fromEntries(t.split(',').map((p) => p.split('=') as [string, 'pack' | 'spread'])),
+    ),
   SCHEDULER_CLAIM_DEADLINE: zDuration().prefault('5s'),
   /** Recent decisions kept in memory for Explain (inventory keeps the durable record). */
   SCHEDULER_DECISION_CACHE: count(0, 10_000_000).prefault('10000'),

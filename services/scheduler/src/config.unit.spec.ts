@@ -11,14 +11,22 @@ describe('scheduler config', () => {
       SCHEDULER_GRPC_PORT: 50052,
       SCHEDULER_MAX_ATTEMPTS: 5,
       SCHEDULER_CLAIM_DEADLINE: 5000,
+      SCHEDULER_POLICY: 'pack',
+      SCHEDULER_POOL_POLICIES: {},
     });
     expect(Object.isFrozen(c)).toBe(true);
+  });
+
+  it('reads placement policies per resource pool', () => {
+    const c = loadSchedulerConfig({ SCHEDULER_POLICY: 'spread', SCHEDULER_POOL_POLICIES: 'gpu=pack,batch=spread' });
+    expect(c.SCHEDULER_POLICY).toBe('spread');
+    expect(c.SCHEDULER_POOL_POLICIES).toEqual({ gpu: 'pack', batch: 'spread' });
   });
 
   it('names every offending variable', () => {
     let error: unknown;
     try {
-      loadSchedulerConfig({ SCHEDULER_GRPC_PORT: 'x', SCHEDULER_MAX_ATTEMPTS: '0', INVENTORY_ADDR: 'nohost', NATS_PREFIX: 'a b' });
+      loadSchedulerConfig({ SCHEDULER_GRPC_PORT: 'x', SCHEDULER_MAX_ATTEMPTS: '0', INVENTORY_ADDR: 'nohost', NATS_PREFIX: 'a b', SCHEDULER_POOL_POLICIES: 'gpu=fast' });
     } catch (e) {
       error = e;
     }
@@ -28,6 +36,7 @@ describe('scheduler config', () => {
       'NATS_PREFIX',
       'SCHEDULER_GRPC_PORT',
       'SCHEDULER_MAX_ATTEMPTS',
+      'SCHEDULER_POOL_POLICIES',
     ]);
   });
 });

@@ -1,8 +1,7 @@
-import type { VmSpec } from '@berth/fit';
+import { applyClaim, type VmSpec } from '@berth/fit';
 import { claimCommandId, failureCommandId } from './command-id.ts';
 import type { DecisionLog } from './decision-log.ts';
-import type { HostView } from './host-view.ts';
-import type { Candidate, Decision, InventoryPort, PlacementEngine, SnapshotSource } from './ports.ts';
+import type { Candidate, Decision, InventoryPort, PlacementEngine, SnapshotSource, SnapshotView } from './ports.ts';
 
 /** One `VmRequested`, translated at the edge. */
 export interface PlacementRequest {
@@ -15,7 +14,7 @@ export interface PlacementRequest {
 
 export interface PlaceVmDeps {
   readonly engine: PlacementEngine;
-  readonly view: HostView;
+  readonly view: SnapshotView;
   readonly source: SnapshotSource;
   readonly inventory: InventoryPort;
   readonly decisions: DecisionLog;
@@ -45,7 +44,7 @@ export async function placeVm(deps: PlaceVmDeps, req: PlacementRequest, finalDel
   let attempts = 0;
   let lastConflict = '';
   while (attempts < deps.maxAttempts) {
-    const decision = engine.decide(req.vm, view.all(), opts);
+    const decision = engine.decide(req.vm, opts);
     if (decision.kind === 'failed') return reportFailure(deps, req, decision.summary, failedExplanation(decision), attempts);
     for (const candidate of [decision.chosen, ...decision.alternates]) {
       if (attempts >= deps.maxAttempts) break;
@@ -65,7 +64,8 @@ export async function placeVm(deps: PlaceVmDeps, req: PlacementRequest, finalDel
           .map((a) => ({ hostId: a.hostId, generation: a.generation })),
       });
       switch (outcome.kind) {
-        case 'claimed':
+        case 'claimed': {
+          rememberClaim(view, candidate, outcome.generation);
           deps.decisions.record({
             vmId: req.vm.vmId,
             outcome: 'placed',
@@ -75,6 +75,7 @@ export async function placeVm(deps: PlaceVmDeps, req: PlacementRequest, finalDel
             decidedAt: deps.now().toISOString(),
           });
           return { kind: 'placed', hostId: candidate.hostId, attempts };
+        }
         case 'vm-not-pending':
           return { kind: 'not-pending', detail: outcome.detail };
         case 'generation-moved':
@@ -95,6 +96,17 @@ export async function placeVm(deps: PlaceVmDeps, req: PlacementRequest, finalDel
   if (!finalDelivery) return { kind: 'contended', attempts };
   const summary = `gave up on ${req.vm.name} after ${attempts} claims were refused by inventory (last: ${lastConflict})`;
   return reportFailure(deps, req, summary, JSON.stringify({ summary, reason: 'contention' }), attempts);
+}
+
+/**
+ * The claimed host is exactly the scored snapshot plus the claim, one generation later, so the
+ * next decision of this replica sees it without waiting for the bucket's update.
+ */
+function rememberClaim(view: SnapshotView, candidate: Candidate, generation: number): void {
+  const current = view.get(candidate.hostId);
+  if (current === undefined || current.generation !== candidate.generation || generation !== candidate.generation + 1) return;
+  if (current.claims.some((c) => c.vmId === candidate.claim.vmId)) return;
+  view.upsert(applyClaim(current, candidate.claim));
 }
 
 async function reportFailure(

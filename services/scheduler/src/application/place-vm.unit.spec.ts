@@ -1,18 +1,17 @@
 import { describe, expect, it } from 'vitest';
 import { claimCommandId } from './command-id.ts';
 import { DecisionLog } from './decision-log.ts';
-import { HostView } from './host-view.ts';
 import { placeVm, type PlaceVmDeps, type PlacementRequest } from './place-vm.ts';
 import type { ClaimOutcome } from './ports.ts';
-import { FakeInventory, FakeSource, claimOf, fakeEngine, host, vm } from './testing/fakes.ts';
+import { FakeEngine, FakeInventory, FakeSource, MapView, claimOf, host, vm } from './testing/fakes.ts';
 
 function setup(hosts: ReturnType<typeof host>[], answers: Record<string, ClaimOutcome[]> = {}, fresh = new Map<string, ReturnType<typeof host>>()) {
-  const view = new HostView();
+  const view = new MapView();
   for (const h of hosts) view.upsert(h);
   const inventory = new FakeInventory(answers);
   const decisions = new DecisionLog(100);
   const deps: PlaceVmDeps = {
-    engine: fakeEngine,
+    engine: new FakeEngine(view),
     view,
     source: new FakeSource(fresh),
     inventory,

@@ -40,15 +40,25 @@ export interface DecideOptions {
 
 export interface WhatIfResult {
   readonly total: number;
+  /** Hosts that can take at least one more, most first. */
   readonly perHost: readonly { readonly hostId: string; readonly hostName: string; readonly count: number }[];
 }
 
-/** The pure engine over a set of host snapshots (adapter around @berth/scoring). */
+/**
+ * The scheduler's only state: the latest snapshot of every host, rebuilt from the KV bucket on
+ * start. An older generation never replaces a newer one (a watch and a direct read may race).
+ */
+export interface SnapshotView {
+  get(hostId: string): HostSnapshot | undefined;
+  upsert(snapshot: HostSnapshot): void;
+  remove(hostId: string): void;
+  readonly size: number;
+}
+
+/** The pure engine (@berth/scoring) bound to the view it scores. Nothing here changes the view. */
 export interface PlacementEngine {
-  decide(vm: VmSpec, hosts: readonly HostSnapshot[], opts: DecideOptions): Decision;
-  /** Every host that can take the VM, best first (Score). */
-  rank(vm: VmSpec, hosts: readonly HostSnapshot[], limit: number): Decision & { readonly ranked?: readonly Candidate[] };
-  whatIf(vm: VmSpec, hosts: readonly HostSnapshot[]): WhatIfResult;
+  decide(vm: VmSpec, opts: DecideOptions): Decision;
+  whatIf(vm: VmSpec, hostIds?: readonly string[]): WhatIfResult;
 }
 
 export interface ClaimRequest {
@@ -67,7 +77,8 @@ export interface ClaimRequest {
  * the message is redelivered later.
  */
 export type ClaimOutcome =
-  | { readonly kind: 'claimed' }
+  /** `generation`: the host's generation after the claim. */
+  | { readonly kind: 'claimed'; readonly generation: number }
   /** ABORTED: the host's generation moved since the snapshot the decision used. */
   | { readonly kind: 'generation-moved'; readonly detail: string }
   /** FAILED_PRECONDITION: the claim no longer fits the host. */

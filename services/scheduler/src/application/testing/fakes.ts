@@ -9,6 +9,7 @@ import type {
   PlacementEngine,
   PlacementFailedReport,
   SnapshotSource,
+  SnapshotView,
   WhatIfResult,
 } from '../ports.ts';
 
@@ -65,25 +66,41 @@ export function claimOf(vmId: string, hostId: string, vcpus: number): Claim {
 
 const free = (h: HostSnapshot): number => h.capacity.cpus - h.claims.reduce((s, c) => s + c.vcpus, 0);
 
+/** A plain map; keeps the newer generation. */
+export class MapView implements SnapshotView {
+  readonly hosts = new Map<string, HostSnapshot>();
+  get(hostId: string): HostSnapshot | undefined {
+    return this.hosts.get(hostId);
+  }
+  upsert(s: HostSnapshot): void {
+    const current = this.hosts.get(s.capacity.hostId);
+    if (current === undefined || current.generation <= s.generation) this.hosts.set(s.capacity.hostId, s);
+  }
+  remove(hostId: string): void {
+    this.hosts.delete(hostId);
+  }
+  get size(): number {
+    return this.hosts.size;
+  }
+}
+
 /** Packs by vCPUs only: the fullest host that fits wins, ties by id. */
-export const fakeEngine: PlacementEngine = {
-  decide(spec, hosts, opts): Decision {
+export class FakeEngine implements PlacementEngine {
+  constructor(private readonly view: MapView) {}
+
+  decide(spec: VmSpec, opts: { excludedHosts: readonly string[]; alternates: number }): Decision {
+    const hosts = [...this.view.hosts.values()];
     const ranked = rankAll(spec, hosts, opts.excludedHosts);
     const [chosen, ...rest] = ranked;
     if (chosen === undefined) return { kind: 'failed', summary: `0/${hosts.length} hosts can take ${spec.name}`, detail: { vcpus: hosts.length } };
     return { kind: 'placed', chosen, alternates: rest.slice(0, opts.alternates), summary: `placed ${spec.name} on ${chosen.hostName}` };
-  },
-  rank(spec, hosts, limit) {
-    const ranked = rankAll(spec, hosts, []).slice(0, limit);
-    const [chosen, ...rest] = ranked;
-    if (chosen === undefined) return { kind: 'failed', summary: 'none', detail: {} };
-    return { kind: 'placed', chosen, alternates: rest, summary: '', ranked };
-  },
-  whatIf(spec, hosts): WhatIfResult {
-    const perHost = hosts.map((h) => ({ hostId: h.capacity.hostId, hostName: h.capacity.name, count: Math.floor(free(h) / spec.vcpus) }));
+  }
+
+  whatIf(spec: VmSpec): WhatIfResult {
+    const perHost = [...this.view.hosts.values()].map((h) => ({ hostId: h.capacity.hostId, hostName: h.capacity.name, count: Math.floor(free(h) / spec.vcpus) }));
     return { total: perHost.reduce((s, p) => s + p.count, 0), perHost };
-  },
-};
+  }
+}
 
 function rankAll(spec: VmSpec, hosts: readonly HostSnapshot[], excluded: readonly string[]): Candidate[] {
   return hosts
@@ -107,7 +124,7 @@ export class FakeInventory implements InventoryPort {
 
   async claim(req: ClaimRequest): Promise<ClaimOutcome> {
     this.claims.push(req);
-    return this.answers[req.hostId]?.shift() ?? { kind: 'claimed' };
+    return this.answers[req.hostId]?.shift() ?? { kind: 'claimed', generation: req.expectedGeneration + 1 };
   }
 
   async reportPlacementFailed(req: PlacementFailedReport): Promise<'recorded'> {

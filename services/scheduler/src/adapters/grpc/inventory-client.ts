@@ -1,0 +1,105 @@
+/**
+ * InventoryPort over inventory's gRPC API. gRPC status codes become the application's outcomes
+ * here and nowhere else: ABORTED = the host generation moved; FAILED_PRECONDITION = the claim no
+ * longer fits, or the VM is no longer waiting (told apart by asking GetVm); NOT_FOUND of the VM =
+ * deleted. Anything else (UNAVAILABLE, DEADLINE_EXCEEDED, ...) is thrown, so the request is
+ * redelivered later.
+ */
+import { inventoryV1 } from '@berth/contracts';
+import { GrpcStatus, callUnary, createClient, isServiceError } from '@berth/grpc-kit';
+import type { Claim } from '@berth/fit';
+import type { ClaimOutcome, ClaimRequest, InventoryPort, PlacementFailedReport, RecordedDecision } from '../../application/ports.ts';
+
+type Client = InstanceType<typeof inventoryV1.InventoryServiceClient>;
+
+export function toProtoClaim(c: Claim): inventoryV1.Claim {
+  return {
+    vmId: c.vmId,
+    hostId: c.hostId,
+    vcpus: c.vcpus,
+    memoryBytes: c.memoryBytes,
+    pinnedCpus: [...c.pinnedCpus],
+    numaCells: c.numaCells.map((n) => ({ guestCell: n.guestCell, hostNode: n.hostNode, cpus: [...n.cpus], memoryBytes: n.memoryBytes })),
+    hugepages: c.hugepages.map((h) => ({ numaNode: h.numaNode, pageSizeBytes: h.pageSizeBytes, count: h.count })),
+    devices: c.devices.map((d) => (d.numaNode === undefined ? { type: d.type, address: d.address } : { type: d.type, address: d.address, numaNode: d.numaNode })),
+    vfs: c.vfs.map((v) => ({ nic: v.nic, count: v.count })),
+    volumes: c.volumes.map((v) => ({ diskIndex: v.diskIndex, pool: v.pool, sizeBytes: v.sizeBytes })),
+    affinityGroups: [...c.affinityGroups],
+  };
+}
+
+const isStatus = (e: unknown, code: GrpcStatus): e is { code: GrpcStatus; details: string } => isServiceError(e) && e.code === code;
+
+export class GrpcInventory implements InventoryPort {
+  private readonly client: Client;
+
+  constructor(address: string, deadlineMillis: number) {
+    this.client = createClient(inventoryV1.InventoryServiceClient, address, { deadlineMillis });
+  }
+
+  close(): void {
+    this.client.close();
+  }
+
+  async claim(req: ClaimRequest): Promise<ClaimOutcome> {
+    try {
+      const res = await callUnary(this.client, 'claimResources', {
+        meta: { commandId: req.commandId },
+        vmId: req.vmId,
+        hostId: req.hostId,
+        expectedGeneration: req.expectedGeneration,
+        claim: toProtoClaim(req.claim),
+        explanationJson: req.explanation,
+        alternates: req.alternates.map((a) => ({ hostId: a.hostId, generation: a.generation })),
+      });
+      return { kind: 'claimed', generation: res.generation };
+    } catch (e) {
+      if (isStatus(e, GrpcStatus.ABORTED)) return { kind: 'generation-moved', detail: e.details };
+      if (isStatus(e, GrpcStatus.FAILED_PRECONDITION) || isStatus(e, GrpcStatus.NOT_FOUND)) {
+        const status = await this.vmStatus(req.vmId);
+        if (status !== inventoryV1.VmStatus.VM_STATUS_REQUESTED) return { kind: 'vm-not-pending', detail: e.details };
+        return { kind: 'no-longer-fits', detail: e.details };
+      }
+      throw e;
+    }
+  }
+
+  async reportPlacementFailed(req: PlacementFailedReport): Promise<'recorded' | 'vm-not-pending'> {
+    try {
+      await callUnary(this.client, 'reportPlacementFailed', {
+        meta: { commandId: req.commandId },
+        vmId: req.vmId,
+        reason: req.reason,
+        explanationJson: req.explanation,
+      });
+      return 'recorded';
+    } catch (e) {
+      if (isStatus(e, GrpcStatus.FAILED_PRECONDITION) || isStatus(e, GrpcStatus.NOT_FOUND)) return 'vm-not-pending';
+      throw e;
+    }
+  }
+
+  async lastDecision(vmId: string): Promise<RecordedDecision | undefined> {
+    const vm = await this.getVm(vmId);
+    if (vm === undefined || vm.explanationJson === '') return undefined;
+    const failed = vm.status === inventoryV1.VmStatus.VM_STATUS_PLACEMENT_FAILED;
+    return failed
+      ? { vmId, outcome: 'failed', explanation: vm.explanationJson }
+      : { vmId, outcome: 'placed', hostId: vm.hostId, explanation: vm.explanationJson };
+  }
+
+  /** VM_STATUS_DELETED when inventory does not know the VM. */
+  private async vmStatus(vmId: string): Promise<inventoryV1.VmStatus> {
+    return (await this.getVm(vmId))?.status ?? inventoryV1.VmStatus.VM_STATUS_DELETED;
+  }
+
+  private async getVm(vmId: string): Promise<inventoryV1.Vm | undefined> {
+    try {
+      const res = await callUnary(this.client, 'getVm', { vmId });
+      return res.vm;
+    } catch (e) {
+      if (isStatus(e, GrpcStatus.NOT_FOUND)) return undefined;
+      throw e;
+    }
+  }
+}

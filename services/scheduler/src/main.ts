@@ -1,0 +1,82 @@
+import '@berth/observability/register';
+import { createGrpcServer } from '@berth/grpc-kit';
+import { connectNats, consumerDefinition, ensureStreams, openKv, startConsumer } from '@berth/messaging';
+import { createLogger } from '@berth/observability';
+import { DecisionLog } from './application/decision-log.ts';
+import type { PlaceVmDeps } from './application/place-vm.ts';
+import { loadSchedulerConfig } from './config.ts';
+import { GrpcInventory } from './adapters/grpc/inventory-client.ts';
+import { schedulerService } from './adapters/grpc/scheduler-service.ts';
+import { HARDWARE_CONFIG_BUCKET, watchHardwareConfig } from './adapters/nats/hardware-config-watch.ts';
+import { kvSnapshotSource, watchHostSnapshots } from './adapters/nats/snapshot-watch.ts';
+import { vmRequestedHandler } from './adapters/nats/vm-requested.ts';
+import { EMPTY_COST_CONFIG, ScoringEngine, policyTable } from './adapters/scoring/scoring-engine.ts';
+
+const SNAPSHOT_BUCKET = 'berth-host-snapshots';
+const DURABLE = 'scheduler-vm-requested';
+
+/** The composition root: parse config once, build the adapters, wire them, serve. */
+async function main(): Promise<void> {
+  const config = loadSchedulerConfig();
+  const logger = createLogger('scheduler');
+  const prefix = config.NATS_PREFIX;
+
+  const nc = await connectNats({ url: config.NATS_URL, name: 'berth-scheduler' });
+  await ensureStreams(nc, { prefix });
+  const engine = new ScoringEngine(EMPTY_COST_CONFIG, policyTable(config.SCHEDULER_POLICY, config.SCHEDULER_POOL_POLICIES));
+  const hardware = await watchHardwareConfig((await openKv(nc, HARDWARE_CONFIG_BUCKET, { prefix })).kv, (c) => engine.setConfig(c), logger);
+  const snapshots = (await openKv(nc, SNAPSHOT_BUCKET, { prefix })).kv;
+  const watch = await watchHostSnapshots(snapshots, engine, logger);
+
+  const inventory = new GrpcInventory(config.INVENTORY_ADDR, config.SCHEDULER_CLAIM_DEADLINE);
+  const decisions = new DecisionLog(config.SCHEDULER_DECISION_CACHE);
+  const deps: PlaceVmDeps = {
+    engine,
+    view: engine,
+    source: kvSnapshotSource(snapshots, logger),
+    inventory,
+    decisions,
+    maxAttempts: config.SCHEDULER_MAX_ATTEMPTS,
+    alternates: config.SCHEDULER_ALTERNATES,
+    now: () => new Date(),
+  };
+  const definition = consumerDefinition(DURABLE);
+  const consumer = await startConsumer({
+    nc,
+    prefix,
+    ...definition,
+    handle: vmRequestedHandler({ deps, maxDeliver: definition.maxDeliver, isReady: () => watch.isReady(), logger }),
+    logger,
+  });
+
+  const server = createGrpcServer({
+    serviceName: 'scheduler',
+    services: [schedulerService({ engine, view: engine, decisions, inventory })],
+    readiness: async () => watch.isReady() && !nc.isClosed(),
+    logger,
+  });
+  const port = await server.listen(config.SCHEDULER_GRPC_PORT);
+  logger.info({ port, inventory: config.INVENTORY_ADDR, prefix }, 'scheduler serving');
+
+  let stopping = false;
+  const stop = async (signal: string): Promise<void> => {
+    if (stopping) return;
+    stopping = true;
+    logger.info({ signal }, 'scheduler stopping');
+    await server.shutdown(500, 3000);
+    await consumer.stop();
+    await watch.stop();
+    await hardware.stop();
+    inventory.close();
+    await nc.drain();
+    process.exit(0);
+  };
+  process.on('SIGTERM', () => void stop('SIGTERM'));
+  process.on('SIGINT', () => void stop('SIGINT'));
+}
+
+main().catch((e: unknown) => {
+  // Logged as JSON when possible so a failed start is visible next to the service's other logs.
+  console.error(JSON.stringify({ level: 'fatal', msg: 'scheduler failed to start', err: e instanceof Error ? e.message : String(e) }));
+  process.exit(1);
+});
