@@ -1,0 +1,53 @@
+import { inventoryV1 } from '@berth/contracts';
+import { parseHardwareConfig, readIncludeFromDisk } from '@berth/hardware-config';
+import { unary } from '../grpc.ts';
+import { formatBytes, section, table } from '../render/table.ts';
+import { describeCurve, hardwareConfigToProto } from '../spec/hardware-config.ts';
+import { COMMAND_ID_OPTION, commandMeta, type CommandSpec } from './types.ts';
+
+export function hardwareConfigText(config: inventoryV1.HardwareConfig): string {
+  const functions = table(['COST FUNCTION', 'NAME', 'VMS', 'VCPUS', 'MEMORY', 'DEVICES', 'SCALE', 'OFFSET'], config.costFunctions.map((f) => [
+    f.id, f.name, describeCurve(f.vms), describeCurve(f.vcpus), describeCurve(f.memory, formatBytes),
+    Object.entries(f.devices).map(([type, c]) => `${type}: ${describeCurve(c)}`).join('; ') || '-',
+    String(f.scale ?? 1), String(f.offset ?? 0),
+  ]));
+  const profiles = table(['PROFILE', 'NAME', 'CORES', 'MEMORY', 'DEVICES', 'COST FUNCTION'], config.hardwareProfiles.map((p) => [
+    p.id, p.name, String(p.cores), formatBytes(p.memoryBytes), p.devices.map((d) => `${d.type}@${d.address}`).join(', ') || '-', p.costFunctionId,
+  ]));
+  return [functions, section('', profiles).trimStart()].join('\n\n');
+}
+
+export const configCommands: readonly CommandSpec[] = [
+  {
+    words: ['config', 'apply'],
+    args: ['FILE'],
+    summary: 'parse a hardware configuration (HOCON, JSON or YAML) locally and apply it',
+    options: { 'dry-run': { type: 'boolean', help: 'parse and show, send nothing' }, ...COMMAND_ID_OPTION },
+    async run(input, ctx) {
+      const file = input.arg('FILE');
+      // Parsed here, so a mistake shows file:line: key before anything reaches inventory.
+      const parsed = parseHardwareConfig(await ctx.readFile(file), { file, readInclude: readIncludeFromDisk });
+      const config = hardwareConfigToProto(parsed);
+      const summary = `${config.costFunctions.length} cost functions, ${config.hardwareProfiles.length} hardware profiles`;
+      if (input.flag('dry-run')) {
+        return { json: { config: inventoryV1.HardwareConfig.toJSON(config), applied: false }, text: `${file}: valid (${summary}), not applied\n\n${hardwareConfigText(config)}` };
+      }
+      const res = await unary(ctx.backends.inventory(), 'applyHardwareConfig', { meta: commandMeta(input, ctx), config, source: file }, ctx.timeoutMillis);
+      return {
+        json: { config: inventoryV1.HardwareConfig.toJSON(config), applied: true, version: res.version },
+        text: `applied ${file} as hardware config version ${res.version} (${summary})\n\n${hardwareConfigText(config)}`,
+      };
+    },
+  },
+  {
+    words: ['config', 'show'],
+    args: [],
+    summary: 'show the hardware configuration inventory holds',
+    options: {},
+    async run(_input, ctx) {
+      const res = await unary(ctx.backends.inventory(), 'getHardwareConfig', {}, ctx.timeoutMillis);
+      const config = res.config ?? inventoryV1.HardwareConfig.fromPartial({});
+      return { json: inventoryV1.GetHardwareConfigResponse.toJSON(res), text: `hardware config version ${res.version}\n\n${hardwareConfigText(config)}` };
+    },
+  },
+];

@@ -1,0 +1,142 @@
+import { inventoryV1 } from '@berth/contracts';
+import { CallError, targetOf, unary } from '../grpc.ts';
+import { migrationModeLabel, parseVmStatus, slaTierLabel, VM_STATUSES, vmStatusLabel } from '../render/labels.ts';
+import { formatBytes, keyValue, section, table } from '../render/table.ts';
+import { buildVmSpec, VM_SPEC_OPTIONS, vmSpecFromJson } from '../spec/vm-spec.ts';
+import { UsageError } from '../errors.ts';
+import { parseDurationMillis } from '@berth/hardware-config';
+import { COMMAND_ID_OPTION, commandMeta, type CommandSpec, type Context } from './types.ts';
+
+const vmJson = (vm: inventoryV1.Vm | undefined) => (vm ? inventoryV1.Vm.toJSON(vm) : null);
+const SETTLED = new Set([
+  inventoryV1.VmStatus.VM_STATUS_RUNNING, inventoryV1.VmStatus.VM_STATUS_PLACEMENT_FAILED,
+  inventoryV1.VmStatus.VM_STATUS_PROVISION_FAILED, inventoryV1.VmStatus.VM_STATUS_DELETED, inventoryV1.VmStatus.VM_STATUS_STOPPED,
+]);
+
+export function vmRows(vms: readonly inventoryV1.Vm[]): string {
+  return table(['ID', 'NAME', 'STATUS', 'HOST', 'VCPUS', 'MEMORY', 'SLA', 'REASON'], vms.map((v) => [
+    v.vmId, v.spec?.name ?? '', vmStatusLabel(v.status), v.hostId || '-', String(v.spec?.vcpus ?? 0),
+    formatBytes(v.spec?.memoryBytes ?? 0), v.spec ? slaTierLabel(v.spec.slaTier) : '', v.failureReason,
+  ]));
+}
+
+export function vmDetails(v: inventoryV1.Vm): string {
+  const s = v.spec;
+  const parts = [keyValue([
+    ['id', v.vmId],
+    ['name', s?.name ?? ''],
+    ['status', vmStatusLabel(v.status)],
+    ['failure', v.failureReason],
+    ['host', v.hostId],
+    ['vcpus', s ? `${s.vcpus}${s.cpuPolicy === inventoryV1.CpuPolicy.CPU_POLICY_DEDICATED ? ' (dedicated)' : ''}` : ''],
+    ['memory', s ? formatBytes(s.memoryBytes) + (s.hugepageSizeBytes ? ` on ${formatBytes(s.hugepageSizeBytes)} hugepages` : '') : ''],
+    ['disks', s?.disks.map((d) => `${formatBytes(d.sizeBytes)}@${d.pool || 'default'}`).join(', ') ?? ''],
+    ['devices', s?.devices.map((d) => `${d.type} x${d.count}`).join(', ') ?? ''],
+    ['sla', s ? `${slaTierLabel(s.slaTier)}, priority ${s.priority}` : ''],
+    ['migration', s ? migrationModeLabel(s.migrationMode) : ''],
+    ['tags', s?.tags.join(', ') ?? ''],
+    ['allowed hosts', s?.allowedHosts.join(', ') ?? ''],
+    ['attempt', v.attempt ? String(v.attempt) : ''],
+    ['excluded hosts', v.excludedHosts.join(', ')],
+    ['requested', v.requestedAt],
+    ['updated', v.updatedAt],
+  ])];
+  const c = v.claim;
+  if (c) {
+    parts.push(section('Claim', keyValue([
+      ['vcpus', String(c.vcpus)],
+      ['memory', formatBytes(c.memoryBytes)],
+      ['pinned cpus', c.pinnedCpus.join(',')],
+      ['numa cells', c.numaCells.map((n) => `guest ${n.guestCell} -> host ${n.hostNode} (cpus ${n.cpus.join(',') || '-'}, ${formatBytes(n.memoryBytes)})`).join('; ')],
+      ['hugepages', c.hugepages.map((h) => `${h.count} x ${formatBytes(h.pageSizeBytes)} on node ${h.numaNode}`).join(', ')],
+      ['devices', c.devices.map((d) => `${d.type}@${d.address}`).join(', ')],
+      ['vfs', c.vfs.map((f) => `${f.nic} x${f.count}`).join(', ')],
+      ['volumes', c.volumes.map((vol) => `disk ${vol.diskIndex}: ${formatBytes(vol.sizeBytes)} in ${vol.pool}`).join(', ')],
+    ])));
+  }
+  return parts.join('\n');
+}
+
+/** Follows the VM's event stream until it runs, fails or is deleted. */
+function waitForVm(ctx: Context, vmId: string, timeoutMillis: number): Promise<inventoryV1.Vm | undefined> {
+  const client = ctx.backends.inventory();
+  return new Promise((resolve, reject) => {
+    let last: inventoryV1.Vm | undefined;
+    const stream = client.watchVm({ vmId, fromPosition: 0 }, { deadline: Date.now() + timeoutMillis });
+    stream.on('data', (res: inventoryV1.WatchVmResponse) => {
+      const event = res.event;
+      if (!event) return;
+      last = event.vm ?? last;
+      ctx.progress(`${event.occurredAt}  ${event.type}${last ? `  -> ${vmStatusLabel(last.status)}${last.hostId ? ` on ${last.hostId}` : ''}` : ''}`);
+      if (last && SETTLED.has(last.status)) {
+        stream.cancel();
+        resolve(last);
+      }
+    });
+    stream.on('error', (err: Error & { code?: number }) => {
+      if (err.code === 1 /* CANCELLED by us */) return;
+      reject(new CallError(targetOf(client), 'watchVm', err as never));
+    });
+    stream.on('end', () => resolve(last));
+  });
+}
+
+export const vmCommands: readonly CommandSpec[] = [
+  {
+    words: ['vms', 'create'],
+    args: ['NAME'],
+    summary: 'compose a VM (inventory records the request; the scheduler places it)',
+    options: { ...VM_SPEC_OPTIONS, id: { type: 'string', value: 'ID', help: 'VM id (default: generated)' },
+      wait: { type: 'boolean', help: 'follow the VM until it runs or fails' },
+      'wait-timeout': { type: 'string', value: 'DURATION', help: 'how long --wait follows (default 5m)' }, ...COMMAND_ID_OPTION },
+    async run(input, ctx) {
+      const file = input.string('spec');
+      const base = file === undefined ? undefined : vmSpecFromJson(await ctx.readFile(file), file);
+      const spec = buildVmSpec(input.arg('NAME'), input, base);
+      const wait = parseDurationMillis(input.string('wait-timeout') ?? '5m');
+      if (typeof wait === 'string') throw new UsageError('--wait-timeout', wait);
+      const res = await unary(ctx.backends.inventory(), 'composeVm', { meta: commandMeta(input, ctx), vmId: input.string('id') ?? '', spec }, ctx.timeoutMillis);
+      let vm = res.vm;
+      if (input.flag('wait') && vm) vm = (await waitForVm(ctx, vm.vmId, wait)) ?? vm;
+      return { json: vmJson(vm), text: vm ? `vm ${vm.vmId} (${spec.name}) ${vmStatusLabel(vm.status)}${vm.hostId ? ` on ${vm.hostId}` : ''}${vm.failureReason ? `: ${vm.failureReason}` : ''}` : '' };
+    },
+  },
+  {
+    words: ['vms', 'list'],
+    args: [],
+    summary: 'list VMs',
+    options: {
+      host: { type: 'string', value: 'HOST', help: 'only VMs on this host' },
+      status: { type: 'string', value: 'STATUS', help: `only VMs in this status (${VM_STATUSES.join(', ')})` },
+    },
+    async run(input, ctx) {
+      const status = input.string('status');
+      const request = {
+        hostId: input.string('host') ?? '',
+        status: status === undefined ? inventoryV1.VmStatus.VM_STATUS_UNSPECIFIED : parseVmStatus(status, '--status'),
+      };
+      const res = await unary(ctx.backends.inventory(), 'listVms', request, ctx.timeoutMillis);
+      return { json: res.vms.map((v) => inventoryV1.Vm.toJSON(v)), text: vmRows(res.vms) };
+    },
+  },
+  {
+    words: ['vms', 'show'],
+    args: ['VM'],
+    summary: 'show one VM with its claim',
+    options: {},
+    async run(input, ctx) {
+      const res = await unary(ctx.backends.inventory(), 'getVm', { vmId: input.arg('VM') }, ctx.timeoutMillis);
+      return { json: vmJson(res.vm), text: res.vm ? vmDetails(res.vm) : '' };
+    },
+  },
+  {
+    words: ['vms', 'delete'],
+    args: ['VM'],
+    summary: 'delete a VM (its claim is released once the executor has removed it)',
+    options: { ...COMMAND_ID_OPTION },
+    async run(input, ctx) {
+      const res = await unary(ctx.backends.inventory(), 'deleteVm', { meta: commandMeta(input, ctx), vmId: input.arg('VM') }, ctx.timeoutMillis);
+      return { json: vmJson(res.vm), text: `vm ${input.arg('VM')} ${res.vm ? vmStatusLabel(res.vm.status) : 'deleted'}` };
+    },
+  },
+];
