@@ -1,5 +1,6 @@
-import { ConfigFileError, joinKey } from '../errors.ts';
-import { mergeField, type HArray, type HNode, type HObject, type HScalar, type Pos } from './nodes.ts';
+import { joinKey } from '../errors.ts';
+import { Cursor, INLINE_WS } from './cursor.ts';
+import { mergeField, type HArray, type HNode, type HObject, type HScalar } from './nodes.ts';
 
 /**
  * A small recursive-descent HOCON parser (the subset Berth's configuration needs) that records
@@ -29,24 +30,19 @@ export interface HoconOptions {
 }
 
 const MAX_INCLUDE_DEPTH = 16;
-const FORBIDDEN = new Set('$"{}[]:=,+#`^?!@*&\\'.split(''));
-const INLINE_WS = /[ \t\r\f\v\u00a0\ufeff\u2000-\u200a\u202f\u205f\u3000]/;
 
 export function parseHocon(text: string, options: HoconOptions): HObject {
   return new Parser(text, options.file, options.readInclude, [options.file]).parseRoot();
 }
 
-class Parser {
-  private i = 0;
-  private readonly lineStarts: number[] = [0];
-
+class Parser extends Cursor {
   constructor(
-    private readonly text: string,
-    private readonly file: string,
+    text: string,
+    file: string,
     private readonly readInclude: ReadInclude | undefined,
     private readonly includeStack: readonly string[],
   ) {
-    for (let k = 0; k < text.length; k++) if (text[k] === '\n') this.lineStarts.push(k + 1);
+    super(text, file);
   }
 
   parseRoot(): HObject {
@@ -62,76 +58,6 @@ class Parser {
     return root;
   }
 
-  private pos(at = this.i): Pos {
-    let lo = 0;
-    let hi = this.lineStarts.length - 1;
-    while (lo < hi) {
-      const mid = (lo + hi + 1) >> 1;
-      if (this.lineStarts[mid]! <= at) lo = mid;
-      else hi = mid - 1;
-    }
-    return { file: this.file, line: lo + 1, col: at - this.lineStarts[lo]! + 1 };
-  }
-
-  private fail(key: string, reason: string, at = this.i): never {
-    throw new ConfigFileError(this.pos(at), key, reason);
-  }
-
-  private peek(offset = 0): string {
-    return this.text[this.i + offset] ?? '';
-  }
-
-  private atComment(): boolean {
-    return this.peek() === '#' || (this.peek() === '/' && this.peek(1) === '/');
-  }
-
-  /** Skips whitespace and comments, and newlines too when `newlines`. */
-  private skip(newlines: boolean): void {
-    for (;;) {
-      const c = this.peek();
-      if (c !== '' && INLINE_WS.test(c)) this.i++;
-      else if (c === '\n' && newlines) this.i++;
-      else if (this.atComment()) while (this.i < this.text.length && this.peek() !== '\n') this.i++;
-      else return;
-    }
-  }
-
-  private isUnquotedChar(c: string, inKey: boolean): boolean {
-    if (c === '' || c === '\n' || INLINE_WS.test(c) || FORBIDDEN.has(c)) return false;
-    if (inKey && c === '.') return false;
-    return !(c === '/' && this.peek(1) === '/');
-  }
-
-  private readUnquoted(inKey: boolean): string {
-    const start = this.i;
-    while (this.isUnquotedChar(this.peek(), inKey)) this.i++;
-    return this.text.slice(start, this.i);
-  }
-
-  private readQuoted(key: string): string {
-    if (this.text.startsWith('"""', this.i)) {
-      const end = this.text.indexOf('"""', this.i + 3);
-      if (end < 0) this.fail(key, 'unterminated """ string');
-      let close = end + 3;
-      while (this.text[close] === '"') close++; // HOCON: extra quotes before the close belong to the string
-      const value = this.text.slice(this.i + 3, close - 3);
-      this.i = close;
-      return value;
-    }
-    const start = this.i;
-    this.i++;
-    while (this.peek() !== '"') {
-      if (this.peek() === '' || this.peek() === '\n') this.fail(key, 'unterminated string', start);
-      if (this.peek() === '\\') this.i++;
-      this.i++;
-    }
-    this.i++;
-    try {
-      return JSON.parse(this.text.slice(start, this.i)) as string;
-    } catch {
-      return this.fail(key, 'invalid escape in string', start);
-    }
-  }
 
   /** Fields until `close` ('}' or ']' never; null = end of text for a braceless root). */
   private parseFields(target: HObject, prefix: string, close: '}' | null): void {
