@@ -19,6 +19,8 @@ export interface LoopOptions {
   readonly channel: string;
   readonly what: string;
   readonly pollMillis: number;
+  /** First delay after a failed step, doubling per failure up to 30 s. */
+  readonly retryMillis?: number;
   readonly signal?: AbortSignal;
   readonly logger?: LoopLogger;
 }
@@ -49,7 +51,7 @@ export function startTailingLoop(opts: LoopOptions, step: () => Promise<StepResu
           if (r.checkpoint !== null) checkpoint = r.checkpoint;
           if (!r.more) await wakeup.wait(opts.pollMillis, signal);
         } catch (err) {
-          const delay = backoffMillis(opts.pollMillis, failures++);
+          const delay = backoffMillis(opts.retryMillis ?? 250, failures++);
           logger.error({ err: err instanceof Error ? err.message : String(err), retryInMillis: delay }, `${opts.what} failed; retrying`);
           await pause(delay, signal);
         }

@@ -17,6 +17,8 @@ export interface ProjectionOptions {
   readonly handle: (events: readonly StoredEvent[], trx: AnyTransaction) => Promise<void>;
   readonly batchSize?: number;
   readonly pollMillis?: number;
+  /** First retry delay after a failure (doubling, at most 30 s); default 250. */
+  readonly retryMillis?: number;
   readonly signal?: AbortSignal;
   readonly logger?: LoopLogger;
 }
@@ -33,7 +35,7 @@ export function runProjection(opts: ProjectionOptions): TailingLoop {
   if (!Number.isSafeInteger(batchSize) || batchSize < 1) throw new ValidationError({ field: 'batchSize', reason: 'must be a positive integer' });
   const schema = opts.store.schema;
   return startTailingLoop(
-    { db, channel: opts.store.channel, what: `projection ${opts.name}`, pollMillis: opts.pollMillis ?? 1000, signal: opts.signal, logger: opts.logger },
+    { db, channel: opts.store.channel, what: `projection ${opts.name}`, pollMillis: opts.pollMillis ?? 1000, retryMillis: opts.retryMillis, signal: opts.signal, logger: opts.logger },
     async () =>
       db.transaction().execute(async (trx) => {
         await sql`SELECT pg_advisory_xact_lock(hashtext(${`berth-projection:${schema}.${opts.name}`}))`.execute(trx);

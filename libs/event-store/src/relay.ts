@@ -17,6 +17,8 @@ export interface RelayOptions {
   /** Events read, published concurrently and acknowledged per checkpoint step; default 1000. */
   readonly batchSize?: number;
   readonly pollMillis?: number;
+  /** First retry delay after a failure (doubling, at most 30 s); default 250. */
+  readonly retryMillis?: number;
   readonly signal?: AbortSignal;
   readonly logger?: LoopLogger;
 }
@@ -34,7 +36,7 @@ export function startRelay(opts: RelayOptions): TailingLoop {
   const schema = opts.store.schema;
   let at: GlobalPosition | null | undefined;
   return startTailingLoop(
-    { db, channel: opts.store.channel, what: `relay ${opts.name}`, pollMillis: opts.pollMillis ?? 1000, signal: opts.signal, logger: opts.logger },
+    { db, channel: opts.store.channel, what: `relay ${opts.name}`, pollMillis: opts.pollMillis ?? 1000, retryMillis: opts.retryMillis, signal: opts.signal, logger: opts.logger },
     async () => {
       at ??= await readCheckpoint(db, schema, opts.name);
       const events = await opts.store.readAll({ after: at, limit: batchSize });

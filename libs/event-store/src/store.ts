@@ -1,5 +1,5 @@
 import { sql } from 'kysely';
-import { context, propagation } from '@opentelemetry/api';
+import { context, propagation, SpanStatusCode, trace } from '@opentelemetry/api';
 import { ConcurrencyError, ValidationError, type FieldViolation } from '@berth/errors';
 import { EVENT_COLUMNS, toStoredEvent, type EventRow } from './rows.ts';
 import { notifyChannel, schemaOf, type SchemaOptions } from './schema.ts';
@@ -64,7 +64,25 @@ class StreamAccess implements EventStreams {
     return { version: events.at(-1)?.streamPosition ?? 0, events };
   }
 
+  /**
+   * Runs inside an `event-store append` span, so the traceparent recorded with the events (and the
+   * relay's publish span after it) hangs under the append in the trace.
+   */
   async append(streamId: string, events: readonly NewEvent[], opts: AppendOptions): Promise<AppendResult> {
+    const attributes = { 'berth.stream.id': streamId, 'berth.events.count': events.length };
+    return trace.getTracer('@berth/event-store').startActiveSpan('event-store append', { attributes }, async (span) => {
+      try {
+        return await this.appendNow(streamId, events, opts);
+      } catch (e) {
+        span.setStatus({ code: SpanStatusCode.ERROR, message: e instanceof Error ? e.message : String(e) });
+        throw e;
+      } finally {
+        span.end();
+      }
+    });
+  }
+
+  private async appendNow(streamId: string, events: readonly NewEvent[], opts: AppendOptions): Promise<AppendResult> {
     const p = prepareAppend(streamId, events, opts, traceMetadata);
     const { rows } = await sql<AppendRow>`SELECT * FROM ${sql.id(this.schema, 'berth_append')}(
       ${p.streamId}::text, ${p.expected}::bigint, ${p.eventsJson}::jsonb, ${p.commandId}::text)`.execute(this.exec);

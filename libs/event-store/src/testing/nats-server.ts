@@ -1,0 +1,71 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { connect } from '@nats-io/transport-node';
+
+export const NATS_SERVER_BIN = process.env['NATS_SERVER_BIN'] ?? '/usr/sbin/nats-server';
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.once('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const { port } = srv.address() as { port: number };
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+export async function exited(p: ChildProcess): Promise<void> {
+  if (p.exitCode !== null || p.signalCode !== null) return;
+  await new Promise<void>((resolve) => p.once('exit', () => resolve()));
+}
+
+/** A private JetStream server for tests that stop and restart it (never the machine's shared one). */
+export class PrivateNatsServer {
+  private proc: ChildProcess | undefined;
+  private constructor(
+    readonly port: number,
+    readonly dir: string,
+  ) {}
+
+  get url(): string {
+    return `nats://127.0.0.1:${this.port}`;
+  }
+
+  static async start(): Promise<PrivateNatsServer> {
+    const s = new PrivateNatsServer(await freePort(), await mkdtemp(join(tmpdir(), 'berth-nats-')));
+    await s.start();
+    return s;
+  }
+
+  async start(): Promise<void> {
+    this.proc = spawn(NATS_SERVER_BIN, ['-js', '-a', '127.0.0.1', '-p', String(this.port), '-sd', this.dir], { stdio: 'ignore' });
+    for (let i = 0; i < 100; i++) {
+      try {
+        const nc = await connect({ servers: this.url, timeout: 500, maxReconnectAttempts: 0 });
+        await nc.close();
+        return;
+      } catch {
+        await new Promise((r) => setTimeout(r, 100));
+      }
+    }
+    throw new Error(`nats-server on ${this.url} did not start`);
+  }
+
+  /** Graceful stop (SIGTERM): the server flushes its store, as in a rolling restart. */
+  async stop(): Promise<void> {
+    const p = this.proc;
+    this.proc = undefined;
+    if (p === undefined) return;
+    p.kill('SIGTERM');
+    await exited(p);
+  }
+
+  async destroy(): Promise<void> {
+    await this.stop();
+    await rm(this.dir, { recursive: true, force: true });
+  }
+}
