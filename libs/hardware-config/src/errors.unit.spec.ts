@@ -127,3 +127,18 @@ describe('errors name the file, line and key', () => {
     expect(e.violations).toEqual([{ field: 'ticrypt.vm.hardware-profiles.node.cost-function', reason: expect.stringMatching(/^cost-functions.conf:6: unknown cost function/) as unknown }]);
   });
 });
+
+describe('HOCON Berth does not evaluate', () => {
+  it('substitutions and += elsewhere in the file are ignored', () => {
+    const text = 'ticrypt.home: "/opt"\nticrypt.logs: ${ticrypt.home}/logs\nticrypt.paths += "/x"\n' +
+      'ticrypt.vm.cost-functions.simple.vms { curve: constant, value: 1 }';
+    expect(parseHardwareConfig(text, { file: 'c.conf' }).costFunctions.simple?.vms).toEqual({ curve: 'constant', scale: 1, value: 1 });
+  });
+
+  it('a substitution read by a Berth section is an error naming file, line and key', () => {
+    const e = errorOf('base: 8\nticrypt.vm.cost-functions.simple {\n  vcpus: { curve: linear, slope: ${base}, base: 0 }\n}');
+    expect(e).toMatchObject({ line: 3, key: 'ticrypt.vm.cost-functions.simple.vcpus.slope', reason: 'substitutions (${base}) are not supported' });
+    const plus = errorOf('ticrypt.vm.cost-functions.simple {\n  devices += { x: 1 }\n}');
+    expect(plus).toMatchObject({ line: 2, key: 'ticrypt.vm.cost-functions.simple.devices', reason: '"+=" is not supported' });
+  });
+});

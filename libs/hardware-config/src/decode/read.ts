@@ -9,6 +9,7 @@ export function fail(at: Pos | HNode, key: string, reason: string): never {
 }
 
 export function asObject(node: HNode, key: string, what = 'an object'): HObject {
+  if (node.kind === 'scalar' && node.unsupported) fail(node, key, node.unsupported);
   if (node.kind !== 'object') fail(node, key, `expected ${what}`);
   return node;
 }
@@ -27,6 +28,7 @@ export function required(obj: HObject, key: string, name: string): HNode {
 }
 
 function scalarText(node: HNode, key: string, expected: string): string {
+  if (node.kind === 'scalar' && node.unsupported) fail(node, key, node.unsupported);
   if (node.kind !== 'scalar' || (!node.quoted && node.text === 'null')) fail(node, key, `expected ${expected}`);
   return node.text;
 }

@@ -25,6 +25,11 @@ export interface HScalar {
   /** Written as a quoted string (so `"null"` is a string, `null` is null). */
   readonly quoted: boolean;
   readonly pos: Pos;
+  /**
+   * Set for HOCON Berth parses but cannot evaluate (`${...}` substitutions, `+=`): harmless in sections
+   * Berth ignores, an error with this reason when a Berth section reads the value.
+   */
+  readonly unsupported?: string;
 }
 
 export type HNode = HObject | HArray | HScalar;

@@ -12,7 +12,9 @@ import { mergeField, type HArray, type HNode, type HObject, type HScalar } from 
  * silently skipped, because an operator's typo must not drop a section.
  * Leniency beyond HOCON: a field may follow a value on the same line without a comma
  * (`{ curve: piecewise cutoff: 1 }`), and array elements that are objects or arrays need no comma.
- * Not supported (clear error): substitutions `${...}`, `+=`, object/array concatenation.
+ * Not evaluated: substitutions `${...}` and `+=` parse (a full tiCrypt config has other sections that may
+ * use them) but reading such a value in a Berth section is an error. Not supported: object/array
+ * concatenation.
  */
 
 export interface IncludedFile {
@@ -118,7 +120,7 @@ class Parser extends Cursor {
       if (this.peek() === '"') segment = this.readQuoted(prefix);
       else {
         segment = this.readUnquoted(true);
-        if (segment === '') this.fail(prefix, this.peek() === '$' ? 'substitutions (${...}) are not supported' : `expected a key, found ${describe(this.peek())}`);
+        if (segment === '') this.fail(prefix, `expected a key, found ${describe(this.peek())}`);
       }
       segments.push(segment);
       if (this.peek() !== '.') return segments;
@@ -137,8 +139,13 @@ class Parser extends Cursor {
       this.i++;
       this.skip(true);
       value = this.parseValue(key, true);
-    } else if (this.peek() === '+' && this.peek(1) === '=') this.fail(key, '"+=" is not supported');
-    else this.fail(key, `expected ":", "=" or "{" after the key, found ${describe(this.peek())}`);
+    } else if (this.peek() === '+' && this.peek(1) === '=') {
+      const at = this.pos();
+      this.i += 2;
+      this.skip(true);
+      this.parseValue(key, true);
+      value = { kind: 'scalar', text: '', quoted: false, pos: at, unsupported: '"+=" is not supported' };
+    }    else this.fail(key, `expected ":", "=" or "{" after the key, found ${describe(this.peek())}`);
     let obj = target;
     for (const segment of path.slice(0, -1)) {
       let next = obj.fields.get(segment);
@@ -178,7 +185,6 @@ class Parser extends Cursor {
     const c = this.peek();
     if (c === '{') return this.parseObject(key);
     if (c === '[') return this.parseArray(key);
-    if (c === '$') this.fail(key, 'substitutions (${...}) are not supported');
     return this.parseConcatenation(key, inObject);
   }
 
@@ -187,10 +193,18 @@ class Parser extends Cursor {
     const start = this.i;
     let text = '';
     let quoted = false;
+    let substitution: string | undefined;
     for (;;) {
       if (this.peek() === '"') {
         text += this.readQuoted(key);
         quoted = true;
+      } else if (this.peek() === '$' && this.peek(1) === '{') {
+        const close = this.text.indexOf('}', this.i);
+        const nl = this.text.indexOf('\n', this.i);
+        if (close < 0 || (nl >= 0 && nl < close)) this.fail(key, 'unterminated substitution "${"');
+        substitution ??= this.text.slice(this.i, close + 1);
+        text += substitution;
+        this.i = close + 1;
       } else {
         const chunk = this.readUnquoted(false);
         if (chunk === '') this.fail(key, `expected a value, found ${describe(this.peek())}`);
@@ -200,10 +214,13 @@ class Parser extends Cursor {
       while (INLINE_WS.test(this.peek()) && this.peek() !== '') this.i++;
       const next = this.peek();
       if (next === '{' || next === '[') this.fail(key, 'object or array concatenation is not supported');
-      const continues = next === '"' || this.isUnquotedChar(next, false);
+      const continues = next === '"' || this.isUnquotedChar(next, false) || (next === '$' && this.peek(1) === '{');
       if (!continues || (inObject && this.fieldStartsHere())) {
         this.i = wsStart;
-        return { kind: 'scalar', text, quoted, pos: this.pos(start) };
+        const pos = this.pos(start);
+        return substitution === undefined
+          ? { kind: 'scalar', text, quoted, pos }
+          : { kind: 'scalar', text, quoted, pos, unsupported: `substitutions (${substitution}) are not supported` };
       }
       text += this.text.slice(wsStart, this.i);
     }
