@@ -4,8 +4,9 @@ import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { jetstream, jetstreamManager, StorageType } from '@nats-io/jetstream';
+import { nanos } from '@nats-io/transport-node';
 import { createTestDatabase, infraAvailable, testSubjectPrefix, type TestDatabase } from '@berth/testing';
-import { createKysely, migrateEventStore, PostgresEventStore, readCheckpoint, startRelay, type AnyKysely, type StoredEvent } from './index.ts';
+import { createKysely, migrateEventStore, PostgresEventStore, positionOf, readCheckpoint, startRelay, type AnyKysely, type StoredEvent } from './index.ts';
 import { exited, NATS_SERVER_BIN, PrivateNatsServer } from './testing/nats-server.ts';
 
 const sleep = async (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
@@ -87,7 +88,8 @@ describe.skipIf(!(await infraAvailable('postgres')))('relay', () => {
       const streamName = prefix.toUpperCase();
       const nc: NatsConnection = await connect({ servers: nats.url, maxReconnectAttempts: -1, reconnectTimeWait: 100 });
       const jsm = await jetstreamManager(nc);
-      await jsm.streams.add({ name: streamName, subjects: [`${prefix}.>`], storage: StorageType.File });
+      // A short duplicate window lets the relay's repeats through, so the consumer must deduplicate itself.
+      await jsm.streams.add({ name: streamName, subjects: [`${prefix}.>`], storage: StorageType.File, duplicate_window: nanos(200) });
       const inStream = async (): Promise<number> => (await jsm.streams.info(streamName)).state.messages;
 
       // Events of the test above are in this log too.
@@ -110,10 +112,18 @@ describe.skipIf(!(await infraAvailable('postgres')))('relay', () => {
           }
         }
       };
-      const startChild = (): ChildProcess => {
+      const startChild = (dieAfterPublishes = 0): ChildProcess => {
         const child = spawn(process.execPath, ['--import', 'tsx', CHILD], {
           cwd: REPO_ROOT,
-          env: { ...process.env, DATABASE_URL: tdb.url, NATS_URL: nats.url, SUBJECT_PREFIX: prefix, RELAY_NAME: 'jetstream', BATCH_SIZE: '100' },
+          env: {
+            ...process.env,
+            DATABASE_URL: tdb.url,
+            NATS_URL: nats.url,
+            SUBJECT_PREFIX: prefix,
+            RELAY_NAME: 'jetstream',
+            BATCH_SIZE: '100',
+            DIE_AFTER_PUBLISHES: String(dieAfterPublishes),
+          },
           stdio: ['ignore', 'ignore', 'inherit'],
         });
         children.push(child);
@@ -121,11 +131,14 @@ describe.skipIf(!(await infraAvailable('postgres')))('relay', () => {
       };
 
       await write(100); // 2000 events waiting before the relay starts
-      const first = startChild();
-      await until('the first relay to publish', async () => (await inStream()) >= 500);
-      first.kill('SIGKILL');
+      // Killed mid-batch: 550 acknowledged, checkpoint still at 500.
+      const first = startChild(550);
       await exited(first);
+      expect(first.signalCode).toBe('SIGKILL');
       const afterKill = await inStream();
+      expect(afterKill).toBeGreaterThanOrEqual(550);
+      const fiveHundredth = (await store.readAll({ after: null, limit: 500 })).at(-1)!;
+      expect(await readCheckpoint(db, 'public', 'jetstream')).toEqual(positionOf(fiveHundredth));
       await write(50);
       const second = startChild();
       await until('the second relay to resume', async () => (await inStream()) > afterKill + 300);
@@ -165,7 +178,7 @@ describe.skipIf(!(await infraAvailable('postgres')))('relay', () => {
       expect([...applied.keys()].filter((id) => !committed.has(id))).toEqual([]);
       expect([...applied.keys()].filter((id) => rolledBack.has(id))).toEqual([]);
       expect(applied.size).toBe(committed.size);
-      console.log(`relay crash test: ${committed.size} committed, ${rolledBack.size} rolled back, ${deliveries} messages in stream, ${afterKill} before SIGKILL`);
+      console.log(`relay crash test: ${committed.size} committed, ${rolledBack.size} rolled back, ${deliveries} messages in stream (${deliveries - applied.size} duplicates), ${afterKill} before SIGKILL`);
     });
   });
 });
