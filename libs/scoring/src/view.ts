@@ -2,7 +2,7 @@ import { NotFoundError } from '@berth/errors';
 import { addClaimToUsage, applyClaim, releaseClaim, usage, type Claim, type HostSnapshot, type HostUsage } from '@berth/fit';
 import type { CostFunctionSpec, HardwareProfile } from '@berth/hardware-config';
 import { CompiledCostFunction } from './cost.ts';
-import { BUCKETS, bucketOf, classFor, ensureSorted, searchDescending, type HostClass } from './host-class.ts';
+import { BUCKETS, classKey, newClass, ensureSorted, searchDescending, staticsFor, type HostClass, type HostStatics } from './host-class.ts';
 
 export interface CostConfig {
   readonly costFunctions: Readonly<Record<string, CostFunctionSpec>>;
@@ -19,6 +19,9 @@ export class HostView {
   readonly snapshots: (HostSnapshot | undefined)[] = [];
   readonly usages: (HostUsage | undefined)[] = [];
   private readonly classOf: (HostClass | undefined)[] = [];
+  private readonly statics: (HostStatics | undefined)[] = [];
+  /** All memory claimed per slot, hugepage-backed included. */
+  private readonly claimed: number[] = [];
   private readonly slotOf = new Map<string, number>();
   private readonly freeSlots: number[] = [];
   private readonly classes = new Map<string, HostClass>();
@@ -76,7 +79,11 @@ export class HostView {
     this.snapshots[slot] = snapshot;
     const u = usage(snapshot);
     this.usages[slot] = u;
-    if (snapshot.capacity.state === 'enabled') this.joinClass(slot, snapshot, u);
+    this.statics[slot] = staticsFor(snapshot, this.costFunctionOf(snapshot));
+    let claimed = 0;
+    for (const c of snapshot.claims) claimed += c.memoryBytes;
+    this.claimed[slot] = claimed;
+    if (snapshot.capacity.state === 'enabled') this.joinClass(slot, snapshot);
   }
 
   remove(hostId: string): void {
@@ -85,6 +92,7 @@ export class HostView {
     this.leaveClass(slot);
     this.snapshots[slot] = undefined;
     this.usages[slot] = undefined;
+    this.statics[slot] = undefined;
     this.slotOf.delete(hostId);
     this.freeSlots.push(slot);
   }
@@ -99,7 +107,8 @@ export class HostView {
     this.snapshots[slot] = next;
     // The view owns this usage object, so it follows the claim in place instead of being rebuilt.
     addClaimToUsage(this.usages[slot]!, next.capacity, claim);
-    if (next.capacity.state === 'enabled') this.joinClass(slot, next, this.usages[slot]!);
+    this.claimed[slot]! += claim.memoryBytes;
+    if (next.capacity.state === 'enabled') this.joinClass(slot, next);
     return next;
   }
 
@@ -111,11 +120,13 @@ export class HostView {
     return next;
   }
 
-  private joinClass(slot: number, snapshot: HostSnapshot, u: HostUsage): void {
-    const shape = classFor(snapshot, u, this.costFunctionOf(snapshot));
-    let cls = this.classes.get(shape.key);
+  private joinClass(slot: number, snapshot: HostSnapshot): void {
+    const st = this.statics[slot]!;
+    const u = this.usages[slot]!;
+    const key = classKey(st, u, this.claimed[slot]!);
+    let cls = this.classes.get(key);
     if (!cls) {
-      cls = { ...shape, members: [], slots: [], bucket: bucketOf(shape.allocVcpus - shape.usedVcpus), bucketPos: 0, dirty: false };
+      cls = newClass(key, st, u, this.claimed[slot]!);
       const bucket = this.buckets[cls.bucket]!;
       cls.bucketPos = bucket.length;
       bucket.push(cls);
