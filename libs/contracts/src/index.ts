@@ -7,3 +7,4 @@ export * as grpcReflectionV1alpha from './gen/grpc/reflection/v1alpha/reflection
 export * as testingV1 from './gen/berth/testing/v1/echo.ts';
 export * as schedulerV1 from './gen/berth/scheduler/v1/scheduler.ts';
 export * as executorEvents from './events/executor.ts';
+export * as executorV1 from './gen/berth/executor/v1/executor.ts';

@@ -54,6 +54,15 @@ export interface VmProvisionFailed extends ExecutorVmLocation {
 }
 
 // ---- lifecycle
+export type VmOperation = 'start' | 'stop' | 'reboot' | 'delete';
+/** A start/stop/reboot/delete accepted from inventory, recorded before it is carried out. */
+export interface OperationRequested extends ExecutorVmLocation {
+  readonly operation: VmOperation;
+  /** Stop: power off at once instead of a graceful shutdown. */
+  readonly force: boolean;
+  /** Id of the inventory event that asked for it. */
+  readonly requestId: string;
+}
 export interface VmStopped extends ExecutorVmLocation {
   readonly how: 'graceful' | 'forced' | 'already-stopped';
 }
@@ -62,17 +71,18 @@ export interface VmDeleted extends ExecutorVmLocation {
 }
 /** A start/stop/reboot/delete the executor could not carry out (after retries). */
 export interface VmOperationFailed extends ExecutorVmLocation {
-  readonly operation: 'start' | 'stop' | 'reboot' | 'delete';
+  readonly operation: VmOperation;
   readonly reason: string;
 }
 
 // ---- reconciliation
 /** A VM's domain is not in the state the log says; `action` is what the executor did about it. */
 export interface DomainDrift extends ExecutorVmLocation {
-  readonly expected: 'running' | 'shut-off';
+  /** `absent`: the VM failed or was deleted here, yet its domain is still defined. */
+  readonly expected: 'running' | 'shut-off' | 'absent';
   /** The hypervisor's state, or `missing` when the domain is gone. */
   readonly actual: string;
-  readonly action: 'restarted' | 'redefined-and-started' | 'reported';
+  readonly action: 'restarted' | 'redefined-and-started' | 'removed' | 'reported';
 }
 /** On stream `host-<hostId>`: a domain nothing in the log owns. It is never destroyed by Berth. */
 export interface UnknownDomainFound {
@@ -89,6 +99,7 @@ export interface ExecutorEventMap {
   DomainStarted: DomainStarted;
   VmStarted: VmStarted;
   VmProvisionFailed: VmProvisionFailed;
+  OperationRequested: OperationRequested;
   VmStopped: VmStopped;
   VmDeleted: VmDeleted;
   VmOperationFailed: VmOperationFailed;
