@@ -1,3 +1,4 @@
+import { createRequire } from 'node:module';
 import { NodeSDK, tracing } from '@opentelemetry/sdk-node';
 import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-http';
 import { GrpcInstrumentation } from '@opentelemetry/instrumentation-grpc';
@@ -30,6 +31,25 @@ export interface Observability {
   /** Exports pending spans (batch processors) without stopping. */
   flush(): Promise<void>;
   shutdown(): Promise<void>;
+}
+
+/** CommonJS libraries the instrumentations patch through their prototypes. */
+const PATCHABLE = ['@grpc/grpc-js', 'pg'];
+
+/**
+ * A library loaded before the SDK started (by an ESM import the loader hook did not see, or by a
+ * test runner) is patched when it is next required: require it once now. Not-yet-loaded ones are
+ * left alone, so nothing is loaded that the process does not use.
+ */
+function patchAlreadyLoaded(): void {
+  const req = createRequire(import.meta.url);
+  for (const name of PATCHABLE) {
+    try {
+      if (req.cache[req.resolve(name)] !== undefined) req(name);
+    } catch {
+      // not installed: nothing to patch
+    }
+  }
 }
 
 // The OpenTelemetry API is process-global; a second start would fight over it.
@@ -86,6 +106,7 @@ export function startObservability(options: ObservabilityOptions): Observability
         : [new HttpInstrumentation(), new GrpcInstrumentation(), new PgInstrumentation({ requireParentSpan: true })],
   });
   sdk.start();
+  if (options.instrumentations !== false) patchAlreadyLoaded();
   const handle: Observability = {
     serviceName: options.serviceName,
     exporterKind: kind,
