@@ -1,0 +1,39 @@
+import type { NatsConnection } from '@nats-io/transport-node';
+import { IllegalStateError, NotFoundError, ValidationError } from '@berth/errors';
+import { ack, startConsumer, term, type RunningConsumer } from '@berth/messaging';
+import type { Logger } from '@berth/observability';
+import type { VmCommands } from '../../application/vms.ts';
+
+export const EXECUTOR_EVENTS_DURABLE = 'inventory-executor-events';
+
+const str = (data: Record<string, unknown>, key: string): string => (typeof data[key] === 'string' ? (data[key]) : '');
+
+/**
+ * Folds the executor's VM reports into the VM aggregate. The command id is derived from the event
+ * id, so a redelivery appends nothing. Reports inventory cannot use (unknown VM, bad payload) are
+ * dead-lettered; anything else thrown is retried with backoff by the consumer.
+ */
+export function startExecutorEventsConsumer(opts: { nc: NatsConnection; prefix?: string; vms: VmCommands; logger: Logger }): Promise<RunningConsumer> {
+  return startConsumer({
+    nc: opts.nc,
+    stream: 'BERTH_EXECUTOR',
+    durable: EXECUTOR_EVENTS_DURABLE,
+    filterSubject: 'berth.executor.>',
+    ...(opts.prefix ? { prefix: opts.prefix } : {}),
+    maxDeliver: 10,
+    backoffMillis: [1000, 5000, 15000, 30000, 60000],
+    logger: opts.logger,
+    handle: async (env) => {
+      const data = (env.data ?? {}) as Record<string, unknown>;
+      const vmId = str(data, 'vmId') || (env.streamId.startsWith('vm-') ? env.streamId.slice(3) : '');
+      if (!vmId) return ack(); // host-stream reports (unknown domains) are not inventory's to fold
+      try {
+        await opts.vms.recordExecutorEvent(env.type, { vmId, hostId: str(data, 'hostId'), reason: str(data, 'reason') }, `executor:${env.id}`);
+        return ack();
+      } catch (e) {
+        if (e instanceof NotFoundError || e instanceof ValidationError || e instanceof IllegalStateError) return term(e.message);
+        throw e;
+      }
+    },
+  });
+}

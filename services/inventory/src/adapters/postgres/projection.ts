@@ -1,0 +1,88 @@
+import type { AnyTransaction, StoredEvent } from '@berth/event-store';
+import type { HostSnapshot } from '@berth/fit';
+import type { HardwareConfig } from '@berth/hardware-config';
+import { inventoryEvents } from '@berth/contracts';
+import type { HostEvent } from '../../domain/host/events.ts';
+import { evolveHost, hostSnapshotOf, initialHost, type Host } from '../../domain/host/state.ts';
+import type { VmEvent } from '../../domain/vm/events.ts';
+import { evolveVm, initialVm, placementOf, type Vm } from '../../domain/vm/state.ts';
+
+/** Where the scheduler's views go after each batch (the KV buckets). */
+export interface SnapshotSink {
+  /** `undefined`: the host was removed. */
+  host(hostId: string, snapshot: HostSnapshot | undefined): Promise<void>;
+  hardwareConfig(config: HardwareConfig): Promise<void>;
+}
+
+const idOf = (streamId: string, prefix: string): string | undefined => (streamId.startsWith(prefix) ? streamId.slice(prefix.length) : undefined);
+
+function group(events: readonly StoredEvent[], prefix: string): Map<string, StoredEvent[]> {
+  const m = new Map<string, StoredEvent[]>();
+  for (const e of events) {
+    const id = idOf(e.streamId, prefix);
+    if (id === undefined) continue;
+    const list = m.get(id) ?? [];
+    list.push(e);
+    m.set(id, list);
+  }
+  return m;
+}
+
+export const snapshotOf = (h: Host): HostSnapshot | undefined => (h.status === 'active' ? hostSnapshotOf(h) : undefined);
+
+/**
+ * The read-model projection: folds each batch into the stored aggregate documents with the domain's
+ * own evolve functions, then hands every touched host's snapshot to `sink` (after the rows are
+ * written, before the checkpoint commits: a failed put retries the batch; puts are idempotent).
+ */
+export function readModelProjection(sink?: SnapshotSink) {
+  return async (events: readonly StoredEvent[], trx: AnyTransaction): Promise<void> => {
+    const hosts = group(events, 'host-');
+    const touched: [string, Host][] = [];
+    if (hosts.size > 0) {
+      const rows = await trx.selectFrom('inventory_hosts').select(['host_id', 'doc']).where('host_id', 'in', [...hosts.keys()]).execute();
+      const docs = new Map((rows as { host_id: string; doc: Host }[]).map((r) => [r.host_id, r.doc]));
+      for (const [hostId, list] of hosts) {
+        // Events at or below the stored generation were applied before a retried batch.
+        const start = docs.get(hostId) ?? initialHost();
+        const host = list.filter((e) => e.streamPosition > start.generation).reduce((h, e) => evolveHost(h, e as unknown as HostEvent), start);
+        if (host.status === 'absent') continue;
+        const active = host.status === 'active';
+        const row = {
+          host_id: hostId,
+          name: active ? host.record.capacity.name : hostId,
+          state: active ? host.state : 'removed',
+          resource_pool: active ? host.record.capacity.resourcePool : '',
+          tags: active ? [...host.record.capacity.tags] : [],
+          generation: host.generation,
+          removed: !active,
+          doc: JSON.stringify(host),
+        };
+        await trx.insertInto('inventory_hosts').values(row).onConflict((oc) => oc.column('host_id').doUpdateSet(row)).execute();
+        touched.push([hostId, host]);
+      }
+    }
+    const vms = group(events, 'vm-');
+    if (vms.size > 0) {
+      const rows = await trx.selectFrom('inventory_vms').select(['vm_id', 'doc']).where('vm_id', 'in', [...vms.keys()]).execute();
+      const docs = new Map((rows as { vm_id: string; doc: Vm }[]).map((r) => [r.vm_id, r.doc]));
+      for (const [vmId, list] of vms) {
+        const start = docs.get(vmId) ?? initialVm();
+        const fresh = list.filter((e) => e.streamPosition > start.version);
+        const vm = fresh.reduce((v, e) => evolveVm(v, e as unknown as VmEvent), start);
+        if (vm.status === 'absent' || fresh.length === 0) continue;
+        const at = fresh.at(-1)!.occurredAt;
+        const row = { vm_id: vmId, name: vm.core.spec.name, status: vm.status, host_id: placementOf(vm)?.hostId ?? null, doc: JSON.stringify(vm), updated_at: at };
+        await trx
+          .insertInto('inventory_vms')
+          .values({ ...row, requested_at: fresh[0]!.occurredAt })
+          .onConflict((oc) => oc.column('vm_id').doUpdateSet(row))
+          .execute();
+      }
+    }
+    if (!sink) return;
+    for (const [hostId, host] of touched) await sink.host(hostId, snapshotOf(host));
+    const config = events.filter((e) => e.streamId === inventoryEvents.HARDWARE_CONFIG_STREAM).at(-1);
+    if (config) await sink.hardwareConfig((config.data as inventoryEvents.HardwareConfigApplied).config);
+  };
+}

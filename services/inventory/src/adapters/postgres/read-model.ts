@@ -1,0 +1,109 @@
+import { Migrator, sql, type Kysely, type Migration } from 'kysely';
+import type { AnyKysely } from '@berth/event-store';
+import type { HostSnapshot, HostState } from '@berth/fit';
+import type { Host } from '../../domain/host/state.ts';
+import type { Vm, VmStatus } from '../../domain/vm/state.ts';
+
+/** Read-model tables for the List calls; written only by the projection. */
+export interface ReadModelTables {
+  inventory_hosts: {
+    host_id: string;
+    name: string;
+    state: string;
+    resource_pool: string;
+    tags: string[];
+    generation: number;
+    removed: boolean;
+    doc: Host;
+  };
+  inventory_vms: {
+    vm_id: string;
+    name: string;
+    status: string;
+    host_id: string | null;
+    doc: Vm;
+    requested_at: Date;
+    updated_at: Date;
+  };
+}
+
+const migrations: Record<string, Migration> = {
+  '0001_hosts_vms': {
+    up: async (db) => {
+      await db.schema
+        .createTable('inventory_hosts')
+        .addColumn('host_id', 'text', (c) => c.primaryKey())
+        .addColumn('name', 'text', (c) => c.notNull())
+        .addColumn('state', 'text', (c) => c.notNull())
+        .addColumn('resource_pool', 'text', (c) => c.notNull())
+        .addColumn('tags', sql`text[]`, (c) => c.notNull())
+        .addColumn('generation', 'bigint', (c) => c.notNull())
+        .addColumn('removed', 'boolean', (c) => c.notNull())
+        .addColumn('doc', 'jsonb', (c) => c.notNull())
+        .execute();
+      await db.schema
+        .createTable('inventory_vms')
+        .addColumn('vm_id', 'text', (c) => c.primaryKey())
+        .addColumn('name', 'text', (c) => c.notNull())
+        .addColumn('status', 'text', (c) => c.notNull())
+        .addColumn('host_id', 'text')
+        .addColumn('doc', 'jsonb', (c) => c.notNull())
+        .addColumn('requested_at', 'timestamptz', (c) => c.notNull())
+        .addColumn('updated_at', 'timestamptz', (c) => c.notNull())
+        .execute();
+      await db.schema.createIndex('inventory_vms_host_idx').on('inventory_vms').column('host_id').execute();
+    },
+  },
+};
+
+export async function migrateReadModel(db: AnyKysely): Promise<void> {
+  const migrator = new Migrator({
+    db,
+    provider: { getMigrations: async () => migrations },
+    migrationTableName: 'inventory_migration',
+    migrationLockTableName: 'inventory_migration_lock',
+  });
+  const { error } = await migrator.migrateToLatest();
+  if (error !== undefined) throw new Error(`inventory read-model migration failed: ${error instanceof Error ? error.message : JSON.stringify(error)}`, { cause: error });
+}
+
+export interface HostRow {
+  readonly hostId: string;
+  readonly host: Host;
+}
+
+/** Queries over the read model (eventually consistent; Get calls read the log instead). */
+export class ReadModel {
+  private readonly db: Kysely<ReadModelTables>;
+  constructor(db: AnyKysely) {
+    this.db = db as Kysely<ReadModelTables>;
+  }
+
+  async listHosts(filter: { state?: HostState; resourcePool?: string; tag?: string }): Promise<Host[]> {
+    let q = this.db.selectFrom('inventory_hosts').select('doc').where('removed', '=', false);
+    if (filter.state) q = q.where('state', '=', filter.state);
+    if (filter.resourcePool) q = q.where('resource_pool', '=', filter.resourcePool);
+    if (filter.tag) q = q.where(sql<boolean>`${filter.tag} = ANY(tags)`);
+    return (await q.orderBy('name').orderBy('host_id').execute()).map((r) => r.doc);
+  }
+
+  async listVms(filter: { hostId?: string; status?: VmStatus }): Promise<{ vm: Vm; requestedAt: string; updatedAt: string }[]> {
+    let q = this.db.selectFrom('inventory_vms').select(['doc', 'requested_at', 'updated_at']);
+    if (filter.hostId) q = q.where('host_id', '=', filter.hostId);
+    if (filter.status) q = q.where('status', '=', filter.status);
+    const rows = await q.orderBy('requested_at').orderBy('vm_id').execute();
+    return rows.map((r) => ({ vm: r.doc, requestedAt: r.requested_at.toISOString(), updatedAt: r.updated_at.toISOString() }));
+  }
+
+  async listSnapshots(snapshotOf: (h: Host) => HostSnapshot | undefined): Promise<HostSnapshot[]> {
+    return (await this.listHosts({})).map(snapshotOf).filter((s): s is HostSnapshot => s !== undefined);
+  }
+
+  /** Storage pools any host ever declared, read from the log so a host registered a moment ago counts. */
+  async knownPools(): Promise<ReadonlySet<string>> {
+    const { rows } = await sql<{ name: string }>`
+      SELECT DISTINCT p->>'name' AS name FROM events e, jsonb_array_elements(e.data->'capacity'->'storagePools') p
+      WHERE e.type IN ('HostRegistered', 'HostUpdated')`.execute(this.db);
+    return new Set(rows.map((r) => r.name));
+  }
+}

@@ -1,0 +1,93 @@
+import pg from 'pg';
+import { createKysely, migrateEventStore, PostgresEventStore, runProjection, startRelay, type AnyKysely, type TailingLoop } from '@berth/event-store';
+import { createGrpcServer, type GrpcServer } from '@berth/grpc-kit';
+import { connectNats, createEventPublisher, ensureStreams, type RunningConsumer } from '@berth/messaging';
+import type { Logger } from '@berth/observability';
+import { inventoryEvents, inventoryV1 } from '@berth/contracts';
+import type { NatsConnection } from '@nats-io/transport-node';
+import { HostCommands } from './application/hosts.ts';
+import { VmCommands } from './application/vms.ts';
+import { inventoryService } from './adapters/grpc/service.ts';
+import { startExecutorEventsConsumer } from './adapters/nats/executor-events.ts';
+import { kvSnapshotSink } from './adapters/nats/snapshots.ts';
+import { readModelProjection } from './adapters/postgres/projection.ts';
+import { migrateReadModel, ReadModel } from './adapters/postgres/read-model.ts';
+import type { InventoryConfig } from './config.ts';
+
+export interface RunningInventory {
+  readonly port: number;
+  readonly store: PostgresEventStore;
+  readonly db: AnyKysely;
+  readonly hosts: HostCommands;
+  readonly vms: VmCommands;
+  readonly readModel: ReadModel;
+  stop(): Promise<void>;
+}
+
+/** Creates the service's database when it does not exist yet (a fresh machine or test run). */
+export async function ensureDatabase(url: string): Promise<void> {
+  const target = new URL(url);
+  const name = decodeURIComponent(target.pathname.slice(1));
+  const admin = new URL(url);
+  admin.pathname = '/postgres';
+  const c = new pg.Client({ connectionString: admin.toString() });
+  await c.connect();
+  try {
+    const { rowCount } = await c.query('SELECT 1 FROM pg_database WHERE datname = $1', [name]);
+    if (rowCount === 0) await c.query(`CREATE DATABASE "${name.replace(/"/g, '""')}"`).catch((e: { code?: string }) => {
+      if (e.code !== '42P04') throw e; // created meanwhile by another process
+    });
+  } finally {
+    await c.end();
+  }
+}
+
+/** Wires the whole service: store, read model, relay, KV snapshots, executor consumer, gRPC. */
+export async function startInventory(config: Readonly<InventoryConfig>, logger: Logger): Promise<RunningInventory> {
+  const prefix = config.NATS_PREFIX;
+  await ensureDatabase(config.DATABASE_URL);
+  const db = createKysely(config.DATABASE_URL, { applicationName: 'berth-inventory' });
+  await migrateEventStore(db);
+  await migrateReadModel(db);
+  const store = new PostgresEventStore(db);
+
+  const nc: NatsConnection = await connectNats({ url: config.NATS_URL, name: 'berth-inventory' });
+  await ensureStreams(nc, prefix ? { prefix } : {});
+  const publish = createEventPublisher(nc, { service: inventoryEvents.INVENTORY_SERVICE, ...(prefix ? { prefix } : {}) });
+  const loops: TailingLoop[] = [
+    startRelay({ store, name: 'inventory-relay', publish: async (e) => void (await publish(e)), pollMillis: 1000, logger }),
+    runProjection({ store, name: 'inventory-read-model', handle: readModelProjection(await kvSnapshotSink(nc, prefix)), pollMillis: 1000, logger }),
+  ];
+
+  const readModel = new ReadModel(db);
+  const hosts = new HostCommands(store);
+  const vms = new VmCommands(store, () => readModel.knownPools(), config.INVENTORY_MAX_PROVISION_ATTEMPTS);
+  const consumer: RunningConsumer = await startExecutorEventsConsumer({ nc, vms, logger, ...(prefix ? { prefix } : {}) });
+
+  const server: GrpcServer = createGrpcServer({
+    serviceName: 'inventory',
+    services: [{ definition: inventoryV1.InventoryServiceService, implementation: inventoryService({ hosts, vms, readModel }) }],
+    readiness: async () => {
+      if (nc.isClosed()) return false;
+      await db.selectNoFrom((eb) => eb.val(1).as('one')).execute();
+      return true;
+    },
+    logger,
+  });
+  const port = await server.listen(config.INVENTORY_GRPC_PORT);
+  return {
+    port,
+    store,
+    db,
+    hosts,
+    vms,
+    readModel,
+    async stop() {
+      await server.shutdown(0, 2000);
+      await consumer.stop();
+      await Promise.all(loops.map((l) => l.stop()));
+      await nc.drain();
+      await db.destroy();
+    },
+  };
+}
