@@ -112,3 +112,21 @@ describe('server reflection from the buf image', () => {
     });
   });
 });
+
+describe('without a descriptor set', () => {
+  it('still serves, without reflection, and says why', async () => {
+    const echo = await startEchoServer({ descriptorSet: '/nonexistent/descriptors.binpb' });
+    try {
+      expect(echo.server.services).toEqual(['berth.testing.v1.EchoService', 'grpc.health.v1.Health']);
+      expect(echo.logger.entries.some((e) => e.level === 'warn' && e.msg?.includes('server reflection disabled'))).toBe(true);
+      const client = createClient(grpcReflectionV1.ServerReflectionClient, echo.address);
+      const stream = client.serverReflectionInfo();
+      const err = await new Promise<grpc.ServiceError>((resolve) => stream.on('error', resolve).on('data', () => undefined));
+      stream.end();
+      client.close();
+      expect(err.code).toBe(grpc.status.UNIMPLEMENTED);
+    } finally {
+      await echo.close();
+    }
+  });
+});
