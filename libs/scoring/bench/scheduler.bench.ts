@@ -2,7 +2,7 @@
  * Scheduler benchmark: places a seeded workload (see workload.ts) with the full engine under the
  * pack policy, updating the view after each placement, and compares it with a roofline loop that
  * only checks vCPU and memory fit and takes the least loaded host. Last line: one JSON object.
- *   npm run bench:scheduler -- --hosts 5000 --vms 20000 [--seed 7]
+ *   npm run bench:scheduler -- --hosts 5000 --vms 20000 [--seed 7] [--policy pack|spread]
  */
 import { allocatableVcpus, ordinaryMemoryCapacity, type HostSnapshot, type VmSpec } from '@berth/fit';
 import { parseArgs } from 'node:util';
@@ -11,13 +11,13 @@ import { HostView } from '../src/view.ts';
 import type { PlacementPolicy } from '../src/weights.ts';
 import { costFunctions, makeHosts, makeVms, profiles, rng } from './workload.ts';
 
-const { values } = parseArgs({ options: { hosts: { type: 'string', default: '5000' }, vms: { type: 'string', default: '20000' }, seed: { type: 'string', default: '7' } } });
+const { values } = parseArgs({ options: { hosts: { type: 'string', default: '5000' }, vms: { type: 'string', default: '20000' }, seed: { type: 'string', default: '7' }, policy: { type: 'string', default: 'pack' } } });
 const hostCount = Number(values.hosts);
 const vmCount = Number(values.vms);
 const seed = Number(values.seed);
 
-const pack: PlacementPolicy = { kind: 'pack' };
-const policyFor = (): PlacementPolicy => pack;
+const policy: PlacementPolicy = { kind: values.policy === 'spread' ? 'spread' : 'pack' };
+const policyFor = (): PlacementPolicy => policy;
 
 /**
  * Seconds of CPU this (single-threaded) process used: the machine is shared, so wall time would
@@ -108,6 +108,7 @@ console.log(`placed ${result.placed}/${vms.length} VMs on ${hostsUsed} of ${host
 console.log(JSON.stringify({
   hosts: hostCount,
   vms: vmCount,
+  policy: policy.kind,
   placed: result.placed,
   placementsPerSecond: Math.round(placementsPerSecond),
   wallPlacementsPerSecond: Math.round(vms.length / result.wallSeconds),

@@ -4,5 +4,5 @@ export { HostView, type CostConfig } from './view.ts';
 export { schedule, type Candidate, type ScheduleOptions, type ScheduleResult, type WeightBreakdown } from './schedule.ts';
 export { explainFailure, type FailureExplanation, type RemovalGroup, type RemovalReason } from './explain.ts';
 export { formatExplanation, formatQuantity } from './format.ts';
-export { whatIf, type WhatIfResult } from './whatif.ts';
+export { whatIf, howManyFit, type WhatIfResult } from './whatif.ts';
 export { DEFAULT_WEIGHTS, type PlacementPolicy, type Weights } from './weights.ts';
