@@ -1,0 +1,159 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createServer } from 'node:net';
+import { fileURLToPath } from 'node:url';
+import * as grpc from '@grpc/grpc-js';
+import { jetstreamManager } from '@nats-io/jetstream';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { grpcHealthV1 } from '@berth/contracts';
+import { connectTestNats, createTestDatabase, infraAvailable, natsUrl, testSubjectPrefix, type TestDatabase } from '@berth/testing';
+import { runCli } from './cli.ts';
+
+/**
+ * The CLI against the real inventory service: started as its own process (tools never import
+ * services), with its own database and NATS prefix.
+ */
+const root = fileURLToPath(new URL('../../../', import.meta.url));
+const fixture = (name: string) => fileURLToPath(new URL(`../../../libs/hardware-config/fixtures/${name}`, import.meta.url));
+
+async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const { port } = server.address() as { port: number };
+  await new Promise((r) => server.close(r));
+  return port;
+}
+
+async function waitServing(address: string, child: ChildProcess, log: () => string): Promise<void> {
+  const client = new grpcHealthV1.HealthClient(address, grpc.credentials.createInsecure());
+  try {
+    for (let i = 0; i < 240; i++) {
+      if (child.exitCode !== null) throw new Error(`inventory exited with ${child.exitCode}:\n${log()}`);
+      const status = await new Promise<number | undefined>((resolve) =>
+        client.check({ service: '' }, new grpc.Metadata(), { deadline: Date.now() + 1000 }, (err, res) => resolve(err ? undefined : res.status)),
+      );
+      if (status === grpcHealthV1.HealthCheckResponse_ServingStatus.SERVING) return;
+      await new Promise((r) => setTimeout(r, 250));
+    }
+    throw new Error(`inventory did not become SERVING:\n${log()}`);
+  } finally {
+    client.close();
+  }
+}
+
+describe.skipIf(!(await infraAvailable('postgres', 'nats')))('berth CLI against inventory', () => {
+  let db: TestDatabase;
+  let child: ChildProcess;
+  let address = '';
+  const prefix = testSubjectPrefix('cli');
+  let output = '';
+
+  async function berth(...argv: string[]): Promise<{ code: number; out: string; err: string }> {
+    const out: string[] = [];
+    const err: string[] = [];
+    const code = await runCli(argv, { env: { BERTH_INVENTORY_ADDR: address }, io: { stdout: (t) => out.push(t), stderr: (t) => err.push(t) } });
+    return { code, out: out.join('\n'), err: err.join('\n') };
+  }
+  const json = async <T>(...argv: string[]): Promise<T> => {
+    const r = await berth(...argv, '--json');
+    expect(r.err).toBe('');
+    expect(r.code).toBe(0);
+    return JSON.parse(r.out) as T;
+  };
+
+  /** Lists come from inventory's read model, which follows the log shortly after each commit. */
+  async function eventually<T>(probe: () => Promise<T | undefined>, what: string): Promise<T> {
+    for (let i = 0; i < 100; i++) {
+      const v = await probe();
+      if (v !== undefined) return v;
+      await new Promise((r) => setTimeout(r, 200));
+    }
+    throw new Error(`timed out waiting for ${what}`);
+  }
+  type ListedHost = { hostId: string; spec: { name: string }; usage: { vcpusAllocatable: number; memoryAllocatableBytes: string | number } };
+  const hostListed = (id: string) => eventually(async () => (await json<ListedHost[]>('hosts', 'list')).find((h) => h.hostId === id), `host ${id} listed`);
+
+  beforeAll(async () => {
+    db = await createTestDatabase('cli');
+    const port = await freePort();
+    address = `127.0.0.1:${port}`;
+    child = spawn(process.execPath, ['--import', 'tsx', 'services/inventory/src/main.ts'], {
+      cwd: root,
+      env: { ...process.env, DATABASE_URL: db.url, NATS_URL: natsUrl(), NATS_PREFIX: prefix, INVENTORY_GRPC_PORT: String(port), OTEL_SDK_DISABLED: 'true', LOG_LEVEL: 'warn' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    child.stdout?.on('data', (d: Buffer) => (output += d.toString()));
+    child.stderr?.on('data', (d: Buffer) => (output += d.toString()));
+    await waitServing(address, child, () => output);
+  });
+
+  afterAll(async () => {
+    if (child && child.exitCode === null) {
+      child.kill('SIGTERM');
+      await new Promise((r) => (child.exitCode !== null ? r(null) : child.once('exit', r)));
+    }
+    const nc = await connectTestNats();
+    const jsm = await jetstreamManager(nc);
+    for await (const name of jsm.streams.names()) {
+      if (name.startsWith(`${prefix.toUpperCase()}_`) || name.startsWith(`KV_${prefix}-`)) await jsm.streams.delete(name);
+    }
+    await nc.close();
+    await db?.drop();
+  });
+
+  it('config apply sends the seed 003 profiles and cost functions; config show reads them back', async () => {
+    const applied = await berth('config', 'apply', fixture('ticrypt-vm.conf'));
+    expect(applied.err).toBe('');
+    expect(applied.code).toBe(0);
+    expect(applied.out).toMatch(/as hardware config version 1 \(3 cost functions, 3 hardware profiles\)/);
+    const shown = await json<{ version: number; config: { hardwareProfiles: { id: string; memoryBytes: number; devices?: { address: string }[] }[] } }>('config', 'show');
+    expect(shown.version).toBe(1);
+    const gpu = shown.config.hardwareProfiles.find((p) => p.id === 'nvidia-gpu-node');
+    expect(gpu?.devices?.map((d) => d.address)).toEqual(['0000:01:02.0', '0000:02:03.0']);
+    expect(shown.config.hardwareProfiles.map((p) => p.id).sort()).toEqual(['nvidia-gpu-node', 'pool1', 'pool2']);
+  });
+
+  it('hosts add/list/show/state/remove round trip, with MAAS overcommit arithmetic', async () => {
+    const added = await berth('hosts', 'add', 'kvm-1', '--id', 'kvm-1', '--uri', 'qemu+ssh://root@kvm-1:2222/system', '--profile', 'pool1',
+      '--cpu-overcommit', '0.5', '--memory-overcommit', '5.5', '--memory', '128GiB', '--storage', 'name=images,size=500GiB,default');
+    expect(added.err).toBe('');
+    expect(added.out).toBe('host kvm-1 (kvm-1) registered, enabled');
+    const listed = await hostListed('kvm-1');
+    expect(listed.usage.vcpusAllocatable).toBe(4); // 8 cores (profile pool1) x 0.5
+    expect(Number(listed.usage.memoryAllocatableBytes)).toBe(704 * 1024 ** 3); // 128 GiB x 5.5
+    const table = await berth('hosts', 'list');
+    expect(table.out.split('\n')[1]).toMatch(/^kvm-1\s+kvm-1\s+enabled\s+pool1\s+0 \/ 4\s+0 B \/ 704 GiB/);
+    const state = await berth('hosts', 'state', 'kvm-1', 'no-scheduling', '--reason', 'draining');
+    expect(state.out).toBe('host kvm-1 is no-scheduling');
+    expect((await berth('hosts', 'show', 'kvm-1')).out).toMatch(/state:\s+no-scheduling \(draining\)/);
+    expect((await berth('hosts', 'remove', 'kvm-1')).code).toBe(0);
+    const gone = await berth('hosts', 'show', 'kvm-1');
+    expect(gone.code).toBe(1);
+    expect(gone.err).toMatch(/^berth hosts show: NOT_FOUND: /);
+  });
+
+  it('invalid input comes back as INVALID_ARGUMENT naming the field, and changes nothing', async () => {
+    const badUri = await berth('hosts', 'add', 'bad', '--uri', 'ftp://nowhere', '--profile', 'pool1');
+    expect(badUri.code).toBe(1);
+    expect(badUri.err).toMatch(/INVALID_ARGUMENT:\n\s+spec\.hypervisorUri: /);
+    const badProfile = await berth('hosts', 'add', 'bad', '--uri', 'qemu:///system', '--profile', 'no-such-profile');
+    expect(badProfile.code).toBe(1);
+    expect(badProfile.err).toMatch(/INVALID_ARGUMENT:\n\s+spec\.profileId: .*no-such-profile/);
+    // The read model applies the log in order: once a later host shows, an accepted bad one would too.
+    expect((await berth('hosts', 'add', 'good', '--id', 'good', '--uri', 'qemu:///system', '--profile', 'pool2')).code).toBe(0);
+    await hostListed('good');
+    expect((await json<ListedHost[]>('hosts', 'list')).map((h) => h.spec.name)).not.toContain('bad');
+  });
+
+  it('vms create/list/show/delete (no scheduler running: the VM stays requested)', async () => {
+    const created = await json<{ vmId: string; status: string; spec: { memoryBytes: string | number } }>('vms', 'create', 'web-1', '--vcpus', '2', '--memory', '4GiB', '--disk', '20GiB', '--sla', 'gold');
+    expect(created.status).toBe('VM_STATUS_REQUESTED');
+    expect(Number(created.spec.memoryBytes)).toBe(4 * 1024 ** 3);
+    await eventually(async () => (await json<{ vmId: string }[]>('vms', 'list')).find((v) => v.vmId === created.vmId), 'vm listed');
+    const list = await berth('vms', 'list');
+    expect(list.out).toMatch(new RegExp(`^${created.vmId}\\s+web-1\\s+requested\\s+-\\s+2\\s+4 GiB\\s+gold`, 'm'));
+    expect((await berth('vms', 'show', created.vmId)).out).toMatch(/status:\s+requested/);
+    const deleted = await berth('vms', 'delete', created.vmId);
+    expect(deleted.code).toBe(0);
+    expect(deleted.out).toMatch(new RegExp(`^vm ${created.vmId} (deleting|deleted)$`));
+  });
+});
