@@ -35,17 +35,30 @@ export function startRelay(opts: RelayOptions): TailingLoop {
   if (!Number.isSafeInteger(batchSize) || batchSize < 1) throw new ValidationError({ field: 'batchSize', reason: 'must be a positive integer' });
   const schema = opts.store.schema;
   let at: GlobalPosition | null | undefined;
+  // The next batch is read while this one is on the wire; dropped if this one fails.
+  let prefetched: Promise<StoredEvent[]> | undefined;
   return startTailingLoop(
     { db, channel: opts.store.channel, what: `relay ${opts.name}`, pollMillis: opts.pollMillis ?? 1000, retryMillis: opts.retryMillis, signal: opts.signal, logger: opts.logger },
     async () => {
       at ??= await readCheckpoint(db, schema, opts.name);
-      const events = await opts.store.readAll({ after: at, limit: batchSize });
+      const events = await (prefetched ?? opts.store.readAll({ after: at, limit: batchSize }));
+      prefetched = undefined;
       const last = events.at(-1);
       if (last === undefined) return { count: 0, checkpoint: at, more: false };
-      await Promise.all(events.map(async (e) => opts.publish(e)));
-      await writeCheckpoint(db, schema, opts.name, positionOf(last));
+      const more = events.length === batchSize;
+      if (more) {
+        prefetched = opts.store.readAll({ after: positionOf(last), limit: batchSize });
+        prefetched.catch(() => undefined); // a failure surfaces when it is awaited
+      }
+      try {
+        await Promise.all(events.map(async (e) => opts.publish(e)));
+        await writeCheckpoint(db, schema, opts.name, positionOf(last));
+      } catch (err) {
+        prefetched = undefined;
+        throw err;
+      }
       at = positionOf(last);
-      return { count: events.length, checkpoint: at, more: events.length === batchSize };
+      return { count: events.length, checkpoint: at, more };
     },
   );
 }

@@ -37,7 +37,7 @@ export function schemaOf(opts: SchemaOptions | undefined): string {
   return schema;
 }
 
-/** The channel appends NOTIFY on commit; LISTEN is per database, so the schema tells stores apart. */
+/** The channel the store NOTIFYs after commits that appended; LISTEN is per database, so the schema tells stores apart. */
 export const notifyChannel = (schema: string): string => (schema === 'public' ? 'berth_events' : `berth_events_${schema}`);
 
 /** Applies the store's versioned migrations (idempotent; safe to run from several processes). */
@@ -66,6 +66,11 @@ export function eventStoreMigrations(schema: string): MigrationProvider {
       down: async (db) => {
         await sql.raw(`DROP FUNCTION IF EXISTS ${schema}.berth_append(text, bigint, jsonb, text)`).execute(db);
         for (const t of ['checkpoints', 'command_results', 'events', 'streams']) await db.schema.withSchema(schema).dropTable(t).execute();
+      },
+    },
+    '0002_append_without_notify': {
+      up: async (db) => {
+        await sql.raw(appendFunction(schema)).execute(db);
       },
     },
   };
@@ -116,14 +121,16 @@ async function up0001(db: AnyKysely, schema: string): Promise<void> {
 }
 
 /**
- * One round trip per append: idempotency claim, optimistic version check, batch insert, NOTIFY.
+ * One round trip per append: idempotency claim, optimistic version check, batch insert. (No NOTIFY
+ * here: a notifying commit takes a database-wide lock through its WAL flush, which serialises all
+ * appends; the store notifies after commit instead, coalesced.)
  * p_expected: -1 any, 0 no stream, n exact. Conflicts and duplicates are answered as rows, not
  * raised, so a caller's transaction stays usable for a retry.
  */
 function appendFunction(schema: string): string {
   const t = (name: string) => `${schema}.${name}`;
   return `
-CREATE FUNCTION ${t('berth_append')}(p_stream_id text, p_expected bigint, p_events jsonb, p_command_id text)
+CREATE OR REPLACE FUNCTION ${t('berth_append')}(p_stream_id text, p_expected bigint, p_events jsonb, p_command_id text)
 RETURNS TABLE (o_outcome text, o_version bigint, o_global_position bigint, o_transaction_id xid8, o_event_id uuid,
   o_stream_position bigint, o_type text, o_schema_version integer, o_data jsonb, o_metadata jsonb, o_command_id text,
   o_occurred_at timestamptz)
@@ -167,7 +174,6 @@ BEGIN
       NULL::bigint, NULL::xid8, NULL::uuid, NULL::bigint, NULL::text, NULL::integer, NULL::jsonb, NULL::jsonb, NULL::text, NULL::timestamptz;
     RETURN;
   END IF;
-  PERFORM pg_notify('${notifyChannel(schema)}', '');
   RETURN QUERY WITH ins AS (
     INSERT INTO ${t('events')} AS e (transaction_id, event_id, stream_id, stream_position, type, schema_version, data, metadata, command_id)
     SELECT v_txid, (x.doc->>'id')::uuid, p_stream_id, v_from + x.ord, x.doc->>'type', (x.doc->>'schemaVersion')::integer,

@@ -44,12 +44,56 @@ function traceMetadata(): Record<string, string> {
   return carrier;
 }
 
+const NOTIFY_INTERVAL_MILLIS = 20;
+
+/**
+ * Wakes relays and projections (LISTEN) after commits that appended. At most one NOTIFY is in
+ * flight; pokes meanwhile fold into one more. A lost notification only delays readers to their poll.
+ */
+class CommitNotifier {
+  private inFlight = false;
+  private again = false;
+  constructor(
+    private readonly db: AnyKysely,
+    private readonly channel: string,
+  ) {}
+
+  poke(): void {
+    if (this.inFlight) {
+      this.again = true;
+      return;
+    }
+    this.inFlight = true;
+    void this.send();
+  }
+
+  private async send(): Promise<void> {
+    for (;;) {
+      this.again = false;
+      const started = Date.now();
+      try {
+        await sql`SELECT pg_notify(${this.channel}, '')`.execute(this.db);
+      } catch {
+        // Readers poll as a fallback; a failed wake-up is not an append failure.
+      }
+      if (!this.again) break;
+      // Each NOTIFY is a commit of its own: under load, one per interval is plenty.
+      const wait = started + NOTIFY_INTERVAL_MILLIS - Date.now();
+      if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
+    }
+    this.inFlight = false;
+  }
+}
+
 /** Stream reads and appends over a Kysely instance or an open transaction. */
-class StreamAccess implements EventStreams {
+abstract class StreamAccess implements EventStreams {
   constructor(
     protected readonly exec: AnyKysely,
     readonly schema: string,
   ) {}
+
+  /** Called after each successful, non-duplicate append. */
+  protected abstract appended(): void;
 
   async readStream(streamId: string): Promise<ReadStreamResult> {
     assertStreamId(streamId);
@@ -99,6 +143,7 @@ class StreamAccess implements EventStreams {
       case 'duplicate':
         return { streamId, nextExpectedVersion: Number(rows.at(-1)!.o_stream_position), events: rows.map((r) => fromRow(streamId, r)), duplicate: true };
       case 'ok': {
+        this.appended();
         const docs = JSON.parse(p.eventsJson) as PreparedDoc[];
         return {
           streamId,
@@ -163,11 +208,17 @@ function fromRow(streamId: string, r: AppendRow, doc?: PreparedDoc): StoredEvent
 
 /** Reads and appends inside one Postgres transaction; all its appends commit or roll back together. */
 export class EventStoreTx extends StreamAccess {
+  /** Whether this transaction appended anything (the store notifies after its commit). */
+  didAppend = false;
   constructor(
     readonly trx: AnyTransaction,
     schema: string,
   ) {
     super(trx, schema);
+  }
+
+  protected appended(): void {
+    this.didAppend = true;
   }
 }
 
@@ -175,17 +226,27 @@ export class PostgresEventStore extends StreamAccess {
   /** NOTIFY channel signalled by every commit that appended. */
   readonly channel: string;
 
+  private readonly notifier: CommitNotifier;
+
   constructor(
     readonly db: AnyKysely,
     opts: SchemaOptions = {},
   ) {
     super(db, schemaOf(opts));
     this.channel = notifyChannel(this.schema);
+    this.notifier = new CommitNotifier(db, this.channel);
+  }
+
+  protected appended(): void {
+    this.notifier.poke();
   }
 
   /** Runs `fn` in one transaction: commits when it resolves, rolls back when it throws. */
   async transaction<T>(fn: (tx: EventStoreTx) => Promise<T>): Promise<T> {
-    return this.db.transaction().execute(async (trx) => fn(new EventStoreTx(trx, this.schema)));
+    let tx: EventStoreTx | undefined;
+    const result = await this.db.transaction().execute(async (trx) => fn((tx = new EventStoreTx(trx, this.schema))));
+    if (tx?.didAppend === true) this.notifier.poke();
+    return result;
   }
 
   /**

@@ -1,0 +1,133 @@
+/**
+ * Event-store benchmark: appends vs plain INSERTs, batch appends, the global read and the relay to
+ * JetStream, in a fresh database. Prints figures; the last line is one JSON object.
+ */
+import { randomUUID } from 'node:crypto';
+import pg from 'pg';
+import { sql } from 'kysely';
+import { connect } from '@nats-io/transport-node';
+import { jetstreamManager, StorageType } from '@nats-io/jetstream';
+import { createTestDatabase, natsUrl, uniqueSuffix } from '@berth/testing';
+import { createKysely, migrateEventStore, PostgresEventStore, startRelay } from '../src/index.ts';
+import { pipelinedPublisher } from './pipelined-publisher.ts';
+
+const WRITERS = 8;
+const PHASE_MILLIS = 2500;
+const now = (): number => performance.now();
+const payload = (i: number): { vmId: string; vcpus: number; memoryBytes: number; host: string; tags: string[] } => ({
+  vmId: `vm-${i}`,
+  vcpus: 2,
+  memoryBytes: 4 * 2 ** 30,
+  host: 'host-17',
+  tags: ['bench', 'tier-gold'],
+});
+
+/** Runs `op` in `workers` parallel loops for `millis`; answers operations per second. */
+async function throughput(workers: number, millis: number, op: (worker: number, n: number) => Promise<void>): Promise<number> {
+  let ops = 0;
+  const start = now();
+  const end = start + millis;
+  await Promise.all(
+    Array.from({ length: workers }, async (_, w) => {
+      for (let n = 0; now() < end; n++) {
+        await op(w, n);
+        ops++;
+      }
+    }),
+  );
+  return ops / ((now() - start) / 1000);
+}
+
+const tdb = await createTestDatabase('es_bench');
+const db = createKysely(tdb.url, { max: WRITERS + 2 });
+const raw = await Promise.all(Array.from({ length: WRITERS }, async () => {
+  const c = new pg.Client({ connectionString: tdb.url });
+  await c.connect();
+  return c;
+}));
+const nc = await connect({ servers: natsUrl(), name: 'event-store-bench' });
+const jsm = await jetstreamManager(nc);
+const streamName = `BENCH_ES_${uniqueSuffix().toUpperCase()}`;
+try {
+  await migrateEventStore(db);
+  const store = new PostgresEventStore(db);
+  await sql`CREATE TABLE raw_events (LIKE events INCLUDING ALL)`.execute(db);
+
+  // Alternate rounds so load from other work on the machine hits both sides alike.
+  let appendOps = 0, appendSecs = 0, rawOps = 0, rawSecs = 0;
+  const versions = new Array<number>(WRITERS).fill(0);
+  for (let round = 0; round < 2; round++) {
+    const r = await throughput(WRITERS, PHASE_MILLIS, async (w, n) => {
+      await raw[w]!.query(
+        'INSERT INTO raw_events (event_id, stream_id, stream_position, type, schema_version, data, metadata) VALUES ($1, $2, $3, $4, 1, $5, $6)',
+        [randomUUID(), `raw-${round}-${w}`, n + 1, 'VmRequested', JSON.stringify(payload(n)), '{}'],
+      );
+    });
+    rawOps += r * PHASE_MILLIS / 1000; rawSecs += PHASE_MILLIS / 1000;
+    const a = await throughput(WRITERS, PHASE_MILLIS, async (w, n) => {
+      const res = await store.append(`single-${w}`, [{ type: 'VmRequested', data: payload(n) }], { expectedVersion: versions[w]! });
+      versions[w] = res.nextExpectedVersion;
+    });
+    appendOps += a * PHASE_MILLIS / 1000; appendSecs += PHASE_MILLIS / 1000;
+    console.log(`round ${round}: raw INSERT ${r.toFixed(0)}/s, append ${a.toFixed(0)}/s`);
+  }
+  const rawInsertPerSecond = rawOps / rawSecs;
+  const appendsPerSecond = appendOps / appendSecs;
+
+  const batchVersions = new Array<number>(4).fill(0);
+  const batchesPerSecond = await throughput(4, PHASE_MILLIS, async (w, n) => {
+    const events = Array.from({ length: 100 }, (_, k) => ({ type: 'VmRequested', data: payload(n * 100 + k) }));
+    const res = await store.append(`batch-${w}`, events, { expectedVersion: batchVersions[w]! });
+    batchVersions[w] = res.nextExpectedVersion;
+  });
+  const batchEventsPerSecond = batchesPerSecond * 100;
+  console.log(`batch appends: ${batchEventsPerSecond.toFixed(0)} events/s`);
+
+  let read = 0;
+  const readStart = now();
+  for (let after = null as Awaited<ReturnType<typeof store.readAll>>[number] | null; ; ) {
+    const page = await store.readAll({ after: after === null ? null : { transactionId: after.transactionId, position: after.globalPosition }, limit: 1000 });
+    if (page.length === 0) break;
+    read += page.length;
+    after = page.at(-1)!;
+  }
+  const globalReadEventsPerSecond = read / ((now() - readStart) / 1000);
+  console.log(`global read: ${read} events, ${globalReadEventsPerSecond.toFixed(0)} events/s`);
+
+  await jsm.streams.add({ name: streamName, subjects: [`${streamName.toLowerCase()}.>`], storage: StorageType.File });
+  const publisher = pipelinedPublisher(nc);
+  const relayStart = now();
+  const relay = startRelay({
+    store,
+    name: 'bench',
+    batchSize: 2000,
+    pollMillis: 200,
+    publish: async (e) => {
+      await publisher.publish(`${streamName.toLowerCase()}.${e.type}`, JSON.stringify(e), e.id);
+    },
+  });
+  while (relay.handled() < read) await new Promise((r) => setTimeout(r, 20));
+  const relayEventsPerSecond = relay.handled() / ((now() - relayStart) / 1000);
+  await relay.stop();
+  publisher.close();
+  const stored = (await jsm.streams.info(streamName)).state.messages;
+  console.log(`relay: ${relay.handled()} events acknowledged by JetStream (${stored} in stream), ${relayEventsPerSecond.toFixed(0)} events/s`);
+
+  const round = (n: number): number => Math.round(n);
+  console.log(
+    JSON.stringify({
+      appendsPerSecond: round(appendsPerSecond),
+      batchEventsPerSecond: round(batchEventsPerSecond),
+      globalReadEventsPerSecond: round(globalReadEventsPerSecond),
+      relayEventsPerSecond: round(relayEventsPerSecond),
+      rawInsertPerSecond: round(rawInsertPerSecond),
+      appendVsRawRatio: Math.round((appendsPerSecond / rawInsertPerSecond) * 100) / 100,
+    }),
+  );
+} finally {
+  await jsm.streams.delete(streamName).catch(() => false);
+  await nc.close();
+  await Promise.all(raw.map(async (c) => c.end()));
+  await db.destroy();
+  await tdb.drop();
+}
