@@ -68,7 +68,7 @@ function loses(best: readonly Finalist[], k: number, score: number, hostId: stri
   return w !== undefined && (score > w.score || (score === w.score && hostId > w.hostId));
 }
 
-/** Members examined past the first finalist of a class when host-specific weights vary. */
+/** Members examined past the k-th finalist of a class when the NUMA alignment weight varies. */
 const EXTRA_MEMBERS = 32;
 
 function candidate(view: HostView, ctx: ScoreContext, cls: HostClass, f: Finalist): Candidate {
@@ -148,7 +148,9 @@ export function schedule(vm: VmSpec, hosts: HostView | readonly HostSnapshot[], 
       const score = lazy ? partial + ctx.weights.numaAlignment * numaAlignmentPenalty(r.claim, snap.capacity) : partial;
       insert(best, { slot, score, hostId, claim: r.claim }, k);
       owner.set(slot, cls);
-      if (best.length === k && (uniform || best[k - 1]!.score <= base || ++extra > EXTRA_MEMBERS)) break;
+      // Soft affinity is cheap to read per member, so those VMs see every member (exact); the NUMA
+      // alignment needs a full fit per member, so that search stops after EXTRA_MEMBERS more.
+      if (best.length === k && (uniform || best[k - 1]!.score <= base || (!soft && ++extra > EXTRA_MEMBERS))) break;
     }
   }
 

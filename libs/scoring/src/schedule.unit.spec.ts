@@ -138,3 +138,21 @@ describe('explanations', () => {
     expect(r.explanation.groups[0]).toMatchObject({ reason: 'memory', hosts: 80, needed: 16 * GiB, bestAvailable: 12 * GiB, sampleHosts: ['m00', 'm01', 'm02'] });
   });
 });
+
+describe('soft affinity in a large class', () => {
+  it('finds the one host running the group among many identical ones', () => {
+    const hosts = Array.from({ length: 200 }, (_, i) => host(`h${String(i).padStart(3, '0')}`, undefined));
+    const view = new HostView(hosts);
+    const group = { group: 'db', polarity: 'affinity', target: 'vm', enforcement: 'soft', hosts: [] } as const;
+    // h150 runs a db VM; h151 an identical load without the group: both land in one class.
+    view.applyClaim(placed(schedule(vmSpec({ vmId: 'db-1', affinity: [group] }), view, { excludedHosts: hosts.slice(0, 150).map((h) => h.capacity.hostId) })).claim);
+    view.applyClaim(placed(schedule(vmSpec({ vmId: 'other' }), view, { excludedHosts: hosts.slice(0, 151).map((h) => h.capacity.hostId) })).claim);
+    for (let i = 0; i < 60; i++) {
+      const id = `x-${i}`;
+      view.applyClaim(placed(schedule(vmSpec({ vmId: id }), view, { excludedHosts: ['h150', 'h151'], policyFor: () => ({ kind: 'spread' }) })).claim);
+    }
+    const r = placed(schedule(vmSpec({ vmId: 'db-2', affinity: [group] }), view, { policyFor: () => ({ kind: 'spread' }) }));
+    expect(r.hostId).toBe('h150');
+    expect(r.breakdown.weights.softAffinity).toBe(0);
+  });
+});
