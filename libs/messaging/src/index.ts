@@ -11,7 +11,8 @@ export {
   type KvDefinition,
   type ConsumerDefinition,
 } from './definitions.ts';
-export { createEventPublisher, BerthHeaders, type PublishableEvent, type PublisherOptions, type PublishResult } from './publisher.ts';
+export { createEventPublisher, BerthHeaders, type EventPublisher, type PublishableEvent, type PublisherOptions, type PublishResult } from './publisher.ts';
+export { PublishError } from './pub-acks.ts';
 export { startConsumer, type ConsumerOptions, type ConsumeContext, type EventHandler, type RunningConsumer } from './consumer.ts';
 export { ack, nak, term, type ConsumeResult } from './results.ts';
 export { DeadLetterHeaders } from './dead-letter.ts';

@@ -1,10 +1,10 @@
 import { context, SpanKind, trace } from '@opentelemetry/api';
 import { headers as natsHeaders, type NatsConnection } from '@nats-io/transport-node';
-import { jetstream, type PubAck } from '@nats-io/jetstream';
 import type { EventEnvelope } from '@berth/contracts';
 import { extractTraceContext, injectTraceHeaders, withSpan } from '@berth/observability';
 import { envelopeBody } from './envelope.ts';
 import { checkPrefix, eventSubject, subjectName } from './names.ts';
+import { PubAckTracker } from './pub-acks.ts';
 
 /** An envelope plus the producer's metadata (StoredEvent from @berth/event-store fits). */
 export type PublishableEvent = EventEnvelope & { readonly metadata?: Readonly<Record<string, string>> };
@@ -36,6 +36,9 @@ export const BerthHeaders = {
   streamId: 'Berth-Stream-Id',
 } as const;
 
+/** Publishes one event; `close()` fails what is still in flight and stops the timeout sweeper. */
+export type EventPublisher = ((e: PublishableEvent) => Promise<PublishResult>) & { close(): void };
+
 /**
  * Returns a function that publishes one event to JetStream and resolves once the stream has
  * acknowledged it (so a relay may then advance its checkpoint). `Nats-Msg-Id` = event id, so a
@@ -43,21 +46,22 @@ export const BerthHeaders = {
  * of the context recorded with the event (`metadata.traceparent`, i.e. the append), else of the
  * active one, and its context travels in the `traceparent`/`tracestate` headers.
  */
-export function createEventPublisher(nc: NatsConnection, options: PublisherOptions): (e: PublishableEvent) => Promise<PublishResult> {
+export function createEventPublisher(nc: NatsConnection, options: PublisherOptions): EventPublisher {
   checkPrefix(options.prefix);
-  const js = jetstream(nc, { timeout: options.timeoutMillis ?? 5000 });
-  return async (e) => {
+  const acks = new PubAckTracker(nc, options.timeoutMillis ?? 5000);
+  const publish = async (e: PublishableEvent): Promise<PublishResult> => {
     const subject = subjectName(options.subjectFor?.(e) ?? eventSubject(options.service, e.streamId, e.type), options.prefix);
     const parent = e.metadata?.['traceparent'] ? extractTraceContext(e.metadata, context.active()) : context.active();
     return withSpan(
       `${subject} publish`,
       async (span) => {
         const h = natsHeaders();
+        h.set(BerthHeaders.msgId, e.id);
         h.set(BerthHeaders.eventType, e.type);
         h.set(BerthHeaders.schemaVersion, String(e.schemaVersion));
         h.set(BerthHeaders.streamId, e.streamId);
         injectTraceHeaders(h, trace.setSpan(context.active(), span));
-        const ack: PubAck = await js.publish(subject, envelopeBody(e), { msgID: e.id, headers: h });
+        const ack = await acks.publish(subject, envelopeBody(e), h);
         span.setAttribute('messaging.destination.partition.id', ack.stream);
         span.setAttribute('berth.duplicate', ack.duplicate);
         return { subject, stream: ack.stream, seq: ack.seq, duplicate: ack.duplicate };
@@ -75,4 +79,5 @@ export function createEventPublisher(nc: NatsConnection, options: PublisherOptio
       },
     );
   };
+  return Object.assign(publish, { close: () => acks.close() });
 }

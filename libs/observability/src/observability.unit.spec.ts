@@ -3,7 +3,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { context, ROOT_CONTEXT, trace } from '@opentelemetry/api';
 import { createLogger } from './logger.ts';
 import { extractTraceContext, injectTraceHeaders, traceHeadersOf } from './propagation.ts';
-import { resolveExporterKind, startObservability, type Observability } from './sdk.ts';
+import { OTLPTraceExporter as OtlpJson } from '@opentelemetry/exporter-trace-otlp-http';
+import { OTLPTraceExporter as OtlpProto } from '@opentelemetry/exporter-trace-otlp-proto';
+import { OTLPTraceExporter as OtlpGrpc } from '@opentelemetry/exporter-trace-otlp-grpc';
+import { otlpExporterFor, resolveExporterKind, startObservability, type Observability } from './sdk.ts';
 import { withSpan } from './spans.ts';
 
 /** Shaped like NATS MsgHdrs: get answers '' for a missing header. */
@@ -81,5 +84,14 @@ describe('resolveExporterKind', () => {
       error = e;
     }
     expect(error).toMatchObject({ name: 'ValidationError', violations: [{ field: 'OTEL_TRACES_EXPORTER', reason: expect.stringContaining('jaeger') }] });
+  });
+});
+
+describe('otlpExporterFor', () => {
+  it('picks the exporter from OTEL_EXPORTER_OTLP_(TRACES_)PROTOCOL, http/protobuf by default', () => {
+    expect(otlpExporterFor({}).constructor).toBe(OtlpProto);
+    expect(otlpExporterFor({ OTEL_EXPORTER_OTLP_PROTOCOL: 'http/json' }).constructor).toBe(OtlpJson);
+    expect(otlpExporterFor({ OTEL_EXPORTER_OTLP_PROTOCOL: 'http/json', OTEL_EXPORTER_OTLP_TRACES_PROTOCOL: 'grpc' }).constructor).toBe(OtlpGrpc);
+    expect(() => otlpExporterFor({ OTEL_EXPORTER_OTLP_PROTOCOL: 'carrier-pigeon' })).toThrow(/OTEL_EXPORTER_OTLP_PROTOCOL: must be/);
   });
 });

@@ -1,6 +1,8 @@
 import { createRequire } from 'node:module';
 import { NodeSDK, tracing } from '@opentelemetry/sdk-node';
-import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-http';
+import { OTLPTraceExporter as OtlpHttpJsonExporter } from '@opentelemetry/exporter-trace-otlp-http';
+import { OTLPTraceExporter as OtlpHttpProtoExporter } from '@opentelemetry/exporter-trace-otlp-proto';
+import { OTLPTraceExporter as OtlpGrpcExporter } from '@opentelemetry/exporter-trace-otlp-grpc';
 import { GrpcInstrumentation } from '@opentelemetry/instrumentation-grpc';
 import { HttpInstrumentation } from '@opentelemetry/instrumentation-http';
 import { PgInstrumentation } from '@opentelemetry/instrumentation-pg';
@@ -67,15 +69,30 @@ export function resolveExporterKind(env: NodeJS.ProcessEnv): TraceExporterKind {
   return first as TraceExporterKind;
 }
 
-function spanProcessorsFor(kind: TraceExporterKind, memory: tracing.InMemorySpanExporter | undefined): tracing.SpanProcessor[] {
+/** OTEL_EXPORTER_OTLP_(TRACES_)PROTOCOL: `http/protobuf` (the spec's default), `http/json` or `grpc`. */
+export function otlpExporterFor(env: NodeJS.ProcessEnv): tracing.SpanExporter {
+  const protocol = (env['OTEL_EXPORTER_OTLP_TRACES_PROTOCOL'] ?? env['OTEL_EXPORTER_OTLP_PROTOCOL'] ?? 'http/protobuf').trim();
+  switch (protocol) {
+    case 'http/protobuf':
+      return new OtlpHttpProtoExporter();
+    case 'http/json':
+      return new OtlpHttpJsonExporter();
+    case 'grpc':
+      return new OtlpGrpcExporter();
+    default:
+      throw new ValidationError({ field: 'OTEL_EXPORTER_OTLP_PROTOCOL', reason: `must be http/protobuf, http/json or grpc, got "${protocol}"` });
+  }
+}
+
+function spanProcessorsFor(kind: TraceExporterKind, memory: tracing.InMemorySpanExporter | undefined, env: NodeJS.ProcessEnv): tracing.SpanProcessor[] {
   switch (kind) {
     case 'memory':
       return [new tracing.SimpleSpanProcessor(memory!)];
     case 'console':
       return [new tracing.SimpleSpanProcessor(new tracing.ConsoleSpanExporter())];
     case 'otlp':
-      // The exporter reads OTEL_EXPORTER_OTLP_* (endpoint, headers, timeout) itself.
-      return [new tracing.BatchSpanProcessor(new OTLPTraceExporter())];
+      // The exporters read OTEL_EXPORTER_OTLP_* (endpoint, headers, timeout) themselves.
+      return [new tracing.BatchSpanProcessor(otlpExporterFor(env))];
     case 'none':
       // A provider with a no-op processor still mints trace ids for logs and propagation.
       return [new tracing.NoopSpanProcessor()];
@@ -96,7 +113,7 @@ export function startObservability(options: ObservabilityOptions): Observability
   const env = options.env ?? process.env;
   const kind = options.exporter ?? resolveExporterKind(env);
   const memoryExporter = kind === 'memory' ? new tracing.InMemorySpanExporter() : undefined;
-  const processors = spanProcessorsFor(kind, memoryExporter);
+  const processors = spanProcessorsFor(kind, memoryExporter, env);
   const sdk = new NodeSDK({
     serviceName: env['OTEL_SERVICE_NAME'] ?? options.serviceName,
     spanProcessors: processors,
