@@ -84,6 +84,14 @@ describe('dedicated CPUs and NUMA', () => {
   });
 });
 
+describe('hosts without NUMA information', () => {
+  it('are one node: dedicated VMs pin CPUs 0.., hugepage VMs find no pool', () => {
+    const h = hostSnapshot({ hostId: 'flat', cpus: 4 });
+    expect(claimOf(fits(h, vmSpec({ vmId: 'v', vcpus: 2, cpuPolicy: 'dedicated' }))).pinnedCpus).toEqual([0, 1]);
+    expect(filtersOf(fits(h, vmSpec({ vmId: 'v', hugepageSizeBytes: MiB2 })))).toEqual(['hugepages']);
+  });
+});
+
 describe('devices, VFs, storage', () => {
   const host = numaHost({
     pciDevices: [
