@@ -1,1 +1,2 @@
-export {};
+export { startExecutor, ensureDatabase, type RunningExecutor, type ExecutorOverrides } from './service.ts';
+export { loadExecutorConfig, executorConfigSchema, type ExecutorConfig } from './config.ts';

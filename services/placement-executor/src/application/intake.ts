@@ -1,0 +1,90 @@
+import type { EventEnvelope, inventoryEvents } from '@berth/contracts';
+import { ack, term, type ConsumeResult } from '@berth/messaging';
+import { domainName, domainUuid, type RealmSettings } from '@berth/hypervisor';
+import type { Location, VmOperation } from '../domain/vm/events.ts';
+import type { Provisioner } from './provisioner.ts';
+import type { Vms } from './vms.ts';
+
+type Inv = inventoryEvents.InventoryEventMap;
+
+export interface HostRegistry {
+  upsertHost(hostId: string, uri: string, removed: boolean): Promise<void>;
+  markHostRemoved(hostId: string): Promise<void>;
+}
+
+export interface IntakeOptions {
+  readonly vms: Vms;
+  readonly provisioner: Provisioner;
+  readonly hosts: HostRegistry;
+  readonly realm: RealmSettings;
+  readonly clock?: () => Date;
+}
+
+const OPERATIONS: Readonly<Record<string, VmOperation>> = {
+  VmStartRequested: 'start', VmStopRequested: 'stop', VmRebootRequested: 'reboot', VmDeleteRequested: 'delete',
+};
+
+const vmIdOf = (env: EventEnvelope): string => env.streamId.replace(/^vm-/, '');
+const hostIdOf = (env: EventEnvelope): string => env.streamId.replace(/^host-/, '');
+
+/**
+ * Turns inventory's events into commands on the executor's own log, then acks. The inventory event
+ * id is the command id, so a redelivered message appends nothing. The hypervisor work itself runs
+ * in the Provisioner, from the log, so the consumer never blocks on a slow host.
+ */
+export function createIntake(o: IntakeOptions): { vm(env: EventEnvelope): Promise<ConsumeResult>; host(env: EventEnvelope): Promise<ConsumeResult> } {
+  const clock = o.clock ?? (() => new Date());
+  return {
+    async vm(env) {
+      const vmId = vmIdOf(env);
+      if (env.type === 'VmPlaced') {
+        const d = env.data as Inv['VmPlaced'] & { attempt?: number };
+        if (!d?.claim || !d.hostId || !d.hypervisorUri || !d.spec) return term('VmPlaced without claim, host or spec');
+        const current = await o.vms.load(vmId);
+        // Inventory's VmPlaced does not say which attempt it is; each placement after a failure is the next one.
+        const attempt = d.attempt ?? (current.status === 'unknown' ? 1 : current.location.attempt + 1);
+        const location: Location = { vmId, hostId: d.hostId, hypervisorUri: d.hypervisorUri, attempt };
+        await o.vms.execute(vmId, {
+          type: 'Provision',
+          location,
+          request: {
+            name: d.spec.name, claim: d.claim, passthroughCpu: d.spec.passthroughCpu,
+            // A virtio NIC joins the libvirt network named after its space (`default` without one).
+            networks: d.spec.nics.filter((n) => !n.sriov).map((n) => n.network?.space ?? 'default'),
+            ...(d.spec.hugepageSizeBytes !== undefined ? { hugepageSizeBytes: d.spec.hugepageSizeBytes } : {}),
+          },
+          domainName: domainName(vmId),
+          domainUuid: domainUuid(vmId),
+          registrationDeadline: new Date(clock().getTime() + o.realm.registrationTimeoutMillis).toISOString(),
+        }, env.id);
+        o.provisioner.kick(vmId);
+        return ack();
+      }
+      const operation = OPERATIONS[env.type];
+      if (operation === undefined) return ack();
+      const d = env.data as inventoryEvents.VmLocation & { force?: boolean };
+      const location: Location = { vmId, hostId: d?.hostId ?? '', hypervisorUri: d?.hypervisorUri ?? '', attempt: 0 };
+      await o.vms.execute(vmId, { type: 'RequestOperation', location, operation, force: operation === 'delete' || d?.force === true, requestId: env.id }, env.id);
+      o.provisioner.kick(vmId);
+      return ack();
+    },
+
+    async host(env) {
+      const hostId = hostIdOf(env);
+      switch (env.type) {
+        case 'HostRegistered':
+        case 'HostUpdated': {
+          const d = env.data as Inv['HostUpdated'];
+          if (!d?.hypervisorUri) return term(`${env.type} without hypervisorUri`);
+          await o.hosts.upsertHost(hostId, d.hypervisorUri, false);
+          return ack();
+        }
+        case 'HostRemoved':
+          await o.hosts.markHostRemoved(hostId);
+          return ack();
+        default:
+          return ack();
+      }
+    },
+  };
+}

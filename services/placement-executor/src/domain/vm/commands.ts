@@ -1,0 +1,26 @@
+import type { Location, ProvisionRequest, VmOperation, VmStartedCause } from './events.ts';
+import type { ProvisionStep } from './state.ts';
+
+/** Commands on one VM's stream; times and ids come in with the command (STYLE.md §1). */
+export type VmCommand =
+  | {
+      readonly type: 'Provision';
+      readonly location: Location;
+      readonly request: ProvisionRequest;
+      readonly domainName: string;
+      readonly domainUuid: string;
+      readonly registrationDeadline: string;
+    }
+  | { readonly type: 'RecordProgress'; readonly step: Exclude<ProvisionStep, 'requested'>; readonly volumes: readonly { pool: string; name: string; sizeBytes: number }[] }
+  | { readonly type: 'MarkStarted'; readonly cause: VmStartedCause }
+  | { readonly type: 'FailProvisioning'; readonly reason: string; readonly permanent: boolean }
+  | { readonly type: 'RequestOperation'; readonly location: Location; readonly operation: VmOperation; readonly force: boolean; readonly requestId: string }
+  | { readonly type: 'MarkStopped'; readonly how: 'graceful' | 'forced' | 'already-stopped' }
+  | { readonly type: 'MarkDeleted'; readonly reason: string }
+  | { readonly type: 'FailOperation'; readonly operation: VmOperation; readonly reason: string }
+  | {
+      readonly type: 'ReportDrift';
+      readonly expected: 'running' | 'shut-off' | 'absent';
+      readonly actual: string;
+      readonly action: 'restarted' | 'redefined-and-started' | 'removed' | 'reported';
+    };

@@ -1,0 +1,88 @@
+import { IllegalStateError } from '@berth/errors';
+import type { VmCommand } from './commands.ts';
+import type { Location, VmEvent } from './events.ts';
+import type { ProvisionStep, VmState } from './state.ts';
+
+const STEP_ORDER: readonly ProvisionStep[] = ['requested', 'volumes-created', 'domain-defined', 'domain-started'];
+const STEP_EVENT = { 'volumes-created': 'VolumesCreated', 'domain-defined': 'DomainDefined', 'domain-started': 'DomainStarted' } as const;
+
+const assertNever = (x: never): never => {
+  throw new Error(`unhandled ${JSON.stringify(x)}`);
+};
+
+function locationOf(state: VmState, command: string): Location {
+  if (state.status === 'unknown') throw new IllegalStateError(`${command}: the executor has no record of this VM`);
+  return state.location;
+}
+
+/**
+ * The provisioning state machine. Duplicated or late commands (redelivered messages, a resumed
+ * step after a crash) decide nothing rather than fail, so retries are always safe.
+ */
+export function decide(command: VmCommand, state: VmState): VmEvent[] {
+  switch (command.type) {
+    case 'Provision': {
+      const { location } = command;
+      if (state.status === 'deleted') return [];
+      // Another attempt (after a failure elsewhere) starts over; the same or an older one is a duplicate.
+      if (state.status !== 'unknown' && location.attempt <= state.location.attempt) return [];
+      if (state.status === 'provisioning' || state.status === 'running' || state.status === 'stopped') return [];
+      return [{
+        type: 'VmProvisioning',
+        data: { ...location, domainName: command.domainName, domainUuid: command.domainUuid, registrationDeadline: command.registrationDeadline, request: command.request },
+      }];
+    }
+    case 'RecordProgress': {
+      if (state.status !== 'provisioning') return [];
+      if (STEP_ORDER.indexOf(command.step) <= STEP_ORDER.indexOf(state.step)) return [];
+      const loc = state.location;
+      switch (command.step) {
+        case 'volumes-created':
+          return [{ type: STEP_EVENT[command.step], data: { ...loc, volumes: command.volumes } }];
+        case 'domain-defined':
+          return [{ type: STEP_EVENT[command.step], data: { ...loc, domainName: state.domain.name, domainUuid: state.domain.uuid } }];
+        case 'domain-started':
+          return [{ type: STEP_EVENT[command.step], data: loc }];
+        default:
+          return assertNever(command.step);
+      }
+    }
+    case 'MarkStarted':
+      if (state.status === 'provisioning' && command.cause !== 'provisioned') return [];
+      if (state.status !== 'provisioning' && state.status !== 'running' && state.status !== 'stopped') return [];
+      if (state.status === 'running' && command.cause === 'provisioned') return [];
+      return [{ type: 'VmStarted', data: { ...state.location, cause: command.cause } }];
+    case 'FailProvisioning':
+      if (state.status !== 'provisioning') return [];
+      return [{ type: 'VmProvisionFailed', data: { ...state.location, reason: command.reason, permanent: command.permanent } }];
+    case 'RequestOperation': {
+      if (state.status === 'deleted') return [];
+      if (state.status === 'unknown' || state.status === 'failed') {
+        // Nothing runs for this VM here: a delete is complete at once, anything else cannot be done.
+        const location = state.status === 'failed' ? state.location : command.location;
+        return command.operation === 'delete'
+          ? [{ type: 'VmDeleted', data: { ...location, reason: state.status === 'failed' ? 'deleted after failed provisioning' : 'never provisioned' } }]
+          : [{ type: 'VmOperationFailed', data: { ...location, operation: command.operation, reason: `VM is ${state.status === 'failed' ? 'failed' : 'not provisioned'} on this executor` } }];
+      }
+      if (state.pending?.requestId === command.requestId) return [];
+      return [{ type: 'OperationRequested', data: { ...state.location, operation: command.operation, force: command.force, requestId: command.requestId } }];
+    }
+    case 'MarkStopped':
+      if (state.status !== 'running' && state.status !== 'stopped') return [];
+      if (state.status === 'stopped' && state.pending?.operation !== 'stop') return [];
+      return [{ type: 'VmStopped', data: { ...state.location, how: command.how } }];
+    case 'MarkDeleted':
+      if (state.status === 'deleted') return [];
+      return [{ type: 'VmDeleted', data: { ...locationOf(state, 'MarkDeleted'), reason: command.reason } }];
+    case 'FailOperation':
+      if (state.status === 'unknown' || state.status === 'deleted' || state.status === 'failed') return [];
+      return [{ type: 'VmOperationFailed', data: { ...state.location, operation: command.operation, reason: command.reason } }];
+    case 'ReportDrift':
+      return [{
+        type: 'DomainDrift',
+        data: { ...locationOf(state, 'ReportDrift'), expected: command.expected, actual: command.actual, action: command.action },
+      }];
+    default:
+      return assertNever(command);
+  }
+}

@@ -1,0 +1,83 @@
+import type { Location, ProvisionRequest, VmEvent, VmOperation } from './events.ts';
+
+export type ProvisionStep = 'requested' | 'volumes-created' | 'domain-defined' | 'domain-started';
+
+export interface PendingOperation {
+  readonly operation: VmOperation;
+  readonly force: boolean;
+  readonly requestId: string;
+}
+
+interface Placed {
+  readonly location: Location;
+  readonly request: ProvisionRequest;
+  /** The latest start/stop/reboot accepted and not yet carried out; a delete always wins. */
+  readonly pending: PendingOperation | null;
+}
+
+/** One VM as the executor's log tells it. */
+export type VmState =
+  | { readonly status: 'unknown' }
+  | (Placed & {
+      readonly status: 'provisioning';
+      readonly step: ProvisionStep;
+      readonly deadline: string;
+      readonly domain: { readonly name: string; readonly uuid: string };
+    })
+  | (Placed & { readonly status: 'running' })
+  | (Placed & { readonly status: 'stopped' })
+  | { readonly status: 'failed'; readonly location: Location; readonly reason: string; readonly permanent: boolean }
+  | { readonly status: 'deleted'; readonly location: Location };
+
+export type VmStatus = VmState['status'];
+
+export const initialState = (): VmState => ({ status: 'unknown' });
+
+const assertNever = (x: never): never => {
+  throw new Error(`unhandled ${JSON.stringify(x)}`);
+};
+
+const locationOf = (d: Location): Location => ({ vmId: d.vmId, hostId: d.hostId, hypervisorUri: d.hypervisorUri, attempt: d.attempt });
+
+export function evolve(state: VmState, event: VmEvent): VmState {
+  switch (event.type) {
+    case 'VmProvisioning':
+      return {
+        status: 'provisioning', step: 'requested', location: locationOf(event.data), request: event.data.request,
+        deadline: event.data.registrationDeadline, pending: null,
+        domain: { name: event.data.domainName, uuid: event.data.domainUuid },
+      };
+    case 'VolumesCreated':
+      return state.status === 'provisioning' ? { ...state, step: 'volumes-created' } : state;
+    case 'DomainDefined':
+      return state.status === 'provisioning' ? { ...state, step: 'domain-defined' } : state;
+    case 'DomainStarted':
+      return state.status === 'provisioning' ? { ...state, step: 'domain-started' } : state;
+    case 'VmStarted': {
+      if (state.status !== 'provisioning' && state.status !== 'running' && state.status !== 'stopped') return state;
+      // Running is what a start or reboot asked for; a stop or delete that arrived meanwhile still waits.
+      const op = state.pending?.operation;
+      const pending = op === 'start' || op === 'reboot' ? null : state.pending;
+      return { status: 'running', location: state.location, request: state.request, pending };
+    }
+    case 'VmProvisionFailed':
+      return { status: 'failed', location: locationOf(event.data), reason: event.data.reason, permanent: event.data.permanent };
+    case 'OperationRequested': {
+      if (state.status !== 'provisioning' && state.status !== 'running' && state.status !== 'stopped') return state;
+      if (state.pending?.operation === 'delete') return state;
+      return { ...state, pending: { operation: event.data.operation, force: event.data.force, requestId: event.data.requestId } };
+    }
+    case 'VmStopped':
+      return state.status === 'running' || state.status === 'stopped'
+        ? { status: 'stopped', location: state.location, request: state.request, pending: state.pending?.operation === 'stop' ? null : state.pending }
+        : state;
+    case 'VmDeleted':
+      return { status: 'deleted', location: locationOf(event.data) };
+    case 'VmOperationFailed':
+      return state.status === 'running' || state.status === 'stopped' || state.status === 'provisioning' ? { ...state, pending: null } : state;
+    case 'DomainDrift':
+      return state;
+    default:
+      return assertNever(event);
+  }
+}

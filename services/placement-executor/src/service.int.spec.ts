@@ -1,0 +1,116 @@
+import { execFileSync } from 'node:child_process';
+import { XMLParser } from 'fast-xml-parser';
+import type { NatsConnection } from '@nats-io/transport-node';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { libvirtUsable, startTestLibvirtd, type TestLibvirtd } from '@berth/hypervisor/testing';
+import { createLogger } from '@berth/observability';
+import { connectTestNats, createTestDatabase, infraAvailable, testSubjectPrefix, type TestDatabase } from '@berth/testing';
+import { loadExecutorConfig } from './config.ts';
+import { startExecutor, type RunningExecutor } from './service.ts';
+import { FakeInventory } from './testing/fake-inventory.ts';
+
+const virsh = (uri: string, ...args: string[]): string =>
+  execFileSync('virsh', ['-q', '-c', uri, ...args], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
+const domstate = (uri: string, name: string): string => {
+  try {
+    return virsh(uri, 'domstate', name).trim();
+  } catch {
+    return 'missing';
+  }
+};
+
+describe.skipIf(!(await infraAvailable('postgres', 'nats')) || !libvirtUsable())('placement-executor against Postgres, NATS and libvirt', () => {
+  let db: TestDatabase;
+  let nc: NatsConnection;
+  let lv: TestLibvirtd;
+  let ex: RunningExecutor;
+  let inv: FakeInventory;
+  const prefix = testSubjectPrefix('ex');
+
+  beforeAll(async () => {
+    [db, nc, lv] = await Promise.all([createTestDatabase('executor'), connectTestNats(), startTestLibvirtd('executor')]);
+    const config = loadExecutorConfig({
+      DATABASE_URL: db.url, NATS_URL: process.env['NATS_URL'], NATS_PREFIX: prefix, EXECUTOR_GRPC_PORT: '0',
+      EXECUTOR_REALM: JSON.stringify({ 'registration-timeout': '20s', 'poll-frequency': '1h' }), EXECUTOR_STOP_TIMEOUT: '2s',
+    });
+    ex = await startExecutor(config, createLogger('executor-test'), { sweepMillis: 500 });
+    inv = new FakeInventory(nc, prefix);
+    inv.listen();
+    await inv.emit('host-h1', 'HostRegistered', { hostId: 'h1', hypervisorUri: lv.uri, capacity: {} });
+  });
+  afterAll(async () => {
+    await ex?.stop();
+    await nc?.close();
+    await lv?.stop();
+    await db?.drop();
+  });
+
+  it('provisions a placed VM: pinned domain running in libvirt, VmProvisioning and VmStarted published', async () => {
+    await inv.place('p1', 'h1', lv.uri, {
+      vcpus: 2, pinnedCpus: [6, 7], numaCells: [{ guestCell: 0, hostNode: 0, cpus: [6, 7], memoryBytes: 128 * 1024 ** 2 }],
+    }, { vcpus: 2, cpuPolicy: 'dedicated' });
+    await expect.poll(() => inv.of('p1'), { timeout: 20_000 }).toContain('VmStarted');
+    expect(inv.of('p1')).toEqual(['VmProvisioning', 'VolumesCreated', 'DomainDefined', 'DomainStarted', 'VmStarted']);
+    expect(domstate(lv.uri, 'berth-p1')).toBe('running');
+    const xml = new XMLParser({ ignoreAttributes: false, attributeNamePrefix: '' }).parse(virsh(lv.uri, 'dumpxml', 'berth-p1')) as {
+      domain: { cputune: { vcpupin: { cpuset: string }[] } };
+    };
+    expect(xml.domain.cputune.vcpupin.map((p) => p.cpuset)).toEqual(['6', '7']);
+  });
+
+  it('a redelivered VmPlaced (same event id) changes nothing', async () => {
+    const id = await inv.place('dup', 'h1', lv.uri);
+    await expect.poll(() => inv.of('dup'), { timeout: 20_000 }).toContain('VmStarted');
+    // Re-published as a new message with the same envelope id, as a crashed relay would.
+    await inv.emit('vm-dup', 'VmPlaced', { hostId: 'h1', hypervisorUri: lv.uri, spec: {}, claim: {}, generation: 1, explanation: {}, alternates: [] }, id);
+    await inv.emit('vm-other', 'VmStartRequested', { hostId: 'h1', hypervisorUri: lv.uri });
+    await expect.poll(() => inv.of('other'), { timeout: 10_000 }).toContain('VmOperationFailed');
+    expect((await ex.vms.load('dup')).status).toBe('running');
+    expect(inv.of('dup').filter((t) => t === 'VmProvisioning')).toHaveLength(1);
+    expect(virsh(lv.uri, 'list', '--all', '--name').split('\n').filter((n) => n.trim() === 'berth-dup')).toHaveLength(1);
+  });
+
+  it('a permanent hypervisor failure is reported with permanent=true and leaves nothing behind', async () => {
+    await inv.place('bad', 'h1', lv.uri, { volumes: [{ diskIndex: 0, pool: 'no-such-pool', sizeBytes: 1024 ** 3 }] });
+    await expect.poll(() => inv.of('bad'), { timeout: 20_000 }).toContain('VmProvisionFailed');
+    const failed = inv.received.find((r) => r.type === 'VmProvisionFailed' && r.data['vmId'] === 'bad');
+    expect(failed?.data).toMatchObject({ hostId: 'h1', permanent: true, attempt: 1 });
+    expect(String(failed?.data['reason'])).toMatch(/no-such-pool/);
+    expect(domstate(lv.uri, 'berth-bad')).toBe('missing');
+  });
+
+  it('stops, starts and deletes on request', async () => {
+    await inv.place('ops', 'h1', lv.uri, { volumes: [{ diskIndex: 0, pool: 'default-pool', sizeBytes: 1024 ** 3 }] });
+    await expect.poll(() => inv.of('ops'), { timeout: 20_000 }).toContain('VmStarted');
+    expect(virsh(lv.uri, 'vol-list', 'default-pool')).toContain('berth-ops-disk0');
+    await inv.emit('vm-ops', 'VmStopRequested', { hostId: 'h1', hypervisorUri: lv.uri, force: false });
+    await expect.poll(() => inv.of('ops'), { timeout: 20_000 }).toContain('VmStopped');
+    expect(domstate(lv.uri, 'berth-ops')).toBe('shut off');
+    await inv.emit('vm-ops', 'VmStartRequested', { hostId: 'h1', hypervisorUri: lv.uri });
+    await expect.poll(() => inv.of('ops').filter((t) => t === 'VmStarted').length, { timeout: 20_000 }).toBe(2);
+    expect(domstate(lv.uri, 'berth-ops')).toBe('running');
+    await inv.emit('vm-ops', 'VmDeleteRequested', { hostId: 'h1', hypervisorUri: lv.uri });
+    await expect.poll(() => inv.of('ops'), { timeout: 20_000 }).toContain('VmDeleted');
+    expect(domstate(lv.uri, 'berth-ops')).toBe('missing');
+    expect(virsh(lv.uri, 'vol-list', 'default-pool')).not.toContain('berth-ops-disk0');
+  });
+
+  it('reconciliation restarts a VM destroyed behind its back and reports, never destroys, a foreign domain', async () => {
+    await inv.place('rec', 'h1', lv.uri);
+    await expect.poll(() => inv.of('rec'), { timeout: 20_000 }).toContain('VmStarted');
+    await expect.poll(async () => (await ex.readModel.vm('rec'))?.status, { timeout: 10_000 }).toBe('running');
+    virsh(lv.uri, 'destroy', 'berth-rec');
+    const report = await ex.reconciler.reconcileOnce();
+    expect(report.drifts).toBeGreaterThanOrEqual(1);
+    expect(domstate(lv.uri, 'berth-rec')).toBe('running');
+    await expect.poll(() => inv.of('rec'), { timeout: 10_000 }).toContain('DomainDrift');
+    const drift = inv.received.find((r) => r.type === 'DomainDrift' && r.data['vmId'] === 'rec');
+    expect(drift?.data).toMatchObject({ expected: 'running', actual: 'shut-off', action: 'restarted' });
+    // The test driver's own domain `test` belongs to nobody.
+    await expect.poll(() => inv.received.filter((r) => r.type === 'UnknownDomainFound').map((r) => r.data['domainName']), { timeout: 10_000 })
+      .toContain('test');
+    await ex.reconciler.reconcileOnce();
+    expect(inv.received.filter((r) => r.type === 'UnknownDomainFound' && r.data['domainName'] === 'test')).toHaveLength(1);
+    expect(domstate(lv.uri, 'test')).toBe('running');
+  });
+});

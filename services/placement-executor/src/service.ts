@@ -1,0 +1,135 @@
+import pg from 'pg';
+import { executorEvents } from '@berth/contracts';
+import { createKysely, migrateEventStore, PostgresEventStore, runProjection, startRelay, type TailingLoop } from '@berth/event-store';
+import { createGrpcServer, type GrpcServer } from '@berth/grpc-kit';
+import { createDriver, DriverRegistry, SimulatorFleet, type HypervisorDriver } from '@berth/hypervisor';
+import { connectNats, consumerDefinition, createEventPublisher, ensureStreams, startConsumer, type RunningConsumer } from '@berth/messaging';
+import type { Logger } from '@berth/observability';
+import { createIntake } from './application/intake.ts';
+import { Provisioner } from './application/provisioner.ts';
+import { Reconciler } from './application/reconciler.ts';
+import { Vms } from './application/vms.ts';
+import { executorService } from './adapters/grpc/executor-service.ts';
+import { asExecutorDb, migrateReadModel, projectVmEvents, ReadModel } from './adapters/postgres/read-model.ts';
+import type { ExecutorConfig } from './config.ts';
+
+export interface RunningExecutor {
+  readonly port: number;
+  readonly vms: Vms;
+  readonly provisioner: Provisioner;
+  readonly reconciler: Reconciler;
+  readonly readModel: ReadModel;
+  readonly simulator: SimulatorFleet;
+  stop(): Promise<void>;
+}
+
+export interface ExecutorOverrides {
+  /** A simulator fleet shared with the caller (benchmarks, demos); one is made otherwise. */
+  readonly simulator?: SimulatorFleet;
+  /** How often unfinished work is looked for in the read model (default 2s). */
+  readonly sweepMillis?: number;
+}
+
+const VM_DURABLE = 'executor-vm-commands';
+const HOST_DURABLE = 'executor-host-registry';
+
+/** Creates the service's database when it does not exist yet (a fresh machine or test run). */
+export async function ensureDatabase(url: string): Promise<void> {
+  const name = decodeURIComponent(new URL(url).pathname.slice(1));
+  const admin = new URL(url);
+  admin.pathname = '/postgres';
+  const c = new pg.Client({ connectionString: admin.toString() });
+  await c.connect();
+  try {
+    const { rowCount } = await c.query('SELECT 1 FROM pg_database WHERE datname = $1', [name]);
+    // Two starting processes may race; the loser's duplicate_database error is fine.
+    if (rowCount === 0) await c.query(`CREATE DATABASE "${name.replace(/"/g, '""')}"`).catch((e: { code?: string }) => {
+      if (e.code !== '42P04') throw e;
+    });
+  } finally {
+    await c.end();
+  }
+}
+
+/** Wires the whole service: log, read model, relay, inventory consumers, provisioner, reconciler, gRPC. */
+export async function startExecutor(config: Readonly<ExecutorConfig>, logger: Logger, over: ExecutorOverrides = {}): Promise<RunningExecutor> {
+  const prefix = config.NATS_PREFIX;
+  const p = prefix ? { prefix } : {};
+  await ensureDatabase(config.DATABASE_URL);
+  const db = createKysely(config.DATABASE_URL, { applicationName: 'berth-executor', max: 20 });
+  await migrateEventStore(db);
+  await migrateReadModel(db);
+  const store = new PostgresEventStore(db);
+  const readModel = new ReadModel(asExecutorDb(db));
+  const vms = new Vms(store);
+
+  const simulator = over.simulator ?? new SimulatorFleet({ latencyMillis: simLatency(config.EXECUTOR_SIM_LATENCY) });
+  const registry = new DriverRegistry((uri) => {
+    const host = /^sim:\/\/([^/?#]+)/.exec(uri)?.[1];
+    // Simulated hosts come into being when first used; capacity is inventory's business.
+    if (host !== undefined) simulator.addHost({ hostId: host, cpus: 4096, memoryBytes: 2 ** 50 });
+    return createDriver(uri, { simulator, concurrency: config.EXECUTOR_HOST_CONCURRENCY, callTimeoutMillis: config.EXECUTOR_CALL_TIMEOUT });
+  });
+  const driverFor = (uri: string): HypervisorDriver => registry.get(uri);
+  const realm = config.EXECUTOR_REALM;
+
+  const provisioner = new Provisioner({
+    vms, driverFor, realm, logger, concurrency: config.EXECUTOR_CONCURRENCY, stopTimeoutMillis: config.EXECUTOR_STOP_TIMEOUT,
+  });
+  const reconciler = new Reconciler({ vms, store, directory: readModel, driverFor, realm, policy: config.EXECUTOR_RESTART_POLICY, logger });
+
+  const nc = await connectNats({ url: config.NATS_URL, name: 'berth-executor' });
+  await ensureStreams(nc, p);
+  const publish = createEventPublisher(nc, { service: executorEvents.EXECUTOR_SERVICE, ...p });
+  const loops: TailingLoop[] = [
+    startRelay({ store, name: 'executor-relay', publish: async (e) => void (await publish(e)), pollMillis: 1000, logger }),
+    runProjection({ store, name: 'executor-vms', handle: (events, trx) => projectVmEvents(events, trx as never), pollMillis: 1000, logger }),
+  ];
+
+  // Work the log says is unfinished (after a crash, or a kick that was lost) is picked up here.
+  const sweep = async (): Promise<void> => {
+    for (const vmId of await readModel.unfinished()) if (!provisioner.isTracked(vmId)) provisioner.kick(vmId);
+  };
+  await sweep();
+  const sweeper = setInterval(() => void sweep().catch((e: unknown) => logger.warn({ err: e }, 'sweep failed')), over.sweepMillis ?? 2000);
+
+  const intake = createIntake({ vms, provisioner, hosts: readModel, realm });
+  const vmDef = consumerDefinition(VM_DURABLE);
+  const consumers: RunningConsumer[] = [
+    await startConsumer({ nc, ...p, ...vmDef, batchSize: 100, handle: (env) => intake.vm(env), logger }),
+    await startConsumer({
+      nc, ...p, stream: 'BERTH_INVENTORY', durable: HOST_DURABLE, filterSubject: 'berth.inventory.host.>', maxDeliver: 10,
+      ackWaitMillis: 30_000, backoffMillis: [1000, 5000, 15_000], handle: (env) => intake.host(env), logger,
+    }),
+  ];
+  reconciler.start();
+
+  const server: GrpcServer = createGrpcServer({
+    serviceName: 'placement-executor',
+    services: [executorService({ vms, hosts: () => readModel.hosts(), driverFor, reconciler })],
+    readiness: async () => {
+      if (nc.isClosed()) return false;
+      await db.selectNoFrom((eb) => eb.val(1).as('one')).execute();
+      return true;
+    },
+    logger,
+  });
+  const port = await server.listen(config.EXECUTOR_GRPC_PORT);
+  return {
+    port, vms, provisioner, reconciler, readModel, simulator,
+    async stop() {
+      clearInterval(sweeper);
+      await server.shutdown(0, 2000);
+      await Promise.all(consumers.map((c) => c.stop()));
+      await reconciler.stop();
+      await provisioner.stop();
+      await Promise.all(loops.map((l) => l.stop()));
+      await registry.close();
+      await nc.drain();
+      await db.destroy();
+    },
+  };
+}
+
+const simLatency = (ms: number): Partial<Record<'define' | 'start' | 'stop' | 'destroy' | 'undefine', number>> =>
+  ms > 0 ? { define: ms, start: ms, stop: ms, destroy: ms, undefine: ms } : {};
