@@ -1,5 +1,5 @@
 import { NotFoundError, ValidationError } from '@berth/errors';
-import type { EventStoreTx, EventStreams, PostgresEventStore } from '@berth/event-store';
+import type { EventStreams, PostgresEventStore } from '@berth/event-store';
 import type { HostState } from '@berth/fit';
 import type { HardwareConfig } from '@berth/hardware-config';
 import { inventoryEvents } from '@berth/contracts';
@@ -14,7 +14,7 @@ import {
   type HardwareConfigEvent,
   type HardwareConfigState,
 } from '../domain/hardware-config/decide.ts';
-import { decideOnce, inTransaction, load, newId, save } from './tx.ts';
+import { decideOnce, load, newId, save, withoutTransaction } from './tx.ts';
 
 const { hostStreamId, HARDWARE_CONFIG_STREAM } = inventoryEvents;
 const HOST_ID = /^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/;
@@ -39,9 +39,9 @@ export class HostCommands {
   constructor(private readonly store: PostgresEventStore) {}
 
   /** Runs one host command; answers a retried command id from the current state. */
-  private async run(hostId: string, commandId: string | undefined, build: (tx: EventStoreTx) => Promise<HostCommand>): Promise<Host> {
+  private async run(hostId: string, commandId: string | undefined, build: (tx: EventStreams) => Promise<HostCommand>): Promise<Host> {
     checkHostId(hostId);
-    return inTransaction(this.store, async (tx) => {
+    return withoutTransaction(this.store, async (tx) => {
       const loaded = await loadHost(tx, hostId);
       const command = await build(tx);
       const decided = await decideOnce(tx, commandId, () => decideHost(command, loaded.state), () => []);
@@ -87,7 +87,7 @@ export class HostCommands {
   }
 
   async applyHardwareConfig(input: { commandId?: string; config: HardwareConfig; source: string }): Promise<number> {
-    return inTransaction(this.store, async (tx) => {
+    return withoutTransaction(this.store, async (tx) => {
       const loaded = await loadHardwareConfig(tx);
       const decided = decideHardwareConfig({ type: 'ApplyHardwareConfig', config: input.config, source: input.source }, loaded.state);
       return (await save(tx, HARDWARE_CONFIG_STREAM, loaded, decided, evolveHardwareConfig, input.commandId)).state.version;

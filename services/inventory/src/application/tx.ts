@@ -26,7 +26,7 @@ export async function load<S, E>(tx: EventStreams, streamId: string, evolve: (s:
  * `duplicate` is true when the command id was already recorded on this stream (nothing was written).
  */
 export async function save<S, E extends { readonly type: string; readonly data: unknown }>(
-  tx: EventStoreTx,
+  tx: EventStreams,
   streamId: string,
   loaded: Loaded<S>,
   decided: readonly E[],
@@ -48,10 +48,19 @@ export async function save<S, E extends { readonly type: string; readonly data: 
  * Runs `fn` in one transaction (all its appends commit together). Append conflicts retry the whole
  * transaction, bounded; conflicts the deciders raise (a stale expected generation) are not retried.
  */
-export async function inTransaction<T>(store: PostgresEventStore, fn: (tx: EventStoreTx) => Promise<T>, maxRetries = 5): Promise<T> {
+export function inTransaction<T>(store: PostgresEventStore, fn: (tx: EventStoreTx) => Promise<T>, maxRetries = 5): Promise<T> {
+  return retrying(() => store.transaction(fn), maxRetries);
+}
+
+/** For single-stream commands: the append's expected version is the only guard needed, no transaction. */
+export function withoutTransaction<T>(store: PostgresEventStore, fn: (streams: EventStreams) => Promise<T>, maxRetries = 5): Promise<T> {
+  return retrying(() => fn(store), maxRetries);
+}
+
+async function retrying<T>(fn: () => Promise<T>, maxRetries: number): Promise<T> {
   for (let attempt = 0; ; attempt++) {
     try {
-      return await store.transaction(fn);
+      return await fn();
     } catch (e) {
       if (!(e instanceof AppendConflict)) throw e;
       if (attempt >= maxRetries) throw e.cause;
@@ -63,7 +72,7 @@ export async function inTransaction<T>(store: PostgresEventStore, fn: (tx: Event
  * Decides, answering a retried command from the log: when a command id was already recorded, a
  * decider refusing it now (the VM already exists, the claim is already held) is not an error.
  */
-export async function decideOnce<T>(tx: EventStoreTx, commandId: string | undefined, decide: () => T, onDuplicate: () => Promise<T> | T): Promise<T> {
+export async function decideOnce<T>(tx: EventStreams, commandId: string | undefined, decide: () => T, onDuplicate: () => Promise<T> | T): Promise<T> {
   try {
     return decide();
   } catch (e) {

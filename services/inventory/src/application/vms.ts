@@ -1,5 +1,5 @@
 import { NotFoundError, ValidationError } from '@berth/errors';
-import type { EventStoreTx, EventStreams, PostgresEventStore, StoredEvent } from '@berth/event-store';
+import type { EventStreams, PostgresEventStore, StoredEvent } from '@berth/event-store';
 import type { Claim } from '@berth/fit';
 import { inventoryEvents } from '@berth/contracts';
 import type { VmCommand, VmSpecInput } from '../domain/vm/commands.ts';
@@ -9,7 +9,7 @@ import { evolveVm, initialVm, placementOf, type Vm } from '../domain/vm/state.ts
 import { decideHost } from '../domain/host/decide.ts';
 import { evolveHost } from '../domain/host/state.ts';
 import { checkHostId, loadHost } from './hosts.ts';
-import { decideOnce, inTransaction, load, newId, save, type Loaded } from './tx.ts';
+import { decideOnce, inTransaction, load, newId, save, withoutTransaction, type Loaded } from './tx.ts';
 
 const { vmStreamId, hostStreamId } = inventoryEvents;
 const VM_ID = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/;
@@ -58,7 +58,7 @@ export class VmCommands {
    */
   private async run(vmId: string, commandId: string | undefined, command: VmCommand, releaseReason?: string): Promise<VmView> {
     checkVmId(vmId);
-    return inTransaction(this.store, async (tx) => {
+    const body = async (tx: EventStreams): Promise<VmView> => {
       const loaded = await loadVm(tx, vmId);
       const decided = await decideOnce(tx, commandId, () => decideVm(command, loaded.state), () => []);
       const placement = placementOf(loaded.state);
@@ -66,10 +66,12 @@ export class VmCommands {
       if (releaseReason !== undefined && placement && releases) await this.release(tx, placement.hostId, vmId, commandId, releaseReason);
       const saved = await save(tx, vmStreamId(vmId), loaded, decided, evolveVm, commandId);
       return view(vmId, saved.state, loaded.events, saved.duplicate ? [] : saved.events);
-    });
+    };
+    // A claim release touches a host stream too: both commit together, or neither.
+    return releaseReason === undefined ? withoutTransaction(this.store, body) : inTransaction(this.store, body);
   }
 
-  private async release(tx: EventStoreTx, hostId: string, vmId: string, commandId: string | undefined, reason: string): Promise<number> {
+  private async release(tx: EventStreams, hostId: string, vmId: string, commandId: string | undefined, reason: string): Promise<number> {
     const host = await loadHost(tx, hostId);
     const decided = decideHost({ type: 'ReleaseClaim', vmId, reason }, host.state);
     return (await save(tx, hostStreamId(hostId), host, decided, evolveHost, commandId)).state.generation;
@@ -152,10 +154,11 @@ export class VmCommands {
   async releaseClaim(input: { commandId?: string; vmId: string; hostId: string; reason: string }): Promise<number> {
     checkVmId(input.vmId);
     checkHostId(input.hostId);
-    return inTransaction(this.store, async (tx) => {
-      const host = await loadHost(tx, input.hostId);
+    return withoutTransaction(this.store, async (streams) => {
+      const host = await loadHost(streams, input.hostId);
       if (host.state.status === 'absent') throw new NotFoundError('host', input.hostId);
-      return this.release(tx, input.hostId, input.vmId, input.commandId, input.reason);
+      const decided = decideHost({ type: 'ReleaseClaim', vmId: input.vmId, reason: input.reason }, host.state);
+      return (await save(streams, hostStreamId(input.hostId), host, decided, evolveHost, input.commandId)).state.generation;
     });
   }
 

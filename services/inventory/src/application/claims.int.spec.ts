@@ -1,0 +1,133 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ConcurrencyError, IllegalStateError } from '@berth/errors';
+import { createKysely, migrateEventStore, PostgresEventStore, type AnyKysely } from '@berth/event-store';
+import { fits, type Claim } from '@berth/fit';
+import { createTestDatabase, infraAvailable, type TestDatabase } from '@berth/testing';
+import { inventoryEvents } from '@berth/contracts';
+import { hostSpec, GiB } from '../domain/host/fixtures.ts';
+import { hostSnapshotOf } from '../domain/host/state.ts';
+import { auditHostStream } from './audit.ts';
+import { HostCommands } from './hosts.ts';
+import { VmCommands } from './vms.ts';
+
+const HOSTS = 50;
+const CLAIMERS = 8;
+
+describe.skipIf(!(await infraAvailable('postgres')))('claims against real Postgres', () => {
+  let tdb: TestDatabase;
+  let db: AnyKysely;
+  let store: PostgresEventStore;
+  let hosts: HostCommands;
+  let vms: VmCommands;
+
+  beforeAll(async () => {
+    tdb = await createTestDatabase('inventory_claims');
+    db = createKysely(tdb.url, { max: CLAIMERS + 2 });
+    await migrateEventStore(db);
+    store = new PostgresEventStore(db);
+    hosts = new HostCommands(store);
+    vms = new VmCommands(store, async () => new Set());
+  });
+
+  afterAll(async () => {
+    await db?.destroy();
+    await tdb?.drop();
+  });
+
+  const compose = async (vmId: string, vcpus: number): Promise<void> => {
+    await vms.compose({ vmId, spec: { name: vmId, vcpus, memoryBytes: GiB, disks: [], devices: [], nics: [], numaNodes: [], passthroughCpu: false, highPerformance: false, priority: 0, tags: [], allowedHosts: [], affinity: [] } });
+  };
+
+  const claimFor = async (vmId: string, hostId: string, vcpus: number): Promise<{ claim: Claim; generation: number }> => {
+    const host = await hosts.get(hostId);
+    const fit = fits(hostSnapshotOf(host), { ...(await vms.get(vmId)).vm.core.spec, vcpus });
+    if (!fit.ok) throw new Error(`${vmId} does not fit ${hostId}`);
+    return { claim: fit.claim, generation: host.generation };
+  };
+
+  it('8 claimers racing for the last vCPU of 50 hosts: one winner per host, every loser a conflict, never overbooked', async () => {
+    const hostIds = Array.from({ length: HOSTS }, (_, i) => `race-${i}`);
+    // Each host: 4 vCPUs, 3 already claimed, so exactly one 1-vCPU claim can still win.
+    for (const hostId of hostIds) {
+      await hosts.register({ hostId, spec: hostSpec({ name: hostId, cpus: 4, memoryBytes: 64 * GiB }) });
+      await compose(`fill-${hostId}`, 3);
+      const { claim, generation } = await claimFor(`fill-${hostId}`, hostId, 3);
+      await vms.claim({ vmId: `fill-${hostId}`, hostId, expectedGeneration: generation, claim, explanation: {}, alternates: [] });
+    }
+    // Every claimer decides from the same view (generation 2 everywhere), as replicas of a stateless scheduler would.
+    const attempts: { claimer: number; hostId: string; vmId: string; claim: Claim; generation: number }[] = [];
+    for (let c = 0; c < CLAIMERS; c++) {
+      for (const hostId of hostIds) {
+        const vmId = `racer-${c}-${hostId}`;
+        await compose(vmId, 1);
+        attempts.push({ claimer: c, hostId, vmId, ...(await claimFor(vmId, hostId, 1)) });
+      }
+    }
+    expect(new Set(attempts.map((a) => a.generation))).toEqual(new Set([2]));
+
+    const outcomes = await Promise.all(
+      Array.from({ length: CLAIMERS }, async (_, c) => {
+        const mine = attempts.filter((a) => a.claimer === c);
+        // Different orders, so claimers meet each other on different hosts at different times.
+        if (c % 2 === 1) mine.reverse();
+        const results: { hostId: string; vmId: string; outcome: 'won' | 'conflict' | 'no-fit' | 'other' }[] = [];
+        for (const a of mine) {
+          try {
+            await vms.claim({ vmId: a.vmId, hostId: a.hostId, expectedGeneration: a.generation, claim: a.claim, explanation: { claimer: c }, alternates: [] });
+            results.push({ hostId: a.hostId, vmId: a.vmId, outcome: 'won' });
+          } catch (e) {
+            const outcome = e instanceof ConcurrencyError ? 'conflict' : e instanceof IllegalStateError ? 'no-fit' : 'other';
+            results.push({ hostId: a.hostId, vmId: a.vmId, outcome });
+          }
+        }
+        return results;
+      }),
+    );
+    const all = outcomes.flat();
+    expect(all.filter((r) => r.outcome === 'other')).toEqual([]);
+    expect(all.filter((r) => r.outcome === 'no-fit')).toEqual([]);
+    for (const hostId of hostIds) {
+      expect(all.filter((r) => r.hostId === hostId && r.outcome === 'won'), hostId).toHaveLength(1);
+      expect(all.filter((r) => r.hostId === hostId && r.outcome === 'conflict'), hostId).toHaveLength(CLAIMERS - 1);
+    }
+
+    // A loser retrying with fresh data learns the resource is gone (it does not fit any more).
+    const loser = all.find((r) => r.outcome === 'conflict')!;
+    const fresh = await hosts.get(loser.hostId);
+    const stale = attempts.find((a) => a.vmId === loser.vmId)!;
+    await expect(vms.claim({ vmId: loser.vmId, hostId: loser.hostId, expectedGeneration: fresh.generation, claim: stale.claim, explanation: {}, alternates: [] })).rejects.toBeInstanceOf(IllegalStateError);
+
+    // At every prefix of every host's log, nothing is overbooked; the log holds one winner per host.
+    for (const hostId of hostIds) {
+      const { events } = await store.readStream(inventoryEvents.hostStreamId(hostId));
+      expect(auditHostStream(events), hostId).toEqual([]);
+      expect(events.filter((e) => e.type === 'ResourcesClaimed')).toHaveLength(2);
+      const winner = all.find((r) => r.hostId === hostId && r.outcome === 'won')!;
+      expect((await vms.get(winner.vmId)).vm.status).toBe('placed');
+    }
+  });
+
+  it('a retried claim (same command id) appends nothing and answers as the first time', async () => {
+    await hosts.register({ hostId: 'idem', spec: hostSpec({ name: 'idem', cpus: 2 }) });
+    await compose('idem-vm', 1);
+    const { claim, generation } = await claimFor('idem-vm', 'idem', 1);
+    const req = { commandId: 'cmd-idem-1', vmId: 'idem-vm', hostId: 'idem', expectedGeneration: generation, claim, explanation: {}, alternates: [] };
+    const first = await vms.claim(req);
+    const second = await vms.claim(req);
+    expect(second.generation).toBe(first.generation);
+    expect(second.vm.vm.status).toBe('placed');
+    expect((await store.readStream(inventoryEvents.hostStreamId('idem'))).version).toBe(first.generation);
+  });
+
+  it('releasing returns exactly what the claim took', async () => {
+    const before = await hosts.get('idem');
+    const gen = await vms.releaseClaim({ vmId: 'idem-vm', hostId: 'idem', reason: 'test' });
+    const after = await hosts.get('idem');
+    expect(gen).toBe(before.generation + 1);
+    expect(after.claims).toEqual([]);
+    const { events } = await store.readStream(inventoryEvents.hostStreamId('idem'));
+    const claimed = events.find((e) => e.type === 'ResourcesClaimed')!.data as inventoryEvents.ResourcesClaimed;
+    const released = events.find((e) => e.type === 'ClaimReleased')!.data as inventoryEvents.ClaimReleased;
+    expect(released.claim).toEqual(claimed.claim);
+  });
+});
