@@ -1,0 +1,49 @@
+/**
+ * Reads a service's Postgres event log directly, for end-to-end checks "from the log" (tests only:
+ * services never read each other's tables).
+ */
+import pg from 'pg';
+
+export interface LoggedEvent {
+  readonly streamId: string;
+  readonly streamPosition: number;
+  readonly globalPosition: number;
+  readonly type: string;
+  readonly data: Record<string, unknown>;
+}
+
+export async function readEventLog(databaseUrl: string): Promise<LoggedEvent[]> {
+  const c = new pg.Client({ connectionString: databaseUrl });
+  await c.connect();
+  try {
+    const found = await c.query<{ table_schema: string }>(
+      "SELECT table_schema FROM information_schema.tables WHERE table_name = 'events' ORDER BY table_schema = 'public' LIMIT 1",
+    );
+    const schema = found.rows[0]?.table_schema;
+    if (schema === undefined) throw new Error(`no events table in ${databaseUrl}`);
+    const r = await c.query<{ stream_id: string; stream_position: string; global_position: string; type: string; data: Record<string, unknown> }>(
+      `SELECT stream_id, stream_position, global_position, type, data FROM "${schema}".events ORDER BY stream_id, stream_position`,
+    );
+    return r.rows.map((row) => ({
+      streamId: row.stream_id,
+      streamPosition: Number(row.stream_position),
+      globalPosition: Number(row.global_position),
+      type: row.type,
+      data: row.data,
+    }));
+  } finally {
+    await c.end();
+  }
+}
+
+/** Events grouped by stream, each in stream order. */
+export function byStream(events: readonly LoggedEvent[]): Map<string, LoggedEvent[]> {
+  const m = new Map<string, LoggedEvent[]>();
+  for (const e of events) {
+    const list = m.get(e.streamId) ?? [];
+    list.push(e);
+    m.set(e.streamId, list);
+  }
+  for (const list of m.values()) list.sort((a, b) => a.streamPosition - b.streamPosition);
+  return m;
+}

@@ -1,0 +1,162 @@
+/**
+ * Starts a real Berth service process for end-to-end tests: `tsx services/<name>/src/main.ts` with
+ * the given environment and a free gRPC port, waits until its gRPC health answers SERVING, keeps
+ * its log lines, and stops it (SIGTERM, then SIGKILL) on teardown.
+ *
+ *   const inv = await startService('inventory', { DATABASE_URL, NATS_PREFIX });
+ *   ... inv.address ... inv.logs() ...
+ *   await stopAll();   // in afterAll
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { join } from 'node:path';
+import * as grpc from '@grpc/grpc-js';
+import { grpcHealthV1 } from '@berth/contracts';
+
+export const repoRoot = new URL('../..', import.meta.url).pathname;
+
+export interface StartOptions {
+  /** Port to listen on; a free one by default. */
+  readonly port?: number;
+  /** Variable the service reads its port from; from package.json `berth.portEnv` by default. */
+  readonly portEnv?: string;
+  /** How long to wait for SERVING (default 120 s: several tsx processes start on 2 cores). */
+  readonly readyTimeoutMillis?: number;
+  /** Label in logs and errors, e.g. `scheduler-2` (default: the service name). */
+  readonly label?: string;
+  /** Echo the service's log lines to this process's stderr (default: env E2E_VERBOSE=1). */
+  readonly echo?: boolean;
+  /** Write the log to `<dir>/<label>.log` when the service stops (default: env E2E_LOG_DIR). */
+  readonly logDir?: string;
+}
+
+export interface ServiceHandle {
+  readonly name: string;
+  readonly label: string;
+  readonly port: number;
+  /** `127.0.0.1:<port>` */
+  readonly address: string;
+  readonly pid: number;
+  /** Every line written to stdout/stderr so far. */
+  logs(): readonly string[];
+  /** Log lines parsed as JSON (pino), non-JSON lines skipped. */
+  jsonLogs(): readonly Record<string, unknown>[];
+  /** Resolves with the exit code (or signal name) once the process has exited. */
+  readonly exited: Promise<number | string>;
+  stop(graceMillis?: number): Promise<void>;
+}
+
+const running = new Set<ServiceHandle>();
+
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.once('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const addr = srv.address();
+      srv.close(() => (typeof addr === 'object' && addr !== null ? resolve(addr.port) : reject(new Error('no port'))));
+    });
+  });
+}
+
+function portEnvOf(name: string): string {
+  const pkg = JSON.parse(readFileSync(join(repoRoot, 'services', name, 'package.json'), 'utf8')) as { berth?: { portEnv?: string } };
+  const env = pkg.berth?.portEnv;
+  if (env === undefined) throw new Error(`services/${name}/package.json has no berth.portEnv; pass options.portEnv`);
+  return env;
+}
+
+/** One gRPC health check: the status name, or `UNREACHABLE`. */
+export function healthOf(address: string, timeoutMillis = 2000): Promise<string> {
+  const client = new grpcHealthV1.HealthClient(address, grpc.credentials.createInsecure());
+  return new Promise((resolve) => {
+    client.check({ service: '' }, new grpc.Metadata(), { deadline: Date.now() + timeoutMillis }, (err, res) => {
+      client.close();
+      resolve(err ? 'UNREACHABLE' : grpcHealthV1.healthCheckResponse_ServingStatusToJSON(res.status));
+    });
+  });
+}
+
+export async function startService(name: string, env: Readonly<Record<string, string>>, options: StartOptions = {}): Promise<ServiceHandle> {
+  const label = options.label ?? name;
+  const port = options.port ?? (await freePort());
+  const echo = options.echo ?? process.env['E2E_VERBOSE'] === '1';
+  const child: ChildProcess = spawn(join(repoRoot, 'node_modules', '.bin', 'tsx'), [join(repoRoot, 'services', name, 'src', 'main.ts')], {
+    cwd: join(repoRoot, 'services', name),
+    env: { ...process.env, OTEL_TRACES_EXPORTER: 'none', ...env, [options.portEnv ?? portEnvOf(name)]: String(port) },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const lines: string[] = [];
+  const collect = (stream: NodeJS.ReadableStream | null): void => {
+    let buf = '';
+    stream?.on('data', (chunk: Buffer) => {
+      buf += chunk.toString();
+      let i: number;
+      while ((i = buf.indexOf('\n')) >= 0) {
+        const line = buf.slice(0, i);
+        buf = buf.slice(i + 1);
+        lines.push(line);
+        if (echo) process.stderr.write(`[${label}] ${line}\n`);
+      }
+    });
+  };
+  collect(child.stdout);
+  collect(child.stderr);
+  const exited = new Promise<number | string>((resolve) => child.once('exit', (code, signal) => resolve(code ?? signal ?? 'unknown')));
+  let exitedWith: number | string | undefined;
+  void exited.then((c) => (exitedWith = c));
+
+  const handle: ServiceHandle = {
+    name,
+    label,
+    port,
+    address: `127.0.0.1:${port}`,
+    pid: child.pid ?? -1,
+    logs: () => lines,
+    jsonLogs: () =>
+      lines.flatMap((l) => {
+        try {
+          const v = JSON.parse(l) as Record<string, unknown> | null;
+          return typeof v === 'object' && v !== null ? [v] : [];
+        } catch {
+          return [];
+        }
+      }),
+    exited,
+    async stop(graceMillis = 5000) {
+      running.delete(handle);
+      if (exitedWith === undefined) {
+        child.kill('SIGTERM');
+        const timer = setTimeout(() => child.kill('SIGKILL'), graceMillis);
+        await exited;
+        clearTimeout(timer);
+      }
+      const dir = options.logDir ?? process.env['E2E_LOG_DIR'];
+      if (dir !== undefined && dir !== '') {
+        mkdirSync(dir, { recursive: true });
+        writeFileSync(join(dir, `${label}.log`), `${lines.join('\n')}\n`);
+      }
+    },
+  };
+  running.add(handle);
+
+  const until = Date.now() + (options.readyTimeoutMillis ?? 120_000);
+  for (;;) {
+    if (exitedWith !== undefined) {
+      running.delete(handle);
+      throw new Error(`${label} exited (${exitedWith}) before it was SERVING:\n${lines.slice(-20).join('\n')}`);
+    }
+    if ((await healthOf(handle.address, 1000)) === 'SERVING') return handle;
+    if (Date.now() > until) {
+      await handle.stop();
+      throw new Error(`${label} was not SERVING within ${options.readyTimeoutMillis ?? 120_000} ms:\n${lines.slice(-20).join('\n')}`);
+    }
+    await new Promise((r) => setTimeout(r, 250));
+  }
+}
+
+/** Stops every service started by this process that is still running (use in afterAll). */
+export async function stopAll(): Promise<void> {
+  await Promise.all([...running].map((s) => s.stop()));
+}
