@@ -100,6 +100,7 @@ export function schedule(vm: VmSpec, hosts: HostView | readonly HostSnapshot[], 
   const ctx = scoreContext(vm, options.weights, options.policyFor);
   const k = 1 + Math.max(0, options.alternates ?? 3);
   const excluded = new Set(options.excludedHosts ?? []);
+  const allowed = vm.allowedHosts.length > 0 ? new Set(vm.allowedHosts) : null;
   const together = togetherHosts(view, vm);
   const soft = hasSoftRules(vm);
   const lazy = vm.devices.length > 0 || vm.nics.some((n) => n.sriov);
@@ -137,6 +138,8 @@ export function schedule(vm: VmSpec, hosts: HostView | readonly HostSnapshot[], 
       if (excluded.has(hostId) || (together && !together.has(hostId))) continue;
       const slot = cls.slots[m]!;
       const snap = view.snapshots[slot]!;
+      // Checked here too (fits() would refuse them) so a short allow-list in a big class stays cheap.
+      if (allowed && !allowed.has(hostId) && !allowed.has(snap.capacity.name)) continue;
       const u = view.usages[slot]!;
       const partial = soft ? base + ctx.weights.softAffinity * softAffinityPenalty(vm, snap.capacity, u) : base;
       if (loses(best, k, partial, hostId)) {

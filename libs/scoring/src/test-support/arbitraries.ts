@@ -79,12 +79,14 @@ export const arbVm: fc.Arbitrary<VmSpec> = fc
   .record({
     vcpus: fc.integer({ min: 1, max: 6 }), gib: fc.integer({ min: 1, max: 12 }), gpu: fc.integer({ min: 0, max: 2 }),
     pool: fc.constantFrom(undefined, 'a'), hp: fc.boolean(),
+    allowed: fc.oneof({ weight: 3, arbitrary: fc.constant<number[]>([]) }, { weight: 1, arbitrary: fc.array(fc.integer({ min: 0, max: 23 }), { minLength: 1, maxLength: 4 }) }),
     rule: fc.option(fc.record({ group: fc.constantFrom('g1', 'g2'), polarity: fc.constantFrom('affinity' as const, 'anti-affinity' as const), enforcement: fc.constantFrom('hard' as const, 'soft' as const) }), { nil: undefined }),
   })
   .map((v) => vmSpec({
     vmId: 'vm', vcpus: v.vcpus, memoryBytes: v.gib * GiB, devices: v.gpu > 0 ? [{ type: 'gpu', count: v.gpu }] : [],
     highPerformance: v.hp, topology: { sockets: 2, coresPerSocket: 1, threadsPerCore: 1 },
     affinity: v.rule ? [{ ...v.rule, target: 'vm', hosts: [] }] : [],
+    allowedHosts: v.allowed.map((i) => `h${String(i).padStart(2, '0')}`),
     ...(v.pool && { resourcePool: v.pool }),
   }));
 
