@@ -1,8 +1,10 @@
 import { sql } from 'kysely';
 import { context, propagation, SpanStatusCode, trace } from '@opentelemetry/api';
-import { ConcurrencyError, ValidationError, type FieldViolation } from '@berth/errors';
+import { ConcurrencyError, ValidationError } from '@berth/errors';
 import { EVENT_COLUMNS, toStoredEvent, type EventRow } from './rows.ts';
 import { notifyChannel, schemaOf, type SchemaOptions } from './schema.ts';
+import { CommitNotifier } from './notifier.ts';
+import { readAllEvents } from './global-read.ts';
 import { assertStreamId, prepareAppend } from './validate.ts';
 import type { AnyKysely, AnyTransaction } from './db.ts';
 import type {
@@ -10,7 +12,6 @@ import type {
   AppendResult,
   CommandResult,
   EventStreams,
-  GlobalPosition,
   NewEvent,
   ReadAllOptions,
   ReadStreamResult,
@@ -42,47 +43,6 @@ function traceMetadata(): Record<string, string> {
   const carrier: Record<string, string> = {};
   propagation.inject(context.active(), carrier);
   return carrier;
-}
-
-const NOTIFY_INTERVAL_MILLIS = 20;
-
-/**
- * Wakes relays and projections (LISTEN) after commits that appended. At most one NOTIFY is in
- * flight; pokes meanwhile fold into one more. A lost notification only delays readers to their poll.
- */
-class CommitNotifier {
-  private inFlight = false;
-  private again = false;
-  constructor(
-    private readonly db: AnyKysely,
-    private readonly channel: string,
-  ) {}
-
-  poke(): void {
-    if (this.inFlight) {
-      this.again = true;
-      return;
-    }
-    this.inFlight = true;
-    void this.send();
-  }
-
-  private async send(): Promise<void> {
-    for (;;) {
-      this.again = false;
-      const started = Date.now();
-      try {
-        await sql`SELECT pg_notify(${this.channel}, '')`.execute(this.db);
-      } catch {
-        // Readers poll as a fallback; a failed wake-up is not an append failure.
-      }
-      if (!this.again) break;
-      // Each NOTIFY is a commit of its own: under load, one per interval is plenty.
-      const wait = started + NOTIFY_INTERVAL_MILLIS - Date.now();
-      if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
-    }
-    this.inFlight = false;
-  }
 }
 
 /** Stream reads and appends over a Kysely instance or an open transaction. */
@@ -256,38 +216,4 @@ export class PostgresEventStore extends StreamAccess {
   async readAll(opts: ReadAllOptions): Promise<StoredEvent[]> {
     return readAllEvents(this.db, this.schema, opts);
   }
-}
-
-/** The global read over any executor (a projection reads inside its own transaction). */
-export async function readAllEvents(exec: AnyKysely, schema: string, opts: ReadAllOptions): Promise<StoredEvent[]> {
-  const problems = readAllProblems(opts);
-  if (problems.length > 0) throw new ValidationError(problems);
-  let q = exec
-    .withSchema(schema)
-    .selectFrom('events')
-    .select(EVENT_COLUMNS)
-    .where(sql<boolean>`transaction_id < pg_snapshot_xmin(pg_current_snapshot())`);
-  if (opts.after !== null) {
-    q = q.where(sql<boolean>`(transaction_id, global_position) > (${opts.after.transactionId}::xid8, ${opts.after.position}::bigint)`);
-  }
-  const rows = await q.orderBy('transaction_id').orderBy('global_position').limit(opts.limit).execute();
-  return (rows as EventRow[]).map(toStoredEvent);
-}
-
-const DECIMAL = /^\d{1,20}$/;
-
-export function readAllProblems(opts: ReadAllOptions | undefined): FieldViolation[] {
-  const v: FieldViolation[] = [];
-  if (!Number.isSafeInteger(opts?.limit) || (opts?.limit ?? 0) < 1 || (opts?.limit ?? 0) > 100_000) {
-    v.push({ field: 'limit', reason: 'must be an integer from 1 to 100000' });
-  }
-  const after: GlobalPosition | null | undefined = opts?.after;
-  if (after === undefined) v.push({ field: 'after', reason: 'is required (null to start from the beginning)' });
-  else if (after !== null) {
-    if (typeof after.transactionId !== 'string' || !DECIMAL.test(after.transactionId)) {
-      v.push({ field: 'after.transactionId', reason: 'must be a decimal string' });
-    }
-    if (typeof after.position !== 'string' || !DECIMAL.test(after.position)) v.push({ field: 'after.position', reason: 'must be a decimal string' });
-  }
-  return v;
 }

@@ -3,7 +3,7 @@ import fc from 'fast-check';
 import { ValidationError } from '@berth/errors';
 import { prepareAppend, toJson } from './validate.ts';
 import { comparePositions } from './types.ts';
-import { readAllProblems } from './store.ts';
+import { readAllProblems } from './global-read.ts';
 import { backoffMillis } from './wakeup.ts';
 
 const noTrace = (): Record<string, string> => ({});

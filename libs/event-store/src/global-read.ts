@@ -1,0 +1,39 @@
+import { sql } from 'kysely';
+import { ValidationError, type FieldViolation } from '@berth/errors';
+import type { AnyKysely } from './db.ts';
+import { EVENT_COLUMNS, toStoredEvent, type EventRow } from './rows.ts';
+import type { GlobalPosition, ReadAllOptions, StoredEvent } from './types.ts';
+
+/** The global read over any executor (a projection reads inside its own transaction). */
+export async function readAllEvents(exec: AnyKysely, schema: string, opts: ReadAllOptions): Promise<StoredEvent[]> {
+  const problems = readAllProblems(opts);
+  if (problems.length > 0) throw new ValidationError(problems);
+  let q = exec
+    .withSchema(schema)
+    .selectFrom('events')
+    .select(EVENT_COLUMNS)
+    .where(sql<boolean>`transaction_id < pg_snapshot_xmin(pg_current_snapshot())`);
+  if (opts.after !== null) {
+    q = q.where(sql<boolean>`(transaction_id, global_position) > (${opts.after.transactionId}::xid8, ${opts.after.position}::bigint)`);
+  }
+  const rows = await q.orderBy('transaction_id').orderBy('global_position').limit(opts.limit).execute();
+  return (rows as EventRow[]).map(toStoredEvent);
+}
+
+const DECIMAL = /^\d{1,20}$/;
+
+export function readAllProblems(opts: ReadAllOptions | undefined): FieldViolation[] {
+  const v: FieldViolation[] = [];
+  if (!Number.isSafeInteger(opts?.limit) || (opts?.limit ?? 0) < 1 || (opts?.limit ?? 0) > 100_000) {
+    v.push({ field: 'limit', reason: 'must be an integer from 1 to 100000' });
+  }
+  const after: GlobalPosition | null | undefined = opts?.after;
+  if (after === undefined) v.push({ field: 'after', reason: 'is required (null to start from the beginning)' });
+  else if (after !== null) {
+    if (typeof after.transactionId !== 'string' || !DECIMAL.test(after.transactionId)) {
+      v.push({ field: 'after.transactionId', reason: 'must be a decimal string' });
+    }
+    if (typeof after.position !== 'string' || !DECIMAL.test(after.position)) v.push({ field: 'after.position', reason: 'must be a decimal string' });
+  }
+  return v;
+}
