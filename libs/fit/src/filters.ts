@@ -2,17 +2,45 @@ import type { FitFailure } from './failures.ts';
 import type { HostUsage } from './usage.ts';
 import type { HostCapacity, NetworkRef, VmSpec } from './model.ts';
 
-/** A requested network matches an offered one when every field the request names is equal. */
-export function networkMatches(wanted: NetworkRef, offered: NetworkRef): boolean {
+function ipv4(text: string): number | undefined {
+  const parts = text.split('.');
+  if (parts.length !== 4) return undefined;
+  let n = 0;
+  for (const p of parts) {
+    const v = /^\d{1,3}$/.test(p) ? Number(p) : NaN;
+    if (!(v >= 0 && v <= 255)) return undefined;
+    n = n * 256 + v;
+  }
+  return n;
+}
+
+/** Is `ip` inside the IPv4 CIDR `subnet` (e.g. 10.0.0.0/24)? Anything unparsable: no. */
+export function ipInSubnet(ip: string, subnet: string): boolean {
+  const [base = '', bitsText = ''] = subnet.split('/');
+  const addr = ipv4(ip);
+  const net = ipv4(base);
+  const bits = Number(bitsText);
+  if (addr === undefined || net === undefined || !Number.isInteger(bits) || bits < 0 || bits > 32) return false;
+  const size = 2 ** (32 - bits);
+  return Math.floor(addr / size) === Math.floor(net / size);
+}
+
+/**
+ * A requested network matches an offered one when every field the request names is equal; a
+ * requested IP address must lie in the offered subnet (MAAS: space, subnet, VLAN or IP address).
+ */
+export function networkMatches(wanted: NetworkRef & { readonly ip?: string }, offered: NetworkRef): boolean {
   return (
     (wanted.space === undefined || wanted.space === offered.space) &&
     (wanted.subnet === undefined || wanted.subnet === offered.subnet) &&
-    (wanted.vlan === undefined || wanted.vlan === offered.vlan)
+    (wanted.vlan === undefined || wanted.vlan === offered.vlan) &&
+    (wanted.ip === undefined || (offered.subnet !== undefined && ipInSubnet(wanted.ip, offered.subnet)))
   );
 }
 
-export function describeNetwork(n: NetworkRef): string {
+export function describeNetwork(n: NetworkRef & { readonly ip?: string }): string {
   const parts: string[] = [];
+  if (n.ip !== undefined) parts.push(`ip ${n.ip}`);
   if (n.space !== undefined) parts.push(`space ${n.space}`);
   if (n.subnet !== undefined) parts.push(`subnet ${n.subnet}`);
   if (n.vlan !== undefined) parts.push(`vlan ${n.vlan}`);

@@ -130,6 +130,12 @@ describe('devices, VFs, storage', () => {
     expect(filtersOf(fits(after, vmSpec({ vmId: 'w', disks: [{ sizeBytes: 1, pool: 'fast' }] })))).toEqual(['storage']);
     expect(filtersOf(fits(host, vmSpec({ vmId: 'w', disks: [{ sizeBytes: 1, pool: 'nope' }] })))).toEqual(['storage']);
   });
+  it('an IP address needs a host network whose subnet holds it', () => {
+    const h = hostSnapshot({ hostId: 'h', networks: [{ space: 'prod', subnet: '10.1.0.0/16' }] });
+    expect(fits(h, vmSpec({ vmId: 'v', nics: [{ sriov: false, network: { ip: '10.1.200.7' } }] })).ok).toBe(true);
+    expect(filtersOf(fits(h, vmSpec({ vmId: 'v', nics: [{ sriov: false, network: { ip: '10.2.0.1' } }] })))).toEqual(['network']);
+    expect(filtersOf(fits(h, vmSpec({ vmId: 'v', nics: [{ sriov: false, network: { ip: 'not-an-ip' } }] })))).toEqual(['network']);
+  });
   it('bridged NICs need a reachable network', () => {
     expect(fits(host, vmSpec({ vmId: 'v', nics: [{ sriov: false, network: { space: 'prod', vlan: 10 } }] })).ok).toBe(true);
     expect(filtersOf(fits(host, vmSpec({ vmId: 'v', nics: [{ sriov: false, network: { vlan: 11 } }] })))).toEqual(['network']);
