@@ -131,6 +131,28 @@ describe.skipIf(!(await infraAvailable('nats')))('startConsumer', () => {
     expect(deliveries).toEqual([1]);
   });
 
+  it('keeps messages waiting behind a slow one alive, so none is redelivered for having queued', async () => {
+    const deliveries: number[] = [];
+    await start(
+      'Queued',
+      async (_env, ctx) => {
+        deliveries.push(ctx.deliveryCount);
+        // Each handler reports its own progress; the ones queued behind it are kept alive by the consumer.
+        for (let i = 0; i < 2; i++) {
+          await new Promise((r) => setTimeout(r, 300));
+          ctx.working();
+        }
+        return ack();
+      },
+      { ackWaitMillis: 1000, batchSize: 5 },
+    );
+    for (let i = 0; i < 5; i++) await publish(makeEvent({ type: 'Queued' }));
+    // The fifth waits ~2.4 s, well past the 1 s ack wait.
+    await eventually(() => deliveries.length >= 5, 20_000, 'five deliveries');
+    await new Promise((r) => setTimeout(r, 1200));
+    expect(deliveries).toEqual([1, 1, 1, 1, 1]);
+  });
+
   it('stores a re-published event (same id) once: Nats-Msg-Id de-duplication', async () => {
     const got: string[] = [];
     await start('Dup', async (env) => (got.push(env.id), ack()));

@@ -6,6 +6,7 @@ import { createLogger, type Logger } from '@berth/observability';
 import { ensureDurable, type DurableSpec } from './durable.ts';
 import { checkPrefix, deadLetterSubject, streamName, subjectName } from './names.ts';
 import { createMessageProcessor, Progress } from './process.ts';
+import { WaitingRoom } from './waiting-room.ts';
 import type { ConsumeResult } from './results.ts';
 
 export interface ConsumeContext {
@@ -38,7 +39,10 @@ export interface ConsumerOptions {
   /** Dead-letter subject before prefixing; `berth.dlq.<durable>` by default. */
   readonly deadLetterSubject?: string;
   readonly logger?: Logger;
-  /** Messages pulled per request (default 10); they are handled one at a time, in order. */
+  /**
+   * Messages pulled per request (default 10); they are handled one at a time, in order, and the
+   * consumer holds at most max(20, 2 × batchSize) unacknowledged. Waiting ones are kept alive.
+   */
   readonly batchSize?: number;
   /** Pull request lifetime (default 30s, minimum 1s); idle heartbeats are half of it. */
   readonly expiresMillis?: number;
@@ -89,7 +93,8 @@ export async function startConsumer(o: ConsumerOptions): Promise<RunningConsumer
     filterSubject: subjectName(o.filterSubject, o.prefix),
     serverMaxDeliver: maxDeliver + 1,
     ackWaitMillis: o.ackWaitMillis ?? 30_000,
-    maxAckPending: Math.max(100, (o.batchSize ?? 10) * 10),
+    // Bounds what one consumer holds unacknowledged (pulled, waiting, in hand), across replicas.
+    maxAckPending: Math.max(20, (o.batchSize ?? 10) * 2),
   };
   const jsm = await jetstreamManager(o.nc);
   const js = jetstream(o.nc);
@@ -109,6 +114,7 @@ export async function startConsumer(o: ConsumerOptions): Promise<RunningConsumer
 
   let stopping = false;
   let current: ConsumerMessages | undefined;
+  let room: WaitingRoom | undefined;
   let recoveries = 0;
 
   const watch = async (messages: ConsumerMessages, onLost: (why: string) => void): Promise<void> => {
@@ -131,18 +137,30 @@ export async function startConsumer(o: ConsumerOptions): Promise<RunningConsumer
         }
         recreate = false;
         const consumer = await js.consumers.get(stream, o.durable);
-        const messages = await consumer.consume({ max_messages: o.batchSize ?? 10, expires: o.expiresMillis ?? 30_000 });
+        const waiting = new WaitingRoom(Math.max(50, Math.floor(spec.ackWaitMillis / 3)));
+        room = waiting;
+        const messages = await consumer.consume({
+          max_messages: o.batchSize ?? 10,
+          expires: o.expiresMillis ?? 30_000,
+          callback: (m) => {
+            progress.received(m.info.streamSequence);
+            waiting.push(m);
+          },
+        });
         current = messages;
         if (stopping) break;
         void watch(messages, (why) => {
           logger.warn({ durable: o.durable, stream, why }, 'consumer lost; recreating');
           recreate = true;
+          waiting.close();
           void messages.close();
         });
-        for await (const m of messages) {
+        void messages.closed().then(() => waiting.close());
+        for (let m = await waiting.next(); m !== undefined; m = await waiting.next()) {
           await processMessage(m);
           if (stopping || recreate) break;
         }
+        waiting.close();
         await messages.close();
         if (!stopping) recreate = true;
       } catch (e) {
@@ -152,6 +170,7 @@ export async function startConsumer(o: ConsumerOptions): Promise<RunningConsumer
         await sleep(1000);
       }
     }
+    room?.close();
     await current?.close();
   };
   const done = loop();
@@ -159,6 +178,7 @@ export async function startConsumer(o: ConsumerOptions): Promise<RunningConsumer
   return {
     async stop() {
       stopping = true;
+      room?.close();
       await current?.close();
       await done;
     },
