@@ -48,21 +48,31 @@ describe.skipIf(!(await infraAvailable('postgres')))('claims against real Postgr
   it('8 claimers racing for the last vCPU of 50 hosts: one winner per host, every loser a conflict, never overbooked', async () => {
     const hostIds = Array.from({ length: HOSTS }, (_, i) => `race-${i}`);
     // Each host: 4 vCPUs, 3 already claimed, so exactly one 1-vCPU claim can still win.
-    for (const hostId of hostIds) {
-      await hosts.register({ hostId, spec: hostSpec({ name: hostId, cpus: 4, memoryBytes: 64 * GiB }) });
-      await compose(`fill-${hostId}`, 3);
-      const { claim, generation } = await claimFor(`fill-${hostId}`, hostId, 3);
-      await vms.claim({ vmId: `fill-${hostId}`, hostId, expectedGeneration: generation, claim, explanation: {}, alternates: [] });
-    }
+    await Promise.all(
+      hostIds.map(async (hostId) => {
+        await hosts.register({ hostId, spec: hostSpec({ name: hostId, cpus: 4, memoryBytes: 64 * GiB }) });
+        await compose(`fill-${hostId}`, 3);
+        const { claim, generation } = await claimFor(`fill-${hostId}`, hostId, 3);
+        await vms.claim({ vmId: `fill-${hostId}`, hostId, expectedGeneration: generation, claim, explanation: {}, alternates: [] });
+      }),
+    );
     // Every claimer decides from the same view (generation 2 everywhere), as replicas of a stateless scheduler would.
-    const attempts: { claimer: number; hostId: string; vmId: string; claim: Claim; generation: number }[] = [];
-    for (let c = 0; c < CLAIMERS; c++) {
-      for (const hostId of hostIds) {
-        const vmId = `racer-${c}-${hostId}`;
-        await compose(vmId, 1);
-        attempts.push({ claimer: c, hostId, vmId, ...(await claimFor(vmId, hostId, 1)) });
-      }
-    }
+    const attempts = (
+      await Promise.all(
+        hostIds.map(async (hostId) => {
+          const host = await hosts.get(hostId);
+          return Promise.all(
+            Array.from({ length: CLAIMERS }, async (_, claimer) => {
+              const vmId = `racer-${claimer}-${hostId}`;
+              await compose(vmId, 1);
+              const fit = fits(hostSnapshotOf(host), { ...(await vms.get(vmId)).vm.core.spec });
+              if (!fit.ok) throw new Error(`${vmId} does not fit ${hostId}`);
+              return { claimer, hostId, vmId, claim: fit.claim, generation: host.generation };
+            }),
+          );
+        }),
+      )
+    ).flat();
     expect(new Set(attempts.map((a) => a.generation))).toEqual(new Set([2]));
 
     const outcomes = await Promise.all(

@@ -1,0 +1,33 @@
+import { createKysely, migrateEventStore, PostgresEventStore } from '@berth/event-store';
+import { createTestDatabase } from '@berth/testing';
+import { HostCommands } from '../src/application/hosts.ts';
+import { VmCommands } from '../src/application/vms.ts';
+const GiB = 1024 ** 3;
+const tdb = await createTestDatabase('inv_prof');
+const db = createKysely(tdb.url, { max: 4 });
+await migrateEventStore(db);
+const store = new PostgresEventStore(db);
+const hosts = new HostCommands(store);
+const vms = new VmCommands(store, async () => new Set());
+for (let h = 0; h < 200; h++) await hosts.register({ hostId: `p${h}`, spec: { name: 'p', hypervisorUri: 'sim://p', cpuModel: 'x', cpus: 64, memoryBytes: 512 * GiB, numaNodes: [], sriovNics: [], pciDevices: [], storagePools: [], networks: [], resourcePool: 'd', tags: [] } });
+const N = 200;
+for (let i = 0; i < N; i++) await vms.compose({ vmId: `v${i}`, spec: { name: 'v', vcpus: 1, memoryBytes: GiB, disks: [], devices: [], nics: [], numaNodes: [], passthroughCpu: false, highPerformance: false, priority: 0, tags: [], allowedHosts: [], affinity: [] } });
+const gens = new Map<string, number>();
+const c0 = process.cpuUsage(); const t0 = performance.now();
+let tc = 0, tr = 0, tx = 0, trs = 0;
+for (let i = 0; i < N; i++) {
+  const hostId = `p${i % 200}`; const gen = gens.get(hostId) ?? 1;
+  const claim = { vmId: `v${i}`, hostId, vcpus: 1, memoryBytes: GiB, pinnedCpus: [], numaCells: [], hugepages: [], devices: [], vfs: [], volumes: [], affinityGroups: [] };
+  let a = performance.now();
+  await vms.claim({ vmId: `v${i}`, hostId, expectedGeneration: gen, claim, explanation: {}, alternates: [] });
+  tc += performance.now() - a; a = performance.now();
+  gens.set(hostId, await vms.releaseClaim({ vmId: `v${i}`, hostId, reason: 'x' }));
+  tr += performance.now() - a; a = performance.now();
+  await store.transaction(async () => undefined);
+  tx += performance.now() - a; a = performance.now();
+  await store.readStream(`host-${hostId}`);
+  trs += performance.now() - a;
+}
+const c = process.cpuUsage(c0);
+console.log({ wallPerCycle: (performance.now() - t0) / N, claim: tc / N, release: tr / N, emptyTx: tx / N, readStream: trs / N, nodeCpuMsPerCycle: (c.user + c.system) / 1000 / N });
+await db.destroy(); await tdb.drop();
