@@ -9,8 +9,8 @@ import { connectTestNats, createTestDatabase, infraAvailable, natsUrl, testSubje
 import { runCli } from './cli.ts';
 
 /**
- * The CLI against the real inventory service: started as its own process (tools never import
- * services), with its own database and NATS prefix.
+ * The CLI against the real inventory and scheduler services, each started as its own process (tools
+ * never import services), sharing one test database and NATS prefix.
  */
 const root = fileURLToPath(new URL('../../../', import.meta.url));
 const fixture = (name: string) => fileURLToPath(new URL(`../../../libs/hardware-config/fixtures/${name}`, import.meta.url));
@@ -23,34 +23,61 @@ async function freePort(): Promise<number> {
   return port;
 }
 
-async function waitServing(address: string, child: ChildProcess, log: () => string): Promise<void> {
+interface Service {
+  readonly child: ChildProcess;
+  readonly address: string;
+  log: string;
+}
+
+async function startService(name: string, portEnv: string, env: Record<string, string>): Promise<Service> {
+  const port = await freePort();
+  const child = spawn(process.execPath, ['--import', 'tsx', `services/${name}/src/main.ts`], {
+    cwd: root,
+    env: { ...process.env, ...env, [portEnv]: String(port), OTEL_SDK_DISABLED: 'true', LOG_LEVEL: 'warn' },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const service: Service = { child, address: `127.0.0.1:${port}`, log: '' };
+  child.stdout?.on('data', (d: Buffer) => (service.log += d.toString()));
+  child.stderr?.on('data', (d: Buffer) => (service.log += d.toString()));
+  await waitServing(name, service.address, child, () => service.log);
+  return service;
+}
+
+async function stopService(service: Service | undefined): Promise<void> {
+  const child = service?.child;
+  if (!child || child.exitCode !== null) return;
+  child.kill('SIGTERM');
+  await new Promise((r) => (child.exitCode !== null ? r(null) : child.once('exit', r)));
+}
+
+async function waitServing(name: string, address: string, child: ChildProcess, log: () => string): Promise<void> {
   const client = new grpcHealthV1.HealthClient(address, grpc.credentials.createInsecure());
   try {
     for (let i = 0; i < 240; i++) {
-      if (child.exitCode !== null) throw new Error(`inventory exited with ${child.exitCode}:\n${log()}`);
+      if (child.exitCode !== null) throw new Error(`${name} exited with ${child.exitCode}:\n${log()}`);
       const status = await new Promise<number | undefined>((resolve) =>
         client.check({ service: '' }, new grpc.Metadata(), { deadline: Date.now() + 1000 }, (err, res) => resolve(err ? undefined : res.status)),
       );
       if (status === grpcHealthV1.HealthCheckResponse_ServingStatus.SERVING) return;
       await new Promise((r) => setTimeout(r, 250));
     }
-    throw new Error(`inventory did not become SERVING:\n${log()}`);
+    throw new Error(`${name} did not become SERVING:\n${log()}`);
   } finally {
     client.close();
   }
 }
 
-describe.skipIf(!(await infraAvailable('postgres', 'nats')))('berth CLI against inventory', () => {
+describe.skipIf(!(await infraAvailable('postgres', 'nats')))('berth CLI against inventory and scheduler', () => {
   let db: TestDatabase;
-  let child: ChildProcess;
-  let address = '';
+  let inventory: Service | undefined;
+  let scheduler: Service | undefined;
   const prefix = testSubjectPrefix('cli');
-  let output = '';
 
   async function berth(...argv: string[]): Promise<{ code: number; out: string; err: string }> {
     const out: string[] = [];
     const err: string[] = [];
-    const code = await runCli(argv, { env: { BERTH_INVENTORY_ADDR: address }, io: { stdout: (t) => out.push(t), stderr: (t) => err.push(t) } });
+    const env = { BERTH_INVENTORY_ADDR: inventory?.address, BERTH_SCHEDULER_ADDR: scheduler?.address };
+    const code = await runCli(argv, { env, io: { stdout: (t) => out.push(t), stderr: (t) => err.push(t) } });
     return { code, out: out.join('\n'), err: err.join('\n') };
   }
   const json = async <T>(...argv: string[]): Promise<T> => {
@@ -74,23 +101,14 @@ describe.skipIf(!(await infraAvailable('postgres', 'nats')))('berth CLI against 
 
   beforeAll(async () => {
     db = await createTestDatabase('cli');
-    const port = await freePort();
-    address = `127.0.0.1:${port}`;
-    child = spawn(process.execPath, ['--import', 'tsx', 'services/inventory/src/main.ts'], {
-      cwd: root,
-      env: { ...process.env, DATABASE_URL: db.url, NATS_URL: natsUrl(), NATS_PREFIX: prefix, INVENTORY_GRPC_PORT: String(port), OTEL_SDK_DISABLED: 'true', LOG_LEVEL: 'warn' },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    child.stdout?.on('data', (d: Buffer) => (output += d.toString()));
-    child.stderr?.on('data', (d: Buffer) => (output += d.toString()));
-    await waitServing(address, child, () => output);
+    const common = { NATS_URL: natsUrl(), NATS_PREFIX: prefix };
+    inventory = await startService('inventory', 'INVENTORY_GRPC_PORT', { ...common, DATABASE_URL: db.url });
+    scheduler = await startService('scheduler', 'SCHEDULER_GRPC_PORT', { ...common, INVENTORY_ADDR: inventory.address });
   });
 
   afterAll(async () => {
-    if (child && child.exitCode === null) {
-      child.kill('SIGTERM');
-      await new Promise((r) => (child.exitCode !== null ? r(null) : child.once('exit', r)));
-    }
+    await stopService(scheduler);
+    await stopService(inventory);
     const nc = await connectTestNats();
     const jsm = await jetstreamManager(nc);
     for await (const name of jsm.streams.names()) {
@@ -144,16 +162,46 @@ describe.skipIf(!(await infraAvailable('postgres', 'nats')))('berth CLI against 
     expect((await json<ListedHost[]>('hosts', 'list')).map((h) => h.spec.name)).not.toContain('bad');
   });
 
-  it('vms create/list/show/delete (no scheduler running: the VM stays requested)', async () => {
-    const created = await json<{ vmId: string; status: string; spec: { memoryBytes: string | number } }>('vms', 'create', 'web-1', '--vcpus', '2', '--memory', '4GiB', '--disk', '20GiB', '--sla', 'gold');
+  it('vms create/list/show/delete: a VM that fits nowhere says why', async () => {
+    const created = await json<{ vmId: string; status: string; spec: { memoryBytes: string | number } }>('vms', 'create', 'huge', '--vcpus', '2', '--memory', '1TiB', '--disk', '20GiB', '--sla', 'gold');
     expect(created.status).toBe('VM_STATUS_REQUESTED');
-    expect(Number(created.spec.memoryBytes)).toBe(4 * 1024 ** 3);
-    await eventually(async () => (await json<{ vmId: string }[]>('vms', 'list')).find((v) => v.vmId === created.vmId), 'vm listed');
-    const list = await berth('vms', 'list');
-    expect(list.out).toMatch(new RegExp(`^${created.vmId}\\s+web-1\\s+requested\\s+-\\s+2\\s+4 GiB\\s+gold`, 'm'));
-    expect((await berth('vms', 'show', created.vmId)).out).toMatch(/status:\s+requested/);
+    expect(Number(created.spec.memoryBytes)).toBe(1024 ** 4);
+    const failed = await eventually(async () => {
+      const vm = (await json<{ vmId: string; status: string; failureReason?: string }[]>('vms', 'list')).find((v) => v.vmId === created.vmId);
+      return vm?.status === 'VM_STATUS_PLACEMENT_FAILED' ? vm : undefined;
+    }, 'the placement to fail');
+    expect(failed.failureReason).toMatch(/memory/i);
+    const list = await berth('vms', 'list', '--status', 'placement-failed');
+    expect(list.out).toMatch(new RegExp(`^${created.vmId}\\s+huge\\s+placement-failed\\s+-\\s+2\\s+1 TiB\\s+gold\\s+\\S`, 'm'));
+    expect((await berth('vms', 'show', created.vmId)).out).toMatch(/status:\s+placement-failed\nfailure:\s+\S/);
     const deleted = await berth('vms', 'delete', created.vmId);
     expect(deleted.code).toBe(0);
     expect(deleted.out).toMatch(new RegExp(`^vm ${created.vmId} (deleting|deleted)$`));
+  });
+
+  it('what-if, vms create --wait, explain and score go through the scheduler', async () => {
+    expect((await berth('hosts', 'add', 'sched-1', '--id', 'sched-1', '--uri', 'qemu:///system', '--profile', 'pool1')).code).toBe(0);
+    const shape = ['--vcpus', '2', '--memory', '4GiB'];
+    // The scheduler learns the host from the KV snapshot; 8 cores x overcommit 1 hold four 2-vCPU VMs.
+    const whatIf = await eventually(async () => {
+      const r = await json<{ total: number | string }>('what-if', ...shape, '--host', 'sched-1');
+      return Number(r.total) > 0 ? r : undefined;
+    }, 'the scheduler to see sched-1');
+    expect(Number(whatIf.total)).toBe(4);
+    const text = await berth('what-if', ...shape, '--host', 'sched-1');
+    expect(text.out).toMatch(/^4 more fit in total\n\nHOST\s+NAME\s+FITS\nsched-1\s+sched-1\s+4$/);
+
+    const placed = await json<{ vmId: string; status: string; hostId: string }>('vms', 'create', 'db-1', ...shape, '--allowed-host', 'sched-1', '--wait', '--until', 'placed', '--wait-timeout', '60s');
+    expect(placed.status).toBe('VM_STATUS_PLACED');
+    expect(placed.hostId).toBe('sched-1');
+    const explained = await berth('explain', placed.vmId);
+    expect(explained.err).toBe('');
+    expect(explained.out).toMatch(/outcome:\s+placed/);
+    expect(explained.out).toMatch(/host:\s+sched-1/);
+    expect(explained.out).toMatch(/^1\s+sched-1\s+[\d.]+\s+[\d.]+\s+pool1$/m);
+
+    const scored = await berth('score', ...shape, '--allowed-host', 'sched-1');
+    expect(scored.out).toMatch(/^fits \(\d+ hosts considered\)/);
+    expect(scored.out).toMatch(/^1\s+sched-1\s+sched-1\s+[\d.]+\s+\d+$/m);
   });
 });

@@ -15,21 +15,31 @@ function parseJson(text: string): unknown {
   }
 }
 
-/** Ranked candidates of an explanation when it lists them (`chosen` + `alternates` with hostId/score). */
-function candidates(explanation: unknown): string | undefined {
+interface Candidate {
+  readonly hostId: string;
+  readonly score?: number;
+  readonly breakdown?: { readonly cost?: { readonly costFunction?: string; readonly total?: number } };
+}
+
+/** The chosen host and runners-up of an explanation, when it lists them (`chosen` + `runnersUp`). */
+export function candidates(explanation: unknown): string | undefined {
   if (typeof explanation !== 'object' || explanation === null) return undefined;
-  const e = explanation as { chosen?: unknown; alternates?: unknown };
-  const list = [e.chosen, ...(Array.isArray(e.alternates) ? (e.alternates as unknown[]) : [])].filter(
-    (c): c is { hostId: string; score?: number; generation?: number } => typeof c === 'object' && c !== null && typeof (c as { hostId?: unknown }).hostId === 'string',
+  const e = explanation as { chosen?: unknown; runnersUp?: unknown; alternates?: unknown };
+  const others = Array.isArray(e.runnersUp) ? (e.runnersUp as unknown[]) : Array.isArray(e.alternates) ? (e.alternates as unknown[]) : [];
+  const list = [e.chosen, ...others].filter(
+    (c): c is Candidate => typeof c === 'object' && c !== null && typeof (c as { hostId?: unknown }).hostId === 'string',
   );
   if (list.length === 0) return undefined;
-  return table(['RANK', 'HOST', 'SCORE', 'GEN'], list.map((c, i) => [String(i + 1), c.hostId, c.score === undefined ? '' : String(c.score), c.generation === undefined ? '' : String(c.generation)]));
+  const num = (n: unknown) => (typeof n === 'number' ? String(Math.round(n * 100) / 100) : '');
+  return table(['RANK', 'HOST', 'SCORE', 'COST', 'COST FUNCTION'], list.map((c, i) => [
+    String(i + 1), c.hostId, num(c.score), num(c.breakdown?.cost?.total), c.breakdown?.cost?.costFunction ?? '',
+  ]));
 }
 
 async function specFrom(input: Input, ctx: Context): Promise<schedulerV1.VmSpec> {
   const file = input.string('spec');
   const base = file === undefined ? undefined : vmSpecFromJson(await ctx.readFile(file), file);
-  return toSchedulerVmSpec(buildVmSpec(input.string('name') ?? 'what-if', input, base));
+  return toSchedulerVmSpec(buildVmSpec(input.string('name') ?? 'this VM', input, base));
 }
 
 const SPEC_OPTIONS = { ...VM_SPEC_OPTIONS, name: { type: 'string' as const, value: 'NAME', help: 'name used in explanations' } };

@@ -5,13 +5,17 @@ import { formatBytes, keyValue, section, table } from '../render/table.ts';
 import { buildVmSpec, VM_SPEC_OPTIONS, vmSpecFromJson } from '../spec/vm-spec.ts';
 import { UsageError } from '../errors.ts';
 import { parseDurationMillis } from '@berth/hardware-config';
+import { oneOf } from '../values.ts';
 import { COMMAND_ID_OPTION, commandMeta, type CommandSpec, type Context } from './types.ts';
 
 const vmJson = (vm: inventoryV1.Vm | undefined) => (vm ? inventoryV1.Vm.toJSON(vm) : null);
-const SETTLED = new Set([
-  inventoryV1.VmStatus.VM_STATUS_RUNNING, inventoryV1.VmStatus.VM_STATUS_PLACEMENT_FAILED,
-  inventoryV1.VmStatus.VM_STATUS_PROVISION_FAILED, inventoryV1.VmStatus.VM_STATUS_DELETED, inventoryV1.VmStatus.VM_STATUS_STOPPED,
-]);
+const S = inventoryV1.VmStatus;
+const FINAL = [S.VM_STATUS_PLACEMENT_FAILED, S.VM_STATUS_PROVISION_FAILED, S.VM_STATUS_DELETED, S.VM_STATUS_STOPPED];
+/** Statuses that end `--wait`: the one asked for, anything past it, or a final one. */
+const WAIT_UNTIL = {
+  placed: new Set([S.VM_STATUS_PLACED, S.VM_STATUS_PROVISIONING, S.VM_STATUS_RUNNING, ...FINAL]),
+  running: new Set([S.VM_STATUS_RUNNING, ...FINAL]),
+} as const;
 
 export function vmRows(vms: readonly inventoryV1.Vm[]): string {
   return table(['ID', 'NAME', 'STATUS', 'HOST', 'VCPUS', 'MEMORY', 'SLA', 'REASON'], vms.map((v) => [
@@ -57,8 +61,8 @@ export function vmDetails(v: inventoryV1.Vm): string {
   return parts.join('\n');
 }
 
-/** Follows the VM's event stream until it runs, fails or is deleted. */
-function waitForVm(ctx: Context, vmId: string, timeoutMillis: number): Promise<inventoryV1.Vm | undefined> {
+/** Follows the VM's event stream until it reaches `until`. */
+function waitForVm(ctx: Context, vmId: string, until: ReadonlySet<inventoryV1.VmStatus>, timeoutMillis: number): Promise<inventoryV1.Vm | undefined> {
   const client = ctx.backends.inventory();
   return new Promise((resolve, reject) => {
     let last: inventoryV1.Vm | undefined;
@@ -68,7 +72,7 @@ function waitForVm(ctx: Context, vmId: string, timeoutMillis: number): Promise<i
       if (!event) return;
       last = event.vm ?? last;
       ctx.progress(`${event.occurredAt}  ${event.type}${last ? `  -> ${vmStatusLabel(last.status)}${last.hostId ? ` on ${last.hostId}` : ''}` : ''}`);
-      if (last && SETTLED.has(last.status)) {
+      if (last && until.has(last.status)) {
         stream.cancel();
         resolve(last);
       }
@@ -87,7 +91,8 @@ export const vmCommands: readonly CommandSpec[] = [
     args: ['NAME'],
     summary: 'compose a VM (inventory records the request; the scheduler places it)',
     options: { ...VM_SPEC_OPTIONS, id: { type: 'string', value: 'ID', help: 'VM id (default: generated)' },
-      wait: { type: 'boolean', help: 'follow the VM until it runs or fails' },
+      wait: { type: 'boolean', help: 'follow the VM until it runs (or --until placed) or fails' },
+      until: { type: 'string', value: 'STATUS', help: 'with --wait: placed or running (default running)' },
       'wait-timeout': { type: 'string', value: 'DURATION', help: 'how long --wait follows (default 5m)' }, ...COMMAND_ID_OPTION },
     async run(input, ctx) {
       const file = input.string('spec');
@@ -95,9 +100,10 @@ export const vmCommands: readonly CommandSpec[] = [
       const spec = buildVmSpec(input.arg('NAME'), input, base);
       const wait = parseDurationMillis(input.string('wait-timeout') ?? '5m');
       if (typeof wait === 'string') throw new UsageError('--wait-timeout', wait);
+      const until = WAIT_UNTIL[oneOf(input.string('until') ?? 'running', '--until', ['placed', 'running'])];
       const res = await unary(ctx.backends.inventory(), 'composeVm', { meta: commandMeta(input, ctx), vmId: input.string('id') ?? '', spec }, ctx.timeoutMillis);
       let vm = res.vm;
-      if (input.flag('wait') && vm) vm = (await waitForVm(ctx, vm.vmId, wait)) ?? vm;
+      if (input.flag('wait') && vm) vm = (await waitForVm(ctx, vm.vmId, until, wait)) ?? vm;
       return { json: vmJson(vm), text: vm ? `vm ${vm.vmId} (${spec.name}) ${vmStatusLabel(vm.status)}${vm.hostId ? ` on ${vm.hostId}` : ''}${vm.failureReason ? `: ${vm.failureReason}` : ''}` : '' };
     },
   },
@@ -107,6 +113,7 @@ export const vmCommands: readonly CommandSpec[] = [
     summary: 'list VMs',
     options: {
       host: { type: 'string', value: 'HOST', help: 'only VMs on this host' },
+      all: { type: 'boolean', help: 'include deleted VMs' },
       status: { type: 'string', value: 'STATUS', help: `only VMs in this status (${VM_STATUSES.join(', ')})` },
     },
     async run(input, ctx) {
@@ -116,7 +123,9 @@ export const vmCommands: readonly CommandSpec[] = [
         status: status === undefined ? inventoryV1.VmStatus.VM_STATUS_UNSPECIFIED : parseVmStatus(status, '--status'),
       };
       const res = await unary(ctx.backends.inventory(), 'listVms', request, ctx.timeoutMillis);
-      return { json: res.vms.map((v) => inventoryV1.Vm.toJSON(v)), text: vmRows(res.vms) };
+      // Deleted VMs stay in inventory's history; they are noise in a listing unless asked for.
+      const shown = input.flag('all') || status !== undefined ? res.vms : res.vms.filter((v) => v.status !== inventoryV1.VmStatus.VM_STATUS_DELETED);
+      return { json: shown.map((v) => inventoryV1.Vm.toJSON(v)), text: vmRows(shown) };
     },
   },
   {

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { inventoryV1 } from '@berth/contracts';
 import { hostRows } from '../commands/hosts.ts';
+import { candidates } from '../commands/scheduler.ts';
 import { vmRows } from '../commands/vms.ts';
 import { enumLabel, formatBytes, keyValue, table } from './table.ts';
 
@@ -43,5 +44,20 @@ describe('table rendering', () => {
       'ID    NAME  STATUS            HOST  VCPUS  MEMORY  SLA     REASON\n' +
       'vm-1  big   placement-failed  -     8      64 GiB  silver  0/3 hosts have 64 GiB free',
     );
+  });
+});
+
+describe('explanations', () => {
+  it('lists the chosen host and runners-up with score and cost', () => {
+    const explanation = {
+      chosen: { hostId: 'h1', score: 67, breakdown: { cost: { costFunction: 'pool1', total: 4.5 } } },
+      runnersUp: [{ hostId: 'h2', score: 1067.125, breakdown: { cost: { costFunction: 'pool2', total: 1004.5 } } }],
+    };
+    expect(candidates(explanation)).toBe(
+      'RANK  HOST  SCORE    COST    COST FUNCTION\n' +
+      '1     h1    67       4.5     pool1\n' +
+      '2     h2    1067.13  1004.5  pool2',
+    );
+    expect(candidates({ summary: 'fits nowhere', detail: {} })).toBeUndefined();
   });
 });
