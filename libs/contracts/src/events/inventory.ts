@@ -74,6 +74,8 @@ export interface VmRequested {
 }
 export interface VmPlaced extends VmLocation {
   readonly spec: VmSpec;
+  /** The VmRequested.attempt this placement answers (always set by inventory; optional for older events). */
+  readonly attempt?: number;
   readonly claim: Claim;
   /** Host generation after the claim. */
   readonly generation: number;

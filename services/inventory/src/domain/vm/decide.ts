@@ -31,7 +31,7 @@ export function decideVm(command: VmCommand, vm: Vm): VmEvent[] {
       const v = existing(vm);
       if (v.status !== 'requested') return refuse(v, 'place');
       const { alternates, ...p } = command.placement;
-      return [event('VmPlaced', { ...p, spec: v.core.spec, alternates })];
+      return [event('VmPlaced', { ...p, spec: v.core.spec, attempt: v.core.attempt, alternates })];
     }
     case 'FailPlacement': {
       const v = existing(vm);
