@@ -2,7 +2,7 @@
  * Side-effect entry: `import '@berth/observability/register'` as the FIRST import of a service's
  * main.ts (or `tsx --import @berth/observability/register`) starts tracing before pg, grpc-js and
  * http are loaded, so their instrumentation hooks. Service name from OTEL_SERVICE_NAME, else the
- * name of the package being run.
+ * `services/<name>/` folder of the script being run, else the npm package name.
  */
 import { register } from 'node:module';
 import { startObservability } from './sdk.ts';
@@ -11,4 +11,5 @@ import { startObservability } from './sdk.ts';
 // import-in-the-middle's loader hook.
 register('@opentelemetry/instrumentation/hook.mjs', import.meta.url);
 
-startObservability({ serviceName: process.env['OTEL_SERVICE_NAME'] ?? process.env['npm_package_name'] ?? 'berth' });
+const fromScript = /[\\/]services[\\/]([^\\/]+)[\\/]/.exec(process.argv[1] ?? '')?.[1];
+startObservability({ serviceName: process.env['OTEL_SERVICE_NAME'] ?? fromScript ?? process.env['npm_package_name'] ?? 'berth' });
