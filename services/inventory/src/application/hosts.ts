@@ -14,7 +14,7 @@ import {
   type HardwareConfigEvent,
   type HardwareConfigState,
 } from '../domain/hardware-config/decide.ts';
-import { decideOnce, load, newId, save, withoutTransaction } from './tx.ts';
+import { decideOnce, load, newId, priorId, save, withoutTransaction } from './tx.ts';
 
 const { hostStreamId, HARDWARE_CONFIG_STREAM } = inventoryEvents;
 const HOST_ID = /^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/;
@@ -50,7 +50,7 @@ export class HostCommands {
   }
 
   async register(input: { commandId?: string; hostId?: string; spec: HostSpecInput; state?: HostState }): Promise<ActiveHost> {
-    const hostId = input.hostId || `h-${newId().slice(0, 8)}`;
+    const hostId = input.hostId || (await priorId(this.store, input.commandId, 'host-')) || `h-${newId().slice(0, 8)}`;
     const host = await this.run(hostId, input.commandId, async (tx) => ({
       type: 'RegisterHost',
       hostId,

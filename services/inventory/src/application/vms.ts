@@ -9,7 +9,7 @@ import { evolveVm, initialVm, placementOf, type Vm } from '../domain/vm/state.ts
 import { decideHost } from '../domain/host/decide.ts';
 import { evolveHost } from '../domain/host/state.ts';
 import { checkHostId, loadHost } from './hosts.ts';
-import { decideOnce, inTransaction, load, newId, save, withoutTransaction, type Loaded } from './tx.ts';
+import { decideOnce, inTransaction, load, newId, priorId, save, withoutTransaction, type Loaded } from './tx.ts';
 
 const { vmStreamId, hostStreamId } = inventoryEvents;
 const VM_ID = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/;
@@ -78,7 +78,7 @@ export class VmCommands {
   }
 
   async compose(input: { commandId?: string; vmId?: string; spec: VmSpecInput }): Promise<VmView> {
-    const vmId = input.vmId || newId();
+    const vmId = input.vmId || (await priorId(this.store, input.commandId, 'vm-')) || newId();
     const knownPools = input.spec.disks.some((d) => d.pool !== undefined) ? await this.knownPools() : new Set<string>();
     return this.run(vmId, input.commandId, { type: 'ComposeVm', vmId, spec: input.spec, knownPools });
   }

@@ -126,6 +126,15 @@ describe.skipIf(!(await infraAvailable('postgres', 'nats')))('InventoryService o
     expect(first.vm!.spec!.migrationMode).toBe(pb.MigrationMode.MIGRATION_MODE_MANUAL);
     for await (const m of sub) expect((m.json<EventEnvelope>()).streamId).toBe('vm-vm-a');
     await eventually(async () => ((await t.call('listVms', { hostId: '', status: 0 })).vms.some((v) => v.vmId === 'vm-a') ? true : undefined), 'vm listed');
+    // Without a client-chosen id, a retry still answers with the VM (and host) the first attempt created.
+    const anon = t.meta();
+    const one = await t.call('composeVm', { meta: anon, vmId: '', spec: vmSpecMsg() });
+    const two = await t.call('composeVm', { meta: anon, vmId: '', spec: vmSpecMsg() });
+    expect(two.vm!.vmId).toBe(one.vm!.vmId);
+    const hostMeta = t.meta();
+    const h1 = await t.call('registerHost', { meta: hostMeta, hostId: '', spec: hostSpecMsg(), state: 0 });
+    const h2 = await t.call('registerHost', { meta: hostMeta, hostId: '', spec: hostSpecMsg(), state: 0 });
+    expect(h2.host!.hostId).toBe(h1.host!.hostId);
   });
 
   it('MAAS: four 2-core 4 GB VMs on a 4-core 12 GB host through ClaimResources, overcommitted; a fifth is refused', async () => {
