@@ -194,6 +194,8 @@ describe.skipIf(!(await infraAvailable('postgres', 'nats')))('berth CLI against 
     const placed = await json<{ vmId: string; status: string; hostId: string }>('vms', 'create', 'db-1', ...shape, '--allowed-host', 'sched-1', '--wait', '--until', 'placed', '--wait-timeout', '60s');
     expect(placed.status).toBe('VM_STATUS_PLACED');
     expect(placed.hostId).toBe('sched-1');
+    const watched = await berth('vms', 'watch', placed.vmId, '--until', 'placed', '--wait-timeout', '10s');
+    expect(watched.out).toBe(`vm ${placed.vmId} placed`);
     const explained = await berth('explain', placed.vmId);
     expect(explained.err).toBe('');
     expect(explained.out).toMatch(/outcome:\s+placed/);

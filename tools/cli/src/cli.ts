@@ -7,10 +7,11 @@ import { hostCommands } from './commands/hosts.ts';
 import { schedulerCommands } from './commands/scheduler.ts';
 import { Input, type CommandSpec, type Context, type OptionSpec } from './commands/types.ts';
 import { vmCommands } from './commands/vms.ts';
+import { vmLifecycleCommands } from './commands/vm-lifecycle.ts';
 import { UsageError } from './errors.ts';
 import { CallError, connectBackends, type Backends, type Endpoints } from './grpc.ts';
 
-export const COMMANDS: readonly CommandSpec[] = [...hostCommands, ...configCommands, ...vmCommands, ...schedulerCommands];
+export const COMMANDS: readonly CommandSpec[] = [...hostCommands, ...configCommands, ...vmCommands, ...vmLifecycleCommands, ...schedulerCommands];
 
 const GLOBAL_OPTIONS: Readonly<Record<string, OptionSpec & { short?: string }>> = {
   json: { type: 'boolean', help: 'print JSON instead of tables' },

@@ -1,22 +1,15 @@
 import { inventoryV1 } from '@berth/contracts';
-import { CallError, targetOf, unary } from '../grpc.ts';
+import { unary } from '../grpc.ts';
+import { WAIT_UNTIL, waitForVm } from './watch.ts';
 import { migrationModeLabel, parseVmStatus, slaTierLabel, VM_STATUSES, vmStatusLabel } from '../render/labels.ts';
 import { formatBytes, keyValue, section, table } from '../render/table.ts';
 import { buildVmSpec, VM_SPEC_OPTIONS, vmSpecFromJson } from '../spec/vm-spec.ts';
 import { UsageError } from '../errors.ts';
 import { parseDurationMillis } from '@berth/hardware-config';
 import { oneOf } from '../values.ts';
-import { COMMAND_ID_OPTION, commandMeta, type CommandSpec, type Context } from './types.ts';
+import { COMMAND_ID_OPTION, commandMeta, type CommandSpec } from './types.ts';
 
 const vmJson = (vm: inventoryV1.Vm | undefined) => (vm ? inventoryV1.Vm.toJSON(vm) : null);
-const S = inventoryV1.VmStatus;
-const FINAL = [S.VM_STATUS_PLACEMENT_FAILED, S.VM_STATUS_PROVISION_FAILED, S.VM_STATUS_DELETED, S.VM_STATUS_STOPPED];
-/** Statuses that end `--wait`: the one asked for, anything past it, or a final one. */
-const WAIT_UNTIL = {
-  placed: new Set([S.VM_STATUS_PLACED, S.VM_STATUS_PROVISIONING, S.VM_STATUS_RUNNING, ...FINAL]),
-  running: new Set([S.VM_STATUS_RUNNING, ...FINAL]),
-} as const;
-
 export function vmRows(vms: readonly inventoryV1.Vm[]): string {
   return table(['ID', 'NAME', 'STATUS', 'HOST', 'VCPUS', 'MEMORY', 'SLA', 'REASON'], vms.map((v) => [
     v.vmId, v.spec?.name ?? '', vmStatusLabel(v.status), v.hostId || '-', String(v.spec?.vcpus ?? 0),
@@ -61,30 +54,6 @@ export function vmDetails(v: inventoryV1.Vm): string {
   return parts.join('\n');
 }
 
-/** Follows the VM's event stream until it reaches `until`. */
-function waitForVm(ctx: Context, vmId: string, until: ReadonlySet<inventoryV1.VmStatus>, timeoutMillis: number): Promise<inventoryV1.Vm | undefined> {
-  const client = ctx.backends.inventory();
-  return new Promise((resolve, reject) => {
-    let last: inventoryV1.Vm | undefined;
-    const stream = client.watchVm({ vmId, fromPosition: 0 }, { deadline: Date.now() + timeoutMillis });
-    stream.on('data', (res: inventoryV1.WatchVmResponse) => {
-      const event = res.event;
-      if (!event) return;
-      last = event.vm ?? last;
-      ctx.progress(`${event.occurredAt}  ${event.type}${last ? `  -> ${vmStatusLabel(last.status)}${last.hostId ? ` on ${last.hostId}` : ''}` : ''}`);
-      if (last && until.has(last.status)) {
-        stream.cancel();
-        resolve(last);
-      }
-    });
-    stream.on('error', (err: Error & { code?: number }) => {
-      if (err.code === 1 /* CANCELLED by us */) return;
-      reject(new CallError(targetOf(client), 'watchVm', err as never));
-    });
-    stream.on('end', () => resolve(last));
-  });
-}
-
 export const vmCommands: readonly CommandSpec[] = [
   {
     words: ['vms', 'create'],
@@ -103,7 +72,7 @@ export const vmCommands: readonly CommandSpec[] = [
       const until = WAIT_UNTIL[oneOf(input.string('until') ?? 'running', '--until', ['placed', 'running'])];
       const res = await unary(ctx.backends.inventory(), 'composeVm', { meta: commandMeta(input, ctx), vmId: input.string('id') ?? '', spec }, ctx.timeoutMillis);
       let vm = res.vm;
-      if (input.flag('wait') && vm) vm = (await waitForVm(ctx, vm.vmId, until, wait)) ?? vm;
+      if (input.flag('wait') && vm) vm = await waitForVm(ctx, vm, until, wait);
       return { json: vmJson(vm), text: vm ? `vm ${vm.vmId} (${spec.name}) ${vmStatusLabel(vm.status)}${vm.hostId ? ` on ${vm.hostId}` : ''}${vm.failureReason ? `: ${vm.failureReason}` : ''}` : '' };
     },
   },
