@@ -60,6 +60,10 @@ export class SimulatorFleet {
     this.host(hostId).failures.push({ op, kind, remaining: count });
   }
 
+  clearFailures(hostId: string): void {
+    this.host(hostId).failures.length = 0;
+  }
+
   /** Changes a domain's state behind Berth's back (a guest that crashed or powered off). */
   setState(hostId: string, name: string, state: DomainState): void {
     const d = this.host(hostId).domains.get(name);
