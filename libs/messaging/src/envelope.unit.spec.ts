@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { envelopeBody, parseEnvelope } from './envelope.ts';
 import { bucketName, eventSubject, streamName, streamTypeOf, subjectName } from './names.ts';
 import { parseNatsDefinitions, loadNatsDefinitions, consumerDefinition } from './definitions.ts';
+import { Progress } from './process.ts';
 
 const thrown = (f: () => unknown): unknown => {
   try {
@@ -88,5 +89,18 @@ describe('definitions', () => {
       },
     );
     expect(() => consumerDefinition('nope')).toThrow(/no consumer "nope"/);
+  });
+});
+
+describe('Progress', () => {
+  it('resumes at the lowest unfinished sequence, else after the highest finished one', () => {
+    const p = new Progress();
+    expect(p.resumeFrom()).toBeUndefined();
+    [5, 6, 7].forEach((s) => p.received(s));
+    p.finished(5);
+    p.finished(7);
+    expect(p.resumeFrom()).toBe(6);
+    p.finished(6);
+    expect(p.resumeFrom()).toBe(8);
   });
 });

@@ -22,7 +22,9 @@ export class Progress {
   }
   resumeFrom(): number | undefined {
     if (this.open.size === 0 && this.maxFinished === 0) return undefined;
-    return Math.min(this.maxFinished + 1, ...this.open);
+    let from = this.maxFinished + 1;
+    for (const seq of this.open) from = Math.min(from, seq);
+    return from;
   }
 }
 
