@@ -56,7 +56,8 @@ async function streamInfo(jsm: Awaited<ReturnType<typeof jetstreamManager>>, nam
  * Applies stream and KV bucket definitions: creates what is missing, updates what differs, leaves
  * the rest untouched. Safe to call on every start-up and from several processes at once.
  */
-export async function ensureStreams(nc: NatsConnection, options: EnsureStreamsOptions = {}): Promise<EnsureStreamsResult> {
+export async function ensureStreams(nc: NatsConnection, optionsOrDefinitions: EnsureStreamsOptions | NatsDefinitions = {}): Promise<EnsureStreamsResult> {
+  const options: EnsureStreamsOptions = 'streams' in optionsOrDefinitions ? { definitions: optionsOrDefinitions } : optionsOrDefinitions;
   checkPrefix(options.prefix);
   const defs = options.definitions ?? loadNatsDefinitions();
   const jsm = await jetstreamManager(nc);
