@@ -17,6 +17,9 @@ import { VmCommands } from '../src/application/vms.ts';
 const HOSTS = 1000;
 const CLAIMERS = 4;
 const VMS_PER_CLAIMER = Number(process.env['BENCH_VMS_PER_CLAIMER'] ?? 2500);
+// Phases stop early at these budgets so the whole run stays under a minute on a busy machine.
+const COMPOSE_BUDGET_MILLIS = 12_000;
+const CLAIM_BUDGET_MILLIS = 15_000;
 const GiB = 1024 ** 3;
 
 async function inParallel<T>(items: readonly T[], width: number, fn: (t: T) => Promise<unknown>): Promise<void> {
@@ -41,11 +44,16 @@ async function main(): Promise<void> {
     await inParallel(hostIds, 8, (hostId) =>
       hosts.register({ hostId, spec: { name: hostId, hypervisorUri: `sim://${hostId}`, cpuModel: 'sim', cpus: 16, memoryBytes: 64 * GiB, cpuOvercommit: 1, numaNodes: [], sriovNics: [], pciDevices: [], storagePools: [], networks: [], resourcePool: 'default', tags: [] } }),
     );
+    // VmRequested VMs to claim for (a VM is claimed once); composed per claimer, within the budget.
+    const queues: string[][] = Array.from({ length: CLAIMERS }, () => []);
+    const composeUntil = performance.now() + COMPOSE_BUDGET_MILLIS;
     const vmIds = Array.from({ length: CLAIMERS * VMS_PER_CLAIMER }, (_, i) => `bench-vm-${i}`);
-    await inParallel(vmIds, 8, (vmId) =>
-      vms.compose({ vmId, spec: { name: vmId, vcpus: 4, memoryBytes: 16 * GiB, disks: [], devices: [], nics: [], numaNodes: [], passthroughCpu: false, highPerformance: false, priority: 0, tags: [], allowedHosts: [], affinity: [] } }),
-    );
-    console.log(`setup: ${HOSTS} hosts, ${vmIds.length} VMs in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
+    await inParallel(vmIds, 8, async (vmId) => {
+      if (performance.now() > composeUntil) return;
+      await vms.compose({ vmId, spec: { name: vmId, vcpus: 4, memoryBytes: 16 * GiB, disks: [], devices: [], nics: [], numaNodes: [], passthroughCpu: false, highPerformance: false, priority: 0, tags: [], allowedHosts: [], affinity: [] } });
+      queues[Number(vmId.slice('bench-vm-'.length)) % CLAIMERS]!.push(vmId);
+    });
+    console.log(`setup: ${HOSTS} hosts, ${queues.flat().length} VMs in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
 
     // Each claimer's view of host generations, as a scheduler's snapshot view would be: stale on conflict.
     const generation = new Map(hostIds.map((h) => [h, 1]));
@@ -57,18 +65,17 @@ async function main(): Promise<void> {
     const start = performance.now();
     await Promise.all(
       Array.from({ length: CLAIMERS }, async (_, c) => {
-        for (let i = 0; i < VMS_PER_CLAIMER; i++) {
-          const vmId = `bench-vm-${c * VMS_PER_CLAIMER + i}`;
+        for (const vmId of queues[c]!) {
+          if (performance.now() - start > CLAIM_BUDGET_MILLIS) break;
           for (;;) {
             const hostId = hostIds[Math.floor(random() * HOSTS)]!;
             const claim: Claim = { vmId, hostId, vcpus: 4, memoryBytes: 16 * GiB, pinnedCpus: [], numaCells: [], hugepages: [], devices: [], vfs: [], volumes: [], affinityGroups: [] };
             const t = performance.now();
             try {
-              const r = await vms.claim({ vmId, hostId, expectedGeneration: generation.get(hostId)!, claim, explanation: { bench: true }, alternates: [] });
+              await vms.claim({ vmId, hostId, expectedGeneration: generation.get(hostId)!, claim, explanation: { bench: true }, alternates: [] });
               latencies.push(performance.now() - t);
               claims++;
               generation.set(hostId, await vms.releaseClaim({ vmId, hostId, reason: 'bench' }));
-              void r;
               break;
             } catch (e) {
               if (!(e instanceof ConcurrencyError)) throw e;
