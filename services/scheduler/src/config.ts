@@ -16,6 +16,8 @@ export const schedulerConfigSchema = z.object({
   SCHEDULER_MAX_ATTEMPTS: count(1, 50).prefault('5'),
   /** Runners-up returned with each decision and tried after a rejection. */
   SCHEDULER_ALTERNATES: count(0, 50).prefault('4'),
+  /** First choice at random among the best N hosts (1 = always the best); >1 eases races between replicas. */
+  SCHEDULER_HOST_SUBSET_SIZE: count(1, 50).prefault('1'),
   /** Placement policy of resource pools not listed in SCHEDULER_POOL_POLICIES. */
   SCHEDULER_POLICY: z.enum(['pack', 'spread']).prefault('pack'),
   /** Per resource pool, e.g. `gpu=spread,batch=pack`. */

@@ -38,6 +38,8 @@ async function main(): Promise<void> {
     decisions,
     maxAttempts: config.SCHEDULER_MAX_ATTEMPTS,
     alternates: config.SCHEDULER_ALTERNATES,
+    hostSubsetSize: config.SCHEDULER_HOST_SUBSET_SIZE,
+    random: Math.random,
     now: () => new Date(),
   };
   const definition = consumerDefinition(DURABLE);

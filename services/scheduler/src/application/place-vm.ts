@@ -22,6 +22,12 @@ export interface PlaceVmDeps {
   readonly maxAttempts: number;
   /** Runners-up returned with each decision and tried in order after a rejection. */
   readonly alternates: number;
+  /**
+   * Pick the first host at random among the best N (nova's host_subset_size): with several
+   * replicas deciding from the same view, 1 sends them all to the same host and all but one lose.
+   */
+  readonly hostSubsetSize: number;
+  readonly random: () => number;
   readonly now: () => Date;
 }
 
@@ -40,16 +46,27 @@ export type PlaceVmOutcome =
  */
 export async function placeVm(deps: PlaceVmDeps, req: PlacementRequest, finalDelivery: boolean): Promise<PlaceVmOutcome> {
   const { engine, view, inventory } = deps;
-  const opts = { excludedHosts: req.excludedHosts, alternates: deps.alternates };
+  // Hosts refused during this delivery, at the generation the view had: until the view moves past
+  // it (the bucket may lag behind inventory), deciding again would pick the same stale host.
+  const refused = new Map<string, number>();
+  const stillRefused = (hostId: string): boolean => {
+    const at = refused.get(hostId);
+    return at !== undefined && (view.get(hostId)?.generation ?? Infinity) <= at;
+  };
   let attempts = 0;
   let lastConflict = '';
   while (attempts < deps.maxAttempts) {
-    const decision = engine.decide(req.vm, opts);
-    if (decision.kind === 'failed') return reportFailure(deps, req, decision.summary, failedExplanation(decision), attempts);
-    for (const candidate of [decision.chosen, ...decision.alternates]) {
+    const excludedHosts = [...req.excludedHosts, ...[...refused.keys()].filter(stillRefused)];
+    const decision = engine.decide(req.vm, { excludedHosts, alternates: deps.alternates });
+    if (decision.kind === 'failed') {
+      if (refused.size > 0) break; // fits nowhere only because of hosts that lost races: contention, not capacity
+      return reportFailure(deps, req, decision.summary, failedExplanation(decision), attempts);
+    }
+    for (const candidate of ordered(decision, deps)) {
       if (attempts >= deps.maxAttempts) break;
       // A candidate computed from a generation the view has since replaced would only be refused.
       if (view.get(candidate.hostId)?.generation !== candidate.generation) break;
+      if (stillRefused(candidate.hostId)) continue;
       attempts += 1;
       const explanation = placedExplanation(decision, candidate);
       const outcome = await inventory.claim({
@@ -81,6 +98,7 @@ export async function placeVm(deps: PlaceVmDeps, req: PlacementRequest, finalDel
         case 'generation-moved':
         case 'no-longer-fits': {
           lastConflict = `${candidate.hostName}: ${outcome.detail}`;
+          refused.set(candidate.hostId, candidate.generation);
           const fresh = await deps.source.get(candidate.hostId);
           if (fresh === undefined) view.remove(candidate.hostId);
           else view.upsert(fresh);
@@ -96,6 +114,14 @@ export async function placeVm(deps: PlaceVmDeps, req: PlacementRequest, finalDel
   if (!finalDelivery) return { kind: 'contended', attempts };
   const summary = `gave up on ${req.vm.name} after ${attempts} claims were refused by inventory (last: ${lastConflict})`;
   return reportFailure(deps, req, summary, JSON.stringify({ summary, reason: 'contention' }), attempts);
+}
+
+function ordered(decision: Extract<Decision, { kind: 'placed' }>, deps: PlaceVmDeps): Candidate[] {
+  const all = [decision.chosen, ...decision.alternates];
+  const n = Math.min(deps.hostSubsetSize, all.length);
+  if (n <= 1) return all;
+  const first = Math.min(n - 1, Math.floor(deps.random() * n));
+  return [all[first]!, ...all.filter((_, i) => i !== first)];
 }
 
 /**

@@ -18,6 +18,8 @@ function setup(hosts: ReturnType<typeof host>[], answers: Record<string, ClaimOu
     decisions,
     maxAttempts: 5,
     alternates: 3,
+    hostSubsetSize: 1,
+    random: () => 0.99,
     now: () => new Date('2026-01-01T00:00:00Z'),
   };
   return { deps, view, inventory, decisions };
@@ -82,16 +84,35 @@ describe('placeVm', () => {
   it('stops after maxAttempts refused claims: redeliver when not final, report when final', async () => {
     const always = (): ClaimOutcome[] => Array.from({ length: 20 }, () => moved);
     const hosts = [host('h1', 8), host('h2', 8), host('h3', 8)];
-    const a = setup(hosts, { h1: always(), h2: always(), h3: always() }, new Map(hosts.map((h) => [h.capacity.hostId, h])));
+    // Every refresh shows the host one generation further (others keep claiming, it still fits).
+    const advancing = () => {
+      const gen = new Map<string, number>();
+      return async (id: string) => {
+        gen.set(id, (gen.get(id) ?? 1) + 1);
+        return host(id, 8, gen.get(id));
+      };
+    };
+    const a = setup(hosts, { h1: always(), h2: always(), h3: always() });
+    a.deps.source.get = advancing();
     expect(await placeVm(a.deps, request(), false)).toEqual({ kind: 'contended', attempts: 5 });
     expect(a.inventory.claims).toHaveLength(5);
     expect(a.inventory.failures).toHaveLength(0);
 
-    const b = setup(hosts, { h1: always(), h2: always(), h3: always() }, new Map(hosts.map((h) => [h.capacity.hostId, h])));
+    const b = setup(hosts, { h1: always(), h2: always(), h3: always() });
+    b.deps.source.get = advancing();
     const out = await placeVm(b.deps, request(), true);
     expect(out.kind).toBe('failed');
     expect(b.inventory.claims).toHaveLength(5);
     expect(JSON.parse(b.inventory.failures[0]!.explanation)).toMatchObject({ reason: 'contention' });
+  });
+
+  it('does not claim again on a refused host while the view still shows the refused generation', async () => {
+    const hosts = [host('h1', 8), host('h2', 8)];
+    // The bucket lags: a refresh returns the very snapshot that was refused.
+    const { deps, inventory } = setup(hosts, { h1: [moved, moved], h2: [moved, moved] }, new Map(hosts.map((h) => [h.capacity.hostId, h])));
+    expect(await placeVm(deps, request(), false)).toEqual({ kind: 'contended', attempts: 2 });
+    expect(inventory.claims.map((c) => c.hostId).sort()).toEqual(['h1', 'h2']);
+    expect(inventory.failures).toHaveLength(0);
   });
 
   it('a redelivered request sends the same command ids, so inventory can answer as the first time', async () => {
@@ -106,6 +127,20 @@ describe('placeVm', () => {
     const { deps, inventory } = setup([host('h1', 8), host('h2', 8)], { h1: [{ kind: 'vm-not-pending', detail: 'vm-1 is placed' }] });
     expect(await placeVm(deps, request(), true)).toEqual({ kind: 'not-pending', detail: 'vm-1 is placed' });
     expect(inventory.claims).toHaveLength(1);
+  });
+
+  it('with a host subset, starts at a random one of the best N and keeps the others as alternates', async () => {
+    const { deps, inventory } = setup([host('h1', 8), host('h2', 4), host('h3', 16), host('h4', 32)], { h1: [moved] });
+    const out = await placeVm({ ...deps, hostSubsetSize: 2, random: () => 0.7 }, request(), true);
+    // Ranked h2, h1, h3, h4: 0.7 of a subset of 2 picks h1; after its rejection the order resumes at h2.
+    expect(inventory.claims.map((c) => c.hostId)).toEqual(['h1', 'h2']);
+    expect(out).toEqual({ kind: 'placed', hostId: 'h2', attempts: 2 });
+  });
+
+  it('applies its own successful claim to the view at the next generation', async () => {
+    const { deps, view } = setup([host('h1', 8, 4)]);
+    await placeVm(deps, request(3), true);
+    expect(view.get('h1')).toMatchObject({ generation: 5, claims: [{ vmId: 'vm-1', vcpus: 3 }] });
   });
 
   it('drops a host from the view when its refresh finds it gone', async () => {

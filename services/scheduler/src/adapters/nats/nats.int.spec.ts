@@ -85,6 +85,8 @@ describe.skipIf(!(await infraAvailable('nats')))('scheduler over real NATS', () 
       decisions: new DecisionLog(),
       maxAttempts: 5,
       alternates: 3,
+      hostSubsetSize: 1,
+      random: Math.random,
       now: () => new Date(),
     };
     const consumer: RunningConsumer = await startConsumer({
