@@ -1,6 +1,8 @@
 import { defineConfig } from 'vitest/config';
 
-// Three projects follow the architecture (STYLE.md §12):
+// Three projects follow the architecture (STYLE.md §12). `npm test` runs them one after the other:
+// unit and int files side by side (each int file has its own database and subject prefix), e2e files
+// one at a time (each starts several real processes).
 //   unit — pure logic, milliseconds, no I/O        (*.unit.spec.ts)
 //   int  — one library or service against real Postgres/NATS/libvirt (*.int.spec.ts)
 //   e2e  — real processes started from test/        (*.e2e.spec.ts)
@@ -23,9 +25,6 @@ export default defineConfig({
           exclude,
           testTimeout: 120_000,
           hookTimeout: 120_000,
-          // Each file gets its own database and subject prefix, so files may run side by side.
-          maxWorkers: 2,
-          minWorkers: 1,
         },
       },
       {
@@ -35,7 +34,6 @@ export default defineConfig({
           exclude,
           testTimeout: 300_000,
           hookTimeout: 300_000,
-          fileParallelism: false,
         },
       },
     ],
