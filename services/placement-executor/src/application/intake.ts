@@ -24,6 +24,11 @@ const OPERATIONS: Readonly<Record<string, VmOperation>> = {
   VmStartRequested: 'start', VmStopRequested: 'stop', VmRebootRequested: 'reboot', VmDeleteRequested: 'delete',
 };
 
+async function nextAttempt(vms: Vms, vmId: string): Promise<number> {
+  const current = await vms.load(vmId);
+  return current.status === 'unknown' ? 1 : current.location.attempt + 1;
+}
+
 const vmIdOf = (env: EventEnvelope): string => env.streamId.replace(/^vm-/, '');
 const hostIdOf = (env: EventEnvelope): string => env.streamId.replace(/^host-/, '');
 
@@ -40,9 +45,8 @@ export function createIntake(o: IntakeOptions): { vm(env: EventEnvelope): Promis
       if (env.type === 'VmPlaced') {
         const d = env.data as Inv['VmPlaced'] & { attempt?: number };
         if (!d?.claim || !d.hostId || !d.hypervisorUri || !d.spec) return term('VmPlaced without claim, host or spec');
-        const current = await o.vms.load(vmId);
-        // Inventory's VmPlaced does not say which attempt it is; each placement after a failure is the next one.
-        const attempt = d.attempt ?? (current.status === 'unknown' ? 1 : current.location.attempt + 1);
+        // Without inventory's attempt, each placement after a failure is the next one.
+        const attempt = d.attempt ?? (await nextAttempt(o.vms, vmId));
         const location: Location = { vmId, hostId: d.hostId, hypervisorUri: d.hypervisorUri, attempt };
         await o.vms.execute(vmId, {
           type: 'Provision',

@@ -20,8 +20,10 @@ export interface ProvisionerOptions {
   readonly operationAttempts?: number;
 }
 
-type Outcome = { readonly next: 'again' } | { readonly next: 'done' } | { readonly next: 'later'; readonly afterMillis: number };
-const AGAIN: Outcome = { next: 'again' };
+type Outcome =
+  | { readonly next: 'again'; readonly state?: VmState }
+  | { readonly next: 'done' }
+  | { readonly next: 'later'; readonly afterMillis: number };
 const DONE: Outcome = { next: 'done' };
 
 const message = (e: unknown): string => (e instanceof Error ? e.message : String(e));
@@ -110,7 +112,7 @@ export class Provisioner {
           }, out.afterMillis));
           return;
         }
-        state = await this.o.vms.load(vmId);
+        state = out.state ?? (await this.o.vms.load(vmId));
       }
     } catch (e) {
       // The log could not be read or written (database down): look again later.
@@ -123,9 +125,9 @@ export class Provisioner {
   }
 
   private async record(vmId: string, command: VmCommand): Promise<Outcome> {
-    await this.o.vms.execute(vmId, command);
+    const { state } = await this.o.vms.execute(vmId, command);
     this.failures.delete(vmId);
-    return AGAIN;
+    return { next: 'again', state };
   }
 
   private backoff(vmId: string, e: unknown): number {
@@ -171,14 +173,20 @@ export class Provisioner {
     try {
       switch (state.step) {
         case 'requested':
-          await driver.createVolumes(spec);
-          return this.record(vmId, { type: 'RecordProgress', step: 'volumes-created', volumes: spec.volumes });
+          if (spec.volumes.length > 0) {
+            await driver.createVolumes(spec);
+            return this.record(vmId, { type: 'RecordProgress', step: 'volumes-created', volumes: spec.volumes });
+          }
+          await driver.define(spec);
+          return this.record(vmId, { type: 'RecordProgress', step: 'domain-defined', volumes: [] });
         case 'volumes-created':
           await driver.define(spec);
           return this.record(vmId, { type: 'RecordProgress', step: 'domain-defined', volumes: [] });
-        case 'domain-defined':
+        case 'domain-defined': {
           await driver.start(vmId);
-          return this.record(vmId, { type: 'RecordProgress', step: 'domain-started', volumes: [] });
+          const running = (await driver.state(vmId)) === 'running';
+          return this.record(vmId, running ? { type: 'MarkStarted', cause: 'provisioned' } : { type: 'RecordProgress', step: 'domain-started', volumes: [] });
+        }
         case 'domain-started': {
           const s = await driver.state(vmId);
           if (s === 'running') return this.record(vmId, { type: 'MarkStarted', cause: 'provisioned' });

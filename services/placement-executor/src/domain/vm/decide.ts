@@ -48,8 +48,13 @@ export function decide(command: VmCommand, state: VmState): VmEvent[] {
       }
     }
     case 'MarkStarted':
-      if (state.status === 'provisioning' && command.cause !== 'provisioned') return [];
-      if (state.status !== 'provisioning' && state.status !== 'running' && state.status !== 'stopped') return [];
+      if (state.status === 'provisioning') {
+        if (command.cause !== 'provisioned' || state.step === 'requested' || state.step === 'volumes-created') return [];
+        const started: VmEvent = { type: 'VmStarted', data: { ...state.location, cause: command.cause } };
+        // Running already when first checked: the start and its success are one step.
+        return state.step === 'domain-defined' ? [{ type: 'DomainStarted', data: state.location }, started] : [started];
+      }
+      if (state.status !== 'running' && state.status !== 'stopped') return [];
       if (state.status === 'running' && command.cause === 'provisioned') return [];
       return [{ type: 'VmStarted', data: { ...state.location, cause: command.cause } }];
     case 'FailProvisioning':

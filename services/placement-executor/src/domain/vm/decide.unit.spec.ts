@@ -13,6 +13,8 @@ const provision = (attempt = 1, hostId = 'h1'): VmCommand => ({
   type: 'Provision', location: loc(attempt, hostId), request, domainName: 'berth-vm1', domainUuid: 'u', registrationDeadline: '2030-01-01T00:00:00Z',
 });
 
+const DEFINED: VmCommand = { type: 'RecordProgress', step: 'domain-defined', volumes: [] };
+
 // given(events).when(command).then(events)
 const given = (...commands: VmCommand[]): VmState =>
   commands.reduce((s, c) => decide(c, s).reduce(evolve, s), initialState());
@@ -26,11 +28,17 @@ describe('VM provisioning decider', () => {
     expect(types(decide({ type: 'MarkStarted', cause: 'provisioned' }, s))).toEqual(['VmStarted']);
   });
 
+  it('records the start and its success together when the domain runs at once; never before it is defined', () => {
+    const defined = given(provision(), { type: 'RecordProgress', step: 'domain-defined', volumes: [] });
+    expect(types(decide({ type: 'MarkStarted', cause: 'provisioned' }, defined))).toEqual(['DomainStarted', 'VmStarted']);
+    expect(decide({ type: 'MarkStarted', cause: 'provisioned' }, given(provision()))).toEqual([]);
+  });
+
   it('ignores a redelivered placement and a step already recorded', () => {
     const s = given(provision(), { type: 'RecordProgress', step: 'domain-defined', volumes: [] });
     expect(decide(provision(), s)).toEqual([]);
     expect(decide({ type: 'RecordProgress', step: 'volumes-created', volumes: [] }, s)).toEqual([]);
-    expect(decide({ type: 'MarkStarted', cause: 'provisioned' }, given(provision(), { type: 'MarkStarted', cause: 'provisioned' }))).toEqual([]);
+    expect(decide({ type: 'MarkStarted', cause: 'provisioned' }, given(provision(), DEFINED, { type: 'MarkStarted', cause: 'provisioned' }))).toEqual([]);
   });
 
   it('starts over on the next attempt after a failure, on the new host', () => {
@@ -45,16 +53,16 @@ describe('VM provisioning decider', () => {
     const s = given(provision(),
       { type: 'RequestOperation', location: loc(), operation: 'delete', force: true, requestId: 'r1' },
       { type: 'RequestOperation', location: loc(), operation: 'start', force: false, requestId: 'r2' },
-      { type: 'MarkStarted', cause: 'provisioned' });
+      DEFINED, { type: 'MarkStarted', cause: 'provisioned' });
     expect(s).toMatchObject({ status: 'running', pending: { operation: 'delete' } });
-    expect(given(provision(), { type: 'MarkStarted', cause: 'provisioned' },
+    expect(given(provision(), DEFINED, { type: 'MarkStarted', cause: 'provisioned' },
       { type: 'RequestOperation', location: loc(), operation: 'delete', force: true, requestId: 'r1' },
       { type: 'MarkDeleted', reason: 'requested' })).toMatchObject({ status: 'deleted' });
   });
 
   it('stops, records the stop once, and deletes a never-provisioned VM at once', () => {
-    const running = given(provision(), { type: 'MarkStarted', cause: 'provisioned' });
-    const stopping = given(provision(), { type: 'MarkStarted', cause: 'provisioned' },
+    const running = given(provision(), DEFINED, { type: 'MarkStarted', cause: 'provisioned' });
+    const stopping = given(provision(), DEFINED, { type: 'MarkStarted', cause: 'provisioned' },
       { type: 'RequestOperation', location: loc(), operation: 'stop', force: false, requestId: 'r1' });
     expect(decide({ type: 'RequestOperation', location: loc(), operation: 'stop', force: false, requestId: 'r1' }, stopping)).toEqual([]);
     expect(types(decide({ type: 'MarkStopped', how: 'graceful' }, stopping))).toEqual(['VmStopped']);
@@ -67,7 +75,7 @@ describe('VM provisioning decider', () => {
   });
 
   it('does not fail a VM that is no longer provisioning', () => {
-    const running = given(provision(), { type: 'MarkStarted', cause: 'provisioned' });
+    const running = given(provision(), DEFINED, { type: 'MarkStarted', cause: 'provisioned' });
     expect(decide({ type: 'FailProvisioning', reason: 'timeout', permanent: false }, running)).toEqual([]);
   });
 });
