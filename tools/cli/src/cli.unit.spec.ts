@@ -106,3 +106,18 @@ describe('berth config apply', () => {
     expect(c.err[0]).toContain("no such file, open 'nope.conf'");
   });
 });
+
+describe('berth config apply refuses to send nothing', () => {
+  it('a file with only realm settings is not applied (it would replace every profile with none)', async () => {
+    const c = cli({ 'realm.conf': 'berth.realm { drives.cache: writeback }' });
+    expect(await runCli(['config', 'apply', 'realm.conf'], c.deps)).toBe(2);
+    expect(c.err[0]).toBe('berth config apply: FILE: realm.conf defines no cost functions and no hardware profiles; nothing to apply\n(berth config apply --help for usage)');
+    expect(c.calls()).toBe(0);
+  });
+
+  it('realm settings next to profiles are validated and reported as not sent', async () => {
+    const c = cli({ 'hw.conf': 'ticrypt.vm.cost-functions.s.vms { curve: constant, value: 1 }\nberth.realm { drives.cache: writeback }' });
+    expect(await runCli(['config', 'apply', 'hw.conf', '--dry-run'], c.deps)).toBe(0);
+    expect(c.out[0]).toMatch(/^hw.conf: valid \(1 cost functions, 0 hardware profiles\), not applied\n\(the berth.realm section is valid but not sent/);
+  });
+});

@@ -1,5 +1,6 @@
 import { inventoryV1 } from '@berth/contracts';
 import { parseHardwareConfig, readIncludeFromDisk } from '@berth/hardware-config';
+import { UsageError } from '../errors.ts';
 import { unary } from '../grpc.ts';
 import { formatBytes, section, table } from '../render/table.ts';
 import { describeCurve, hardwareConfigToProto } from '../spec/hardware-config.ts';
@@ -28,14 +29,19 @@ export const configCommands: readonly CommandSpec[] = [
       // Parsed here, so a mistake shows file:line: key before anything reaches inventory.
       const parsed = parseHardwareConfig(await ctx.readFile(file), { file, readInclude: readIncludeFromDisk });
       const config = hardwareConfigToProto(parsed);
+      // Applying replaces the active configuration: an empty one would silently drop every profile.
+      if (config.costFunctions.length === 0 && config.hardwareProfiles.length === 0) {
+        throw new UsageError('FILE', `${file} defines no cost functions and no hardware profiles; nothing to apply`);
+      }
+      const realmNote = parsed.realm ? '\n(the berth.realm section is valid but not sent: inventory takes no realm settings)' : '';
       const summary = `${config.costFunctions.length} cost functions, ${config.hardwareProfiles.length} hardware profiles`;
       if (input.flag('dry-run')) {
-        return { json: { config: inventoryV1.HardwareConfig.toJSON(config), applied: false }, text: `${file}: valid (${summary}), not applied\n\n${hardwareConfigText(config)}` };
+        return { json: { config: inventoryV1.HardwareConfig.toJSON(config), applied: false }, text: `${file}: valid (${summary}), not applied${realmNote}\n\n${hardwareConfigText(config)}` };
       }
       const res = await unary(ctx.backends.inventory(), 'applyHardwareConfig', { meta: commandMeta(input, ctx), config, source: file }, ctx.timeoutMillis);
       return {
         json: { config: inventoryV1.HardwareConfig.toJSON(config), applied: true, version: res.version },
-        text: `applied ${file} as hardware config version ${res.version} (${summary})\n\n${hardwareConfigText(config)}`,
+        text: `applied ${file} as hardware config version ${res.version} (${summary})${realmNote}\n\n${hardwareConfigText(config)}`,
       };
     },
   },
