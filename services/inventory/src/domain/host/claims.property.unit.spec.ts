@@ -73,7 +73,7 @@ describe('host claims (property)', () => {
       { numRuns: 300 },
     );
     // Both outcomes must actually occur, or the property says nothing.
-    expect(accepted).toBeGreaterThan(100);
+    expect(accepted).toBeGreaterThan(50);
     expect(refused).toBeGreaterThan(100);
   });
 });
