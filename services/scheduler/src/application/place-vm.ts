@@ -62,6 +62,7 @@ export async function placeVm(deps: PlaceVmDeps, req: PlacementRequest, finalDel
       if (refused.size > 0) break; // fits nowhere only because of hosts that lost races: contention, not capacity
       return reportFailure(deps, req, decision.summary, failedExplanation(decision), attempts);
     }
+    const attemptsBefore = attempts;
     for (const candidate of ordered(decision, deps)) {
       if (attempts >= deps.maxAttempts) break;
       // A candidate computed from a generation the view has since replaced would only be refused.
@@ -110,6 +111,8 @@ export async function placeVm(deps: PlaceVmDeps, req: PlacementRequest, finalDel
         }
       }
     }
+    // A round that sent no claim would repeat itself forever.
+    if (attempts === attemptsBefore) break;
   }
   if (!finalDelivery) return { kind: 'contended', attempts };
   const summary = `gave up on ${req.vm.name} after ${attempts} claims were refused by inventory (last: ${lastConflict})`;
