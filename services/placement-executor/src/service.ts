@@ -95,8 +95,13 @@ export async function startExecutor(config: Readonly<ExecutorConfig>, logger: Lo
 
   const intake = createIntake({ vms, provisioner, hosts: readModel, realm });
   const vmDef = consumerDefinition(VM_DURABLE);
+  // Several pulls on the one durable share its messages: a handler is one log round trip, and one
+  // at a time would cap intake at a few hundred VMs per second. Per-VM order can then flip for
+  // messages microseconds apart; the decider makes every such order safe (see README).
+  const vmPulls = await Promise.all(Array.from({ length: config.EXECUTOR_INTAKE_PARALLELISM }, () =>
+    startConsumer({ nc, ...p, ...vmDef, batchSize: 50, handle: (env) => intake.vm(env), logger })));
   const consumers: RunningConsumer[] = [
-    await startConsumer({ nc, ...p, ...vmDef, batchSize: 100, handle: (env) => intake.vm(env), logger }),
+    ...vmPulls,
     await startConsumer({
       nc, ...p, stream: 'BERTH_INVENTORY', durable: HOST_DURABLE, filterSubject: 'berth.inventory.host.>', maxDeliver: 10,
       ackWaitMillis: 30_000, backoffMillis: [1000, 5000, 15_000], handle: (env) => intake.host(env), logger,

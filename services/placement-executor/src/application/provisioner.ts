@@ -1,7 +1,7 @@
 import { domainSpecFromClaim, isTransient, type DomainSpec, type HypervisorDriver, type RealmSettings } from '@berth/hypervisor';
 import type { Logger } from '@berth/observability';
 import type { VmCommand } from '../domain/vm/commands.ts';
-import type { PendingOperation, VmState } from '../domain/vm/state.ts';
+import type { PendingOperation, ProvisionStep, VmState } from '../domain/vm/state.ts';
 import type { Vms } from './vms.ts';
 
 export interface ProvisionerOptions {
@@ -170,33 +170,33 @@ export class Provisioner {
       return this.fail(vmId, driver, `did not reach running within registration-timeout (${this.o.realm.registrationTimeoutMillis} ms)${last ? `; last error: ${last}` : ''}`, false);
     }
     const spec = this.spec(vmId, state);
+    // Carry out every step that completes at once, then record them in one append; a crash before
+    // the append only means they are carried out again (each is idempotent).
+    let reached = state.step;
+    const advance = async (to: Exclude<ProvisionStep, 'requested'> | 'running'): Promise<Outcome> =>
+      this.record(vmId, { type: 'Advance', to, volumes: spec.volumes });
     try {
-      switch (state.step) {
-        case 'requested':
-          if (spec.volumes.length > 0) {
-            await driver.createVolumes(spec);
-            return this.record(vmId, { type: 'RecordProgress', step: 'volumes-created', volumes: spec.volumes });
-          }
-          await driver.define(spec);
-          return this.record(vmId, { type: 'RecordProgress', step: 'domain-defined', volumes: [] });
-        case 'volumes-created':
-          await driver.define(spec);
-          return this.record(vmId, { type: 'RecordProgress', step: 'domain-defined', volumes: [] });
-        case 'domain-defined': {
-          await driver.start(vmId);
-          const running = (await driver.state(vmId)) === 'running';
-          return this.record(vmId, running ? { type: 'MarkStarted', cause: 'provisioned' } : { type: 'RecordProgress', step: 'domain-started', volumes: [] });
-        }
-        case 'domain-started': {
-          const s = await driver.state(vmId);
-          if (s === 'running') return this.record(vmId, { type: 'MarkStarted', cause: 'provisioned' });
-          // Lost after a crash or powered off while booting: make it exist and run again (idempotent).
-          if (s === undefined) await driver.define(spec);
-          if (s === undefined || s === 'shut-off' || s === 'crashed') await driver.start(vmId);
-          return { next: 'later', afterMillis: this.o.registrationPollMillis ?? 250 };
-        }
+      if (reached === 'requested') {
+        if (spec.volumes.length > 0) await driver.createVolumes(spec);
+        reached = 'volumes-created';
       }
+      if (reached === 'volumes-created') {
+        await driver.define(spec);
+        reached = 'domain-defined';
+      }
+      if (reached === 'domain-defined') {
+        await driver.start(vmId);
+        reached = 'domain-started';
+      }
+      const s = await driver.state(vmId);
+      if (s === 'running') return await advance('running');
+      // Lost after a crash or powered off while booting: make it exist and run again (idempotent).
+      if (s === undefined) await driver.define(spec);
+      if (s === undefined || s === 'shut-off' || s === 'crashed') await driver.start(vmId);
+      if (reached !== state.step) await advance(reached);
+      return { next: 'later', afterMillis: this.o.registrationPollMillis ?? 250 };
     } catch (e) {
+      if (reached !== state.step && reached !== 'requested') await advance(reached);
       if (isTransient(e) || (e as { kind?: string }).kind === 'not-found') {
         this.o.logger.warn({ vmId, err: message(e) }, 'transient hypervisor error; retrying');
         return { next: 'later', afterMillis: this.backoff(vmId, e) };

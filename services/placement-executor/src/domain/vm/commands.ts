@@ -11,8 +11,13 @@ export type VmCommand =
       readonly domainUuid: string;
       readonly registrationDeadline: string;
     }
-  | { readonly type: 'RecordProgress'; readonly step: Exclude<ProvisionStep, 'requested'>; readonly volumes: readonly { pool: string; name: string; sizeBytes: number }[] }
-  | { readonly type: 'MarkStarted'; readonly cause: VmStartedCause }
+  /**
+   * Records provisioning progress up to `to` in one append (every step in between, VolumesCreated
+   * only when there are volumes; `running` adds VmStarted). Steps are idempotent on the hypervisor,
+   * so the executor may carry out several before recording them.
+   */
+  | { readonly type: 'Advance'; readonly to: Exclude<ProvisionStep, 'requested'> | 'running'; readonly volumes: readonly { pool: string; name: string; sizeBytes: number }[] }
+  | { readonly type: 'MarkStarted'; readonly cause: Exclude<VmStartedCause, 'provisioned'> }
   | { readonly type: 'FailProvisioning'; readonly reason: string; readonly permanent: boolean }
   | { readonly type: 'RequestOperation'; readonly location: Location; readonly operation: VmOperation; readonly force: boolean; readonly requestId: string }
   | { readonly type: 'MarkStopped'; readonly how: 'graceful' | 'forced' | 'already-stopped' }

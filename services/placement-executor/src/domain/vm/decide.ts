@@ -4,7 +4,6 @@ import type { Location, VmEvent } from './events.ts';
 import type { ProvisionStep, VmState } from './state.ts';
 
 const STEP_ORDER: readonly ProvisionStep[] = ['requested', 'volumes-created', 'domain-defined', 'domain-started'];
-const STEP_EVENT = { 'volumes-created': 'VolumesCreated', 'domain-defined': 'DomainDefined', 'domain-started': 'DomainStarted' } as const;
 
 const assertNever = (x: never): never => {
   throw new Error(`unhandled ${JSON.stringify(x)}`);
@@ -32,30 +31,24 @@ export function decide(command: VmCommand, state: VmState): VmEvent[] {
         data: { ...location, domainName: command.domainName, domainUuid: command.domainUuid, registrationDeadline: command.registrationDeadline, request: command.request },
       }];
     }
-    case 'RecordProgress': {
+    case 'Advance': {
       if (state.status !== 'provisioning') return [];
-      if (STEP_ORDER.indexOf(command.step) <= STEP_ORDER.indexOf(state.step)) return [];
       const loc = state.location;
-      switch (command.step) {
-        case 'volumes-created':
-          return [{ type: STEP_EVENT[command.step], data: { ...loc, volumes: command.volumes } }];
-        case 'domain-defined':
-          return [{ type: STEP_EVENT[command.step], data: { ...loc, domainName: state.domain.name, domainUuid: state.domain.uuid } }];
-        case 'domain-started':
-          return [{ type: STEP_EVENT[command.step], data: loc }];
-        default:
-          return assertNever(command.step);
+      const from = STEP_ORDER.indexOf(state.step);
+      const to = command.to === 'running' ? STEP_ORDER.length : STEP_ORDER.indexOf(command.to);
+      const out: VmEvent[] = [];
+      for (let i = from + 1; i <= Math.min(to, STEP_ORDER.length - 1); i++) {
+        const step = STEP_ORDER[i];
+        if (step === 'volumes-created' && command.volumes.length > 0) out.push({ type: 'VolumesCreated', data: { ...loc, volumes: command.volumes } });
+        if (step === 'domain-defined') out.push({ type: 'DomainDefined', data: { ...loc, domainName: state.domain.name, domainUuid: state.domain.uuid } });
+        if (step === 'domain-started') out.push({ type: 'DomainStarted', data: loc });
       }
+      if (command.to === 'running') out.push({ type: 'VmStarted', data: { ...loc, cause: 'provisioned' } });
+      return out;
     }
     case 'MarkStarted':
-      if (state.status === 'provisioning') {
-        if (command.cause !== 'provisioned' || state.step === 'requested' || state.step === 'volumes-created') return [];
-        const started: VmEvent = { type: 'VmStarted', data: { ...state.location, cause: command.cause } };
-        // Running already when first checked: the start and its success are one step.
-        return state.step === 'domain-defined' ? [{ type: 'DomainStarted', data: state.location }, started] : [started];
-      }
+      // Provisioning reaches running through Advance.
       if (state.status !== 'running' && state.status !== 'stopped') return [];
-      if (state.status === 'running' && command.cause === 'provisioned') return [];
       return [{ type: 'VmStarted', data: { ...state.location, cause: command.cause } }];
     case 'FailProvisioning':
       if (state.status !== 'provisioning') return [];

@@ -12,33 +12,31 @@ const request: ProvisionRequest = {
 const provision = (attempt = 1, hostId = 'h1'): VmCommand => ({
   type: 'Provision', location: loc(attempt, hostId), request, domainName: 'berth-vm1', domainUuid: 'u', registrationDeadline: '2030-01-01T00:00:00Z',
 });
+const DEFINED: VmCommand = { type: 'Advance', to: 'domain-defined', volumes: [] };
+const RUNNING: VmCommand = { type: 'Advance', to: 'running', volumes: [] };
+const op = (operation: 'start' | 'stop' | 'reboot' | 'delete', requestId: string, force = false): VmCommand =>
+  ({ type: 'RequestOperation', location: loc(), operation, force, requestId });
 
-const DEFINED: VmCommand = { type: 'RecordProgress', step: 'domain-defined', volumes: [] };
-
-// given(events).when(command).then(events)
-const given = (...commands: VmCommand[]): VmState =>
-  commands.reduce((s, c) => decide(c, s).reduce(evolve, s), initialState());
+// given(commands).when(command).then(events)
+const given = (...commands: VmCommand[]): VmState => commands.reduce((s, c) => decide(c, s).reduce(evolve, s), initialState());
 const types = (events: VmEvent[]): string[] => events.map((e) => e.type);
 
 describe('VM provisioning decider', () => {
-  it('walks the state machine: requested -> volumes -> defined -> started -> running', () => {
-    const s = given(provision(), { type: 'RecordProgress', step: 'volumes-created', volumes: [] },
-      { type: 'RecordProgress', step: 'domain-defined', volumes: [] }, { type: 'RecordProgress', step: 'domain-started', volumes: [] });
+  it('walks requested -> volumes -> defined -> started -> running, one step or several per append', () => {
+    const vols = [{ pool: 'p', name: 'berth-vm1-disk0', sizeBytes: 1 }];
+    const s = given(provision(), { type: 'Advance', to: 'volumes-created', volumes: vols }, { type: 'Advance', to: 'domain-started', volumes: vols });
     expect(s).toMatchObject({ status: 'provisioning', step: 'domain-started' });
-    expect(types(decide({ type: 'MarkStarted', cause: 'provisioned' }, s))).toEqual(['VmStarted']);
+    expect(types(decide(RUNNING, s))).toEqual(['VmStarted']);
+    expect(types(decide({ type: 'Advance', to: 'running', volumes: vols }, given(provision()))))
+      .toEqual(['VolumesCreated', 'DomainDefined', 'DomainStarted', 'VmStarted']);
+    expect(types(decide(RUNNING, given(provision())))).toEqual(['DomainDefined', 'DomainStarted', 'VmStarted']);
   });
 
-  it('records the start and its success together when the domain runs at once; never before it is defined', () => {
-    const defined = given(provision(), { type: 'RecordProgress', step: 'domain-defined', volumes: [] });
-    expect(types(decide({ type: 'MarkStarted', cause: 'provisioned' }, defined))).toEqual(['DomainStarted', 'VmStarted']);
-    expect(decide({ type: 'MarkStarted', cause: 'provisioned' }, given(provision()))).toEqual([]);
-  });
-
-  it('ignores a redelivered placement and a step already recorded', () => {
-    const s = given(provision(), { type: 'RecordProgress', step: 'domain-defined', volumes: [] });
+  it('ignores a redelivered placement and steps already recorded', () => {
+    const s = given(provision(), DEFINED);
     expect(decide(provision(), s)).toEqual([]);
-    expect(decide({ type: 'RecordProgress', step: 'volumes-created', volumes: [] }, s)).toEqual([]);
-    expect(decide({ type: 'MarkStarted', cause: 'provisioned' }, given(provision(), DEFINED, { type: 'MarkStarted', cause: 'provisioned' }))).toEqual([]);
+    expect(decide({ type: 'Advance', to: 'volumes-created', volumes: [] }, s)).toEqual([]);
+    expect(decide(RUNNING, given(provision(), RUNNING))).toEqual([]);
   });
 
   it('starts over on the next attempt after a failure, on the new host', () => {
@@ -50,32 +48,27 @@ describe('VM provisioning decider', () => {
   });
 
   it('keeps a delete that arrives during provisioning until it is carried out', () => {
-    const s = given(provision(),
-      { type: 'RequestOperation', location: loc(), operation: 'delete', force: true, requestId: 'r1' },
-      { type: 'RequestOperation', location: loc(), operation: 'start', force: false, requestId: 'r2' },
-      DEFINED, { type: 'MarkStarted', cause: 'provisioned' });
+    const s = given(provision(), op('delete', 'r1', true), op('start', 'r2'), RUNNING);
     expect(s).toMatchObject({ status: 'running', pending: { operation: 'delete' } });
-    expect(given(provision(), DEFINED, { type: 'MarkStarted', cause: 'provisioned' },
-      { type: 'RequestOperation', location: loc(), operation: 'delete', force: true, requestId: 'r1' },
-      { type: 'MarkDeleted', reason: 'requested' })).toMatchObject({ status: 'deleted' });
+    expect(given(provision(), RUNNING, op('delete', 'r1', true), { type: 'MarkDeleted', reason: 'requested' })).toMatchObject({ status: 'deleted' });
   });
 
-  it('stops, records the stop once, and deletes a never-provisioned VM at once', () => {
-    const running = given(provision(), DEFINED, { type: 'MarkStarted', cause: 'provisioned' });
-    const stopping = given(provision(), DEFINED, { type: 'MarkStarted', cause: 'provisioned' },
-      { type: 'RequestOperation', location: loc(), operation: 'stop', force: false, requestId: 'r1' });
-    expect(decide({ type: 'RequestOperation', location: loc(), operation: 'stop', force: false, requestId: 'r1' }, stopping)).toEqual([]);
+  it('stops once per request, and answers operations on a VM never provisioned here at once', () => {
+    const stopping = given(provision(), RUNNING, op('stop', 'r1'));
+    expect(decide(op('stop', 'r1'), stopping)).toEqual([]);
     expect(types(decide({ type: 'MarkStopped', how: 'graceful' }, stopping))).toEqual(['VmStopped']);
-    const stopped = [...decide({ type: 'MarkStopped', how: 'graceful' }, stopping)].reduce(evolve, stopping);
+    const stopped = decide({ type: 'MarkStopped', how: 'graceful' }, stopping).reduce(evolve, stopping);
     expect(stopped).toMatchObject({ status: 'stopped', pending: null });
     expect(decide({ type: 'MarkStopped', how: 'graceful' }, stopped)).toEqual([]);
-    expect(running.status).toBe('running');
-    expect(types(decide({ type: 'RequestOperation', location: loc(), operation: 'delete', force: true, requestId: 'x' }, initialState()))).toEqual(['VmDeleted']);
-    expect(types(decide({ type: 'RequestOperation', location: loc(), operation: 'stop', force: true, requestId: 'x' }, initialState()))).toEqual(['VmOperationFailed']);
+    expect(types(decide({ type: 'MarkStarted', cause: 'start-requested' }, given(provision(), RUNNING, op('stop', 'r1'), { type: 'MarkStopped', how: 'forced' }, op('start', 'r2')))))
+      .toEqual(['VmStarted']);
+    expect(types(decide(op('delete', 'x', true), initialState()))).toEqual(['VmDeleted']);
+    expect(types(decide(op('stop', 'x', true), initialState()))).toEqual(['VmOperationFailed']);
   });
 
-  it('does not fail a VM that is no longer provisioning', () => {
-    const running = given(provision(), DEFINED, { type: 'MarkStarted', cause: 'provisioned' });
+  it('does not fail a VM that is no longer provisioning, nor advance it', () => {
+    const running = given(provision(), RUNNING);
     expect(decide({ type: 'FailProvisioning', reason: 'timeout', permanent: false }, running)).toEqual([]);
+    expect(decide(RUNNING, running)).toEqual([]);
   });
 });
