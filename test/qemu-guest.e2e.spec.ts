@@ -34,7 +34,11 @@ describe.skipIf(!(await infraAvailable('postgres', 'nats')) || !libvirtUsable() 
   let stack: Stack;
 
   beforeAll(async () => {
-    [session, stack] = await Promise.all([startSessionLibvirtd(), startStack('e2e_qemu')]);
+    // Side by side; whatever started is cleaned up by afterAll even when the other failed.
+    const [[daemon], [started]] = await Promise.all([Promise.allSettled([startSessionLibvirtd()]), Promise.allSettled([startStack('e2e_qemu')])]);
+    if (daemon?.status === 'fulfilled') session = daemon.value;
+    if (started?.status === 'fulfilled') stack = started.value;
+    for (const r of [daemon, started]) if (r?.status === 'rejected') throw r.reason;
     await registerLibvirtHost(stack.inventory, 'qemu-1', session.uri);
     await waitForSchedulerHosts(stack, 1);
   });

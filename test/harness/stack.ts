@@ -108,6 +108,24 @@ export async function registerLibvirtHost(
   return res.host;
 }
 
+/**
+ * Waits until the scheduler's view has caught up with inventory: every host at the generation
+ * inventory reports (so a decision made now sees every claim and release).
+ */
+export async function waitForSchedulerInSync(stack: Stack, timeoutMillis = 60_000): Promise<void> {
+  await eventually(
+    async () => {
+      const hosts = (await callUnary(stack.inventory, 'listHosts', { state: inventoryV1.HostState.HOST_STATE_UNSPECIFIED, resourcePool: '', tag: '' })).hosts;
+      const ranked = (await callUnary(stack.scheduler, 'score', { vm: schedulerV1.VmSpec.fromPartial({ vcpus: 1, memoryBytes: 64 * 1024 ** 2 }), excludedHosts: [], limit: hosts.length })).hosts;
+      const seen = new Map(ranked.map((h) => [h.hostId, h.generation]));
+      return hosts.every((h) => seen.get(h.hostId) === h.generation);
+    },
+    'the scheduler view to reach inventory\'s host generations',
+    timeoutMillis,
+    500,
+  );
+}
+
 /** Waits until the scheduler's view (built from the snapshot bucket) holds `count` hosts. */
 export async function waitForSchedulerHosts(stack: Stack, count: number, timeoutMillis = 60_000): Promise<void> {
   await eventually(
