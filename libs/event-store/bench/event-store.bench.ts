@@ -3,6 +3,7 @@
  * JetStream, in a fresh database. Prints figures; the last line is one JSON object.
  */
 import { randomUUID } from 'node:crypto';
+import { loadavg } from 'node:os';
 import pg from 'pg';
 import { sql } from 'kysely';
 import { connect } from '@nats-io/transport-node';
@@ -13,6 +14,9 @@ import { pipelinedPublisher } from './pipelined-publisher.ts';
 
 const WRITERS = 8;
 const PHASE_MILLIS = 2500;
+// Raw and append phases alternate in short rounds so load from other work hits both alike.
+const ROUNDS = 8;
+const ROUND_MILLIS = 700;
 const now = (): number => performance.now();
 const payload = (i: number): { vmId: string; vcpus: number; memoryBytes: number; host: string; tags: string[] } => ({
   vmId: `vm-${i}`,
@@ -53,22 +57,26 @@ try {
   const store = new PostgresEventStore(db);
   await sql`CREATE TABLE raw_events (LIKE events INCLUDING ALL)`.execute(db);
 
-  // Alternate rounds so load from other work on the machine hits both sides alike.
-  let appendOps = 0, appendSecs = 0, rawOps = 0, rawSecs = 0;
+  let appendOps = 0;
+  let appendSecs = 0;
+  let rawOps = 0;
+  let rawSecs = 0;
   const versions = new Array<number>(WRITERS).fill(0);
-  for (let round = 0; round < 2; round++) {
-    const r = await throughput(WRITERS, PHASE_MILLIS, async (w, n) => {
+  for (let round = 0; round < ROUNDS; round++) {
+    const r = await throughput(WRITERS, ROUND_MILLIS, async (w, n) => {
       await raw[w]!.query(
         'INSERT INTO raw_events (event_id, stream_id, stream_position, type, schema_version, data, metadata) VALUES ($1, $2, $3, $4, 1, $5, $6)',
         [randomUUID(), `raw-${round}-${w}`, n + 1, 'VmRequested', JSON.stringify(payload(n)), '{}'],
       );
     });
-    rawOps += r * PHASE_MILLIS / 1000; rawSecs += PHASE_MILLIS / 1000;
-    const a = await throughput(WRITERS, PHASE_MILLIS, async (w, n) => {
+    rawOps += (r * ROUND_MILLIS) / 1000;
+    rawSecs += ROUND_MILLIS / 1000;
+    const a = await throughput(WRITERS, ROUND_MILLIS, async (w, n) => {
       const res = await store.append(`single-${w}`, [{ type: 'VmRequested', data: payload(n) }], { expectedVersion: versions[w]! });
       versions[w] = res.nextExpectedVersion;
     });
-    appendOps += a * PHASE_MILLIS / 1000; appendSecs += PHASE_MILLIS / 1000;
+    appendOps += (a * ROUND_MILLIS) / 1000;
+    appendSecs += ROUND_MILLIS / 1000;
     console.log(`round ${round}: raw INSERT ${r.toFixed(0)}/s, append ${a.toFixed(0)}/s`);
   }
   const rawInsertPerSecond = rawOps / rawSecs;
@@ -96,6 +104,13 @@ try {
 
   await jsm.streams.add({ name: streamName, subjects: [`${streamName.toLowerCase()}.>`], storage: StorageType.File });
   const publisher = pipelinedPublisher(nc);
+  // The bus alone, same publisher and message size, no Postgres: the ceiling the relay works under.
+  const sample = JSON.stringify((await store.readAll({ after: null, limit: 1 }))[0]);
+  const ceilingCount = 10_000;
+  const ceilingStart = now();
+  await Promise.all(Array.from({ length: ceilingCount }, async (_, i) => publisher.publish(`${streamName.toLowerCase()}.ceiling`, sample, `ceiling-${i}`)));
+  const jetstreamPublishCeilingPerSecond = ceilingCount / ((now() - ceilingStart) / 1000);
+  console.log(`JetStream alone: ${jetstreamPublishCeilingPerSecond.toFixed(0)} acknowledged publishes/s`);
   const relayStart = now();
   const relay = startRelay({
     store,
@@ -111,7 +126,7 @@ try {
   await relay.stop();
   publisher.close();
   const stored = (await jsm.streams.info(streamName)).state.messages;
-  console.log(`relay: ${relay.handled()} events acknowledged by JetStream (${stored} in stream), ${relayEventsPerSecond.toFixed(0)} events/s`);
+  console.log(`relay: ${relay.handled()} events acknowledged by JetStream (${stored - ceilingCount} in stream), ${relayEventsPerSecond.toFixed(0)} events/s`);
 
   const round = (n: number): number => Math.round(n);
   console.log(
@@ -122,6 +137,8 @@ try {
       relayEventsPerSecond: round(relayEventsPerSecond),
       rawInsertPerSecond: round(rawInsertPerSecond),
       appendVsRawRatio: Math.round((appendsPerSecond / rawInsertPerSecond) * 100) / 100,
+      jetstreamPublishCeilingPerSecond: round(jetstreamPublishCeilingPerSecond),
+      loadAverage1m: Math.round(loadavg()[0]! * 10) / 10,
     }),
   );
 } finally {

@@ -103,19 +103,23 @@ describe.skipIf(!(await infraAvailable('postgres')))('PostgresEventStore', () =>
     expect(await store.commandResult('claim-2')).toBeUndefined();
   });
 
-  it('refuses an append that would put a stream out of global-read order', async () => {
-    await store.append('vm-h', [{ type: 'A', data: 1 }], { expectedVersion: 0 });
-    // The older transaction takes its id first; a newer one appends to vm-h and commits before it.
+  it.each([
+    ['without', undefined],
+    ['with', 'cmd-order'],
+  ])('refuses an append that would put a stream out of global-read order (%s command id)', async (_name, commandId) => {
+    const stream = `vm-h-${commandId ?? 'plain'}`;
+    await store.append(stream, [{ type: 'A', data: 1 }], { expectedVersion: 0 });
+    // The older transaction takes its id first; a newer one appends to the stream and commits before it.
     const err = await store
       .transaction(async (tx) => {
-        await tx.append('vm-h-other', [{ type: 'A', data: 1 }], { expectedVersion: 0 });
-        await store.append('vm-h', [{ type: 'B', data: 2 }], { expectedVersion: 1 });
-        await tx.append('vm-h', [{ type: 'C', data: 3 }], { expectedVersion: 2 });
+        await tx.append(`${stream}-other`, [{ type: 'A', data: 1 }], { expectedVersion: 0 });
+        await store.append(stream, [{ type: 'B', data: 2 }], { expectedVersion: 1 });
+        await tx.append(stream, [{ type: 'C', data: 3 }], { expectedVersion: 2, ...(commandId === undefined ? {} : { commandId }) });
       })
       .catch((e: unknown) => e);
     expect(err).toBeInstanceOf(ConcurrencyError);
     expect((err as Error).message).toMatch(/newer transaction/);
-    expect((await store.readStream('vm-h')).events.map((e) => e.type)).toEqual(['A', 'B']);
+    expect((await store.readStream(stream)).events.map((e) => e.type)).toEqual(['A', 'B']);
   });
 
   it('turns bad input into ValidationError naming the field', async () => {

@@ -13,9 +13,13 @@ export interface CreateKyselyOptions extends SchemaOptions {
   readonly applicationName?: string;
 }
 
-/** Connection settings of pools made by createKysely, so LISTEN can open its own session. */
-const listenConfigs = new WeakMap<Kysely<unknown>, pg.ClientConfig>();
-export const listenConfigOf = (db: Kysely<unknown>): pg.ClientConfig | undefined => listenConfigs.get(db);
+/**
+ * The pool and connection settings behind a Kysely made by createKysely: LISTEN opens its own
+ * session from them, and appends outside transactions use the pool's named (prepared) statements.
+ */
+const pools = new WeakMap<Kysely<unknown>, { pool: pg.Pool; listen: pg.ClientConfig }>();
+export const listenConfigOf = (db: Kysely<unknown>): pg.ClientConfig | undefined => pools.get(db)?.listen;
+export const poolOf = (db: Kysely<unknown>): pg.Pool | undefined => pools.get(db)?.pool;
 
 // int8 (count, bigint) stays a string; the store converts stream versions to number itself.
 export function createKysely(url: string, opts: CreateKyselyOptions = {}): AnyKysely {
@@ -25,7 +29,7 @@ export function createKysely(url: string, opts: CreateKyselyOptions = {}): AnyKy
   // a listener its error would crash the process. Queries on live connections still fail normally.
   pool.on('error', () => undefined);
   const db = new Kysely<AnyDatabase>({ dialect: new PostgresDialect({ pool }) });
-  listenConfigs.set(db, { connectionString: url, application_name: `${config.application_name}-listen` });
+  pools.set(db, { pool, listen: { connectionString: url, application_name: `${config.application_name}-listen` } });
   return db;
 }
 

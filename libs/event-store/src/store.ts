@@ -1,9 +1,10 @@
-import { sql } from 'kysely';
 import { context, propagation, SpanStatusCode, trace } from '@opentelemetry/api';
 import { ConcurrencyError, ValidationError } from '@berth/errors';
 import { EVENT_COLUMNS, toStoredEvent, type EventRow } from './rows.ts';
-import { notifyChannel, schemaOf, type SchemaOptions } from './schema.ts';
+import type pg from 'pg';
+import { notifyChannel, poolOf, schemaOf, type SchemaOptions } from './schema.ts';
 import { CommitNotifier } from './notifier.ts';
+import { appendRows, type AppendRow } from './append-sql.ts';
 import { readAllEvents } from './global-read.ts';
 import { assertStreamId, prepareAppend } from './validate.ts';
 import type { AnyKysely, AnyTransaction } from './db.ts';
@@ -18,20 +19,6 @@ import type {
   StoredEvent,
 } from './types.ts';
 
-interface AppendRow {
-  readonly o_outcome: 'ok' | 'duplicate' | 'conflict' | 'reordered';
-  readonly o_version: string;
-  readonly o_global_position: string;
-  readonly o_transaction_id: string;
-  readonly o_event_id: string;
-  readonly o_stream_position: string;
-  readonly o_type: string;
-  readonly o_schema_version: number;
-  readonly o_data: unknown;
-  readonly o_metadata: Record<string, string> | null;
-  readonly o_command_id: string | null;
-  readonly o_occurred_at: Date;
-}
 
 interface PreparedDoc {
   readonly data: unknown;
@@ -54,6 +41,8 @@ abstract class StreamAccess implements EventStreams {
 
   /** Called after each successful, non-duplicate append. */
   protected abstract appended(): void;
+  /** Pool for prepared statements outside transactions; undefined inside one. */
+  protected abstract readonly pool: pg.Pool | undefined;
 
   async readStream(streamId: string): Promise<ReadStreamResult> {
     assertStreamId(streamId);
@@ -88,8 +77,7 @@ abstract class StreamAccess implements EventStreams {
 
   private async appendNow(streamId: string, events: readonly NewEvent[], opts: AppendOptions): Promise<AppendResult> {
     const p = prepareAppend(streamId, events, opts, traceMetadata);
-    const { rows } = await sql<AppendRow>`SELECT * FROM ${sql.id(this.schema, 'berth_append')}(
-      ${p.streamId}::text, ${p.expected}::bigint, ${p.eventsJson}::jsonb, ${p.commandId}::text)`.execute(this.exec);
+    const rows = await appendRows(this.exec, this.schema, p, this.pool);
     const first = rows[0];
     if (first === undefined) throw new Error(`append to ${streamId}: the append function answered nothing`);
     switch (first.o_outcome) {
@@ -170,6 +158,7 @@ function fromRow(streamId: string, r: AppendRow, doc?: PreparedDoc): StoredEvent
 export class EventStoreTx extends StreamAccess {
   /** Whether this transaction appended anything (the store notifies after its commit). */
   didAppend = false;
+  protected readonly pool = undefined;
   constructor(
     readonly trx: AnyTransaction,
     schema: string,
@@ -187,6 +176,7 @@ export class PostgresEventStore extends StreamAccess {
   readonly channel: string;
 
   private readonly notifier: CommitNotifier;
+  protected readonly pool: pg.Pool | undefined;
 
   constructor(
     readonly db: AnyKysely,
@@ -195,6 +185,7 @@ export class PostgresEventStore extends StreamAccess {
     super(db, schemaOf(opts));
     this.channel = notifyChannel(this.schema);
     this.notifier = new CommitNotifier(db, this.channel);
+    this.pool = poolOf(db);
   }
 
   protected appended(): void {
