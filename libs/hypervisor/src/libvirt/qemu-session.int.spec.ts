@@ -28,10 +28,11 @@ describe.skipIf(!libvirtUsable() || !qemuInstalled())('LibvirtDriver against rea
     await session?.stop();
   });
 
-  it('boots a tiny guest that reports real memory statistics', async () => {
+  it('boots a tiny guest with a sparse disk that reports real memory statistics', async () => {
     const spec: DomainSpec = {
       vmId: 'tiny-qemu', title: 'tiny', vcpus: 1, memoryBytes: 64 * 1024 ** 2, pinnedCpus: [0], numaCells: [], passthroughCpu: false,
-      hostdevs: [], vfs: [], volumes: [], lazyAllocation: true, diskCache: 'default', networks: [],
+      hostdevs: [], vfs: [], volumes: [{ pool: 'default-pool', name: 'berth-tiny-qemu-disk0', sizeBytes: 16 * 1024 ** 2 }],
+      lazyAllocation: true, diskCache: 'writeback', networks: [],
     };
     await driver.defineAndStart(spec);
     expect(execFileSync('virsh', ['-q', '-c', session.uri, 'domstate', 'berth-tiny-qemu'], { encoding: 'utf8' }).trim()).toBe('running');
@@ -42,5 +43,6 @@ describe.skipIf(!libvirtUsable() || !qemuInstalled())('LibvirtDriver against rea
     expect(await driver.stop('tiny-qemu', { gracefulTimeoutMillis: 500 })).toMatch(/graceful|forced/);
     expect(await driver.state('tiny-qemu')).toBe('shut-off');
     await driver.undefine('tiny-qemu');
+    expect(execFileSync('virsh', ['-q', '-c', session.uri, 'vol-list', 'default-pool'], { encoding: 'utf8' })).not.toContain('berth-tiny-qemu-disk0');
   });
 });

@@ -14,7 +14,7 @@ import { runVirsh, type RunAs } from '../libvirt/virsh.ts';
  *   temp folder (auth none, TCP on 127.0.0.1 on a free port). Run in the foreground (no `-d`) so the
  *   child is ours to stop; `-p` keeps it off /run/libvirtd.pid, so several can run side by side.
  *   test:///default keeps its state only while a connection is open: we hold `virsh event --all --loop`.
- * - qemu:///session: `libvirtd` run with runuser as an unprivileged user (default `nobody`) with its
+ * - qemu:///session (with a `default-pool` dir pool): `libvirtd` run with runuser as an unprivileged user (default `nobody`) with its
  *   own HOME and XDG_RUNTIME_DIR; root reaches it through `qemu+unix:///session?socket=…`. A distinct
  *   `host_uuid` per daemon makes two of them two hosts (live migration between them works).
  */
@@ -137,6 +137,13 @@ export async function startSessionLibvirtd(user = 'nobody'): Promise<SessionLibv
   });
   const uri = `qemu+unix:///session?socket=${join(run, 'libvirt', 'libvirt-sock')}`;
   await waitReady(uri, daemon, log, 30_000);
+  // A directory pool like the test driver's, so claimed disks become real (sparse) files.
+  const poolDir = join(home, 'pool');
+  mkdirSync(poolDir);
+  chownSync(poolDir, uid, gid);
+  for (const args of [['pool-define-as', 'default-pool', 'dir', '--target', poolDir], ['pool-start', 'default-pool']]) {
+    await runVirsh({ uri, timeoutMillis: 15_000 }, args);
+  }
   return {
     uri,
     user,
