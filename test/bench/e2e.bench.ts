@@ -1,0 +1,307 @@
+/**
+ * End-to-end placement throughput: inventory, scheduler and placement-executor each run as a real
+ * process against real Postgres (fresh databases) and NATS (a unique prefix); hosts are registered
+ * with `sim://` URIs (the executor's simulator, zero added latency); VMs are composed through gRPC
+ * ComposeVm with bounded concurrency and counted as running when the executor's `VmStarted` arrives
+ * on NATS (the same path any subscriber sees).
+ *
+ *   npm run bench:e2e -- --hosts 200 --vms 2000 [--concurrency 32] [--schedulers 1] [--warmup 50]
+ *
+ * The last line is one JSON object: vmsPerSecond (first accepted ComposeVm to last VmStarted),
+ * p50Millis / p99Millis (request sent to VmStarted received), failed, eventsAppended (both logs),
+ * plus the load average while measuring. E2E_LOG_DIR=dir keeps the services' logs.
+ */
+import { readdirSync, readFileSync } from 'node:fs';
+import { loadavg } from 'node:os';
+import { parseArgs } from 'node:util';
+import pg from 'pg';
+import { jetstreamManager } from '@nats-io/jetstream';
+import { inventoryV1 } from '@berth/contracts';
+import { callUnary, createClient } from '@berth/grpc-kit';
+import { openKv } from '@berth/messaging';
+import { connectTestNats, createTestDatabase, testSubjectPrefix, type TestDatabase } from '@berth/testing';
+import { startService, stopAll, type ServiceHandle } from '../harness/service.ts';
+import { eventually, mapLimit } from '../harness/wait.ts';
+
+const GiB = 1024 ** 3;
+type NatsConnection = Awaited<ReturnType<typeof connectTestNats>>;
+const { values: args } = parseArgs({
+  options: {
+    hosts: { type: 'string', default: '200' },
+    vms: { type: 'string', default: '2000' },
+    concurrency: { type: 'string', default: '32' },
+    schedulers: { type: 'string', default: '1' },
+    warmup: { type: 'string', default: '50' },
+    timeout: { type: 'string', default: '120' },
+  },
+  strict: true,
+  allowPositionals: false,
+});
+
+function positive(name: string, text: string, min = 1): number {
+  const n = Number(text);
+  if (!Number.isInteger(n) || n < min) throw new Error(`--${name}: must be a whole number >= ${min}, got "${text}"`);
+  return n;
+}
+
+const HOSTS = positive('hosts', args.hosts);
+const VMS = positive('vms', args.vms);
+const CONCURRENCY = positive('concurrency', args.concurrency);
+const SCHEDULERS = positive('schedulers', args.schedulers);
+const WARMUP = positive('warmup', args.warmup, 0);
+const TIMEOUT_MILLIS = positive('timeout', args.timeout) * 1000;
+// Each host takes its share of the VMs with room to spare: the benchmark measures the pipeline, not packing.
+const HOST_CPUS = Math.max(16, Math.ceil(((VMS + WARMUP) / HOSTS) * 2 * 2));
+
+const percentile = (sorted: readonly number[], p: number): number => sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? 0;
+const load = (): number[] => loadavg().map((l) => Math.round(l * 10) / 10);
+
+async function countEvents(db: TestDatabase): Promise<number> {
+  const c = new pg.Client({ connectionString: db.url });
+  await c.connect();
+  try {
+    const found = await c.query<{ table_schema: string }>(
+      "SELECT table_schema FROM information_schema.tables WHERE table_name = 'events' ORDER BY table_schema = 'public' LIMIT 1",
+    );
+    const schema = found.rows[0]?.table_schema;
+    if (schema === undefined) return 0;
+    const r = await c.query<{ n: string }>(`SELECT count(*) AS n FROM "${schema}".events`);
+    return Number(r.rows[0]?.n ?? 0);
+  } finally {
+    await c.end();
+  }
+}
+
+/** CPU milliseconds used so far by a process and its descendants (Linux /proc; 0 elsewhere). */
+function cpuMillisOfTree(root: number): number {
+  const stats = new Map<number, { ppid: number; ticks: number }>();
+  let pids: string[];
+  try {
+    pids = readdirSync('/proc').filter((d) => /^\d+$/.test(d));
+  } catch {
+    return 0;
+  }
+  for (const pid of pids) {
+    try {
+      // Fields after the parenthesised command: state ppid ... utime(14) stime(15).
+      const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+      stats.set(Number(pid), { ppid: Number(f[1]), ticks: Number(f[11]) + Number(f[12]) });
+    } catch {
+      // exited meanwhile
+    }
+  }
+  const tree = new Set([root]);
+  for (let grew = true; grew; ) {
+    grew = false;
+    for (const [pid, st] of stats) {
+      if (!tree.has(pid) && tree.has(st.ppid)) {
+        tree.add(pid);
+        grew = true;
+      }
+    }
+  }
+  return [...tree].reduce((sum, pid) => sum + (stats.get(pid)?.ticks ?? 0), 0) * 10;
+}
+
+/** VmStarted / VmPlacementFailed as they reach NATS subscribers, keyed by VM id. */
+function watchOutcomes(nc: NatsConnection, prefix: string) {
+  const started = new Map<string, number>();
+  const placementFailed = new Map<string, string>();
+  let provisionFailures = 0;
+  const on = (subject: string, fn: (data: Record<string, unknown>) => void): void => {
+    nc.subscribe(`${prefix}.${subject}`, {
+      callback: (err, msg) => {
+        if (!err) fn(msg.json<{ data: Record<string, unknown> }>().data);
+      },
+    });
+  };
+  on('berth.executor.vm.VmStarted', (d) => {
+    const vmId = String(d['vmId']);
+    if (!started.has(vmId)) started.set(vmId, performance.now());
+  });
+  on('berth.inventory.vm.VmPlacementFailed', (d) => placementFailed.set(String(d['vmId']), JSON.stringify(d['reason'] ?? '')));
+  on('berth.executor.vm.VmProvisionFailed', () => provisionFailures++);
+  return { started, placementFailed, provisionFailures: () => provisionFailures };
+}
+
+/** Wall-clock millis of the first event of each type per VM stream (`occurred_at`: its transaction's start). */
+async function eventTimes(db: TestDatabase, types: readonly string[]): Promise<Map<string, Map<string, number>>> {
+  const c = new pg.Client({ connectionString: db.url });
+  await c.connect();
+  try {
+    const r = await c.query<{ stream_id: string; type: string; at: string }>(
+      `SELECT stream_id, type, min(extract(epoch FROM occurred_at) * 1000) AS at FROM events WHERE type = ANY($1) GROUP BY stream_id, type`,
+      [types],
+    );
+    const out = new Map<string, Map<string, number>>(types.map((t) => [t, new Map()]));
+    for (const row of r.rows) out.get(row.type)!.set(row.stream_id.replace(/^vm-/, ''), Number(row.at));
+    return out;
+  } finally {
+    await c.end();
+  }
+}
+
+/** p50/p99 from one stage to the next (request sent, appended in each log, received by us), to see where the time goes. */
+async function stageBreakdown(vmIds: readonly string[], run: Run, started: ReadonlyMap<string, number>, invDb: TestDatabase, execDb: TestDatabase): Promise<Record<string, string>> {
+  const wall = (m: ReadonlyMap<string, number>): Map<string, number> => new Map([...m].map(([k, v]) => [k, performance.timeOrigin + v]));
+  const inv = await eventTimes(invDb, ['VmRequested', 'VmPlaced']);
+  const exec = await eventTimes(execDb, ['VmProvisioning', 'VmStarted']);
+  const points: [string, ReadonlyMap<string, number>][] = [
+    ['sent', wall(run.sentAt)],
+    ['VmRequested', inv.get('VmRequested')!],
+    ['VmPlaced', inv.get('VmPlaced')!],
+    ['VmProvisioning', exec.get('VmProvisioning')!],
+    ['VmStarted', exec.get('VmStarted')!],
+    ['received', wall(started)],
+  ];
+  const out: Record<string, string> = {};
+  for (let i = 1; i < points.length; i++) {
+    const [fromName, from] = points[i - 1]!;
+    const [toName, to] = points[i]!;
+    const d = vmIds.flatMap((v) => (from.has(v) && to.has(v) ? [to.get(v)! - from.get(v)!] : [])).sort((a, b) => a - b);
+    out[`${fromName}->${toName}`] = `p50 ${Math.round(percentile(d, 50))} p99 ${Math.round(percentile(d, 99))}`;
+  }
+  return out;
+}
+
+interface Run {
+  readonly sentAt: Map<string, number>;
+  firstAccepted: number;
+  readonly rejected: Map<string, string>;
+}
+
+async function compose(client: InstanceType<typeof inventoryV1.InventoryServiceClient>, vmIds: readonly string[]): Promise<Run> {
+  const run: Run = { sentAt: new Map(), firstAccepted: Number.POSITIVE_INFINITY, rejected: new Map() };
+  await mapLimit(vmIds, CONCURRENCY, async (vmId, i) => {
+    const sent = performance.now();
+    run.sentAt.set(vmId, sent);
+    try {
+      await callUnary(client, 'composeVm', {
+        meta: { commandId: `compose-${vmId}` },
+        vmId,
+        spec: inventoryV1.VmSpec.fromPartial({ name: vmId, vcpus: i % 4 === 3 ? 2 : 1, memoryBytes: (i % 4 === 3 ? 2 : 1) * GiB }),
+      });
+      run.firstAccepted = Math.min(run.firstAccepted, performance.now());
+    } catch (e) {
+      run.rejected.set(vmId, e instanceof Error ? e.message : String(e));
+    }
+  });
+  return run;
+}
+
+async function main(): Promise<void> {
+  const t0 = performance.now();
+  const prefix = testSubjectPrefix('bench');
+  const [invDb, execDb] = await Promise.all([createTestDatabase('bench_inventory'), createTestDatabase('bench_executor')]);
+  const nc = await connectTestNats();
+  let client: InstanceType<typeof inventoryV1.InventoryServiceClient> | undefined;
+  try {
+    const inventory = await startService('inventory', { DATABASE_URL: invDb.url, NATS_PREFIX: prefix });
+    const services: ServiceHandle[] = [inventory];
+    services.push(...await Promise.all([
+      startService('placement-executor', { DATABASE_URL: execDb.url, NATS_PREFIX: prefix }),
+      ...Array.from({ length: SCHEDULERS }, (_, i) =>
+        startService('scheduler', { NATS_PREFIX: prefix, INVENTORY_ADDR: inventory.address }, { label: `scheduler-${i + 1}` })),
+    ]));
+    client = createClient(inventoryV1.InventoryServiceClient, inventory.address, { deadlineMillis: 30_000 });
+    const c = client;
+    const outcomes = watchOutcomes(nc, prefix);
+    console.error(`services up in ${((performance.now() - t0) / 1000).toFixed(1)} s (prefix ${prefix})`);
+
+    const hostIds = Array.from({ length: HOSTS }, (_, i) => `sim-${String(i + 1).padStart(4, '0')}`);
+    await mapLimit(hostIds, 16, (hostId) =>
+      callUnary(c, 'registerHost', {
+        meta: { commandId: `register-${hostId}` },
+        hostId,
+        spec: inventoryV1.HostSpec.fromPartial({
+          name: hostId,
+          hypervisorUri: `sim://${hostId}`,
+          cpuModel: 'Cascadelake-Server',
+          topology: { sockets: 1, coresPerSocket: HOST_CPUS, threadsPerCore: 1 },
+          cpus: HOST_CPUS,
+          memoryBytes: HOST_CPUS * GiB,
+        }),
+        state: inventoryV1.HostState.HOST_STATE_ENABLED,
+      }),
+    );
+    // The scheduler places from the snapshot bucket: measure only once every host is in it.
+    const snapshots = await openKv(nc, 'berth-host-snapshots', { prefix });
+    const keyCount = async (): Promise<number> => {
+      let n = 0;
+      for await (const _ of await snapshots.kv.keys()) n++;
+      return n;
+    };
+    await eventually(async () => (await keyCount()) >= HOSTS || undefined, `${HOSTS} host snapshots`, 60_000, 250);
+    console.error(`${HOSTS} hosts registered at ${((performance.now() - t0) / 1000).toFixed(1)} s`);
+
+    const settle = async (vmIds: readonly string[]): Promise<void> => {
+      const until = performance.now() + TIMEOUT_MILLIS;
+      while (vmIds.some((v) => !outcomes.started.has(v) && !outcomes.placementFailed.has(v)) && performance.now() < until) {
+        await new Promise((r) => setTimeout(r, 20));
+      }
+    };
+    if (WARMUP > 0) {
+      const warm = Array.from({ length: WARMUP }, (_, i) => `warm-${String(i).padStart(4, '0')}`);
+      await compose(c, warm);
+      await settle(warm);
+    }
+
+    const eventsBefore = (await countEvents(invDb)) + (await countEvents(execDb));
+    const vmIds = Array.from({ length: VMS }, (_, i) => `vm-${String(i).padStart(5, '0')}`);
+    const cpuBefore = services.map((h) => cpuMillisOfTree(h.pid));
+    const loadStart = load();
+    const run = await compose(c, vmIds);
+    const composedAt = performance.now();
+    await settle(vmIds);
+    const loadEnd = load();
+    const cpuMillisPerVm = Object.fromEntries(services.map((h, i) => [h.label, Math.round(((cpuMillisOfTree(h.pid) - cpuBefore[i]!) / VMS) * 100) / 100]));
+
+    const latencies: number[] = [];
+    let lastStarted = run.firstAccepted;
+    for (const vmId of vmIds) {
+      const at = outcomes.started.get(vmId);
+      if (at === undefined) continue;
+      latencies.push(at - run.sentAt.get(vmId)!);
+      lastStarted = Math.max(lastStarted, at);
+    }
+    latencies.sort((a, b) => a - b);
+    const running = latencies.length;
+    const failed = VMS - running;
+    const eventsAppended = (await countEvents(invDb)) + (await countEvents(execDb)) - eventsBefore;
+    console.error(JSON.stringify(await stageBreakdown(vmIds, run, outcomes.started, invDb, execDb)));
+    for (const [vmId, reason] of [...run.rejected, ...outcomes.placementFailed].slice(0, 5)) console.error(`failed ${vmId}: ${reason}`);
+    console.log(JSON.stringify({
+      vmsPerSecond: Math.round(running / ((lastStarted - run.firstAccepted) / 1000)),
+      p50Millis: Math.round(percentile(latencies, 50)),
+      p99Millis: Math.round(percentile(latencies, 99)),
+      failed,
+      eventsAppended,
+      hosts: HOSTS,
+      vms: VMS,
+      concurrency: CONCURRENCY,
+      schedulers: SCHEDULERS,
+      composePerSecond: Math.round(VMS / ((composedAt - run.firstAccepted) / 1000)),
+      maxMillis: Math.round(latencies.at(-1) ?? 0),
+      rejected: run.rejected.size,
+      placementFailed: vmIds.filter((v) => outcomes.placementFailed.has(v)).length,
+      provisionFailures: outcomes.provisionFailures(),
+      cpuMillisPerVm,
+      loadAverage: { start: loadStart, end: loadEnd },
+      totalSeconds: Math.round((performance.now() - t0) / 100) / 10,
+    }));
+  } finally {
+    client?.close();
+    await stopAll();
+    const jsm = await jetstreamManager(nc);
+    for await (const name of jsm.streams.names()) {
+      if (name.startsWith(`${prefix.toUpperCase()}_`) || name.startsWith(`KV_${prefix}-`)) await jsm.streams.delete(name);
+    }
+    await nc.close();
+    await Promise.all([invDb.drop(), execDb.drop()]);
+  }
+}
+
+main().catch((e: unknown) => {
+  console.error(e);
+  process.exit(1);
+});
