@@ -2,6 +2,8 @@ import { execFileSync } from 'node:child_process';
 import { XMLParser } from 'fast-xml-parser';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { executorV1 } from '@berth/contracts';
+import { callUnary, createClient, GrpcStatus } from '@berth/grpc-kit';
 import { libvirtUsable, startTestLibvirtd, type TestLibvirtd } from '@berth/hypervisor/testing';
 import { createLogger } from '@berth/observability';
 import { connectTestNats, createTestDatabase, infraAvailable, testSubjectPrefix, type TestDatabase } from '@berth/testing';
@@ -112,5 +114,23 @@ describe.skipIf(!(await infraAvailable('postgres', 'nats')) || !libvirtUsable())
     await ex.reconciler.reconcileOnce();
     expect(inv.received.filter((r) => r.type === 'UnknownDomainFound' && r.data['domainName'] === 'test')).toHaveLength(1);
     expect(domstate(lv.uri, 'test')).toBe('running');
+  });
+
+  it('answers operators over gRPC: ListDomains, GetVmRuntime with live memory, NOT_FOUND and INVALID_ARGUMENT', async () => {
+    await inv.place('rt', 'h1', lv.uri);
+    await expect.poll(() => inv.of('rt'), { timeout: 20_000 }).toContain('VmStarted');
+    await expect.poll(async () => (await ex.readModel.hosts()).has('h1'), { timeout: 10_000 }).toBe(true);
+    const client = createClient(executorV1.ExecutorServiceClient, `127.0.0.1:${ex.port}`, { deadlineMillis: 10_000 });
+    try {
+      const list = await callUnary(client, 'listDomains', { hostId: 'h1' });
+      expect(list.domains).toContainEqual({ name: 'berth-rt', state: 'running', vmId: 'rt' });
+      const rt = await callUnary(client, 'getVmRuntime', { vmId: 'rt' });
+      expect(rt).toMatchObject({ status: 'running', hostId: 'h1', domainState: 'running', domainName: 'berth-rt' });
+      expect(rt.memory?.actualBytes).toBe(128 * 1024 ** 2);
+      await expect(callUnary(client, 'getVmRuntime', { vmId: 'nope' })).rejects.toMatchObject({ code: GrpcStatus.NOT_FOUND });
+      await expect(callUnary(client, 'listDomains', { hostId: '' })).rejects.toMatchObject({ code: GrpcStatus.INVALID_ARGUMENT });
+    } finally {
+      client.close();
+    }
   });
 });
