@@ -178,8 +178,11 @@ describe.skipIf(!(await infraAvailable('postgres', 'nats')))('InventoryService o
     expect((await t.call('getHost', { hostId: 'm-1' })).host!.state).toBe(pb.HostState.HOST_STATE_MAINTENANCE);
     const updated = await t.call('updateHost', { meta: t.meta(), hostId: 'm-1', spec: hostSpecMsg({ name: 'm-1', cpus: 16, tags: ['big'] }) });
     expect(updated.host!.spec!.cpus).toBe(16);
+    const kv = await openKv(nc, 'berth-host-snapshots', { prefix });
+    await eventually(async () => ((await kv.getJson<HostSnapshot>('m-1'))?.value?.capacity.cpus === 16 ? true : undefined), 'updated snapshot');
     await t.call('removeHost', { meta: t.meta(), hostId: 'm-1' });
     expect((await t.failure(t.call('getHost', { hostId: 'm-1' }))).code).toBe(GrpcStatus.NOT_FOUND);
+    await eventually(async () => ((await kv.getJson<HostSnapshot>('m-1'))?.value === undefined ? true : undefined), 'snapshot deleted');
   });
 
   it('follows the executor: running, stop/start/reboot, provisioning failure re-requests elsewhere, delete releases the claim; WatchVm streams it', async () => {
