@@ -1,4 +1,4 @@
-import { CompiledQuery, sql } from 'kysely';
+import { CompiledQuery } from 'kysely';
 import type pg from 'pg';
 import type { AnyKysely } from './db.ts';
 import type { PreparedAppend } from './validate.ts';
@@ -25,18 +25,16 @@ export interface AppendRow {
  * SQL function, which claims the id before the version check and releases it on a conflict.
  */
 export async function appendRows(exec: AnyKysely, schema: string, p: PreparedAppend, pool: pg.Pool | undefined): Promise<AppendRow[]> {
-  if (p.commandId !== null) {
-    const { rows } = await sql<AppendRow>`SELECT * FROM ${sql.id(schema, 'berth_append')}(
-      ${p.streamId}::text, ${p.expected}::bigint, ${p.eventsJson}::jsonb, ${p.commandId}::text)`.execute(exec);
-    return rows;
-  }
-  const kind = p.expected === 0 ? 'new' : p.expected === -1 ? 'any' : 'exact';
-  const text = statementText(schema, kind);
-  const values = [p.streamId, p.count, p.expected, p.eventsJson];
-  const rows =
+  const run = async (name: string, text: string, values: unknown[]): Promise<AppendRow[]> =>
     pool === undefined
       ? (await exec.executeQuery<AppendRow>(CompiledQuery.raw(text, values))).rows
-      : (await pool.query<AppendRow>({ name: `berth_append_${kind}_${schema}`, text, values })).rows;
+      : (await pool.query<AppendRow>({ name: `${name}_${schema}`, text, values })).rows;
+  if (p.commandId !== null) {
+    const text = `SELECT * FROM ${schema}.berth_append($1::text, $2::bigint, $3::jsonb, $4::text)`;
+    return run('berth_append_command', text, [p.streamId, p.expected, p.eventsJson, p.commandId]);
+  }
+  const kind = p.expected === 0 ? 'new' : p.expected === -1 ? 'any' : 'exact';
+  const rows = await run(`berth_append_${kind}`, statementText(schema, kind), [p.streamId, p.count, p.expected, p.eventsJson]);
   if (rows.length > 0) return rows;
   // Nothing written: the version moved, or (same version) a newer transaction appended first.
   const found = await exec.withSchema(schema).selectFrom('streams').select('version').where('stream_id', '=', p.streamId).executeTakeFirst();

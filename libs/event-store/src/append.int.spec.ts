@@ -122,6 +122,19 @@ describe.skipIf(!(await infraAvailable('postgres')))('PostgresEventStore', () =>
     expect((await store.readStream(stream)).events.map((e) => e.type)).toEqual(['A', 'B']);
   });
 
+  it('keeps a store in its own schema apart from the default one', async () => {
+    await migrateEventStore(db, { schema: 'zone_b' });
+    const zoned = new PostgresEventStore(db, { schema: 'zone_b' });
+    expect(zoned.channel).toBe('berth_events_zone_b');
+    await zoned.append('vm-a', [{ type: 'Z', data: 1 }], { expectedVersion: 0 });
+    await zoned.append('vm-a', [{ type: 'Z', data: 2 }], { expectedVersion: 1, commandId: 'zone-cmd' });
+    await zoned.transaction(async (tx) => tx.append('vm-a', [{ type: 'Z', data: 3 }], { expectedVersion: 2 }));
+    expect((await zoned.readStream('vm-a')).events.map((e) => e.data)).toEqual([1, 2, 3]);
+    expect((await zoned.readAll({ after: null, limit: 10 })).map((e) => e.type)).toEqual(['Z', 'Z', 'Z']);
+    expect((await store.readStream('vm-a')).events.every((e) => e.type !== 'Z')).toBe(true);
+    expect(() => new PostgresEventStore(db, { schema: 'Bad-Name' })).toThrow(ValidationError);
+  });
+
   it('turns bad input into ValidationError naming the field', async () => {
     const cases: [() => Promise<unknown>, string][] = [
       [async () => store.append('', [{ type: 'A', data: 1 }], { expectedVersion: 'any' }), 'streamId'],

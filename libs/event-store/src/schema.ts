@@ -1,5 +1,6 @@
 import { Kysely, Migrator, PostgresDialect, sql, type Migration, type MigrationProvider } from 'kysely';
 import pg from 'pg';
+import { ValidationError } from '@berth/errors';
 import type { AnyDatabase, AnyKysely } from './db.ts';
 
 export interface SchemaOptions {
@@ -37,7 +38,7 @@ export const SCHEMA_NAME = /^[a-z_][a-z0-9_]{0,62}$/;
 
 export function schemaOf(opts: SchemaOptions | undefined): string {
   const schema = opts?.schema ?? 'public';
-  if (!SCHEMA_NAME.test(schema)) throw new TypeError(`schema: must match ${SCHEMA_NAME.source}, got ${JSON.stringify(schema)}`);
+  if (!SCHEMA_NAME.test(schema)) throw new ValidationError({ field: 'schema', reason: `must match ${SCHEMA_NAME.source} (lower-case identifier)` });
   return schema;
 }
 
