@@ -81,7 +81,7 @@ describe.skipIf(!(await infraAvailable('postgres', 'nats')) || !libvirtUsable())
     expect(domstate(lv.uri, 'berth-bad')).toBe('missing');
   });
 
-  it('stops, starts and deletes on request', async () => {
+  it('stops, starts, reboots and deletes on request', async () => {
     await inv.place('ops', 'h1', lv.uri, { volumes: [{ diskIndex: 0, pool: 'default-pool', sizeBytes: 1024 ** 3 }] });
     await expect.poll(() => inv.of('ops'), { timeout: 20_000 }).toContain('VmStarted');
     expect(virsh(lv.uri, 'vol-list', 'default-pool')).toContain('berth-ops-disk0');
@@ -91,6 +91,8 @@ describe.skipIf(!(await infraAvailable('postgres', 'nats')) || !libvirtUsable())
     await inv.emit('vm-ops', 'VmStartRequested', { hostId: 'h1', hypervisorUri: lv.uri });
     await expect.poll(() => inv.of('ops').filter((t) => t === 'VmStarted').length, { timeout: 20_000 }).toBe(2);
     expect(domstate(lv.uri, 'berth-ops')).toBe('running');
+    await inv.emit('vm-ops', 'VmRebootRequested', { hostId: 'h1', hypervisorUri: lv.uri });
+    await expect.poll(() => inv.received.filter((r) => r.data['vmId'] === 'ops' && r.data['cause'] === 'rebooted').length, { timeout: 20_000 }).toBe(1);
     await inv.emit('vm-ops', 'VmDeleteRequested', { hostId: 'h1', hypervisorUri: lv.uri });
     await expect.poll(() => inv.of('ops'), { timeout: 20_000 }).toContain('VmDeleted');
     expect(domstate(lv.uri, 'berth-ops')).toBe('missing');
