@@ -63,7 +63,12 @@ export async function placeVm(deps: PlaceVmDeps, req: PlacementRequest, finalDel
       return reportFailure(deps, req, decision.summary, failedExplanation(decision), attempts);
     }
     const attemptsBefore = attempts;
-    for (const candidate of ordered(decision, deps)) {
+    const queue = ordered(decision, deps);
+    while (queue.length > 0) {
+      // After a refusal, replicas that lost the same race would all take the same next alternate
+      // and race again: pick at random among the next few instead.
+      const next = attempts > attemptsBefore ? Math.floor(deps.random() * Math.min(RETRY_SPREAD, queue.length)) : 0;
+      const candidate = queue.splice(next, 1)[0]!;
       if (attempts >= deps.maxAttempts) break;
       // A candidate computed from a generation the view has since replaced would only be refused.
       if (view.get(candidate.hostId)?.generation !== candidate.generation) break;
@@ -118,6 +123,9 @@ export async function placeVm(deps: PlaceVmDeps, req: PlacementRequest, finalDel
   const summary = `gave up on ${req.vm.name} after ${attempts} claims were refused by inventory (last: ${lastConflict})`;
   return reportFailure(deps, req, summary, JSON.stringify({ summary, reason: 'contention' }), attempts);
 }
+
+/** Alternates a retry picks from at random (see placeVm). */
+const RETRY_SPREAD = 3;
 
 function ordered(decision: Extract<Decision, { kind: 'placed' }>, deps: PlaceVmDeps): Candidate[] {
   const all = [decision.chosen, ...decision.alternates];

@@ -19,7 +19,7 @@ function setup(hosts: ReturnType<typeof host>[], answers: Record<string, ClaimOu
     maxAttempts: 5,
     alternates: 3,
     hostSubsetSize: 1,
-    random: () => 0.99,
+    random: () => 0,
     now: () => new Date('2026-01-01T00:00:00Z'),
   };
   return { deps, view, inventory, decisions };
@@ -131,10 +131,20 @@ describe('placeVm', () => {
 
   it('with a host subset, starts at a random one of the best N and keeps the others as alternates', async () => {
     const { deps, inventory } = setup([host('h1', 8), host('h2', 4), host('h3', 16), host('h4', 32)], { h1: [moved] });
-    const out = await placeVm({ ...deps, hostSubsetSize: 2, random: () => 0.7 }, request(), true);
-    // Ranked h2, h1, h3, h4: 0.7 of a subset of 2 picks h1; after its rejection the order resumes at h2.
+    const draws = [0.7, 0];
+    const out = await placeVm({ ...deps, hostSubsetSize: 2, random: () => draws.shift() ?? 0 }, request(), true);
+    // Ranked h2, h1, h3, h4: 0.7 of a subset of 2 picks h1; after its rejection (draw 0) h2.
     expect(inventory.claims.map((c) => c.hostId)).toEqual(['h1', 'h2']);
     expect(out).toEqual({ kind: 'placed', hostId: 'h2', attempts: 2 });
+  });
+
+  it('after a refusal picks the next host at random among the next three, so losers of one race scatter', async () => {
+    const hosts = [host('h1', 3), host('h2', 4), host('h3', 5), host('h4', 6), host('h5', 7)];
+    const { deps, inventory } = setup(hosts, { h1: [moved] }, new Map(hosts.map((h) => [h.capacity.hostId, h])));
+    const out = await placeVm({ ...deps, alternates: 4, random: () => 0.99 }, request(), true);
+    // Ranked h1..h5: h1 is always tried first; then one of h2, h3, h4 (0.99 -> the third).
+    expect(inventory.claims.map((c) => c.hostId)).toEqual(['h1', 'h4']);
+    expect(out).toEqual({ kind: 'placed', hostId: 'h4', attempts: 2 });
   });
 
   it('applies its own successful claim to the view at the next generation', async () => {
