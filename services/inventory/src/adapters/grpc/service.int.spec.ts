@@ -8,6 +8,7 @@ import { loadHardwareConfigFile } from '@berth/hardware-config';
 import { connectTestNats, createTestDatabase, infraAvailable, natsUrl, testSubjectPrefix, type TestDatabase } from '@berth/testing';
 import { inventoryV1 as pb, type EventEnvelope } from '@berth/contracts';
 import type { NatsConnection } from '@nats-io/transport-node';
+import { jetstreamManager } from '@nats-io/jetstream';
 import type { HostSnapshot } from '@berth/fit';
 import { startInventory, type RunningInventory } from '../../service.ts';
 import { encodeHardwareConfig } from './config-codec.ts';
@@ -46,7 +47,15 @@ describe.skipIf(!(await infraAvailable('postgres', 'nats')))('InventoryService o
   afterAll(async () => {
     t?.client.close();
     await inv?.stop();
-    await nc?.close();
+    if (nc) {
+      // The streams and buckets this file created under its prefix.
+      const jsm = await jetstreamManager(nc);
+      for await (const si of jsm.streams.list()) {
+        const name = si.config.name;
+        if (name.startsWith(`${prefix.toUpperCase()}_`) || name.startsWith(`KV_${prefix}-`)) await jsm.streams.delete(name);
+      }
+      await nc.close();
+    }
     await tdb?.drop();
   });
 
