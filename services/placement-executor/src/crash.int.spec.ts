@@ -72,11 +72,13 @@ describe.skipIf(!(await infraAvailable('postgres', 'nats')) || !libvirtUsable())
       await inv.place(`c${i}`, 'h1', lv.uri, { volumes: [{ diskIndex: 0, pool: 'default-pool', sizeBytes: 1024 ** 3 }] });
     }
     for (const after of [3, 12]) {
-      await expect.poll(() => inv.received.length, { timeout: 60_000, interval: 10 }).toBeGreaterThanOrEqual(after * 3);
+      await expect.poll(() => inv.received.length, { timeout: 60_000, interval: 10 }).toBeGreaterThanOrEqual(after * 2);
       await kill(child);
       child = await start();
     }
-    await expect.poll(() => inv.received.filter((r) => r.type === 'VmStarted').length, { timeout: 120_000 }).toBeGreaterThanOrEqual(VMS);
+    // Distinct VMs: a relay killed before its checkpoint publishes again (JetStream drops the copy, core subscribers see it).
+    const started = (): number => new Set(inv.received.filter((r) => r.type === 'VmStarted').map((r) => r.data['vmId'])).size;
+    await expect.poll(started, { timeout: 120_000 }).toBe(VMS);
 
     const domains = virsh(lv.uri, 'list', '--all', '--name').split('\n').map((s) => s.trim()).filter((s) => s.startsWith('berth-'));
     expect(domains.sort()).toEqual(Array.from({ length: VMS }, (_, i) => `berth-c${i}`).sort());
