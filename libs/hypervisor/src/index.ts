@@ -3,7 +3,7 @@ export { HypervisorError, isHypervisorError, isTransient, type HypervisorErrorKi
 export { domainName, domainUuid, vmIdOfDomain, volumeName, assertVmId, DOMAIN_PREFIX } from './naming.ts';
 export { domainSpecFromClaim, sriovNetworkName, type DomainSpec, type VmRuntimeRequest } from './domain-spec.ts';
 export { parseLibvirtRealm, checkDriveSize, DEFAULT_REALM, type RealmSettings, type DriveCache } from './realm.ts';
-export { buildDomainXml, type VirtType } from './libvirt/domain-xml.ts';
+export { buildDomainXml, type DomainXmlOptions, type VirtType } from './libvirt/domain-xml.ts';
 export { LibvirtDriver, type LibvirtDriverOptions } from './libvirt/libvirt-driver.ts';
 export { classifyVirshError, type RunAs } from './libvirt/virsh.ts';
 export { SimulatorFleet, SimulatorDriver, type SimHostConfig, type SimOperation, type SimulatorOptions } from './simulator/simulator.ts';

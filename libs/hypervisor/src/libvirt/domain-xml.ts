@@ -20,7 +20,12 @@ function parsePci(address: string): Record<string, string> {
 const diskTarget = (i: number): string => `vd${String.fromCharCode(97 + (i % 26))}${i >= 26 ? String(Math.floor(i / 26)) : ''}`;
 
 /** libvirt domain XML for a spec. Pure: the same spec always gives the same document. */
-export function buildDomainXml(spec: DomainSpec, virtType: VirtType): string {
+export interface DomainXmlOptions {
+  /** qemu:///session cannot use libvirt networks: virtio NICs get user-mode (SLIRP) networking instead. */
+  readonly userNetworking?: boolean;
+}
+
+export function buildDomainXml(spec: DomainSpec, virtType: VirtType, opts: DomainXmlOptions = {}): string {
   const pinned = spec.pinnedCpus.length > 0;
   let nextVcpu = 0;
   const cells = spec.numaCells.map((cell, id) => {
@@ -53,7 +58,10 @@ export function buildDomainXml(spec: DomainSpec, virtType: VirtType): string {
   }));
   const filter = spec.networkFilter !== undefined ? { filterref: { '@_filter': spec.networkFilter } } : {};
   const nics = [
-    ...spec.networks.map((network) => ({ '@_type': 'network', source: { '@_network': network }, model: { '@_type': 'virtio' }, ...filter })),
+    ...spec.networks.map((network) =>
+      opts.userNetworking === true
+        ? { '@_type': 'user', model: { '@_type': 'virtio' } }
+        : { '@_type': 'network', source: { '@_network': network }, model: { '@_type': 'virtio' }, ...filter }),
     ...spec.vfs.flatMap((vf) =>
       Array.from({ length: vf.count }, () => ({ '@_type': 'network', source: { '@_network': sriovNetworkName(vf.nic) } })),
     ),

@@ -68,4 +68,10 @@ describe('buildDomainXml', () => {
     expect(a.name).toBe('berth-abc');
     expect(a.uuid).toBe(b.uuid);
   });
+
+  it('gives session hosts user-mode NICs, since they cannot join libvirt networks', () => {
+    const d = parse(buildDomainXml({ ...base, networks: ['default'] }, 'qemu', { userNetworking: true })).domain;
+    expect(d.devices.interface.type).toBe('user');
+    expect(d.devices.interface.source).toBeUndefined();
+  });
 });

@@ -86,7 +86,7 @@ export class LibvirtDriver implements HypervisorDriver {
     const dir = await mkdtemp(join(tmpdir(), 'berth-define-'));
     try {
       const file = join(dir, 'domain.xml');
-      await writeFile(file, buildDomainXml(spec, await this.resolveVirtType()), { mode: 0o644 });
+      await writeFile(file, buildDomainXml(spec, await this.resolveVirtType(), { userNetworking: /^qemu(\+\w+)?:\/\/[^/]*\/session/.test(this.uri) }), { mode: 0o644 });
       await chmod(dir, 0o755);
       await this.run(['define', file]);
     } finally {

@@ -32,7 +32,7 @@ describe.skipIf(!libvirtUsable() || !qemuInstalled())('LibvirtDriver against rea
     const spec: DomainSpec = {
       vmId: 'tiny-qemu', title: 'tiny', vcpus: 1, memoryBytes: 64 * 1024 ** 2, pinnedCpus: [0], numaCells: [], passthroughCpu: false,
       hostdevs: [], vfs: [], volumes: [{ pool: 'default-pool', name: 'berth-tiny-qemu-disk0', sizeBytes: 16 * 1024 ** 2 }],
-      lazyAllocation: true, diskCache: 'writeback', networks: [],
+      lazyAllocation: true, diskCache: 'writeback', networks: ['default'],
     };
     await driver.defineAndStart(spec);
     expect(execFileSync('virsh', ['-q', '-c', session.uri, 'domstate', 'berth-tiny-qemu'], { encoding: 'utf8' }).trim()).toBe('running');
