@@ -86,7 +86,18 @@ async function main(): Promise<void> {
   for (const [n, h, e] of rows) console.log(`  ${n!.padEnd(w[0]!)}${h!.padEnd(w[1]!)}${e}`);
   console.log(`\n  Postgres  ${ep.databaseUrl}\n  NATS      ${ep.natsUrl}`);
   if (demo) console.log(`\n${demo}`);
-  console.log('\nTry:\n  npx berth hosts list\n  npx berth vms create --name web-1 --vcpus 2 --memory 4GiB\n  npx berth vms list\n  npx berth explain web-1\n\nCtrl-C stops Berth.');
+  console.log(
+    [
+      '\nTry:',
+      '  npx berth hosts list',
+      '  npx berth vms create web-1 --vcpus 2 --memory 4GiB --wait',
+      '  npx berth vms list',
+      '  npx berth explain <vm-id>',
+      '  npx berth what-if --vcpus 4 --memory 8GiB',
+      '  npx berth config apply libs/hardware-config/fixtures/ticrypt-vm.conf',
+      '\nCtrl-C stops Berth.',
+    ].join('\n'),
+  );
 }
 
 main().catch((e: unknown) => {
