@@ -29,6 +29,11 @@ export const schedulerConfigSchema = z.object({
       t === undefined ? {} : Object.fromEntries(t.split(',').map((p) => p.split('=') as [string, 'pack' | 'spread'])),
     ),
   SCHEDULER_CLAIM_DEADLINE: zDuration().prefault('5s'),
+  /**
+   * VmRequested messages placed at the same time by this replica (pulls sharing the durable, as replicas
+   * do); one at a time caps a replica at one claim round trip per VM.
+   */
+  SCHEDULER_PARALLELISM: count(1, 64).prefault('1'),
   /** Recent decisions kept in memory for Explain (inventory keeps the durable record). */
   SCHEDULER_DECISION_CACHE: count(0, 10_000_000).prefault('10000'),
 });

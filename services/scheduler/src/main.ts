@@ -43,13 +43,11 @@ async function main(): Promise<void> {
     now: () => new Date(),
   };
   const definition = consumerDefinition(DURABLE);
-  const consumer = await startConsumer({
-    nc,
-    prefix,
-    ...definition,
-    handle: vmRequestedHandler({ deps, maxDeliver: definition.maxDeliver, isReady: () => watch.isReady(), logger }),
-    logger,
-  });
+  const handle = vmRequestedHandler({ deps, maxDeliver: definition.maxDeliver, isReady: () => watch.isReady(), logger });
+  // Parallel pulls race for hosts like replicas do (the claim is the lock), but share this replica's view.
+  const consumers = await Promise.all(
+    Array.from({ length: config.SCHEDULER_PARALLELISM }, () => startConsumer({ nc, prefix, ...definition, handle, logger })),
+  );
 
   const server = createGrpcServer({
     serviceName: 'scheduler',
@@ -66,7 +64,7 @@ async function main(): Promise<void> {
     stopping = true;
     logger.info({ signal }, 'scheduler stopping');
     await server.shutdown(500, 3000);
-    await consumer.stop();
+    await Promise.all(consumers.map((c) => c.stop()));
     await watch.stop();
     await hardware.stop();
     inventory.close();
