@@ -6,6 +6,7 @@ import { createDriver, DriverRegistry, SimulatorFleet, type HypervisorDriver } f
 import { connectNats, consumerDefinition, createEventPublisher, ensureStreams, startConsumer, type RunningConsumer } from '@berth/messaging';
 import type { Logger } from '@berth/observability';
 import { createIntake } from './application/intake.ts';
+import { LifecycleWatch } from './application/lifecycle-watch.ts';
 import { Provisioner } from './application/provisioner.ts';
 import { Reconciler } from './application/reconciler.ts';
 import { Vms } from './application/vms.ts';
@@ -86,9 +87,12 @@ export async function startExecutor(config: Readonly<ExecutorConfig>, logger: Lo
     runProjection({ store, name: 'executor-vms', handle: (events, trx) => projectVmEvents(events, trx as never), pollMillis: 1000, logger }),
   ];
 
-  // Work the log says is unfinished (after a crash, or a kick that was lost) is picked up here.
+  const watch = new LifecycleWatch(driverFor, reconciler, logger);
+  // Work the log says is unfinished (after a crash, or a kick that was lost) is picked up here,
+  // and hosts met since the last sweep get their lifecycle events followed.
   const sweep = async (): Promise<void> => {
     for (const vmId of await readModel.unfinished()) if (!provisioner.isTracked(vmId)) provisioner.kick(vmId);
+    await watch.follow(await readModel.hosts());
   };
   await sweep();
   const sweeper = setInterval(() => void sweep().catch((e: unknown) => logger.warn({ err: e }, 'sweep failed')), over.sweepMillis ?? 2000);
@@ -127,6 +131,7 @@ export async function startExecutor(config: Readonly<ExecutorConfig>, logger: Lo
       await server.shutdown(0, 2000);
       await Promise.all(consumers.map((c) => c.stop()));
       await reconciler.stop();
+      await watch.stop();
       await provisioner.stop();
       await Promise.all(loops.map((l) => l.stop()));
       await registry.close();

@@ -39,6 +39,7 @@ export class Reconciler {
   private running: Promise<unknown> | undefined;
   /** (vm, actual) drifts already reported while only reporting, so each is reported once per process. */
   private readonly reported = new Set<string>();
+  private readonly checking = new Map<string, Promise<boolean>>();
 
   constructor(private readonly o: ReconcilerOptions) {}
 
@@ -87,11 +88,31 @@ export class Reconciler {
     return { hosts: hosts.size, unreachable, drifts, unknown };
   }
 
-  /** A VM the log places on this host: does its domain match? */
+  /** One VM now (a lifecycle event said its domain stopped), instead of at the next tick. */
+  async reconcileVm(hostId: string, uri: string, vmId: string): Promise<boolean> {
+    const driver = this.o.driverFor(uri);
+    const state = await driver.state(vmId);
+    return this.checkVm(vmId, hostId, driver, state === undefined ? undefined : { name: `berth-${vmId}`, state, vmId });
+  }
+
+  /** A VM the log places on this host: does its domain match? One check per VM at a time. */
   private async checkVm(vmId: string, hostId: string, driver: HypervisorDriver, domain: DomainInfo | undefined): Promise<boolean> {
+    const before = this.checking.get(vmId) ?? Promise.resolve(false);
+    const next = before.then(() => this.checkVmNow(vmId, hostId, driver, domain), () => this.checkVmNow(vmId, hostId, driver, domain));
+    this.checking.set(vmId, next);
+    try {
+      return await next;
+    } finally {
+      if (this.checking.get(vmId) === next) this.checking.delete(vmId);
+    }
+  }
+
+  private async checkVmNow(vmId: string, hostId: string, driver: HypervisorDriver, domain: DomainInfo | undefined): Promise<boolean> {
     const state = await this.o.vms.load(vmId);
     if ((state.status !== 'running' && state.status !== 'stopped') || state.pending !== null || state.location.hostId !== hostId) return false;
-    const actual = domain?.state ?? 'missing';
+    let actual: string = domain?.state ?? 'missing';
+    // The listing may predate a restart by the lifecycle watch: look again before acting on a drift.
+    if (actual !== 'running' && actual !== 'blocked') actual = (await driver.state(vmId)) ?? 'missing';
     if (state.status === 'running') {
       if (actual === 'running' || actual === 'blocked') return this.clear(vmId);
       if (actual !== 'missing' && !FAILED_STATES.has(actual)) return this.report(vmId, 'running', actual);
