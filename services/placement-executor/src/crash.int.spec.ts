@@ -25,6 +25,8 @@ describe.skipIf(!(await infraAvailable('postgres', 'nats')) || !libvirtUsable())
   let lv: TestLibvirtd;
   let inv: FakeInventory;
   let child: ChildProcess | undefined;
+  // Every process started, so none outlives a failed or timed-out run.
+  const spawned = new Set<ChildProcess>();
   const prefix = testSubjectPrefix('crash');
 
   const start = async (): Promise<ChildProcess> => {
@@ -36,6 +38,7 @@ describe.skipIf(!(await infraAvailable('postgres', 'nats')) || !libvirtUsable())
       },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
+    spawned.add(c);
     let out = '';
     c.stderr?.on('data', (b: Buffer) => (out = (out + b.toString()).slice(-4000)));
     await new Promise<void>((resolve, reject) => {
@@ -60,7 +63,7 @@ describe.skipIf(!(await infraAvailable('postgres', 'nats')) || !libvirtUsable())
     inv.listen();
   });
   afterAll(async () => {
-    if (child && child.exitCode === null) await kill(child);
+    for (const c of spawned) if (c.exitCode === null && c.signalCode === null) await kill(c);
     await nc?.close();
     await lv?.stop();
     await db?.drop();
