@@ -1,3 +1,4 @@
+import { sql } from 'kysely';
 import type { AnyTransaction, StoredEvent } from '@berth/event-store';
 import type { HostSnapshot } from '@berth/fit';
 import type { HardwareConfig } from '@berth/hardware-config';
@@ -13,6 +14,9 @@ export interface SnapshotSink {
   host(hostId: string, snapshot: HostSnapshot | undefined): Promise<void>;
   hardwareConfig(config: HardwareConfig): Promise<void>;
 }
+
+/** `SET col = excluded.col` for each column: a multi-row upsert takes every row's own values. */
+const excludedOf = (columns: readonly string[]) => Object.fromEntries(columns.map((c) => [c, sql.ref(`excluded.${c}`)]));
 
 const idOf = (streamId: string, prefix: string): string | undefined => (streamId.startsWith(prefix) ? streamId.slice(prefix.length) : undefined);
 
@@ -39,6 +43,7 @@ export function readModelProjection(sink?: SnapshotSink) {
   return async (events: readonly StoredEvent[], trx: AnyTransaction): Promise<void> => {
     const hosts = group(events, 'host-');
     const touched: [string, Host][] = [];
+    const hostRows: Record<string, unknown>[] = [];
     if (hosts.size > 0) {
       const rows = await trx.selectFrom('inventory_hosts').select(['host_id', 'doc']).where('host_id', 'in', [...hosts.keys()]).execute();
       const docs = new Map((rows as { host_id: string; doc: Host }[]).map((r) => [r.host_id, r.doc]));
@@ -58,30 +63,43 @@ export function readModelProjection(sink?: SnapshotSink) {
           removed: !active,
           doc: JSON.stringify(host),
         };
-        await trx.insertInto('inventory_hosts').values(row).onConflict((oc) => oc.column('host_id').doUpdateSet(row)).execute();
+        hostRows.push(row);
         touched.push([hostId, host]);
+      }
+      // One statement per table: the transaction stays short, and while it is open the relay's
+      // global read (below pg_snapshot_xmin) cannot pass it.
+      if (hostRows.length > 0) {
+        await trx
+          .insertInto('inventory_hosts')
+          .values(hostRows)
+          .onConflict((oc) => oc.column('host_id').doUpdateSet(excludedOf(Object.keys(hostRows[0]!).filter((c) => c !== 'host_id'))))
+          .execute();
       }
     }
     const vms = group(events, 'vm-');
     if (vms.size > 0) {
       const rows = await trx.selectFrom('inventory_vms').select(['vm_id', 'doc']).where('vm_id', 'in', [...vms.keys()]).execute();
       const docs = new Map((rows as { vm_id: string; doc: Vm }[]).map((r) => [r.vm_id, r.doc]));
+      const vmRows: Record<string, unknown>[] = [];
       for (const [vmId, list] of vms) {
         const start = docs.get(vmId) ?? initialVm();
         const fresh = list.filter((e) => e.streamPosition > start.version);
         const vm = fresh.reduce((v, e) => evolveVm(v, e as unknown as VmEvent), start);
         if (vm.status === 'absent' || fresh.length === 0) continue;
         const at = fresh.at(-1)!.occurredAt;
-        const row = { vm_id: vmId, name: vm.core.spec.name, status: vm.status, host_id: placementOf(vm)?.hostId ?? null, doc: JSON.stringify(vm), updated_at: at };
+        vmRows.push({ vm_id: vmId, name: vm.core.spec.name, status: vm.status, host_id: placementOf(vm)?.hostId ?? null, doc: JSON.stringify(vm), updated_at: at, requested_at: fresh[0]!.occurredAt });
+      }
+      if (vmRows.length > 0) {
         await trx
           .insertInto('inventory_vms')
-          .values({ ...row, requested_at: fresh[0]!.occurredAt })
-          .onConflict((oc) => oc.column('vm_id').doUpdateSet(row))
+          .values(vmRows)
+          .onConflict((oc) => oc.column('vm_id').doUpdateSet(excludedOf(['name', 'status', 'host_id', 'doc', 'updated_at'])))
           .execute();
       }
     }
     if (!sink) return;
-    for (const [hostId, host] of touched) await sink.host(hostId, snapshotOf(host));
+    // One put per host per batch, all in flight at once (each is a NATS round trip inside the open transaction).
+    await Promise.all(touched.map(([hostId, host]) => sink.host(hostId, snapshotOf(host))));
     const config = events.filter((e) => e.streamId === inventoryEvents.HARDWARE_CONFIG_STREAM).at(-1);
     if (config) await sink.hardwareConfig((config.data as inventoryEvents.HardwareConfigApplied).config);
   };
