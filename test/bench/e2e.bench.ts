@@ -6,10 +6,11 @@
  * on NATS (the same path any subscriber sees).
  *
  *   npm run bench:e2e -- --hosts 200 --vms 2000 [--concurrency 32] [--schedulers 1] [--warmup 50]
- *     [--scheduler-parallelism 8] [--policy spread] [--subset 16]
+ *     [--scheduler-parallelism 8] [--policy spread] [--subset 16] [--alternates 16]
  *
- * The scheduler runs with `spread` over a random pick among the best 16 hosts and 8 parallel pulls by
- * default: the benchmark measures the pipeline, and `pack` makes concurrent placements race for one host.
+ * The scheduler runs with `spread`, a random first choice among the best 16 hosts (the subset is drawn
+ * from the chosen host and its alternates, so those are 16 too) and 8 parallel pulls by default: the
+ * benchmark measures the pipeline, and `pack` makes concurrent placements race for one host.
  * The last line is one JSON object: vmsPerSecond (first accepted ComposeVm to last VmStarted),
  * p50Millis / p99Millis (request sent to VmStarted received), failed, eventsAppended (both logs),
  * plus the load average while measuring. E2E_LOG_DIR=dir keeps the services' logs.
@@ -39,6 +40,7 @@ const { values: args } = parseArgs({
     'scheduler-parallelism': { type: 'string', default: '8' },
     policy: { type: 'string', default: 'spread' },
     subset: { type: 'string', default: '16' },
+    alternates: { type: 'string', default: '16' },
   },
   strict: true,
   allowPositionals: false,
@@ -61,6 +63,7 @@ const SCHEDULER_ENV = {
   SCHEDULER_PARALLELISM: String(positive('scheduler-parallelism', args['scheduler-parallelism'])),
   SCHEDULER_POLICY: args.policy,
   SCHEDULER_HOST_SUBSET_SIZE: String(positive('subset', args.subset)),
+  SCHEDULER_ALTERNATES: String(positive('alternates', args.alternates, 0)),
 };
 // Each host takes its share of the VMs with room to spare: the benchmark measures the pipeline, not packing.
 const HOST_CPUS = Math.max(16, Math.ceil(((VMS + WARMUP) / HOSTS) * 2 * 2));
