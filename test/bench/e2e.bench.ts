@@ -6,8 +6,10 @@
  * on NATS (the same path any subscriber sees).
  *
  *   npm run bench:e2e -- --hosts 200 --vms 2000 [--concurrency 32] [--schedulers 1] [--warmup 50]
- *     [--scheduler-parallelism 8] [--policy spread] [--subset 16] [--alternates 16]
+ *     [--scheduler-parallelism 8] [--policy spread] [--subset 16] [--alternates 16] [--rate 0]
  *
+ * `--rate N` offers N ComposeVm per second (still at most `--concurrency` in flight) instead of as many
+ * as the concurrency allows: latency is then the pipeline's own, not the queue of a saturated one.
  * The scheduler runs with `spread`, a random first choice among the best 16 hosts (the subset is drawn
  * from the chosen host and its alternates, so those are 16 too) and 8 parallel pulls by default: the
  * benchmark measures the pipeline, and `pack` makes concurrent placements race for one host.
@@ -41,6 +43,7 @@ const { values: args } = parseArgs({
     policy: { type: 'string', default: 'spread' },
     subset: { type: 'string', default: '16' },
     alternates: { type: 'string', default: '16' },
+    rate: { type: 'string', default: '0' },
   },
   strict: true,
   allowPositionals: false,
@@ -58,6 +61,7 @@ const CONCURRENCY = positive('concurrency', args.concurrency);
 const SCHEDULERS = positive('schedulers', args.schedulers);
 const WARMUP = positive('warmup', args.warmup, 0);
 const TIMEOUT_MILLIS = positive('timeout', args.timeout) * 1000;
+const RATE = positive('rate', args.rate, 0);
 if (args.policy !== 'pack' && args.policy !== 'spread') throw new Error(`--policy: must be pack or spread, got "${args.policy}"`);
 const SCHEDULER_ENV = {
   SCHEDULER_PARALLELISM: String(positive('scheduler-parallelism', args['scheduler-parallelism'])),
@@ -187,7 +191,9 @@ interface Run {
 
 async function compose(client: InstanceType<typeof inventoryV1.InventoryServiceClient>, vmIds: readonly string[]): Promise<Run> {
   const run: Run = { sentAt: new Map(), firstAccepted: Number.POSITIVE_INFINITY, rejected: new Map() };
+  const start = performance.now();
   await mapLimit(vmIds, CONCURRENCY, async (vmId, i) => {
+    if (RATE > 0) await new Promise((r) => setTimeout(r, start + (i * 1000) / RATE - performance.now()));
     const sent = performance.now();
     run.sentAt.set(vmId, sent);
     try {
@@ -294,6 +300,7 @@ async function main(): Promise<void> {
       hosts: HOSTS,
       vms: VMS,
       concurrency: CONCURRENCY,
+      rate: RATE,
       schedulers: SCHEDULERS,
       scheduler: SCHEDULER_ENV,
       composePerSecond: Math.round(VMS / ((composedAt - run.firstAccepted) / 1000)),
