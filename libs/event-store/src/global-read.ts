@@ -20,6 +20,23 @@ export async function readAllEvents(exec: AnyKysely, schema: string, opts: ReadA
   return (rows as EventRow[]).map(toStoredEvent);
 }
 
+/**
+ * True when events after `after` are committed but still above the global-read horizon: an older
+ * transaction (anywhere in the cluster — xids are cluster-wide) is still open. Tailing loops then
+ * look again shortly instead of sleeping until the next poll, since no NOTIFY will come for them.
+ */
+export async function heldBackAfter(exec: AnyKysely, schema: string, after: GlobalPosition | null): Promise<boolean> {
+  let q = exec
+    .withSchema(schema)
+    .selectFrom('events')
+    .select(sql<number>`1`.as('one'))
+    .where(sql<boolean>`transaction_id >= pg_snapshot_xmin(pg_current_snapshot())`);
+  if (after !== null) {
+    q = q.where(sql<boolean>`(transaction_id, global_position) > (${after.transactionId}::xid8, ${after.position}::bigint)`);
+  }
+  return (await q.limit(1).execute()).length > 0;
+}
+
 const DECIMAL = /^\d{1,20}$/;
 
 export function readAllProblems(opts: ReadAllOptions | undefined): FieldViolation[] {

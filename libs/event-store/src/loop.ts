@@ -30,7 +30,13 @@ export interface StepResult {
   readonly checkpoint: GlobalPosition | null;
   /** True when the batch was full, so more is probably waiting. */
   readonly more: boolean;
+  /** True when committed events wait behind an older open transaction (see heldBackAfter). */
+  readonly heldBack?: boolean;
 }
+
+/** First and largest re-check delay while events are held back by an open transaction. */
+const HELD_BACK_FIRST_MILLIS = 10;
+const HELD_BACK_MAX_MILLIS = 250;
 
 /** Runs `step` until stopped: at once after a full batch, on NOTIFY or poll otherwise, with backoff after errors. */
 export function startTailingLoop(opts: LoopOptions, step: () => Promise<StepResult>): TailingLoop {
@@ -42,6 +48,7 @@ export function startTailingLoop(opts: LoopOptions, step: () => Promise<StepResu
   const run = async (): Promise<void> => {
     const wakeup = await Wakeup.start(opts.db, opts.channel, logger);
     let failures = 0;
+    let heldBackDelay = HELD_BACK_FIRST_MILLIS;
     try {
       while (!signal.aborted) {
         try {
@@ -49,6 +56,12 @@ export function startTailingLoop(opts: LoopOptions, step: () => Promise<StepResu
           failures = 0;
           handled += r.count;
           if (r.checkpoint !== null) checkpoint = r.checkpoint;
+          if (r.heldBack === true && !r.more) {
+            await wakeup.wait(Math.min(opts.pollMillis, heldBackDelay), signal);
+            heldBackDelay = Math.min(heldBackDelay * 2, HELD_BACK_MAX_MILLIS);
+            continue;
+          }
+          heldBackDelay = HELD_BACK_FIRST_MILLIS;
           if (!r.more) await wakeup.wait(opts.pollMillis, signal);
         } catch (err) {
           const delay = backoffMillis(opts.retryMillis ?? 250, failures++);

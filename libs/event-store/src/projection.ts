@@ -2,7 +2,7 @@ import { sql } from 'kysely';
 import { ValidationError } from '@berth/errors';
 import { readCheckpoint, writeCheckpoint } from './checkpoints.ts';
 import { startTailingLoop, type TailingLoop } from './loop.ts';
-import { readAllEvents } from './global-read.ts';
+import { heldBackAfter, readAllEvents } from './global-read.ts';
 import type { PostgresEventStore } from './store.ts';
 import { positionOf, type StoredEvent } from './types.ts';
 import type { LoopLogger } from './wakeup.ts';
@@ -43,10 +43,11 @@ export function runProjection(opts: ProjectionOptions): TailingLoop {
         const after = await readCheckpoint(trx, schema, opts.name);
         const events = await readAllEvents(trx, schema, { after, limit: batchSize });
         const last = events.at(-1);
-        if (last === undefined) return { count: 0, checkpoint: after, more: false };
+        if (last === undefined) return { count: 0, checkpoint: after, more: false, heldBack: await heldBackAfter(trx, schema, after) };
         await opts.handle(events, trx);
         await writeCheckpoint(trx, schema, opts.name, positionOf(last));
-        return { count: events.length, checkpoint: positionOf(last), more: events.length === batchSize };
+        const more = events.length === batchSize;
+        return { count: events.length, checkpoint: positionOf(last), more, heldBack: !more && (await heldBackAfter(trx, schema, positionOf(last))) };
       }),
   );
 }

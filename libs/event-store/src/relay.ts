@@ -2,6 +2,7 @@ import { ValidationError } from '@berth/errors';
 import { readCheckpoint, writeCheckpoint } from './checkpoints.ts';
 import { startTailingLoop, type TailingLoop } from './loop.ts';
 import type { PostgresEventStore } from './store.ts';
+import { heldBackAfter } from './global-read.ts';
 import { positionOf, type GlobalPosition, type StoredEvent } from './types.ts';
 import type { LoopLogger } from './wakeup.ts';
 import type { AnyKysely } from './db.ts';
@@ -44,7 +45,7 @@ export function startRelay(opts: RelayOptions): TailingLoop {
       const events = await (prefetched ?? opts.store.readAll({ after: at, limit: batchSize }));
       prefetched = undefined;
       const last = events.at(-1);
-      if (last === undefined) return { count: 0, checkpoint: at, more: false };
+      if (last === undefined) return { count: 0, checkpoint: at, more: false, heldBack: await heldBackAfter(opts.store.db, schema, at) };
       const more = events.length === batchSize;
       if (more) {
         prefetched = opts.store.readAll({ after: positionOf(last), limit: batchSize });
@@ -58,7 +59,7 @@ export function startRelay(opts: RelayOptions): TailingLoop {
         throw err;
       }
       at = positionOf(last);
-      return { count: events.length, checkpoint: at, more };
+      return { count: events.length, checkpoint: at, more, heldBack: !more && (await heldBackAfter(opts.store.db, schema, at)) };
     },
   );
 }
