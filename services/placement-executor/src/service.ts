@@ -106,10 +106,7 @@ export async function startExecutor(config: Readonly<ExecutorConfig>, logger: Lo
     startConsumer({ nc, ...p, ...vmDef, batchSize: 50, handle: (env) => intake.vm(env), logger })));
   const consumers: RunningConsumer[] = [
     ...vmPulls,
-    await startConsumer({
-      nc, ...p, stream: 'BERTH_INVENTORY', durable: HOST_DURABLE, filterSubject: 'berth.inventory.host.>', maxDeliver: 10,
-      ackWaitMillis: 30_000, backoffMillis: [1000, 5000, 15_000], handle: (env) => intake.host(env), logger,
-    }),
+    await startConsumer({ nc, ...p, ...consumerDefinition(HOST_DURABLE), handle: (env) => intake.host(env), logger }),
   ];
   reconciler.start();
 
