@@ -100,6 +100,11 @@ export interface VmStopRequested extends VmLocation {
 }
 export type VmRebootRequested = VmLocation;
 export type VmStopped = VmLocation;
+/** The executor could not carry out a start, stop, reboot or delete; the VM stays where it was. */
+export interface VmOperationFailed extends VmLocation {
+  readonly operation: 'start' | 'stop' | 'reboot' | 'delete';
+  readonly reason: string;
+}
 /** `hostId`/`hypervisorUri` are empty when the VM was never placed. */
 export type VmDeleteRequested = VmLocation;
 export interface VmDeleted {
@@ -124,6 +129,7 @@ export interface InventoryEventMap {
   VmStopRequested: VmStopRequested;
   VmRebootRequested: VmRebootRequested;
   VmStopped: VmStopped;
+  VmOperationFailed: VmOperationFailed;
   VmDeleteRequested: VmDeleteRequested;
   VmDeleted: VmDeleted;
 }

@@ -42,6 +42,8 @@ export interface ExecutorReport {
   readonly vmId: string;
   readonly hostId: string;
   readonly reason: string;
+  /** For VmOperationFailed: which operation failed. */
+  readonly operation?: 'start' | 'stop' | 'reboot' | 'delete';
 }
 
 /** VM commands, claims (which touch a host and a VM in one commit) and the executor's reports. */
@@ -172,6 +174,8 @@ export class VmCommands {
           return { type: 'RecordStarted', hostId: r.hostId };
         case 'VmStopped':
           return { type: 'RecordStopped', hostId: r.hostId };
+        case 'VmOperationFailed':
+          return r.operation === undefined ? undefined : { type: 'RecordOperationFailed', hostId: r.hostId, operation: r.operation, reason: r.reason };
         case 'VmProvisionFailed':
           return { type: 'RecordProvisionFailed', hostId: r.hostId, reason: r.reason, maxAttempts: this.maxProvisionAttempts };
         case 'VmDeleted':

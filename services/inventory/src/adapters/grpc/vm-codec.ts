@@ -101,7 +101,7 @@ export function encodeVm({ vm, requestedAt, updatedAt }: VmView): pb.Vm {
     status: vmStatuses.encode(vm.status),
     hostId: p?.hostId ?? '',
     ...(p ? { claim: encodeClaim(p.claim) } : {}),
-    failureReason: 'reason' in vm ? vm.reason : '',
+    failureReason: ('reason' in vm ? vm.reason : undefined) ?? '',
     attempt: vm.core.attempt,
     excludedHosts: [...vm.core.excludedHosts],
     version: vm.version,

@@ -4,6 +4,8 @@ import { ack, startConsumer, term, type RunningConsumer } from '@berth/messaging
 import type { Logger } from '@berth/observability';
 import type { VmCommands } from '../../application/vms.ts';
 
+const OPERATIONS = ['start', 'stop', 'reboot', 'delete'] as const;
+
 export const EXECUTOR_EVENTS_DURABLE = 'inventory-executor-events';
 
 const str = (data: Record<string, unknown>, key: string): string => (typeof data[key] === 'string' ? (data[key]) : '');
@@ -28,7 +30,9 @@ export function startExecutorEventsConsumer(opts: { nc: NatsConnection; prefix?:
       const vmId = str(data, 'vmId') || (env.streamId.startsWith('vm-') ? env.streamId.slice(3) : '');
       if (!vmId) return ack(); // host-stream reports (unknown domains) are not inventory's to fold
       try {
-        await opts.vms.recordExecutorEvent(env.type, { vmId, hostId: str(data, 'hostId'), reason: str(data, 'reason') }, `executor:${env.id}`);
+        const operation = OPERATIONS.find((o) => o === data['operation']);
+        const report = { vmId, hostId: str(data, 'hostId'), reason: str(data, 'reason'), ...(operation ? { operation } : {}) };
+        await opts.vms.recordExecutorEvent(env.type, report, `executor:${env.id}`);
         return ack();
       } catch (e) {
         if (e instanceof NotFoundError || e instanceof ValidationError || e instanceof IllegalStateError) return term(e.message);

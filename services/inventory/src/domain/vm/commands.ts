@@ -26,6 +26,7 @@ export type VmCommand =
   | { readonly type: 'RecordStarted'; readonly hostId: string }
   | { readonly type: 'RecordProvisionFailed'; readonly hostId: string; readonly reason: string; readonly maxAttempts: number }
   | { readonly type: 'RecordStopped'; readonly hostId: string }
+  | { readonly type: 'RecordOperationFailed'; readonly hostId: string; readonly operation: 'start' | 'stop' | 'reboot' | 'delete'; readonly reason: string }
   | { readonly type: 'RecordDeleted'; readonly hostId: string; readonly reason: string }
   | { readonly type: 'StartVm' }
   | { readonly type: 'StopVm'; readonly force: boolean }

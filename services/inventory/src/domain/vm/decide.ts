@@ -64,6 +64,11 @@ export function decideVm(command: VmCommand, vm: Vm): VmEvent[] {
       if (!ok || !onCurrentHost(vm, command.hostId)) return [];
       return [event('VmStopped', { hostId: vm.placement.hostId, hypervisorUri: vm.placement.hypervisorUri })];
     }
+    case 'RecordOperationFailed': {
+      const p = placementOf(vm);
+      if (p === undefined || !onCurrentHost(vm, command.hostId) || vm.status === 'deleted') return [];
+      return [event('VmOperationFailed', { hostId: p.hostId, hypervisorUri: p.hypervisorUri, operation: command.operation, reason: command.reason })];
+    }
     case 'RecordDeleted': {
       if (vm.status === 'absent' || vm.status === 'deleted' || !onCurrentHost(vm, command.hostId)) return [];
       return [event('VmDeleted', { reason: command.reason })];

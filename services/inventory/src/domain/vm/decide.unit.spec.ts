@@ -143,4 +143,17 @@ describe('VM lifecycle', () => {
     const stopped = run(running, { type: 'StopVm', force: true }, { type: 'RecordStopped', hostId: 'h1' });
     given(...stopped).when({ type: 'StartVm' }).then([{ type: 'VmStartRequested', data: { hostId: 'h1', hypervisorUri: 'sim://h1' } }]);
   });
+
+  it('a failed stop leaves the VM running, with the reason; a report from another host changes nothing', () => {
+    const running = run(compose(), { type: 'PlaceVm', placement: placement('h1') }, { type: 'RecordStarted', hostId: 'h1' });
+    const stopping = run(running, { type: 'StopVm', force: false });
+    const failure = { type: 'RecordOperationFailed', hostId: 'h1', operation: 'stop', reason: 'domain busy' } as const;
+    const failed = given(...stopping).when(failure).then([
+      { type: 'VmOperationFailed', data: { hostId: 'h1', hypervisorUri: 'sim://h1', operation: 'stop', reason: 'domain busy' } },
+    ]);
+    const vm = foldVm([...stopping, ...failed]);
+    expect(vm.status).toBe('running');
+    expect('reason' in vm ? vm.reason : undefined).toBe('stop failed: domain busy');
+    given(...stopping).when({ ...failure, hostId: 'h2' }).then([]);
+  });
 });

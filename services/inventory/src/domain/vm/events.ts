@@ -11,6 +11,7 @@ export type VmEvent = DomainEvent<
   | 'VmStopRequested'
   | 'VmRebootRequested'
   | 'VmStopped'
+  | 'VmOperationFailed'
   | 'VmDeleteRequested'
   | 'VmDeleted'
 >;

@@ -22,7 +22,7 @@ export type PlacedStatus = 'placed' | 'provisioning' | 'running' | 'stopping' | 
 export type Vm =
   | { readonly status: 'absent'; readonly version: number }
   | { readonly status: 'requested'; readonly version: number; readonly core: VmCore }
-  | { readonly status: PlacedStatus; readonly version: number; readonly core: VmCore; readonly placement: Placement }
+  | { readonly status: PlacedStatus; readonly version: number; readonly core: VmCore; readonly placement: Placement; readonly reason?: string }
   | { readonly status: 'deleting'; readonly version: number; readonly core: VmCore; readonly placement?: Placement }
   | { readonly status: 'placement-failed' | 'provision-failed'; readonly version: number; readonly core: VmCore; readonly reason: string }
   | { readonly status: 'deleted'; readonly version: number; readonly core: VmCore; readonly reason: string };
@@ -64,6 +64,14 @@ export function evolveVm(vm: Vm, e: VmEvent): Vm {
       return placed('stopped');
     case 'VmRebootRequested':
       return { ...vm, version };
+    case 'VmOperationFailed': {
+      // The VM stays where it was: a failed stop leaves it running, a failed start stopped.
+      const reason = `${e.data.operation} failed: ${e.data.reason}`;
+      if (!placement || vm.status === 'deleting') return { ...vm, version };
+      const back: PlacedStatus =
+        e.data.operation === 'stop' && vm.status === 'stopping' ? 'running' : e.data.operation === 'start' && vm.status === 'provisioning' ? 'stopped' : (vm.status as PlacedStatus);
+      return { status: back, version, core, placement, reason };
+    }
     case 'VmDeleteRequested':
       return placement ? { status: 'deleting', version, core, placement } : { status: 'deleting', version, core };
     case 'VmDeleted':
