@@ -8,7 +8,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
-import { BinaryReader, BinaryWriter } from '@bufbuild/protobuf/wire';
+import { grpcHealthV1 } from '@berth/contracts';
 
 export interface ServiceManifest {
   readonly name: string;
@@ -36,44 +36,13 @@ export function discoverServices(root: string): ServiceManifest[] {
     .sort((a, b) => a.order - b.order || a.name.localeCompare(b.name));
 }
 
-// grpc.health.v1.Health/Check, encoded by hand: the request and response are one field each.
-const healthCheck = {
-  path: '/grpc.health.v1.Health/Check',
-  requestStream: false,
-  responseStream: false,
-  requestSerialize: (service: string) => Buffer.from(new BinaryWriter().uint32(10).string(service).finish()),
-  requestDeserialize: (b: Buffer) => b.toString(),
-  responseSerialize: (s: number) => Buffer.from(new BinaryWriter().uint32(8).int32(s).finish()),
-  responseDeserialize: (b: Buffer) => {
-    const r = new BinaryReader(b);
-    let status = 0;
-    while (r.pos < r.len) {
-      const tag = r.uint32();
-      if (tag >>> 3 === 1) status = r.int32();
-      else r.skip(tag & 7);
-    }
-    return status;
-  },
-} as const;
-
-const STATUS = ['UNKNOWN', 'SERVING', 'NOT_SERVING', 'SERVICE_UNKNOWN'] as const;
-
 export function checkHealth(address: string, timeoutMs = 2000): Promise<string> {
-  const Client = grpc.makeGenericClientConstructor({ Check: healthCheck }, 'Health');
-  const client = new Client(address, grpc.credentials.createInsecure());
+  const client = new grpcHealthV1.HealthClient(address, grpc.credentials.createInsecure());
   return new Promise((resolve) => {
-    client.makeUnaryRequest(
-      healthCheck.path,
-      healthCheck.requestSerialize,
-      healthCheck.responseDeserialize,
-      '',
-      new grpc.Metadata(),
-      { deadline: Date.now() + timeoutMs },
-      (err: grpc.ServiceError | null, status?: number) => {
-        client.close();
-        resolve(err ? `UNREACHABLE (${err.details || err.message})` : (STATUS[status ?? 0] ?? `status ${status}`));
-      },
-    );
+    client.check({ service: '' }, new grpc.Metadata(), { deadline: Date.now() + timeoutMs }, (err, res) => {
+      client.close();
+      resolve(err ? `UNREACHABLE (${err.details || err.message})` : grpcHealthV1.healthCheckResponse_ServingStatusToJSON(res.status));
+    });
   });
 }
 

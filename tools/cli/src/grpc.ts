@@ -1,5 +1,6 @@
 import * as grpc from '@grpc/grpc-js';
 import { inventoryV1, schedulerV1 } from '@berth/contracts';
+import { callUnary, fieldViolationsOf, isServiceError, type UnaryMethodName } from '@berth/grpc-kit';
 
 /** The gRPC side of the CLI: two lazily created clients, promisified calls, readable errors. */
 
@@ -31,39 +32,23 @@ export function connectBackends(endpoints: Endpoints): Backends {
   };
 }
 
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
-type UnaryMethod<Req = any, Res = any> = (
-  request: Req,
-  metadata: grpc.Metadata,
-  options: Partial<grpc.CallOptions>,
-  callback: (error: grpc.ServiceError | null, response: Res) => void,
-) => grpc.ClientUnaryCall;
-type UnaryName<C> = { [K in keyof C]: C[K] extends UnaryMethod ? K : never }[keyof C];
-type RequestOf<F> = F extends UnaryMethod<infer Req> ? Req : never;
-type ResponseOf<F> = F extends UnaryMethod<never, infer Res> ? Res : never;
-
 /** `await unary(client, 'getHost', { hostId }, 10_000)`. Rejects with a CallError naming the service. */
-export function unary<C extends grpc.Client, K extends UnaryName<C>>(
+export async function unary<C extends grpc.Client, K extends UnaryMethodName<C>>(
   client: C,
   method: K,
-  request: RequestOf<C[K]>,
+  request: Parameters<typeof callUnary<C, K>>[2],
   timeoutMillis: number,
-): Promise<ResponseOf<C[K]>> {
-  const fn = client[method] as unknown as UnaryMethod<RequestOf<C[K]>, ResponseOf<C[K]>>;
-  return new Promise((resolve, reject) => {
-    fn.call(client, request, new grpc.Metadata(), { deadline: Date.now() + timeoutMillis }, (err, response) => {
-      if (err) reject(new CallError(targetOf(client), String(method), err));
-      else resolve(response);
-    });
-  });
+): ReturnType<typeof callUnary<C, K>> {
+  try {
+    return await callUnary(client, method, request, { deadline: Date.now() + timeoutMillis });
+  } catch (e) {
+    throw isServiceError(e) ? new CallError(targetOf(client), String(method), e) : e;
+  }
 }
 
 export function targetOf(client: grpc.Client): string {
   return client.getChannel().getTarget().replace(/^dns:/, '');
 }
-
-/** Trailing metadata key the gRPC kit fills with `[{field, reason}]` on INVALID_ARGUMENT. */
-const FIELD_VIOLATIONS_KEY = 'berth-field-violations-bin';
 
 export class CallError extends Error {
   override readonly name = 'CallError';
@@ -76,7 +61,7 @@ export class CallError extends Error {
   ) {
     super(cause.details || cause.message);
     this.code = cause.code;
-    this.violations = readViolations(cause);
+    this.violations = fieldViolationsOf(cause);
   }
 
   /** What to print: the status, the server's message, and one line per field violation. */
@@ -89,16 +74,5 @@ export class CallError extends Error {
     const head = `${grpc.status[this.code]}: ${this.message}`;
     if (this.violations.length === 0) return head;
     return [`${grpc.status[this.code]}:`, ...this.violations.map((v) => `  ${v.field}: ${v.reason}`)].join('\n');
-  }
-}
-
-function readViolations(err: grpc.ServiceError): { field: string; reason: string }[] {
-  const [raw] = err.metadata?.get(FIELD_VIOLATIONS_KEY) ?? [];
-  if (!Buffer.isBuffer(raw)) return [];
-  try {
-    const parsed: unknown = JSON.parse(raw.toString('utf8'));
-    return Array.isArray(parsed) ? (parsed as { field: string; reason: string }[]) : [];
-  } catch {
-    return [];
   }
 }
