@@ -82,7 +82,11 @@ export async function startService(name: string, env: Readonly<Record<string, st
   const label = options.label ?? name;
   const port = options.port ?? (await freePort());
   const echo = options.echo ?? process.env['E2E_VERBOSE'] === '1';
-  const child: ChildProcess = spawn(join(repoRoot, 'node_modules', '.bin', 'tsx'), [join(repoRoot, 'services', name, 'src', 'main.ts')], {
+  const main = join(repoRoot, 'services', name, 'src', 'main.ts');
+  // E2E_NODE_ARGS (e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof`) runs the service under plain node with tsx as a loader.
+  const nodeArgs = process.env['E2E_NODE_ARGS']?.split(' ').filter(Boolean) ?? [];
+  const [command, argv] = nodeArgs.length > 0 ? [process.execPath, [...nodeArgs, '--import', 'tsx', main]] : [join(repoRoot, 'node_modules', '.bin', 'tsx'), [main]];
+  const child: ChildProcess = spawn(command, argv, {
     cwd: join(repoRoot, 'services', name),
     env: { ...process.env, OTEL_TRACES_EXPORTER: 'none', ...env, [options.portEnv ?? portEnvOf(name)]: String(port) },
     stdio: ['ignore', 'pipe', 'pipe'],

@@ -9,3 +9,4 @@ export { runProjection, type ProjectionOptions } from './projection.ts';
 export { startRelay, type RelayOptions } from './relay.ts';
 export type { TailingLoop } from './loop.ts';
 export type { LoopLogger } from './wakeup.ts';
+export { CommandBatcher, aggregate, type Aggregate, type AnyAggregate, type Folded, type BatchCommand, type BatchCommandResult, type CommandBatcherOptions } from './batcher.ts';

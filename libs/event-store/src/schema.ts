@@ -2,6 +2,7 @@ import { Kysely, Migrator, PostgresDialect, sql, type Migration, type MigrationP
 import pg from 'pg';
 import { ValidationError } from '@berth/errors';
 import type { AnyDatabase, AnyKysely } from './db.ts';
+import { appendBatchFunction } from './append-batch-sql.ts';
 
 export interface SchemaOptions {
   /** Postgres schema holding the store's tables; default `public`. */
@@ -70,12 +71,18 @@ export function eventStoreMigrations(schema: string): MigrationProvider {
       up: async (db) => up0001(db, schema),
       down: async (db) => {
         await sql.raw(`DROP FUNCTION IF EXISTS ${schema}.berth_append(text, bigint, jsonb, text)`).execute(db);
+        await sql.raw(`DROP FUNCTION IF EXISTS ${schema}.berth_append_batch(jsonb)`).execute(db);
         for (const t of ['checkpoints', 'command_results', 'events', 'streams']) await db.schema.withSchema(schema).dropTable(t).execute();
       },
     },
     '0002_append_without_notify': {
       up: async (db) => {
         await sql.raw(appendFunction(schema)).execute(db);
+      },
+    },
+    '0003_append_batch': {
+      up: async (db) => {
+        await sql.raw(appendBatchFunction(schema)).execute(db);
       },
     },
   };

@@ -1,5 +1,6 @@
 import { context, propagation, SpanStatusCode, trace } from '@opentelemetry/api';
 import { ConcurrencyError, ValidationError } from '@berth/errors';
+import { CompiledQuery } from 'kysely';
 import { EVENT_COLUMNS, toStoredEvent, type EventRow } from './rows.ts';
 import type pg from 'pg';
 import { notifyChannel, poolOf, schemaOf, type SchemaOptions } from './schema.ts';
@@ -11,6 +12,8 @@ import type { AnyKysely, AnyTransaction } from './db.ts';
 import type {
   AppendOptions,
   AppendResult,
+  BatchItem,
+  BatchOutcome,
   CommandResult,
   EventStreams,
   NewEvent,
@@ -107,6 +110,72 @@ abstract class StreamAccess implements EventStreams {
     }
   }
 
+  /**
+   * Appends many independent commands in one statement: each item's appends commit together or not at
+   * all, items are applied in order (a later item may expect the version an earlier one produced), and
+   * an item that conflicts or repeats a recorded command id leaves the others unaffected. Outcomes
+   * come back in item order.
+   */
+  async appendBatch(items: readonly BatchItem[]): Promise<BatchOutcome[]> {
+    if (items.length === 0) return [];
+    const attributes = { 'berth.batch.items': items.length };
+    return trace.getTracer('@berth/event-store').startActiveSpan('event-store append batch', { attributes }, async (span) => {
+      try {
+        const outcomes = await this.appendBatchNow(items);
+        if (outcomes.some((o) => o.outcome === 'ok')) this.appended();
+        return outcomes;
+      } catch (e) {
+        span.setStatus({ code: SpanStatusCode.ERROR, message: e instanceof Error ? e.message : String(e) });
+        throw e;
+      } finally {
+        span.end();
+      }
+    });
+  }
+
+  private async appendBatchNow(items: readonly BatchItem[]): Promise<BatchOutcome[]> {
+    const prepared = prepareBatch(items, traceMetadata);
+    const text = `SELECT * FROM ${this.schema}.berth_append_batch($1::jsonb)`;
+    const rows = this.pool === undefined
+      ? (await this.exec.executeQuery<BatchRow>(CompiledQuery.raw(text, [prepared.json]))).rows
+      : (await this.pool.query<BatchRow>({ name: `berth_append_batch_${this.schema}`, text, values: [prepared.json] })).rows;
+    const outcomes: (BatchOutcome | undefined)[] = items.map(() => undefined);
+    const written = new Map<string, BatchRow>();
+    const duplicates = new Map<number, BatchRow[]>();
+    for (const r of rows) {
+      if (r.o_outcome === 'ok') {
+        written.set(`${r.o_stream_id}\u0000${r.o_stream_position}`, r);
+      } else if (r.o_outcome === 'conflict') {
+        outcomes[r.o_item! - 1] = { outcome: 'conflict', streamId: r.o_stream_id!, actualVersion: Number(r.o_version) };
+      } else {
+        const list = duplicates.get(r.o_item!) ?? [];
+        if (r.o_stream_id !== null) list.push(r);
+        duplicates.set(r.o_item!, list);
+      }
+    }
+    for (const [item, list] of duplicates) {
+      const byStream = new Map<string, StoredEvent[]>();
+      for (const r of list) byStream.set(r.o_stream_id!, [...(byStream.get(r.o_stream_id!) ?? []), fromRow(r.o_stream_id!, r)]);
+      outcomes[item - 1] = {
+        outcome: 'duplicate',
+        appends: [...byStream].map(([streamId, events]) => ({ streamId, nextExpectedVersion: events.at(-1)!.streamPosition, events, duplicate: true })),
+      };
+    }
+    return items.map((item, i) => {
+      const decided = outcomes[i];
+      if (decided !== undefined) return decided;
+      const appends = item.appends.map((a, j): AppendResult => {
+        const events = a.events.map((_, k) => {
+          const r = written.get(`${a.streamId}\u0000${a.expectedVersion + k + 1}`);
+          if (r === undefined) throw new Error(`append batch: no row for ${a.streamId}@${a.expectedVersion + k + 1}`);
+          return fromRow(a.streamId, r, prepared.docs[i]![j]![k]);
+        });
+        return { streamId: a.streamId, nextExpectedVersion: a.expectedVersion + a.events.length, events, duplicate: false };
+      });
+      return { outcome: 'ok', appends };
+    });
+  }
+
   async commandResult(commandId: string): Promise<CommandResult | undefined> {
     if (typeof commandId !== 'string' || commandId.length === 0) {
       throw new ValidationError({ field: 'commandId', reason: 'must be a non-empty string' });
@@ -136,6 +205,33 @@ abstract class StreamAccess implements EventStreams {
     }));
     return { commandId, appends };
   }
+}
+
+interface BatchRow extends Omit<AppendRow, 'o_outcome'> {
+  readonly o_outcome: 'ok' | 'duplicate' | 'conflict';
+  readonly o_item: number | null;
+  readonly o_stream_id: string | null;
+}
+
+/** The batch as the SQL function's JSON, validated like single appends, and each event's data and metadata per item and append. */
+function prepareBatch(items: readonly BatchItem[], metadataFor: () => Record<string, string>): { json: string; docs: PreparedDoc[][][] } {
+  const docs: PreparedDoc[][][] = [];
+  const parts = items.map((item, i) => {
+    if (item.appends.length === 0) throw new ValidationError({ field: `items[${i}].appends`, reason: 'must not be empty' });
+    const streams = new Set<string>();
+    const itemDocs: PreparedDoc[][] = [];
+    docs.push(itemDocs);
+    const appends = item.appends.map((a, j) => {
+      if (typeof a.expectedVersion !== 'number') throw new ValidationError({ field: `items[${i}].appends[${j}].expectedVersion`, reason: 'must be an exact version (0: no stream)' });
+      if (streams.has(a.streamId)) throw new ValidationError({ field: `items[${i}].appends[${j}].streamId`, reason: 'appears twice in one item' });
+      streams.add(a.streamId);
+      const p = prepareAppend(a.streamId, a.events, { expectedVersion: a.expectedVersion, ...(item.commandId === undefined ? {} : { commandId: item.commandId }) }, metadataFor);
+      itemDocs.push(JSON.parse(p.eventsJson) as PreparedDoc[]);
+      return `{"s":${JSON.stringify(p.streamId)},"v":${p.expected},"e":${p.eventsJson}}`;
+    });
+    return `{"c":${item.commandId === undefined ? 'null' : JSON.stringify(item.commandId)},"a":[${appends.join(',')}]}`;
+  });
+  return { json: `[${parts.join(',')}]`, docs };
 }
 
 function fromRow(streamId: string, r: AppendRow, doc?: PreparedDoc): StoredEvent {

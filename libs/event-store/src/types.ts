@@ -60,6 +60,29 @@ export interface CommandResult {
   readonly appends: readonly AppendResult[];
 }
 
+/** One stream's part of a batched command: `expectedVersion` is exact (0: the stream must not exist). */
+export interface BatchAppend {
+  readonly streamId: string;
+  readonly expectedVersion: number;
+  readonly events: readonly NewEvent[];
+}
+
+/** One command of an `appendBatch`: its appends commit together or not at all. */
+export interface BatchItem {
+  readonly commandId?: string;
+  readonly appends: readonly BatchAppend[];
+}
+
+/**
+ * What became of one item: `ok` (written), `duplicate` (its command id was already recorded; nothing
+ * written, the first time's events, possibly none when recorded by another item of the same batch)
+ * or `conflict` (a stream was not at its expected version; nothing written).
+ */
+export type BatchOutcome =
+  | { readonly outcome: 'ok'; readonly appends: readonly AppendResult[] }
+  | { readonly outcome: 'duplicate'; readonly appends: readonly AppendResult[] }
+  | { readonly outcome: 'conflict'; readonly streamId: string; readonly actualVersion: number };
+
 /** What both the store and a transaction offer; handleCommand works against either. */
 export interface EventStreams {
   readStream(streamId: string): Promise<ReadStreamResult>;

@@ -1,0 +1,115 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ConcurrencyError, IllegalStateError, ValidationError } from '@berth/errors';
+import { createTestDatabase, infraAvailable, type TestDatabase } from '@berth/testing';
+import { aggregate, CommandBatcher, createKysely, migrateEventStore, PostgresEventStore, type AnyKysely, type Folded } from './index.ts';
+
+/** An account: a balance moved by Deposited / Withdrawn events. */
+const account = aggregate<number>({
+  prefix: 'acct-',
+  initial: () => 0,
+  evolve: (balance, e) => balance + (e.type === 'Deposited' ? 1 : -1) * (e.data as { amount: number }).amount,
+});
+const balanceOf = (f: Folded | undefined): number => (f?.state as number | undefined) ?? 0;
+
+const deposit = (id: string, amount: number, commandId?: string) => ({
+  streamIds: [id],
+  ...(commandId ? { commandId } : {}),
+  decide: () => [[{ type: 'Deposited', data: { amount } }]],
+});
+
+/** Moves `amount` between two accounts atomically; refuses when the source would go negative. */
+const transfer = (from: string, to: string, amount: number) => ({
+  streamIds: [from, to],
+  decide: ([src]: readonly Folded[]) => {
+    if (balanceOf(src) < amount) throw new IllegalStateError(`${from} holds ${balanceOf(src)}, cannot move ${amount}`);
+    return [[{ type: 'Withdrawn', data: { amount } }], [{ type: 'Deposited', data: { amount } }]];
+  },
+});
+
+describe.skipIf(!(await infraAvailable('postgres')))('CommandBatcher', () => {
+  let tdb: TestDatabase;
+  let db: AnyKysely;
+  let store: PostgresEventStore;
+  const balance = async (id: string): Promise<number> =>
+    (await store.readStream(id)).events.reduce((b, e) => b + (e.type === 'Deposited' ? 1 : -1) * (e.data as { amount: number }).amount, 0);
+
+  beforeAll(async () => {
+    tdb = await createTestDatabase('es_batcher');
+    db = createKysely(tdb.url, { max: 6 });
+    await migrateEventStore(db);
+    store = new PostgresEventStore(db);
+  });
+  afterAll(async () => {
+    await db?.destroy();
+    await tdb?.drop();
+  });
+
+  it('commits concurrent commands in few statements, each decided on the state the ones before it left', async () => {
+    const batcher = new CommandBatcher(store, { aggregates: [account] });
+    const results = await Promise.all(Array.from({ length: 300 }, (_, i) => batcher.execute(deposit(`acct-a${i % 10}`, 1))));
+    expect(results.every((r) => !r.duplicate && r.events[0]!.length === 1)).toBe(true);
+    for (let i = 0; i < 10; i++) expect(await store.readStream(`acct-a${i}`)).toMatchObject({ version: 30 });
+    // 300 commands, 256 per statement at most: two statements when they all queue at once.
+    expect(batcher.stats).toMatchObject({ commands: 300 });
+    expect(batcher.stats.batches).toBeLessThanOrEqual(3);
+    expect(balanceOf(await batcher.read('acct-a3'))).toBe(30);
+  });
+
+  it('applies a multi-stream command atomically and refuses one that does not hold, leaving the others', async () => {
+    const batcher = new CommandBatcher(store, { aggregates: [account] });
+    await batcher.execute(deposit('acct-src', 10));
+    const outcomes = await Promise.allSettled([
+      batcher.execute(transfer('acct-src', 'acct-dst', 6)),
+      batcher.execute(transfer('acct-src', 'acct-dst', 6)), // only 4 left
+      batcher.execute(transfer('acct-src', 'acct-dst', 4)),
+    ]);
+    expect(outcomes.map((o) => o.status)).toEqual(['fulfilled', 'rejected', 'fulfilled']);
+    expect((outcomes[1] as PromiseRejectedResult).reason).toBeInstanceOf(IllegalStateError);
+    expect([await balance('acct-src'), await balance('acct-dst')]).toEqual([0, 10]);
+    const ok = (outcomes[0] as PromiseFulfilledResult<{ states: readonly Folded[] }>).value;
+    expect(ok.states.map((f) => [balanceOf(f), f.version])).toEqual([[4, 2], [6, 1]]);
+  });
+
+  it('keeps two batchers on the same streams right: stale caches end in conflicts, re-read and re-decided', async () => {
+    const one = new CommandBatcher(store, { aggregates: [account], maxRetries: 50 });
+    const two = new CommandBatcher(store, { aggregates: [account], maxRetries: 50 });
+    await one.execute(deposit('acct-shared', 100));
+    await two.read('acct-shared');
+    await Promise.all(Array.from({ length: 40 }, (_, i) => (i % 2 === 0 ? one : two).execute(transfer('acct-shared', `acct-sink${i % 4}`, 2))));
+    expect(await balance('acct-shared')).toBe(20);
+    const sinks = await Promise.all([0, 1, 2, 3].map((i) => balance(`acct-sink${i}`)));
+    expect(sinks).toEqual([20, 20, 20, 20]);
+    // A refusal on a stale cache is decided again on the log's state: `one` has not seen these deposits.
+    await two.execute(deposit('acct-shared', 80));
+    await expect(one.execute(transfer('acct-shared', 'acct-sink0', 90))).resolves.toMatchObject({ duplicate: false });
+    expect(await balance('acct-shared')).toBe(10);
+  });
+
+  it('gives up after maxRetries conflicts with a ConcurrencyError', async () => {
+    const batcher = new CommandBatcher(store, { aggregates: [account], maxRetries: 0 });
+    await batcher.read('acct-busy');
+    await store.append('acct-busy', [{ type: 'Deposited', data: { amount: 1 } }], { expectedVersion: 'no-stream' });
+    await expect(batcher.execute(deposit('acct-busy', 1))).rejects.toBeInstanceOf(ConcurrencyError);
+  });
+
+  it('answers a repeated command id as a duplicate with the first events', async () => {
+    const batcher = new CommandBatcher(store, { aggregates: [account] });
+    const first = await batcher.execute(deposit('acct-once', 5, 'cmd-once'));
+    const [again, third] = await Promise.all([batcher.execute(deposit('acct-once', 5, 'cmd-once')), new CommandBatcher(store, { aggregates: [account] }).execute(deposit('acct-once', 5, 'cmd-once'))]);
+    for (const r of [again, third]) {
+      expect(r.duplicate).toBe(true);
+      expect(r.events[0]!.map((e) => e.id)).toEqual(first.events[0]!.map((e) => e.id));
+      expect(balanceOf(r.states[0])).toBe(5);
+    }
+    expect(await balance('acct-once')).toBe(5);
+  });
+
+  it('rejects bad commands naming the field, writing nothing', async () => {
+    const batcher = new CommandBatcher(store, { aggregates: [account] });
+    await expect(batcher.execute({ streamIds: ['other-1'], decide: () => [[{ type: 'X', data: 1 }]] })).rejects.toMatchObject({ violations: [{ field: 'streamIds[0]' }] });
+    await expect(batcher.execute({ streamIds: [], decide: () => [] })).rejects.toBeInstanceOf(ValidationError);
+    await expect(batcher.execute({ streamIds: ['acct-x', 'acct-x'], decide: () => [] })).rejects.toMatchObject({ violations: [{ field: 'streamIds' }] });
+    await expect(batcher.execute({ streamIds: ['acct-bad'], decide: () => [[{ type: '', data: 1 }]] })).rejects.toMatchObject({ violations: [{ field: 'events[0].type' }] });
+    expect((await store.readStream('acct-bad')).version).toBe(0);
+  });
+});
