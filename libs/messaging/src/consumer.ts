@@ -1,9 +1,10 @@
-import { jetstream, jetstreamManager, type ConsumerMessages } from '@nats-io/jetstream';
+import { jetstream, jetstreamManager, type ConsumerMessages, type JsMsg } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/transport-node';
 import type { EventEnvelope } from '@berth/contracts';
 import { Violations } from '@berth/errors';
 import { createLogger, type Logger } from '@berth/observability';
 import { ensureDurable, type DurableSpec } from './durable.ts';
+import { parseEnvelope } from './envelope.ts';
 import { checkPrefix, deadLetterSubject, streamName, subjectName } from './names.ts';
 import { createMessageProcessor, Progress } from './process.ts';
 import { WaitingRoom } from './waiting-room.ts';
@@ -40,8 +41,20 @@ export interface ConsumerOptions {
   readonly deadLetterSubject?: string;
   readonly logger?: Logger;
   /**
-   * Messages pulled per request (default 10); they are handled one at a time, in order, and the
-   * consumer holds at most max(20, 2 × batchSize) unacknowledged. Waiting ones are kept alive.
+   * Messages handled at once (default 1: one at a time, in delivery order). Above 1, messages with
+   * the same `orderingKey` are still never handled at the same time and keep their delivery order;
+   * messages of other keys go ahead of one whose key is busy.
+   */
+  readonly concurrency?: number;
+  /**
+   * The key that serialises messages when `concurrency` > 1 (default: the envelope's `streamId`, so
+   * events of one aggregate are handled in order). Poison messages never reach it; if it throws, the
+   * streamId is used.
+   */
+  readonly orderingKey?: (env: EventEnvelope, subject: string) => string;
+  /**
+   * Messages pulled per request (default max(10, concurrency)). The consumer holds at most
+   * max(20, 2 × batchSize, 2 × concurrency) unacknowledged; waiting ones are kept alive.
    */
   readonly batchSize?: number;
   /** Pull request lifetime (default 30s, minimum 1s); idle heartbeats are half of it. */
@@ -49,7 +62,7 @@ export interface ConsumerOptions {
 }
 
 export interface RunningConsumer {
-  /** Stops pulling, lets the message in hand finish, and resolves when the loop has ended. */
+  /** Stops pulling, naks waiting messages, lets the ones in hand finish, and resolves when the loop has ended. */
   stop(): Promise<void>;
   /** How often the consumer re-created itself (heartbeats missed, consumer deleted, errors). */
   readonly recoveries: number;
@@ -67,6 +80,8 @@ function validate(o: ConsumerOptions): void {
   v.check(o.backoffMillis === undefined || o.backoffMillis.every((b) => Number.isFinite(b) && b >= 0), 'backoffMillis', 'must be numbers >= 0');
   v.check(o.ackWaitMillis === undefined || o.ackWaitMillis >= 100, 'ackWaitMillis', 'must be >= 100');
   v.check(o.batchSize === undefined || (Number.isInteger(o.batchSize) && o.batchSize >= 1), 'batchSize', 'must be an integer >= 1');
+  v.check(o.concurrency === undefined || (Number.isInteger(o.concurrency) && o.concurrency >= 1 && o.concurrency <= 1024), 'concurrency', 'must be an integer 1..1024');
+  v.check(o.orderingKey === undefined || typeof o.orderingKey === 'function', 'orderingKey', 'must be a function');
   v.check(o.expiresMillis === undefined || o.expiresMillis >= 1000, 'expiresMillis', 'must be >= 1000');
   v.throwIfAny();
 }
@@ -75,6 +90,7 @@ const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms
 
 /**
  * Starts a durable, pull-based, explicit-ack consumer (creating or updating the durable first).
+ * Up to `concurrency` messages are handled at once, one per ordering key at a time, in delivery order.
  * Every message ends in ack, nak with delay, or term; a thrown handler error is a nak with backoff;
  * poison (bad JSON or envelope), term results and exhausted messages are copied to the dead-letter
  * subject with a reason header, then terminated. When heartbeats are missed or the consumer is deleted
@@ -85,6 +101,8 @@ const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms
 export async function startConsumer(o: ConsumerOptions): Promise<RunningConsumer> {
   validate(o);
   const maxDeliver = o.maxDeliver ?? 5;
+  const concurrency = o.concurrency ?? 1;
+  const batchSize = o.batchSize ?? Math.max(10, concurrency);
   const stream = streamName(o.stream, o.prefix);
   const logger = o.logger ?? createLogger(`consumer:${o.durable}`);
   const spec: DurableSpec = {
@@ -94,7 +112,7 @@ export async function startConsumer(o: ConsumerOptions): Promise<RunningConsumer
     serverMaxDeliver: maxDeliver + 1,
     ackWaitMillis: o.ackWaitMillis ?? 30_000,
     // Bounds what one consumer holds unacknowledged (pulled, waiting, in hand), across replicas.
-    maxAckPending: Math.max(20, (o.batchSize ?? 10) * 2),
+    maxAckPending: Math.max(20, 2 * batchSize, 2 * concurrency),
   };
   const jsm = await jetstreamManager(o.nc);
   const js = jetstream(o.nc);
@@ -112,6 +130,20 @@ export async function startConsumer(o: ConsumerOptions): Promise<RunningConsumer
     progress,
   });
 
+  // Only needed to run messages side by side; parsed again (cheaply) when handled.
+  const orderingKey = o.orderingKey ?? ((env: EventEnvelope) => env.streamId);
+  const keyOf = (m: JsMsg): string => {
+    if (concurrency === 1) return '';
+    const parsed = parseEnvelope(m.data);
+    if (!parsed.ok) return `poison:${m.info.streamSequence}`; // dead-lettered at once, waits for nothing
+    try {
+      return orderingKey(parsed.envelope, m.subject);
+    } catch (e) {
+      logger.error({ err: e, durable: o.durable, seq: m.info.streamSequence }, 'orderingKey failed; using the streamId');
+      return parsed.envelope.streamId;
+    }
+  };
+
   let stopping = false;
   let current: ConsumerMessages | undefined;
   let room: WaitingRoom | undefined;
@@ -128,6 +160,7 @@ export async function startConsumer(o: ConsumerOptions): Promise<RunningConsumer
 
   const loop = async (): Promise<void> => {
     let recreate = false;
+    const inHand = new Set<Promise<void>>();
     while (!stopping) {
       try {
         if (recreate) {
@@ -137,14 +170,14 @@ export async function startConsumer(o: ConsumerOptions): Promise<RunningConsumer
         }
         recreate = false;
         const consumer = await js.consumers.get(stream, o.durable);
-        const waiting = new WaitingRoom(Math.max(50, Math.floor(spec.ackWaitMillis / 3)));
+        const waiting = new WaitingRoom(Math.max(50, Math.floor(spec.ackWaitMillis / 3)), concurrency);
         room = waiting;
         const messages = await consumer.consume({
-          max_messages: o.batchSize ?? 10,
+          max_messages: batchSize,
           expires: o.expiresMillis ?? 30_000,
           callback: (m) => {
             progress.received(m.info.streamSequence);
-            waiting.push(m);
+            waiting.push(m, keyOf(m));
           },
         });
         current = messages;
@@ -156,8 +189,15 @@ export async function startConsumer(o: ConsumerOptions): Promise<RunningConsumer
           void messages.close();
         });
         void messages.closed().then(() => waiting.close());
-        for (let m = await waiting.next(); m !== undefined; m = await waiting.next()) {
-          await processMessage(m);
+        for (let t = await waiting.next(); t !== undefined; t = await waiting.next()) {
+          const { msg, key } = t;
+          const handling = processMessage(msg)
+            .catch((e: unknown) => logger.error({ err: e, durable: o.durable, seq: msg.info.streamSequence }, 'message not ended; the server will redeliver it'))
+            .finally(() => {
+              inHand.delete(handling);
+              waiting.done(key);
+            });
+          inHand.add(handling);
           if (stopping || recreate) break;
         }
         waiting.close();
@@ -168,6 +208,9 @@ export async function startConsumer(o: ConsumerOptions): Promise<RunningConsumer
         logger.error({ err: e, durable: o.durable, stream }, 'consumer loop failed; retrying');
         recreate = true;
         await sleep(1000);
+      } finally {
+        // Before recreating (or ending): no redelivery may overtake a message of its key still in hand.
+        await Promise.all(inHand);
       }
     }
     room?.close();

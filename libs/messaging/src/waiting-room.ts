@@ -1,52 +1,86 @@
 import type { JsMsg } from '@nats-io/jetstream';
 
+/** A message handed out by `WaitingRoom.next()`; give its key back with `done(key)` when it has ended. */
+export interface Turn {
+  readonly msg: JsMsg;
+  readonly key: string;
+}
+
 /**
- * Messages pulled but not yet handled. Handling is one at a time, so a message may wait here while
- * slower ones ahead of it run; its ack wait keeps running on the server meanwhile. A timer reports
- * progress (`working()`) for every waiting message so none is redelivered, and eventually
- * dead-lettered, only for having queued. On close, what still waits is nak'd for prompt redelivery.
+ * Messages pulled but not yet handled, handed out in delivery order to at most `limit` handlers at
+ * once, never two of the same key at the same time: a message whose key is in hand waits (in order)
+ * while later messages of other keys go ahead. Its ack wait keeps running on the server meanwhile, so
+ * a timer reports progress (`working()`) for every waiting message; none is redelivered, and
+ * eventually dead-lettered, only for having queued. On close, what still waits is nak'd for prompt
+ * redelivery; messages in hand are their handlers' to end.
  */
 export class WaitingRoom {
-  private readonly items: JsMsg[] = [];
+  private readonly waiting: Turn[] = [];
+  private readonly busy = new Set<string>();
   private wake: (() => void) | undefined;
   private closed = false;
   private readonly timer: NodeJS.Timeout;
 
-  constructor(keepAliveMillis: number) {
+  /** `limit`: messages in hand at once (1 = one at a time, in delivery order). */
+  constructor(
+    keepAliveMillis: number,
+    private readonly limit = 1,
+  ) {
     this.timer = setInterval(() => {
-      for (const m of this.items) m.working();
+      for (const t of this.waiting) t.msg.working();
     }, keepAliveMillis).unref();
   }
 
+  /** Messages waiting (not in hand). */
   get size(): number {
-    return this.items.length;
+    return this.waiting.length;
   }
 
-  push(m: JsMsg): void {
+  /** Messages in hand (handed out, `done` not yet called). */
+  get inHand(): number {
+    return this.busy.size;
+  }
+
+  push(msg: JsMsg, key = ''): void {
     if (this.closed) {
-      m.nak();
+      msg.nak();
       return;
     }
-    this.items.push(m);
+    this.waiting.push({ msg, key });
     this.wakeUp();
   }
 
-  /** The next message, waiting for one; undefined once closed. */
-  async next(): Promise<JsMsg | undefined> {
+  /** The oldest waiting message whose key is free, once fewer than `limit` are in hand; undefined once closed. */
+  async next(): Promise<Turn | undefined> {
     for (;;) {
       if (this.closed) return undefined;
-      const m = this.items.shift();
-      if (m !== undefined) return m;
+      const t = this.take();
+      if (t !== undefined) return t;
       await new Promise<void>((resolve) => (this.wake = resolve));
     }
+  }
+
+  /** The handler of `key`'s message has ended: the key's next message (and a slot) are free. */
+  done(key: string): void {
+    this.busy.delete(key);
+    this.wakeUp();
   }
 
   close(): void {
     if (this.closed) return;
     this.closed = true;
     clearInterval(this.timer);
-    for (const m of this.items.splice(0)) m.nak();
+    for (const t of this.waiting.splice(0)) t.msg.nak();
     this.wakeUp();
+  }
+
+  private take(): Turn | undefined {
+    if (this.busy.size >= this.limit) return undefined;
+    const i = this.waiting.findIndex((t) => !this.busy.has(t.key));
+    if (i < 0) return undefined;
+    const [t] = this.waiting.splice(i, 1) as [Turn];
+    this.busy.add(t.key);
+    return t;
   }
 
   private wakeUp(): void {

@@ -99,13 +99,10 @@ export async function startExecutor(config: Readonly<ExecutorConfig>, logger: Lo
 
   const intake = createIntake({ vms, provisioner, hosts: readModel, realm });
   const vmDef = consumerDefinition(VM_DURABLE);
-  // Several pulls on the one durable share its messages: a handler is one log round trip, and one
-  // at a time would cap intake at a few hundred VMs per second. Per-VM order can then flip for
-  // messages microseconds apart; the decider makes every such order safe (see README).
-  const vmPulls = await Promise.all(Array.from({ length: config.EXECUTOR_INTAKE_PARALLELISM }, () =>
-    startConsumer({ nc, ...p, ...vmDef, batchSize: 50, handle: (env) => intake.vm(env), logger })));
+  // A handler is one log round trip, and one at a time would cap intake at a few hundred VMs per
+  // second: 64 run at once, the messages of one VM (the default key, streamId) one after another, in order.
   const consumers: RunningConsumer[] = [
-    ...vmPulls,
+    await startConsumer({ nc, ...p, ...vmDef, concurrency: 64, handle: (env) => intake.vm(env), logger }),
     await startConsumer({ nc, ...p, ...consumerDefinition(HOST_DURABLE), handle: (env) => intake.host(env), logger }),
   ];
   reconciler.start();

@@ -30,10 +30,10 @@ export const schedulerConfigSchema = z.object({
     ),
   SCHEDULER_CLAIM_DEADLINE: zDuration().prefault('5s'),
   /**
-   * VmRequested messages placed at the same time by this replica (pulls sharing the durable, as replicas
-   * do); one at a time caps a replica at one claim round trip per VM.
+   * VmRequested messages placed at the same time by this replica (the consumer's concurrency, one per VM
+   * at a time); one at a time caps a replica at one claim round trip per VM.
    */
-  SCHEDULER_PARALLELISM: count(1, 64).prefault('1'),
+  SCHEDULER_PARALLELISM: count(1, 256).prefault('64'),
   /** Recent decisions kept in memory for Explain (inventory keeps the durable record). */
   SCHEDULER_DECISION_CACHE: count(0, 10_000_000).prefault('10000'),
 });

@@ -13,6 +13,7 @@ describe('scheduler config', () => {
       SCHEDULER_CLAIM_DEADLINE: 5000,
       SCHEDULER_POLICY: 'pack',
       SCHEDULER_POOL_POLICIES: {},
+      SCHEDULER_PARALLELISM: 64,
     });
     expect(Object.isFrozen(c)).toBe(true);
   });
@@ -21,6 +22,12 @@ describe('scheduler config', () => {
     const c = loadSchedulerConfig({ SCHEDULER_POLICY: 'spread', SCHEDULER_POOL_POLICIES: 'gpu=pack,batch=spread' });
     expect(c.SCHEDULER_POLICY).toBe('spread');
     expect(c.SCHEDULER_POOL_POLICIES).toEqual({ gpu: 'pack', batch: 'spread' });
+  });
+
+  it('bounds SCHEDULER_PARALLELISM, the VmRequested consumer concurrency, to 1..256', () => {
+    expect(loadSchedulerConfig({ SCHEDULER_PARALLELISM: '1' }).SCHEDULER_PARALLELISM).toBe(1);
+    expect(loadSchedulerConfig({ SCHEDULER_PARALLELISM: '256' }).SCHEDULER_PARALLELISM).toBe(256);
+    for (const bad of ['0', '257', '1.5']) expect(() => loadSchedulerConfig({ SCHEDULER_PARALLELISM: bad })).toThrow(ConfigError);
   });
 
   it('names every offending variable', () => {

@@ -44,10 +44,9 @@ async function main(): Promise<void> {
   };
   const definition = consumerDefinition(DURABLE);
   const handle = vmRequestedHandler({ deps, maxDeliver: definition.maxDeliver, isReady: () => watch.isReady(), logger });
-  // Parallel pulls race for hosts like replicas do (the claim is the lock), but share this replica's view.
-  const consumers = await Promise.all(
-    Array.from({ length: config.SCHEDULER_PARALLELISM }, () => startConsumer({ nc, prefix, ...definition, handle, logger })),
-  );
+  // VMs placed side by side race for hosts like replicas do (the claim is the lock), but share this replica's view;
+  // the messages of one VM (streamId, the consumer's default key) are never handled at the same time.
+  const consumer = await startConsumer({ nc, prefix, ...definition, concurrency: config.SCHEDULER_PARALLELISM, handle, logger });
 
   const server = createGrpcServer({
     serviceName: 'scheduler',
@@ -64,7 +63,7 @@ async function main(): Promise<void> {
     stopping = true;
     logger.info({ signal }, 'scheduler stopping');
     await server.shutdown(500, 3000);
-    await Promise.all(consumers.map((c) => c.stop()));
+    await consumer.stop();
     await watch.stop();
     await hardware.stop();
     inventory.close();

@@ -1,5 +1,6 @@
 import type { NatsConnection } from '@nats-io/transport-node';
 import { IllegalStateError, NotFoundError, ValidationError } from '@berth/errors';
+import type { EventEnvelope } from '@berth/contracts';
 import { ack, startConsumer, term, type RunningConsumer } from '@berth/messaging';
 import type { Logger } from '@berth/observability';
 import type { VmCommands } from '../../application/vms.ts';
@@ -9,11 +10,16 @@ const OPERATIONS = ['start', 'stop', 'reboot', 'delete'] as const;
 export const EXECUTOR_EVENTS_DURABLE = 'inventory-executor-events';
 
 const str = (data: Record<string, unknown>, key: string): string => (typeof data[key] === 'string' ? (data[key]) : '');
+const dataOf = (env: EventEnvelope): Record<string, unknown> => (env.data ?? {}) as Record<string, unknown>;
+/** The VM a report is about ('' for host-stream reports without one). */
+const vmIdOf = (env: EventEnvelope): string =>
+  str(dataOf(env), 'vmId') || (env.streamId.startsWith('vm-') ? env.streamId.slice(3) : '');
 
 /**
  * Folds the executor's VM reports into the VM aggregate. The command id is derived from the event
  * id, so a redelivery appends nothing. Reports inventory cannot use (unknown VM, bad payload) are
- * dead-lettered; anything else thrown is retried with backoff by the consumer.
+ * dead-lettered; anything else thrown is retried with backoff by the consumer. Reports on different
+ * VMs are folded side by side (each waits on a batched append); the reports on one VM, in order.
  */
 export function startExecutorEventsConsumer(opts: { nc: NatsConnection; prefix?: string; vms: VmCommands; logger: Logger }): Promise<RunningConsumer> {
   return startConsumer({
@@ -25,9 +31,11 @@ export function startExecutorEventsConsumer(opts: { nc: NatsConnection; prefix?:
     maxDeliver: 10,
     backoffMillis: [1000, 5000, 15000, 30000, 60000],
     logger: opts.logger,
+    concurrency: 64,
+    orderingKey: (env) => vmIdOf(env) || env.streamId,
     handle: async (env) => {
-      const data = (env.data ?? {}) as Record<string, unknown>;
-      const vmId = str(data, 'vmId') || (env.streamId.startsWith('vm-') ? env.streamId.slice(3) : '');
+      const data = dataOf(env);
+      const vmId = vmIdOf(env);
       if (!vmId) return ack(); // host-stream reports (unknown domains) are not inventory's to fold
       try {
         const operation = OPERATIONS.find((o) => o === data['operation']);
