@@ -92,7 +92,7 @@ export class CommandBatcher {
   readonly stats = { batches: 0, commands: 0, loads: 0 };
 
   constructor(
-    private readonly store: PostgresEventStore,
+    readonly store: PostgresEventStore,
     opts: CommandBatcherOptions,
   ) {
     this.aggregates = [...opts.aggregates].sort((a, b) => b.prefix.length - a.prefix.length);

@@ -13,6 +13,7 @@ import { createTestDatabase } from '@berth/testing';
 import { auditHostStream } from '../src/application/audit.ts';
 import { HostCommands } from '../src/application/hosts.ts';
 import { VmCommands } from '../src/application/vms.ts';
+import { inventoryBatcher } from '../src/application/streams.ts';
 
 const HOSTS = 1000;
 const CLAIMERS = 4;
@@ -37,8 +38,10 @@ async function main(): Promise<void> {
   try {
     await migrateEventStore(db);
     const store = new PostgresEventStore(db);
-    const hosts = new HostCommands(store);
-    const vms = new VmCommands(store, async () => new Set());
+    // One inventory: the claimers' commands share its batcher (group commit over cached host state).
+    const batcher = inventoryBatcher(store);
+    const hosts = new HostCommands(batcher);
+    const vms = new VmCommands(batcher, async () => new Set());
     const hostIds = Array.from({ length: HOSTS }, (_, i) => `bench-${i}`);
     const t0 = performance.now();
     await inParallel(hostIds, 8, (hostId) =>

@@ -7,6 +7,7 @@ import { inventoryEvents, inventoryV1 } from '@berth/contracts';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { HostCommands } from './application/hosts.ts';
 import { VmCommands } from './application/vms.ts';
+import { inventoryBatcher } from './application/streams.ts';
 import { inventoryService } from './adapters/grpc/service.ts';
 import { startExecutorEventsConsumer } from './adapters/nats/executor-events.ts';
 import { kvSnapshotSink } from './adapters/nats/snapshots.ts';
@@ -60,8 +61,9 @@ export async function startInventory(config: Readonly<InventoryConfig>, logger: 
   ];
 
   const readModel = new ReadModel(db);
-  const hosts = new HostCommands(store);
-  const vms = new VmCommands(store, () => readModel.knownPools(), config.INVENTORY_MAX_PROVISION_ATTEMPTS);
+  const batcher = inventoryBatcher(store);
+  const hosts = new HostCommands(batcher);
+  const vms = new VmCommands(batcher, () => readModel.knownPools(), config.INVENTORY_MAX_PROVISION_ATTEMPTS);
   const consumer: RunningConsumer = await startExecutorEventsConsumer({ nc, vms, logger, ...(prefix ? { prefix } : {}) });
 
   const server: GrpcServer = createGrpcServer({

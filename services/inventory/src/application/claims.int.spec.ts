@@ -9,6 +9,7 @@ import { hostSnapshotOf } from '../domain/host/state.ts';
 import { auditHostStream } from './audit.ts';
 import { HostCommands } from './hosts.ts';
 import { VmCommands } from './vms.ts';
+import { inventoryBatcher } from './streams.ts';
 
 const HOSTS = 50;
 const CLAIMERS = 8;
@@ -25,8 +26,9 @@ describe.skipIf(!(await infraAvailable('postgres')))('claims against real Postgr
     db = createKysely(tdb.url, { max: CLAIMERS + 2 });
     await migrateEventStore(db);
     store = new PostgresEventStore(db);
-    hosts = new HostCommands(store);
-    vms = new VmCommands(store, async () => new Set());
+    const batcher = inventoryBatcher(store);
+    hosts = new HostCommands(batcher);
+    vms = new VmCommands(batcher, async () => new Set());
   });
 
   afterAll(async () => {
@@ -77,13 +79,15 @@ describe.skipIf(!(await infraAvailable('postgres')))('claims against real Postgr
 
     const outcomes = await Promise.all(
       Array.from({ length: CLAIMERS }, async (_, c) => {
+        // Each claimer has its own batcher (its own cache and statements), as separate inventory replicas would.
+        const claimer = new VmCommands(inventoryBatcher(store), async () => new Set());
         const mine = attempts.filter((a) => a.claimer === c);
         // Different orders, so claimers meet each other on different hosts at different times.
         if (c % 2 === 1) mine.reverse();
         const results: { hostId: string; vmId: string; outcome: 'won' | 'conflict' | 'no-fit' | 'other' }[] = [];
         for (const a of mine) {
           try {
-            await vms.claim({ vmId: a.vmId, hostId: a.hostId, expectedGeneration: a.generation, claim: a.claim, explanation: { claimer: c }, alternates: [] });
+            await claimer.claim({ vmId: a.vmId, hostId: a.hostId, expectedGeneration: a.generation, claim: a.claim, explanation: { claimer: c }, alternates: [] });
             results.push({ hostId: a.hostId, vmId: a.vmId, outcome: 'won' });
           } catch (e) {
             const outcome = e instanceof ConcurrencyError ? 'conflict' : e instanceof IllegalStateError ? 'no-fit' : 'other';

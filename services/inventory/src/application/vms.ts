@@ -1,5 +1,5 @@
 import { NotFoundError, ValidationError } from '@berth/errors';
-import type { EventStreams, PostgresEventStore, StoredEvent } from '@berth/event-store';
+import type { CommandBatcher, Folded, NewEvent, StoredEvent } from '@berth/event-store';
 import type { Claim } from '@berth/fit';
 import { inventoryEvents } from '@berth/contracts';
 import type { VmCommand, VmSpecInput } from '../domain/vm/commands.ts';
@@ -7,9 +7,10 @@ import { decideVm } from '../domain/vm/decide.ts';
 import type { VmEvent } from '../domain/vm/events.ts';
 import { evolveVm, initialVm, placementOf, type Vm } from '../domain/vm/state.ts';
 import { decideHost } from '../domain/host/decide.ts';
-import { evolveHost } from '../domain/host/state.ts';
-import { checkHostId, loadHost } from './hosts.ts';
-import { decideOnce, inTransaction, load, newId, priorId, save, withoutTransaction, type Loaded } from './tx.ts';
+import type { Host } from '../domain/host/state.ts';
+import { checkHostId } from './hosts.ts';
+import type { VmRecord } from './streams.ts';
+import { newId, priorId } from './ids.ts';
 
 const { vmStreamId, hostStreamId } = inventoryEvents;
 const VM_ID = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/;
@@ -27,13 +28,14 @@ export interface VmView {
   readonly updatedAt: string;
 }
 
-const loadVm = (tx: EventStreams, vmId: string): Promise<Loaded<Vm>> => load<Vm, VmEvent>(tx, vmStreamId(vmId), evolveVm, initialVm);
-
-function view(vmId: string, vm: Vm, events: readonly StoredEvent[], appended: readonly StoredEvent[] = []): VmView {
-  if (vm.status === 'absent') throw new NotFoundError('vm', vmId);
-  const all = [...events, ...appended];
-  return { vm, requestedAt: all[0]?.occurredAt ?? '', updatedAt: all.at(-1)?.occurredAt ?? '' };
+function view(vmId: string, f: Folded): VmView {
+  const r = f.state as VmRecord;
+  if (r.vm.status === 'absent') throw new NotFoundError('vm', vmId);
+  return { vm: r.vm, requestedAt: r.requestedAt, updatedAt: r.updatedAt };
 }
+
+const vmOf = (f: Folded | undefined): Vm => (f?.state as VmRecord | undefined)?.vm ?? initialVm();
+const hostOf = (f: Folded | undefined): Host => f!.state as Host;
 
 /** Storage pool names any host ever declared: a disk naming another pool could never be placed. */
 export type KnownPools = () => Promise<ReadonlySet<string>>;
@@ -46,10 +48,16 @@ export interface ExecutorReport {
   readonly operation?: 'start' | 'stop' | 'reboot' | 'delete';
 }
 
-/** VM commands, claims (which touch a host and a VM in one commit) and the executor's reports. */
+/** The VM's placement moved between reading it and deciding: decide again with the new host. */
+class PlacementMoved extends Error {}
+
+/**
+ * VM commands, claims (which touch a host and a VM in one commit) and the executor's reports; all
+ * go through the service's batcher (group commit over cached aggregates, see @berth/event-store).
+ */
 export class VmCommands {
   constructor(
-    private readonly store: PostgresEventStore,
+    private readonly batcher: CommandBatcher,
     private readonly knownPools: KnownPools,
     private readonly maxProvisionAttempts = 3,
   ) {}
@@ -60,41 +68,46 @@ export class VmCommands {
    */
   private async run(vmId: string, commandId: string | undefined, command: VmCommand, releaseReason?: string): Promise<VmView> {
     checkVmId(vmId);
-    const body = async (tx: EventStreams): Promise<VmView> => {
-      const loaded = await loadVm(tx, vmId);
-      const decided = await decideOnce(tx, commandId, () => decideVm(command, loaded.state), () => []);
-      const placement = placementOf(loaded.state);
-      const releases = decided.some((e) => e.type === 'VmDeleted' || e.type === 'VmProvisionFailed');
-      if (releaseReason !== undefined && placement && releases) await this.release(tx, placement.hostId, vmId, commandId, releaseReason);
-      const saved = await save(tx, vmStreamId(vmId), loaded, decided, evolveVm, commandId);
-      return view(vmId, saved.state, loaded.events, saved.duplicate ? [] : saved.events);
-    };
-    // A claim release touches a host stream too: both commit together, or neither.
-    return releaseReason === undefined ? withoutTransaction(this.store, body) : inTransaction(this.store, body);
-  }
-
-  private async release(tx: EventStreams, hostId: string, vmId: string, commandId: string | undefined, reason: string): Promise<number> {
-    const host = await loadHost(tx, hostId);
-    const decided = decideHost({ type: 'ReleaseClaim', vmId, reason }, host.state);
-    return (await save(tx, hostStreamId(hostId), host, decided, evolveHost, commandId)).state.generation;
+    const vmStream = vmStreamId(vmId);
+    for (let attempt = 0; ; attempt++) {
+      // The host whose claim a release would return, as last seen; decide checks it still is.
+      const hostId = releaseReason === undefined ? undefined : placementOf(vmOf(await this.batcher.read(vmStream)))?.hostId;
+      try {
+        const r = await this.batcher.execute({
+          streamIds: hostId === undefined ? [vmStream] : [vmStream, hostStreamId(hostId)],
+          ...(commandId ? { commandId } : {}),
+          decide: ([vmState, hostState]) => {
+            const vm = vmOf(vmState);
+            const decided = decideVm(command, vm);
+            const placement = placementOf(vm);
+            const releases = releaseReason !== undefined && placement !== undefined && decided.some((e) => e.type === 'VmDeleted' || e.type === 'VmProvisionFailed');
+            if (!releases) return [decided, []];
+            if (placement.hostId !== hostId) throw new PlacementMoved();
+            return [decided, decideHost({ type: 'ReleaseClaim', vmId, reason: releaseReason }, hostOf(hostState))];
+          },
+        });
+        return view(vmId, r.states[0]!);
+      } catch (e) {
+        if (!(e instanceof PlacementMoved) || attempt >= 3) throw e;
+      }
+    }
   }
 
   async compose(input: { commandId?: string; vmId?: string; spec: VmSpecInput }): Promise<VmView> {
-    const vmId = input.vmId || (await priorId(this.store, input.commandId, 'vm-')) || newId();
+    const vmId = input.vmId || (await priorId(this.batcher.store, input.commandId, 'vm-')) || newId();
     const knownPools = input.spec.disks.some((d) => d.pool !== undefined) ? await this.knownPools() : new Set<string>();
     return this.run(vmId, input.commandId, { type: 'ComposeVm', vmId, spec: input.spec, knownPools });
   }
 
   async get(vmId: string): Promise<VmView> {
     checkVmId(vmId);
-    const loaded = await loadVm(this.store, vmId);
-    return view(vmId, loaded.state, loaded.events);
+    return view(vmId, await this.batcher.readFresh(vmStreamId(vmId)));
   }
 
   /** Events of the VM's stream after `fromPosition` with the VM after each (for WatchVm). */
   async eventsAfter(vmId: string, fromPosition: number): Promise<{ event: StoredEvent; vm: Vm }[]> {
     checkVmId(vmId);
-    const { events } = await this.store.readStream(vmStreamId(vmId));
+    const { events } = await this.batcher.store.readStream(vmStreamId(vmId));
     const out: { event: StoredEvent; vm: Vm }[] = [];
     let vm = initialVm();
     for (const e of events) {
@@ -114,9 +127,9 @@ export class VmCommands {
   }
 
   /**
-   * The claim is the lock: inside one transaction the host is re-read, the claim re-checked with the
-   * fit rules at the expected generation, and ResourcesClaimed + VmPlaced appended at the versions
-   * read, so of two racing claims at most one commits.
+   * The claim is the lock: the fit is re-checked against the host's state at the expected generation,
+   * and ResourcesClaimed + VmPlaced commit together at the versions decided on, so of two racing
+   * claims at most one commits.
    */
   async claim(input: {
     commandId?: string;
@@ -131,37 +144,43 @@ export class VmCommands {
     checkHostId(input.hostId);
     if (input.claim.vmId !== input.vmId) throw new ValidationError({ field: 'claim.vmId', reason: `must be the VM claimed for (${input.vmId})` });
     if (input.claim.hostId !== input.hostId) throw new ValidationError({ field: 'claim.hostId', reason: `must be the host claimed on (${input.hostId})` });
-    return inTransaction(this.store, async (tx) => {
-      const host = await loadHost(tx, input.hostId);
-      const vm = await loadVm(tx, input.vmId);
-      if (vm.state.status === 'absent') throw new NotFoundError('vm', input.vmId);
-      const hostEvents = await decideOnce(tx, input.commandId, () => decideHost({ type: 'ClaimResources', claim: input.claim, expectedGeneration: input.expectedGeneration }, host.state), () => []);
-      if (hostEvents.length === 0 || host.state.status !== 'active') return { generation: host.version, vm: view(input.vmId, vm.state, vm.events) };
-      const placement = {
-        hostId: input.hostId,
-        hypervisorUri: host.state.record.hypervisorUri,
-        claim: input.claim,
-        generation: host.version + hostEvents.length,
-        explanation: input.explanation,
-        alternates: input.alternates,
-      };
-      const vmEvents = decideVm({ type: 'PlaceVm', placement }, vm.state);
-      const savedHost = await save(tx, hostStreamId(input.hostId), host, hostEvents, evolveHost, input.commandId);
-      const savedVm = await save(tx, vmStreamId(input.vmId), vm, vmEvents, evolveVm, input.commandId);
-      return { generation: savedHost.state.generation, vm: view(input.vmId, savedVm.state, vm.events, savedVm.duplicate ? [] : savedVm.events) };
+    const r = await this.batcher.execute({
+      streamIds: [hostStreamId(input.hostId), vmStreamId(input.vmId)],
+      ...(input.commandId ? { commandId: input.commandId } : {}),
+      decide: ([hostState, vmState]) => {
+        const host = hostOf(hostState);
+        const vm = vmOf(vmState);
+        if (vm.status === 'absent') throw new NotFoundError('vm', input.vmId);
+        const hostEvents = decideHost({ type: 'ClaimResources', claim: input.claim, expectedGeneration: input.expectedGeneration }, host);
+        if (hostEvents.length === 0 || host.status !== 'active') return [[], []];
+        const placement = {
+          hostId: input.hostId,
+          hypervisorUri: host.record.hypervisorUri,
+          claim: input.claim,
+          generation: hostState!.version + hostEvents.length,
+          explanation: input.explanation,
+          alternates: input.alternates,
+        };
+        return [hostEvents, decideVm({ type: 'PlaceVm', placement }, vm)] as readonly NewEvent[][];
+      },
     });
+    return { generation: hostOf(r.states[0]).generation, vm: view(input.vmId, r.states[1]!) };
   }
 
   /** Releases a VM's claim on a host (host stream only); a claim not held changes nothing. */
   async releaseClaim(input: { commandId?: string; vmId: string; hostId: string; reason: string }): Promise<number> {
     checkVmId(input.vmId);
     checkHostId(input.hostId);
-    return withoutTransaction(this.store, async (streams) => {
-      const host = await loadHost(streams, input.hostId);
-      if (host.state.status === 'absent') throw new NotFoundError('host', input.hostId);
-      const decided = decideHost({ type: 'ReleaseClaim', vmId: input.vmId, reason: input.reason }, host.state);
-      return (await save(streams, hostStreamId(input.hostId), host, decided, evolveHost, input.commandId)).state.generation;
+    const r = await this.batcher.execute({
+      streamIds: [hostStreamId(input.hostId)],
+      ...(input.commandId ? { commandId: input.commandId } : {}),
+      decide: ([hostState]) => {
+        const host = hostOf(hostState);
+        if (host.status === 'absent') throw new NotFoundError('host', input.hostId);
+        return [decideHost({ type: 'ReleaseClaim', vmId: input.vmId, reason: input.reason }, host)];
+      },
     });
+    return hostOf(r.states[0]).generation;
   }
 
   /** Folds one executor report into the VM (idempotent: a repeated or stale report changes nothing). */
