@@ -1,5 +1,5 @@
 import { executorEvents } from '@berth/contracts';
-import { handleCommand, type EventStreams } from '@berth/event-store';
+import { aggregate, CommandBatcher, type PostgresEventStore } from '@berth/event-store';
 import type { VmCommand } from '../domain/vm/commands.ts';
 import { decide } from '../domain/vm/decide.ts';
 import type { VmEvent } from '../domain/vm/events.ts';
@@ -10,26 +10,30 @@ export interface VmCommandResult {
   readonly appended: readonly string[];
 }
 
-/** The one command path for VM streams: load -> fold -> decide -> append with expected version. */
-export class Vms {
-  constructor(private readonly store: EventStreams) {}
+const vmStreams = aggregate<VmState>({ prefix: 'vm-', initial: initialState, evolve: (s, e) => evolve(s, e as unknown as VmEvent) });
 
-  async execute(vmId: string, command: VmCommand, commandId?: string): Promise<VmCommandResult> {
-    const r = await handleCommand<VmState, VmCommand, VmEvent>({
-      store: this.store,
-      streamId: executorEvents.executorVmStreamId(vmId),
-      decide,
-      evolve,
-      initialState,
-      command,
-      maxRetries: 5,
-      ...(commandId !== undefined ? { commandId } : {}),
-    });
-    return { state: r.state, appended: r.duplicate ? [] : r.events.map((e) => e.type) };
+/**
+ * The one command path for VM streams: fold -> decide -> append with the expected version, through
+ * a CommandBatcher (commands of concurrent VMs share one statement; folded states stay in memory).
+ */
+export class Vms {
+  private readonly batcher: CommandBatcher;
+
+  constructor(store: PostgresEventStore) {
+    this.batcher = new CommandBatcher(store, { aggregates: [vmStreams] });
   }
 
+  async execute(vmId: string, command: VmCommand, commandId?: string): Promise<VmCommandResult> {
+    const r = await this.batcher.execute({
+      streamIds: [executorEvents.executorVmStreamId(vmId)],
+      ...(commandId !== undefined ? { commandId } : {}),
+      decide: ([s]) => [decide(command, s!.state as VmState)],
+    });
+    return { state: r.states[0]!.state as VmState, appended: r.duplicate ? [] : r.events[0]!.map((e) => e.type) };
+  }
+
+  /** The VM as this executor last recorded it (read from the log when not in memory). */
   async load(vmId: string): Promise<VmState> {
-    const { events } = await this.store.readStream(executorEvents.executorVmStreamId(vmId));
-    return events.reduce((s, e) => evolve(s, e as unknown as VmEvent), initialState());
+    return (await this.batcher.read<VmState>(executorEvents.executorVmStreamId(vmId))).state;
   }
 }
