@@ -6,12 +6,12 @@
  * on NATS (the same path any subscriber sees).
  *
  *   npm run bench:e2e -- --hosts 200 --vms 2000 [--concurrency 32] [--schedulers 1] [--warmup 50]
- *     [--scheduler-parallelism 8] [--policy spread] [--subset 16] [--alternates 16] [--rate 0]
+ *     [--scheduler-parallelism 64] [--policy spread] [--subset 16] [--alternates 16] [--rate 0]
  *
  * `--rate N` offers N ComposeVm per second (still at most `--concurrency` in flight) instead of as many
  * as the concurrency allows: latency is then the pipeline's own, not the queue of a saturated one.
  * The scheduler runs with `spread`, a random first choice among the best 16 hosts (the subset is drawn
- * from the chosen host and its alternates, so those are 16 too) and 8 parallel pulls by default: the
+ * from the chosen host and its alternates, so those are 16 too) and 64 messages in hand at once by default: the
  * benchmark measures the pipeline, and `pack` makes concurrent placements race for one host.
  * The last line is one JSON object: vmsPerSecond (first accepted ComposeVm to last VmStarted),
  * p50Millis / p99Millis (request sent to VmStarted received), failed, eventsAppended (both logs),
@@ -39,7 +39,7 @@ const { values: args } = parseArgs({
     schedulers: { type: 'string', default: '1' },
     warmup: { type: 'string', default: '50' },
     timeout: { type: 'string', default: '120' },
-    'scheduler-parallelism': { type: 'string', default: '8' },
+    'scheduler-parallelism': { type: 'string', default: '64' },
     policy: { type: 'string', default: 'spread' },
     subset: { type: 'string', default: '16' },
     alternates: { type: 'string', default: '16' },

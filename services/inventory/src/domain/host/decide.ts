@@ -73,10 +73,15 @@ export function decideHost(command: HostCommand, host: Host): HostEvent[] {
     }
     case 'ClaimResources': {
       const h = active(host, command.claim.hostId);
-      if (command.expectedGeneration !== h.generation) {
-        throw new ConcurrencyError(streamOf(h.hostId), command.expectedGeneration, h.generation);
-      }
       const failures = claimFits(hostSnapshotOf(h), command.claim);
+      // The host moved since the claim was computed. As OpenStack Placement does on a generation
+      // conflict, the exact claim is re-checked against the host as it is now and taken when every
+      // resource it names is still free; a claim with affinity groups depends on which VMs the host
+      // holds, which claimFits does not judge, so it must be based on the current generation.
+      if (command.expectedGeneration !== h.generation) {
+        const recheckable = command.expectedGeneration < h.generation && command.claim.affinityGroups.length === 0;
+        if (!recheckable || failures.length > 0) throw new ConcurrencyError(streamOf(h.hostId), command.expectedGeneration, h.generation);
+      }
       if (failures.length > 0) throw new IllegalStateError(`claim no longer fits host ${h.hostId}: ${describeFailures(failures)}`);
       return [event('ResourcesClaimed', { claim: command.claim, expectedGeneration: command.expectedGeneration })];
     }

@@ -177,9 +177,22 @@ describe('claims', () => {
     return f.claim;
   };
 
-  it('a claim based on an older generation is a conflict', () => {
-    const first = decideHost({ type: 'ClaimResources', claim: claim('a', 1), expectedGeneration: 1 }, foldHost(history));
+  it('a claim based on an older generation that no longer fits is a conflict', () => {
+    const first = decideHost({ type: 'ClaimResources', claim: claim('a', 2), expectedGeneration: 1 }, foldHost(history));
     expect(() => given(...history, ...first).when({ type: 'ClaimResources', claim: claim('b', 1), expectedGeneration: 1 }).run()).toThrow(ConcurrencyError);
+  });
+
+  it('a claim based on an older generation is re-checked and taken when all it names is still free', () => {
+    const first = decideHost({ type: 'ClaimResources', claim: claim('a', 1), expectedGeneration: 1 }, foldHost(history));
+    const b = claim('b', 1);
+    given(...history, ...first).when({ type: 'ClaimResources', claim: b, expectedGeneration: 1 }).then([{ type: 'ResourcesClaimed', data: { claim: b, expectedGeneration: 1 } }]);
+  });
+
+  it('a stale claim with affinity groups, or one from a generation not reached yet, is a conflict', () => {
+    const first = decideHost({ type: 'ClaimResources', claim: claim('a', 1), expectedGeneration: 1 }, foldHost(history));
+    const grouped: Claim = { ...claim('b', 1), affinityGroups: ['web'] };
+    expect(() => given(...history, ...first).when({ type: 'ClaimResources', claim: grouped, expectedGeneration: 1 }).run()).toThrow(ConcurrencyError);
+    expect(() => given(...history).when({ type: 'ClaimResources', claim: claim('b', 1), expectedGeneration: 5 }).run()).toThrow(ConcurrencyError);
   });
 
   it('a claim that no longer fits is refused even at the current generation', () => {
