@@ -136,12 +136,13 @@ function ordered(decision: Extract<Decision, { kind: 'placed' }>, deps: PlaceVmD
 }
 
 /**
- * The claimed host is exactly the scored snapshot plus the claim, one generation later, so the
- * next decision of this replica sees it without waiting for the bucket's update.
+ * The next decision of this replica sees the claim without waiting for the bucket's update: the
+ * scored snapshot plus the claim, one generation later. When inventory took the claim on a newer
+ * generation (other claims went first), the bucket's later update brings those in as well.
  */
 function rememberClaim(view: SnapshotView, candidate: Candidate, generation: number): void {
   const current = view.get(candidate.hostId);
-  if (current === undefined || current.generation !== candidate.generation || generation !== candidate.generation + 1) return;
+  if (current === undefined || current.generation !== candidate.generation || generation <= candidate.generation) return;
   if (current.claims.some((c) => c.vmId === candidate.claim.vmId)) return;
   view.upsert(applyClaim(current, candidate.claim));
 }
