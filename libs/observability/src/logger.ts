@@ -1,4 +1,5 @@
-import { pino, type DestinationStream, type Logger, type LoggerOptions } from 'pino';
+import { isMainThread } from 'node:worker_threads';
+import { destination, pino, type DestinationStream, type Logger, type LoggerOptions } from 'pino';
 import { activeTraceIds } from './spans.ts';
 
 export type { Logger } from 'pino';
@@ -10,9 +11,26 @@ export interface LoggerConfig {
   readonly destination?: DestinationStream;
 }
 
+let stdout: DestinationStream | undefined;
+
+/**
+ * The one stdout destination of the process, shared by every logger so that concurrent writes never
+ * interleave. On the main thread it is asynchronous (pino's sonic-boom with `sync: false`): a log
+ * call only appends to a buffer and never waits on the pipe; lines logged while a write is in
+ * flight leave together in the next one. There is no minimum length, so a quiet service's lines are
+ * not held back. pino flushes it synchronously on `exit` — `process.exit()`, an uncaught exception,
+ * an unhandled rejection — and on `beforeExit`. A worker thread gets no such hook from pino, so
+ * there it stays synchronous.
+ */
+function stdoutDestination(): DestinationStream {
+  stdout ??= destination({ dest: 1, sync: !isMainThread });
+  return stdout;
+}
+
 /**
  * A pino JSON logger named `name`; every line carries `trace_id`/`span_id` of the span active when it
- * is written, so logs join their trace in the viewer.
+ * is written, so logs join their trace in the viewer. By default lines go to stdout without blocking
+ * (see `stdoutDestination`); `LOG_LEVEL` sets the level unless `config.level` does.
  */
 export function createLogger(name: string, config: LoggerConfig = {}): Logger {
   const options: LoggerOptions = {
@@ -22,5 +40,5 @@ export function createLogger(name: string, config: LoggerConfig = {}): Logger {
     timestamp: pino.stdTimeFunctions.isoTime,
     formatters: { level: (label) => ({ level: label }) },
   };
-  return config.destination === undefined ? pino(options) : pino(options, config.destination);
+  return pino(options, config.destination ?? stdoutDestination());
 }

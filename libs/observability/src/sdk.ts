@@ -3,6 +3,7 @@ import { NodeSDK, tracing } from '@opentelemetry/sdk-node';
 import { OTLPTraceExporter as OtlpHttpJsonExporter } from '@opentelemetry/exporter-trace-otlp-http';
 import { OTLPTraceExporter as OtlpHttpProtoExporter } from '@opentelemetry/exporter-trace-otlp-proto';
 import { OTLPTraceExporter as OtlpGrpcExporter } from '@opentelemetry/exporter-trace-otlp-grpc';
+import type { Instrumentation } from '@opentelemetry/instrumentation';
 import { GrpcInstrumentation } from '@opentelemetry/instrumentation-grpc';
 import { HttpInstrumentation } from '@opentelemetry/instrumentation-http';
 import { PgInstrumentation } from '@opentelemetry/instrumentation-pg';
@@ -16,11 +17,12 @@ export interface ObservabilityOptions {
   readonly serviceName: string;
   /**
    * Where spans go. Default from OTEL_TRACES_EXPORTER; when that is unset, `otlp` if an OTLP endpoint
-   * is configured (OTEL_EXPORTER_OTLP_ENDPOINT / OTEL_EXPORTER_OTLP_TRACES_ENDPOINT), else `none`
-   * (spans are still created so logs carry trace ids, just not exported).
+   * is configured (OTEL_EXPORTER_OTLP_ENDPOINT / OTEL_EXPORTER_OTLP_TRACES_ENDPOINT), else `none`:
+   * no span processing (see {@link samplerFor}), pg not instrumented, W3C context still propagated
+   * and trace ids still minted for logs.
    */
   readonly exporter?: TraceExporterKind;
-  /** gRPC, http and pg auto-instrumentation; on by default. */
+  /** gRPC, http and pg auto-instrumentation (pg not with `none`); on by default. */
   readonly instrumentations?: boolean;
   readonly env?: NodeJS.ProcessEnv;
 }
@@ -35,17 +37,15 @@ export interface Observability {
   shutdown(): Promise<void>;
 }
 
-/** CommonJS libraries the instrumentations patch through their prototypes. */
-const PATCHABLE = ['@grpc/grpc-js', 'pg'];
-
 /**
  * A library loaded before the SDK started (by an ESM import the loader hook did not see, or by a
  * test runner) is patched when it is next required: require it once now. Not-yet-loaded ones are
- * left alone, so nothing is loaded that the process does not use.
+ * left alone, so nothing is loaded that the process does not use. `names`: the CommonJS libraries
+ * the registered instrumentations patch through their prototypes.
  */
-function patchAlreadyLoaded(): void {
+function patchAlreadyLoaded(names: readonly string[]): void {
   const req = createRequire(import.meta.url);
-  for (const name of PATCHABLE) {
+  for (const name of names) {
     try {
       if (req.cache[req.resolve(name)] !== undefined) req(name);
     } catch {
@@ -94,13 +94,41 @@ function spanProcessorsFor(kind: TraceExporterKind, memory: tracing.InMemorySpan
       // The exporters read OTEL_EXPORTER_OTLP_* (endpoint, headers, timeout) themselves.
       return [new tracing.BatchSpanProcessor(otlpExporterFor(env))];
     case 'none':
-      // A provider with a no-op processor still mints trace ids for logs and propagation.
+      // Only spans of upstream-sampled traces are recorded (see samplerFor); they end here.
       return [new tracing.NoopSpanProcessor()];
     default: {
       const never: never = kind;
       throw new Error(`unknown exporter ${String(never)}`);
     }
   }
+}
+
+/**
+ * The sampler for `none`: ParentBased with an AlwaysOff root. Nothing is exported, so a span is
+ * only worth recording when some upstream service sampled its trace:
+ * - no parent, or an unsampled one: a non-recording span (no attributes, events or processor
+ *   calls) that still gets fresh ids, so log lines carry trace_id/span_id and the context that is
+ *   propagated downstream is valid (flags 00);
+ * - a sampled parent (a `traceparent` ending in -01 from gRPC metadata or NATS headers, or a local
+ *   child of such a span): recorded as ParentBased does by default (AlwaysOn), so the sampled flag
+ *   travels on and services that do export keep the trace; those spans end in the no-op
+ *   processor. Dropping them too (AlwaysOff for sampled parents) would forward `-00` and cut the
+ *   trace for every exporting service downstream.
+ * Other kinds keep the SDK's default (OTEL_TRACES_SAMPLER, else ParentBased(AlwaysOn)).
+ */
+function samplerFor(kind: TraceExporterKind): tracing.Sampler | undefined {
+  return kind === 'none' ? new tracing.ParentBasedSampler({ root: new tracing.AlwaysOffSampler() }) : undefined;
+}
+
+/**
+ * The auto-instrumentations and the CommonJS libraries they patch. With `none`, only the ones that
+ * carry W3C context between processes (gRPC metadata, HTTP headers): pg spans are leaves that
+ * propagate nothing, and would only cost time per query.
+ */
+function instrumentationsFor(kind: TraceExporterKind): { instrumentations: Instrumentation[]; patchable: string[] } {
+  const carriers: Instrumentation[] = [new HttpInstrumentation(), new GrpcInstrumentation()];
+  if (kind === 'none') return { instrumentations: carriers, patchable: ['@grpc/grpc-js'] };
+  return { instrumentations: [...carriers, new PgInstrumentation({ requireParentSpan: true })], patchable: ['@grpc/grpc-js', 'pg'] };
 }
 
 /**
@@ -114,16 +142,16 @@ export function startObservability(options: ObservabilityOptions): Observability
   const kind = options.exporter ?? resolveExporterKind(env);
   const memoryExporter = kind === 'memory' ? new tracing.InMemorySpanExporter() : undefined;
   const processors = spanProcessorsFor(kind, memoryExporter, env);
+  const sampler = samplerFor(kind);
+  const auto = options.instrumentations === false ? { instrumentations: [], patchable: [] } : instrumentationsFor(kind);
   const sdk = new NodeSDK({
     serviceName: env['OTEL_SERVICE_NAME'] ?? options.serviceName,
     spanProcessors: processors,
-    instrumentations:
-      options.instrumentations === false
-        ? []
-        : [new HttpInstrumentation(), new GrpcInstrumentation(), new PgInstrumentation({ requireParentSpan: true })],
+    ...(sampler === undefined ? {} : { sampler }),
+    instrumentations: auto.instrumentations,
   });
   sdk.start();
-  if (options.instrumentations !== false) patchAlreadyLoaded();
+  patchAlreadyLoaded(auto.patchable);
   const handle: Observability = {
     serviceName: options.serviceName,
     exporterKind: kind,
