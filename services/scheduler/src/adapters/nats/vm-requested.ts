@@ -46,13 +46,13 @@ export function vmRequestedHandler(o: VmRequestedHandlerOptions) {
       switch (out.kind) {
         case 'placed':
         case 'not-pending':
-          o.logger.info(log, `vm ${out.kind}`);
+          o.logger.debug(log, `vm ${out.kind}`);
           return ack();
         case 'failed':
           o.logger.info(log, 'vm placement failed');
           return ack();
         case 'contended':
-          o.logger.info(log, 'vm placement contended, redelivering');
+          o.logger.debug(log, 'vm placement contended, redelivering');
           return nak(100 + Math.floor(random() * 900));
         default: {
           const never: never = out;
