@@ -105,11 +105,10 @@ export function createMessageProcessor(d: ProcessorDeps): (m: JsMsg) => Promise<
 
     switch (outcome.kind) {
       case 'ack':
-        try {
-          await m.ackAck();
-        } catch (e) {
-          log.warn({ err: e, durable: d.durable, seq }, 'ack not confirmed; the message may be redelivered');
-        }
+        // A plain ack, not a confirmed one (ackAck is a request per message: a reply subscription,
+        // a timer and two error objects): handlers are idempotent (command ids), so an ack lost on
+        // the way only means one more delivery, which appends nothing.
+        m.ack();
         d.progress.finished(seq);
         return;
       case 'nak':
