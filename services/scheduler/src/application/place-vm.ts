@@ -173,8 +173,14 @@ async function reportFailure(
 
 const candidateJson = (c: Candidate) => ({ hostId: c.hostId, hostName: c.hostName, score: c.score, breakdown: c.breakdown });
 
+/**
+ * Runners-up explained curve by curve in a placement's explanation. The explanation travels in the
+ * VmPlaced event (log, NATS, every consumer), so it carries the best few, not every alternate.
+ */
+export const RUNNERS_UP_EXPLAINED = 3;
+
 function placedExplanation(decision: Extract<Decision, { kind: 'placed' }>, chosen: Candidate): string {
-  const others = [decision.chosen, ...decision.alternates].filter((c) => c.hostId !== chosen.hostId);
+  const others = [decision.chosen, ...decision.alternates].filter((c) => c.hostId !== chosen.hostId).slice(0, RUNNERS_UP_EXPLAINED);
   return JSON.stringify({
     summary: decision.summary,
     chosen: candidateJson(chosen),
