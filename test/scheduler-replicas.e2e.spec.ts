@@ -50,7 +50,7 @@ describe.skipIf(!inventoryReady || !(await infraAvailable('postgres', 'nats')))(
     inventory = await startService('inventory', { DATABASE_URL: db.url, NATS_PREFIX: prefix });
     schedulers = await Promise.all(
       Array.from({ length: REPLICAS }, (_, i) =>
-        startService('scheduler', { NATS_PREFIX: prefix, INVENTORY_ADDR: inventory.address, LOG_LEVEL: 'info' }, { label: `scheduler-${i + 1}` }),
+        startService('scheduler', { NATS_PREFIX: prefix, INVENTORY_ADDR: inventory.address, LOG_LEVEL: 'debug' }, { label: `scheduler-${i + 1}` }),
       ),
     );
     client = createClient(inventoryV1.InventoryServiceClient, inventory.address, { deadlineMillis: 30_000 });
