@@ -85,6 +85,11 @@ export function eventStoreMigrations(schema: string): MigrationProvider {
         await sql.raw(appendBatchFunction(schema)).execute(db);
       },
     },
+    '0004_append_batch_without_jit': {
+      up: async (db) => {
+        await sql.raw(appendBatchFunction(schema)).execute(db);
+      },
+    },
   };
   return { getMigrations: async () => migrations };
 }
