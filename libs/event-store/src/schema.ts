@@ -25,7 +25,9 @@ export const poolOf = (db: Kysely<unknown>): pg.Pool | undefined => pools.get(db
 
 // int8 (count, bigint) stays a string; the store converts stream versions to number itself.
 export function createKysely(url: string, opts: CreateKyselyOptions = {}): AnyKysely {
-  const config: pg.PoolConfig = { connectionString: url, max: opts.max ?? 10, application_name: opts.applicationName ?? 'berth' };
+  // jit off: the store's statements are short OLTP ones; a row estimate crossing jit_above_cost would
+  // spend milliseconds compiling what runs in microseconds.
+  const config: pg.PoolConfig = { connectionString: url, max: opts.max ?? 10, application_name: opts.applicationName ?? 'berth', options: '-c jit=off' };
   const pool = new pg.Pool(config);
   // An idle connection that dies (server restart, dropped database) is discarded by the pool; without
   // a listener its error would crash the process. Queries on live connections still fail normally.
