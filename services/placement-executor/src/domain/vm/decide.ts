@@ -37,11 +37,14 @@ export function decide(command: VmCommand, state: VmState): VmEvent[] {
       const from = STEP_ORDER.indexOf(state.step);
       const to = command.to === 'running' ? STEP_ORDER.length : STEP_ORDER.indexOf(command.to);
       const out: VmEvent[] = [];
+      // Steps are recorded so a restart resumes after them; in the append that records VmStarted
+      // the domain steps say nothing more (VmProvisioning named the domain), so only volumes stay.
+      const running = command.to === 'running';
       for (let i = from + 1; i <= Math.min(to, STEP_ORDER.length - 1); i++) {
         const step = STEP_ORDER[i];
         if (step === 'volumes-created' && command.volumes.length > 0) out.push({ type: 'VolumesCreated', data: { ...loc, volumes: command.volumes } });
-        if (step === 'domain-defined') out.push({ type: 'DomainDefined', data: { ...loc, domainName: state.domain.name, domainUuid: state.domain.uuid } });
-        if (step === 'domain-started') out.push({ type: 'DomainStarted', data: loc });
+        if (step === 'domain-defined' && !running) out.push({ type: 'DomainDefined', data: { ...loc, domainName: state.domain.name, domainUuid: state.domain.uuid } });
+        if (step === 'domain-started' && !running) out.push({ type: 'DomainStarted', data: loc });
       }
       if (command.to === 'running') out.push({ type: 'VmStarted', data: { ...loc, cause: 'provisioned' } });
       return out;
