@@ -23,6 +23,7 @@ describe.skipIf(!(await infraAvailable('postgres')))('global read under concurre
     readerDb = createKysely(tdb.url, { max: 3 });
     await migrateEventStore(writerDb);
     await sql`CREATE TABLE seen (event_id uuid NOT NULL, global_position bigint NOT NULL)`.execute(writerDb);
+    await sql`CREATE TABLE batches (seq bigserial PRIMARY KEY, replica integer NOT NULL, last_event_id uuid NOT NULL)`.execute(writerDb);
   });
   afterAll(async () => {
     await writerDb?.destroy();
@@ -39,14 +40,24 @@ describe.skipIf(!(await infraAvailable('postgres')))('global read under concurre
     const failures: string[] = [];
     const logger: LoopLogger = { warn: () => undefined, error: (obj) => failures.push(JSON.stringify(obj)) };
     // Two replicas of one projection: the advisory lock must keep them from applying a batch twice.
-    const replicas = [0, 1].map(() =>
+    // `follows` must be true only when the batch before it (in the read model) is this replica's own last one.
+    const lastHandled: (string | undefined)[] = [undefined, undefined];
+    const follows = { yes: 0, no: 0, wrong: [] as string[] };
+    const replicas = [0, 1].map((replica) =>
       runProjection({
         store: reads,
         name: 'seen',
         batchSize: 1000,
         pollMillis: 50,
         logger,
-        handle: async (events, trx) => {
+        handle: async (events, trx, batch) => {
+          if (batch.follows) {
+            follows.yes++;
+            const prev = await trx.selectFrom('batches').select(['replica', 'last_event_id']).orderBy('seq', 'desc').limit(1).executeTakeFirst();
+            if (prev?.replica !== replica || prev.last_event_id !== lastHandled[replica]) follows.wrong.push(`${replica} after ${JSON.stringify(prev)}`);
+          } else follows.no++;
+          lastHandled[replica] = events.at(-1)!.id;
+          await trx.insertInto('batches').values({ replica, last_event_id: events.at(-1)!.id }).execute();
           await trx.insertInto('seen').values(events.map((e) => ({ event_id: e.id, global_position: e.globalPosition }))).execute();
           // Fail after writing: the read-model rows must roll back with the checkpoint.
           if (Math.random() < 0.05) {
@@ -103,6 +114,9 @@ describe.skipIf(!(await infraAvailable('postgres')))('global read under concurre
     expect(seenIds.every((id) => committed.has(id))).toBe(true);
     expect(replicas.reduce((n, r) => n + r.handled(), 0)).toBe(committed.size);
     expect(failures.length).toBe(injectedFailures);
+    expect(follows.wrong).toEqual([]);
+    expect(follows.yes).toBeGreaterThan(0);
+    expect(follows.no).toBeGreaterThan(0);
     console.log(`global read: ${committed.size} committed, ${rolledBack.size} rolled back, ${injectedFailures} projection batches retried`);
   });
 });

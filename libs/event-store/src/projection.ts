@@ -14,8 +14,13 @@ export interface ProjectionOptions {
   readonly db?: AnyKysely;
   /** Checkpoint name; one name = one projection. */
   readonly name: string;
-  /** Applies a batch to the read model through `trx`; the checkpoint commits in the same transaction. */
-  readonly handle: (events: readonly StoredEvent[], trx: AnyTransaction) => Promise<void>;
+  /**
+   * Applies a batch to the read model through `trx`; the checkpoint commits in the same transaction.
+   * `batch.follows` is true when the batch starts where this loop's previous batch committed (no other
+   * replica applied one in between, none of this loop's failed): what the handler kept in memory from
+   * earlier batches is still the read model's state. A failed batch rolls back; the next one does not follow.
+   */
+  readonly handle: (events: readonly StoredEvent[], trx: AnyTransaction, batch: { readonly follows: boolean }) => Promise<void>;
   readonly batchSize?: number;
   readonly pollMillis?: number;
   /** First retry delay after a failure (doubling, at most 30 s); default 250. */
@@ -35,6 +40,9 @@ export function runProjection(opts: ProjectionOptions): TailingLoop {
   if (typeof opts.name !== 'string' || opts.name.length === 0) throw new ValidationError({ field: 'name', reason: 'must be a non-empty string' });
   if (!Number.isSafeInteger(batchSize) || batchSize < 1) throw new ValidationError({ field: 'batchSize', reason: 'must be a positive integer' });
   const schema = opts.store.schema;
+  // The checkpoint this loop's last batch committed ('' before the first, or after a failure).
+  let committed = '';
+  const key = (p: { transactionId: string; position: string } | null): string => (p === null ? 'start' : `${p.transactionId}/${p.position}`);
   return startTailingLoop(
     { db, channel: opts.store.channel, what: `projection ${opts.name}`, pollMillis: opts.pollMillis ?? 1000, retryMillis: opts.retryMillis, signal: opts.signal, logger: opts.logger },
     async () =>
@@ -44,10 +52,17 @@ export function runProjection(opts: ProjectionOptions): TailingLoop {
         const events = await readAllEvents(trx, schema, { after, limit: batchSize });
         const last = events.at(-1);
         if (last === undefined) return { count: 0, checkpoint: after, more: false, heldBack: await heldBackAfter(trx, schema, after) };
-        await opts.handle(events, trx);
+        const follows = committed === key(after);
+        committed = '';
+        await opts.handle(events, trx, { follows });
         await writeCheckpoint(trx, schema, opts.name, positionOf(last));
         const more = events.length === batchSize;
-        return { count: events.length, checkpoint: positionOf(last), more, heldBack: !more && (await heldBackAfter(trx, schema, positionOf(last))) };
+        const heldBack = !more && (await heldBackAfter(trx, schema, positionOf(last)));
+        return { count: events.length, checkpoint: positionOf(last), more, heldBack };
+      }).then((r) => {
+        // Only once the transaction committed does the next batch follow this one.
+        if (r.count > 0) committed = key(r.checkpoint);
+        return r;
       }),
   );
 }

@@ -34,24 +34,44 @@ function group(events: readonly StoredEvent[], prefix: string): Map<string, Stor
 
 export const snapshotOf = (h: Host): HostSnapshot | undefined => (h.status === 'active' ? hostSnapshotOf(h) : undefined);
 
+/** Documents kept between batches; dropped whole beyond this many (the read model has them all). */
+const MAX_CACHED_DOCS = 50_000;
+
+/**
+ * The documents of `ids`: from memory when the previous batch was this projection's own (see
+ * runProjection's `follows`), the rest read from the read model.
+ */
+async function docsOf<D>(cache: Map<string, D>, ids: readonly string[], read: (missing: string[]) => Promise<[string, D][]>): Promise<Map<string, D>> {
+  const missing = ids.filter((id) => !cache.has(id));
+  if (missing.length > 0) for (const [id, doc] of await read(missing)) cache.set(id, doc);
+  return cache;
+}
+
 /**
  * The read-model projection: folds each batch into the stored aggregate documents with the domain's
  * own evolve functions, then hands every touched host's snapshot to `sink` (after the rows are
  * written, before the checkpoint commits: a failed put retries the batch; puts are idempotent).
+ * The documents it wrote stay in memory for the next batch while no other replica writes between.
  */
 export function readModelProjection(sink?: SnapshotSink) {
-  return async (events: readonly StoredEvent[], trx: AnyTransaction): Promise<void> => {
+  const hostDocs = new Map<string, Host>();
+  const vmDocs = new Map<string, Vm>();
+  return async (events: readonly StoredEvent[], trx: AnyTransaction, batch: { readonly follows: boolean } = { follows: false }): Promise<void> => {
+    for (const cache of [hostDocs, vmDocs]) if (!batch.follows || cache.size > MAX_CACHED_DOCS) cache.clear();
     const hosts = group(events, 'host-');
     const touched: [string, Host][] = [];
     const hostRows: Record<string, unknown>[] = [];
     if (hosts.size > 0) {
-      const rows = await trx.selectFrom('inventory_hosts').select(['host_id', 'doc']).where('host_id', 'in', [...hosts.keys()]).execute();
-      const docs = new Map((rows as { host_id: string; doc: Host }[]).map((r) => [r.host_id, r.doc]));
+      const docs = await docsOf(hostDocs, [...hosts.keys()], async (ids) => {
+        const rows = await trx.selectFrom('inventory_hosts').select(['host_id', 'doc']).where('host_id', 'in', ids).execute();
+        return (rows as { host_id: string; doc: Host }[]).map((r) => [r.host_id, r.doc]);
+      });
       for (const [hostId, list] of hosts) {
         // Events at or below the stored generation were applied before a retried batch.
         const start = docs.get(hostId) ?? initialHost();
         const host = list.filter((e) => e.streamPosition > start.generation).reduce((h, e) => evolveHost(h, e as unknown as HostEvent), start);
         if (host.status === 'absent') continue;
+        docs.set(hostId, host);
         const active = host.status === 'active';
         const row = {
           host_id: hostId,
@@ -78,14 +98,17 @@ export function readModelProjection(sink?: SnapshotSink) {
     }
     const vms = group(events, 'vm-');
     if (vms.size > 0) {
-      const rows = await trx.selectFrom('inventory_vms').select(['vm_id', 'doc']).where('vm_id', 'in', [...vms.keys()]).execute();
-      const docs = new Map((rows as { vm_id: string; doc: Vm }[]).map((r) => [r.vm_id, r.doc]));
+      const docs = await docsOf(vmDocs, [...vms.keys()], async (ids) => {
+        const rows = await trx.selectFrom('inventory_vms').select(['vm_id', 'doc']).where('vm_id', 'in', ids).execute();
+        return (rows as { vm_id: string; doc: Vm }[]).map((r) => [r.vm_id, r.doc]);
+      });
       const vmRows: Record<string, unknown>[] = [];
       for (const [vmId, list] of vms) {
         const start = docs.get(vmId) ?? initialVm();
         const fresh = list.filter((e) => e.streamPosition > start.version);
         const vm = fresh.reduce((v, e) => evolveVm(v, e as unknown as VmEvent), start);
         if (vm.status === 'absent' || fresh.length === 0) continue;
+        docs.set(vmId, vm);
         const at = fresh.at(-1)!.occurredAt;
         vmRows.push({ vm_id: vmId, name: vm.core.spec.name, status: vm.status, host_id: placementOf(vm)?.hostId ?? null, doc: JSON.stringify(vm), updated_at: at, requested_at: fresh[0]!.occurredAt });
       }
