@@ -161,13 +161,22 @@ describe.skipIf(!(await infraAvailable('postgres', 'nats')))('InventoryService o
     expect(host!.usage!.memoryUsedBytes).toBe(16 * GiB);
   });
 
-  it('a claim at a stale generation is ABORTED; release returns the resources; placement failure is recorded', async () => {
-    await register('gen-1', { cpus: 4 });
+  it('a claim at a stale generation is ABORTED unless it still fits; release returns the resources; placement failure is recorded', async () => {
+    // 2 vCPUs: after gen-vm-1's 2, a claim computed at generation 1 no longer fits.
+    await register('gen-1', { cpus: 2 });
     await compose('gen-vm-1');
     await compose('gen-vm-2');
     await claim('gen-vm-1', 'gen-1');
     const stale = await t.failure(t.call('claimResources', { meta: t.meta(), vmId: 'gen-vm-2', hostId: 'gen-1', expectedGeneration: 1, claim: claimMsg('gen-vm-2', 'gen-1'), explanationJson: '', alternates: [] }));
     expect(stale.code).toBe(GrpcStatus.ABORTED);
+    // 4 vCPUs: the same stale claim is re-checked against the host as it is and taken.
+    await register('gen-2', { cpus: 4 });
+    await compose('gen-vm-3');
+    await compose('gen-vm-4');
+    await claim('gen-vm-3', 'gen-2');
+    const taken = await t.call('claimResources', { meta: t.meta(), vmId: 'gen-vm-4', hostId: 'gen-2', expectedGeneration: 1, claim: claimMsg('gen-vm-4', 'gen-2'), explanationJson: '', alternates: [] });
+    expect(taken.generation).toBe(3);
+    expect(taken.vm!.status).toBe(pb.VmStatus.VM_STATUS_PLACED);
     const { generation } = await t.call('releaseClaim', { meta: t.meta(), vmId: 'gen-vm-1', hostId: 'gen-1', reason: 'test' });
     expect(generation).toBe(3);
     expect((await t.call('getHost', { hostId: 'gen-1' })).host!.usage!.vcpusUsed).toBe(0);
