@@ -193,14 +193,32 @@ describe.skipIf(!(await infraAvailable('nats')))('startConsumer with concurrency
     expect(info.config.max_ack_pending).toBe(128);
   });
 
-  it('rejects a bad concurrency or orderingKey, naming the field', async () => {
+  it('acknowledges unread the types it was not asked for, judged by the Berth-Event-Type header', async () => {
+    const typed = createEventPublisher(nc, { service: 'inventory', prefix, subjectFor: (e) => `berth.inventory.typed.${e.type}` });
+    const seen: string[] = [];
+    const { durable } = await start('unused', async (env) => {
+      seen.push(env.type);
+      return ack();
+    }, { filterSubject: 'berth.inventory.typed.>', types: ['Wanted'], concurrency: 4 });
+    for (const type of ['Noise', 'Wanted', 'Noise', 'Other', 'Wanted']) await typed(makeEvent({ type }));
+    // No type header: read and handled, whatever its type.
+    nc.publish(`${prefix}.berth.inventory.typed.Bare`, new TextEncoder().encode(JSON.stringify(makeEvent({ type: 'Bare' }))));
+    await eventually(async () => (seen.length === 3 && (await ackPending(durable)) === 0 ? true : undefined), 'wanted handled, the rest acknowledged');
+    expect(seen.sort()).toEqual(['Bare', 'Wanted', 'Wanted']);
+    const info = await (await jetstreamManager(nc)).consumers.info(stream, durable);
+    expect(info.num_pending + info.num_ack_pending).toBe(0);
+    typed.close();
+  });
+
+  it('rejects a bad concurrency, orderingKey or types, naming the field', async () => {
     await expect(
-      startConsumer({ nc, stream: 'BERTH_INVENTORY', durable: 'ok', filterSubject: 'x', handle: async () => ack(), concurrency: 0, orderingKey: 'streamId' as unknown as ConsumerOptions['orderingKey'] }),
+      startConsumer({ nc, stream: 'BERTH_INVENTORY', durable: 'ok', filterSubject: 'x', handle: async () => ack(), concurrency: 0, orderingKey: 'streamId' as unknown as ConsumerOptions['orderingKey'], types: [''] }),
     ).rejects.toMatchObject({
       name: 'ValidationError',
       violations: [
         { field: 'concurrency', reason: 'must be an integer 1..1024' },
         { field: 'orderingKey', reason: 'must be a function' },
+        { field: 'types', reason: 'must be non-empty strings' },
       ],
     });
   });

@@ -4,9 +4,10 @@ import type { EventEnvelope } from '@berth/contracts';
 import { Violations } from '@berth/errors';
 import { createLogger, type Logger } from '@berth/observability';
 import { ensureDurable, type DurableSpec } from './durable.ts';
-import { parseEnvelope } from './envelope.ts';
+import { parseEnvelope, type EnvelopeParse } from './envelope.ts';
 import { checkPrefix, deadLetterSubject, streamName, subjectName } from './names.ts';
 import { createMessageProcessor, Progress } from './process.ts';
+import { BerthHeaders } from './publisher.ts';
 import { WaitingRoom } from './waiting-room.ts';
 import type { ConsumeResult } from './results.ts';
 
@@ -53,6 +54,12 @@ export interface ConsumerOptions {
    */
   readonly orderingKey?: (env: EventEnvelope, subject: string) => string;
   /**
+   * The event types the handler wants. Any other message is acknowledged as it arrives, unread
+   * (judged by its `Berth-Event-Type` header; a message without one is read and handled). With
+   * nats-server 2.9's single filter subject, one durable sees every type under its subject.
+   */
+  readonly types?: readonly string[];
+  /**
    * Messages pulled per request (default max(10, concurrency)). The consumer holds at most
    * max(20, 2 × batchSize, 2 × concurrency) unacknowledged; waiting ones are kept alive.
    */
@@ -82,6 +89,7 @@ function validate(o: ConsumerOptions): void {
   v.check(o.batchSize === undefined || (Number.isInteger(o.batchSize) && o.batchSize >= 1), 'batchSize', 'must be an integer >= 1');
   v.check(o.concurrency === undefined || (Number.isInteger(o.concurrency) && o.concurrency >= 1 && o.concurrency <= 1024), 'concurrency', 'must be an integer 1..1024');
   v.check(o.orderingKey === undefined || typeof o.orderingKey === 'function', 'orderingKey', 'must be a function');
+  v.check(o.types === undefined || (Array.isArray(o.types) && o.types.every((t) => typeof t === 'string' && t.length > 0)), 'types', 'must be non-empty strings');
   v.check(o.expiresMillis === undefined || o.expiresMillis >= 1000, 'expiresMillis', 'must be >= 1000');
   v.throwIfAny();
 }
@@ -130,11 +138,13 @@ export async function startConsumer(o: ConsumerOptions): Promise<RunningConsumer
     progress,
   });
 
-  // Only needed to run messages side by side; parsed again (cheaply) when handled.
+  // Only needed to run messages side by side; the envelope parsed for the key is handed to the processor.
   const orderingKey = o.orderingKey ?? ((env: EventEnvelope) => env.streamId);
+  const parsedOf = new WeakMap<JsMsg, EnvelopeParse>();
   const keyOf = (m: JsMsg): string => {
     if (concurrency === 1) return '';
     const parsed = parseEnvelope(m.data);
+    parsedOf.set(m, parsed);
     if (!parsed.ok) return `poison:${m.info.streamSequence}`; // dead-lettered at once, waits for nothing
     try {
       return orderingKey(parsed.envelope, m.subject);
@@ -144,6 +154,7 @@ export async function startConsumer(o: ConsumerOptions): Promise<RunningConsumer
     }
   };
 
+  const wanted = o.types === undefined ? undefined : new Set(o.types);
   let stopping = false;
   let current: ConsumerMessages | undefined;
   let room: WaitingRoom | undefined;
@@ -177,6 +188,12 @@ export async function startConsumer(o: ConsumerOptions): Promise<RunningConsumer
           expires: o.expiresMillis ?? 30_000,
           callback: (m) => {
             progress.received(m.info.streamSequence);
+            const type = wanted === undefined ? undefined : m.headers?.get(BerthHeaders.eventType);
+            if (wanted !== undefined && type !== undefined && type !== '' && !wanted.has(type)) {
+              m.ack();
+              progress.finished(m.info.streamSequence);
+              return;
+            }
             waiting.push(m, keyOf(m));
           },
         });
@@ -191,7 +208,7 @@ export async function startConsumer(o: ConsumerOptions): Promise<RunningConsumer
         void messages.closed().then(() => waiting.close());
         for (let t = await waiting.next(); t !== undefined; t = await waiting.next()) {
           const { msg, key } = t;
-          const handling = processMessage(msg)
+          const handling = processMessage(msg, parsedOf.get(msg))
             .catch((e: unknown) => logger.error({ err: e, durable: o.durable, seq: msg.info.streamSequence }, 'message not ended; the server will redeliver it'))
             .finally(() => {
               inHand.delete(handling);

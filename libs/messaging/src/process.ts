@@ -3,7 +3,7 @@ import type { JetStreamClient, JsMsg } from '@nats-io/jetstream';
 import { extractTraceContext, withSpan, type Logger } from '@berth/observability';
 import type { EventHandler } from './consumer.ts';
 import { publishDeadLetter } from './dead-letter.ts';
-import { parseEnvelope } from './envelope.ts';
+import { parseEnvelope, type EnvelopeParse } from './envelope.ts';
 import type { ConsumeResult } from './results.ts';
 
 /**
@@ -43,8 +43,8 @@ type Outcome = ConsumeResult | { readonly kind: 'error'; readonly error: unknown
 
 const message = (e: unknown): string => (e instanceof Error ? e.message : String(e));
 
-/** Returns the function that brings one message to its end (never throws). */
-export function createMessageProcessor(d: ProcessorDeps): (m: JsMsg) => Promise<void> {
+/** Returns the function that brings one message to its end (never throws); `parsed`: its envelope when already parsed. */
+export function createMessageProcessor(d: ProcessorDeps): (m: JsMsg, parsed?: EnvelopeParse) => Promise<void> {
   const log = d.logger;
 
   const deadLetter = async (m: JsMsg, reason: string): Promise<void> => {
@@ -64,14 +64,14 @@ export function createMessageProcessor(d: ProcessorDeps): (m: JsMsg) => Promise<
   const backoff = (deliveryCount: number): number =>
     d.backoffMillis[Math.min(deliveryCount - 1, d.backoffMillis.length - 1)] ?? 0;
 
-  return async (m) => {
+  return async (m, parsedBefore) => {
     const seq = m.info.streamSequence;
     const count = m.info.deliveryCount;
     d.progress.received(seq);
     if (count > d.maxDeliver) {
       return deadLetter(m, `delivery ${count} exceeds maxDeliver ${d.maxDeliver}: the handler never finished its last attempt`);
     }
-    const parsed = parseEnvelope(m.data);
+    const parsed = parsedBefore ?? parseEnvelope(m.data);
     if (!parsed.ok) return deadLetter(m, `poison: ${parsed.reason}`);
     const env = parsed.envelope;
 

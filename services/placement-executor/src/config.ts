@@ -36,7 +36,7 @@ export const executorConfigSchema = z.object({
   /** VMs provisioned at the same time (each host also bounds its own virsh processes). */
   EXECUTOR_CONCURRENCY: count(1, 10_000).prefault('64'),
   /** Concurrent pulls on the VM-events consumer. */
-  EXECUTOR_INTAKE_PARALLELISM: count(1, 64).prefault('8'),
+  EXECUTOR_INTAKE_PARALLELISM: count(1, 1024).prefault('64'),
   /** virsh processes per host at the same time. */
   EXECUTOR_HOST_CONCURRENCY: count(1, 64).prefault('4'),
   /** A stop request's graceful shutdown gets this long before the domain is forced off. */

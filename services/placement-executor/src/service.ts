@@ -5,7 +5,7 @@ import { createGrpcServer, type GrpcServer } from '@berth/grpc-kit';
 import { createDriver, DriverRegistry, SimulatorFleet, type HypervisorDriver } from '@berth/hypervisor';
 import { connectNats, consumerDefinition, createEventPublisher, ensureStreams, startConsumer, type RunningConsumer } from '@berth/messaging';
 import type { Logger } from '@berth/observability';
-import { createIntake } from './application/intake.ts';
+import { createIntake, INTAKE_HOST_TYPES, INTAKE_VM_TYPES } from './application/intake.ts';
 import { LifecycleWatch } from './application/lifecycle-watch.ts';
 import { Provisioner } from './application/provisioner.ts';
 import { Reconciler } from './application/reconciler.ts';
@@ -99,11 +99,12 @@ export async function startExecutor(config: Readonly<ExecutorConfig>, logger: Lo
 
   const intake = createIntake({ vms, provisioner, hosts: readModel, realm });
   const vmDef = consumerDefinition(VM_DURABLE);
-  // A handler is one log round trip, and one at a time would cap intake at a few hundred VMs per
-  // second: 64 run at once, the messages of one VM (the default key, streamId) one after another, in order.
+  // A handler waits for a batched log append, and one at a time would cap intake at a few hundred VMs
+  // per second: EXECUTOR_INTAKE_PARALLELISM (64) run at once, the messages of one VM (the default key,
+  // streamId) one after another, in order; the types the intake ignores are acknowledged unread.
   const consumers: RunningConsumer[] = [
-    await startConsumer({ nc, ...p, ...vmDef, concurrency: 64, handle: (env) => intake.vm(env), logger }),
-    await startConsumer({ nc, ...p, ...consumerDefinition(HOST_DURABLE), handle: (env) => intake.host(env), logger }),
+    await startConsumer({ nc, ...p, ...vmDef, concurrency: config.EXECUTOR_INTAKE_PARALLELISM, types: INTAKE_VM_TYPES, handle: (env) => intake.vm(env), logger }),
+    await startConsumer({ nc, ...p, ...consumerDefinition(HOST_DURABLE), types: INTAKE_HOST_TYPES, handle: (env) => intake.host(env), logger }),
   ];
   reconciler.start();
 

@@ -24,6 +24,11 @@ const OPERATIONS: Readonly<Record<string, VmOperation>> = {
   VmStartRequested: 'start', VmStopRequested: 'stop', VmRebootRequested: 'reboot', VmDeleteRequested: 'delete',
 };
 
+/** The inventory VM events the intake acts on (the consumer acknowledges the others unread). */
+export const INTAKE_VM_TYPES: readonly string[] = ['VmPlaced', ...Object.keys(OPERATIONS)];
+/** The inventory host events the host registry acts on. */
+export const INTAKE_HOST_TYPES: readonly string[] = ['HostRegistered', 'HostUpdated', 'HostRemoved'];
+
 async function nextAttempt(vms: Vms, vmId: string): Promise<number> {
   const current = await vms.load(vmId);
   return current.status === 'unknown' ? 1 : current.location.attempt + 1;
