@@ -159,6 +159,21 @@ describe.skipIf(!(await infraAvailable('postgres')))('PostgresEventStore', () =>
     expect((await store.readStream('s')).version).toBe(0);
   });
 
+  it('answers appends with the data and metadata a later read returns, without parsing plain JSON again', async () => {
+    const plain = { nested: [{ deep: [1, 'x', null, true, {}] }], s: 'q"\\😀', big: 1e21, n: 0.1 };
+    const odd = { at: new Date(0), gone: undefined, list: [1, undefined], neg: -0, map: new Map([[1, 2]]) };
+    const events = [{ type: 'Plain', data: plain }, { type: 'Odd', data: odd }, { type: 'Text', data: 'text', metadata: { who: 'op' } }];
+    const single = await store.append('vm-docs-1', events, { expectedVersion: 0 });
+    const [batched] = await store.appendBatch([{ appends: [{ streamId: 'vm-docs-2', expectedVersion: 0, events }] }]);
+    const fromBatch = batched!.outcome === 'ok' ? batched!.appends[0]!.events : [];
+    for (const [streamId, answered] of [['vm-docs-1', single.events], ['vm-docs-2', fromBatch]] as const) {
+      const read = (await store.readStream(streamId)).events;
+      expect(answered.map((e) => [e.data, e.metadata])).toStrictEqual(read.map((e) => [e.data, e.metadata]));
+      expect(answered[0]!.data).toBe(plain); // plain JSON data comes back as the object given
+      expect(answered[1]!.data).toStrictEqual({ at: '1970-01-01T00:00:00.000Z', list: [1, null], neg: 0, map: {} });
+    }
+  });
+
   it('records the W3C trace context of the appending code in metadata', async () => {
     const manager = new AsyncLocalStorageContextManager().enable();
     context.setGlobalContextManager(manager);

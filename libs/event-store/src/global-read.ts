@@ -1,4 +1,4 @@
-import { sql } from 'kysely';
+import { sql, type SelectExpression } from 'kysely';
 import { ValidationError, type FieldViolation } from '@berth/errors';
 import type { AnyKysely } from './db.ts';
 import { EVENT_COLUMNS, toStoredEvent, type EventRow } from './rows.ts';
@@ -6,18 +6,53 @@ import type { GlobalPosition, ReadAllOptions, StoredEvent } from './types.ts';
 
 /** The global read over any executor (a projection reads inside its own transaction). */
 export async function readAllEvents(exec: AnyKysely, schema: string, opts: ReadAllOptions): Promise<StoredEvent[]> {
+  const rows = await globalRead(exec, schema, opts, EVENT_COLUMNS);
+  return (rows as EventRow[]).map(toStoredEvent);
+}
+
+/**
+ * A stored event with its data left as JSON text: `data::text`, the canonical text of the jsonb
+ * value (one JSON value; keys in jsonb's order and `": "`/`", "` spacing). JSON.parse(dataJson)
+ * is what StoredEvent.data holds for the same event.
+ */
+export type RawStoredEvent = Omit<StoredEvent, 'data'> & { readonly dataJson: string };
+
+type Selection = readonly SelectExpression<Record<'events', Record<string, unknown>>, 'events'>[];
+const RAW_COLUMNS: Selection = [...EVENT_COLUMNS.filter((c) => c !== 'data'), sql<string>`data::text`.as('data')];
+
+/**
+ * The global read with each event's data as the text Postgres holds (the relay's read): pg parses
+ * no jsonb for it and a publisher can put it into a message body as it is.
+ */
+export async function readAllRawEvents(exec: AnyKysely, schema: string, opts: ReadAllOptions): Promise<RawStoredEvent[]> {
+  const rows = (await globalRead(exec, schema, opts, RAW_COLUMNS)) as (Omit<EventRow, 'data'> & { readonly data: string })[];
+  return rows.map((row) => ({
+    id: row.event_id,
+    type: row.type,
+    schemaVersion: row.schema_version,
+    streamId: row.stream_id,
+    streamPosition: Number(row.stream_position),
+    globalPosition: String(row.global_position),
+    transactionId: String(row.transaction_id),
+    occurredAt: row.occurred_at.toISOString(),
+    ...(row.command_id === null ? {} : { commandId: row.command_id }),
+    dataJson: row.data,
+    metadata: row.metadata ?? {},
+  }));
+}
+
+async function globalRead(exec: AnyKysely, schema: string, opts: ReadAllOptions, columns: Selection): Promise<unknown[]> {
   const problems = readAllProblems(opts);
   if (problems.length > 0) throw new ValidationError(problems);
   let q = exec
     .withSchema(schema)
     .selectFrom('events')
-    .select(EVENT_COLUMNS)
+    .select(columns)
     .where(sql<boolean>`transaction_id < pg_snapshot_xmin(pg_current_snapshot())`);
   if (opts.after !== null) {
     q = q.where(sql<boolean>`(transaction_id, global_position) > (${opts.after.transactionId}::xid8, ${opts.after.position}::bigint)`);
   }
-  const rows = await q.orderBy('transaction_id').orderBy('global_position').limit(opts.limit).execute();
-  return (rows as EventRow[]).map(toStoredEvent);
+  return q.orderBy('transaction_id').orderBy('global_position').limit(opts.limit).execute();
 }
 
 /**

@@ -7,6 +7,7 @@ export { toJson, MAX_EVENTS_PER_APPEND, MAX_STREAM_ID_LENGTH } from './validate.
 export { handleCommand, type DomainEvent, type HandleCommandOptions, type HandleCommandResult } from './handle-command.ts';
 export { runProjection, type ProjectionOptions } from './projection.ts';
 export { startRelay, type RelayOptions } from './relay.ts';
+export type { RawStoredEvent } from './global-read.ts';
 export type { TailingLoop } from './loop.ts';
 export type { LoopLogger } from './wakeup.ts';
 export { CommandBatcher, aggregate, type Aggregate, type AnyAggregate, type Folded, type BatchCommand, type BatchCommandResult, type CommandBatcherOptions } from './batcher.ts';

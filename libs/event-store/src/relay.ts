@@ -2,19 +2,17 @@ import { ValidationError } from '@berth/errors';
 import { readCheckpoint, writeCheckpoint } from './checkpoints.ts';
 import { startTailingLoop, type TailingLoop } from './loop.ts';
 import type { PostgresEventStore } from './store.ts';
-import { heldBackAfter } from './global-read.ts';
+import { heldBackAfter, readAllRawEvents, type RawStoredEvent } from './global-read.ts';
 import { positionOf, type GlobalPosition, type StoredEvent } from './types.ts';
 import type { LoopLogger } from './wakeup.ts';
 import type { AnyKysely } from './db.ts';
 
-export interface RelayOptions {
+interface RelayCommonOptions {
   readonly store: PostgresEventStore;
   /** Database holding the relay's checkpoint; default `store.db`. */
   readonly db?: AnyKysely;
   /** Checkpoint name, e.g. `relay-jetstream`. */
   readonly name: string;
-  /** Publishes one event and resolves once the bus acknowledged it (messaging's createEventPublisher). */
-  readonly publish: (e: StoredEvent) => Promise<void>;
   /** Events read, published concurrently and acknowledged per checkpoint step; default 1000. */
   readonly batchSize?: number;
   readonly pollMillis?: number;
@@ -24,35 +22,72 @@ export interface RelayOptions {
   readonly logger?: LoopLogger;
 }
 
+/** Exactly one of `publish` and `publishRaw`. */
+export type RelayOptions = RelayCommonOptions &
+  (
+    | {
+        /** Publishes one event and resolves once the bus acknowledged it. */
+        readonly publish: (e: StoredEvent) => Promise<void>;
+        readonly publishRaw?: undefined;
+      }
+    | {
+        /**
+         * Like `publish`, but the event carries its data as the JSON text Postgres holds (`dataJson`)
+         * instead of parsed `data`: nothing parses or re-serialises it on the way to the bus.
+         * Messaging's createEventPublisher takes these and builds the message body around the text.
+         */
+        readonly publishRaw: (e: RawStoredEvent) => Promise<void>;
+        readonly publish?: undefined;
+      }
+  );
+
+type Positioned = Pick<StoredEvent, 'transactionId' | 'globalPosition'>;
+
 /**
  * The outbox relay: tails the global read, publishes a batch with every publish in flight, and
  * advances its checkpoint only after all of them were acknowledged. After a crash it publishes
  * again from the checkpoint, so delivery is at-least-once; the bus deduplicates on the event id.
  */
 export function startRelay(opts: RelayOptions): TailingLoop {
-  const db = opts.db ?? opts.store.db;
   const batchSize = opts.batchSize ?? 1000;
   if (typeof opts.name !== 'string' || opts.name.length === 0) throw new ValidationError({ field: 'name', reason: 'must be a non-empty string' });
   if (!Number.isSafeInteger(batchSize) || batchSize < 1) throw new ValidationError({ field: 'batchSize', reason: 'must be a positive integer' });
+  if ((opts.publish === undefined) === (opts.publishRaw === undefined)) {
+    throw new ValidationError({ field: 'publish', reason: 'give exactly one of publish and publishRaw' });
+  }
+  const { store } = opts;
+  if (opts.publishRaw !== undefined) {
+    return relayLoop(opts, batchSize, async (after) => readAllRawEvents(store.db, store.schema, { after, limit: batchSize }), opts.publishRaw);
+  }
+  return relayLoop(opts, batchSize, async (after) => store.readAll({ after, limit: batchSize }), opts.publish);
+}
+
+function relayLoop<E extends Positioned>(
+  opts: RelayCommonOptions,
+  batchSize: number,
+  read: (after: GlobalPosition | null) => Promise<E[]>,
+  publish: (e: E) => Promise<void>,
+): TailingLoop {
+  const db = opts.db ?? opts.store.db;
   const schema = opts.store.schema;
   let at: GlobalPosition | null | undefined;
   // The next batch is read while this one is on the wire; dropped if this one fails.
-  let prefetched: Promise<StoredEvent[]> | undefined;
+  let prefetched: Promise<E[]> | undefined;
   return startTailingLoop(
     { db, channel: opts.store.channel, what: `relay ${opts.name}`, pollMillis: opts.pollMillis ?? 1000, retryMillis: opts.retryMillis, signal: opts.signal, logger: opts.logger },
     async () => {
       at ??= await readCheckpoint(db, schema, opts.name);
-      const events = await (prefetched ?? opts.store.readAll({ after: at, limit: batchSize }));
+      const events = await (prefetched ?? read(at));
       prefetched = undefined;
       const last = events.at(-1);
       if (last === undefined) return { count: 0, checkpoint: at, more: false, heldBack: await heldBackAfter(opts.store.db, schema, at) };
       const more = events.length === batchSize;
       if (more) {
-        prefetched = opts.store.readAll({ after: positionOf(last), limit: batchSize });
+        prefetched = read(positionOf(last));
         prefetched.catch(() => undefined); // a failure surfaces when it is awaited
       }
       try {
-        await Promise.all(events.map(async (e) => opts.publish(e)));
+        await Promise.all(events.map(async (e) => publish(e)));
         await writeCheckpoint(db, schema, opts.name, positionOf(last));
       } catch (err) {
         prefetched = undefined;

@@ -7,7 +7,7 @@ import { notifyChannel, poolOf, schemaOf, type SchemaOptions } from './schema.ts
 import { CommitNotifier } from './notifier.ts';
 import { appendRows, type AppendRow } from './append-sql.ts';
 import { readAllEvents } from './global-read.ts';
-import { assertStreamId, prepareAppend } from './validate.ts';
+import { assertStreamId, prepareAppend, type PreparedDoc } from './validate.ts';
 import type { AnyKysely, AnyTransaction } from './db.ts';
 import type {
   AppendOptions,
@@ -21,12 +21,6 @@ import type {
   ReadStreamResult,
   StoredEvent,
 } from './types.ts';
-
-
-interface PreparedDoc {
-  readonly data: unknown;
-  readonly metadata: Record<string, string>;
-}
 
 /** The W3C context of the appending code travels in the event's metadata for the relay to re-inject. */
 function traceMetadata(): Record<string, string> {
@@ -95,11 +89,10 @@ abstract class StreamAccess implements EventStreams {
         return { streamId, nextExpectedVersion: Number(rows.at(-1)!.o_stream_position), events: rows.map((r) => fromRow(streamId, r)), duplicate: true };
       case 'ok': {
         this.appended();
-        const docs = JSON.parse(p.eventsJson) as PreparedDoc[];
         return {
           streamId,
           nextExpectedVersion: Number(first.o_version),
-          events: rows.map((r, i) => fromRow(streamId, r, docs[i])),
+          events: rows.map((r, i) => fromRow(streamId, r, p.docs[i])),
           duplicate: false,
         };
       }
@@ -226,7 +219,7 @@ function prepareBatch(items: readonly BatchItem[], metadataFor: () => Record<str
       if (streams.has(a.streamId)) throw new ValidationError({ field: `items[${i}].appends[${j}].streamId`, reason: 'appears twice in one item' });
       streams.add(a.streamId);
       const p = prepareAppend(a.streamId, a.events, { expectedVersion: a.expectedVersion, ...(item.commandId === undefined ? {} : { commandId: item.commandId }) }, metadataFor);
-      itemDocs.push(JSON.parse(p.eventsJson) as PreparedDoc[]);
+      itemDocs.push(p.docs);
       return `{"s":${JSON.stringify(p.streamId)},"v":${p.expected},"e":${p.eventsJson}}`;
     });
     return `{"c":${item.commandId === undefined ? 'null' : JSON.stringify(item.commandId)},"a":[${appends.join(',')}]}`;

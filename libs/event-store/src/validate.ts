@@ -10,6 +10,14 @@ export interface PreparedAppend {
   /** JSON array of `{id, type, schemaVersion, data, metadata}`, built once. */
   readonly eventsJson: string;
   readonly count: number;
+  /** Each event's data and metadata as `JSON.parse(eventsJson)` would give them, without parsing (see encodeData). */
+  readonly docs: PreparedDoc[];
+}
+
+/** One event's `data` and `metadata` as stored (JSON semantics). */
+export interface PreparedDoc {
+  readonly data: unknown;
+  readonly metadata: Record<string, string>;
 }
 
 export const MAX_STREAM_ID_LENGTH = 200;
@@ -34,9 +42,17 @@ export function assertStreamId(streamId: unknown): asserts streamId is string {
 
 /** Encodes `value` as JSON or throws a string reason; rejects what JSON would silently change. */
 export function toJson(value: unknown): string {
-  let json: string | undefined;
+  return encodeData(value).json;
+}
+
+/**
+ * The strict encoding: JSON.stringify with a replacer that throws on what JSON would drop or turn
+ * into null. Exact but slow (V8 calls back into JS for every key), so it only decides the values
+ * the scan below cannot vouch for, which includes every value it rejects.
+ */
+function strictJson(value: unknown): string | undefined {
   try {
-    json = JSON.stringify(value, (_key, v: unknown) => {
+    return JSON.stringify(value, (_key, v: unknown) => {
       if (typeof v === 'number' && !Number.isFinite(v)) throw new Error(`${v} has no JSON form`);
       if (typeof v === 'function' || typeof v === 'symbol') throw new Error(`a ${typeof v} has no JSON form`);
       return v;
@@ -44,10 +60,110 @@ export function toJson(value: unknown): string {
   } catch (e) {
     throw new Error(`must be JSON-serialisable (${e instanceof Error ? e.message : String(e)})`);
   }
+}
+
+/** JSON.parse(JSON.stringify(v)) deep-equals v (see encodeData); the replacer would not throw either. */
+const SAME = 0;
+/** The replacer would not throw, so plain JSON.stringify gives the strict text; the round trip changes v (a Date, undefined, -0, a hole, a class instance). */
+const SAFE = 1;
+/** Might hold what the replacer rejects (NaN, Infinity, function, symbol) or what stringify throws on (bigint, a cycle), or has a toJSON other than Date's: the strict path decides. */
+const UNSURE = 2;
+/** Deeper or larger values (and cycles, which run into these limits) go the strict way. */
+const MAX_DEPTH = 100;
+const MAX_OBJECTS = 100_000;
+const dateToJson: unknown = Reflect.get(Date.prototype, 'toJSON');
+let objectBudget = 0;
+
+/**
+ * Visits what JSON.stringify visits (enumerable string keys, array indexes up to length) without
+ * calling toJSON or keeping ancestors: V8's stringify costs ~40 ns per value here, this ~15 ns.
+ */
+function scan(v: unknown, depth: number): number {
+  switch (typeof v) {
+    case 'string':
+    case 'boolean':
+      return SAME;
+    case 'number':
+      if (v === 0) return 1 / v > 0 ? SAME : SAFE; // -0 comes back as 0
+      return v - v === 0 ? SAME : UNSURE; // NaN and ±Infinity give NaN
+    case 'undefined':
+      return SAFE; // dropped from objects, null in arrays; at the top: no JSON at all
+    case 'object':
+      if (v === null) return SAME;
+      break;
+    case 'function':
+    case 'symbol':
+    case 'bigint':
+      return UNSURE;
+  }
+  if (depth > MAX_DEPTH || --objectBudget < 0) return UNSURE;
+  const o = v as Record<string, unknown>;
+  const proto: unknown = Object.getPrototypeOf(o);
+  let verdict = SAME;
+  if (proto === Object.prototype) {
+    // Object.prototype has no toJSON (encodeData checks), so only an own one counts.
+    for (const k in o) {
+      if (k === 'toJSON') return UNSURE;
+      const r = scan(o[k], depth + 1);
+      if (r === UNSURE) return UNSURE;
+      verdict |= r;
+    }
+    return verdict;
+  }
+  if (o['toJSON'] !== undefined) return v instanceof Date && o['toJSON'] === dateToJson ? SAFE : UNSURE;
+  if (Array.isArray(o)) {
+    if (proto !== Array.prototype) verdict = SAFE;
+    for (let i = 0; i < o.length; i++) {
+      const r = scan(o[i], depth + 1);
+      if (r === UNSURE) return UNSURE;
+      verdict |= r;
+    }
+    return verdict;
+  }
+  // Another prototype: a class instance, Map, boxed primitive, null-prototype object... (for-in also
+  // visits inherited enumerable keys, which stringify skips: more checks, never fewer).
+  for (const k in o) if (scan(o[k], depth + 1) === UNSURE) return UNSURE;
+  return SAFE;
+}
+
+/**
+ * `toJson` plus whether the value itself can stand for its stored form. JSON.stringify without a
+ * replacer when the scan shows the replacer would not throw: the identity replacer changes nothing,
+ * so the text is the strict one; everything else (all that is rejected) goes the strict way, with its
+ * reasons and its order. `same` is true when JSON.parse(json) would deep-equal `value`: it holds only
+ * null, booleans, strings, finite numbers other than -0, arrays without holes or undefined, and
+ * objects with Object.prototype as prototype and no undefined values. For those the round trip is
+ * the identity — strings round-trip exactly, finite doubles print as the shortest text that parses
+ * back to them, and own enumerable string keys keep their order — so appends hand the caller's
+ * object back as StoredEvent.data instead of parsing it again. Not checked (never met in events):
+ * accessor, non-enumerable or symbol-keyed properties, or named properties on arrays, which the stored
+ * copy would not have (nor getters that answer differently on each read).
+ * Dates, toJSON and undefined members make `same` false, and the data is then parsed from `json`.
+ */
+export function encodeData(value: unknown): { json: string; same: boolean } {
+  let verdict: number;
+  const outerBudget = objectBudget; // a getter could call back in
+  objectBudget = MAX_OBJECTS;
+  try {
+    verdict = (Object.prototype as { toJSON?: unknown }).toJSON === undefined ? scan(value, 0) : UNSURE;
+  } catch {
+    verdict = UNSURE; // a throwing getter: the strict path throws it again, or decides
+  } finally {
+    objectBudget = outerBudget;
+  }
+  let json: string | undefined;
+  if (verdict === UNSURE) json = strictJson(value);
+  else {
+    try {
+      json = JSON.stringify(value);
+    } catch (e) {
+      throw new Error(`must be JSON-serialisable (${e instanceof Error ? e.message : String(e)})`);
+    }
+  }
   if (json === undefined) throw new Error('must be JSON-serialisable (got undefined)');
   // Postgres jsonb cannot hold U+0000.
   if (json.includes('\\u0000')) throw new Error('must not contain the NUL character (\\u0000)');
-  return json;
+  return { json, same: verdict === SAME };
 }
 
 /** Validates an append and prepares its SQL arguments; throws ValidationError naming every bad field. */
@@ -59,6 +175,7 @@ export function prepareAppend(streamId: unknown, events: unknown, opts: AppendOp
     add(v, 'commandId', 'must be a non-empty string of at most 200 characters');
   }
   const parts: string[] = [];
+  const docs: PreparedDoc[] = [];
   if (!Array.isArray(events) || events.length === 0) {
     add(v, 'events', 'must be a non-empty array');
   } else if (events.length > MAX_EVENTS_PER_APPEND) {
@@ -72,6 +189,7 @@ export function prepareAppend(streamId: unknown, events: unknown, opts: AppendOp
       if (ids.has(part.id)) add(v, `events[${i}].id`, 'duplicates another event id in this append');
       ids.add(part.id);
       parts.push(part.json);
+      docs.push(part.doc);
     });
   }
   if (v.length > 0) throw new ValidationError(v);
@@ -81,6 +199,7 @@ export function prepareAppend(streamId: unknown, events: unknown, opts: AppendOp
     commandId: commandId ?? null,
     eventsJson: `[${parts.join(',')}]`,
     count: parts.length,
+    docs,
   };
 }
 
@@ -92,7 +211,7 @@ function encodeExpected(expected: unknown, v: Problems): number {
   return 0;
 }
 
-function prepareEvent(e: unknown, field: string, v: Problems, context: Record<string, string>): { id: string; json: string } | undefined {
+function prepareEvent(e: unknown, field: string, v: Problems, context: Record<string, string>): { id: string; json: string; doc: PreparedDoc } | undefined {
   if (typeof e !== 'object' || e === null) {
     add(v, field, 'must be an object with type and data');
     return undefined;
@@ -107,17 +226,19 @@ function prepareEvent(e: unknown, field: string, v: Problems, context: Record<st
   if (!Number.isSafeInteger(schemaVersion) || schemaVersion < 1) add(v, `${field}.schemaVersion`, 'must be a positive integer');
   const metadata = { ...context, ...checkMetadata(ev.metadata, `${field}.metadata`, v) };
   let data = 'null';
+  let same = false;
   if (!('data' in ev)) add(v, `${field}.data`, 'is required');
   else {
     try {
-      data = toJson(ev.data);
+      ({ json: data, same } = encodeData(ev.data));
     } catch (err) {
       add(v, `${field}.data`, (err as Error).message);
     }
   }
   if (v.length !== before) return undefined;
   const json = `{"id":${JSON.stringify(id)},"type":${JSON.stringify(ev.type)},"schemaVersion":${schemaVersion},"metadata":${JSON.stringify(metadata)},"data":${data}}`;
-  return { id: id.toLowerCase(), json };
+  // metadata is a fresh object of string values (checked above), equal to its JSON round trip.
+  return { id: id.toLowerCase(), json, doc: { data: same ? ev.data : JSON.parse(data), metadata } };
 }
 
 function checkMetadata(metadata: unknown, field: string, v: Problems): Record<string, string> {

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { ValidationError } from '@berth/errors';
-import { prepareAppend, toJson } from './validate.ts';
+import { encodeData, prepareAppend, toJson } from './validate.ts';
 import { comparePositions } from './types.ts';
 import { readAllProblems } from './global-read.ts';
 import { backoffMillis } from './wakeup.ts';
@@ -93,6 +93,149 @@ describe('toJson', () => {
       }),
       { numRuns: 200 },
     );
+  });
+});
+
+/** toJson as it was, with a throwing replacer: the new one must accept and reject exactly the same. */
+function replacerToJson(value: unknown): string {
+  let json: string | undefined;
+  try {
+    json = JSON.stringify(value, (_key, v: unknown) => {
+      if (typeof v === 'number' && !Number.isFinite(v)) throw new Error(`${v} has no JSON form`);
+      if (typeof v === 'function' || typeof v === 'symbol') throw new Error(`a ${typeof v} has no JSON form`);
+      return v;
+    });
+  } catch (e) {
+    throw new Error(`must be JSON-serialisable (${e instanceof Error ? e.message : String(e)})`);
+  }
+  if (json === undefined) throw new Error('must be JSON-serialisable (got undefined)');
+  if (json.includes('\\u0000')) throw new Error('must not contain the NUL character (\\u0000)');
+  return json;
+}
+
+const outcome = (f: () => string): { json: string } | { error: string } => {
+  try {
+    return { json: f() };
+  } catch (e) {
+    return { error: (e as Error).message };
+  }
+};
+
+class Point {
+  constructor(
+    readonly x: number,
+    readonly y: number,
+  ) {}
+}
+class WithToJson {
+  constructor(readonly v: unknown) {}
+  toJSON(): unknown {
+    return this.v;
+  }
+}
+
+/** [1, <hole>, 3] */
+const holey = (): unknown[] => {
+  const a: unknown[] = [1];
+  a[2] = 3;
+  return a;
+};
+
+/** Values JSON handles, mishandles or refuses, nested anywhere. */
+const awkward = fc.oneof(
+  fc.constantFrom<unknown>(NaN, Infinity, -Infinity, -0, 0, undefined, null, 1e21, 5e-324, 'a\u0000b', '\\u0000', 'q"\\', '\u2028😀', 10n),
+  fc.constantFrom<unknown>(() => 1, Symbol('s'), new Date(0), new Date(NaN), new Map([[1, 2]]), new Set([1]), new Point(1, 2)),
+  fc.constantFrom<unknown>(new WithToJson(NaN), new WithToJson({ a: 1 }), new WithToJson(() => 1), new WithToJson(undefined), Object.create(null) as unknown),
+  fc.constantFrom<unknown>(Object(1) as unknown, Object('s') as unknown, Object(NaN) as unknown, Object(1n) as unknown, holey(), { toJSON: 'not a function' }),
+);
+const anyValue = fc.letrec((tie) => ({
+  value: fc.oneof({ depthSize: 'small' }, fc.jsonValue({ maxDepth: 2 }), awkward, tie('array'), tie('object')),
+  array: fc.array(tie('value'), { maxLength: 4 }),
+  object: fc.dictionary(fc.string({ maxLength: 4 }), tie('value'), { maxKeys: 4 }),
+})).value;
+
+describe('toJson without a replacer', () => {
+  it('accepts and rejects exactly what the replacer version did, with the same text and reasons', () => {
+    fc.assert(
+      fc.property(anyValue, (value) => {
+        expect(outcome(() => toJson(value))).toEqual(outcome(() => replacerToJson(value)));
+      }),
+      { numRuns: 2000 },
+    );
+  });
+
+  it('gives the same reasons for cycles, deep nesting and throwing getters', () => {
+    const cyclic: Record<string, unknown> = { a: [1, { b: 2 }] };
+    (cyclic['a'] as unknown[]).push(cyclic);
+    let deep: unknown = 1;
+    for (let i = 0; i < 150; i++) deep = { d: deep, n: i };
+    let deepNaN: unknown = NaN;
+    for (let i = 0; i < 150; i++) deepNaN = [deepNaN];
+    const nanThenCycle: Record<string, unknown> = { x: NaN };
+    nanThenCycle['self'] = nanThenCycle;
+    const getter = { get boom(): never { throw new Error('boom'); } };
+    const shared = { s: 1 };
+    for (const value of [cyclic, deep, deepNaN, nanThenCycle, getter, { a: shared, b: shared, c: [shared] }, Array.from({ length: 2000 }, (_, i) => ({ i }))]) {
+      expect(outcome(() => toJson(value))).toEqual(outcome(() => replacerToJson(value)));
+    }
+    expect(() => toJson(nanThenCycle)).toThrow('NaN has no JSON form');
+  });
+});
+
+const hasNegativeZero = (v: unknown): boolean =>
+  Object.is(v, -0) || (typeof v === 'object' && v !== null && Object.values(v).some(hasNegativeZero));
+
+describe('encodeData', () => {
+  it('marks JSON values as their own round trip', () => {
+    fc.assert(
+      fc.property(fc.jsonValue(), (value) => {
+        const { json, same } = encodeData(value);
+        expect(same).toBe(!hasNegativeZero(value)); // fc.jsonValue makes -0, which comes back as 0
+        if (same) expect(JSON.parse(json)).toStrictEqual(value);
+      }),
+      { numRuns: 500 },
+    );
+  });
+
+  it('never calls a value its own round trip when it is not', () => {
+    fc.assert(
+      fc.property(anyValue, (value) => {
+        let encoded: { json: string; same: boolean };
+        try {
+          encoded = encodeData(value);
+        } catch {
+          return; // rejected
+        }
+        if (encoded.same) expect(JSON.parse(encoded.json)).toStrictEqual(value);
+      }),
+      { numRuns: 2000 },
+    );
+  });
+
+  it.each([
+    ['a Date', { at: new Date(0) }],
+    ['an undefined member', { a: 1, b: undefined }],
+    ['undefined in an array', [1, undefined]],
+    ['a hole', holey()],
+    ['-0', { n: -0 }],
+    ['a class instance', { p: new Point(1, 2) }],
+    ['a Map', new Map([[1, 2]])],
+    ['a null-prototype object', Object.assign(Object.create(null) as object, { a: 1 })],
+    ['a toJSON', { w: new WithToJson(1) }],
+  ])('does not for %s', (_name, value) => {
+    expect(encodeData(value).same).toBe(false);
+  });
+
+  it('makes prepareAppend docs equal to parsing the prepared JSON', () => {
+    const events = [
+      { type: 'A', data: { at: new Date(0), u: undefined, a: [1, undefined, -0], p: new Point(1, 2), w: new WithToJson({ x: 1 }) }, metadata: { who: 'op' } },
+      { type: 'B', data: { nested: [{ deep: ['x', 1.5, null, true, {}] }], s: 'q"\\😀' } },
+      { type: 'C', data: 'text' },
+    ];
+    const p = prepareAppend('vm-1', events, { expectedVersion: 0 }, () => ({ traceparent: 't' }));
+    const parsed = JSON.parse(p.eventsJson) as { data: unknown; metadata: unknown }[];
+    expect(p.docs).toStrictEqual(parsed.map(({ data, metadata }) => ({ data, metadata })));
+    expect(p.docs[1]!.data).toBe(events[1]!.data); // plain JSON data is handed back as it is
   });
 });
 

@@ -38,9 +38,18 @@ export function validateEnvelope(json: unknown): EnvelopeParse {
   return { ok: true, envelope: o as unknown as EventEnvelope };
 }
 
-/** The envelope exactly as it travels: the known fields only (metadata such as traceparent stays home). */
-export function envelopeBody(e: EventEnvelope): Uint8Array {
-  const body: EventEnvelope = {
+/** An envelope whose data is JSON text already (the relay reads it so from Postgres): one JSON value. */
+export type RawEventEnvelope = Omit<EventEnvelope, 'data'> & { readonly dataJson: string };
+
+const encoder = new TextEncoder();
+
+/**
+ * The envelope exactly as it travels: the known fields only (metadata such as traceparent stays home).
+ * With `dataJson` the text goes into the body as it is, so the body parses to the same envelope as
+ * with `data: JSON.parse(dataJson)`, without parsing and re-serialising the data.
+ */
+export function envelopeBody(e: EventEnvelope | RawEventEnvelope): Uint8Array {
+  const head = {
     id: e.id,
     type: e.type,
     schemaVersion: e.schemaVersion,
@@ -49,7 +58,11 @@ export function envelopeBody(e: EventEnvelope): Uint8Array {
     globalPosition: e.globalPosition,
     occurredAt: e.occurredAt,
     ...(e.commandId === undefined ? {} : { commandId: e.commandId }),
-    data: e.data,
   };
-  return new TextEncoder().encode(JSON.stringify(body));
+  if ('dataJson' in e && typeof e.dataJson === 'string') {
+    // `{...}` of the head without its closing brace, then the data member last, as in the object form.
+    const json = JSON.stringify(head);
+    return encoder.encode(`${json.slice(0, -1)},"data":${e.dataJson}}`);
+  }
+  return encoder.encode(JSON.stringify({ ...head, data: (e as EventEnvelope).data }));
 }

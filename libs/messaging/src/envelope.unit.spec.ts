@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import fc from 'fast-check';
 import { envelopeBody, parseEnvelope } from './envelope.ts';
 import { bucketName, eventSubject, streamName, streamTypeOf, subjectName } from './names.ts';
 import { parseNatsDefinitions, loadNatsDefinitions, consumerDefinition } from './definitions.ts';
@@ -45,6 +46,35 @@ describe('parseEnvelope', () => {
     expect(r.reason).toContain('streamPosition must be an integer >= 1');
     expect(r.reason).toContain('data is missing');
     expect(parseEnvelope(enc('[1]'))).toMatchObject({ ok: false, reason: 'invalid envelope: body must be a JSON object' });
+  });
+});
+
+describe('envelopeBody with dataJson', () => {
+  const head = { id: 'e1', type: 'VmRequested', schemaVersion: 1, streamId: 'vm-1', streamPosition: 1, globalPosition: '17', occurredAt: '2026-01-01T00:00:00.000Z' };
+  /** Postgres prints jsonb with `": "` and `", "`; any JSON text must do. */
+  const forms = (v: unknown): string[] => [JSON.stringify(v), JSON.stringify(v, null, 2), JSON.stringify(v).replace(/,"/g, ', "').replace(/":/g, '": ')];
+
+  it('parses to the same envelope as the object form, for any JSON data and with or without a command id', () => {
+    fc.assert(
+      fc.property(fc.jsonValue({ stringUnit: 'grapheme' }), fc.option(fc.string(), { nil: undefined }), (value, commandId) => {
+        const h = commandId === undefined ? head : { ...head, commandId };
+        for (const dataJson of forms(value)) {
+          const raw = envelopeBody(Object.assign({}, h, { dataJson, metadata: { traceparent: 'x' } }));
+          const before = parseEnvelope(envelopeBody({ ...h, data: JSON.parse(dataJson) as unknown }));
+          expect(parseEnvelope(raw)).toStrictEqual(before);
+          expect(before.ok).toBe(true);
+        }
+      }),
+      { numRuns: 300 },
+    );
+  });
+
+  it('keeps tricky data and the field order, and leaves metadata out', () => {
+    const tricky = '{"q": "\\"\\\\", "u": "é😀\u2028", "c": "\\u0001", "n": [1000000000000000000000, 0.000001, 1.50], "e": {}, "a": [[], [{}]]}';
+    const body = new TextDecoder().decode(envelopeBody(Object.assign({}, head, { commandId: 'c1', dataJson: tricky, metadata: { traceparent: 'x' } })));
+    expect(Object.keys(JSON.parse(body) as object)).toEqual(['id', 'type', 'schemaVersion', 'streamId', 'streamPosition', 'globalPosition', 'occurredAt', 'commandId', 'data']);
+    expect(parseEnvelope(enc(body))).toStrictEqual({ ok: true, envelope: { ...head, commandId: 'c1', data: JSON.parse(tricky) as unknown } });
+    expect((JSON.parse(body) as { data: { n: number[] } }).data.n).toEqual([1e21, 1e-6, 1.5]);
   });
 });
 

@@ -11,11 +11,20 @@ export {
   type KvDefinition,
   type ConsumerDefinition,
 } from './definitions.ts';
-export { createEventPublisher, BerthHeaders, type EventPublisher, type PublishableEvent, type PublisherOptions, type PublishResult } from './publisher.ts';
+export {
+  createEventPublisher,
+  BerthHeaders,
+  type EventPublisher,
+  type PublishableEvent,
+  type RawPublishableEvent,
+  type PublishableEventHead,
+  type PublisherOptions,
+  type PublishResult,
+} from './publisher.ts';
 export { PublishError } from './pub-acks.ts';
 export { startConsumer, type ConsumerOptions, type ConsumeContext, type EventHandler, type RunningConsumer } from './consumer.ts';
 export { ack, nak, term, type ConsumeResult } from './results.ts';
 export { DeadLetterHeaders } from './dead-letter.ts';
-export { parseEnvelope, validateEnvelope, envelopeBody, type EnvelopeParse } from './envelope.ts';
+export { parseEnvelope, validateEnvelope, envelopeBody, type EnvelopeParse, type RawEventEnvelope } from './envelope.ts';
 export { openKv, type JsonKv, type KvEntryJson } from './kv.ts';
 export { streamName, subjectName, bucketName, deadLetterSubject, eventSubject, streamTypeOf } from './names.ts';

@@ -2,12 +2,19 @@ import { context, SpanKind, trace } from '@opentelemetry/api';
 import { headers as natsHeaders, type NatsConnection } from '@nats-io/transport-node';
 import type { EventEnvelope } from '@berth/contracts';
 import { extractTraceContext, injectTraceHeaders, withSpan } from '@berth/observability';
-import { envelopeBody } from './envelope.ts';
+import { envelopeBody, type RawEventEnvelope } from './envelope.ts';
 import { checkPrefix, eventSubject, subjectName } from './names.ts';
 import { PubAckTracker } from './pub-acks.ts';
 
 /** An envelope plus the producer's metadata (StoredEvent from @berth/event-store fits). */
 export type PublishableEvent = EventEnvelope & { readonly metadata?: Readonly<Record<string, string>> };
+/**
+ * The same with the data as JSON text (`dataJson`, one JSON value; @berth/event-store's RawStoredEvent,
+ * what `startRelay({ publishRaw })` hands out, fits): the body is built around the text as it is.
+ */
+export type RawPublishableEvent = RawEventEnvelope & { readonly metadata?: Readonly<Record<string, string>> };
+/** What subjectFor sees: every field but the data, which a raw event holds as text only. */
+export type PublishableEventHead = Omit<PublishableEvent, 'data'>;
 
 export interface PublisherOptions {
   /** Producing service, the `<service>` of `berth.<service>.<streamType>.<type>`. */
@@ -15,7 +22,7 @@ export interface PublisherOptions {
   /** Test isolation prefix, the same one given to ensureStreams. */
   readonly prefix?: string;
   /** Overrides the subject (before prefixing). */
-  readonly subjectFor?: (e: PublishableEvent) => string;
+  readonly subjectFor?: (e: PublishableEventHead) => string;
   /** Wait for the stream's acknowledgement at most this long (default 5000). */
   readonly timeoutMillis?: number;
 }
@@ -37,7 +44,7 @@ export const BerthHeaders = {
 } as const;
 
 /** Publishes one event; `close()` fails what is still in flight and stops the timeout sweeper. */
-export type EventPublisher = ((e: PublishableEvent) => Promise<PublishResult>) & { close(): void };
+export type EventPublisher = ((e: PublishableEvent | RawPublishableEvent) => Promise<PublishResult>) & { close(): void };
 
 /**
  * Returns a function that publishes one event to JetStream and resolves once the stream has
@@ -49,7 +56,7 @@ export type EventPublisher = ((e: PublishableEvent) => Promise<PublishResult>) &
 export function createEventPublisher(nc: NatsConnection, options: PublisherOptions): EventPublisher {
   checkPrefix(options.prefix);
   const acks = new PubAckTracker(nc, options.timeoutMillis ?? 5000);
-  const publish = async (e: PublishableEvent): Promise<PublishResult> => {
+  const publish = async (e: PublishableEvent | RawPublishableEvent): Promise<PublishResult> => {
     const subject = subjectName(options.subjectFor?.(e) ?? eventSubject(options.service, e.streamId, e.type), options.prefix);
     const parent = e.metadata?.['traceparent'] ? extractTraceContext(e.metadata, context.active()) : context.active();
     return withSpan(

@@ -56,7 +56,7 @@ export async function startInventory(config: Readonly<InventoryConfig>, logger: 
   await ensureStreams(nc, prefix ? { prefix } : {});
   const publish = createEventPublisher(nc, { service: inventoryEvents.INVENTORY_SERVICE, ...(prefix ? { prefix } : {}) });
   const loops: TailingLoop[] = [
-    startRelay({ store, name: 'inventory-relay', publish: async (e) => void (await publish(e)), pollMillis: 1000, logger }),
+    startRelay({ store, name: 'inventory-relay', publishRaw: async (e) => void (await publish(e)), pollMillis: 1000, logger }),
     runProjection({ store, name: 'inventory-read-model', handle: readModelProjection(await kvSnapshotSink(nc, prefix)), pollMillis: 1000, logger }),
   ];
 

@@ -83,7 +83,7 @@ export async function startExecutor(config: Readonly<ExecutorConfig>, logger: Lo
   await ensureStreams(nc, p);
   const publish = createEventPublisher(nc, { service: executorEvents.EXECUTOR_SERVICE, ...p });
   const loops: TailingLoop[] = [
-    startRelay({ store, name: 'executor-relay', publish: async (e) => void (await publish(e)), pollMillis: 1000, logger }),
+    startRelay({ store, name: 'executor-relay', publishRaw: async (e) => void (await publish(e)), pollMillis: 1000, logger }),
     runProjection({ store, name: 'executor-vms', handle: (events, trx) => projectVmEvents(events, trx as never), pollMillis: 1000, logger }),
   ];
 
