@@ -8,6 +8,7 @@ import { GrpcInstrumentation } from '@opentelemetry/instrumentation-grpc';
 import { HttpInstrumentation } from '@opentelemetry/instrumentation-http';
 import { PgInstrumentation } from '@opentelemetry/instrumentation-pg';
 import { ValidationError } from '@berth/errors';
+import { PropagatingGrpcInstrumentation } from './grpc-propagation.ts';
 
 export type TraceExporterKind = 'otlp' | 'console' | 'none' | 'memory';
 const KINDS: readonly TraceExporterKind[] = ['otlp', 'console', 'none', 'memory'];
@@ -123,12 +124,16 @@ function samplerFor(kind: TraceExporterKind): tracing.Sampler | undefined {
 /**
  * The auto-instrumentations and the CommonJS libraries they patch. With `none`, only the ones that
  * carry W3C context between processes (gRPC metadata, HTTP headers): pg spans are leaves that
- * propagate nothing, and would only cost time per query.
+ * propagate nothing, and would only cost time per query; and the gRPC server side only extracts
+ * the context and runs the method under a (normally non-recording) span, see
+ * {@link PropagatingGrpcInstrumentation}.
  */
 function instrumentationsFor(kind: TraceExporterKind): { instrumentations: Instrumentation[]; patchable: string[] } {
-  const carriers: Instrumentation[] = [new HttpInstrumentation(), new GrpcInstrumentation()];
-  if (kind === 'none') return { instrumentations: carriers, patchable: ['@grpc/grpc-js'] };
-  return { instrumentations: [...carriers, new PgInstrumentation({ requireParentSpan: true })], patchable: ['@grpc/grpc-js', 'pg'] };
+  if (kind === 'none') return { instrumentations: [new HttpInstrumentation(), new PropagatingGrpcInstrumentation()], patchable: ['@grpc/grpc-js'] };
+  return {
+    instrumentations: [new HttpInstrumentation(), new GrpcInstrumentation(), new PgInstrumentation({ requireParentSpan: true })],
+    patchable: ['@grpc/grpc-js', 'pg'],
+  };
 }
 
 /**
