@@ -1,4 +1,5 @@
 import * as grpc from '@grpc/grpc-js';
+import { withKitDefaults } from './channel-options.ts';
 import type { CallContext } from './context.ts';
 import { channelCredentials, type ClientTls } from './tls.ts';
 
@@ -6,6 +7,7 @@ export interface ClientOptions {
   readonly tls?: ClientTls;
   /** Deadline of calls that give none; a parent deadline still caps it. Default 30 s. */
   readonly deadlineMillis?: number;
+  /** grpc-js channel options, over the kit's defaults (channelz off, see KIT_CHANNEL_DEFAULTS). */
   readonly channelOptions?: grpc.ChannelOptions;
 }
 
@@ -36,7 +38,7 @@ const DEFAULT_DEADLINE_MILLIS = 30_000;
 const clientDefaults = new WeakMap<object, { deadlineMillis: number }>();
 
 export function createClient<C extends grpc.Client>(Ctor: ClientCtor<C>, address: string, options: ClientOptions = {}): C {
-  const channelOptions: grpc.ChannelOptions = { ...options.channelOptions };
+  const channelOptions = withKitDefaults(options.channelOptions);
   if (options.tls?.serverName) channelOptions['grpc.ssl_target_name_override'] = options.tls.serverName;
   const client = new Ctor(address, channelCredentials(options.tls), channelOptions);
   clientDefaults.set(client, { deadlineMillis: options.deadlineMillis ?? DEFAULT_DEADLINE_MILLIS });
@@ -62,21 +64,23 @@ export function callUnary<C extends grpc.Client, K extends UnaryMethodName<C>>(
 ): Promise<ResponseOf<C[K]>> {
   const fn = client[method] as unknown as UnaryMethod<RequestOf<C[K]>, ResponseOf<C[K]>>;
   const signal = options.parent?.signal;
+  const metadata = options.metadata ?? new grpc.Metadata();
+  const callOptions = { deadline: effectiveDeadline(client, options) };
+  if (signal === undefined) {
+    // No parent to follow: no abort listener to add and remove.
+    return new Promise((resolve, reject) => {
+      fn.call(client, request, metadata, callOptions, (err, response) => (err ? reject(err) : resolve(response)));
+    });
+  }
   return new Promise((resolve, reject) => {
     const onAbort = (): void => call.cancel();
-    const call = fn.call(
-      client,
-      request,
-      options.metadata ?? new grpc.Metadata(),
-      { deadline: effectiveDeadline(client, options) },
-      (err, response) => {
-        signal?.removeEventListener('abort', onAbort);
-        if (err) reject(err);
-        else resolve(response);
-      },
-    );
-    if (signal?.aborted) call.cancel();
-    else signal?.addEventListener('abort', onAbort, { once: true });
+    const call = fn.call(client, request, metadata, callOptions, (err, response) => {
+      signal.removeEventListener('abort', onAbort);
+      if (err) reject(err);
+      else resolve(response);
+    });
+    if (signal.aborted) call.cancel();
+    else signal.addEventListener('abort', onAbort, { once: true });
   });
 }
 

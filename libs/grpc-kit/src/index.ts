@@ -12,6 +12,7 @@ export {
   type UnaryCallOptions,
   type UnaryMethodName,
 } from './client.ts';
+export { KIT_CHANNEL_DEFAULTS } from './channel-options.ts';
 export { readTlsFiles, type ClientTls, type ServerTls } from './tls.ts';
 export { DescriptorIndex, defaultDescriptorSetPath } from './descriptors.ts';
 export type { Logger } from './logger.ts';

@@ -1,5 +1,6 @@
 import * as grpc from '@grpc/grpc-js';
 import { grpcHealthV1, grpcReflectionV1, grpcReflectionV1alpha } from '@berth/contracts';
+import { withKitDefaults } from './channel-options.ts';
 import { DescriptorIndex, defaultDescriptorSetPath } from './descriptors.ts';
 import { isBindable, BIND_LOGGER } from './handlers.ts';
 import { HealthService } from './health.ts';
@@ -25,6 +26,7 @@ export interface GrpcServerOptions {
   readonly descriptorSet?: string | Uint8Array;
   readonly readinessTimeoutMillis?: number;
   readonly healthPollMillis?: number;
+  /** grpc-js server options, over the kit's defaults (channelz off, see KIT_CHANNEL_DEFAULTS). */
   readonly channelOptions?: grpc.ChannelOptions;
 }
 
@@ -53,7 +55,7 @@ export function serviceNameOf(definition: grpc.ServiceDefinition): string {
 export function createGrpcServer(options: GrpcServerOptions): GrpcServer {
   const { logger } = options;
   const credentials = serverCredentials(options.tls);
-  const server = new grpc.Server(options.channelOptions);
+  const server = new grpc.Server(withKitDefaults(options.channelOptions));
   const own = options.services.map((s) => serviceNameOf(s.definition));
 
   for (const { definition, implementation } of options.services) {
