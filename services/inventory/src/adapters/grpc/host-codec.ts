@@ -74,7 +74,19 @@ export function decodeClaim(c: pb.Claim | undefined): Claim {
   };
 }
 
+/** Claims are immutable once taken: each is encoded once, for every answer that shows it (VM, host, snapshot). */
+const encodedClaims = new WeakMap<Claim, pb.Claim>();
+
 export function encodeClaim(c: Claim): pb.Claim {
+  let encoded = encodedClaims.get(c);
+  if (encoded === undefined) {
+    encoded = encodeClaimOnce(c);
+    encodedClaims.set(c, encoded);
+  }
+  return encoded;
+}
+
+function encodeClaimOnce(c: Claim): pb.Claim {
   return {
     vmId: c.vmId,
     hostId: c.hostId,

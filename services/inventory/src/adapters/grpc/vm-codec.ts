@@ -58,7 +58,23 @@ export function decodeVmSpec(s: pb.VmSpec | undefined): VmSpecInput {
   };
 }
 
+/**
+ * A VM's spec never changes after VmRequested and its state keeps the same object, so each spec is
+ * encoded once: every later answer about the VM (claim, start, stop, get, list) reuses the message.
+ * Nothing writes to an encoded message; the protobuf encoder only reads it.
+ */
+const encodedSpecs = new WeakMap<VmSpec, pb.VmSpec>();
+
 export function encodeVmSpec(s: VmSpec): pb.VmSpec {
+  let encoded = encodedSpecs.get(s);
+  if (encoded === undefined) {
+    encoded = encodeVmSpecOnce(s);
+    encodedSpecs.set(s, encoded);
+  }
+  return encoded;
+}
+
+function encodeVmSpecOnce(s: VmSpec): pb.VmSpec {
   return {
     name: s.name,
     vcpus: s.vcpus,
@@ -93,6 +109,19 @@ export function encodeVmSpec(s: VmSpec): pb.VmSpec {
   };
 }
 
+/** The placement's explanation as JSON, serialised once per explanation (state keeps the object). */
+const explanationTexts = new WeakMap<object, string>();
+
+function explanationJson(explanation: unknown): string {
+  if (typeof explanation !== 'object' || explanation === null) return JSON.stringify(explanation);
+  let text = explanationTexts.get(explanation);
+  if (text === undefined) {
+    text = JSON.stringify(explanation);
+    explanationTexts.set(explanation, text);
+  }
+  return text;
+}
+
 export function encodeVm({ vm, requestedAt, updatedAt }: VmView): pb.Vm {
   const p = placementOf(vm);
   return {
@@ -105,7 +134,7 @@ export function encodeVm({ vm, requestedAt, updatedAt }: VmView): pb.Vm {
     attempt: vm.core.attempt,
     excludedHosts: [...vm.core.excludedHosts],
     version: vm.version,
-    explanationJson: p?.explanation === undefined ? '' : JSON.stringify(p.explanation),
+    explanationJson: p?.explanation === undefined ? '' : explanationJson(p.explanation),
     requestedAt,
     updatedAt,
   };
