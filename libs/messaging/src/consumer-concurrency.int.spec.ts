@@ -203,7 +203,7 @@ describe.skipIf(!(await infraAvailable('nats')))('startConsumer with concurrency
     for (const type of ['Noise', 'Wanted', 'Noise', 'Other', 'Wanted']) await typed(makeEvent({ type }));
     // No type header: read and handled, whatever its type.
     nc.publish(`${prefix}.berth.inventory.typed.Bare`, new TextEncoder().encode(JSON.stringify(makeEvent({ type: 'Bare' }))));
-    await eventually(async () => (seen.length === 3 && (await ackPending(durable)) === 0 ? true : undefined), 'wanted handled, the rest acknowledged');
+    await eventually(async () => (seen.length === 3 && (await ackPending(durable)) === 0 ? true : undefined), 20_000, 'wanted handled, the rest acknowledged');
     expect(seen.sort()).toEqual(['Bare', 'Wanted', 'Wanted']);
     const info = await (await jetstreamManager(nc)).consumers.info(stream, durable);
     expect(info.num_pending + info.num_ack_pending).toBe(0);
