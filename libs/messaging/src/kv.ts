@@ -1,6 +1,7 @@
 import type { NatsConnection } from '@nats-io/transport-node';
 import { Kvm, type KV } from '@nats-io/kv';
 import { bucketName, checkPrefix } from './names.ts';
+import { PubAckTracker } from './pub-acks.ts';
 
 export interface KvEntryJson<T> {
   readonly key: string;
@@ -17,10 +18,20 @@ export interface JsonKv {
   watchJson<T>(onChange: (e: KvEntryJson<T>) => void | Promise<void>, key?: string): Promise<{ stop(): Promise<void> }>;
 }
 
-/** Opens an existing bucket (created by ensureStreams) with JSON helpers. */
+/** Keys a put can address directly (the KV key rules of nats.js). */
+const PLAIN_KEY = /^[-/=\w]+(?:\.[-/=\w]+)*$/;
+
+/**
+ * Opens an existing bucket (created by ensureStreams) with JSON helpers. `putJson` publishes to the
+ * bucket's subject through one reply subscription for all acknowledgements (PubAckTracker) instead of
+ * a request per put (a reply subscription, a timer and two error objects each): the host-snapshot
+ * writer puts one snapshot per claim.
+ */
 export async function openKv(nc: NatsConnection, bucket: string, opts: { prefix?: string } = {}): Promise<JsonKv> {
   checkPrefix(opts.prefix);
-  const kv = await new Kvm(nc).open(bucketName(bucket, opts.prefix));
+  const name = bucketName(bucket, opts.prefix);
+  const kv = await new Kvm(nc).open(name);
+  let acks: PubAckTracker | undefined;
   const decode = <T>(key: string, op: string, revision: number, json: () => unknown): KvEntryJson<T> => ({
     key,
     revision,
@@ -28,7 +39,11 @@ export async function openKv(nc: NatsConnection, bucket: string, opts: { prefix?
   });
   return {
     kv,
-    putJson: (key, value) => kv.put(key, JSON.stringify(value)),
+    async putJson(key, value) {
+      if (!PLAIN_KEY.test(key)) return kv.put(key, JSON.stringify(value)); // its error names the key
+      acks ??= new PubAckTracker(nc, 5000);
+      return (await acks.publish(`$KV.${name}.${key}`, JSON.stringify(value))).seq;
+    },
     async getJson<T>(key: string) {
       const e = await kv.get(key);
       return e === null ? undefined : decode<T>(e.key, e.operation, e.revision, () => e.json());

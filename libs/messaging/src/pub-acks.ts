@@ -45,14 +45,14 @@ export class PubAckTracker {
     this.sweeper = setInterval(() => this.sweep(), Math.min(250, timeoutMillis)).unref();
   }
 
-  publish(subject: string, body: Uint8Array, headers: MsgHdrs): Promise<StreamAck> {
+  publish(subject: string, body: Uint8Array | string, headers?: MsgHdrs): Promise<StreamAck> {
     if (this.closed) return Promise.reject(new IllegalStateError('publisher is closed'));
     return new Promise<StreamAck>((resolve, reject) => {
       const n = this.next++;
       this.pending.set(n, { resolve, reject, at: Date.now() });
       this.subjects.set(n, subject);
       try {
-        this.nc.publish(subject, body, { reply: `${this.inbox}.${n}`, headers });
+        this.nc.publish(subject, body, headers === undefined ? { reply: `${this.inbox}.${n}` } : { reply: `${this.inbox}.${n}`, headers });
       } catch (e) {
         this.drop(n);
         reject(e instanceof Error ? e : new Error(String(e)));

@@ -70,9 +70,12 @@ describe.skipIf(!(await infraAvailable('nats')))('ensureStreams', () => {
     const kv = await openKv(nc, 'berth-host-snapshots', { prefix });
     const seen: { key: string; value: unknown }[] = [];
     const watcher = await kv.watchJson<{ generation: number }>((e) => void seen.push({ key: e.key, value: e.value }));
-    await kv.putJson('h1', { generation: 1 });
-    await kv.putJson('h1', { generation: 2 });
-    expect((await kv.getJson<{ generation: number }>('h1'))?.value).toEqual({ generation: 2 });
+    const r1 = await kv.putJson('h1', { generation: 1 });
+    const r2 = await kv.putJson('h1', { generation: 2 });
+    expect(r2).toBeGreaterThan(r1);
+    expect(await kv.getJson<{ generation: number }>('h1')).toEqual({ key: 'h1', value: { generation: 2 }, revision: r2 });
+    // A key the bucket cannot hold is refused by nats.js's own check, naming it.
+    await expect(kv.putJson('bad key', {})).rejects.toThrow(/key/);
     expect(await kv.getJson('missing')).toBeUndefined();
     await kv.kv.delete('h1');
     const deadline = Date.now() + 10_000;
