@@ -1,6 +1,6 @@
 import { Writable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { context, ROOT_CONTEXT, trace } from '@opentelemetry/api';
+import { context, ROOT_CONTEXT, trace, TraceFlags } from '@opentelemetry/api';
 import { createLogger } from './logger.ts';
 import { extractTraceContext, injectTraceHeaders, traceHeadersOf } from './propagation.ts';
 import { OTLPTraceExporter as OtlpJson } from '@opentelemetry/exporter-trace-otlp-http';
@@ -52,6 +52,21 @@ describe('observability', () => {
     await obs.flush();
     const span = obs.memoryExporter!.getFinishedSpans().find((s) => s.name === 'failing');
     expect(span?.status).toMatchObject({ code: 2, message: 'bad' });
+  });
+
+  it('makes no span under a parent that is not sampled, and keeps its context for what runs inside', async () => {
+    const unsampled = trace.setSpanContext(ROOT_CONTEXT, { traceId: 'a'.repeat(32), spanId: 'b'.repeat(16), traceFlags: TraceFlags.NONE, isRemote: true });
+    const inside = await withSpan('unsampled child', (span) => ({ span: span.spanContext(), active: trace.getSpanContext(context.active()), recording: span.isRecording() }), { parent: unsampled });
+    expect(inside).toEqual({ span: expect.objectContaining({ traceId: 'a'.repeat(32), spanId: 'b'.repeat(16) }), active: expect.objectContaining({ traceId: 'a'.repeat(32) }), recording: false });
+    await expect(withSpan('unsampled failing', () => Promise.reject(new Error('still thrown')), { parent: unsampled })).rejects.toThrow('still thrown');
+    // A sampled parent still gets its child recorded.
+    const sampled = trace.setSpanContext(ROOT_CONTEXT, { traceId: 'c'.repeat(32), spanId: 'd'.repeat(16), traceFlags: TraceFlags.SAMPLED, isRemote: true });
+    await withSpan('sampled child', () => undefined, { parent: sampled });
+    await obs.flush();
+    const names = obs.memoryExporter!.getFinishedSpans().map((s) => s.name);
+    expect(names).toContain('sampled child');
+    expect(names).not.toContain('unsampled child');
+    expect(names).not.toContain('unsampled failing');
   });
 
   it('carries W3C context through NATS headers and plain records', async () => {
