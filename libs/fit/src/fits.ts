@@ -50,6 +50,7 @@ function pickDevices(host: HostCapacity, u: HostUsage, vm: VmSpec, cellNodes: Re
 }
 
 function pickVfs(host: HostCapacity, u: HostUsage, vm: VmSpec, cellNodes: ReadonlySet<number>, out: FitFailure[]): ClaimedVfs[] {
+  if (!wantsSriov(vm)) return [];
   const takenNow = new Map<string, number>();
   for (const nic of vm.nics) {
     if (!nic.sriov) continue;
@@ -71,6 +72,7 @@ function pickVfs(host: HostCapacity, u: HostUsage, vm: VmSpec, cellNodes: Readon
 }
 
 function pickVolumes(host: HostCapacity, u: HostUsage, vm: VmSpec, out: FitFailure[]): ClaimedVolume[] {
+  if (vm.disks.length === 0) return [];
   const takenNow = new Map<string, number>();
   const volumes: ClaimedVolume[] = [];
   vm.disks.forEach((disk, diskIndex) => {
@@ -99,13 +101,15 @@ export function fits(host: HostSnapshot, vm: VmSpec, u: HostUsage = usageOf(host
   const cap = host.capacity;
   const reasons = hostFilters(cap, u, vm);
   totals(cap, u, vm, reasons);
-  let numa: NumaPlacement = { cells: [], pinnedCpus: [], hugepages: [] };
+  let numa: NumaPlacement | undefined;
   if (reasons.length === 0 && needsNuma(vm)) {
     const placed = placeCells(cap, vm, freeNodes(cap, u));
     if ('filter' in placed) reasons.push(placed);
     else numa = placed;
   }
-  const cellNodes = new Set(numa.cells.map((c) => c.hostNode));
+  // For a VM that asks for no devices, VFs, disks or affinity (the usual case; fits() runs for every
+  // finalist of every placement) the steps below allocate only the claim's empty lists.
+  const cellNodes = vm.devices.length > 0 || wantsSriov(vm) ? new Set(numa?.cells.map((c) => c.hostNode)) : NO_NODES;
   const devices = pickDevices(cap, u, vm, cellNodes, reasons);
   const vfs = pickVfs(cap, u, vm, cellNodes, reasons);
   const volumes = pickVolumes(cap, u, vm, reasons);
@@ -115,13 +119,20 @@ export function fits(host: HostSnapshot, vm: VmSpec, u: HostUsage = usageOf(host
     hostId: cap.hostId,
     vcpus: vm.vcpus,
     memoryBytes: vm.memoryBytes,
-    pinnedCpus: numa.pinnedCpus,
-    numaCells: numa.cells,
-    hugepages: numa.hugepages,
+    pinnedCpus: numa?.pinnedCpus ?? [],
+    numaCells: numa?.cells ?? [],
+    hugepages: numa?.hugepages ?? [],
     devices,
     vfs,
     volumes,
-    affinityGroups: [...new Set(vm.affinity.filter((r) => r.target === 'vm').map((r) => r.group))].sort(),
+    affinityGroups: vm.affinity.length === 0 ? [] : [...new Set(vm.affinity.filter((r) => r.target === 'vm').map((r) => r.group))].sort(),
   };
   return { ok: true, claim };
+}
+
+const NO_NODES: ReadonlySet<number> = new Set();
+
+function wantsSriov(vm: VmSpec): boolean {
+  for (const nic of vm.nics) if (nic.sriov) return true;
+  return false;
 }

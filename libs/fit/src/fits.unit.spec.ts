@@ -166,6 +166,18 @@ describe('host filters', () => {
   });
 });
 
+describe('the claim of a plain VM', () => {
+  it('holds its vCPUs and memory, empty lists of its own for the rest, and its VM affinity groups once each, sorted', () => {
+    const h = hostSnapshot({ hostId: 'h' });
+    const a = claimOf(fits(h, vmSpec({ vmId: 'a', vcpus: 2, memoryBytes: GiB })));
+    expect(a).toEqual({ vmId: 'a', hostId: 'h', vcpus: 2, memoryBytes: GiB, pinnedCpus: [], numaCells: [], hugepages: [], devices: [], vfs: [], volumes: [], affinityGroups: [] });
+    const b = claimOf(fits(h, vmSpec({ vmId: 'b' })));
+    for (const k of ['pinnedCpus', 'numaCells', 'hugepages', 'devices', 'vfs', 'volumes', 'affinityGroups'] as const) expect(b[k]).not.toBe(a[k]);
+    const soft = (group: string, target: 'vm' | 'host') => ({ group, polarity: 'affinity', target, enforcement: 'soft', hosts: [] }) as const;
+    expect(claimOf(fits(h, vmSpec({ vmId: 'c', affinity: [soft('web', 'vm'), soft('db', 'vm'), soft('web', 'vm'), soft('rack', 'host')] }))).affinityGroups).toEqual(['db', 'web']);
+  });
+});
+
 describe('claimFits re-checks an exact claim', () => {
   it('accepts a fresh claim and refuses the same resources twice', () => {
     const host = numaHost({ pciDevices: [{ type: 'gpu', address: '0000:01:00.0', numaNode: 0 }] });
