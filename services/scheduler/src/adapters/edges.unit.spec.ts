@@ -1,4 +1,4 @@
-import { describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { ValidationError } from '@berth/errors';
 import { schedulerV1 as pb } from '@berth/contracts';
 import { vmSpec } from '@berth/fit';
@@ -9,8 +9,8 @@ import type { PlaceVmDeps } from '../application/place-vm.ts';
 import { FakeEngine, FakeInventory, FakeSource, MapView, host } from '../application/testing/fakes.ts';
 import { fromProtoVmSpec, toJson } from './grpc/translate.ts';
 import { parseCostConfig } from './nats/hardware-config-watch.ts';
-import { parseSnapshot } from './nats/snapshot-watch.ts';
-import { vmRequestedHandler } from './nats/vm-requested.ts';
+import { isStale, parseSnapshot, peekGeneration } from './nats/snapshot-watch.ts';
+import { KeepAlive, TurnBarrier, vmRequestedHandler } from './nats/vm-requested.ts';
 import { vmRequested } from './nats/nats-test-helpers.ts';
 
 const GiB = 1024 ** 3;
@@ -79,6 +79,91 @@ describe('bucket and event payloads', () => {
     expect(parseSnapshot(host('h', 2))).toMatchObject({ capacity: { hostId: 'h' } });
     expect(parseCostConfig({ costFunctions: {} })).toBe('profiles: must be an object');
     expect(parseCostConfig({ costFunctions: {}, profiles: {}, realm: {} })).toEqual({ costFunctions: {}, profiles: {} });
+  });
+});
+
+describe('reading a snapshot\'s generation without parsing it', () => {
+  const bytes = (text: string) => new TextEncoder().encode(text);
+
+  it('finds the top-level generation of what inventory writes (JSON.stringify)', () => {
+    expect(peekGeneration(bytes(JSON.stringify(host('h', 2, 42))))).toBe(42);
+    expect(peekGeneration(bytes('{"claims":[],"generation":7}'))).toBe(7);
+    expect(peekGeneration(bytes('{"generation":0,"claims":[]}'))).toBe(0);
+    // The text of a key inside a string value is escaped, so it cannot be mistaken for the key.
+    const named = host('h', 2, 3);
+    expect(peekGeneration(bytes(JSON.stringify({ ...named, capacity: { ...named.capacity, name: 'x","generation":99,"y' } })))).toBe(3);
+    // A view over part of a larger buffer.
+    const whole = bytes(`xx${JSON.stringify(host('h', 2, 11))}yy`);
+    expect(peekGeneration(whole.subarray(2, whole.length - 2))).toBe(11);
+  });
+
+  it('gives up (the caller parses) whenever it cannot be sure', () => {
+    for (const text of [
+      JSON.stringify(host('h', 2, 5), null, 2), // whitespace
+      '{"capacity":{"generation":1},"generation":5,"claims":[]}', // a second key of that name
+      '{"generation":1.5,"claims":[]}',
+      '{"generation":-1,"claims":[]}',
+      '{"generation":12345678901234567890,"claims":[]}',
+      '{"generation":"5","claims":[]}',
+      '{"generation":}',
+      'not json',
+      '',
+    ]) {
+      expect(peekGeneration(bytes(text)), text).toBeUndefined();
+    }
+  });
+
+  it('calls an update stale when the view holds that generation of the host or a later one', () => {
+    const view = new MapView();
+    view.upsert(host('h1', 4, 5));
+    const at = (g: number) => bytes(JSON.stringify(host('h1', 4, g)));
+    expect([4, 5, 6].map((g) => isStale(view, 'h1', at(g)))).toEqual([true, true, false]);
+    expect(isStale(view, 'h2', bytes(JSON.stringify(host('h2', 4, 1))))).toBe(false);
+    expect(isStale(view, 'h1', bytes('garbage'))).toBe(false);
+  });
+});
+
+describe('KeepAlive', () => {
+  afterEach(() => {
+    vi.useRealTimers();
+  });
+
+  it('reports progress for each message in hand every interval, with one timer, gone once none is in hand', () => {
+    vi.useFakeTimers();
+    const keepAlive = new KeepAlive(5000);
+    const calls: string[] = [];
+    const endA = keepAlive.begin(() => calls.push('a'));
+    vi.advanceTimersByTime(3000);
+    const endB = keepAlive.begin(() => calls.push('b'));
+    expect(vi.getTimerCount()).toBe(1);
+    vi.advanceTimersByTime(2000); // a: 5 s in hand
+    expect(calls).toEqual(['a']);
+    vi.advanceTimersByTime(3000); // b: 5 s in hand
+    expect(calls).toEqual(['a', 'b']);
+    endA();
+    vi.advanceTimersByTime(5000);
+    expect(calls).toEqual(['a', 'b', 'b']);
+    endB();
+    expect(keepAlive.size).toBe(0);
+    expect(vi.getTimerCount()).toBe(0);
+    vi.advanceTimersByTime(20_000);
+    expect(calls).toHaveLength(3);
+  });
+});
+
+describe('TurnBarrier', () => {
+  it('lets everything that waited within one turn go on together, in the check phase of that turn', async () => {
+    const barrier = new TurnBarrier();
+    const order: string[] = [];
+    const waits = [1, 2, 3].map((i) => barrier.wait().then(() => order.push(`released ${i}`)));
+    setImmediate(() => order.push('immediate queued after the first wait'));
+    await Promise.resolve();
+    order.push('same turn');
+    await Promise.all(waits);
+    await new Promise((r) => setImmediate(r));
+    expect(order).toEqual(['same turn', 'released 1', 'released 2', 'released 3', 'immediate queued after the first wait']);
+    // A later turn gets a new release.
+    await barrier.wait();
   });
 });
 

@@ -1,11 +1,12 @@
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 
 /**
  * A deterministic UUID (v5 layout, SHA-1 of a name) so a redelivered request sends the same
  * command ids and inventory answers a repeated claim as the first time instead of claiming twice.
  */
 export function deterministicUuid(name: string): string {
-  const h = createHash('sha1').update('berth-scheduler:').update(name).digest();
+  // One-shot: a Hash object per id (one per claim) cost more than the digest itself.
+  const h = hash('sha1', `berth-scheduler:${name}`, 'buffer');
   h[6] = (h[6]! & 0x0f) | 0x50;
   h[8] = (h[8]! & 0x3f) | 0x80;
   const x = h.subarray(0, 16).toString('hex');

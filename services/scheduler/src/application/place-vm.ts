@@ -1,4 +1,4 @@
-import { applyClaim, type VmSpec } from '@berth/fit';
+import type { VmSpec } from '@berth/fit';
 import { claimCommandId, failureCommandId } from './command-id.ts';
 import type { DecisionLog } from './decision-log.ts';
 import type { Candidate, Decision, InventoryPort, PlacementEngine, SnapshotSource, SnapshotView } from './ports.ts';
@@ -137,14 +137,18 @@ function ordered(decision: Extract<Decision, { kind: 'placed' }>, deps: PlaceVmD
 
 /**
  * The next decision of this replica sees the claim without waiting for the bucket's update: the
- * scored snapshot plus the claim, one generation later. When inventory took the claim on a newer
- * generation (other claims went first), the bucket's later update brings those in as well.
+ * view's snapshot plus the claim, one generation later. That is the host as inventory has it when
+ * the view still holds the scored generation, or when inventory took the claim right on top of the
+ * generation the view holds now (placements of this replica that went first on the same host have
+ * been remembered already). Otherwise (claims this view does not know went first) the bucket's
+ * later update brings them in as well as this one.
  */
 function rememberClaim(view: SnapshotView, candidate: Candidate, generation: number): void {
   const current = view.get(candidate.hostId);
-  if (current === undefined || current.generation !== candidate.generation || generation <= candidate.generation) return;
+  if (current === undefined || generation <= current.generation) return;
+  if (current.generation !== candidate.generation && current.generation !== generation - 1) return;
   if (current.claims.some((c) => c.vmId === candidate.claim.vmId)) return;
-  view.upsert(applyClaim(current, candidate.claim));
+  view.applyClaim(candidate.claim);
 }
 
 async function reportFailure(
@@ -180,12 +184,12 @@ const candidateJson = (c: Candidate) => ({ hostId: c.hostId, hostName: c.hostNam
 export const RUNNERS_UP_EXPLAINED = 3;
 
 function placedExplanation(decision: Extract<Decision, { kind: 'placed' }>, chosen: Candidate): string {
-  const others = [decision.chosen, ...decision.alternates].filter((c) => c.hostId !== chosen.hostId).slice(0, RUNNERS_UP_EXPLAINED);
-  return JSON.stringify({
-    summary: decision.summary,
-    chosen: candidateJson(chosen),
-    runnersUp: others.map(candidateJson),
-  });
+  const runnersUp: ReturnType<typeof candidateJson>[] = [];
+  for (let i = -1; i < decision.alternates.length && runnersUp.length < RUNNERS_UP_EXPLAINED; i++) {
+    const c = i < 0 ? decision.chosen : decision.alternates[i]!;
+    if (c.hostId !== chosen.hostId) runnersUp.push(candidateJson(c));
+  }
+  return JSON.stringify({ summary: decision.summary, chosen: candidateJson(chosen), runnersUp });
 }
 
 function failedExplanation(decision: Extract<Decision, { kind: 'failed' }>): string {

@@ -153,6 +153,31 @@ describe('placeVm', () => {
     expect(view.get('h1')).toMatchObject({ generation: 5, claims: [{ vmId: 'vm-1', vcpus: 3 }] });
   });
 
+  it('applies its claim on top of a later generation of the view when inventory took it right on that one', async () => {
+    // Two placements of this replica scored h1 at generation 4; the other one's claim went first and
+    // was remembered (generation 5). Ours was taken on top of it: generation 6 is the view plus ours.
+    const { deps, view, inventory } = setup([host('h1', 8, 4)], { h1: [{ kind: 'claimed', generation: 6 }] });
+    const claim = inventory.claim.bind(inventory);
+    inventory.claim = async (req) => {
+      view.upsert(host('h1', 8, 5, [claimOf('other', 'h1', 2)]));
+      return claim(req);
+    };
+    await placeVm(deps, request(3), true);
+    expect(view.get('h1')).toMatchObject({ generation: 6, claims: [{ vmId: 'other' }, { vmId: 'vm-1', vcpus: 3 }] });
+  });
+
+  it('leaves the view alone when claims it does not know of went first', async () => {
+    // Inventory answers generation 7 while the view holds 5: generation 6 is someone else's, unknown here.
+    const { deps, view, inventory } = setup([host('h1', 8, 4)], { h1: [{ kind: 'claimed', generation: 7 }] });
+    const claim = inventory.claim.bind(inventory);
+    inventory.claim = async (req) => {
+      view.upsert(host('h1', 8, 5, [claimOf('other', 'h1', 2)]));
+      return claim(req);
+    };
+    await placeVm(deps, request(3), true);
+    expect(view.get('h1')).toMatchObject({ generation: 5, claims: [{ vmId: 'other' }] });
+  });
+
   it('drops a host from the view when its refresh finds it gone', async () => {
     const { deps, view } = setup([host('h1', 8), host('h2', 4)], { h2: [moved] });
     await placeVm(deps, request(), true);

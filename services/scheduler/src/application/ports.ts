@@ -51,6 +51,8 @@ export interface WhatIfResult {
 export interface SnapshotView {
   get(hostId: string): HostSnapshot | undefined;
   upsert(snapshot: HostSnapshot): void;
+  /** The host of `claim` with the claim added, one generation later (what inventory does when it takes it). */
+  applyClaim(claim: Claim): void;
   remove(hostId: string): void;
   readonly size: number;
 }

@@ -1,7 +1,8 @@
 /**
  * Feeds the HostView from the `berth-host-snapshots` bucket (key = host id, value = HostSnapshot
  * JSON written by inventory). The watch first replays the latest value of every key, so a new or
- * restarted replica rebuilds its whole view; `ready` resolves once that replay is done.
+ * restarted replica rebuilds its whole view; `ready` resolves once that replay is done. Updates of a
+ * generation the view already holds are skipped without parsing (see isStale).
  */
 import type { KV, KvWatchEntry } from '@nats-io/kv';
 import type { HostSnapshot } from '@berth/fit';
@@ -35,6 +36,59 @@ function decode(e: { value: Uint8Array; json<T>(): T }): HostSnapshot | string {
   }
 }
 
+const GENERATION_KEY = Buffer.from('"generation":');
+const [OPEN_BRACE, COMMA, ZERO, NINE, CLOSE_BRACE] = ['{', ',', '0', '9', '}'].map((c) => c.charCodeAt(0)) as [number, number, number, number, number];
+
+/**
+ * The generation of a snapshot read without parsing it, or undefined when that cannot be done with
+ * certainty (then the caller parses). Inventory writes snapshots with JSON.stringify (no whitespace):
+ * `"generation":` right after `{` or `,` can only be an object key (inside a string its quotes would
+ * be escaped), and a snapshot has one at the top level, so a single occurrence is that one. (A value
+ * that is no snapshot at all but holds one such key may thus be skipped as stale instead of being
+ * logged as malformed.)
+ */
+export function peekGeneration(value: Uint8Array): number | undefined {
+  const bytes = Buffer.from(value.buffer, value.byteOffset, value.byteLength);
+  const at = bytes.indexOf(GENERATION_KEY);
+  if (at <= 0 || (bytes[at - 1] !== OPEN_BRACE && bytes[at - 1] !== COMMA)) return undefined;
+  let i = at + GENERATION_KEY.length;
+  const first = i;
+  let n = 0;
+  for (; i < bytes.length && i - first < 16; i++) {
+    const c = bytes[i]!;
+    if (c < ZERO || c > NINE) break;
+    n = n * 10 + (c - ZERO);
+  }
+  if (i === first || i - first >= 16 || (bytes[i] !== COMMA && bytes[i] !== CLOSE_BRACE)) return undefined;
+  if (bytes.indexOf(GENERATION_KEY, i) >= 0) return undefined;
+  return n;
+}
+
+/**
+ * An update the view cannot use: it already holds this host at that generation or a later one,
+ * typically the bucket catching up with claims this replica made and applied locally (see
+ * rememberClaim in place-vm.ts). Skipped without parsing: snapshots grow with the claims on a host,
+ * and with one replica these are most of the updates.
+ */
+export function isStale(view: SnapshotView, key: string, value: Uint8Array): boolean {
+  const held = view.get(key)?.generation;
+  if (held === undefined) return false;
+  const generation = peekGeneration(value);
+  return generation !== undefined && generation <= held;
+}
+
+/** One entry of the bucket into the view: a put (unless stale or malformed) or a removal. */
+export function applyEntry(view: SnapshotView, e: Pick<KvWatchEntry, 'operation' | 'key' | 'value' | 'json'>, logger: Logger): void {
+  if (e.operation !== 'PUT') {
+    view.remove(e.key);
+    return;
+  }
+  if (isStale(view, e.key, e.value)) return;
+  const s = decode(e);
+  if (typeof s === 'string') logger.warn({ key: e.key, reason: s }, 'skipping malformed host snapshot');
+  else view.upsert(s);
+}
+
 export async function watchHostSnapshots(kv: KV, view: SnapshotView, logger: Logger): Promise<SnapshotWatch> {
   let ready = false;
   let markReady!: () => void;
@@ -50,13 +104,7 @@ export async function watchHostSnapshots(kv: KV, view: SnapshotView, logger: Log
   if (status.values === 0) setReady();
   const it = await kv.watch();
   const apply = (e: KvWatchEntry) => {
-    if (e.operation === 'PUT') {
-      const s = decode(e);
-      if (typeof s === 'string') logger.warn({ key: e.key, reason: s }, 'skipping malformed host snapshot');
-      else view.upsert(s);
-    } else {
-      view.remove(e.key);
-    }
+    applyEntry(view, e, logger);
     // delta 0: the last entry of the initial replay; isUpdate: already past it.
     if (e.delta === 0 || e.isUpdate) setReady();
   };

@@ -6,7 +6,7 @@
  * A host whose profile has no cost function costs 0, so the pool's policy (pack by default)
  * decides: that is the default cost function.
  */
-import type { HostSnapshot, VmSpec } from '@berth/fit';
+import type { Claim, HostSnapshot, VmSpec } from '@berth/fit';
 import { HostView, formatExplanation, schedule, whatIf, type Candidate as Scored, type CostConfig, type PlacementPolicy } from '@berth/scoring';
 import type { Candidate, Decision, DecideOptions, PlacementEngine, SnapshotView, WhatIfResult } from '../../application/ports.ts';
 
@@ -33,6 +33,11 @@ export class ScoringEngine implements PlacementEngine, SnapshotView {
 
   upsert(snapshot: HostSnapshot): void {
     this.view.upsert(snapshot);
+  }
+
+  /** Incremental: the host's usage follows the claim instead of being rebuilt from all its claims. */
+  applyClaim(claim: Claim): void {
+    this.view.applyClaim(claim);
   }
 
   remove(hostId: string): void {

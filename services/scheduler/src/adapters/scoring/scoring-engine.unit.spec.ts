@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { fits, hostSnapshot, vmSpec } from '@berth/fit';
+import { applyClaim, fits, hostSnapshot, vmSpec } from '@berth/fit';
 import type { CostConfig } from '@berth/scoring';
 import { EMPTY_COST_CONFIG, ScoringEngine, policyTable } from './scoring-engine.ts';
 
@@ -57,6 +57,22 @@ describe('ScoringEngine', () => {
     const vm = vmSpec({ vmId: '', vcpus: 2, memoryBytes: GiB });
     expect(engine.whatIf(vm)).toEqual({ total: 6, perHost: [{ hostId: 'a', hostName: 'alpha', count: 4 }, { hostId: 'b', hostName: 'beta', count: 2 }] });
     expect(engine.whatIf(vm, ['b', 'unknown']).total).toBe(2);
+  });
+
+  it('applies a claim incrementally exactly as an upsert of the claimed snapshot would', () => {
+    const incremental = new ScoringEngine(EMPTY_COST_CONFIG, policyTable('spread', {}));
+    const rebuilt = new ScoringEngine(EMPTY_COST_CONFIG, policyTable('spread', {}));
+    for (const e of [incremental, rebuilt]) for (const id of ['a', 'b', 'c']) e.upsert(hostSnapshot({ hostId: id, cpus: 8 }, 3));
+    for (let i = 0; i < 6; i++) {
+      const vm = vmSpec({ vmId: `v${i}`, vcpus: 1 + (i % 3), memoryBytes: GiB });
+      const d = incremental.decide(vm, { excludedHosts: [], alternates: 2 });
+      expect(rebuilt.decide(vm, { excludedHosts: [], alternates: 2 })).toEqual(d);
+      if (d.kind !== 'placed') throw new Error(d.summary);
+      incremental.applyClaim(d.chosen.claim);
+      rebuilt.upsert(applyClaim(rebuilt.get(d.chosen.hostId)!, d.chosen.claim));
+      expect(incremental.get(d.chosen.hostId)).toEqual(rebuilt.get(d.chosen.hostId));
+    }
+    expect(incremental.get('a')!.generation + incremental.get('b')!.generation + incremental.get('c')!.generation).toBe(9 + 6);
   });
 
   it('keeps the newer generation when an older snapshot arrives late', () => {

@@ -1,5 +1,5 @@
 /** Small fakes of the ports for the application's unit tests (pure logic only). */
-import type { Claim, HostSnapshot, VmSpec } from '@berth/fit';
+import { applyClaim, type Claim, type HostSnapshot, type VmSpec } from '@berth/fit';
 import type {
   Candidate,
   ClaimOutcome,
@@ -75,6 +75,9 @@ export class MapView implements SnapshotView {
   upsert(s: HostSnapshot): void {
     const current = this.hosts.get(s.capacity.hostId);
     if (current === undefined || current.generation <= s.generation) this.hosts.set(s.capacity.hostId, s);
+  }
+  applyClaim(claim: Claim): void {
+    this.upsert(applyClaim(this.hosts.get(claim.hostId)!, claim));
   }
   remove(hostId: string): void {
     this.hosts.delete(hostId);
