@@ -85,6 +85,19 @@ describe.skipIf(!(await infraAvailable('postgres')))('CommandBatcher', () => {
     expect(await balance('acct-shared')).toBe(10);
   });
 
+  it('decides a stream named new as empty without reading it, and on the log when it existed after all', async () => {
+    const batcher = new CommandBatcher(store, { aggregates: [account] });
+    const loads = batcher.stats.loads;
+    await batcher.execute({ ...deposit('acct-fresh', 3), newStreams: ['acct-fresh'] });
+    expect(batcher.stats.loads).toBe(loads);
+    expect(await balance('acct-fresh')).toBe(3);
+    // Wrongly named new: the append conflicts, the stream is read and the deposit decided again on top.
+    await store.append('acct-old', [{ type: 'Deposited', data: { amount: 5 } }], { expectedVersion: 'no-stream' });
+    const r = await batcher.execute({ ...deposit('acct-old', 2), newStreams: ['acct-old'] });
+    expect([balanceOf(r.states[0]), r.states[0]!.version]).toEqual([7, 2]);
+    expect(await balance('acct-old')).toBe(7);
+  });
+
   it('gives up after maxRetries conflicts with a ConcurrencyError', async () => {
     const batcher = new CommandBatcher(store, { aggregates: [account], maxRetries: 0 });
     await batcher.read('acct-busy');

@@ -28,6 +28,12 @@ export interface BatchCommand {
   /** Idempotency key: a command already recorded appends nothing and is answered as a duplicate. */
   readonly commandId?: string;
   /**
+   * Streams the command expects not to exist yet (a create with a fresh id): when not cached they are
+   * decided on as empty without reading the log; if one exists after all, the append conflicts and the
+   * command is decided again on what the log holds.
+   */
+  readonly newStreams?: readonly string[];
+  /**
    * Pure: the events to append to each stream (parallel to `streamIds`; empty for none) given each
    * stream's state; throws to refuse the command. May run more than once (after a conflict).
    */
@@ -151,13 +157,16 @@ export class CommandBatcher {
     while (this.cache.size > this.maxCached) this.cache.delete(this.cache.keys().next().value as string);
   }
 
-  /** Brings the given streams up to date: uncached ones read whole, `refresh` ones after their cached version. */
-  private async load(streamIds: readonly string[], refresh: boolean): Promise<void> {
+  /**
+   * Brings the given streams up to date in one query: uncached ones read whole, `refresh` ones (all,
+   * when `true`) after their cached version.
+   */
+  private async load(streamIds: readonly string[], refresh: boolean | ReadonlySet<string>): Promise<void> {
     const ids: string[] = [];
     const from: number[] = [];
     for (const id of new Set(streamIds)) {
       const cached = this.cache.get(id);
-      if (cached !== undefined && !refresh) continue;
+      if (cached !== undefined && !(refresh === true || (refresh !== false && refresh.has(id)))) continue;
       ids.push(id);
       from.push(cached?.version ?? 0);
     }
@@ -221,8 +230,10 @@ export class CommandBatcher {
 
   private async runBatch(batch: readonly Pending[]): Promise<void> {
     try {
-      await this.load(batch.filter((p) => !p.refresh).flatMap((p) => p.command.streamIds), false);
-      await this.load(batch.filter((p) => p.refresh).flatMap((p) => p.command.streamIds), true);
+      const refresh = new Set(batch.filter((p) => p.refresh).flatMap((p) => p.command.streamIds));
+      // A stream a command creates is taken as empty, unless a re-decision after a conflict asks for the log.
+      const assumedNew = new Set(batch.filter((p) => !p.refresh).flatMap((p) => p.command.newStreams ?? []));
+      await this.load(batch.flatMap((p) => p.command.streamIds).filter((id) => refresh.has(id) || !assumedNew.has(id) || this.cache.has(id)), refresh);
     } catch (e) {
       for (const p of batch) p.reject(e);
       return;

@@ -76,6 +76,8 @@ export class VmCommands {
         const r = await this.batcher.execute({
           streamIds: hostId === undefined ? [vmStream] : [vmStream, hostStreamId(hostId)],
           ...(commandId ? { commandId } : {}),
+          // A compose creates the stream: not read first (an existing one conflicts and is read then).
+          ...(command.type === 'ComposeVm' ? { newStreams: [vmStream] } : {}),
           decide: ([vmState, hostState]) => {
             const vm = vmOf(vmState);
             const decided = decideVm(command, vm);

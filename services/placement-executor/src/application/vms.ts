@@ -24,9 +24,12 @@ export class Vms {
   }
 
   async execute(vmId: string, command: VmCommand, commandId?: string): Promise<VmCommandResult> {
+    const streamId = executorEvents.executorVmStreamId(vmId);
     const r = await this.batcher.execute({
-      streamIds: [executorEvents.executorVmStreamId(vmId)],
+      streamIds: [streamId],
       ...(commandId !== undefined ? { commandId } : {}),
+      // The first placement creates the VM's stream: not read first (an existing one conflicts and is read then).
+      ...(command.type === 'Provision' && command.location.attempt === 1 ? { newStreams: [streamId] } : {}),
       decide: ([s]) => [decide(command, s!.state as VmState)],
     });
     return { state: r.states[0]!.state as VmState, appended: r.duplicate ? [] : r.events[0]!.map((e) => e.type) };
