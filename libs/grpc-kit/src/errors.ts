@@ -27,20 +27,33 @@ export interface MappedError {
  */
 export function toGrpcStatus(err: unknown, logger: Logger, method: string): MappedError {
   const metadata = new grpc.Metadata();
-  const status = (code: grpc.status, details: string): MappedError => ({ code, details, metadata });
-  if (err instanceof ValidationError) {
-    metadata.set(FIELD_VIOLATIONS_KEY, Buffer.from(JSON.stringify(err.violations), 'utf8'));
-    metadata.set('grpc-status-details-bin', encodeBadRequestStatus(err.message, err.violations));
-    return status(grpc.status.INVALID_ARGUMENT, err.message);
+  const known = knownStatusOf(err);
+  if (known === undefined) {
+    logger.error({ err, method }, 'unhandled error in gRPC handler');
+    return { code: grpc.status.INTERNAL, details: 'internal error', metadata };
   }
+  if (known.violations.length > 0) {
+    metadata.set(FIELD_VIOLATIONS_KEY, Buffer.from(JSON.stringify(known.violations), 'utf8'));
+    metadata.set('grpc-status-details-bin', encodeBadRequestStatus(known.details, known.violations));
+  }
+  return { code: known.code, details: known.details, metadata };
+}
+
+/**
+ * The status an error of Berth's taxonomy maps to (the mapping toGrpcStatus applies), or undefined
+ * for anything else: for answers that carry a status per item (a batch call), where an unexpected
+ * error should fail the whole call as INTERNAL instead.
+ */
+export function knownStatusOf(err: unknown): { code: grpc.status; details: string; violations: readonly FieldViolation[] } | undefined {
+  const status = (code: grpc.status, details: string, violations: readonly FieldViolation[] = []) => ({ code, details, violations });
+  if (err instanceof ValidationError) return status(grpc.status.INVALID_ARGUMENT, err.message, err.violations);
   if (err instanceof NotFoundError) return status(grpc.status.NOT_FOUND, err.message);
   if (err instanceof IllegalStateError) return status(grpc.status.FAILED_PRECONDITION, err.message);
   if (err instanceof ConcurrencyError) return status(grpc.status.ABORTED, err.message);
   if (err instanceof DeadlineExceededError) return status(grpc.status.DEADLINE_EXCEEDED, err.message);
   if (err instanceof CancelledError) return status(grpc.status.CANCELLED, err.message);
   if (isServiceError(err) && PASS_THROUGH.has(err.code)) return status(err.code, err.details);
-  logger.error({ err, method }, 'unhandled error in gRPC handler');
-  return status(grpc.status.INTERNAL, 'internal error');
+  return undefined;
 }
 
 export function toServiceError(err: unknown, logger: Logger, method: string): Partial<grpc.StatusObject> {

@@ -1,7 +1,7 @@
 export { createGrpcServer, serviceNameOf, type GrpcServer, type GrpcServerOptions, type ServiceRegistration } from './server.ts';
 export { unary, serverStream } from './handlers.ts';
 export { CancelledError, DeadlineExceededError, type CallContext } from './context.ts';
-export { FIELD_VIOLATIONS_KEY, fieldViolationsOf, isServiceError, toGrpcStatus } from './errors.ts';
+export { FIELD_VIOLATIONS_KEY, fieldViolationsOf, isServiceError, knownStatusOf, toGrpcStatus } from './errors.ts';
 export {
   callServerStream,
   callUnary,

@@ -185,6 +185,28 @@ describe.skipIf(!(await infraAvailable('postgres', 'nats')))('InventoryService o
     expect(failed.vm!.failureReason).toBe('no host has 64 vCPUs');
   });
 
+  it('ClaimResourcesBatch answers each claim as ClaimResources would, in order, committing only the ones that hold', async () => {
+    await register('batch-1', { cpus: 2 });
+    for (const vmId of ['batch-a', 'batch-b']) await compose(vmId);
+    const req = (vmId: string, over: Partial<pb.ClaimResourcesRequest> = {}): pb.ClaimResourcesRequest =>
+      pb.ClaimResourcesRequest.fromPartial({ meta: t.meta(), vmId, hostId: 'batch-1', expectedGeneration: 1, claim: claimMsg(vmId, 'batch-1'), explanationJson: '{}', ...over });
+    const { results } = await t.call('claimResourcesBatch', {
+      claims: [
+        req('batch-a'), // takes both vCPUs
+        req('batch-b'), // computed at generation 1, no longer fits: ABORTED
+        req('batch-ghost'), // no such VM
+        req('batch-b', { meta: { commandId: '' } }), // bad input, named
+      ],
+    });
+    expect(results.map((r) => [r.code, r.generation])).toEqual([[GrpcStatus.OK, 2], [GrpcStatus.ABORTED, 0], [GrpcStatus.NOT_FOUND, 0], [GrpcStatus.INVALID_ARGUMENT, 0]]);
+    expect(results[3]!.fieldViolations).toEqual([{ field: 'meta.commandId', reason: expect.stringContaining('required') }]);
+    const { host } = await t.call('getHost', { hostId: 'batch-1' });
+    expect([host!.generation, host!.usage!.vcpusUsed]).toEqual([2, 2]);
+    expect((await t.call('getVm', { vmId: 'batch-b' })).vm!.status).toBe(pb.VmStatus.VM_STATUS_REQUESTED);
+    const tooMany = await t.failure(t.call('claimResourcesBatch', { claims: Array.from({ length: 1001 }, () => req('batch-b')) }));
+    expect(tooMany.code).toBe(GrpcStatus.INVALID_ARGUMENT);
+  });
+
   it('host state: maintenance waits for claims; remove refuses a host with claims; update and remove', async () => {
     await register('m-1', { cpus: 4 });
     await compose('m-vm');

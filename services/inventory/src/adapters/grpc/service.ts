@@ -1,7 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { UntypedServiceImplementation } from '@grpc/grpc-js';
 import { ValidationError } from '@berth/errors';
-import { unary, serverStream } from '@berth/grpc-kit';
+import { GrpcStatus, knownStatusOf, unary, serverStream } from '@berth/grpc-kit';
 import { inventoryV1 as pb } from '@berth/contracts';
 import type { HostCommands } from '../../application/hosts.ts';
 import type { VmCommands } from '../../application/vms.ts';
@@ -40,9 +40,22 @@ function required<T>(value: T | undefined, field: string): T {
 
 const WATCH_POLL_MILLIS = 200;
 
+/** Claims per ClaimResourcesBatch call. */
+export const MAX_BATCH_CLAIMS = 1000;
+
 /** Thin handlers: decode -> application -> encode; errors map once in grpc-kit. */
 export function inventoryService(app: InventoryApp): UntypedServiceImplementation {
   const { hosts, vms, readModel } = app;
+  const claim = (r: pb.ClaimResourcesRequest) =>
+    vms.claim({
+      commandId: commandId(r.meta),
+      vmId: r.vmId,
+      hostId: r.hostId,
+      expectedGeneration: r.expectedGeneration,
+      claim: decodeClaim(required(r.claim, 'claim')),
+      explanation: json(r.explanationJson, 'explanationJson'),
+      alternates: r.alternates.map((a) => ({ hostId: a.hostId, generation: a.generation })),
+    });
   const impl: Record<keyof pb.InventoryServiceServer, unknown> = {
     registerHost: unary<pb.RegisterHostRequest, pb.RegisterHostResponse>(async (r) => {
       const state = hostStates.decode(r.state, 'state');
@@ -114,16 +127,22 @@ export function inventoryService(app: InventoryApp): UntypedServiceImplementatio
       }
     }),
     claimResources: unary<pb.ClaimResourcesRequest, pb.ClaimResourcesResponse>(async (r) => {
-      const result = await vms.claim({
-        commandId: commandId(r.meta),
-        vmId: r.vmId,
-        hostId: r.hostId,
-        expectedGeneration: r.expectedGeneration,
-        claim: decodeClaim(required(r.claim, 'claim')),
-        explanation: json(r.explanationJson, 'explanationJson'),
-        alternates: r.alternates.map((a) => ({ hostId: a.hostId, generation: a.generation })),
-      });
+      const result = await claim(r);
       return { generation: result.generation, vm: encodeVm(result.vm) };
+    }),
+    claimResourcesBatch: unary<pb.ClaimResourcesBatchRequest, pb.ClaimResourcesBatchResponse>(async (r) => {
+      if (r.claims.length > MAX_BATCH_CLAIMS) throw new ValidationError({ field: 'claims', reason: `at most ${MAX_BATCH_CLAIMS} per call, got ${r.claims.length}` });
+      // All in flight at once: inventory's batcher commits them together, each on its own.
+      const results = await Promise.all(r.claims.map(async (c): Promise<pb.ClaimResult> => {
+        try {
+          return { code: GrpcStatus.OK, message: '', generation: (await claim(c)).generation, fieldViolations: [] };
+        } catch (e) {
+          const known = knownStatusOf(e);
+          if (known === undefined) throw e; // unexpected: the whole call fails as INTERNAL, logged
+          return { code: known.code, message: known.details, generation: 0, fieldViolations: known.violations.map((v) => ({ field: v.field, reason: v.reason })) };
+        }
+      }));
+      return { results };
     }),
     releaseClaim: unary<pb.ReleaseClaimRequest, pb.ReleaseClaimResponse>(async (r) => ({
       generation: await vms.releaseClaim({ commandId: commandId(r.meta), vmId: r.vmId, hostId: r.hostId, reason: r.reason || 'released' }),

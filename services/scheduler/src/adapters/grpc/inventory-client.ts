@@ -1,6 +1,7 @@
 /**
- * InventoryPort over inventory's gRPC API. gRPC status codes become the application's outcomes
- * here and nowhere else: ABORTED = the host generation moved; FAILED_PRECONDITION = the claim no
+ * InventoryPort over inventory's gRPC API. Claims of concurrent placements travel together in one
+ * ClaimResourcesBatch call (each answered with its own status; one ClaimResources per claim against
+ * an inventory without it). gRPC status codes become the application's outcomes here and nowhere else: ABORTED = the host generation moved; FAILED_PRECONDITION = the claim no
  * longer fits, or the VM is no longer waiting (told apart by asking GetVm); NOT_FOUND of the VM =
  * deleted. Anything else (UNAVAILABLE, DEADLINE_EXCEEDED, ...) is thrown, so the request is
  * redelivered later.
@@ -9,6 +10,7 @@ import { inventoryV1 } from '@berth/contracts';
 import { GrpcStatus, callUnary, createClient, isServiceError } from '@berth/grpc-kit';
 import type { Claim } from '@berth/fit';
 import type { ClaimOutcome, ClaimRequest, InventoryPort, PlacementFailedReport, RecordedDecision } from '../../application/ports.ts';
+import { Coalescer } from './coalescer.ts';
 
 type Client = InstanceType<typeof inventoryV1.InventoryServiceClient>;
 
@@ -30,11 +32,26 @@ export function toProtoClaim(c: Claim): inventoryV1.Claim {
 
 const isStatus = (e: unknown, code: GrpcStatus): e is { code: GrpcStatus; details: string } => isServiceError(e) && e.code === code;
 
+/** What inventory answered one claim: its status code, and the new generation when OK. */
+interface ClaimAnswer {
+  readonly code: GrpcStatus;
+  readonly details: string;
+  readonly generation: number;
+}
+
+/** The codes a claim's answer turns into an outcome; anything else is thrown (the VmRequested is redelivered). */
+const CLAIM_OUTCOME_CODES = new Set([GrpcStatus.OK, GrpcStatus.ABORTED, GrpcStatus.FAILED_PRECONDITION, GrpcStatus.NOT_FOUND]);
+
 export class GrpcInventory implements InventoryPort {
   private readonly client: Client;
+  /** The claims of all placements in flight go to inventory together (ClaimResourcesBatch). */
+  private readonly claims: Coalescer<inventoryV1.ClaimResourcesRequest, ClaimAnswer>;
+  /** Set when inventory answered UNIMPLEMENTED (an older version): one ClaimResources per claim. */
+  private batchUnsupported = false;
 
   constructor(address: string, deadlineMillis: number) {
     this.client = createClient(inventoryV1.InventoryServiceClient, address, { deadlineMillis });
+    this.claims = new Coalescer((batch) => this.sendClaims(batch));
   }
 
   close(): void {
@@ -42,26 +59,43 @@ export class GrpcInventory implements InventoryPort {
   }
 
   async claim(req: ClaimRequest): Promise<ClaimOutcome> {
-    try {
-      const res = await callUnary(this.client, 'claimResources', {
-        meta: { commandId: req.commandId },
-        vmId: req.vmId,
-        hostId: req.hostId,
-        expectedGeneration: req.expectedGeneration,
-        claim: toProtoClaim(req.claim),
-        explanationJson: req.explanation,
-        alternates: req.alternates.map((a) => ({ hostId: a.hostId, generation: a.generation })),
-      });
-      return { kind: 'claimed', generation: res.generation };
-    } catch (e) {
-      if (isStatus(e, GrpcStatus.ABORTED)) return { kind: 'generation-moved', detail: e.details };
-      if (isStatus(e, GrpcStatus.FAILED_PRECONDITION) || isStatus(e, GrpcStatus.NOT_FOUND)) {
-        const status = await this.vmStatus(req.vmId);
-        if (status !== inventoryV1.VmStatus.VM_STATUS_REQUESTED) return { kind: 'vm-not-pending', detail: e.details };
-        return { kind: 'no-longer-fits', detail: e.details };
-      }
-      throw e;
+    const answer = await this.claims.submit({
+      meta: { commandId: req.commandId },
+      vmId: req.vmId,
+      hostId: req.hostId,
+      expectedGeneration: req.expectedGeneration,
+      claim: toProtoClaim(req.claim),
+      explanationJson: req.explanation,
+      alternates: req.alternates.map((a) => ({ hostId: a.hostId, generation: a.generation })),
+    });
+    if (answer.code === GrpcStatus.OK) return { kind: 'claimed', generation: answer.generation };
+    if (answer.code === GrpcStatus.ABORTED) return { kind: 'generation-moved', detail: answer.details };
+    if (answer.code === GrpcStatus.FAILED_PRECONDITION || answer.code === GrpcStatus.NOT_FOUND) {
+      const status = await this.vmStatus(req.vmId);
+      if (status !== inventoryV1.VmStatus.VM_STATUS_REQUESTED) return { kind: 'vm-not-pending', detail: answer.details };
+      return { kind: 'no-longer-fits', detail: answer.details };
     }
+    throw Object.assign(new Error(`claim of ${req.vmId} on ${req.hostId}: ${GrpcStatus[answer.code]}: ${answer.details}`), { code: answer.code, details: answer.details });
+  }
+
+  private async sendClaims(batch: readonly inventoryV1.ClaimResourcesRequest[]): Promise<ClaimAnswer[]> {
+    if (!this.batchUnsupported) {
+      try {
+        const { results } = await callUnary(this.client, 'claimResourcesBatch', { claims: [...batch] });
+        return results.map((r) => ({ code: r.code, details: r.message, generation: r.generation }));
+      } catch (e) {
+        if (!isStatus(e, GrpcStatus.UNIMPLEMENTED)) throw e;
+        this.batchUnsupported = true;
+      }
+    }
+    return Promise.all(batch.map(async (c): Promise<ClaimAnswer> => {
+      try {
+        return { code: GrpcStatus.OK, details: '', generation: (await callUnary(this.client, 'claimResources', c)).generation };
+      } catch (e) {
+        if (isServiceError(e) && CLAIM_OUTCOME_CODES.has(e.code)) return { code: e.code, details: e.details, generation: 0 };
+        throw e;
+      }
+    }));
   }
 
   async reportPlacementFailed(req: PlacementFailedReport): Promise<'recorded' | 'vm-not-pending'> {

@@ -231,6 +231,35 @@ export interface ClaimResourcesResponse {
   vm?: Vm | undefined;
 }
 
+export interface ClaimResourcesBatchRequest {
+  /** At most 1000. */
+  claims: ClaimResourcesRequest[];
+}
+
+export interface ClaimResourcesBatchResponse {
+  /** One per claim, in request order. */
+  results: ClaimResult[];
+}
+
+export interface ClaimResult {
+  /**
+   * The gRPC status code ClaimResources would have answered with: 0 (OK) when claimed, else e.g.
+   * ABORTED (generation moved and the claim no longer fits), FAILED_PRECONDITION, NOT_FOUND, INVALID_ARGUMENT.
+   */
+  code: number;
+  /** The status message when not OK. */
+  message: string;
+  /** Host generation after the claim (OK only). */
+  generation: number;
+  /** For INVALID_ARGUMENT: each offending field and why. */
+  fieldViolations: FieldViolation[];
+}
+
+export interface FieldViolation {
+  field: string;
+  reason: string;
+}
+
 export interface ReleaseClaimRequest {
   meta?: CommandMeta | undefined;
   vmId: string;
@@ -3364,6 +3393,352 @@ export const ClaimResourcesResponse: MessageFns<ClaimResourcesResponse> = {
   },
 };
 
+function createBaseClaimResourcesBatchRequest(): ClaimResourcesBatchRequest {
+  return { claims: [] };
+}
+
+export const ClaimResourcesBatchRequest: MessageFns<ClaimResourcesBatchRequest> = {
+  encode(message: ClaimResourcesBatchRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.claims) {
+      ClaimResourcesRequest.encode(v!, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ClaimResourcesBatchRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseClaimResourcesBatchRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.claims.push(ClaimResourcesRequest.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ClaimResourcesBatchRequest {
+    return {
+      claims: globalThis.Array.isArray(object?.claims)
+        ? object.claims.map((e: any) => ClaimResourcesRequest.fromJSON(e))
+        : [],
+    };
+  },
+
+  toJSON(message: ClaimResourcesBatchRequest): unknown {
+    const obj: any = {};
+    if (message.claims?.length) {
+      obj.claims = message.claims.map((e) => ClaimResourcesRequest.toJSON(e));
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ClaimResourcesBatchRequest>, I>>(base?: I): ClaimResourcesBatchRequest {
+    return ClaimResourcesBatchRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ClaimResourcesBatchRequest>, I>>(object: I): ClaimResourcesBatchRequest {
+    const message = createBaseClaimResourcesBatchRequest();
+    message.claims = object.claims?.map((e) => ClaimResourcesRequest.fromPartial(e)) || [];
+    return message;
+  },
+};
+
+function createBaseClaimResourcesBatchResponse(): ClaimResourcesBatchResponse {
+  return { results: [] };
+}
+
+export const ClaimResourcesBatchResponse: MessageFns<ClaimResourcesBatchResponse> = {
+  encode(message: ClaimResourcesBatchResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.results) {
+      ClaimResult.encode(v!, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ClaimResourcesBatchResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseClaimResourcesBatchResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.results.push(ClaimResult.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ClaimResourcesBatchResponse {
+    return {
+      results: globalThis.Array.isArray(object?.results) ? object.results.map((e: any) => ClaimResult.fromJSON(e)) : [],
+    };
+  },
+
+  toJSON(message: ClaimResourcesBatchResponse): unknown {
+    const obj: any = {};
+    if (message.results?.length) {
+      obj.results = message.results.map((e) => ClaimResult.toJSON(e));
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ClaimResourcesBatchResponse>, I>>(base?: I): ClaimResourcesBatchResponse {
+    return ClaimResourcesBatchResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ClaimResourcesBatchResponse>, I>>(object: I): ClaimResourcesBatchResponse {
+    const message = createBaseClaimResourcesBatchResponse();
+    message.results = object.results?.map((e) => ClaimResult.fromPartial(e)) || [];
+    return message;
+  },
+};
+
+function createBaseClaimResult(): ClaimResult {
+  return { code: 0, message: "", generation: 0, fieldViolations: [] };
+}
+
+export const ClaimResult: MessageFns<ClaimResult> = {
+  encode(message: ClaimResult, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.code !== 0) {
+      writer.uint32(8).int32(message.code);
+    }
+    if (message.message !== "") {
+      writer.uint32(18).string(message.message);
+    }
+    if (message.generation !== 0) {
+      writer.uint32(24).int64(message.generation);
+    }
+    for (const v of message.fieldViolations) {
+      FieldViolation.encode(v!, writer.uint32(34).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ClaimResult {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseClaimResult();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.code = reader.int32();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.message = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.generation = longToNumber(reader.int64());
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.fieldViolations.push(FieldViolation.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ClaimResult {
+    return {
+      code: isSet(object.code) ? globalThis.Number(object.code) : 0,
+      message: isSet(object.message) ? globalThis.String(object.message) : "",
+      generation: isSet(object.generation) ? globalThis.Number(object.generation) : 0,
+      fieldViolations: globalThis.Array.isArray(object?.fieldViolations)
+        ? object.fieldViolations.map((e: any) => FieldViolation.fromJSON(e))
+        : globalThis.Array.isArray(object?.field_violations)
+        ? object.field_violations.map((e: any) => FieldViolation.fromJSON(e))
+        : [],
+    };
+  },
+
+  toJSON(message: ClaimResult): unknown {
+    const obj: any = {};
+    if (message.code !== 0) {
+      obj.code = Math.round(message.code);
+    }
+    if (message.message !== "") {
+      obj.message = message.message;
+    }
+    if (message.generation !== 0) {
+      obj.generation = Math.round(message.generation);
+    }
+    if (message.fieldViolations?.length) {
+      obj.fieldViolations = message.fieldViolations.map((e) => FieldViolation.toJSON(e));
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ClaimResult>, I>>(base?: I): ClaimResult {
+    return ClaimResult.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ClaimResult>, I>>(object: I): ClaimResult {
+    const message = createBaseClaimResult();
+    message.code = object.code ?? 0;
+    message.message = object.message ?? "";
+    message.generation = object.generation ?? 0;
+    message.fieldViolations = object.fieldViolations?.map((e) => FieldViolation.fromPartial(e)) || [];
+    return message;
+  },
+};
+
+function createBaseFieldViolation(): FieldViolation {
+  return { field: "", reason: "" };
+}
+
+export const FieldViolation: MessageFns<FieldViolation> = {
+  encode(message: FieldViolation, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.field !== "") {
+      writer.uint32(10).string(message.field);
+    }
+    if (message.reason !== "") {
+      writer.uint32(18).string(message.reason);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): FieldViolation {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseFieldViolation();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.field = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.reason = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): FieldViolation {
+    return {
+      field: isSet(object.field) ? globalThis.String(object.field) : "",
+      reason: isSet(object.reason) ? globalThis.String(object.reason) : "",
+    };
+  },
+
+  toJSON(message: FieldViolation): unknown {
+    const obj: any = {};
+    if (message.field !== "") {
+      obj.field = message.field;
+    }
+    if (message.reason !== "") {
+      obj.reason = message.reason;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<FieldViolation>, I>>(base?: I): FieldViolation {
+    return FieldViolation.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<FieldViolation>, I>>(object: I): FieldViolation {
+    const message = createBaseFieldViolation();
+    message.field = object.field ?? "";
+    message.reason = object.reason ?? "";
+    return message;
+  },
+};
+
 function createBaseReleaseClaimRequest(): ReleaseClaimRequest {
   return { meta: undefined, vmId: "", hostId: "", reason: "" };
 }
@@ -3936,6 +4311,21 @@ export const InventoryServiceService = {
       Buffer.from(ClaimResourcesResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): ClaimResourcesResponse => ClaimResourcesResponse.decode(value),
   },
+  /**
+   * Several claims in one call (the placements a scheduler has in flight). Each is decided and
+   * committed on its own, exactly as ClaimResources would; the results come back in request order.
+   */
+  claimResourcesBatch: {
+    path: "/berth.inventory.v1.InventoryService/ClaimResourcesBatch" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: ClaimResourcesBatchRequest): Buffer =>
+      Buffer.from(ClaimResourcesBatchRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): ClaimResourcesBatchRequest => ClaimResourcesBatchRequest.decode(value),
+    responseSerialize: (value: ClaimResourcesBatchResponse): Buffer =>
+      Buffer.from(ClaimResourcesBatchResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): ClaimResourcesBatchResponse => ClaimResourcesBatchResponse.decode(value),
+  },
   releaseClaim: {
     path: "/berth.inventory.v1.InventoryService/ReleaseClaim" as const,
     requestStream: false as const,
@@ -3980,6 +4370,11 @@ export interface InventoryServiceServer extends UntypedServiceImplementation {
   watchVm: handleServerStreamingCall<WatchVmRequest, WatchVmResponse>;
   /** For the scheduler: claim `claim` on `host_id` if the host is still at `expected_generation` and it fits. */
   claimResources: handleUnaryCall<ClaimResourcesRequest, ClaimResourcesResponse>;
+  /**
+   * Several claims in one call (the placements a scheduler has in flight). Each is decided and
+   * committed on its own, exactly as ClaimResources would; the results come back in request order.
+   */
+  claimResourcesBatch: handleUnaryCall<ClaimResourcesBatchRequest, ClaimResourcesBatchResponse>;
   releaseClaim: handleUnaryCall<ReleaseClaimRequest, ReleaseClaimResponse>;
   reportPlacementFailed: handleUnaryCall<ReportPlacementFailedRequest, ReportPlacementFailedResponse>;
 }
@@ -4247,6 +4642,25 @@ export interface InventoryServiceClient extends Client {
     metadata: Metadata,
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: ClaimResourcesResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * Several claims in one call (the placements a scheduler has in flight). Each is decided and
+   * committed on its own, exactly as ClaimResources would; the results come back in request order.
+   */
+  claimResourcesBatch(
+    request: ClaimResourcesBatchRequest,
+    callback: (error: ServiceError | null, response: ClaimResourcesBatchResponse) => void,
+  ): ClientUnaryCall;
+  claimResourcesBatch(
+    request: ClaimResourcesBatchRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: ClaimResourcesBatchResponse) => void,
+  ): ClientUnaryCall;
+  claimResourcesBatch(
+    request: ClaimResourcesBatchRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: ClaimResourcesBatchResponse) => void,
   ): ClientUnaryCall;
   releaseClaim(
     request: ReleaseClaimRequest,
