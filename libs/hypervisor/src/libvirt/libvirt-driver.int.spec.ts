@@ -77,6 +77,14 @@ describe.skipIf(!libvirtUsable())('LibvirtDriver against the libvirt test driver
     expect(virsh(daemon.uri, 'vol-list', 'default-pool')).not.toContain('berth-disky-disk0');
   });
 
+  it('removes the volumes of a VM whose domain is already gone, and no other VM\'s', async () => {
+    for (const vol of ['berth-orphan-disk0', 'berth-orphan-disk1', 'berth-orphan-x-disk0']) virsh(daemon.uri, 'vol-create-as', 'default-pool', vol, '1M');
+    await driver.undefine('orphan');
+    const left = virsh(daemon.uri, 'vol-list', 'default-pool');
+    expect(left).not.toMatch(/berth-orphan-disk\d/);
+    expect(left).toContain('berth-orphan-x-disk0');
+  });
+
   it('reports memory statistics, balloon target and host facts', async () => {
     await driver.defineAndStart(spec('mem'));
     expect((await driver.memoryStats('mem')).actualBytes).toBe(256 * 1024 ** 2);

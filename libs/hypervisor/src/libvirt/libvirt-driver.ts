@@ -9,7 +9,7 @@ import type {
   MigrateOptions, StopOptions,
 } from '../driver.ts';
 import { HypervisorError } from '../errors.ts';
-import { domainName, vmIdOfDomain } from '../naming.ts';
+import { domainName, vmIdOfDomain, volumeName } from '../naming.ts';
 import { buildDomainXml, type VirtType } from './domain-xml.ts';
 import { parseDommemstat, parseDomstatsStates, parseEventLine, parseHostFacts, stateFromText } from './parse.ts';
 import { Limiter, runVirsh, virshCommand, type RunAs, type VirshOptions } from './virsh.ts';
@@ -138,13 +138,31 @@ export class LibvirtDriver implements HypervisorDriver {
       if (e instanceof HypervisorError && e.kind === 'not-found') return undefined;
       throw e;
     });
-    if (xmlText === undefined) return;
+    if (xmlText === undefined) {
+      await this.deleteOrphanVolumes(vmId);
+      return;
+    }
     await this.destroy(vmId);
     // Volumes Berth created are named after the domain; remove them with it.
     const vols = [...xmlText.matchAll(/<source pool='([^']+)' volume='([^']+)'/g)];
     await this.ignoring('not-found', () => this.run(['undefine', name]));
     for (const [, pool = '', vol = ''] of vols) {
       if (vol.startsWith(name)) await this.ignoring(/not found|no storage vol/i, () => this.run(['vol-delete', '--pool', pool, vol]));
+    }
+  }
+
+  /**
+   * Volumes named after the VM's disks (`volumeName`) in any active pool, for an undefine whose domain
+   * is already gone: a delete interrupted between undefining the domain and deleting its volumes, or
+   * volumes created before the domain was defined, would otherwise stay behind for good.
+   */
+  private async deleteOrphanVolumes(vmId: string): Promise<void> {
+    const prefix = volumeName(vmId, 0).slice(0, -1); // `<domain>-disk`
+    const ours = (v: string): boolean => v.startsWith(prefix) && /^\d+$/.test(v.slice(prefix.length));
+    const pools = (await this.run(['pool-list', '--name'])).split('\n').map((p) => p.trim()).filter(Boolean);
+    for (const pool of pools) {
+      const vols = (await this.run(['vol-list', '--pool', pool])).split('\n').map((l) => l.trim().split(/\s+/)[0] ?? '').filter(ours);
+      for (const vol of vols) await this.ignoring(/not found|no storage vol/i, () => this.run(['vol-delete', '--pool', pool, vol]));
     }
   }
 

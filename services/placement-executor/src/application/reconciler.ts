@@ -108,11 +108,19 @@ export class Reconciler {
   }
 
   private async checkVmNow(vmId: string, hostId: string, driver: HypervisorDriver, domain: DomainInfo | undefined): Promise<boolean> {
-    const state = await this.o.vms.load(vmId);
-    if ((state.status !== 'running' && state.status !== 'stopped') || state.pending !== null || state.location.hostId !== hostId) return false;
+    const settled = (s: VmState): s is Extract<VmState, { status: 'running' | 'stopped' }> =>
+      (s.status === 'running' || s.status === 'stopped') && s.pending === null && s.location.hostId === hostId;
+    let state = await this.o.vms.load(vmId);
+    if (!settled(state)) return false;
     let actual: string = domain?.state ?? 'missing';
-    // The listing may predate a restart by the lifecycle watch: look again before acting on a drift.
-    if (actual !== 'running' && actual !== 'blocked') actual = (await driver.state(vmId)) ?? 'missing';
+    if (actual !== 'running' && actual !== 'blocked') {
+      // The listing may predate a restart by the lifecycle watch: look again before acting on a drift.
+      actual = (await driver.state(vmId)) ?? 'missing';
+      // And the domain may be gone because of a request recorded since the log was read (a delete or
+      // stop carried out meanwhile): act only on what the log says now, or a deleted VM comes back.
+      state = await this.o.vms.load(vmId);
+      if (!settled(state)) return false;
+    }
     if (state.status === 'running') {
       if (actual === 'running' || actual === 'blocked') return this.clear(vmId);
       if (actual !== 'missing' && !FAILED_STATES.has(actual)) return this.report(vmId, 'running', actual);
