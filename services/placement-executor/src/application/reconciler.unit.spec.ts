@@ -15,7 +15,7 @@ const request = {
 };
 const location = { vmId: 'vm1', hostId: 'h1', hypervisorUri: 'sim://h1', attempt: 1 };
 const given = (...commands: VmCommand[]): VmState =>
-  commands.reduce((s, c) => decide(c, s).reduce((t, e) => evolve(t, e as VmEvent), s), initialState());
+  commands.reduce((s, c) => decide(c, s).reduce((t, e) => evolve(t, e), s), initialState());
 const running = given(
   { type: 'Provision', location, request, domainName: 'berth-vm1', domainUuid: 'u', registrationDeadline: '2030-01-01T00:00:00Z' },
   { type: 'Advance', to: 'running', volumes: [] },
