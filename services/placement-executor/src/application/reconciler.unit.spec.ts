@@ -4,7 +4,6 @@ import { createLogger } from '@berth/observability';
 import type { EventStreams } from '@berth/event-store';
 import type { VmCommand } from '../domain/vm/commands.ts';
 import { decide } from '../domain/vm/decide.ts';
-import type { VmEvent } from '../domain/vm/events.ts';
 import { evolve, initialState, type VmState } from '../domain/vm/state.ts';
 import { Reconciler } from './reconciler.ts';
 import type { Vms } from './vms.ts';
