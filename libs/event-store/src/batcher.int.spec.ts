@@ -1,4 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { context, propagation, trace, TraceFlags } from '@opentelemetry/api';
+import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
+import { W3CTraceContextPropagator } from '@opentelemetry/core';
 import { ConcurrencyError, IllegalStateError, ValidationError } from '@berth/errors';
 import { createTestDatabase, infraAvailable, type TestDatabase } from '@berth/testing';
 import { aggregate, CommandBatcher, createKysely, migrateEventStore, PostgresEventStore, type AnyKysely, type Folded } from './index.ts';
@@ -96,6 +99,29 @@ describe.skipIf(!(await infraAvailable('postgres')))('CommandBatcher', () => {
     const r = await batcher.execute({ ...deposit('acct-old', 2), newStreams: ['acct-old'] });
     expect([balanceOf(r.states[0]), r.states[0]!.version]).toEqual([7, 2]);
     expect(await balance('acct-old')).toBe(7);
+  });
+
+  it("records each command's own W3C trace context with its events, not the batch's", async () => {
+    const manager = new AsyncLocalStorageContextManager().enable();
+    context.setGlobalContextManager(manager);
+    propagation.setGlobalPropagator(new W3CTraceContextPropagator());
+    try {
+      const batcher = new CommandBatcher(store, { aggregates: [account] });
+      const traced = (n: number) => {
+        const spanContext = { traceId: `${n}`.repeat(32), spanId: `${n}`.repeat(16), traceFlags: TraceFlags.SAMPLED };
+        return context.with(trace.setSpanContext(context.active(), spanContext), () => batcher.execute(deposit(`acct-traced-${n}`, n)));
+      };
+      const results = await Promise.all([traced(1), traced(2)]);
+      expect(batcher.stats.batches).toBe(1); // both in one statement
+      for (const [i, n] of [1, 2].entries()) {
+        const want = `00-${`${n}`.repeat(32)}-${`${n}`.repeat(16)}-01`;
+        expect(results[i]!.events[0]![0]!.metadata['traceparent']).toBe(want);
+        expect((await store.readStream(`acct-traced-${n}`)).events[0]!.metadata['traceparent']).toBe(want);
+      }
+    } finally {
+      propagation.disable();
+      context.disable();
+    }
   });
 
   it('gives up after maxRetries conflicts with a ConcurrencyError', async () => {

@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { context, propagation } from '@opentelemetry/api';
 import { ConcurrencyError, ValidationError } from '@berth/errors';
 import { CompiledQuery } from 'kysely';
 import type pg from 'pg';
@@ -61,6 +62,8 @@ export interface CommandBatcherOptions {
 
 interface Pending {
   readonly command: BatchCommand;
+  /** W3C context of the code that submitted the command, recorded with its events (not the batch's). */
+  readonly trace: Readonly<Record<string, string>>;
   readonly resolve: (r: BatchCommandResult) => void;
   readonly reject: (e: unknown) => void;
   attempts: number;
@@ -116,8 +119,10 @@ export class CommandBatcher {
       if (!this.aggregates.some((g) => id.startsWith(g.prefix))) problems.push({ field: `streamIds[${i}]`, reason: `no aggregate folds '${id}'` });
     });
     if (problems.length > 0) return Promise.reject(new ValidationError(problems));
+    const carrier: Record<string, string> = {};
+    propagation.inject(context.active(), carrier);
     return new Promise((resolve, reject) => {
-      this.queue.push({ command, resolve, reject, attempts: 0, refresh: false });
+      this.queue.push({ command, trace: carrier, resolve, reject, attempts: 0, refresh: false });
       this.kick();
     });
   }
@@ -259,7 +264,7 @@ export class CommandBatcher {
       }
       const after = [...states];
       const appends = streamIds.flatMap((streamId, i) => {
-        const events = (decided[i] ?? []).map((e) => ({ ...e, id: e.id ?? randomUUID() }));
+        const events = (decided[i] ?? []).map((e) => ({ ...e, id: e.id ?? randomUUID(), metadata: { ...p.trace, ...e.metadata } }));
         if (events.length === 0) return [];
         // Later commands in this batch decide on the state this one leaves (tentatively).
         const aggregate = this.aggregateOf(streamId);
