@@ -56,7 +56,12 @@ describe.skipIf(!(await infraAvailable('postgres', 'nats')))('relay with raw dat
     const events: NewEvent[] = data.map((d) => ({ type: 'VmRequested', data: d }));
     await store.append('vm-tricky', events.slice(0, 100), { expectedVersion: 0, commandId: 'cmd-tricky' });
     await store.append('vm-tricky', events.slice(100), { expectedVersion: 100 });
-    const stored = await store.readAll({ after: null, limit: 1000 });
+    // The global read stops below the cluster's oldest open transaction (other test files run beside
+    // this one), so the events may show up a little later.
+    const stored = await eventually(async () => {
+      const all = await store.readAll({ after: null, limit: 1000 });
+      return all.length === data.length ? all : undefined;
+    }, 20_000, 'all events in the global read');
     expect(stored).toHaveLength(data.length);
 
     const received = new Map<string, EventEnvelope>();
