@@ -143,12 +143,13 @@ export class LibvirtDriver implements HypervisorDriver {
       return;
     }
     await this.destroy(vmId);
-    // Volumes Berth created are named after the domain; remove them with it.
+    // Volumes Berth created are named after the domain; they go before it, so a domain that is gone
+    // means its volumes are gone too (and an undefine interrupted in between finds the domain again).
     const vols = [...xmlText.matchAll(/<source pool='([^']+)' volume='([^']+)'/g)];
-    await this.ignoring('not-found', () => this.run(['undefine', name]));
     for (const [, pool = '', vol = ''] of vols) {
       if (vol.startsWith(name)) await this.ignoring(/not found|no storage vol/i, () => this.run(['vol-delete', '--pool', pool, vol]));
     }
+    await this.ignoring('not-found', () => this.run(['undefine', name]));
   }
 
   /**
