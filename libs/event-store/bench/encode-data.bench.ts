@@ -10,7 +10,7 @@
  *   npx tsx libs/event-store/bench/encode-data.bench.ts      (last line: one JSON object)
  */
 import { loadavg } from 'node:os';
-import { encodeData, prepareAppend } from '../src/validate.ts';
+import { encodeData, prepareAppend, strictToJson } from '../src/validate.ts';
 
 const ROUNDS = 15;
 const ROUND_EVENTS = 4000;
@@ -55,36 +55,20 @@ function vmPlaced(i: number): unknown {
   };
 }
 
-/** validate.ts's toJson before this change, verbatim. */
-function oldToJson(value: unknown): string {
-  let json: string | undefined;
-  try {
-    json = JSON.stringify(value, (_key, v: unknown) => {
-      if (typeof v === 'number' && !Number.isFinite(v)) throw new Error(`${v} has no JSON form`);
-      if (typeof v === 'function' || typeof v === 'symbol') throw new Error(`a ${typeof v} has no JSON form`);
-      return v;
-    });
-  } catch (e) {
-    throw new Error(`must be JSON-serialisable (${e instanceof Error ? e.message : String(e)})`);
-  }
-  if (json === undefined) throw new Error('must be JSON-serialisable (got undefined)');
-  if (json.includes('\\u0000')) throw new Error('must not contain the NUL character (\\u0000)');
-  return json;
-}
 
 const events = Array.from({ length: ROUND_EVENTS }, (_, i) => vmPlaced(i));
 const context = (): Record<string, string> => ({ traceparent: '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01' });
 let sink = 0;
 
-/** The old prepare path: the old toJson inside the prepared JSON, then the JSON.parse appends did for the docs. */
+/** The old prepare path: the old toJson (the strict encoding alone) inside the prepared JSON, then the JSON.parse appends did for the docs. */
 function oldPrepare(data: unknown): unknown {
   const meta = { ...context() };
-  const json = `[{"id":"7f0f8f0e-2f7e-4a48-9d3c-8a0f1c2b3d4e","type":"VmPlaced","schemaVersion":1,"metadata":${JSON.stringify(meta)},"data":${oldToJson(data)}}]`;
+  const json = `[{"id":"7f0f8f0e-2f7e-4a48-9d3c-8a0f1c2b3d4e","type":"VmPlaced","schemaVersion":1,"metadata":${JSON.stringify(meta)},"data":${strictToJson(data)}}]`;
   return (JSON.parse(json) as { data: unknown }[])[0]!.data;
 }
 
 const cases: Record<string, { old: (d: unknown) => unknown; new: (d: unknown) => unknown }> = {
-  toJson: { old: (d) => oldToJson(d).length, new: (d) => encodeData(d).json.length },
+  toJson: { old: (d) => strictToJson(d).length, new: (d) => encodeData(d).json.length },
   'prepare+docs': {
     // prepareAppend now does the old toJson's work through encodeData; its other work is the same in both.
     old: (d) => {

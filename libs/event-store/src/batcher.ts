@@ -238,7 +238,7 @@ export class CommandBatcher {
       const refresh = new Set(batch.filter((p) => p.refresh).flatMap((p) => p.command.streamIds));
       // A stream a command creates is taken as empty, unless a re-decision after a conflict asks for the log.
       const assumedNew = new Set(batch.filter((p) => !p.refresh).flatMap((p) => p.command.newStreams ?? []));
-      await this.load(batch.flatMap((p) => p.command.streamIds).filter((id) => refresh.has(id) || !assumedNew.has(id) || this.cache.has(id)), refresh);
+      await this.load(batch.flatMap((p) => p.command.streamIds).filter((id) => refresh.has(id) || !assumedNew.has(id)), refresh);
     } catch (e) {
       for (const p of batch) p.reject(e);
       return;

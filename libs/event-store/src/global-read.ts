@@ -1,7 +1,7 @@
 import { sql, type SelectExpression } from 'kysely';
 import { ValidationError, type FieldViolation } from '@berth/errors';
 import type { AnyKysely } from './db.ts';
-import { EVENT_COLUMNS, toStoredEvent, type EventRow } from './rows.ts';
+import { EVENT_COLUMNS, storedFields, toStoredEvent, type EventRow } from './rows.ts';
 import type { GlobalPosition, ReadAllOptions, StoredEvent } from './types.ts';
 
 /** The global read over any executor (a projection reads inside its own transaction). */
@@ -26,19 +26,7 @@ const RAW_COLUMNS: Selection = [...EVENT_COLUMNS.filter((c) => c !== 'data'), sq
  */
 export async function readAllRawEvents(exec: AnyKysely, schema: string, opts: ReadAllOptions): Promise<RawStoredEvent[]> {
   const rows = (await globalRead(exec, schema, opts, RAW_COLUMNS)) as (Omit<EventRow, 'data'> & { readonly data: string })[];
-  return rows.map((row) => ({
-    id: row.event_id,
-    type: row.type,
-    schemaVersion: row.schema_version,
-    streamId: row.stream_id,
-    streamPosition: Number(row.stream_position),
-    globalPosition: String(row.global_position),
-    transactionId: String(row.transaction_id),
-    occurredAt: row.occurred_at.toISOString(),
-    ...(row.command_id === null ? {} : { commandId: row.command_id }),
-    dataJson: row.data,
-    metadata: row.metadata ?? {},
-  }));
+  return rows.map((row) => ({ ...storedFields(row), dataJson: row.data }));
 }
 
 async function globalRead(exec: AnyKysely, schema: string, opts: ReadAllOptions, columns: Selection): Promise<unknown[]> {

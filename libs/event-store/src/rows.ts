@@ -29,7 +29,10 @@ export const EVENT_COLUMNS = [
   'occurred_at',
 ] as const;
 
-export function toStoredEvent(row: EventRow): StoredEvent {
+export const toStoredEvent = (row: EventRow): StoredEvent => ({ ...storedFields(row), data: row.data });
+
+/** A row's fields as a StoredEvent holds them, all but `data` (the relay's raw read keeps that as text). */
+export function storedFields(row: Omit<EventRow, 'data'>): Omit<StoredEvent, 'data'> {
   return {
     id: row.event_id,
     type: row.type,
@@ -40,7 +43,6 @@ export function toStoredEvent(row: EventRow): StoredEvent {
     transactionId: String(row.transaction_id),
     occurredAt: row.occurred_at.toISOString(),
     ...(row.command_id === null ? {} : { commandId: row.command_id }),
-    data: row.data,
     metadata: row.metadata ?? {},
   };
 }

@@ -46,6 +46,19 @@ export function toJson(value: unknown): string {
 }
 
 /**
+ * The strict encoding alone, which toJson was before the scan: the baseline its equivalence test and
+ * benchmark compare against.
+ */
+export const strictToJson = (value: unknown): string => checked(strictJson(value));
+
+/** Text JSON can store: rejects no text at all (a top-level undefined) and U+0000 (jsonb cannot hold it). */
+function checked(json: string | undefined): string {
+  if (json === undefined) throw new Error('must be JSON-serialisable (got undefined)');
+  if (json.includes('\\u0000')) throw new Error('must not contain the NUL character (\\u0000)');
+  return json;
+}
+
+/**
  * The strict encoding: JSON.stringify with a replacer that throws on what JSON would drop or turn
  * into null. Exact but slow (V8 calls back into JS for every key), so it only decides the values
  * the scan below cannot vouch for, which includes every value it rejects.
@@ -160,10 +173,7 @@ export function encodeData(value: unknown): { json: string; same: boolean } {
       throw new Error(`must be JSON-serialisable (${e instanceof Error ? e.message : String(e)})`);
     }
   }
-  if (json === undefined) throw new Error('must be JSON-serialisable (got undefined)');
-  // Postgres jsonb cannot hold U+0000.
-  if (json.includes('\\u0000')) throw new Error('must not contain the NUL character (\\u0000)');
-  return { json, same: verdict === SAME };
+  return { json: checked(json), same: verdict === SAME };
 }
 
 /** Validates an append and prepares its SQL arguments; throws ValidationError naming every bad field. */

@@ -4,6 +4,7 @@ import { extractTraceContext, withSpan, type Logger } from '@berth/observability
 import type { EventHandler } from './consumer.ts';
 import { publishDeadLetter } from './dead-letter.ts';
 import { parseEnvelope, type EnvelopeParse } from './envelope.ts';
+import { TurnBarrier } from './turn-barrier.ts';
 import type { ConsumeResult } from './results.ts';
 
 /**
@@ -46,6 +47,8 @@ const message = (e: unknown): string => (e instanceof Error ? e.message : String
 /** Returns the function that brings one message to its end (never throws); `parsed`: its envelope when already parsed. */
 export function createMessageProcessor(d: ProcessorDeps): (m: JsMsg, parsed?: EnvelopeParse) => Promise<void> {
   const log = d.logger;
+  // The acks and naks of handlers that end in one turn of the event loop leave in one socket write.
+  const barrier = new TurnBarrier();
 
   const deadLetter = async (m: JsMsg, reason: string): Promise<void> => {
     try {
@@ -105,6 +108,7 @@ export function createMessageProcessor(d: ProcessorDeps): (m: JsMsg, parsed?: En
 
     switch (outcome.kind) {
       case 'ack':
+        await barrier.wait();
         // A plain ack, not a confirmed one (ackAck is a request per message: a reply subscription,
         // a timer and two error objects): handlers are idempotent (command ids), so an ack lost on
         // the way only means one more delivery, which appends nothing.
@@ -113,6 +117,7 @@ export function createMessageProcessor(d: ProcessorDeps): (m: JsMsg, parsed?: En
         return;
       case 'nak':
         if (count >= d.maxDeliver) return deadLetter(m, `nak on delivery ${count} of maxDeliver ${d.maxDeliver}`);
+        await barrier.wait();
         m.nak(outcome.delayMillis);
         return;
       case 'term':

@@ -16,7 +16,7 @@ import { createLogger } from '@berth/observability';
 import { DecisionLog } from '../src/application/decision-log.ts';
 import { placeVm, type PlaceVmDeps } from '../src/application/place-vm.ts';
 import type { ClaimOutcome, ClaimRequest, InventoryPort } from '../src/application/ports.ts';
-import { toProtoClaim } from '../src/adapters/grpc/inventory-client.ts';
+import { toClaimRequest } from '../src/adapters/grpc/inventory-client.ts';
 import { applyEntry } from '../src/adapters/nats/snapshot-watch.ts';
 import { parseVmRequested } from '../src/adapters/nats/vm-requested.ts';
 import { EMPTY_COST_CONFIG, ScoringEngine, policyTable } from '../src/adapters/scoring/scoring-engine.ts';
@@ -55,15 +55,7 @@ async function round(): Promise<Round> {
     async claim(req: ClaimRequest): Promise<ClaimOutcome> {
       claims++;
       // The request as the gRPC client serializes it: the scheduler's cost.
-      inventoryV1.ClaimResourcesRequest.encode({
-        meta: { commandId: req.commandId },
-        vmId: req.vmId,
-        hostId: req.hostId,
-        expectedGeneration: req.expectedGeneration,
-        claim: toProtoClaim(req.claim),
-        explanationJson: req.explanation,
-        alternates: req.alternates.map((a) => ({ hostId: a.hostId, generation: a.generation })),
-      }).finish();
+      inventoryV1.ClaimResourcesRequest.encode(toClaimRequest(req)).finish();
       const t0 = performance.now();
       try {
         const h = truth.get(req.hostId)!;

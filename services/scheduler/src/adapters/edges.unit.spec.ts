@@ -10,7 +10,7 @@ import { FakeEngine, FakeInventory, FakeSource, MapView, host } from '../applica
 import { fromProtoVmSpec, toJson } from './grpc/translate.ts';
 import { parseCostConfig } from './nats/hardware-config-watch.ts';
 import { isStale, parseSnapshot, peekGeneration } from './nats/snapshot-watch.ts';
-import { KeepAlive, TurnBarrier, vmRequestedHandler } from './nats/vm-requested.ts';
+import { KeepAlive, vmRequestedHandler } from './nats/vm-requested.ts';
 import { vmRequested } from './nats/nats-test-helpers.ts';
 
 const GiB = 1024 ** 3;
@@ -148,22 +148,6 @@ describe('KeepAlive', () => {
     expect(vi.getTimerCount()).toBe(0);
     vi.advanceTimersByTime(20_000);
     expect(calls).toHaveLength(3);
-  });
-});
-
-describe('TurnBarrier', () => {
-  it('lets everything that waited within one turn go on together, in the check phase of that turn', async () => {
-    const barrier = new TurnBarrier();
-    const order: string[] = [];
-    const waits = [1, 2, 3].map((i) => barrier.wait().then(() => order.push(`released ${i}`)));
-    setImmediate(() => order.push('immediate queued after the first wait'));
-    await Promise.resolve();
-    order.push('same turn');
-    await Promise.all(waits);
-    await new Promise((r) => setImmediate(r));
-    expect(order).toEqual(['same turn', 'released 1', 'released 2', 'released 3', 'immediate queued after the first wait']);
-    // A later turn gets a new release.
-    await barrier.wait();
   });
 });
 

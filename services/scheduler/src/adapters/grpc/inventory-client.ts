@@ -30,6 +30,19 @@ export function toProtoClaim(c: Claim): inventoryV1.Claim {
   };
 }
 
+/** One claim as inventory's ClaimResources(Batch) takes it. */
+export function toClaimRequest(req: ClaimRequest): inventoryV1.ClaimResourcesRequest {
+  return {
+    meta: { commandId: req.commandId },
+    vmId: req.vmId,
+    hostId: req.hostId,
+    expectedGeneration: req.expectedGeneration,
+    claim: toProtoClaim(req.claim),
+    explanationJson: req.explanation,
+    alternates: req.alternates.map((a) => ({ hostId: a.hostId, generation: a.generation })),
+  };
+}
+
 const isStatus = (e: unknown, code: GrpcStatus): e is { code: GrpcStatus; details: string } => isServiceError(e) && e.code === code;
 
 /** What inventory answered one claim: its status code, and the new generation when OK. */
@@ -59,15 +72,7 @@ export class GrpcInventory implements InventoryPort {
   }
 
   async claim(req: ClaimRequest): Promise<ClaimOutcome> {
-    const answer = await this.claims.submit({
-      meta: { commandId: req.commandId },
-      vmId: req.vmId,
-      hostId: req.hostId,
-      expectedGeneration: req.expectedGeneration,
-      claim: toProtoClaim(req.claim),
-      explanationJson: req.explanation,
-      alternates: req.alternates.map((a) => ({ hostId: a.hostId, generation: a.generation })),
-    });
+    const answer = await this.claims.submit(toClaimRequest(req));
     if (answer.code === GrpcStatus.OK) return { kind: 'claimed', generation: answer.generation };
     if (answer.code === GrpcStatus.ABORTED) return { kind: 'generation-moved', detail: answer.details };
     if (answer.code === GrpcStatus.FAILED_PRECONDITION || answer.code === GrpcStatus.NOT_FOUND) {

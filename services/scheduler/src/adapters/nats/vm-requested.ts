@@ -75,33 +75,9 @@ export class KeepAlive {
   }
 }
 
-/**
- * Holds back the handlers that finish within one turn of the event loop and lets them all go on
- * together, in the check phase of that turn. The NATS client sends what was queued during one run
- * of the microtask queue in one write, so their acks leave in one write instead of one each:
- * inventory's answers arrive several at a time, and a write per ack (a system call waking the
- * server) was ~10% of the scheduler's CPU in bench:e2e. Delays an ack by less than one turn.
- */
-export class TurnBarrier {
-  private waiting: (() => void)[] = [];
-
-  wait(): Promise<void> {
-    return new Promise((resolve) => {
-      if (this.waiting.push(resolve) === 1) setImmediate(() => this.release());
-    });
-  }
-
-  private release(): void {
-    const waiting = this.waiting;
-    this.waiting = [];
-    for (const resolve of waiting) resolve();
-  }
-}
-
 export function vmRequestedHandler(o: VmRequestedHandlerOptions) {
   const random = o.random ?? Math.random;
   const keepAlive = o.keepAlive ?? new KeepAlive();
-  const barrier = new TurnBarrier();
   return async (env: EventEnvelope, ctx: ConsumeContext): Promise<ConsumeResult> => {
     if (env.type !== 'VmRequested') return ack();
     const req = parseVmRequested(env);
@@ -111,7 +87,6 @@ export function vmRequestedHandler(o: VmRequestedHandlerOptions) {
     const ended = keepAlive.begin(() => ctx.working());
     try {
       const out = await placeVm(o.deps, req, ctx.deliveryCount >= o.maxDeliver);
-      await barrier.wait();
       const log = { vmId: req.vm.vmId, delivery: ctx.deliveryCount, ...out };
       switch (out.kind) {
         case 'placed':
