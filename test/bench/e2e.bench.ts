@@ -37,7 +37,7 @@ const { values: args } = parseArgs({
     vms: { type: 'string', default: '2000' },
     concurrency: { type: 'string', default: '32' },
     schedulers: { type: 'string', default: '1' },
-    warmup: { type: 'string', default: '50' },
+    warmup: { type: 'string', default: '1000' },
     timeout: { type: 'string', default: '120' },
     'scheduler-parallelism': { type: 'string', default: '64' },
     policy: { type: 'string', default: 'spread' },
@@ -91,35 +91,82 @@ async function countEvents(db: TestDatabase): Promise<number> {
   }
 }
 
-/** CPU milliseconds used so far by a process and its descendants (Linux /proc; 0 elsewhere). */
-function cpuMillisOfTree(root: number): number {
-  const stats = new Map<number, { ppid: number; ticks: number }>();
+interface ProcStat {
+  readonly ppid: number;
+  readonly comm: string;
+  /** utime + stime, in clock ticks (100 per second on Linux). */
+  readonly ticks: number;
+}
+
+/** Every process's parent, command name and CPU ticks so far (Linux /proc; empty elsewhere). */
+function readProcs(): Map<number, ProcStat> {
+  const out = new Map<number, ProcStat>();
   let pids: string[];
   try {
     pids = readdirSync('/proc').filter((d) => /^\d+$/.test(d));
   } catch {
-    return 0;
+    return out;
   }
   for (const pid of pids) {
     try {
-      // Fields after the parenthesised command: state ppid ... utime(14) stime(15).
-      const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
-      stats.set(Number(pid), { ppid: Number(f[1]), ticks: Number(f[11]) + Number(f[12]) });
+      // "pid (comm) state ppid ... utime(14) stime(15)"; comm may hold spaces, so split after its ')'.
+      const text = readFileSync(`/proc/${pid}/stat`, 'utf8');
+      const close = text.lastIndexOf(')');
+      const f = text.slice(close + 2).split(' ');
+      out.set(Number(pid), { ppid: Number(f[1]), comm: text.slice(text.indexOf('(') + 1, close), ticks: Number(f[11]) + Number(f[12]) });
     } catch {
       // exited meanwhile
     }
   }
+  return out;
+}
+
+function treeOf(procs: ReadonlyMap<number, ProcStat>, root: number): Set<number> {
   const tree = new Set([root]);
   for (let grew = true; grew; ) {
     grew = false;
-    for (const [pid, st] of stats) {
+    for (const [pid, st] of procs) {
       if (!tree.has(pid) && tree.has(st.ppid)) {
         tree.add(pid);
         grew = true;
       }
     }
   }
-  return [...tree].reduce((sum, pid) => sum + (stats.get(pid)?.ticks ?? 0), 0) * 10;
+  return tree;
+}
+
+/**
+ * Which part of the run each process belongs to: a service (its process tree), Postgres, NATS, or
+ * this benchmark (its own process: the gRPC client and the NATS subscriber). Everything else is left out.
+ */
+function groupsOf(procs: ReadonlyMap<number, ProcStat>, services: readonly ServiceHandle[]): Map<number, string> {
+  const groups = new Map<number, string>();
+  for (const h of services) for (const pid of treeOf(procs, h.pid)) groups.set(pid, h.label);
+  for (const [pid, st] of procs) {
+    if (groups.has(pid)) continue;
+    if (st.comm === 'postgres') groups.set(pid, 'postgres');
+    else if (st.comm === 'nats-server') groups.set(pid, 'nats');
+  }
+  groups.set(process.pid, 'benchmark client');
+  return groups;
+}
+
+/**
+ * CPU milliseconds per VM of each part between two readings, and their total: the figure that
+ * survives a loaded machine better than VMs per second. A process that exited between the readings
+ * is not counted (Postgres backends live as long as their pools).
+ */
+function cpuPerVm(before: ReadonlyMap<number, ProcStat>, after: ReadonlyMap<number, ProcStat>, services: readonly ServiceHandle[], vms: number): Record<string, number> {
+  const sums = new Map<string, number>([...services.map((h) => [h.label, 0] as const), ['postgres', 0], ['nats', 0], ['benchmark client', 0]]);
+  for (const [pid, group] of groupsOf(after, services)) {
+    const now = after.get(pid)!;
+    const then = before.get(pid);
+    const ticks = now.ticks - (then !== undefined && then.comm === now.comm ? then.ticks : 0);
+    sums.set(group, (sums.get(group) ?? 0) + ticks);
+  }
+  const perVm = (ticks: number): number => Math.round(((ticks * 10) / vms) * 100) / 100;
+  const total = [...sums.values()].reduce((a, b) => a + b, 0);
+  return { ...Object.fromEntries([...sums].map(([k, v]) => [k, perVm(v)])), total: perVm(total) };
 }
 
 /** VmStarted / VmPlacementFailed as they reach NATS subscribers, keyed by VM id. */
@@ -269,13 +316,13 @@ async function main(): Promise<void> {
 
     const eventsBefore = (await countEvents(invDb)) + (await countEvents(execDb));
     const vmIds = Array.from({ length: VMS }, (_, i) => `vm-${String(i).padStart(5, '0')}`);
-    const cpuBefore = services.map((h) => cpuMillisOfTree(h.pid));
+    const procsBefore = readProcs();
     const loadStart = load();
     const run = await compose(c, vmIds);
     const composedAt = performance.now();
     await settle(vmIds);
     const loadEnd = load();
-    const cpuMillisPerVm = Object.fromEntries(services.map((h, i) => [h.label, Math.round(((cpuMillisOfTree(h.pid) - cpuBefore[i]!) / VMS) * 100) / 100]));
+    const cpuMillisPerVm = cpuPerVm(procsBefore, readProcs(), services, VMS);
 
     const latencies: number[] = [];
     let lastStarted = run.firstAccepted;

@@ -54,6 +54,38 @@ describe.skipIf(!(await infraAvailable('postgres')))('appendBatch', () => {
     expect([...positions].sort((a, b) => (a < b ? -1 : 1))).toEqual(positions);
   });
 
+  it('writes a batch without conflicts whole: versions chained across items, new streams, command ids', async () => {
+    await store.append('b6-host', [ev('Registered')], { expectedVersion: 'no-stream' });
+    const out = await store.appendBatch(Array.from({ length: 5 }, (_, i) => ({
+      commandId: `claim-b6-${i}`,
+      appends: [{ streamId: 'b6-host', expectedVersion: 1 + i, events: [ev('Claimed', i)] }, { streamId: `b6-vm${i}`, expectedVersion: 0, events: [ev('Placed', i)] }],
+    })));
+    expect(kinds(out)).toEqual(['ok', 'ok', 'ok', 'ok', 'ok']);
+    expect(out.map((o) => written(o).map((a) => a.nextExpectedVersion))).toEqual([[2, 1], [3, 1], [4, 1], [5, 1], [6, 1]]);
+    const host = await store.readStream('b6-host');
+    expect(host.version).toBe(6);
+    expect(host.events.map((e) => [e.streamPosition, e.data, e.commandId])).toEqual([
+      [1, { n: 0 }, undefined], ...Array.from({ length: 5 }, (_, i) => [i + 2, { n: i }, `claim-b6-${i}`]),
+    ]);
+    for (let i = 0; i < 5; i++) expect((await store.commandResult(`claim-b6-${i}`))?.appends.map((a) => a.streamId).sort()).toEqual(['b6-host', `b6-vm${i}`]);
+  });
+
+  it('refuses only the item whose version is stale in the table, committing the rest', async () => {
+    await store.append('b7-x', [ev('X'), ev('X')], { expectedVersion: 'no-stream' });
+    const out = await store.appendBatch([
+      { commandId: 'b7-a', appends: [{ streamId: 'b7-a', expectedVersion: 0, events: [ev('A')] }] },
+      { commandId: 'b7-x', appends: [{ streamId: 'b7-x', expectedVersion: 1, events: [ev('X2')] }] },
+      { commandId: 'b7-b', appends: [{ streamId: 'b7-b', expectedVersion: 0, events: [ev('B')] }] },
+    ]);
+    expect(out[1]).toEqual({ outcome: 'conflict', streamId: 'b7-x', actualVersion: 2 });
+    expect(kinds(out)).toEqual(['ok', 'conflict', 'ok']);
+    expect((await store.readStream('b7-a')).version).toBe(1);
+    expect((await store.readStream('b7-b')).version).toBe(1);
+    expect((await store.readStream('b7-x')).version).toBe(2);
+    expect(await store.commandResult('b7-x')).toBeUndefined();
+    expect(await store.commandResult('b7-a')).toBeDefined();
+  });
+
   it('answers a repeated command id as a duplicate with the first events, writing nothing', async () => {
     const item = { commandId: 'dup-1', appends: [{ streamId: 'b2-a', expectedVersion: 0, events: [ev('A')] }, { streamId: 'b2-b', expectedVersion: 0, events: [ev('B')] }] };
     const [first] = await store.appendBatch([item]);
