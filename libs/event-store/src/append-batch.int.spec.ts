@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { sql } from 'kysely';
 import { ValidationError } from '@berth/errors';
 import { createTestDatabase, infraAvailable, type TestDatabase } from '@berth/testing';
 import { createKysely, migrateEventStore, PostgresEventStore, type AnyKysely, type BatchOutcome } from './index.ts';
@@ -123,6 +124,13 @@ describe.skipIf(!(await infraAvailable('postgres')))('appendBatch', () => {
     const racers = await Promise.all(Array.from({ length: 6 }, (_, i) => store.appendBatch([{ appends: [{ streamId: 'b4-h', expectedVersion: 1, events: [ev('Take', i)] }] }])));
     expect(racers.flat().filter((o) => o.outcome === 'ok')).toHaveLength(1);
     expect((await store.readStream('b4-h')).version).toBe(2);
+  });
+
+  it('compresses large event data with lz4', async () => {
+    const big = { explanation: Array.from({ length: 200 }, (_, i) => ({ hostId: `host-${i}`, score: i / 7 })) };
+    await store.append('b8-big', [{ type: 'Placed', data: big }], { expectedVersion: 'no-stream' });
+    const { rows } = await sql<{ method: string | null }>`SELECT pg_column_compression(data) AS method FROM events WHERE stream_id = 'b8-big'`.execute(db);
+    expect(rows).toEqual([{ method: 'lz4' }]);
   });
 
   it('rejects bad input naming the field, writing nothing', async () => {

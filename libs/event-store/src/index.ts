@@ -1,6 +1,6 @@
 export * from './types.ts';
 export type { AnyKysely, AnyTransaction } from './db.ts';
-export { createKysely, migrateEventStore, eventStoreMigrations, notifyChannel, type SchemaOptions, type CreateKyselyOptions } from './schema.ts';
+export { createKysely, migrateEventStore, eventStoreMigrations, notifyChannel, lz4Compression, type SchemaOptions, type CreateKyselyOptions } from './schema.ts';
 export { PostgresEventStore, EventStoreTx } from './store.ts';
 export { readCheckpoint, writeCheckpoint } from './checkpoints.ts';
 export { toJson, MAX_EVENTS_PER_APPEND, MAX_STREAM_ID_LENGTH } from './validate.ts';

@@ -1,5 +1,5 @@
 import { Migrator, sql, type Kysely, type Migration } from 'kysely';
-import type { AnyKysely } from '@berth/event-store';
+import { lz4Compression, type AnyKysely } from '@berth/event-store';
 import type { HostSnapshot, HostState } from '@berth/fit';
 import type { Host } from '../../domain/host/state.ts';
 import type { Vm, VmStatus } from '../../domain/vm/state.ts';
@@ -52,6 +52,12 @@ const migrations: Record<string, Migration> = {
         .addColumn('updated_at', 'timestamptz', (c) => c.notNull())
         .execute();
       await db.schema.createIndex('inventory_vms_host_idx').on('inventory_vms').column('host_id').execute();
+    },
+  },
+  '0002_docs_lz4': {
+    up: async (db) => {
+      // A host's document holds all its claims and is rewritten on every claim: pglz was ~2% of the machine.
+      for (const table of ['inventory_hosts', 'inventory_vms']) await sql.raw(lz4Compression(table, 'doc')).execute(db);
     },
   },
 };
