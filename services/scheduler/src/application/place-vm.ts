@@ -74,7 +74,7 @@ export async function placeVm(deps: PlaceVmDeps, req: PlacementRequest, finalDel
       if (view.get(candidate.hostId)?.generation !== candidate.generation) break;
       if (stillRefused(candidate.hostId)) continue;
       attempts += 1;
-      const explanation = placedExplanation(decision, candidate);
+      const explanation = placedExplanation(decision, candidate, req.vm.name);
       const outcome = await inventory.claim({
         commandId: claimCommandId(req.requestId, attempts),
         vmId: req.vm.vmId,
@@ -183,13 +183,24 @@ const candidateJson = (c: Candidate) => ({ hostId: c.hostId, hostName: c.hostNam
  */
 export const RUNNERS_UP_EXPLAINED = 3;
 
-function placedExplanation(decision: Extract<Decision, { kind: 'placed' }>, chosen: Candidate): string {
+const score = (c: Candidate): number => +c.score.toFixed(4);
+
+/**
+ * The explanation of the claim sent to `chosen`. The engine's summary names its best host; when the
+ * claim goes elsewhere (a random pick within the host subset, or the next alternate after a
+ * refusal) the summary says so and names both.
+ */
+function placedExplanation(decision: Extract<Decision, { kind: 'placed' }>, chosen: Candidate, vmName: string): string {
   const runnersUp: ReturnType<typeof candidateJson>[] = [];
   for (let i = -1; i < decision.alternates.length && runnersUp.length < RUNNERS_UP_EXPLAINED; i++) {
     const c = i < 0 ? decision.chosen : decision.alternates[i]!;
     if (c.hostId !== chosen.hostId) runnersUp.push(candidateJson(c));
   }
-  return JSON.stringify({ summary: decision.summary, chosen: candidateJson(chosen), runnersUp });
+  const best = decision.chosen;
+  const summary = chosen.hostId === best.hostId
+    ? decision.summary
+    : `${vmName} goes to ${chosen.hostName} (score ${score(chosen)}; best-scored ${best.hostName}, ${score(best)}; ${decision.alternates.length} runners-up)`;
+  return JSON.stringify({ summary, chosen: candidateJson(chosen), runnersUp });
 }
 
 function failedExplanation(decision: Extract<Decision, { kind: 'failed' }>): string {

@@ -136,6 +136,10 @@ describe('placeVm', () => {
     // Ranked h2, h1, h3, h4: 0.7 of a subset of 2 picks h1; after its rejection (draw 0) h2.
     expect(inventory.claims.map((c) => c.hostId)).toEqual(['h1', 'h2']);
     expect(out).toEqual({ kind: 'placed', hostId: 'h2', attempts: 2 });
+    // Each claim's explanation names the host it went to; the one away from the best names the best too.
+    const [toH1, toH2] = inventory.claims.map((c) => JSON.parse(c.explanation) as { summary: string; chosen: { hostId: string } });
+    expect(toH1).toMatchObject({ chosen: { hostId: 'h1' }, summary: expect.stringMatching(/^vm-1 goes to h1 \(score [\d.]+; best-scored h2, [\d.]+; 3 runners-up\)$/) });
+    expect(toH2).toMatchObject({ chosen: { hostId: 'h2' }, summary: 'placed vm-1 on h2' });
   });
 
   it('after a refusal picks the next host at random among the next three, so losers of one race scatter', async () => {
