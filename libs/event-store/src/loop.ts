@@ -21,6 +21,11 @@ export interface LoopOptions {
   readonly pollMillis: number;
   /** First delay after a failed step, doubling per failure up to 30 s. */
   readonly retryMillis?: number;
+  /**
+   * After a batch that was not full, wait this long before reading again, so that what arrives
+   * meanwhile is handled as one batch: fewer, larger batches, each up to this much later. Default 0.
+   */
+  readonly lingerMillis?: number;
   readonly signal?: AbortSignal;
   readonly logger?: LoopLogger;
 }
@@ -56,13 +61,19 @@ export function startTailingLoop(opts: LoopOptions, step: () => Promise<StepResu
           failures = 0;
           handled += r.count;
           if (r.checkpoint !== null) checkpoint = r.checkpoint;
-          if (r.heldBack === true && !r.more) {
+          if (r.more) continue;
+          const linger = r.count > 0 ? (opts.lingerMillis ?? 0) : 0;
+          if (linger > 0) {
+            await pause(linger, signal);
+            // Events held back at the last read had their NOTIFY already: look again at once.
+            if (r.heldBack === true) continue;
+          } else if (r.heldBack === true) {
             await wakeup.wait(Math.min(opts.pollMillis, heldBackDelay), signal);
             heldBackDelay = Math.min(heldBackDelay * 2, HELD_BACK_MAX_MILLIS);
             continue;
           }
           heldBackDelay = HELD_BACK_FIRST_MILLIS;
-          if (!r.more) await wakeup.wait(opts.pollMillis, signal);
+          await wakeup.wait(opts.pollMillis, signal);
         } catch (err) {
           const delay = backoffMillis(opts.retryMillis ?? 250, failures++);
           logger.error({ err: err instanceof Error ? err.message : String(err), retryInMillis: delay }, `${opts.what} failed; retrying`);

@@ -25,6 +25,11 @@ export interface ProjectionOptions {
   readonly pollMillis?: number;
   /** First retry delay after a failure (doubling, at most 30 s); default 250. */
   readonly retryMillis?: number;
+  /**
+   * Wait this long after a batch before reading the next (see LoopOptions.lingerMillis): a read model
+   * that rewrites whole documents per batch writes each one once for all the events of the interval.
+   */
+  readonly lingerMillis?: number;
   readonly signal?: AbortSignal;
   readonly logger?: LoopLogger;
 }
@@ -44,7 +49,7 @@ export function runProjection(opts: ProjectionOptions): TailingLoop {
   let committed = '';
   const key = (p: { transactionId: string; position: string } | null): string => (p === null ? 'start' : `${p.transactionId}/${p.position}`);
   return startTailingLoop(
-    { db, channel: opts.store.channel, what: `projection ${opts.name}`, pollMillis: opts.pollMillis ?? 1000, retryMillis: opts.retryMillis, signal: opts.signal, logger: opts.logger },
+    { db, channel: opts.store.channel, what: `projection ${opts.name}`, pollMillis: opts.pollMillis ?? 1000, retryMillis: opts.retryMillis, lingerMillis: opts.lingerMillis, signal: opts.signal, logger: opts.logger },
     async () =>
       db.transaction().execute(async (trx) => {
         await sql`SELECT pg_advisory_xact_lock(hashtext(${`berth-projection:${schema}.${opts.name}`}))`.execute(trx);

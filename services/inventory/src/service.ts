@@ -15,6 +15,9 @@ import { readModelProjection } from './adapters/postgres/projection.ts';
 import { migrateReadModel, ReadModel } from './adapters/postgres/read-model.ts';
 import type { InventoryConfig } from './config.ts';
 
+/** How long the read-model projection gathers events before applying them (see runProjection's lingerMillis). */
+export const READ_MODEL_LINGER_MILLIS = 200;
+
 export interface RunningInventory {
   readonly port: number;
   readonly store: PostgresEventStore;
@@ -57,7 +60,9 @@ export async function startInventory(config: Readonly<InventoryConfig>, logger: 
   const publish = createEventPublisher(nc, { service: inventoryEvents.INVENTORY_SERVICE, ...(prefix ? { prefix } : {}) });
   const loops: TailingLoop[] = [
     startRelay({ store, name: 'inventory-relay', publishRaw: async (e) => void (await publish(e)), pollMillis: 1000, logger }),
-    runProjection({ store, name: 'inventory-read-model', handle: readModelProjection(await kvSnapshotSink(nc, prefix)), pollMillis: 1000, logger }),
+    // The read model (List calls, the scheduler's host snapshots) lags the log by up to READ_MODEL_LINGER_MILLIS: each
+    // touched host's document and snapshot is then written once per interval, not once per commit.
+    runProjection({ store, name: 'inventory-read-model', handle: readModelProjection(await kvSnapshotSink(nc, prefix)), pollMillis: 1000, lingerMillis: READ_MODEL_LINGER_MILLIS, logger }),
   ];
 
   const readModel = new ReadModel(db);

@@ -84,7 +84,8 @@ export async function startExecutor(config: Readonly<ExecutorConfig>, logger: Lo
   const publish = createEventPublisher(nc, { service: executorEvents.EXECUTOR_SERVICE, ...p });
   const loops: TailingLoop[] = [
     startRelay({ store, name: 'executor-relay', publishRaw: async (e) => void (await publish(e)), pollMillis: 1000, logger }),
-    runProjection({ store, name: 'executor-vms', handle: (events, trx) => projectVmEvents(events, trx as never), pollMillis: 1000, logger }),
+    // The read model (sweeps, reconciliation, ListVms) may lag by 200 ms: fewer, larger batches.
+    runProjection({ store, name: 'executor-vms', handle: (events, trx) => projectVmEvents(events, trx as never), pollMillis: 1000, lingerMillis: 200, logger }),
   ];
 
   const watch = new LifecycleWatch(driverFor, reconciler, logger);
