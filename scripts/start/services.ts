@@ -9,6 +9,7 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import { grpcHealthV1 } from '@berth/contracts';
+import { withServiceNodeOptions } from '@berth/config';
 
 export interface ServiceManifest {
   readonly name: string;
@@ -50,7 +51,7 @@ export function startService(root: string, svc: ServiceManifest, env: NodeJS.Pro
   const tsx = join(root, 'node_modules', '.bin', 'tsx');
   const child = spawn(tsx, [join(svc.dir, 'src', 'main.ts')], {
     cwd: svc.dir,
-    env: { ...env, [svc.portEnv]: String(svc.port), OTEL_SERVICE_NAME: env['OTEL_SERVICE_NAME'] ?? `berth-${svc.name}` },
+    env: withServiceNodeOptions({ ...env, [svc.portEnv]: String(svc.port), OTEL_SERVICE_NAME: env['OTEL_SERVICE_NAME'] ?? `berth-${svc.name}` }),
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const prefix = `[${svc.name}]`.padEnd(22);

@@ -13,6 +13,7 @@ import { createServer } from 'node:net';
 import { join } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import { grpcHealthV1 } from '@berth/contracts';
+import { withServiceNodeOptions } from '@berth/config';
 
 export const repoRoot = new URL('../..', import.meta.url).pathname;
 
@@ -88,7 +89,7 @@ export async function startService(name: string, env: Readonly<Record<string, st
   const [command, argv] = nodeArgs.length > 0 ? [process.execPath, [...nodeArgs, '--import', 'tsx', main]] : [join(repoRoot, 'node_modules', '.bin', 'tsx'), [main]];
   const child: ChildProcess = spawn(command, argv, {
     cwd: join(repoRoot, 'services', name),
-    env: { ...process.env, OTEL_TRACES_EXPORTER: 'none', ...env, [options.portEnv ?? portEnvOf(name)]: String(port) },
+    env: withServiceNodeOptions({ ...process.env, OTEL_TRACES_EXPORTER: 'none', ...env, [options.portEnv ?? portEnvOf(name)]: String(port) }),
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const lines: string[] = [];

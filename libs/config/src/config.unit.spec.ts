@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { ValidationError } from '@berth/errors';
-import { ConfigError, loadConfig, parseBytes, parseDuration, zBytes, zDuration, zPort, zUrl } from './index.ts';
+import { ConfigError, loadConfig, parseBytes, parseDuration, SERVICE_NODE_OPTIONS, withServiceNodeOptions, zBytes, zDuration, zPort, zUrl } from './index.ts';
 
 const schema = z.object({
   DATABASE_URL: zUrl(['postgres', 'postgresql']),
@@ -133,5 +133,12 @@ describe('parseBytes', () => {
       expect(e).toBeInstanceOf(ValidationError);
       expect((e as ValidationError).violations[0]?.field).toBe('MEMORY_RESERVE');
     }
+  });
+});
+
+describe('withServiceNodeOptions', () => {
+  it('adds the service options before NODE_OPTIONS already set, so those still win', () => {
+    expect(withServiceNodeOptions({ A: '1' })).toEqual({ A: '1', NODE_OPTIONS: SERVICE_NODE_OPTIONS });
+    expect(withServiceNodeOptions({ NODE_OPTIONS: ' --max-semi-space-size=8 ' }).NODE_OPTIONS).toBe(`${SERVICE_NODE_OPTIONS} --max-semi-space-size=8`);
   });
 });
