@@ -206,7 +206,8 @@ export class VmCommands {
       }
     })();
     if (!command) return undefined;
-    const reason = type === 'VmDeleted' ? 'VM deleted' : `provisioning failed: ${r.reason}`;
-    return this.run(r.vmId, commandId, command, reason);
+    // Only these two can end the VM's claim; the other reports touch the VM stream alone.
+    const releaseReason = type === 'VmDeleted' ? 'VM deleted' : type === 'VmProvisionFailed' ? `provisioning failed: ${r.reason}` : undefined;
+    return this.run(r.vmId, commandId, command, releaseReason);
   }
 }
