@@ -43,6 +43,9 @@ export const BerthHeaders = {
   streamId: 'Berth-Stream-Id',
 } as const;
 
+/** A W3C traceparent (version 00) whose sampled flag is off, with valid non-zero ids. */
+const UNSAMPLED = /^00-(?!0{32})[\da-f]{32}-(?!0{16})[\da-f]{16}-[\da-f][02468ace]$/;
+
 /** Publishes one event; `close()` fails what is still in flight and stops the timeout sweeper. */
 export type EventPublisher = ((e: PublishableEvent | RawPublishableEvent) => Promise<PublishResult>) & { close(): void };
 
@@ -56,17 +59,32 @@ export type EventPublisher = ((e: PublishableEvent | RawPublishableEvent) => Pro
 export function createEventPublisher(nc: NatsConnection, options: PublisherOptions): EventPublisher {
   checkPrefix(options.prefix);
   const acks = new PubAckTracker(nc, options.timeoutMillis ?? 5000);
+  const headersOf = (e: PublishableEvent | RawPublishableEvent) => {
+    const h = natsHeaders();
+    h.set(BerthHeaders.msgId, e.id);
+    h.set(BerthHeaders.eventType, e.type);
+    h.set(BerthHeaders.schemaVersion, String(e.schemaVersion));
+    h.set(BerthHeaders.streamId, e.streamId);
+    return h;
+  };
   const publish = async (e: PublishableEvent | RawPublishableEvent): Promise<PublishResult> => {
     const subject = subjectName(options.subjectFor?.(e) ?? eventSubject(options.service, e.streamId, e.type), options.prefix);
+    const traceparent = e.metadata?.['traceparent'];
+    if (traceparent !== undefined && UNSAMPLED.test(traceparent)) {
+      // A trace nobody records (every sampler Berth configures is parent-based): no span would be
+      // made, so the recorded context travels on as it is, without being parsed and re-encoded.
+      const h = headersOf(e);
+      h.set('traceparent', traceparent);
+      const state = e.metadata?.['tracestate'];
+      if (state) h.set('tracestate', state);
+      const ack = await acks.publish(subject, envelopeBody(e), h);
+      return { subject, stream: ack.stream, seq: ack.seq, duplicate: ack.duplicate };
+    }
     const parent = e.metadata?.['traceparent'] ? extractTraceContext(e.metadata, context.active()) : context.active();
     return withSpan(
       `${subject} publish`,
       async (span) => {
-        const h = natsHeaders();
-        h.set(BerthHeaders.msgId, e.id);
-        h.set(BerthHeaders.eventType, e.type);
-        h.set(BerthHeaders.schemaVersion, String(e.schemaVersion));
-        h.set(BerthHeaders.streamId, e.streamId);
+        const h = headersOf(e);
         injectTraceHeaders(h, trace.setSpan(context.active(), span));
         const ack = await acks.publish(subject, envelopeBody(e), h);
         span.setAttribute('messaging.destination.partition.id', ack.stream);

@@ -75,4 +75,21 @@ describe.skipIf(!(await infraAvailable('nats')))('trace context across NATS', ()
     expect(p.spanContext().traceId).toBe(metadata['traceparent']!.split('-')[1]);
     expect(c.parentSpanContext?.spanId).toBe(p.spanContext().spanId);
   });
+
+  it('carries an unsampled recorded context on as it is, making no spans', async () => {
+    const publish = createEventPublisher(nc, { service: 'inventory', prefix });
+    const traceparent = '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-00';
+    const e = makeEvent({ metadata: { traceparent, tracestate: 'vendor=1' } });
+    const sub = nc.subscribe(`${prefix}.berth.inventory.>`, { max: 1 });
+    await publish(e);
+    for await (const m of sub) {
+      expect(m.headers?.get('traceparent')).toBe(traceparent);
+      expect(m.headers?.get('tracestate')).toBe('vendor=1');
+      expect(m.headers?.get('Nats-Msg-Id')).toBe(e.id);
+    }
+    await eventually(() => handled.get(e.id), 20_000, 'handled');
+    // The handler still runs in the recorded trace; nothing was recorded for it.
+    expect(handled.get(e.id)?.traceId).toBe('0af7651916cd43dd8448eb211c80319c');
+    expect(obs.memoryExporter!.getFinishedSpans().filter((s) => s.attributes['messaging.message.id'] === e.id)).toEqual([]);
+  });
 });
