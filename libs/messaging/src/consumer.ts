@@ -60,7 +60,8 @@ export interface ConsumerOptions {
    */
   readonly types?: readonly string[];
   /**
-   * Messages pulled per request (default max(10, concurrency)). The consumer holds at most
+   * Messages pulled per request (default max(64, concurrency): a small batch costs a pull request
+   * every few messages, e.g. a consumer that acknowledges most types unread). The consumer holds at most
    * max(20, 2 × batchSize, 2 × concurrency) unacknowledged; waiting ones are kept alive.
    */
   readonly batchSize?: number;
@@ -110,7 +111,7 @@ export async function startConsumer(o: ConsumerOptions): Promise<RunningConsumer
   validate(o);
   const maxDeliver = o.maxDeliver ?? 5;
   const concurrency = o.concurrency ?? 1;
-  const batchSize = o.batchSize ?? Math.max(10, concurrency);
+  const batchSize = o.batchSize ?? Math.max(64, concurrency);
   const stream = streamName(o.stream, o.prefix);
   const logger = o.logger ?? createLogger(`consumer:${o.durable}`);
   const spec: DurableSpec = {
