@@ -1,10 +1,11 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { context, propagation, trace, TraceFlags } from '@opentelemetry/api';
 import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
 import { W3CTraceContextPropagator } from '@opentelemetry/core';
 import { ConcurrencyError, IllegalStateError, ValidationError } from '@berth/errors';
-import { createTestDatabase, infraAvailable, type TestDatabase } from '@berth/testing';
-import { aggregate, CommandBatcher, createKysely, migrateEventStore, PostgresEventStore, type AnyKysely, type Folded } from './index.ts';
+import { infraAvailable } from '@berth/testing';
+import { aggregate, CommandBatcher, type Folded } from './index.ts';
+import { useTestStore } from './testing/store-fixture.ts';
 
 /** An account: a balance moved by Deposited / Withdrawn events. */
 const account = aggregate<number>({
@@ -30,28 +31,15 @@ const transfer = (from: string, to: string, amount: number) => ({
 });
 
 describe.skipIf(!(await infraAvailable('postgres')))('CommandBatcher', () => {
-  let tdb: TestDatabase;
-  let db: AnyKysely;
-  let store: PostgresEventStore;
+  const t = useTestStore('es_batcher');
   const balance = async (id: string): Promise<number> =>
-    (await store.readStream(id)).events.reduce((b, e) => b + (e.type === 'Deposited' ? 1 : -1) * (e.data as { amount: number }).amount, 0);
-
-  beforeAll(async () => {
-    tdb = await createTestDatabase('es_batcher');
-    db = createKysely(tdb.url, { max: 6 });
-    await migrateEventStore(db);
-    store = new PostgresEventStore(db);
-  });
-  afterAll(async () => {
-    await db?.destroy();
-    await tdb?.drop();
-  });
+    (await t.store.readStream(id)).events.reduce((b, e) => b + (e.type === 'Deposited' ? 1 : -1) * (e.data as { amount: number }).amount, 0);
 
   it('commits concurrent commands in few statements, each decided on the state the ones before it left', async () => {
-    const batcher = new CommandBatcher(store, { aggregates: [account] });
+    const batcher = new CommandBatcher(t.store, { aggregates: [account] });
     const results = await Promise.all(Array.from({ length: 300 }, (_, i) => batcher.execute(deposit(`acct-a${i % 10}`, 1))));
     expect(results.every((r) => !r.duplicate && r.events[0]!.length === 1)).toBe(true);
-    for (let i = 0; i < 10; i++) expect(await store.readStream(`acct-a${i}`)).toMatchObject({ version: 30 });
+    for (let i = 0; i < 10; i++) expect(await t.store.readStream(`acct-a${i}`)).toMatchObject({ version: 30 });
     // 300 commands, 256 per statement at most: two statements when they all queue at once.
     expect(batcher.stats).toMatchObject({ commands: 300 });
     expect(batcher.stats.batches).toBeLessThanOrEqual(3);
@@ -59,7 +47,7 @@ describe.skipIf(!(await infraAvailable('postgres')))('CommandBatcher', () => {
   });
 
   it('applies a multi-stream command atomically and refuses one that does not hold, leaving the others', async () => {
-    const batcher = new CommandBatcher(store, { aggregates: [account] });
+    const batcher = new CommandBatcher(t.store, { aggregates: [account] });
     await batcher.execute(deposit('acct-src', 10));
     const outcomes = await Promise.allSettled([
       batcher.execute(transfer('acct-src', 'acct-dst', 6)),
@@ -74,8 +62,8 @@ describe.skipIf(!(await infraAvailable('postgres')))('CommandBatcher', () => {
   });
 
   it('keeps two batchers on the same streams right: stale caches end in conflicts, re-read and re-decided', async () => {
-    const one = new CommandBatcher(store, { aggregates: [account], maxRetries: 50 });
-    const two = new CommandBatcher(store, { aggregates: [account], maxRetries: 50 });
+    const one = new CommandBatcher(t.store, { aggregates: [account], maxRetries: 50 });
+    const two = new CommandBatcher(t.store, { aggregates: [account], maxRetries: 50 });
     await one.execute(deposit('acct-shared', 100));
     await two.read('acct-shared');
     await Promise.all(Array.from({ length: 40 }, (_, i) => (i % 2 === 0 ? one : two).execute(transfer('acct-shared', `acct-sink${i % 4}`, 2))));
@@ -89,13 +77,13 @@ describe.skipIf(!(await infraAvailable('postgres')))('CommandBatcher', () => {
   });
 
   it('decides a stream named new as empty without reading it, and on the log when it existed after all', async () => {
-    const batcher = new CommandBatcher(store, { aggregates: [account] });
+    const batcher = new CommandBatcher(t.store, { aggregates: [account] });
     const loads = batcher.stats.loads;
     await batcher.execute({ ...deposit('acct-fresh', 3), newStreams: ['acct-fresh'] });
     expect(batcher.stats.loads).toBe(loads);
     expect(await balance('acct-fresh')).toBe(3);
     // Wrongly named new: the append conflicts, the stream is read and the deposit decided again on top.
-    await store.append('acct-old', [{ type: 'Deposited', data: { amount: 5 } }], { expectedVersion: 'no-stream' });
+    await t.store.append('acct-old', [{ type: 'Deposited', data: { amount: 5 } }], { expectedVersion: 'no-stream' });
     const r = await batcher.execute({ ...deposit('acct-old', 2), newStreams: ['acct-old'] });
     expect([balanceOf(r.states[0]), r.states[0]!.version]).toEqual([7, 2]);
     expect(await balance('acct-old')).toBe(7);
@@ -106,7 +94,7 @@ describe.skipIf(!(await infraAvailable('postgres')))('CommandBatcher', () => {
     context.setGlobalContextManager(manager);
     propagation.setGlobalPropagator(new W3CTraceContextPropagator());
     try {
-      const batcher = new CommandBatcher(store, { aggregates: [account] });
+      const batcher = new CommandBatcher(t.store, { aggregates: [account] });
       const traced = (n: number) => {
         const spanContext = { traceId: `${n}`.repeat(32), spanId: `${n}`.repeat(16), traceFlags: TraceFlags.SAMPLED };
         return context.with(trace.setSpanContext(context.active(), spanContext), () => batcher.execute(deposit(`acct-traced-${n}`, n)));
@@ -116,7 +104,7 @@ describe.skipIf(!(await infraAvailable('postgres')))('CommandBatcher', () => {
       for (const [i, n] of [1, 2].entries()) {
         const want = `00-${`${n}`.repeat(32)}-${`${n}`.repeat(16)}-01`;
         expect(results[i]!.events[0]![0]!.metadata['traceparent']).toBe(want);
-        expect((await store.readStream(`acct-traced-${n}`)).events[0]!.metadata['traceparent']).toBe(want);
+        expect((await t.store.readStream(`acct-traced-${n}`)).events[0]!.metadata['traceparent']).toBe(want);
       }
     } finally {
       propagation.disable();
@@ -125,16 +113,16 @@ describe.skipIf(!(await infraAvailable('postgres')))('CommandBatcher', () => {
   });
 
   it('gives up after maxRetries conflicts with a ConcurrencyError', async () => {
-    const batcher = new CommandBatcher(store, { aggregates: [account], maxRetries: 0 });
+    const batcher = new CommandBatcher(t.store, { aggregates: [account], maxRetries: 0 });
     await batcher.read('acct-busy');
-    await store.append('acct-busy', [{ type: 'Deposited', data: { amount: 1 } }], { expectedVersion: 'no-stream' });
+    await t.store.append('acct-busy', [{ type: 'Deposited', data: { amount: 1 } }], { expectedVersion: 'no-stream' });
     await expect(batcher.execute(deposit('acct-busy', 1))).rejects.toBeInstanceOf(ConcurrencyError);
   });
 
   it('answers a repeated command id as a duplicate with the first events', async () => {
-    const batcher = new CommandBatcher(store, { aggregates: [account] });
+    const batcher = new CommandBatcher(t.store, { aggregates: [account] });
     const first = await batcher.execute(deposit('acct-once', 5, 'cmd-once'));
-    const [again, third] = await Promise.all([batcher.execute(deposit('acct-once', 5, 'cmd-once')), new CommandBatcher(store, { aggregates: [account] }).execute(deposit('acct-once', 5, 'cmd-once'))]);
+    const [again, third] = await Promise.all([batcher.execute(deposit('acct-once', 5, 'cmd-once')), new CommandBatcher(t.store, { aggregates: [account] }).execute(deposit('acct-once', 5, 'cmd-once'))]);
     for (const r of [again, third]) {
       expect(r.duplicate).toBe(true);
       expect(r.events[0]!.map((e) => e.id)).toEqual(first.events[0]!.map((e) => e.id));
@@ -144,11 +132,11 @@ describe.skipIf(!(await infraAvailable('postgres')))('CommandBatcher', () => {
   });
 
   it('rejects bad commands naming the field, writing nothing', async () => {
-    const batcher = new CommandBatcher(store, { aggregates: [account] });
+    const batcher = new CommandBatcher(t.store, { aggregates: [account] });
     await expect(batcher.execute({ streamIds: ['other-1'], decide: () => [[{ type: 'X', data: 1 }]] })).rejects.toMatchObject({ violations: [{ field: 'streamIds[0]' }] });
     await expect(batcher.execute({ streamIds: [], decide: () => [] })).rejects.toBeInstanceOf(ValidationError);
     await expect(batcher.execute({ streamIds: ['acct-x', 'acct-x'], decide: () => [] })).rejects.toMatchObject({ violations: [{ field: 'streamIds' }] });
     await expect(batcher.execute({ streamIds: ['acct-bad'], decide: () => [[{ type: '', data: 1 }]] })).rejects.toMatchObject({ violations: [{ field: 'events[0].type' }] });
-    expect((await store.readStream('acct-bad')).version).toBe(0);
+    expect((await t.store.readStream('acct-bad')).version).toBe(0);
   });
 });

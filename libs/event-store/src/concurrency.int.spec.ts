@@ -1,9 +1,9 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { sql } from 'kysely';
 import { ConcurrencyError } from '@berth/errors';
-import { createTestDatabase, infraAvailable, uniqueSuffix, type TestDatabase } from '@berth/testing';
-import { createKysely, migrateEventStore, PostgresEventStore, type AnyKysely } from './index.ts';
+import { infraAvailable, uniqueSuffix } from '@berth/testing';
+import { useTestStore } from './testing/store-fixture.ts';
 
 interface Attempt {
   readonly stream: number;
@@ -20,20 +20,7 @@ const attempt = fc.record({
 });
 
 describe.skipIf(!(await infraAvailable('postgres')))('concurrent appends (property)', () => {
-  let tdb: TestDatabase;
-  let db: AnyKysely;
-  let store: PostgresEventStore;
-
-  beforeAll(async () => {
-    tdb = await createTestDatabase('es_concurrency');
-    db = createKysely(tdb.url, { max: 8 });
-    await migrateEventStore(db);
-    store = new PostgresEventStore(db);
-  });
-  afterAll(async () => {
-    await db?.destroy();
-    await tdb?.drop();
-  });
+  const t = useTestStore('es_concurrency', 8);
 
   it('any interleaving: one winner per expected version, losers get ConcurrencyError, versions stay gapless', async () => {
     await fc.assert(
@@ -45,8 +32,8 @@ describe.skipIf(!(await infraAvailable('postgres')))('concurrent appends (proper
           attempts.map(async (a: Attempt, i) => {
             const events = Array.from({ length: a.count }, (_, k) => ({ type: 'Appended', data: { attempt: i, k } }));
             const opts = { expectedVersion: a.expected === 0 ? ('no-stream' as const) : a.expected };
-            if (i % 2 === 0) return store.append(streamId(a.stream), events, opts);
-            return store.transaction(async (tx) => {
+            if (i % 2 === 0) return t.store.append(streamId(a.stream), events, opts);
+            return t.store.transaction(async (tx) => {
               const r = await tx.append(streamId(a.stream), events, opts);
               await new Promise((resolve) => setTimeout(resolve, a.delayMillis));
               return r;
@@ -59,7 +46,7 @@ describe.skipIf(!(await infraAvailable('postgres')))('concurrent appends (proper
         for (const s of new Set(attempts.map((a) => a.stream))) {
           const mine = attempts.map((a, i) => ({ a, o: outcomes[i]!, i })).filter((x) => x.a.stream === s);
           const winners = mine.filter((x) => x.o.status === 'fulfilled');
-          const { version, events } = await store.readStream(streamId(s));
+          const { version, events } = await t.store.readStream(streamId(s));
           // Winners chain from version 0 to the final version, one per expected version.
           const byExpected = new Map<number, number>();
           for (const w of winners) byExpected.set(w.a.expected, (byExpected.get(w.a.expected) ?? 0) + 1);
@@ -83,7 +70,7 @@ describe.skipIf(!(await infraAvailable('postgres')))('concurrent appends (proper
           }
         }
         const { rows } = await sql<{ n: string }>`SELECT count(*) AS n FROM streams s
-          WHERE s.version <> (SELECT count(*) FROM events e WHERE e.stream_id = s.stream_id)`.execute(db);
+          WHERE s.version <> (SELECT count(*) FROM events e WHERE e.stream_id = s.stream_id)`.execute(t.db);
         expect(rows[0]!.n).toBe('0');
       }),
       { numRuns: 40 },

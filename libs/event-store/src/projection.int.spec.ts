@@ -1,6 +1,7 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createTestDatabase, infraAvailable, type TestDatabase } from '@berth/testing';
-import { createKysely, migrateEventStore, PostgresEventStore, runProjection, type AnyKysely } from './index.ts';
+import { describe, expect, it } from 'vitest';
+import { infraAvailable } from '@berth/testing';
+import { runProjection } from './index.ts';
+import { useTestStore } from './testing/store-fixture.ts';
 
 const sleep = async (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
@@ -10,34 +11,21 @@ async function until(what: string, cond: () => boolean, timeoutMillis = 20_000):
 }
 
 describe.skipIf(!(await infraAvailable('postgres')))('runProjection', () => {
-  let tdb: TestDatabase;
-  let db: AnyKysely;
-  let store: PostgresEventStore;
-
-  beforeAll(async () => {
-    tdb = await createTestDatabase('es_projection');
-    db = createKysely(tdb.url, { max: 4 });
-    await migrateEventStore(db);
-    store = new PostgresEventStore(db);
-  });
-  afterAll(async () => {
-    await db?.destroy();
-    await tdb?.drop();
-  });
+  const t = useTestStore('es_projection', 4);
 
   it('with lingerMillis, applies what was appended during the linger as one batch', async () => {
     const batches: string[][] = [];
     const loop = runProjection({
-      store, name: 'linger', lingerMillis: 1500, pollMillis: 60_000,
+      store: t.store, name: 'linger', lingerMillis: 1500, pollMillis: 60_000,
       handle: async (events) => void batches.push(events.map((e) => e.streamId)),
     });
     try {
-      await store.append('linger-a', [{ type: 'E', data: {} }], { expectedVersion: 'no-stream' });
+      await t.store.append('linger-a', [{ type: 'E', data: {} }], { expectedVersion: 'no-stream' });
       await until('the first batch', () => batches.length === 1);
       // The loop now lingers: both appends land in its next batch, on one NOTIFY or two.
-      await store.append('linger-b', [{ type: 'E', data: {} }], { expectedVersion: 'no-stream' });
+      await t.store.append('linger-b', [{ type: 'E', data: {} }], { expectedVersion: 'no-stream' });
       await sleep(100);
-      await store.append('linger-c', [{ type: 'E', data: {} }], { expectedVersion: 'no-stream' });
+      await t.store.append('linger-c', [{ type: 'E', data: {} }], { expectedVersion: 'no-stream' });
       await until('the second batch', () => batches.length >= 2);
       expect(batches).toEqual([['linger-a'], ['linger-b', 'linger-c']]);
     } finally {
