@@ -60,6 +60,17 @@ const migrations: Record<string, Migration> = {
       for (const table of ['inventory_hosts', 'inventory_vms']) await sql.raw(lz4Compression(table, 'doc')).execute(db);
     },
   },
+  '0003_docs_json': {
+    up: async (db) => {
+      // Documents are written whole and read whole, never queried inside: json keeps the text as sent
+      // (its input only checks the syntax), where jsonb parsed every write into its binary form —
+      // documents were half the JSON Postgres parsed under load.
+      for (const table of ['inventory_hosts', 'inventory_vms']) {
+        await sql.raw(`ALTER TABLE ${table} ALTER COLUMN doc TYPE json USING doc::json`).execute(db);
+        await sql.raw(lz4Compression(table, 'doc')).execute(db); // a new type starts with the default method
+      }
+    },
+  },
 };
 
 export async function migrateReadModel(db: AnyKysely): Promise<void> {
