@@ -11,6 +11,9 @@
  * 64 ComposeVm calls in flight by default: each waits for inventory's group commit, so 32 in flight
  * capped the offered load near 450/s, below what the pipeline sustains. The first 1,000 VMs (warm-up)
  * are not measured: V8 is still compiling the hot paths then (TurboFan took seconds of CPU per service).
+ * `--nats` is the nats-server binary to run a server of the benchmark's own from (default: the 2.10
+ * build scripts/fetch-nats-server.sh fetches, the production line, where durables filter on exactly
+ * the event types they handle), or `shared` for the machine's server at NATS_URL (Debian's 2.9.10).
  * `--rate N` offers N ComposeVm per second (still at most `--concurrency` in flight) instead of as many
  * as the concurrency allows: latency is then the pipeline's own, not the queue of a saturated one.
  * The scheduler runs with `spread`, a random first choice among the best 16 hosts (the subset is drawn
@@ -21,7 +24,7 @@
  * cpuMillisPerVm (each service, Postgres, NATS, this client, and their total, from /proc), plus the
  * load average while measuring. E2E_LOG_DIR=dir keeps the services' logs.
  */
-import { readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { parseArgs } from 'node:util';
 import pg from 'pg';
@@ -29,7 +32,7 @@ import { jetstreamManager } from '@nats-io/jetstream';
 import { inventoryV1 } from '@berth/contracts';
 import { callUnary, createClient } from '@berth/grpc-kit';
 import { openKv } from '@berth/messaging';
-import { connectTestNats, createTestDatabase, testSubjectPrefix, type TestDatabase } from '@berth/testing';
+import { connectTestNats, createTestDatabase, NATS_SERVER_210_BIN, natsUrl, PrivateNatsServer, testSubjectPrefix, type TestDatabase } from '@berth/testing';
 import { startService, stopAll, type ServiceHandle } from '../harness/service.ts';
 import { eventually, mapLimit } from '../harness/wait.ts';
 
@@ -48,6 +51,8 @@ const { values: args } = parseArgs({
     subset: { type: 'string', default: '16' },
     alternates: { type: 'string', default: '16' },
     rate: { type: 'string', default: '0' },
+    // The production line (>= 2.10) when scripts/fetch-nats-server.sh put it here; `shared` = NATS_URL.
+    nats: { type: 'string', default: existsSync(NATS_SERVER_210_BIN) ? NATS_SERVER_210_BIN : 'shared' },
   },
   strict: true,
   allowPositionals: false,
@@ -265,6 +270,9 @@ async function main(): Promise<void> {
   const t0 = performance.now();
   const prefix = testSubjectPrefix('bench');
   const [invDb, execDb] = await Promise.all([createTestDatabase('bench_inventory'), createTestDatabase('bench_executor')]);
+  // A server of our own (a fresh store in a temp folder) for the services and this client, or the shared one.
+  const ownNats = args.nats === 'shared' ? undefined : await PrivateNatsServer.start(args.nats);
+  if (ownNats !== undefined) process.env['NATS_URL'] = ownNats.url;
   const nc = await connectTestNats();
   let client: InstanceType<typeof inventoryV1.InventoryServiceClient> | undefined;
   try {
@@ -361,6 +369,7 @@ async function main(): Promise<void> {
       provisionFailures: outcomes.provisionFailures(),
       cpuMillisPerVm,
       loadAverage: { start: loadStart, end: loadEnd },
+      nats: { version: nc.info?.version ?? '?', server: ownNats === undefined ? natsUrl() : `own (${args.nats})` },
       totalSeconds: Math.round((performance.now() - t0) / 100) / 10,
     }));
   } finally {
@@ -371,6 +380,7 @@ async function main(): Promise<void> {
       if (name.startsWith(`${prefix.toUpperCase()}_`) || name.startsWith(`KV_${prefix}-`)) await jsm.streams.delete(name);
     }
     await nc.close();
+    await ownNats?.destroy();
     await Promise.all([invDb.drop(), execDb.drop()]);
   }
 }

@@ -6,9 +6,8 @@ import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { jetstream, jetstreamManager, StorageType } from '@nats-io/jetstream';
 import { nanos } from '@nats-io/transport-node';
 import pg from 'pg';
-import { createTestDatabase, databaseUrl, infraAvailable, infraRequired, testSubjectPrefix, type TestDatabase } from '@berth/testing';
+import { createTestDatabase, databaseUrl, exited, infraAvailable, infraRequired, NATS_SERVER_BIN, PrivateNatsServer, testSubjectPrefix, type TestDatabase } from '@berth/testing';
 import { createKysely, migrateEventStore, PostgresEventStore, positionOf, readCheckpoint, startRelay, type AnyKysely, type StoredEvent } from './index.ts';
-import { exited, NATS_SERVER_BIN, PrivateNatsServer } from './testing/nats-server.ts';
 
 const sleep = async (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 const CHILD = fileURLToPath(new URL('./testing/relay-child.ts', import.meta.url));

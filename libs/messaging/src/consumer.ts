@@ -5,7 +5,7 @@ import { Violations } from '@berth/errors';
 import { createLogger, type Logger } from '@berth/observability';
 import { ensureDurable, type DurableSpec } from './durable.ts';
 import { parseEnvelope, type EnvelopeParse } from './envelope.ts';
-import { checkPrefix, deadLetterSubject, streamName, subjectName } from './names.ts';
+import { checkPrefix, deadLetterSubject, streamName, subjectName, typeSubjects } from './names.ts';
 import { createMessageProcessor, Progress } from './process.ts';
 import { BerthHeaders } from './publisher.ts';
 import { WaitingRoom } from './waiting-room.ts';
@@ -54,9 +54,12 @@ export interface ConsumerOptions {
    */
   readonly orderingKey?: (env: EventEnvelope, subject: string) => string;
   /**
-   * The event types the handler wants. Any other message is acknowledged as it arrives, unread
-   * (judged by its `Berth-Event-Type` header; a message without one is read and handled). With
-   * nats-server 2.9's single filter subject, one durable sees every type under its subject.
+   * The event types the handler wants. On nats-server >= 2.10, when `filterSubject` is a
+   * `berth.<service>[.<streamType>].>` wildcard, the durable filters on exactly their subjects
+   * (`filter_subjects`, see typeSubjects) and the server delivers nothing else. On 2.9 (one filter
+   * subject per durable) it sees every type under the wildcard, and any other message is
+   * acknowledged as it arrives, unread (judged by its `Berth-Event-Type` header; a message without
+   * one is read and handled).
    */
   readonly types?: readonly string[];
   /**
@@ -97,6 +100,12 @@ function validate(o: ConsumerOptions): void {
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
+/** Whether the server takes several filter subjects per consumer (nats-server >= 2.10). */
+export function supportsFilterSubjects(nc: NatsConnection): boolean {
+  const m = /^(\d+)\.(\d+)\./.exec(nc.info?.version ?? '');
+  return m !== null && (Number(m[1]) > 2 || (Number(m[1]) === 2 && Number(m[2]) >= 10));
+}
+
 /**
  * Starts a durable, pull-based, explicit-ack consumer (creating or updating the durable first).
  * Up to `concurrency` messages are handled at once, one per ordering key at a time, in delivery order.
@@ -114,10 +123,14 @@ export async function startConsumer(o: ConsumerOptions): Promise<RunningConsumer
   const batchSize = o.batchSize ?? Math.max(64, concurrency);
   const stream = streamName(o.stream, o.prefix);
   const logger = o.logger ?? createLogger(`consumer:${o.durable}`);
+  // On servers >= 2.10 a durable with `types` names exactly their subjects (`filter_subjects`) and
+  // receives nothing else; on 2.9 it filters on the wildcard and acknowledges the rest unread (below).
+  const perType = o.types !== undefined && supportsFilterSubjects(o.nc) ? typeSubjects(o.filterSubject, o.types) : undefined;
   const spec: DurableSpec = {
     stream,
     durable: o.durable,
     filterSubject: subjectName(o.filterSubject, o.prefix),
+    ...(perType === undefined ? {} : { filterSubjects: perType.map((s) => subjectName(s, o.prefix)) }),
     serverMaxDeliver: maxDeliver + 1,
     ackWaitMillis: o.ackWaitMillis ?? 30_000,
     // Bounds what one consumer holds unacknowledged (pulled, waiting, in hand), across replicas.

@@ -14,6 +14,11 @@ export interface DurableSpec {
   readonly stream: string;
   readonly durable: string;
   readonly filterSubject: string;
+  /**
+   * When set (servers >= 2.10), the durable filters on these subjects (`filter_subjects`) instead of
+   * `filterSubject`: it receives only what its handler wants.
+   */
+  readonly filterSubjects?: readonly string[];
   /** Server-side max_deliver (the consumer's maxDeliver + 1, see consumer.ts). */
   readonly serverMaxDeliver: number;
   readonly ackWaitMillis: number;
@@ -37,11 +42,15 @@ async function info(jsm: JetStreamManager, stream: string, durable: string): Pro
  * the last stream sequence this process finished, rather than from the start of the stream.
  */
 export async function ensureDurable(jsm: JetStreamManager, spec: DurableSpec, resumeFrom?: number): Promise<DurableOutcome> {
+  const filter: Partial<ConsumerConfig> = spec.filterSubjects === undefined
+    ? { filter_subject: spec.filterSubject, filter_subjects: undefined }
+    // The other one cleared: an update merges into the stored config, and the two may not both be set.
+    : { filter_subjects: [...spec.filterSubjects], filter_subject: undefined };
   const want = {
     ack_wait: nanos(spec.ackWaitMillis),
     max_deliver: spec.serverMaxDeliver,
     max_ack_pending: spec.maxAckPending,
-    filter_subject: spec.filterSubject,
+    ...filter,
   } satisfies Partial<ConsumerConfig>;
   const existing = await info(jsm, spec.stream, spec.durable);
   if (existing === undefined) {
@@ -51,7 +60,10 @@ export async function ensureDurable(jsm: JetStreamManager, spec: DurableSpec, re
     return 'created';
   }
   const c = existing.config;
-  if (c.ack_wait === want.ack_wait && c.max_deliver === want.max_deliver && c.max_ack_pending === want.max_ack_pending && c.filter_subject === want.filter_subject) {
+  const sameFilter = spec.filterSubjects === undefined
+    ? c.filter_subject === spec.filterSubject && (c.filter_subjects ?? []).length === 0
+    : !c.filter_subject && JSON.stringify(c.filter_subjects ?? []) === JSON.stringify(spec.filterSubjects);
+  if (c.ack_wait === want.ack_wait && c.max_deliver === want.max_deliver && c.max_ack_pending === want.max_ack_pending && sameFilter) {
     return 'unchanged';
   }
   await jsm.consumers.update(spec.stream, spec.durable, want);

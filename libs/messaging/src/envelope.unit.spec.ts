@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { envelopeBody, parseEnvelope } from './envelope.ts';
-import { bucketName, eventSubject, streamName, streamTypeOf, subjectName } from './names.ts';
+import { bucketName, eventSubject, streamName, streamTypeOf, subjectName, typeSubjects } from './names.ts';
 import { parseNatsDefinitions, loadNatsDefinitions, consumerDefinition } from './definitions.ts';
 import { Progress } from './process.ts';
 
@@ -132,5 +132,15 @@ describe('Progress', () => {
     expect(p.resumeFrom()).toBe(6);
     p.finished(6);
     expect(p.resumeFrom()).toBe(8);
+  });
+});
+
+describe('typeSubjects', () => {
+  it('names the subject of each type under a berth.<service>[.<streamType>].> filter, else nothing', () => {
+    expect(typeSubjects('berth.inventory.vm.>', ['VmPlaced', 'VmDeleteRequested'])).toEqual(['berth.inventory.vm.VmPlaced', 'berth.inventory.vm.VmDeleteRequested']);
+    expect(typeSubjects('berth.executor.>', ['VmStarted'])).toEqual(['berth.executor.*.VmStarted']);
+    expect(typeSubjects('berth.inventory.vm.VmRequested', ['VmRequested'])).toBeUndefined();
+    expect(typeSubjects('other.inventory.>', ['X'])).toBeUndefined();
+    expect(typeSubjects('berth.>', ['X'])).toBeUndefined();
   });
 });

@@ -35,3 +35,16 @@ export function streamTypeOf(streamId: string): string {
 /** The subject an event of `service` is published on: `berth.<service>.<streamType>.<type>`. */
 export const eventSubject = (service: string, streamId: string, type: string): string =>
   `berth.${service}.${streamTypeOf(streamId)}.${type}`;
+
+/**
+ * The subjects, within a wildcard filter like `berth.inventory.vm.>` or `berth.executor.>`, that carry
+ * exactly the given event types (`berth.inventory.vm.VmPlaced`, `berth.executor.*.VmStarted`), or
+ * undefined when the filter is not `berth.<service>[.<streamType>].>`: then only the type header tells.
+ */
+export function typeSubjects(filterSubject: string, types: readonly string[]): string[] | undefined {
+  const tokens = filterSubject.split('.');
+  if (tokens.at(-1) !== '>' || tokens[0] !== 'berth' || tokens.length < 3 || tokens.length > 4) return undefined;
+  const head = tokens.slice(0, -1);
+  while (head.length < 3) head.push('*');
+  return types.map((t) => [...head, t].join('.'));
+}

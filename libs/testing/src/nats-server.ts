@@ -5,7 +5,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connect } from '@nats-io/transport-node';
 
+/** The machine's nats-server (Debian bookworm: 2.9.10), for tests that run a private one. */
 export const NATS_SERVER_BIN = process.env['NATS_SERVER_BIN'] ?? '/usr/sbin/nats-server';
+
+/**
+ * A nats-server >= 2.10 (the production line; `filter_subjects` and more): NATS_SERVER_210_BIN, else
+ * where scripts/fetch-nats-server.sh puts Debian trixie's build. It is not installed system-wide.
+ */
+export const NATS_SERVER_210_BIN = process.env['NATS_SERVER_210_BIN'] ?? '/var/cache/berth/nats-server-2.10.27/nats-server';
 
 async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -23,26 +30,27 @@ export async function exited(p: ChildProcess): Promise<void> {
   await new Promise<void>((resolve) => p.once('exit', () => resolve()));
 }
 
-/** A private JetStream server for tests that stop and restart it (never the machine's shared one). */
+/** A private JetStream server (tests that stop and restart it, or need another version than the machine's shared one). */
 export class PrivateNatsServer {
   private proc: ChildProcess | undefined;
   private constructor(
     readonly port: number,
     readonly dir: string,
+    readonly bin: string,
   ) {}
 
   get url(): string {
     return `nats://127.0.0.1:${this.port}`;
   }
 
-  static async start(): Promise<PrivateNatsServer> {
-    const s = new PrivateNatsServer(await freePort(), await mkdtemp(join(tmpdir(), 'berth-nats-')));
+  static async start(bin: string = NATS_SERVER_BIN): Promise<PrivateNatsServer> {
+    const s = new PrivateNatsServer(await freePort(), await mkdtemp(join(tmpdir(), 'berth-nats-')), bin);
     await s.start();
     return s;
   }
 
   async start(): Promise<void> {
-    this.proc = spawn(NATS_SERVER_BIN, ['-js', '-a', '127.0.0.1', '-p', String(this.port), '-sd', this.dir], { stdio: 'ignore' });
+    this.proc = spawn(this.bin, ['-js', '-a', '127.0.0.1', '-p', String(this.port), '-sd', this.dir], { stdio: 'ignore' });
     for (let i = 0; i < 100; i++) {
       try {
         const nc = await connect({ servers: this.url, timeout: 500, maxReconnectAttempts: 0 });
