@@ -16,8 +16,8 @@ COPY test/package.json ./test/package.json
 COPY proto ./proto
 COPY infra ./infra
 RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund && npm install --no-save tsx@4
-# The same Node options as SERVICE_NODE_OPTIONS in libs/config/src/node-options.ts (npm start, the e2e harness).
-ENV NODE_ENV=production SERVICE=${SERVICE} NODE_OPTIONS=--max-semi-space-size=64
+ENV NODE_ENV=production SERVICE=${SERVICE}
 WORKDIR /berth/services/${SERVICE}
 USER node
-CMD ["sh", "-c", "exec /berth/node_modules/.bin/tsx src/main.ts"]
+# The flags of SERVICE_NODE_FLAGS in libs/config/src/node-options.ts (npm start and the e2e harness pass them too).
+CMD ["sh", "-c", "exec /berth/node_modules/.bin/tsx --max-semi-space-size=64 --single-threaded-gc src/main.ts"]

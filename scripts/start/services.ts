@@ -9,7 +9,7 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import { grpcHealthV1 } from '@berth/contracts';
-import { withServiceNodeOptions } from '@berth/config';
+import { SERVICE_NODE_FLAGS } from '@berth/config';
 
 export interface ServiceManifest {
   readonly name: string;
@@ -49,9 +49,9 @@ export function checkHealth(address: string, timeoutMs = 2000): Promise<string> 
 
 export function startService(root: string, svc: ServiceManifest, env: NodeJS.ProcessEnv): ChildProcess {
   const tsx = join(root, 'node_modules', '.bin', 'tsx');
-  const child = spawn(tsx, [join(svc.dir, 'src', 'main.ts')], {
+  const child = spawn(tsx, [...SERVICE_NODE_FLAGS, join(svc.dir, 'src', 'main.ts')], {
     cwd: svc.dir,
-    env: withServiceNodeOptions({ ...env, [svc.portEnv]: String(svc.port), OTEL_SERVICE_NAME: env['OTEL_SERVICE_NAME'] ?? `berth-${svc.name}` }),
+    env: { ...env, [svc.portEnv]: String(svc.port), OTEL_SERVICE_NAME: env['OTEL_SERVICE_NAME'] ?? `berth-${svc.name}` },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const prefix = `[${svc.name}]`.padEnd(22);

@@ -13,7 +13,7 @@ import { createServer } from 'node:net';
 import { join } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import { grpcHealthV1 } from '@berth/contracts';
-import { withServiceNodeOptions } from '@berth/config';
+import { SERVICE_NODE_FLAGS } from '@berth/config';
 
 export const repoRoot = new URL('../..', import.meta.url).pathname;
 
@@ -86,10 +86,13 @@ export async function startService(name: string, env: Readonly<Record<string, st
   const main = join(repoRoot, 'services', name, 'src', 'main.ts');
   // E2E_NODE_ARGS (e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof`) runs the service under plain node with tsx as a loader.
   const nodeArgs = process.env['E2E_NODE_ARGS']?.split(' ').filter(Boolean) ?? [];
-  const [command, argv] = nodeArgs.length > 0 ? [process.execPath, [...nodeArgs, '--import', 'tsx', main]] : [join(repoRoot, 'node_modules', '.bin', 'tsx'), [main]];
+  // The services' own flags first: a flag given again in E2E_NODE_ARGS wins.
+  const [command, argv] = nodeArgs.length > 0
+    ? [process.execPath, [...SERVICE_NODE_FLAGS, ...nodeArgs, '--import', 'tsx', main]]
+    : [join(repoRoot, 'node_modules', '.bin', 'tsx'), [...SERVICE_NODE_FLAGS, main]];
   const child: ChildProcess = spawn(command, argv, {
     cwd: join(repoRoot, 'services', name),
-    env: withServiceNodeOptions({ ...process.env, OTEL_TRACES_EXPORTER: 'none', ...env, [options.portEnv ?? portEnvOf(name)]: String(port) }),
+    env: { ...process.env, OTEL_TRACES_EXPORTER: 'none', ...env, [options.portEnv ?? portEnvOf(name)]: String(port) },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const lines: string[] = [];

@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
+import { spawnSync } from 'node:child_process';
 import { z } from 'zod';
 import { ValidationError } from '@berth/errors';
-import { ConfigError, loadConfig, parseBytes, parseDuration, SERVICE_NODE_OPTIONS, withServiceNodeOptions, zBytes, zDuration, zPort, zUrl } from './index.ts';
+import { ConfigError, loadConfig, parseBytes, parseDuration, SERVICE_NODE_FLAGS, zBytes, zDuration, zPort, zUrl } from './index.ts';
 
 const schema = z.object({
   DATABASE_URL: zUrl(['postgres', 'postgresql']),
@@ -136,9 +137,10 @@ describe('parseBytes', () => {
   });
 });
 
-describe('withServiceNodeOptions', () => {
-  it('adds the service options before NODE_OPTIONS already set, so those still win', () => {
-    expect(withServiceNodeOptions({ A: '1' })).toEqual({ A: '1', NODE_OPTIONS: SERVICE_NODE_OPTIONS });
-    expect(withServiceNodeOptions({ NODE_OPTIONS: ' --max-semi-space-size=8 ' }).NODE_OPTIONS).toBe(`${SERVICE_NODE_OPTIONS} --max-semi-space-size=8`);
+describe('SERVICE_NODE_FLAGS', () => {
+  it('are flags this Node starts with', () => {
+    const r = spawnSync(process.execPath, [...SERVICE_NODE_FLAGS, '-e', 'process.exit(0)'], { encoding: 'utf8' });
+    expect(r.stderr).toBe('');
+    expect(r.status).toBe(0);
   });
 });

@@ -3,4 +3,4 @@ export { parseDuration } from './duration.ts';
 export { parseBytes } from './bytes.ts';
 export { zDuration, zBytes, zPort, zUrl } from './zod.ts';
 export { loadConfig } from './load.ts';
-export { SERVICE_NODE_OPTIONS, withServiceNodeOptions } from './node-options.ts';
+export { SERVICE_NODE_FLAGS } from './node-options.ts';
