@@ -9,11 +9,11 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import { grpcHealthV1 } from '@berth/contracts';
 import { SERVICE_NODE_FLAGS } from '@berth/config';
+import { freePort } from '@berth/testing';
 
 export const repoRoot = new URL('../..', import.meta.url).pathname;
 
@@ -49,17 +49,6 @@ export interface ServiceHandle {
 }
 
 const running = new Set<ServiceHandle>();
-
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const addr = srv.address();
-      srv.close(() => (typeof addr === 'object' && addr !== null ? resolve(addr.port) : reject(new Error('no port'))));
-    });
-  });
-}
 
 function portEnvOf(name: string): string {
   const pkg = JSON.parse(readFileSync(join(repoRoot, 'services', name, 'package.json'), 'utf8')) as { berth?: { portEnv?: string } };

@@ -1,12 +1,11 @@
 import { randomUUID } from 'node:crypto';
-import { context, propagation } from '@opentelemetry/api';
 import { ConcurrencyError, ValidationError } from '@berth/errors';
 import { CompiledQuery } from 'kysely';
 import type pg from 'pg';
 import type { AnyKysely } from './db.ts';
 import { poolOf } from './schema.ts';
 import { EVENT_COLUMNS, toStoredEvent, type EventRow } from './rows.ts';
-import type { PostgresEventStore } from './store.ts';
+import { traceMetadata, type PostgresEventStore } from './store.ts';
 import type { BatchItem, NewEvent, StoredEvent } from './types.ts';
 import { streamIdProblems } from './validate.ts';
 
@@ -119,10 +118,9 @@ export class CommandBatcher {
       if (!this.aggregates.some((g) => id.startsWith(g.prefix))) problems.push({ field: `streamIds[${i}]`, reason: `no aggregate folds '${id}'` });
     });
     if (problems.length > 0) return Promise.reject(new ValidationError(problems));
-    const carrier: Record<string, string> = {};
-    propagation.inject(context.active(), carrier);
+    const trace = traceMetadata();
     return new Promise((resolve, reject) => {
-      this.queue.push({ command, trace: carrier, resolve, reject, attempts: 0, refresh: false });
+      this.queue.push({ command, trace, resolve, reject, attempts: 0, refresh: false });
       this.kick();
     });
   }

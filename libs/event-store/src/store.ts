@@ -23,7 +23,7 @@ import type {
 } from './types.ts';
 
 /** The W3C context of the appending code travels in the event's metadata for the relay to re-inject. */
-function traceMetadata(): Record<string, string> {
+export function traceMetadata(): Record<string, string> {
   const carrier: Record<string, string> = {};
   propagation.inject(context.active(), carrier);
   return carrier;

@@ -1,5 +1,5 @@
 import { jetstream, jetstreamManager, type ConsumerMessages, type JsMsg } from '@nats-io/jetstream';
-import type { NatsConnection } from '@nats-io/transport-node';
+import { Feature, Features, parseSemVer, type NatsConnection } from '@nats-io/transport-node';
 import type { EventEnvelope } from '@berth/contracts';
 import { Violations } from '@berth/errors';
 import { createLogger, type Logger } from '@berth/observability';
@@ -102,8 +102,8 @@ const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms
 
 /** Whether the server takes several filter subjects per consumer (nats-server >= 2.10). */
 export function supportsFilterSubjects(nc: NatsConnection): boolean {
-  const m = /^(\d+)\.(\d+)\./.exec(nc.info?.version ?? '');
-  return m !== null && (Number(m[1]) > 2 || (Number(m[1]) === 2 && Number(m[2]) >= 10));
+  const version = nc.info?.version;
+  return version !== undefined && new Features(parseSemVer(version)).get(Feature.JS_MULTIPLE_CONSUMER_FILTER).ok;
 }
 
 /**

@@ -14,7 +14,8 @@ export const NATS_SERVER_BIN = process.env['NATS_SERVER_BIN'] ?? '/usr/sbin/nats
  */
 export const NATS_SERVER_210_BIN = process.env['NATS_SERVER_210_BIN'] ?? '/var/cache/berth/nats-server-2.10.27/nats-server';
 
-async function freePort(): Promise<number> {
+/** A TCP port on 127.0.0.1 that was free a moment ago. */
+export async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const srv = createServer();
     srv.once('error', reject);
@@ -70,6 +71,22 @@ export class PrivateNatsServer {
     if (p === undefined) return;
     p.kill('SIGTERM');
     await exited(p);
+  }
+
+  /** Hard stop (SIGKILL): nothing flushed, as in a crash. */
+  async kill(): Promise<void> {
+    const p = this.proc;
+    this.proc = undefined;
+    if (p === undefined) return;
+    p.kill('SIGKILL');
+    await exited(p);
+  }
+
+  /** Freezes the server (SIGSTOP) for a while: connections stay open but heartbeats stop. */
+  async freeze(millis: number): Promise<void> {
+    this.proc?.kill('SIGSTOP');
+    await new Promise((r) => setTimeout(r, millis));
+    this.proc?.kill('SIGCONT');
   }
 
   async destroy(): Promise<void> {

@@ -1,11 +1,10 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import * as grpc from '@grpc/grpc-js';
 import { jetstreamManager } from '@nats-io/jetstream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { grpcHealthV1 } from '@berth/contracts';
-import { connectTestNats, createTestDatabase, infraAvailable, natsUrl, testSubjectPrefix, type TestDatabase } from '@berth/testing';
+import { connectTestNats, createTestDatabase, freePort, infraAvailable, natsUrl, testSubjectPrefix, type TestDatabase } from '@berth/testing';
 import { runCli } from './cli.ts';
 
 /**
@@ -14,14 +13,6 @@ import { runCli } from './cli.ts';
  */
 const root = fileURLToPath(new URL('../../../', import.meta.url));
 const fixture = (name: string) => fileURLToPath(new URL(`../../../libs/hardware-config/fixtures/${name}`, import.meta.url));
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  const { port } = server.address() as { port: number };
-  await new Promise((r) => server.close(r));
-  return port;
-}
 
 interface Service {
   readonly child: ChildProcess;

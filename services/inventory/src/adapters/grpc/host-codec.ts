@@ -3,6 +3,7 @@ import { usage as usageOf, allocatableVcpus, ordinaryMemoryCapacity, type Claim,
 import type { HostSpecInput } from '../../domain/host/commands.ts';
 import { hostSnapshotOf, type ActiveHost } from '../../domain/host/state.ts';
 import { hostStates } from './enums.ts';
+import { perObject } from './per-object.ts';
 
 const net = (n: pb.NetworkRef): NetworkRef => ({
   ...(n.space ? { space: n.space } : {}),
@@ -75,16 +76,7 @@ export function decodeClaim(c: pb.Claim | undefined): Claim {
 }
 
 /** Claims are immutable once taken: each is encoded once, for every answer that shows it (VM, host, snapshot). */
-const encodedClaims = new WeakMap<Claim, pb.Claim>();
-
-export function encodeClaim(c: Claim): pb.Claim {
-  let encoded = encodedClaims.get(c);
-  if (encoded === undefined) {
-    encoded = encodeClaimOnce(c);
-    encodedClaims.set(c, encoded);
-  }
-  return encoded;
-}
+export const encodeClaim: (c: Claim) => pb.Claim = perObject(encodeClaimOnce);
 
 function encodeClaimOnce(c: Claim): pb.Claim {
   return {

@@ -5,6 +5,7 @@ import { placementOf } from '../../domain/vm/state.ts';
 import type { VmView } from '../../application/vms.ts';
 import { encodeClaim } from './host-codec.ts';
 import { cpuPolicies, enforcements, migrationModes, polarities, slaTiers, targets, vmStatuses } from './enums.ts';
+import { perObject } from './per-object.ts';
 
 function nic(n: pb.NicRequest): NicRequest {
   const network = n.network
@@ -63,16 +64,7 @@ export function decodeVmSpec(s: pb.VmSpec | undefined): VmSpecInput {
  * encoded once: every later answer about the VM (claim, start, stop, get, list) reuses the message.
  * Nothing writes to an encoded message; the protobuf encoder only reads it.
  */
-const encodedSpecs = new WeakMap<VmSpec, pb.VmSpec>();
-
-export function encodeVmSpec(s: VmSpec): pb.VmSpec {
-  let encoded = encodedSpecs.get(s);
-  if (encoded === undefined) {
-    encoded = encodeVmSpecOnce(s);
-    encodedSpecs.set(s, encoded);
-  }
-  return encoded;
-}
+export const encodeVmSpec: (s: VmSpec) => pb.VmSpec = perObject(encodeVmSpecOnce);
 
 function encodeVmSpecOnce(s: VmSpec): pb.VmSpec {
   return {
@@ -110,17 +102,9 @@ function encodeVmSpecOnce(s: VmSpec): pb.VmSpec {
 }
 
 /** The placement's explanation as JSON, serialised once per explanation (state keeps the object). */
-const explanationTexts = new WeakMap<object, string>();
-
-function explanationJson(explanation: unknown): string {
-  if (typeof explanation !== 'object' || explanation === null) return JSON.stringify(explanation);
-  let text = explanationTexts.get(explanation);
-  if (text === undefined) {
-    text = JSON.stringify(explanation);
-    explanationTexts.set(explanation, text);
-  }
-  return text;
-}
+const explanationText = perObject((explanation: object) => JSON.stringify(explanation));
+const explanationJson = (explanation: unknown): string =>
+  typeof explanation === 'object' && explanation !== null ? explanationText(explanation) : JSON.stringify(explanation);
 
 export function encodeVm({ vm, requestedAt, updatedAt }: VmView): pb.Vm {
   const p = placementOf(vm);

@@ -1,10 +1,10 @@
 /**
  * InventoryPort over inventory's gRPC API. Claims of concurrent placements travel together in one
  * ClaimResourcesBatch call (each answered with its own status; one ClaimResources per claim against
- * an inventory without it). gRPC status codes become the application's outcomes here and nowhere else: ABORTED = the host generation moved; FAILED_PRECONDITION = the claim no
- * longer fits, or the VM is no longer waiting (told apart by asking GetVm); NOT_FOUND of the VM =
- * deleted. Anything else (UNAVAILABLE, DEADLINE_EXCEEDED, ...) is thrown, so the request is
- * redelivered later.
+ * an inventory without it). gRPC status codes become the application's outcomes here and nowhere
+ * else: ABORTED = the host generation moved; FAILED_PRECONDITION = the claim no longer fits, or the
+ * VM is no longer waiting (told apart by asking GetVm); NOT_FOUND of the VM = deleted. Anything else
+ * (UNAVAILABLE, DEADLINE_EXCEEDED, ...) is thrown, so the request is redelivered later.
  */
 import { inventoryV1 } from '@berth/contracts';
 import { GrpcStatus, callUnary, createClient, isServiceError } from '@berth/grpc-kit';
