@@ -65,20 +65,20 @@ export class PrivateNatsServer {
   }
 
   /** Graceful stop (SIGTERM): the server flushes its store, as in a rolling restart. */
-  async stop(): Promise<void> {
-    const p = this.proc;
-    this.proc = undefined;
-    if (p === undefined) return;
-    p.kill('SIGTERM');
-    await exited(p);
+  stop(): Promise<void> {
+    return this.end('SIGTERM');
   }
 
   /** Hard stop (SIGKILL): nothing flushed, as in a crash. */
-  async kill(): Promise<void> {
+  kill(): Promise<void> {
+    return this.end('SIGKILL');
+  }
+
+  private async end(signal: NodeJS.Signals): Promise<void> {
     const p = this.proc;
     this.proc = undefined;
     if (p === undefined) return;
-    p.kill('SIGKILL');
+    p.kill(signal);
     await exited(p);
   }
 
