@@ -81,13 +81,59 @@ export interface StopOptions {
   readonly gracefulTimeoutMillis: number;
 }
 
+/**
+ * A live migration of a running domain from the host this driver drives (the source) to another.
+ * On libvirt: `virsh migrate --live --persistent --undefinesource` (the definition moves with the
+ * domain). Pre-copy keeps the source authoritative: until the switch-over, any failure or abort
+ * leaves the domain running on the source. After a post-copy switch-over nothing can abort it.
+ */
 export interface MigrateOptions {
-  /** Connection URI of the destination host, as the source host reaches it. */
+  /** Connection URI of the destination host, as the source host (the caller) reaches it. */
   readonly destinationUri: string;
-  /** Data-plane URI (`tcp://host:port`) when it differs from the control connection. */
+  /** Data-plane URI (`tcp://10.0.0.2`, no port: the destination picks one of its range) when it differs from the control connection. */
   readonly migrateUri?: string;
+  /** The address the destination listens on for the data (`--listen-address`). */
+  readonly listenAddress?: string;
+  /** Bandwidth limit in MiB/s (`--bandwidth`). Unlimited when absent. */
+  readonly bandwidthMiBps?: number;
+  /** Largest pause allowed at the switch-over, in milliseconds (`migrate-setmaxdowntime`). */
+  readonly maxDowntimeMillis?: number;
+  /** Throttle the guest's vCPUs when it dirties memory faster than it can be sent (`--auto-converge`). */
+  readonly autoConverge?: boolean;
+  /** Allow switching to post-copy after the first pre-copy pass (`--postcopy --postcopy-after-precopy`). Off by default. */
+  readonly postCopy?: boolean;
+  /** Copy the disks too (`--copy-storage-all`), for hosts without shared storage. */
+  readonly copyStorage?: boolean;
+  /** Aborts a pre-copy migration (`domjobabort`): the domain keeps running on the source. Ignored after a post-copy switch-over. */
+  readonly signal?: AbortSignal;
+  /** Progress as the source reports it, at a bounded rate (about once per `progressIntervalMillis`). */
+  readonly onProgress?: (p: MigrationProgress) => void;
+  /** How often progress is read and reported (default 1000 ms). */
+  readonly progressIntervalMillis?: number;
+  /** Hard limit for the whole call; past it a pre-copy migration is aborted (rejects `failed-transient`). Default: none. */
   readonly timeoutMillis?: number;
 }
+
+/** One reading of the migration job on the source (libvirt: `domjobinfo --rawstats`). */
+export interface MigrationProgress {
+  /** Bytes to transfer in total so far (memory + disks); grows as dirtied memory is sent again. */
+  readonly dataTotalBytes: number;
+  readonly dataProcessedBytes: number;
+  readonly dataRemainingBytes: number;
+  readonly memoryDirtyRateBytesPerSecond?: number;
+  /** The pre-copy pass over memory (1 = first pass). */
+  readonly iteration?: number;
+  /** Wall-clock time since the job started. */
+  readonly elapsedMillis: number;
+  readonly phase: 'precopy' | 'postcopy';
+}
+
+/**
+ * How a migration ended when it did not reject. `postcopy-paused`: the post-copy phase lost its
+ * connection; the domain is paused on both sides (the guest lives on the destination, part of its
+ * memory still on the source). Only `resumePostCopy` recovers it; it cannot be aborted.
+ */
+export type MigrationResult = { readonly outcome: 'completed' } | { readonly outcome: 'postcopy-paused'; readonly detail: string };
 
 export interface HypervisorDriver {
   readonly uri: string;
@@ -115,7 +161,20 @@ export interface HypervisorDriver {
   hostFacts(): Promise<HostFacts>;
   memoryStats(vmId: string): Promise<MemoryStats>;
   setBalloonTarget(vmId: string, bytes: number): Promise<void>;
-  migrate(vmId: string, opts: MigrateOptions): Promise<void>;
+  /**
+   * Live-migrates the running domain to `opts.destinationUri`. Resolves when the domain runs on the
+   * destination with its persistent definition and is gone from the source (`completed`), or when a
+   * post-copy phase lost its connection (`postcopy-paused`). Rejects with a `MigrationError`
+   * (`aborted` | `failed-transient` | `failed-permanent`) when a pre-copy migration fails: the
+   * domain then still runs on the source and nothing of it stays on the destination.
+   */
+  migrate(vmId: string, opts: MigrateOptions): Promise<MigrationResult>;
+  /** Aborts the domain's pre-copy migration job (the running `migrate` rejects `aborted`). Refused (permanent) in post-copy; a no-op without a job. */
+  abortMigration(vmId: string): Promise<void>;
+  /** Recovers a `postcopy-paused` migration (`migrate --postcopy-resume`); resolves when it completed. Called on the source's driver. */
+  resumePostCopy(vmId: string, opts: MigrateOptions): Promise<void>;
+  /** The domain's migration job as the source reports it now, or undefined when none runs. */
+  migrationJob(vmId: string): Promise<MigrationProgress | undefined>;
   events(onEvent: (e: LifecycleEvent) => void): Promise<EventSubscription>;
   close(): Promise<void>;
 }

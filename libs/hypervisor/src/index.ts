@@ -1,5 +1,7 @@
 export type * from './driver.ts';
-export { HypervisorError, isHypervisorError, isTransient, type HypervisorErrorKind } from './errors.ts';
+export {
+  HypervisorError, isHypervisorError, isTransient, MigrationError, isMigrationError, type HypervisorErrorKind, type MigrationFailure,
+} from './errors.ts';
 export { domainName, domainUuid, vmIdOfDomain, volumeName, assertVmId, DOMAIN_PREFIX } from './naming.ts';
 export { domainSpecFromClaim, sriovNetworkName, type DomainSpec, type VmRuntimeRequest } from './domain-spec.ts';
 export { parseLibvirtRealm, checkDriveSize, DEFAULT_REALM, type RealmSettings, type DriveCache } from './realm.ts';
@@ -7,4 +9,6 @@ export { buildDomainXml, type DomainXmlOptions, type VirtType } from './libvirt/
 export { LibvirtDriver, type LibvirtDriverOptions } from './libvirt/libvirt-driver.ts';
 export { classifyVirshError, type RunAs } from './libvirt/virsh.ts';
 export { SimulatorFleet, SimulatorDriver, type SimHostConfig, type SimOperation, type SimulatorOptions } from './simulator/simulator.ts';
+export { MigrationModel, type SimMigrationSettings, type SimMigrationFailure, type SimMigrationFailureRule } from './simulator/migration.ts';
+export { migrateArgs, parseJobInfo } from './libvirt/migrate-args.ts';
 export { createDriver, DriverRegistry, type DriverFactoryOptions } from './factory.ts';

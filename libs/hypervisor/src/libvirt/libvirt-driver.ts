@@ -6,13 +6,14 @@ import { createInterface } from 'node:readline';
 import type { DomainSpec } from '../domain-spec.ts';
 import type {
   DomainInfo, DomainState, DriverCapabilities, EventSubscription, HostFacts, HypervisorDriver, LifecycleEvent, MemoryStats,
-  MigrateOptions, StopOptions,
+  MigrateOptions, MigrationProgress, MigrationResult, StopOptions,
 } from '../driver.ts';
-import { HypervisorError } from '../errors.ts';
+import { HypervisorError, MigrationError, type MigrationFailure } from '../errors.ts';
 import { domainName, vmIdOfDomain, volumeName } from '../naming.ts';
 import { buildDomainXml, type VirtType } from './domain-xml.ts';
 import { parseDommemstat, parseDomstatsStates, parseEventLine, parseHostFacts, stateFromText } from './parse.ts';
-import { Limiter, runVirsh, virshCommand, type RunAs, type VirshOptions } from './virsh.ts';
+import { migrateArgs, parseJobInfo } from './migrate-args.ts';
+import { classifyVirshError, Limiter, runVirsh, virshCommand, type RunAs, type VirshOptions } from './virsh.ts';
 
 export interface LibvirtDriverOptions {
   readonly uri: string;
@@ -197,14 +198,119 @@ export class LibvirtDriver implements HypervisorDriver {
     await this.run(['setmem', domainName(vmId), `${Math.ceil(bytes / 1024)}`, '--live']);
   }
 
-  async migrate(vmId: string, opts: MigrateOptions): Promise<void> {
-    if (!this.capabilities.liveMigration) {
-      throw new HypervisorError('permanent', 'migrate', this.uri, 'this hypervisor cannot live-migrate');
+  async migrate(vmId: string, opts: MigrateOptions): Promise<MigrationResult> {
+    if (!this.capabilities.liveMigration) throw new MigrationError('failed-permanent', this.uri, 'this hypervisor cannot live-migrate');
+    if (opts.signal?.aborted) throw new MigrationError('aborted', this.uri, 'migration aborted before it started');
+    const name = domainName(vmId);
+    return this.runMigration(name, migrateArgs(name, opts), opts);
+  }
+
+  async resumePostCopy(vmId: string, opts: MigrateOptions): Promise<void> {
+    const name = domainName(vmId);
+    const { signal: _ignored, ...rest } = opts;
+    const result = await this.runMigration(name, migrateArgs(name, { ...rest, postCopy: true }, true), rest);
+    if (result.outcome !== 'completed') throw new HypervisorError('transient', 'migrate --postcopy-resume', this.uri, result.detail);
+  }
+
+  async abortMigration(vmId: string): Promise<void> {
+    const name = domainName(vmId);
+    if ((await this.phase(name)) === 'postcopy') {
+      throw new HypervisorError('permanent', 'domjobabort', this.uri, `the migration of ${name} is in post-copy and cannot be aborted`);
     }
-    const args = ['migrate', '--live', '--persistent', '--undefinesource', domainName(vmId), opts.destinationUri];
-    if (opts.migrateUri !== undefined) args.push('--migrateuri', opts.migrateUri);
-    const timeout = opts.timeoutMillis ?? 10 * 60_000;
-    await runVirsh({ ...this.virsh, timeoutMillis: timeout }, args);
+    await this.ignoring(/no job is active|not running|not active/i, () => this.run(['domjobabort', name]));
+  }
+
+  async migrationJob(vmId: string): Promise<MigrationProgress | undefined> {
+    const name = domainName(vmId);
+    const [phase, text] = await Promise.all([this.phase(name), this.run(['domjobinfo', '--rawstats', name])]);
+    return parseJobInfo(text, phase);
+  }
+
+  /** `post-copy` in the source domain's state reason (`paused (post-copy)`, `paused (post-copy failed)`). */
+  private async phase(name: string): Promise<'precopy' | 'postcopy'> {
+    const text = await this.run(['domstate', '--reason', name]).catch((e: unknown) => {
+      if (e instanceof HypervisorError && e.kind === 'not-found') return '';
+      throw e;
+    });
+    return /post-copy/i.test(text) ? 'postcopy' : 'precopy';
+  }
+
+  /**
+   * Runs `virsh migrate` (one long process, outside the per-host limiter) and, beside it, polls the
+   * source's job for progress, sets the max downtime once the job exists, and aborts it with
+   * `domjobabort` on the signal or the timeout while it is in pre-copy.
+   */
+  private runMigration(name: string, args: string[], opts: MigrateOptions): Promise<MigrationResult> {
+    const [cmd, argv] = virshCommand(this.virsh, args);
+    const child = spawn(cmd, argv, { stdio: ['ignore', 'pipe', 'pipe'] });
+    const err: Buffer[] = [];
+    child.stdout.resume();
+    child.stderr.on('data', (b: Buffer) => err.push(b));
+    const interval = opts.progressIntervalMillis ?? 1000;
+    let requested: MigrationFailure | undefined;
+    let postcopy = false;
+    let downtimeSet = opts.maxDowntimeMillis === undefined;
+    let finished = false;
+    let pollTimer: NodeJS.Timeout | undefined;
+    const poll = async (): Promise<void> => {
+      pollTimer = undefined;
+      try {
+        const phase = opts.postCopy ? await this.phase(name) : 'precopy';
+        if (phase === 'postcopy') postcopy = true;
+        const p = parseJobInfo(await this.run(['domjobinfo', '--rawstats', name]), phase);
+        if (p && !finished) {
+          if (!downtimeSet && phase === 'precopy') {
+            await this.run(['migrate-setmaxdowntime', name, String(Math.max(1, Math.round(opts.maxDowntimeMillis ?? 300)))]);
+            downtimeSet = true;
+          }
+          opts.onProgress?.(p);
+        }
+      } catch {
+        // A reading that failed (the job ended meanwhile, the daemon is busy) is skipped; the
+        // migrate process says how the migration ended.
+      }
+      if (!finished) pollTimer = setTimeout(() => void poll(), interval);
+    };
+    const abort = (why: MigrationFailure): void => {
+      if (finished || postcopy || requested) return;
+      requested = why;
+      void this.run(['domjobabort', name]).catch(() => undefined);
+    };
+    const onAbort = (): void => abort('aborted');
+    opts.signal?.addEventListener('abort', onAbort, { once: true });
+    const deadline = opts.timeoutMillis !== undefined ? setTimeout(() => abort('failed-transient'), opts.timeoutMillis) : undefined;
+    // The first reading comes soon, so the max downtime applies from the start.
+    pollTimer = setTimeout(() => void poll(), Math.min(200, interval));
+    return new Promise<MigrationResult>((resolve, reject) => {
+      child.on('error', (e) => {
+        finished = true;
+        reject(new MigrationError('failed-permanent', this.uri, `cannot run ${cmd}: ${e.message}`));
+      });
+      child.on('close', (code) => {
+        finished = true;
+        if (pollTimer) clearTimeout(pollTimer);
+        if (deadline) clearTimeout(deadline);
+        opts.signal?.removeEventListener('abort', onAbort);
+        const stderr = Buffer.concat(err).toString('utf8').trim();
+        if (code === 0) return resolve({ outcome: 'completed' });
+        void (async () => {
+          // After a post-copy switch-over a failure leaves the domain paused on both sides.
+          if (postcopy || opts.postCopy) {
+            const phase = await this.phase(name).catch(() => 'precopy' as const);
+            if (phase === 'postcopy') return resolve({ outcome: 'postcopy-paused', detail: stderr || `virsh migrate exit code ${code}` });
+          }
+          const message = stderr || `virsh migrate exit code ${code}`;
+          if (requested === 'failed-transient') {
+            return reject(new MigrationError('failed-transient', this.uri, `migration did not complete within ${opts.timeoutMillis} ms: ${message}`));
+          }
+          if (requested === 'aborted' || /operation aborted|canceled by client|cancelled by client/i.test(stderr)) {
+            return reject(new MigrationError('aborted', this.uri, message));
+          }
+          const kind = classifyVirshError(stderr);
+          reject(new MigrationError(kind === 'transient' ? 'failed-transient' : 'failed-permanent', this.uri, message, kind));
+        })();
+      });
+    });
   }
 
   async events(onEvent: (e: LifecycleEvent) => void): Promise<EventSubscription> {

@@ -2,10 +2,11 @@ import { EventEmitter } from 'node:events';
 import type { DomainSpec } from '../domain-spec.ts';
 import type {
   DomainInfo, DomainState, DriverCapabilities, EventSubscription, HostFacts, HypervisorDriver, LifecycleEvent, LifecycleKind,
-  MemoryStats, MigrateOptions, StopOptions,
+  MemoryStats, MigrateOptions, MigrationProgress, MigrationResult, StopOptions,
 } from '../driver.ts';
-import { HypervisorError, type HypervisorErrorKind } from '../errors.ts';
+import { HypervisorError, MigrationError, type HypervisorErrorKind } from '../errors.ts';
 import { domainName, vmIdOfDomain } from '../naming.ts';
+import { MigrationModel, type SimMigrationFailureRule, type SimMigrationSettings } from './migration.ts';
 
 /**
  * An in-process fleet of simulated hosts for `npm start`'s demo fleet and load benchmarks.
@@ -28,11 +29,31 @@ export interface SimulatorOptions {
   readonly transientFailureRate?: number;
   /** Deterministic pseudo-random source for failure injection (default Math.random). */
   readonly random?: () => number;
+  /** How live migrations between the fleet's hosts behave (bandwidth, dirty rate, time scale). */
+  readonly migration?: SimMigrationSettings;
+  /**
+   * Capacity of hosts that come into being when first addressed (a driver, a migration's
+   * destination). Without it, an unknown host is unreachable (transient).
+   */
+  readonly autoHost?: Omit<SimHostConfig, 'hostId'>;
 }
 
 interface SimDomain {
   state: DomainState;
   spec: DomainSpec;
+  /** The destination side of a migration in progress (libvirt shows it paused, then running in post-copy). */
+  incoming?: boolean;
+}
+
+/** One migration in progress, keyed by source host and VM. @internal */
+interface SimJob {
+  readonly model: MigrationModel;
+  readonly startedAt: number;
+  readonly destinationHostId: string;
+  /** Pre-copy abort; undefined once past the switch-over. */
+  abort?: (failure: 'aborted' | 'failed-transient', why: string) => void;
+  /** Set while a post-copy is paused by a lost connection. */
+  paused?: boolean;
 }
 
 interface SimHost {
@@ -46,8 +67,45 @@ const sleep = (ms: number): Promise<void> => (ms > 0 ? new Promise((r) => setTim
 export class SimulatorFleet {
   private readonly hosts = new Map<string, SimHost>();
   private readonly bus = new EventEmitter();
+  private readonly migrationRules: { rule: SimMigrationFailureRule; remaining: number }[] = [];
+  private readonly dirtyRates = new Map<string, number>();
+  /** @internal migrations in progress, by `<source host>/<vmId>`. */
+  readonly jobs = new Map<string, SimJob>();
   constructor(private readonly opts: SimulatorOptions = {}) {
     this.bus.setMaxListeners(0);
+  }
+
+  /** @internal */
+  get migrationSettings(): SimMigrationSettings {
+    return this.opts.migration ?? {};
+  }
+
+  /**
+   * The next `rule.count` (default 1) migrations that match the rule's filters fail as it says
+   * (`destination-define`, `mid-way`, `never-converges`, `postcopy-connection-loss`).
+   */
+  injectMigrationFailure(rule: SimMigrationFailureRule): void {
+    this.migrationRules.push({ rule, remaining: rule.count ?? 1 });
+  }
+
+  /** How fast this VM's guest dirties memory (bytes per simulated second); overrides the fleet's default. */
+  setDirtyRate(vmId: string, bytesPerSecond: number): void {
+    this.dirtyRates.set(vmId, bytesPerSecond);
+  }
+
+  /** @internal */
+  dirtyRateOf(vmId: string): number {
+    return this.dirtyRates.get(vmId) ?? this.opts.migration?.dirtyRateBytesPerSecond ?? 0;
+  }
+
+  /** @internal the first injected migration failure that matches, consumed. */
+  takeMigrationFailure(vmId: string, sourceHostId: string, destinationHostId: string): SimMigrationFailureRule | undefined {
+    const hit = this.migrationRules.find(({ rule, remaining }) =>
+      remaining > 0 && (rule.vmId ?? vmId) === vmId && (rule.sourceHostId ?? sourceHostId) === sourceHostId
+      && (rule.destinationHostId ?? destinationHostId) === destinationHostId);
+    if (!hit) return undefined;
+    hit.remaining--;
+    return hit.rule;
   }
 
   addHost(config: SimHostConfig): string {
@@ -78,6 +136,7 @@ export class SimulatorFleet {
 
   /** @internal used by SimulatorDriver. */
   host(hostId: string): SimHost {
+    if (!this.hosts.has(hostId) && this.opts.autoHost) this.addHost({ ...this.opts.autoHost, hostId });
     const h = this.hosts.get(hostId);
     if (!h) throw new HypervisorError('transient', 'connect', `sim://${hostId}`, 'no such simulated host');
     return h;
@@ -97,6 +156,13 @@ export class SimulatorFleet {
       throw new HypervisorError('transient', op, `sim://${hostId}`, 'injected random failure');
     }
     return host;
+  }
+
+  /** @internal */
+  specOf(job: SimJob, name: string): DomainSpec {
+    const spec = this.host(job.destinationHostId).domains.get(name)?.spec;
+    if (!spec) throw new HypervisorError('permanent', 'migrate', `sim://${job.destinationHostId}`, `${name} vanished during the migration`);
+    return spec;
   }
 
   /** @internal */
@@ -214,13 +280,183 @@ export class SimulatorDriver implements HypervisorDriver {
     d.spec = { ...d.spec, memoryBytes: Math.min(bytes, d.spec.memoryBytes) };
   }
 
-  async migrate(vmId: string, opts: MigrateOptions): Promise<void> {
-    const host = await this.fleet.operate(this.hostId, 'migrate');
-    const d = this.domain(host, vmId, 'migrate');
-    const dest = this.fleet.driver(opts.destinationUri);
-    const destHost = this.fleet.host(dest.hostId);
-    destHost.domains.set(domainName(vmId), { state: d.state, spec: d.spec });
-    host.domains.delete(domainName(vmId));
+  async migrate(vmId: string, opts: MigrateOptions): Promise<MigrationResult> {
+    const fail = (failure: 'aborted' | 'failed-transient' | 'failed-permanent', why: string, kind?: HypervisorErrorKind): MigrationError =>
+      new MigrationError(failure, this.uri, why, kind);
+    if (opts.signal?.aborted) throw fail('aborted', 'migration aborted before it started');
+    let host: SimHost;
+    try {
+      host = await this.fleet.operate(this.hostId, 'migrate');
+    } catch (e) {
+      throw asMigrationError(e, this.uri);
+    }
+    const name = domainName(vmId);
+    const d = host.domains.get(name);
+    if (!d || d.incoming) throw fail('failed-permanent', `Domain not found: ${name}`, 'not-found');
+    if (d.state !== 'running' && d.state !== 'paused') throw fail('failed-permanent', `domain ${name} is not running (${d.state})`);
+    const key = `${this.hostId}/${vmId}`;
+    if (this.fleet.jobs.has(key)) throw fail('failed-transient', `another migration job of ${name} is already running`);
+    const destId = /^sim:\/\/([^/?#]+)/.exec(opts.destinationUri)?.[1];
+    if (destId === undefined) throw fail('failed-permanent', `${opts.destinationUri} is not a sim://<host> URI`);
+    if (destId === this.hostId) throw fail('failed-permanent', 'the destination is the source');
+    let destHost: SimHost;
+    try {
+      destHost = this.fleet.host(destId);
+    } catch (e) {
+      throw asMigrationError(e, this.uri);
+    }
+    if (destHost.domains.has(name)) throw fail('failed-permanent', `domain ${name} already exists on ${opts.destinationUri}`);
+    const rule = this.fleet.takeMigrationFailure(vmId, this.hostId, destId);
+    if (rule?.failure === 'destination-define') throw fail('failed-permanent', `${opts.destinationUri} refused to define ${name} (injected)`);
+    try {
+      await this.fleet.operate(destId, 'define');
+    } catch (e) {
+      throw asMigrationError(e, this.uri);
+    }
+    if (destHost.domains.has(name) || host.domains.get(name) !== d || this.fleet.jobs.has(key)) {
+      throw fail('failed-transient', `${name} changed while the migration was being prepared`);
+    }
+    const settings = this.fleet.migrationSettings;
+    const model = new MigrationModel(d.spec.memoryBytes, opts, settings, this.fleet.dirtyRateOf(vmId),
+      rule ? { failure: rule.failure, atFraction: Math.min(1, Math.max(0, rule.atFraction ?? 0.5)) } : undefined);
+    const job: SimJob = { model, startedAt: Date.now(), destinationHostId: destId };
+    this.fleet.jobs.set(key, job);
+    destHost.domains.set(name, { state: 'paused', spec: d.spec, incoming: true });
+    return this.run(vmId, job, opts, d.state);
+  }
+
+  /** Drives a job in real time until it completes, fails, is aborted or its post-copy pauses. */
+  private run(vmId: string, job: SimJob, opts: MigrateOptions, finalState: DomainState): Promise<MigrationResult> {
+    const settings = this.fleet.migrationSettings;
+    const name = domainName(vmId);
+    const key = `${this.hostId}/${vmId}`;
+    const scale = settings.timeScale ?? 1;
+    const stepMillis = settings.stepMillis ?? 10;
+    const interval = opts.progressIntervalMillis ?? settings.progressIntervalMillis ?? 1000;
+    const src = (): SimHost => this.fleet.host(this.hostId);
+    const dst = (): SimHost => this.fleet.host(job.destinationHostId);
+    return new Promise<MigrationResult>((resolve, reject) => {
+      let last = Date.now();
+      let lastReport = last;
+      let timer: NodeJS.Timeout | undefined;
+      let deadline: NodeJS.Timeout | undefined;
+      const onAbort = (): void => job.abort?.('aborted', 'migration aborted');
+      const finish = (): void => {
+        if (timer) clearTimeout(timer);
+        if (deadline) clearTimeout(deadline);
+        opts.signal?.removeEventListener('abort', onAbort);
+      };
+      const rollBack = (failure: 'aborted' | 'failed-transient' | 'failed-permanent', why: string): void => {
+        finish();
+        this.fleet.jobs.delete(key);
+        const incoming = dst().domains.get(name);
+        if (incoming?.incoming) dst().domains.delete(name);
+        reject(new MigrationError(failure, this.uri, why));
+      };
+      job.abort = (failure, why) => rollBack(failure, why);
+      const tick = (): void => {
+        timer = undefined;
+        const now = Date.now();
+        const source = src().domains.get(name);
+        if (job.model.phase === 'precopy' && (!source || (source.state !== 'running' && source.state !== 'paused'))) {
+          rollBack('failed-permanent', `${name} stopped on the source during the migration`);
+          return;
+        }
+        const step = job.model.advance(((now - last) / 1000) * scale);
+        last = now;
+        if (opts.onProgress && (now - lastReport >= interval || step.kind !== 'running')) {
+          lastReport = now;
+          opts.onProgress(job.model.progress(now - job.startedAt));
+        }
+        switch (step.kind) {
+          case 'running':
+            break;
+          case 'switched-to-postcopy': {
+            // The guest now runs on the destination; the source holds the memory not yet sent.
+            job.abort = undefined;
+            const s = src().domains.get(name);
+            const t = dst().domains.get(name);
+            if (s) s.state = 'paused';
+            if (t) t.state = 'running';
+            this.fleet.emit(this.hostId, name, 'suspended', 'Suspended Post-copy');
+            this.fleet.emit(job.destinationHostId, name, 'resumed', 'Resumed Post-copy');
+            break;
+          }
+          case 'connection-lost':
+            if (step.phase === 'precopy') {
+              rollBack('failed-transient', 'connection to the destination lost during pre-copy (injected): Connection reset by peer');
+              return;
+            } else {
+              finish();
+              job.paused = true;
+              const s = src().domains.get(name);
+              const t = dst().domains.get(name);
+              if (s) s.state = 'paused';
+              if (t) t.state = 'paused';
+              this.fleet.emit(this.hostId, name, 'suspended', 'Suspended Post-copy Error');
+              this.fleet.emit(job.destinationHostId, name, 'suspended', 'Suspended Post-copy Error');
+              resolve({ outcome: 'postcopy-paused', detail: 'connection to the destination lost during post-copy (injected); resume with migrate --postcopy-resume' });
+              return;
+            }
+          case 'completed': {
+            finish();
+            this.fleet.jobs.delete(key);
+            const t = dst().domains.get(name);
+            const s = src().domains.get(name);
+            dst().domains.set(name, { state: finalState, spec: s?.spec ?? t?.spec ?? this.fleet.specOf(job, name) });
+            src().domains.delete(name);
+            this.fleet.emit(this.hostId, name, 'stopped', 'Stopped Migrated');
+            this.fleet.emit(this.hostId, name, 'undefined', 'Undefined Removed');
+            this.fleet.emit(job.destinationHostId, name, job.model.phase === 'postcopy' ? 'resumed' : 'started', job.model.phase === 'postcopy' ? 'Resumed Post-copy' : 'Started Migrated');
+            this.fleet.emit(job.destinationHostId, name, 'defined', 'Defined Added');
+            resolve({ outcome: 'completed' });
+            return;
+          }
+        }
+        timer = setTimeout(tick, stepMillis);
+      };
+      opts.signal?.addEventListener('abort', onAbort, { once: true });
+      if (opts.timeoutMillis !== undefined) {
+        deadline = setTimeout(() => job.abort?.('failed-transient', `migration did not complete within ${opts.timeoutMillis} ms`), opts.timeoutMillis);
+      }
+      timer = setTimeout(tick, 0);
+    });
+  }
+
+  async abortMigration(vmId: string): Promise<void> {
+    await this.fleet.operate(this.hostId, 'state');
+    const job = this.fleet.jobs.get(`${this.hostId}/${vmId}`);
+    if (!job) return;
+    if (!job.abort) {
+      throw new HypervisorError('permanent', 'domjobabort', this.uri, `the migration of ${domainName(vmId)} is in post-copy and cannot be aborted`);
+    }
+    job.abort('aborted', 'migration aborted (domjobabort)');
+  }
+
+  async resumePostCopy(vmId: string, opts: MigrateOptions): Promise<void> {
+    await this.fleet.operate(this.hostId, 'migrate');
+    const name = domainName(vmId);
+    const job = this.fleet.jobs.get(`${this.hostId}/${vmId}`);
+    if (!job?.paused) {
+      const destId = /^sim:\/\/([^/?#]+)/.exec(opts.destinationUri)?.[1];
+      const there = destId !== undefined ? this.fleet.host(destId).domains.get(name) : undefined;
+      // Already finished (a retried resume): the domain is gone from here and complete there.
+      if (!this.fleet.host(this.hostId).domains.has(name) && there && !there.incoming) return;
+      throw new HypervisorError('permanent', 'migrate --postcopy-resume', this.uri, `no paused post-copy migration of ${name}`);
+    }
+    job.paused = false;
+    job.model.clearFailure();
+    const t = this.fleet.host(job.destinationHostId).domains.get(name);
+    if (t) t.state = 'running';
+    this.fleet.emit(job.destinationHostId, name, 'resumed', 'Resumed Post-copy');
+    const result = await this.run(vmId, job, { ...opts, signal: undefined }, 'running');
+    if (result.outcome !== 'completed') throw new HypervisorError('transient', 'migrate --postcopy-resume', this.uri, result.detail);
+  }
+
+  async migrationJob(vmId: string): Promise<MigrationProgress | undefined> {
+    await this.fleet.operate(this.hostId, 'state');
+    const job = this.fleet.jobs.get(`${this.hostId}/${vmId}`);
+    return job ? job.model.progress(Date.now() - job.startedAt) : undefined;
   }
 
   async events(onEvent: (e: LifecycleEvent) => void): Promise<EventSubscription> {
@@ -229,4 +465,10 @@ export class SimulatorDriver implements HypervisorDriver {
   }
 
   async close(): Promise<void> {}
+}
+
+function asMigrationError(e: unknown, uri: string): MigrationError {
+  if (e instanceof MigrationError) return e;
+  if (e instanceof HypervisorError) return new MigrationError(e.kind === 'transient' ? 'failed-transient' : 'failed-permanent', uri, e.message, e.kind);
+  return new MigrationError('failed-transient', uri, e instanceof Error ? e.message : String(e));
 }

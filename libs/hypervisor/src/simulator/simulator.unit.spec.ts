@@ -37,11 +37,11 @@ describe('SimulatorFleet', () => {
   });
 
   it('moves a domain on migrate and rejects URIs of unknown hosts', async () => {
-    const fleet = new SimulatorFleet();
+    const fleet = new SimulatorFleet({ migration: { timeScale: 1000, stepMillis: 1 } });
     const a = fleet.driver(fleet.addHost({ hostId: 'a', cpus: 4, memoryBytes: 1024 ** 3 }));
     const b = fleet.driver(fleet.addHost({ hostId: 'b', cpus: 4, memoryBytes: 1024 ** 3 }));
     await a.defineAndStart(spec('m'));
-    await a.migrate('m', { destinationUri: 'sim://b' });
+    expect(await a.migrate('m', { destinationUri: 'sim://b' })).toEqual({ outcome: 'completed' });
     expect(await a.state('m')).toBeUndefined();
     expect(await b.state('m')).toBe('running');
     await expect(fleet.driver('sim://zz').listDomains()).rejects.toMatchObject({ kind: 'transient' });
