@@ -1,0 +1,3 @@
+export * from './model.ts';
+export * from './policy.ts';
+export { balance } from './run.ts';

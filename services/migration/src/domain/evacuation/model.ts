@@ -1,0 +1,89 @@
+import type { Claim, HostSnapshot, MigrationMode, VmSpec } from '@berth/fit';
+import type { CostConfig, FailureExplanation, PlacementPolicy } from '@berth/scoring';
+import type { MigrationCaps } from '../caps/caps.ts';
+
+/**
+ * Who asked for the host to be emptied. An operator's maintenance moves manual-only VMs too (oVirt
+ * 4.3, seed 004 §6); an evacuation Berth starts by itself only moves manual-and-automatic ones.
+ */
+export type EvacuationTrigger = 'operator' | 'automatic';
+
+/** What the VM is doing, as inventory says: only running and stopped VMs can be moved now. */
+export type EvacueeStatus = 'running' | 'stopped' | 'migrating' | 'busy';
+
+export interface Evacuee {
+  readonly spec: VmSpec;
+  /** The VM's claim on the host being drained. */
+  readonly claim: Claim;
+  readonly status: EvacueeStatus;
+}
+
+export interface PlanInput {
+  readonly hostId: string;
+  /** Every host snapshot of the fleet (the bucket `berth-host-snapshots`), the drained host included. */
+  readonly hosts: readonly HostSnapshot[];
+  /** The VMs holding claims on the drained host. */
+  readonly vms: readonly Evacuee[];
+  readonly trigger: EvacuationTrigger;
+  readonly caps: MigrationCaps;
+  readonly costConfig?: CostConfig;
+  /** The placement policy of a pool as placement uses it; evacuation defaults to spread (the seed's "less loaded"). */
+  readonly policyFor?: (pool: string) => PlacementPolicy | undefined;
+  /** Destinations refused for a VM (an earlier attempt failed there). */
+  readonly excludedFor?: (vmId: string) => readonly string[];
+}
+
+export type MoveKind = 'live' | 'cold';
+
+export interface PlannedMove {
+  readonly vmId: string;
+  readonly vmName: string;
+  readonly priority: number;
+  readonly memoryBytes: number;
+  readonly mode: MigrationMode;
+  /** live: a running VM; cold: a stopped one (its definition and claim move, nothing runs). */
+  readonly kind: MoveKind;
+  readonly destinationHostId: string;
+  readonly destinationName: string;
+  /** The destination's generation the choice was computed at (its earlier moves in this plan included). */
+  readonly destinationGeneration: number;
+  readonly claim: Claim;
+  /** Why this host: the engine's score and the load it will have afterwards. */
+  readonly reason: string;
+  readonly warnings: readonly string[];
+}
+
+export type BlockerKind = 'mode-none' | 'manual-only' | 'no-destination' | 'busy';
+
+export interface Blocker {
+  readonly vmId: string;
+  readonly vmName: string;
+  readonly priority: number;
+  readonly kind: BlockerKind;
+  readonly reason: string;
+  /** What the operator can do about it. */
+  readonly remedies: readonly string[];
+  /** For no-destination: the scheduler's per-filter reasons. */
+  readonly explanation?: FailureExplanation;
+}
+
+export interface PlanConcurrency {
+  /** Moves this drain runs at once (the per-host outbound cap, within the fleet cap). */
+  readonly effective: number;
+  readonly caps: MigrationCaps;
+}
+
+export interface EvacuationPlan {
+  readonly hostId: string;
+  readonly trigger: EvacuationTrigger;
+  /** In the order they will start: priority high first, then larger memory, then VM id. */
+  readonly moves: readonly PlannedMove[];
+  readonly blockers: readonly Blocker[];
+  /** VMs already on their way out (a migration in flight); the drain waits for them. */
+  readonly inFlight: readonly string[];
+  /** Memory of every planned move. */
+  readonly totalMemoryBytes: number;
+  readonly concurrency: PlanConcurrency;
+  /** True when every VM has a move (no blocker): the host can reach maintenance. */
+  readonly complete: boolean;
+}

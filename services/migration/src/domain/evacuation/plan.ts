@@ -1,0 +1,146 @@
+import { allocatableVcpus, ordinaryMemoryCapacity, type HostSnapshot, type VmSpec } from '@berth/fit';
+import { formatExplanation, HostView, schedule, type Candidate, type PlacementPolicy } from '@berth/scoring';
+import type { Blocker, EvacuationPlan, Evacuee, PlanInput, PlannedMove } from './model.ts';
+
+/** A pinned VM: pass-through host CPU, dedicated (pinned) CPUs or NUMA nodes pinned to host nodes (seed 004). */
+export function isPinned(spec: VmSpec): boolean {
+  return spec.passthroughCpu || spec.cpuPolicy === 'dedicated' || spec.numaNodes.some((n) => n.pinnedHostNode !== undefined);
+}
+
+export const PERFORMANCE_WARNING = 'high-performance or pinned VM: its performance may decrease after the migration';
+
+/** Weight of the share of a destination's CPUs already pinned (the seed's "less pinned"), beside the engine's weights. */
+export const PINNED_WEIGHT = 10;
+/** Runners-up the engine returns; the least pinned of these (by adjusted score) is taken. */
+const CANDIDATES = 4;
+
+const SPREAD: PlacementPolicy = { kind: 'spread' };
+
+/** Start order: high priority first, then the larger memory (first-fit decreasing packs best), then VM id. */
+export function byStartOrder(a: Evacuee, b: Evacuee): number {
+  return b.spec.priority - a.spec.priority || b.claim.memoryBytes - a.claim.memoryBytes || (a.spec.vmId < b.spec.vmId ? -1 : a.spec.vmId > b.spec.vmId ? 1 : 0);
+}
+
+function pinnedShare(view: HostView, hostId: string): number {
+  const slot = view.slot(hostId);
+  const snap = view.get(hostId);
+  const u = slot === undefined ? undefined : view.usages[slot];
+  if (!snap || !u || snap.capacity.cpus === 0) return 0;
+  return u.pinnedCpus.size / snap.capacity.cpus;
+}
+
+/** Bottleneck utilisation (vCPUs, ordinary memory) of a host as the view holds it. */
+export function allocationLoad(snapshot: HostSnapshot): { cpu: number; memory: number } {
+  const c = snapshot.capacity;
+  let vcpus = 0;
+  let memory = 0;
+  for (const cl of snapshot.claims) {
+    vcpus += cl.vcpus;
+    if (cl.hugepages.length === 0) memory += cl.memoryBytes;
+  }
+  const av = allocatableVcpus(c.cpus, c.cpuOvercommit);
+  const am = ordinaryMemoryCapacity(c);
+  return { cpu: av > 0 ? vcpus / av : 1, memory: am > 0 ? memory / am : 1 };
+}
+
+const pct = (x: number): string => `${Math.round(x * 100)}%`;
+
+function chooseDestination(view: HostView, vm: Evacuee, input: PlanInput): { best: Candidate } | { failed: Blocker } {
+  const excluded = [input.hostId, ...(input.excludedFor?.(vm.spec.vmId) ?? [])];
+  const policyFor = (pool: string): PlacementPolicy => input.policyFor?.(pool) ?? SPREAD;
+  const r = schedule(vm.spec, view, { excludedHosts: excluded, alternates: CANDIDATES, policyFor });
+  if (r.kind === 'failed') {
+    const why = formatExplanation(r.explanation);
+    return {
+      failed: {
+        vmId: vm.spec.vmId, vmName: vm.spec.name, priority: vm.spec.priority, kind: 'no-destination',
+        reason: `no host can take it: ${why}`,
+        remedies: ['free or add capacity on a host that matches its requirements (retried automatically)', 'stop it or delete it', 'relax its placement constraints'],
+        explanation: r.explanation,
+      },
+    };
+  }
+  let best = r.breakdown;
+  let bestScore = best.score + PINNED_WEIGHT * pinnedShare(view, best.hostId);
+  for (const alt of r.alternates) {
+    const s = alt.score + PINNED_WEIGHT * pinnedShare(view, alt.hostId);
+    if (s < bestScore || (s === bestScore && alt.hostId < best.hostId)) {
+      best = alt;
+      bestScore = s;
+    }
+  }
+  return { best };
+}
+
+function blocked(vm: Evacuee, kind: Blocker['kind'], reason: string, remedies: string[]): Blocker {
+  return { vmId: vm.spec.vmId, vmName: vm.spec.name, priority: vm.spec.priority, kind, reason, remedies };
+}
+
+/**
+ * Plans the evacuation of one host: a destination for every VM that may move, chosen by the
+ * placement engine (same filters, cost functions and weights as placement; the source and the
+ * VM's failed destinations excluded; spread by default, i.e. less loaded, then less pinned), each
+ * choice applied to a private view before the next, so the plan never overcommits a destination.
+ * No I/O, no clock: the same input always gives the same plan.
+ */
+export function planEvacuation(input: PlanInput): EvacuationPlan {
+  const view = new HostView(input.hosts, input.costConfig ?? { costFunctions: {}, profiles: {} });
+  const moves: PlannedMove[] = [];
+  const blockers: Blocker[] = [];
+  const inFlight: string[] = [];
+  for (const vm of [...input.vms].sort(byStartOrder)) {
+    const spec = vm.spec;
+    if (vm.status === 'migrating') {
+      inFlight.push(spec.vmId);
+      continue;
+    }
+    if (vm.status === 'busy') {
+      blockers.push(blocked(vm, 'busy', 'it is being started, stopped or deleted', ['wait: the drain retries when it settles']));
+      continue;
+    }
+    const live = vm.status === 'running';
+    if (live && spec.migrationMode === 'none') {
+      blockers.push(
+        blocked(vm, 'mode-none', 'its migration mode is none: it cannot be migrated', [
+          'change its migration mode to manual or manual-and-automatic',
+          'stop it: a stopped VM moves cold',
+        ]),
+      );
+      continue;
+    }
+    if (live && spec.migrationMode === 'manual' && input.trigger === 'automatic') {
+      blockers.push(
+        blocked(vm, 'manual-only', 'its migration mode is manual only: automatic evacuations do not move it', [
+          'migrate it by hand (berth vms migrate)',
+          'put the host in maintenance yourself: an operator maintenance moves manual-only VMs',
+          'change its migration mode to manual-and-automatic',
+        ]),
+      );
+      continue;
+    }
+    const choice = chooseDestination(view, vm, input);
+    if ('failed' in choice) {
+      blockers.push(choice.failed);
+      continue;
+    }
+    const { best } = choice;
+    view.applyClaim(best.claim);
+    const after = allocationLoad(view.get(best.hostId)!);
+    const dest = view.get(best.hostId)!.capacity;
+    const warnings = live && (spec.highPerformance || isPinned(spec)) ? [PERFORMANCE_WARNING] : [];
+    moves.push({
+      vmId: spec.vmId, vmName: spec.name, priority: spec.priority, memoryBytes: vm.claim.memoryBytes, mode: spec.migrationMode,
+      kind: live ? 'live' : 'cold',
+      destinationHostId: best.hostId, destinationName: dest.name, destinationGeneration: best.generation, claim: best.claim,
+      reason: `best of the hosts that fit (score ${+best.score.toFixed(2)}): ${pct(after.cpu)} vCPUs and ${pct(after.memory)} memory allocated after the move, ${pct(pinnedShare(view, best.hostId))} of its CPUs pinned`,
+      warnings,
+    });
+  }
+  const caps = input.caps;
+  return {
+    hostId: input.hostId, trigger: input.trigger, moves, blockers, inFlight,
+    totalMemoryBytes: moves.reduce((s, m) => s + m.memoryBytes, 0),
+    concurrency: { effective: Math.min(caps.outboundPerHost, caps.fleet), caps },
+    complete: blockers.length === 0,
+  };
+}
