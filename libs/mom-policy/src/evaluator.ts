@@ -1,0 +1,291 @@
+import type { Token } from './lexer.ts';
+import type { Code } from './parser.ts';
+import {
+  add, compare, div, eq, mul, PyCallable, PyException, PyObject, pyIter, pyLen, shl, shr, sub, truthy, typeError, typeName, type Value,
+} from './values.ts';
+
+/**
+ * MOM's Evaluator (mom/Policy/Parser.py), form for form. Dynamic scoping: one stack of scopes, the
+ * innermost searched first, so a function sees its caller's variables. A call `(name args...)`
+ * resolves, in this order: a variable `name` that is not None (called, so `(defvar max 1)` breaks
+ * `(max ...)`), a built-in form, `eval` (what `{...}` becomes), a function from `def`/`defun`.
+ */
+
+/** An error that ends the interval; `line` is the line of the form being evaluated, if known. */
+export class EvalError extends Error {
+  constructor(
+    message: string,
+    readonly line?: number,
+  ) {
+    super(message);
+  }
+}
+
+type ArgType = 'value' | 'code' | 'symbol' | '...';
+type Arg = Value | Code;
+interface Builtin {
+  readonly types: readonly ArgType[];
+  readonly fn: (ev: Evaluator, args: Arg[], line: number | undefined) => Value;
+}
+
+/** Operator tokens map to built-in names (Evaluator.operator_map). */
+const OPERATORS: Readonly<Record<string, string>> = {
+  '+': 'add', '-': 'sub', '*': 'mul', '/': 'div', '<': 'lt', '>': 'gt', '<=': 'lte', '>=': 'gte', '<<': 'shl', '>>': 'shr',
+  '==': 'eq', '!=': 'neq', and: 'and', or: 'or', not: 'not', min: 'min', max: 'max', null: 'null', valid: 'valid',
+};
+
+const isToken = (c: Arg): c is Token => typeof c === 'object' && c !== null && !Array.isArray(c) && 'kind' in c && 'offset' in c;
+const v = (a: Arg): Value => a as Value;
+const s = (a: Arg): string => a as string;
+const t = (doc: string): ArgType[] => doc.split(' ') as ArgType[];
+
+function binary(fn: (a: Value, b: Value) => Value): Builtin {
+  return { types: t('value value'), fn: (_e, a) => fn(v(a[0]!), v(a[1]!)) };
+}
+
+/** The first argument whose truth is `stopOn`, else the last one. */
+function pick(a: readonly Arg[], stopOn: boolean): Value {
+  for (const x of a) if (truthy(v(x)) === stopOn) return v(x);
+  return v(a[a.length - 1]!);
+}
+
+function minMax(op: '<' | '>'): Builtin {
+  return {
+    types: t('value ...'),
+    fn: (_e, a) => {
+      // Python's min()/max(): the first of equal values wins (so (max 1 1.0) is the int 1).
+      let best = v(a[0]!);
+      for (let i = 1; i < a.length; i++) if (compare(op, v(a[i]!), best)) best = v(a[i]!);
+      return best;
+    },
+  };
+}
+
+const def: Builtin = { types: t('symbol code code'), fn: (e, a) => (e.funcs.set(s(a[0]!), { params: a[1] as Code, body: a[2] as Code }), s(a[0]!)) };
+const set: Builtin = { types: t('symbol value'), fn: (e, a, line) => e.set(s(a[0]!), v(a[1]!), line) };
+
+const BUILTINS: Readonly<Record<string, Builtin>> = {
+  def,
+  defun: def,
+  set,
+  setq: set,
+  defvar: { types: t('symbol value'), fn: (e, a) => e.defvar(s(a[0]!), v(a[1]!)) },
+  let: { types: t('code code ...'), fn: (e, a) => e.let(a[0] as Code, a.slice(1) as Code[]) },
+  with: {
+    types: t('symbol symbol code'),
+    fn: (e, a) => {
+      const items = pyIter(e.get(s(a[0]!), false, undefined));
+      const out: Value[] = [];
+      for (const item of items) {
+        e.scopes.push(new Map<string, Value>([[s(a[1]!), item]]));
+        out.push(e.eval(a[2] as Code));
+        e.scopes.pop();
+      }
+      return out;
+    },
+  },
+  if: { types: t('value code code'), fn: (e, a) => e.eval((truthy(v(a[0]!)) ? a[1] : a[2]) as Code) },
+  add: binary(add),
+  sub: binary(sub),
+  mul: binary(mul),
+  div: binary(div),
+  lt: binary((x, y) => compare('<', x, y)),
+  gt: binary((x, y) => compare('>', x, y)),
+  lte: binary((x, y) => compare('<=', x, y)),
+  gte: binary((x, y) => compare('>=', x, y)),
+  eq: binary(eq),
+  neq: binary((x, y) => !eq(x, y)),
+  shl: binary(shl),
+  shr: binary(shr),
+  // and/or receive their arguments already evaluated (all of them), then pick one, as Python's
+  // loops in c_and/c_or do.
+  and: { types: t('value ...'), fn: (_e, a) => pick(a, false) },
+  or: { types: t('value ...'), fn: (_e, a) => pick(a, true) },
+  not: { types: t('value'), fn: (_e, a) => !truthy(v(a[0]!)) },
+  min: minMax('<'),
+  max: minMax('>'),
+  null: {
+    types: t('...'),
+    fn: (_e, a) => {
+      for (const x of a) {
+        if (x === null) continue;
+        const n = pyLen(v(x));
+        if (n === undefined || n > 0) return false; // TypeError from len() is caught: False
+      }
+      return true;
+    },
+  },
+  valid: { types: t('...'), fn: (_e, a) => !a.some((x) => x === null) },
+};
+
+/** Python's recursion limit stops runaway recursion in MOM; this is ours (see README). */
+const MAX_DEPTH = 1000;
+/** There are no loops, but recursion can be exponential; an interval that runs this long fails. */
+const MAX_STEPS = 5_000_000;
+
+export interface UserFunction {
+  readonly params: Code;
+  readonly body: Code;
+}
+
+export class Evaluator {
+  /** Innermost scope last. */
+  readonly scopes: Map<string, Value>[] = [new Map<string, Value>()];
+  readonly funcs = new Map<string, UserFunction>();
+  private depth = 0;
+  private steps = 0;
+
+  constructor(externs: ReadonlyMap<string, Value>) {
+    for (const [k, val] of externs) this.scopes[0]!.set(k, val);
+  }
+
+  get globals(): ReadonlyMap<string, Value> {
+    return this.scopes[0]!;
+  }
+
+  /** VariableStack.get: `a.b` is attribute b of the innermost `a` that has it; `a.b.c` ignores c. */
+  get(name: string, allowUndefined: boolean, line: number | undefined): Value {
+    const dot = name.indexOf('.');
+    const obj = dot === -1 ? name : name.slice(0, dot);
+    let attr: string | undefined;
+    if (dot !== -1) {
+      const next = name.indexOf('.', dot + 1);
+      attr = next === -1 ? name.slice(dot + 1) : name.slice(dot + 1, next);
+    }
+    for (let i = this.scopes.length - 1; i >= 0; i--) {
+      const scope = this.scopes[i]!;
+      if (!scope.has(obj)) continue;
+      const val = scope.get(obj)!;
+      if (attr === undefined) return val;
+      if (val instanceof PyObject) {
+        const a = val.getAttr(attr);
+        if (a !== undefined) return a;
+      }
+    }
+    if (allowUndefined) return null;
+    throw new EvalError(`undefined symbol ${name}`, line);
+  }
+
+  set(name: string, val: Value, line: number | undefined): Value {
+    for (let i = this.scopes.length - 1; i >= 0; i--) {
+      const scope = this.scopes[i]!;
+      if (scope.has(name)) {
+        scope.set(name, val);
+        return val;
+      }
+    }
+    throw new EvalError(`undefined symbol ${name}`, line);
+  }
+
+  /** `setdefault` in the innermost scope: never rebinds, returns what the name holds. */
+  defvar(name: string, val: Value): Value {
+    const scope = this.scopes[this.scopes.length - 1]!;
+    if (scope.has(name)) return scope.get(name)!;
+    scope.set(name, val);
+    return val;
+  }
+
+  let(syms: Code, body: readonly Code[]): Value {
+    if (!Array.isArray(syms)) throw new EvalError('Expecting list as arg 1 in let');
+    this.scopes.push(new Map<string, Value>());
+    for (const sym of syms as readonly Code[]) {
+      if (!Array.isArray(sym) || sym.length !== 2) throw new EvalError('Expecting list of tuples in arg1 of let');
+      const pair = sym as readonly Code[];
+      const name = pair[0]!;
+      const valueCode = pair[1]!;
+      if (Array.isArray(name)) throw new PyException('AttributeError', "'list' object has no attribute 'kind'");
+      if ((name as Token).kind !== 'symbol') throw new EvalError('Expecting list of (symbol value) in let');
+      // Evaluated inside the new scope: a later binding (or argument) sees the earlier ones.
+      this.defvar((name as Token).value, this.eval(valueCode));
+    }
+    let result: Value = null;
+    for (const expr of body) result = this.eval(expr);
+    this.scopes.pop();
+    return result;
+  }
+
+  eval(code: Code): Value {
+    if (++this.steps > MAX_STEPS) throw new EvalError(`evaluation exceeded ${MAX_STEPS} steps`);
+    if (!Array.isArray(code)) return this.evalToken(code as Token);
+    if (++this.depth > MAX_DEPTH) throw new PyException('RecursionError', 'maximum recursion depth exceeded');
+    try {
+      return this.evalList(code as readonly Code[]);
+    } finally {
+      this.depth--;
+    }
+  }
+
+  private evalToken(tok: Token): Value {
+    if (tok.kind === 'number') {
+      if (tok.number === undefined) throw new PyException('ValueError', `invalid literal for int() with base 0: '${tok.value}'`);
+      return tok.number;
+    }
+    if (tok.kind === 'string') return tok.value.slice(1, -1); // no escape processing
+    if (tok.kind === 'symbol') return tok.value === 'nil' ? null : this.get(tok.value, false, tok.line);
+    throw new EvalError(`Unexpected token type "${tok.kind}"`, tok.line);
+  }
+
+  private evalList(code: readonly Code[]): Value {
+    const head = code[0];
+    if (head === undefined) throw new PyException('IndexError', 'list index out of range (empty form)');
+    if (Array.isArray(head)) throw new EvalError('Expected simple token as arg 1');
+    const tok = head as Token;
+    let name: string;
+    if (tok.kind === 'symbol') name = tok.value;
+    else if (tok.kind === 'operator') name = OPERATORS[tok.value]!;
+    else throw new EvalError(`Unexpected token type in arg 1 "${tok.kind}"`, tok.line);
+    const line = tok.line;
+
+    const fn = this.get(name, true, line);
+    if (fn !== null) {
+      if (!(fn instanceof PyCallable)) throw typeError(`'${typeName(fn)}' object is not callable`);
+      const args: Value[] = [];
+      for (let i = 1; i < code.length; i++) args.push(this.eval(code[i]!));
+      return fn.fn(args);
+    }
+    const builtin = Object.hasOwn(BUILTINS, name) ? BUILTINS[name] : undefined;
+    if (builtin !== undefined) return this.dispatch(name, builtin, code.slice(1), line);
+    if (name === 'eval') {
+      let last: Value | undefined;
+      for (let i = 1; i < code.length; i++) last = this.eval(code[i]!);
+      if (last === undefined) throw new PyException('IndexError', 'list index out of range (empty {} or eval)');
+      return last;
+    }
+    return this.callUser(name, code.slice(1), line);
+  }
+
+  /** GenericEvaluator._dispatch: arity from the form's doc string, then evaluate per argument type. */
+  private dispatch(name: string, b: Builtin, args: Arg[], line: number): Value {
+    const types = b.types;
+    const variadic = types[types.length - 1] === '...';
+    if (types.length !== args.length && !variadic) throw new EvalError(`arity mismatch in doc parsing of 'c_${name}'`, line);
+    if (variadic && types.length > args.length + 1) throw new EvalError(`not enough arguments for 'c_${name}'`, line);
+    let ti = 0;
+    let type: ArgType = types[0]!;
+    for (let i = 0; i < args.length; i++) {
+      if (types[ti] !== '...') type = types[ti++]!;
+      else if (i === 0) type = '...';
+      if (type === 'code') continue;
+      const a = args[i]!;
+      if (type === 'symbol') {
+        if (!isToken(a) || a.kind !== 'symbol') throw new EvalError('malformed expression', line);
+        args[i] = a.value;
+      } else {
+        args[i] = this.eval(a as Code);
+      }
+    }
+    return b.fn(this, args, line);
+  }
+
+  /** Evaluator.default: a def'd function runs as `(let ((p1 a1) (p2 a2) ...) body)`. */
+  private callUser(name: string, args: readonly Code[], line: number): Value {
+    const f = this.funcs.get(name);
+    if (f === undefined) throw new PyException('KeyError', `'${name}' (unknown function on line ${line})`);
+    if (!Array.isArray(f.params)) throw typeError(`object of type 'Token' has no len() (parameters of '${name}')`);
+    const params = f.params as readonly Code[];
+    if (params.length !== args.length) throw new EvalError(`Function "${name}" invoked with incorrect arity`, line);
+    const bindings: Code[] = params.map((p, i) => [p, args[i]!]);
+    const letToken: Token = { kind: 'symbol', value: 'let', line, offset: -1 };
+    return this.eval([letToken, bindings, f.body]);
+  }
+}
