@@ -222,7 +222,13 @@ export class LibvirtDriver implements HypervisorDriver {
 
   async migrationJob(vmId: string): Promise<MigrationProgress | undefined> {
     const name = domainName(vmId);
-    const [phase, text] = await Promise.all([this.phase(name), this.run(['domjobinfo', '--rawstats', name])]);
+    const [phase, text] = await Promise.all([
+      this.phase(name),
+      this.run(['domjobinfo', '--rawstats', name]).catch((e: unknown) => {
+        if (e instanceof HypervisorError && e.kind === 'not-found') return '';
+        throw e;
+      }),
+    ]);
     return parseJobInfo(text, phase);
   }
 

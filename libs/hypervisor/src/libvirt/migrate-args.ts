@@ -16,7 +16,8 @@ export function migrateArgs(domain: string, opts: MigrateOptions, resume = false
 
 /**
  * `virsh domjobinfo --rawstats` -> progress, or undefined when no job runs (`Job type: None`).
- * Lines are `field: value` (libvirt 9; `field=value` accepted too). Data counts memory and disks.
+ * Lines are `field: value` (libvirt 9; `field=value` accepted too). Data counts memory and disks. In the
+ * job's first seconds (the destination QEMU starting) every count is still 0.
  */
 export function parseJobInfo(text: string, phase: 'precopy' | 'postcopy' = 'precopy'): MigrationProgress | undefined {
   const fields = new Map<string, string>();
@@ -24,8 +25,9 @@ export function parseJobInfo(text: string, phase: 'precopy' | 'postcopy' = 'prec
     const m = /^\s*([A-Za-z_][\w.]*)\s*[:=]\s*(.*?)\s*$/.exec(line);
     if (m?.[1] !== undefined && m[2] !== undefined) fields.set(m[1], m[2]);
   }
+  // `--rawstats` prints the job type as a number (0 none, 1 bounded, 2 unbounded, 3 completed, 4 failed, 5 cancelled).
   const jobType = /^\s*Job type:\s*(\S+)/m.exec(text)?.[1];
-  if (jobType !== undefined && /^(none|completed|failed|cancelled)$/i.test(jobType)) return undefined;
+  if (jobType !== undefined && /^(none|completed|failed|cancelled|[03-5])$/i.test(jobType)) return undefined;
   const num = (k: string): number | undefined => {
     const v = fields.get(k);
     if (v === undefined) return undefined;

@@ -34,7 +34,16 @@ export interface SessionLibvirtd {
   readonly home: string;
   /** For running virsh as the daemon's user, e.g. for `virsh migrate`. */
   readonly runAs: RunAs;
+  /** The incoming-migration port range given to this daemon's QEMU (`migration_port_min/max`). */
+  readonly migrationPorts: readonly [number, number];
   stop(): Promise<void>;
+}
+
+export interface SessionLibvirtdOptions {
+  /** The daemon's user (default `nobody`). */
+  readonly user?: string;
+  /** Incoming-migration ports (default: a free-looking block of 16 between 50000 and 59999). */
+  readonly migrationPorts?: readonly [number, number];
 }
 
 async function freePort(): Promise<number> {
@@ -119,8 +128,33 @@ function userIds(user: string): { uid: number; gid: number } {
   return { uid, gid };
 }
 
-/** Starts a `qemu:///session` libvirtd as an unprivileged user: real QEMU guests under TCG. */
-export async function startSessionLibvirtd(user = 'nobody'): Promise<SessionLibvirtd> {
+/** A block of 16 ports between 50000 and 59999 that nothing listens on now (libvirt's default range is 49152-49215). */
+export async function migrationPortBlock(): Promise<[number, number]> {
+  for (let attempt = 0; ; attempt++) {
+    const min = 50_000 + 16 * Math.floor(Math.random() * 625);
+    const ports = Array.from({ length: 16 }, (_, i) => min + i);
+    const free = await Promise.all(ports.map((p) => portFree(p)));
+    if (free.every(Boolean) || attempt > 20) return [min, min + 15];
+  }
+}
+
+function portFree(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const srv = createServer();
+    srv.once('error', () => resolve(false));
+    srv.listen(port, '127.0.0.1', () => srv.close(() => resolve(true)));
+  });
+}
+
+/**
+ * Starts a `qemu:///session` libvirtd as an unprivileged user: real QEMU guests under TCG. Each one
+ * has its own HOME, runtime dir, `host_uuid` and incoming-migration port range, so two of them are two
+ * hosts that live-migrate between each other (see `startMigrationPair`).
+ */
+export async function startSessionLibvirtd(userOrOptions: string | SessionLibvirtdOptions = {}): Promise<SessionLibvirtd> {
+  const o: SessionLibvirtdOptions = typeof userOrOptions === 'string' ? { user: userOrOptions } : userOrOptions;
+  const user = o.user ?? 'nobody';
+  const migrationPorts = o.migrationPorts ?? (await migrationPortBlock());
   const home = mkdtempSync(join(tmpdir(), 'berth-qemu-session-'));
   const { uid, gid } = userIds(user);
   const run = join(home, 'run');
@@ -128,7 +162,9 @@ export async function startSessionLibvirtd(user = 'nobody'): Promise<SessionLibv
   mkdirSync(run);
   mkdirSync(confDir, { recursive: true });
   writeFileSync(join(confDir, 'libvirtd.conf'), `host_uuid = "${randomUUID()}"\n`);
-  for (const p of [home, run, join(home, '.config'), confDir, join(confDir, 'libvirtd.conf')]) chownSync(p, uid, gid);
+  // `migration_address` is refused by session daemons; the listen address comes with each migration.
+  writeFileSync(join(confDir, 'qemu.conf'), `migration_port_min = ${migrationPorts[0]}\nmigration_port_max = ${migrationPorts[1]}\n`);
+  for (const p of [home, run, join(home, '.config'), confDir, join(confDir, 'libvirtd.conf'), join(confDir, 'qemu.conf')]) chownSync(p, uid, gid);
   const env = { HOME: home, XDG_RUNTIME_DIR: run };
   const log = join(home, 'libvirtd.log');
   const fd = openSync(log, 'a');
@@ -149,6 +185,7 @@ export async function startSessionLibvirtd(user = 'nobody'): Promise<SessionLibv
     user,
     home,
     runAs: { user, env },
+    migrationPorts,
     async stop() {
       // Guests are QEMU processes of the daemon's user: power them off before the daemon goes.
       const names = await runVirsh({ uri, timeoutMillis: 10_000 }, ['list', '--name']).catch(() => '');
