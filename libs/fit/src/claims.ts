@@ -1,7 +1,8 @@
 import { IllegalStateError, NotFoundError } from '@berth/errors';
 import { allocatableVcpus, ordinaryMemoryCapacity } from './capacity.ts';
 import { shortage, type FitFailure } from './failures.ts';
-import type { Claim, HostSnapshot } from './model.ts';
+import type { Claim, HostSnapshot, VmSpec } from './model.ts';
+import { distinctNodes, guestCells, needsNuma } from './numa.ts';
 import { allCpuIds, freeNodes } from './topology.ts';
 import { usage as usageOf, type HostUsage } from './usage.ts';
 
@@ -37,6 +38,7 @@ export function claimFits(host: HostSnapshot, claim: Claim, u: HostUsage = usage
     pinned.add(cpu);
   }
   const nodes = new Map(freeNodes(cap, u).map((n) => [n.id, n]));
+  out.push(...cellsAgree(claim, new Set(nodes.keys())));
   if (!hugepageBacked) {
     for (const [node, bytes] of sumBy(claim.numaCells, (c) => String(c.hostNode), (c) => c.memoryBytes)) {
       const free = nodes.get(Number(node))?.memoryBytes ?? 0;
@@ -88,4 +90,66 @@ export function releaseClaim(host: HostSnapshot, vmId: string): HostSnapshot {
 
 export function findClaim(host: HostSnapshot, vmId: string): Claim | undefined {
   return host.claims.find((c) => c.vmId === vmId);
+}
+
+/**
+ * The claim's NUMA cells are consistent in themselves and with the host: each on a host node that
+ * exists, the cells' vCPUs adding up to the claim's, and a pinned claim's cells on distinct nodes.
+ */
+function cellsAgree(claim: Claim, hostNodes: ReadonlySet<number>): FitFailure[] {
+  const out: FitFailure[] = [];
+  const cells = claim.numaCells;
+  for (const c of cells) {
+    if (!hostNodes.has(c.hostNode)) out.push({ filter: 'numa', detail: `guest cell ${c.guestCell} is on host NUMA node ${c.hostNode}, which does not exist`, subject: `node ${c.hostNode}` });
+  }
+  if (cells.length > 0 && cells.every((c) => c.vcpus !== undefined)) {
+    const sum = cells.reduce((s, c) => s + (c.vcpus ?? 0), 0);
+    if (sum !== claim.vcpus) out.push({ filter: 'numa', detail: `guest cells hold ${sum} vCPUs, the claim ${claim.vcpus}` });
+  }
+  if (claim.pinnedCpus.length > 0) out.push(...sharedNodes(claim));
+  return out;
+}
+
+function sharedNodes(claim: Claim): FitFailure[] {
+  const seen = new Map<number, number>();
+  const out: FitFailure[] = [];
+  for (const c of claim.numaCells) {
+    const other = seen.get(c.hostNode);
+    if (other !== undefined) {
+      out.push(shortage('numa', 'nodes', claim.numaCells.length, new Set(claim.numaCells.map((x) => x.hostNode)).size, `guest cells ${other} and ${c.guestCell} of a pinned VM share host NUMA node ${c.hostNode}`, 'distinct nodes'));
+    }
+    seen.set(c.hostNode, c.guestCell);
+  }
+  return out;
+}
+
+/**
+ * Does the claim give the VM what it asked for (inventory checks this before taking a claim): its
+ * vCPUs and memory, one claimed cell per guest cell with that cell's vCPUs and memory, pinned cells
+ * on their host node, a pinned VM's cells on distinct host nodes, a dedicated VM's CPUs pinned.
+ */
+export function claimMatchesVm(vm: VmSpec, claim: Claim): FitFailure[] {
+  const out: FitFailure[] = [];
+  if (claim.vcpus !== vm.vcpus) out.push({ filter: 'vcpus', detail: `claim holds ${claim.vcpus} vCPUs, the VM asks for ${vm.vcpus}` });
+  if (claim.memoryBytes !== vm.memoryBytes) out.push({ filter: 'memory', detail: `claim holds ${claim.memoryBytes} bytes, the VM asks for ${vm.memoryBytes}` });
+  if (vm.cpuPolicy === 'dedicated' && claim.pinnedCpus.length !== vm.vcpus) {
+    out.push({ filter: 'dedicated-cpus', detail: `claim pins ${claim.pinnedCpus.length} CPUs, the VM has ${vm.vcpus} dedicated vCPUs` });
+  }
+  if (!needsNuma(vm)) return out;
+  const wanted = guestCells(vm);
+  if (claim.numaCells.length !== wanted.length) {
+    out.push({ filter: 'numa', detail: `claim has ${claim.numaCells.length} NUMA cells, the VM ${wanted.length}` });
+    return out;
+  }
+  claim.numaCells.forEach((c, i) => {
+    const w = wanted[i]!;
+    if (c.guestCell !== i || c.memoryBytes !== w.memoryBytes || (c.vcpus !== undefined && c.vcpus !== w.vcpus)) {
+      out.push({ filter: 'numa', detail: `claimed cell ${i} (${c.vcpus ?? '?'} vCPUs, ${c.memoryBytes} bytes) is not guest cell ${i} (${w.vcpus} vCPUs, ${w.memoryBytes} bytes)` });
+    }
+    if (w.pinnedHostNode !== undefined && c.hostNode !== w.pinnedHostNode) {
+      out.push({ filter: 'numa', detail: `guest cell ${i} is pinned to host NUMA node ${w.pinnedHostNode}, the claim puts it on ${c.hostNode}`, subject: `node ${w.pinnedHostNode}` });
+    }
+  });
+  if (distinctNodes(vm)) out.push(...sharedNodes(claim));
+  return out;
 }

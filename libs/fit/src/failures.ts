@@ -21,7 +21,7 @@ export const filterOrder = [
 export type FilterName = (typeof filterOrder)[number];
 
 /** What a quantity is measured in, so explanations can format it (`16 GiB`, `3 vCPUs`). */
-export type FitUnit = 'bytes' | 'vcpus' | 'cpus' | 'devices' | 'vfs' | 'pages';
+export type FitUnit = 'bytes' | 'vcpus' | 'cpus' | 'devices' | 'vfs' | 'pages' | 'nodes';
 
 export interface FitFailure {
   readonly filter: FilterName;

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { hostSnapshot, vmSpec } from './builders.ts';
-import { applyClaim, claimFits } from './claims.ts';
+import { applyClaim, claimFits, claimMatchesVm } from './claims.ts';
+import { guestCellVcpus } from './numa.ts';
 import { fits } from './fits.ts';
 import type { FitResult } from './failures.ts';
 import type { Claim, HostCapacity, HostSnapshot } from './model.ts';
@@ -59,7 +60,7 @@ describe('dedicated CPUs and NUMA', () => {
     host = applyClaim(host, a);
     const b = claimOf(fits(host, vmSpec({ vmId: 'b', vcpus: 2, cpuPolicy: 'dedicated' })));
     expect(b.pinnedCpus).toEqual([4, 5]);
-    expect(b.numaCells).toEqual([{ guestCell: 0, hostNode: 1, cpus: [4, 5], memoryBytes: GiB }]);
+    expect(b.numaCells).toEqual([{ guestCell: 0, hostNode: 1, cpus: [4, 5], memoryBytes: GiB, vcpus: 2 }]);
   });
   it('pinned CPUs are never overcommitted although shared vCPUs are (x4)', () => {
     const r = fits(numaHost(), vmSpec({ vmId: 'v', vcpus: 9, cpuPolicy: 'dedicated' }));
@@ -187,5 +188,51 @@ describe('claimFits re-checks an exact claim', () => {
     const b = { ...a, vmId: 'b' };
     expect(claimFits(after, b).map((f) => f.filter)).toEqual(['dedicated-cpus', 'dedicated-cpus', 'devices']);
     expect(claimFits({ ...after, capacity: { ...after.capacity, state: 'maintenance' } }, { ...a, vmId: 'c', pinnedCpus: [], numaCells: [], devices: [] }).map((f) => f.filter)).toEqual(['state']);
+  });
+});
+
+describe('guest NUMA cells (issue 11)', () => {
+  const MiB = 1024 ** 2;
+  it('a claimed cell carries its guest vCPUs: [1 vCPU / 256 MiB, 2 vCPUs / 512 MiB] -> 1 and 2', () => {
+    const claim = claimOf(fits(numaHost(), vmSpec({ vmId: 'v', vcpus: 3, memoryBytes: 768 * MiB, numaNodes: [{ vcpus: 1, memoryBytes: 256 * MiB }, { vcpus: 2, memoryBytes: 512 * MiB }] })));
+    expect(claim.numaCells.map((c) => c.vcpus)).toEqual([1, 2]);
+    expect(guestCellVcpus(claim)).toEqual([1, 2]);
+  });
+  it('claims recorded without cell vCPUs split them so every vCPU is in exactly one cell', () => {
+    const cell = (guestCell: number) => ({ guestCell, hostNode: 0, cpus: [], memoryBytes: GiB });
+    expect(guestCellVcpus({ vcpus: 4, numaCells: [cell(0), cell(1), cell(2)] })).toEqual([2, 1, 1]);
+    expect(guestCellVcpus({ vcpus: 3, numaCells: [{ ...cell(0), cpus: [4] }, { ...cell(1), cpus: [5, 6] }] })).toEqual([1, 2]);
+  });
+  it('a pinned VM maps each guest cell to a distinct host node, even when one node could hold both', () => {
+    const claim = claimOf(fits(numaHost(), vmSpec({ vmId: 'v', vcpus: 2, cpuPolicy: 'dedicated', memoryBytes: 2 * GiB, numaNodes: [{ vcpus: 1, memoryBytes: GiB }, { vcpus: 1, memoryBytes: GiB }] })));
+    expect(claim.numaCells.map((c) => c.hostNode)).toEqual([0, 1]);
+    expect(claim.pinnedCpus).toEqual([0, 4]);
+  });
+  it('moves an earlier cell when a later one can only go where it sits (matching, not greedy)', () => {
+    // Node 0 has 3 GiB free, node 1 only 1 GiB: the 2 GiB cell must take node 0 although it comes second.
+    const host = numaHost({ memoryOvercommit: 1, numaNodes: [
+      { id: 0, cpus: [0, 1, 2, 3], memoryBytes: 3 * GiB, hugepages: [] },
+      { id: 1, cpus: [4, 5, 6, 7], memoryBytes: GiB, hugepages: [] },
+    ] });
+    const claim = claimOf(fits(host, vmSpec({ vmId: 'v', vcpus: 2, cpuPolicy: 'dedicated', memoryBytes: 3 * GiB, numaNodes: [{ vcpus: 1, memoryBytes: GiB }, { vcpus: 1, memoryBytes: 2 * GiB }] })));
+    expect(claim.numaCells.map((c) => c.hostNode)).toEqual([1, 0]);
+  });
+  it('a pinned VM with more guest cells than the host has nodes does not fit there; a shared one does', () => {
+    const oneNode = numaHost({ numaNodes: [{ id: 0, cpus: [0, 1, 2, 3, 4, 5, 6, 7], memoryBytes: 32 * GiB, hugepages: [] }] });
+    const cells = [{ vcpus: 1, memoryBytes: GiB }, { vcpus: 1, memoryBytes: GiB }];
+    const r = fits(oneNode, vmSpec({ vmId: 'v', vcpus: 2, cpuPolicy: 'dedicated', memoryBytes: 2 * GiB, numaNodes: cells }));
+    expect(filtersOf(r)).toEqual(['numa']);
+    if (!r.ok) expect(r.reasons[0]).toMatchObject({ needed: 2, available: 1, unit: 'nodes', subject: 'distinct nodes' });
+    expect(fits(oneNode, vmSpec({ vmId: 'v', vcpus: 2, memoryBytes: 2 * GiB, numaNodes: cells })).ok).toBe(true);
+  });
+  it('inventory re-check: a pinned claim whose cells share a host node is refused, and does not match the VM', () => {
+    const vm = vmSpec({ vmId: 'v', vcpus: 2, cpuPolicy: 'dedicated', memoryBytes: 2 * GiB, numaNodes: [{ vcpus: 1, memoryBytes: GiB }, { vcpus: 1, memoryBytes: GiB }] });
+    const good = claimOf(fits(numaHost(), vm));
+    expect(claimFits(numaHost(), good)).toEqual([]);
+    expect(claimMatchesVm(vm, good)).toEqual([]);
+    const bad: Claim = { ...good, pinnedCpus: [0, 1], numaCells: good.numaCells.map((c, i) => ({ ...c, hostNode: 0, cpus: [i] })) };
+    expect(claimFits(numaHost(), bad).map((f) => f.filter)).toEqual(['numa']);
+    expect(claimMatchesVm(vm, bad).map((f) => f.filter)).toEqual(['numa']);
+    expect(claimMatchesVm(vm, { ...good, numaCells: [good.numaCells[0]!] }).map((f) => f.filter)).toEqual(['numa']);
   });
 });

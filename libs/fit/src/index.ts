@@ -5,5 +5,6 @@ export { hostFilters, networkMatches, describeNetwork } from './filters.ts';
 export { fits } from './fits.ts';
 export { claimFits, applyClaim, releaseClaim, findClaim } from './claims.ts';
 export { usage, addClaimToUsage, type HostUsage, type NumaNodeUsage } from './usage.ts';
-export { needsNuma, guestCells } from './numa.ts';
+export { needsNuma, guestCells, guestCellVcpus, distinctNodes } from './numa.ts';
+export { claimMatchesVm } from './claims.ts';
 export { hostCapacity, hostSnapshot, vmSpec } from './builders.ts';

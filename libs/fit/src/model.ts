@@ -110,8 +110,14 @@ export interface Claim {
 export interface ClaimedNumaCell {
   readonly guestCell: number;
   readonly hostNode: number;
+  /** Host CPUs pinned for this cell (dedicated VMs); empty for shared vCPUs. */
   readonly cpus: readonly number[];
   readonly memoryBytes: number;
+  /**
+   * Guest vCPUs of this cell; the guest's vCPU ids are consecutive, cell 0 first. Absent only in
+   * claims recorded before it existed (then see guestCellVcpus).
+   */
+  readonly vcpus?: number;
 }
 
 export interface ClaimedHugepages {

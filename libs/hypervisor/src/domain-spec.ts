@@ -1,4 +1,4 @@
-import type { Claim } from '@berth/fit';
+import { guestCellVcpus, type Claim, type CpuTopology } from '@berth/fit';
 import type { DriveCache, RealmSettings } from './realm.ts';
 import { assertVmId, volumeName } from './naming.ts';
 
@@ -11,9 +11,12 @@ export interface DomainSpec {
   readonly memoryBytes: number;
   /** vCPU i is pinned to pinnedCpus[i]; empty for shared vCPUs. */
   readonly pinnedCpus: readonly number[];
+  /** Guest NUMA cells in order; cell i holds the next `vcpus` guest vCPU ids. */
   readonly numaCells: readonly { readonly hostNode: number; readonly vcpus: number; readonly memoryBytes: number }[];
   readonly hugepageSizeBytes?: number;
   readonly passthroughCpu: boolean;
+  /** Guest CPU topology (`<cpu><topology>`); sockets x cores x threads = vcpus. */
+  readonly topology?: CpuTopology;
   /** Canonical PCI addresses `dddd:bb:ss.f` of claimed devices. */
   readonly hostdevs: readonly string[];
   /** SR-IOV VFs, taken from the libvirt hostdev network `berth-sriov-<nic>` of each NIC. */
@@ -33,6 +36,7 @@ export interface VmRuntimeRequest {
   readonly passthroughCpu?: boolean;
   readonly hugepageSizeBytes?: number;
   readonly networks?: readonly string[];
+  readonly topology?: CpuTopology;
 }
 
 export const sriovNetworkName = (nic: string): string => `berth-sriov-${nic}`;
@@ -40,20 +44,17 @@ export const sriovNetworkName = (nic: string): string => `berth-sriov-${nic}`;
 export function domainSpecFromClaim(req: VmRuntimeRequest, realm: RealmSettings): DomainSpec {
   assertVmId(req.vmId);
   const c = req.claim;
-  const pinnedPerCell = c.pinnedCpus.length > 0;
+  const cellVcpus = guestCellVcpus(c);
   return {
     vmId: req.vmId,
     title: req.name,
     vcpus: c.vcpus,
     memoryBytes: c.memoryBytes,
     pinnedCpus: c.pinnedCpus,
-    numaCells: c.numaCells.map((cell) => ({
-      hostNode: cell.hostNode,
-      vcpus: pinnedPerCell ? cell.cpus.length : Math.max(1, Math.round(c.vcpus / c.numaCells.length)),
-      memoryBytes: cell.memoryBytes,
-    })),
+    numaCells: c.numaCells.map((cell, i) => ({ hostNode: cell.hostNode, vcpus: cellVcpus[i]!, memoryBytes: cell.memoryBytes })),
     ...(req.hugepageSizeBytes !== undefined ? { hugepageSizeBytes: req.hugepageSizeBytes } : {}),
     passthroughCpu: req.passthroughCpu ?? false,
+    ...(req.topology !== undefined ? { topology: req.topology } : {}),
     hostdevs: c.devices.map((d) => d.address),
     vfs: c.vfs,
     volumes: c.volumes.map((v) => ({

@@ -1,5 +1,5 @@
-import type { CostFunctionSpec } from '@berth/hardware-config';
-import { compileCurve, unavailableCurve, type CurveFn } from './curves.ts';
+import type { CostFunctionSpec, CurveSpec } from '@berth/hardware-config';
+import { compileCurve, unavailableCurve, whyInfinite, type CurveFn } from './curves.ts';
 
 /** A host's consumption after the placement, the inputs of a cost function. */
 export interface CostInputs {
@@ -36,8 +36,10 @@ export class CompiledCostFunction {
   readonly devices: ReadonlyMap<string, CurveFn>;
   readonly scale: number;
   readonly offset: number;
+  private readonly spec: CostFunctionSpec;
 
   constructor(spec: CostFunctionSpec) {
+    this.spec = spec;
     this.id = spec.id;
     this.vms = spec.vms ? compileCurve(spec.vms) : null;
     this.vcpus = spec.vcpus ? compileCurve(spec.vcpus) : null;
@@ -70,6 +72,29 @@ export class CompiledCostFunction {
 
   cost(inputs: CostInputs): number {
     return this.total(inputs.vms, inputs.vcpus, inputs.memoryBytes, this.deviceSum(inputs.devices));
+  }
+
+  /**
+   * Which curve makes the cost infinite at these inputs and why, e.g. `vcpus: hard-soft past hard 16
+   * at 18` (the first such curve: vms, vcpus, memory, then devices by type); undefined when finite.
+   */
+  whyInfinite(inputs: CostInputs): string | undefined {
+    const GiB = 1024 ** 3;
+    const bytes = (n: number): string => `${+(n / GiB).toFixed(2)} GiB`;
+    const curves: [string, CurveSpec | undefined, number, ((n: number) => string)?][] = [
+      ['vms', this.spec.vms, inputs.vms],
+      ['vcpus', this.spec.vcpus, inputs.vcpus],
+      ['memory', this.spec.memory, inputs.memoryBytes, bytes],
+    ];
+    for (const [type, curve] of Object.entries(this.spec.devices)) curves.push([`devices.${type}`, curve, inputs.devices.get(type) ?? 0]);
+    for (const [name, curve, input, show] of curves) {
+      const why = curve === undefined ? undefined : whyInfinite(curve, input, show);
+      if (why !== undefined) return `${name}: ${why}`;
+    }
+    for (const [type, count] of inputs.devices) {
+      if (count > 0 && !this.devices.has(type)) return `devices.${type}: no curve for the type (unavailable) at ${count}`;
+    }
+    return undefined;
   }
 
   breakdown(inputs: CostInputs): CostBreakdown {

@@ -59,3 +59,31 @@ export function evaluateCurve(spec: CurveSpec, input: number): number {
 }
 
 export const unavailableCurve: CurveFn = (x) => (x <= 0 ? 0 : Infinity);
+
+/**
+ * Why a curve is Infinity at `input` ("hard-soft past hard 16 at 18"), or undefined when it is
+ * finite there. `show` writes inputs (and limits) in the curve's unit, e.g. bytes as GiB.
+ */
+export function whyInfinite(spec: CurveSpec, input: number, show: (n: number) => string = String): string | undefined {
+  if (spec.max !== undefined && input > spec.max) return `${spec.curve} past max ${show(spec.max)} at ${show(input)}`;
+  switch (spec.curve) {
+    case 'invalid':
+      return `invalid at ${show(input)}`;
+    case 'hard-soft':
+      return input > spec.hard ? `hard-soft past hard ${show(spec.hard)} at ${show(input)}` : undefined;
+    case 'unavailable':
+      return input > 0 ? `unavailable at ${show(input)}` : undefined;
+    case 'piecewise': {
+      const below = input <= spec.cutoff;
+      const inner = whyInfinite(below ? spec.low : spec.high, input, show);
+      return inner === undefined ? undefined : `piecewise ${below ? 'at or below' : 'above'} cutoff ${show(spec.cutoff)}: ${inner}`;
+    }
+    case 'constant':
+    case 'linear': {
+      const y = compileCurve(spec)(input);
+      return y === Infinity || Number.isNaN(y) ? `${spec.curve} is ${y} at ${show(input)}` : undefined;
+    }
+    default:
+      return exhaustive(spec);
+  }
+}

@@ -16,6 +16,8 @@ export interface RemovalGroup {
   readonly unit?: FitUnit;
   /** Up to three of the hosts, for drilling down. */
   readonly sampleHosts: readonly string[];
+  /** For `cost`: which curve went infinite at what input on the first such host, e.g. `vcpus: hard-soft past hard 16 at 18`. */
+  readonly detail?: string;
 }
 
 export interface FailureExplanation {
@@ -36,6 +38,7 @@ interface MutableGroup {
   bestAvailable?: number;
   unit?: FitUnit;
   sampleHosts: string[];
+  detail?: string;
 }
 
 const order: readonly RemovalReason[] = ['excluded', ...filterOrder, 'affinity-together', 'cost'];
@@ -46,11 +49,12 @@ const order: readonly RemovalReason[] = ['excluded', ...filterOrder, 'affinity-t
  */
 export function explainFailure(view: HostView, vm: VmSpec, excluded: ReadonlySet<string>, together: ReadonlySet<string> | null): FailureExplanation {
   const groups = new Map<string, MutableGroup>();
-  const add = (hostId: string, reason: RemovalReason, subject?: string, needed?: number, available?: number, unit?: FitUnit): void => {
-    const key = `${reason}\u0000${subject ?? ''}`;
+  const add = (hostId: string, reason: RemovalReason, subject?: string, needed?: number, available?: number, unit?: FitUnit, detail?: string): void => {
+    // Hosts a cost function refuses are grouped by the curve that refused them (the text before ':').
+    const key = `${reason}\u0000${subject ?? ''}\u0000${detail?.split(':')[0] ?? ''}`;
     let g = groups.get(key);
     if (!g) {
-      g = { reason, hosts: 0, sampleHosts: [], ...(subject !== undefined && { subject }), ...(unit !== undefined && { unit }) };
+      g = { reason, hosts: 0, sampleHosts: [], ...(subject !== undefined && { subject }), ...(unit !== undefined && { unit }), ...(detail !== undefined && { detail }) };
       groups.set(key, g);
     }
     g.hosts++;
@@ -68,7 +72,8 @@ export function explainFailure(view: HostView, vm: VmSpec, excluded: ReadonlySet
     const r = fits(snap, vm, view.usages[slot]);
     if (!r.ok) {
       const f = r.reasons[0]!;
-      return add(id, f.filter, f.filter === 'state' || f.filter === 'devices' || f.filter === 'storage' || f.filter === 'network' || f.filter === 'resource-pool' || f.filter === 'sriov' || f.filter === 'affinity' || f.filter === 'cpu-model' ? f.subject : undefined, f.needed, f.available, f.unit);
+      const subjectKept = f.filter === 'state' || f.filter === 'devices' || f.filter === 'storage' || f.filter === 'network' || f.filter === 'resource-pool' || f.filter === 'sriov' || f.filter === 'affinity' || f.filter === 'cpu-model' || (f.filter === 'numa' && f.unit === 'nodes');
+      return add(id, f.filter, subjectKept ? f.subject : undefined, f.needed, f.available, f.unit);
     }
     if (together && !together.has(id)) return add(id, 'affinity-together', vm.affinity.find((a) => a.polarity === 'affinity' && a.target === 'vm' && a.enforcement === 'hard')?.group);
     const cost = view.costFunctionOf(snap);
@@ -78,7 +83,12 @@ export function explainFailure(view: HostView, vm: VmSpec, excluded: ReadonlySet
       for (const c of snap.claims) claimed += c.memoryBytes;
       const deviceSum = cost.deviceSum(u.devicesByType);
       const c = classCost({ cost, deviceSum, devicesInUse: u.devicesByType, vms: u.vms, usedVcpus: u.vcpus, claimedMemory: claimed }, vm);
-      if (c === Infinity) return add(id, 'cost', cost.id);
+      if (c === Infinity) {
+        const devices = new Map(u.devicesByType);
+        for (const req of vm.devices) devices.set(req.type, (devices.get(req.type) ?? 0) + req.count);
+        const why = cost.whyInfinite({ vms: u.vms + 1, vcpus: u.vcpus + vm.vcpus, memoryBytes: claimed + vm.memoryBytes, devices });
+        return add(id, 'cost', cost.id, undefined, undefined, undefined, why);
+      }
     }
     eligible++;
   });

@@ -53,7 +53,27 @@ describe('cost functions of seed 003', () => {
   it('Simple: a host past 16 vCPUs costs infinity and is never chosen', () => {
     const r = schedule(vmSpec({ vmId: 'v', vcpus: 17 }), [host('a', 'simple', { cpus: 32 })], seed);
     expect(r.kind).toBe('failed');
-    if (r.kind === 'failed') expect(formatExplanation(r.explanation)).toBe('0/1 hosts can take v: 1 cost infinity under cost function simple');
+    if (r.kind === 'failed') expect(formatExplanation(r.explanation)).toBe('0/1 hosts can take v: 1 cost infinity under cost function simple (vcpus: hard-soft past hard 16 at 17)');
+  });
+  it('an infinite cost is explained to the curve and its input: vCPUs at 18, memory in GiB, a device past max', () => {
+    const busy = host('a', 'simple', { cpus: 32 });
+    const twoOn = { ...busy, claims: [{ vmId: 'w', hostId: 'a', vcpus: 2, memoryBytes: GiB, pinnedCpus: [], numaCells: [], hugepages: [], devices: [], vfs: [], volumes: [], affinityGroups: [] }] };
+    const cpu = schedule(vmSpec({ vmId: 'v', vcpus: 16 }), [twoOn], seed);
+    expect(cpu.kind === 'failed' && cpu.explanation.groups[0]?.detail).toBe('vcpus: hard-soft past hard 16 at 18');
+    const mem = schedule(vmSpec({ vmId: 'v', memoryBytes: 40 * GiB }), [host('a', 'simple')], seed);
+    expect(mem.kind === 'failed' && formatExplanation(mem.explanation)).toBe('0/1 hosts can take v: 1 cost infinity under cost function simple (memory: hard-soft past hard 32 GiB at 40 GiB)');
+    const gpu = schedule(vmSpec({ vmId: 'v', devices: [{ type: 'nvidia-gpu', count: 3 }] }), [gpuHost('g')], seed);
+    expect(gpu.kind === 'failed' && gpu.explanation.groups[0]?.detail).toBe('devices.nvidia-gpu: linear past max 2 at 3');
+  });
+  it('a pinned VM with more guest NUMA cells than a host has nodes goes to a host with enough, else is explained', () => {
+    const two = [{ id: 0, cpus: [0, 1, 2, 3], memoryBytes: 32 * GiB, hugepages: [] }, { id: 1, cpus: [4, 5, 6, 7], memoryBytes: 32 * GiB, hugepages: [] }];
+    const one = [{ id: 0, cpus: [0, 1, 2, 3, 4, 5, 6, 7], memoryBytes: 64 * GiB, hugepages: [] }];
+    const vm = vmSpec({ vmId: 'v', vcpus: 2, cpuPolicy: 'dedicated', memoryBytes: 2 * GiB, numaNodes: [{ vcpus: 1, memoryBytes: GiB }, { vcpus: 1, memoryBytes: GiB }] });
+    const r = placed(schedule(vm, [host('a-one', undefined, { cpus: 8, numaNodes: one }), host('b-two', undefined, { cpus: 8, numaNodes: two })], seed));
+    expect(r.hostId).toBe('b-two');
+    expect(r.claim.numaCells.map((c) => c.hostNode)).toEqual([0, 1]);
+    const f = schedule(vm, [host('a-one', undefined, { cpus: 8, numaNodes: one })], seed);
+    expect(f.kind === 'failed' && formatExplanation(f.explanation)).toBe('0/1 hosts can take v: 1 have too few NUMA nodes for its guest cells (needs 2 distinct; the best has 1)');
   });
   it('GPU node: the offset keeps ordinary VMs away unless there is no other choice', () => {
     expect(placed(schedule(vmSpec({ vmId: 'v' }), [gpuHost('a-gpu'), host('b', 'simple')], seed)).hostId).toBe('b');

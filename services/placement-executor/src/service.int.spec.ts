@@ -10,6 +10,7 @@ import { connectTestNats, createTestDatabase, infraAvailable, testSubjectPrefix,
 import { loadExecutorConfig } from './config.ts';
 import { startExecutor, type RunningExecutor } from './service.ts';
 import { FakeInventory } from './testing/fake-inventory.ts';
+import { fits, hostSnapshot, vmSpec, type Claim, type VmSpec } from '@berth/fit';
 
 const virsh = (uri: string, ...args: string[]): string =>
   execFileSync('virsh', ['-q', '-c', uri, ...args], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
@@ -58,6 +59,49 @@ describe.skipIf(!(await infraAvailable('postgres', 'nats')) || !libvirtUsable())
       domain: { cputune: { vcpupin: { cpuset: string }[] } };
     };
     expect(xml.domain.cputune.vcpupin.map((p) => p.cpuset)).toEqual(['6', '7']);
+  });
+
+  /** The domain as libvirt holds it (virsh dumpxml), parsed. */
+  const dumpxml = (name: string) => new XMLParser({ ignoreAttributes: false, attributeNamePrefix: '' }).parse(virsh(lv.uri, 'dumpxml', name)) as {
+    domain: {
+      cpu?: { topology?: { sockets: string; cores: string; threads: string }; numa?: { cell: { id: string; cpus: string } | { id: string; cpus: string }[] } };
+      numatune?: { memnode: { cellid: string; nodeset: string } | { cellid: string; nodeset: string }[] };
+    };
+  };
+  const list = <T>(x: T | T[] | undefined): T[] => (x === undefined ? [] : Array.isArray(x) ? x : [x]);
+  /** Placed with the claim @berth/fit computes on a two-node host (what the scheduler would send). */
+  const placeFitted = async (vmId: string, over: Partial<VmSpec>): Promise<Claim> => {
+    const MiB = 1024 ** 2;
+    const host = hostSnapshot({
+      hostId: 'h1', cpus: 8, memoryBytes: 4096 * MiB,
+      numaNodes: [{ id: 0, cpus: [0, 1, 2, 3], memoryBytes: 2048 * MiB, hugepages: [] }, { id: 1, cpus: [4, 5, 6, 7], memoryBytes: 2048 * MiB, hugepages: [] }],
+    });
+    const spec = vmSpec({ vmId, ...over });
+    const r = fits(host, spec);
+    if (!r.ok) throw new Error(r.reasons.map((x) => x.detail).join('; '));
+    await inv.place(vmId, 'h1', lv.uri, r.claim, spec);
+    await expect.poll(() => inv.of(vmId), { timeout: 20_000 }).toContain('VmStarted');
+    return r.claim;
+  };
+
+  it('unpinned guest NUMA cells reach libvirt with their own vCPUs, every vCPU in exactly one cell', async () => {
+    const MiB = 1024 ** 2;
+    await placeFitted('numa3', { vcpus: 3, memoryBytes: 768 * MiB, numaNodes: [{ vcpus: 1, memoryBytes: 256 * MiB }, { vcpus: 2, memoryBytes: 512 * MiB }] });
+    expect(list(dumpxml('berth-numa3').domain.cpu?.numa?.cell).map((c) => [c.id, c.cpus])).toEqual([['0', '0'], ['1', '1-2']]);
+    await placeFitted('numa4', { vcpus: 4, memoryBytes: 384 * MiB, numaNodes: [{ vcpus: 1, memoryBytes: 128 * MiB }, { vcpus: 1, memoryBytes: 128 * MiB }, { vcpus: 2, memoryBytes: 128 * MiB }] });
+    expect(list(dumpxml('berth-numa4').domain.cpu?.numa?.cell).map((c) => c.cpus)).toEqual(['0', '1', '2-3']);
+  });
+
+  it('a pinned VM with two guest NUMA nodes gets two distinct host nodes in libvirt', async () => {
+    const MiB = 1024 ** 2;
+    const claim = await placeFitted('pin2', { vcpus: 2, cpuPolicy: 'dedicated', memoryBytes: 256 * MiB, numaNodes: [{ vcpus: 1, memoryBytes: 128 * MiB }, { vcpus: 1, memoryBytes: 128 * MiB }] });
+    expect(claim.numaCells.map((c) => c.hostNode)).toEqual([0, 1]);
+    expect(list(dumpxml('berth-pin2').domain.numatune?.memnode).map((m) => [m.cellid, m.nodeset])).toEqual([['0', '0'], ['1', '1']]);
+  });
+
+  it('the requested guest CPU topology reaches libvirt as <cpu><topology>', async () => {
+    await placeFitted('topo', { vcpus: 4, memoryBytes: 128 * 1024 ** 2, topology: { sockets: 2, coresPerSocket: 1, threadsPerCore: 2 } });
+    expect(dumpxml('berth-topo').domain.cpu?.topology).toMatchObject({ sockets: '2', cores: '1', threads: '2' });
   });
 
   it('a redelivered VmPlaced (same event id) changes nothing', async () => {
@@ -141,6 +185,9 @@ describe.skipIf(!(await infraAvailable('postgres', 'nats')) || !libvirtUsable())
       expect(list.domains).toContainEqual({ name: 'berth-rt', state: 'running', vmId: 'rt' });
       const rt = await callUnary(client, 'getVmRuntime', { vmId: 'rt' });
       expect(rt).toMatchObject({ status: 'running', hostId: 'h1', domainState: 'running', domainName: 'berth-rt' });
+      // The running domain's UUID, as libvirt itself reports it.
+      expect(rt.domainUuid).toBe(virsh(lv.uri, 'domuuid', 'berth-rt').trim());
+      expect(rt.domainUuid).not.toBe('');
       expect(rt.memory?.actualBytes).toBe(128 * 1024 ** 2);
       await expect(callUnary(client, 'getVmRuntime', { vmId: 'nope' })).rejects.toMatchObject({ code: GrpcStatus.NOT_FOUND });
       await expect(callUnary(client, 'listDomains', { hostId: '' })).rejects.toMatchObject({ code: GrpcStatus.INVALID_ARGUMENT });

@@ -34,12 +34,16 @@ export function buildDomainXml(spec: DomainSpec, virtType: VirtType, opts: Domai
     const last = Math.min(nextVcpu, spec.vcpus) - 1;
     return { id, cell, cpus: first === last ? `${first}` : `${first}-${last}` };
   });
-  const numaCpu = cells.length > 0
-    ? { numa: { cell: cells.map(({ id, cell, cpus }) => ({ '@_id': id, '@_cpus': cpus, '@_memory': kib(cell.memoryBytes), '@_unit': 'KiB' })) } }
-    : {};
+  const t = spec.topology;
+  const cpuChildren = {
+    ...(t !== undefined ? { topology: { '@_sockets': t.sockets, '@_cores': t.coresPerSocket, '@_threads': t.threadsPerCore } } : {}),
+    ...(cells.length > 0
+      ? { numa: { cell: cells.map(({ id, cell, cpus }) => ({ '@_id': id, '@_cpus': cpus, '@_memory': kib(cell.memoryBytes), '@_unit': 'KiB' })) } }
+      : {}),
+  };
   const cpu = spec.passthroughCpu
-    ? { cpu: { '@_mode': 'host-passthrough', '@_check': 'none', ...numaCpu } }
-    : cells.length > 0 ? { cpu: numaCpu } : {};
+    ? { cpu: { '@_mode': 'host-passthrough', '@_check': 'none', ...cpuChildren } }
+    : Object.keys(cpuChildren).length > 0 ? { cpu: cpuChildren } : {};
   const hostNodes = [...new Set(spec.numaCells.map((c) => c.hostNode))].sort((a, b) => a - b);
   const numatune = pinned && hostNodes.length > 0
     ? {

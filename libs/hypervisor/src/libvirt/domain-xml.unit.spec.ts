@@ -1,6 +1,8 @@
 import { XMLParser } from 'fast-xml-parser';
 import { describe, expect, it } from 'vitest';
-import type { DomainSpec } from '../domain-spec.ts';
+import type { Claim } from '@berth/fit';
+import { domainSpecFromClaim, type DomainSpec } from '../domain-spec.ts';
+import { DEFAULT_REALM } from '../realm.ts';
 import { buildDomainXml } from './domain-xml.ts';
 
 const base: DomainSpec = {
@@ -36,6 +38,29 @@ describe('buildDomainXml', () => {
     ]);
     expect(d.memoryBacking.hugepages.page).toEqual({ size: '2048', unit: 'KiB' });
     expect(d.type).toBe('kvm');
+  });
+
+  it('gives each unpinned guest cell its own vCPUs from the claim, every vCPU in exactly one cell', () => {
+    const MiB = 1024 ** 2;
+    const claim = (vcpus: number, cells: { vcpus?: number; memoryBytes: number }[]): Claim => ({
+      vmId: 'vm-1', hostId: 'h', vcpus, memoryBytes: cells.reduce((s, c) => s + c.memoryBytes, 0), pinnedCpus: [],
+      numaCells: cells.map((c, i) => ({ guestCell: i, hostNode: 0, cpus: [], ...c })), hugepages: [], devices: [], vfs: [], volumes: [], affinityGroups: [],
+    });
+    const cellsOf = (c: Claim): string[] => {
+      const cell = parse(buildDomainXml(domainSpecFromClaim({ vmId: 'vm-1', name: 'x', claim: c }, DEFAULT_REALM), 'test')).domain.cpu.numa.cell;
+      return (Array.isArray(cell) ? cell : [cell]).map((x: { cpus: string }) => x.cpus);
+    };
+    expect(cellsOf(claim(3, [{ vcpus: 1, memoryBytes: 256 * MiB }, { vcpus: 2, memoryBytes: 512 * MiB }]))).toEqual(['0', '1-2']);
+    expect(cellsOf(claim(4, [{ vcpus: 1, memoryBytes: MiB }, { vcpus: 1, memoryBytes: MiB }, { vcpus: 2, memoryBytes: MiB }]))).toEqual(['0', '1', '2-3']);
+    // A claim recorded before cells carried their vCPUs: an even split that still covers every vCPU.
+    expect(cellsOf(claim(4, [{ memoryBytes: MiB }, { memoryBytes: MiB }, { memoryBytes: MiB }]))).toEqual(['0-1', '2', '3']);
+  });
+
+  it('writes the requested guest CPU topology, with or without pass-through', () => {
+    const topology = { sockets: 2, coresPerSocket: 2, threadsPerCore: 1 };
+    expect(parse(buildDomainXml({ ...base, vcpus: 4, topology }, 'qemu')).domain.cpu.topology).toEqual({ sockets: '2', cores: '2', threads: '1' });
+    const d = parse(buildDomainXml({ ...base, vcpus: 4, topology, passthroughCpu: true }, 'kvm')).domain;
+    expect(d.cpu).toMatchObject({ mode: 'host-passthrough', topology: { sockets: '2', cores: '2', threads: '1' } });
   });
 
   it('shared VMs get neither pinning nor numatune', () => {

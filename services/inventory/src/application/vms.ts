@@ -1,6 +1,6 @@
 import { NotFoundError, ValidationError } from '@berth/errors';
 import type { CommandBatcher, Folded, NewEvent, StoredEvent } from '@berth/event-store';
-import type { Claim } from '@berth/fit';
+import { claimMatchesVm, type Claim } from '@berth/fit';
 import { inventoryEvents } from '@berth/contracts';
 import type { VmCommand, VmSpecInput } from '../domain/vm/commands.ts';
 import { decideVm } from '../domain/vm/decide.ts';
@@ -153,6 +153,9 @@ export class VmCommands {
         const host = hostOf(hostState);
         const vm = vmOf(vmState);
         if (vm.status === 'absent') throw new NotFoundError('vm', input.vmId);
+        // The claim must give the VM what it asked for (cells, pinning) before it can lock anything.
+        const mismatch = vm.status === 'requested' ? claimMatchesVm(vm.core.spec, input.claim) : [];
+        if (mismatch.length > 0) throw new ValidationError(mismatch.map((f) => ({ field: `claim.${f.filter === 'numa' ? 'numaCells' : f.filter}`, reason: f.detail })));
         const hostEvents = decideHost({ type: 'ClaimResources', claim: input.claim, expectedGeneration: input.expectedGeneration }, host);
         if (hostEvents.length === 0 || host.status !== 'active') return [[], []];
         const placement = {

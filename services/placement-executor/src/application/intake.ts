@@ -61,6 +61,7 @@ export function createIntake(o: IntakeOptions): { vm(env: EventEnvelope): Promis
             // A virtio NIC joins the libvirt network named after its space (`default` without one).
             networks: d.spec.nics.filter((n) => !n.sriov).map((n) => n.network?.space ?? 'default'),
             ...(d.spec.hugepageSizeBytes !== undefined ? { hugepageSizeBytes: d.spec.hugepageSizeBytes } : {}),
+            ...(d.spec.topology !== undefined ? { topology: d.spec.topology } : {}),
           },
           domainName: domainName(vmId),
           domainUuid: domainUuid(vmId),

@@ -142,6 +142,7 @@ export class Provisioner {
     return domainSpecFromClaim({
       vmId, name: r.name, claim: r.claim, passthroughCpu: r.passthroughCpu, networks: r.networks,
       ...(r.hugepageSizeBytes !== undefined ? { hugepageSizeBytes: r.hugepageSizeBytes } : {}),
+      ...(r.topology !== undefined ? { topology: r.topology } : {}),
     }, this.o.realm);
   }
 

@@ -44,7 +44,7 @@ export function vmDetails(v: inventoryV1.Vm): string {
       ['vcpus', String(c.vcpus)],
       ['memory', formatBytes(c.memoryBytes)],
       ['pinned cpus', c.pinnedCpus.join(',')],
-      ['numa cells', c.numaCells.map((n) => `guest ${n.guestCell} -> host ${n.hostNode} (cpus ${n.cpus.join(',') || '-'}, ${formatBytes(n.memoryBytes)})`).join('; ')],
+      ['numa cells', c.numaCells.map((n) => `guest ${n.guestCell} -> host ${n.hostNode} (${n.vcpus || '?'} vCPUs, host cpus ${n.cpus.join(',') || '-'}, ${formatBytes(n.memoryBytes)})`).join('; ')],
       ['hugepages', c.hugepages.map((h) => `${h.count} x ${formatBytes(h.pageSizeBytes)} on node ${h.numaNode}`).join(', ')],
       ['devices', c.devices.map((d) => `${d.type}@${d.address}`).join(', ')],
       ['vfs', c.vfs.map((f) => `${f.nic} x${f.count}`).join(', ')],

@@ -1,7 +1,8 @@
 import { randomUUID } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sql } from 'kysely';
-import { GrpcStatus } from '@berth/grpc-kit';
+import { FIELD_VIOLATIONS_KEY, GrpcStatus, isServiceError } from '@berth/grpc-kit';
 import { createEventPublisher, openKv } from '@berth/messaging';
 import { createLogger } from '@berth/observability';
 import { loadHardwareConfigFile } from '@berth/hardware-config';
@@ -121,6 +122,19 @@ describe.skipIf(!(await infraAvailable('postgres', 'nats')))('InventoryService o
     await expectInvalid(() => compose('bad-vm-3', { disks: [{ sizeBytes: GiB, pool: 'no-such-pool' }] }), 'spec.disks[0].pool');
     await expectInvalid(() => t.call('composeVm', { meta: undefined, vmId: 'bad-vm-4', spec: vmSpecMsg() }), 'meta.commandId');
     await expectInvalid(() => t.call('claimResources', { meta: t.meta(), vmId: 'x', hostId: 'gpu-1', expectedGeneration: 1, claim: claimMsg('y', 'gpu-1'), explanationJson: '', alternates: [] }), 'claim.vmId');
+  });
+
+  it('the docs name the metadata key the server really sends field violations under', async () => {
+    const err = await compose('bad-vm-doc', { vcpus: 0 }).then(() => undefined, (e: unknown) => e);
+    if (!isServiceError(err)) throw new Error('expected a gRPC error');
+    const keys = Object.keys(err.metadata.getMap()).filter((k) => k.includes('field-violations'));
+    expect(keys).toEqual([FIELD_VIOLATIONS_KEY]);
+    const root = new URL('../../../../../', import.meta.url).pathname;
+    for (const doc of ['proto/berth/inventory/v1/inventory_service.proto', 'services/inventory/README.md']) {
+      const named = [...readFileSync(`${root}${doc}`, 'utf8').matchAll(/berth-field-violations[\w-]*/g)].map((m) => m[0]);
+      expect(named.length, doc).toBeGreaterThan(0);
+      expect(new Set(named), doc).toEqual(new Set(keys));
+    }
   });
 
   it('composes VMs idempotently, with the migration-mode defaults, and relays VmRequested to NATS', async () => {

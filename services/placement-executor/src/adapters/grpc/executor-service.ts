@@ -1,7 +1,7 @@
 import { executorV1 } from '@berth/contracts';
 import { NotFoundError, ValidationError } from '@berth/errors';
 import { unary, type ServiceRegistration } from '@berth/grpc-kit';
-import type { HypervisorDriver } from '@berth/hypervisor';
+import { domainName, domainUuid, type HypervisorDriver } from '@berth/hypervisor';
 import type { Reconciler } from '../../application/reconciler.ts';
 import type { Vms } from '../../application/vms.ts';
 
@@ -34,7 +34,8 @@ export function executorService(d: ExecutorServiceDeps): ServiceRegistration {
       const base = {
         vmId, status: s.status, hostId: s.location.hostId, hypervisorUri: s.location.hypervisorUri, attempt: s.location.attempt,
         step: s.status === 'provisioning' ? s.step : '',
-        domainName: `berth-${vmId}`, domainUuid: s.status === 'provisioning' ? s.domain.uuid : '',
+        // Name and UUID are derived from the VM id (a retry never makes a second domain), so every state has them.
+        domainName: s.status === 'provisioning' ? s.domain.name : domainName(vmId), domainUuid: s.status === 'provisioning' ? s.domain.uuid : domainUuid(vmId),
         pendingOperation: 'pending' in s && s.pending ? s.pending.operation : '',
         failureReason: s.status === 'failed' ? s.reason : '',
         domainState: '',

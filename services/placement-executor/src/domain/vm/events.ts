@@ -1,5 +1,5 @@
 import type { executorEvents } from '@berth/contracts';
-import type { Claim } from '@berth/fit';
+import type { Claim, CpuTopology } from '@berth/fit';
 
 /**
  * What the executor needs to (re)build the domain after a restart, recorded with VmProvisioning.
@@ -11,6 +11,8 @@ export interface ProvisionRequest {
   readonly passthroughCpu: boolean;
   readonly hugepageSizeBytes?: number;
   readonly networks: readonly string[];
+  /** The requested guest CPU topology (absent in requests recorded before it was kept). */
+  readonly topology?: CpuTopology;
 }
 
 type X = executorEvents.ExecutorEventMap;

@@ -21,7 +21,7 @@ export function toProtoClaim(c: Claim): inventoryV1.Claim {
     vcpus: c.vcpus,
     memoryBytes: c.memoryBytes,
     pinnedCpus: [...c.pinnedCpus],
-    numaCells: c.numaCells.map((n) => ({ guestCell: n.guestCell, hostNode: n.hostNode, cpus: [...n.cpus], memoryBytes: n.memoryBytes })),
+    numaCells: c.numaCells.map((n) => ({ guestCell: n.guestCell, hostNode: n.hostNode, cpus: [...n.cpus], memoryBytes: n.memoryBytes, vcpus: n.vcpus ?? 0 })),
     hugepages: c.hugepages.map((h) => ({ numaNode: h.numaNode, pageSizeBytes: h.pageSizeBytes, count: h.count })),
     devices: c.devices.map((d) => (d.numaNode === undefined ? { type: d.type, address: d.address } : { type: d.type, address: d.address, numaNode: d.numaNode })),
     vfs: c.vfs.map((v) => ({ nic: v.nic, count: v.count })),

@@ -16,6 +16,8 @@ export interface ClaimedNumaCell {
   hostNode: number;
   cpus: number[];
   memoryBytes: number;
+  /** Guest vCPUs of this cell (consecutive ids, cell 0 first); 0 in claims recorded before it existed. */
+  vcpus: number;
 }
 
 export interface ClaimedHugepages {
@@ -57,7 +59,7 @@ export interface Claim {
 }
 
 function createBaseClaimedNumaCell(): ClaimedNumaCell {
-  return { guestCell: 0, hostNode: 0, cpus: [], memoryBytes: 0 };
+  return { guestCell: 0, hostNode: 0, cpus: [], memoryBytes: 0, vcpus: 0 };
 }
 
 export const ClaimedNumaCell: MessageFns<ClaimedNumaCell> = {
@@ -77,6 +79,9 @@ export const ClaimedNumaCell: MessageFns<ClaimedNumaCell> = {
     }
     if (message.memoryBytes !== 0) {
       writer.uint32(32).int64(message.memoryBytes);
+    }
+    if (message.vcpus !== 0) {
+      writer.uint32(40).int32(message.vcpus);
     }
     return writer;
   },
@@ -136,6 +141,14 @@ export const ClaimedNumaCell: MessageFns<ClaimedNumaCell> = {
             message.memoryBytes = longToNumber(reader.int64());
             continue;
           }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.vcpus = reader.int32();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -166,6 +179,7 @@ export const ClaimedNumaCell: MessageFns<ClaimedNumaCell> = {
         : isSet(object.memory_bytes)
         ? globalThis.Number(object.memory_bytes)
         : 0,
+      vcpus: isSet(object.vcpus) ? globalThis.Number(object.vcpus) : 0,
     };
   },
 
@@ -183,6 +197,9 @@ export const ClaimedNumaCell: MessageFns<ClaimedNumaCell> = {
     if (message.memoryBytes !== 0) {
       obj.memoryBytes = Math.round(message.memoryBytes);
     }
+    if (message.vcpus !== 0) {
+      obj.vcpus = Math.round(message.vcpus);
+    }
     return obj;
   },
 
@@ -195,6 +212,7 @@ export const ClaimedNumaCell: MessageFns<ClaimedNumaCell> = {
     message.hostNode = object.hostNode ?? 0;
     message.cpus = object.cpus?.map((e) => e) || [];
     message.memoryBytes = object.memoryBytes ?? 0;
+    message.vcpus = object.vcpus ?? 0;
     return message;
   },
 };

@@ -4132,7 +4132,7 @@ export const ReportPlacementFailedResponse: MessageFns<ReportPlacementFailedResp
 /**
  * Berth's source of truth: hosts, hardware profiles, VMs and the claims that place them.
  * Every mutating call carries CommandMeta; a retried command appends nothing and answers as the first time.
- * Invalid input -> INVALID_ARGUMENT (metadata berth-field-violations), unknown ids -> NOT_FOUND,
+ * Invalid input -> INVALID_ARGUMENT (trailing metadata berth-field-violations-bin, UTF-8 JSON [{field, reason}]), unknown ids -> NOT_FOUND,
  * stale generation -> ABORTED, no longer fits / wrong state -> FAILED_PRECONDITION.
  */
 export type InventoryServiceService = typeof InventoryServiceService;
