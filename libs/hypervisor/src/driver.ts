@@ -96,6 +96,8 @@ export interface MigrateOptions {
   readonly listenAddress?: string;
   /** Bandwidth limit in MiB/s (`--bandwidth`). Unlimited when absent. */
   readonly bandwidthMiBps?: number;
+  /** Bandwidth limit of the post-copy phase in MiB/s (`--postcopy-bandwidth`). Unlimited when absent. */
+  readonly postCopyBandwidthMiBps?: number;
   /** Largest pause allowed at the switch-over, in milliseconds (`migrate-setmaxdowntime`). */
   readonly maxDowntimeMillis?: number;
   /** Throttle the guest's vCPUs when it dirties memory faster than it can be sent (`--auto-converge`). */

@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync, chmodSync } from 'node:fs';
+import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -29,6 +29,16 @@ const spec = (vmId: string, memoryBytes = 64 * MIB): DomainSpec => ({
 
 /** virsh as root against one daemon, as an operator would check. */
 const virsh = (uri: string, ...args: string[]): string => execFileSync('virsh', ['-q', '-c', uri, ...args], { encoding: 'utf8' }).trim();
+const defineXml = (uri: string, xml: string): void => {
+  const dir = mkdtempSync(join(tmpdir(), 'berth-define-'));
+  try {
+    writeFileSync(join(dir, 'domain.xml'), xml);
+    chmodSync(dir, 0o755);
+    virsh(uri, 'define', join(dir, 'domain.xml'));
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+};
 const names = (uri: string): string[] => virsh(uri, 'list', '--all', '--name').split('\n').map((s) => s.trim()).filter(Boolean);
 
 // Two qemu:///session daemons (two hosts) and real TCG guests moved between them with virsh migrate.
@@ -58,25 +68,40 @@ describe.skipIf(!libvirtUsable() || !qemuInstalled())('LibvirtDriver live migrat
     expect(await src.state('live-a')).toBeUndefined();
     expect(await dst.state('live-a')).toBe('running');
     expect(await src.migrationJob('live-a')).toBeUndefined();
-    // And back, through the destination's driver.
-    expect(await dst.migrate('live-a', { ...pair.toSource })).toEqual({ outcome: 'completed' });
-    expect(virsh(pair.source.uri, 'domstate', 'berth-live-a')).toBe('running');
+    await dst.undefine('live-a');
     expect(names(pair.destination.uri)).not.toContain('berth-live-a');
-    await src.undefine('live-a');
+  });
+
+  it('copies a disk with copyStorage (the volume is created in the destination pool of the same name)', async () => {
+    const withDisk: DomainSpec = { ...spec('live-disk'), volumes: [{ pool: 'default-pool', name: 'berth-live-disk-disk0', sizeBytes: 16 * MIB }] };
+    await src.defineAndStart(withDisk);
+    expect(await src.migrate('live-disk', { ...pair.toDestination, copyStorage: true })).toEqual({ outcome: 'completed' });
+    expect(virsh(pair.destination.uri, 'domstate', 'berth-live-disk')).toBe('running');
+    expect(virsh(pair.destination.uri, 'vol-list', 'default-pool')).toContain('berth-live-disk-disk0');
+    expect(names(pair.source.uri)).not.toContain('berth-live-disk');
+    await dst.undefine('live-disk');
+    expect(virsh(pair.destination.uri, 'vol-list', 'default-pool')).not.toContain('berth-live-disk-disk0');
+  });
+
+  it('fails permanently when the destination refuses the domain, and the guest keeps running on the source', async () => {
+    await src.defineAndStart(spec('clash'));
+    // The destination already holds another domain of that name (same name, another UUID): libvirt refuses.
+    // (An inactive definition with the same UUID is the same domain: migrating onto it is fine.)
+    defineXml(pair.destination.uri, buildDomainXml(spec('clash'), 'qemu', { userNetworking: true })
+      .replace(/<uuid>[^<]*<\/uuid>/, '<uuid>00000000-0000-4000-8000-00000000c1a5</uuid>'));
+    const failure = await src.migrate('clash', { ...pair.toDestination }).then(() => undefined, (e: unknown) => e);
+    expect(failure).toBeInstanceOf(MigrationError);
+    expect(failure).toMatchObject({ failure: 'failed-permanent', kind: 'permanent' });
+    expect(virsh(pair.source.uri, 'domstate', 'berth-clash')).toBe('running');
+    expect(virsh(pair.destination.uri, 'domstate', 'berth-clash')).toBe('shut off');
+    await src.undefine('clash');
+    virsh(pair.destination.uri, 'undefine', 'berth-clash');
   });
 
   it('reports progress of a slow migration (1 MiB/s, non-zero guest RAM) and an abort leaves the guest running on the source', async () => {
     // 24 MiB of random data in guest RAM: at 1 MiB/s the migration would take about half a minute.
     const blob = writeMemoryBlob(pair.source, 24 * MIB);
-    const dir = mkdtempSync(join(tmpdir(), 'berth-slow-'));
-    try {
-      const file = join(dir, 'domain.xml');
-      writeFileSync(file, withPreloadedMemory(buildDomainXml(spec('slow'), 'qemu', { userNetworking: true }), blob));
-      chmodSync(dir, 0o755);
-      virsh(pair.source.uri, 'define', file);
-    } finally {
-      rmSync(dir, { recursive: true, force: true });
-    }
+    defineXml(pair.source.uri, withPreloadedMemory(buildDomainXml(spec('slow'), 'qemu', { userNetworking: true }), blob));
     await src.start('slow');
     const ctl = new AbortController();
     const seen: MigrationProgress[] = [];
@@ -113,4 +138,58 @@ describe.skipIf(!libvirtUsable() || !qemuInstalled())('LibvirtDriver live migrat
     expect(await src.migrationJob('slow')).toBeUndefined();
     await src.undefine('slow');
   });
+
+  // Post-copy needs userfaultfd for the unprivileged QEMU: the sysctl is set for this test and put back.
+  it('switches to post-copy (abort refused), pauses on a broken post-copy and finishes with resumePostCopy', async (ctx) => {
+    const sysctl = '/proc/sys/vm/unprivileged_userfaultfd';
+    const before = readFileSync(sysctl, 'utf8').trim();
+    try {
+      writeFileSync(sysctl, '1');
+    } catch (e) {
+      if (process.env['REQUIRE_INFRA'] === '1') throw e;
+      ctx.skip();
+    }
+    try {
+      defineXml(pair.source.uri, withPreloadedMemory(buildDomainXml(spec('pc'), 'qemu', { userNetworking: true }), writeMemoryBlob(pair.source, 16 * MIB, 'pc.bin')));
+      await src.start('pc');
+      const opts = { ...pair.toDestination, postCopy: true, bandwidthMiBps: 1, postCopyBandwidthMiBps: 1, progressIntervalMillis: 500 };
+      const phases: string[] = [];
+      let withData = 0;
+      const migration = src.migrate('pc', {
+        ...opts,
+        onProgress: (p) => {
+          phases.push(p.phase);
+          if (p.dataTotalBytes > 0) withData++;
+        },
+      });
+      await until(() => withData >= 2);
+      // Switch now rather than after the first pass (`--postcopy-after-precopy` would wait ~16 s).
+      virsh(pair.source.uri, 'migrate-postcopy', 'berth-pc');
+      await until(() => phases.at(-1) === 'postcopy');
+      expect(virsh(pair.source.uri, 'domstate', '--reason', 'berth-pc')).toBe('paused (post-copy)');
+      expect(virsh(pair.destination.uri, 'domstate', '--reason', 'berth-pc')).toBe('running (post-copy)');
+      await expect(src.abortMigration('pc')).rejects.toMatchObject({ kind: 'permanent' });
+      // A broken post-copy connection, as libvirt produces it on purpose: both sides stop moving pages.
+      virsh(pair.source.uri, 'domjobabort', '--postcopy', 'berth-pc');
+      const result = await migration;
+      expect(result.outcome).toBe('postcopy-paused');
+      expect(virsh(pair.source.uri, 'domstate', '--reason', 'berth-pc')).toBe('paused (post-copy failed)');
+      expect(await src.migrationJob('pc')).toMatchObject({ phase: 'postcopy' });
+      await src.resumePostCopy('pc', { ...pair.toDestination, postCopy: true });
+      expect(virsh(pair.destination.uri, 'domstate', 'berth-pc')).toBe('running');
+      expect(virsh(pair.destination.uri, 'dominfo', 'berth-pc')).toMatch(/^Persistent:\s+yes$/m);
+      expect(names(pair.source.uri)).not.toContain('berth-pc');
+      await dst.undefine('pc');
+    } finally {
+      writeFileSync(sysctl, before);
+    }
+  });
 });
+
+async function until(cond: () => boolean, timeoutMillis = 60_000): Promise<void> {
+  const deadline = Date.now() + timeoutMillis;
+  while (!cond()) {
+    if (Date.now() > deadline) throw new Error('condition not met in time');
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}

@@ -8,6 +8,9 @@ export function migrateArgs(domain: string, opts: MigrateOptions, resume = false
   if (resume) args.push('--postcopy-resume');
   if (opts.copyStorage) args.push('--copy-storage-all');
   if (opts.bandwidthMiBps !== undefined) args.push('--bandwidth', String(Math.max(1, Math.round(opts.bandwidthMiBps))));
+  if (opts.postCopy && opts.postCopyBandwidthMiBps !== undefined) {
+    args.push('--postcopy-bandwidth', String(Math.max(1, Math.round(opts.postCopyBandwidthMiBps))));
+  }
   args.push(domain, opts.destinationUri);
   if (opts.migrateUri !== undefined) args.push('--migrateuri', opts.migrateUri);
   if (opts.listenAddress !== undefined) args.push('--listen-address', opts.listenAddress);

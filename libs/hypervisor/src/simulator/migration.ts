@@ -58,6 +58,7 @@ export type StepOutcome =
 export class MigrationModel {
   private readonly memory: number;
   private readonly bandwidth: number;
+  private readonly postCopyBandwidth: number;
   private readonly downtimeSeconds: number;
   private readonly autoConverge: boolean;
   private readonly postCopyAllowed: boolean;
@@ -73,7 +74,7 @@ export class MigrationModel {
 
   constructor(
     memoryBytes: number,
-    opts: Pick<MigrateOptions, 'bandwidthMiBps' | 'maxDowntimeMillis' | 'autoConverge' | 'postCopy'>,
+    opts: Pick<MigrateOptions, 'bandwidthMiBps' | 'postCopyBandwidthMiBps' | 'maxDowntimeMillis' | 'autoConverge' | 'postCopy'>,
     settings: SimMigrationSettings,
     dirtyRateBytesPerSecond: number,
     private failure?: { readonly failure: SimMigrationFailure; readonly atFraction: number },
@@ -82,6 +83,9 @@ export class MigrationModel {
     this.bandwidth = opts.bandwidthMiBps !== undefined && opts.bandwidthMiBps > 0
       ? opts.bandwidthMiBps * MIB
       : settings.defaultBandwidthBytesPerSecond ?? 1024 ** 3;
+    this.postCopyBandwidth = opts.postCopyBandwidthMiBps !== undefined && opts.postCopyBandwidthMiBps > 0
+      ? opts.postCopyBandwidthMiBps * MIB
+      : this.bandwidth;
     this.downtimeSeconds = (opts.maxDowntimeMillis ?? settings.defaultMaxDowntimeMillis ?? 300) / 1000;
     this.autoConverge = opts.autoConverge ?? false;
     this.postCopyAllowed = opts.postCopy ?? false;
@@ -101,8 +105,8 @@ export class MigrationModel {
       if (this.phase === 'postcopy') {
         const lossAt = this.failure?.failure === 'postcopy-connection-loss' ? this.postTotal * (1 - this.failure.atFraction) : -1;
         const toLoss = this.postLeft - lossAt;
-        const step = Math.min(dt, Math.max(0, (lossAt >= 0 ? toLoss : this.postLeft) / this.bandwidth));
-        const sent = this.bandwidth * step;
+        const step = Math.min(dt, Math.max(0, (lossAt >= 0 ? toLoss : this.postLeft) / this.postCopyBandwidth));
+        const sent = this.postCopyBandwidth * step;
         this.postLeft = Math.max(0, this.postLeft - sent);
         this.processed += sent;
         dt -= step;

@@ -160,7 +160,7 @@ describe('SimulatorDriver live migration', () => {
     const result = await a.migrate('p', { destinationUri: 'sim://b', postCopy: true, onProgress: (p) => phases.add(p.phase) });
     expect(result).toMatchObject({ outcome: 'postcopy-paused' });
     expect(phases.has('postcopy')).toBe(true);
-    expect([await a.state('p'), await b.state('p')]).toEqual(['paused', 'paused']);
+    expect([await a.state('p'), await b.state('p')]).toEqual(['paused', 'running']);
     await expect(a.abortMigration('p')).rejects.toMatchObject({ kind: 'permanent' });
     expect(await a.migrationJob('p')).toMatchObject({ phase: 'postcopy' });
     await a.resumePostCopy('p', { destinationUri: 'sim://b' });

@@ -391,10 +391,11 @@ export class SimulatorDriver implements HypervisorDriver {
               job.paused = true;
               const s = src().domains.get(name);
               const t = dst().domains.get(name);
+              // As libvirt shows it: the source `paused (post-copy failed)`, the destination still
+              // `running (post-copy failed)` (its vCPUs stall on every page left on the source).
               if (s) s.state = 'paused';
-              if (t) t.state = 'paused';
+              if (t) t.state = 'running';
               this.fleet.emit(this.hostId, name, 'suspended', 'Suspended Post-copy Error');
-              this.fleet.emit(job.destinationHostId, name, 'suspended', 'Suspended Post-copy Error');
               resolve({ outcome: 'postcopy-paused', detail: 'connection to the destination lost during post-copy (injected); resume with migrate --postcopy-resume' });
               return;
             }
@@ -446,9 +447,6 @@ export class SimulatorDriver implements HypervisorDriver {
     }
     job.paused = false;
     job.model.clearFailure();
-    const t = this.fleet.host(job.destinationHostId).domains.get(name);
-    if (t) t.state = 'running';
-    this.fleet.emit(job.destinationHostId, name, 'resumed', 'Resumed Post-copy');
     const result = await this.run(vmId, job, { ...opts, signal: undefined }, 'running');
     if (result.outcome !== 'completed') throw new HypervisorError('transient', 'migrate --postcopy-resume', this.uri, result.detail);
   }
