@@ -202,6 +202,9 @@ export class LibvirtDriver implements HypervisorDriver {
     if (!this.capabilities.liveMigration) throw new MigrationError('failed-permanent', this.uri, 'this hypervisor cannot live-migrate');
     if (opts.signal?.aborted) throw new MigrationError('aborted', this.uri, 'migration aborted before it started');
     const name = domainName(vmId);
+    // libvirt would wait 30 s for the job lock before refusing a second migration: refuse at once.
+    const running = await this.migrationJob(vmId).catch(() => undefined);
+    if (running) throw new MigrationError('failed-transient', this.uri, `a migration job of ${name} is already running on the source`);
     return this.runMigration(name, migrateArgs(name, opts), opts);
   }
 
@@ -277,10 +280,21 @@ export class LibvirtDriver implements HypervisorDriver {
       }
       if (!finished) pollTimer = setTimeout(() => void poll(), interval);
     };
+    let killTimer: NodeJS.Timeout | undefined;
+    // `domjobabort` until the migrate process ends: in its first moments (before the source has a job)
+    // there is nothing to abort yet. A virsh that still has not ended after 30 s is killed: the source
+    // daemon cancels a job whose client went away, and the domain stays on the source.
     const abort = (why: MigrationFailure): void => {
       if (finished || postcopy || requested) return;
       requested = why;
-      void this.run(['domjobabort', name]).catch(() => undefined);
+      const attempt = (): void => {
+        if (finished || postcopy) return;
+        void this.run(['domjobabort', name]).catch(() => {
+          if (!finished) setTimeout(attempt, 250).unref();
+        });
+      };
+      attempt();
+      killTimer = setTimeout(() => child.kill('SIGTERM'), 30_000);
     };
     const onAbort = (): void => abort('aborted');
     opts.signal?.addEventListener('abort', onAbort, { once: true });
@@ -296,6 +310,7 @@ export class LibvirtDriver implements HypervisorDriver {
         finished = true;
         if (pollTimer) clearTimeout(pollTimer);
         if (deadline) clearTimeout(deadline);
+        if (killTimer) clearTimeout(killTimer);
         opts.signal?.removeEventListener('abort', onAbort);
         const stderr = Buffer.concat(err).toString('utf8').trim();
         if (code === 0) return resolve({ outcome: 'completed' });
@@ -311,6 +326,11 @@ export class LibvirtDriver implements HypervisorDriver {
           }
           if (requested === 'aborted' || /operation aborted|canceled by client|cancelled by client/i.test(stderr)) {
             return reject(new MigrationError('aborted', this.uri, message));
+          }
+          // Another job on the domain (a migration still running from a caller that crashed, a lifecycle
+          // change): it ends by itself, so trying again later may work.
+          if (/active job|already being migrated|another migration|job .* is active|cannot acquire state change lock/i.test(stderr)) {
+            return reject(new MigrationError('failed-transient', this.uri, message));
           }
           const kind = classifyVirshError(stderr);
           reject(new MigrationError(kind === 'transient' ? 'failed-transient' : 'failed-permanent', this.uri, message, kind));

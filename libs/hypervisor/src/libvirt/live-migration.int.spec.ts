@@ -136,6 +136,18 @@ describe.skipIf(!libvirtUsable() || !qemuInstalled())('LibvirtDriver live migrat
     expect(virsh(pair.source.uri, 'domstate', 'berth-slow')).toBe('running');
     expect(names(pair.destination.uri)).not.toContain('berth-slow');
     expect(await src.migrationJob('slow')).toBeUndefined();
+
+    // A second migration of the same guest while one runs is refused as transient; an abort that comes
+    // before any data moved still aborts (domjobabort is retried until the source has a job).
+    const early = new AbortController();
+    const again = src.migrate('slow', { ...pair.toDestination, bandwidthMiBps: 1, signal: early.signal });
+    for (let i = 0; i < 100 && !(await src.migrationJob('slow')); i++) await new Promise((r) => setTimeout(r, 100));
+    const twice = await src.migrate('slow', { ...pair.toDestination }).then(() => undefined, (e: unknown) => e);
+    expect(twice).toMatchObject({ failure: 'failed-transient' });
+    early.abort();
+    expect(await again.then(() => undefined, (e: unknown) => e)).toMatchObject({ failure: 'aborted' });
+    expect(virsh(pair.source.uri, 'domstate', 'berth-slow')).toBe('running');
+    expect(names(pair.destination.uri)).not.toContain('berth-slow');
     await src.undefine('slow');
   });
 
