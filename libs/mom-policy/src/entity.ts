@@ -1,7 +1,13 @@
 import type { FieldSet } from './collectors.ts';
 import { add, div, PyCallable, PyDict, PyException, PyObject, repr, toInt, typeError, type Value } from './values.ts';
 
-export type Sample = ReadonlyMap<string, Value>;
+/** One stored sample as the entity reads it (values may be converted lazily). */
+export interface Sample {
+  has(name: string): boolean;
+  get(name: string): Value | undefined;
+  /** The value if something has read it already, without converting it. */
+  peek(name: string): Value | undefined;
+}
 
 function arity(name: string, args: readonly Value[], min: number, max = min): void {
   if (args.length < min || args.length > max) {
@@ -56,6 +62,11 @@ export class Entity extends PyObject {
     const latest = this.latest;
     if (latest !== undefined && this.fields.valid.has(attr) && latest.has(attr)) return latest.get(attr)!;
     return undefined;
+  }
+
+  /** A statistic of the latest sample only if the policy read it (so it may have changed it). */
+  readStatistic(attr: string): Value | undefined {
+    return this.latest?.peek(attr);
   }
 
   private prop(name: Value): Value {

@@ -1,4 +1,4 @@
-import type { Token } from './lexer.ts';
+import { symbolToken, type Token } from './lexer.ts';
 import type { Code } from './parser.ts';
 import {
   add, compare, div, eq, mul, PyCallable, PyException, PyObject, pyIter, pyLen, shl, shr, sub, truthy, typeError, typeName, type Value,
@@ -61,7 +61,10 @@ function minMax(op: '<' | '>'): Builtin {
   };
 }
 
-const def: Builtin = { types: t('symbol code code'), fn: (e, a) => (e.funcs.set(s(a[0]!), { params: a[1] as Code, body: a[2] as Code }), s(a[0]!)) };
+const def: Builtin = {
+  types: t('symbol code code'),
+  fn: (e, a, line) => (e.funcs.set(s(a[0]!), { params: a[1] as Code, body: a[2] as Code, let: symbolToken('let', line ?? 0, -1) }), s(a[0]!)),
+};
 const set: Builtin = { types: t('symbol value'), fn: (e, a, line) => e.set(s(a[0]!), v(a[1]!), line) };
 
 const BUILTINS: Readonly<Record<string, Builtin>> = {
@@ -77,6 +80,7 @@ const BUILTINS: Readonly<Record<string, Builtin>> = {
       const items = pyIter(e.get(s(a[0]!), false, undefined));
       const out: Value[] = [];
       for (const item of items) {
+        e.bound.add(s(a[1]!));
         e.scopes.push(new Map<string, Value>([[s(a[1]!), item]]));
         out.push(e.eval(a[2] as Code));
         e.scopes.pop();
@@ -118,25 +122,32 @@ const BUILTINS: Readonly<Record<string, Builtin>> = {
   valid: { types: t('...'), fn: (_e, a) => !a.some((x) => x === null) },
 };
 
+const BUILTIN_MAP: ReadonlyMap<string, Builtin> = new Map(Object.entries(BUILTINS));
+
 /** Python's recursion limit stops runaway recursion in MOM; this is ours (see README). */
 const MAX_DEPTH = 1000;
 /** There are no loops, but recursion can be exponential; an interval that runs this long fails. */
-const MAX_STEPS = 5_000_000;
+const MAX_STEPS = 1_000_000;
 
 export interface UserFunction {
   readonly params: Code;
   readonly body: Code;
+  /** The `let` its calls expand to (MOM builds `(let ((p a) ...) body)`). */
+  readonly let: Token;
 }
 
 export class Evaluator {
   /** Innermost scope last. */
   readonly scopes: Map<string, Value>[] = [new Map<string, Value>()];
   readonly funcs = new Map<string, UserFunction>();
+  /** Every name ever bound in any scope: a call head never bound cannot be a variable, so the
+   *  scope walk that MOM does first (a variable shadows a form) can be skipped for it. */
+  readonly bound = new Set<string>();
   private depth = 0;
   private steps = 0;
 
   constructor(externs: ReadonlyMap<string, Value>) {
-    for (const [k, val] of externs) this.scopes[0]!.set(k, val);
+    for (const [k, val] of externs) this.defvar(k, val);
   }
 
   get globals(): ReadonlyMap<string, Value> {
@@ -145,13 +156,11 @@ export class Evaluator {
 
   /** VariableStack.get: `a.b` is attribute b of the innermost `a` that has it; `a.b.c` ignores c. */
   get(name: string, allowUndefined: boolean, line: number | undefined): Value {
-    const dot = name.indexOf('.');
-    const obj = dot === -1 ? name : name.slice(0, dot);
-    let attr: string | undefined;
-    if (dot !== -1) {
-      const next = name.indexOf('.', dot + 1);
-      attr = next === -1 ? name.slice(dot + 1) : name.slice(dot + 1, next);
-    }
+    const parts = name.split('.');
+    return this.lookup(name, parts[0]!, parts[1], allowUndefined, line);
+  }
+
+  lookup(name: string, obj: string, attr: string | undefined, allowUndefined: boolean, line: number | undefined): Value {
     for (let i = this.scopes.length - 1; i >= 0; i--) {
       const scope = this.scopes[i]!;
       if (!scope.has(obj)) continue;
@@ -182,6 +191,7 @@ export class Evaluator {
     const scope = this.scopes[this.scopes.length - 1]!;
     if (scope.has(name)) return scope.get(name)!;
     scope.set(name, val);
+    this.bound.add(name);
     return val;
   }
 
@@ -208,11 +218,10 @@ export class Evaluator {
     if (++this.steps > MAX_STEPS) throw new EvalError(`evaluation exceeded ${MAX_STEPS} steps`);
     if (!Array.isArray(code)) return this.evalToken(code as Token);
     if (++this.depth > MAX_DEPTH) throw new PyException('RecursionError', 'maximum recursion depth exceeded');
-    try {
-      return this.evalList(code as readonly Code[]);
-    } finally {
-      this.depth--;
-    }
+    // No finally: an exception ends the interval and this evaluator with it.
+    const v = this.evalList(code as readonly Code[]);
+    this.depth--;
+    return v;
   }
 
   private evalToken(tok: Token): Value {
@@ -221,7 +230,7 @@ export class Evaluator {
       return tok.number;
     }
     if (tok.kind === 'string') return tok.value.slice(1, -1); // no escape processing
-    if (tok.kind === 'symbol') return tok.value === 'nil' ? null : this.get(tok.value, false, tok.line);
+    if (tok.kind === 'symbol') return tok.value === 'nil' ? null : this.lookup(tok.value, tok.head!, tok.attr, false, tok.line);
     throw new EvalError(`Unexpected token type "${tok.kind}"`, tok.line);
   }
 
@@ -231,19 +240,25 @@ export class Evaluator {
     if (Array.isArray(head)) throw new EvalError('Expected simple token as arg 1');
     const tok = head as Token;
     let name: string;
-    if (tok.kind === 'symbol') name = tok.value;
-    else if (tok.kind === 'operator') name = OPERATORS[tok.value]!;
-    else throw new EvalError(`Unexpected token type in arg 1 "${tok.kind}"`, tok.line);
+    let fn: Value;
     const line = tok.line;
+    if (tok.kind === 'symbol') {
+      name = tok.value;
+      fn = this.bound.has(tok.head!) ? this.lookup(name, tok.head!, tok.attr, true, line) : null;
+    } else if (tok.kind === 'operator') {
+      name = OPERATORS[tok.value]!;
+      fn = this.bound.has(name) ? this.lookup(name, name, undefined, true, line) : null;
+    } else {
+      throw new EvalError(`Unexpected token type in arg 1 "${tok.kind}"`, tok.line);
+    }
 
-    const fn = this.get(name, true, line);
     if (fn !== null) {
       if (!(fn instanceof PyCallable)) throw typeError(`'${typeName(fn)}' object is not callable`);
       const args: Value[] = [];
       for (let i = 1; i < code.length; i++) args.push(this.eval(code[i]!));
       return fn.fn(args);
     }
-    const builtin = Object.hasOwn(BUILTINS, name) ? BUILTINS[name] : undefined;
+    const builtin = BUILTIN_MAP.get(name);
     if (builtin !== undefined) return this.dispatch(name, builtin, code.slice(1), line);
     if (name === 'eval') {
       let last: Value | undefined;
@@ -285,7 +300,6 @@ export class Evaluator {
     const params = f.params as readonly Code[];
     if (params.length !== args.length) throw new EvalError(`Function "${name}" invoked with incorrect arity`, line);
     const bindings: Code[] = params.map((p, i) => [p, args[i]!]);
-    const letToken: Token = { kind: 'symbol', value: 'let', line, offset: -1 };
-    return this.eval([letToken, bindings, f.body]);
+    return this.eval([f.let, bindings, f.body]);
   }
 }

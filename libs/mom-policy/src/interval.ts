@@ -69,6 +69,32 @@ function statValue(key: string, x: unknown): Value {
   return toValue(x);
 }
 
+/**
+ * A stored sample whose statistics become Python values when first read (most are never read);
+ * optional fields it lacks read as None, as Monitor.collect's setdefault makes them.
+ */
+class LazySample implements Sample {
+  private cache: Map<string, Value> | undefined;
+  constructor(
+    private readonly raw: InputSample,
+    private readonly optional: ReadonlySet<string>,
+  ) {}
+  has(name: string): boolean {
+    return Object.hasOwn(this.raw, name) || this.optional.has(name);
+  }
+  get(name: string): Value | undefined {
+    const cached = this.cache?.get(name);
+    if (cached !== undefined) return cached;
+    if (!Object.hasOwn(this.raw, name)) return this.optional.has(name) ? null : undefined;
+    const v = statValue(name, this.raw[name]);
+    (this.cache ??= new Map()).set(name, v);
+    return v;
+  }
+  peek(name: string): Value | undefined {
+    return this.cache?.get(name);
+  }
+}
+
 interface Monitored {
   readonly statistics: Sample[];
   readonly missing: string[];
@@ -79,12 +105,10 @@ function monitor(samples: readonly InputSample[], fields: FieldSet, historyLengt
   const stored: Sample[] = [];
   let missing: string[] = [];
   for (const s of samples) {
-    missing = [...fields.mandatory].filter((f) => !Object.hasOwn(s, f));
+    missing = [];
+    for (const f of fields.mandatory) if (!Object.hasOwn(s, f)) missing.push(f);
     if (missing.length > 0) continue;
-    const row = new Map<string, Value>();
-    for (const [k, v] of Object.entries(s)) row.set(k, statValue(k, v));
-    for (const f of fields.optional) if (!row.has(f)) row.set(f, null);
-    stored.push(row);
+    stored.push(new LazySample(s, fields.optional));
     if (stored.length > historyLength) stored.shift();
   }
   return { statistics: stored, missing };
@@ -202,7 +226,8 @@ function describe(set: PolicySet, e: unknown): string {
 
 /** MOM's IoTune controller: the devices whose limits the policy changed, as it would send them. */
 function ioTuneChanges(guest: Entity): Value | undefined {
-  const tunes = guest.getAttr('io_tune');
+  // The setters are reached only through reading io_tune: unread, nothing changed.
+  const tunes = guest.readStatistic('io_tune');
   const prev = guest.getAttr('io_tune_current');
   if (!Array.isArray(tunes) || !Array.isArray(prev) || tunes.length === 0 || prev.length === 0) return undefined;
   const changed: Value[] = [];

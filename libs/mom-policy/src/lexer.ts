@@ -22,6 +22,9 @@ export interface Token {
   /** A number token's value, as Python's float()/int(s, 0) reads it; undefined when int() would
    *  raise (an octal literal with 8 or 9 in it: it lexes, and fails when evaluated). */
   readonly number?: bigint | number;
+  /** A symbol split as MOM's VariableStack.get splits it: `a.b.c` is `a` and `b` (c ignored). */
+  readonly head?: string;
+  readonly attr?: string;
   /** 1-based line in the scanned text (real lines; MOM's own count skips comment newlines). */
   readonly line: number;
   readonly offset: number;
@@ -83,7 +86,7 @@ export function scan(text: string): ScanResult {
           tokens.push({ kind: 'string', value: s, line, offset: pos });
           break;
         case 'symbol':
-          tokens.push({ kind: 'symbol', value: s, line, offset: pos });
+          tokens.push(symbolToken(s, line, pos));
           break;
         case 'user_op':
           tokens.push({ kind: 'operator', value: s, line, offset: pos });
@@ -114,4 +117,9 @@ function parseInt0(s: string): bigint | undefined {
   } catch {
     return undefined;
   }
+}
+
+export function symbolToken(value: string, line: number, offset: number): Token {
+  const parts = value.split('.');
+  return parts.length > 1 ? { kind: 'symbol', value, head: parts[0]!, attr: parts[1]!, line, offset } : { kind: 'symbol', value, head: value, line, offset };
 }

@@ -1,4 +1,4 @@
-import { scan, type Token } from './lexer.ts';
+import { scan, symbolToken, type Token } from './lexer.ts';
 
 /**
  * MOM's grammar (Parser.py): `value_list ::= value+`, `value ::= operator | number | symbol | string |
@@ -42,7 +42,7 @@ export function parseText(text: string): ParsedText {
       case '(':
       case '[':
       case '{':
-        stack.push({ open: t, items: t.kind === '{' ? [{ kind: 'symbol', value: 'eval', line: t.line, offset: t.offset }] : [] });
+        stack.push({ open: t, items: t.kind === '{' ? [symbolToken('eval', t.line, t.offset)] : [] });
         break;
       case ')':
       case ']':
@@ -67,7 +67,7 @@ export function parseText(text: string): ParsedText {
   if (stack.length > 0) {
     const open = stack[stack.length - 1]!.open;
     const where = swallowedAt ? ` (the text from line ${swallowedAt.line} on was swallowed: an unrecognised character)` : '';
-    throw new SyntaxProblem(swallowedAt?.line ?? lineCount, `'${open.kind}' opened on line ${open.line} is never closed${where}`);
+    throw new SyntaxProblem(swallowedAt?.line ?? open.line, `'${open.kind}' opened on line ${open.line} is never closed${where}`);
   }
   if (top.length === 0) throw new SyntaxProblem(1, 'no expression (MOM rejects a policy without one)', true);
   return swallowedAt ? { code: top, swallowedAt, lineCount } : { code: top, lineCount };
