@@ -4,6 +4,7 @@ import { readFile } from 'node:fs/promises';
 import { ConfigFileError, parseDurationMillis } from '@berth/hardware-config';
 import { configCommands } from './commands/config.ts';
 import { hostCommands } from './commands/hosts.ts';
+import { policyCommands } from './commands/policy.ts';
 import { schedulerCommands } from './commands/scheduler.ts';
 import { Input, type CommandSpec, type Context, type OptionSpec } from './commands/types.ts';
 import { vmCommands } from './commands/vms.ts';
@@ -11,7 +12,7 @@ import { vmLifecycleCommands } from './commands/vm-lifecycle.ts';
 import { UsageError } from './errors.ts';
 import { CallError, connectBackends, type Backends, type Endpoints } from './grpc.ts';
 
-export const COMMANDS: readonly CommandSpec[] = [...hostCommands, ...configCommands, ...vmCommands, ...vmLifecycleCommands, ...schedulerCommands];
+export const COMMANDS: readonly CommandSpec[] = [...hostCommands, ...configCommands, ...vmCommands, ...vmLifecycleCommands, ...schedulerCommands, ...policyCommands];
 
 const GLOBAL_OPTIONS: Readonly<Record<string, OptionSpec & { short?: string }>> = {
   json: { type: 'boolean', help: 'print JSON instead of tables' },
@@ -31,6 +32,13 @@ export interface CliDeps {
   readonly io: Io;
   readonly connect?: (endpoints: Endpoints) => Backends;
   readonly readFile?: (path: string) => Promise<string>;
+  readonly readStdin?: () => Promise<string>;
+}
+
+async function readAllStdin(): Promise<string> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
+  return Buffer.concat(chunks).toString('utf8');
 }
 
 function optionHelp(options: Readonly<Record<string, OptionSpec>>): string {
@@ -75,10 +83,10 @@ export function parseCommandLine(command: CommandSpec, argv: readonly string[]) 
   if (parsed.values.help !== true) {
     const missing = command.args.slice(positionals.length);
     if (missing.length > 0) throw new UsageError(missing[0]!, 'is required');
-    if (positionals.length > command.args.length) throw new UsageError('', `unexpected argument "${positionals[command.args.length]}"`);
+    if (positionals.length > command.args.length && command.variadic !== true) throw new UsageError('', `unexpected argument "${positionals[command.args.length]}"`);
   }
   const args = Object.fromEntries(command.args.map((name, i) => [name, positionals[i] ?? '']));
-  return { input: new Input(args, parsed.values), values: parsed.values };
+  return { input: new Input(args, parsed.values, positionals.slice(command.args.length)), values: parsed.values };
 }
 
 /** Runs one command line and returns the exit code: 0 ok, 1 the call failed, 2 bad usage. */
@@ -114,12 +122,13 @@ export async function runCli(argv: readonly string[], deps: CliDeps): Promise<nu
       timeoutMillis: timeout,
       json,
       readFile: deps.readFile ?? ((path) => readFile(path, 'utf8')),
+      readStdin: deps.readStdin ?? readAllStdin,
       newId: randomUUID,
       progress: (line) => json || io.stderr(line),
     };
     const result = await command.run(input, ctx);
-    io.stdout(json ? JSON.stringify(result.json, null, 2) : result.text);
-    return 0;
+    io.stdout(json ? (result.jsonText ?? JSON.stringify(result.json, null, 2)) : result.text);
+    return result.exitCode ?? 0;
   } catch (e) {
     if (e instanceof UsageError) {
       io.stderr(`berth ${command.words.join(' ')}: ${e.message}\n(berth ${command.words.join(' ')} --help for usage)`);

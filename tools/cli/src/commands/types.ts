@@ -15,6 +15,8 @@ export class Input {
   constructor(
     readonly args: Readonly<Record<string, string>>,
     private readonly values: OptionValues,
+    /** Positionals after the required ones, for commands that take a list (`variadic`). */
+    readonly rest: readonly string[] = [],
   ) {}
   arg(name: string): string {
     return this.args[name] ?? '';
@@ -36,6 +38,10 @@ export class Input {
 export interface Result {
   readonly json: unknown;
   readonly text: string;
+  /** Printed as is under --json instead of JSON.stringify(json) (when the JSON must keep 5.0 apart from 5). */
+  readonly jsonText?: string;
+  /** Exit code when the command ran but its answer is a failure (default 0). */
+  readonly exitCode?: number;
 }
 
 export interface Context {
@@ -43,6 +49,8 @@ export interface Context {
   readonly timeoutMillis: number;
   readonly json: boolean;
   readFile(path: string): Promise<string>;
+  /** Everything on standard input. */
+  readStdin(): Promise<string>;
   /** A fresh command id (UUID) for CommandMeta. */
   newId(): string;
   /** Progress lines while a command waits (`vms create --wait`); silent under --json. */
@@ -55,6 +63,8 @@ export interface CommandSpec {
   readonly args: readonly string[];
   readonly summary: string;
   readonly options: Readonly<Record<string, OptionSpec>>;
+  /** Accepts more positionals after `args` (Input.rest). */
+  readonly variadic?: boolean;
   run(input: Input, ctx: Context): Promise<Result>;
 }
 
