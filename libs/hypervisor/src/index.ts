@@ -12,3 +12,4 @@ export { SimulatorFleet, SimulatorDriver, type SimHostConfig, type SimOperation,
 export { MigrationModel, type SimMigrationSettings, type SimMigrationFailure, type SimMigrationFailureRule } from './simulator/migration.ts';
 export { migrateArgs, parseJobInfo } from './libvirt/migrate-args.ts';
 export { createDriver, DriverRegistry, type DriverFactoryOptions } from './factory.ts';
+export * from './telemetry/index.ts';

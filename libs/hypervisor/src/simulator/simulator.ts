@@ -43,6 +43,8 @@ interface SimDomain {
   spec: DomainSpec;
   /** The destination side of a migration in progress (libvirt shows it paused, then running in post-copy). */
   incoming?: boolean;
+  /** The balloon's current size (the allocation, spec.memoryBytes, when never set). */
+  balloonBytes?: number;
 }
 
 /** One migration in progress, keyed by source host and VM. @internal */
@@ -271,13 +273,13 @@ export class SimulatorDriver implements HypervisorDriver {
 
   async memoryStats(vmId: string): Promise<MemoryStats> {
     const d = this.domain(this.fleet.host(this.hostId), vmId, 'dommemstat');
-    const actual = d.spec.memoryBytes;
+    const actual = d.balloonBytes ?? d.spec.memoryBytes;
     return { actualBytes: actual, rssBytes: Math.floor(actual / 2), unusedBytes: Math.floor(actual / 2), availableBytes: actual };
   }
 
   async setBalloonTarget(vmId: string, bytes: number): Promise<void> {
     const d = this.domain(this.fleet.host(this.hostId), vmId, 'setmem');
-    d.spec = { ...d.spec, memoryBytes: Math.min(bytes, d.spec.memoryBytes) };
+    d.balloonBytes = Math.min(bytes, d.spec.memoryBytes);
   }
 
   async migrate(vmId: string, opts: MigrateOptions): Promise<MigrationResult> {

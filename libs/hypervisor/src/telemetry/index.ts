@@ -1,0 +1,4 @@
+export type * from './types.ts';
+export { LibvirtTelemetry, type LibvirtTelemetryOptions } from './libvirt.ts';
+export { SimMemoryModel, defaultWorkload, type WorkloadCurve, type SimMemoryModelOptions } from './simulator.ts';
+export { parseGuestDomstats, parseNodeMemStats, parseNodeCpuStats, parseNodeMemoryTune, parseMeminfo, parseSchedinfo } from './parse.ts';

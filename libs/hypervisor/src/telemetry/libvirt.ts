@@ -1,0 +1,132 @@
+import { readFile } from 'node:fs/promises';
+import { HypervisorError } from '../errors.ts';
+import { Limiter, runVirsh, type RunAs, type VirshOptions } from '../libvirt/virsh.ts';
+import { parseGuestDomstats, parseMeminfo, parseNodeCpuStats, parseNodeMemoryTune, parseNodeMemStats, parseSchedinfo } from './parse.ts';
+import type { CpuTune, GuestStats, HostTelemetry, HostTelemetrySource, IoTune, KsmTuning, TelemetryCapabilities } from './types.ts';
+
+export interface LibvirtTelemetryOptions {
+  readonly uri: string;
+  readonly runAs?: RunAs;
+  readonly callTimeoutMillis?: number;
+  /** Where /proc is for a host on this machine (swap and anon pages, which libvirt does not report). */
+  readonly procDir?: string;
+}
+
+/** The kernel's CFS period when none was set (µs). */
+const DEFAULT_PERIOD = 100_000;
+
+/** A URI whose daemon runs on this machine: `qemu:///system`, `qemu:///session`, `qemu+unix:///...`. */
+const isLocal = (uri: string): boolean => /^[a-z]+(\+unix)?:\/\/\/|^test:/.test(uri);
+
+/**
+ * MOM's host and guest collectors over virsh: `nodememstats`, `nodecpustats`, `node-memory-tune`,
+ * `nodeinfo` and one `domstats` for all running guests per sample (4 processes per host per sample;
+ * `schedinfo` once per new guest). Swap comes from /proc/meminfo when the host is this machine.
+ */
+export class LibvirtTelemetry implements HostTelemetrySource {
+  readonly capabilities: TelemetryCapabilities;
+  private readonly virsh: VirshOptions;
+  private readonly limiter = new Limiter(2);
+  private readonly local: boolean;
+  private cpuCount: number | undefined;
+  private lastCpu: { busy: number; total: number } | undefined;
+  private readonly cpuTunes = new Map<string, CpuTune>();
+  private ksmSupported: boolean | undefined;
+
+  constructor(private readonly opts: LibvirtTelemetryOptions) {
+    this.virsh = { uri: opts.uri, timeoutMillis: opts.callTimeoutMillis ?? 30_000, ...(opts.runAs ? { runAs: opts.runAs } : {}) };
+    this.local = isLocal(opts.uri) && !opts.uri.startsWith('test');
+    const isTest = opts.uri.startsWith('test');
+    // libvirt's node memory tuning has no `run`: starting and stopping KSM is the host's own business.
+    this.capabilities = { hostMemory: !isTest, ksmStats: !isTest, ksmRun: false, ksmTune: !isTest, cpuTune: !isTest, ioTune: !isTest };
+  }
+
+  private run(args: string[]): Promise<string> {
+    return this.limiter.run(() => runVirsh(this.virsh, args));
+  }
+
+  private optional(args: string[]): Promise<string | undefined> {
+    return this.run(args).catch((e: unknown) => {
+      if (e instanceof HypervisorError && e.kind !== 'transient') return undefined;
+      throw e;
+    });
+  }
+
+  async sample(): Promise<HostTelemetry> {
+    const [mem, cpu, ksm, doms, info, meminfo] = await Promise.all([
+      this.optional(['nodememstats']),
+      this.optional(['nodecpustats']),
+      this.ksmSupported === false ? Promise.resolve(undefined) : this.optional(['node-memory-tune']),
+      this.run(['domstats', '--list-running', '--state', '--balloon', '--vcpu', '--cpu-total', '--raw']),
+      this.cpuCount === undefined ? this.optional(['nodeinfo']) : Promise.resolve(undefined),
+      this.local ? readFile(`${this.opts.procDir ?? '/proc'}/meminfo`, 'utf8').catch(() => undefined) : Promise.resolve(undefined),
+    ]);
+    if (info !== undefined) {
+      const m = /^CPU\(s\):\s+(\d+)/m.exec(info);
+      if (m?.[1]) this.cpuCount = Number(m[1]);
+    }
+    if (this.ksmSupported === undefined) this.ksmSupported = ksm !== undefined;
+    const guests = await this.withCpuTune(parseGuestDomstats(doms));
+    const host: Record<string, number> = {
+      ...(mem !== undefined ? parseNodeMemStats(mem) : {}),
+      ...(meminfo !== undefined ? parseMeminfo(meminfo) : {}),
+      ...(ksm !== undefined ? parseNodeMemoryTune(ksm) : {}),
+    };
+    if (this.cpuCount !== undefined) host['cpu_count'] = this.cpuCount;
+    const now = cpu !== undefined ? parseNodeCpuStats(cpu) : undefined;
+    if (now && this.lastCpu && now.total > this.lastCpu.total) {
+      host['cpu_usage'] = Math.round((1000 * (now.busy - this.lastCpu.busy)) / (now.total - this.lastCpu.total)) / 10;
+    }
+    if (now) this.lastCpu = now;
+    if (host['ksm_pages_to_scan'] !== undefined) {
+      // MOM's ksm_shareable: the guest memory KSM could merge, i.e. what the running guests hold.
+      host['ksm_shareable'] = guests.reduce((s, g) => s + (g.stats['balloon_cur'] ?? 0), 0);
+    }
+    host['mem_committed'] = guests.reduce((s, g) => s + (g.stats['balloon_max'] ?? g.stats['balloon_cur'] ?? 0), 0);
+    return { host, guests };
+  }
+
+  /** vcpu_quota/vcpu_period: read once per guest (schedinfo), then what was set; unlimited when unreadable. */
+  private async withCpuTune(guests: GuestStats[]): Promise<GuestStats[]> {
+    const alive = new Set(guests.map((g) => g.name));
+    for (const k of this.cpuTunes.keys()) if (!alive.has(k)) this.cpuTunes.delete(k);
+    return Promise.all(guests.map(async (g) => {
+      let tune = this.cpuTunes.get(g.name);
+      if (!tune) {
+        const s = this.capabilities.cpuTune ? await this.optional(['schedinfo', g.name]) : undefined;
+        const p = s !== undefined ? parseSchedinfo(s) : {};
+        tune = { quota: p.quota ?? -1, period: p.period ?? DEFAULT_PERIOD };
+        this.cpuTunes.set(g.name, tune);
+      }
+      return { ...g, stats: { ...g.stats, vcpu_quota: tune.quota, vcpu_period: tune.period } };
+    }));
+  }
+
+  async setKsm(t: KsmTuning): Promise<void> {
+    if (t.run !== undefined && !this.capabilities.ksmRun) throw new HypervisorError('permanent', 'node-memory-tune', this.opts.uri, 'libvirt cannot start or stop KSM');
+    const args = ['node-memory-tune'];
+    if (t.pagesToScan !== undefined) args.push('--shm-pages-to-scan', String(Math.round(t.pagesToScan)));
+    if (t.sleepMillisecs !== undefined) args.push('--shm-sleep-millisecs', String(Math.round(t.sleepMillisecs)));
+    if (t.mergeAcrossNodes !== undefined) args.push('--shm-merge-across-nodes', String(Math.round(t.mergeAcrossNodes)));
+    if (args.length > 1) await this.run(args);
+  }
+
+  async setCpuTune(domain: string, t: CpuTune): Promise<void> {
+    await this.run(['schedinfo', domain, '--live', `vcpu_quota=${Math.round(t.quota)}`, `vcpu_period=${Math.round(t.period)}`]);
+    this.cpuTunes.set(domain, t);
+  }
+
+  async setIoTune(domain: string, t: IoTune): Promise<void> {
+    const args = ['blkdeviotune', domain, t.device, '--live'];
+    const put = (flag: string, v: number | undefined): void => void (v !== undefined && args.push(flag, String(Math.round(v))));
+    put('--total-bytes-sec', t.totalBytesSec);
+    put('--read-bytes-sec', t.readBytesSec);
+    put('--write-bytes-sec', t.writeBytesSec);
+    put('--total-iops-sec', t.totalIopsSec);
+    put('--read-iops-sec', t.readIopsSec);
+    put('--write-iops-sec', t.writeIopsSec);
+    await this.run(args);
+  }
+
+  async close(): Promise<void> {}
+}

@@ -1,0 +1,69 @@
+/**
+ * Host and guest statistics under the names MOM's collectors give them, so a MOM policy reads them
+ * unchanged (`Host.mem_free`, `guest.balloon_cur`). Memory is in KiB as MOM has it; counters are raw
+ * (swap_in/out in KiB, faults and cpu_time as counted). A statistic the hypervisor did not report is
+ * absent, never zero.
+ */
+export type Stats = Readonly<Record<string, number>>;
+
+export interface GuestStats {
+  /** The libvirt domain name. */
+  readonly name: string;
+  /** The Berth VM id when the domain is one Berth made, else undefined (such guests are never tuned). */
+  readonly vmId?: string;
+  readonly stats: Stats;
+}
+
+export interface HostTelemetry {
+  readonly host: Stats;
+  /** Running guests only. */
+  readonly guests: readonly GuestStats[];
+}
+
+/** Node memory tuning of the kernel's same-page merging (MOM's `ksm_*` controls). */
+export interface KsmTuning {
+  /** 0 stop, 1 run, 2 unmerge all (sysfs `run`). */
+  readonly run?: number;
+  readonly pagesToScan?: number;
+  readonly sleepMillisecs?: number;
+  readonly mergeAcrossNodes?: number;
+}
+
+/** A guest's vCPU bandwidth (cgroup CFS): `quota` µs per `period` µs per vCPU; quota -1 = unlimited. */
+export interface CpuTune {
+  readonly quota: number;
+  readonly period: number;
+}
+
+/** Per-device block I/O limits (0 = unlimited), as `virsh blkdeviotune` names them. */
+export interface IoTune {
+  readonly device: string;
+  readonly totalBytesSec?: number;
+  readonly readBytesSec?: number;
+  readonly writeBytesSec?: number;
+  readonly totalIopsSec?: number;
+  readonly readIopsSec?: number;
+  readonly writeIopsSec?: number;
+}
+
+/** What a backend's telemetry can read and tune; what it cannot is declared here, never failed at run time. */
+export interface TelemetryCapabilities {
+  readonly hostMemory: boolean;
+  readonly ksmStats: boolean;
+  /** Starting/stopping KSM itself (libvirt's node memory tuning has no `run`). */
+  readonly ksmRun: boolean;
+  /** pages_to_scan, sleep_millisecs, merge_across_nodes. */
+  readonly ksmTune: boolean;
+  readonly cpuTune: boolean;
+  readonly ioTune: boolean;
+}
+
+/** Collectors and the non-balloon controllers of one host (the balloon is HypervisorDriver.setBalloonTarget). */
+export interface HostTelemetrySource {
+  readonly capabilities: TelemetryCapabilities;
+  sample(): Promise<HostTelemetry>;
+  setKsm(tuning: KsmTuning): Promise<void>;
+  setCpuTune(domain: string, tune: CpuTune): Promise<void>;
+  setIoTune(domain: string, tune: IoTune): Promise<void>;
+  close(): Promise<void>;
+}
