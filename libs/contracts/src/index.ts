@@ -8,3 +8,5 @@ export * as testingV1 from './gen/berth/testing/v1/echo.ts';
 export * as schedulerV1 from './gen/berth/scheduler/v1/scheduler.ts';
 export * as executorEvents from './events/executor.ts';
 export * as executorV1 from './gen/berth/executor/v1/executor.ts';
+export * as telemetryV1 from './gen/berth/telemetry/v1/telemetry.ts';
+export * as telemetry from './telemetry.ts';

@@ -43,6 +43,8 @@ export const executorConfigSchema = z.object({
   EXECUTOR_STOP_TIMEOUT: zDuration().prefault('60s'),
   /** Timeout of one hypervisor call. */
   EXECUTOR_CALL_TIMEOUT: zDuration().prefault('30s'),
+  /** How often every host's statistics are sampled and published for telemetry (MOM: 5s); 0 turns sampling off. */
+  EXECUTOR_SAMPLE_INTERVAL: zDuration().prefault('5s'),
   /** Added latency of every simulator (sim://) operation, for demos. */
   EXECUTOR_SIM_LATENCY: zDuration().prefault('0ms'),
 });

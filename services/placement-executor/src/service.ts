@@ -2,7 +2,8 @@ import pg from 'pg';
 import { executorEvents } from '@berth/contracts';
 import { createKysely, migrateEventStore, PostgresEventStore, runProjection, startRelay, type TailingLoop } from '@berth/event-store';
 import { createGrpcServer, type GrpcServer } from '@berth/grpc-kit';
-import { createDriver, DriverRegistry, SimulatorFleet, type HypervisorDriver } from '@berth/hypervisor';
+import { createDriver, DriverRegistry, SimulatorFleet, type HypervisorDriver, type SimMemoryModel } from '@berth/hypervisor';
+import { startTelemetryAgent } from './adapters/nats/telemetry-wiring.ts';
 import { connectNats, consumerDefinition, createEventPublisher, ensureStreams, startConsumer, type RunningConsumer } from '@berth/messaging';
 import type { Logger } from '@berth/observability';
 import { createIntake, INTAKE_HOST_TYPES, INTAKE_VM_TYPES } from './application/intake.ts';
@@ -21,6 +22,8 @@ export interface RunningExecutor {
   readonly reconciler: Reconciler;
   readonly readModel: ReadModel;
   readonly simulator: SimulatorFleet;
+  /** The simulator's memory model behind the sim:// hosts' telemetry (demos and tests set workloads on it). */
+  readonly memoryModel: SimMemoryModel;
   stop(): Promise<void>;
 }
 
@@ -108,6 +111,7 @@ export async function startExecutor(config: Readonly<ExecutorConfig>, logger: Lo
     await startConsumer({ nc, ...p, ...consumerDefinition(HOST_DURABLE), types: INTAKE_HOST_TYPES, handle: (env) => intake.host(env), logger }),
   ];
   reconciler.start();
+  const agent = startTelemetryAgent({ nc, ...p, simulator, hosts: () => readModel.hosts(), driverFor, vms, provisioner, config, logger });
 
   const server: GrpcServer = createGrpcServer({
     serviceName: 'placement-executor',
@@ -121,10 +125,11 @@ export async function startExecutor(config: Readonly<ExecutorConfig>, logger: Lo
   });
   const port = await server.listen(config.EXECUTOR_GRPC_PORT);
   return {
-    port, vms, provisioner, reconciler, readModel, simulator,
+    port, vms, provisioner, reconciler, readModel, simulator, memoryModel: agent.model,
     async stop() {
       clearInterval(sweeper);
       await server.shutdown(0, 2000);
+      await agent.stop();
       await Promise.all(consumers.map((c) => c.stop()));
       await reconciler.stop();
       await watch.stop();
