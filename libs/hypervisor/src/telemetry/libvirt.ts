@@ -1,15 +1,16 @@
-import { readFile } from 'node:fs/promises';
 import { HypervisorError } from '../errors.ts';
 import { Limiter, runVirsh, type RunAs, type VirshOptions } from '../libvirt/virsh.ts';
-import { parseGuestDomstats, parseMeminfo, parseNodeCpuStats, parseNodeMemoryTune, parseNodeMemStats, parseSchedinfo } from './parse.ts';
+import { LocalHostStats } from './local.ts';
+import { parseGuestDomstats, parseNodeCpuStats, parseNodeMemoryTune, parseNodeMemStats, parseSchedinfo } from './parse.ts';
 import type { CpuTune, GuestStats, HostTelemetry, HostTelemetrySource, IoTune, KsmTuning, TelemetryCapabilities } from './types.ts';
 
 export interface LibvirtTelemetryOptions {
   readonly uri: string;
   readonly runAs?: RunAs;
   readonly callTimeoutMillis?: number;
-  /** Where /proc is for a host on this machine (swap and anon pages, which libvirt does not report). */
+  /** Where /proc and /sys are for a host on this machine (swap, anon pages, KSM files: libvirt does not report them). */
   readonly procDir?: string;
+  readonly sysDir?: string;
 }
 
 /** The kernel's CFS period when none was set (µs). */
@@ -24,10 +25,10 @@ const isLocal = (uri: string): boolean => /^[a-z]+(\+unix)?:\/\/\/|^test:/.test(
  * `schedinfo` once per new guest). Swap comes from /proc/meminfo when the host is this machine.
  */
 export class LibvirtTelemetry implements HostTelemetrySource {
-  readonly capabilities: TelemetryCapabilities;
+  capabilities: TelemetryCapabilities;
   private readonly virsh: VirshOptions;
   private readonly limiter = new Limiter(2);
-  private readonly local: boolean;
+  private readonly local: LocalHostStats | undefined;
   private cpuCount: number | undefined;
   private lastCpu: { busy: number; total: number } | undefined;
   private readonly cpuTunes = new Map<string, CpuTune>();
@@ -35,10 +36,11 @@ export class LibvirtTelemetry implements HostTelemetrySource {
 
   constructor(private readonly opts: LibvirtTelemetryOptions) {
     this.virsh = { uri: opts.uri, timeoutMillis: opts.callTimeoutMillis ?? 30_000, ...(opts.runAs ? { runAs: opts.runAs } : {}) };
-    this.local = isLocal(opts.uri) && !opts.uri.startsWith('test');
+    this.local = isLocal(opts.uri) && !opts.uri.startsWith('test') ? new LocalHostStats(opts.procDir, opts.sysDir) : undefined;
     const isTest = opts.uri.startsWith('test');
     // libvirt's node memory tuning has no `run`: starting and stopping KSM is the host's own business.
-    this.capabilities = { hostMemory: !isTest, ksmStats: !isTest, ksmRun: false, ksmTune: !isTest, cpuTune: !isTest, ioTune: !isTest };
+    // Tuning is declared once node-memory-tune answers (an unprivileged session daemon refuses it).
+    this.capabilities = { hostMemory: !isTest, ksmStats: !isTest, ksmRun: false, ksmTune: false, cpuTune: !isTest, ioTune: !isTest };
   }
 
   private run(args: string[]): Promise<string> {
@@ -53,23 +55,26 @@ export class LibvirtTelemetry implements HostTelemetrySource {
   }
 
   async sample(): Promise<HostTelemetry> {
-    const [mem, cpu, ksm, doms, info, meminfo] = await Promise.all([
+    const [mem, cpu, ksm, doms, info, local] = await Promise.all([
       this.optional(['nodememstats']),
       this.optional(['nodecpustats']),
       this.ksmSupported === false ? Promise.resolve(undefined) : this.optional(['node-memory-tune']),
       this.run(['domstats', '--list-running', '--state', '--balloon', '--vcpu', '--cpu-total', '--raw']),
       this.cpuCount === undefined ? this.optional(['nodeinfo']) : Promise.resolve(undefined),
-      this.local ? readFile(`${this.opts.procDir ?? '/proc'}/meminfo`, 'utf8').catch(() => undefined) : Promise.resolve(undefined),
+      this.local ? this.local.sample() : Promise.resolve(undefined),
     ]);
     if (info !== undefined) {
       const m = /^CPU\(s\):\s+(\d+)/m.exec(info);
       if (m?.[1]) this.cpuCount = Number(m[1]);
     }
-    if (this.ksmSupported === undefined) this.ksmSupported = ksm !== undefined;
+    if (this.ksmSupported === undefined) {
+      this.ksmSupported = ksm !== undefined;
+      this.capabilities = { ...this.capabilities, ksmTune: this.ksmSupported };
+    }
     const guests = await this.withCpuTune(parseGuestDomstats(doms));
     const host: Record<string, number> = {
       ...(mem !== undefined ? parseNodeMemStats(mem) : {}),
-      ...(meminfo !== undefined ? parseMeminfo(meminfo) : {}),
+      ...(local ?? {}),
       ...(ksm !== undefined ? parseNodeMemoryTune(ksm) : {}),
     };
     if (this.cpuCount !== undefined) host['cpu_count'] = this.cpuCount;

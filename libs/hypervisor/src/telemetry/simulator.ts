@@ -127,7 +127,8 @@ export class SimMemoryModel {
     const freeKib = Math.max(0, totalKib - usedKib);
     return {
       host: {
-        mem_available: totalKib, mem_unused: freeKib, mem_free: freeKib, swap_total: Math.floor(totalKib / 4),
+        mem_available: totalKib, mem_unused: freeKib, mem_free: freeKib, swap_total: Math.floor(totalKib / 4), swap_in: 0,
+        swap_out: Math.max(0, usedKib - totalKib) > 0 ? Math.ceil((usedKib - totalKib) / PAGE_KIB / 10) : 0, ksmd_cpu_usage: ksm.run === 1 ? 1.5 : 0,
         swap_usage: Math.min(Math.floor(totalKib / 4), Math.max(0, usedKib - totalKib)), anon_pages: touchedKib - sharedKib,
         mem_committed: allocatedKib, cpu_count: host.config.cpus, ksm_run: ksm.run, ksm_pages_to_scan: ksm.pagesToScan,
         ksm_sleep_millisecs: ksm.sleepMillisecs, ksm_merge_across_nodes: ksm.mergeAcrossNodes,

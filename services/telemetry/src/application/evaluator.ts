@@ -1,0 +1,188 @@
+import { randomUUID } from 'node:crypto';
+import type { telemetry } from '@berth/contracts';
+import type { NewEvent, StoredEvent } from '@berth/event-store';
+import type { Logger } from '@berth/observability';
+import {
+  decidePressure, evolvePressure, initialPressureState, type HostPressureState, type PressureEvent, type PressureThresholds,
+} from '../domain/pressure/pressure.ts';
+import type { DecisionRecorded } from './decisions.ts';
+import type { SampleHistory } from './history.ts';
+import { buildInput } from './input.ts';
+import { runInterval, type IntervalInput } from './interval.ts';
+import type { Policies } from './policies.ts';
+import type { ControlPort, HostDirectory, PolicyEngine, VmDirectory } from './ports.ts';
+
+export interface DecisionSink {
+  append(streamId: string, events: readonly NewEvent[]): Promise<readonly StoredEvent[]>;
+  noteUnchanged(e: { hostId: string; at: string; policy: string; error?: string }): void;
+}
+
+export interface EvaluatorMetrics {
+  interval(hostId: string, outcome: 'changed' | 'unchanged' | 'failed', millis: number): void;
+  controls(kinds: readonly telemetry.Control[], failed: number): void;
+  clamps(n: number): void;
+}
+
+export interface EvaluatorOptions<S> {
+  readonly history: SampleHistory;
+  readonly policies: Policies<S>;
+  readonly engine: PolicyEngine<S>;
+  readonly vms: VmDirectory;
+  readonly hosts: HostDirectory;
+  readonly log: DecisionSink;
+  readonly controls: ControlPort;
+  readonly thresholds: PressureThresholds;
+  readonly historyLength: number;
+  /** Samples older than this are stale: the host is not evaluated (its executor stopped reporting). */
+  readonly staleAfterMillis: number;
+  readonly metrics?: EvaluatorMetrics;
+  readonly clock?: () => number;
+  readonly logger: Logger;
+}
+
+export interface HostOutcome {
+  readonly outcome: 'skipped' | 'failed' | 'unchanged' | 'changed';
+  readonly decisionId?: string;
+  readonly error?: string;
+  readonly pressure?: readonly PressureEvent[];
+  readonly controlReply?: telemetry.ControlReply;
+}
+
+/**
+ * The policy loop: per host, every interval, the latest history goes through the host's policy
+ * (runInterval: MOM policy, SLA clamp, minimum step); a change is recorded before it is sent, a
+ * quiet interval leaves a compact record. Vapor power-offs and restarts are decided here too, on
+ * the same inputs, and recorded on the host's stream with the decision.
+ */
+export class Evaluator<S> {
+  private readonly pressure = new Map<string, HostPressureState>();
+  private readonly calmSince = new Map<string, number>();
+  private readonly ioApplied = new Map<string, Record<string, string>>();
+  private readonly inFlight = new Set<string>();
+  private timer: NodeJS.Timeout | undefined;
+  private round: Promise<void> = Promise.resolve();
+  private readonly clock: () => number;
+
+  constructor(private readonly o: EvaluatorOptions<S>) {
+    this.clock = o.clock ?? Date.now;
+  }
+
+  /** Start-up: power-offs still in force, from the log. */
+  restorePressure(events: readonly { streamId: string; event: PressureEvent; at: string }[]): void {
+    for (const { streamId, event, at } of events) {
+      const hostId = streamId.replace(/^host-/, '');
+      this.pressure.set(hostId, evolvePressure(this.pressure.get(hostId) ?? initialPressureState(), event, at));
+    }
+  }
+
+  poweredOff(hostId: string): string[] {
+    return [...(this.pressure.get(hostId)?.poweredOff.keys() ?? [])];
+  }
+
+  start(intervalMillis: number): void {
+    const tick = (): void => {
+      this.round = this.evaluateAll().catch((e: unknown) => this.o.logger.error({ err: e }, 'evaluation round failed'));
+      void this.round.then(() => {
+        if (this.timer !== undefined) this.timer = setTimeout(tick, intervalMillis);
+      });
+    };
+    this.timer = setTimeout(tick, intervalMillis);
+  }
+
+  async stop(): Promise<void> {
+    const t = this.timer;
+    this.timer = undefined;
+    if (t) clearTimeout(t);
+    await this.round;
+  }
+
+  /** One round over every host with fresh samples; yields to the event loop between hosts. */
+  async evaluateAll(): Promise<number> {
+    const pending: Promise<unknown>[] = [];
+    let n = 0;
+    for (const hostId of this.o.history.hostIds()) {
+      // A host whose last decision is still being recorded or sent waits for the next round.
+      if (this.inFlight.has(hostId)) continue;
+      pending.push(this.evaluateHost(hostId).catch((e: unknown) => this.o.logger.warn({ err: e, hostId }, 'host interval failed')));
+      n++;
+      if (n % 20 === 0) await new Promise((r) => setImmediate(r));
+    }
+    await Promise.all(pending);
+    return n;
+  }
+
+  async evaluateHost(hostId: string): Promise<HostOutcome> {
+    const started = performance.now();
+    const now = this.clock();
+    const h = this.o.history.get(hostId);
+    if (!h || now - h.lastAtMillis > this.o.staleAfterMillis) return { outcome: 'skipped' };
+    const pool = this.o.hosts.resourcePool(hostId);
+    const mom = buildInput(this.o.history, hostId, { vms: this.o.vms, historyLength: this.o.historyLength, ...(pool !== undefined ? { resourcePool: pool } : {}) });
+    if (!mom) return { outcome: 'skipped' };
+    const policy = this.o.policies.resolve(hostId, pool);
+    const input: IntervalInput = { mom, capabilities: h.capabilities, ioTuneApplied: { ...(this.ioApplied.get(hostId) ?? {}) } };
+    const r = runInterval(this.o.engine, policy.compiled, input);
+    const at = new Date(now).toISOString();
+    const policyRef = `${policy.set.scope}@${policy.set.version}`;
+    if (!r.ok) {
+      this.o.log.noteUnchanged({ hostId, at, policy: policyRef, error: r.error ?? 'failed' });
+      this.o.metrics?.interval(hostId, 'failed', performance.now() - started);
+      return { outcome: 'failed', error: r.error ?? 'failed' };
+    }
+    const decisionId = randomUUID();
+    const pressureEvents = this.assessPressure(hostId, decisionId, mom, r.balloonReliefKib, now);
+    if (r.controls.length === 0 && pressureEvents.length === 0) {
+      this.o.log.noteUnchanged({ hostId, at, policy: policyRef });
+      this.o.metrics?.interval(hostId, 'unchanged', performance.now() - started);
+      return { outcome: 'unchanged' };
+    }
+    const record: DecisionRecorded = {
+      hostId, at, policy: { scope: policy.set.scope, version: policy.set.version, digest: policy.set.digest }, input,
+      decided: r.decided, excludedGuests: r.excludedGuests, clamps: r.clamps, controls: r.controls, unsupported: r.unsupported,
+    };
+    this.inFlight.add(hostId);
+    try {
+      // Recorded before anything is sent: a control the log does not hold never reaches a host.
+      await this.o.log.append(`host-${hostId}`, [{ id: decisionId, type: 'DecisionRecorded', data: record }, ...pressureEvents]);
+      let state = this.pressure.get(hostId) ?? initialPressureState();
+      for (const e of pressureEvents) state = evolvePressure(state, e, at);
+      this.pressure.set(hostId, state);
+      const power: telemetry.Control[] = pressureEvents.map((e) => e.type === 'VmPoweredOffForPressure'
+        ? { kind: 'power', vmId: e.data.vmId, action: 'off', reason: e.data.reason, commandId: `${decisionId}:off:${e.data.vmId}` }
+        : { kind: 'power', vmId: e.data.vmId, action: 'on', reason: e.data.reason, commandId: `${decisionId}:on:${e.data.vmId}` });
+      if (pressureEvents.some((e) => e.type === 'VmRestartedAfterPressure')) this.calmSince.set(hostId, now);
+      const controls = [...r.controls, ...power];
+      const reply = await this.o.controls.send({ v: 1, hostId, decisionId, controls });
+      const failed = reply.results.filter((x) => !x.ok);
+      controls.forEach((c, i) => {
+        if (c.kind === 'ioTune' && reply.results[i]?.ok) {
+          const { kind: _k, ...rest } = c;
+          this.ioApplied.set(hostId, { ...(this.ioApplied.get(hostId) ?? {}), [`${c.vmId}/${c.device}`]: JSON.stringify({ kind: 'ioTune', ...rest }) });
+        }
+      });
+      if (failed.length > 0) this.o.logger.warn({ hostId, decisionId, failed }, 'some controls were not applied');
+      this.o.metrics?.controls(controls, failed.length);
+      this.o.metrics?.clamps(r.clamps.length);
+      this.o.metrics?.interval(hostId, 'changed', performance.now() - started);
+      return { outcome: 'changed', decisionId, pressure: pressureEvents, controlReply: reply };
+    } finally {
+      this.inFlight.delete(hostId);
+    }
+  }
+
+  private assessPressure(hostId: string, decisionId: string, mom: IntervalInput['mom'], reliefKib: number, now: number): PressureEvent[] {
+    const host = mom.host.at(-1) ?? {};
+    const total = host['mem_available'];
+    const free = host['mem_free'];
+    if (total === undefined || free === undefined || total <= 0) return [];
+    const calm = free / total >= this.o.thresholds.calm;
+    if (!calm) this.calmSince.delete(hostId);
+    else if (!this.calmSince.has(hostId)) this.calmSince.set(hostId, now);
+    const state = this.pressure.get(hostId) ?? initialPressureState();
+    const vapor = mom.guests.filter((g) => g.props['sla_tier'] === 'vapor').map((g) => ({ vmId: g.name, priority: Number(g.props['priority'] ?? 0) }));
+    return decidePressure({
+      hostId, decisionId, memAvailableKib: total, memFreeKib: free, balloonReliefKib: reliefKib, vapor,
+      calmSinceMillis: this.calmSince.get(hostId), nowMillis: now, thresholds: this.o.thresholds,
+    }, state);
+  }
+}

@@ -1,0 +1,58 @@
+import type { telemetry } from '@berth/contracts';
+import type { PolicyFile } from '../domain/policy/policy.ts';
+import type { SlaTier } from '../domain/sla/sla.ts';
+
+/** One sample of an entity: MOM statistic name -> value. */
+export type MomSample = Readonly<Record<string, number>>;
+export type MomProps = Readonly<Record<string, string | number>>;
+
+/** The input of one interval, in the shape `berth policy eval` reads (the issue's contract). */
+export interface MomInput {
+  readonly host: readonly MomSample[];
+  readonly host_props: MomProps;
+  readonly guests: readonly { readonly name: string; readonly uuid: string; readonly props: MomProps; readonly history: readonly MomSample[] }[];
+  readonly config: { readonly history_length: number };
+}
+
+export interface MomOutput {
+  readonly ok: boolean | null;
+  readonly error?: string;
+  readonly host: Readonly<Record<string, unknown>>;
+  readonly guests: Readonly<Record<string, Readonly<Record<string, unknown>>>>;
+  readonly excluded_guests: readonly string[];
+  readonly variables: Readonly<Record<string, unknown>>;
+}
+
+export type CompileResult<S> = { readonly ok: true; readonly set: S } | { readonly ok: false; readonly file: string; readonly line: number; readonly message: string };
+
+/** MOM's policy language (libs/mom-policy), behind a port so the loop is tested on its own. */
+export interface PolicyEngine<S = unknown> {
+  compile(files: readonly PolicyFile[]): CompileResult<S>;
+  /** Never throws: an error ends the interval with ok false and no controls. */
+  evaluate(set: S, input: MomInput): MomOutput;
+}
+
+/** What inventory says of a VM that telemetry needs: its SLA class, priority and allocation. */
+export interface VmSlaInfo {
+  readonly vmId: string;
+  readonly tier: SlaTier;
+  readonly priority: number;
+  readonly memoryBytes: number;
+}
+
+export interface VmDirectory {
+  get(vmId: string): VmSlaInfo | undefined;
+}
+
+export interface HostDirectory {
+  resourcePool(hostId: string): string | undefined;
+}
+
+/** Sends controls to the executor that owns the host; resolves with one result per control. */
+export interface ControlPort {
+  send(req: telemetry.ControlRequest): Promise<telemetry.ControlReply>;
+}
+
+export interface UsageSink {
+  put(usage: telemetry.HostUsage): void;
+}
