@@ -81,7 +81,7 @@ export class Evaluator<S> {
 
   start(intervalMillis: number): void {
     const tick = (): void => {
-      this.round = this.evaluateAll().catch((e: unknown) => this.o.logger.error({ err: e }, 'evaluation round failed'));
+      this.round = this.evaluateAll().then(() => undefined, (e: unknown) => this.o.logger.error({ err: e }, 'evaluation round failed'));
       void this.round.then(() => {
         if (this.timer !== undefined) this.timer = setTimeout(tick, intervalMillis);
       });

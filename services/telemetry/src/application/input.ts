@@ -3,15 +3,10 @@ import type { SampleHistory } from './history.ts';
 import type { MomInput, MomSample, VmDirectory } from './ports.ts';
 
 /**
- * What vdsm hands MOM with every guest besides the hypervisor's statistics (its defaults, used when
- * the hypervisor has none of its own): the ballooning limits and the user CPU limit.
+ * What vdsm hands MOM with every guest besides the hypervisor's statistics: the user CPU limit
+ * (GuestCpuTune's `vcpu_user_limit`, a percentage; Berth has no per-VM user limit, so 100).
  */
-export const GUEST_DEFAULTS: MomSample = {
-  min_guest_free_percent: 0.201,
-  max_balloon_change_percent: 0.05,
-  min_balloon_change_percent: 0.0025,
-  vcpu_user_limit: 100,
-};
+export const GUEST_DEFAULTS: MomSample = { vcpu_user_limit: 100 };
 
 /**
  * Builds one host's interval input from the sample history. Guests get `balloon_min` from their

@@ -34,6 +34,9 @@ const KSM: readonly [string, 'run' | 'pagesToScan' | 'sleepMillisecs' | 'mergeAc
   ['ksm_run', 'run'], ['ksm_pages_to_scan', 'pagesToScan'], ['ksm_sleep_millisecs', 'sleepMillisecs'], ['ksm_merge_across_nodes', 'mergeAcrossNodes'],
 ];
 
+/** MOM's stock min_balloon_change_percent. */
+export const DEFAULT_MIN_CHANGE = 0.0025;
+
 const numberOf = (v: unknown): number | undefined => (typeof v === 'number' && Number.isFinite(v) ? v : undefined);
 const byName = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
 
@@ -62,6 +65,8 @@ export function runInterval<S>(engine: PolicyEngine<S>, set: S, input: IntervalI
   const guestsByName = new Map(input.mom.guests.map((g) => [g.name, g]));
   const names = Object.keys(decided.guests).filter((n) => guestsByName.has(n)).sort(byName);
   const slas: GuestSla[] = [];
+  // MOM's minimum step: the policy's own `min_balloon_change_percent` when it defines one.
+  const minChangePercent = numberOf(out.variables?.['min_balloon_change_percent']) ?? DEFAULT_MIN_CHANGE;
   const balloonDecided: Record<string, number> = {};
   for (const name of names) {
     const g = guestsByName.get(name)!;
@@ -77,7 +82,7 @@ export function runInterval<S>(engine: PolicyEngine<S>, set: S, input: IntervalI
       balloonDecided[name] = target;
       slas.push({
         vmId: name, tier: tierOf(g.props['sla_tier']), priority: numberOf(g.props['priority']) ?? 0, curKib: cur, maxKib: max,
-        minChangePercent: now['min_balloon_change_percent'] ?? 0.0025,
+        minChangePercent,
       });
     }
   }
