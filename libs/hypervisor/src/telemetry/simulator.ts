@@ -54,6 +54,7 @@ export class SimMemoryModel {
   private readonly guests = new Map<string, GuestMemory>();
   private readonly ksm = new Map<string, Required<KsmTuning>>();
   private readonly curves = new Map<string, WorkloadCurve>();
+  private readonly reserved = new Map<string, number>();
   private readonly now: () => number;
 
   constructor(private readonly fleet: SimulatorFleet, private readonly opts: SimMemoryModelOptions = {}) {
@@ -63,6 +64,11 @@ export class SimMemoryModel {
   /** Overrides one guest's workload (tests, demos): a constant fraction or a curve. */
   setWorkload(vmId: string, w: number | WorkloadCurve): void {
     this.curves.set(vmId, typeof w === 'number' ? () => w : w);
+  }
+
+  /** Memory something other than the guests holds on the host (a demo's or test's pressure knob). */
+  setHostReserved(hostId: string, bytes: number): void {
+    this.reserved.set(hostId, bytes);
   }
 
   private curve(vmId: string): WorkloadCurve {
@@ -123,7 +129,7 @@ export class SimMemoryModel {
     const totalKib = Math.floor(physical / KIB);
     const ksm = this.ksmOf(hostId);
     const sharedKib = ksm.run === 1 ? Math.floor(touchedKib * 0.1) : 0;
-    const usedKib = Math.floor(totalKib * 0.02) + touchedKib - sharedKib;
+    const usedKib = Math.floor(totalKib * 0.02) + Math.floor((this.reserved.get(hostId) ?? 0) / KIB) + touchedKib - sharedKib;
     const freeKib = Math.max(0, totalKib - usedKib);
     return {
       host: {

@@ -130,7 +130,8 @@ export class Evaluator<S> {
       return { outcome: 'failed', error: r.error ?? 'failed' };
     }
     const decisionId = randomUUID();
-    const pressureEvents = this.assessPressure(hostId, decisionId, mom, r.balloonReliefKib, now);
+    const thresholds = { ...this.o.thresholds, ...r.thresholds };
+    const pressureEvents = this.assessPressure(hostId, decisionId, mom, r.balloonReliefKib, now, thresholds);
     if (r.controls.length === 0 && pressureEvents.length === 0) {
       this.o.log.noteUnchanged({ hostId, at, policy: policyRef });
       this.o.metrics?.interval(hostId, 'unchanged', performance.now() - started);
@@ -170,19 +171,23 @@ export class Evaluator<S> {
     }
   }
 
-  private assessPressure(hostId: string, decisionId: string, mom: IntervalInput['mom'], reliefKib: number, now: number): PressureEvent[] {
+  /**
+   * The policy's thresholds when it defines them (so MOM's notion of critical and Berth's agree), else
+   * the configured ones. Memory the host has swapped out counts against what is free.
+   */
+  private assessPressure(hostId: string, decisionId: string, mom: IntervalInput['mom'], reliefKib: number, now: number, thresholds: PressureThresholds): PressureEvent[] {
     const host = mom.host.at(-1) ?? {};
     const total = host['mem_available'];
-    const free = host['mem_free'];
+    const free = host['mem_free'] === undefined ? undefined : host['mem_free'] - (host['swap_usage'] ?? 0);
     if (total === undefined || free === undefined || total <= 0) return [];
-    const calm = free / total >= this.o.thresholds.calm;
+    const calm = free / total >= thresholds.calm;
     if (!calm) this.calmSince.delete(hostId);
     else if (!this.calmSince.has(hostId)) this.calmSince.set(hostId, now);
     const state = this.pressure.get(hostId) ?? initialPressureState();
     const vapor = mom.guests.filter((g) => g.props['sla_tier'] === 'vapor').map((g) => ({ vmId: g.name, priority: Number(g.props['priority'] ?? 0) }));
     return decidePressure({
       hostId, decisionId, memAvailableKib: total, memFreeKib: free, balloonReliefKib: reliefKib, vapor,
-      calmSinceMillis: this.calmSince.get(hostId), nowMillis: now, thresholds: this.o.thresholds,
+      calmSinceMillis: this.calmSince.get(hostId), nowMillis: now, thresholds,
     }, state);
   }
 }

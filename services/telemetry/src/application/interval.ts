@@ -28,6 +28,8 @@ export interface IntervalResult {
   readonly unsupported: readonly string[];
   /** Memory the balloon targets return to the host (KiB). */
   readonly balloonReliefKib: number;
+  /** The policy's own pressure thresholds (`pressure_threshold`, `pressure_critical_threshold`) when it defines them. */
+  readonly thresholds: { readonly calm?: number; readonly critical?: number };
 }
 
 const KSM: readonly [string, 'run' | 'pagesToScan' | 'sleepMillisecs' | 'mergeAcrossNodes'][] = [
@@ -44,7 +46,10 @@ export function runInterval<S>(engine: PolicyEngine<S>, set: S, input: IntervalI
   const out: MomOutput = engine.evaluate(set, input.mom);
   const decided = { host: out.host ?? {}, guests: out.guests ?? {} };
   if (out.ok !== true) {
-    return { ok: false, error: out.error ?? 'the policy did not complete', decided, excludedGuests: out.excluded_guests ?? [], clamps: [], controls: [], unsupported: [], balloonReliefKib: 0 };
+    return {
+      ok: false, error: out.error ?? 'the policy did not complete', decided, excludedGuests: out.excluded_guests ?? [], clamps: [], controls: [], unsupported: [],
+      balloonReliefKib: 0, thresholds: {},
+    };
   }
   const caps = input.capabilities;
   const controls: Control[] = [];
@@ -114,7 +119,12 @@ export function runInterval<S>(engine: PolicyEngine<S>, set: S, input: IntervalI
       else controls.push(io);
     }
   }
-  return { ok: true, decided, excludedGuests: out.excluded_guests ?? [], clamps: balloon.clamps, controls, unsupported, balloonReliefKib: relief };
+  const calm = numberOf(out.variables?.['pressure_threshold']);
+  const critical = numberOf(out.variables?.['pressure_critical_threshold']);
+  return {
+    ok: true, decided, excludedGuests: out.excluded_guests ?? [], clamps: balloon.clamps, controls, unsupported, balloonReliefKib: relief,
+    thresholds: { ...(calm !== undefined ? { calm } : {}), ...(critical !== undefined ? { critical } : {}) },
+  };
 }
 
 function tierOf(v: unknown): SlaTier {
