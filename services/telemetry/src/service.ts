@@ -53,7 +53,7 @@ export async function startTelemetry(config: Readonly<TelemetryConfig>, logger: 
   await VmSpecs.migrate(db);
   const store = new PostgresEventStore(db);
   const queries = new LogQueries(db);
-  const engine: PolicyEngine = momEngine as PolicyEngine;
+  const engine: PolicyEngine = momEngine;
   const policies = new Policies(store, engine);
   policies.replay((await queries.ofTypes(['PolicySetApplied'])).map((e) => e.data as PolicySetApplied));
   await policies.ensureDefault(await readPolicyDir(DEFAULT_POLICY_DIR));

@@ -25,13 +25,22 @@ export async function replayDecision<S>(
   return compareReplay(rec, runInterval(d.engine, d.policies.compiledOf(set), rec.input));
 }
 
+/** JSON with object keys sorted (Postgres' jsonb keeps its own key order, not the writer's). */
+export function canonical(v: unknown): string {
+  if (Array.isArray(v)) return `[${v.map(canonical).join(',')}]`;
+  if (v !== null && typeof v === 'object') {
+    return `{${Object.keys(v).sort().map((k) => `${JSON.stringify(k)}:${canonical((v as Record<string, unknown>)[k])}`).join(',')}}`;
+  }
+  return JSON.stringify(v) ?? 'null';
+}
+
 export function compareReplay(rec: DecisionRecorded, r: ReturnType<typeof runInterval>): ReplayResult {
   const differences: string[] = [];
-  const a = rec.controls.map((c) => JSON.stringify(c));
-  const b = r.controls.map((c) => JSON.stringify(c));
+  const a = rec.controls.map(canonical);
+  const b = r.controls.map(canonical);
   for (let i = 0; i < Math.max(a.length, b.length); i++) {
     if (a[i] !== b[i]) differences.push(`control ${i}: recorded ${a[i] ?? 'nothing'}, replayed ${b[i] ?? 'nothing'}`);
   }
-  if (JSON.stringify(rec.clamps) !== JSON.stringify(r.clamps)) differences.push('clamps differ');
+  if (canonical(rec.clamps) !== canonical(r.clamps)) differences.push(`clamps differ: recorded ${canonical(rec.clamps)}, replayed ${canonical(r.clamps)}`);
   return { identical: differences.length === 0, recorded: rec.controls, replayed: r.controls, differences };
 }

@@ -110,7 +110,7 @@ export class TelemetryAgent {
     const uri = (await this.o.hosts()).get(req.hostId);
     if (uri === undefined) return { v: 1, results: req.controls.map(() => ({ ok: false, error: `unknown host ${req.hostId}`, unsupported: false })) };
     const results: telemetry.ControlResult[] = [];
-    for (const c of req.controls) results.push(await this.apply(uri, c as Control));
+    for (const c of req.controls) results.push(await this.apply(uri, c));
     return { v: 1, results };
   }
 

@@ -6,16 +6,14 @@ import { createLogger } from '@berth/observability';
 import { loadExecutorConfig, startExecutor, type RunningExecutor } from '@berth/placement-executor';
 import { FakeInventory } from '@berth/placement-executor/testing';
 import { connectTestNats, createTestDatabase, infraAvailable, testSubjectPrefix, type TestDatabase } from '@berth/testing';
-import { DEFAULT_POLICY_DIR } from './adapters/mom/default-policy.ts';
-import type { DecisionRecorded } from './application/decisions.ts';
-import { loadTelemetryConfig } from './config.ts';
-import { startTelemetry, type RunningTelemetry } from './service.ts';
+import { DEFAULT_POLICY_DIR, loadTelemetryConfig, startTelemetry, type DecisionRecorded, type RunningTelemetry } from '@berth/telemetry';
 
 const GiB = 1024 ** 3;
 const vm = (n: number): string => `00000000-0000-4000-8000-00000000000${n}`;
 const [P, G, V1, V2] = [vm(1), vm(2), vm(3), vm(4)];
 
 /**
+ * (In-process: both services' composition roots run in this test process, which only test/ may import.)
  * SLA classes on the simulator, through the real executor (its telemetry agent samples and applies
  * controls; power goes through its lifecycle) and the real telemetry service, Postgres and NATS.
  * A host of 8 GiB with 2 GiB held by something else runs a platinum (2 GiB), a gold (2 GiB) and two
