@@ -10,3 +10,5 @@ export * as executorEvents from './events/executor.ts';
 export * as executorV1 from './gen/berth/executor/v1/executor.ts';
 export * as telemetryV1 from './gen/berth/telemetry/v1/telemetry.ts';
 export * as telemetry from './telemetry.ts';
+export * as migrationEvents from './events/migration.ts';
+export * as migrationV1 from './gen/berth/migration/v1/migration_service.ts';

@@ -93,12 +93,14 @@ describe('names', () => {
 });
 
 describe('definitions', () => {
-  it('loads infra/nats/streams.json with the four streams and the snapshot bucket', () => {
+  it('loads infra/nats/streams.json with every service stream, the dead letters and the snapshot bucket', () => {
     const d = loadNatsDefinitions();
     expect(d.streams.map((s) => [s.name, s.subjects])).toEqual([
       ['BERTH_INVENTORY', ['berth.inventory.>']],
       ['BERTH_SCHEDULER', ['berth.scheduler.>']],
       ['BERTH_EXECUTOR', ['berth.executor.>']],
+      ['BERTH_TELEMETRY', ['berth.telemetry.>']],
+      ['BERTH_MIGRATION', ['berth.migration.>']],
       ['BERTH_DLQ', ['berth.dlq.>']],
     ]);
     expect(d.kv).toContainEqual(expect.objectContaining({ bucket: 'berth-host-snapshots', history: 1 }));

@@ -92,7 +92,53 @@ export interface UnknownDomainFound {
   readonly state: string;
 }
 
+// ---- live migration (the hypervisor part of a migration the migration service runs)
+/** Names the migration and the attempt it belongs to. The location is the source until VmMigrated. */
+export interface MigrationRef extends ExecutorVmLocation {
+  readonly migrationId: string;
+  /** The migration service's attempt (one per destination tried). */
+  readonly migrationAttempt: number;
+}
+/** The copy began: `destinationHostId` / `destinationUri` is where it goes. */
+export interface VmMigrationStarted extends MigrationRef {
+  readonly destinationHostId: string;
+  readonly destinationUri: string;
+}
+/** Progress from the hypervisor's job info, at most one per EXECUTOR_MIGRATION_PROGRESS_INTERVAL. */
+export interface VmMigrationProgress extends MigrationRef {
+  readonly dataTotalBytes: number;
+  readonly dataProcessedBytes: number;
+  readonly dataRemainingBytes: number;
+  readonly memoryDirtyRateBytesPerSecond?: number;
+  readonly iteration?: number;
+  readonly elapsedMillis: number;
+  readonly phase: 'precopy' | 'postcopy';
+}
+/** Switch-over confirmed by the hypervisor: from here the location is the destination (hostId, hypervisorUri). */
+export interface VmMigrated extends MigrationRef {
+  readonly fromHostId: string;
+  readonly fromHypervisorUri: string;
+  /** How it was confirmed: the migrate call returned, or both hypervisors were asked (after a restart). */
+  readonly confirmedBy: 'migrate-call' | 'hypervisors';
+}
+/** The copy failed or was aborted before any switch-over; the VM runs on the source (location). */
+export interface VmMigrationFailed extends MigrationRef {
+  readonly reason: string;
+  /** `budget`: completion budget or no-progress timeout; `cancelled`: asked to abort; `error`: the hypervisor failed. */
+  readonly cause: 'budget' | 'cancelled' | 'error' | 'interrupted';
+}
+/** Post-copy lost its connection: the guest is paused on the destination; only a resume recovers it. */
+export interface VmMigrationPostCopyPaused extends MigrationRef {
+  readonly destinationHostId: string;
+  readonly detail: string;
+}
+
 export interface ExecutorEventMap {
+  VmMigrationStarted: VmMigrationStarted;
+  VmMigrationProgress: VmMigrationProgress;
+  VmMigrated: VmMigrated;
+  VmMigrationFailed: VmMigrationFailed;
+  VmMigrationPostCopyPaused: VmMigrationPostCopyPaused;
   VmProvisioning: VmProvisioning;
   VolumesCreated: VolumesCreated;
   DomainDefined: DomainDefined;

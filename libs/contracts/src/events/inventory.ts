@@ -111,6 +111,35 @@ export interface VmDeleted {
   readonly reason: string;
 }
 
+// ---- live migration (the migration service's calls; the VM holds two claims in between)
+/** The destination claim is taken (the destination host's ResourcesClaimed commits with it). */
+export interface VmMigrationStarted {
+  readonly migrationId: string;
+  readonly sourceHostId: string;
+  /** The destination. */
+  readonly hostId: string;
+  readonly hypervisorUri: string;
+  readonly claim: Claim;
+  /** Destination host generation after the claim. */
+  readonly generation: number;
+}
+/** Switch-over confirmed: the VM runs on `hostId`; the source's ClaimReleased commits with it. */
+export interface VmMigrated {
+  readonly migrationId: string;
+  readonly fromHostId: string;
+  readonly hostId: string;
+  readonly hypervisorUri: string;
+  readonly claim: Claim;
+  readonly generation: number;
+}
+/** The migration ended without a switch-over: the destination claim is released (same commit), the VM stays. */
+export interface VmMigrationAborted {
+  readonly migrationId: string;
+  /** The destination whose claim was released. */
+  readonly hostId: string;
+  readonly reason: string;
+}
+
 export interface InventoryEventMap {
   HostRegistered: HostRegistered;
   HostUpdated: HostUpdated;
@@ -132,5 +161,8 @@ export interface InventoryEventMap {
   VmOperationFailed: VmOperationFailed;
   VmDeleteRequested: VmDeleteRequested;
   VmDeleted: VmDeleted;
+  VmMigrationStarted: VmMigrationStarted;
+  VmMigrated: VmMigrated;
+  VmMigrationAborted: VmMigrationAborted;
 }
 export type InventoryEventType = keyof InventoryEventMap;

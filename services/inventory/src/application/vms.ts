@@ -5,7 +5,7 @@ import { inventoryEvents } from '@berth/contracts';
 import type { VmCommand, VmSpecInput } from '../domain/vm/commands.ts';
 import { decideVm } from '../domain/vm/decide.ts';
 import type { VmEvent } from '../domain/vm/events.ts';
-import { evolveVm, initialVm, placementOf, type Vm } from '../domain/vm/state.ts';
+import { evolveVm, initialVm, migrationOf, placementOf, type Vm } from '../domain/vm/state.ts';
 import { decideHost } from '../domain/host/decide.ts';
 import type { Host } from '../domain/host/state.ts';
 import { checkHostId } from './hosts.ts';
@@ -170,6 +170,88 @@ export class VmCommands {
       },
     });
     return { generation: hostOf(r.states[0]).generation, vm: view(input.vmId, r.states[1]!) };
+  }
+
+  /**
+   * Live migration, step 1: the destination claim. Taken like a placement claim (fit re-checked at
+   * the expected generation, host state applies) while the VM keeps its source claim; the VM records
+   * the migration in the same commit. A repeat for the same migration changes nothing.
+   */
+  async beginMigration(input: {
+    commandId?: string;
+    vmId: string;
+    migrationId: string;
+    hostId: string;
+    expectedGeneration: number;
+    claim: Claim;
+    automatic: boolean;
+  }): Promise<{ generation: number; hypervisorUri: string; vm: VmView }> {
+    checkVmId(input.vmId);
+    checkHostId(input.hostId);
+    if (input.migrationId.trim() === '') throw new ValidationError({ field: 'migrationId', reason: 'is required' });
+    if (input.claim.vmId !== input.vmId) throw new ValidationError({ field: 'claim.vmId', reason: `must be the VM migrated (${input.vmId})` });
+    if (input.claim.hostId !== input.hostId) throw new ValidationError({ field: 'claim.hostId', reason: `must be the destination (${input.hostId})` });
+    const r = await this.batcher.execute({
+      streamIds: [hostStreamId(input.hostId), vmStreamId(input.vmId)],
+      ...(input.commandId ? { commandId: input.commandId } : {}),
+      decide: ([hostState, vmState]) => {
+        const host = hostOf(hostState);
+        const vm = vmOf(vmState);
+        if (vm.status === 'absent') throw new NotFoundError('vm', input.vmId);
+        if (host.status !== 'active') throw new NotFoundError('host', input.hostId);
+        if (migrationOf(vm)?.migrationId === input.migrationId) return [[], []];
+        const hostEvents = decideHost({ type: 'ClaimResources', claim: input.claim, expectedGeneration: input.expectedGeneration }, host);
+        const destination = { hostId: input.hostId, hypervisorUri: host.record.hypervisorUri, claim: input.claim, generation: hostState!.version + hostEvents.length };
+        return [hostEvents, decideVm({ type: 'BeginMigration', migrationId: input.migrationId, destination, automatic: input.automatic }, vm)] as readonly NewEvent[][];
+      },
+    });
+    const view1 = view(input.vmId, r.states[1]!);
+    const m = migrationOf(view1.vm);
+    // The VM's record of the migration says where the claim is (also when this was a repeat).
+    return { generation: m?.destination.generation ?? hostOf(r.states[0]).generation, hypervisorUri: m?.destination.hypervisorUri ?? '', vm: view1 };
+  }
+
+  /** Live migration, switch-over confirmed: the VM is on the destination and its source claim is released (one commit). */
+  async completeMigration(input: { commandId?: string; vmId: string; migrationId: string }): Promise<VmView> {
+    return this.endMigration(input, { type: 'CompleteMigration', migrationId: input.migrationId }, 'VmMigrated', (vm) => placementOf(vm)?.hostId, 'migrated away');
+  }
+
+  /** Live migration ended without a switch-over: the destination claim is released, the VM stays where it runs. */
+  async abortMigration(input: { commandId?: string; vmId: string; migrationId: string; reason: string }): Promise<VmView> {
+    return this.endMigration(input, { type: 'AbortMigration', migrationId: input.migrationId, reason: input.reason }, 'VmMigrationAborted', (vm) => migrationOf(vm)?.destination.hostId, `migration aborted: ${input.reason}`);
+  }
+
+  private async endMigration(
+    input: { commandId?: string; vmId: string; migrationId: string },
+    command: VmCommand,
+    releasingEvent: string,
+    releasedHost: (vm: Vm) => string | undefined,
+    reason: string,
+  ): Promise<VmView> {
+    checkVmId(input.vmId);
+    if (input.migrationId.trim() === '') throw new ValidationError({ field: 'migrationId', reason: 'is required' });
+    const vmStream = vmStreamId(input.vmId);
+    for (let attempt = 0; ; attempt++) {
+      const before = vmOf(await this.batcher.readFresh(vmStream));
+      if (before.status === 'absent') throw new NotFoundError('vm', input.vmId);
+      const hostId = migrationOf(before)?.migrationId === input.migrationId ? releasedHost(before) : undefined;
+      try {
+        const r = await this.batcher.execute({
+          streamIds: hostId === undefined ? [vmStream] : [vmStream, hostStreamId(hostId)],
+          ...(input.commandId ? { commandId: input.commandId } : {}),
+          decide: ([vmState, hostState]) => {
+            const vm = vmOf(vmState);
+            const decided = decideVm(command, vm);
+            if (!decided.some((e) => e.type === releasingEvent)) return [decided, []];
+            if (releasedHost(vm) !== hostId || hostId === undefined) throw new PlacementMoved();
+            return [decided, decideHost({ type: 'ReleaseClaim', vmId: input.vmId, reason }, hostOf(hostState))];
+          },
+        });
+        return view(input.vmId, r.states[0]!);
+      } catch (e) {
+        if (!(e instanceof PlacementMoved) || attempt >= 3) throw e;
+      }
+    }
   }
 
   /** Releases a VM's claim on a host (host stream only); a claim not held changes nothing. */

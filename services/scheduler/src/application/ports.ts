@@ -38,6 +38,12 @@ export interface DecideOptions {
   readonly alternates: number;
 }
 
+export interface HostRejection {
+  readonly hostId: string;
+  readonly hostName: string;
+  readonly reasons: readonly { readonly filter: string; readonly detail: string }[];
+}
+
 export interface WhatIfResult {
   readonly total: number;
   /** Hosts that can take at least one more, most first. */
@@ -60,6 +66,10 @@ export interface SnapshotView {
 /** The pure engine (@berth/scoring) bound to the view it scores. Nothing here changes the view. */
 export interface PlacementEngine {
   decide(vm: VmSpec, opts: DecideOptions): Decision;
+  /** Every filter each named host fails for this VM (hosts that pass are left out). */
+  rejections(vm: VmSpec, hostIds: readonly string[], excludedHosts: readonly string[]): HostRejection[];
+  /** Why the hosts that cannot take the VM are missing, grouped by first failing filter. */
+  missing(vm: VmSpec, excludedHosts: readonly string[]): { readonly summary: string; readonly detail: unknown };
   whatIf(vm: VmSpec, hostIds?: readonly string[]): WhatIfResult;
 }
 

@@ -156,6 +156,24 @@ export function inventoryService(app: InventoryApp): UntypedServiceImplementatio
       });
       return { vm: encodeVm(view) };
     }),
+    beginVmMigration: unary<pb.BeginVmMigrationRequest, pb.BeginVmMigrationResponse>(async (r) => {
+      const result = await vms.beginMigration({
+        commandId: commandId(r.meta),
+        vmId: r.vmId,
+        migrationId: r.migrationId,
+        hostId: r.hostId,
+        expectedGeneration: r.expectedGeneration,
+        claim: decodeClaim(required(r.claim, 'claim')),
+        automatic: r.automatic,
+      });
+      return { generation: result.generation, hypervisorUri: result.hypervisorUri, vm: encodeVm(result.vm) };
+    }),
+    completeVmMigration: unary<pb.CompleteVmMigrationRequest, pb.CompleteVmMigrationResponse>(async (r) => ({
+      vm: encodeVm(await vms.completeMigration({ commandId: commandId(r.meta), vmId: r.vmId, migrationId: r.migrationId })),
+    })),
+    abortVmMigration: unary<pb.AbortVmMigrationRequest, pb.AbortVmMigrationResponse>(async (r) => ({
+      vm: encodeVm(await vms.abortMigration({ commandId: commandId(r.meta), vmId: r.vmId, migrationId: r.migrationId, reason: r.reason || 'aborted' })),
+    })),
   };
   return impl as UntypedServiceImplementation;
 }

@@ -1,7 +1,7 @@
 import { inventoryV1 as pb } from '@berth/contracts';
 import type { AffinityRule, NicRequest, VmSpec } from '@berth/fit';
 import type { VmSpecInput } from '../../domain/vm/commands.ts';
-import { placementOf } from '../../domain/vm/state.ts';
+import { migrationOf, placementOf } from '../../domain/vm/state.ts';
 import type { VmView } from '../../application/vms.ts';
 import { encodeClaim } from './host-codec.ts';
 import { cpuPolicies, enforcements, migrationModes, polarities, slaTiers, targets, vmStatuses } from './enums.ts';
@@ -121,5 +121,8 @@ export function encodeVm({ vm, requestedAt, updatedAt }: VmView): pb.Vm {
     explanationJson: p?.explanation === undefined ? '' : explanationJson(p.explanation),
     requestedAt,
     updatedAt,
+    migrationId: migrationOf(vm)?.migrationId ?? '',
+    migratingToHostId: migrationOf(vm)?.destination.hostId ?? '',
+    hypervisorUri: p?.hypervisorUri ?? '',
   };
 }

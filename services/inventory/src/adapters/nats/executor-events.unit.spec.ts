@@ -18,6 +18,12 @@ const ALL: Record<executorEvents.ExecutorEventType, true> = {
   VmOperationFailed: true,
   DomainDrift: true,
   UnknownDomainFound: true,
+  // Migration reports: the migration service folds them and tells inventory (Begin/Complete/AbortVmMigration).
+  VmMigrationStarted: true,
+  VmMigrationProgress: true,
+  VmMigrated: true,
+  VmMigrationFailed: true,
+  VmMigrationPostCopyPaused: true,
 };
 
 /** A batcher that records that it was used and fails the command, so nothing else is needed. */

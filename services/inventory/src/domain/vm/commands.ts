@@ -31,4 +31,8 @@ export type VmCommand =
   | { readonly type: 'StartVm' }
   | { readonly type: 'StopVm'; readonly force: boolean }
   | { readonly type: 'RebootVm' }
-  | { readonly type: 'DeleteVm' };
+  | { readonly type: 'DeleteVm' }
+  /** The destination claim of a live migration; `automatic`: Berth moves it (balancer), not an operator. */
+  | { readonly type: 'BeginMigration'; readonly migrationId: string; readonly destination: Omit<PlacementInput, 'explanation' | 'alternates'>; readonly automatic: boolean }
+  | { readonly type: 'CompleteMigration'; readonly migrationId: string }
+  | { readonly type: 'AbortMigration'; readonly migrationId: string; readonly reason: string };

@@ -2,7 +2,7 @@ import { IllegalStateError, NotFoundError } from '@berth/errors';
 import { event, unreachable } from '../shared/event.ts';
 import type { VmCommand } from './commands.ts';
 import type { VmEvent } from './events.ts';
-import { placementOf, type Vm } from './state.ts';
+import { migrationOf, placementOf, type Vm } from './state.ts';
 import { resolveVmSpec } from './validate.ts';
 
 type Existing = Exclude<Vm, { status: 'absent' }>;
@@ -81,24 +81,59 @@ export function decideVm(command: VmCommand, vm: Vm): VmEvent[] {
     }
     case 'StopVm': {
       const v = existing(vm);
+      refuseWhileMigrating(v, 'stop');
       if (v.status === 'stopped' || v.status === 'stopping') return [];
       if (v.status !== 'running' && v.status !== 'provisioning') return refuse(v, 'stop');
       return [event('VmStopRequested', { hostId: v.placement.hostId, hypervisorUri: v.placement.hypervisorUri, force: command.force })];
     }
     case 'RebootVm': {
       const v = existing(vm);
+      refuseWhileMigrating(v, 'reboot');
       if (v.status !== 'running') return refuse(v, 'reboot');
       return [event('VmRebootRequested', { hostId: v.placement.hostId, hypervisorUri: v.placement.hypervisorUri })];
     }
     case 'DeleteVm': {
       const v = existing(vm);
+      refuseWhileMigrating(v, 'delete');
       if (v.status === 'deleting' || v.status === 'deleted') return [];
       const p = placementOf(v);
       if (p) return [event('VmDeleteRequested', { hostId: p.hostId, hypervisorUri: p.hypervisorUri })];
       // Never placed (or placement/provisioning failed): nothing runs anywhere, so it is gone at once.
       return [event('VmDeleteRequested', { hostId: '', hypervisorUri: '' }), event('VmDeleted', { reason: 'deleted before placement' })];
     }
+    case 'BeginMigration': {
+      const v = existing(vm);
+      const current = migrationOf(v);
+      if (current?.migrationId === command.migrationId) return [];
+      if (current) throw new IllegalStateError(`VM ${v.core.vmId} is already moving to ${current.destination.hostId} (migration ${current.migrationId})`);
+      if (v.status !== 'running') return refuse(v, 'live-migrate');
+      const mode = v.core.spec.migrationMode;
+      if (mode === 'none') throw new IllegalStateError(`VM ${v.core.vmId} has migration mode none: change the mode or stop the VM`);
+      if (command.automatic && mode !== 'manual-and-automatic') {
+        throw new IllegalStateError(`VM ${v.core.vmId} has migration mode ${mode}: only manual-and-automatic VMs are moved automatically`);
+      }
+      const { hostId, hypervisorUri, claim, generation } = command.destination;
+      if (hostId === v.placement.hostId) throw new IllegalStateError(`VM ${v.core.vmId} already runs on ${hostId}`);
+      return [event('VmMigrationStarted', { migrationId: command.migrationId, sourceHostId: v.placement.hostId, hostId, hypervisorUri, claim, generation })];
+    }
+    case 'CompleteMigration': {
+      const m = migrationOf(vm);
+      const from = placementOf(vm);
+      if (m?.migrationId !== command.migrationId || from === undefined) return [];
+      const { hostId, hypervisorUri, claim, generation } = m.destination;
+      return [event('VmMigrated', { migrationId: m.migrationId, fromHostId: from.hostId, hostId, hypervisorUri, claim, generation })];
+    }
+    case 'AbortMigration': {
+      const m = migrationOf(vm);
+      if (m?.migrationId !== command.migrationId) return [];
+      return [event('VmMigrationAborted', { migrationId: m.migrationId, hostId: m.destination.hostId, reason: command.reason })];
+    }
     default:
       return unreachable(command);
   }
+}
+
+function refuseWhileMigrating(vm: Existing, what: string): void {
+  const m = migrationOf(vm);
+  if (m) throw new IllegalStateError(`cannot ${what} VM ${vm.core.vmId}: it is moving to ${m.destination.hostId} (migration ${m.migrationId}); cancel the migration first`);
 }

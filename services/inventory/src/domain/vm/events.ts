@@ -14,5 +14,8 @@ export type VmEvent = DomainEvent<
   | 'VmOperationFailed'
   | 'VmDeleteRequested'
   | 'VmDeleted'
+  | 'VmMigrationStarted'
+  | 'VmMigrated'
+  | 'VmMigrationAborted'
 >;
 export type VmEventType = VmEvent['type'];

@@ -17,12 +17,25 @@ export interface Placement {
   readonly explanation: unknown;
 }
 
+/** A live migration in progress: the VM also holds a claim on the destination. */
+export interface MigrationInProgress {
+  readonly migrationId: string;
+  readonly destination: Placement;
+}
+
 export type PlacedStatus = 'placed' | 'provisioning' | 'running' | 'stopping' | 'stopped';
 
 export type Vm =
   | { readonly status: 'absent'; readonly version: number }
   | { readonly status: 'requested'; readonly version: number; readonly core: VmCore }
-  | { readonly status: PlacedStatus; readonly version: number; readonly core: VmCore; readonly placement: Placement; readonly reason?: string }
+  | {
+      readonly status: PlacedStatus;
+      readonly version: number;
+      readonly core: VmCore;
+      readonly placement: Placement;
+      readonly reason?: string;
+      readonly migration?: MigrationInProgress;
+    }
   | { readonly status: 'deleting'; readonly version: number; readonly core: VmCore; readonly placement?: Placement }
   | { readonly status: 'placement-failed' | 'provision-failed'; readonly version: number; readonly core: VmCore; readonly reason: string }
   | { readonly status: 'deleted'; readonly version: number; readonly core: VmCore; readonly reason: string };
@@ -33,6 +46,7 @@ export type PlacedVm = Extract<Vm, { status: PlacedStatus }>;
 export const initialVm = (): Vm => ({ status: 'absent', version: 0 });
 
 export const placementOf = (vm: Vm): Placement | undefined => ('placement' in vm ? vm.placement : undefined);
+export const migrationOf = (vm: Vm): MigrationInProgress | undefined => ('migration' in vm ? vm.migration : undefined);
 
 export function evolveVm(vm: Vm, e: VmEvent): Vm {
   const version = vm.version + 1;
@@ -43,7 +57,8 @@ export function evolveVm(vm: Vm, e: VmEvent): Vm {
   if (vm.status === 'absent') return { ...vm, version };
   const core = vm.core;
   const placement = placementOf(vm);
-  const placed = (status: PlacedStatus): Vm => (placement ? { status, version, core, placement } : { ...vm, version });
+  const migration = migrationOf(vm);
+  const placed = (status: PlacedStatus): Vm => (placement ? { status, version, core, placement, ...(migration ? { migration } : {}) } : { ...vm, version });
   switch (e.type) {
     case 'VmPlaced': {
       const { hostId, hypervisorUri, claim, generation, explanation } = e.data;
@@ -76,6 +91,22 @@ export function evolveVm(vm: Vm, e: VmEvent): Vm {
       return placement ? { status: 'deleting', version, core, placement } : { status: 'deleting', version, core };
     case 'VmDeleted':
       return { status: 'deleted', version, core, reason: e.data.reason };
+    case 'VmMigrationStarted': {
+      if (vm.status === 'deleting' || !placement || !('placement' in vm)) return { ...vm, version };
+      const { migrationId, hostId, hypervisorUri, claim, generation } = e.data;
+      return { ...vm, version, migration: { migrationId, destination: { hostId, hypervisorUri, claim, generation, explanation: `migration ${migrationId}` } } };
+    }
+    case 'VmMigrated': {
+      if (vm.status === 'deleting' || !('placement' in vm)) return { ...vm, version };
+      const { hostId, hypervisorUri, claim, generation, migrationId } = e.data;
+      const { migration: _done, ...rest } = vm;
+      return { ...rest, version, placement: { hostId, hypervisorUri, claim, generation, explanation: `migrated (migration ${migrationId})` } };
+    }
+    case 'VmMigrationAborted': {
+      if (!('migration' in vm)) return { ...vm, version };
+      const { migration: _aborted, ...rest } = vm;
+      return { ...rest, version };
+    }
     default:
       return unreachable(e);
   }

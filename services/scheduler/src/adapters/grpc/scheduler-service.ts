@@ -3,6 +3,7 @@ import { schedulerV1 as pb } from '@berth/contracts';
 import { Violations } from '@berth/errors';
 import { unary, type ServiceRegistration } from '@berth/grpc-kit';
 import { explain, score, whatIf, type QueryDeps } from '../../application/queries.ts';
+import { toProtoClaim } from './inventory-client.ts';
 import { fromProtoVmSpec, toJson } from './translate.ts';
 
 const DEFAULT_LIMIT = 10;
@@ -13,8 +14,11 @@ export function schedulerService(deps: QueryDeps): ServiceRegistration {
       new Violations().check(req.limit >= 0 && req.limit <= 1000, 'limit', 'must be between 0 and 1000').throwIfAny();
       const vm = fromProtoVmSpec(req.vm);
       const { decision, hostsConsidered } = score(deps, vm, req.excludedHosts, req.limit || DEFAULT_LIMIT);
+      const rejections = deps.engine.rejections(vm, req.explain?.hosts ?? [], req.excludedHosts).map((r) => ({ ...r, reasons: [...r.reasons] }));
+      const missing = req.explain?.missing ? deps.engine.missing(vm, req.excludedHosts) : undefined;
+      const explained = { rejections, missingSummary: missing?.summary ?? '', missingJson: missing ? toJson(missing.detail) : '' };
       if (decision.kind === 'failed') {
-        return { fits: false, summary: decision.summary, hosts: [], explanationJson: toJson(decision.detail), hostsConsidered };
+        return { fits: false, summary: decision.summary, hosts: [], explanationJson: toJson(decision.detail), hostsConsidered, ...explained };
       }
       const hosts = [decision.chosen, ...decision.alternates].map((c) => ({
         hostId: c.hostId,
@@ -22,8 +26,9 @@ export function schedulerService(deps: QueryDeps): ServiceRegistration {
         generation: c.generation,
         score: c.score,
         breakdownJson: toJson(c.breakdown),
+        claim: toProtoClaim(c.claim),
       }));
-      return { fits: true, summary: decision.summary, hosts, explanationJson: '', hostsConsidered };
+      return { fits: true, summary: decision.summary, hosts, explanationJson: '', hostsConsidered, ...explained };
     }),
     explain: unary<pb.ExplainRequest, pb.ExplainResponse>(async (req) => {
       new Violations().check(req.vmId !== '', 'vmId', 'is required').throwIfAny();

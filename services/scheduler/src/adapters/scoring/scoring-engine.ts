@@ -6,9 +6,9 @@
  * A host whose profile has no cost function costs 0, so the pool's policy (pack by default)
  * decides: that is the default cost function.
  */
-import type { Claim, HostSnapshot, VmSpec } from '@berth/fit';
-import { HostView, formatExplanation, schedule, whatIf, type Candidate as Scored, type CostConfig, type PlacementPolicy } from '@berth/scoring';
-import type { Candidate, Decision, DecideOptions, PlacementEngine, SnapshotView, WhatIfResult } from '../../application/ports.ts';
+import { fits, type Claim, type HostSnapshot, type VmSpec } from '@berth/fit';
+import { HostView, explainFailure, formatExplanation, schedule, whatIf, type Candidate as Scored, type CostConfig, type PlacementPolicy } from '@berth/scoring';
+import type { Candidate, Decision, DecideOptions, HostRejection, PlacementEngine, SnapshotView, WhatIfResult } from '../../application/ports.ts';
 
 export const EMPTY_COST_CONFIG: CostConfig = { costFunctions: {}, profiles: {} };
 
@@ -58,6 +58,31 @@ export class ScoringEngine implements PlacementEngine, SnapshotView {
       alternates: r.alternates.map((a) => this.candidate(a)),
       summary: `${vm.name} goes to ${chosen.hostName} (score ${+chosen.score.toFixed(4)}; ${r.alternates.length} runners-up)`,
     };
+  }
+
+  rejections(vm: VmSpec, hostIds: readonly string[], excludedHosts: readonly string[]): HostRejection[] {
+    const excluded = new Set(excludedHosts);
+    const out: HostRejection[] = [];
+    for (const hostId of hostIds) {
+      const snap = this.view.get(hostId);
+      if (snap === undefined) {
+        out.push({ hostId, hostName: hostId, reasons: [{ filter: 'unknown', detail: 'no such host in the scheduler\'s view' }] });
+        continue;
+      }
+      const hostName = snap.capacity.name;
+      if (excluded.has(hostId)) {
+        out.push({ hostId, hostName, reasons: [{ filter: 'excluded', detail: 'excluded for this request (the source, or a destination that already failed)' }] });
+        continue;
+      }
+      const r = fits(snap, vm);
+      if (!r.ok) out.push({ hostId, hostName, reasons: r.reasons.map((f) => ({ filter: f.filter, detail: f.detail })) });
+    }
+    return out;
+  }
+
+  missing(vm: VmSpec, excludedHosts: readonly string[]): { summary: string; detail: unknown } {
+    const e = explainFailure(this.view, vm, new Set(excludedHosts), null);
+    return { summary: formatExplanation(e), detail: e };
   }
 
   whatIf(vm: VmSpec, hostIds: readonly string[] = []): WhatIfResult {

@@ -5,6 +5,7 @@ import type {
   ClaimOutcome,
   ClaimRequest,
   Decision,
+  HostRejection,
   InventoryPort,
   PlacementEngine,
   PlacementFailedReport,
@@ -97,6 +98,20 @@ export class FakeEngine implements PlacementEngine {
     const [chosen, ...rest] = ranked;
     if (chosen === undefined) return { kind: 'failed', summary: `0/${hosts.length} hosts can take ${spec.name}`, detail: { vcpus: hosts.length } };
     return { kind: 'placed', chosen, alternates: rest.slice(0, opts.alternates), summary: `placed ${spec.name} on ${chosen.hostName}` };
+  }
+
+  rejections(spec: VmSpec, hostIds: readonly string[], excluded: readonly string[]): HostRejection[] {
+    return hostIds.flatMap((hostId) => {
+      const h = this.view.hosts.get(hostId);
+      if (h === undefined) return [{ hostId, hostName: hostId, reasons: [{ filter: 'unknown', detail: 'no such host' }] }];
+      if (excluded.includes(hostId)) return [{ hostId, hostName: h.capacity.name, reasons: [{ filter: 'excluded', detail: 'excluded' }] }];
+      return free(h) >= spec.vcpus ? [] : [{ hostId, hostName: h.capacity.name, reasons: [{ filter: 'vcpus', detail: `${free(h)} free` }] }];
+    });
+  }
+
+  missing(spec: VmSpec, excluded: readonly string[]): { summary: string; detail: unknown } {
+    const hosts = [...this.view.hosts.values()];
+    return { summary: `${rankAll(spec, hosts, excluded).length}/${hosts.length} hosts can take ${spec.name}`, detail: {} };
   }
 
   whatIf(spec: VmSpec): WhatIfResult {

@@ -283,6 +283,48 @@ export interface ReportPlacementFailedResponse {
   vm?: Vm | undefined;
 }
 
+export interface BeginVmMigrationRequest {
+  meta?: CommandMeta | undefined;
+  vmId: string;
+  migrationId: string;
+  /** The destination host and the exact claim the scheduler computed there. */
+  hostId: string;
+  expectedGeneration: number;
+  claim?:
+    | Claim
+    | undefined;
+  /** True for moves Berth starts itself (balancer, automatic evacuation): only MANUAL_AND_AUTOMATIC VMs. */
+  automatic: boolean;
+}
+
+export interface BeginVmMigrationResponse {
+  /** Destination host generation after the claim. */
+  generation: number;
+  hypervisorUri: string;
+  vm?: Vm | undefined;
+}
+
+export interface CompleteVmMigrationRequest {
+  meta?: CommandMeta | undefined;
+  vmId: string;
+  migrationId: string;
+}
+
+export interface CompleteVmMigrationResponse {
+  vm?: Vm | undefined;
+}
+
+export interface AbortVmMigrationRequest {
+  meta?: CommandMeta | undefined;
+  vmId: string;
+  migrationId: string;
+  reason: string;
+}
+
+export interface AbortVmMigrationResponse {
+  vm?: Vm | undefined;
+}
+
 function createBaseRegisterHostRequest(): RegisterHostRequest {
   return { meta: undefined, hostId: "", spec: undefined, state: 0 };
 }
@@ -4129,6 +4171,674 @@ export const ReportPlacementFailedResponse: MessageFns<ReportPlacementFailedResp
   },
 };
 
+function createBaseBeginVmMigrationRequest(): BeginVmMigrationRequest {
+  return {
+    meta: undefined,
+    vmId: "",
+    migrationId: "",
+    hostId: "",
+    expectedGeneration: 0,
+    claim: undefined,
+    automatic: false,
+  };
+}
+
+export const BeginVmMigrationRequest: MessageFns<BeginVmMigrationRequest> = {
+  encode(message: BeginVmMigrationRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.meta !== undefined) {
+      CommandMeta.encode(message.meta, writer.uint32(10).fork()).join();
+    }
+    if (message.vmId !== "") {
+      writer.uint32(18).string(message.vmId);
+    }
+    if (message.migrationId !== "") {
+      writer.uint32(26).string(message.migrationId);
+    }
+    if (message.hostId !== "") {
+      writer.uint32(34).string(message.hostId);
+    }
+    if (message.expectedGeneration !== 0) {
+      writer.uint32(40).int64(message.expectedGeneration);
+    }
+    if (message.claim !== undefined) {
+      Claim.encode(message.claim, writer.uint32(50).fork()).join();
+    }
+    if (message.automatic !== false) {
+      writer.uint32(56).bool(message.automatic);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): BeginVmMigrationRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseBeginVmMigrationRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.meta = CommandMeta.decode(reader, reader.uint32());
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.vmId = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.migrationId = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.hostId = reader.string();
+            continue;
+          }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.expectedGeneration = longToNumber(reader.int64());
+            continue;
+          }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.claim = Claim.decode(reader, reader.uint32());
+            continue;
+          }
+          case 7: {
+            if (tag !== 56) {
+              break;
+            }
+
+            message.automatic = reader.bool();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): BeginVmMigrationRequest {
+    return {
+      meta: isSet(object.meta) ? CommandMeta.fromJSON(object.meta) : undefined,
+      vmId: isSet(object.vmId)
+        ? globalThis.String(object.vmId)
+        : isSet(object.vm_id)
+        ? globalThis.String(object.vm_id)
+        : "",
+      migrationId: isSet(object.migrationId)
+        ? globalThis.String(object.migrationId)
+        : isSet(object.migration_id)
+        ? globalThis.String(object.migration_id)
+        : "",
+      hostId: isSet(object.hostId)
+        ? globalThis.String(object.hostId)
+        : isSet(object.host_id)
+        ? globalThis.String(object.host_id)
+        : "",
+      expectedGeneration: isSet(object.expectedGeneration)
+        ? globalThis.Number(object.expectedGeneration)
+        : isSet(object.expected_generation)
+        ? globalThis.Number(object.expected_generation)
+        : 0,
+      claim: isSet(object.claim) ? Claim.fromJSON(object.claim) : undefined,
+      automatic: isSet(object.automatic) ? globalThis.Boolean(object.automatic) : false,
+    };
+  },
+
+  toJSON(message: BeginVmMigrationRequest): unknown {
+    const obj: any = {};
+    if (message.meta !== undefined) {
+      obj.meta = CommandMeta.toJSON(message.meta);
+    }
+    if (message.vmId !== "") {
+      obj.vmId = message.vmId;
+    }
+    if (message.migrationId !== "") {
+      obj.migrationId = message.migrationId;
+    }
+    if (message.hostId !== "") {
+      obj.hostId = message.hostId;
+    }
+    if (message.expectedGeneration !== 0) {
+      obj.expectedGeneration = Math.round(message.expectedGeneration);
+    }
+    if (message.claim !== undefined) {
+      obj.claim = Claim.toJSON(message.claim);
+    }
+    if (message.automatic !== false) {
+      obj.automatic = message.automatic;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<BeginVmMigrationRequest>, I>>(base?: I): BeginVmMigrationRequest {
+    return BeginVmMigrationRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<BeginVmMigrationRequest>, I>>(object: I): BeginVmMigrationRequest {
+    const message = createBaseBeginVmMigrationRequest();
+    message.meta = (object.meta !== undefined && object.meta !== null)
+      ? CommandMeta.fromPartial(object.meta)
+      : undefined;
+    message.vmId = object.vmId ?? "";
+    message.migrationId = object.migrationId ?? "";
+    message.hostId = object.hostId ?? "";
+    message.expectedGeneration = object.expectedGeneration ?? 0;
+    message.claim = (object.claim !== undefined && object.claim !== null) ? Claim.fromPartial(object.claim) : undefined;
+    message.automatic = object.automatic ?? false;
+    return message;
+  },
+};
+
+function createBaseBeginVmMigrationResponse(): BeginVmMigrationResponse {
+  return { generation: 0, hypervisorUri: "", vm: undefined };
+}
+
+export const BeginVmMigrationResponse: MessageFns<BeginVmMigrationResponse> = {
+  encode(message: BeginVmMigrationResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.generation !== 0) {
+      writer.uint32(8).int64(message.generation);
+    }
+    if (message.hypervisorUri !== "") {
+      writer.uint32(18).string(message.hypervisorUri);
+    }
+    if (message.vm !== undefined) {
+      Vm.encode(message.vm, writer.uint32(26).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): BeginVmMigrationResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseBeginVmMigrationResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.generation = longToNumber(reader.int64());
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.hypervisorUri = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.vm = Vm.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): BeginVmMigrationResponse {
+    return {
+      generation: isSet(object.generation) ? globalThis.Number(object.generation) : 0,
+      hypervisorUri: isSet(object.hypervisorUri)
+        ? globalThis.String(object.hypervisorUri)
+        : isSet(object.hypervisor_uri)
+        ? globalThis.String(object.hypervisor_uri)
+        : "",
+      vm: isSet(object.vm) ? Vm.fromJSON(object.vm) : undefined,
+    };
+  },
+
+  toJSON(message: BeginVmMigrationResponse): unknown {
+    const obj: any = {};
+    if (message.generation !== 0) {
+      obj.generation = Math.round(message.generation);
+    }
+    if (message.hypervisorUri !== "") {
+      obj.hypervisorUri = message.hypervisorUri;
+    }
+    if (message.vm !== undefined) {
+      obj.vm = Vm.toJSON(message.vm);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<BeginVmMigrationResponse>, I>>(base?: I): BeginVmMigrationResponse {
+    return BeginVmMigrationResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<BeginVmMigrationResponse>, I>>(object: I): BeginVmMigrationResponse {
+    const message = createBaseBeginVmMigrationResponse();
+    message.generation = object.generation ?? 0;
+    message.hypervisorUri = object.hypervisorUri ?? "";
+    message.vm = (object.vm !== undefined && object.vm !== null) ? Vm.fromPartial(object.vm) : undefined;
+    return message;
+  },
+};
+
+function createBaseCompleteVmMigrationRequest(): CompleteVmMigrationRequest {
+  return { meta: undefined, vmId: "", migrationId: "" };
+}
+
+export const CompleteVmMigrationRequest: MessageFns<CompleteVmMigrationRequest> = {
+  encode(message: CompleteVmMigrationRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.meta !== undefined) {
+      CommandMeta.encode(message.meta, writer.uint32(10).fork()).join();
+    }
+    if (message.vmId !== "") {
+      writer.uint32(18).string(message.vmId);
+    }
+    if (message.migrationId !== "") {
+      writer.uint32(26).string(message.migrationId);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): CompleteVmMigrationRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseCompleteVmMigrationRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.meta = CommandMeta.decode(reader, reader.uint32());
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.vmId = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.migrationId = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): CompleteVmMigrationRequest {
+    return {
+      meta: isSet(object.meta) ? CommandMeta.fromJSON(object.meta) : undefined,
+      vmId: isSet(object.vmId)
+        ? globalThis.String(object.vmId)
+        : isSet(object.vm_id)
+        ? globalThis.String(object.vm_id)
+        : "",
+      migrationId: isSet(object.migrationId)
+        ? globalThis.String(object.migrationId)
+        : isSet(object.migration_id)
+        ? globalThis.String(object.migration_id)
+        : "",
+    };
+  },
+
+  toJSON(message: CompleteVmMigrationRequest): unknown {
+    const obj: any = {};
+    if (message.meta !== undefined) {
+      obj.meta = CommandMeta.toJSON(message.meta);
+    }
+    if (message.vmId !== "") {
+      obj.vmId = message.vmId;
+    }
+    if (message.migrationId !== "") {
+      obj.migrationId = message.migrationId;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<CompleteVmMigrationRequest>, I>>(base?: I): CompleteVmMigrationRequest {
+    return CompleteVmMigrationRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<CompleteVmMigrationRequest>, I>>(object: I): CompleteVmMigrationRequest {
+    const message = createBaseCompleteVmMigrationRequest();
+    message.meta = (object.meta !== undefined && object.meta !== null)
+      ? CommandMeta.fromPartial(object.meta)
+      : undefined;
+    message.vmId = object.vmId ?? "";
+    message.migrationId = object.migrationId ?? "";
+    return message;
+  },
+};
+
+function createBaseCompleteVmMigrationResponse(): CompleteVmMigrationResponse {
+  return { vm: undefined };
+}
+
+export const CompleteVmMigrationResponse: MessageFns<CompleteVmMigrationResponse> = {
+  encode(message: CompleteVmMigrationResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.vm !== undefined) {
+      Vm.encode(message.vm, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): CompleteVmMigrationResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseCompleteVmMigrationResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.vm = Vm.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): CompleteVmMigrationResponse {
+    return { vm: isSet(object.vm) ? Vm.fromJSON(object.vm) : undefined };
+  },
+
+  toJSON(message: CompleteVmMigrationResponse): unknown {
+    const obj: any = {};
+    if (message.vm !== undefined) {
+      obj.vm = Vm.toJSON(message.vm);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<CompleteVmMigrationResponse>, I>>(base?: I): CompleteVmMigrationResponse {
+    return CompleteVmMigrationResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<CompleteVmMigrationResponse>, I>>(object: I): CompleteVmMigrationResponse {
+    const message = createBaseCompleteVmMigrationResponse();
+    message.vm = (object.vm !== undefined && object.vm !== null) ? Vm.fromPartial(object.vm) : undefined;
+    return message;
+  },
+};
+
+function createBaseAbortVmMigrationRequest(): AbortVmMigrationRequest {
+  return { meta: undefined, vmId: "", migrationId: "", reason: "" };
+}
+
+export const AbortVmMigrationRequest: MessageFns<AbortVmMigrationRequest> = {
+  encode(message: AbortVmMigrationRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.meta !== undefined) {
+      CommandMeta.encode(message.meta, writer.uint32(10).fork()).join();
+    }
+    if (message.vmId !== "") {
+      writer.uint32(18).string(message.vmId);
+    }
+    if (message.migrationId !== "") {
+      writer.uint32(26).string(message.migrationId);
+    }
+    if (message.reason !== "") {
+      writer.uint32(34).string(message.reason);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): AbortVmMigrationRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseAbortVmMigrationRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.meta = CommandMeta.decode(reader, reader.uint32());
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.vmId = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.migrationId = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.reason = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): AbortVmMigrationRequest {
+    return {
+      meta: isSet(object.meta) ? CommandMeta.fromJSON(object.meta) : undefined,
+      vmId: isSet(object.vmId)
+        ? globalThis.String(object.vmId)
+        : isSet(object.vm_id)
+        ? globalThis.String(object.vm_id)
+        : "",
+      migrationId: isSet(object.migrationId)
+        ? globalThis.String(object.migrationId)
+        : isSet(object.migration_id)
+        ? globalThis.String(object.migration_id)
+        : "",
+      reason: isSet(object.reason) ? globalThis.String(object.reason) : "",
+    };
+  },
+
+  toJSON(message: AbortVmMigrationRequest): unknown {
+    const obj: any = {};
+    if (message.meta !== undefined) {
+      obj.meta = CommandMeta.toJSON(message.meta);
+    }
+    if (message.vmId !== "") {
+      obj.vmId = message.vmId;
+    }
+    if (message.migrationId !== "") {
+      obj.migrationId = message.migrationId;
+    }
+    if (message.reason !== "") {
+      obj.reason = message.reason;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<AbortVmMigrationRequest>, I>>(base?: I): AbortVmMigrationRequest {
+    return AbortVmMigrationRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<AbortVmMigrationRequest>, I>>(object: I): AbortVmMigrationRequest {
+    const message = createBaseAbortVmMigrationRequest();
+    message.meta = (object.meta !== undefined && object.meta !== null)
+      ? CommandMeta.fromPartial(object.meta)
+      : undefined;
+    message.vmId = object.vmId ?? "";
+    message.migrationId = object.migrationId ?? "";
+    message.reason = object.reason ?? "";
+    return message;
+  },
+};
+
+function createBaseAbortVmMigrationResponse(): AbortVmMigrationResponse {
+  return { vm: undefined };
+}
+
+export const AbortVmMigrationResponse: MessageFns<AbortVmMigrationResponse> = {
+  encode(message: AbortVmMigrationResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.vm !== undefined) {
+      Vm.encode(message.vm, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): AbortVmMigrationResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseAbortVmMigrationResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.vm = Vm.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): AbortVmMigrationResponse {
+    return { vm: isSet(object.vm) ? Vm.fromJSON(object.vm) : undefined };
+  },
+
+  toJSON(message: AbortVmMigrationResponse): unknown {
+    const obj: any = {};
+    if (message.vm !== undefined) {
+      obj.vm = Vm.toJSON(message.vm);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<AbortVmMigrationResponse>, I>>(base?: I): AbortVmMigrationResponse {
+    return AbortVmMigrationResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<AbortVmMigrationResponse>, I>>(object: I): AbortVmMigrationResponse {
+    const message = createBaseAbortVmMigrationResponse();
+    message.vm = (object.vm !== undefined && object.vm !== null) ? Vm.fromPartial(object.vm) : undefined;
+    return message;
+  },
+};
+
 /**
  * Berth's source of truth: hosts, hardware profiles, VMs and the claims that place them.
  * Every mutating call carries CommandMeta; a retried command appends nothing and answers as the first time.
@@ -4347,6 +5057,45 @@ export const InventoryServiceService = {
       Buffer.from(ReportPlacementFailedResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): ReportPlacementFailedResponse => ReportPlacementFailedResponse.decode(value),
   },
+  /**
+   * Live migration (called by the migration service). While a VM moves it holds two claims: the
+   * destination claim is taken here before any memory is copied (re-checked like ClaimResources,
+   * host states apply), and the source claim is released by CompleteVmMigration once the hypervisor
+   * confirmed the switch-over. AbortVmMigration releases the destination claim; the VM stays on the source.
+   */
+  beginVmMigration: {
+    path: "/berth.inventory.v1.InventoryService/BeginVmMigration" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: BeginVmMigrationRequest): Buffer =>
+      Buffer.from(BeginVmMigrationRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): BeginVmMigrationRequest => BeginVmMigrationRequest.decode(value),
+    responseSerialize: (value: BeginVmMigrationResponse): Buffer =>
+      Buffer.from(BeginVmMigrationResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): BeginVmMigrationResponse => BeginVmMigrationResponse.decode(value),
+  },
+  completeVmMigration: {
+    path: "/berth.inventory.v1.InventoryService/CompleteVmMigration" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: CompleteVmMigrationRequest): Buffer =>
+      Buffer.from(CompleteVmMigrationRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): CompleteVmMigrationRequest => CompleteVmMigrationRequest.decode(value),
+    responseSerialize: (value: CompleteVmMigrationResponse): Buffer =>
+      Buffer.from(CompleteVmMigrationResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): CompleteVmMigrationResponse => CompleteVmMigrationResponse.decode(value),
+  },
+  abortVmMigration: {
+    path: "/berth.inventory.v1.InventoryService/AbortVmMigration" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: AbortVmMigrationRequest): Buffer =>
+      Buffer.from(AbortVmMigrationRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): AbortVmMigrationRequest => AbortVmMigrationRequest.decode(value),
+    responseSerialize: (value: AbortVmMigrationResponse): Buffer =>
+      Buffer.from(AbortVmMigrationResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): AbortVmMigrationResponse => AbortVmMigrationResponse.decode(value),
+  },
 } as const;
 
 export interface InventoryServiceServer extends UntypedServiceImplementation {
@@ -4377,6 +5126,15 @@ export interface InventoryServiceServer extends UntypedServiceImplementation {
   claimResourcesBatch: handleUnaryCall<ClaimResourcesBatchRequest, ClaimResourcesBatchResponse>;
   releaseClaim: handleUnaryCall<ReleaseClaimRequest, ReleaseClaimResponse>;
   reportPlacementFailed: handleUnaryCall<ReportPlacementFailedRequest, ReportPlacementFailedResponse>;
+  /**
+   * Live migration (called by the migration service). While a VM moves it holds two claims: the
+   * destination claim is taken here before any memory is copied (re-checked like ClaimResources,
+   * host states apply), and the source claim is released by CompleteVmMigration once the hypervisor
+   * confirmed the switch-over. AbortVmMigration releases the destination claim; the VM stays on the source.
+   */
+  beginVmMigration: handleUnaryCall<BeginVmMigrationRequest, BeginVmMigrationResponse>;
+  completeVmMigration: handleUnaryCall<CompleteVmMigrationRequest, CompleteVmMigrationResponse>;
+  abortVmMigration: handleUnaryCall<AbortVmMigrationRequest, AbortVmMigrationResponse>;
 }
 
 export interface InventoryServiceClient extends Client {
@@ -4691,6 +5449,57 @@ export interface InventoryServiceClient extends Client {
     metadata: Metadata,
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: ReportPlacementFailedResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * Live migration (called by the migration service). While a VM moves it holds two claims: the
+   * destination claim is taken here before any memory is copied (re-checked like ClaimResources,
+   * host states apply), and the source claim is released by CompleteVmMigration once the hypervisor
+   * confirmed the switch-over. AbortVmMigration releases the destination claim; the VM stays on the source.
+   */
+  beginVmMigration(
+    request: BeginVmMigrationRequest,
+    callback: (error: ServiceError | null, response: BeginVmMigrationResponse) => void,
+  ): ClientUnaryCall;
+  beginVmMigration(
+    request: BeginVmMigrationRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: BeginVmMigrationResponse) => void,
+  ): ClientUnaryCall;
+  beginVmMigration(
+    request: BeginVmMigrationRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: BeginVmMigrationResponse) => void,
+  ): ClientUnaryCall;
+  completeVmMigration(
+    request: CompleteVmMigrationRequest,
+    callback: (error: ServiceError | null, response: CompleteVmMigrationResponse) => void,
+  ): ClientUnaryCall;
+  completeVmMigration(
+    request: CompleteVmMigrationRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: CompleteVmMigrationResponse) => void,
+  ): ClientUnaryCall;
+  completeVmMigration(
+    request: CompleteVmMigrationRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: CompleteVmMigrationResponse) => void,
+  ): ClientUnaryCall;
+  abortVmMigration(
+    request: AbortVmMigrationRequest,
+    callback: (error: ServiceError | null, response: AbortVmMigrationResponse) => void,
+  ): ClientUnaryCall;
+  abortVmMigration(
+    request: AbortVmMigrationRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: AbortVmMigrationResponse) => void,
+  ): ClientUnaryCall;
+  abortVmMigration(
+    request: AbortVmMigrationRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: AbortVmMigrationResponse) => void,
   ): ClientUnaryCall;
 }
 

@@ -427,6 +427,11 @@ export interface Vm {
   explanationJson: string;
   requestedAt: string;
   updatedAt: string;
+  /** Set while the VM moves: the migration and its destination (the VM holds a claim there too). */
+  migrationId: string;
+  migratingToHostId: string;
+  /** The host's hypervisor URI where the VM runs. */
+  hypervisorUri: string;
 }
 
 /** One event of a VM's stream, as WatchVm delivers it. */
@@ -1419,6 +1424,9 @@ function createBaseVm(): Vm {
     explanationJson: "",
     requestedAt: "",
     updatedAt: "",
+    migrationId: "",
+    migratingToHostId: "",
+    hypervisorUri: "",
   };
 }
 
@@ -1459,6 +1467,15 @@ export const Vm: MessageFns<Vm> = {
     }
     if (message.updatedAt !== "") {
       writer.uint32(98).string(message.updatedAt);
+    }
+    if (message.migrationId !== "") {
+      writer.uint32(106).string(message.migrationId);
+    }
+    if (message.migratingToHostId !== "") {
+      writer.uint32(114).string(message.migratingToHostId);
+    }
+    if (message.hypervisorUri !== "") {
+      writer.uint32(122).string(message.hypervisorUri);
     }
     return writer;
   },
@@ -1572,6 +1589,30 @@ export const Vm: MessageFns<Vm> = {
             message.updatedAt = reader.string();
             continue;
           }
+          case 13: {
+            if (tag !== 106) {
+              break;
+            }
+
+            message.migrationId = reader.string();
+            continue;
+          }
+          case 14: {
+            if (tag !== 114) {
+              break;
+            }
+
+            message.migratingToHostId = reader.string();
+            continue;
+          }
+          case 15: {
+            if (tag !== 122) {
+              break;
+            }
+
+            message.hypervisorUri = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1626,6 +1667,21 @@ export const Vm: MessageFns<Vm> = {
         : isSet(object.updated_at)
         ? globalThis.String(object.updated_at)
         : "",
+      migrationId: isSet(object.migrationId)
+        ? globalThis.String(object.migrationId)
+        : isSet(object.migration_id)
+        ? globalThis.String(object.migration_id)
+        : "",
+      migratingToHostId: isSet(object.migratingToHostId)
+        ? globalThis.String(object.migratingToHostId)
+        : isSet(object.migrating_to_host_id)
+        ? globalThis.String(object.migrating_to_host_id)
+        : "",
+      hypervisorUri: isSet(object.hypervisorUri)
+        ? globalThis.String(object.hypervisorUri)
+        : isSet(object.hypervisor_uri)
+        ? globalThis.String(object.hypervisor_uri)
+        : "",
     };
   },
 
@@ -1667,6 +1723,15 @@ export const Vm: MessageFns<Vm> = {
     if (message.updatedAt !== "") {
       obj.updatedAt = message.updatedAt;
     }
+    if (message.migrationId !== "") {
+      obj.migrationId = message.migrationId;
+    }
+    if (message.migratingToHostId !== "") {
+      obj.migratingToHostId = message.migratingToHostId;
+    }
+    if (message.hypervisorUri !== "") {
+      obj.hypervisorUri = message.hypervisorUri;
+    }
     return obj;
   },
 
@@ -1687,6 +1752,9 @@ export const Vm: MessageFns<Vm> = {
     message.explanationJson = object.explanationJson ?? "";
     message.requestedAt = object.requestedAt ?? "";
     message.updatedAt = object.updatedAt ?? "";
+    message.migrationId = object.migrationId ?? "";
+    message.migratingToHostId = object.migratingToHostId ?? "";
+    message.hypervisorUri = object.hypervisorUri ?? "";
     return message;
   },
 };

@@ -18,6 +18,7 @@ import {
   type ServiceError,
   type UntypedServiceImplementation,
 } from "@grpc/grpc-js";
+import { Claim } from "../../inventory/v1/claim.js";
 
 export const protobufPackage = "berth.scheduler.v1";
 
@@ -361,6 +362,16 @@ export interface ScoreRequest {
   excludedHosts: string[];
   /** Most hosts to return; 0 = 10. */
   limit: number;
+  /** What to explain besides the ranking (absent = nothing). */
+  explain?: ScoreExplain | undefined;
+}
+
+/** Explanations a Score call may ask for. */
+export interface ScoreExplain {
+  /** Hosts to explain one by one: every filter each fails (in `rejections`); for a chosen migration destination. */
+  hosts: string[];
+  /** Also explain, grouped by first failing filter, why every other host is missing (`missing_*`). */
+  missing: boolean;
 }
 
 /** Response of Score. */
@@ -373,6 +384,24 @@ export interface ScoreResponse {
   explanationJson: string;
   /** Hosts in the scheduler's view. */
   hostsConsidered: number;
+  /** One per `explain.hosts` entry that cannot take the VM. */
+  rejections: HostRejection[];
+  /** With `explain.missing`: e.g. "3/20 hosts can take vm-7: 12 lack memory ..." and its groups as JSON. */
+  missingSummary: string;
+  missingJson: string;
+}
+
+/** Why one host cannot take the VM: every filter it fails. */
+export interface HostRejection {
+  hostId: string;
+  hostName: string;
+  reasons: FilterReason[];
+}
+
+/** One failed filter on one host. */
+export interface FilterReason {
+  filter: string;
+  detail: string;
 }
 
 /** One candidate host with its score and cost breakdown. */
@@ -385,6 +414,8 @@ export interface RankedHost {
   score: number;
   /** The cost breakdown, curve by curve, as JSON. */
   breakdownJson: string;
+  /** The exact claim computed on this host at `generation` (what inventory is asked to take). */
+  claim?: Claim | undefined;
 }
 
 /** Request of Explain. */
@@ -1587,7 +1618,7 @@ export const AffinityRule: MessageFns<AffinityRule> = {
 };
 
 function createBaseScoreRequest(): ScoreRequest {
-  return { vm: undefined, excludedHosts: [], limit: 0 };
+  return { vm: undefined, excludedHosts: [], limit: 0, explain: undefined };
 }
 
 export const ScoreRequest: MessageFns<ScoreRequest> = {
@@ -1600,6 +1631,9 @@ export const ScoreRequest: MessageFns<ScoreRequest> = {
     }
     if (message.limit !== 0) {
       writer.uint32(24).int32(message.limit);
+    }
+    if (message.explain !== undefined) {
+      ScoreExplain.encode(message.explain, writer.uint32(34).fork()).join();
     }
     return writer;
   },
@@ -1641,6 +1675,14 @@ export const ScoreRequest: MessageFns<ScoreRequest> = {
             message.limit = reader.int32();
             continue;
           }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.explain = ScoreExplain.decode(reader, reader.uint32());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1662,6 +1704,7 @@ export const ScoreRequest: MessageFns<ScoreRequest> = {
         ? object.excluded_hosts.map((e: any) => globalThis.String(e))
         : [],
       limit: isSet(object.limit) ? globalThis.Number(object.limit) : 0,
+      explain: isSet(object.explain) ? ScoreExplain.fromJSON(object.explain) : undefined,
     };
   },
 
@@ -1676,6 +1719,9 @@ export const ScoreRequest: MessageFns<ScoreRequest> = {
     if (message.limit !== 0) {
       obj.limit = Math.round(message.limit);
     }
+    if (message.explain !== undefined) {
+      obj.explain = ScoreExplain.toJSON(message.explain);
+    }
     return obj;
   },
 
@@ -1687,12 +1733,109 @@ export const ScoreRequest: MessageFns<ScoreRequest> = {
     message.vm = (object.vm !== undefined && object.vm !== null) ? VmSpec.fromPartial(object.vm) : undefined;
     message.excludedHosts = object.excludedHosts?.map((e) => e) || [];
     message.limit = object.limit ?? 0;
+    message.explain = (object.explain !== undefined && object.explain !== null)
+      ? ScoreExplain.fromPartial(object.explain)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseScoreExplain(): ScoreExplain {
+  return { hosts: [], missing: false };
+}
+
+export const ScoreExplain: MessageFns<ScoreExplain> = {
+  encode(message: ScoreExplain, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.hosts) {
+      writer.uint32(10).string(v!);
+    }
+    if (message.missing !== false) {
+      writer.uint32(16).bool(message.missing);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ScoreExplain {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseScoreExplain();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.hosts.push(reader.string());
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.missing = reader.bool();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ScoreExplain {
+    return {
+      hosts: globalThis.Array.isArray(object?.hosts) ? object.hosts.map((e: any) => globalThis.String(e)) : [],
+      missing: isSet(object.missing) ? globalThis.Boolean(object.missing) : false,
+    };
+  },
+
+  toJSON(message: ScoreExplain): unknown {
+    const obj: any = {};
+    if (message.hosts?.length) {
+      obj.hosts = message.hosts;
+    }
+    if (message.missing !== false) {
+      obj.missing = message.missing;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ScoreExplain>, I>>(base?: I): ScoreExplain {
+    return ScoreExplain.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ScoreExplain>, I>>(object: I): ScoreExplain {
+    const message = createBaseScoreExplain();
+    message.hosts = object.hosts?.map((e) => e) || [];
+    message.missing = object.missing ?? false;
     return message;
   },
 };
 
 function createBaseScoreResponse(): ScoreResponse {
-  return { fits: false, summary: "", hosts: [], explanationJson: "", hostsConsidered: 0 };
+  return {
+    fits: false,
+    summary: "",
+    hosts: [],
+    explanationJson: "",
+    hostsConsidered: 0,
+    rejections: [],
+    missingSummary: "",
+    missingJson: "",
+  };
 }
 
 export const ScoreResponse: MessageFns<ScoreResponse> = {
@@ -1711,6 +1854,15 @@ export const ScoreResponse: MessageFns<ScoreResponse> = {
     }
     if (message.hostsConsidered !== 0) {
       writer.uint32(40).int32(message.hostsConsidered);
+    }
+    for (const v of message.rejections) {
+      HostRejection.encode(v!, writer.uint32(50).fork()).join();
+    }
+    if (message.missingSummary !== "") {
+      writer.uint32(58).string(message.missingSummary);
+    }
+    if (message.missingJson !== "") {
+      writer.uint32(66).string(message.missingJson);
     }
     return writer;
   },
@@ -1768,6 +1920,30 @@ export const ScoreResponse: MessageFns<ScoreResponse> = {
             message.hostsConsidered = reader.int32();
             continue;
           }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.rejections.push(HostRejection.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 7: {
+            if (tag !== 58) {
+              break;
+            }
+
+            message.missingSummary = reader.string();
+            continue;
+          }
+          case 8: {
+            if (tag !== 66) {
+              break;
+            }
+
+            message.missingJson = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1795,6 +1971,19 @@ export const ScoreResponse: MessageFns<ScoreResponse> = {
         : isSet(object.hosts_considered)
         ? globalThis.Number(object.hosts_considered)
         : 0,
+      rejections: globalThis.Array.isArray(object?.rejections)
+        ? object.rejections.map((e: any) => HostRejection.fromJSON(e))
+        : [],
+      missingSummary: isSet(object.missingSummary)
+        ? globalThis.String(object.missingSummary)
+        : isSet(object.missing_summary)
+        ? globalThis.String(object.missing_summary)
+        : "",
+      missingJson: isSet(object.missingJson)
+        ? globalThis.String(object.missingJson)
+        : isSet(object.missing_json)
+        ? globalThis.String(object.missing_json)
+        : "",
     };
   },
 
@@ -1815,6 +2004,15 @@ export const ScoreResponse: MessageFns<ScoreResponse> = {
     if (message.hostsConsidered !== 0) {
       obj.hostsConsidered = Math.round(message.hostsConsidered);
     }
+    if (message.rejections?.length) {
+      obj.rejections = message.rejections.map((e) => HostRejection.toJSON(e));
+    }
+    if (message.missingSummary !== "") {
+      obj.missingSummary = message.missingSummary;
+    }
+    if (message.missingJson !== "") {
+      obj.missingJson = message.missingJson;
+    }
     return obj;
   },
 
@@ -1828,12 +2026,211 @@ export const ScoreResponse: MessageFns<ScoreResponse> = {
     message.hosts = object.hosts?.map((e) => RankedHost.fromPartial(e)) || [];
     message.explanationJson = object.explanationJson ?? "";
     message.hostsConsidered = object.hostsConsidered ?? 0;
+    message.rejections = object.rejections?.map((e) => HostRejection.fromPartial(e)) || [];
+    message.missingSummary = object.missingSummary ?? "";
+    message.missingJson = object.missingJson ?? "";
+    return message;
+  },
+};
+
+function createBaseHostRejection(): HostRejection {
+  return { hostId: "", hostName: "", reasons: [] };
+}
+
+export const HostRejection: MessageFns<HostRejection> = {
+  encode(message: HostRejection, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.hostId !== "") {
+      writer.uint32(10).string(message.hostId);
+    }
+    if (message.hostName !== "") {
+      writer.uint32(18).string(message.hostName);
+    }
+    for (const v of message.reasons) {
+      FilterReason.encode(v!, writer.uint32(26).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): HostRejection {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseHostRejection();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.hostId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.hostName = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.reasons.push(FilterReason.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): HostRejection {
+    return {
+      hostId: isSet(object.hostId)
+        ? globalThis.String(object.hostId)
+        : isSet(object.host_id)
+        ? globalThis.String(object.host_id)
+        : "",
+      hostName: isSet(object.hostName)
+        ? globalThis.String(object.hostName)
+        : isSet(object.host_name)
+        ? globalThis.String(object.host_name)
+        : "",
+      reasons: globalThis.Array.isArray(object?.reasons)
+        ? object.reasons.map((e: any) => FilterReason.fromJSON(e))
+        : [],
+    };
+  },
+
+  toJSON(message: HostRejection): unknown {
+    const obj: any = {};
+    if (message.hostId !== "") {
+      obj.hostId = message.hostId;
+    }
+    if (message.hostName !== "") {
+      obj.hostName = message.hostName;
+    }
+    if (message.reasons?.length) {
+      obj.reasons = message.reasons.map((e) => FilterReason.toJSON(e));
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<HostRejection>, I>>(base?: I): HostRejection {
+    return HostRejection.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<HostRejection>, I>>(object: I): HostRejection {
+    const message = createBaseHostRejection();
+    message.hostId = object.hostId ?? "";
+    message.hostName = object.hostName ?? "";
+    message.reasons = object.reasons?.map((e) => FilterReason.fromPartial(e)) || [];
+    return message;
+  },
+};
+
+function createBaseFilterReason(): FilterReason {
+  return { filter: "", detail: "" };
+}
+
+export const FilterReason: MessageFns<FilterReason> = {
+  encode(message: FilterReason, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.filter !== "") {
+      writer.uint32(10).string(message.filter);
+    }
+    if (message.detail !== "") {
+      writer.uint32(18).string(message.detail);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): FilterReason {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseFilterReason();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.filter = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.detail = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): FilterReason {
+    return {
+      filter: isSet(object.filter) ? globalThis.String(object.filter) : "",
+      detail: isSet(object.detail) ? globalThis.String(object.detail) : "",
+    };
+  },
+
+  toJSON(message: FilterReason): unknown {
+    const obj: any = {};
+    if (message.filter !== "") {
+      obj.filter = message.filter;
+    }
+    if (message.detail !== "") {
+      obj.detail = message.detail;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<FilterReason>, I>>(base?: I): FilterReason {
+    return FilterReason.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<FilterReason>, I>>(object: I): FilterReason {
+    const message = createBaseFilterReason();
+    message.filter = object.filter ?? "";
+    message.detail = object.detail ?? "";
     return message;
   },
 };
 
 function createBaseRankedHost(): RankedHost {
-  return { hostId: "", hostName: "", generation: 0, score: 0, breakdownJson: "" };
+  return { hostId: "", hostName: "", generation: 0, score: 0, breakdownJson: "", claim: undefined };
 }
 
 export const RankedHost: MessageFns<RankedHost> = {
@@ -1852,6 +2249,9 @@ export const RankedHost: MessageFns<RankedHost> = {
     }
     if (message.breakdownJson !== "") {
       writer.uint32(42).string(message.breakdownJson);
+    }
+    if (message.claim !== undefined) {
+      Claim.encode(message.claim, writer.uint32(50).fork()).join();
     }
     return writer;
   },
@@ -1909,6 +2309,14 @@ export const RankedHost: MessageFns<RankedHost> = {
             message.breakdownJson = reader.string();
             continue;
           }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.claim = Claim.decode(reader, reader.uint32());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1940,6 +2348,7 @@ export const RankedHost: MessageFns<RankedHost> = {
         : isSet(object.breakdown_json)
         ? globalThis.String(object.breakdown_json)
         : "",
+      claim: isSet(object.claim) ? Claim.fromJSON(object.claim) : undefined,
     };
   },
 
@@ -1960,6 +2369,9 @@ export const RankedHost: MessageFns<RankedHost> = {
     if (message.breakdownJson !== "") {
       obj.breakdownJson = message.breakdownJson;
     }
+    if (message.claim !== undefined) {
+      obj.claim = Claim.toJSON(message.claim);
+    }
     return obj;
   },
 
@@ -1973,6 +2385,7 @@ export const RankedHost: MessageFns<RankedHost> = {
     message.generation = object.generation ?? 0;
     message.score = object.score ?? 0;
     message.breakdownJson = object.breakdownJson ?? "";
+    message.claim = (object.claim !== undefined && object.claim !== null) ? Claim.fromPartial(object.claim) : undefined;
     return message;
   },
 };

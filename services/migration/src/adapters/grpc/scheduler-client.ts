@@ -1,0 +1,46 @@
+/** SchedulerPort over the scheduler's Score RPC. */
+import { inventoryV1 as inv, schedulerV1 as sch } from '@berth/contracts';
+import { callUnary, createClient } from '@berth/grpc-kit';
+import type { MissingGroup, ScoreAnswer, SchedulerPort, VmInfo } from '../../application/ports.ts';
+
+interface MissingJson {
+  groups?: { reason?: string; subject?: string; hosts?: number; sampleHosts?: string[] }[];
+}
+
+function missingGroups(json: string): MissingGroup[] {
+  if (json === '') return [];
+  const parsed = JSON.parse(json) as MissingJson;
+  return (parsed.groups ?? []).map((g) => ({ reason: g.reason ?? '', subject: g.subject ?? '', hosts: g.hosts ?? 0, sampleHosts: g.sampleHosts ?? [] }));
+}
+
+export class GrpcScheduler implements SchedulerPort {
+  readonly client: InstanceType<typeof sch.SchedulerServiceClient>;
+
+  constructor(address: string, deadlineMillis: number) {
+    this.client = createClient(sch.SchedulerServiceClient, address, { deadlineMillis });
+  }
+
+  async score(vm: VmInfo, opts: { excludedHosts: readonly string[]; limit: number; explainHosts?: readonly string[]; explainMissing?: boolean }): Promise<ScoreAnswer> {
+    const r = await callUnary(this.client, 'score', {
+      vm: vm.schedulingSpec as sch.VmSpec,
+      excludedHosts: [...opts.excludedHosts],
+      limit: opts.limit,
+      explain: { hosts: [...(opts.explainHosts ?? [])], missing: opts.explainMissing ?? false },
+    });
+    return {
+      fits: r.fits,
+      summary: r.summary,
+      hosts: r.hosts.map((h) => ({
+        hostId: h.hostId, hostName: h.hostName, generation: h.generation, score: h.score, breakdownJson: h.breakdownJson,
+        claim: inv.Claim.toJSON(h.claim ?? inv.Claim.fromPartial({})),
+      })),
+      rejections: new Map(r.rejections.map((x) => [x.hostId, x.reasons.map((f) => `${f.filter}: ${f.detail}`)])),
+      missingSummary: r.missingSummary,
+      missing: missingGroups(r.missingJson),
+    };
+  }
+
+  close(): void {
+    this.client.close();
+  }
+}

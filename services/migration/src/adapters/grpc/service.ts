@@ -1,0 +1,20 @@
+/**
+ * MigrationService: one handler group per file (migrations, evacuations, balancer), joined here.
+ * A new group adds its file and one line below.
+ */
+import { migrationV1 as pb } from '@berth/contracts';
+import type { ServiceRegistration } from '@berth/grpc-kit';
+import { balancerHandlers } from './balancer.ts';
+import { evacuationHandlers } from './evacuations.ts';
+import { migrationHandlers, type MigrationHandlerDeps } from './migrations.ts';
+
+export type MigrationServiceDeps = MigrationHandlerDeps;
+
+export function migrationService(deps: MigrationServiceDeps): ServiceRegistration {
+  const implementation: pb.MigrationServiceServer = {
+    ...migrationHandlers(deps),
+    ...evacuationHandlers(),
+    ...balancerHandlers(),
+  };
+  return { definition: pb.MigrationServiceService, implementation: implementation };
+}

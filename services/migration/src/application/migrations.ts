@@ -1,0 +1,173 @@
+import { randomUUID } from 'node:crypto';
+import { IllegalStateError, NotFoundError, Violations } from '@berth/errors';
+import { handleCommand, type HandleCommandResult, type PostgresEventStore, type StoredEvent } from '@berth/event-store';
+import { migrationEvents } from '@berth/contracts';
+import type { MigrationCommand } from '../domain/migration/commands.ts';
+import { decideMigration } from '../domain/migration/decide.ts';
+import type { MigrationEvent } from '../domain/migration/events.ts';
+import { evolveMigration, initialMigration, type ExistingMigration, type Migration } from '../domain/migration/state.ts';
+import { checkPolicy, HP_WARNING, resolvePolicy, type Policy, type PolicyOverrides } from './policy.ts';
+import type { Clock, InventoryPort, SchedulerPort, VmInfo } from './ports.ts';
+
+const { migrationStreamId } = migrationEvents;
+const ID = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/;
+const HOST_ID = /^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/;
+
+export interface MigrationDeps {
+  readonly store: PostgresEventStore;
+  readonly inventory: InventoryPort;
+  readonly scheduler: SchedulerPort;
+  readonly defaults: Policy;
+  readonly poolPolicies: Readonly<Record<string, PolicyOverrides>>;
+  readonly clock: Clock;
+  /** Called after each change, so the runner takes the next step at once. */
+  readonly changed: (migrationId: string) => void;
+}
+
+export interface MigrateInput {
+  readonly commandId?: string;
+  readonly vmId: string;
+  /** A host id, or '' / 'auto' for the scheduler's choice. */
+  readonly destination: string;
+  readonly policy: PolicyOverrides;
+  readonly trigger: migrationEvents.MigrationTrigger;
+  readonly reason: string;
+  readonly evacuationId?: string;
+}
+
+/** Which trigger may move a VM of which mode (seed 004). */
+export function modeAllows(mode: VmInfo['migrationMode'], trigger: migrationEvents.MigrationTrigger): string | undefined {
+  if (mode === 'none') return 'its migration mode is none: change the mode (to manual or manual-and-automatic) or stop the VM';
+  if (trigger === 'balancer' && mode !== 'manual-and-automatic') return 'its migration mode is manual: only an operator moves it (automatic moves need manual-and-automatic)';
+  return undefined;
+}
+
+/** The refusal of a named destination, with every filter it fails. */
+export function refusal(hostId: string, vmName: string, reasons: readonly string[]): IllegalStateError {
+  return new IllegalStateError(`host ${hostId} cannot take ${vmName}: ${reasons.join('; ')}`);
+}
+
+/** The migration aggregate's command path (load, fold, decide, append) and the MigrationService calls. */
+export class MigrationCommands {
+  constructor(private readonly d: MigrationDeps) {}
+
+  async execute(migrationId: string, command: MigrationCommand, commandId?: string): Promise<HandleCommandResult<Migration>> {
+    const r = await handleCommand<Migration, MigrationCommand, MigrationEvent>({
+      store: this.d.store,
+      streamId: migrationStreamId(migrationId),
+      decide: decideMigration,
+      evolve: evolveMigration,
+      initialState: initialMigration,
+      command,
+      ...(commandId ? { commandId } : {}),
+    });
+    if (r.events.length > 0 && !r.duplicate) this.d.changed(migrationId);
+    return r;
+  }
+
+  async load(migrationId: string): Promise<Migration> {
+    const { events } = await this.d.store.readStream(migrationStreamId(migrationId));
+    return events.reduce((m, e) => evolveMigration(m, e as unknown as MigrationEvent), initialMigration());
+  }
+
+  async get(migrationId: string): Promise<{ migration: ExistingMigration; requestedAt: string; updatedAt: string }> {
+    checkId(migrationId, 'migrationId');
+    const { events } = await this.d.store.readStream(migrationStreamId(migrationId));
+    const m = events.reduce((s, e) => evolveMigration(s, e as unknown as MigrationEvent), initialMigration());
+    if (m.status === 'absent') throw new NotFoundError('migration', migrationId);
+    return { migration: m, requestedAt: events[0]!.occurredAt, updatedAt: events.at(-1)!.occurredAt };
+  }
+
+  /** Events after `fromPosition`, each with the migration after it (WatchMigration). */
+  async eventsAfter(migrationId: string, fromPosition: number): Promise<{ event: StoredEvent; migration: ExistingMigration }[]> {
+    checkId(migrationId, 'migrationId');
+    const { events } = await this.d.store.readStream(migrationStreamId(migrationId));
+    if (events.length === 0) throw new NotFoundError('migration', migrationId);
+    const out: { event: StoredEvent; migration: ExistingMigration }[] = [];
+    let m = initialMigration();
+    for (const e of events) {
+      m = evolveMigration(m, e as unknown as MigrationEvent);
+      if (e.streamPosition > fromPosition && m.status !== 'absent') out.push({ event: e, migration: m });
+    }
+    return out;
+  }
+
+  /**
+   * MigrateVm: checks the VM can move now and, for a named host, that the scheduler finds it fits
+   * (else FAILED_PRECONDITION with every filter it fails and nothing recorded), then records the
+   * request; the runner takes it from there.
+   */
+  async migrate(input: MigrateInput): Promise<ExistingMigration> {
+    const v = new Violations();
+    v.check(ID.test(input.vmId), 'vmId', `must be 1-128 of [A-Za-z0-9_.-], got '${input.vmId}'`);
+    const destination = input.destination === 'auto' ? '' : input.destination;
+    v.check(destination === '' || HOST_ID.test(destination), 'destinationHostId', `must be a host id or "auto", got '${input.destination}'`);
+    checkPolicy(input.policy, v);
+    v.throwIfAny();
+
+    if (input.commandId) {
+      const prior = (await this.d.store.commandResult(input.commandId))?.appends.find((a) => a.streamId.startsWith('migration-'));
+      if (prior) return (await this.get(prior.streamId.slice('migration-'.length))).migration;
+    }
+    const vm = await this.d.inventory.getVm(input.vmId);
+    if (vm.status !== 'running') throw new IllegalStateError(`VM ${vm.vmId} is ${vm.status}: only a running VM is live-migrated`);
+    if (vm.migrationId !== '') throw new IllegalStateError(`VM ${vm.vmId} is already moving (migration ${vm.migrationId})`);
+    const forbidden = modeAllows(vm.migrationMode, input.trigger);
+    if (forbidden) throw new IllegalStateError(`VM ${vm.vmId} cannot be migrated: ${forbidden}`);
+    if (destination !== '') {
+      if (destination === vm.hostId) throw new IllegalStateError(`VM ${vm.vmId} already runs on ${destination}`);
+      const answer = await this.d.scheduler.score(vm, { excludedHosts: [vm.hostId], limit: 1, explainHosts: [destination] });
+      const reasons = answer.rejections.get(destination);
+      if (reasons) throw refusal(destination, vm.name, reasons);
+    }
+    const migrationId = randomUUID();
+    const policy = resolvePolicy(this.d.defaults, this.d.poolPolicies[vm.resourcePool], input.policy);
+    const request: migrationEvents.MigrationRequested = {
+      migrationId,
+      vmId: vm.vmId,
+      vmName: vm.name,
+      trigger: input.trigger,
+      sourceHostId: vm.hostId,
+      sourceHypervisorUri: vm.hypervisorUri,
+      requestedDestination: destination,
+      memoryBytes: vm.memoryBytes,
+      policy,
+      warning: vm.highPerformanceOrPinned ? HP_WARNING : '',
+      reason: input.reason,
+      ...(input.evacuationId ? { evacuationId: input.evacuationId } : {}),
+    };
+    const r = await this.execute(migrationId, { type: 'RequestMigration', request }, input.commandId);
+    if (r.state.status === 'absent') throw new Error('migration not recorded');
+    return r.state;
+  }
+
+  async cancel(input: { commandId?: string; migrationId: string; reason: string }): Promise<ExistingMigration> {
+    checkId(input.migrationId, 'migrationId');
+    await this.get(input.migrationId);
+    const r = await this.execute(input.migrationId, { type: 'Cancel', reason: input.reason || 'cancelled by the operator' }, input.commandId);
+    return r.state as ExistingMigration;
+  }
+
+  async resume(input: { commandId?: string; migrationId: string }): Promise<ExistingMigration> {
+    checkId(input.migrationId, 'migrationId');
+    await this.get(input.migrationId);
+    const r = await this.execute(input.migrationId, { type: 'Resume' }, input.commandId);
+    return r.state as ExistingMigration;
+  }
+
+  /** Where the VM could go, ranked, and why every other host is missing. */
+  async destinations(vmId: string, limit: number): Promise<{ vm: VmInfo; answer: Awaited<ReturnType<SchedulerPort['score']>> }> {
+    const v = new Violations();
+    v.check(ID.test(vmId), 'vmId', `must be 1-128 of [A-Za-z0-9_.-], got '${vmId}'`);
+    v.check(Number.isInteger(limit) && limit >= 0 && limit <= 1000, 'limit', 'must be between 0 and 1000');
+    v.throwIfAny();
+    const vm = await this.d.inventory.getVm(vmId);
+    if (vm.hostId === '') throw new IllegalStateError(`VM ${vmId} is ${vm.status}: it runs nowhere`);
+    const answer = await this.d.scheduler.score(vm, { excludedHosts: [vm.hostId], limit: limit || 20, explainMissing: true });
+    return { vm, answer };
+  }
+}
+
+function checkId(id: string, field: string): void {
+  new Violations().check(ID.test(id), field, `must be 1-128 of [A-Za-z0-9_.-], got '${id}'`).throwIfAny();
+}

@@ -1,0 +1,162 @@
+import type { Logger } from '@berth/observability';
+import { excludedHosts, type Migration } from '../domain/migration/state.ts';
+import type { MigrationCommands } from './migrations.ts';
+import type { Clock, InventoryPort, SchedulerPort } from './ports.ts';
+
+export interface RunnerDeps {
+  readonly migrations: MigrationCommands;
+  readonly inventory: InventoryPort;
+  readonly scheduler: SchedulerPort;
+  readonly clock: Clock;
+  readonly logger: Logger;
+  /** Base of the backoff between attempts (doubled for each later one). */
+  readonly retryBackoffMillis: number;
+}
+
+/** Choices in a row refused because the host moved on (generation) before an attempt counts as failed. */
+const STALE_CHOICES = 5;
+
+/**
+ * The process manager of migrations: takes the next step of a migration from its log, one step at
+ * a time per migration, and records what came of it. Every step is idempotent (command ids derived
+ * from the migration, attempt and step), so after a crash the sweep simply runs it again: a claim
+ * taken before the crash is found by its command id, a release of a claim already released changes
+ * nothing. Steps that wait for the executor (copying) or the operator (post-copy paused) do nothing.
+ */
+export class MigrationRunner {
+  private readonly busy = new Map<string, Promise<void>>();
+  private readonly again = new Set<string>();
+  private stopped = false;
+
+  constructor(private readonly d: RunnerDeps) {}
+
+  /** Runs the migration's pending steps soon (coalesced per migration). */
+  kick(migrationId: string): void {
+    if (this.stopped) return;
+    if (this.busy.has(migrationId)) {
+      this.again.add(migrationId);
+      return;
+    }
+    const run = this.advance(migrationId)
+      .catch((e: unknown) => this.d.logger.warn({ err: e, migrationId }, 'migration step failed; the sweep retries it'))
+      .finally(() => {
+        this.busy.delete(migrationId);
+        if (this.again.delete(migrationId)) this.kick(migrationId);
+      });
+    this.busy.set(migrationId, run);
+  }
+
+  isBusy(migrationId: string): boolean {
+    return this.busy.has(migrationId);
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    await Promise.all([...this.busy.values()]);
+  }
+
+  private async advance(migrationId: string): Promise<void> {
+    for (let steps = 0; steps < 20 && !this.stopped; steps++) {
+      const m = await this.d.migrations.load(migrationId);
+      if (!(await this.step(migrationId, m))) return;
+    }
+  }
+
+  /** One step; true when something was recorded (so the next step may follow at once). */
+  private async step(id: string, m: Migration): Promise<boolean> {
+    const { migrations, inventory, clock } = this.d;
+    switch (m.status) {
+      case 'requested':
+      case 'retry-waiting': {
+        if (m.status === 'retry-waiting' && clock.now().toISOString() < m.notBefore) return false;
+        return this.choose(id, m, 0);
+      }
+      case 'destination-chosen': {
+        const { attempt, destination } = m;
+        for (let stale = 0; ; stale++) {
+          const current = stale === 0 ? m : await migrations.load(id);
+          if (current.status !== 'destination-chosen' || current.attempt !== attempt) return true;
+          const dest = current.destination;
+          const outcome = await inventory.beginMigration({
+            commandId: `${id}:claim:${attempt}:${dest.hostId}:${dest.generation}`,
+            vmId: m.core.vmId,
+            migrationId: id,
+            hostId: dest.hostId,
+            expectedGeneration: dest.generation,
+            claim: dest.claim,
+            automatic: m.core.trigger === 'balancer',
+          });
+          if (outcome.kind === 'claimed') {
+            await migrations.execute(id, { type: 'RecordDestinationClaimed', attempt, hypervisorUri: outcome.hypervisorUri, generation: outcome.generation });
+            return true;
+          }
+          if (outcome.kind === 'refused' || stale >= STALE_CHOICES) {
+            await migrations.execute(id, { type: 'RecordClaimRefused', attempt, reason: `inventory refused the claim on ${destination.hostId}: ${outcome.detail}` });
+            return true;
+          }
+          // The host moved on since the score: choose again with fresh data, same attempt.
+          if (!(await this.choose(id, current, stale + 1))) return true;
+        }
+      }
+      case 'switched-over':
+        await inventory.completeMigration({ commandId: `${id}:complete:${m.attempt}`, vmId: m.core.vmId, migrationId: id });
+        await migrations.execute(id, { type: 'RecordSourceReleased', attempt: m.attempt });
+        return true;
+      case 'releasing-destination':
+        await inventory.abortMigration({ commandId: `${id}:release:${m.attempt}`, vmId: m.core.vmId, migrationId: id, reason: m.reason });
+        await migrations.execute(id, { type: 'RecordDestinationReleased', attempt: m.attempt, now: clock.now().toISOString(), backoffMillis: this.d.retryBackoffMillis });
+        return true;
+      case 'aborting':
+        // Cancelled before inventory confirmed the claim: nothing was copied; give the claim back (if taken).
+        if (m.destination.hypervisorUri === undefined) {
+          await migrations.execute(id, { type: 'RecordCopyFailed', attempt: m.attempt, reason: `cancelled before the copy started: ${m.reason}` });
+          return true;
+        }
+        return false;
+      case 'destination-claimed':
+      case 'migrating':
+      case 'postcopy-paused':
+      case 'completed':
+      case 'aborted':
+      case 'failed':
+      case 'absent':
+        return false;
+      default: {
+        const never: never = m;
+        throw new Error(`unhandled migration state ${JSON.stringify(never)}`);
+      }
+    }
+  }
+
+  /**
+   * Asks the scheduler for the destination of this attempt: the named host on the first attempt of
+   * a manual migration, else the best host with the source and every failed destination excluded.
+   */
+  private async choose(id: string, m: Extract<Migration, { attempt: number }>, round: number): Promise<boolean> {
+    const { migrations, inventory, scheduler, clock } = this.d;
+    const vm = await inventory.getVm(m.core.vmId);
+    const attempt = m.attempt;
+    if (vm.status !== 'running' || vm.hostId !== m.core.sourceHostId) {
+      await migrations.execute(id, { type: 'RecordNoDestination', attempt, reason: `VM is ${vm.status} on ${vm.hostId || 'no host'}, no longer running on ${m.core.sourceHostId}` });
+      return true;
+    }
+    const excluded = excludedHosts(m);
+    const named = attempt === 1 && m.core.requestedDestination !== '' ? m.core.requestedDestination : '';
+    const answer = await scheduler.score(vm, { excludedHosts: excluded, limit: named ? 1000 : 1, ...(named ? { explainHosts: [named] } : {}) });
+    const pick = named ? answer.hosts.find((h) => h.hostId === named) : answer.hosts[0];
+    if (pick === undefined) {
+      const reasons = named ? answer.rejections.get(named) : undefined;
+      const reason = named
+        ? `host ${named} cannot take ${vm.name}: ${reasons?.join('; ') ?? 'not among the hosts that fit'}`
+        : answer.summary || `no host can take ${vm.name}`;
+      await migrations.execute(id, { type: 'RecordNoDestination', attempt, reason });
+      return true;
+    }
+    const r = await migrations.execute(id, {
+      type: 'RecordDestinationChosen', attempt, hostId: pick.hostId, generation: pick.generation, claim: pick.claim,
+      explanation: named ? `${pick.hostName} as requested (score ${pick.score.toFixed(4)})` : `${answer.summary}${round > 0 ? ` (choice ${round + 1})` : ''}`,
+      now: clock.now().toISOString(),
+    });
+    return r.events.length > 0;
+  }
+}

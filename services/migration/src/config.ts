@@ -1,0 +1,41 @@
+import { z } from 'zod';
+import { loadConfig, zDuration, zPort, zUrl } from '@berth/config';
+
+const count = (min: number, max: number) =>
+  z.coerce.number().int('must be a whole number').min(min, `must be >= ${min}`).max(max, `must be <= ${max}`);
+const address = z.string().regex(/^[^\s:]+:\d+$/, 'must be host:port');
+
+/** Every variable the migration service reads, validated once at start-up (all problems named at once). */
+export const migrationConfigSchema = z.object({
+  DATABASE_URL: zUrl(['postgres', 'postgresql']).prefault('postgres://postgres@127.0.0.1:5432/berth_migration'),
+  NATS_URL: zUrl(['nats', 'tls']).prefault('nats://127.0.0.1:4222'),
+  /** Isolates streams, subjects and buckets (tests share one server). */
+  NATS_PREFIX: z.string().regex(/^[A-Za-z0-9_-]+$/, 'letters, digits, _ and - only').optional(),
+  MIGRATION_GRPC_PORT: zPort().prefault('50054'),
+  /** host:port of inventory's gRPC API (claims, VMs, hosts). */
+  INVENTORY_ADDR: address.prefault('127.0.0.1:50051'),
+  /** host:port of the scheduler's gRPC API (destinations). */
+  SCHEDULER_ADDR: address.prefault('127.0.0.1:50052'),
+  /** Deadline of one call to inventory or the scheduler. */
+  MIGRATION_CALL_DEADLINE: zDuration().prefault('10s'),
+  /** Destinations tried per migration before it fails (oVirt's rerun count). */
+  MIGRATION_MAX_ATTEMPTS: count(1, 10).prefault('3'),
+  /** Wait before the 2nd attempt; doubled for each later one. */
+  MIGRATION_RETRY_BACKOFF: zDuration().prefault('5s'),
+  /** Completion budget per GiB of guest memory (KubeVirt: 150 s). */
+  MIGRATION_COMPLETION_BUDGET_PER_GIB: zDuration().prefault('150s'),
+  /** Abort when the remaining data has not shrunk for this long (KubeVirt: 150 s). */
+  MIGRATION_NO_PROGRESS_TIMEOUT: zDuration().prefault('150s'),
+  /** How often unfinished migrations are looked for in the log (work lost by a crash or a failed call). */
+  MIGRATION_SWEEP_INTERVAL: zDuration().prefault('2s'),
+  /**
+   * How long a migration may stay claimed or migrating without any word from the executor before
+   * the service asks the executor where the domain runs (completion budget comes on top).
+   */
+  MIGRATION_EXECUTOR_SILENCE: zDuration().prefault('60s'),
+});
+
+export type MigrationConfig = z.output<typeof migrationConfigSchema>;
+
+export const loadMigrationConfig = (env: Readonly<Record<string, string | undefined>> = process.env): Readonly<MigrationConfig> =>
+  loadConfig(migrationConfigSchema, env);

@@ -1,0 +1,23 @@
+import type { migrationEvents } from '@berth/contracts';
+
+type Ev = migrationEvents.MigrationEventMap;
+
+/** Commands of the migration aggregate. Time comes in with the command (`now`); the decider reads no clock. */
+export type MigrationCommand =
+  | { readonly type: 'RequestMigration'; readonly request: Ev['MigrationRequested'] }
+  | { readonly type: 'RecordDestinationChosen'; readonly attempt: number; readonly hostId: string; readonly generation: number; readonly claim: unknown; readonly explanation: string; readonly now: string }
+  /** The scheduler found no host (or refused the one asked for): nothing to try. */
+  | { readonly type: 'RecordNoDestination'; readonly attempt: number; readonly reason: string }
+  | { readonly type: 'RecordDestinationClaimed'; readonly attempt: number; readonly hypervisorUri: string; readonly generation: number }
+  /** Inventory refused the claim (no longer fits, host state changed, VM not migratable). */
+  | { readonly type: 'RecordClaimRefused'; readonly attempt: number; readonly reason: string }
+  | { readonly type: 'RecordCopyStarted'; readonly attempt: number }
+  | { readonly type: 'RecordProgress'; readonly attempt: number; readonly progress: migrationEvents.MigrationProgress }
+  | { readonly type: 'RecordSwitchedOver'; readonly attempt: number; readonly hostId: string }
+  | { readonly type: 'RecordSourceReleased'; readonly attempt: number }
+  /** The executor reports the copy failed or was aborted; the VM runs on the source. */
+  | { readonly type: 'RecordCopyFailed'; readonly attempt: number; readonly reason: string }
+  | { readonly type: 'RecordPostCopyPaused'; readonly attempt: number; readonly detail: string }
+  | { readonly type: 'RecordDestinationReleased'; readonly attempt: number; readonly now: string; readonly backoffMillis: number }
+  | { readonly type: 'Cancel'; readonly reason: string }
+  | { readonly type: 'Resume' };

@@ -1,0 +1,2 @@
+export { startMigration, type RunningMigration, type MigrationOverrides } from './service.ts';
+export { loadMigrationConfig, migrationConfigSchema, type MigrationConfig } from './config.ts';

@@ -1,0 +1,133 @@
+import pg from 'pg';
+import { migrationEvents } from '@berth/contracts';
+import { createKysely, migrateEventStore, PostgresEventStore, runProjection, startRelay, type AnyKysely, type TailingLoop } from '@berth/event-store';
+import { createGrpcServer, type GrpcServer } from '@berth/grpc-kit';
+import { connectNats, createEventPublisher, ensureStreams, type RunningConsumer } from '@berth/messaging';
+import type { Logger } from '@berth/observability';
+import { MigrationCommands } from './application/migrations.ts';
+import type { Policy, PolicyOverrides } from './application/policy.ts';
+import type { Clock, InventoryPort, SchedulerPort } from './application/ports.ts';
+import { MigrationRunner } from './application/runner.ts';
+import { GrpcInventory } from './adapters/grpc/inventory-client.ts';
+import { GrpcScheduler } from './adapters/grpc/scheduler-client.ts';
+import { migrationService } from './adapters/grpc/service.ts';
+import { startExecutorEventsConsumer } from './adapters/nats/executor-events.ts';
+import { asMigrationDb, migrateReadModel, projectMigrationEvents, ReadModel } from './adapters/postgres/read-model.ts';
+import type { MigrationConfig } from './config.ts';
+
+export interface RunningMigration {
+  readonly port: number;
+  readonly store: PostgresEventStore;
+  readonly db: AnyKysely;
+  readonly migrations: MigrationCommands;
+  readonly runner: MigrationRunner;
+  readonly readModel: ReadModel;
+  stop(): Promise<void>;
+}
+
+export interface MigrationOverrides {
+  /** Ports to use instead of the gRPC clients (tests of the application). */
+  readonly inventory?: InventoryPort;
+  readonly scheduler?: SchedulerPort;
+  readonly clock?: Clock;
+  /** Per resource pool migration policy (max downtime, bandwidth, budgets, post-copy...). */
+  readonly poolPolicies?: Readonly<Record<string, PolicyOverrides>>;
+}
+
+/** Creates the service's database when it does not exist yet (a fresh machine or test run). */
+export async function ensureDatabase(url: string): Promise<void> {
+  const name = decodeURIComponent(new URL(url).pathname.slice(1));
+  const admin = new URL(url);
+  admin.pathname = '/postgres';
+  const c = new pg.Client({ connectionString: admin.toString() });
+  await c.connect();
+  try {
+    const { rowCount } = await c.query('SELECT 1 FROM pg_database WHERE datname = $1', [name]);
+    if (rowCount === 0) await c.query(`CREATE DATABASE "${name.replace(/"/g, '""')}"`).catch((e: { code?: string }) => {
+      if (e.code !== '42P04') throw e; // created meanwhile by another process
+    });
+  } finally {
+    await c.end();
+  }
+}
+
+export const defaultPolicy = (config: Readonly<MigrationConfig>): Policy => ({
+  maxDowntimeMillis: 0,
+  bandwidthMiBps: 0,
+  autoConverge: false,
+  postCopy: false,
+  completionBudgetSecondsPerGiB: Math.max(1, Math.round(config.MIGRATION_COMPLETION_BUDGET_PER_GIB / 1000)),
+  noProgressTimeoutSeconds: Math.max(1, Math.round(config.MIGRATION_NO_PROGRESS_TIMEOUT / 1000)),
+  maxAttempts: config.MIGRATION_MAX_ATTEMPTS,
+});
+
+/** Wires the whole service: log, read model, relay, executor-report consumer, the runner and its sweep, gRPC. */
+export async function startMigration(config: Readonly<MigrationConfig>, logger: Logger, over: MigrationOverrides = {}): Promise<RunningMigration> {
+  const prefix = config.NATS_PREFIX;
+  const p = prefix ? { prefix } : {};
+  await ensureDatabase(config.DATABASE_URL);
+  const db = createKysely(config.DATABASE_URL, { applicationName: 'berth-migration', max: 10 });
+  await migrateEventStore(db);
+  await migrateReadModel(db);
+  const store = new PostgresEventStore(db);
+  const readModel = new ReadModel(asMigrationDb(db));
+
+  const grpcInventory = over.inventory ? undefined : new GrpcInventory(config.INVENTORY_ADDR, config.MIGRATION_CALL_DEADLINE);
+  const grpcScheduler = over.scheduler ? undefined : new GrpcScheduler(config.SCHEDULER_ADDR, config.MIGRATION_CALL_DEADLINE);
+  const inventory: InventoryPort = over.inventory ?? grpcInventory!;
+  const scheduler: SchedulerPort = over.scheduler ?? grpcScheduler!;
+  const clock: Clock = over.clock ?? { now: () => new Date() };
+
+  // The commands kick the runner after each change; the runner records through the commands.
+  const kicks: { runner?: MigrationRunner } = {};
+  const migrations = new MigrationCommands({
+    store, inventory, scheduler, clock,
+    defaults: defaultPolicy(config),
+    poolPolicies: over.poolPolicies ?? {},
+    changed: (id) => kicks.runner?.kick(id),
+  });
+  const runner = new MigrationRunner({ migrations, inventory, scheduler, clock, logger, retryBackoffMillis: config.MIGRATION_RETRY_BACKOFF });
+  kicks.runner = runner;
+
+  const nc = await connectNats({ url: config.NATS_URL, name: 'berth-migration' });
+  await ensureStreams(nc, p);
+  const publish = createEventPublisher(nc, { service: migrationEvents.MIGRATION_SERVICE, ...p });
+  const loops: TailingLoop[] = [
+    startRelay({ store, name: 'migration-relay', publishRaw: async (e) => void (await publish(e)), pollMillis: 1000, logger }),
+    runProjection({ store, name: 'migration-read-model', handle: (events, trx) => projectMigrationEvents(events, asMigrationDb(trx)), pollMillis: 1000, logger }),
+  ];
+  const consumers: RunningConsumer[] = [await startExecutorEventsConsumer({ nc, ...p, migrations, logger })];
+
+  // Unfinished migrations (after a crash, a failed call, a retry whose backoff ran out) are taken up here.
+  const sweep = async (): Promise<void> => {
+    for (const id of await readModel.active()) if (!runner.isBusy(id)) runner.kick(id);
+  };
+  const sweeper = setInterval(() => void sweep().catch((e: unknown) => logger.warn({ err: e }, 'migration sweep failed')), config.MIGRATION_SWEEP_INTERVAL);
+  void sweep().catch((e: unknown) => logger.warn({ err: e }, 'migration sweep failed'));
+
+  const server: GrpcServer = createGrpcServer({
+    serviceName: 'migration',
+    services: [migrationService({ migrations, readModel })],
+    readiness: async () => {
+      if (nc.isClosed()) return false;
+      await db.selectNoFrom((eb) => eb.val(1).as('one')).execute();
+      return true;
+    },
+    logger,
+  });
+  const port = await server.listen(config.MIGRATION_GRPC_PORT);
+  return {
+    port, store, db, migrations, runner, readModel,
+    async stop() {
+      clearInterval(sweeper);
+      await server.shutdown(0, 2000);
+      await Promise.all(consumers.map((c) => c.stop()));
+      await runner.stop();
+      await Promise.all(loops.map((l) => l.stop()));
+      grpcInventory?.close();
+      grpcScheduler?.close();
+      await nc.drain();
+      await db.destroy();
+    },
+  };
+}
