@@ -126,12 +126,21 @@ export class GuestsView extends PyObject {
 /** GuestIoTune.IoTune.IoTuneVals: attribute access into a dict of limits. */
 export class IoTuneVals extends PyObject {
   readonly typeName = 'IoTuneVals';
-  constructor(readonly vals: Map<string, Value>) {
+  private map: Map<string, Value> | undefined;
+  /** `raw` is converted entry by entry when read (most intervals read a few limits, if any). */
+  constructor(
+    private readonly raw: Readonly<Record<string, unknown>>,
+    private readonly convert: (x: unknown) => Value,
+  ) {
     super();
+  }
+  get vals(): Map<string, Value> {
+    return (this.map ??= new Map(Object.entries(this.raw).map(([k, x]): [string, Value] => [k, this.convert(x)])));
   }
   getAttr(name: string): Value | undefined {
     if (name === 'vals') return new PyDict(this.vals);
-    return this.vals.get(name);
+    if (this.map !== undefined) return this.map.get(name);
+    return Object.hasOwn(this.raw, name) ? this.convert(this.raw[name]) : undefined;
   }
 }
 

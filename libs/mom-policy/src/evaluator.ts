@@ -259,7 +259,7 @@ export class Evaluator {
       return fn.fn(args);
     }
     const builtin = BUILTIN_MAP.get(name);
-    if (builtin !== undefined) return this.dispatch(name, builtin, code.slice(1), line);
+    if (builtin !== undefined) return this.dispatch(name, builtin, code, line);
     if (name === 'eval') {
       let last: Value | undefined;
       for (let i = 1; i < code.length; i++) last = this.eval(code[i]!);
@@ -270,7 +270,9 @@ export class Evaluator {
   }
 
   /** GenericEvaluator._dispatch: arity from the form's doc string, then evaluate per argument type. */
-  private dispatch(name: string, b: Builtin, args: Arg[], line: number): Value {
+  private dispatch(name: string, b: Builtin, code: readonly Code[], line: number): Value {
+    const args: Arg[] = new Array<Arg>(code.length - 1);
+    for (let i = 1; i < code.length; i++) args[i - 1] = code[i]!;
     const types = b.types;
     const variadic = types[types.length - 1] === '...';
     if (types.length !== args.length && !variadic) throw new EvalError(`arity mismatch in doc parsing of 'c_${name}'`, line);

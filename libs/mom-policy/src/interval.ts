@@ -61,10 +61,12 @@ function dictOf(x: unknown): Map<string, Value> {
   return new Map<string, Value>(isRecord(x) ? Object.entries(x).map(([k, v]): [string, Value] => [k, toValue(v)]) : []);
 }
 
+const vals = (x: unknown): IoTuneVals => new IoTuneVals(isRecord(x) ? x : {}, toValue);
+
 /** `io_tune` entries `{name, path, guaranteed, maximum, current}` become MOM's IoTune objects. */
 function statValue(key: string, x: unknown): Value {
   if (key === 'io_tune' && Array.isArray(x)) {
-    return x.map((d) => (isRecord(d) ? new IoTune(toValue(d.name), toValue(d.path), new IoTuneVals(dictOf(d.guaranteed)), new IoTuneVals(dictOf(d.maximum)), new IoTuneVals(dictOf(d.current))) : toValue(d)));
+    return x.map((d) => (isRecord(d) ? new IoTune(toValue(d.name), toValue(d.path), vals(d.guaranteed), vals(d.maximum), vals(d.current)) : toValue(d)));
   }
   return toValue(x);
 }
@@ -261,8 +263,11 @@ function finish(ev: Evaluator, host: Entity, guests: readonly Entity[], excluded
     host: plainRecord(raw.host),
     guests: Object.fromEntries([...rawGuests].map(([name, c]) => [name, plainRecord(c)])),
     excluded_guests: excluded,
-    variables: plainRecord(variables),
+    variables: {},
   };
+  // Converted when someone reads them (the service rarely does; toJson reads the raw values).
+  let plainVariables: Record<string, PlainValue> | undefined;
+  Object.defineProperty(out, 'variables', { get: () => (plainVariables ??= plainRecord(variables)), enumerable: true });
   Object.defineProperty(out, RAW, { value: raw, enumerable: false });
   return out;
 }
