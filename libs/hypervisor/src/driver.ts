@@ -108,7 +108,10 @@ export interface MigrateOptions {
   readonly copyStorage?: boolean;
   /** Aborts a pre-copy migration (`domjobabort`): the domain keeps running on the source. Ignored after a post-copy switch-over. */
   readonly signal?: AbortSignal;
-  /** Progress as the source reports it, at a bounded rate (about once per `progressIntervalMillis`). */
+  /**
+   * Progress as the source reports it, at a bounded rate (about once per `progressIntervalMillis`),
+   * once data flows (libvirt's job first spends a moment with every count at 0: not reported).
+   */
   readonly onProgress?: (p: MigrationProgress) => void;
   /** How often progress is read and reported (default 1000 ms). */
   readonly progressIntervalMillis?: number;

@@ -272,7 +272,8 @@ export class LibvirtDriver implements HypervisorDriver {
             await this.run(['migrate-setmaxdowntime', name, String(Math.max(1, Math.round(opts.maxDowntimeMillis ?? 300)))]);
             downtimeSet = true;
           }
-          opts.onProgress?.(p);
+          // Before data flows (the destination's QEMU starting) every count is 0: not progress yet.
+          if (p.dataTotalBytes > 0) opts.onProgress?.(p);
         }
       } catch {
         // A reading that failed (the job ended meanwhile, the daemon is busy) is skipped; the
