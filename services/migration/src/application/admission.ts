@@ -1,0 +1,58 @@
+import { admitMany, type Admission, type AdmissionRound, type InFlightMigration, type MigrationCaps, type MigrationRequest, admit } from '../domain/caps/caps.ts';
+
+/**
+ * The one place every migration of this process takes its slot: evacuations, the balancer and
+ * manual migrations alike. Admission and reservation happen in one synchronous step (no await in
+ * between), so concurrent callers can never both take the last slot; a slot is held until
+ * `release` (the migration completed, failed or was aborted, or its start failed).
+ */
+export class AdmissionGate {
+  private readonly inFlight = new Map<string, InFlightMigration>();
+  private maxObserved = 0;
+
+  constructor(readonly caps: MigrationCaps) {}
+
+  /** Migrations already running when the process starts (from the migration log). */
+  seed(migrations: Iterable<InFlightMigration>): void {
+    for (const m of migrations) this.inFlight.set(m.vmId, m);
+    this.observe();
+  }
+
+  tryAcquire(request: MigrationRequest): Admission {
+    const a = admit(this.caps, this.inFlight.values(), request);
+    if (a.admitted) {
+      this.inFlight.set(request.vmId, request);
+      this.observe();
+    }
+    return a;
+  }
+
+  /** Admits a queue in its order (high priority first) and reserves the slots of those admitted. */
+  acquireMany<R extends MigrationRequest>(queue: readonly R[]): AdmissionRound<R> {
+    const round = admitMany(this.caps, this.inFlight.values(), queue);
+    for (const r of round.admitted) this.inFlight.set(r.vmId, r);
+    this.observe();
+    return round;
+  }
+
+  release(vmId: string): void {
+    this.inFlight.delete(vmId);
+  }
+
+  get running(): number {
+    return this.inFlight.size;
+  }
+
+  /** The most migrations ever held at once (benchmarks compare it with the caps). */
+  get maxConcurrentObserved(): number {
+    return this.maxObserved;
+  }
+
+  list(): InFlightMigration[] {
+    return [...this.inFlight.values()];
+  }
+
+  private observe(): void {
+    if (this.inFlight.size > this.maxObserved) this.maxObserved = this.inFlight.size;
+  }
+}

@@ -1,0 +1,48 @@
+/**
+ * What the evacuation application needs from the world, as small interfaces (adapters implement
+ * them: inventory gRPC, the snapshot bucket, the migration aggregate, the Postgres log).
+ */
+import type { HostSnapshot, HostState } from '@berth/fit';
+import type { EvacuationCommand } from '../domain/evacuation/decide.ts';
+import type { Evacuee, MoveKind } from '../domain/evacuation/model.ts';
+import type { Evacuation } from '../domain/evacuation/state.ts';
+
+export interface FleetReader {
+  /** Every host snapshot (the KV bucket `berth-host-snapshots`). */
+  snapshots(): Promise<readonly HostSnapshot[]>;
+  /** The VMs holding claims on a host, with their spec and what they are doing. */
+  evacuees(hostId: string): Promise<readonly Evacuee[]>;
+}
+
+export interface HostControl {
+  /** Inventory's SetHostState: `maintenance` with claims left becomes `maintenance-preparing`. */
+  setHostState(hostId: string, state: HostState, reason: string): Promise<void>;
+}
+
+export interface MoveRequest {
+  /** Deterministic per (evacuation, VM, attempt): a retried start creates nothing new. */
+  readonly commandId: string;
+  readonly vmId: string;
+  readonly sourceHostId: string;
+  readonly destinationHostId: string;
+  readonly kind: MoveKind;
+  readonly reason: string;
+}
+
+/** The migration aggregate's application API: starts one VM move; its end is reported back through `EvacuationRunner.migrationEnded`. */
+export interface MigrationStarter {
+  start(request: MoveRequest): Promise<{ readonly migrationId: string }>;
+  abort(migrationId: string, reason: string): Promise<void>;
+}
+
+export interface EvacuationLog {
+  read(hostId: string): Promise<Evacuation>;
+  /** load -> decide -> append with the expected version (retries conflicts); answers the state after. */
+  execute(hostId: string, commandId: string, command: EvacuationCommand): Promise<Evacuation>;
+  /** Hosts with a drain under way (running or cancelling), for a restart. */
+  active(): Promise<readonly string[]>;
+}
+
+export interface Clock {
+  now(): number;
+}

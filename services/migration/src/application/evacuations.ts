@@ -1,0 +1,180 @@
+import { NotFoundError } from '@berth/errors';
+import type { MigrationCaps } from '../domain/caps/caps.ts';
+import type { WaitingVm, MoveOutcome } from '../domain/evacuation/events.ts';
+import type { EvacuationPlan, EvacuationTrigger, PlannedMove } from '../domain/evacuation/model.ts';
+import { planEvacuation } from '../domain/evacuation/plan.ts';
+import { isActive, type Evacuation } from '../domain/evacuation/state.ts';
+import type { AdmissionGate } from './admission.ts';
+import type { Clock, EvacuationLog, FleetReader, HostControl, MigrationStarter } from './evacuation-ports.ts';
+
+export interface EvacuationDeps {
+  readonly fleet: FleetReader;
+  readonly hosts: HostControl;
+  readonly migrations: MigrationStarter;
+  readonly log: EvacuationLog;
+  readonly gate: AdmissionGate;
+  readonly clock: Clock;
+  /** How long a blocked drain waits before it plans again (it also plans again whenever a move ends). */
+  readonly retryMillis: number;
+  readonly onError?: (hostId: string, error: unknown) => void;
+}
+
+const iso = (ms: number): string => new Date(ms).toISOString();
+
+/**
+ * Runs drains: plans (PlanEvacuation has no side effects), records the evacuation in the log,
+ * starts moves through the migration application within the caps (high priority first), records
+ * why the rest waits and when it tries again, and ends the drain when the host holds no claim
+ * (completed) or, after a cancel, when no move of it runs any more (the host's state put back).
+ * Passes of one host never overlap; a pass asked for while one runs is done once after it.
+ */
+export class EvacuationRunner {
+  private readonly passes = new Map<string, { running: Promise<void>; again: boolean }>();
+  /** vmId -> host being drained, for the moves this process started. */
+  private readonly moving = new Map<string, string>();
+  /** Starts not yet recorded: an end reported before its start is recorded waits for it. */
+  private readonly starting = new Map<string, Promise<void>>();
+
+  constructor(private readonly deps: EvacuationDeps) {}
+
+  get caps(): MigrationCaps {
+    return this.deps.gate.caps;
+  }
+
+  async plan(hostId: string, trigger: EvacuationTrigger = 'operator'): Promise<EvacuationPlan> {
+    const [hosts, vms, current] = await Promise.all([this.deps.fleet.snapshots(), this.deps.fleet.evacuees(hostId), this.deps.log.read(hostId)]);
+    if (!hosts.some((h) => h.capacity.hostId === hostId)) throw new NotFoundError('host', hostId);
+    const active = isActive(current) ? current : undefined;
+    const migrating = new Set(this.deps.gate.list().map((m) => m.vmId));
+    return planEvacuation({
+      hostId, hosts, trigger: active?.trigger ?? trigger, caps: this.caps,
+      vms: vms.map((v) => (migrating.has(v.spec.vmId) || active?.running.has(v.spec.vmId) ? { ...v, status: 'migrating' } : v)),
+      excludedFor: (vmId) => active?.failedDestinations.get(vmId) ?? [],
+    });
+  }
+
+  /** Starts (or joins) the drain of a host; `hostStateKnown` when inventory already put it in maintenance. */
+  async start(hostId: string, trigger: EvacuationTrigger, commandId: string, hostStateKnown = false): Promise<Evacuation> {
+    const hosts = await this.deps.fleet.snapshots();
+    const host = hosts.find((h) => h.capacity.hostId === hostId);
+    if (!host) throw new NotFoundError('host', hostId);
+    const plan = await this.plan(hostId, trigger);
+    const state = host.capacity.state;
+    // Put back on cancel: what the host was before maintenance was asked for.
+    const previousState = state === 'maintenance-preparing' || state === 'maintenance' ? 'enabled' : state;
+    const e = await this.deps.log.execute(hostId, commandId, { type: 'StartEvacuation', hostId, previousState, plan, at: iso(this.deps.clock.now()) });
+    if (!hostStateKnown && state !== 'maintenance-preparing' && state !== 'maintenance') {
+      await this.deps.hosts.setHostState(hostId, 'maintenance', `evacuation ${isActive(e) ? e.evacuationId : ''} (${trigger})`);
+    }
+    this.kick(hostId);
+    return e;
+  }
+
+  async cancel(hostId: string, abortRunning: boolean, reason: string, commandId: string): Promise<Evacuation> {
+    const e = await this.deps.log.execute(hostId, commandId, { type: 'CancelEvacuation', abortRunning, reason, at: iso(this.deps.clock.now()) });
+    if (e.status === 'cancelling' && abortRunning) {
+      await Promise.all([...e.running.values()].map((m) => this.deps.migrations.abort(m.migrationId, `evacuation cancelled: ${reason}`).catch(() => undefined)));
+    }
+    this.kick(hostId);
+    return e;
+  }
+
+  get(hostId: string): Promise<Evacuation> {
+    return this.deps.log.read(hostId);
+  }
+
+  /** Told by the migration side when a move ends (any outcome); frees its slot and moves the drain on. */
+  async migrationEnded(vmId: string, migrationId: string, outcome: MoveOutcome, reason: string): Promise<void> {
+    this.deps.gate.release(vmId);
+    await this.starting.get(vmId);
+    const hostId = this.moving.get(vmId);
+    if (hostId === undefined) return;
+    this.moving.delete(vmId);
+    await this.deps.log.execute(hostId, `${migrationId}:ended`, { type: 'RecordMoveEnded', vmId, migrationId, outcome, reason, at: iso(this.deps.clock.now()) });
+    this.kick(hostId);
+  }
+
+  /** Plans again every drain under way (the service calls this every `retryMillis`, and at start). */
+  async resumeAll(): Promise<void> {
+    for (const hostId of await this.deps.log.active()) this.kick(hostId);
+  }
+
+  /** Resolves when no pass of the host is running or queued (tests and the benchmark). */
+  async idle(hostId: string): Promise<void> {
+    for (let p = this.passes.get(hostId); p; p = this.passes.get(hostId)) await p.running;
+  }
+
+  kick(hostId: string): void {
+    const p = this.passes.get(hostId);
+    if (p) {
+      p.again = true;
+      return;
+    }
+    const entry = { running: Promise.resolve(), again: false };
+    this.passes.set(hostId, entry);
+    entry.running = (async () => {
+      do {
+        entry.again = false;
+        try {
+          await this.pass(hostId);
+        } catch (err) {
+          this.deps.onError?.(hostId, err);
+        }
+      } while (entry.again);
+      this.passes.delete(hostId);
+    })();
+  }
+
+  private async pass(hostId: string): Promise<void> {
+    const e = await this.deps.log.read(hostId);
+    if (!isActive(e)) return;
+    const now = this.deps.clock.now();
+    for (const [vmId] of e.running) this.moving.set(vmId, hostId);
+    if (e.status === 'cancelling') {
+      if (e.running.size > 0) return;
+      await this.deps.log.execute(hostId, `${e.evacuationId}:cancelled`, { type: 'FinishCancel', at: iso(now) });
+      await this.deps.hosts.setHostState(hostId, e.previousState, `evacuation ${e.evacuationId} cancelled`);
+      return;
+    }
+    const plan = await this.plan(hostId, e.trigger);
+    if (plan.moves.length === 0 && plan.blockers.length === 0 && plan.inFlight.length === 0 && e.running.size === 0) {
+      await this.deps.log.execute(hostId, `${e.evacuationId}:completed`, { type: 'CompleteEvacuation', at: iso(now) });
+      return;
+    }
+    const queue = plan.moves.filter((m) => !e.running.has(m.vmId)).map((m) => ({ ...m, sourceHostId: hostId }));
+    const round = this.deps.gate.acquireMany(queue);
+    const waiting: WaitingVm[] = plan.blockers.map((b) => ({ vmId: b.vmId, kind: b.kind, reason: b.reason, remedies: b.remedies }));
+    if (round.waiting.length > 0) {
+      const c = this.caps;
+      waiting.push({ vmId: '', kind: 'cap', reason: `moves wait for a migration slot (at most ${c.fleet} in the fleet, ${c.outboundPerHost} out of and ${c.inboundPerHost} into each host)`, remedies: [] });
+    }
+    await Promise.all(
+      round.admitted.map((m) => {
+        const p = this.startMove(e.evacuationId, hostId, m, (e.failedDestinations.get(m.vmId)?.length ?? 0) + 1, waiting).finally(() => this.starting.delete(m.vmId));
+        this.starting.set(m.vmId, p);
+        return p;
+      }),
+    );
+    await this.deps.log.execute(hostId, `${e.evacuationId}:waiting:${e.version}`, { type: 'RecordWaiting', waiting, nextRetryAt: iso(now + this.deps.retryMillis), at: iso(now) });
+  }
+
+  private async startMove(evacuationId: string, hostId: string, m: PlannedMove, attempt: number, waiting: WaitingVm[]): Promise<void> {
+    const commandId = `${evacuationId}:${m.vmId}:${attempt}`;
+    let migrationId: string;
+    try {
+      this.moving.set(m.vmId, hostId);
+      ({ migrationId } = await this.deps.migrations.start({
+        commandId, vmId: m.vmId, sourceHostId: hostId, destinationHostId: m.destinationHostId, kind: m.kind,
+        reason: `evacuation ${evacuationId}: ${m.reason}`,
+      }));
+    } catch (err) {
+      this.moving.delete(m.vmId);
+      this.deps.gate.release(m.vmId);
+      waiting.push({ vmId: m.vmId, kind: 'no-destination', reason: `the move to ${m.destinationHostId} could not start: ${err instanceof Error ? err.message : String(err)}`, remedies: ['retried automatically'] });
+      return;
+    }
+    await this.deps.log.execute(hostId, commandId, {
+      type: 'RecordMoveStarted', vmId: m.vmId, migrationId, destinationHostId: m.destinationHostId, kind: m.kind, priority: m.priority, at: iso(this.deps.clock.now()),
+    });
+  }
+}

@@ -1,0 +1,140 @@
+import { describe, expect, it } from 'vitest';
+import { DEFAULT_CAPS } from '../domain/caps/caps.ts';
+import { GiB, numaHost, vmSpec } from '../domain/evacuation/fixtures.ts';
+import { PERFORMANCE_WARNING } from '../domain/evacuation/plan.ts';
+import { AdmissionGate } from './admission.ts';
+import type { MigrationStarter, MoveRequest } from './evacuation-ports.ts';
+import { EvacuationRunner } from './evacuations.ts';
+import { FakeInventory, InMemoryEvacuationLog } from './testing/in-memory.ts';
+
+/** Starts moves by taking the destination claim; the test ends them one by one. */
+class ManualStarter implements MigrationStarter {
+  readonly started: MoveRequest[] = [];
+  readonly aborted: string[] = [];
+  constructor(private readonly inventory: FakeInventory) {}
+  async start(r: MoveRequest): Promise<{ migrationId: string }> {
+    const claim = this.inventory.claimDestination(r.vmId, r.destinationHostId);
+    if (typeof claim === 'string') throw new Error(claim);
+    this.started.push(r);
+    return { migrationId: `m-${r.commandId}` };
+  }
+  async abort(migrationId: string): Promise<void> {
+    this.aborted.push(migrationId);
+  }
+}
+
+function setup(caps = DEFAULT_CAPS) {
+  const inventory = new FakeInventory();
+  inventory.addHost(numaHost('src'));
+  inventory.addHost(numaHost('dst-a'));
+  inventory.addHost(numaHost('dst-b'));
+  inventory.place('src', vmSpec({ vmId: 'plain', vcpus: 2, memoryBytes: 4 * GiB, priority: 1 }));
+  inventory.place('src', vmSpec({ vmId: 'low', vcpus: 1, memoryBytes: 1 * GiB, priority: 0 }));
+  inventory.place('src', vmSpec({
+    vmId: 'pinned-hp', vcpus: 4, memoryBytes: 8 * GiB, priority: 10, highPerformance: true, cpuPolicy: 'dedicated', passthroughCpu: true,
+    numaNodes: [{ vcpus: 4, memoryBytes: 8 * GiB, pinnedHostNode: 0 }], migrationMode: 'manual',
+  }));
+  inventory.place('src', vmSpec({ vmId: 'stuck', vcpus: 1, memoryBytes: 2 * GiB, priority: 5, migrationMode: 'none' }));
+  const log = new InMemoryEvacuationLog();
+  const starter = new ManualStarter(inventory);
+  const gate = new AdmissionGate(caps);
+  let now = Date.parse('2026-12-01T00:00:00Z');
+  const runner = new EvacuationRunner({ fleet: inventory, hosts: inventory, migrations: starter, log, gate, clock: { now: () => now }, retryMillis: 30_000, onError: (_h, e) => { throw e; } });
+  const finish = async (vmId: string) => {
+    const r = starter.started.find((s) => s.vmId === vmId)!;
+    inventory.switchOver(vmId, r.destinationHostId, true);
+    await runner.migrationEnded(vmId, `m-${r.commandId}`, 'completed', 'switched over');
+    await runner.idle('src');
+  };
+  return { inventory, log, starter, gate, runner, finish, tick: (ms: number) => (now += ms) };
+}
+
+describe('EvacuationRunner', () => {
+  it('drains a host: high priority first within the caps, the none VM blocks with its reason until stopped, then the host reaches maintenance', async () => {
+    const { inventory, starter, runner, finish, gate, tick } = setup();
+    const plan = await runner.plan('src');
+    expect(plan.moves.map((m) => m.vmId)).toEqual(['pinned-hp', 'plain', 'low']);
+    expect(plan.moves[0]!.warnings).toEqual([PERFORMANCE_WARNING]);
+    expect(inventory.stateChanges).toEqual([]); // planning changes nothing
+
+    const started = await runner.start('src', 'operator', 'cmd-1');
+    expect(started.status).toBe('running');
+    await runner.idle('src');
+    expect(inventory.hosts.get('src')!.capacity.state).toBe('maintenance-preparing');
+    // Two out of a host at once: the two highest priorities go first.
+    expect(starter.started.map((s) => s.vmId)).toEqual(['pinned-hp', 'plain']);
+    expect(gate.running).toBe(2);
+    let e = await runner.get('src');
+    expect(e.status === 'running' && e.warnings).toEqual([{ vmId: 'pinned-hp', warning: PERFORMANCE_WARNING }]);
+
+    await finish('pinned-hp');
+    expect(starter.started.map((s) => s.vmId)).toEqual(['pinned-hp', 'plain', 'low']);
+    await finish('plain');
+    await finish('low');
+    e = await runner.get('src');
+    expect(e.status).toBe('running');
+    if (e.status !== 'running') throw new Error('unreachable');
+    expect(e.waiting.map((w) => [w.vmId, w.kind])).toEqual([['stuck', 'mode-none']]);
+    expect(e.waiting[0]!.remedies.join(' ')).toMatch(/stop it/);
+    expect(e.nextRetryAt).toBe('2026-12-01T00:00:30.000Z');
+    expect(inventory.hosts.get('src')!.capacity.state).toBe('maintenance-preparing');
+
+    // The operator stops it: the next pass moves it cold, and the drain completes.
+    inventory.stop('stuck');
+    tick(30_000);
+    await runner.resumeAll();
+    await runner.idle('src');
+    expect(starter.started.at(-1)).toMatchObject({ vmId: 'stuck', kind: 'cold' });
+    const r = starter.started.at(-1)!;
+    inventory.switchOver('stuck', r.destinationHostId, false);
+    await runner.migrationEnded('stuck', `m-${r.commandId}`, 'completed', 'moved');
+    await runner.idle('src');
+    e = await runner.get('src');
+    expect(e.status).toBe('completed');
+    expect(inventory.hosts.get('src')!.capacity.state).toBe('maintenance');
+    expect(inventory.overcommitted).toBe(0);
+    expect(e.status === 'completed' && e.history.map((h) => [h.vmId, h.outcome])).toEqual([['pinned-hp', 'completed'], ['plain', 'completed'], ['low', 'completed'], ['stuck', 'completed']]);
+  });
+
+  it('a failed move is retried elsewhere, the failed destination excluded', async () => {
+    const { inventory, starter, runner } = setup();
+    await runner.start('src', 'operator', 'cmd-1');
+    await runner.idle('src');
+    const first = starter.started.find((s) => s.vmId === 'plain')!;
+    inventory.rollBack('plain', first.destinationHostId, true);
+    await runner.migrationEnded('plain', `m-${first.commandId}`, 'failed', 'destination define failed');
+    await runner.idle('src');
+    const retry = starter.started.filter((s) => s.vmId === 'plain');
+    expect(retry).toHaveLength(2);
+    expect(retry[1]!.destinationHostId).not.toBe(first.destinationHostId);
+    expect(retry[1]!.commandId).toMatch(/:plain:2$/);
+  });
+
+  it('cancel: no new moves, running ones aborted when asked, the host back to its previous state', async () => {
+    const { inventory, starter, runner } = setup();
+    await runner.start('src', 'operator', 'cmd-1');
+    await runner.idle('src');
+    const e = await runner.cancel('src', true, 'changed my mind', 'cancel-1');
+    expect(e.status).toBe('cancelling');
+    expect(starter.aborted).toHaveLength(2);
+    for (const s of [...starter.started]) {
+      inventory.rollBack(s.vmId, s.destinationHostId, true);
+      await runner.migrationEnded(s.vmId, `m-${s.commandId}`, 'aborted', 'cancelled');
+    }
+    await runner.idle('src');
+    expect(starter.started).toHaveLength(2);
+    expect((await runner.get('src')).status).toBe('cancelled');
+    expect(inventory.hosts.get('src')!.capacity.state).toBe('enabled');
+  });
+
+  it('never exceeds the fleet cap across several drains', async () => {
+    const { inventory, runner, gate } = setup({ fleet: 3, outboundPerHost: 2, inboundPerHost: 2 });
+    inventory.addHost(numaHost('src2'));
+    inventory.place('src2', vmSpec({ vmId: 'x1' }));
+    inventory.place('src2', vmSpec({ vmId: 'x2' }));
+    await Promise.all([runner.start('src', 'operator', 'a'), runner.start('src2', 'operator', 'b')]);
+    await Promise.all([runner.idle('src'), runner.idle('src2')]);
+    expect(gate.running).toBe(3);
+    expect(gate.maxConcurrentObserved).toBe(3);
+  });
+});
