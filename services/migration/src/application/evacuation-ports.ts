@@ -2,14 +2,15 @@
  * What the evacuation application needs from the world, as small interfaces (adapters implement
  * them: inventory gRPC, the snapshot bucket, the migration aggregate, the Postgres log).
  */
-import type { HostSnapshot, HostState } from '@berth/fit';
+import type { HostState } from '@berth/fit';
+import type { HostView } from '@berth/scoring';
 import type { EvacuationCommand } from '../domain/evacuation/decide.ts';
 import type { Evacuee, MoveKind } from '../domain/evacuation/model.ts';
 import type { Evacuation } from '../domain/evacuation/state.ts';
 
 export interface FleetReader {
-  /** Every host snapshot (the KV bucket `berth-host-snapshots`). */
-  snapshots(): Promise<readonly HostSnapshot[]>;
+  /** The fleet as the KV bucket `berth-host-snapshots` has it, kept up to date (read it synchronously). */
+  view(): Promise<HostView>;
   /** The VMs holding claims on a host, with their spec and what they are doing. */
   evacuees(hostId: string): Promise<readonly Evacuee[]>;
 }

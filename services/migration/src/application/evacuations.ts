@@ -32,6 +32,8 @@ export class EvacuationRunner {
   private readonly passes = new Map<string, { running: Promise<void>; again: boolean }>();
   /** vmId -> host being drained, for the moves this process started. */
   private readonly moving = new Map<string, string>();
+  /** Drains with moves waiting for a slot: a freed slot wakes them. */
+  private readonly slotWaiters = new Set<string>();
   /** Starts not yet recorded: an end reported before its start is recorded waits for it. */
   private readonly starting = new Map<string, Promise<void>>();
 
@@ -41,24 +43,24 @@ export class EvacuationRunner {
     return this.deps.gate.caps;
   }
 
-  async plan(hostId: string, trigger: EvacuationTrigger = 'operator'): Promise<EvacuationPlan> {
-    const [hosts, vms, current] = await Promise.all([this.deps.fleet.snapshots(), this.deps.fleet.evacuees(hostId), this.deps.log.read(hostId)]);
-    if (!hosts.some((h) => h.capacity.hostId === hostId)) throw new NotFoundError('host', hostId);
+  async plan(hostId: string, trigger: EvacuationTrigger = 'operator', maxMoves?: number): Promise<EvacuationPlan> {
+    const [view, vms, current] = await Promise.all([this.deps.fleet.view(), this.deps.fleet.evacuees(hostId), this.deps.log.read(hostId)]);
+    if (!view.get(hostId)) throw new NotFoundError('host', hostId);
     const active = isActive(current) ? current : undefined;
     const migrating = new Set(this.deps.gate.list().map((m) => m.vmId));
     return planEvacuation({
-      hostId, hosts, trigger: active?.trigger ?? trigger, caps: this.caps,
+      hostId, view, trigger: active?.trigger ?? trigger, caps: this.caps,
       vms: vms.map((v) => (migrating.has(v.spec.vmId) || active?.running.has(v.spec.vmId) ? { ...v, status: 'migrating' } : v)),
       excludedFor: (vmId) => active?.failedDestinations.get(vmId) ?? [],
+      ...(maxMoves !== undefined && { maxMoves }),
     });
   }
 
   /** Starts (or joins) the drain of a host; `hostStateKnown` when inventory already put it in maintenance. */
   async start(hostId: string, trigger: EvacuationTrigger, commandId: string, hostStateKnown = false): Promise<Evacuation> {
-    const hosts = await this.deps.fleet.snapshots();
-    const host = hosts.find((h) => h.capacity.hostId === hostId);
-    if (!host) throw new NotFoundError('host', hostId);
     const plan = await this.plan(hostId, trigger);
+    const host = (await this.deps.fleet.view()).get(hostId);
+    if (!host) throw new NotFoundError('host', hostId);
     const state = host.capacity.state;
     // Put back on cancel: what the host was before maintenance was asked for.
     const previousState = state === 'maintenance-preparing' || state === 'maintenance' ? 'enabled' : state;
@@ -92,6 +94,9 @@ export class EvacuationRunner {
     this.moving.delete(vmId);
     await this.deps.log.execute(hostId, `${migrationId}:ended`, { type: 'RecordMoveEnded', vmId, migrationId, outcome, reason, at: iso(this.deps.clock.now()) });
     this.kick(hostId);
+    // The freed slot may serve another drain: each waiting one gets a pass (cheap: it plans only
+    // as many moves as slots are free, and the gate gives each slot once).
+    for (const h of this.slotWaiters) if (h !== hostId) this.kick(h);
   }
 
   /** Plans again every drain under way (the service calls this every `retryMillis`, and at start). */
@@ -127,7 +132,10 @@ export class EvacuationRunner {
 
   private async pass(hostId: string): Promise<void> {
     const e = await this.deps.log.read(hostId);
-    if (!isActive(e)) return;
+    if (!isActive(e)) {
+      this.slotWaiters.delete(hostId);
+      return;
+    }
     const now = this.deps.clock.now();
     for (const [vmId] of e.running) this.moving.set(vmId, hostId);
     if (e.status === 'cancelling') {
@@ -136,15 +144,19 @@ export class EvacuationRunner {
       await this.deps.hosts.setHostState(hostId, e.previousState, `evacuation ${e.evacuationId} cancelled`);
       return;
     }
-    const plan = await this.plan(hostId, e.trigger);
-    if (plan.moves.length === 0 && plan.blockers.length === 0 && plan.inFlight.length === 0 && e.running.size === 0) {
+    // Only as many moves as could start now are planned (the rest is deferred): a pass stays cheap.
+    const caps = this.caps;
+    const slots = Math.max(0, Math.min(caps.outboundPerHost - e.running.size, caps.fleet - this.deps.gate.running));
+    const plan = await this.plan(hostId, e.trigger, slots);
+    if (plan.moves.length === 0 && plan.blockers.length === 0 && plan.inFlight.length === 0 && plan.deferred.length === 0 && e.running.size === 0) {
       await this.deps.log.execute(hostId, `${e.evacuationId}:completed`, { type: 'CompleteEvacuation', at: iso(now) });
       return;
     }
     const queue = plan.moves.filter((m) => !e.running.has(m.vmId)).map((m) => ({ ...m, sourceHostId: hostId }));
     const round = this.deps.gate.acquireMany(queue);
     const waiting: WaitingVm[] = plan.blockers.map((b) => ({ vmId: b.vmId, kind: b.kind, reason: b.reason, remedies: b.remedies }));
-    if (round.waiting.length > 0) {
+    if (round.waiting.length > 0 || plan.deferred.length > 0) {
+      this.slotWaiters.add(hostId);
       const c = this.caps;
       waiting.push({ vmId: '', kind: 'cap', reason: `moves wait for a migration slot (at most ${c.fleet} in the fleet, ${c.outboundPerHost} out of and ${c.inboundPerHost} into each host)`, remedies: [] });
     }
@@ -155,6 +167,7 @@ export class EvacuationRunner {
         return p;
       }),
     );
+    if (round.waiting.length === 0 && plan.deferred.length === 0) this.slotWaiters.delete(hostId);
     await this.deps.log.execute(hostId, `${e.evacuationId}:waiting:${e.version}`, { type: 'RecordWaiting', waiting, nextRetryAt: iso(now + this.deps.retryMillis), at: iso(now) });
   }
 

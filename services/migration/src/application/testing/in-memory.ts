@@ -4,6 +4,7 @@
  * with @berth/fit as the real one does, and a log that folds and decides like handleCommand.
  */
 import { applyClaim, claimFits, fits, releaseClaim, type Claim, type HostSnapshot, type HostState, type VmSpec } from '@berth/fit';
+import { HostView } from '@berth/scoring';
 import { decideEvacuation, type EvacuationCommand } from '../../domain/evacuation/decide.ts';
 import type { EvacuationEvent } from '../../domain/evacuation/events.ts';
 import type { Evacuee, EvacueeStatus } from '../../domain/evacuation/model.ts';
@@ -44,26 +45,37 @@ interface VmRecord {
 
 export class FakeInventory implements FleetReader, HostControl {
   readonly hosts = new Map<string, HostSnapshot>();
+  private readonly live = new HostView();
   readonly vms = new Map<string, VmRecord>();
   /** Claims inventory would have refused (must stay 0). */
   overcommitted = 0;
   readonly stateChanges: { hostId: string; from: HostState; to: HostState }[] = [];
 
-  addHost(snapshot: HostSnapshot): void {
+  private put(snapshot: HostSnapshot): void {
     this.hosts.set(snapshot.capacity.hostId, snapshot);
+    this.live.upsert(snapshot);
+  }
+
+  addHost(snapshot: HostSnapshot): void {
+    this.put(snapshot);
+  }
+
+  removeHost(hostId: string): void {
+    this.hosts.delete(hostId);
+    this.live.remove(hostId);
   }
 
   place(hostId: string, spec: VmSpec, status: EvacueeStatus = 'running'): Claim {
     const h = this.hosts.get(hostId)!;
     const r = fits({ ...h, capacity: { ...h.capacity, state: 'enabled' } }, spec);
     if (!r.ok) throw new Error(`${spec.vmId} does not fit on ${hostId}`);
-    this.hosts.set(hostId, applyClaim(h, r.claim));
+    this.put(applyClaim(h, r.claim));
     this.vms.set(spec.vmId, { spec, hostId, status });
     return r.claim;
   }
 
-  async snapshots(): Promise<HostSnapshot[]> {
-    return [...this.hosts.values()];
+  async view(): Promise<HostView> {
+    return this.live;
   }
 
   async evacuees(hostId: string): Promise<Evacuee[]> {
@@ -79,7 +91,7 @@ export class FakeInventory implements FleetReader, HostControl {
     const h = this.hosts.get(hostId)!;
     if (h.capacity.state === to) return;
     this.stateChanges.push({ hostId, from: h.capacity.state, to });
-    this.hosts.set(hostId, { ...h, generation: h.generation + 1, capacity: { ...h.capacity, state: to } });
+    this.put({ ...h, generation: h.generation + 1, capacity: { ...h.capacity, state: to } });
   }
 
   async setHostState(hostId: string, state: HostState, _reason: string): Promise<void> {
@@ -98,7 +110,7 @@ export class FakeInventory implements FleetReader, HostControl {
     const r = fits(dest, vm.spec);
     if (!r.ok) return r.reasons.map((x) => x.detail).join('; ');
     if (claimFits(dest, r.claim).length > 0) this.overcommitted++;
-    this.hosts.set(destinationHostId, applyClaim(dest, r.claim));
+    this.put(applyClaim(dest, r.claim));
     vm.status = 'migrating';
     return r.claim;
   }
@@ -107,7 +119,7 @@ export class FakeInventory implements FleetReader, HostControl {
   switchOver(vmId: string, destinationHostId: string, wasRunning: boolean): void {
     const vm = this.vms.get(vmId)!;
     const source = vm.hostId;
-    this.hosts.set(source, releaseClaim(this.hosts.get(source)!, vmId));
+    this.put(releaseClaim(this.hosts.get(source)!, vmId));
     vm.hostId = destinationHostId;
     vm.status = wasRunning ? 'running' : 'stopped';
     const s = this.hosts.get(source)!;
@@ -116,7 +128,7 @@ export class FakeInventory implements FleetReader, HostControl {
 
   /** A failed or aborted move: the destination claim goes, the VM stays on the source. */
   rollBack(vmId: string, destinationHostId: string, wasRunning: boolean): void {
-    this.hosts.set(destinationHostId, releaseClaim(this.hosts.get(destinationHostId)!, vmId));
+    this.put(releaseClaim(this.hosts.get(destinationHostId)!, vmId));
     this.vms.get(vmId)!.status = wasRunning ? 'running' : 'stopped';
   }
 }

@@ -28,7 +28,7 @@ export function decideEvacuation(c: EvacuationCommand, e: Evacuation): Evacuatio
           type: 'EvacuationStarted',
           data: {
             evacuationId: `${c.hostId}#${e.rounds + 1}`, hostId: c.hostId, trigger: p.trigger, previousState: c.previousState,
-            vmCount: p.moves.length + p.blockers.length + p.inFlight.length, totalMemoryBytes: p.totalMemoryBytes,
+            vmCount: p.moves.length + p.blockers.length + p.inFlight.length + p.deferred.length, totalMemoryBytes: p.totalMemoryBytes,
             warnings: p.moves.flatMap((m) => m.warnings.map((warning) => ({ vmId: m.vmId, warning }))), at: c.at,
           },
         },

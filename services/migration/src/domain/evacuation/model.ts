@@ -1,5 +1,5 @@
 import type { Claim, HostSnapshot, MigrationMode, VmSpec } from '@berth/fit';
-import type { CostConfig, FailureExplanation, PlacementPolicy } from '@berth/scoring';
+import type { CostConfig, FailureExplanation, HostView, PlacementPolicy } from '@berth/scoring';
 import type { MigrationCaps } from '../caps/caps.ts';
 
 /**
@@ -21,7 +21,12 @@ export interface Evacuee {
 export interface PlanInput {
   readonly hostId: string;
   /** Every host snapshot of the fleet (the bucket `berth-host-snapshots`), the drained host included. */
-  readonly hosts: readonly HostSnapshot[];
+  readonly hosts?: readonly HostSnapshot[];
+  /**
+   * Or a live view of them (the service keeps one, as the scheduler does): the plan applies its moves
+   * to it while planning and puts the touched hosts back before it returns, so the view is unchanged.
+   */
+  readonly view?: HostView;
   /** The VMs holding claims on the drained host. */
   readonly vms: readonly Evacuee[];
   readonly trigger: EvacuationTrigger;
@@ -29,6 +34,8 @@ export interface PlanInput {
   readonly costConfig?: CostConfig;
   /** The placement policy of a pool as placement uses it; evacuation defaults to spread (the seed's "less loaded"). */
   readonly policyFor?: (pool: string) => PlacementPolicy | undefined;
+  /** Plan at most this many moves (the slots free now); the other movable VMs are listed as deferred, unplanned. */
+  readonly maxMoves?: number;
   /** Destinations refused for a VM (an earlier attempt failed there). */
   readonly excludedFor?: (vmId: string) => readonly string[];
 }
@@ -79,6 +86,8 @@ export interface EvacuationPlan {
   /** In the order they will start: priority high first, then larger memory, then VM id. */
   readonly moves: readonly PlannedMove[];
   readonly blockers: readonly Blocker[];
+  /** Movable VMs left unplanned because of `maxMoves` (planned on a later pass). */
+  readonly deferred: readonly string[];
   /** VMs already on their way out (a migration in flight); the drain waits for them. */
   readonly inFlight: readonly string[];
   /** Memory of every planned move. */

@@ -1,6 +1,7 @@
 import { applyClaim, claimFits, fits, hostSnapshot, vmSpec, type HostSnapshot, type MigrationMode } from '@berth/fit';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import { HostView } from '@berth/scoring';
 import { admitMany } from '../caps/caps.ts';
 import type { Evacuee, EvacueeStatus, EvacuationTrigger } from './model.ts';
 import { planEvacuation } from './plan.ts';
@@ -65,6 +66,21 @@ describe('planEvacuation (properties)', () => {
         }
       }),
       { numRuns: 150 },
+    );
+  });
+
+  it('planned over a shared view, decides the same and leaves the view as it was', () => {
+    fc.assert(
+      fc.property(arbScene, (s) => {
+        const view = new HostView(s.hosts);
+        const before = view.all().map((h) => [h.capacity.hostId, h.generation, h.claims.length]).sort();
+        const viaView = planEvacuation({ hostId: 'src', view, vms: s.vms, trigger: s.trigger, caps: { fleet: s.fleet, outboundPerHost: s.outbound, inboundPerHost: s.inbound } });
+        expect(viaView).toEqual(plan(s));
+        expect(view.all().map((h) => [h.capacity.hostId, h.generation, h.claims.length]).sort()).toEqual(before);
+        // And a second plan over it is the same again.
+        expect(planEvacuation({ hostId: 'src', view, vms: s.vms, trigger: s.trigger, caps: { fleet: s.fleet, outboundPerHost: s.outbound, inboundPerHost: s.inbound } })).toEqual(viaView);
+      }),
+      { numRuns: 100 },
     );
   });
 

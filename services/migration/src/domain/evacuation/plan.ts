@@ -84,10 +84,26 @@ function blocked(vm: Evacuee, kind: Blocker['kind'], reason: string, remedies: s
  * No I/O, no clock: the same input always gives the same plan.
  */
 export function planEvacuation(input: PlanInput): EvacuationPlan {
-  const view = new HostView(input.hosts, input.costConfig ?? { costFunctions: {}, profiles: {} });
+  const shared = input.view;
+  const view = shared ?? new HostView(input.hosts ?? [], input.costConfig ?? { costFunctions: {}, profiles: {} });
+  const touched = new Map<string, HostSnapshot>();
+  try {
+    return plan(input, view, shared ? touched : undefined);
+  } finally {
+    // Synchronous from start to end, so nobody else saw the view while it held the plan's moves.
+    for (const [hostId, original] of touched) {
+      view.remove(hostId);
+      view.upsert(original);
+    }
+  }
+}
+
+function plan(input: PlanInput, view: HostView, touched: Map<string, HostSnapshot> | undefined): EvacuationPlan {
   const moves: PlannedMove[] = [];
   const blockers: Blocker[] = [];
   const inFlight: string[] = [];
+  const deferred: string[] = [];
+  const maxMoves = input.maxMoves ?? Infinity;
   for (const vm of [...input.vms].sort(byStartOrder)) {
     const spec = vm.spec;
     if (vm.status === 'migrating') {
@@ -118,12 +134,17 @@ export function planEvacuation(input: PlanInput): EvacuationPlan {
       );
       continue;
     }
+    if (moves.length >= maxMoves) {
+      deferred.push(spec.vmId);
+      continue;
+    }
     const choice = chooseDestination(view, vm, input);
     if ('failed' in choice) {
       blockers.push(choice.failed);
       continue;
     }
     const { best } = choice;
+    if (touched && !touched.has(best.hostId)) touched.set(best.hostId, view.get(best.hostId)!);
     view.applyClaim(best.claim);
     const after = allocationLoad(view.get(best.hostId)!);
     const dest = view.get(best.hostId)!.capacity;
@@ -138,7 +159,7 @@ export function planEvacuation(input: PlanInput): EvacuationPlan {
   }
   const caps = input.caps;
   return {
-    hostId: input.hostId, trigger: input.trigger, moves, blockers, inFlight,
+    hostId: input.hostId, trigger: input.trigger, moves, blockers, inFlight, deferred,
     totalMemoryBytes: moves.reduce((s, m) => s + m.memoryBytes, 0),
     concurrency: { effective: Math.min(caps.outboundPerHost, caps.fleet), caps },
     complete: blockers.length === 0,
