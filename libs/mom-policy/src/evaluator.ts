@@ -301,7 +301,24 @@ export class Evaluator {
     if (!Array.isArray(f.params)) throw typeError(`object of type 'Token' has no len() (parameters of '${name}')`);
     const params = f.params as readonly Code[];
     if (params.length !== args.length) throw new EvalError(`Function "${name}" invoked with incorrect arity`, line);
-    const bindings: Code[] = params.map((p, i) => [p, args[i]!]);
-    return this.eval([f.let, bindings, f.body]);
+    if (this.bound.has('let')) {
+      // A variable named `let` would be called instead of the form: take MOM's exact path.
+      const bindings: Code[] = params.map((p, i) => [p, args[i]!]);
+      return this.eval([f.let, bindings, f.body]);
+    }
+    // The same as evaluating `(let ((p1 a1) ...) body)`, without building it.
+    if (++this.steps > MAX_STEPS) throw new EvalError(`evaluation exceeded ${MAX_STEPS} steps`);
+    if (++this.depth > MAX_DEPTH) throw new PyException('RecursionError', 'maximum recursion depth exceeded');
+    this.scopes.push(new Map<string, Value>());
+    for (let i = 0; i < params.length; i++) {
+      const p = params[i]!;
+      if (Array.isArray(p)) throw new PyException('AttributeError', "'list' object has no attribute 'kind'");
+      if ((p as Token).kind !== 'symbol') throw new EvalError('Expecting list of (symbol value) in let');
+      this.defvar((p as Token).value, this.eval(args[i]!));
+    }
+    const result = this.eval(f.body);
+    this.scopes.pop();
+    this.depth--;
+    return result;
   }
 }

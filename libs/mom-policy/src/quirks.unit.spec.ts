@@ -70,6 +70,11 @@ describe('quirks', () => {
     expect(run('(with nothing i i)').ok).toBe(false);
     expect(valueOf('(defvar s "ab") (defvar x (with s c (+ c "!")))')).toBe('["a!", "b!"]');
   });
+  it('a call is a let: a variable named let (not None) breaks every call, as in MOM', () => {
+    expect(valueOf('(def f (a b) (+ a b)) (defvar let nil) (defvar x (f 1 2))')).toBe('3');
+    expect(run('(def f () 1) (defvar let 1) (f)').ok).toBe(false);
+    expect(run('(def f (1) 1) (f 2)').ok).toBe(false);
+  });
   it('the with item is local to each iteration and shadows an outer name', () => {
     expect(valueOf('(defvar guest 7) (with Guests guest 0) (defvar x guest)')).toBe('7');
   });
