@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
 # Installs the Debian packages Berth's tests need (libvirt with the test driver, QEMU for
-# the real-guest test, Postgres and NATS if absent). Idempotent; a no-op when all are present.
+# the real-guest test, LXD with busybox-static and ovmf for the LXD driver tests, Postgres and NATS if absent). Idempotent; a no-op when all are present.
 set -euo pipefail
 need=()
 for pkg in libvirt-clients libvirt-daemon libvirt-daemon-driver-qemu qemu-system-x86 qemu-utils \
-           postgresql nats-server; do
+           postgresql nats-server lxd busybox-static ovmf; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || need+=("$pkg")
 done
 if [ ${#need[@]} -eq 0 ]; then

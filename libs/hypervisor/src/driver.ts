@@ -1,6 +1,6 @@
 /**
- * The one driver interface every hypervisor backend implements (libvirt through virsh, the
- * simulator). The executor only ever talks to this interface; what a backend cannot do it
+ * The one driver interface every hypervisor backend implements (libvirt through virsh, LXD over
+ * its REST API, the simulator). The executor only ever talks to this interface; what a backend cannot do it
  * declares in `capabilities` instead of failing at run time.
  */
 import type { DomainSpec } from './domain-spec.ts';
@@ -36,6 +36,10 @@ export interface HostFacts {
   readonly topology: { readonly sockets: number; readonly coresPerSocket: number; readonly threadsPerCore: number };
   /** Empty when the hypervisor reports no NUMA topology. */
   readonly numaNodes: readonly HostNumaNode[];
+  /** GPUs by PCI address, where the hypervisor reports them (LXD's `/1.0/resources`). */
+  readonly gpus?: readonly { readonly address: string; readonly vendor: string; readonly product: string }[];
+  /** NICs able to give SR-IOV VFs, with their maximum VF count, where the hypervisor reports them. */
+  readonly sriovNics?: readonly { readonly name: string; readonly vfs: number }[];
 }
 
 /** Guest memory statistics as the hypervisor reports them (absent fields were not reported). */

@@ -2,3 +2,4 @@ export {
   startTestLibvirtd, startSessionLibvirtd, libvirtAvailable, libvirtUsable, type TestLibvirtd, type SessionLibvirtd, type SessionLibvirtdOptions,
 } from './libvirtd.ts';
 export { startMigrationPair, writeMemoryBlob, withPreloadedMemory, type MigrationPair } from './migration-pair.ts';
+export * from './lxd.ts';

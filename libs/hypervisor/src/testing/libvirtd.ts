@@ -46,7 +46,7 @@ export interface SessionLibvirtdOptions {
   readonly migrationPorts?: readonly [number, number];
 }
 
-async function freePort(): Promise<number> {
+export async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const srv = createServer();
     srv.once('error', reject);

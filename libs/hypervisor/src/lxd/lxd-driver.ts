@@ -1,0 +1,368 @@
+import type WebSocket from 'ws';
+import type { DomainSpec } from '../domain-spec.ts';
+import type {
+  DomainInfo, DomainState, DriverCapabilities, EventSubscription, HostFacts, HypervisorDriver, LifecycleEvent, MemoryStats,
+  MigrateOptions, StopOptions,
+} from '../driver.ts';
+import { HypervisorError } from '../errors.ts';
+import { vmIdOfDomain } from '../naming.ts';
+import { Deadline, LxdClient, type LxdCredentials } from './client.ts';
+import {
+  hostFactsFromResources, instanceFromSpec, lifecycleFromLxd, lxdInstanceName, lxdVolumeName, memoryStatsFromState, parseLxdSize,
+  stateFromLxd, VM_ID_KEY, type LxdDevice, type LxdEventMessage, type LxdInstanceState,
+} from './instance.ts';
+import { parseLxdUri, type LxdEndpoint } from './uri.ts';
+
+export interface LxdDriverOptions {
+  /** `https://host[:port][?fingerprint=…&instance-type=…&image=…&project=…]` or `lxd+unix:///path/unix.socket[?…]`. */
+  readonly uri: string;
+  /** Berth's TLS client identity; required for https URIs. */
+  readonly credentials?: LxdCredentials;
+  /** Deadline of one driver call (every request and operation wait in it), default 30 s. */
+  readonly callTimeoutMillis?: number;
+  /** Delay before the first reconnect of the events websocket (doubles up to 5 s). */
+  readonly reconnectMillis?: number;
+}
+
+interface LxdInstance {
+  readonly name: string;
+  readonly status: string;
+  readonly type: string;
+  readonly config: Readonly<Record<string, string>>;
+  readonly devices: Readonly<Record<string, LxdDevice>>;
+  readonly expanded_devices?: Readonly<Record<string, LxdDevice>>;
+}
+
+/** Detail of the domain-less event sent after the events websocket reconnected. */
+export const RECONNECTED = 'lxd-events-reconnected';
+
+const ALREADY_RUNNING = /already running/i;
+const ALREADY_STOPPED = /already stopped|is not running/i;
+const ALREADY_EXISTS = /already exists/i;
+
+/**
+ * Drives one LXD host through its REST API (see docs/lxd.md). Instances are named from the VM id
+ * (`lxdInstanceName`) and carry it in `user.berth.vm-id`; a host URI with `instance-type=container`
+ * makes Berth's VMs system containers (hosts without KVM, and the tests here).
+ */
+export class LxdDriver implements HypervisorDriver {
+  readonly uri: string;
+  readonly capabilities: DriverCapabilities;
+  readonly endpoint: LxdEndpoint;
+  private readonly client: LxdClient;
+  private readonly callTimeoutMillis: number;
+  private readonly reconnectMillis: number;
+  private readonly subscriptions = new Set<EventSubscription>();
+  /** Instance name -> VM id for names that had to be shortened (learned when defining or listing). */
+  private readonly vmIds = new Map<string, string>();
+
+  constructor(opts: LxdDriverOptions) {
+    this.uri = opts.uri;
+    try {
+      this.endpoint = parseLxdUri(opts.uri);
+    } catch (e) {
+      throw new HypervisorError('permanent', 'connect', opts.uri, e instanceof Error ? e.message : String(e));
+    }
+    if (this.endpoint.transport === 'https' && !opts.credentials) {
+      throw new HypervisorError('permanent', 'connect', opts.uri, 'an https LXD host needs a client certificate and key (EXECUTOR_LXD_CERT / EXECUTOR_LXD_KEY)');
+    }
+    this.client = new LxdClient(this.endpoint, opts.uri, opts.credentials);
+    this.callTimeoutMillis = opts.callTimeoutMillis ?? 30_000;
+    this.reconnectMillis = opts.reconnectMillis ?? 250;
+    const vm = this.endpoint.instanceType === 'virtual-machine';
+    this.capabilities = {
+      // LXD moves VMs only between cluster members or with a second remote trusted both ways; not wired (docs/lxd.md).
+      liveMigration: false,
+      // `limits.memory` changes live: a balloon for VMs, the cgroup limit for containers.
+      balloon: true,
+      memoryStats: true,
+      // LXD 5.0 has no key to bind guest memory to host NUMA nodes; pinned CPUs keep locality only.
+      numa: false,
+      cpuPinning: true,
+      hugepages: true,
+      pciPassthrough: vm,
+      lifecycleEvents: true,
+    };
+  }
+
+  private deadline(millis = this.callTimeoutMillis): Deadline {
+    return new Deadline(millis);
+  }
+
+  private instancePath(vmId: string, suffix = ''): string {
+    return `/1.0/instances/${encodeURIComponent(lxdInstanceName(vmId))}${suffix}`;
+  }
+
+  private vmIdOf(name: string): string | undefined {
+    return this.vmIds.get(name) ?? vmIdOfDomain(name);
+  }
+
+  private async getInstance(vmId: string, deadline: Deadline): Promise<LxdInstance | undefined> {
+    try {
+      return await this.client.get<LxdInstance>(this.instancePath(vmId), deadline);
+    } catch (e) {
+      if (e instanceof HypervisorError && e.kind === 'not-found') return undefined;
+      throw e;
+    }
+  }
+
+  async defineAndStart(spec: DomainSpec): Promise<void> {
+    await this.createVolumes(spec);
+    await this.define(spec);
+    await this.start(spec.vmId);
+  }
+
+  private build(spec: DomainSpec): ReturnType<typeof instanceFromSpec> {
+    try {
+      return instanceFromSpec(spec, { type: this.endpoint.instanceType, ...(this.endpoint.image !== undefined ? { image: this.endpoint.image } : {}) });
+    } catch (e) {
+      throw new HypervisorError('permanent', 'define', this.uri, e instanceof Error ? e.message : String(e));
+    }
+  }
+
+  async createVolumes(spec: DomainSpec): Promise<void> {
+    const { volumes } = this.build(spec);
+    const deadline = this.deadline();
+    for (const v of volumes) {
+      const path = `/1.0/storage-pools/${encodeURIComponent(v.pool)}/volumes/custom`;
+      try {
+        await this.client.call('POST', path, deadline, {
+          name: v.name, type: 'custom', content_type: v.contentType, config: { size: `${v.sizeBytes}B` },
+        }, `create volume ${v.pool}/${v.name}`);
+      } catch (e) {
+        if (e instanceof HypervisorError && ALREADY_EXISTS.test(e.message)) continue;
+        throw e;
+      }
+    }
+  }
+
+  async define(spec: DomainSpec): Promise<void> {
+    const { instance } = this.build(spec);
+    this.vmIds.set(instance.name, spec.vmId);
+    const deadline = this.deadline();
+    let existing = await this.getInstance(spec.vmId, deadline);
+    if (!existing) {
+      try {
+        await this.client.call('POST', '/1.0/instances', deadline, { ...instance, profiles: ['default'] }, `create instance ${instance.name}`);
+        return;
+      } catch (e) {
+        // A concurrent or earlier attempt created it: fall through to bring it in line.
+        if (!(e instanceof HypervisorError && ALREADY_EXISTS.test(e.message))) throw e;
+        existing = await this.getInstance(spec.vmId, deadline);
+        if (!existing) throw e;
+      }
+    }
+    if (existing.type !== instance.type) {
+      throw new HypervisorError('permanent', 'define', this.uri, `instance ${instance.name} exists as a ${existing.type}, not a ${instance.type}`);
+    }
+    const config: Record<string, string> = {};
+    for (const [k, v] of Object.entries(instance.config)) if (existing.config[k] !== v) config[k] = v;
+    const devices: Record<string, LxdDevice> = {};
+    for (const [k, d] of Object.entries(instance.devices)) {
+      const cur = existing.devices[k];
+      if (!cur || JSON.stringify(Object.entries(cur).sort()) !== JSON.stringify(Object.entries(d).sort())) devices[k] = d;
+    }
+    if (Object.keys(config).length === 0 && Object.keys(devices).length === 0) return;
+    // Redefine: PATCH merges the keys and devices Berth sets, leaving LXD's volatile keys alone.
+    await this.client.call('PATCH', this.instancePath(spec.vmId), deadline, { config, devices, description: instance.description }, `update instance ${instance.name}`);
+  }
+
+  private async changeState(vmId: string, body: Record<string, unknown>, deadline: Deadline): Promise<void> {
+    await this.client.call('PUT', this.instancePath(vmId, '/state'), deadline, body, `${String(body['action'])} ${lxdInstanceName(vmId)}`);
+  }
+
+  async start(vmId: string): Promise<void> {
+    try {
+      await this.changeState(vmId, { action: 'start' }, this.deadline());
+    } catch (e) {
+      if (e instanceof HypervisorError && ALREADY_RUNNING.test(e.message)) return;
+      throw e;
+    }
+  }
+
+  async reboot(vmId: string): Promise<void> {
+    const deadline = this.deadline();
+    const graceSeconds = Math.max(1, Math.floor(this.callTimeoutMillis / 2000));
+    try {
+      await this.changeState(vmId, { action: 'restart', timeout: graceSeconds }, deadline);
+    } catch (e) {
+      if (!(e instanceof HypervisorError) || e.kind === 'not-found' || ALREADY_STOPPED.test(e.message)) throw e;
+      // The guest ignored the shutdown request within its time: restart it forcibly.
+      await this.changeState(vmId, { action: 'restart', force: true }, deadline);
+    }
+  }
+
+  async stop(vmId: string, opts: StopOptions): Promise<'graceful' | 'forced' | 'already-stopped'> {
+    const before = await this.state(vmId);
+    if (before === undefined || before === 'shut-off' || before === 'crashed') return 'already-stopped';
+    const seconds = Math.max(1, Math.ceil(opts.gracefulTimeoutMillis / 1000));
+    try {
+      await this.changeState(vmId, { action: 'stop', timeout: seconds, force: false }, this.deadline(opts.gracefulTimeoutMillis + this.callTimeoutMillis));
+      return 'graceful';
+    } catch (e) {
+      if (!(e instanceof HypervisorError)) throw e;
+      if (e.kind === 'not-found' || ALREADY_STOPPED.test(e.message)) return 'already-stopped';
+      if (e.kind === 'permanent' && !/shut(?:ting)? ?down|timeout|timed out/i.test(e.message)) throw e;
+    }
+    await this.destroy(vmId);
+    return 'forced';
+  }
+
+  async destroy(vmId: string): Promise<void> {
+    try {
+      await this.changeState(vmId, { action: 'stop', force: true }, this.deadline());
+    } catch (e) {
+      if (e instanceof HypervisorError && (e.kind === 'not-found' || ALREADY_STOPPED.test(e.message))) return;
+      throw e;
+    }
+  }
+
+  async undefine(vmId: string): Promise<void> {
+    const deadline = this.deadline();
+    const name = lxdInstanceName(vmId);
+    const inst = await this.getInstance(vmId, deadline);
+    if (inst) {
+      if (stateFromLxd(inst.status) !== 'shut-off') await this.destroy(vmId);
+      try {
+        // Deleting the instance deletes its root volume; attached custom volumes go next.
+        await this.client.call('DELETE', this.instancePath(vmId), deadline, undefined, `delete instance ${name}`);
+      } catch (e) {
+        if (!(e instanceof HypervisorError && e.kind === 'not-found')) throw e;
+      }
+    }
+    await this.deleteVolumes(vmId, deadline);
+  }
+
+  /**
+   * Custom volumes named after the VM's data disks in every pool. Found by name rather than through
+   * the instance's devices, so an undefine interrupted after the instance went still cleans them up.
+   */
+  private async deleteVolumes(vmId: string, deadline: Deadline): Promise<void> {
+    const prefix = lxdVolumeName(vmId, 0).slice(0, -1);
+    const ours = (v: string): boolean => v.startsWith(prefix) && /^\d+$/.test(v.slice(prefix.length));
+    const pools = await this.client.get<string[]>('/1.0/storage-pools', deadline);
+    for (const poolUrl of pools) {
+      const pool = decodeURIComponent(poolUrl.split('/').pop() ?? '');
+      const vols = await this.client.get<string[]>(`/1.0/storage-pools/${encodeURIComponent(pool)}/volumes/custom`, deadline);
+      for (const volUrl of vols) {
+        const vol = decodeURIComponent((volUrl.split('/').pop() ?? '').split('?')[0] ?? '');
+        if (!ours(vol)) continue;
+        try {
+          await this.client.call('DELETE', `/1.0/storage-pools/${encodeURIComponent(pool)}/volumes/custom/${encodeURIComponent(vol)}`, deadline, undefined, `delete volume ${pool}/${vol}`);
+        } catch (e) {
+          if (!(e instanceof HypervisorError && e.kind === 'not-found')) throw e;
+        }
+      }
+    }
+  }
+
+  async state(vmId: string): Promise<DomainState | undefined> {
+    try {
+      const s = await this.client.get<LxdInstanceState>(this.instancePath(vmId, '/state'), this.deadline());
+      return stateFromLxd(s.status);
+    } catch (e) {
+      if (e instanceof HypervisorError && e.kind === 'not-found') return undefined;
+      throw e;
+    }
+  }
+
+  async listDomains(): Promise<DomainInfo[]> {
+    const list = await this.client.get<LxdInstance[]>('/1.0/instances?recursion=1', this.deadline());
+    return list.map((i) => {
+      const tagged = i.config[VM_ID_KEY];
+      if (tagged !== undefined && lxdInstanceName(tagged) === i.name) this.vmIds.set(i.name, tagged);
+      const vmId = this.vmIdOf(i.name);
+      return { name: i.name, state: stateFromLxd(i.status), ...(vmId !== undefined ? { vmId } : {}) };
+    });
+  }
+
+  async hostFacts(): Promise<HostFacts> {
+    return hostFactsFromResources(await this.client.get('/1.0/resources', this.deadline()));
+  }
+
+  async memoryStats(vmId: string): Promise<MemoryStats> {
+    const deadline = this.deadline();
+    const [inst, state] = await Promise.all([
+      this.client.get<LxdInstance>(this.instancePath(vmId), deadline),
+      this.client.get<LxdInstanceState>(this.instancePath(vmId, '/state'), deadline),
+    ]);
+    const limit = parseLxdSize(inst.config['limits.memory'] ?? '') ?? 0;
+    return memoryStatsFromState(state, limit);
+  }
+
+  async setBalloonTarget(vmId: string, bytes: number): Promise<void> {
+    // LXD applies a changed `limits.memory` to a running instance (balloon / cgroup) and keeps it.
+    await this.client.call('PATCH', this.instancePath(vmId), this.deadline(), { config: { 'limits.memory': `${Math.ceil(bytes)}B` } }, `set memory of ${lxdInstanceName(vmId)}`);
+  }
+
+  async migrate(_vmId: string, _opts: MigrateOptions): Promise<void> {
+    throw new HypervisorError('permanent', 'migrate', this.uri, 'live migration is not supported by Berth\'s LXD driver (see docs/lxd.md)');
+  }
+
+  /**
+   * Lifecycle events from `/1.0/events?type=lifecycle`. When the websocket closes (daemon restart,
+   * network), it reconnects with backoff until the subscription is closed; events in the gap are
+   * not replayed (the executor's reconciler covers them): an event with no domain, kind `other` and
+   * detail `lxd-events-reconnected`, marks the reconnection.
+   */
+  async events(onEvent: (e: LifecycleEvent) => void): Promise<EventSubscription> {
+    let closed = false;
+    let ws: WebSocket | undefined;
+    let timer: NodeJS.Timeout | undefined;
+    let delay = this.reconnectMillis;
+    const onMessage = (data: string): void => {
+      let msg: LxdEventMessage;
+      try {
+        msg = JSON.parse(data) as LxdEventMessage;
+      } catch {
+        return;
+      }
+      const e = lifecycleFromLxd(msg, (name) => this.vmIdOf(name));
+      if (e) onEvent(e);
+    };
+    const attach = (sock: WebSocket): void => {
+      ws = sock;
+      delay = this.reconnectMillis;
+      sock.on('error', () => undefined);
+      sock.once('close', () => {
+        if (!closed) schedule();
+      });
+    };
+    const schedule = (): void => {
+      timer = setTimeout(() => {
+        timer = undefined;
+        if (closed) return;
+        this.client.openEvents('lifecycle', onMessage).then((sock) => {
+          if (closed) return sock.terminate();
+          attach(sock);
+          // Events of the gap are lost: say so, with no domain, so a listener can re-check everything.
+          onEvent({ domain: '', kind: 'other', detail: RECONNECTED });
+        }, () => {
+          delay = Math.min(delay * 2, 5000);
+          schedule();
+        });
+      }, delay);
+    };
+    attach(await this.client.openEvents('lifecycle', onMessage));
+    const sub: EventSubscription = {
+      close: async () => {
+        closed = true;
+        this.subscriptions.delete(sub);
+        if (timer) clearTimeout(timer);
+        const sock = ws;
+        if (sock && sock.readyState !== sock.CLOSED) {
+          const done = new Promise<void>((r) => sock.once('close', () => r()));
+          sock.terminate();
+          await done;
+        }
+      },
+    };
+    this.subscriptions.add(sub);
+    return sub;
+  }
+
+  async close(): Promise<void> {
+    await Promise.all([...this.subscriptions].map((s) => s.close()));
+    await this.client.close();
+  }
+}
