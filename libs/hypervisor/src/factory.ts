@@ -1,19 +1,33 @@
 import type { HypervisorDriver } from './driver.ts';
 import { LibvirtDriver, type LibvirtDriverOptions } from './libvirt/libvirt-driver.ts';
+import type { LxdCredentials } from './lxd/client.ts';
+import { LxdDriver } from './lxd/lxd-driver.ts';
+import { isLxdUri } from './lxd/uri.ts';
 import type { SimulatorFleet } from './simulator/simulator.ts';
 
 export interface DriverFactoryOptions extends Omit<LibvirtDriverOptions, 'uri'> {
   /** Serves `sim://<host>` URIs; without it such URIs are rejected. */
   readonly simulator?: SimulatorFleet;
+  /** Berth's TLS client identity for `https://` LXD hosts. */
+  readonly lxdCredentials?: LxdCredentials;
 }
 
-/** One driver per host URI: `sim://` goes to the simulator, everything else to libvirt. */
+/**
+ * One driver per host URI: `sim://` goes to the simulator, `https://` and `lxd+unix://` to LXD,
+ * everything else to libvirt.
+ */
 export function createDriver(uri: string, opts: DriverFactoryOptions = {}): HypervisorDriver {
   if (uri.startsWith('sim://')) {
     if (!opts.simulator) throw new Error(`host URI ${uri} needs a simulator fleet, none configured`);
     return opts.simulator.driver(uri);
   }
-  const { simulator: _s, ...rest } = opts;
+  if (isLxdUri(uri)) {
+    return new LxdDriver({
+      uri, ...(opts.lxdCredentials ? { credentials: opts.lxdCredentials } : {}),
+      ...(opts.callTimeoutMillis !== undefined ? { callTimeoutMillis: opts.callTimeoutMillis } : {}),
+    });
+  }
+  const { simulator: _s, lxdCredentials: _c, ...rest } = opts;
   return new LibvirtDriver({ ...rest, uri });
 }
 

@@ -47,6 +47,11 @@ export const executorConfigSchema = z.object({
   EXECUTOR_SAMPLE_INTERVAL: zDuration().prefault('5s'),
   /** Added latency of every simulator (sim://) operation, for demos. */
   EXECUTOR_SIM_LATENCY: zDuration().prefault('0ms'),
+  /** PEM files of the TLS client certificate and key Berth presents to `https://` LXD hosts (both or neither). */
+  EXECUTOR_LXD_CERT: z.string().min(1).optional(),
+  EXECUTOR_LXD_KEY: z.string().min(1).optional(),
+}).refine((c) => (c.EXECUTOR_LXD_CERT === undefined) === (c.EXECUTOR_LXD_KEY === undefined), {
+  message: 'set both EXECUTOR_LXD_CERT and EXECUTOR_LXD_KEY, or neither', path: ['EXECUTOR_LXD_KEY'],
 });
 
 export type ExecutorConfig = z.output<typeof executorConfigSchema>;

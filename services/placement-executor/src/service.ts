@@ -1,8 +1,9 @@
+import { readFile } from 'node:fs/promises';
 import pg from 'pg';
 import { executorEvents } from '@berth/contracts';
 import { createKysely, migrateEventStore, PostgresEventStore, runProjection, startRelay, type TailingLoop } from '@berth/event-store';
 import { createGrpcServer, type GrpcServer } from '@berth/grpc-kit';
-import { createDriver, DriverRegistry, SimulatorFleet, type HypervisorDriver, type SimMemoryModel } from '@berth/hypervisor';
+import { createDriver, DriverRegistry, SimulatorFleet, type HypervisorDriver, type LxdCredentials, type SimMemoryModel } from '@berth/hypervisor';
 import { startTelemetryAgent } from './adapters/nats/telemetry-wiring.ts';
 import { connectNats, consumerDefinition, createEventPublisher, ensureStreams, startConsumer, type RunningConsumer } from '@berth/messaging';
 import type { Logger } from '@berth/observability';
@@ -68,11 +69,17 @@ export async function startExecutor(config: Readonly<ExecutorConfig>, logger: Lo
   const vms = new Vms(store);
 
   const simulator = over.simulator ?? new SimulatorFleet({ latencyMillis: simLatency(config.EXECUTOR_SIM_LATENCY) });
+  // Berth's identity towards https:// LXD hosts (read once; a host URI without it fails permanently).
+  const lxdCredentials: LxdCredentials | undefined = config.EXECUTOR_LXD_CERT !== undefined && config.EXECUTOR_LXD_KEY !== undefined
+    ? { certPem: await readFile(config.EXECUTOR_LXD_CERT, 'utf8'), keyPem: await readFile(config.EXECUTOR_LXD_KEY, 'utf8') }
+    : undefined;
   const registry = new DriverRegistry((uri) => {
     const host = /^sim:\/\/([^/?#]+)/.exec(uri)?.[1];
     // Simulated hosts come into being when first used; capacity is inventory's business.
     if (host !== undefined) simulator.addHost({ hostId: host, cpus: 4096, memoryBytes: 2 ** 50 });
-    return createDriver(uri, { simulator, concurrency: config.EXECUTOR_HOST_CONCURRENCY, callTimeoutMillis: config.EXECUTOR_CALL_TIMEOUT });
+    return createDriver(uri, {
+      simulator, concurrency: config.EXECUTOR_HOST_CONCURRENCY, callTimeoutMillis: config.EXECUTOR_CALL_TIMEOUT, ...(lxdCredentials ? { lxdCredentials } : {}),
+    });
   });
   const driverFor = (uri: string): HypervisorDriver => registry.get(uri);
   const realm = config.EXECUTOR_REALM;

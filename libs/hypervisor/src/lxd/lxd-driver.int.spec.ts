@@ -106,7 +106,9 @@ describe.skipIf(!usable)('LxdDriver against a real LXD daemon (containers)', () 
       const dead = new LxdDriver({ uri: 'lxd+unix:///nonexistent/unix.socket?instance-type=container&image=x', callTimeoutMillis: 3000 });
       await expect(dead.listDomains()).rejects.toMatchObject({ kind: 'transient' });
       await dead.close();
-      expect(() => new LxdDriver({ uri: 'lxd+unix:///x?instance-type=container' })).toThrow(/image/);
+      const malformed = new LxdDriver({ uri: 'lxd+unix:///x?instance-type=container' });
+      await expect(malformed.state('x')).rejects.toMatchObject({ kind: 'permanent', message: expect.stringMatching(/image/) });
+      await expect(new LxdDriver({ uri: 'https://127.0.0.1:1' }).listDomains()).rejects.toMatchObject({ kind: 'permanent', message: expect.stringMatching(/client certificate/) });
     });
 
     it('keeps its events websocket across a daemon restart, and calls work again afterwards', async () => {

@@ -49,7 +49,8 @@ export class LxdDriver implements HypervisorDriver {
   readonly uri: string;
   readonly capabilities: DriverCapabilities;
   readonly endpoint: LxdEndpoint;
-  private readonly client: LxdClient;
+  private readonly lxd: LxdClient;
+  private readonly broken: HypervisorError | undefined;
   private readonly callTimeoutMillis: number;
   private readonly reconnectMillis: number;
   private readonly subscriptions = new Set<EventSubscription>();
@@ -58,15 +59,20 @@ export class LxdDriver implements HypervisorDriver {
 
   constructor(opts: LxdDriverOptions) {
     this.uri = opts.uri;
+    // A URI or identity problem is reported by every call (a permanent error), not by the constructor,
+    // so a registry of drivers never throws while looking one up.
+    let endpoint: LxdEndpoint;
     try {
-      this.endpoint = parseLxdUri(opts.uri);
+      endpoint = parseLxdUri(opts.uri);
+      if (endpoint.transport === 'https' && !opts.credentials) {
+        throw new Error('an https LXD host needs a client certificate and key (EXECUTOR_LXD_CERT / EXECUTOR_LXD_KEY)');
+      }
     } catch (e) {
-      throw new HypervisorError('permanent', 'connect', opts.uri, e instanceof Error ? e.message : String(e));
+      this.broken = new HypervisorError('permanent', 'connect', opts.uri, e instanceof Error ? e.message : String(e));
+      endpoint = { transport: 'unix', address: '/nonexistent', instanceType: 'container', project: 'default' };
     }
-    if (this.endpoint.transport === 'https' && !opts.credentials) {
-      throw new HypervisorError('permanent', 'connect', opts.uri, 'an https LXD host needs a client certificate and key (EXECUTOR_LXD_CERT / EXECUTOR_LXD_KEY)');
-    }
-    this.client = new LxdClient(this.endpoint, opts.uri, opts.credentials);
+    this.endpoint = endpoint;
+    this.lxd = new LxdClient(this.endpoint, opts.uri, opts.credentials);
     this.callTimeoutMillis = opts.callTimeoutMillis ?? 30_000;
     this.reconnectMillis = opts.reconnectMillis ?? 250;
     const vm = this.endpoint.instanceType === 'virtual-machine';
@@ -83,6 +89,11 @@ export class LxdDriver implements HypervisorDriver {
       pciPassthrough: vm,
       lifecycleEvents: true,
     };
+  }
+
+  private get client(): LxdClient {
+    if (this.broken) throw this.broken;
+    return this.lxd;
   }
 
   private deadline(millis = this.callTimeoutMillis): Deadline {
@@ -363,6 +374,6 @@ export class LxdDriver implements HypervisorDriver {
 
   async close(): Promise<void> {
     await Promise.all([...this.subscriptions].map((s) => s.close()));
-    await this.client.close();
+    await this.lxd.close();
   }
 }

@@ -7,6 +7,10 @@ const port = String.raw`(?::(?<port>\d{1,5}))?`;
 const user = String.raw`(?:[a-z_][a-z0-9_.-]*@)?`;
 const query = String.raw`(?:\?[a-z_]+=[^&\s]*(?:&[a-z_]+=[^&\s]*)*)?`;
 
+// LXD host options (libs/hypervisor/src/lxd/uri.ts): a pinned server fingerprint, the instance type, the image, the project.
+const lxdOption = String.raw`(?:fingerprint=(?:[0-9a-f]{2}:?){31}[0-9a-f]{2}|instance-type=(?:virtual-machine|container)|image=[\w.:-]+|project=[\w.-]+)`;
+const lxdQuery = String.raw`(?:\?${lxdOption}(?:&${lxdOption})*)?`;
+
 interface Form {
   readonly name: string;
   readonly pattern: RegExp;
@@ -24,7 +28,8 @@ const forms: readonly Form[] = [
   { name: 'test:///abs/path.xml', pattern: re(String.raw`test:///(?:[\w.-]+/)*[\w.-]+\.xml`) },
   { name: 'test+unix:///default?socket=...', pattern: re(`test\\+unix:///default${query}`) },
   { name: 'test+tcp://host:port/default', pattern: re(`test\\+tcp://${hostPart}${port}/default`) },
-  { name: 'https://lxd-host[:port]', pattern: re(`https://${hostPart}${port}/?`) },
+  { name: 'https://lxd-host[:port][?fingerprint=...&instance-type=...&image=...&project=...]', pattern: re(`https://${hostPart}${port}/?${lxdQuery}`) },
+  { name: 'lxd+unix:///path/unix.socket[?instance-type=...&image=...&project=...]', pattern: re(String.raw`lxd\+unix://(?:/[\w.-]+)+${lxdQuery}`) },
   { name: 'sim://name', pattern: re(String.raw`sim://[a-z0-9][a-z0-9_.-]{0,62}`) },
 ];
 

@@ -15,6 +15,10 @@ describe('hypervisor URIs', () => {
     'test+unix:///default?socket=/tmp/berth/libvirt-sock',
     'test+tcp://127.0.0.1:16509/default',
     'https://lxd1.example.com:8443',
+    `https://10.0.0.7:8443?fingerprint=${'ab'.repeat(32)}`,
+    `https://lxd1:8443/?fingerprint=${'ab'.repeat(32)}&instance-type=container&image=busybox&project=p1`,
+    'lxd+unix:///var/snap/lxd/common/lxd/unix.socket',
+    'lxd+unix:///tmp/berth-lxd-x/unix.socket?instance-type=container&image=berth-busybox',
     'sim://rack1-host3',
   ])('accepts %s', (uri) => {
     expect(hypervisorUriProblem(uri)).toBeUndefined();
@@ -28,6 +32,10 @@ describe('hypervisor URIs', () => {
     'qemu+ftp://host/system',
     'test:///relative.txt',
     'http://lxd1:8443',
+    'https://lxd1:8443?fingerprint=abc',
+    'https://lxd1:8443?instance-type=vm',
+    'https://lxd1:8443?token=secret',
+    'lxd+unix://relative/unix.socket',
     'sim://',
     'qemu:///system; rm -rf /',
   ])('refuses %s', (uri) => {
