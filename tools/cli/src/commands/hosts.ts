@@ -3,6 +3,7 @@ import { unary } from '../grpc.ts';
 import { formatBytes, keyValue, ratio, section, table } from '../render/table.ts';
 import { HOST_STATES, hostStateLabel, parseHostState } from '../render/labels.ts';
 import { buildHostSpec, HOST_SPEC_OPTIONS, hostSpecFromJson } from '../spec/host-spec.ts';
+import { LXD_HOST_OPTIONS, prepareLxdHost } from '../spec/lxd-host.ts';
 import { COMMAND_ID_OPTION, commandMeta, type CommandSpec } from './types.ts';
 
 const hostJson = (host: inventoryV1.Host | undefined) => (host ? inventoryV1.Host.toJSON(host) : null);
@@ -80,12 +81,13 @@ export const hostCommands: readonly CommandSpec[] = [
     words: ['hosts', 'add'],
     args: ['NAME'],
     summary: 'register a host',
-    options: { ...HOST_SPEC_OPTIONS, id: { type: 'string', value: 'ID', help: 'host id ([a-z0-9-]; default: generated)' },
+    options: { ...HOST_SPEC_OPTIONS, ...LXD_HOST_OPTIONS, id: { type: 'string', value: 'ID', help: 'host id ([a-z0-9-]; default: generated)' },
       state: { type: 'string', value: 'STATE', help: `initial state: ${HOST_STATES.join(', ')} (default enabled)` }, ...COMMAND_ID_OPTION },
     async run(input, ctx) {
       const file = input.string('spec');
       const base = file === undefined ? undefined : hostSpecFromJson(await ctx.readFile(file), file);
-      const spec = buildHostSpec(input.arg('NAME'), input, base);
+      const { spec, notes } = await prepareLxdHost(buildHostSpec(input.arg('NAME'), input, base), input, ctx.readFile, ctx.timeoutMillis);
+      for (const n of notes) ctx.progress(n);
       const state = input.string('state');
       const request = {
         meta: commandMeta(input, ctx), hostId: input.string('id') ?? '', spec,

@@ -6,7 +6,7 @@ import { bytes, cpuList, int, keyValues, real } from '../values.ts';
 /** HostSpec from `berth hosts add` options, on top of an optional `--spec FILE` (proto JSON). */
 
 export const HOST_SPEC_OPTIONS: Readonly<Record<string, OptionSpec>> = {
-  uri: { type: 'string', value: 'URI', help: 'hypervisor URI: qemu:///system, qemu+ssh://[user@]host[:port]/system, test:///default, ...' },
+  uri: { type: 'string', value: 'URI', help: 'hypervisor URI: qemu:///system, qemu+ssh://[user@]host[:port]/system, https://lxd-host:8443, lxd+unix:///path/unix.socket, test:///default, ...' },
   profile: { type: 'string', value: 'ID', help: 'hardware profile id (from `berth config apply`)' },
   cpus: { type: 'string', value: 'N', help: 'logical CPUs for VMs (default: the profile\'s cores)' },
   memory: { type: 'string', value: 'SIZE', help: 'memory for VMs, e.g. 128GiB (default: the profile\'s memory)' },
