@@ -239,7 +239,7 @@ export class LxdClient {
         }),
       });
     }
-    ws.on('message', (data) => onMessage(data.toString()));
+    ws.on('message', (data: Buffer) => onMessage(data.toString('utf8')));
     return new Promise((resolve, reject) => {
       let settled = false;
       // Errors after the outcome is known (the socket closing) are the caller's 'close' to handle.

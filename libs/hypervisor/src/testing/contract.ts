@@ -12,12 +12,12 @@ export interface ContractTarget {
   /** The storage pool volumes are created in. */
   readonly pool: string;
   /** The hypervisor's own name for the VM's domain/instance. */
-  domainName(vmId: string): string;
+  readonly domainName: (vmId: string) => string;
   /** Names of the volumes in the pool, read through the hypervisor's own tools (undefined: not observable). */
-  volumes?(): Promise<string[]>;
+  readonly volumes?: () => Promise<string[]>;
   /** Whether a volume name belongs to this VM's disks as the backend names them. */
-  isVolumeOf?(vmId: string, volume: string): boolean;
-  cleanup?(): Promise<void>;
+  readonly isVolumeOf?: (vmId: string, volume: string) => boolean;
+  readonly cleanup?: () => Promise<void>;
 }
 
 export function contractSpec(vmId: string, over: Partial<DomainSpec> = {}): DomainSpec {

@@ -155,7 +155,7 @@ export async function startTestLxd(opts: { label?: string; vm?: boolean } = {}):
     'profiles:', '- name: default', '  devices:', '    root:', '      path: /', '      pool: default', '      type: disk', '',
   ].join('\n');
   await new Promise<void>((resolve, reject) => {
-    const p = execFile('lxd', ['init', '--preseed'], { env }, (err) => (err ? reject(err) : resolve()));
+    const p = execFile('lxd', ['init', '--preseed'], { env }, (err, _out, stderr) => (err ? reject(new Error(`lxd init --preseed failed: ${stderr || err.message}`)) : resolve()));
     p.stdin?.end(preseed);
   });
   const lxc = async (...args: string[]): Promise<string> => (await run('lxc', args, { env, maxBuffer: 16 * 1024 * 1024 })).stdout;

@@ -86,7 +86,7 @@ export const hostCommands: readonly CommandSpec[] = [
     async run(input, ctx) {
       const file = input.string('spec');
       const base = file === undefined ? undefined : hostSpecFromJson(await ctx.readFile(file), file);
-      const { spec, notes } = await prepareLxdHost(buildHostSpec(input.arg('NAME'), input, base), input, ctx.readFile, ctx.timeoutMillis);
+      const { spec, notes } = await prepareLxdHost(buildHostSpec(input.arg('NAME'), input, base), input, (path) => ctx.readFile(path), ctx.timeoutMillis);
       for (const n of notes) ctx.progress(n);
       const state = input.string('state');
       const request = {
