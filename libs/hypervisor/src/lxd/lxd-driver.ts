@@ -2,9 +2,9 @@ import type WebSocket from 'ws';
 import type { DomainSpec } from '../domain-spec.ts';
 import type {
   DomainInfo, DomainState, DriverCapabilities, EventSubscription, HostFacts, HypervisorDriver, LifecycleEvent, MemoryStats,
-  MigrateOptions, StopOptions,
+  MigrateOptions, MigrationProgress, MigrationResult, StopOptions,
 } from '../driver.ts';
-import { HypervisorError } from '../errors.ts';
+import { HypervisorError, MigrationError } from '../errors.ts';
 import { vmIdOfDomain } from '../naming.ts';
 import { Deadline, LxdClient, type LxdCredentials } from './client.ts';
 import {
@@ -306,8 +306,19 @@ export class LxdDriver implements HypervisorDriver {
     await this.client.call('PATCH', this.instancePath(vmId), this.deadline(), { config: { 'limits.memory': `${Math.ceil(bytes)}B` } }, `set memory of ${lxdInstanceName(vmId)}`);
   }
 
-  async migrate(_vmId: string, _opts: MigrateOptions): Promise<void> {
-    throw new HypervisorError('permanent', 'migrate', this.uri, 'live migration is not supported by Berth\'s LXD driver (see docs/lxd.md)');
+  async migrate(_vmId: string, _opts: MigrateOptions): Promise<MigrationResult> {
+    throw new MigrationError('failed-permanent', this.uri, 'live migration is not supported by Berth\'s LXD driver (see docs/lxd.md)');
+  }
+
+  /** No migration job ever runs through this driver: nothing to abort. */
+  async abortMigration(_vmId: string): Promise<void> {}
+
+  async resumePostCopy(_vmId: string, _opts: MigrateOptions): Promise<void> {
+    throw new HypervisorError('permanent', 'migrate --postcopy-resume', this.uri, 'LXD has no post-copy migration');
+  }
+
+  async migrationJob(_vmId: string): Promise<MigrationProgress | undefined> {
+    return undefined;
   }
 
   /**
