@@ -45,6 +45,8 @@ export const executorConfigSchema = z.object({
   EXECUTOR_CALL_TIMEOUT: zDuration().prefault('30s'),
   /** How often every host's statistics are sampled and published for telemetry (MOM: 5s); 0 turns sampling off. */
   EXECUTOR_SAMPLE_INTERVAL: zDuration().prefault('5s'),
+  /** Live-migration progress is recorded (and published) at most once per this interval. */
+  EXECUTOR_MIGRATION_PROGRESS_INTERVAL: zDuration().prefault('2s'),
   /** Added latency of every simulator (sim://) operation, for demos. */
   EXECUTOR_SIM_LATENCY: zDuration().prefault('0ms'),
   /** PEM files of the TLS client certificate and key Berth presents to `https://` LXD hosts (both or neither). */

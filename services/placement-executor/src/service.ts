@@ -9,6 +9,8 @@ import { connectNats, consumerDefinition, createEventPublisher, ensureStreams, s
 import type { Logger } from '@berth/observability';
 import { createIntake, INTAKE_HOST_TYPES, INTAKE_VM_TYPES } from './application/intake.ts';
 import { LifecycleWatch } from './application/lifecycle-watch.ts';
+import { createMigrationIntake, MIGRATION_COMMAND_TYPES } from './application/migration-intake.ts';
+import { Migrator } from './application/migrator.ts';
 import { Provisioner } from './application/provisioner.ts';
 import { Reconciler } from './application/reconciler.ts';
 import { Vms } from './application/vms.ts';
@@ -21,6 +23,7 @@ export interface RunningExecutor {
   readonly vms: Vms;
   readonly provisioner: Provisioner;
   readonly reconciler: Reconciler;
+  readonly migrator: Migrator;
   readonly readModel: ReadModel;
   readonly simulator: SimulatorFleet;
   /** The simulator's memory model behind the sim:// hosts' telemetry (demos and tests set workloads on it). */
@@ -37,6 +40,7 @@ export interface ExecutorOverrides {
 
 const VM_DURABLE = 'executor-vm-commands';
 const HOST_DURABLE = 'executor-host-registry';
+const MIGRATION_DURABLE = 'executor-migration-commands';
 
 /** Creates the service's database when it does not exist yet (a fresh machine or test run). */
 export async function ensureDatabase(url: string): Promise<void> {
@@ -87,6 +91,7 @@ export async function startExecutor(config: Readonly<ExecutorConfig>, logger: Lo
   const provisioner = new Provisioner({
     vms, driverFor, realm, logger, concurrency: config.EXECUTOR_CONCURRENCY, stopTimeoutMillis: config.EXECUTOR_STOP_TIMEOUT,
   });
+  const migrator = new Migrator({ vms, driverFor, logger, progressIntervalMillis: config.EXECUTOR_MIGRATION_PROGRESS_INTERVAL });
   const reconciler = new Reconciler({ vms, store, directory: readModel, driverFor, realm, policy: config.EXECUTOR_RESTART_POLICY, logger });
 
   const nc = await connectNats({ url: config.NATS_URL, name: 'berth-executor' });
@@ -103,6 +108,8 @@ export async function startExecutor(config: Readonly<ExecutorConfig>, logger: Lo
   // and hosts met since the last sweep get their lifecycle events followed.
   const sweep = async (): Promise<void> => {
     for (const vmId of await readModel.unfinished()) if (!provisioner.isTracked(vmId)) provisioner.kick(vmId);
+    // A migration the log has and no call here runs (the executor restarted mid-call): ask the hypervisors.
+    for (const vmId of await readModel.migrating()) if (!migrator.isTracked(vmId)) migrator.resume(vmId);
     await watch.follow(await readModel.hosts());
   };
   await sweep();
@@ -116,6 +123,7 @@ export async function startExecutor(config: Readonly<ExecutorConfig>, logger: Lo
   const consumers: RunningConsumer[] = [
     await startConsumer({ nc, ...p, ...vmDef, concurrency: config.EXECUTOR_INTAKE_PARALLELISM, types: INTAKE_VM_TYPES, handle: (env) => intake.vm(env), logger }),
     await startConsumer({ nc, ...p, ...consumerDefinition(HOST_DURABLE), types: INTAKE_HOST_TYPES, handle: (env) => intake.host(env), logger }),
+    await startConsumer({ nc, ...p, ...consumerDefinition(MIGRATION_DURABLE), types: MIGRATION_COMMAND_TYPES, handle: createMigrationIntake({ vms, migrator }), logger }),
   ];
   reconciler.start();
   const agent = startTelemetryAgent({ nc, ...p, simulator, hosts: () => readModel.hosts(), driverFor, vms, provisioner, config, logger });
@@ -132,13 +140,14 @@ export async function startExecutor(config: Readonly<ExecutorConfig>, logger: Lo
   });
   const port = await server.listen(config.EXECUTOR_GRPC_PORT);
   return {
-    port, vms, provisioner, reconciler, readModel, simulator, memoryModel: agent.model,
+    port, vms, provisioner, reconciler, migrator, readModel, simulator, memoryModel: agent.model,
     async stop() {
       clearInterval(sweeper);
       await server.shutdown(0, 2000);
       await agent.stop();
       await Promise.all(consumers.map((c) => c.stop()));
       await reconciler.stop();
+      await migrator.stop();
       await watch.stop();
       await provisioner.stop();
       await Promise.all(loops.map((l) => l.stop()));

@@ -114,6 +114,10 @@ export interface VmMigrationProgress extends MigrationRef {
   readonly elapsedMillis: number;
   readonly phase: 'precopy' | 'postcopy';
 }
+/** The migration service asked to abort the copy (recorded before the abort is carried out). */
+export interface VmMigrationCancelRequested extends MigrationRef {
+  readonly reason: string;
+}
 /** Switch-over confirmed by the hypervisor: from here the location is the destination (hostId, hypervisorUri). */
 export interface VmMigrated extends MigrationRef {
   readonly fromHostId: string;
@@ -136,6 +140,7 @@ export interface VmMigrationPostCopyPaused extends MigrationRef {
 export interface ExecutorEventMap {
   VmMigrationStarted: VmMigrationStarted;
   VmMigrationProgress: VmMigrationProgress;
+  VmMigrationCancelRequested: VmMigrationCancelRequested;
   VmMigrated: VmMigrated;
   VmMigrationFailed: VmMigrationFailed;
   VmMigrationPostCopyPaused: VmMigrationPostCopyPaused;

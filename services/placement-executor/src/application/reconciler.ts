@@ -109,7 +109,9 @@ export class Reconciler {
 
   private async checkVmNow(vmId: string, hostId: string, driver: HypervisorDriver, domain: DomainInfo | undefined): Promise<boolean> {
     const settled = (s: VmState): s is Extract<VmState, { status: 'running' | 'stopped' }> =>
-      (s.status === 'running' || s.status === 'stopped') && s.pending === null && s.location.hostId === hostId;
+      (s.status === 'running' || s.status === 'stopped') && s.pending === null && s.location.hostId === hostId &&
+      // A VM in a live migration belongs to the migrator until it ends.
+      !(s.status === 'running' && s.migration !== undefined);
     let state = await this.o.vms.load(vmId);
     if (!settled(state)) return false;
     let actual: string = domain?.state ?? 'missing';
@@ -169,6 +171,8 @@ export class Reconciler {
       return r.duplicate ? 'ok' : 'unknown';
     }
     const vmId = d.vmId as string;
+    // The destination side of a live migration (paused while memory arrives) is not a leftover.
+    if (state.status === 'running' && state.migration !== undefined) return 'ok';
     const here = state.location.hostId === hostId;
     const leftover =
       ((state.status === 'failed' || state.status === 'deleted') && here) ||

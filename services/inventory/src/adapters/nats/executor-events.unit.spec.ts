@@ -21,6 +21,7 @@ const ALL: Record<executorEvents.ExecutorEventType, true> = {
   // Migration reports: the migration service folds them and tells inventory (Begin/Complete/AbortVmMigration).
   VmMigrationStarted: true,
   VmMigrationProgress: true,
+  VmMigrationCancelRequested: true,
   VmMigrated: true,
   VmMigrationFailed: true,
   VmMigrationPostCopyPaused: true,

@@ -72,6 +72,8 @@ interface Loc {
 
 const STATUS: Readonly<Record<string, string>> = {
   VmProvisioning: 'provisioning', VmStarted: 'running', VmStopped: 'stopped', VmProvisionFailed: 'failed', VmDeleted: 'deleted',
+  // A live migration: the row stays on the source host until VmMigrated moves it.
+  VmMigrationStarted: 'migrating', VmMigrationFailed: 'running',
 };
 const CLEARS_PENDING = new Set(['VmStarted', 'VmStopped', 'VmDeleted', 'VmOperationFailed', 'VmProvisionFailed']);
 
@@ -98,6 +100,12 @@ function fold(change: VmChange, type: string, d: Loc & { operation?: string }): 
     change.reset = d;
     change.status = 'provisioning';
     change.pending = { rule: 'set', value: null };
+    return true;
+  }
+  if (type === 'VmMigrated') {
+    // The VM now lives on the destination (d carries its host and URI): the row moves with it.
+    change.reset = d;
+    change.status = 'running';
     return true;
   }
   const status = STATUS[type];
@@ -202,6 +210,12 @@ const toRow = (r: Selectable<ExecutorTables['executor_vms']>): VmRow => ({
 export class ReadModel {
   constructor(private readonly db: ExecutorDb) {}
 
+  /** VMs in a live migration this executor carries out. */
+  async migrating(limit = 10_000): Promise<string[]> {
+    const rows = await this.db.selectFrom('executor_vms').select('vm_id').where('status', '=', 'migrating').limit(limit).execute();
+    return rows.map((r) => r.vm_id);
+  }
+
   /** VMs with work to finish: provisioning, or an operation not yet carried out. */
   async unfinished(limit = 10_000): Promise<string[]> {
     const rows = await this.db.selectFrom('executor_vms').select('vm_id')
@@ -222,7 +236,7 @@ export class ReadModel {
   async hosts(): Promise<Map<string, string>> {
     const out = new Map<string, string>();
     const vms = await this.db.selectFrom('executor_vms').select(['host_id', 'hypervisor_uri'])
-      .where('status', 'in', ['provisioning', 'running', 'stopped', 'failed']).distinct().execute();
+      .where('status', 'in', ['provisioning', 'running', 'stopped', 'failed', 'migrating']).distinct().execute();
     for (const v of vms) if (v.host_id !== '') out.set(v.host_id, v.hypervisor_uri);
     const hosts = await this.db.selectFrom('executor_hosts').select(['host_id', 'hypervisor_uri']).where('removed', '=', false).execute();
     for (const h of hosts) out.set(h.host_id, h.hypervisor_uri);

@@ -1,4 +1,4 @@
-import type { Location, ProvisionRequest, VmOperation, VmStartedCause } from './events.ts';
+import type { Location, MigrationPlan, MigrationProgressData, ProvisionRequest, VmOperation, VmStartedCause } from './events.ts';
 import type { ProvisionStep } from './state.ts';
 
 /** Commands on one VM's stream; times and ids come in with the command (STYLE.md §1). */
@@ -23,6 +23,20 @@ export type VmCommand =
   | { readonly type: 'MarkStopped'; readonly how: 'graceful' | 'forced' | 'already-stopped' }
   | { readonly type: 'MarkDeleted'; readonly reason: string }
   | { readonly type: 'FailOperation'; readonly operation: VmOperation; readonly reason: string }
+  /** The migration service's DestinationClaimed: record the migration before the hypervisor work. */
+  | {
+      readonly type: 'StartMigration';
+      readonly migrationId: string;
+      readonly attempt: number;
+      readonly sourceHostId: string;
+      readonly destination: { readonly hostId: string; readonly uri: string };
+      readonly plan: MigrationPlan;
+    }
+  | { readonly type: 'RecordMigrationProgress'; readonly migrationId: string; readonly progress: MigrationProgressData }
+  | { readonly type: 'CancelMigration'; readonly migrationId: string; readonly attempt: number; readonly reason: string }
+  | { readonly type: 'CompleteMigration'; readonly migrationId: string; readonly confirmedBy: 'migrate-call' | 'hypervisors' }
+  | { readonly type: 'FailMigration'; readonly migrationId: string; readonly reason: string; readonly cause: 'budget' | 'cancelled' | 'error' | 'interrupted' }
+  | { readonly type: 'PauseMigration'; readonly migrationId: string; readonly detail: string }
   | {
       readonly type: 'ReportDrift';
       readonly expected: 'running' | 'shut-off' | 'absent';

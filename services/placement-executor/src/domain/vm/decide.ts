@@ -14,6 +14,13 @@ function locationOf(state: VmState, command: string): Location {
   return state.location;
 }
 
+/** The VM's migration when it is the one named, with the reference every migration event carries. */
+function activeMigration(state: VmState, migrationId: string) {
+  if (state.status !== 'running' || state.migration?.migrationId !== migrationId) return undefined;
+  const work = state.migration;
+  return { work, ref: { ...state.location, migrationId, migrationAttempt: work.attempt } };
+}
+
 /**
  * The provisioning state machine. Duplicated or late commands (redelivered messages, a resumed
  * step after a crash) decide nothing rather than fail, so retries are always safe.
@@ -78,6 +85,51 @@ export function decide(command: VmCommand, state: VmState): VmEvent[] {
     case 'FailOperation':
       if (state.status === 'unknown' || state.status === 'deleted' || state.status === 'failed') return [];
       return [{ type: 'VmOperationFailed', data: { ...state.location, operation: command.operation, reason: command.reason } }];
+    case 'StartMigration': {
+      const ref = { migrationId: command.migrationId, migrationAttempt: command.attempt };
+      if (state.status === 'running' && state.migration?.migrationId === command.migrationId && state.migration.attempt === command.attempt) return [];
+      if (state.status === 'unknown') throw new IllegalStateError('StartMigration: the executor has no record of this VM');
+      const refuse = (reason: string): VmEvent[] => [{ type: 'VmMigrationFailed', data: { ...state.location, ...ref, reason, cause: 'error' } }];
+      if (state.status !== 'running') return refuse(`the VM is ${state.status} here, not running`);
+      if (state.migration) return refuse(`the VM is already migrating (migration ${state.migration.migrationId})`);
+      if (state.location.hostId !== command.sourceHostId) return refuse(`the VM runs on ${state.location.hostId}, not on ${command.sourceHostId}`);
+      if (state.pending) return refuse(`a ${state.pending.operation} is pending`);
+      return [{
+        type: 'VmMigrationStarted',
+        data: { ...state.location, ...ref, destinationHostId: command.destination.hostId, destinationUri: command.destination.uri, plan: command.plan },
+      }];
+    }
+    case 'RecordMigrationProgress': {
+      const m = activeMigration(state, command.migrationId);
+      if (!m) return [];
+      return [{ type: 'VmMigrationProgress', data: { ...m.ref, ...command.progress } }];
+    }
+    case 'CancelMigration': {
+      const m = activeMigration(state, command.migrationId);
+      if (!m || m.work.attempt !== command.attempt || m.work.cancel !== null) return [];
+      return [{ type: 'VmMigrationCancelRequested', data: { ...m.ref, reason: command.reason } }];
+    }
+    case 'CompleteMigration': {
+      const m = activeMigration(state, command.migrationId);
+      if (!m || state.status !== 'running') return [];
+      return [{
+        type: 'VmMigrated',
+        data: {
+          ...m.ref, hostId: m.work.destination.hostId, hypervisorUri: m.work.destination.uri,
+          fromHostId: state.location.hostId, fromHypervisorUri: state.location.hypervisorUri, confirmedBy: command.confirmedBy,
+        },
+      }];
+    }
+    case 'FailMigration': {
+      const m = activeMigration(state, command.migrationId);
+      if (!m) return [];
+      return [{ type: 'VmMigrationFailed', data: { ...m.ref, reason: command.reason, cause: command.cause } }];
+    }
+    case 'PauseMigration': {
+      const m = activeMigration(state, command.migrationId);
+      if (!m || m.work.postCopyPaused !== null) return [];
+      return [{ type: 'VmMigrationPostCopyPaused', data: { ...m.ref, destinationHostId: m.work.destination.hostId, detail: command.detail } }];
+    }
     case 'ReportDrift':
       return [{
         type: 'DomainDrift',

@@ -17,6 +17,20 @@ export interface ProvisionRequest {
 
 type X = executorEvents.ExecutorEventMap;
 
+/** One progress reading, without the migration reference. */
+export type MigrationProgressData = Omit<X['VmMigrationProgress'], keyof executorEvents.MigrationRef>;
+
+/** What the executor needs to carry out (or resume) a migration, recorded with VmMigrationStarted. */
+export interface MigrationPlan {
+  readonly memoryBytes: number;
+  readonly bandwidthMiBps: number;
+  readonly maxDowntimeMillis: number;
+  readonly autoConverge: boolean;
+  readonly postCopy: boolean;
+  readonly completionBudgetSecondsPerGiB: number;
+  readonly noProgressTimeoutSeconds: number;
+}
+
 /** The executor's VM stream events: the published payloads, VmProvisioning also holding the request. */
 export type VmEvent =
   | { readonly type: 'VmProvisioning'; readonly data: X['VmProvisioning'] & { readonly request: ProvisionRequest } }
@@ -29,7 +43,13 @@ export type VmEvent =
   | { readonly type: 'VmStopped'; readonly data: X['VmStopped'] }
   | { readonly type: 'VmDeleted'; readonly data: X['VmDeleted'] }
   | { readonly type: 'VmOperationFailed'; readonly data: X['VmOperationFailed'] }
-  | { readonly type: 'DomainDrift'; readonly data: X['DomainDrift'] };
+  | { readonly type: 'DomainDrift'; readonly data: X['DomainDrift'] }
+  | { readonly type: 'VmMigrationStarted'; readonly data: X['VmMigrationStarted'] & { readonly plan: MigrationPlan } }
+  | { readonly type: 'VmMigrationProgress'; readonly data: X['VmMigrationProgress'] }
+  | { readonly type: 'VmMigrationCancelRequested'; readonly data: X['VmMigrationCancelRequested'] }
+  | { readonly type: 'VmMigrated'; readonly data: X['VmMigrated'] }
+  | { readonly type: 'VmMigrationFailed'; readonly data: X['VmMigrationFailed'] }
+  | { readonly type: 'VmMigrationPostCopyPaused'; readonly data: X['VmMigrationPostCopyPaused'] };
 
 export type VmEventType = VmEvent['type'];
 export type Location = executorEvents.ExecutorVmLocation;

@@ -1,4 +1,4 @@
-import type { Location, ProvisionRequest, VmEvent, VmOperation } from './events.ts';
+import type { Location, MigrationPlan, ProvisionRequest, VmEvent, VmOperation } from './events.ts';
 
 export type ProvisionStep = 'requested' | 'volumes-created' | 'domain-defined' | 'domain-started';
 
@@ -15,6 +15,18 @@ interface Placed {
   readonly pending: PendingOperation | null;
 }
 
+/** A live migration this executor carries out for the VM (the location stays the source until VmMigrated). */
+export interface MigrationWork {
+  readonly migrationId: string;
+  readonly attempt: number;
+  readonly destination: { readonly hostId: string; readonly uri: string };
+  readonly plan: MigrationPlan;
+  readonly startedAt: string;
+  readonly cancel: string | null;
+  /** Set while a post-copy migration is paused (only resuming recovers it). */
+  readonly postCopyPaused: string | null;
+}
+
 /** One VM as the executor's log tells it. */
 export type VmState =
   | { readonly status: 'unknown' }
@@ -24,7 +36,7 @@ export type VmState =
       readonly deadline: string;
       readonly domain: { readonly name: string; readonly uuid: string };
     })
-  | (Placed & { readonly status: 'running' })
+  | (Placed & { readonly status: 'running'; readonly migration?: MigrationWork })
   | (Placed & { readonly status: 'stopped' })
   | { readonly status: 'failed'; readonly location: Location; readonly reason: string; readonly permanent: boolean }
   | { readonly status: 'deleted'; readonly location: Location };
@@ -76,7 +88,33 @@ export function evolve(state: VmState, event: VmEvent): VmState {
     case 'VmOperationFailed':
       return state.status === 'running' || state.status === 'stopped' || state.status === 'provisioning' ? { ...state, pending: null } : state;
     case 'DomainDrift':
+    case 'VmMigrationProgress':
       return state;
+    case 'VmMigrationStarted': {
+      if (state.status !== 'running') return state;
+      const d = event.data;
+      return {
+        ...state,
+        migration: {
+          migrationId: d.migrationId, attempt: d.migrationAttempt, destination: { hostId: d.destinationHostId, uri: d.destinationUri },
+          plan: d.plan, startedAt: '', cancel: null, postCopyPaused: null,
+        },
+      };
+    }
+    case 'VmMigrationCancelRequested':
+      return state.status === 'running' && state.migration ? { ...state, migration: { ...state.migration, cancel: event.data.reason } } : state;
+    case 'VmMigrationPostCopyPaused':
+      return state.status === 'running' && state.migration ? { ...state, migration: { ...state.migration, postCopyPaused: event.data.detail } } : state;
+    case 'VmMigrated': {
+      if (state.status !== 'running') return state;
+      const { migration: _done, ...rest } = state;
+      return { ...rest, location: { ...state.location, hostId: event.data.hostId, hypervisorUri: event.data.hypervisorUri } };
+    }
+    case 'VmMigrationFailed': {
+      if (state.status !== 'running') return state;
+      const { migration: _failed, ...rest } = state;
+      return rest;
+    }
     default:
       return assertNever(event);
   }

@@ -1,0 +1,256 @@
+import { isMigrationError, type HypervisorDriver, type MigrateOptions, type MigrationProgress } from '@berth/hypervisor';
+import type { Logger } from '@berth/observability';
+import type { MigrationWork, VmState } from '../domain/vm/state.ts';
+import type { Vms } from './vms.ts';
+
+export interface MigratorOptions {
+  readonly vms: Vms;
+  readonly driverFor: (uri: string) => HypervisorDriver;
+  readonly logger: Logger;
+  /** Progress is recorded (and published) at most once per this interval. */
+  readonly progressIntervalMillis: number;
+  /** Clock for the budgets (tests). */
+  readonly now?: () => number;
+}
+
+const GiB = 1024 ** 3;
+
+/**
+ * The data plane of a migration to `destinationUri`: the destination's own address (the host of a
+ * `qemu+tcp://` / `qemu+ssh://` URI), or loopback for a local socket URI. The simulator needs none.
+ */
+export function dataPlaneOf(destinationUri: string): Pick<MigrateOptions, 'migrateUri' | 'listenAddress'> {
+  if (destinationUri.startsWith('sim://') || destinationUri.startsWith('test')) return {};
+  let host = '';
+  try {
+    host = new URL(destinationUri).hostname;
+  } catch {
+    host = '';
+  }
+  const address = host === '' || host === 'localhost' ? '127.0.0.1' : host;
+  return { migrateUri: `tcp://${address}`, listenAddress: address };
+}
+
+/** The completion budget of a migration: per GiB of guest memory (KubeVirt: 150 s/GiB), at least one GiB's worth. */
+export const completionBudgetMillis = (w: MigrationWork): number =>
+  Math.max(1, Math.ceil(w.plan.memoryBytes / GiB)) * w.plan.completionBudgetSecondsPerGiB * 1000;
+
+type Running = { readonly controller: AbortController; reason: 'budget' | 'cancelled' | null; detail: string };
+
+/**
+ * Carries out live migrations recorded in the log (VmMigrationStarted): calls the source's driver,
+ * records progress at a bounded rate, enforces the completion budget and the no-progress timeout
+ * (aborting the pre-copy: the VM keeps running on the source), and records how it ended. A migration
+ * the log has but no call of this process runs (the executor restarted in the middle) is resolved by
+ * asking both hypervisors where the domain runs.
+ */
+export class Migrator {
+  private readonly running = new Map<string, Running>();
+  private readonly resolving = new Set<string>();
+  private readonly tasks = new Set<Promise<void>>();
+  private stopped = false;
+
+  constructor(private readonly o: MigratorOptions) {}
+
+  private now(): number {
+    return this.o.now?.() ?? Date.now();
+  }
+
+  isTracked(vmId: string): boolean {
+    return this.running.has(vmId) || this.resolving.has(vmId);
+  }
+
+  /** A migration just recorded: run it. */
+  start(vmId: string): void {
+    if (this.stopped || this.isTracked(vmId)) return;
+    this.track(this.run(vmId));
+  }
+
+  /** A migration found in the log with no call running here (after a restart): find out how it ended. */
+  resume(vmId: string): void {
+    if (this.stopped || this.isTracked(vmId)) return;
+    this.resolving.add(vmId);
+    this.track(this.resolve(vmId).finally(() => this.resolving.delete(vmId)));
+  }
+
+  /** Cancel recorded: abort the copy if it runs here (a pre-copy aborts; post-copy cannot). */
+  abort(vmId: string, detail: string): void {
+    const r = this.running.get(vmId);
+    if (!r) return;
+    r.reason ??= 'cancelled';
+    r.detail ||= detail;
+    r.controller.abort();
+  }
+
+  /** Post-copy paused: resume it (migration service's ResumeRequested). */
+  resumePostCopy(vmId: string): void {
+    if (this.stopped || this.isTracked(vmId)) return;
+    this.resolving.add(vmId);
+    this.track(this.resumePaused(vmId).finally(() => this.resolving.delete(vmId)));
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    await Promise.allSettled([...this.tasks]);
+  }
+
+  private track(p: Promise<void>): void {
+    const t = p.catch((e: unknown) => this.o.logger.warn({ err: e }, 'migration work failed; resumed by the sweep'));
+    this.tasks.add(t);
+    void t.finally(() => this.tasks.delete(t));
+  }
+
+  private async work(vmId: string): Promise<{ state: Extract<VmState, { status: 'running' }>; work: MigrationWork } | undefined> {
+    const state = await this.o.vms.load(vmId);
+    if (state.status !== 'running' || state.migration === undefined) return undefined;
+    return { state, work: state.migration };
+  }
+
+  private async run(vmId: string): Promise<void> {
+    const found = await this.work(vmId);
+    if (!found || found.work.postCopyPaused !== null) return;
+    const { state, work } = found;
+    const r: Running = { controller: new AbortController(), reason: null, detail: '' };
+    this.running.set(vmId, r);
+    const abort = (reason: 'budget' | 'cancelled', detail: string): void => {
+      r.reason ??= reason;
+      r.detail ||= detail;
+      r.controller.abort();
+    };
+    if (work.cancel !== null) abort('cancelled', work.cancel);
+    const started = this.now();
+    const budget = completionBudgetMillis(work);
+    const noProgress = work.plan.noProgressTimeoutSeconds * 1000;
+    let lastRemaining = Infinity;
+    let lastProgressAt = started;
+    let lastRecorded = 0;
+    let recording: Promise<unknown> = Promise.resolve();
+    const check = (): void => {
+      const t = this.now();
+      if (t - started > budget) abort('budget', `completion budget of ${Math.round(budget / 1000)} s (${work.plan.completionBudgetSecondsPerGiB} s per GiB) used up`);
+      else if (t - lastProgressAt > noProgress) abort('budget', `no progress for ${work.plan.noProgressTimeoutSeconds} s`);
+    };
+    const watchdog = setInterval(check, Math.min(1000, Math.max(50, Math.floor(noProgress / 4))));
+    const onProgress = (p: MigrationProgress): void => {
+      const t = this.now();
+      if (p.dataRemainingBytes < lastRemaining) {
+        lastRemaining = p.dataRemainingBytes;
+        lastProgressAt = t;
+      }
+      check();
+      if (t - lastRecorded < this.o.progressIntervalMillis) return;
+      lastRecorded = t;
+      const progress = {
+        dataTotalBytes: p.dataTotalBytes, dataProcessedBytes: p.dataProcessedBytes, dataRemainingBytes: p.dataRemainingBytes,
+        elapsedMillis: p.elapsedMillis, phase: p.phase,
+        ...(p.memoryDirtyRateBytesPerSecond !== undefined ? { memoryDirtyRateBytesPerSecond: p.memoryDirtyRateBytesPerSecond } : {}),
+        ...(p.iteration !== undefined ? { iteration: p.iteration } : {}),
+      };
+      recording = recording.then(() => this.o.vms.execute(vmId, { type: 'RecordMigrationProgress', migrationId: work.migrationId, progress })).catch(() => undefined);
+    };
+    const source = this.o.driverFor(state.location.hypervisorUri);
+    try {
+      const result = await source.migrate(vmId, {
+        destinationUri: work.destination.uri,
+        ...dataPlaneOf(work.destination.uri),
+        ...(work.plan.bandwidthMiBps > 0 ? { bandwidthMiBps: work.plan.bandwidthMiBps } : {}),
+        ...(work.plan.maxDowntimeMillis > 0 ? { maxDowntimeMillis: work.plan.maxDowntimeMillis } : {}),
+        autoConverge: work.plan.autoConverge,
+        postCopy: work.plan.postCopy,
+        signal: r.controller.signal,
+        onProgress,
+        progressIntervalMillis: Math.min(1000, this.o.progressIntervalMillis),
+      });
+      await recording;
+      if (result.outcome === 'completed') {
+        await this.o.vms.execute(vmId, { type: 'CompleteMigration', migrationId: work.migrationId, confirmedBy: 'migrate-call' });
+      } else {
+        await this.o.vms.execute(vmId, { type: 'PauseMigration', migrationId: work.migrationId, detail: result.detail });
+      }
+    } catch (e) {
+      await recording;
+      const message = e instanceof Error ? e.message : String(e);
+      // The call failed: before saying so, make sure the domain did not switch over anyway.
+      const where = await this.whereRuns(vmId, state.location.hypervisorUri, work.destination.uri);
+      if (where === 'destination') {
+        await this.o.vms.execute(vmId, { type: 'CompleteMigration', migrationId: work.migrationId, confirmedBy: 'hypervisors' });
+        return;
+      }
+      const cause = r.reason ?? (isMigrationError(e) && e.failure === 'aborted' ? 'cancelled' : 'error');
+      const reason = r.reason ? `${r.detail}; aborted, the VM keeps running on ${state.location.hostId}` : message;
+      await this.o.vms.execute(vmId, { type: 'FailMigration', migrationId: work.migrationId, reason, cause });
+    } finally {
+      clearInterval(watchdog);
+      this.running.delete(vmId);
+    }
+  }
+
+  /** Where the domain runs now: on the source, the destination, both (paused post-copy) or neither. */
+  private async whereRuns(vmId: string, sourceUri: string, destinationUri: string): Promise<'source' | 'destination' | 'paused-both' | 'neither' | 'unknown'> {
+    const [src, dst] = await Promise.all([
+      this.o.driverFor(sourceUri).state(vmId).then((s) => s ?? 'absent', () => 'unreachable'),
+      this.o.driverFor(destinationUri).state(vmId).then((s) => s ?? 'absent', () => 'unreachable'),
+    ]);
+    if (src === 'unreachable' || dst === 'unreachable') return 'unknown';
+    const up = (s: string): boolean => s === 'running' || s === 'blocked';
+    if (up(dst) && !up(src) && src !== 'paused') return 'destination';
+    if (up(src) && !up(dst)) return 'source';
+    if ((src === 'paused' && (dst === 'paused' || up(dst)))) return 'paused-both';
+    if (src === 'absent' && dst === 'absent') return 'neither';
+    return up(src) ? 'source' : 'unknown';
+  }
+
+  /**
+   * After a restart the log says "migrating" and nobody knows how the call ended: wait for a job
+   * still running on the source to finish (abort it when cancelled), then ask both hypervisors.
+   */
+  private async resolve(vmId: string): Promise<void> {
+    const found = await this.work(vmId);
+    if (!found || found.work.postCopyPaused !== null) return;
+    const { state, work } = found;
+    const source = this.o.driverFor(state.location.hypervisorUri);
+    const deadline = this.now() + completionBudgetMillis(work);
+    for (;;) {
+      const job = await source.migrationJob(vmId).catch(() => undefined);
+      if (job === undefined) break;
+      if (work.cancel !== null || this.now() > deadline) await source.abortMigration(vmId).catch(() => undefined);
+      if (this.stopped) return;
+      await new Promise((r) => setTimeout(r, 500));
+    }
+    const where = await this.whereRuns(vmId, state.location.hypervisorUri, work.destination.uri);
+    switch (where) {
+      case 'destination':
+        await this.o.vms.execute(vmId, { type: 'CompleteMigration', migrationId: work.migrationId, confirmedBy: 'hypervisors' });
+        return;
+      case 'source': {
+        // Whatever the destination holds of it (an incoming domain left by the interrupted call) goes.
+        const dest = this.o.driverFor(work.destination.uri);
+        if ((await dest.state(vmId).catch(() => undefined)) !== undefined) {
+          await dest.destroy(vmId).catch(() => undefined);
+          await dest.undefine(vmId).catch(() => undefined);
+        }
+        await this.o.vms.execute(vmId, { type: 'FailMigration', migrationId: work.migrationId, reason: `interrupted (the executor restarted); the VM runs on ${state.location.hostId}`, cause: 'interrupted' });
+        return;
+      }
+      case 'paused-both':
+        await this.o.vms.execute(vmId, { type: 'PauseMigration', migrationId: work.migrationId, detail: 'post-copy interrupted (the executor restarted); resume it' });
+        return;
+      case 'neither':
+      case 'unknown':
+        // Never guessed: the sweep asks again (a host may be unreachable for a moment).
+        throw new Error(`migration of ${vmId}: the domain runs ${where === 'neither' ? 'on neither host' : 'nowhere we can see now'}; asking again later`);
+      default: {
+        const never: never = where;
+        throw new Error(`unhandled ${String(never)}`);
+      }
+    }
+  }
+
+  private async resumePaused(vmId: string): Promise<void> {
+    const found = await this.work(vmId);
+    if (!found || found.work.postCopyPaused === null) return;
+    const { state, work } = found;
+    await this.o.driverFor(state.location.hypervisorUri).resumePostCopy(vmId, { destinationUri: work.destination.uri, ...dataPlaneOf(work.destination.uri), postCopy: true });
+    await this.o.vms.execute(vmId, { type: 'CompleteMigration', migrationId: work.migrationId, confirmedBy: 'migrate-call' });
+  }
+}
