@@ -116,6 +116,9 @@ describe.skipIf(!(await infraAvailable('postgres', 'nats')) || !lxdUsable())('an
   it('stops and starts through gRPC, and deleting removes the instances and their volumes', async () => {
     await callUnary(stack.inventory, 'stopVm', { meta: { commandId: 'stop-lx-shared' }, vmId: 'lx-shared', force: false });
     await eventually(async () => (await instances()).find((i) => i.name === 'berth-lx-shared')?.status === 'Stopped', 'lx-shared stopped in LXD', 60_000);
+    await eventually(async () => (await callUnary(stack.inventory, 'getVm', { vmId: 'lx-shared' })).vm?.status === inventoryV1.VmStatus.VM_STATUS_STOPPED, 'inventory to record lx-shared stopped', 60_000);
+    await callUnary(stack.inventory, 'startVm', { meta: { commandId: 'start-lx-shared' }, vmId: 'lx-shared' });
+    await eventually(async () => (await instances()).find((i) => i.name === 'berth-lx-shared')?.status === 'Running', 'lx-shared running again in LXD', 60_000);
     for (const vmId of ['lx-shared', 'lx-pinned', 'lx-disks']) {
       await callUnary(stack.inventory, 'deleteVm', { meta: { commandId: `delete-${vmId}` }, vmId });
     }
