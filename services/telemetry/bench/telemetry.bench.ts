@@ -100,7 +100,7 @@ const cpuTicks = (pid: number): number => {
   return Number(parts[11]) + Number(parts[12]);
 };
 
-async function fleetCpu(): Promise<{ cpuPercentAt1000Hosts: number; postgresStatementsPerSecond: number; decisionsPerSecond: number; hosts: number; vms: number }> {
+async function fleetCpu(): Promise<Record<string, number>> {
   const db = await createTestDatabase('bench_telemetry');
   const prefix = testSubjectPrefix('tb');
   const nc = await connectTestNats();
@@ -133,16 +133,25 @@ async function fleetCpu(): Promise<{ cpuPercentAt1000Hosts: number; postgresStat
     await admin.connect();
     const stat = async (): Promise<number> => Number((await admin.query<{ n: string }>('SELECT xact_commit + xact_rollback AS n FROM pg_stat_database WHERE datname = current_database()')).rows[0]!.n);
     const decisions = async (): Promise<number> => Number((await admin.query<{ n: string }>("SELECT count(*) AS n FROM events WHERE type = 'DecisionRecorded'")).rows[0]!.n);
-    const [t0, s0, d0, c0] = [performance.now(), await stat(), await decisions(), cpuTicks(child.pid!)];
+    const quiet = async (): Promise<[number, number]> => {
+      const r = (await admin.query<{ n: string | null; failed: string | null }>(
+        "SELECT sum(jsonb_array_length(data->'entries')) AS n, sum((SELECT count(*) FROM jsonb_array_elements(data->'entries') x WHERE x ? 'error')) AS failed FROM events WHERE type = 'IntervalsUnchanged'")).rows[0]!;
+      return [Number(r.n ?? 0), Number(r.failed ?? 0)];
+    };
+    const [t0, s0, d0, q0, c0] = [performance.now(), await stat(), await decisions(), await quiet(), cpuTicks(child.pid!)];
     await sleep(Number(args.seconds) * 1000);
     const [t1, c1] = [performance.now(), cpuTicks(child.pid!)];
-    const [s1, d1] = [await stat(), await decisions()];
+    const [s1, d1, q1] = [await stat(), await decisions(), await quiet()];
     await admin.end();
+    const warnings = out.split('\n').filter((l) => /"level":"(warn|error)"/.test(l));
+    if (warnings.length > 0) console.log(`telemetry logged ${warnings.length} warnings, the last: ${warnings.at(-1)?.slice(0, 600)}`);
     const secs = (t1 - t0) / 1000;
-    // pg_stat_database counts the 4 reads above as well; they are taken off.
+    // pg_stat_database counts the 6 reads above as well (3 between the two readings of it); they are taken off.
     return {
       cpuPercentAt1000Hosts: Math.round(((c1 - c0) / 100 / secs) * 1000) / 10,
-      postgresStatementsPerSecond: Math.round(((s1 - s0 - 2) / secs) * 10) / 10,
+      postgresStatementsPerSecond: Math.round(((s1 - s0 - 3) / secs) * 10) / 10,
+      hostIntervalsPerSecond: Math.round(((d1 - d0 + q1[0] - q0[0]) / secs) * 10) / 10,
+      failedIntervalsPerSecond: Math.round(((q1[1] - q0[1]) / secs) * 10) / 10,
       decisionsPerSecond: Math.round(((d1 - d0) / secs) * 10) / 10,
       hosts: HOSTS, vms: HOSTS * VMS,
     };
@@ -158,6 +167,6 @@ async function fleetCpu(): Promise<{ cpuPercentAt1000Hosts: number; postgresStat
 const evals = await evaluationRate();
 console.log(`one host, ${VMS} guests, default policy: ${evals.evaluationsPerSecond} evaluations/s, p50 ${evals.p50Millis} ms, p99 ${evals.p99Millis} ms`);
 const fleet = await fleetCpu();
-console.log(`telemetry at ${fleet.hosts} hosts × ${VMS} VMs: ${fleet.cpuPercentAt1000Hosts}% of a core, ${fleet.postgresStatementsPerSecond} Postgres statements/s, ${fleet.decisionsPerSecond} decisions/s`);
+console.log(`telemetry at ${fleet['hosts']} hosts × ${VMS} VMs: ${fleet['cpuPercentAt1000Hosts']}% of a core, ${fleet['postgresStatementsPerSecond']} Postgres statements/s, ${fleet['hostIntervalsPerSecond']} host intervals/s (${fleet['failedIntervalsPerSecond']} failed), ${fleet['decisionsPerSecond']} decisions/s`);
 console.log(JSON.stringify({ ...evals, ...fleet, loadAverage: loadavg()[0] }));
 process.exit(0);

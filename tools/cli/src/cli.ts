@@ -5,6 +5,7 @@ import { ConfigFileError, parseDurationMillis } from '@berth/hardware-config';
 import { configCommands } from './commands/config.ts';
 import { hostCommands } from './commands/hosts.ts';
 import { policyCommands } from './commands/policy.ts';
+import { policyServiceCommands } from './commands/policy-service.ts';
 import { schedulerCommands } from './commands/scheduler.ts';
 import { Input, type CommandSpec, type Context, type OptionSpec } from './commands/types.ts';
 import { vmCommands } from './commands/vms.ts';
@@ -12,12 +13,13 @@ import { vmLifecycleCommands } from './commands/vm-lifecycle.ts';
 import { UsageError } from './errors.ts';
 import { CallError, connectBackends, type Backends, type Endpoints } from './grpc.ts';
 
-export const COMMANDS: readonly CommandSpec[] = [...hostCommands, ...configCommands, ...vmCommands, ...vmLifecycleCommands, ...schedulerCommands, ...policyCommands];
+export const COMMANDS: readonly CommandSpec[] = [...hostCommands, ...configCommands, ...vmCommands, ...vmLifecycleCommands, ...schedulerCommands, ...policyCommands, ...policyServiceCommands];
 
 const GLOBAL_OPTIONS: Readonly<Record<string, OptionSpec & { short?: string }>> = {
   json: { type: 'boolean', help: 'print JSON instead of tables' },
   inventory: { type: 'string', value: 'ADDR', help: 'inventory gRPC address (env BERTH_INVENTORY_ADDR, default 127.0.0.1:50051)' },
   scheduler: { type: 'string', value: 'ADDR', help: 'scheduler gRPC address (env BERTH_SCHEDULER_ADDR, default 127.0.0.1:50052)' },
+  telemetry: { type: 'string', value: 'ADDR', help: 'telemetry gRPC address (env BERTH_TELEMETRY_ADDR, default 127.0.0.1:50055)' },
   timeout: { type: 'string', value: 'DURATION', help: 'deadline of each call (default 10s)' },
   help: { type: 'boolean', short: 'h', help: 'show help' },
 };
@@ -115,6 +117,7 @@ export async function runCli(argv: readonly string[], deps: CliDeps): Promise<nu
     backends = (deps.connect ?? connectBackends)({
       inventory: (typeof values.inventory === 'string' ? values.inventory : undefined) ?? env.BERTH_INVENTORY_ADDR ?? '127.0.0.1:50051',
       scheduler: (typeof values.scheduler === 'string' ? values.scheduler : undefined) ?? env.BERTH_SCHEDULER_ADDR ?? '127.0.0.1:50052',
+      telemetry: (typeof values.telemetry === 'string' ? values.telemetry : undefined) ?? env['BERTH_TELEMETRY_ADDR'] ?? '127.0.0.1:50055',
       timeoutMillis: timeout,
     });
     const ctx: Context = {

@@ -1,5 +1,5 @@
 import * as grpc from '@grpc/grpc-js';
-import { inventoryV1, schedulerV1 } from '@berth/contracts';
+import { inventoryV1, schedulerV1, telemetryV1 } from '@berth/contracts';
 import { callUnary, fieldViolationsOf, isServiceError, type UnaryMethodName } from '@berth/grpc-kit';
 
 /** The gRPC side of the CLI: two lazily created clients, promisified calls, readable errors. */
@@ -7,6 +7,8 @@ import { callUnary, fieldViolationsOf, isServiceError, type UnaryMethodName } fr
 export interface Endpoints {
   readonly inventory: string;
   readonly scheduler: string;
+  /** Telemetry's address (default 127.0.0.1:50055). */
+  readonly telemetry?: string;
   readonly timeoutMillis: number;
 }
 
@@ -14,20 +16,24 @@ export interface Backends {
   readonly endpoints: Endpoints;
   inventory(): inventoryV1.InventoryServiceClient;
   scheduler(): schedulerV1.SchedulerServiceClient;
+  telemetry?(): telemetryV1.TelemetryServiceClient;
   close(): void;
 }
 
 export function connectBackends(endpoints: Endpoints): Backends {
   let inventory: inventoryV1.InventoryServiceClient | undefined;
   let scheduler: schedulerV1.SchedulerServiceClient | undefined;
+  let telemetry: telemetryV1.TelemetryServiceClient | undefined;
   const credentials = grpc.credentials.createInsecure();
   return {
     endpoints,
     inventory: () => (inventory ??= new inventoryV1.InventoryServiceClient(endpoints.inventory, credentials)),
     scheduler: () => (scheduler ??= new schedulerV1.SchedulerServiceClient(endpoints.scheduler, credentials)),
+    telemetry: () => (telemetry ??= new telemetryV1.TelemetryServiceClient(endpoints.telemetry ?? '127.0.0.1:50055', credentials)),
     close: () => {
       inventory?.close();
       scheduler?.close();
+      telemetry?.close();
     },
   };
 }
@@ -68,7 +74,7 @@ export class CallError extends Error {
   describe(): string {
     if (this.code === grpc.status.UNAVAILABLE) {
       return `cannot reach ${this.target} (${this.method}): is the service running? ` +
-        '(set BERTH_INVENTORY_ADDR / BERTH_SCHEDULER_ADDR, or --inventory / --scheduler)';
+        '(set BERTH_INVENTORY_ADDR / BERTH_SCHEDULER_ADDR / BERTH_TELEMETRY_ADDR, or --inventory / --scheduler / --telemetry)';
     }
     if (this.code === grpc.status.DEADLINE_EXCEEDED) return `${this.method} timed out (--timeout to wait longer)`;
     const head = `${grpc.status[this.code]}: ${this.message}`;

@@ -8,7 +8,7 @@ import type { CommandSpec, Context } from './types.ts';
  * Policy files named on the command line; a directory stands for its `*.policy` files (not the
  * hidden ones), as MOM reads its policy-dir. Each file is known by its base name, which orders the set.
  */
-async function readPolicies(paths: readonly string[], ctx: Context): Promise<PolicyFile[]> {
+export async function readPolicies(paths: readonly string[], ctx: Context): Promise<PolicyFile[]> {
   const files: PolicyFile[] = [];
   for (const path of paths) {
     try {

@@ -55,13 +55,18 @@ export class TelemetryAgent {
   start(sampling = true): void {
     this.sub = this.o.nc.subscribe(subjectName(`${telemetry.CONTROLS_SUBJECT}.*`, this.o.prefix), { queue: 'executor' });
     const sub = this.sub;
+    const inHand = new Set<Promise<void>>();
     this.serving = (async () => {
+      // Requests are handled side by side: one slow host must not hold the others' controls back
+      // (telemetry never has two requests of one host in flight).
       for await (const m of sub) {
-        const reply = await this.handle(m.data).catch((e: unknown): telemetry.ControlReply => ({
-          v: 1, results: [{ ok: false, error: e instanceof Error ? e.message : String(e), unsupported: false }],
-        }));
-        if (m.reply) m.respond(enc.encode(JSON.stringify(reply)));
+        const p = this.handle(m.data)
+          .catch((e: unknown): telemetry.ControlReply => ({ v: 1, results: [{ ok: false, error: e instanceof Error ? e.message : String(e), unsupported: false }] }))
+          .then((reply) => void (m.reply && m.respond(enc.encode(JSON.stringify(reply)))));
+        inHand.add(p);
+        void p.finally(() => inHand.delete(p));
       }
+      await Promise.all(inHand);
     })();
     if (!sampling) return;
     const tick = (): void => {
