@@ -4,6 +4,7 @@ import { readFile } from 'node:fs/promises';
 import { ConfigFileError, parseDurationMillis } from '@berth/hardware-config';
 import { configCommands } from './commands/config.ts';
 import { hostCommands } from './commands/hosts.ts';
+import { migrationCommands } from './commands/migrations.ts';
 import { policyCommands } from './commands/policy.ts';
 import { policyServiceCommands } from './commands/policy-service.ts';
 import { schedulerCommands } from './commands/scheduler.ts';
@@ -13,13 +14,14 @@ import { vmLifecycleCommands } from './commands/vm-lifecycle.ts';
 import { UsageError } from './errors.ts';
 import { CallError, connectBackends, type Backends, type Endpoints } from './grpc.ts';
 
-export const COMMANDS: readonly CommandSpec[] = [...hostCommands, ...configCommands, ...vmCommands, ...vmLifecycleCommands, ...schedulerCommands, ...policyCommands, ...policyServiceCommands];
+export const COMMANDS: readonly CommandSpec[] = [...hostCommands, ...configCommands, ...vmCommands, ...vmLifecycleCommands, ...schedulerCommands, ...policyCommands, ...policyServiceCommands, ...migrationCommands];
 
 const GLOBAL_OPTIONS: Readonly<Record<string, OptionSpec & { short?: string }>> = {
   json: { type: 'boolean', help: 'print JSON instead of tables' },
   inventory: { type: 'string', value: 'ADDR', help: 'inventory gRPC address (env BERTH_INVENTORY_ADDR, default 127.0.0.1:50051)' },
   scheduler: { type: 'string', value: 'ADDR', help: 'scheduler gRPC address (env BERTH_SCHEDULER_ADDR, default 127.0.0.1:50052)' },
   telemetry: { type: 'string', value: 'ADDR', help: 'telemetry gRPC address (env BERTH_TELEMETRY_ADDR, default 127.0.0.1:50055)' },
+  migration: { type: 'string', value: 'ADDR', help: 'migration gRPC address (env BERTH_MIGRATION_ADDR, default 127.0.0.1:50054)' },
   timeout: { type: 'string', value: 'DURATION', help: 'deadline of each call (default 10s)' },
   help: { type: 'boolean', short: 'h', help: 'show help' },
 };
@@ -118,6 +120,7 @@ export async function runCli(argv: readonly string[], deps: CliDeps): Promise<nu
       inventory: (typeof values.inventory === 'string' ? values.inventory : undefined) ?? env.BERTH_INVENTORY_ADDR ?? '127.0.0.1:50051',
       scheduler: (typeof values.scheduler === 'string' ? values.scheduler : undefined) ?? env.BERTH_SCHEDULER_ADDR ?? '127.0.0.1:50052',
       telemetry: (typeof values.telemetry === 'string' ? values.telemetry : undefined) ?? env['BERTH_TELEMETRY_ADDR'] ?? '127.0.0.1:50055',
+      migration: (typeof values.migration === 'string' ? values.migration : undefined) ?? env.BERTH_MIGRATION_ADDR ?? '127.0.0.1:50054',
       timeoutMillis: timeout,
     });
     const ctx: Context = {

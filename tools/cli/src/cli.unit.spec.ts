@@ -16,7 +16,7 @@ function cli(files: Record<string, string> = {}) {
         connected++;
         throw new Error(`unexpected call to ${endpoints.inventory}`);
       };
-      return { endpoints, inventory: refuse, scheduler: refuse, close: () => undefined } satisfies Backends;
+      return { endpoints, inventory: refuse, scheduler: refuse, migration: refuse, close: () => undefined } satisfies Backends;
     },
     readFile: async (path) => {
       const text = files[path];

@@ -1,5 +1,5 @@
 import * as grpc from '@grpc/grpc-js';
-import { inventoryV1, schedulerV1, telemetryV1 } from '@berth/contracts';
+import { inventoryV1, migrationV1, schedulerV1, telemetryV1 } from '@berth/contracts';
 import { callUnary, fieldViolationsOf, isServiceError, type UnaryMethodName } from '@berth/grpc-kit';
 
 /** The gRPC side of the CLI: two lazily created clients, promisified calls, readable errors. */
@@ -9,6 +9,8 @@ export interface Endpoints {
   readonly scheduler: string;
   /** Telemetry's address (default 127.0.0.1:50055). */
   readonly telemetry?: string;
+  /** The migration service (default 127.0.0.1:50054). */
+  readonly migration?: string;
   readonly timeoutMillis: number;
 }
 
@@ -17,6 +19,7 @@ export interface Backends {
   inventory(): inventoryV1.InventoryServiceClient;
   scheduler(): schedulerV1.SchedulerServiceClient;
   telemetry?(): telemetryV1.TelemetryServiceClient;
+  migration(): migrationV1.MigrationServiceClient;
   close(): void;
 }
 
@@ -24,16 +27,19 @@ export function connectBackends(endpoints: Endpoints): Backends {
   let inventory: inventoryV1.InventoryServiceClient | undefined;
   let scheduler: schedulerV1.SchedulerServiceClient | undefined;
   let telemetry: telemetryV1.TelemetryServiceClient | undefined;
+  let migration: migrationV1.MigrationServiceClient | undefined;
   const credentials = grpc.credentials.createInsecure();
   return {
     endpoints,
     inventory: () => (inventory ??= new inventoryV1.InventoryServiceClient(endpoints.inventory, credentials)),
     scheduler: () => (scheduler ??= new schedulerV1.SchedulerServiceClient(endpoints.scheduler, credentials)),
     telemetry: () => (telemetry ??= new telemetryV1.TelemetryServiceClient(endpoints.telemetry ?? '127.0.0.1:50055', credentials)),
+    migration: () => (migration ??= new migrationV1.MigrationServiceClient(endpoints.migration ?? '127.0.0.1:50054', credentials)),
     close: () => {
       inventory?.close();
       scheduler?.close();
       telemetry?.close();
+      migration?.close();
     },
   };
 }

@@ -18,7 +18,7 @@ function cli(files: Record<string, string>, stdin: string) {
       const refuse = (): never => {
         throw new Error('policy eval must not reach a service');
       };
-      return { endpoints, inventory: refuse, scheduler: refuse, close: () => undefined };
+      return { endpoints, inventory: refuse, scheduler: refuse, migration: refuse, close: () => undefined };
     },
     readFile: async (path) => {
       const text = files[path];
