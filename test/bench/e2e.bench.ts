@@ -308,7 +308,7 @@ async function main(): Promise<void> {
     const snapshots = await openKv(nc, 'berth-host-snapshots', { prefix });
     const keyCount = async (): Promise<number> => {
       let n = 0;
-      for await (const _ of await snapshots.kv.keys()) n++;
+      for await (const key of await snapshots.kv.keys()) if (!key.startsWith('_')) n++; // `_position` is no host
       return n;
     };
     await eventually(async () => (await keyCount()) >= HOSTS || undefined, `${HOSTS} host snapshots`, 60_000, 250);

@@ -33,6 +33,7 @@ export function validateEnvelope(json: unknown): EnvelopeParse {
   if (!Number.isInteger(o['schemaVersion']) || (o['schemaVersion'] as number) < 1) problems.push('schemaVersion must be an integer >= 1');
   if (!Number.isInteger(o['streamPosition']) || (o['streamPosition'] as number) < 1) problems.push('streamPosition must be an integer >= 1');
   if (o['commandId'] !== undefined && typeof o['commandId'] !== 'string') problems.push('commandId must be a string when present');
+  if (o['transactionId'] !== undefined && (typeof o['transactionId'] !== 'string' || !/^\d+$/.test(o['transactionId']))) problems.push('transactionId must be a decimal string when present');
   if (!('data' in o)) problems.push('data is missing');
   if (problems.length > 0) return { ok: false, reason: `invalid envelope: ${problems.join('; ')}` };
   return { ok: true, envelope: o as unknown as EventEnvelope };
@@ -58,6 +59,7 @@ export function envelopeBody(e: EventEnvelope | RawEventEnvelope): Uint8Array {
     globalPosition: e.globalPosition,
     occurredAt: e.occurredAt,
     ...(e.commandId === undefined ? {} : { commandId: e.commandId }),
+    ...(typeof e.transactionId === 'string' ? { transactionId: e.transactionId } : {}),
   };
   if ('dataJson' in e && typeof e.dataJson === 'string') {
     // `{...}` of the head without its closing brace, then the data member last, as in the object form.

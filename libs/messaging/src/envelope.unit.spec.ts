@@ -32,6 +32,12 @@ describe('parseEnvelope', () => {
     expect(r).toEqual({ ok: true, envelope: { ...valid, commandId: 'c1' } });
   });
 
+  it('carries the producing transaction id (the event\'s log position with globalPosition) when the event has one', () => {
+    const r = parseEnvelope(envelopeBody({ ...valid, transactionId: '7781' }));
+    expect(r).toEqual({ ok: true, envelope: { ...valid, transactionId: '7781' } });
+    expect(parseEnvelope(enc(JSON.stringify({ ...valid, transactionId: 12 })))).toMatchObject({ ok: false, reason: expect.stringContaining('transactionId must be a decimal string') });
+  });
+
   it('calls unparseable bytes and invalid UTF-8 poison', () => {
     expect(parseEnvelope(enc('{nope'))).toMatchObject({ ok: false, reason: expect.stringMatching(/^unparseable JSON/) });
     expect(parseEnvelope(new Uint8Array([0xff, 0xfe]))).toMatchObject({ ok: false, reason: expect.stringMatching(/^unparseable JSON/) });

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { loadConfig, zPort, zUrl } from '@berth/config';
+import { loadConfig, zDuration, zPort, zUrl } from '@berth/config';
 
 /** Every variable inventory reads, validated once at start-up (all problems named at once). */
 export const inventoryConfigSchema = z.object({
@@ -10,6 +10,8 @@ export const inventoryConfigSchema = z.object({
   INVENTORY_GRPC_PORT: zPort().prefault('50051'),
   /** Placements tried for a VM before it stays provision-failed. */
   INVENTORY_MAX_PROVISION_ATTEMPTS: z.coerce.number().int('must be a whole number').min(1, 'must be >= 1').max(20, 'must be <= 20').prefault('3'),
+  /** How often VMs waiting for capacity are checked against their deadline (a late failure is at most this late). */
+  INVENTORY_CAPACITY_SWEEP: zDuration().prefault('1s'),
 });
 
 export type InventoryConfig = z.output<typeof inventoryConfigSchema>;

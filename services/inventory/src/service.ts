@@ -11,7 +11,8 @@ import { inventoryBatcher } from './application/streams.ts';
 import { inventoryService } from './adapters/grpc/service.ts';
 import { startExecutorEventsConsumer } from './adapters/nats/executor-events.ts';
 import { kvSnapshotSink } from './adapters/nats/snapshots.ts';
-import { readModelProjection } from './adapters/postgres/projection.ts';
+import { readModelProjection, snapshotOf } from './adapters/postgres/projection.ts';
+import { CapacityWaits, startCapacityDeadlines } from './application/capacity-waits.ts';
 import { migrateReadModel, ReadModel } from './adapters/postgres/read-model.ts';
 import type { InventoryConfig } from './config.ts';
 
@@ -58,17 +59,24 @@ export async function startInventory(config: Readonly<InventoryConfig>, logger: 
   const nc: NatsConnection = await connectNats({ url: config.NATS_URL, name: 'berth-inventory' });
   await ensureStreams(nc, prefix ? { prefix } : {});
   const publish = createEventPublisher(nc, { service: inventoryEvents.INVENTORY_SERVICE, ...(prefix ? { prefix } : {}) });
-  const loops: TailingLoop[] = [
-    startRelay({ store, name: 'inventory-relay', publishRaw: async (e) => void (await publish(e)), pollMillis: 1000, logger }),
-    // The read model (List calls, the scheduler's host snapshots) lags the log by up to READ_MODEL_LINGER_MILLIS: each
-    // touched host's document and snapshot is then written once per interval, not once per commit.
-    runProjection({ store, name: 'inventory-read-model', handle: readModelProjection(await kvSnapshotSink(nc, prefix)), pollMillis: 1000, lingerMillis: READ_MODEL_LINGER_MILLIS, logger }),
-  ];
-
   const readModel = new ReadModel(db);
   const batcher = inventoryBatcher(store);
   const hosts = new HostCommands(batcher);
   const vms = new VmCommands(batcher, () => readModel.knownPools(), config.INVENTORY_MAX_PROVISION_ATTEMPTS);
+  // VMs waiting for capacity: woken in log order by the projection, failed at their deadline by a sweep.
+  const waits = new CapacityWaits({ waiting: (trx) => readModel.waitingForCapacity(trx), requeue: vms.requeueForCapacity, snapshotOf, logger });
+  const deadlines = startCapacityDeadlines({ waiting: () => readModel.waitingForCapacity(), expire: vms.expireCapacityWait, everyMillis: config.INVENTORY_CAPACITY_SWEEP, logger });
+
+  const loops: TailingLoop[] = [
+    startRelay({ store, name: 'inventory-relay', publishRaw: async (e) => void (await publish(e)), pollMillis: 1000, logger }),
+    // The read model (List calls, the scheduler's host snapshots) lags the log by up to READ_MODEL_LINGER_MILLIS: each
+    // touched host's document and snapshot is then written once per interval, not once per commit.
+    runProjection({
+      store, name: 'inventory-read-model', handle: readModelProjection(await kvSnapshotSink(nc, prefix), waits.afterBatch),
+      pollMillis: 1000, lingerMillis: READ_MODEL_LINGER_MILLIS, logger,
+    }),
+  ];
+
   const consumer: RunningConsumer = await startExecutorEventsConsumer({ nc, vms, logger, ...(prefix ? { prefix } : {}) });
 
   const server: GrpcServer = createGrpcServer({
@@ -91,6 +99,7 @@ export async function startInventory(config: Readonly<InventoryConfig>, logger: 
     readModel,
     async stop() {
       await server.shutdown(0, 2000);
+      deadlines.stop();
       await consumer.stop();
       await Promise.all(loops.map((l) => l.stop()));
       await nc.drain();

@@ -30,6 +30,11 @@ export const schedulerConfigSchema = z.object({
     ),
   SCHEDULER_CLAIM_DEADLINE: zDuration().prefault('5s'),
   /**
+   * How long a VM that fits nowhere waits for the view to reach the request's position in inventory's
+   * log before the message is redelivered (a failure is never reported on a view older than the request).
+   */
+  SCHEDULER_VIEW_WAIT: zDuration().prefault('10s'),
+  /**
    * VmRequested messages placed at the same time by this replica (the consumer's concurrency, one per VM
    * at a time); one at a time caps a replica at one claim round trip per VM.
    */

@@ -3,6 +3,7 @@ import { createGrpcServer } from '@berth/grpc-kit';
 import { connectNats, consumerDefinition, ensureStreams, openKv, startConsumer } from '@berth/messaging';
 import { createLogger } from '@berth/observability';
 import { DecisionLog } from './application/decision-log.ts';
+import { ViewPosition } from './application/view-position.ts';
 import type { PlaceVmDeps } from './application/place-vm.ts';
 import { loadSchedulerConfig } from './config.ts';
 import { GrpcInventory } from './adapters/grpc/inventory-client.ts';
@@ -26,7 +27,8 @@ async function main(): Promise<void> {
   const engine = new ScoringEngine(EMPTY_COST_CONFIG, policyTable(config.SCHEDULER_POLICY, config.SCHEDULER_POOL_POLICIES));
   const hardware = await watchHardwareConfig((await openKv(nc, HARDWARE_CONFIG_BUCKET, { prefix })).kv, (c) => engine.setConfig(c), logger);
   const snapshots = (await openKv(nc, SNAPSHOT_BUCKET, { prefix })).kv;
-  const watch = await watchHostSnapshots(snapshots, engine, logger);
+  const viewPosition = new ViewPosition();
+  const watch = await watchHostSnapshots(snapshots, engine, logger, viewPosition);
 
   const inventory = new GrpcInventory(config.INVENTORY_ADDR, config.SCHEDULER_CLAIM_DEADLINE);
   const decisions = new DecisionLog(config.SCHEDULER_DECISION_CACHE);
@@ -41,6 +43,8 @@ async function main(): Promise<void> {
     hostSubsetSize: config.SCHEDULER_HOST_SUBSET_SIZE,
     random: Math.random,
     now: () => new Date(),
+    viewPosition,
+    viewWaitMillis: config.SCHEDULER_VIEW_WAIT,
   };
   const definition = consumerDefinition(DURABLE);
   const handle = vmRequestedHandler({ deps, maxDeliver: definition.maxDeliver, isReady: () => watch.isReady(), logger });

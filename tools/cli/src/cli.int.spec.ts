@@ -170,6 +170,20 @@ describe.skipIf(!(await infraAvailable('postgres', 'nats')))('berth CLI against 
     expect(deleted.out).toMatch(new RegExp(`^vm ${created.vmId} (deleting|deleted)$`));
   });
 
+  it('vms create --wait-for-capacity: a VM that fits nowhere waits for capacity until its deadline', async () => {
+    const created = await json<{ vmId: string; capacityDeadline: string }>('vms', 'create', 'patient', '--vcpus', '2', '--memory', '1TiB', '--wait-for-capacity', '10m');
+    expect(Date.parse(created.capacityDeadline)).toBeGreaterThan(Date.now() + 9 * 60_000);
+    const waiting = await eventually(async () => {
+      const vm = (await json<{ vmId: string; status: string; failureReason?: string }[]>('vms', 'list', '--status', 'waiting-for-capacity')).find((v) => v.vmId === created.vmId);
+      return vm ?? undefined;
+    }, 'the VM to wait for capacity');
+    expect(waiting.failureReason).toMatch(/memory/i);
+    const bad = await berth('vms', 'create', 'x', '--vcpus', '1', '--memory', '1GiB', '--wait-for-capacity', 'soon');
+    expect(bad.code).toBe(2);
+    expect(bad.err).toMatch(/--wait-for-capacity/);
+    expect((await berth('vms', 'delete', created.vmId)).code).toBe(0);
+  });
+
   it('what-if, vms create --wait, explain and score go through the scheduler', async () => {
     expect((await berth('hosts', 'add', 'sched-1', '--id', 'sched-1', '--uri', 'qemu:///system', '--profile', 'pool1')).code).toBe(0);
     const shape = ['--vcpus', '2', '--memory', '4GiB'];

@@ -19,6 +19,13 @@ export interface EventEnvelope<TType extends string = string, TData = unknown> {
   readonly streamPosition: number;
   /** Global position in the producing service's log. */
   readonly globalPosition: string;
+  /**
+   * Id of the producer's transaction that recorded the event (decimal string). The producer's own
+   * projections read its log in (transactionId, globalPosition) order, so this pair is the event's
+   * log position: e.g. the scheduler waits until inventory's snapshot projection has passed a
+   * VmRequested's position before it calls the VM unplaceable. Absent from events of older producers.
+   */
+  readonly transactionId?: string;
   /** ISO-8601 time the event was recorded. */
   readonly occurredAt: string;
   /** Id of the command that produced it, for idempotency and correlation. */

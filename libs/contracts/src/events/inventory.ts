@@ -71,6 +71,11 @@ export interface VmRequested {
   readonly attempt: number;
   /** Hosts to avoid (where provisioning failed before). */
   readonly excludedHosts: readonly string[];
+  /**
+   * When the VM asked to wait for capacity (ComposeVm wait_for_capacity_millis): the ISO time after
+   * which it fails if still unplaced. Carried by every VmRequested of the VM.
+   */
+  readonly capacityDeadline?: string;
 }
 export interface VmPlaced extends VmLocation {
   readonly spec: VmSpec;
@@ -87,6 +92,23 @@ export interface VmPlacementFailed {
   readonly reason: string;
   /** Reasons per filter with host counts, opaque JSON. */
   readonly explanation: unknown;
+}
+/** Inventory's log position (transaction id, global position), both decimal strings. */
+export interface LogPosition {
+  readonly transactionId: string;
+  readonly position: string;
+}
+/**
+ * No host could take the VM, and it asked to wait for capacity until `until`: it stays unplaced and
+ * is requested again (a new VmRequested) when capacity appears; VmPlacementFailed once `until` passes.
+ */
+export interface VmAwaitingCapacity {
+  readonly reason: string;
+  readonly explanation: unknown;
+  /** The capacity deadline (ISO). */
+  readonly until: string;
+  /** The scheduler view's position when it decided (absent when it did not say). */
+  readonly viewPosition?: LogPosition;
 }
 export type VmProvisioning = VmLocation;
 export type VmRunning = VmLocation;
@@ -151,6 +173,7 @@ export interface InventoryEventMap {
   VmRequested: VmRequested;
   VmPlaced: VmPlaced;
   VmPlacementFailed: VmPlacementFailed;
+  VmAwaitingCapacity: VmAwaitingCapacity;
   VmProvisioning: VmProvisioning;
   VmRunning: VmRunning;
   VmProvisionFailed: VmProvisionFailed;

@@ -60,6 +60,7 @@ export class VmCommands {
     private readonly batcher: CommandBatcher,
     private readonly knownPools: KnownPools,
     private readonly maxProvisionAttempts = 3,
+    private readonly clock: () => Date = () => new Date(),
   ) {}
 
   /**
@@ -95,11 +96,19 @@ export class VmCommands {
     }
   }
 
-  async compose(input: { commandId?: string; vmId?: string; spec: VmSpecInput }): Promise<VmView> {
+  async compose(input: { commandId?: string; vmId?: string; spec: VmSpecInput; waitForCapacityMillis?: number }): Promise<VmView> {
     const vmId = input.vmId || (await priorId(this.batcher.store, input.commandId, 'vm-')) || newId();
     const knownPools = input.spec.disks.some((d) => d.pool !== undefined) ? await this.knownPools() : new Set<string>();
-    return this.run(vmId, input.commandId, { type: 'ComposeVm', vmId, spec: input.spec, knownPools });
+    const now = this.clock().toISOString();
+    return this.run(vmId, input.commandId, { type: 'ComposeVm', vmId, spec: input.spec, knownPools, waitForCapacityMillis: input.waitForCapacityMillis ?? 0, now });
   }
+
+  /** A VM waiting for capacity is requested again (capacity appeared that may fit it); otherwise nothing. */
+  requeueForCapacity = (i: { commandId: string; vmId: string }): Promise<VmView> => this.run(i.vmId, i.commandId, { type: 'RequeueForCapacity' });
+
+  /** A VM waiting for capacity past its deadline fails with the last explanation; otherwise nothing. */
+  expireCapacityWait = (i: { commandId: string; vmId: string }): Promise<VmView> =>
+    this.run(i.vmId, i.commandId, { type: 'ExpireCapacityWait', now: this.clock().toISOString() });
 
   async get(vmId: string): Promise<VmView> {
     checkVmId(vmId);
@@ -124,8 +133,10 @@ export class VmCommands {
   stop = (i: { commandId?: string; vmId: string; force: boolean }): Promise<VmView> => this.run(i.vmId, i.commandId, { type: 'StopVm', force: i.force });
   reboot = (i: { commandId?: string; vmId: string }): Promise<VmView> => this.run(i.vmId, i.commandId, { type: 'RebootVm' });
 
-  reportPlacementFailed(i: { commandId?: string; vmId: string; reason: string; explanation: unknown }): Promise<VmView> {
-    return this.run(i.vmId, i.commandId, { type: 'FailPlacement', reason: i.reason, explanation: i.explanation });
+  /** Fails the VM's placement, or has it wait for capacity while its deadline is ahead. */
+  reportPlacementFailed(i: { commandId?: string; vmId: string; reason: string; explanation: unknown; viewPosition?: inventoryEvents.LogPosition }): Promise<VmView> {
+    const { reason, explanation, viewPosition } = i;
+    return this.run(i.vmId, i.commandId, { type: 'FailPlacement', reason, explanation, now: this.clock().toISOString(), ...(viewPosition !== undefined ? { viewPosition } : {}) });
   }
 
   /**

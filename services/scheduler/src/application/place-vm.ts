@@ -1,6 +1,7 @@
 import type { VmSpec } from '@berth/fit';
 import { claimCommandId, failureCommandId } from './command-id.ts';
 import type { DecisionLog } from './decision-log.ts';
+import type { LogPosition, ViewPosition } from './view-position.ts';
 import type { Candidate, Decision, InventoryPort, PlacementEngine, SnapshotSource, SnapshotView } from './ports.ts';
 
 /** One `VmRequested`, translated at the edge. */
@@ -10,6 +11,8 @@ export interface PlacementRequest {
   readonly vm: VmSpec;
   /** Hosts inventory asks us to avoid (e.g. where provisioning already failed). */
   readonly excludedHosts: readonly string[];
+  /** The request's position in inventory's log (absent from older producers): see view-position.ts. */
+  readonly logPosition?: LogPosition;
 }
 
 export interface PlaceVmDeps {
@@ -29,6 +32,10 @@ export interface PlaceVmDeps {
   readonly hostSubsetSize: number;
   readonly random: () => number;
   readonly now: () => Date;
+  /** How current the view is; without it a failure is reported on whatever the view holds. */
+  readonly viewPosition?: ViewPosition;
+  /** How long a placement that found no host waits for the view to reach the request (default 10 s). */
+  readonly viewWaitMillis?: number;
 }
 
 export type PlaceVmOutcome =
@@ -36,6 +43,8 @@ export type PlaceVmOutcome =
   | { readonly kind: 'failed'; readonly summary: string; readonly attempts: number }
   /** Every attempt lost a race with another placement; worth another delivery with fresh data. */
   | { readonly kind: 'contended'; readonly attempts: number }
+  /** Nothing fitted, but the view stayed behind the request: worth another delivery, never a failure. */
+  | { readonly kind: 'view-behind'; readonly attempts: number }
   | { readonly kind: 'not-pending'; readonly detail: string };
 
 /**
@@ -55,12 +64,22 @@ export async function placeVm(deps: PlaceVmDeps, req: PlacementRequest, finalDel
   };
   let attempts = 0;
   let lastConflict = '';
+  let waitedForView = false;
   while (attempts < deps.maxAttempts) {
     const excludedHosts = [...req.excludedHosts, ...[...refused.keys()].filter(stillRefused)];
     const decision = engine.decide(req.vm, { excludedHosts, alternates: deps.alternates });
     if (decision.kind === 'failed') {
       if (refused.size > 0) break; // fits nowhere only because of hosts that lost races: contention, not capacity
-      return reportFailure(deps, req, decision.summary, failedExplanation(decision), attempts);
+      // "Fits nowhere" counts only on a view that has seen everything committed before the request
+      // (a host just registered or enabled, a claim just released): wait for it, then decide again.
+      const behind = req.logPosition !== undefined && deps.viewPosition !== undefined && !deps.viewPosition.reached(req.logPosition);
+      if (behind && !waitedForView) {
+        waitedForView = true;
+        if (await deps.viewPosition.waitFor(req.logPosition, deps.viewWaitMillis ?? 10_000)) continue;
+      }
+      if (behind && !finalDelivery) return { kind: 'view-behind', attempts };
+      const summary = behind ? `${decision.summary} (decided on a view still behind the request: inventory's snapshots did not catch up)` : decision.summary;
+      return reportFailure(deps, req, summary, failedExplanation({ ...decision, summary }), attempts);
     }
     const attemptsBefore = attempts;
     const queue = ordered(decision, deps);
@@ -158,11 +177,13 @@ async function reportFailure(
   explanation: string,
   attempts: number,
 ): Promise<PlaceVmOutcome> {
+  const viewPosition = deps.viewPosition?.current();
   const answer = await deps.inventory.reportPlacementFailed({
     commandId: failureCommandId(req.requestId),
     vmId: req.vm.vmId,
     reason: summary,
     explanation,
+    ...(viewPosition !== undefined ? { viewPosition } : {}),
   });
   if (answer === 'vm-not-pending') return { kind: 'not-pending', detail: 'placement failure not recorded: VM no longer pending' };
   deps.decisions.record({

@@ -4,6 +4,7 @@ import { DecisionLog } from './decision-log.ts';
 import { placeVm, type PlaceVmDeps, type PlacementRequest } from './place-vm.ts';
 import type { ClaimOutcome } from './ports.ts';
 import { FakeEngine, FakeInventory, FakeSource, MapView, claimOf, host, vm } from './testing/fakes.ts';
+import { ViewPosition } from './view-position.ts';
 
 function setup(hosts: ReturnType<typeof host>[], answers: Record<string, ClaimOutcome[]> = {}, fresh = new Map<string, ReturnType<typeof host>>()) {
   const view = new MapView();
@@ -186,5 +187,42 @@ describe('placeVm', () => {
     const { deps, view } = setup([host('h1', 8), host('h2', 4)], { h2: [moved] });
     await placeVm(deps, request(), true);
     expect(view.get('h2')).toBeUndefined();
+  });
+});
+
+describe('placeVm never fails on a view older than the request (issue 11)', () => {
+  const at = (position: string) => ({ transactionId: '500', position });
+  const requestAt = (position: string): PlacementRequest => ({ ...request(4), logPosition: at(position) });
+
+  it('waits for the view to reach the request, then places on the host the view had not seen yet', async () => {
+    const { deps, view, inventory } = setup([host('h1', 2)]);
+    const viewPosition = new ViewPosition();
+    viewPosition.advance(at('10'));
+    const placing = placeVm({ ...deps, viewPosition, viewWaitMillis: 60_000 }, requestAt('12'), true);
+    await new Promise((r) => setTimeout(r, 5));
+    // The host registered just before the request reaches the view, then its position.
+    view.upsert(host('h2', 8));
+    viewPosition.advance(at('12'));
+    expect(await placing).toEqual({ kind: 'placed', hostId: 'h2', attempts: 1 });
+    expect(inventory.failures).toEqual([]);
+  });
+
+  it('on a view that stays behind it redelivers instead of failing; on the last delivery it says so', async () => {
+    const { deps, inventory } = setup([host('h1', 2)]);
+    const viewPosition = new ViewPosition();
+    viewPosition.advance(at('10'));
+    expect(await placeVm({ ...deps, viewPosition, viewWaitMillis: 1 }, requestAt('12'), false)).toEqual({ kind: 'view-behind', attempts: 0 });
+    expect(inventory.failures).toEqual([]);
+    const last = await placeVm({ ...deps, viewPosition, viewWaitMillis: 1 }, requestAt('12'), true);
+    expect(last.kind).toBe('failed');
+    expect(inventory.failures[0]?.reason).toMatch(/view still behind the request/);
+  });
+
+  it('reports a failure on a view that has reached the request, with the view position', async () => {
+    const { deps, inventory } = setup([host('h1', 2)]);
+    const viewPosition = new ViewPosition();
+    viewPosition.advance(at('15'));
+    expect((await placeVm({ ...deps, viewPosition }, requestAt('12'), false)).kind).toBe('failed');
+    expect(inventory.failures[0]?.viewPosition).toEqual(at('15'));
   });
 });

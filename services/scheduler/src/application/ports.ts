@@ -104,6 +104,11 @@ export interface PlacementFailedReport {
   /** One line a person can read. */
   readonly reason: string;
   readonly explanation: string;
+  /**
+   * The view the decision was made on (inventory's log position): a VM waiting for capacity is
+   * re-evaluated at once if capacity came back after it (see inventory's capacity waits).
+   */
+  readonly viewPosition?: { readonly transactionId: string; readonly position: string };
 }
 
 export interface InventoryPort {

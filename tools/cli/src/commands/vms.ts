@@ -62,7 +62,9 @@ export const vmCommands: readonly CommandSpec[] = [
     options: { ...VM_SPEC_OPTIONS, id: { type: 'string', value: 'ID', help: 'VM id (default: generated)' },
       wait: { type: 'boolean', help: 'follow the VM until it runs (or --until placed) or fails' },
       until: { type: 'string', value: 'STATUS', help: 'with --wait: placed or running (default running)' },
-      'wait-timeout': { type: 'string', value: 'DURATION', help: 'how long --wait follows (default 5m)' }, ...COMMAND_ID_OPTION },
+      'wait-timeout': { type: 'string', value: 'DURATION', help: 'how long --wait follows (default 5m)' },
+      'wait-for-capacity': { type: 'string', value: 'DURATION', help: 'when no host can take it, stay waiting for capacity this long (e.g. 10m; at most 7d) instead of failing at once' },
+      ...COMMAND_ID_OPTION },
     async run(input, ctx) {
       const file = input.string('spec');
       const base = file === undefined ? undefined : vmSpecFromJson(await ctx.readFile(file), file);
@@ -70,7 +72,12 @@ export const vmCommands: readonly CommandSpec[] = [
       const wait = parseDurationMillis(input.string('wait-timeout') ?? '5m');
       if (typeof wait === 'string') throw new UsageError('--wait-timeout', wait);
       const until = WAIT_UNTIL[oneOf(input.string('until') ?? 'running', '--until', ['placed', 'running'])];
-      const res = await unary(ctx.backends.inventory(), 'composeVm', { meta: commandMeta(input, ctx), vmId: input.string('id') ?? '', spec }, ctx.timeoutMillis);
+      const capacityText = input.string('wait-for-capacity');
+      const capacity = capacityText === undefined ? undefined : parseDurationMillis(capacityText);
+      if (typeof capacity === 'string') throw new UsageError('--wait-for-capacity', capacity);
+      const res = await unary(ctx.backends.inventory(), 'composeVm', {
+        meta: commandMeta(input, ctx), vmId: input.string('id') ?? '', spec, ...(capacity !== undefined ? { waitForCapacityMillis: capacity } : {}),
+      }, ctx.timeoutMillis);
       let vm = res.vm;
       if (input.flag('wait') && vm) vm = await waitForVm(ctx, vm, until, wait);
       return { json: vmJson(vm), text: vm ? `vm ${vm.vmId} (${spec.name}) ${vmStatusLabel(vm.status)}${vm.hostId ? ` on ${vm.hostId}` : ''}${vm.failureReason ? `: ${vm.failureReason}` : ''}` : '' };

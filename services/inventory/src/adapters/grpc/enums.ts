@@ -70,4 +70,5 @@ export const vmStatuses = enumMap<pb.VmStatus, VmStatus>([
   [pb.VmStatus.VM_STATUS_DELETED, 'deleted'],
   [pb.VmStatus.VM_STATUS_PLACEMENT_FAILED, 'placement-failed'],
   [pb.VmStatus.VM_STATUS_PROVISION_FAILED, 'provision-failed'],
+  [pb.VmStatus.VM_STATUS_WAITING_FOR_CAPACITY, 'waiting-for-capacity'],
 ]);

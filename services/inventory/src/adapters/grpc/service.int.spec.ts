@@ -38,7 +38,7 @@ describe.skipIf(!(await infraAvailable('postgres', 'nats')))('InventoryService o
   beforeAll(async () => {
     tdb = await createTestDatabase('inventory_grpc');
     inv = await startInventory(
-      { DATABASE_URL: tdb.url, NATS_URL: natsUrl(), NATS_PREFIX: prefix, INVENTORY_GRPC_PORT: 0, INVENTORY_MAX_PROVISION_ATTEMPTS: 2 },
+      { DATABASE_URL: tdb.url, NATS_URL: natsUrl(), NATS_PREFIX: prefix, INVENTORY_GRPC_PORT: 0, INVENTORY_MAX_PROVISION_ATTEMPTS: 2, INVENTORY_CAPACITY_SWEEP: 200 },
       createLogger('inventory-test'),
     );
     nc = await connectTestNats();

@@ -38,6 +38,17 @@ function required<T>(value: T | undefined, field: string): T {
   return value;
 }
 
+/** The scheduler view's log position, both parts or neither. */
+function viewPositionOf(r: pb.ReportPlacementFailedRequest): { viewPosition?: { transactionId: string; position: string } } {
+  const t = r.viewTransactionId ?? '';
+  const p = r.viewPosition ?? '';
+  if (t === '' && p === '') return {};
+  const digits = /^\d{1,20}$/;
+  if (!digits.test(t)) throw new ValidationError({ field: 'viewTransactionId', reason: `must be a decimal transaction id with viewPosition, got '${t}'` });
+  if (!digits.test(p)) throw new ValidationError({ field: 'viewPosition', reason: `must be a decimal log position with viewTransactionId, got '${p}'` });
+  return { viewPosition: { transactionId: t, position: p } };
+}
+
 const WATCH_POLL_MILLIS = 200;
 
 /** Claims per ClaimResourcesBatch call. */
@@ -100,7 +111,8 @@ export function inventoryService(app: InventoryApp): UntypedServiceImplementatio
     }),
     composeVm: unary<pb.ComposeVmRequest, pb.ComposeVmResponse>(async (r) => {
       const id = commandId(r.meta);
-      return { vm: encodeVm(await vms.compose({ commandId: id, vmId: r.vmId, spec: decodeVmSpec(required(r.spec, 'spec')) })) };
+      const wait = r.waitForCapacityMillis;
+      return { vm: encodeVm(await vms.compose({ commandId: id, vmId: r.vmId, spec: decodeVmSpec(required(r.spec, 'spec')), ...(wait !== undefined ? { waitForCapacityMillis: wait } : {}) })) };
     }),
     getVm: unary<pb.GetVmRequest, pb.GetVmResponse>(async (r) => ({ vm: encodeVm(await vms.get(r.vmId)) })),
     listVms: unary<pb.ListVmsRequest, pb.ListVmsResponse>(async (r) => {
@@ -153,6 +165,7 @@ export function inventoryService(app: InventoryApp): UntypedServiceImplementatio
         vmId: r.vmId,
         reason: r.reason || 'no host fits',
         explanation: json(r.explanationJson, 'explanationJson'),
+        ...viewPositionOf(r),
       });
       return { vm: encodeVm(view) };
     }),

@@ -118,11 +118,12 @@ export function encodeVm({ vm, requestedAt, updatedAt }: VmView): pb.Vm {
     attempt: vm.core.attempt,
     excludedHosts: [...vm.core.excludedHosts],
     version: vm.version,
-    explanationJson: p?.explanation === undefined ? '' : explanationJson(p.explanation),
+    explanationJson: vm.status === 'waiting-for-capacity' ? explanationJson(vm.explanation) : p?.explanation === undefined ? '' : explanationJson(p.explanation),
     requestedAt,
     updatedAt,
     migrationId: migrationOf(vm)?.migrationId ?? '',
     migratingToHostId: migrationOf(vm)?.destination.hostId ?? '',
     hypervisorUri: p?.hypervisorUri ?? '',
+    capacityDeadline: vm.core.capacityDeadline ?? '',
   };
 }

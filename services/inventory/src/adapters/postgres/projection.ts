@@ -1,5 +1,5 @@
 import { sql } from 'kysely';
-import type { AnyTransaction, StoredEvent } from '@berth/event-store';
+import { positionOf, type AnyTransaction, type GlobalPosition, type StoredEvent } from '@berth/event-store';
 import type { HostSnapshot } from '@berth/fit';
 import type { HardwareConfig } from '@berth/hardware-config';
 import { inventoryEvents } from '@berth/contracts';
@@ -13,7 +13,15 @@ export interface SnapshotSink {
   /** `undefined`: the host was removed. */
   host(hostId: string, snapshot: HostSnapshot | undefined): Promise<void>;
   hardwareConfig(config: HardwareConfig): Promise<void>;
+  /**
+   * The log position of the batch's last event, written after the batch's host snapshots were
+   * acknowledged: a reader that has seen it has seen every host change up to that position.
+   */
+  position(p: GlobalPosition): Promise<void>;
 }
+
+/** Runs inside each batch after the documents are written (capacity waits, see application/capacity-waits.ts). */
+export type BatchHook = (events: readonly StoredEvent[], hosts: ReadonlyMap<string, Host>, trx: AnyTransaction) => Promise<void>;
 
 /** `SET col = excluded.col` for each column: a multi-row upsert takes every row's own values. */
 const excludedOf = (columns: readonly string[]) => Object.fromEntries(columns.map((c) => [c, sql.ref(`excluded.${c}`)]));
@@ -53,7 +61,7 @@ async function docsOf<D>(cache: Map<string, D>, ids: readonly string[], read: (m
  * written, before the checkpoint commits: a failed put retries the batch; puts are idempotent).
  * The documents it wrote stay in memory for the next batch while no other replica writes between.
  */
-export function readModelProjection(sink?: SnapshotSink) {
+export function readModelProjection(sink?: SnapshotSink, afterBatch?: BatchHook) {
   const hostDocs = new Map<string, Host>();
   const vmDocs = new Map<string, Vm>();
   return async (events: readonly StoredEvent[], trx: AnyTransaction, batch: { readonly follows: boolean } = { follows: false }): Promise<void> => {
@@ -120,10 +128,14 @@ export function readModelProjection(sink?: SnapshotSink) {
           .execute();
       }
     }
-    if (!sink) return;
-    // One put per host per batch, all in flight at once (each is a NATS round trip inside the open transaction).
-    await Promise.all(touched.map(([hostId, host]) => sink.host(hostId, snapshotOf(host))));
-    const config = events.filter((e) => e.streamId === inventoryEvents.HARDWARE_CONFIG_STREAM).at(-1);
-    if (config) await sink.hardwareConfig((config.data as inventoryEvents.HardwareConfigApplied).config);
+    if (sink) {
+      // One put per host per batch, all in flight at once (each is a NATS round trip inside the open transaction).
+      await Promise.all(touched.map(([hostId, host]) => sink.host(hostId, snapshotOf(host))));
+      const config = events.filter((e) => e.streamId === inventoryEvents.HARDWARE_CONFIG_STREAM).at(-1);
+      if (config) await sink.hardwareConfig((config.data as inventoryEvents.HardwareConfigApplied).config);
+      const last = events.at(-1);
+      if (last) await sink.position(positionOf(last));
+    }
+    if (afterBatch) await afterBatch(events, new Map(touched), trx);
   };
 }

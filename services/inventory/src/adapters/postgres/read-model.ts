@@ -71,6 +71,12 @@ const migrations: Record<string, Migration> = {
       }
     },
   },
+  '0004_vms_waiting_idx': {
+    up: async (db) => {
+      // The capacity waits read the VMs waiting for capacity on every batch that adds capacity.
+      await sql.raw(`CREATE INDEX inventory_vms_waiting_idx ON inventory_vms (requested_at) WHERE status = 'waiting-for-capacity'`).execute(db);
+    },
+  },
 };
 
 export async function migrateReadModel(db: AnyKysely): Promise<void> {
@@ -110,6 +116,14 @@ export class ReadModel {
     if (filter.status) q = q.where('status', '=', filter.status);
     const rows = await q.orderBy('requested_at').orderBy('vm_id').execute();
     return rows.map((r) => ({ vm: r.doc, requestedAt: r.requested_at.toISOString(), updatedAt: r.updated_at.toISOString() }));
+  }
+
+  /** VMs waiting for capacity, oldest request first; `exec` reads inside a caller's transaction. */
+  async waitingForCapacity(exec: AnyKysely = this.db): Promise<Extract<Vm, { status: 'waiting-for-capacity' }>[]> {
+    const rows = await (exec as Kysely<ReadModelTables>)
+      .selectFrom('inventory_vms').select('doc').where('status', '=', 'waiting-for-capacity')
+      .orderBy('requested_at').orderBy('vm_id').execute();
+    return rows.map((r) => r.doc).filter((v): v is Extract<Vm, { status: 'waiting-for-capacity' }> => v.status === 'waiting-for-capacity');
   }
 
   async listSnapshots(snapshotOf: (h: Host) => HostSnapshot | undefined): Promise<HostSnapshot[]> {

@@ -1,4 +1,10 @@
 import type { Claim, VmSpec } from '@berth/fit';
+import type { inventoryEvents } from '@berth/contracts';
+
+type LogPosition = inventoryEvents.LogPosition;
+
+/** Longest capacity wait a request may ask for. */
+export const MAX_CAPACITY_WAIT_MILLIS = 7 * 24 * 3600 * 1000;
 
 /** A VM request before defaults: the optional fields get the rules of resolveVmSpec. */
 export type VmSpecInput = Omit<VmSpec, 'vmId' | 'migrationMode' | 'cpuPolicy' | 'slaTier'> & {
@@ -19,9 +25,22 @@ export interface PlacementInput {
 
 /** Commands from clients and from the executor's reports (`Record*`). */
 export type VmCommand =
-  | { readonly type: 'ComposeVm'; readonly vmId: string; readonly spec: VmSpecInput; readonly knownPools: ReadonlySet<string> }
+  | {
+      readonly type: 'ComposeVm';
+      readonly vmId: string;
+      readonly spec: VmSpecInput;
+      readonly knownPools: ReadonlySet<string>;
+      /** Wait this long for capacity when nothing fits (0: fail at once), counted from `now`. */
+      readonly waitForCapacityMillis: number;
+      readonly now: string;
+    }
   | { readonly type: 'PlaceVm'; readonly placement: PlacementInput }
-  | { readonly type: 'FailPlacement'; readonly reason: string; readonly explanation: unknown }
+  /** The scheduler found no host: fails the VM, or has it wait while its capacity deadline is ahead of `now`. */
+  | { readonly type: 'FailPlacement'; readonly reason: string; readonly explanation: unknown; readonly now: string; readonly viewPosition?: LogPosition }
+  /** Capacity appeared that may fit a VM waiting for it: request its placement again. */
+  | { readonly type: 'RequeueForCapacity' }
+  /** A VM waiting for capacity whose deadline is not after `now` fails with the last explanation. */
+  | { readonly type: 'ExpireCapacityWait'; readonly now: string }
   | { readonly type: 'RecordProvisioning'; readonly hostId: string }
   | { readonly type: 'RecordStarted'; readonly hostId: string }
   | { readonly type: 'RecordProvisionFailed'; readonly hostId: string; readonly reason: string; readonly maxAttempts: number }

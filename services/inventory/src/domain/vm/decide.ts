@@ -1,6 +1,6 @@
-import { IllegalStateError, NotFoundError } from '@berth/errors';
+import { IllegalStateError, NotFoundError, ValidationError } from '@berth/errors';
 import { event, unreachable } from '../shared/event.ts';
-import type { VmCommand } from './commands.ts';
+import { MAX_CAPACITY_WAIT_MILLIS, type VmCommand } from './commands.ts';
 import type { VmEvent } from './events.ts';
 import { migrationOf, placementOf, type Vm } from './state.ts';
 import { resolveVmSpec } from './validate.ts';
@@ -25,7 +25,12 @@ export function decideVm(command: VmCommand, vm: Vm): VmEvent[] {
     case 'ComposeVm': {
       if (vm.status !== 'absent') throw new IllegalStateError(`VM ${command.vmId} already exists`);
       const spec = resolveVmSpec(command.vmId, command.spec, command.knownPools);
-      return [event('VmRequested', { vmId: command.vmId, spec, attempt: 1, excludedHosts: [] })];
+      const wait = command.waitForCapacityMillis;
+      if (!Number.isSafeInteger(wait) || wait < 0 || wait > MAX_CAPACITY_WAIT_MILLIS) {
+        throw new ValidationError({ field: 'waitForCapacityMillis', reason: `must be 0..${MAX_CAPACITY_WAIT_MILLIS} (7 days), got ${wait}` });
+      }
+      const capacityDeadline = wait > 0 ? new Date(Date.parse(command.now) + wait).toISOString() : undefined;
+      return [event('VmRequested', { vmId: command.vmId, spec, attempt: 1, excludedHosts: [], ...(capacityDeadline !== undefined ? { capacityDeadline } : {}) })];
     }
     case 'PlaceVm': {
       const v = existing(vm);
@@ -35,9 +40,24 @@ export function decideVm(command: VmCommand, vm: Vm): VmEvent[] {
     }
     case 'FailPlacement': {
       const v = existing(vm);
-      if (v.status === 'placement-failed') return [];
+      if (v.status === 'placement-failed' || v.status === 'waiting-for-capacity') return [];
       if (v.status !== 'requested') return refuse(v, 'fail the placement of');
+      const until = v.core.capacityDeadline;
+      if (until !== undefined && Date.parse(command.now) < Date.parse(until)) {
+        const { reason, explanation, viewPosition } = command;
+        return [event('VmAwaitingCapacity', { reason, explanation, until, ...(viewPosition !== undefined ? { viewPosition } : {}) })];
+      }
       return [event('VmPlacementFailed', { reason: command.reason, explanation: command.explanation })];
+    }
+    case 'RequeueForCapacity': {
+      if (vm.status !== 'waiting-for-capacity') return [];
+      const { vmId, spec, attempt, excludedHosts, capacityDeadline } = vm.core;
+      return [event('VmRequested', { vmId, spec, attempt, excludedHosts, ...(capacityDeadline !== undefined ? { capacityDeadline } : {}) })];
+    }
+    case 'ExpireCapacityWait': {
+      const until = vm.status === 'waiting-for-capacity' ? vm.core.capacityDeadline : undefined;
+      if (vm.status !== 'waiting-for-capacity' || until === undefined || Date.parse(command.now) < Date.parse(until)) return [];
+      return [event('VmPlacementFailed', { reason: `no host could take it before its capacity deadline ${until}: ${vm.reason}`, explanation: vm.explanation })];
     }
     case 'RecordProvisioning': {
       if (vm.status !== 'placed' || !onCurrentHost(vm, command.hostId)) return [];

@@ -27,8 +27,9 @@ const input = (over: Partial<VmSpecInput> = {}): VmSpecInput => ({
   ...over,
 });
 
-const compose = (over: Partial<VmSpecInput> = {}, pools = new Set(['fast'])): VmEvent[] =>
-  decideVm({ type: 'ComposeVm', vmId: 'vm1', spec: input(over), knownPools: pools }, initialVm());
+const NOW = '2026-12-05T10:00:00.000Z';
+const compose = (over: Partial<VmSpecInput> = {}, pools = new Set(['fast']), waitForCapacityMillis = 0): VmEvent[] =>
+  decideVm({ type: 'ComposeVm', vmId: 'vm1', spec: input(over), knownPools: pools, waitForCapacityMillis, now: NOW }, initialVm());
 
 const claimOn = (hostId: string): Claim => ({
   vmId: 'vm1', hostId, vcpus: 2, memoryBytes: 4 * GiB, pinnedCpus: [], numaCells: [], hugepages: [], devices: [], vfs: [], volumes: [], affinityGroups: [],
@@ -119,7 +120,7 @@ describe('VM lifecycle', () => {
   });
 
   it('placement fails with a reason; placing a VM twice is refused', () => {
-    const failed = run(compose(), { type: 'FailPlacement', reason: 'no host has 2 vCPUs free', explanation: {} });
+    const failed = run(compose(), { type: 'FailPlacement', reason: 'no host has 2 vCPUs free', explanation: {}, now: NOW });
     const vm = foldVm(failed);
     expect(vm.status === 'placement-failed' && vm.reason).toBe('no host has 2 vCPUs free');
     const placed = run(compose(), { type: 'PlaceVm', placement: placement('h1') });
@@ -155,5 +156,40 @@ describe('VM lifecycle', () => {
     expect(vm.status).toBe('running');
     expect('reason' in vm ? vm.reason : undefined).toBe('stop failed: domain busy');
     given(...stopping).when({ ...failure, hostId: 'h2' }).then([]);
+  });
+});
+
+describe('waiting for capacity', () => {
+  const at = (seconds: number): string => new Date(Date.parse(NOW) + seconds * 1000).toISOString();
+  const fail = (now: string): VmCommand => ({ type: 'FailPlacement', reason: '0/3 hosts can take vm1', explanation: { summary: 's' }, now, viewPosition: { transactionId: '9', position: '40' } });
+  it('a request that may wait carries its deadline; one that may not has none; a wait out of range is refused', () => {
+    const [e] = compose({}, undefined, 600_000);
+    expect(e?.type === 'VmRequested' && e.data.capacityDeadline).toBe(at(600));
+    const [plain] = compose();
+    expect(plain?.type === 'VmRequested' && 'capacityDeadline' in plain.data).toBe(false);
+    expect(() => compose({}, undefined, -1)).toThrow(ValidationError);
+    expect(() => compose({}, undefined, 8 * 24 * 3600 * 1000)).toThrow(ValidationError);
+  });
+  it('before the deadline no host means waiting, not failed; capacity requests it again with the same deadline', () => {
+    const waiting = run(compose({}, undefined, 600_000), fail(at(1)));
+    expect(waiting.at(-1)).toEqual({ type: 'VmAwaitingCapacity', data: { reason: '0/3 hosts can take vm1', explanation: { summary: 's' }, until: at(600), viewPosition: { transactionId: '9', position: '40' } } });
+    expect(foldVm(waiting).status).toBe('waiting-for-capacity');
+    given(...waiting).when(fail(at(2))).then([]);
+    const again = given(...waiting).when({ type: 'RequeueForCapacity' }).run();
+    expect(again).toMatchObject([{ type: 'VmRequested', data: { vmId: 'vm1', attempt: 1, capacityDeadline: at(600) } }]);
+    given(...waiting, ...again).when({ type: 'RequeueForCapacity' }).then([]);
+    expect(foldVm([...waiting, ...again, ...decideVm({ type: 'PlaceVm', placement: placement('h1') }, foldVm([...waiting, ...again]))]).status).toBe('placed');
+  });
+  it('fails with the explanation once the deadline passed, and not before; without a deadline a failure is at once', () => {
+    const waiting = run(compose({}, undefined, 600_000), fail(at(1)));
+    given(...waiting).when({ type: 'ExpireCapacityWait', now: at(599) }).then([]);
+    const expired = given(...waiting).when({ type: 'ExpireCapacityWait', now: at(600) }).run();
+    expect(expired).toEqual([{ type: 'VmPlacementFailed', data: { reason: `no host could take it before its capacity deadline ${at(600)}: 0/3 hosts can take vm1`, explanation: { summary: 's' } } }]);
+    expect(run(compose({}, undefined, 600_000), fail(at(600))).at(-1)?.type).toBe('VmPlacementFailed');
+    expect(run(compose(), fail(at(1))).at(-1)?.type).toBe('VmPlacementFailed');
+  });
+  it('a waiting VM is deleted at once (it holds nothing)', () => {
+    const waiting = run(compose({}, undefined, 600_000), fail(at(1)));
+    expect(given(...waiting).when({ type: 'DeleteVm' }).run().map((e) => e.type)).toEqual(['VmDeleteRequested', 'VmDeleted']);
   });
 });

@@ -4,6 +4,7 @@ export type VmEvent = DomainEvent<
   | 'VmRequested'
   | 'VmPlaced'
   | 'VmPlacementFailed'
+  | 'VmAwaitingCapacity'
   | 'VmProvisioning'
   | 'VmRunning'
   | 'VmProvisionFailed'

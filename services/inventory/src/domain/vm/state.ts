@@ -7,6 +7,8 @@ export interface VmCore {
   readonly spec: VmSpec;
   readonly attempt: number;
   readonly excludedHosts: readonly string[];
+  /** ISO time after which a VM still unplaced fails, when it asked to wait for capacity. */
+  readonly capacityDeadline?: string;
 }
 
 export interface Placement {
@@ -28,6 +30,7 @@ export type PlacedStatus = 'placed' | 'provisioning' | 'running' | 'stopping' | 
 export type Vm =
   | { readonly status: 'absent'; readonly version: number }
   | { readonly status: 'requested'; readonly version: number; readonly core: VmCore }
+  | { readonly status: 'waiting-for-capacity'; readonly version: number; readonly core: VmCore; readonly reason: string; readonly explanation: unknown }
   | {
       readonly status: PlacedStatus;
       readonly version: number;
@@ -51,8 +54,8 @@ export const migrationOf = (vm: Vm): MigrationInProgress | undefined => ('migrat
 export function evolveVm(vm: Vm, e: VmEvent): Vm {
   const version = vm.version + 1;
   if (e.type === 'VmRequested') {
-    const { vmId, spec, attempt, excludedHosts } = e.data;
-    return { status: 'requested', version, core: { vmId, spec, attempt, excludedHosts } };
+    const { vmId, spec, attempt, excludedHosts, capacityDeadline } = e.data;
+    return { status: 'requested', version, core: { vmId, spec, attempt, excludedHosts, ...(capacityDeadline !== undefined ? { capacityDeadline } : {}) } };
   }
   if (vm.status === 'absent') return { ...vm, version };
   const core = vm.core;
@@ -66,6 +69,8 @@ export function evolveVm(vm: Vm, e: VmEvent): Vm {
     }
     case 'VmPlacementFailed':
       return { status: 'placement-failed', version, core, reason: e.data.reason };
+    case 'VmAwaitingCapacity':
+      return { status: 'waiting-for-capacity', version, core, reason: e.data.reason, explanation: e.data.explanation };
     case 'VmProvisionFailed':
       return { status: 'provision-failed', version, core, reason: e.data.reason };
     case 'VmProvisioning':

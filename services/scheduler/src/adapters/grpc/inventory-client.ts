@@ -110,6 +110,7 @@ export class GrpcInventory implements InventoryPort {
         vmId: req.vmId,
         reason: req.reason,
         explanationJson: req.explanation,
+        ...(req.viewPosition !== undefined ? { viewTransactionId: req.viewPosition.transactionId, viewPosition: req.viewPosition.position } : {}),
       });
       return 'recorded';
     } catch (e) {

@@ -8,6 +8,13 @@ import type { KV, KvWatchEntry } from '@nats-io/kv';
 import type { HostSnapshot } from '@berth/fit';
 import type { Logger } from '@berth/observability';
 import type { SnapshotSource, SnapshotView } from '../../application/ports.ts';
+import { isLogPosition, type ViewPosition } from '../../application/view-position.ts';
+
+/**
+ * Inventory's snapshot projection writes, after each batch's host snapshots, the log position they
+ * reach under this key (keys starting with `_` are never hosts).
+ */
+export const POSITION_KEY = '_position';
 
 export interface SnapshotWatch {
   readonly ready: Promise<void>;
@@ -78,7 +85,20 @@ export function isStale(view: SnapshotView, key: string, value: Uint8Array): boo
 }
 
 /** One entry of the bucket into the view: a put (unless stale or malformed) or a removal. */
-export function applyEntry(view: SnapshotView, e: Pick<KvWatchEntry, 'operation' | 'key' | 'value' | 'json'>, logger: Logger): void {
+export function applyEntry(view: SnapshotView, e: Pick<KvWatchEntry, 'operation' | 'key' | 'value' | 'json'>, logger: Logger, position?: ViewPosition): void {
+  if (e.key.startsWith('_')) {
+    if (e.key !== POSITION_KEY || e.operation !== 'PUT') return;
+    let p: unknown;
+    try {
+      p = e.json<unknown>();
+    } catch {
+      p = undefined;
+    }
+    // The bucket is read in order: every host snapshot up to this position is in the view already.
+    if (isLogPosition(p)) position?.advance(p);
+    else logger.warn({ key: e.key }, 'skipping malformed view position');
+    return;
+  }
   if (e.operation !== 'PUT') {
     view.remove(e.key);
     return;
@@ -89,7 +109,7 @@ export function applyEntry(view: SnapshotView, e: Pick<KvWatchEntry, 'operation'
   else view.upsert(s);
 }
 
-export async function watchHostSnapshots(kv: KV, view: SnapshotView, logger: Logger): Promise<SnapshotWatch> {
+export async function watchHostSnapshots(kv: KV, view: SnapshotView, logger: Logger, position?: ViewPosition): Promise<SnapshotWatch> {
   let ready = false;
   let markReady!: () => void;
   const readyPromise = new Promise<void>((r) => (markReady = r));
@@ -104,7 +124,7 @@ export async function watchHostSnapshots(kv: KV, view: SnapshotView, logger: Log
   if (status.values === 0) setReady();
   const it = await kv.watch();
   const apply = (e: KvWatchEntry) => {
-    applyEntry(view, e, logger);
+    applyEntry(view, e, logger, position);
     // delta 0: the last entry of the initial replay; isUpdate: already past it.
     if (e.delta === 0 || e.isUpdate) setReady();
   };

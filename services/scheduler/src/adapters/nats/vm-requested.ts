@@ -9,6 +9,7 @@ import type { VmSpec } from '@berth/fit';
 import { ack, nak, term, type ConsumeContext, type ConsumeResult } from '@berth/messaging';
 import type { Logger } from '@berth/observability';
 import { placeVm, type PlaceVmDeps, type PlacementRequest } from '../../application/place-vm.ts';
+import { isLogPosition } from '../../application/view-position.ts';
 
 export function parseVmRequested(env: EventEnvelope): PlacementRequest | string {
   const d = env.data as { vmId?: unknown; spec?: Partial<VmSpec>; excludedHosts?: unknown } | null;
@@ -19,7 +20,8 @@ export function parseVmRequested(env: EventEnvelope): PlacementRequest | string 
   if (typeof spec.vcpus !== 'number' || typeof spec.memoryBytes !== 'number') return 'data.spec.vcpus/memoryBytes: must be numbers';
   const excluded = d.excludedHosts ?? [];
   if (!Array.isArray(excluded) || !excluded.every((h) => typeof h === 'string')) return 'data.excludedHosts: must be strings';
-  return { requestId: env.id, vm: { ...(spec as VmSpec), vmId: d.vmId }, excludedHosts: excluded };
+  const logPosition = env.transactionId === undefined ? undefined : { transactionId: env.transactionId, position: env.globalPosition };
+  return { requestId: env.id, vm: { ...(spec as VmSpec), vmId: d.vmId }, excludedHosts: excluded, ...(logPosition && isLogPosition(logPosition) ? { logPosition } : {}) };
 }
 
 export interface VmRequestedHandlerOptions {
@@ -99,6 +101,9 @@ export function vmRequestedHandler(o: VmRequestedHandlerOptions) {
         case 'contended':
           o.logger.debug(log, 'vm placement contended, redelivering');
           return nak(100 + Math.floor(random() * 900));
+        case 'view-behind':
+          o.logger.info(log, 'no host fits on a view behind the request, redelivering');
+          return nak(1000 + Math.floor(random() * 1000));
         default: {
           const never: never = out;
           throw new Error(`unhandled outcome ${JSON.stringify(never)}`);

@@ -135,7 +135,16 @@ export interface ComposeVmRequest {
     | undefined;
   /** Optional client-chosen id; generated when empty. */
   vmId: string;
-  spec?: VmSpec | undefined;
+  spec?:
+    | VmSpec
+    | undefined;
+  /**
+   * Wait this long for capacity when no host can take the VM (0: fail at once). The VM is then
+   * WAITING_FOR_CAPACITY, placed as soon as capacity appears (a host registered or enabled, a claim
+   * released), and PLACEMENT_FAILED with the scheduler's explanation once the deadline passes.
+   * At most 7 days.
+   */
+  waitForCapacityMillis?: number | undefined;
 }
 
 export interface ComposeVmResponse {
@@ -277,6 +286,12 @@ export interface ReportPlacementFailedRequest {
   reason: string;
   /** Reasons per filter with host counts, JSON. */
   explanationJson: string;
+  /**
+   * Inventory's log position (transaction id, global position) the scheduler's view had reached
+   * when it decided; a VM waiting for capacity that came back after it is re-evaluated at once.
+   */
+  viewTransactionId?: string | undefined;
+  viewPosition?: string | undefined;
 }
 
 export interface ReportPlacementFailedResponse {
@@ -1789,7 +1804,7 @@ export const GetHardwareConfigResponse: MessageFns<GetHardwareConfigResponse> = 
 };
 
 function createBaseComposeVmRequest(): ComposeVmRequest {
-  return { meta: undefined, vmId: "", spec: undefined };
+  return { meta: undefined, vmId: "", spec: undefined, waitForCapacityMillis: undefined };
 }
 
 export const ComposeVmRequest: MessageFns<ComposeVmRequest> = {
@@ -1802,6 +1817,9 @@ export const ComposeVmRequest: MessageFns<ComposeVmRequest> = {
     }
     if (message.spec !== undefined) {
       VmSpec.encode(message.spec, writer.uint32(26).fork()).join();
+    }
+    if (message.waitForCapacityMillis !== undefined) {
+      writer.uint32(32).int64(message.waitForCapacityMillis);
     }
     return writer;
   },
@@ -1843,6 +1861,14 @@ export const ComposeVmRequest: MessageFns<ComposeVmRequest> = {
             message.spec = VmSpec.decode(reader, reader.uint32());
             continue;
           }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.waitForCapacityMillis = longToNumber(reader.int64());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1864,6 +1890,11 @@ export const ComposeVmRequest: MessageFns<ComposeVmRequest> = {
         ? globalThis.String(object.vm_id)
         : "",
       spec: isSet(object.spec) ? VmSpec.fromJSON(object.spec) : undefined,
+      waitForCapacityMillis: isSet(object.waitForCapacityMillis)
+        ? globalThis.Number(object.waitForCapacityMillis)
+        : isSet(object.wait_for_capacity_millis)
+        ? globalThis.Number(object.wait_for_capacity_millis)
+        : undefined,
     };
   },
 
@@ -1878,6 +1909,9 @@ export const ComposeVmRequest: MessageFns<ComposeVmRequest> = {
     if (message.spec !== undefined) {
       obj.spec = VmSpec.toJSON(message.spec);
     }
+    if (message.waitForCapacityMillis !== undefined) {
+      obj.waitForCapacityMillis = Math.round(message.waitForCapacityMillis);
+    }
     return obj;
   },
 
@@ -1891,6 +1925,7 @@ export const ComposeVmRequest: MessageFns<ComposeVmRequest> = {
       : undefined;
     message.vmId = object.vmId ?? "";
     message.spec = (object.spec !== undefined && object.spec !== null) ? VmSpec.fromPartial(object.spec) : undefined;
+    message.waitForCapacityMillis = object.waitForCapacityMillis ?? undefined;
     return message;
   },
 };
@@ -3976,7 +4011,14 @@ export const ReleaseClaimResponse: MessageFns<ReleaseClaimResponse> = {
 };
 
 function createBaseReportPlacementFailedRequest(): ReportPlacementFailedRequest {
-  return { meta: undefined, vmId: "", reason: "", explanationJson: "" };
+  return {
+    meta: undefined,
+    vmId: "",
+    reason: "",
+    explanationJson: "",
+    viewTransactionId: undefined,
+    viewPosition: undefined,
+  };
 }
 
 export const ReportPlacementFailedRequest: MessageFns<ReportPlacementFailedRequest> = {
@@ -3992,6 +4034,12 @@ export const ReportPlacementFailedRequest: MessageFns<ReportPlacementFailedReque
     }
     if (message.explanationJson !== "") {
       writer.uint32(34).string(message.explanationJson);
+    }
+    if (message.viewTransactionId !== undefined) {
+      writer.uint32(42).string(message.viewTransactionId);
+    }
+    if (message.viewPosition !== undefined) {
+      writer.uint32(50).string(message.viewPosition);
     }
     return writer;
   },
@@ -4041,6 +4089,22 @@ export const ReportPlacementFailedRequest: MessageFns<ReportPlacementFailedReque
             message.explanationJson = reader.string();
             continue;
           }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.viewTransactionId = reader.string();
+            continue;
+          }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.viewPosition = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -4067,6 +4131,16 @@ export const ReportPlacementFailedRequest: MessageFns<ReportPlacementFailedReque
         : isSet(object.explanation_json)
         ? globalThis.String(object.explanation_json)
         : "",
+      viewTransactionId: isSet(object.viewTransactionId)
+        ? globalThis.String(object.viewTransactionId)
+        : isSet(object.view_transaction_id)
+        ? globalThis.String(object.view_transaction_id)
+        : undefined,
+      viewPosition: isSet(object.viewPosition)
+        ? globalThis.String(object.viewPosition)
+        : isSet(object.view_position)
+        ? globalThis.String(object.view_position)
+        : undefined,
     };
   },
 
@@ -4084,6 +4158,12 @@ export const ReportPlacementFailedRequest: MessageFns<ReportPlacementFailedReque
     if (message.explanationJson !== "") {
       obj.explanationJson = message.explanationJson;
     }
+    if (message.viewTransactionId !== undefined) {
+      obj.viewTransactionId = message.viewTransactionId;
+    }
+    if (message.viewPosition !== undefined) {
+      obj.viewPosition = message.viewPosition;
+    }
     return obj;
   },
 
@@ -4098,6 +4178,8 @@ export const ReportPlacementFailedRequest: MessageFns<ReportPlacementFailedReque
     message.vmId = object.vmId ?? "";
     message.reason = object.reason ?? "";
     message.explanationJson = object.explanationJson ?? "";
+    message.viewTransactionId = object.viewTransactionId ?? undefined;
+    message.viewPosition = object.viewPosition ?? undefined;
     return message;
   },
 };

@@ -278,6 +278,8 @@ export enum VmStatus {
   VM_STATUS_DELETED = 8,
   VM_STATUS_PLACEMENT_FAILED = 9,
   VM_STATUS_PROVISION_FAILED = 10,
+  /** VM_STATUS_WAITING_FOR_CAPACITY - No host can take it now; it waits for capacity until capacity_deadline (ComposeVm wait_for_capacity_millis). */
+  VM_STATUS_WAITING_FOR_CAPACITY = 11,
   UNRECOGNIZED = -1,
 }
 
@@ -316,6 +318,9 @@ export function vmStatusFromJSON(object: any): VmStatus {
     case 10:
     case "VM_STATUS_PROVISION_FAILED":
       return VmStatus.VM_STATUS_PROVISION_FAILED;
+    case 11:
+    case "VM_STATUS_WAITING_FOR_CAPACITY":
+      return VmStatus.VM_STATUS_WAITING_FOR_CAPACITY;
     case -1:
     case "UNRECOGNIZED":
     default:
@@ -347,6 +352,8 @@ export function vmStatusToJSON(object: VmStatus): string {
       return "VM_STATUS_PLACEMENT_FAILED";
     case VmStatus.VM_STATUS_PROVISION_FAILED:
       return "VM_STATUS_PROVISION_FAILED";
+    case VmStatus.VM_STATUS_WAITING_FOR_CAPACITY:
+      return "VM_STATUS_WAITING_FOR_CAPACITY";
     case VmStatus.UNRECOGNIZED:
     default:
       return "UNRECOGNIZED";
@@ -432,6 +439,8 @@ export interface Vm {
   migratingToHostId: string;
   /** The host's hypervisor URI where the VM runs. */
   hypervisorUri: string;
+  /** When a VM that asked to wait for capacity fails if still unplaced (ISO-8601 UTC); empty otherwise. */
+  capacityDeadline: string;
 }
 
 /** One event of a VM's stream, as WatchVm delivers it. */
@@ -1427,6 +1436,7 @@ function createBaseVm(): Vm {
     migrationId: "",
     migratingToHostId: "",
     hypervisorUri: "",
+    capacityDeadline: "",
   };
 }
 
@@ -1476,6 +1486,9 @@ export const Vm: MessageFns<Vm> = {
     }
     if (message.hypervisorUri !== "") {
       writer.uint32(122).string(message.hypervisorUri);
+    }
+    if (message.capacityDeadline !== "") {
+      writer.uint32(130).string(message.capacityDeadline);
     }
     return writer;
   },
@@ -1613,6 +1626,14 @@ export const Vm: MessageFns<Vm> = {
             message.hypervisorUri = reader.string();
             continue;
           }
+          case 16: {
+            if (tag !== 130) {
+              break;
+            }
+
+            message.capacityDeadline = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1682,6 +1703,11 @@ export const Vm: MessageFns<Vm> = {
         : isSet(object.hypervisor_uri)
         ? globalThis.String(object.hypervisor_uri)
         : "",
+      capacityDeadline: isSet(object.capacityDeadline)
+        ? globalThis.String(object.capacityDeadline)
+        : isSet(object.capacity_deadline)
+        ? globalThis.String(object.capacity_deadline)
+        : "",
     };
   },
 
@@ -1732,6 +1758,9 @@ export const Vm: MessageFns<Vm> = {
     if (message.hypervisorUri !== "") {
       obj.hypervisorUri = message.hypervisorUri;
     }
+    if (message.capacityDeadline !== "") {
+      obj.capacityDeadline = message.capacityDeadline;
+    }
     return obj;
   },
 
@@ -1755,6 +1784,7 @@ export const Vm: MessageFns<Vm> = {
     message.migrationId = object.migrationId ?? "";
     message.migratingToHostId = object.migratingToHostId ?? "";
     message.hypervisorUri = object.hypervisorUri ?? "";
+    message.capacityDeadline = object.capacityDeadline ?? "";
     return message;
   },
 };
