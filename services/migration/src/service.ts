@@ -8,6 +8,13 @@ import { MigrationCommands } from './application/migrations.ts';
 import type { Policy, PolicyOverrides } from './application/policy.ts';
 import type { Clock, InventoryPort, SchedulerPort } from './application/ports.ts';
 import { MigrationRunner } from './application/runner.ts';
+import { AdmissionGate } from './application/admission.ts';
+import { EvacuationRunner } from './application/evacuations.ts';
+import { DEFAULT_CAPS } from './domain/caps/caps.ts';
+import { KvFleetReader } from './adapters/evacuation/fleet.ts';
+import { GrpcHostControl } from './adapters/evacuation/host-control.ts';
+import { CommandsMigrationStarter, reportMigrationEnd } from './adapters/evacuation/starter.ts';
+import { PostgresEvacuationLog } from './adapters/postgres/evacuation-log.ts';
 import { GrpcInventory } from './adapters/grpc/inventory-client.ts';
 import { GrpcScheduler } from './adapters/grpc/scheduler-client.ts';
 import { migrationService } from './adapters/grpc/service.ts';
@@ -79,12 +86,16 @@ export async function startMigration(config: Readonly<MigrationConfig>, logger: 
   const clock: Clock = over.clock ?? { now: () => new Date() };
 
   // The commands kick the runner after each change; the runner records through the commands.
-  const kicks: { runner?: MigrationRunner } = {};
+  const kicks: { runner?: MigrationRunner; evacuations?: EvacuationRunner } = {};
   const migrations = new MigrationCommands({
     store, inventory, scheduler, clock,
     defaults: defaultPolicy(config),
     poolPolicies: over.poolPolicies ?? {},
-    changed: (id) => kicks.runner?.kick(id),
+    changed: (id) => {
+      kicks.runner?.kick(id);
+      const ev = kicks.evacuations;
+      if (ev) void reportMigrationEnd(migrations, ev, id).catch((e: unknown) => logger.warn({ err: e, migrationId: id }, 'evacuation: reporting a migration end failed'));
+    },
   });
   const runner = new MigrationRunner({ migrations, inventory, scheduler, clock, logger, retryBackoffMillis: config.MIGRATION_RETRY_BACKOFF });
   kicks.runner = runner;
@@ -98,6 +109,24 @@ export async function startMigration(config: Readonly<MigrationConfig>, logger: 
   ];
   const consumers: RunningConsumer[] = [await startExecutorEventsConsumer({ nc, ...p, migrations, logger })];
 
+  // Evacuations (docs/evacuation-and-balancer.md): served with the real inventory only (tests of the
+  // migration application pass their own ports and leave the evacuation RPCs UNIMPLEMENTED).
+  let fleet: KvFleetReader | undefined;
+  let evacuationTimer: NodeJS.Timeout | undefined;
+  if (grpcInventory) {
+    fleet = new KvFleetReader(inventory);
+    await fleet.start(nc, prefix);
+    const evacuations = new EvacuationRunner({
+      fleet, hosts: new GrpcHostControl(grpcInventory), migrations: new CommandsMigrationStarter(migrations),
+      log: new PostgresEvacuationLog(store, db), gate: new AdmissionGate(DEFAULT_CAPS), clock: { now: () => clock.now().getTime() },
+      retryMillis: 30_000, onError: (hostId, e) => logger.warn({ err: e, hostId }, 'evacuation pass failed'),
+    });
+    kicks.evacuations = evacuations;
+    const resume = (): void => void evacuations.resumeAll().catch((e: unknown) => logger.warn({ err: e }, 'evacuation resume failed'));
+    evacuationTimer = setInterval(resume, 30_000);
+    resume();
+  }
+
   // Unfinished migrations (after a crash, a failed call, a retry whose backoff ran out) are taken up here.
   const sweep = async (): Promise<void> => {
     for (const id of await readModel.active()) if (!runner.isBusy(id)) runner.kick(id);
@@ -107,7 +136,7 @@ export async function startMigration(config: Readonly<MigrationConfig>, logger: 
 
   const server: GrpcServer = createGrpcServer({
     serviceName: 'migration',
-    services: [migrationService({ migrations, readModel })],
+    services: [migrationService({ migrations, readModel, ...(kicks.evacuations && { evacuations: kicks.evacuations }) })],
     readiness: async () => {
       if (nc.isClosed()) return false;
       await db.selectNoFrom((eb) => eb.val(1).as('one')).execute();
@@ -120,6 +149,8 @@ export async function startMigration(config: Readonly<MigrationConfig>, logger: 
     port, store, db, migrations, runner, readModel,
     async stop() {
       clearInterval(sweeper);
+      if (evacuationTimer) clearInterval(evacuationTimer);
+      await fleet?.stop();
       await server.shutdown(0, 2000);
       await Promise.all(consumers.map((c) => c.stop()));
       await runner.stop();

@@ -4,16 +4,17 @@
  */
 import { migrationV1 as pb } from '@berth/contracts';
 import type { ServiceRegistration } from '@berth/grpc-kit';
+import type { EvacuationRunner } from '../../application/evacuations.ts';
 import { balancerHandlers } from './balancer.ts';
 import { evacuationHandlers } from './evacuations.ts';
 import { migrationHandlers, type MigrationHandlerDeps } from './migrations.ts';
 
-export type MigrationServiceDeps = MigrationHandlerDeps;
+export type MigrationServiceDeps = MigrationHandlerDeps & { readonly evacuations?: EvacuationRunner };
 
 export function migrationService(deps: MigrationServiceDeps): ServiceRegistration {
   const implementation: pb.MigrationServiceServer = {
     ...migrationHandlers(deps),
-    ...evacuationHandlers(),
+    ...evacuationHandlers(deps.evacuations),
     ...balancerHandlers(),
   };
   return { definition: pb.MigrationServiceService, implementation: implementation };

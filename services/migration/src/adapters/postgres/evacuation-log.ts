@@ -1,0 +1,36 @@
+/** The evacuation aggregate in the service's log: stream `evacuation-<hostId>`, one command path (handleCommand). */
+import { handleCommand, type AnyKysely, type PostgresEventStore } from '@berth/event-store';
+import { sql } from 'kysely';
+import type { EvacuationLog } from '../../application/evacuation-ports.ts';
+import { decideEvacuation, type EvacuationCommand } from '../../domain/evacuation/decide.ts';
+import type { EvacuationEvent } from '../../domain/evacuation/events.ts';
+import { evolveEvacuation, initialEvacuation, isActive, type Evacuation } from '../../domain/evacuation/state.ts';
+
+const PREFIX = 'evacuation-';
+
+export class PostgresEvacuationLog implements EvacuationLog {
+  constructor(private readonly store: PostgresEventStore, private readonly db: AnyKysely) {}
+
+  async read(hostId: string): Promise<Evacuation> {
+    const { events } = await this.store.readStream(PREFIX + hostId);
+    return events.reduce((s, e) => evolveEvacuation(s, { type: e.type, data: e.data } as EvacuationEvent), initialEvacuation());
+  }
+
+  async execute(hostId: string, commandId: string, command: EvacuationCommand): Promise<Evacuation> {
+    const r = await handleCommand<Evacuation, EvacuationCommand, EvacuationEvent>({
+      store: this.store, streamId: PREFIX + hostId, commandId, command,
+      decide: decideEvacuation, evolve: evolveEvacuation, initialState: initialEvacuation, maxRetries: 5,
+    });
+    return r.state;
+  }
+
+  async active(): Promise<string[]> {
+    const rows = await sql<{ stream_id: string }>`SELECT stream_id FROM streams WHERE stream_id LIKE ${PREFIX + '%'}`.execute(this.db);
+    const out: string[] = [];
+    for (const { stream_id } of rows.rows) {
+      const hostId = stream_id.slice(PREFIX.length);
+      if (isActive(await this.read(hostId))) out.push(hostId);
+    }
+    return out;
+  }
+}
