@@ -160,14 +160,12 @@ export class EvacuationRunner {
       const c = this.caps;
       waiting.push({ vmId: '', kind: 'cap', reason: `moves wait for a migration slot (at most ${c.fleet} in the fleet, ${c.outboundPerHost} out of and ${c.inboundPerHost} into each host)`, remedies: [] });
     }
-    await Promise.all(
-      round.admitted.map((m) => {
-        const p = this.startMove(e.evacuationId, hostId, m, (e.failedDestinations.get(m.vmId)?.length ?? 0) + 1, waiting).finally(() => this.starting.delete(m.vmId));
-        this.starting.set(m.vmId, p);
-        return p;
-      }),
-    );
-    if (round.waiting.length === 0 && plan.deferred.length === 0) this.slotWaiters.delete(hostId);
+    // One after the other, in priority order: the log (and the hypervisors) see high priority first.
+    for (const m of round.admitted) {
+      const p = this.startMove(e.evacuationId, hostId, m, (e.failedDestinations.get(m.vmId)?.length ?? 0) + 1, waiting).finally(() => this.starting.delete(m.vmId));
+      this.starting.set(m.vmId, p);
+      await p;
+    }
     await this.deps.log.execute(hostId, `${e.evacuationId}:waiting:${e.version}`, { type: 'RecordWaiting', waiting, nextRetryAt: iso(now + this.deps.retryMillis), at: iso(now) });
   }
 
