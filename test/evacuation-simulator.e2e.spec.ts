@@ -12,7 +12,6 @@ import { eventually } from './harness/wait.ts';
 
 const GiB = 1024 ** 3;
 const HOSTS = ['h1', 'h2', 'h3', 'h4'];
-const S = migrationV1.MigrationStatus;
 
 /**
  * Maintenance evacuation end to end on the simulator (the same harness as migration-simulator):
