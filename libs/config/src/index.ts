@@ -1,6 +1,5 @@
 export { ConfigError, type ConfigProblem } from './errors.ts';
-export { parseDuration } from './duration.ts';
-export { parseBytes } from './bytes.ts';
+export { parseDuration, parseBytes, readBytes, readDuration } from './units/index.ts';
 export { zDuration, zBytes, zPort, zUrl } from './zod.ts';
 export { loadConfig } from './load.ts';
 export { SERVICE_NODE_FLAGS } from './node-options.ts';

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { ValidationError } from '@berth/errors';
-import { parseDuration } from './duration.ts';
-import { parseBytes } from './bytes.ts';
+import { parseDuration } from './units/duration.ts';
+import { parseBytes } from './units/bytes.ts';
 
 function parsed<T>(parse: (text: string) => T): z.ZodType<T, string> {
   return z.string().transform((text, ctx) => {

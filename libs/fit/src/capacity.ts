@@ -44,15 +44,3 @@ export function ordinaryMemoryCapacity(host: HostCapacity): number {
 export function ordinaryNodeMemoryCapacity(host: HostCapacity, node: NumaNode): number {
   return allocatableMemory(Math.max(0, node.memoryBytes - hugepageBytes(node)), host.memoryOvercommit);
 }
-
-const pciPattern = /^(?:([0-9a-f]{4}):)?([0-9a-f]{2}):([0-1][0-9a-f])\.([0-7])$/i;
-
-/** `02:03.0` -> `0000:02:03.0`; lower-case hex; throws ValidationError on anything else. */
-export function normalizePciAddress(address: string, field = 'address'): string {
-  const m = pciPattern.exec(address.trim());
-  if (!m) {
-    throw new ValidationError({ field, reason: `malformed PCI address '${address}' (expected [dddd:]bb:ss.f)` });
-  }
-  const [, domain = '0000', bus = '', slot = '', fn = ''] = m;
-  return `${domain}:${bus}:${slot}.${fn}`.toLowerCase();
-}

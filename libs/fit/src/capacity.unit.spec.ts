@@ -1,7 +1,7 @@
 import { ValidationError } from '@berth/errors';
 import { describe, expect, it } from 'vitest';
 import { hostSnapshot, vmSpec } from './builders.ts';
-import { allocatableMemory, allocatableVcpus, normalizePciAddress } from './capacity.ts';
+import { allocatableMemory, allocatableVcpus } from './capacity.ts';
 import { applyClaim } from './claims.ts';
 import { fits } from './fits.ts';
 import type { HostSnapshot } from './model.ts';
@@ -50,15 +50,5 @@ describe('four VMs of 2 cores / 4 GiB on a 4-core, 12 GiB host (seed 000)', () =
       expect(r.reasons.map((x) => x.filter)).toEqual(['vcpus', 'memory']);
       expect(r.reasons[1]).toMatchObject({ needed: 4 * GiB, available: 0, shortBy: 4 * GiB, unit: 'bytes' });
     }
-  });
-});
-
-describe('normalizePciAddress (seed 003)', () => {
-  it('adds the 0000 domain to the short form', () => expect(normalizePciAddress('02:03.0')).toBe('0000:02:03.0'));
-  it('keeps the long form', () => expect(normalizePciAddress('0000:01:02.0')).toBe('0000:01:02.0'));
-  it('lower-cases hex', () => expect(normalizePciAddress('0000:AF:1F.7')).toBe('0000:af:1f.7'));
-  it('rejects malformed addresses with the field', () => {
-    expect(() => normalizePciAddress('2:3.0', 'devices[1].addr')).toThrow(/devices\[1\]\.addr/);
-    expect(() => normalizePciAddress('0000:01:02.8')).toThrow(ValidationError);
   });
 });

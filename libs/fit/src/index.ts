@@ -1,5 +1,5 @@
 export * from './model.ts';
-export { allocatableVcpus, allocatableMemory, ordinaryMemoryCapacity, normalizePciAddress, hugepageBytes } from './capacity.ts';
+export { allocatableVcpus, allocatableMemory, ordinaryMemoryCapacity, hugepageBytes } from './capacity.ts';
 export { filterOrder, type FilterName, type FitFailure, type FitResult, type FitUnit } from './failures.ts';
 export { hostFilters, networkMatches, describeNetwork } from './filters.ts';
 export { fits } from './fits.ts';

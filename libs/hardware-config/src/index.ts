@@ -12,6 +12,4 @@ export {
 } from './parse.ts';
 export type { ReadInclude, IncludedFile } from './hocon/parse.ts';
 export { loadHardwareConfigFile, loadRealmSettingsFile, readIncludeFromDisk, readIncludeFromMap } from './load.ts';
-export { REALM_DEFAULTS } from './decode/realm.ts';
-export { parseBytes, parseDurationMillis } from './units.ts';
-export { normalizePciAddress } from './pci.ts';
+export { REALM_DEFAULTS, realmSettingsFromObject } from './decode/realm.ts';

@@ -35,7 +35,7 @@ describe('realm settings', () => {
   it.each([
     ['drives.min-size: 2 GiB\ndrives.max-size: 1 GiB', 2, 'drives.max-size', /at least min-size/],
     ['\ndrives.cache: fast', 2, 'drives.cache', /unknown cache strategy "fast"/],
-    ['driver: Livbirt', 1, 'driver', /unknown realm driver/],
+    ['driver: lxd', 1, 'driver', /unknown realm driver/],
     ['poll-frequency: 0s', 1, 'poll-frequency', /longer than zero/],
     ['registration-timeout: soon', 1, 'registration-timeout', /expected a duration/],
     ['drives.lazy-allocation: maybe', 1, 'drives.lazy-allocation', /expected a boolean/],

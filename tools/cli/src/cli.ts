@@ -1,7 +1,8 @@
 import { parseArgs } from 'node:util';
 import { randomUUID } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
-import { ConfigFileError, parseDurationMillis } from '@berth/hardware-config';
+import { ConfigFileError } from '@berth/hardware-config';
+import { duration } from './values.ts';
 import { configCommands } from './commands/config.ts';
 import { hostCommands } from './commands/hosts.ts';
 import { migrationCommands } from './commands/migrations.ts';
@@ -113,8 +114,7 @@ export async function runCli(argv: readonly string[], deps: CliDeps): Promise<nu
       io.stdout(usage(command));
       return 0;
     }
-    const timeout = parseDurationMillis(typeof values.timeout === 'string' ? values.timeout : '10s');
-    if (typeof timeout === 'string') throw new UsageError('--timeout', timeout);
+    const timeout = duration(typeof values.timeout === 'string' ? values.timeout : '10s', '--timeout');
     const json = values.json === true;
     backends = (deps.connect ?? connectBackends)({
       inventory: (typeof values.inventory === 'string' ? values.inventory : undefined) ?? env.BERTH_INVENTORY_ADDR ?? '127.0.0.1:50051',

@@ -1,4 +1,4 @@
-import { parseBytes } from '@berth/hardware-config';
+import { readBytes, readDuration } from '@berth/config/units';
 import { UsageError } from './errors.ts';
 
 /** Option values from strings, each failure naming the option. */
@@ -19,9 +19,16 @@ export function real(text: string, field: string, min = -Infinity, max = Infinit
 
 /** `4GiB`, `512 MiB`, `1073741824`. */
 export function bytes(text: string, field: string): number {
-  const n = parseBytes(text);
-  if (typeof n === 'string') throw new UsageError(field, `${n}, got "${text}"`);
-  return n;
+  const n = readBytes(text);
+  if (!n.ok) throw new UsageError(field, `${n.reason}, got "${text}"`);
+  return n.value;
+}
+
+/** `10s`, `5m`, `500ms`, `1h30m`; a bare number is milliseconds. */
+export function duration(text: string, field: string): number {
+  const ms = readDuration(text);
+  if (!ms.ok) throw new UsageError(field, ms.reason);
+  return ms.value;
 }
 
 export function oneOf<T extends string>(text: string, field: string, allowed: readonly T[]): T {

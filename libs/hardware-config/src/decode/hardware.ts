@@ -1,7 +1,7 @@
 import { joinKey } from '../errors.ts';
 import type { HNode } from '../hocon/nodes.ts';
 import type { CostFunctionSpec, CurveSpec, HardwareProfile, ProfileDevice } from '../model.ts';
-import { normalizePciAddress } from '../pci.ts';
+import { readCanonicalPciAddress } from '@berth/config/units';
 import { decodeCurve } from './curve.ts';
 import { asBytes, asInt, asNonEmptyString, asNumber, asObject, asString, checkKnown, fail, optional, required } from './read.ts';
 
@@ -41,9 +41,9 @@ function decodeDevice(node: HNode, key: string): ProfileDevice {
   const addrName = obj.fields.has('address') ? 'address' : 'addr';
   const addrKey = joinKey(key, addrName);
   const addrNode = required(obj, key, addrName);
-  const address = normalizePciAddress(asString(addrNode, addrKey));
-  if (typeof address !== 'string') fail(addrNode, addrKey, address.reason);
-  return { type: asNonEmptyString(required(obj, key, 'type'), joinKey(key, 'type')), address };
+  const address = readCanonicalPciAddress(asString(addrNode, addrKey));
+  if (!address.ok) return fail(addrNode, addrKey, address.reason);
+  return { type: asNonEmptyString(required(obj, key, 'type'), joinKey(key, 'type')), address: address.value };
 }
 
 export function decodeProfile(id: string, node: HNode, key: string, costFunctions: ReadonlySet<string>): HardwareProfile {

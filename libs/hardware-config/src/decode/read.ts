@@ -1,6 +1,7 @@
 import { ConfigFileError, joinKey } from '../errors.ts';
 import type { HNode, HObject, Pos } from '../hocon/nodes.ts';
-import { parseBytes, parseDurationMillis, parseNumber } from '../units.ts';
+import { readBytes, readDuration } from '@berth/config/units';
+import { parseNumber } from '../units.ts';
 
 /** Typed reads from the positioned tree; every failure names the file, line and full key. */
 
@@ -47,9 +48,8 @@ export function asInt(node: HNode, key: string, min = 0): number {
 }
 
 export function asBytes(node: HNode, key: string): number {
-  const bytes = parseBytes(scalarText(node, key, 'bytes (e.g. 32 GiB)'));
-  if (typeof bytes === 'string') fail(node, key, bytes);
-  return bytes;
+  const bytes = readBytes(scalarText(node, key, 'bytes (e.g. 32 GiB)'));
+  return bytes.ok ? bytes.value : fail(node, key, bytes.reason);
 }
 
 /** RealOrBytes: `1.0`, `-8` or `32 GiB` (bytes become numbers of bytes). */
@@ -58,9 +58,8 @@ export function asRealOrBytes(node: HNode, key: string): number {
   const n = parseNumber(text);
   if (n !== undefined) return n;
   if (!/^[\d.]+\s*[A-Za-z]+$/.test(text.trim())) fail(node, key, 'expected a number or bytes');
-  const bytes = parseBytes(text);
-  if (typeof bytes === 'string') fail(node, key, bytes);
-  return bytes;
+  const bytes = readBytes(text);
+  return bytes.ok ? bytes.value : fail(node, key, bytes.reason);
 }
 
 export function asString(node: HNode, key: string): string {
@@ -81,9 +80,8 @@ export function asBool(node: HNode, key: string): boolean {
 }
 
 export function asDurationMillis(node: HNode, key: string): number {
-  const ms = parseDurationMillis(scalarText(node, key, 'a duration'));
-  if (typeof ms === 'string') fail(node, key, ms);
-  return ms;
+  const ms = readDuration(scalarText(node, key, 'a duration'));
+  return ms.ok ? ms.value : fail(node, key, ms.reason);
 }
 
 /** Reads an optional field with `read`, or returns undefined. */

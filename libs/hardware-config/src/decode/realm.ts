@@ -1,5 +1,6 @@
-import { joinKey } from '../errors.ts';
-import type { HNode } from '../hocon/nodes.ts';
+import { ValidationError } from '@berth/errors';
+import { ConfigFileError, joinKey } from '../errors.ts';
+import { mergeField, type HNode, type HObject, type Pos } from '../hocon/nodes.ts';
 import type { DriveCache, RealmSettings } from '../model.ts';
 import { asBool, asBytes, asDurationMillis, asNonEmptyString, asObject, asString, checkKnown, fail, optional } from './read.ts';
 
@@ -17,49 +18,120 @@ const KEYS = ['disabled', 'driver', 'name', 'volumes-pool', 'drives-pool', 'bric
   'registration-timeout', 'poll-frequency', 'network-filter', 'drives', 'uploads', 'scaling'];
 const DRIVE_KEYS = ['lazy-allocation', 'cache', 'min-size', 'max-size'];
 const CACHES: readonly DriveCache[] = ['default', 'writethrough', 'writeback', 'none'];
+// Seed 003's table gives the driver's value as "Livbirt"; a real tiCrypt file may carry that spelling.
+const DRIVERS = ['libvirt', 'livbirt'];
 
-/** The realm parameters, written at the top level of the realm file (or under `berth.realm`). */
-export function decodeRealm(node: HNode, key: string): RealmSettings {
+/** Problems found while decoding: each read runs on its own, so one bad key does not hide the next. */
+class Problems {
+  readonly found: ConfigFileError[] = [];
+  read<T>(f: () => T): T | undefined {
+    try {
+      return f();
+    } catch (e) {
+      if (!(e instanceof ConfigFileError)) throw e;
+      this.found.push(e);
+      return undefined;
+    }
+  }
+}
+
+/**
+ * Berth's one reader of the realm parameters (seed 003), from the tree every format becomes. Every
+ * problem is collected; `decodeRealm` (files) throws the first with its file and line, `realmSettingsFromObject`
+ * (JSON in an environment variable) throws them all at once.
+ */
+function decode(node: HNode, key: string, problems: Problems): RealmSettings {
   const obj = asObject(node, key, 'the realm settings object');
-  checkKnown(obj, key, KEYS); // uploads and scaling are "reserved for future use": accepted, ignored
+  // uploads and scaling are "reserved for future use": accepted, ignored
+  problems.read(() => checkKnown(obj, key, KEYS));
   const driverNode = obj.fields.get('driver');
   if (driverNode !== undefined) {
-    const driver = asString(driverNode, joinKey(key, 'driver')).trim().toLowerCase();
-    if (driver !== 'libvirt') fail(driverNode, joinKey(key, 'driver'), `unknown realm driver "${driver}" (only libvirt is supported)`);
+    problems.read(() => {
+      const driver = asString(driverNode, joinKey(key, 'driver')).trim().toLowerCase();
+      if (!DRIVERS.includes(driver)) fail(driverNode, joinKey(key, 'driver'), `unknown realm driver "${driver}" (only libvirt is supported)`);
+    });
   }
   const drivesKey = joinKey(key, 'drives');
-  const drives = obj.fields.has('drives') ? asObject(obj.fields.get('drives')!, drivesKey) : undefined;
-  if (drives) checkKnown(drives, drivesKey, DRIVE_KEYS);
-  const cacheNode = drives?.fields.get('cache');
-  const cache = cacheNode === undefined ? 'default' : (asString(cacheNode, joinKey(drivesKey, 'cache')).trim() as DriveCache);
-  if (cacheNode !== undefined && !CACHES.includes(cache)) fail(cacheNode, joinKey(drivesKey, 'cache'), `unknown cache strategy "${cache}" (expected one of: ${CACHES.join(', ')})`);
-  const minSizeBytes = drives && optional(drives, drivesKey, 'min-size', asBytes);
-  const maxSizeBytes = drives && optional(drives, drivesKey, 'max-size', asBytes);
+  const drives = obj.fields.has('drives') ? problems.read(() => asObject(obj.fields.get('drives')!, drivesKey)) : undefined;
+  if (drives) problems.read(() => checkKnown(drives, drivesKey, DRIVE_KEYS));
+  const cache = problems.read(() => {
+    const cacheNode = drives?.fields.get('cache');
+    if (cacheNode === undefined) return 'default';
+    const c = asString(cacheNode, joinKey(drivesKey, 'cache')).trim() as DriveCache;
+    if (!CACHES.includes(c)) fail(cacheNode, joinKey(drivesKey, 'cache'), `unknown cache strategy "${c}" (expected one of: ${CACHES.join(', ')})`);
+    return c;
+  });
+  const minSizeBytes = drives && problems.read(() => optional(drives, drivesKey, 'min-size', asBytes));
+  const maxSizeBytes = drives && problems.read(() => optional(drives, drivesKey, 'max-size', asBytes));
   if (minSizeBytes !== undefined && maxSizeBytes !== undefined && minSizeBytes > maxSizeBytes) {
-    fail(drives!.fields.get('max-size')!, joinKey(drivesKey, 'max-size'), `must be at least min-size (${minSizeBytes} bytes)`);
+    problems.read(() => fail(drives!.fields.get('max-size')!, joinKey(drivesKey, 'max-size'), `must be at least min-size (${minSizeBytes} bytes)`));
   }
-  const positive = (name: string) => {
-    const ms = optional(obj, key, name, asDurationMillis);
-    if (ms !== undefined && ms <= 0) fail(obj.fields.get(name)!, joinKey(key, name), 'must be longer than zero');
-    return ms;
-  };
-  const networkFilter = optional(obj, key, 'network-filter', asNonEmptyString);
+  const positive = (name: string) =>
+    problems.read(() => {
+      const ms = optional(obj, key, name, asDurationMillis);
+      if (ms !== undefined && ms <= 0) fail(obj.fields.get(name)!, joinKey(key, name), 'must be longer than zero');
+      return ms;
+    });
+  const field = <T>(name: string, read: (n: HNode, k: string) => T, within: HObject | undefined = obj, withinKey = key) =>
+    within && problems.read(() => optional(within, withinKey, name, read));
+  const networkFilter = field('network-filter', asNonEmptyString);
   return {
-    disabled: optional(obj, key, 'disabled', asBool) ?? false,
+    disabled: field('disabled', asBool) ?? false,
     driver: 'libvirt',
-    name: optional(obj, key, 'name', asNonEmptyString) ?? REALM_DEFAULTS.name,
-    volumesPool: optional(obj, key, 'volumes-pool', asNonEmptyString) ?? REALM_DEFAULTS.volumesPool,
-    drivesPool: optional(obj, key, 'drives-pool', asNonEmptyString) ?? REALM_DEFAULTS.drivesPool,
-    bricksPool: optional(obj, key, 'bricks-pool', asNonEmptyString) ?? REALM_DEFAULTS.bricksPool,
-    logScheduling: optional(obj, key, 'log-scheduling', asBool) ?? false,
+    name: field('name', asNonEmptyString) ?? REALM_DEFAULTS.name,
+    volumesPool: field('volumes-pool', asNonEmptyString) ?? REALM_DEFAULTS.volumesPool,
+    drivesPool: field('drives-pool', asNonEmptyString) ?? REALM_DEFAULTS.drivesPool,
+    bricksPool: field('bricks-pool', asNonEmptyString) ?? REALM_DEFAULTS.bricksPool,
+    logScheduling: field('log-scheduling', asBool) ?? false,
     registrationTimeoutMillis: positive('registration-timeout') ?? REALM_DEFAULTS.registrationTimeoutMillis,
     pollFrequencyMillis: positive('poll-frequency') ?? REALM_DEFAULTS.pollFrequencyMillis,
     ...(networkFilter !== undefined && { networkFilter }),
     drives: {
-      lazyAllocation: (drives && optional(drives, drivesKey, 'lazy-allocation', asBool)) ?? true,
-      cache,
+      lazyAllocation: field('lazy-allocation', asBool, drives, drivesKey) ?? true,
+      cache: cache ?? 'default',
       ...(minSizeBytes !== undefined && { minSizeBytes }),
       ...(maxSizeBytes !== undefined && { maxSizeBytes }),
     },
   };
+}
+
+/** The realm parameters, written at the top level of the realm file (or under `berth.realm`). */
+export function decodeRealm(node: HNode, key: string): RealmSettings {
+  const problems = new Problems();
+  const settings = decode(node, key, problems);
+  const [first] = problems.found;
+  if (first !== undefined) throw first;
+  return settings;
+}
+
+/**
+ * The realm parameters as a plain object (e.g. JSON from an environment variable), keys as seed 003
+ * writes them: flat (`drives.cache`) or nested (`drives: { cache }`). Every problem is reported at once,
+ * named `field.key`, as one ValidationError; the tiCrypt defaults fill whatever is left out.
+ */
+export function realmSettingsFromObject(input: Readonly<Record<string, unknown>>, field = 'realm'): RealmSettings {
+  const pos: Pos = { file: field, line: 0, col: 0 };
+  const problems = new Problems();
+  const settings = decode(objectNode(input, pos), field, problems);
+  if (problems.found.length > 0) throw new ValidationError(problems.found.map((e) => ({ field: e.key, reason: e.reason })));
+  return settings;
+}
+
+function objectNode(input: Readonly<Record<string, unknown>>, pos: Pos): HObject {
+  const node: HObject = { kind: 'object', fields: new Map(), pos };
+  for (const [k, v] of Object.entries(input)) {
+    // `drives.cache` is the path drives -> cache, as in the HOCON file.
+    const path = k.split('.');
+    let value = valueNode(v, pos);
+    for (const segment of path.slice(1).reverse()) value = { kind: 'object', fields: new Map([[segment, value]]), pos };
+    mergeField(node, path[0]!, value);
+  }
+  return node;
+}
+
+function valueNode(v: unknown, pos: Pos): HNode {
+  if (Array.isArray(v)) return { kind: 'array', items: v.map((i) => valueNode(i, pos)), pos };
+  if (v !== null && typeof v === 'object') return objectNode(v as Record<string, unknown>, pos);
+  if (typeof v === 'string') return { kind: 'scalar', text: v, quoted: true, pos };
+  return { kind: 'scalar', text: String(v), quoted: false, pos };
 }

@@ -1,9 +1,7 @@
 import { inventoryV1 } from '@berth/contracts';
-import { parseDurationMillis } from '@berth/hardware-config';
-import { UsageError } from '../errors.ts';
 import { unary } from '../grpc.ts';
 import { vmStatusLabel } from '../render/labels.ts';
-import { oneOf } from '../values.ts';
+import { duration, oneOf } from '../values.ts';
 import { COMMAND_ID_OPTION, commandMeta, type CommandSpec } from './types.ts';
 import { WAIT_UNTIL, waitForVm } from './watch.ts';
 
@@ -55,8 +53,7 @@ export const vmLifecycleCommands: readonly CommandSpec[] = [
     },
     async run(input, ctx) {
       const until = WAIT_UNTIL[oneOf(input.string('until') ?? 'running', '--until', ['placed', 'running'])];
-      const wait = parseDurationMillis(input.string('wait-timeout') ?? '5m');
-      if (typeof wait === 'string') throw new UsageError('--wait-timeout', wait);
+      const wait = duration(input.string('wait-timeout') ?? '5m', '--wait-timeout');
       const current = await unary(ctx.backends.inventory(), 'getVm', { vmId: input.arg('VM') }, ctx.timeoutMillis);
       if (!current.vm) return done(input.arg('VM'), undefined);
       return done(input.arg('VM'), await waitForVm(ctx, current.vm, until, wait));

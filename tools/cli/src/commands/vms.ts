@@ -4,9 +4,7 @@ import { WAIT_UNTIL, waitForVm } from './watch.ts';
 import { migrationModeLabel, parseVmStatus, slaTierLabel, VM_STATUSES, vmStatusLabel } from '../render/labels.ts';
 import { formatBytes, keyValue, section, table } from '../render/table.ts';
 import { buildVmSpec, VM_SPEC_OPTIONS, vmSpecFromJson } from '../spec/vm-spec.ts';
-import { UsageError } from '../errors.ts';
-import { parseDurationMillis } from '@berth/hardware-config';
-import { oneOf } from '../values.ts';
+import { duration, oneOf } from '../values.ts';
 import { COMMAND_ID_OPTION, commandMeta, type CommandSpec } from './types.ts';
 
 const vmJson = (vm: inventoryV1.Vm | undefined) => (vm ? inventoryV1.Vm.toJSON(vm) : null);
@@ -69,8 +67,7 @@ export const vmCommands: readonly CommandSpec[] = [
       const file = input.string('spec');
       const base = file === undefined ? undefined : vmSpecFromJson(await ctx.readFile(file), file);
       const spec = buildVmSpec(input.arg('NAME'), input, base);
-      const wait = parseDurationMillis(input.string('wait-timeout') ?? '5m');
-      if (typeof wait === 'string') throw new UsageError('--wait-timeout', wait);
+      const wait = duration(input.string('wait-timeout') ?? '5m', '--wait-timeout');
       const until = WAIT_UNTIL[oneOf(input.string('until') ?? 'running', '--until', ['placed', 'running'])];
       const capacityText = input.string('wait-for-capacity');
       const capacity = capacityText === undefined ? undefined : parseDurationMillis(capacityText);

@@ -1,5 +1,5 @@
-import { ValidationError, Violations } from '@berth/errors';
-import { normalizePciAddress } from '@berth/fit';
+import { Violations } from '@berth/errors';
+import { readCanonicalPciAddress } from '@berth/config/units';
 import { inventoryV1 as pb } from '@berth/contracts';
 import type { CostFunctionSpec, CurveSpec, HardwareConfig, HardwareProfile } from '@berth/hardware-config';
 
@@ -57,13 +57,10 @@ function encodeCurve(c: CurveSpec): pb.Curve {
 }
 
 function pci(v: Violations, address: string, field: string): string {
-  try {
-    return normalizePciAddress(address, field);
-  } catch (e) {
-    if (!(e instanceof ValidationError)) throw e;
-    v.add(field, e.violations[0]?.reason ?? 'malformed PCI address');
-    return address;
-  }
+  const canonical = readCanonicalPciAddress(address);
+  if (canonical.ok) return canonical.value;
+  v.add(field, canonical.reason);
+  return address;
 }
 
 export function decodeHardwareConfig(c: pb.HardwareConfig | undefined): HardwareConfig {

@@ -1,3 +1,4 @@
+import { isCanonicalPciAddress } from '@berth/config/units';
 import { Violations } from '@berth/errors';
 import type { HardwareConfig, HardwareProfile } from '@berth/hardware-config';
 import { event, type DomainEvent } from '../shared/event.ts';
@@ -13,8 +14,6 @@ export const evolveHardwareConfig = (s: HardwareConfigState, e: HardwareConfigEv
   config: e.data.config,
 });
 
-const pci = /^[0-9a-f]{4}:[0-9a-f]{2}:[0-1][0-9a-f]\.[0-7]$/;
-
 function checkProfile(v: Violations, id: string, p: HardwareProfile, config: HardwareConfig): void {
   const f = `config.hardwareProfiles.${id}`;
   v.check(p.id === id, `${f}.id`, `must equal its key '${id}'`);
@@ -23,7 +22,7 @@ function checkProfile(v: Violations, id: string, p: HardwareProfile, config: Har
   v.check(config.costFunctions[p.costFunction] !== undefined, `${f}.cost-function`, `unknown cost function '${p.costFunction}'`);
   p.devices.forEach((d, i) => {
     v.check(d.type.trim() !== '', `${f}.devices[${i}].type`, 'required');
-    v.check(pci.test(d.address), `${f}.devices[${i}].addr`, `malformed PCI address '${d.address}' (expected dddd:bb:ss.f)`);
+    v.check(isCanonicalPciAddress(d.address), `${f}.devices[${i}].addr`, `malformed PCI address '${d.address}' (expected dddd:bb:ss.f)`);
   });
 }
 

@@ -1,5 +1,6 @@
 import { Violations } from '@berth/errors';
-import { normalizePciAddress, type HostCapacity, type HostState, type PciDevice, type StoragePool } from '@berth/fit';
+import { readCanonicalPciAddress } from '@berth/config/units';
+import { type HostCapacity, type HostState, type PciDevice, type StoragePool } from '@berth/fit';
 import type { inventoryEvents } from '@berth/contracts';
 import type { HostSpecInput, Profiles } from './commands.ts';
 import { hypervisorUriProblem } from './hypervisor-uri.ts';
@@ -20,13 +21,12 @@ function pciDevices(v: Violations, spec: HostSpecInput, profileDevices: readonly
   spec.pciDevices.forEach((d, i) => {
     const field = `spec.pciDevices[${i}]`;
     v.check(d.type.trim() !== '', `${field}.type`, 'required');
-    let address: string;
-    try {
-      address = normalizePciAddress(d.address, `${field}.address`);
-    } catch {
-      v.add(`${field}.address`, `malformed PCI address '${d.address}' (expected [dddd:]bb:ss.f)`);
+    const canonical = readCanonicalPciAddress(d.address);
+    if (!canonical.ok) {
+      v.add(`${field}.address`, canonical.reason);
       return;
     }
+    const address = canonical.value;
     out.push(d.numaNode === undefined ? { type: d.type, address } : { type: d.type, address, numaNode: d.numaNode });
   });
   const seen = new Set<string>();
