@@ -13,7 +13,8 @@ import { domainName, vmIdOfDomain, volumeName } from '../naming.ts';
 import { buildDomainXml, type VirtType } from './domain-xml.ts';
 import { parseDommemstat, parseDomstatsStates, parseEventLine, parseHostFacts, stateFromText } from './parse.ts';
 import { migrateArgs, parseJobInfo } from './migrate-args.ts';
-import { classifyVirshError, Limiter, runVirsh, virshCommand, type RunAs, type VirshOptions } from './virsh.ts';
+import type { LimitFunction } from 'p-limit';
+import { classifyVirshError, runVirsh, virshLimiter, virshCommand, type RunAs, type VirshOptions } from './virsh.ts';
 
 export interface LibvirtDriverOptions {
   readonly uri: string;
@@ -35,7 +36,7 @@ export class LibvirtDriver implements HypervisorDriver {
   readonly capabilities: DriverCapabilities;
   private virtType: VirtType | undefined;
   private readonly virsh: VirshOptions;
-  private readonly limiter: Limiter;
+  private readonly limit: LimitFunction;
   private readonly pollMillis: number;
   private readonly subscriptions = new Set<EventSubscription>();
 
@@ -44,7 +45,7 @@ export class LibvirtDriver implements HypervisorDriver {
     const isTest = opts.uri.startsWith('test');
     this.virtType = opts.virtType ?? (isTest ? 'test' : undefined);
     this.virsh = { uri: opts.uri, timeoutMillis: opts.callTimeoutMillis ?? 30_000, ...(opts.runAs ? { runAs: opts.runAs } : {}) };
-    this.limiter = new Limiter(opts.concurrency ?? 4);
+    this.limit = virshLimiter(opts.concurrency ?? 4);
     this.pollMillis = opts.pollMillis ?? 250;
     // The test driver cannot migrate and reports canned memory statistics.
     this.capabilities = {
@@ -54,7 +55,7 @@ export class LibvirtDriver implements HypervisorDriver {
   }
 
   private run(args: string[]): Promise<string> {
-    return this.limiter.run(() => runVirsh(this.virsh, args));
+    return this.limit(() => runVirsh(this.virsh, args));
   }
 
   private async ignoring(kind: 'not-found' | RegExp, fn: () => Promise<unknown>): Promise<void> {
