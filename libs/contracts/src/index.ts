@@ -1,6 +1,7 @@
 export * from './events/envelope.ts';
 export * as inventoryV1 from './inventory-v1.ts';
 export * as inventoryEvents from './events/inventory.ts';
+export * as googleRpc from './google-rpc.ts';
 export * as grpcHealthV1 from './gen/grpc/health/v1/health.ts';
 export * as grpcReflectionV1 from './gen/grpc/reflection/v1/reflection.ts';
 export * as grpcReflectionV1alpha from './gen/grpc/reflection/v1alpha/reflection.ts';

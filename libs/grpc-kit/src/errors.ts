@@ -1,5 +1,5 @@
 import * as grpc from '@grpc/grpc-js';
-import { BinaryWriter } from '@bufbuild/protobuf/wire';
+import { googleRpc } from '@berth/contracts';
 import { ConcurrencyError, IllegalStateError, NotFoundError, ValidationError, type FieldViolation } from '@berth/errors';
 import { CancelledError, DeadlineExceededError } from './context.ts';
 import type { Logger } from './logger.ts';
@@ -74,25 +74,17 @@ export function fieldViolationsOf(err: unknown): FieldViolation[] {
 }
 
 /**
- * google.rpc.Status { code, message, details: [Any(google.rpc.BadRequest)] } written by hand, so
- * standard tooling (grpcurl, other languages) sees the field violations without Berth's JSON key.
+ * google.rpc.Status { code, message, details: [Any(google.rpc.BadRequest)] }, so standard tooling
+ * (grpcurl, other languages) sees the field violations without Berth's JSON key.
  */
 function encodeBadRequestStatus(message: string, violations: readonly FieldViolation[]): Buffer {
-  const badRequest = new BinaryWriter();
-  for (const v of violations) {
-    badRequest.uint32(10).fork().uint32(10).string(v.field).uint32(18).string(v.reason).join();
-  }
-  const any = new BinaryWriter()
-    .uint32(10)
-    .string('type.googleapis.com/google.rpc.BadRequest')
-    .uint32(18)
-    .bytes(badRequest.finish());
-  const rpcStatus = new BinaryWriter()
-    .uint32(8)
-    .int32(grpc.status.INVALID_ARGUMENT)
-    .uint32(18)
-    .string(message)
-    .uint32(26)
-    .bytes(any.finish());
-  return Buffer.from(rpcStatus.finish());
+  const badRequest = googleRpc.BadRequest.encode({
+    fieldViolations: violations.map((v) => ({ field: v.field, description: v.reason })),
+  }).finish();
+  const status = googleRpc.Status.encode({
+    code: grpc.status.INVALID_ARGUMENT,
+    message,
+    details: [{ typeUrl: 'type.googleapis.com/google.rpc.BadRequest', value: Buffer.from(badRequest) }],
+  }).finish();
+  return Buffer.from(status);
 }

@@ -1,6 +1,6 @@
 import * as grpc from '@grpc/grpc-js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { grpcHealthV1, testingV1 } from '@berth/contracts';
+import { googleRpc, grpcHealthV1, testingV1 } from '@berth/contracts';
 import { callServerStream, callUnary, createClient, fieldViolationsOf, FIELD_VIOLATIONS_KEY } from './index.ts';
 import { errorOf, startEchoServer, type EchoServer } from './testing/echo-fixture.ts';
 
@@ -58,6 +58,13 @@ describe('error mapping', () => {
     expect(Buffer.isBuffer(details)).toBe(true);
     expect((details as Buffer).toString('latin1')).toContain('type.googleapis.com/google.rpc.BadRequest');
     expect((details as Buffer).includes(Buffer.from('meta.commandId'))).toBe(true);
+    const status = googleRpc.Status.decode(details as Buffer);
+    expect(status).toMatchObject({ code: grpc.status.INVALID_ARGUMENT, message: err.details });
+    expect(status.details.map((d) => d.typeUrl)).toEqual(['type.googleapis.com/google.rpc.BadRequest']);
+    expect(googleRpc.BadRequest.decode(status.details[0]!.value).fieldViolations).toEqual([
+      { field: 'message', description: 'must not be "invalid"' },
+      { field: 'meta.commandId', description: 'is required – ünïcode too' },
+    ]);
   });
 
   it.each([
