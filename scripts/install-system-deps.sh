@@ -1,10 +1,28 @@
 #!/usr/bin/env bash
-# Installs the Debian packages Berth's tests need (libvirt with the test driver, QEMU for
-# the real-guest test, LXD with busybox-static and ovmf for the LXD driver tests, Postgres and NATS if absent). Idempotent; a no-op when all are present.
+# The Debian packages Berth's tests need; `npm test` and CI (.ci/run) both run this script.
+# Idempotent: a no-op when all are present. As root it installs what is missing; otherwise it exits 1
+# naming the packages and the command. Add a package a test needs to the list below (one per line).
 set -euo pipefail
+packages=(
+  libvirt-clients            # virsh
+  libvirt-daemon             # libvirtd with the built-in test driver
+  libvirt-daemon-driver-qemu # real QEMU guests (qemu:///session)
+  qemu-system-x86
+  qemu-utils
+  postgresql
+  nats-server                # Debian's (2.9 on bookworm); the production line is fetched by fetch-nats-server.sh
+  lxd                        # the LXD driver tests
+  busybox-static             # the LXD test image
+  ovmf                       # LXD validates VM definitions with it
+  curl                       # fetch-nats-server.sh
+  xz-utils                   # fetch-nats-server.sh (the suite's Packages.xz)
+)
+if ! command -v dpkg-query >/dev/null; then
+  echo "not a Debian system: install the equivalents of ${packages[*]}, or set BERTH_SKIP_HYPERVISOR_TESTS=1 to run without libvirt/QEMU" >&2
+  exit 1
+fi
 need=()
-for pkg in libvirt-clients libvirt-daemon libvirt-daemon-driver-qemu qemu-system-x86 qemu-utils \
-           postgresql nats-server lxd busybox-static ovmf; do
+for pkg in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || need+=("$pkg")
 done
 if [ ${#need[@]} -eq 0 ]; then
@@ -12,7 +30,7 @@ if [ ${#need[@]} -eq 0 ]; then
   exit 0
 fi
 if [ "$(id -u)" -ne 0 ]; then
-  echo "missing Debian packages: ${need[*]} (run as root, or: sudo apt-get install ${need[*]})" >&2
+  echo "missing Debian packages: ${need[*]} (run as root: sudo apt-get install --no-install-recommends ${need[*]})" >&2
   exit 1
 fi
 echo "installing: ${need[*]}"

@@ -1,6 +1,8 @@
 /**
  * `npm start`: brings Berth up on this machine.
- *   1. finds Postgres and NATS (DATABASE_URL / NATS_URL, else local defaults) and starts them if needed;
+ *   0. (`prestart`, scripts/prestart.mjs) installs the npm packages when node_modules is missing or stale;
+ *   1. finds Postgres and NATS >= 2.12.3 (DATABASE_URL / NATS_URL, else local defaults) and starts what
+ *      is missing or too old (scripts/start/infra.ts says which it found);
  *   2. creates each service's database (the services apply their own migrations on start);
  *   3. starts every service under services/ and waits for its gRPC health to answer SERVING;
  *   4. registers a demo fleet on the simulator driver when no host exists yet;
@@ -40,8 +42,8 @@ async function waitHealthy(address: string, child: ChildProcess, seconds = 90): 
 }
 
 async function main(): Promise<void> {
-  const ep = endpoints();
-  await ensureInfrastructure(root, ep);
+  const infra = await ensureInfrastructure(root, endpoints(), { natsPort: 4223 });
+  const ep = { databaseUrl: infra.databaseUrl, natsUrl: infra.natsUrl };
   const services = discoverServices(root);
   const children: ChildProcess[] = [];
   let stopping = false;
@@ -50,8 +52,10 @@ async function main(): Promise<void> {
     stopping = true;
     console.log('\nstopping Berth…');
     for (const c of children) c.kill('SIGTERM');
-    setTimeout(() => process.exit(code), 5000).unref();
-    void Promise.all(children.map((c) => new Promise((r) => (c.exitCode !== null ? r(null) : c.once('exit', r))))).then(() => process.exit(code));
+    setTimeout(() => process.exit(code), 15_000).unref();
+    void Promise.all(children.map((c) => new Promise((r) => (c.exitCode !== null ? r(null) : c.once('exit', r)))))
+      .then(() => infra.stop())
+      .then(() => process.exit(code));
   };
   process.on('SIGINT', () => stop(0));
   process.on('SIGTERM', () => stop(0));
@@ -84,7 +88,7 @@ async function main(): Promise<void> {
   console.log('\nBerth is up:\n');
   console.log(`  ${'SERVICE'.padEnd(w[0]!)}${'HEALTH'.padEnd(w[1]!)}ENDPOINT`);
   for (const [n, h, e] of rows) console.log(`  ${n!.padEnd(w[0]!)}${h!.padEnd(w[1]!)}${e}`);
-  console.log(`\n  Postgres  ${ep.databaseUrl}\n  NATS      ${ep.natsUrl}`);
+  console.log(`\n  Postgres  ${ep.databaseUrl}  (${infra.postgres})\n  NATS      ${ep.natsUrl}  (nats-server ${infra.natsVersion})`);
   if (demo) console.log(`\n${demo}`);
   console.log(
     [

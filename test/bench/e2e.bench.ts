@@ -11,9 +11,9 @@
  * 64 ComposeVm calls in flight by default: each waits for inventory's group commit, so 32 in flight
  * capped the offered load near 450/s, below what the pipeline sustains. The first 1,000 VMs (warm-up)
  * are not measured: V8 is still compiling the hot paths then (TurboFan took seconds of CPU per service).
- * `--nats` is the nats-server binary to run a server of the benchmark's own from (default: the 2.10
- * build scripts/fetch-nats-server.sh fetches, the production line, where durables filter on exactly
- * the event types they handle), or `shared` for the machine's server at NATS_URL (Debian's 2.9.10).
+ * `--nats` is the nats-server binary to run a server of the benchmark's own from (default: the 2.15.x
+ * build scripts/fetch-nats-server.sh fetches, the production line >= 2.12.3, run with `sync_interval:
+ * always` and durables filtered on exactly the event types they handle), or `shared` for the server at NATS_URL.
  * `--rate N` offers N ComposeVm per second (still at most `--concurrency` in flight) instead of as many
  * as the concurrency allows: latency is then the pipeline's own, not the queue of a saturated one.
  * The scheduler runs with `spread`, a random first choice among the best 16 hosts (the subset is drawn
@@ -32,7 +32,7 @@ import { jetstreamManager } from '@nats-io/jetstream';
 import { inventoryV1 } from '@berth/contracts';
 import { callUnary, createClient } from '@berth/grpc-kit';
 import { openKv } from '@berth/messaging';
-import { connectTestNats, createTestDatabase, NATS_SERVER_210_BIN, natsUrl, PrivateNatsServer, testSubjectPrefix, type TestDatabase } from '@berth/testing';
+import { connectTestNats, createTestDatabase, isProductionLine, NATS_SERVER_BIN, natsUrl, PrivateNatsServer, testSubjectPrefix, type TestDatabase } from '@berth/testing';
 import { startService, stopAll, type ServiceHandle } from '../harness/service.ts';
 import { eventually, mapLimit } from '../harness/wait.ts';
 
@@ -51,8 +51,8 @@ const { values: args } = parseArgs({
     subset: { type: 'string', default: '16' },
     alternates: { type: 'string', default: '16' },
     rate: { type: 'string', default: '0' },
-    // The production line (>= 2.10) when scripts/fetch-nats-server.sh put it here; `shared` = NATS_URL.
-    nats: { type: 'string', default: existsSync(NATS_SERVER_210_BIN) ? NATS_SERVER_210_BIN : 'shared' },
+    // The production line (>= 2.12.3) when scripts/fetch-nats-server.sh put it here; `shared` = NATS_URL.
+    nats: { type: 'string', default: existsSync(NATS_SERVER_BIN) && isProductionLine(NATS_SERVER_BIN) ? NATS_SERVER_BIN : 'shared' },
   },
   strict: true,
   allowPositionals: false,

@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { existsSync } from 'node:fs';
 import { jetstreamManager } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/transport-node';
-import { infraAvailable, infraRequired, NATS_SERVER_210_BIN, natsUrl, PrivateNatsServer, testSubjectPrefix } from '@berth/testing';
+import { infraAvailable, infraRequired, isProductionLine, NATS_SERVER_BIN, natsUrl, PrivateNatsServer, testSubjectPrefix } from '@berth/testing';
 import { connectNats } from './connect.ts';
 import { startConsumer, supportsFilterSubjects } from './consumer.ts';
 import { ensureDurable } from './durable.ts';
@@ -12,11 +12,11 @@ import { ack } from './results.ts';
 import { ensureStreams } from './streams.ts';
 import { deletePrefixed, eventually, makeEvent } from './test-helpers.ts';
 
-/** The 2.10 server is fetched by scripts/fetch-nats-server.sh; CI must have it. */
-function have210(): boolean {
-  if (existsSync(NATS_SERVER_210_BIN)) return true;
-  if (infraRequired()) throw new Error(`REQUIRE_INFRA=1 but ${NATS_SERVER_210_BIN} is missing (run scripts/fetch-nats-server.sh)`);
-  console.warn(`skipping the filter_subjects tests: no ${NATS_SERVER_210_BIN}`);
+/** The production-line server (>= 2.12.3) is fetched by scripts/fetch-nats-server.sh; npm test and CI have it. */
+function haveProductionLine(): boolean {
+  if (existsSync(NATS_SERVER_BIN) && isProductionLine(NATS_SERVER_BIN)) return true;
+  if (infraRequired()) throw new Error(`REQUIRE_INFRA=1 but ${NATS_SERVER_BIN} is not a nats-server >= 2.12.3 (run scripts/fetch-nats-server.sh)`);
+  console.warn(`skipping the filter_subjects tests: ${NATS_SERVER_BIN} is not a nats-server >= 2.12.3`);
   return false;
 }
 
@@ -67,11 +67,11 @@ describe.skipIf(!(await infraAvailable('nats')))('durables with event types', ()
     }
   });
 
-  describe.skipIf(!have210())('on nats-server 2.10', () => {
+  describe.skipIf(!haveProductionLine())('on the production line (nats-server >= 2.12.3)', () => {
     let server: PrivateNatsServer;
     let nc: NatsConnection;
     beforeAll(async () => {
-      server = await PrivateNatsServer.start(NATS_SERVER_210_BIN);
+      server = await PrivateNatsServer.start(NATS_SERVER_BIN);
       nc = await connectNats({ url: server.url, name: 'messaging-filter-test-210' });
     });
     afterAll(async () => {

@@ -1,2 +1,2 @@
 export * from './infra.ts';
-export { exited, freePort, NATS_SERVER_210_BIN, NATS_SERVER_BIN, PrivateNatsServer } from './nats-server.ts';
+export { exited, freePort, isProductionLine, NATS_SERVER_BIN, natsServerBinVersion, PrivateNatsServer } from './nats-server.ts';

@@ -1,18 +1,57 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, readdirSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { createServer } from 'node:net';
-import { tmpdir } from 'node:os';
+import { homedir, tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { connect } from '@nats-io/transport-node';
 
-/** The machine's nats-server (Debian bookworm: 2.9.10), for tests that run a private one. */
-export const NATS_SERVER_BIN = process.env['NATS_SERVER_BIN'] ?? '/usr/sbin/nats-server';
+/** Folders where scripts/fetch-nats-server.sh keeps the production-line server it fetched. */
+const CACHE_DIRS = [process.env['BERTH_CACHE_DIR'], '/var/cache/berth', join(process.env['XDG_CACHE_HOME'] ?? join(homedir(), '.cache'), 'berth')];
+
+function fetchedNatsServer(): string | undefined {
+  for (const dir of CACHE_DIRS) {
+    if (dir === undefined || !existsSync(dir)) continue;
+    const found = readdirSync(dir)
+      .filter((d) => /^nats-server-\d+\.\d+\.\d+$/.test(d) && existsSync(join(dir, d, 'nats-server')))
+      .sort((a, b) => compareVersions(b.slice('nats-server-'.length), a.slice('nats-server-'.length)));
+    if (found[0] !== undefined) return join(dir, found[0], 'nats-server');
+  }
+  return undefined;
+}
+
+function compareVersions(a: string, b: string): number {
+  const pa = a.split('.').map(Number);
+  const pb = b.split('.').map(Number);
+  for (let i = 0; i < 3; i++) if ((pa[i] ?? 0) !== (pb[i] ?? 0)) return (pa[i] ?? 0) - (pb[i] ?? 0);
+  return 0;
+}
 
 /**
- * A nats-server >= 2.10 (the production line; `filter_subjects` and more): NATS_SERVER_210_BIN, else
- * where scripts/fetch-nats-server.sh puts Debian trixie's build. It is not installed system-wide.
+ * The nats-server tests run privately (PrivateNatsServer): NATS_SERVER_BIN (npm test sets it), else
+ * the production-line server (>= 2.12.3; Debian forky/sid's 2.15.x) scripts/fetch-nats-server.sh
+ * fetched, else the machine's /usr/sbin/nats-server.
  */
-export const NATS_SERVER_210_BIN = process.env['NATS_SERVER_210_BIN'] ?? '/var/cache/berth/nats-server-2.10.27/nats-server';
+export const NATS_SERVER_BIN = process.env['NATS_SERVER_BIN'] ?? fetchedNatsServer() ?? '/usr/sbin/nats-server';
+
+/** The version `bin --version` reports (`2.15.1`), or undefined when it does not run. */
+export function natsServerBinVersion(bin: string = NATS_SERVER_BIN): string | undefined {
+  try {
+    return /v?(\d+\.\d+\.\d+)/.exec(execFileSync(bin, ['--version']).toString())?.[1];
+  } catch {
+    return undefined;
+  }
+}
+
+/** Whether `bin` is on the production line (>= 2.12.3: `sync_interval: always`, the Jepsen fixes). */
+export const isProductionLine = (bin: string = NATS_SERVER_BIN): boolean => {
+  const v = natsServerBinVersion(bin);
+  return v !== undefined && compareVersions(v, '2.12.3') >= 0;
+};
+
+// The same settings as npm start's and npm test's private server (sync_interval: always).
+const PRIVATE_CONF = fileURLToPath(new URL('../../../infra/nats/private.conf', import.meta.url));
 
 /** A TCP port on 127.0.0.1 that was free a moment ago. */
 export async function freePort(): Promise<number> {
@@ -31,7 +70,10 @@ export async function exited(p: ChildProcess): Promise<void> {
   await new Promise<void>((resolve) => p.once('exit', () => resolve()));
 }
 
-/** A private JetStream server (tests that stop and restart it, or need another version than the machine's shared one). */
+/**
+ * A private JetStream server (tests that stop, kill or freeze it). On the production line it runs with
+ * infra/nats/private.conf (`sync_interval: always`), as npm start's and npm test's do.
+ */
 export class PrivateNatsServer {
   private proc: ChildProcess | undefined;
   private constructor(
@@ -51,7 +93,8 @@ export class PrivateNatsServer {
   }
 
   async start(): Promise<void> {
-    this.proc = spawn(this.bin, ['-js', '-a', '127.0.0.1', '-p', String(this.port), '-sd', this.dir], { stdio: 'ignore' });
+    const conf = isProductionLine(this.bin) && existsSync(PRIVATE_CONF) ? ['-c', PRIVATE_CONF] : [];
+    this.proc = spawn(this.bin, [...conf, '-js', '-a', '127.0.0.1', '-p', String(this.port), '-sd', this.dir], { stdio: 'ignore' });
     for (let i = 0; i < 100; i++) {
       try {
         const nc = await connect({ servers: this.url, timeout: 500, maxReconnectAttempts: 0 });
