@@ -1,5 +1,5 @@
 import { HypervisorError } from '../errors.ts';
-import { Limiter, runVirsh, type RunAs, type VirshOptions } from '../libvirt/virsh.ts';
+import { runVirsh, virshLimiter, type RunAs, type VirshOptions } from '../libvirt/virsh.ts';
 import { LocalHostStats } from './local.ts';
 import { parseGuestDomstats, parseNodeCpuStats, parseNodeMemoryTune, parseNodeMemStats, parseSchedinfo } from './parse.ts';
 import type { CpuTune, GuestStats, HostTelemetry, HostTelemetrySource, IoTune, KsmTuning, TelemetryCapabilities } from './types.ts';
@@ -27,7 +27,7 @@ const isLocal = (uri: string): boolean => /^[a-z]+(\+unix)?:\/\/\/|^test:/.test(
 export class LibvirtTelemetry implements HostTelemetrySource {
   capabilities: TelemetryCapabilities;
   private readonly virsh: VirshOptions;
-  private readonly limiter = new Limiter(2);
+  private readonly limit = virshLimiter(2);
   private readonly local: LocalHostStats | undefined;
   private cpuCount: number | undefined;
   private lastCpu: { busy: number; total: number } | undefined;
@@ -44,7 +44,7 @@ export class LibvirtTelemetry implements HostTelemetrySource {
   }
 
   private run(args: string[]): Promise<string> {
-    return this.limiter.run(() => runVirsh(this.virsh, args));
+    return this.limit(() => runVirsh(this.virsh, args));
   }
 
   private optional(args: string[]): Promise<string | undefined> {
