@@ -70,8 +70,7 @@ export const vmCommands: readonly CommandSpec[] = [
       const wait = duration(input.string('wait-timeout') ?? '5m', '--wait-timeout');
       const until = WAIT_UNTIL[oneOf(input.string('until') ?? 'running', '--until', ['placed', 'running'])];
       const capacityText = input.string('wait-for-capacity');
-      const capacity = capacityText === undefined ? undefined : parseDurationMillis(capacityText);
-      if (typeof capacity === 'string') throw new UsageError('--wait-for-capacity', capacity);
+      const capacity = capacityText === undefined ? undefined : duration(capacityText, '--wait-for-capacity');
       const res = await unary(ctx.backends.inventory(), 'composeVm', {
         meta: commandMeta(input, ctx), vmId: input.string('id') ?? '', spec, ...(capacity !== undefined ? { waitForCapacityMillis: capacity } : {}),
       }, ctx.timeoutMillis);
