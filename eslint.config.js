@@ -41,11 +41,33 @@ const projects = ['libs', 'services', 'tools']
     return { dir, name: pkg.name, tags: pkg.nx?.tags ?? [] };
   });
 
-const ioLibraries = ['node:*', 'kysely', 'pg', '@nats-io/*', '@grpc/*', 'pino', '@opentelemetry/*',
-  '@berth/event-store', '@berth/messaging', '@berth/grpc-kit', '@berth/observability', '@berth/testing', '@berth/hypervisor'];
+const ioLibraries = [
+  'node:*',
+  'kysely',
+  'pg',
+  '@nats-io/*',
+  '@grpc/*',
+  'pino',
+  '@opentelemetry/*',
+  '@berth/event-store',
+  '@berth/messaging',
+  '@berth/grpc-kit',
+  '@berth/observability',
+  '@berth/testing',
+  '@berth/hypervisor',
+];
 const services = projects.filter((p) => p.dir.startsWith('services/')).map((p) => p.dir.slice('services/'.length));
 // ts-proto's generated namespaces, as @berth/contracts exports them.
-const generated = ['inventoryV1', 'schedulerV1', 'executorV1', 'testingV1', 'grpcHealthV1', 'grpcReflectionV1', 'grpcReflectionV1alpha', 'googleRpc'];
+const generated = [
+  'inventoryV1',
+  'schedulerV1',
+  'executorV1',
+  'testingV1',
+  'grpcHealthV1',
+  'grpcReflectionV1',
+  'grpcReflectionV1alpha',
+  'googleRpc',
+];
 
 const noServiceImports = [
   { group: services.map((s) => `**/services/${s}/**`), message: 'Services never import each other; share through libs/contracts.' },
@@ -66,15 +88,24 @@ function forbiddenFor(project, forTests = false) {
 const directionPatterns = (project, forbidden) =>
   forbidden.length === 0
     ? []
-    : [{ group: forbidden, message: `${project.name} (${project.tags.join(', ')}) may depend only on ${DEPENDS_ON[project.tags.find((t) => t in DEPENDS_ON)].join(', ')} (eslint.config.js).` }];
+    : [
+        {
+          group: forbidden,
+          message: `${project.name} (${project.tags.join(', ')}) may depend only on ${DEPENDS_ON[project.tags.find((t) => t in DEPENDS_ON)].join(', ')} (eslint.config.js).`,
+        },
+      ];
 
 const domainPatterns = [
   { group: ioLibraries, message: 'Domain code is pure: no I/O libraries (STYLE.md §10).' },
   { group: ['**/application/**', '**/adapters/**'], message: 'The domain imports neither application nor adapters.' },
   { group: ['@berth/contracts/**', '**/gen/**'], message: 'Generated proto types never reach the domain; map them in an adapter.' },
 ];
-const domainPaths = [{ name: '@berth/contracts', importNames: generated, message: 'Generated proto types never reach the domain; map them in an adapter.' }];
-const applicationPatterns = [{ group: ['**/adapters/**'], message: 'The application does not import adapters; it names ports that adapters implement.' }];
+const domainPaths = [
+  { name: '@berth/contracts', importNames: generated, message: 'Generated proto types never reach the domain; map them in an adapter.' },
+];
+const applicationPatterns = [
+  { group: ['**/adapters/**'], message: 'The application does not import adapters; it names ports that adapters implement.' },
+];
 
 /** One `no-restricted-imports` per file set: ESLint keeps only the last block's rule, so each block carries all that apply. */
 const restrict = (files, patterns, paths = [], ignores = []) => ({
@@ -92,7 +123,10 @@ const boundaryBlocks = projects.flatMap((project) => {
   const src = `${project.dir}/src/**/*.ts`;
   const blocks = [
     restrict([src], base, [], TEST_FILES),
-    restrict(TEST_FILES.map((g) => `${project.dir}/${g}`), [...directionPatterns(project, forbiddenFor(project, true)), ...services]),
+    restrict(
+      TEST_FILES.map((g) => `${project.dir}/${g}`),
+      [...directionPatterns(project, forbiddenFor(project, true)), ...services],
+    ),
   ];
   if (project.tags.includes('type:domain')) {
     // Pure domain libraries take no I/O at all; hardware-config reads files (its loaders) but no generated types either.

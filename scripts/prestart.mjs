@@ -10,7 +10,8 @@ const root = new URL('..', import.meta.url).pathname;
 const lock = join(root, 'package-lock.json');
 const installed = join(root, 'node_modules', '.package-lock.json');
 
-const stale = () => !existsSync(installed) || !existsSync(join(root, 'node_modules', '.bin', 'tsx')) || statSync(installed).mtimeMs < statSync(lock).mtimeMs;
+const stale = () =>
+  !existsSync(installed) || !existsSync(join(root, 'node_modules', '.bin', 'tsx')) || statSync(installed).mtimeMs < statSync(lock).mtimeMs;
 
 if (stale()) {
   console.log(existsSync(installed) ? 'package-lock.json changed: npm install' : 'no node_modules yet: npm install');

@@ -102,8 +102,14 @@ async function tests(): Promise<number> {
   for (const project of projects) {
     const report = join(reportDir, `${project}.json`);
     const status = run(bin('vitest'), [
-      'run', '--project', project, ...(perProject[project] ?? []), '--passWithNoTests',
-      '--reporter=default', '--reporter=json', `--outputFile.json=${report}`,
+      'run',
+      '--project',
+      project,
+      ...(perProject[project] ?? []),
+      '--passWithNoTests',
+      '--reporter=default',
+      '--reporter=json',
+      `--outputFile.json=${report}`,
     ]);
     try {
       const r = JSON.parse(readFileSync(report, 'utf8')) as JsonReport;

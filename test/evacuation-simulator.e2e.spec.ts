@@ -33,25 +33,51 @@ describe.skipIf(!(await infraAvailable('postgres', 'nats')))('maintenance evacua
   let client: InstanceType<typeof migrationV1.MigrationServiceClient>;
 
   beforeAll(async () => {
-    [invDb, exDb, migDb] = await Promise.all([createTestDatabase('evacsim_inv'), createTestDatabase('evacsim_ex'), createTestDatabase('evacsim_mig')]);
+    [invDb, exDb, migDb] = await Promise.all([
+      createTestDatabase('evacsim_inv'),
+      createTestDatabase('evacsim_ex'),
+      createTestDatabase('evacsim_mig'),
+    ]);
     inventory = await startService('inventory', { DATABASE_URL: invDb.url, NATS_PREFIX: prefix });
     scheduler = await startService('scheduler', { NATS_PREFIX: prefix, INVENTORY_ADDR: inventory.address });
-    ex = await startExecutor(loadExecutorConfig({
-      DATABASE_URL: exDb.url, NATS_URL: process.env['NATS_URL'], NATS_PREFIX: prefix, EXECUTOR_GRPC_PORT: '0',
-      EXECUTOR_REALM: JSON.stringify({ 'registration-timeout': '20s', 'poll-frequency': '1h' }), EXECUTOR_MIGRATION_PROGRESS_INTERVAL: '100ms',
-    }), createLogger('evacsim-executor'), { simulator: fleet, sweepMillis: 300 });
-    mig = await startMigration(loadMigrationConfig({
-      DATABASE_URL: migDb.url, NATS_URL: process.env['NATS_URL'], NATS_PREFIX: prefix, MIGRATION_GRPC_PORT: '0',
-      INVENTORY_ADDR: inventory.address, SCHEDULER_ADDR: scheduler.address, MIGRATION_RETRY_BACKOFF: '100ms', MIGRATION_SWEEP_INTERVAL: '300ms',
-    }), createLogger('evacsim-migration'));
+    ex = await startExecutor(
+      loadExecutorConfig({
+        DATABASE_URL: exDb.url,
+        NATS_URL: process.env['NATS_URL'],
+        NATS_PREFIX: prefix,
+        EXECUTOR_GRPC_PORT: '0',
+        EXECUTOR_REALM: JSON.stringify({ 'registration-timeout': '20s', 'poll-frequency': '1h' }),
+        EXECUTOR_MIGRATION_PROGRESS_INTERVAL: '100ms',
+      }),
+      createLogger('evacsim-executor'),
+      { simulator: fleet, sweepMillis: 300 },
+    );
+    mig = await startMigration(
+      loadMigrationConfig({
+        DATABASE_URL: migDb.url,
+        NATS_URL: process.env['NATS_URL'],
+        NATS_PREFIX: prefix,
+        MIGRATION_GRPC_PORT: '0',
+        INVENTORY_ADDR: inventory.address,
+        SCHEDULER_ADDR: scheduler.address,
+        MIGRATION_RETRY_BACKOFF: '100ms',
+        MIGRATION_SWEEP_INTERVAL: '300ms',
+      }),
+      createLogger('evacsim-migration'),
+    );
     inv = createClient(inventoryV1.InventoryServiceClient, inventory.address);
     client = createClient(migrationV1.MigrationServiceClient, `127.0.0.1:${mig.port}`);
     for (const hostId of HOSTS) {
       await callUnary(inv, 'registerHost', {
-        meta: { commandId: `register-${hostId}` }, hostId,
+        meta: { commandId: `register-${hostId}` },
+        hostId,
         spec: inventoryV1.HostSpec.fromPartial({
-          name: hostId, hypervisorUri: `sim://${hostId}`, cpuModel: 'Cascadelake-Server',
-          topology: { sockets: 1, coresPerSocket: 16, threadsPerCore: 1 }, cpus: 16, memoryBytes: 64 * GiB,
+          name: hostId,
+          hypervisorUri: `sim://${hostId}`,
+          cpuModel: 'Cascadelake-Server',
+          topology: { sockets: 1, coresPerSocket: 16, threadsPerCore: 1 },
+          cpus: 16,
+          memoryBytes: 64 * GiB,
         }),
         state: inventoryV1.HostState.HOST_STATE_ENABLED,
       });
@@ -69,10 +95,19 @@ describe.skipIf(!(await infraAvailable('postgres', 'nats')))('maintenance evacua
 
   const getVm = async (vmId: string) => (await callUnary(inv, 'getVm', { vmId })).vm!;
   const hostState = async (hostId: string) => (await callUnary(inv, 'getHost', { hostId })).host!.state;
-  const setState = (hostId: string, state: inventoryV1.HostState) => callUnary(inv, 'setHostState', { meta: { commandId: `state-${hostId}-${state}-${Date.now()}` }, hostId, state, reason: 'test' });
+  const setState = (hostId: string, state: inventoryV1.HostState) =>
+    callUnary(inv, 'setHostState', { meta: { commandId: `state-${hostId}-${state}-${Date.now()}` }, hostId, state, reason: 'test' });
   const compose = async (vmId: string, spec: Partial<inventoryV1.VmSpec>) => {
-    await callUnary(inv, 'composeVm', { meta: { commandId: `compose-${vmId}` }, vmId, spec: inventoryV1.VmSpec.fromPartial({ name: vmId, vcpus: 2, memoryBytes: 2 * GiB, ...spec }) });
-    return eventually(async () => ((await getVm(vmId)).status === inventoryV1.VmStatus.VM_STATUS_RUNNING ? getVm(vmId) : undefined), `${vmId} running`, 60_000);
+    await callUnary(inv, 'composeVm', {
+      meta: { commandId: `compose-${vmId}` },
+      vmId,
+      spec: inventoryV1.VmSpec.fromPartial({ name: vmId, vcpus: 2, memoryBytes: 2 * GiB, ...spec }),
+    });
+    return eventually(
+      async () => ((await getVm(vmId)).status === inventoryV1.VmStatus.VM_STATUS_RUNNING ? getVm(vmId) : undefined),
+      `${vmId} running`,
+      60_000,
+    );
   };
 
   it('plans (warning, blocker, priority order), drains what may move, and keeps the host preparing with the reason', async () => {
@@ -84,22 +119,31 @@ describe.skipIf(!(await infraAvailable('postgres', 'nats')))('maintenance evacua
     for (const h of ['h2', 'h3', 'h4']) await setState(h, inventoryV1.HostState.HOST_STATE_ENABLED);
     expect((await getVm('pinned-hp')).spec!.migrationMode).toBe(inventoryV1.MigrationMode.MIGRATION_MODE_MANUAL);
 
-    const plan = await eventually(async () => {
-      const p = (await callUnary(client, 'planEvacuation', { hostId: 'h1' })).plan!;
-      return p.moves.length + p.blockers.length === 3 ? p : undefined;
-    }, 'the plan to see the three VMs', 30_000);
+    const plan = await eventually(
+      async () => {
+        const p = (await callUnary(client, 'planEvacuation', { hostId: 'h1' })).plan!;
+        return p.moves.length + p.blockers.length === 3 ? p : undefined;
+      },
+      'the plan to see the three VMs',
+      30_000,
+    );
     expect(plan.moves.map((m) => m.vmId)).toEqual(['pinned-hp', 'plain']);
     expect(plan.moves[0]!.warning).toMatch(/performance may decrease/);
     expect(plan.blockers.map((b) => b.vmId)).toEqual(['stuck']);
     expect(plan.blockers[0]!.remedy).toMatch(/change its migration mode/);
     expect(await hostState('h1')).toBe(inventoryV1.HostState.HOST_STATE_ENABLED); // planning changes nothing
 
-    const started = (await callUnary(client, 'startEvacuation', { meta: { commandId: 'drain-h1' }, hostId: 'h1', reason: 'test' })).evacuation!;
+    const started = (await callUnary(client, 'startEvacuation', { meta: { commandId: 'drain-h1' }, hostId: 'h1', reason: 'test' }))
+      .evacuation!;
     expect(started.previousHostState).toBe('enabled');
-    const blocked = await eventually(async () => {
-      const e = (await callUnary(client, 'getEvacuation', { hostId: 'h1' })).evacuation!;
-      return e.status === 'blocked' ? e : undefined;
-    }, 'the drain to move what it may and wait on the none VM', 120_000);
+    const blocked = await eventually(
+      async () => {
+        const e = (await callUnary(client, 'getEvacuation', { hostId: 'h1' })).evacuation!;
+        return e.status === 'blocked' ? e : undefined;
+      },
+      'the drain to move what it may and wait on the none VM',
+      120_000,
+    );
     expect(blocked.moves.filter((m) => m.status === 'completed').map((m) => m.vmId)).toEqual(['pinned-hp', 'plain']);
     expect(blocked.blockedReason).toMatch(/stuck: its migration mode is none/);
     expect(blocked.nextRetryAt).not.toBe('');
@@ -113,12 +157,20 @@ describe.skipIf(!(await infraAvailable('postgres', 'nats')))('maintenance evacua
     expect((await getVm('stuck')).hostId).toBe('h1');
 
     // Cancel: the host goes back to enabled.
-    const cancelled = (await callUnary(client, 'cancelEvacuation', { meta: { commandId: 'cancel-h1' }, hostId: 'h1', abortRunning: true })).evacuation!;
+    const cancelled = (await callUnary(client, 'cancelEvacuation', { meta: { commandId: 'cancel-h1' }, hostId: 'h1', abortRunning: true }))
+      .evacuation!;
     expect(['cancelling', 'cancelled']).toContain(cancelled.status);
-    await eventually(async () => ((await hostState('h1')) === inventoryV1.HostState.HOST_STATE_ENABLED ? true : undefined), 'h1 back to enabled', 30_000);
+    await eventually(
+      async () => ((await hostState('h1')) === inventoryV1.HostState.HOST_STATE_ENABLED ? true : undefined),
+      'h1 back to enabled',
+      30_000,
+    );
   });
 
   it('names the bad field', async () => {
-    await expect(callUnary(client, 'planEvacuation', { hostId: '' })).rejects.toMatchObject({ code: 3, details: expect.stringMatching(/hostId/) });
+    await expect(callUnary(client, 'planEvacuation', { hostId: '' })).rejects.toMatchObject({
+      code: 3,
+      details: expect.stringMatching(/hostId/),
+    });
   });
 });

@@ -35,25 +35,51 @@ describe.skipIf(!(await infraAvailable('postgres', 'nats')))('live migration on 
   let client: InstanceType<typeof migrationV1.MigrationServiceClient>;
 
   beforeAll(async () => {
-    [invDb, exDb, migDb] = await Promise.all([createTestDatabase('migsim_inv'), createTestDatabase('migsim_ex'), createTestDatabase('migsim_mig')]);
+    [invDb, exDb, migDb] = await Promise.all([
+      createTestDatabase('migsim_inv'),
+      createTestDatabase('migsim_ex'),
+      createTestDatabase('migsim_mig'),
+    ]);
     inventory = await startService('inventory', { DATABASE_URL: invDb.url, NATS_PREFIX: prefix });
     scheduler = await startService('scheduler', { NATS_PREFIX: prefix, INVENTORY_ADDR: inventory.address });
-    ex = await startExecutor(loadExecutorConfig({
-      DATABASE_URL: exDb.url, NATS_URL: process.env['NATS_URL'], NATS_PREFIX: prefix, EXECUTOR_GRPC_PORT: '0',
-      EXECUTOR_REALM: JSON.stringify({ 'registration-timeout': '20s', 'poll-frequency': '1h' }), EXECUTOR_MIGRATION_PROGRESS_INTERVAL: '100ms',
-    }), createLogger('migsim-executor'), { simulator: fleet, sweepMillis: 300 });
-    mig = await startMigration(loadMigrationConfig({
-      DATABASE_URL: migDb.url, NATS_URL: process.env['NATS_URL'], NATS_PREFIX: prefix, MIGRATION_GRPC_PORT: '0',
-      INVENTORY_ADDR: inventory.address, SCHEDULER_ADDR: scheduler.address, MIGRATION_RETRY_BACKOFF: '100ms', MIGRATION_SWEEP_INTERVAL: '300ms',
-    }), createLogger('migsim-migration'));
+    ex = await startExecutor(
+      loadExecutorConfig({
+        DATABASE_URL: exDb.url,
+        NATS_URL: process.env['NATS_URL'],
+        NATS_PREFIX: prefix,
+        EXECUTOR_GRPC_PORT: '0',
+        EXECUTOR_REALM: JSON.stringify({ 'registration-timeout': '20s', 'poll-frequency': '1h' }),
+        EXECUTOR_MIGRATION_PROGRESS_INTERVAL: '100ms',
+      }),
+      createLogger('migsim-executor'),
+      { simulator: fleet, sweepMillis: 300 },
+    );
+    mig = await startMigration(
+      loadMigrationConfig({
+        DATABASE_URL: migDb.url,
+        NATS_URL: process.env['NATS_URL'],
+        NATS_PREFIX: prefix,
+        MIGRATION_GRPC_PORT: '0',
+        INVENTORY_ADDR: inventory.address,
+        SCHEDULER_ADDR: scheduler.address,
+        MIGRATION_RETRY_BACKOFF: '100ms',
+        MIGRATION_SWEEP_INTERVAL: '300ms',
+      }),
+      createLogger('migsim-migration'),
+    );
     inv = createClient(inventoryV1.InventoryServiceClient, inventory.address);
     client = createClient(migrationV1.MigrationServiceClient, `127.0.0.1:${mig.port}`);
     for (const hostId of HOSTS) {
       await callUnary(inv, 'registerHost', {
-        meta: { commandId: `register-${hostId}` }, hostId,
+        meta: { commandId: `register-${hostId}` },
+        hostId,
         spec: inventoryV1.HostSpec.fromPartial({
-          name: hostId, hypervisorUri: `sim://${hostId}`, cpuModel: 'Cascadelake-Server',
-          topology: { sockets: 1, coresPerSocket: 16, threadsPerCore: 1 }, cpus: 16, memoryBytes: 64 * GiB,
+          name: hostId,
+          hypervisorUri: `sim://${hostId}`,
+          cpuModel: 'Cascadelake-Server',
+          topology: { sockets: 1, coresPerSocket: 16, threadsPerCore: 1 },
+          cpus: 16,
+          memoryBytes: 64 * GiB,
         }),
         state: inventoryV1.HostState.HOST_STATE_ENABLED,
       });
@@ -79,24 +105,50 @@ describe.skipIf(!(await infraAvailable('postgres', 'nats')))('live migration on 
   };
   const compose = async (vmId: string, allowedHosts: string[]) => {
     await callUnary(inv, 'composeVm', {
-      meta: { commandId: `compose-${vmId}` }, vmId,
+      meta: { commandId: `compose-${vmId}` },
+      vmId,
       spec: inventoryV1.VmSpec.fromPartial({ name: vmId, vcpus: 2, memoryBytes: 2 * GiB, allowedHosts }),
     });
-    return eventually(async () => ((await getVm(vmId)).status === inventoryV1.VmStatus.VM_STATUS_RUNNING ? getVm(vmId) : undefined), `${vmId} running`, 60_000);
+    return eventually(
+      async () => ((await getVm(vmId)).status === inventoryV1.VmStatus.VM_STATUS_RUNNING ? getVm(vmId) : undefined),
+      `${vmId} running`,
+      60_000,
+    );
   };
   const migrate = (vmId: string, to: string, policy?: Partial<migrationV1.MigrationPolicy>) =>
-    callUnary(client, 'migrateVm', { meta: { commandId: `migrate-${vmId}-${to}` }, vmId, destinationHostId: to, reason: 'test', ...(policy ? { policy: migrationV1.MigrationPolicy.fromPartial(policy) } : {}) });
+    callUnary(client, 'migrateVm', {
+      meta: { commandId: `migrate-${vmId}-${to}` },
+      vmId,
+      destinationHostId: to,
+      reason: 'test',
+      ...(policy ? { policy: migrationV1.MigrationPolicy.fromPartial(policy) } : {}),
+    });
   const ended = (migrationId: string) =>
-    eventually(async () => {
-      const m = (await callUnary(client, 'getMigration', { migrationId })).migration!;
-      return [S.MIGRATION_STATUS_COMPLETED, S.MIGRATION_STATUS_FAILED, S.MIGRATION_STATUS_ABORTED, S.MIGRATION_STATUS_POSTCOPY_PAUSED].includes(m.status) ? m : undefined;
-    }, `migration ${migrationId} to end`, 90_000);
+    eventually(
+      async () => {
+        const m = (await callUnary(client, 'getMigration', { migrationId })).migration!;
+        return [
+          S.MIGRATION_STATUS_COMPLETED,
+          S.MIGRATION_STATUS_FAILED,
+          S.MIGRATION_STATUS_ABORTED,
+          S.MIGRATION_STATUS_POSTCOPY_PAUSED,
+        ].includes(m.status)
+          ? m
+          : undefined;
+      },
+      `migration ${migrationId} to end`,
+      90_000,
+    );
   /** The VM runs on exactly one host, inventory places it there, holds exactly that claim, and no migration. */
   const settledOn = async (vmId: string, hostId: string) => {
-    await eventually(async () => {
-      const vm = await getVm(vmId);
-      return vm.hostId === hostId && vm.migrationId === '' ? vm : undefined;
-    }, `${vmId} recorded on ${hostId}`, 30_000);
+    await eventually(
+      async () => {
+        const vm = await getVm(vmId);
+        return vm.hostId === hostId && vm.migrationId === '' ? vm : undefined;
+      },
+      `${vmId} recorded on ${hostId}`,
+      30_000,
+    );
     expect(await runningOn(vmId)).toEqual([hostId]);
     for (const h of HOSTS) expect((await claimsOf(h)).includes(vmId), `claim of ${vmId} on ${h}`).toBe(h === hostId);
   };
@@ -106,16 +158,36 @@ describe.skipIf(!(await infraAvailable('postgres', 'nats')))('live migration on 
     const source = (await getVm('vm-a')).hostId;
     const target = source === 'h1' ? 'h2' : 'h1';
     // a named host that cannot take the VM is refused (FAILED_PRECONDITION) with the filter's reason, nothing recorded
-    await expect(migrate('vm-a', 'h3')).rejects.toMatchObject({ code: 9, details: 'host h3 cannot take vm-a: allowed-hosts: h3 is not among the VM\'s allowed hosts' });
-    await expect(migrate('vm-a', 'no such host!')).rejects.toMatchObject({ code: 3, details: expect.stringMatching(/^destinationHostId: must be a host id/) });
+    await expect(migrate('vm-a', 'h3')).rejects.toMatchObject({
+      code: 9,
+      details: "host h3 cannot take vm-a: allowed-hosts: h3 is not among the VM's allowed hosts",
+    });
+    await expect(migrate('vm-a', 'no such host!')).rejects.toMatchObject({
+      code: 3,
+      details: expect.stringMatching(/^destinationHostId: must be a host id/),
+    });
     expect((await callUnary(client, 'listMigrations', { vmId: 'vm-a', hostId: '', activeOnly: false, limit: 0 })).migrations).toEqual([]);
     const { migration } = await migrate('vm-a', target);
     const done = await ended(migration!.migrationId);
     expect(done).toMatchObject({ status: S.MIGRATION_STATUS_COMPLETED, sourceHostId: source, destinationHostId: target });
     await settledOn('vm-a', target);
     const watched: string[] = [];
-    for await (const r of (await import('@berth/grpc-kit')).callServerStream(client, 'watchMigration', { migrationId: migration!.migrationId, fromPosition: 0 })) watched.push(r.event!.type);
-    expect(watched).toEqual(expect.arrayContaining(['MigrationRequested', 'DestinationChosen', 'DestinationClaimed', 'MigrationCopyStarted', 'SwitchedOver', 'SourceReleased', 'MigrationCompleted']));
+    for await (const r of (await import('@berth/grpc-kit')).callServerStream(client, 'watchMigration', {
+      migrationId: migration!.migrationId,
+      fromPosition: 0,
+    }))
+      watched.push(r.event!.type);
+    expect(watched).toEqual(
+      expect.arrayContaining([
+        'MigrationRequested',
+        'DestinationChosen',
+        'DestinationClaimed',
+        'MigrationCopyStarted',
+        'SwitchedOver',
+        'SourceReleased',
+        'MigrationCompleted',
+      ]),
+    );
     const dests = await callUnary(client, 'listMigrationDestinations', { vmId: 'vm-a', limit: 0 });
     expect(dests.destinations.map((d) => d.hostId)).toEqual([source]);
     expect(dests.summary).toMatch(/^1\/4 hosts can take vm-a: /);
@@ -166,14 +238,20 @@ describe.skipIf(!(await infraAvailable('postgres', 'nats')))('live migration on 
     const { migration } = await migrate('vm-e', target, { postCopy: true });
     const paused = await ended(migration!.migrationId);
     expect(paused.status).toBe(S.MIGRATION_STATUS_POSTCOPY_PAUSED);
-    await expect(callUnary(client, 'cancelMigration', { meta: { commandId: 'cancel-e' }, migrationId: paused.migrationId, reason: 'x' })).rejects.toMatchObject({ code: 9 });
+    await expect(
+      callUnary(client, 'cancelMigration', { meta: { commandId: 'cancel-e' }, migrationId: paused.migrationId, reason: 'x' }),
+    ).rejects.toMatchObject({ code: 9 });
     // both claims held while paused: the guest lives on the destination, part of its memory on the source
     expect((await claimsOf(source)).includes('vm-e') && (await claimsOf(target)).includes('vm-e')).toBe(true);
     await callUnary(client, 'resumeMigration', { meta: { commandId: 'resume-e' }, migrationId: paused.migrationId });
-    const done = await eventually(async () => {
-      const m = (await callUnary(client, 'getMigration', { migrationId: paused.migrationId })).migration!;
-      return m.status === S.MIGRATION_STATUS_COMPLETED ? m : undefined;
-    }, 'resumed migration completed', 60_000);
+    const done = await eventually(
+      async () => {
+        const m = (await callUnary(client, 'getMigration', { migrationId: paused.migrationId })).migration!;
+        return m.status === S.MIGRATION_STATUS_COMPLETED ? m : undefined;
+      },
+      'resumed migration completed',
+      60_000,
+    );
     expect(done.destinationHostId).toBe(target);
     await settledOn('vm-e', target);
   });

@@ -9,7 +9,16 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { jetstreamManager } from '@nats-io/jetstream';
 import { inventoryV1 } from '@berth/contracts';
-import { allocatableMemory, allocatableVcpus, applyClaim, releaseClaim, usage, type Claim, type HostCapacity, type HostSnapshot } from '@berth/fit';
+import {
+  allocatableMemory,
+  allocatableVcpus,
+  applyClaim,
+  releaseClaim,
+  usage,
+  type Claim,
+  type HostCapacity,
+  type HostSnapshot,
+} from '@berth/fit';
 import { callUnary, createClient } from '@berth/grpc-kit';
 import { connectTestNats, createTestDatabase, infraAvailable, testSubjectPrefix, type TestDatabase } from '@berth/testing';
 import { byStream, readEventLog } from './harness/event-log.ts';
@@ -50,7 +59,11 @@ describe.skipIf(!inventoryReady || !(await infraAvailable('postgres', 'nats')))(
     inventory = await startService('inventory', { DATABASE_URL: db.url, NATS_PREFIX: prefix });
     schedulers = await Promise.all(
       Array.from({ length: REPLICAS }, (_, i) =>
-        startService('scheduler', { NATS_PREFIX: prefix, INVENTORY_ADDR: inventory.address, LOG_LEVEL: 'debug' }, { label: `scheduler-${i + 1}` }),
+        startService(
+          'scheduler',
+          { NATS_PREFIX: prefix, INVENTORY_ADDR: inventory.address, LOG_LEVEL: 'debug' },
+          { label: `scheduler-${i + 1}` },
+        ),
       ),
     );
     client = createClient(inventoryV1.InventoryServiceClient, inventory.address, { deadlineMillis: 30_000 });
@@ -88,7 +101,10 @@ describe.skipIf(!inventoryReady || !(await infraAvailable('postgres', 'nats')))(
     );
 
     const started = Date.now();
-    const requests = shuffled(VMS.map((vm, i) => ({ ...vm, vmId: `vm-${String(i).padStart(4, '0')}` })), 42);
+    const requests = shuffled(
+      VMS.map((vm, i) => ({ ...vm, vmId: `vm-${String(i).padStart(4, '0')}` })),
+      42,
+    );
     await mapLimit(requests, 8, (r) =>
       callUnary(client, 'composeVm', {
         meta: { commandId: `compose-${r.vmId}` },
@@ -134,7 +150,9 @@ describe.skipIf(!inventoryReady || !(await infraAvailable('postgres', 'nats')))(
         const u = usage(snapshot);
         const cap = snapshot.capacity;
         expect(u.vcpus, `${streamId}@${e.streamPosition} vCPUs`).toBeLessThanOrEqual(allocatableVcpus(cap.cpus, cap.cpuOvercommit));
-        expect(u.memoryBytes, `${streamId}@${e.streamPosition} memory`).toBeLessThanOrEqual(allocatableMemory(cap.memoryBytes, cap.memoryOvercommit));
+        expect(u.memoryBytes, `${streamId}@${e.streamPosition} memory`).toBeLessThanOrEqual(
+          allocatableMemory(cap.memoryBytes, cap.memoryOvercommit),
+        );
       }
     }
     expect(hostsChecked).toBe(HOSTS);
@@ -157,10 +175,32 @@ describe.skipIf(!inventoryReady || !(await infraAvailable('postgres', 'nats')))(
     expect(placed + failed).toBe(VMS.length);
     expect(vms.filter((v) => v.status === inventoryV1.VmStatus.VM_STATUS_PLACED)).toHaveLength(placed);
     // Every replica took a share of the work (one shared durable consumer).
-    const perReplica = schedulers.map((s) => s.jsonLogs().filter((l) => l['msg'] === 'vm placed' || l['msg'] === 'vm placement failed').length);
+    const perReplica = schedulers.map(
+      (s) => s.jsonLogs().filter((l) => l['msg'] === 'vm placed' || l['msg'] === 'vm placement failed').length,
+    );
     expect(perReplica.every((n) => n > 0)).toBe(true);
-    const contended = schedulers.reduce((n, s) => n + s.jsonLogs().filter((l) => l['msg'] === 'vm placement contended, redelivering').length, 0);
-    const retried = schedulers.reduce((n, s) => n + s.jsonLogs().filter((l) => typeof l['attempts'] === 'number' && l['attempts'] > 1).length, 0);
-    console.log(JSON.stringify({ vms: VMS.length, hosts: HOSTS, replicas: REPLICAS, placed, failed, composeSeconds, seconds, placementsPerSecond: Math.round(VMS.length / seconds), perReplica, retried, contended }));
+    const contended = schedulers.reduce(
+      (n, s) => n + s.jsonLogs().filter((l) => l['msg'] === 'vm placement contended, redelivering').length,
+      0,
+    );
+    const retried = schedulers.reduce(
+      (n, s) => n + s.jsonLogs().filter((l) => typeof l['attempts'] === 'number' && l['attempts'] > 1).length,
+      0,
+    );
+    console.log(
+      JSON.stringify({
+        vms: VMS.length,
+        hosts: HOSTS,
+        replicas: REPLICAS,
+        placed,
+        failed,
+        composeSeconds,
+        seconds,
+        placementsPerSecond: Math.round(VMS.length / seconds),
+        perReplica,
+        retried,
+        contended,
+      }),
+    );
   });
 });

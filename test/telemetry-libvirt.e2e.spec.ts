@@ -28,63 +28,103 @@ const MiB = 1024 ** 2;
  * so no balloon driver inflates the balloon and libvirt's current memory stays where it was: the
  * check that `dumpxml` shows the new current memory needs a guest with a virtio-balloon driver.
  */
-describe.skipIf(!(await infraAvailable('postgres', 'nats')) || !libvirtUsable() || !qemuInstalled())('telemetry against a real QEMU guest', () => {
-  let session: SessionLibvirtd;
-  let exDb: TestDatabase;
-  let telDb: TestDatabase;
-  let nc: NatsConnection;
-  let ex: RunningExecutor;
-  let tel: RunningTelemetry;
-  const prefix = testSubjectPrefix('tlv');
-  const virsh = (...args: string[]): string => execFileSync('virsh', ['-q', '-c', session.uri, ...args], { encoding: 'utf8' });
+describe.skipIf(!(await infraAvailable('postgres', 'nats')) || !libvirtUsable() || !qemuInstalled())(
+  'telemetry against a real QEMU guest',
+  () => {
+    let session: SessionLibvirtd;
+    let exDb: TestDatabase;
+    let telDb: TestDatabase;
+    let nc: NatsConnection;
+    let ex: RunningExecutor;
+    let tel: RunningTelemetry;
+    const prefix = testSubjectPrefix('tlv');
+    const virsh = (...args: string[]): string => execFileSync('virsh', ['-q', '-c', session.uri, ...args], { encoding: 'utf8' });
 
-  beforeAll(async () => {
-    [session, exDb, telDb, nc] = await Promise.all([startSessionLibvirtd(), createTestDatabase('tlv_ex'), createTestDatabase('tlv_tel'), connectTestNats()]);
-    ex = await startExecutor(loadExecutorConfig({
-      DATABASE_URL: exDb.url, NATS_URL: process.env['NATS_URL'], NATS_PREFIX: prefix, EXECUTOR_GRPC_PORT: '0', EXECUTOR_SAMPLE_INTERVAL: '1s',
-      EXECUTOR_REALM: JSON.stringify({ 'registration-timeout': '60s', 'poll-frequency': '1h' }), EXECUTOR_STOP_TIMEOUT: '1s',
-    }), createLogger('tlv-executor'), { sweepMillis: 500 });
-    tel = await startTelemetry(loadTelemetryConfig({
-      DATABASE_URL: telDb.url, NATS_URL: process.env['NATS_URL'], NATS_PREFIX: prefix, TELEMETRY_GRPC_PORT: '0', TELEMETRY_LOG_FLUSH: '20ms',
-      TELEMETRY_SAMPLE_INTERVAL: '1s',
-    }), createLogger('tlv-telemetry'), { loop: false });
-    const inv = new FakeInventory(nc, prefix);
-    await inv.emit('host-q1', 'HostRegistered', { hostId: 'q1', hypervisorUri: session.uri, capacity: {} });
-    await inv.place('qbal', 'q1', session.uri, { memoryBytes: 128 * MiB }, { memoryBytes: 128 * MiB, slaTier: 'silver' });
-  });
-  afterAll(async () => {
-    await tel?.stop();
-    await ex?.stop();
-    await nc?.close();
-    await session?.stop();
-    await Promise.all([exDb?.drop(), telDb?.drop()]);
-  });
+    beforeAll(async () => {
+      [session, exDb, telDb, nc] = await Promise.all([
+        startSessionLibvirtd(),
+        createTestDatabase('tlv_ex'),
+        createTestDatabase('tlv_tel'),
+        connectTestNats(),
+      ]);
+      ex = await startExecutor(
+        loadExecutorConfig({
+          DATABASE_URL: exDb.url,
+          NATS_URL: process.env['NATS_URL'],
+          NATS_PREFIX: prefix,
+          EXECUTOR_GRPC_PORT: '0',
+          EXECUTOR_SAMPLE_INTERVAL: '1s',
+          EXECUTOR_REALM: JSON.stringify({ 'registration-timeout': '60s', 'poll-frequency': '1h' }),
+          EXECUTOR_STOP_TIMEOUT: '1s',
+        }),
+        createLogger('tlv-executor'),
+        { sweepMillis: 500 },
+      );
+      tel = await startTelemetry(
+        loadTelemetryConfig({
+          DATABASE_URL: telDb.url,
+          NATS_URL: process.env['NATS_URL'],
+          NATS_PREFIX: prefix,
+          TELEMETRY_GRPC_PORT: '0',
+          TELEMETRY_LOG_FLUSH: '20ms',
+          TELEMETRY_SAMPLE_INTERVAL: '1s',
+        }),
+        createLogger('tlv-telemetry'),
+        { loop: false },
+      );
+      const inv = new FakeInventory(nc, prefix);
+      await inv.emit('host-q1', 'HostRegistered', { hostId: 'q1', hypervisorUri: session.uri, capacity: {} });
+      await inv.place('qbal', 'q1', session.uri, { memoryBytes: 128 * MiB }, { memoryBytes: 128 * MiB, slaTier: 'silver' });
+    });
+    afterAll(async () => {
+      await tel?.stop();
+      await ex?.stop();
+      await nc?.close();
+      await session?.stop();
+      await Promise.all([exDb?.drop(), telDb?.drop()]);
+    });
 
-  it("the guest's statistics reach telemetry, and a balloon decision reaches the guest", async () => {
-    await expect.poll(() => { try { return virsh('domstate', 'berth-qbal').trim(); } catch { return 'missing'; } }, { timeout: 60_000, interval: 500 }).toBe('running');
-    await expect.poll(() => tel.history.get('q1')?.guests.get('qbal')?.at(-1)?.['balloon_cur'], { timeout: 30_000, interval: 500 }).toBe(128 * 1024);
-    const h = tel.history.get('q1')!;
-    const guest = h.guests.get('qbal')!.at(-1)!;
-    expect(guest).toMatchObject({ balloon_max: 128 * 1024, vcpu_count: 1 });
-    expect(guest['cpu_time']).toBeGreaterThan(0);
-    expect(guest['rss']).toBeGreaterThan(0);
-    const host = h.host.at(-1)!;
-    expect(host['mem_available']).toBeGreaterThan(0);
-    expect(host['mem_free']).toBeGreaterThanOrEqual(host['mem_unused']!);
-    expect(host['cpu_count']).toBeGreaterThan(0);
-    expect(h.capabilities).toMatchObject({ balloon: true, ksmRun: false });
+    it("the guest's statistics reach telemetry, and a balloon decision reaches the guest", async () => {
+      await expect
+        .poll(
+          () => {
+            try {
+              return virsh('domstate', 'berth-qbal').trim();
+            } catch {
+              return 'missing';
+            }
+          },
+          { timeout: 60_000, interval: 500 },
+        )
+        .toBe('running');
+      await expect
+        .poll(() => tel.history.get('q1')?.guests.get('qbal')?.at(-1)?.['balloon_cur'], { timeout: 30_000, interval: 500 })
+        .toBe(128 * 1024);
+      const h = tel.history.get('q1')!;
+      const guest = h.guests.get('qbal')!.at(-1)!;
+      expect(guest).toMatchObject({ balloon_max: 128 * 1024, vcpu_count: 1 });
+      expect(guest['cpu_time']).toBeGreaterThan(0);
+      expect(guest['rss']).toBeGreaterThan(0);
+      const host = h.host.at(-1)!;
+      expect(host['mem_available']).toBeGreaterThan(0);
+      expect(host['mem_free']).toBeGreaterThanOrEqual(host['mem_unused']!);
+      expect(host['cpu_count']).toBeGreaterThan(0);
+      expect(h.capabilities).toMatchObject({ balloon: true, ksmRun: false });
 
-    // A host policy that wants every guest at 75% of its maximum.
-    await tel.policies.apply('host:q1', [{ name: '01-shrink.policy', text: '(with Guests guest (guest.Control "balloon_target" (* guest.balloon_max 0.75)))\n' }]);
-    const r = await tel.evaluator.evaluateHost('q1');
-    expect(r.error).toBeUndefined();
-    expect(r.outcome).toBe('changed');
-    expect(r.controlReply?.results).toEqual([{ ok: true }]);
-    // QEMU has the balloon device: a target it could not take would have been refused by libvirt
-    expect(virsh('dumpxml', 'berth-qbal')).toMatch(/<memballoon model='virtio'/);
-    // the guest then shows the target to telemetry as its balloon once a driver moves it; without an
-    // OS it stays at its maximum, and the next interval asks again (nothing oscillates: same target)
-    const decisions = await tel.queries.decisions('q1', 5);
-    expect(decisions[0]?.data).toMatchObject({ controls: [{ kind: 'balloon', vmId: 'qbal', targetKib: 96 * 1024 }] });
-  });
-});
+      // A host policy that wants every guest at 75% of its maximum.
+      await tel.policies.apply('host:q1', [
+        { name: '01-shrink.policy', text: '(with Guests guest (guest.Control "balloon_target" (* guest.balloon_max 0.75)))\n' },
+      ]);
+      const r = await tel.evaluator.evaluateHost('q1');
+      expect(r.error).toBeUndefined();
+      expect(r.outcome).toBe('changed');
+      expect(r.controlReply?.results).toEqual([{ ok: true }]);
+      // QEMU has the balloon device: a target it could not take would have been refused by libvirt
+      expect(virsh('dumpxml', 'berth-qbal')).toMatch(/<memballoon model='virtio'/);
+      // the guest then shows the target to telemetry as its balloon once a driver moves it; without an
+      // OS it stays at its maximum, and the next interval asks again (nothing oscillates: same target)
+      const decisions = await tel.queries.decisions('q1', 5);
+      expect(decisions[0]?.data).toMatchObject({ controls: [{ kind: 'balloon', vmId: 'qbal', targetKib: 96 * 1024 }] });
+    });
+  },
+);

@@ -35,19 +35,44 @@ describe.skipIf(!(await infraAvailable('postgres', 'nats')))('SLA classes at cri
 
   beforeAll(async () => {
     [exDb, telDb, nc] = await Promise.all([createTestDatabase('sla_ex'), createTestDatabase('sla_tel'), connectTestNats()]);
-    ex = await startExecutor(loadExecutorConfig({
-      DATABASE_URL: exDb.url, NATS_URL: process.env['NATS_URL'], NATS_PREFIX: prefix, EXECUTOR_GRPC_PORT: '0', EXECUTOR_SAMPLE_INTERVAL: '200ms',
-      EXECUTOR_REALM: JSON.stringify({ 'registration-timeout': '20s', 'poll-frequency': '1h' }), EXECUTOR_STOP_TIMEOUT: '1s',
-    }), createLogger('sla-executor'), { simulator: fleet, sweepMillis: 300 });
-    tel = await startTelemetry(loadTelemetryConfig({
-      DATABASE_URL: telDb.url, NATS_URL: process.env['NATS_URL'], NATS_PREFIX: prefix, TELEMETRY_GRPC_PORT: '0', TELEMETRY_RESTART_AFTER: '1s',
-      TELEMETRY_HISTORY_LENGTH: '1', TELEMETRY_LOG_FLUSH: '20ms',
-    }), createLogger('sla-telemetry'), { loop: false });
-    const files = readdirSync(DEFAULT_POLICY_DIR).sort().map((name) => ({ name, text: readFileSync(`${DEFAULT_POLICY_DIR}/${name}`, 'utf8') }));
+    ex = await startExecutor(
+      loadExecutorConfig({
+        DATABASE_URL: exDb.url,
+        NATS_URL: process.env['NATS_URL'],
+        NATS_PREFIX: prefix,
+        EXECUTOR_GRPC_PORT: '0',
+        EXECUTOR_SAMPLE_INTERVAL: '200ms',
+        EXECUTOR_REALM: JSON.stringify({ 'registration-timeout': '20s', 'poll-frequency': '1h' }),
+        EXECUTOR_STOP_TIMEOUT: '1s',
+      }),
+      createLogger('sla-executor'),
+      { simulator: fleet, sweepMillis: 300 },
+    );
+    tel = await startTelemetry(
+      loadTelemetryConfig({
+        DATABASE_URL: telDb.url,
+        NATS_URL: process.env['NATS_URL'],
+        NATS_PREFIX: prefix,
+        TELEMETRY_GRPC_PORT: '0',
+        TELEMETRY_RESTART_AFTER: '1s',
+        TELEMETRY_HISTORY_LENGTH: '1',
+        TELEMETRY_LOG_FLUSH: '20ms',
+      }),
+      createLogger('sla-telemetry'),
+      { loop: false },
+    );
+    const files = readdirSync(DEFAULT_POLICY_DIR)
+      .sort()
+      .map((name) => ({ name, text: readFileSync(`${DEFAULT_POLICY_DIR}/${name}`, 'utf8') }));
     const params = files.find((f) => f.name === '01-parameters.policy')!;
     await tel.policies.apply('host:h1', [
       ...files.filter((f) => f !== params),
-      { name: params.name, text: params.text.replace('(defvar pressure_threshold 0.20)', '(defvar pressure_threshold 0.40)').replace('(defvar pressure_critical_threshold 0.05)', '(defvar pressure_critical_threshold 0.30)') },
+      {
+        name: params.name,
+        text: params.text
+          .replace('(defvar pressure_threshold 0.20)', '(defvar pressure_threshold 0.40)')
+          .replace('(defvar pressure_critical_threshold 0.05)', '(defvar pressure_critical_threshold 0.30)'),
+      },
     ]);
     inv = new FakeInventory(nc, prefix);
     inv.listen();
@@ -76,7 +101,9 @@ describe.skipIf(!(await infraAvailable('postgres', 'nats')))('SLA classes at cri
   };
 
   it('platinum untouched, gold at its 75% floor, the lower-priority vapor powered off first with the reason, restarted when pressure is gone', async () => {
-    await expect.poll(async () => Promise.all([P, G, V1, V2].map(state)), { timeout: 20_000 }).toEqual(['running', 'running', 'running', 'running']);
+    await expect
+      .poll(async () => Promise.all([P, G, V1, V2].map(state)), { timeout: 20_000 })
+      .toEqual(['running', 'running', 'running', 'running']);
     await expect.poll(() => [P, G, V1, V2].every((id) => tel.vms.get(id) !== undefined), { timeout: 10_000 }).toBe(true);
     const powerOffs: string[] = [];
     for (let i = 0; i < 12 && (await balloon(G)) > 1.5 * GiB; i++) {
@@ -92,13 +119,22 @@ describe.skipIf(!(await infraAvailable('postgres', 'nats')))('SLA classes at cri
     expect((await ex.vms.load(V1)).status).toBe('stopped');
 
     const events = await tel.queries.ofTypes(['VmPoweredOffForPressure', 'DecisionRecorded']);
-    const off = events.filter((e) => e.type === 'VmPoweredOffForPressure').map((e) => e.data as { vmId: string; reason: string; priority: number });
-    expect(off.map((o) => [o.vmId, o.priority])).toEqual([[V1, 1], [V2, 5]]);
+    const off = events
+      .filter((e) => e.type === 'VmPoweredOffForPressure')
+      .map((e) => e.data as { vmId: string; reason: string; priority: number });
+    expect(off.map((o) => [o.vmId, o.priority])).toEqual([
+      [V1, 1],
+      [V2, 5],
+    ]);
     expect(off[0]?.reason).toMatch(/critical memory pressure: .* free \(critical below 30\.0%\).*lowest priority \(1\)/);
     // the default policy already respects the floors (balloon_min from the SLA class): no clamp was needed, no platinum balloon sent
     const clamps = events.filter((e) => e.type === 'DecisionRecorded').flatMap((e) => (e.data as DecisionRecorded).clamps);
     expect(clamps.some((c) => c.vmId === G && c.rule === 'gold-75-percent')).toBe(false); // the policy's own balloon_min kept it there
-    expect(events.filter((e) => e.type === 'DecisionRecorded').every((e) => !(e.data as DecisionRecorded).controls.some((c) => c.kind === 'balloon' && c.vmId === P))).toBe(true);
+    expect(
+      events
+        .filter((e) => e.type === 'DecisionRecorded')
+        .every((e) => !(e.data as DecisionRecorded).controls.some((c) => c.kind === 'balloon' && c.vmId === P)),
+    ).toBe(true);
 
     // pressure goes away: after TELEMETRY_RESTART_AFTER without it, the higher-priority vapor comes back first
     ex.memoryModel.setHostReserved('h1', 0);

@@ -29,14 +29,19 @@ function demoHost(i: number): inventoryV1.HostSpec {
     memoryBytes: 64 * GiB,
     numaNodes: [node(0), node(1)],
     pciDevices: i === 1 ? [{ type: 'nvidia-gpu', address: '0000:3b:00.0', numaNode: 0 }] : [],
-    storagePools: [{ name: 'berth-vm', type: 'dir', path: '/var/lib/berth/vm', totalBytes: 2048 * GiB, externalUsedBytes: 0, isDefault: true }],
+    storagePools: [
+      { name: 'berth-vm', type: 'dir', path: '/var/lib/berth/vm', totalBytes: 2048 * GiB, externalUsedBytes: 0, isDefault: true },
+    ],
     networks: [{ space: 'default', subnet: '10.0.0.0/24' }],
     resourcePool: 'default',
     tags: ['demo'],
   });
 }
 
-function call<Req, Res>(fn: (req: Req, md: grpc.Metadata, opts: Partial<grpc.CallOptions>, cb: (e: grpc.ServiceError | null, r: Res) => void) => unknown, req: Req): Promise<Res> {
+function call<Req, Res>(
+  fn: (req: Req, md: grpc.Metadata, opts: Partial<grpc.CallOptions>, cb: (e: grpc.ServiceError | null, r: Res) => void) => unknown,
+  req: Req,
+): Promise<Res> {
   return new Promise((resolve, reject) => {
     fn(req, new grpc.Metadata(), { deadline: Date.now() + 10_000 }, (e, r) => (e ? reject(e) : resolve(r)));
   });

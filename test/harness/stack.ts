@@ -38,13 +38,19 @@ export async function startStack(label: string, env: { inventory?: Env; schedule
     const inventory = await startService('inventory', { DATABASE_URL: inventoryDb.url, NATS_PREFIX: prefix, ...env.inventory });
     started.push(inventory);
     const [scheduler, executor] = await Promise.all([
-      startService('scheduler', { NATS_PREFIX: prefix, INVENTORY_ADDR: inventory.address, ...env.scheduler }).then((s) => (started.push(s), s)),
-      startService('placement-executor', { DATABASE_URL: executorDb.url, NATS_PREFIX: prefix, ...env.executor }).then((s) => (started.push(s), s)),
+      startService('scheduler', { NATS_PREFIX: prefix, INVENTORY_ADDR: inventory.address, ...env.scheduler }).then(
+        (s) => (started.push(s), s),
+      ),
+      startService('placement-executor', { DATABASE_URL: executorDb.url, NATS_PREFIX: prefix, ...env.executor }).then(
+        (s) => (started.push(s), s),
+      ),
     ]);
     const inventoryClient = createClient(inventoryV1.InventoryServiceClient, inventory.address, { deadlineMillis: 30_000 });
     const schedulerClient = createClient(schedulerV1.SchedulerServiceClient, scheduler.address, { deadlineMillis: 30_000 });
     return {
-      prefix, inventoryDb, executorDb,
+      prefix,
+      inventoryDb,
+      executorDb,
       services: { inventory, scheduler, executor },
       inventory: inventoryClient,
       scheduler: schedulerClient,
@@ -86,9 +92,19 @@ export async function registerLibvirtHost(
   options: LibvirtHostOptions = {},
 ): Promise<inventoryV1.Host> {
   const layout = await hostLayout(uri);
-  const pools = options.pool === undefined
-    ? []
-    : [{ name: options.pool, type: 'dir', path: `/${options.pool}`, totalBytes: await poolCapacity(uri, options.pool), externalUsedBytes: 0, isDefault: true }];
+  const pools =
+    options.pool === undefined
+      ? []
+      : [
+          {
+            name: options.pool,
+            type: 'dir',
+            path: `/${options.pool}`,
+            totalBytes: await poolCapacity(uri, options.pool),
+            externalUsedBytes: 0,
+            isDefault: true,
+          },
+        ];
   const res = await callUnary(client, 'registerHost', {
     meta: { commandId: `register-${hostId}` },
     hostId,
@@ -115,12 +131,20 @@ export async function registerLibvirtHost(
 export async function waitForSchedulerInSync(stack: Stack, timeoutMillis = 60_000): Promise<void> {
   await eventually(
     async () => {
-      const hosts = (await callUnary(stack.inventory, 'listHosts', { state: inventoryV1.HostState.HOST_STATE_UNSPECIFIED, resourcePool: '', tag: '' })).hosts;
-      const ranked = (await callUnary(stack.scheduler, 'score', { vm: schedulerV1.VmSpec.fromPartial({ vcpus: 1, memoryBytes: 64 * 1024 ** 2 }), excludedHosts: [], limit: hosts.length })).hosts;
+      const hosts = (
+        await callUnary(stack.inventory, 'listHosts', { state: inventoryV1.HostState.HOST_STATE_UNSPECIFIED, resourcePool: '', tag: '' })
+      ).hosts;
+      const ranked = (
+        await callUnary(stack.scheduler, 'score', {
+          vm: schedulerV1.VmSpec.fromPartial({ vcpus: 1, memoryBytes: 64 * 1024 ** 2 }),
+          excludedHosts: [],
+          limit: hosts.length,
+        })
+      ).hosts;
       const seen = new Map(ranked.map((h) => [h.hostId, h.generation]));
       return hosts.every((h) => seen.get(h.hostId) === h.generation);
     },
-    'the scheduler view to reach inventory\'s host generations',
+    "the scheduler view to reach inventory's host generations",
     timeoutMillis,
     500,
   );
@@ -130,7 +154,11 @@ export async function waitForSchedulerInSync(stack: Stack, timeoutMillis = 60_00
 export async function waitForSchedulerHosts(stack: Stack, count: number, timeoutMillis = 60_000): Promise<void> {
   await eventually(
     async () => {
-      const r = await callUnary(stack.scheduler, 'score', { vm: schedulerV1.VmSpec.fromPartial({ vcpus: 1, memoryBytes: 64 * 1024 ** 2 }), excludedHosts: [], limit: 0 });
+      const r = await callUnary(stack.scheduler, 'score', {
+        vm: schedulerV1.VmSpec.fromPartial({ vcpus: 1, memoryBytes: 64 * 1024 ** 2 }),
+        excludedHosts: [],
+        limit: 0,
+      });
       return r.hostsConsidered >= count;
     },
     `the scheduler to see ${count} hosts`,

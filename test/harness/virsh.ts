@@ -89,6 +89,8 @@ export async function hostLayout(uri: string): Promise<LibvirtHostLayout> {
   if (numaNodes.length === 0) throw new Error(`no NUMA cells in the capabilities of ${uri}`);
   const cpus = numaNodes.reduce((n, c) => n + c.cpus.length, 0);
   const memoryBytes = numaNodes.reduce((n, c) => n + c.memoryBytes, 0);
-  const topology = topo ? { sockets: Number(topo[1]), coresPerSocket: Number(topo[2]), threadsPerCore: Number(topo[3]) } : { sockets: 1, coresPerSocket: cpus, threadsPerCore: 1 };
+  const topology = topo
+    ? { sockets: Number(topo[1]), coresPerSocket: Number(topo[2]), threadsPerCore: Number(topo[3]) }
+    : { sockets: 1, coresPerSocket: cpus, threadsPerCore: 1 };
   return { cpus, memoryBytes, topology, numaNodes };
 }

@@ -5,5 +5,11 @@ export * from './gen/berth/inventory/v1/hardware_config.ts';
 export * from './gen/berth/inventory/v1/host.ts';
 export * from './gen/berth/inventory/v1/vm.ts';
 export * from './gen/berth/inventory/v1/inventory_service.ts';
-export { protobufPackage, protobufFileName, type DeepPartial, type Exact, type MessageFns } from './gen/berth/inventory/v1/inventory_service.ts';
+export {
+  protobufPackage,
+  protobufFileName,
+  type DeepPartial,
+  type Exact,
+  type MessageFns,
+} from './gen/berth/inventory/v1/inventory_service.ts';
 export { CommandMeta } from './gen/berth/common/v1/common.ts';

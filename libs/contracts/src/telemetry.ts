@@ -43,11 +43,24 @@ export interface HostSampleMessage {
 
 export type Control =
   | { readonly kind: 'balloon'; readonly vmId: string; readonly targetKib: number }
-  | { readonly kind: 'ksm'; readonly run?: number; readonly pagesToScan?: number; readonly sleepMillisecs?: number; readonly mergeAcrossNodes?: number }
+  | {
+      readonly kind: 'ksm';
+      readonly run?: number;
+      readonly pagesToScan?: number;
+      readonly sleepMillisecs?: number;
+      readonly mergeAcrossNodes?: number;
+    }
   | { readonly kind: 'cpuTune'; readonly vmId: string; readonly quota: number; readonly period: number }
   | {
-      readonly kind: 'ioTune'; readonly vmId: string; readonly device: string; readonly totalBytesSec?: number; readonly readBytesSec?: number;
-      readonly writeBytesSec?: number; readonly totalIopsSec?: number; readonly readIopsSec?: number; readonly writeIopsSec?: number;
+      readonly kind: 'ioTune';
+      readonly vmId: string;
+      readonly device: string;
+      readonly totalBytesSec?: number;
+      readonly readBytesSec?: number;
+      readonly writeBytesSec?: number;
+      readonly totalIopsSec?: number;
+      readonly readIopsSec?: number;
+      readonly writeIopsSec?: number;
     }
   /** Through the executor's own lifecycle (recorded in its log, reported to inventory), never behind its back. */
   | { readonly kind: 'power'; readonly vmId: string; readonly action: 'off' | 'on'; readonly reason: string; readonly commandId: string };

@@ -23,7 +23,10 @@ export class ValidationError extends Error {
 
 export class NotFoundError extends Error {
   override readonly name = 'NotFoundError';
-  constructor(readonly entity: string, readonly id: string) {
+  constructor(
+    readonly entity: string,
+    readonly id: string,
+  ) {
     super(`${entity} ${id} not found`);
   }
 }

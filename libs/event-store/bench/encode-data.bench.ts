@@ -41,7 +41,19 @@ function vmPlaced(i: number): unknown {
       passthroughCpu: false,
       highPerformance: false,
     },
-    claim: { vfs: [], vmId: `vm-${i}`, vcpus: 1, hostId: host(14), devices: [], volumes: [], hugepages: [], numaCells: [], pinnedCpus: [], memoryBytes: 1073741824, affinityGroups: [] },
+    claim: {
+      vfs: [],
+      vmId: `vm-${i}`,
+      vcpus: 1,
+      hostId: host(14),
+      devices: [],
+      volumes: [],
+      hugepages: [],
+      numaCells: [],
+      pinnedCpus: [],
+      memoryBytes: 1073741824,
+      affinityGroups: [],
+    },
     hostId: host(14),
     attempt: 1,
     alternates: Array.from({ length: 15 }, (_, k) => ({ hostId: host(k + 2), generation: 1 })),
@@ -54,7 +66,6 @@ function vmPlaced(i: number): unknown {
     hypervisorUri: `sim://${host(14)}`,
   };
 }
-
 
 const events = Array.from({ length: ROUND_EVENTS }, (_, i) => vmPlaced(i));
 const context = (): Record<string, string> => ({ traceparent: '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01' });

@@ -44,11 +44,13 @@ async function throughput(workers: number, millis: number, op: (worker: number, 
 
 const tdb = await createTestDatabase('es_bench');
 const db = createKysely(tdb.url, { max: WRITERS + 2 });
-const raw = await Promise.all(Array.from({ length: WRITERS }, async () => {
-  const c = new pg.Client({ connectionString: tdb.url });
-  await c.connect();
-  return c;
-}));
+const raw = await Promise.all(
+  Array.from({ length: WRITERS }, async () => {
+    const c = new pg.Client({ connectionString: tdb.url });
+    await c.connect();
+    return c;
+  }),
+);
 const nc = await connect({ servers: natsUrl(), name: 'event-store-bench' });
 const jsm = await jetstreamManager(nc);
 const streamName = `BENCH_ES_${uniqueSuffix().toUpperCase()}`;
@@ -93,8 +95,11 @@ try {
 
   let read = 0;
   const readStart = now();
-  for (let after = null as Awaited<ReturnType<typeof store.readAll>>[number] | null; ; ) {
-    const page = await store.readAll({ after: after === null ? null : { transactionId: after.transactionId, position: after.globalPosition }, limit: 1000 });
+  for (let after = null as Awaited<ReturnType<typeof store.readAll>>[number] | null; ;) {
+    const page = await store.readAll({
+      after: after === null ? null : { transactionId: after.transactionId, position: after.globalPosition },
+      limit: 1000,
+    });
     if (page.length === 0) break;
     read += page.length;
     after = page.at(-1)!;
@@ -108,7 +113,9 @@ try {
   const sample = JSON.stringify((await store.readAll({ after: null, limit: 1 }))[0]);
   const ceilingCount = 10_000;
   const ceilingStart = now();
-  await Promise.all(Array.from({ length: ceilingCount }, async (_, i) => publisher.publish(`${streamName.toLowerCase()}.ceiling`, sample, `ceiling-${i}`)));
+  await Promise.all(
+    Array.from({ length: ceilingCount }, async (_, i) => publisher.publish(`${streamName.toLowerCase()}.ceiling`, sample, `ceiling-${i}`)),
+  );
   const jetstreamPublishCeilingPerSecond = ceilingCount / ((now() - ceilingStart) / 1000);
   console.log(`JetStream alone: ${jetstreamPublishCeilingPerSecond.toFixed(0)} acknowledged publishes/s`);
   const relayStart = now();
@@ -126,7 +133,9 @@ try {
   await relay.stop();
   publisher.close();
   const stored = (await jsm.streams.info(streamName)).state.messages;
-  console.log(`relay: ${relay.handled()} events acknowledged by JetStream (${stored - ceilingCount} in stream), ${relayEventsPerSecond.toFixed(0)} events/s`);
+  console.log(
+    `relay: ${relay.handled()} events acknowledged by JetStream (${stored - ceilingCount} in stream), ${relayEventsPerSecond.toFixed(0)} events/s`,
+  );
 
   const round = (n: number): number => Math.round(n);
   console.log(

@@ -37,7 +37,12 @@ export async function appendRows(exec: AnyKysely, schema: string, p: PreparedApp
   const rows = await run(`berth_append_${kind}`, statementText(schema, kind), [p.streamId, p.count, p.expected, p.eventsJson]);
   if (rows.length > 0) return rows;
   // Nothing written: the version moved, or (same version) a newer transaction appended first.
-  const found = await exec.withSchema(schema).selectFrom('streams').select('version').where('stream_id', '=', p.streamId).executeTakeFirst();
+  const found = await exec
+    .withSchema(schema)
+    .selectFrom('streams')
+    .select('version')
+    .where('stream_id', '=', p.streamId)
+    .executeTakeFirst();
   const actual = found === undefined ? 0 : Number(found.version);
   const reordered = p.expected === -1 || (p.expected > 0 && actual === p.expected);
   return [{ o_outcome: reordered ? 'reordered' : 'conflict', o_version: String(actual) } as AppendRow];

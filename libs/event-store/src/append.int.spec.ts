@@ -4,7 +4,15 @@ import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-ho
 import { W3CTraceContextPropagator } from '@opentelemetry/core';
 import { ConcurrencyError, IllegalStateError, ValidationError } from '@berth/errors';
 import { createTestDatabase, infraAvailable, type TestDatabase } from '@berth/testing';
-import { createKysely, handleCommand, migrateEventStore, PostgresEventStore, type AnyKysely, type EventStreams, type NewEvent } from './index.ts';
+import {
+  createKysely,
+  handleCommand,
+  migrateEventStore,
+  PostgresEventStore,
+  type AnyKysely,
+  type EventStreams,
+  type NewEvent,
+} from './index.ts';
 
 type Counter = { readonly n: number };
 type CounterEvent = { readonly type: 'Incremented'; readonly data: { readonly by: number } };
@@ -28,9 +36,19 @@ describe.skipIf(!(await infraAvailable('postgres')))('PostgresEventStore', () =>
 
   it('appends with expected versions and reads the stream back in order', async () => {
     expect(await store.readStream('vm-a')).toEqual({ version: 0, events: [] });
-    const first = await store.append('vm-a', [{ type: 'A', data: { n: 1 } }, { type: 'B', data: [2] }], { expectedVersion: 'no-stream' });
+    const first = await store.append(
+      'vm-a',
+      [
+        { type: 'A', data: { n: 1 } },
+        { type: 'B', data: [2] },
+      ],
+      { expectedVersion: 'no-stream' },
+    );
     expect(first.nextExpectedVersion).toBe(2);
-    expect(first.events.map((e) => [e.streamPosition, e.type])).toEqual([[1, 'A'], [2, 'B']]);
+    expect(first.events.map((e) => [e.streamPosition, e.type])).toEqual([
+      [1, 'A'],
+      [2, 'B'],
+    ]);
     await store.append('vm-a', [{ type: 'C', data: 'three', schemaVersion: 2 }], { expectedVersion: 2 });
     const any = await store.append('vm-a', [{ type: 'D', data: null }], { expectedVersion: 'any' });
     expect(any.nextExpectedVersion).toBe(4);
@@ -79,7 +97,9 @@ describe.skipIf(!(await infraAvailable('postgres')))('PostgresEventStore', () =>
   });
 
   it('a failed append does not consume its command id', async () => {
-    await expect(store.append('vm-e', [{ type: 'A', data: 1 }], { expectedVersion: 4, commandId: 'cmd-e' })).rejects.toBeInstanceOf(ConcurrencyError);
+    await expect(store.append('vm-e', [{ type: 'A', data: 1 }], { expectedVersion: 4, commandId: 'cmd-e' })).rejects.toBeInstanceOf(
+      ConcurrencyError,
+    );
     const r = await store.append('vm-e', [{ type: 'A', data: 1 }], { expectedVersion: 0, commandId: 'cmd-e' });
     expect(r.duplicate).toBe(false);
   });
@@ -162,11 +182,18 @@ describe.skipIf(!(await infraAvailable('postgres')))('PostgresEventStore', () =>
   it('answers appends with the data and metadata a later read returns, without parsing plain JSON again', async () => {
     const plain = { nested: [{ deep: [1, 'x', null, true, {}] }], s: 'q"\\😀', big: 1e21, n: 0.1 };
     const odd = { at: new Date(0), gone: undefined, list: [1, undefined], neg: -0, map: new Map([[1, 2]]) };
-    const events = [{ type: 'Plain', data: plain }, { type: 'Odd', data: odd }, { type: 'Text', data: 'text', metadata: { who: 'op' } }];
+    const events = [
+      { type: 'Plain', data: plain },
+      { type: 'Odd', data: odd },
+      { type: 'Text', data: 'text', metadata: { who: 'op' } },
+    ];
     const single = await store.append('vm-docs-1', events, { expectedVersion: 0 });
     const [batched] = await store.appendBatch([{ appends: [{ streamId: 'vm-docs-2', expectedVersion: 0, events }] }]);
     const fromBatch = batched!.outcome === 'ok' ? batched!.appends[0]!.events : [];
-    for (const [streamId, answered] of [['vm-docs-1', single.events], ['vm-docs-2', fromBatch]] as const) {
+    for (const [streamId, answered] of [
+      ['vm-docs-1', single.events],
+      ['vm-docs-2', fromBatch],
+    ] as const) {
       const read = (await store.readStream(streamId)).events;
       expect(answered.map((e) => [e.data, e.metadata])).toStrictEqual(read.map((e) => [e.data, e.metadata]));
       expect(answered[0]!.data).toBe(plain); // plain JSON data comes back as the object given

@@ -33,7 +33,10 @@ const transfer = (from: string, to: string, amount: number) => ({
 describe.skipIf(!(await infraAvailable('postgres')))('CommandBatcher', () => {
   const t = useTestStore('es_batcher');
   const balance = async (id: string): Promise<number> =>
-    (await t.store.readStream(id)).events.reduce((b, e) => b + (e.type === 'Deposited' ? 1 : -1) * (e.data as { amount: number }).amount, 0);
+    (await t.store.readStream(id)).events.reduce(
+      (b, e) => b + (e.type === 'Deposited' ? 1 : -1) * (e.data as { amount: number }).amount,
+      0,
+    );
 
   it('commits concurrent commands in few statements, each decided on the state the ones before it left', async () => {
     const batcher = new CommandBatcher(t.store, { aggregates: [account] });
@@ -58,7 +61,10 @@ describe.skipIf(!(await infraAvailable('postgres')))('CommandBatcher', () => {
     expect((outcomes[1] as PromiseRejectedResult).reason).toBeInstanceOf(IllegalStateError);
     expect([await balance('acct-src'), await balance('acct-dst')]).toEqual([0, 10]);
     const ok = (outcomes[0] as PromiseFulfilledResult<{ states: readonly Folded[] }>).value;
-    expect(ok.states.map((f) => [balanceOf(f), f.version])).toEqual([[4, 2], [6, 1]]);
+    expect(ok.states.map((f) => [balanceOf(f), f.version])).toEqual([
+      [4, 2],
+      [6, 1],
+    ]);
   });
 
   it('keeps two batchers on the same streams right: stale caches end in conflicts, re-read and re-decided', async () => {
@@ -66,7 +72,9 @@ describe.skipIf(!(await infraAvailable('postgres')))('CommandBatcher', () => {
     const two = new CommandBatcher(t.store, { aggregates: [account], maxRetries: 50 });
     await one.execute(deposit('acct-shared', 100));
     await two.read('acct-shared');
-    await Promise.all(Array.from({ length: 40 }, (_, i) => (i % 2 === 0 ? one : two).execute(transfer('acct-shared', `acct-sink${i % 4}`, 2))));
+    await Promise.all(
+      Array.from({ length: 40 }, (_, i) => (i % 2 === 0 ? one : two).execute(transfer('acct-shared', `acct-sink${i % 4}`, 2))),
+    );
     expect(await balance('acct-shared')).toBe(20);
     const sinks = await Promise.all([0, 1, 2, 3].map((i) => balance(`acct-sink${i}`)));
     expect(sinks).toEqual([20, 20, 20, 20]);
@@ -122,7 +130,10 @@ describe.skipIf(!(await infraAvailable('postgres')))('CommandBatcher', () => {
   it('answers a repeated command id as a duplicate with the first events', async () => {
     const batcher = new CommandBatcher(t.store, { aggregates: [account] });
     const first = await batcher.execute(deposit('acct-once', 5, 'cmd-once'));
-    const [again, third] = await Promise.all([batcher.execute(deposit('acct-once', 5, 'cmd-once')), new CommandBatcher(t.store, { aggregates: [account] }).execute(deposit('acct-once', 5, 'cmd-once'))]);
+    const [again, third] = await Promise.all([
+      batcher.execute(deposit('acct-once', 5, 'cmd-once')),
+      new CommandBatcher(t.store, { aggregates: [account] }).execute(deposit('acct-once', 5, 'cmd-once')),
+    ]);
     for (const r of [again, third]) {
       expect(r.duplicate).toBe(true);
       expect(r.events[0]!.map((e) => e.id)).toEqual(first.events[0]!.map((e) => e.id));
@@ -133,10 +144,16 @@ describe.skipIf(!(await infraAvailable('postgres')))('CommandBatcher', () => {
 
   it('rejects bad commands naming the field, writing nothing', async () => {
     const batcher = new CommandBatcher(t.store, { aggregates: [account] });
-    await expect(batcher.execute({ streamIds: ['other-1'], decide: () => [[{ type: 'X', data: 1 }]] })).rejects.toMatchObject({ violations: [{ field: 'streamIds[0]' }] });
+    await expect(batcher.execute({ streamIds: ['other-1'], decide: () => [[{ type: 'X', data: 1 }]] })).rejects.toMatchObject({
+      violations: [{ field: 'streamIds[0]' }],
+    });
     await expect(batcher.execute({ streamIds: [], decide: () => [] })).rejects.toBeInstanceOf(ValidationError);
-    await expect(batcher.execute({ streamIds: ['acct-x', 'acct-x'], decide: () => [] })).rejects.toMatchObject({ violations: [{ field: 'streamIds' }] });
-    await expect(batcher.execute({ streamIds: ['acct-bad'], decide: () => [[{ type: '', data: 1 }]] })).rejects.toMatchObject({ violations: [{ field: 'events[0].type' }] });
+    await expect(batcher.execute({ streamIds: ['acct-x', 'acct-x'], decide: () => [] })).rejects.toMatchObject({
+      violations: [{ field: 'streamIds' }],
+    });
+    await expect(batcher.execute({ streamIds: ['acct-bad'], decide: () => [[{ type: '', data: 1 }]] })).rejects.toMatchObject({
+      violations: [{ field: 'events[0].type' }],
+    });
     expect((await t.store.readStream('acct-bad')).version).toBe(0);
   });
 });

@@ -113,9 +113,11 @@ export class CommandBatcher {
   execute(command: BatchCommand): Promise<BatchCommandResult> {
     const problems = command.streamIds.flatMap((id, i) => streamIdProblems(id, `streamIds[${i}]`));
     if (command.streamIds.length === 0) problems.push({ field: 'streamIds', reason: 'must not be empty' });
-    if (new Set(command.streamIds).size !== command.streamIds.length) problems.push({ field: 'streamIds', reason: 'must not repeat a stream' });
+    if (new Set(command.streamIds).size !== command.streamIds.length)
+      problems.push({ field: 'streamIds', reason: 'must not repeat a stream' });
     command.streamIds.forEach((id, i) => {
-      if (!this.aggregates.some((g) => id.startsWith(g.prefix))) problems.push({ field: `streamIds[${i}]`, reason: `no aggregate folds '${id}'` });
+      if (!this.aggregates.some((g) => id.startsWith(g.prefix)))
+        problems.push({ field: `streamIds[${i}]`, reason: `no aggregate folds '${id}'` });
     });
     if (problems.length > 0) return Promise.reject(new ValidationError(problems));
     const trace = traceMetadata();
@@ -236,7 +238,10 @@ export class CommandBatcher {
       const refresh = new Set(batch.filter((p) => p.refresh).flatMap((p) => p.command.streamIds));
       // A stream a command creates is taken as empty, unless a re-decision after a conflict asks for the log.
       const assumedNew = new Set(batch.filter((p) => !p.refresh).flatMap((p) => p.command.newStreams ?? []));
-      await this.load(batch.flatMap((p) => p.command.streamIds).filter((id) => refresh.has(id) || !assumedNew.has(id)), refresh);
+      await this.load(
+        batch.flatMap((p) => p.command.streamIds).filter((id) => refresh.has(id) || !assumedNew.has(id)),
+        refresh,
+      );
     } catch (e) {
       for (const p of batch) p.reject(e);
       return;
@@ -306,10 +311,20 @@ export class CommandBatcher {
           return;
         }
         case 'duplicate':
-          void this.settleDuplicate(p, o.appends.map((a) => [a.streamId, a.events] as const));
+          void this.settleDuplicate(
+            p,
+            o.appends.map((a) => [a.streamId, a.events] as const),
+          );
           return;
         case 'conflict':
-          if (p.attempts >= this.maxRetries) p.reject(new ConcurrencyError(o.streamId, items[k]!.appends.find((a) => a.streamId === o.streamId)?.expectedVersion ?? 'any', o.actualVersion));
+          if (p.attempts >= this.maxRetries)
+            p.reject(
+              new ConcurrencyError(
+                o.streamId,
+                items[k]!.appends.find((a) => a.streamId === o.streamId)?.expectedVersion ?? 'any',
+                o.actualVersion,
+              ),
+            );
           else this.retry(p);
           return;
       }
@@ -335,7 +350,13 @@ export class CommandBatcher {
       return;
     }
     void this.store.commandResult(commandId).then(
-      (prior) => (prior === undefined ? p.reject(error) : this.settleDuplicate(p, prior.appends.map((a) => [a.streamId, a.events] as const))),
+      (prior) =>
+        prior === undefined
+          ? p.reject(error)
+          : this.settleDuplicate(
+              p,
+              prior.appends.map((a) => [a.streamId, a.events] as const),
+            ),
       (e: unknown) => p.reject(e),
     );
   }
@@ -359,12 +380,22 @@ export class CommandBatcher {
 /** A named (prepared once per connection) statement on the store's pool; plain otherwise. */
 async function namedQuery<R>(db: AnyKysely, name: string, text: string, values: unknown[]): Promise<R[]> {
   const pool = poolOf(db);
-  return pool === undefined ? (await db.executeQuery<R>(CompiledQuery.raw(text, values))).rows : (await pool.query<R & pg.QueryResultRow>({ name, text, values })).rows;
+  return pool === undefined
+    ? (await db.executeQuery<R>(CompiledQuery.raw(text, values))).rows
+    : (await pool.query<R & pg.QueryResultRow>({ name, text, values })).rows;
 }
 
 function tentative(streamId: string, streamPosition: number, e: NewEvent & { id: string }): StoredEvent {
   return {
-    id: e.id, type: e.type, schemaVersion: e.schemaVersion ?? 1, streamId, streamPosition, globalPosition: '0', transactionId: '0',
-    occurredAt: new Date().toISOString(), data: e.data, metadata: e.metadata ?? {},
+    id: e.id,
+    type: e.type,
+    schemaVersion: e.schemaVersion ?? 1,
+    streamId,
+    streamPosition,
+    globalPosition: '0',
+    transactionId: '0',
+    occurredAt: new Date().toISOString(),
+    data: e.data,
+    metadata: e.metadata ?? {},
   };
 }

@@ -53,12 +53,24 @@ describe.skipIf(!(await infraAvailable('postgres')))('global read under concurre
         handle: async (events, trx, batch) => {
           if (batch.follows) {
             follows.yes++;
-            const prev = await trx.selectFrom('batches').select(['replica', 'last_event_id']).orderBy('seq', 'desc').limit(1).executeTakeFirst();
-            if (prev?.replica !== replica || prev.last_event_id !== lastHandled[replica]) follows.wrong.push(`${replica} after ${JSON.stringify(prev)}`);
+            const prev = await trx
+              .selectFrom('batches')
+              .select(['replica', 'last_event_id'])
+              .orderBy('seq', 'desc')
+              .limit(1)
+              .executeTakeFirst();
+            if (prev?.replica !== replica || prev.last_event_id !== lastHandled[replica])
+              follows.wrong.push(`${replica} after ${JSON.stringify(prev)}`);
           } else follows.no++;
           lastHandled[replica] = events.at(-1)!.id;
-          await trx.insertInto('batches').values({ replica, last_event_id: events.at(-1)!.id }).execute();
-          await trx.insertInto('seen').values(events.map((e) => ({ event_id: e.id, global_position: e.globalPosition }))).execute();
+          await trx
+            .insertInto('batches')
+            .values({ replica, last_event_id: events.at(-1)!.id })
+            .execute();
+          await trx
+            .insertInto('seen')
+            .values(events.map((e) => ({ event_id: e.id, global_position: e.globalPosition })))
+            .execute();
           // Fail after writing: the read-model rows must roll back with the checkpoint.
           if (Math.random() < 0.05) {
             injectedFailures++;

@@ -80,7 +80,8 @@ export function readAllProblems(opts: ReadAllOptions | undefined): FieldViolatio
     if (typeof after.transactionId !== 'string' || !DECIMAL.test(after.transactionId)) {
       v.push({ field: 'after.transactionId', reason: 'must be a decimal string' });
     }
-    if (typeof after.position !== 'string' || !DECIMAL.test(after.position)) v.push({ field: 'after.position', reason: 'must be a decimal string' });
+    if (typeof after.position !== 'string' || !DECIMAL.test(after.position))
+      v.push({ field: 'after.position', reason: 'must be a decimal string' });
   }
   return v;
 }

@@ -54,7 +54,12 @@ export async function handleCommand<S, C, E extends DomainEvent>(opts: HandleCom
         const now = await store.readStream(streamId);
         return { events: result.events, state: fold(opts.initialState(), now.events), nextExpectedVersion: now.version, duplicate: true };
       }
-      return { events: result.events, state: fold(state, result.events), nextExpectedVersion: result.nextExpectedVersion, duplicate: false };
+      return {
+        events: result.events,
+        state: fold(state, result.events),
+        nextExpectedVersion: result.nextExpectedVersion,
+        duplicate: false,
+      };
     } catch (e) {
       if (!(e instanceof ConcurrencyError) || attempt >= maxRetries) throw e;
     }

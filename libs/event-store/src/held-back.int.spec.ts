@@ -10,7 +10,11 @@ describe.skipIf(!(await infraAvailable('postgres')))('the held-back check', () =
     const { store } = t;
     // Never analysed, as in a fresh deployment or a benchmark: the planner has only its guesses.
     for (let b = 0; b < 5; b++) {
-      await store.appendBatch(Array.from({ length: 400 }, (_, i) => ({ appends: [{ streamId: `hb-${b}-${i}`, expectedVersion: 0, events: [{ type: 'E', data: { i } }] }] })));
+      await store.appendBatch(
+        Array.from({ length: 400 }, (_, i) => ({
+          appends: [{ streamId: `hb-${b}-${i}`, expectedVersion: 0, events: [{ type: 'E', data: { i } }] }],
+        })),
+      );
     }
     const { events } = await store.readStream('hb-4-0');
     const after = { transactionId: events[0]!.transactionId, position: events[0]!.globalPosition };

@@ -1,6 +1,14 @@
 export * from './types.ts';
 export type { AnyKysely, AnyTransaction } from './db.ts';
-export { createKysely, migrateEventStore, eventStoreMigrations, notifyChannel, lz4Compression, type SchemaOptions, type CreateKyselyOptions } from './schema.ts';
+export {
+  createKysely,
+  migrateEventStore,
+  eventStoreMigrations,
+  notifyChannel,
+  lz4Compression,
+  type SchemaOptions,
+  type CreateKyselyOptions,
+} from './schema.ts';
 export { PostgresEventStore, EventStoreTx } from './store.ts';
 export { readCheckpoint, writeCheckpoint } from './checkpoints.ts';
 export { toJson, MAX_EVENTS_PER_APPEND, MAX_STREAM_ID_LENGTH } from './validate.ts';
@@ -10,4 +18,13 @@ export { startRelay, type RelayOptions } from './relay.ts';
 export type { RawStoredEvent } from './global-read.ts';
 export type { TailingLoop } from './loop.ts';
 export type { LoopLogger } from './wakeup.ts';
-export { CommandBatcher, aggregate, type Aggregate, type AnyAggregate, type Folded, type BatchCommand, type BatchCommandResult, type CommandBatcherOptions } from './batcher.ts';
+export {
+  CommandBatcher,
+  aggregate,
+  type Aggregate,
+  type AnyAggregate,
+  type Folded,
+  type BatchCommand,
+  type BatchCommandResult,
+  type CommandBatcherOptions,
+} from './batcher.ts';

@@ -16,7 +16,10 @@ describe.skipIf(!(await infraAvailable('postgres')))('runProjection', () => {
   it('with lingerMillis, applies what was appended during the linger as one batch', async () => {
     const batches: string[][] = [];
     const loop = runProjection({
-      store: t.store, name: 'linger', lingerMillis: 1500, pollMillis: 60_000,
+      store: t.store,
+      name: 'linger',
+      lingerMillis: 1500,
+      pollMillis: 60_000,
       handle: async (events) => void batches.push(events.map((e) => e.streamId)),
     });
     try {

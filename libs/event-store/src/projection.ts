@@ -42,32 +42,47 @@ export interface ProjectionOptions {
 export function runProjection(opts: ProjectionOptions): TailingLoop {
   const db = opts.db ?? opts.store.db;
   const batchSize = opts.batchSize ?? 500;
-  if (typeof opts.name !== 'string' || opts.name.length === 0) throw new ValidationError({ field: 'name', reason: 'must be a non-empty string' });
-  if (!Number.isSafeInteger(batchSize) || batchSize < 1) throw new ValidationError({ field: 'batchSize', reason: 'must be a positive integer' });
+  if (typeof opts.name !== 'string' || opts.name.length === 0)
+    throw new ValidationError({ field: 'name', reason: 'must be a non-empty string' });
+  if (!Number.isSafeInteger(batchSize) || batchSize < 1)
+    throw new ValidationError({ field: 'batchSize', reason: 'must be a positive integer' });
   const schema = opts.store.schema;
   // The checkpoint this loop's last batch committed ('' before the first, or after a failure).
   let committed = '';
-  const key = (p: { transactionId: string; position: string } | null): string => (p === null ? 'start' : `${p.transactionId}/${p.position}`);
+  const key = (p: { transactionId: string; position: string } | null): string =>
+    p === null ? 'start' : `${p.transactionId}/${p.position}`;
   return startTailingLoop(
-    { db, channel: opts.store.channel, what: `projection ${opts.name}`, pollMillis: opts.pollMillis ?? 1000, retryMillis: opts.retryMillis, lingerMillis: opts.lingerMillis, signal: opts.signal, logger: opts.logger },
+    {
+      db,
+      channel: opts.store.channel,
+      what: `projection ${opts.name}`,
+      pollMillis: opts.pollMillis ?? 1000,
+      retryMillis: opts.retryMillis,
+      lingerMillis: opts.lingerMillis,
+      signal: opts.signal,
+      logger: opts.logger,
+    },
     async () =>
-      db.transaction().execute(async (trx) => {
-        await sql`SELECT pg_advisory_xact_lock(hashtext(${`berth-projection:${schema}.${opts.name}`}))`.execute(trx);
-        const after = await readCheckpoint(trx, schema, opts.name);
-        const events = await readAllEvents(trx, schema, { after, limit: batchSize });
-        const last = events.at(-1);
-        if (last === undefined) return { count: 0, checkpoint: after, more: false, heldBack: await heldBackAfter(trx, schema, after) };
-        const follows = committed === key(after);
-        committed = '';
-        await opts.handle(events, trx, { follows });
-        await writeCheckpoint(trx, schema, opts.name, positionOf(last));
-        const more = events.length === batchSize;
-        const heldBack = !more && (await heldBackAfter(trx, schema, positionOf(last)));
-        return { count: events.length, checkpoint: positionOf(last), more, heldBack };
-      }).then((r) => {
-        // Only once the transaction committed does the next batch follow this one.
-        if (r.count > 0) committed = key(r.checkpoint);
-        return r;
-      }),
+      db
+        .transaction()
+        .execute(async (trx) => {
+          await sql`SELECT pg_advisory_xact_lock(hashtext(${`berth-projection:${schema}.${opts.name}`}))`.execute(trx);
+          const after = await readCheckpoint(trx, schema, opts.name);
+          const events = await readAllEvents(trx, schema, { after, limit: batchSize });
+          const last = events.at(-1);
+          if (last === undefined) return { count: 0, checkpoint: after, more: false, heldBack: await heldBackAfter(trx, schema, after) };
+          const follows = committed === key(after);
+          committed = '';
+          await opts.handle(events, trx, { follows });
+          await writeCheckpoint(trx, schema, opts.name, positionOf(last));
+          const more = events.length === batchSize;
+          const heldBack = !more && (await heldBackAfter(trx, schema, positionOf(last)));
+          return { count: events.length, checkpoint: positionOf(last), more, heldBack };
+        })
+        .then((r) => {
+          // Only once the transaction committed does the next batch follow this one.
+          if (r.count > 0) committed = key(r.checkpoint);
+          return r;
+        }),
   );
 }

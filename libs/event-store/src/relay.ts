@@ -50,14 +50,21 @@ type Positioned = Pick<StoredEvent, 'transactionId' | 'globalPosition'>;
  */
 export function startRelay(opts: RelayOptions): TailingLoop {
   const batchSize = opts.batchSize ?? 1000;
-  if (typeof opts.name !== 'string' || opts.name.length === 0) throw new ValidationError({ field: 'name', reason: 'must be a non-empty string' });
-  if (!Number.isSafeInteger(batchSize) || batchSize < 1) throw new ValidationError({ field: 'batchSize', reason: 'must be a positive integer' });
+  if (typeof opts.name !== 'string' || opts.name.length === 0)
+    throw new ValidationError({ field: 'name', reason: 'must be a non-empty string' });
+  if (!Number.isSafeInteger(batchSize) || batchSize < 1)
+    throw new ValidationError({ field: 'batchSize', reason: 'must be a positive integer' });
   if ((opts.publish === undefined) === (opts.publishRaw === undefined)) {
     throw new ValidationError({ field: 'publish', reason: 'give exactly one of publish and publishRaw' });
   }
   const { store } = opts;
   if (opts.publishRaw !== undefined) {
-    return relayLoop(opts, batchSize, async (after) => readAllRawEvents(store.db, store.schema, { after, limit: batchSize }), opts.publishRaw);
+    return relayLoop(
+      opts,
+      batchSize,
+      async (after) => readAllRawEvents(store.db, store.schema, { after, limit: batchSize }),
+      opts.publishRaw,
+    );
   }
   return relayLoop(opts, batchSize, async (after) => store.readAll({ after, limit: batchSize }), opts.publish);
 }
@@ -74,7 +81,15 @@ function relayLoop<E extends Positioned>(
   // The next batch is read while this one is on the wire; dropped if this one fails.
   let prefetched: Promise<E[]> | undefined;
   return startTailingLoop(
-    { db, channel: opts.store.channel, what: `relay ${opts.name}`, pollMillis: opts.pollMillis ?? 1000, retryMillis: opts.retryMillis, signal: opts.signal, logger: opts.logger },
+    {
+      db,
+      channel: opts.store.channel,
+      what: `relay ${opts.name}`,
+      pollMillis: opts.pollMillis ?? 1000,
+      retryMillis: opts.retryMillis,
+      signal: opts.signal,
+      logger: opts.logger,
+    },
     async () => {
       at ??= await readCheckpoint(db, schema, opts.name);
       const events = await (prefetched ?? read(at));

@@ -27,7 +27,12 @@ export const poolOf = (db: Kysely<unknown>): pg.Pool | undefined => pools.get(db
 export function createKysely(url: string, opts: CreateKyselyOptions = {}): AnyKysely {
   // jit off: the store's statements are short OLTP ones; a row estimate crossing jit_above_cost would
   // spend milliseconds compiling what runs in microseconds.
-  const config: pg.PoolConfig = { connectionString: url, max: opts.max ?? 10, application_name: opts.applicationName ?? 'berth', options: '-c jit=off' };
+  const config: pg.PoolConfig = {
+    connectionString: url,
+    max: opts.max ?? 10,
+    application_name: opts.applicationName ?? 'berth',
+    options: '-c jit=off',
+  };
   const pool = new pg.Pool(config);
   // An idle connection that dies (server restart, dropped database) is discarded by the pool; without
   // a listener its error would crash the process. Queries on live connections still fail normally.
@@ -41,7 +46,8 @@ export const SCHEMA_NAME = /^[a-z_][a-z0-9_]{0,62}$/;
 
 export function schemaOf(opts: SchemaOptions | undefined): string {
   const schema = opts?.schema ?? 'public';
-  if (!SCHEMA_NAME.test(schema)) throw new ValidationError({ field: 'schema', reason: `must match ${SCHEMA_NAME.source} (lower-case identifier)` });
+  if (!SCHEMA_NAME.test(schema))
+    throw new ValidationError({ field: 'schema', reason: `must match ${SCHEMA_NAME.source} (lower-case identifier)` });
   return schema;
 }
 
@@ -63,7 +69,9 @@ export async function migrateEventStore(db: AnyKysely, opts: SchemaOptions = {})
   const { error, results } = await migrator.migrateToLatest();
   if (error !== undefined) {
     const failed = results?.find((r) => r.status === 'Error')?.migrationName ?? 'unknown';
-    throw new Error(`event-store migration ${failed} failed: ${error instanceof Error ? error.message : JSON.stringify(error)}`, { cause: error });
+    throw new Error(`event-store migration ${failed} failed: ${error instanceof Error ? error.message : JSON.stringify(error)}`, {
+      cause: error,
+    });
   }
 }
 

@@ -86,7 +86,12 @@ abstract class StreamAccess implements EventStreams {
         throw e;
       }
       case 'duplicate':
-        return { streamId, nextExpectedVersion: Number(rows.at(-1)!.o_stream_position), events: rows.map((r) => fromRow(streamId, r)), duplicate: true };
+        return {
+          streamId,
+          nextExpectedVersion: Number(rows.at(-1)!.o_stream_position),
+          events: rows.map((r) => fromRow(streamId, r)),
+          duplicate: true,
+        };
       case 'ok': {
         this.appended();
         return {
@@ -129,9 +134,10 @@ abstract class StreamAccess implements EventStreams {
   private async appendBatchNow(items: readonly BatchItem[]): Promise<BatchOutcome[]> {
     const prepared = prepareBatch(items, traceMetadata);
     const text = `SELECT * FROM ${this.schema}.berth_append_batch($1::jsonb)`;
-    const rows = this.pool === undefined
-      ? (await this.exec.executeQuery<BatchRow>(CompiledQuery.raw(text, [prepared.json]))).rows
-      : (await this.pool.query<BatchRow>({ name: `berth_append_batch_${this.schema}`, text, values: [prepared.json] })).rows;
+    const rows =
+      this.pool === undefined
+        ? (await this.exec.executeQuery<BatchRow>(CompiledQuery.raw(text, [prepared.json]))).rows
+        : (await this.pool.query<BatchRow>({ name: `berth_append_batch_${this.schema}`, text, values: [prepared.json] })).rows;
     const outcomes: (BatchOutcome | undefined)[] = items.map(() => undefined);
     const written = new Map<string, BatchRow>();
     const duplicates = new Map<number, BatchRow[]>();
@@ -151,7 +157,12 @@ abstract class StreamAccess implements EventStreams {
       for (const r of list) byStream.set(r.o_stream_id!, [...(byStream.get(r.o_stream_id!) ?? []), fromRow(r.o_stream_id!, r)]);
       outcomes[item - 1] = {
         outcome: 'duplicate',
-        appends: [...byStream].map(([streamId, events]) => ({ streamId, nextExpectedVersion: events.at(-1)!.streamPosition, events, duplicate: true })),
+        appends: [...byStream].map(([streamId, events]) => ({
+          streamId,
+          nextExpectedVersion: events.at(-1)!.streamPosition,
+          events,
+          duplicate: true,
+        })),
       };
     }
     return items.map((item, i) => {
@@ -215,10 +226,20 @@ function prepareBatch(items: readonly BatchItem[], metadataFor: () => Record<str
     const itemDocs: PreparedDoc[][] = [];
     docs.push(itemDocs);
     const appends = item.appends.map((a, j) => {
-      if (typeof a.expectedVersion !== 'number') throw new ValidationError({ field: `items[${i}].appends[${j}].expectedVersion`, reason: 'must be an exact version (0: no stream)' });
-      if (streams.has(a.streamId)) throw new ValidationError({ field: `items[${i}].appends[${j}].streamId`, reason: 'appears twice in one item' });
+      if (typeof a.expectedVersion !== 'number')
+        throw new ValidationError({
+          field: `items[${i}].appends[${j}].expectedVersion`,
+          reason: 'must be an exact version (0: no stream)',
+        });
+      if (streams.has(a.streamId))
+        throw new ValidationError({ field: `items[${i}].appends[${j}].streamId`, reason: 'appears twice in one item' });
       streams.add(a.streamId);
-      const p = prepareAppend(a.streamId, a.events, { expectedVersion: a.expectedVersion, ...(item.commandId === undefined ? {} : { commandId: item.commandId }) }, metadataFor);
+      const p = prepareAppend(
+        a.streamId,
+        a.events,
+        { expectedVersion: a.expectedVersion, ...(item.commandId === undefined ? {} : { commandId: item.commandId }) },
+        metadataFor,
+      );
       itemDocs.push(p.docs);
       return `{"s":${JSON.stringify(p.streamId)},"v":${p.expected},"e":${p.eventsJson}}`;
     });

@@ -177,7 +177,12 @@ export function encodeData(value: unknown): { json: string; same: boolean } {
 }
 
 /** Validates an append and prepares its SQL arguments; throws ValidationError naming every bad field. */
-export function prepareAppend(streamId: unknown, events: unknown, opts: AppendOptions | undefined, metadataFor: () => Record<string, string>): PreparedAppend {
+export function prepareAppend(
+  streamId: unknown,
+  events: unknown,
+  opts: AppendOptions | undefined,
+  metadataFor: () => Record<string, string>,
+): PreparedAppend {
   const v = streamIdProblems(streamId);
   const expected = encodeExpected(opts?.expectedVersion, v);
   const commandId = opts?.commandId;
@@ -221,7 +226,12 @@ function encodeExpected(expected: unknown, v: Problems): number {
   return 0;
 }
 
-function prepareEvent(e: unknown, field: string, v: Problems, context: Record<string, string>): { id: string; json: string; doc: PreparedDoc } | undefined {
+function prepareEvent(
+  e: unknown,
+  field: string,
+  v: Problems,
+  context: Record<string, string>,
+): { id: string; json: string; doc: PreparedDoc } | undefined {
   if (typeof e !== 'object' || e === null) {
     add(v, field, 'must be an object with type and data');
     return undefined;
@@ -262,4 +272,3 @@ function checkMetadata(metadata: unknown, field: string, v: Problems): Record<st
   }
   return metadata as Record<string, string>;
 }
-

@@ -29,22 +29,34 @@ describe('prepareAppend', () => {
   it('builds one JSON document with ids, defaults and the trace context merged under caller metadata', () => {
     const p = prepareAppend(
       'vm-1',
-      [{ type: 'A', data: { a: [1, 'x'] }, metadata: { who: 'op' } }, { type: 'B', data: null, schemaVersion: 3, id: '7f0f8f0e-2f7e-4a48-9d3c-8a0f1c2b3d4e' }],
+      [
+        { type: 'A', data: { a: [1, 'x'] }, metadata: { who: 'op' } },
+        { type: 'B', data: null, schemaVersion: 3, id: '7f0f8f0e-2f7e-4a48-9d3c-8a0f1c2b3d4e' },
+      ],
       { expectedVersion: 0, commandId: 'cmd-1' },
       () => ({ traceparent: '00-abc-def-01', who: 'overridden' }),
     );
-    const docs = JSON.parse(p.eventsJson) as { id: string; type: string; schemaVersion: number; metadata: Record<string, string>; data: unknown }[];
+    const docs = JSON.parse(p.eventsJson) as {
+      id: string;
+      type: string;
+      schemaVersion: number;
+      metadata: Record<string, string>;
+      data: unknown;
+    }[];
     expect(p.count).toBe(2);
     expect(p.commandId).toBe('cmd-1');
-    expect(docs[0]).toMatchObject({ type: 'A', schemaVersion: 1, data: { a: [1, 'x'] }, metadata: { traceparent: '00-abc-def-01', who: 'op' } });
+    expect(docs[0]).toMatchObject({
+      type: 'A',
+      schemaVersion: 1,
+      data: { a: [1, 'x'] },
+      metadata: { traceparent: '00-abc-def-01', who: 'op' },
+    });
     expect(docs[0]!.id).toMatch(/^[0-9a-f-]{36}$/);
     expect(docs[1]).toMatchObject({ id: '7f0f8f0e-2f7e-4a48-9d3c-8a0f1c2b3d4e', schemaVersion: 3, data: null });
   });
 
   it('names every bad field at once', () => {
-    const v = violations(() =>
-      prepareAppend('', [{ data: 1 }, { type: 'X', data: 1n }], { expectedVersion: -1, commandId: '' }, noTrace),
-    );
+    const v = violations(() => prepareAppend('', [{ data: 1 }, { type: 'X', data: 1n }], { expectedVersion: -1, commandId: '' }, noTrace));
     expect(v.map((x) => x.field).sort()).toEqual(['commandId', 'events[0].type', 'events[1].data', 'expectedVersion', 'streamId']);
     expect(v.find((x) => x.field === 'events[1].data')!.reason).toMatch(/JSON-serialisable/);
     expect(v.find((x) => x.field === 'expectedVersion')!.reason).toMatch(/non-negative integer/);
@@ -60,11 +72,25 @@ describe('prepareAppend', () => {
     ['event not an object', () => prepareAppend('s', ['A'], { expectedVersion: 'any' }, noTrace), 'events[0]'],
     ['missing data', () => prepareAppend('s', [{ type: 'A' }], { expectedVersion: 'any' }, noTrace), 'events[0].data'],
     ['bad id', () => prepareAppend('s', [{ type: 'A', data: 1, id: 'nope' }], { expectedVersion: 'any' }, noTrace), 'events[0].id'],
-    ['bad schema version', () => prepareAppend('s', [{ type: 'A', data: 1, schemaVersion: 0 }], { expectedVersion: 'any' }, noTrace), 'events[0].schemaVersion'],
-    ['non-string metadata', () => prepareAppend('s', [{ type: 'A', data: 1, metadata: { n: 1 } }], { expectedVersion: 'any' }, noTrace), 'events[0].metadata.n'],
+    [
+      'bad schema version',
+      () => prepareAppend('s', [{ type: 'A', data: 1, schemaVersion: 0 }], { expectedVersion: 'any' }, noTrace),
+      'events[0].schemaVersion',
+    ],
+    [
+      'non-string metadata',
+      () => prepareAppend('s', [{ type: 'A', data: 1, metadata: { n: 1 } }], { expectedVersion: 'any' }, noTrace),
+      'events[0].metadata.n',
+    ],
     [
       'duplicate ids',
-      () => prepareAppend('s', [1, 2].map(() => ({ type: 'A', data: 1, id: '7f0f8f0e-2f7e-4a48-9d3c-8a0f1c2b3d4e' })), { expectedVersion: 'any' }, noTrace),
+      () =>
+        prepareAppend(
+          's',
+          [1, 2].map(() => ({ type: 'A', data: 1, id: '7f0f8f0e-2f7e-4a48-9d3c-8a0f1c2b3d4e' })),
+          { expectedVersion: 'any' },
+          noTrace,
+        ),
       'events[1].id',
     ],
   ])('rejects %s', (_name, fn, field) => {
@@ -75,7 +101,14 @@ describe('prepareAppend', () => {
 describe('toJson', () => {
   it.each([
     ['a bigint', { n: 1n }],
-    ['a circular object', (() => { const o: Record<string, unknown> = {}; o['self'] = o; return o; })()],
+    [
+      'a circular object',
+      (() => {
+        const o: Record<string, unknown> = {};
+        o['self'] = o;
+        return o;
+      })(),
+    ],
     ['undefined', undefined],
     ['NaN', { x: NaN }],
     ['Infinity', [Infinity]],
@@ -128,8 +161,16 @@ const holey = (): unknown[] => {
 const awkward = fc.oneof(
   fc.constantFrom<unknown>(NaN, Infinity, -Infinity, -0, 0, undefined, null, 1e21, 5e-324, 'a\u0000b', '\\u0000', 'q"\\', '\u2028😀', 10n),
   fc.constantFrom<unknown>(() => 1, Symbol('s'), new Date(0), new Date(NaN), new Map([[1, 2]]), new Set([1]), new Point(1, 2)),
-  fc.constantFrom<unknown>(new WithToJson(NaN), new WithToJson({ a: 1 }), new WithToJson(() => 1), new WithToJson(undefined), Object.create(null) as unknown),
-  fc.constantFrom<unknown>(Object(1) as unknown, Object('s') as unknown, Object(NaN) as unknown, Object(1n) as unknown, holey(), { toJSON: 'not a function' }),
+  fc.constantFrom<unknown>(
+    new WithToJson(NaN),
+    new WithToJson({ a: 1 }),
+    new WithToJson(() => 1),
+    new WithToJson(undefined),
+    Object.create(null) as unknown,
+  ),
+  fc.constantFrom<unknown>(Object(1) as unknown, Object('s') as unknown, Object(NaN) as unknown, Object(1n) as unknown, holey(), {
+    toJSON: 'not a function',
+  }),
 );
 const anyValue = fc.letrec((tie) => ({
   value: fc.oneof({ depthSize: 'small' }, fc.jsonValue({ maxDepth: 2 }), awkward, tie('array'), tie('object')),
@@ -156,9 +197,21 @@ describe('toJson without a replacer', () => {
     for (let i = 0; i < 150; i++) deepNaN = [deepNaN];
     const nanThenCycle: Record<string, unknown> = { x: NaN };
     nanThenCycle['self'] = nanThenCycle;
-    const getter = { get boom(): never { throw new Error('boom'); } };
+    const getter = {
+      get boom(): never {
+        throw new Error('boom');
+      },
+    };
     const shared = { s: 1 };
-    for (const value of [cyclic, deep, deepNaN, nanThenCycle, getter, { a: shared, b: shared, c: [shared] }, Array.from({ length: 2000 }, (_, i) => ({ i }))]) {
+    for (const value of [
+      cyclic,
+      deep,
+      deepNaN,
+      nanThenCycle,
+      getter,
+      { a: shared, b: shared, c: [shared] },
+      Array.from({ length: 2000 }, (_, i) => ({ i })),
+    ]) {
       expect(outcome(() => toJson(value))).toEqual(outcome(() => strictToJson(value)));
     }
     expect(() => toJson(nanThenCycle)).toThrow('NaN has no JSON form');
@@ -211,7 +264,11 @@ describe('encodeData', () => {
 
   it('makes prepareAppend docs equal to parsing the prepared JSON', () => {
     const events = [
-      { type: 'A', data: { at: new Date(0), u: undefined, a: [1, undefined, -0], p: new Point(1, 2), w: new WithToJson({ x: 1 }) }, metadata: { who: 'op' } },
+      {
+        type: 'A',
+        data: { at: new Date(0), u: undefined, a: [1, undefined, -0], p: new Point(1, 2), w: new WithToJson({ x: 1 }) },
+        metadata: { who: 'op' },
+      },
       { type: 'B', data: { nested: [{ deep: ['x', 1.5, null, true, {}] }], s: 'q"\\😀' } },
       { type: 'C', data: 'text' },
     ];
@@ -227,7 +284,8 @@ describe('global positions', () => {
   it('order by transaction id, then position, numerically', () => {
     fc.assert(
       fc.property(big, big, big, big, (t1, p1, t2, p2) => {
-        const expected = BigInt(t1) !== BigInt(t2) ? (BigInt(t1) < BigInt(t2) ? -1 : 1) : BigInt(p1) === BigInt(p2) ? 0 : BigInt(p1) < BigInt(p2) ? -1 : 1;
+        const expected =
+          BigInt(t1) !== BigInt(t2) ? (BigInt(t1) < BigInt(t2) ? -1 : 1) : BigInt(p1) === BigInt(p2) ? 0 : BigInt(p1) < BigInt(p2) ? -1 : 1;
         expect(comparePositions({ transactionId: t1, position: p1 }, { transactionId: t2, position: p2 })).toBe(expected);
       }),
     );

@@ -39,7 +39,16 @@ const arbHost: fc.Arbitrary<HostSnapshot> = fc
       numaNodes,
       pciDevices: Array.from({ length: p.gpus }, (_, i) => ({ type: 'gpu', address: `0000:0${i}:00.0`, numaNode: i % p.nodes })),
       sriovNics: [{ name: 'eth0', numaNode: 0, vfsTotal: p.vfs, networks: [] }],
-      storagePools: [{ name: 'p', type: 'dir', path: '/p', totalBytes: p.poolGiB * GiB, externalUsedBytes: Math.min(p.externalGiB, p.poolGiB) * GiB, isDefault: true }],
+      storagePools: [
+        {
+          name: 'p',
+          type: 'dir',
+          path: '/p',
+          totalBytes: p.poolGiB * GiB,
+          externalUsedBytes: Math.min(p.externalGiB, p.poolGiB) * GiB,
+          isDefault: true,
+        },
+      ],
     });
   });
 

@@ -21,7 +21,8 @@ export function claimFits(host: HostSnapshot, claim: Claim, u: HostUsage = usage
   const out: FitFailure[] = [];
   if (cap.state !== 'enabled') out.push({ filter: 'state', detail: `host ${cap.name} is ${cap.state}`, subject: cap.state });
   if (claim.hostId !== cap.hostId) out.push({ filter: 'allowed-hosts', detail: `claim is for host ${claim.hostId}, not ${cap.hostId}` });
-  if (host.claims.some((c) => c.vmId === claim.vmId)) out.push({ filter: 'allowed-hosts', detail: `${claim.vmId} already holds a claim on ${cap.name}` });
+  if (host.claims.some((c) => c.vmId === claim.vmId))
+    out.push({ filter: 'allowed-hosts', detail: `${claim.vmId} already holds a claim on ${cap.name}` });
   const freeVcpus = allocatableVcpus(cap.cpus, cap.cpuOvercommit) - u.vcpus;
   if (claim.vcpus > freeVcpus) out.push(shortage('vcpus', 'vcpus', claim.vcpus, freeVcpus, `needs ${claim.vcpus} vCPUs`));
   const hugepageBacked = claim.hugepages.length > 0;
@@ -33,21 +34,39 @@ export function claimFits(host: HostSnapshot, claim: Claim, u: HostUsage = usage
   const pinned = new Set<number>();
   for (const cpu of claim.pinnedCpus) {
     if (!cpuIds.has(cpu) || u.pinnedCpus.has(cpu) || pinned.has(cpu)) {
-      out.push({ filter: 'dedicated-cpus', detail: `CPU ${cpu} is ${cpuIds.has(cpu) ? 'already pinned' : 'not on this host'}`, subject: `cpu ${cpu}` });
+      out.push({
+        filter: 'dedicated-cpus',
+        detail: `CPU ${cpu} is ${cpuIds.has(cpu) ? 'already pinned' : 'not on this host'}`,
+        subject: `cpu ${cpu}`,
+      });
     }
     pinned.add(cpu);
   }
   const nodes = new Map(freeNodes(cap, u).map((n) => [n.id, n]));
   out.push(...cellsAgree(claim, new Set(nodes.keys())));
   if (!hugepageBacked) {
-    for (const [node, bytes] of sumBy(claim.numaCells, (c) => String(c.hostNode), (c) => c.memoryBytes)) {
+    for (const [node, bytes] of sumBy(
+      claim.numaCells,
+      (c) => String(c.hostNode),
+      (c) => c.memoryBytes,
+    )) {
       const free = nodes.get(Number(node))?.memoryBytes ?? 0;
       if (bytes > free) out.push(shortage('numa', 'bytes', bytes, free, `NUMA node ${node} lacks memory`, `node ${node}`));
     }
   }
   for (const hp of claim.hugepages) {
     const free = nodes.get(hp.numaNode)?.hugepages.get(hp.pageSizeBytes) ?? 0;
-    if (hp.count > free) out.push(shortage('hugepages', 'pages', hp.count, free, `NUMA node ${hp.numaNode} lacks ${hp.pageSizeBytes}-byte hugepages`, `node ${hp.numaNode}`));
+    if (hp.count > free)
+      out.push(
+        shortage(
+          'hugepages',
+          'pages',
+          hp.count,
+          free,
+          `NUMA node ${hp.numaNode} lacks ${hp.pageSizeBytes}-byte hugepages`,
+          `node ${hp.numaNode}`,
+        ),
+      );
   }
   const seen = new Set<string>();
   for (const d of claim.devices) {
@@ -57,12 +76,20 @@ export function claimFits(host: HostSnapshot, claim: Claim, u: HostUsage = usage
     }
     seen.add(d.address);
   }
-  for (const [nic, count] of sumBy(claim.vfs, (v) => v.nic, (v) => v.count)) {
+  for (const [nic, count] of sumBy(
+    claim.vfs,
+    (v) => v.nic,
+    (v) => v.count,
+  )) {
     const total = cap.sriovNics.find((n) => n.name === nic)?.vfsTotal ?? 0;
     const free = total - (u.vfs.get(nic) ?? 0);
     if (count > free) out.push(shortage('sriov', 'vfs', count, free, `NIC ${nic} lacks free VFs`, nic));
   }
-  for (const [poolName, bytes] of sumBy(claim.volumes, (v) => v.pool, (v) => v.sizeBytes)) {
+  for (const [poolName, bytes] of sumBy(
+    claim.volumes,
+    (v) => v.pool,
+    (v) => v.sizeBytes,
+  )) {
     const pool = cap.storagePools.find((p) => p.name === poolName);
     const free = pool ? pool.totalBytes - pool.externalUsedBytes - (u.pools.get(poolName) ?? 0) : 0;
     if (bytes > free) out.push(shortage('storage', 'bytes', bytes, free, `pool ${poolName} lacks space`, poolName));
@@ -100,7 +127,12 @@ function cellsAgree(claim: Claim, hostNodes: ReadonlySet<number>): FitFailure[] 
   const out: FitFailure[] = [];
   const cells = claim.numaCells;
   for (const c of cells) {
-    if (!hostNodes.has(c.hostNode)) out.push({ filter: 'numa', detail: `guest cell ${c.guestCell} is on host NUMA node ${c.hostNode}, which does not exist`, subject: `node ${c.hostNode}` });
+    if (!hostNodes.has(c.hostNode))
+      out.push({
+        filter: 'numa',
+        detail: `guest cell ${c.guestCell} is on host NUMA node ${c.hostNode}, which does not exist`,
+        subject: `node ${c.hostNode}`,
+      });
   }
   if (cells.length > 0 && cells.every((c) => c.vcpus !== undefined)) {
     const sum = cells.reduce((s, c) => s + (c.vcpus ?? 0), 0);
@@ -116,7 +148,16 @@ function sharedNodes(claim: Claim): FitFailure[] {
   for (const c of claim.numaCells) {
     const other = seen.get(c.hostNode);
     if (other !== undefined) {
-      out.push(shortage('numa', 'nodes', claim.numaCells.length, new Set(claim.numaCells.map((x) => x.hostNode)).size, `guest cells ${other} and ${c.guestCell} of a pinned VM share host NUMA node ${c.hostNode}`, 'distinct nodes'));
+      out.push(
+        shortage(
+          'numa',
+          'nodes',
+          claim.numaCells.length,
+          new Set(claim.numaCells.map((x) => x.hostNode)).size,
+          `guest cells ${other} and ${c.guestCell} of a pinned VM share host NUMA node ${c.hostNode}`,
+          'distinct nodes',
+        ),
+      );
     }
     seen.set(c.hostNode, c.guestCell);
   }
@@ -131,7 +172,8 @@ function sharedNodes(claim: Claim): FitFailure[] {
 export function claimMatchesVm(vm: VmSpec, claim: Claim): FitFailure[] {
   const out: FitFailure[] = [];
   if (claim.vcpus !== vm.vcpus) out.push({ filter: 'vcpus', detail: `claim holds ${claim.vcpus} vCPUs, the VM asks for ${vm.vcpus}` });
-  if (claim.memoryBytes !== vm.memoryBytes) out.push({ filter: 'memory', detail: `claim holds ${claim.memoryBytes} bytes, the VM asks for ${vm.memoryBytes}` });
+  if (claim.memoryBytes !== vm.memoryBytes)
+    out.push({ filter: 'memory', detail: `claim holds ${claim.memoryBytes} bytes, the VM asks for ${vm.memoryBytes}` });
   if (vm.cpuPolicy === 'dedicated' && claim.pinnedCpus.length !== vm.vcpus) {
     out.push({ filter: 'dedicated-cpus', detail: `claim pins ${claim.pinnedCpus.length} CPUs, the VM has ${vm.vcpus} dedicated vCPUs` });
   }
@@ -144,10 +186,17 @@ export function claimMatchesVm(vm: VmSpec, claim: Claim): FitFailure[] {
   claim.numaCells.forEach((c, i) => {
     const w = wanted[i]!;
     if (c.guestCell !== i || c.memoryBytes !== w.memoryBytes || (c.vcpus !== undefined && c.vcpus !== w.vcpus)) {
-      out.push({ filter: 'numa', detail: `claimed cell ${i} (${c.vcpus ?? '?'} vCPUs, ${c.memoryBytes} bytes) is not guest cell ${i} (${w.vcpus} vCPUs, ${w.memoryBytes} bytes)` });
+      out.push({
+        filter: 'numa',
+        detail: `claimed cell ${i} (${c.vcpus ?? '?'} vCPUs, ${c.memoryBytes} bytes) is not guest cell ${i} (${w.vcpus} vCPUs, ${w.memoryBytes} bytes)`,
+      });
     }
     if (w.pinnedHostNode !== undefined && c.hostNode !== w.pinnedHostNode) {
-      out.push({ filter: 'numa', detail: `guest cell ${i} is pinned to host NUMA node ${w.pinnedHostNode}, the claim puts it on ${c.hostNode}`, subject: `node ${w.pinnedHostNode}` });
+      out.push({
+        filter: 'numa',
+        detail: `guest cell ${i} is pinned to host NUMA node ${w.pinnedHostNode}, the claim puts it on ${c.hostNode}`,
+        subject: `node ${w.pinnedHostNode}`,
+      });
     }
   });
   if (distinctNodes(vm)) out.push(...sharedNodes(claim));

@@ -12,11 +12,21 @@ const fmtBytes = (b: number): string => `${Math.round((b / GiB) * 100) / 100} Gi
 /** vCPU, ordinary memory, dedicated CPU and hugepage totals: the arithmetic before any placement. */
 function totals(host: HostCapacity, u: HostUsage, vm: VmSpec, out: FitFailure[]): void {
   const freeVcpus = allocatableVcpus(host.cpus, host.cpuOvercommit) - u.vcpus;
-  if (vm.vcpus > freeVcpus) out.push(shortage('vcpus', 'vcpus', vm.vcpus, freeVcpus, `needs ${vm.vcpus} vCPUs, ${Math.max(0, freeVcpus)} free`));
+  if (vm.vcpus > freeVcpus)
+    out.push(shortage('vcpus', 'vcpus', vm.vcpus, freeVcpus, `needs ${vm.vcpus} vCPUs, ${Math.max(0, freeVcpus)} free`));
   const pageSize = vm.hugepageSizeBytes;
   if (pageSize === undefined) {
     const freeMemory = ordinaryMemoryCapacity(host) - u.memoryBytes;
-    if (vm.memoryBytes > freeMemory) out.push(shortage('memory', 'bytes', vm.memoryBytes, freeMemory, `needs ${fmtBytes(vm.memoryBytes)}, ${fmtBytes(Math.max(0, freeMemory))} free`));
+    if (vm.memoryBytes > freeMemory)
+      out.push(
+        shortage(
+          'memory',
+          'bytes',
+          vm.memoryBytes,
+          freeMemory,
+          `needs ${fmtBytes(vm.memoryBytes)}, ${fmtBytes(Math.max(0, freeMemory))} free`,
+        ),
+      );
   }
   const nodes = vm.cpuPolicy === 'dedicated' || pageSize !== undefined ? freeNodes(host, u) : [];
   if (vm.cpuPolicy === 'dedicated') {
@@ -26,7 +36,16 @@ function totals(host: HostCapacity, u: HostUsage, vm: VmSpec, out: FitFailure[])
   if (pageSize !== undefined) {
     const freePages = nodes.reduce((s, n) => s + (n.hugepages.get(pageSize) ?? 0), 0);
     const pages = guestCells(vm).reduce((s, c) => s + pagesFor(c.memoryBytes, pageSize), 0);
-    if (pages > freePages) out.push(shortage('hugepages', 'bytes', pages * pageSize, freePages * pageSize, `needs ${fmtBytes(pages * pageSize)} of ${pageSize}-byte hugepages, ${fmtBytes(freePages * pageSize)} free`));
+    if (pages > freePages)
+      out.push(
+        shortage(
+          'hugepages',
+          'bytes',
+          pages * pageSize,
+          freePages * pageSize,
+          `needs ${fmtBytes(pages * pageSize)} of ${pageSize}-byte hugepages, ${fmtBytes(freePages * pageSize)} free`,
+        ),
+      );
   }
 }
 
@@ -39,7 +58,11 @@ function pickDevices(host: HostCapacity, u: HostUsage, vm: VmSpec, cellNodes: Re
   for (const req of vm.devices) {
     const free = host.pciDevices
       .filter((d) => d.type === req.type && !u.devices.has(d.address) && !taken.includes(d))
-      .sort((a, b) => nearCells(a.numaNode, cellNodes) - nearCells(b.numaNode, cellNodes) || (a.address < b.address ? -1 : a.address > b.address ? 1 : 0));
+      .sort(
+        (a, b) =>
+          nearCells(a.numaNode, cellNodes) - nearCells(b.numaNode, cellNodes) ||
+          (a.address < b.address ? -1 : a.address > b.address ? 1 : 0),
+      );
     if (free.length < req.count) {
       out.push(shortage('devices', 'devices', req.count, free.length, `needs ${req.count} ${req.type}, ${free.length} free`, req.type));
     } else {
@@ -78,12 +101,25 @@ function pickVolumes(host: HostCapacity, u: HostUsage, vm: VmSpec, out: FitFailu
   vm.disks.forEach((disk, diskIndex) => {
     const pool = disk.pool === undefined ? host.storagePools.find((p) => p.isDefault) : host.storagePools.find((p) => p.name === disk.pool);
     if (!pool) {
-      out.push({ filter: 'storage', detail: disk.pool === undefined ? 'host has no default storage pool' : `host has no storage pool ${disk.pool}`, subject: disk.pool ?? 'default' });
+      out.push({
+        filter: 'storage',
+        detail: disk.pool === undefined ? 'host has no default storage pool' : `host has no storage pool ${disk.pool}`,
+        subject: disk.pool ?? 'default',
+      });
       return;
     }
     const free = pool.totalBytes - pool.externalUsedBytes - (u.pools.get(pool.name) ?? 0) - (takenNow.get(pool.name) ?? 0);
     if (disk.sizeBytes > free) {
-      out.push(shortage('storage', 'bytes', disk.sizeBytes, free, `disk ${diskIndex} needs ${fmtBytes(disk.sizeBytes)} in pool ${pool.name}, ${fmtBytes(Math.max(0, free))} free`, pool.name));
+      out.push(
+        shortage(
+          'storage',
+          'bytes',
+          disk.sizeBytes,
+          free,
+          `disk ${diskIndex} needs ${fmtBytes(disk.sizeBytes)} in pool ${pool.name}, ${fmtBytes(Math.max(0, free))} free`,
+          pool.name,
+        ),
+      );
       return;
     }
     takenNow.set(pool.name, (takenNow.get(pool.name) ?? 0) + disk.sizeBytes);

@@ -73,11 +73,30 @@ describe('dedicated CPUs and NUMA', () => {
     expect(filtersOf(fits(host, vmSpec({ vmId: 'b', vcpus: 5 })))).toEqual(['vcpus']);
   });
   it('honours an explicit pinnedHostNode', () => {
-    const claim = claimOf(fits(numaHost(), vmSpec({ vmId: 'v', vcpus: 2, memoryBytes: 2 * GiB, numaNodes: [{ vcpus: 2, memoryBytes: 2 * GiB, pinnedHostNode: 1 }] })));
+    const claim = claimOf(
+      fits(
+        numaHost(),
+        vmSpec({ vmId: 'v', vcpus: 2, memoryBytes: 2 * GiB, numaNodes: [{ vcpus: 2, memoryBytes: 2 * GiB, pinnedHostNode: 1 }] }),
+      ),
+    );
     expect(claim.numaCells[0]?.hostNode).toBe(1);
   });
   it('places several guest cells and refuses a cell no node can hold', () => {
-    const two = claimOf(fits(numaHost(), vmSpec({ vmId: 'v', vcpus: 8, cpuPolicy: 'dedicated', memoryBytes: 8 * GiB, numaNodes: [{ vcpus: 4, memoryBytes: 4 * GiB }, { vcpus: 4, memoryBytes: 4 * GiB }] })));
+    const two = claimOf(
+      fits(
+        numaHost(),
+        vmSpec({
+          vmId: 'v',
+          vcpus: 8,
+          cpuPolicy: 'dedicated',
+          memoryBytes: 8 * GiB,
+          numaNodes: [
+            { vcpus: 4, memoryBytes: 4 * GiB },
+            { vcpus: 4, memoryBytes: 4 * GiB },
+          ],
+        }),
+      ),
+    );
     expect(two.numaCells.map((c) => c.hostNode)).toEqual([0, 1]);
     const r = fits(numaHost(), vmSpec({ vmId: 'w', vcpus: 5, cpuPolicy: 'dedicated' }));
     expect(filtersOf(r)).toEqual(['numa']);
@@ -110,7 +129,19 @@ describe('devices, VFs, storage', () => {
     networks: [{ space: 'prod', vlan: 10 }],
   });
   it('prefers devices and VFs on the NUMA node of the cells', () => {
-    const claim = claimOf(fits(host, vmSpec({ vmId: 'v', vcpus: 2, cpuPolicy: 'dedicated', numaNodes: [{ vcpus: 2, memoryBytes: GiB, pinnedHostNode: 1 }], devices: [{ type: 'nvidia-gpu', count: 1 }], nics: [{ sriov: true, network: { space: 'prod' } }] })));
+    const claim = claimOf(
+      fits(
+        host,
+        vmSpec({
+          vmId: 'v',
+          vcpus: 2,
+          cpuPolicy: 'dedicated',
+          numaNodes: [{ vcpus: 2, memoryBytes: GiB, pinnedHostNode: 1 }],
+          devices: [{ type: 'nvidia-gpu', count: 1 }],
+          nics: [{ sriov: true, network: { space: 'prod' } }],
+        }),
+      ),
+    );
     expect(claim.devices.map((d) => d.address)).toEqual(['0000:02:03.0']);
     expect(claim.vfs).toEqual([{ nic: 'eth1', count: 1 }]);
   });
@@ -121,12 +152,18 @@ describe('devices, VFs, storage', () => {
   it('VFs are never overcommitted and follow the network', () => {
     const nics = Array.from({ length: 6 }, () => ({ sriov: true, network: { space: 'prod' } }));
     expect(filtersOf(fits(host, vmSpec({ vmId: 'v', nics })))).toEqual(['sriov']);
-    expect(claimOf(fits(host, vmSpec({ vmId: 'v', nics: nics.slice(0, 4) }))).vfs).toEqual([{ nic: 'eth0', count: 1 }, { nic: 'eth1', count: 3 }]);
+    expect(claimOf(fits(host, vmSpec({ vmId: 'v', nics: nics.slice(0, 4) }))).vfs).toEqual([
+      { nic: 'eth0', count: 1 },
+      { nic: 'eth1', count: 3 },
+    ]);
     expect(filtersOf(fits(host, vmSpec({ vmId: 'v', nics: [{ sriov: true, network: { space: 'dmz' } }] })))).toEqual(['sriov']);
   });
   it('storage honours total - external used - claimed, default pool when none named', () => {
     const claim = claimOf(fits(host, vmSpec({ vmId: 'v', disks: [{ sizeBytes: 10 * GiB, pool: 'fast' }, { sizeBytes: 20 * GiB }] })));
-    expect(claim.volumes).toEqual([{ diskIndex: 0, pool: 'fast', sizeBytes: 10 * GiB }, { diskIndex: 1, pool: 'bulk', sizeBytes: 20 * GiB }]);
+    expect(claim.volumes).toEqual([
+      { diskIndex: 0, pool: 'fast', sizeBytes: 10 * GiB },
+      { diskIndex: 1, pool: 'bulk', sizeBytes: 20 * GiB },
+    ]);
     const after = applyClaim(host, claim);
     expect(filtersOf(fits(after, vmSpec({ vmId: 'w', disks: [{ sizeBytes: 1, pool: 'fast' }] })))).toEqual(['storage']);
     expect(filtersOf(fits(host, vmSpec({ vmId: 'w', disks: [{ sizeBytes: 1, pool: 'nope' }] })))).toEqual(['storage']);
@@ -151,7 +188,9 @@ describe('host filters', () => {
   });
   it('allowed hosts, resource pool and pass-through CPU model', () => {
     const h = hostSnapshot({ hostId: 'h', resourcePool: 'gpu', cpuModel: 'EPYC' });
-    expect(filtersOf(fits(h, vmSpec({ vmId: 'v', allowedHosts: ['x'], resourcePool: 'cpu', passthroughCpu: true, cpuModel: 'Skylake' })))).toEqual(['allowed-hosts', 'resource-pool', 'cpu-model']);
+    expect(
+      filtersOf(fits(h, vmSpec({ vmId: 'v', allowedHosts: ['x'], resourcePool: 'cpu', passthroughCpu: true, cpuModel: 'Skylake' }))),
+    ).toEqual(['allowed-hosts', 'resource-pool', 'cpu-model']);
     expect(fits(h, vmSpec({ vmId: 'v', allowedHosts: ['h'], resourcePool: 'gpu', passthroughCpu: true, cpuModel: 'epyc' })).ok).toBe(true);
   });
   it('hard anti-affinity keeps group members apart; host affinity restricts hosts', () => {
@@ -171,11 +210,28 @@ describe('the claim of a plain VM', () => {
   it('holds its vCPUs and memory, empty lists of its own for the rest, and its VM affinity groups once each, sorted', () => {
     const h = hostSnapshot({ hostId: 'h' });
     const a = claimOf(fits(h, vmSpec({ vmId: 'a', vcpus: 2, memoryBytes: GiB })));
-    expect(a).toEqual({ vmId: 'a', hostId: 'h', vcpus: 2, memoryBytes: GiB, pinnedCpus: [], numaCells: [], hugepages: [], devices: [], vfs: [], volumes: [], affinityGroups: [] });
+    expect(a).toEqual({
+      vmId: 'a',
+      hostId: 'h',
+      vcpus: 2,
+      memoryBytes: GiB,
+      pinnedCpus: [],
+      numaCells: [],
+      hugepages: [],
+      devices: [],
+      vfs: [],
+      volumes: [],
+      affinityGroups: [],
+    });
     const b = claimOf(fits(h, vmSpec({ vmId: 'b' })));
-    for (const k of ['pinnedCpus', 'numaCells', 'hugepages', 'devices', 'vfs', 'volumes', 'affinityGroups'] as const) expect(b[k]).not.toBe(a[k]);
-    const soft = (group: string, target: 'vm' | 'host') => ({ group, polarity: 'affinity', target, enforcement: 'soft', hosts: [] }) as const;
-    expect(claimOf(fits(h, vmSpec({ vmId: 'c', affinity: [soft('web', 'vm'), soft('db', 'vm'), soft('web', 'vm'), soft('rack', 'host')] }))).affinityGroups).toEqual(['db', 'web']);
+    for (const k of ['pinnedCpus', 'numaCells', 'hugepages', 'devices', 'vfs', 'volumes', 'affinityGroups'] as const)
+      expect(b[k]).not.toBe(a[k]);
+    const soft = (group: string, target: 'vm' | 'host') =>
+      ({ group, polarity: 'affinity', target, enforcement: 'soft', hosts: [] }) as const;
+    expect(
+      claimOf(fits(h, vmSpec({ vmId: 'c', affinity: [soft('web', 'vm'), soft('db', 'vm'), soft('web', 'vm'), soft('rack', 'host')] })))
+        .affinityGroups,
+    ).toEqual(['db', 'web']);
   });
 });
 
@@ -187,46 +243,115 @@ describe('claimFits re-checks an exact claim', () => {
     const after = applyClaim(host, a);
     const b = { ...a, vmId: 'b' };
     expect(claimFits(after, b).map((f) => f.filter)).toEqual(['dedicated-cpus', 'dedicated-cpus', 'devices']);
-    expect(claimFits({ ...after, capacity: { ...after.capacity, state: 'maintenance' } }, { ...a, vmId: 'c', pinnedCpus: [], numaCells: [], devices: [] }).map((f) => f.filter)).toEqual(['state']);
+    expect(
+      claimFits(
+        { ...after, capacity: { ...after.capacity, state: 'maintenance' } },
+        { ...a, vmId: 'c', pinnedCpus: [], numaCells: [], devices: [] },
+      ).map((f) => f.filter),
+    ).toEqual(['state']);
   });
 });
 
 describe('guest NUMA cells (issue 11)', () => {
   const MiB = 1024 ** 2;
   it('a claimed cell carries its guest vCPUs: [1 vCPU / 256 MiB, 2 vCPUs / 512 MiB] -> 1 and 2', () => {
-    const claim = claimOf(fits(numaHost(), vmSpec({ vmId: 'v', vcpus: 3, memoryBytes: 768 * MiB, numaNodes: [{ vcpus: 1, memoryBytes: 256 * MiB }, { vcpus: 2, memoryBytes: 512 * MiB }] })));
+    const claim = claimOf(
+      fits(
+        numaHost(),
+        vmSpec({
+          vmId: 'v',
+          vcpus: 3,
+          memoryBytes: 768 * MiB,
+          numaNodes: [
+            { vcpus: 1, memoryBytes: 256 * MiB },
+            { vcpus: 2, memoryBytes: 512 * MiB },
+          ],
+        }),
+      ),
+    );
     expect(claim.numaCells.map((c) => c.vcpus)).toEqual([1, 2]);
     expect(guestCellVcpus(claim)).toEqual([1, 2]);
   });
   it('claims recorded without cell vCPUs split them so every vCPU is in exactly one cell', () => {
     const cell = (guestCell: number) => ({ guestCell, hostNode: 0, cpus: [], memoryBytes: GiB });
     expect(guestCellVcpus({ vcpus: 4, numaCells: [cell(0), cell(1), cell(2)] })).toEqual([2, 1, 1]);
-    expect(guestCellVcpus({ vcpus: 3, numaCells: [{ ...cell(0), cpus: [4] }, { ...cell(1), cpus: [5, 6] }] })).toEqual([1, 2]);
+    expect(
+      guestCellVcpus({
+        vcpus: 3,
+        numaCells: [
+          { ...cell(0), cpus: [4] },
+          { ...cell(1), cpus: [5, 6] },
+        ],
+      }),
+    ).toEqual([1, 2]);
   });
   it('a pinned VM maps each guest cell to a distinct host node, even when one node could hold both', () => {
-    const claim = claimOf(fits(numaHost(), vmSpec({ vmId: 'v', vcpus: 2, cpuPolicy: 'dedicated', memoryBytes: 2 * GiB, numaNodes: [{ vcpus: 1, memoryBytes: GiB }, { vcpus: 1, memoryBytes: GiB }] })));
+    const claim = claimOf(
+      fits(
+        numaHost(),
+        vmSpec({
+          vmId: 'v',
+          vcpus: 2,
+          cpuPolicy: 'dedicated',
+          memoryBytes: 2 * GiB,
+          numaNodes: [
+            { vcpus: 1, memoryBytes: GiB },
+            { vcpus: 1, memoryBytes: GiB },
+          ],
+        }),
+      ),
+    );
     expect(claim.numaCells.map((c) => c.hostNode)).toEqual([0, 1]);
     expect(claim.pinnedCpus).toEqual([0, 4]);
   });
   it('moves an earlier cell when a later one can only go where it sits (matching, not greedy)', () => {
     // Node 0 has 3 GiB free, node 1 only 1 GiB: the 2 GiB cell must take node 0 although it comes second.
-    const host = numaHost({ memoryOvercommit: 1, numaNodes: [
-      { id: 0, cpus: [0, 1, 2, 3], memoryBytes: 3 * GiB, hugepages: [] },
-      { id: 1, cpus: [4, 5, 6, 7], memoryBytes: GiB, hugepages: [] },
-    ] });
-    const claim = claimOf(fits(host, vmSpec({ vmId: 'v', vcpus: 2, cpuPolicy: 'dedicated', memoryBytes: 3 * GiB, numaNodes: [{ vcpus: 1, memoryBytes: GiB }, { vcpus: 1, memoryBytes: 2 * GiB }] })));
+    const host = numaHost({
+      memoryOvercommit: 1,
+      numaNodes: [
+        { id: 0, cpus: [0, 1, 2, 3], memoryBytes: 3 * GiB, hugepages: [] },
+        { id: 1, cpus: [4, 5, 6, 7], memoryBytes: GiB, hugepages: [] },
+      ],
+    });
+    const claim = claimOf(
+      fits(
+        host,
+        vmSpec({
+          vmId: 'v',
+          vcpus: 2,
+          cpuPolicy: 'dedicated',
+          memoryBytes: 3 * GiB,
+          numaNodes: [
+            { vcpus: 1, memoryBytes: GiB },
+            { vcpus: 1, memoryBytes: 2 * GiB },
+          ],
+        }),
+      ),
+    );
     expect(claim.numaCells.map((c) => c.hostNode)).toEqual([1, 0]);
   });
   it('a pinned VM with more guest cells than the host has nodes does not fit there; a shared one does', () => {
     const oneNode = numaHost({ numaNodes: [{ id: 0, cpus: [0, 1, 2, 3, 4, 5, 6, 7], memoryBytes: 32 * GiB, hugepages: [] }] });
-    const cells = [{ vcpus: 1, memoryBytes: GiB }, { vcpus: 1, memoryBytes: GiB }];
+    const cells = [
+      { vcpus: 1, memoryBytes: GiB },
+      { vcpus: 1, memoryBytes: GiB },
+    ];
     const r = fits(oneNode, vmSpec({ vmId: 'v', vcpus: 2, cpuPolicy: 'dedicated', memoryBytes: 2 * GiB, numaNodes: cells }));
     expect(filtersOf(r)).toEqual(['numa']);
     if (!r.ok) expect(r.reasons[0]).toMatchObject({ needed: 2, available: 1, unit: 'nodes', subject: 'distinct nodes' });
     expect(fits(oneNode, vmSpec({ vmId: 'v', vcpus: 2, memoryBytes: 2 * GiB, numaNodes: cells })).ok).toBe(true);
   });
   it('inventory re-check: a pinned claim whose cells share a host node is refused, and does not match the VM', () => {
-    const vm = vmSpec({ vmId: 'v', vcpus: 2, cpuPolicy: 'dedicated', memoryBytes: 2 * GiB, numaNodes: [{ vcpus: 1, memoryBytes: GiB }, { vcpus: 1, memoryBytes: GiB }] });
+    const vm = vmSpec({
+      vmId: 'v',
+      vcpus: 2,
+      cpuPolicy: 'dedicated',
+      memoryBytes: 2 * GiB,
+      numaNodes: [
+        { vcpus: 1, memoryBytes: GiB },
+        { vcpus: 1, memoryBytes: GiB },
+      ],
+    });
     const good = claimOf(fits(numaHost(), vm));
     expect(claimFits(numaHost(), good)).toEqual([]);
     expect(claimMatchesVm(vm, good)).toEqual([]);

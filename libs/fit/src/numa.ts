@@ -24,9 +24,7 @@ export function pagesFor(bytes: number, pageSize: number): number {
 
 function cpusFit(host: HostCapacity, vm: VmSpec, node: NodeFree, vcpus: number): boolean {
   // Dedicated cells need one free host CPU per vCPU; shared cells float over the node's unpinned CPUs.
-  return vm.cpuPolicy === 'dedicated'
-    ? node.cpus.length >= vcpus
-    : allocatableVcpus(node.cpus.length, host.cpuOvercommit) >= vcpus;
+  return vm.cpuPolicy === 'dedicated' ? node.cpus.length >= vcpus : allocatableVcpus(node.cpus.length, host.cpuOvercommit) >= vcpus;
 }
 
 function memoryFree(node: NodeFree, pageSize: number | undefined): number {
@@ -61,10 +59,21 @@ function cellFits(host: HostCapacity, vm: VmSpec, node: NodeFree, cell: VirtualN
 }
 
 /** Why guest cell `i` fits no candidate node (the closest miss), or undefined when one would take it. */
-function cellShortage(host: HostCapacity, vm: VmSpec, candidates: readonly NodeFree[], cell: VirtualNumaNode, i: number, pageSize: number | undefined): FitFailure | undefined {
+function cellShortage(
+  host: HostCapacity,
+  vm: VmSpec,
+  candidates: readonly NodeFree[],
+  cell: VirtualNumaNode,
+  i: number,
+  pageSize: number | undefined,
+): FitFailure | undefined {
   const where = cell.pinnedHostNode === undefined ? 'any host NUMA node' : `host NUMA node ${cell.pinnedHostNode}`;
   if (candidates.length === 0) {
-    return { filter: 'numa', detail: `guest cell ${i} is pinned to host NUMA node ${cell.pinnedHostNode}, which does not exist`, subject: `node ${cell.pinnedHostNode}` };
+    return {
+      filter: 'numa',
+      detail: `guest cell ${i} is pinned to host NUMA node ${cell.pinnedHostNode}, which does not exist`,
+      subject: `node ${cell.pinnedHostNode}`,
+    };
   }
   if (candidates.some((n) => cellFits(host, vm, n, cell, pageSize))) return undefined;
   const withCpus = candidates.filter((n) => cpusFit(host, vm, n, cell.vcpus));
@@ -84,9 +93,22 @@ const candidatesOf = (nodes: NodeFree[], cell: VirtualNumaNode): NodeFree[] =>
  * Each guest cell on a distinct host node (a bipartite matching, Kuhn's augmenting paths: cells in
  * order, the lowest free node first, another cell moved only when it must), or the reason there is none.
  */
-function matchDistinct(host: HostCapacity, vm: VmSpec, nodes: NodeFree[], cells: readonly VirtualNumaNode[], pageSize: number | undefined): NodeFree[] | FitFailure {
+function matchDistinct(
+  host: HostCapacity,
+  vm: VmSpec,
+  nodes: NodeFree[],
+  cells: readonly VirtualNumaNode[],
+  pageSize: number | undefined,
+): NodeFree[] | FitFailure {
   if (cells.length > nodes.length) {
-    return shortage('numa', 'nodes', cells.length, nodes.length, `${cells.length} guest NUMA cells need ${cells.length} distinct host NUMA nodes, the host has ${nodes.length}`, 'distinct nodes');
+    return shortage(
+      'numa',
+      'nodes',
+      cells.length,
+      nodes.length,
+      `${cells.length} guest NUMA cells need ${cells.length} distinct host NUMA nodes, the host has ${nodes.length}`,
+      'distinct nodes',
+    );
   }
   const options = cells.map((cell) => candidatesOf(nodes, cell).filter((n) => cellFits(host, vm, n, cell, pageSize)));
   for (let i = 0; i < cells.length; i++) {
@@ -114,7 +136,14 @@ function matchDistinct(host: HostCapacity, vm: VmSpec, nodes: NodeFree[], cells:
   for (let i = 0; i < cells.length; i++) {
     if (!augment(i, new Set())) {
       const usable = new Set(options.flat().map((n) => n.id)).size;
-      return shortage('numa', 'nodes', cells.length, usable, `${cells.length} guest NUMA cells need distinct host NUMA nodes with room, ${usable} can take one`, 'distinct nodes');
+      return shortage(
+        'numa',
+        'nodes',
+        cells.length,
+        usable,
+        `${cells.length} guest NUMA cells need distinct host NUMA nodes with room, ${usable} can take one`,
+        'distinct nodes',
+      );
     }
   }
   const at: NodeFree[] = [];

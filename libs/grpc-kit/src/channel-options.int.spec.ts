@@ -4,16 +4,24 @@ import { testingV1 } from '@berth/contracts';
 import { callUnary, createClient } from './index.ts';
 import { startEchoServer } from './testing/echo-fixture.ts';
 
-type ChannelzCall = (call: { request: Record<string, string> }, callback: (err: Error | null, res: Record<string, unknown[]>) => void) => void;
+type ChannelzCall = (
+  call: { request: Record<string, string> },
+  callback: (err: Error | null, res: Record<string, unknown[]>) => void,
+) => void;
 
 /** What grpc-js' channelz registry holds (what a channelz service would answer). */
 async function channelz(): Promise<{ servers: number; channels: number }> {
   const handlers = grpc.getChannelzHandlers() as unknown as Record<string, ChannelzCall>;
   const ask = (name: string, field: string, startField: string): Promise<number> =>
     new Promise((resolve, reject) =>
-      handlers[name]!({ request: { [startField]: '0', max_results: '1000' } }, (err, res) => (err ? reject(err) : resolve(res[field]!.length))),
+      handlers[name]!({ request: { [startField]: '0', max_results: '1000' } }, (err, res) =>
+        err ? reject(err) : resolve(res[field]!.length),
+      ),
     );
-  return { servers: await ask('GetServers', 'server', 'start_server_id'), channels: await ask('GetTopChannels', 'channel', 'start_channel_id') };
+  return {
+    servers: await ask('GetServers', 'server', 'start_server_id'),
+    channels: await ask('GetTopChannels', 'channel', 'start_channel_id'),
+  };
 }
 
 describe('channel defaults', () => {

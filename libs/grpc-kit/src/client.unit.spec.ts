@@ -18,9 +18,9 @@ describe('effectiveDeadline', () => {
 
   it('is capped by the parent deadline, never extended by it', () => {
     expect(effectiveDeadline(client, { parent: { deadline: new Date(now + 100), signal: never } }, now).getTime()).toBe(now + 100);
-    expect(
-      effectiveDeadline(client, { deadline: now + 50, parent: { deadline: new Date(now + 100), signal: never } }, now).getTime(),
-    ).toBe(now + 50);
+    expect(effectiveDeadline(client, { deadline: now + 50, parent: { deadline: new Date(now + 100), signal: never } }, now).getTime()).toBe(
+      now + 50,
+    );
     expect(effectiveDeadline(client, { parent: { deadline: undefined, signal: never } }, now).getTime()).toBe(now + 30_000);
   });
 });

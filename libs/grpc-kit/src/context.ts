@@ -72,7 +72,8 @@ class ServerCallContext implements CallContext {
     const call = this.#call;
     const onCancel = (): void => controller.abort(this.#cancelReason());
     // Past setTimeout's range (~24.8 days) there is no timer: grpc-js cancels the call at its deadline.
-    const timer = remaining <= MAX_TIMER_MILLIS ? setTimeout(() => controller.abort(new DeadlineExceededError(this.method)), remaining) : undefined;
+    const timer =
+      remaining <= MAX_TIMER_MILLIS ? setTimeout(() => controller.abort(new DeadlineExceededError(this.method)), remaining) : undefined;
     call.once('cancelled', onCancel);
     this.#disarm = () => {
       clearTimeout(timer);

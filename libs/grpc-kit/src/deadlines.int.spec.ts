@@ -76,7 +76,9 @@ describe('deadlines', () => {
   it('a parent already aborted cancels the call before it is answered', async () => {
     const controller = new AbortController();
     controller.abort(new CancelledError('/parent'));
-    const err = await errorOf(callUnary(toFront, 'echo', { message: 'hi', delayMillis: 0 }, { parent: { deadline: undefined, signal: controller.signal } }));
+    const err = await errorOf(
+      callUnary(toFront, 'echo', { message: 'hi', delayMillis: 0 }, { parent: { deadline: undefined, signal: controller.signal } }),
+    );
     expect(err.code).toBe(grpc.status.CANCELLED);
   });
 });

@@ -4,7 +4,11 @@ import type { Logger } from './logger.ts';
 
 const ServingStatus = grpcHealthV1.HealthCheckResponse_ServingStatus;
 type ServingStatus = grpcHealthV1.HealthCheckResponse_ServingStatus;
-type Watcher = { readonly service: string; readonly call: grpc.ServerWritableStream<unknown, grpcHealthV1.HealthCheckResponse>; last?: ServingStatus };
+type Watcher = {
+  readonly service: string;
+  readonly call: grpc.ServerWritableStream<unknown, grpcHealthV1.HealthCheckResponse>;
+  last?: ServingStatus;
+};
 
 export interface HealthOptions {
   /** Full names of the services this server answers for; "" (the whole server) is always known. */
@@ -58,12 +62,16 @@ export class HealthService {
         callback({ code: grpc.status.NOT_FOUND, details: `unknown service "${service}"` });
         return;
       }
-      this.status(service).then((status) => callback(null, { status }), (err: unknown) => callback(err as Error));
+      this.status(service).then(
+        (status) => callback(null, { status }),
+        (err: unknown) => callback(err as Error),
+      );
     },
     list: (_call, callback) => {
       const services = [...this.known];
       Promise.all(services.map((s) => this.status(s))).then(
-        (statuses) => callback(null, { statuses: Object.fromEntries(services.map((s, i) => [s, { status: statuses[i] ?? ServingStatus.UNKNOWN }])) }),
+        (statuses) =>
+          callback(null, { statuses: Object.fromEntries(services.map((s, i) => [s, { status: statuses[i] ?? ServingStatus.UNKNOWN }])) }),
         (err: unknown) => callback(err as Error),
       );
     },
@@ -90,11 +98,7 @@ export class HealthService {
     if (targets.length === 0) return;
     const ready = this.draining ? false : await this.ready();
     for (const w of targets) {
-      const status = !this.known.has(w.service)
-        ? ServingStatus.SERVICE_UNKNOWN
-        : ready
-          ? ServingStatus.SERVING
-          : ServingStatus.NOT_SERVING;
+      const status = !this.known.has(w.service) ? ServingStatus.SERVICE_UNKNOWN : ready ? ServingStatus.SERVING : ServingStatus.NOT_SERVING;
       if (w.last === status || !this.watchers.has(w)) continue;
       w.last = status;
       w.call.write({ status });

@@ -30,9 +30,7 @@ export function reflectionHandler(index: DescriptorIndex, services: readonly str
 function answer(index: DescriptorIndex, services: readonly string[], request: Request): Answer {
   const files = (name: string | undefined, what: string): Answer => {
     const found = name === undefined ? undefined : index.fileWithDependencies(name);
-    return found
-      ? { $case: 'fileDescriptorResponse', value: { fileDescriptorProto: found } }
-      : notFound(what);
+    return found ? { $case: 'fileDescriptorResponse', value: { fileDescriptorProto: found } } : notFound(what);
   };
   const req = request.messageRequest;
   switch (req?.$case) {

@@ -27,7 +27,11 @@ describe('mutual TLS', () => {
   });
 
   it('accepts a client configured from PEM files', async () => {
-    const files = readTlsFiles({ certFile: join(pki.dir, 'client.crt'), keyFile: join(pki.dir, 'client.key'), caFile: join(pki.dir, 'berth-test-ca.crt') });
+    const files = readTlsFiles({
+      certFile: join(pki.dir, 'client.crt'),
+      keyFile: join(pki.dir, 'client.key'),
+      caFile: join(pki.dir, 'berth-test-ca.crt'),
+    });
     const client = echo.client({ tls: files });
     await expect(callUnary(client, 'echo', request)).resolves.toMatchObject({ message: 'over tls' });
   });
@@ -54,7 +58,13 @@ describe('mutual TLS', () => {
 
   it('refuses mutual TLS without a CA, naming the field', () => {
     const make = (): unknown =>
-      createGrpcServer({ serviceName: 'x', services: [], readiness: async () => true, logger: recordingLogger(), tls: { ...pki.server, requireClientCert: true } });
+      createGrpcServer({
+        serviceName: 'x',
+        services: [],
+        readiness: async () => true,
+        logger: recordingLogger(),
+        tls: { ...pki.server, requireClientCert: true },
+      });
     expect(make).toThrow(ValidationError);
     expect(make).toThrow(/tls\.ca: is required/);
   });

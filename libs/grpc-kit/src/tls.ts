@@ -41,11 +41,7 @@ export function channelCredentials(tls: ClientTls | undefined): grpc.ChannelCred
   if ((tls.cert === undefined) !== (tls.key === undefined)) {
     throw new ValidationError({ field: tls.cert === undefined ? 'tls.cert' : 'tls.key', reason: 'cert and key must be given together' });
   }
-  return grpc.credentials.createSsl(
-    tls.ca ? pem(tls.ca) : null,
-    tls.key ? pem(tls.key) : null,
-    tls.cert ? pem(tls.cert) : null,
-  );
+  return grpc.credentials.createSsl(tls.ca ? pem(tls.ca) : null, tls.key ? pem(tls.key) : null, tls.cert ? pem(tls.cert) : null);
 }
 
 /** Reads PEM files named in configuration (e.g. GRPC_TLS_CERT_FILE) into the shape the kit takes. */

@@ -60,7 +60,9 @@ describe('errors name the file, line and key', () => {
   });
 
   it('malformed PCI address', () => {
-    const e = errorOf(profile('    cost-function: simple\n    devices: [\n      {type: gpu, addr: "01:02.0"}\n      {type: gpu, addr: "1:2:3"}\n    ]'));
+    const e = errorOf(
+      profile('    cost-function: simple\n    devices: [\n      {type: gpu, addr: "01:02.0"}\n      {type: gpu, addr: "1:2:3"}\n    ]'),
+    );
     expect(e).toMatchObject({ line: 9, key: 'ticrypt.vm.hardware-profiles.node.devices[1].addr' });
     expect(e.reason).toMatch(/malformed PCI address "1:2:3"/);
   });
@@ -97,7 +99,11 @@ describe('errors name the file, line and key', () => {
   });
 
   it('syntax error in JSON and YAML carries the line', () => {
-    expect(errorOf('{\n  "ticrypt": {\n    "vm": ,\n  }\n}', { file: 'c.json' })).toMatchObject({ file: 'c.json', line: 3, key: 'ticrypt.vm' });
+    expect(errorOf('{\n  "ticrypt": {\n    "vm": ,\n  }\n}', { file: 'c.json' })).toMatchObject({
+      file: 'c.json',
+      line: 3,
+      key: 'ticrypt.vm',
+    });
     expect(errorOf('ticrypt:\n  vm:\n    - a\n    b: c\n', { file: 'c.yaml' })).toMatchObject({ file: 'c.yaml', line: 4 });
   });
 
@@ -112,7 +118,9 @@ describe('errors name the file, line and key', () => {
   });
 
   it('hard must exceed soft; cores must be a positive whole number', () => {
-    expect(errorOf('ticrypt.vm.cost-functions.s.vms { curve: soft-hard, soft: 2, hard: 2 }').key).toBe('ticrypt.vm.cost-functions.s.vms.hard');
+    expect(errorOf('ticrypt.vm.cost-functions.s.vms { curve: soft-hard, soft: 2, hard: 2 }').key).toBe(
+      'ticrypt.vm.cost-functions.s.vms.hard',
+    );
     const e = errorOf('ticrypt.vm.cost-functions.s {}\nticrypt.vm.hardware-profiles.n { cores: 2.5, memory: 1 GiB, cost-function: s }');
     expect(e).toMatchObject({ line: 2, key: 'ticrypt.vm.hardware-profiles.n.cores', reason: 'expected a whole number' });
   });
@@ -124,20 +132,30 @@ describe('errors name the file, line and key', () => {
   it('is a ValidationError whose field is the key', () => {
     const e = errorOf(profile('    cost-function: nope'));
     expect(e).toBeInstanceOf(ValidationError);
-    expect(e.violations).toEqual([{ field: 'ticrypt.vm.hardware-profiles.node.cost-function', reason: expect.stringMatching(/^cost-functions.conf:6: unknown cost function/) as unknown }]);
+    expect(e.violations).toEqual([
+      {
+        field: 'ticrypt.vm.hardware-profiles.node.cost-function',
+        reason: expect.stringMatching(/^cost-functions.conf:6: unknown cost function/) as unknown,
+      },
+    ]);
   });
 });
 
 describe('HOCON Berth does not evaluate', () => {
   it('substitutions and += elsewhere in the file are ignored', () => {
-    const text = 'ticrypt.home: "/opt"\nticrypt.logs: ${ticrypt.home}/logs\nticrypt.paths += "/x"\n' +
+    const text =
+      'ticrypt.home: "/opt"\nticrypt.logs: ${ticrypt.home}/logs\nticrypt.paths += "/x"\n' +
       'ticrypt.vm.cost-functions.simple.vms { curve: constant, value: 1 }';
     expect(parseHardwareConfig(text, { file: 'c.conf' }).costFunctions.simple?.vms).toEqual({ curve: 'constant', scale: 1, value: 1 });
   });
 
   it('a substitution read by a Berth section is an error naming file, line and key', () => {
     const e = errorOf('base: 8\nticrypt.vm.cost-functions.simple {\n  vcpus: { curve: linear, slope: ${base}, base: 0 }\n}');
-    expect(e).toMatchObject({ line: 3, key: 'ticrypt.vm.cost-functions.simple.vcpus.slope', reason: 'substitutions (${base}) are not supported' });
+    expect(e).toMatchObject({
+      line: 3,
+      key: 'ticrypt.vm.cost-functions.simple.vcpus.slope',
+      reason: 'substitutions (${base}) are not supported',
+    });
     const plus = errorOf('ticrypt.vm.cost-functions.simple {\n  devices += { x: 1 }\n}');
     expect(plus).toMatchObject({ line: 2, key: 'ticrypt.vm.cost-functions.simple.devices', reason: '"+=" is not supported' });
   });

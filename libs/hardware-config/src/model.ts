@@ -61,13 +61,7 @@ export interface PiecewiseCurve extends CurveCommon {
   readonly high: CurveSpec;
 }
 
-export type CurveSpec =
-  | ConstantCurve
-  | InvalidCurve
-  | LinearCurve
-  | HardSoftCurve
-  | UnavailableCurve
-  | PiecewiseCurve;
+export type CurveSpec = ConstantCurve | InvalidCurve | LinearCurve | HardSoftCurve | UnavailableCurve | PiecewiseCurve;
 
 export type CurveType = CurveSpec['curve'];
 

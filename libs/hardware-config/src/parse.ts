@@ -43,7 +43,11 @@ export function parseHardwareConfig(text: string, options: ParseOptions): Hardwa
   const profileSection = at(root, HARDWARE_PROFILES_PATH);
   const realmSection = at(root, REALM_PATH);
   if (!cfSection && !profileSection && !realmSection) {
-    throw new ConfigFileError(root.pos, '', `no ${COST_FUNCTIONS_PATH.join('.')}, ${HARDWARE_PROFILES_PATH.join('.')} or ${REALM_PATH.join('.')} section`);
+    throw new ConfigFileError(
+      root.pos,
+      '',
+      `no ${COST_FUNCTIONS_PATH.join('.')}, ${HARDWARE_PROFILES_PATH.join('.')} or ${REALM_PATH.join('.')} section`,
+    );
   }
   const costFunctions: Record<string, CostFunctionSpec> = {};
   for (const [id, node] of cfSection?.node.fields ?? []) {

@@ -10,18 +10,31 @@ describe('realm settings', () => {
   it('a realm file in the seed format loads every parameter', async () => {
     const realm = await loadRealmSettingsFile(fileURLToPath(new URL('../fixtures/realm.conf', import.meta.url)));
     expect(realm).toEqual({
-      disabled: false, driver: 'libvirt', name: 'Research realm',
-      volumesPool: 'ticrypt-vm', drivesPool: 'ticrypt-vm-drives', bricksPool: 'ticrypt-bricks',
-      logScheduling: true, registrationTimeoutMillis: 600_000, pollFrequencyMillis: 15_000, networkFilter: 'clean-traffic',
+      disabled: false,
+      driver: 'libvirt',
+      name: 'Research realm',
+      volumesPool: 'ticrypt-vm',
+      drivesPool: 'ticrypt-vm-drives',
+      bricksPool: 'ticrypt-bricks',
+      logScheduling: true,
+      registrationTimeoutMillis: 600_000,
+      pollFrequencyMillis: 15_000,
+      networkFilter: 'clean-traffic',
       drives: { lazyAllocation: true, cache: 'writeback', minSizeBytes: GiB, maxSizeBytes: 2 * 1024 ** 4 },
     });
   });
 
-  it('defaults are Berth\'s pools, 5m registration, 30s polling, lazy drives with the default cache', () => {
+  it("defaults are Berth's pools, 5m registration, 30s polling, lazy drives with the default cache", () => {
     expect(parseRealmSettings('', { file: 'realm.conf' })).toEqual({
-      disabled: false, driver: 'libvirt', name: 'libvirt',
-      volumesPool: 'berth-vm', drivesPool: 'berth-vm-drives', bricksPool: 'berth-bricks',
-      logScheduling: false, registrationTimeoutMillis: 300_000, pollFrequencyMillis: 30_000,
+      disabled: false,
+      driver: 'libvirt',
+      name: 'libvirt',
+      volumesPool: 'berth-vm',
+      drivesPool: 'berth-vm-drives',
+      bricksPool: 'berth-bricks',
+      logScheduling: false,
+      registrationTimeoutMillis: 300_000,
+      pollFrequencyMillis: 30_000,
       drives: { lazyAllocation: true, cache: 'default' },
     });
   });

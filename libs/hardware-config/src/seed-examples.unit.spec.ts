@@ -15,8 +15,15 @@ describe('seed 003 cost function examples', () => {
     const config = await loadHardwareConfigFile(fixture('cost-function-basic.conf'));
     expect(config.costFunctions).toEqual({
       simple: {
-        id: 'simple', name: 'Simple', description: 'A basic cost function',
-        vms: linear01, vcpus, memory: memoryScaled, devices: {}, scale: 1, offset: 0,
+        id: 'simple',
+        name: 'Simple',
+        description: 'A basic cost function',
+        vms: linear01,
+        vcpus,
+        memory: memoryScaled,
+        devices: {},
+        scale: 1,
+        offset: 0,
       },
     });
     expect(config.costFunctions.simple?.memory).toMatchObject({ soft: 17179869184, hard: 34359738368 });
@@ -25,7 +32,14 @@ describe('seed 003 cost function examples', () => {
 
   it('basic, alternative memory line: "32 Gib" is 32 GiB, amounts instead of scale', async () => {
     const config = await loadHardwareConfigFile(fixture('cost-function-basic-alternative.conf'));
-    expect(config.costFunctions.simple?.memory).toEqual({ curve: 'hard-soft', scale: 1, soft: 16 * GiB, hard: 32 * GiB, softAmt: 10, hardAmt: 100 });
+    expect(config.costFunctions.simple?.memory).toEqual({
+      curve: 'hard-soft',
+      scale: 1,
+      soft: 16 * GiB,
+      hard: 32 * GiB,
+      softAmt: 10,
+      hardAmt: 100,
+    });
   });
 
   it('GPU: devices.nvidia-gpu path key becomes a device curve; offset 100000', async () => {
@@ -50,12 +64,35 @@ describe('seed 003 hardware profile examples', () => {
     const config = await loadHardwareConfigFile(fixture('ticrypt-vm.conf'));
     expect(Object.keys(config.costFunctions).sort()).toEqual(['nvidia-gpu', 'pool1', 'pool2']);
     expect(config.profiles).toEqual({
-      pool1: { id: 'pool1', name: 'Pool 1', description: 'Standard host in pool 1', cores: 8, memoryBytes: 32 * GiB, devices: [], costFunction: 'pool1' },
-      pool2: { id: 'pool2', name: 'Pool 2', description: 'Standard host in pool 2', cores: 8, memoryBytes: 32 * GiB, devices: [], costFunction: 'pool2' },
+      pool1: {
+        id: 'pool1',
+        name: 'Pool 1',
+        description: 'Standard host in pool 1',
+        cores: 8,
+        memoryBytes: 32 * GiB,
+        devices: [],
+        costFunction: 'pool1',
+      },
+      pool2: {
+        id: 'pool2',
+        name: 'Pool 2',
+        description: 'Standard host in pool 2',
+        cores: 8,
+        memoryBytes: 32 * GiB,
+        devices: [],
+        costFunction: 'pool2',
+      },
       'nvidia-gpu-node': {
-        id: 'nvidia-gpu-node', name: 'NVidia GPU Node', description: 'Special nodes with NVidia GPUs attached',
-        cores: 8, memoryBytes: 34359738368, costFunction: 'nvidia-gpu',
-        devices: [{ type: 'nvidia-gpu', address: '0000:01:02.0' }, { type: 'nvidia-gpu', address: '0000:02:03.0' }],
+        id: 'nvidia-gpu-node',
+        name: 'NVidia GPU Node',
+        description: 'Special nodes with NVidia GPUs attached',
+        cores: 8,
+        memoryBytes: 34359738368,
+        costFunction: 'nvidia-gpu',
+        devices: [
+          { type: 'nvidia-gpu', address: '0000:01:02.0' },
+          { type: 'nvidia-gpu', address: '0000:02:03.0' },
+        ],
       },
     });
   });
@@ -82,10 +119,19 @@ describe('seed 003 curve examples', () => {
       unavailable: { curve: 'unavailable', scale: 1 },
       'piecewise-constant': { curve: 'piecewise', scale: 1, cutoff: 6, low: { curve: 'constant', scale: 1, value: 5 }, high: invalid },
       'piecewise-as-hard-soft': {
-        curve: 'piecewise', scale: 1, cutoff: 1, low: { curve: 'linear', scale: 1, slope: 1, base: 0 },
+        curve: 'piecewise',
+        scale: 1,
+        cutoff: 1,
+        low: { curve: 'linear', scale: 1, slope: 1, base: 0 },
         high: { curve: 'piecewise', scale: 1, cutoff: 2, low: { curve: 'linear', scale: 1, slope: 9, base: -8 }, high: invalid },
       },
-      'piecewise-as-unavailable': { curve: 'piecewise', scale: 1, cutoff: 0, low: { curve: 'constant', scale: 1, value: 0 }, high: invalid },
+      'piecewise-as-unavailable': {
+        curve: 'piecewise',
+        scale: 1,
+        cutoff: 0,
+        low: { curve: 'constant', scale: 1, value: 0 },
+        high: invalid,
+      },
     });
   });
 

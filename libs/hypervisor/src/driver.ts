@@ -5,15 +5,7 @@
  */
 import type { DomainSpec } from './domain-spec.ts';
 
-export type DomainState =
-  | 'running'
-  | 'blocked'
-  | 'paused'
-  | 'shutting-down'
-  | 'shut-off'
-  | 'crashed'
-  | 'suspended'
-  | 'no-state';
+export type DomainState = 'running' | 'blocked' | 'paused' | 'shutting-down' | 'shut-off' | 'crashed' | 'suspended' | 'no-state';
 
 export interface DomainInfo {
   readonly name: string;

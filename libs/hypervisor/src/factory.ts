@@ -23,7 +23,8 @@ export function createDriver(uri: string, opts: DriverFactoryOptions = {}): Hype
   }
   if (isLxdUri(uri)) {
     return new LxdDriver({
-      uri, ...(opts.lxdCredentials ? { credentials: opts.lxdCredentials } : {}),
+      uri,
+      ...(opts.lxdCredentials ? { credentials: opts.lxdCredentials } : {}),
       ...(opts.callTimeoutMillis !== undefined ? { callTimeoutMillis: opts.callTimeoutMillis } : {}),
     });
   }

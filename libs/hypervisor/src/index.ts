@@ -1,6 +1,12 @@
 export type * from './driver.ts';
 export {
-  HypervisorError, isHypervisorError, isTransient, MigrationError, isMigrationError, type HypervisorErrorKind, type MigrationFailure,
+  HypervisorError,
+  isHypervisorError,
+  isTransient,
+  MigrationError,
+  isMigrationError,
+  type HypervisorErrorKind,
+  type MigrationFailure,
 } from './errors.ts';
 export { domainName, domainUuid, vmIdOfDomain, volumeName, assertVmId, DOMAIN_PREFIX } from './naming.ts';
 export { domainSpecFromClaim, sriovNetworkName, type DomainSpec, type VmRuntimeRequest } from './domain-spec.ts';
@@ -9,7 +15,12 @@ export { buildDomainXml, type DomainXmlOptions, type VirtType } from './libvirt/
 export { LibvirtDriver, type LibvirtDriverOptions } from './libvirt/libvirt-driver.ts';
 export { classifyVirshError, type RunAs } from './libvirt/virsh.ts';
 export { SimulatorFleet, SimulatorDriver, type SimHostConfig, type SimOperation, type SimulatorOptions } from './simulator/simulator.ts';
-export { MigrationModel, type SimMigrationSettings, type SimMigrationFailure, type SimMigrationFailureRule } from './simulator/migration.ts';
+export {
+  MigrationModel,
+  type SimMigrationSettings,
+  type SimMigrationFailure,
+  type SimMigrationFailureRule,
+} from './simulator/migration.ts';
 export { migrateArgs, parseJobInfo } from './libvirt/migrate-args.ts';
 export { LxdDriver, RECONNECTED as LXD_EVENTS_RECONNECTED, type LxdDriverOptions } from './lxd/lxd-driver.ts';
 export { certificateFingerprint, type LxdCredentials } from './lxd/client.ts';

@@ -13,7 +13,10 @@ const NAMESPACE = Buffer.from('6d0c7b2e8f1a4c3e9b5d2a7f1e0c4b8a', 'hex');
 
 export function assertVmId(vmId: string, field = 'vmId'): void {
   if (!VM_ID.test(vmId)) {
-    throw new ValidationError({ field, reason: `"${vmId}" must be 1-63 characters of letters, digits, '_', '.', '-' starting with a letter or digit` });
+    throw new ValidationError({
+      field,
+      reason: `"${vmId}" must be 1-63 characters of letters, digits, '_', '.', '-' starting with a letter or digit`,
+    });
   }
 }
 

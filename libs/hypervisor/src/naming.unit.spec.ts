@@ -9,12 +9,14 @@ describe('naming', () => {
   });
 
   it('gives other ids a stable, well-formed v5-style UUID, distinct per id', () => {
-    fc.assert(fc.property(fc.stringMatching(/^[a-z0-9][a-z0-9_.-]{0,30}$/), fc.stringMatching(/^[a-z0-9][a-z0-9_.-]{0,30}$/), (a, b) => {
-      const u = domainUuid(a);
-      expect(u).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-5[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
-      expect(domainUuid(a)).toBe(u);
-      if (a !== b) expect(domainUuid(b)).not.toBe(u);
-    }));
+    fc.assert(
+      fc.property(fc.stringMatching(/^[a-z0-9][a-z0-9_.-]{0,30}$/), fc.stringMatching(/^[a-z0-9][a-z0-9_.-]{0,30}$/), (a, b) => {
+        const u = domainUuid(a);
+        expect(u).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-5[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
+        expect(domainUuid(a)).toBe(u);
+        if (a !== b) expect(domainUuid(b)).not.toBe(u);
+      }),
+    );
   });
 
   it('round-trips VM id and domain name, and ignores foreign domains', () => {

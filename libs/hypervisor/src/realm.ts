@@ -11,7 +11,10 @@ export type { DriveCache, RealmSettings };
 export const parseLibvirtRealm: (input: Readonly<Record<string, unknown>>, field?: string) => RealmSettings = realmSettingsFromObject;
 
 /** tiCrypt's defaults (seed 003) with Berth's pool names. */
-export const DEFAULT_REALM: RealmSettings = Object.freeze({ ...parseLibvirtRealm({}), drives: Object.freeze(parseLibvirtRealm({}).drives) });
+export const DEFAULT_REALM: RealmSettings = Object.freeze({
+  ...parseLibvirtRealm({}),
+  drives: Object.freeze(parseLibvirtRealm({}).drives),
+});
 
 /** Rejects a disk the realm does not allow (drives.min-size / drives.max-size). */
 export function checkDriveSize(realm: RealmSettings, sizeBytes: number, field: string): void {

@@ -11,11 +11,19 @@ describe('parseLibvirtRealm', () => {
 
   it('reads the seed 003 keys, flat or nested, and the "Livbirt" spelling', () => {
     const r = parseLibvirtRealm({
-      driver: 'Livbirt', 'volumes-pool': 'ticrypt-vm', 'registration-timeout': '10m', 'poll-frequency': '15s',
-      'drives.lazy-allocation': 'off', drives: { cache: 'none', 'min-size': '1 GiB', 'max-size': '2 TiB' }, 'network-filter': 'clean-traffic',
+      driver: 'Livbirt',
+      'volumes-pool': 'ticrypt-vm',
+      'registration-timeout': '10m',
+      'poll-frequency': '15s',
+      'drives.lazy-allocation': 'off',
+      drives: { cache: 'none', 'min-size': '1 GiB', 'max-size': '2 TiB' },
+      'network-filter': 'clean-traffic',
     });
     expect(r).toMatchObject({
-      volumesPool: 'ticrypt-vm', registrationTimeoutMillis: 600_000, pollFrequencyMillis: 15_000, networkFilter: 'clean-traffic',
+      volumesPool: 'ticrypt-vm',
+      registrationTimeoutMillis: 600_000,
+      pollFrequencyMillis: 15_000,
+      networkFilter: 'clean-traffic',
       drives: { lazyAllocation: false, cache: 'none', minSizeBytes: 1024 ** 3, maxSizeBytes: 2 * 1024 ** 4 },
     });
   });

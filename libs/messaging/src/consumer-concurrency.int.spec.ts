@@ -43,11 +43,21 @@ describe.skipIf(!(await infraAvailable('nats')))('startConsumer with concurrency
   const start = async (type: string, handle: ConsumerOptions['handle'], extra: Partial<ConsumerOptions> = {}) => {
     n += 1;
     const durable = `conc-${n}`;
-    const c = await startConsumer({ nc, prefix, stream: 'BERTH_INVENTORY', durable, filterSubject: `berth.inventory.vm.${type}`, handle, backoffMillis: [50], ...extra });
+    const c = await startConsumer({
+      nc,
+      prefix,
+      stream: 'BERTH_INVENTORY',
+      durable,
+      filterSubject: `berth.inventory.vm.${type}`,
+      handle,
+      backoffMillis: [50],
+      ...extra,
+    });
     running.push(c);
     return { durable, consumer: c };
   };
-  const ackPending = async (durable: string): Promise<number> => (await (await jetstreamManager(nc)).consumers.info(stream, durable)).num_ack_pending;
+  const ackPending = async (durable: string): Promise<number> =>
+    (await (await jetstreamManager(nc)).consumers.info(stream, durable)).num_ack_pending;
 
   it('handles up to `concurrency` messages at once, and no more', async () => {
     const gate = latch();
@@ -97,7 +107,9 @@ describe.skipIf(!(await infraAvailable('nats')))('startConsumer with concurrency
       { concurrency: 8 },
     );
     const keys = ['vm-a', 'vm-b', 'vm-c', 'vm-d'];
-    const events = Array.from({ length: 40 }, (_, i) => makeEvent({ type: 'Keyed', streamId: keys[i % keys.length]!, streamPosition: Math.floor(i / keys.length) + 1, data: { i } }));
+    const events = Array.from({ length: 40 }, (_, i) =>
+      makeEvent({ type: 'Keyed', streamId: keys[i % keys.length]!, streamPosition: Math.floor(i / keys.length) + 1, data: { i } }),
+    );
     await Promise.all(events.map((e) => publish(e))); // pipelined: the stream keeps this order
     await eventually(() => [...seen.values()].reduce((s, v) => s + v.length, 0) === 40, 30_000, 'all forty handled');
     expect(overlaps).toEqual([]);
@@ -128,7 +140,7 @@ describe.skipIf(!(await infraAvailable('nats')))('startConsumer with concurrency
     expect(most).toBe(1);
   });
 
-  it('redelivers a nak\'d or failing message under concurrency and finally acks it', async () => {
+  it("redelivers a nak'd or failing message under concurrency and finally acks it", async () => {
     const deliveries = new Map<number, number[]>();
     const { durable } = await start(
       'Retried',
@@ -143,7 +155,11 @@ describe.skipIf(!(await infraAvailable('nats')))('startConsumer with concurrency
       { concurrency: 4 },
     );
     for (let i = 0; i < 8; i++) await publish(makeEvent({ type: 'Retried', data: { i } }));
-    await eventually(() => deliveries.size === 8 && deliveries.get(2)?.length === 2 && deliveries.get(4)?.length === 2, 20_000, 'redeliveries');
+    await eventually(
+      () => deliveries.size === 8 && deliveries.get(2)?.length === 2 && deliveries.get(4)?.length === 2,
+      20_000,
+      'redeliveries',
+    );
     await eventually(async () => (await ackPending(durable)) === 0, 10_000, 'every message acked');
     expect(deliveries.get(2)).toEqual([1, 2]);
     expect(deliveries.get(4)).toEqual([1, 2]);
@@ -178,7 +194,9 @@ describe.skipIf(!(await infraAvailable('nats')))('startConsumer with concurrency
 
   it('recreates its durable after deletion and keeps handling', async () => {
     const got = new Set<number>();
-    const { durable, consumer } = await start('Recreated', async (env) => (got.add((env.data as { i: number }).i), ack()), { concurrency: 4 });
+    const { durable, consumer } = await start('Recreated', async (env) => (got.add((env.data as { i: number }).i), ack()), {
+      concurrency: 4,
+    });
     for (let i = 0; i < 4; i++) await publish(makeEvent({ type: 'Recreated', data: { i } }));
     await eventually(() => got.size === 4, 20_000, 'first deliveries');
     await (await jetstreamManager(nc)).consumers.delete(stream, durable);
@@ -196,14 +214,22 @@ describe.skipIf(!(await infraAvailable('nats')))('startConsumer with concurrency
   it('acknowledges unread the types it was not asked for, judged by the Berth-Event-Type header', async () => {
     const typed = createEventPublisher(nc, { service: 'inventory', prefix, subjectFor: (e) => `berth.inventory.typed.${e.type}` });
     const seen: string[] = [];
-    const { durable } = await start('unused', async (env) => {
-      seen.push(env.type);
-      return ack();
-    }, { filterSubject: 'berth.inventory.typed.>', types: ['Wanted'], concurrency: 4 });
+    const { durable } = await start(
+      'unused',
+      async (env) => {
+        seen.push(env.type);
+        return ack();
+      },
+      { filterSubject: 'berth.inventory.typed.>', types: ['Wanted'], concurrency: 4 },
+    );
     for (const type of ['Noise', 'Wanted', 'Noise', 'Other', 'Wanted']) await typed(makeEvent({ type }));
     // No type header: read and handled, whatever its type.
     nc.publish(`${prefix}.berth.inventory.typed.Bare`, new TextEncoder().encode(JSON.stringify(makeEvent({ type: 'Bare' }))));
-    await eventually(async () => (seen.length === 3 && (await ackPending(durable)) === 0 ? true : undefined), 20_000, 'wanted handled, the rest acknowledged');
+    await eventually(
+      async () => (seen.length === 3 && (await ackPending(durable)) === 0 ? true : undefined),
+      20_000,
+      'wanted handled, the rest acknowledged',
+    );
     expect(seen.sort()).toEqual(['Bare', 'Wanted', 'Wanted']);
     const info = await (await jetstreamManager(nc)).consumers.info(stream, durable);
     expect(info.num_pending + info.num_ack_pending).toBe(0);
@@ -212,7 +238,16 @@ describe.skipIf(!(await infraAvailable('nats')))('startConsumer with concurrency
 
   it('rejects a bad concurrency, orderingKey or types, naming the field', async () => {
     await expect(
-      startConsumer({ nc, stream: 'BERTH_INVENTORY', durable: 'ok', filterSubject: 'x', handle: async () => ack(), concurrency: 0, orderingKey: 'streamId' as unknown as ConsumerOptions['orderingKey'], types: [''] }),
+      startConsumer({
+        nc,
+        stream: 'BERTH_INVENTORY',
+        durable: 'ok',
+        filterSubject: 'x',
+        handle: async () => ack(),
+        concurrency: 0,
+        orderingKey: 'streamId' as unknown as ConsumerOptions['orderingKey'],
+        types: [''],
+      }),
     ).rejects.toMatchObject({
       name: 'ValidationError',
       violations: [

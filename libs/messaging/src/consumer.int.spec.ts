@@ -35,7 +35,16 @@ describe.skipIf(!(await infraAvailable('nats')))('startConsumer', () => {
   const start = async (type: string, handle: ConsumerOptions['handle'], extra: Partial<ConsumerOptions> = {}) => {
     n += 1;
     const durable = `test-${n}`;
-    const c = await startConsumer({ nc, prefix, stream: 'BERTH_INVENTORY', durable, filterSubject: `berth.inventory.vm.${type}`, handle, backoffMillis: [50], ...extra });
+    const c = await startConsumer({
+      nc,
+      prefix,
+      stream: 'BERTH_INVENTORY',
+      durable,
+      filterSubject: `berth.inventory.vm.${type}`,
+      handle,
+      backoffMillis: [50],
+      ...extra,
+    });
     running.push(c);
     return { durable, consumer: c };
   };
@@ -49,7 +58,11 @@ describe.skipIf(!(await infraAvailable('nats')))('startConsumer', () => {
     const { metadata: _m, ...envelope } = e;
     expect(got[0]).toEqual(envelope);
     const info = await (await jetstreamManager(nc)).consumers.info(`${prefix.toUpperCase()}_BERTH_INVENTORY`, durable);
-    await eventually(async () => (await (await jetstreamManager(nc)).consumers.info(info.stream_name, durable)).num_ack_pending === 0, 10_000, 'ack');
+    await eventually(
+      async () => (await (await jetstreamManager(nc)).consumers.info(info.stream_name, durable)).num_ack_pending === 0,
+      10_000,
+      'ack',
+    );
   });
 
   it('redelivers after nak with delay, with a growing delivery count', async () => {
@@ -81,10 +94,14 @@ describe.skipIf(!(await infraAvailable('nats')))('startConsumer', () => {
     const first = await eventually(() => lastDeadLetter(nc, prefix, durable), 20_000, 'dead letter');
     expect(first.header.get(DeadLetterHeaders.reason)).toMatch(/^poison: unparseable JSON/);
     await js.publish(`${prefix}.berth.inventory.vm.Poison`, JSON.stringify({ id: 'x', type: 'Poison' }));
-    const second = await eventually(async () => {
-      const dl = await lastDeadLetter(nc, prefix, durable);
-      return dl !== undefined && dl.seq !== first.seq ? dl : undefined;
-    }, 20_000, 'second dead letter');
+    const second = await eventually(
+      async () => {
+        const dl = await lastDeadLetter(nc, prefix, durable);
+        return dl !== undefined && dl.seq !== first.seq ? dl : undefined;
+      },
+      20_000,
+      'second dead letter',
+    );
     expect(second.header.get(DeadLetterHeaders.reason)).toMatch(/^poison: invalid envelope: .*schemaVersion/);
     expect(second.header.get(DeadLetterHeaders.deliveries)).toBe('1');
     expect(calls).toBe(0);
@@ -184,7 +201,9 @@ describe.skipIf(!(await infraAvailable('nats')))('startConsumer', () => {
   });
 
   it('rejects bad options with a typed error naming the field', async () => {
-    await expect(startConsumer({ nc, stream: 'BERTH_INVENTORY', durable: 'bad.name', filterSubject: 'x', handle: async () => ack(), maxDeliver: 0 })).rejects.toMatchObject({
+    await expect(
+      startConsumer({ nc, stream: 'BERTH_INVENTORY', durable: 'bad.name', filterSubject: 'x', handle: async () => ack(), maxDeliver: 0 }),
+    ).rejects.toMatchObject({
       name: 'ValidationError',
       violations: [
         { field: 'durable', reason: expect.any(String) },

@@ -88,12 +88,24 @@ function validate(o: ConsumerOptions): void {
   v.check(o.stream.length > 0, 'stream', 'must not be empty');
   v.check(o.filterSubject.length > 0 && !/\s/.test(o.filterSubject), 'filterSubject', 'must be a subject without spaces');
   v.check(o.maxDeliver === undefined || (Number.isInteger(o.maxDeliver) && o.maxDeliver >= 1), 'maxDeliver', 'must be an integer >= 1');
-  v.check(o.backoffMillis === undefined || o.backoffMillis.every((b) => Number.isFinite(b) && b >= 0), 'backoffMillis', 'must be numbers >= 0');
+  v.check(
+    o.backoffMillis === undefined || o.backoffMillis.every((b) => Number.isFinite(b) && b >= 0),
+    'backoffMillis',
+    'must be numbers >= 0',
+  );
   v.check(o.ackWaitMillis === undefined || o.ackWaitMillis >= 100, 'ackWaitMillis', 'must be >= 100');
   v.check(o.batchSize === undefined || (Number.isInteger(o.batchSize) && o.batchSize >= 1), 'batchSize', 'must be an integer >= 1');
-  v.check(o.concurrency === undefined || (Number.isInteger(o.concurrency) && o.concurrency >= 1 && o.concurrency <= 1024), 'concurrency', 'must be an integer 1..1024');
+  v.check(
+    o.concurrency === undefined || (Number.isInteger(o.concurrency) && o.concurrency >= 1 && o.concurrency <= 1024),
+    'concurrency',
+    'must be an integer 1..1024',
+  );
   v.check(o.orderingKey === undefined || typeof o.orderingKey === 'function', 'orderingKey', 'must be a function');
-  v.check(o.types === undefined || (Array.isArray(o.types) && o.types.every((t) => typeof t === 'string' && t.length > 0)), 'types', 'must be non-empty strings');
+  v.check(
+    o.types === undefined || (Array.isArray(o.types) && o.types.every((t) => typeof t === 'string' && t.length > 0)),
+    'types',
+    'must be non-empty strings',
+  );
   v.check(o.expiresMillis === undefined || o.expiresMillis >= 1000, 'expiresMillis', 'must be >= 1000');
   v.throwIfAny();
 }
@@ -223,7 +235,9 @@ export async function startConsumer(o: ConsumerOptions): Promise<RunningConsumer
         for (let t = await waiting.next(); t !== undefined; t = await waiting.next()) {
           const { msg, key } = t;
           const handling = processMessage(msg, parsedOf.get(msg))
-            .catch((e: unknown) => logger.error({ err: e, durable: o.durable, seq: msg.info.streamSequence }, 'message not ended; the server will redeliver it'))
+            .catch((e: unknown) =>
+              logger.error({ err: e, durable: o.durable, seq: msg.info.streamSequence }, 'message not ended; the server will redeliver it'),
+            )
             .finally(() => {
               inHand.delete(handling);
               waiting.done(key);

@@ -50,9 +50,17 @@ export function parseNatsDefinitions(json: unknown): NatsDefinitions {
     const f = `streams[${i}]`;
     if (!isObj(s)) return void v.add(f, 'must be an object');
     v.check(isStr(s['name']) && /^[A-Za-z0-9_-]+$/.test(s['name']), `${f}.name`, 'must be a stream name ([A-Za-z0-9_-]+)');
-    v.check(Array.isArray(s['subjects']) && s['subjects'].length > 0 && s['subjects'].every(isStr), `${f}.subjects`, 'must be a non-empty array of subjects');
+    v.check(
+      Array.isArray(s['subjects']) && s['subjects'].length > 0 && s['subjects'].every(isStr),
+      `${f}.subjects`,
+      'must be a non-empty array of subjects',
+    );
     v.check(s['storage'] === 'file' || s['storage'] === 'memory', `${f}.storage`, 'must be "file" or "memory"');
-    v.check(['limits', 'workqueue', 'interest'].includes(s['retention'] as string), `${f}.retention`, 'must be limits, workqueue or interest');
+    v.check(
+      ['limits', 'workqueue', 'interest'].includes(s['retention'] as string),
+      `${f}.retention`,
+      'must be limits, workqueue or interest',
+    );
     v.check(isNum(s['maxAgeMillis']), `${f}.maxAgeMillis`, 'must be a number >= 0');
     v.check(isNum(s['duplicateWindowMillis']) && s['duplicateWindowMillis'] > 0, `${f}.duplicateWindowMillis`, 'must be a number > 0');
   });

@@ -42,10 +42,11 @@ async function info(jsm: JetStreamManager, stream: string, durable: string): Pro
  * the last stream sequence this process finished, rather than from the start of the stream.
  */
 export async function ensureDurable(jsm: JetStreamManager, spec: DurableSpec, resumeFrom?: number): Promise<DurableOutcome> {
-  const filter: Partial<ConsumerConfig> = spec.filterSubjects === undefined
-    ? { filter_subject: spec.filterSubject, filter_subjects: undefined }
-    // The other one cleared: an update merges into the stored config, and the two may not both be set.
-    : { filter_subjects: [...spec.filterSubjects], filter_subject: undefined };
+  const filter: Partial<ConsumerConfig> =
+    spec.filterSubjects === undefined
+      ? { filter_subject: spec.filterSubject, filter_subjects: undefined }
+      : // The other one cleared: an update merges into the stored config, and the two may not both be set.
+        { filter_subjects: [...spec.filterSubjects], filter_subject: undefined };
   const want = {
     ack_wait: nanos(spec.ackWaitMillis),
     max_deliver: spec.serverMaxDeliver,
@@ -55,14 +56,17 @@ export async function ensureDurable(jsm: JetStreamManager, spec: DurableSpec, re
   const existing = await info(jsm, spec.stream, spec.durable);
   if (existing === undefined) {
     const start: Partial<ConsumerConfig> =
-      resumeFrom === undefined ? { deliver_policy: DeliverPolicy.All } : { deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: resumeFrom };
+      resumeFrom === undefined
+        ? { deliver_policy: DeliverPolicy.All }
+        : { deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: resumeFrom };
     await jsm.consumers.add(spec.stream, { durable_name: spec.durable, ack_policy: AckPolicy.Explicit, ...start, ...want });
     return 'created';
   }
   const c = existing.config;
-  const sameFilter = spec.filterSubjects === undefined
-    ? c.filter_subject === spec.filterSubject && (c.filter_subjects ?? []).length === 0
-    : !c.filter_subject && JSON.stringify(c.filter_subjects ?? []) === JSON.stringify(spec.filterSubjects);
+  const sameFilter =
+    spec.filterSubjects === undefined
+      ? c.filter_subject === spec.filterSubject && (c.filter_subjects ?? []).length === 0
+      : !c.filter_subject && JSON.stringify(c.filter_subjects ?? []) === JSON.stringify(spec.filterSubjects);
   if (c.ack_wait === want.ack_wait && c.max_deliver === want.max_deliver && c.max_ack_pending === want.max_ack_pending && sameFilter) {
     return 'unchanged';
   }

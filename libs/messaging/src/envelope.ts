@@ -19,7 +19,8 @@ export function parseEnvelope(body: Uint8Array): EnvelopeParse {
 }
 
 export function validateEnvelope(json: unknown): EnvelopeParse {
-  if (typeof json !== 'object' || json === null || Array.isArray(json)) return { ok: false, reason: 'invalid envelope: body must be a JSON object' };
+  if (typeof json !== 'object' || json === null || Array.isArray(json))
+    return { ok: false, reason: 'invalid envelope: body must be a JSON object' };
   const o = json as Record<string, unknown>;
   const problems: string[] = [];
   const str = (k: string): void => {
@@ -31,9 +32,11 @@ export function validateEnvelope(json: unknown): EnvelopeParse {
   str('globalPosition');
   str('occurredAt');
   if (!Number.isInteger(o['schemaVersion']) || (o['schemaVersion'] as number) < 1) problems.push('schemaVersion must be an integer >= 1');
-  if (!Number.isInteger(o['streamPosition']) || (o['streamPosition'] as number) < 1) problems.push('streamPosition must be an integer >= 1');
+  if (!Number.isInteger(o['streamPosition']) || (o['streamPosition'] as number) < 1)
+    problems.push('streamPosition must be an integer >= 1');
   if (o['commandId'] !== undefined && typeof o['commandId'] !== 'string') problems.push('commandId must be a string when present');
-  if (o['transactionId'] !== undefined && (typeof o['transactionId'] !== 'string' || !/^\d+$/.test(o['transactionId']))) problems.push('transactionId must be a decimal string when present');
+  if (o['transactionId'] !== undefined && (typeof o['transactionId'] !== 'string' || !/^\d+$/.test(o['transactionId'])))
+    problems.push('transactionId must be a decimal string when present');
   if (!('data' in o)) problems.push('data is missing');
   if (problems.length > 0) return { ok: false, reason: `invalid envelope: ${problems.join('; ')}` };
   return { ok: true, envelope: o as unknown as EventEnvelope };

@@ -32,10 +32,13 @@ describe('parseEnvelope', () => {
     expect(r).toEqual({ ok: true, envelope: { ...valid, commandId: 'c1' } });
   });
 
-  it('carries the producing transaction id (the event\'s log position with globalPosition) when the event has one', () => {
+  it("carries the producing transaction id (the event's log position with globalPosition) when the event has one", () => {
     const r = parseEnvelope(envelopeBody({ ...valid, transactionId: '7781' }));
     expect(r).toEqual({ ok: true, envelope: { ...valid, transactionId: '7781' } });
-    expect(parseEnvelope(enc(JSON.stringify({ ...valid, transactionId: 12 })))).toMatchObject({ ok: false, reason: expect.stringContaining('transactionId must be a decimal string') });
+    expect(parseEnvelope(enc(JSON.stringify({ ...valid, transactionId: 12 })))).toMatchObject({
+      ok: false,
+      reason: expect.stringContaining('transactionId must be a decimal string'),
+    });
   });
 
   it('calls unparseable bytes and invalid UTF-8 poison', () => {
@@ -56,9 +59,21 @@ describe('parseEnvelope', () => {
 });
 
 describe('envelopeBody with dataJson', () => {
-  const head = { id: 'e1', type: 'VmRequested', schemaVersion: 1, streamId: 'vm-1', streamPosition: 1, globalPosition: '17', occurredAt: '2026-01-01T00:00:00.000Z' };
+  const head = {
+    id: 'e1',
+    type: 'VmRequested',
+    schemaVersion: 1,
+    streamId: 'vm-1',
+    streamPosition: 1,
+    globalPosition: '17',
+    occurredAt: '2026-01-01T00:00:00.000Z',
+  };
   /** Postgres prints jsonb with `": "` and `", "`; any JSON text must do. */
-  const forms = (v: unknown): string[] => [JSON.stringify(v), JSON.stringify(v, null, 2), JSON.stringify(v).replace(/,"/g, ', "').replace(/":/g, '": ')];
+  const forms = (v: unknown): string[] => [
+    JSON.stringify(v),
+    JSON.stringify(v, null, 2),
+    JSON.stringify(v).replace(/,"/g, ', "').replace(/":/g, '": '),
+  ];
 
   it('parses to the same envelope as the object form, for any JSON data and with or without a command id', () => {
     fc.assert(
@@ -76,10 +91,26 @@ describe('envelopeBody with dataJson', () => {
   });
 
   it('keeps tricky data and the field order, and leaves metadata out', () => {
-    const tricky = '{"q": "\\"\\\\", "u": "é😀\u2028", "c": "\\u0001", "n": [1000000000000000000000, 0.000001, 1.50], "e": {}, "a": [[], [{}]]}';
-    const body = new TextDecoder().decode(envelopeBody(Object.assign({}, head, { commandId: 'c1', dataJson: tricky, metadata: { traceparent: 'x' } })));
-    expect(Object.keys(JSON.parse(body) as object)).toEqual(['id', 'type', 'schemaVersion', 'streamId', 'streamPosition', 'globalPosition', 'occurredAt', 'commandId', 'data']);
-    expect(parseEnvelope(enc(body))).toStrictEqual({ ok: true, envelope: { ...head, commandId: 'c1', data: JSON.parse(tricky) as unknown } });
+    const tricky =
+      '{"q": "\\"\\\\", "u": "é😀\u2028", "c": "\\u0001", "n": [1000000000000000000000, 0.000001, 1.50], "e": {}, "a": [[], [{}]]}';
+    const body = new TextDecoder().decode(
+      envelopeBody(Object.assign({}, head, { commandId: 'c1', dataJson: tricky, metadata: { traceparent: 'x' } })),
+    );
+    expect(Object.keys(JSON.parse(body) as object)).toEqual([
+      'id',
+      'type',
+      'schemaVersion',
+      'streamId',
+      'streamPosition',
+      'globalPosition',
+      'occurredAt',
+      'commandId',
+      'data',
+    ]);
+    expect(parseEnvelope(enc(body))).toStrictEqual({
+      ok: true,
+      envelope: { ...head, commandId: 'c1', data: JSON.parse(tricky) as unknown },
+    });
     expect((JSON.parse(body) as { data: { n: number[] } }).data.n).toEqual([1e21, 1e-6, 1.5]);
   });
 });
@@ -113,19 +144,24 @@ describe('definitions', () => {
     expect(consumerDefinition('scheduler-vm-requested').filterSubject).toBe('berth.inventory.vm.VmRequested');
   });
   it('rejects bad definitions naming each field', () => {
-    expect(thrown(() => parseNatsDefinitions({ streams: [{ name: 'a.b', subjects: [], storage: 'disk', retention: 'limits', maxAgeMillis: -1, duplicateWindowMillis: 0 }], kv: [{ bucket: 'x', history: 0, storage: 'file' }] }))).toMatchObject(
-      {
-        name: 'ValidationError',
-        violations: [
-          { field: 'streams[0].name', reason: expect.any(String) },
-          { field: 'streams[0].subjects', reason: expect.any(String) },
-          { field: 'streams[0].storage', reason: 'must be "file" or "memory"' },
-          { field: 'streams[0].maxAgeMillis', reason: expect.any(String) },
-          { field: 'streams[0].duplicateWindowMillis', reason: expect.any(String) },
-          { field: 'kv[0].history', reason: 'must be 1..64' },
-        ],
-      },
-    );
+    expect(
+      thrown(() =>
+        parseNatsDefinitions({
+          streams: [{ name: 'a.b', subjects: [], storage: 'disk', retention: 'limits', maxAgeMillis: -1, duplicateWindowMillis: 0 }],
+          kv: [{ bucket: 'x', history: 0, storage: 'file' }],
+        }),
+      ),
+    ).toMatchObject({
+      name: 'ValidationError',
+      violations: [
+        { field: 'streams[0].name', reason: expect.any(String) },
+        { field: 'streams[0].subjects', reason: expect.any(String) },
+        { field: 'streams[0].storage', reason: 'must be "file" or "memory"' },
+        { field: 'streams[0].maxAgeMillis', reason: expect.any(String) },
+        { field: 'streams[0].duplicateWindowMillis', reason: expect.any(String) },
+        { field: 'kv[0].history', reason: 'must be 1..64' },
+      ],
+    });
     expect(() => consumerDefinition('nope')).toThrow(/no consumer "nope"/);
   });
 });
@@ -145,7 +181,10 @@ describe('Progress', () => {
 
 describe('typeSubjects', () => {
   it('names the subject of each type under a berth.<service>[.<streamType>].> filter, else nothing', () => {
-    expect(typeSubjects('berth.inventory.vm.>', ['VmPlaced', 'VmDeleteRequested'])).toEqual(['berth.inventory.vm.VmPlaced', 'berth.inventory.vm.VmDeleteRequested']);
+    expect(typeSubjects('berth.inventory.vm.>', ['VmPlaced', 'VmDeleteRequested'])).toEqual([
+      'berth.inventory.vm.VmPlaced',
+      'berth.inventory.vm.VmDeleteRequested',
+    ]);
     expect(typeSubjects('berth.executor.>', ['VmStarted'])).toEqual(['berth.executor.*.VmStarted']);
     expect(typeSubjects('berth.inventory.vm.VmRequested', ['VmRequested'])).toBeUndefined();
     expect(typeSubjects('other.inventory.>', ['X'])).toBeUndefined();

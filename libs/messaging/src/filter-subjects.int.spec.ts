@@ -2,7 +2,15 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { existsSync } from 'node:fs';
 import { jetstreamManager } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/transport-node';
-import { infraAvailable, infraRequired, isProductionLine, NATS_SERVER_BIN, natsUrl, PrivateNatsServer, testSubjectPrefix } from '@berth/testing';
+import {
+  infraAvailable,
+  infraRequired,
+  isProductionLine,
+  NATS_SERVER_BIN,
+  natsUrl,
+  PrivateNatsServer,
+  testSubjectPrefix,
+} from '@berth/testing';
 import { connectNats } from './connect.ts';
 import { startConsumer, supportsFilterSubjects } from './consumer.ts';
 import { ensureDurable } from './durable.ts';
@@ -15,7 +23,8 @@ import { deletePrefixed, eventually, makeEvent } from './test-helpers.ts';
 /** The production-line server (>= 2.12.3) is fetched by scripts/fetch-nats-server.sh; npm test and CI have it. */
 function haveProductionLine(): boolean {
   if (existsSync(NATS_SERVER_BIN) && isProductionLine(NATS_SERVER_BIN)) return true;
-  if (infraRequired()) throw new Error(`REQUIRE_INFRA=1 but ${NATS_SERVER_BIN} is not a nats-server >= 2.12.3 (run scripts/fetch-nats-server.sh)`);
+  if (infraRequired())
+    throw new Error(`REQUIRE_INFRA=1 but ${NATS_SERVER_BIN} is not a nats-server >= 2.12.3 (run scripts/fetch-nats-server.sh)`);
   console.warn(`skipping the filter_subjects tests: ${NATS_SERVER_BIN} is not a nats-server >= 2.12.3`);
   return false;
 }
@@ -29,17 +38,26 @@ async function deliveredOf(nc: NatsConnection, prefix: string, durable: string) 
   const publish = createEventPublisher(nc, { service: 'inventory', prefix });
   const handled: string[] = [];
   const consumer = await startConsumer({
-    nc, prefix, stream: 'BERTH_INVENTORY', durable, filterSubject: 'berth.inventory.vm.>', types: ['VmPlaced'],
+    nc,
+    prefix,
+    stream: 'BERTH_INVENTORY',
+    durable,
+    filterSubject: 'berth.inventory.vm.>',
+    types: ['VmPlaced'],
     handle: async (env) => (handled.push(env.type), ack()),
   });
   try {
     for (const type of ['VmRequested', 'VmPlaced', 'VmRunning']) await publish(makeEvent({ type, streamId: 'vm-f1' }));
     await eventually(() => handled.length === 1, 20_000, 'VmPlaced handled');
     const jsm = await jetstreamManager(nc);
-    const info = await eventually(async () => {
-      const i = await jsm.consumers.info(streamName('BERTH_INVENTORY', prefix), durable);
-      return i.num_ack_pending === 0 && i.num_pending === 0 ? i : undefined;
-    }, 20_000, 'everything acknowledged');
+    const info = await eventually(
+      async () => {
+        const i = await jsm.consumers.info(streamName('BERTH_INVENTORY', prefix), durable);
+        return i.num_ack_pending === 0 && i.num_pending === 0 ? i : undefined;
+      },
+      20_000,
+      'everything acknowledged',
+    );
     return { handled, config: info.config, delivered: info.delivered.consumer_seq };
   } finally {
     await consumer.stop();
@@ -93,7 +111,14 @@ describe.skipIf(!(await infraAvailable('nats')))('durables with event types', ()
       const prefix = testSubjectPrefix('fs');
       await ensureStreams(nc, { prefix });
       const jsm = await jetstreamManager(nc);
-      const spec = { stream: streamName('BERTH_INVENTORY', prefix), durable: 'types-upgraded', filterSubject: subjectName('berth.inventory.vm.>', prefix), serverMaxDeliver: 6, ackWaitMillis: 30_000, maxAckPending: 128 };
+      const spec = {
+        stream: streamName('BERTH_INVENTORY', prefix),
+        durable: 'types-upgraded',
+        filterSubject: subjectName('berth.inventory.vm.>', prefix),
+        serverMaxDeliver: 6,
+        ackWaitMillis: 30_000,
+        maxAckPending: 128,
+      };
       expect(await ensureDurable(jsm, spec)).toBe('created');
       const r = await deliveredOf(nc, prefix, 'types-upgraded');
       expect(r.config.filter_subjects).toEqual([subjectName('berth.inventory.vm.VmPlaced', prefix)]);

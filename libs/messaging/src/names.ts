@@ -16,8 +16,7 @@ export function checkPrefix(prefix: string | undefined): void {
   }
 }
 
-export const streamName = (name: string, prefix?: string): string =>
-  prefix ? `${prefix.toUpperCase()}_${name}` : name;
+export const streamName = (name: string, prefix?: string): string => (prefix ? `${prefix.toUpperCase()}_${name}` : name);
 
 export const subjectName = (subject: string, prefix?: string): string => (prefix ? `${prefix}.${subject}` : subject);
 

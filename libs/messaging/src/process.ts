@@ -56,7 +56,10 @@ export function createMessageProcessor(d: ProcessorDeps): (m: JsMsg, parsed?: En
       // The reason travels in the dead letter's headers; nats-server 2.9 does not take `+TERM <reason>`.
       m.term();
       d.progress.finished(m.info.streamSequence);
-      log.warn({ durable: d.durable, seq: m.info.streamSequence, subject: m.subject, reason, dlq: d.deadLetterSubject }, 'message dead-lettered');
+      log.warn(
+        { durable: d.durable, seq: m.info.streamSequence, subject: m.subject, reason, dlq: d.deadLetterSubject },
+        'message dead-lettered',
+      );
     } catch (e) {
       // Without a visible copy, never drop the message: let it come back later.
       log.error({ err: e, durable: d.durable, seq: m.info.streamSequence }, 'dead-lettering failed; will retry');
@@ -64,8 +67,7 @@ export function createMessageProcessor(d: ProcessorDeps): (m: JsMsg, parsed?: En
     }
   };
 
-  const backoff = (deliveryCount: number): number =>
-    d.backoffMillis[Math.min(deliveryCount - 1, d.backoffMillis.length - 1)] ?? 0;
+  const backoff = (deliveryCount: number): number => d.backoffMillis[Math.min(deliveryCount - 1, d.backoffMillis.length - 1)] ?? 0;
 
   return async (m, parsedBefore) => {
     const seq = m.info.streamSequence;

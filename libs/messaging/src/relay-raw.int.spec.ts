@@ -7,7 +7,15 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import type { EventEnvelope } from '@berth/contracts';
 import { createTestDatabase, infraAvailable, natsUrl, testSubjectPrefix, type TestDatabase } from '@berth/testing';
-import { createKysely, migrateEventStore, PostgresEventStore, startRelay, type AnyKysely, type NewEvent, type RawStoredEvent } from '@berth/event-store';
+import {
+  createKysely,
+  migrateEventStore,
+  PostgresEventStore,
+  startRelay,
+  type AnyKysely,
+  type NewEvent,
+  type RawStoredEvent,
+} from '@berth/event-store';
 import { ack, connectNats, createEventPublisher, ensureStreams, envelopeBody, parseEnvelope, startConsumer } from './index.ts';
 import { deletePrefixed, eventually } from './test-helpers.ts';
 
@@ -51,17 +59,23 @@ describe.skipIf(!(await infraAvailable('postgres', 'nats')))('relay with raw dat
   });
 
   it('publishes bodies that parse to the same envelope as before, and consumers see exactly that', async () => {
-    const random = fc.sample(fc.jsonValue({ stringUnit: 'grapheme' }), { numRuns: 300, seed: 42 }).filter((v) => !JSON.stringify(v).includes('\\u0000'));
+    const random = fc
+      .sample(fc.jsonValue({ stringUnit: 'grapheme' }), { numRuns: 300, seed: 42 })
+      .filter((v) => !JSON.stringify(v).includes('\\u0000'));
     const data = [...TRICKY, ...random];
     const events: NewEvent[] = data.map((d) => ({ type: 'VmRequested', data: d }));
     await store.append('vm-tricky', events.slice(0, 100), { expectedVersion: 0, commandId: 'cmd-tricky' });
     await store.append('vm-tricky', events.slice(100), { expectedVersion: 100 });
     // The global read stops below the cluster's oldest open transaction (other test files run beside
     // this one), so the events may show up a little later.
-    const stored = await eventually(async () => {
-      const all = await store.readAll({ after: null, limit: 1000 });
-      return all.length === data.length ? all : undefined;
-    }, 20_000, 'all events in the global read');
+    const stored = await eventually(
+      async () => {
+        const all = await store.readAll({ after: null, limit: 1000 });
+        return all.length === data.length ? all : undefined;
+      },
+      20_000,
+      'all events in the global read',
+    );
     expect(stored).toHaveLength(data.length);
 
     const received = new Map<string, EventEnvelope>();
@@ -111,6 +125,8 @@ describe.skipIf(!(await infraAvailable('postgres', 'nats')))('relay with raw dat
   it('takes exactly one of publish and publishRaw', () => {
     const noop = async (): Promise<void> => undefined;
     expect(() => startRelay({ store, name: 'neither' } as never)).toThrow(/exactly one of publish and publishRaw/);
-    expect(() => startRelay({ store, name: 'both', publish: noop, publishRaw: noop } as never)).toThrow(/exactly one of publish and publishRaw/);
+    expect(() => startRelay({ store, name: 'both', publish: noop, publishRaw: noop } as never)).toThrow(
+      /exactly one of publish and publishRaw/,
+    );
   });
 });

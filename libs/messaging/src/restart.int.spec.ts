@@ -45,14 +45,18 @@ describe.skipIf(!existsSync(NATS_SERVER_BIN))('consumer across a NATS server res
     await server.start();
     const after = makeEvent();
     // The publisher sees errors until the client has reconnected; Nats-Msg-Id makes retries safe.
-    await eventually(async () => {
-      try {
-        await publish(after);
-        return true;
-      } catch {
-        return undefined;
-      }
-    }, 30_000, 'publish after restart');
+    await eventually(
+      async () => {
+        try {
+          await publish(after);
+          return true;
+        } catch {
+          return undefined;
+        }
+      },
+      30_000,
+      'publish after restart',
+    );
     await eventually(() => got.includes(after.id), 60_000, 'delivery after restart');
     expect(got).toEqual([before.id, after.id]);
   });

@@ -25,7 +25,9 @@ describe.skipIf(!(await infraAvailable('nats')))('ensureStreams', () => {
     const P = prefix.toUpperCase();
     // Every stream of the definitions file (each service adds its own), the core ones among them.
     expect(first.streams).toEqual(Object.fromEntries(loadNatsDefinitions().streams.map((s) => [`${P}_${s.name}`, 'created'])));
-    expect(Object.keys(first.streams)).toEqual(expect.arrayContaining([`${P}_BERTH_INVENTORY`, `${P}_BERTH_SCHEDULER`, `${P}_BERTH_EXECUTOR`, `${P}_BERTH_DLQ`]));
+    expect(Object.keys(first.streams)).toEqual(
+      expect.arrayContaining([`${P}_BERTH_INVENTORY`, `${P}_BERTH_SCHEDULER`, `${P}_BERTH_EXECUTOR`, `${P}_BERTH_DLQ`]),
+    );
     const buckets = loadNatsDefinitions().kv.map((b) => `${prefix}-${b.bucket}`);
     expect(buckets).toContain(`${prefix}-berth-host-snapshots`);
     expect(first.buckets).toEqual(Object.fromEntries(buckets.map((b) => [b, 'created'])));
@@ -48,7 +50,9 @@ describe.skipIf(!(await infraAvailable('nats')))('ensureStreams', () => {
   it('updates a stream and a bucket whose definition changed', async () => {
     const defs = loadNatsDefinitions();
     const changed: NatsDefinitions = {
-      streams: defs.streams.map((s) => (s.name === 'BERTH_SCHEDULER' ? { ...s, duplicateWindowMillis: 60_000, description: 'changed' } : s)),
+      streams: defs.streams.map((s) =>
+        s.name === 'BERTH_SCHEDULER' ? { ...s, duplicateWindowMillis: 60_000, description: 'changed' } : s,
+      ),
       kv: defs.kv.map((b) => ({ ...b, history: 3 })),
     };
     const result = await ensureStreams(nc, { prefix, definitions: changed });

@@ -28,7 +28,11 @@ function desiredStream(def: StreamDefinition, prefix: string | undefined): Parti
     subjects: def.subjects.map((s) => subjectName(s, prefix)),
     storage: def.storage === 'file' ? StorageType.File : StorageType.Memory,
     retention:
-      def.retention === 'limits' ? RetentionPolicy.Limits : def.retention === 'workqueue' ? RetentionPolicy.Workqueue : RetentionPolicy.Interest,
+      def.retention === 'limits'
+        ? RetentionPolicy.Limits
+        : def.retention === 'workqueue'
+          ? RetentionPolicy.Workqueue
+          : RetentionPolicy.Interest,
     max_age: nanos(def.maxAgeMillis),
     duplicate_window: nanos(def.duplicateWindowMillis),
     num_replicas: 1,
@@ -39,7 +43,9 @@ function desiredStream(def: StreamDefinition, prefix: string | undefined): Parti
 function sameConfig(actual: StreamConfig, desired: Partial<StreamConfig>): boolean {
   return Object.entries(desired).every(([k, want]) => {
     const have = (actual as unknown as Record<string, unknown>)[k];
-    return Array.isArray(want) ? JSON.stringify([...(have as string[])].sort()) === JSON.stringify([...(want as string[])].sort()) : have === want;
+    return Array.isArray(want)
+      ? JSON.stringify([...(have as string[])].sort()) === JSON.stringify([...(want as string[])].sort())
+      : have === want;
   });
 }
 
@@ -56,7 +62,10 @@ async function streamInfo(jsm: Awaited<ReturnType<typeof jetstreamManager>>, nam
  * Applies stream and KV bucket definitions: creates what is missing, updates what differs, leaves
  * the rest untouched. Safe to call on every start-up and from several processes at once.
  */
-export async function ensureStreams(nc: NatsConnection, optionsOrDefinitions: EnsureStreamsOptions | NatsDefinitions = {}): Promise<EnsureStreamsResult> {
+export async function ensureStreams(
+  nc: NatsConnection,
+  optionsOrDefinitions: EnsureStreamsOptions | NatsDefinitions = {},
+): Promise<EnsureStreamsResult> {
   const options: EnsureStreamsOptions = 'streams' in optionsOrDefinitions ? { definitions: optionsOrDefinitions } : optionsOrDefinitions;
   checkPrefix(options.prefix);
   const defs = options.definitions ?? loadNatsDefinitions();

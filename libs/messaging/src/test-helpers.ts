@@ -23,7 +23,11 @@ export function makeEvent(overrides: Partial<PublishableEvent> = {}): Publishabl
 }
 
 /** Polls `probe` until it returns a value other than undefined/false; fails after `timeoutMillis`. */
-export async function eventually<T>(probe: () => T | undefined | false | Promise<T | undefined | false>, timeoutMillis = 20_000, what = 'condition'): Promise<T> {
+export async function eventually<T>(
+  probe: () => T | undefined | false | Promise<T | undefined | false>,
+  timeoutMillis = 20_000,
+  what = 'condition',
+): Promise<T> {
   const until = Date.now() + timeoutMillis;
   for (;;) {
     const v = await probe();
@@ -37,7 +41,10 @@ export async function eventually<T>(probe: () => T | undefined | false | Promise
 export async function lastDeadLetter(nc: NatsConnection, prefix: string, durable: string): Promise<StoredMsg | undefined> {
   const jsm = await jetstreamManager(nc);
   try {
-    return await jsm.streams.getMessage(streamName('BERTH_DLQ', prefix), { last_by_subj: subjectName(`berth.dlq.${durable}`, prefix) }) ?? undefined;
+    return (
+      (await jsm.streams.getMessage(streamName('BERTH_DLQ', prefix), { last_by_subj: subjectName(`berth.dlq.${durable}`, prefix) })) ??
+      undefined
+    );
   } catch {
     return undefined;
   }

@@ -63,7 +63,9 @@ describe.skipIf(!(await infraAvailable('postgres', 'nats')))('trace chain gRPC -
           definition: testingV1.EchoServiceService,
           implementation: {
             echo: unary(async (req: { message: string }) => {
-              await store.append(`vm-${req.message}`, [{ type: 'VmRequested', data: { message: req.message } }], { expectedVersion: 'no-stream' });
+              await store.append(`vm-${req.message}`, [{ type: 'VmRequested', data: { message: req.message } }], {
+                expectedVersion: 'no-stream',
+              });
               return { message: req.message, deadlineUnixMillis: 0 };
             }),
             // eslint-disable-next-line require-yield

@@ -107,7 +107,7 @@ describe('WaitingRoom', () => {
 });
 
 describe('Progress with out-of-order completion', () => {
-  it('resumes at the lowest sequence still in hand or nak\'d, however later ones finished', () => {
+  it("resumes at the lowest sequence still in hand or nak'd, however later ones finished", () => {
     const p = new Progress();
     [1, 2, 3, 4, 5].forEach((s) => p.received(s));
     p.finished(5);

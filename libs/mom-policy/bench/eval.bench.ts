@@ -15,30 +15,66 @@ const guestCount = Number(values.guests);
 const seconds = Number(values.seconds);
 
 const dir = new URL('../fixtures/', import.meta.url);
-const set = loadPolicySet(readdirSync(dir).filter((n) => n.endsWith('.policy')).map((name) => ({ name, text: readFileSync(new URL(name, dir), 'utf8') })));
+const set = loadPolicySet(
+  readdirSync(dir)
+    .filter((n) => n.endsWith('.policy'))
+    .map((name) => ({ name, text: readFileSync(new URL(name, dir), 'utf8') })),
+);
 
 const HISTORY = 10;
 const limits = { total_bytes_sec: 0, read_bytes_sec: 0, write_bytes_sec: 0, total_iops_sec: 0, read_iops_sec: 0, write_iops_sec: 0 };
 const maximum = { ...limits, total_bytes_sec: 100_000_000, total_iops_sec: 2000 };
 function hostSample(i: number): Record<string, number> {
   return {
-    mem_available: 256_000_000, mem_unused: 20_000_000, mem_free: 38_000_000 + i * 100_000, swap_in: 0, swap_out: 0, anon_pages: 180_000_000,
-    swap_total: 8_000_000, swap_usage: 0, ksm_full_scans: 12, ksm_pages_sharing: 1000, ksm_pages_unshared: 500, ksm_run: 1, ksm_pages_shared: 200,
-    ksm_pages_to_scan: 100, ksm_pages_volatile: 0, ksm_sleep_millisecs: 20, ksm_merge_across_nodes: 1, ksm_shareable: 50_000_000, ksmd_cpu_usage: 3, cpu_count: 64,
+    mem_available: 256_000_000,
+    mem_unused: 20_000_000,
+    mem_free: 38_000_000 + i * 100_000,
+    swap_in: 0,
+    swap_out: 0,
+    anon_pages: 180_000_000,
+    swap_total: 8_000_000,
+    swap_usage: 0,
+    ksm_full_scans: 12,
+    ksm_pages_sharing: 1000,
+    ksm_pages_unshared: 500,
+    ksm_run: 1,
+    ksm_pages_shared: 200,
+    ksm_pages_to_scan: 100,
+    ksm_pages_volatile: 0,
+    ksm_sleep_millisecs: 20,
+    ksm_merge_across_nodes: 1,
+    ksm_shareable: 50_000_000,
+    ksmd_cpu_usage: 3,
+    cpu_count: 64,
   };
 }
 function guest(g: number): GuestInput {
   const cur = 2_000_000 + (g % 7) * 500_000;
   const history = Array.from({ length: HISTORY }, (_, i) => ({
-    balloon_cur: cur, balloon_max: 8_000_000, balloon_min: 1_000_000, mem_available: cur, mem_unused: 300_000 + ((g * 31 + i * 17) % 11) * 50_000,
-    major_fault: 0, minor_fault: 100 + i, swap_in: 0, swap_out: 0, swap_total: 1_000_000, swap_usage: 0,
-    vcpu_quota: -1, vcpu_period: 100_000, vcpu_user_limit: g % 3 === 0 ? 100 : 25 + (g % 50), vcpu_count: 1 + (g % 8),
+    balloon_cur: cur,
+    balloon_max: 8_000_000,
+    balloon_min: 1_000_000,
+    mem_available: cur,
+    mem_unused: 300_000 + ((g * 31 + i * 17) % 11) * 50_000,
+    major_fault: 0,
+    minor_fault: 100 + i,
+    swap_in: 0,
+    swap_out: 0,
+    swap_total: 1_000_000,
+    swap_usage: 0,
+    vcpu_quota: -1,
+    vcpu_period: 100_000,
+    vcpu_user_limit: g % 3 === 0 ? 100 : 25 + (g % 50),
+    vcpu_count: 1 + (g % 8),
     io_tune: [{ name: 'vda', path: `/images/vm${g}/vda`, guaranteed: limits, maximum, current: { ...limits } }],
     io_tune_current: [{ name: 'vda', path: `/images/vm${g}/vda`, ioTune: limits }],
   }));
   return { name: `vm${g}`, uuid: `00000000-0000-0000-0000-${String(g).padStart(12, '0')}`, history };
 }
-const input: EvalInput = { host: Array.from({ length: HISTORY }, (_, i) => hostSample(i)), guests: Array.from({ length: guestCount }, (_, g) => guest(g)) };
+const input: EvalInput = {
+  host: Array.from({ length: HISTORY }, (_, i) => hostSample(i)),
+  guests: Array.from({ length: guestCount }, (_, g) => guest(g)),
+};
 
 const first = evaluateInterval(set, input);
 if (first.ok !== true) throw new Error(`the benchmark's interval failed: ${first.error}`);
@@ -67,5 +103,7 @@ const result = {
   p50Millis: Number(pct(50).toFixed(3)),
   p99Millis: Number(pct(99).toFixed(3)),
 };
-console.log(`${result.evaluations} evaluations of 1 host + ${guestCount} guests (${controls} controls each): ${result.evaluationsPerSecond}/s of CPU, p50 ${result.p50Millis} ms, p99 ${result.p99Millis} ms`);
+console.log(
+  `${result.evaluations} evaluations of 1 host + ${guestCount} guests (${controls} controls each): ${result.evaluationsPerSecond}/s of CPU, p50 ${result.p50Millis} ms, p99 ${result.p99Millis} ms`,
+);
 console.log(JSON.stringify(result));

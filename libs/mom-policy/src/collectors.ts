@@ -11,7 +11,17 @@ export interface CollectorFields {
 }
 
 const hostMemory = ['mem_available', 'mem_unused', 'mem_free', 'swap_in', 'swap_out', 'anon_pages', 'swap_total', 'swap_usage'];
-const ksmKeys = ['full_scans', 'pages_sharing', 'pages_unshared', 'run', 'pages_shared', 'pages_to_scan', 'pages_volatile', 'sleep_millisecs', 'merge_across_nodes'];
+const ksmKeys = [
+  'full_scans',
+  'pages_sharing',
+  'pages_unshared',
+  'run',
+  'pages_shared',
+  'pages_to_scan',
+  'pages_volatile',
+  'sleep_millisecs',
+  'merge_across_nodes',
+];
 const guestMemory = ['mem_available', 'mem_unused', 'major_fault', 'minor_fault', 'swap_in', 'swap_out'];
 const guestMemoryOptional = ['swap_total', 'swap_usage'];
 const guestBalloon = ['balloon_cur', 'balloon_max', 'balloon_min'];
@@ -21,7 +31,10 @@ export const COLLECTORS: Readonly<Record<string, CollectorFields>> = {
   HostMemory: { mandatory: hostMemory, optional: [] },
   HostKSM: { mandatory: [...ksmKeys.map((k) => `ksm_${k}`), 'ksm_shareable', 'ksmd_cpu_usage'], optional: [] },
   HostCpu: { mandatory: ['cpu_count'], optional: [] },
-  HostTime: { mandatory: ['time_year', 'time_month', 'time_day', 'time_hour', 'time_minute', 'time_second', 'time_microsecond'], optional: [] },
+  HostTime: {
+    mandatory: ['time_year', 'time_month', 'time_day', 'time_hour', 'time_minute', 'time_second', 'time_microsecond'],
+    optional: [],
+  },
   GuestMemory: { mandatory: guestMemory, optional: guestMemoryOptional },
   GuestMemoryOptional: { mandatory: [], optional: [...guestMemory, ...guestMemoryOptional] },
   GuestBalloon: { mandatory: guestBalloon, optional: [] },
@@ -30,7 +43,10 @@ export const COLLECTORS: Readonly<Record<string, CollectorFields>> = {
   GuestIoTune: { mandatory: guestIoTune, optional: [] },
   GuestIoTuneOptional: { mandatory: [], optional: guestIoTune },
   GuestQemuProc: { mandatory: ['host_minor_faults', 'host_major_faults', 'rss'], optional: [] },
-  GuestQemuAgent: { mandatory: ['mem_available', 'mem_unused', 'mem_free', 'major_fault', 'minor_fault', 'swap_in', 'swap_out', 'swap_total', 'swap_usage'], optional: [] },
+  GuestQemuAgent: {
+    mandatory: ['mem_available', 'mem_unused', 'mem_free', 'major_fault', 'minor_fault', 'swap_in', 'swap_out', 'swap_total', 'swap_usage'],
+    optional: [],
+  },
   GuestNetworkDaemon: { mandatory: guestMemory, optional: [] },
 };
 

@@ -168,7 +168,13 @@ export class IoTune extends PyObject {
 
   /** What MOM's IoTune controller sends: `{name, path, ioTune}`. */
   ioTune(): Value {
-    return new PyDict(new Map<string, Value>([['name', this.name], ['path', this.path], ['ioTune', new PyDict(this.current.vals)]]));
+    return new PyDict(
+      new Map<string, Value>([
+        ['name', this.name],
+        ['path', this.path],
+        ['ioTune', new PyDict(this.current.vals)],
+      ]),
+    );
   }
 
   getAttr(attr: string): Value | undefined {

@@ -5,7 +5,14 @@ import { loadPolicySet } from './policy-set.ts';
 import { guestCpu, hostSample, run, valueOf } from './test-support.ts';
 
 // The entity methods a policy sees (mom/Entity.py) and how samples become entities (Monitor.py).
-const vm = (over: Record<string, unknown> = {}) => ({ name: 'vm1', uuid: 'u-1', props: { tier: 'gold' }, ...guestCpu(), balloon_cur: 2048, ...over });
+const vm = (over: Record<string, unknown> = {}) => ({
+  name: 'vm1',
+  uuid: 'u-1',
+  props: { tier: 'gold' },
+  ...guestCpu(),
+  balloon_cur: 2048,
+  ...over,
+});
 const one = (text: string, input: Partial<EvalInput> = {}) => run(text, { guests: [vm()], ...input });
 
 describe('entities', () => {
@@ -52,14 +59,18 @@ describe('entities', () => {
     expect(run('(defvar x (Host.Prop "interval"))', { host_props: { interval: 15 } }).variables.x).toBe(15);
   });
   it('Control sets a control; GetControl reads it back, None before', () => {
-    const out = one('(defvar before 1) (defvar after 0) (with Guests g { (set before (g.GetControl "balloon_target")) (g.Control "balloon_target" 1024) (set after (g.GetControl "balloon_target")) }) (Host.Control "ksm_run" 1)');
+    const out = one(
+      '(defvar before 1) (defvar after 0) (with Guests g { (set before (g.GetControl "balloon_target")) (g.Control "balloon_target" 1024) (set after (g.GetControl "balloon_target")) }) (Host.Control "ksm_run" 1)',
+    );
     expect(out.guests).toEqual({ vm1: { balloon_target: 1024 } });
     expect(out.host).toEqual({ ksm_run: 1 });
     expect(out.variables.before).toBeNull();
     expect(out.variables.after).toBe(1024);
   });
   it('SetVar and GetVar keep a value on the entity for this interval; unknown is None', () => {
-    const out = one('(defvar x 0) (defvar y 1) (with Guests g (g.SetVar "k" 7)) (with Guests g { (set x (g.GetVar "k")) (set y (g.GetVar "other")) })');
+    const out = one(
+      '(defvar x 0) (defvar y 1) (with Guests g (g.SetVar "k" 7)) (with Guests g { (set x (g.GetVar "k")) (set y (g.GetVar "other")) })',
+    );
     expect(out.variables.x).toBe(7);
     expect(out.variables.y).toBeNull();
   });
@@ -81,11 +92,17 @@ describe('entities', () => {
     const set = loadPolicySet([{ name: 'p.policy', text: '1' }]);
     expect(evaluateInterval(set, { host: [], guests: [] }).error).toMatch(/^input: host/);
     expect(evaluateInterval(set, { host: hostSample(), guests: [{ name: 'a' }, { name: 'a' }] }).error).toMatch(/guests\[1\]\.name/);
-    expect(evaluateInterval(set, { host: hostSample(), guests: [], config: { host_collectors: ['Nope'] } }).error).toMatch(/unknown collector 'Nope'/);
+    expect(evaluateInterval(set, { host: hostSample(), guests: [], config: { host_collectors: ['Nope'] } }).error).toMatch(
+      /unknown collector 'Nope'/,
+    );
   });
   it('other collectors change what is mandatory (config)', () => {
     const set = loadPolicySet([{ name: 'p.policy', text: '(defvar x 1)' }]);
-    const out = evaluateInterval(set, { host: { cpu_count: 4 }, guests: [{ name: 'a' }, { name: 'b', balloon_cur: 1, balloon_max: 2, balloon_min: 0 }], config: { host_collectors: ['HostCpu'], guest_collectors: ['GuestBalloon'] } });
+    const out = evaluateInterval(set, {
+      host: { cpu_count: 4 },
+      guests: [{ name: 'a' }, { name: 'b', balloon_cur: 1, balloon_max: 2, balloon_min: 0 }],
+      config: { host_collectors: ['HostCpu'], guest_collectors: ['GuestBalloon'] },
+    });
     expect(out.ok).toBe(true);
     expect(out.excluded_guests).toEqual(['a']);
   });

@@ -7,8 +7,44 @@ import { guestCpu, hostSample } from './test-support.ts';
 
 // Whatever the policy and the samples, an interval ends in an answer (ok true, false or null),
 // never in an exception, and the same interval evaluated twice answers the same (replay).
-const symbols = ['x', 'y', 'f', 'g', 'guest', 'Host.mem_free', 'Host.cpu_count', 'guest.balloon_cur', 'guest.mem_unused', 'nil', 'Guests', 'max', 'abs'];
-const ops = ['+', '-', '*', '/', '<', '>', '<=', '>=', '==', '!=', '<<', '>>', 'and', 'or', 'min', 'max', 'not', 'null', 'valid', 'abs', 'debug'];
+const symbols = [
+  'x',
+  'y',
+  'f',
+  'g',
+  'guest',
+  'Host.mem_free',
+  'Host.cpu_count',
+  'guest.balloon_cur',
+  'guest.mem_unused',
+  'nil',
+  'Guests',
+  'max',
+  'abs',
+];
+const ops = [
+  '+',
+  '-',
+  '*',
+  '/',
+  '<',
+  '>',
+  '<=',
+  '>=',
+  '==',
+  '!=',
+  '<<',
+  '>>',
+  'and',
+  'or',
+  'min',
+  'max',
+  'not',
+  'null',
+  'valid',
+  'abs',
+  'debug',
+];
 
 const { expr } = fc.letrec<{ expr: string }>((tie) => ({
   expr: fc.oneof(
@@ -72,7 +108,36 @@ describe('evaluateInterval, for any policy and input', () => {
   });
 
   it('any text: loading throws only PolicyError, and what loads evaluates without throwing', () => {
-    const piece = fc.oneof(fc.constantFrom('(', ')', '{', '}', '[', ']', ' ', '\n', '#', '"', "'", ';', '-', '.', '0x', '0o9', '1e', 'defvar', 'def', 'if', 'with', 'Guests', 'x', '+', 'nil'), fc.string({ maxLength: 3 }));
+    const piece = fc.oneof(
+      fc.constantFrom(
+        '(',
+        ')',
+        '{',
+        '}',
+        '[',
+        ']',
+        ' ',
+        '\n',
+        '#',
+        '"',
+        "'",
+        ';',
+        '-',
+        '.',
+        '0x',
+        '0o9',
+        '1e',
+        'defvar',
+        'def',
+        'if',
+        'with',
+        'Guests',
+        'x',
+        '+',
+        'nil',
+      ),
+      fc.string({ maxLength: 3 }),
+    );
     fc.assert(
       fc.property(fc.array(piece, { maxLength: 40 }), input, (pieces, i) => {
         let set: PolicySet;
@@ -95,7 +160,9 @@ describe('evaluateInterval, for any policy and input', () => {
     expect(out.error).toMatch(/RecursionError/);
     const nested = loadPolicySet([{ name: 'p.policy', text: `${'('.repeat(20000)}+${')'.repeat(20000)}` }]);
     expect(evaluateInterval(nested, { host: hostSample(), guests: [] }).ok).toBe(false);
-    const exponential = loadPolicySet([{ name: 'p.policy', text: '(def f (n) (if (< n 1) 1 (+ (f (- n 1)) (f (- n 1))))) (defvar x (f 40))' }]);
+    const exponential = loadPolicySet([
+      { name: 'p.policy', text: '(def f (n) (if (< n 1) 1 (+ (f (- n 1)) (f (- n 1))))) (defvar x (f 40))' },
+    ]);
     expect(evaluateInterval(exponential, { host: hostSample(), guests: [] }).error).toMatch(/steps/);
   });
 });

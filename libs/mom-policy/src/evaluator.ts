@@ -1,7 +1,23 @@
 import { symbolToken, type Token } from './lexer.ts';
 import type { Code } from './parser.ts';
 import {
-  add, compare, div, eq, mul, PyCallable, PyException, PyObject, pyIter, pyLen, shl, shr, sub, truthy, typeError, typeName, type Value,
+  add,
+  compare,
+  div,
+  eq,
+  mul,
+  PyCallable,
+  PyException,
+  PyObject,
+  pyIter,
+  pyLen,
+  shl,
+  shr,
+  sub,
+  truthy,
+  typeError,
+  typeName,
+  type Value,
 } from './values.ts';
 
 /**
@@ -30,8 +46,25 @@ interface Builtin {
 
 /** Operator tokens map to built-in names (Evaluator.operator_map). */
 const OPERATORS: Readonly<Record<string, string>> = {
-  '+': 'add', '-': 'sub', '*': 'mul', '/': 'div', '<': 'lt', '>': 'gt', '<=': 'lte', '>=': 'gte', '<<': 'shl', '>>': 'shr',
-  '==': 'eq', '!=': 'neq', and: 'and', or: 'or', not: 'not', min: 'min', max: 'max', null: 'null', valid: 'valid',
+  '+': 'add',
+  '-': 'sub',
+  '*': 'mul',
+  '/': 'div',
+  '<': 'lt',
+  '>': 'gt',
+  '<=': 'lte',
+  '>=': 'gte',
+  '<<': 'shl',
+  '>>': 'shr',
+  '==': 'eq',
+  '!=': 'neq',
+  and: 'and',
+  or: 'or',
+  not: 'not',
+  min: 'min',
+  max: 'max',
+  null: 'null',
+  valid: 'valid',
 };
 
 const isToken = (c: Arg): c is Token => typeof c === 'object' && c !== null && !Array.isArray(c) && 'kind' in c && 'offset' in c;
@@ -63,7 +96,10 @@ function minMax(op: '<' | '>'): Builtin {
 
 const def: Builtin = {
   types: t('symbol code code'),
-  fn: (e, a, line) => (e.funcs.set(s(a[0]!), { params: a[1] as Code, body: a[2] as Code, let: symbolToken('let', line ?? 0, -1) }), s(a[0]!)),
+  fn: (e, a, line) => (
+    e.funcs.set(s(a[0]!), { params: a[1] as Code, body: a[2] as Code, let: symbolToken('let', line ?? 0, -1) }),
+    s(a[0]!)
+  ),
 };
 const set: Builtin = { types: t('symbol value'), fn: (e, a, line) => e.set(s(a[0]!), v(a[1]!), line) };
 

@@ -8,33 +8,54 @@ import { guestCpu, hostSample } from './test-support.ts';
 // Berth's own policies (fixtures/, MOM's language, the shape of vdsm's stock set) on hand-built
 // intervals. Every expected control below is computed by hand in the comment above it.
 const dir = new URL('../fixtures/', import.meta.url);
-const files: PolicyFile[] = readdirSync(dir).filter((n) => n.endsWith('.policy')).map((name) => ({ name, text: readFileSync(new URL(name, dir), 'utf8') }));
+const files: PolicyFile[] = readdirSync(dir)
+  .filter((n) => n.endsWith('.policy'))
+  .map((name) => ({ name, text: readFileSync(new URL(name, dir), 'utf8') }));
 const stockShaped = loadPolicySet(files);
 
 const guest = (name: string, over: Record<string, unknown> = {}): GuestInput => ({
-  name, uuid: `uuid-${name}`, balloon_max: 4_000_000, balloon_min: 1_000_000, mem_available: 4_000_000, major_fault: 0, minor_fault: 0,
-  swap_in: 0, swap_out: 0, ...guestCpu(), ...over,
+  name,
+  uuid: `uuid-${name}`,
+  balloon_max: 4_000_000,
+  balloon_min: 1_000_000,
+  mem_available: 4_000_000,
+  major_fault: 0,
+  minor_fault: 0,
+  swap_in: 0,
+  swap_out: 0,
+  ...guestCpu(),
+  ...over,
 });
 const evaluate = (hostOver: Record<string, unknown> | Record<string, unknown>[], guests: GuestInput[], set = stockShaped) =>
   evaluateInterval(set, { host: Array.isArray(hostOver) ? hostOver.map((h) => hostSample(h)) : hostSample(hostOver), guests });
 
-describe('fixtures: Berth\'s stock-shaped policies', () => {
+describe("fixtures: Berth's stock-shaped policies", () => {
   it('load in name order as one set', () => {
-    expect(stockShaped.files.map((f) => f.name)).toEqual(['00-defines.policy', '01-parameters.policy', '02-balloon.policy', '03-ksm.policy', '04-cputune.policy', '05-iotune.policy']);
+    expect(stockShaped.files.map((f) => f.name)).toEqual([
+      '00-defines.policy',
+      '01-parameters.policy',
+      '02-balloon.policy',
+      '03-ksm.policy',
+      '04-cputune.policy',
+      '05-iotune.policy',
+    ]);
     expect(stockShaped.swallowed).toBeUndefined();
   });
 
   it('host under pressure: guests shrink one step, or to their floor when it is closer', () => {
     // Host free share = avg(2_600_000, 2_200_000) / 16_000_000 = 2_400_000.0 / 16e6 = 0.15: pressure, not critical.
     // Guest free share = 0.20 * (0.15 / 0.20) = 0.15.
-    const out = evaluate([{ mem_free: 2_600_000 }, { mem_free: 2_200_000 }], [
-      // a: used 4e6 - 2e6 = 2e6; floor max(1e6, 2e6 + 0.15*4e6) = 2.6e6; step 4e6*0.95 = 3.8e6 > floor -> 3.8e6
-      guest('a', { balloon_cur: 4_000_000, mem_unused: 2_000_000 }),
-      // b: used 2.5e6; floor 2.5e6 + 0.15*3e6 = 2.95e6 > step 2.85e6 -> the floor, 2.95e6 (still <= cur, move 5e4 > 7.5e3)
-      guest('b', { balloon_cur: 3_000_000, mem_unused: 500_000 }),
-      // c: used 1.8e6; floor 1.8e6 + 0.15*2e6 = 2.1e6 above cur 2e6: nothing to give, no control
-      guest('c', { balloon_cur: 2_000_000, mem_unused: 200_000 }),
-    ]);
+    const out = evaluate(
+      [{ mem_free: 2_600_000 }, { mem_free: 2_200_000 }],
+      [
+        // a: used 4e6 - 2e6 = 2e6; floor max(1e6, 2e6 + 0.15*4e6) = 2.6e6; step 4e6*0.95 = 3.8e6 > floor -> 3.8e6
+        guest('a', { balloon_cur: 4_000_000, mem_unused: 2_000_000 }),
+        // b: used 2.5e6; floor 2.5e6 + 0.15*3e6 = 2.95e6 > step 2.85e6 -> the floor, 2.95e6 (still <= cur, move 5e4 > 7.5e3)
+        guest('b', { balloon_cur: 3_000_000, mem_unused: 500_000 }),
+        // c: used 1.8e6; floor 1.8e6 + 0.15*2e6 = 2.1e6 above cur 2e6: nothing to give, no control
+        guest('c', { balloon_cur: 2_000_000, mem_unused: 200_000 }),
+      ],
+    );
     expect(out.ok).toBe(true);
     expect(out.guests.a!.balloon_target).toBeCloseTo(3_800_000, 3);
     expect(out.guests.b!.balloon_target).toBeCloseTo(2_950_000, 3);
@@ -43,11 +64,20 @@ describe('fixtures: Berth\'s stock-shaped policies', () => {
     expect(out.variables.host_critical).toBe(false);
   });
 
-  it('history averages: a guest\'s floor uses the mean of its samples', () => {
+  it("history averages: a guest's floor uses the mean of its samples", () => {
     // Host as above (share 0.15). Guest d: balloon_cur 3e6 in every sample, mem_unused 1.1e6, 0.5e6, 0.5e6:
     // StatAvg = 2.1e6 / 3 = 0.7e6, used = 3e6 - 0.7e6 = 2.3e6, floor = 2.3e6 + 0.45e6 = 2.75e6 < step 2.85e6
     // -> 3e6 * 0.95. (The latest sample alone would give a floor of 2.95e6.)
-    const d: GuestInput = { name: 'd', history: [1_100_000, 500_000, 500_000].map((u) => ({ ...guest('d'), name: undefined, uuid: undefined, balloon_cur: 3_000_000, mem_unused: u })) };
+    const d: GuestInput = {
+      name: 'd',
+      history: [1_100_000, 500_000, 500_000].map((u) => ({
+        ...guest('d'),
+        name: undefined,
+        uuid: undefined,
+        balloon_cur: 3_000_000,
+        mem_unused: u,
+      })),
+    };
     const out = evaluate([{ mem_free: 2_600_000 }, { mem_free: 2_200_000 }], [d]);
     expect(out.ok).toBe(true);
     expect(out.guests.d!.balloon_target).toBe(3_000_000 * (1 - 0.05));
@@ -119,7 +149,10 @@ describe('fixtures: Berth\'s stock-shaped policies', () => {
   });
 
   it('a replacement 00-defines (same policy name, later file) switches KSM and ballooning off', () => {
-    const off = files.find((f) => f.name === '00-defines.policy')!.text.replace('(defvar ksm_enabled 1)', '(defvar ksm_enabled 0)').replace('(defvar balloon_enabled 1)', '(defvar balloon_enabled 0)');
+    const off = files
+      .find((f) => f.name === '00-defines.policy')!
+      .text.replace('(defvar ksm_enabled 1)', '(defvar ksm_enabled 0)')
+      .replace('(defvar balloon_enabled 1)', '(defvar balloon_enabled 0)');
     const set = loadPolicySet([...files, { name: '00-defines.policy', text: off }]);
     const out = evaluate({ mem_free: 1_000_000 }, [guest('a', { balloon_cur: 2_000_000, mem_unused: 1_000_000 })], set);
     expect(out.host.ksm_run).toBe(0); // pages_shared 0 -> unmerge 0, and KSM disabled
@@ -143,13 +176,26 @@ describe('fixtures: Berth\'s stock-shaped policies', () => {
     expect(toJson(out)).toContain('"m": {"vcpu_quota": 1500.0, "vcpu_period": 300000.0}');
   });
 
-  it('I/O tune: each disk gets its maximum; the change is what MOM\'s IoTune controller sends', () => {
-    const maximum = { total_bytes_sec: 1000, read_bytes_sec: 0, write_bytes_sec: 0, total_iops_sec: 200, read_iops_sec: 0, write_iops_sec: 0 };
+  it("I/O tune: each disk gets its maximum; the change is what MOM's IoTune controller sends", () => {
+    const maximum = {
+      total_bytes_sec: 1000,
+      read_bytes_sec: 0,
+      write_bytes_sec: 0,
+      total_iops_sec: 200,
+      read_iops_sec: 0,
+      write_iops_sec: 0,
+    };
     const zero = { total_bytes_sec: 0, read_bytes_sec: 0, write_bytes_sec: 0, total_iops_sec: 0, read_iops_sec: 0, write_iops_sec: 0 };
     const out = evaluate({ mem_free: 8_000_000 }, [
-      guest('o', { io_tune: [{ name: 'vda', path: '/d/vda', guaranteed: zero, maximum, current: { ...zero } }], io_tune_current: [{ name: 'vda', path: '/d/vda', ioTune: zero }] }),
+      guest('o', {
+        io_tune: [{ name: 'vda', path: '/d/vda', guaranteed: zero, maximum, current: { ...zero } }],
+        io_tune_current: [{ name: 'vda', path: '/d/vda', ioTune: zero }],
+      }),
       // already at its maximum: nothing to send
-      guest('p', { io_tune: [{ name: 'vda', path: '/d/vda', guaranteed: zero, maximum, current: { ...maximum } }], io_tune_current: [{ name: 'vda', path: '/d/vda', ioTune: maximum }] }),
+      guest('p', {
+        io_tune: [{ name: 'vda', path: '/d/vda', guaranteed: zero, maximum, current: { ...maximum } }],
+        io_tune_current: [{ name: 'vda', path: '/d/vda', ioTune: maximum }],
+      }),
     ]);
     expect(out.guests.o!.io_tune).toEqual([{ name: 'vda', path: '/d/vda', ioTune: maximum }]);
     expect(out.guests.p!.io_tune).toBeUndefined();

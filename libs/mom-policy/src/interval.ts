@@ -44,7 +44,8 @@ export interface EvalOutput {
 }
 
 const GUEST_META = new Set(['name', 'uuid', 'props', 'history']);
-const isRecord = (x: unknown): x is Record<string, unknown> => typeof x === 'object' && x !== null && !Array.isArray(x) && !(x instanceof Float);
+const isRecord = (x: unknown): x is Record<string, unknown> =>
+  typeof x === 'object' && x !== null && !Array.isArray(x) && !(x instanceof Float);
 
 /** A JSON-ish input value as MOM's Python value: integral numbers are ints, others floats. */
 export function toValue(x: unknown): Value {
@@ -66,7 +67,9 @@ const vals = (x: unknown): IoTuneVals => new IoTuneVals(isRecord(x) ? x : {}, to
 /** `io_tune` entries `{name, path, guaranteed, maximum, current}` become MOM's IoTune objects. */
 function statValue(key: string, x: unknown): Value {
   if (key === 'io_tune' && Array.isArray(x)) {
-    return x.map((d) => (isRecord(d) ? new IoTune(toValue(d.name), toValue(d.path), vals(d.guaranteed), vals(d.maximum), vals(d.current)) : toValue(d)));
+    return x.map((d) =>
+      isRecord(d) ? new IoTune(toValue(d.name), toValue(d.path), vals(d.guaranteed), vals(d.maximum), vals(d.current)) : toValue(d),
+    );
   }
   return toValue(x);
 }
@@ -130,14 +133,17 @@ function validate(input: EvalInput): string | undefined {
     names.add(g.name);
     if (g.uuid !== undefined && typeof g.uuid !== 'string') return `guests[${i}].uuid must be a string`;
     if (g.props !== undefined && !isRecord(g.props)) return `guests[${i}].props must be an object`;
-    if (g.history !== undefined && (!Array.isArray(g.history) || g.history.length === 0 || !g.history.every(isRecord))) return `guests[${i}].history must be a non-empty array of sample objects`;
+    if (g.history !== undefined && (!Array.isArray(g.history) || g.history.length === 0 || !g.history.every(isRecord)))
+      return `guests[${i}].history must be a non-empty array of sample objects`;
   }
   const c = input.config;
   if (c !== undefined) {
     if (!isRecord(c)) return 'config must be an object';
-    if (c.history_length !== undefined && !(Number.isInteger(Number(c.history_length)) && Number(c.history_length) >= 1)) return 'config.history_length must be a positive integer';
+    if (c.history_length !== undefined && !(Number.isInteger(Number(c.history_length)) && Number(c.history_length) >= 1))
+      return 'config.history_length must be a positive integer';
     for (const k of ['host_collectors', 'guest_collectors'] as const) {
-      if (c[k] !== undefined && (!Array.isArray(c[k]) || !c[k].every((x) => typeof x === 'string'))) return `config.${k} must be an array of collector names`;
+      if (c[k] !== undefined && (!Array.isArray(c[k]) || !c[k].every((x) => typeof x === 'string')))
+        return `config.${k} must be an array of collector names`;
     }
   }
   return undefined;
@@ -151,14 +157,20 @@ function failed(ok: false | null, error: string, excluded: readonly string[] = [
 }
 
 const EXTERNS: ReadonlyMap<string, Value> = new Map<string, Value>([
-  ['abs', new PyCallable('abs', (a) => {
-    if (a.length !== 1) throw new PyException('TypeError', `abs() takes exactly one argument (${a.length} given)`);
-    return pyAbs(a[0]!);
-  })],
-  ['debug', new PyCallable('debug', (a) => {
-    if (a.length === 0) throw new PyException('IndexError', 'tuple index out of range (debug without arguments)');
-    return a[a.length - 1]!;
-  })],
+  [
+    'abs',
+    new PyCallable('abs', (a) => {
+      if (a.length !== 1) throw new PyException('TypeError', `abs() takes exactly one argument (${a.length} given)`);
+      return pyAbs(a[0]!);
+    }),
+  ],
+  [
+    'debug',
+    new PyCallable('debug', (a) => {
+      if (a.length === 0) throw new PyException('IndexError', 'tuple index out of range (debug without arguments)');
+      return a[a.length - 1]!;
+    }),
+  ],
 ]);
 
 /**
@@ -183,7 +195,8 @@ export function evaluateInterval(set: PolicySet, input: EvalInput): EvalOutput {
 
     const hostSamples = (Array.isArray(input.host) ? input.host : [input.host]) as readonly InputSample[];
     const hm = monitor(hostSamples, hostFields, historyLength);
-    if (hm.missing.length > 0) return failed(null, `host: the latest sample lacks mandatory statistics ${hm.missing.join(', ')} (MOM does not evaluate)`);
+    if (hm.missing.length > 0)
+      return failed(null, `host: the latest sample lacks mandatory statistics ${hm.missing.join(', ')} (MOM does not evaluate)`);
     const host = new Entity('host', dictOf(input.host_props), hm.statistics, hostFields);
 
     const guests: Entity[] = [];

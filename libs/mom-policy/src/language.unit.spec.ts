@@ -77,7 +77,7 @@ describe('forms', () => {
 });
 
 describe('scoping and calls', () => {
-  it('a function sees its caller\'s variables (dynamic scoping)', () => {
+  it("a function sees its caller's variables (dynamic scoping)", () => {
     expect(valueOf('(def f () y) (def g (y) (f)) (defvar x (g 7))')).toBe('7');
   });
   it('a later argument is evaluated where earlier parameters are already bound', () => {

@@ -121,5 +121,7 @@ function parseInt0(s: string): bigint | undefined {
 
 export function symbolToken(value: string, line: number, offset: number): Token {
   const parts = value.split('.');
-  return parts.length > 1 ? { kind: 'symbol', value, head: parts[0]!, attr: parts[1]!, line, offset } : { kind: 'symbol', value, head: value, line, offset };
+  return parts.length > 1
+    ? { kind: 'symbol', value, head: parts[0]!, attr: parts[1]!, line, offset }
+    : { kind: 'symbol', value, head: value, line, offset };
 }

@@ -26,35 +26,55 @@ describe('parsePolicy', () => {
   });
 });
 
-describe('loadPolicySet (MOM\'s policy directory)', () => {
+describe("loadPolicySet (MOM's policy directory)", () => {
   it('orders by policy name whatever the input order', () => {
-    const set = loadPolicySet([{ name: '10-b.policy', text: '(set x 2)' }, { name: '01-a.policy', text: '(defvar x 1)' }]);
+    const set = loadPolicySet([
+      { name: '10-b.policy', text: '(set x 2)' },
+      { name: '01-a.policy', text: '(defvar x 1)' },
+    ]);
     expect(set.files.map((f) => f.name)).toEqual(['01-a.policy', '10-b.policy']);
     expect(evaluateInterval(set, { host: hostSample(), guests: [] }).variables.x).toBe(2);
   });
   it('a later file with the same policy name replaces the earlier one', () => {
-    const set = loadPolicySet([{ name: 'a.policy', text: '(defvar x 1)' }, { name: 'a.policy', text: '(defvar x 9)' }]);
+    const set = loadPolicySet([
+      { name: 'a.policy', text: '(defvar x 1)' },
+      { name: 'a.policy', text: '(defvar x 9)' },
+    ]);
     expect(set.files).toHaveLength(1);
     expect(evaluateInterval(set, { host: hostSample(), guests: [] }).variables.x).toBe(9);
   });
   it('a parse error anywhere refuses the set, naming the file and its line', () => {
-    expect(() => loadPolicySet([{ name: '00-a.policy', text: '(defvar x 1)' }, { name: '01-b.policy', text: '# c\n(defvar y' }])).toThrow(/^01-b\.policy:2: /);
+    expect(() =>
+      loadPolicySet([
+        { name: '00-a.policy', text: '(defvar x 1)' },
+        { name: '01-b.policy', text: '# c\n(defvar y' },
+      ]),
+    ).toThrow(/^01-b\.policy:2: /);
   });
   it('drops a first file without expressions, as MOM does; an empty set evaluates 0', () => {
-    const set = loadPolicySet([{ name: '00-a.policy', text: '# only a comment\n' }, { name: '01-b.policy', text: '(defvar x 1)' }]);
+    const set = loadPolicySet([
+      { name: '00-a.policy', text: '# only a comment\n' },
+      { name: '01-b.policy', text: '(defvar x 1)' },
+    ]);
     expect(set.dropped).toEqual(['00-a.policy']);
     const empty = loadPolicySet([]);
     expect(empty.text).toBe('0');
     expect(evaluateInterval(empty, { host: hostSample(), guests: [] }).ok).toBe(true);
   });
   it('a stray character in one file swallows the files after it (MOM concatenates before scanning)', () => {
-    const set = loadPolicySet([{ name: 'a.policy', text: '(defvar x 1) ;' }, { name: 'b.policy', text: '(defvar y 2)' }]);
+    const set = loadPolicySet([
+      { name: 'a.policy', text: '(defvar x 1) ;' },
+      { name: 'b.policy', text: '(defvar y 2)' },
+    ]);
     expect(set.swallowed).toEqual({ file: 'a.policy', line: 1 });
     const out = evaluateInterval(set, { host: hostSample(), guests: [] });
     expect(out.variables).toEqual({ x: 1 });
   });
   it('errors while evaluating name the file and line', () => {
-    const set = loadPolicySet([{ name: 'a.policy', text: '(defvar x 1)' }, { name: 'b.policy', text: '\n\n(set nope 1)' }]);
+    const set = loadPolicySet([
+      { name: 'a.policy', text: '(defvar x 1)' },
+      { name: 'b.policy', text: '\n\n(set nope 1)' },
+    ]);
     expect(evaluateInterval(set, { host: hostSample(), guests: [] }).error).toBe('b.policy:3: undefined symbol nope');
   });
 });

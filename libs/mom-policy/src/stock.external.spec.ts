@@ -15,12 +15,21 @@ if (dir === '' || !existsSync(dir)) {
 }
 
 describe('vdsm stock policies, unchanged', () => {
-  const files = readdirSync(dir).filter((n) => n.endsWith('.policy') && !n.startsWith('.')).map((name) => ({ name, text: readFileSync(join(dir, name), 'utf8') }));
+  const files = readdirSync(dir)
+    .filter((n) => n.endsWith('.policy') && !n.startsWith('.'))
+    .map((name) => ({ name, text: readFileSync(join(dir, name), 'utf8') }));
   const lim = { total_bytes_sec: 0, read_bytes_sec: 0, write_bytes_sec: 0, total_iops_sec: 0, read_iops_sec: 0, write_iops_sec: 0 };
   const vm = (name: string, over: Record<string, unknown> = {}) => ({
-    name, uuid: name, ...guestCpu({ vcpu_user_limit: 50, vcpu_count: 2 }), balloon_cur: 2_000_000, balloon_max: 4_000_000, balloon_min: 1_000_000,
-    mem_unused: 500_000, io_tune: [{ name: 'vda', path: '/p', guaranteed: lim, maximum: { ...lim, total_bytes_sec: 1000 }, current: { ...lim } }],
-    io_tune_current: [{ name: 'vda', path: '/p', ioTune: lim }], ...over,
+    name,
+    uuid: name,
+    ...guestCpu({ vcpu_user_limit: 50, vcpu_count: 2 }),
+    balloon_cur: 2_000_000,
+    balloon_max: 4_000_000,
+    balloon_min: 1_000_000,
+    mem_unused: 500_000,
+    io_tune: [{ name: 'vda', path: '/p', guaranteed: lim, maximum: { ...lim, total_bytes_sec: 1000 }, current: { ...lim } }],
+    io_tune_current: [{ name: 'vda', path: '/p', ioTune: lim }],
+    ...over,
   });
 
   it('load and run under pressure, relaxed, and with guests missing statistics', () => {
@@ -30,7 +39,10 @@ describe('vdsm stock policies, unchanged', () => {
     for (const memFree of [640_000, 2_400_000, 8_000_000]) {
       // b lacks the optional memory statistics (mem_unused...): the policy's `valid` test skips it.
       const b = { name: 'b', ...guestCpu(), balloon_cur: 1_000_000, balloon_max: 2_000_000, balloon_min: 500_000 };
-      const out = evaluateInterval(set, { host: [hostSample({ mem_free: memFree }), hostSample({ mem_free: memFree })], guests: [vm('a'), b, { name: 'c' }] });
+      const out = evaluateInterval(set, {
+        host: [hostSample({ mem_free: memFree }), hostSample({ mem_free: memFree })],
+        guests: [vm('a'), b, { name: 'c' }],
+      });
       expect(out.ok, out.error).toBe(true);
       expect(out.excluded_guests).toEqual(['c']);
       // CpuTune: 50% of 8 CPUs over 2 vCPUs = (50/100.0)*(100000*8)/2

@@ -5,10 +5,26 @@ import { loadPolicySet } from './policy-set.ts';
 /** A complete host sample under vdsm's collectors (every mandatory field), with overrides. */
 export function hostSample(over: Record<string, unknown> = {}): InputSample {
   return {
-    mem_available: 16_000_000, mem_unused: 4_000_000, mem_free: 8_000_000, swap_in: 0, swap_out: 0, anon_pages: 1_000_000,
-    swap_total: 0, swap_usage: 0, ksm_full_scans: 0, ksm_pages_sharing: 0, ksm_pages_unshared: 0, ksm_run: 0, ksm_pages_shared: 0,
-    ksm_pages_to_scan: 100, ksm_pages_volatile: 0, ksm_sleep_millisecs: 20, ksm_merge_across_nodes: 1, ksm_shareable: 0,
-    ksmd_cpu_usage: 0, cpu_count: 8,
+    mem_available: 16_000_000,
+    mem_unused: 4_000_000,
+    mem_free: 8_000_000,
+    swap_in: 0,
+    swap_out: 0,
+    anon_pages: 1_000_000,
+    swap_total: 0,
+    swap_usage: 0,
+    ksm_full_scans: 0,
+    ksm_pages_sharing: 0,
+    ksm_pages_unshared: 0,
+    ksm_run: 0,
+    ksm_pages_shared: 0,
+    ksm_pages_to_scan: 100,
+    ksm_pages_volatile: 0,
+    ksm_sleep_millisecs: 20,
+    ksm_merge_across_nodes: 1,
+    ksm_shareable: 0,
+    ksmd_cpu_usage: 0,
+    cpu_count: 8,
     ...over,
   };
 }

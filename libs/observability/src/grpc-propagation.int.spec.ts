@@ -48,7 +48,9 @@ const definition: grpc.ServiceDefinition = {
 
 async function seen(call: object): Promise<Seen> {
   const span = trace.getActiveSpan();
-  const childParent = await withSpan('inside', (child) => ('parentSpanContext' in child ? (child as { parentSpanContext?: { spanId: string } }).parentSpanContext?.spanId : undefined));
+  const childParent = await withSpan('inside', (child) =>
+    'parentSpanContext' in child ? (child as { parentSpanContext?: { spanId: string } }).parentSpanContext?.spanId : undefined,
+  );
   return {
     traceId: activeTraceIds()?.trace_id,
     spanId: activeTraceIds()?.span_id,
@@ -110,7 +112,7 @@ describe('gRPC server propagation with the none exporter', () => {
       });
     });
 
-  it('runs an unsampled call under a non-recording span of the caller\'s trace, forwarded unsampled', async () => {
+  it("runs an unsampled call under a non-recording span of the caller's trace, forwarded unsampled", async () => {
     const s = await probe(extractTraceContext({ traceparent: `00-${TRACE}-${UPSTREAM_SPAN}-00` }));
     expect(s.recording).toBe(false);
     expect(s.traceId).toBe(TRACE);

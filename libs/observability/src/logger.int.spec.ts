@@ -30,7 +30,15 @@ function runChild(ending: string, env: Record<string, string> = {}): Promise<Run
   let out = '';
   child.stdout.on('data', (b: Buffer) => (out += b.toString()));
   return new Promise((resolve) =>
-    child.once('close', (code) => resolve({ code, lines: out.split('\n').filter(Boolean).map((l) => JSON.parse(l) as Record<string, unknown>) })),
+    child.once('close', (code) =>
+      resolve({
+        code,
+        lines: out
+          .split('\n')
+          .filter(Boolean)
+          .map((l) => JSON.parse(l) as Record<string, unknown>),
+      }),
+    ),
   );
 }
 

@@ -31,22 +31,30 @@ describe('exporter none', () => {
 
   it('keeps the trace of an unsampled upstream parent without recording', async () => {
     const parent = extractTraceContext({ traceparent: `00-${TRACE}-${UPSTREAM_SPAN}-00` });
-    await withSpan('child', (span) => {
-      expect(span.isRecording()).toBe(false);
-      const [, traceId, , flags] = TRACEPARENT.exec(traceHeadersOf()['traceparent'] ?? '') ?? [];
-      expect({ traceId, flags }).toEqual({ traceId: TRACE, flags: '00' });
-    }, { parent });
+    await withSpan(
+      'child',
+      (span) => {
+        expect(span.isRecording()).toBe(false);
+        const [, traceId, , flags] = TRACEPARENT.exec(traceHeadersOf()['traceparent'] ?? '') ?? [];
+        expect({ traceId, flags }).toEqual({ traceId: TRACE, flags: '00' });
+      },
+      { parent },
+    );
   });
 
   it('forwards a sampled upstream parent still sampled, through nested spans', async () => {
     const parent = extractTraceContext({ traceparent: `00-${TRACE}-${UPSTREAM_SPAN}-01`, tracestate: 'vendor=x' });
-    await withSpan('consume', async (outer) => {
-      // Recorded (ParentBased keeps AlwaysOn for a sampled parent) so the flag is not lost downstream.
-      expect(outer.isRecording()).toBe(true);
-      await withSpan('publish', (inner) => {
-        const headers = traceHeadersOf();
-        expect(headers).toEqual({ traceparent: `00-${TRACE}-${inner.spanContext().spanId}-01`, tracestate: 'vendor=x' });
-      });
-    }, { parent });
+    await withSpan(
+      'consume',
+      async (outer) => {
+        // Recorded (ParentBased keeps AlwaysOn for a sampled parent) so the flag is not lost downstream.
+        expect(outer.isRecording()).toBe(true);
+        await withSpan('publish', (inner) => {
+          const headers = traceHeadersOf();
+          expect(headers).toEqual({ traceparent: `00-${TRACE}-${inner.spanContext().spanId}-01`, tracestate: 'vendor=x' });
+        });
+      },
+      { parent },
+    );
   });
 });

@@ -55,12 +55,32 @@ describe('observability', () => {
   });
 
   it('makes no span under a parent that is not sampled, and keeps its context for what runs inside', async () => {
-    const unsampled = trace.setSpanContext(ROOT_CONTEXT, { traceId: 'a'.repeat(32), spanId: 'b'.repeat(16), traceFlags: TraceFlags.NONE, isRemote: true });
-    const inside = await withSpan('unsampled child', (span) => ({ span: span.spanContext(), active: trace.getSpanContext(context.active()), recording: span.isRecording() }), { parent: unsampled });
-    expect(inside).toEqual({ span: expect.objectContaining({ traceId: 'a'.repeat(32), spanId: 'b'.repeat(16) }), active: expect.objectContaining({ traceId: 'a'.repeat(32) }), recording: false });
-    await expect(withSpan('unsampled failing', () => Promise.reject(new Error('still thrown')), { parent: unsampled })).rejects.toThrow('still thrown');
+    const unsampled = trace.setSpanContext(ROOT_CONTEXT, {
+      traceId: 'a'.repeat(32),
+      spanId: 'b'.repeat(16),
+      traceFlags: TraceFlags.NONE,
+      isRemote: true,
+    });
+    const inside = await withSpan(
+      'unsampled child',
+      (span) => ({ span: span.spanContext(), active: trace.getSpanContext(context.active()), recording: span.isRecording() }),
+      { parent: unsampled },
+    );
+    expect(inside).toEqual({
+      span: expect.objectContaining({ traceId: 'a'.repeat(32), spanId: 'b'.repeat(16) }),
+      active: expect.objectContaining({ traceId: 'a'.repeat(32) }),
+      recording: false,
+    });
+    await expect(withSpan('unsampled failing', () => Promise.reject(new Error('still thrown')), { parent: unsampled })).rejects.toThrow(
+      'still thrown',
+    );
     // A sampled parent still gets its child recorded.
-    const sampled = trace.setSpanContext(ROOT_CONTEXT, { traceId: 'c'.repeat(32), spanId: 'd'.repeat(16), traceFlags: TraceFlags.SAMPLED, isRemote: true });
+    const sampled = trace.setSpanContext(ROOT_CONTEXT, {
+      traceId: 'c'.repeat(32),
+      spanId: 'd'.repeat(16),
+      traceFlags: TraceFlags.SAMPLED,
+      isRemote: true,
+    });
     await withSpan('sampled child', () => undefined, { parent: sampled });
     await obs.flush();
     const names = obs.memoryExporter!.getFinishedSpans().map((s) => s.name);
@@ -98,7 +118,10 @@ describe('resolveExporterKind', () => {
     } catch (e) {
       error = e;
     }
-    expect(error).toMatchObject({ name: 'ValidationError', violations: [{ field: 'OTEL_TRACES_EXPORTER', reason: expect.stringContaining('jaeger') }] });
+    expect(error).toMatchObject({
+      name: 'ValidationError',
+      violations: [{ field: 'OTEL_TRACES_EXPORTER', reason: expect.stringContaining('jaeger') }],
+    });
   });
 });
 
@@ -106,7 +129,9 @@ describe('otlpExporterFor', () => {
   it('picks the exporter from OTEL_EXPORTER_OTLP_(TRACES_)PROTOCOL, http/protobuf by default', () => {
     expect(otlpExporterFor({}).constructor).toBe(OtlpProto);
     expect(otlpExporterFor({ OTEL_EXPORTER_OTLP_PROTOCOL: 'http/json' }).constructor).toBe(OtlpJson);
-    expect(otlpExporterFor({ OTEL_EXPORTER_OTLP_PROTOCOL: 'http/json', OTEL_EXPORTER_OTLP_TRACES_PROTOCOL: 'grpc' }).constructor).toBe(OtlpGrpc);
+    expect(otlpExporterFor({ OTEL_EXPORTER_OTLP_PROTOCOL: 'http/json', OTEL_EXPORTER_OTLP_TRACES_PROTOCOL: 'grpc' }).constructor).toBe(
+      OtlpGrpc,
+    );
     expect(() => otlpExporterFor({ OTEL_EXPORTER_OTLP_PROTOCOL: 'carrier-pigeon' })).toThrow(/OTEL_EXPORTER_OTLP_PROTOCOL: must be/);
   });
 });

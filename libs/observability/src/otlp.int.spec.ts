@@ -50,7 +50,10 @@ describe('OTLP/HTTP export configured by OTEL_* variables', () => {
     const post = received.find((r) => r.path === '/v1/traces');
     expect(post?.contentType).toMatch(/application\/json/);
     const body = JSON.parse(post!.body) as {
-      resourceSpans: { resource: { attributes: { key: string; value: { stringValue?: string } }[] }; scopeSpans: { spans: { name: string; traceId: string }[] }[] }[];
+      resourceSpans: {
+        resource: { attributes: { key: string; value: { stringValue?: string } }[] };
+        scopeSpans: { spans: { name: string; traceId: string }[] }[];
+      }[];
     };
     const rs = body.resourceSpans[0]!;
     expect(rs.resource.attributes.find((a) => a.key === 'service.name')?.value.stringValue).toBe('otlp-export-test');

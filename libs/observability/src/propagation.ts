@@ -7,8 +7,7 @@ import { W3CTraceContextPropagator } from '@opentelemetry/core';
  * even in a process that never started the SDK (it then simply forwards what it received).
  */
 export type HeaderCarrier =
-  | { get(key: string): string | undefined | null; set?(key: string, value: string): void }
-  | Record<string, string | undefined>;
+  { get(key: string): string | undefined | null; set?(key: string, value: string): void } | Record<string, string | undefined>;
 
 const w3c = new W3CTraceContextPropagator();
 

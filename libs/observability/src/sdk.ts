@@ -81,11 +81,18 @@ export function otlpExporterFor(env: NodeJS.ProcessEnv): tracing.SpanExporter {
     case 'grpc':
       return new OtlpGrpcExporter();
     default:
-      throw new ValidationError({ field: 'OTEL_EXPORTER_OTLP_PROTOCOL', reason: `must be http/protobuf, http/json or grpc, got "${protocol}"` });
+      throw new ValidationError({
+        field: 'OTEL_EXPORTER_OTLP_PROTOCOL',
+        reason: `must be http/protobuf, http/json or grpc, got "${protocol}"`,
+      });
   }
 }
 
-function spanProcessorsFor(kind: TraceExporterKind, memory: tracing.InMemorySpanExporter | undefined, env: NodeJS.ProcessEnv): tracing.SpanProcessor[] {
+function spanProcessorsFor(
+  kind: TraceExporterKind,
+  memory: tracing.InMemorySpanExporter | undefined,
+  env: NodeJS.ProcessEnv,
+): tracing.SpanProcessor[] {
   switch (kind) {
     case 'memory':
       return [new tracing.SimpleSpanProcessor(memory!)];
@@ -129,7 +136,8 @@ function samplerFor(kind: TraceExporterKind): tracing.Sampler | undefined {
  * {@link PropagatingGrpcInstrumentation}.
  */
 function instrumentationsFor(kind: TraceExporterKind): { instrumentations: Instrumentation[]; patchable: string[] } {
-  if (kind === 'none') return { instrumentations: [new HttpInstrumentation(), new PropagatingGrpcInstrumentation()], patchable: ['@grpc/grpc-js'] };
+  if (kind === 'none')
+    return { instrumentations: [new HttpInstrumentation(), new PropagatingGrpcInstrumentation()], patchable: ['@grpc/grpc-js'] };
   return {
     instrumentations: [new HttpInstrumentation(), new GrpcInstrumentation(), new PgInstrumentation({ requireParentSpan: true })],
     patchable: ['@grpc/grpc-js', 'pg'],

@@ -11,7 +11,14 @@ import { HostView } from '../src/view.ts';
 import type { PlacementPolicy } from '../src/weights.ts';
 import { costFunctions, makeHosts, makeVms, profiles, rng } from './workload.ts';
 
-const { values } = parseArgs({ options: { hosts: { type: 'string', default: '5000' }, vms: { type: 'string', default: '20000' }, seed: { type: 'string', default: '7' }, policy: { type: 'string', default: 'pack' } } });
+const { values } = parseArgs({
+  options: {
+    hosts: { type: 'string', default: '5000' },
+    vms: { type: 'string', default: '20000' },
+    seed: { type: 'string', default: '7' },
+    policy: { type: 'string', default: 'pack' },
+  },
+});
 const hostCount = Number(values.hosts);
 const vmCount = Number(values.vms);
 const seed = Number(values.seed);
@@ -28,7 +35,10 @@ function cpuSeconds(since?: NodeJS.CpuUsage): number {
   return (u.user + u.system) / 1e6;
 }
 
-function run(hosts: HostSnapshot[], vms: VmSpec[]): { view: HostView; micros: Float64Array; seconds: number; wallSeconds: number; placed: number } {
+function run(
+  hosts: HostSnapshot[],
+  vms: VmSpec[],
+): { view: HostView; micros: Float64Array; seconds: number; wallSeconds: number; placed: number } {
   const view = new HostView(hosts, { costFunctions, profiles });
   const micros = new Float64Array(vms.length);
   let placed = 0;
@@ -102,21 +112,28 @@ const placementsPerSecond = vms.length / result.seconds;
 const rooflinePlacementsPerSecond = roofline(hosts, vms);
 const placedIds = new Set(result.view.all().flatMap((h) => h.claims.map((c) => c.vmId)));
 const hostsUsed = result.view.all().filter((h) => h.claims.length > 0).length;
-const lowerBoundHosts = lowerBound(hosts, vms.filter((v) => placedIds.has(v.vmId)));
+const lowerBoundHosts = lowerBound(
+  hosts,
+  vms.filter((v) => placedIds.has(v.vmId)),
+);
 
-console.log(`placed ${result.placed}/${vms.length} VMs on ${hostsUsed} of ${hostCount} hosts in ${result.seconds.toFixed(2)} s of CPU (${result.wallSeconds.toFixed(2)} s wall); ${result.view.classCount} host classes at the end`);
-console.log(JSON.stringify({
-  hosts: hostCount,
-  vms: vmCount,
-  policy: policy.kind,
-  placed: result.placed,
-  placementsPerSecond: Math.round(placementsPerSecond),
-  wallPlacementsPerSecond: Math.round(vms.length / result.wallSeconds),
-  p50Micros: Math.round(pct(result.micros, 0.5) * 10) / 10,
-  p99Micros: Math.round(pct(result.micros, 0.99) * 10) / 10,
-  rooflinePlacementsPerSecond: Math.round(rooflinePlacementsPerSecond),
-  rooflineRatio: Math.round((rooflinePlacementsPerSecond / placementsPerSecond) * 100) / 100,
-  hostsUsed,
-  lowerBoundHosts,
-  packingRatio: Math.round((hostsUsed / lowerBoundHosts) * 1000) / 1000,
-}));
+console.log(
+  `placed ${result.placed}/${vms.length} VMs on ${hostsUsed} of ${hostCount} hosts in ${result.seconds.toFixed(2)} s of CPU (${result.wallSeconds.toFixed(2)} s wall); ${result.view.classCount} host classes at the end`,
+);
+console.log(
+  JSON.stringify({
+    hosts: hostCount,
+    vms: vmCount,
+    policy: policy.kind,
+    placed: result.placed,
+    placementsPerSecond: Math.round(placementsPerSecond),
+    wallPlacementsPerSecond: Math.round(vms.length / result.wallSeconds),
+    p50Micros: Math.round(pct(result.micros, 0.5) * 10) / 10,
+    p99Micros: Math.round(pct(result.micros, 0.99) * 10) / 10,
+    rooflinePlacementsPerSecond: Math.round(rooflinePlacementsPerSecond),
+    rooflineRatio: Math.round((rooflinePlacementsPerSecond / placementsPerSecond) * 100) / 100,
+    hostsUsed,
+    lowerBoundHosts,
+    packingRatio: Math.round((hostsUsed / lowerBoundHosts) * 1000) / 1000,
+  }),
+);

@@ -26,10 +26,25 @@ export function rng(seed: number): () => number {
 const curve = (soft: number, hard: number) => ({ curve: 'hard-soft' as const, soft, hard, softAmt: 0.5, hardAmt: 2, scale: 1 });
 
 export const costFunctions: Record<string, CostFunctionSpec> = {
-  compute: { id: 'compute', name: 'Compute', description: '', vms: { curve: 'linear', slope: 0.01, base: 0, scale: 1 }, vcpus: curve(96, 128), devices: {}, scale: 1, offset: 0 },
+  compute: {
+    id: 'compute',
+    name: 'Compute',
+    description: '',
+    vms: { curve: 'linear', slope: 0.01, base: 0, scale: 1 },
+    vcpus: curve(96, 128),
+    devices: {},
+    scale: 1,
+    offset: 0,
+  },
   gpu: {
-    id: 'gpu', name: 'GPU node', description: '', vms: { curve: 'linear', slope: 0.01, base: 0, scale: 1 }, vcpus: curve(48, 64),
-    devices: { 'nvidia-gpu': { curve: 'linear', slope: 1, base: 0, max: 4, scale: 1 } }, scale: 1, offset: 1000,
+    id: 'gpu',
+    name: 'GPU node',
+    description: '',
+    vms: { curve: 'linear', slope: 0.01, base: 0, scale: 1 },
+    vcpus: curve(48, 64),
+    devices: { 'nvidia-gpu': { curve: 'linear', slope: 1, base: 0, max: 4, scale: 1 } },
+    scale: 1,
+    offset: 1000,
   },
 };
 
@@ -56,7 +71,12 @@ export function makeHosts(n: number, random: () => number): HostSnapshot[] {
         memoryBytes: mem,
         cpuOvercommit: 2,
         topology: { sockets: 2, coresPerSocket: half, threadsPerCore: 1 },
-        numaNodes: [0, 1].map((id) => ({ id, cpus: Array.from({ length: half }, (_, c) => id * half + c), memoryBytes: mem / 2, hugepages: [] })),
+        numaNodes: [0, 1].map((id) => ({
+          id,
+          cpus: Array.from({ length: half }, (_, c) => id * half + c),
+          memoryBytes: mem / 2,
+          hugepages: [],
+        })),
         pciDevices: gpu ? [0, 1, 2, 3].map((d) => ({ type: 'nvidia-gpu', address: `0000:0${d}:00.0`, numaNode: d >> 1 })) : [],
         profileId: gpu ? 'gpu' : 'compute',
       }),
@@ -72,15 +92,31 @@ export function makeVms(m: number, random: () => number): VmSpec[] {
     const vmId = `vm-${String(i).padStart(7, '0')}`;
     const r = random();
     if (r < 0.625) {
-      const [vcpus, gib] = pick([[1, 2], [1, 4], [2, 4], [2, 8]] as const);
+      const [vcpus, gib] = pick([
+        [1, 2],
+        [1, 4],
+        [2, 4],
+        [2, 8],
+      ] as const);
       vms.push(vmSpec({ vmId, vcpus, memoryBytes: gib * GiB }));
     } else if (r < 0.825) {
       vms.push(vmSpec({ vmId, vcpus: 4, memoryBytes: pick([8, 16]) * GiB }));
     } else if (r < 0.945) {
-      const [vcpus, gib] = pick([[8, 32], [16, 64]] as const);
+      const [vcpus, gib] = pick([
+        [8, 32],
+        [16, 64],
+      ] as const);
       vms.push(vmSpec({ vmId, vcpus, memoryBytes: gib * GiB }));
     } else if (r < 0.995) {
-      vms.push(vmSpec({ vmId, vcpus: 4, memoryBytes: 16 * GiB, cpuPolicy: 'dedicated', numaNodes: [{ vcpus: 4, memoryBytes: 16 * GiB, pinnedHostNode: pick([0, 1]) }] }));
+      vms.push(
+        vmSpec({
+          vmId,
+          vcpus: 4,
+          memoryBytes: 16 * GiB,
+          cpuPolicy: 'dedicated',
+          numaNodes: [{ vcpus: 4, memoryBytes: 16 * GiB, pinnedHostNode: pick([0, 1]) }],
+        }),
+      );
     } else {
       vms.push(vmSpec({ vmId, vcpus: 8, memoryBytes: 64 * GiB, devices: [{ type: 'nvidia-gpu', count: 1 }] }));
     }

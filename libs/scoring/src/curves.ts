@@ -47,10 +47,13 @@ export function compileCurve(spec: CurveSpec): CurveFn {
   const f = shape(spec);
   const scale = spec.scale;
   const max = spec.max;
-  const scaled: CurveFn = scale === 1 ? f : (x) => {
-    const y = f(x);
-    return y === Infinity ? Infinity : y * scale;
-  };
+  const scaled: CurveFn =
+    scale === 1
+      ? f
+      : (x) => {
+          const y = f(x);
+          return y === Infinity ? Infinity : y * scale;
+        };
   return max === undefined ? scaled : (x) => (x > max ? Infinity : scaled(x));
 }
 

@@ -41,7 +41,10 @@ describe('curves of seed 003', () => {
     const scaled = compileCurve(curve('{ curve: "hard-soft", soft: 32 GiB, hard: 48 GiB, scale: 10.0 }'));
     expect([0, 32 * GiB, 48 * GiB, 48 * GiB + 1].map(amounts)).toEqual([0, 10, 100, Infinity]);
     expect([0, 32 * GiB, 48 * GiB, 48 * GiB + 1].map(scaled)).toEqual([0, 10, 100, Infinity]);
-    fc.assert(fc.property(fc.double({ min: -GiB, max: 64 * GiB, noNaN: true }), (x) => close(amounts(x), scaled(x))), { numRuns: 2000 });
+    fc.assert(
+      fc.property(fc.double({ min: -GiB, max: 64 * GiB, noNaN: true }), (x) => close(amounts(x), scaled(x))),
+      { numRuns: 2000 },
+    );
   });
   it('unavailable: 0 at or below 0, infinity above', () => {
     expect([-1, 0, 1e-9, 1].map(compileCurve(curve('{ curve: unavailable }')))).toEqual([0, 0, Infinity, Infinity]);
@@ -51,19 +54,31 @@ describe('curves of seed 003', () => {
     expect([0, 3, 6, 6.01, 100].map(f)).toEqual([5, 5, 5, Infinity, Infinity]);
   });
   it('the nested piecewise form equals hard-soft soft 1 hard 2 everywhere', () => {
-    const piecewise = compileCurve(curve('{ curve: piecewise cutoff: 1 low: { curve: linear slope: 1 base: 0 } high: { curve: piecewise cutoff: 2 low: { curve: linear slope: 9 base: -8 }, high: { curve: invalid } } }'));
+    const piecewise = compileCurve(
+      curve(
+        '{ curve: piecewise cutoff: 1 low: { curve: linear slope: 1 base: 0 } high: { curve: piecewise cutoff: 2 low: { curve: linear slope: 9 base: -8 }, high: { curve: invalid } } }',
+      ),
+    );
     const hardSoft = compileCurve(curve('{ curve: "hard-soft", soft: 1, hard: 2, softAmt: 1, hardAmt: 10 }'));
     expect([0, 1, 2, 3].map(piecewise)).toEqual([0, 1, 10, Infinity]);
-    fc.assert(fc.property(fc.double({ min: -10, max: 10, noNaN: true }), (x) => close(piecewise(x), hardSoft(x))), { numRuns: 2000 });
+    fc.assert(
+      fc.property(fc.double({ min: -10, max: 10, noNaN: true }), (x) => close(piecewise(x), hardSoft(x))),
+      { numRuns: 2000 },
+    );
   });
   it('the piecewise form of unavailable equals unavailable everywhere', () => {
     const piecewise = compileCurve(curve('{ curve: piecewise, cutoff: 0, low: { curve: constant, value: 0 }, high: { curve: invalid } }'));
     const unavailable = compileCurve(curve('{ curve: unavailable }'));
-    fc.assert(fc.property(fc.double({ noNaN: true }), (x) => piecewise(x) === unavailable(x)), { numRuns: 2000 });
+    fc.assert(
+      fc.property(fc.double({ noNaN: true }), (x) => piecewise(x) === unavailable(x)),
+      { numRuns: 2000 },
+    );
   });
   it('low-high and high-low are piecewise', () => {
     for (const alias of ['low-high', 'high-low']) {
-      const f = compileCurve(curve(`{ curve: ${alias}, cutoff: 2, low: { curve: constant, value: 1 }, high: { curve: constant, value: 7 } }`));
+      const f = compileCurve(
+        curve(`{ curve: ${alias}, cutoff: 2, low: { curve: constant, value: 1 }, high: { curve: constant, value: 7 } }`),
+      );
       expect([2, 3].map(f)).toEqual([1, 7]);
     }
   });

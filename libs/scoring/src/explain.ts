@@ -47,14 +47,34 @@ const order: readonly RemovalReason[] = ['excluded', ...filterOrder, 'affinity-t
  * Runs every filter on every host (the slow path, only when nothing fits) and groups the hosts by
  * the first reason that removed them, keeping the closest miss of each group.
  */
-export function explainFailure(view: HostView, vm: VmSpec, excluded: ReadonlySet<string>, together: ReadonlySet<string> | null): FailureExplanation {
+export function explainFailure(
+  view: HostView,
+  vm: VmSpec,
+  excluded: ReadonlySet<string>,
+  together: ReadonlySet<string> | null,
+): FailureExplanation {
   const groups = new Map<string, MutableGroup>();
-  const add = (hostId: string, reason: RemovalReason, subject?: string, needed?: number, available?: number, unit?: FitUnit, detail?: string): void => {
+  const add = (
+    hostId: string,
+    reason: RemovalReason,
+    subject?: string,
+    needed?: number,
+    available?: number,
+    unit?: FitUnit,
+    detail?: string,
+  ): void => {
     // Hosts a cost function refuses are grouped by the curve that refused them (the text before ':').
     const key = `${reason}\u0000${subject ?? ''}\u0000${detail?.split(':')[0] ?? ''}`;
     let g = groups.get(key);
     if (!g) {
-      g = { reason, hosts: 0, sampleHosts: [], ...(subject !== undefined && { subject }), ...(unit !== undefined && { unit }), ...(detail !== undefined && { detail }) };
+      g = {
+        reason,
+        hosts: 0,
+        sampleHosts: [],
+        ...(subject !== undefined && { subject }),
+        ...(unit !== undefined && { unit }),
+        ...(detail !== undefined && { detail }),
+      };
       groups.set(key, g);
     }
     g.hosts++;
@@ -72,10 +92,24 @@ export function explainFailure(view: HostView, vm: VmSpec, excluded: ReadonlySet
     const r = fits(snap, vm, view.usages[slot]);
     if (!r.ok) {
       const f = r.reasons[0]!;
-      const subjectKept = f.filter === 'state' || f.filter === 'devices' || f.filter === 'storage' || f.filter === 'network' || f.filter === 'resource-pool' || f.filter === 'sriov' || f.filter === 'affinity' || f.filter === 'cpu-model' || (f.filter === 'numa' && f.unit === 'nodes');
+      const subjectKept =
+        f.filter === 'state' ||
+        f.filter === 'devices' ||
+        f.filter === 'storage' ||
+        f.filter === 'network' ||
+        f.filter === 'resource-pool' ||
+        f.filter === 'sriov' ||
+        f.filter === 'affinity' ||
+        f.filter === 'cpu-model' ||
+        (f.filter === 'numa' && f.unit === 'nodes');
       return add(id, f.filter, subjectKept ? f.subject : undefined, f.needed, f.available, f.unit);
     }
-    if (together && !together.has(id)) return add(id, 'affinity-together', vm.affinity.find((a) => a.polarity === 'affinity' && a.target === 'vm' && a.enforcement === 'hard')?.group);
+    if (together && !together.has(id))
+      return add(
+        id,
+        'affinity-together',
+        vm.affinity.find((a) => a.polarity === 'affinity' && a.target === 'vm' && a.enforcement === 'hard')?.group,
+      );
     const cost = view.costFunctionOf(snap);
     if (cost) {
       const u = view.usages[slot]!;
@@ -92,6 +126,8 @@ export function explainFailure(view: HostView, vm: VmSpec, excluded: ReadonlySet
     }
     eligible++;
   });
-  const sorted = [...groups.values()].sort((a, b) => b.hosts - a.hosts || order.indexOf(a.reason) - order.indexOf(b.reason) || (a.subject ?? '').localeCompare(b.subject ?? ''));
+  const sorted = [...groups.values()].sort(
+    (a, b) => b.hosts - a.hosts || order.indexOf(a.reason) - order.indexOf(b.reason) || (a.subject ?? '').localeCompare(b.subject ?? ''),
+  );
   return { vmId: vm.vmId, vmName: vm.name, totalHosts: total, eligibleHosts: eligible, groups: sorted };
 }

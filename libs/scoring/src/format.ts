@@ -25,26 +25,44 @@ function shortfall(g: RemovalGroup, what: string, free = 'free'): string {
 
 function phrase(g: RemovalGroup): string {
   switch (g.reason) {
-    case 'excluded': return 'excluded after earlier attempts';
-    case 'state': return stateWords[g.subject ?? ''] ?? `in state ${g.subject ?? 'unknown'}`;
-    case 'allowed-hosts': return 'not among the allowed hosts';
-    case 'resource-pool': return `outside resource pool ${g.subject ?? ''}`;
-    case 'cpu-model': return `lack CPU model ${g.subject ?? ''}`;
-    case 'affinity': return `excluded by hard affinity group ${g.subject ?? ''}`;
-    case 'affinity-together': return `do not run affinity group ${g.subject ?? ''}`;
-    case 'network': return `do not reach ${g.subject ?? 'the network'}`;
-    case 'vcpus': return shortfall(g, 'vCPUs');
-    case 'memory': return shortfall(g, 'memory');
-    case 'dedicated-cpus': return shortfall(g, 'dedicated CPUs', 'unpinned');
-    case 'hugepages': return shortfall(g, 'hugepages');
+    case 'excluded':
+      return 'excluded after earlier attempts';
+    case 'state':
+      return stateWords[g.subject ?? ''] ?? `in state ${g.subject ?? 'unknown'}`;
+    case 'allowed-hosts':
+      return 'not among the allowed hosts';
+    case 'resource-pool':
+      return `outside resource pool ${g.subject ?? ''}`;
+    case 'cpu-model':
+      return `lack CPU model ${g.subject ?? ''}`;
+    case 'affinity':
+      return `excluded by hard affinity group ${g.subject ?? ''}`;
+    case 'affinity-together':
+      return `do not run affinity group ${g.subject ?? ''}`;
+    case 'network':
+      return `do not reach ${g.subject ?? 'the network'}`;
+    case 'vcpus':
+      return shortfall(g, 'vCPUs');
+    case 'memory':
+      return shortfall(g, 'memory');
+    case 'dedicated-cpus':
+      return shortfall(g, 'dedicated CPUs', 'unpinned');
+    case 'hugepages':
+      return shortfall(g, 'hugepages');
     case 'numa':
-      if (g.unit === 'nodes') return `have too few NUMA nodes for its guest cells (needs ${g.needed ?? '?'} distinct; the best has ${g.bestAvailable ?? 0})`;
-      return g.needed === undefined ? 'have no NUMA node that fits' : `have no NUMA node that fits (a cell needs ${formatQuantity(g.needed, g.unit)}${g.unit === 'cpus' ? ' CPUs' : ''}; the best node has ${formatQuantity(g.bestAvailable ?? 0, g.unit)})`;
+      if (g.unit === 'nodes')
+        return `have too few NUMA nodes for its guest cells (needs ${g.needed ?? '?'} distinct; the best has ${g.bestAvailable ?? 0})`;
+      return g.needed === undefined
+        ? 'have no NUMA node that fits'
+        : `have no NUMA node that fits (a cell needs ${formatQuantity(g.needed, g.unit)}${g.unit === 'cpus' ? ' CPUs' : ''}; the best node has ${formatQuantity(g.bestAvailable ?? 0, g.unit)})`;
     case 'devices':
       return (g.bestAvailable ?? 0) === 0 ? `have no free ${g.subject ?? 'device'}` : shortfall(g, `free ${g.subject ?? 'devices'}`);
-    case 'sriov': return `have no free SR-IOV VF on ${g.subject ?? 'the network'}`;
-    case 'storage': return g.needed === undefined ? `have no storage pool ${g.subject ?? ''}` : shortfall(g, `space in pool ${g.subject ?? ''}`);
-    case 'cost': return `cost infinity under cost function ${g.subject ?? ''}${g.detail === undefined ? '' : ` (${g.detail})`}`;
+    case 'sriov':
+      return `have no free SR-IOV VF on ${g.subject ?? 'the network'}`;
+    case 'storage':
+      return g.needed === undefined ? `have no storage pool ${g.subject ?? ''}` : shortfall(g, `space in pool ${g.subject ?? ''}`);
+    case 'cost':
+      return `cost infinity under cost function ${g.subject ?? ''}${g.detail === undefined ? '' : ` (${g.detail})`}`;
   }
 }
 

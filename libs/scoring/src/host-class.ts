@@ -42,7 +42,10 @@ export function bucketOf(freeVcpus: number): number {
 
 function mapKey(m: ReadonlyMap<string, number>): string {
   if (m.size === 0) return '';
-  return [...m.entries()].sort(([a], [b]) => (a < b ? -1 : 1)).map(([k, v]) => `${k}=${v}`).join(',');
+  return [...m.entries()]
+    .sort(([a], [b]) => (a < b ? -1 : 1))
+    .map(([k, v]) => `${k}=${v}`)
+    .join(',');
 }
 
 /** What a class takes from the host's capacity: computed once per snapshot capacity, not per claim. */
@@ -64,12 +67,30 @@ export function staticsFor(snapshot: HostSnapshot, cost: CompiledCostFunction | 
   const allocVcpus = allocatableVcpus(cap.cpus, cap.cpuOvercommit);
   const allocMemory = ordinaryMemoryCapacity(cap);
   const t = cap.topology;
-  const networks = cap.networks.map((n) => `${n.space ?? ''}/${n.subnet ?? ''}/${n.vlan ?? ''}`).sort().join(';');
+  const networks = cap.networks
+    .map((n) => `${n.space ?? ''}/${n.subnet ?? ''}/${n.vlan ?? ''}`)
+    .sort()
+    .join(';');
   const capacityKey = [
-    cost?.id ?? '-', cap.resourcePool, cap.cpuModel, `${t.sockets}x${t.coresPerSocket}x${t.threadsPerCore}`, networks,
-    allocVcpus, allocMemory, mapKey(devicesTotal),
+    cost?.id ?? '-',
+    cap.resourcePool,
+    cap.cpuModel,
+    `${t.sockets}x${t.coresPerSocket}x${t.threadsPerCore}`,
+    networks,
+    allocVcpus,
+    allocMemory,
+    mapKey(devicesTotal),
   ].join('|');
-  return { capacityKey, cost, pool: cap.resourcePool, cpuModel: cap.cpuModel.toLowerCase(), topology: t, allocVcpus, allocMemory, devicesTotal };
+  return {
+    capacityKey,
+    cost,
+    pool: cap.resourcePool,
+    cpuModel: cap.cpuModel.toLowerCase(),
+    topology: t,
+    allocVcpus,
+    allocMemory,
+    devicesTotal,
+  };
 }
 
 export function classKey(st: HostStatics, u: HostUsage, claimedMemory: number): string {

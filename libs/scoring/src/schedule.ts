@@ -5,7 +5,14 @@ import { NO_COST, type CostBreakdown } from './cost.ts';
 import { explainFailure, type FailureExplanation } from './explain.ts';
 import { bucketOf, BUCKETS, firstMember, type HostClass } from './host-class.ts';
 import { HostView } from './view.ts';
-import { hasSoftRules, hpTopologyPenalty, numaAlignmentPenalty, softAffinityPenalty, type PlacementPolicy, type Weights } from './weights.ts';
+import {
+  hasSoftRules,
+  hpTopologyPenalty,
+  numaAlignmentPenalty,
+  softAffinityPenalty,
+  type PlacementPolicy,
+  type Weights,
+} from './weights.ts';
 
 export interface ScheduleOptions {
   /** Used only when `hosts` is a plain array (a HostView carries its own). */
@@ -38,10 +45,23 @@ export interface Candidate {
 }
 
 export type ScheduleResult =
-  | { readonly kind: 'placed'; readonly vmId: string; readonly hostId: string; readonly generation: number; readonly claim: Claim; readonly breakdown: Candidate; readonly alternates: readonly Candidate[] }
+  | {
+      readonly kind: 'placed';
+      readonly vmId: string;
+      readonly hostId: string;
+      readonly generation: number;
+      readonly claim: Claim;
+      readonly breakdown: Candidate;
+      readonly alternates: readonly Candidate[];
+    }
   | { readonly kind: 'failed'; readonly vmId: string; readonly explanation: FailureExplanation };
 
-interface Finalist { slot: number; score: number; hostId: string; claim: Claim }
+interface Finalist {
+  slot: number;
+  score: number;
+  hostId: string;
+  claim: Claim;
+}
 
 /** Hosts carrying a member of each hard "together" group; empty set: no member placed yet. */
 function togetherHosts(view: HostView, vm: VmSpec): Set<string> | null {
@@ -79,7 +99,12 @@ function candidate(view: HostView, ctx: ScoreContext, cls: HostClass, f: Finalis
   if (cls.cost) {
     const devices = new Map(u.devicesByType);
     for (const d of f.claim.devices) devices.set(d.type, (devices.get(d.type) ?? 0) + 1);
-    cost = cls.cost.breakdown({ vms: cls.vms + 1, vcpus: cls.usedVcpus + vm.vcpus, memoryBytes: cls.claimedMemory + vm.memoryBytes, devices });
+    cost = cls.cost.breakdown({
+      vms: cls.vms + 1,
+      vcpus: cls.usedVcpus + vm.vcpus,
+      memoryBytes: cls.claimedMemory + vm.memoryBytes,
+      devices,
+    });
   }
   const w = ctx.weights;
   const weights: WeightBreakdown = {
@@ -97,7 +122,10 @@ function candidate(view: HostView, ctx: ScoreContext, cls: HostClass, f: Finalis
  * `alternates` runners-up are known. Does not change the view.
  */
 export function schedule(vm: VmSpec, hosts: HostView | readonly HostSnapshot[], options: ScheduleOptions = {}): ScheduleResult {
-  const view = hosts instanceof HostView ? hosts : new HostView(hosts, { costFunctions: options.costFunctions ?? {}, profiles: options.profiles ?? {} });
+  const view =
+    hosts instanceof HostView
+      ? hosts
+      : new HostView(hosts, { costFunctions: options.costFunctions ?? {}, profiles: options.profiles ?? {} });
   const ctx = scoreContext(vm, options.weights, options.policyFor);
   const k = 1 + Math.max(0, options.alternates ?? 3);
   const excluded = new Set(options.excludedHosts ?? []);
@@ -129,7 +157,12 @@ export function schedule(vm: VmSpec, hosts: HostView | readonly HostSnapshot[], 
   for (;;) {
     let next = -1;
     for (let i = 0; i < classes.length; i++) {
-      if (done[i] || (next >= 0 && (scores[i]! > scores[next]! || (scores[i] === scores[next] && firstMember(classes[i]!) > firstMember(classes[next]!))))) continue;
+      if (
+        done[i] ||
+        (next >= 0 &&
+          (scores[i]! > scores[next]! || (scores[i] === scores[next] && firstMember(classes[i]!) > firstMember(classes[next]!))))
+      )
+        continue;
       next = i;
     }
     if (next < 0) break;

@@ -53,27 +53,65 @@ describe('cost functions of seed 003', () => {
   it('Simple: a host past 16 vCPUs costs infinity and is never chosen', () => {
     const r = schedule(vmSpec({ vmId: 'v', vcpus: 17 }), [host('a', 'simple', { cpus: 32 })], seed);
     expect(r.kind).toBe('failed');
-    if (r.kind === 'failed') expect(formatExplanation(r.explanation)).toBe('0/1 hosts can take v: 1 cost infinity under cost function simple (vcpus: hard-soft past hard 16 at 17)');
+    if (r.kind === 'failed')
+      expect(formatExplanation(r.explanation)).toBe(
+        '0/1 hosts can take v: 1 cost infinity under cost function simple (vcpus: hard-soft past hard 16 at 17)',
+      );
   });
   it('an infinite cost is explained to the curve and its input: vCPUs at 18, memory in GiB, a device past max', () => {
     const busy = host('a', 'simple', { cpus: 32 });
-    const twoOn = { ...busy, claims: [{ vmId: 'w', hostId: 'a', vcpus: 2, memoryBytes: GiB, pinnedCpus: [], numaCells: [], hugepages: [], devices: [], vfs: [], volumes: [], affinityGroups: [] }] };
+    const twoOn = {
+      ...busy,
+      claims: [
+        {
+          vmId: 'w',
+          hostId: 'a',
+          vcpus: 2,
+          memoryBytes: GiB,
+          pinnedCpus: [],
+          numaCells: [],
+          hugepages: [],
+          devices: [],
+          vfs: [],
+          volumes: [],
+          affinityGroups: [],
+        },
+      ],
+    };
     const cpu = schedule(vmSpec({ vmId: 'v', vcpus: 16 }), [twoOn], seed);
     expect(cpu.kind === 'failed' && cpu.explanation.groups[0]?.detail).toBe('vcpus: hard-soft past hard 16 at 18');
     const mem = schedule(vmSpec({ vmId: 'v', memoryBytes: 40 * GiB }), [host('a', 'simple')], seed);
-    expect(mem.kind === 'failed' && formatExplanation(mem.explanation)).toBe('0/1 hosts can take v: 1 cost infinity under cost function simple (memory: hard-soft past hard 32 GiB at 40 GiB)');
+    expect(mem.kind === 'failed' && formatExplanation(mem.explanation)).toBe(
+      '0/1 hosts can take v: 1 cost infinity under cost function simple (memory: hard-soft past hard 32 GiB at 40 GiB)',
+    );
     const gpu = schedule(vmSpec({ vmId: 'v', devices: [{ type: 'nvidia-gpu', count: 3 }] }), [gpuHost('g')], seed);
     expect(gpu.kind === 'failed' && gpu.explanation.groups[0]?.detail).toBe('devices.nvidia-gpu: linear past max 2 at 3');
   });
   it('a pinned VM with more guest NUMA cells than a host has nodes goes to a host with enough, else is explained', () => {
-    const two = [{ id: 0, cpus: [0, 1, 2, 3], memoryBytes: 32 * GiB, hugepages: [] }, { id: 1, cpus: [4, 5, 6, 7], memoryBytes: 32 * GiB, hugepages: [] }];
+    const two = [
+      { id: 0, cpus: [0, 1, 2, 3], memoryBytes: 32 * GiB, hugepages: [] },
+      { id: 1, cpus: [4, 5, 6, 7], memoryBytes: 32 * GiB, hugepages: [] },
+    ];
     const one = [{ id: 0, cpus: [0, 1, 2, 3, 4, 5, 6, 7], memoryBytes: 64 * GiB, hugepages: [] }];
-    const vm = vmSpec({ vmId: 'v', vcpus: 2, cpuPolicy: 'dedicated', memoryBytes: 2 * GiB, numaNodes: [{ vcpus: 1, memoryBytes: GiB }, { vcpus: 1, memoryBytes: GiB }] });
-    const r = placed(schedule(vm, [host('a-one', undefined, { cpus: 8, numaNodes: one }), host('b-two', undefined, { cpus: 8, numaNodes: two })], seed));
+    const vm = vmSpec({
+      vmId: 'v',
+      vcpus: 2,
+      cpuPolicy: 'dedicated',
+      memoryBytes: 2 * GiB,
+      numaNodes: [
+        { vcpus: 1, memoryBytes: GiB },
+        { vcpus: 1, memoryBytes: GiB },
+      ],
+    });
+    const r = placed(
+      schedule(vm, [host('a-one', undefined, { cpus: 8, numaNodes: one }), host('b-two', undefined, { cpus: 8, numaNodes: two })], seed),
+    );
     expect(r.hostId).toBe('b-two');
     expect(r.claim.numaCells.map((c) => c.hostNode)).toEqual([0, 1]);
     const f = schedule(vm, [host('a-one', undefined, { cpus: 8, numaNodes: one })], seed);
-    expect(f.kind === 'failed' && formatExplanation(f.explanation)).toBe('0/1 hosts can take v: 1 have too few NUMA nodes for its guest cells (needs 2 distinct; the best has 1)');
+    expect(f.kind === 'failed' && formatExplanation(f.explanation)).toBe(
+      '0/1 hosts can take v: 1 have too few NUMA nodes for its guest cells (needs 2 distinct; the best has 1)',
+    );
   });
   it('GPU node: the offset keeps ordinary VMs away unless there is no other choice', () => {
     expect(placed(schedule(vmSpec({ vmId: 'v' }), [gpuHost('a-gpu'), host('b', 'simple')], seed)).hostId).toBe('b');
@@ -89,7 +127,15 @@ describe('cost functions of seed 003', () => {
   it('a device type with no curve is unavailable', () => {
     const h = host('s', 'simple', { pciDevices: [{ type: 'fpga', address: '0000:05:00.0' }] });
     expect(schedule(vmSpec({ vmId: 'v', devices: [{ type: 'fpga', count: 1 }] }), [h], seed).kind).toBe('failed');
-    expect(placed(schedule(vmSpec({ vmId: 'v', devices: [{ type: 'fpga', count: 1 }] }), [{ ...h, capacity: { ...h.capacity, profileId: undefined } }], seed)).hostId).toBe('s');
+    expect(
+      placed(
+        schedule(
+          vmSpec({ vmId: 'v', devices: [{ type: 'fpga', count: 1 }] }),
+          [{ ...h, capacity: { ...h.capacity, profileId: undefined } }],
+          seed,
+        ),
+      ).hostId,
+    ).toBe('s');
   });
   it('pool2 (offset 1000) is used only when pool 1 is full', () => {
     const pool1 = host('p1', 'simple', { cpus: 2 });
@@ -121,7 +167,9 @@ describe('choosing', () => {
     expect(placed(schedule(vm, view, { policyFor: () => ({ kind: 'spread' }) })).hostId).toBe('b');
   });
   it('excluded hosts are skipped', () => {
-    expect(placed(schedule(vmSpec({ vmId: 'v' }), [host('a', 'simple'), host('b', 'simple')], { ...seed, excludedHosts: ['a'] })).hostId).toBe('b');
+    expect(
+      placed(schedule(vmSpec({ vmId: 'v' }), [host('a', 'simple'), host('b', 'simple')], { ...seed, excludedHosts: ['a'] })).hostId,
+    ).toBe('b');
   });
   it('high-performance VMs prefer hosts with at least their sockets, cores and threads', () => {
     const small = host('a', undefined, { topology: { sockets: 1, coresPerSocket: 8, threadsPerCore: 1 } });
@@ -134,7 +182,9 @@ describe('choosing', () => {
   it('soft affinity and hard together-affinity follow the group', () => {
     const group = { group: 'web', polarity: 'affinity', target: 'vm', hosts: [] } as const;
     const view = new HostView([host('a', undefined), host('b', undefined)]);
-    view.applyClaim(placed(schedule(vmSpec({ vmId: 'first', affinity: [{ ...group, enforcement: 'soft' }] }), view, { excludedHosts: ['a'] })).claim);
+    view.applyClaim(
+      placed(schedule(vmSpec({ vmId: 'first', affinity: [{ ...group, enforcement: 'soft' }] }), view, { excludedHosts: ['a'] })).claim,
+    );
     expect(placed(schedule(vmSpec({ vmId: 's', affinity: [{ ...group, enforcement: 'soft' }] }), view)).hostId).toBe('b');
     expect(placed(schedule(vmSpec({ vmId: 'h', affinity: [{ ...group, enforcement: 'hard' }] }), view)).hostId).toBe('b');
     const anti = placed(schedule(vmSpec({ vmId: 'n', affinity: [{ ...group, polarity: 'anti-affinity', enforcement: 'soft' }] }), view));
@@ -146,7 +196,8 @@ describe('explanations', () => {
   it('says per filter how many hosts it removed, with the closest miss', () => {
     const hosts: HostSnapshot[] = [];
     const gpus = [{ type: 'nvidia-gpu', address: '0000:01:00.0' }];
-    for (let i = 0; i < 80; i++) hosts.push(host(`m${String(i).padStart(2, '0')}`, undefined, { memoryBytes: (i === 7 ? 12 : 8) * GiB, pciDevices: gpus }));
+    for (let i = 0; i < 80; i++)
+      hosts.push(host(`m${String(i).padStart(2, '0')}`, undefined, { memoryBytes: (i === 7 ? 12 : 8) * GiB, pciDevices: gpus }));
     for (let i = 0; i < 30; i++) hosts.push(host(`x${i}`, undefined, { state: 'maintenance', pciDevices: gpus }));
     for (let i = 0; i < 10; i++) hosts.push(host(`g${i}`, undefined));
     const r = schedule(vmSpec({ vmId: 'vm-7', memoryBytes: 16 * GiB, devices: [{ type: 'nvidia-gpu', count: 1 }] }), hosts);
@@ -155,7 +206,13 @@ describe('explanations', () => {
     expect(formatExplanation(r.explanation)).toBe(
       '0/120 hosts can take vm-7: 80 lack memory (needs 16 GiB; the best has 12 GiB free), 30 in maintenance, 10 have no free nvidia-gpu',
     );
-    expect(r.explanation.groups[0]).toMatchObject({ reason: 'memory', hosts: 80, needed: 16 * GiB, bestAvailable: 12 * GiB, sampleHosts: ['m00', 'm01', 'm02'] });
+    expect(r.explanation.groups[0]).toMatchObject({
+      reason: 'memory',
+      hosts: 80,
+      needed: 16 * GiB,
+      bestAvailable: 12 * GiB,
+      sampleHosts: ['m00', 'm01', 'm02'],
+    });
   });
 });
 
@@ -165,11 +222,19 @@ describe('soft affinity in a large class', () => {
     const view = new HostView(hosts);
     const group = { group: 'db', polarity: 'affinity', target: 'vm', enforcement: 'soft', hosts: [] } as const;
     // h150 runs a db VM; h151 an identical load without the group: both land in one class.
-    view.applyClaim(placed(schedule(vmSpec({ vmId: 'db-1', affinity: [group] }), view, { excludedHosts: hosts.slice(0, 150).map((h) => h.capacity.hostId) })).claim);
-    view.applyClaim(placed(schedule(vmSpec({ vmId: 'other' }), view, { excludedHosts: hosts.slice(0, 151).map((h) => h.capacity.hostId) })).claim);
+    view.applyClaim(
+      placed(
+        schedule(vmSpec({ vmId: 'db-1', affinity: [group] }), view, { excludedHosts: hosts.slice(0, 150).map((h) => h.capacity.hostId) }),
+      ).claim,
+    );
+    view.applyClaim(
+      placed(schedule(vmSpec({ vmId: 'other' }), view, { excludedHosts: hosts.slice(0, 151).map((h) => h.capacity.hostId) })).claim,
+    );
     for (let i = 0; i < 60; i++) {
       const id = `x-${i}`;
-      view.applyClaim(placed(schedule(vmSpec({ vmId: id }), view, { excludedHosts: ['h150', 'h151'], policyFor: () => ({ kind: 'spread' }) })).claim);
+      view.applyClaim(
+        placed(schedule(vmSpec({ vmId: id }), view, { excludedHosts: ['h150', 'h151'], policyFor: () => ({ kind: 'spread' }) })).claim,
+      );
     }
     const r = placed(schedule(vmSpec({ vmId: 'db-2', affinity: [group] }), view, { policyFor: () => ({ kind: 'spread' }) }));
     expect(r.hostId).toBe('h150');

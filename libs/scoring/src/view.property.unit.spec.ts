@@ -7,30 +7,42 @@ import { HostView } from './view.ts';
 /** What a decision is, without object identity: host, score and the runners-up in order. */
 function decision(r: ScheduleResult): unknown {
   return r.kind === 'placed'
-    ? { host: r.hostId, generation: r.generation, score: r.breakdown.score, claim: r.claim, alternates: r.alternates.map((a) => [a.hostId, a.score]) }
+    ? {
+        host: r.hostId,
+        generation: r.generation,
+        score: r.breakdown.score,
+        claim: r.claim,
+        alternates: r.alternates.map((a) => [a.hostId, a.score]),
+      }
     : { failed: r.explanation };
 }
 
 describe('HostView (properties)', () => {
   it('a view kept up to date claim by claim decides exactly like one rebuilt from its snapshots', () => {
     fc.assert(
-      fc.property(arbWorld, fc.array(fc.tuple(arbVm, fc.boolean()), { minLength: 1, maxLength: 25 }), arbPolicy, arbVm, (world, steps, policy, probe) => {
-        const view = new HostView(world.hosts, world);
-        const options = { policyFor: () => policy, alternates: 2 };
-        const placed: { hostId: string; vmId: string }[] = [];
-        steps.forEach(([vm, release], i) => {
-          const r = schedule({ ...vm, vmId: `vm-${i}` }, view, options);
-          if (r.kind === 'placed') {
-            view.applyClaim(r.claim);
-            placed.push({ hostId: r.hostId, vmId: r.vmId });
-          }
-          const victim = release ? placed.shift() : undefined;
-          if (victim) view.releaseClaim(victim.hostId, victim.vmId);
-        });
-        const rebuilt = new HostView(view.all(), world);
-        expect(rebuilt.classCount).toBe(view.classCount);
-        expect(decision(schedule(probe, view, options))).toEqual(decision(schedule(probe, rebuilt, options)));
-      }),
+      fc.property(
+        arbWorld,
+        fc.array(fc.tuple(arbVm, fc.boolean()), { minLength: 1, maxLength: 25 }),
+        arbPolicy,
+        arbVm,
+        (world, steps, policy, probe) => {
+          const view = new HostView(world.hosts, world);
+          const options = { policyFor: () => policy, alternates: 2 };
+          const placed: { hostId: string; vmId: string }[] = [];
+          steps.forEach(([vm, release], i) => {
+            const r = schedule({ ...vm, vmId: `vm-${i}` }, view, options);
+            if (r.kind === 'placed') {
+              view.applyClaim(r.claim);
+              placed.push({ hostId: r.hostId, vmId: r.vmId });
+            }
+            const victim = release ? placed.shift() : undefined;
+            if (victim) view.releaseClaim(victim.hostId, victim.vmId);
+          });
+          const rebuilt = new HostView(view.all(), world);
+          expect(rebuilt.classCount).toBe(view.classCount);
+          expect(decision(schedule(probe, view, options))).toEqual(decision(schedule(probe, rebuilt, options)));
+        },
+      ),
       { numRuns: 150 },
     );
   });

@@ -9,8 +9,13 @@ export interface WhatIfResult {
 /** Only vCPUs and ordinary memory limit how many copies fit: the count is arithmetic. */
 function onlyCpuAndMemory(vm: VmSpec): boolean {
   return (
-    vm.cpuPolicy === 'shared' && vm.hugepageSizeBytes === undefined && vm.numaNodes.length === 0 && vm.devices.length === 0 &&
-    vm.disks.length === 0 && !vm.nics.some((n) => n.sriov) && !vm.affinity.some((r) => r.target === 'vm')
+    vm.cpuPolicy === 'shared' &&
+    vm.hugepageSizeBytes === undefined &&
+    vm.numaNodes.length === 0 &&
+    vm.devices.length === 0 &&
+    vm.disks.length === 0 &&
+    !vm.nics.some((n) => n.sriov) &&
+    !vm.affinity.some((r) => r.target === 'vm')
   );
 }
 

@@ -24,7 +24,13 @@ describe('whatIf', () => {
     const plain = hostSnapshot({ hostId: 'plain', cpus: 4, memoryBytes: 12 * GiB });
     const down = hostSnapshot({ hostId: 'down', cpus: 4, memoryBytes: 12 * GiB, state: 'maintenance' });
     const r = whatIf(vmSpec({ vmId: 'v', vcpus: 2, memoryBytes: 4 * GiB }), [plain, down, maas]);
-    expect(r).toEqual({ total: 6, perHost: [{ hostId: 'maas', count: 4 }, { hostId: 'plain', count: 2 }] });
+    expect(r).toEqual({
+      total: 6,
+      perHost: [
+        { hostId: 'maas', count: 4 },
+        { hostId: 'plain', count: 2 },
+      ],
+    });
   });
 
   it('the arithmetic shortcut agrees with applying claims one by one', () => {

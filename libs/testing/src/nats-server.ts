@@ -8,7 +8,11 @@ import { fileURLToPath } from 'node:url';
 import { connect } from '@nats-io/transport-node';
 
 /** Folders where scripts/fetch-nats-server.sh keeps the production-line server it fetched. */
-const CACHE_DIRS = [process.env['BERTH_CACHE_DIR'], '/var/cache/berth', join(process.env['XDG_CACHE_HOME'] ?? join(homedir(), '.cache'), 'berth')];
+const CACHE_DIRS = [
+  process.env['BERTH_CACHE_DIR'],
+  '/var/cache/berth',
+  join(process.env['XDG_CACHE_HOME'] ?? join(homedir(), '.cache'), 'berth'),
+];
 
 function fetchedNatsServer(): string | undefined {
   for (const dir of CACHE_DIRS) {

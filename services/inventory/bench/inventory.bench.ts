@@ -25,9 +25,11 @@ const GiB = 1024 ** 3;
 
 async function inParallel<T>(items: readonly T[], width: number, fn: (t: T) => Promise<unknown>): Promise<void> {
   let next = 0;
-  await Promise.all(Array.from({ length: width }, async () => {
-    while (next < items.length) await fn(items[next++]!);
-  }));
+  await Promise.all(
+    Array.from({ length: width }, async () => {
+      while (next < items.length) await fn(items[next++]!);
+    }),
+  );
 }
 
 const percentile = (sorted: number[], p: number): number => sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? 0;
@@ -45,7 +47,24 @@ async function main(): Promise<void> {
     const hostIds = Array.from({ length: HOSTS }, (_, i) => `bench-${i}`);
     const t0 = performance.now();
     await inParallel(hostIds, 8, (hostId) =>
-      hosts.register({ hostId, spec: { name: hostId, hypervisorUri: `sim://${hostId}`, cpuModel: 'sim', cpus: 16, memoryBytes: 64 * GiB, cpuOvercommit: 1, numaNodes: [], sriovNics: [], pciDevices: [], storagePools: [], networks: [], resourcePool: 'default', tags: [] } }),
+      hosts.register({
+        hostId,
+        spec: {
+          name: hostId,
+          hypervisorUri: `sim://${hostId}`,
+          cpuModel: 'sim',
+          cpus: 16,
+          memoryBytes: 64 * GiB,
+          cpuOvercommit: 1,
+          numaNodes: [],
+          sriovNics: [],
+          pciDevices: [],
+          storagePools: [],
+          networks: [],
+          resourcePool: 'default',
+          tags: [],
+        },
+      }),
     );
     // VmRequested VMs to claim for (a VM is claimed once); composed per claimer, within the budget.
     const queues: string[][] = Array.from({ length: CLAIMERS }, () => []);
@@ -53,7 +72,24 @@ async function main(): Promise<void> {
     const vmIds = Array.from({ length: CLAIMERS * VMS_PER_CLAIMER }, (_, i) => `bench-vm-${i}`);
     await inParallel(vmIds, 8, async (vmId) => {
       if (performance.now() > composeUntil) return;
-      await vms.compose({ vmId, spec: { name: vmId, vcpus: 4, memoryBytes: 16 * GiB, disks: [], devices: [], nics: [], numaNodes: [], passthroughCpu: false, highPerformance: false, priority: 0, tags: [], allowedHosts: [], affinity: [] } });
+      await vms.compose({
+        vmId,
+        spec: {
+          name: vmId,
+          vcpus: 4,
+          memoryBytes: 16 * GiB,
+          disks: [],
+          devices: [],
+          nics: [],
+          numaNodes: [],
+          passthroughCpu: false,
+          highPerformance: false,
+          priority: 0,
+          tags: [],
+          allowedHosts: [],
+          affinity: [],
+        },
+      });
       queues[Number(vmId.slice('bench-vm-'.length)) % CLAIMERS]!.push(vmId);
     });
     console.log(`setup: ${HOSTS} hosts, ${queues.flat().length} VMs in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
@@ -64,7 +100,7 @@ async function main(): Promise<void> {
     let conflicts = 0;
     let claims = 0;
     let seed = 42;
-    const random = (): number => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
+    const random = (): number => (seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31;
     const start = performance.now();
     await Promise.all(
       Array.from({ length: CLAIMERS }, async (_, c) => {
@@ -72,10 +108,29 @@ async function main(): Promise<void> {
           if (performance.now() - start > CLAIM_BUDGET_MILLIS) break;
           for (;;) {
             const hostId = hostIds[Math.floor(random() * HOSTS)]!;
-            const claim: Claim = { vmId, hostId, vcpus: 4, memoryBytes: 16 * GiB, pinnedCpus: [], numaCells: [], hugepages: [], devices: [], vfs: [], volumes: [], affinityGroups: [] };
+            const claim: Claim = {
+              vmId,
+              hostId,
+              vcpus: 4,
+              memoryBytes: 16 * GiB,
+              pinnedCpus: [],
+              numaCells: [],
+              hugepages: [],
+              devices: [],
+              vfs: [],
+              volumes: [],
+              affinityGroups: [],
+            };
             const t = performance.now();
             try {
-              await vms.claim({ vmId, hostId, expectedGeneration: generation.get(hostId)!, claim, explanation: { bench: true }, alternates: [] });
+              await vms.claim({
+                vmId,
+                hostId,
+                expectedGeneration: generation.get(hostId)!,
+                claim,
+                explanation: { bench: true },
+                alternates: [],
+              });
               latencies.push(performance.now() - t);
               claims++;
               generation.set(hostId, await vms.releaseClaim({ vmId, hostId, reason: 'bench' }));

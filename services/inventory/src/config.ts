@@ -6,10 +6,18 @@ export const inventoryConfigSchema = z.object({
   DATABASE_URL: zUrl(['postgres', 'postgresql']).prefault('postgres://postgres@127.0.0.1:5432/berth_inventory'),
   NATS_URL: zUrl(['nats', 'tls']).prefault('nats://127.0.0.1:4222'),
   /** Isolates streams, subjects and buckets (tests share one server). */
-  NATS_PREFIX: z.string().regex(/^[A-Za-z0-9_-]+$/, 'letters, digits, _ and - only').optional(),
+  NATS_PREFIX: z
+    .string()
+    .regex(/^[A-Za-z0-9_-]+$/, 'letters, digits, _ and - only')
+    .optional(),
   INVENTORY_GRPC_PORT: zPort().prefault('50051'),
   /** Placements tried for a VM before it stays provision-failed. */
-  INVENTORY_MAX_PROVISION_ATTEMPTS: z.coerce.number().int('must be a whole number').min(1, 'must be >= 1').max(20, 'must be <= 20').prefault('3'),
+  INVENTORY_MAX_PROVISION_ATTEMPTS: z.coerce
+    .number()
+    .int('must be a whole number')
+    .min(1, 'must be >= 1')
+    .max(20, 'must be <= 20')
+    .prefault('3'),
   /** How often VMs waiting for capacity are checked against their deadline (a late failure is at most this late). */
   INVENTORY_CAPACITY_SWEEP: zDuration().prefault('1s'),
 });

@@ -1,5 +1,13 @@
 import pg from 'pg';
-import { createKysely, migrateEventStore, PostgresEventStore, runProjection, startRelay, type AnyKysely, type TailingLoop } from '@berth/event-store';
+import {
+  createKysely,
+  migrateEventStore,
+  PostgresEventStore,
+  runProjection,
+  startRelay,
+  type AnyKysely,
+  type TailingLoop,
+} from '@berth/event-store';
 import { createGrpcServer, type GrpcServer } from '@berth/grpc-kit';
 import { connectNats, createEventPublisher, ensureStreams, type RunningConsumer } from '@berth/messaging';
 import type { Logger } from '@berth/observability';
@@ -39,9 +47,10 @@ export async function ensureDatabase(url: string): Promise<void> {
   await c.connect();
   try {
     const { rowCount } = await c.query('SELECT 1 FROM pg_database WHERE datname = $1', [name]);
-    if (rowCount === 0) await c.query(`CREATE DATABASE "${name.replace(/"/g, '""')}"`).catch((e: { code?: string }) => {
-      if (e.code !== '42P04') throw e; // created meanwhile by another process
-    });
+    if (rowCount === 0)
+      await c.query(`CREATE DATABASE "${name.replace(/"/g, '""')}"`).catch((e: { code?: string }) => {
+        if (e.code !== '42P04') throw e; // created meanwhile by another process
+      });
   } finally {
     await c.end();
   }
@@ -64,16 +73,30 @@ export async function startInventory(config: Readonly<InventoryConfig>, logger: 
   const hosts = new HostCommands(batcher);
   const vms = new VmCommands(batcher, () => readModel.knownPools(), config.INVENTORY_MAX_PROVISION_ATTEMPTS);
   // VMs waiting for capacity: woken in log order by the projection, failed at their deadline by a sweep.
-  const waits = new CapacityWaits({ waiting: (trx) => readModel.waitingForCapacity(trx), requeue: vms.requeueForCapacity, snapshotOf, logger });
-  const deadlines = startCapacityDeadlines({ waiting: () => readModel.waitingForCapacity(), expire: vms.expireCapacityWait, everyMillis: config.INVENTORY_CAPACITY_SWEEP, logger });
+  const waits = new CapacityWaits({
+    waiting: (trx) => readModel.waitingForCapacity(trx),
+    requeue: vms.requeueForCapacity,
+    snapshotOf,
+    logger,
+  });
+  const deadlines = startCapacityDeadlines({
+    waiting: () => readModel.waitingForCapacity(),
+    expire: vms.expireCapacityWait,
+    everyMillis: config.INVENTORY_CAPACITY_SWEEP,
+    logger,
+  });
 
   const loops: TailingLoop[] = [
     startRelay({ store, name: 'inventory-relay', publishRaw: async (e) => void (await publish(e)), pollMillis: 1000, logger }),
     // The read model (List calls, the scheduler's host snapshots) lags the log by up to READ_MODEL_LINGER_MILLIS: each
     // touched host's document and snapshot is then written once per interval, not once per commit.
     runProjection({
-      store, name: 'inventory-read-model', handle: readModelProjection(await kvSnapshotSink(nc, prefix), waits.afterBatch),
-      pollMillis: 1000, lingerMillis: READ_MODEL_LINGER_MILLIS, logger,
+      store,
+      name: 'inventory-read-model',
+      handle: readModelProjection(await kvSnapshotSink(nc, prefix), waits.afterBatch),
+      pollMillis: 1000,
+      lingerMillis: READ_MODEL_LINGER_MILLIS,
+      logger,
     }),
   ];
 

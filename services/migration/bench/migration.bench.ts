@@ -54,7 +54,12 @@ for (const hostId of hostIds) {
 }
 const specs: VmSpec[] = [];
 for (let i = 0; i < VMS; i++) {
-  const spec = vmSpec({ vmId: `vm-${i}`, vcpus: pick([1, 1, 2, 2, 4]), memoryBytes: pick([1, 2, 4, 8]) * GiB, priority: pick([0, 0, 0, 5, 10]) });
+  const spec = vmSpec({
+    vmId: `vm-${i}`,
+    vcpus: pick([1, 1, 2, 2, 4]),
+    memoryBytes: pick([1, 2, 4, 8]) * GiB,
+    priority: pick([0, 0, 0, 5, 10]),
+  });
   const hostId = hostIds[i % HOSTS]!;
   const claim = inventory.place(hostId, spec);
   await fleet.driver(`sim://${hostId}`).defineAndStart(domainSpecFromClaim({ vmId: spec.vmId, name: spec.name, claim }, DEFAULT_REALM));
@@ -65,7 +70,8 @@ console.log(`fleet: ${HOSTS} hosts, ${VMS} VMs (${((performance.now() - started)
 // planMillis: one host with 100 VMs in that fleet (planned, never run).
 const big = 'sim-big';
 inventory.addHost(hostSnapshot({ hostId: big, cpus: 128, memoryBytes: 1024 * GiB, cpuOvercommit: 2 }));
-for (let i = 0; i < 100; i++) inventory.place(big, vmSpec({ vmId: `big-${i}`, vcpus: pick([1, 2, 4]), memoryBytes: pick([1, 2, 4, 8]) * GiB, priority: pick([0, 5]) }));
+for (let i = 0; i < 100; i++)
+  inventory.place(big, vmSpec({ vmId: `big-${i}`, vcpus: pick([1, 2, 4]), memoryBytes: pick([1, 2, 4, 8]) * GiB, priority: pick([0, 5]) }));
 const planTimes: number[] = [];
 const planCpu: number[] = [];
 const view = await inventory.view();
@@ -110,7 +116,13 @@ const starter: MigrationStarter = {
   async abort() {},
 };
 const runner = new EvacuationRunner({
-  fleet: inventory, hosts: inventory, migrations: starter, log, gate, clock: { now: () => Date.now() }, retryMillis: 1000,
+  fleet: inventory,
+  hosts: inventory,
+  migrations: starter,
+  log,
+  gate,
+  clock: { now: () => Date.now() },
+  retryMillis: 1000,
   onError: (h, e) => console.error(`pass of ${h} failed:`, e),
 });
 runnerRef.r = runner;
@@ -167,18 +179,29 @@ for (const s of specs) {
 const inMaintenance = drained.filter((h) => inventory.hosts.get(h)!.capacity.state === 'maintenance').length;
 const drainSeconds = drained.map((h) => (doneAt.get(h) ?? drainMillis) / 1000);
 const result = {
-  hosts: HOSTS, vms: VMS, drainedHosts: DRAIN, hostsInMaintenance: inMaintenance, timeScale: TIME_SCALE,
-  vmsMoved: moved, failedMoves: failed,
+  hosts: HOSTS,
+  vms: VMS,
+  drainedHosts: DRAIN,
+  hostsInMaintenance: inMaintenance,
+  timeScale: TIME_SCALE,
+  vmsMoved: moved,
+  failedMoves: failed,
   drainSeconds: { p50: +quantile(drainSeconds, 0.5).toFixed(2), max: +Math.max(...drainSeconds).toFixed(2) },
   totalDrainSeconds: +(drainMillis / 1000).toFixed(2),
-  maxConcurrentObserved: gate.maxConcurrentObserved, caps: DEFAULT_CAPS,
-  overcommitted: inventory.overcommitted, lost, duplicated, misplaced,
+  maxConcurrentObserved: gate.maxConcurrentObserved,
+  caps: DEFAULT_CAPS,
+  overcommitted: inventory.overcommitted,
+  lost,
+  duplicated,
+  misplaced,
   planMillis: { p50: +quantile(planTimes, 0.5).toFixed(2), p99: +quantile(planTimes, 0.99).toFixed(2), vms: 100 },
   planCpuMillis: { p50: +quantile(planCpu, 0.5).toFixed(2), p99: +quantile(planCpu, 0.99).toFixed(2) },
   loadAverage: +(await import('node:os')).loadavg()[0]!.toFixed(1),
   capUtilisation: samplesWaiting === 0 ? 0 : +(samplesFull / samplesWaiting).toFixed(3),
   wallSeconds: +((performance.now() - started) / 1000).toFixed(1),
 };
-console.log(`drained ${inMaintenance}/${DRAIN} hosts, moved ${moved} VMs in ${result.totalDrainSeconds} s (p50 ${result.drainSeconds.p50} s per host); at most ${gate.maxConcurrentObserved} migrations at once (cap ${DEFAULT_CAPS.fleet}); cap fully used ${(result.capUtilisation * 100).toFixed(1)}% of the time work waited`);
+console.log(
+  `drained ${inMaintenance}/${DRAIN} hosts, moved ${moved} VMs in ${result.totalDrainSeconds} s (p50 ${result.drainSeconds.p50} s per host); at most ${gate.maxConcurrentObserved} migrations at once (cap ${DEFAULT_CAPS.fleet}); cap fully used ${(result.capUtilisation * 100).toFixed(1)}% of the time work waited`,
+);
 console.log(JSON.stringify(result));
 process.exit(0);

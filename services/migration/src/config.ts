@@ -10,7 +10,10 @@ export const migrationConfigSchema = z.object({
   DATABASE_URL: zUrl(['postgres', 'postgresql']).prefault('postgres://postgres@127.0.0.1:5432/berth_migration'),
   NATS_URL: zUrl(['nats', 'tls']).prefault('nats://127.0.0.1:4222'),
   /** Isolates streams, subjects and buckets (tests share one server). */
-  NATS_PREFIX: z.string().regex(/^[A-Za-z0-9_-]+$/, 'letters, digits, _ and - only').optional(),
+  NATS_PREFIX: z
+    .string()
+    .regex(/^[A-Za-z0-9_-]+$/, 'letters, digits, _ and - only')
+    .optional(),
   MIGRATION_GRPC_PORT: zPort().prefault('50054'),
   /** host:port of inventory's gRPC API (claims, VMs, hosts). */
   INVENTORY_ADDR: address.prefault('127.0.0.1:50051'),

@@ -1,6 +1,14 @@
 import pg from 'pg';
 import { migrationEvents } from '@berth/contracts';
-import { createKysely, migrateEventStore, PostgresEventStore, runProjection, startRelay, type AnyKysely, type TailingLoop } from '@berth/event-store';
+import {
+  createKysely,
+  migrateEventStore,
+  PostgresEventStore,
+  runProjection,
+  startRelay,
+  type AnyKysely,
+  type TailingLoop,
+} from '@berth/event-store';
 import { createGrpcServer, type GrpcServer } from '@berth/grpc-kit';
 import { connectNats, createEventPublisher, ensureStreams, type RunningConsumer } from '@berth/messaging';
 import type { Logger } from '@berth/observability';
@@ -50,9 +58,10 @@ export async function ensureDatabase(url: string): Promise<void> {
   await c.connect();
   try {
     const { rowCount } = await c.query('SELECT 1 FROM pg_database WHERE datname = $1', [name]);
-    if (rowCount === 0) await c.query(`CREATE DATABASE "${name.replace(/"/g, '""')}"`).catch((e: { code?: string }) => {
-      if (e.code !== '42P04') throw e; // created meanwhile by another process
-    });
+    if (rowCount === 0)
+      await c.query(`CREATE DATABASE "${name.replace(/"/g, '""')}"`).catch((e: { code?: string }) => {
+        if (e.code !== '42P04') throw e; // created meanwhile by another process
+      });
   } finally {
     await c.end();
   }
@@ -69,7 +78,11 @@ export const defaultPolicy = (config: Readonly<MigrationConfig>): Policy => ({
 });
 
 /** Wires the whole service: log, read model, relay, executor-report consumer, the runner and its sweep, gRPC. */
-export async function startMigration(config: Readonly<MigrationConfig>, logger: Logger, over: MigrationOverrides = {}): Promise<RunningMigration> {
+export async function startMigration(
+  config: Readonly<MigrationConfig>,
+  logger: Logger,
+  over: MigrationOverrides = {},
+): Promise<RunningMigration> {
   const prefix = config.NATS_PREFIX;
   const p = prefix ? { prefix } : {};
   await ensureDatabase(config.DATABASE_URL);
@@ -88,16 +101,29 @@ export async function startMigration(config: Readonly<MigrationConfig>, logger: 
   // The commands kick the runner after each change; the runner records through the commands.
   const kicks: { runner?: MigrationRunner; evacuations?: EvacuationRunner } = {};
   const migrations = new MigrationCommands({
-    store, inventory, scheduler, clock,
+    store,
+    inventory,
+    scheduler,
+    clock,
     defaults: defaultPolicy(config),
     poolPolicies: over.poolPolicies ?? {},
     changed: (id) => {
       kicks.runner?.kick(id);
       const ev = kicks.evacuations;
-      if (ev) void reportMigrationEnd(migrations, ev, id).catch((e: unknown) => logger.warn({ err: e, migrationId: id }, 'evacuation: reporting a migration end failed'));
+      if (ev)
+        void reportMigrationEnd(migrations, ev, id).catch((e: unknown) =>
+          logger.warn({ err: e, migrationId: id }, 'evacuation: reporting a migration end failed'),
+        );
     },
   });
-  const runner = new MigrationRunner({ migrations, inventory, scheduler, clock, logger, retryBackoffMillis: config.MIGRATION_RETRY_BACKOFF });
+  const runner = new MigrationRunner({
+    migrations,
+    inventory,
+    scheduler,
+    clock,
+    logger,
+    retryBackoffMillis: config.MIGRATION_RETRY_BACKOFF,
+  });
   kicks.runner = runner;
 
   const nc = await connectNats({ url: config.NATS_URL, name: 'berth-migration' });
@@ -105,7 +131,13 @@ export async function startMigration(config: Readonly<MigrationConfig>, logger: 
   const publish = createEventPublisher(nc, { service: migrationEvents.MIGRATION_SERVICE, ...p });
   const loops: TailingLoop[] = [
     startRelay({ store, name: 'migration-relay', publishRaw: async (e) => void (await publish(e)), pollMillis: 1000, logger }),
-    runProjection({ store, name: 'migration-read-model', handle: (events, trx) => projectMigrationEvents(events, asMigrationDb(trx)), pollMillis: 1000, logger }),
+    runProjection({
+      store,
+      name: 'migration-read-model',
+      handle: (events, trx) => projectMigrationEvents(events, asMigrationDb(trx)),
+      pollMillis: 1000,
+      logger,
+    }),
   ];
   const consumers: RunningConsumer[] = [await startExecutorEventsConsumer({ nc, ...p, migrations, logger })];
 
@@ -117,9 +149,14 @@ export async function startMigration(config: Readonly<MigrationConfig>, logger: 
     fleet = new KvFleetReader(inventory);
     await fleet.start(nc, prefix);
     const evacuations = new EvacuationRunner({
-      fleet, hosts: new GrpcHostControl(grpcInventory), migrations: new CommandsMigrationStarter(migrations),
-      log: new PostgresEvacuationLog(store, db), gate: new AdmissionGate(DEFAULT_CAPS), clock: { now: () => clock.now().getTime() },
-      retryMillis: 30_000, onError: (hostId, e) => logger.warn({ err: e, hostId }, 'evacuation pass failed'),
+      fleet,
+      hosts: new GrpcHostControl(grpcInventory),
+      migrations: new CommandsMigrationStarter(migrations),
+      log: new PostgresEvacuationLog(store, db),
+      gate: new AdmissionGate(DEFAULT_CAPS),
+      clock: { now: () => clock.now().getTime() },
+      retryMillis: 30_000,
+      onError: (hostId, e) => logger.warn({ err: e, hostId }, 'evacuation pass failed'),
     });
     kicks.evacuations = evacuations;
     const resume = (): void => void evacuations.resumeAll().catch((e: unknown) => logger.warn({ err: e }, 'evacuation resume failed'));
@@ -131,7 +168,10 @@ export async function startMigration(config: Readonly<MigrationConfig>, logger: 
   const sweep = async (): Promise<void> => {
     for (const id of await readModel.active()) if (!runner.isBusy(id)) runner.kick(id);
   };
-  const sweeper = setInterval(() => void sweep().catch((e: unknown) => logger.warn({ err: e }, 'migration sweep failed')), config.MIGRATION_SWEEP_INTERVAL);
+  const sweeper = setInterval(
+    () => void sweep().catch((e: unknown) => logger.warn({ err: e }, 'migration sweep failed')),
+    config.MIGRATION_SWEEP_INTERVAL,
+  );
   void sweep().catch((e: unknown) => logger.warn({ err: e }, 'migration sweep failed'));
 
   const server: GrpcServer = createGrpcServer({
@@ -146,7 +186,12 @@ export async function startMigration(config: Readonly<MigrationConfig>, logger: 
   });
   const port = await server.listen(config.MIGRATION_GRPC_PORT);
   return {
-    port, store, db, migrations, runner, readModel,
+    port,
+    store,
+    db,
+    migrations,
+    runner,
+    readModel,
     async stop() {
       clearInterval(sweeper);
       if (evacuationTimer) clearInterval(evacuationTimer);

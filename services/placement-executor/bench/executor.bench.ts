@@ -20,7 +20,12 @@ const hosts = arg('hosts', 50);
 const db = await createTestDatabase('executor_bench');
 const nc = await connectTestNats();
 const prefix = testSubjectPrefix('exbench');
-const config = loadExecutorConfig({ DATABASE_URL: db.url, NATS_URL: process.env['NATS_URL'], NATS_PREFIX: prefix, EXECUTOR_GRPC_PORT: '0' });
+const config = loadExecutorConfig({
+  DATABASE_URL: db.url,
+  NATS_URL: process.env['NATS_URL'],
+  NATS_PREFIX: prefix,
+  EXECUTOR_GRPC_PORT: '0',
+});
 const ex = await startExecutor(config, createLogger('executor-bench'));
 const inv = new FakeInventory(nc, prefix);
 const sentAt = new Map<string, number>();
@@ -32,7 +37,8 @@ const sub = nc.subscribe(`${prefix}.berth.executor.vm.*`);
 const done = (async () => {
   for await (const m of sub) {
     const env = m.json<{ type: string; data: { vmId: string } }>();
-    if (env.type === 'VmProvisioning' && ++provisioning === vms) console.error(`all VmProvisioning after ${Math.round(performance.now() - t0)} ms`);
+    if (env.type === 'VmProvisioning' && ++provisioning === vms)
+      console.error(`all VmProvisioning after ${Math.round(performance.now() - t0)} ms`);
     if (env.type === 'VmStarted') latencies.push(performance.now() - (sentAt.get(env.data.vmId) ?? 0));
     else if (env.type === 'VmProvisionFailed') failed++;
     if (latencies.length + failed >= vms) return;
@@ -47,16 +53,20 @@ const progress = setInterval(() => {
     const pg = (await import('pg')).default;
     const c = new pg.Client({ connectionString: db.url });
     await c.connect();
-    const r = await c.query("select type, count(*)::int n from events group by type");
+    const r = await c.query('select type, count(*)::int n from events group by type');
     await c.end();
-    console.error(`${Math.round(performance.now() - t0)} ms: provisioning ${provisioning}, started ${latencies.length}; log ${JSON.stringify(r.rows)}`);
+    console.error(
+      `${Math.round(performance.now() - t0)} ms: provisioning ${provisioning}, started ${latencies.length}; log ${JSON.stringify(r.rows)}`,
+    );
   })();
 }, 1000);
-await Promise.all(Array.from({ length: vms }, async (_, i) => {
-  const h = `h${i % hosts}`;
-  sentAt.set(`b${i}`, performance.now());
-  await inv.place(`b${i}`, h, `sim://${h}`);
-}));
+await Promise.all(
+  Array.from({ length: vms }, async (_, i) => {
+    const h = `h${i % hosts}`;
+    sentAt.set(`b${i}`, performance.now());
+    await inv.place(`b${i}`, h, `sim://${h}`);
+  }),
+);
 await done;
 clearInterval(progress);
 const seconds = (performance.now() - t0) / 1000;
@@ -66,4 +76,14 @@ sub.unsubscribe();
 await ex.stop();
 await nc.close();
 await db.drop();
-console.log(JSON.stringify({ vms, hosts, seconds: Number(seconds.toFixed(2)), vmsPerSecond: Math.round(vms / seconds), p50Millis: q(0.5), p99Millis: q(0.99), failed }));
+console.log(
+  JSON.stringify({
+    vms,
+    hosts,
+    seconds: Number(seconds.toFixed(2)),
+    vmsPerSecond: Math.round(vms / seconds),
+    p50Millis: q(0.5),
+    p99Millis: q(0.99),
+    failed,
+  }),
+);

@@ -11,7 +11,8 @@ const realm = z
   .transform((text, ctx): RealmSettings => {
     try {
       const parsed: unknown = text === undefined ? {} : JSON.parse(text);
-      if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) throw new Error('must be a JSON object of realm settings');
+      if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed))
+        throw new Error('must be a JSON object of realm settings');
       return parseLibvirtRealm(parsed as Record<string, unknown>, 'EXECUTOR_REALM');
     } catch (e) {
       ctx.addIssue({ code: 'custom', message: e instanceof Error ? e.message : String(e) });
@@ -20,41 +21,47 @@ const realm = z
   });
 
 /** Every variable the executor reads, validated once at start-up (all problems named at once). */
-export const executorConfigSchema = z.object({
-  DATABASE_URL: zUrl(['postgres', 'postgresql']).prefault('postgres://postgres@127.0.0.1:5432/berth_executor'),
-  NATS_URL: zUrl(['nats', 'tls']).prefault('nats://127.0.0.1:4222'),
-  /** Isolates streams, subjects and buckets (tests share one server). */
-  NATS_PREFIX: z.string().regex(/^[A-Za-z0-9_-]+$/, 'letters, digits, _ and - only').optional(),
-  EXECUTOR_GRPC_PORT: zPort().prefault('50053'),
-  /**
-   * The libvirt realm section (seed 003 keys) as JSON, e.g. `{"registration-timeout":"2m","poll-frequency":"10s"}`;
-   * tiCrypt defaults for anything left out.
-   */
-  EXECUTOR_REALM: realm,
-  /** What reconciliation does with a VM that should run and does not: restart it, or only report it. */
-  EXECUTOR_RESTART_POLICY: z.enum(['restart', 'report']).prefault('restart'),
-  /** VMs provisioned at the same time (each host also bounds its own virsh processes). */
-  EXECUTOR_CONCURRENCY: count(1, 10_000).prefault('64'),
-  /** Concurrent pulls on the VM-events consumer. */
-  EXECUTOR_INTAKE_PARALLELISM: count(1, 1024).prefault('64'),
-  /** virsh processes per host at the same time. */
-  EXECUTOR_HOST_CONCURRENCY: count(1, 64).prefault('4'),
-  /** A stop request's graceful shutdown gets this long before the domain is forced off. */
-  EXECUTOR_STOP_TIMEOUT: zDuration().prefault('60s'),
-  /** Timeout of one hypervisor call. */
-  EXECUTOR_CALL_TIMEOUT: zDuration().prefault('30s'),
-  /** How often every host's statistics are sampled and published for telemetry (MOM: 5s); 0 turns sampling off. */
-  EXECUTOR_SAMPLE_INTERVAL: zDuration().prefault('5s'),
-  /** Live-migration progress is recorded (and published) at most once per this interval. */
-  EXECUTOR_MIGRATION_PROGRESS_INTERVAL: zDuration().prefault('2s'),
-  /** Added latency of every simulator (sim://) operation, for demos. */
-  EXECUTOR_SIM_LATENCY: zDuration().prefault('0ms'),
-  /** PEM files of the TLS client certificate and key Berth presents to `https://` LXD hosts (both or neither). */
-  EXECUTOR_LXD_CERT: z.string().min(1).optional(),
-  EXECUTOR_LXD_KEY: z.string().min(1).optional(),
-}).refine((c) => (c.EXECUTOR_LXD_CERT === undefined) === (c.EXECUTOR_LXD_KEY === undefined), {
-  message: 'set both EXECUTOR_LXD_CERT and EXECUTOR_LXD_KEY, or neither', path: ['EXECUTOR_LXD_KEY'],
-});
+export const executorConfigSchema = z
+  .object({
+    DATABASE_URL: zUrl(['postgres', 'postgresql']).prefault('postgres://postgres@127.0.0.1:5432/berth_executor'),
+    NATS_URL: zUrl(['nats', 'tls']).prefault('nats://127.0.0.1:4222'),
+    /** Isolates streams, subjects and buckets (tests share one server). */
+    NATS_PREFIX: z
+      .string()
+      .regex(/^[A-Za-z0-9_-]+$/, 'letters, digits, _ and - only')
+      .optional(),
+    EXECUTOR_GRPC_PORT: zPort().prefault('50053'),
+    /**
+     * The libvirt realm section (seed 003 keys) as JSON, e.g. `{"registration-timeout":"2m","poll-frequency":"10s"}`;
+     * tiCrypt defaults for anything left out.
+     */
+    EXECUTOR_REALM: realm,
+    /** What reconciliation does with a VM that should run and does not: restart it, or only report it. */
+    EXECUTOR_RESTART_POLICY: z.enum(['restart', 'report']).prefault('restart'),
+    /** VMs provisioned at the same time (each host also bounds its own virsh processes). */
+    EXECUTOR_CONCURRENCY: count(1, 10_000).prefault('64'),
+    /** Concurrent pulls on the VM-events consumer. */
+    EXECUTOR_INTAKE_PARALLELISM: count(1, 1024).prefault('64'),
+    /** virsh processes per host at the same time. */
+    EXECUTOR_HOST_CONCURRENCY: count(1, 64).prefault('4'),
+    /** A stop request's graceful shutdown gets this long before the domain is forced off. */
+    EXECUTOR_STOP_TIMEOUT: zDuration().prefault('60s'),
+    /** Timeout of one hypervisor call. */
+    EXECUTOR_CALL_TIMEOUT: zDuration().prefault('30s'),
+    /** How often every host's statistics are sampled and published for telemetry (MOM: 5s); 0 turns sampling off. */
+    EXECUTOR_SAMPLE_INTERVAL: zDuration().prefault('5s'),
+    /** Live-migration progress is recorded (and published) at most once per this interval. */
+    EXECUTOR_MIGRATION_PROGRESS_INTERVAL: zDuration().prefault('2s'),
+    /** Added latency of every simulator (sim://) operation, for demos. */
+    EXECUTOR_SIM_LATENCY: zDuration().prefault('0ms'),
+    /** PEM files of the TLS client certificate and key Berth presents to `https://` LXD hosts (both or neither). */
+    EXECUTOR_LXD_CERT: z.string().min(1).optional(),
+    EXECUTOR_LXD_KEY: z.string().min(1).optional(),
+  })
+  .refine((c) => (c.EXECUTOR_LXD_CERT === undefined) === (c.EXECUTOR_LXD_KEY === undefined), {
+    message: 'set both EXECUTOR_LXD_CERT and EXECUTOR_LXD_KEY, or neither',
+    path: ['EXECUTOR_LXD_KEY'],
+  });
 
 export type ExecutorConfig = z.output<typeof executorConfigSchema>;
 

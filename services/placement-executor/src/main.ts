@@ -22,6 +22,8 @@ async function main(): Promise<void> {
 }
 
 main().catch((e: unknown) => {
-  console.error(JSON.stringify({ level: 'fatal', msg: 'placement-executor failed to start', err: e instanceof Error ? e.message : String(e) }));
+  console.error(
+    JSON.stringify({ level: 'fatal', msg: 'placement-executor failed to start', err: e instanceof Error ? e.message : String(e) }),
+  );
   process.exit(1);
 });

@@ -3,9 +3,23 @@ import pg from 'pg';
 import { executorEvents } from '@berth/contracts';
 import { createKysely, migrateEventStore, PostgresEventStore, runProjection, startRelay, type TailingLoop } from '@berth/event-store';
 import { createGrpcServer, type GrpcServer } from '@berth/grpc-kit';
-import { createDriver, DriverRegistry, SimulatorFleet, type HypervisorDriver, type LxdCredentials, type SimMemoryModel } from '@berth/hypervisor';
+import {
+  createDriver,
+  DriverRegistry,
+  SimulatorFleet,
+  type HypervisorDriver,
+  type LxdCredentials,
+  type SimMemoryModel,
+} from '@berth/hypervisor';
 import { startTelemetryAgent } from './adapters/nats/telemetry-wiring.ts';
-import { connectNats, consumerDefinition, createEventPublisher, ensureStreams, startConsumer, type RunningConsumer } from '@berth/messaging';
+import {
+  connectNats,
+  consumerDefinition,
+  createEventPublisher,
+  ensureStreams,
+  startConsumer,
+  type RunningConsumer,
+} from '@berth/messaging';
 import type { Logger } from '@berth/observability';
 import { createIntake, INTAKE_HOST_TYPES, INTAKE_VM_TYPES } from './application/intake.ts';
 import { LifecycleWatch } from './application/lifecycle-watch.ts';
@@ -52,16 +66,21 @@ export async function ensureDatabase(url: string): Promise<void> {
   try {
     const { rowCount } = await c.query('SELECT 1 FROM pg_database WHERE datname = $1', [name]);
     // Two starting processes may race; the loser's duplicate_database error is fine.
-    if (rowCount === 0) await c.query(`CREATE DATABASE "${name.replace(/"/g, '""')}"`).catch((e: { code?: string }) => {
-      if (e.code !== '42P04') throw e;
-    });
+    if (rowCount === 0)
+      await c.query(`CREATE DATABASE "${name.replace(/"/g, '""')}"`).catch((e: { code?: string }) => {
+        if (e.code !== '42P04') throw e;
+      });
   } finally {
     await c.end();
   }
 }
 
 /** Wires the whole service: log, read model, relay, inventory consumers, provisioner, reconciler, gRPC. */
-export async function startExecutor(config: Readonly<ExecutorConfig>, logger: Logger, over: ExecutorOverrides = {}): Promise<RunningExecutor> {
+export async function startExecutor(
+  config: Readonly<ExecutorConfig>,
+  logger: Logger,
+  over: ExecutorOverrides = {},
+): Promise<RunningExecutor> {
   const prefix = config.NATS_PREFIX;
   const p = prefix ? { prefix } : {};
   await ensureDatabase(config.DATABASE_URL);
@@ -74,22 +93,31 @@ export async function startExecutor(config: Readonly<ExecutorConfig>, logger: Lo
 
   const simulator = over.simulator ?? new SimulatorFleet({ latencyMillis: simLatency(config.EXECUTOR_SIM_LATENCY) });
   // Berth's identity towards https:// LXD hosts (read once; a host URI without it fails permanently).
-  const lxdCredentials: LxdCredentials | undefined = config.EXECUTOR_LXD_CERT !== undefined && config.EXECUTOR_LXD_KEY !== undefined
-    ? { certPem: await readFile(config.EXECUTOR_LXD_CERT, 'utf8'), keyPem: await readFile(config.EXECUTOR_LXD_KEY, 'utf8') }
-    : undefined;
+  const lxdCredentials: LxdCredentials | undefined =
+    config.EXECUTOR_LXD_CERT !== undefined && config.EXECUTOR_LXD_KEY !== undefined
+      ? { certPem: await readFile(config.EXECUTOR_LXD_CERT, 'utf8'), keyPem: await readFile(config.EXECUTOR_LXD_KEY, 'utf8') }
+      : undefined;
   const registry = new DriverRegistry((uri) => {
     const host = /^sim:\/\/([^/?#]+)/.exec(uri)?.[1];
     // Simulated hosts come into being when first used; capacity is inventory's business.
     if (host !== undefined) simulator.addHost({ hostId: host, cpus: 4096, memoryBytes: 2 ** 50 });
     return createDriver(uri, {
-      simulator, concurrency: config.EXECUTOR_HOST_CONCURRENCY, callTimeoutMillis: config.EXECUTOR_CALL_TIMEOUT, ...(lxdCredentials ? { lxdCredentials } : {}),
+      simulator,
+      concurrency: config.EXECUTOR_HOST_CONCURRENCY,
+      callTimeoutMillis: config.EXECUTOR_CALL_TIMEOUT,
+      ...(lxdCredentials ? { lxdCredentials } : {}),
     });
   });
   const driverFor = (uri: string): HypervisorDriver => registry.get(uri);
   const realm = config.EXECUTOR_REALM;
 
   const provisioner = new Provisioner({
-    vms, driverFor, realm, logger, concurrency: config.EXECUTOR_CONCURRENCY, stopTimeoutMillis: config.EXECUTOR_STOP_TIMEOUT,
+    vms,
+    driverFor,
+    realm,
+    logger,
+    concurrency: config.EXECUTOR_CONCURRENCY,
+    stopTimeoutMillis: config.EXECUTOR_STOP_TIMEOUT,
   });
   const migrator = new Migrator({ vms, driverFor, logger, progressIntervalMillis: config.EXECUTOR_MIGRATION_PROGRESS_INTERVAL });
   const reconciler = new Reconciler({ vms, store, directory: readModel, driverFor, realm, policy: config.EXECUTOR_RESTART_POLICY, logger });
@@ -100,7 +128,14 @@ export async function startExecutor(config: Readonly<ExecutorConfig>, logger: Lo
   const loops: TailingLoop[] = [
     startRelay({ store, name: 'executor-relay', publishRaw: async (e) => void (await publish(e)), pollMillis: 1000, logger }),
     // The read model (sweeps, reconciliation, ListVms) may lag by 200 ms: fewer, larger batches.
-    runProjection({ store, name: 'executor-vms', handle: (events, trx) => projectVmEvents(events, trx as never), pollMillis: 1000, lingerMillis: 200, logger }),
+    runProjection({
+      store,
+      name: 'executor-vms',
+      handle: (events, trx) => projectVmEvents(events, trx as never),
+      pollMillis: 1000,
+      lingerMillis: 200,
+      logger,
+    }),
   ];
 
   const watch = new LifecycleWatch(driverFor, reconciler, logger);
@@ -121,9 +156,31 @@ export async function startExecutor(config: Readonly<ExecutorConfig>, logger: Lo
   // per second: EXECUTOR_INTAKE_PARALLELISM (64) run at once, the messages of one VM (the default key,
   // streamId) one after another, in order; the types the intake ignores are acknowledged unread.
   const consumers: RunningConsumer[] = [
-    await startConsumer({ nc, ...p, ...vmDef, concurrency: config.EXECUTOR_INTAKE_PARALLELISM, types: INTAKE_VM_TYPES, handle: (env) => intake.vm(env), logger }),
-    await startConsumer({ nc, ...p, ...consumerDefinition(HOST_DURABLE), types: INTAKE_HOST_TYPES, handle: (env) => intake.host(env), logger }),
-    await startConsumer({ nc, ...p, ...consumerDefinition(MIGRATION_DURABLE), types: MIGRATION_COMMAND_TYPES, handle: createMigrationIntake({ vms, migrator }), logger }),
+    await startConsumer({
+      nc,
+      ...p,
+      ...vmDef,
+      concurrency: config.EXECUTOR_INTAKE_PARALLELISM,
+      types: INTAKE_VM_TYPES,
+      handle: (env) => intake.vm(env),
+      logger,
+    }),
+    await startConsumer({
+      nc,
+      ...p,
+      ...consumerDefinition(HOST_DURABLE),
+      types: INTAKE_HOST_TYPES,
+      handle: (env) => intake.host(env),
+      logger,
+    }),
+    await startConsumer({
+      nc,
+      ...p,
+      ...consumerDefinition(MIGRATION_DURABLE),
+      types: MIGRATION_COMMAND_TYPES,
+      handle: createMigrationIntake({ vms, migrator }),
+      logger,
+    }),
   ];
   reconciler.start();
   const agent = startTelemetryAgent({ nc, ...p, simulator, hosts: () => readModel.hosts(), driverFor, vms, provisioner, config, logger });
@@ -140,7 +197,14 @@ export async function startExecutor(config: Readonly<ExecutorConfig>, logger: Lo
   });
   const port = await server.listen(config.EXECUTOR_GRPC_PORT);
   return {
-    port, vms, provisioner, reconciler, migrator, readModel, simulator, memoryModel: agent.model,
+    port,
+    vms,
+    provisioner,
+    reconciler,
+    migrator,
+    readModel,
+    simulator,
+    memoryModel: agent.model,
     async stop() {
       clearInterval(sweeper);
       await server.shutdown(0, 2000);

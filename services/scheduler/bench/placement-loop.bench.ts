@@ -23,7 +23,11 @@ import { EMPTY_COST_CONFIG, ScoringEngine, policyTable } from '../src/adapters/s
 
 const GiB = 1024 ** 3;
 const { values } = parseArgs({
-  options: { hosts: { type: 'string', default: '200' }, vms: { type: 'string', default: '4000' }, rounds: { type: 'string', default: '5' } },
+  options: {
+    hosts: { type: 'string', default: '200' },
+    vms: { type: 'string', default: '4000' },
+    rounds: { type: 'string', default: '5' },
+  },
 });
 const HOSTS = Number(values.hosts);
 const VMS = Number(values.vms);
@@ -124,5 +128,7 @@ const rounds: Round[] = [];
 // The first round warms the JIT up.
 for (let r = 0; r <= ROUNDS; r++) rounds.push(await round());
 const measured = rounds.slice(1);
-console.log(`rounds (µs of CPU per VM): ${measured.map((r) => r.cpuMicrosPerVm).join(', ')}; ${measured[0]!.claims} claims, ${measured[0]!.updates} bucket updates per round`);
+console.log(
+  `rounds (µs of CPU per VM): ${measured.map((r) => r.cpuMicrosPerVm).join(', ')}; ${measured[0]!.claims} claims, ${measured[0]!.updates} bucket updates per round`,
+);
 console.log(JSON.stringify({ hosts: HOSTS, vms: VMS, cpuMicrosPerVm: Math.min(...measured.map((r) => r.cpuMicrosPerVm)) }));

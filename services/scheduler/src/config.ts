@@ -8,9 +8,15 @@ const count = (min: number, max: number) =>
 export const schedulerConfigSchema = z.object({
   NATS_URL: zUrl(['nats', 'tls']).prefault('nats://127.0.0.1:4222'),
   /** Isolates streams, subjects and buckets (tests share one server). */
-  NATS_PREFIX: z.string().regex(/^[A-Za-z0-9_-]+$/, 'letters, digits, _ and - only').optional(),
+  NATS_PREFIX: z
+    .string()
+    .regex(/^[A-Za-z0-9_-]+$/, 'letters, digits, _ and - only')
+    .optional(),
   /** host:port of inventory's gRPC API. */
-  INVENTORY_ADDR: z.string().regex(/^[^\s:]+:\d+$/, 'must be host:port').prefault('127.0.0.1:50051'),
+  INVENTORY_ADDR: z
+    .string()
+    .regex(/^[^\s:]+:\d+$/, 'must be host:port')
+    .prefault('127.0.0.1:50051'),
   SCHEDULER_GRPC_PORT: zPort().prefault('50052'),
   /** Claims sent per delivery of a VmRequested before giving up (or redelivering, under contention). */
   SCHEDULER_MAX_ATTEMPTS: count(1, 50).prefault('5'),

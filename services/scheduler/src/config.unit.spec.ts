@@ -33,7 +33,13 @@ describe('scheduler config', () => {
   it('names every offending variable', () => {
     let error: unknown;
     try {
-      loadSchedulerConfig({ SCHEDULER_GRPC_PORT: 'x', SCHEDULER_MAX_ATTEMPTS: '0', INVENTORY_ADDR: 'nohost', NATS_PREFIX: 'a b', SCHEDULER_POOL_POLICIES: 'gpu=fast' });
+      loadSchedulerConfig({
+        SCHEDULER_GRPC_PORT: 'x',
+        SCHEDULER_MAX_ATTEMPTS: '0',
+        INVENTORY_ADDR: 'nohost',
+        NATS_PREFIX: 'a b',
+        SCHEDULER_POOL_POLICIES: 'gpu=fast',
+      });
     } catch (e) {
       error = e;
     }

@@ -33,8 +33,11 @@ import { runInterval } from '../src/application/interval.ts';
 
 const { values: args } = parseArgs({
   options: {
-    hosts: { type: 'string', default: '1000' }, vms: { type: 'string', default: '50' }, seconds: { type: 'string', default: '60' },
-    warmup: { type: 'string', default: '30' }, evals: { type: 'string', default: '3000' },
+    hosts: { type: 'string', default: '1000' },
+    vms: { type: 'string', default: '50' },
+    seconds: { type: 'string', default: '60' },
+    warmup: { type: 'string', default: '30' },
+    evals: { type: 'string', default: '3000' },
   },
 });
 const HOSTS = Number(args.hosts);
@@ -43,8 +46,19 @@ const GiB = 1024 ** 3;
 const caps = { hostMemory: true, ksmStats: true, ksmRun: true, ksmTune: true, cpuTune: true, ioTune: true, balloon: true };
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 const spec = (vmId: string): DomainSpec => ({
-  vmId, title: vmId, vcpus: 2, memoryBytes: 4 * GiB, pinnedCpus: [], numaCells: [], passthroughCpu: false, hostdevs: [], vfs: [], volumes: [],
-  lazyAllocation: true, diskCache: 'none', networks: [],
+  vmId,
+  title: vmId,
+  vcpus: 2,
+  memoryBytes: 4 * GiB,
+  pinnedCpus: [],
+  numaCells: [],
+  passthroughCpu: false,
+  hostdevs: [],
+  vfs: [],
+  volumes: [],
+  lazyAllocation: true,
+  diskCache: 'none',
+  networks: [],
 });
 
 async function fleetOf(hosts: number, vms: number): Promise<{ fleet: SimulatorFleet; model: SimMemoryModel; uris: Map<string, string> }> {
@@ -72,12 +86,26 @@ async function evaluationRate(): Promise<{ evaluationsPerSecond: number; p99Mill
   const timeModel = new SimMemoryModel(fleet, { now: () => t });
   for (let i = 0; i < 10; i++, t += 5) {
     const s = await timeModel.source('bh0000').sample();
-    history.add({ v: 1, hostId: 'bh0000', at: '', capabilities: caps, host: s.host, guests: s.guests.map((g) => ({ vmId: g.vmId ?? g.name, stats: g.stats })) }, 0);
+    history.add(
+      {
+        v: 1,
+        hostId: 'bh0000',
+        at: '',
+        capabilities: caps,
+        host: s.host,
+        guests: s.guests.map((g) => ({ vmId: g.vmId ?? g.name, stats: g.stats })),
+      },
+      0,
+    );
   }
   const files = await readPolicyDir(DEFAULT_POLICY_DIR);
   const c = momEngine.compile(files);
   if (!c.ok) throw new Error(`${c.file}:${c.line} ${c.message}`);
-  const input = { mom: buildInput(history, 'bh0000', { vms: { get: () => undefined }, historyLength: 10 })!, capabilities: caps, ioTuneApplied: {} };
+  const input = {
+    mom: buildInput(history, 'bh0000', { vms: { get: () => undefined }, historyLength: 10 })!,
+    capabilities: caps,
+    ioTuneApplied: {},
+  };
   const n = Number(args.evals);
   for (let i = 0; i < Math.min(300, n); i++) runInterval(momEngine, c.set, input); // warm-up
   const times: number[] = [];
@@ -90,7 +118,11 @@ async function evaluationRate(): Promise<{ evaluationsPerSecond: number; p99Mill
   }
   const total = performance.now() - start;
   times.sort((a, b) => a - b);
-  return { evaluationsPerSecond: Math.round((n / total) * 1000), p50Millis: round(times[Math.floor(n * 0.5)]!), p99Millis: round(times[Math.floor(n * 0.99)]!) };
+  return {
+    evaluationsPerSecond: Math.round((n / total) * 1000),
+    p50Millis: round(times[Math.floor(n * 0.5)]!),
+    p99Millis: round(times[Math.floor(n * 0.99)]!),
+  };
 }
 
 const round = (x: number): number => Math.round(x * 1000) / 1000;
@@ -106,7 +138,8 @@ async function fleetCpu(): Promise<Record<string, number>> {
   const nc = await connectTestNats();
   const root = new URL('../../..', import.meta.url).pathname;
   const child = spawn(process.execPath, ['--import', 'tsx', 'services/telemetry/src/main.ts'], {
-    cwd: root, stdio: ['ignore', 'pipe', 'pipe'],
+    cwd: root,
+    stdio: ['ignore', 'pipe', 'pipe'],
     env: { ...process.env, DATABASE_URL: db.url, NATS_URL: natsUrl(), NATS_PREFIX: prefix, TELEMETRY_GRPC_PORT: '0', LOG_LEVEL: 'warn' },
   });
   let out = '';
@@ -122,8 +155,15 @@ async function fleetCpu(): Promise<Record<string, number>> {
     console.log(`telemetry started (pid ${child.pid}); building ${HOSTS} hosts × ${VMS} VMs`);
     const { fleet, model, uris } = await fleetOf(HOSTS, VMS);
     agent = new TelemetryAgent({
-      nc, prefix, hosts: async () => uris, driverFor: (uri) => fleet.driver(uri), telemetryFor: (uri) => model.source(uri.slice('sim://'.length)),
-      power: async () => undefined, intervalMillis: 5000, concurrency: 100, logger,
+      nc,
+      prefix,
+      hosts: async () => uris,
+      driverFor: (uri) => fleet.driver(uri),
+      telemetryFor: (uri) => model.source(uri.slice('sim://'.length)),
+      power: async () => undefined,
+      intervalMillis: 5000,
+      concurrency: 100,
+      logger,
     });
     agent.start(true);
     const warm = Number(args.warmup) * 1000;
@@ -131,11 +171,22 @@ async function fleetCpu(): Promise<Record<string, number>> {
     await sleep(warm);
     const admin = new pg.Client({ connectionString: db.url });
     await admin.connect();
-    const stat = async (): Promise<number> => Number((await admin.query<{ n: string }>('SELECT xact_commit + xact_rollback AS n FROM pg_stat_database WHERE datname = current_database()')).rows[0]!.n);
-    const decisions = async (): Promise<number> => Number((await admin.query<{ n: string }>("SELECT count(*) AS n FROM events WHERE type = 'DecisionRecorded'")).rows[0]!.n);
+    const stat = async (): Promise<number> =>
+      Number(
+        (
+          await admin.query<{ n: string }>(
+            'SELECT xact_commit + xact_rollback AS n FROM pg_stat_database WHERE datname = current_database()',
+          )
+        ).rows[0]!.n,
+      );
+    const decisions = async (): Promise<number> =>
+      Number((await admin.query<{ n: string }>("SELECT count(*) AS n FROM events WHERE type = 'DecisionRecorded'")).rows[0]!.n);
     const quiet = async (): Promise<[number, number]> => {
-      const r = (await admin.query<{ n: string | null; failed: string | null }>(
-        "SELECT sum(jsonb_array_length(data->'entries')) AS n, sum((SELECT count(*) FROM jsonb_array_elements(data->'entries') x WHERE x ? 'error')) AS failed FROM events WHERE type = 'IntervalsUnchanged'")).rows[0]!;
+      const r = (
+        await admin.query<{ n: string | null; failed: string | null }>(
+          "SELECT sum(jsonb_array_length(data->'entries')) AS n, sum((SELECT count(*) FROM jsonb_array_elements(data->'entries') x WHERE x ? 'error')) AS failed FROM events WHERE type = 'IntervalsUnchanged'",
+        )
+      ).rows[0]!;
       return [Number(r.n ?? 0), Number(r.failed ?? 0)];
     };
     const [t0, s0, d0, q0, c0] = [performance.now(), await stat(), await decisions(), await quiet(), cpuTicks(child.pid!)];
@@ -153,7 +204,8 @@ async function fleetCpu(): Promise<Record<string, number>> {
       hostIntervalsPerSecond: Math.round(((d1 - d0 + q1[0] - q0[0]) / secs) * 10) / 10,
       failedIntervalsPerSecond: Math.round(((q1[1] - q0[1]) / secs) * 10) / 10,
       decisionsPerSecond: Math.round(((d1 - d0) / secs) * 10) / 10,
-      hosts: HOSTS, vms: HOSTS * VMS,
+      hosts: HOSTS,
+      vms: HOSTS * VMS,
     };
   } finally {
     await agent?.stop();
@@ -165,8 +217,12 @@ async function fleetCpu(): Promise<Record<string, number>> {
 }
 
 const evals = await evaluationRate();
-console.log(`one host, ${VMS} guests, default policy: ${evals.evaluationsPerSecond} evaluations/s, p50 ${evals.p50Millis} ms, p99 ${evals.p99Millis} ms`);
+console.log(
+  `one host, ${VMS} guests, default policy: ${evals.evaluationsPerSecond} evaluations/s, p50 ${evals.p50Millis} ms, p99 ${evals.p99Millis} ms`,
+);
 const fleet = await fleetCpu();
-console.log(`telemetry at ${fleet['hosts']} hosts × ${VMS} VMs: ${fleet['cpuPercentAt1000Hosts']}% of a core, ${fleet['postgresStatementsPerSecond']} Postgres statements/s, ${fleet['hostIntervalsPerSecond']} host intervals/s (${fleet['failedIntervalsPerSecond']} failed), ${fleet['decisionsPerSecond']} decisions/s`);
+console.log(
+  `telemetry at ${fleet['hosts']} hosts × ${VMS} VMs: ${fleet['cpuPercentAt1000Hosts']}% of a core, ${fleet['postgresStatementsPerSecond']} Postgres statements/s, ${fleet['hostIntervalsPerSecond']} host intervals/s (${fleet['failedIntervalsPerSecond']} failed), ${fleet['decisionsPerSecond']} decisions/s`,
+);
 console.log(JSON.stringify({ ...evals, ...fleet, loadAverage: loadavg()[0] }));
 process.exit(0);

@@ -8,7 +8,10 @@ export const telemetryConfigSchema = z.object({
   DATABASE_URL: zUrl(['postgres', 'postgresql']).prefault('postgres://postgres@127.0.0.1:5432/berth_telemetry'),
   NATS_URL: zUrl(['nats', 'tls']).prefault('nats://127.0.0.1:4222'),
   /** Isolates streams, subjects and buckets (tests share one server). */
-  NATS_PREFIX: z.string().regex(/^[A-Za-z0-9_-]+$/, 'letters, digits, _ and - only').optional(),
+  NATS_PREFIX: z
+    .string()
+    .regex(/^[A-Za-z0-9_-]+$/, 'letters, digits, _ and - only')
+    .optional(),
   TELEMETRY_GRPC_PORT: zPort().prefault('50055'),
   /** How often every host's policy runs (MOM: 10s; vdsm: 15s). */
   TELEMETRY_POLICY_INTERVAL: zDuration().prefault('10s'),

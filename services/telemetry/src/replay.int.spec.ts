@@ -9,7 +9,15 @@ import { loadTelemetryConfig } from './config.ts';
 import { startTelemetry, type RunningTelemetry } from './service.ts';
 
 const GiB = 1024 * 1024; // KiB
-const caps: telemetry.TelemetryCapabilitiesWire = { hostMemory: true, ksmStats: true, ksmRun: true, ksmTune: true, cpuTune: true, ioTune: true, balloon: true };
+const caps: telemetry.TelemetryCapabilitiesWire = {
+  hostMemory: true,
+  ksmStats: true,
+  ksmRun: true,
+  ksmTune: true,
+  cpuTune: true,
+  ioTune: true,
+  balloon: true,
+};
 
 /** A deterministic pseudo-random walk so every round changes something on most hosts. */
 function rng(seed: number): () => number {
@@ -20,19 +28,49 @@ function rng(seed: number): () => number {
 function sample(hostId: string, r: () => number, balloons: Map<string, number>): telemetry.HostSampleMessage {
   const free = Math.floor(16 * GiB * (0.01 + r() * 0.4));
   return {
-    v: 1, hostId, at: new Date().toISOString(), capabilities: caps,
+    v: 1,
+    hostId,
+    at: new Date().toISOString(),
+    capabilities: caps,
     host: {
-      mem_available: 16 * GiB, mem_unused: free, mem_free: free, swap_in: 0, swap_out: 0, anon_pages: 0, swap_total: 0, swap_usage: 0,
-      ksm_run: r() < 0.5 ? 1 : 0, ksm_pages_to_scan: 64 + Math.floor(r() * 1000), ksm_sleep_millisecs: 10, ksm_pages_shared: 0, ksm_pages_sharing: 0,
-      ksm_pages_unshared: 0, ksm_pages_volatile: 0, ksm_full_scans: 0, ksm_merge_across_nodes: 1, ksm_shareable: 8 * GiB, ksmd_cpu_usage: 0, cpu_count: 16,
+      mem_available: 16 * GiB,
+      mem_unused: free,
+      mem_free: free,
+      swap_in: 0,
+      swap_out: 0,
+      anon_pages: 0,
+      swap_total: 0,
+      swap_usage: 0,
+      ksm_run: r() < 0.5 ? 1 : 0,
+      ksm_pages_to_scan: 64 + Math.floor(r() * 1000),
+      ksm_sleep_millisecs: 10,
+      ksm_pages_shared: 0,
+      ksm_pages_sharing: 0,
+      ksm_pages_unshared: 0,
+      ksm_pages_volatile: 0,
+      ksm_full_scans: 0,
+      ksm_merge_across_nodes: 1,
+      ksm_shareable: 8 * GiB,
+      ksmd_cpu_usage: 0,
+      cpu_count: 16,
     },
     guests: ['a', 'b', 'c', 'd'].map((g, i) => {
       const vmId = `${hostId}-${g}`;
       const cur = balloons.get(vmId) ?? 4 * GiB;
       return {
-        vmId, stats: {
-          balloon_cur: cur, balloon_max: 4 * GiB, mem_unused: Math.floor(cur * r() * 0.6), mem_available: cur, major_fault: 0, minor_fault: 0,
-          swap_in: 0, swap_out: 0, vcpu_quota: i === 3 ? 50_000 : -1, vcpu_period: 100_000, vcpu_count: 2,
+        vmId,
+        stats: {
+          balloon_cur: cur,
+          balloon_max: 4 * GiB,
+          mem_unused: Math.floor(cur * r() * 0.6),
+          mem_available: cur,
+          major_fault: 0,
+          minor_fault: 0,
+          swap_in: 0,
+          swap_out: 0,
+          vcpu_quota: i === 3 ? 50_000 : -1,
+          vcpu_period: 100_000,
+          vcpu_count: 2,
         },
       };
     }),
@@ -46,13 +84,21 @@ describe.skipIf(!(await infraAvailable('postgres', 'nats')))('recorded decisions
 
   beforeAll(async () => {
     db = await createTestDatabase('telemetry_replay');
-    tel = await startTelemetry(loadTelemetryConfig({
-      DATABASE_URL: db.url, NATS_URL: process.env['NATS_URL'], NATS_PREFIX: testSubjectPrefix('tr'), TELEMETRY_GRPC_PORT: '0', TELEMETRY_LOG_FLUSH: '20ms',
-    }), createLogger('replay-test'), {
-      loop: false,
-      // The executor's side is not under test here: every control is acknowledged.
-      controls: { send: async (req) => (sent.push(req), { v: 1, results: req.controls.map(() => ({ ok: true as const })) }) },
-    });
+    tel = await startTelemetry(
+      loadTelemetryConfig({
+        DATABASE_URL: db.url,
+        NATS_URL: process.env['NATS_URL'],
+        NATS_PREFIX: testSubjectPrefix('tr'),
+        TELEMETRY_GRPC_PORT: '0',
+        TELEMETRY_LOG_FLUSH: '20ms',
+      }),
+      createLogger('replay-test'),
+      {
+        loop: false,
+        // The executor's side is not under test here: every control is acknowledged.
+        controls: { send: async (req) => (sent.push(req), { v: 1, results: req.controls.map(() => ({ ok: true as const })) }) },
+      },
+    );
     // SLA classes and priorities for some guests, so clamps and the priority order are in the decisions.
     for (let h = 0; h < 100; h++) {
       await tel.vms.put({ vmId: `h${h}-a`, tier: 'platinum', priority: 0, memoryBytes: 4 * 1024 ** 3 });
@@ -97,16 +143,33 @@ describe.skipIf(!(await infraAvailable('postgres', 'nats')))('recorded decisions
       const before = await callUnary(client, 'showPolicy', { scope: 'default', hostId: '' });
       expect(before.policy?.source).toBe('builtin');
       const bad = callUnary(client, 'applyPolicy', {
-        meta: { commandId: 'bad-1' }, scope: 'default',
-        files: [{ name: '01-ok.policy', text: '(defvar x 1)\n' }, { name: '02-broken.policy', text: '(defvar y 2)\n\n(+ 1 (* 2 3)\n' }],
+        meta: { commandId: 'bad-1' },
+        scope: 'default',
+        files: [
+          { name: '01-ok.policy', text: '(defvar x 1)\n' },
+          { name: '02-broken.policy', text: '(defvar y 2)\n\n(+ 1 (* 2 3)\n' },
+        ],
       });
-      await expect(bad).rejects.toMatchObject({ code: GrpcStatus.INVALID_ARGUMENT, details: expect.stringMatching(/02-broken\.policy:\d+/) });
+      await expect(bad).rejects.toMatchObject({
+        code: GrpcStatus.INVALID_ARGUMENT,
+        details: expect.stringMatching(/02-broken\.policy:\d+/),
+      });
       const after = await callUnary(client, 'showPolicy', { scope: 'default', hostId: '' });
       expect(after.policy?.version).toBe(before.policy?.version);
-      await expect(callUnary(client, 'applyPolicy', { meta: { commandId: 'x' }, scope: 'cluster:1', files: [] })).rejects.toMatchObject({ code: GrpcStatus.INVALID_ARGUMENT });
-      const ok = await callUnary(client, 'applyPolicy', { meta: { commandId: 'good-1' }, scope: 'pool:gpu', files: [{ name: '01.policy', text: '(defvar x 1)\n' }] });
+      await expect(callUnary(client, 'applyPolicy', { meta: { commandId: 'x' }, scope: 'cluster:1', files: [] })).rejects.toMatchObject({
+        code: GrpcStatus.INVALID_ARGUMENT,
+      });
+      const ok = await callUnary(client, 'applyPolicy', {
+        meta: { commandId: 'good-1' },
+        scope: 'pool:gpu',
+        files: [{ name: '01.policy', text: '(defvar x 1)\n' }],
+      });
       expect(ok.policy).toMatchObject({ scope: 'pool:gpu', version: 1, source: 'applied' });
-      const again = await callUnary(client, 'applyPolicy', { meta: { commandId: 'good-1' }, scope: 'pool:gpu', files: [{ name: '01.policy', text: '(defvar x 1)\n' }] });
+      const again = await callUnary(client, 'applyPolicy', {
+        meta: { commandId: 'good-1' },
+        scope: 'pool:gpu',
+        files: [{ name: '01.policy', text: '(defvar x 1)\n' }],
+      });
       expect(again.policy?.version).toBe(1);
       expect((await callUnary(client, 'showPolicy', { scope: '', hostId: 'h1' })).scopes).toEqual(['default', 'pool:gpu']);
       const list = await callUnary(client, 'listDecisions', { hostId: 'h3', limit: 2 });
@@ -114,7 +177,9 @@ describe.skipIf(!(await infraAvailable('postgres', 'nats')))('recorded decisions
       const replay = await callUnary(client, 'replayDecision', { decisionId: list.decisions[0]!.decisionId });
       expect(replay.identical).toBe(true);
       expect(JSON.parse(replay.replayedJson)).toEqual(JSON.parse(replay.recordedJson));
-      await expect(callUnary(client, 'replayDecision', { decisionId: '00000000-0000-4000-8000-000000000000' })).rejects.toMatchObject({ code: GrpcStatus.NOT_FOUND });
+      await expect(callUnary(client, 'replayDecision', { decisionId: '00000000-0000-4000-8000-000000000000' })).rejects.toMatchObject({
+        code: GrpcStatus.NOT_FOUND,
+      });
     } finally {
       client.close();
     }

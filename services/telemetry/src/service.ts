@@ -44,7 +44,11 @@ export interface TelemetryOverrides {
 }
 
 /** Wires the whole service: log, policies, directories, samples, the policy loop, usage bucket, gRPC. */
-export async function startTelemetry(config: Readonly<TelemetryConfig>, logger: Logger, over: TelemetryOverrides = {}): Promise<RunningTelemetry> {
+export async function startTelemetry(
+  config: Readonly<TelemetryConfig>,
+  logger: Logger,
+  over: TelemetryOverrides = {},
+): Promise<RunningTelemetry> {
   const prefix = config.NATS_PREFIX;
   const p = prefix ? { prefix } : {};
   await ensureDatabase(config.DATABASE_URL);
@@ -61,7 +65,9 @@ export async function startTelemetry(config: Readonly<TelemetryConfig>, logger: 
   const nc = await connectNats({ url: config.NATS_URL, name: 'berth-telemetry' });
   await ensureStreams(nc, p);
   const publish = createEventPublisher(nc, { service: telemetry.TELEMETRY_SERVICE, ...p });
-  const loops: TailingLoop[] = [startRelay({ store, name: 'telemetry-relay', publishRaw: async (e) => void (await publish(e)), pollMillis: 1000, logger })];
+  const loops: TailingLoop[] = [
+    startRelay({ store, name: 'telemetry-relay', publishRaw: async (e) => void (await publish(e)), pollMillis: 1000, logger }),
+  ];
 
   const vms = new VmSpecs(db);
   await vms.load();
@@ -75,11 +81,17 @@ export async function startTelemetry(config: Readonly<TelemetryConfig>, logger: 
   const usage = new Map<string, telemetry.HostUsage>();
   const clock = over.clock ?? Date.now;
   const samples = subscribeSamples(nc, {
-    ...p, logger,
+    ...p,
+    logger,
     onSample: (s) => {
       history.add(s, clock());
       metrics.samples(1);
-      const u = usageOf(s.hostId, s.at, s.host, s.guests.map((g) => g.stats));
+      const u = usageOf(
+        s.hostId,
+        s.at,
+        s.host,
+        s.guests.map((g) => g.stats),
+      );
       if (u) {
         usage.set(s.hostId, u);
         usageSink.put(u);
@@ -89,21 +101,45 @@ export async function startTelemetry(config: Readonly<TelemetryConfig>, logger: 
 
   const log = new DecisionLog(store, db, { flushMillis: config.TELEMETRY_LOG_FLUSH, logger });
   const evaluator = new Evaluator({
-    history, policies, engine, vms, hosts: pools, log, controls: over.controls ?? natsControls(nc, { ...p, timeoutMillis: config.TELEMETRY_CONTROL_TIMEOUT }),
-    thresholds: { critical: config.TELEMETRY_CRITICAL_FREE, calm: config.TELEMETRY_CALM_FREE, restartAfterMillis: config.TELEMETRY_RESTART_AFTER },
-    historyLength: config.TELEMETRY_HISTORY_LENGTH, staleAfterMillis: 3 * config.TELEMETRY_SAMPLE_INTERVAL, metrics, clock, logger,
+    history,
+    policies,
+    engine,
+    vms,
+    hosts: pools,
+    log,
+    controls: over.controls ?? natsControls(nc, { ...p, timeoutMillis: config.TELEMETRY_CONTROL_TIMEOUT }),
+    thresholds: {
+      critical: config.TELEMETRY_CRITICAL_FREE,
+      calm: config.TELEMETRY_CALM_FREE,
+      restartAfterMillis: config.TELEMETRY_RESTART_AFTER,
+    },
+    historyLength: config.TELEMETRY_HISTORY_LENGTH,
+    staleAfterMillis: 3 * config.TELEMETRY_SAMPLE_INTERVAL,
+    metrics,
+    clock,
+    logger,
   });
-  evaluator.restorePressure((await queries.ofTypes(['VmPoweredOffForPressure', 'VmRestartedAfterPressure'])).map((e) => ({
-    streamId: e.streamId, at: e.occurredAt.toISOString(), event: { type: e.type, data: e.data } as PressureEvent,
-  })));
+  evaluator.restorePressure(
+    (await queries.ofTypes(['VmPoweredOffForPressure', 'VmRestartedAfterPressure'])).map((e) => ({
+      streamId: e.streamId,
+      at: e.occurredAt.toISOString(),
+      event: { type: e.type, data: e.data } as PressureEvent,
+    })),
+  );
   if (over.loop !== false) evaluator.start(config.TELEMETRY_POLICY_INTERVAL);
 
   const server = createGrpcServer({
     serviceName: 'telemetry',
-    services: [telemetryService({
-      policies, history, resourcePool: (h) => pools.resourcePool(h), decisions: (h, n) => queries.decisions(h, n),
-      replay: (id) => replayDecision({ policies, engine, byId: (x) => queries.byId(x) }, id), usage: (h) => usage.get(h),
-    })],
+    services: [
+      telemetryService({
+        policies,
+        history,
+        resourcePool: (h) => pools.resourcePool(h),
+        decisions: (h, n) => queries.decisions(h, n),
+        replay: (id) => replayDecision({ policies, engine, byId: (x) => queries.byId(x) }, id),
+        usage: (h) => usage.get(h),
+      }),
+    ],
     readiness: async () => {
       if (nc.isClosed()) return false;
       await db.selectNoFrom((eb) => eb.val(1).as('one')).execute();
@@ -113,7 +149,14 @@ export async function startTelemetry(config: Readonly<TelemetryConfig>, logger: 
   });
   const port = await server.listen(config.TELEMETRY_GRPC_PORT);
   return {
-    port, history, policies, evaluator, vms, log, queries, engine,
+    port,
+    history,
+    policies,
+    evaluator,
+    vms,
+    log,
+    queries,
+    engine,
     async stop() {
       await server.shutdown(0, 2000);
       await evaluator.stop();

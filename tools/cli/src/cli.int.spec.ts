@@ -4,7 +4,15 @@ import * as grpc from '@grpc/grpc-js';
 import { jetstreamManager } from '@nats-io/jetstream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { grpcHealthV1 } from '@berth/contracts';
-import { connectTestNats, createTestDatabase, freePort, infraAvailable, natsUrl, testSubjectPrefix, type TestDatabase } from '@berth/testing';
+import {
+  connectTestNats,
+  createTestDatabase,
+  freePort,
+  infraAvailable,
+  natsUrl,
+  testSubjectPrefix,
+  type TestDatabase,
+} from '@berth/testing';
 import { runCli } from './cli.ts';
 
 /**
@@ -47,7 +55,9 @@ async function waitServing(name: string, address: string, child: ChildProcess, l
     for (let i = 0; i < 240; i++) {
       if (child.exitCode !== null) throw new Error(`${name} exited with ${child.exitCode}:\n${log()}`);
       const status = await new Promise<number | undefined>((resolve) =>
-        client.check({ service: '' }, new grpc.Metadata(), { deadline: Date.now() + 1000 }, (err, res) => resolve(err ? undefined : res.status)),
+        client.check({ service: '' }, new grpc.Metadata(), { deadline: Date.now() + 1000 }, (err, res) =>
+          resolve(err ? undefined : res.status),
+        ),
       );
       if (status === grpcHealthV1.HealthCheckResponse_ServingStatus.SERVING) return;
       await new Promise((r) => setTimeout(r, 250));
@@ -87,8 +97,13 @@ describe.skipIf(!(await infraAvailable('postgres', 'nats')))('berth CLI against 
     }
     throw new Error(`timed out waiting for ${what}`);
   }
-  type ListedHost = { hostId: string; spec: { name: string }; usage: { vcpusAllocatable: number; memoryAllocatableBytes: string | number } };
-  const hostListed = (id: string) => eventually(async () => (await json<ListedHost[]>('hosts', 'list')).find((h) => h.hostId === id), `host ${id} listed`);
+  type ListedHost = {
+    hostId: string;
+    spec: { name: string };
+    usage: { vcpusAllocatable: number; memoryAllocatableBytes: string | number };
+  };
+  const hostListed = (id: string) =>
+    eventually(async () => (await json<ListedHost[]>('hosts', 'list')).find((h) => h.hostId === id), `host ${id} listed`);
 
   beforeAll(async () => {
     db = await createTestDatabase('cli');
@@ -114,7 +129,10 @@ describe.skipIf(!(await infraAvailable('postgres', 'nats')))('berth CLI against 
     expect(applied.err).toBe('');
     expect(applied.code).toBe(0);
     expect(applied.out).toMatch(/as hardware config version 1 \(3 cost functions, 3 hardware profiles\)/);
-    const shown = await json<{ version: number; config: { hardwareProfiles: { id: string; memoryBytes: number; devices?: { address: string }[] }[] } }>('config', 'show');
+    const shown = await json<{
+      version: number;
+      config: { hardwareProfiles: { id: string; memoryBytes: number; devices?: { address: string }[] }[] };
+    }>('config', 'show');
     expect(shown.version).toBe(1);
     const gpu = shown.config.hardwareProfiles.find((p) => p.id === 'nvidia-gpu-node');
     expect(gpu?.devices?.map((d) => d.address)).toEqual(['0000:01:02.0', '0000:02:03.0']);
@@ -122,8 +140,25 @@ describe.skipIf(!(await infraAvailable('postgres', 'nats')))('berth CLI against 
   });
 
   it('hosts add/list/show/state/remove round trip, with MAAS overcommit arithmetic', async () => {
-    const added = await berth('hosts', 'add', 'kvm-1', '--id', 'kvm-1', '--uri', 'qemu+ssh://root@kvm-1:2222/system', '--profile', 'pool1',
-      '--cpu-overcommit', '0.5', '--memory-overcommit', '5.5', '--memory', '128GiB', '--storage', 'name=images,size=500GiB,default');
+    const added = await berth(
+      'hosts',
+      'add',
+      'kvm-1',
+      '--id',
+      'kvm-1',
+      '--uri',
+      'qemu+ssh://root@kvm-1:2222/system',
+      '--profile',
+      'pool1',
+      '--cpu-overcommit',
+      '0.5',
+      '--memory-overcommit',
+      '5.5',
+      '--memory',
+      '128GiB',
+      '--storage',
+      'name=images,size=500GiB,default',
+    );
     expect(added.err).toBe('');
     expect(added.out).toBe('host kvm-1 (kvm-1) registered, enabled');
     const listed = await hostListed('kvm-1');
@@ -154,11 +189,25 @@ describe.skipIf(!(await infraAvailable('postgres', 'nats')))('berth CLI against 
   });
 
   it('vms create/list/show/delete: a VM that fits nowhere says why', async () => {
-    const created = await json<{ vmId: string; status: string; spec: { memoryBytes: string | number } }>('vms', 'create', 'huge', '--vcpus', '2', '--memory', '1TiB', '--disk', '20GiB', '--sla', 'gold');
+    const created = await json<{ vmId: string; status: string; spec: { memoryBytes: string | number } }>(
+      'vms',
+      'create',
+      'huge',
+      '--vcpus',
+      '2',
+      '--memory',
+      '1TiB',
+      '--disk',
+      '20GiB',
+      '--sla',
+      'gold',
+    );
     expect(created.status).toBe('VM_STATUS_REQUESTED');
     expect(Number(created.spec.memoryBytes)).toBe(1024 ** 4);
     const failed = await eventually(async () => {
-      const vm = (await json<{ vmId: string; status: string; failureReason?: string }[]>('vms', 'list')).find((v) => v.vmId === created.vmId);
+      const vm = (await json<{ vmId: string; status: string; failureReason?: string }[]>('vms', 'list')).find(
+        (v) => v.vmId === created.vmId,
+      );
       return vm?.status === 'VM_STATUS_PLACEMENT_FAILED' ? vm : undefined;
     }, 'the placement to fail');
     expect(failed.failureReason).toMatch(/memory/i);
@@ -171,10 +220,22 @@ describe.skipIf(!(await infraAvailable('postgres', 'nats')))('berth CLI against 
   });
 
   it('vms create --wait-for-capacity: a VM that fits nowhere waits for capacity until its deadline', async () => {
-    const created = await json<{ vmId: string; capacityDeadline: string }>('vms', 'create', 'patient', '--vcpus', '2', '--memory', '1TiB', '--wait-for-capacity', '10m');
+    const created = await json<{ vmId: string; capacityDeadline: string }>(
+      'vms',
+      'create',
+      'patient',
+      '--vcpus',
+      '2',
+      '--memory',
+      '1TiB',
+      '--wait-for-capacity',
+      '10m',
+    );
     expect(Date.parse(created.capacityDeadline)).toBeGreaterThan(Date.now() + 9 * 60_000);
     const waiting = await eventually(async () => {
-      const vm = (await json<{ vmId: string; status: string; failureReason?: string }[]>('vms', 'list', '--status', 'waiting-for-capacity')).find((v) => v.vmId === created.vmId);
+      const vm = (
+        await json<{ vmId: string; status: string; failureReason?: string }[]>('vms', 'list', '--status', 'waiting-for-capacity')
+      ).find((v) => v.vmId === created.vmId);
       return vm ?? undefined;
     }, 'the VM to wait for capacity');
     expect(waiting.failureReason).toMatch(/memory/i);
@@ -196,7 +257,19 @@ describe.skipIf(!(await infraAvailable('postgres', 'nats')))('berth CLI against 
     const text = await berth('what-if', ...shape, '--host', 'sched-1');
     expect(text.out).toMatch(/^4 more fit in total\n\nHOST\s+NAME\s+FITS\nsched-1\s+sched-1\s+4$/);
 
-    const placed = await json<{ vmId: string; status: string; hostId: string }>('vms', 'create', 'db-1', ...shape, '--allowed-host', 'sched-1', '--wait', '--until', 'placed', '--wait-timeout', '60s');
+    const placed = await json<{ vmId: string; status: string; hostId: string }>(
+      'vms',
+      'create',
+      'db-1',
+      ...shape,
+      '--allowed-host',
+      'sched-1',
+      '--wait',
+      '--until',
+      'placed',
+      '--wait-timeout',
+      '60s',
+    );
     expect(placed.status).toBe('VM_STATUS_PLACED');
     expect(placed.hostId).toBe('sched-1');
     const watched = await berth('vms', 'watch', placed.vmId, '--until', 'placed', '--wait-timeout', '10s');

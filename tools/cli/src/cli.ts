@@ -15,7 +15,16 @@ import { vmLifecycleCommands } from './commands/vm-lifecycle.ts';
 import { UsageError } from './errors.ts';
 import { CallError, connectBackends, type Backends, type Endpoints } from './grpc.ts';
 
-export const COMMANDS: readonly CommandSpec[] = [...hostCommands, ...configCommands, ...vmCommands, ...vmLifecycleCommands, ...schedulerCommands, ...policyCommands, ...policyServiceCommands, ...migrationCommands];
+export const COMMANDS: readonly CommandSpec[] = [
+  ...hostCommands,
+  ...configCommands,
+  ...vmCommands,
+  ...vmLifecycleCommands,
+  ...schedulerCommands,
+  ...policyCommands,
+  ...policyServiceCommands,
+  ...migrationCommands,
+];
 
 const GLOBAL_OPTIONS: Readonly<Record<string, OptionSpec & { short?: string }>> = {
   json: { type: 'boolean', help: 'print JSON instead of tables' },
@@ -47,13 +56,17 @@ async function readAllStdin(): Promise<string> {
 }
 
 function optionHelp(options: Readonly<Record<string, OptionSpec>>): string {
-  return Object.entries(options).map(([name, o]) => `  --${name}${o.value ? ` ${o.value}` : ''}`.padEnd(34) + ` ${o.help}`).join('\n');
+  return Object.entries(options)
+    .map(([name, o]) => `  --${name}${o.value ? ` ${o.value}` : ''}`.padEnd(34) + ` ${o.help}`)
+    .join('\n');
 }
 
 export function usage(command?: CommandSpec): string {
   if (command) {
-    return `usage: berth ${command.words.join(' ')}${command.args.map((a) => ` ${a}`).join('')} [options]\n\n${command.summary}\n\n` +
-      `options:\n${optionHelp(command.options) || '  (none)'}\n\nglobal options:\n${optionHelp(GLOBAL_OPTIONS)}`;
+    return (
+      `usage: berth ${command.words.join(' ')}${command.args.map((a) => ` ${a}`).join('')} [options]\n\n${command.summary}\n\n` +
+      `options:\n${optionHelp(command.options) || '  (none)'}\n\nglobal options:\n${optionHelp(GLOBAL_OPTIONS)}`
+    );
   }
   const lines = COMMANDS.map((c) => `  ${`${c.words.join(' ')}${c.args.map((a) => ` ${a}`).join('')}`.padEnd(26)} ${c.summary}`);
   return `usage: berth <command> [options]   (berth <command> --help for its options)\n\ncommands:\n${lines.join('\n')}\n\nglobal options:\n${optionHelp(GLOBAL_OPTIONS)}`;
@@ -88,7 +101,8 @@ export function parseCommandLine(command: CommandSpec, argv: readonly string[]) 
   if (parsed.values.help !== true) {
     const missing = command.args.slice(positionals.length);
     if (missing.length > 0) throw new UsageError(missing[0]!, 'is required');
-    if (positionals.length > command.args.length && command.variadic !== true) throw new UsageError('', `unexpected argument "${positionals[command.args.length]}"`);
+    if (positionals.length > command.args.length && command.variadic !== true)
+      throw new UsageError('', `unexpected argument "${positionals[command.args.length]}"`);
   }
   const args = Object.fromEntries(command.args.map((name, i) => [name, positionals[i] ?? '']));
   return { input: new Input(args, parsed.values, positionals.slice(command.args.length)), values: parsed.values };

@@ -79,8 +79,10 @@ export class CallError extends Error {
   /** What to print: the status, the server's message, and one line per field violation. */
   describe(): string {
     if (this.code === grpc.status.UNAVAILABLE) {
-      return `cannot reach ${this.target} (${this.method}): is the service running? ` +
-        '(set BERTH_INVENTORY_ADDR / BERTH_SCHEDULER_ADDR / BERTH_TELEMETRY_ADDR, or --inventory / --scheduler / --telemetry)';
+      return (
+        `cannot reach ${this.target} (${this.method}): is the service running? ` +
+        '(set BERTH_INVENTORY_ADDR / BERTH_SCHEDULER_ADDR / BERTH_TELEMETRY_ADDR, or --inventory / --scheduler / --telemetry)'
+      );
     }
     if (this.code === grpc.status.DEADLINE_EXCEEDED) return `${this.method} timed out (--timeout to wait longer)`;
     const head = `${grpc.status[this.code]}: ${this.message}`;

@@ -44,7 +44,10 @@ export function oneOf<T extends string>(text: string, field: string, allowed: re
 export function keyValues(text: string, field: string, allowed: readonly string[]): Record<string, string> {
   const out: Record<string, string> = {};
   let last: string | undefined;
-  for (const part of text.split(',').map((p) => p.trim()).filter((p) => p !== '')) {
+  for (const part of text
+    .split(',')
+    .map((p) => p.trim())
+    .filter((p) => p !== '')) {
     const eq = part.indexOf('=');
     const key = eq < 0 ? part : part.slice(0, eq);
     if (!allowed.includes(key)) {
@@ -63,7 +66,10 @@ export function keyValues(text: string, field: string, allowed: readonly string[
 /** `0-3,8,10-11` -> [0,1,2,3,8,10,11]. */
 export function cpuList(text: string, field: string): number[] {
   const out: number[] = [];
-  for (const part of text.split(',').map((p) => p.trim()).filter((p) => p !== '')) {
+  for (const part of text
+    .split(',')
+    .map((p) => p.trim())
+    .filter((p) => p !== '')) {
     const m = /^(\d+)(?:-(\d+))?$/.exec(part);
     if (!m) throw new UsageError(field, `expected CPU ids like 0-7,16, got "${part}"`);
     const from = Number(m[1]);

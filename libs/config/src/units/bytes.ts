@@ -10,8 +10,16 @@ const KI = 1024;
 const PREFIXES = ['k', 'm', 'g', 't', 'p'] as const;
 const LONG: Readonly<Record<string, number>> = {
   byte: 1,
-  kilobyte: K, megabyte: K ** 2, gigabyte: K ** 3, terabyte: K ** 4, petabyte: K ** 5,
-  kibibyte: KI, mebibyte: KI ** 2, gibibyte: KI ** 3, tebibyte: KI ** 4, pebibyte: KI ** 5,
+  kilobyte: K,
+  megabyte: K ** 2,
+  gigabyte: K ** 3,
+  terabyte: K ** 4,
+  petabyte: K ** 5,
+  kibibyte: KI,
+  mebibyte: KI ** 2,
+  gibibyte: KI ** 3,
+  tebibyte: KI ** 4,
+  pebibyte: KI ** 5,
 };
 
 function unitFactor(unit: string): number | undefined {

@@ -3,16 +3,27 @@ import { bad, ok, orThrow, type Parsed } from './result.ts';
 // Berth's one unit table for durations (environment variables, HOCON, the realm table, the CLI).
 // A bare number is milliseconds, as HOCON says.
 const UNIT_MILLIS: Readonly<Record<string, number>> = {
-  ns: 1e-6, nanosecond: 1e-6,
-  us: 1e-3, microsecond: 1e-3,
-  ms: 1, milli: 1, millisecond: 1,
-  s: 1000, sec: 1000, second: 1000,
-  m: 60_000, min: 60_000, minute: 60_000,
-  h: 3_600_000, hour: 3_600_000,
-  d: 86_400_000, day: 86_400_000,
+  ns: 1e-6,
+  nanosecond: 1e-6,
+  us: 1e-3,
+  microsecond: 1e-3,
+  ms: 1,
+  milli: 1,
+  millisecond: 1,
+  s: 1000,
+  sec: 1000,
+  second: 1000,
+  m: 60_000,
+  min: 60_000,
+  minute: 60_000,
+  h: 3_600_000,
+  hour: 3_600_000,
+  d: 86_400_000,
+  day: 86_400_000,
 };
 
-const unitMillis = (unit: string): number | undefined => UNIT_MILLIS[unit] ?? (unit.endsWith('s') ? UNIT_MILLIS[unit.slice(0, -1)] : undefined);
+const unitMillis = (unit: string): number | undefined =>
+  UNIT_MILLIS[unit] ?? (unit.endsWith('s') ? UNIT_MILLIS[unit.slice(0, -1)] : undefined);
 
 const PART = /(\d+(?:\.\d+)?)\s*([a-z]+)\s*/y;
 

@@ -20,13 +20,41 @@ export function makePki(): Pki {
   const openssl = (...args: string[]): void => void execFileSync('openssl', args, { stdio: 'pipe' });
 
   const makeCa = (name: string): void =>
-    openssl('req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '1', '-subj', `/CN=${name}`,
-      '-keyout', at(`${name}.key`), '-out', at(`${name}.crt`));
+    openssl(
+      'req',
+      '-x509',
+      '-newkey',
+      'rsa:2048',
+      '-nodes',
+      '-days',
+      '1',
+      '-subj',
+      `/CN=${name}`,
+      '-keyout',
+      at(`${name}.key`),
+      '-out',
+      at(`${name}.crt`),
+    );
   const makeLeaf = (name: string, ca: string, ext: string): void => {
     writeFileSync(at(`${name}.ext`), ext);
     openssl('req', '-newkey', 'rsa:2048', '-nodes', '-subj', `/CN=${name}`, '-keyout', at(`${name}.key`), '-out', at(`${name}.csr`));
-    openssl('x509', '-req', '-in', at(`${name}.csr`), '-CA', at(`${ca}.crt`), '-CAkey', at(`${ca}.key`), '-CAcreateserial',
-      '-days', '1', '-extfile', at(`${name}.ext`), '-out', at(`${name}.crt`));
+    openssl(
+      'x509',
+      '-req',
+      '-in',
+      at(`${name}.csr`),
+      '-CA',
+      at(`${ca}.crt`),
+      '-CAkey',
+      at(`${ca}.key`),
+      '-CAcreateserial',
+      '-days',
+      '1',
+      '-extfile',
+      at(`${name}.ext`),
+      '-out',
+      at(`${name}.crt`),
+    );
   };
 
   makeCa('berth-test-ca');
@@ -35,7 +63,10 @@ export function makePki(): Pki {
   makeLeaf('client', 'berth-test-ca', 'extendedKeyUsage=clientAuth\n');
   makeLeaf('rogue-client', 'rogue-ca', 'extendedKeyUsage=clientAuth\n');
 
-  const pair = (name: string): { cert: Buffer; key: Buffer } => ({ cert: readFileSync(at(`${name}.crt`)), key: readFileSync(at(`${name}.key`)) });
+  const pair = (name: string): { cert: Buffer; key: Buffer } => ({
+    cert: readFileSync(at(`${name}.crt`)),
+    key: readFileSync(at(`${name}.key`)),
+  });
   return {
     dir,
     ca: readFileSync(at('berth-test-ca.crt')),

@@ -31,7 +31,8 @@ export function decodeCurve(node: HNode, key: string): CurveSpec {
   const typeKey = joinKey(key, 'curve');
   const written = asString(required(obj, key, 'curve'), typeKey).trim();
   const curve = ALIASES[written];
-  if (curve === undefined) fail(obj.fields.get('curve')!, typeKey, `unknown curve type "${written}" (expected one of: ${Object.keys(ALIASES).join(', ')})`);
+  if (curve === undefined)
+    fail(obj.fields.get('curve')!, typeKey, `unknown curve type "${written}" (expected one of: ${Object.keys(ALIASES).join(', ')})`);
   checkKnown(obj, key, [...COMMON, ...PARAMS[curve]]);
   const scale = optional(obj, key, 'scale', asNumber) ?? 1;
   const max = optional(obj, key, 'max', asRealOrBytes);

@@ -56,7 +56,8 @@ export function decodeProfile(id: string, node: HNode, key: string, costFunction
   const seen = new Map<string, number>();
   devices.forEach((d, n) => {
     const first = seen.get(d.address);
-    if (first !== undefined) fail(devicesNode!.items[n]!, `${devicesKey}[${n}]`, `address ${d.address} is listed twice (also at devices[${first}])`);
+    if (first !== undefined)
+      fail(devicesNode!.items[n]!, `${devicesKey}[${n}]`, `address ${d.address} is listed twice (also at devices[${first}])`);
     seen.set(d.address, n);
   });
   const cfKey = joinKey(key, 'cost-function');

@@ -14,8 +14,21 @@ export const REALM_DEFAULTS = {
   pollFrequencyMillis: 30_000,
 } as const;
 
-const KEYS = ['disabled', 'driver', 'name', 'volumes-pool', 'drives-pool', 'bricks-pool', 'log-scheduling',
-  'registration-timeout', 'poll-frequency', 'network-filter', 'drives', 'uploads', 'scaling'];
+const KEYS = [
+  'disabled',
+  'driver',
+  'name',
+  'volumes-pool',
+  'drives-pool',
+  'bricks-pool',
+  'log-scheduling',
+  'registration-timeout',
+  'poll-frequency',
+  'network-filter',
+  'drives',
+  'uploads',
+  'scaling',
+];
 const DRIVE_KEYS = ['lazy-allocation', 'cache', 'min-size', 'max-size'];
 const CACHES: readonly DriveCache[] = ['default', 'writethrough', 'writeback', 'none'];
 // Seed 003's table gives the driver's value as "Livbirt"; a real tiCrypt file may carry that spelling.
@@ -48,7 +61,8 @@ function decode(node: HNode, key: string, problems: Problems): RealmSettings {
   if (driverNode !== undefined) {
     problems.read(() => {
       const driver = asString(driverNode, joinKey(key, 'driver')).trim().toLowerCase();
-      if (!DRIVERS.includes(driver)) fail(driverNode, joinKey(key, 'driver'), `unknown realm driver "${driver}" (only libvirt is supported)`);
+      if (!DRIVERS.includes(driver))
+        fail(driverNode, joinKey(key, 'driver'), `unknown realm driver "${driver}" (only libvirt is supported)`);
     });
   }
   const drivesKey = joinKey(key, 'drives');
@@ -58,13 +72,16 @@ function decode(node: HNode, key: string, problems: Problems): RealmSettings {
     const cacheNode = drives?.fields.get('cache');
     if (cacheNode === undefined) return 'default';
     const c = asString(cacheNode, joinKey(drivesKey, 'cache')).trim() as DriveCache;
-    if (!CACHES.includes(c)) fail(cacheNode, joinKey(drivesKey, 'cache'), `unknown cache strategy "${c}" (expected one of: ${CACHES.join(', ')})`);
+    if (!CACHES.includes(c))
+      fail(cacheNode, joinKey(drivesKey, 'cache'), `unknown cache strategy "${c}" (expected one of: ${CACHES.join(', ')})`);
     return c;
   });
   const minSizeBytes = drives && problems.read(() => optional(drives, drivesKey, 'min-size', asBytes));
   const maxSizeBytes = drives && problems.read(() => optional(drives, drivesKey, 'max-size', asBytes));
   if (minSizeBytes !== undefined && maxSizeBytes !== undefined && minSizeBytes > maxSizeBytes) {
-    problems.read(() => fail(drives!.fields.get('max-size')!, joinKey(drivesKey, 'max-size'), `must be at least min-size (${minSizeBytes} bytes)`));
+    problems.read(() =>
+      fail(drives!.fields.get('max-size')!, joinKey(drivesKey, 'max-size'), `must be at least min-size (${minSizeBytes} bytes)`),
+    );
   }
   const positive = (name: string) =>
     problems.read(() => {

@@ -21,17 +21,20 @@ const rootTree = fc.dictionary(key, value, { maxKeys: 5 });
 /** Writes `tree` choosing separators, assignment styles and quoting from `choices`. */
 function write(tree: Tree, choices: () => number, indent = ''): string {
   const sep = () => [',\n', '\n', ', ', '\n\n# comment\n', ' // c\n'][choices() % 5]!;
-  const str = (s: string) => (/^[A-Za-z0-9_][A-Za-z0-9_.-]*$/.test(s) && !/^(true|false|null|include)$/.test(s) && choices() % 2 === 0 ? s : JSON.stringify(s));
+  const str = (s: string) =>
+    /^[A-Za-z0-9_][A-Za-z0-9_.-]*$/.test(s) && !/^(true|false|null|include)$/.test(s) && choices() % 2 === 0 ? s : JSON.stringify(s);
   const val = (v: Value, ind: string): string => {
     if (typeof v === 'string') return str(v);
     if (Array.isArray(v)) return `[${(v as readonly Value[]).map((x) => val(x, ind)).join(choices() % 2 === 0 ? ', ' : '\n')}]`;
     return `{\n${write(v as Tree, choices, `${ind}  `)}\n${ind}}`;
   };
-  return Object.entries(tree).map(([k, v]) => {
-    const name = choices() % 3 === 0 ? JSON.stringify(k) : k;
-    if (typeof v === 'object' && !Array.isArray(v) && choices() % 2 === 0) return `${indent}${name} ${val(v, indent)}`;
-    return `${indent}${name}${[': ', ' = ', ':'][choices() % 3]}${val(v, indent)}`;
-  }).join(sep());
+  return Object.entries(tree)
+    .map(([k, v]) => {
+      const name = choices() % 3 === 0 ? JSON.stringify(k) : k;
+      if (typeof v === 'object' && !Array.isArray(v) && choices() % 2 === 0) return `${indent}${name} ${val(v, indent)}`;
+      return `${indent}${name}${[': ', ' = ', ':'][choices() % 3]}${val(v, indent)}`;
+    })
+    .join(sep());
 }
 
 function plain(node: HNode): unknown {

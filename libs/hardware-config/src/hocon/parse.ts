@@ -60,7 +60,6 @@ class Parser extends Cursor {
     return root;
   }
 
-
   /** Fields until `close` ('}' or ']' never; null = end of text for a braceless root). */
   private parseFields(target: HObject, prefix: string, close: '}' | null): void {
     for (;;) {
@@ -107,7 +106,8 @@ class Parser extends Cursor {
     if (!this.readInclude) this.fail(prefix, `cannot include "${name}": includes are not available here`, at);
     const included = this.readInclude(name, this.file);
     if (!included) this.fail(prefix, `included file "${name}" not found`, at);
-    if (this.includeStack.includes(included.file)) this.fail(prefix, `include cycle: ${[...this.includeStack, included.file].join(' -> ')}`, at);
+    if (this.includeStack.includes(included.file))
+      this.fail(prefix, `include cycle: ${[...this.includeStack, included.file].join(' -> ')}`, at);
     if (this.includeStack.length >= MAX_INCLUDE_DEPTH) this.fail(prefix, 'includes nested too deeply', at);
     const child = new Parser(included.text, included.file, this.readInclude, [...this.includeStack, included.file]);
     for (const [k, v] of child.parseRoot().fields) mergeField(target, k, v);
@@ -145,7 +145,7 @@ class Parser extends Cursor {
       this.skip(true);
       this.parseValue(key, true);
       value = { kind: 'scalar', text: '', quoted: false, pos: at, unsupported: '"+=" is not supported' };
-    }    else this.fail(key, `expected ":", "=" or "{" after the key, found ${describe(this.peek())}`);
+    } else this.fail(key, `expected ":", "=" or "{" after the key, found ${describe(this.peek())}`);
     let obj = target;
     for (const segment of path.slice(0, -1)) {
       let next = obj.fields.get(segment);
@@ -228,7 +228,9 @@ class Parser extends Cursor {
 
   /** Whether the text here is `key:`, `key =` or `key {` (a field written without a comma before it). */
   private fieldStartsHere(): boolean {
-    const m = /^("[^"\n]*"|[^\s"$"{}[\]:=,+#`^?!@*&\\]+)(\.("[^"\n]*"|[^\s"$"{}[\]:=,+#`^?!@*&\\.]+))*[ \t]*[:={]/.exec(this.text.slice(this.i, this.i + 200));
+    const m = /^("[^"\n]*"|[^\s"$"{}[\]:=,+#`^?!@*&\\]+)(\.("[^"\n]*"|[^\s"$"{}[\]:=,+#`^?!@*&\\.]+))*[ \t]*[:={]/.exec(
+      this.text.slice(this.i, this.i + 200),
+    );
     return m !== null && !m[0].startsWith('//');
   }
 }

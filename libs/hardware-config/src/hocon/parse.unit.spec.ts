@@ -37,7 +37,9 @@ describe('HOCON syntax', () => {
 
   it('arrays with commas, newlines, a trailing comma, or adjacent objects', () => {
     expect(parse('a: [1, 2, 3]\nb: [\n  1\n  2\n  3,\n]\nc: [{x: 1} {x: 2}]')).toEqual({
-      a: ['1', '2', '3'], b: ['1', '2', '3'], c: [{ x: '1' }, { x: '2' }],
+      a: ['1', '2', '3'],
+      b: ['1', '2', '3'],
+      c: [{ x: '1' }, { x: '2' }],
     });
   });
 
@@ -57,7 +59,9 @@ describe('HOCON syntax', () => {
 
   it('a field may follow a value on the same line without a comma', () => {
     expect(parse('{ curve: piecewise cutoff: 1 low: { curve: linear slope: 1 } }')).toEqual({
-      curve: 'piecewise', cutoff: '1', low: { curve: 'linear', slope: '1' },
+      curve: 'piecewise',
+      cutoff: '1',
+      low: { curve: 'linear', slope: '1' },
     });
   });
 

@@ -7,7 +7,12 @@ export function parseYamlTree(text: string, file: string): HObject {
   const lineCounter = new LineCounter();
   const doc = parseDocument(text, { lineCounter, prettyErrors: false });
   const first = doc.errors[0];
-  if (first) throw new ConfigFileError({ file, line: lineCounter.linePos(first.pos[0]).line }, '', `YAML syntax error: ${first.message.split('\n')[0]}`);
+  if (first)
+    throw new ConfigFileError(
+      { file, line: lineCounter.linePos(first.pos[0]).line },
+      '',
+      `YAML syntax error: ${first.message.split('\n')[0]}`,
+    );
   const at = (node: Node | null | undefined) => {
     const { line, col } = lineCounter.linePos(node?.range?.[0] ?? 0);
     return { file, line, col };

@@ -38,21 +38,28 @@ export function buildDomainXml(spec: DomainSpec, virtType: VirtType, opts: Domai
   const cpuChildren = {
     ...(t !== undefined ? { topology: { '@_sockets': t.sockets, '@_cores': t.coresPerSocket, '@_threads': t.threadsPerCore } } : {}),
     ...(cells.length > 0
-      ? { numa: { cell: cells.map(({ id, cell, cpus }) => ({ '@_id': id, '@_cpus': cpus, '@_memory': kib(cell.memoryBytes), '@_unit': 'KiB' })) } }
+      ? {
+          numa: {
+            cell: cells.map(({ id, cell, cpus }) => ({ '@_id': id, '@_cpus': cpus, '@_memory': kib(cell.memoryBytes), '@_unit': 'KiB' })),
+          },
+        }
       : {}),
   };
   const cpu = spec.passthroughCpu
     ? { cpu: { '@_mode': 'host-passthrough', '@_check': 'none', ...cpuChildren } }
-    : Object.keys(cpuChildren).length > 0 ? { cpu: cpuChildren } : {};
+    : Object.keys(cpuChildren).length > 0
+      ? { cpu: cpuChildren }
+      : {};
   const hostNodes = [...new Set(spec.numaCells.map((c) => c.hostNode))].sort((a, b) => a - b);
-  const numatune = pinned && hostNodes.length > 0
-    ? {
-        numatune: {
-          memory: { '@_mode': 'strict', '@_nodeset': hostNodes.join(',') },
-          memnode: cells.map(({ id, cell }) => ({ '@_cellid': id, '@_mode': 'strict', '@_nodeset': cell.hostNode })),
-        },
-      }
-    : {};
+  const numatune =
+    pinned && hostNodes.length > 0
+      ? {
+          numatune: {
+            memory: { '@_mode': 'strict', '@_nodeset': hostNodes.join(',') },
+            memnode: cells.map(({ id, cell }) => ({ '@_cellid': id, '@_mode': 'strict', '@_nodeset': cell.hostNode })),
+          },
+        }
+      : {};
   const disks = spec.volumes.map((v, i) => ({
     '@_type': 'volume',
     '@_device': 'disk',
@@ -65,7 +72,8 @@ export function buildDomainXml(spec: DomainSpec, virtType: VirtType, opts: Domai
     ...spec.networks.map((network) =>
       opts.userNetworking === true
         ? { '@_type': 'user', model: { '@_type': 'virtio' } }
-        : { '@_type': 'network', source: { '@_network': network }, model: { '@_type': 'virtio' }, ...filter }),
+        : { '@_type': 'network', source: { '@_network': network }, model: { '@_type': 'virtio' }, ...filter },
+    ),
     ...spec.vfs.flatMap((vf) =>
       Array.from({ length: vf.count }, () => ({ '@_type': 'network', source: { '@_network': sriovNetworkName(vf.nic) } })),
     ),

@@ -14,8 +14,11 @@ describe.skipIf(!libvirtUsable())('LibvirtDriver keeps the driver contract', () 
       driver,
       pool: 'default-pool',
       domainName,
-      volumes: async () => execFileSync('virsh', ['-q', '-c', daemon.uri, 'vol-list', 'default-pool'], { encoding: 'utf8' })
-        .split('\n').map((l) => l.trim().split(/\s+/)[0] ?? '').filter(Boolean),
+      volumes: async () =>
+        execFileSync('virsh', ['-q', '-c', daemon.uri, 'vol-list', 'default-pool'], { encoding: 'utf8' })
+          .split('\n')
+          .map((l) => l.trim().split(/\s+/)[0] ?? '')
+          .filter(Boolean),
       isVolumeOf: (vmId, v) => v.startsWith(`${domainName(vmId)}-disk`),
       cleanup: async () => {
         await driver.close();

@@ -13,8 +13,20 @@ const virsh = (uri: string, ...args: string[]): string => execFileSync('virsh', 
 const parse = (x: string): any => new XMLParser({ ignoreAttributes: false, attributeNamePrefix: '' }).parse(x);
 
 const spec = (vmId: string, over: Partial<DomainSpec> = {}): DomainSpec => ({
-  vmId, title: `VM ${vmId}`, vcpus: 2, memoryBytes: 256 * 1024 ** 2, pinnedCpus: [], numaCells: [], passthroughCpu: false,
-  hostdevs: [], vfs: [], volumes: [], lazyAllocation: true, diskCache: 'default', networks: [], ...over,
+  vmId,
+  title: `VM ${vmId}`,
+  vcpus: 2,
+  memoryBytes: 256 * 1024 ** 2,
+  pinnedCpus: [],
+  numaCells: [],
+  passthroughCpu: false,
+  hostdevs: [],
+  vfs: [],
+  volumes: [],
+  lazyAllocation: true,
+  diskCache: 'default',
+  networks: [],
+  ...over,
 });
 
 describe.skipIf(!libvirtUsable())('LibvirtDriver against the libvirt test driver', () => {
@@ -50,10 +62,16 @@ describe.skipIf(!libvirtUsable())('LibvirtDriver against the libvirt test driver
   });
 
   it('pins the claimed cores, read back through virsh dumpxml', async () => {
-    await driver.defineAndStart(spec('pinned', {
-      vcpus: 4, pinnedCpus: [4, 5, 12, 13],
-      numaCells: [{ hostNode: 0, vcpus: 2, memoryBytes: 128 * 1024 ** 2 }, { hostNode: 1, vcpus: 2, memoryBytes: 128 * 1024 ** 2 }],
-    }));
+    await driver.defineAndStart(
+      spec('pinned', {
+        vcpus: 4,
+        pinnedCpus: [4, 5, 12, 13],
+        numaCells: [
+          { hostNode: 0, vcpus: 2, memoryBytes: 128 * 1024 ** 2 },
+          { hostNode: 1, vcpus: 2, memoryBytes: 128 * 1024 ** 2 },
+        ],
+      }),
+    );
     const d = parse(virsh(daemon.uri, 'dumpxml', 'berth-pinned')).domain;
     expect((d.cputune.vcpupin as { cpuset: string }[]).map((p) => p.cpuset)).toEqual(['4', '5', '12', '13']);
     expect(d.numatune.memory.nodeset).toBe('0-1');
@@ -63,7 +81,9 @@ describe.skipIf(!libvirtUsable())('LibvirtDriver against the libvirt test driver
   it('defining again on retry keeps one domain with the same UUID', async () => {
     await driver.defineAndStart(spec('retry'));
     await driver.defineAndStart(spec('retry'));
-    const names = virsh(daemon.uri, 'list', '--all', '--name').split('\n').filter((n) => n.trim() === 'berth-retry');
+    const names = virsh(daemon.uri, 'list', '--all', '--name')
+      .split('\n')
+      .filter((n) => n.trim() === 'berth-retry');
     expect(names).toHaveLength(1);
     expect(virsh(daemon.uri, 'domuuid', 'berth-retry').trim()).toBe(domainUuid('retry'));
   });
@@ -77,8 +97,9 @@ describe.skipIf(!libvirtUsable())('LibvirtDriver against the libvirt test driver
     expect(virsh(daemon.uri, 'vol-list', 'default-pool')).not.toContain('berth-disky-disk0');
   });
 
-  it('removes the volumes of a VM whose domain is already gone, and no other VM\'s', async () => {
-    for (const vol of ['berth-orphan-disk0', 'berth-orphan-disk1', 'berth-orphan-x-disk0']) virsh(daemon.uri, 'vol-create-as', 'default-pool', vol, '1M');
+  it("removes the volumes of a VM whose domain is already gone, and no other VM's", async () => {
+    for (const vol of ['berth-orphan-disk0', 'berth-orphan-disk1', 'berth-orphan-x-disk0'])
+      virsh(daemon.uri, 'vol-create-as', 'default-pool', vol, '1M');
     await driver.undefine('orphan');
     const left = virsh(daemon.uri, 'vol-list', 'default-pool');
     expect(left).not.toMatch(/berth-orphan-disk\d/);
@@ -98,9 +119,9 @@ describe.skipIf(!libvirtUsable())('LibvirtDriver against the libvirt test driver
   it('streams lifecycle events: started and stopped', async () => {
     await driver.defineAndStart(spec('evt'));
     await driver.destroy('evt');
-    await expect.poll(() => events.filter((e) => e.vmId === 'evt').map((e) => e.kind)).toEqual(
-      expect.arrayContaining(['defined', 'started', 'stopped']),
-    );
+    await expect
+      .poll(() => events.filter((e) => e.vmId === 'evt').map((e) => e.kind))
+      .toEqual(expect.arrayContaining(['defined', 'started', 'stopped']));
   });
 
   it('classifies a missing domain as not-found and a dead daemon as transient', async () => {

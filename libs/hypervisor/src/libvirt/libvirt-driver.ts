@@ -5,8 +5,18 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import type { DomainSpec } from '../domain-spec.ts';
 import type {
-  DomainInfo, DomainState, DriverCapabilities, EventSubscription, HostFacts, HypervisorDriver, LifecycleEvent, MemoryStats,
-  MigrateOptions, MigrationProgress, MigrationResult, StopOptions,
+  DomainInfo,
+  DomainState,
+  DriverCapabilities,
+  EventSubscription,
+  HostFacts,
+  HypervisorDriver,
+  LifecycleEvent,
+  MemoryStats,
+  MigrateOptions,
+  MigrationProgress,
+  MigrationResult,
+  StopOptions,
 } from '../driver.ts';
 import { HypervisorError, MigrationError, type MigrationFailure } from '../errors.ts';
 import { domainName, vmIdOfDomain, volumeName } from '../naming.ts';
@@ -49,8 +59,14 @@ export class LibvirtDriver implements HypervisorDriver {
     this.pollMillis = opts.pollMillis ?? 250;
     // The test driver cannot migrate and reports canned memory statistics.
     this.capabilities = {
-      liveMigration: !isTest, balloon: true, memoryStats: true, numa: true, cpuPinning: true, hugepages: !isTest,
-      pciPassthrough: !isTest, lifecycleEvents: true,
+      liveMigration: !isTest,
+      balloon: true,
+      memoryStats: true,
+      numa: true,
+      cpuPinning: true,
+      hugepages: !isTest,
+      pciPassthrough: !isTest,
+      lifecycleEvents: true,
     };
   }
 
@@ -88,7 +104,11 @@ export class LibvirtDriver implements HypervisorDriver {
     const dir = await mkdtemp(join(tmpdir(), 'berth-define-'));
     try {
       const file = join(dir, 'domain.xml');
-      await writeFile(file, buildDomainXml(spec, await this.resolveVirtType(), { userNetworking: /^qemu(\+\w+)?:\/\/[^/]*\/session/.test(this.uri) }), { mode: 0o644 });
+      await writeFile(
+        file,
+        buildDomainXml(spec, await this.resolveVirtType(), { userNetworking: /^qemu(\+\w+)?:\/\/[^/]*\/session/.test(this.uri) }),
+        { mode: 0o644 },
+      );
       await chmod(dir, 0o755);
       await this.run(['define', file]);
     } finally {
@@ -162,9 +182,15 @@ export class LibvirtDriver implements HypervisorDriver {
   private async deleteOrphanVolumes(vmId: string): Promise<void> {
     const prefix = volumeName(vmId, 0).slice(0, -1); // `<domain>-disk`
     const ours = (v: string): boolean => v.startsWith(prefix) && /^\d+$/.test(v.slice(prefix.length));
-    const pools = (await this.run(['pool-list', '--name'])).split('\n').map((p) => p.trim()).filter(Boolean);
+    const pools = (await this.run(['pool-list', '--name']))
+      .split('\n')
+      .map((p) => p.trim())
+      .filter(Boolean);
     for (const pool of pools) {
-      const vols = (await this.run(['vol-list', '--pool', pool])).split('\n').map((l) => l.trim().split(/\s+/)[0] ?? '').filter(ours);
+      const vols = (await this.run(['vol-list', '--pool', pool]))
+        .split('\n')
+        .map((l) => l.trim().split(/\s+/)[0] ?? '')
+        .filter(ours);
       for (const vol of vols) await this.ignoring(/not found|no storage vol/i, () => this.run(['vol-delete', '--pool', pool, vol]));
     }
   }
@@ -324,7 +350,9 @@ export class LibvirtDriver implements HypervisorDriver {
           }
           const message = stderr || `virsh migrate exit code ${code}`;
           if (requested === 'failed-transient') {
-            return reject(new MigrationError('failed-transient', this.uri, `migration did not complete within ${opts.timeoutMillis} ms: ${message}`));
+            return reject(
+              new MigrationError('failed-transient', this.uri, `migration did not complete within ${opts.timeoutMillis} ms: ${message}`),
+            );
           }
           if (requested === 'aborted' || /operation aborted|canceled by client|cancelled by client/i.test(stderr)) {
             return reject(new MigrationError('aborted', this.uri, message));

@@ -23,8 +23,19 @@ const qemuInstalled = (): boolean => {
 
 const MIB = 1024 ** 2;
 const spec = (vmId: string, memoryBytes = 64 * MIB): DomainSpec => ({
-  vmId, title: vmId, vcpus: 1, memoryBytes, pinnedCpus: [], numaCells: [], passthroughCpu: false,
-  hostdevs: [], vfs: [], volumes: [], lazyAllocation: true, diskCache: 'default', networks: [],
+  vmId,
+  title: vmId,
+  vcpus: 1,
+  memoryBytes,
+  pinnedCpus: [],
+  numaCells: [],
+  passthroughCpu: false,
+  hostdevs: [],
+  vfs: [],
+  volumes: [],
+  lazyAllocation: true,
+  diskCache: 'default',
+  networks: [],
 });
 
 /** virsh as root against one daemon, as an operator would check. */
@@ -39,7 +50,11 @@ const defineXml = (uri: string, xml: string): void => {
     rmSync(dir, { recursive: true, force: true });
   }
 };
-const names = (uri: string): string[] => virsh(uri, 'list', '--all', '--name').split('\n').map((s) => s.trim()).filter(Boolean);
+const names = (uri: string): string[] =>
+  virsh(uri, 'list', '--all', '--name')
+    .split('\n')
+    .map((s) => s.trim())
+    .filter(Boolean);
 
 // Two qemu:///session daemons (two hosts) and real TCG guests moved between them with virsh migrate.
 describe.skipIf(!libvirtUsable() || !qemuInstalled())('LibvirtDriver live migration between two qemu:///session daemons', () => {
@@ -73,7 +88,10 @@ describe.skipIf(!libvirtUsable() || !qemuInstalled())('LibvirtDriver live migrat
   });
 
   it('copies a disk with copyStorage (the volume is created in the destination pool of the same name)', async () => {
-    const withDisk: DomainSpec = { ...spec('live-disk'), volumes: [{ pool: 'default-pool', name: 'berth-live-disk-disk0', sizeBytes: 16 * MIB }] };
+    const withDisk: DomainSpec = {
+      ...spec('live-disk'),
+      volumes: [{ pool: 'default-pool', name: 'berth-live-disk-disk0', sizeBytes: 16 * MIB }],
+    };
     await src.defineAndStart(withDisk);
     expect(await src.migrate('live-disk', { ...pair.toDestination, copyStorage: true })).toEqual({ outcome: 'completed' });
     expect(virsh(pair.destination.uri, 'domstate', 'berth-live-disk')).toBe('running');
@@ -87,9 +105,17 @@ describe.skipIf(!libvirtUsable() || !qemuInstalled())('LibvirtDriver live migrat
     await src.defineAndStart(spec('clash'));
     // The destination already holds another domain of that name (same name, another UUID): libvirt refuses.
     // (An inactive definition with the same UUID is the same domain: migrating onto it is fine.)
-    defineXml(pair.destination.uri, buildDomainXml(spec('clash'), 'qemu', { userNetworking: true })
-      .replace(/<uuid>[^<]*<\/uuid>/, '<uuid>00000000-0000-4000-8000-00000000c1a5</uuid>'));
-    const failure = await src.migrate('clash', { ...pair.toDestination }).then(() => undefined, (e: unknown) => e);
+    defineXml(
+      pair.destination.uri,
+      buildDomainXml(spec('clash'), 'qemu', { userNetworking: true }).replace(
+        /<uuid>[^<]*<\/uuid>/,
+        '<uuid>00000000-0000-4000-8000-00000000c1a5</uuid>',
+      ),
+    );
+    const failure = await src.migrate('clash', { ...pair.toDestination }).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
     expect(failure).toBeInstanceOf(MigrationError);
     expect(failure).toMatchObject({ failure: 'failed-permanent', kind: 'permanent' });
     expect(virsh(pair.source.uri, 'domstate', 'berth-clash')).toBe('running');
@@ -107,18 +133,27 @@ describe.skipIf(!libvirtUsable() || !qemuInstalled())('LibvirtDriver live migrat
     const seen: MigrationProgress[] = [];
     let polled: MigrationProgress | undefined;
     const migration = src.migrate('slow', {
-      ...pair.toDestination, bandwidthMiBps: 1, progressIntervalMillis: 500, signal: ctl.signal,
+      ...pair.toDestination,
+      bandwidthMiBps: 1,
+      progressIntervalMillis: 500,
+      signal: ctl.signal,
       onProgress: (p) => {
         seen.push(p);
         if (seen.length === 3) {
-          void src.migrationJob('slow').then((j) => {
-            polled = j;
-            ctl.abort();
-          }, () => ctl.abort());
+          void src.migrationJob('slow').then(
+            (j) => {
+              polled = j;
+              ctl.abort();
+            },
+            () => ctl.abort(),
+          );
         }
       },
     });
-    const failure = await migration.then(() => undefined, (e: unknown) => e);
+    const failure = await migration.then(
+      () => undefined,
+      (e: unknown) => e,
+    );
     expect(failure).toBeInstanceOf(MigrationError);
     expect(failure).toMatchObject({ failure: 'aborted' });
     expect(seen.length).toBeGreaterThanOrEqual(3);
@@ -140,10 +175,18 @@ describe.skipIf(!libvirtUsable() || !qemuInstalled())('LibvirtDriver live migrat
     const early = new AbortController();
     const again = src.migrate('slow', { ...pair.toDestination, bandwidthMiBps: 1, signal: early.signal });
     for (let i = 0; i < 100 && !(await src.migrationJob('slow')); i++) await new Promise((r) => setTimeout(r, 100));
-    const twice = await src.migrate('slow', { ...pair.toDestination }).then(() => undefined, (e: unknown) => e);
+    const twice = await src.migrate('slow', { ...pair.toDestination }).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
     expect(twice).toMatchObject({ failure: 'failed-transient' });
     early.abort();
-    expect(await again.then(() => undefined, (e: unknown) => e)).toMatchObject({ failure: 'aborted' });
+    expect(
+      await again.then(
+        () => undefined,
+        (e: unknown) => e,
+      ),
+    ).toMatchObject({ failure: 'aborted' });
     expect(virsh(pair.source.uri, 'domstate', 'berth-slow')).toBe('running');
     expect(names(pair.destination.uri)).not.toContain('berth-slow');
     await src.undefine('slow');
@@ -160,7 +203,10 @@ describe.skipIf(!libvirtUsable() || !qemuInstalled())('LibvirtDriver live migrat
       ctx.skip();
     }
     try {
-      defineXml(pair.source.uri, withPreloadedMemory(buildDomainXml(spec('pc'), 'qemu', { userNetworking: true }), writeMemoryBlob(pair.source, 16 * MIB, 'pc.bin')));
+      defineXml(
+        pair.source.uri,
+        withPreloadedMemory(buildDomainXml(spec('pc'), 'qemu', { userNetworking: true }), writeMemoryBlob(pair.source, 16 * MIB, 'pc.bin')),
+      );
       await src.start('pc');
       const opts = { ...pair.toDestination, postCopy: true, bandwidthMiBps: 1, postCopyBandwidthMiBps: 1, progressIntervalMillis: 500 };
       const phases: string[] = [];

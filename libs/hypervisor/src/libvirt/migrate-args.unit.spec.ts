@@ -25,14 +25,45 @@ disk_total: 0
 describe('migrateArgs', () => {
   it('asks for a live, persistent migration that undefines the source, with every option spelled as virsh wants', () => {
     expect(migrateArgs('berth-a', { destinationUri: 'qemu+ssh://h2/system' })).toEqual([
-      'migrate', '--live', '--persistent', '--undefinesource', 'berth-a', 'qemu+ssh://h2/system',
+      'migrate',
+      '--live',
+      '--persistent',
+      '--undefinesource',
+      'berth-a',
+      'qemu+ssh://h2/system',
     ]);
-    expect(migrateArgs('berth-a', {
-      destinationUri: 'qemu+tls://h2/system', migrateUri: 'tcp://10.0.0.2', listenAddress: '10.0.0.2', bandwidthMiBps: 1.4,
-      autoConverge: true, postCopy: true, copyStorage: true,
-    }, true)).toEqual([
-      'migrate', '--live', '--persistent', '--undefinesource', '--auto-converge', '--postcopy', '--postcopy-after-precopy', '--postcopy-resume',
-      '--copy-storage-all', '--bandwidth', '1', 'berth-a', 'qemu+tls://h2/system', '--migrateuri', 'tcp://10.0.0.2', '--listen-address', '10.0.0.2',
+    expect(
+      migrateArgs(
+        'berth-a',
+        {
+          destinationUri: 'qemu+tls://h2/system',
+          migrateUri: 'tcp://10.0.0.2',
+          listenAddress: '10.0.0.2',
+          bandwidthMiBps: 1.4,
+          autoConverge: true,
+          postCopy: true,
+          copyStorage: true,
+        },
+        true,
+      ),
+    ).toEqual([
+      'migrate',
+      '--live',
+      '--persistent',
+      '--undefinesource',
+      '--auto-converge',
+      '--postcopy',
+      '--postcopy-after-precopy',
+      '--postcopy-resume',
+      '--copy-storage-all',
+      '--bandwidth',
+      '1',
+      'berth-a',
+      'qemu+tls://h2/system',
+      '--migrateuri',
+      'tcp://10.0.0.2',
+      '--listen-address',
+      '10.0.0.2',
     ]);
   });
 });
@@ -40,8 +71,13 @@ describe('migrateArgs', () => {
 describe('parseJobInfo', () => {
   it('reads the counts, the iteration and the dirty rate in bytes', () => {
     expect(parseJobInfo(RUNNING)).toEqual({
-      dataTotalBytes: 67641344, dataProcessedBytes: 1764511, dataRemainingBytes: 49270784, memoryDirtyRateBytesPerSecond: 25 * 4096,
-      iteration: 1, elapsedMillis: 4068, phase: 'precopy',
+      dataTotalBytes: 67641344,
+      dataProcessedBytes: 1764511,
+      dataRemainingBytes: 49270784,
+      memoryDirtyRateBytesPerSecond: 25 * 4096,
+      iteration: 1,
+      elapsedMillis: 4068,
+      phase: 'precopy',
     });
     expect(parseJobInfo(RUNNING, 'postcopy')?.phase).toBe('postcopy');
   });

@@ -3,7 +3,14 @@ import type { DomainState, HostFacts, HostNumaNode, LifecycleEvent, LifecycleKin
 import { vmIdOfDomain } from '../naming.ts';
 
 const STATES: Readonly<Record<number, DomainState>> = {
-  0: 'no-state', 1: 'running', 2: 'blocked', 3: 'paused', 4: 'shutting-down', 5: 'shut-off', 6: 'crashed', 7: 'suspended',
+  0: 'no-state',
+  1: 'running',
+  2: 'blocked',
+  3: 'paused',
+  4: 'shutting-down',
+  5: 'shut-off',
+  6: 'crashed',
+  7: 'suspended',
 };
 
 export function stateFromNumber(n: number): DomainState {
@@ -14,8 +21,14 @@ export function stateFromNumber(n: number): DomainState {
 export function stateFromText(text: string): DomainState {
   const t = text.trim().toLowerCase();
   const map: Readonly<Record<string, DomainState>> = {
-    running: 'running', idle: 'blocked', blocked: 'blocked', paused: 'paused', 'in shutdown': 'shutting-down',
-    'shut off': 'shut-off', crashed: 'crashed', pmsuspended: 'suspended',
+    running: 'running',
+    idle: 'blocked',
+    blocked: 'blocked',
+    paused: 'paused',
+    'in shutdown': 'shutting-down',
+    'shut off': 'shut-off',
+    crashed: 'crashed',
+    pmsuspended: 'suspended',
   };
   return map[t] ?? 'no-state';
 }
@@ -53,9 +66,14 @@ export function parseDommemstat(text: string): MemoryStats {
   return {
     actualBytes: kib('actual') ?? 0,
     ...pick([
-      ['rssBytes', kib('rss')], ['availableBytes', kib('available')], ['usableBytes', kib('usable')],
-      ['unusedBytes', kib('unused')], ['swapInBytes', kib('swap_in')], ['swapOutBytes', kib('swap_out')],
-      ['majorFaults', count('major_fault')], ['minorFaults', count('minor_fault')],
+      ['rssBytes', kib('rss')],
+      ['availableBytes', kib('available')],
+      ['usableBytes', kib('usable')],
+      ['unusedBytes', kib('unused')],
+      ['swapInBytes', kib('swap_in')],
+      ['swapOutBytes', kib('swap_out')],
+      ['majorFaults', count('major_fault')],
+      ['minorFaults', count('minor_fault')],
     ]),
   };
 }
@@ -99,8 +117,14 @@ export function parseHostFacts(nodeinfo: string, capabilities: string): HostFact
 }
 
 const KINDS: Readonly<Record<string, LifecycleKind>> = {
-  Defined: 'defined', Undefined: 'undefined', Started: 'started', Suspended: 'suspended', Resumed: 'resumed',
-  Stopped: 'stopped', Shutdown: 'shutdown', Crashed: 'crashed',
+  Defined: 'defined',
+  Undefined: 'undefined',
+  Started: 'started',
+  Suspended: 'suspended',
+  Resumed: 'resumed',
+  Stopped: 'stopped',
+  Shutdown: 'shutdown',
+  Crashed: 'crashed',
 };
 
 /** One line of `virsh event --all --loop`, e.g. `event 'lifecycle' for domain 'vm': Started Booted`. */

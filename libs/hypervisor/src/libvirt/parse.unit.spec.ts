@@ -4,8 +4,12 @@ import { parseDommemstat, parseDomstatsStates, parseEventLine } from './parse.ts
 
 describe('virsh output parsing', () => {
   it('reads domstats states', () => {
-    expect(parseDomstatsStates("Domain: 'test'\n  state.state=1\n  state.reason=1\n\nDomain: 'berth-a'\n  state.state=5\n  state.reason=1\n"))
-      .toEqual([{ name: 'test', state: 'running' }, { name: 'berth-a', state: 'shut-off' }]);
+    expect(
+      parseDomstatsStates("Domain: 'test'\n  state.state=1\n  state.reason=1\n\nDomain: 'berth-a'\n  state.state=5\n  state.reason=1\n"),
+    ).toEqual([
+      { name: 'test', state: 'running' },
+      { name: 'berth-a', state: 'shut-off' },
+    ]);
   });
 
   it('converts dommemstat KiB to bytes and keeps counters as counts', () => {
@@ -14,8 +18,12 @@ describe('virsh output parsing', () => {
   });
 
   it('reads lifecycle events and names the VM of Berth domains', () => {
-    expect(parseEventLine("event 'lifecycle' for domain 'berth-vm-1': Started Booted"))
-      .toEqual({ domain: 'berth-vm-1', vmId: 'vm-1', kind: 'started', detail: 'Started Booted' });
+    expect(parseEventLine("event 'lifecycle' for domain 'berth-vm-1': Started Booted")).toEqual({
+      domain: 'berth-vm-1',
+      vmId: 'vm-1',
+      kind: 'started',
+      detail: 'Started Booted',
+    });
     expect(parseEventLine("event 'reboot' for domain 'x'")).toEqual({ domain: 'x', kind: 'other', detail: 'reboot' });
     expect(parseEventLine('garbage')).toBeUndefined();
   });

@@ -30,9 +30,19 @@ describe.skipIf(!libvirtUsable() || !qemuInstalled())('LibvirtDriver against rea
 
   it('boots a tiny guest with a sparse disk that reports real memory statistics', async () => {
     const spec: DomainSpec = {
-      vmId: 'tiny-qemu', title: 'tiny', vcpus: 1, memoryBytes: 64 * 1024 ** 2, pinnedCpus: [0], numaCells: [], passthroughCpu: false,
-      hostdevs: [], vfs: [], volumes: [{ pool: 'default-pool', name: 'berth-tiny-qemu-disk0', sizeBytes: 16 * 1024 ** 2 }],
-      lazyAllocation: true, diskCache: 'writeback', networks: ['default'],
+      vmId: 'tiny-qemu',
+      title: 'tiny',
+      vcpus: 1,
+      memoryBytes: 64 * 1024 ** 2,
+      pinnedCpus: [0],
+      numaCells: [],
+      passthroughCpu: false,
+      hostdevs: [],
+      vfs: [],
+      volumes: [{ pool: 'default-pool', name: 'berth-tiny-qemu-disk0', sizeBytes: 16 * 1024 ** 2 }],
+      lazyAllocation: true,
+      diskCache: 'writeback',
+      networks: ['default'],
     };
     await driver.defineAndStart(spec);
     expect(execFileSync('virsh', ['-q', '-c', session.uri, 'domstate', 'berth-tiny-qemu'], { encoding: 'utf8' }).trim()).toBe('running');
@@ -43,6 +53,8 @@ describe.skipIf(!libvirtUsable() || !qemuInstalled())('LibvirtDriver against rea
     expect(await driver.stop('tiny-qemu', { gracefulTimeoutMillis: 500 })).toMatch(/graceful|forced/);
     expect(await driver.state('tiny-qemu')).toBe('shut-off');
     await driver.undefine('tiny-qemu');
-    expect(execFileSync('virsh', ['-q', '-c', session.uri, 'vol-list', 'default-pool'], { encoding: 'utf8' })).not.toContain('berth-tiny-qemu-disk0');
+    expect(execFileSync('virsh', ['-q', '-c', session.uri, 'vol-list', 'default-pool'], { encoding: 'utf8' })).not.toContain(
+      'berth-tiny-qemu-disk0',
+    );
   });
 });

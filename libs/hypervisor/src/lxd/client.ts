@@ -44,8 +44,22 @@ export function classifyLxdError(status: number, message: string): HypervisorErr
 }
 
 const NETWORK_CODES = new Set([
-  'ECONNREFUSED', 'ECONNRESET', 'ENOENT', 'EPIPE', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'EAI_AGAIN', 'ENOTFOUND',
-  'UND_ERR_SOCKET', 'UND_ERR_CLOSED', 'UND_ERR_CONNECT_TIMEOUT', 'UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT', 'ABORT_ERR', 'UND_ERR_ABORTED',
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'ENOENT',
+  'EPIPE',
+  'ETIMEDOUT',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'EAI_AGAIN',
+  'ENOTFOUND',
+  'UND_ERR_SOCKET',
+  'UND_ERR_CLOSED',
+  'UND_ERR_CONNECT_TIMEOUT',
+  'UND_ERR_HEADERS_TIMEOUT',
+  'UND_ERR_BODY_TIMEOUT',
+  'ABORT_ERR',
+  'UND_ERR_ABORTED',
 ]);
 
 function errorCode(e: unknown): string | undefined {
@@ -113,18 +127,21 @@ export class LxdClient {
       };
       const base = buildConnector(tls);
       const fingerprint = endpoint.fingerprint;
-      const connector: buildConnector.connector = fingerprint === undefined ? base : (opts, cb) => {
-        base(opts, (...args) => {
-          const [err, socket] = args;
-          if (err !== null) return cb(err, null);
-          const bad = checkPin(socket as TLSSocket, fingerprint);
-          if (bad) {
-            socket.destroy();
-            return cb(bad, null);
-          }
-          return cb(null, socket);
-        });
-      };
+      const connector: buildConnector.connector =
+        fingerprint === undefined
+          ? base
+          : (opts, cb) => {
+              base(opts, (...args) => {
+                const [err, socket] = args;
+                if (err !== null) return cb(err, null);
+                const bad = checkPin(socket as TLSSocket, fingerprint);
+                if (bad) {
+                  socket.destroy();
+                  return cb(bad, null);
+                }
+                return cb(null, socket);
+              });
+            };
       this.dispatcher = new Agent({ connect: connector, keepAliveTimeout: 10_000 });
     }
   }
@@ -142,7 +159,9 @@ export class LxdClient {
     let text: string;
     try {
       const res = await request(`${this.origin}${this.withProject(path)}`, {
-        method, dispatcher: this.dispatcher, signal: AbortSignal.timeout(ms),
+        method,
+        dispatcher: this.dispatcher,
+        signal: AbortSignal.timeout(ms),
         headers: body === undefined ? {} : { 'content-type': 'application/json' },
         ...(body === undefined ? {} : { body: JSON.stringify(body) }),
       });
@@ -155,7 +174,12 @@ export class LxdClient {
     try {
       env = JSON.parse(text) as Envelope;
     } catch {
-      throw new HypervisorError(status >= 500 ? 'transient' : 'permanent', operation, this.uri, `HTTP ${status}: not an LXD answer: ${text.slice(0, 200)}`);
+      throw new HypervisorError(
+        status >= 500 ? 'transient' : 'permanent',
+        operation,
+        this.uri,
+        `HTTP ${status}: not an LXD answer: ${text.slice(0, 200)}`,
+      );
     }
     if (env.type === 'error' || status >= 400) {
       const code = env.error_code ?? status;
@@ -168,7 +192,12 @@ export class LxdClient {
   networkError(operation: string, e: unknown): HypervisorError {
     if (e instanceof HypervisorError) return e;
     if (e instanceof PinningError || (e instanceof Error && e.cause instanceof PinningError)) {
-      return new HypervisorError('permanent', operation, this.uri, e instanceof PinningError ? e.message : String((e.cause as Error).message));
+      return new HypervisorError(
+        'permanent',
+        operation,
+        this.uri,
+        e instanceof PinningError ? e.message : String((e.cause as Error).message),
+      );
     }
     const code = errorCode(e);
     const msg = e instanceof Error ? e.message : String(e);
@@ -183,7 +212,13 @@ export class LxdClient {
   }
 
   /** A request whose answer may be an operation: waited on until it ends or the deadline passes. */
-  async call(method: Method, path: string, deadline: Deadline, body?: unknown, operation = `${method} ${path}`): Promise<LxdOperation | undefined> {
+  async call(
+    method: Method,
+    path: string,
+    deadline: Deadline,
+    body?: unknown,
+    operation = `${method} ${path}`,
+  ): Promise<LxdOperation | undefined> {
     const env = await this.raw(method, path, deadline, body, operation);
     if (env.type !== 'async') return undefined;
     const op = env.metadata as LxdOperation;
@@ -204,7 +239,8 @@ export class LxdClient {
         op = await this.get<LxdOperation>(`/1.0/operations/${id}/wait?timeout=${secs}`, deadline);
       } catch (e) {
         // An operation that vanished (daemon restarted) has an unknown outcome: look again later.
-        if (e instanceof HypervisorError && e.kind === 'not-found') throw new HypervisorError('transient', operation, this.uri, `operation ${id} vanished: ${e.message}`);
+        if (e instanceof HypervisorError && e.kind === 'not-found')
+          throw new HypervisorError('transient', operation, this.uri, `operation ${id} vanished: ${e.message}`);
         throw e;
       }
       if (op.status === 'Success') return op;
@@ -227,16 +263,18 @@ export class LxdClient {
       ws = new WebSocket(`${ep.address.replace(/^https/, 'wss')}${path}`, {
         ...(this.credentials ? { cert: this.credentials.certPem, key: this.credentials.keyPem } : {}),
         rejectUnauthorized: fingerprint === undefined,
-        ...(fingerprint === undefined ? {} : {
-          createConnection: (opts: object) => {
-            const s = tlsConnect(opts);
-            s.once('secureConnect', () => {
-              const bad = checkPin(s, fingerprint);
-              if (bad) s.destroy(bad);
-            });
-            return s;
-          },
-        }),
+        ...(fingerprint === undefined
+          ? {}
+          : {
+              createConnection: (opts: object) => {
+                const s = tlsConnect(opts);
+                s.once('secureConnect', () => {
+                  const bad = checkPin(s, fingerprint);
+                  if (bad) s.destroy(bad);
+                });
+                return s;
+              },
+            }),
       });
     }
     ws.on('message', (data: Buffer) => onMessage(data.toString('utf8')));
@@ -258,7 +296,14 @@ export class LxdClient {
         res.resume();
         settled = true;
         req.destroy();
-        reject(new HypervisorError(status === 403 ? 'permanent' : classifyLxdError(status, ''), 'GET /1.0/events', this.uri, `websocket refused: HTTP ${status}`));
+        reject(
+          new HypervisorError(
+            status === 403 ? 'permanent' : classifyLxdError(status, ''),
+            'GET /1.0/events',
+            this.uri,
+            `websocket refused: HTTP ${status}`,
+          ),
+        );
       });
     });
   }

@@ -22,7 +22,11 @@ export function lxdInstanceName(vmId: string): string {
   const plain = domainName(vmId);
   if (LXD_NAME.test(plain)) return plain;
   const hash = createHash('sha1').update(vmId).digest('hex').slice(0, 10);
-  const cleaned = vmId.toLowerCase().replace(/[^a-z0-9-]+/g, '-').replace(/-+/g, '-').replace(/^-|-$/g, '');
+  const cleaned = vmId
+    .toLowerCase()
+    .replace(/[^a-z0-9-]+/g, '-')
+    .replace(/-+/g, '-')
+    .replace(/^-|-$/g, '');
   const room = 63 - DOMAIN_PREFIX.length - 1 - hash.length;
   const head = cleaned.slice(0, room).replace(/-$/, '');
   return head === '' ? `${DOMAIN_PREFIX}${hash}` : `${DOMAIN_PREFIX}${head}-${hash}`;
@@ -40,7 +44,7 @@ export function limitsCpu(vcpus: number, pinned: readonly number[]): string {
   if (pinned.length === 0) return String(vcpus);
   const cpus = [...new Set(pinned)].sort((a, b) => a - b);
   const parts: string[] = [];
-  for (let i = 0; i < cpus.length; ) {
+  for (let i = 0; i < cpus.length;) {
     let j = i;
     while (j + 1 < cpus.length && cpus[j + 1] === (cpus[j] ?? 0) + 1) j++;
     const a = cpus[i] ?? 0;
@@ -87,7 +91,10 @@ export interface LxdInstanceRequest {
   readonly description: string;
   readonly config: Readonly<Record<string, string>>;
   readonly devices: Readonly<Record<string, LxdDevice>>;
-  readonly source: { readonly type: 'none' } | { readonly type: 'image'; readonly alias: string } | { readonly type: 'image'; readonly fingerprint: string };
+  readonly source:
+    | { readonly type: 'none' }
+    | { readonly type: 'image'; readonly alias: string }
+    | { readonly type: 'image'; readonly fingerprint: string };
 }
 
 export interface InstanceOptions {
@@ -134,7 +141,9 @@ export function instanceFromSpec(spec: DomainSpec, opts: InstanceOptions): { ins
     }
     const volName = lxdVolumeName(spec.vmId, i);
     volumes.push({ pool: v.pool, name: volName, sizeBytes: v.sizeBytes, contentType: vm ? 'block' : 'filesystem' });
-    devices[`disk${i}`] = vm ? { type: 'disk', pool: v.pool, source: volName } : { type: 'disk', pool: v.pool, source: volName, path: `/mnt/disk${i}` };
+    devices[`disk${i}`] = vm
+      ? { type: 'disk', pool: v.pool, source: volName }
+      : { type: 'disk', pool: v.pool, source: volName, path: `/mnt/disk${i}` };
   });
   spec.hostdevs.forEach((address, i) => {
     devices[`gpu${i}`] = { type: 'gpu', gputype: 'physical', pci: address };
@@ -217,7 +226,10 @@ interface Resources {
     readonly sockets?: readonly {
       readonly name?: string;
       readonly socket?: number;
-      readonly cores?: readonly { readonly core?: number; readonly threads?: readonly { readonly id: number; readonly numa_node?: number; readonly online?: boolean }[] }[];
+      readonly cores?: readonly {
+        readonly core?: number;
+        readonly threads?: readonly { readonly id: number; readonly numa_node?: number; readonly online?: boolean }[];
+      }[];
     }[];
   };
   readonly memory?: {
@@ -225,7 +237,14 @@ interface Resources {
     readonly hugepages_size?: number;
     readonly nodes?: readonly { readonly numa_node: number; readonly total?: number; readonly hugepages_total?: number }[];
   };
-  readonly gpu?: { readonly cards?: readonly { readonly pci_address?: string; readonly vendor?: string; readonly product?: string; readonly driver?: string }[] };
+  readonly gpu?: {
+    readonly cards?: readonly {
+      readonly pci_address?: string;
+      readonly vendor?: string;
+      readonly product?: string;
+      readonly driver?: string;
+    }[];
+  };
   readonly network?: {
     readonly cards?: readonly {
       readonly pci_address?: string;
@@ -245,16 +264,29 @@ export function hostFactsFromResources(r: Resources): HostFacts {
   const pageSize = r.memory?.hugepages_size ?? 0;
   const nodes: HostNumaNode[] = (r.memory?.nodes ?? []).map((n) => ({
     id: n.numa_node,
-    cpus: threads.filter((t) => (t.numa_node ?? 0) === n.numa_node).map((t) => t.id).sort((a, b) => a - b),
+    cpus: threads
+      .filter((t) => (t.numa_node ?? 0) === n.numa_node)
+      .map((t) => t.id)
+      .sort((a, b) => a - b),
     memoryBytes: n.total ?? 0,
-    hugepages: pageSize > 0 && (n.hugepages_total ?? 0) > 0 ? [{ pageSizeBytes: pageSize, total: Math.floor((n.hugepages_total ?? 0) / pageSize) }] : [],
+    hugepages:
+      pageSize > 0 && (n.hugepages_total ?? 0) > 0
+        ? [{ pageSizeBytes: pageSize, total: Math.floor((n.hugepages_total ?? 0) / pageSize) }]
+        : [],
   }));
-  const gpus = (r.gpu?.cards ?? []).filter((c) => c.pci_address !== undefined).map((c) => ({
-    address: c.pci_address ?? '', vendor: c.vendor ?? '', product: c.product ?? '',
-  }));
-  const sriovNics = (r.network?.cards ?? []).filter((c) => (c.sriov?.maximum_vfs ?? 0) > 0).map((c) => ({
-    name: c.ports?.[0]?.id ?? c.pci_address ?? '', vfs: c.sriov?.maximum_vfs ?? 0,
-  }));
+  const gpus = (r.gpu?.cards ?? [])
+    .filter((c) => c.pci_address !== undefined)
+    .map((c) => ({
+      address: c.pci_address ?? '',
+      vendor: c.vendor ?? '',
+      product: c.product ?? '',
+    }));
+  const sriovNics = (r.network?.cards ?? [])
+    .filter((c) => (c.sriov?.maximum_vfs ?? 0) > 0)
+    .map((c) => ({
+      name: c.ports?.[0]?.id ?? c.pci_address ?? '',
+      vfs: c.sriov?.maximum_vfs ?? 0,
+    }));
   return {
     cpuModel: sockets[0]?.name ?? 'unknown',
     cpus,
@@ -290,7 +322,13 @@ const ACTIONS: Record<string, LifecycleKind> = {
 export function lifecycleFromLxd(msg: LxdEventMessage, vmIdOf: (name: string) => string | undefined): LifecycleEvent | undefined {
   if (msg.type !== 'lifecycle') return undefined;
   const action = msg.metadata?.action ?? '';
-  if (!action.startsWith('instance-') || action.startsWith('instance-snapshot') || action.startsWith('instance-log') || action.startsWith('instance-file')) return undefined;
+  if (
+    !action.startsWith('instance-') ||
+    action.startsWith('instance-snapshot') ||
+    action.startsWith('instance-log') ||
+    action.startsWith('instance-file')
+  )
+    return undefined;
   const source = msg.metadata?.source ?? '';
   const m = /^\/1\.0\/instances\/([^/?]+)/.exec(source);
   if (!m?.[1]) return undefined;

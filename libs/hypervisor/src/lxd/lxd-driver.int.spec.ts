@@ -48,18 +48,27 @@ describe.skipIf(!usable)('LxdDriver against a real LXD daemon (containers)', () 
       await driver?.close();
     });
 
-    it('sets the claimed limits, read back through LXD\'s API and the container\'s cgroup', async () => {
-      await driver.defineAndStart(contractSpec('lim', {
-        vcpus: 1, pinnedCpus: [0], memoryBytes: 96 * 1024 ** 2,
-        volumes: [{ name: 'berth-lim-disk0', pool: 'default', sizeBytes: 256 * 1024 ** 2 }, { name: 'berth-lim-disk1', pool: 'default', sizeBytes: 64 * 1024 ** 2 }],
-      }));
+    it("sets the claimed limits, read back through LXD's API and the container's cgroup", async () => {
+      await driver.defineAndStart(
+        contractSpec('lim', {
+          vcpus: 1,
+          pinnedCpus: [0],
+          memoryBytes: 96 * 1024 ** 2,
+          volumes: [
+            { name: 'berth-lim-disk0', pool: 'default', sizeBytes: 256 * 1024 ** 2 },
+            { name: 'berth-lim-disk1', pool: 'default', sizeBytes: 64 * 1024 ** 2 },
+          ],
+        }),
+      );
       const inst = await l.api<Instance>('/1.0/instances/berth-lim');
       expect(inst.config['limits.cpu']).toBe('0-0');
       expect(inst.config['limits.memory']).toBe(`${96 * 1024 ** 2}B`);
       expect(inst.config['user.berth.vm-id']).toBe('lim');
       expect(inst.devices['root']).toMatchObject({ path: '/', pool: 'default', size: `${256 * 1024 ** 2}B` });
       expect(inst.devices['disk1']).toMatchObject({ source: 'berth-lim-disk1', path: '/mnt/disk1' });
-      const vol = await l.api<{ content_type: string; config: Record<string, string> }>('/1.0/storage-pools/default/volumes/custom/berth-lim-disk1');
+      const vol = await l.api<{ content_type: string; config: Record<string, string> }>(
+        '/1.0/storage-pools/default/volumes/custom/berth-lim-disk1',
+      );
       expect(vol).toMatchObject({ content_type: 'filesystem', config: { size: `${64 * 1024 ** 2}B` } });
       // The running container's cgroup carries the limits LXD applied.
       expect((await l.lxc('exec', 'berth-lim', '--', 'cat', '/proc/self/status')).match(/Cpus_allowed_list:\s*(\S+)/)?.[1]).toBe('0');
@@ -108,7 +117,10 @@ describe.skipIf(!usable)('LxdDriver against a real LXD daemon (containers)', () 
       await dead.close();
       const malformed = new LxdDriver({ uri: 'lxd+unix:///x?instance-type=container' });
       await expect(malformed.state('x')).rejects.toMatchObject({ kind: 'permanent', message: expect.stringMatching(/image/) });
-      await expect(new LxdDriver({ uri: 'https://127.0.0.1:1' }).listDomains()).rejects.toMatchObject({ kind: 'permanent', message: expect.stringMatching(/client certificate/) });
+      await expect(new LxdDriver({ uri: 'https://127.0.0.1:1' }).listDomains()).rejects.toMatchObject({
+        kind: 'permanent',
+        message: expect.stringMatching(/client certificate/),
+      });
     });
 
     it('keeps its events websocket across a daemon restart, and calls work again afterwards', async () => {
@@ -154,18 +166,27 @@ describe.skipIf(!usable)('LxdDriver against a real LXD daemon (containers)', () 
     it('works with an already-trusted certificate and refuses an untrusted one or a wrong server', async () => {
       const trusted = makeClientCertificate('berth-trusted');
       await l.trust(trusted.certPem);
-      const ok = new LxdDriver({ uri: `${l.httpsUri}?fingerprint=${l.fingerprint}&instance-type=container&image=${l.image}`, credentials: trusted });
+      const ok = new LxdDriver({
+        uri: `${l.httpsUri}?fingerprint=${l.fingerprint}&instance-type=container&image=${l.image}`,
+        credentials: trusted,
+      });
       expect(Array.isArray(await ok.listDomains())).toBe(true);
       await ok.close();
 
-      const stranger = new LxdDriver({ uri: `${l.httpsUri}?fingerprint=${l.fingerprint}&instance-type=container&image=${l.image}`, credentials: makeClientCertificate('stranger') });
+      const stranger = new LxdDriver({
+        uri: `${l.httpsUri}?fingerprint=${l.fingerprint}&instance-type=container&image=${l.image}`,
+        credentials: makeClientCertificate('stranger'),
+      });
       const refused = await stranger.listDomains().catch((e: unknown) => e);
       expect(refused).toMatchObject({ kind: 'permanent' });
       expect(String(refused)).toMatch(/403|not authorized|forbidden/i);
       await expect(stranger.events(() => undefined)).rejects.toMatchObject({ kind: 'permanent' });
       await stranger.close();
 
-      const impostor = new LxdDriver({ uri: `${l.httpsUri}?fingerprint=${'0'.repeat(64)}&instance-type=container&image=${l.image}`, credentials: trusted });
+      const impostor = new LxdDriver({
+        uri: `${l.httpsUri}?fingerprint=${'0'.repeat(64)}&instance-type=container&image=${l.image}`,
+        credentials: trusted,
+      });
       const pinned = await impostor.listDomains().catch((e: unknown) => e);
       expect(pinned).toMatchObject({ kind: 'permanent' });
       expect(String(pinned)).toMatch(/fingerprint/);

@@ -1,15 +1,35 @@
 import type WebSocket from 'ws';
 import type { DomainSpec } from '../domain-spec.ts';
 import type {
-  DomainInfo, DomainState, DriverCapabilities, EventSubscription, HostFacts, HypervisorDriver, LifecycleEvent, MemoryStats,
-  MigrateOptions, MigrationProgress, MigrationResult, StopOptions,
+  DomainInfo,
+  DomainState,
+  DriverCapabilities,
+  EventSubscription,
+  HostFacts,
+  HypervisorDriver,
+  LifecycleEvent,
+  MemoryStats,
+  MigrateOptions,
+  MigrationProgress,
+  MigrationResult,
+  StopOptions,
 } from '../driver.ts';
 import { HypervisorError, MigrationError } from '../errors.ts';
 import { vmIdOfDomain } from '../naming.ts';
 import { Deadline, LxdClient, type LxdCredentials } from './client.ts';
 import {
-  hostFactsFromResources, instanceFromSpec, lifecycleFromLxd, lxdInstanceName, lxdVolumeName, memoryStatsFromState, parseLxdSize,
-  stateFromLxd, VM_ID_KEY, type LxdDevice, type LxdEventMessage, type LxdInstanceState,
+  hostFactsFromResources,
+  instanceFromSpec,
+  lifecycleFromLxd,
+  lxdInstanceName,
+  lxdVolumeName,
+  memoryStatsFromState,
+  parseLxdSize,
+  stateFromLxd,
+  VM_ID_KEY,
+  type LxdDevice,
+  type LxdEventMessage,
+  type LxdInstanceState,
 } from './instance.ts';
 import { parseLxdUri, type LxdEndpoint } from './uri.ts';
 
@@ -125,7 +145,10 @@ export class LxdDriver implements HypervisorDriver {
 
   private build(spec: DomainSpec): ReturnType<typeof instanceFromSpec> {
     try {
-      return instanceFromSpec(spec, { type: this.endpoint.instanceType, ...(this.endpoint.image !== undefined ? { image: this.endpoint.image } : {}) });
+      return instanceFromSpec(spec, {
+        type: this.endpoint.instanceType,
+        ...(this.endpoint.image !== undefined ? { image: this.endpoint.image } : {}),
+      });
     } catch (e) {
       throw new HypervisorError('permanent', 'define', this.uri, e instanceof Error ? e.message : String(e));
     }
@@ -137,9 +160,18 @@ export class LxdDriver implements HypervisorDriver {
     for (const v of volumes) {
       const path = `/1.0/storage-pools/${encodeURIComponent(v.pool)}/volumes/custom`;
       try {
-        await this.client.call('POST', path, deadline, {
-          name: v.name, type: 'custom', content_type: v.contentType, config: { size: `${v.sizeBytes}B` },
-        }, `create volume ${v.pool}/${v.name}`);
+        await this.client.call(
+          'POST',
+          path,
+          deadline,
+          {
+            name: v.name,
+            type: 'custom',
+            content_type: v.contentType,
+            config: { size: `${v.sizeBytes}B` },
+          },
+          `create volume ${v.pool}/${v.name}`,
+        );
       } catch (e) {
         if (e instanceof HypervisorError && ALREADY_EXISTS.test(e.message)) continue;
         throw e;
@@ -154,7 +186,13 @@ export class LxdDriver implements HypervisorDriver {
     let existing = await this.getInstance(spec.vmId, deadline);
     if (!existing) {
       try {
-        await this.client.call('POST', '/1.0/instances', deadline, { ...instance, profiles: ['default'] }, `create instance ${instance.name}`);
+        await this.client.call(
+          'POST',
+          '/1.0/instances',
+          deadline,
+          { ...instance, profiles: ['default'] },
+          `create instance ${instance.name}`,
+        );
         return;
       } catch (e) {
         // A concurrent or earlier attempt created it: fall through to bring it in line.
@@ -164,7 +202,12 @@ export class LxdDriver implements HypervisorDriver {
       }
     }
     if (existing.type !== instance.type) {
-      throw new HypervisorError('permanent', 'define', this.uri, `instance ${instance.name} exists as a ${existing.type}, not a ${instance.type}`);
+      throw new HypervisorError(
+        'permanent',
+        'define',
+        this.uri,
+        `instance ${instance.name} exists as a ${existing.type}, not a ${instance.type}`,
+      );
     }
     const config: Record<string, string> = {};
     for (const [k, v] of Object.entries(instance.config)) if (existing.config[k] !== v) config[k] = v;
@@ -175,7 +218,13 @@ export class LxdDriver implements HypervisorDriver {
     }
     if (Object.keys(config).length === 0 && Object.keys(devices).length === 0) return;
     // Redefine: PATCH merges the keys and devices Berth sets, leaving LXD's volatile keys alone.
-    await this.client.call('PATCH', this.instancePath(spec.vmId), deadline, { config, devices, description: instance.description }, `update instance ${instance.name}`);
+    await this.client.call(
+      'PATCH',
+      this.instancePath(spec.vmId),
+      deadline,
+      { config, devices, description: instance.description },
+      `update instance ${instance.name}`,
+    );
   }
 
   private async changeState(vmId: string, body: Record<string, unknown>, deadline: Deadline): Promise<void> {
@@ -208,7 +257,11 @@ export class LxdDriver implements HypervisorDriver {
     if (before === undefined || before === 'shut-off' || before === 'crashed') return 'already-stopped';
     const seconds = Math.max(1, Math.ceil(opts.gracefulTimeoutMillis / 1000));
     try {
-      await this.changeState(vmId, { action: 'stop', timeout: seconds, force: false }, this.deadline(opts.gracefulTimeoutMillis + this.callTimeoutMillis));
+      await this.changeState(
+        vmId,
+        { action: 'stop', timeout: seconds, force: false },
+        this.deadline(opts.gracefulTimeoutMillis + this.callTimeoutMillis),
+      );
       return 'graceful';
     } catch (e) {
       if (!(e instanceof HypervisorError)) throw e;
@@ -259,7 +312,13 @@ export class LxdDriver implements HypervisorDriver {
         const vol = decodeURIComponent((volUrl.split('/').pop() ?? '').split('?')[0] ?? '');
         if (!ours(vol)) continue;
         try {
-          await this.client.call('DELETE', `/1.0/storage-pools/${encodeURIComponent(pool)}/volumes/custom/${encodeURIComponent(vol)}`, deadline, undefined, `delete volume ${pool}/${vol}`);
+          await this.client.call(
+            'DELETE',
+            `/1.0/storage-pools/${encodeURIComponent(pool)}/volumes/custom/${encodeURIComponent(vol)}`,
+            deadline,
+            undefined,
+            `delete volume ${pool}/${vol}`,
+          );
         } catch (e) {
           if (!(e instanceof HypervisorError && e.kind === 'not-found')) throw e;
         }
@@ -303,11 +362,17 @@ export class LxdDriver implements HypervisorDriver {
 
   async setBalloonTarget(vmId: string, bytes: number): Promise<void> {
     // LXD applies a changed `limits.memory` to a running instance (balloon / cgroup) and keeps it.
-    await this.client.call('PATCH', this.instancePath(vmId), this.deadline(), { config: { 'limits.memory': `${Math.ceil(bytes)}B` } }, `set memory of ${lxdInstanceName(vmId)}`);
+    await this.client.call(
+      'PATCH',
+      this.instancePath(vmId),
+      this.deadline(),
+      { config: { 'limits.memory': `${Math.ceil(bytes)}B` } },
+      `set memory of ${lxdInstanceName(vmId)}`,
+    );
   }
 
   async migrate(_vmId: string, _opts: MigrateOptions): Promise<MigrationResult> {
-    throw new MigrationError('failed-permanent', this.uri, 'live migration is not supported by Berth\'s LXD driver (see docs/lxd.md)');
+    throw new MigrationError('failed-permanent', this.uri, "live migration is not supported by Berth's LXD driver (see docs/lxd.md)");
   }
 
   /** No migration job ever runs through this driver: nothing to abort. */
@@ -354,15 +419,18 @@ export class LxdDriver implements HypervisorDriver {
       timer = setTimeout(() => {
         timer = undefined;
         if (closed) return;
-        this.client.openEvents('lifecycle', onMessage).then((sock) => {
-          if (closed) return sock.terminate();
-          attach(sock);
-          // Events of the gap are lost: say so, with no domain, so a listener can re-check everything.
-          onEvent({ domain: '', kind: 'other', detail: RECONNECTED });
-        }, () => {
-          delay = Math.min(delay * 2, 5000);
-          schedule();
-        });
+        this.client.openEvents('lifecycle', onMessage).then(
+          (sock) => {
+            if (closed) return sock.terminate();
+            attach(sock);
+            // Events of the gap are lost: say so, with no domain, so a listener can re-check everything.
+            onEvent({ domain: '', kind: 'other', detail: RECONNECTED });
+          },
+          () => {
+            delay = Math.min(delay * 2, 5000);
+            schedule();
+          },
+        );
       }, delay);
     };
     attach(await this.client.openEvents('lifecycle', onMessage));

@@ -29,16 +29,26 @@ describe.skipIf(!lxdUsable())('LxdDriver: virtual-machine instances validated by
 
   it('defines a VM with pinning, hugepages, a GPU, an SR-IOV VF and two disks, all accepted by LXD', async () => {
     const spec = contractSpec('vm1', {
-      vcpus: 1, pinnedCpus: [1], memoryBytes: 512 * 1024 ** 2, hugepageSizeBytes: 2 * 1024 ** 2,
-      hostdevs: ['0000:3b:00.0'], vfs: [{ nic: 'enp94s0f0', count: 1 }],
-      volumes: [{ name: 'berth-vm1-disk0', pool: 'default', sizeBytes: 2 * 1024 ** 3 }, { name: 'berth-vm1-disk1', pool: 'default', sizeBytes: 1024 ** 3 }],
+      vcpus: 1,
+      pinnedCpus: [1],
+      memoryBytes: 512 * 1024 ** 2,
+      hugepageSizeBytes: 2 * 1024 ** 2,
+      hostdevs: ['0000:3b:00.0'],
+      vfs: [{ nic: 'enp94s0f0', count: 1 }],
+      volumes: [
+        { name: 'berth-vm1-disk0', pool: 'default', sizeBytes: 2 * 1024 ** 3 },
+        { name: 'berth-vm1-disk1', pool: 'default', sizeBytes: 1024 ** 3 },
+      ],
     });
     await driver.createVolumes(spec);
     await driver.define(spec);
     const inst = await lxd.api<Instance>('/1.0/instances/berth-vm1');
     expect(inst.type).toBe('virtual-machine');
     expect(inst.config).toMatchObject({
-      'limits.cpu': '1-1', 'limits.memory': `${512 * 1024 ** 2}B`, 'limits.memory.hugepages': 'true', 'user.berth.vm-id': 'vm1',
+      'limits.cpu': '1-1',
+      'limits.memory': `${512 * 1024 ** 2}B`,
+      'limits.memory.hugepages': 'true',
+      'user.berth.vm-id': 'vm1',
     });
     expect(inst.devices).toMatchObject({
       root: { type: 'disk', path: '/', pool: 'default', size: `${2 * 1024 ** 3}B` },
@@ -46,7 +56,9 @@ describe.skipIf(!lxdUsable())('LxdDriver: virtual-machine instances validated by
       gpu0: { type: 'gpu', gputype: 'physical', pci: '0000:3b:00.0' },
       sriov0: { type: 'nic', nictype: 'sriov', parent: 'enp94s0f0' },
     });
-    const vol = await lxd.api<{ content_type: string; config: Record<string, string> }>('/1.0/storage-pools/default/volumes/custom/berth-vm1-disk1');
+    const vol = await lxd.api<{ content_type: string; config: Record<string, string> }>(
+      '/1.0/storage-pools/default/volumes/custom/berth-vm1-disk1',
+    );
     expect(vol).toMatchObject({ content_type: 'block', config: { size: `${1024 ** 3}B` } });
     // Redefining with the same spec (a retry) changes nothing and creates nothing.
     await driver.define(spec);
@@ -72,7 +84,9 @@ describe.skipIf(!lxdUsable())('LxdDriver: virtual-machine instances validated by
   });
 
   it('reports what LXD refuses at definition as a permanent error and leaves nothing behind', async () => {
-    const err = await driver.define(contractSpec('vm4', { volumes: [{ name: 'x', pool: 'no-such-pool', sizeBytes: 1024 ** 3 }] })).catch((e: unknown) => e);
+    const err = await driver
+      .define(contractSpec('vm4', { volumes: [{ name: 'x', pool: 'no-such-pool', sizeBytes: 1024 ** 3 }] }))
+      .catch((e: unknown) => e);
     expect(err).toMatchObject({ kind: 'permanent' });
     expect(await driver.state('vm4')).toBeUndefined();
     const bad = await driver.define(contractSpec('vm5', { hostdevs: ['not-a-pci-address'] })).catch((e: unknown) => e);

@@ -22,7 +22,13 @@ export function decodeTrustToken(token: string): LxdTrustToken {
   if (typeof t.fingerprint !== 'string' || !/^[0-9a-f]{64}$/.test(t.fingerprint) || typeof t.secret !== 'string') {
     throw new Error('not an LXD trust token (fingerprint and secret missing)');
   }
-  return { client_name: t.client_name ?? '', fingerprint: t.fingerprint, addresses: t.addresses ?? [], secret: t.secret, ...(t.expires_at ? { expires_at: t.expires_at } : {}) };
+  return {
+    client_name: t.client_name ?? '',
+    fingerprint: t.fingerprint,
+    addresses: t.addresses ?? [],
+    secret: t.secret,
+    ...(t.expires_at ? { expires_at: t.expires_at } : {}),
+  };
 }
 
 /**
@@ -31,7 +37,12 @@ export function decodeTrustToken(token: string): LxdTrustToken {
  * returned in the URI, so every later connection is pinned too). Returns the host URI with
  * `fingerprint=` set (other options of `uri` kept). Already trusted is fine.
  */
-export async function enrollWithTrustToken(uri: string, token: string, credentials: LxdCredentials, timeoutMillis = 15_000): Promise<string> {
+export async function enrollWithTrustToken(
+  uri: string,
+  token: string,
+  credentials: LxdCredentials,
+  timeoutMillis = 15_000,
+): Promise<string> {
   let decoded: LxdTrustToken;
   try {
     decoded = decodeTrustToken(token);
@@ -52,9 +63,16 @@ export async function enrollWithTrustToken(uri: string, token: string, credentia
     const deadline = new Deadline(timeoutMillis);
     const server = await client.get<{ auth?: string }>('/1.0', deadline);
     if (server.auth !== 'trusted') {
-      await client.call('POST', '/1.0/certificates', deadline, { type: 'client', password: token.trim(), name: decoded.client_name || 'berth' }, 'trust');
+      await client.call(
+        'POST',
+        '/1.0/certificates',
+        deadline,
+        { type: 'client', password: token.trim(), name: decoded.client_name || 'berth' },
+        'trust',
+      );
       const again = await client.get<{ auth?: string }>('/1.0', deadline);
-      if (again.auth !== 'trusted') throw new HypervisorError('permanent', 'trust', uri, 'the host accepted the token but does not trust the certificate');
+      if (again.auth !== 'trusted')
+        throw new HypervisorError('permanent', 'trust', uri, 'the host accepted the token but does not trust the certificate');
     }
   } finally {
     await client.close();

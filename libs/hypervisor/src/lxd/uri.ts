@@ -45,14 +45,17 @@ export function parseLxdUri(uri: string): LxdEndpoint {
     opts.set(k, v);
   }
   const type = opts.get('instance-type') ?? 'virtual-machine';
-  if (type !== 'virtual-machine' && type !== 'container') throw new Error(`instance-type must be virtual-machine or container, not '${type}'`);
+  if (type !== 'virtual-machine' && type !== 'container')
+    throw new Error(`instance-type must be virtual-machine or container, not '${type}'`);
   const fingerprint = opts.get('fingerprint')?.toLowerCase().replace(/:/g, '');
-  if (fingerprint !== undefined && !/^[0-9a-f]{64}$/.test(fingerprint)) throw new Error('fingerprint must be the 64 hex digits of the server certificate\'s SHA-256');
+  if (fingerprint !== undefined && !/^[0-9a-f]{64}$/.test(fingerprint))
+    throw new Error("fingerprint must be the 64 hex digits of the server certificate's SHA-256");
   const image = opts.get('image');
   if (type === 'container' && (image === undefined || image === '')) throw new Error('instance-type=container needs image=<alias>');
   const project = opts.get('project') ?? 'default';
   const common = {
-    instanceType: type, project,
+    instanceType: type,
+    project,
     ...(image !== undefined && image !== '' ? { image } : {}),
     ...(fingerprint !== undefined ? { fingerprint } : {}),
   } as const;
@@ -63,7 +66,8 @@ export function parseLxdUri(uri: string): LxdEndpoint {
     return { transport: 'https', address: `https://${host}:${port}`, host, port, ...common };
   }
   if (url.protocol === 'lxd+unix:') {
-    if (url.host !== '' || !url.pathname.startsWith('/') || url.pathname.length < 2) throw new Error('lxd+unix URIs name an absolute socket path: lxd+unix:///path/unix.socket');
+    if (url.host !== '' || !url.pathname.startsWith('/') || url.pathname.length < 2)
+      throw new Error('lxd+unix URIs name an absolute socket path: lxd+unix:///path/unix.socket');
     const socketPath = decodeURIComponent(url.pathname);
     return { transport: 'unix', address: socketPath, socketPath, ...common };
   }

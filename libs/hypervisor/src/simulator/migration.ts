@@ -80,12 +80,12 @@ export class MigrationModel {
     private failure?: { readonly failure: SimMigrationFailure; readonly atFraction: number },
   ) {
     this.memory = Math.max(1, memoryBytes);
-    this.bandwidth = opts.bandwidthMiBps !== undefined && opts.bandwidthMiBps > 0
-      ? opts.bandwidthMiBps * MIB
-      : settings.defaultBandwidthBytesPerSecond ?? 1024 ** 3;
-    this.postCopyBandwidth = opts.postCopyBandwidthMiBps !== undefined && opts.postCopyBandwidthMiBps > 0
-      ? opts.postCopyBandwidthMiBps * MIB
-      : this.bandwidth;
+    this.bandwidth =
+      opts.bandwidthMiBps !== undefined && opts.bandwidthMiBps > 0
+        ? opts.bandwidthMiBps * MIB
+        : (settings.defaultBandwidthBytesPerSecond ?? 1024 ** 3);
+    this.postCopyBandwidth =
+      opts.postCopyBandwidthMiBps !== undefined && opts.postCopyBandwidthMiBps > 0 ? opts.postCopyBandwidthMiBps * MIB : this.bandwidth;
     this.downtimeSeconds = (opts.maxDowntimeMillis ?? settings.defaultMaxDowntimeMillis ?? 300) / 1000;
     this.autoConverge = opts.autoConverge ?? false;
     this.postCopyAllowed = opts.postCopy ?? false;
@@ -118,7 +118,9 @@ export class MigrationModel {
         }
         continue;
       }
-      const breaks = this.failure && (this.failure.failure === 'mid-way' || (this.failure.failure === 'postcopy-connection-loss' && !this.postCopyAllowed));
+      const breaks =
+        this.failure &&
+        (this.failure.failure === 'mid-way' || (this.failure.failure === 'postcopy-connection-loss' && !this.postCopyAllowed));
       const breakAt = breaks && this.iteration === 1 && this.failure ? this.memory * (1 - this.failure.atFraction) : -1;
       const target = breakAt >= 0 ? breakAt : 0;
       const step = Math.min(dt, Math.max(0, (this.passLeft - target) / this.bandwidth));

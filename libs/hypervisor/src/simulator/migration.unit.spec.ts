@@ -8,8 +8,19 @@ import { SimulatorFleet } from './simulator.ts';
 const GIB = 1024 ** 3;
 const MIB = 1024 ** 2;
 const spec = (vmId: string, memoryBytes = GIB): DomainSpec => ({
-  vmId, title: vmId, vcpus: 1, memoryBytes, pinnedCpus: [], numaCells: [], passthroughCpu: false,
-  hostdevs: [], vfs: [], volumes: [], lazyAllocation: true, diskCache: 'default', networks: [],
+  vmId,
+  title: vmId,
+  vcpus: 1,
+  memoryBytes,
+  pinnedCpus: [],
+  numaCells: [],
+  passthroughCpu: false,
+  hostdevs: [],
+  vfs: [],
+  volumes: [],
+  lazyAllocation: true,
+  diskCache: 'default',
+  networks: [],
 });
 
 /** Two hosts; simulated time runs `timeScale` times faster than the clock. */
@@ -91,7 +102,12 @@ describe('SimulatorDriver live migration', () => {
     expect(seen.length).toBeGreaterThan(1);
     expect(seen.at(-1)).toMatchObject({ dataRemainingBytes: 0, dataProcessedBytes: GIB, phase: 'precopy' });
     for (let i = 1; i < seen.length; i++) expect(seen[i]!.dataProcessedBytes).toBeGreaterThanOrEqual(seen[i - 1]!.dataProcessedBytes);
-    expect(events.map((e) => `${e.kind} ${e.detail}`)).toEqual(['stopped Stopped Migrated', 'undefined Undefined Removed', 'started Started Migrated', 'defined Defined Added']);
+    expect(events.map((e) => `${e.kind} ${e.detail}`)).toEqual([
+      'stopped Stopped Migrated',
+      'undefined Undefined Removed',
+      'started Started Migrated',
+      'defined Defined Added',
+    ]);
     expect(await a.migrationJob('m')).toBeUndefined();
   });
 
@@ -173,7 +189,10 @@ describe('SimulatorDriver live migration', () => {
 
   it('refuses what cannot migrate: a missing or stopped domain, a second job, an unknown destination; creates hosts on demand with autoHost', async () => {
     const { a } = fleetOf(1);
-    expect(await failureOf(a.migrate('nope', { destinationUri: 'sim://b' }))).toMatchObject({ failure: 'failed-permanent', kind: 'not-found' });
+    expect(await failureOf(a.migrate('nope', { destinationUri: 'sim://b' }))).toMatchObject({
+      failure: 'failed-permanent',
+      kind: 'not-found',
+    });
     await a.define(spec('off'));
     expect((await failureOf(a.migrate('off', { destinationUri: 'sim://b' }))).failure).toBe('failed-permanent');
     await a.defineAndStart(spec('busy', 64 * GIB));

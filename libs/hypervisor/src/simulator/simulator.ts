@@ -1,8 +1,19 @@
 import { EventEmitter } from 'node:events';
 import type { DomainSpec } from '../domain-spec.ts';
 import type {
-  DomainInfo, DomainState, DriverCapabilities, EventSubscription, HostFacts, HypervisorDriver, LifecycleEvent, LifecycleKind,
-  MemoryStats, MigrateOptions, MigrationProgress, MigrationResult, StopOptions,
+  DomainInfo,
+  DomainState,
+  DriverCapabilities,
+  EventSubscription,
+  HostFacts,
+  HypervisorDriver,
+  LifecycleEvent,
+  LifecycleKind,
+  MemoryStats,
+  MigrateOptions,
+  MigrationProgress,
+  MigrationResult,
+  StopOptions,
 } from '../driver.ts';
 import { HypervisorError, MigrationError, type HypervisorErrorKind } from '../errors.ts';
 import { domainName, vmIdOfDomain } from '../naming.ts';
@@ -102,9 +113,13 @@ export class SimulatorFleet {
 
   /** @internal the first injected migration failure that matches, consumed. */
   takeMigrationFailure(vmId: string, sourceHostId: string, destinationHostId: string): SimMigrationFailureRule | undefined {
-    const hit = this.migrationRules.find(({ rule, remaining }) =>
-      remaining > 0 && (rule.vmId ?? vmId) === vmId && (rule.sourceHostId ?? sourceHostId) === sourceHostId
-      && (rule.destinationHostId ?? destinationHostId) === destinationHostId);
+    const hit = this.migrationRules.find(
+      ({ rule, remaining }) =>
+        remaining > 0 &&
+        (rule.vmId ?? vmId) === vmId &&
+        (rule.sourceHostId ?? sourceHostId) === sourceHostId &&
+        (rule.destinationHostId ?? destinationHostId) === destinationHostId,
+    );
     if (!hit) return undefined;
     hit.remaining--;
     return hit.rule;
@@ -183,10 +198,20 @@ export class SimulatorFleet {
 
 export class SimulatorDriver implements HypervisorDriver {
   readonly capabilities: DriverCapabilities = {
-    liveMigration: true, balloon: true, memoryStats: true, numa: true, cpuPinning: true, hugepages: true, pciPassthrough: true,
+    liveMigration: true,
+    balloon: true,
+    memoryStats: true,
+    numa: true,
+    cpuPinning: true,
+    hugepages: true,
+    pciPassthrough: true,
     lifecycleEvents: true,
   };
-  constructor(private readonly fleet: SimulatorFleet, readonly hostId: string, readonly uri: string) {}
+  constructor(
+    private readonly fleet: SimulatorFleet,
+    readonly hostId: string,
+    readonly uri: string,
+  ) {}
 
   private domain(host: SimHost, vmId: string, op: string): SimDomain {
     const d = host.domains.get(domainName(vmId));
@@ -263,10 +288,15 @@ export class SimulatorDriver implements HypervisorDriver {
     const nodes = Math.max(1, config.numaNodes ?? 1);
     const per = Math.floor(config.cpus / nodes);
     return {
-      cpuModel: 'simulated', cpus: config.cpus, memoryBytes: config.memoryBytes,
+      cpuModel: 'simulated',
+      cpus: config.cpus,
+      memoryBytes: config.memoryBytes,
       topology: { sockets: nodes, coresPerSocket: per, threadsPerCore: 1 },
       numaNodes: Array.from({ length: nodes }, (_, id) => ({
-        id, cpus: Array.from({ length: per }, (_, i) => id * per + i), memoryBytes: Math.floor(config.memoryBytes / nodes), hugepages: [],
+        id,
+        cpus: Array.from({ length: per }, (_, i) => id * per + i),
+        memoryBytes: Math.floor(config.memoryBytes / nodes),
+        hugepages: [],
       })),
     };
   }
@@ -309,7 +339,8 @@ export class SimulatorDriver implements HypervisorDriver {
     }
     if (destHost.domains.has(name)) throw fail('failed-permanent', `domain ${name} already exists on ${opts.destinationUri}`);
     const rule = this.fleet.takeMigrationFailure(vmId, this.hostId, destId);
-    if (rule?.failure === 'destination-define') throw fail('failed-permanent', `${opts.destinationUri} refused to define ${name} (injected)`);
+    if (rule?.failure === 'destination-define')
+      throw fail('failed-permanent', `${opts.destinationUri} refused to define ${name} (injected)`);
     try {
       await this.fleet.operate(destId, 'define');
     } catch (e) {
@@ -319,8 +350,13 @@ export class SimulatorDriver implements HypervisorDriver {
       throw fail('failed-transient', `${name} changed while the migration was being prepared`);
     }
     const settings = this.fleet.migrationSettings;
-    const model = new MigrationModel(d.spec.memoryBytes, opts, settings, this.fleet.dirtyRateOf(vmId),
-      rule ? { failure: rule.failure, atFraction: Math.min(1, Math.max(0, rule.atFraction ?? 0.5)) } : undefined);
+    const model = new MigrationModel(
+      d.spec.memoryBytes,
+      opts,
+      settings,
+      this.fleet.dirtyRateOf(vmId),
+      rule ? { failure: rule.failure, atFraction: Math.min(1, Math.max(0, rule.atFraction ?? 0.5)) } : undefined,
+    );
     const job: SimJob = { model, startedAt: Date.now(), destinationHostId: destId };
     this.fleet.jobs.set(key, job);
     destHost.domains.set(name, { state: 'paused', spec: d.spec, incoming: true });
@@ -398,7 +434,10 @@ export class SimulatorDriver implements HypervisorDriver {
               if (s) s.state = 'paused';
               if (t) t.state = 'running';
               this.fleet.emit(this.hostId, name, 'suspended', 'Suspended Post-copy Error');
-              resolve({ outcome: 'postcopy-paused', detail: 'connection to the destination lost during post-copy (injected); resume with migrate --postcopy-resume' });
+              resolve({
+                outcome: 'postcopy-paused',
+                detail: 'connection to the destination lost during post-copy (injected); resume with migrate --postcopy-resume',
+              });
               return;
             }
           case 'completed': {
@@ -410,7 +449,12 @@ export class SimulatorDriver implements HypervisorDriver {
             src().domains.delete(name);
             this.fleet.emit(this.hostId, name, 'stopped', 'Stopped Migrated');
             this.fleet.emit(this.hostId, name, 'undefined', 'Undefined Removed');
-            this.fleet.emit(job.destinationHostId, name, job.model.phase === 'postcopy' ? 'resumed' : 'started', job.model.phase === 'postcopy' ? 'Resumed Post-copy' : 'Started Migrated');
+            this.fleet.emit(
+              job.destinationHostId,
+              name,
+              job.model.phase === 'postcopy' ? 'resumed' : 'started',
+              job.model.phase === 'postcopy' ? 'Resumed Post-copy' : 'Started Migrated',
+            );
             this.fleet.emit(job.destinationHostId, name, 'defined', 'Defined Added');
             resolve({ outcome: 'completed' });
             return;
@@ -420,7 +464,10 @@ export class SimulatorDriver implements HypervisorDriver {
       };
       opts.signal?.addEventListener('abort', onAbort, { once: true });
       if (opts.timeoutMillis !== undefined) {
-        deadline = setTimeout(() => job.abort?.('failed-transient', `migration did not complete within ${opts.timeoutMillis} ms`), opts.timeoutMillis);
+        deadline = setTimeout(
+          () => job.abort?.('failed-transient', `migration did not complete within ${opts.timeoutMillis} ms`),
+          opts.timeoutMillis,
+        );
       }
       timer = setTimeout(tick, 0);
     });
@@ -431,7 +478,12 @@ export class SimulatorDriver implements HypervisorDriver {
     const job = this.fleet.jobs.get(`${this.hostId}/${vmId}`);
     if (!job) return;
     if (!job.abort) {
-      throw new HypervisorError('permanent', 'domjobabort', this.uri, `the migration of ${domainName(vmId)} is in post-copy and cannot be aborted`);
+      throw new HypervisorError(
+        'permanent',
+        'domjobabort',
+        this.uri,
+        `the migration of ${domainName(vmId)} is in post-copy and cannot be aborted`,
+      );
     }
     job.abort('aborted', 'migration aborted (domjobabort)');
   }
@@ -469,6 +521,7 @@ export class SimulatorDriver implements HypervisorDriver {
 
 function asMigrationError(e: unknown, uri: string): MigrationError {
   if (e instanceof MigrationError) return e;
-  if (e instanceof HypervisorError) return new MigrationError(e.kind === 'transient' ? 'failed-transient' : 'failed-permanent', uri, e.message, e.kind);
+  if (e instanceof HypervisorError)
+    return new MigrationError(e.kind === 'transient' ? 'failed-transient' : 'failed-permanent', uri, e.message, e.kind);
   return new MigrationError('failed-transient', uri, e instanceof Error ? e.message : String(e));
 }

@@ -4,8 +4,19 @@ import type { LifecycleEvent } from '../driver.ts';
 import { SimulatorFleet } from './simulator.ts';
 
 const spec = (vmId: string): DomainSpec => ({
-  vmId, title: vmId, vcpus: 1, memoryBytes: 1024 ** 3, pinnedCpus: [], numaCells: [], passthroughCpu: false,
-  hostdevs: [], vfs: [], volumes: [], lazyAllocation: true, diskCache: 'default', networks: [],
+  vmId,
+  title: vmId,
+  vcpus: 1,
+  memoryBytes: 1024 ** 3,
+  pinnedCpus: [],
+  numaCells: [],
+  passthroughCpu: false,
+  hostdevs: [],
+  vfs: [],
+  volumes: [],
+  lazyAllocation: true,
+  diskCache: 'default',
+  networks: [],
 });
 
 describe('SimulatorFleet', () => {
@@ -21,7 +32,10 @@ describe('SimulatorFleet', () => {
     await d.undefine('a');
     expect(await d.state('a')).toBeUndefined();
     expect(seen.map((e) => e.kind)).toEqual(['started', 'stopped', 'undefined']);
-    expect((await d.hostFacts()).numaNodes.map((n) => n.cpus)).toEqual([[0, 1, 2, 3], [4, 5, 6, 7]]);
+    expect((await d.hostFacts()).numaNodes.map((n) => n.cpus)).toEqual([
+      [0, 1, 2, 3],
+      [4, 5, 6, 7],
+    ]);
     await sub.close();
   });
 

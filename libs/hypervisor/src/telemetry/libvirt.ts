@@ -95,20 +95,23 @@ export class LibvirtTelemetry implements HostTelemetrySource {
   private async withCpuTune(guests: GuestStats[]): Promise<GuestStats[]> {
     const alive = new Set(guests.map((g) => g.name));
     for (const k of this.cpuTunes.keys()) if (!alive.has(k)) this.cpuTunes.delete(k);
-    return Promise.all(guests.map(async (g) => {
-      let tune = this.cpuTunes.get(g.name);
-      if (!tune) {
-        const s = this.capabilities.cpuTune ? await this.optional(['schedinfo', g.name]) : undefined;
-        const p = s !== undefined ? parseSchedinfo(s) : {};
-        tune = { quota: p.quota ?? -1, period: p.period ?? DEFAULT_PERIOD };
-        this.cpuTunes.set(g.name, tune);
-      }
-      return { ...g, stats: { ...g.stats, vcpu_quota: tune.quota, vcpu_period: tune.period } };
-    }));
+    return Promise.all(
+      guests.map(async (g) => {
+        let tune = this.cpuTunes.get(g.name);
+        if (!tune) {
+          const s = this.capabilities.cpuTune ? await this.optional(['schedinfo', g.name]) : undefined;
+          const p = s !== undefined ? parseSchedinfo(s) : {};
+          tune = { quota: p.quota ?? -1, period: p.period ?? DEFAULT_PERIOD };
+          this.cpuTunes.set(g.name, tune);
+        }
+        return { ...g, stats: { ...g.stats, vcpu_quota: tune.quota, vcpu_period: tune.period } };
+      }),
+    );
   }
 
   async setKsm(t: KsmTuning): Promise<void> {
-    if (t.run !== undefined && !this.capabilities.ksmRun) throw new HypervisorError('permanent', 'node-memory-tune', this.opts.uri, 'libvirt cannot start or stop KSM');
+    if (t.run !== undefined && !this.capabilities.ksmRun)
+      throw new HypervisorError('permanent', 'node-memory-tune', this.opts.uri, 'libvirt cannot start or stop KSM');
     const args = ['node-memory-tune'];
     if (t.pagesToScan !== undefined) args.push('--shm-pages-to-scan', String(Math.round(t.pagesToScan)));
     if (t.sleepMillisecs !== undefined) args.push('--shm-sleep-millisecs', String(Math.round(t.sleepMillisecs)));

@@ -3,7 +3,17 @@ import { parseMeminfo } from './parse.ts';
 
 const read = (path: string): Promise<string | undefined> => readFile(path, 'utf8').catch(() => undefined);
 
-const KSM_FILES = ['run', 'pages_to_scan', 'sleep_millisecs', 'pages_shared', 'pages_sharing', 'pages_unshared', 'pages_volatile', 'full_scans', 'merge_across_nodes'];
+const KSM_FILES = [
+  'run',
+  'pages_to_scan',
+  'sleep_millisecs',
+  'pages_shared',
+  'pages_sharing',
+  'pages_unshared',
+  'pages_volatile',
+  'full_scans',
+  'merge_across_nodes',
+];
 
 /**
  * What MOM's host collectors read from the host itself and libvirt does not report, for a host that
@@ -15,10 +25,18 @@ export class LocalHostStats {
   private lastKsmd: { ticks: number; at: number } | undefined;
   private ksmdPid: string | null | undefined;
 
-  constructor(private readonly proc = '/proc', private readonly sys = '/sys') {}
+  constructor(
+    private readonly proc = '/proc',
+    private readonly sys = '/sys',
+  ) {}
 
   async sample(): Promise<Record<string, number>> {
-    const [meminfo, vmstat, ksm, ksmd] = await Promise.all([read(`${this.proc}/meminfo`), read(`${this.proc}/vmstat`), this.ksm(), this.ksmdUsage()]);
+    const [meminfo, vmstat, ksm, ksmd] = await Promise.all([
+      read(`${this.proc}/meminfo`),
+      read(`${this.proc}/vmstat`),
+      this.ksm(),
+      this.ksmdUsage(),
+    ]);
     const out: Record<string, number> = { ...(meminfo !== undefined ? parseMeminfo(meminfo) : {}), ...ksm };
     if (vmstat !== undefined) {
       const pin = Number(/^pswpin (\d+)$/m.exec(vmstat)?.[1] ?? NaN);
@@ -36,11 +54,13 @@ export class LocalHostStats {
 
   private async ksm(): Promise<Record<string, number>> {
     const out: Record<string, number> = {};
-    await Promise.all(KSM_FILES.map(async (f) => {
-      const t = await read(`${this.sys}/kernel/mm/ksm/${f}`);
-      const n = t === undefined ? NaN : Number(t.trim());
-      if (Number.isFinite(n)) out[`ksm_${f}`] = n;
-    }));
+    await Promise.all(
+      KSM_FILES.map(async (f) => {
+        const t = await read(`${this.sys}/kernel/mm/ksm/${f}`);
+        const n = t === undefined ? NaN : Number(t.trim());
+        if (Number.isFinite(n)) out[`ksm_${f}`] = n;
+      }),
+    );
     return out;
   }
 

@@ -57,7 +57,10 @@ export class SimMemoryModel {
   private readonly reserved = new Map<string, number>();
   private readonly now: () => number;
 
-  constructor(private readonly fleet: SimulatorFleet, private readonly opts: SimMemoryModelOptions = {}) {
+  constructor(
+    private readonly fleet: SimulatorFleet,
+    private readonly opts: SimMemoryModelOptions = {},
+  ) {
     this.now = opts.now ?? (() => Date.now() / 1000);
   }
 
@@ -113,19 +116,32 @@ export class SimMemoryModel {
       touchedKib += usedKib;
       allocatedKib += maxKib;
       guests.push({
-        name, ...(vmIdOfDomain(name) !== undefined ? { vmId } : {}),
+        name,
+        ...(vmIdOfDomain(name) !== undefined ? { vmId } : {}),
         stats: {
-          balloon_cur: curKib, balloon_max: maxKib, rss: usedKib, mem_available: curKib, mem_unused: curKib - usedKib,
-          mem_usable: curKib - usedKib, swap_in: m.swapInKib, swap_out: m.swapOutKib, major_fault: m.majorFaults,
-          minor_fault: m.minorFaults, vcpu_count: vcpus, cpu_time: m.cpuTimeNs,
-          vcpu_quota: m.cpuTune?.quota ?? -1, vcpu_period: m.cpuTune?.period ?? 100_000,
+          balloon_cur: curKib,
+          balloon_max: maxKib,
+          rss: usedKib,
+          mem_available: curKib,
+          mem_unused: curKib - usedKib,
+          mem_usable: curKib - usedKib,
+          swap_in: m.swapInKib,
+          swap_out: m.swapOutKib,
+          major_fault: m.majorFaults,
+          minor_fault: m.minorFaults,
+          vcpu_count: vcpus,
+          cpu_time: m.cpuTimeNs,
+          vcpu_quota: m.cpuTune?.quota ?? -1,
+          vcpu_period: m.cpuTune?.period ?? 100_000,
         },
       });
     }
     const configured = host.config.memoryBytes;
     const physical = this.opts.hostMemoryBytes
       ? this.opts.hostMemoryBytes(hostId, configured, allocatedKib * KIB)
-      : configured >= 2 ** 45 ? Math.max(1024 ** 3, Math.floor(allocatedKib * KIB * 0.8)) : configured;
+      : configured >= 2 ** 45
+        ? Math.max(1024 ** 3, Math.floor(allocatedKib * KIB * 0.8))
+        : configured;
     const totalKib = Math.floor(physical / KIB);
     const ksm = this.ksmOf(hostId);
     const sharedKib = ksm.run === 1 ? Math.floor(touchedKib * 0.1) : 0;
@@ -133,13 +149,27 @@ export class SimMemoryModel {
     const freeKib = Math.max(0, totalKib - usedKib);
     return {
       host: {
-        mem_available: totalKib, mem_unused: freeKib, mem_free: freeKib, swap_total: Math.floor(totalKib / 4), swap_in: 0,
-        swap_out: Math.max(0, usedKib - totalKib) > 0 ? Math.ceil((usedKib - totalKib) / PAGE_KIB / 10) : 0, ksmd_cpu_usage: ksm.run === 1 ? 1.5 : 0,
-        swap_usage: Math.min(Math.floor(totalKib / 4), Math.max(0, usedKib - totalKib)), anon_pages: touchedKib - sharedKib,
-        mem_committed: allocatedKib, cpu_count: host.config.cpus, ksm_run: ksm.run, ksm_pages_to_scan: ksm.pagesToScan,
-        ksm_sleep_millisecs: ksm.sleepMillisecs, ksm_merge_across_nodes: ksm.mergeAcrossNodes,
-        ksm_pages_shared: Math.floor(sharedKib / PAGE_KIB / 4), ksm_pages_sharing: Math.floor(sharedKib / PAGE_KIB),
-        ksm_pages_unshared: 0, ksm_pages_volatile: 0, ksm_full_scans: 0, ksm_shareable: touchedKib,
+        mem_available: totalKib,
+        mem_unused: freeKib,
+        mem_free: freeKib,
+        swap_total: Math.floor(totalKib / 4),
+        swap_in: 0,
+        swap_out: Math.max(0, usedKib - totalKib) > 0 ? Math.ceil((usedKib - totalKib) / PAGE_KIB / 10) : 0,
+        ksmd_cpu_usage: ksm.run === 1 ? 1.5 : 0,
+        swap_usage: Math.min(Math.floor(totalKib / 4), Math.max(0, usedKib - totalKib)),
+        anon_pages: touchedKib - sharedKib,
+        mem_committed: allocatedKib,
+        cpu_count: host.config.cpus,
+        ksm_run: ksm.run,
+        ksm_pages_to_scan: ksm.pagesToScan,
+        ksm_sleep_millisecs: ksm.sleepMillisecs,
+        ksm_merge_across_nodes: ksm.mergeAcrossNodes,
+        ksm_pages_shared: Math.floor(sharedKib / PAGE_KIB / 4),
+        ksm_pages_sharing: Math.floor(sharedKib / PAGE_KIB),
+        ksm_pages_unshared: 0,
+        ksm_pages_volatile: 0,
+        ksm_full_scans: 0,
+        ksm_shareable: touchedKib,
       },
       guests,
     };
@@ -182,9 +212,19 @@ export class SimMemoryModel {
 }
 
 class SimulatorTelemetry implements HostTelemetrySource {
-  readonly capabilities: TelemetryCapabilities = { hostMemory: true, ksmStats: true, ksmRun: true, ksmTune: true, cpuTune: true, ioTune: true };
+  readonly capabilities: TelemetryCapabilities = {
+    hostMemory: true,
+    ksmStats: true,
+    ksmRun: true,
+    ksmTune: true,
+    cpuTune: true,
+    ioTune: true,
+  };
   private readonly ioTunes = new Map<string, IoTune>();
-  constructor(private readonly model: SimMemoryModel, private readonly hostId: string) {}
+  constructor(
+    private readonly model: SimMemoryModel,
+    private readonly hostId: string,
+  ) {}
   async sample(): Promise<HostTelemetry> {
     return this.model.sample(this.hostId);
   }

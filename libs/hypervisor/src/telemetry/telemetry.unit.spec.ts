@@ -12,24 +12,41 @@ describe('virsh telemetry parsers', () => {
 
   it('nodecpustats, node-memory-tune, meminfo, schedinfo', () => {
     expect(parseNodeCpuStats('user:  100\nsystem:  50\nidle:  800\niowait:  50\n')).toEqual({ busy: 150, total: 1000 });
-    expect(parseNodeMemoryTune('Shared memory:\n\tshm_pages_to_scan   100\n\tshm_sleep_millisecs 20\n\tshm_merge_across_nodes 1\n'))
-      .toEqual({ ksm_pages_to_scan: 100, ksm_sleep_millisecs: 20, ksm_merge_across_nodes: 1 });
-    expect(parseMeminfo('MemTotal: 100 kB\nSwapTotal:  4000 kB\nSwapFree:  3000 kB\nAnonPages: 77 kB\n'))
-      .toEqual({ swap_total: 4000, swap_usage: 1000, anon_pages: 77 });
-    expect(parseSchedinfo('Scheduler      : posix\ncpu_shares     : 1024\nvcpu_period    : 100000\nvcpu_quota     : -1\n'))
-      .toEqual({ quota: -1, period: 100000 });
+    expect(
+      parseNodeMemoryTune('Shared memory:\n\tshm_pages_to_scan   100\n\tshm_sleep_millisecs 20\n\tshm_merge_across_nodes 1\n'),
+    ).toEqual({ ksm_pages_to_scan: 100, ksm_sleep_millisecs: 20, ksm_merge_across_nodes: 1 });
+    expect(parseMeminfo('MemTotal: 100 kB\nSwapTotal:  4000 kB\nSwapFree:  3000 kB\nAnonPages: 77 kB\n')).toEqual({
+      swap_total: 4000,
+      swap_usage: 1000,
+      anon_pages: 77,
+    });
+    expect(parseSchedinfo('Scheduler      : posix\ncpu_shares     : 1024\nvcpu_period    : 100000\nvcpu_quota     : -1\n')).toEqual({
+      quota: -1,
+      period: 100000,
+    });
   });
 
   it('domstats: running guests only, MOM names, unreported statistics absent', () => {
     const text = [
-      "Domain: 'berth-0d2c8a9e-1111-4222-8333-444455556666'", '  state.state=1', '  balloon.current=524288', '  balloon.maximum=1048576',
-      '  balloon.rss=300000', '  balloon.unused=100000', '  vcpu.current=2', '  cpu.time=123456789', '',
-      "Domain: 'other'", '  state.state=5', '  balloon.current=1', '',
+      "Domain: 'berth-0d2c8a9e-1111-4222-8333-444455556666'",
+      '  state.state=1',
+      '  balloon.current=524288',
+      '  balloon.maximum=1048576',
+      '  balloon.rss=300000',
+      '  balloon.unused=100000',
+      '  vcpu.current=2',
+      '  cpu.time=123456789',
+      '',
+      "Domain: 'other'",
+      '  state.state=5',
+      '  balloon.current=1',
+      '',
     ].join('\n');
     const g = parseGuestDomstats(text);
     expect(g).toHaveLength(1);
     expect(g[0]).toEqual({
-      name: 'berth-0d2c8a9e-1111-4222-8333-444455556666', vmId: '0d2c8a9e-1111-4222-8333-444455556666',
+      name: 'berth-0d2c8a9e-1111-4222-8333-444455556666',
+      vmId: '0d2c8a9e-1111-4222-8333-444455556666',
       stats: { balloon_cur: 524288, balloon_max: 1048576, rss: 300000, mem_unused: 100000, vcpu_count: 2, cpu_time: 123456789 },
     });
     expect(g[0]?.stats['mem_available']).toBeUndefined();
@@ -51,7 +68,12 @@ describe('the simulator memory model', () => {
     model.setWorkload(a, 0.75);
     const src = model.source('h1');
     let s = await src.sample();
-    expect(s.guests[0]?.stats).toMatchObject({ balloon_cur: 4 * 1024 ** 2, balloon_max: 4 * 1024 ** 2, rss: 3 * 1024 ** 2, mem_unused: 1024 ** 2 });
+    expect(s.guests[0]?.stats).toMatchObject({
+      balloon_cur: 4 * 1024 ** 2,
+      balloon_max: 4 * 1024 ** 2,
+      rss: 3 * 1024 ** 2,
+      mem_unused: 1024 ** 2,
+    });
     expect(s.host['mem_available']).toBe(8 * 1024 ** 2);
     expect(s.host['mem_free']).toBe(8 * 1024 ** 2 - Math.floor(8 * 1024 ** 2 * 0.02) - 3 * 1024 ** 2);
     await d.setBalloonTarget(a, 2 * 1024 ** 3);

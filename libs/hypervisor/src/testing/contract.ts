@@ -22,8 +22,20 @@ export interface ContractTarget {
 
 export function contractSpec(vmId: string, over: Partial<DomainSpec> = {}): DomainSpec {
   return {
-    vmId, title: `VM ${vmId}`, vcpus: 1, memoryBytes: 128 * 1024 ** 2, pinnedCpus: [], numaCells: [], passthroughCpu: false,
-    hostdevs: [], vfs: [], volumes: [], lazyAllocation: true, diskCache: 'default', networks: [], ...over,
+    vmId,
+    title: `VM ${vmId}`,
+    vcpus: 1,
+    memoryBytes: 128 * 1024 ** 2,
+    pinnedCpus: [],
+    numaCells: [],
+    passthroughCpu: false,
+    hostdevs: [],
+    vfs: [],
+    volumes: [],
+    lazyAllocation: true,
+    diskCache: 'default',
+    networks: [],
+    ...over,
   };
 }
 
@@ -117,7 +129,8 @@ export function driverContract(label: string, setup: () => Promise<ContractTarge
       if (!d.capabilities.lifecycleEvents) return expect(sub).toBeUndefined();
       await d.defineAndStart(contractSpec('k-evt'));
       await d.destroy('k-evt');
-      await expect.poll(() => events.filter((e) => e.vmId === 'k-evt').map((e) => e.kind), { timeout: 10_000 })
+      await expect
+        .poll(() => events.filter((e) => e.vmId === 'k-evt').map((e) => e.kind), { timeout: 10_000 })
         .toEqual(expect.arrayContaining(['started', 'stopped']));
       await d.undefine('k-evt');
     });

@@ -1,5 +1,11 @@
 export {
-  startTestLibvirtd, startSessionLibvirtd, libvirtAvailable, libvirtUsable, type TestLibvirtd, type SessionLibvirtd, type SessionLibvirtdOptions,
+  startTestLibvirtd,
+  startSessionLibvirtd,
+  libvirtAvailable,
+  libvirtUsable,
+  type TestLibvirtd,
+  type SessionLibvirtd,
+  type SessionLibvirtdOptions,
 } from './libvirtd.ts';
 export { startMigrationPair, writeMemoryBlob, withPreloadedMemory, type MigrationPair } from './migration-pair.ts';
 export * from './lxd.ts';

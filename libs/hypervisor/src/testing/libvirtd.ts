@@ -95,10 +95,21 @@ export async function startTestLibvirtd(label = 'test'): Promise<TestLibvirtd> {
   for (const d of ['drivers', 'sock', 'run']) mkdirSync(join(dir, d));
   const port = await freePort();
   const conf = join(dir, 'libvirtd.conf');
-  writeFileSync(conf, [
-    `unix_sock_dir = "${join(dir, 'sock')}"`, 'auth_unix_rw = "none"', 'auth_unix_ro = "none"', 'listen_tcp = 1', 'listen_tls = 0',
-    'listen_addr = "127.0.0.1"', 'auth_tcp = "none"', `tcp_port = "${port}"`, `host_uuid = "${randomUUID()}"`, '',
-  ].join('\n'));
+  writeFileSync(
+    conf,
+    [
+      `unix_sock_dir = "${join(dir, 'sock')}"`,
+      'auth_unix_rw = "none"',
+      'auth_unix_ro = "none"',
+      'listen_tcp = 1',
+      'listen_tls = 0',
+      'listen_addr = "127.0.0.1"',
+      'auth_tcp = "none"',
+      `tcp_port = "${port}"`,
+      `host_uuid = "${randomUUID()}"`,
+      '',
+    ].join('\n'),
+  );
   const log = join(dir, 'libvirtd.log');
   const fd = openSync(log, 'a');
   const daemon = spawn('/usr/sbin/libvirtd', ['-f', conf, '--listen', '-p', join(dir, 'run', 'libvirtd.pid')], {
@@ -164,7 +175,8 @@ export async function startSessionLibvirtd(userOrOptions: string | SessionLibvir
   writeFileSync(join(confDir, 'libvirtd.conf'), `host_uuid = "${randomUUID()}"\n`);
   // `migration_address` is refused by session daemons; the listen address comes with each migration.
   writeFileSync(join(confDir, 'qemu.conf'), `migration_port_min = ${migrationPorts[0]}\nmigration_port_max = ${migrationPorts[1]}\n`);
-  for (const p of [home, run, join(home, '.config'), confDir, join(confDir, 'libvirtd.conf'), join(confDir, 'qemu.conf')]) chownSync(p, uid, gid);
+  for (const p of [home, run, join(home, '.config'), confDir, join(confDir, 'libvirtd.conf'), join(confDir, 'qemu.conf')])
+    chownSync(p, uid, gid);
   const env = { HOME: home, XDG_RUNTIME_DIR: run };
   const log = join(home, 'libvirtd.log');
   const fd = openSync(log, 'a');
@@ -177,7 +189,10 @@ export async function startSessionLibvirtd(userOrOptions: string | SessionLibvir
   const poolDir = join(home, 'pool');
   mkdirSync(poolDir);
   chownSync(poolDir, uid, gid);
-  for (const args of [['pool-define-as', 'default-pool', 'dir', '--target', poolDir], ['pool-start', 'default-pool']]) {
+  for (const args of [
+    ['pool-define-as', 'default-pool', 'dir', '--target', poolDir],
+    ['pool-start', 'default-pool'],
+  ]) {
     await runVirsh({ uri, timeoutMillis: 15_000 }, args);
   }
   return {
@@ -189,7 +204,10 @@ export async function startSessionLibvirtd(userOrOptions: string | SessionLibvir
     async stop() {
       // Guests are QEMU processes of the daemon's user: power them off before the daemon goes.
       const names = await runVirsh({ uri, timeoutMillis: 10_000 }, ['list', '--name']).catch(() => '');
-      for (const n of names.split('\n').map((s) => s.trim()).filter(Boolean)) {
+      for (const n of names
+        .split('\n')
+        .map((s) => s.trim())
+        .filter(Boolean)) {
         await runVirsh({ uri, timeoutMillis: 10_000 }, ['destroy', n]).catch(() => undefined);
       }
       const pidFile = join(run, 'libvirt', 'libvirtd.pid');

@@ -1,5 +1,16 @@
 import { execFile, execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, symlinkSync, writeFileSync, copyFileSync } from 'node:fs';
+import {
+  chmodSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  openSync,
+  readFileSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+  copyFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -45,10 +56,12 @@ export interface TestLxd {
 export const LXD_IMAGE_ALIAS = 'berth-busybox';
 
 export function lxdAvailable(): string | undefined {
-  for (const bin of ['/usr/bin/lxd', '/usr/bin/lxc', '/bin/busybox', '/usr/bin/unshare', '/usr/bin/openssl']) if (!existsSync(bin)) return `${bin} is not installed`;
+  for (const bin of ['/usr/bin/lxd', '/usr/bin/lxc', '/bin/busybox', '/usr/bin/unshare', '/usr/bin/openssl'])
+    if (!existsSync(bin)) return `${bin} is not installed`;
   if (!existsSync('/usr/share/OVMF')) return 'ovmf is not installed';
   try {
-    if (!execFileSync('file', ['-L', '/bin/busybox'], { encoding: 'utf8' }).includes('statically linked')) return '/bin/busybox is not busybox-static';
+    if (!execFileSync('file', ['-L', '/bin/busybox'], { encoding: 'utf8' }).includes('statically linked'))
+      return '/bin/busybox is not busybox-static';
   } catch {
     // `file` missing: busybox-static is checked by the install script
   }
@@ -69,10 +82,27 @@ export function lxdUsable(): boolean {
 export function makeClientCertificate(name = 'berth'): LxdCredentials {
   const dir = mkdtempSync(join(tmpdir(), 'berth-lxd-cert-'));
   try {
-    execFileSync('openssl', [
-      'req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:secp384r1', '-nodes', '-keyout', join(dir, 'client.key'),
-      '-out', join(dir, 'client.crt'), '-days', '30', '-subj', `/CN=${name}`,
-    ], { stdio: 'ignore' });
+    execFileSync(
+      'openssl',
+      [
+        'req',
+        '-x509',
+        '-newkey',
+        'ec',
+        '-pkeyopt',
+        'ec_paramgen_curve:secp384r1',
+        '-nodes',
+        '-keyout',
+        join(dir, 'client.key'),
+        '-out',
+        join(dir, 'client.crt'),
+        '-days',
+        '30',
+        '-subj',
+        `/CN=${name}`,
+      ],
+      { stdio: 'ignore' },
+    );
     return { certPem: readFileSync(join(dir, 'client.crt'), 'utf8'), keyPem: readFileSync(join(dir, 'client.key'), 'utf8') };
   } finally {
     rmSync(dir, { recursive: true, force: true });
@@ -85,15 +115,22 @@ function buildImage(dir: string): string {
   copyFileSync('/bin/busybox', join(root, 'bin', 'busybox'));
   chmodSync(join(root, 'bin', 'busybox'), 0o755);
   for (const c of ['sh', 'sleep', 'cat', 'ls', 'touch', 'rm', 'mount', 'free']) symlinkSync('busybox', join(root, 'bin', c));
-  writeFileSync(join(root, 'sbin', 'init'), [
-    '#!/bin/sh',
-    "trap '[ -e /stubborn ] || exit 0' PWR TERM",
-    'while :; do sleep 3600 & wait; done',
-    '',
-  ].join('\n'), { mode: 0o755 });
-  writeFileSync(join(dir, 'image', 'metadata.yaml'), [
-    'architecture: x86_64', `creation_date: ${Math.floor(Date.now() / 1000)}`, 'properties:', '  description: Berth busybox test image', '  os: busybox', '',
-  ].join('\n'));
+  writeFileSync(
+    join(root, 'sbin', 'init'),
+    ['#!/bin/sh', "trap '[ -e /stubborn ] || exit 0' PWR TERM", 'while :; do sleep 3600 & wait; done', ''].join('\n'),
+    { mode: 0o755 },
+  );
+  writeFileSync(
+    join(dir, 'image', 'metadata.yaml'),
+    [
+      'architecture: x86_64',
+      `creation_date: ${Math.floor(Date.now() / 1000)}`,
+      'properties:',
+      '  description: Berth busybox test image',
+      '  os: busybox',
+      '',
+    ].join('\n'),
+  );
   const tarball = join(dir, 'busybox.tar.gz');
   execFileSync('tar', ['-C', join(dir, 'image'), '-czf', tarball, 'metadata.yaml', 'rootfs']);
   return tarball;
@@ -134,7 +171,9 @@ export async function startTestLxd(opts: { label?: string; vm?: boolean } = {}):
         `exec lxd --group root --logfile ${log}`,
       ].join('\n');
       daemon = spawn('unshare', ['-m', '--propagation', 'private', 'sh', '-c', script], {
-        env: { ...env, PATH: `${join(dir, 'bin')}:${process.env['PATH'] ?? '/usr/bin:/bin'}` }, detached: true, stdio: ['ignore', out, out],
+        env: { ...env, PATH: `${join(dir, 'bin')}:${process.env['PATH'] ?? '/usr/bin:/bin'}` },
+        detached: true,
+        stdio: ['ignore', out, out],
       });
     } else {
       daemon = spawn('lxd', ['--group', 'root', '--logfile', log], { env, detached: true, stdio: ['ignore', out, out] });
@@ -150,12 +189,24 @@ export async function startTestLxd(opts: { label?: string; vm?: boolean } = {}):
   await launch();
   const port = await freePort();
   const preseed = [
-    'config:', `  core.https_address: 127.0.0.1:${port}`,
-    'storage_pools:', '- name: default', '  driver: dir',
-    'profiles:', '- name: default', '  devices:', '    root:', '      path: /', '      pool: default', '      type: disk', '',
+    'config:',
+    `  core.https_address: 127.0.0.1:${port}`,
+    'storage_pools:',
+    '- name: default',
+    '  driver: dir',
+    'profiles:',
+    '- name: default',
+    '  devices:',
+    '    root:',
+    '      path: /',
+    '      pool: default',
+    '      type: disk',
+    '',
   ].join('\n');
   await new Promise<void>((resolve, reject) => {
-    const p = execFile('lxd', ['init', '--preseed'], { env }, (err, _out, stderr) => (err ? reject(new Error(`lxd init --preseed failed: ${stderr || err.message}`)) : resolve()));
+    const p = execFile('lxd', ['init', '--preseed'], { env }, (err, _out, stderr) =>
+      err ? reject(new Error(`lxd init --preseed failed: ${stderr || err.message}`)) : resolve(),
+    );
     p.stdin?.end(preseed);
   });
   const lxc = async (...args: string[]): Promise<string> => (await run('lxc', args, { env, maxBuffer: 16 * 1024 * 1024 })).stdout;

@@ -22,7 +22,9 @@ export interface MigrationPair {
 
 const over = (d: SessionLibvirtd): Pick<MigrateOptions, 'destinationUri' | 'migrateUri' | 'listenAddress'> => ({
   // No port in the data-plane URI: the destination picks one from its own range.
-  destinationUri: d.uri, migrateUri: 'tcp://127.0.0.1', listenAddress: '127.0.0.1',
+  destinationUri: d.uri,
+  migrateUri: 'tcp://127.0.0.1',
+  listenAddress: '127.0.0.1',
 });
 
 export async function startMigrationPair(user = 'nobody'): Promise<MigrationPair> {
@@ -71,7 +73,11 @@ export function writeMemoryBlob(session: SessionLibvirtd, bytes: number, name = 
 export function withPreloadedMemory(domainXml: string, file: string, address = 0x1000000): string {
   if (/[,\s'"<>&]/.test(file)) throw new Error(`blob path ${file} must not contain commas, spaces, quotes or markup`);
   const withNs = domainXml.replace(/<domain\b([^>]*)>/, (_m, attrs: string) =>
-    attrs.includes('xmlns:qemu') ? `<domain${attrs}>` : `<domain${attrs} xmlns:qemu="http://libvirt.org/schemas/domain/qemu/1.0">`);
+    attrs.includes('xmlns:qemu') ? `<domain${attrs}>` : `<domain${attrs} xmlns:qemu="http://libvirt.org/schemas/domain/qemu/1.0">`,
+  );
   const arg = `loader,file=${file},addr=0x${address.toString(16)},force-raw=on`;
-  return withNs.replace(/<\/domain>\s*$/, `<qemu:commandline><qemu:arg value="-device"/><qemu:arg value="${arg}"/></qemu:commandline></domain>\n`);
+  return withNs.replace(
+    /<\/domain>\s*$/,
+    `<qemu:commandline><qemu:arg value="-device"/><qemu:arg value="${arg}"/></qemu:commandline></domain>\n`,
+  );
 }

@@ -73,7 +73,10 @@ export class CapacityWaits {
       this.since = this.changes[0];
     }
     if (gained.size > 0) {
-      const room = [...gained].map((id) => hosts.get(id)).map((h) => (h === undefined ? undefined : this.deps.snapshotOf(h))).filter((s): s is HostSnapshot => s !== undefined);
+      const room = [...gained]
+        .map((id) => hosts.get(id))
+        .map((h) => (h === undefined ? undefined : this.deps.snapshotOf(h)))
+        .filter((s): s is HostSnapshot => s !== undefined);
       if (room.length > 0) {
         for (const vm of await this.deps.waiting(trx)) {
           if (wake.has(vm.core.vmId)) continue;

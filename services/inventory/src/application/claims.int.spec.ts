@@ -37,7 +37,24 @@ describe.skipIf(!(await infraAvailable('postgres')))('claims against real Postgr
   });
 
   const compose = async (vmId: string, vcpus: number): Promise<void> => {
-    await vms.compose({ vmId, spec: { name: vmId, vcpus, memoryBytes: GiB, disks: [], devices: [], nics: [], numaNodes: [], passthroughCpu: false, highPerformance: false, priority: 0, tags: [], allowedHosts: [], affinity: [] } });
+    await vms.compose({
+      vmId,
+      spec: {
+        name: vmId,
+        vcpus,
+        memoryBytes: GiB,
+        disks: [],
+        devices: [],
+        nics: [],
+        numaNodes: [],
+        passthroughCpu: false,
+        highPerformance: false,
+        priority: 0,
+        tags: [],
+        allowedHosts: [],
+        affinity: [],
+      },
+    });
   };
 
   const claimFor = async (vmId: string, hostId: string, vcpus: number): Promise<{ claim: Claim; generation: number }> => {
@@ -87,7 +104,14 @@ describe.skipIf(!(await infraAvailable('postgres')))('claims against real Postgr
         const results: { hostId: string; vmId: string; outcome: 'won' | 'conflict' | 'no-fit' | 'other' }[] = [];
         for (const a of mine) {
           try {
-            await claimer.claim({ vmId: a.vmId, hostId: a.hostId, expectedGeneration: a.generation, claim: a.claim, explanation: { claimer: c }, alternates: [] });
+            await claimer.claim({
+              vmId: a.vmId,
+              hostId: a.hostId,
+              expectedGeneration: a.generation,
+              claim: a.claim,
+              explanation: { claimer: c },
+              alternates: [],
+            });
             results.push({ hostId: a.hostId, vmId: a.vmId, outcome: 'won' });
           } catch (e) {
             const outcome = e instanceof ConcurrencyError ? 'conflict' : e instanceof IllegalStateError ? 'no-fit' : 'other';
@@ -101,15 +125,30 @@ describe.skipIf(!(await infraAvailable('postgres')))('claims against real Postgr
     expect(all.filter((r) => r.outcome === 'other')).toEqual([]);
     expect(all.filter((r) => r.outcome === 'no-fit')).toEqual([]);
     for (const hostId of hostIds) {
-      expect(all.filter((r) => r.hostId === hostId && r.outcome === 'won'), hostId).toHaveLength(1);
-      expect(all.filter((r) => r.hostId === hostId && r.outcome === 'conflict'), hostId).toHaveLength(CLAIMERS - 1);
+      expect(
+        all.filter((r) => r.hostId === hostId && r.outcome === 'won'),
+        hostId,
+      ).toHaveLength(1);
+      expect(
+        all.filter((r) => r.hostId === hostId && r.outcome === 'conflict'),
+        hostId,
+      ).toHaveLength(CLAIMERS - 1);
     }
 
     // A loser retrying with fresh data learns the resource is gone (it does not fit any more).
     const loser = all.find((r) => r.outcome === 'conflict')!;
     const fresh = await hosts.get(loser.hostId);
     const stale = attempts.find((a) => a.vmId === loser.vmId)!;
-    await expect(vms.claim({ vmId: loser.vmId, hostId: loser.hostId, expectedGeneration: fresh.generation, claim: stale.claim, explanation: {}, alternates: [] })).rejects.toBeInstanceOf(IllegalStateError);
+    await expect(
+      vms.claim({
+        vmId: loser.vmId,
+        hostId: loser.hostId,
+        expectedGeneration: fresh.generation,
+        claim: stale.claim,
+        explanation: {},
+        alternates: [],
+      }),
+    ).rejects.toBeInstanceOf(IllegalStateError);
 
     // At every prefix of every host's log, nothing is overbooked; the log holds one winner per host.
     for (const hostId of hostIds) {
@@ -125,7 +164,15 @@ describe.skipIf(!(await infraAvailable('postgres')))('claims against real Postgr
     await hosts.register({ hostId: 'idem', spec: hostSpec({ name: 'idem', cpus: 2 }) });
     await compose('idem-vm', 1);
     const { claim, generation } = await claimFor('idem-vm', 'idem', 1);
-    const req = { commandId: 'cmd-idem-1', vmId: 'idem-vm', hostId: 'idem', expectedGeneration: generation, claim, explanation: {}, alternates: [] };
+    const req = {
+      commandId: 'cmd-idem-1',
+      vmId: 'idem-vm',
+      hostId: 'idem',
+      expectedGeneration: generation,
+      claim,
+      explanation: {},
+      alternates: [],
+    };
     const first = await vms.claim(req);
     const second = await vms.claim(req);
     expect(second.generation).toBe(first.generation);

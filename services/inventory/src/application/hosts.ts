@@ -13,7 +13,8 @@ const { hostStreamId, HARDWARE_CONFIG_STREAM } = inventoryEvents;
 const HOST_ID = /^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/;
 
 export function checkHostId(hostId: string, field = 'hostId'): void {
-  if (!HOST_ID.test(hostId)) throw new ValidationError({ field, reason: `must be 1-63 of [a-z0-9-], not starting or ending with '-', got '${hostId}'` });
+  if (!HOST_ID.test(hostId))
+    throw new ValidationError({ field, reason: `must be 1-63 of [a-z0-9-], not starting or ending with '-', got '${hostId}'` });
 }
 
 function activeOrNotFound(host: Host, hostId: string): ActiveHost {
@@ -79,7 +80,9 @@ export class HostCommands {
     const r = await this.batcher.execute({
       streamIds: [HARDWARE_CONFIG_STREAM],
       ...(input.commandId ? { commandId: input.commandId } : {}),
-      decide: ([config]) => [decideHardwareConfig({ type: 'ApplyHardwareConfig', config: input.config, source: input.source }, configOf(config))],
+      decide: ([config]) => [
+        decideHardwareConfig({ type: 'ApplyHardwareConfig', config: input.config, source: input.source }, configOf(config)),
+      ],
     });
     return configOf(r.states[0]).version;
   }

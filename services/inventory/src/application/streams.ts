@@ -4,7 +4,12 @@ import type { HostEvent } from '../domain/host/events.ts';
 import { evolveHost, initialHost, type Host } from '../domain/host/state.ts';
 import type { VmEvent } from '../domain/vm/events.ts';
 import { evolveVm, initialVm, type Vm } from '../domain/vm/state.ts';
-import { evolveHardwareConfig, initialHardwareConfig, type HardwareConfigEvent, type HardwareConfigState } from '../domain/hardware-config/decide.ts';
+import {
+  evolveHardwareConfig,
+  initialHardwareConfig,
+  type HardwareConfigEvent,
+  type HardwareConfigState,
+} from '../domain/hardware-config/decide.ts';
 
 /** A VM with the times of its first and last events (what the API shows as requested/updated). */
 export interface VmRecord {

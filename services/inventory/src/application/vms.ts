@@ -83,7 +83,10 @@ export class VmCommands {
             const vm = vmOf(vmState);
             const decided = decideVm(command, vm);
             const placement = placementOf(vm);
-            const releases = releaseReason !== undefined && placement !== undefined && decided.some((e) => e.type === 'VmDeleted' || e.type === 'VmProvisionFailed');
+            const releases =
+              releaseReason !== undefined &&
+              placement !== undefined &&
+              decided.some((e) => e.type === 'VmDeleted' || e.type === 'VmProvisionFailed');
             if (!releases) return [decided, []];
             if (placement.hostId !== hostId) throw new PlacementMoved();
             return [decided, decideHost({ type: 'ReleaseClaim', vmId, reason: releaseReason }, hostOf(hostState))];
@@ -100,11 +103,19 @@ export class VmCommands {
     const vmId = input.vmId || (await priorId(this.batcher.store, input.commandId, 'vm-')) || newId();
     const knownPools = input.spec.disks.some((d) => d.pool !== undefined) ? await this.knownPools() : new Set<string>();
     const now = this.clock().toISOString();
-    return this.run(vmId, input.commandId, { type: 'ComposeVm', vmId, spec: input.spec, knownPools, waitForCapacityMillis: input.waitForCapacityMillis ?? 0, now });
+    return this.run(vmId, input.commandId, {
+      type: 'ComposeVm',
+      vmId,
+      spec: input.spec,
+      knownPools,
+      waitForCapacityMillis: input.waitForCapacityMillis ?? 0,
+      now,
+    });
   }
 
   /** A VM waiting for capacity is requested again (capacity appeared that may fit it); otherwise nothing. */
-  requeueForCapacity = (i: { commandId: string; vmId: string }): Promise<VmView> => this.run(i.vmId, i.commandId, { type: 'RequeueForCapacity' });
+  requeueForCapacity = (i: { commandId: string; vmId: string }): Promise<VmView> =>
+    this.run(i.vmId, i.commandId, { type: 'RequeueForCapacity' });
 
   /** A VM waiting for capacity past its deadline fails with the last explanation; otherwise nothing. */
   expireCapacityWait = (i: { commandId: string; vmId: string }): Promise<VmView> =>
@@ -130,13 +141,26 @@ export class VmCommands {
 
   delete = (i: { commandId?: string; vmId: string }): Promise<VmView> => this.run(i.vmId, i.commandId, { type: 'DeleteVm' }, 'VM deleted');
   start = (i: { commandId?: string; vmId: string }): Promise<VmView> => this.run(i.vmId, i.commandId, { type: 'StartVm' });
-  stop = (i: { commandId?: string; vmId: string; force: boolean }): Promise<VmView> => this.run(i.vmId, i.commandId, { type: 'StopVm', force: i.force });
+  stop = (i: { commandId?: string; vmId: string; force: boolean }): Promise<VmView> =>
+    this.run(i.vmId, i.commandId, { type: 'StopVm', force: i.force });
   reboot = (i: { commandId?: string; vmId: string }): Promise<VmView> => this.run(i.vmId, i.commandId, { type: 'RebootVm' });
 
   /** Fails the VM's placement, or has it wait for capacity while its deadline is ahead. */
-  reportPlacementFailed(i: { commandId?: string; vmId: string; reason: string; explanation: unknown; viewPosition?: inventoryEvents.LogPosition }): Promise<VmView> {
+  reportPlacementFailed(i: {
+    commandId?: string;
+    vmId: string;
+    reason: string;
+    explanation: unknown;
+    viewPosition?: inventoryEvents.LogPosition;
+  }): Promise<VmView> {
     const { reason, explanation, viewPosition } = i;
-    return this.run(i.vmId, i.commandId, { type: 'FailPlacement', reason, explanation, now: this.clock().toISOString(), ...(viewPosition !== undefined ? { viewPosition } : {}) });
+    return this.run(i.vmId, i.commandId, {
+      type: 'FailPlacement',
+      reason,
+      explanation,
+      now: this.clock().toISOString(),
+      ...(viewPosition !== undefined ? { viewPosition } : {}),
+    });
   }
 
   /**
@@ -155,8 +179,10 @@ export class VmCommands {
   }): Promise<{ generation: number; vm: VmView }> {
     checkVmId(input.vmId);
     checkHostId(input.hostId);
-    if (input.claim.vmId !== input.vmId) throw new ValidationError({ field: 'claim.vmId', reason: `must be the VM claimed for (${input.vmId})` });
-    if (input.claim.hostId !== input.hostId) throw new ValidationError({ field: 'claim.hostId', reason: `must be the host claimed on (${input.hostId})` });
+    if (input.claim.vmId !== input.vmId)
+      throw new ValidationError({ field: 'claim.vmId', reason: `must be the VM claimed for (${input.vmId})` });
+    if (input.claim.hostId !== input.hostId)
+      throw new ValidationError({ field: 'claim.hostId', reason: `must be the host claimed on (${input.hostId})` });
     const r = await this.batcher.execute({
       streamIds: [hostStreamId(input.hostId), vmStreamId(input.vmId)],
       ...(input.commandId ? { commandId: input.commandId } : {}),
@@ -166,7 +192,10 @@ export class VmCommands {
         if (vm.status === 'absent') throw new NotFoundError('vm', input.vmId);
         // The claim must give the VM what it asked for (cells, pinning) before it can lock anything.
         const mismatch = vm.status === 'requested' ? claimMatchesVm(vm.core.spec, input.claim) : [];
-        if (mismatch.length > 0) throw new ValidationError(mismatch.map((f) => ({ field: `claim.${f.filter === 'numa' ? 'numaCells' : f.filter}`, reason: f.detail })));
+        if (mismatch.length > 0)
+          throw new ValidationError(
+            mismatch.map((f) => ({ field: `claim.${f.filter === 'numa' ? 'numaCells' : f.filter}`, reason: f.detail })),
+          );
         const hostEvents = decideHost({ type: 'ClaimResources', claim: input.claim, expectedGeneration: input.expectedGeneration }, host);
         if (hostEvents.length === 0 || host.status !== 'active') return [[], []];
         const placement = {
@@ -200,8 +229,10 @@ export class VmCommands {
     checkVmId(input.vmId);
     checkHostId(input.hostId);
     if (input.migrationId.trim() === '') throw new ValidationError({ field: 'migrationId', reason: 'is required' });
-    if (input.claim.vmId !== input.vmId) throw new ValidationError({ field: 'claim.vmId', reason: `must be the VM migrated (${input.vmId})` });
-    if (input.claim.hostId !== input.hostId) throw new ValidationError({ field: 'claim.hostId', reason: `must be the destination (${input.hostId})` });
+    if (input.claim.vmId !== input.vmId)
+      throw new ValidationError({ field: 'claim.vmId', reason: `must be the VM migrated (${input.vmId})` });
+    if (input.claim.hostId !== input.hostId)
+      throw new ValidationError({ field: 'claim.hostId', reason: `must be the destination (${input.hostId})` });
     const r = await this.batcher.execute({
       streamIds: [hostStreamId(input.hostId), vmStreamId(input.vmId)],
       ...(input.commandId ? { commandId: input.commandId } : {}),
@@ -212,24 +243,48 @@ export class VmCommands {
         if (host.status !== 'active') throw new NotFoundError('host', input.hostId);
         if (migrationOf(vm)?.migrationId === input.migrationId) return [[], []];
         const hostEvents = decideHost({ type: 'ClaimResources', claim: input.claim, expectedGeneration: input.expectedGeneration }, host);
-        const destination = { hostId: input.hostId, hypervisorUri: host.record.hypervisorUri, claim: input.claim, generation: hostState!.version + hostEvents.length };
-        return [hostEvents, decideVm({ type: 'BeginMigration', migrationId: input.migrationId, destination, automatic: input.automatic }, vm)] as readonly NewEvent[][];
+        const destination = {
+          hostId: input.hostId,
+          hypervisorUri: host.record.hypervisorUri,
+          claim: input.claim,
+          generation: hostState!.version + hostEvents.length,
+        };
+        return [
+          hostEvents,
+          decideVm({ type: 'BeginMigration', migrationId: input.migrationId, destination, automatic: input.automatic }, vm),
+        ] as readonly NewEvent[][];
       },
     });
     const view1 = view(input.vmId, r.states[1]!);
     const m = migrationOf(view1.vm);
     // The VM's record of the migration says where the claim is (also when this was a repeat).
-    return { generation: m?.destination.generation ?? hostOf(r.states[0]).generation, hypervisorUri: m?.destination.hypervisorUri ?? '', vm: view1 };
+    return {
+      generation: m?.destination.generation ?? hostOf(r.states[0]).generation,
+      hypervisorUri: m?.destination.hypervisorUri ?? '',
+      vm: view1,
+    };
   }
 
   /** Live migration, switch-over confirmed: the VM is on the destination and its source claim is released (one commit). */
   async completeMigration(input: { commandId?: string; vmId: string; migrationId: string }): Promise<VmView> {
-    return this.endMigration(input, { type: 'CompleteMigration', migrationId: input.migrationId }, 'VmMigrated', (vm) => placementOf(vm)?.hostId, 'migrated away');
+    return this.endMigration(
+      input,
+      { type: 'CompleteMigration', migrationId: input.migrationId },
+      'VmMigrated',
+      (vm) => placementOf(vm)?.hostId,
+      'migrated away',
+    );
   }
 
   /** Live migration ended without a switch-over: the destination claim is released, the VM stays where it runs. */
   async abortMigration(input: { commandId?: string; vmId: string; migrationId: string; reason: string }): Promise<VmView> {
-    return this.endMigration(input, { type: 'AbortMigration', migrationId: input.migrationId, reason: input.reason }, 'VmMigrationAborted', (vm) => migrationOf(vm)?.destination.hostId, `migration aborted: ${input.reason}`);
+    return this.endMigration(
+      input,
+      { type: 'AbortMigration', migrationId: input.migrationId, reason: input.reason },
+      'VmMigrationAborted',
+      (vm) => migrationOf(vm)?.destination.hostId,
+      `migration aborted: ${input.reason}`,
+    );
   }
 
   private async endMigration(
@@ -292,7 +347,9 @@ export class VmCommands {
         case 'VmStopped':
           return { type: 'RecordStopped', hostId: r.hostId };
         case 'VmOperationFailed':
-          return r.operation === undefined ? undefined : { type: 'RecordOperationFailed', hostId: r.hostId, operation: r.operation, reason: r.reason };
+          return r.operation === undefined
+            ? undefined
+            : { type: 'RecordOperationFailed', hostId: r.hostId, operation: r.operation, reason: r.reason };
         case 'VmProvisionFailed':
           return { type: 'RecordProvisionFailed', hostId: r.hostId, reason: r.reason, maxAttempts: this.maxProvisionAttempts };
         case 'VmDeleted':
@@ -303,7 +360,8 @@ export class VmCommands {
     })();
     if (!command) return undefined;
     // Only these two can end the VM's claim; the other reports touch the VM stream alone.
-    const releaseReason = type === 'VmDeleted' ? 'VM deleted' : type === 'VmProvisionFailed' ? `provisioning failed: ${r.reason}` : undefined;
+    const releaseReason =
+      type === 'VmDeleted' ? 'VM deleted' : type === 'VmProvisionFailed' ? `provisioning failed: ${r.reason}` : undefined;
     return this.run(r.vmId, commandId, command, releaseReason);
   }
 }

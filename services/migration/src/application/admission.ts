@@ -1,4 +1,12 @@
-import { admitMany, type Admission, type AdmissionRound, type InFlightMigration, type MigrationCaps, type MigrationRequest, admit } from '../domain/caps/caps.ts';
+import {
+  admitMany,
+  type Admission,
+  type AdmissionRound,
+  type InFlightMigration,
+  type MigrationCaps,
+  type MigrationRequest,
+  admit,
+} from '../domain/caps/caps.ts';
 
 /**
  * The one place every migration of this process takes its slot: evacuations, the balancer and

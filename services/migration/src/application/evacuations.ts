@@ -49,7 +49,10 @@ export class EvacuationRunner {
     const active = isActive(current) ? current : undefined;
     const migrating = new Set(this.deps.gate.list().map((m) => m.vmId));
     return planEvacuation({
-      hostId, view, trigger: active?.trigger ?? trigger, caps: this.caps,
+      hostId,
+      view,
+      trigger: active?.trigger ?? trigger,
+      caps: this.caps,
       vms: vms.map((v) => (migrating.has(v.spec.vmId) || active?.running.has(v.spec.vmId) ? { ...v, status: 'migrating' } : v)),
       excludedFor: (vmId) => active?.failedDestinations.get(vmId) ?? [],
       ...(maxMoves !== undefined && { maxMoves }),
@@ -64,7 +67,13 @@ export class EvacuationRunner {
     const state = host.capacity.state;
     // Put back on cancel: what the host was before maintenance was asked for.
     const previousState = state === 'maintenance-preparing' || state === 'maintenance' ? 'enabled' : state;
-    const e = await this.deps.log.execute(hostId, commandId, { type: 'StartEvacuation', hostId, previousState, plan, at: iso(this.deps.clock.now()) });
+    const e = await this.deps.log.execute(hostId, commandId, {
+      type: 'StartEvacuation',
+      hostId,
+      previousState,
+      plan,
+      at: iso(this.deps.clock.now()),
+    });
     if (!hostStateKnown && state !== 'maintenance-preparing' && state !== 'maintenance') {
       await this.deps.hosts.setHostState(hostId, 'maintenance', `evacuation ${isActive(e) ? e.evacuationId : ''} (${trigger})`);
     }
@@ -73,9 +82,18 @@ export class EvacuationRunner {
   }
 
   async cancel(hostId: string, abortRunning: boolean, reason: string, commandId: string): Promise<Evacuation> {
-    const e = await this.deps.log.execute(hostId, commandId, { type: 'CancelEvacuation', abortRunning, reason, at: iso(this.deps.clock.now()) });
+    const e = await this.deps.log.execute(hostId, commandId, {
+      type: 'CancelEvacuation',
+      abortRunning,
+      reason,
+      at: iso(this.deps.clock.now()),
+    });
     if (e.status === 'cancelling' && abortRunning) {
-      await Promise.all([...e.running.values()].map((m) => this.deps.migrations.abort(m.migrationId, `evacuation cancelled: ${reason}`).catch(() => undefined)));
+      await Promise.all(
+        [...e.running.values()].map((m) =>
+          this.deps.migrations.abort(m.migrationId, `evacuation cancelled: ${reason}`).catch(() => undefined),
+        ),
+      );
     }
     this.kick(hostId);
     return e;
@@ -92,7 +110,14 @@ export class EvacuationRunner {
     const hostId = this.moving.get(vmId);
     if (hostId === undefined) return;
     this.moving.delete(vmId);
-    await this.deps.log.execute(hostId, `${migrationId}:ended`, { type: 'RecordMoveEnded', vmId, migrationId, outcome, reason, at: iso(this.deps.clock.now()) });
+    await this.deps.log.execute(hostId, `${migrationId}:ended`, {
+      type: 'RecordMoveEnded',
+      vmId,
+      migrationId,
+      outcome,
+      reason,
+      at: iso(this.deps.clock.now()),
+    });
     this.kick(hostId);
     // The freed slot may serve another drain: each waiting one gets a pass (cheap: it plans only
     // as many moves as slots are free, and the gate gives each slot once).
@@ -148,7 +173,13 @@ export class EvacuationRunner {
     const caps = this.caps;
     const slots = Math.max(0, Math.min(caps.outboundPerHost - e.running.size, caps.fleet - this.deps.gate.running));
     const plan = await this.plan(hostId, e.trigger, slots);
-    if (plan.moves.length === 0 && plan.blockers.length === 0 && plan.inFlight.length === 0 && plan.deferred.length === 0 && e.running.size === 0) {
+    if (
+      plan.moves.length === 0 &&
+      plan.blockers.length === 0 &&
+      plan.inFlight.length === 0 &&
+      plan.deferred.length === 0 &&
+      e.running.size === 0
+    ) {
       await this.deps.log.execute(hostId, `${e.evacuationId}:completed`, { type: 'CompleteEvacuation', at: iso(now) });
       return;
     }
@@ -158,15 +189,27 @@ export class EvacuationRunner {
     if (round.waiting.length > 0 || plan.deferred.length > 0) {
       this.slotWaiters.add(hostId);
       const c = this.caps;
-      waiting.push({ vmId: '', kind: 'cap', reason: `moves wait for a migration slot (at most ${c.fleet} in the fleet, ${c.outboundPerHost} out of and ${c.inboundPerHost} into each host)`, remedies: [] });
+      waiting.push({
+        vmId: '',
+        kind: 'cap',
+        reason: `moves wait for a migration slot (at most ${c.fleet} in the fleet, ${c.outboundPerHost} out of and ${c.inboundPerHost} into each host)`,
+        remedies: [],
+      });
     }
     // One after the other, in priority order: the log (and the hypervisors) see high priority first.
     for (const m of round.admitted) {
-      const p = this.startMove(e.evacuationId, hostId, m, (e.failedDestinations.get(m.vmId)?.length ?? 0) + 1, waiting).finally(() => this.starting.delete(m.vmId));
+      const p = this.startMove(e.evacuationId, hostId, m, (e.failedDestinations.get(m.vmId)?.length ?? 0) + 1, waiting).finally(() =>
+        this.starting.delete(m.vmId),
+      );
       this.starting.set(m.vmId, p);
       await p;
     }
-    await this.deps.log.execute(hostId, `${e.evacuationId}:waiting:${e.version}`, { type: 'RecordWaiting', waiting, nextRetryAt: iso(now + this.deps.retryMillis), at: iso(now) });
+    await this.deps.log.execute(hostId, `${e.evacuationId}:waiting:${e.version}`, {
+      type: 'RecordWaiting',
+      waiting,
+      nextRetryAt: iso(now + this.deps.retryMillis),
+      at: iso(now),
+    });
   }
 
   private async startMove(evacuationId: string, hostId: string, m: PlannedMove, attempt: number, waiting: WaitingVm[]): Promise<void> {
@@ -175,17 +218,32 @@ export class EvacuationRunner {
     try {
       this.moving.set(m.vmId, hostId);
       ({ migrationId } = await this.deps.migrations.start({
-        commandId, vmId: m.vmId, sourceHostId: hostId, destinationHostId: m.destinationHostId, kind: m.kind,
+        commandId,
+        vmId: m.vmId,
+        sourceHostId: hostId,
+        destinationHostId: m.destinationHostId,
+        kind: m.kind,
         reason: `evacuation ${evacuationId}: ${m.reason}`,
       }));
     } catch (err) {
       this.moving.delete(m.vmId);
       this.deps.gate.release(m.vmId);
-      waiting.push({ vmId: m.vmId, kind: 'no-destination', reason: `the move to ${m.destinationHostId} could not start: ${err instanceof Error ? err.message : String(err)}`, remedies: ['retried automatically'] });
+      waiting.push({
+        vmId: m.vmId,
+        kind: 'no-destination',
+        reason: `the move to ${m.destinationHostId} could not start: ${err instanceof Error ? err.message : String(err)}`,
+        remedies: ['retried automatically'],
+      });
       return;
     }
     await this.deps.log.execute(hostId, commandId, {
-      type: 'RecordMoveStarted', vmId: m.vmId, migrationId, destinationHostId: m.destinationHostId, kind: m.kind, priority: m.priority, at: iso(this.deps.clock.now()),
+      type: 'RecordMoveStarted',
+      vmId: m.vmId,
+      migrationId,
+      destinationHostId: m.destinationHostId,
+      kind: m.kind,
+      priority: m.priority,
+      at: iso(this.deps.clock.now()),
     });
   }
 }

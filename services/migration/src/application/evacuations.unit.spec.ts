@@ -30,16 +30,37 @@ function setup(caps = DEFAULT_CAPS) {
   inventory.addHost(numaHost('dst-b'));
   inventory.place('src', vmSpec({ vmId: 'plain', vcpus: 2, memoryBytes: 4 * GiB, priority: 1 }));
   inventory.place('src', vmSpec({ vmId: 'low', vcpus: 1, memoryBytes: 1 * GiB, priority: 0 }));
-  inventory.place('src', vmSpec({
-    vmId: 'pinned-hp', vcpus: 4, memoryBytes: 8 * GiB, priority: 10, highPerformance: true, cpuPolicy: 'dedicated', passthroughCpu: true,
-    numaNodes: [{ vcpus: 4, memoryBytes: 8 * GiB, pinnedHostNode: 0 }], migrationMode: 'manual',
-  }));
+  inventory.place(
+    'src',
+    vmSpec({
+      vmId: 'pinned-hp',
+      vcpus: 4,
+      memoryBytes: 8 * GiB,
+      priority: 10,
+      highPerformance: true,
+      cpuPolicy: 'dedicated',
+      passthroughCpu: true,
+      numaNodes: [{ vcpus: 4, memoryBytes: 8 * GiB, pinnedHostNode: 0 }],
+      migrationMode: 'manual',
+    }),
+  );
   inventory.place('src', vmSpec({ vmId: 'stuck', vcpus: 1, memoryBytes: 2 * GiB, priority: 5, migrationMode: 'none' }));
   const log = new InMemoryEvacuationLog();
   const starter = new ManualStarter(inventory);
   const gate = new AdmissionGate(caps);
   let now = Date.parse('2026-12-01T00:00:00Z');
-  const runner = new EvacuationRunner({ fleet: inventory, hosts: inventory, migrations: starter, log, gate, clock: { now: () => now }, retryMillis: 30_000, onError: (_h, e) => { throw e; } });
+  const runner = new EvacuationRunner({
+    fleet: inventory,
+    hosts: inventory,
+    migrations: starter,
+    log,
+    gate,
+    clock: { now: () => now },
+    retryMillis: 30_000,
+    onError: (_h, e) => {
+      throw e;
+    },
+  });
   const finish = async (vmId: string) => {
     const r = starter.started.find((s) => s.vmId === vmId)!;
     inventory.switchOver(vmId, r.destinationHostId, true);
@@ -93,7 +114,12 @@ describe('EvacuationRunner', () => {
     expect(e.status).toBe('completed');
     expect(inventory.hosts.get('src')!.capacity.state).toBe('maintenance');
     expect(inventory.overcommitted).toBe(0);
-    expect(e.status === 'completed' && e.history.map((h) => [h.vmId, h.outcome])).toEqual([['pinned-hp', 'completed'], ['plain', 'completed'], ['low', 'completed'], ['stuck', 'completed']]);
+    expect(e.status === 'completed' && e.history.map((h) => [h.vmId, h.outcome])).toEqual([
+      ['pinned-hp', 'completed'],
+      ['plain', 'completed'],
+      ['low', 'completed'],
+      ['stuck', 'completed'],
+    ]);
   });
 
   it('a failed move is retried elsewhere, the failed destination excluded', async () => {

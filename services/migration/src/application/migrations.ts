@@ -38,7 +38,8 @@ export interface MigrateInput {
 /** Which trigger may move a VM of which mode (seed 004). */
 export function modeAllows(mode: VmInfo['migrationMode'], trigger: migrationEvents.MigrationTrigger): string | undefined {
   if (mode === 'none') return 'its migration mode is none: change the mode (to manual or manual-and-automatic) or stop the VM';
-  if (trigger === 'balancer' && mode !== 'manual-and-automatic') return 'its migration mode is manual: only an operator moves it (automatic moves need manual-and-automatic)';
+  if (trigger === 'balancer' && mode !== 'manual-and-automatic')
+    return 'its migration mode is manual: only an operator moves it (automatic moves need manual-and-automatic)';
   return undefined;
 }
 
@@ -101,7 +102,11 @@ export class MigrationCommands {
     const v = new Violations();
     v.check(ID.test(input.vmId), 'vmId', `must be 1-128 of [A-Za-z0-9_.-], got '${input.vmId}'`);
     const destination = input.destination === 'auto' ? '' : input.destination;
-    v.check(destination === '' || HOST_ID.test(destination), 'destinationHostId', `must be a host id or "auto", got '${input.destination}'`);
+    v.check(
+      destination === '' || HOST_ID.test(destination),
+      'destinationHostId',
+      `must be a host id or "auto", got '${input.destination}'`,
+    );
     checkPolicy(input.policy, v);
     v.throwIfAny();
 
@@ -144,7 +149,11 @@ export class MigrationCommands {
   async cancel(input: { commandId?: string; migrationId: string; reason: string }): Promise<ExistingMigration> {
     checkId(input.migrationId, 'migrationId');
     await this.get(input.migrationId);
-    const r = await this.execute(input.migrationId, { type: 'Cancel', reason: input.reason || 'cancelled by the operator' }, input.commandId);
+    const r = await this.execute(
+      input.migrationId,
+      { type: 'Cancel', reason: input.reason || 'cancelled by the operator' },
+      input.commandId,
+    );
     return r.state as ExistingMigration;
   }
 

@@ -25,7 +25,11 @@ export function checkPolicy(p: PolicyOverrides, v: Violations, at = 'policy'): v
   nonNegative(p.bandwidthMiBps, 'bandwidthMiBps');
   nonNegative(p.completionBudgetSecondsPerGiB, 'completionBudgetSecondsPerGiB');
   nonNegative(p.noProgressTimeoutSeconds, 'noProgressTimeoutSeconds');
-  v.check(p.maxAttempts === undefined || (Number.isInteger(p.maxAttempts) && p.maxAttempts >= 0 && p.maxAttempts <= 10), `${at}.maxAttempts`, 'must be a whole number 0..10');
+  v.check(
+    p.maxAttempts === undefined || (Number.isInteger(p.maxAttempts) && p.maxAttempts >= 0 && p.maxAttempts <= 10),
+    `${at}.maxAttempts`,
+    'must be a whole number 0..10',
+  );
 }
 
 /** Zero means "not set" on the wire. */

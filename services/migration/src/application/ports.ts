@@ -50,7 +50,10 @@ export interface ScoreAnswer {
 }
 
 export interface SchedulerPort {
-  score(vm: VmInfo, opts: { excludedHosts: readonly string[]; limit: number; explainHosts?: readonly string[]; explainMissing?: boolean }): Promise<ScoreAnswer>;
+  score(
+    vm: VmInfo,
+    opts: { excludedHosts: readonly string[]; limit: number; explainHosts?: readonly string[]; explainMissing?: boolean },
+  ): Promise<ScoreAnswer>;
 }
 
 export type BeginOutcome =
@@ -62,7 +65,15 @@ export type BeginOutcome =
 
 export interface InventoryPort {
   getVm(vmId: string): Promise<VmInfo>;
-  beginMigration(req: { commandId: string; vmId: string; migrationId: string; hostId: string; expectedGeneration: number; claim: unknown; automatic: boolean }): Promise<BeginOutcome>;
+  beginMigration(req: {
+    commandId: string;
+    vmId: string;
+    migrationId: string;
+    hostId: string;
+    expectedGeneration: number;
+    claim: unknown;
+    automatic: boolean;
+  }): Promise<BeginOutcome>;
   /** Releases the source claim and records the VM on the destination (idempotent). */
   completeMigration(req: { commandId: string; vmId: string; migrationId: string }): Promise<void>;
   /** Releases the destination claim; the VM stays on the source (idempotent, fine when none was taken). */

@@ -87,11 +87,20 @@ export class MigrationRunner {
             automatic: m.core.trigger === 'balancer',
           });
           if (outcome.kind === 'claimed') {
-            await migrations.execute(id, { type: 'RecordDestinationClaimed', attempt, hypervisorUri: outcome.hypervisorUri, generation: outcome.generation });
+            await migrations.execute(id, {
+              type: 'RecordDestinationClaimed',
+              attempt,
+              hypervisorUri: outcome.hypervisorUri,
+              generation: outcome.generation,
+            });
             return true;
           }
           if (outcome.kind === 'refused' || stale >= STALE_CHOICES) {
-            await migrations.execute(id, { type: 'RecordClaimRefused', attempt, reason: `inventory refused the claim on ${destination.hostId}: ${outcome.detail}` });
+            await migrations.execute(id, {
+              type: 'RecordClaimRefused',
+              attempt,
+              reason: `inventory refused the claim on ${destination.hostId}: ${outcome.detail}`,
+            });
             return true;
           }
           // The host moved on since the score: choose again with fresh data, same attempt.
@@ -104,12 +113,21 @@ export class MigrationRunner {
         return true;
       case 'releasing-destination':
         await inventory.abortMigration({ commandId: `${id}:release:${m.attempt}`, vmId: m.core.vmId, migrationId: id, reason: m.reason });
-        await migrations.execute(id, { type: 'RecordDestinationReleased', attempt: m.attempt, now: clock.now().toISOString(), backoffMillis: this.d.retryBackoffMillis });
+        await migrations.execute(id, {
+          type: 'RecordDestinationReleased',
+          attempt: m.attempt,
+          now: clock.now().toISOString(),
+          backoffMillis: this.d.retryBackoffMillis,
+        });
         return true;
       case 'aborting':
         // Cancelled before inventory confirmed the claim: nothing was copied; give the claim back (if taken).
         if (m.destination.hypervisorUri === undefined) {
-          await migrations.execute(id, { type: 'RecordCopyFailed', attempt: m.attempt, reason: `cancelled before the copy started: ${m.reason}` });
+          await migrations.execute(id, {
+            type: 'RecordCopyFailed',
+            attempt: m.attempt,
+            reason: `cancelled before the copy started: ${m.reason}`,
+          });
           return true;
         }
         return false;
@@ -137,12 +155,20 @@ export class MigrationRunner {
     const vm = await inventory.getVm(m.core.vmId);
     const attempt = m.attempt;
     if (vm.status !== 'running' || vm.hostId !== m.core.sourceHostId) {
-      await migrations.execute(id, { type: 'RecordNoDestination', attempt, reason: `VM is ${vm.status} on ${vm.hostId || 'no host'}, no longer running on ${m.core.sourceHostId}` });
+      await migrations.execute(id, {
+        type: 'RecordNoDestination',
+        attempt,
+        reason: `VM is ${vm.status} on ${vm.hostId || 'no host'}, no longer running on ${m.core.sourceHostId}`,
+      });
       return true;
     }
     const excluded = excludedHosts(m);
     const named = attempt === 1 && m.core.requestedDestination !== '' ? m.core.requestedDestination : '';
-    const answer = await scheduler.score(vm, { excludedHosts: excluded, limit: named ? 1000 : 1, ...(named ? { explainHosts: [named] } : {}) });
+    const answer = await scheduler.score(vm, {
+      excludedHosts: excluded,
+      limit: named ? 1000 : 1,
+      ...(named ? { explainHosts: [named] } : {}),
+    });
     const pick = named ? answer.hosts.find((h) => h.hostId === named) : answer.hosts[0];
     if (pick === undefined) {
       const reasons = named ? answer.rejections.get(named) : undefined;
@@ -153,8 +179,14 @@ export class MigrationRunner {
       return true;
     }
     const r = await migrations.execute(id, {
-      type: 'RecordDestinationChosen', attempt, hostId: pick.hostId, generation: pick.generation, claim: pick.claim,
-      explanation: named ? `${pick.hostName} as requested (score ${pick.score.toFixed(4)})` : `${answer.summary}${round > 0 ? ` (choice ${round + 1})` : ''}`,
+      type: 'RecordDestinationChosen',
+      attempt,
+      hostId: pick.hostId,
+      generation: pick.generation,
+      claim: pick.claim,
+      explanation: named
+        ? `${pick.hostName} as requested (score ${pick.score.toFixed(4)})`
+        : `${answer.summary}${round > 0 ? ` (choice ${round + 1})` : ''}`,
       now: clock.now().toISOString(),
     });
     return r.events.length > 0;

@@ -21,7 +21,10 @@ export interface IntakeOptions {
 }
 
 const OPERATIONS: Readonly<Record<string, VmOperation>> = {
-  VmStartRequested: 'start', VmStopRequested: 'stop', VmRebootRequested: 'reboot', VmDeleteRequested: 'delete',
+  VmStartRequested: 'start',
+  VmStopRequested: 'stop',
+  VmRebootRequested: 'reboot',
+  VmDeleteRequested: 'delete',
 };
 
 /** The inventory VM events the intake acts on (the consumer acknowledges the others unread). */
@@ -42,7 +45,10 @@ const hostIdOf = (env: EventEnvelope): string => env.streamId.replace(/^host-/, 
  * id is the command id, so a redelivered message appends nothing. The hypervisor work itself runs
  * in the Provisioner, from the log, so the consumer never blocks on a slow host.
  */
-export function createIntake(o: IntakeOptions): { vm(env: EventEnvelope): Promise<ConsumeResult>; host(env: EventEnvelope): Promise<ConsumeResult> } {
+export function createIntake(o: IntakeOptions): {
+  vm(env: EventEnvelope): Promise<ConsumeResult>;
+  host(env: EventEnvelope): Promise<ConsumeResult>;
+} {
   const clock = o.clock ?? (() => new Date());
   return {
     async vm(env) {
@@ -53,20 +59,26 @@ export function createIntake(o: IntakeOptions): { vm(env: EventEnvelope): Promis
         // Without inventory's attempt, each placement after a failure is the next one.
         const attempt = d.attempt ?? (await nextAttempt(o.vms, vmId));
         const location: Location = { vmId, hostId: d.hostId, hypervisorUri: d.hypervisorUri, attempt };
-        await o.vms.execute(vmId, {
-          type: 'Provision',
-          location,
-          request: {
-            name: d.spec.name, claim: d.claim, passthroughCpu: d.spec.passthroughCpu,
-            // A virtio NIC joins the libvirt network named after its space (`default` without one).
-            networks: d.spec.nics.filter((n) => !n.sriov).map((n) => n.network?.space ?? 'default'),
-            ...(d.spec.hugepageSizeBytes !== undefined ? { hugepageSizeBytes: d.spec.hugepageSizeBytes } : {}),
-            ...(d.spec.topology !== undefined ? { topology: d.spec.topology } : {}),
+        await o.vms.execute(
+          vmId,
+          {
+            type: 'Provision',
+            location,
+            request: {
+              name: d.spec.name,
+              claim: d.claim,
+              passthroughCpu: d.spec.passthroughCpu,
+              // A virtio NIC joins the libvirt network named after its space (`default` without one).
+              networks: d.spec.nics.filter((n) => !n.sriov).map((n) => n.network?.space ?? 'default'),
+              ...(d.spec.hugepageSizeBytes !== undefined ? { hugepageSizeBytes: d.spec.hugepageSizeBytes } : {}),
+              ...(d.spec.topology !== undefined ? { topology: d.spec.topology } : {}),
+            },
+            domainName: domainName(vmId),
+            domainUuid: domainUuid(vmId),
+            registrationDeadline: new Date(clock().getTime() + o.realm.registrationTimeoutMillis).toISOString(),
           },
-          domainName: domainName(vmId),
-          domainUuid: domainUuid(vmId),
-          registrationDeadline: new Date(clock().getTime() + o.realm.registrationTimeoutMillis).toISOString(),
-        }, env.id);
+          env.id,
+        );
         o.provisioner.kick(vmId);
         return ack();
       }
@@ -74,7 +86,11 @@ export function createIntake(o: IntakeOptions): { vm(env: EventEnvelope): Promis
       if (operation === undefined) return ack();
       const d = env.data as inventoryEvents.VmLocation & { force?: boolean };
       const location: Location = { vmId, hostId: d?.hostId ?? '', hypervisorUri: d?.hypervisorUri ?? '', attempt: 0 };
-      await o.vms.execute(vmId, { type: 'RequestOperation', location, operation, force: operation === 'delete' || d?.force === true, requestId: env.id }, env.id);
+      await o.vms.execute(
+        vmId,
+        { type: 'RequestOperation', location, operation, force: operation === 'delete' || d?.force === true, requestId: env.id },
+        env.id,
+      );
       o.provisioner.kick(vmId);
       return ack();
     },

@@ -25,8 +25,14 @@ export class LifecycleWatch {
         const sub = await this.driverFor(uri).events((e) => {
           if (e.vmId === undefined || !REACT_TO.has(e.kind)) return;
           const vmId = e.vmId;
-          void this.reconciler.reconcileVm(hostId, uri, vmId).catch((err: unknown) =>
-            this.logger.warn({ hostId, vmId, err: err instanceof Error ? err.message : String(err) }, 'reacting to a lifecycle event failed'));
+          void this.reconciler
+            .reconcileVm(hostId, uri, vmId)
+            .catch((err: unknown) =>
+              this.logger.warn(
+                { hostId, vmId, err: err instanceof Error ? err.message : String(err) },
+                'reacting to a lifecycle event failed',
+              ),
+            );
         });
         this.subs.set(uri, sub);
       } catch (e) {

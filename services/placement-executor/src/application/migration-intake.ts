@@ -25,18 +25,31 @@ export function createMigrationIntake(o: { vms: Vms; migrator: Migrator }): (env
         const p = schemas.DestinationClaimed.safeParse(env.data);
         if (!p.success) return term(`DestinationClaimed: ${problems(p.error.issues)}`);
         const d = p.data;
-        const r = await o.vms.execute(d.vmId, {
-          type: 'StartMigration', migrationId, attempt: d.attempt, sourceHostId: d.sourceHostId,
-          destination: { hostId: d.hostId, uri: d.hypervisorUri },
-          plan: {
-            memoryBytes: d.memoryBytes, bandwidthMiBps: d.policy.bandwidthMiBps, maxDowntimeMillis: d.policy.maxDowntimeMillis,
-            autoConverge: d.policy.autoConverge, postCopy: d.policy.postCopy,
-            completionBudgetSecondsPerGiB: d.policy.completionBudgetSecondsPerGiB, noProgressTimeoutSeconds: d.policy.noProgressTimeoutSeconds,
-          },
-        }, env.id).catch((e: unknown) => {
-          if (e instanceof Error && e.name === 'IllegalStateError') return undefined;
-          throw e;
-        });
+        const r = await o.vms
+          .execute(
+            d.vmId,
+            {
+              type: 'StartMigration',
+              migrationId,
+              attempt: d.attempt,
+              sourceHostId: d.sourceHostId,
+              destination: { hostId: d.hostId, uri: d.hypervisorUri },
+              plan: {
+                memoryBytes: d.memoryBytes,
+                bandwidthMiBps: d.policy.bandwidthMiBps,
+                maxDowntimeMillis: d.policy.maxDowntimeMillis,
+                autoConverge: d.policy.autoConverge,
+                postCopy: d.policy.postCopy,
+                completionBudgetSecondsPerGiB: d.policy.completionBudgetSecondsPerGiB,
+                noProgressTimeoutSeconds: d.policy.noProgressTimeoutSeconds,
+              },
+            },
+            env.id,
+          )
+          .catch((e: unknown) => {
+            if (e instanceof Error && e.name === 'IllegalStateError') return undefined;
+            throw e;
+          });
         if (r === undefined) return term(`DestinationClaimed for VM ${d.vmId}: this executor has no record of the VM`);
         if (r.appended.includes('VmMigrationStarted')) o.migrator.start(d.vmId);
         return ack();
@@ -45,7 +58,11 @@ export function createMigrationIntake(o: { vms: Vms; migrator: Migrator }): (env
         const p = schemas.CancelRequested.safeParse(env.data);
         if (!p.success) return term(`CancelRequested: ${problems(p.error.issues)}`);
         if (p.data.attempt === 0) return ack(); // nothing was running
-        await o.vms.execute(p.data.vmId, { type: 'CancelMigration', migrationId, attempt: p.data.attempt, reason: p.data.reason || 'cancelled' }, env.id);
+        await o.vms.execute(
+          p.data.vmId,
+          { type: 'CancelMigration', migrationId, attempt: p.data.attempt, reason: p.data.reason || 'cancelled' },
+          env.id,
+        );
         o.migrator.abort(p.data.vmId, p.data.reason || 'cancelled');
         return ack();
       }

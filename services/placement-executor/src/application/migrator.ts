@@ -127,7 +127,11 @@ export class Migrator {
     let recording: Promise<unknown> = Promise.resolve();
     const check = (): void => {
       const t = this.now();
-      if (t - started > budget) abort('budget', `completion budget of ${Math.round(budget / 1000)} s (${work.plan.completionBudgetSecondsPerGiB} s per GiB) used up`);
+      if (t - started > budget)
+        abort(
+          'budget',
+          `completion budget of ${Math.round(budget / 1000)} s (${work.plan.completionBudgetSecondsPerGiB} s per GiB) used up`,
+        );
       else if (t - lastProgressAt > noProgress) abort('budget', `no progress for ${work.plan.noProgressTimeoutSeconds} s`);
     };
     const watchdog = setInterval(check, Math.min(1000, Math.max(50, Math.floor(noProgress / 4))));
@@ -141,12 +145,17 @@ export class Migrator {
       if (t - lastRecorded < this.o.progressIntervalMillis) return;
       lastRecorded = t;
       const progress = {
-        dataTotalBytes: p.dataTotalBytes, dataProcessedBytes: p.dataProcessedBytes, dataRemainingBytes: p.dataRemainingBytes,
-        elapsedMillis: p.elapsedMillis, phase: p.phase,
+        dataTotalBytes: p.dataTotalBytes,
+        dataProcessedBytes: p.dataProcessedBytes,
+        dataRemainingBytes: p.dataRemainingBytes,
+        elapsedMillis: p.elapsedMillis,
+        phase: p.phase,
         ...(p.memoryDirtyRateBytesPerSecond !== undefined ? { memoryDirtyRateBytesPerSecond: p.memoryDirtyRateBytesPerSecond } : {}),
         ...(p.iteration !== undefined ? { iteration: p.iteration } : {}),
       };
-      recording = recording.then(() => this.o.vms.execute(vmId, { type: 'RecordMigrationProgress', migrationId: work.migrationId, progress })).catch(() => undefined);
+      recording = recording
+        .then(() => this.o.vms.execute(vmId, { type: 'RecordMigrationProgress', migrationId: work.migrationId, progress }))
+        .catch(() => undefined);
     };
     const source = this.o.driverFor(state.location.hypervisorUri);
     try {
@@ -186,16 +195,32 @@ export class Migrator {
   }
 
   /** Where the domain runs now: on the source, the destination, both (paused post-copy) or neither. */
-  private async whereRuns(vmId: string, sourceUri: string, destinationUri: string): Promise<'source' | 'destination' | 'paused-both' | 'neither' | 'unknown'> {
+  private async whereRuns(
+    vmId: string,
+    sourceUri: string,
+    destinationUri: string,
+  ): Promise<'source' | 'destination' | 'paused-both' | 'neither' | 'unknown'> {
     const [src, dst] = await Promise.all([
-      this.o.driverFor(sourceUri).state(vmId).then((s) => s ?? 'absent', () => 'unreachable'),
-      this.o.driverFor(destinationUri).state(vmId).then((s) => s ?? 'absent', () => 'unreachable'),
+      this.o
+        .driverFor(sourceUri)
+        .state(vmId)
+        .then(
+          (s) => s ?? 'absent',
+          () => 'unreachable',
+        ),
+      this.o
+        .driverFor(destinationUri)
+        .state(vmId)
+        .then(
+          (s) => s ?? 'absent',
+          () => 'unreachable',
+        ),
     ]);
     if (src === 'unreachable' || dst === 'unreachable') return 'unknown';
     const up = (s: string): boolean => s === 'running' || s === 'blocked';
     if (up(dst) && !up(src) && src !== 'paused') return 'destination';
     if (up(src) && !up(dst)) return 'source';
-    if ((src === 'paused' && (dst === 'paused' || up(dst)))) return 'paused-both';
+    if (src === 'paused' && (dst === 'paused' || up(dst))) return 'paused-both';
     if (src === 'absent' && dst === 'absent') return 'neither';
     return up(src) ? 'source' : 'unknown';
   }
@@ -229,16 +254,27 @@ export class Migrator {
           await dest.destroy(vmId).catch(() => undefined);
           await dest.undefine(vmId).catch(() => undefined);
         }
-        await this.o.vms.execute(vmId, { type: 'FailMigration', migrationId: work.migrationId, reason: `interrupted (the executor restarted); the VM runs on ${state.location.hostId}`, cause: 'interrupted' });
+        await this.o.vms.execute(vmId, {
+          type: 'FailMigration',
+          migrationId: work.migrationId,
+          reason: `interrupted (the executor restarted); the VM runs on ${state.location.hostId}`,
+          cause: 'interrupted',
+        });
         return;
       }
       case 'paused-both':
-        await this.o.vms.execute(vmId, { type: 'PauseMigration', migrationId: work.migrationId, detail: 'post-copy interrupted (the executor restarted); resume it' });
+        await this.o.vms.execute(vmId, {
+          type: 'PauseMigration',
+          migrationId: work.migrationId,
+          detail: 'post-copy interrupted (the executor restarted); resume it',
+        });
         return;
       case 'neither':
       case 'unknown':
         // Never guessed: the sweep asks again (a host may be unreachable for a moment).
-        throw new Error(`migration of ${vmId}: the domain runs ${where === 'neither' ? 'on neither host' : 'nowhere we can see now'}; asking again later`);
+        throw new Error(
+          `migration of ${vmId}: the domain runs ${where === 'neither' ? 'on neither host' : 'nowhere we can see now'}; asking again later`,
+        );
       default: {
         const never: never = where;
         throw new Error(`unhandled ${String(never)}`);
@@ -250,7 +286,9 @@ export class Migrator {
     const found = await this.work(vmId);
     if (!found || found.work.postCopyPaused === null) return;
     const { state, work } = found;
-    await this.o.driverFor(state.location.hypervisorUri).resumePostCopy(vmId, { destinationUri: work.destination.uri, ...dataPlaneOf(work.destination.uri), postCopy: true });
+    await this.o
+      .driverFor(state.location.hypervisorUri)
+      .resumePostCopy(vmId, { destinationUri: work.destination.uri, ...dataPlaneOf(work.destination.uri), postCopy: true });
     await this.o.vms.execute(vmId, { type: 'CompleteMigration', migrationId: work.migrationId, confirmedBy: 'migrate-call' });
   }
 }

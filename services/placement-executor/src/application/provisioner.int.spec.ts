@@ -20,9 +20,12 @@ describe.skipIf(!(await infraAvailable('postgres')))('Provisioner rules', () => 
   let p: Provisioner;
 
   const provision = (vmId: string, deadlineMillis = realm.registrationTimeoutMillis): VmCommand => ({
-    type: 'Provision', location: { vmId, hostId: 's1', hypervisorUri: uri, attempt: 1 },
+    type: 'Provision',
+    location: { vmId, hostId: 's1', hypervisorUri: uri, attempt: 1 },
     request: { name: vmId, claim: claimFor(vmId, 's1'), passthroughCpu: false, networks: [] },
-    domainName: `berth-${vmId}`, domainUuid: 'x', registrationDeadline: new Date(Date.now() + deadlineMillis).toISOString(),
+    domainName: `berth-${vmId}`,
+    domainUuid: 'x',
+    registrationDeadline: new Date(Date.now() + deadlineMillis).toISOString(),
   });
 
   beforeAll(async () => {
@@ -31,8 +34,14 @@ describe.skipIf(!(await infraAvailable('postgres')))('Provisioner rules', () => 
     await migrateEventStore(kysely);
     vms = new Vms(new PostgresEventStore(kysely));
     p = new Provisioner({
-      vms, driverFor: (u) => fleet.driver(u), realm, logger: createLogger('provisioner-test'), concurrency: 4, stopTimeoutMillis: 100,
-      retryDelaysMillis: [50, 100], registrationPollMillis: 50,
+      vms,
+      driverFor: (u) => fleet.driver(u),
+      realm,
+      logger: createLogger('provisioner-test'),
+      concurrency: 4,
+      stopTimeoutMillis: 100,
+      retryDelaysMillis: [50, 100],
+      registrationPollMillis: 50,
     });
   });
   afterAll(async () => {
@@ -72,7 +81,13 @@ describe.skipIf(!(await infraAvailable('postgres')))('Provisioner rules', () => 
 
   it('a delete that arrives while provisioning removes the domain and ends deleted', async () => {
     await vms.execute('t4', provision('t4'));
-    await vms.execute('t4', { type: 'RequestOperation', location: { vmId: 't4', hostId: 's1', hypervisorUri: uri, attempt: 0 }, operation: 'delete', force: true, requestId: 'r' });
+    await vms.execute('t4', {
+      type: 'RequestOperation',
+      location: { vmId: 't4', hostId: 's1', hypervisorUri: uri, attempt: 0 },
+      operation: 'delete',
+      force: true,
+      requestId: 'r',
+    });
     p.kick('t4');
     await p.idle();
     expect(await vms.load('t4')).toMatchObject({ status: 'deleted' });

@@ -106,10 +106,13 @@ export class Provisioner {
         const out = await this.step(vmId, state);
         if (out.next === 'done') return;
         if (out.next === 'later') {
-          this.timers.set(vmId, setTimeout(() => {
-            this.timers.delete(vmId);
-            this.kick(vmId);
-          }, out.afterMillis));
+          this.timers.set(
+            vmId,
+            setTimeout(() => {
+              this.timers.delete(vmId);
+              this.kick(vmId);
+            }, out.afterMillis),
+          );
           return;
         }
         state = out.state ?? (await this.o.vms.load(vmId));
@@ -117,10 +120,13 @@ export class Provisioner {
     } catch (e) {
       // The log could not be read or written (database down): look again later.
       this.o.logger.error({ err: e, vmId }, 'VM step failed; retrying');
-      this.timers.set(vmId, setTimeout(() => {
-        this.timers.delete(vmId);
-        this.kick(vmId);
-      }, 1000));
+      this.timers.set(
+        vmId,
+        setTimeout(() => {
+          this.timers.delete(vmId);
+          this.kick(vmId);
+        }, 1000),
+      );
     }
   }
 
@@ -139,11 +145,18 @@ export class Provisioner {
 
   private spec(vmId: string, state: Extract<VmState, { request: unknown }>): DomainSpec {
     const r = state.request;
-    return domainSpecFromClaim({
-      vmId, name: r.name, claim: r.claim, passthroughCpu: r.passthroughCpu, networks: r.networks,
-      ...(r.hugepageSizeBytes !== undefined ? { hugepageSizeBytes: r.hugepageSizeBytes } : {}),
-      ...(r.topology !== undefined ? { topology: r.topology } : {}),
-    }, this.o.realm);
+    return domainSpecFromClaim(
+      {
+        vmId,
+        name: r.name,
+        claim: r.claim,
+        passthroughCpu: r.passthroughCpu,
+        networks: r.networks,
+        ...(r.hugepageSizeBytes !== undefined ? { hugepageSizeBytes: r.hugepageSizeBytes } : {}),
+        ...(r.topology !== undefined ? { topology: r.topology } : {}),
+      },
+      this.o.realm,
+    );
   }
 
   private async step(vmId: string, state: VmState): Promise<Outcome> {
@@ -168,7 +181,12 @@ export class Provisioner {
     }
     if (this.clock().getTime() > Date.parse(state.deadline)) {
       const last = this.failures.get(vmId)?.last;
-      return this.fail(vmId, driver, `did not reach running within registration-timeout (${this.o.realm.registrationTimeoutMillis} ms)${last ? `; last error: ${last}` : ''}`, false);
+      return this.fail(
+        vmId,
+        driver,
+        `did not reach running within registration-timeout (${this.o.realm.registrationTimeoutMillis} ms)${last ? `; last error: ${last}` : ''}`,
+        false,
+      );
     }
     const spec = this.spec(vmId, state);
     // Carry out every step that completes at once, then record them in one append; a crash before
@@ -215,7 +233,11 @@ export class Provisioner {
     return DONE;
   }
 
-  private async operationStep(vmId: string, state: Extract<VmState, { status: 'running' | 'stopped' }>, op: PendingOperation): Promise<Outcome> {
+  private async operationStep(
+    vmId: string,
+    state: Extract<VmState, { status: 'running' | 'stopped' }>,
+    op: PendingOperation,
+  ): Promise<Outcome> {
     const driver = this.o.driverFor(state.location.hypervisorUri);
     try {
       switch (op.operation) {
@@ -226,7 +248,10 @@ export class Provisioner {
           if (op.force) {
             const before = await driver.state(vmId);
             await driver.destroy(vmId);
-            return this.record(vmId, { type: 'MarkStopped', how: before === 'shut-off' || before === undefined ? 'already-stopped' : 'forced' });
+            return this.record(vmId, {
+              type: 'MarkStopped',
+              how: before === 'shut-off' || before === undefined ? 'already-stopped' : 'forced',
+            });
           }
           const how = await driver.stop(vmId, { gracefulTimeoutMillis: this.o.stopTimeoutMillis });
           return this.record(vmId, { type: 'MarkStopped', how });

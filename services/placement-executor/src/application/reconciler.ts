@@ -98,7 +98,10 @@ export class Reconciler {
   /** A VM the log places on this host: does its domain match? One check per VM at a time. */
   private async checkVm(vmId: string, hostId: string, driver: HypervisorDriver, domain: DomainInfo | undefined): Promise<boolean> {
     const before = this.checking.get(vmId) ?? Promise.resolve(false);
-    const next = before.then(() => this.checkVmNow(vmId, hostId, driver, domain), () => this.checkVmNow(vmId, hostId, driver, domain));
+    const next = before.then(
+      () => this.checkVmNow(vmId, hostId, driver, domain),
+      () => this.checkVmNow(vmId, hostId, driver, domain),
+    );
     this.checking.set(vmId, next);
     try {
       return await next;
@@ -109,7 +112,9 @@ export class Reconciler {
 
   private async checkVmNow(vmId: string, hostId: string, driver: HypervisorDriver, domain: DomainInfo | undefined): Promise<boolean> {
     const settled = (s: VmState): s is Extract<VmState, { status: 'running' | 'stopped' }> =>
-      (s.status === 'running' || s.status === 'stopped') && s.pending === null && s.location.hostId === hostId &&
+      (s.status === 'running' || s.status === 'stopped') &&
+      s.pending === null &&
+      s.location.hostId === hostId &&
       // A VM in a live migration belongs to the migrator until it ends.
       !(s.status === 'running' && s.migration !== undefined);
     let state = await this.o.vms.load(vmId);
@@ -129,7 +134,12 @@ export class Reconciler {
       if (this.o.policy === 'report') return this.report(vmId, 'running', actual);
       if (actual === 'missing') await driver.defineAndStart(this.spec(vmId, state));
       else await driver.start(vmId);
-      await this.o.vms.execute(vmId, { type: 'ReportDrift', expected: 'running', actual, action: actual === 'missing' ? 'redefined-and-started' : 'restarted' });
+      await this.o.vms.execute(vmId, {
+        type: 'ReportDrift',
+        expected: 'running',
+        actual,
+        action: actual === 'missing' ? 'redefined-and-started' : 'restarted',
+      });
       await this.o.vms.execute(vmId, { type: 'MarkStarted', cause: 'restarted-by-reconciliation' });
       return true;
     }
@@ -152,11 +162,18 @@ export class Reconciler {
 
   private spec(vmId: string, state: Extract<VmState, { status: 'running' }>) {
     const r = state.request;
-    return domainSpecFromClaim({
-      vmId, name: r.name, claim: r.claim, passthroughCpu: r.passthroughCpu, networks: r.networks,
-      ...(r.hugepageSizeBytes !== undefined ? { hugepageSizeBytes: r.hugepageSizeBytes } : {}),
-      ...(r.topology !== undefined ? { topology: r.topology } : {}),
-    }, this.o.realm);
+    return domainSpecFromClaim(
+      {
+        vmId,
+        name: r.name,
+        claim: r.claim,
+        passthroughCpu: r.passthroughCpu,
+        networks: r.networks,
+        ...(r.hugepageSizeBytes !== undefined ? { hugepageSizeBytes: r.hugepageSizeBytes } : {}),
+        ...(r.topology !== undefined ? { topology: r.topology } : {}),
+      },
+      this.o.realm,
+    );
   }
 
   /** A domain on this host: is it owned by a VM the log places here? */
@@ -164,9 +181,16 @@ export class Reconciler {
     const state = d.vmId === undefined ? undefined : await this.o.vms.load(d.vmId);
     if (state === undefined || state.status === 'unknown') {
       // Command id per (host, domain): reported once, however many times reconciliation sees it.
-      const r = await this.o.store.append(executorEvents.executorHostStreamId(hostId), [{
-        type: 'UnknownDomainFound', data: { hostId, hypervisorUri: uri, domainName: d.name, state: d.state } satisfies executorEvents.UnknownDomainFound,
-      }], { expectedVersion: 'any', commandId: `unknown-domain:${hostId}:${d.name}` });
+      const r = await this.o.store.append(
+        executorEvents.executorHostStreamId(hostId),
+        [
+          {
+            type: 'UnknownDomainFound',
+            data: { hostId, hypervisorUri: uri, domainName: d.name, state: d.state } satisfies executorEvents.UnknownDomainFound,
+          },
+        ],
+        { expectedVersion: 'any', commandId: `unknown-domain:${hostId}:${d.name}` },
+      );
       if (!r.duplicate) this.o.logger.warn({ hostId, domain: d.name }, 'unknown domain found; left alone');
       return r.duplicate ? 'ok' : 'unknown';
     }

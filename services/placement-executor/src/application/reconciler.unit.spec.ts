@@ -9,8 +9,22 @@ import { Reconciler } from './reconciler.ts';
 import type { Vms } from './vms.ts';
 
 const request = {
-  name: 'web', passthroughCpu: false, networks: [],
-  claim: { vmId: 'vm1', hostId: 'h1', vcpus: 1, memoryBytes: 1024, pinnedCpus: [], numaCells: [], hugepages: [], devices: [], vfs: [], volumes: [], affinityGroups: [] },
+  name: 'web',
+  passthroughCpu: false,
+  networks: [],
+  claim: {
+    vmId: 'vm1',
+    hostId: 'h1',
+    vcpus: 1,
+    memoryBytes: 1024,
+    pinnedCpus: [],
+    numaCells: [],
+    hugepages: [],
+    devices: [],
+    vfs: [],
+    volumes: [],
+    affinityGroups: [],
+  },
 };
 const location = { vmId: 'vm1', hostId: 'h1', hypervisorUri: 'sim://h1', attempt: 1 };
 const given = (...commands: VmCommand[]): VmState =>
@@ -29,7 +43,7 @@ const deleting = given(
 function fakeVms(states: VmState[]) {
   const executed: string[] = [];
   const vms = {
-    load: async () => states.length > 1 ? states.shift()! : states[0]!,
+    load: async () => (states.length > 1 ? states.shift()! : states[0]!),
     execute: async (_vmId: string, c: VmCommand) => {
       executed.push(c.type);
       return { state: running, appended: [] };
@@ -40,7 +54,12 @@ function fakeVms(states: VmState[]) {
 
 function reconciler(vms: Vms, driver: HypervisorDriver) {
   return new Reconciler({
-    vms, store: {} as EventStreams, driverFor: () => driver, realm: DEFAULT_REALM, policy: 'restart', logger: createLogger('reconciler-test', { level: 'fatal' }),
+    vms,
+    store: {} as EventStreams,
+    driverFor: () => driver,
+    realm: DEFAULT_REALM,
+    policy: 'restart',
+    logger: createLogger('reconciler-test', { level: 'fatal' }),
     directory: { hosts: async () => new Map([['h1', 'sim://h1']]), vmsOnHost: async () => [{ vmId: 'vm1' }] },
   });
 }

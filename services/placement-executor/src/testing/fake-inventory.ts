@@ -14,7 +14,10 @@ export class FakeInventory {
   private global = 0;
   readonly received: { subject: string; type: string; data: Record<string, unknown> }[] = [];
 
-  constructor(private readonly nc: NatsConnection, private readonly prefix: string) {
+  constructor(
+    private readonly nc: NatsConnection,
+    private readonly prefix: string,
+  ) {
     this.publish = createEventPublisher(nc, { service: 'inventory', prefix });
   }
 
@@ -37,15 +40,26 @@ export class FakeInventory {
     const pos = (this.positions.get(streamId) ?? 0) + 1;
     this.positions.set(streamId, pos);
     await this.publish({
-      id, type, schemaVersion: 1, streamId, streamPosition: pos, globalPosition: String(++this.global),
-      occurredAt: new Date().toISOString(), data, metadata: {},
+      id,
+      type,
+      schemaVersion: 1,
+      streamId,
+      streamPosition: pos,
+      globalPosition: String(++this.global),
+      occurredAt: new Date().toISOString(),
+      data,
+      metadata: {},
     });
     return id;
   }
 
   async place(vmId: string, hostId: string, uri: string, claim: Partial<Claim> = {}, spec: Partial<VmSpec> = {}): Promise<string> {
     const data: inventoryEvents.VmPlaced = {
-      hostId, hypervisorUri: uri, generation: 1, explanation: {}, alternates: [],
+      hostId,
+      hypervisorUri: uri,
+      generation: 1,
+      explanation: {},
+      alternates: [],
       spec: vmSpec(vmId, spec),
       claim: { ...claimFor(vmId, hostId), ...claim },
     };
@@ -54,12 +68,36 @@ export class FakeInventory {
 }
 
 export const claimFor = (vmId: string, hostId: string): Claim => ({
-  vmId, hostId, vcpus: 1, memoryBytes: 128 * 1024 ** 2, pinnedCpus: [], numaCells: [], hugepages: [], devices: [], vfs: [], volumes: [],
+  vmId,
+  hostId,
+  vcpus: 1,
+  memoryBytes: 128 * 1024 ** 2,
+  pinnedCpus: [],
+  numaCells: [],
+  hugepages: [],
+  devices: [],
+  vfs: [],
+  volumes: [],
   affinityGroups: [],
 });
 
 export const vmSpec = (vmId: string, over: Partial<VmSpec> = {}): VmSpec => ({
-  vmId, name: `vm ${vmId}`, vcpus: 1, memoryBytes: 128 * 1024 ** 2, disks: [], devices: [], nics: [], numaNodes: [], cpuPolicy: 'shared',
-  passthroughCpu: false, highPerformance: false, slaTier: 'silver', priority: 0, tags: [], allowedHosts: [], affinity: [], migrationMode: 'none',
+  vmId,
+  name: `vm ${vmId}`,
+  vcpus: 1,
+  memoryBytes: 128 * 1024 ** 2,
+  disks: [],
+  devices: [],
+  nics: [],
+  numaNodes: [],
+  cpuPolicy: 'shared',
+  passthroughCpu: false,
+  highPerformance: false,
+  slaTier: 'silver',
+  priority: 0,
+  tags: [],
+  allowedHosts: [],
+  affinity: [],
+  migrationMode: 'none',
   ...over,
 });

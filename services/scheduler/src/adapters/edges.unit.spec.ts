@@ -23,14 +23,28 @@ describe('fromProtoVmSpec', () => {
         vmId: 'v1',
         vcpus: 4,
         memoryBytes: 8 * GiB,
-        disks: [{ sizeBytes: GiB, pool: '' }, { sizeBytes: 2 * GiB, pool: 'fast' }],
+        disks: [
+          { sizeBytes: GiB, pool: '' },
+          { sizeBytes: 2 * GiB, pool: 'fast' },
+        ],
         devices: [{ type: 'nvidia-gpu', count: 1 }],
         nics: [{ sriov: true, network: { space: 'data', subnet: '', vlan: 0 } }, { sriov: false }],
-        numaNodes: [{ vcpus: 2, memoryBytes: 4 * GiB, pinnedHostNode: 1 }, { vcpus: 2, memoryBytes: 4 * GiB }],
+        numaNodes: [
+          { vcpus: 2, memoryBytes: 4 * GiB, pinnedHostNode: 1 },
+          { vcpus: 2, memoryBytes: 4 * GiB },
+        ],
         cpuPolicy: pb.CpuPolicy.CPU_POLICY_DEDICATED,
         hugepageSizeBytes: 2 * 1024 * 1024,
         slaTier: pb.SlaTier.SLA_TIER_GOLD,
-        affinity: [{ group: 'db', polarity: pb.AffinityPolarity.AFFINITY_POLARITY_ANTI_AFFINITY, target: pb.AffinityTarget.AFFINITY_TARGET_VM, enforcement: pb.AffinityEnforcement.AFFINITY_ENFORCEMENT_SOFT, hosts: [] }],
+        affinity: [
+          {
+            group: 'db',
+            polarity: pb.AffinityPolarity.AFFINITY_POLARITY_ANTI_AFFINITY,
+            target: pb.AffinityTarget.AFFINITY_TARGET_VM,
+            enforcement: pb.AffinityEnforcement.AFFINITY_ENFORCEMENT_SOFT,
+            hosts: [],
+          },
+        ],
       }),
     );
     expect(spec).toMatchObject({
@@ -38,7 +52,10 @@ describe('fromProtoVmSpec', () => {
       name: 'v1',
       disks: [{ sizeBytes: GiB }, { sizeBytes: 2 * GiB, pool: 'fast' }],
       nics: [{ sriov: true, network: { space: 'data' } }, { sriov: false }],
-      numaNodes: [{ vcpus: 2, memoryBytes: 4 * GiB, pinnedHostNode: 1 }, { vcpus: 2, memoryBytes: 4 * GiB }],
+      numaNodes: [
+        { vcpus: 2, memoryBytes: 4 * GiB, pinnedHostNode: 1 },
+        { vcpus: 2, memoryBytes: 4 * GiB },
+      ],
       cpuPolicy: 'dedicated',
       hugepageSizeBytes: 2 * 1024 * 1024,
       slaTier: 'gold',
@@ -74,7 +91,9 @@ describe('fromProtoVmSpec', () => {
 
 describe('bucket and event payloads', () => {
   it('rejects malformed snapshots and configs with the reason', () => {
-    expect(parseSnapshot({ generation: 1, claims: [], capacity: { hostId: '', cpus: 1, memoryBytes: 1 } })).toBe('capacity.hostId: must be a non-empty string');
+    expect(parseSnapshot({ generation: 1, claims: [], capacity: { hostId: '', cpus: 1, memoryBytes: 1 } })).toBe(
+      'capacity.hostId: must be a non-empty string',
+    );
     expect(parseSnapshot({ generation: 1.5, claims: [] })).toBe('generation: must be an integer');
     expect(parseSnapshot(host('h', 2))).toMatchObject({ capacity: { hostId: 'h' } });
     expect(parseCostConfig({ costFunctions: {} })).toBe('profiles: must be an object');
@@ -82,7 +101,7 @@ describe('bucket and event payloads', () => {
   });
 });
 
-describe('reading a snapshot\'s generation without parsing it', () => {
+describe("reading a snapshot's generation without parsing it", () => {
   const bytes = (text: string) => new TextEncoder().encode(text);
 
   it('finds the top-level generation of what inventory writes (JSON.stringify)', () => {
@@ -156,7 +175,18 @@ describe('vmRequestedHandler', () => {
   function deps(inventory: FakeInventory): PlaceVmDeps {
     const view = new MapView();
     view.upsert(host('h1', 4));
-    return { engine: new FakeEngine(view), view, source: new FakeSource(new Map()), inventory, decisions: new DecisionLog(), maxAttempts: 2, alternates: 1, hostSubsetSize: 1, random: () => 0, now: () => new Date(0) };
+    return {
+      engine: new FakeEngine(view),
+      view,
+      source: new FakeSource(new Map()),
+      inventory,
+      decisions: new DecisionLog(),
+      maxAttempts: 2,
+      alternates: 1,
+      hostSubsetSize: 1,
+      random: () => 0,
+      now: () => new Date(0),
+    };
   }
 
   it('acks once inventory answered, naks with jitter under contention, terms malformed events, waits for the view', async () => {

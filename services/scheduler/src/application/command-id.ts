@@ -13,7 +13,6 @@ export function deterministicUuid(name: string): string {
   return `${x.slice(0, 8)}-${x.slice(8, 12)}-${x.slice(12, 16)}-${x.slice(16, 20)}-${x.slice(20, 32)}`;
 }
 
-export const claimCommandId = (requestId: string, attempt: number): string =>
-  deterministicUuid(`claim:${requestId}:${attempt}`);
+export const claimCommandId = (requestId: string, attempt: number): string => deterministicUuid(`claim:${requestId}:${attempt}`);
 
 export const failureCommandId = (requestId: string): string => deterministicUuid(`placement-failed:${requestId}`);

@@ -78,7 +78,9 @@ export async function placeVm(deps: PlaceVmDeps, req: PlacementRequest, finalDel
         if (await deps.viewPosition.waitFor(req.logPosition, deps.viewWaitMillis ?? 10_000)) continue;
       }
       if (behind && !finalDelivery) return { kind: 'view-behind', attempts };
-      const summary = behind ? `${decision.summary} (decided on a view still behind the request: inventory's snapshots did not catch up)` : decision.summary;
+      const summary = behind
+        ? `${decision.summary} (decided on a view still behind the request: inventory's snapshots did not catch up)`
+        : decision.summary;
       return reportFailure(deps, req, summary, failedExplanation({ ...decision, summary }), attempts);
     }
     const attemptsBefore = attempts;
@@ -218,9 +220,10 @@ function placedExplanation(decision: Extract<Decision, { kind: 'placed' }>, chos
     if (c.hostId !== chosen.hostId) runnersUp.push(candidateJson(c));
   }
   const best = decision.chosen;
-  const summary = chosen.hostId === best.hostId
-    ? decision.summary
-    : `${vmName} goes to ${chosen.hostName} (score ${score(chosen)}; best-scored ${best.hostName}, ${score(best)}; ${decision.alternates.length} runners-up)`;
+  const summary =
+    chosen.hostId === best.hostId
+      ? decision.summary
+      : `${vmName} goes to ${chosen.hostName} (score ${score(chosen)}; best-scored ${best.hostName}, ${score(best)}; ${decision.alternates.length} runners-up)`;
   return JSON.stringify({ summary, chosen: candidateJson(chosen), runnersUp });
 }
 

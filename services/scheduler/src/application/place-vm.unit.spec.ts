@@ -6,7 +6,11 @@ import type { ClaimOutcome } from './ports.ts';
 import { FakeEngine, FakeInventory, FakeSource, MapView, claimOf, host, vm } from './testing/fakes.ts';
 import { ViewPosition } from './view-position.ts';
 
-function setup(hosts: ReturnType<typeof host>[], answers: Record<string, ClaimOutcome[]> = {}, fresh = new Map<string, ReturnType<typeof host>>()) {
+function setup(
+  hosts: ReturnType<typeof host>[],
+  answers: Record<string, ClaimOutcome[]> = {},
+  fresh = new Map<string, ReturnType<typeof host>>(),
+) {
   const view = new MapView();
   for (const h of hosts) view.upsert(h);
   const inventory = new FakeInventory(answers);
@@ -26,7 +30,11 @@ function setup(hosts: ReturnType<typeof host>[], answers: Record<string, ClaimOu
   return { deps, view, inventory, decisions };
 }
 
-const request = (vcpus = 2, excludedHosts: string[] = []): PlacementRequest => ({ requestId: 'evt-1', vm: vm('vm-1', vcpus), excludedHosts });
+const request = (vcpus = 2, excludedHosts: string[] = []): PlacementRequest => ({
+  requestId: 'evt-1',
+  vm: vm('vm-1', vcpus),
+  excludedHosts,
+});
 const moved: ClaimOutcome = { kind: 'generation-moved', detail: 'generation 1 is now 2' };
 
 describe('placeVm', () => {
@@ -35,7 +43,12 @@ describe('placeVm', () => {
     const out = await placeVm(deps, request(), true);
     expect(out).toEqual({ kind: 'placed', hostId: 'h2', attempts: 1 });
     expect(inventory.claims).toHaveLength(1);
-    expect(inventory.claims[0]).toMatchObject({ vmId: 'vm-1', hostId: 'h2', expectedGeneration: 7, alternates: [{ hostId: 'h1', generation: 1 }] });
+    expect(inventory.claims[0]).toMatchObject({
+      vmId: 'vm-1',
+      hostId: 'h2',
+      expectedGeneration: 7,
+      alternates: [{ hostId: 'h1', generation: 1 }],
+    });
     expect(inventory.claims[0]!.commandId).toBe(claimCommandId('evt-1', 1));
     const recorded = decisions.get('vm-1');
     expect(recorded?.outcome).toBe('placed');
@@ -54,7 +67,9 @@ describe('placeVm', () => {
 
   it('decides afresh when the alternates were computed from generations that have moved', async () => {
     // The refresh of h2 reveals it is full; meanwhile the view learnt that h1 moved too.
-    const { deps, inventory, view } = setup([host('h1', 8), host('h2', 4, 7), host('h3', 16)], { h2: [{ kind: 'no-longer-fits', detail: 'vcpus' }] });
+    const { deps, inventory, view } = setup([host('h1', 8), host('h2', 4, 7), host('h3', 16)], {
+      h2: [{ kind: 'no-longer-fits', detail: 'vcpus' }],
+    });
     const fresh = host('h2', 4, 8, [claimOf('x', 'h2', 4)]);
     deps.source.get = async (id) => {
       view.upsert(host('h1', 8, 2, [claimOf('y', 'h1', 7)]));
@@ -139,7 +154,10 @@ describe('placeVm', () => {
     expect(out).toEqual({ kind: 'placed', hostId: 'h2', attempts: 2 });
     // Each claim's explanation names the host it went to; the one away from the best names the best too.
     const [toH1, toH2] = inventory.claims.map((c) => JSON.parse(c.explanation) as { summary: string; chosen: { hostId: string } });
-    expect(toH1).toMatchObject({ chosen: { hostId: 'h1' }, summary: expect.stringMatching(/^vm-1 goes to h1 \(score [\d.]+; best-scored h2, [\d.]+; 3 runners-up\)$/) });
+    expect(toH1).toMatchObject({
+      chosen: { hostId: 'h1' },
+      summary: expect.stringMatching(/^vm-1 goes to h1 \(score [\d.]+; best-scored h2, [\d.]+; 3 runners-up\)$/),
+    });
     expect(toH2).toMatchObject({ chosen: { hostId: 'h2' }, summary: 'placed vm-1 on h2' });
   });
 
@@ -211,7 +229,10 @@ describe('placeVm never fails on a view older than the request (issue 11)', () =
     const { deps, inventory } = setup([host('h1', 2)]);
     const viewPosition = new ViewPosition();
     viewPosition.advance(at('10'));
-    expect(await placeVm({ ...deps, viewPosition, viewWaitMillis: 1 }, requestAt('12'), false)).toEqual({ kind: 'view-behind', attempts: 0 });
+    expect(await placeVm({ ...deps, viewPosition, viewWaitMillis: 1 }, requestAt('12'), false)).toEqual({
+      kind: 'view-behind',
+      attempts: 0,
+    });
     expect(inventory.failures).toEqual([]);
     const last = await placeVm({ ...deps, viewPosition, viewWaitMillis: 1 }, requestAt('12'), true);
     expect(last.kind).toBe('failed');

@@ -33,7 +33,8 @@ export type ExplainAnswer = Pick<DecisionRecord, 'vmId' | 'outcome' | 'hostId' |
  */
 export async function explain(deps: QueryDeps, vmId: string): Promise<ExplainAnswer> {
   const local = deps.decisions.get(vmId);
-  if (local !== undefined) return { vmId, outcome: local.outcome, hostId: local.hostId, explanation: local.explanation, source: 'scheduler' };
+  if (local !== undefined)
+    return { vmId, outcome: local.outcome, hostId: local.hostId, explanation: local.explanation, source: 'scheduler' };
   const recorded = await deps.inventory.lastDecision?.(vmId);
   if (recorded === undefined) throw new NotFoundError('placement decision of vm', vmId);
   return { ...recorded, source: 'inventory' };

@@ -11,7 +11,10 @@ export interface DecisionRecorded {
   /** Exactly what the policy read (the `berth policy eval` input) plus capabilities and prior I/O limits. */
   readonly input: IntervalInput;
   /** The controls as the policy set them. */
-  readonly decided: { readonly host: Readonly<Record<string, unknown>>; readonly guests: Readonly<Record<string, Readonly<Record<string, unknown>>>> };
+  readonly decided: {
+    readonly host: Readonly<Record<string, unknown>>;
+    readonly guests: Readonly<Record<string, Readonly<Record<string, unknown>>>>;
+  };
   readonly excludedGuests: readonly string[];
   readonly clamps: readonly Clamp[];
   /** After the SLA clamp and the minimum step: what was sent. */

@@ -3,7 +3,12 @@ import type { telemetry } from '@berth/contracts';
 import type { NewEvent, StoredEvent } from '@berth/event-store';
 import type { Logger } from '@berth/observability';
 import {
-  decidePressure, evolvePressure, initialPressureState, type HostPressureState, type PressureEvent, type PressureThresholds,
+  decidePressure,
+  evolvePressure,
+  initialPressureState,
+  type HostPressureState,
+  type PressureEvent,
+  type PressureThresholds,
 } from '../domain/pressure/pressure.ts';
 import type { DecisionRecorded } from './decisions.ts';
 import type { SampleHistory } from './history.ts';
@@ -81,7 +86,10 @@ export class Evaluator<S> {
 
   start(intervalMillis: number): void {
     const tick = (): void => {
-      this.round = this.evaluateAll().then(() => undefined, (e: unknown) => this.o.logger.error({ err: e }, 'evaluation round failed'));
+      this.round = this.evaluateAll().then(
+        () => undefined,
+        (e: unknown) => this.o.logger.error({ err: e }, 'evaluation round failed'),
+      );
       void this.round.then(() => {
         if (this.timer !== undefined) this.timer = setTimeout(tick, intervalMillis);
       });
@@ -117,7 +125,11 @@ export class Evaluator<S> {
     const h = this.o.history.get(hostId);
     if (!h || now - h.lastAtMillis > this.o.staleAfterMillis) return { outcome: 'skipped' };
     const pool = this.o.hosts.resourcePool(hostId);
-    const mom = buildInput(this.o.history, hostId, { vms: this.o.vms, historyLength: this.o.historyLength, ...(pool !== undefined ? { resourcePool: pool } : {}) });
+    const mom = buildInput(this.o.history, hostId, {
+      vms: this.o.vms,
+      historyLength: this.o.historyLength,
+      ...(pool !== undefined ? { resourcePool: pool } : {}),
+    });
     if (!mom) return { outcome: 'skipped' };
     const policy = this.o.policies.resolve(hostId, pool);
     const input: IntervalInput = { mom, capabilities: h.capabilities, ioTuneApplied: { ...(this.ioApplied.get(hostId) ?? {}) } };
@@ -138,8 +150,15 @@ export class Evaluator<S> {
       return { outcome: 'unchanged' };
     }
     const record: DecisionRecorded = {
-      hostId, at, policy: { scope: policy.set.scope, version: policy.set.version, digest: policy.set.digest }, input,
-      decided: r.decided, excludedGuests: r.excludedGuests, clamps: r.clamps, controls: r.controls, unsupported: r.unsupported,
+      hostId,
+      at,
+      policy: { scope: policy.set.scope, version: policy.set.version, digest: policy.set.digest },
+      input,
+      decided: r.decided,
+      excludedGuests: r.excludedGuests,
+      clamps: r.clamps,
+      controls: r.controls,
+      unsupported: r.unsupported,
     };
     this.inFlight.add(hostId);
     try {
@@ -148,9 +167,11 @@ export class Evaluator<S> {
       let state = this.pressure.get(hostId) ?? initialPressureState();
       for (const e of pressureEvents) state = evolvePressure(state, e, at);
       this.pressure.set(hostId, state);
-      const power: telemetry.Control[] = pressureEvents.map((e) => e.type === 'VmPoweredOffForPressure'
-        ? { kind: 'power', vmId: e.data.vmId, action: 'off', reason: e.data.reason, commandId: `${decisionId}:off:${e.data.vmId}` }
-        : { kind: 'power', vmId: e.data.vmId, action: 'on', reason: e.data.reason, commandId: `${decisionId}:on:${e.data.vmId}` });
+      const power: telemetry.Control[] = pressureEvents.map((e) =>
+        e.type === 'VmPoweredOffForPressure'
+          ? { kind: 'power', vmId: e.data.vmId, action: 'off', reason: e.data.reason, commandId: `${decisionId}:off:${e.data.vmId}` }
+          : { kind: 'power', vmId: e.data.vmId, action: 'on', reason: e.data.reason, commandId: `${decisionId}:on:${e.data.vmId}` },
+      );
       if (pressureEvents.some((e) => e.type === 'VmRestartedAfterPressure')) this.calmSince.set(hostId, now);
       const controls = [...r.controls, ...power];
       const reply = await this.o.controls.send({ v: 1, hostId, decisionId, controls });
@@ -158,7 +179,10 @@ export class Evaluator<S> {
       controls.forEach((c, i) => {
         if (c.kind === 'ioTune' && reply.results[i]?.ok) {
           const { kind: _k, ...rest } = c;
-          this.ioApplied.set(hostId, { ...(this.ioApplied.get(hostId) ?? {}), [`${c.vmId}/${c.device}`]: JSON.stringify({ kind: 'ioTune', ...rest }) });
+          this.ioApplied.set(hostId, {
+            ...(this.ioApplied.get(hostId) ?? {}),
+            [`${c.vmId}/${c.device}`]: JSON.stringify({ kind: 'ioTune', ...rest }),
+          });
         }
       });
       if (failed.length > 0) this.o.logger.warn({ hostId, decisionId, failed }, 'some controls were not applied');
@@ -175,7 +199,14 @@ export class Evaluator<S> {
    * The policy's thresholds when it defines them (so MOM's notion of critical and Berth's agree), else
    * the configured ones. Memory the host has swapped out counts against what is free.
    */
-  private assessPressure(hostId: string, decisionId: string, mom: IntervalInput['mom'], reliefKib: number, now: number, thresholds: PressureThresholds): PressureEvent[] {
+  private assessPressure(
+    hostId: string,
+    decisionId: string,
+    mom: IntervalInput['mom'],
+    reliefKib: number,
+    now: number,
+    thresholds: PressureThresholds,
+  ): PressureEvent[] {
     const host = mom.host.at(-1) ?? {};
     const total = host['mem_available'];
     const free = host['mem_free'] === undefined ? undefined : host['mem_free'] - (host['swap_usage'] ?? 0);
@@ -184,10 +215,22 @@ export class Evaluator<S> {
     if (!calm) this.calmSince.delete(hostId);
     else if (!this.calmSince.has(hostId)) this.calmSince.set(hostId, now);
     const state = this.pressure.get(hostId) ?? initialPressureState();
-    const vapor = mom.guests.filter((g) => g.props['sla_tier'] === 'vapor').map((g) => ({ vmId: g.name, priority: Number(g.props['priority'] ?? 0) }));
-    return decidePressure({
-      hostId, decisionId, memAvailableKib: total, memFreeKib: free, balloonReliefKib: reliefKib, vapor,
-      calmSinceMillis: this.calmSince.get(hostId), nowMillis: now, thresholds,
-    }, state);
+    const vapor = mom.guests
+      .filter((g) => g.props['sla_tier'] === 'vapor')
+      .map((g) => ({ vmId: g.name, priority: Number(g.props['priority'] ?? 0) }));
+    return decidePressure(
+      {
+        hostId,
+        decisionId,
+        memAvailableKib: total,
+        memFreeKib: free,
+        balloonReliefKib: reliefKib,
+        vapor,
+        calmSinceMillis: this.calmSince.get(hostId),
+        nowMillis: now,
+        thresholds,
+      },
+      state,
+    );
   }
 }

@@ -19,7 +19,10 @@ export interface IntervalResult {
   readonly ok: boolean;
   readonly error?: string;
   /** Controls as the policy set them (before the SLA clamp). */
-  readonly decided: { readonly host: Readonly<Record<string, unknown>>; readonly guests: Readonly<Record<string, Readonly<Record<string, unknown>>>> };
+  readonly decided: {
+    readonly host: Readonly<Record<string, unknown>>;
+    readonly guests: Readonly<Record<string, Readonly<Record<string, unknown>>>>;
+  };
   readonly excludedGuests: readonly string[];
   readonly clamps: readonly Clamp[];
   /** What is sent, in a fixed order (host first, then guests by name). */
@@ -33,7 +36,10 @@ export interface IntervalResult {
 }
 
 const KSM: readonly [string, 'run' | 'pagesToScan' | 'sleepMillisecs' | 'mergeAcrossNodes'][] = [
-  ['ksm_run', 'run'], ['ksm_pages_to_scan', 'pagesToScan'], ['ksm_sleep_millisecs', 'sleepMillisecs'], ['ksm_merge_across_nodes', 'mergeAcrossNodes'],
+  ['ksm_run', 'run'],
+  ['ksm_pages_to_scan', 'pagesToScan'],
+  ['ksm_sleep_millisecs', 'sleepMillisecs'],
+  ['ksm_merge_across_nodes', 'mergeAcrossNodes'],
 ];
 
 /** MOM's stock min_balloon_change_percent. */
@@ -47,8 +53,15 @@ export function runInterval<S>(engine: PolicyEngine<S>, set: S, input: IntervalI
   const decided = { host: out.host ?? {}, guests: out.guests ?? {} };
   if (out.ok !== true) {
     return {
-      ok: false, error: out.error ?? 'the policy did not complete', decided, excludedGuests: out.excluded_guests ?? [], clamps: [], controls: [], unsupported: [],
-      balloonReliefKib: 0, thresholds: {},
+      ok: false,
+      error: out.error ?? 'the policy did not complete',
+      decided,
+      excludedGuests: out.excluded_guests ?? [],
+      clamps: [],
+      controls: [],
+      unsupported: [],
+      balloonReliefKib: 0,
+      thresholds: {},
     };
   }
   const caps = input.capabilities;
@@ -68,7 +81,9 @@ export function runInterval<S>(engine: PolicyEngine<S>, set: S, input: IntervalI
   if (Object.keys(ksm).length > 0) controls.push({ kind: 'ksm', ...ksm });
 
   const guestsByName = new Map(input.mom.guests.map((g) => [g.name, g]));
-  const names = Object.keys(decided.guests).filter((n) => guestsByName.has(n)).sort(byName);
+  const names = Object.keys(decided.guests)
+    .filter((n) => guestsByName.has(n))
+    .sort(byName);
   const slas: GuestSla[] = [];
   // MOM's minimum step: the policy's own `min_balloon_change_percent` when it defines one.
   const minChangePercent = numberOf(out.variables?.['min_balloon_change_percent']) ?? DEFAULT_MIN_CHANGE;
@@ -86,7 +101,11 @@ export function runInterval<S>(engine: PolicyEngine<S>, set: S, input: IntervalI
       }
       balloonDecided[name] = target;
       slas.push({
-        vmId: name, tier: tierOf(g.props['sla_tier']), priority: numberOf(g.props['priority']) ?? 0, curKib: cur, maxKib: max,
+        vmId: name,
+        tier: tierOf(g.props['sla_tier']),
+        priority: numberOf(g.props['priority']) ?? 0,
+        curKib: cur,
+        maxKib: max,
         minChangePercent,
       });
     }
@@ -122,7 +141,13 @@ export function runInterval<S>(engine: PolicyEngine<S>, set: S, input: IntervalI
   const calm = numberOf(out.variables?.['pressure_threshold']);
   const critical = numberOf(out.variables?.['pressure_critical_threshold']);
   return {
-    ok: true, decided, excludedGuests: out.excluded_guests ?? [], clamps: balloon.clamps, controls, unsupported, balloonReliefKib: relief,
+    ok: true,
+    decided,
+    excludedGuests: out.excluded_guests ?? [],
+    clamps: balloon.clamps,
+    controls,
+    unsupported,
+    balloonReliefKib: relief,
     thresholds: { ...(calm !== undefined ? { calm } : {}), ...(critical !== undefined ? { critical } : {}) },
   };
 }
@@ -132,8 +157,12 @@ function tierOf(v: unknown): SlaTier {
 }
 
 const IO_KEYS: readonly [string, 'totalBytesSec' | 'readBytesSec' | 'writeBytesSec' | 'totalIopsSec' | 'readIopsSec' | 'writeIopsSec'][] = [
-  ['total_bytes_sec', 'totalBytesSec'], ['read_bytes_sec', 'readBytesSec'], ['write_bytes_sec', 'writeBytesSec'],
-  ['total_iops_sec', 'totalIopsSec'], ['read_iops_sec', 'readIopsSec'], ['write_iops_sec', 'writeIopsSec'],
+  ['total_bytes_sec', 'totalBytesSec'],
+  ['read_bytes_sec', 'readBytesSec'],
+  ['write_bytes_sec', 'writeBytesSec'],
+  ['total_iops_sec', 'totalIopsSec'],
+  ['read_iops_sec', 'readIopsSec'],
+  ['write_iops_sec', 'writeIopsSec'],
 ];
 
 /**

@@ -4,27 +4,65 @@ import { momEngine } from '../adapters/mom/engine.ts';
 import { DEFAULT_POLICY_DIR } from '../adapters/mom/default-policy.ts';
 import { runInterval, type IntervalInput } from './interval.ts';
 
-const files = readdirSync(DEFAULT_POLICY_DIR).sort().map((name) => ({ name, text: readFileSync(`${DEFAULT_POLICY_DIR}/${name}`, 'utf8') }));
+const files = readdirSync(DEFAULT_POLICY_DIR)
+  .sort()
+  .map((name) => ({ name, text: readFileSync(`${DEFAULT_POLICY_DIR}/${name}`, 'utf8') }));
 const compiled = momEngine.compile(files);
 if (!compiled.ok) throw new Error(`default policy does not parse: ${compiled.file}:${compiled.line} ${compiled.message}`);
 const set = compiled.set;
 
 const GiB = 1024 * 1024; // KiB
 const host = (freeKib: number, over: Record<string, number> = {}) => ({
-  mem_available: 16 * GiB, mem_unused: freeKib, mem_free: freeKib, swap_in: 0, swap_out: 0, anon_pages: 0, swap_total: 0, swap_usage: 0,
-  ksm_run: 0, ksm_pages_to_scan: 100, ksm_sleep_millisecs: 10, ksm_pages_shared: 0, ksm_pages_sharing: 0, ksm_pages_unshared: 0,
-  ksm_pages_volatile: 0, ksm_full_scans: 0, ksm_merge_across_nodes: 1, ksm_shareable: 12 * GiB, ksmd_cpu_usage: 0, cpu_count: 8, ...over,
+  mem_available: 16 * GiB,
+  mem_unused: freeKib,
+  mem_free: freeKib,
+  swap_in: 0,
+  swap_out: 0,
+  anon_pages: 0,
+  swap_total: 0,
+  swap_usage: 0,
+  ksm_run: 0,
+  ksm_pages_to_scan: 100,
+  ksm_sleep_millisecs: 10,
+  ksm_pages_shared: 0,
+  ksm_pages_sharing: 0,
+  ksm_pages_unshared: 0,
+  ksm_pages_volatile: 0,
+  ksm_full_scans: 0,
+  ksm_merge_across_nodes: 1,
+  ksm_shareable: 12 * GiB,
+  ksmd_cpu_usage: 0,
+  cpu_count: 8,
+  ...over,
 });
 const guest = (name: string, tier: string, cur: number, unused: number, over: Record<string, number> = {}) => ({
-  name, uuid: name, props: { sla_tier: tier, priority: 0 },
-  history: [{
-    balloon_cur: cur, balloon_max: 4 * GiB, balloon_min: tier === 'platinum' ? 4 * GiB : tier === 'gold' ? 3 * GiB : 0, mem_unused: unused,
-    mem_available: cur, major_fault: 0, minor_fault: 0, swap_in: 0, swap_out: 0, vcpu_quota: -1, vcpu_period: 100_000, vcpu_user_limit: 100, vcpu_count: 2, ...over,
-  }],
+  name,
+  uuid: name,
+  props: { sla_tier: tier, priority: 0 },
+  history: [
+    {
+      balloon_cur: cur,
+      balloon_max: 4 * GiB,
+      balloon_min: tier === 'platinum' ? 4 * GiB : tier === 'gold' ? 3 * GiB : 0,
+      mem_unused: unused,
+      mem_available: cur,
+      major_fault: 0,
+      minor_fault: 0,
+      swap_in: 0,
+      swap_out: 0,
+      vcpu_quota: -1,
+      vcpu_period: 100_000,
+      vcpu_user_limit: 100,
+      vcpu_count: 2,
+      ...over,
+    },
+  ],
 });
 const caps = { hostMemory: true, ksmStats: true, ksmRun: true, ksmTune: true, cpuTune: true, ioTune: true, balloon: true };
 const input = (hostSample: object, guests: ReturnType<typeof guest>[], capabilities = caps): IntervalInput => ({
-  mom: { host: [hostSample as Record<string, number>], host_props: {}, guests, config: { history_length: 10 } }, capabilities, ioTuneApplied: {},
+  mom: { host: [hostSample as Record<string, number>], host_props: {}, guests, config: { history_length: 10 } },
+  capabilities,
+  ioTuneApplied: {},
 });
 
 describe("Berth's default policy through the interval pipeline (hand-computed targets)", () => {
@@ -36,9 +74,15 @@ describe("Berth's default policy through the interval pipeline (hand-computed ta
   });
 
   it('at critical pressure (3% free) guests give twice the step; platinum stays whole and gold stops at 75%', () => {
-    const r = runInterval(momEngine, set, input(host(0.03 * 16 * GiB), [
-      guest('p', 'platinum', 4 * GiB, 2 * GiB), guest('g', 'gold', 3.25 * GiB, 2 * GiB), guest('s', 'silver', 4 * GiB, 0),
-    ]));
+    const r = runInterval(
+      momEngine,
+      set,
+      input(host(0.03 * 16 * GiB), [
+        guest('p', 'platinum', 4 * GiB, 2 * GiB),
+        guest('g', 'gold', 3.25 * GiB, 2 * GiB),
+        guest('s', 'silver', 4 * GiB, 0),
+      ]),
+    );
     const balloons = r.controls.filter((c) => c.kind === 'balloon');
     // silver: 4 GiB - 2 * 0.05 * 4 GiB; gold: the policy's own floor is balloon_min = 3 GiB (0.75 of 4 GiB).
     expect(balloons).toEqual([
@@ -52,7 +96,9 @@ describe("Berth's default policy through the interval pipeline (hand-computed ta
     const r = runInterval(momEngine, set, input(host(8 * GiB), [guest('s', 'silver', 3 * GiB, 0)]));
     expect(r.controls.filter((c) => c.kind === 'balloon')).toEqual([{ kind: 'balloon', vmId: 's', targetKib: Math.round(3 * GiB * 1.05) }]);
     // at the maximum already: nothing to send
-    expect(runInterval(momEngine, set, input(host(8 * GiB), [guest('s', 'silver', 4 * GiB, 0)])).controls.filter((c) => c.kind === 'balloon')).toEqual([]);
+    expect(
+      runInterval(momEngine, set, input(host(8 * GiB), [guest('s', 'silver', 4 * GiB, 0)])).controls.filter((c) => c.kind === 'balloon'),
+    ).toEqual([]);
   });
 
   it('KSM starts below 20% free when guests hold enough, scanning faster; stops above it, slower; the sleep follows host size', () => {

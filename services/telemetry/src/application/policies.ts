@@ -2,8 +2,17 @@ import { createHash } from 'node:crypto';
 import { NotFoundError, ValidationError } from '@berth/errors';
 import { handleCommand, type EventStreams } from '@berth/event-store';
 import {
-  checkScope, decidePolicy, evolvePolicy, initialPolicyState, policyStreamId, scopesFor,
-  type PolicyEvent, type PolicyFile, type PolicySetApplied, type PolicySource, type PolicyState,
+  checkScope,
+  decidePolicy,
+  evolvePolicy,
+  initialPolicyState,
+  policyStreamId,
+  scopesFor,
+  type PolicyEvent,
+  type PolicyFile,
+  type PolicySetApplied,
+  type PolicySource,
+  type PolicyState,
 } from '../domain/policy/policy.ts';
 import type { PolicyEngine } from './ports.ts';
 
@@ -27,7 +36,11 @@ export class Policies<S> {
   private readonly current = new Map<string, PolicySetApplied>();
   private readonly compiled = new Map<string, S>();
 
-  constructor(private readonly store: EventStreams, private readonly engine: PolicyEngine<S>, private readonly clock: () => Date = () => new Date()) {}
+  constructor(
+    private readonly store: EventStreams,
+    private readonly engine: PolicyEngine<S>,
+    private readonly clock: () => Date = () => new Date(),
+  ) {}
 
   /** Start-up: the policy sets the log holds, in log order. */
   replay(events: readonly PolicySetApplied[]): void {
@@ -43,13 +56,28 @@ export class Policies<S> {
     return r.set;
   }
 
-  async apply(scope: string, files: readonly PolicyFile[], opts: { commandId?: string; source?: PolicySource } = {}): Promise<PolicySetApplied> {
+  async apply(
+    scope: string,
+    files: readonly PolicyFile[],
+    opts: { commandId?: string; source?: PolicySource } = {},
+  ): Promise<PolicySetApplied> {
     checkScope(scope);
     if (files.length === 0) throw new ValidationError({ field: 'files', reason: 'a policy set needs at least one file' });
     const compiled = this.compile(files);
     const r = await handleCommand<PolicyState, Parameters<typeof decidePolicy>[0], PolicyEvent>({
-      store: this.store, streamId: policyStreamId(scope), decide: decidePolicy, evolve: evolvePolicy, initialState: initialPolicyState,
-      command: { type: 'ApplyPolicySet', scope, files, digest: digestOf(files), source: opts.source ?? 'applied', at: this.clock().toISOString() },
+      store: this.store,
+      streamId: policyStreamId(scope),
+      decide: decidePolicy,
+      evolve: evolvePolicy,
+      initialState: initialPolicyState,
+      command: {
+        type: 'ApplyPolicySet',
+        scope,
+        files,
+        digest: digestOf(files),
+        source: opts.source ?? 'applied',
+        at: this.clock().toISOString(),
+      },
       ...(opts.commandId !== undefined ? { commandId: opts.commandId } : {}),
     });
     if (r.state.status !== 'set') throw new Error(`policy ${scope} has no set after apply`);
@@ -60,7 +88,8 @@ export class Policies<S> {
 
   /** Records the built-in default when the log has none yet. */
   async ensureDefault(files: readonly PolicyFile[]): Promise<void> {
-    if (!this.current.has('default')) await this.apply('default', files, { source: 'builtin', commandId: `builtin-default-${digestOf(files)}` });
+    if (!this.current.has('default'))
+      await this.apply('default', files, { source: 'builtin', commandId: `builtin-default-${digestOf(files)}` });
   }
 
   scopes(): string[] {

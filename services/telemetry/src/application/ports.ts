@@ -10,7 +10,12 @@ export type MomProps = Readonly<Record<string, string | number>>;
 export interface MomInput {
   readonly host: readonly MomSample[];
   readonly host_props: MomProps;
-  readonly guests: readonly { readonly name: string; readonly uuid: string; readonly props: MomProps; readonly history: readonly MomSample[] }[];
+  readonly guests: readonly {
+    readonly name: string;
+    readonly uuid: string;
+    readonly props: MomProps;
+    readonly history: readonly MomSample[];
+  }[];
   readonly config: { readonly history_length: number };
 }
 
@@ -23,7 +28,8 @@ export interface MomOutput {
   readonly variables: Readonly<Record<string, unknown>>;
 }
 
-export type CompileResult<S> = { readonly ok: true; readonly set: S } | { readonly ok: false; readonly file: string; readonly line: number; readonly message: string };
+export type CompileResult<S> =
+  { readonly ok: true; readonly set: S } | { readonly ok: false; readonly file: string; readonly line: number; readonly message: string };
 
 /** MOM's policy language (libs/mom-policy), behind a port so the loop is tested on its own. */
 export interface PolicyEngine<S = unknown> {

@@ -13,7 +13,11 @@ export interface ReplayResult {
 
 /** Re-evaluates a recorded decision with its recorded policy version and inputs (pure but for the reads). */
 export async function replayDecision<S>(
-  d: { readonly policies: Policies<S>; readonly engine: PolicyEngine<S>; readonly byId: (id: string) => Promise<{ type: string; data: unknown } | undefined> },
+  d: {
+    readonly policies: Policies<S>;
+    readonly engine: PolicyEngine<S>;
+    readonly byId: (id: string) => Promise<{ type: string; data: unknown } | undefined>;
+  },
   decisionId: string,
 ): Promise<ReplayResult> {
   if (decisionId.trim() === '') throw new ValidationError({ field: 'decision_id', reason: 'is required' });
@@ -21,7 +25,8 @@ export async function replayDecision<S>(
   if (!e || e.type !== 'DecisionRecorded') throw new NotFoundError('decision', decisionId);
   const rec = e.data as DecisionRecorded;
   const set = await d.policies.version(rec.policy.scope, rec.policy.version);
-  if (set.digest !== rec.policy.digest) throw new Error(`policy ${rec.policy.scope}@${rec.policy.version} digest differs from the one recorded`);
+  if (set.digest !== rec.policy.digest)
+    throw new Error(`policy ${rec.policy.scope}@${rec.policy.version} digest differs from the one recorded`);
   return compareReplay(rec, runInterval(d.engine, d.policies.compiledOf(set), rec.input));
 }
 
@@ -29,7 +34,10 @@ export async function replayDecision<S>(
 export function canonical(v: unknown): string {
   if (Array.isArray(v)) return `[${v.map(canonical).join(',')}]`;
   if (v !== null && typeof v === 'object') {
-    return `{${Object.keys(v).sort().map((k) => `${JSON.stringify(k)}:${canonical((v as Record<string, unknown>)[k])}`).join(',')}}`;
+    return `{${Object.keys(v)
+      .sort()
+      .map((k) => `${JSON.stringify(k)}:${canonical((v as Record<string, unknown>)[k])}`)
+      .join(',')}}`;
   }
   return JSON.stringify(v) ?? 'null';
 }
@@ -41,6 +49,7 @@ export function compareReplay(rec: DecisionRecorded, r: ReturnType<typeof runInt
   for (let i = 0; i < Math.max(a.length, b.length); i++) {
     if (a[i] !== b[i]) differences.push(`control ${i}: recorded ${a[i] ?? 'nothing'}, replayed ${b[i] ?? 'nothing'}`);
   }
-  if (canonical(rec.clamps) !== canonical(r.clamps)) differences.push(`clamps differ: recorded ${canonical(rec.clamps)}, replayed ${canonical(r.clamps)}`);
+  if (canonical(rec.clamps) !== canonical(r.clamps))
+    differences.push(`clamps differ: recorded ${canonical(rec.clamps)}, replayed ${canonical(r.clamps)}`);
   return { identical: differences.length === 0, recorded: rec.controls, replayed: r.controls, differences };
 }

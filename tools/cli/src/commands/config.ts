@@ -7,14 +7,32 @@ import { describeCurve, hardwareConfigToProto } from '../spec/hardware-config.ts
 import { COMMAND_ID_OPTION, commandMeta, type CommandSpec } from './types.ts';
 
 export function hardwareConfigText(config: inventoryV1.HardwareConfig): string {
-  const functions = table(['COST FUNCTION', 'NAME', 'VMS', 'VCPUS', 'MEMORY', 'DEVICES', 'SCALE', 'OFFSET'], config.costFunctions.map((f) => [
-    f.id, f.name, describeCurve(f.vms), describeCurve(f.vcpus), describeCurve(f.memory, formatBytes),
-    Object.entries(f.devices).map(([type, c]) => `${type}: ${describeCurve(c)}`).join('; ') || '-',
-    String(f.scale ?? 1), String(f.offset ?? 0),
-  ]));
-  const profiles = table(['PROFILE', 'NAME', 'CORES', 'MEMORY', 'DEVICES', 'COST FUNCTION'], config.hardwareProfiles.map((p) => [
-    p.id, p.name, String(p.cores), formatBytes(p.memoryBytes), p.devices.map((d) => `${d.type}@${d.address}`).join(', ') || '-', p.costFunctionId,
-  ]));
+  const functions = table(
+    ['COST FUNCTION', 'NAME', 'VMS', 'VCPUS', 'MEMORY', 'DEVICES', 'SCALE', 'OFFSET'],
+    config.costFunctions.map((f) => [
+      f.id,
+      f.name,
+      describeCurve(f.vms),
+      describeCurve(f.vcpus),
+      describeCurve(f.memory, formatBytes),
+      Object.entries(f.devices)
+        .map(([type, c]) => `${type}: ${describeCurve(c)}`)
+        .join('; ') || '-',
+      String(f.scale ?? 1),
+      String(f.offset ?? 0),
+    ]),
+  );
+  const profiles = table(
+    ['PROFILE', 'NAME', 'CORES', 'MEMORY', 'DEVICES', 'COST FUNCTION'],
+    config.hardwareProfiles.map((p) => [
+      p.id,
+      p.name,
+      String(p.cores),
+      formatBytes(p.memoryBytes),
+      p.devices.map((d) => `${d.type}@${d.address}`).join(', ') || '-',
+      p.costFunctionId,
+    ]),
+  );
   return [functions, section('', profiles).trimStart()].join('\n\n');
 }
 
@@ -36,9 +54,17 @@ export const configCommands: readonly CommandSpec[] = [
       const realmNote = parsed.realm ? '\n(the berth.realm section is valid but not sent: inventory takes no realm settings)' : '';
       const summary = `${config.costFunctions.length} cost functions, ${config.hardwareProfiles.length} hardware profiles`;
       if (input.flag('dry-run')) {
-        return { json: { config: inventoryV1.HardwareConfig.toJSON(config), applied: false }, text: `${file}: valid (${summary}), not applied${realmNote}\n\n${hardwareConfigText(config)}` };
+        return {
+          json: { config: inventoryV1.HardwareConfig.toJSON(config), applied: false },
+          text: `${file}: valid (${summary}), not applied${realmNote}\n\n${hardwareConfigText(config)}`,
+        };
       }
-      const res = await unary(ctx.backends.inventory(), 'applyHardwareConfig', { meta: commandMeta(input, ctx), config, source: file }, ctx.timeoutMillis);
+      const res = await unary(
+        ctx.backends.inventory(),
+        'applyHardwareConfig',
+        { meta: commandMeta(input, ctx), config, source: file },
+        ctx.timeoutMillis,
+      );
       return {
         json: { config: inventoryV1.HardwareConfig.toJSON(config), applied: true, version: res.version },
         text: `applied ${file} as hardware config version ${res.version} (${summary})${realmNote}\n\n${hardwareConfigText(config)}`,
@@ -53,7 +79,10 @@ export const configCommands: readonly CommandSpec[] = [
     async run(_input, ctx) {
       const res = await unary(ctx.backends.inventory(), 'getHardwareConfig', {}, ctx.timeoutMillis);
       const config = res.config ?? inventoryV1.HardwareConfig.fromPartial({});
-      return { json: inventoryV1.GetHardwareConfigResponse.toJSON(res), text: `hardware config version ${res.version}\n\n${hardwareConfigText(config)}` };
+      return {
+        json: inventoryV1.GetHardwareConfigResponse.toJSON(res),
+        text: `hardware config version ${res.version}\n\n${hardwareConfigText(config)}`,
+      };
     },
   },
 ];

@@ -49,29 +49,77 @@ export function hostDetails(h: inventoryV1.Host): string {
     ]),
   ];
   if (usage?.numaNodes.length) {
-    parts.push(section('NUMA nodes', table(['NODE', 'CPUS PINNED', 'MEMORY USED', 'HUGEPAGES USED', 'VMS'], usage.numaNodes.map((n) => [
-      String(n.id),
-      ratio(n.cpusPinned, n.cpusTotal),
-      ratio(n.memoryUsedBytes, n.memoryBytes, formatBytes),
-      n.hugepages.map((p) => `${formatBytes(p.pageSizeBytes)}: ${p.used}/${p.total}`).join(', ') || '-',
-      String(n.vmCount),
-    ]))));
+    parts.push(
+      section(
+        'NUMA nodes',
+        table(
+          ['NODE', 'CPUS PINNED', 'MEMORY USED', 'HUGEPAGES USED', 'VMS'],
+          usage.numaNodes.map((n) => [
+            String(n.id),
+            ratio(n.cpusPinned, n.cpusTotal),
+            ratio(n.memoryUsedBytes, n.memoryBytes, formatBytes),
+            n.hugepages.map((p) => `${formatBytes(p.pageSizeBytes)}: ${p.used}/${p.total}`).join(', ') || '-',
+            String(n.vmCount),
+          ]),
+        ),
+      ),
+    );
   }
   if (usage?.storagePools.length) {
-    parts.push(section('Storage pools', table(['POOL', 'TOTAL', 'USED', 'AVAILABLE', 'DEFAULT'], usage.storagePools.map((p) => [
-      p.name, formatBytes(p.totalBytes), formatBytes(p.usedBytes), formatBytes(p.availableBytes), p.isDefault ? 'yes' : '',
-    ]))));
+    parts.push(
+      section(
+        'Storage pools',
+        table(
+          ['POOL', 'TOTAL', 'USED', 'AVAILABLE', 'DEFAULT'],
+          usage.storagePools.map((p) => [
+            p.name,
+            formatBytes(p.totalBytes),
+            formatBytes(p.usedBytes),
+            formatBytes(p.availableBytes),
+            p.isDefault ? 'yes' : '',
+          ]),
+        ),
+      ),
+    );
   }
   if (usage?.devices.length) {
-    parts.push(section('PCI devices', table(['TYPE', 'ADDRESS', 'VM'], usage.devices.map((d) => [d.type, d.address, d.vmId || '-']))));
+    parts.push(
+      section(
+        'PCI devices',
+        table(
+          ['TYPE', 'ADDRESS', 'VM'],
+          usage.devices.map((d) => [d.type, d.address, d.vmId || '-']),
+        ),
+      ),
+    );
   }
   if (usage?.vfs.length) {
-    parts.push(section('SR-IOV VFs', table(['NIC', 'USED'], usage.vfs.map((v) => [v.nic, ratio(v.used, v.total)]))));
+    parts.push(
+      section(
+        'SR-IOV VFs',
+        table(
+          ['NIC', 'USED'],
+          usage.vfs.map((v) => [v.nic, ratio(v.used, v.total)]),
+        ),
+      ),
+    );
   }
   if (h.claims.length) {
-    parts.push(section('Claims', table(['VM', 'VCPUS', 'MEMORY', 'PINNED CPUS', 'DEVICES'], h.claims.map((c) => [
-      c.vmId, String(c.vcpus), formatBytes(c.memoryBytes), c.pinnedCpus.join(',') || '-', c.devices.map((d) => d.address).join(', ') || '-',
-    ]))));
+    parts.push(
+      section(
+        'Claims',
+        table(
+          ['VM', 'VCPUS', 'MEMORY', 'PINNED CPUS', 'DEVICES'],
+          h.claims.map((c) => [
+            c.vmId,
+            String(c.vcpus),
+            formatBytes(c.memoryBytes),
+            c.pinnedCpus.join(',') || '-',
+            c.devices.map((d) => d.address).join(', ') || '-',
+          ]),
+        ),
+      ),
+    );
   }
   return parts.join('\n');
 }
@@ -81,20 +129,35 @@ export const hostCommands: readonly CommandSpec[] = [
     words: ['hosts', 'add'],
     args: ['NAME'],
     summary: 'register a host',
-    options: { ...HOST_SPEC_OPTIONS, ...LXD_HOST_OPTIONS, id: { type: 'string', value: 'ID', help: 'host id ([a-z0-9-]; default: generated)' },
-      state: { type: 'string', value: 'STATE', help: `initial state: ${HOST_STATES.join(', ')} (default enabled)` }, ...COMMAND_ID_OPTION },
+    options: {
+      ...HOST_SPEC_OPTIONS,
+      ...LXD_HOST_OPTIONS,
+      id: { type: 'string', value: 'ID', help: 'host id ([a-z0-9-]; default: generated)' },
+      state: { type: 'string', value: 'STATE', help: `initial state: ${HOST_STATES.join(', ')} (default enabled)` },
+      ...COMMAND_ID_OPTION,
+    },
     async run(input, ctx) {
       const file = input.string('spec');
       const base = file === undefined ? undefined : hostSpecFromJson(await ctx.readFile(file), file);
-      const { spec, notes } = await prepareLxdHost(buildHostSpec(input.arg('NAME'), input, base), input, (path) => ctx.readFile(path), ctx.timeoutMillis);
+      const { spec, notes } = await prepareLxdHost(
+        buildHostSpec(input.arg('NAME'), input, base),
+        input,
+        (path) => ctx.readFile(path),
+        ctx.timeoutMillis,
+      );
       for (const n of notes) ctx.progress(n);
       const state = input.string('state');
       const request = {
-        meta: commandMeta(input, ctx), hostId: input.string('id') ?? '', spec,
+        meta: commandMeta(input, ctx),
+        hostId: input.string('id') ?? '',
+        spec,
         state: state === undefined ? inventoryV1.HostState.HOST_STATE_UNSPECIFIED : parseHostState(state, '--state'),
       };
       const res = await unary(ctx.backends.inventory(), 'registerHost', request, ctx.timeoutMillis);
-      return { json: hostJson(res.host), text: `host ${res.host?.hostId ?? '?'} (${spec.name}) registered, ${hostStateLabel(res.host?.state ?? 0)}` };
+      return {
+        json: hostJson(res.host),
+        text: `host ${res.host?.hostId ?? '?'} (${spec.name}) registered, ${hostStateLabel(res.host?.state ?? 0)}`,
+      };
     },
   },
   {
@@ -133,7 +196,12 @@ export const hostCommands: readonly CommandSpec[] = [
     summary: `set a host's state (${HOST_STATES.join(', ')})`,
     options: { reason: { type: 'string', value: 'TEXT', help: 'why (kept with the host)' }, ...COMMAND_ID_OPTION },
     async run(input, ctx) {
-      const request = { meta: commandMeta(input, ctx), hostId: input.arg('HOST'), state: parseHostState(input.arg('STATE'), 'STATE'), reason: input.string('reason') ?? '' };
+      const request = {
+        meta: commandMeta(input, ctx),
+        hostId: input.arg('HOST'),
+        state: parseHostState(input.arg('STATE'), 'STATE'),
+        reason: input.string('reason') ?? '',
+      };
       const res = await unary(ctx.backends.inventory(), 'setHostState', request, ctx.timeoutMillis);
       return { json: hostJson(res.host), text: `host ${input.arg('HOST')} is ${hostStateLabel(res.host?.state ?? 0)}` };
     },

@@ -5,10 +5,19 @@ import { UsageError } from '../errors.ts';
 import { COMMAND_ID_OPTION, commandMeta, type CommandSpec, type Context, type Result } from './types.ts';
 
 const S = migrationV1.MigrationStatus;
-const ENDED = new Set([S.MIGRATION_STATUS_COMPLETED, S.MIGRATION_STATUS_FAILED, S.MIGRATION_STATUS_ABORTED, S.MIGRATION_STATUS_POSTCOPY_PAUSED]);
+const ENDED = new Set([
+  S.MIGRATION_STATUS_COMPLETED,
+  S.MIGRATION_STATUS_FAILED,
+  S.MIGRATION_STATUS_ABORTED,
+  S.MIGRATION_STATUS_POSTCOPY_PAUSED,
+]);
 
 const statusName = (s: migrationV1.MigrationStatus): string =>
-  migrationV1.migrationStatusToJSON(s).replace(/^MIGRATION_STATUS_/, '').toLowerCase().replace(/_/g, '-');
+  migrationV1
+    .migrationStatusToJSON(s)
+    .replace(/^MIGRATION_STATUS_/, '')
+    .toLowerCase()
+    .replace(/_/g, '-');
 
 const GiB = 1024 ** 3;
 const progressText = (m: migrationV1.Migration): string => {
@@ -23,7 +32,9 @@ function describe(m: migrationV1.Migration): string {
     `migration ${m.migrationId}: VM ${m.vmId} ${m.sourceHostId} -> ${m.destinationHostId || '(choosing)'}  ${statusName(m.status)}${progressText(m)}`,
     ...(m.reason ? [`  reason: ${m.reason}`] : []),
     ...(m.warning ? [`  warning: ${m.warning}`] : []),
-    ...m.attempts.map((a) => `  attempt ${a.attempt}: ${a.destinationHostId || '(no host)'} ${a.outcome}${a.reason ? `: ${a.reason}` : ''}`),
+    ...m.attempts.map(
+      (a) => `  attempt ${a.attempt}: ${a.destinationHostId || '(no host)'} ${a.outcome}${a.reason ? `: ${a.reason}` : ''}`,
+    ),
   ];
   return lines.join('\n');
 }
@@ -67,9 +78,18 @@ export const migrationCommands: readonly CommandSpec[] = [
         ...(bandwidth !== undefined ? { bandwidthMibps: Number(bandwidth) } : {}),
         ...(input.flag('post-copy') ? { postCopy: true } : {}),
       });
-      const res = await unary(ctx.backends.migration(), 'migrateVm', {
-        meta: commandMeta(input, ctx), vmId: input.arg('VM'), destinationHostId: input.string('to') ?? 'auto', policy, reason: 'berth vms migrate',
-      }, ctx.timeoutMillis);
+      const res = await unary(
+        ctx.backends.migration(),
+        'migrateVm',
+        {
+          meta: commandMeta(input, ctx),
+          vmId: input.arg('VM'),
+          destinationHostId: input.string('to') ?? 'auto',
+          policy,
+          reason: 'berth vms migrate',
+        },
+        ctx.timeoutMillis,
+      );
       const m = res.migration!;
       return result(input.flag('wait') ? await follow(m.migrationId, ctx) : m);
     },
@@ -84,10 +104,21 @@ export const migrationCommands: readonly CommandSpec[] = [
       active: { type: 'boolean', help: 'only migrations not ended' },
     },
     async run(input, ctx) {
-      const res = await unary(ctx.backends.migration(), 'listMigrations', {
-        vmId: input.string('vm') ?? '', hostId: input.string('host') ?? '', activeOnly: input.flag('active'), limit: 0,
-      }, ctx.timeoutMillis);
-      const rows = res.migrations.map((m) => `${m.migrationId}  ${m.vmId.padEnd(20)} ${m.sourceHostId.padEnd(12)} -> ${(m.destinationHostId || '-').padEnd(12)} ${statusName(m.status)}${progressText(m)}`);
+      const res = await unary(
+        ctx.backends.migration(),
+        'listMigrations',
+        {
+          vmId: input.string('vm') ?? '',
+          hostId: input.string('host') ?? '',
+          activeOnly: input.flag('active'),
+          limit: 0,
+        },
+        ctx.timeoutMillis,
+      );
+      const rows = res.migrations.map(
+        (m) =>
+          `${m.migrationId}  ${m.vmId.padEnd(20)} ${m.sourceHostId.padEnd(12)} -> ${(m.destinationHostId || '-').padEnd(12)} ${statusName(m.status)}${progressText(m)}`,
+      );
       return { json: res.migrations.map(asJson), text: rows.length === 0 ? 'no migrations' : rows.join('\n') };
     },
   },
@@ -98,7 +129,9 @@ export const migrationCommands: readonly CommandSpec[] = [
     options: { watch: { type: 'boolean', help: 'follow it to its end' } },
     async run(input, ctx) {
       const id = input.arg('MIGRATION');
-      const m = input.flag('watch') ? await follow(id, ctx) : (await unary(ctx.backends.migration(), 'getMigration', { migrationId: id }, ctx.timeoutMillis)).migration!;
+      const m = input.flag('watch')
+        ? await follow(id, ctx)
+        : (await unary(ctx.backends.migration(), 'getMigration', { migrationId: id }, ctx.timeoutMillis)).migration!;
       return { json: asJson(m), text: describe(m) };
     },
   },
@@ -108,9 +141,16 @@ export const migrationCommands: readonly CommandSpec[] = [
     summary: 'abort a migration before its switch-over (the VM stays on the source)',
     options: { reason: { type: 'string', value: 'TEXT', help: 'why (recorded)' }, ...COMMAND_ID_OPTION },
     async run(input, ctx) {
-      const res = await unary(ctx.backends.migration(), 'cancelMigration', {
-        meta: commandMeta(input, ctx), migrationId: input.arg('MIGRATION'), reason: input.string('reason') ?? 'cancelled with berth migrations cancel',
-      }, ctx.timeoutMillis);
+      const res = await unary(
+        ctx.backends.migration(),
+        'cancelMigration',
+        {
+          meta: commandMeta(input, ctx),
+          migrationId: input.arg('MIGRATION'),
+          reason: input.string('reason') ?? 'cancelled with berth migrations cancel',
+        },
+        ctx.timeoutMillis,
+      );
       return { json: asJson(res.migration!), text: describe(res.migration!) };
     },
   },

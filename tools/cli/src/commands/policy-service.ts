@@ -23,10 +23,16 @@ function scopeOf(host: string | undefined, pool: string | undefined): string {
 }
 
 const describeSet = (p: telemetryV1.PolicySet | undefined): string =>
-  p === undefined ? 'no policy set' : keyValue([
-    ['scope', p.scope], ['version', String(p.version)], ['source', p.source], ['applied', p.appliedAt], ['digest', p.digest.slice(0, 16)],
-    ['files', p.files.map((f) => f.name).join(', ')],
-  ]);
+  p === undefined
+    ? 'no policy set'
+    : keyValue([
+        ['scope', p.scope],
+        ['version', String(p.version)],
+        ['source', p.source],
+        ['applied', p.appliedAt],
+        ['digest', p.digest.slice(0, 16)],
+        ['files', p.files.map((f) => f.name).join(', ')],
+      ]);
 
 /** `berth policy apply|show|replay`: telemetry's policy sets and recorded decisions. */
 export const policyServiceCommands: readonly CommandSpec[] = [
@@ -46,9 +52,16 @@ export const policyServiceCommands: readonly CommandSpec[] = [
         if (e instanceof PolicyError) throw new UsageError('DIR', e.message);
         throw e;
       }
-      const res = await unary(telemetry(ctx), 'applyPolicy', {
-        meta: commandMeta(input, ctx), scope: scopeOf(input.string('host'), input.string('pool')), files,
-      }, ctx.timeoutMillis);
+      const res = await unary(
+        telemetry(ctx),
+        'applyPolicy',
+        {
+          meta: commandMeta(input, ctx),
+          scope: scopeOf(input.string('host'), input.string('pool')),
+          files,
+        },
+        ctx.timeoutMillis,
+      );
       return { json: telemetryV1.ApplyPolicyResponse.toJSON(res), text: describeSet(res.policy) };
     },
   },
@@ -56,10 +69,19 @@ export const policyServiceCommands: readonly CommandSpec[] = [
     words: ['policy', 'show'],
     args: [],
     summary: 'the policy set of a scope (default, --pool, --host), or with --resolve HOST the one that host uses',
-    options: { ...SCOPE_OPTIONS, resolve: { type: 'string', value: 'HOST', help: 'the set a host resolves to (host, then pool, then default)' }, text: { type: 'boolean', help: 'print the files too' } },
+    options: {
+      ...SCOPE_OPTIONS,
+      resolve: { type: 'string', value: 'HOST', help: 'the set a host resolves to (host, then pool, then default)' },
+      text: { type: 'boolean', help: 'print the files too' },
+    },
     async run(input, ctx) {
       const host = input.string('resolve');
-      const res = await unary(telemetry(ctx), 'showPolicy', host !== undefined ? { scope: '', hostId: host } : { scope: scopeOf(input.string('host'), input.string('pool')), hostId: '' }, ctx.timeoutMillis);
+      const res = await unary(
+        telemetry(ctx),
+        'showPolicy',
+        host !== undefined ? { scope: '', hostId: host } : { scope: scopeOf(input.string('host'), input.string('pool')), hostId: '' },
+        ctx.timeoutMillis,
+      );
       const parts = [describeSet(res.policy), `scopes: ${res.scopes.join(', ')}`];
       if (input.flag('text')) for (const f of res.policy?.files ?? []) parts.push('', `;; ${f.name}`, f.text);
       return { json: telemetryV1.ShowPolicyResponse.toJSON(res), text: parts.join('\n') };
@@ -73,8 +95,13 @@ export const policyServiceCommands: readonly CommandSpec[] = [
     async run(input, ctx) {
       const res = await unary(telemetry(ctx), 'replayDecision', { decisionId: input.arg('DECISION') }, ctx.timeoutMillis);
       const text = [
-        keyValue([['decision', input.arg('DECISION')], ['identical', res.identical ? 'yes' : 'no']]),
-        `recorded: ${res.recordedJson}`, `replayed: ${res.replayedJson}`, ...res.differences.map((d) => `  ${d}`),
+        keyValue([
+          ['decision', input.arg('DECISION')],
+          ['identical', res.identical ? 'yes' : 'no'],
+        ]),
+        `recorded: ${res.recordedJson}`,
+        `replayed: ${res.replayedJson}`,
+        ...res.differences.map((d) => `  ${d}`),
       ].join('\n');
       return { json: telemetryV1.ReplayDecisionResponse.toJSON(res), text, exitCode: res.identical ? 0 : 1 };
     },

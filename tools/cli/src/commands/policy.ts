@@ -29,7 +29,12 @@ export const policyCommands: readonly CommandSpec[] = [
     variadic: true,
     summary: 'evaluate one interval of MOM policy files offline (input JSON on stdin), print one JSON object',
     options: {
-      policy: { type: 'string', multiple: true, value: 'FILE|DIR', help: 'policy file or directory (repeat it, or list more files after it)' },
+      policy: {
+        type: 'string',
+        multiple: true,
+        value: 'FILE|DIR',
+        help: 'policy file or directory (repeat it, or list more files after it)',
+      },
     },
     async run(input, ctx) {
       const paths = [...input.list('policy'), ...input.rest];
@@ -50,7 +55,10 @@ export const policyCommands: readonly CommandSpec[] = [
       // evaluateInterval validates the shape itself and answers ok:false naming the field.
       const out = evaluateInterval(set, evalInput as EvalInput);
       const text = toJson(out);
-      if (set.swallowed) ctx.progress(`warning: ${set.swallowed.file}:${set.swallowed.line}: an unrecognised character; MOM ignores the rest of the policy from there`);
+      if (set.swallowed)
+        ctx.progress(
+          `warning: ${set.swallowed.file}:${set.swallowed.line}: an unrecognised character; MOM ignores the rest of the policy from there`,
+        );
       return { json: out, jsonText: text, text, exitCode: out.ok === true ? 0 : 1 };
     },
   },

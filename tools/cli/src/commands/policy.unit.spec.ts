@@ -5,7 +5,8 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { runCli, type CliDeps } from '../cli.ts';
 
-const HOST = '{"mem_available": 16000000, "mem_unused": 0, "mem_free": 8000000, "swap_in": 0, "swap_out": 0, "anon_pages": 0, "swap_total": 0, "swap_usage": 0, "ksm_full_scans": 0, "ksm_pages_sharing": 0, "ksm_pages_unshared": 0, "ksm_run": 0, "ksm_pages_shared": 0, "ksm_pages_to_scan": 100, "ksm_pages_volatile": 0, "ksm_sleep_millisecs": 10, "ksm_merge_across_nodes": 1, "ksm_shareable": 0, "ksmd_cpu_usage": 0, "cpu_count": 8}';
+const HOST =
+  '{"mem_available": 16000000, "mem_unused": 0, "mem_free": 8000000, "swap_in": 0, "swap_out": 0, "anon_pages": 0, "swap_total": 0, "swap_usage": 0, "ksm_full_scans": 0, "ksm_pages_sharing": 0, "ksm_pages_unshared": 0, "ksm_run": 0, "ksm_pages_shared": 0, "ksm_pages_to_scan": 100, "ksm_pages_volatile": 0, "ksm_sleep_millisecs": 10, "ksm_merge_across_nodes": 1, "ksm_shareable": 0, "ksmd_cpu_usage": 0, "cpu_count": 8}';
 
 function cli(files: Record<string, string>, stdin: string) {
   const out: string[] = [];
@@ -31,11 +32,15 @@ function cli(files: Record<string, string>, stdin: string) {
 }
 
 describe('berth policy eval', () => {
-  it('prints one JSON object with MOM\'s int/float distinction; the files order by name', async () => {
-    const { deps, out } = cli({ 'b/10-main.policy': '(Host.Control "ksm_run" (/ 10 2)) (set x (+ x 1))', 'a/00-defs.policy': '(defvar x 1)' },
-      `{"host": ${HOST}, "guests": [{"name": "vm1", "vcpu_quota": -1, "vcpu_period": 100000, "vcpu_user_limit": 100, "vcpu_count": 1}, {"name": "vm2"}]}`);
+  it("prints one JSON object with MOM's int/float distinction; the files order by name", async () => {
+    const { deps, out } = cli(
+      { 'b/10-main.policy': '(Host.Control "ksm_run" (/ 10 2)) (set x (+ x 1))', 'a/00-defs.policy': '(defvar x 1)' },
+      `{"host": ${HOST}, "guests": [{"name": "vm1", "vcpu_quota": -1, "vcpu_period": 100000, "vcpu_user_limit": 100, "vcpu_count": 1}, {"name": "vm2"}]}`,
+    );
     expect(await runCli(['policy', 'eval', '--policy', 'b/10-main.policy', 'a/00-defs.policy'], deps)).toBe(0);
-    expect(out).toEqual(['{"ok": true, "host": {"ksm_run": 5.0}, "guests": {"vm1": {}}, "excluded_guests": ["vm2"], "variables": {"x": 2}}']);
+    expect(out).toEqual([
+      '{"ok": true, "host": {"ksm_run": 5.0}, "guests": {"vm1": {}}, "excluded_guests": ["vm2"], "variables": {"x": 2}}',
+    ]);
   });
 
   it('a policy error exits 1 with ok:false; bad JSON and parse errors exit 2 naming the place', async () => {
@@ -55,7 +60,7 @@ describe('berth policy eval', () => {
     expect(await runCli(['policy', 'eval'], none.deps)).toBe(2);
   });
 
-  it('a directory stands for its *.policy files (MOM\'s policy-dir); the input shape is checked', async () => {
+  it("a directory stands for its *.policy files (MOM's policy-dir); the input shape is checked", async () => {
     const dir = mkdtempSync(join(tmpdir(), 'berth-policy-'));
     writeFileSync(join(dir, '01-b.policy'), '(set y (* y 3))');
     writeFileSync(join(dir, '00-a.policy'), '(defvar y 2)');

@@ -31,9 +31,10 @@ export function candidates(explanation: unknown): string | undefined {
   );
   if (list.length === 0) return undefined;
   const num = (n: unknown) => (typeof n === 'number' ? String(Math.round(n * 100) / 100) : '');
-  return table(['RANK', 'HOST', 'SCORE', 'COST', 'COST FUNCTION'], list.map((c, i) => [
-    String(i + 1), c.hostId, num(c.score), num(c.breakdown?.cost?.total), c.breakdown?.cost?.costFunction ?? '',
-  ]));
+  return table(
+    ['RANK', 'HOST', 'SCORE', 'COST', 'COST FUNCTION'],
+    list.map((c, i) => [String(i + 1), c.hostId, num(c.score), num(c.breakdown?.cost?.total), c.breakdown?.cost?.costFunction ?? '']),
+  );
 }
 
 async function specFrom(input: Input, ctx: Context): Promise<schedulerV1.VmSpec> {
@@ -53,11 +54,20 @@ export const schedulerCommands: readonly CommandSpec[] = [
     async run(input, ctx) {
       const res = await unary(ctx.backends.scheduler(), 'explain', { vmId: input.arg('VM') }, ctx.timeoutMillis);
       const explanation = parseJson(res.explanationJson);
-      const parts = [keyValue([['vm', res.vmId], ['outcome', outcomeLabel(res.outcome)], ['host', res.hostId], ['source', res.source]]), '', res.summary];
+      const parts = [
+        keyValue([
+          ['vm', res.vmId],
+          ['outcome', outcomeLabel(res.outcome)],
+          ['host', res.hostId],
+          ['source', res.source],
+        ]),
+        '',
+        res.summary,
+      ];
       const ranked = candidates(explanation);
       if (ranked) parts.push(section('Candidates', ranked));
       if (input.flag('detail') && explanation !== null) parts.push(section('Decision', JSON.stringify(explanation, null, 2)));
-      return { json: { ...schedulerV1.ExplainResponse.toJSON(res) as object, explanation }, text: parts.join('\n') };
+      return { json: { ...(schedulerV1.ExplainResponse.toJSON(res) as object), explanation }, text: parts.join('\n') };
     },
   },
   {
@@ -68,7 +78,10 @@ export const schedulerCommands: readonly CommandSpec[] = [
     async run(input, ctx) {
       const request = { vm: await specFrom(input, ctx), hostIds: input.list('host') };
       const res = await unary(ctx.backends.scheduler(), 'whatIf', request, ctx.timeoutMillis);
-      const rows = table(['HOST', 'NAME', 'FITS'], res.hosts.map((h) => [h.hostId, h.hostName, String(h.count)]));
+      const rows = table(
+        ['HOST', 'NAME', 'FITS'],
+        res.hosts.map((h) => [h.hostId, h.hostName, String(h.count)]),
+      );
       return { json: schedulerV1.WhatIfResponse.toJSON(res), text: `${res.total} more fit in total\n\n${rows}` };
     },
   },
@@ -85,9 +98,15 @@ export const schedulerCommands: readonly CommandSpec[] = [
       const limit = int(input.string('limit') ?? '0', '--limit', 0, 1000);
       const request = { vm: await specFrom(input, ctx), excludedHosts: input.list('exclude'), limit };
       const res = await unary(ctx.backends.scheduler(), 'score', request, ctx.timeoutMillis);
-      const rows = table(['RANK', 'HOST', 'NAME', 'SCORE', 'GEN'], res.hosts.map((h, i) => [String(i + 1), h.hostId, h.hostName, h.score.toFixed(2), String(h.generation)]));
+      const rows = table(
+        ['RANK', 'HOST', 'NAME', 'SCORE', 'GEN'],
+        res.hosts.map((h, i) => [String(i + 1), h.hostId, h.hostName, h.score.toFixed(2), String(h.generation)]),
+      );
       const head = `${res.fits ? 'fits' : 'fits nowhere'} (${res.hostsConsidered} hosts considered)${res.summary ? `: ${res.summary}` : ''}`;
-      return { json: { ...schedulerV1.ScoreResponse.toJSON(res) as object, explanation: parseJson(res.explanationJson) }, text: `${head}\n\n${rows}` };
+      return {
+        json: { ...(schedulerV1.ScoreResponse.toJSON(res) as object), explanation: parseJson(res.explanationJson) },
+        text: `${head}\n\n${rows}`,
+      };
     },
   },
 ];

@@ -18,7 +18,12 @@ export const vmLifecycleCommands: readonly CommandSpec[] = [
     summary: 'start a stopped VM',
     options: { ...COMMAND_ID_OPTION },
     async run(input, ctx) {
-      const res = await unary(ctx.backends.inventory(), 'startVm', { meta: commandMeta(input, ctx), vmId: input.arg('VM') }, ctx.timeoutMillis);
+      const res = await unary(
+        ctx.backends.inventory(),
+        'startVm',
+        { meta: commandMeta(input, ctx), vmId: input.arg('VM') },
+        ctx.timeoutMillis,
+      );
       return done(input.arg('VM'), res.vm);
     },
   },
@@ -39,14 +44,19 @@ export const vmLifecycleCommands: readonly CommandSpec[] = [
     summary: 'reboot a running VM',
     options: { ...COMMAND_ID_OPTION },
     async run(input, ctx) {
-      const res = await unary(ctx.backends.inventory(), 'rebootVm', { meta: commandMeta(input, ctx), vmId: input.arg('VM') }, ctx.timeoutMillis);
+      const res = await unary(
+        ctx.backends.inventory(),
+        'rebootVm',
+        { meta: commandMeta(input, ctx), vmId: input.arg('VM') },
+        ctx.timeoutMillis,
+      );
       return done(input.arg('VM'), res.vm);
     },
   },
   {
     words: ['vms', 'watch'],
     args: ['VM'],
-    summary: 'print a VM\'s lifecycle events from now until it runs (or --until placed) or fails',
+    summary: "print a VM's lifecycle events from now until it runs (or --until placed) or fails",
     options: {
       until: { type: 'string', value: 'STATUS', help: 'placed or running (default running)' },
       'wait-timeout': { type: 'string', value: 'DURATION', help: 'how long to follow (default 5m)' },

@@ -15,7 +15,12 @@ export const WAIT_UNTIL = {
  * Follows the VM's events after `vm` (as last read) until it reaches `until`. Starting from the VM's
  * current version, not the start of its stream: an old `running` in its history must not end the wait.
  */
-export function waitForVm(ctx: Context, vm: inventoryV1.Vm, until: ReadonlySet<inventoryV1.VmStatus>, timeoutMillis: number): Promise<inventoryV1.Vm> {
+export function waitForVm(
+  ctx: Context,
+  vm: inventoryV1.Vm,
+  until: ReadonlySet<inventoryV1.VmStatus>,
+  timeoutMillis: number,
+): Promise<inventoryV1.Vm> {
   if (until.has(vm.status)) return Promise.resolve(vm);
   const client = ctx.backends.inventory();
   return new Promise((resolve, reject) => {
@@ -39,4 +44,3 @@ export function waitForVm(ctx: Context, vm: inventoryV1.Vm, until: ReadonlySet<i
     stream.on('end', () => resolve(last));
   });
 }
-

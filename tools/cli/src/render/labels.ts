@@ -5,7 +5,19 @@ import { enumLabel } from './table.ts';
 /** Enum values as operators type and read them (`no-scheduling`), both ways. */
 
 export const HOST_STATES = ['enabled', 'no-scheduling', 'disabled', 'maintenance'] as const;
-export const VM_STATUSES = ['requested', 'placed', 'provisioning', 'running', 'stopping', 'stopped', 'deleting', 'deleted', 'placement-failed', 'provision-failed', 'waiting-for-capacity'] as const;
+export const VM_STATUSES = [
+  'requested',
+  'placed',
+  'provisioning',
+  'running',
+  'stopping',
+  'stopped',
+  'deleting',
+  'deleted',
+  'placement-failed',
+  'provision-failed',
+  'waiting-for-capacity',
+] as const;
 export const SLA_TIERS = ['platinum', 'gold', 'silver', 'vapor'] as const;
 export const MIGRATION_MODES = ['none', 'manual', 'manual-and-automatic'] as const;
 

@@ -6,21 +6,40 @@ import { bytes, cpuList, int, keyValues, real } from '../values.ts';
 /** HostSpec from `berth hosts add` options, on top of an optional `--spec FILE` (proto JSON). */
 
 export const HOST_SPEC_OPTIONS: Readonly<Record<string, OptionSpec>> = {
-  uri: { type: 'string', value: 'URI', help: 'hypervisor URI: qemu:///system, qemu+ssh://[user@]host[:port]/system, https://lxd-host:8443, lxd+unix:///path/unix.socket, test:///default, ...' },
+  uri: {
+    type: 'string',
+    value: 'URI',
+    help: 'hypervisor URI: qemu:///system, qemu+ssh://[user@]host[:port]/system, https://lxd-host:8443, lxd+unix:///path/unix.socket, test:///default, ...',
+  },
   profile: { type: 'string', value: 'ID', help: 'hardware profile id (from `berth config apply`)' },
-  cpus: { type: 'string', value: 'N', help: 'logical CPUs for VMs (default: the profile\'s cores)' },
-  memory: { type: 'string', value: 'SIZE', help: 'memory for VMs, e.g. 128GiB (default: the profile\'s memory)' },
+  cpus: { type: 'string', value: 'N', help: "logical CPUs for VMs (default: the profile's cores)" },
+  memory: { type: 'string', value: 'SIZE', help: "memory for VMs, e.g. 128GiB (default: the profile's memory)" },
   'cpu-overcommit': { type: 'string', value: 'RATIO', help: '0..10, default 1 (8 cores x 0.5 = 4 vCPUs)' },
   'memory-overcommit': { type: 'string', value: 'RATIO', help: '0..10, default 1 (128 GiB x 5.5 = 704 GiB)' },
   'cpu-model': { type: 'string', value: 'MODEL', help: 'host CPU model, e.g. Skylake-Server' },
   topology: { type: 'string', value: 'SxCxT', help: 'sockets x cores per socket x threads per core, e.g. 2x8x2' },
   'resource-pool': { type: 'string', value: 'POOL', help: 'resource pool the host belongs to' },
   tag: { type: 'string', multiple: true, value: 'TAG', help: 'host tag (repeatable)' },
-  numa: { type: 'string', multiple: true, value: 'KV', help: 'NUMA node: id=0,cpus=0-7,memory=64GiB[,hugepages=2MiB:512+1GiB:4] (repeatable)' },
+  numa: {
+    type: 'string',
+    multiple: true,
+    value: 'KV',
+    help: 'NUMA node: id=0,cpus=0-7,memory=64GiB[,hugepages=2MiB:512+1GiB:4] (repeatable)',
+  },
   device: { type: 'string', multiple: true, value: 'TYPE@ADDR', help: 'PCI device, e.g. nvidia-gpu@02:03.0[@numa=0] (repeatable)' },
   sriov: { type: 'string', multiple: true, value: 'KV', help: 'SR-IOV NIC: name=ens1f0,numa=0,vfs=16[,space=,subnet=,vlan=] (repeatable)' },
-  storage: { type: 'string', multiple: true, value: 'KV', help: 'storage pool: name=images,size=500GiB[,path=/var/lib/libvirt/images,type=dir,used=0,default] (repeatable)' },
-  network: { type: 'string', multiple: true, value: 'KV', help: 'reachable network: space=public[,subnet=10.0.0.0/24,vlan=100] (repeatable)' },
+  storage: {
+    type: 'string',
+    multiple: true,
+    value: 'KV',
+    help: 'storage pool: name=images,size=500GiB[,path=/var/lib/libvirt/images,type=dir,used=0,default] (repeatable)',
+  },
+  network: {
+    type: 'string',
+    multiple: true,
+    value: 'KV',
+    help: 'reachable network: space=public[,subnet=10.0.0.0/24,vlan=100] (repeatable)',
+  },
   sat: { type: 'string', value: 'ADDR:PORT', help: 'static address translation: VMs reached at ADDR:(PORT + last octet)' },
   spec: { type: 'string', value: 'FILE', help: 'HostSpec as proto JSON; options given here override it' },
 };
@@ -37,12 +56,20 @@ function numaNode(text: string): inventoryV1.NumaNode {
   const field = '--numa';
   const kv = keyValues(text, field, ['id', 'cpus', 'memory', 'hugepages']);
   for (const key of ['id', 'cpus', 'memory']) if (kv[key] === undefined) throw new UsageError(field, `${key}= is required in "${text}"`);
-  const hugepages = (kv.hugepages ?? '').split('+').filter((h) => h !== '').map((h) => {
-    const [size, count] = h.split(':');
-    if (size === undefined || count === undefined) throw new UsageError(field, `hugepages are SIZE:COUNT, got "${h}"`);
-    return { pageSizeBytes: bytes(size, `${field} hugepages`), total: int(count, `${field} hugepages`) };
-  });
-  return { id: int(kv.id!, `${field} id`), cpus: cpuList(kv.cpus!, `${field} cpus`), memoryBytes: bytes(kv.memory!, `${field} memory`), hugepages };
+  const hugepages = (kv.hugepages ?? '')
+    .split('+')
+    .filter((h) => h !== '')
+    .map((h) => {
+      const [size, count] = h.split(':');
+      if (size === undefined || count === undefined) throw new UsageError(field, `hugepages are SIZE:COUNT, got "${h}"`);
+      return { pageSizeBytes: bytes(size, `${field} hugepages`), total: int(count, `${field} hugepages`) };
+    });
+  return {
+    id: int(kv.id!, `${field} id`),
+    cpus: cpuList(kv.cpus!, `${field} cpus`),
+    memoryBytes: bytes(kv.memory!, `${field} memory`),
+    hugepages,
+  };
 }
 
 function device(text: string): inventoryV1.PciDevice {
@@ -94,7 +121,11 @@ export function hostSpecFromJson(text: string, file: string): inventoryV1.HostSp
   return inventoryV1.HostSpec.fromJSON(parsed);
 }
 
-export function buildHostSpec(name: string, input: Input, base: inventoryV1.HostSpec = inventoryV1.HostSpec.fromPartial({})): inventoryV1.HostSpec {
+export function buildHostSpec(
+  name: string,
+  input: Input,
+  base: inventoryV1.HostSpec = inventoryV1.HostSpec.fromPartial({}),
+): inventoryV1.HostSpec {
   const s = input.string.bind(input);
   const spec: inventoryV1.HostSpec = { ...base, name: name || base.name };
   if (s('uri') !== undefined) spec.hypervisorUri = s('uri')!;
@@ -112,7 +143,10 @@ export function buildHostSpec(name: string, input: Input, base: inventoryV1.Host
   spec.pciDevices = [...spec.pciDevices, ...input.list('device').map(device)];
   spec.sriovNics = [...spec.sriovNics, ...input.list('sriov').map(sriovNic)];
   spec.storagePools = [...spec.storagePools, ...input.list('storage').map(storagePool)];
-  spec.networks = [...spec.networks, ...input.list('network').map((n) => network(keyValues(n, '--network', ['space', 'subnet', 'vlan']), '--network'))];
+  spec.networks = [
+    ...spec.networks,
+    ...input.list('network').map((n) => network(keyValues(n, '--network', ['space', 'subnet', 'vlan']), '--network')),
+  ];
   if (s('sat') !== undefined) {
     const m = /^(.+):(\d+)$/.exec(s('sat')!);
     if (!m) throw new UsageError('--sat', `expected ADDRESS:BASE_PORT, got "${s('sat')}"`);

@@ -5,10 +5,18 @@ import type { Input, OptionSpec } from '../commands/types.ts';
 
 /** `berth hosts add` options for LXD hosts (https:// or lxd+unix:// URIs). */
 export const LXD_HOST_OPTIONS: Readonly<Record<string, OptionSpec>> = {
-  'lxd-trust-token': { type: 'string', value: 'TOKEN', help: 'LXD trust token (`lxc config trust add`): has the host trust --lxd-cert and pins its certificate in the URI' },
-  'lxd-cert': { type: 'string', value: 'FILE', help: 'PEM client certificate Berth presents to https LXD hosts (the executor\'s EXECUTOR_LXD_CERT)' },
-  'lxd-key': { type: 'string', value: 'FILE', help: 'PEM key of --lxd-cert (the executor\'s EXECUTOR_LXD_KEY)' },
-  'from-lxd': { type: 'boolean', help: 'fill CPUs, topology, NUMA nodes, memory, GPUs and SR-IOV NICs from the LXD host\'s /1.0/resources' },
+  'lxd-trust-token': {
+    type: 'string',
+    value: 'TOKEN',
+    help: 'LXD trust token (`lxc config trust add`): has the host trust --lxd-cert and pins its certificate in the URI',
+  },
+  'lxd-cert': {
+    type: 'string',
+    value: 'FILE',
+    help: "PEM client certificate Berth presents to https LXD hosts (the executor's EXECUTOR_LXD_CERT)",
+  },
+  'lxd-key': { type: 'string', value: 'FILE', help: "PEM key of --lxd-cert (the executor's EXECUTOR_LXD_KEY)" },
+  'from-lxd': { type: 'boolean', help: "fill CPUs, topology, NUMA nodes, memory, GPUs and SR-IOV NICs from the LXD host's /1.0/resources" },
 };
 
 /** The host spec fields LXD's resources describe (options given on the command line win). */
@@ -20,11 +28,15 @@ export function applyHostFacts(spec: inventoryV1.HostSpec, f: HostFacts, input: 
   if (input.string('topology') === undefined) out.topology = { ...f.topology };
   if (input.list('numa').length === 0) {
     out.numaNodes = f.numaNodes.map((n) => ({
-      id: n.id, cpus: [...n.cpus], memoryBytes: n.memoryBytes, hugepages: n.hugepages.map((h) => ({ pageSizeBytes: h.pageSizeBytes, total: h.total })),
+      id: n.id,
+      cpus: [...n.cpus],
+      memoryBytes: n.memoryBytes,
+      hugepages: n.hugepages.map((h) => ({ pageSizeBytes: h.pageSizeBytes, total: h.total })),
     }));
   }
   if (input.list('device').length === 0) out.pciDevices = (f.gpus ?? []).map((g) => ({ type: 'gpu', address: g.address }));
-  if (input.list('sriov').length === 0) out.sriovNics = (f.sriovNics ?? []).map((n) => ({ name: n.name, numaNode: 0, vfsTotal: n.vfs, networks: [] }));
+  if (input.list('sriov').length === 0)
+    out.sriovNics = (f.sriovNics ?? []).map((n) => ({ name: n.name, numaNode: 0, vfsTotal: n.vfs, networks: [] }));
   return out;
 }
 
@@ -33,13 +45,20 @@ export function applyHostFacts(spec: inventoryV1.HostSpec, f: HostFacts, input: 
  * `fingerprint=`), and reads the host's facts when asked. Other URIs pass through untouched.
  */
 export async function prepareLxdHost(
-  spec: inventoryV1.HostSpec, input: Input, readFile: (path: string) => Promise<string>, timeoutMillis: number,
+  spec: inventoryV1.HostSpec,
+  input: Input,
+  readFile: (path: string) => Promise<string>,
+  timeoutMillis: number,
 ): Promise<{ spec: inventoryV1.HostSpec; notes: string[] }> {
   const token = input.string('lxd-trust-token');
   const fromLxd = input.flag('from-lxd');
   const uri = spec.hypervisorUri;
   if (!isLxdUri(uri)) {
-    if (token !== undefined || fromLxd) throw new UsageError(token !== undefined ? '--lxd-trust-token' : '--from-lxd', `needs an LXD URI (https://host:8443 or lxd+unix:///path), got "${uri}"`);
+    if (token !== undefined || fromLxd)
+      throw new UsageError(
+        token !== undefined ? '--lxd-trust-token' : '--from-lxd',
+        `needs an LXD URI (https://host:8443 or lxd+unix:///path), got "${uri}"`,
+      );
     return { spec, notes: [] };
   }
   if (token === undefined && !fromLxd) return { spec, notes: [] };
@@ -47,7 +66,8 @@ export async function prepareLxdHost(
   const keyFile = input.string('lxd-key');
   let credentials: LxdCredentials | undefined;
   if (uri.startsWith('https://')) {
-    if (certFile === undefined || keyFile === undefined) throw new UsageError('--lxd-cert', 'an https LXD host needs --lxd-cert and --lxd-key (Berth\'s client identity)');
+    if (certFile === undefined || keyFile === undefined)
+      throw new UsageError('--lxd-cert', "an https LXD host needs --lxd-cert and --lxd-key (Berth's client identity)");
     credentials = { certPem: await readFile(certFile), keyPem: await readFile(keyFile) };
   }
   const notes: string[] = [];

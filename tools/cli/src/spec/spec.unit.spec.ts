@@ -10,25 +10,76 @@ const inputOf = (argv: string[]) => parseCommandLine(findCommand(argv).command!,
 
 describe('host spec from options', () => {
   it('every option lands in the HostSpec message', () => {
-    const input = inputOf(['hosts', 'add', 'kvm-1', '--uri', 'qemu+ssh://root@kvm-1:2222/system', '--profile', 'pool1',
-      '--cpus', '8', '--memory', '128GiB', '--cpu-overcommit', '0.5', '--memory-overcommit', '5.5', '--topology', '2x4x1',
-      '--numa', 'id=0,cpus=0-3,memory=64GiB,hugepages=2MiB:512+1GiB:4', '--numa', 'id=1,cpus=4-7,memory=64GiB',
-      '--device', 'nvidia-gpu@02:03.0@numa=1', '--sriov', 'name=ens1f0,numa=0,vfs=16,space=public,vlan=100',
-      '--storage', 'name=images,size=500GiB,path=/var/lib/libvirt/images,default', '--network', 'space=public,subnet=10.0.0.0/24',
-      '--resource-pool', 'rack-a', '--tag', 'ssd', '--tag', 'gpu', '--sat', '192.0.2.10:20000']);
+    const input = inputOf([
+      'hosts',
+      'add',
+      'kvm-1',
+      '--uri',
+      'qemu+ssh://root@kvm-1:2222/system',
+      '--profile',
+      'pool1',
+      '--cpus',
+      '8',
+      '--memory',
+      '128GiB',
+      '--cpu-overcommit',
+      '0.5',
+      '--memory-overcommit',
+      '5.5',
+      '--topology',
+      '2x4x1',
+      '--numa',
+      'id=0,cpus=0-3,memory=64GiB,hugepages=2MiB:512+1GiB:4',
+      '--numa',
+      'id=1,cpus=4-7,memory=64GiB',
+      '--device',
+      'nvidia-gpu@02:03.0@numa=1',
+      '--sriov',
+      'name=ens1f0,numa=0,vfs=16,space=public,vlan=100',
+      '--storage',
+      'name=images,size=500GiB,path=/var/lib/libvirt/images,default',
+      '--network',
+      'space=public,subnet=10.0.0.0/24',
+      '--resource-pool',
+      'rack-a',
+      '--tag',
+      'ssd',
+      '--tag',
+      'gpu',
+      '--sat',
+      '192.0.2.10:20000',
+    ]);
     const spec = buildHostSpec('kvm-1', input);
     expect(spec).toMatchObject({
-      name: 'kvm-1', hypervisorUri: 'qemu+ssh://root@kvm-1:2222/system', profileId: 'pool1', cpus: 8, memoryBytes: 128 * GiB,
-      cpuOvercommit: 0.5, memoryOvercommit: 5.5, topology: { sockets: 2, coresPerSocket: 4, threadsPerCore: 1 },
+      name: 'kvm-1',
+      hypervisorUri: 'qemu+ssh://root@kvm-1:2222/system',
+      profileId: 'pool1',
+      cpus: 8,
+      memoryBytes: 128 * GiB,
+      cpuOvercommit: 0.5,
+      memoryOvercommit: 5.5,
+      topology: { sockets: 2, coresPerSocket: 4, threadsPerCore: 1 },
       numaNodes: [
-        { id: 0, cpus: [0, 1, 2, 3], memoryBytes: 64 * GiB, hugepages: [{ pageSizeBytes: 2 * 1024 ** 2, total: 512 }, { pageSizeBytes: GiB, total: 4 }] },
+        {
+          id: 0,
+          cpus: [0, 1, 2, 3],
+          memoryBytes: 64 * GiB,
+          hugepages: [
+            { pageSizeBytes: 2 * 1024 ** 2, total: 512 },
+            { pageSizeBytes: GiB, total: 4 },
+          ],
+        },
         { id: 1, cpus: [4, 5, 6, 7], memoryBytes: 64 * GiB, hugepages: [] },
       ],
       pciDevices: [{ type: 'nvidia-gpu', address: '02:03.0', numaNode: 1 }],
       sriovNics: [{ name: 'ens1f0', numaNode: 0, vfsTotal: 16, networks: [{ space: 'public', subnet: '', vlan: 100 }] }],
-      storagePools: [{ name: 'images', type: 'dir', path: '/var/lib/libvirt/images', totalBytes: 500 * GiB, externalUsedBytes: 0, isDefault: true }],
+      storagePools: [
+        { name: 'images', type: 'dir', path: '/var/lib/libvirt/images', totalBytes: 500 * GiB, externalUsedBytes: 0, isDefault: true },
+      ],
       networks: [{ space: 'public', subnet: '10.0.0.0/24' }],
-      resourcePool: 'rack-a', tags: ['ssd', 'gpu'], addressTranslation: { address: '192.0.2.10', basePort: 20000 },
+      resourcePool: 'rack-a',
+      tags: ['ssd', 'gpu'],
+      addressTranslation: { address: '192.0.2.10', basePort: 20000 },
     });
     // What is built must survive the wire encoding unchanged.
     expect(inventoryV1.HostSpec.decode(inventoryV1.HostSpec.encode(spec).finish())).toEqual(spec);
@@ -61,26 +112,89 @@ describe('host spec from options', () => {
 });
 
 describe('VM spec from options', () => {
-  const argv = ['vms', 'create', 'db-1', '--vcpus', '4', '--memory', '16GiB', '--disk', '40GiB', '--disk', '1TiB@fast',
-    '--device', 'nvidia-gpu:2', '--nic', 'space=public,vlan=100,sriov', '--numa', 'vcpus=2,memory=8GiB,host=0',
-    '--numa', 'vcpus=2,memory=8GiB', '--dedicated', '--hugepages', '1GiB', '--passthrough-cpu', '--high-performance',
-    '--sla', 'gold', '--priority', '5', '--tag', 'db', '--allowed-host', 'h1', '--allowed-host', 'h2',
-    '--affinity', 'group=db,anti', '--affinity', 'group=gpu,soft,hosts=h1,h2', '--migration', 'manual'];
+  const argv = [
+    'vms',
+    'create',
+    'db-1',
+    '--vcpus',
+    '4',
+    '--memory',
+    '16GiB',
+    '--disk',
+    '40GiB',
+    '--disk',
+    '1TiB@fast',
+    '--device',
+    'nvidia-gpu:2',
+    '--nic',
+    'space=public,vlan=100,sriov',
+    '--numa',
+    'vcpus=2,memory=8GiB,host=0',
+    '--numa',
+    'vcpus=2,memory=8GiB',
+    '--dedicated',
+    '--hugepages',
+    '1GiB',
+    '--passthrough-cpu',
+    '--high-performance',
+    '--sla',
+    'gold',
+    '--priority',
+    '5',
+    '--tag',
+    'db',
+    '--allowed-host',
+    'h1',
+    '--allowed-host',
+    'h2',
+    '--affinity',
+    'group=db,anti',
+    '--affinity',
+    'group=gpu,soft,hosts=h1,h2',
+    '--migration',
+    'manual',
+  ];
 
   it('every option lands in the VmSpec message', () => {
     const spec = buildVmSpec('db-1', inputOf(argv));
     expect(spec).toMatchObject({
-      name: 'db-1', vcpus: 4, memoryBytes: 16 * GiB,
-      disks: [{ sizeBytes: 40 * GiB, pool: '' }, { sizeBytes: 1024 * GiB, pool: 'fast' }],
+      name: 'db-1',
+      vcpus: 4,
+      memoryBytes: 16 * GiB,
+      disks: [
+        { sizeBytes: 40 * GiB, pool: '' },
+        { sizeBytes: 1024 * GiB, pool: 'fast' },
+      ],
       devices: [{ type: 'nvidia-gpu', count: 2 }],
       nics: [{ network: { space: 'public', subnet: '', vlan: 100 }, ip: '', sriov: true }],
-      numaNodes: [{ vcpus: 2, memoryBytes: 8 * GiB, pinnedHostNode: 0 }, { vcpus: 2, memoryBytes: 8 * GiB }],
-      cpuPolicy: inventoryV1.CpuPolicy.CPU_POLICY_DEDICATED, hugepageSizeBytes: GiB, passthroughCpu: true, highPerformance: true,
-      slaTier: inventoryV1.SlaTier.SLA_TIER_GOLD, priority: 5, tags: ['db'], allowedHosts: ['h1', 'h2'],
+      numaNodes: [
+        { vcpus: 2, memoryBytes: 8 * GiB, pinnedHostNode: 0 },
+        { vcpus: 2, memoryBytes: 8 * GiB },
+      ],
+      cpuPolicy: inventoryV1.CpuPolicy.CPU_POLICY_DEDICATED,
+      hugepageSizeBytes: GiB,
+      passthroughCpu: true,
+      highPerformance: true,
+      slaTier: inventoryV1.SlaTier.SLA_TIER_GOLD,
+      priority: 5,
+      tags: ['db'],
+      allowedHosts: ['h1', 'h2'],
       migrationMode: inventoryV1.MigrationMode.MIGRATION_MODE_MANUAL,
       affinity: [
-        { group: 'db', polarity: inventoryV1.AffinityPolarity.AFFINITY_POLARITY_ANTI_AFFINITY, target: inventoryV1.AffinityTarget.AFFINITY_TARGET_VM, enforcement: inventoryV1.AffinityEnforcement.AFFINITY_ENFORCEMENT_HARD, hosts: [] },
-        { group: 'gpu', polarity: inventoryV1.AffinityPolarity.AFFINITY_POLARITY_AFFINITY, target: inventoryV1.AffinityTarget.AFFINITY_TARGET_HOST, enforcement: inventoryV1.AffinityEnforcement.AFFINITY_ENFORCEMENT_SOFT, hosts: ['h1', 'h2'] },
+        {
+          group: 'db',
+          polarity: inventoryV1.AffinityPolarity.AFFINITY_POLARITY_ANTI_AFFINITY,
+          target: inventoryV1.AffinityTarget.AFFINITY_TARGET_VM,
+          enforcement: inventoryV1.AffinityEnforcement.AFFINITY_ENFORCEMENT_HARD,
+          hosts: [],
+        },
+        {
+          group: 'gpu',
+          polarity: inventoryV1.AffinityPolarity.AFFINITY_POLARITY_AFFINITY,
+          target: inventoryV1.AffinityTarget.AFFINITY_TARGET_HOST,
+          enforcement: inventoryV1.AffinityEnforcement.AFFINITY_ENFORCEMENT_SOFT,
+          hosts: ['h1', 'h2'],
+        },
       ],
     });
   });
@@ -89,9 +203,16 @@ describe('VM spec from options', () => {
     const spec = buildVmSpec('db-1', inputOf(argv));
     const json = schedulerV1.VmSpec.toJSON(toSchedulerVmSpec(spec, 'vm-9')) as Record<string, unknown>;
     expect(json).toMatchObject({
-      vmId: 'vm-9', vcpus: 4, cpuPolicy: 'CPU_POLICY_DEDICATED', slaTier: 'SLA_TIER_GOLD', hugepageSizeBytes: GiB,
+      vmId: 'vm-9',
+      vcpus: 4,
+      cpuPolicy: 'CPU_POLICY_DEDICATED',
+      slaTier: 'SLA_TIER_GOLD',
+      hugepageSizeBytes: GiB,
       nics: [{ network: { space: 'public', vlan: 100 }, sriov: true }],
-      affinity: [{ polarity: 'AFFINITY_POLARITY_ANTI_AFFINITY', target: 'AFFINITY_TARGET_VM' }, { enforcement: 'AFFINITY_ENFORCEMENT_SOFT', hosts: ['h1', 'h2'] }],
+      affinity: [
+        { polarity: 'AFFINITY_POLARITY_ANTI_AFFINITY', target: 'AFFINITY_TARGET_VM' },
+        { enforcement: 'AFFINITY_ENFORCEMENT_SOFT', hosts: ['h1', 'h2'] },
+      ],
     });
   });
 

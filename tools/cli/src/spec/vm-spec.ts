@@ -24,7 +24,12 @@ export const VM_SPEC_OPTIONS: Readonly<Record<string, OptionSpec>> = {
   tag: { type: 'string', multiple: true, value: 'TAG', help: 'VM tag (repeatable)' },
   'allowed-host': { type: 'string', multiple: true, value: 'HOST', help: 'host the VM may run on (repeatable; default any)' },
   'resource-pool': { type: 'string', value: 'POOL', help: 'resource pool to place in' },
-  affinity: { type: 'string', multiple: true, value: 'KV', help: 'group=NAME[,anti][,soft][,hosts=h1,h2] (repeatable; hosts= makes it VM-to-host)' },
+  affinity: {
+    type: 'string',
+    multiple: true,
+    value: 'KV',
+    help: 'group=NAME[,anti][,soft][,hosts=h1,h2] (repeatable; hosts= makes it VM-to-host)',
+  },
   migration: { type: 'string', value: 'MODE', help: `migration mode: ${MIGRATION_MODES.join(', ')}` },
   spec: { type: 'string', value: 'FILE', help: 'VmSpec as proto JSON; options given here override it' },
 };
@@ -32,7 +37,11 @@ export const VM_SPEC_OPTIONS: Readonly<Record<string, OptionSpec>> = {
 function nic(text: string): inventoryV1.NicRequest {
   const kv = keyValues(text, '--nic', ['space', 'subnet', 'vlan', 'ip', 'sriov']);
   return {
-    network: { space: kv.space ?? '', subnet: kv.subnet ?? '', ...(kv.vlan !== undefined && { vlan: int(kv.vlan, '--nic vlan', 0, 4094) }) },
+    network: {
+      space: kv.space ?? '',
+      subnet: kv.subnet ?? '',
+      ...(kv.vlan !== undefined && { vlan: int(kv.vlan, '--nic vlan', 0, 4094) }),
+    },
     ip: kv.ip ?? '',
     sriov: kv.sriov !== undefined,
   };
@@ -51,12 +60,21 @@ function numaNode(text: string): inventoryV1.VirtualNumaNode {
 function affinity(text: string): inventoryV1.AffinityRule {
   const kv = keyValues(text, '--affinity', ['group', 'anti', 'soft', 'hard', 'hosts']);
   if (!kv.group) throw new UsageError('--affinity', `group= is required in "${text}"`);
-  const hosts = (kv.hosts ?? '').split(',').map((h) => h.trim()).filter((h) => h !== '');
+  const hosts = (kv.hosts ?? '')
+    .split(',')
+    .map((h) => h.trim())
+    .filter((h) => h !== '');
   return {
     group: kv.group,
-    polarity: kv.anti !== undefined ? inventoryV1.AffinityPolarity.AFFINITY_POLARITY_ANTI_AFFINITY : inventoryV1.AffinityPolarity.AFFINITY_POLARITY_AFFINITY,
+    polarity:
+      kv.anti !== undefined
+        ? inventoryV1.AffinityPolarity.AFFINITY_POLARITY_ANTI_AFFINITY
+        : inventoryV1.AffinityPolarity.AFFINITY_POLARITY_AFFINITY,
     target: hosts.length > 0 ? inventoryV1.AffinityTarget.AFFINITY_TARGET_HOST : inventoryV1.AffinityTarget.AFFINITY_TARGET_VM,
-    enforcement: kv.soft !== undefined ? inventoryV1.AffinityEnforcement.AFFINITY_ENFORCEMENT_SOFT : inventoryV1.AffinityEnforcement.AFFINITY_ENFORCEMENT_HARD,
+    enforcement:
+      kv.soft !== undefined
+        ? inventoryV1.AffinityEnforcement.AFFINITY_ENFORCEMENT_SOFT
+        : inventoryV1.AffinityEnforcement.AFFINITY_ENFORCEMENT_HARD,
     hosts,
   };
 }
@@ -76,15 +94,21 @@ export function buildVmSpec(name: string, input: Input, base: inventoryV1.VmSpec
   if (s('memory') !== undefined) spec.memoryBytes = bytes(s('memory')!, '--memory');
   if (spec.vcpus <= 0) throw new UsageError('--vcpus', 'is required');
   if (spec.memoryBytes <= 0) throw new UsageError('--memory', 'is required (e.g. 4GiB)');
-  spec.disks = [...spec.disks, ...input.list('disk').map((d) => {
-    const [size, pool] = d.split('@');
-    return { sizeBytes: bytes(size ?? '', '--disk'), pool: pool ?? '' };
-  })];
-  spec.devices = [...spec.devices, ...input.list('device').map((d) => {
-    const [type, count] = d.split(':');
-    if (!type) throw new UsageError('--device', `expected TYPE[:COUNT], got "${d}"`);
-    return { type, count: count === undefined ? 1 : int(count, '--device count', 1) };
-  })];
+  spec.disks = [
+    ...spec.disks,
+    ...input.list('disk').map((d) => {
+      const [size, pool] = d.split('@');
+      return { sizeBytes: bytes(size ?? '', '--disk'), pool: pool ?? '' };
+    }),
+  ];
+  spec.devices = [
+    ...spec.devices,
+    ...input.list('device').map((d) => {
+      const [type, count] = d.split(':');
+      if (!type) throw new UsageError('--device', `expected TYPE[:COUNT], got "${d}"`);
+      return { type, count: count === undefined ? 1 : int(count, '--device count', 1) };
+    }),
+  ];
   spec.nics = [...spec.nics, ...input.list('nic').map(nic)];
   spec.numaNodes = [...spec.numaNodes, ...input.list('numa').map(numaNode)];
   if (input.flag('dedicated')) spec.cpuPolicy = inventoryV1.CpuPolicy.CPU_POLICY_DEDICATED;
@@ -116,7 +140,10 @@ export function toSchedulerVmSpec(spec: inventoryV1.VmSpec, vmId = ''): schedule
     memoryBytes: spec.memoryBytes,
     disks: spec.disks,
     devices: spec.devices,
-    nics: spec.nics.map((n) => ({ network: { space: n.network?.space ?? '', subnet: n.network?.subnet ?? '', vlan: n.network?.vlan ?? 0 }, sriov: n.sriov })),
+    nics: spec.nics.map((n) => ({
+      network: { space: n.network?.space ?? '', subnet: n.network?.subnet ?? '', vlan: n.network?.vlan ?? 0 },
+      sriov: n.sriov,
+    })),
     numaNodes: spec.numaNodes,
     cpuPolicy: spec.cpuPolicy,
     hugepageSizeBytes: spec.hugepageSizeBytes ?? 0,

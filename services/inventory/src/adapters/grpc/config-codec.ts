@@ -22,7 +22,14 @@ function decodeCurve(v: Violations, c: pb.Curve, field: string): CurveSpec | und
       return { curve: 'linear', ...common, slope: need('slope', c.slope), base: need('base', c.base) };
     case 'hard-soft':
     case 'soft-hard':
-      return { curve: 'hard-soft', ...common, soft: need('soft', c.soft), hard: need('hard', c.hard), softAmt: c.softAmt ?? 1, hardAmt: c.hardAmt ?? 10 };
+      return {
+        curve: 'hard-soft',
+        ...common,
+        soft: need('soft', c.soft),
+        hard: need('hard', c.hard),
+        softAmt: c.softAmt ?? 1,
+        hardAmt: c.hardAmt ?? 10,
+      };
     case 'piecewise':
     case 'low-high':
     case 'high-low': {
@@ -102,7 +109,10 @@ export function decodeHardwareConfig(c: pb.HardwareConfig | undefined): Hardware
       description: p.description,
       cores: p.cores,
       memoryBytes: p.memoryBytes,
-      devices: p.devices.map((d, j) => ({ type: d.type, address: pci(v, d.address, `config.hardwareProfiles[${i}].devices[${j}].address`) })),
+      devices: p.devices.map((d, j) => ({
+        type: d.type,
+        address: pci(v, d.address, `config.hardwareProfiles[${i}].devices[${j}].address`),
+      })),
       costFunction: p.costFunctionId,
     };
   }

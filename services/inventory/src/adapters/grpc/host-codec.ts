@@ -10,7 +10,11 @@ const net = (n: pb.NetworkRef): NetworkRef => ({
   ...(n.subnet ? { subnet: n.subnet } : {}),
   ...(n.vlan === undefined ? {} : { vlan: n.vlan }),
 });
-const netOut = (n: NetworkRef): pb.NetworkRef => ({ space: n.space ?? '', subnet: n.subnet ?? '', ...(n.vlan === undefined ? {} : { vlan: n.vlan }) });
+const netOut = (n: NetworkRef): pb.NetworkRef => ({
+  space: n.space ?? '',
+  subnet: n.subnet ?? '',
+  ...(n.vlan === undefined ? {} : { vlan: n.vlan }),
+});
 
 export function decodeHostSpec(s: pb.HostSpec | undefined): HostSpecInput {
   const spec = s ?? pb.HostSpec.fromPartial({});
@@ -24,9 +28,18 @@ export function decodeHostSpec(s: pb.HostSpec | undefined): HostSpecInput {
     ...(spec.topology ? { topology: { ...spec.topology } } : {}),
     ...(spec.cpus === undefined ? {} : { cpus: spec.cpus }),
     ...(spec.memoryBytes === undefined ? {} : { memoryBytes: spec.memoryBytes }),
-    numaNodes: spec.numaNodes.map((n) => ({ id: n.id, cpus: n.cpus, memoryBytes: n.memoryBytes, hugepages: n.hugepages.map((h) => ({ ...h })) })),
+    numaNodes: spec.numaNodes.map((n) => ({
+      id: n.id,
+      cpus: n.cpus,
+      memoryBytes: n.memoryBytes,
+      hugepages: n.hugepages.map((h) => ({ ...h })),
+    })),
     sriovNics: spec.sriovNics.map((n) => ({ name: n.name, numaNode: n.numaNode, vfsTotal: n.vfsTotal, networks: n.networks.map(net) })),
-    pciDevices: spec.pciDevices.map((d) => ({ type: d.type, address: d.address, ...(d.numaNode === undefined ? {} : { numaNode: d.numaNode }) })),
+    pciDevices: spec.pciDevices.map((d) => ({
+      type: d.type,
+      address: d.address,
+      ...(d.numaNode === undefined ? {} : { numaNode: d.numaNode }),
+    })),
     storagePools: spec.storagePools.map((p) => ({ ...p })),
     networks: spec.networks.map(net),
     resourcePool: spec.resourcePool,
@@ -47,9 +60,18 @@ export function encodeHostSpec(h: ActiveHost): pb.HostSpec {
     topology: { ...c.topology },
     cpus: c.cpus,
     memoryBytes: c.memoryBytes,
-    numaNodes: c.numaNodes.map((n) => ({ id: n.id, cpus: [...n.cpus], memoryBytes: n.memoryBytes, hugepages: n.hugepages.map((p) => ({ ...p })) })),
+    numaNodes: c.numaNodes.map((n) => ({
+      id: n.id,
+      cpus: [...n.cpus],
+      memoryBytes: n.memoryBytes,
+      hugepages: n.hugepages.map((p) => ({ ...p })),
+    })),
     sriovNics: c.sriovNics.map((n) => ({ name: n.name, numaNode: n.numaNode, vfsTotal: n.vfsTotal, networks: n.networks.map(netOut) })),
-    pciDevices: c.pciDevices.map((d) => ({ type: d.type, address: d.address, ...(d.numaNode === undefined ? {} : { numaNode: d.numaNode }) })),
+    pciDevices: c.pciDevices.map((d) => ({
+      type: d.type,
+      address: d.address,
+      ...(d.numaNode === undefined ? {} : { numaNode: d.numaNode }),
+    })),
     storagePools: c.storagePools.map((p) => ({ ...p })),
     networks: c.networks.map(netOut),
     resourcePool: c.resourcePool,
@@ -68,7 +90,11 @@ export function decodeClaim(c: pb.Claim | undefined): Claim {
     pinnedCpus: claim.pinnedCpus,
     numaCells: claim.numaCells.map(({ vcpus, ...x }) => ({ ...x, ...(vcpus > 0 ? { vcpus } : {}) })),
     hugepages: claim.hugepages.map((x) => ({ ...x })),
-    devices: claim.devices.map((d) => ({ type: d.type, address: d.address, ...(d.numaNode === undefined ? {} : { numaNode: d.numaNode }) })),
+    devices: claim.devices.map((d) => ({
+      type: d.type,
+      address: d.address,
+      ...(d.numaNode === undefined ? {} : { numaNode: d.numaNode }),
+    })),
     vfs: claim.vfs.map((x) => ({ ...x })),
     volumes: claim.volumes.map((x) => ({ ...x })),
     affinityGroups: claim.affinityGroups,
@@ -99,7 +125,8 @@ export function encodeUsage(snap: HostSnapshot): pb.HostUsage {
   const c = snap.capacity;
   const u = usageOf(snap);
   const deviceOwner = new Map(snap.claims.flatMap((cl) => cl.devices.map((d) => [d.address, cl.vmId] as const)));
-  const vmsOnNode = (id: number): number => snap.claims.filter((cl) => cl.numaCells.some((x) => x.hostNode === id) || cl.hugepages.some((x) => x.numaNode === id)).length;
+  const vmsOnNode = (id: number): number =>
+    snap.claims.filter((cl) => cl.numaCells.some((x) => x.hostNode === id) || cl.hugepages.some((x) => x.numaNode === id)).length;
   return {
     vcpusAllocatable: allocatableVcpus(c.cpus, c.cpuOvercommit),
     vcpusUsed: u.vcpus,
@@ -114,13 +141,23 @@ export function encodeUsage(snap: HostSnapshot): pb.HostUsage {
         cpusPinned: nu?.pinnedCpus.length ?? 0,
         memoryBytes: n.memoryBytes,
         memoryUsedBytes: nu?.memoryBytes ?? 0,
-        hugepages: n.hugepages.map((p) => ({ pageSizeBytes: p.pageSizeBytes, total: p.total, used: nu?.hugepages.get(p.pageSizeBytes) ?? 0 })),
+        hugepages: n.hugepages.map((p) => ({
+          pageSizeBytes: p.pageSizeBytes,
+          total: p.total,
+          used: nu?.hugepages.get(p.pageSizeBytes) ?? 0,
+        })),
         vmCount: vmsOnNode(n.id),
       };
     }),
     storagePools: c.storagePools.map((p) => {
       const used = p.externalUsedBytes + (u.pools.get(p.name) ?? 0);
-      return { name: p.name, totalBytes: p.totalBytes, usedBytes: used, availableBytes: Math.max(0, p.totalBytes - used), isDefault: p.isDefault };
+      return {
+        name: p.name,
+        totalBytes: p.totalBytes,
+        usedBytes: used,
+        availableBytes: Math.max(0, p.totalBytes - used),
+        isDefault: p.isDefault,
+      };
     }),
     devices: c.pciDevices.map((d) => ({ type: d.type, address: d.address, vmId: deviceOwner.get(d.address) ?? '' })),
     vfs: c.sriovNics.map((n) => ({ nic: n.name, total: n.vfsTotal, used: u.vfs.get(n.name) ?? 0 })),
@@ -141,5 +178,11 @@ export function encodeHost(h: ActiveHost): pb.Host {
 }
 
 export function encodeSnapshot(h: ActiveHost): pb.HostSnapshot {
-  return { hostId: h.hostId, generation: h.generation, state: hostStates.encode(h.state), spec: encodeHostSpec(h), claims: h.claims.map(encodeClaim) };
+  return {
+    hostId: h.hostId,
+    generation: h.generation,
+    state: hostStates.encode(h.state),
+    spec: encodeHostSpec(h),
+    claims: h.claims.map(encodeClaim),
+  };
 }

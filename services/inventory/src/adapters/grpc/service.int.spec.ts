@@ -38,7 +38,14 @@ describe.skipIf(!(await infraAvailable('postgres', 'nats')))('InventoryService o
   beforeAll(async () => {
     tdb = await createTestDatabase('inventory_grpc');
     inv = await startInventory(
-      { DATABASE_URL: tdb.url, NATS_URL: natsUrl(), NATS_PREFIX: prefix, INVENTORY_GRPC_PORT: 0, INVENTORY_MAX_PROVISION_ATTEMPTS: 2, INVENTORY_CAPACITY_SWEEP: 200 },
+      {
+        DATABASE_URL: tdb.url,
+        NATS_URL: natsUrl(),
+        NATS_PREFIX: prefix,
+        INVENTORY_GRPC_PORT: 0,
+        INVENTORY_MAX_PROVISION_ATTEMPTS: 2,
+        INVENTORY_CAPACITY_SWEEP: 200,
+      },
       createLogger('inventory-test'),
     );
     nc = await connectTestNats();
@@ -60,7 +67,8 @@ describe.skipIf(!(await infraAvailable('postgres', 'nats')))('InventoryService o
     await tdb?.drop();
   });
 
-  const eventCount = async (): Promise<number> => Number((await sql<{ n: string }>`SELECT count(*) AS n FROM events`.execute(inv.db)).rows[0]!.n);
+  const eventCount = async (): Promise<number> =>
+    Number((await sql<{ n: string }>`SELECT count(*) AS n FROM events`.execute(inv.db)).rows[0]!.n);
 
   /** INVALID_ARGUMENT naming `field`, and not one event appended. */
   async function expectInvalid(run: () => Promise<unknown>, field: string): Promise<void> {
@@ -71,19 +79,39 @@ describe.skipIf(!(await infraAvailable('postgres', 'nats')))('InventoryService o
     expect(await eventCount()).toBe(before);
   }
 
-  const register = (hostId: string, over: Partial<pb.HostSpec> = {}) => t.call('registerHost', { meta: t.meta(), hostId, spec: hostSpecMsg({ name: hostId, ...over }), state: 0 });
-  const compose = (vmId: string, over: Partial<pb.VmSpec> = {}) => t.call('composeVm', { meta: t.meta(), vmId, spec: vmSpecMsg({ name: vmId, ...over }) });
+  const register = (hostId: string, over: Partial<pb.HostSpec> = {}) =>
+    t.call('registerHost', { meta: t.meta(), hostId, spec: hostSpecMsg({ name: hostId, ...over }), state: 0 });
+  const compose = (vmId: string, over: Partial<pb.VmSpec> = {}) =>
+    t.call('composeVm', { meta: t.meta(), vmId, spec: vmSpecMsg({ name: vmId, ...over }) });
   const claim = async (vmId: string, hostId: string, over: Partial<pb.Claim> = {}) => {
     const { host } = await t.call('getHost', { hostId });
-    return t.call('claimResources', { meta: t.meta(), vmId, hostId, expectedGeneration: host!.generation, claim: claimMsg(vmId, hostId, over), explanationJson: '{"score":1}', alternates: [] });
+    return t.call('claimResources', {
+      meta: t.meta(),
+      vmId,
+      hostId,
+      expectedGeneration: host!.generation,
+      claim: claimMsg(vmId, hostId, over),
+      explanationJson: '{"score":1}',
+      alternates: [],
+    });
   };
   const executorEvent = async (type: string, data: Record<string, unknown>) => {
     const publish = createEventPublisher(nc, { service: 'executor', prefix });
-    const env: EventEnvelope = { id: randomUUID(), type, schemaVersion: 1, streamId: `vm-${String(data['vmId'])}`, streamPosition: 1, globalPosition: '1', occurredAt: new Date().toISOString(), data };
+    const env: EventEnvelope = {
+      id: randomUUID(),
+      type,
+      schemaVersion: 1,
+      streamId: `vm-${String(data['vmId'])}`,
+      streamPosition: 1,
+      globalPosition: '1',
+      occurredAt: new Date().toISOString(),
+      data,
+    };
     await publish(env);
   };
   const statusOf = async (vmId: string) => (await t.call('getVm', { vmId })).vm!.status;
-  const waitStatus = (vmId: string, status: pb.VmStatus) => eventually(async () => ((await statusOf(vmId)) === status ? true : undefined), `${vmId} ${pb.VmStatus[status]}`);
+  const waitStatus = (vmId: string, status: pb.VmStatus) =>
+    eventually(async () => ((await statusOf(vmId)) === status ? true : undefined), `${vmId} ${pb.VmStatus[status]}`);
 
   it('applies the seed hardware config and reads it back', async () => {
     const config = encodeHardwareConfig(await loadHardwareConfigFile(fixture));
@@ -91,7 +119,10 @@ describe.skipIf(!(await infraAvailable('postgres', 'nats')))('InventoryService o
     expect(version).toBe(1);
     const back = await t.call('getHardwareConfig', {});
     expect(back.config!.hardwareProfiles.map((p) => p.id).sort()).toEqual(['nvidia-gpu-node', 'pool1', 'pool2']);
-    expect(back.config!.hardwareProfiles.find((p) => p.id === 'nvidia-gpu-node')!.devices.map((d) => d.address)).toEqual(['0000:01:02.0', '0000:02:03.0']);
+    expect(back.config!.hardwareProfiles.find((p) => p.id === 'nvidia-gpu-node')!.devices.map((d) => d.address)).toEqual([
+      '0000:01:02.0',
+      '0000:02:03.0',
+    ]);
   });
 
   it('registers a host from a profile; get, list, snapshot (gRPC and KV) agree', async () => {
@@ -100,7 +131,11 @@ describe.skipIf(!(await infraAvailable('postgres', 'nats')))('InventoryService o
     expect(host!.usage!.vcpusAllocatable).toBe(16);
     expect(host!.usage!.devices.map((d) => d.address)).toEqual(['0000:01:02.0', '0000:02:03.0']);
     expect((await t.call('getHost', { hostId: 'gpu-1' })).host!.generation).toBe(1);
-    await eventually(async () => ((await t.call('listHosts', { state: 0, resourcePool: '', tag: '' })).hosts.some((h) => h.hostId === 'gpu-1') ? true : undefined), 'host listed');
+    await eventually(
+      async () =>
+        (await t.call('listHosts', { state: 0, resourcePool: '', tag: '' })).hosts.some((h) => h.hostId === 'gpu-1') ? true : undefined,
+      'host listed',
+    );
     const snaps = await t.call('listHostSnapshots', {});
     expect(snaps.snapshots.find((s) => s.hostId === 'gpu-1')?.generation).toBe(1);
     const kv = await openKv(nc, 'berth-host-snapshots', { prefix });
@@ -115,17 +150,38 @@ describe.skipIf(!(await infraAvailable('postgres', 'nats')))('InventoryService o
     await expectInvalid(() => register('bad-3', { pciDevices: [{ type: 'gpu', address: '2:3:4' }] }), 'spec.pciDevices[0].address');
     await expectInvalid(() => register('bad-4', { cpuOvercommit: 10.5 }), 'spec.cpuOvercommit');
     await expectInvalid(() => register('bad-5', { memoryOvercommit: -0.5 }), 'spec.memoryOvercommit');
-    await expectInvalid(() => register('bad-6', { storagePools: [{ name: 'p', type: 'dir', path: '/p', totalBytes: -1, externalUsedBytes: 0, isDefault: true }] }), 'spec.storagePools[0].totalBytes');
+    await expectInvalid(
+      () =>
+        register('bad-6', {
+          storagePools: [{ name: 'p', type: 'dir', path: '/p', totalBytes: -1, externalUsedBytes: 0, isDefault: true }],
+        }),
+      'spec.storagePools[0].totalBytes',
+    );
     await expectInvalid(() => register('Bad Id'), 'hostId');
     await expectInvalid(() => compose('bad-vm-1', { memoryBytes: -4 * GiB }), 'spec.memoryBytes');
     await expectInvalid(() => compose('bad-vm-2', { disks: [{ sizeBytes: -1, pool: '' }] }), 'spec.disks[0].sizeBytes');
     await expectInvalid(() => compose('bad-vm-3', { disks: [{ sizeBytes: GiB, pool: 'no-such-pool' }] }), 'spec.disks[0].pool');
     await expectInvalid(() => t.call('composeVm', { meta: undefined, vmId: 'bad-vm-4', spec: vmSpecMsg() }), 'meta.commandId');
-    await expectInvalid(() => t.call('claimResources', { meta: t.meta(), vmId: 'x', hostId: 'gpu-1', expectedGeneration: 1, claim: claimMsg('y', 'gpu-1'), explanationJson: '', alternates: [] }), 'claim.vmId');
+    await expectInvalid(
+      () =>
+        t.call('claimResources', {
+          meta: t.meta(),
+          vmId: 'x',
+          hostId: 'gpu-1',
+          expectedGeneration: 1,
+          claim: claimMsg('y', 'gpu-1'),
+          explanationJson: '',
+          alternates: [],
+        }),
+      'claim.vmId',
+    );
   });
 
   it('the docs name the metadata key the server really sends field violations under', async () => {
-    const err = await compose('bad-vm-doc', { vcpus: 0 }).then(() => undefined, (e: unknown) => e);
+    const err = await compose('bad-vm-doc', { vcpus: 0 }).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
     if (!isServiceError(err)) throw new Error('expected a gRPC error');
     const keys = Object.keys(err.metadata.getMap()).filter((k) => k.includes('field-violations'));
     expect(keys).toEqual([FIELD_VIOLATIONS_KEY]);
@@ -140,15 +196,22 @@ describe.skipIf(!(await infraAvailable('postgres', 'nats')))('InventoryService o
   it('composes VMs idempotently, with the migration-mode defaults, and relays VmRequested to NATS', async () => {
     const sub = nc.subscribe(`${prefix}.berth.inventory.vm.VmRequested`, { max: 1 });
     const meta = t.meta();
-    const first = await t.call('composeVm', { meta, vmId: 'vm-a', spec: vmSpecMsg({ name: 'a', highPerformance: true, disks: [{ sizeBytes: GiB, pool: 'default' }] }) });
+    const first = await t.call('composeVm', {
+      meta,
+      vmId: 'vm-a',
+      spec: vmSpecMsg({ name: 'a', highPerformance: true, disks: [{ sizeBytes: GiB, pool: 'default' }] }),
+    });
     const before = await eventCount();
     const again = await t.call('composeVm', { meta, vmId: 'vm-a', spec: vmSpecMsg({ name: 'a', highPerformance: true }) });
     expect(await eventCount()).toBe(before);
     expect(again.vm!.version).toBe(first.vm!.version);
     expect(first.vm!.status).toBe(pb.VmStatus.VM_STATUS_REQUESTED);
     expect(first.vm!.spec!.migrationMode).toBe(pb.MigrationMode.MIGRATION_MODE_MANUAL);
-    for await (const m of sub) expect((m.json<EventEnvelope>()).streamId).toBe('vm-vm-a');
-    await eventually(async () => ((await t.call('listVms', { hostId: '', status: 0 })).vms.some((v) => v.vmId === 'vm-a') ? true : undefined), 'vm listed');
+    for await (const m of sub) expect(m.json<EventEnvelope>().streamId).toBe('vm-vm-a');
+    await eventually(
+      async () => ((await t.call('listVms', { hostId: '', status: 0 })).vms.some((v) => v.vmId === 'vm-a') ? true : undefined),
+      'vm listed',
+    );
     // Without a client-chosen id, a retry still answers with the VM (and host) the first attempt created.
     const anon = t.meta();
     const one = await t.call('composeVm', { meta: anon, vmId: '', spec: vmSpecMsg() });
@@ -181,20 +244,43 @@ describe.skipIf(!(await infraAvailable('postgres', 'nats')))('InventoryService o
     await compose('gen-vm-1');
     await compose('gen-vm-2');
     await claim('gen-vm-1', 'gen-1');
-    const stale = await t.failure(t.call('claimResources', { meta: t.meta(), vmId: 'gen-vm-2', hostId: 'gen-1', expectedGeneration: 1, claim: claimMsg('gen-vm-2', 'gen-1'), explanationJson: '', alternates: [] }));
+    const stale = await t.failure(
+      t.call('claimResources', {
+        meta: t.meta(),
+        vmId: 'gen-vm-2',
+        hostId: 'gen-1',
+        expectedGeneration: 1,
+        claim: claimMsg('gen-vm-2', 'gen-1'),
+        explanationJson: '',
+        alternates: [],
+      }),
+    );
     expect(stale.code).toBe(GrpcStatus.ABORTED);
     // 4 vCPUs: the same stale claim is re-checked against the host as it is and taken.
     await register('gen-2', { cpus: 4 });
     await compose('gen-vm-3');
     await compose('gen-vm-4');
     await claim('gen-vm-3', 'gen-2');
-    const taken = await t.call('claimResources', { meta: t.meta(), vmId: 'gen-vm-4', hostId: 'gen-2', expectedGeneration: 1, claim: claimMsg('gen-vm-4', 'gen-2'), explanationJson: '', alternates: [] });
+    const taken = await t.call('claimResources', {
+      meta: t.meta(),
+      vmId: 'gen-vm-4',
+      hostId: 'gen-2',
+      expectedGeneration: 1,
+      claim: claimMsg('gen-vm-4', 'gen-2'),
+      explanationJson: '',
+      alternates: [],
+    });
     expect(taken.generation).toBe(3);
     expect(taken.vm!.status).toBe(pb.VmStatus.VM_STATUS_PLACED);
     const { generation } = await t.call('releaseClaim', { meta: t.meta(), vmId: 'gen-vm-1', hostId: 'gen-1', reason: 'test' });
     expect(generation).toBe(3);
     expect((await t.call('getHost', { hostId: 'gen-1' })).host!.usage!.vcpusUsed).toBe(0);
-    const failed = await t.call('reportPlacementFailed', { meta: t.meta(), vmId: 'gen-vm-2', reason: 'no host has 64 vCPUs', explanationJson: '{"vcpus":12}' });
+    const failed = await t.call('reportPlacementFailed', {
+      meta: t.meta(),
+      vmId: 'gen-vm-2',
+      reason: 'no host has 64 vCPUs',
+      explanationJson: '{"vcpus":12}',
+    });
     expect(failed.vm!.status).toBe(pb.VmStatus.VM_STATUS_PLACEMENT_FAILED);
     expect(failed.vm!.failureReason).toBe('no host has 64 vCPUs');
   });
@@ -203,7 +289,15 @@ describe.skipIf(!(await infraAvailable('postgres', 'nats')))('InventoryService o
     await register('batch-1', { cpus: 2 });
     for (const vmId of ['batch-a', 'batch-b']) await compose(vmId);
     const req = (vmId: string, over: Partial<pb.ClaimResourcesRequest> = {}): pb.ClaimResourcesRequest =>
-      pb.ClaimResourcesRequest.fromPartial({ meta: t.meta(), vmId, hostId: 'batch-1', expectedGeneration: 1, claim: claimMsg(vmId, 'batch-1'), explanationJson: '{}', ...over });
+      pb.ClaimResourcesRequest.fromPartial({
+        meta: t.meta(),
+        vmId,
+        hostId: 'batch-1',
+        expectedGeneration: 1,
+        claim: claimMsg(vmId, 'batch-1'),
+        explanationJson: '{}',
+        ...over,
+      });
     const { results } = await t.call('claimResourcesBatch', {
       claims: [
         req('batch-a'), // takes both vCPUs
@@ -212,7 +306,12 @@ describe.skipIf(!(await infraAvailable('postgres', 'nats')))('InventoryService o
         req('batch-b', { meta: { commandId: '' } }), // bad input, named
       ],
     });
-    expect(results.map((r) => [r.code, r.generation])).toEqual([[GrpcStatus.OK, 2], [GrpcStatus.ABORTED, 0], [GrpcStatus.NOT_FOUND, 0], [GrpcStatus.INVALID_ARGUMENT, 0]]);
+    expect(results.map((r) => [r.code, r.generation])).toEqual([
+      [GrpcStatus.OK, 2],
+      [GrpcStatus.ABORTED, 0],
+      [GrpcStatus.NOT_FOUND, 0],
+      [GrpcStatus.INVALID_ARGUMENT, 0],
+    ]);
     expect(results[3]!.fieldViolations).toEqual([{ field: 'meta.commandId', reason: expect.stringContaining('required') }]);
     const { host } = await t.call('getHost', { hostId: 'batch-1' });
     expect([host!.generation, host!.usage!.vcpusUsed]).toEqual([2, 2]);
@@ -225,15 +324,27 @@ describe.skipIf(!(await infraAvailable('postgres', 'nats')))('InventoryService o
     await register('m-1', { cpus: 4 });
     await compose('m-vm');
     await claim('m-vm', 'm-1');
-    const prep = await t.call('setHostState', { meta: t.meta(), hostId: 'm-1', state: pb.HostState.HOST_STATE_MAINTENANCE, reason: 'kernel' });
+    const prep = await t.call('setHostState', {
+      meta: t.meta(),
+      hostId: 'm-1',
+      state: pb.HostState.HOST_STATE_MAINTENANCE,
+      reason: 'kernel',
+    });
     expect(prep.host!.state).toBe(pb.HostState.HOST_STATE_MAINTENANCE_PREPARING);
     expect((await t.failure(t.call('removeHost', { meta: t.meta(), hostId: 'm-1' }))).code).toBe(GrpcStatus.FAILED_PRECONDITION);
     await t.call('releaseClaim', { meta: t.meta(), vmId: 'm-vm', hostId: 'm-1', reason: 'evacuated' });
     expect((await t.call('getHost', { hostId: 'm-1' })).host!.state).toBe(pb.HostState.HOST_STATE_MAINTENANCE);
-    const updated = await t.call('updateHost', { meta: t.meta(), hostId: 'm-1', spec: hostSpecMsg({ name: 'm-1', cpus: 16, tags: ['big'] }) });
+    const updated = await t.call('updateHost', {
+      meta: t.meta(),
+      hostId: 'm-1',
+      spec: hostSpecMsg({ name: 'm-1', cpus: 16, tags: ['big'] }),
+    });
     expect(updated.host!.spec!.cpus).toBe(16);
     const kv = await openKv(nc, 'berth-host-snapshots', { prefix });
-    await eventually(async () => ((await kv.getJson<HostSnapshot>('m-1'))?.value?.capacity.cpus === 16 ? true : undefined), 'updated snapshot');
+    await eventually(
+      async () => ((await kv.getJson<HostSnapshot>('m-1'))?.value?.capacity.cpus === 16 ? true : undefined),
+      'updated snapshot',
+    );
     await t.call('removeHost', { meta: t.meta(), hostId: 'm-1' });
     expect((await t.failure(t.call('getHost', { hostId: 'm-1' }))).code).toBe(GrpcStatus.NOT_FOUND);
     await eventually(async () => ((await kv.getJson<HostSnapshot>('m-1'))?.value === undefined ? true : undefined), 'snapshot deleted');
@@ -250,7 +361,14 @@ describe.skipIf(!(await infraAvailable('postgres', 'nats')))('InventoryService o
       stream.on('error', reject);
     });
     await claim('x-vm', 'x-1');
-    await executorEvent('VmProvisionFailed', { vmId: 'x-vm', hostId: 'x-1', hypervisorUri: 'x', attempt: 1, reason: 'disk full', permanent: false });
+    await executorEvent('VmProvisionFailed', {
+      vmId: 'x-vm',
+      hostId: 'x-1',
+      hypervisorUri: 'x',
+      attempt: 1,
+      reason: 'disk full',
+      permanent: false,
+    });
     await waitStatus('x-vm', pb.VmStatus.VM_STATUS_REQUESTED);
     const retried = (await t.call('getVm', { vmId: 'x-vm' })).vm!;
     expect(retried.attempt).toBe(2);
@@ -272,8 +390,18 @@ describe.skipIf(!(await infraAvailable('postgres', 'nats')))('InventoryService o
     expect((await t.call('getHost', { hostId: 'x-2' })).host!.claims).toEqual([]);
     await ended;
     expect(watched).toEqual([
-      'VmRequested', 'VmPlaced', 'VmProvisionFailed', 'VmRequested', 'VmPlaced', 'VmRunning', 'VmRebootRequested',
-      'VmStopRequested', 'VmStopped', 'VmStartRequested', 'VmDeleteRequested', 'VmDeleted',
+      'VmRequested',
+      'VmPlaced',
+      'VmProvisionFailed',
+      'VmRequested',
+      'VmPlaced',
+      'VmRunning',
+      'VmRebootRequested',
+      'VmStopRequested',
+      'VmStopped',
+      'VmStartRequested',
+      'VmDeleteRequested',
+      'VmDeleted',
     ]);
   });
 

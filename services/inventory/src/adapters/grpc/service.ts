@@ -20,7 +20,8 @@ export interface InventoryApp {
 /** Every mutating call names its command, so a retry appends nothing new. */
 function commandId(meta: pb.CommandMeta | undefined): string {
   const id = meta?.commandId ?? '';
-  if (id.trim() === '' || id.length > 200) throw new ValidationError({ field: 'meta.commandId', reason: 'required (1-200 characters, a UUID recommended)' });
+  if (id.trim() === '' || id.length > 200)
+    throw new ValidationError({ field: 'meta.commandId', reason: 'required (1-200 characters, a UUID recommended)' });
   return id;
 }
 
@@ -44,8 +45,10 @@ function viewPositionOf(r: pb.ReportPlacementFailedRequest): { viewPosition?: { 
   const p = r.viewPosition ?? '';
   if (t === '' && p === '') return {};
   const digits = /^\d{1,20}$/;
-  if (!digits.test(t)) throw new ValidationError({ field: 'viewTransactionId', reason: `must be a decimal transaction id with viewPosition, got '${t}'` });
-  if (!digits.test(p)) throw new ValidationError({ field: 'viewPosition', reason: `must be a decimal log position with viewTransactionId, got '${p}'` });
+  if (!digits.test(t))
+    throw new ValidationError({ field: 'viewTransactionId', reason: `must be a decimal transaction id with viewPosition, got '${t}'` });
+  if (!digits.test(p))
+    throw new ValidationError({ field: 'viewPosition', reason: `must be a decimal log position with viewTransactionId, got '${p}'` });
   return { viewPosition: { transactionId: t, position: p } };
 }
 
@@ -70,7 +73,12 @@ export function inventoryService(app: InventoryApp): UntypedServiceImplementatio
   const impl: Record<keyof pb.InventoryServiceServer, unknown> = {
     registerHost: unary<pb.RegisterHostRequest, pb.RegisterHostResponse>(async (r) => {
       const state = hostStates.decode(r.state, 'state');
-      const host = await hosts.register({ commandId: commandId(r.meta), hostId: r.hostId, spec: decodeHostSpec(required(r.spec, 'spec')), ...(state ? { state } : {}) });
+      const host = await hosts.register({
+        commandId: commandId(r.meta),
+        hostId: r.hostId,
+        spec: decodeHostSpec(required(r.spec, 'spec')),
+        ...(state ? { state } : {}),
+      });
       return { host: encodeHost(host) };
     }),
     updateHost: unary<pb.UpdateHostRequest, pb.UpdateHostResponse>(async (r) => {
@@ -102,7 +110,11 @@ export function inventoryService(app: InventoryApp): UntypedServiceImplementatio
     }),
     applyHardwareConfig: unary<pb.ApplyHardwareConfigRequest, pb.ApplyHardwareConfigResponse>(async (r) => {
       const id = commandId(r.meta);
-      const version = await hosts.applyHardwareConfig({ commandId: id, config: decodeHardwareConfig(required(r.config, 'config')), source: r.source });
+      const version = await hosts.applyHardwareConfig({
+        commandId: id,
+        config: decodeHardwareConfig(required(r.config, 'config')),
+        source: r.source,
+      });
       return { version };
     }),
     getHardwareConfig: unary<pb.GetHardwareConfigRequest, pb.GetHardwareConfigResponse>(async () => {
@@ -112,7 +124,16 @@ export function inventoryService(app: InventoryApp): UntypedServiceImplementatio
     composeVm: unary<pb.ComposeVmRequest, pb.ComposeVmResponse>(async (r) => {
       const id = commandId(r.meta);
       const wait = r.waitForCapacityMillis;
-      return { vm: encodeVm(await vms.compose({ commandId: id, vmId: r.vmId, spec: decodeVmSpec(required(r.spec, 'spec')), ...(wait !== undefined ? { waitForCapacityMillis: wait } : {}) })) };
+      return {
+        vm: encodeVm(
+          await vms.compose({
+            commandId: id,
+            vmId: r.vmId,
+            spec: decodeVmSpec(required(r.spec, 'spec')),
+            ...(wait !== undefined ? { waitForCapacityMillis: wait } : {}),
+          }),
+        ),
+      };
     }),
     getVm: unary<pb.GetVmRequest, pb.GetVmResponse>(async (r) => ({ vm: encodeVm(await vms.get(r.vmId)) })),
     listVms: unary<pb.ListVmsRequest, pb.ListVmsResponse>(async (r) => {
@@ -120,10 +141,18 @@ export function inventoryService(app: InventoryApp): UntypedServiceImplementatio
       const list = await readModel.listVms({ hostId: r.hostId, ...(status ? { status } : {}) });
       return { vms: list.flatMap((v) => (v.vm.status === 'absent' ? [] : [encodeVm({ ...v, vm: v.vm })])) };
     }),
-    deleteVm: unary<pb.DeleteVmRequest, pb.DeleteVmResponse>(async (r) => ({ vm: encodeVm(await vms.delete({ commandId: commandId(r.meta), vmId: r.vmId })) })),
-    startVm: unary<pb.StartVmRequest, pb.StartVmResponse>(async (r) => ({ vm: encodeVm(await vms.start({ commandId: commandId(r.meta), vmId: r.vmId })) })),
-    stopVm: unary<pb.StopVmRequest, pb.StopVmResponse>(async (r) => ({ vm: encodeVm(await vms.stop({ commandId: commandId(r.meta), vmId: r.vmId, force: r.force })) })),
-    rebootVm: unary<pb.RebootVmRequest, pb.RebootVmResponse>(async (r) => ({ vm: encodeVm(await vms.reboot({ commandId: commandId(r.meta), vmId: r.vmId })) })),
+    deleteVm: unary<pb.DeleteVmRequest, pb.DeleteVmResponse>(async (r) => ({
+      vm: encodeVm(await vms.delete({ commandId: commandId(r.meta), vmId: r.vmId })),
+    })),
+    startVm: unary<pb.StartVmRequest, pb.StartVmResponse>(async (r) => ({
+      vm: encodeVm(await vms.start({ commandId: commandId(r.meta), vmId: r.vmId })),
+    })),
+    stopVm: unary<pb.StopVmRequest, pb.StopVmResponse>(async (r) => ({
+      vm: encodeVm(await vms.stop({ commandId: commandId(r.meta), vmId: r.vmId, force: r.force })),
+    })),
+    rebootVm: unary<pb.RebootVmRequest, pb.RebootVmResponse>(async (r) => ({
+      vm: encodeVm(await vms.reboot({ commandId: commandId(r.meta), vmId: r.vmId })),
+    })),
     watchVm: serverStream<pb.WatchVmRequest, pb.WatchVmResponse>(async function* (r, ctx) {
       await vms.get(r.vmId); // NOT_FOUND before streaming anything
       let position = Math.max(0, r.fromPosition);
@@ -132,7 +161,16 @@ export function inventoryService(app: InventoryApp): UntypedServiceImplementatio
           position = event.streamPosition;
           if (vm.status === 'absent') continue;
           const v = encodeVm({ vm, requestedAt: '', updatedAt: event.occurredAt });
-          yield { event: { eventId: event.id, type: event.type, streamPosition: event.streamPosition, occurredAt: event.occurredAt, dataJson: JSON.stringify(event.data), vm: v } };
+          yield {
+            event: {
+              eventId: event.id,
+              type: event.type,
+              streamPosition: event.streamPosition,
+              occurredAt: event.occurredAt,
+              dataJson: JSON.stringify(event.data),
+              vm: v,
+            },
+          };
           if (vm.status === 'deleted') return;
         }
         await sleep(WATCH_POLL_MILLIS, undefined, { signal: ctx.signal }).catch(() => undefined);
@@ -143,17 +181,25 @@ export function inventoryService(app: InventoryApp): UntypedServiceImplementatio
       return { generation: result.generation, vm: encodeVm(result.vm) };
     }),
     claimResourcesBatch: unary<pb.ClaimResourcesBatchRequest, pb.ClaimResourcesBatchResponse>(async (r) => {
-      if (r.claims.length > MAX_BATCH_CLAIMS) throw new ValidationError({ field: 'claims', reason: `at most ${MAX_BATCH_CLAIMS} per call, got ${r.claims.length}` });
+      if (r.claims.length > MAX_BATCH_CLAIMS)
+        throw new ValidationError({ field: 'claims', reason: `at most ${MAX_BATCH_CLAIMS} per call, got ${r.claims.length}` });
       // All in flight at once: inventory's batcher commits them together, each on its own.
-      const results = await Promise.all(r.claims.map(async (c): Promise<pb.ClaimResult> => {
-        try {
-          return { code: GrpcStatus.OK, message: '', generation: (await claim(c)).generation, fieldViolations: [] };
-        } catch (e) {
-          const known = knownStatusOf(e);
-          if (known === undefined) throw e; // unexpected: the whole call fails as INTERNAL, logged
-          return { code: known.code, message: known.details, generation: 0, fieldViolations: known.violations.map((v) => ({ field: v.field, reason: v.reason })) };
-        }
-      }));
+      const results = await Promise.all(
+        r.claims.map(async (c): Promise<pb.ClaimResult> => {
+          try {
+            return { code: GrpcStatus.OK, message: '', generation: (await claim(c)).generation, fieldViolations: [] };
+          } catch (e) {
+            const known = knownStatusOf(e);
+            if (known === undefined) throw e; // unexpected: the whole call fails as INTERNAL, logged
+            return {
+              code: known.code,
+              message: known.details,
+              generation: 0,
+              fieldViolations: known.violations.map((v) => ({ field: v.field, reason: v.reason })),
+            };
+          }
+        }),
+      );
       return { results };
     }),
     releaseClaim: unary<pb.ReleaseClaimRequest, pb.ReleaseClaimResponse>(async (r) => ({
@@ -185,7 +231,9 @@ export function inventoryService(app: InventoryApp): UntypedServiceImplementatio
       vm: encodeVm(await vms.completeMigration({ commandId: commandId(r.meta), vmId: r.vmId, migrationId: r.migrationId })),
     })),
     abortVmMigration: unary<pb.AbortVmMigrationRequest, pb.AbortVmMigrationResponse>(async (r) => ({
-      vm: encodeVm(await vms.abortMigration({ commandId: commandId(r.meta), vmId: r.vmId, migrationId: r.migrationId, reason: r.reason || 'aborted' })),
+      vm: encodeVm(
+        await vms.abortMigration({ commandId: commandId(r.meta), vmId: r.vmId, migrationId: r.migrationId, reason: r.reason || 'aborted' }),
+      ),
     })),
   };
   return impl as UntypedServiceImplementation;

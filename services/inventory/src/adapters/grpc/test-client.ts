@@ -29,7 +29,9 @@ export function hostSpecMsg(over: Partial<pb.HostSpec> = {}): pb.HostSpec {
     cpuModel: 'Cascadelake-Server',
     cpus: 8,
     memoryBytes: 32 * GiB,
-    storagePools: [{ name: 'default', type: 'dir', path: '/var/lib/libvirt/images', totalBytes: 500 * GiB, externalUsedBytes: 0, isDefault: true }],
+    storagePools: [
+      { name: 'default', type: 'dir', path: '/var/lib/libvirt/images', totalBytes: 500 * GiB, externalUsedBytes: 0, isDefault: true },
+    ],
     ...over,
   });
 }

@@ -42,7 +42,11 @@ export function decodeVmSpec(s: pb.VmSpec | undefined): VmSpecInput {
     disks: spec.disks.map((d) => (d.pool ? { sizeBytes: d.sizeBytes, pool: d.pool } : { sizeBytes: d.sizeBytes })),
     devices: spec.devices.map((d) => ({ ...d })),
     nics: spec.nics.map(nic),
-    numaNodes: spec.numaNodes.map((n) => ({ vcpus: n.vcpus, memoryBytes: n.memoryBytes, ...(n.pinnedHostNode === undefined ? {} : { pinnedHostNode: n.pinnedHostNode }) })),
+    numaNodes: spec.numaNodes.map((n) => ({
+      vcpus: n.vcpus,
+      memoryBytes: n.memoryBytes,
+      ...(n.pinnedHostNode === undefined ? {} : { pinnedHostNode: n.pinnedHostNode }),
+    })),
     ...(cpuPolicy ? { cpuPolicy } : {}),
     ...(spec.hugepageSizeBytes === undefined ? {} : { hugepageSizeBytes: spec.hugepageSizeBytes }),
     passthroughCpu: spec.passthroughCpu,
@@ -74,11 +78,23 @@ function encodeVmSpecOnce(s: VmSpec): pb.VmSpec {
     disks: s.disks.map((d) => ({ sizeBytes: d.sizeBytes, pool: d.pool ?? '' })),
     devices: s.devices.map((d) => ({ ...d })),
     nics: s.nics.map((n) => ({
-      ...(n.network ? { network: { space: n.network.space ?? '', subnet: n.network.subnet ?? '', ...(n.network.vlan === undefined ? {} : { vlan: n.network.vlan }) } } : {}),
+      ...(n.network
+        ? {
+            network: {
+              space: n.network.space ?? '',
+              subnet: n.network.subnet ?? '',
+              ...(n.network.vlan === undefined ? {} : { vlan: n.network.vlan }),
+            },
+          }
+        : {}),
       ip: n.network?.ip ?? '',
       sriov: n.sriov,
     })),
-    numaNodes: s.numaNodes.map((n) => ({ vcpus: n.vcpus, memoryBytes: n.memoryBytes, ...(n.pinnedHostNode === undefined ? {} : { pinnedHostNode: n.pinnedHostNode }) })),
+    numaNodes: s.numaNodes.map((n) => ({
+      vcpus: n.vcpus,
+      memoryBytes: n.memoryBytes,
+      ...(n.pinnedHostNode === undefined ? {} : { pinnedHostNode: n.pinnedHostNode }),
+    })),
     cpuPolicy: cpuPolicies.encode(s.cpuPolicy),
     ...(s.hugepageSizeBytes === undefined ? {} : { hugepageSizeBytes: s.hugepageSizeBytes }),
     passthroughCpu: s.passthroughCpu,
@@ -118,7 +134,12 @@ export function encodeVm({ vm, requestedAt, updatedAt }: VmView): pb.Vm {
     attempt: vm.core.attempt,
     excludedHosts: [...vm.core.excludedHosts],
     version: vm.version,
-    explanationJson: vm.status === 'waiting-for-capacity' ? explanationJson(vm.explanation) : p?.explanation === undefined ? '' : explanationJson(p.explanation),
+    explanationJson:
+      vm.status === 'waiting-for-capacity'
+        ? explanationJson(vm.explanation)
+        : p?.explanation === undefined
+          ? ''
+          : explanationJson(p.explanation),
     requestedAt,
     updatedAt,
     migrationId: migrationOf(vm)?.migrationId ?? '',

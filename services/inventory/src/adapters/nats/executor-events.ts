@@ -24,11 +24,10 @@ export const FOLDED_EXECUTOR_EVENTS = [
   'VmDeleted',
 ] as const satisfies readonly executorEvents.ExecutorEventType[];
 
-const str = (data: Record<string, unknown>, key: string): string => (typeof data[key] === 'string' ? (data[key]) : '');
+const str = (data: Record<string, unknown>, key: string): string => (typeof data[key] === 'string' ? data[key] : '');
 const dataOf = (env: EventEnvelope): Record<string, unknown> => (env.data ?? {}) as Record<string, unknown>;
 /** The VM a report is about ('' for host-stream reports without one). */
-const vmIdOf = (env: EventEnvelope): string =>
-  str(dataOf(env), 'vmId') || (env.streamId.startsWith('vm-') ? env.streamId.slice(3) : '');
+const vmIdOf = (env: EventEnvelope): string => str(dataOf(env), 'vmId') || (env.streamId.startsWith('vm-') ? env.streamId.slice(3) : '');
 
 /**
  * Folds the executor's VM reports into the VM aggregate. The command id is derived from the event
@@ -36,7 +35,12 @@ const vmIdOf = (env: EventEnvelope): string =>
  * dead-lettered; anything else thrown is retried with backoff by the consumer. Reports on different
  * VMs are folded side by side (each waits on a batched append); the reports on one VM, in order.
  */
-export function startExecutorEventsConsumer(opts: { nc: NatsConnection; prefix?: string; vms: VmCommands; logger: Logger }): Promise<RunningConsumer> {
+export function startExecutorEventsConsumer(opts: {
+  nc: NatsConnection;
+  prefix?: string;
+  vms: VmCommands;
+  logger: Logger;
+}): Promise<RunningConsumer> {
   return startConsumer({
     nc: opts.nc,
     stream: 'BERTH_EXECUTOR',

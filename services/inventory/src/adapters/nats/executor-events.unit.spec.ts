@@ -45,14 +45,18 @@ describe('executor events inventory consumes', () => {
     'acks %s unread because VmCommands has nothing to fold for it',
     async (type) => {
       const { batcher, touched } = touchedBatcher();
-      await expect(new VmCommands(batcher, async () => new Set()).recordExecutorEvent(type, report, 'executor:e-1')).resolves.toBeUndefined();
+      await expect(
+        new VmCommands(batcher, async () => new Set()).recordExecutorEvent(type, report, 'executor:e-1'),
+      ).resolves.toBeUndefined();
       expect(touched()).toBe(false);
     },
   );
 
   it.each([...FOLDED_EXECUTOR_EVENTS])('handles %s: VmCommands folds it into the VM', async (type) => {
     const { batcher, touched } = touchedBatcher();
-    await expect(new VmCommands(batcher, async () => new Set()).recordExecutorEvent(type, report, 'executor:e-1')).rejects.toThrow('batcher reached');
+    await expect(new VmCommands(batcher, async () => new Set()).recordExecutorEvent(type, report, 'executor:e-1')).rejects.toThrow(
+      'batcher reached',
+    );
     expect(touched()).toBe(true);
   });
 });

@@ -26,7 +26,8 @@ export type BatchHook = (events: readonly StoredEvent[], hosts: ReadonlyMap<stri
 /** `SET col = excluded.col` for each column: a multi-row upsert takes every row's own values. */
 const excludedOf = (columns: readonly string[]) => Object.fromEntries(columns.map((c) => [c, sql.ref(`excluded.${c}`)]));
 
-const idOf = (streamId: string, prefix: string): string | undefined => (streamId.startsWith(prefix) ? streamId.slice(prefix.length) : undefined);
+const idOf = (streamId: string, prefix: string): string | undefined =>
+  streamId.startsWith(prefix) ? streamId.slice(prefix.length) : undefined;
 
 function group(events: readonly StoredEvent[], prefix: string): Map<string, StoredEvent[]> {
   const m = new Map<string, StoredEvent[]>();
@@ -49,7 +50,11 @@ const MAX_CACHED_DOCS = 50_000;
  * The documents of `ids`: from memory when the previous batch was this projection's own (see
  * runProjection's `follows`), the rest read from the read model.
  */
-async function docsOf<D>(cache: Map<string, D>, ids: readonly string[], read: (missing: string[]) => Promise<[string, D][]>): Promise<Map<string, D>> {
+async function docsOf<D>(
+  cache: Map<string, D>,
+  ids: readonly string[],
+  read: (missing: string[]) => Promise<[string, D][]>,
+): Promise<Map<string, D>> {
   const missing = ids.filter((id) => !cache.has(id));
   if (missing.length > 0) for (const [id, doc] of await read(missing)) cache.set(id, doc);
   return cache;
@@ -64,7 +69,11 @@ async function docsOf<D>(cache: Map<string, D>, ids: readonly string[], read: (m
 export function readModelProjection(sink?: SnapshotSink, afterBatch?: BatchHook) {
   const hostDocs = new Map<string, Host>();
   const vmDocs = new Map<string, Vm>();
-  return async (events: readonly StoredEvent[], trx: AnyTransaction, batch: { readonly follows: boolean } = { follows: false }): Promise<void> => {
+  return async (
+    events: readonly StoredEvent[],
+    trx: AnyTransaction,
+    batch: { readonly follows: boolean } = { follows: false },
+  ): Promise<void> => {
     for (const cache of [hostDocs, vmDocs]) if (!batch.follows || cache.size > MAX_CACHED_DOCS) cache.clear();
     const hosts = group(events, 'host-');
     const touched: [string, Host][] = [];
@@ -77,7 +86,9 @@ export function readModelProjection(sink?: SnapshotSink, afterBatch?: BatchHook)
       for (const [hostId, list] of hosts) {
         // Events at or below the stored generation were applied before a retried batch.
         const start = docs.get(hostId) ?? initialHost();
-        const host = list.filter((e) => e.streamPosition > start.generation).reduce((h, e) => evolveHost(h, e as unknown as HostEvent), start);
+        const host = list
+          .filter((e) => e.streamPosition > start.generation)
+          .reduce((h, e) => evolveHost(h, e as unknown as HostEvent), start);
         if (host.status === 'absent') continue;
         docs.set(hostId, host);
         const active = host.status === 'active';
@@ -118,7 +129,15 @@ export function readModelProjection(sink?: SnapshotSink, afterBatch?: BatchHook)
         if (vm.status === 'absent' || fresh.length === 0) continue;
         docs.set(vmId, vm);
         const at = fresh.at(-1)!.occurredAt;
-        vmRows.push({ vm_id: vmId, name: vm.core.spec.name, status: vm.status, host_id: placementOf(vm)?.hostId ?? null, doc: JSON.stringify(vm), updated_at: at, requested_at: fresh[0]!.occurredAt });
+        vmRows.push({
+          vm_id: vmId,
+          name: vm.core.spec.name,
+          status: vm.status,
+          host_id: placementOf(vm)?.hostId ?? null,
+          doc: JSON.stringify(vm),
+          updated_at: at,
+          requested_at: fresh[0]!.occurredAt,
+        });
       }
       if (vmRows.length > 0) {
         await trx

@@ -74,7 +74,9 @@ const migrations: Record<string, Migration> = {
   '0004_vms_waiting_idx': {
     up: async (db) => {
       // The capacity waits read the VMs waiting for capacity on every batch that adds capacity.
-      await sql.raw(`CREATE INDEX inventory_vms_waiting_idx ON inventory_vms (requested_at) WHERE status = 'waiting-for-capacity'`).execute(db);
+      await sql
+        .raw(`CREATE INDEX inventory_vms_waiting_idx ON inventory_vms (requested_at) WHERE status = 'waiting-for-capacity'`)
+        .execute(db);
     },
   },
 };
@@ -87,7 +89,10 @@ export async function migrateReadModel(db: AnyKysely): Promise<void> {
     migrationLockTableName: 'inventory_migration_lock',
   });
   const { error } = await migrator.migrateToLatest();
-  if (error !== undefined) throw new Error(`inventory read-model migration failed: ${error instanceof Error ? error.message : JSON.stringify(error)}`, { cause: error });
+  if (error !== undefined)
+    throw new Error(`inventory read-model migration failed: ${error instanceof Error ? error.message : JSON.stringify(error)}`, {
+      cause: error,
+    });
 }
 
 export interface HostRow {
@@ -121,8 +126,12 @@ export class ReadModel {
   /** VMs waiting for capacity, oldest request first; `exec` reads inside a caller's transaction. */
   async waitingForCapacity(exec: AnyKysely = this.db): Promise<Extract<Vm, { status: 'waiting-for-capacity' }>[]> {
     const rows = await (exec as Kysely<ReadModelTables>)
-      .selectFrom('inventory_vms').select('doc').where('status', '=', 'waiting-for-capacity')
-      .orderBy('requested_at').orderBy('vm_id').execute();
+      .selectFrom('inventory_vms')
+      .select('doc')
+      .where('status', '=', 'waiting-for-capacity')
+      .orderBy('requested_at')
+      .orderBy('vm_id')
+      .execute();
     return rows.map((r) => r.doc).filter((v): v is Extract<Vm, { status: 'waiting-for-capacity' }> => v.status === 'waiting-for-capacity');
   }
 

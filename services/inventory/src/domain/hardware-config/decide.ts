@@ -18,7 +18,11 @@ function checkProfile(v: Violations, id: string, p: HardwareProfile, config: Har
   const f = `config.hardwareProfiles.${id}`;
   v.check(p.id === id, `${f}.id`, `must equal its key '${id}'`);
   v.check(Number.isSafeInteger(p.cores) && p.cores > 0, `${f}.cores`, `must be a positive integer, got ${p.cores}`);
-  v.check(Number.isSafeInteger(p.memoryBytes) && p.memoryBytes > 0, `${f}.memory`, `must be a positive number of bytes, got ${p.memoryBytes}`);
+  v.check(
+    Number.isSafeInteger(p.memoryBytes) && p.memoryBytes > 0,
+    `${f}.memory`,
+    `must be a positive number of bytes, got ${p.memoryBytes}`,
+  );
   v.check(config.costFunctions[p.costFunction] !== undefined, `${f}.cost-function`, `unknown cost function '${p.costFunction}'`);
   p.devices.forEach((d, i) => {
     v.check(d.type.trim() !== '', `${f}.devices[${i}].type`, 'required');

@@ -13,8 +13,7 @@ function active(host: Host, hostId: string): ActiveHost {
   return host;
 }
 
-export const describeFailures = (failures: readonly FitFailure[]): string =>
-  failures.map((f) => `${f.filter}: ${f.detail}`).join('; ');
+export const describeFailures = (failures: readonly FitFailure[]): string => failures.map((f) => `${f.filter}: ${f.detail}`).join('; ');
 
 /** Every existing claim must still fit a host with the new capacity. */
 function claimsStillFit(host: ActiveHost, capacity: HostSnapshot['capacity']): string[] {

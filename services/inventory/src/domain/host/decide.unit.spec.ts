@@ -101,7 +101,10 @@ describe('host registration', () => {
     const fields = violationsOf(() =>
       register(
         hostSpec({
-          storagePools: [{ name: 'a', ...pool }, { name: 'b', ...pool }],
+          storagePools: [
+            { name: 'a', ...pool },
+            { name: 'b', ...pool },
+          ],
           numaNodes: [{ id: 0, cpus: [0, 1], memoryBytes: 2 * GiB, hugepages: [{ pageSizeBytes: GiB, total: 3 }] }],
         }),
       ),
@@ -110,9 +113,11 @@ describe('host registration', () => {
   });
 
   it('refuses registering the same host twice', () => {
-    expect(() => given(...register(hostSpec())).when({ type: 'RegisterHost', hostId: 'h1', spec: hostSpec(), initialState: 'enabled', profiles }).run()).toThrow(
-      IllegalStateError,
-    );
+    expect(() =>
+      given(...register(hostSpec()))
+        .when({ type: 'RegisterHost', hostId: 'h1', spec: hostSpec(), initialState: 'enabled', profiles })
+        .run(),
+    ).toThrow(IllegalStateError);
   });
 });
 
@@ -130,13 +135,19 @@ describe('MAAS overcommit through the claim path', () => {
   });
 
   it('32 physical cores x 10 = 320 vCPUs', () => {
-    const r = placeAll(register(hostSpec({ cpus: 32, cpuOvercommit: 10, memoryBytes: 512 * GiB })), vms(11, { vcpus: 32, memoryBytes: GiB }));
+    const r = placeAll(
+      register(hostSpec({ cpus: 32, cpuOvercommit: 10, memoryBytes: 512 * GiB })),
+      vms(11, { vcpus: 32, memoryBytes: GiB }),
+    );
     expect(r.placed).toHaveLength(10);
     expect(r.refused).toEqual(['vm10']);
   });
 
   it('128 GiB x 5.5 = 704 GiB', () => {
-    const r = placeAll(register(hostSpec({ cpus: 64, memoryBytes: 128 * GiB, memoryOvercommit: 5.5 })), vms(12, { vcpus: 1, memoryBytes: 64 * GiB }));
+    const r = placeAll(
+      register(hostSpec({ cpus: 64, memoryBytes: 128 * GiB, memoryOvercommit: 5.5 })),
+      vms(12, { vcpus: 1, memoryBytes: 64 * GiB }),
+    );
     expect(r.placed).toHaveLength(11);
     const more = placeAll(r.history, [vmSpec({ vmId: 'one-byte', memoryBytes: 1 })]);
     expect(more.refused).toEqual(['one-byte']);
@@ -179,51 +190,87 @@ describe('claims', () => {
 
   it('a claim based on an older generation that no longer fits is a conflict', () => {
     const first = decideHost({ type: 'ClaimResources', claim: claim('a', 2), expectedGeneration: 1 }, foldHost(history));
-    expect(() => given(...history, ...first).when({ type: 'ClaimResources', claim: claim('b', 1), expectedGeneration: 1 }).run()).toThrow(ConcurrencyError);
+    expect(() =>
+      given(...history, ...first)
+        .when({ type: 'ClaimResources', claim: claim('b', 1), expectedGeneration: 1 })
+        .run(),
+    ).toThrow(ConcurrencyError);
   });
 
   it('a claim based on an older generation is re-checked and taken when all it names is still free', () => {
     const first = decideHost({ type: 'ClaimResources', claim: claim('a', 1), expectedGeneration: 1 }, foldHost(history));
     const b = claim('b', 1);
-    given(...history, ...first).when({ type: 'ClaimResources', claim: b, expectedGeneration: 1 }).then([{ type: 'ResourcesClaimed', data: { claim: b, expectedGeneration: 1 } }]);
+    given(...history, ...first)
+      .when({ type: 'ClaimResources', claim: b, expectedGeneration: 1 })
+      .then([{ type: 'ResourcesClaimed', data: { claim: b, expectedGeneration: 1 } }]);
   });
 
   it('a stale claim with affinity groups, or one from a generation not reached yet, is a conflict', () => {
     const first = decideHost({ type: 'ClaimResources', claim: claim('a', 1), expectedGeneration: 1 }, foldHost(history));
     const grouped: Claim = { ...claim('b', 1), affinityGroups: ['web'] };
-    expect(() => given(...history, ...first).when({ type: 'ClaimResources', claim: grouped, expectedGeneration: 1 }).run()).toThrow(ConcurrencyError);
-    expect(() => given(...history).when({ type: 'ClaimResources', claim: claim('b', 1), expectedGeneration: 5 }).run()).toThrow(ConcurrencyError);
+    expect(() =>
+      given(...history, ...first)
+        .when({ type: 'ClaimResources', claim: grouped, expectedGeneration: 1 })
+        .run(),
+    ).toThrow(ConcurrencyError);
+    expect(() =>
+      given(...history)
+        .when({ type: 'ClaimResources', claim: claim('b', 1), expectedGeneration: 5 })
+        .run(),
+    ).toThrow(ConcurrencyError);
   });
 
   it('a claim that no longer fits is refused even at the current generation', () => {
     const first = decideHost({ type: 'ClaimResources', claim: claim('a', 2), expectedGeneration: 1 }, foldHost(history));
-    expect(() => given(...history, ...first).when({ type: 'ClaimResources', claim: claim('b', 1), expectedGeneration: 2 }).run()).toThrow(IllegalStateError);
+    expect(() =>
+      given(...history, ...first)
+        .when({ type: 'ClaimResources', claim: claim('b', 1), expectedGeneration: 2 })
+        .run(),
+    ).toThrow(IllegalStateError);
   });
 
   it('releasing returns exactly what the claim took, and twice changes nothing', () => {
     const c = claim('a', 2);
     const claimed = [...history, ...decideHost({ type: 'ClaimResources', claim: c, expectedGeneration: 1 }, foldHost(history))];
-    const released = given(...claimed).when({ type: 'ReleaseClaim', vmId: 'a', reason: 'deleted' }).then([{ type: 'ClaimReleased', data: { vmId: 'a', claim: c, reason: 'deleted' } }]);
-    given(...claimed, ...released).when({ type: 'ReleaseClaim', vmId: 'a', reason: 'deleted' }).then([]);
+    const released = given(...claimed)
+      .when({ type: 'ReleaseClaim', vmId: 'a', reason: 'deleted' })
+      .then([{ type: 'ClaimReleased', data: { vmId: 'a', claim: c, reason: 'deleted' } }]);
+    given(...claimed, ...released)
+      .when({ type: 'ReleaseClaim', vmId: 'a', reason: 'deleted' })
+      .then([]);
   });
 
   it('maintenance waits for the last claim, then completes', () => {
     const c = claim('a', 1);
     const claimed = [...history, ...decideHost({ type: 'ClaimResources', claim: c, expectedGeneration: 1 }, foldHost(history))];
-    const prep = given(...claimed).when({ type: 'SetHostState', to: 'maintenance', reason: 'kernel' }).then([
-      { type: 'HostStateChanged', data: { from: 'enabled', to: 'maintenance-preparing', reason: 'kernel' } },
-    ]);
-    given(...claimed, ...prep).when({ type: 'ReleaseClaim', vmId: 'a', reason: 'migrated' }).then([
-      { type: 'ClaimReleased', data: { vmId: 'a', claim: c, reason: 'migrated' } },
-      { type: 'HostStateChanged', data: { from: 'maintenance-preparing', to: 'maintenance', reason: 'last claim released' } },
-    ]);
-    expect(() => given(...claimed).when({ type: 'RemoveHost', reason: 'gone' }).run()).toThrow(IllegalStateError);
+    const prep = given(...claimed)
+      .when({ type: 'SetHostState', to: 'maintenance', reason: 'kernel' })
+      .then([{ type: 'HostStateChanged', data: { from: 'enabled', to: 'maintenance-preparing', reason: 'kernel' } }]);
+    given(...claimed, ...prep)
+      .when({ type: 'ReleaseClaim', vmId: 'a', reason: 'migrated' })
+      .then([
+        { type: 'ClaimReleased', data: { vmId: 'a', claim: c, reason: 'migrated' } },
+        { type: 'HostStateChanged', data: { from: 'maintenance-preparing', to: 'maintenance', reason: 'last claim released' } },
+      ]);
+    expect(() =>
+      given(...claimed)
+        .when({ type: 'RemoveHost', reason: 'gone' })
+        .run(),
+    ).toThrow(IllegalStateError);
   });
 
   it('an update must keep room for every claim', () => {
     const c = claim('a', 2);
     const claimed = [...history, ...decideHost({ type: 'ClaimResources', claim: c, expectedGeneration: 1 }, foldHost(history))];
-    expect(() => given(...claimed).when({ type: 'UpdateHost', spec: hostSpec({ cpus: 1 }), profiles }).run()).toThrow(IllegalStateError);
-    expect(given(...claimed).when({ type: 'UpdateHost', spec: hostSpec({ cpus: 4 }), profiles }).run()[0]?.type).toBe('HostUpdated');
+    expect(() =>
+      given(...claimed)
+        .when({ type: 'UpdateHost', spec: hostSpec({ cpus: 1 }), profiles })
+        .run(),
+    ).toThrow(IllegalStateError);
+    expect(
+      given(...claimed)
+        .when({ type: 'UpdateHost', spec: hostSpec({ cpus: 4 }), profiles })
+        .run()[0]?.type,
+    ).toBe('HostUpdated');
   });
 });

@@ -28,8 +28,14 @@ const forms: readonly Form[] = [
   { name: 'test:///abs/path.xml', pattern: re(String.raw`test:///(?:[\w.-]+/)*[\w.-]+\.xml`) },
   { name: 'test+unix:///default?socket=...', pattern: re(`test\\+unix:///default${query}`) },
   { name: 'test+tcp://host:port/default', pattern: re(`test\\+tcp://${hostPart}${port}/default`) },
-  { name: 'https://lxd-host[:port][?fingerprint=...&instance-type=...&image=...&project=...]', pattern: re(`https://${hostPart}${port}/?${lxdQuery}`) },
-  { name: 'lxd+unix:///path/unix.socket[?instance-type=...&image=...&project=...]', pattern: re(String.raw`lxd\+unix://(?:/[\w.-]+)+${lxdQuery}`) },
+  {
+    name: 'https://lxd-host[:port][?fingerprint=...&instance-type=...&image=...&project=...]',
+    pattern: re(`https://${hostPart}${port}/?${lxdQuery}`),
+  },
+  {
+    name: 'lxd+unix:///path/unix.socket[?instance-type=...&image=...&project=...]',
+    pattern: re(String.raw`lxd\+unix://(?:/[\w.-]+)+${lxdQuery}`),
+  },
   { name: 'sim://name', pattern: re(String.raw`sim://[a-z0-9][a-z0-9_.-]{0,62}`) },
 ];
 

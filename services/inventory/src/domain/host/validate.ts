@@ -70,7 +70,11 @@ function numa(v: Violations, spec: HostSpecInput, cpus: number, memoryBytes: num
     memory += n.memoryBytes;
     let hugepageBytes = 0;
     n.hugepages.forEach((h, j) => {
-      v.check(isPow2(h.pageSizeBytes) && h.pageSizeBytes >= 4096, `${f}.hugepages[${j}].pageSizeBytes`, `must be a power of two >= 4096, got ${h.pageSizeBytes}`);
+      v.check(
+        isPow2(h.pageSizeBytes) && h.pageSizeBytes >= 4096,
+        `${f}.hugepages[${j}].pageSizeBytes`,
+        `must be a power of two >= 4096, got ${h.pageSizeBytes}`,
+      );
       v.check(nonNegInt(h.total), `${f}.hugepages[${j}].total`, `must be a non-negative integer, got ${h.total}`);
       hugepageBytes += h.pageSizeBytes * h.total;
     });
@@ -102,7 +106,11 @@ export function resolveHostRecord(hostId: string, spec: HostSpecInput, state: Ho
   const cpus = spec.cpus ?? profile?.cores ?? 0;
   const memoryBytes = spec.memoryBytes ?? profile?.memoryBytes ?? 0;
   v.check(posInt(cpus), 'spec.cpus', `must be a positive integer (or come from the profile), got ${cpus}`);
-  v.check(nonNegInt(memoryBytes) && memoryBytes > 0, 'spec.memoryBytes', `must be a positive integer (or come from the profile), got ${memoryBytes}`);
+  v.check(
+    nonNegInt(memoryBytes) && memoryBytes > 0,
+    'spec.memoryBytes',
+    `must be a positive integer (or come from the profile), got ${memoryBytes}`,
+  );
   const topology = spec.topology ?? { sockets: 1, coresPerSocket: cpus, threadsPerCore: 1 };
   for (const k of ['sockets', 'coresPerSocket', 'threadsPerCore'] as const) {
     v.check(posInt(topology[k]), `spec.topology.${k}`, `must be a positive integer, got ${topology[k]}`);
@@ -111,12 +119,21 @@ export function resolveHostRecord(hostId: string, spec: HostSpecInput, state: Ho
   const devices = pciDevices(v, spec, profile?.devices ?? []);
   const pools = storagePools(v, spec.storagePools);
   [...spec.networks, ...spec.sriovNics.flatMap((n) => n.networks)].forEach((n) => {
-    if (n.vlan !== undefined) v.check(isInt(n.vlan) && n.vlan >= 0 && n.vlan <= 4094, 'spec.networks.vlan', `VLAN must be 0-4094, got ${n.vlan}`);
+    if (n.vlan !== undefined)
+      v.check(isInt(n.vlan) && n.vlan >= 0 && n.vlan <= 4094, 'spec.networks.vlan', `VLAN must be 0-4094, got ${n.vlan}`);
   });
   const at = spec.addressTranslation;
   if (at) {
-    v.check(/^[0-9a-f.:]+$/i.test(at.address) || /^[a-z0-9.-]+$/i.test(at.address), 'spec.addressTranslation.address', `malformed address '${at.address}'`);
-    v.check(isInt(at.basePort) && at.basePort >= 1 && at.basePort + 255 <= 65535, 'spec.addressTranslation.basePort', `base port + 255 must fit 1-65535, got ${at.basePort}`);
+    v.check(
+      /^[0-9a-f.:]+$/i.test(at.address) || /^[a-z0-9.-]+$/i.test(at.address),
+      'spec.addressTranslation.address',
+      `malformed address '${at.address}'`,
+    );
+    v.check(
+      isInt(at.basePort) && at.basePort >= 1 && at.basePort + 255 <= 65535,
+      'spec.addressTranslation.basePort',
+      `base port + 255 must fit 1-65535, got ${at.basePort}`,
+    );
   }
   v.throwIfAny();
   const capacity: HostCapacity = {

@@ -36,7 +36,13 @@ export type VmCommand =
     }
   | { readonly type: 'PlaceVm'; readonly placement: PlacementInput }
   /** The scheduler found no host: fails the VM, or has it wait while its capacity deadline is ahead of `now`. */
-  | { readonly type: 'FailPlacement'; readonly reason: string; readonly explanation: unknown; readonly now: string; readonly viewPosition?: LogPosition }
+  | {
+      readonly type: 'FailPlacement';
+      readonly reason: string;
+      readonly explanation: unknown;
+      readonly now: string;
+      readonly viewPosition?: LogPosition;
+    }
   /** Capacity appeared that may fit a VM waiting for it: request its placement again. */
   | { readonly type: 'RequeueForCapacity' }
   /** A VM waiting for capacity whose deadline is not after `now` fails with the last explanation. */
@@ -45,13 +51,23 @@ export type VmCommand =
   | { readonly type: 'RecordStarted'; readonly hostId: string }
   | { readonly type: 'RecordProvisionFailed'; readonly hostId: string; readonly reason: string; readonly maxAttempts: number }
   | { readonly type: 'RecordStopped'; readonly hostId: string }
-  | { readonly type: 'RecordOperationFailed'; readonly hostId: string; readonly operation: 'start' | 'stop' | 'reboot' | 'delete'; readonly reason: string }
+  | {
+      readonly type: 'RecordOperationFailed';
+      readonly hostId: string;
+      readonly operation: 'start' | 'stop' | 'reboot' | 'delete';
+      readonly reason: string;
+    }
   | { readonly type: 'RecordDeleted'; readonly hostId: string; readonly reason: string }
   | { readonly type: 'StartVm' }
   | { readonly type: 'StopVm'; readonly force: boolean }
   | { readonly type: 'RebootVm' }
   | { readonly type: 'DeleteVm' }
   /** The destination claim of a live migration; `automatic`: Berth moves it (balancer), not an operator. */
-  | { readonly type: 'BeginMigration'; readonly migrationId: string; readonly destination: Omit<PlacementInput, 'explanation' | 'alternates'>; readonly automatic: boolean }
+  | {
+      readonly type: 'BeginMigration';
+      readonly migrationId: string;
+      readonly destination: Omit<PlacementInput, 'explanation' | 'alternates'>;
+      readonly automatic: boolean;
+    }
   | { readonly type: 'CompleteMigration'; readonly migrationId: string }
   | { readonly type: 'AbortMigration'; readonly migrationId: string; readonly reason: string };

@@ -27,10 +27,21 @@ export function decideVm(command: VmCommand, vm: Vm): VmEvent[] {
       const spec = resolveVmSpec(command.vmId, command.spec, command.knownPools);
       const wait = command.waitForCapacityMillis;
       if (!Number.isSafeInteger(wait) || wait < 0 || wait > MAX_CAPACITY_WAIT_MILLIS) {
-        throw new ValidationError({ field: 'waitForCapacityMillis', reason: `must be 0..${MAX_CAPACITY_WAIT_MILLIS} (7 days), got ${wait}` });
+        throw new ValidationError({
+          field: 'waitForCapacityMillis',
+          reason: `must be 0..${MAX_CAPACITY_WAIT_MILLIS} (7 days), got ${wait}`,
+        });
       }
       const capacityDeadline = wait > 0 ? new Date(Date.parse(command.now) + wait).toISOString() : undefined;
-      return [event('VmRequested', { vmId: command.vmId, spec, attempt: 1, excludedHosts: [], ...(capacityDeadline !== undefined ? { capacityDeadline } : {}) })];
+      return [
+        event('VmRequested', {
+          vmId: command.vmId,
+          spec,
+          attempt: 1,
+          excludedHosts: [],
+          ...(capacityDeadline !== undefined ? { capacityDeadline } : {}),
+        }),
+      ];
     }
     case 'PlaceVm': {
       const v = existing(vm);
@@ -52,12 +63,19 @@ export function decideVm(command: VmCommand, vm: Vm): VmEvent[] {
     case 'RequeueForCapacity': {
       if (vm.status !== 'waiting-for-capacity') return [];
       const { vmId, spec, attempt, excludedHosts, capacityDeadline } = vm.core;
-      return [event('VmRequested', { vmId, spec, attempt, excludedHosts, ...(capacityDeadline !== undefined ? { capacityDeadline } : {}) })];
+      return [
+        event('VmRequested', { vmId, spec, attempt, excludedHosts, ...(capacityDeadline !== undefined ? { capacityDeadline } : {}) }),
+      ];
     }
     case 'ExpireCapacityWait': {
       const until = vm.status === 'waiting-for-capacity' ? vm.core.capacityDeadline : undefined;
       if (vm.status !== 'waiting-for-capacity' || until === undefined || Date.parse(command.now) < Date.parse(until)) return [];
-      return [event('VmPlacementFailed', { reason: `no host could take it before its capacity deadline ${until}: ${vm.reason}`, explanation: vm.explanation })];
+      return [
+        event('VmPlacementFailed', {
+          reason: `no host could take it before its capacity deadline ${until}: ${vm.reason}`,
+          explanation: vm.explanation,
+        }),
+      ];
     }
     case 'RecordProvisioning': {
       if (vm.status !== 'placed' || !onCurrentHost(vm, command.hostId)) return [];
@@ -87,7 +105,14 @@ export function decideVm(command: VmCommand, vm: Vm): VmEvent[] {
     case 'RecordOperationFailed': {
       const p = placementOf(vm);
       if (p === undefined || !onCurrentHost(vm, command.hostId) || vm.status === 'deleted') return [];
-      return [event('VmOperationFailed', { hostId: p.hostId, hypervisorUri: p.hypervisorUri, operation: command.operation, reason: command.reason })];
+      return [
+        event('VmOperationFailed', {
+          hostId: p.hostId,
+          hypervisorUri: p.hypervisorUri,
+          operation: command.operation,
+          reason: command.reason,
+        }),
+      ];
     }
     case 'RecordDeleted': {
       if (vm.status === 'absent' || vm.status === 'deleted' || !onCurrentHost(vm, command.hostId)) return [];
@@ -125,7 +150,10 @@ export function decideVm(command: VmCommand, vm: Vm): VmEvent[] {
       const v = existing(vm);
       const current = migrationOf(v);
       if (current?.migrationId === command.migrationId) return [];
-      if (current) throw new IllegalStateError(`VM ${v.core.vmId} is already moving to ${current.destination.hostId} (migration ${current.migrationId})`);
+      if (current)
+        throw new IllegalStateError(
+          `VM ${v.core.vmId} is already moving to ${current.destination.hostId} (migration ${current.migrationId})`,
+        );
       if (v.status !== 'running') return refuse(v, 'live-migrate');
       const mode = v.core.spec.migrationMode;
       if (mode === 'none') throw new IllegalStateError(`VM ${v.core.vmId} has migration mode none: change the mode or stop the VM`);
@@ -134,7 +162,16 @@ export function decideVm(command: VmCommand, vm: Vm): VmEvent[] {
       }
       const { hostId, hypervisorUri, claim, generation } = command.destination;
       if (hostId === v.placement.hostId) throw new IllegalStateError(`VM ${v.core.vmId} already runs on ${hostId}`);
-      return [event('VmMigrationStarted', { migrationId: command.migrationId, sourceHostId: v.placement.hostId, hostId, hypervisorUri, claim, generation })];
+      return [
+        event('VmMigrationStarted', {
+          migrationId: command.migrationId,
+          sourceHostId: v.placement.hostId,
+          hostId,
+          hypervisorUri,
+          claim,
+          generation,
+        }),
+      ];
     }
     case 'CompleteMigration': {
       const m = migrationOf(vm);
@@ -155,5 +192,8 @@ export function decideVm(command: VmCommand, vm: Vm): VmEvent[] {
 
 function refuseWhileMigrating(vm: Existing, what: string): void {
   const m = migrationOf(vm);
-  if (m) throw new IllegalStateError(`cannot ${what} VM ${vm.core.vmId}: it is moving to ${m.destination.hostId} (migration ${m.migrationId}); cancel the migration first`);
+  if (m)
+    throw new IllegalStateError(
+      `cannot ${what} VM ${vm.core.vmId}: it is moving to ${m.destination.hostId} (migration ${m.migrationId}); cancel the migration first`,
+    );
 }

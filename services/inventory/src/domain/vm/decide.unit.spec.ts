@@ -32,9 +32,26 @@ const compose = (over: Partial<VmSpecInput> = {}, pools = new Set(['fast']), wai
   decideVm({ type: 'ComposeVm', vmId: 'vm1', spec: input(over), knownPools: pools, waitForCapacityMillis, now: NOW }, initialVm());
 
 const claimOn = (hostId: string): Claim => ({
-  vmId: 'vm1', hostId, vcpus: 2, memoryBytes: 4 * GiB, pinnedCpus: [], numaCells: [], hugepages: [], devices: [], vfs: [], volumes: [], affinityGroups: [],
+  vmId: 'vm1',
+  hostId,
+  vcpus: 2,
+  memoryBytes: 4 * GiB,
+  pinnedCpus: [],
+  numaCells: [],
+  hugepages: [],
+  devices: [],
+  vfs: [],
+  volumes: [],
+  affinityGroups: [],
 });
-const placement = (hostId: string): PlacementInput => ({ hostId, hypervisorUri: `sim://${hostId}`, claim: claimOn(hostId), generation: 2, explanation: { score: 1 }, alternates: [] });
+const placement = (hostId: string): PlacementInput => ({
+  hostId,
+  hypervisorUri: `sim://${hostId}`,
+  claim: claimOn(hostId),
+  generation: 2,
+  explanation: { score: 1 },
+  alternates: [],
+});
 
 function run(history: VmEvent[], ...commands: VmCommand[]): VmEvent[] {
   for (const c of commands) history = [...history, ...decideVm(c, foldVm(history))];
@@ -68,7 +85,11 @@ describe('composing a VM', () => {
   it('names negative sizes, unknown pools and inconsistent NUMA nodes', () => {
     let err: unknown;
     try {
-      compose({ memoryBytes: -1, disks: [{ sizeBytes: -10 }, { sizeBytes: GiB, pool: 'nope' }], numaNodes: [{ vcpus: 1, memoryBytes: GiB }] });
+      compose({
+        memoryBytes: -1,
+        disks: [{ sizeBytes: -10 }, { sizeBytes: GiB, pool: 'nope' }],
+        numaNodes: [{ vcpus: 1, memoryBytes: GiB }],
+      });
     } catch (e) {
       err = e;
     }
@@ -103,7 +124,9 @@ describe('VM lifecycle', () => {
   it('a failed provisioning asks for a new placement away from that host, a bounded number of times', () => {
     const fail = (host: string): VmCommand => ({ type: 'RecordProvisionFailed', hostId: host, reason: `${host} broke`, maxAttempts: 2 });
     const once = run(compose(), { type: 'PlaceVm', placement: placement('h1') });
-    const retried = given(...once).when(fail('h1')).run();
+    const retried = given(...once)
+      .when(fail('h1'))
+      .run();
     expect(retried.map((e) => e.type)).toEqual(['VmProvisionFailed', 'VmRequested']);
     expect(retried[1]?.type === 'VmRequested' && retried[1].data).toMatchObject({ attempt: 2, excludedHosts: ['h1'] });
     const twice = run([...once, ...retried], { type: 'PlaceVm', placement: placement('h2') }, fail('h2'));
@@ -114,9 +137,13 @@ describe('VM lifecycle', () => {
 
   it('reports from a host the VM left change nothing; repeated reports change nothing', () => {
     const placed = run(compose(), { type: 'PlaceVm', placement: placement('h2') });
-    given(...placed).when({ type: 'RecordStarted', hostId: 'h1' }).then([]);
+    given(...placed)
+      .when({ type: 'RecordStarted', hostId: 'h1' })
+      .then([]);
     const running = run(placed, { type: 'RecordStarted', hostId: 'h2' });
-    given(...running).when({ type: 'RecordStarted', hostId: 'h2' }).then([]);
+    given(...running)
+      .when({ type: 'RecordStarted', hostId: 'h2' })
+      .then([]);
   });
 
   it('placement fails with a reason; placing a VM twice is refused', () => {
@@ -124,44 +151,70 @@ describe('VM lifecycle', () => {
     const vm = foldVm(failed);
     expect(vm.status === 'placement-failed' && vm.reason).toBe('no host has 2 vCPUs free');
     const placed = run(compose(), { type: 'PlaceVm', placement: placement('h1') });
-    expect(() => given(...placed).when({ type: 'PlaceVm', placement: placement('h2') }).run()).toThrow(IllegalStateError);
+    expect(() =>
+      given(...placed)
+        .when({ type: 'PlaceVm', placement: placement('h2') })
+        .run(),
+    ).toThrow(IllegalStateError);
   });
 
   it('deleting a VM never placed is immediate; deleting twice changes nothing; unknown VMs are not found', () => {
-    const deleted = given(...compose()).when({ type: 'DeleteVm' }).then([
-      { type: 'VmDeleteRequested', data: { hostId: '', hypervisorUri: '' } },
-      { type: 'VmDeleted', data: { reason: 'deleted before placement' } },
-    ]);
-    given(...compose(), ...deleted).when({ type: 'DeleteVm' }).then([]);
+    const deleted = given(...compose())
+      .when({ type: 'DeleteVm' })
+      .then([
+        { type: 'VmDeleteRequested', data: { hostId: '', hypervisorUri: '' } },
+        { type: 'VmDeleted', data: { reason: 'deleted before placement' } },
+      ]);
+    given(...compose(), ...deleted)
+      .when({ type: 'DeleteVm' })
+      .then([]);
     expect(() => given().when({ type: 'DeleteVm' }).run()).toThrow(NotFoundError);
   });
 
   it('start, stop and reboot only from states where they mean something', () => {
     const running = run(compose(), { type: 'PlaceVm', placement: placement('h1') }, { type: 'RecordStarted', hostId: 'h1' });
-    given(...running).when({ type: 'RebootVm' }).then([{ type: 'VmRebootRequested', data: { hostId: 'h1', hypervisorUri: 'sim://h1' } }]);
-    given(...running).when({ type: 'StartVm' }).then([]);
-    expect(() => given(...compose()).when({ type: 'StopVm', force: true }).run()).toThrow(IllegalStateError);
+    given(...running)
+      .when({ type: 'RebootVm' })
+      .then([{ type: 'VmRebootRequested', data: { hostId: 'h1', hypervisorUri: 'sim://h1' } }]);
+    given(...running)
+      .when({ type: 'StartVm' })
+      .then([]);
+    expect(() =>
+      given(...compose())
+        .when({ type: 'StopVm', force: true })
+        .run(),
+    ).toThrow(IllegalStateError);
     const stopped = run(running, { type: 'StopVm', force: true }, { type: 'RecordStopped', hostId: 'h1' });
-    given(...stopped).when({ type: 'StartVm' }).then([{ type: 'VmStartRequested', data: { hostId: 'h1', hypervisorUri: 'sim://h1' } }]);
+    given(...stopped)
+      .when({ type: 'StartVm' })
+      .then([{ type: 'VmStartRequested', data: { hostId: 'h1', hypervisorUri: 'sim://h1' } }]);
   });
 
   it('a failed stop leaves the VM running, with the reason; a report from another host changes nothing', () => {
     const running = run(compose(), { type: 'PlaceVm', placement: placement('h1') }, { type: 'RecordStarted', hostId: 'h1' });
     const stopping = run(running, { type: 'StopVm', force: false });
     const failure = { type: 'RecordOperationFailed', hostId: 'h1', operation: 'stop', reason: 'domain busy' } as const;
-    const failed = given(...stopping).when(failure).then([
-      { type: 'VmOperationFailed', data: { hostId: 'h1', hypervisorUri: 'sim://h1', operation: 'stop', reason: 'domain busy' } },
-    ]);
+    const failed = given(...stopping)
+      .when(failure)
+      .then([{ type: 'VmOperationFailed', data: { hostId: 'h1', hypervisorUri: 'sim://h1', operation: 'stop', reason: 'domain busy' } }]);
     const vm = foldVm([...stopping, ...failed]);
     expect(vm.status).toBe('running');
     expect('reason' in vm ? vm.reason : undefined).toBe('stop failed: domain busy');
-    given(...stopping).when({ ...failure, hostId: 'h2' }).then([]);
+    given(...stopping)
+      .when({ ...failure, hostId: 'h2' })
+      .then([]);
   });
 });
 
 describe('waiting for capacity', () => {
   const at = (seconds: number): string => new Date(Date.parse(NOW) + seconds * 1000).toISOString();
-  const fail = (now: string): VmCommand => ({ type: 'FailPlacement', reason: '0/3 hosts can take vm1', explanation: { summary: 's' }, now, viewPosition: { transactionId: '9', position: '40' } });
+  const fail = (now: string): VmCommand => ({
+    type: 'FailPlacement',
+    reason: '0/3 hosts can take vm1',
+    explanation: { summary: 's' },
+    now,
+    viewPosition: { transactionId: '9', position: '40' },
+  });
   it('a request that may wait carries its deadline; one that may not has none; a wait out of range is refused', () => {
     const [e] = compose({}, undefined, 600_000);
     expect(e?.type === 'VmRequested' && e.data.capacityDeadline).toBe(at(600));
@@ -172,24 +225,57 @@ describe('waiting for capacity', () => {
   });
   it('before the deadline no host means waiting, not failed; capacity requests it again with the same deadline', () => {
     const waiting = run(compose({}, undefined, 600_000), fail(at(1)));
-    expect(waiting.at(-1)).toEqual({ type: 'VmAwaitingCapacity', data: { reason: '0/3 hosts can take vm1', explanation: { summary: 's' }, until: at(600), viewPosition: { transactionId: '9', position: '40' } } });
+    expect(waiting.at(-1)).toEqual({
+      type: 'VmAwaitingCapacity',
+      data: {
+        reason: '0/3 hosts can take vm1',
+        explanation: { summary: 's' },
+        until: at(600),
+        viewPosition: { transactionId: '9', position: '40' },
+      },
+    });
     expect(foldVm(waiting).status).toBe('waiting-for-capacity');
-    given(...waiting).when(fail(at(2))).then([]);
-    const again = given(...waiting).when({ type: 'RequeueForCapacity' }).run();
+    given(...waiting)
+      .when(fail(at(2)))
+      .then([]);
+    const again = given(...waiting)
+      .when({ type: 'RequeueForCapacity' })
+      .run();
     expect(again).toMatchObject([{ type: 'VmRequested', data: { vmId: 'vm1', attempt: 1, capacityDeadline: at(600) } }]);
-    given(...waiting, ...again).when({ type: 'RequeueForCapacity' }).then([]);
-    expect(foldVm([...waiting, ...again, ...decideVm({ type: 'PlaceVm', placement: placement('h1') }, foldVm([...waiting, ...again]))]).status).toBe('placed');
+    given(...waiting, ...again)
+      .when({ type: 'RequeueForCapacity' })
+      .then([]);
+    expect(
+      foldVm([...waiting, ...again, ...decideVm({ type: 'PlaceVm', placement: placement('h1') }, foldVm([...waiting, ...again]))]).status,
+    ).toBe('placed');
   });
   it('fails with the explanation once the deadline passed, and not before; without a deadline a failure is at once', () => {
     const waiting = run(compose({}, undefined, 600_000), fail(at(1)));
-    given(...waiting).when({ type: 'ExpireCapacityWait', now: at(599) }).then([]);
-    const expired = given(...waiting).when({ type: 'ExpireCapacityWait', now: at(600) }).run();
-    expect(expired).toEqual([{ type: 'VmPlacementFailed', data: { reason: `no host could take it before its capacity deadline ${at(600)}: 0/3 hosts can take vm1`, explanation: { summary: 's' } } }]);
+    given(...waiting)
+      .when({ type: 'ExpireCapacityWait', now: at(599) })
+      .then([]);
+    const expired = given(...waiting)
+      .when({ type: 'ExpireCapacityWait', now: at(600) })
+      .run();
+    expect(expired).toEqual([
+      {
+        type: 'VmPlacementFailed',
+        data: {
+          reason: `no host could take it before its capacity deadline ${at(600)}: 0/3 hosts can take vm1`,
+          explanation: { summary: 's' },
+        },
+      },
+    ]);
     expect(run(compose({}, undefined, 600_000), fail(at(600))).at(-1)?.type).toBe('VmPlacementFailed');
     expect(run(compose(), fail(at(1))).at(-1)?.type).toBe('VmPlacementFailed');
   });
   it('a waiting VM is deleted at once (it holds nothing)', () => {
     const waiting = run(compose({}, undefined, 600_000), fail(at(1)));
-    expect(given(...waiting).when({ type: 'DeleteVm' }).run().map((e) => e.type)).toEqual(['VmDeleteRequested', 'VmDeleted']);
+    expect(
+      given(...waiting)
+        .when({ type: 'DeleteVm' })
+        .run()
+        .map((e) => e.type),
+    ).toEqual(['VmDeleteRequested', 'VmDeleted']);
   });
 });

@@ -8,11 +8,33 @@ import { foldVm, migrationOf, placementOf } from './state.ts';
 
 const GiB = 1024 ** 3;
 const spec = (over: Partial<VmSpecInput> = {}): VmSpecInput => ({
-  name: 'web-1', vcpus: 2, memoryBytes: 4 * GiB, disks: [], devices: [], nics: [], numaNodes: [], passthroughCpu: false,
-  highPerformance: false, priority: 0, tags: [], allowedHosts: [], affinity: [], ...over,
+  name: 'web-1',
+  vcpus: 2,
+  memoryBytes: 4 * GiB,
+  disks: [],
+  devices: [],
+  nics: [],
+  numaNodes: [],
+  passthroughCpu: false,
+  highPerformance: false,
+  priority: 0,
+  tags: [],
+  allowedHosts: [],
+  affinity: [],
+  ...over,
 });
 const claimOn = (hostId: string): Claim => ({
-  vmId: 'vm1', hostId, vcpus: 2, memoryBytes: 4 * GiB, pinnedCpus: [], numaCells: [], hugepages: [], devices: [], vfs: [], volumes: [], affinityGroups: [],
+  vmId: 'vm1',
+  hostId,
+  vcpus: 2,
+  memoryBytes: 4 * GiB,
+  pinnedCpus: [],
+  numaCells: [],
+  hugepages: [],
+  devices: [],
+  vfs: [],
+  volumes: [],
+  affinityGroups: [],
 });
 
 function run(...commands: VmCommand[]): VmEvent[] {
@@ -22,18 +44,27 @@ function run(...commands: VmCommand[]): VmEvent[] {
 }
 const running = (over: Partial<VmSpecInput> = {}): VmCommand[] => [
   { type: 'ComposeVm', vmId: 'vm1', spec: spec(over), knownPools: new Set(), waitForCapacityMillis: 0, now: '2026-12-06T00:00:00.000Z' },
-  { type: 'PlaceVm', placement: { hostId: 'h1', hypervisorUri: 'sim://h1', claim: claimOn('h1'), generation: 2, explanation: {}, alternates: [] } },
+  {
+    type: 'PlaceVm',
+    placement: { hostId: 'h1', hypervisorUri: 'sim://h1', claim: claimOn('h1'), generation: 2, explanation: {}, alternates: [] },
+  },
   { type: 'RecordStarted', hostId: 'h1' },
 ];
 const begin = (migrationId = 'm1', automatic = false): VmCommand => ({
-  type: 'BeginMigration', migrationId, automatic, destination: { hostId: 'h2', hypervisorUri: 'sim://h2', claim: claimOn('h2'), generation: 5 },
+  type: 'BeginMigration',
+  migrationId,
+  automatic,
+  destination: { hostId: 'h2', hypervisorUri: 'sim://h2', claim: claimOn('h2'), generation: 5 },
 });
 
 describe('VM during a live migration (inventory)', () => {
   it('records the destination while the source placement stays; completing moves the VM there', () => {
     const started = run(...running(), begin());
     const vm = foldVm(started);
-    expect(started.at(-1)).toEqual({ type: 'VmMigrationStarted', data: { migrationId: 'm1', sourceHostId: 'h1', hostId: 'h2', hypervisorUri: 'sim://h2', claim: claimOn('h2'), generation: 5 } });
+    expect(started.at(-1)).toEqual({
+      type: 'VmMigrationStarted',
+      data: { migrationId: 'm1', sourceHostId: 'h1', hostId: 'h2', hypervisorUri: 'sim://h2', claim: claimOn('h2'), generation: 5 },
+    });
     expect(placementOf(vm)?.hostId).toBe('h1');
     expect(migrationOf(vm)?.destination.hostId).toBe('h2');
     // the same migration again changes nothing; another one is refused

@@ -30,7 +30,13 @@ export type PlacedStatus = 'placed' | 'provisioning' | 'running' | 'stopping' | 
 export type Vm =
   | { readonly status: 'absent'; readonly version: number }
   | { readonly status: 'requested'; readonly version: number; readonly core: VmCore }
-  | { readonly status: 'waiting-for-capacity'; readonly version: number; readonly core: VmCore; readonly reason: string; readonly explanation: unknown }
+  | {
+      readonly status: 'waiting-for-capacity';
+      readonly version: number;
+      readonly core: VmCore;
+      readonly reason: string;
+      readonly explanation: unknown;
+    }
   | {
       readonly status: PlacedStatus;
       readonly version: number;
@@ -55,13 +61,18 @@ export function evolveVm(vm: Vm, e: VmEvent): Vm {
   const version = vm.version + 1;
   if (e.type === 'VmRequested') {
     const { vmId, spec, attempt, excludedHosts, capacityDeadline } = e.data;
-    return { status: 'requested', version, core: { vmId, spec, attempt, excludedHosts, ...(capacityDeadline !== undefined ? { capacityDeadline } : {}) } };
+    return {
+      status: 'requested',
+      version,
+      core: { vmId, spec, attempt, excludedHosts, ...(capacityDeadline !== undefined ? { capacityDeadline } : {}) },
+    };
   }
   if (vm.status === 'absent') return { ...vm, version };
   const core = vm.core;
   const placement = placementOf(vm);
   const migration = migrationOf(vm);
-  const placed = (status: PlacedStatus): Vm => (placement ? { status, version, core, placement, ...(migration ? { migration } : {}) } : { ...vm, version });
+  const placed = (status: PlacedStatus): Vm =>
+    placement ? { status, version, core, placement, ...(migration ? { migration } : {}) } : { ...vm, version };
   switch (e.type) {
     case 'VmPlaced': {
       const { hostId, hypervisorUri, claim, generation, explanation } = e.data;
@@ -89,7 +100,11 @@ export function evolveVm(vm: Vm, e: VmEvent): Vm {
       const reason = `${e.data.operation} failed: ${e.data.reason}`;
       if (!placement || vm.status === 'deleting') return { ...vm, version };
       const back: PlacedStatus =
-        e.data.operation === 'stop' && vm.status === 'stopping' ? 'running' : e.data.operation === 'start' && vm.status === 'provisioning' ? 'stopped' : (vm.status as PlacedStatus);
+        e.data.operation === 'stop' && vm.status === 'stopping'
+          ? 'running'
+          : e.data.operation === 'start' && vm.status === 'provisioning'
+            ? 'stopped'
+            : (vm.status as PlacedStatus);
       return { status: back, version, core, placement, reason };
     }
     case 'VmDeleteRequested':
@@ -99,13 +114,21 @@ export function evolveVm(vm: Vm, e: VmEvent): Vm {
     case 'VmMigrationStarted': {
       if (vm.status === 'deleting' || !placement || !('placement' in vm)) return { ...vm, version };
       const { migrationId, hostId, hypervisorUri, claim, generation } = e.data;
-      return { ...vm, version, migration: { migrationId, destination: { hostId, hypervisorUri, claim, generation, explanation: `migration ${migrationId}` } } };
+      return {
+        ...vm,
+        version,
+        migration: { migrationId, destination: { hostId, hypervisorUri, claim, generation, explanation: `migration ${migrationId}` } },
+      };
     }
     case 'VmMigrated': {
       if (vm.status === 'deleting' || !('placement' in vm)) return { ...vm, version };
       const { hostId, hypervisorUri, claim, generation, migrationId } = e.data;
       const { migration: _done, ...rest } = vm;
-      return { ...rest, version, placement: { hostId, hypervisorUri, claim, generation, explanation: `migrated (migration ${migrationId})` } };
+      return {
+        ...rest,
+        version,
+        placement: { hostId, hypervisorUri, claim, generation, explanation: `migrated (migration ${migrationId})` },
+      };
     }
     case 'VmMigrationAborted': {
       if (!('migration' in vm)) return { ...vm, version };

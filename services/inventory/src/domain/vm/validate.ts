@@ -31,15 +31,22 @@ export function resolveVmSpec(vmId: string, input: VmSpecInput, knownPools: Read
   });
   input.nics.forEach((n, i) => {
     const vlan = n.network?.vlan;
-    if (vlan !== undefined) v.check(Number.isInteger(vlan) && vlan >= 0 && vlan <= 4094, `spec.nics[${i}].network.vlan`, `VLAN must be 0-4094, got ${vlan}`);
+    if (vlan !== undefined)
+      v.check(Number.isInteger(vlan) && vlan >= 0 && vlan <= 4094, `spec.nics[${i}].network.vlan`, `VLAN must be 0-4094, got ${vlan}`);
     const ip = n.network?.ip;
-    if (ip !== undefined) v.check(ipv4.test(ip) || (ip.includes(':') && ipv6.test(ip)), `spec.nics[${i}].ip`, `malformed IP address '${ip}'`);
+    if (ip !== undefined)
+      v.check(ipv4.test(ip) || (ip.includes(':') && ipv6.test(ip)), `spec.nics[${i}].ip`, `malformed IP address '${ip}'`);
   });
   if (input.numaNodes.length > 0) {
     input.numaNodes.forEach((n, i) => {
       v.check(posInt(n.vcpus), `spec.numaNodes[${i}].vcpus`, `must be a positive integer, got ${n.vcpus}`);
       v.check(posInt(n.memoryBytes), `spec.numaNodes[${i}].memoryBytes`, `must be a positive integer, got ${n.memoryBytes}`);
-      if (n.pinnedHostNode !== undefined) v.check(Number.isSafeInteger(n.pinnedHostNode) && n.pinnedHostNode >= 0, `spec.numaNodes[${i}].pinnedHostNode`, 'must be a non-negative integer');
+      if (n.pinnedHostNode !== undefined)
+        v.check(
+          Number.isSafeInteger(n.pinnedHostNode) && n.pinnedHostNode >= 0,
+          `spec.numaNodes[${i}].pinnedHostNode`,
+          'must be a non-negative integer',
+        );
     });
     const vcpus = input.numaNodes.reduce((s, n) => s + n.vcpus, 0);
     const memory = input.numaNodes.reduce((s, n) => s + n.memoryBytes, 0);
@@ -48,12 +55,20 @@ export function resolveVmSpec(vmId: string, input: VmSpecInput, knownPools: Read
   }
   const hp = input.hugepageSizeBytes;
   if (hp !== undefined) {
-    v.check(posInt(hp) && hp >= 4096 && Number.isInteger(Math.log2(hp)), 'spec.hugepageSizeBytes', `must be a power of two >= 4096, got ${hp}`);
+    v.check(
+      posInt(hp) && hp >= 4096 && Number.isInteger(Math.log2(hp)),
+      'spec.hugepageSizeBytes',
+      `must be a power of two >= 4096, got ${hp}`,
+    );
   }
   if (input.topology) {
     const t = input.topology;
     const ok = posInt(t.sockets) && posInt(t.coresPerSocket) && posInt(t.threadsPerCore);
-    v.check(ok && t.sockets * t.coresPerSocket * t.threadsPerCore === input.vcpus, 'spec.topology', `sockets x cores x threads must equal vcpus (${input.vcpus})`);
+    v.check(
+      ok && t.sockets * t.coresPerSocket * t.threadsPerCore === input.vcpus,
+      'spec.topology',
+      `sockets x cores x threads must equal vcpus (${input.vcpus})`,
+    );
   }
   v.check(Number.isSafeInteger(input.priority), 'spec.priority', `must be an integer, got ${input.priority}`);
   input.allowedHosts.forEach((h, i) => v.check(h.trim() !== '', `spec.allowedHosts[${i}]`, 'empty host id'));

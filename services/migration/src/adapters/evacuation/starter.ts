@@ -9,10 +9,20 @@ export class CommandsMigrationStarter implements MigrationStarter {
 
   async start(r: MoveRequest): Promise<{ migrationId: string }> {
     if (r.kind === 'cold') {
-      throw new IllegalStateError(`VM ${r.vmId} is stopped: the migration service moves running VMs only (a cold move is not built yet); start it or delete it`);
+      throw new IllegalStateError(
+        `VM ${r.vmId} is stopped: the migration service moves running VMs only (a cold move is not built yet); start it or delete it`,
+      );
     }
     const evacuationId = r.commandId.split(':')[0] ?? '';
-    const m = await this.migrations.migrate({ commandId: r.commandId, vmId: r.vmId, destination: r.destinationHostId, policy: {}, trigger: 'evacuation', reason: r.reason, evacuationId });
+    const m = await this.migrations.migrate({
+      commandId: r.commandId,
+      vmId: r.vmId,
+      destination: r.destinationHostId,
+      policy: {},
+      trigger: 'evacuation',
+      reason: r.reason,
+      evacuationId,
+    });
     return { migrationId: m.core.migrationId };
   }
 

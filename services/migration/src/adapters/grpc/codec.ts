@@ -36,7 +36,12 @@ export const encodePolicy = (p: Policy): pb.MigrationPolicy => ({
 
 export function encodeMigration(m: ExistingMigration, times: { requestedAt: string; updatedAt: string }): pb.Migration {
   const destination = 'destination' in m ? m.destination.hostId : m.status === 'completed' ? m.hostId : (m.attempts.at(-1)?.hostId ?? '');
-  const reason = m.status === 'aborted' || m.status === 'failed' || m.status === 'aborting' || m.status === 'releasing-destination' ? m.reason : m.status === 'postcopy-paused' ? m.detail : '';
+  const reason =
+    m.status === 'aborted' || m.status === 'failed' || m.status === 'aborting' || m.status === 'releasing-destination'
+      ? m.reason
+      : m.status === 'postcopy-paused'
+        ? m.detail
+        : '';
   return {
     migrationId: m.core.migrationId,
     vmId: m.core.vmId,
@@ -45,19 +50,28 @@ export function encodeMigration(m: ExistingMigration, times: { requestedAt: stri
     sourceHostId: m.core.sourceHostId,
     destinationHostId: destination,
     requestedDestination: m.core.requestedDestination,
-    attempts: m.attempts.map((a) => ({ attempt: a.attempt, destinationHostId: a.hostId, outcome: a.outcome, reason: a.reason, startedAt: '', endedAt: '' })),
-    ...(m.progress ? {
-      progress: {
-        dataTotalBytes: m.progress.dataTotalBytes,
-        dataProcessedBytes: m.progress.dataProcessedBytes,
-        dataRemainingBytes: m.progress.dataRemainingBytes,
-        memoryDirtyRateBytesPerSecond: m.progress.memoryDirtyRateBytesPerSecond ?? 0,
-        iteration: m.progress.iteration ?? 0,
-        elapsedMillis: m.progress.elapsedMillis,
-        phase: m.progress.phase,
-        updatedAt: '',
-      },
-    } : {}),
+    attempts: m.attempts.map((a) => ({
+      attempt: a.attempt,
+      destinationHostId: a.hostId,
+      outcome: a.outcome,
+      reason: a.reason,
+      startedAt: '',
+      endedAt: '',
+    })),
+    ...(m.progress
+      ? {
+          progress: {
+            dataTotalBytes: m.progress.dataTotalBytes,
+            dataProcessedBytes: m.progress.dataProcessedBytes,
+            dataRemainingBytes: m.progress.dataRemainingBytes,
+            memoryDirtyRateBytesPerSecond: m.progress.memoryDirtyRateBytesPerSecond ?? 0,
+            iteration: m.progress.iteration ?? 0,
+            elapsedMillis: m.progress.elapsedMillis,
+            phase: m.progress.phase,
+            updatedAt: '',
+          },
+        }
+      : {}),
     reason,
     policy: encodePolicy(m.core.policy),
     warning: m.core.warning,

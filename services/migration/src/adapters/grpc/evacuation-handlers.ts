@@ -7,10 +7,14 @@ import type { EvacuationPlan } from '../../domain/evacuation/model.ts';
 import type { Evacuation } from '../../domain/evacuation/state.ts';
 import { commandIdOf } from './migrations.ts';
 
-export type EvacuationHandlers = Pick<pb.MigrationServiceServer, 'planEvacuation' | 'startEvacuation' | 'cancelEvacuation' | 'getEvacuation'>;
+export type EvacuationHandlers = Pick<
+  pb.MigrationServiceServer,
+  'planEvacuation' | 'startEvacuation' | 'cancelEvacuation' | 'getEvacuation'
+>;
 
 const HOST_ID = /^[A-Za-z0-9_.-]{1,128}$/;
-const checkHost = (hostId: string): void => new Violations().check(HOST_ID.test(hostId), 'hostId', `must be 1-128 of [A-Za-z0-9_.-], got '${hostId}'`).throwIfAny();
+const checkHost = (hostId: string): void =>
+  new Violations().check(HOST_ID.test(hostId), 'hostId', `must be 1-128 of [A-Za-z0-9_.-], got '${hostId}'`).throwIfAny();
 
 const GiB = 1024 ** 3;
 
@@ -22,8 +26,14 @@ export function encodePlan(p: EvacuationPlan): pb.EvacuationPlan {
   return {
     hostId: p.hostId,
     moves: p.moves.map((m, i) => ({
-      vmId: m.vmId, vmName: m.vmName, destinationHostId: m.destinationHostId, reason: m.reason, warning: m.warnings[0] ?? '',
-      priority: m.priority, memoryBytes: m.memoryBytes, order: i + 1,
+      vmId: m.vmId,
+      vmName: m.vmName,
+      destinationHostId: m.destinationHostId,
+      reason: m.reason,
+      warning: m.warnings[0] ?? '',
+      priority: m.priority,
+      memoryBytes: m.memoryBytes,
+      order: i + 1,
     })),
     blockers: p.blockers.map((b) => ({ vmId: b.vmId, vmName: b.vmName, reason: b.reason, remedy: b.remedies.join('; ') })),
     warnings: p.moves.flatMap((m) => m.warnings.map((w) => `${m.vmName}: ${w}`)),
@@ -43,8 +53,20 @@ export function encodeEvacuation(e: Evacuation, plan?: EvacuationPlan): pb.Evacu
     status,
     ...(plan && { plan: encodePlan(plan) }),
     moves: [
-      ...e.history.map((h) => ({ vmId: h.vmId, migrationId: e.running.get(h.vmId)?.migrationId ?? '', status: h.outcome === 'running' ? 'migrating' : h.outcome, destinationHostId: h.destinationHostId, reason: h.reason })),
-      ...blockers.map((w) => ({ vmId: w.vmId, migrationId: '', status: 'blocked', destinationHostId: '', reason: [w.reason, ...w.remedies].join('; ') })),
+      ...e.history.map((h) => ({
+        vmId: h.vmId,
+        migrationId: e.running.get(h.vmId)?.migrationId ?? '',
+        status: h.outcome === 'running' ? 'migrating' : h.outcome,
+        destinationHostId: h.destinationHostId,
+        reason: h.reason,
+      })),
+      ...blockers.map((w) => ({
+        vmId: w.vmId,
+        migrationId: '',
+        status: 'blocked',
+        destinationHostId: '',
+        reason: [w.reason, ...w.remedies].join('; '),
+      })),
     ],
     blockedReason: e.waiting.map((w) => (w.vmId ? `${w.vmId}: ${w.reason}` : w.reason)).join('; '),
     nextRetryAt: e.status === 'running' && e.waiting.length > 0 ? (e.nextRetryAt ?? '') : '',

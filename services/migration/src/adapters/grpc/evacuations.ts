@@ -4,7 +4,10 @@ import type { EvacuationRunner } from '../../application/evacuations.ts';
 import { evacuationHandlers as served } from './evacuation-handlers.ts';
 import { unimplementedUnary } from './unimplemented.ts';
 
-export type EvacuationHandlers = Pick<pb.MigrationServiceServer, 'planEvacuation' | 'startEvacuation' | 'cancelEvacuation' | 'getEvacuation'>;
+export type EvacuationHandlers = Pick<
+  pb.MigrationServiceServer,
+  'planEvacuation' | 'startEvacuation' | 'cancelEvacuation' | 'getEvacuation'
+>;
 
 export function evacuationHandlers(runner?: EvacuationRunner): EvacuationHandlers {
   if (runner) return served(runner);

@@ -35,14 +35,23 @@ export function toSchedulerSpec(vmId: string, s: inv.VmSpec): sch.VmSpec {
     memoryBytes: s.memoryBytes,
     disks: s.disks.map((d) => ({ sizeBytes: d.sizeBytes, pool: d.pool })),
     devices: s.devices.map((d) => ({ type: d.type, count: d.count })),
-    nics: s.nics.map((n) => ({ sriov: n.sriov, ...(n.network ? { network: { space: n.network.space, subnet: n.network.subnet, vlan: n.network.vlan } } : {}) })),
-    numaNodes: s.numaNodes.map((n) => ({ vcpus: n.vcpus, memoryBytes: n.memoryBytes, ...(n.pinnedHostNode !== undefined ? { pinnedHostNode: n.pinnedHostNode } : {}) })),
+    nics: s.nics.map((n) => ({
+      sriov: n.sriov,
+      ...(n.network ? { network: { space: n.network.space, subnet: n.network.subnet, vlan: n.network.vlan } } : {}),
+    })),
+    numaNodes: s.numaNodes.map((n) => ({
+      vcpus: n.vcpus,
+      memoryBytes: n.memoryBytes,
+      ...(n.pinnedHostNode !== undefined ? { pinnedHostNode: n.pinnedHostNode } : {}),
+    })),
     cpuPolicy: s.cpuPolicy.valueOf(),
     hugepageSizeBytes: s.hugepageSizeBytes ?? 0,
     passthroughCpu: s.passthroughCpu,
     cpuModel: s.cpuModel,
     highPerformance: s.highPerformance,
-    ...(s.topology ? { topology: { sockets: s.topology.sockets, coresPerSocket: s.topology.coresPerSocket, threadsPerCore: s.topology.threadsPerCore } } : {}),
+    ...(s.topology
+      ? { topology: { sockets: s.topology.sockets, coresPerSocket: s.topology.coresPerSocket, threadsPerCore: s.topology.threadsPerCore } }
+      : {}),
     slaTier: s.slaTier.valueOf(),
     priority: s.priority,
     tags: [...s.tags],
@@ -60,7 +69,8 @@ export function toSchedulerSpec(vmId: string, s: inv.VmSpec): sch.VmSpec {
 
 export function toVmInfo(vm: inv.Vm): VmInfo {
   const s = vm.spec ?? inv.VmSpec.fromPartial({});
-  const pinned = s.passthroughCpu || s.cpuPolicy === inv.CpuPolicy.CPU_POLICY_DEDICATED || s.numaNodes.some((n) => n.pinnedHostNode !== undefined);
+  const pinned =
+    s.passthroughCpu || s.cpuPolicy === inv.CpuPolicy.CPU_POLICY_DEDICATED || s.numaNodes.some((n) => n.pinnedHostNode !== undefined);
   return {
     vmId: vm.vmId,
     name: s.name || vm.vmId,
@@ -108,7 +118,10 @@ export class GrpcInventory implements InventoryPort {
       return { kind: 'claimed', generation: r.generation, hypervisorUri: r.hypervisorUri };
     } catch (e) {
       if (isServiceError(e) && e.code === GrpcStatus.ABORTED) return { kind: 'stale', detail: e.details };
-      if (isServiceError(e) && (e.code === GrpcStatus.FAILED_PRECONDITION || e.code === GrpcStatus.NOT_FOUND || e.code === GrpcStatus.INVALID_ARGUMENT)) {
+      if (
+        isServiceError(e) &&
+        (e.code === GrpcStatus.FAILED_PRECONDITION || e.code === GrpcStatus.NOT_FOUND || e.code === GrpcStatus.INVALID_ARGUMENT)
+      ) {
         return { kind: 'refused', detail: e.details };
       }
       throw e;
@@ -116,11 +129,20 @@ export class GrpcInventory implements InventoryPort {
   }
 
   async completeMigration(req: { commandId: string; vmId: string; migrationId: string }): Promise<void> {
-    await callUnary(this.client, 'completeVmMigration', { meta: { commandId: req.commandId }, vmId: req.vmId, migrationId: req.migrationId });
+    await callUnary(this.client, 'completeVmMigration', {
+      meta: { commandId: req.commandId },
+      vmId: req.vmId,
+      migrationId: req.migrationId,
+    });
   }
 
   async abortMigration(req: { commandId: string; vmId: string; migrationId: string; reason: string }): Promise<void> {
-    await callUnary(this.client, 'abortVmMigration', { meta: { commandId: req.commandId }, vmId: req.vmId, migrationId: req.migrationId, reason: req.reason });
+    await callUnary(this.client, 'abortVmMigration', {
+      meta: { commandId: req.commandId },
+      vmId: req.vmId,
+      migrationId: req.migrationId,
+      reason: req.reason,
+    });
   }
 
   close(): void {

@@ -22,7 +22,8 @@ export interface MigrationHandlerDeps {
 /** Every mutating call names its command, so a retry appends nothing new. */
 export function commandIdOf(meta: pb.MigrateVmRequest['meta']): string {
   const id = meta?.commandId ?? '';
-  if (id.trim() === '' || id.length > 200) throw new ValidationError({ field: 'meta.commandId', reason: 'required (1-200 characters, a UUID recommended)' });
+  if (id.trim() === '' || id.length > 200)
+    throw new ValidationError({ field: 'meta.commandId', reason: 'required (1-200 characters, a UUID recommended)' });
   return id;
 }
 
@@ -85,7 +86,13 @@ export function migrationHandlers(d: MigrationHandlerDeps): MigrationHandlers {
         for (const { event, migration } of fresh) {
           position = event.streamPosition;
           yield {
-            event: { eventId: event.id, type: event.type, streamPosition: event.streamPosition, occurredAt: event.occurredAt, dataJson: JSON.stringify(event.data) },
+            event: {
+              eventId: event.id,
+              type: event.type,
+              streamPosition: event.streamPosition,
+              occurredAt: event.occurredAt,
+              dataJson: JSON.stringify(event.data),
+            },
             migration: encodeMigration(migration, { requestedAt: first, updatedAt: event.occurredAt }),
           };
           if (TERMINAL.has(migration.status)) return;
@@ -99,7 +106,13 @@ export function migrationHandlers(d: MigrationHandlerDeps): MigrationHandlers {
       return {
         vmId: vm.vmId,
         sourceHostId: vm.hostId,
-        destinations: answer.hosts.map((h, i) => ({ hostId: h.hostId, hostName: h.hostName, rank: i + 1, score: h.score, breakdownJson: h.breakdownJson })),
+        destinations: answer.hosts.map((h, i) => ({
+          hostId: h.hostId,
+          hostName: h.hostName,
+          rank: i + 1,
+          score: h.score,
+          breakdownJson: h.breakdownJson,
+        })),
         summary: answer.missingSummary || answer.summary,
         missing: answer.missing.map((g) => ({
           reason: g.reason === 'excluded' ? 'source' : g.reason,

@@ -10,7 +10,12 @@ interface MissingJson {
 function missingGroups(json: string): MissingGroup[] {
   if (json === '') return [];
   const parsed = JSON.parse(json) as MissingJson;
-  return (parsed.groups ?? []).map((g) => ({ reason: g.reason ?? '', subject: g.subject ?? '', hosts: g.hosts ?? 0, sampleHosts: g.sampleHosts ?? [] }));
+  return (parsed.groups ?? []).map((g) => ({
+    reason: g.reason ?? '',
+    subject: g.subject ?? '',
+    hosts: g.hosts ?? 0,
+    sampleHosts: g.sampleHosts ?? [],
+  }));
 }
 
 export class GrpcScheduler implements SchedulerPort {
@@ -20,7 +25,10 @@ export class GrpcScheduler implements SchedulerPort {
     this.client = createClient(sch.SchedulerServiceClient, address, { deadlineMillis });
   }
 
-  async score(vm: VmInfo, opts: { excludedHosts: readonly string[]; limit: number; explainHosts?: readonly string[]; explainMissing?: boolean }): Promise<ScoreAnswer> {
+  async score(
+    vm: VmInfo,
+    opts: { excludedHosts: readonly string[]; limit: number; explainHosts?: readonly string[]; explainMissing?: boolean },
+  ): Promise<ScoreAnswer> {
     const r = await callUnary(this.client, 'score', {
       vm: vm.schedulingSpec as sch.VmSpec,
       excludedHosts: [...opts.excludedHosts],
@@ -31,7 +39,11 @@ export class GrpcScheduler implements SchedulerPort {
       fits: r.fits,
       summary: r.summary,
       hosts: r.hosts.map((h) => ({
-        hostId: h.hostId, hostName: h.hostName, generation: h.generation, score: h.score, breakdownJson: h.breakdownJson,
+        hostId: h.hostId,
+        hostName: h.hostName,
+        generation: h.generation,
+        score: h.score,
+        breakdownJson: h.breakdownJson,
         claim: inv.Claim.toJSON(h.claim ?? inv.Claim.fromPartial({})),
       })),
       rejections: new Map(r.rejections.map((x) => [x.hostId, x.reasons.map((f) => `${f.filter}: ${f.detail}`)])),

@@ -9,7 +9,13 @@ import type { MigrationCommands } from '../../application/migrations.ts';
 export const EXECUTOR_EVENTS_DURABLE = 'migration-executor-events';
 
 /** The executor's migration reports this service folds; the executor's other events are acknowledged unread. */
-export const MIGRATION_REPORTS = ['VmMigrationStarted', 'VmMigrationProgress', 'VmMigrated', 'VmMigrationFailed', 'VmMigrationPostCopyPaused'] as const;
+export const MIGRATION_REPORTS = [
+  'VmMigrationStarted',
+  'VmMigrationProgress',
+  'VmMigrated',
+  'VmMigrationFailed',
+  'VmMigrationPostCopyPaused',
+] as const;
 
 const ref = z.object({ migrationId: z.string().min(1), migrationAttempt: z.number().int().min(1), hostId: z.string() });
 const schemas = {
@@ -33,7 +39,8 @@ export function reportToCommand(env: EventEnvelope): { migrationId: string; comm
   const type = MIGRATION_REPORTS.find((t) => t === env.type);
   if (type === undefined) return undefined;
   const parsed = schemas[type].safeParse(env.data);
-  if (!parsed.success) return { error: `${type} v${env.schemaVersion}: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}` };
+  if (!parsed.success)
+    return { error: `${type} v${env.schemaVersion}: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}` };
   const d = parsed.data;
   const attempt = d.migrationAttempt;
   switch (type) {
@@ -44,9 +51,14 @@ export function reportToCommand(env: EventEnvelope): { migrationId: string; comm
       return {
         migrationId: d.migrationId,
         command: {
-          type: 'RecordProgress', attempt,
+          type: 'RecordProgress',
+          attempt,
           progress: {
-            dataTotalBytes: p.dataTotalBytes, dataProcessedBytes: p.dataProcessedBytes, dataRemainingBytes: p.dataRemainingBytes, elapsedMillis: p.elapsedMillis, phase: p.phase,
+            dataTotalBytes: p.dataTotalBytes,
+            dataProcessedBytes: p.dataProcessedBytes,
+            dataRemainingBytes: p.dataRemainingBytes,
+            elapsedMillis: p.elapsedMillis,
+            phase: p.phase,
             ...(p.memoryDirtyRateBytesPerSecond !== undefined ? { memoryDirtyRateBytesPerSecond: p.memoryDirtyRateBytesPerSecond } : {}),
             ...(p.iteration !== undefined ? { iteration: p.iteration } : {}),
           },
@@ -56,9 +68,15 @@ export function reportToCommand(env: EventEnvelope): { migrationId: string; comm
     case 'VmMigrated':
       return { migrationId: d.migrationId, command: { type: 'RecordSwitchedOver', attempt, hostId: d.hostId } };
     case 'VmMigrationFailed':
-      return { migrationId: d.migrationId, command: { type: 'RecordCopyFailed', attempt, reason: schemas.VmMigrationFailed.parse(env.data).reason } };
+      return {
+        migrationId: d.migrationId,
+        command: { type: 'RecordCopyFailed', attempt, reason: schemas.VmMigrationFailed.parse(env.data).reason },
+      };
     case 'VmMigrationPostCopyPaused':
-      return { migrationId: d.migrationId, command: { type: 'RecordPostCopyPaused', attempt, detail: schemas.VmMigrationPostCopyPaused.parse(env.data).detail } };
+      return {
+        migrationId: d.migrationId,
+        command: { type: 'RecordPostCopyPaused', attempt, detail: schemas.VmMigrationPostCopyPaused.parse(env.data).detail },
+      };
     default: {
       const never: never = type;
       return { error: `unhandled ${String(never)}` };
@@ -70,7 +88,12 @@ export function reportToCommand(env: EventEnvelope): { migrationId: string; comm
  * Folds the executor's migration reports into the migrations (command id `executor:<event id>`, so
  * a redelivery appends nothing); a malformed report is dead-lettered with the reason.
  */
-export function startExecutorEventsConsumer(o: { nc: NatsConnection; prefix?: string; migrations: MigrationCommands; logger: Logger }): Promise<RunningConsumer> {
+export function startExecutorEventsConsumer(o: {
+  nc: NatsConnection;
+  prefix?: string;
+  migrations: MigrationCommands;
+  logger: Logger;
+}): Promise<RunningConsumer> {
   return startConsumer({
     nc: o.nc,
     ...(o.prefix ? { prefix: o.prefix } : {}),

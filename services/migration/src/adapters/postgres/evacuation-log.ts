@@ -9,7 +9,10 @@ import { evolveEvacuation, initialEvacuation, isActive, type Evacuation } from '
 const PREFIX = 'evacuation-';
 
 export class PostgresEvacuationLog implements EvacuationLog {
-  constructor(private readonly store: PostgresEventStore, private readonly db: AnyKysely) {}
+  constructor(
+    private readonly store: PostgresEventStore,
+    private readonly db: AnyKysely,
+  ) {}
 
   async read(hostId: string): Promise<Evacuation> {
     const { events } = await this.store.readStream(PREFIX + hostId);
@@ -18,8 +21,14 @@ export class PostgresEvacuationLog implements EvacuationLog {
 
   async execute(hostId: string, commandId: string, command: EvacuationCommand): Promise<Evacuation> {
     const r = await handleCommand<Evacuation, EvacuationCommand, EvacuationEvent>({
-      store: this.store, streamId: PREFIX + hostId, commandId, command,
-      decide: decideEvacuation, evolve: evolveEvacuation, initialState: initialEvacuation, maxRetries: 5,
+      store: this.store,
+      streamId: PREFIX + hostId,
+      commandId,
+      command,
+      decide: decideEvacuation,
+      evolve: evolveEvacuation,
+      initialState: initialEvacuation,
+      maxRetries: 5,
     });
     return r.state;
   }

@@ -55,14 +55,15 @@ export async function migrateReadModel(db: Kysely<unknown>): Promise<void> {
     migrationLockTableName: 'migration_read_model_migration_lock',
   });
   const { error } = await migrator.migrateToLatest();
-  if (error !== undefined) throw new Error(`migration read-model migration failed: ${error instanceof Error ? error.message : JSON.stringify(error)}`);
+  if (error !== undefined)
+    throw new Error(`migration read-model migration failed: ${error instanceof Error ? error.message : JSON.stringify(error)}`);
 }
 
 // The kysely instance is untyped at the composition root (shared with the event store).
 export const asMigrationDb = (db: AnyKysely): MigrationDb => db as MigrationDb;
 
 const destinationOf = (m: ExistingMigration): string =>
-  'destination' in m ? m.destination.hostId : m.status === 'completed' ? m.hostId : [...m.attempts].reverse()[0]?.hostId ?? '';
+  'destination' in m ? m.destination.hostId : m.status === 'completed' ? m.hostId : ([...m.attempts].reverse()[0]?.hostId ?? '');
 
 /** Folds a batch into the rows it touches; runs in the projection's transaction (with its checkpoint). */
 export async function projectMigrationEvents(events: readonly StoredEvent[], trx: MigrationDb): Promise<void> {
@@ -75,7 +76,11 @@ export async function projectMigrationEvents(events: readonly StoredEvent[], trx
   }
   for (const [streamId, list] of byStream) {
     const migrationId = streamId.slice('migration-'.length);
-    const row = await trx.selectFrom('migrations').select(['state', 'requested_at']).where('migration_id', '=', migrationId).executeTakeFirst();
+    const row = await trx
+      .selectFrom('migrations')
+      .select(['state', 'requested_at'])
+      .where('migration_id', '=', migrationId)
+      .executeTakeFirst();
     let m: Migration = row ? (JSON.parse(row.state) as Migration) : initialMigration();
     for (const e of list) if (e.streamPosition > m.version) m = evolveMigration(m, e as unknown as MigrationEvent);
     if (m.status === 'absent') continue;
@@ -91,7 +96,11 @@ export async function projectMigrationEvents(events: readonly StoredEvent[], trx
       requested_at: row?.requested_at ?? list[0]!.occurredAt,
       updated_at: list.at(-1)!.occurredAt,
     };
-    await trx.insertInto('migrations').values(values).onConflict((oc) => oc.column('migration_id').doUpdateSet(values)).execute();
+    await trx
+      .insertInto('migrations')
+      .values(values)
+      .onConflict((oc) => oc.column('migration_id').doUpdateSet(values))
+      .execute();
   }
 }
 
@@ -107,10 +116,15 @@ export class ReadModel {
   async list(filter: { vmId?: string; hostId?: string; activeOnly?: boolean; limit: number }): Promise<MigrationRow[]> {
     let q = this.db.selectFrom('migrations').select(['state', 'requested_at', 'updated_at']);
     if (filter.vmId) q = q.where('vm_id', '=', filter.vmId);
-    if (filter.hostId) q = q.where((eb) => eb.or([eb('source_host_id', '=', filter.hostId!), eb('destination_host_id', '=', filter.hostId!)]));
+    if (filter.hostId)
+      q = q.where((eb) => eb.or([eb('source_host_id', '=', filter.hostId!), eb('destination_host_id', '=', filter.hostId!)]));
     if (filter.activeOnly) q = q.where('active', '=', true);
     const rows = await q.orderBy('requested_at', 'desc').limit(filter.limit).execute();
-    return rows.map((r) => ({ migration: JSON.parse(r.state) as ExistingMigration, requestedAt: r.requested_at.toISOString(), updatedAt: r.updated_at.toISOString() }));
+    return rows.map((r) => ({
+      migration: JSON.parse(r.state) as ExistingMigration,
+      requestedAt: r.requested_at.toISOString(),
+      updatedAt: r.updated_at.toISOString(),
+    }));
   }
 
   /** Ids of migrations not yet ended (the sweep's work list). */
@@ -121,7 +135,12 @@ export class ReadModel {
 
   /** The active migration of a VM, if any. */
   async activeForVm(vmId: string): Promise<string | undefined> {
-    const row = await this.db.selectFrom('migrations').select('migration_id').where('vm_id', '=', vmId).where('active', '=', true).executeTakeFirst();
+    const row = await this.db
+      .selectFrom('migrations')
+      .select('migration_id')
+      .where('vm_id', '=', vmId)
+      .where('active', '=', true)
+      .executeTakeFirst();
     return row?.migration_id;
   }
 }

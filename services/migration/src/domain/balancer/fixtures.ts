@@ -14,7 +14,12 @@ export function pool(hostCount: number, placements: readonly (readonly [number, 
   const hosts = Array.from({ length: hostCount }, (_, i) => hostSnapshot({ hostId: `h${i}`, cpus, memoryBytes: 32 * GiB }));
   const vms: BalancedVm[] = [];
   placements.forEach(([h, vcpus, mode], i) => {
-    const spec = vmSpec({ vmId: `vm${String(i).padStart(2, '0')}`, vcpus, memoryBytes: GiB / 4, migrationMode: mode ?? 'manual-and-automatic' });
+    const spec = vmSpec({
+      vmId: `vm${String(i).padStart(2, '0')}`,
+      vcpus,
+      memoryBytes: GiB / 4,
+      migrationMode: mode ?? 'manual-and-automatic',
+    });
     const r = fits(hosts[h]!, spec);
     if (!r.ok) throw new Error(`fixture: vm${i} does not fit on h${h}`);
     hosts[h] = applyClaim(hosts[h]!, r.claim);
@@ -24,7 +29,16 @@ export function pool(hostCount: number, placements: readonly (readonly [number, 
 }
 
 export function input(p: Pool, policy: Partial<BalancerPolicy>, over: Partial<BalancerInput> = {}): BalancerInput {
-  return { policy: { ...defaultPolicy('default'), ...policy }, now: 1_000_000_000, hosts: p.hosts, vms: p.vms, source: 'allocation', history: () => [], movesThisInterval: 0, ...over };
+  return {
+    policy: { ...defaultPolicy('default'), ...policy },
+    now: 1_000_000_000,
+    hosts: p.hosts,
+    vms: p.vms,
+    source: 'allocation',
+    history: () => [],
+    movesThisInterval: 0,
+    ...over,
+  };
 }
 
 /** The pool as it is once the run's moves are done (the claims moved, the VMs marked as moved now). */

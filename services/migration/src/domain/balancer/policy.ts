@@ -46,14 +46,17 @@ export function validatePolicy(p: BalancerPolicy, prefix = 'policy'): FieldViola
   if (!['off', 'pack', 'spread'].includes(p.mode)) bad('mode', `must be off, pack or spread, got ${String(p.mode)}`);
   if (!fraction(p.highThreshold) || p.highThreshold === 0) bad('highThreshold', `must be in (0, 1], got ${p.highThreshold}`);
   if (!fraction(p.lowThreshold)) bad('lowThreshold', `must be in [0, 1], got ${p.lowThreshold}`);
-  else if (fraction(p.highThreshold) && p.lowThreshold >= p.highThreshold) bad('lowThreshold', `must be below highThreshold (${p.highThreshold}), got ${p.lowThreshold}`);
-  if (!(Number.isFinite(p.minImprovement) && p.minImprovement > 0 && p.minImprovement < 1)) bad('minImprovement', `must be in (0, 1), got ${p.minImprovement}`);
+  else if (fraction(p.highThreshold) && p.lowThreshold >= p.highThreshold)
+    bad('lowThreshold', `must be below highThreshold (${p.highThreshold}), got ${p.lowThreshold}`);
+  if (!(Number.isFinite(p.minImprovement) && p.minImprovement > 0 && p.minImprovement < 1))
+    bad('minImprovement', `must be in (0, 1), got ${p.minImprovement}`);
   for (const f of ['windowSeconds', 'intervalSeconds', 'cooldownSeconds'] as const) {
     if (!Number.isSafeInteger(p[f]) || p[f] < 0) bad(f, `must be a whole number of seconds >= 0, got ${p[f]}`);
   }
   if (!Number.isSafeInteger(p.intervalSeconds) || p.intervalSeconds < 1) {
     if (!out.some((v) => v.field.endsWith('intervalSeconds'))) bad('intervalSeconds', `must be >= 1, got ${p.intervalSeconds}`);
   }
-  if (!Number.isSafeInteger(p.maxMovesPerInterval) || p.maxMovesPerInterval < 1) bad('maxMovesPerInterval', `must be a whole number >= 1, got ${p.maxMovesPerInterval}`);
+  if (!Number.isSafeInteger(p.maxMovesPerInterval) || p.maxMovesPerInterval < 1)
+    bad('maxMovesPerInterval', `must be a whole number >= 1, got ${p.maxMovesPerInterval}`);
   return out;
 }

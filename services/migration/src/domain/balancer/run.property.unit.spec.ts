@@ -9,7 +9,13 @@ const arbPool: fc.Arbitrary<Pool> = fc
   .record({
     hosts: fc.array(fc.record({ cpus: fc.constantFrom(4, 8, 16), gib: fc.constantFrom(8, 16) }), { minLength: 2, maxLength: 6 }),
     vms: fc.array(
-      fc.record({ host: fc.nat(5), vcpus: fc.integer({ min: 1, max: 4 }), gib: fc.integer({ min: 1, max: 4 }), mode: fc.constantFrom<MigrationMode>('manual-and-automatic', 'manual-and-automatic', 'manual', 'none'), running: fc.constantFrom(true, true, true, false) }),
+      fc.record({
+        host: fc.nat(5),
+        vcpus: fc.integer({ min: 1, max: 4 }),
+        gib: fc.integer({ min: 1, max: 4 }),
+        mode: fc.constantFrom<MigrationMode>('manual-and-automatic', 'manual-and-automatic', 'manual', 'none'),
+        running: fc.constantFrom(true, true, true, false),
+      }),
       { maxLength: 24 },
     ),
   })

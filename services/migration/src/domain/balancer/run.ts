@@ -68,13 +68,21 @@ export function balance(input: BalancerInput): BalancerRun {
     const common = { hostId: c.hostId, name: c.name, load, bottleneck: b, samplesInWindow: h.window.length };
     if (c.state !== 'enabled') return { ...common, role: 'excluded', note: `host is ${c.state}` };
     const all = [...h.window, b];
-    if (all.every((x) => x > policy.highThreshold)) return { ...common, role: 'over', note: `above ${pct(policy.highThreshold)} over the window` };
-    if (all.every((x) => x < policy.lowThreshold)) return { ...common, role: 'under', note: h.snap.claims.length === 0 ? 'empty' : `below ${pct(policy.lowThreshold)} over the window` };
+    if (all.every((x) => x > policy.highThreshold))
+      return { ...common, role: 'over', note: `above ${pct(policy.highThreshold)} over the window` };
+    if (all.every((x) => x < policy.lowThreshold))
+      return { ...common, role: 'under', note: h.snap.claims.length === 0 ? 'empty' : `below ${pct(policy.lowThreshold)} over the window` };
     return { ...common, role: 'normal', note: 'within thresholds' };
   };
 
   if (policy.mode === 'off') {
-    return { ...base, hosts: [...state.values()].map(reading), candidates: [], moves: [], summary: `balancing is off for pool ${policy.pool}` };
+    return {
+      ...base,
+      hosts: [...state.values()].map(reading),
+      candidates: [],
+      moves: [],
+      summary: `balancing is off for pool ${policy.pool}`,
+    };
   }
   const spread = policy.mode === 'spread';
 
@@ -84,14 +92,20 @@ export function balance(input: BalancerInput): BalancerRun {
     if (moved.has(vm.spec.vmId)) return 'moved in this run';
     if (vm.migrating) return 'already migrating';
     if (!vm.running) return 'not running';
-    if (vm.spec.migrationMode !== 'manual-and-automatic') return `migration mode ${vm.spec.migrationMode}: the balancer moves manual-and-automatic VMs only`;
+    if (vm.spec.migrationMode !== 'manual-and-automatic')
+      return `migration mode ${vm.spec.migrationMode}: the balancer moves manual-and-automatic VMs only`;
     if (vm.lastMovedAt !== undefined && now < vm.lastMovedAt + policy.cooldownSeconds * 1000) {
       return `cooldown: moved by the balancer at ${new Date(vm.lastMovedAt).toISOString()}, not again before ${new Date(vm.lastMovedAt + policy.cooldownSeconds * 1000).toISOString()}`;
     }
     return undefined;
   };
 
-  const judge = (vm: BalancedVm, src: HostState, dst: HostState, claim: ProposedMove['claim']): { c: Candidate } | { reason: string; before: Candidate['before']; after: Candidate['after'] } => {
+  const judge = (
+    vm: BalancedVm,
+    src: HostState,
+    dst: HostState,
+    claim: ProposedMove['claim'],
+  ): { c: Candidate } | { reason: string; before: Candidate['before']; after: Candidate['after'] } => {
     const ls = bottleneck(loadOf(src));
     const ld = bottleneck(loadOf(dst));
     const snapTo = applyClaim(dst.snap, claim);
@@ -99,7 +113,8 @@ export function balance(input: BalancerInput): BalancerRun {
     const ld2 = bottleneck(loadOf({ ...dst, snap: snapTo }));
     const before = { from: ls, to: ld };
     const after = { from: ls2, to: ld2 };
-    if (ld2 > policy.highThreshold) return { reason: `destination would reach ${pct(ld2)}, above the high threshold ${pct(policy.highThreshold)}`, before, after };
+    if (ld2 > policy.highThreshold)
+      return { reason: `destination would reach ${pct(ld2)}, above the high threshold ${pct(policy.highThreshold)}`, before, after };
     const potential = ls2 * ls2 + ld2 * ld2 - ls * ls - ld * ld;
     let improvement: number;
     if (spread) {
@@ -118,7 +133,9 @@ export function balance(input: BalancerInput): BalancerRun {
   };
 
   const better = (a: Candidate, b: Candidate | undefined): boolean =>
-    !b || a.improvement > b.improvement || (a.improvement === b.improvement && (a.vm.spec.vmId < b.vm.spec.vmId || (a.vm.spec.vmId === b.vm.spec.vmId && a.to < b.to)));
+    !b ||
+    a.improvement > b.improvement ||
+    (a.improvement === b.improvement && (a.vm.spec.vmId < b.vm.spec.vmId || (a.vm.spec.vmId === b.vm.spec.vmId && a.to < b.to)));
 
   const evaluate = (): { best: Candidate | undefined; records: CandidateRecord[] } => {
     const readings = new Map([...state.values()].map((h) => [h.snap.capacity.hostId, reading(h)]));
@@ -159,16 +176,41 @@ export function balance(input: BalancerInput): BalancerRun {
           if ('c' in j) {
             if (better(j.c, vmBest)) vmBest = j.c;
           } else if (!firstRejection) {
-            firstRejection = { vmId: vm.spec.vmId, vmName: name, from: s.hostId, to: d.hostId, before: j.before, after: j.after, verdict: 'rejected', reason: j.reason };
+            firstRejection = {
+              vmId: vm.spec.vmId,
+              vmName: name,
+              from: s.hostId,
+              to: d.hostId,
+              before: j.before,
+              after: j.after,
+              verdict: 'rejected',
+              reason: j.reason,
+            };
           }
         }
         if (vmBest) {
-          records.push({ vmId: vm.spec.vmId, vmName: name, from: s.hostId, to: vmBest.to, before: vmBest.before, after: vmBest.after, improvement: vmBest.improvement, verdict: 'rejected', reason: 'a better move was chosen' });
+          records.push({
+            vmId: vm.spec.vmId,
+            vmName: name,
+            from: s.hostId,
+            to: vmBest.to,
+            before: vmBest.before,
+            after: vmBest.after,
+            improvement: vmBest.improvement,
+            verdict: 'rejected',
+            reason: 'a better move was chosen',
+          });
           if (better(vmBest, best)) best = vmBest;
         } else if (firstRejection) {
           records.push(firstRejection);
         } else {
-          records.push({ vmId: vm.spec.vmId, vmName: name, from: s.hostId, verdict: 'rejected', reason: `no other host in the pool fits it (${noFit} do not fit)` });
+          records.push({
+            vmId: vm.spec.vmId,
+            vmName: name,
+            from: s.hostId,
+            verdict: 'rejected',
+            reason: `no other host in the pool fits it (${noFit} do not fit)`,
+          });
         }
       }
     }
@@ -189,8 +231,15 @@ export function balance(input: BalancerInput): BalancerRun {
     moved.add(c.vm.spec.vmId);
     vms.set(c.vm.spec.vmId, { ...c.vm, hostId: c.to, lastMovedAt: now });
     moves.push({
-      vmId: c.vm.spec.vmId, vmName: c.vm.spec.name, from: c.from, to: c.to, claim: c.claim, destinationGeneration: c.snapTo.generation - 1,
-      before: c.before, after: c.after, improvement: c.improvement,
+      vmId: c.vm.spec.vmId,
+      vmName: c.vm.spec.name,
+      from: c.from,
+      to: c.to,
+      claim: c.claim,
+      destinationGeneration: c.snapTo.generation - 1,
+      before: c.before,
+      after: c.after,
+      improvement: c.improvement,
       reason: `${c.from} ${pct(c.before.from)} -> ${pct(c.after.from)}, ${c.to} ${pct(c.before.to)} -> ${pct(c.after.to)}; improvement ${pct(c.improvement)} (minimum ${pct(policy.minImprovement)})`,
     });
     last = evaluate();
@@ -198,9 +247,28 @@ export function balance(input: BalancerInput): BalancerRun {
   const limitHit = last.best !== undefined;
   const rest = last.records
     .filter((r) => !moved.has(r.vmId))
-    .map((r) => (r.reason === 'a better move was chosen' ? { ...r, reason: limitHit ? `qualifies, but the limit of ${policy.maxMovesPerInterval} move(s) per ${policy.intervalSeconds} s is reached` : r.reason } : r));
+    .map((r) =>
+      r.reason === 'a better move was chosen'
+        ? {
+            ...r,
+            reason: limitHit
+              ? `qualifies, but the limit of ${policy.maxMovesPerInterval} move(s) per ${policy.intervalSeconds} s is reached`
+              : r.reason,
+          }
+        : r,
+    );
   const candidates: CandidateRecord[] = [
-    ...moves.map((m): CandidateRecord => ({ vmId: m.vmId, vmName: m.vmName, from: m.from, to: m.to, before: m.before, after: m.after, improvement: m.improvement, verdict: 'moved', reason: m.reason })),
+    ...moves.map((m): CandidateRecord => ({
+      vmId: m.vmId,
+      vmName: m.vmName,
+      from: m.from,
+      to: m.to,
+      before: m.before,
+      after: m.after,
+      improvement: m.improvement,
+      verdict: 'moved',
+      reason: m.reason,
+    })),
     ...rest,
   ];
   const role = spread ? 'over' : 'under';

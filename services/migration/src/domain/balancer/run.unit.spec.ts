@@ -6,14 +6,28 @@ import { balance } from './run.ts';
 // Hosts of 8 vCPUs: a VM of n vCPUs is n/8 of a host's load.
 describe('balance', () => {
   it('does nothing when the pool policy is off (the default), and says so', () => {
-    const run = balance(input(pool(2, [[0, 4], [0, 3]]), {}));
+    const run = balance(
+      input(
+        pool(2, [
+          [0, 4],
+          [0, 3],
+        ]),
+        {},
+      ),
+    );
     expect(run.moves).toEqual([]);
     expect(run.summary).toBe('balancing is off for pool default');
     expect(run.hosts.map((h) => h.bottleneck)).toEqual([7 / 8, 0]);
   });
 
   it('spread: relieves a host above 80% onto the least loaded one and records the predicted loads', () => {
-    const p = pool(3, [[0, 4], [0, 2], [0, 1], [1, 4], [2, 1]]);
+    const p = pool(3, [
+      [0, 4],
+      [0, 2],
+      [0, 1],
+      [1, 4],
+      [2, 1],
+    ]);
     const run = balance(input(p, { mode: 'spread' }));
     expect(run.hosts.find((h) => h.hostId === 'h0')!.role).toBe('over');
     expect(run.moves).toHaveLength(1);
@@ -29,7 +43,10 @@ describe('balance', () => {
   });
 
   it('spread: a host above the threshold now but not over the whole window is not a source', () => {
-    const p = pool(2, [[0, 4], [0, 3]]);
+    const p = pool(2, [
+      [0, 4],
+      [0, 3],
+    ]);
     const history = (h: string) => (h === 'h0' ? [{ at: 1_000_000_000 - 30_000, cpu: 0.5, memory: 0.1 }] : []);
     const run = balance(input(p, { mode: 'spread' }, { history }));
     expect(run.moves).toEqual([]);
@@ -40,14 +57,20 @@ describe('balance', () => {
   });
 
   it('moves manual-and-automatic VMs only, never one in its cooldown, and says why not', () => {
-    const p = pool(2, [[0, 4, 'manual'], [0, 3, 'none']]);
+    const p = pool(2, [
+      [0, 4, 'manual'],
+      [0, 3, 'none'],
+    ]);
     const run = balance(input(p, { mode: 'spread' }));
     expect(run.moves).toEqual([]);
     expect(run.candidates.map((c) => c.reason)).toEqual([
       'migration mode manual: the balancer moves manual-and-automatic VMs only',
       'migration mode none: the balancer moves manual-and-automatic VMs only',
     ]);
-    const cooling = pool(2, [[0, 4], [0, 3]]);
+    const cooling = pool(2, [
+      [0, 4],
+      [0, 3],
+    ]);
     cooling.vms = cooling.vms.map((v) => ({ ...v, lastMovedAt: 1_000_000_000 - 3600_000 }));
     const r2 = balance(input(cooling, { mode: 'spread' }));
     expect(r2.moves).toEqual([]);
@@ -56,7 +79,14 @@ describe('balance', () => {
 
   it('rejects a move below the minimum improvement, with the predicted loads', () => {
     // h0 at 7/8, h1 at 6/8: moving a 1-vCPU VM makes the gap 1/8 -> 1/8 (0% better).
-    const p = pool(2, [[0, 7], [1, 6]], 8);
+    const p = pool(
+      2,
+      [
+        [0, 7],
+        [1, 6],
+      ],
+      8,
+    );
     // Hosts of 64 vCPUs, h0 at 56/64 in 1-vCPU VMs, h1 at 32/64: one VM narrows the gap 24/64 -> 22/64 (8%).
     const small = pool(2, [...Array.from({ length: 56 }, () => [0, 1] as const), [1, 32] as const], 64);
     for (const q of [p, small]) {
@@ -65,11 +95,18 @@ describe('balance', () => {
       expect(run.candidates.length).toBeGreaterThan(0);
       for (const c of run.candidates) expect(c.verdict).toBe('rejected');
     }
-    expect(balance(input(small, { mode: 'spread' })).candidates[0]).toMatchObject({ reason: 'predicted improvement 8.3% is below the minimum 20%', before: { from: 56 / 64, to: 32 / 64 } });
+    expect(balance(input(small, { mode: 'spread' })).candidates[0]).toMatchObject({
+      reason: 'predicted improvement 8.3% is below the minimum 20%',
+      before: { from: 56 / 64, to: 32 / 64 },
+    });
   });
 
   it('pack: empties a lightly used host into the fullest one that stays under the high threshold', () => {
-    const p = pool(3, [[0, 1], [1, 4], [2, 5]]);
+    const p = pool(3, [
+      [0, 1],
+      [1, 4],
+      [2, 5],
+    ]);
     const run = balance(input(p, { mode: 'pack', maxMovesPerInterval: 5 }));
     expect(run.moves.map((m) => [m.vmId, m.from, m.to])).toEqual([['vm00', 'h0', 'h2']]);
     // The next run proposes nothing: h0 is empty; nothing is moved back.
@@ -78,7 +115,12 @@ describe('balance', () => {
   });
 
   it('stops at the per-interval limit and says which candidates wait for it', () => {
-    const p = pool(4, [[0, 2], [0, 2], [0, 3], [1, 1]]);
+    const p = pool(4, [
+      [0, 2],
+      [0, 2],
+      [0, 3],
+      [1, 1],
+    ]);
     const run = balance(input(p, { mode: 'spread', maxMovesPerInterval: 1 }));
     expect(run.moves).toHaveLength(1);
     const exhausted = balance(input(p, { mode: 'spread' }, { movesThisInterval: 1 }));
@@ -88,8 +130,17 @@ describe('balance', () => {
 
   it('measured usage replaces allocation through the same input', () => {
     // Allocation says h0 is at 50%; telemetry measures 95% for the whole window.
-    const p = pool(2, [[0, 2], [0, 2]]);
-    const history = (h: string) => (h === 'h0' ? [{ at: 1_000_000_000 - 60_000, cpu: 0.95, memory: 0.2 }, { at: 1_000_000_000, cpu: 0.95, memory: 0.2 }] : [{ at: 1_000_000_000, cpu: 0.05, memory: 0.1 }]);
+    const p = pool(2, [
+      [0, 2],
+      [0, 2],
+    ]);
+    const history = (h: string) =>
+      h === 'h0'
+        ? [
+            { at: 1_000_000_000 - 60_000, cpu: 0.95, memory: 0.2 },
+            { at: 1_000_000_000, cpu: 0.95, memory: 0.2 },
+          ]
+        : [{ at: 1_000_000_000, cpu: 0.05, memory: 0.1 }];
     expect(balance(input(p, { mode: 'spread' })).moves).toEqual([]);
     const run = balance(input(p, { mode: 'spread' }, { source: 'measured', history }));
     expect(run.moves).toHaveLength(1);

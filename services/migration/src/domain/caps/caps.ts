@@ -29,9 +29,7 @@ export interface MigrationRequest {
 
 export type CapName = 'fleet' | 'outbound' | 'inbound' | 'vm-busy';
 
-export type Admission =
-  | { readonly admitted: true }
-  | { readonly admitted: false; readonly cap: CapName; readonly reason: string };
+export type Admission = { readonly admitted: true } | { readonly admitted: false; readonly cap: CapName; readonly reason: string };
 
 /** Counts of the slots in use, kept incrementally by `admitMany`. */
 export interface SlotCounts {
@@ -56,7 +54,8 @@ function take(c: SlotCounts, m: MigrationRequest): void {
 
 function check(caps: MigrationCaps, c: SlotCounts, r: MigrationRequest): Admission {
   if (c.vms.has(r.vmId)) return { admitted: false, cap: 'vm-busy', reason: `VM ${r.vmId} is already migrating` };
-  if (c.total >= caps.fleet) return { admitted: false, cap: 'fleet', reason: `${c.total} migrations running in the fleet (cap ${caps.fleet})` };
+  if (c.total >= caps.fleet)
+    return { admitted: false, cap: 'fleet', reason: `${c.total} migrations running in the fleet (cap ${caps.fleet})` };
   const out = c.outbound.get(r.sourceHostId) ?? 0;
   if (out >= caps.outboundPerHost) {
     return { admitted: false, cap: 'outbound', reason: `${out} migrations leaving host ${r.sourceHostId} (cap ${caps.outboundPerHost})` };
@@ -64,7 +63,11 @@ function check(caps: MigrationCaps, c: SlotCounts, r: MigrationRequest): Admissi
   if (r.destinationHostId !== undefined) {
     const inb = c.inbound.get(r.destinationHostId) ?? 0;
     if (inb >= caps.inboundPerHost) {
-      return { admitted: false, cap: 'inbound', reason: `${inb} migrations arriving on host ${r.destinationHostId} (cap ${caps.inboundPerHost})` };
+      return {
+        admitted: false,
+        cap: 'inbound',
+        reason: `${inb} migrations arriving on host ${r.destinationHostId} (cap ${caps.inboundPerHost})`,
+      };
     }
   }
   return { admitted: true };
@@ -86,7 +89,11 @@ export interface AdmissionRound<R extends MigrationRequest> {
  * Admits a queue in its order (callers put high priority first): a request held back by a per-host
  * cap does not stop later ones bound for other hosts; once the fleet cap is full nothing more starts.
  */
-export function admitMany<R extends MigrationRequest>(caps: MigrationCaps, inFlight: Iterable<InFlightMigration>, queue: readonly R[]): AdmissionRound<R> {
+export function admitMany<R extends MigrationRequest>(
+  caps: MigrationCaps,
+  inFlight: Iterable<InFlightMigration>,
+  queue: readonly R[],
+): AdmissionRound<R> {
   const c = countSlots(inFlight);
   const admitted: R[] = [];
   const waiting: { request: R; cap: CapName; reason: string }[] = [];

@@ -5,9 +5,30 @@ import type { EvacuationPlan, MoveKind } from './model.ts';
 import { isActive, type Evacuation } from './state.ts';
 
 export type EvacuationCommand =
-  | { readonly type: 'StartEvacuation'; readonly hostId: string; readonly previousState: HostState; readonly plan: EvacuationPlan; readonly at: string }
-  | { readonly type: 'RecordMoveStarted'; readonly vmId: string; readonly migrationId: string; readonly destinationHostId: string; readonly kind: MoveKind; readonly priority: number; readonly at: string }
-  | { readonly type: 'RecordMoveEnded'; readonly vmId: string; readonly migrationId: string; readonly outcome: MoveOutcome; readonly reason: string; readonly at: string }
+  | {
+      readonly type: 'StartEvacuation';
+      readonly hostId: string;
+      readonly previousState: HostState;
+      readonly plan: EvacuationPlan;
+      readonly at: string;
+    }
+  | {
+      readonly type: 'RecordMoveStarted';
+      readonly vmId: string;
+      readonly migrationId: string;
+      readonly destinationHostId: string;
+      readonly kind: MoveKind;
+      readonly priority: number;
+      readonly at: string;
+    }
+  | {
+      readonly type: 'RecordMoveEnded';
+      readonly vmId: string;
+      readonly migrationId: string;
+      readonly outcome: MoveOutcome;
+      readonly reason: string;
+      readonly at: string;
+    }
   | { readonly type: 'RecordWaiting'; readonly waiting: readonly WaitingVm[]; readonly nextRetryAt: string; readonly at: string }
   | { readonly type: 'CancelEvacuation'; readonly abortRunning: boolean; readonly reason: string; readonly at: string }
   | { readonly type: 'CompleteEvacuation'; readonly at: string }
@@ -27,9 +48,14 @@ export function decideEvacuation(c: EvacuationCommand, e: Evacuation): Evacuatio
         {
           type: 'EvacuationStarted',
           data: {
-            evacuationId: `${c.hostId}#${e.rounds + 1}`, hostId: c.hostId, trigger: p.trigger, previousState: c.previousState,
-            vmCount: p.moves.length + p.blockers.length + p.inFlight.length + p.deferred.length, totalMemoryBytes: p.totalMemoryBytes,
-            warnings: p.moves.flatMap((m) => m.warnings.map((warning) => ({ vmId: m.vmId, warning }))), at: c.at,
+            evacuationId: `${c.hostId}#${e.rounds + 1}`,
+            hostId: c.hostId,
+            trigger: p.trigger,
+            previousState: c.previousState,
+            vmCount: p.moves.length + p.blockers.length + p.inFlight.length + p.deferred.length,
+            totalMemoryBytes: p.totalMemoryBytes,
+            warnings: p.moves.flatMap((m) => m.warnings.map((warning) => ({ vmId: m.vmId, warning }))),
+            at: c.at,
           },
         },
       ];

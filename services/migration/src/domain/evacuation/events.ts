@@ -29,11 +29,30 @@ export type EvacuationEvent =
     }
   | {
       readonly type: 'EvacuationMoveStarted';
-      readonly data: { readonly vmId: string; readonly migrationId: string; readonly destinationHostId: string; readonly kind: MoveKind; readonly priority: number; readonly at: string };
+      readonly data: {
+        readonly vmId: string;
+        readonly migrationId: string;
+        readonly destinationHostId: string;
+        readonly kind: MoveKind;
+        readonly priority: number;
+        readonly at: string;
+      };
     }
-  | { readonly type: 'EvacuationMoveEnded'; readonly data: { readonly vmId: string; readonly migrationId: string; readonly outcome: MoveOutcome; readonly reason: string; readonly at: string } }
+  | {
+      readonly type: 'EvacuationMoveEnded';
+      readonly data: {
+        readonly vmId: string;
+        readonly migrationId: string;
+        readonly outcome: MoveOutcome;
+        readonly reason: string;
+        readonly at: string;
+      };
+    }
   | { readonly type: 'EvacuationWaiting'; readonly data: { readonly waiting: readonly WaitingVm[]; readonly nextRetryAt: string } }
-  | { readonly type: 'EvacuationCancelRequested'; readonly data: { readonly abortRunning: boolean; readonly reason: string; readonly at: string } }
+  | {
+      readonly type: 'EvacuationCancelRequested';
+      readonly data: { readonly abortRunning: boolean; readonly reason: string; readonly at: string };
+    }
   | { readonly type: 'EvacuationCompleted'; readonly data: { readonly moved: number; readonly at: string } }
   | { readonly type: 'EvacuationCancelled'; readonly data: { readonly restoredState: HostState; readonly at: string } };
 

@@ -8,48 +8,101 @@ import { planEvacuation } from './plan.ts';
 
 const GiB = 1024 ** 3;
 
-interface Scene { hosts: HostSnapshot[]; vms: Evacuee[]; trigger: EvacuationTrigger; fleet: number; outbound: number; inbound: number }
+interface Scene {
+  hosts: HostSnapshot[];
+  vms: Evacuee[];
+  trigger: EvacuationTrigger;
+  fleet: number;
+  outbound: number;
+  inbound: number;
+}
 
 const arbScene: fc.Arbitrary<Scene> = fc
   .record({
     dests: fc.array(
-      fc.record({ cpus: fc.constantFrom(4, 8, 16), gib: fc.constantFrom(8, 16, 32), state: fc.constantFrom('enabled', 'enabled', 'enabled', 'disabled', 'maintenance-preparing' as const), load: fc.array(fc.record({ vcpus: fc.integer({ min: 1, max: 4 }), gib: fc.integer({ min: 1, max: 8 }) }), { maxLength: 4 }) }),
+      fc.record({
+        cpus: fc.constantFrom(4, 8, 16),
+        gib: fc.constantFrom(8, 16, 32),
+        state: fc.constantFrom('enabled', 'enabled', 'enabled', 'disabled', 'maintenance-preparing' as const),
+        load: fc.array(fc.record({ vcpus: fc.integer({ min: 1, max: 4 }), gib: fc.integer({ min: 1, max: 8 }) }), { maxLength: 4 }),
+      }),
       { minLength: 1, maxLength: 8 },
     ),
     vms: fc.array(
       fc.record({
-        vcpus: fc.integer({ min: 1, max: 4 }), gib: fc.integer({ min: 1, max: 6 }), priority: fc.integer({ min: 0, max: 3 }),
+        vcpus: fc.integer({ min: 1, max: 4 }),
+        gib: fc.integer({ min: 1, max: 6 }),
+        priority: fc.integer({ min: 0, max: 3 }),
         mode: fc.constantFrom<MigrationMode>('none', 'manual', 'manual-and-automatic'),
         status: fc.constantFrom<EvacueeStatus>('running', 'running', 'running', 'stopped', 'migrating', 'busy'),
-        dedicated: fc.boolean(), hp: fc.boolean(),
+        dedicated: fc.boolean(),
+        hp: fc.boolean(),
       }),
       { maxLength: 14 },
     ),
     trigger: fc.constantFrom<EvacuationTrigger>('operator', 'automatic'),
-    fleet: fc.integer({ min: 1, max: 6 }), outbound: fc.integer({ min: 1, max: 3 }), inbound: fc.integer({ min: 1, max: 3 }),
+    fleet: fc.integer({ min: 1, max: 6 }),
+    outbound: fc.integer({ min: 1, max: 3 }),
+    inbound: fc.integer({ min: 1, max: 3 }),
   })
   .map(({ dests, vms, trigger, fleet, outbound, inbound }) => {
-    let source = hostSnapshot({ hostId: 'src', cpus: 64, memoryBytes: 128 * GiB, numaNodes: [{ id: 0, cpus: Array.from({ length: 64 }, (_, i) => i), memoryBytes: 128 * GiB, hugepages: [] }] });
+    let source = hostSnapshot({
+      hostId: 'src',
+      cpus: 64,
+      memoryBytes: 128 * GiB,
+      numaNodes: [{ id: 0, cpus: Array.from({ length: 64 }, (_, i) => i), memoryBytes: 128 * GiB, hugepages: [] }],
+    });
     const evacuees: Evacuee[] = [];
     vms.forEach((v, i) => {
-      const spec = vmSpec({ vmId: `vm${i}`, vcpus: v.vcpus, memoryBytes: v.gib * GiB, priority: v.priority, migrationMode: v.mode, cpuPolicy: v.dedicated ? 'dedicated' : 'shared', highPerformance: v.hp });
+      const spec = vmSpec({
+        vmId: `vm${i}`,
+        vcpus: v.vcpus,
+        memoryBytes: v.gib * GiB,
+        priority: v.priority,
+        migrationMode: v.mode,
+        cpuPolicy: v.dedicated ? 'dedicated' : 'shared',
+        highPerformance: v.hp,
+      });
       const r = fits(source, spec);
       if (!r.ok) return;
       source = applyClaim(source, r.claim);
       evacuees.push({ spec, claim: r.claim, status: v.status });
     });
     const hosts = dests.map((d, i) => {
-      let h = hostSnapshot({ hostId: `h${i}`, cpus: d.cpus, memoryBytes: d.gib * GiB, state: d.state, numaNodes: [{ id: 0, cpus: Array.from({ length: d.cpus }, (_, c) => c), memoryBytes: d.gib * GiB, hugepages: [] }] });
+      let h = hostSnapshot({
+        hostId: `h${i}`,
+        cpus: d.cpus,
+        memoryBytes: d.gib * GiB,
+        state: d.state,
+        numaNodes: [{ id: 0, cpus: Array.from({ length: d.cpus }, (_, c) => c), memoryBytes: d.gib * GiB, hugepages: [] }],
+      });
       d.load.forEach((l, j) => {
-        const r = fits({ ...h, capacity: { ...h.capacity, state: 'enabled' } }, vmSpec({ vmId: `pre${i}-${j}`, vcpus: l.vcpus, memoryBytes: l.gib * GiB }));
+        const r = fits(
+          { ...h, capacity: { ...h.capacity, state: 'enabled' } },
+          vmSpec({ vmId: `pre${i}-${j}`, vcpus: l.vcpus, memoryBytes: l.gib * GiB }),
+        );
         if (r.ok) h = applyClaim(h, r.claim);
       });
       return h;
     });
-    return { hosts: [{ ...source, capacity: { ...source.capacity, state: 'maintenance-preparing' as const } }, ...hosts], vms: evacuees, trigger, fleet, outbound, inbound };
+    return {
+      hosts: [{ ...source, capacity: { ...source.capacity, state: 'maintenance-preparing' as const } }, ...hosts],
+      vms: evacuees,
+      trigger,
+      fleet,
+      outbound,
+      inbound,
+    };
   });
 
-const plan = (s: Scene) => planEvacuation({ hostId: 'src', hosts: s.hosts, vms: s.vms, trigger: s.trigger, caps: { fleet: s.fleet, outboundPerHost: s.outbound, inboundPerHost: s.inbound } });
+const plan = (s: Scene) =>
+  planEvacuation({
+    hostId: 'src',
+    hosts: s.hosts,
+    vms: s.vms,
+    trigger: s.trigger,
+    caps: { fleet: s.fleet, outboundPerHost: s.outbound, inboundPerHost: s.inbound },
+  });
 
 describe('planEvacuation (properties)', () => {
   it('never overcommits a destination: replaying the planned claims in order, inventory would accept every one', () => {
@@ -73,12 +126,34 @@ describe('planEvacuation (properties)', () => {
     fc.assert(
       fc.property(arbScene, (s) => {
         const view = new HostView(s.hosts);
-        const before = view.all().map((h) => [h.capacity.hostId, h.generation, h.claims.length]).sort();
-        const viaView = planEvacuation({ hostId: 'src', view, vms: s.vms, trigger: s.trigger, caps: { fleet: s.fleet, outboundPerHost: s.outbound, inboundPerHost: s.inbound } });
+        const before = view
+          .all()
+          .map((h) => [h.capacity.hostId, h.generation, h.claims.length])
+          .sort();
+        const viaView = planEvacuation({
+          hostId: 'src',
+          view,
+          vms: s.vms,
+          trigger: s.trigger,
+          caps: { fleet: s.fleet, outboundPerHost: s.outbound, inboundPerHost: s.inbound },
+        });
         expect(viaView).toEqual(plan(s));
-        expect(view.all().map((h) => [h.capacity.hostId, h.generation, h.claims.length]).sort()).toEqual(before);
+        expect(
+          view
+            .all()
+            .map((h) => [h.capacity.hostId, h.generation, h.claims.length])
+            .sort(),
+        ).toEqual(before);
         // And a second plan over it is the same again.
-        expect(planEvacuation({ hostId: 'src', view, vms: s.vms, trigger: s.trigger, caps: { fleet: s.fleet, outboundPerHost: s.outbound, inboundPerHost: s.inbound } })).toEqual(viaView);
+        expect(
+          planEvacuation({
+            hostId: 'src',
+            view,
+            vms: s.vms,
+            trigger: s.trigger,
+            caps: { fleet: s.fleet, outboundPerHost: s.outbound, inboundPerHost: s.inbound },
+          }),
+        ).toEqual(viaView);
       }),
       { numRuns: 100 },
     );

@@ -18,7 +18,11 @@ const SPREAD: PlacementPolicy = { kind: 'spread' };
 
 /** Start order: high priority first, then the larger memory (first-fit decreasing packs best), then VM id. */
 export function byStartOrder(a: Evacuee, b: Evacuee): number {
-  return b.spec.priority - a.spec.priority || b.claim.memoryBytes - a.claim.memoryBytes || (a.spec.vmId < b.spec.vmId ? -1 : a.spec.vmId > b.spec.vmId ? 1 : 0);
+  return (
+    b.spec.priority - a.spec.priority ||
+    b.claim.memoryBytes - a.claim.memoryBytes ||
+    (a.spec.vmId < b.spec.vmId ? -1 : a.spec.vmId > b.spec.vmId ? 1 : 0)
+  );
 }
 
 function pinnedShare(view: HostView, hostId: string): number {
@@ -53,9 +57,16 @@ function chooseDestination(view: HostView, vm: Evacuee, input: PlanInput): { bes
     const why = formatExplanation(r.explanation);
     return {
       failed: {
-        vmId: vm.spec.vmId, vmName: vm.spec.name, priority: vm.spec.priority, kind: 'no-destination',
+        vmId: vm.spec.vmId,
+        vmName: vm.spec.name,
+        priority: vm.spec.priority,
+        kind: 'no-destination',
         reason: `no host can take it: ${why}`,
-        remedies: ['free or add capacity on a host that matches its requirements (retried automatically)', 'stop it or delete it', 'relax its placement constraints'],
+        remedies: [
+          'free or add capacity on a host that matches its requirements (retried automatically)',
+          'stop it or delete it',
+          'relax its placement constraints',
+        ],
         explanation: r.explanation,
       },
     };
@@ -150,16 +161,28 @@ function plan(input: PlanInput, view: HostView, touched: Map<string, HostSnapsho
     const dest = view.get(best.hostId)!.capacity;
     const warnings = live && (spec.highPerformance || isPinned(spec)) ? [PERFORMANCE_WARNING] : [];
     moves.push({
-      vmId: spec.vmId, vmName: spec.name, priority: spec.priority, memoryBytes: vm.claim.memoryBytes, mode: spec.migrationMode,
+      vmId: spec.vmId,
+      vmName: spec.name,
+      priority: spec.priority,
+      memoryBytes: vm.claim.memoryBytes,
+      mode: spec.migrationMode,
       kind: live ? 'live' : 'cold',
-      destinationHostId: best.hostId, destinationName: dest.name, destinationGeneration: best.generation, claim: best.claim,
+      destinationHostId: best.hostId,
+      destinationName: dest.name,
+      destinationGeneration: best.generation,
+      claim: best.claim,
       reason: `best of the hosts that fit (score ${+best.score.toFixed(2)}): ${pct(after.cpu)} vCPUs and ${pct(after.memory)} memory allocated after the move, ${pct(pinnedShare(view, best.hostId))} of its CPUs pinned`,
       warnings,
     });
   }
   const caps = input.caps;
   return {
-    hostId: input.hostId, trigger: input.trigger, moves, blockers, inFlight, deferred,
+    hostId: input.hostId,
+    trigger: input.trigger,
+    moves,
+    blockers,
+    inFlight,
+    deferred,
     totalMemoryBytes: moves.reduce((s, m) => s + m.memoryBytes, 0),
     concurrency: { effective: Math.min(caps.outboundPerHost, caps.fleet), caps },
     complete: blockers.length === 0,

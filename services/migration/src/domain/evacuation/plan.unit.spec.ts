@@ -12,8 +12,15 @@ function scene(): { source: HostSnapshot; vms: Evacuee[]; others: HostSnapshot[]
   const specs = [
     vmSpec({ vmId: 'plain', vcpus: 2, memoryBytes: 4 * GiB, priority: 1 }),
     vmSpec({
-      vmId: 'pinned-hp', vcpus: 4, memoryBytes: 8 * GiB, priority: 10, highPerformance: true, cpuPolicy: 'dedicated', passthroughCpu: true,
-      numaNodes: [{ vcpus: 4, memoryBytes: 8 * GiB, pinnedHostNode: 0 }], migrationMode: 'manual',
+      vmId: 'pinned-hp',
+      vcpus: 4,
+      memoryBytes: 8 * GiB,
+      priority: 10,
+      highPerformance: true,
+      cpuPolicy: 'dedicated',
+      passthroughCpu: true,
+      numaNodes: [{ vcpus: 4, memoryBytes: 8 * GiB, pinnedHostNode: 0 }],
+      migrationMode: 'manual',
     }),
     vmSpec({ vmId: 'stuck', vcpus: 1, memoryBytes: 2 * GiB, priority: 5, migrationMode: 'none' }),
   ];
@@ -22,10 +29,19 @@ function scene(): { source: HostSnapshot; vms: Evacuee[]; others: HostSnapshot[]
     source = r.host;
     vms.push(r.vm);
   }
-  return { source: { ...source, capacity: { ...source.capacity, state: 'maintenance-preparing' } }, vms, others: [numaHost('dst-a'), numaHost('dst-b')] };
+  return {
+    source: { ...source, capacity: { ...source.capacity, state: 'maintenance-preparing' } },
+    vms,
+    others: [numaHost('dst-a'), numaHost('dst-b')],
+  };
 }
 
-const input = (over: Partial<PlanInput> & Pick<PlanInput, 'hosts' | 'vms'>): PlanInput => ({ hostId: 'src', trigger: 'operator', caps: DEFAULT_CAPS, ...over });
+const input = (over: Partial<PlanInput> & Pick<PlanInput, 'hosts' | 'vms'>): PlanInput => ({
+  hostId: 'src',
+  trigger: 'operator',
+  caps: DEFAULT_CAPS,
+  ...over,
+});
 
 describe('planEvacuation', () => {
   it('given an operator maintenance, moves the plain and the manual-only pinned VM (with the warning), blocks the none VM, high priority first', () => {
@@ -48,7 +64,10 @@ describe('planEvacuation', () => {
     const { source, vms, others } = scene();
     const plan = planEvacuation(input({ hosts: [source, ...others], vms, trigger: 'automatic' }));
     expect(plan.moves.map((m) => m.vmId)).toEqual(['plain']);
-    expect(plan.blockers.map((b) => [b.vmId, b.kind])).toEqual([['pinned-hp', 'manual-only'], ['stuck', 'mode-none']]);
+    expect(plan.blockers.map((b) => [b.vmId, b.kind])).toEqual([
+      ['pinned-hp', 'manual-only'],
+      ['stuck', 'mode-none'],
+    ]);
   });
 
   it('given the none VM stopped, it moves cold and the plan is complete', () => {
@@ -86,7 +105,10 @@ describe('planEvacuation', () => {
     const dst = (id: string): HostSnapshot => numaHost(id, { memoryBytes: 32 * GiB, numaNodes: [] });
     const plan = planEvacuation(input({ hosts: [source, dst('a'), dst('b')], vms }));
     expect(plan.moves).toHaveLength(6);
-    const hosts = new Map([['a', dst('a')], ['b', dst('b')]]);
+    const hosts = new Map([
+      ['a', dst('a')],
+      ['b', dst('b')],
+    ]);
     for (const m of plan.moves) {
       const h = hosts.get(m.destinationHostId)!;
       expect(claimFits(h, m.claim)).toEqual([]);
@@ -107,7 +129,15 @@ describe('planEvacuation', () => {
 
   it('lists VMs already migrating and VMs in transition separately', () => {
     const { source, vms, others } = scene();
-    const plan = planEvacuation(input({ hosts: [source, ...others], vms: [{ ...vms[0]!, status: 'migrating' }, { ...vms[1]!, status: 'busy' }] }));
+    const plan = planEvacuation(
+      input({
+        hosts: [source, ...others],
+        vms: [
+          { ...vms[0]!, status: 'migrating' },
+          { ...vms[1]!, status: 'busy' },
+        ],
+      }),
+    );
     expect(plan.inFlight).toEqual(['plain']);
     expect(plan.blockers.map((b) => b.kind)).toEqual(['busy']);
     expect(plan.moves).toEqual([]);

@@ -26,15 +26,32 @@ export interface EvacuationRound {
   readonly waiting: readonly WaitingVm[];
   readonly nextRetryAt?: string;
   /** Moves in start order, for watching and for the priority order check. */
-  readonly history: readonly { readonly vmId: string; readonly destinationHostId: string; readonly outcome: 'running' | 'completed' | 'failed' | 'aborted'; readonly reason: string }[];
+  readonly history: readonly {
+    readonly vmId: string;
+    readonly destinationHostId: string;
+    readonly outcome: 'running' | 'completed' | 'failed' | 'aborted';
+    readonly reason: string;
+  }[];
 }
 
 export type Evacuation =
   | { readonly status: 'absent'; readonly version: number; readonly rounds: number }
   | ({ readonly status: 'running'; readonly version: number; readonly rounds: number } & EvacuationRound)
-  | ({ readonly status: 'cancelling'; readonly version: number; readonly rounds: number; readonly abortRunning: boolean; readonly cancelReason: string } & EvacuationRound)
+  | ({
+      readonly status: 'cancelling';
+      readonly version: number;
+      readonly rounds: number;
+      readonly abortRunning: boolean;
+      readonly cancelReason: string;
+    } & EvacuationRound)
   | ({ readonly status: 'completed'; readonly version: number; readonly rounds: number; readonly endedAt: string } & EvacuationRound)
-  | ({ readonly status: 'cancelled'; readonly version: number; readonly rounds: number; readonly endedAt: string; readonly restoredState: HostState } & EvacuationRound);
+  | ({
+      readonly status: 'cancelled';
+      readonly version: number;
+      readonly rounds: number;
+      readonly endedAt: string;
+      readonly restoredState: HostState;
+    } & EvacuationRound);
 
 export type ActiveEvacuation = Extract<Evacuation, { status: 'running' | 'cancelling' }>;
 
@@ -47,28 +64,57 @@ export function evolveEvacuation(e: Evacuation, ev: EvacuationEvent): Evacuation
   if (ev.type === 'EvacuationStarted') {
     const d = ev.data;
     return {
-      status: 'running', version, rounds: e.rounds + 1,
-      evacuationId: d.evacuationId, hostId: d.hostId, trigger: d.trigger, previousState: d.previousState, startedAt: d.at,
-      vmCount: d.vmCount, totalMemoryBytes: d.totalMemoryBytes, warnings: d.warnings,
-      running: new Map(), moved: 0, failedDestinations: new Map(), waiting: [], history: [],
+      status: 'running',
+      version,
+      rounds: e.rounds + 1,
+      evacuationId: d.evacuationId,
+      hostId: d.hostId,
+      trigger: d.trigger,
+      previousState: d.previousState,
+      startedAt: d.at,
+      vmCount: d.vmCount,
+      totalMemoryBytes: d.totalMemoryBytes,
+      warnings: d.warnings,
+      running: new Map(),
+      moved: 0,
+      failedDestinations: new Map(),
+      waiting: [],
+      history: [],
     };
   }
   if (!isActive(e)) return { ...e, version };
   switch (ev.type) {
     case 'EvacuationMoveStarted': {
       const running = new Map(e.running);
-      running.set(ev.data.vmId, { migrationId: ev.data.migrationId, destinationHostId: ev.data.destinationHostId, priority: ev.data.priority, startedAt: ev.data.at });
-      return { ...e, version, running, history: [...e.history, { vmId: ev.data.vmId, destinationHostId: ev.data.destinationHostId, outcome: 'running', reason: '' }] };
+      running.set(ev.data.vmId, {
+        migrationId: ev.data.migrationId,
+        destinationHostId: ev.data.destinationHostId,
+        priority: ev.data.priority,
+        startedAt: ev.data.at,
+      });
+      return {
+        ...e,
+        version,
+        running,
+        history: [...e.history, { vmId: ev.data.vmId, destinationHostId: ev.data.destinationHostId, outcome: 'running', reason: '' }],
+      };
     }
     case 'EvacuationMoveEnded': {
       const move = e.running.get(ev.data.vmId);
       const running = new Map(e.running);
       running.delete(ev.data.vmId);
       const failedDestinations = new Map(e.failedDestinations);
-      if (ev.data.outcome !== 'completed' && move) failedDestinations.set(ev.data.vmId, [...(failedDestinations.get(ev.data.vmId) ?? []), move.destinationHostId]);
-      const history = e.history.map((h) => (h.vmId === ev.data.vmId && h.outcome === 'running' ? { ...h, outcome: ev.data.outcome, reason: ev.data.reason } : h));
+      if (ev.data.outcome !== 'completed' && move)
+        failedDestinations.set(ev.data.vmId, [...(failedDestinations.get(ev.data.vmId) ?? []), move.destinationHostId]);
+      const history = e.history.map((h) =>
+        h.vmId === ev.data.vmId && h.outcome === 'running' ? { ...h, outcome: ev.data.outcome, reason: ev.data.reason } : h,
+      );
       return {
-        ...e, version, running, failedDestinations, history,
+        ...e,
+        version,
+        running,
+        failedDestinations,
+        history,
         moved: e.moved + (ev.data.outcome === 'completed' ? 1 : 0),
         ...(ev.data.outcome !== 'completed' && { lastFailure: `${ev.data.vmId}: ${ev.data.reason}` }),
       };

@@ -5,7 +5,15 @@ type Ev = migrationEvents.MigrationEventMap;
 /** Commands of the migration aggregate. Time comes in with the command (`now`); the decider reads no clock. */
 export type MigrationCommand =
   | { readonly type: 'RequestMigration'; readonly request: Ev['MigrationRequested'] }
-  | { readonly type: 'RecordDestinationChosen'; readonly attempt: number; readonly hostId: string; readonly generation: number; readonly claim: unknown; readonly explanation: string; readonly now: string }
+  | {
+      readonly type: 'RecordDestinationChosen';
+      readonly attempt: number;
+      readonly hostId: string;
+      readonly generation: number;
+      readonly claim: unknown;
+      readonly explanation: string;
+      readonly now: string;
+    }
   /** The scheduler found no host (or refused the one asked for): nothing to try. */
   | { readonly type: 'RecordNoDestination'; readonly attempt: number; readonly reason: string }
   | { readonly type: 'RecordDestinationClaimed'; readonly attempt: number; readonly hypervisorUri: string; readonly generation: number }

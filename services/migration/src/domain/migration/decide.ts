@@ -34,10 +34,19 @@ export function decideMigration(c: MigrationCommand, m: Migration): MigrationEve
       return [event('MigrationRequested', c.request)];
     case 'RecordDestinationChosen': {
       const x = existing(m);
-      const open = x.status === 'requested' || x.status === 'retry-waiting' || (x.status === 'destination-chosen' && x.attempt === c.attempt);
+      const open =
+        x.status === 'requested' || x.status === 'retry-waiting' || (x.status === 'destination-chosen' && x.attempt === c.attempt);
       if (!open || x.attempt !== c.attempt) return [];
       if (x.status === 'retry-waiting' && c.now < x.notBefore) return [];
-      return [event('DestinationChosen', { attempt: c.attempt, hostId: c.hostId, generation: c.generation, claim: c.claim, explanation: c.explanation })];
+      return [
+        event('DestinationChosen', {
+          attempt: c.attempt,
+          hostId: c.hostId,
+          generation: c.generation,
+          claim: c.claim,
+          explanation: c.explanation,
+        }),
+      ];
     }
     case 'RecordNoDestination': {
       const x = existing(m);
@@ -51,8 +60,15 @@ export function decideMigration(c: MigrationCommand, m: Migration): MigrationEve
       const { core } = m;
       return [
         event('DestinationClaimed', {
-          attempt: c.attempt, vmId: core.vmId, hostId: m.destination.hostId, hypervisorUri: c.hypervisorUri, generation: c.generation,
-          sourceHostId: core.sourceHostId, sourceHypervisorUri: core.sourceHypervisorUri, memoryBytes: core.memoryBytes, policy: core.policy,
+          attempt: c.attempt,
+          vmId: core.vmId,
+          hostId: m.destination.hostId,
+          hypervisorUri: c.hypervisorUri,
+          generation: c.generation,
+          sourceHostId: core.sourceHostId,
+          sourceHypervisorUri: core.sourceHypervisorUri,
+          memoryBytes: core.memoryBytes,
+          policy: core.policy,
         }),
       ];
     }
@@ -67,7 +83,8 @@ export function decideMigration(c: MigrationCommand, m: Migration): MigrationEve
       return [event('MigrationProgressed', { attempt: c.attempt, progress: c.progress })];
     case 'RecordSwitchedOver': {
       // The hypervisor is the truth: a switch-over it confirms stands even when a cancel came first.
-      const ok = m.status === 'destination-claimed' || m.status === 'migrating' || m.status === 'aborting' || m.status === 'postcopy-paused';
+      const ok =
+        m.status === 'destination-claimed' || m.status === 'migrating' || m.status === 'aborting' || m.status === 'postcopy-paused';
       if (!current(m, c.attempt) || !ok) return [];
       return [event('SwitchedOver', { attempt: c.attempt, hostId: m.destination.hostId })];
     }
@@ -110,7 +127,10 @@ export function decideMigration(c: MigrationCommand, m: Migration): MigrationEve
           return [];
         case 'requested':
         case 'retry-waiting':
-          return [event('CancelRequested', { vmId: x.core.vmId, attempt: 0, reason: c.reason }), event('MigrationAborted', { reason: c.reason })];
+          return [
+            event('CancelRequested', { vmId: x.core.vmId, attempt: 0, reason: c.reason }),
+            event('MigrationAborted', { reason: c.reason }),
+          ];
         case 'destination-chosen':
         case 'destination-claimed':
         case 'migrating':
@@ -119,7 +139,9 @@ export function decideMigration(c: MigrationCommand, m: Migration): MigrationEve
           // Already giving the claim back; it ends aborted instead of retrying.
           return x.then === 'abort' ? [] : [event('CancelRequested', { vmId: x.core.vmId, attempt: x.attempt, reason: c.reason })];
         case 'postcopy-paused':
-          throw new IllegalStateError(`migration ${x.core.migrationId} is paused in post-copy: the guest already runs on ${x.destination.hostId} and cannot be moved back; resume it`);
+          throw new IllegalStateError(
+            `migration ${x.core.migrationId} is paused in post-copy: the guest already runs on ${x.destination.hostId} and cannot be moved back; resume it`,
+          );
         case 'switched-over':
         case 'completed':
         case 'failed':
@@ -131,7 +153,8 @@ export function decideMigration(c: MigrationCommand, m: Migration): MigrationEve
     case 'Resume': {
       const x = existing(m);
       if (x.status === 'migrating') return [];
-      if (x.status !== 'postcopy-paused') throw new IllegalStateError(`cannot resume migration ${x.core.migrationId}: it is ${x.status}, not post-copy paused`);
+      if (x.status !== 'postcopy-paused')
+        throw new IllegalStateError(`cannot resume migration ${x.core.migrationId}: it is ${x.status}, not post-copy paused`);
       return [event('ResumeRequested', { vmId: x.core.vmId, attempt: x.attempt })];
     }
     default:

@@ -8,11 +8,26 @@ import { evolveMigration, excludedHosts, foldMigration, initialMigration, type M
 
 const GiB = 1024 ** 3;
 const policy: migrationEvents.MigrationPolicy = {
-  maxDowntimeMillis: 0, bandwidthMiBps: 0, autoConverge: false, postCopy: false, completionBudgetSecondsPerGiB: 150, noProgressTimeoutSeconds: 150, maxAttempts: 3,
+  maxDowntimeMillis: 0,
+  bandwidthMiBps: 0,
+  autoConverge: false,
+  postCopy: false,
+  completionBudgetSecondsPerGiB: 150,
+  noProgressTimeoutSeconds: 150,
+  maxAttempts: 3,
 };
 const request: migrationEvents.MigrationRequested = {
-  migrationId: 'm1', vmId: 'vm1', vmName: 'web-1', trigger: 'manual', sourceHostId: 'h1', sourceHypervisorUri: 'sim://h1',
-  requestedDestination: '', memoryBytes: 2 * GiB, policy, warning: '', reason: 'test',
+  migrationId: 'm1',
+  vmId: 'vm1',
+  vmName: 'web-1',
+  trigger: 'manual',
+  sourceHostId: 'h1',
+  sourceHypervisorUri: 'sim://h1',
+  requestedDestination: '',
+  memoryBytes: 2 * GiB,
+  policy,
+  warning: '',
+  reason: 'test',
 };
 const NOW = '2026-12-05T23:00:00.000Z';
 
@@ -36,24 +51,65 @@ function run(...commands: MigrationCommand[]): MigrationEvent[] {
 }
 
 const requested = (): MigrationCommand => ({ type: 'RequestMigration', request });
-const chosen = (attempt: number, hostId: string): MigrationCommand => ({ type: 'RecordDestinationChosen', attempt, hostId, generation: 7, claim: { vmId: 'vm1', hostId }, explanation: 'best', now: NOW });
-const claimed = (attempt: number, hostId: string): MigrationCommand => ({ type: 'RecordDestinationClaimed', attempt, hypervisorUri: `sim://${hostId}`, generation: 8 });
+const chosen = (attempt: number, hostId: string): MigrationCommand => ({
+  type: 'RecordDestinationChosen',
+  attempt,
+  hostId,
+  generation: 7,
+  claim: { vmId: 'vm1', hostId },
+  explanation: 'best',
+  now: NOW,
+});
+const claimed = (attempt: number, hostId: string): MigrationCommand => ({
+  type: 'RecordDestinationClaimed',
+  attempt,
+  hypervisorUri: `sim://${hostId}`,
+  generation: 8,
+});
 const released = (attempt: number): MigrationCommand => ({ type: 'RecordDestinationReleased', attempt, now: NOW, backoffMillis: 1000 });
 
 describe('migration decider', () => {
   it('walks requested -> chosen -> claimed -> migrating -> switched over -> source released -> completed', () => {
-    const h = run(requested(), chosen(1, 'h2'), claimed(1, 'h2'), { type: 'RecordCopyStarted', attempt: 1 },
-      { type: 'RecordProgress', attempt: 1, progress: { dataTotalBytes: 10, dataProcessedBytes: 5, dataRemainingBytes: 5, elapsedMillis: 100, phase: 'precopy' } },
-      { type: 'RecordSwitchedOver', attempt: 1, hostId: 'h2' }, { type: 'RecordSourceReleased', attempt: 1 });
+    const h = run(
+      requested(),
+      chosen(1, 'h2'),
+      claimed(1, 'h2'),
+      { type: 'RecordCopyStarted', attempt: 1 },
+      {
+        type: 'RecordProgress',
+        attempt: 1,
+        progress: { dataTotalBytes: 10, dataProcessedBytes: 5, dataRemainingBytes: 5, elapsedMillis: 100, phase: 'precopy' },
+      },
+      { type: 'RecordSwitchedOver', attempt: 1, hostId: 'h2' },
+      { type: 'RecordSourceReleased', attempt: 1 },
+    );
     expect(h.map((e) => e.type)).toEqual([
-      'MigrationRequested', 'DestinationChosen', 'DestinationClaimed', 'MigrationCopyStarted', 'MigrationProgressed', 'SwitchedOver', 'SourceReleased', 'MigrationCompleted',
+      'MigrationRequested',
+      'DestinationChosen',
+      'DestinationClaimed',
+      'MigrationCopyStarted',
+      'MigrationProgressed',
+      'SwitchedOver',
+      'SourceReleased',
+      'MigrationCompleted',
     ]);
     const m = foldMigration(h);
     expect(m).toMatchObject({ status: 'completed', hostId: 'h2', attempts: [{ attempt: 1, hostId: 'h2', outcome: 'completed' }] });
     // What the executor acts on carries everything it needs.
-    expect(h[2]).toEqual({ type: 'DestinationClaimed', data: {
-      attempt: 1, vmId: 'vm1', hostId: 'h2', hypervisorUri: 'sim://h2', generation: 8, sourceHostId: 'h1', sourceHypervisorUri: 'sim://h1', memoryBytes: 2 * GiB, policy,
-    } });
+    expect(h[2]).toEqual({
+      type: 'DestinationClaimed',
+      data: {
+        attempt: 1,
+        vmId: 'vm1',
+        hostId: 'h2',
+        hypervisorUri: 'sim://h2',
+        generation: 8,
+        sourceHostId: 'h1',
+        sourceHypervisorUri: 'sim://h1',
+        memoryBytes: 2 * GiB,
+        policy,
+      },
+    });
   });
 
   it('a repeated request, or a report of another attempt, changes nothing', () => {
@@ -74,49 +130,100 @@ describe('migration decider', () => {
     expect(excludedHosts(r.after)).toEqual(['h1', 'h2']);
     // Not before the backoff ran out.
     expect(given(...h, ...r.events).when({ ...chosen(2, 'h3'), now: NOW } as MigrationCommand).events).toEqual([]);
-    expect(given(...h, ...r.events).when({ ...chosen(2, 'h3'), now: '2026-12-05T23:00:05.000Z' } as MigrationCommand).types).toEqual(['DestinationChosen']);
+    expect(given(...h, ...r.events).when({ ...chosen(2, 'h3'), now: '2026-12-05T23:00:05.000Z' } as MigrationCommand).types).toEqual([
+      'DestinationChosen',
+    ]);
   });
 
-  it('fails with every attempt\'s reason after the last attempt', () => {
+  it("fails with every attempt's reason after the last attempt", () => {
     const later = (c: MigrationCommand): MigrationCommand => ('now' in c ? { ...c, now: '2026-12-06T00:00:00.000Z' } : c);
     const h = run(
       requested(),
-      chosen(1, 'h2'), claimed(1, 'h2'), { type: 'RecordCopyFailed', attempt: 1, reason: 'boom 1' }, released(1),
-      later(chosen(2, 'h3')), claimed(2, 'h3'), { type: 'RecordCopyFailed', attempt: 2, reason: 'boom 2' }, released(2),
-      later(chosen(3, 'h4')), { type: 'RecordClaimRefused', attempt: 3, reason: 'no longer fits' }, released(3),
+      chosen(1, 'h2'),
+      claimed(1, 'h2'),
+      { type: 'RecordCopyFailed', attempt: 1, reason: 'boom 1' },
+      released(1),
+      later(chosen(2, 'h3')),
+      claimed(2, 'h3'),
+      { type: 'RecordCopyFailed', attempt: 2, reason: 'boom 2' },
+      released(2),
+      later(chosen(3, 'h4')),
+      { type: 'RecordClaimRefused', attempt: 3, reason: 'no longer fits' },
+      released(3),
     );
-    expect(h.at(-1)).toEqual({ type: 'MigrationFailed', data: {
-      reason: '3 attempt(s) failed: #1 h2: boom 1; #2 h3: boom 2; #3 h4: no longer fits',
-      attempts: [{ attempt: 1, hostId: 'h2', reason: 'boom 1' }, { attempt: 2, hostId: 'h3', reason: 'boom 2' }, { attempt: 3, hostId: 'h4', reason: 'no longer fits' }],
-    } });
+    expect(h.at(-1)).toEqual({
+      type: 'MigrationFailed',
+      data: {
+        reason: '3 attempt(s) failed: #1 h2: boom 1; #2 h3: boom 2; #3 h4: no longer fits',
+        attempts: [
+          { attempt: 1, hostId: 'h2', reason: 'boom 1' },
+          { attempt: 2, hostId: 'h3', reason: 'boom 2' },
+          { attempt: 3, hostId: 'h4', reason: 'no longer fits' },
+        ],
+      },
+    });
     expect(foldMigration(h).status).toBe('failed');
   });
 
-  it('no destination at all fails at once with the scheduler\'s reason', () => {
-    const r = given(...run(requested())).when({ type: 'RecordNoDestination', attempt: 1, reason: '0/3 hosts can take web-1: 2 lack memory, 1 is the source' });
+  it("no destination at all fails at once with the scheduler's reason", () => {
+    const r = given(...run(requested())).when({
+      type: 'RecordNoDestination',
+      attempt: 1,
+      reason: '0/3 hosts can take web-1: 2 lack memory, 1 is the source',
+    });
     expect(r.types).toEqual(['AttemptFailed', 'MigrationFailed']);
-    expect(r.after).toMatchObject({ status: 'failed', reason: '1 attempt(s) failed: #1 (no host): 0/3 hosts can take web-1: 2 lack memory, 1 is the source' });
+    expect(r.after).toMatchObject({
+      status: 'failed',
+      reason: '1 attempt(s) failed: #1 (no host): 0/3 hosts can take web-1: 2 lack memory, 1 is the source',
+    });
   });
 
   it('cancel before a destination is chosen aborts at once; while copying it asks the executor, then releases the claim', () => {
     expect(given(...run(requested())).when({ type: 'Cancel', reason: 'op' }).types).toEqual(['CancelRequested', 'MigrationAborted']);
-    const h = run(requested(), chosen(1, 'h2'), claimed(1, 'h2'), { type: 'RecordCopyStarted', attempt: 1 }, { type: 'Cancel', reason: 'op' });
+    const h = run(
+      requested(),
+      chosen(1, 'h2'),
+      claimed(1, 'h2'),
+      { type: 'RecordCopyStarted', attempt: 1 },
+      { type: 'Cancel', reason: 'op' },
+    );
     expect(foldMigration(h)).toMatchObject({ status: 'aborting', reason: 'op' });
-    const failed = run(...[requested(), chosen(1, 'h2'), claimed(1, 'h2'), { type: 'RecordCopyStarted', attempt: 1 } as MigrationCommand, { type: 'Cancel', reason: 'op' } as MigrationCommand,
-      { type: 'RecordCopyFailed', attempt: 1, reason: 'aborted by request' } as MigrationCommand, released(1)]);
+    const failed = run(
+      ...[
+        requested(),
+        chosen(1, 'h2'),
+        claimed(1, 'h2'),
+        { type: 'RecordCopyStarted', attempt: 1 } as MigrationCommand,
+        { type: 'Cancel', reason: 'op' } as MigrationCommand,
+        { type: 'RecordCopyFailed', attempt: 1, reason: 'aborted by request' } as MigrationCommand,
+        released(1),
+      ],
+    );
     expect(failed.slice(-2).map((e) => e.type)).toEqual(['DestinationReleased', 'MigrationAborted']);
     expect(foldMigration(failed)).toMatchObject({ status: 'aborted', reason: 'op' });
   });
 
   it('a switch-over the hypervisor confirms stands even after a cancel', () => {
-    const h = run(requested(), chosen(1, 'h2'), claimed(1, 'h2'), { type: 'RecordCopyStarted', attempt: 1 }, { type: 'Cancel', reason: 'op' });
+    const h = run(
+      requested(),
+      chosen(1, 'h2'),
+      claimed(1, 'h2'),
+      { type: 'RecordCopyStarted', attempt: 1 },
+      { type: 'Cancel', reason: 'op' },
+    );
     expect(given(...h).when({ type: 'RecordSwitchedOver', attempt: 1, hostId: 'h2' }).after.status).toBe('switched-over');
   });
 
   it('cannot cancel after the switch-over, nor a paused post-copy (only resume recovers it)', () => {
     const switched = run(requested(), chosen(1, 'h2'), claimed(1, 'h2'), { type: 'RecordSwitchedOver', attempt: 1, hostId: 'h2' });
     expect(() => given(...switched).when({ type: 'Cancel', reason: 'x' })).toThrow(IllegalStateError);
-    const paused = run(requested(), chosen(1, 'h2'), claimed(1, 'h2'), { type: 'RecordCopyStarted', attempt: 1 }, { type: 'RecordPostCopyPaused', attempt: 1, detail: 'connection lost' });
+    const paused = run(
+      requested(),
+      chosen(1, 'h2'),
+      claimed(1, 'h2'),
+      { type: 'RecordCopyStarted', attempt: 1 },
+      { type: 'RecordPostCopyPaused', attempt: 1, detail: 'connection lost' },
+    );
     expect(foldMigration(paused)).toMatchObject({ status: 'postcopy-paused', detail: 'connection lost' });
     expect(() => given(...paused).when({ type: 'Cancel', reason: 'x' })).toThrow(/cannot be moved back; resume it/);
     const resumed = given(...paused).when({ type: 'Resume' });

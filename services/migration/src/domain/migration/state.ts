@@ -35,7 +35,11 @@ export type Migration =
   | { readonly status: 'absent'; readonly version: number }
   | (Common & { readonly status: 'requested'; readonly attempt: number })
   | (Common & { readonly status: 'retry-waiting'; readonly attempt: number; readonly notBefore: string })
-  | (Common & { readonly status: 'destination-chosen' | 'destination-claimed' | 'migrating' | 'switched-over'; readonly attempt: number; readonly destination: Destination })
+  | (Common & {
+      readonly status: 'destination-chosen' | 'destination-claimed' | 'migrating' | 'switched-over';
+      readonly attempt: number;
+      readonly destination: Destination;
+    })
   | (Common & { readonly status: 'postcopy-paused'; readonly attempt: number; readonly destination: Destination; readonly detail: string })
   | (Common & { readonly status: 'aborting'; readonly attempt: number; readonly destination: Destination; readonly reason: string })
   | (Common & {
@@ -76,13 +80,27 @@ export function evolveMigration(m: Migration, e: MigrationEvent): Migration {
   switch (e.type) {
     case 'DestinationChosen': {
       const d = e.data;
-      const attempts = [...m.attempts.filter((a) => a.attempt !== d.attempt), { attempt: d.attempt, hostId: d.hostId, outcome: 'running' as const, reason: '' }];
+      const attempts = [
+        ...m.attempts.filter((a) => a.attempt !== d.attempt),
+        { attempt: d.attempt, hostId: d.hostId, outcome: 'running' as const, reason: '' },
+      ];
       const { progress: _drop, ...rest } = base;
-      return { ...rest, attempts, status: 'destination-chosen', attempt: d.attempt, destination: { hostId: d.hostId, generation: d.generation, claim: d.claim } };
+      return {
+        ...rest,
+        attempts,
+        status: 'destination-chosen',
+        attempt: d.attempt,
+        destination: { hostId: d.hostId, generation: d.generation, claim: d.claim },
+      };
     }
     case 'DestinationClaimed':
       if (!dest) return { ...m, version };
-      return { ...base, status: 'destination-claimed', attempt, destination: { ...dest, hypervisorUri: e.data.hypervisorUri, generation: e.data.generation } };
+      return {
+        ...base,
+        status: 'destination-claimed',
+        attempt,
+        destination: { ...dest, hypervisorUri: e.data.hypervisorUri, generation: e.data.generation },
+      };
     case 'MigrationCopyStarted':
     case 'ResumeRequested':
       return dest ? { ...base, status: 'migrating', attempt, destination: dest } : { ...m, version };
@@ -97,7 +115,11 @@ export function evolveMigration(m: Migration, e: MigrationEvent): Migration {
     case 'AttemptFailed': {
       const d = e.data;
       const attempts = m.attempts.some((a) => a.attempt === d.attempt)
-        ? setAttempt(m.attempts, d.attempt, { outcome: 'failed', reason: d.reason, hostId: d.hostId || (m.attempts.find((a) => a.attempt === d.attempt)?.hostId ?? '') })
+        ? setAttempt(m.attempts, d.attempt, {
+            outcome: 'failed',
+            reason: d.reason,
+            hostId: d.hostId || (m.attempts.find((a) => a.attempt === d.attempt)?.hostId ?? ''),
+          })
         : [...m.attempts, { attempt: d.attempt, hostId: d.hostId, outcome: 'failed' as const, reason: d.reason }];
       const cancelling = m.status === 'aborting';
       const then: AfterRelease = cancelling ? 'abort' : d.attempt < m.core.policy.maxAttempts ? 'retry' : 'fail';
@@ -115,7 +137,12 @@ export function evolveMigration(m: Migration, e: MigrationEvent): Migration {
     case 'CancelRequested':
       return dest ? { ...base, status: 'aborting', attempt, destination: dest, reason: e.data.reason } : { ...m, version };
     case 'MigrationAborted':
-      return { ...base, attempts: m.attempts.map((a) => (a.outcome === 'running' ? { ...a, outcome: 'aborted' as const, reason: e.data.reason } : a)), status: 'aborted', reason: e.data.reason };
+      return {
+        ...base,
+        attempts: m.attempts.map((a) => (a.outcome === 'running' ? { ...a, outcome: 'aborted' as const, reason: e.data.reason } : a)),
+        status: 'aborted',
+        reason: e.data.reason,
+      };
     case 'PostCopyPaused':
       return dest ? { ...base, status: 'postcopy-paused', attempt, destination: dest, detail: e.data.detail } : { ...m, version };
     default:

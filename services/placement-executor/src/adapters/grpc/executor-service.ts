@@ -32,10 +32,15 @@ export function executorService(d: ExecutorServiceDeps): ServiceRegistration {
       const s = await d.vms.load(vmId);
       if (s.status === 'unknown') throw new NotFoundError('vm', vmId);
       const base = {
-        vmId, status: s.status, hostId: s.location.hostId, hypervisorUri: s.location.hypervisorUri, attempt: s.location.attempt,
+        vmId,
+        status: s.status,
+        hostId: s.location.hostId,
+        hypervisorUri: s.location.hypervisorUri,
+        attempt: s.location.attempt,
         step: s.status === 'provisioning' ? s.step : '',
         // Name and UUID are derived from the VM id (a retry never makes a second domain), so every state has them.
-        domainName: s.status === 'provisioning' ? s.domain.name : domainName(vmId), domainUuid: s.status === 'provisioning' ? s.domain.uuid : domainUuid(vmId),
+        domainName: s.status === 'provisioning' ? s.domain.name : domainName(vmId),
+        domainUuid: s.status === 'provisioning' ? s.domain.uuid : domainUuid(vmId),
         pendingOperation: 'pending' in s && s.pending ? s.pending.operation : '',
         failureReason: s.status === 'failed' ? s.reason : '',
         domainState: '',
@@ -47,13 +52,19 @@ export function executorService(d: ExecutorServiceDeps): ServiceRegistration {
       if (state === undefined) return base;
       const mem = state === 'running' ? await driver.memoryStats(vmId).catch(() => undefined) : undefined;
       return {
-        ...base, domainState: state,
-        ...(mem ? {
-          memory: {
-            actualBytes: mem.actualBytes, rssBytes: mem.rssBytes ?? 0, availableBytes: mem.availableBytes ?? 0,
-            unusedBytes: mem.unusedBytes ?? 0, usableBytes: mem.usableBytes ?? 0,
-          },
-        } : {}),
+        ...base,
+        domainState: state,
+        ...(mem
+          ? {
+              memory: {
+                actualBytes: mem.actualBytes,
+                rssBytes: mem.rssBytes ?? 0,
+                availableBytes: mem.availableBytes ?? 0,
+                unusedBytes: mem.unusedBytes ?? 0,
+                usableBytes: mem.usableBytes ?? 0,
+              },
+            }
+          : {}),
       };
     }),
     reconcile: unary(async (): Promise<executorV1.ReconcileResponse> => {

@@ -31,13 +31,32 @@ export interface TelemetryAgentOptions {
 const num = z.number().finite();
 const controlSchema = z.discriminatedUnion('kind', [
   z.object({ kind: z.literal('balloon'), vmId: z.string().min(1), targetKib: num.nonnegative() }),
-  z.object({ kind: z.literal('ksm'), run: num.optional(), pagesToScan: num.optional(), sleepMillisecs: num.optional(), mergeAcrossNodes: num.optional() }),
+  z.object({
+    kind: z.literal('ksm'),
+    run: num.optional(),
+    pagesToScan: num.optional(),
+    sleepMillisecs: num.optional(),
+    mergeAcrossNodes: num.optional(),
+  }),
   z.object({ kind: z.literal('cpuTune'), vmId: z.string().min(1), quota: num, period: num.positive() }),
   z.object({
-    kind: z.literal('ioTune'), vmId: z.string().min(1), device: z.string().min(1), totalBytesSec: num.optional(), readBytesSec: num.optional(),
-    writeBytesSec: num.optional(), totalIopsSec: num.optional(), readIopsSec: num.optional(), writeIopsSec: num.optional(),
+    kind: z.literal('ioTune'),
+    vmId: z.string().min(1),
+    device: z.string().min(1),
+    totalBytesSec: num.optional(),
+    readBytesSec: num.optional(),
+    writeBytesSec: num.optional(),
+    totalIopsSec: num.optional(),
+    readIopsSec: num.optional(),
+    writeIopsSec: num.optional(),
   }),
-  z.object({ kind: z.literal('power'), vmId: z.string().min(1), action: z.enum(['off', 'on']), reason: z.string(), commandId: z.string().min(1) }),
+  z.object({
+    kind: z.literal('power'),
+    vmId: z.string().min(1),
+    action: z.enum(['off', 'on']),
+    reason: z.string(),
+    commandId: z.string().min(1),
+  }),
 ]);
 const requestSchema = z.object({ v: z.literal(1), hostId: z.string().min(1), decisionId: z.string(), controls: z.array(controlSchema) });
 
@@ -61,7 +80,10 @@ export class TelemetryAgent {
       // (telemetry never has two requests of one host in flight).
       for await (const m of sub) {
         const p = this.handle(m.data)
-          .catch((e: unknown): telemetry.ControlReply => ({ v: 1, results: [{ ok: false, error: e instanceof Error ? e.message : String(e), unsupported: false }] }))
+          .catch((e: unknown): telemetry.ControlReply => ({
+            v: 1,
+            results: [{ ok: false, error: e instanceof Error ? e.message : String(e), unsupported: false }],
+          }))
           .then((reply) => void (m.reply && m.respond(enc.encode(JSON.stringify(reply)))));
         inHand.add(p);
         void p.finally(() => inHand.delete(p));
@@ -70,7 +92,10 @@ export class TelemetryAgent {
     })();
     if (!sampling) return;
     const tick = (): void => {
-      const round = this.sampleAll().then(() => undefined, (e: unknown) => this.o.logger.warn({ err: e }, 'telemetry sampling failed'));
+      const round = this.sampleAll().then(
+        () => undefined,
+        (e: unknown) => this.o.logger.warn({ err: e }, 'telemetry sampling failed'),
+      );
       this.running = round;
       void round.then(() => {
         if (this.sub) this.timer = setTimeout(tick, this.o.intervalMillis);
@@ -85,22 +110,26 @@ export class TelemetryAgent {
     let published = 0;
     const width = this.o.concurrency ?? 32;
     for (let i = 0; i < hosts.length; i += width) {
-      await Promise.all(hosts.slice(i, i + width).map(async ([hostId, uri]) => {
-        try {
-          const src = this.o.telemetryFor(uri);
-          const s = await src.sample();
-          const msg: telemetry.HostSampleMessage = {
-            v: 1, hostId, at: new Date().toISOString(),
-            capabilities: { ...src.capabilities, balloon: this.o.driverFor(uri).capabilities.balloon },
-            host: s.host,
-            guests: s.guests.flatMap((g) => (g.vmId !== undefined ? [{ vmId: g.vmId, stats: g.stats }] : [])),
-          };
-          this.o.nc.publish(subjectName(`${telemetry.SAMPLES_SUBJECT}.${hostId}`, this.o.prefix), enc.encode(JSON.stringify(msg)));
-          published++;
-        } catch (e) {
-          this.o.logger.debug({ err: e, hostId }, 'host not sampled');
-        }
-      }));
+      await Promise.all(
+        hosts.slice(i, i + width).map(async ([hostId, uri]) => {
+          try {
+            const src = this.o.telemetryFor(uri);
+            const s = await src.sample();
+            const msg: telemetry.HostSampleMessage = {
+              v: 1,
+              hostId,
+              at: new Date().toISOString(),
+              capabilities: { ...src.capabilities, balloon: this.o.driverFor(uri).capabilities.balloon },
+              host: s.host,
+              guests: s.guests.flatMap((g) => (g.vmId !== undefined ? [{ vmId: g.vmId, stats: g.stats }] : [])),
+            };
+            this.o.nc.publish(subjectName(`${telemetry.SAMPLES_SUBJECT}.${hostId}`, this.o.prefix), enc.encode(JSON.stringify(msg)));
+            published++;
+          } catch (e) {
+            this.o.logger.debug({ err: e, hostId }, 'host not sampled');
+          }
+        }),
+      );
     }
     return published;
   }
@@ -109,11 +138,17 @@ export class TelemetryAgent {
     const parsed = requestSchema.safeParse(JSON.parse(new TextDecoder().decode(data)));
     if (!parsed.success) {
       const issue = parsed.error.issues[0];
-      return { v: 1, results: [{ ok: false, error: `invalid control request: ${issue?.path.join('.') ?? ''} ${issue?.message ?? ''}`, unsupported: false }] };
+      return {
+        v: 1,
+        results: [
+          { ok: false, error: `invalid control request: ${issue?.path.join('.') ?? ''} ${issue?.message ?? ''}`, unsupported: false },
+        ],
+      };
     }
     const req = parsed.data;
     const uri = (await this.o.hosts()).get(req.hostId);
-    if (uri === undefined) return { v: 1, results: req.controls.map(() => ({ ok: false, error: `unknown host ${req.hostId}`, unsupported: false })) };
+    if (uri === undefined)
+      return { v: 1, results: req.controls.map(() => ({ ok: false, error: `unknown host ${req.hostId}`, unsupported: false })) };
     const results: telemetry.ControlResult[] = [];
     for (const c of req.controls) results.push(await this.apply(uri, c));
     return { v: 1, results };
@@ -121,7 +156,11 @@ export class TelemetryAgent {
 
   private async apply(uri: string, c: Control): Promise<telemetry.ControlResult> {
     const src = this.o.telemetryFor(uri);
-    const unsupported = (what: string): telemetry.ControlResult => ({ ok: false, error: `${what} is not supported by ${uri}`, unsupported: true });
+    const unsupported = (what: string): telemetry.ControlResult => ({
+      ok: false,
+      error: `${what} is not supported by ${uri}`,
+      unsupported: true,
+    });
     try {
       switch (c.kind) {
         case 'balloon':
@@ -132,7 +171,8 @@ export class TelemetryAgent {
           if (c.run !== undefined && !src.capabilities.ksmRun) return unsupported('starting or stopping KSM');
           if (!src.capabilities.ksmTune) return unsupported('KSM tuning');
           await src.setKsm({
-            ...(c.run !== undefined ? { run: c.run } : {}), ...(c.pagesToScan !== undefined ? { pagesToScan: c.pagesToScan } : {}),
+            ...(c.run !== undefined ? { run: c.run } : {}),
+            ...(c.pagesToScan !== undefined ? { pagesToScan: c.pagesToScan } : {}),
             ...(c.sleepMillisecs !== undefined ? { sleepMillisecs: c.sleepMillisecs } : {}),
             ...(c.mergeAcrossNodes !== undefined ? { mergeAcrossNodes: c.mergeAcrossNodes } : {}),
           });

@@ -23,7 +23,11 @@ export interface TelemetryWiring {
  * virsh otherwise) and power controls through the executor's own command path, so the log, the
  * reconciler and inventory all see a telemetry power-off as a stop like any other.
  */
-export function startTelemetryAgent(w: TelemetryWiring): { stop(): Promise<void>; readonly model: SimMemoryModel; readonly agent: TelemetryAgent } {
+export function startTelemetryAgent(w: TelemetryWiring): {
+  stop(): Promise<void>;
+  readonly model: SimMemoryModel;
+  readonly agent: TelemetryAgent;
+} {
   const model = new SimMemoryModel(w.simulator);
   const sources = new Map<string, HostTelemetrySource>();
   const telemetryFor = (uri: string): HostTelemetrySource => {
@@ -36,20 +40,34 @@ export function startTelemetryAgent(w: TelemetryWiring): { stop(): Promise<void>
     return s;
   };
   const agent = new TelemetryAgent({
-    nc: w.nc, ...(w.prefix !== undefined ? { prefix: w.prefix } : {}), hosts: w.hosts, driverFor: w.driverFor, telemetryFor,
-    intervalMillis: w.config.EXECUTOR_SAMPLE_INTERVAL, logger: w.logger,
+    nc: w.nc,
+    ...(w.prefix !== undefined ? { prefix: w.prefix } : {}),
+    hosts: w.hosts,
+    driverFor: w.driverFor,
+    telemetryFor,
+    intervalMillis: w.config.EXECUTOR_SAMPLE_INTERVAL,
+    logger: w.logger,
     power: async (vmId, action, _reason, commandId) => {
       const s = await w.vms.load(vmId);
       if (s.status === 'unknown') throw new Error(`vm ${vmId} is unknown to the executor`);
-      await w.vms.execute(vmId, {
-        type: 'RequestOperation', location: s.location, operation: action === 'off' ? 'stop' : 'start', force: true, requestId: commandId,
-      }, commandId);
+      await w.vms.execute(
+        vmId,
+        {
+          type: 'RequestOperation',
+          location: s.location,
+          operation: action === 'off' ? 'stop' : 'start',
+          force: true,
+          requestId: commandId,
+        },
+        commandId,
+      );
       w.provisioner.kick(vmId);
     },
   });
   agent.start(w.config.EXECUTOR_SAMPLE_INTERVAL > 0);
   return {
-    model, agent,
+    model,
+    agent,
     async stop() {
       await agent.stop();
       await Promise.all([...sources.values()].map((s) => s.close()));

@@ -37,12 +37,20 @@ describe.skipIf(!(await infraAvailable('postgres')))('executor_vms projection', 
   const ev = (vmId: string, type: string, extra: Record<string, unknown> = {}): StoredEvent => {
     position += 1;
     return {
-      id: randomUUID(), type, schemaVersion: 1, streamId: `vm-${vmId}`, streamPosition: position, globalPosition: String(position),
-      occurredAt: new Date().toISOString(), metadata: {}, transactionId: '1',
+      id: randomUUID(),
+      type,
+      schemaVersion: 1,
+      streamId: `vm-${vmId}`,
+      streamPosition: position,
+      globalPosition: String(position),
+      occurredAt: new Date().toISOString(),
+      metadata: {},
+      transactionId: '1',
       data: { vmId, hostId: 'h1', hypervisorUri: 'sim://h1', attempt: 1, ...extra },
     };
   };
-  const provisioning = (vmId: string, attempt = 1, hostId = 'h1'): StoredEvent => ev(vmId, 'VmProvisioning', { attempt, hostId, hypervisorUri: `sim://${hostId}` });
+  const provisioning = (vmId: string, attempt = 1, hostId = 'h1'): StoredEvent =>
+    ev(vmId, 'VmProvisioning', { attempt, hostId, hypervisorUri: `sim://${hostId}` });
   const requested = (vmId: string, operation: string): StoredEvent => ev(vmId, 'OperationRequested', { operation });
 
   /** Runs one projection call in its own transaction, as runProjection does; returns the statements it issued. */
@@ -56,7 +64,11 @@ describe.skipIf(!(await infraAvailable('postgres')))('executor_vms projection', 
     for (const e of events) await project([e]);
   };
   const rows = async () =>
-    kysely.selectFrom('executor_vms').select(['vm_id', 'status', 'host_id', 'hypervisor_uri', 'attempt', 'pending']).orderBy('vm_id').execute();
+    kysely
+      .selectFrom('executor_vms')
+      .select(['vm_id', 'status', 'host_id', 'hypervisor_uri', 'attempt', 'pending'])
+      .orderBy('vm_id')
+      .execute();
   const updatedAt = async (vmId: string): Promise<Date | undefined> =>
     (await kysely.selectFrom('executor_vms').select('updated_at').where('vm_id', '=', vmId).executeTakeFirst())?.updated_at;
 
@@ -82,23 +94,41 @@ describe.skipIf(!(await infraAvailable('postgres')))('executor_vms projection', 
 
   it('gives the same rows for a batch in one call as one event at a time', async () => {
     const before = [
-      provisioning('pre-del'), ev('pre-del', 'VmStarted'), requested('pre-del', 'delete'),
-      provisioning('pre-run'), ev('pre-run', 'VmStarted'),
-      provisioning('pre-failed', 1, 'h1'), ev('pre-failed', 'VmProvisionFailed', { reason: 'x', permanent: false }),
-      provisioning('pre-del-stop'), ev('pre-del-stop', 'VmStarted'), requested('pre-del-stop', 'delete'),
+      provisioning('pre-del'),
+      ev('pre-del', 'VmStarted'),
+      requested('pre-del', 'delete'),
+      provisioning('pre-run'),
+      ev('pre-run', 'VmStarted'),
+      provisioning('pre-failed', 1, 'h1'),
+      ev('pre-failed', 'VmProvisionFailed', { reason: 'x', permanent: false }),
+      provisioning('pre-del-stop'),
+      ev('pre-del-stop', 'VmStarted'),
+      requested('pre-del-stop', 'delete'),
     ];
     const batch = [
       ...interleave(
         // provisioning -> running -> stop requested -> stopped
-        [provisioning('a'), ev('a', 'VolumesCreated'), ev('a', 'DomainDefined'), ev('a', 'DomainStarted'), ev('a', 'VmStarted', { cause: 'provisioned' }),
-          requested('a', 'stop'), ev('a', 'VmStopped', { how: 'graceful' })],
+        [
+          provisioning('a'),
+          ev('a', 'VolumesCreated'),
+          ev('a', 'DomainDefined'),
+          ev('a', 'DomainStarted'),
+          ev('a', 'VmStarted', { cause: 'provisioned' }),
+          requested('a', 'stop'),
+          ev('a', 'VmStopped', { how: 'graceful' }),
+        ],
         // a delete request followed by a stop request: the delete stays pending
         [provisioning('b'), ev('b', 'VmStarted'), requested('b', 'delete'), requested('b', 'stop')],
         // the same, then carried out
         [provisioning('b2'), ev('b2', 'VmStarted'), requested('b2', 'delete'), requested('b2', 'reboot'), ev('b2', 'VmDeleted')],
         // re-provisioning after a failure, within the batch
-        [provisioning('c', 1, 'h1'), ev('c', 'VmProvisionFailed', { reason: 'x', permanent: false }), provisioning('c', 2, 'h2'), ev('c', 'DomainStarted', { hostId: 'h2' }),
-          ev('c', 'VmStarted', { hostId: 'h2' })],
+        [
+          provisioning('c', 1, 'h1'),
+          ev('c', 'VmProvisionFailed', { reason: 'x', permanent: false }),
+          provisioning('c', 2, 'h2'),
+          ev('c', 'DomainStarted', { hostId: 'h2' }),
+          ev('c', 'VmStarted', { hostId: 'h2' }),
+        ],
         // re-provisioning after a failure recorded before the batch
         [provisioning('pre-failed', 2, 'h3'), ev('pre-failed', 'VmStarted', { hostId: 'h3' }), requested('pre-failed', 'stop')],
         // a stop request over a delete pending in the row: nothing changes
@@ -108,13 +138,24 @@ describe.skipIf(!(await infraAvailable('postgres')))('executor_vms projection', 
         // stop requested, stopped, start requested
         [requested('pre-run', 'stop'), ev('pre-run', 'VmStopped', { how: 'graceful' }), requested('pre-run', 'start')],
         // VMs without a row: updates find nothing
-        [requested('ghost', 'stop'), ev('ghost', 'VmOperationFailed', { operation: 'stop', reason: 'x' }), requested('late', 'delete'), ev('late', 'VmDeleted')],
+        [
+          requested('ghost', 'stop'),
+          ev('ghost', 'VmOperationFailed', { operation: 'stop', reason: 'x' }),
+          requested('late', 'delete'),
+          ev('late', 'VmDeleted'),
+        ],
       ),
       { ...ev('h1', 'UnknownDomainFound'), streamId: 'host-h1' },
     ];
     const { rows: result, issued } = await sameBothWays(before, batch);
-    const row = (vm_id: string, status: string, pending: string | null, attempt = 1, host = 'h1') =>
-      ({ vm_id, status, host_id: host, hypervisor_uri: `sim://${host}`, attempt, pending });
+    const row = (vm_id: string, status: string, pending: string | null, attempt = 1, host = 'h1') => ({
+      vm_id,
+      status,
+      host_id: host,
+      hypervisor_uri: `sim://${host}`,
+      attempt,
+      pending,
+    });
     expect(result).toEqual([
       row('a', 'stopped', null),
       row('b', 'running', 'delete'),
@@ -139,7 +180,12 @@ describe.skipIf(!(await infraAvailable('postgres')))('executor_vms projection', 
 
   it('issues the same statements whatever the batch size', async () => {
     const lifecycle = (vmId: string): StoredEvent[] => [
-      provisioning(vmId), ev(vmId, 'DomainDefined'), ev(vmId, 'DomainStarted'), ev(vmId, 'VmStarted'), requested(vmId, 'stop'), ev(vmId, 'VmStopped'),
+      provisioning(vmId),
+      ev(vmId, 'DomainDefined'),
+      ev(vmId, 'DomainStarted'),
+      ev(vmId, 'VmStarted'),
+      requested(vmId, 'stop'),
+      ev(vmId, 'VmStopped'),
     ];
     const provisionSome = (n: number, tag: string) => interleave(...Array.from({ length: n }, (_, i) => lifecycle(`${tag}-${i}`)));
     const requestAll = (n: number, tag: string) => Array.from({ length: n }, (_, i) => requested(`${tag}-${i}`, 'start'));
@@ -152,7 +198,11 @@ describe.skipIf(!(await infraAvailable('postgres')))('executor_vms projection', 
     expect(await project(provisionSome(5, 'p'))).toHaveLength(1);
     expect(await project(requestAll(5, 'old'))).toHaveLength(1);
     expect(await project([ev('x', 'DomainDrift'), { ...ev('h1', 'UnknownDomainFound'), streamId: 'host-h1' }])).toHaveLength(0);
-    const counts = await kysely.selectFrom('executor_vms').select((eb) => eb.fn.countAll<string>().as('n')).where('pending', '=', 'start').executeTakeFirstOrThrow();
+    const counts = await kysely
+      .selectFrom('executor_vms')
+      .select((eb) => eb.fn.countAll<string>().as('n'))
+      .where('pending', '=', 'start')
+      .executeTakeFirstOrThrow();
     expect(Number(counts.n)).toBe(300);
   });
 
@@ -167,7 +217,10 @@ describe.skipIf(!(await infraAvailable('postgres')))('executor_vms projection', 
       const k = rand(12);
       if (k === 0) return provisioning(vmId, 1 + rand(3), `h${rand(3)}`);
       if (k <= 4) return requested(vmId, ['start', 'stop', 'reboot', 'delete'][rand(4)]!);
-      return ev(vmId, ['VmStarted', 'VmStopped', 'VmDeleted', 'VmProvisionFailed', 'VmOperationFailed', 'DomainDrift', 'DomainStarted'][rand(7)]!);
+      return ev(
+        vmId,
+        ['VmStarted', 'VmStopped', 'VmDeleted', 'VmProvisionFailed', 'VmOperationFailed', 'DomainDrift', 'DomainStarted'][rand(7)]!,
+      );
     };
     const history = (length: number): StoredEvent[] => {
       const vms = Array.from({ length: 8 }, (_, i) => `r${i}`);

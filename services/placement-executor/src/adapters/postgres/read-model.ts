@@ -60,7 +60,8 @@ export async function migrateReadModel(db: Kysely<unknown>): Promise<void> {
     migrationLockTableName: 'executor_migration_lock',
   });
   const { error } = await migrator.migrateToLatest();
-  if (error !== undefined) throw new Error(`executor read-model migration failed: ${error instanceof Error ? error.message : JSON.stringify(error)}`);
+  if (error !== undefined)
+    throw new Error(`executor read-model migration failed: ${error instanceof Error ? error.message : JSON.stringify(error)}`);
 }
 
 interface Loc {
@@ -71,9 +72,14 @@ interface Loc {
 }
 
 const STATUS: Readonly<Record<string, string>> = {
-  VmProvisioning: 'provisioning', VmStarted: 'running', VmStopped: 'stopped', VmProvisionFailed: 'failed', VmDeleted: 'deleted',
+  VmProvisioning: 'provisioning',
+  VmStarted: 'running',
+  VmStopped: 'stopped',
+  VmProvisionFailed: 'failed',
+  VmDeleted: 'deleted',
   // A live migration: the row stays on the source host until VmMigrated moves it.
-  VmMigrationStarted: 'migrating', VmMigrationFailed: 'running',
+  VmMigrationStarted: 'migrating',
+  VmMigrationFailed: 'running',
 };
 const CLEARS_PENDING = new Set(['VmStarted', 'VmStopped', 'VmDeleted', 'VmOperationFailed', 'VmProvisionFailed']);
 
@@ -118,15 +124,20 @@ function fold(change: VmChange, type: string, d: Loc & { operation?: string }): 
   else if (pending !== undefined) {
     const before = change.pending;
     // Still depends on the row's value until something sets it outright.
-    change.pending = before === undefined || before.rule === 'unless-delete'
-      ? { rule: 'unless-delete', value: pending }
-      : { rule: 'set', value: before.value === 'delete' ? 'delete' : pending };
+    change.pending =
+      before === undefined || before.rule === 'unless-delete'
+        ? { rule: 'unless-delete', value: pending }
+        : { rule: 'set', value: before.value === 'delete' ? 'delete' : pending };
   }
   return true;
 }
 
 /** Rows passed as one array parameter per column: the SQL text and parameter count do not grow with the rows. */
-function unnestRows<R extends Record<string, unknown>, A extends string>(alias: A, pgTypes: { readonly [K in keyof R & string]: string }, rows: readonly R[]) {
+function unnestRows<R extends Record<string, unknown>, A extends string>(
+  alias: A,
+  pgTypes: { readonly [K in keyof R & string]: string },
+  rows: readonly R[],
+) {
   const columns = Object.keys(pgTypes) as (keyof R & string)[];
   const arrays = columns.map((c) => sql`${rows.map((r) => r[c])}::${sql.raw(pgTypes[c])}[]`);
   return sql<R>`unnest(${sql.join(arrays)})`.as<A>(sql`${sql.id(alias)}(${sql.join(columns.map((c) => sql.id(c)))})`);
@@ -152,23 +163,37 @@ export async function projectVmEvents(events: readonly StoredEvent[], trx: Trans
   for (const [vmId, c] of changes) {
     if (c.reset !== undefined) {
       resets.push({
-        vm_id: vmId, status: c.status ?? 'provisioning', host_id: c.reset.hostId, hypervisor_uri: c.reset.hypervisorUri,
-        attempt: c.reset.attempt, pending: c.pending?.value ?? null,
+        vm_id: vmId,
+        status: c.status ?? 'provisioning',
+        host_id: c.reset.hostId,
+        hypervisor_uri: c.reset.hypervisorUri,
+        attempt: c.reset.attempt,
+        pending: c.pending?.value ?? null,
       });
     } else {
       updates.push({ vm_id: vmId, status: c.status ?? null, pending_rule: c.pending?.rule ?? null, pending: c.pending?.value ?? null });
     }
   }
   if (resets.length > 0) {
-    const r = unnestRows('r', { vm_id: 'text', status: 'text', host_id: 'text', hypervisor_uri: 'text', attempt: 'int4', pending: 'text' }, resets);
+    const r = unnestRows(
+      'r',
+      { vm_id: 'text', status: 'text', host_id: 'text', hypervisor_uri: 'text', attempt: 'int4', pending: 'text' },
+      resets,
+    );
     await trx
       .insertInto('executor_vms')
       .columns(['vm_id', 'status', 'host_id', 'hypervisor_uri', 'attempt', 'pending'])
       .expression((eb) => eb.selectFrom(r).select(['r.vm_id', 'r.status', 'r.host_id', 'r.hypervisor_uri', 'r.attempt', 'r.pending']))
-      .onConflict((oc) => oc.column('vm_id').doUpdateSet((eb) => ({
-        status: eb.ref('excluded.status'), host_id: eb.ref('excluded.host_id'), hypervisor_uri: eb.ref('excluded.hypervisor_uri'),
-        attempt: eb.ref('excluded.attempt'), pending: eb.ref('excluded.pending'), updated_at: sql`now()`,
-      })))
+      .onConflict((oc) =>
+        oc.column('vm_id').doUpdateSet((eb) => ({
+          status: eb.ref('excluded.status'),
+          host_id: eb.ref('excluded.host_id'),
+          hypervisor_uri: eb.ref('excluded.hypervisor_uri'),
+          attempt: eb.ref('excluded.attempt'),
+          pending: eb.ref('excluded.pending'),
+          updated_at: sql`now()`,
+        })),
+      )
       .execute();
   }
   if (updates.length > 0) {
@@ -179,8 +204,11 @@ export async function projectVmEvents(events: readonly StoredEvent[], trx: Trans
       .set((eb) => ({
         status: eb.fn.coalesce('u.status', 't.status'),
         // Kept when the batch does not set it, or sets it only if no delete is pending and one is.
-        pending: eb.case()
-          .when(eb.or([eb('u.pending_rule', 'is', null), eb.and([eb('u.pending_rule', '=', 'unless-delete'), eb('t.pending', '=', 'delete')])]))
+        pending: eb
+          .case()
+          .when(
+            eb.or([eb('u.pending_rule', 'is', null), eb.and([eb('u.pending_rule', '=', 'unless-delete'), eb('t.pending', '=', 'delete')])]),
+          )
           .then(eb.ref('t.pending'))
           .else(eb.ref('u.pending'))
           .end(),
@@ -188,9 +216,13 @@ export async function projectVmEvents(events: readonly StoredEvent[], trx: Trans
       }))
       .whereRef('t.vm_id', '=', 'u.vm_id')
       // Nothing to write when the batch only requests operations over a pending delete.
-      .where((eb) => eb.or([
-        eb('u.status', 'is not', null), eb('u.pending_rule', 'is distinct from', 'unless-delete'), eb('t.pending', 'is distinct from', 'delete'),
-      ]))
+      .where((eb) =>
+        eb.or([
+          eb('u.status', 'is not', null),
+          eb('u.pending_rule', 'is distinct from', 'unless-delete'),
+          eb('t.pending', 'is distinct from', 'delete'),
+        ]),
+      )
       .execute();
   }
 }
@@ -204,7 +236,11 @@ export interface VmRow {
 }
 
 const toRow = (r: Selectable<ExecutorTables['executor_vms']>): VmRow => ({
-  vmId: r.vm_id, status: r.status, hostId: r.host_id, hypervisorUri: r.hypervisor_uri, pending: r.pending,
+  vmId: r.vm_id,
+  status: r.status,
+  hostId: r.host_id,
+  hypervisorUri: r.hypervisor_uri,
+  pending: r.pending,
 });
 
 export class ReadModel {
@@ -218,8 +254,12 @@ export class ReadModel {
 
   /** VMs with work to finish: provisioning, or an operation not yet carried out. */
   async unfinished(limit = 10_000): Promise<string[]> {
-    const rows = await this.db.selectFrom('executor_vms').select('vm_id')
-      .where((eb) => eb.or([eb('status', '=', 'provisioning'), eb('pending', 'is not', null)])).limit(limit).execute();
+    const rows = await this.db
+      .selectFrom('executor_vms')
+      .select('vm_id')
+      .where((eb) => eb.or([eb('status', '=', 'provisioning'), eb('pending', 'is not', null)]))
+      .limit(limit)
+      .execute();
     return rows.map((r) => r.vm_id);
   }
 
@@ -235,8 +275,12 @@ export class ReadModel {
   /** Every host to reconcile: registered ones and those VMs were placed on, id -> URI. */
   async hosts(): Promise<Map<string, string>> {
     const out = new Map<string, string>();
-    const vms = await this.db.selectFrom('executor_vms').select(['host_id', 'hypervisor_uri'])
-      .where('status', 'in', ['provisioning', 'running', 'stopped', 'failed', 'migrating']).distinct().execute();
+    const vms = await this.db
+      .selectFrom('executor_vms')
+      .select(['host_id', 'hypervisor_uri'])
+      .where('status', 'in', ['provisioning', 'running', 'stopped', 'failed', 'migrating'])
+      .distinct()
+      .execute();
     for (const v of vms) if (v.host_id !== '') out.set(v.host_id, v.hypervisor_uri);
     const hosts = await this.db.selectFrom('executor_hosts').select(['host_id', 'hypervisor_uri']).where('removed', '=', false).execute();
     for (const h of hosts) out.set(h.host_id, h.hypervisor_uri);
@@ -249,8 +293,11 @@ export class ReadModel {
   }
 
   async upsertHost(hostId: string, uri: string, removed: boolean): Promise<void> {
-    await this.db.insertInto('executor_hosts').values({ host_id: hostId, hypervisor_uri: uri, removed })
-      .onConflict((oc) => oc.column('host_id').doUpdateSet({ hypervisor_uri: uri, removed, updated_at: sql`now()` })).execute();
+    await this.db
+      .insertInto('executor_hosts')
+      .values({ host_id: hostId, hypervisor_uri: uri, removed })
+      .onConflict((oc) => oc.column('host_id').doUpdateSet({ hypervisor_uri: uri, removed, updated_at: sql`now()` }))
+      .execute();
   }
 
   async markHostRemoved(hostId: string): Promise<void> {

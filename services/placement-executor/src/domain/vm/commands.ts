@@ -16,10 +16,20 @@ export type VmCommand =
    * only when there are volumes; `running` adds VmStarted). Steps are idempotent on the hypervisor,
    * so the executor may carry out several before recording them.
    */
-  | { readonly type: 'Advance'; readonly to: Exclude<ProvisionStep, 'requested'> | 'running'; readonly volumes: readonly { pool: string; name: string; sizeBytes: number }[] }
+  | {
+      readonly type: 'Advance';
+      readonly to: Exclude<ProvisionStep, 'requested'> | 'running';
+      readonly volumes: readonly { pool: string; name: string; sizeBytes: number }[];
+    }
   | { readonly type: 'MarkStarted'; readonly cause: Exclude<VmStartedCause, 'provisioned'> }
   | { readonly type: 'FailProvisioning'; readonly reason: string; readonly permanent: boolean }
-  | { readonly type: 'RequestOperation'; readonly location: Location; readonly operation: VmOperation; readonly force: boolean; readonly requestId: string }
+  | {
+      readonly type: 'RequestOperation';
+      readonly location: Location;
+      readonly operation: VmOperation;
+      readonly force: boolean;
+      readonly requestId: string;
+    }
   | { readonly type: 'MarkStopped'; readonly how: 'graceful' | 'forced' | 'already-stopped' }
   | { readonly type: 'MarkDeleted'; readonly reason: string }
   | { readonly type: 'FailOperation'; readonly operation: VmOperation; readonly reason: string }
@@ -35,7 +45,12 @@ export type VmCommand =
   | { readonly type: 'RecordMigrationProgress'; readonly migrationId: string; readonly progress: MigrationProgressData }
   | { readonly type: 'CancelMigration'; readonly migrationId: string; readonly attempt: number; readonly reason: string }
   | { readonly type: 'CompleteMigration'; readonly migrationId: string; readonly confirmedBy: 'migrate-call' | 'hypervisors' }
-  | { readonly type: 'FailMigration'; readonly migrationId: string; readonly reason: string; readonly cause: 'budget' | 'cancelled' | 'error' | 'interrupted' }
+  | {
+      readonly type: 'FailMigration';
+      readonly migrationId: string;
+      readonly reason: string;
+      readonly cause: 'budget' | 'cancelled' | 'error' | 'interrupted';
+    }
   | { readonly type: 'PauseMigration'; readonly migrationId: string; readonly detail: string }
   | {
       readonly type: 'ReportDrift';

@@ -33,10 +33,18 @@ export function decide(command: VmCommand, state: VmState): VmEvent[] {
       // Another attempt (after a failure elsewhere) starts over; the same or an older one is a duplicate.
       if (state.status !== 'unknown' && location.attempt <= state.location.attempt) return [];
       if (state.status === 'provisioning' || state.status === 'running' || state.status === 'stopped') return [];
-      return [{
-        type: 'VmProvisioning',
-        data: { ...location, domainName: command.domainName, domainUuid: command.domainUuid, registrationDeadline: command.registrationDeadline, request: command.request },
-      }];
+      return [
+        {
+          type: 'VmProvisioning',
+          data: {
+            ...location,
+            domainName: command.domainName,
+            domainUuid: command.domainUuid,
+            registrationDeadline: command.registrationDeadline,
+            request: command.request,
+          },
+        },
+      ];
     }
     case 'Advance': {
       if (state.status !== 'provisioning') return [];
@@ -49,8 +57,10 @@ export function decide(command: VmCommand, state: VmState): VmEvent[] {
       const running = command.to === 'running';
       for (let i = from + 1; i <= Math.min(to, STEP_ORDER.length - 1); i++) {
         const step = STEP_ORDER[i];
-        if (step === 'volumes-created' && command.volumes.length > 0) out.push({ type: 'VolumesCreated', data: { ...loc, volumes: command.volumes } });
-        if (step === 'domain-defined' && !running) out.push({ type: 'DomainDefined', data: { ...loc, domainName: state.domain.name, domainUuid: state.domain.uuid } });
+        if (step === 'volumes-created' && command.volumes.length > 0)
+          out.push({ type: 'VolumesCreated', data: { ...loc, volumes: command.volumes } });
+        if (step === 'domain-defined' && !running)
+          out.push({ type: 'DomainDefined', data: { ...loc, domainName: state.domain.name, domainUuid: state.domain.uuid } });
         if (step === 'domain-started' && !running) out.push({ type: 'DomainStarted', data: loc });
       }
       if (command.to === 'running') out.push({ type: 'VmStarted', data: { ...loc, cause: 'provisioned' } });
@@ -69,11 +79,30 @@ export function decide(command: VmCommand, state: VmState): VmEvent[] {
         // Nothing runs for this VM here: a delete is complete at once, anything else cannot be done.
         const location = state.status === 'failed' ? state.location : command.location;
         return command.operation === 'delete'
-          ? [{ type: 'VmDeleted', data: { ...location, reason: state.status === 'failed' ? 'deleted after failed provisioning' : 'never provisioned' } }]
-          : [{ type: 'VmOperationFailed', data: { ...location, operation: command.operation, reason: `VM is ${state.status === 'failed' ? 'failed' : 'not provisioned'} on this executor` } }];
+          ? [
+              {
+                type: 'VmDeleted',
+                data: { ...location, reason: state.status === 'failed' ? 'deleted after failed provisioning' : 'never provisioned' },
+              },
+            ]
+          : [
+              {
+                type: 'VmOperationFailed',
+                data: {
+                  ...location,
+                  operation: command.operation,
+                  reason: `VM is ${state.status === 'failed' ? 'failed' : 'not provisioned'} on this executor`,
+                },
+              },
+            ];
       }
       if (state.pending?.requestId === command.requestId) return [];
-      return [{ type: 'OperationRequested', data: { ...state.location, operation: command.operation, force: command.force, requestId: command.requestId } }];
+      return [
+        {
+          type: 'OperationRequested',
+          data: { ...state.location, operation: command.operation, force: command.force, requestId: command.requestId },
+        },
+      ];
     }
     case 'MarkStopped':
       if (state.status !== 'running' && state.status !== 'stopped') return [];
@@ -87,17 +116,29 @@ export function decide(command: VmCommand, state: VmState): VmEvent[] {
       return [{ type: 'VmOperationFailed', data: { ...state.location, operation: command.operation, reason: command.reason } }];
     case 'StartMigration': {
       const ref = { migrationId: command.migrationId, migrationAttempt: command.attempt };
-      if (state.status === 'running' && state.migration?.migrationId === command.migrationId && state.migration.attempt === command.attempt) return [];
+      if (state.status === 'running' && state.migration?.migrationId === command.migrationId && state.migration.attempt === command.attempt)
+        return [];
       if (state.status === 'unknown') throw new IllegalStateError('StartMigration: the executor has no record of this VM');
-      const refuse = (reason: string): VmEvent[] => [{ type: 'VmMigrationFailed', data: { ...state.location, ...ref, reason, cause: 'error' } }];
+      const refuse = (reason: string): VmEvent[] => [
+        { type: 'VmMigrationFailed', data: { ...state.location, ...ref, reason, cause: 'error' } },
+      ];
       if (state.status !== 'running') return refuse(`the VM is ${state.status} here, not running`);
       if (state.migration) return refuse(`the VM is already migrating (migration ${state.migration.migrationId})`);
-      if (state.location.hostId !== command.sourceHostId) return refuse(`the VM runs on ${state.location.hostId}, not on ${command.sourceHostId}`);
+      if (state.location.hostId !== command.sourceHostId)
+        return refuse(`the VM runs on ${state.location.hostId}, not on ${command.sourceHostId}`);
       if (state.pending) return refuse(`a ${state.pending.operation} is pending`);
-      return [{
-        type: 'VmMigrationStarted',
-        data: { ...state.location, ...ref, destinationHostId: command.destination.hostId, destinationUri: command.destination.uri, plan: command.plan },
-      }];
+      return [
+        {
+          type: 'VmMigrationStarted',
+          data: {
+            ...state.location,
+            ...ref,
+            destinationHostId: command.destination.hostId,
+            destinationUri: command.destination.uri,
+            plan: command.plan,
+          },
+        },
+      ];
     }
     case 'RecordMigrationProgress': {
       const m = activeMigration(state, command.migrationId);
@@ -112,13 +153,19 @@ export function decide(command: VmCommand, state: VmState): VmEvent[] {
     case 'CompleteMigration': {
       const m = activeMigration(state, command.migrationId);
       if (!m || state.status !== 'running') return [];
-      return [{
-        type: 'VmMigrated',
-        data: {
-          ...m.ref, hostId: m.work.destination.hostId, hypervisorUri: m.work.destination.uri,
-          fromHostId: state.location.hostId, fromHypervisorUri: state.location.hypervisorUri, confirmedBy: command.confirmedBy,
+      return [
+        {
+          type: 'VmMigrated',
+          data: {
+            ...m.ref,
+            hostId: m.work.destination.hostId,
+            hypervisorUri: m.work.destination.uri,
+            fromHostId: state.location.hostId,
+            fromHypervisorUri: state.location.hypervisorUri,
+            confirmedBy: command.confirmedBy,
+          },
         },
-      }];
+      ];
     }
     case 'FailMigration': {
       const m = activeMigration(state, command.migrationId);
@@ -128,13 +175,17 @@ export function decide(command: VmCommand, state: VmState): VmEvent[] {
     case 'PauseMigration': {
       const m = activeMigration(state, command.migrationId);
       if (!m || m.work.postCopyPaused !== null) return [];
-      return [{ type: 'VmMigrationPostCopyPaused', data: { ...m.ref, destinationHostId: m.work.destination.hostId, detail: command.detail } }];
+      return [
+        { type: 'VmMigrationPostCopyPaused', data: { ...m.ref, destinationHostId: m.work.destination.hostId, detail: command.detail } },
+      ];
     }
     case 'ReportDrift':
-      return [{
-        type: 'DomainDrift',
-        data: { ...locationOf(state, 'ReportDrift'), expected: command.expected, actual: command.actual, action: command.action },
-      }];
+      return [
+        {
+          type: 'DomainDrift',
+          data: { ...locationOf(state, 'ReportDrift'), expected: command.expected, actual: command.actual, action: command.action },
+        },
+      ];
     default:
       return assertNever(command);
   }

@@ -55,8 +55,12 @@ export function evolve(state: VmState, event: VmEvent): VmState {
   switch (event.type) {
     case 'VmProvisioning':
       return {
-        status: 'provisioning', step: 'requested', location: locationOf(event.data), request: event.data.request,
-        deadline: event.data.registrationDeadline, pending: null,
+        status: 'provisioning',
+        step: 'requested',
+        location: locationOf(event.data),
+        request: event.data.request,
+        deadline: event.data.registrationDeadline,
+        pending: null,
         domain: { name: event.data.domainName, uuid: event.data.domainUuid },
       };
     case 'VolumesCreated':
@@ -81,12 +85,19 @@ export function evolve(state: VmState, event: VmEvent): VmState {
     }
     case 'VmStopped':
       return state.status === 'running' || state.status === 'stopped'
-        ? { status: 'stopped', location: state.location, request: state.request, pending: state.pending?.operation === 'stop' ? null : state.pending }
+        ? {
+            status: 'stopped',
+            location: state.location,
+            request: state.request,
+            pending: state.pending?.operation === 'stop' ? null : state.pending,
+          }
         : state;
     case 'VmDeleted':
       return { status: 'deleted', location: locationOf(event.data) };
     case 'VmOperationFailed':
-      return state.status === 'running' || state.status === 'stopped' || state.status === 'provisioning' ? { ...state, pending: null } : state;
+      return state.status === 'running' || state.status === 'stopped' || state.status === 'provisioning'
+        ? { ...state, pending: null }
+        : state;
     case 'DomainDrift':
     case 'VmMigrationProgress':
       return state;
@@ -96,15 +107,24 @@ export function evolve(state: VmState, event: VmEvent): VmState {
       return {
         ...state,
         migration: {
-          migrationId: d.migrationId, attempt: d.migrationAttempt, destination: { hostId: d.destinationHostId, uri: d.destinationUri },
-          plan: d.plan, startedAt: '', cancel: null, postCopyPaused: null,
+          migrationId: d.migrationId,
+          attempt: d.migrationAttempt,
+          destination: { hostId: d.destinationHostId, uri: d.destinationUri },
+          plan: d.plan,
+          startedAt: '',
+          cancel: null,
+          postCopyPaused: null,
         },
       };
     }
     case 'VmMigrationCancelRequested':
-      return state.status === 'running' && state.migration ? { ...state, migration: { ...state.migration, cancel: event.data.reason } } : state;
+      return state.status === 'running' && state.migration
+        ? { ...state, migration: { ...state.migration, cancel: event.data.reason } }
+        : state;
     case 'VmMigrationPostCopyPaused':
-      return state.status === 'running' && state.migration ? { ...state, migration: { ...state.migration, postCopyPaused: event.data.detail } } : state;
+      return state.status === 'running' && state.migration
+        ? { ...state, migration: { ...state.migration, postCopyPaused: event.data.detail } }
+        : state;
     case 'VmMigrated': {
       if (state.status !== 'running') return state;
       const { migration: _done, ...rest } = state;

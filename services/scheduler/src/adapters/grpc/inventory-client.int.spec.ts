@@ -19,7 +19,19 @@ function decide(r: pb.ClaimResourcesRequest): number {
 }
 
 const claimFor = (vmId: string): ClaimRequest => {
-  const claim: Claim = { vmId, hostId: 'h1', vcpus: 1, memoryBytes: 1024, pinnedCpus: [], numaCells: [], hugepages: [], devices: [], vfs: [], volumes: [], affinityGroups: [] };
+  const claim: Claim = {
+    vmId,
+    hostId: 'h1',
+    vcpus: 1,
+    memoryBytes: 1024,
+    pinnedCpus: [],
+    numaCells: [],
+    hugepages: [],
+    devices: [],
+    vfs: [],
+    volumes: [],
+    affinityGroups: [],
+  };
   return { commandId: `c-${vmId}`, vmId, hostId: 'h1', expectedGeneration: 4, claim, explanation: '{}', alternates: [] };
 };
 
@@ -69,7 +81,8 @@ describe('GrpcInventory claims', () => {
     return calls;
   };
 
-  const outcomes = (inv: GrpcInventory) => Promise.all(['vm-ok', 'vm-stale', 'vm-gone', 'vm-full'].map((vmId) => inv.claim(claimFor(vmId))));
+  const outcomes = (inv: GrpcInventory) =>
+    Promise.all(['vm-ok', 'vm-stale', 'vm-gone', 'vm-full'].map((vmId) => inv.claim(claimFor(vmId))));
   const expected = [
     { kind: 'claimed', generation: 5 },
     { kind: 'generation-moved', detail: expect.any(String) },

@@ -21,9 +21,17 @@ export function toProtoClaim(c: Claim): inventoryV1.Claim {
     vcpus: c.vcpus,
     memoryBytes: c.memoryBytes,
     pinnedCpus: [...c.pinnedCpus],
-    numaCells: c.numaCells.map((n) => ({ guestCell: n.guestCell, hostNode: n.hostNode, cpus: [...n.cpus], memoryBytes: n.memoryBytes, vcpus: n.vcpus ?? 0 })),
+    numaCells: c.numaCells.map((n) => ({
+      guestCell: n.guestCell,
+      hostNode: n.hostNode,
+      cpus: [...n.cpus],
+      memoryBytes: n.memoryBytes,
+      vcpus: n.vcpus ?? 0,
+    })),
     hugepages: c.hugepages.map((h) => ({ numaNode: h.numaNode, pageSizeBytes: h.pageSizeBytes, count: h.count })),
-    devices: c.devices.map((d) => (d.numaNode === undefined ? { type: d.type, address: d.address } : { type: d.type, address: d.address, numaNode: d.numaNode })),
+    devices: c.devices.map((d) =>
+      d.numaNode === undefined ? { type: d.type, address: d.address } : { type: d.type, address: d.address, numaNode: d.numaNode },
+    ),
     vfs: c.vfs.map((v) => ({ nic: v.nic, count: v.count })),
     volumes: c.volumes.map((v) => ({ diskIndex: v.diskIndex, pool: v.pool, sizeBytes: v.sizeBytes })),
     affinityGroups: [...c.affinityGroups],
@@ -80,7 +88,10 @@ export class GrpcInventory implements InventoryPort {
       if (status !== inventoryV1.VmStatus.VM_STATUS_REQUESTED) return { kind: 'vm-not-pending', detail: answer.details };
       return { kind: 'no-longer-fits', detail: answer.details };
     }
-    throw Object.assign(new Error(`claim of ${req.vmId} on ${req.hostId}: ${GrpcStatus[answer.code]}: ${answer.details}`), { code: answer.code, details: answer.details });
+    throw Object.assign(new Error(`claim of ${req.vmId} on ${req.hostId}: ${GrpcStatus[answer.code]}: ${answer.details}`), {
+      code: answer.code,
+      details: answer.details,
+    });
   }
 
   private async sendClaims(batch: readonly inventoryV1.ClaimResourcesRequest[]): Promise<ClaimAnswer[]> {
@@ -93,14 +104,16 @@ export class GrpcInventory implements InventoryPort {
         this.batchUnsupported = true;
       }
     }
-    return Promise.all(batch.map(async (c): Promise<ClaimAnswer> => {
-      try {
-        return { code: GrpcStatus.OK, details: '', generation: (await callUnary(this.client, 'claimResources', c)).generation };
-      } catch (e) {
-        if (isServiceError(e) && CLAIM_OUTCOME_CODES.has(e.code)) return { code: e.code, details: e.details, generation: 0 };
-        throw e;
-      }
-    }));
+    return Promise.all(
+      batch.map(async (c): Promise<ClaimAnswer> => {
+        try {
+          return { code: GrpcStatus.OK, details: '', generation: (await callUnary(this.client, 'claimResources', c)).generation };
+        } catch (e) {
+          if (isServiceError(e) && CLAIM_OUTCOME_CODES.has(e.code)) return { code: e.code, details: e.details, generation: 0 };
+          throw e;
+        }
+      }),
+    );
   }
 
   async reportPlacementFailed(req: PlacementFailedReport): Promise<'recorded' | 'vm-not-pending'> {
@@ -110,7 +123,9 @@ export class GrpcInventory implements InventoryPort {
         vmId: req.vmId,
         reason: req.reason,
         explanationJson: req.explanation,
-        ...(req.viewPosition !== undefined ? { viewTransactionId: req.viewPosition.transactionId, viewPosition: req.viewPosition.position } : {}),
+        ...(req.viewPosition !== undefined
+          ? { viewTransactionId: req.viewPosition.transactionId, viewPosition: req.viewPosition.position }
+          : {}),
       });
       return 'recorded';
     } catch (e) {

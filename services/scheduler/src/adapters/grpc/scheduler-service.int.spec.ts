@@ -24,10 +24,19 @@ describe('SchedulerService over gRPC', () => {
     engine.upsert(hostSnapshot({ hostId: 'big', cpus: 16, memoryBytes: 64 * GiB }, 3));
     engine.upsert(hostSnapshot({ hostId: 'small', cpus: 4, memoryBytes: 8 * GiB }, 1));
     engine.upsert(hostSnapshot({ hostId: 'down', state: 'maintenance' }, 1));
-    decisions.record({ vmId: 'vm-local', outcome: 'placed', hostId: 'big', explanation: '{"summary":"vm-local goes to big"}', attempts: 1, decidedAt: '' });
+    decisions.record({
+      vmId: 'vm-local',
+      outcome: 'placed',
+      hostId: 'big',
+      explanation: '{"summary":"vm-local goes to big"}',
+      attempts: 1,
+      decidedAt: '',
+    });
     const inventory = {
       lastDecision: async (vmId: string) =>
-        vmId === 'vm-elsewhere' ? { vmId, outcome: 'failed' as const, explanation: '{"summary":"0/3 hosts can take vm-elsewhere"}' } : undefined,
+        vmId === 'vm-elsewhere'
+          ? { vmId, outcome: 'failed' as const, explanation: '{"summary":"0/3 hosts can take vm-elsewhere"}' }
+          : undefined,
     };
     server = createGrpcServer({
       serviceName: 'scheduler',
@@ -55,7 +64,11 @@ describe('SchedulerService over gRPC', () => {
   });
 
   it('Score explains a VM that fits nowhere, per filter', async () => {
-    const res = await callUnary(client, 'score', { vm: spec({ vmId: 'vm-7', name: 'vm-7', memoryBytes: 100 * GiB }), excludedHosts: ['small'], limit: 5 });
+    const res = await callUnary(client, 'score', {
+      vm: spec({ vmId: 'vm-7', name: 'vm-7', memoryBytes: 100 * GiB }),
+      excludedHosts: ['small'],
+      limit: 5,
+    });
     expect(res.fits).toBe(false);
     expect(res.summary).toMatch(/^0\/3 hosts can take vm-7: /);
     expect(res.summary).toContain('lack memory (needs 100 GiB; the best has 64 GiB free)');
@@ -65,7 +78,10 @@ describe('SchedulerService over gRPC', () => {
   it('WhatIf counts how many more VMs of the spec fit, per host', async () => {
     const res = await callUnary(client, 'whatIf', { vm: spec(), hostIds: [] });
     // big: min(16/2, 64/4) = 8; small: min(4/2, 8/4) = 2.
-    expect(res.hosts.map((h) => [h.hostId, h.count])).toEqual([['big', 8], ['small', 2]]);
+    expect(res.hosts.map((h) => [h.hostId, h.count])).toEqual([
+      ['big', 8],
+      ['small', 2],
+    ]);
     expect(res.total).toBe(10);
     const only = await callUnary(client, 'whatIf', { vm: spec(), hostIds: ['small'] });
     expect(only.total).toBe(2);
@@ -73,9 +89,18 @@ describe('SchedulerService over gRPC', () => {
 
   it('Explain answers from recent decisions, then from inventory, else NOT_FOUND', async () => {
     const local = await callUnary(client, 'explain', { vmId: 'vm-local' });
-    expect(local).toMatchObject({ outcome: pb.DecisionOutcome.DECISION_OUTCOME_PLACED, hostId: 'big', summary: 'vm-local goes to big', source: 'scheduler' });
+    expect(local).toMatchObject({
+      outcome: pb.DecisionOutcome.DECISION_OUTCOME_PLACED,
+      hostId: 'big',
+      summary: 'vm-local goes to big',
+      source: 'scheduler',
+    });
     const remote = await callUnary(client, 'explain', { vmId: 'vm-elsewhere' });
-    expect(remote).toMatchObject({ outcome: pb.DecisionOutcome.DECISION_OUTCOME_FAILED, summary: '0/3 hosts can take vm-elsewhere', source: 'inventory' });
+    expect(remote).toMatchObject({
+      outcome: pb.DecisionOutcome.DECISION_OUTCOME_FAILED,
+      summary: '0/3 hosts can take vm-elsewhere',
+      source: 'inventory',
+    });
     await expect(callUnary(client, 'explain', { vmId: 'vm-unknown' })).rejects.toMatchObject({ code: GrpcStatus.NOT_FOUND });
   });
 

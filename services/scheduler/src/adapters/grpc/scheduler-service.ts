@@ -14,11 +14,20 @@ export function schedulerService(deps: QueryDeps): ServiceRegistration {
       new Violations().check(req.limit >= 0 && req.limit <= 1000, 'limit', 'must be between 0 and 1000').throwIfAny();
       const vm = fromProtoVmSpec(req.vm);
       const { decision, hostsConsidered } = score(deps, vm, req.excludedHosts, req.limit || DEFAULT_LIMIT);
-      const rejections = deps.engine.rejections(vm, req.explain?.hosts ?? [], req.excludedHosts).map((r) => ({ ...r, reasons: [...r.reasons] }));
+      const rejections = deps.engine
+        .rejections(vm, req.explain?.hosts ?? [], req.excludedHosts)
+        .map((r) => ({ ...r, reasons: [...r.reasons] }));
       const missing = req.explain?.missing ? deps.engine.missing(vm, req.excludedHosts) : undefined;
       const explained = { rejections, missingSummary: missing?.summary ?? '', missingJson: missing ? toJson(missing.detail) : '' };
       if (decision.kind === 'failed') {
-        return { fits: false, summary: decision.summary, hosts: [], explanationJson: toJson(decision.detail), hostsConsidered, ...explained };
+        return {
+          fits: false,
+          summary: decision.summary,
+          hosts: [],
+          explanationJson: toJson(decision.detail),
+          hostsConsidered,
+          ...explained,
+        };
       }
       const hosts = [decision.chosen, ...decision.alternates].map((c) => ({
         hostId: c.hostId,

@@ -73,14 +73,18 @@ export function fromProtoVmSpec(m: pb.VmSpec | undefined): VmSpec {
       return net === undefined ? { sriov: n.sriov } : { sriov: n.sriov, network: net };
     }),
     numaNodes: m.numaNodes.map((n) =>
-      n.pinnedHostNode === undefined ? { vcpus: n.vcpus, memoryBytes: n.memoryBytes } : { vcpus: n.vcpus, memoryBytes: n.memoryBytes, pinnedHostNode: n.pinnedHostNode },
+      n.pinnedHostNode === undefined
+        ? { vcpus: n.vcpus, memoryBytes: n.memoryBytes }
+        : { vcpus: n.vcpus, memoryBytes: n.memoryBytes, pinnedHostNode: n.pinnedHostNode },
     ),
     cpuPolicy: m.cpuPolicy === pb.CpuPolicy.CPU_POLICY_DEDICATED ? 'dedicated' : 'shared',
     ...(m.hugepageSizeBytes > 0 && { hugepageSizeBytes: m.hugepageSizeBytes }),
     passthroughCpu: m.passthroughCpu,
     ...(m.cpuModel !== '' && { cpuModel: m.cpuModel }),
     highPerformance: m.highPerformance,
-    ...(m.topology !== undefined && { topology: { sockets: m.topology.sockets, coresPerSocket: m.topology.coresPerSocket, threadsPerCore: m.topology.threadsPerCore } }),
+    ...(m.topology !== undefined && {
+      topology: { sockets: m.topology.sockets, coresPerSocket: m.topology.coresPerSocket, threadsPerCore: m.topology.threadsPerCore },
+    }),
     slaTier: SLA[m.slaTier] ?? 'silver',
     priority: m.priority,
     tags: [...m.tags],

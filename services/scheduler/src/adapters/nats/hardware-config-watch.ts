@@ -19,7 +19,11 @@ export function parseCostConfig(json: unknown): CostConfig | string {
   return { costFunctions: c.costFunctions, profiles: c.profiles };
 }
 
-export async function watchHardwareConfig(kv: KV, onChange: (config: CostConfig) => void, logger: Logger): Promise<{ stop(): Promise<void> }> {
+export async function watchHardwareConfig(
+  kv: KV,
+  onChange: (config: CostConfig) => void,
+  logger: Logger,
+): Promise<{ stop(): Promise<void> }> {
   const it = await kv.watch({ key: ACTIVE_KEY });
   const done = (async () => {
     for await (const e of it) {
@@ -37,7 +41,10 @@ export async function watchHardwareConfig(kv: KV, onChange: (config: CostConfig)
         logger.warn({ reason: parsed, revision: e.revision }, 'ignoring malformed hardware config; keeping the previous one');
         continue;
       }
-      logger.info({ costFunctions: Object.keys(parsed.costFunctions).length, profiles: Object.keys(parsed.profiles).length }, 'hardware config loaded');
+      logger.info(
+        { costFunctions: Object.keys(parsed.costFunctions).length, profiles: Object.keys(parsed.profiles).length },
+        'hardware config loaded',
+      );
       onChange(parsed);
     }
   })();

@@ -5,7 +5,11 @@ import type { NatsConnection } from '@nats-io/transport-node';
 import type { EventEnvelope } from '@berth/contracts';
 import type { VmSpec } from '@berth/fit';
 
-export async function eventually<T>(probe: () => T | undefined | false | Promise<T | undefined | false>, what: string, timeoutMillis = 20_000): Promise<T> {
+export async function eventually<T>(
+  probe: () => T | undefined | false | Promise<T | undefined | false>,
+  what: string,
+  timeoutMillis = 20_000,
+): Promise<T> {
   const until = Date.now() + timeoutMillis;
   for (;;) {
     const v = await probe();

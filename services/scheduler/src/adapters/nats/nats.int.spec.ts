@@ -73,7 +73,19 @@ describe.skipIf(!(await infraAvailable('nats')))('scheduler over real NATS', () 
     await watch.ready;
     await eventually(() => engine.get('s1')?.generation === 3, 's1 at generation 3');
     // This replica's claim, applied locally (generation 4) before the bucket has it.
-    const claim = { vmId: 'mine', hostId: 's1', vcpus: 2, memoryBytes: GiB, pinnedCpus: [], numaCells: [], hugepages: [], devices: [], vfs: [], volumes: [], affinityGroups: [] };
+    const claim = {
+      vmId: 'mine',
+      hostId: 's1',
+      vcpus: 2,
+      memoryBytes: GiB,
+      pinnedCpus: [],
+      numaCells: [],
+      hugepages: [],
+      devices: [],
+      vfs: [],
+      volumes: [],
+      affinityGroups: [],
+    };
     engine.applyClaim(claim);
     // Generations 4 and 2 in the bucket are not applied (marked here by a capacity the view must not take);
     // generation 5 is, and a malformed value is still only skipped.
@@ -91,7 +103,10 @@ describe.skipIf(!(await infraAvailable('nats')))('scheduler over real NATS', () 
   });
 
   it('consumes VmRequested: claims on the best host, takes the next alternate after a rejection, terms poison', async () => {
-    const hosts = [hostSnapshot({ hostId: 'c1', cpus: 4, memoryBytes: 8 * GiB }, 1), hostSnapshot({ hostId: 'c2', cpus: 64, memoryBytes: 256 * GiB }, 1)];
+    const hosts = [
+      hostSnapshot({ hostId: 'c1', cpus: 4, memoryBytes: 8 * GiB }, 1),
+      hostSnapshot({ hostId: 'c2', cpus: 64, memoryBytes: 256 * GiB }, 1),
+    ];
     for (const h of hosts) await put(h);
     const engine = new ScoringEngine(EMPTY_COST_CONFIG, policyTable('pack', {}));
     const watch = await startWatch(engine);
@@ -135,11 +150,17 @@ describe.skipIf(!(await infraAvailable('nats')))('scheduler over real NATS', () 
 
     await eventually(() => inventory.failures.length === 1, 'placement failure of vm-huge');
     expect(inventory.claims.map((c) => `${c.vmId}@${c.hostId}:${c.expectedGeneration}`)).toEqual(['vm-small@c2:1', 'vm-small@c1:1']);
-    expect(inventory.failures[0]).toMatchObject({ vmId: 'vm-huge', reason: expect.stringContaining('0/2 hosts can take vm-huge') as string });
+    expect(inventory.failures[0]).toMatchObject({
+      vmId: 'vm-huge',
+      reason: expect.stringContaining('0/2 hosts can take vm-huge') as string,
+    });
     expect(deps.decisions.get('vm-small')).toMatchObject({ outcome: 'placed', hostId: 'c1', attempts: 2 });
     const jsm = await jetstreamManager(nc);
     const dead = await eventually(
-      () => jsm.streams.getMessage(`${prefix.toUpperCase()}_BERTH_DLQ`, { last_by_subj: `${prefix}.berth.dlq.scheduler-vm-requested` }).catch(() => undefined),
+      () =>
+        jsm.streams
+          .getMessage(`${prefix.toUpperCase()}_BERTH_DLQ`, { last_by_subj: `${prefix}.berth.dlq.scheduler-vm-requested` })
+          .catch(() => undefined),
       'the poison message in the dead-letter stream',
     );
     expect(dead?.string()).toBe('{"not": "an envelope"');

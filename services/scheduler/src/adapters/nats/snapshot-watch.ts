@@ -44,7 +44,13 @@ function decode(e: { value: Uint8Array; json<T>(): T }): HostSnapshot | string {
 }
 
 const GENERATION_KEY = Buffer.from('"generation":');
-const [OPEN_BRACE, COMMA, ZERO, NINE, CLOSE_BRACE] = ['{', ',', '0', '9', '}'].map((c) => c.charCodeAt(0)) as [number, number, number, number, number];
+const [OPEN_BRACE, COMMA, ZERO, NINE, CLOSE_BRACE] = ['{', ',', '0', '9', '}'].map((c) => c.charCodeAt(0)) as [
+  number,
+  number,
+  number,
+  number,
+  number,
+];
 
 /**
  * The generation of a snapshot read without parsing it, or undefined when that cannot be done with
@@ -85,7 +91,12 @@ export function isStale(view: SnapshotView, key: string, value: Uint8Array): boo
 }
 
 /** One entry of the bucket into the view: a put (unless stale or malformed) or a removal. */
-export function applyEntry(view: SnapshotView, e: Pick<KvWatchEntry, 'operation' | 'key' | 'value' | 'json'>, logger: Logger, position?: ViewPosition): void {
+export function applyEntry(
+  view: SnapshotView,
+  e: Pick<KvWatchEntry, 'operation' | 'key' | 'value' | 'json'>,
+  logger: Logger,
+  position?: ViewPosition,
+): void {
   if (e.key.startsWith('_')) {
     if (e.key !== POSITION_KEY || e.operation !== 'PUT') return;
     let p: unknown;

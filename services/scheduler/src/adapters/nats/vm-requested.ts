@@ -21,7 +21,12 @@ export function parseVmRequested(env: EventEnvelope): PlacementRequest | string 
   const excluded = d.excludedHosts ?? [];
   if (!Array.isArray(excluded) || !excluded.every((h) => typeof h === 'string')) return 'data.excludedHosts: must be strings';
   const logPosition = env.transactionId === undefined ? undefined : { transactionId: env.transactionId, position: env.globalPosition };
-  return { requestId: env.id, vm: { ...(spec as VmSpec), vmId: d.vmId }, excludedHosts: excluded, ...(logPosition && isLogPosition(logPosition) ? { logPosition } : {}) };
+  return {
+    requestId: env.id,
+    vm: { ...(spec as VmSpec), vmId: d.vmId },
+    excludedHosts: excluded,
+    ...(logPosition && isLogPosition(logPosition) ? { logPosition } : {}),
+  };
 }
 
 export interface VmRequestedHandlerOptions {

@@ -7,8 +7,25 @@
  * decides: that is the default cost function.
  */
 import { fits, type Claim, type HostSnapshot, type VmSpec } from '@berth/fit';
-import { HostView, explainFailure, formatExplanation, schedule, whatIf, type Candidate as Scored, type CostConfig, type PlacementPolicy } from '@berth/scoring';
-import type { Candidate, Decision, DecideOptions, HostRejection, PlacementEngine, SnapshotView, WhatIfResult } from '../../application/ports.ts';
+import {
+  HostView,
+  explainFailure,
+  formatExplanation,
+  schedule,
+  whatIf,
+  type Candidate as Scored,
+  type CostConfig,
+  type PlacementPolicy,
+} from '@berth/scoring';
+import type {
+  Candidate,
+  Decision,
+  DecideOptions,
+  HostRejection,
+  PlacementEngine,
+  SnapshotView,
+  WhatIfResult,
+} from '../../application/ports.ts';
 
 export const EMPTY_COST_CONFIG: CostConfig = { costFunctions: {}, profiles: {} };
 
@@ -66,12 +83,16 @@ export class ScoringEngine implements PlacementEngine, SnapshotView {
     for (const hostId of hostIds) {
       const snap = this.view.get(hostId);
       if (snap === undefined) {
-        out.push({ hostId, hostName: hostId, reasons: [{ filter: 'unknown', detail: 'no such host in the scheduler\'s view' }] });
+        out.push({ hostId, hostName: hostId, reasons: [{ filter: 'unknown', detail: "no such host in the scheduler's view" }] });
         continue;
       }
       const hostName = snap.capacity.name;
       if (excluded.has(hostId)) {
-        out.push({ hostId, hostName, reasons: [{ filter: 'excluded', detail: 'excluded for this request (the source, or a destination that already failed)' }] });
+        out.push({
+          hostId,
+          hostName,
+          reasons: [{ filter: 'excluded', detail: 'excluded for this request (the source, or a destination that already failed)' }],
+        });
         continue;
       }
       const r = fits(snap, vm);

@@ -55,7 +55,13 @@ describe('ScoringEngine', () => {
     engine.upsert(hostSnapshot({ hostId: 'a', name: 'alpha', cpus: 8, memoryBytes: 64 * GiB }));
     engine.upsert(hostSnapshot({ hostId: 'b', name: 'beta', cpus: 4, memoryBytes: 64 * GiB }));
     const vm = vmSpec({ vmId: '', vcpus: 2, memoryBytes: GiB });
-    expect(engine.whatIf(vm)).toEqual({ total: 6, perHost: [{ hostId: 'a', hostName: 'alpha', count: 4 }, { hostId: 'b', hostName: 'beta', count: 2 }] });
+    expect(engine.whatIf(vm)).toEqual({
+      total: 6,
+      perHost: [
+        { hostId: 'a', hostName: 'alpha', count: 4 },
+        { hostId: 'b', hostName: 'beta', count: 2 },
+      ],
+    });
     expect(engine.whatIf(vm, ['b', 'unknown']).total).toBe(2);
   });
 

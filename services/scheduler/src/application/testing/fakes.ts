@@ -62,7 +62,19 @@ export function vm(id: string, vcpus: number): VmSpec {
 }
 
 export function claimOf(vmId: string, hostId: string, vcpus: number): Claim {
-  return { vmId, hostId, vcpus, memoryBytes: 0, pinnedCpus: [], numaCells: [], hugepages: [], devices: [], vfs: [], volumes: [], affinityGroups: [] };
+  return {
+    vmId,
+    hostId,
+    vcpus,
+    memoryBytes: 0,
+    pinnedCpus: [],
+    numaCells: [],
+    hugepages: [],
+    devices: [],
+    vfs: [],
+    volumes: [],
+    affinityGroups: [],
+  };
 }
 
 const free = (h: HostSnapshot): number => h.capacity.cpus - h.claims.reduce((s, c) => s + c.vcpus, 0);
@@ -96,7 +108,8 @@ export class FakeEngine implements PlacementEngine {
     const hosts = [...this.view.hosts.values()];
     const ranked = rankAll(spec, hosts, opts.excludedHosts);
     const [chosen, ...rest] = ranked;
-    if (chosen === undefined) return { kind: 'failed', summary: `0/${hosts.length} hosts can take ${spec.name}`, detail: { vcpus: hosts.length } };
+    if (chosen === undefined)
+      return { kind: 'failed', summary: `0/${hosts.length} hosts can take ${spec.name}`, detail: { vcpus: hosts.length } };
     return { kind: 'placed', chosen, alternates: rest.slice(0, opts.alternates), summary: `placed ${spec.name} on ${chosen.hostName}` };
   }
 
@@ -105,7 +118,9 @@ export class FakeEngine implements PlacementEngine {
       const h = this.view.hosts.get(hostId);
       if (h === undefined) return [{ hostId, hostName: hostId, reasons: [{ filter: 'unknown', detail: 'no such host' }] }];
       if (excluded.includes(hostId)) return [{ hostId, hostName: h.capacity.name, reasons: [{ filter: 'excluded', detail: 'excluded' }] }];
-      return free(h) >= spec.vcpus ? [] : [{ hostId, hostName: h.capacity.name, reasons: [{ filter: 'vcpus', detail: `${free(h)} free` }] }];
+      return free(h) >= spec.vcpus
+        ? []
+        : [{ hostId, hostName: h.capacity.name, reasons: [{ filter: 'vcpus', detail: `${free(h)} free` }] }];
     });
   }
 
@@ -115,7 +130,11 @@ export class FakeEngine implements PlacementEngine {
   }
 
   whatIf(spec: VmSpec): WhatIfResult {
-    const perHost = [...this.view.hosts.values()].map((h) => ({ hostId: h.capacity.hostId, hostName: h.capacity.name, count: Math.floor(free(h) / spec.vcpus) }));
+    const perHost = [...this.view.hosts.values()].map((h) => ({
+      hostId: h.capacity.hostId,
+      hostName: h.capacity.name,
+      count: Math.floor(free(h) / spec.vcpus),
+    }));
     return { total: perHost.reduce((s, p) => s + p.count, 0), perHost };
   }
 }

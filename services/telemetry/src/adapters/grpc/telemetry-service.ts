@@ -22,7 +22,12 @@ const required = (value: string, field: string): string => {
 };
 
 const toWire = (s: PolicySetApplied): telemetryV1.PolicySet => ({
-  scope: s.scope, version: s.version, digest: s.digest, files: s.files.map((f) => ({ name: f.name, text: f.text })), appliedAt: s.appliedAt, source: s.source,
+  scope: s.scope,
+  version: s.version,
+  digest: s.digest,
+  files: s.files.map((f) => ({ name: f.name, text: f.text })),
+  appliedAt: s.appliedAt,
+  source: s.source,
 });
 
 /** Thin transport: decode, call the application, encode. */
@@ -31,13 +36,16 @@ export function telemetryService<S>(d: TelemetryServiceDeps<S>): ServiceRegistra
     applyPolicy: unary(async (req: telemetryV1.ApplyPolicyRequest): Promise<telemetryV1.ApplyPolicyResponse> => {
       const commandId = required(req.meta?.commandId ?? '', 'meta.command_id');
       const scope = required(req.scope, 'scope');
-      const set = await d.policies.apply(scope, req.files.map((f) => ({ name: f.name, text: f.text })), { commandId });
+      const set = await d.policies.apply(
+        scope,
+        req.files.map((f) => ({ name: f.name, text: f.text })),
+        { commandId },
+      );
       return { policy: toWire(set) };
     }),
     showPolicy: unary(async (req: telemetryV1.ShowPolicyRequest): Promise<telemetryV1.ShowPolicyResponse> => {
-      const set = req.scope !== ''
-        ? d.policies.show(req.scope)
-        : d.policies.resolve(required(req.hostId, 'host_id'), d.resourcePool(req.hostId)).set;
+      const set =
+        req.scope !== '' ? d.policies.show(req.scope) : d.policies.resolve(required(req.hostId, 'host_id'), d.resourcePool(req.hostId)).set;
       return { policy: toWire(set), scopes: d.policies.scopes() };
     }),
     getHostTelemetry: unary(async (req: telemetryV1.GetHostTelemetryRequest): Promise<telemetryV1.GetHostTelemetryResponse> => {
@@ -46,18 +54,28 @@ export function telemetryService<S>(d: TelemetryServiceDeps<S>): ServiceRegistra
       if (!h) throw new NotFoundError('host samples', hostId);
       return {
         hostId,
-        json: JSON.stringify({ host: h.host, guests: Object.fromEntries(h.guests), capabilities: h.capabilities, usage: d.usage(hostId) ?? null }),
+        json: JSON.stringify({
+          host: h.host,
+          guests: Object.fromEntries(h.guests),
+          capabilities: h.capabilities,
+          usage: d.usage(hostId) ?? null,
+        }),
       };
     }),
     listDecisions: unary(async (req: telemetryV1.ListDecisionsRequest): Promise<telemetryV1.ListDecisionsResponse> => {
       const hostId = required(req.hostId, 'host_id');
-      if (req.limit < 0 || req.limit > 1000) throw new ValidationError({ field: 'limit', reason: `must be between 0 and 1000, got ${req.limit}` });
+      if (req.limit < 0 || req.limit > 1000)
+        throw new ValidationError({ field: 'limit', reason: `must be between 0 and 1000, got ${req.limit}` });
       const rows = await d.decisions(hostId, req.limit === 0 ? 20 : req.limit);
       return {
         decisions: rows.map((r) => {
           const data = r.data as { policy?: { scope?: string; version?: number }; at?: string };
           return {
-            decisionId: r.id, hostId, policyScope: data.policy?.scope ?? '', policyVersion: data.policy?.version ?? 0, at: data.at ?? r.occurredAt.toISOString(),
+            decisionId: r.id,
+            hostId,
+            policyScope: data.policy?.scope ?? '',
+            policyVersion: data.policy?.version ?? 0,
+            at: data.at ?? r.occurredAt.toISOString(),
             json: JSON.stringify(r.data),
           };
         }),
@@ -65,7 +83,12 @@ export function telemetryService<S>(d: TelemetryServiceDeps<S>): ServiceRegistra
     }),
     replayDecision: unary(async (req: telemetryV1.ReplayDecisionRequest): Promise<telemetryV1.ReplayDecisionResponse> => {
       const r = await d.replay(required(req.decisionId, 'decision_id'));
-      return { identical: r.identical, recordedJson: JSON.stringify(r.recorded), replayedJson: JSON.stringify(r.replayed), differences: [...r.differences] };
+      return {
+        identical: r.identical,
+        recordedJson: JSON.stringify(r.recorded),
+        replayedJson: JSON.stringify(r.replayed),
+        differences: [...r.differences],
+      };
     }),
   };
   return { definition: telemetryV1.TelemetryServiceService, implementation };

@@ -9,7 +9,11 @@ import type { HostDirectory, VmDirectory, VmSlaInfo } from '../../application/po
 import type { SlaTier } from '../../domain/sla/sla.ts';
 
 const specSchema = z.object({
-  spec: z.object({ slaTier: z.enum(['platinum', 'gold', 'silver', 'vapor']), priority: z.number().int(), memoryBytes: z.number().nonnegative() }),
+  spec: z.object({
+    slaTier: z.enum(['platinum', 'gold', 'silver', 'vapor']),
+    priority: z.number().int(),
+    memoryBytes: z.number().nonnegative(),
+  }),
 });
 
 export const VM_SPECS_DURABLE = 'telemetry-vm-specs';
@@ -26,12 +30,20 @@ export class VmSpecs implements VmDirectory {
   constructor(private readonly db: AnyKysely) {}
 
   static async migrate(db: AnyKysely): Promise<void> {
-    await sql`CREATE TABLE IF NOT EXISTS telemetry_vms (vm_id text PRIMARY KEY, sla_tier text NOT NULL, priority integer NOT NULL, memory_bytes bigint NOT NULL)`.execute(db);
+    await sql`CREATE TABLE IF NOT EXISTS telemetry_vms (vm_id text PRIMARY KEY, sla_tier text NOT NULL, priority integer NOT NULL, memory_bytes bigint NOT NULL)`.execute(
+      db,
+    );
   }
 
   async load(): Promise<void> {
-    const r = await sql<{ vm_id: string; sla_tier: SlaTier; priority: number; memory_bytes: string }>`SELECT vm_id, sla_tier, priority, memory_bytes FROM telemetry_vms`.execute(this.db);
-    for (const x of r.rows) this.vms.set(x.vm_id, { vmId: x.vm_id, tier: x.sla_tier, priority: x.priority, memoryBytes: Number(x.memory_bytes) });
+    const r = await sql<{
+      vm_id: string;
+      sla_tier: SlaTier;
+      priority: number;
+      memory_bytes: string;
+    }>`SELECT vm_id, sla_tier, priority, memory_bytes FROM telemetry_vms`.execute(this.db);
+    for (const x of r.rows)
+      this.vms.set(x.vm_id, { vmId: x.vm_id, tier: x.sla_tier, priority: x.priority, memoryBytes: Number(x.memory_bytes) });
   }
 
   get(vmId: string): VmSlaInfo | undefined {
@@ -41,7 +53,9 @@ export class VmSpecs implements VmDirectory {
   /** Also used by tests and demos that have no inventory. */
   async put(v: VmSlaInfo): Promise<void> {
     await sql`INSERT INTO telemetry_vms (vm_id, sla_tier, priority, memory_bytes) VALUES (${v.vmId}, ${v.tier}, ${v.priority}, ${v.memoryBytes})
-      ON CONFLICT (vm_id) DO UPDATE SET sla_tier = EXCLUDED.sla_tier, priority = EXCLUDED.priority, memory_bytes = EXCLUDED.memory_bytes`.execute(this.db);
+      ON CONFLICT (vm_id) DO UPDATE SET sla_tier = EXCLUDED.sla_tier, priority = EXCLUDED.priority, memory_bytes = EXCLUDED.memory_bytes`.execute(
+      this.db,
+    );
     this.vms.set(v.vmId, v);
   }
 
@@ -63,7 +77,12 @@ export class VmSpecs implements VmDirectory {
 
   async follow(nc: NatsConnection, prefix: string | undefined, logger: Logger): Promise<void> {
     this.consumer = await startConsumer({
-      nc, ...(prefix !== undefined ? { prefix } : {}), ...consumerDefinition(VM_SPECS_DURABLE), types: TYPES, handle: (env) => this.handle(env), logger,
+      nc,
+      ...(prefix !== undefined ? { prefix } : {}),
+      ...consumerDefinition(VM_SPECS_DURABLE),
+      types: TYPES,
+      handle: (env) => this.handle(env),
+      logger,
     });
   }
 

@@ -10,7 +10,13 @@ const sampleSchema = z.object({
   hostId: z.string().min(1),
   at: z.string(),
   capabilities: z.object({
-    hostMemory: z.boolean(), ksmStats: z.boolean(), ksmRun: z.boolean(), ksmTune: z.boolean(), cpuTune: z.boolean(), ioTune: z.boolean(), balloon: z.boolean(),
+    hostMemory: z.boolean(),
+    ksmStats: z.boolean(),
+    ksmRun: z.boolean(),
+    ksmTune: z.boolean(),
+    cpuTune: z.boolean(),
+    ioTune: z.boolean(),
+    balloon: z.boolean(),
   }),
   host: stats,
   guests: z.array(z.object({ vmId: z.string().min(1), stats })),
@@ -20,7 +26,10 @@ const sampleSchema = z.object({
  * Follows `berth.samples.*` (core NATS: samples are metrics, nothing is stored or acknowledged).
  * A malformed sample is counted and logged (once a minute at most) and dropped.
  */
-export function subscribeSamples(nc: NatsConnection, opts: { prefix?: string; logger: Logger; onSample: (s: telemetry.HostSampleMessage) => void }): { stop(): Promise<void>; readonly rejected: () => number } {
+export function subscribeSamples(
+  nc: NatsConnection,
+  opts: { prefix?: string; logger: Logger; onSample: (s: telemetry.HostSampleMessage) => void },
+): { stop(): Promise<void>; readonly rejected: () => number } {
   const sub: Subscription = nc.subscribe(subjectName(`${telemetry.SAMPLES_SUBJECT}.*`, opts.prefix));
   let rejected = 0;
   let lastWarn = 0;
@@ -36,7 +45,10 @@ export function subscribeSamples(nc: NatsConnection, opts: { prefix?: string; lo
         rejected++;
         if (Date.now() - lastWarn > 60_000) {
           lastWarn = Date.now();
-          opts.logger.warn({ subject: m.subject, issue: parsed.error.issues[0]?.message, path: parsed.error.issues[0]?.path.join('.') }, 'malformed sample dropped');
+          opts.logger.warn(
+            { subject: m.subject, issue: parsed.error.issues[0]?.message, path: parsed.error.issues[0]?.path.join('.') },
+            'malformed sample dropped',
+          );
         }
         continue;
       }

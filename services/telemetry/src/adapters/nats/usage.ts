@@ -13,9 +13,17 @@ export function usageOf(hostId: string, at: string, host: MomSample, guests: rea
   const sum = (k: string): number => guests.reduce((s, g) => s + (g[k] ?? 0), 0);
   const used = Math.max(0, total - free);
   return {
-    hostId, at, memoryTotalBytes: total * KIB, memoryUsedBytes: used * KIB, memoryPressure: Math.round((used / total) * 10_000) / 10_000,
-    swapUsedBytes: (host['swap_usage'] ?? 0) * KIB, ...(host['cpu_usage'] !== undefined ? { cpuPercent: host['cpu_usage'] } : {}),
-    guests: guests.length, guestBalloonBytes: sum('balloon_cur') * KIB, guestAllocatedBytes: sum('balloon_max') * KIB, guestRssBytes: sum('rss') * KIB,
+    hostId,
+    at,
+    memoryTotalBytes: total * KIB,
+    memoryUsedBytes: used * KIB,
+    memoryPressure: Math.round((used / total) * 10_000) / 10_000,
+    swapUsedBytes: (host['swap_usage'] ?? 0) * KIB,
+    ...(host['cpu_usage'] !== undefined ? { cpuPercent: host['cpu_usage'] } : {}),
+    guests: guests.length,
+    guestBalloonBytes: sum('balloon_cur') * KIB,
+    guestAllocatedBytes: sum('balloon_max') * KIB,
+    guestRssBytes: sum('rss') * KIB,
   };
 }
 

@@ -9,9 +9,10 @@ export async function ensureDatabase(url: string): Promise<void> {
   await c.connect();
   try {
     const { rowCount } = await c.query('SELECT 1 FROM pg_database WHERE datname = $1', [name]);
-    if (rowCount === 0) await c.query(`CREATE DATABASE "${name.replace(/"/g, '""')}"`).catch((e: { code?: string }) => {
-      if (e.code !== '42P04') throw e;
-    });
+    if (rowCount === 0)
+      await c.query(`CREATE DATABASE "${name.replace(/"/g, '""')}"`).catch((e: { code?: string }) => {
+        if (e.code !== '42P04') throw e;
+      });
   } finally {
     await c.end();
   }

@@ -33,7 +33,11 @@ export class DecisionLog {
   private flushing: Promise<void> = Promise.resolve();
   statements = 0;
 
-  constructor(private readonly store: PostgresEventStore, private readonly db: AnyKysely, private readonly o: { flushMillis: number; logger: Logger }) {}
+  constructor(
+    private readonly store: PostgresEventStore,
+    private readonly db: AnyKysely,
+    private readonly o: { flushMillis: number; logger: Logger },
+  ) {}
 
   /** Resolves with the stored events once committed. */
   append(streamId: string, events: readonly NewEvent[]): Promise<readonly StoredEvent[]> {
@@ -51,7 +55,9 @@ export class DecisionLog {
   private schedule(): void {
     this.timer ??= setTimeout(() => {
       this.timer = undefined;
-      this.flushing = this.flushing.then(() => this.flush()).catch((e: unknown) => this.o.logger.error({ err: e }, 'decision log flush failed'));
+      this.flushing = this.flushing
+        .then(() => this.flush())
+        .catch((e: unknown) => this.o.logger.error({ err: e }, 'decision log flush failed'));
     }, this.o.flushMillis);
   }
 
@@ -71,7 +77,15 @@ export class DecisionLog {
         return { appends: [{ streamId: p.streamId, expectedVersion: v, events: p.events }] };
       });
       if (quiet.length > 0) {
-        items.push({ appends: [{ streamId: `intervals-${Date.now()}-${randomUUID().slice(0, 8)}`, expectedVersion: 0, events: [{ type: 'IntervalsUnchanged', data: { entries: quiet } }] }] });
+        items.push({
+          appends: [
+            {
+              streamId: `intervals-${Date.now()}-${randomUUID().slice(0, 8)}`,
+              expectedVersion: 0,
+              events: [{ type: 'IntervalsUnchanged', data: { entries: quiet } }],
+            },
+          ],
+        });
       }
       const outcomes = await this.store.appendBatch(items);
       this.statements++;
@@ -97,7 +111,10 @@ export class DecisionLog {
   private async loadVersions(streamIds: readonly string[]): Promise<void> {
     const unknown = [...new Set(streamIds.filter((s) => !this.versions.has(s)))];
     if (unknown.length === 0) return;
-    const rows = await sql<{ stream_id: string; version: string }>`SELECT stream_id, version FROM streams WHERE stream_id = ANY(${unknown})`.execute(this.db);
+    const rows = await sql<{
+      stream_id: string;
+      version: string;
+    }>`SELECT stream_id, version FROM streams WHERE stream_id = ANY(${unknown})`.execute(this.db);
     this.statements++;
     for (const s of unknown) this.versions.set(s, 0);
     for (const r of rows.rows) this.versions.set(r.stream_id, Number(r.version));

@@ -10,7 +10,11 @@ export interface RecordedEvent {
 }
 
 const row = (r: { event_id: string; stream_id: string; type: string; data: unknown; occurred_at: Date }): RecordedEvent => ({
-  id: r.event_id, streamId: r.stream_id, type: r.type, data: r.data, occurredAt: r.occurred_at,
+  id: r.event_id,
+  streamId: r.stream_id,
+  type: r.type,
+  data: r.data,
+  occurredAt: r.occurred_at,
 });
 
 /** Reads of the telemetry log the application needs besides streams (by id, by type). */
@@ -34,7 +38,9 @@ export class LogQueries {
   /** Events of the given types in log order (start-up: policy sets, pressure power-offs). */
   async ofTypes(types: readonly string[]): Promise<RecordedEvent[]> {
     const r = await sql<{ event_id: string; stream_id: string; type: string; data: unknown; occurred_at: Date }>`
-      SELECT event_id, stream_id, type, data, occurred_at FROM events WHERE type = ANY(${[...types]}) ORDER BY global_position`.execute(this.db);
+      SELECT event_id, stream_id, type, data, occurred_at FROM events WHERE type = ANY(${[...types]}) ORDER BY global_position`.execute(
+      this.db,
+    );
     return r.rows.map(row);
   }
 }

@@ -3,7 +3,16 @@ import { ValidationError } from '@berth/errors';
 import { checkScope, decidePolicy, evolvePolicy, initialPolicyState, scopesFor, type ApplyPolicySet } from './policy.ts';
 
 const cmd = (over: Partial<ApplyPolicySet> = {}): ApplyPolicySet => ({
-  type: 'ApplyPolicySet', scope: 'default', files: [{ name: 'b.policy', text: '1' }, { name: 'a.policy', text: '2' }], digest: 'd1', source: 'applied', at: 't', ...over,
+  type: 'ApplyPolicySet',
+  scope: 'default',
+  files: [
+    { name: 'b.policy', text: '1' },
+    { name: 'a.policy', text: '2' },
+  ],
+  digest: 'd1',
+  source: 'applied',
+  at: 't',
+  ...over,
 });
 
 describe('policy sets', () => {
@@ -17,7 +26,17 @@ describe('policy sets', () => {
 
   it('rejects empty sets, duplicate or odd names and unknown scopes, naming the field', () => {
     expect(() => decidePolicy(cmd({ files: [] }), initialPolicyState())).toThrow(ValidationError);
-    expect(() => decidePolicy(cmd({ files: [{ name: 'a', text: '' }, { name: 'a', text: '' }] }), initialPolicyState())).toThrow(/files\[1\]\.name/);
+    expect(() =>
+      decidePolicy(
+        cmd({
+          files: [
+            { name: 'a', text: '' },
+            { name: 'a', text: '' },
+          ],
+        }),
+        initialPolicyState(),
+      ),
+    ).toThrow(/files\[1\]\.name/);
     expect(() => decidePolicy(cmd({ files: [{ name: '../x', text: '' }] }), initialPolicyState())).toThrow(/files\[0\]\.name/);
     expect(() => checkScope('cluster:x')).toThrow(/scope/);
     expect(checkScope('pool:gpu')).toBe('pool:gpu');

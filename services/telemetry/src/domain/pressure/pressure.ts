@@ -96,22 +96,36 @@ export function decidePressure(c: AssessPressure, s: HostPressureState): Pressur
     const victim = [...c.vapor].filter((v) => !s.poweredOff.has(v.vmId)).sort(byPriorityThenId)[0];
     if (!victim) return [];
     const pct = (x: number): string => `${(x * 100).toFixed(1)}%`;
-    return [{
-      type: 'VmPoweredOffForPressure',
-      data: {
-        hostId: c.hostId, vmId: victim.vmId, priority: victim.priority, decisionId: c.decisionId, freeFraction: free, projectedFreeFraction: projected,
-        reason: `critical memory pressure: ${pct(free)} free (critical below ${pct(c.thresholds.critical)}), ballooning could reach only ${pct(projected)}; vapor VM of lowest priority (${victim.priority}) powered off`,
+    return [
+      {
+        type: 'VmPoweredOffForPressure',
+        data: {
+          hostId: c.hostId,
+          vmId: victim.vmId,
+          priority: victim.priority,
+          decisionId: c.decisionId,
+          freeFraction: free,
+          projectedFreeFraction: projected,
+          reason: `critical memory pressure: ${pct(free)} free (critical below ${pct(c.thresholds.critical)}), ballooning could reach only ${pct(projected)}; vapor VM of lowest priority (${victim.priority}) powered off`,
+        },
       },
-    }];
+    ];
   }
   if (c.calmSinceMillis !== undefined && free >= c.thresholds.calm && c.nowMillis - c.calmSinceMillis >= c.thresholds.restartAfterMillis) {
     const next = [...s.poweredOff.values()].sort(byPriorityThenId).at(-1);
     if (!next) return [];
     const calmFor = c.nowMillis - c.calmSinceMillis;
-    return [{
-      type: 'VmRestartedAfterPressure',
-      data: { hostId: c.hostId, vmId: next.vmId, calmForMillis: calmFor, reason: `no memory pressure for ${Math.round(calmFor / 1000)} s (${(free * 100).toFixed(1)}% free)` },
-    }];
+    return [
+      {
+        type: 'VmRestartedAfterPressure',
+        data: {
+          hostId: c.hostId,
+          vmId: next.vmId,
+          calmForMillis: calmFor,
+          reason: `no memory pressure for ${Math.round(calmFor / 1000)} s (${(free * 100).toFixed(1)}% free)`,
+        },
+      },
+    ];
   }
   return [];
 }

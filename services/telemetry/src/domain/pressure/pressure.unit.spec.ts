@@ -2,8 +2,17 @@ import { describe, expect, it } from 'vitest';
 import { decidePressure, evolvePressure, initialPressureState, type AssessPressure } from './pressure.ts';
 
 const base: AssessPressure = {
-  hostId: 'h', decisionId: 'd1', memAvailableKib: 1_000_000, memFreeKib: 20_000, balloonReliefKib: 0,
-  vapor: [{ vmId: 'v-high', priority: 10 }, { vmId: 'v-low', priority: 1 }], calmSinceMillis: undefined, nowMillis: 1_000_000,
+  hostId: 'h',
+  decisionId: 'd1',
+  memAvailableKib: 1_000_000,
+  memFreeKib: 20_000,
+  balloonReliefKib: 0,
+  vapor: [
+    { vmId: 'v-high', priority: 10 },
+    { vmId: 'v-low', priority: 1 },
+  ],
+  calmSinceMillis: undefined,
+  nowMillis: 1_000_000,
   thresholds: { critical: 0.05, calm: 0.2, restartAfterMillis: 60_000 },
 };
 
@@ -29,7 +38,9 @@ describe('vapor VMs under critical pressure', () => {
     const calm = { ...base, memFreeKib: 300_000, vapor: [] };
     expect(decidePressure({ ...calm, calmSinceMillis: base.nowMillis - 30_000 }, s)).toEqual([]);
     const restart = decidePressure({ ...calm, calmSinceMillis: base.nowMillis - 60_000 }, s);
-    expect(restart).toEqual([{ type: 'VmRestartedAfterPressure', data: expect.objectContaining({ vmId: 'v-high', calmForMillis: 60_000 }) }]);
+    expect(restart).toEqual([
+      { type: 'VmRestartedAfterPressure', data: expect.objectContaining({ vmId: 'v-high', calmForMillis: 60_000 }) },
+    ]);
     for (const e of restart) s = evolvePressure(s, e);
     expect([...s.poweredOff.keys()]).toEqual(['v-low']);
   });

@@ -22,7 +22,8 @@ export interface GuestSla {
   readonly minChangePercent: number;
 }
 
-export type ClampRule = 'platinum-full-allocation' | 'gold-75-percent' | 'above-maximum' | 'below-zero' | 'priority-order' | 'below-minimum-step';
+export type ClampRule =
+  'platinum-full-allocation' | 'gold-75-percent' | 'above-maximum' | 'below-zero' | 'priority-order' | 'below-minimum-step';
 
 export interface Clamp {
   readonly vmId: string;
@@ -65,12 +66,23 @@ export function applySla(guests: readonly GuestSla[], decided: Readonly<Record<s
     }
     const floor = slaFloorKib(g.tier, g.maxKib);
     if (t < floor) {
-      clamps.push({ vmId: g.vmId, control: 'balloon_target', decided: d, applied: floor, rule: g.tier === 'platinum' ? 'platinum-full-allocation' : 'gold-75-percent' });
+      clamps.push({
+        vmId: g.vmId,
+        control: 'balloon_target',
+        decided: d,
+        applied: floor,
+        rule: g.tier === 'platinum' ? 'platinum-full-allocation' : 'gold-75-percent',
+      });
       t = floor;
     }
     bounded.set(g.vmId, t);
   }
-  for (const tier of SLA_TIERS) reorderByPriority(guests.filter((g) => g.tier === tier && bounded.has(g.vmId)), bounded, clamps);
+  for (const tier of SLA_TIERS)
+    reorderByPriority(
+      guests.filter((g) => g.tier === tier && bounded.has(g.vmId)),
+      bounded,
+      clamps,
+    );
   const targets: Record<string, number> = {};
   for (const g of guests) {
     const t = bounded.get(g.vmId);

@@ -2,7 +2,12 @@ import { describe, expect, it } from 'vitest';
 import { applySla, slaFloorKib, type GuestSla } from './sla.ts';
 
 const g = (vmId: string, tier: GuestSla['tier'], priority = 0, curKib = 1_000_000, maxKib = 1_000_000): GuestSla => ({
-  vmId, tier, priority, curKib, maxKib, minChangePercent: 0.0025,
+  vmId,
+  tier,
+  priority,
+  curKib,
+  maxKib,
+  minChangePercent: 0.0025,
 });
 
 describe('SLA clamp', () => {
@@ -27,7 +32,9 @@ describe('SLA clamp', () => {
     const r = applySla([g('s', 'silver', 0, 1_000_000), g('au', 'gold', 0, 750_100)], { s: 998_000, au: 700_000 });
     expect(r.targets).toEqual({});
     expect(r.clamps.map((c) => [c.vmId, c.rule, c.applied])).toEqual([
-      ['au', 'gold-75-percent', 750_000], ['s', 'below-minimum-step', null], ['au', 'below-minimum-step', null],
+      ['au', 'gold-75-percent', 750_000],
+      ['s', 'below-minimum-step', null],
+      ['au', 'below-minimum-step', null],
     ]);
   });
 
@@ -35,7 +42,12 @@ describe('SLA clamp', () => {
     const r = applySla([g('hi', 'silver', 100), g('lo', 'silver', 1), g('mid', 'silver', 50)], { hi: 900_000, lo: 950_000, mid: 950_000 });
     // asked: 100k + 50k + 50k = 200k; most asked of one guest 100k: lo gives 100k, mid 100k, hi nothing.
     expect(r.targets).toEqual({ lo: 900_000, mid: 900_000 });
-    expect(r.clamps.filter((c) => c.rule === 'priority-order').map((c) => c.vmId).sort()).toEqual(['hi', 'lo', 'mid']);
+    expect(
+      r.clamps
+        .filter((c) => c.rule === 'priority-order')
+        .map((c) => c.vmId)
+        .sort(),
+    ).toEqual(['hi', 'lo', 'mid']);
   });
 
   it('above the maximum or below zero is bounded', () => {
