@@ -3,7 +3,8 @@
  *   1. set-up: the Debian packages the tests need (scripts/install-system-deps.sh, as CI runs it;
  *      installed when this runs as root on Debian, else it stops with the exact command), Postgres and
  *      a NATS server >= 2.12.3 (scripts/start/infra.ts: found, or started privately for this run);
- *   2. type-check the whole workspace (one tsc program) and lint every project (Nx, cached);
+ *   2. check the formatting (Prettier), type-check the whole workspace (one tsc program) and lint
+ *      every project (Nx, cached);
  *   3. the Vitest projects one after the other — unit, int (files side by side), e2e (one file at a
  *      time, each starts real processes) — and the counts of the whole run.
  * Missing infrastructure fails the run (REQUIRE_INFRA=1). Tests are skipped only when asked for by
@@ -79,6 +80,10 @@ async function main(): Promise<number> {
 
 async function tests(): Promise<number> {
   if (!args.includes('--no-static')) {
+    if (run(bin('prettier'), ['--check', '.', '--log-level', 'warn']) !== 0) {
+      console.error('\nFormat check failed: run `npm run format`.');
+      return 1;
+    }
     if (run(bin('tsc'), ['-p', 'tsconfig.json']) !== 0) {
       console.error('\nType-check failed.');
       return 1;
