@@ -121,10 +121,12 @@ describe.skipIf(!(await infraAvailable('postgres', 'nats')))('maintenance evacua
 
     const plan = await eventually(
       async () => {
+        // The migration service's fleet view follows the snapshot bucket: until it has seen h2-h4
+        // enabled again, every VM is (rightly) a blocker with "no destination fits".
         const p = (await callUnary(client, 'planEvacuation', { hostId: 'h1' })).plan!;
-        return p.moves.length + p.blockers.length === 3 ? p : undefined;
+        return p.moves.length === 2 && p.blockers.length === 1 ? p : undefined;
       },
-      'the plan to see the three VMs',
+      'the plan to see the three VMs and the enabled destinations',
       30_000,
     );
     expect(plan.moves.map((m) => m.vmId)).toEqual(['pinned-hp', 'plain']);
