@@ -1,4 +1,5 @@
 import type * as grpc from '@grpc/grpc-js';
+import { callerOf, type Caller } from './identity.ts';
 
 /** What a handler knows about its call besides the request. */
 export interface CallContext {
@@ -10,6 +11,8 @@ export interface CallContext {
   readonly signal: AbortSignal;
   readonly metadata: grpc.Metadata;
   readonly peer: string;
+  /** Who is calling (see `callerOf`): the identity in the client certificate, or the loopback caller on plaintext. */
+  readonly caller: Caller;
 }
 
 export class DeadlineExceededError extends Error {
@@ -45,6 +48,7 @@ class ServerCallContext implements CallContext {
   /** Clears the timer and listener `#arm` made. */
   #disarm: (() => void) | undefined;
   #disposed = false;
+  #caller: Caller | undefined;
 
   constructor(call: ServerCall) {
     this.#call = call;
@@ -57,6 +61,10 @@ class ServerCallContext implements CallContext {
 
   get peer(): string {
     return this.#call.getPeer();
+  }
+
+  get caller(): Caller {
+    return (this.#caller ??= callerOf(this.#call));
   }
 
   get signal(): AbortSignal {

@@ -17,3 +17,15 @@ export { readTlsFiles, type ClientTls, type ServerTls } from './tls.ts';
 export { DescriptorIndex, defaultDescriptorSetPath } from './descriptors.ts';
 export type { Logger } from './logger.ts';
 export { status as GrpcStatus, Metadata } from '@grpc/grpc-js';
+export {
+  ANONYMOUS_CALLER,
+  LOOPBACK_CALLER,
+  TRUST_DOMAIN,
+  callerFromSubjectAltName,
+  callerOf,
+  identityUri,
+  parseIdentity,
+  type Caller,
+  type CallerKind,
+  type HasAuthContext,
+} from './identity.ts';

@@ -40,6 +40,12 @@ describe('error mapping', () => {
   });
   afterAll(() => echo.close());
 
+  it('a plaintext call on loopback is the loopback caller (authentication off)', async () => {
+    const before = echo.observed.callers.length;
+    await callUnary(client, 'echo', { message: 'who', delayMillis: 0 });
+    expect(echo.observed.callers.slice(before)).toEqual([{ identity: 'loopback', kind: 'operator', name: 'loopback' }]);
+  });
+
   it('answers a successful call', async () => {
     await expect(callUnary(client, 'echo', { message: 'hi', delayMillis: 0 })).resolves.toMatchObject({ message: 'hi' });
   });

@@ -56,6 +56,18 @@ describe('mutual TLS', () => {
     expect(echo.observed.deadlines).toHaveLength(2);
   });
 
+  it('gives the handler the identity of the client certificate, anonymous when it carries none', async () => {
+    const acme = echo.client({ tls: { ca: pki.ca, ...pki.acmeClient } });
+    const plain = echo.client({ tls: { ca: pki.ca, ...pki.client } });
+    const before = echo.observed.callers.length;
+    await callUnary(acme, 'echo', request);
+    await callUnary(plain, 'echo', request);
+    expect(echo.observed.callers.slice(before)).toEqual([
+      { identity: 'spiffe://berth/client/acme', kind: 'client', name: 'acme' },
+      { identity: '', kind: 'anonymous', name: '' },
+    ]);
+  });
+
   it('refuses mutual TLS without a CA, naming the field', () => {
     const make = (): unknown =>
       createGrpcServer({

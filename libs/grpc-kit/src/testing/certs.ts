@@ -11,6 +11,8 @@ export interface Pki {
   readonly client: { cert: Buffer; key: Buffer };
   /** A client certificate signed by a different CA than the server trusts. */
   readonly rogueClient: { cert: Buffer; key: Buffer };
+  /** A client certificate carrying the identity `spiffe://berth/client/acme` as URI SAN. */
+  readonly acmeClient: { cert: Buffer; key: Buffer };
   remove(): void;
 }
 
@@ -61,6 +63,7 @@ export function makePki(): Pki {
   makeCa('rogue-ca');
   makeLeaf('server', 'berth-test-ca', 'subjectAltName=DNS:localhost,IP:127.0.0.1\nextendedKeyUsage=serverAuth\n');
   makeLeaf('client', 'berth-test-ca', 'extendedKeyUsage=clientAuth\n');
+  makeLeaf('acme-client', 'berth-test-ca', 'subjectAltName=URI:spiffe://berth/client/acme\nextendedKeyUsage=clientAuth\n');
   makeLeaf('rogue-client', 'rogue-ca', 'extendedKeyUsage=clientAuth\n');
 
   const pair = (name: string): { cert: Buffer; key: Buffer } => ({
@@ -73,6 +76,7 @@ export function makePki(): Pki {
     server: pair('server'),
     client: pair('client'),
     rogueClient: pair('rogue-client'),
+    acmeClient: pair('acme-client'),
     remove: () => rmSync(dir, { recursive: true, force: true }),
   };
 }

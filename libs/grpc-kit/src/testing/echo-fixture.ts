@@ -5,6 +5,7 @@ import { testingV1 } from '@berth/contracts';
 import { ConcurrencyError, IllegalStateError, NotFoundError, ValidationError } from '@berth/errors';
 import { callUnary, createClient, type ClientOptions } from '../client.ts';
 import type { CallContext } from '../context.ts';
+import type { Caller } from '../identity.ts';
 import { serverStream, unary } from '../handlers.ts';
 import type { Logger } from '../logger.ts';
 import { createGrpcServer, type GrpcServer, type GrpcServerOptions } from '../server.ts';
@@ -28,6 +29,7 @@ export function recordingLogger(): Logger & { entries: LogEntry[] } {
 export interface Observed {
   readonly deadlines: (Date | undefined)[];
   readonly aborts: unknown[];
+  readonly callers: Caller[];
 }
 
 function sleep(ms: number, signal: AbortSignal): Promise<void> {
@@ -47,6 +49,7 @@ function sleep(ms: number, signal: AbortSignal): Promise<void> {
 export function echoImplementation(observed: Observed, downstream?: testingV1.EchoServiceClient): testingV1.EchoServiceServer {
   const echo = async (req: testingV1.EchoRequest, ctx: CallContext): Promise<testingV1.EchoResponse> => {
     observed.deadlines.push(ctx.deadline);
+    observed.callers.push(ctx.caller);
     ctx.signal.addEventListener('abort', () => observed.aborts.push(ctx.signal.reason), { once: true });
     switch (req.message) {
       case 'invalid':
@@ -94,7 +97,7 @@ export interface EchoServer {
 export async function startEchoServer(
   options: Partial<Omit<GrpcServerOptions, 'services'>> & { downstream?: testingV1.EchoServiceClient; host?: string } = {},
 ): Promise<EchoServer> {
-  const observed: Observed = { deadlines: [], aborts: [] };
+  const observed: Observed = { deadlines: [], aborts: [], callers: [] };
   const logger = recordingLogger();
   const server = createGrpcServer({
     serviceName: 'echo',
