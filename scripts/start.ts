@@ -3,32 +3,20 @@
  *   0. (`prestart`, scripts/prestart.mjs) installs the npm packages when node_modules is missing or stale;
  *   1. finds Postgres and NATS >= 2.12.3 (DATABASE_URL / NATS_URL, else local defaults) and starts what
  *      is missing or too old (scripts/start/infra.ts says which it found);
- *   2. creates each service's database (the services apply their own migrations on start);
+ *   2. creates each service's role and database, owned by that role, CONNECT revoked from PUBLIC (passwords
+ *      generated once under .berth/credentials/; the services apply their own migrations on start);
  *   3. starts every service under services/ and waits for its gRPC health to answer SERVING;
  *   4. registers a demo fleet on the simulator driver when no host exists yet;
  *   5. prints each service's health and endpoint, and the commands to try. Ctrl-C stops everything.
  */
 import type { ChildProcess } from 'node:child_process';
-import pg from 'pg';
+import { maskUrl } from '@berth/config';
+import { serviceDatabaseUrl } from './start/credentials.ts';
 import { endpoints, ensureInfrastructure } from './start/infra.ts';
 import { checkHealth, discoverServices, startService } from './start/services.ts';
 import { registerDemoFleet } from './start/demo.ts';
 
 const root = new URL('..', import.meta.url).pathname;
-
-async function ensureDatabase(baseUrl: string, name: string): Promise<string> {
-  const admin = new pg.Client({ connectionString: baseUrl });
-  await admin.connect();
-  try {
-    const { rowCount } = await admin.query('SELECT 1 FROM pg_database WHERE datname = $1', [name]);
-    if (!rowCount) await admin.query(`CREATE DATABASE "${name}"`);
-  } finally {
-    await admin.end();
-  }
-  const u = new URL(baseUrl);
-  u.pathname = `/${name}`;
-  return u.toString();
-}
 
 async function waitHealthy(address: string, child: ChildProcess, seconds = 90): Promise<string> {
   let last = 'UNREACHABLE';
@@ -63,7 +51,7 @@ async function main(): Promise<void> {
   const rows: string[][] = [];
   for (const svc of services) {
     const env: NodeJS.ProcessEnv = { ...process.env, NATS_URL: ep.natsUrl };
-    if (svc.database) env['DATABASE_URL'] = await ensureDatabase(ep.databaseUrl, svc.database);
+    if (svc.database) env['DATABASE_URL'] = await serviceDatabaseUrl(root, ep.databaseUrl, svc.database);
     const child = startService(root, svc, env);
     children.push(child);
     child.once('exit', (code, signal) => {
@@ -88,7 +76,9 @@ async function main(): Promise<void> {
   console.log('\nBerth is up:\n');
   console.log(`  ${'SERVICE'.padEnd(w[0]!)}${'HEALTH'.padEnd(w[1]!)}ENDPOINT`);
   for (const [n, h, e] of rows) console.log(`  ${n!.padEnd(w[0]!)}${h!.padEnd(w[1]!)}${e}`);
-  console.log(`\n  Postgres  ${ep.databaseUrl}  (${infra.postgres})\n  NATS      ${ep.natsUrl}  (nats-server ${infra.natsVersion})`);
+  console.log(
+    `\n  Postgres  ${maskUrl(ep.databaseUrl)}  (${infra.postgres})\n  NATS      ${ep.natsUrl}  (nats-server ${infra.natsVersion})`,
+  );
   if (demo) console.log(`\n${demo}`);
   console.log(
     [

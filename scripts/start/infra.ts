@@ -17,6 +17,7 @@ import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { chownSync, existsSync, mkdirSync, readdirSync } from 'node:fs';
 import { createConnection } from 'node:net';
 import { join } from 'node:path';
+import { ensureComposeEnv } from './credentials.ts';
 
 export interface Endpoints {
   readonly databaseUrl: string;
@@ -70,7 +71,8 @@ export function natsServerVersion(host: string, port: number, timeoutMs = 2000):
       if (!buf.includes('\r\n')) return;
       const m = /^INFO\s+(\{.*\})/.exec(line);
       try {
-        done(m ? String((JSON.parse(m[1]!) as { version?: unknown }).version ?? 'unknown') : 'unknown');
+        const version = m ? (JSON.parse(m[1]!) as { version?: unknown }).version : undefined;
+        done(typeof version === 'string' ? version : 'unknown');
       } catch {
         done('unknown');
       }
@@ -221,10 +223,13 @@ async function ensurePostgres(root: string, url: string): Promise<{ url: string;
   if (!local) throw new Error(`Postgres at ${host}:${port} (DATABASE_URL) does not answer`);
   mkdirSync(join(root, '.berth'), { recursive: true });
   if (dockerEngine()) {
-    console.log('starting Postgres with Docker Compose');
+    console.log('starting Postgres with Docker Compose (passwords generated into .env)');
+    const secrets = ensureComposeEnv(root);
     execFileSync('docker', ['compose', 'up', '-d', 'postgres'], { cwd: root, stdio: 'inherit' });
     await waitFor(`Postgres on ${host}:${port}`, up);
-    return { url, what: `Postgres from Docker Compose at ${host}:${port}`, stop: none };
+    const u = new URL(url);
+    if (u.password === '') u.password = secrets['POSTGRES_PASSWORD'] ?? '';
+    return { url: u.toString(), what: `Postgres from Docker Compose at ${host}:${port}`, stop: none };
   }
   const bin = postgresBinDir();
   if (bin) {

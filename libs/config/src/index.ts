@@ -3,3 +3,4 @@ export { parseDuration, parseBytes, readBytes, readDuration } from './units/inde
 export { zDuration, zBytes, zPort, zUrl } from './zod.ts';
 export { loadConfig } from './load.ts';
 export { SERVICE_NODE_FLAGS } from './node-options.ts';
+export { maskUrl, maskUrlsIn, MASK } from './secrets.ts';

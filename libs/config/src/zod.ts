@@ -32,7 +32,7 @@ export const zPort = (): z.ZodType<number, string> =>
 
 /**
  * A URL variable, optionally restricted to some protocols, e.g. `zUrl(['postgres', 'postgresql'])`.
- * The value stays a string (what pg and NATS clients take).
+ * The value stays a string (what pg and NATS clients take). Errors never repeat the value.
  */
 export const zUrl = (protocols?: readonly string[]): z.ZodType<string, string> =>
   parsed((t) => {
@@ -41,7 +41,8 @@ export const zUrl = (protocols?: readonly string[]): z.ZodType<string, string> =
     try {
       url = new URL(s);
     } catch {
-      throw new ValidationError({ field: 'url', reason: `"${t}" is not a URL` });
+      // Never the value: a URL may carry a password (the variable's name is in the error).
+      throw new ValidationError({ field: 'url', reason: 'is not a URL (value not shown: it may carry credentials)' });
     }
     const scheme = url.protocol.replace(/:$/, '');
     if (protocols && !protocols.includes(scheme)) {

@@ -28,3 +28,4 @@ export {
   type BatchCommandResult,
   type CommandBatcherOptions,
 } from './batcher.ts';
+export { ensureDatabase, provisionServiceDatabase, dropServiceDatabase, type ServiceDatabaseSpec } from './database.ts';

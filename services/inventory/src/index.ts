@@ -1,2 +1,2 @@
-export { startInventory, ensureDatabase, type RunningInventory } from './service.ts';
+export { startInventory, type RunningInventory } from './service.ts';
 export { loadInventoryConfig, inventoryConfigSchema, type InventoryConfig } from './config.ts';

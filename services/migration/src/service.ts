@@ -1,4 +1,3 @@
-import pg from 'pg';
 import { migrationEvents } from '@berth/contracts';
 import {
   createKysely,
@@ -8,6 +7,7 @@ import {
   startRelay,
   type AnyKysely,
   type TailingLoop,
+  ensureDatabase,
 } from '@berth/event-store';
 import { createGrpcServer, type GrpcServer } from '@berth/grpc-kit';
 import { connectNats, createEventPublisher, ensureStreams, type RunningConsumer } from '@berth/messaging';
@@ -47,24 +47,6 @@ export interface MigrationOverrides {
   readonly clock?: Clock;
   /** Per resource pool migration policy (max downtime, bandwidth, budgets, post-copy...). */
   readonly poolPolicies?: Readonly<Record<string, PolicyOverrides>>;
-}
-
-/** Creates the service's database when it does not exist yet (a fresh machine or test run). */
-export async function ensureDatabase(url: string): Promise<void> {
-  const name = decodeURIComponent(new URL(url).pathname.slice(1));
-  const admin = new URL(url);
-  admin.pathname = '/postgres';
-  const c = new pg.Client({ connectionString: admin.toString() });
-  await c.connect();
-  try {
-    const { rowCount } = await c.query('SELECT 1 FROM pg_database WHERE datname = $1', [name]);
-    if (rowCount === 0)
-      await c.query(`CREATE DATABASE "${name.replace(/"/g, '""')}"`).catch((e: { code?: string }) => {
-        if (e.code !== '42P04') throw e; // created meanwhile by another process
-      });
-  } finally {
-    await c.end();
-  }
 }
 
 export const defaultPolicy = (config: Readonly<MigrationConfig>): Policy => ({

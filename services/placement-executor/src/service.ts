@@ -1,7 +1,14 @@
 import { readFile } from 'node:fs/promises';
-import pg from 'pg';
 import { executorEvents } from '@berth/contracts';
-import { createKysely, migrateEventStore, PostgresEventStore, runProjection, startRelay, type TailingLoop } from '@berth/event-store';
+import {
+  createKysely,
+  migrateEventStore,
+  PostgresEventStore,
+  runProjection,
+  startRelay,
+  type TailingLoop,
+  ensureDatabase,
+} from '@berth/event-store';
 import { createGrpcServer, type GrpcServer } from '@berth/grpc-kit';
 import {
   createDriver,
@@ -55,25 +62,6 @@ export interface ExecutorOverrides {
 const VM_DURABLE = 'executor-vm-commands';
 const HOST_DURABLE = 'executor-host-registry';
 const MIGRATION_DURABLE = 'executor-migration-commands';
-
-/** Creates the service's database when it does not exist yet (a fresh machine or test run). */
-export async function ensureDatabase(url: string): Promise<void> {
-  const name = decodeURIComponent(new URL(url).pathname.slice(1));
-  const admin = new URL(url);
-  admin.pathname = '/postgres';
-  const c = new pg.Client({ connectionString: admin.toString() });
-  await c.connect();
-  try {
-    const { rowCount } = await c.query('SELECT 1 FROM pg_database WHERE datname = $1', [name]);
-    // Two starting processes may race; the loser's duplicate_database error is fine.
-    if (rowCount === 0)
-      await c.query(`CREATE DATABASE "${name.replace(/"/g, '""')}"`).catch((e: { code?: string }) => {
-        if (e.code !== '42P04') throw e;
-      });
-  } finally {
-    await c.end();
-  }
-}
 
 /** Wires the whole service: log, read model, relay, inventory consumers, provisioner, reconciler, gRPC. */
 export async function startExecutor(

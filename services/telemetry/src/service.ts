@@ -1,5 +1,5 @@
 import { telemetry } from '@berth/contracts';
-import { createKysely, migrateEventStore, PostgresEventStore, startRelay, type TailingLoop } from '@berth/event-store';
+import { createKysely, migrateEventStore, PostgresEventStore, startRelay, type TailingLoop, ensureDatabase } from '@berth/event-store';
 import { createGrpcServer } from '@berth/grpc-kit';
 import { connectNats, createEventPublisher, ensureStreams } from '@berth/messaging';
 import type { Logger } from '@berth/observability';
@@ -18,7 +18,6 @@ import { HostPools, VmSpecs } from './adapters/nats/directories.ts';
 import { subscribeSamples } from './adapters/nats/samples.ts';
 import { openUsageSink, usageOf } from './adapters/nats/usage.ts';
 import { telemetryMetrics } from './adapters/otel/metrics.ts';
-import { ensureDatabase } from './adapters/postgres/database.ts';
 import { DecisionLog } from './adapters/postgres/decision-log.ts';
 import { LogQueries } from './adapters/postgres/queries.ts';
 import type { TelemetryConfig } from './config.ts';
