@@ -1,5 +1,6 @@
 import { createServer, type IncomingMessage } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { metrics } from '@opentelemetry/api';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startObservability, type Observability } from './sdk.ts';
 import { withSpan } from './spans.ts';
@@ -59,5 +60,30 @@ describe('OTLP/HTTP export configured by OTEL_* variables', () => {
     expect(rs.resource.attributes.find((a) => a.key === 'service.name')?.value.stringValue).toBe('otlp-export-test');
     const span = rs.scopeSpans.flatMap((s) => s.spans).find((s) => s.name === 'exported-span');
     expect(span?.traceId).toBe(traceId);
+  });
+
+  it('sends metrics (counters and observable gauges with their attributes) to OTEL_EXPORTER_OTLP_ENDPOINT/v1/metrics', async () => {
+    expect(obs.metricsExporterKind).toBe('otlp');
+    const meter = metrics.getMeter('otlp-export-test');
+    meter.createCounter('berth.test.requests').add(3, { outcome: 'ok' });
+    meter.createObservableGauge('berth.test.host.mem_free').addCallback((r) => r.observe(1234, { 'berth.host_id': 'h1' }));
+    await obs.flush();
+    const posts = received.filter((r) => r.path === '/v1/metrics');
+    expect(posts.length).toBeGreaterThan(0);
+    type Point = { asInt?: string | number; asDouble?: number; attributes: { key: string; value: { stringValue?: string } }[] };
+    type Metric = { name: string; sum?: { dataPoints: Point[] }; gauge?: { dataPoints: Point[] } };
+    const all = posts.flatMap((p) =>
+      (JSON.parse(p.body) as { resourceMetrics: { scopeMetrics: { metrics: Metric[] }[] }[] }).resourceMetrics.flatMap((rm) =>
+        rm.scopeMetrics.flatMap((sm) => sm.metrics),
+      ),
+    );
+    const value = (p: Point | undefined) => Number(p?.asInt ?? p?.asDouble);
+    const attr = (p: Point | undefined, key: string) => p?.attributes.find((a) => a.key === key)?.value.stringValue;
+    const counter = all.find((m) => m.name === 'berth.test.requests')?.sum?.dataPoints[0];
+    expect(value(counter)).toBe(3);
+    expect(attr(counter, 'outcome')).toBe('ok');
+    const gauge = all.find((m) => m.name === 'berth.test.host.mem_free')?.gauge?.dataPoints[0];
+    expect(value(gauge)).toBe(1234);
+    expect(attr(gauge, 'berth.host_id')).toBe('h1');
   });
 });

@@ -3,6 +3,7 @@ import { NodeSDK, tracing } from '@opentelemetry/sdk-node';
 import { OTLPTraceExporter as OtlpHttpJsonExporter } from '@opentelemetry/exporter-trace-otlp-http';
 import { OTLPTraceExporter as OtlpHttpProtoExporter } from '@opentelemetry/exporter-trace-otlp-proto';
 import { OTLPTraceExporter as OtlpGrpcExporter } from '@opentelemetry/exporter-trace-otlp-grpc';
+import { metricReadersFor, resolveMetricsExporterKind, type MetricsExporterKind } from './metrics.ts';
 import type { Instrumentation } from '@opentelemetry/instrumentation';
 import { GrpcInstrumentation } from '@opentelemetry/instrumentation-grpc';
 import { HttpInstrumentation } from '@opentelemetry/instrumentation-http';
@@ -31,9 +32,11 @@ export interface ObservabilityOptions {
 export interface Observability {
   readonly serviceName: string;
   readonly exporterKind: TraceExporterKind;
+  /** Where metrics go (see {@link resolveMetricsExporterKind}). */
+  readonly metricsExporterKind: MetricsExporterKind;
   /** Finished spans, only with `exporter: 'memory'`. */
   readonly memoryExporter: tracing.InMemorySpanExporter | undefined;
-  /** Exports pending spans (batch processors) without stopping. */
+  /** Exports pending spans (batch processors) and collects and exports metrics now, without stopping. */
   flush(): Promise<void>;
   shutdown(): Promise<void>;
 }
@@ -157,9 +160,13 @@ export function startObservability(options: ObservabilityOptions): Observability
   const processors = spanProcessorsFor(kind, memoryExporter, env);
   const sampler = samplerFor(kind);
   const auto = options.instrumentations === false ? { instrumentations: [], patchable: [] } : instrumentationsFor(kind);
+  const metricsKind = resolveMetricsExporterKind(env);
+  // Always given, even empty: left out, the NodeSDK would default to OTLP on localhost:4318.
+  const metricReaders = metricReadersFor(metricsKind, env);
   const sdk = new NodeSDK({
     serviceName: env['OTEL_SERVICE_NAME'] ?? options.serviceName,
     spanProcessors: processors,
+    metricReaders,
     ...(sampler === undefined ? {} : { sampler }),
     instrumentations: auto.instrumentations,
   });
@@ -168,9 +175,10 @@ export function startObservability(options: ObservabilityOptions): Observability
   const handle: Observability = {
     serviceName: options.serviceName,
     exporterKind: kind,
+    metricsExporterKind: metricsKind,
     memoryExporter,
     async flush() {
-      await Promise.all(processors.map((p) => p.forceFlush()));
+      await Promise.all([...processors.map((p) => p.forceFlush()), ...metricReaders.map((r) => r.forceFlush())]);
     },
     async shutdown() {
       if (started === handle) started = undefined;
