@@ -13,3 +13,13 @@ export * as telemetryV1 from './gen/berth/telemetry/v1/telemetry.ts';
 export * as telemetry from './telemetry.ts';
 export * as migrationEvents from './events/migration.ts';
 export * as migrationV1 from './gen/berth/migration/v1/migration_service.ts';
+export * as eventSchemas from './events/schemas/index.ts';
+export {
+  eventCatalog,
+  decodeEvent,
+  currentVersion,
+  type EventCatalog,
+  type EventDefinition,
+  type Upcaster,
+  type DecodedEvent,
+} from './events/schemas/index.ts';

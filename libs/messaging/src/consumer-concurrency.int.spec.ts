@@ -44,6 +44,7 @@ describe.skipIf(!(await infraAvailable('nats')))('startConsumer with concurrency
     n += 1;
     const durable = `conc-${n}`;
     const c = await startConsumer({
+      events: false, // made-up event types: the envelope is checked, not the catalog
       nc,
       prefix,
       stream: 'BERTH_INVENTORY',
@@ -241,6 +242,7 @@ describe.skipIf(!(await infraAvailable('nats')))('startConsumer with concurrency
   it('rejects a bad concurrency, orderingKey or types, naming the field', async () => {
     await expect(
       startConsumer({
+        events: false, // made-up event types: the envelope is checked, not the catalog
         nc,
         stream: 'BERTH_INVENTORY',
         durable: 'ok',

@@ -36,6 +36,7 @@ describe.skipIf(!(await infraAvailable('nats')))('startConsumer', () => {
     n += 1;
     const durable = `test-${n}`;
     const c = await startConsumer({
+      events: false, // made-up event types: the envelope is checked, not the catalog
       nc,
       prefix,
       stream: 'BERTH_INVENTORY',

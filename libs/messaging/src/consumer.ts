@@ -1,9 +1,10 @@
 import { jetstream, jetstreamManager, type ConsumerMessages, type JsMsg } from '@nats-io/jetstream';
 import { Feature, Features, parseSemVer, type NatsConnection } from '@nats-io/transport-node';
-import type { EventEnvelope } from '@berth/contracts';
+import { eventCatalog, type EventCatalog, type EventEnvelope } from '@berth/contracts';
 import { Violations } from '@berth/errors';
 import { createLogger, type Logger } from '@berth/observability';
 import { ensureDurable, type DurableSpec } from './durable.ts';
+import { DEFAULT_MAX_EVENT_BYTES } from './edge.ts';
 import { parseEnvelope, type EnvelopeParse } from './envelope.ts';
 import { checkPrefix, deadLetterSubject, streamName, subjectName, typeSubjects } from './names.ts';
 import { createMessageProcessor, Progress } from './process.ts';
@@ -70,6 +71,15 @@ export interface ConsumerOptions {
   readonly batchSize?: number;
   /** Pull request lifetime (default 30s, minimum 1s); idle heartbeats are half of it. */
   readonly expiresMillis?: number;
+  /**
+   * The catalog every event is checked against before the handler sees it (default: @berth/contracts'
+   * `eventCatalog`): unknown type or version, data failing its schema, a subject that does not match
+   * the type are dead-lettered with the reason; older versions are upcast. `false` checks the envelope
+   * only (for tests of this wrapper with made-up event types).
+   */
+  readonly events?: EventCatalog | false;
+  /** Bodies larger than this are dead-lettered unread (default 512 KiB). */
+  readonly maxEventBytes?: number;
 }
 
 export interface RunningConsumer {
@@ -107,6 +117,11 @@ function validate(o: ConsumerOptions): void {
     'must be non-empty strings',
   );
   v.check(o.expiresMillis === undefined || o.expiresMillis >= 1000, 'expiresMillis', 'must be >= 1000');
+  v.check(
+    o.maxEventBytes === undefined || (Number.isInteger(o.maxEventBytes) && o.maxEventBytes >= 1024),
+    'maxEventBytes',
+    'must be an integer >= 1024',
+  );
   v.throwIfAny();
 }
 
@@ -122,7 +137,7 @@ export function supportsFilterSubjects(nc: NatsConnection): boolean {
  * Starts a durable, pull-based, explicit-ack consumer (creating or updating the durable first).
  * Up to `concurrency` messages are handled at once, one per ordering key at a time, in delivery order.
  * Every message ends in ack, nak with delay, or term; a thrown handler error is a nak with backoff;
- * poison (bad JSON or envelope), term results and exhausted messages are copied to the dead-letter
+ * poison (too large, bad JSON or envelope, unknown type or version, data failing its schema), term results and exhausted messages are copied to the dead-letter
  * subject with a reason header, then terminated. When heartbeats are missed or the consumer is deleted
  * on the server, the loop closes the pull and recreates the durable. The server's max_deliver is
  * maxDeliver + 1: a message whose handler never finished its last delivery (crash, ack timeout) comes
@@ -162,6 +177,11 @@ export async function startConsumer(o: ConsumerOptions): Promise<RunningConsumer
     handle: o.handle,
     logger,
     progress,
+    edge: {
+      catalog: o.events === false ? undefined : (o.events ?? eventCatalog),
+      prefix: o.prefix,
+      maxEventBytes: o.maxEventBytes ?? DEFAULT_MAX_EVENT_BYTES,
+    },
   });
 
   // Only needed to run messages side by side; the envelope parsed for the key is handed to the processor.

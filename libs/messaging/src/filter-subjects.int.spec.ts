@@ -38,6 +38,7 @@ async function deliveredOf(nc: NatsConnection, prefix: string, durable: string) 
   const publish = createEventPublisher(nc, { service: 'inventory', prefix });
   const handled: string[] = [];
   const consumer = await startConsumer({
+    events: false, // made-up event types: the envelope is checked, not the catalog
     nc,
     prefix,
     stream: 'BERTH_INVENTORY',

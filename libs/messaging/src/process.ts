@@ -3,6 +3,7 @@ import type { JetStreamClient, JsMsg } from '@nats-io/jetstream';
 import { extractTraceContext, withSpan, type Logger } from '@berth/observability';
 import type { EventHandler } from './consumer.ts';
 import { publishDeadLetter } from './dead-letter.ts';
+import { checkEvent, type EdgeCheck } from './edge.ts';
 import { parseEnvelope, type EnvelopeParse } from './envelope.ts';
 import { TurnBarrier } from './turn-barrier.ts';
 import type { ConsumeResult } from './results.ts';
@@ -38,6 +39,8 @@ export interface ProcessorDeps {
   readonly handle: EventHandler;
   readonly logger: Logger;
   readonly progress: Progress;
+  /** What every message must pass before the handler sees it (size, type, version, schema). */
+  readonly edge: EdgeCheck;
 }
 
 type Outcome = ConsumeResult | { readonly kind: 'error'; readonly error: unknown };
@@ -76,9 +79,14 @@ export function createMessageProcessor(d: ProcessorDeps): (m: JsMsg, parsed?: En
     if (count > d.maxDeliver) {
       return deadLetter(m, `delivery ${count} exceeds maxDeliver ${d.maxDeliver}: the handler never finished its last attempt`);
     }
+    if (m.data.length > d.edge.maxEventBytes) {
+      return deadLetter(m, `poison: oversized: ${m.data.length} bytes, this consumer takes at most ${d.edge.maxEventBytes}`);
+    }
     const parsed = parsedBefore ?? parseEnvelope(m.data);
     if (!parsed.ok) return deadLetter(m, `poison: ${parsed.reason}`);
-    const env = parsed.envelope;
+    const checked = checkEvent(d.edge, m.subject, parsed.envelope);
+    if (!checked.ok) return deadLetter(m, `poison: ${checked.reason}`);
+    const env = checked.envelope;
 
     const parent = m.headers ? extractTraceContext(m.headers) : ROOT_CONTEXT;
     let outcome: Outcome;

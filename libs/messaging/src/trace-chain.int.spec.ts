@@ -44,6 +44,7 @@ describe.skipIf(!(await infraAvailable('postgres', 'nats')))('trace chain gRPC -
     const relay = startRelay({ store, name: 'relay-jetstream', publish: async (e) => void (await publish(e)), pollMillis: 200 });
     cleanups.unshift(() => relay.stop());
     const consumer = await startConsumer({
+      events: false, // made-up event types: the envelope is checked, not the catalog
       nc,
       prefix,
       stream: 'BERTH_INVENTORY',

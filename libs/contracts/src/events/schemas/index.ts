@@ -1,0 +1,19 @@
+import { EXECUTOR_SERVICE } from '../executor.ts';
+import { INVENTORY_SERVICE } from '../inventory.ts';
+import { MIGRATION_SERVICE } from '../migration.ts';
+import type { EventCatalog } from './catalog.ts';
+import { executorEventDefinitions } from './executor.ts';
+import { inventoryEventDefinitions } from './inventory.ts';
+import { migrationEventDefinitions } from './migration.ts';
+
+export * from './catalog.ts';
+export { objectOf, type ShapeOf } from './define.ts';
+export { claimSchema, hostCapacitySchema, vmSpecSchema } from './model.ts';
+export { inventoryEventDefinitions, executorEventDefinitions, migrationEventDefinitions };
+
+/** Every event Berth publishes on JetStream, by service: what consumers check at their edge. */
+export const eventCatalog: EventCatalog = {
+  [INVENTORY_SERVICE]: inventoryEventDefinitions,
+  [EXECUTOR_SERVICE]: executorEventDefinitions,
+  [MIGRATION_SERVICE]: migrationEventDefinitions,
+};

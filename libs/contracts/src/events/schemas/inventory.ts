@@ -1,0 +1,95 @@
+/** Schemas of inventory's events (`berth.inventory.<streamType>.<Type>`), all at version 1. */
+import { z } from 'zod';
+import type * as I from '../inventory.ts';
+import type { ServiceEvents } from './catalog.ts';
+import { count, isoTime, nonEmpty, objectOf, opaque, positiveInt } from './define.ts';
+import { claimSchema, hardwareConfigSchema, hostCapacitySchema, hostStateSchema, vmSpecSchema } from './model.ts';
+
+const v1 = <T>(schema: z.ZodType<T>) => ({ version: 1, schema }) as const;
+
+const addressTranslation = objectOf<I.AddressTranslation>()({ address: nonEmpty, basePort: z.number().int().min(1).max(65535) });
+const hostRecordShape = {
+  capacity: hostCapacitySchema,
+  hypervisorUri: nonEmpty,
+  addressTranslation: addressTranslation.optional(),
+};
+/** `hostId`/`hypervisorUri` may be empty only where the type says so (a VM deleted before placement). */
+const location = objectOf<I.VmLocation>()({ hostId: nonEmpty, hypervisorUri: nonEmpty });
+const logPosition = objectOf<I.LogPosition>()({ transactionId: z.string().regex(/^\d+$/), position: z.string().regex(/^\d+$/) });
+const alternate = objectOf<I.VmPlaced['alternates'][number]>()({ hostId: nonEmpty, generation: count });
+
+export const inventoryEventDefinitions: ServiceEvents<I.InventoryEventMap> = {
+  HostRegistered: v1(objectOf<I.HostRegistered>()({ ...hostRecordShape, hostId: nonEmpty })),
+  HostUpdated: v1(objectOf<I.HostUpdated>()(hostRecordShape)),
+  HostStateChanged: v1(objectOf<I.HostStateChanged>()({ from: hostStateSchema, to: hostStateSchema, reason: z.string() })),
+  HostRemoved: v1(objectOf<I.HostRemoved>()({ reason: z.string() })),
+  ResourcesClaimed: v1(objectOf<I.ResourcesClaimed>()({ claim: claimSchema, expectedGeneration: count })),
+  ClaimReleased: v1(objectOf<I.ClaimReleased>()({ vmId: nonEmpty, claim: claimSchema, reason: z.string() })),
+  HardwareConfigApplied: v1(objectOf<I.HardwareConfigApplied>()({ config: hardwareConfigSchema, source: z.string() })),
+  VmRequested: v1(
+    objectOf<I.VmRequested>()({
+      vmId: nonEmpty,
+      spec: vmSpecSchema,
+      attempt: positiveInt,
+      excludedHosts: z.array(z.string()),
+      capacityDeadline: isoTime.optional(),
+    }),
+  ),
+  VmPlaced: v1(
+    objectOf<I.VmPlaced>()({
+      hostId: nonEmpty,
+      hypervisorUri: nonEmpty,
+      spec: vmSpecSchema,
+      attempt: positiveInt.optional(),
+      claim: claimSchema,
+      generation: count,
+      explanation: opaque,
+      alternates: z.array(alternate),
+    }),
+  ),
+  VmPlacementFailed: v1(objectOf<I.VmPlacementFailed>()({ reason: z.string(), explanation: opaque })),
+  VmAwaitingCapacity: v1(
+    objectOf<I.VmAwaitingCapacity>()({ reason: z.string(), explanation: opaque, until: isoTime, viewPosition: logPosition.optional() }),
+  ),
+  VmProvisioning: v1(location),
+  VmRunning: v1(location),
+  VmProvisionFailed: v1(
+    objectOf<I.VmProvisionFailed>()({ hostId: nonEmpty, hypervisorUri: nonEmpty, reason: z.string(), attempt: positiveInt }),
+  ),
+  VmStartRequested: v1(location),
+  VmStopRequested: v1(objectOf<I.VmStopRequested>()({ hostId: nonEmpty, hypervisorUri: nonEmpty, force: z.boolean() })),
+  VmRebootRequested: v1(location),
+  VmStopped: v1(location),
+  VmOperationFailed: v1(
+    objectOf<I.VmOperationFailed>()({
+      hostId: nonEmpty,
+      hypervisorUri: nonEmpty,
+      operation: z.enum(['start', 'stop', 'reboot', 'delete']),
+      reason: z.string(),
+    }),
+  ),
+  // Empty location when the VM was never placed.
+  VmDeleteRequested: v1(objectOf<I.VmDeleteRequested>()({ hostId: z.string(), hypervisorUri: z.string() })),
+  VmDeleted: v1(objectOf<I.VmDeleted>()({ reason: z.string() })),
+  VmMigrationStarted: v1(
+    objectOf<I.VmMigrationStarted>()({
+      migrationId: nonEmpty,
+      sourceHostId: nonEmpty,
+      hostId: nonEmpty,
+      hypervisorUri: nonEmpty,
+      claim: claimSchema,
+      generation: count,
+    }),
+  ),
+  VmMigrated: v1(
+    objectOf<I.VmMigrated>()({
+      migrationId: nonEmpty,
+      fromHostId: nonEmpty,
+      hostId: nonEmpty,
+      hypervisorUri: nonEmpty,
+      claim: claimSchema,
+      generation: count,
+    }),
+  ),
+  VmMigrationAborted: v1(objectOf<I.VmMigrationAborted>()({ migrationId: nonEmpty, hostId: nonEmpty, reason: z.string() })),
+};

@@ -1,0 +1,78 @@
+/** Schemas of the migration service's events (`berth.migration.migration.<Type>`), all at version 1. */
+import { z } from 'zod';
+import type * as M from '../migration.ts';
+import type { ServiceEvents } from './catalog.ts';
+import { bytes, count, isoTime, nonEmpty, objectOf } from './define.ts';
+
+const v1 = <T>(schema: z.ZodType<T>) => ({ version: 1, schema }) as const;
+
+const attempt = z.number().int().min(1);
+const policy = objectOf<M.MigrationPolicy>()({
+  maxDowntimeMillis: count,
+  bandwidthMiBps: count,
+  autoConverge: z.boolean(),
+  postCopy: z.boolean(),
+  completionBudgetSecondsPerGiB: z.number().positive(),
+  noProgressTimeoutSeconds: z.number().positive(),
+  maxAttempts: attempt,
+});
+const progress = objectOf<M.MigrationProgress>()({
+  dataTotalBytes: z.number().min(0),
+  dataProcessedBytes: z.number().min(0),
+  dataRemainingBytes: z.number().min(0),
+  memoryDirtyRateBytesPerSecond: z.number().min(0).optional(),
+  iteration: count.optional(),
+  elapsedMillis: z.number().min(0),
+  phase: z.enum(['precopy', 'postcopy']),
+});
+const summary = objectOf<M.AttemptSummary>()({ attempt: count, hostId: z.string(), reason: z.string() });
+
+export const migrationEventDefinitions: ServiceEvents<M.MigrationEventMap> = {
+  MigrationRequested: v1(
+    objectOf<M.MigrationRequested>()({
+      migrationId: nonEmpty,
+      vmId: nonEmpty,
+      vmName: z.string(),
+      trigger: z.enum(['manual', 'evacuation', 'balancer']),
+      sourceHostId: nonEmpty,
+      sourceHypervisorUri: z.string(),
+      requestedDestination: z.string(),
+      memoryBytes: bytes,
+      policy,
+      warning: z.string(),
+      reason: z.string(),
+      evacuationId: z.string().optional(),
+    }),
+  ),
+  DestinationChosen: v1(
+    objectOf<M.DestinationChosen>()({ attempt, hostId: nonEmpty, generation: count, claim: z.unknown(), explanation: z.string() }),
+  ),
+  DestinationClaimed: v1(
+    objectOf<M.DestinationClaimed>()({
+      attempt,
+      vmId: nonEmpty,
+      hostId: nonEmpty,
+      hypervisorUri: nonEmpty,
+      generation: count,
+      sourceHostId: nonEmpty,
+      sourceHypervisorUri: nonEmpty,
+      memoryBytes: z.number().int().positive(),
+      policy,
+    }),
+  ),
+  MigrationCopyStarted: v1(objectOf<M.MigrationCopyStarted>()({ attempt })),
+  MigrationProgressed: v1(objectOf<M.MigrationProgressed>()({ attempt, progress })),
+  SwitchedOver: v1(objectOf<M.SwitchedOver>()({ attempt, hostId: nonEmpty })),
+  SourceReleased: v1(objectOf<M.SourceReleased>()({ attempt, hostId: nonEmpty })),
+  MigrationCompleted: v1(objectOf<M.MigrationCompleted>()({ hostId: nonEmpty, attempts: count })),
+  AttemptFailed: v1(
+    objectOf<M.AttemptFailed>()({ attempt, hostId: z.string(), stage: z.enum(['choose', 'claim', 'copy']), reason: z.string() }),
+  ),
+  DestinationReleased: v1(objectOf<M.DestinationReleased>()({ attempt, hostId: nonEmpty })),
+  RetryScheduled: v1(objectOf<M.RetryScheduled>()({ attempt, notBefore: isoTime })),
+  MigrationFailed: v1(objectOf<M.MigrationFailed>()({ reason: z.string(), attempts: z.array(summary) })),
+  CancelRequested: v1(objectOf<M.CancelRequested>()({ vmId: nonEmpty, attempt: count, reason: z.string() })),
+  MigrationAborted: v1(objectOf<M.MigrationAborted>()({ reason: z.string() })),
+  PostCopyPaused: v1(objectOf<M.PostCopyPaused>()({ attempt, detail: z.string() })),
+  ResumeRequested: v1(objectOf<M.ResumeRequested>()({ vmId: nonEmpty, attempt })),
+};
