@@ -1,0 +1,159 @@
+/**
+ * The whole plane on the simulator, for the fuzz tests: inventory and the scheduler as processes;
+ * the executor, migration and telemetry services in this process (their composition roots), all on
+ * fresh databases and one NATS prefix. Hosts are registered in inventory as `sim://<hostId>`.
+ */
+import { inventoryV1, migrationV1 } from '@berth/contracts';
+import { callUnary, createClient } from '@berth/grpc-kit';
+import { SimulatorFleet } from '@berth/hypervisor';
+import { loadMigrationConfig, startMigration, type RunningMigration } from '@berth/migration';
+import { createLogger } from '@berth/observability';
+import { loadExecutorConfig, startExecutor, type RunningExecutor } from '@berth/placement-executor';
+import { loadTelemetryConfig, startTelemetry, type RunningTelemetry } from '@berth/telemetry';
+import { createTestDatabase, testSubjectPrefix, type TestDatabase } from '@berth/testing';
+import { deletePrefixedStreams } from './nats.ts';
+import { startService, type ServiceHandle } from './service.ts';
+import { eventually } from './wait.ts';
+
+const GiB = 1024 ** 3;
+
+export interface SimPlane {
+  readonly prefix: string;
+  readonly fleet: SimulatorFleet;
+  readonly dbs: {
+    readonly inventory: TestDatabase;
+    readonly executor: TestDatabase;
+    readonly migration: TestDatabase;
+    readonly telemetry: TestDatabase;
+  };
+  /** gRPC addresses by service name (inventory, scheduler, executor, migration, telemetry). */
+  readonly addresses: Readonly<Record<'inventory' | 'scheduler' | 'executor' | 'migration' | 'telemetry', string>>;
+  readonly inventory: InstanceType<typeof inventoryV1.InventoryServiceClient>;
+  readonly migration: InstanceType<typeof migrationV1.MigrationServiceClient>;
+  /** Composes a VM and waits until inventory says it runs. */
+  compose(vmId: string): Promise<void>;
+  /** Migrates a VM and waits until the migration completed. */
+  migrate(vmId: string, to: string): Promise<void>;
+  stop(): Promise<void>;
+}
+
+export async function startSimPlane(label: string, hosts: readonly string[]): Promise<SimPlane> {
+  const prefix = testSubjectPrefix(label);
+  const fleet = new SimulatorFleet({ migration: { timeScale: 1, defaultBandwidthBytesPerSecond: 4 * GiB, progressIntervalMillis: 100 } });
+  for (const h of hosts) fleet.addHost({ hostId: h, cpus: 16, memoryBytes: 64 * GiB });
+  const [invDb, exDb, migDb, telDb] = (await Promise.all(['inv', 'ex', 'mig', 'tel'].map((s) => createTestDatabase(`${label}_${s}`)))) as [
+    TestDatabase,
+    TestDatabase,
+    TestDatabase,
+    TestDatabase,
+  ];
+  const processes: ServiceHandle[] = [];
+  let ex: RunningExecutor | undefined;
+  let mig: RunningMigration | undefined;
+  let tel: RunningTelemetry | undefined;
+  const stop = async (): Promise<void> => {
+    await tel?.stop();
+    await mig?.stop();
+    await ex?.stop();
+    await Promise.all(processes.map((p) => p.stop()));
+    await deletePrefixedStreams(prefix).catch(() => undefined);
+    await Promise.all([invDb, exDb, migDb, telDb].map((d) => d.drop()));
+  };
+  try {
+    const inventory = await startService('inventory', { DATABASE_URL: invDb.url, NATS_PREFIX: prefix });
+    processes.push(inventory);
+    const scheduler = await startService('scheduler', { NATS_PREFIX: prefix, INVENTORY_ADDR: inventory.address });
+    processes.push(scheduler);
+    const nats = { NATS_URL: process.env['NATS_URL'], NATS_PREFIX: prefix };
+    ex = await startExecutor(
+      loadExecutorConfig({
+        ...nats,
+        DATABASE_URL: exDb.url,
+        EXECUTOR_GRPC_PORT: '0',
+        EXECUTOR_REALM: JSON.stringify({ 'registration-timeout': '20s', 'poll-frequency': '1h' }),
+        EXECUTOR_MIGRATION_PROGRESS_INTERVAL: '100ms',
+      }),
+      createLogger(`${label}-executor`),
+      { simulator: fleet, sweepMillis: 300 },
+    );
+    mig = await startMigration(
+      loadMigrationConfig({
+        ...nats,
+        DATABASE_URL: migDb.url,
+        MIGRATION_GRPC_PORT: '0',
+        INVENTORY_ADDR: inventory.address,
+        SCHEDULER_ADDR: scheduler.address,
+        MIGRATION_RETRY_BACKOFF: '100ms',
+        MIGRATION_SWEEP_INTERVAL: '300ms',
+      }),
+      createLogger(`${label}-migration`),
+    );
+    tel = await startTelemetry(
+      loadTelemetryConfig({ ...nats, DATABASE_URL: telDb.url, TELEMETRY_GRPC_PORT: '0' }),
+      createLogger(`${label}-telemetry`),
+    );
+    const inv = createClient(inventoryV1.InventoryServiceClient, inventory.address);
+    const migClient = createClient(migrationV1.MigrationServiceClient, `127.0.0.1:${mig.port}`);
+    for (const hostId of hosts) {
+      await callUnary(inv, 'registerHost', {
+        meta: { commandId: `register-${hostId}` },
+        hostId,
+        spec: inventoryV1.HostSpec.fromPartial({
+          name: hostId,
+          hypervisorUri: `sim://${hostId}`,
+          cpuModel: 'Cascadelake-Server',
+          topology: { sockets: 1, coresPerSocket: 16, threadsPerCore: 1 },
+          cpus: 16,
+          memoryBytes: 64 * GiB,
+        }),
+        state: inventoryV1.HostState.HOST_STATE_ENABLED,
+      });
+    }
+    const getVm = async (vmId: string) => (await callUnary(inv, 'getVm', { vmId })).vm!;
+    return {
+      prefix,
+      fleet,
+      dbs: { inventory: invDb, executor: exDb, migration: migDb, telemetry: telDb },
+      addresses: {
+        inventory: inventory.address,
+        scheduler: scheduler.address,
+        executor: `127.0.0.1:${ex.port}`,
+        migration: `127.0.0.1:${mig.port}`,
+        telemetry: `127.0.0.1:${tel.port}`,
+      },
+      inventory: inv,
+      migration: migClient,
+      async compose(vmId) {
+        await callUnary(inv, 'composeVm', {
+          meta: { commandId: `compose-${vmId}` },
+          vmId,
+          spec: inventoryV1.VmSpec.fromPartial({ name: vmId, vcpus: 2, memoryBytes: 2 * GiB }),
+        });
+        await eventually(async () => (await getVm(vmId)).status === inventoryV1.VmStatus.VM_STATUS_RUNNING, `${vmId} running`, 90_000);
+      },
+      async migrate(vmId, to) {
+        const { migration } = await callUnary(migClient, 'migrateVm', {
+          meta: { commandId: `migrate-${vmId}-${to}` },
+          vmId,
+          destinationHostId: to,
+          reason: 'fuzz',
+        });
+        const migrationId = migration!.migrationId;
+        const S = migrationV1.MigrationStatus;
+        await eventually(
+          async () => (await callUnary(migClient, 'getMigration', { migrationId })).migration?.status === S.MIGRATION_STATUS_COMPLETED,
+          `migration of ${vmId} to ${to} completed`,
+          90_000,
+        );
+      },
+      async stop() {
+        inv.close();
+        migClient.close();
+        await stop();
+      },
+    };
+  } catch (e) {
+    await stop();
+    throw e;
+  }
+}
