@@ -39,13 +39,14 @@ describe.skipIf(!(await infraAvailable('nats')))('the consumer edge: catalog che
     const handled: EventEnvelope[] = [];
     const dead: { reason: string; subject: string; seq: string; body: string }[] = [];
     const sub = nc.subscribe(`${prefix}.berth.dlq.${durable}`, {
-      callback: (_e, m) =>
+      callback: (_e, m) => {
         dead.push({
           reason: m.headers?.get(DeadLetterHeaders.reason) ?? '',
           subject: m.headers?.get(DeadLetterHeaders.subject) ?? '',
           seq: m.headers?.get(DeadLetterHeaders.streamSequence) ?? '',
           body: m.string(),
-        }),
+        });
+      },
     });
     subs.push(sub);
     await nc.flush();
