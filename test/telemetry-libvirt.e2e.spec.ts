@@ -1,7 +1,7 @@
 import { execFileSync } from 'node:child_process';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { libvirtUsable, startSessionLibvirtd, type SessionLibvirtd } from '@berth/hypervisor/testing';
+import { guestKernel, libvirtUsable, startSessionLibvirtd, type SessionLibvirtd } from '@berth/hypervisor/testing';
 import { createLogger } from '@berth/observability';
 import { loadExecutorConfig, startExecutor, type RunningExecutor } from '@berth/placement-executor';
 import { FakeInventory } from '@berth/placement-executor/testing';
@@ -22,11 +22,10 @@ const MiB = 1024 ** 2;
 
 /**
  * (In-process executor and telemetry, real everything else.) A real QEMU guest under TCG on a
- * qemu:///session daemon: its statistics reach telemetry through the executor's collectors, and a
- * balloon decision of a policy reaches it: libvirt accepts the live target (`setmem --live` fails on
- * a guest without a balloon device). The guest has no OS (this machine has no kernel image to boot),
- * so no balloon driver inflates the balloon and libvirt's current memory stays where it was: the
- * check that `dumpxml` shows the new current memory needs a guest with a virtio-balloon driver.
+ * qemu:///session daemon, booted into Debian's kernel with a busybox initramfs that loads the
+ * virtio balloon driver (the realm's `guest-boot`; scripts/fetch-guest-kernel.sh): its statistics
+ * reach telemetry through the executor's collectors, and a balloon decision of a policy reaches the
+ * guest — its driver inflates the balloon and libvirt shows the new current memory.
  */
 describe.skipIf(!(await infraAvailable('postgres', 'nats')) || !libvirtUsable() || !qemuInstalled())(
   'telemetry against a real QEMU guest',
@@ -54,7 +53,7 @@ describe.skipIf(!(await infraAvailable('postgres', 'nats')) || !libvirtUsable() 
           NATS_PREFIX: prefix,
           EXECUTOR_GRPC_PORT: '0',
           EXECUTOR_SAMPLE_INTERVAL: '1s',
-          EXECUTOR_REALM: JSON.stringify({ 'registration-timeout': '60s', 'poll-frequency': '1h' }),
+          EXECUTOR_REALM: JSON.stringify({ 'registration-timeout': '60s', 'poll-frequency': '1h', 'guest-boot': guestKernel() }),
           EXECUTOR_STOP_TIMEOUT: '1s',
         }),
         createLogger('tlv-executor'),
@@ -100,8 +99,13 @@ describe.skipIf(!(await infraAvailable('postgres', 'nats')) || !libvirtUsable() 
       await expect
         .poll(() => tel.history.get('q1')?.guests.get('qbal')?.at(-1)?.['balloon_cur'], { timeout: 30_000, interval: 500 })
         .toBe(128 * 1024);
+      // once the guest kernel has loaded its balloon driver, the guest's own view of its memory arrives too
+      await expect
+        .poll(() => tel.history.get('q1')?.guests.get('qbal')?.at(-1)?.['mem_unused'], { timeout: 180_000, interval: 1000 })
+        .toBeGreaterThan(0);
       const h = tel.history.get('q1')!;
       const guest = h.guests.get('qbal')!.at(-1)!;
+      expect(guest['mem_unused']).toBeLessThan(128 * 1024);
       expect(guest).toMatchObject({ balloon_max: 128 * 1024, vcpu_count: 1 });
       expect(guest['cpu_time']).toBeGreaterThan(0);
       expect(guest['rss']).toBeGreaterThan(0);
@@ -119,12 +123,16 @@ describe.skipIf(!(await infraAvailable('postgres', 'nats')) || !libvirtUsable() 
       expect(r.error).toBeUndefined();
       expect(r.outcome).toBe('changed');
       expect(r.controlReply?.results).toEqual([{ ok: true }]);
-      // QEMU has the balloon device: a target it could not take would have been refused by libvirt
-      expect(virsh('dumpxml', 'berth-qbal')).toMatch(/<memballoon model='virtio'/);
-      // the guest then shows the target to telemetry as its balloon once a driver moves it; without an
-      // OS it stays at its maximum, and the next interval asks again (nothing oscillates: same target)
       const decisions = await tel.queries.decisions('q1', 5);
       expect(decisions[0]?.data).toMatchObject({ controls: [{ kind: 'balloon', vmId: 'qbal', targetKib: 96 * 1024 }] });
+      // the guest's balloon driver inflates the balloon: libvirt's current memory follows, and the next
+      // sample shows it to telemetry as the guest's balloon
+      const usedKib = (): number => Number(/Used memory:\s+(\d+) KiB/.exec(virsh('dominfo', 'berth-qbal'))?.[1]);
+      await expect.poll(usedKib, { timeout: 60_000, interval: 500 }).toBe(96 * 1024);
+      expect(virsh('dumpxml', 'berth-qbal')).toMatch(/<currentMemory unit='KiB'>98304<\/currentMemory>/);
+      await expect
+        .poll(() => tel.history.get('q1')?.guests.get('qbal')?.at(-1)?.['balloon_cur'], { timeout: 30_000, interval: 500 })
+        .toBe(96 * 1024);
     });
   },
 );

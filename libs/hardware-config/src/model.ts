@@ -106,6 +106,13 @@ export interface HardwareProfile {
 
 export type DriveCache = 'default' | 'writethrough' | 'writeback' | 'none';
 
+export interface GuestBoot {
+  /** Absolute path of the kernel image on the hypervisor host. */
+  readonly kernel: string;
+  readonly initrd?: string;
+  readonly cmdline?: string;
+}
+
 /**
  * The libvirt realm table of seed 003, with Berth's defaults (pool names `berth-vm`,
  * `berth-vm-drives`, `berth-bricks` instead of tiCrypt's `ticrypt-*`).
@@ -124,6 +131,12 @@ export interface RealmSettings {
   /** How often the executor reconciles a VM (default 30s). */
   readonly pollFrequencyMillis: number;
   readonly networkFilter?: string;
+  /**
+   * Berth's extension (`guest-boot { kernel, initrd, cmdline }`, not in seed 003): boot every guest of
+   * the realm straight into this kernel (libvirt `<os><kernel>`), for diskless appliance guests. Paths
+   * are on the hypervisor host and must be readable by its QEMU.
+   */
+  readonly guestBoot?: GuestBoot;
   readonly drives: {
     /** Default true (`on`). */
     readonly lazyAllocation: boolean;

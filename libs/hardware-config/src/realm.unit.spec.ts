@@ -39,6 +39,16 @@ describe('realm settings', () => {
     });
   });
 
+  it("Berth's guest-boot extension: a kernel (and optionally an initrd and command line) every guest boots", () => {
+    const text = 'guest-boot { kernel: /var/cache/berth/vmlinuz, initrd: /var/cache/berth/initrd.gz, cmdline: "console=ttyS0 quiet" }';
+    expect(parseRealmSettings(text, { file: 'realm.conf' }).guestBoot).toEqual({
+      kernel: '/var/cache/berth/vmlinuz',
+      initrd: '/var/cache/berth/initrd.gz',
+      cmdline: 'console=ttyS0 quiet',
+    });
+    expect(parseRealmSettings('', { file: 'realm.conf' })).not.toHaveProperty('guestBoot');
+  });
+
   it('a berth.realm section rides along with the hardware configuration', () => {
     const config = parseHardwareConfig('berth.realm { disabled: yes, drives.lazy-allocation: off }', { file: 'c.conf' });
     expect(config.realm).toMatchObject({ disabled: true, drives: { lazyAllocation: false, cache: 'default' } });
@@ -53,6 +63,9 @@ describe('realm settings', () => {
     ['registration-timeout: soon', 1, 'registration-timeout', /expected a duration/],
     ['drives.lazy-allocation: maybe', 1, 'drives.lazy-allocation', /expected a boolean/],
     ['volume-pool: x', 1, 'volume-pool', /unknown parameter/],
+    ['guest-boot { initrd: /boot/initrd.gz }', 1, 'guest-boot.kernel', /required when guest-boot is given/],
+    ['\nguest-boot.kernel: vmlinuz', 2, 'guest-boot.kernel', /absolute path on the hypervisor host, got "vmlinuz"/],
+    ['guest-boot { kernel: /k, append: quiet }', 1, 'guest-boot.append', /unknown parameter/],
   ])('%j is refused naming line and key', (text, line, key, reason) => {
     let error: unknown;
     try {

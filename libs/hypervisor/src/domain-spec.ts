@@ -1,4 +1,5 @@
 import { guestCellVcpus, type Claim, type CpuTopology } from '@berth/fit';
+import type { GuestBoot } from '@berth/hardware-config';
 import type { DriveCache, RealmSettings } from './realm.ts';
 import { assertVmId, volumeName } from './naming.ts';
 
@@ -27,6 +28,8 @@ export interface DomainSpec {
   /** libvirt networks of the virtio NICs. */
   readonly networks: readonly string[];
   readonly networkFilter?: string;
+  /** Direct kernel boot (the realm's `guest-boot`). */
+  readonly guestBoot?: GuestBoot;
 }
 
 export interface VmRuntimeRequest {
@@ -67,5 +70,6 @@ export function domainSpecFromClaim(req: VmRuntimeRequest, realm: RealmSettings)
     diskCache: realm.drives.cache,
     networks: req.networks ?? [],
     ...(realm.networkFilter !== undefined ? { networkFilter: realm.networkFilter } : {}),
+    ...(realm.guestBoot !== undefined ? { guestBoot: realm.guestBoot } : {}),
   };
 }

@@ -1,7 +1,7 @@
 import { ValidationError } from '@berth/errors';
 import { ConfigFileError, joinKey } from '../errors.ts';
 import { mergeField, type HNode, type HObject, type Pos } from '../hocon/nodes.ts';
-import type { DriveCache, RealmSettings } from '../model.ts';
+import type { DriveCache, GuestBoot, RealmSettings } from '../model.ts';
 import { asBool, asBytes, asDurationMillis, asNonEmptyString, asObject, asString, checkKnown, fail, optional } from './read.ts';
 
 /** Berth's defaults for the tiCrypt realm table (tiCrypt's own pools are ticrypt-vm, ticrypt-vm-drives, ticrypt-bricks). */
@@ -25,11 +25,13 @@ const KEYS = [
   'registration-timeout',
   'poll-frequency',
   'network-filter',
+  'guest-boot',
   'drives',
   'uploads',
   'scaling',
 ];
 const DRIVE_KEYS = ['lazy-allocation', 'cache', 'min-size', 'max-size'];
+const BOOT_KEYS = ['kernel', 'initrd', 'cmdline'];
 const CACHES: readonly DriveCache[] = ['default', 'writethrough', 'writeback', 'none'];
 // Seed 003's table gives the driver's value as "Livbirt"; a real tiCrypt file may carry that spelling.
 const DRIVERS = ['libvirt', 'livbirt'];
@@ -92,6 +94,9 @@ function decode(node: HNode, key: string, problems: Problems): RealmSettings {
   const field = <T>(name: string, read: (n: HNode, k: string) => T, within: HObject | undefined = obj, withinKey = key) =>
     within && problems.read(() => optional(within, withinKey, name, read));
   const networkFilter = field('network-filter', asNonEmptyString);
+  const guestBoot = obj.fields.has('guest-boot')
+    ? problems.read(() => decodeGuestBoot(obj.fields.get('guest-boot')!, joinKey(key, 'guest-boot')))
+    : undefined;
   return {
     disabled: field('disabled', asBool) ?? false,
     driver: 'libvirt',
@@ -103,6 +108,7 @@ function decode(node: HNode, key: string, problems: Problems): RealmSettings {
     registrationTimeoutMillis: positive('registration-timeout') ?? REALM_DEFAULTS.registrationTimeoutMillis,
     pollFrequencyMillis: positive('poll-frequency') ?? REALM_DEFAULTS.pollFrequencyMillis,
     ...(networkFilter !== undefined && { networkFilter }),
+    ...(guestBoot !== undefined && { guestBoot }),
     drives: {
       lazyAllocation: field('lazy-allocation', asBool, drives, drivesKey) ?? true,
       cache: cache ?? 'default',
@@ -110,6 +116,22 @@ function decode(node: HNode, key: string, problems: Problems): RealmSettings {
       ...(maxSizeBytes !== undefined && { maxSizeBytes }),
     },
   };
+}
+
+/** `guest-boot { kernel = /abs/vmlinuz, initrd = /abs/initrd.gz, cmdline = "console=ttyS0" }`: kernel required, paths absolute. */
+function decodeGuestBoot(node: HNode, key: string): GuestBoot {
+  const boot = asObject(node, key);
+  checkKnown(boot, key, BOOT_KEYS);
+  const path = (n: HNode, k: string): string => {
+    const p = asNonEmptyString(n, k).trim();
+    if (!p.startsWith('/')) fail(n, k, `must be an absolute path on the hypervisor host, got "${p}"`);
+    return p;
+  };
+  const kernel = optional(boot, key, 'kernel', path);
+  if (kernel === undefined) fail(node, joinKey(key, 'kernel'), 'is required when guest-boot is given');
+  const initrd = optional(boot, key, 'initrd', path);
+  const cmdline = optional(boot, key, 'cmdline', asString);
+  return { kernel, ...(initrd !== undefined && { initrd }), ...(cmdline !== undefined && { cmdline }) };
 }
 
 /** The realm parameters, written at the top level of the realm file (or under `berth.realm`). */

@@ -98,7 +98,16 @@ export function buildDomainXml(spec: DomainSpec, virtType: VirtType, opts: Domai
       vcpu: { '@_placement': 'static', '#text': spec.vcpus },
       ...(pinned ? { cputune: { vcpupin: spec.pinnedCpus.map((hostCpu, vcpu) => ({ '@_vcpu': vcpu, '@_cpuset': hostCpu })) } } : {}),
       ...numatune,
-      os: { type: { '@_arch': 'x86_64', '#text': 'hvm' } },
+      os: {
+        type: { '@_arch': 'x86_64', '#text': 'hvm' },
+        ...(spec.guestBoot === undefined
+          ? {}
+          : {
+              kernel: spec.guestBoot.kernel,
+              ...(spec.guestBoot.initrd !== undefined ? { initrd: spec.guestBoot.initrd } : {}),
+              ...(spec.guestBoot.cmdline !== undefined ? { cmdline: spec.guestBoot.cmdline } : {}),
+            }),
+      },
       ...(virtType === 'test' ? {} : { features: { acpi: '' } }),
       ...cpu,
       on_poweroff: 'destroy',

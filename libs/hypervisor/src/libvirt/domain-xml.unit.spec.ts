@@ -155,6 +155,19 @@ describe('buildDomainXml', () => {
     expect(d.devices.disk.target.dev).toBe('vda');
   });
 
+  it("boots the realm's guest kernel directly when the realm gives one (os kernel, initrd, cmdline)", () => {
+    expect(parse(buildDomainXml(base, 'qemu')).domain.os.kernel).toBeUndefined();
+    const os = parse(
+      buildDomainXml(
+        { ...base, guestBoot: { kernel: '/var/lib/berth/vmlinuz', initrd: '/var/lib/berth/initrd.gz', cmdline: 'console=ttyS0' } },
+        'qemu',
+      ),
+    ).domain.os;
+    expect(os).toMatchObject({ kernel: '/var/lib/berth/vmlinuz', initrd: '/var/lib/berth/initrd.gz', cmdline: 'console=ttyS0' });
+    expect(os.type['#text']).toBe('hvm');
+    expect(parse(buildDomainXml({ ...base, guestBoot: { kernel: '/k' } }, 'qemu')).domain.os).not.toHaveProperty('initrd');
+  });
+
   it('derives name and UUID from the VM id, the same on every call', () => {
     const a = parse(buildDomainXml({ ...base, vmId: 'abc' }, 'test')).domain;
     const b = parse(buildDomainXml({ ...base, vmId: 'abc', title: 'other' }, 'test')).domain;

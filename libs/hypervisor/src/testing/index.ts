@@ -9,3 +9,4 @@ export {
 } from './libvirtd.ts';
 export { startMigrationPair, writeMemoryBlob, withPreloadedMemory, type MigrationPair } from './migration-pair.ts';
 export * from './lxd.ts';
+export { guestKernel, type GuestKernel } from './guest-kernel.ts';
