@@ -10,7 +10,7 @@
  *   5. prints each service's health and endpoint, and the commands to try. Ctrl-C stops everything.
  */
 import type { ChildProcess } from 'node:child_process';
-import { maskUrl } from '@berth/config';
+import { maskUrl, maskUrlsIn } from '@berth/config';
 import { serviceDatabaseUrl } from './start/credentials.ts';
 import { endpoints, ensureInfrastructure } from './start/infra.ts';
 import { checkHealth, discoverServices, startService } from './start/services.ts';
@@ -95,6 +95,6 @@ async function main(): Promise<void> {
 }
 
 main().catch((e: unknown) => {
-  console.error(e instanceof Error ? e.message : e);
+  console.error(maskUrlsIn(e instanceof Error ? e.message : String(e)));
   process.exit(1);
 });

@@ -1,5 +1,7 @@
 import { isMainThread } from 'node:worker_threads';
-import { destination, pino, type DestinationStream, type Logger, type LoggerOptions } from 'pino';
+import { destination, pino, stdSerializers, type DestinationStream, type Logger, type LoggerOptions } from 'pino';
+import { maskUrlsIn } from '@berth/config';
+import { maskUrlsDeep, REDACT_CENSOR, REDACT_PATHS } from './redact.ts';
 import { activeTraceIds } from './spans.ts';
 
 export type { Logger } from 'pino';
@@ -27,10 +29,13 @@ function stdoutDestination(): DestinationStream {
   return stdout;
 }
 
+const maskedError = (e: unknown): unknown => maskUrlsDeep(e instanceof Error ? stdSerializers.err(e) : e);
+
 /**
  * A pino JSON logger named `name`; every line carries `trace_id`/`span_id` of the span active when it
  * is written, so logs join their trace in the viewer. By default lines go to stdout without blocking
- * (see `stdoutDestination`); `LOG_LEVEL` sets the level unless `config.level` does.
+ * (see `stdoutDestination`); `LOG_LEVEL` sets the level unless `config.level` does. Secrets are
+ * redacted (redact.ts): values of secret-named keys become `***`, URL passwords in any string are masked.
  */
 export function createLogger(name: string, config: LoggerConfig = {}): Logger {
   const options: LoggerOptions = {
@@ -38,7 +43,16 @@ export function createLogger(name: string, config: LoggerConfig = {}): Logger {
     level: config.level ?? process.env['LOG_LEVEL'] ?? 'info',
     mixin: () => activeTraceIds() ?? {},
     timestamp: pino.stdTimeFunctions.isoTime,
-    formatters: { level: (label) => ({ level: label }) },
+    formatters: { level: (label) => ({ level: label }), log: (obj) => maskUrlsDeep(obj) as Record<string, unknown> },
+    redact: { paths: [...REDACT_PATHS], censor: REDACT_CENSOR },
+    // An error's message and stack are not enumerable: mask them once serialised.
+    serializers: { err: maskedError, error: maskedError },
+    hooks: {
+      // The message (and printf-style arguments) may carry a URL with its password.
+      logMethod(args, method) {
+        method.apply(this, args.map((a) => (typeof a === 'string' && a.includes('://') ? maskUrlsIn(a) : a)) as Parameters<typeof method>);
+      },
+    },
   };
   return pino(options, config.destination ?? stdoutDestination());
 }

@@ -10,6 +10,7 @@ import { HttpInstrumentation } from '@opentelemetry/instrumentation-http';
 import { PgInstrumentation } from '@opentelemetry/instrumentation-pg';
 import { ValidationError } from '@berth/errors';
 import { PropagatingGrpcInstrumentation } from './grpc-propagation.ts';
+import { RedactingSpanProcessor } from './redact-spans.ts';
 
 export type TraceExporterKind = 'otlp' | 'console' | 'none' | 'memory';
 const KINDS: readonly TraceExporterKind[] = ['otlp', 'console', 'none', 'memory'];
@@ -97,13 +98,14 @@ function spanProcessorsFor(
   env: NodeJS.ProcessEnv,
 ): tracing.SpanProcessor[] {
   switch (kind) {
+    // Every exporting processor sees spans with URL passwords masked (redact-spans.ts).
     case 'memory':
-      return [new tracing.SimpleSpanProcessor(memory!)];
+      return [new RedactingSpanProcessor(new tracing.SimpleSpanProcessor(memory!))];
     case 'console':
-      return [new tracing.SimpleSpanProcessor(new tracing.ConsoleSpanExporter())];
+      return [new RedactingSpanProcessor(new tracing.SimpleSpanProcessor(new tracing.ConsoleSpanExporter()))];
     case 'otlp':
       // The exporters read OTEL_EXPORTER_OTLP_* (endpoint, headers, timeout) themselves.
-      return [new tracing.BatchSpanProcessor(otlpExporterFor(env))];
+      return [new RedactingSpanProcessor(new tracing.BatchSpanProcessor(otlpExporterFor(env)))];
     case 'none':
       // Only spans of upstream-sampled traces are recorded (see samplerFor); they end here.
       return [new tracing.NoopSpanProcessor()];

@@ -1,4 +1,5 @@
 import '@berth/observability/register';
+import { maskUrlsIn } from '@berth/config';
 import { createLogger } from '@berth/observability';
 import { loadExecutorConfig } from './config.ts';
 import { startExecutor } from './service.ts';
@@ -23,7 +24,11 @@ async function main(): Promise<void> {
 
 main().catch((e: unknown) => {
   console.error(
-    JSON.stringify({ level: 'fatal', msg: 'placement-executor failed to start', err: e instanceof Error ? e.message : String(e) }),
+    JSON.stringify({
+      level: 'fatal',
+      msg: 'placement-executor failed to start',
+      err: maskUrlsIn(e instanceof Error ? e.message : String(e)),
+    }),
   );
   process.exit(1);
 });

@@ -1,6 +1,7 @@
 import '@berth/observability/register';
 import { createGrpcServer } from '@berth/grpc-kit';
 import { connectNats, consumerDefinition, ensureStreams, openKv, startConsumer } from '@berth/messaging';
+import { maskUrlsIn } from '@berth/config';
 import { createLogger } from '@berth/observability';
 import { DecisionLog } from './application/decision-log.ts';
 import { ViewPosition } from './application/view-position.ts';
@@ -80,6 +81,8 @@ async function main(): Promise<void> {
 
 main().catch((e: unknown) => {
   // Logged as JSON when possible so a failed start is visible next to the service's other logs.
-  console.error(JSON.stringify({ level: 'fatal', msg: 'scheduler failed to start', err: e instanceof Error ? e.message : String(e) }));
+  console.error(
+    JSON.stringify({ level: 'fatal', msg: 'scheduler failed to start', err: maskUrlsIn(e instanceof Error ? e.message : String(e)) }),
+  );
   process.exit(1);
 });

@@ -1,4 +1,5 @@
 import '@berth/observability/register';
+import { maskUrlsIn } from '@berth/config';
 import { createLogger } from '@berth/observability';
 import { loadTelemetryConfig } from './config.ts';
 import { startTelemetry } from './service.ts';
@@ -22,6 +23,8 @@ async function main(): Promise<void> {
 }
 
 main().catch((e: unknown) => {
-  console.error(JSON.stringify({ level: 'fatal', msg: 'telemetry failed to start', err: e instanceof Error ? e.message : String(e) }));
+  console.error(
+    JSON.stringify({ level: 'fatal', msg: 'telemetry failed to start', err: maskUrlsIn(e instanceof Error ? e.message : String(e)) }),
+  );
   process.exit(1);
 });
