@@ -29,3 +29,16 @@ export {
   type CallerKind,
   type HasAuthContext,
 } from './identity.ts';
+export { authorize, authorizationInterceptor, roleAdmits, rpcNameOf, type Decision, type Role, type RpcPolicy } from './policy.ts';
+export { BERTH_RPC_POLICY } from './berth-policy.ts';
+export {
+  DEFAULT_GRPC_HOST,
+  GRPC_HOST_ENV,
+  InsecureBindError,
+  assertSecureBind,
+  TLS_ENV,
+  grpcSecurity,
+  isLoopbackHost,
+  type GrpcSecurity,
+  type GrpcSecuritySettings,
+} from './security.ts';

@@ -6,6 +6,9 @@ import { isBindable, BIND_LOGGER } from './handlers.ts';
 import { HealthService } from './health.ts';
 import type { Logger } from './logger.ts';
 import { reflectionHandler } from './reflection.ts';
+import { BERTH_RPC_POLICY } from './berth-policy.ts';
+import { authorizationInterceptor, type RpcPolicy } from './policy.ts';
+import { DEFAULT_GRPC_HOST, InsecureBindError, isLoopbackHost } from './security.ts';
 import { serverCredentials, type ServerTls } from './tls.ts';
 
 export interface ServiceRegistration {
@@ -21,7 +24,10 @@ export interface GrpcServerOptions {
   /** Real readiness (database and NATS reachable); drives the health service. */
   readonly readiness: () => Promise<boolean>;
   readonly logger: Logger;
-  readonly tls?: ServerTls;
+  /** Mutual TLS (`requireClientCert`) is required to listen anywhere but loopback. */
+  readonly tls?: ServerTls | undefined;
+  /** Who may call what, enforced on TLS connections (plaintext is loopback-only, authentication off). Default: BERTH_RPC_POLICY. */
+  readonly policy?: RpcPolicy;
   /** Buf image for reflection; defaults to @berth/contracts' descriptors.binpb. */
   readonly descriptorSet?: string | Uint8Array;
   readonly readinessTimeoutMillis?: number;
@@ -31,7 +37,10 @@ export interface GrpcServerOptions {
 }
 
 export interface GrpcServer {
-  /** Binds and starts serving; port 0 picks a free port. Resolves to the bound port. */
+  /**
+   * Binds and starts serving; port 0 picks a free port. Resolves to the bound port. Loopback by
+   * default; any other address without mutual TLS rejects with an InsecureBindError.
+   */
   listen(port: number, host?: string): Promise<number>;
   /**
    * Health says NOT_SERVING at once, the server keeps serving for `graceMillis` so balancers
@@ -55,7 +64,10 @@ export function serviceNameOf(definition: grpc.ServiceDefinition): string {
 export function createGrpcServer(options: GrpcServerOptions): GrpcServer {
   const { logger } = options;
   const credentials = serverCredentials(options.tls);
-  const server = new grpc.Server(withKitDefaults(options.channelOptions));
+  const server = new grpc.Server({
+    ...withKitDefaults(options.channelOptions),
+    interceptors: [authorizationInterceptor(options.policy ?? BERTH_RPC_POLICY, logger)],
+  });
   const own = options.services.map((s) => serviceNameOf(s.definition));
 
   for (const { definition, implementation } of options.services) {
@@ -86,11 +98,25 @@ export function createGrpcServer(options: GrpcServerOptions): GrpcServer {
   let stopping: Promise<void> | undefined;
   return {
     services,
-    listen: (port, host = '0.0.0.0') =>
+    listen: (port, host = DEFAULT_GRPC_HOST) =>
       new Promise((resolve, reject) => {
+        if (!isLoopbackHost(host) && options.tls?.requireClientCert !== true) {
+          reject(new InsecureBindError(options.serviceName, host));
+          return;
+        }
         server.bindAsync(`${host}:${port}`, credentials, (err, bound) => {
           if (err) return reject(err);
-          logger.info({ service: options.serviceName, port: bound, tls: options.tls !== undefined, services }, 'gRPC server listening');
+          logger.info(
+            {
+              service: options.serviceName,
+              port: bound,
+              tls: options.tls !== undefined,
+              mutualTls: options.tls?.requireClientCert === true,
+              host,
+              services,
+            },
+            'gRPC server listening',
+          );
           resolve(bound);
         });
       }),

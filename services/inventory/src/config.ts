@@ -1,8 +1,10 @@
 import { z } from 'zod';
-import { loadConfig, zDuration, zPort, zUrl } from '@berth/config';
+import { grpcSecurityShape, loadConfig, zDuration, zPort, zUrl } from '@berth/config';
 
 /** Every variable inventory reads, validated once at start-up (all problems named at once). */
 export const inventoryConfigSchema = z.object({
+  /** GRPC_HOST and BERTH_TLS_CERT/KEY/CA (docs/security.md). */
+  ...grpcSecurityShape,
   DATABASE_URL: zUrl(['postgres', 'postgresql']).prefault('postgres://postgres@127.0.0.1:5432/berth_inventory'),
   NATS_URL: zUrl(['nats', 'tls']).prefault('nats://127.0.0.1:4222'),
   /** Isolates streams, subjects and buckets (tests share one server). */

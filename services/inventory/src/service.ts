@@ -8,7 +8,7 @@ import {
   type TailingLoop,
   ensureDatabase,
 } from '@berth/event-store';
-import { createGrpcServer, type GrpcServer } from '@berth/grpc-kit';
+import { assertSecureBind, createGrpcServer, grpcSecurity, type GrpcServer } from '@berth/grpc-kit';
 import { connectNats, createEventPublisher, ensureStreams, type RunningConsumer } from '@berth/messaging';
 import type { Logger } from '@berth/observability';
 import { inventoryEvents, inventoryV1 } from '@berth/contracts';
@@ -39,6 +39,8 @@ export interface RunningInventory {
 
 /** Wires the whole service: store, read model, relay, KV snapshots, executor consumer, gRPC. */
 export async function startInventory(config: Readonly<InventoryConfig>, logger: Logger): Promise<RunningInventory> {
+  const security = grpcSecurity(config);
+  assertSecureBind('inventory', security);
   const prefix = config.NATS_PREFIX;
   await ensureDatabase(config.DATABASE_URL);
   const db = createKysely(config.DATABASE_URL, { applicationName: 'berth-inventory' });
@@ -92,8 +94,9 @@ export async function startInventory(config: Readonly<InventoryConfig>, logger: 
       return true;
     },
     logger,
+    tls: security.server,
   });
-  const port = await server.listen(config.INVENTORY_GRPC_PORT);
+  const port = await server.listen(config.INVENTORY_GRPC_PORT, security.host);
   return {
     port,
     store,

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { loadConfig, zDuration, zPort, zUrl } from '@berth/config';
+import { grpcSecurityShape, loadConfig, zDuration, zPort, zUrl } from '@berth/config';
 
 const count = (min: number, max: number) =>
   z.coerce.number().int('must be a whole number').min(min, `must be >= ${min}`).max(max, `must be <= ${max}`);
@@ -7,6 +7,8 @@ const address = z.string().regex(/^[^\s:]+:\d+$/, 'must be host:port');
 
 /** Every variable the migration service reads, validated once at start-up (all problems named at once). */
 export const migrationConfigSchema = z.object({
+  /** GRPC_HOST and BERTH_TLS_CERT/KEY/CA (docs/security.md). */
+  ...grpcSecurityShape,
   DATABASE_URL: zUrl(['postgres', 'postgresql']).prefault('postgres://postgres@127.0.0.1:5432/berth_migration'),
   NATS_URL: zUrl(['nats', 'tls']).prefault('nats://127.0.0.1:4222'),
   /** Isolates streams, subjects and buckets (tests share one server). */

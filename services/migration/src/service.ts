@@ -9,7 +9,7 @@ import {
   type TailingLoop,
   ensureDatabase,
 } from '@berth/event-store';
-import { createGrpcServer, type GrpcServer } from '@berth/grpc-kit';
+import { assertSecureBind, createGrpcServer, grpcSecurity, type GrpcServer } from '@berth/grpc-kit';
 import { connectNats, createEventPublisher, ensureStreams, type RunningConsumer } from '@berth/messaging';
 import type { Logger } from '@berth/observability';
 import { MigrationCommands } from './application/migrations.ts';
@@ -65,6 +65,8 @@ export async function startMigration(
   logger: Logger,
   over: MigrationOverrides = {},
 ): Promise<RunningMigration> {
+  const security = grpcSecurity(config);
+  assertSecureBind('migration', security);
   const prefix = config.NATS_PREFIX;
   const p = prefix ? { prefix } : {};
   await ensureDatabase(config.DATABASE_URL);
@@ -74,8 +76,12 @@ export async function startMigration(
   const store = new PostgresEventStore(db);
   const readModel = new ReadModel(asMigrationDb(db));
 
-  const grpcInventory = over.inventory ? undefined : new GrpcInventory(config.INVENTORY_ADDR, config.MIGRATION_CALL_DEADLINE);
-  const grpcScheduler = over.scheduler ? undefined : new GrpcScheduler(config.SCHEDULER_ADDR, config.MIGRATION_CALL_DEADLINE);
+  const grpcInventory = over.inventory
+    ? undefined
+    : new GrpcInventory(config.INVENTORY_ADDR, config.MIGRATION_CALL_DEADLINE, security.client);
+  const grpcScheduler = over.scheduler
+    ? undefined
+    : new GrpcScheduler(config.SCHEDULER_ADDR, config.MIGRATION_CALL_DEADLINE, security.client);
   const inventory: InventoryPort = over.inventory ?? grpcInventory!;
   const scheduler: SchedulerPort = over.scheduler ?? grpcScheduler!;
   const clock: Clock = over.clock ?? { now: () => new Date() };
@@ -165,8 +171,9 @@ export async function startMigration(
       return true;
     },
     logger,
+    tls: security.server,
   });
-  const port = await server.listen(config.MIGRATION_GRPC_PORT);
+  const port = await server.listen(config.MIGRATION_GRPC_PORT, security.host);
   return {
     port,
     store,

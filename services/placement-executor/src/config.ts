@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { loadConfig, zDuration, zPort, zUrl } from '@berth/config';
+import { grpcSecurityShape, loadConfig, zDuration, zPort, zUrl } from '@berth/config';
 import { parseLibvirtRealm, type RealmSettings } from '@berth/hypervisor';
 
 const count = (min: number, max: number) =>
@@ -23,6 +23,8 @@ const realm = z
 /** Every variable the executor reads, validated once at start-up (all problems named at once). */
 export const executorConfigSchema = z
   .object({
+    /** GRPC_HOST and BERTH_TLS_CERT/KEY/CA (docs/security.md). */
+    ...grpcSecurityShape,
     DATABASE_URL: zUrl(['postgres', 'postgresql']).prefault('postgres://postgres@127.0.0.1:5432/berth_executor'),
     NATS_URL: zUrl(['nats', 'tls']).prefault('nats://127.0.0.1:4222'),
     /** Isolates streams, subjects and buckets (tests share one server). */

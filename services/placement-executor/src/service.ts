@@ -9,7 +9,7 @@ import {
   type TailingLoop,
   ensureDatabase,
 } from '@berth/event-store';
-import { createGrpcServer, type GrpcServer } from '@berth/grpc-kit';
+import { assertSecureBind, createGrpcServer, grpcSecurity, type GrpcServer } from '@berth/grpc-kit';
 import {
   createDriver,
   DriverRegistry,
@@ -69,6 +69,8 @@ export async function startExecutor(
   logger: Logger,
   over: ExecutorOverrides = {},
 ): Promise<RunningExecutor> {
+  const security = grpcSecurity(config);
+  assertSecureBind('placement-executor', security);
   const prefix = config.NATS_PREFIX;
   const p = prefix ? { prefix } : {};
   await ensureDatabase(config.DATABASE_URL);
@@ -182,8 +184,9 @@ export async function startExecutor(
       return true;
     },
     logger,
+    tls: security.server,
   });
-  const port = await server.listen(config.EXECUTOR_GRPC_PORT);
+  const port = await server.listen(config.EXECUTOR_GRPC_PORT, security.host);
   return {
     port,
     vms,

@@ -1,11 +1,13 @@
 import { z } from 'zod';
-import { loadConfig, zDuration, zPort, zUrl } from '@berth/config';
+import { grpcSecurityShape, loadConfig, zDuration, zPort, zUrl } from '@berth/config';
 
 const count = (min: number, max: number) =>
   z.coerce.number().int(`must be a whole number`).min(min, `must be >= ${min}`).max(max, `must be <= ${max}`);
 
 /** Every variable the scheduler reads, validated once at start-up (all problems named at once). */
 export const schedulerConfigSchema = z.object({
+  /** GRPC_HOST and BERTH_TLS_CERT/KEY/CA (docs/security.md). */
+  ...grpcSecurityShape,
   NATS_URL: zUrl(['nats', 'tls']).prefault('nats://127.0.0.1:4222'),
   /** Isolates streams, subjects and buckets (tests share one server). */
   NATS_PREFIX: z

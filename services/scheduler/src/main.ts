@@ -1,5 +1,5 @@
 import '@berth/observability/register';
-import { createGrpcServer } from '@berth/grpc-kit';
+import { assertSecureBind, createGrpcServer, grpcSecurity } from '@berth/grpc-kit';
 import { connectNats, consumerDefinition, ensureStreams, openKv, startConsumer } from '@berth/messaging';
 import { maskUrlsIn } from '@berth/config';
 import { createLogger } from '@berth/observability';
@@ -21,6 +21,8 @@ const DURABLE = 'scheduler-vm-requested';
 async function main(): Promise<void> {
   const config = loadSchedulerConfig();
   const logger = createLogger('scheduler');
+  const security = grpcSecurity(config);
+  assertSecureBind('scheduler', security);
   const prefix = config.NATS_PREFIX;
 
   const nc = await connectNats({ url: config.NATS_URL, name: 'berth-scheduler' });
@@ -31,7 +33,7 @@ async function main(): Promise<void> {
   const viewPosition = new ViewPosition();
   const watch = await watchHostSnapshots(snapshots, engine, logger, viewPosition);
 
-  const inventory = new GrpcInventory(config.INVENTORY_ADDR, config.SCHEDULER_CLAIM_DEADLINE);
+  const inventory = new GrpcInventory(config.INVENTORY_ADDR, config.SCHEDULER_CLAIM_DEADLINE, security.client);
   const decisions = new DecisionLog(config.SCHEDULER_DECISION_CACHE);
   const deps: PlaceVmDeps = {
     engine,
@@ -58,8 +60,9 @@ async function main(): Promise<void> {
     services: [schedulerService({ engine, view: engine, decisions, inventory })],
     readiness: async () => watch.isReady() && !nc.isClosed(),
     logger,
+    tls: security.server,
   });
-  const port = await server.listen(config.SCHEDULER_GRPC_PORT);
+  const port = await server.listen(config.SCHEDULER_GRPC_PORT, security.host);
   logger.info({ port, inventory: config.INVENTORY_ADDR, prefix }, 'scheduler serving');
 
   let stopping = false;

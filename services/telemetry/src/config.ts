@@ -1,10 +1,12 @@
 import { z } from 'zod';
-import { loadConfig, zDuration, zPort, zUrl } from '@berth/config';
+import { grpcSecurityShape, loadConfig, zDuration, zPort, zUrl } from '@berth/config';
 
 const fraction = z.coerce.number().min(0, 'must be >= 0').max(1, 'must be <= 1');
 
 /** Every variable telemetry reads, validated once at start-up (all problems named at once). */
 export const telemetryConfigSchema = z.object({
+  /** GRPC_HOST and BERTH_TLS_CERT/KEY/CA (docs/security.md). */
+  ...grpcSecurityShape,
   DATABASE_URL: zUrl(['postgres', 'postgresql']).prefault('postgres://postgres@127.0.0.1:5432/berth_telemetry'),
   NATS_URL: zUrl(['nats', 'tls']).prefault('nats://127.0.0.1:4222'),
   /** Isolates streams, subjects and buckets (tests share one server). */

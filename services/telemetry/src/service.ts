@@ -1,6 +1,6 @@
 import { telemetry } from '@berth/contracts';
 import { createKysely, migrateEventStore, PostgresEventStore, startRelay, type TailingLoop, ensureDatabase } from '@berth/event-store';
-import { createGrpcServer } from '@berth/grpc-kit';
+import { assertSecureBind, createGrpcServer, grpcSecurity } from '@berth/grpc-kit';
 import { connectNats, createEventPublisher, ensureStreams } from '@berth/messaging';
 import type { Logger } from '@berth/observability';
 import type { PolicySetApplied } from './domain/policy/policy.ts';
@@ -48,6 +48,8 @@ export async function startTelemetry(
   logger: Logger,
   over: TelemetryOverrides = {},
 ): Promise<RunningTelemetry> {
+  const security = grpcSecurity(config);
+  assertSecureBind('telemetry', security);
   const prefix = config.NATS_PREFIX;
   const p = prefix ? { prefix } : {};
   await ensureDatabase(config.DATABASE_URL);
@@ -145,8 +147,9 @@ export async function startTelemetry(
       return true;
     },
     logger,
+    tls: security.server,
   });
-  const port = await server.listen(config.TELEMETRY_GRPC_PORT);
+  const port = await server.listen(config.TELEMETRY_GRPC_PORT, security.host);
   return {
     port,
     history,

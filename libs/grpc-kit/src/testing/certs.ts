@@ -8,11 +8,16 @@ export interface Pki {
   readonly dir: string;
   readonly ca: Buffer;
   readonly server: { cert: Buffer; key: Buffer };
+  /** Identity `spiffe://berth/client/test`. */
   readonly client: { cert: Buffer; key: Buffer };
+  /** Signed by the trusted CA but carrying no Berth identity. */
+  readonly noIdentity: { cert: Buffer; key: Buffer };
   /** A client certificate signed by a different CA than the server trusts. */
   readonly rogueClient: { cert: Buffer; key: Buffer };
   /** A client certificate carrying the identity `spiffe://berth/client/acme` as URI SAN. */
   readonly acmeClient: { cert: Buffer; key: Buffer };
+  /** A client certificate of the operator `spiffe://berth/operator/alice`. */
+  readonly aliceOperator: { cert: Buffer; key: Buffer };
   remove(): void;
 }
 
@@ -62,8 +67,10 @@ export function makePki(): Pki {
   makeCa('berth-test-ca');
   makeCa('rogue-ca');
   makeLeaf('server', 'berth-test-ca', 'subjectAltName=DNS:localhost,IP:127.0.0.1\nextendedKeyUsage=serverAuth\n');
-  makeLeaf('client', 'berth-test-ca', 'extendedKeyUsage=clientAuth\n');
+  makeLeaf('client', 'berth-test-ca', 'subjectAltName=URI:spiffe://berth/client/test\nextendedKeyUsage=clientAuth\n');
+  makeLeaf('no-identity', 'berth-test-ca', 'extendedKeyUsage=clientAuth\n');
   makeLeaf('acme-client', 'berth-test-ca', 'subjectAltName=URI:spiffe://berth/client/acme\nextendedKeyUsage=clientAuth\n');
+  makeLeaf('alice-operator', 'berth-test-ca', 'subjectAltName=URI:spiffe://berth/operator/alice\nextendedKeyUsage=clientAuth\n');
   makeLeaf('rogue-client', 'rogue-ca', 'extendedKeyUsage=clientAuth\n');
 
   const pair = (name: string): { cert: Buffer; key: Buffer } => ({
@@ -75,8 +82,10 @@ export function makePki(): Pki {
     ca: readFileSync(at('berth-test-ca.crt')),
     server: pair('server'),
     client: pair('client'),
+    noIdentity: pair('no-identity'),
     rogueClient: pair('rogue-client'),
     acmeClient: pair('acme-client'),
+    aliceOperator: pair('alice-operator'),
     remove: () => rmSync(dir, { recursive: true, force: true }),
   };
 }

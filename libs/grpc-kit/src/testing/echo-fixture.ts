@@ -75,7 +75,8 @@ export function echoImplementation(observed: Observed, downstream?: testingV1.Ec
   };
   return {
     echo: unary(echo),
-    echoStream: serverStream(async function* (req: testingV1.EchoStreamRequest) {
+    echoStream: serverStream(async function* (req: testingV1.EchoStreamRequest, ctx: CallContext) {
+      observed.callers.push(ctx.caller);
       for (let index = 0; index < req.count; index++) {
         if (req.message === 'fail-midway' && index === 2) throw new IllegalStateError('stream broke at 2');
         yield { message: req.message, index };

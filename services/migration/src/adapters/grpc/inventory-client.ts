@@ -1,7 +1,7 @@
 /** InventoryPort over inventory's gRPC API; proto messages are translated here and go no further. */
 import { inventoryV1 as inv, schedulerV1 as sch } from '@berth/contracts';
 import { NotFoundError } from '@berth/errors';
-import { callUnary, createClient, GrpcStatus, isServiceError } from '@berth/grpc-kit';
+import { callUnary, createClient, GrpcStatus, isServiceError, type ClientTls } from '@berth/grpc-kit';
 import type { BeginOutcome, InventoryPort, VmInfo } from '../../application/ports.ts';
 
 const STATUS: Readonly<Record<number, string>> = {
@@ -89,8 +89,9 @@ export function toVmInfo(vm: inv.Vm): VmInfo {
 export class GrpcInventory implements InventoryPort {
   readonly client: InstanceType<typeof inv.InventoryServiceClient>;
 
-  constructor(address: string, deadlineMillis: number) {
-    this.client = createClient(inv.InventoryServiceClient, address, { deadlineMillis });
+  /** `tls`: this service's own identity (mutual TLS), when the deployment has one. */
+  constructor(address: string, deadlineMillis: number, tls?: ClientTls) {
+    this.client = createClient(inv.InventoryServiceClient, address, { deadlineMillis, ...(tls && { tls }) });
   }
 
   async getVm(vmId: string): Promise<VmInfo> {

@@ -1,6 +1,6 @@
 /** SchedulerPort over the scheduler's Score RPC. */
 import { inventoryV1 as inv, schedulerV1 as sch } from '@berth/contracts';
-import { callUnary, createClient } from '@berth/grpc-kit';
+import { callUnary, createClient, type ClientTls } from '@berth/grpc-kit';
 import type { MissingGroup, ScoreAnswer, SchedulerPort, VmInfo } from '../../application/ports.ts';
 
 interface MissingJson {
@@ -21,8 +21,9 @@ function missingGroups(json: string): MissingGroup[] {
 export class GrpcScheduler implements SchedulerPort {
   readonly client: InstanceType<typeof sch.SchedulerServiceClient>;
 
-  constructor(address: string, deadlineMillis: number) {
-    this.client = createClient(sch.SchedulerServiceClient, address, { deadlineMillis });
+  /** `tls`: this service's own identity (mutual TLS), when the deployment has one. */
+  constructor(address: string, deadlineMillis: number, tls?: ClientTls) {
+    this.client = createClient(sch.SchedulerServiceClient, address, { deadlineMillis, ...(tls && { tls }) });
   }
 
   async score(

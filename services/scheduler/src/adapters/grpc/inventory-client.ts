@@ -7,7 +7,7 @@
  * (UNAVAILABLE, DEADLINE_EXCEEDED, ...) is thrown, so the request is redelivered later.
  */
 import { inventoryV1 } from '@berth/contracts';
-import { GrpcStatus, callUnary, createClient, isServiceError } from '@berth/grpc-kit';
+import { GrpcStatus, callUnary, createClient, isServiceError, type ClientTls } from '@berth/grpc-kit';
 import type { Claim } from '@berth/fit';
 import type { ClaimOutcome, ClaimRequest, InventoryPort, PlacementFailedReport, RecordedDecision } from '../../application/ports.ts';
 import { Coalescer } from './coalescer.ts';
@@ -70,8 +70,9 @@ export class GrpcInventory implements InventoryPort {
   /** Set when inventory answered UNIMPLEMENTED (an older version): one ClaimResources per claim. */
   private batchUnsupported = false;
 
-  constructor(address: string, deadlineMillis: number) {
-    this.client = createClient(inventoryV1.InventoryServiceClient, address, { deadlineMillis });
+  /** `tls`: this service's own identity (mutual TLS), when the deployment has one. */
+  constructor(address: string, deadlineMillis: number, tls?: ClientTls) {
+    this.client = createClient(inventoryV1.InventoryServiceClient, address, { deadlineMillis, ...(tls && { tls }) });
     this.claims = new Coalescer((batch) => this.sendClaims(batch));
   }
 
