@@ -64,3 +64,35 @@ export class Violations {
     if (this.list.length > 0) throw new ValidationError(this.list);
   }
 }
+
+/** One limit a request would pass (google.rpc.QuotaFailure.Violation: `subject` and `description`). */
+export interface QuotaViolation {
+  /** What the quota belongs to, e.g. `project:acme`. */
+  readonly subject: string;
+  /** The limit's name, e.g. `vcpus`, `memoryBytes`, `vms`, `devices.gpu`. */
+  readonly quota: string;
+  readonly limit: number;
+  readonly used: number;
+  readonly requested: number;
+}
+
+/** A request refused because it would pass a quota (RESOURCE_EXHAUSTED); it changed nothing. */
+export class QuotaExceededError extends Error {
+  override readonly name = 'QuotaExceededError';
+  readonly violations: readonly QuotaViolation[];
+  constructor(violations: readonly QuotaViolation[]) {
+    super(violations.map(describeQuotaViolation).join('; '));
+    this.violations = violations;
+  }
+}
+
+export const describeQuotaViolation = (v: QuotaViolation): string =>
+  `${v.subject} quota ${v.quota} exceeded: ${v.used} in use + ${v.requested} requested > limit ${v.limit}`;
+
+/**
+ * The caller is known but may not do this (PERMISSION_DENIED). Not used where an answer would reveal
+ * that something exists: a client asking for another project's VM gets NotFoundError.
+ */
+export class PermissionDeniedError extends Error {
+  override readonly name = 'PermissionDeniedError';
+}

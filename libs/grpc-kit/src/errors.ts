@@ -1,6 +1,15 @@
 import * as grpc from '@grpc/grpc-js';
 import { googleRpc } from '@berth/contracts';
-import { ConcurrencyError, IllegalStateError, NotFoundError, ValidationError, type FieldViolation } from '@berth/errors';
+import {
+  ConcurrencyError,
+  describeQuotaViolation,
+  IllegalStateError,
+  NotFoundError,
+  PermissionDeniedError,
+  QuotaExceededError,
+  ValidationError,
+  type FieldViolation,
+} from '@berth/errors';
 import { CancelledError, DeadlineExceededError } from './context.ts';
 import type { Logger } from './logger.ts';
 
@@ -32,6 +41,7 @@ export function toGrpcStatus(err: unknown, logger: Logger, method: string): Mapp
     logger.error({ err, method }, 'unhandled error in gRPC handler');
     return { code: grpc.status.INTERNAL, details: 'internal error', metadata };
   }
+  if (err instanceof QuotaExceededError) metadata.set('grpc-status-details-bin', encodeQuotaFailureStatus(err));
   if (known.violations.length > 0) {
     metadata.set(FIELD_VIOLATIONS_KEY, Buffer.from(JSON.stringify(known.violations), 'utf8'));
     metadata.set('grpc-status-details-bin', encodeBadRequestStatus(known.details, known.violations));
@@ -50,6 +60,8 @@ export function knownStatusOf(err: unknown): { code: grpc.status; details: strin
   if (err instanceof NotFoundError) return status(grpc.status.NOT_FOUND, err.message);
   if (err instanceof IllegalStateError) return status(grpc.status.FAILED_PRECONDITION, err.message);
   if (err instanceof ConcurrencyError) return status(grpc.status.ABORTED, err.message);
+  if (err instanceof QuotaExceededError) return status(grpc.status.RESOURCE_EXHAUSTED, err.message);
+  if (err instanceof PermissionDeniedError) return status(grpc.status.PERMISSION_DENIED, err.message);
   if (err instanceof DeadlineExceededError) return status(grpc.status.DEADLINE_EXCEEDED, err.message);
   if (err instanceof CancelledError) return status(grpc.status.CANCELLED, err.message);
   if (isServiceError(err) && PASS_THROUGH.has(err.code)) return status(err.code, err.details);
@@ -85,6 +97,19 @@ function encodeBadRequestStatus(message: string, violations: readonly FieldViola
     code: grpc.status.INVALID_ARGUMENT,
     message,
     details: [{ typeUrl: 'type.googleapis.com/google.rpc.BadRequest', value: Buffer.from(badRequest) }],
+  }).finish();
+  return Buffer.from(status);
+}
+
+/** google.rpc.Status { RESOURCE_EXHAUSTED, details: [Any(google.rpc.QuotaFailure)] }: each limit passed, with its figures. */
+function encodeQuotaFailureStatus(err: QuotaExceededError): Buffer {
+  const failure = googleRpc.QuotaFailure.encode({
+    violations: err.violations.map((v) => ({ subject: v.subject, description: describeQuotaViolation(v) })),
+  }).finish();
+  const status = googleRpc.Status.encode({
+    code: grpc.status.RESOURCE_EXHAUSTED,
+    message: err.message,
+    details: [{ typeUrl: 'type.googleapis.com/google.rpc.QuotaFailure', value: Buffer.from(failure) }],
   }).finish();
   return Buffer.from(status);
 }

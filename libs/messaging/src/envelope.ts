@@ -37,6 +37,7 @@ export function validateEnvelope(json: unknown): EnvelopeParse {
   if (o['commandId'] !== undefined && typeof o['commandId'] !== 'string') problems.push('commandId must be a string when present');
   if (o['transactionId'] !== undefined && (typeof o['transactionId'] !== 'string' || !/^\d+$/.test(o['transactionId'])))
     problems.push('transactionId must be a decimal string when present');
+  if (o['project'] !== undefined && typeof o['project'] !== 'string') problems.push('project must be a string when present');
   if (!('data' in o)) problems.push('data is missing');
   if (problems.length > 0) return { ok: false, reason: `invalid envelope: ${problems.join('; ')}` };
   return { ok: true, envelope: o as unknown as EventEnvelope };
@@ -63,6 +64,7 @@ export function envelopeBody(e: EventEnvelope | RawEventEnvelope): Uint8Array {
     occurredAt: e.occurredAt,
     ...(e.commandId === undefined ? {} : { commandId: e.commandId }),
     ...(typeof e.transactionId === 'string' ? { transactionId: e.transactionId } : {}),
+    ...(typeof e.project === 'string' ? { project: e.project } : {}),
   };
   if ('dataJson' in e && typeof e.dataJson === 'string') {
     // `{...}` of the head without its closing brace, then the data member last, as in the object form.

@@ -41,6 +41,8 @@ export const BerthHeaders = {
   eventType: 'Berth-Event-Type',
   schemaVersion: 'Berth-Schema-Version',
   streamId: 'Berth-Stream-Id',
+  /** The project of the VM (or project) the event concerns, when it concerns one. */
+  project: 'Berth-Project',
 } as const;
 
 /** A W3C traceparent (version 00) whose sampled flag is off, with valid non-zero ids. */
@@ -65,6 +67,7 @@ export function createEventPublisher(nc: NatsConnection, options: PublisherOptio
     h.set(BerthHeaders.eventType, e.type);
     h.set(BerthHeaders.schemaVersion, String(e.schemaVersion));
     h.set(BerthHeaders.streamId, e.streamId);
+    if (e.project !== undefined) h.set(BerthHeaders.project, e.project);
     return h;
   };
   const publish = async (e: PublishableEvent | RawPublishableEvent): Promise<PublishResult> => {

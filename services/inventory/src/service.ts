@@ -15,6 +15,7 @@ import { inventoryEvents, inventoryV1 } from '@berth/contracts';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { HostCommands } from './application/hosts.ts';
 import { VmCommands } from './application/vms.ts';
+import { ProjectCommands } from './application/projects.ts';
 import { inventoryBatcher } from './application/streams.ts';
 import { inventoryService } from './adapters/grpc/service.ts';
 import { startExecutorEventsConsumer } from './adapters/nats/executor-events.ts';
@@ -33,6 +34,7 @@ export interface RunningInventory {
   readonly db: AnyKysely;
   readonly hosts: HostCommands;
   readonly vms: VmCommands;
+  readonly projects: ProjectCommands;
   readonly readModel: ReadModel;
   stop(): Promise<void>;
 }
@@ -54,6 +56,7 @@ export async function startInventory(config: Readonly<InventoryConfig>, logger: 
   const readModel = new ReadModel(db);
   const batcher = inventoryBatcher(store);
   const hosts = new HostCommands(batcher);
+  const projects = new ProjectCommands(batcher);
   const vms = new VmCommands(batcher, () => readModel.knownPools(), config.INVENTORY_MAX_PROVISION_ATTEMPTS);
   // VMs waiting for capacity: woken in log order by the projection, failed at their deadline by a sweep.
   const waits = new CapacityWaits({
@@ -70,7 +73,17 @@ export async function startInventory(config: Readonly<InventoryConfig>, logger: 
   });
 
   const loops: TailingLoop[] = [
-    startRelay({ store, name: 'inventory-relay', publishRaw: async (e) => void (await publish(e)), pollMillis: 1000, logger }),
+    // Events that concern a VM carry its project (envelope `project`, header `Berth-Project`).
+    startRelay({
+      store,
+      name: 'inventory-relay',
+      publishRaw: async (e) => {
+        const project = await vms.projectOfStream(e.streamId);
+        await publish(project === undefined ? e : { ...e, project });
+      },
+      pollMillis: 1000,
+      logger,
+    }),
     // The read model (List calls, the scheduler's host snapshots) lags the log by up to READ_MODEL_LINGER_MILLIS: each
     // touched host's document and snapshot is then written once per interval, not once per commit.
     runProjection({
@@ -87,7 +100,7 @@ export async function startInventory(config: Readonly<InventoryConfig>, logger: 
 
   const server: GrpcServer = createGrpcServer({
     serviceName: 'inventory',
-    services: [{ definition: inventoryV1.InventoryServiceService, implementation: inventoryService({ hosts, vms, readModel }) }],
+    services: [{ definition: inventoryV1.InventoryServiceService, implementation: inventoryService({ hosts, vms, projects, readModel }) }],
     readiness: async () => {
       if (nc.isClosed()) return false;
       await db.selectNoFrom((eb) => eb.val(1).as('one')).execute();
@@ -103,6 +116,7 @@ export async function startInventory(config: Readonly<InventoryConfig>, logger: 
     db,
     hosts,
     vms,
+    projects,
     readModel,
     async stop() {
       await server.shutdown(0, 2000);

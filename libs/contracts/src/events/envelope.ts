@@ -4,7 +4,8 @@
  *
  * NATS subject: `berth.<service>.<stream-type>.<EventType>` e.g. `berth.inventory.vm.VmRequested`.
  * Headers: `Nats-Msg-Id` = id (JetStream de-duplication), `traceparent`/`tracestate` (W3C),
- * `Berth-Event-Type`, `Berth-Schema-Version`. The body is this object as UTF-8 JSON.
+ * `Berth-Event-Type`, `Berth-Schema-Version`, `Berth-Stream-Id`, `Berth-Project` (when `project` is set).
+ * The body is this object as UTF-8 JSON.
  */
 export interface EventEnvelope<TType extends string = string, TData = unknown> {
   /** UUID, unique per event; also the JetStream message id. */
@@ -30,5 +31,10 @@ export interface EventEnvelope<TType extends string = string, TData = unknown> {
   readonly occurredAt: string;
   /** Id of the command that produced it, for idempotency and correlation. */
   readonly commandId?: string;
+  /**
+   * The project of the VM the event concerns (inventory's VM and project streams; absent for events
+   * that concern no VM, e.g. hosts). Subscribers filter on it, or on the `Berth-Project` header.
+   */
+  readonly project?: string;
   readonly data: TData;
 }

@@ -1,6 +1,7 @@
 /**
  * Payloads of the events inventory records and publishes on `berth.inventory.<streamType>.<Type>`.
- * Streams: `host-<hostId>` (stream type `host`), `vm-<vmId>` (`vm`), `config-hardware` (`config`).
+ * Streams: `host-<hostId>` (stream type `host`), `vm-<vmId>` (`vm`), `config-hardware` (`config`),
+ * `project-<name>` (`project`), `identity-<identity URI>` (`identity`: the projects a client is bound to).
  * Documented in docs/events.md (Inventory section). All payloads are schema version 1.
  */
 import type { Claim, HostCapacity, HostState, VmSpec } from '@berth/fit';
@@ -10,6 +11,10 @@ export const INVENTORY_SERVICE = 'inventory';
 export const HARDWARE_CONFIG_STREAM = 'config-hardware';
 export const hostStreamId = (hostId: string): string => `host-${hostId}`;
 export const vmStreamId = (vmId: string): string => `vm-${vmId}`;
+export const projectStreamId = (project: string): string => `project-${project}`;
+export const identityStreamId = (identity: string): string => `identity-${identity}`;
+/** The project of VMs composed without one (and of VMs recorded before projects existed). */
+export const DEFAULT_PROJECT = 'default';
 
 export interface AddressTranslation {
   readonly address: string;
@@ -65,6 +70,8 @@ export interface VmLocation {
 }
 export interface VmRequested {
   readonly vmId: string;
+  /** The project the VM belongs to; absent in events recorded before projects existed (= `default`). */
+  readonly project?: string;
   /** The full request, defaults applied (migration mode, cpu policy, pools). */
   readonly spec: VmSpec;
   /** 1 for the first placement; +1 after each failed provisioning. */
@@ -162,7 +169,60 @@ export interface VmMigrationAborted {
   readonly reason: string;
 }
 
+// ---- project stream ----
+/** Limits of a project; an absent limit is unlimited. Devices by type (`gpu`, `nvme`, ...). */
+export interface ProjectQuota {
+  readonly vms?: number;
+  readonly vcpus?: number;
+  readonly memoryBytes?: number;
+  readonly devices: Readonly<Record<string, number>>;
+}
+/** What one VM counts against its project's quota. */
+export interface ProjectUsage {
+  readonly vcpus: number;
+  readonly memoryBytes: number;
+  readonly devices: Readonly<Record<string, number>>;
+}
+export interface ProjectCreated {
+  readonly project: string;
+  readonly description: string;
+}
+/** Replaces the whole quota. Lowering it below the usage refuses new VMs only; existing ones stay. */
+export interface ProjectQuotaSet {
+  readonly project: string;
+  readonly quota: ProjectQuota;
+}
+/** A VM was composed in the project (commits with its VmRequested; the project stream's version guards the quota). */
+export interface ProjectVmAdmitted {
+  readonly project: string;
+  readonly vmId: string;
+  readonly usage: ProjectUsage;
+}
+/** The VM was deleted: its usage no longer counts (commits with its VmDeleted). */
+export interface ProjectVmReleased {
+  readonly project: string;
+  readonly vmId: string;
+  readonly usage: ProjectUsage;
+}
+
+// ---- identity stream ----
+/** A client identity (e.g. `spiffe://berth/client/acme`) may see and act on the project's VMs. */
+export interface IdentityBound {
+  readonly identity: string;
+  readonly project: string;
+}
+export interface IdentityUnbound {
+  readonly identity: string;
+  readonly project: string;
+}
+
 export interface InventoryEventMap {
+  ProjectCreated: ProjectCreated;
+  ProjectQuotaSet: ProjectQuotaSet;
+  ProjectVmAdmitted: ProjectVmAdmitted;
+  ProjectVmReleased: ProjectVmReleased;
+  IdentityBound: IdentityBound;
+  IdentityUnbound: IdentityUnbound;
   HostRegistered: HostRegistered;
   HostUpdated: HostUpdated;
   HostStateChanged: HostStateChanged;

@@ -4,6 +4,15 @@ import type { HostEvent } from '../domain/host/events.ts';
 import { evolveHost, initialHost, type Host } from '../domain/host/state.ts';
 import type { VmEvent } from '../domain/vm/events.ts';
 import { evolveVm, initialVm, type Vm } from '../domain/vm/state.ts';
+import type { IdentityEvent, ProjectEvent } from '../domain/project/events.ts';
+import {
+  evolveIdentity,
+  evolveProject,
+  initialIdentity,
+  initialProject,
+  type IdentityBindings,
+  type Project,
+} from '../domain/project/state.ts';
 import {
   evolveHardwareConfig,
   initialHardwareConfig,
@@ -34,6 +43,17 @@ const hardwareConfig = aggregate<HardwareConfigState>({
   evolve: (s, e) => evolveHardwareConfig(s, e as unknown as HardwareConfigEvent),
 });
 
+const projects = aggregate<Project>({
+  prefix: 'project-',
+  initial: initialProject,
+  evolve: (p, e) => evolveProject(p, e as unknown as ProjectEvent),
+});
+const identities = aggregate<IdentityBindings>({
+  prefix: 'identity-',
+  initial: initialIdentity,
+  evolve: (s, e) => evolveIdentity(s, e as unknown as IdentityEvent),
+});
+
 /** Inventory's command path: every command of the service goes through one batcher (group commit, cached aggregates). */
 export const inventoryBatcher = (store: PostgresEventStore, opts: Omit<CommandBatcherOptions, 'aggregates'> = {}): CommandBatcher =>
-  new CommandBatcher(store, { ...opts, aggregates: [hosts, vms, hardwareConfig] });
+  new CommandBatcher(store, { ...opts, aggregates: [hosts, vms, hardwareConfig, projects, identities] });

@@ -1,4 +1,4 @@
-import { NotFoundError, ValidationError } from '@berth/errors';
+import { NotFoundError, PermissionDeniedError, ValidationError } from '@berth/errors';
 import type { CommandBatcher, Folded, NewEvent, StoredEvent } from '@berth/event-store';
 import { claimMatchesVm, type Claim } from '@berth/fit';
 import { inventoryEvents } from '@berth/contracts';
@@ -10,9 +10,13 @@ import { decideHost } from '../domain/host/decide.ts';
 import type { Host } from '../domain/host/state.ts';
 import { checkHostId } from './hosts.ts';
 import type { VmRecord } from './streams.ts';
+import { decideProject, usageOf } from '../domain/project/decide.ts';
+import { initialIdentity, initialProject, type IdentityBindings, type Project } from '../domain/project/state.ts';
+import { checkProjectName } from '../domain/project/validate.ts';
+import { ALL, CommandStreams, type Scope } from './scope.ts';
 import { newId, priorId } from './ids.ts';
 
-const { vmStreamId, hostStreamId } = inventoryEvents;
+const { vmStreamId, hostStreamId, projectStreamId, identityStreamId } = inventoryEvents;
 const VM_ID = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/;
 
 export function checkVmId(vmId: string, field = 'vmId'): void {
@@ -36,6 +40,8 @@ function view(vmId: string, f: Folded): VmView {
 
 const vmOf = (f: Folded | undefined): Vm => (f?.state as VmRecord | undefined)?.vm ?? initialVm();
 const hostOf = (f: Folded | undefined): Host => f!.state as Host;
+const projectOf = (f: Folded | undefined): Project => (f?.state as Project | undefined) ?? initialProject();
+const identityOf = (f: Folded | undefined): IdentityBindings => (f?.state as IdentityBindings | undefined) ?? initialIdentity();
 
 /** Storage pool names any host ever declared: a disk naming another pool could never be placed. */
 export type KnownPools = () => Promise<ReadonlySet<string>>;
@@ -65,31 +71,66 @@ export class VmCommands {
 
   /**
    * One VM command; when it releases the VM's claim (deleted, provisioning failed) the host's
-   * ClaimReleased commits with it.
+   * ClaimReleased commits with it, and a deletion frees the VM's usage of its project's quota in the
+   * same commit. A compose is admitted by its project (quota) in the commit that records it. A
+   * client's command reads its bindings in the same commit, so an unbind and a command serialise.
    */
-  private async run(vmId: string, commandId: string | undefined, command: VmCommand, releaseReason?: string): Promise<VmView> {
+  private async run(
+    vmId: string,
+    commandId: string | undefined,
+    command: VmCommand,
+    releaseReason?: string,
+    scope: Scope = ALL,
+  ): Promise<VmView> {
     checkVmId(vmId);
     const vmStream = vmStreamId(vmId);
+    const compose = command.type === 'ComposeVm' ? command : undefined;
     for (let attempt = 0; ; attempt++) {
+      const seen = compose ? initialVm() : vmOf(await this.batcher.read(vmStream));
       // The host whose claim a release would return, as last seen; decide checks it still is.
-      const hostId = releaseReason === undefined ? undefined : placementOf(vmOf(await this.batcher.read(vmStream)))?.hostId;
+      const hostId = releaseReason === undefined ? undefined : placementOf(seen)?.hostId;
+      const project = compose?.project ?? (releaseReason !== undefined && seen.status !== 'absent' ? seen.core.project : undefined);
+      const streams = new CommandStreams(vmStream);
+      const hostAt = hostId === undefined ? undefined : streams.add(hostStreamId(hostId));
+      const projectAt = project === undefined ? undefined : streams.add(projectStreamId(project));
+      const identityAt = scope.kind === 'client' ? streams.add(identityStreamId(scope.identity)) : undefined;
       try {
         const r = await this.batcher.execute({
-          streamIds: hostId === undefined ? [vmStream] : [vmStream, hostStreamId(hostId)],
+          streamIds: streams.ids,
           ...(commandId ? { commandId } : {}),
           // A compose creates the stream: not read first (an existing one conflicts and is read then).
-          ...(command.type === 'ComposeVm' ? { newStreams: [vmStream] } : {}),
-          decide: ([vmState, hostState]) => {
-            const vm = vmOf(vmState);
+          ...(compose ? { newStreams: [vmStream] } : {}),
+          decide: (states) => {
+            const vm = vmOf(states[0]);
+            if (identityAt !== undefined && scope.kind === 'client') {
+              const bound = identityOf(states[identityAt]).projects;
+              if (compose && !bound.includes(compose.project))
+                throw new PermissionDeniedError(`${scope.identity} is not bound to project '${compose.project}'`);
+              // Another project's VM does not exist for this client (its existence is not revealed).
+              if (vm.status !== 'absent' && !bound.includes(vm.core.project)) throw new NotFoundError('vm', vmId);
+            }
             const decided = decideVm(command, vm);
+            const out = streams.events();
+            out[0] = decided;
+            const deleted = decided.some((e) => e.type === 'VmDeleted');
+            if (compose && projectAt !== undefined) {
+              const requested = decided.find((e) => e.type === 'VmRequested');
+              if (requested)
+                out[projectAt] = decideProject(
+                  { type: 'AdmitVm', project: compose.project, vmId, usage: usageOf(requested.data.spec) },
+                  projectOf(states[projectAt]),
+                );
+            } else if (deleted && vm.status !== 'absent') {
+              if (projectAt === undefined || vm.core.project !== project) throw new PlacementMoved();
+              out[projectAt] = decideProject({ type: 'ReleaseVm', project: vm.core.project, vmId }, projectOf(states[projectAt]));
+            }
             const placement = placementOf(vm);
             const releases =
-              releaseReason !== undefined &&
-              placement !== undefined &&
-              decided.some((e) => e.type === 'VmDeleted' || e.type === 'VmProvisionFailed');
-            if (!releases) return [decided, []];
-            if (placement.hostId !== hostId) throw new PlacementMoved();
-            return [decided, decideHost({ type: 'ReleaseClaim', vmId, reason: releaseReason }, hostOf(hostState))];
+              releaseReason !== undefined && placement !== undefined && (deleted || decided.some((e) => e.type === 'VmProvisionFailed'));
+            if (!releases) return out;
+            if (placement.hostId !== hostId || hostAt === undefined) throw new PlacementMoved();
+            out[hostAt] = decideHost({ type: 'ReleaseClaim', vmId, reason: releaseReason }, hostOf(states[hostAt]));
+            return out;
           },
         });
         return view(vmId, r.states[0]!);
@@ -99,18 +140,59 @@ export class VmCommands {
     }
   }
 
-  async compose(input: { commandId?: string; vmId?: string; spec: VmSpecInput; waitForCapacityMillis?: number }): Promise<VmView> {
+  async compose(input: {
+    commandId?: string;
+    vmId?: string;
+    /** Empty: `default` for operators and services, the one bound project for a client. */
+    project?: string;
+    spec: VmSpecInput;
+    waitForCapacityMillis?: number;
+    scope?: Scope;
+  }): Promise<VmView> {
+    const scope = input.scope ?? ALL;
+    const project = await this.projectFor(input.project ?? '', scope);
+    checkProjectName(project);
     const vmId = input.vmId || (await priorId(this.batcher.store, input.commandId, 'vm-')) || newId();
     const knownPools = input.spec.disks.some((d) => d.pool !== undefined) ? await this.knownPools() : new Set<string>();
     const now = this.clock().toISOString();
-    return this.run(vmId, input.commandId, {
+    const command: VmCommand = {
       type: 'ComposeVm',
       vmId,
+      project,
       spec: input.spec,
       knownPools,
       waitForCapacityMillis: input.waitForCapacityMillis ?? 0,
       now,
-    });
+    };
+    return this.run(vmId, input.commandId, command, undefined, scope);
+  }
+
+  /** The project a compose names, or its default (the decide re-checks a client's binding in the commit). */
+  private async projectFor(named: string, scope: Scope): Promise<string> {
+    if (named !== '') return named;
+    if (scope.kind === 'all') return inventoryEvents.DEFAULT_PROJECT;
+    const bound = identityOf(await this.batcher.readFresh(identityStreamId(scope.identity))).projects;
+    if (bound.length !== 1 || bound[0] === undefined)
+      throw new ValidationError({ field: 'project', reason: `required: ${scope.identity} is bound to ${bound.length} projects` });
+    return bound[0];
+  }
+
+  /**
+   * The project an event of `streamId` concerns (VM and project streams), for the bus: a VM's project
+   * never changes, so the cached VM answers (read from the log when this process has not seen it).
+   */
+  async projectOfStream(streamId: string): Promise<string | undefined> {
+    if (streamId.startsWith('project-')) return streamId.slice('project-'.length);
+    if (!streamId.startsWith('vm-')) return undefined;
+    let vm = vmOf(await this.batcher.read(streamId));
+    if (vm.status === 'absent') vm = vmOf(await this.batcher.readFresh(streamId));
+    return vm.status === 'absent' ? undefined : vm.core.project;
+  }
+
+  /** The projects whose VMs the caller sees (undefined: all). */
+  async visibleProjects(scope: Scope): Promise<readonly string[] | undefined> {
+    if (scope.kind === 'all') return undefined;
+    return identityOf(await this.batcher.readFresh(identityStreamId(scope.identity))).projects;
   }
 
   /** A VM waiting for capacity is requested again (capacity appeared that may fit it); otherwise nothing. */
@@ -121,9 +203,12 @@ export class VmCommands {
   expireCapacityWait = (i: { commandId: string; vmId: string }): Promise<VmView> =>
     this.run(i.vmId, i.commandId, { type: 'ExpireCapacityWait', now: this.clock().toISOString() });
 
-  async get(vmId: string): Promise<VmView> {
+  async get(vmId: string, scope: Scope = ALL): Promise<VmView> {
     checkVmId(vmId);
-    return view(vmId, await this.batcher.readFresh(vmStreamId(vmId)));
+    const found = view(vmId, await this.batcher.readFresh(vmStreamId(vmId)));
+    const visible = await this.visibleProjects(scope);
+    if (visible !== undefined && !visible.includes(found.vm.core.project)) throw new NotFoundError('vm', vmId);
+    return found;
   }
 
   /** Events of the VM's stream after `fromPosition` with the VM after each (for WatchVm). */
@@ -139,11 +224,14 @@ export class VmCommands {
     return out;
   }
 
-  delete = (i: { commandId?: string; vmId: string }): Promise<VmView> => this.run(i.vmId, i.commandId, { type: 'DeleteVm' }, 'VM deleted');
-  start = (i: { commandId?: string; vmId: string }): Promise<VmView> => this.run(i.vmId, i.commandId, { type: 'StartVm' });
-  stop = (i: { commandId?: string; vmId: string; force: boolean }): Promise<VmView> =>
-    this.run(i.vmId, i.commandId, { type: 'StopVm', force: i.force });
-  reboot = (i: { commandId?: string; vmId: string }): Promise<VmView> => this.run(i.vmId, i.commandId, { type: 'RebootVm' });
+  delete = (i: { commandId?: string; vmId: string; scope?: Scope }): Promise<VmView> =>
+    this.run(i.vmId, i.commandId, { type: 'DeleteVm' }, 'VM deleted', i.scope);
+  start = (i: { commandId?: string; vmId: string; scope?: Scope }): Promise<VmView> =>
+    this.run(i.vmId, i.commandId, { type: 'StartVm' }, undefined, i.scope);
+  stop = (i: { commandId?: string; vmId: string; force: boolean; scope?: Scope }): Promise<VmView> =>
+    this.run(i.vmId, i.commandId, { type: 'StopVm', force: i.force }, undefined, i.scope);
+  reboot = (i: { commandId?: string; vmId: string; scope?: Scope }): Promise<VmView> =>
+    this.run(i.vmId, i.commandId, { type: 'RebootVm' }, undefined, i.scope);
 
   /** Fails the VM's placement, or has it wait for capacity while its deadline is ahead. */
   reportPlacementFailed(i: {

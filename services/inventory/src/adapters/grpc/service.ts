@@ -10,10 +10,14 @@ import { decodeHardwareConfig, encodeHardwareConfig } from './config-codec.ts';
 import { hostStates, vmStatuses } from './enums.ts';
 import { decodeClaim, decodeHostSpec, encodeHost, encodeSnapshot } from './host-codec.ts';
 import { decodeVmSpec, encodeVm } from './vm-codec.ts';
+import type { ProjectCommands } from '../../application/projects.ts';
+import { scopeOf } from './caller.ts';
+import { projectHandlers } from './project-handlers.ts';
 
 export interface InventoryApp {
   readonly hosts: HostCommands;
   readonly vms: VmCommands;
+  readonly projects: ProjectCommands;
   readonly readModel: ReadModel;
 }
 
@@ -59,7 +63,7 @@ export const MAX_BATCH_CLAIMS = 1000;
 
 /** Thin handlers: decode -> application -> encode; errors map once in grpc-kit. */
 export function inventoryService(app: InventoryApp): UntypedServiceImplementation {
-  const { hosts, vms, readModel } = app;
+  const { hosts, vms, projects, readModel } = app;
   const claim = (r: pb.ClaimResourcesRequest) =>
     vms.claim({
       commandId: commandId(r.meta),
@@ -121,7 +125,7 @@ export function inventoryService(app: InventoryApp): UntypedServiceImplementatio
       const { config, version } = await hosts.hardwareConfig();
       return { config: encodeHardwareConfig(config), version };
     }),
-    composeVm: unary<pb.ComposeVmRequest, pb.ComposeVmResponse>(async (r) => {
+    composeVm: unary<pb.ComposeVmRequest, pb.ComposeVmResponse>(async (r, ctx) => {
       const id = commandId(r.meta);
       const wait = r.waitForCapacityMillis;
       return {
@@ -129,32 +133,40 @@ export function inventoryService(app: InventoryApp): UntypedServiceImplementatio
           await vms.compose({
             commandId: id,
             vmId: r.vmId,
+            project: r.project ?? '',
+            scope: scopeOf(ctx),
             spec: decodeVmSpec(required(r.spec, 'spec')),
             ...(wait !== undefined ? { waitForCapacityMillis: wait } : {}),
           }),
         ),
       };
     }),
-    getVm: unary<pb.GetVmRequest, pb.GetVmResponse>(async (r) => ({ vm: encodeVm(await vms.get(r.vmId)) })),
-    listVms: unary<pb.ListVmsRequest, pb.ListVmsResponse>(async (r) => {
+    getVm: unary<pb.GetVmRequest, pb.GetVmResponse>(async (r, ctx) => ({ vm: encodeVm(await vms.get(r.vmId, scopeOf(ctx))) })),
+    listVms: unary<pb.ListVmsRequest, pb.ListVmsResponse>(async (r, ctx) => {
       const status = vmStatuses.decode(r.status, 'status');
-      const list = await readModel.listVms({ hostId: r.hostId, ...(status ? { status } : {}) });
+      const visible = await vms.visibleProjects(scopeOf(ctx));
+      const list = await readModel.listVms({
+        hostId: r.hostId,
+        ...(r.project ? { project: r.project } : {}),
+        ...(status ? { status } : {}),
+        ...(visible ? { projects: visible } : {}),
+      });
       return { vms: list.flatMap((v) => (v.vm.status === 'absent' ? [] : [encodeVm({ ...v, vm: v.vm })])) };
     }),
-    deleteVm: unary<pb.DeleteVmRequest, pb.DeleteVmResponse>(async (r) => ({
-      vm: encodeVm(await vms.delete({ commandId: commandId(r.meta), vmId: r.vmId })),
+    deleteVm: unary<pb.DeleteVmRequest, pb.DeleteVmResponse>(async (r, ctx) => ({
+      vm: encodeVm(await vms.delete({ commandId: commandId(r.meta), vmId: r.vmId, scope: scopeOf(ctx) })),
     })),
-    startVm: unary<pb.StartVmRequest, pb.StartVmResponse>(async (r) => ({
-      vm: encodeVm(await vms.start({ commandId: commandId(r.meta), vmId: r.vmId })),
+    startVm: unary<pb.StartVmRequest, pb.StartVmResponse>(async (r, ctx) => ({
+      vm: encodeVm(await vms.start({ commandId: commandId(r.meta), vmId: r.vmId, scope: scopeOf(ctx) })),
     })),
-    stopVm: unary<pb.StopVmRequest, pb.StopVmResponse>(async (r) => ({
-      vm: encodeVm(await vms.stop({ commandId: commandId(r.meta), vmId: r.vmId, force: r.force })),
+    stopVm: unary<pb.StopVmRequest, pb.StopVmResponse>(async (r, ctx) => ({
+      vm: encodeVm(await vms.stop({ commandId: commandId(r.meta), vmId: r.vmId, force: r.force, scope: scopeOf(ctx) })),
     })),
-    rebootVm: unary<pb.RebootVmRequest, pb.RebootVmResponse>(async (r) => ({
-      vm: encodeVm(await vms.reboot({ commandId: commandId(r.meta), vmId: r.vmId })),
+    rebootVm: unary<pb.RebootVmRequest, pb.RebootVmResponse>(async (r, ctx) => ({
+      vm: encodeVm(await vms.reboot({ commandId: commandId(r.meta), vmId: r.vmId, scope: scopeOf(ctx) })),
     })),
     watchVm: serverStream<pb.WatchVmRequest, pb.WatchVmResponse>(async function* (r, ctx) {
-      await vms.get(r.vmId); // NOT_FOUND before streaming anything
+      await vms.get(r.vmId, scopeOf(ctx)); // NOT_FOUND (also another project's VM) before streaming anything
       let position = Math.max(0, r.fromPosition);
       while (!ctx.signal.aborted) {
         for (const { event, vm } of await vms.eventsAfter(r.vmId, position)) {
@@ -176,6 +188,7 @@ export function inventoryService(app: InventoryApp): UntypedServiceImplementatio
         await sleep(WATCH_POLL_MILLIS, undefined, { signal: ctx.signal }).catch(() => undefined);
       }
     }),
+    ...projectHandlers(projects, readModel),
     claimResources: unary<pb.ClaimResourcesRequest, pb.ClaimResourcesResponse>(async (r) => {
       const result = await claim(r);
       return { generation: result.generation, vm: encodeVm(result.vm) };

@@ -146,5 +146,7 @@ export function encodeVm({ vm, requestedAt, updatedAt }: VmView): pb.Vm {
     migratingToHostId: migrationOf(vm)?.destination.hostId ?? '',
     hypervisorUri: p?.hypervisorUri ?? '',
     capacityDeadline: vm.core.capacityDeadline ?? '',
+    // Documents projected before projects existed have none: those VMs are in `default`.
+    project: vm.core.project ?? 'default',
   };
 }

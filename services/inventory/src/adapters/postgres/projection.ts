@@ -7,6 +7,7 @@ import type { HostEvent } from '../../domain/host/events.ts';
 import { evolveHost, hostSnapshotOf, initialHost, type Host } from '../../domain/host/state.ts';
 import type { VmEvent } from '../../domain/vm/events.ts';
 import { evolveVm, initialVm, placementOf, type Vm } from '../../domain/vm/state.ts';
+import { projectProjects } from './project-projection.ts';
 
 /** Where the scheduler's views go after each batch (the KV buckets). */
 export interface SnapshotSink {
@@ -134,6 +135,7 @@ export function readModelProjection(sink?: SnapshotSink, afterBatch?: BatchHook)
           name: vm.core.spec.name,
           status: vm.status,
           host_id: placementOf(vm)?.hostId ?? null,
+          project: vm.core.project,
           doc: JSON.stringify(vm),
           updated_at: at,
           requested_at: fresh[0]!.occurredAt,
@@ -147,6 +149,7 @@ export function readModelProjection(sink?: SnapshotSink, afterBatch?: BatchHook)
           .execute();
       }
     }
+    await projectProjects(events, trx);
     if (sink) {
       // One put per host per batch, all in flight at once (each is a NATS round trip inside the open transaction).
       await Promise.all(touched.map(([hostId, host]) => sink.host(hostId, snapshotOf(host))));

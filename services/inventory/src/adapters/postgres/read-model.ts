@@ -3,6 +3,19 @@ import { lz4Compression, type AnyKysely } from '@berth/event-store';
 import type { HostSnapshot, HostState } from '@berth/fit';
 import type { Host } from '../../domain/host/state.ts';
 import type { Vm, VmStatus } from '../../domain/vm/state.ts';
+import { inventoryEvents } from '@berth/contracts';
+import type { ProjectQuota, ProjectTotals } from '../../domain/project/state.ts';
+
+const { DEFAULT_PROJECT } = inventoryEvents;
+export const NO_USAGE: ProjectTotals = { vms: 0, vcpus: 0, memoryBytes: 0, devices: {} };
+
+export interface ProjectRow {
+  readonly project: string;
+  readonly description: string;
+  readonly quota: ProjectQuota;
+  readonly usage: ProjectTotals;
+  readonly identities: readonly string[];
+}
 
 /** Read-model tables for the List calls; written only by the projection. */
 export interface ReadModelTables {
@@ -21,9 +34,21 @@ export interface ReadModelTables {
     name: string;
     status: string;
     host_id: string | null;
+    project: string;
     doc: Vm;
     requested_at: Date;
     updated_at: Date;
+  };
+  inventory_projects: {
+    project: string;
+    description: string;
+    quota: ProjectQuota;
+    usage: ProjectTotals;
+    version: number;
+  };
+  inventory_identity_bindings: {
+    identity: string;
+    project: string;
   };
 }
 
@@ -79,6 +104,28 @@ const migrations: Record<string, Migration> = {
         .execute(db);
     },
   },
+  '0005_projects': {
+    up: async (db) => {
+      await sql.raw(`ALTER TABLE inventory_vms ADD COLUMN project text NOT NULL DEFAULT 'default'`).execute(db);
+      await sql.raw(`UPDATE inventory_vms SET project = COALESCE(doc->'core'->>'project', 'default')`).execute(db);
+      await db.schema.createIndex('inventory_vms_project_idx').on('inventory_vms').columns(['project', 'requested_at']).execute();
+      await db.schema
+        .createTable('inventory_projects')
+        .addColumn('project', 'text', (c) => c.primaryKey())
+        .addColumn('description', 'text', (c) => c.notNull())
+        .addColumn('quota', 'jsonb', (c) => c.notNull())
+        .addColumn('usage', 'jsonb', (c) => c.notNull())
+        .addColumn('version', 'bigint', (c) => c.notNull())
+        .execute();
+      await db.schema
+        .createTable('inventory_identity_bindings')
+        .addColumn('identity', 'text', (c) => c.notNull())
+        .addColumn('project', 'text', (c) => c.notNull())
+        .addPrimaryKeyConstraint('inventory_identity_bindings_pk', ['identity', 'project'])
+        .execute();
+      await db.schema.createIndex('inventory_identity_bindings_project_idx').on('inventory_identity_bindings').column('project').execute();
+    },
+  },
 };
 
 export async function migrateReadModel(db: AnyKysely): Promise<void> {
@@ -115,8 +162,17 @@ export class ReadModel {
     return (await q.orderBy('name').orderBy('host_id').execute()).map((r) => r.doc);
   }
 
-  async listVms(filter: { hostId?: string; status?: VmStatus }): Promise<{ vm: Vm; requestedAt: string; updatedAt: string }[]> {
+  /** `projects`: only VMs of these projects (a client's view); absent: every VM. */
+  async listVms(filter: {
+    hostId?: string;
+    status?: VmStatus;
+    project?: string;
+    projects?: readonly string[];
+  }): Promise<{ vm: Vm; requestedAt: string; updatedAt: string }[]> {
+    if (filter.projects !== undefined && filter.projects.length === 0) return [];
     let q = this.db.selectFrom('inventory_vms').select(['doc', 'requested_at', 'updated_at']);
+    if (filter.projects !== undefined) q = q.where('project', 'in', [...filter.projects]);
+    if (filter.project) q = q.where('project', '=', filter.project);
     if (filter.hostId) q = q.where('host_id', '=', filter.hostId);
     if (filter.status) q = q.where('status', '=', filter.status);
     const rows = await q.orderBy('requested_at').orderBy('vm_id').execute();
@@ -133,6 +189,37 @@ export class ReadModel {
       .orderBy('vm_id')
       .execute();
     return rows.map((r) => r.doc).filter((v): v is Extract<Vm, { status: 'waiting-for-capacity' }> => v.status === 'waiting-for-capacity');
+  }
+
+  /** Projects as last projected (`default` always, even before anything touched it). */
+  async listProjects(): Promise<ProjectRow[]> {
+    const rows = await this.db
+      .selectFrom('inventory_projects')
+      .select(['project', 'description', 'quota', 'usage'])
+      .orderBy('project')
+      .execute();
+    const bindings = await this.db.selectFrom('inventory_identity_bindings').select(['identity', 'project']).orderBy('identity').execute();
+    const out = rows.map((r) => ({ ...r, identities: bindings.filter((b) => b.project === r.project).map((b) => b.identity) }));
+    if (!out.some((r) => r.project === DEFAULT_PROJECT))
+      out.unshift({
+        project: DEFAULT_PROJECT,
+        description: '',
+        quota: { devices: {} },
+        usage: NO_USAGE,
+        identities: bindings.filter((b) => b.project === DEFAULT_PROJECT).map((b) => b.identity),
+      });
+    return out;
+  }
+
+  /** The identities bound to a project, as last projected. */
+  async identitiesOf(project: string): Promise<string[]> {
+    const rows = await this.db
+      .selectFrom('inventory_identity_bindings')
+      .select('identity')
+      .where('project', '=', project)
+      .orderBy('identity')
+      .execute();
+    return rows.map((r) => r.identity);
   }
 
   async listSnapshots(snapshotOf: (h: Host) => HostSnapshot | undefined): Promise<HostSnapshot[]> {

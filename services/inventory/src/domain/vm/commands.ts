@@ -28,6 +28,8 @@ export type VmCommand =
   | {
       readonly type: 'ComposeVm';
       readonly vmId: string;
+      /** Checked to exist (and to have room) by the project's decider in the same commit. */
+      readonly project: string;
       readonly spec: VmSpecInput;
       readonly knownPools: ReadonlySet<string>;
       /** Wait this long for capacity when nothing fits (0: fail at once), counted from `now`. */

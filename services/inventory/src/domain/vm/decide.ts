@@ -36,6 +36,7 @@ export function decideVm(command: VmCommand, vm: Vm): VmEvent[] {
       return [
         event('VmRequested', {
           vmId: command.vmId,
+          project: command.project,
           spec,
           attempt: 1,
           excludedHosts: [],
@@ -62,9 +63,16 @@ export function decideVm(command: VmCommand, vm: Vm): VmEvent[] {
     }
     case 'RequeueForCapacity': {
       if (vm.status !== 'waiting-for-capacity') return [];
-      const { vmId, spec, attempt, excludedHosts, capacityDeadline } = vm.core;
+      const { vmId, project, spec, attempt, excludedHosts, capacityDeadline } = vm.core;
       return [
-        event('VmRequested', { vmId, spec, attempt, excludedHosts, ...(capacityDeadline !== undefined ? { capacityDeadline } : {}) }),
+        event('VmRequested', {
+          vmId,
+          project,
+          spec,
+          attempt,
+          excludedHosts,
+          ...(capacityDeadline !== undefined ? { capacityDeadline } : {}),
+        }),
       ];
     }
     case 'ExpireCapacityWait': {
@@ -89,11 +97,11 @@ export function decideVm(command: VmCommand, vm: Vm): VmEvent[] {
     case 'RecordProvisionFailed': {
       if ((vm.status !== 'placed' && vm.status !== 'provisioning') || !onCurrentHost(vm, command.hostId)) return [];
       const { hostId, hypervisorUri } = vm.placement;
-      const { attempt, vmId, spec, excludedHosts } = vm.core;
+      const { attempt, vmId, project, spec, excludedHosts } = vm.core;
       const out: VmEvent[] = [event('VmProvisionFailed', { hostId, hypervisorUri, reason: command.reason, attempt })];
       if (attempt < command.maxAttempts) {
         const excluded = excludedHosts.includes(hostId) ? excludedHosts : [...excludedHosts, hostId];
-        out.push(event('VmRequested', { vmId, spec, attempt: attempt + 1, excludedHosts: excluded }));
+        out.push(event('VmRequested', { vmId, project, spec, attempt: attempt + 1, excludedHosts: excluded }));
       }
       return out;
     }

@@ -29,7 +29,10 @@ const input = (over: Partial<VmSpecInput> = {}): VmSpecInput => ({
 
 const NOW = '2026-12-05T10:00:00.000Z';
 const compose = (over: Partial<VmSpecInput> = {}, pools = new Set(['fast']), waitForCapacityMillis = 0): VmEvent[] =>
-  decideVm({ type: 'ComposeVm', vmId: 'vm1', spec: input(over), knownPools: pools, waitForCapacityMillis, now: NOW }, initialVm());
+  decideVm(
+    { type: 'ComposeVm', vmId: 'vm1', project: 'default', spec: input(over), knownPools: pools, waitForCapacityMillis, now: NOW },
+    initialVm(),
+  );
 
 const claimOn = (hostId: string): Claim => ({
   vmId: 'vm1',

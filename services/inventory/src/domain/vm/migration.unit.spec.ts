@@ -43,7 +43,15 @@ function run(...commands: VmCommand[]): VmEvent[] {
   return history;
 }
 const running = (over: Partial<VmSpecInput> = {}): VmCommand[] => [
-  { type: 'ComposeVm', vmId: 'vm1', spec: spec(over), knownPools: new Set(), waitForCapacityMillis: 0, now: '2026-12-06T00:00:00.000Z' },
+  {
+    type: 'ComposeVm',
+    vmId: 'vm1',
+    project: 'default',
+    spec: spec(over),
+    knownPools: new Set(),
+    waitForCapacityMillis: 0,
+    now: '2026-12-06T00:00:00.000Z',
+  },
   {
     type: 'PlaceVm',
     placement: { hostId: 'h1', hypervisorUri: 'sim://h1', claim: claimOn('h1'), generation: 2, explanation: {}, alternates: [] },

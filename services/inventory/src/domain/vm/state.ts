@@ -1,9 +1,12 @@
 import type { Claim, VmSpec } from '@berth/fit';
+import { inventoryEvents } from '@berth/contracts';
 import { unreachable } from '../shared/event.ts';
 import type { VmEvent } from './events.ts';
 
 export interface VmCore {
   readonly vmId: string;
+  /** The project the VM belongs to (`default` for VMs recorded before projects existed). */
+  readonly project: string;
   readonly spec: VmSpec;
   readonly attempt: number;
   readonly excludedHosts: readonly string[];
@@ -61,10 +64,11 @@ export function evolveVm(vm: Vm, e: VmEvent): Vm {
   const version = vm.version + 1;
   if (e.type === 'VmRequested') {
     const { vmId, spec, attempt, excludedHosts, capacityDeadline } = e.data;
+    const project = e.data.project ?? inventoryEvents.DEFAULT_PROJECT;
     return {
       status: 'requested',
       version,
-      core: { vmId, spec, attempt, excludedHosts, ...(capacityDeadline !== undefined ? { capacityDeadline } : {}) },
+      core: { vmId, project, spec, attempt, excludedHosts, ...(capacityDeadline !== undefined ? { capacityDeadline } : {}) },
     };
   }
   if (vm.status === 'absent') return { ...vm, version };

@@ -13,7 +13,7 @@ export const protobufFileName = "google/rpc/error_details.proto";
 
 /**
  * google.rpc.BadRequest as googleapis defines it (google/rpc/error_details.proto): the same package,
- * message names and field numbers. Only the detail type Berth sends is declared (see status.proto).
+ * message names and field numbers. Only the detail types Berth sends are declared (see status.proto).
  */
 
 /** Violations in a request: what INVALID_ARGUMENT carries. */
@@ -27,6 +27,23 @@ export interface BadRequest_FieldViolation {
   /** Path to the field, e.g. `spec.disks[0].size_bytes`. */
   field: string;
   /** Why it is bad. */
+  description: string;
+}
+
+/**
+ * Quota failures: what RESOURCE_EXHAUSTED carries (googleapis' QuotaFailure; only `subject` and
+ * `description` are declared, with their field numbers).
+ */
+export interface QuotaFailure {
+  /** Every quota the request would pass. */
+  violations: QuotaFailure_Violation[];
+}
+
+/** One quota a request would pass. */
+export interface QuotaFailure_Violation {
+  /** What the quota belongs to, e.g. `project:acme`. */
+  subject: string;
+  /** Which limit and the figures, e.g. `quota vcpus exceeded: 8 in use + 4 requested > limit 10`. */
   description: string;
 }
 
@@ -183,6 +200,162 @@ export const BadRequest_FieldViolation: MessageFns<BadRequest_FieldViolation> = 
   fromPartial<I extends Exact<DeepPartial<BadRequest_FieldViolation>, I>>(object: I): BadRequest_FieldViolation {
     const message = createBaseBadRequest_FieldViolation();
     message.field = object.field ?? "";
+    message.description = object.description ?? "";
+    return message;
+  },
+};
+
+function createBaseQuotaFailure(): QuotaFailure {
+  return { violations: [] };
+}
+
+export const QuotaFailure: MessageFns<QuotaFailure> = {
+  encode(message: QuotaFailure, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.violations) {
+      QuotaFailure_Violation.encode(v!, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): QuotaFailure {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseQuotaFailure();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.violations.push(QuotaFailure_Violation.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): QuotaFailure {
+    return {
+      violations: globalThis.Array.isArray(object?.violations)
+        ? object.violations.map((e: any) => QuotaFailure_Violation.fromJSON(e))
+        : [],
+    };
+  },
+
+  toJSON(message: QuotaFailure): unknown {
+    const obj: any = {};
+    if (message.violations?.length) {
+      obj.violations = message.violations.map((e) => QuotaFailure_Violation.toJSON(e));
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<QuotaFailure>, I>>(base?: I): QuotaFailure {
+    return QuotaFailure.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<QuotaFailure>, I>>(object: I): QuotaFailure {
+    const message = createBaseQuotaFailure();
+    message.violations = object.violations?.map((e) => QuotaFailure_Violation.fromPartial(e)) || [];
+    return message;
+  },
+};
+
+function createBaseQuotaFailure_Violation(): QuotaFailure_Violation {
+  return { subject: "", description: "" };
+}
+
+export const QuotaFailure_Violation: MessageFns<QuotaFailure_Violation> = {
+  encode(message: QuotaFailure_Violation, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.subject !== "") {
+      writer.uint32(10).string(message.subject);
+    }
+    if (message.description !== "") {
+      writer.uint32(18).string(message.description);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): QuotaFailure_Violation {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseQuotaFailure_Violation();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.subject = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.description = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): QuotaFailure_Violation {
+    return {
+      subject: isSet(object.subject) ? globalThis.String(object.subject) : "",
+      description: isSet(object.description) ? globalThis.String(object.description) : "",
+    };
+  },
+
+  toJSON(message: QuotaFailure_Violation): unknown {
+    const obj: any = {};
+    if (message.subject !== "") {
+      obj.subject = message.subject;
+    }
+    if (message.description !== "") {
+      obj.description = message.description;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<QuotaFailure_Violation>, I>>(base?: I): QuotaFailure_Violation {
+    return QuotaFailure_Violation.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<QuotaFailure_Violation>, I>>(object: I): QuotaFailure_Violation {
+    const message = createBaseQuotaFailure_Violation();
+    message.subject = object.subject ?? "";
     message.description = object.description ?? "";
     return message;
   },

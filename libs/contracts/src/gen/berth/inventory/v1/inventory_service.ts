@@ -144,7 +144,14 @@ export interface ComposeVmRequest {
    * released), and PLACEMENT_FAILED with the scheduler's explanation once the deadline passes.
    * At most 7 days.
    */
-  waitForCapacityMillis?: number | undefined;
+  waitForCapacityMillis?:
+    | number
+    | undefined;
+  /**
+   * The project the VM belongs to. Empty: `default` for operators and services; for a client, the
+   * one project it is bound to (INVALID_ARGUMENT when it is bound to several or none).
+   */
+  project?: string | undefined;
 }
 
 export interface ComposeVmResponse {
@@ -163,6 +170,8 @@ export interface ListVmsRequest {
   /** Filters; empty = all. */
   hostId: string;
   status: VmStatus;
+  /** Only this project's VMs (a client sees its bound projects' VMs in any case). */
+  project?: string | undefined;
 }
 
 export interface ListVmsResponse {
@@ -338,6 +347,111 @@ export interface AbortVmMigrationRequest {
 
 export interface AbortVmMigrationResponse {
   vm?: Vm | undefined;
+}
+
+/**
+ * Limits of a project; an unset limit is unlimited. Checked when a VM is composed, atomically with
+ * the log: of concurrent composes exactly those that fit are admitted.
+ */
+export interface ProjectQuota {
+  vms?: number | undefined;
+  vcpus?: number | undefined;
+  memoryBytes?:
+    | number
+    | undefined;
+  /** Devices by type (e.g. "gpu": 4). */
+  devices: { [key: string]: number };
+}
+
+export interface ProjectQuota_DevicesEntry {
+  key: string;
+  value: number;
+}
+
+/** What a project's VMs (composed, not yet deleted) take. */
+export interface ProjectUsage {
+  vms: number;
+  vcpus: number;
+  memoryBytes: number;
+  devices: { [key: string]: number };
+}
+
+export interface ProjectUsage_DevicesEntry {
+  key: string;
+  value: number;
+}
+
+export interface Project {
+  /** 1-63 of [a-z0-9-], starting and ending with a letter or digit. */
+  name: string;
+  description: string;
+  quota?: ProjectQuota | undefined;
+  usage?:
+    | ProjectUsage
+    | undefined;
+  /** Client identities bound to the project (as last projected; may lag the log briefly). */
+  identities: string[];
+}
+
+export interface CreateProjectRequest {
+  meta?: CommandMeta | undefined;
+  name: string;
+  description: string;
+}
+
+export interface CreateProjectResponse {
+  project?: Project | undefined;
+}
+
+export interface SetProjectQuotaRequest {
+  meta?: CommandMeta | undefined;
+  name: string;
+  /** Replaces the whole quota. Below the usage, new VMs are refused; existing ones stay. */
+  quota?: ProjectQuota | undefined;
+}
+
+export interface SetProjectQuotaResponse {
+  project?: Project | undefined;
+}
+
+export interface BindIdentityRequest {
+  meta?:
+    | CommandMeta
+    | undefined;
+  /** A client identity URI, e.g. spiffe://berth/client/acme (docs/security.md). */
+  identity: string;
+  project: string;
+}
+
+export interface BindIdentityResponse {
+  /** Every project the identity is now bound to. */
+  projects: string[];
+}
+
+export interface UnbindIdentityRequest {
+  meta?: CommandMeta | undefined;
+  identity: string;
+  project: string;
+}
+
+export interface UnbindIdentityResponse {
+  projects: string[];
+}
+
+export interface GetProjectRequest {
+  name: string;
+}
+
+export interface GetProjectResponse {
+  /** Usage read from the log at this moment. */
+  project?: Project | undefined;
+}
+
+export interface ListProjectsRequest {
+}
+
+export interface ListProjectsResponse {
+  projects: Project[];
 }
 
 function createBaseRegisterHostRequest(): RegisterHostRequest {
@@ -1804,7 +1918,7 @@ export const GetHardwareConfigResponse: MessageFns<GetHardwareConfigResponse> = 
 };
 
 function createBaseComposeVmRequest(): ComposeVmRequest {
-  return { meta: undefined, vmId: "", spec: undefined, waitForCapacityMillis: undefined };
+  return { meta: undefined, vmId: "", spec: undefined, waitForCapacityMillis: undefined, project: undefined };
 }
 
 export const ComposeVmRequest: MessageFns<ComposeVmRequest> = {
@@ -1820,6 +1934,9 @@ export const ComposeVmRequest: MessageFns<ComposeVmRequest> = {
     }
     if (message.waitForCapacityMillis !== undefined) {
       writer.uint32(32).int64(message.waitForCapacityMillis);
+    }
+    if (message.project !== undefined) {
+      writer.uint32(42).string(message.project);
     }
     return writer;
   },
@@ -1869,6 +1986,14 @@ export const ComposeVmRequest: MessageFns<ComposeVmRequest> = {
             message.waitForCapacityMillis = longToNumber(reader.int64());
             continue;
           }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.project = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1895,6 +2020,7 @@ export const ComposeVmRequest: MessageFns<ComposeVmRequest> = {
         : isSet(object.wait_for_capacity_millis)
         ? globalThis.Number(object.wait_for_capacity_millis)
         : undefined,
+      project: isSet(object.project) ? globalThis.String(object.project) : undefined,
     };
   },
 
@@ -1912,6 +2038,9 @@ export const ComposeVmRequest: MessageFns<ComposeVmRequest> = {
     if (message.waitForCapacityMillis !== undefined) {
       obj.waitForCapacityMillis = Math.round(message.waitForCapacityMillis);
     }
+    if (message.project !== undefined) {
+      obj.project = message.project;
+    }
     return obj;
   },
 
@@ -1926,6 +2055,7 @@ export const ComposeVmRequest: MessageFns<ComposeVmRequest> = {
     message.vmId = object.vmId ?? "";
     message.spec = (object.spec !== undefined && object.spec !== null) ? VmSpec.fromPartial(object.spec) : undefined;
     message.waitForCapacityMillis = object.waitForCapacityMillis ?? undefined;
+    message.project = object.project ?? undefined;
     return message;
   },
 };
@@ -2138,7 +2268,7 @@ export const GetVmResponse: MessageFns<GetVmResponse> = {
 };
 
 function createBaseListVmsRequest(): ListVmsRequest {
-  return { hostId: "", status: 0 };
+  return { hostId: "", status: 0, project: undefined };
 }
 
 export const ListVmsRequest: MessageFns<ListVmsRequest> = {
@@ -2148,6 +2278,9 @@ export const ListVmsRequest: MessageFns<ListVmsRequest> = {
     }
     if (message.status !== 0) {
       writer.uint32(16).int32(message.status);
+    }
+    if (message.project !== undefined) {
+      writer.uint32(26).string(message.project);
     }
     return writer;
   },
@@ -2181,6 +2314,14 @@ export const ListVmsRequest: MessageFns<ListVmsRequest> = {
             message.status = reader.int32() as any;
             continue;
           }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.project = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -2201,6 +2342,7 @@ export const ListVmsRequest: MessageFns<ListVmsRequest> = {
         ? globalThis.String(object.host_id)
         : "",
       status: isSet(object.status) ? vmStatusFromJSON(object.status) : 0,
+      project: isSet(object.project) ? globalThis.String(object.project) : undefined,
     };
   },
 
@@ -2212,6 +2354,9 @@ export const ListVmsRequest: MessageFns<ListVmsRequest> = {
     if (message.status !== 0) {
       obj.status = vmStatusToJSON(message.status);
     }
+    if (message.project !== undefined) {
+      obj.project = message.project;
+    }
     return obj;
   },
 
@@ -2222,6 +2367,7 @@ export const ListVmsRequest: MessageFns<ListVmsRequest> = {
     const message = createBaseListVmsRequest();
     message.hostId = object.hostId ?? "";
     message.status = object.status ?? 0;
+    message.project = object.project ?? undefined;
     return message;
   },
 };
@@ -4921,11 +5067,1572 @@ export const AbortVmMigrationResponse: MessageFns<AbortVmMigrationResponse> = {
   },
 };
 
+function createBaseProjectQuota(): ProjectQuota {
+  return { vms: undefined, vcpus: undefined, memoryBytes: undefined, devices: {} };
+}
+
+export const ProjectQuota: MessageFns<ProjectQuota> = {
+  encode(message: ProjectQuota, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.vms !== undefined) {
+      writer.uint32(8).int64(message.vms);
+    }
+    if (message.vcpus !== undefined) {
+      writer.uint32(16).int64(message.vcpus);
+    }
+    if (message.memoryBytes !== undefined) {
+      writer.uint32(24).int64(message.memoryBytes);
+    }
+    globalThis.Object.entries(message.devices).forEach(([key, value]: [string, number]) => {
+      ProjectQuota_DevicesEntry.encode({ key: key as any, value }, writer.uint32(34).fork()).join();
+    });
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ProjectQuota {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseProjectQuota();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.vms = longToNumber(reader.int64());
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.vcpus = longToNumber(reader.int64());
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.memoryBytes = longToNumber(reader.int64());
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            const entry4 = ProjectQuota_DevicesEntry.decode(reader, reader.uint32());
+            if (entry4.value !== undefined) {
+              message.devices[entry4.key] = entry4.value;
+            }
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ProjectQuota {
+    return {
+      vms: isSet(object.vms) ? globalThis.Number(object.vms) : undefined,
+      vcpus: isSet(object.vcpus) ? globalThis.Number(object.vcpus) : undefined,
+      memoryBytes: isSet(object.memoryBytes)
+        ? globalThis.Number(object.memoryBytes)
+        : isSet(object.memory_bytes)
+        ? globalThis.Number(object.memory_bytes)
+        : undefined,
+      devices: isObject(object.devices)
+        ? (globalThis.Object.entries(object.devices) as [string, any][]).reduce(
+          (acc: { [key: string]: number }, [key, value]: [string, any]) => {
+            globalThis.Object.defineProperty(acc, key, {
+              value: globalThis.Number(value),
+              enumerable: true,
+              configurable: true,
+              writable: true,
+            });
+            return acc;
+          },
+          {},
+        )
+        : {},
+    };
+  },
+
+  toJSON(message: ProjectQuota): unknown {
+    const obj: any = {};
+    if (message.vms !== undefined) {
+      obj.vms = Math.round(message.vms);
+    }
+    if (message.vcpus !== undefined) {
+      obj.vcpus = Math.round(message.vcpus);
+    }
+    if (message.memoryBytes !== undefined) {
+      obj.memoryBytes = Math.round(message.memoryBytes);
+    }
+    if (message.devices) {
+      const entries = globalThis.Object.entries(message.devices) as [string, number][];
+      if (entries.length > 0) {
+        obj.devices = {};
+        entries.forEach(([k, v]) => {
+          obj.devices[k] = Math.round(v);
+        });
+      }
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ProjectQuota>, I>>(base?: I): ProjectQuota {
+    return ProjectQuota.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ProjectQuota>, I>>(object: I): ProjectQuota {
+    const message = createBaseProjectQuota();
+    message.vms = object.vms ?? undefined;
+    message.vcpus = object.vcpus ?? undefined;
+    message.memoryBytes = object.memoryBytes ?? undefined;
+    message.devices = (globalThis.Object.entries(object.devices ?? {}) as [string, number][]).reduce(
+      (acc: { [key: string]: number }, [key, value]: [string, number]) => {
+        if (value !== undefined) {
+          acc[key] = globalThis.Number(value);
+        }
+        return acc;
+      },
+      {},
+    );
+    return message;
+  },
+};
+
+function createBaseProjectQuota_DevicesEntry(): ProjectQuota_DevicesEntry {
+  return { key: "", value: 0 };
+}
+
+export const ProjectQuota_DevicesEntry: MessageFns<ProjectQuota_DevicesEntry> = {
+  encode(message: ProjectQuota_DevicesEntry, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.key !== "") {
+      writer.uint32(10).string(message.key);
+    }
+    if (message.value !== 0) {
+      writer.uint32(16).int64(message.value);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ProjectQuota_DevicesEntry {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseProjectQuota_DevicesEntry();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.key = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.value = longToNumber(reader.int64());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ProjectQuota_DevicesEntry {
+    return {
+      key: isSet(object.key) ? globalThis.String(object.key) : "",
+      value: isSet(object.value) ? globalThis.Number(object.value) : 0,
+    };
+  },
+
+  toJSON(message: ProjectQuota_DevicesEntry): unknown {
+    const obj: any = {};
+    if (message.key !== "") {
+      obj.key = message.key;
+    }
+    if (message.value !== 0) {
+      obj.value = Math.round(message.value);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ProjectQuota_DevicesEntry>, I>>(base?: I): ProjectQuota_DevicesEntry {
+    return ProjectQuota_DevicesEntry.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ProjectQuota_DevicesEntry>, I>>(object: I): ProjectQuota_DevicesEntry {
+    const message = createBaseProjectQuota_DevicesEntry();
+    message.key = object.key ?? "";
+    message.value = object.value ?? 0;
+    return message;
+  },
+};
+
+function createBaseProjectUsage(): ProjectUsage {
+  return { vms: 0, vcpus: 0, memoryBytes: 0, devices: {} };
+}
+
+export const ProjectUsage: MessageFns<ProjectUsage> = {
+  encode(message: ProjectUsage, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.vms !== 0) {
+      writer.uint32(8).int64(message.vms);
+    }
+    if (message.vcpus !== 0) {
+      writer.uint32(16).int64(message.vcpus);
+    }
+    if (message.memoryBytes !== 0) {
+      writer.uint32(24).int64(message.memoryBytes);
+    }
+    globalThis.Object.entries(message.devices).forEach(([key, value]: [string, number]) => {
+      ProjectUsage_DevicesEntry.encode({ key: key as any, value }, writer.uint32(34).fork()).join();
+    });
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ProjectUsage {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseProjectUsage();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.vms = longToNumber(reader.int64());
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.vcpus = longToNumber(reader.int64());
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.memoryBytes = longToNumber(reader.int64());
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            const entry4 = ProjectUsage_DevicesEntry.decode(reader, reader.uint32());
+            if (entry4.value !== undefined) {
+              message.devices[entry4.key] = entry4.value;
+            }
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ProjectUsage {
+    return {
+      vms: isSet(object.vms) ? globalThis.Number(object.vms) : 0,
+      vcpus: isSet(object.vcpus) ? globalThis.Number(object.vcpus) : 0,
+      memoryBytes: isSet(object.memoryBytes)
+        ? globalThis.Number(object.memoryBytes)
+        : isSet(object.memory_bytes)
+        ? globalThis.Number(object.memory_bytes)
+        : 0,
+      devices: isObject(object.devices)
+        ? (globalThis.Object.entries(object.devices) as [string, any][]).reduce(
+          (acc: { [key: string]: number }, [key, value]: [string, any]) => {
+            globalThis.Object.defineProperty(acc, key, {
+              value: globalThis.Number(value),
+              enumerable: true,
+              configurable: true,
+              writable: true,
+            });
+            return acc;
+          },
+          {},
+        )
+        : {},
+    };
+  },
+
+  toJSON(message: ProjectUsage): unknown {
+    const obj: any = {};
+    if (message.vms !== 0) {
+      obj.vms = Math.round(message.vms);
+    }
+    if (message.vcpus !== 0) {
+      obj.vcpus = Math.round(message.vcpus);
+    }
+    if (message.memoryBytes !== 0) {
+      obj.memoryBytes = Math.round(message.memoryBytes);
+    }
+    if (message.devices) {
+      const entries = globalThis.Object.entries(message.devices) as [string, number][];
+      if (entries.length > 0) {
+        obj.devices = {};
+        entries.forEach(([k, v]) => {
+          obj.devices[k] = Math.round(v);
+        });
+      }
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ProjectUsage>, I>>(base?: I): ProjectUsage {
+    return ProjectUsage.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ProjectUsage>, I>>(object: I): ProjectUsage {
+    const message = createBaseProjectUsage();
+    message.vms = object.vms ?? 0;
+    message.vcpus = object.vcpus ?? 0;
+    message.memoryBytes = object.memoryBytes ?? 0;
+    message.devices = (globalThis.Object.entries(object.devices ?? {}) as [string, number][]).reduce(
+      (acc: { [key: string]: number }, [key, value]: [string, number]) => {
+        if (value !== undefined) {
+          acc[key] = globalThis.Number(value);
+        }
+        return acc;
+      },
+      {},
+    );
+    return message;
+  },
+};
+
+function createBaseProjectUsage_DevicesEntry(): ProjectUsage_DevicesEntry {
+  return { key: "", value: 0 };
+}
+
+export const ProjectUsage_DevicesEntry: MessageFns<ProjectUsage_DevicesEntry> = {
+  encode(message: ProjectUsage_DevicesEntry, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.key !== "") {
+      writer.uint32(10).string(message.key);
+    }
+    if (message.value !== 0) {
+      writer.uint32(16).int64(message.value);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ProjectUsage_DevicesEntry {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseProjectUsage_DevicesEntry();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.key = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.value = longToNumber(reader.int64());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ProjectUsage_DevicesEntry {
+    return {
+      key: isSet(object.key) ? globalThis.String(object.key) : "",
+      value: isSet(object.value) ? globalThis.Number(object.value) : 0,
+    };
+  },
+
+  toJSON(message: ProjectUsage_DevicesEntry): unknown {
+    const obj: any = {};
+    if (message.key !== "") {
+      obj.key = message.key;
+    }
+    if (message.value !== 0) {
+      obj.value = Math.round(message.value);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ProjectUsage_DevicesEntry>, I>>(base?: I): ProjectUsage_DevicesEntry {
+    return ProjectUsage_DevicesEntry.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ProjectUsage_DevicesEntry>, I>>(object: I): ProjectUsage_DevicesEntry {
+    const message = createBaseProjectUsage_DevicesEntry();
+    message.key = object.key ?? "";
+    message.value = object.value ?? 0;
+    return message;
+  },
+};
+
+function createBaseProject(): Project {
+  return { name: "", description: "", quota: undefined, usage: undefined, identities: [] };
+}
+
+export const Project: MessageFns<Project> = {
+  encode(message: Project, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.name !== "") {
+      writer.uint32(10).string(message.name);
+    }
+    if (message.description !== "") {
+      writer.uint32(18).string(message.description);
+    }
+    if (message.quota !== undefined) {
+      ProjectQuota.encode(message.quota, writer.uint32(26).fork()).join();
+    }
+    if (message.usage !== undefined) {
+      ProjectUsage.encode(message.usage, writer.uint32(34).fork()).join();
+    }
+    for (const v of message.identities) {
+      writer.uint32(42).string(v!);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): Project {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseProject();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.name = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.description = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.quota = ProjectQuota.decode(reader, reader.uint32());
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.usage = ProjectUsage.decode(reader, reader.uint32());
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.identities.push(reader.string());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): Project {
+    return {
+      name: isSet(object.name) ? globalThis.String(object.name) : "",
+      description: isSet(object.description) ? globalThis.String(object.description) : "",
+      quota: isSet(object.quota) ? ProjectQuota.fromJSON(object.quota) : undefined,
+      usage: isSet(object.usage) ? ProjectUsage.fromJSON(object.usage) : undefined,
+      identities: globalThis.Array.isArray(object?.identities)
+        ? object.identities.map((e: any) => globalThis.String(e))
+        : [],
+    };
+  },
+
+  toJSON(message: Project): unknown {
+    const obj: any = {};
+    if (message.name !== "") {
+      obj.name = message.name;
+    }
+    if (message.description !== "") {
+      obj.description = message.description;
+    }
+    if (message.quota !== undefined) {
+      obj.quota = ProjectQuota.toJSON(message.quota);
+    }
+    if (message.usage !== undefined) {
+      obj.usage = ProjectUsage.toJSON(message.usage);
+    }
+    if (message.identities?.length) {
+      obj.identities = message.identities;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<Project>, I>>(base?: I): Project {
+    return Project.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<Project>, I>>(object: I): Project {
+    const message = createBaseProject();
+    message.name = object.name ?? "";
+    message.description = object.description ?? "";
+    message.quota = (object.quota !== undefined && object.quota !== null)
+      ? ProjectQuota.fromPartial(object.quota)
+      : undefined;
+    message.usage = (object.usage !== undefined && object.usage !== null)
+      ? ProjectUsage.fromPartial(object.usage)
+      : undefined;
+    message.identities = object.identities?.map((e) => e) || [];
+    return message;
+  },
+};
+
+function createBaseCreateProjectRequest(): CreateProjectRequest {
+  return { meta: undefined, name: "", description: "" };
+}
+
+export const CreateProjectRequest: MessageFns<CreateProjectRequest> = {
+  encode(message: CreateProjectRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.meta !== undefined) {
+      CommandMeta.encode(message.meta, writer.uint32(10).fork()).join();
+    }
+    if (message.name !== "") {
+      writer.uint32(18).string(message.name);
+    }
+    if (message.description !== "") {
+      writer.uint32(26).string(message.description);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): CreateProjectRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseCreateProjectRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.meta = CommandMeta.decode(reader, reader.uint32());
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.name = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.description = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): CreateProjectRequest {
+    return {
+      meta: isSet(object.meta) ? CommandMeta.fromJSON(object.meta) : undefined,
+      name: isSet(object.name) ? globalThis.String(object.name) : "",
+      description: isSet(object.description) ? globalThis.String(object.description) : "",
+    };
+  },
+
+  toJSON(message: CreateProjectRequest): unknown {
+    const obj: any = {};
+    if (message.meta !== undefined) {
+      obj.meta = CommandMeta.toJSON(message.meta);
+    }
+    if (message.name !== "") {
+      obj.name = message.name;
+    }
+    if (message.description !== "") {
+      obj.description = message.description;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<CreateProjectRequest>, I>>(base?: I): CreateProjectRequest {
+    return CreateProjectRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<CreateProjectRequest>, I>>(object: I): CreateProjectRequest {
+    const message = createBaseCreateProjectRequest();
+    message.meta = (object.meta !== undefined && object.meta !== null)
+      ? CommandMeta.fromPartial(object.meta)
+      : undefined;
+    message.name = object.name ?? "";
+    message.description = object.description ?? "";
+    return message;
+  },
+};
+
+function createBaseCreateProjectResponse(): CreateProjectResponse {
+  return { project: undefined };
+}
+
+export const CreateProjectResponse: MessageFns<CreateProjectResponse> = {
+  encode(message: CreateProjectResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.project !== undefined) {
+      Project.encode(message.project, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): CreateProjectResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseCreateProjectResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.project = Project.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): CreateProjectResponse {
+    return { project: isSet(object.project) ? Project.fromJSON(object.project) : undefined };
+  },
+
+  toJSON(message: CreateProjectResponse): unknown {
+    const obj: any = {};
+    if (message.project !== undefined) {
+      obj.project = Project.toJSON(message.project);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<CreateProjectResponse>, I>>(base?: I): CreateProjectResponse {
+    return CreateProjectResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<CreateProjectResponse>, I>>(object: I): CreateProjectResponse {
+    const message = createBaseCreateProjectResponse();
+    message.project = (object.project !== undefined && object.project !== null)
+      ? Project.fromPartial(object.project)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseSetProjectQuotaRequest(): SetProjectQuotaRequest {
+  return { meta: undefined, name: "", quota: undefined };
+}
+
+export const SetProjectQuotaRequest: MessageFns<SetProjectQuotaRequest> = {
+  encode(message: SetProjectQuotaRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.meta !== undefined) {
+      CommandMeta.encode(message.meta, writer.uint32(10).fork()).join();
+    }
+    if (message.name !== "") {
+      writer.uint32(18).string(message.name);
+    }
+    if (message.quota !== undefined) {
+      ProjectQuota.encode(message.quota, writer.uint32(26).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): SetProjectQuotaRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseSetProjectQuotaRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.meta = CommandMeta.decode(reader, reader.uint32());
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.name = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.quota = ProjectQuota.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): SetProjectQuotaRequest {
+    return {
+      meta: isSet(object.meta) ? CommandMeta.fromJSON(object.meta) : undefined,
+      name: isSet(object.name) ? globalThis.String(object.name) : "",
+      quota: isSet(object.quota) ? ProjectQuota.fromJSON(object.quota) : undefined,
+    };
+  },
+
+  toJSON(message: SetProjectQuotaRequest): unknown {
+    const obj: any = {};
+    if (message.meta !== undefined) {
+      obj.meta = CommandMeta.toJSON(message.meta);
+    }
+    if (message.name !== "") {
+      obj.name = message.name;
+    }
+    if (message.quota !== undefined) {
+      obj.quota = ProjectQuota.toJSON(message.quota);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<SetProjectQuotaRequest>, I>>(base?: I): SetProjectQuotaRequest {
+    return SetProjectQuotaRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<SetProjectQuotaRequest>, I>>(object: I): SetProjectQuotaRequest {
+    const message = createBaseSetProjectQuotaRequest();
+    message.meta = (object.meta !== undefined && object.meta !== null)
+      ? CommandMeta.fromPartial(object.meta)
+      : undefined;
+    message.name = object.name ?? "";
+    message.quota = (object.quota !== undefined && object.quota !== null)
+      ? ProjectQuota.fromPartial(object.quota)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseSetProjectQuotaResponse(): SetProjectQuotaResponse {
+  return { project: undefined };
+}
+
+export const SetProjectQuotaResponse: MessageFns<SetProjectQuotaResponse> = {
+  encode(message: SetProjectQuotaResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.project !== undefined) {
+      Project.encode(message.project, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): SetProjectQuotaResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseSetProjectQuotaResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.project = Project.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): SetProjectQuotaResponse {
+    return { project: isSet(object.project) ? Project.fromJSON(object.project) : undefined };
+  },
+
+  toJSON(message: SetProjectQuotaResponse): unknown {
+    const obj: any = {};
+    if (message.project !== undefined) {
+      obj.project = Project.toJSON(message.project);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<SetProjectQuotaResponse>, I>>(base?: I): SetProjectQuotaResponse {
+    return SetProjectQuotaResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<SetProjectQuotaResponse>, I>>(object: I): SetProjectQuotaResponse {
+    const message = createBaseSetProjectQuotaResponse();
+    message.project = (object.project !== undefined && object.project !== null)
+      ? Project.fromPartial(object.project)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseBindIdentityRequest(): BindIdentityRequest {
+  return { meta: undefined, identity: "", project: "" };
+}
+
+export const BindIdentityRequest: MessageFns<BindIdentityRequest> = {
+  encode(message: BindIdentityRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.meta !== undefined) {
+      CommandMeta.encode(message.meta, writer.uint32(10).fork()).join();
+    }
+    if (message.identity !== "") {
+      writer.uint32(18).string(message.identity);
+    }
+    if (message.project !== "") {
+      writer.uint32(26).string(message.project);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): BindIdentityRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseBindIdentityRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.meta = CommandMeta.decode(reader, reader.uint32());
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.identity = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.project = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): BindIdentityRequest {
+    return {
+      meta: isSet(object.meta) ? CommandMeta.fromJSON(object.meta) : undefined,
+      identity: isSet(object.identity) ? globalThis.String(object.identity) : "",
+      project: isSet(object.project) ? globalThis.String(object.project) : "",
+    };
+  },
+
+  toJSON(message: BindIdentityRequest): unknown {
+    const obj: any = {};
+    if (message.meta !== undefined) {
+      obj.meta = CommandMeta.toJSON(message.meta);
+    }
+    if (message.identity !== "") {
+      obj.identity = message.identity;
+    }
+    if (message.project !== "") {
+      obj.project = message.project;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<BindIdentityRequest>, I>>(base?: I): BindIdentityRequest {
+    return BindIdentityRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<BindIdentityRequest>, I>>(object: I): BindIdentityRequest {
+    const message = createBaseBindIdentityRequest();
+    message.meta = (object.meta !== undefined && object.meta !== null)
+      ? CommandMeta.fromPartial(object.meta)
+      : undefined;
+    message.identity = object.identity ?? "";
+    message.project = object.project ?? "";
+    return message;
+  },
+};
+
+function createBaseBindIdentityResponse(): BindIdentityResponse {
+  return { projects: [] };
+}
+
+export const BindIdentityResponse: MessageFns<BindIdentityResponse> = {
+  encode(message: BindIdentityResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.projects) {
+      writer.uint32(10).string(v!);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): BindIdentityResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseBindIdentityResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.projects.push(reader.string());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): BindIdentityResponse {
+    return {
+      projects: globalThis.Array.isArray(object?.projects) ? object.projects.map((e: any) => globalThis.String(e)) : [],
+    };
+  },
+
+  toJSON(message: BindIdentityResponse): unknown {
+    const obj: any = {};
+    if (message.projects?.length) {
+      obj.projects = message.projects;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<BindIdentityResponse>, I>>(base?: I): BindIdentityResponse {
+    return BindIdentityResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<BindIdentityResponse>, I>>(object: I): BindIdentityResponse {
+    const message = createBaseBindIdentityResponse();
+    message.projects = object.projects?.map((e) => e) || [];
+    return message;
+  },
+};
+
+function createBaseUnbindIdentityRequest(): UnbindIdentityRequest {
+  return { meta: undefined, identity: "", project: "" };
+}
+
+export const UnbindIdentityRequest: MessageFns<UnbindIdentityRequest> = {
+  encode(message: UnbindIdentityRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.meta !== undefined) {
+      CommandMeta.encode(message.meta, writer.uint32(10).fork()).join();
+    }
+    if (message.identity !== "") {
+      writer.uint32(18).string(message.identity);
+    }
+    if (message.project !== "") {
+      writer.uint32(26).string(message.project);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): UnbindIdentityRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseUnbindIdentityRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.meta = CommandMeta.decode(reader, reader.uint32());
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.identity = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.project = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): UnbindIdentityRequest {
+    return {
+      meta: isSet(object.meta) ? CommandMeta.fromJSON(object.meta) : undefined,
+      identity: isSet(object.identity) ? globalThis.String(object.identity) : "",
+      project: isSet(object.project) ? globalThis.String(object.project) : "",
+    };
+  },
+
+  toJSON(message: UnbindIdentityRequest): unknown {
+    const obj: any = {};
+    if (message.meta !== undefined) {
+      obj.meta = CommandMeta.toJSON(message.meta);
+    }
+    if (message.identity !== "") {
+      obj.identity = message.identity;
+    }
+    if (message.project !== "") {
+      obj.project = message.project;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<UnbindIdentityRequest>, I>>(base?: I): UnbindIdentityRequest {
+    return UnbindIdentityRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<UnbindIdentityRequest>, I>>(object: I): UnbindIdentityRequest {
+    const message = createBaseUnbindIdentityRequest();
+    message.meta = (object.meta !== undefined && object.meta !== null)
+      ? CommandMeta.fromPartial(object.meta)
+      : undefined;
+    message.identity = object.identity ?? "";
+    message.project = object.project ?? "";
+    return message;
+  },
+};
+
+function createBaseUnbindIdentityResponse(): UnbindIdentityResponse {
+  return { projects: [] };
+}
+
+export const UnbindIdentityResponse: MessageFns<UnbindIdentityResponse> = {
+  encode(message: UnbindIdentityResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.projects) {
+      writer.uint32(10).string(v!);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): UnbindIdentityResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseUnbindIdentityResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.projects.push(reader.string());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): UnbindIdentityResponse {
+    return {
+      projects: globalThis.Array.isArray(object?.projects) ? object.projects.map((e: any) => globalThis.String(e)) : [],
+    };
+  },
+
+  toJSON(message: UnbindIdentityResponse): unknown {
+    const obj: any = {};
+    if (message.projects?.length) {
+      obj.projects = message.projects;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<UnbindIdentityResponse>, I>>(base?: I): UnbindIdentityResponse {
+    return UnbindIdentityResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<UnbindIdentityResponse>, I>>(object: I): UnbindIdentityResponse {
+    const message = createBaseUnbindIdentityResponse();
+    message.projects = object.projects?.map((e) => e) || [];
+    return message;
+  },
+};
+
+function createBaseGetProjectRequest(): GetProjectRequest {
+  return { name: "" };
+}
+
+export const GetProjectRequest: MessageFns<GetProjectRequest> = {
+  encode(message: GetProjectRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.name !== "") {
+      writer.uint32(10).string(message.name);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): GetProjectRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseGetProjectRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.name = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): GetProjectRequest {
+    return { name: isSet(object.name) ? globalThis.String(object.name) : "" };
+  },
+
+  toJSON(message: GetProjectRequest): unknown {
+    const obj: any = {};
+    if (message.name !== "") {
+      obj.name = message.name;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<GetProjectRequest>, I>>(base?: I): GetProjectRequest {
+    return GetProjectRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<GetProjectRequest>, I>>(object: I): GetProjectRequest {
+    const message = createBaseGetProjectRequest();
+    message.name = object.name ?? "";
+    return message;
+  },
+};
+
+function createBaseGetProjectResponse(): GetProjectResponse {
+  return { project: undefined };
+}
+
+export const GetProjectResponse: MessageFns<GetProjectResponse> = {
+  encode(message: GetProjectResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.project !== undefined) {
+      Project.encode(message.project, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): GetProjectResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseGetProjectResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.project = Project.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): GetProjectResponse {
+    return { project: isSet(object.project) ? Project.fromJSON(object.project) : undefined };
+  },
+
+  toJSON(message: GetProjectResponse): unknown {
+    const obj: any = {};
+    if (message.project !== undefined) {
+      obj.project = Project.toJSON(message.project);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<GetProjectResponse>, I>>(base?: I): GetProjectResponse {
+    return GetProjectResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<GetProjectResponse>, I>>(object: I): GetProjectResponse {
+    const message = createBaseGetProjectResponse();
+    message.project = (object.project !== undefined && object.project !== null)
+      ? Project.fromPartial(object.project)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseListProjectsRequest(): ListProjectsRequest {
+  return {};
+}
+
+export const ListProjectsRequest: MessageFns<ListProjectsRequest> = {
+  encode(_: ListProjectsRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ListProjectsRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseListProjectsRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(_: any): ListProjectsRequest {
+    return {};
+  },
+
+  toJSON(_: ListProjectsRequest): unknown {
+    const obj: any = {};
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ListProjectsRequest>, I>>(base?: I): ListProjectsRequest {
+    return ListProjectsRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ListProjectsRequest>, I>>(_: I): ListProjectsRequest {
+    const message = createBaseListProjectsRequest();
+    return message;
+  },
+};
+
+function createBaseListProjectsResponse(): ListProjectsResponse {
+  return { projects: [] };
+}
+
+export const ListProjectsResponse: MessageFns<ListProjectsResponse> = {
+  encode(message: ListProjectsResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.projects) {
+      Project.encode(v!, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ListProjectsResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseListProjectsResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.projects.push(Project.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ListProjectsResponse {
+    return {
+      projects: globalThis.Array.isArray(object?.projects) ? object.projects.map((e: any) => Project.fromJSON(e)) : [],
+    };
+  },
+
+  toJSON(message: ListProjectsResponse): unknown {
+    const obj: any = {};
+    if (message.projects?.length) {
+      obj.projects = message.projects.map((e) => Project.toJSON(e));
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ListProjectsResponse>, I>>(base?: I): ListProjectsResponse {
+    return ListProjectsResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ListProjectsResponse>, I>>(object: I): ListProjectsResponse {
+    const message = createBaseListProjectsResponse();
+    message.projects = object.projects?.map((e) => Project.fromPartial(e)) || [];
+    return message;
+  },
+};
+
 /**
  * Berth's source of truth: hosts, hardware profiles, VMs and the claims that place them.
  * Every mutating call carries CommandMeta; a retried command appends nothing and answers as the first time.
  * Invalid input -> INVALID_ARGUMENT (trailing metadata berth-field-violations-bin, UTF-8 JSON [{field, reason}]), unknown ids -> NOT_FOUND,
- * stale generation -> ABORTED, no longer fits / wrong state -> FAILED_PRECONDITION.
+ * stale generation -> ABORTED, no longer fits / wrong state -> FAILED_PRECONDITION,
+ * a project's quota would be passed -> RESOURCE_EXHAUSTED (google.rpc.QuotaFailure in grpc-status-details-bin).
+ * Projects: a client identity sees and acts only on the VMs of the projects it is bound to; another
+ * project's VM is NOT_FOUND (its existence is not revealed). Operators and services see every VM.
  */
 export type InventoryServiceService = typeof InventoryServiceService;
 export const InventoryServiceService = {
@@ -5091,6 +6798,72 @@ export const InventoryServiceService = {
     responseSerialize: (value: WatchVmResponse): Buffer => Buffer.from(WatchVmResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): WatchVmResponse => WatchVmResponse.decode(value),
   },
+  /**
+   * Projects (operators): VMs belong to a project, quotas limit what a project's VMs may take,
+   * client identities are bound to the projects whose VMs they see. The project `default` always
+   * exists (VMs composed without a project) and is unlimited until a quota is set.
+   */
+  createProject: {
+    path: "/berth.inventory.v1.InventoryService/CreateProject" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: CreateProjectRequest): Buffer => Buffer.from(CreateProjectRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): CreateProjectRequest => CreateProjectRequest.decode(value),
+    responseSerialize: (value: CreateProjectResponse): Buffer =>
+      Buffer.from(CreateProjectResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): CreateProjectResponse => CreateProjectResponse.decode(value),
+  },
+  setProjectQuota: {
+    path: "/berth.inventory.v1.InventoryService/SetProjectQuota" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: SetProjectQuotaRequest): Buffer =>
+      Buffer.from(SetProjectQuotaRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): SetProjectQuotaRequest => SetProjectQuotaRequest.decode(value),
+    responseSerialize: (value: SetProjectQuotaResponse): Buffer =>
+      Buffer.from(SetProjectQuotaResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): SetProjectQuotaResponse => SetProjectQuotaResponse.decode(value),
+  },
+  bindIdentity: {
+    path: "/berth.inventory.v1.InventoryService/BindIdentity" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: BindIdentityRequest): Buffer => Buffer.from(BindIdentityRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): BindIdentityRequest => BindIdentityRequest.decode(value),
+    responseSerialize: (value: BindIdentityResponse): Buffer =>
+      Buffer.from(BindIdentityResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): BindIdentityResponse => BindIdentityResponse.decode(value),
+  },
+  unbindIdentity: {
+    path: "/berth.inventory.v1.InventoryService/UnbindIdentity" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: UnbindIdentityRequest): Buffer =>
+      Buffer.from(UnbindIdentityRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): UnbindIdentityRequest => UnbindIdentityRequest.decode(value),
+    responseSerialize: (value: UnbindIdentityResponse): Buffer =>
+      Buffer.from(UnbindIdentityResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): UnbindIdentityResponse => UnbindIdentityResponse.decode(value),
+  },
+  getProject: {
+    path: "/berth.inventory.v1.InventoryService/GetProject" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: GetProjectRequest): Buffer => Buffer.from(GetProjectRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): GetProjectRequest => GetProjectRequest.decode(value),
+    responseSerialize: (value: GetProjectResponse): Buffer => Buffer.from(GetProjectResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): GetProjectResponse => GetProjectResponse.decode(value),
+  },
+  listProjects: {
+    path: "/berth.inventory.v1.InventoryService/ListProjects" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: ListProjectsRequest): Buffer => Buffer.from(ListProjectsRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): ListProjectsRequest => ListProjectsRequest.decode(value),
+    responseSerialize: (value: ListProjectsResponse): Buffer =>
+      Buffer.from(ListProjectsResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): ListProjectsResponse => ListProjectsResponse.decode(value),
+  },
   /** For the scheduler: claim `claim` on `host_id` if the host is still at `expected_generation` and it fits. */
   claimResources: {
     path: "/berth.inventory.v1.InventoryService/ClaimResources" as const,
@@ -5199,6 +6972,17 @@ export interface InventoryServiceServer extends UntypedServiceImplementation {
   rebootVm: handleUnaryCall<RebootVmRequest, RebootVmResponse>;
   /** Streams the VM's events from `from_position` (0 = from the start), then live, until the VM is deleted. */
   watchVm: handleServerStreamingCall<WatchVmRequest, WatchVmResponse>;
+  /**
+   * Projects (operators): VMs belong to a project, quotas limit what a project's VMs may take,
+   * client identities are bound to the projects whose VMs they see. The project `default` always
+   * exists (VMs composed without a project) and is unlimited until a quota is set.
+   */
+  createProject: handleUnaryCall<CreateProjectRequest, CreateProjectResponse>;
+  setProjectQuota: handleUnaryCall<SetProjectQuotaRequest, SetProjectQuotaResponse>;
+  bindIdentity: handleUnaryCall<BindIdentityRequest, BindIdentityResponse>;
+  unbindIdentity: handleUnaryCall<UnbindIdentityRequest, UnbindIdentityResponse>;
+  getProject: handleUnaryCall<GetProjectRequest, GetProjectResponse>;
+  listProjects: handleUnaryCall<ListProjectsRequest, ListProjectsResponse>;
   /** For the scheduler: claim `claim` on `host_id` if the host is still at `expected_generation` and it fits. */
   claimResources: handleUnaryCall<ClaimResourcesRequest, ClaimResourcesResponse>;
   /**
@@ -5467,6 +7251,101 @@ export interface InventoryServiceClient extends Client {
     metadata?: Metadata,
     options?: Partial<CallOptions>,
   ): ClientReadableStream<WatchVmResponse>;
+  /**
+   * Projects (operators): VMs belong to a project, quotas limit what a project's VMs may take,
+   * client identities are bound to the projects whose VMs they see. The project `default` always
+   * exists (VMs composed without a project) and is unlimited until a quota is set.
+   */
+  createProject(
+    request: CreateProjectRequest,
+    callback: (error: ServiceError | null, response: CreateProjectResponse) => void,
+  ): ClientUnaryCall;
+  createProject(
+    request: CreateProjectRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: CreateProjectResponse) => void,
+  ): ClientUnaryCall;
+  createProject(
+    request: CreateProjectRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: CreateProjectResponse) => void,
+  ): ClientUnaryCall;
+  setProjectQuota(
+    request: SetProjectQuotaRequest,
+    callback: (error: ServiceError | null, response: SetProjectQuotaResponse) => void,
+  ): ClientUnaryCall;
+  setProjectQuota(
+    request: SetProjectQuotaRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: SetProjectQuotaResponse) => void,
+  ): ClientUnaryCall;
+  setProjectQuota(
+    request: SetProjectQuotaRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: SetProjectQuotaResponse) => void,
+  ): ClientUnaryCall;
+  bindIdentity(
+    request: BindIdentityRequest,
+    callback: (error: ServiceError | null, response: BindIdentityResponse) => void,
+  ): ClientUnaryCall;
+  bindIdentity(
+    request: BindIdentityRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: BindIdentityResponse) => void,
+  ): ClientUnaryCall;
+  bindIdentity(
+    request: BindIdentityRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: BindIdentityResponse) => void,
+  ): ClientUnaryCall;
+  unbindIdentity(
+    request: UnbindIdentityRequest,
+    callback: (error: ServiceError | null, response: UnbindIdentityResponse) => void,
+  ): ClientUnaryCall;
+  unbindIdentity(
+    request: UnbindIdentityRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: UnbindIdentityResponse) => void,
+  ): ClientUnaryCall;
+  unbindIdentity(
+    request: UnbindIdentityRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: UnbindIdentityResponse) => void,
+  ): ClientUnaryCall;
+  getProject(
+    request: GetProjectRequest,
+    callback: (error: ServiceError | null, response: GetProjectResponse) => void,
+  ): ClientUnaryCall;
+  getProject(
+    request: GetProjectRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: GetProjectResponse) => void,
+  ): ClientUnaryCall;
+  getProject(
+    request: GetProjectRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: GetProjectResponse) => void,
+  ): ClientUnaryCall;
+  listProjects(
+    request: ListProjectsRequest,
+    callback: (error: ServiceError | null, response: ListProjectsResponse) => void,
+  ): ClientUnaryCall;
+  listProjects(
+    request: ListProjectsRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: ListProjectsResponse) => void,
+  ): ClientUnaryCall;
+  listProjects(
+    request: ListProjectsRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: ListProjectsResponse) => void,
+  ): ClientUnaryCall;
   /** For the scheduler: claim `claim` on `host_id` if the host is still at `expected_generation` and it fits. */
   claimResources(
     request: ClaimResourcesRequest,
@@ -5616,6 +7495,10 @@ function longToNumber(int64: { toString(): string }): number {
     throw new globalThis.Error("Value is smaller than Number.MIN_SAFE_INTEGER");
   }
   return num;
+}
+
+function isObject(value: any): boolean {
+  return typeof value === "object" && value !== null;
 }
 
 function isSet(value: any): boolean {

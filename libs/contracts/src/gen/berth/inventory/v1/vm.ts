@@ -441,6 +441,8 @@ export interface Vm {
   hypervisorUri: string;
   /** When a VM that asked to wait for capacity fails if still unplaced (ISO-8601 UTC); empty otherwise. */
   capacityDeadline: string;
+  /** The project the VM belongs to. */
+  project: string;
 }
 
 /** One event of a VM's stream, as WatchVm delivers it. */
@@ -1437,6 +1439,7 @@ function createBaseVm(): Vm {
     migratingToHostId: "",
     hypervisorUri: "",
     capacityDeadline: "",
+    project: "",
   };
 }
 
@@ -1489,6 +1492,9 @@ export const Vm: MessageFns<Vm> = {
     }
     if (message.capacityDeadline !== "") {
       writer.uint32(130).string(message.capacityDeadline);
+    }
+    if (message.project !== "") {
+      writer.uint32(138).string(message.project);
     }
     return writer;
   },
@@ -1634,6 +1640,14 @@ export const Vm: MessageFns<Vm> = {
             message.capacityDeadline = reader.string();
             continue;
           }
+          case 17: {
+            if (tag !== 138) {
+              break;
+            }
+
+            message.project = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1708,6 +1722,7 @@ export const Vm: MessageFns<Vm> = {
         : isSet(object.capacity_deadline)
         ? globalThis.String(object.capacity_deadline)
         : "",
+      project: isSet(object.project) ? globalThis.String(object.project) : "",
     };
   },
 
@@ -1761,6 +1776,9 @@ export const Vm: MessageFns<Vm> = {
     if (message.capacityDeadline !== "") {
       obj.capacityDeadline = message.capacityDeadline;
     }
+    if (message.project !== "") {
+      obj.project = message.project;
+    }
     return obj;
   },
 
@@ -1785,6 +1803,7 @@ export const Vm: MessageFns<Vm> = {
     message.migratingToHostId = object.migratingToHostId ?? "";
     message.hypervisorUri = object.hypervisorUri ?? "";
     message.capacityDeadline = object.capacityDeadline ?? "";
+    message.project = object.project ?? "";
     return message;
   },
 };

@@ -1,0 +1,84 @@
+import { sql } from 'kysely';
+import type { AnyTransaction, StoredEvent } from '@berth/event-store';
+import type { inventoryEvents } from '@berth/contracts';
+import type { ProjectQuota, ProjectTotals, ProjectUsage } from '../../domain/project/state.ts';
+import { NO_USAGE } from './read-model.ts';
+
+interface ProjectDoc {
+  project: string;
+  description: string;
+  quota: ProjectQuota;
+  usage: ProjectTotals;
+  version: number;
+}
+
+function add(t: ProjectTotals, u: ProjectUsage, sign: 1 | -1): ProjectTotals {
+  const devices: Record<string, number> = { ...t.devices };
+  for (const [type, n] of Object.entries(u.devices)) {
+    const left = (devices[type] ?? 0) + sign * n;
+    if (left === 0) delete devices[type];
+    else devices[type] = left;
+  }
+  return { vms: t.vms + sign, vcpus: t.vcpus + sign * u.vcpus, memoryBytes: t.memoryBytes + sign * u.memoryBytes, devices };
+}
+
+function apply(doc: ProjectDoc, e: StoredEvent): ProjectDoc {
+  const d = { ...doc, version: e.streamPosition };
+  switch (e.type) {
+    case 'ProjectCreated':
+      return { ...d, description: (e.data as inventoryEvents.ProjectCreated).description };
+    case 'ProjectQuotaSet':
+      return { ...d, quota: (e.data as inventoryEvents.ProjectQuotaSet).quota };
+    case 'ProjectVmAdmitted':
+      return { ...d, usage: add(d.usage, (e.data as inventoryEvents.ProjectVmAdmitted).usage, 1) };
+    case 'ProjectVmReleased':
+      return { ...d, usage: add(d.usage, (e.data as inventoryEvents.ProjectVmReleased).usage, -1) };
+    default:
+      return d;
+  }
+}
+
+/**
+ * Projects (description, quota, usage totals kept incrementally: a project's VMs are not copied into
+ * its row) and identity bindings, in the read-model projection's transaction. Idempotent on a retried
+ * batch: events at or below a row's version were applied already; bindings are set operations.
+ */
+export async function projectProjects(events: readonly StoredEvent[], trx: AnyTransaction): Promise<void> {
+  const projectEvents = events.filter((e) => e.streamId.startsWith('project-'));
+  if (projectEvents.length > 0) {
+    const names = [...new Set(projectEvents.map((e) => e.streamId.slice('project-'.length)))];
+    const rows = (await trx.selectFrom('inventory_projects').selectAll().where('project', 'in', names).execute()) as ProjectDoc[];
+    const docs = new Map(rows.map((r) => [r.project, { ...r, version: Number(r.version) }]));
+    for (const e of projectEvents) {
+      const name = e.streamId.slice('project-'.length);
+      const doc = docs.get(name) ?? { project: name, description: '', quota: { devices: {} }, usage: NO_USAGE, version: 0 };
+      if (e.streamPosition > doc.version) docs.set(name, apply(doc, e));
+    }
+    const values = [...docs.values()].map((d) => ({ ...d, quota: JSON.stringify(d.quota), usage: JSON.stringify(d.usage) }));
+    await trx
+      .insertInto('inventory_projects')
+      .values(values)
+      .onConflict((oc) =>
+        oc.column('project').doUpdateSet({
+          description: sql.ref('excluded.description'),
+          quota: sql.ref('excluded.quota'),
+          usage: sql.ref('excluded.usage'),
+          version: sql.ref('excluded.version'),
+        }),
+      )
+      .execute();
+  }
+  for (const e of events) {
+    if (e.type === 'IdentityBound') {
+      const { identity, project } = e.data as inventoryEvents.IdentityBound;
+      await trx
+        .insertInto('inventory_identity_bindings')
+        .values({ identity, project })
+        .onConflict((oc) => oc.doNothing())
+        .execute();
+    } else if (e.type === 'IdentityUnbound') {
+      const { identity, project } = e.data as inventoryEvents.IdentityUnbound;
+      await trx.deleteFrom('inventory_identity_bindings').where('identity', '=', identity).where('project', '=', project).execute();
+    }
+  }
+}

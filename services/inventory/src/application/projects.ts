@@ -1,0 +1,91 @@
+import type { CommandBatcher, Folded } from '@berth/event-store';
+import { inventoryEvents } from '@berth/contracts';
+import type { ProjectCommand } from '../domain/project/commands.ts';
+import { decideIdentity, decideProject, existingProject } from '../domain/project/decide.ts';
+import {
+  initialIdentity,
+  initialProject,
+  totalsOf,
+  type IdentityBindings,
+  type Project,
+  type ProjectQuota,
+  type ProjectTotals,
+} from '../domain/project/state.ts';
+import { checkIdentity, checkProjectName } from '../domain/project/validate.ts';
+
+const { projectStreamId, identityStreamId } = inventoryEvents;
+
+const projectOf = (f: Folded | undefined): Project => (f?.state as Project | undefined) ?? initialProject();
+const identityOf = (f: Folded | undefined): IdentityBindings => (f?.state as IdentityBindings | undefined) ?? initialIdentity();
+
+/** A project as GetProject shows it: read from the log (usage exact at this moment). */
+export interface ProjectView {
+  readonly project: string;
+  readonly description: string;
+  readonly quota: ProjectQuota;
+  readonly usage: ProjectTotals;
+  readonly vmIds: readonly string[];
+}
+
+export interface BindingsReader {
+  identitiesOf(project: string): Promise<readonly string[]>;
+}
+
+/** Operators' project commands: projects, quotas and client bindings, each in the inventory log. */
+export class ProjectCommands {
+  constructor(private readonly batcher: CommandBatcher) {}
+
+  private async run(project: string, commandId: string | undefined, command: ProjectCommand): Promise<ProjectView> {
+    checkProjectName(project);
+    const r = await this.batcher.execute({
+      streamIds: [projectStreamId(project)],
+      ...(commandId ? { commandId } : {}),
+      decide: ([state]) => [decideProject(command, projectOf(state))],
+    });
+    return viewOf(projectOf(r.states[0]), project);
+  }
+
+  create = (i: { commandId?: string; project: string; description: string }): Promise<ProjectView> =>
+    this.run(i.project, i.commandId, { type: 'CreateProject', project: i.project, description: i.description });
+
+  setQuota = (i: { commandId?: string; project: string; quota: ProjectQuota }): Promise<ProjectView> =>
+    this.run(i.project, i.commandId, { type: 'SetProjectQuota', project: i.project, quota: i.quota });
+
+  /** Binds (or unbinds) a client identity; the project must exist to be bound. Answers the identity's projects. */
+  async bind(i: { commandId?: string; identity: string; project: string; unbind?: boolean }): Promise<readonly string[]> {
+    checkIdentity(i.identity);
+    checkProjectName(i.project);
+    const type = i.unbind === true ? 'UnbindIdentity' : 'BindIdentity';
+    const r = await this.batcher.execute({
+      streamIds: [identityStreamId(i.identity), projectStreamId(i.project)],
+      ...(i.commandId ? { commandId: i.commandId } : {}),
+      decide: ([identity, project]) => [
+        decideIdentity({ type, identity: i.identity, project: i.project }, identityOf(identity), projectOf(project)),
+        [],
+      ],
+    });
+    return identityOf(r.states[0]).projects;
+  }
+
+  async get(project: string): Promise<ProjectView> {
+    checkProjectName(project);
+    return viewOf(projectOf(await this.batcher.readFresh(projectStreamId(project))), project);
+  }
+
+  /** The projects an identity is bound to, from the log. */
+  async projectsOf(identity: string): Promise<readonly string[]> {
+    checkIdentity(identity);
+    return identityOf(await this.batcher.readFresh(identityStreamId(identity))).projects;
+  }
+}
+
+function viewOf(p: Project, name: string): ProjectView {
+  const active = existingProject(p, name);
+  return {
+    project: name,
+    description: active.description,
+    quota: active.quota,
+    usage: totalsOf(active.vms),
+    vmIds: Object.keys(active.vms).sort(),
+  };
+}
