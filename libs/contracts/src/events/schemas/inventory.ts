@@ -2,7 +2,7 @@
 import { z } from 'zod';
 import type * as I from '../inventory.ts';
 import type { ServiceEvents } from './catalog.ts';
-import { count, isoTime, nonEmpty, objectOf, opaque, positiveInt } from './define.ts';
+import { bytes, count, isoTime, nonEmpty, objectOf, opaque, positiveInt } from './define.ts';
 import { claimSchema, hardwareConfigSchema, hostCapacitySchema, hostStateSchema, vmSpecSchema } from './model.ts';
 
 const v1 = <T>(schema: z.ZodType<T>) => ({ version: 1, schema }) as const;
@@ -18,7 +18,25 @@ const location = objectOf<I.VmLocation>()({ hostId: nonEmpty, hypervisorUri: non
 const logPosition = objectOf<I.LogPosition>()({ transactionId: z.string().regex(/^\d+$/), position: z.string().regex(/^\d+$/) });
 const alternate = objectOf<I.VmPlaced['alternates'][number]>()({ hostId: nonEmpty, generation: count });
 
+/** A project name (a DNS label; inventory's domain/project/validate.ts). */
+const projectName = z.string().regex(/^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/);
+const amounts = z.record(nonEmpty, count);
+const projectQuota = objectOf<I.ProjectQuota>()({
+  vms: count.optional(),
+  vcpus: count.optional(),
+  memoryBytes: bytes.optional(),
+  devices: amounts,
+});
+const projectUsage = objectOf<I.ProjectUsage>()({ vcpus: count, memoryBytes: bytes, devices: amounts });
+const binding = objectOf<I.IdentityBound>()({ identity: nonEmpty, project: projectName });
+
 export const inventoryEventDefinitions: ServiceEvents<I.InventoryEventMap> = {
+  ProjectCreated: v1(objectOf<I.ProjectCreated>()({ project: projectName, description: z.string() })),
+  ProjectQuotaSet: v1(objectOf<I.ProjectQuotaSet>()({ project: projectName, quota: projectQuota })),
+  ProjectVmAdmitted: v1(objectOf<I.ProjectVmAdmitted>()({ project: projectName, vmId: nonEmpty, usage: projectUsage })),
+  ProjectVmReleased: v1(objectOf<I.ProjectVmReleased>()({ project: projectName, vmId: nonEmpty, usage: projectUsage })),
+  IdentityBound: v1(binding),
+  IdentityUnbound: v1(objectOf<I.IdentityUnbound>()({ identity: nonEmpty, project: projectName })),
   HostRegistered: v1(objectOf<I.HostRegistered>()({ ...hostRecordShape, hostId: nonEmpty })),
   HostUpdated: v1(objectOf<I.HostUpdated>()(hostRecordShape)),
   HostStateChanged: v1(objectOf<I.HostStateChanged>()({ from: hostStateSchema, to: hostStateSchema, reason: z.string() })),
@@ -29,6 +47,7 @@ export const inventoryEventDefinitions: ServiceEvents<I.InventoryEventMap> = {
   VmRequested: v1(
     objectOf<I.VmRequested>()({
       vmId: nonEmpty,
+      project: projectName.optional(),
       spec: vmSpecSchema,
       attempt: positiveInt,
       excludedHosts: z.array(z.string()),
