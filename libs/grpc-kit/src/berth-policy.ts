@@ -41,6 +41,14 @@ export const BERTH_RPC_POLICY: RpcPolicy = Object.freeze({
   [`${INV}/GetVm`]: VM_READ,
   [`${INV}/ListVms`]: VM_READ,
   [`${INV}/WatchVm`]: VM_READ,
+  // Projects, quotas and client bindings: operators manage them; a client reads its own projects
+  // (the handler answers NOT_FOUND for the others, docs/security.md "Projects and quotas").
+  [`${INV}/CreateProject`]: OPERATOR,
+  [`${INV}/SetProjectQuota`]: OPERATOR,
+  [`${INV}/BindIdentity`]: OPERATOR,
+  [`${INV}/UnbindIdentity`]: OPERATOR,
+  [`${INV}/GetProject`]: VM_OPERATION,
+  [`${INV}/ListProjects`]: VM_OPERATION,
   // Claims: only the services that place (scheduler) and move (migration) VMs.
   [`${INV}/ClaimResources`]: CLAIMS,
   [`${INV}/ClaimResourcesBatch`]: CLAIMS,
