@@ -1,6 +1,7 @@
 import * as grpc from '@grpc/grpc-js';
 import { grpcHealthV1, grpcReflectionV1, grpcReflectionV1alpha } from '@berth/contracts';
 import { withKitDefaults } from './channel-options.ts';
+import { refusingService } from './decode.ts';
 import { DescriptorIndex, defaultDescriptorSetPath } from './descriptors.ts';
 import { isBindable, BIND_LOGGER } from './handlers.ts';
 import { HealthService } from './health.ts';
@@ -74,7 +75,9 @@ export function createGrpcServer(options: GrpcServerOptions): GrpcServer {
     const bound = Object.fromEntries(
       Object.entries(implementation).map(([name, fn]) => [name, isBindable(fn) ? fn[BIND_LOGGER](logger) : fn]),
     );
-    server.addService(definition, bound);
+    // Undecodable bytes and NUL in strings are INVALID_ARGUMENT before any handler (decode.ts).
+    const refusing = refusingService(definition, bound, logger);
+    server.addService(refusing.definition, refusing.implementation);
   }
 
   const health = new HealthService({
