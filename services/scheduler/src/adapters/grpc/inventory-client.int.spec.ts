@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { inventoryV1 as pb } from '@berth/contracts';
-import { ConcurrencyError, IllegalStateError, NotFoundError } from '@berth/errors';
+import { ConcurrencyError, IllegalStateError, NotFoundError, ValidationError } from '@berth/errors';
 import { createGrpcServer, knownStatusOf, unary, type GrpcServer } from '@berth/grpc-kit';
 import { createLogger } from '@berth/observability';
 import type { Claim } from '@berth/fit';
@@ -52,6 +52,7 @@ describe('GrpcInventory claims', () => {
       }),
       getVm: unary<pb.GetVmRequest, pb.GetVmResponse>(async (r) => {
         if (r.vmId === 'vm-gone') throw new NotFoundError('vm', r.vmId);
+        if (r.vmId.includes('/')) throw new ValidationError({ field: 'vmId', reason: 'must be an id' });
         return { vm: pb.Vm.fromPartial({ vmId: r.vmId, status: pb.VmStatus.VM_STATUS_REQUESTED }) };
       }),
     };
@@ -101,5 +102,14 @@ describe('GrpcInventory claims', () => {
     expect(await outcomes(inventory!)).toEqual(expected);
     expect(await inventory!.claim(claimFor('vm-ok'))).toEqual({ kind: 'claimed', generation: 5 });
     expect(calls).toEqual({ batch: [], single: 5 });
+  });
+
+  // Seed found by test/fuzz-grpc.e2e.spec.ts: Explain { vmId: "../../etc/passwd" } answered INTERNAL.
+  it('turns an id inventory refuses into a ValidationError of vmId (INVALID_ARGUMENT), not an internal error', async () => {
+    await start(false);
+    const refused = await inventory!.lastDecision('../../etc/passwd').catch((e: unknown) => e);
+    expect(refused).toBeInstanceOf(ValidationError);
+    expect((refused as ValidationError).violations).toEqual([{ field: 'vmId', reason: 'vmId: must be an id' }]);
+    expect(await inventory!.lastDecision('vm-gone')).toBeUndefined();
   });
 });

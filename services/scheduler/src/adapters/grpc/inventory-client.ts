@@ -8,6 +8,7 @@
  */
 import { inventoryV1 } from '@berth/contracts';
 import { GrpcStatus, callUnary, createClient, isServiceError, type ClientTls } from '@berth/grpc-kit';
+import { ValidationError } from '@berth/errors';
 import type { Claim } from '@berth/fit';
 import type { ClaimOutcome, ClaimRequest, InventoryPort, PlacementFailedReport, RecordedDecision } from '../../application/ports.ts';
 import { Coalescer } from './coalescer.ts';
@@ -155,6 +156,8 @@ export class GrpcInventory implements InventoryPort {
       return res.vm;
     } catch (e) {
       if (isStatus(e, GrpcStatus.NOT_FOUND)) return undefined;
+      // An id inventory refuses names no VM: the caller's input, not a fault here (was INTERNAL).
+      if (isServiceError(e) && e.code === GrpcStatus.INVALID_ARGUMENT) throw new ValidationError({ field: 'vmId', reason: e.details });
       throw e;
     }
   }
