@@ -7,7 +7,9 @@
  *      generated once under .berth/credentials/; the services apply their own migrations on start);
  *   3. starts every service under services/ and waits for its gRPC health to answer SERVING;
  *   4. registers a demo fleet on the simulator driver when no host exists yet;
- *   5. prints each service's health and endpoint, and the commands to try. Ctrl-C stops everything.
+ *   5. prints each service's health and endpoint, whether TLS is on, and the commands to try. Ctrl-C stops everything.
+ * `npm start -- --tls` (or `npm start --tls`): a local CA and per-identity certificates under .berth/pki,
+ * every service with mutual TLS (scripts/start/tls.ts, docs/security.md).
  */
 import type { ChildProcess } from 'node:child_process';
 import { maskUrl, maskUrlsIn } from '@berth/config';
@@ -15,6 +17,7 @@ import { serviceDatabaseUrl } from './start/credentials.ts';
 import { endpoints, ensureInfrastructure } from './start/infra.ts';
 import { checkHealth, discoverServices, startService } from './start/services.ts';
 import { registerDemoFleet } from './start/demo.ts';
+import { startTls } from './start/tls.ts';
 
 const root = new URL('..', import.meta.url).pathname;
 
@@ -33,6 +36,8 @@ async function main(): Promise<void> {
   const infra = await ensureInfrastructure(root, endpoints(), { natsPort: 4223 });
   const ep = { databaseUrl: infra.databaseUrl, natsUrl: infra.natsUrl };
   const services = discoverServices(root);
+  // `npm start --tls` reaches the script as npm_config_tls=true; `npm start -- --tls` as an argument.
+  const tls = startTls(root, process.argv.includes('--tls') || process.env['npm_config_tls'] === 'true', services);
   const children: ChildProcess[] = [];
   let stopping = false;
   const stop = (code: number) => {
@@ -50,7 +55,7 @@ async function main(): Promise<void> {
 
   const rows: string[][] = [];
   for (const svc of services) {
-    const env: NodeJS.ProcessEnv = { ...process.env, NATS_URL: ep.natsUrl };
+    const env: NodeJS.ProcessEnv = { ...process.env, NATS_URL: ep.natsUrl, ...tls.envFor(svc) };
     if (svc.database) env['DATABASE_URL'] = await serviceDatabaseUrl(root, ep.databaseUrl, svc.database);
     const child = startService(root, svc, env);
     children.push(child);
@@ -79,6 +84,7 @@ async function main(): Promise<void> {
   console.log(
     `\n  Postgres  ${maskUrl(ep.databaseUrl)}  (${infra.postgres})\n  NATS      ${ep.natsUrl}  (nats-server ${infra.natsVersion})`,
   );
+  console.log(`\n  ${tls.banner}`);
   if (demo) console.log(`\n${demo}`);
   console.log(
     [

@@ -6,12 +6,13 @@
  *   2. check the formatting (Prettier), type-check the whole workspace (one tsc program) and lint
  *      every project (Nx, cached);
  *   3. the Vitest projects one after the other — unit, int (files side by side), e2e (one file at a
- *      time, each starts real processes) — and the counts of the whole run.
+ *      time, each starts real processes, all of them with mutual TLS) — and the counts of the whole run.
  * Missing infrastructure fails the run (REQUIRE_INFRA=1). Tests are skipped only when asked for by
  * name: BERTH_SKIP_HYPERVISOR_TESTS=1 skips the libvirt and QEMU suites, and the closing line says so.
  * Any other skipped test fails the run.
  *   `npm test -- unit int`  only those projects;  `--no-static`  no type-check and lint;
- *   `--no-setup`  use DATABASE_URL / NATS_URL as they are (no packages, no servers started).
+ *   `--no-setup`  use DATABASE_URL / NATS_URL as they are (no packages, no servers started);
+ *   `--no-tls`  the e2e files in plaintext (by default they run with mutual TLS, BERTH_TEST_TLS=1).
  */
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -26,10 +27,11 @@ const skipHypervisor = process.env[SKIP_VAR] === '1';
 const env: NodeJS.ProcessEnv = { ...process.env, NX_DAEMON: 'false', NX_NO_CLOUD: 'true', NX_TUI: 'false', REQUIRE_INFRA: '1' };
 const bin = (name: string) => join(root, 'node_modules', '.bin', name);
 
-function run(cmd: string, cmdArgs: readonly string[]): number {
-  console.log(`\n$ ${cmd.replace(root, '')} ${cmdArgs.join(' ')}`);
+function run(cmd: string, cmdArgs: readonly string[], extraEnv: NodeJS.ProcessEnv = {}): number {
+  const shown = Object.entries(extraEnv).map(([k, v]) => `${k}=${v} `);
+  console.log(`\n$ ${shown.join('')}${cmd.replace(root, '')} ${cmdArgs.join(' ')}`);
   const started = Date.now();
-  const r = spawnSync(cmd, cmdArgs, { cwd: root, env, stdio: 'inherit' });
+  const r = spawnSync(cmd, cmdArgs, { cwd: root, env: { ...env, ...extraEnv }, stdio: 'inherit' });
   console.log(`(${((Date.now() - started) / 1000).toFixed(1)} s)`);
   return r.status ?? 1;
 }
@@ -97,6 +99,8 @@ async function tests(): Promise<number> {
   const requested = args.filter((a) => !a.startsWith('--'));
   const projects = requested.length > 0 ? requested : ['unit', 'int', 'e2e'];
   const perProject: Record<string, string[]> = { unit: [], int: ['--maxWorkers=2', '--minWorkers=1'], e2e: ['--no-file-parallelism'] };
+  // The e2e files run once, with mutual TLS between every process (test/harness/tls.ts); int tests cover plaintext.
+  const projectEnv: Record<string, NodeJS.ProcessEnv> = { e2e: args.includes('--no-tls') ? {} : { BERTH_TEST_TLS: '1' } };
   const reportDir = join(root, '.berth', 'test-reports');
   rmSync(reportDir, { recursive: true, force: true });
   mkdirSync(reportDir, { recursive: true });
@@ -106,16 +110,20 @@ async function tests(): Promise<number> {
   let failedRun = false;
   for (const project of projects) {
     const report = join(reportDir, `${project}.json`);
-    const status = run(bin('vitest'), [
-      'run',
-      '--project',
-      project,
-      ...(perProject[project] ?? []),
-      '--passWithNoTests',
-      '--reporter=default',
-      '--reporter=json',
-      `--outputFile.json=${report}`,
-    ]);
+    const status = run(
+      bin('vitest'),
+      [
+        'run',
+        '--project',
+        project,
+        ...(perProject[project] ?? []),
+        '--passWithNoTests',
+        '--reporter=default',
+        '--reporter=json',
+        `--outputFile.json=${report}`,
+      ],
+      projectEnv[project],
+    );
     try {
       const r = JSON.parse(readFileSync(report, 'utf8')) as JsonReport;
       const skipped = r.numPendingTests + r.numTodoTests;

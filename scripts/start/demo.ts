@@ -6,6 +6,7 @@
 import { randomUUID } from 'node:crypto';
 import * as grpc from '@grpc/grpc-js';
 import { inventoryV1 } from '@berth/contracts';
+import { createClient } from '@berth/grpc-kit';
 import type { ServiceManifest } from './services.ts';
 
 const GiB = 1024 ** 3;
@@ -50,7 +51,7 @@ function call<Req, Res>(
 export async function registerDemoFleet(services: readonly ServiceManifest[], count = 3): Promise<string | undefined> {
   const inventory = services.find((s) => s.name === 'inventory');
   if (!inventory || process.env['BERTH_DEMO_FLEET'] === '0') return undefined;
-  const client = new inventoryV1.InventoryServiceClient(`127.0.0.1:${inventory.port}`, grpc.credentials.createInsecure());
+  const client = createClient(inventoryV1.InventoryServiceClient, `127.0.0.1:${inventory.port}`);
   try {
     const existing = await call(client.listHosts.bind(client), inventoryV1.ListHostsRequest.fromPartial({}));
     if (existing.hosts.length > 0) return `${existing.hosts.length} host(s) registered.`;

@@ -9,6 +9,7 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import { grpcHealthV1 } from '@berth/contracts';
+import { createClient } from '@berth/grpc-kit';
 import { SERVICE_NODE_FLAGS } from '@berth/config';
 
 export interface ServiceManifest {
@@ -38,7 +39,8 @@ export function discoverServices(root: string): ServiceManifest[] {
 }
 
 export function checkHealth(address: string, timeoutMs = 2000): Promise<string> {
-  const client = new grpcHealthV1.HealthClient(address, grpc.credentials.createInsecure());
+  // Plaintext, or with --tls the operator certificate scripts/start/tls.ts put in BERTH_TLS_*.
+  const client = createClient(grpcHealthV1.HealthClient, address);
   return new Promise((resolve) => {
     client.check({ service: '' }, new grpc.Metadata(), { deadline: Date.now() + timeoutMs }, (err, res) => {
       client.close();

@@ -12,8 +12,10 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import { grpcHealthV1 } from '@berth/contracts';
+import { createClient } from '@berth/grpc-kit';
 import { SERVICE_NODE_FLAGS } from '@berth/config';
 import { freePort } from '@berth/testing';
+import { serviceTlsEnv } from './tls.ts';
 
 export const repoRoot = new URL('../..', import.meta.url).pathname;
 
@@ -59,7 +61,8 @@ function portEnvOf(name: string): string {
 
 /** One gRPC health check: the status name, or `UNREACHABLE`. */
 export function healthOf(address: string, timeoutMillis = 2000): Promise<string> {
-  const client = new grpcHealthV1.HealthClient(address, grpc.credentials.createInsecure());
+  // Plaintext, or in TLS mode (harness/tls.ts) the test process's operator identity.
+  const client = createClient(grpcHealthV1.HealthClient, address);
   return new Promise((resolve) => {
     client.check({ service: '' }, new grpc.Metadata(), { deadline: Date.now() + timeoutMillis }, (err, res) => {
       client.close();
@@ -86,7 +89,14 @@ export async function startService(
       : [join(repoRoot, 'node_modules', '.bin', 'tsx'), [...SERVICE_NODE_FLAGS, main]];
   const child: ChildProcess = spawn(command, argv, {
     cwd: join(repoRoot, 'services', name),
-    env: { ...process.env, OTEL_TRACES_EXPORTER: 'none', ...env, [options.portEnv ?? portEnvOf(name)]: String(port) },
+    // In TLS mode (BERTH_TEST_TLS=1) the service serves and calls with its own identity unless `env` says otherwise.
+    env: {
+      ...process.env,
+      OTEL_TRACES_EXPORTER: 'none',
+      ...serviceTlsEnv(name),
+      ...env,
+      [options.portEnv ?? portEnvOf(name)]: String(port),
+    },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const lines: string[] = [];

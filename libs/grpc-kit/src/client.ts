@@ -1,9 +1,13 @@
 import * as grpc from '@grpc/grpc-js';
 import { withKitDefaults } from './channel-options.ts';
 import type { CallContext } from './context.ts';
-import { channelCredentials, type ClientTls } from './tls.ts';
+import { channelCredentials, readTlsFiles, type ClientTls } from './tls.ts';
 
 export interface ClientOptions {
+  /**
+   * TLS settings; when omitted, the process's own identity from BERTH_TLS_CERT / BERTH_TLS_KEY /
+   * BERTH_TLS_CA if all three are set (see `envClientTls`), else plaintext.
+   */
   readonly tls?: ClientTls;
   /** Deadline of calls that give none; a parent deadline still caps it. Default 30 s. */
   readonly deadlineMillis?: number;
@@ -40,9 +44,23 @@ const clientDefaults = new WeakMap<object, { deadlineMillis: number }>();
 export function createClient<C extends grpc.Client>(Ctor: ClientCtor<C>, address: string, options: ClientOptions = {}): C {
   const channelOptions = withKitDefaults(options.channelOptions);
   if (options.tls?.serverName) channelOptions['grpc.ssl_target_name_override'] = options.tls.serverName;
-  const client = new Ctor(address, channelCredentials(options.tls), channelOptions);
+  const client = new Ctor(address, channelCredentials(options.tls ?? envClientTls()), channelOptions);
   clientDefaults.set(client, { deadlineMillis: options.deadlineMillis ?? DEFAULT_DEADLINE_MILLIS });
   return client;
+}
+
+let fromEnv: { key: string; tls: ClientTls | undefined } | undefined;
+
+/**
+ * The client identity of this process from BERTH_TLS_CERT / BERTH_TLS_KEY / BERTH_TLS_CA (the same
+ * variables a service serves with), read once per set of paths; undefined unless all three are set.
+ */
+export function envClientTls(env: NodeJS.ProcessEnv = process.env): ClientTls | undefined {
+  const [certFile, keyFile, caFile] = [env['BERTH_TLS_CERT'], env['BERTH_TLS_KEY'], env['BERTH_TLS_CA']];
+  if (!certFile || !keyFile || !caFile) return undefined;
+  const key = `${certFile}\0${keyFile}\0${caFile}`;
+  if (fromEnv?.key !== key) fromEnv = { key, tls: readTlsFiles({ certFile, keyFile, caFile }) };
+  return fromEnv.tls;
 }
 
 /** The deadline a call made now should carry: its own (or the client default), capped by the parent's. */

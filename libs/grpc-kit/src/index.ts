@@ -7,6 +7,7 @@ export {
   callUnary,
   createClient,
   effectiveDeadline,
+  envClientTls,
   type ClientOptions,
   type StreamMethodName,
   type UnaryCallOptions,
@@ -42,3 +43,4 @@ export {
   type GrpcSecurity,
   type GrpcSecuritySettings,
 } from './security.ts';
+export { ensurePki, type IdentityFiles, type IdentityKind, type IssueOptions, type LocalPki } from './pki.ts';

@@ -2,6 +2,7 @@ import { parseArgs } from 'node:util';
 import { randomUUID } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { ConfigFileError } from '@berth/hardware-config';
+import { readTlsFiles, type ClientTls } from '@berth/grpc-kit';
 import { duration } from './values.ts';
 import { configCommands } from './commands/config.ts';
 import { hostCommands } from './commands/hosts.ts';
@@ -33,6 +34,9 @@ const GLOBAL_OPTIONS: Readonly<Record<string, OptionSpec & { short?: string }>> 
   telemetry: { type: 'string', value: 'ADDR', help: 'telemetry gRPC address (env BERTH_TELEMETRY_ADDR, default 127.0.0.1:50055)' },
   migration: { type: 'string', value: 'ADDR', help: 'migration gRPC address (env BERTH_MIGRATION_ADDR, default 127.0.0.1:50054)' },
   timeout: { type: 'string', value: 'DURATION', help: 'deadline of each call (default 10s)' },
+  'tls-cert': { type: 'string', value: 'FILE', help: 'your certificate for mutual TLS (env BERTH_TLS_CERT; with --tls-key and --tls-ca)' },
+  'tls-key': { type: 'string', value: 'FILE', help: 'its private key (env BERTH_TLS_KEY)' },
+  'tls-ca': { type: 'string', value: 'FILE', help: 'the Berth CA (env BERTH_TLS_CA)' },
   help: { type: 'boolean', short: 'h', help: 'show help' },
 };
 
@@ -136,6 +140,7 @@ export async function runCli(argv: readonly string[], deps: CliDeps): Promise<nu
       telemetry: (typeof values.telemetry === 'string' ? values.telemetry : undefined) ?? env['BERTH_TELEMETRY_ADDR'] ?? '127.0.0.1:50055',
       migration: (typeof values.migration === 'string' ? values.migration : undefined) ?? env.BERTH_MIGRATION_ADDR ?? '127.0.0.1:50054',
       timeoutMillis: timeout,
+      ...cliTls(values, env),
     });
     const ctx: Context = {
       backends,
@@ -169,5 +174,30 @@ export async function runCli(argv: readonly string[], deps: CliDeps): Promise<nu
     throw e;
   } finally {
     backends?.close();
+  }
+}
+
+/** Mutual TLS from --tls-cert/--tls-key/--tls-ca or BERTH_TLS_CERT/KEY/CA: all three or none. */
+function cliTls(values: Readonly<Record<string, unknown>>, env: Readonly<Record<string, string | undefined>>): { tls?: ClientTls } {
+  const pick = (flag: string, variable: string): string | undefined => {
+    const v = values[flag];
+    return (typeof v === 'string' ? v : undefined) ?? env[variable];
+  };
+  const files = {
+    certFile: pick('tls-cert', 'BERTH_TLS_CERT'),
+    keyFile: pick('tls-key', 'BERTH_TLS_KEY'),
+    caFile: pick('tls-ca', 'BERTH_TLS_CA'),
+  };
+  const given = Object.values(files).filter((f) => f !== undefined).length;
+  if (given === 0) return {};
+  if (given < 3)
+    throw new UsageError(
+      '--tls-cert',
+      'mutual TLS needs all of --tls-cert, --tls-key and --tls-ca (or BERTH_TLS_CERT, BERTH_TLS_KEY, BERTH_TLS_CA)',
+    );
+  try {
+    return { tls: readTlsFiles(files) };
+  } catch (e) {
+    throw new UsageError('', e instanceof Error ? e.message : String(e));
   }
 }

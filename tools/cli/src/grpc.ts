@@ -1,6 +1,6 @@
 import * as grpc from '@grpc/grpc-js';
 import { inventoryV1, migrationV1, schedulerV1, telemetryV1 } from '@berth/contracts';
-import { callUnary, fieldViolationsOf, isServiceError, type UnaryMethodName } from '@berth/grpc-kit';
+import { callUnary, createClient, fieldViolationsOf, isServiceError, type ClientTls, type UnaryMethodName } from '@berth/grpc-kit';
 
 /** The gRPC side of the CLI: two lazily created clients, promisified calls, readable errors. */
 
@@ -12,6 +12,8 @@ export interface Endpoints {
   /** The migration service (default 127.0.0.1:50054). */
   readonly migration?: string;
   readonly timeoutMillis: number;
+  /** Mutual TLS as the identity of this certificate (--tls-cert/--tls-key/--tls-ca or BERTH_TLS_*); plaintext when absent. */
+  readonly tls?: ClientTls;
 }
 
 export interface Backends {
@@ -28,13 +30,15 @@ export function connectBackends(endpoints: Endpoints): Backends {
   let scheduler: schedulerV1.SchedulerServiceClient | undefined;
   let telemetry: telemetryV1.TelemetryServiceClient | undefined;
   let migration: migrationV1.MigrationServiceClient | undefined;
-  const credentials = grpc.credentials.createInsecure();
+  // Explicit plaintext when no TLS was given: the CLI's identity comes from its flags or BERTH_TLS_*, read in cli.ts.
+  const connect = <C extends grpc.Client>(Ctor: new (address: string, credentials: grpc.ChannelCredentials) => C, address: string): C =>
+    endpoints.tls ? createClient(Ctor, address, { tls: endpoints.tls }) : new Ctor(address, grpc.credentials.createInsecure());
   return {
     endpoints,
-    inventory: () => (inventory ??= new inventoryV1.InventoryServiceClient(endpoints.inventory, credentials)),
-    scheduler: () => (scheduler ??= new schedulerV1.SchedulerServiceClient(endpoints.scheduler, credentials)),
-    telemetry: () => (telemetry ??= new telemetryV1.TelemetryServiceClient(endpoints.telemetry ?? '127.0.0.1:50055', credentials)),
-    migration: () => (migration ??= new migrationV1.MigrationServiceClient(endpoints.migration ?? '127.0.0.1:50054', credentials)),
+    inventory: () => (inventory ??= connect(inventoryV1.InventoryServiceClient, endpoints.inventory)),
+    scheduler: () => (scheduler ??= connect(schedulerV1.SchedulerServiceClient, endpoints.scheduler)),
+    telemetry: () => (telemetry ??= connect(telemetryV1.TelemetryServiceClient, endpoints.telemetry ?? '127.0.0.1:50055')),
+    migration: () => (migration ??= connect(migrationV1.MigrationServiceClient, endpoints.migration ?? '127.0.0.1:50054')),
     close: () => {
       inventory?.close();
       scheduler?.close();
@@ -81,7 +85,8 @@ export class CallError extends Error {
     if (this.code === grpc.status.UNAVAILABLE) {
       return (
         `cannot reach ${this.target} (${this.method}): is the service running? ` +
-        '(set BERTH_INVENTORY_ADDR / BERTH_SCHEDULER_ADDR / BERTH_TELEMETRY_ADDR, or --inventory / --scheduler / --telemetry)'
+        '(set BERTH_INVENTORY_ADDR / BERTH_SCHEDULER_ADDR / BERTH_TELEMETRY_ADDR, or --inventory / --scheduler / --telemetry; ' +
+        'with mutual TLS also BERTH_TLS_CERT / BERTH_TLS_KEY / BERTH_TLS_CA, or --tls-cert / --tls-key / --tls-ca)'
       );
     }
     if (this.code === grpc.status.DEADLINE_EXCEEDED) return `${this.method} timed out (--timeout to wait longer)`;
