@@ -9,6 +9,7 @@ import { createTestDatabase, infraAvailable, testSubjectPrefix, type TestDatabas
 import { deletePrefixedStreams } from './harness/nats.ts';
 import { startService, type ServiceHandle } from './harness/service.ts';
 import { eventually } from './harness/wait.ts';
+import { serviceTlsEnv } from './harness/tls.ts';
 
 const GiB = 1024 ** 3;
 const HOSTS = ['h1', 'h2', 'h3', 'h4'];
@@ -44,6 +45,7 @@ describe.skipIf(!(await infraAvailable('postgres', 'nats')))('live migration on 
     scheduler = await startService('scheduler', { NATS_PREFIX: prefix, INVENTORY_ADDR: inventory.address });
     ex = await startExecutor(
       loadExecutorConfig({
+        ...serviceTlsEnv('placement-executor'),
         DATABASE_URL: exDb.url,
         NATS_URL: process.env['NATS_URL'],
         NATS_PREFIX: prefix,
@@ -56,6 +58,7 @@ describe.skipIf(!(await infraAvailable('postgres', 'nats')))('live migration on 
     );
     mig = await startMigration(
       loadMigrationConfig({
+        ...serviceTlsEnv('migration'),
         DATABASE_URL: migDb.url,
         NATS_URL: process.env['NATS_URL'],
         NATS_PREFIX: prefix,

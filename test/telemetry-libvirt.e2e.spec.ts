@@ -7,6 +7,7 @@ import { loadExecutorConfig, startExecutor, type RunningExecutor } from '@berth/
 import { FakeInventory } from '@berth/placement-executor/testing';
 import { loadTelemetryConfig, startTelemetry, type RunningTelemetry } from '@berth/telemetry';
 import { connectTestNats, createTestDatabase, infraAvailable, testSubjectPrefix, type TestDatabase } from '@berth/testing';
+import { serviceTlsEnv } from './harness/tls.ts';
 
 const qemuInstalled = (): boolean => {
   try {
@@ -48,6 +49,7 @@ describe.skipIf(!(await infraAvailable('postgres', 'nats')) || !libvirtUsable() 
       ]);
       ex = await startExecutor(
         loadExecutorConfig({
+          ...serviceTlsEnv('placement-executor'),
           DATABASE_URL: exDb.url,
           NATS_URL: process.env['NATS_URL'],
           NATS_PREFIX: prefix,
@@ -61,6 +63,7 @@ describe.skipIf(!(await infraAvailable('postgres', 'nats')) || !libvirtUsable() 
       );
       tel = await startTelemetry(
         loadTelemetryConfig({
+          ...serviceTlsEnv('telemetry'),
           DATABASE_URL: telDb.url,
           NATS_URL: process.env['NATS_URL'],
           NATS_PREFIX: prefix,

@@ -8,6 +8,7 @@ import { loadExecutorConfig, startExecutor, type RunningExecutor } from '@berth/
 import { FakeInventory } from '@berth/placement-executor/testing';
 import { connectTestNats, createTestDatabase, infraAvailable, testSubjectPrefix, type TestDatabase } from '@berth/testing';
 import { startService, type ServiceHandle } from './harness/service.ts';
+import { serviceTlsEnv } from './harness/tls.ts';
 
 const GiB = 1024 ** 3;
 const VM = '00000000-0000-4000-8000-0000000000a1';
@@ -67,6 +68,7 @@ describe.skipIf(!(await infraAvailable('postgres', 'nats')))(
       [exDb, telDb, nc] = await Promise.all([createTestDatabase('otlp_ex'), createTestDatabase('otlp_tel'), connectTestNats()]);
       ex = await startExecutor(
         loadExecutorConfig({
+          ...serviceTlsEnv('placement-executor'),
           DATABASE_URL: exDb.url,
           NATS_URL: process.env['NATS_URL'],
           NATS_PREFIX: prefix,

@@ -7,6 +7,7 @@ import { loadExecutorConfig, startExecutor, type RunningExecutor } from '@berth/
 import { FakeInventory } from '@berth/placement-executor/testing';
 import { connectTestNats, createTestDatabase, infraAvailable, testSubjectPrefix, type TestDatabase } from '@berth/testing';
 import { DEFAULT_POLICY_DIR, loadTelemetryConfig, startTelemetry, type DecisionRecorded, type RunningTelemetry } from '@berth/telemetry';
+import { serviceTlsEnv } from './harness/tls.ts';
 
 const GiB = 1024 ** 3;
 const vm = (n: number): string => `00000000-0000-4000-8000-00000000000${n}`;
@@ -37,6 +38,7 @@ describe.skipIf(!(await infraAvailable('postgres', 'nats')))('SLA classes at cri
     [exDb, telDb, nc] = await Promise.all([createTestDatabase('sla_ex'), createTestDatabase('sla_tel'), connectTestNats()]);
     ex = await startExecutor(
       loadExecutorConfig({
+        ...serviceTlsEnv('placement-executor'),
         DATABASE_URL: exDb.url,
         NATS_URL: process.env['NATS_URL'],
         NATS_PREFIX: prefix,
@@ -50,6 +52,7 @@ describe.skipIf(!(await infraAvailable('postgres', 'nats')))('SLA classes at cri
     );
     tel = await startTelemetry(
       loadTelemetryConfig({
+        ...serviceTlsEnv('telemetry'),
         DATABASE_URL: telDb.url,
         NATS_URL: process.env['NATS_URL'],
         NATS_PREFIX: prefix,

@@ -14,6 +14,7 @@ import { createTestDatabase, testSubjectPrefix, type TestDatabase } from '@berth
 import { deletePrefixedStreams } from './nats.ts';
 import { startService, type ServiceHandle } from './service.ts';
 import { eventually } from './wait.ts';
+import { serviceTlsEnv } from './tls.ts';
 
 const GiB = 1024 ** 3;
 
@@ -67,6 +68,7 @@ export async function startSimPlane(label: string, hosts: readonly string[]): Pr
     const nats = { NATS_URL: process.env['NATS_URL'], NATS_PREFIX: prefix };
     ex = await startExecutor(
       loadExecutorConfig({
+        ...serviceTlsEnv('placement-executor'),
         ...nats,
         DATABASE_URL: exDb.url,
         EXECUTOR_GRPC_PORT: '0',
@@ -78,6 +80,7 @@ export async function startSimPlane(label: string, hosts: readonly string[]): Pr
     );
     mig = await startMigration(
       loadMigrationConfig({
+        ...serviceTlsEnv('migration'),
         ...nats,
         DATABASE_URL: migDb.url,
         MIGRATION_GRPC_PORT: '0',
@@ -89,7 +92,12 @@ export async function startSimPlane(label: string, hosts: readonly string[]): Pr
       createLogger(`${label}-migration`),
     );
     tel = await startTelemetry(
-      loadTelemetryConfig({ ...nats, DATABASE_URL: telDb.url, TELEMETRY_GRPC_PORT: '0' }),
+      loadTelemetryConfig({
+        ...serviceTlsEnv('telemetry'),
+        ...nats,
+        DATABASE_URL: telDb.url,
+        TELEMETRY_GRPC_PORT: '0',
+      }),
       createLogger(`${label}-telemetry`),
     );
     const inv = createClient(inventoryV1.InventoryServiceClient, inventory.address);

@@ -6,9 +6,10 @@ import { makePki, type Pki } from './testing/certs.ts';
 
 describe('gRPC security settings', () => {
   let pki: Pki;
+  // openssl makes five RSA keys: seconds on a loaded machine.
   beforeAll(() => {
     pki = makePki();
-  });
+  }, 120_000);
   afterAll(() => pki.remove());
 
   it('knows loopback addresses', () => {
