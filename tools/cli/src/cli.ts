@@ -8,6 +8,7 @@ import { configCommands } from './commands/config.ts';
 import { hostCommands } from './commands/hosts.ts';
 import { migrationCommands } from './commands/migrations.ts';
 import { policyCommands } from './commands/policy.ts';
+import { projectCommands } from './commands/projects.ts';
 import { policyServiceCommands } from './commands/policy-service.ts';
 import { schedulerCommands } from './commands/scheduler.ts';
 import { Input, type CommandSpec, type Context, type OptionSpec } from './commands/types.ts';
@@ -25,6 +26,7 @@ export const COMMANDS: readonly CommandSpec[] = [
   ...policyCommands,
   ...policyServiceCommands,
   ...migrationCommands,
+  ...projectCommands,
 ];
 
 const GLOBAL_OPTIONS: Readonly<Record<string, OptionSpec & { short?: string }>> = {

@@ -30,6 +30,7 @@ export function vmDetails(v: inventoryV1.Vm): string {
     keyValue([
       ['id', v.vmId],
       ['name', s?.name ?? ''],
+      ['project', v.project],
       ['status', vmStatusLabel(v.status)],
       ['failure', v.failureReason],
       ['host', v.hostId],
@@ -84,6 +85,7 @@ export const vmCommands: readonly CommandSpec[] = [
     options: {
       ...VM_SPEC_OPTIONS,
       id: { type: 'string', value: 'ID', help: 'VM id (default: generated)' },
+      project: { type: 'string', value: 'NAME', help: "the VM's project (default: default; a client's one bound project)" },
       wait: { type: 'boolean', help: 'follow the VM until it runs (or --until placed) or fails' },
       until: { type: 'string', value: 'STATUS', help: 'with --wait: placed or running (default running)' },
       'wait-timeout': { type: 'string', value: 'DURATION', help: 'how long --wait follows (default 5m)' },
@@ -108,6 +110,7 @@ export const vmCommands: readonly CommandSpec[] = [
         {
           meta: commandMeta(input, ctx),
           vmId: input.string('id') ?? '',
+          project: input.string('project') ?? '',
           spec,
           ...(capacity !== undefined ? { waitForCapacityMillis: capacity } : {}),
         },
@@ -129,6 +132,7 @@ export const vmCommands: readonly CommandSpec[] = [
     summary: 'list VMs',
     options: {
       host: { type: 'string', value: 'HOST', help: 'only VMs on this host' },
+      project: { type: 'string', value: 'NAME', help: 'only VMs of this project' },
       all: { type: 'boolean', help: 'include deleted VMs' },
       status: { type: 'string', value: 'STATUS', help: `only VMs in this status (${VM_STATUSES.join(', ')})` },
     },
@@ -136,6 +140,7 @@ export const vmCommands: readonly CommandSpec[] = [
       const status = input.string('status');
       const request = {
         hostId: input.string('host') ?? '',
+        project: input.string('project') ?? '',
         status: status === undefined ? inventoryV1.VmStatus.VM_STATUS_UNSPECIFIED : parseVmStatus(status, '--status'),
       };
       const res = await unary(ctx.backends.inventory(), 'listVms', request, ctx.timeoutMillis);
