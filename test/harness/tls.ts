@@ -11,7 +11,16 @@ import { readFileSync } from 'node:fs';
 
 const repoRoot = new URL('../..', import.meta.url).pathname;
 
-export const TEST_TLS = process.env['BERTH_TEST_TLS'] === '1';
+let enabled = process.env['BERTH_TEST_TLS'] === '1';
+
+/** Whether the harness runs services with mutual TLS. */
+export const testTlsEnabled = (): boolean => enabled;
+
+/** TLS mode for this test file whatever BERTH_TEST_TLS says (the security tests): call before starting services. */
+export function enableTestTls(): void {
+  enabled = true;
+  Object.assign(process.env, testPki().envFor('operator', 'e2e'));
+}
 
 let pki: LocalPki | undefined;
 
@@ -22,7 +31,7 @@ export function testPki(): LocalPki {
 
 /** BERTH_TLS_* of a service's identity in TLS mode; nothing otherwise. */
 export function serviceTlsEnv(service: string): Record<string, string> {
-  return TEST_TLS ? testPki().envFor('service', service) : {};
+  return enabled ? testPki().envFor('service', service) : {};
 }
 
 /** Client TLS settings of any identity of the test PKI (for tests that call as someone else). */
@@ -31,4 +40,4 @@ export function identityTls(kind: IdentityKind, name: string, options?: Paramete
   return { cert: readFileSync(f.cert), key: readFileSync(f.key), ca: readFileSync(f.ca) };
 }
 
-if (TEST_TLS) Object.assign(process.env, testPki().envFor('operator', 'e2e'));
+if (enabled) enableTestTls();
