@@ -13,6 +13,10 @@ export interface CreateKyselyOptions extends SchemaOptions {
   /** Pool size; default 10. */
   readonly max?: number;
   readonly applicationName?: string;
+  /** How long opening a connection may take; default 10 s. */
+  readonly connectionTimeoutMillis?: number;
+  /** How long a query may wait for its answer before it fails and its connection is dropped; default 20 s. */
+  readonly queryTimeoutMillis?: number;
 }
 
 /**
@@ -32,14 +36,46 @@ export function createKysely(url: string, opts: CreateKyselyOptions = {}): AnyKy
     max: opts.max ?? 10,
     application_name: opts.applicationName ?? 'berth',
     options: '-c jit=off',
+    // A connection attempt or a query that hears nothing (a black-holed or frozen server, a dead peer
+    // behind a firewall) fails instead of holding a pool slot forever; the pool then opens a new one.
+    connectionTimeoutMillis: opts.connectionTimeoutMillis ?? 10_000,
+    query_timeout: opts.queryTimeoutMillis ?? 20_000,
+    keepAlive: true,
   };
   const pool = new pg.Pool(config);
   // An idle connection that dies (server restart, dropped database) is discarded by the pool; without
   // a listener its error would crash the process. Queries on live connections still fail normally.
   pool.on('error', () => undefined);
+  pool.on('connect', (client) => guardCheckedOut(client));
   const db = new Kysely<AnyDatabase>({ dialect: new PostgresDialect({ pool }) });
   pools.set(db, { pool, listen: { connectionString: url, application_name: `${config.application_name}-listen` } });
   return db;
+}
+
+/**
+ * pg-pool listens for errors only on idle connections: a connection reset while a query runs makes
+ * a checked-out client emit 'error' with no listener, which ends the process. The query itself
+ * already fails with the error, and the dead client is no longer queryable, so the pool drops it
+ * when it is released: the listener only has to exist. A query that timed out leaves its connection
+ * waiting for an answer that may never come (Kysely releases without an error, so the pool would
+ * hand it out again): the socket is closed so the pool drops it.
+ */
+function guardCheckedOut(client: pg.PoolClient): void {
+  client.on('error', () => undefined);
+  const raw = client as unknown as { _queryable: boolean; connection: { stream: { destroy(): void } } };
+  const query = client.query.bind(client) as (...args: unknown[]) => unknown;
+  (client as { query: unknown }).query = (...args: unknown[]): unknown => {
+    const out = query(...args);
+    if (out instanceof Promise)
+      out.catch((e: unknown) => {
+        if (!(e instanceof Error) || e.message !== 'Query read timeout') return;
+        // Not queryable (the flag pg itself clears on a dead socket, and pg-pool reads on release):
+        // set before the caller's release, which runs after this handler.
+        raw._queryable = false;
+        raw.connection.stream.destroy();
+      });
+    return out;
+  };
 }
 
 export const SCHEMA_NAME = /^[a-z_][a-z0-9_]{0,62}$/;
