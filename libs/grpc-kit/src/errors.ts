@@ -65,6 +65,33 @@ export function knownStatusOf(err: unknown): { code: grpc.status; details: strin
   if (err instanceof DeadlineExceededError) return status(grpc.status.DEADLINE_EXCEEDED, err.message);
   if (err instanceof CancelledError) return status(grpc.status.CANCELLED, err.message);
   if (isServiceError(err) && PASS_THROUGH.has(err.code)) return status(err.code, err.details);
+  const lost = connectionFailureOf(err);
+  if (lost !== undefined) return status(grpc.status.UNAVAILABLE, `a dependency is unreachable, retry: ${lost}`);
+  return undefined;
+}
+
+// Socket errors, and Postgres' "connection exception" class (08) and shutdown codes (57P01-57P03).
+const SOCKET_CODES = new Set(['ECONNRESET', 'ECONNREFUSED', 'ETIMEDOUT', 'EPIPE', 'EHOSTUNREACH', 'ENETUNREACH', 'ECONNABORTED']);
+const PG_UNAVAILABLE = /^(08...|57P0[123])$/;
+const PG_CLIENT_MESSAGES = [
+  'Connection terminated unexpectedly',
+  'Connection terminated due to connection timeout',
+  'timeout exceeded when trying to connect',
+  'Query read timeout',
+  'Client has encountered a connection error and is not queryable',
+];
+
+/**
+ * A failure to reach a dependency (Postgres, a socket reset, refused or timed out) says nothing
+ * about the request: UNAVAILABLE, which clients retry (with the same command id), not INTERNAL.
+ * Recognised from the error's code and message, so grpc-kit needs no database driver.
+ */
+function connectionFailureOf(err: unknown): string | undefined {
+  for (let e: unknown = err, depth = 0; e instanceof Error && depth < 4; e = e.cause, depth++) {
+    const code = (e as { code?: unknown }).code;
+    if (typeof code === 'string' && (SOCKET_CODES.has(code) || PG_UNAVAILABLE.test(code))) return e.message;
+    if (PG_CLIENT_MESSAGES.some((m) => e instanceof Error && e.message.startsWith(m))) return e.message;
+  }
   return undefined;
 }
 
