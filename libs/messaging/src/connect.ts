@@ -16,5 +16,9 @@ export function connectNats(options: ConnectOptions): Promise<NatsConnection> {
     maxReconnectAttempts: options.maxReconnectAttempts ?? -1,
     reconnectTimeWait: 500,
     timeout: options.timeoutMillis ?? 5000,
+    // A server that stops answering (black hole, frozen) is noticed after 3 missed pings (~40 s, the
+    // client's default is 2 min x 2) and the client reconnects; a live but busy server answers pings.
+    pingInterval: 10_000,
+    maxPingOut: 3,
   });
 }
