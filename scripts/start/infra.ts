@@ -14,9 +14,10 @@
  * Each step says which one it found, so the output tells what Berth runs against.
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { chownSync, existsSync, mkdirSync, readdirSync } from 'node:fs';
+import { chownSync, existsSync, mkdirSync } from 'node:fs';
 import { createConnection } from 'node:net';
 import { join } from 'node:path';
+import { postgresBinDir, unprivilegedUser } from '@berth/testing';
 import { ensureComposeEnv } from './credentials.ts';
 
 export interface Endpoints {
@@ -137,29 +138,6 @@ function stopChild(child: ChildProcess | undefined, signal: NodeJS.Signals = 'SI
 }
 
 // ---- Postgres ------------------------------------------------------------------------------------
-
-function postgresBinDir(): string | undefined {
-  const base = '/usr/lib/postgresql';
-  if (!existsSync(base)) return undefined;
-  const versions = readdirSync(base).sort((a, b) => Number(b) - Number(a));
-  for (const v of versions) if (existsSync(join(base, v, 'bin', 'postgres'))) return join(base, v, 'bin');
-  return undefined;
-}
-
-/** Postgres refuses to run as root: its data folder belongs to the `postgres` (or `nobody`) user. */
-function unprivilegedUser(): { name: string; uid: number; gid: number } | undefined {
-  if (process.getuid?.() !== 0) return undefined;
-  for (const name of ['postgres', 'nobody']) {
-    try {
-      const uid = Number(execFileSync('id', ['-u', name]).toString().trim());
-      const gid = Number(execFileSync('id', ['-g', name]).toString().trim());
-      return { name, uid, gid };
-    } catch {
-      /* try the next user */
-    }
-  }
-  throw new Error('running as root and no unprivileged user (postgres, nobody) exists to run Postgres');
-}
 
 function ownedDataDir(dir: string): void {
   mkdirSync(dir, { recursive: true, mode: 0o700 });

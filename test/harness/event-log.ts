@@ -5,6 +5,8 @@
 import pg from 'pg';
 
 export interface LoggedEvent {
+  /** The event id (the relay's Nats-Msg-Id). */
+  readonly eventId: string;
   readonly streamId: string;
   readonly streamPosition: number;
   readonly globalPosition: number;
@@ -22,13 +24,17 @@ export async function readEventLog(databaseUrl: string): Promise<LoggedEvent[]> 
     const schema = found.rows[0]?.table_schema;
     if (schema === undefined) throw new Error(`no events table in ${databaseUrl}`);
     const r = await c.query<{
+      event_id: string;
       stream_id: string;
       stream_position: string;
       global_position: string;
       type: string;
       data: Record<string, unknown>;
-    }>(`SELECT stream_id, stream_position, global_position, type, data FROM "${schema}".events ORDER BY stream_id, stream_position`);
+    }>(
+      `SELECT event_id, stream_id, stream_position, global_position, type, data FROM "${schema}".events ORDER BY stream_id, stream_position`,
+    );
     return r.rows.map((row) => ({
+      eventId: row.event_id,
       streamId: row.stream_id,
       streamPosition: Number(row.stream_position),
       globalPosition: Number(row.global_position),

@@ -32,6 +32,11 @@ export interface StartOptions {
   readonly echo?: boolean;
   /** Write the log to `<dir>/<label>.log` when the service stops (default: env E2E_LOG_DIR). */
   readonly logDir?: string;
+  /**
+   * Run the service as one `node --import tsx` process instead of under the tsx launcher (which keeps
+   * the service in a child process): the pid is then the service's own, so SIGKILL/SIGSTOP reach it.
+   */
+  readonly singleProcess?: boolean;
 }
 
 export interface ServiceHandle {
@@ -48,6 +53,8 @@ export interface ServiceHandle {
   /** Resolves with the exit code (or signal name) once the process has exited. */
   readonly exited: Promise<number | string>;
   stop(graceMillis?: number): Promise<void>;
+  /** SIGKILL, as in a crash (reaches the service itself only with `singleProcess`); resolves once it exited. */
+  kill(): Promise<void>;
 }
 
 const running = new Set<ServiceHandle>();
@@ -84,7 +91,7 @@ export async function startService(
   const nodeArgs = process.env['E2E_NODE_ARGS']?.split(' ').filter(Boolean) ?? [];
   // The services' own flags first: a flag given again in E2E_NODE_ARGS wins.
   const [command, argv] =
-    nodeArgs.length > 0
+    nodeArgs.length > 0 || options.singleProcess === true
       ? [process.execPath, [...SERVICE_NODE_FLAGS, ...nodeArgs, '--import', 'tsx', main]]
       : [join(repoRoot, 'node_modules', '.bin', 'tsx'), [...SERVICE_NODE_FLAGS, main]];
   const child: ChildProcess = spawn(command, argv, {
@@ -144,12 +151,21 @@ export async function startService(
         await exited;
         clearTimeout(timer);
       }
-      const dir = options.logDir ?? process.env['E2E_LOG_DIR'];
-      if (dir !== undefined && dir !== '') {
-        mkdirSync(dir, { recursive: true });
-        writeFileSync(join(dir, `${label}.log`), `${lines.join('\n')}\n`);
-      }
+      keepLog();
     },
+    async kill() {
+      running.delete(handle);
+      if (exitedWith === undefined) child.kill('SIGKILL');
+      await exited;
+      keepLog();
+    },
+  };
+  const keepLog = (): void => {
+    const dir = options.logDir ?? process.env['E2E_LOG_DIR'];
+    if (dir !== undefined && dir !== '') {
+      mkdirSync(dir, { recursive: true });
+      writeFileSync(join(dir, `${label}.log`), `${lines.join('\n')}\n`);
+    }
   };
   running.add(handle);
 
