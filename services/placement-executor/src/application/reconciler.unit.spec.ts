@@ -85,4 +85,34 @@ describe('Reconciler', () => {
     expect(executed).toEqual([]);
     expect(await fleet.driver('sim://h1').state('vm1')).toBeUndefined();
   });
+
+  it('removes a running domain of the VM on another host (a late define by a hypervisor that was frozen), keeps the VM where it runs', async () => {
+    const fleet = new SimulatorFleet();
+    for (const h of ['h1', 'h2']) fleet.addHost({ hostId: h, cpus: 8, memoryBytes: 2 ** 34 });
+    const spec = { vmId: 'vm1', name: 'berth-vm1', uuid: 'u', vcpus: 1, memoryBytes: 1024 } as never;
+    for (const h of ['h1', 'h2']) {
+      await fleet.driver(`sim://${h}`).define(spec);
+      await fleet.driver(`sim://${h}`).start('vm1');
+    }
+    const { vms } = fakeVms([running]);
+    const r = new Reconciler({
+      vms,
+      store: {} as EventStreams,
+      driverFor: (uri) => fleet.driver(uri),
+      realm: DEFAULT_REALM,
+      policy: 'restart',
+      logger: createLogger('reconciler-test', { level: 'fatal' }),
+      directory: {
+        hosts: async () =>
+          new Map([
+            ['h1', 'sim://h1'],
+            ['h2', 'sim://h2'],
+          ]),
+        vmsOnHost: async (hostId: string) => (hostId === 'h1' ? [{ vmId: 'vm1' }] : []),
+      },
+    });
+    await r.reconcileOnce();
+    expect(await fleet.driver('sim://h1').state('vm1')).toBe('running');
+    expect(await fleet.driver('sim://h2').state('vm1')).toBeUndefined();
+  });
 });
