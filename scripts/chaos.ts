@@ -1,0 +1,21 @@
+/**
+ * The whole-plane crash audit alone (issue 16): `npm run chaos -- --rounds N [--rate OPS_PER_S]`.
+ * Runs on a private Postgres and a private nats-server (never the machine's shared ones), prints
+ * progress on stderr and, as its last line on stdout, the audit as one JSON object. Exits 1 when
+ * any loss figure is not 0.
+ */
+import { parseArgs } from 'node:util';
+import { runChaos } from '../test/soak/chaos.ts';
+
+const { values } = parseArgs({
+  options: { rounds: { type: 'string', default: '3' }, rate: { type: 'string', default: '8' }, 'log-dir': { type: 'string' } },
+});
+const rounds = Number(values.rounds);
+const rate = Number(values.rate);
+if (!Number.isInteger(rounds) || rounds < 1) throw new Error(`--rounds: must be a whole number >= 1, got ${values.rounds}`);
+if (!(rate > 0)) throw new Error(`--rate: must be > 0 operations per second, got ${values.rate}`);
+const report = await runChaos({ rounds, rate, ...(values['log-dir'] ? { logDir: values['log-dir'] } : {}) });
+for (const p of report.problems) console.error(`problem: ${p}`);
+console.log(JSON.stringify(report));
+const bad = report.lost + report.duplicated + report.overcommitted + report.leakedClaims + report.duplicateDomains + report.problems.length;
+process.exit(bad === 0 ? 0 : 1);

@@ -1,0 +1,72 @@
+/**
+ * The whole-plane crash audit (issue 16): churn runs against the plane while, each round, every
+ * Berth process is SIGKILLed, Postgres is shut down immediately and NATS is SIGKILLed, each at its
+ * own random moment; then everything restarts and the churn goes on. After the last round the churn
+ * stops, the plane gets a bounded time to settle, and the audit (audit.ts) reports.
+ */
+import { inventoryV1 } from '@berth/contracts';
+import { callUnary } from '@berth/grpc-kit';
+import { audit, settle, type AuditReport } from './audit.ts';
+import { Load } from './load.ts';
+import { Plane, SERVICES } from './plane.ts';
+
+export interface ChaosOptions {
+  readonly rounds: number;
+  /** Operations per second of churn. */
+  readonly rate?: number;
+  /** How long the plane may take to settle after the last restart. */
+  readonly settleMillis?: number;
+  readonly logDir?: string;
+  readonly log?: (line: string) => void;
+}
+
+async function waitForRunning(plane: Plane, count: number, millis: number): Promise<void> {
+  const until = Date.now() + millis;
+  while (Date.now() < until) {
+    const vms = (await callUnary(plane.inventory, 'listVms', { hostId: '', status: inventoryV1.VmStatus.VM_STATUS_RUNNING })).vms;
+    if (vms.length >= count) return;
+    await sleep(500);
+  }
+}
+
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+const between = (lo: number, hi: number): number => lo + Math.floor(Math.random() * (hi - lo));
+
+export async function runChaos(opts: ChaosOptions): Promise<AuditReport & { seconds: number; opsByCode: Record<string, number> }> {
+  const log = opts.log ?? ((l: string) => console.error(l));
+  const t0 = Date.now();
+  const plane = await Plane.start({ hosts: 6, hostCpus: 16, hostMemoryGiB: 64, ...(opts.logDir ? { logDir: opts.logDir } : {}) });
+  log(`plane up in ${Date.now() - t0} ms (Postgres :${plane.pg.port}, NATS ${plane.nats.url})`);
+  const load = new Load(plane, { label: 'chaos' });
+  try {
+    load.start(opts.rate ?? 8);
+    // Warm up until VMs run, so stops, starts and migrations have something to act on when the plane dies.
+    await waitForRunning(plane, 8, 60_000);
+    for (let round = 1; round <= opts.rounds; round++) {
+      // Every part dies at its own random moment within two seconds, under load.
+      const victims: (() => Promise<void>)[] = [
+        ...SERVICES.map((s) => () => plane.kill(s)),
+        () => plane.pg.crash(),
+        () => plane.nats.kill(),
+      ];
+      await Promise.all(victims.map(async (kill) => (await sleep(between(0, 2000)), await kill())));
+      log(`round ${round}: everything killed after ${load.ops.length} operations`);
+      await sleep(between(200, 1500));
+      await plane.pg.start();
+      await plane.nats.start();
+      await plane.startServices();
+      log(`round ${round}: everything restarted (${Math.round((Date.now() - t0) / 1000)} s)`);
+      await sleep(between(3000, 7000));
+    }
+    await load.stop();
+    const open = await settle(plane, opts.settleMillis ?? 120_000);
+    const report = await audit(plane, load, opts.rounds, open);
+    const opsByCode: Record<string, number> = {};
+    for (const o of load.ops) opsByCode[`${o.kind}:${o.code}`] = (opsByCode[`${o.kind}:${o.code}`] ?? 0) + 1;
+    for (const crashed of plane.exitedOnTheirOwn()) report.problems.push(`${crashed} logged a fatal error`);
+    return { ...report, seconds: Math.round((Date.now() - t0) / 1000), opsByCode };
+  } finally {
+    await load.stop();
+    await plane.destroy();
+  }
+}

@@ -1,0 +1,160 @@
+/**
+ * The whole plane on private infrastructure, for the crash audit and the soak: a private Postgres
+ * (the machine's binaries, crashable with an immediate shutdown) and a private nats-server of the
+ * production line (SIGKILL-able), inventory, scheduler, placement-executor (simulated hosts) and
+ * migration as real processes on fixed ports (so clients and peers find them again after a
+ * restart), each a single process so SIGKILL reaches the service itself.
+ */
+import { inventoryV1, executorV1, migrationV1 } from '@berth/contracts';
+import { callUnary, createClient } from '@berth/grpc-kit';
+import { freePort, PrivateNatsServer, PrivatePostgres } from '@berth/testing';
+import { startService, type ServiceHandle } from '../harness/service.ts';
+
+const GiB = 1024 ** 3;
+export const SERVICES = ['inventory', 'scheduler', 'placement-executor', 'migration'] as const;
+export type ServiceName = (typeof SERVICES)[number];
+
+export interface PlaneOptions {
+  readonly hosts: number;
+  readonly hostCpus: number;
+  readonly hostMemoryGiB: number;
+  /** Where the services' logs go (one file per service and start). */
+  readonly logDir?: string;
+  readonly echo?: boolean;
+}
+
+export class Plane {
+  readonly services = new Map<ServiceName, ServiceHandle>();
+  readonly inventory: InstanceType<typeof inventoryV1.InventoryServiceClient>;
+  readonly migration: InstanceType<typeof migrationV1.MigrationServiceClient>;
+  readonly executor: InstanceType<typeof executorV1.ExecutorServiceClient>;
+  /** How many times the services were started (labels their logs). */
+  private generation = 0;
+
+  private constructor(
+    readonly pg: PrivatePostgres,
+    readonly nats: PrivateNatsServer,
+    readonly ports: Readonly<Record<ServiceName, number>>,
+    readonly opts: PlaneOptions,
+  ) {
+    const addr = (s: ServiceName): string => `127.0.0.1:${ports[s]}`;
+    this.inventory = createClient(inventoryV1.InventoryServiceClient, addr('inventory'), { deadlineMillis: 10_000 });
+    this.migration = createClient(migrationV1.MigrationServiceClient, addr('migration'), { deadlineMillis: 10_000 });
+    this.executor = createClient(executorV1.ExecutorServiceClient, addr('placement-executor'), { deadlineMillis: 10_000 });
+  }
+
+  static async start(opts: PlaneOptions): Promise<Plane> {
+    const pg = await PrivatePostgres.start();
+    const nats = await PrivateNatsServer.start().catch(async (e: unknown) => {
+      await pg.destroy();
+      throw e;
+    });
+    const ports = {} as Record<ServiceName, number>;
+    for (const s of SERVICES) ports[s] = await freePort();
+    const plane = new Plane(pg, nats, ports, opts);
+    try {
+      await plane.startServices();
+      await plane.registerHosts();
+    } catch (e) {
+      await plane.destroy();
+      throw e;
+    }
+    return plane;
+  }
+
+  hostIds(): string[] {
+    return Array.from({ length: this.opts.hosts }, (_, i) => `h${i + 1}`);
+  }
+
+  private env(s: ServiceName): Record<string, string> {
+    const common = { NATS_URL: this.nats.url };
+    const inv = `127.0.0.1:${this.ports.inventory}`;
+    switch (s) {
+      case 'inventory':
+        return { ...common, DATABASE_URL: this.pg.url('berth_inventory') };
+      case 'scheduler':
+        return { ...common, INVENTORY_ADDR: inv };
+      case 'placement-executor':
+        return {
+          ...common,
+          DATABASE_URL: this.pg.url('berth_executor'),
+          EXECUTOR_REALM: JSON.stringify({ 'registration-timeout': '20s', 'poll-frequency': '3s' }),
+          EXECUTOR_SAMPLE_INTERVAL: '0ms',
+          EXECUTOR_MIGRATION_PROGRESS_INTERVAL: '500ms',
+        };
+      case 'migration':
+        return {
+          ...common,
+          DATABASE_URL: this.pg.url('berth_migration'),
+          INVENTORY_ADDR: inv,
+          SCHEDULER_ADDR: `127.0.0.1:${this.ports.scheduler}`,
+          MIGRATION_RETRY_BACKOFF: '500ms',
+          MIGRATION_SWEEP_INTERVAL: '1s',
+          MIGRATION_EXECUTOR_SILENCE: '20s',
+        };
+    }
+  }
+
+  /** Starts every service that is not running: inventory first (the others call it), then the rest at once. */
+  async startServices(): Promise<void> {
+    this.generation++;
+    const start = async (s: ServiceName): Promise<void> => {
+      if (this.services.has(s)) return;
+      const handle = await startService(s, this.env(s), {
+        port: this.ports[s],
+        singleProcess: true,
+        label: `${s}-${this.generation}`,
+        readyTimeoutMillis: 180_000,
+        ...(this.opts.logDir !== undefined ? { logDir: this.opts.logDir } : {}),
+        ...(this.opts.echo !== undefined ? { echo: this.opts.echo } : {}),
+      });
+      this.services.set(s, handle);
+    };
+    await start('inventory');
+    await Promise.all(SERVICES.filter((s) => s !== 'inventory').map(start));
+  }
+
+  /** SIGKILL one service. */
+  async kill(s: ServiceName): Promise<void> {
+    const h = this.services.get(s);
+    this.services.delete(s);
+    await h?.kill();
+  }
+
+  async killServices(): Promise<void> {
+    await Promise.all(SERVICES.map((s) => this.kill(s)));
+  }
+
+  /** Processes that died on their own (not killed here): a crash is a finding. */
+  exitedOnTheirOwn(): string[] {
+    return [...this.services.values()].filter((h) => h.logs().some((l) => l.includes('"level":60'))).map((h) => h.label);
+  }
+
+  private async registerHosts(): Promise<void> {
+    for (const hostId of this.hostIds()) {
+      await callUnary(this.inventory, 'registerHost', {
+        meta: { commandId: `register-${hostId}` },
+        hostId,
+        spec: inventoryV1.HostSpec.fromPartial({
+          name: hostId,
+          hypervisorUri: `sim://${hostId}`,
+          cpuModel: 'Cascadelake-Server',
+          topology: { sockets: 1, coresPerSocket: this.opts.hostCpus, threadsPerCore: 1 },
+          cpus: this.opts.hostCpus,
+          memoryBytes: this.opts.hostMemoryGiB * GiB,
+        }),
+        state: inventoryV1.HostState.HOST_STATE_ENABLED,
+      });
+    }
+  }
+
+  async destroy(): Promise<void> {
+    this.inventory.close();
+    this.migration.close();
+    this.executor.close();
+    await Promise.all([...this.services.values()].map((h) => h.stop()));
+    this.services.clear();
+    await this.nats.destroy().catch(() => undefined);
+    await this.pg.destroy();
+  }
+}
