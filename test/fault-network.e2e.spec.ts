@@ -14,7 +14,7 @@ import { callUnary, createClient, isServiceError } from '@berth/grpc-kit';
 import { createTestDatabase, databaseUrl, FaultProxy, infraAvailable, natsUrl, testSubjectPrefix, type TestDatabase } from '@berth/testing';
 import { readEventLog } from './harness/event-log.ts';
 import { deletePrefixedStreams } from './harness/nats.ts';
-import { startService, type ServiceHandle } from './harness/service.ts';
+import { startService, stopAll, type ServiceHandle } from './harness/service.ts';
 import { eventually, mapLimit } from './harness/wait.ts';
 
 const GiB = 1024 ** 3;
@@ -80,7 +80,8 @@ describe.skipIf(!(await infraAvailable('postgres', 'nats')))('network faults bet
     console.log(JSON.stringify({ test: 'fault-network', ...audit }));
     inv?.close();
     proxied?.close();
-    await Promise.all([inventory?.stop(), scheduler?.stop(), executor?.stop()]);
+    // stopAll also ends a service whose sibling failed to start (its handle was never assigned here).
+    await stopAll();
     await Promise.all([pgProxy, natsProxy, schedToInv, testToInv].map((p) => p?.close()));
     await deletePrefixedStreams(prefix).catch(() => undefined);
     await Promise.all([invDb?.drop(), exDb?.drop()]);
