@@ -23,3 +23,4 @@ export {
   type Upcaster,
   type DecodedEvent,
 } from './events/schemas/index.ts';
+export { eventGuard, isExecutorEvent, isInventoryEvent, isMigrationEvent } from './events/schemas/index.ts';

@@ -1,11 +1,9 @@
-import type { EventEnvelope, inventoryEvents } from '@berth/contracts';
-import { ack, term, type ConsumeResult } from '@berth/messaging';
+import { isInventoryEvent, type EventEnvelope, type inventoryEvents } from '@berth/contracts';
+import { ack, type ConsumeResult } from '@berth/messaging';
 import { domainName, domainUuid, type RealmSettings } from '@berth/hypervisor';
 import type { Location, VmOperation } from '../domain/vm/events.ts';
 import type { Provisioner } from './provisioner.ts';
 import type { Vms } from './vms.ts';
-
-type Inv = inventoryEvents.InventoryEventMap;
 
 export interface HostRegistry {
   upsertHost(hostId: string, uri: string, removed: boolean): Promise<void>;
@@ -53,9 +51,9 @@ export function createIntake(o: IntakeOptions): {
   return {
     async vm(env) {
       const vmId = vmIdOf(env);
-      if (env.type === 'VmPlaced') {
-        const d = env.data as Inv['VmPlaced'] & { attempt?: number };
-        if (!d?.claim || !d.hostId || !d.hypervisorUri || !d.spec) return term('VmPlaced without claim, host or spec');
+      if (isInventoryEvent(env, 'VmPlaced')) {
+        // The consumer's edge checked the data against VmPlaced's schema (claim, host, spec required).
+        const d = env.data;
         // Without inventory's attempt, each placement after a failure is the next one.
         const attempt = d.attempt ?? (await nextAttempt(o.vms, vmId));
         const location: Location = { vmId, hostId: d.hostId, hypervisorUri: d.hypervisorUri, attempt };
@@ -84,11 +82,18 @@ export function createIntake(o: IntakeOptions): {
       }
       const operation = OPERATIONS[env.type];
       if (operation === undefined) return ack();
-      const d = env.data as inventoryEvents.VmLocation & { force?: boolean };
-      const location: Location = { vmId, hostId: d?.hostId ?? '', hypervisorUri: d?.hypervisorUri ?? '', attempt: 0 };
+      const d: Partial<inventoryEvents.VmLocation> =
+        isInventoryEvent(env, 'VmStartRequested') ||
+        isInventoryEvent(env, 'VmStopRequested') ||
+        isInventoryEvent(env, 'VmRebootRequested') ||
+        isInventoryEvent(env, 'VmDeleteRequested')
+          ? env.data
+          : {};
+      const force = isInventoryEvent(env, 'VmStopRequested') && env.data.force;
+      const location: Location = { vmId, hostId: d.hostId ?? '', hypervisorUri: d.hypervisorUri ?? '', attempt: 0 };
       await o.vms.execute(
         vmId,
-        { type: 'RequestOperation', location, operation, force: operation === 'delete' || d?.force === true, requestId: env.id },
+        { type: 'RequestOperation', location, operation, force: operation === 'delete' || force, requestId: env.id },
         env.id,
       );
       o.provisioner.kick(vmId);
@@ -100,9 +105,8 @@ export function createIntake(o: IntakeOptions): {
       switch (env.type) {
         case 'HostRegistered':
         case 'HostUpdated': {
-          const d = env.data as Inv['HostUpdated'];
-          if (!d?.hypervisorUri) return term(`${env.type} without hypervisorUri`);
-          await o.hosts.upsertHost(hostId, d.hypervisorUri, false);
+          if (!isInventoryEvent(env, 'HostRegistered') && !isInventoryEvent(env, 'HostUpdated')) return ack();
+          await o.hosts.upsertHost(hostId, env.data.hypervisorUri, false);
           return ack();
         }
         case 'HostRemoved':

@@ -17,3 +17,4 @@ export const eventCatalog: EventCatalog = {
   [EXECUTOR_SERVICE]: executorEventDefinitions,
   [MIGRATION_SERVICE]: migrationEventDefinitions,
 };
+export { eventGuard, isInventoryEvent, isExecutorEvent, isMigrationEvent } from './narrow.ts';
