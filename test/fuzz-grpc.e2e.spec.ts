@@ -8,6 +8,7 @@ import { infraAvailable } from '@berth/testing';
 import { descriptorRegistry, messageArbitrary, mutationArbitrary, servicesOf } from '@berth/testing/proto-fuzz';
 import { RawGrpcClient, type RawAnswer } from './harness/raw-grpc.ts';
 import { startSimPlane, type SimPlane } from './harness/sim-plane.ts';
+import { identityTls, testTlsEnabled } from './harness/tls.ts';
 
 /** Runs per RPC and input kind (FUZZ_RUNS=500 for a long run); FUZZ_SEED replays a failure. */
 const RUNS = Number(process.env['FUZZ_RUNS'] ?? 6);
@@ -37,6 +38,8 @@ const ownerOf = (s: DescService): Owner => s.typeName.split('.')[1] as Owner;
  * processes, the executor, migration and telemetry composition roots), Postgres and NATS: random
  * well-formed requests derived from the descriptors, and damaged encodings of them. Each answer is
  * a clean status within the deadline, and a refused command appends nothing to its service's log.
+ * In the harness's TLS mode the calls are the operator's (calls the policy table refuses it end in
+ * PERMISSION_DENIED at the interceptor); `npm test -- --no-tls` fuzzes every handler.
  */
 describe.skipIf(!(await infraAvailable('postgres', 'nats')))('gRPC fuzzing of every RPC', () => {
   const registry = descriptorRegistry(defaultDescriptorSetPath());
@@ -48,7 +51,11 @@ describe.skipIf(!(await infraAvailable('postgres', 'nats')))('gRPC fuzzing of ev
   beforeAll(async () => {
     plane = await startSimPlane('fuzzrpc', ['h1', 'h2']);
     await plane.compose('vm-known');
-    for (const s of services) clients.set(ownerOf(s), new RawGrpcClient(plane.addresses[ownerOf(s)]));
+    for (const s of services)
+      clients.set(
+        ownerOf(s),
+        new RawGrpcClient(plane.addresses[ownerOf(s)], testTlsEnabled() ? identityTls('operator', 'e2e') : undefined),
+      );
     for (const o of ['inventory', 'executor', 'migration', 'telemetry'] as const)
       pools.set(o, new pg.Pool({ connectionString: plane.dbs[o].url, max: 1 }));
   });

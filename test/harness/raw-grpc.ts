@@ -1,5 +1,6 @@
 /** A gRPC client that sends bytes as they are (no codec), for fuzzing: the answer's status is what counts. */
 import * as grpc from '@grpc/grpc-js';
+import type { ClientTls } from '@berth/grpc-kit';
 
 export interface RawAnswer {
   readonly code: grpc.status;
@@ -11,8 +12,11 @@ const identity = (b: Buffer): Buffer => b;
 
 export class RawGrpcClient {
   private readonly client: grpc.Client;
-  constructor(address: string) {
-    this.client = new grpc.Client(address, grpc.credentials.createInsecure());
+  /** `tls`: the identity to call as (the harness's TLS mode); plaintext without. */
+  constructor(address: string, tls?: ClientTls) {
+    const pem = (v: string | Buffer | undefined): Buffer | null => (v === undefined ? null : Buffer.from(v));
+    const credentials = tls ? grpc.credentials.createSsl(pem(tls.ca), pem(tls.key), pem(tls.cert)) : grpc.credentials.createInsecure();
+    this.client = new grpc.Client(address, credentials);
   }
 
   /** A unary call of `path` (`/pkg.Service/Method`) with `body` as the request's wire bytes. */
