@@ -6,7 +6,10 @@
  * on NATS (the same path any subscriber sees).
  *
  *   npm run bench:e2e -- --hosts 200 --vms 2000 [--concurrency 64] [--schedulers 1] [--warmup 1000]
- *     [--scheduler-parallelism 64] [--policy spread] [--subset 16] [--alternates 16] [--rate 0]
+ *     [--scheduler-parallelism 64] [--policy spread] [--subset 16] [--alternates 16] [--rate 0] [--tls [--rounds 1]]
+ *
+ * `--tls` measures plaintext and mutual TLS in the same run, interleaved (plaintext, TLS, per round),
+ * each on a fresh stack, and ends with their ratio.
  *
  * 64 ComposeVm calls in flight by default: each waits for inventory's group commit, so 32 in flight
  * capped the offered load near 450/s, below what the pipeline sustains. The first 1,000 VMs (warm-up)
@@ -43,6 +46,7 @@ import {
   type TestDatabase,
 } from '@berth/testing';
 import { startService, stopAll, type ServiceHandle } from '../harness/service.ts';
+import { identityTls, testPki } from '../harness/tls.ts';
 import { eventually, mapLimit } from '../harness/wait.ts';
 
 const GiB = 1024 ** 3;
@@ -60,6 +64,9 @@ const { values: args } = parseArgs({
     subset: { type: 'string', default: '16' },
     alternates: { type: 'string', default: '16' },
     rate: { type: 'string', default: '0' },
+    // Mutual TLS: each round measures a plaintext stack, then a stack with mutual TLS (fresh databases each).
+    tls: { type: 'boolean', default: false },
+    rounds: { type: 'string', default: '1' },
     // The production line (>= 2.12.3) when scripts/fetch-nats-server.sh put it here; `shared` = NATS_URL.
     nats: { type: 'string', default: existsSync(NATS_SERVER_BIN) && isProductionLine(NATS_SERVER_BIN) ? NATS_SERVER_BIN : 'shared' },
   },
@@ -292,8 +299,14 @@ async function compose(client: InstanceType<typeof inventoryV1.InventoryServiceC
   return run;
 }
 
-async function main(): Promise<void> {
+const TLS_VARS = ['BERTH_TLS_CERT', 'BERTH_TLS_KEY', 'BERTH_TLS_CA'] as const;
+
+async function measure(tls: boolean): Promise<Record<string, unknown>> {
   const t0 = performance.now();
+  // TLS rounds: every service its own identity, this process (health checks, ComposeVm) the operator `bench`.
+  const tlsEnv = (service: string): Record<string, string> => (tls ? testPki().envFor('service', service) : {});
+  for (const v of TLS_VARS) delete process.env[v];
+  if (tls) Object.assign(process.env, testPki().envFor('operator', 'bench'));
   const prefix = testSubjectPrefix('bench');
   const [invDb, execDb] = await Promise.all([createTestDatabase('bench_inventory'), createTestDatabase('bench_executor')]);
   // A server of our own (a fresh store in a temp folder) for the services and this client, or the shared one.
@@ -302,21 +315,24 @@ async function main(): Promise<void> {
   const nc = await connectTestNats();
   let client: InstanceType<typeof inventoryV1.InventoryServiceClient> | undefined;
   try {
-    const inventory = await startService('inventory', { DATABASE_URL: invDb.url, NATS_PREFIX: prefix });
+    const inventory = await startService('inventory', { DATABASE_URL: invDb.url, NATS_PREFIX: prefix, ...tlsEnv('inventory') });
     const services: ServiceHandle[] = [inventory];
     services.push(
       ...(await Promise.all([
-        startService('placement-executor', { DATABASE_URL: execDb.url, NATS_PREFIX: prefix }),
+        startService('placement-executor', { DATABASE_URL: execDb.url, NATS_PREFIX: prefix, ...tlsEnv('placement-executor') }),
         ...Array.from({ length: SCHEDULERS }, (_, i) =>
           startService(
             'scheduler',
-            { NATS_PREFIX: prefix, INVENTORY_ADDR: inventory.address, ...SCHEDULER_ENV },
+            { NATS_PREFIX: prefix, INVENTORY_ADDR: inventory.address, ...SCHEDULER_ENV, ...tlsEnv('scheduler') },
             { label: `scheduler-${i + 1}` },
           ),
         ),
       ])),
     );
-    client = createClient(inventoryV1.InventoryServiceClient, inventory.address, { deadlineMillis: 30_000 });
+    client = createClient(inventoryV1.InventoryServiceClient, inventory.address, {
+      deadlineMillis: 30_000,
+      ...(tls ? { tls: identityTls('operator', 'bench') } : {}),
+    });
     const c = client;
     const outcomes = watchOutcomes(nc, prefix);
     console.error(`services up in ${((performance.now() - t0) / 1000).toFixed(1)} s (prefix ${prefix})`);
@@ -383,31 +399,33 @@ async function main(): Promise<void> {
     const eventsAppended = (await countEvents(invDb)) + (await countEvents(execDb)) - eventsBefore;
     console.error(JSON.stringify(await stageBreakdown(vmIds, run, outcomes.started, invDb, execDb)));
     for (const [vmId, reason] of [...run.rejected, ...outcomes.placementFailed].slice(0, 5)) console.error(`failed ${vmId}: ${reason}`);
-    console.log(
-      JSON.stringify({
-        vmsPerSecond: Math.round(running / ((lastStarted - run.firstAccepted) / 1000)),
-        p50Millis: Math.round(percentile(latencies, 50)),
-        p99Millis: Math.round(percentile(latencies, 99)),
-        failed,
-        eventsAppended,
-        hosts: HOSTS,
-        vms: VMS,
-        concurrency: CONCURRENCY,
-        rate: RATE,
-        schedulers: SCHEDULERS,
-        scheduler: SCHEDULER_ENV,
-        composePerSecond: Math.round(VMS / ((composedAt - run.firstAccepted) / 1000)),
-        maxMillis: Math.round(latencies.at(-1) ?? 0),
-        rejected: run.rejected.size,
-        placementFailed: vmIds.filter((v) => outcomes.placementFailed.has(v)).length,
-        provisionFailures: outcomes.provisionFailures(),
-        cpuMillisPerVm,
-        loadAverage: { start: loadStart, end: loadEnd },
-        nats: { version: nc.info?.version ?? '?', server: ownNats === undefined ? natsUrl() : `own (${args.nats})` },
-        totalSeconds: Math.round((performance.now() - t0) / 100) / 10,
-      }),
-    );
+    const result = {
+      tls,
+      vmsPerSecond: Math.round(running / ((lastStarted - run.firstAccepted) / 1000)),
+      p50Millis: Math.round(percentile(latencies, 50)),
+      p99Millis: Math.round(percentile(latencies, 99)),
+      failed,
+      eventsAppended,
+      hosts: HOSTS,
+      vms: VMS,
+      concurrency: CONCURRENCY,
+      rate: RATE,
+      schedulers: SCHEDULERS,
+      scheduler: SCHEDULER_ENV,
+      composePerSecond: Math.round(VMS / ((composedAt - run.firstAccepted) / 1000)),
+      maxMillis: Math.round(latencies.at(-1) ?? 0),
+      rejected: run.rejected.size,
+      placementFailed: vmIds.filter((v) => outcomes.placementFailed.has(v)).length,
+      provisionFailures: outcomes.provisionFailures(),
+      cpuMillisPerVm,
+      loadAverage: { start: loadStart, end: loadEnd },
+      nats: { version: nc.info?.version ?? '?', server: ownNats === undefined ? natsUrl() : `own (${args.nats})` },
+      totalSeconds: Math.round((performance.now() - t0) / 100) / 10,
+    };
+    console.log(JSON.stringify(result));
+    return result;
   } finally {
+    for (const v of TLS_VARS) delete process.env[v];
     client?.close();
     await stopAll();
     const jsm = await jetstreamManager(nc);
@@ -418,6 +436,35 @@ async function main(): Promise<void> {
     await ownNats?.destroy();
     await Promise.all([invDb.drop(), execDb.drop()]);
   }
+}
+
+/**
+ * Without --tls: one plaintext measurement. With --tls: `--rounds` rounds of plaintext then mutual
+ * TLS, interleaved so that a drift of the machine's load hits both; the last line compares the
+ * medians: { plainVmsPerSecond, tlsVmsPerSecond, ratio } (target >= 0.85, docs/security.md).
+ */
+async function main(): Promise<void> {
+  if (!args.tls) {
+    await measure(false);
+    return;
+  }
+  const plain: number[] = [];
+  const secure: number[] = [];
+  for (let round = 0; round < positive('--rounds', args.rounds); round++) {
+    plain.push(Number((await measure(false))['vmsPerSecond']));
+    secure.push(Number((await measure(true))['vmsPerSecond']));
+  }
+  const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? 0;
+  const p = median(plain);
+  const t = median(secure);
+  console.log(
+    JSON.stringify({
+      plainVmsPerSecond: p,
+      tlsVmsPerSecond: t,
+      ratio: p > 0 ? Math.round((t / p) * 100) / 100 : 0,
+      rounds: { plain, tls: secure },
+    }),
+  );
 }
 
 main().catch((e: unknown) => {
