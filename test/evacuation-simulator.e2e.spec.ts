@@ -1,132 +1,67 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { inventoryV1, migrationV1 } from '@berth/contracts';
-import { callUnary, createClient } from '@berth/grpc-kit';
-import { SimulatorFleet } from '@berth/hypervisor';
-import { loadMigrationConfig, startMigration, type RunningMigration } from '@berth/migration';
-import { createLogger } from '@berth/observability';
-import { loadExecutorConfig, startExecutor, type RunningExecutor } from '@berth/placement-executor';
-import { createTestDatabase, infraAvailable, testSubjectPrefix, type TestDatabase } from '@berth/testing';
-import { deletePrefixedStreams } from './harness/nats.ts';
-import { startService, type ServiceHandle } from './harness/service.ts';
+import { inventoryV1, type migrationV1 } from '@berth/contracts';
+import { callUnary } from '@berth/grpc-kit';
+import { infraAvailable } from '@berth/testing';
+import { startSimulatorStack, type SimulatorStack } from './harness/simulator-stack.ts';
 import { eventually } from './harness/wait.ts';
-import { serviceTlsEnv } from './harness/tls.ts';
 
-const GiB = 1024 ** 3;
-const HOSTS = ['h1', 'h2', 'h3', 'h4'];
+const HS = inventoryV1.HostState;
 
 /**
- * Maintenance evacuation end to end on the simulator (the same harness as migration-simulator):
- * a host with a plain VM, a pinned high-performance VM (manual only) and a `none` VM is drained
- * through PlanEvacuation / StartEvacuation / GetEvacuation.
+ * Maintenance end to end on the simulator (inventory and scheduler as processes, executor and
+ * migration service in-process on one simulator fleet, real Postgres and NATS): a host with a plain
+ * VM, a pinned high-performance VM (manual only: it moves, with the warning) and a `none` VM (a
+ * blocker until the operator stops it; then it moves cold and the host reaches MAINTENANCE); and
+ * maintenance set in inventory starting the drain by itself, cancelled back to the previous state.
  */
 describe.skipIf(!(await infraAvailable('postgres', 'nats')))('maintenance evacuation on the simulator', () => {
-  const prefix = testSubjectPrefix('evacsim');
-  const fleet = new SimulatorFleet({ migration: { timeScale: 1, defaultBandwidthBytesPerSecond: 4 * GiB, progressIntervalMillis: 100 } });
-  for (const h of HOSTS) fleet.addHost({ hostId: h, cpus: 16, memoryBytes: 64 * GiB });
-  let invDb: TestDatabase;
-  let exDb: TestDatabase;
-  let migDb: TestDatabase;
-  let inventory: ServiceHandle;
-  let scheduler: ServiceHandle;
-  let ex: RunningExecutor;
-  let mig: RunningMigration;
-  let inv: InstanceType<typeof inventoryV1.InventoryServiceClient>;
-  let client: InstanceType<typeof migrationV1.MigrationServiceClient>;
-
+  let s: SimulatorStack;
   beforeAll(async () => {
-    [invDb, exDb, migDb] = await Promise.all([
-      createTestDatabase('evacsim_inv'),
-      createTestDatabase('evacsim_ex'),
-      createTestDatabase('evacsim_mig'),
-    ]);
-    inventory = await startService('inventory', { DATABASE_URL: invDb.url, NATS_PREFIX: prefix });
-    scheduler = await startService('scheduler', { NATS_PREFIX: prefix, INVENTORY_ADDR: inventory.address });
-    ex = await startExecutor(
-      loadExecutorConfig({
-        ...serviceTlsEnv('placement-executor'),
-        DATABASE_URL: exDb.url,
-        NATS_URL: process.env['NATS_URL'],
-        NATS_PREFIX: prefix,
-        EXECUTOR_GRPC_PORT: '0',
-        EXECUTOR_REALM: JSON.stringify({ 'registration-timeout': '20s', 'poll-frequency': '1h' }),
-        EXECUTOR_MIGRATION_PROGRESS_INTERVAL: '100ms',
-      }),
-      createLogger('evacsim-executor'),
-      { simulator: fleet, sweepMillis: 300 },
-    );
-    mig = await startMigration(
-      loadMigrationConfig({
-        ...serviceTlsEnv('migration'),
-        DATABASE_URL: migDb.url,
-        NATS_URL: process.env['NATS_URL'],
-        NATS_PREFIX: prefix,
-        MIGRATION_GRPC_PORT: '0',
-        INVENTORY_ADDR: inventory.address,
-        SCHEDULER_ADDR: scheduler.address,
-        MIGRATION_RETRY_BACKOFF: '100ms',
-        MIGRATION_SWEEP_INTERVAL: '300ms',
-      }),
-      createLogger('evacsim-migration'),
-    );
-    inv = createClient(inventoryV1.InventoryServiceClient, inventory.address);
-    client = createClient(migrationV1.MigrationServiceClient, `127.0.0.1:${mig.port}`);
-    for (const hostId of HOSTS) {
-      await callUnary(inv, 'registerHost', {
-        meta: { commandId: `register-${hostId}` },
-        hostId,
-        spec: inventoryV1.HostSpec.fromPartial({
-          name: hostId,
-          hypervisorUri: `sim://${hostId}`,
-          cpuModel: 'Cascadelake-Server',
-          topology: { sockets: 1, coresPerSocket: 16, threadsPerCore: 1 },
-          cpus: 16,
-          memoryBytes: 64 * GiB,
-        }),
-        state: inventoryV1.HostState.HOST_STATE_ENABLED,
-      });
-    }
+    s = await startSimulatorStack('evacsim', { hosts: ['h1', 'h2', 'h3', 'h4'], migrationEnv: { MIGRATION_EVACUATION_RETRY: '1s' } });
   });
   afterAll(async () => {
-    inv?.close();
-    client?.close();
-    await mig?.stop();
-    await ex?.stop();
-    await Promise.all([inventory?.stop(), scheduler?.stop()]);
-    await deletePrefixedStreams(prefix).catch(() => undefined);
-    await Promise.all([invDb?.drop(), exDb?.drop(), migDb?.drop()]);
+    await s?.stop();
   });
 
-  const getVm = async (vmId: string) => (await callUnary(inv, 'getVm', { vmId })).vm!;
-  const hostState = async (hostId: string) => (await callUnary(inv, 'getHost', { hostId })).host!.state;
-  const setState = (hostId: string, state: inventoryV1.HostState) =>
-    callUnary(inv, 'setHostState', { meta: { commandId: `state-${hostId}-${state}-${Date.now()}` }, hostId, state, reason: 'test' });
-  const compose = async (vmId: string, spec: Partial<inventoryV1.VmSpec>) => {
-    await callUnary(inv, 'composeVm', {
-      meta: { commandId: `compose-${vmId}` },
-      vmId,
-      spec: inventoryV1.VmSpec.fromPartial({ name: vmId, vcpus: 2, memoryBytes: 2 * GiB, ...spec }),
-    });
-    return eventually(
-      async () => ((await getVm(vmId)).status === inventoryV1.VmStatus.VM_STATUS_RUNNING ? getVm(vmId) : undefined),
-      `${vmId} running`,
-      60_000,
-    );
+  /** Composes the VMs on `hostId` alone: the other enabled hosts take no new VMs meanwhile. */
+  const composeOn = async (hostId: string, vms: [string, Partial<inventoryV1.VmSpec>][]) => {
+    const others = [];
+    for (const h of s.hosts) if (h !== hostId && (await s.hostState(h)) === HS.HOST_STATE_ENABLED) others.push(h);
+    for (const h of others) await s.setHostState(h, HS.HOST_STATE_NO_SCHEDULING);
+    for (const [vmId, spec] of vms) expect((await s.compose(vmId, spec)).hostId).toBe(hostId);
+    for (const h of others) await s.setHostState(h, HS.HOST_STATE_ENABLED);
   };
+  type Evacuation = NonNullable<migrationV1.GetEvacuationResponse['evacuation']>;
+  /** Waits for the host's evacuation to satisfy `ok` (none yet, NOT_FOUND, is waited for too). */
+  const evacuation = (hostId: string, what: string, ok: (e: Evacuation) => boolean, timeout = 120_000) =>
+    eventually(
+      async () => {
+        const e = await callUnary(s.client, 'getEvacuation', { hostId }).then(
+          (r) => r.evacuation,
+          (err: { code?: number }) => {
+            if (err.code === 5) return undefined;
+            throw err;
+          },
+        );
+        return e && ok(e) ? e : undefined;
+      },
+      what,
+      timeout,
+    );
 
-  it('plans (warning, blocker, priority order), drains what may move, and keeps the host preparing with the reason', async () => {
-    // Everything lands on h1: the other hosts take no new VMs while composing.
-    for (const h of ['h2', 'h3', 'h4']) await setState(h, inventoryV1.HostState.HOST_STATE_NO_SCHEDULING);
-    await compose('plain', { priority: 1 });
-    await compose('pinned-hp', { priority: 10, highPerformance: true, passthroughCpu: true });
-    await compose('stuck', { priority: 5, migrationMode: inventoryV1.MigrationMode.MIGRATION_MODE_NONE });
-    for (const h of ['h2', 'h3', 'h4']) await setState(h, inventoryV1.HostState.HOST_STATE_ENABLED);
-    expect((await getVm('pinned-hp')).spec!.migrationMode).toBe(inventoryV1.MigrationMode.MIGRATION_MODE_MANUAL);
+  it('plans (warning, blocker, priority order), drains what may move, waits on the none VM, and completes once it is stopped (cold move)', async () => {
+    await composeOn('h1', [
+      ['plain', { priority: 1 }],
+      ['pinned-hp', { priority: 10, highPerformance: true, passthroughCpu: true }],
+      ['stuck', { priority: 5, migrationMode: inventoryV1.MigrationMode.MIGRATION_MODE_NONE }],
+    ]);
+    expect((await s.getVm('pinned-hp')).spec!.migrationMode).toBe(inventoryV1.MigrationMode.MIGRATION_MODE_MANUAL);
 
     const plan = await eventually(
       async () => {
-        // The migration service's fleet view follows the snapshot bucket: until it has seen h2-h4
-        // enabled again, every VM is (rightly) a blocker with "no destination fits".
-        const p = (await callUnary(client, 'planEvacuation', { hostId: 'h1' })).plan!;
+        // The service's fleet view follows the snapshot bucket: until it has seen h2-h4 enabled
+        // again, every VM is (rightly) a blocker with "no destination fits".
+        const p = (await callUnary(s.client, 'planEvacuation', { hostId: 'h1' })).plan!;
         return p.moves.length === 2 && p.blockers.length === 1 ? p : undefined;
       },
       'the plan to see the three VMs and the enabled destinations',
@@ -136,44 +71,61 @@ describe.skipIf(!(await infraAvailable('postgres', 'nats')))('maintenance evacua
     expect(plan.moves[0]!.warning).toMatch(/performance may decrease/);
     expect(plan.blockers.map((b) => b.vmId)).toEqual(['stuck']);
     expect(plan.blockers[0]!.remedy).toMatch(/change its migration mode/);
-    expect(await hostState('h1')).toBe(inventoryV1.HostState.HOST_STATE_ENABLED); // planning changes nothing
+    expect(await s.hostState('h1')).toBe(HS.HOST_STATE_ENABLED); // planning changes nothing
 
-    const started = (await callUnary(client, 'startEvacuation', { meta: { commandId: 'drain-h1' }, hostId: 'h1', reason: 'test' }))
+    const started = (await callUnary(s.client, 'startEvacuation', { meta: { commandId: 'drain-h1' }, hostId: 'h1', reason: 'test' }))
       .evacuation!;
     expect(started.previousHostState).toBe('enabled');
-    const blocked = await eventually(
-      async () => {
-        const e = (await callUnary(client, 'getEvacuation', { hostId: 'h1' })).evacuation!;
-        return e.status === 'blocked' ? e : undefined;
-      },
-      'the drain to move what it may and wait on the none VM',
-      120_000,
-    );
+    const blocked = await evacuation('h1', 'the drain to move what it may and wait on the none VM', (e) => e.status === 'blocked');
     expect(blocked.moves.filter((m) => m.status === 'completed').map((m) => m.vmId)).toEqual(['pinned-hp', 'plain']);
     expect(blocked.blockedReason).toMatch(/stuck: its migration mode is none/);
     expect(blocked.nextRetryAt).not.toBe('');
-    expect(await hostState('h1')).toBe(inventoryV1.HostState.HOST_STATE_MAINTENANCE_PREPARING);
+    expect(await s.hostState('h1')).toBe(HS.HOST_STATE_MAINTENANCE_PREPARING);
     for (const vmId of ['pinned-hp', 'plain']) {
-      const vm = await getVm(vmId);
+      const vm = await s.getVm(vmId);
       expect(vm.hostId).not.toBe('h1');
-      expect(await fleet.driver(`sim://h1`).state(vmId)).not.toBe('running');
-      expect(await fleet.driver(`sim://${vm.hostId}`).state(vmId)).toBe('running');
+      expect(await s.domainOn(vmId)).toEqual([vm.hostId]);
     }
-    expect((await getVm('stuck')).hostId).toBe('h1');
+    expect((await s.getVm('stuck')).hostId).toBe('h1');
 
-    // Cancel: the host goes back to enabled.
-    const cancelled = (await callUnary(client, 'cancelEvacuation', { meta: { commandId: 'cancel-h1' }, hostId: 'h1', abortRunning: true }))
-      .evacuation!;
+    // The operator stops the none VM: the drain moves it cold (defined on the destination, claims
+    // moved, still stopped) and the host reaches MAINTENANCE.
+    await callUnary(s.inv, 'stopVm', { meta: { commandId: 'stop-stuck' }, vmId: 'stuck', force: true });
+    const done = await evacuation('h1', 'the drain to complete after the stop', (e) => e.status === 'completed', 60_000);
+    expect(done.moves.find((m) => m.vmId === 'stuck')?.status).toBe('completed');
+    await eventually(async () => ((await s.hostState('h1')) === HS.HOST_STATE_MAINTENANCE ? true : undefined), 'h1 in MAINTENANCE', 30_000);
+    const stuck = await s.getVm('stuck');
+    expect(stuck.status).toBe(inventoryV1.VmStatus.VM_STATUS_STOPPED);
+    expect(stuck.hostId).not.toBe('h1');
+    expect(stuck.migrationId).toBe('');
+    expect(await s.domainOn('stuck', 'shut-off')).toEqual([stuck.hostId]);
+    expect(await s.fleet.driver('sim://h1').state('stuck')).toBeUndefined();
+    for (const h of s.hosts) expect((await s.claimsOf(h)).includes('stuck'), `claim of stuck on ${h}`).toBe(h === stuck.hostId);
+    expect(await s.claimsOf('h1')).toEqual([]);
+  });
+
+  it('maintenance set in inventory starts the drain by itself; a cancel puts the host back as it was', async () => {
+    await composeOn('h2', [
+      ['plain-2', { priority: 1 }],
+      ['stuck-2', { migrationMode: inventoryV1.MigrationMode.MIGRATION_MODE_NONE }],
+    ]);
+    await s.setHostState('h2', HS.HOST_STATE_MAINTENANCE);
+    const blocked = await evacuation('h2', 'the drain started by the state change to wait on stuck-2', (e) => e.status === 'blocked');
+    expect(blocked.previousHostState).toBe('enabled');
+    expect(blocked.moves.find((m) => m.vmId === 'plain-2')?.status).toBe('completed');
+    expect(blocked.blockedReason).toMatch(/stuck-2: its migration mode is none/);
+    expect((await s.getVm('plain-2')).hostId).not.toBe('h2');
+
+    const cancelled = (
+      await callUnary(s.client, 'cancelEvacuation', { meta: { commandId: 'cancel-h2' }, hostId: 'h2', abortRunning: true })
+    ).evacuation!;
     expect(['cancelling', 'cancelled']).toContain(cancelled.status);
-    await eventually(
-      async () => ((await hostState('h1')) === inventoryV1.HostState.HOST_STATE_ENABLED ? true : undefined),
-      'h1 back to enabled',
-      30_000,
-    );
+    await eventually(async () => ((await s.hostState('h2')) === HS.HOST_STATE_ENABLED ? true : undefined), 'h2 back to enabled', 30_000);
+    expect((await s.getVm('stuck-2')).hostId).toBe('h2');
   });
 
   it('names the bad field', async () => {
-    await expect(callUnary(client, 'planEvacuation', { hostId: '' })).rejects.toMatchObject({
+    await expect(callUnary(s.client, 'planEvacuation', { hostId: '' })).rejects.toMatchObject({
       code: 3,
       details: expect.stringMatching(/hostId/),
     });

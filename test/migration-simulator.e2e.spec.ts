@@ -1,17 +1,10 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { inventoryV1, migrationV1 } from '@berth/contracts';
-import { callUnary, createClient } from '@berth/grpc-kit';
-import { SimulatorFleet } from '@berth/hypervisor';
-import { loadMigrationConfig, startMigration, type RunningMigration } from '@berth/migration';
-import { createLogger } from '@berth/observability';
-import { loadExecutorConfig, startExecutor, type RunningExecutor } from '@berth/placement-executor';
-import { createTestDatabase, infraAvailable, testSubjectPrefix, type TestDatabase } from '@berth/testing';
-import { deletePrefixedStreams } from './harness/nats.ts';
-import { startService, type ServiceHandle } from './harness/service.ts';
+import { callUnary } from '@berth/grpc-kit';
+import { infraAvailable } from '@berth/testing';
+import { startSimulatorStack, type SimulatorStack } from './harness/simulator-stack.ts';
 import { eventually } from './harness/wait.ts';
-import { serviceTlsEnv } from './harness/tls.ts';
 
-const GiB = 1024 ** 3;
 const HOSTS = ['h1', 'h2', 'h3', 'h4'];
 const S = migrationV1.MigrationStatus;
 
@@ -22,102 +15,21 @@ const S = migrationV1.MigrationStatus;
  * its claims where it runs.
  */
 describe.skipIf(!(await infraAvailable('postgres', 'nats')))('live migration on the simulator', () => {
-  const prefix = testSubjectPrefix('migsim');
-  const fleet = new SimulatorFleet({ migration: { timeScale: 1, defaultBandwidthBytesPerSecond: 4 * GiB, progressIntervalMillis: 100 } });
-  for (const h of HOSTS) fleet.addHost({ hostId: h, cpus: 16, memoryBytes: 64 * GiB });
-  let invDb: TestDatabase;
-  let exDb: TestDatabase;
-  let migDb: TestDatabase;
-  let inventory: ServiceHandle;
-  let scheduler: ServiceHandle;
-  let ex: RunningExecutor;
-  let mig: RunningMigration;
-  let inv: InstanceType<typeof inventoryV1.InventoryServiceClient>;
-  let client: InstanceType<typeof migrationV1.MigrationServiceClient>;
-
+  let s: SimulatorStack;
+  let client: SimulatorStack['client'];
   beforeAll(async () => {
-    [invDb, exDb, migDb] = await Promise.all([
-      createTestDatabase('migsim_inv'),
-      createTestDatabase('migsim_ex'),
-      createTestDatabase('migsim_mig'),
-    ]);
-    inventory = await startService('inventory', { DATABASE_URL: invDb.url, NATS_PREFIX: prefix });
-    scheduler = await startService('scheduler', { NATS_PREFIX: prefix, INVENTORY_ADDR: inventory.address });
-    ex = await startExecutor(
-      loadExecutorConfig({
-        ...serviceTlsEnv('placement-executor'),
-        DATABASE_URL: exDb.url,
-        NATS_URL: process.env['NATS_URL'],
-        NATS_PREFIX: prefix,
-        EXECUTOR_GRPC_PORT: '0',
-        EXECUTOR_REALM: JSON.stringify({ 'registration-timeout': '20s', 'poll-frequency': '1h' }),
-        EXECUTOR_MIGRATION_PROGRESS_INTERVAL: '100ms',
-      }),
-      createLogger('migsim-executor'),
-      { simulator: fleet, sweepMillis: 300 },
-    );
-    mig = await startMigration(
-      loadMigrationConfig({
-        ...serviceTlsEnv('migration'),
-        DATABASE_URL: migDb.url,
-        NATS_URL: process.env['NATS_URL'],
-        NATS_PREFIX: prefix,
-        MIGRATION_GRPC_PORT: '0',
-        INVENTORY_ADDR: inventory.address,
-        SCHEDULER_ADDR: scheduler.address,
-        MIGRATION_RETRY_BACKOFF: '100ms',
-        MIGRATION_SWEEP_INTERVAL: '300ms',
-      }),
-      createLogger('migsim-migration'),
-    );
-    inv = createClient(inventoryV1.InventoryServiceClient, inventory.address);
-    client = createClient(migrationV1.MigrationServiceClient, `127.0.0.1:${mig.port}`);
-    for (const hostId of HOSTS) {
-      await callUnary(inv, 'registerHost', {
-        meta: { commandId: `register-${hostId}` },
-        hostId,
-        spec: inventoryV1.HostSpec.fromPartial({
-          name: hostId,
-          hypervisorUri: `sim://${hostId}`,
-          cpuModel: 'Cascadelake-Server',
-          topology: { sockets: 1, coresPerSocket: 16, threadsPerCore: 1 },
-          cpus: 16,
-          memoryBytes: 64 * GiB,
-        }),
-        state: inventoryV1.HostState.HOST_STATE_ENABLED,
-      });
-    }
+    s = await startSimulatorStack('migsim', { hosts: HOSTS });
+    client = s.client;
   });
   afterAll(async () => {
-    inv?.close();
-    client?.close();
-    await mig?.stop();
-    await ex?.stop();
-    await Promise.all([inventory?.stop(), scheduler?.stop()]);
-    await deletePrefixedStreams(prefix).catch(() => undefined);
-    await Promise.all([invDb?.drop(), exDb?.drop(), migDb?.drop()]);
+    await s?.stop();
   });
 
-  const getVm = async (vmId: string) => (await callUnary(inv, 'getVm', { vmId })).vm!;
-  const claimsOf = async (hostId: string) => ((await callUnary(inv, 'getHost', { hostId })).host?.claims ?? []).map((c) => c.vmId);
+  const getVm = (vmId: string) => s.getVm(vmId);
+  const claimsOf = (hostId: string) => s.claimsOf(hostId);
   /** The hosts whose hypervisor runs the VM's domain. */
-  const runningOn = async (vmId: string) => {
-    const out: string[] = [];
-    for (const h of HOSTS) if ((await fleet.driver(`sim://${h}`).state(vmId)) === 'running') out.push(h);
-    return out;
-  };
-  const compose = async (vmId: string, allowedHosts: string[]) => {
-    await callUnary(inv, 'composeVm', {
-      meta: { commandId: `compose-${vmId}` },
-      vmId,
-      spec: inventoryV1.VmSpec.fromPartial({ name: vmId, vcpus: 2, memoryBytes: 2 * GiB, allowedHosts }),
-    });
-    return eventually(
-      async () => ((await getVm(vmId)).status === inventoryV1.VmStatus.VM_STATUS_RUNNING ? getVm(vmId) : undefined),
-      `${vmId} running`,
-      60_000,
-    );
-  };
+  const runningOn = (vmId: string) => s.domainOn(vmId);
+  const compose = (vmId: string, allowedHosts: string[]) => s.compose(vmId, { allowedHosts });
   const migrate = (vmId: string, to: string, policy?: Partial<migrationV1.MigrationPolicy>) =>
     callUnary(client, 'migrateVm', {
       meta: { commandId: `migrate-${vmId}-${to}` },
@@ -199,7 +111,7 @@ describe.skipIf(!(await infraAvailable('postgres', 'nats')))('live migration on 
   it('destination define fails: retried on another host, which completes', async () => {
     await compose('vm-b', ['h1', 'h2', 'h3']);
     const source = (await getVm('vm-b')).hostId;
-    fleet.injectMigrationFailure({ failure: 'destination-define', vmId: 'vm-b' });
+    s.fleet.injectMigrationFailure({ failure: 'destination-define', vmId: 'vm-b' });
     const { migration } = await migrate('vm-b', 'auto');
     const done = await ended(migration!.migrationId);
     expect(done.status).toBe(S.MIGRATION_STATUS_COMPLETED);
@@ -212,7 +124,7 @@ describe.skipIf(!(await infraAvailable('postgres', 'nats')))('live migration on 
   it('fails mid-way on every destination: fails after 3 attempts with every reason, the VM stays on the source', async () => {
     await compose('vm-c', []);
     const source = (await getVm('vm-c')).hostId;
-    fleet.injectMigrationFailure({ failure: 'mid-way', vmId: 'vm-c', count: 3 });
+    s.fleet.injectMigrationFailure({ failure: 'mid-way', vmId: 'vm-c', count: 3 });
     const { migration } = await migrate('vm-c', 'auto');
     const done = await ended(migration!.migrationId);
     expect(done.status).toBe(S.MIGRATION_STATUS_FAILED);
@@ -225,7 +137,7 @@ describe.skipIf(!(await infraAvailable('postgres', 'nats')))('live migration on 
   it('the completion budget runs out: aborted, the destination claim released, the VM stays on the source', async () => {
     await compose('vm-d', ['h3', 'h4']);
     const source = (await getVm('vm-d')).hostId;
-    fleet.injectMigrationFailure({ failure: 'never-converges', vmId: 'vm-d', count: 5 });
+    s.fleet.injectMigrationFailure({ failure: 'never-converges', vmId: 'vm-d', count: 5 });
     const { migration } = await migrate('vm-d', source === 'h3' ? 'h4' : 'h3', { completionBudgetSecondsPerGib: 1, maxAttempts: 1 });
     const done = await ended(migration!.migrationId);
     expect(done.status).toBe(S.MIGRATION_STATUS_FAILED);
@@ -237,7 +149,7 @@ describe.skipIf(!(await infraAvailable('postgres', 'nats')))('live migration on 
     await compose('vm-e', ['h1', 'h4']);
     const source = (await getVm('vm-e')).hostId;
     const target = source === 'h1' ? 'h4' : 'h1';
-    fleet.injectMigrationFailure({ failure: 'postcopy-connection-loss', vmId: 'vm-e' });
+    s.fleet.injectMigrationFailure({ failure: 'postcopy-connection-loss', vmId: 'vm-e' });
     const { migration } = await migrate('vm-e', target, { postCopy: true });
     const paused = await ended(migration!.migrationId);
     expect(paused.status).toBe(S.MIGRATION_STATUS_POSTCOPY_PAUSED);
@@ -257,5 +169,36 @@ describe.skipIf(!(await infraAvailable('postgres', 'nats')))('live migration on 
     );
     expect(done.destinationHostId).toBe(target);
     await settledOn('vm-e', target);
+  });
+
+  it('the guest shuts down mid-migration: the executor records the failure and the stop, the VM stays stopped on the source', async () => {
+    await compose('vm-f', ['h2', 'h3']);
+    const source = (await getVm('vm-f')).hostId;
+    s.fleet.injectMigrationFailure({ failure: 'never-converges', vmId: 'vm-f', count: 5 });
+    const { migration } = await migrate('vm-f', source === 'h2' ? 'h3' : 'h2', { maxAttempts: 1 });
+    await eventually(
+      async () =>
+        (await callUnary(client, 'getMigration', { migrationId: migration!.migrationId })).migration!.status ===
+        S.MIGRATION_STATUS_MIGRATING,
+      'the copy to run',
+      30_000,
+    );
+    await s.fleet.driver(`sim://${source}`).stop('vm-f', { gracefulTimeoutMillis: 1000 });
+    const done = await ended(migration!.migrationId);
+    expect(done.status).toBe(S.MIGRATION_STATUS_FAILED);
+    expect(done.reason).toMatch(/guest shut down during the migration/);
+    const vm = await eventually(
+      async () => {
+        const v = await getVm('vm-f');
+        return v.status === inventoryV1.VmStatus.VM_STATUS_STOPPED && v.migrationId === '' ? v : undefined;
+      },
+      'inventory to record vm-f stopped (the executor recorded the stop)',
+      30_000,
+    );
+    expect(vm.hostId).toBe(source);
+    expect(await s.domainOn('vm-f', 'shut-off')).toEqual([source]);
+    expect(await runningOn('vm-f')).toEqual([]);
+    for (const h of HOSTS) expect((await claimsOf(h)).includes('vm-f'), `claim of vm-f on ${h}`).toBe(h === source);
+    expect((await s.executor.vms.load('vm-f')).status).toBe('stopped');
   });
 });

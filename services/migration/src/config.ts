@@ -38,6 +38,12 @@ export const migrationConfigSchema = z.object({
    * the service asks the executor where the domain runs (completion budget comes on top).
    */
   MIGRATION_EXECUTOR_SILENCE: zDuration().prefault('60s'),
+  /** Concurrency caps (KubeVirt / VDSM defaults): migrations at once in the fleet, out of and into one host. */
+  MIGRATION_MAX_PER_FLEET: count(1, 1000).prefault('5'),
+  MIGRATION_MAX_OUTBOUND_PER_HOST: count(1, 100).prefault('2'),
+  MIGRATION_MAX_INBOUND_PER_HOST: count(1, 100).prefault('2'),
+  /** How long a blocked drain waits before it plans again (it also plans again whenever one of its moves ends). */
+  MIGRATION_EVACUATION_RETRY: zDuration().prefault('30s'),
 });
 
 export type MigrationConfig = z.output<typeof migrationConfigSchema>;

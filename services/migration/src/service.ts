@@ -18,7 +18,6 @@ import type { Clock, InventoryPort, SchedulerPort } from './application/ports.ts
 import { MigrationRunner } from './application/runner.ts';
 import { AdmissionGate } from './application/admission.ts';
 import { EvacuationRunner } from './application/evacuations.ts';
-import { DEFAULT_CAPS } from './domain/caps/caps.ts';
 import { KvFleetReader } from './adapters/evacuation/fleet.ts';
 import { GrpcHostControl } from './adapters/evacuation/host-control.ts';
 import { CommandsMigrationStarter, reportMigrationEnd } from './adapters/evacuation/starter.ts';
@@ -27,6 +26,7 @@ import { GrpcInventory } from './adapters/grpc/inventory-client.ts';
 import { GrpcScheduler } from './adapters/grpc/scheduler-client.ts';
 import { migrationService } from './adapters/grpc/service.ts';
 import { startExecutorEventsConsumer } from './adapters/nats/executor-events.ts';
+import { startHostStatesConsumer } from './adapters/nats/host-states.ts';
 import { asMigrationDb, migrateReadModel, projectMigrationEvents, ReadModel } from './adapters/postgres/read-model.ts';
 import type { MigrationConfig } from './config.ts';
 
@@ -86,6 +86,13 @@ export async function startMigration(
   const scheduler: SchedulerPort = over.scheduler ?? grpcScheduler!;
   const clock: Clock = over.clock ?? { now: () => new Date() };
 
+  // One gate for every migration of this process (manual, evacuation, balancer): the caps hold across kinds.
+  const gate = new AdmissionGate({
+    fleet: config.MIGRATION_MAX_PER_FLEET,
+    outboundPerHost: config.MIGRATION_MAX_OUTBOUND_PER_HOST,
+    inboundPerHost: config.MIGRATION_MAX_INBOUND_PER_HOST,
+  });
+
   // The commands kick the runner after each change; the runner records through the commands.
   const kicks: { runner?: MigrationRunner; evacuations?: EvacuationRunner } = {};
   const migrations = new MigrationCommands({
@@ -97,11 +104,10 @@ export async function startMigration(
     poolPolicies: over.poolPolicies ?? {},
     changed: (id) => {
       kicks.runner?.kick(id);
-      const ev = kicks.evacuations;
-      if (ev)
-        void reportMigrationEnd(migrations, ev, id).catch((e: unknown) =>
-          logger.warn({ err: e, migrationId: id }, 'evacuation: reporting a migration end failed'),
-        );
+      // A migration that ended gives its slot back (a drain's through the drain, which moves on).
+      void reportMigrationEnd(migrations, gate, kicks.evacuations, id).catch((e: unknown) =>
+        logger.warn({ err: e, migrationId: id }, 'reporting a migration end failed'),
+      );
     },
   });
   const runner = new MigrationRunner({
@@ -111,8 +117,16 @@ export async function startMigration(
     clock,
     logger,
     retryBackoffMillis: config.MIGRATION_RETRY_BACKOFF,
+    slots: gate,
   });
   kicks.runner = runner;
+  // After a restart the slots of migrations under way are taken again before anything new is admitted.
+  for (const id of await readModel.active()) {
+    const m = await migrations.load(id);
+    if (m.status === 'absent' || m.status === 'requested') continue;
+    const dest = 'destination' in m ? m.destination.hostId : undefined;
+    gate.seed([{ vmId: m.core.vmId, sourceHostId: m.core.sourceHostId, ...(dest !== undefined && { destinationHostId: dest }) }]);
+  }
 
   const nc = await connectNats({ url: config.NATS_URL, name: 'berth-migration' });
   await ensureStreams(nc, p);
@@ -141,15 +155,17 @@ export async function startMigration(
       hosts: new GrpcHostControl(grpcInventory),
       migrations: new CommandsMigrationStarter(migrations),
       log: new PostgresEvacuationLog(store, db),
-      gate: new AdmissionGate(DEFAULT_CAPS),
+      gate,
       clock: { now: () => clock.now().getTime() },
-      retryMillis: 30_000,
+      retryMillis: config.MIGRATION_EVACUATION_RETRY,
       onError: (hostId, e) => logger.warn({ err: e, hostId }, 'evacuation pass failed'),
     });
     kicks.evacuations = evacuations;
     const resume = (): void => void evacuations.resumeAll().catch((e: unknown) => logger.warn({ err: e }, 'evacuation resume failed'));
-    evacuationTimer = setInterval(resume, 30_000);
+    evacuationTimer = setInterval(resume, config.MIGRATION_EVACUATION_RETRY);
     resume();
+    // Maintenance set in inventory (HostStateChanged to maintenance-preparing) starts the drain.
+    consumers.push(await startHostStatesConsumer({ nc, ...p, evacuations, logger }));
   }
 
   // Unfinished migrations (after a crash, a failed call, a retry whose backoff ran out) are taken up here.

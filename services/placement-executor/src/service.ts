@@ -109,7 +109,13 @@ export async function startExecutor(
     concurrency: config.EXECUTOR_CONCURRENCY,
     stopTimeoutMillis: config.EXECUTOR_STOP_TIMEOUT,
   });
-  const migrator = new Migrator({ vms, driverFor, logger, progressIntervalMillis: config.EXECUTOR_MIGRATION_PROGRESS_INTERVAL });
+  const migrator = new Migrator({
+    vms,
+    driverFor,
+    logger,
+    progressIntervalMillis: config.EXECUTOR_MIGRATION_PROGRESS_INTERVAL,
+    specOf: (vmId, state) => provisioner.spec(vmId, state),
+  });
   const reconciler = new Reconciler({ vms, store, directory: readModel, driverFor, realm, policy: config.EXECUTOR_RESTART_POLICY, logger });
 
   const nc = await connectNats({ url: config.NATS_URL, name: 'berth-executor' });

@@ -98,6 +98,11 @@ export interface MigrationRef extends ExecutorVmLocation {
   readonly migrationId: string;
   /** The migration service's attempt (one per destination tried). */
   readonly migrationAttempt: number;
+  /**
+   * A cold move of a stopped VM (the definition moves to the destination, nothing runs); absent for
+   * a live migration. The VM stays stopped whatever the outcome.
+   */
+  readonly cold?: true;
 }
 /** The copy began: `destinationHostId` / `destinationUri` is where it goes. */
 export interface VmMigrationStarted extends MigrationRef {

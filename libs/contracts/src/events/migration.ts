@@ -53,6 +53,8 @@ export interface MigrationRequested {
   readonly warning: string;
   readonly reason: string;
   readonly evacuationId?: string;
+  /** `cold`: the VM was stopped when asked; its definition moves, nothing runs. Absent: live. */
+  readonly kind?: 'live' | 'cold';
 }
 export interface DestinationChosen {
   readonly attempt: number;
@@ -74,6 +76,8 @@ export interface DestinationClaimed {
   readonly sourceHypervisorUri: string;
   readonly memoryBytes: number;
   readonly policy: MigrationPolicy;
+  /** A cold move of a stopped VM (absent: live). */
+  readonly cold?: boolean;
 }
 export interface MigrationCopyStarted {
   readonly attempt: number;
@@ -184,6 +188,7 @@ export const migrationEventSchemas = {
     sourceHypervisorUri: id,
     memoryBytes: z.number().int().positive(),
     policy: policySchema,
+    cold: z.boolean().optional(),
   }),
   CancelRequested: z.object({ vmId: id, attempt: count, reason: z.string() }),
   ResumeRequested: z.object({ vmId: id, attempt: z.number().int().min(1) }),

@@ -43,6 +43,11 @@ export class AdmissionGate {
     return round;
   }
 
+  /** The runner's hook: the VM's slot, taken now if it holds none (a migration not started by a drain). */
+  hold(request: MigrationRequest): boolean {
+    return this.inFlight.has(request.vmId) || this.tryAcquire(request).admitted;
+  }
+
   release(vmId: string): void {
     this.inFlight.delete(vmId);
   }

@@ -1,4 +1,5 @@
 import { NotFoundError } from '@berth/errors';
+import type { HostState } from '@berth/fit';
 import type { MigrationCaps } from '../domain/caps/caps.ts';
 import type { WaitingVm, MoveOutcome } from '../domain/evacuation/events.ts';
 import type { EvacuationPlan, EvacuationTrigger, PlannedMove } from '../domain/evacuation/model.ts';
@@ -59,14 +60,24 @@ export class EvacuationRunner {
     });
   }
 
-  /** Starts (or joins) the drain of a host; `hostStateKnown` when inventory already put it in maintenance. */
-  async start(hostId: string, trigger: EvacuationTrigger, commandId: string, hostStateKnown = false): Promise<Evacuation> {
+  /**
+   * Starts (or joins) the drain of a host; `hostStateKnown` when inventory already put it in
+   * maintenance (its HostStateChanged, which also says what the host was before: `wasState`).
+   */
+  async start(
+    hostId: string,
+    trigger: EvacuationTrigger,
+    commandId: string,
+    hostStateKnown = false,
+    wasState?: HostState,
+  ): Promise<Evacuation> {
     const plan = await this.plan(hostId, trigger);
     const host = (await this.deps.fleet.view()).get(hostId);
     if (!host) throw new NotFoundError('host', hostId);
     const state = host.capacity.state;
     // Put back on cancel: what the host was before maintenance was asked for.
-    const previousState = state === 'maintenance-preparing' || state === 'maintenance' ? 'enabled' : state;
+    const before = wasState ?? state;
+    const previousState = before === 'maintenance-preparing' || before === 'maintenance' ? 'enabled' : before;
     const e = await this.deps.log.execute(hostId, commandId, {
       type: 'StartEvacuation',
       hostId,

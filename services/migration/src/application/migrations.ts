@@ -115,9 +115,14 @@ export class MigrationCommands {
       if (prior) return (await this.get(prior.streamId.slice('migration-'.length))).migration;
     }
     const vm = await this.d.inventory.getVm(input.vmId);
-    if (vm.status !== 'running') throw new IllegalStateError(`VM ${vm.vmId} is ${vm.status}: only a running VM is live-migrated`);
+    // A running VM moves live; a stopped one cold (its definition moves, nothing runs), whatever its
+    // mode: the mode governs live migration (docs/evacuation-and-balancer.md).
+    const cold = vm.status === 'stopped';
+    if (vm.status !== 'running' && !cold)
+      throw new IllegalStateError(`VM ${vm.vmId} is ${vm.status}: only a running VM (live) or a stopped one (cold) is moved`);
+    if (cold && input.trigger === 'balancer') throw new IllegalStateError(`VM ${vm.vmId} is stopped: the balancer moves running VMs only`);
     if (vm.migrationId !== '') throw new IllegalStateError(`VM ${vm.vmId} is already moving (migration ${vm.migrationId})`);
-    const forbidden = modeAllows(vm.migrationMode, input.trigger);
+    const forbidden = cold ? undefined : modeAllows(vm.migrationMode, input.trigger);
     if (forbidden) throw new IllegalStateError(`VM ${vm.vmId} cannot be migrated: ${forbidden}`);
     if (destination !== '') {
       if (destination === vm.hostId) throw new IllegalStateError(`VM ${vm.vmId} already runs on ${destination}`);
@@ -140,6 +145,7 @@ export class MigrationCommands {
       warning: vm.highPerformanceOrPinned ? HP_WARNING : '',
       reason: input.reason,
       ...(input.evacuationId ? { evacuationId: input.evacuationId } : {}),
+      ...(cold && { kind: 'cold' as const }),
     };
     const r = await this.execute(migrationId, { type: 'RequestMigration', request }, input.commandId);
     if (r.state.status === 'absent') throw new Error('migration not recorded');

@@ -11,6 +11,16 @@ export interface RunnerDeps {
   readonly logger: Logger;
   /** Base of the backoff between attempts (doubled for each later one). */
   readonly retryBackoffMillis: number;
+  /**
+   * The concurrency caps (the service's AdmissionGate): a requested migration takes its slot before
+   * its destination is chosen and waits (the sweep asks again) while none is free. Absent: no caps.
+   */
+  readonly slots?: SlotHolder;
+}
+
+/** Takes a migration slot for a VM (true when held, also when it already was: an evacuation took it). */
+export interface SlotHolder {
+  hold(request: { vmId: string; sourceHostId: string; destinationHostId?: string }): boolean;
 }
 
 /** Choices in a row refused because the host moved on (generation) before an attempt counts as failed. */
@@ -69,6 +79,9 @@ export class MigrationRunner {
       case 'requested':
       case 'retry-waiting': {
         if (m.status === 'retry-waiting' && clock.now().toISOString() < m.notBefore) return false;
+        const named = m.core.requestedDestination;
+        const slot = { vmId: m.core.vmId, sourceHostId: m.core.sourceHostId, ...(named !== '' && { destinationHostId: named }) };
+        if (this.d.slots && !this.d.slots.hold(slot)) return false; // all slots taken: the sweep asks again
         return this.choose(id, m, 0);
       }
       case 'destination-chosen': {
@@ -154,11 +167,12 @@ export class MigrationRunner {
     const { migrations, inventory, scheduler, clock } = this.d;
     const vm = await inventory.getVm(m.core.vmId);
     const attempt = m.attempt;
-    if (vm.status !== 'running' || vm.hostId !== m.core.sourceHostId) {
+    const expected = m.core.kind === 'cold' ? 'stopped' : 'running';
+    if (vm.status !== expected || vm.hostId !== m.core.sourceHostId) {
       await migrations.execute(id, {
         type: 'RecordNoDestination',
         attempt,
-        reason: `VM is ${vm.status} on ${vm.hostId || 'no host'}, no longer running on ${m.core.sourceHostId}`,
+        reason: `VM is ${vm.status} on ${vm.hostId || 'no host'}, no longer ${expected} on ${m.core.sourceHostId}`,
       });
       return true;
     }

@@ -43,6 +43,7 @@ export function createMigrationIntake(o: { vms: Vms; migrator: Migrator }): (env
                 completionBudgetSecondsPerGiB: d.policy.completionBudgetSecondsPerGiB,
                 noProgressTimeoutSeconds: d.policy.noProgressTimeoutSeconds,
               },
+              ...(d.cold !== undefined && { cold: d.cold }),
             },
             env.id,
           )

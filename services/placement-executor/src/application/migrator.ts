@@ -1,4 +1,4 @@
-import { isMigrationError, type HypervisorDriver, type MigrateOptions, type MigrationProgress } from '@berth/hypervisor';
+import { isMigrationError, type DomainSpec, type HypervisorDriver, type MigrateOptions, type MigrationProgress } from '@berth/hypervisor';
 import type { Logger } from '@berth/observability';
 import type { MigrationWork, VmState } from '../domain/vm/state.ts';
 import type { Vms } from './vms.ts';
@@ -11,7 +11,12 @@ export interface MigratorOptions {
   readonly progressIntervalMillis: number;
   /** Clock for the budgets (tests). */
   readonly now?: () => number;
+  /** The VM's domain as recorded: what a cold move defines on the destination. */
+  readonly specOf: (vmId: string, state: Migrating) => DomainSpec;
 }
+
+/** A VM with a migration under way: running (live) or stopped (cold). */
+export type Migrating = Extract<VmState, { status: 'running' | 'stopped' }>;
 
 const GiB = 1024 ** 3;
 
@@ -100,9 +105,9 @@ export class Migrator {
     void t.finally(() => this.tasks.delete(t));
   }
 
-  private async work(vmId: string): Promise<{ state: Extract<VmState, { status: 'running' }>; work: MigrationWork } | undefined> {
+  private async work(vmId: string): Promise<{ state: Migrating; work: MigrationWork } | undefined> {
     const state = await this.o.vms.load(vmId);
-    if (state.status !== 'running' || state.migration === undefined) return undefined;
+    if ((state.status !== 'running' && state.status !== 'stopped') || state.migration === undefined) return undefined;
     return { state, work: state.migration };
   }
 
@@ -110,6 +115,7 @@ export class Migrator {
     const found = await this.work(vmId);
     if (!found || found.work.postCopyPaused !== null) return;
     const { state, work } = found;
+    if (work.cold) return this.coldMove(vmId, state, work);
     const r: Running = { controller: new AbortController(), reason: null, detail: '' };
     this.running.set(vmId, r);
     const abort = (reason: 'budget' | 'cancelled', detail: string): void => {
@@ -185,6 +191,7 @@ export class Migrator {
         await this.o.vms.execute(vmId, { type: 'CompleteMigration', migrationId: work.migrationId, confirmedBy: 'hypervisors' });
         return;
       }
+      if (where === 'stopped-on-source') return this.guestStopped(vmId, state, work, message);
       const cause = r.reason ?? (isMigrationError(e) && e.failure === 'aborted' ? 'cancelled' : 'error');
       const reason = r.reason ? `${r.detail}; aborted, the VM keeps running on ${state.location.hostId}` : message;
       await this.o.vms.execute(vmId, { type: 'FailMigration', migrationId: work.migrationId, reason, cause });
@@ -199,7 +206,7 @@ export class Migrator {
     vmId: string,
     sourceUri: string,
     destinationUri: string,
-  ): Promise<'source' | 'destination' | 'paused-both' | 'neither' | 'unknown'> {
+  ): Promise<'source' | 'destination' | 'paused-both' | 'stopped-on-source' | 'neither' | 'unknown'> {
     const [src, dst] = await Promise.all([
       this.o
         .driverFor(sourceUri)
@@ -222,6 +229,8 @@ export class Migrator {
     if (up(src) && !up(dst)) return 'source';
     if (src === 'paused' && (dst === 'paused' || up(dst))) return 'paused-both';
     if (src === 'absent' && dst === 'absent') return 'neither';
+    // The guest shut down (or crashed) during the copy: nothing runs, the definition is still the source's.
+    if ((src === 'shut-off' || src === 'crashed') && dst === 'absent') return 'stopped-on-source';
     return up(src) ? 'source' : 'unknown';
   }
 
@@ -233,6 +242,7 @@ export class Migrator {
     const found = await this.work(vmId);
     if (!found || found.work.postCopyPaused !== null) return;
     const { state, work } = found;
+    if (work.cold) return this.coldMove(vmId, state, work);
     const source = this.o.driverFor(state.location.hypervisorUri);
     const deadline = this.now() + completionBudgetMillis(work);
     for (;;) {
@@ -262,6 +272,8 @@ export class Migrator {
         });
         return;
       }
+      case 'stopped-on-source':
+        return this.guestStopped(vmId, state, work, 'interrupted (the executor restarted)');
       case 'paused-both':
         await this.o.vms.execute(vmId, {
           type: 'PauseMigration',
@@ -289,6 +301,57 @@ export class Migrator {
     await this.o
       .driverFor(state.location.hypervisorUri)
       .resumePostCopy(vmId, { destinationUri: work.destination.uri, ...dataPlaneOf(work.destination.uri), postCopy: true });
+    await this.o.vms.execute(vmId, { type: 'CompleteMigration', migrationId: work.migrationId, confirmedBy: 'migrate-call' });
+  }
+
+  /**
+   * The guest shut down during a live migration: the copy ended without a switch-over. Both facts are
+   * recorded, the migration's end first (so the migration service hears of it) and then the stop (so
+   * the record says what runs: nothing), never one without the other.
+   */
+  private async guestStopped(vmId: string, state: Migrating, work: MigrationWork, detail: string): Promise<void> {
+    await this.o.vms.execute(vmId, {
+      type: 'FailMigration',
+      migrationId: work.migrationId,
+      reason: `the guest shut down during the migration (${detail}); the VM is stopped on ${state.location.hostId}`,
+      cause: 'error',
+    });
+    if (state.status === 'running') await this.o.vms.execute(vmId, { type: 'MarkStopped', how: 'already-stopped' });
+  }
+
+  /**
+   * A cold move of a stopped VM: the definition is created on the destination, then removed from the
+   * source, then recorded. Each step looks first, so running it again after a crash at any point
+   * finishes the move; at no point is the VM defined nowhere.
+   */
+  private async coldMove(vmId: string, state: Migrating, work: MigrationWork): Promise<void> {
+    const source = this.o.driverFor(state.location.hypervisorUri);
+    const dest = this.o.driverFor(work.destination.uri);
+    const [src, dst] = await Promise.all([source.state(vmId), dest.state(vmId)]);
+    const up = (s: string | undefined): boolean => s === 'running' || s === 'blocked' || s === 'paused';
+    if (work.cancel !== null && dst === undefined) {
+      await this.o.vms.execute(vmId, {
+        type: 'FailMigration',
+        migrationId: work.migrationId,
+        reason: `${work.cancel}; cancelled, the VM stays on ${state.location.hostId}`,
+        cause: 'cancelled',
+      });
+      return;
+    }
+    if (up(src) || up(dst)) {
+      await this.o.vms.execute(vmId, {
+        type: 'FailMigration',
+        migrationId: work.migrationId,
+        reason: `a cold move needs the VM stopped, and it runs on ${up(src) ? state.location.hostId : work.destination.hostId}`,
+        cause: 'error',
+      });
+      return;
+    }
+    if (dst === undefined) {
+      if (src === undefined) throw new Error(`cold move of ${vmId}: defined on neither host; asking again later`);
+      await dest.define(this.o.specOf(vmId, state));
+    }
+    if (src !== undefined) await source.undefine(vmId);
     await this.o.vms.execute(vmId, { type: 'CompleteMigration', migrationId: work.migrationId, confirmedBy: 'migrate-call' });
   }
 }

@@ -143,7 +143,8 @@ export class Provisioner {
     return this.delays[Math.min(next.count - 1, this.delays.length - 1)] ?? 1000;
   }
 
-  private spec(vmId: string, state: Extract<VmState, { request: unknown }>): DomainSpec {
+  /** The domain of a VM as recorded (also what a cold move defines on the destination). */
+  spec(vmId: string, state: Extract<VmState, { request: unknown }>): DomainSpec {
     const r = state.request;
     return domainSpecFromClaim(
       {

@@ -115,8 +115,8 @@ export class Reconciler {
       (s.status === 'running' || s.status === 'stopped') &&
       s.pending === null &&
       s.location.hostId === hostId &&
-      // A VM in a live migration belongs to the migrator until it ends.
-      !(s.status === 'running' && s.migration !== undefined);
+      // A VM in a migration (live or cold) belongs to the migrator until it ends.
+      s.migration === undefined;
     let state = await this.o.vms.load(vmId);
     if (!settled(state)) return false;
     let actual: string = domain?.state ?? 'missing';

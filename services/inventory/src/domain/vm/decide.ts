@@ -129,6 +129,7 @@ export function decideVm(command: VmCommand, vm: Vm): VmEvent[] {
     case 'StartVm': {
       const v = existing(vm);
       if (v.status === 'running' || v.status === 'provisioning') return [];
+      refuseWhileMigrating(v, 'start');
       if (v.status !== 'stopped') return refuse(v, 'start');
       return [event('VmStartRequested', { hostId: v.placement.hostId, hypervisorUri: v.placement.hypervisorUri })];
     }
@@ -162,10 +163,13 @@ export function decideVm(command: VmCommand, vm: Vm): VmEvent[] {
         throw new IllegalStateError(
           `VM ${v.core.vmId} is already moving to ${current.destination.hostId} (migration ${current.migrationId})`,
         );
-      if (v.status !== 'running') return refuse(v, 'live-migrate');
+      // A stopped VM moves cold (its definition; nothing runs), whatever its migration mode, which
+      // governs live migration only; a running one moves live within its mode.
+      if (v.status !== 'running' && v.status !== 'stopped') return refuse(v, 'migrate');
       const mode = v.core.spec.migrationMode;
-      if (mode === 'none') throw new IllegalStateError(`VM ${v.core.vmId} has migration mode none: change the mode or stop the VM`);
-      if (command.automatic && mode !== 'manual-and-automatic') {
+      const live = v.status === 'running';
+      if (live && mode === 'none') throw new IllegalStateError(`VM ${v.core.vmId} has migration mode none: change the mode or stop the VM`);
+      if (live && command.automatic && mode !== 'manual-and-automatic') {
         throw new IllegalStateError(`VM ${v.core.vmId} has migration mode ${mode}: only manual-and-automatic VMs are moved automatically`);
       }
       const { hostId, hypervisorUri, claim, generation } = command.destination;

@@ -99,12 +99,30 @@ describe('VM during a live migration (inventory)', () => {
     expect(decideVm({ type: 'AbortMigration', migrationId: 'm1', reason: 'again' }, foldVm(aborted))).toEqual([]);
   });
 
-  it('modes: none never moves; manual moves only when an operator asks (not automatic); a stopped VM is not live-migrated', () => {
+  it('modes: none never moves live; manual moves only when an operator asks (not automatic)', () => {
     expect(() => run(...running({ migrationMode: 'none' }), begin())).toThrow(/migration mode none/);
     expect(() => run(...running({ migrationMode: 'manual' }), begin('m1', true))).toThrow(IllegalStateError);
     expect(run(...running({ migrationMode: 'manual' }), begin('m1', false)).at(-1)?.type).toBe('VmMigrationStarted');
     expect(run(...running({ migrationMode: 'manual-and-automatic' }), begin('m1', true)).at(-1)?.type).toBe('VmMigrationStarted');
-    const stopped = [...running(), { type: 'StopVm', force: false } as VmCommand, { type: 'RecordStopped', hostId: 'h1' } as VmCommand];
-    expect(() => run(...stopped, begin())).toThrow(/cannot live-migrate VM vm1: it is stopped/);
+  });
+
+  it('a stopped VM moves cold whatever its mode, stays stopped on the destination, and cannot be started meanwhile', () => {
+    const stop: VmCommand[] = [
+      { type: 'StopVm', force: false },
+      { type: 'RecordStopped', hostId: 'h1' },
+    ];
+    for (const migrationMode of ['none', 'manual'] as const) {
+      const started = run(...running({ migrationMode }), ...stop, begin('m1', true));
+      expect(started.at(-1)?.type).toBe('VmMigrationStarted');
+      expect(() => decideVm({ type: 'StartVm' }, foldVm(started))).toThrow(/cancel the migration first/);
+      const after = foldVm(
+        run(...running({ migrationMode }), ...stop, begin('m1', true), { type: 'CompleteMigration', migrationId: 'm1' }),
+      );
+      expect(after.status).toBe('stopped');
+      expect(placementOf(after)?.hostId).toBe('h2');
+    }
+    // Neither running nor stopped: refused.
+    const deleting = [...running(), ...stop, { type: 'DeleteVm' } as VmCommand];
+    expect(() => run(...deleting, begin())).toThrow(/cannot migrate VM vm1/);
   });
 });

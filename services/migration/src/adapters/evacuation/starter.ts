@@ -1,6 +1,6 @@
 /** Evacuation moves through the migration aggregate's application API (MigrationCommands). */
-import { IllegalStateError } from '@berth/errors';
 import type { MigrationStarter, MoveRequest } from '../../application/evacuation-ports.ts';
+import type { AdmissionGate } from '../../application/admission.ts';
 import type { EvacuationRunner } from '../../application/evacuations.ts';
 import type { MigrationCommands } from '../../application/migrations.ts';
 
@@ -8,11 +8,7 @@ export class CommandsMigrationStarter implements MigrationStarter {
   constructor(private readonly migrations: MigrationCommands) {}
 
   async start(r: MoveRequest): Promise<{ migrationId: string }> {
-    if (r.kind === 'cold') {
-      throw new IllegalStateError(
-        `VM ${r.vmId} is stopped: the migration service moves running VMs only (a cold move is not built yet); start it or delete it`,
-      );
-    }
+    // Live or cold is decided by MigrateVm from the VM's state now (it may have changed since the plan).
     const evacuationId = r.commandId.split(':')[0] ?? '';
     const m = await this.migrations.migrate({
       commandId: r.commandId,
@@ -31,11 +27,22 @@ export class CommandsMigrationStarter implements MigrationStarter {
   }
 }
 
-/** Called after each change of a migration: tells the evacuation runner when one of its moves ended. */
-export async function reportMigrationEnd(migrations: MigrationCommands, evacuations: EvacuationRunner, migrationId: string): Promise<void> {
+/**
+ * Called after each change of a migration: when it ended, gives its slot back; a drain's move is
+ * reported to the drain (which frees the slot itself and moves on).
+ */
+export async function reportMigrationEnd(
+  migrations: MigrationCommands,
+  gate: AdmissionGate,
+  evacuations: EvacuationRunner | undefined,
+  migrationId: string,
+): Promise<void> {
   const m = await migrations.load(migrationId);
   if (m.status !== 'completed' && m.status !== 'failed' && m.status !== 'aborted') return;
-  if (!m.core.evacuationId) return;
+  if (!m.core.evacuationId || !evacuations) {
+    gate.release(m.core.vmId);
+    return;
+  }
   const reason = m.status === 'completed' ? `now on ${m.hostId}` : m.reason;
   await evacuations.migrationEnded(m.core.vmId, migrationId, m.status, reason);
 }

@@ -69,6 +69,7 @@ export function decideMigration(c: MigrationCommand, m: Migration): MigrationEve
           sourceHypervisorUri: core.sourceHypervisorUri,
           memoryBytes: core.memoryBytes,
           policy: core.policy,
+          ...(core.kind === 'cold' && { cold: true }),
         }),
       ];
     }

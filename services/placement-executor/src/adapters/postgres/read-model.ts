@@ -101,7 +101,7 @@ interface VmChange {
 }
 
 /** Applies one event to the VM's net change; false when the event changes nothing. */
-function fold(change: VmChange, type: string, d: Loc & { operation?: string }): boolean {
+function fold(change: VmChange, type: string, d: Loc & { operation?: string; cold?: boolean }): boolean {
   if (type === 'VmProvisioning') {
     change.reset = d;
     change.status = 'provisioning';
@@ -111,7 +111,12 @@ function fold(change: VmChange, type: string, d: Loc & { operation?: string }): 
   if (type === 'VmMigrated') {
     // The VM now lives on the destination (d carries its host and URI): the row moves with it.
     change.reset = d;
-    change.status = 'running';
+    change.status = d.cold ? 'stopped' : 'running';
+    return true;
+  }
+  // A cold move (of a stopped VM) that failed leaves it stopped where it was.
+  if (type === 'VmMigrationFailed' && d.cold) {
+    change.status = 'stopped';
     return true;
   }
   const status = STATUS[type];

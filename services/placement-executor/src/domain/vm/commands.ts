@@ -41,6 +41,8 @@ export type VmCommand =
       readonly sourceHostId: string;
       readonly destination: { readonly hostId: string; readonly uri: string };
       readonly plan: MigrationPlan;
+      /** What the migration service asked for (absent: whatever the VM's state here calls for). */
+      readonly cold?: boolean;
     }
   | { readonly type: 'RecordMigrationProgress'; readonly migrationId: string; readonly progress: MigrationProgressData }
   | { readonly type: 'CancelMigration'; readonly migrationId: string; readonly attempt: number; readonly reason: string }

@@ -16,9 +16,9 @@ function locationOf(state: VmState, command: string): Location {
 
 /** The VM's migration when it is the one named, with the reference every migration event carries. */
 function activeMigration(state: VmState, migrationId: string) {
-  if (state.status !== 'running' || state.migration?.migrationId !== migrationId) return undefined;
+  if ((state.status !== 'running' && state.status !== 'stopped') || state.migration?.migrationId !== migrationId) return undefined;
   const work = state.migration;
-  return { work, ref: { ...state.location, migrationId, migrationAttempt: work.attempt } };
+  return { work, ref: { ...state.location, migrationId, migrationAttempt: work.attempt, ...(work.cold && { cold: true as const }) } };
 }
 
 /**
@@ -116,13 +116,17 @@ export function decide(command: VmCommand, state: VmState): VmEvent[] {
       return [{ type: 'VmOperationFailed', data: { ...state.location, operation: command.operation, reason: command.reason } }];
     case 'StartMigration': {
       const ref = { migrationId: command.migrationId, migrationAttempt: command.attempt };
-      if (state.status === 'running' && state.migration?.migrationId === command.migrationId && state.migration.attempt === command.attempt)
-        return [];
       if (state.status === 'unknown') throw new IllegalStateError('StartMigration: the executor has no record of this VM');
+      const placed = state.status === 'running' || state.status === 'stopped';
+      if (placed && state.migration?.migrationId === command.migrationId && state.migration.attempt === command.attempt) return [];
+      // A stopped VM moves cold (its definition), a running one live; the migration service asked for the one it saw.
+      const cold = state.status === 'stopped';
       const refuse = (reason: string): VmEvent[] => [
-        { type: 'VmMigrationFailed', data: { ...state.location, ...ref, reason, cause: 'error' } },
+        { type: 'VmMigrationFailed', data: { ...state.location, ...ref, ...(cold && { cold: true as const }), reason, cause: 'error' } },
       ];
-      if (state.status !== 'running') return refuse(`the VM is ${state.status} here, not running`);
+      if (!placed) return refuse(`the VM is ${state.status} here, neither running nor stopped`);
+      if (command.cold !== undefined && command.cold !== cold)
+        return refuse(`the VM is ${state.status} here: a ${command.cold ? 'cold move' : 'live migration'} was asked for`);
       if (state.migration) return refuse(`the VM is already migrating (migration ${state.migration.migrationId})`);
       if (state.location.hostId !== command.sourceHostId)
         return refuse(`the VM runs on ${state.location.hostId}, not on ${command.sourceHostId}`);
@@ -133,6 +137,7 @@ export function decide(command: VmCommand, state: VmState): VmEvent[] {
           data: {
             ...state.location,
             ...ref,
+            ...(cold && { cold: true as const }),
             destinationHostId: command.destination.hostId,
             destinationUri: command.destination.uri,
             plan: command.plan,
@@ -152,7 +157,7 @@ export function decide(command: VmCommand, state: VmState): VmEvent[] {
     }
     case 'CompleteMigration': {
       const m = activeMigration(state, command.migrationId);
-      if (!m || state.status !== 'running') return [];
+      if (!m) return [];
       return [
         {
           type: 'VmMigrated',
@@ -160,8 +165,8 @@ export function decide(command: VmCommand, state: VmState): VmEvent[] {
             ...m.ref,
             hostId: m.work.destination.hostId,
             hypervisorUri: m.work.destination.uri,
-            fromHostId: state.location.hostId,
-            fromHypervisorUri: state.location.hypervisorUri,
+            fromHostId: m.ref.hostId,
+            fromHypervisorUri: m.ref.hypervisorUri,
             confirmedBy: command.confirmedBy,
           },
         },

@@ -15,9 +15,13 @@ interface Placed {
   readonly pending: PendingOperation | null;
 }
 
-/** A live migration this executor carries out for the VM (the location stays the source until VmMigrated). */
+/**
+ * A migration this executor carries out for the VM (the location stays the source until VmMigrated):
+ * live for a running VM, cold (the definition moves, nothing runs) for a stopped one.
+ */
 export interface MigrationWork {
   readonly migrationId: string;
+  readonly cold: boolean;
   readonly attempt: number;
   readonly destination: { readonly hostId: string; readonly uri: string };
   readonly plan: MigrationPlan;
@@ -37,7 +41,7 @@ export type VmState =
       readonly domain: { readonly name: string; readonly uuid: string };
     })
   | (Placed & { readonly status: 'running'; readonly migration?: MigrationWork })
-  | (Placed & { readonly status: 'stopped' })
+  | (Placed & { readonly status: 'stopped'; readonly migration?: MigrationWork })
   | { readonly status: 'failed'; readonly location: Location; readonly reason: string; readonly permanent: boolean }
   | { readonly status: 'deleted'; readonly location: Location };
 
@@ -74,7 +78,8 @@ export function evolve(state: VmState, event: VmEvent): VmState {
       // Running is what a start or reboot asked for; a stop or delete that arrived meanwhile still waits.
       const op = state.pending?.operation;
       const pending = op === 'start' || op === 'reboot' ? null : state.pending;
-      return { status: 'running', location: state.location, request: state.request, pending };
+      const migration = state.status === 'provisioning' ? undefined : state.migration;
+      return { status: 'running', location: state.location, request: state.request, pending, ...(migration && { migration }) };
     }
     case 'VmProvisionFailed':
       return { status: 'failed', location: locationOf(event.data), reason: event.data.reason, permanent: event.data.permanent };
@@ -84,12 +89,14 @@ export function evolve(state: VmState, event: VmEvent): VmState {
       return { ...state, pending: { operation: event.data.operation, force: event.data.force, requestId: event.data.requestId } };
     }
     case 'VmStopped':
+      // A migration under way stays recorded (a guest that shuts down mid-migration): only its end removes it.
       return state.status === 'running' || state.status === 'stopped'
         ? {
             status: 'stopped',
             location: state.location,
             request: state.request,
             pending: state.pending?.operation === 'stop' ? null : state.pending,
+            ...(state.migration && { migration: state.migration }),
           }
         : state;
     case 'VmDeleted':
@@ -102,12 +109,13 @@ export function evolve(state: VmState, event: VmEvent): VmState {
     case 'VmMigrationProgress':
       return state;
     case 'VmMigrationStarted': {
-      if (state.status !== 'running') return state;
+      if (state.status !== 'running' && state.status !== 'stopped') return state;
       const d = event.data;
       return {
         ...state,
         migration: {
           migrationId: d.migrationId,
+          cold: d.cold === true,
           attempt: d.migrationAttempt,
           destination: { hostId: d.destinationHostId, uri: d.destinationUri },
           plan: d.plan,
@@ -118,7 +126,7 @@ export function evolve(state: VmState, event: VmEvent): VmState {
       };
     }
     case 'VmMigrationCancelRequested':
-      return state.status === 'running' && state.migration
+      return (state.status === 'running' || state.status === 'stopped') && state.migration
         ? { ...state, migration: { ...state.migration, cancel: event.data.reason } }
         : state;
     case 'VmMigrationPostCopyPaused':
@@ -126,12 +134,12 @@ export function evolve(state: VmState, event: VmEvent): VmState {
         ? { ...state, migration: { ...state.migration, postCopyPaused: event.data.detail } }
         : state;
     case 'VmMigrated': {
-      if (state.status !== 'running') return state;
+      if (state.status !== 'running' && state.status !== 'stopped') return state;
       const { migration: _done, ...rest } = state;
       return { ...rest, location: { ...state.location, hostId: event.data.hostId, hypervisorUri: event.data.hypervisorUri } };
     }
     case 'VmMigrationFailed': {
-      if (state.status !== 'running') return state;
+      if (state.status !== 'running' && state.status !== 'stopped') return state;
       const { migration: _failed, ...rest } = state;
       return rest;
     }

@@ -1,0 +1,47 @@
+import type { NatsConnection } from '@nats-io/transport-node';
+import { z } from 'zod';
+import type { EventEnvelope } from '@berth/contracts';
+import { ack, consumerDefinition, startConsumer, term, type ConsumeResult, type RunningConsumer } from '@berth/messaging';
+import type { Logger } from '@berth/observability';
+import type { EvacuationRunner } from '../../application/evacuations.ts';
+
+export const HOST_STATES_DURABLE = 'migration-host-states';
+
+const hostState = z.enum(['enabled', 'no-scheduling', 'disabled', 'maintenance-preparing', 'maintenance']);
+const schema = z.object({ from: hostState, to: hostState, reason: z.string() });
+
+/**
+ * What a HostStateChanged asks of the migration service: a host that enters `maintenance-preparing`
+ * (an operator set maintenance in inventory and VMs still hold claims) is drained. The command id is
+ * `host-state:<event id>`, so a redelivery starts nothing twice; a drain already under way (started
+ * through StartEvacuation, whose own state change comes back here) is joined, not restarted.
+ */
+export function hostStateAction(env: EventEnvelope): { hostId: string; from: z.output<typeof hostState> } | { error: string } | undefined {
+  if (env.type !== 'HostStateChanged') return undefined;
+  const p = schema.safeParse(env.data);
+  if (!p.success) return { error: `HostStateChanged: ${p.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}` };
+  if (p.data.to !== 'maintenance-preparing' || !env.streamId.startsWith('host-')) return undefined;
+  return { hostId: env.streamId.slice('host-'.length), from: p.data.from };
+}
+
+export function startHostStatesConsumer(o: {
+  nc: NatsConnection;
+  prefix?: string;
+  evacuations: EvacuationRunner;
+  logger: Logger;
+}): Promise<RunningConsumer> {
+  return startConsumer({
+    nc: o.nc,
+    ...(o.prefix ? { prefix: o.prefix } : {}),
+    ...consumerDefinition(HOST_STATES_DURABLE),
+    types: ['HostStateChanged'],
+    logger: o.logger,
+    handle: async (env): Promise<ConsumeResult> => {
+      const a = hostStateAction(env);
+      if (a === undefined) return ack();
+      if ('error' in a) return term(a.error);
+      await o.evacuations.start(a.hostId, 'operator', `host-state:${env.id}`, true, a.from);
+      return ack();
+    },
+  });
+}

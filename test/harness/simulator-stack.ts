@@ -1,0 +1,158 @@
+/**
+ * The migration tests' stack on a simulator fleet: inventory and the scheduler as processes, the
+ * placement executor and the migration service in this process (sharing one `SimulatorFleet`, so
+ * tests can inject failures and look at the hypervisors), real Postgres and NATS, hosts registered.
+ *
+ *   const s = await startSimulatorStack('migsim', { hosts: ['h1', 'h2'] });
+ *   ... s.inv / s.client / s.fleet ...
+ *   await s.stop();
+ */
+import { inventoryV1, migrationV1 } from '@berth/contracts';
+import { callUnary, createClient } from '@berth/grpc-kit';
+import { SimulatorFleet } from '@berth/hypervisor';
+import { loadMigrationConfig, startMigration, type RunningMigration } from '@berth/migration';
+import { createLogger } from '@berth/observability';
+import { loadExecutorConfig, startExecutor, type RunningExecutor } from '@berth/placement-executor';
+import { createTestDatabase, testSubjectPrefix, type TestDatabase } from '@berth/testing';
+import { deletePrefixedStreams } from './nats.ts';
+import { startService, type ServiceHandle } from './service.ts';
+import { serviceTlsEnv } from './tls.ts';
+import { eventually } from './wait.ts';
+
+const GiB = 1024 ** 3;
+
+export interface SimulatorStack {
+  readonly prefix: string;
+  readonly fleet: SimulatorFleet;
+  readonly hosts: readonly string[];
+  readonly inventory: ServiceHandle;
+  readonly scheduler: ServiceHandle;
+  readonly executor: RunningExecutor;
+  readonly migration: RunningMigration;
+  readonly inv: InstanceType<typeof inventoryV1.InventoryServiceClient>;
+  readonly client: InstanceType<typeof migrationV1.MigrationServiceClient>;
+  getVm(vmId: string): Promise<inventoryV1.Vm>;
+  /** Composes a 2 vCPU / 2 GiB VM (spec overrides applied) and waits until it runs. */
+  compose(vmId: string, spec?: Partial<inventoryV1.VmSpec>): Promise<inventoryV1.Vm>;
+  claimsOf(hostId: string): Promise<string[]>;
+  hostState(hostId: string): Promise<inventoryV1.HostState>;
+  setHostState(hostId: string, state: inventoryV1.HostState): Promise<void>;
+  /** The hosts whose hypervisor has the VM's domain in `state` (running by default). */
+  domainOn(vmId: string, state?: string): Promise<string[]>;
+  stop(): Promise<void>;
+}
+
+export interface SimulatorStackOptions {
+  readonly hosts: readonly string[];
+  /** Extra migration service variables (MIGRATION_*). */
+  readonly migrationEnv?: Readonly<Record<string, string>>;
+}
+
+export async function startSimulatorStack(label: string, o: SimulatorStackOptions): Promise<SimulatorStack> {
+  const prefix = testSubjectPrefix(label);
+  const fleet = new SimulatorFleet({ migration: { timeScale: 1, defaultBandwidthBytesPerSecond: 4 * GiB, progressIntervalMillis: 100 } });
+  for (const h of o.hosts) fleet.addHost({ hostId: h, cpus: 16, memoryBytes: 64 * GiB });
+  const dbs: TestDatabase[] = await Promise.all([
+    createTestDatabase(`${label}_inv`),
+    createTestDatabase(`${label}_ex`),
+    createTestDatabase(`${label}_mig`),
+  ]);
+  const [invDb, exDb, migDb] = dbs as [TestDatabase, TestDatabase, TestDatabase];
+  const inventory = await startService('inventory', { DATABASE_URL: invDb.url, NATS_PREFIX: prefix });
+  const scheduler = await startService('scheduler', { NATS_PREFIX: prefix, INVENTORY_ADDR: inventory.address });
+  const executor = await startExecutor(
+    loadExecutorConfig({
+      ...serviceTlsEnv('placement-executor'),
+      DATABASE_URL: exDb.url,
+      NATS_URL: process.env['NATS_URL'],
+      NATS_PREFIX: prefix,
+      EXECUTOR_GRPC_PORT: '0',
+      EXECUTOR_REALM: JSON.stringify({ 'registration-timeout': '20s', 'poll-frequency': '1h' }),
+      EXECUTOR_MIGRATION_PROGRESS_INTERVAL: '100ms',
+    }),
+    createLogger(`${label}-executor`),
+    { simulator: fleet, sweepMillis: 300 },
+  );
+  const migration = await startMigration(
+    loadMigrationConfig({
+      ...serviceTlsEnv('migration'),
+      DATABASE_URL: migDb.url,
+      NATS_URL: process.env['NATS_URL'],
+      NATS_PREFIX: prefix,
+      MIGRATION_GRPC_PORT: '0',
+      INVENTORY_ADDR: inventory.address,
+      SCHEDULER_ADDR: scheduler.address,
+      MIGRATION_RETRY_BACKOFF: '100ms',
+      MIGRATION_SWEEP_INTERVAL: '300ms',
+      ...o.migrationEnv,
+    }),
+    createLogger(`${label}-migration`),
+  );
+  const inv = createClient(inventoryV1.InventoryServiceClient, inventory.address);
+  const client = createClient(migrationV1.MigrationServiceClient, `127.0.0.1:${migration.port}`);
+  for (const hostId of o.hosts) {
+    await callUnary(inv, 'registerHost', {
+      meta: { commandId: `register-${hostId}` },
+      hostId,
+      spec: inventoryV1.HostSpec.fromPartial({
+        name: hostId,
+        hypervisorUri: `sim://${hostId}`,
+        cpuModel: 'Cascadelake-Server',
+        topology: { sockets: 1, coresPerSocket: 16, threadsPerCore: 1 },
+        cpus: 16,
+        memoryBytes: 64 * GiB,
+      }),
+      state: inventoryV1.HostState.HOST_STATE_ENABLED,
+    });
+  }
+  const getVm = async (vmId: string): Promise<inventoryV1.Vm> => (await callUnary(inv, 'getVm', { vmId })).vm!;
+  let states = 0;
+  return {
+    prefix,
+    fleet,
+    hosts: o.hosts,
+    inventory,
+    scheduler,
+    executor,
+    migration,
+    inv,
+    client,
+    getVm,
+    async compose(vmId, spec = {}) {
+      await callUnary(inv, 'composeVm', {
+        meta: { commandId: `compose-${vmId}` },
+        vmId,
+        spec: inventoryV1.VmSpec.fromPartial({ name: vmId, vcpus: 2, memoryBytes: 2 * GiB, ...spec }),
+      });
+      return eventually(
+        async () => ((await getVm(vmId)).status === inventoryV1.VmStatus.VM_STATUS_RUNNING ? getVm(vmId) : undefined),
+        `${vmId} running`,
+        60_000,
+      );
+    },
+    async claimsOf(hostId) {
+      return ((await callUnary(inv, 'getHost', { hostId })).host?.claims ?? []).map((c) => c.vmId);
+    },
+    async hostState(hostId) {
+      return (await callUnary(inv, 'getHost', { hostId })).host!.state;
+    },
+    async setHostState(hostId, state) {
+      states += 1;
+      await callUnary(inv, 'setHostState', { meta: { commandId: `state-${hostId}-${state}-${states}` }, hostId, state, reason: 'test' });
+    },
+    async domainOn(vmId, state = 'running') {
+      const out: string[] = [];
+      for (const h of o.hosts) if ((await fleet.driver(`sim://${h}`).state(vmId)) === state) out.push(h);
+      return out;
+    },
+    async stop() {
+      inv.close();
+      client.close();
+      await migration.stop();
+      await executor.stop();
+      await Promise.all([inventory.stop(), scheduler.stop()]);
+      await deletePrefixedStreams(prefix).catch(() => undefined);
+      await Promise.all(dbs.map((d) => d.drop()));
+    },
+  };
+}
