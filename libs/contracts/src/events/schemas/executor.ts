@@ -8,7 +8,7 @@ const v1 = <T>(schema: z.ZodType<T>) => ({ version: 1, schema }) as const;
 
 // An operation on a VM that was never placed carries an empty host and attempt 0.
 const loc = { vmId: nonEmpty, hostId: z.string(), hypervisorUri: z.string(), attempt: count };
-const ref = { ...loc, migrationId: nonEmpty, migrationAttempt: z.number().int().min(1) };
+const ref = { ...loc, migrationId: nonEmpty, migrationAttempt: z.number().int().min(1), cold: z.literal(true).optional() };
 const operation = z.enum(['start', 'stop', 'reboot', 'delete']);
 const volumeRef = objectOf<X.VolumeRef>()({ pool: z.string(), name: nonEmpty, sizeBytes: bytes });
 

@@ -42,6 +42,7 @@ export const migrationEventDefinitions: ServiceEvents<M.MigrationEventMap> = {
       warning: z.string(),
       reason: z.string(),
       evacuationId: z.string().optional(),
+      kind: z.enum(['live', 'cold']).optional(),
     }),
   ),
   DestinationChosen: v1(
@@ -58,6 +59,7 @@ export const migrationEventDefinitions: ServiceEvents<M.MigrationEventMap> = {
       sourceHypervisorUri: nonEmpty,
       memoryBytes: z.number().int().positive(),
       policy,
+      cold: z.boolean().optional(),
     }),
   ),
   MigrationCopyStarted: v1(objectOf<M.MigrationCopyStarted>()({ attempt })),
