@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { inventoryV1, type migrationV1 } from '@berth/contracts';
+import { runCli } from '@berth/cli';
 import { callUnary } from '@berth/grpc-kit';
 import { infraAvailable } from '@berth/testing';
 import { startSimulatorStack, type SimulatorStack } from './harness/simulator-stack.ts';
@@ -23,6 +24,15 @@ describe.skipIf(!(await infraAvailable('postgres', 'nats')))('maintenance evacua
     await s?.stop();
   });
 
+  /** `berth ARGS` in this process against the stack: exit code, standard output, progress lines. */
+  const berth = async (...argv: string[]) => {
+    const out: string[] = [];
+    const err: string[] = [];
+    // The test's own TLS settings (BERTH_TLS_*, in TLS mode) with the stack's addresses.
+    const env = { ...process.env, BERTH_INVENTORY_ADDR: s.inventory.address, BERTH_MIGRATION_ADDR: `127.0.0.1:${s.migration.port}` };
+    const code = await runCli(argv, { env, io: { stdout: (t) => out.push(t), stderr: (t) => err.push(t) } });
+    return { code, out: out.join('\n'), err: err.join('\n') };
+  };
   /** Composes the VMs on `hostId` alone: the other enabled hosts take no new VMs meanwhile. */
   const composeOn = async (hostId: string, vms: [string, Partial<inventoryV1.VmSpec>][]) => {
     const others = [];
@@ -71,11 +81,18 @@ describe.skipIf(!(await infraAvailable('postgres', 'nats')))('maintenance evacua
     expect(plan.moves[0]!.warning).toMatch(/performance may decrease/);
     expect(plan.blockers.map((b) => b.vmId)).toEqual(['stuck']);
     expect(plan.blockers[0]!.remedy).toMatch(/change its migration mode/);
+    const dry = await berth('hosts', 'drain', 'h1', '--dry-run');
+    expect(dry.code).toBe(0);
+    expect(dry.out).toMatch(/^drain h1: 2 to move \(4 GiB\), 1 blocked, 2 at once/);
+    expect(dry.out).toMatch(/warning: pinned-hp: .*performance may decrease/);
+    expect(dry.out).toMatch(/blocked: stuck: .*migration mode is none/);
     expect(await s.hostState('h1')).toBe(HS.HOST_STATE_ENABLED); // planning changes nothing
 
-    const started = (await callUnary(s.client, 'startEvacuation', { meta: { commandId: 'drain-h1' }, hostId: 'h1', reason: 'test' }))
-      .evacuation!;
-    expect(started.previousHostState).toBe('enabled');
+    const run = await berth('hosts', 'drain', 'h1', '--json', '--command-id', 'drain-h1');
+    expect(run.code).toBe(0);
+    const started = JSON.parse(run.out) as { plan: { moves: unknown[] }; evacuation: { previousHostState: string } };
+    expect(started.plan.moves).toHaveLength(2);
+    expect(started.evacuation.previousHostState).toBe('enabled');
     const blocked = await evacuation('h1', 'the drain to move what it may and wait on the none VM', (e) => e.status === 'blocked');
     expect(blocked.moves.filter((m) => m.status === 'completed').map((m) => m.vmId)).toEqual(['pinned-hp', 'plain']);
     expect(blocked.blockedReason).toMatch(/stuck: its migration mode is none/);
@@ -91,6 +108,11 @@ describe.skipIf(!(await infraAvailable('postgres', 'nats')))('maintenance evacua
     // The operator stops the none VM: the drain moves it cold (defined on the destination, claims
     // moved, still stopped) and the host reaches MAINTENANCE.
     await callUnary(s.inv, 'stopVm', { meta: { commandId: 'stop-stuck' }, vmId: 'stuck', force: true });
+    // `berth hosts drain --watch` joins the drain under way and follows it to its end.
+    const watched = await berth('hosts', 'drain', 'h1', '--watch');
+    expect(watched.code).toBe(0);
+    expect(watched.out).toMatch(/^evacuation h1#1 of h1: completed/);
+    expect(watched.out).toMatch(/stuck\s+completed/);
     const done = await evacuation('h1', 'the drain to complete after the stop', (e) => e.status === 'completed', 60_000);
     expect(done.moves.find((m) => m.vmId === 'stuck')?.status).toBe('completed');
     await eventually(async () => ((await s.hostState('h1')) === HS.HOST_STATE_MAINTENANCE ? true : undefined), 'h1 in MAINTENANCE', 30_000);

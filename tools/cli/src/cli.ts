@@ -6,6 +6,7 @@ import { readTlsFiles, type ClientTls } from '@berth/grpc-kit';
 import { duration } from './values.ts';
 import { configCommands } from './commands/config.ts';
 import { hostCommands } from './commands/hosts.ts';
+import { hostDrainCommands } from './commands/host-drain.ts';
 import { migrationCommands } from './commands/migrations.ts';
 import { policyCommands } from './commands/policy.ts';
 import { projectCommands } from './commands/projects.ts';
@@ -27,6 +28,7 @@ export const COMMANDS: readonly CommandSpec[] = [
   ...policyServiceCommands,
   ...migrationCommands,
   ...projectCommands,
+  ...hostDrainCommands,
 ];
 
 const GLOBAL_OPTIONS: Readonly<Record<string, OptionSpec & { short?: string }>> = {
