@@ -195,8 +195,8 @@ export class Reconciler {
       return r.duplicate ? 'ok' : 'unknown';
     }
     const vmId = d.vmId as string;
-    // The destination side of a live migration (paused while memory arrives) is not a leftover.
-    if (state.status === 'running' && state.migration !== undefined) return 'ok';
+    // The destination side of a migration (live: paused while memory arrives; cold: defined, shut off) is not a leftover.
+    if ((state.status === 'running' || state.status === 'stopped') && state.migration !== undefined) return 'ok';
     const here = state.location.hostId === hostId;
     // A domain on another host than the VM's: an earlier attempt's leftover, or a define/start that a
     // frozen or unreachable hypervisor carried out after the call had timed out and the VM had been
