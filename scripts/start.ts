@@ -12,8 +12,9 @@
  * every service with mutual TLS (scripts/start/tls.ts, docs/security.md).
  */
 import type { ChildProcess } from 'node:child_process';
+import { join } from 'node:path';
 import { maskUrl, maskUrlsIn } from '@berth/config';
-import { serviceDatabaseUrl } from './start/credentials.ts';
+import { credentialsDir, serviceDatabaseUrl } from './start/credentials.ts';
 import { endpoints, ensureInfrastructure } from './start/infra.ts';
 import { checkHealth, discoverServices, startService } from './start/services.ts';
 import { registerDemoFleet } from './start/demo.ts';
@@ -33,7 +34,10 @@ async function waitHealthy(address: string, child: ChildProcess, seconds = 90): 
 }
 
 async function main(): Promise<void> {
-  const infra = await ensureInfrastructure(root, endpoints(), { natsPort: 4223 });
+  const infra = await ensureInfrastructure(root, endpoints(), {
+    natsPort: 4223,
+    natsAuth: { dir: join(credentialsDir(root), 'nats'), mode: 'strict' },
+  });
   const ep = { databaseUrl: infra.databaseUrl, natsUrl: infra.natsUrl };
   const services = discoverServices(root);
   // `npm start --tls` reaches the script as npm_config_tls=true; `npm start -- --tls` as an argument.
@@ -57,6 +61,8 @@ async function main(): Promise<void> {
   for (const svc of services) {
     const env: NodeJS.ProcessEnv = { ...process.env, NATS_URL: ep.natsUrl, ...tls.envFor(svc) };
     if (svc.database) env['DATABASE_URL'] = await serviceDatabaseUrl(root, ep.databaseUrl, svc.database);
+    // Each service signs in to the private NATS as its own user (docs/security.md).
+    if (infra.natsCredentials) env['NATS_CREDS'] = infra.natsCredentials.credsFile(svc.name);
     const child = startService(root, svc, env);
     children.push(child);
     child.once('exit', (code, signal) => {

@@ -18,6 +18,7 @@ import { spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
+import { NATS_CREDENTIALS_ENV } from '@berth/testing';
 import { endpoints, ensureInfrastructure, productionNatsServerBin, type Infrastructure } from './start/infra.ts';
 
 const root = new URL('..', import.meta.url).pathname;
@@ -65,9 +66,14 @@ async function main(): Promise<number> {
     console.log('== set-up');
     systemPackages();
     natsStore = mkdtempSync(join(tmpdir(), 'berth-test-nats-'));
-    infra = await ensureInfrastructure(root, endpoints(), { natsStoreDir: natsStore });
+    infra = await ensureInfrastructure(root, endpoints(), {
+      natsStoreDir: natsStore,
+      natsAuth: { dir: join(natsStore, 'credentials'), mode: 'prefixed' },
+    });
     env['DATABASE_URL'] = infra.databaseUrl;
     env['NATS_URL'] = infra.natsUrl;
+    // Services started by the e2e harness sign in as their own NATS users (test/harness/service.ts).
+    if (infra.natsCredentials) env[NATS_CREDENTIALS_ENV] = infra.natsCredentials.dir;
     // Tests that stop, kill or freeze a server of their own run this one (@berth/testing PrivateNatsServer).
     env['NATS_SERVER_BIN'] = productionNatsServerBin(root);
     console.log(`tests run against nats-server ${infra.natsVersion} (${infra.natsUrl}); private servers: ${env['NATS_SERVER_BIN']}`);

@@ -1,6 +1,7 @@
 /**
  * Runs a command (a benchmark) against Postgres and a NATS server >= 2.12.3: found, or started privately
- * for the run (scripts/start/infra.ts), with DATABASE_URL, NATS_URL and NATS_SERVER_BIN set; prints which
+ * for the run (scripts/start/infra.ts), with DATABASE_URL, NATS_URL, NATS_SERVER_BIN and BERTH_NATS_CREDENTIALS
+ * (the folder of the private server's per-service nkey seeds) set; prints which
  * versions it runs against, and stops what it started when the command ends.
  *   tsx scripts/with-infra.ts tsx test/bench/e2e.bench.ts --hosts 200
  */
@@ -8,6 +9,7 @@ import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { NATS_CREDENTIALS_ENV } from '@berth/testing';
 import { endpoints, ensureInfrastructure, productionNatsServerBin } from './start/infra.ts';
 
 const root = new URL('..', import.meta.url).pathname;
@@ -17,8 +19,19 @@ if (cmd === undefined) {
   process.exit(2);
 }
 const store = mkdtempSync(join(tmpdir(), 'berth-bench-nats-'));
-const infra = await ensureInfrastructure(root, endpoints(), { natsStoreDir: store });
-const env = { ...process.env, DATABASE_URL: infra.databaseUrl, NATS_URL: infra.natsUrl, NATS_SERVER_BIN: productionNatsServerBin(root) };
+// NATS users with the tests' prefixed permissions (@berth/messaging auth.ts); the seeds live as long as the run.
+const infra = await ensureInfrastructure(root, endpoints(), {
+  natsStoreDir: store,
+  natsAuth: { dir: join(store, 'credentials'), mode: 'prefixed' },
+});
+const env: NodeJS.ProcessEnv = {
+  ...process.env,
+  DATABASE_URL: infra.databaseUrl,
+  NATS_URL: infra.natsUrl,
+  NATS_SERVER_BIN: productionNatsServerBin(root),
+};
+// The harness starts each service as its own NATS user from here (test/harness/service.ts).
+if (infra.natsCredentials) env[NATS_CREDENTIALS_ENV] = infra.natsCredentials.dir;
 console.log(`running against nats-server ${infra.natsVersion} (${infra.natsUrl}) and ${infra.postgres}`);
 const child = spawn(cmd, args, { cwd: root, env, stdio: 'inherit' });
 const forward = (signal: NodeJS.Signals) => () => child.kill(signal);

@@ -9,7 +9,8 @@
  * with the Jepsen fixes). Otherwise — nothing answers, or an older server does (the machine's Debian
  * 2.9) — a private nats-server of the production line (Debian forky/sid's 2.15.x, fetched by
  * scripts/fetch-nats-server.sh, nothing installed system-wide) runs with `infra/nats/private.conf`
- * (`sync_interval: always`) for as long as the caller does.
+ * (`sync_interval: always`) for as long as the caller does; given `natsAuth`, with one NATS user per
+ * service (infra/nats/permissions.json; seeds in `natsAuth.dir`, see writeNatsCredentials in @berth/messaging).
  *
  * Each step says which one it found, so the output tells what Berth runs against.
  */
@@ -18,6 +19,7 @@ import { chownSync, existsSync, mkdirSync } from 'node:fs';
 import { createConnection } from 'node:net';
 import { join } from 'node:path';
 import { postgresBinDir, unprivilegedUser } from '@berth/testing';
+import { writeNatsCredentials, type NatsAuthMode, type NatsCredentials } from '@berth/messaging';
 import { ensureComposeEnv } from './credentials.ts';
 
 export interface Endpoints {
@@ -30,6 +32,8 @@ export interface Infrastructure extends Endpoints {
   readonly postgres: string;
   readonly nats: string;
   readonly natsVersion: string;
+  /** The NATS users of the private server (undefined when a server was found: its own users apply). */
+  readonly natsCredentials?: NatsCredentials;
   stop(): Promise<void>;
 }
 
@@ -245,9 +249,8 @@ export function productionNatsServerBin(root: string): string {
   return bin;
 }
 
-async function startPrivateNats(root: string, bin: string, port: number, storeDir: string): Promise<ChildProcess> {
+async function startPrivateNats(root: string, bin: string, port: number, storeDir: string, conf: string): Promise<ChildProcess> {
   mkdirSync(storeDir, { recursive: true });
-  const conf = join(root, 'infra', 'nats', 'private.conf');
   const child = spawn(bin, ['-c', conf, '-js', '-a', '127.0.0.1', '-p', String(port), '-sd', storeDir], { stdio: 'ignore' });
   await waitFor(
     `nats-server on 127.0.0.1:${port}`,
@@ -259,8 +262,8 @@ async function startPrivateNats(root: string, bin: string, port: number, storeDi
 async function ensureNats(
   root: string,
   url: string,
-  opts: { storeDir: string; port?: number },
-): Promise<{ url: string; what: string; version: string; stop: () => Promise<void> }> {
+  opts: { storeDir: string; port?: number; auth?: { dir: string; mode: NatsAuthMode } },
+): Promise<{ url: string; what: string; version: string; credentials?: NatsCredentials; stop: () => Promise<void> }> {
   const [host, port] = hostPort(url, 4222);
   const found = await natsServerVersion(host, port);
   if (found !== undefined && versionAtLeast(found, MIN_NATS_VERSION)) {
@@ -272,13 +275,18 @@ async function ensureNats(
       : `found nats-server ${found} at ${host}:${port}, older than ${MIN_NATS_VERSION} (no \`sync_interval: always\`, before the Jepsen fixes): Berth does not run against it`;
   const bin = productionNatsServerBin(root);
   const privatePort = found === undefined && (host === '127.0.0.1' || host === 'localhost') ? port : await freePort(opts.port);
-  const child = await startPrivateNats(root, bin, privatePort, opts.storeDir);
+  const base = join(root, 'infra', 'nats', 'private.conf');
+  // One NATS user per service (infra/nats/permissions.json), seeds under the credentials folder.
+  const credentials = opts.auth && writeNatsCredentials(opts.auth.dir, { mode: opts.auth.mode, baseConf: base });
+  const child = await startPrivateNats(root, bin, privatePort, opts.storeDir, credentials?.serverConf ?? base);
   const version = (await natsServerVersion('127.0.0.1', privatePort)) ?? 'unknown';
-  console.log(`NATS: ${why}; running a private nats-server ${version} (sync_interval: always) on 127.0.0.1:${privatePort}`);
+  const users = credentials ? `, a user per service (${credentials.mode} permissions)` : '';
+  console.log(`NATS: ${why}; running a private nats-server ${version} (sync_interval: always${users}) on 127.0.0.1:${privatePort}`);
   return {
     url: `nats://127.0.0.1:${privatePort}`,
-    what: `private nats-server ${version} on 127.0.0.1:${privatePort} (${bin}, store ${opts.storeDir})`,
+    what: `private nats-server ${version} on 127.0.0.1:${privatePort} (${bin}, store ${opts.storeDir}${users})`,
     version,
+    ...(credentials && { credentials }),
     stop: () => stopChild(child),
   };
 }
@@ -290,7 +298,7 @@ async function ensureNats(
 export async function ensureInfrastructure(
   root: string,
   ep: Endpoints,
-  opts: { natsStoreDir?: string; natsPort?: number } = {},
+  opts: { natsStoreDir?: string; natsPort?: number; natsAuth?: { dir: string; mode: NatsAuthMode } } = {},
 ): Promise<Infrastructure> {
   const pg = await ensurePostgres(root, ep.databaseUrl);
   let nats;
@@ -298,6 +306,7 @@ export async function ensureInfrastructure(
     nats = await ensureNats(root, ep.natsUrl, {
       storeDir: opts.natsStoreDir ?? join(root, '.berth', 'nats'),
       ...(opts.natsPort !== undefined && { port: opts.natsPort }),
+      ...(opts.natsAuth !== undefined && { auth: opts.natsAuth }),
     });
   } catch (e) {
     await pg.stop();
@@ -310,6 +319,7 @@ export async function ensureInfrastructure(
     postgres: pg.what,
     nats: nats.what,
     natsVersion: nats.version,
+    ...(nats.credentials && { natsCredentials: nats.credentials }),
     async stop() {
       await nats.stop();
       await pg.stop();

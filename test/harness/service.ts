@@ -14,7 +14,7 @@ import * as grpc from '@grpc/grpc-js';
 import { grpcHealthV1 } from '@berth/contracts';
 import { createClient } from '@berth/grpc-kit';
 import { SERVICE_NODE_FLAGS } from '@berth/config';
-import { freePort } from '@berth/testing';
+import { freePort, serviceNatsCreds } from '@berth/testing';
 import { serviceTlsEnv } from './tls.ts';
 
 export const repoRoot = new URL('../..', import.meta.url).pathname;
@@ -94,6 +94,8 @@ export async function startService(
     nodeArgs.length > 0 || options.singleProcess === true
       ? [process.execPath, [...SERVICE_NODE_FLAGS, ...nodeArgs, '--import', 'tsx', main]]
       : [join(repoRoot, 'node_modules', '.bin', 'tsx'), [...SERVICE_NODE_FLAGS, main]];
+  // On the shared NATS server (npm test's, with a user per service) the service signs in as its own user.
+  const creds = env['NATS_URL'] === undefined || env['NATS_URL'] === process.env['NATS_URL'] ? serviceNatsCreds(name) : undefined;
   const child: ChildProcess = spawn(command, argv, {
     cwd: join(repoRoot, 'services', name),
     // In TLS mode (BERTH_TEST_TLS=1) the service serves and calls with its own identity unless `env` says otherwise.
@@ -101,6 +103,7 @@ export async function startService(
       ...process.env,
       OTEL_TRACES_EXPORTER: 'none',
       ...serviceTlsEnv(name),
+      ...(creds !== undefined && { NATS_CREDS: creds }),
       ...env,
       [options.portEnv ?? portEnvOf(name)]: String(port),
     },

@@ -1,4 +1,16 @@
-export { connectNats, type ConnectOptions } from './connect.ts';
+export { connectNats, nkeyCredentials, type ConnectOptions } from './connect.ts';
+export {
+  servicePermissions,
+  readerPermissions,
+  loadPermissionTable,
+  inboxPrefixOf,
+  PERMISSIONS_FILE,
+  type NatsAuthMode,
+  type NatsPermissions,
+  type NatsPermissionTable,
+  type ServiceNatsGrants,
+} from './auth.ts';
+export { writeNatsCredentials, readNkey, ADMIN_USER, TEST_USER, type NatsCredentials } from './auth-files.ts';
 export { ensureStreams, type EnsureStreamsOptions, type EnsureStreamsResult, type EnsureOutcome } from './streams.ts';
 export {
   loadNatsDefinitions,

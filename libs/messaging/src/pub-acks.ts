@@ -30,7 +30,7 @@ export class PublishError extends Error {
  * responders (no stream holds the subject) or after `timeoutMillis`.
  */
 export class PubAckTracker {
-  private readonly inbox = createInbox();
+  private readonly inbox: string;
   private readonly pending = new Map<number, Pending>();
   private readonly subjects = new Map<number, string>();
   private next = 0;
@@ -41,6 +41,8 @@ export class PubAckTracker {
     private readonly nc: NatsConnection,
     private readonly timeoutMillis: number,
   ) {
+    // The connection's own inbox prefix: with NATS users, the only inboxes this user may subscribe to.
+    this.inbox = createInbox((nc as { options?: { inboxPrefix?: string } }).options?.inboxPrefix);
     nc.subscribe(`${this.inbox}.*`, { callback: (_err, m) => this.settle(Number(m.subject.slice(this.inbox.length + 1)), m) });
     this.sweeper = setInterval(() => this.sweep(), Math.min(250, timeoutMillis)).unref();
   }

@@ -1,4 +1,6 @@
 import { randomBytes } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
 import pg from 'pg';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 
@@ -103,4 +105,18 @@ export const testSubjectPrefix = (label = 't'): string => `${label}_${uniqueSuff
 
 export async function connectTestNats(): Promise<NatsConnection> {
   return connect({ servers: natsUrl(), name: 'berth-test' });
+}
+
+/**
+ * The folder of the per-service NATS nkey seeds of the server at NATS_URL (npm test and
+ * scripts/with-infra.ts set it when they start the private server with users).
+ */
+export const NATS_CREDENTIALS_ENV = 'BERTH_NATS_CREDENTIALS';
+
+/** The seed file service `name` signs in to the shared NATS with, or undefined (a server without users). */
+export function serviceNatsCreds(name: string): string | undefined {
+  const dir = process.env[NATS_CREDENTIALS_ENV];
+  if (dir === undefined || dir === '') return undefined;
+  const file = join(dir, `${name}.nk`);
+  return existsSync(file) ? file : undefined;
 }

@@ -84,27 +84,32 @@ export class PrivateNatsServer {
     readonly port: number,
     readonly dir: string,
     readonly bin: string,
+    readonly config?: string,
   ) {}
 
   get url(): string {
     return `nats://127.0.0.1:${this.port}`;
   }
 
-  static async start(bin: string = NATS_SERVER_BIN): Promise<PrivateNatsServer> {
-    const s = new PrivateNatsServer(await freePort(), await mkdtemp(join(tmpdir(), 'berth-nats-')), bin);
+  /** `config`: a config file of its own (e.g. writeNatsCredentials' server.conf, with users) instead of private.conf. */
+  static async start(bin: string = NATS_SERVER_BIN, options: { config?: string } = {}): Promise<PrivateNatsServer> {
+    const s = new PrivateNatsServer(await freePort(), await mkdtemp(join(tmpdir(), 'berth-nats-')), bin, options.config);
     await s.start();
     return s;
   }
 
   async start(): Promise<void> {
-    const conf = isProductionLine(this.bin) && existsSync(PRIVATE_CONF) ? ['-c', PRIVATE_CONF] : [];
+    const conf =
+      this.config !== undefined ? ['-c', this.config] : isProductionLine(this.bin) && existsSync(PRIVATE_CONF) ? ['-c', PRIVATE_CONF] : [];
     this.proc = spawn(this.bin, [...conf, '-js', '-a', '127.0.0.1', '-p', String(this.port), '-sd', this.dir], { stdio: 'ignore' });
     for (let i = 0; i < 100; i++) {
       try {
         const nc = await connect({ servers: this.url, timeout: 500, maxReconnectAttempts: 0 });
         await nc.close();
         return;
-      } catch {
+      } catch (e) {
+        // A server with users refuses an anonymous client: it is up.
+        if (e instanceof Error && /authorization/i.test(e.message)) return;
         await new Promise((r) => setTimeout(r, 100));
       }
     }

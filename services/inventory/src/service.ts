@@ -50,7 +50,11 @@ export async function startInventory(config: Readonly<InventoryConfig>, logger: 
   await migrateReadModel(db);
   const store = new PostgresEventStore(db);
 
-  const nc: NatsConnection = await connectNats({ url: config.NATS_URL, name: 'berth-inventory' });
+  const nc: NatsConnection = await connectNats({
+    url: config.NATS_URL,
+    name: 'berth-inventory',
+    ...(config.NATS_CREDS !== undefined && { credsFile: config.NATS_CREDS }),
+  });
   await ensureStreams(nc, prefix ? { prefix } : {});
   const publish = createEventPublisher(nc, { service: inventoryEvents.INVENTORY_SERVICE, ...(prefix ? { prefix } : {}) });
   const readModel = new ReadModel(db);

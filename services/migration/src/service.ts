@@ -128,7 +128,11 @@ export async function startMigration(
     gate.seed([{ vmId: m.core.vmId, sourceHostId: m.core.sourceHostId, ...(dest !== undefined && { destinationHostId: dest }) }]);
   }
 
-  const nc = await connectNats({ url: config.NATS_URL, name: 'berth-migration' });
+  const nc = await connectNats({
+    url: config.NATS_URL,
+    name: 'berth-migration',
+    ...(config.NATS_CREDS !== undefined && { credsFile: config.NATS_CREDS }),
+  });
   await ensureStreams(nc, p);
   const publish = createEventPublisher(nc, { service: migrationEvents.MIGRATION_SERVICE, ...p });
   const loops: TailingLoop[] = [

@@ -27,6 +27,8 @@ export const executorConfigSchema = z
     ...grpcSecurityShape,
     DATABASE_URL: zUrl(['postgres', 'postgresql']).prefault('postgres://postgres@127.0.0.1:5432/berth_executor'),
     NATS_URL: zUrl(['nats', 'tls']).prefault('nats://127.0.0.1:4222'),
+    /** The file holding this service's NATS nkey seed (its own user; docs/security.md). Unset: no credentials. */
+    NATS_CREDS: z.string().optional(),
     /** Isolates streams, subjects and buckets (tests share one server). */
     NATS_PREFIX: z
       .string()

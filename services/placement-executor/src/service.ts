@@ -118,7 +118,11 @@ export async function startExecutor(
   });
   const reconciler = new Reconciler({ vms, store, directory: readModel, driverFor, realm, policy: config.EXECUTOR_RESTART_POLICY, logger });
 
-  const nc = await connectNats({ url: config.NATS_URL, name: 'berth-executor' });
+  const nc = await connectNats({
+    url: config.NATS_URL,
+    name: 'berth-executor',
+    ...(config.NATS_CREDS !== undefined && { credsFile: config.NATS_CREDS }),
+  });
   await ensureStreams(nc, p);
   const publish = createEventPublisher(nc, { service: executorEvents.EXECUTOR_SERVICE, ...p });
   const loops: TailingLoop[] = [

@@ -9,6 +9,8 @@ export const schedulerConfigSchema = z.object({
   /** GRPC_HOST and BERTH_TLS_CERT/KEY/CA (docs/security.md). */
   ...grpcSecurityShape,
   NATS_URL: zUrl(['nats', 'tls']).prefault('nats://127.0.0.1:4222'),
+  /** The file holding this service's NATS nkey seed (its own user; docs/security.md). Unset: no credentials. */
+  NATS_CREDS: z.string().optional(),
   /** Isolates streams, subjects and buckets (tests share one server). */
   NATS_PREFIX: z
     .string()

@@ -25,7 +25,11 @@ async function main(): Promise<void> {
   assertSecureBind('scheduler', security);
   const prefix = config.NATS_PREFIX;
 
-  const nc = await connectNats({ url: config.NATS_URL, name: 'berth-scheduler' });
+  const nc = await connectNats({
+    url: config.NATS_URL,
+    name: 'berth-scheduler',
+    ...(config.NATS_CREDS !== undefined && { credsFile: config.NATS_CREDS }),
+  });
   await ensureStreams(nc, { prefix });
   const engine = new ScoringEngine(EMPTY_COST_CONFIG, policyTable(config.SCHEDULER_POLICY, config.SCHEDULER_POOL_POLICIES));
   const hardware = await watchHardwareConfig((await openKv(nc, HARDWARE_CONFIG_BUCKET, { prefix })).kv, (c) => engine.setConfig(c), logger);

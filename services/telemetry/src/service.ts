@@ -63,7 +63,11 @@ export async function startTelemetry(
   policies.replay((await queries.ofTypes(['PolicySetApplied'])).map((e) => e.data as PolicySetApplied));
   await policies.ensureDefault(await readPolicyDir(DEFAULT_POLICY_DIR));
 
-  const nc = await connectNats({ url: config.NATS_URL, name: 'berth-telemetry' });
+  const nc = await connectNats({
+    url: config.NATS_URL,
+    name: 'berth-telemetry',
+    ...(config.NATS_CREDS !== undefined && { credsFile: config.NATS_CREDS }),
+  });
   await ensureStreams(nc, p);
   const publish = createEventPublisher(nc, { service: telemetry.TELEMETRY_SERVICE, ...p });
   const loops: TailingLoop[] = [

@@ -1,0 +1,216 @@
+/**
+ * NATS least privilege against a real nats-server in `strict` mode (the permissions npm start and docker
+ * compose run): every service signs in with its own nkey; publishing on another service's subject,
+ * subscribing where it may not, a forged executor report and the read-only subscriber's attempts to
+ * write are refused by the server — and what was refused changes nothing (streams and durables checked
+ * through the admin user afterwards).
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { errors, type NatsConnection } from '@nats-io/transport-node';
+import { jetstreamManager } from '@nats-io/jetstream';
+import type { EventEnvelope } from '@berth/contracts';
+import { infraAvailable, isProductionLine, NATS_SERVER_BIN, PrivateNatsServer } from '@berth/testing';
+import { ADMIN_USER, writeNatsCredentials, type NatsCredentials } from './auth-files.ts';
+import { connectNats } from './connect.ts';
+import { startConsumer, type RunningConsumer } from './consumer.ts';
+import { consumerDefinition } from './definitions.ts';
+import { createEventPublisher } from './publisher.ts';
+import { ack } from './results.ts';
+import { ensureStreams } from './streams.ts';
+import { eventually, makeEvent } from './test-helpers.ts';
+
+const PRIVATE_CONF = new URL('../../../infra/nats/private.conf', import.meta.url).pathname;
+
+/** Every permission violation the server reports to this connection. */
+function violations(nc: NatsConnection): { operation: string; subject: string }[] {
+  const seen: { operation: string; subject: string }[] = [];
+  void (async () => {
+    for await (const s of nc.status()) {
+      if (s.type === 'error' && s.error instanceof errors.PermissionViolationError)
+        seen.push({ operation: s.error.operation, subject: s.error.subject });
+    }
+  })();
+  return seen;
+}
+
+describe.skipIf(!(await infraAvailable()) || !isProductionLine())('NATS users and subject permissions (strict)', () => {
+  let dir: string;
+  let creds: NatsCredentials;
+  let server: PrivateNatsServer;
+  const conns = new Map<string, NatsConnection>();
+  const seen = new Map<string, { operation: string; subject: string }[]>();
+  const consumers: RunningConsumer[] = [];
+  const as = (user: string): NatsConnection => conns.get(user)!;
+  const streamMessages = async (stream: string): Promise<number> =>
+    (await (await jetstreamManager(as(ADMIN_USER))).streams.info(stream)).state.messages;
+
+  beforeAll(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'berth-nats-auth-'));
+    creds = writeNatsCredentials(join(dir, 'credentials'), { mode: 'strict', baseConf: PRIVATE_CONF });
+    server = await PrivateNatsServer.start(NATS_SERVER_BIN, { config: creds.serverConf });
+    for (const user of creds.users) {
+      const nc = await connectNats({
+        url: server.url,
+        name: `auth-test-${user}`,
+        credsFile: creds.credsFile(user),
+        maxReconnectAttempts: 0,
+      });
+      conns.set(user, nc);
+      seen.set(user, violations(nc));
+    }
+    // As each service does on start: its own user looks up / creates the definitions.
+    await ensureStreams(as('inventory'));
+    await ensureStreams(as('scheduler'));
+  });
+  afterAll(async () => {
+    await Promise.all(consumers.map((c) => c.stop()));
+    await Promise.all([...conns.values()].map((nc) => nc.close()));
+    await server?.destroy();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('refuses a client without credentials', async () => {
+    await expect(connectNats({ url: server.url, name: 'anonymous', maxReconnectAttempts: 0 })).rejects.toThrow(/authorization/i);
+  });
+
+  it("lets a service publish its own events, and refuses another service's subject", async () => {
+    const before = await streamMessages('BERTH_INVENTORY');
+    const own = await createEventPublisher(as('inventory'), { service: 'inventory' })(makeEvent({ type: 'VmRequested' }));
+    expect(own.stream).toBe('BERTH_INVENTORY');
+
+    as('scheduler').publish('berth.inventory.vm.VmRequested', JSON.stringify({ forged: true }));
+    await as('scheduler').flush();
+    await eventually(() => seen.get('scheduler')!.some((v) => v.subject === 'berth.inventory.vm.VmRequested'), 5000, 'the violation');
+    expect(seen.get('scheduler')).toContainEqual({ operation: 'publish', subject: 'berth.inventory.vm.VmRequested' });
+    const forged = createEventPublisher(as('telemetry'), { service: 'inventory' });
+    await expect(forged(makeEvent({ type: 'VmRequested' }))).rejects.toThrow();
+    forged.close();
+    expect(await streamMessages('BERTH_INVENTORY')).toBe(before + 1);
+  });
+
+  it('refuses subscriptions a service may not make', async () => {
+    const cases: [string, string][] = [
+      ['placement-executor', 'berth.samples.*'], // telemetry's intake
+      ['migration', 'berth.controls.*'], // the executor's
+      ['scheduler', 'berth.>'], // the bus as a whole
+      ['telemetry', '_INBOX.>'], // other clients' replies
+    ];
+    for (const [user, subject] of cases) {
+      const sub = as(user).subscribe(subject);
+      await expect(
+        (async () => {
+          for await (const _m of sub) return 'delivered';
+          return 'closed';
+        })(),
+      ).rejects.toBeInstanceOf(errors.PermissionViolationError);
+      expect(seen.get(user)).toContainEqual({ operation: 'subscription', subject });
+    }
+  });
+
+  it('a forged executor report sent with another identity never reaches inventory; the real one does', async () => {
+    const got: EventEnvelope[] = [];
+    const c = await startConsumer({
+      nc: as('inventory'),
+      ...consumerDefinition('inventory-executor-events'),
+      events: false,
+      handle: async (env) => (got.push(env), ack()),
+    });
+    consumers.push(c);
+    const forgedEvent = makeEvent({ type: 'VmStarted', streamId: 'vm-forged' });
+    for (const user of ['scheduler', 'migration', 'telemetry', 'reader']) {
+      const p = createEventPublisher(as(user), { service: 'executor' });
+      await expect(p(forgedEvent)).rejects.toThrow();
+      p.close();
+      expect(seen.get(user)!.some((v) => v.operation === 'publish' && v.subject.startsWith('berth.executor.'))).toBe(true);
+    }
+    const genuine = makeEvent({ type: 'VmStarted', streamId: 'vm-genuine' });
+    await createEventPublisher(as('placement-executor'), { service: 'executor' })(genuine);
+    await eventually(() => got.length >= 1, 20_000, 'the genuine report');
+    await new Promise((r) => setTimeout(r, 500));
+    expect(got.map((e) => e.streamId)).toEqual(['vm-genuine']);
+    expect(await streamMessages('BERTH_EXECUTOR')).toBe(1);
+  });
+
+  it("a service cannot take another service's durable messages or acks", async () => {
+    const jsm = await jetstreamManager(as('scheduler'));
+    await expect(jsm.consumers.info('BERTH_EXECUTOR', 'inventory-executor-events')).rejects.toThrow();
+    expect(seen.get('scheduler')).toContainEqual({
+      operation: 'publish',
+      subject: '$JS.API.CONSUMER.INFO.BERTH_EXECUTOR.inventory-executor-events',
+    });
+  });
+
+  it('the reader sees berth.> events, but cannot publish, create a durable, delete or pull from one', async () => {
+    const reader = as('reader');
+    const live = reader.subscribe('berth.>');
+    const first = (async () => {
+      for await (const m of live) return m.subject;
+      return undefined;
+    })();
+    await reader.flush();
+    await createEventPublisher(as('migration'), { service: 'migration' })(
+      makeEvent({ type: 'MigrationRequested', streamId: 'migration-1' }),
+    );
+    expect(await first).toBe('berth.migration.migration.MigrationRequested');
+
+    reader.publish('berth.inventory.vm.VmRequested', '{}');
+    const durableName = 'reader-durable';
+    const tries = [
+      // a durable of its own
+      [
+        `$JS.API.CONSUMER.CREATE.BERTH_INVENTORY.${durableName}`,
+        { stream_name: 'BERTH_INVENTORY', config: { durable_name: durableName, ack_policy: 'explicit' } },
+      ],
+      [
+        `$JS.API.CONSUMER.DURABLE.CREATE.BERTH_INVENTORY.${durableName}`,
+        { stream_name: 'BERTH_INVENTORY', config: { durable_name: durableName, ack_policy: 'explicit' } },
+      ],
+      // someone else's durable: delete it, or pull its messages
+      ['$JS.API.CONSUMER.DELETE.BERTH_EXECUTOR.inventory-executor-events', {}],
+      ['$JS.API.CONSUMER.MSG.NEXT.BERTH_EXECUTOR.inventory-executor-events', { batch: 1 }],
+      ['$JS.API.STREAM.DELETE.BERTH_INVENTORY', {}],
+      ['$JS.API.STREAM.PURGE.BERTH_INVENTORY', {}],
+    ] as const;
+    for (const [subject, body] of tries) {
+      await expect(reader.request(subject, JSON.stringify(body), { timeout: 2000 })).rejects.toThrow();
+    }
+    await reader.flush();
+    await eventually(() => seen.get('reader')!.length >= tries.length + 1, 5000, 'the violations');
+    for (const subject of ['berth.inventory.vm.VmRequested', ...tries.map(([s]) => s)]) {
+      expect(seen.get('reader')).toContainEqual({ operation: 'publish', subject });
+    }
+    // Nothing changed: no durable of the reader, the executor's durable and the streams intact.
+    const admin = await jetstreamManager(as(ADMIN_USER));
+    await expect(admin.consumers.info('BERTH_INVENTORY', durableName)).rejects.toThrow(/consumer not found/);
+    expect((await admin.consumers.info('BERTH_EXECUTOR', 'inventory-executor-events')).name).toBe('inventory-executor-events');
+    expect(await streamMessages('BERTH_INVENTORY')).toBeGreaterThan(0);
+  });
+
+  it('the reader may read history through an ephemeral consumer (the server refuses a durable name there)', async () => {
+    const reader = as('reader');
+    const ephemeral = await reader.request(
+      '$JS.API.CONSUMER.CREATE.BERTH_INVENTORY',
+      JSON.stringify({
+        stream_name: 'BERTH_INVENTORY',
+        config: {
+          ack_policy: 'none',
+          deliver_subject: `${(reader as unknown as { options: { inboxPrefix: string } }).options.inboxPrefix}.history`,
+          deliver_policy: 'all',
+        },
+      }),
+      { timeout: 5000 },
+    );
+    expect(ephemeral.json<{ error?: unknown; config?: { durable_name?: string } }>().error).toBeUndefined();
+    const named = await reader.request(
+      '$JS.API.CONSUMER.CREATE.BERTH_INVENTORY',
+      JSON.stringify({ stream_name: 'BERTH_INVENTORY', config: { durable_name: 'sneaky', ack_policy: 'explicit' } }),
+      { timeout: 5000 },
+    );
+    expect(named.json<{ error?: { description?: string } }>().error).toBeDefined();
+    const admin = await jetstreamManager(as(ADMIN_USER));
+    await expect(admin.consumers.info('BERTH_INVENTORY', 'sneaky')).rejects.toThrow(/consumer not found/);
+  });
+});

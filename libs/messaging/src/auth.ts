@@ -1,0 +1,146 @@
+/**
+ * NATS least privilege (docs/security.md): one user per service and a read-only `reader`, with subject
+ * permissions derived from infra/nats/permissions.json, streams.json and consumers.json.
+ *
+ * Two modes:
+ * - `strict` (npm start, docker compose): exact streams, buckets and subjects.
+ * - `prefixed` (npm test, scripts/with-infra.ts): tests isolate themselves with a prefix that becomes part of
+ *   stream and bucket names (`T_<P>_BERTH_INVENTORY`, `KV_<p>-berth-host-snapshots`), and NATS wildcards
+ *   match whole tokens only, so there a stream or bucket token is `*`; event subjects keep their service
+ *   (`berth.inventory.>` and `*.berth.inventory.>`) and durables their names. The security tests run a
+ *   server of their own in `strict` mode.
+ */
+import { readFileSync } from 'node:fs';
+import { CONSUMERS_FILE, loadNatsDefinitions, type ConsumerDefinition, type NatsDefinitions } from './definitions.ts';
+
+export const PERMISSIONS_FILE = new URL('../../../infra/nats/permissions.json', import.meta.url);
+
+export type NatsAuthMode = 'strict' | 'prefixed';
+
+export interface ServiceNatsGrants {
+  readonly publishes: readonly string[];
+  readonly durables?: readonly string[];
+  readonly kvWrite?: readonly string[];
+  readonly kvRead?: readonly string[];
+  readonly corePublish?: readonly string[];
+  readonly coreSubscribe?: readonly string[];
+  readonly replies?: boolean;
+}
+
+export interface NatsPermissionTable {
+  readonly services: Readonly<Record<string, ServiceNatsGrants>>;
+  readonly reader: { readonly user: string; readonly subscribe: readonly string[]; readonly streams: readonly string[] };
+}
+
+/** A user's permissions in nats-server's terms. */
+export interface NatsPermissions {
+  readonly publish: { readonly allow: readonly string[] };
+  readonly subscribe: { readonly allow: readonly string[] };
+  readonly allow_responses?: boolean;
+}
+
+export function loadPermissionTable(file: URL | string = PERMISSIONS_FILE): NatsPermissionTable {
+  const json = JSON.parse(readFileSync(file, 'utf8')) as NatsPermissionTable;
+  if (typeof json.services !== 'object' || typeof json.reader !== 'object')
+    throw new Error(`${String(file)}: needs "services" and "reader"`);
+  return json;
+}
+
+/** The inbox prefix of a user (its replies, JetStream API answers, pull deliveries): only it may subscribe there. */
+export const inboxPrefixOf = (publicKey: string): string => `_INBOX_${publicKey}`;
+
+function consumers(file: URL | string = CONSUMERS_FILE): Map<string, ConsumerDefinition> {
+  const json = JSON.parse(readFileSync(file, 'utf8')) as { consumers: ConsumerDefinition[] };
+  return new Map(json.consumers.map((c) => [c.durable, c]));
+}
+
+interface Context {
+  readonly mode: NatsAuthMode;
+  readonly defs: NatsDefinitions;
+  readonly durables: Map<string, ConsumerDefinition>;
+}
+
+const token = (ctx: Context, name: string): string => (ctx.mode === 'prefixed' ? '*' : name);
+const subjects = (ctx: Context, s: string): string[] => (ctx.mode === 'prefixed' ? [s, `*.${s}`] : [s]);
+
+/** Stream and bucket definitions: looked up, created or updated on start (ensureStreams), never deleted. */
+function definitionGrants(ctx: Context): string[] {
+  const names = [...ctx.defs.streams.map((s) => s.name), ...ctx.defs.kv.map((k) => `KV_${k.bucket}`)];
+  return ['$JS.API.INFO', ...names.flatMap((n) => ['INFO', 'CREATE', 'UPDATE'].map((op) => `$JS.API.STREAM.${op}.${token(ctx, n)}`))];
+}
+
+function durableGrants(ctx: Context, durable: string): string[] {
+  const def = ctx.durables.get(durable);
+  if (def === undefined) throw new Error(`infra/nats/permissions.json names durable "${durable}", which consumers.json does not define`);
+  const s = token(ctx, def.stream);
+  return [
+    `$JS.API.CONSUMER.CREATE.${s}.${durable}`,
+    `$JS.API.CONSUMER.CREATE.${s}.${durable}.>`,
+    `$JS.API.CONSUMER.DURABLE.CREATE.${s}.${durable}`,
+    `$JS.API.CONSUMER.INFO.${s}.${durable}`,
+    `$JS.API.CONSUMER.MSG.NEXT.${s}.${durable}`,
+    `$JS.ACK.${s}.${durable}.>`,
+    ...subjects(ctx, `berth.dlq.${durable}`),
+  ];
+}
+
+function kvReadGrants(ctx: Context, bucket: string): string[] {
+  const k = token(ctx, `KV_${bucket}`);
+  return [
+    `$JS.API.DIRECT.GET.${k}`,
+    `$JS.API.DIRECT.GET.${k}.>`,
+    `$JS.API.STREAM.MSG.GET.${k}`,
+    // watch: an ordered consumer of the bucket's stream, made and dropped by the client
+    `$JS.API.CONSUMER.CREATE.${k}`,
+    `$JS.API.CONSUMER.CREATE.${k}.>`,
+    `$JS.API.CONSUMER.INFO.${k}.>`,
+    `$JS.API.CONSUMER.DELETE.${k}.>`,
+    `$JS.API.CONSUMER.MSG.NEXT.${k}.>`,
+    `$JS.FC.${k}.>`,
+  ];
+}
+
+const unique = (xs: readonly string[]): string[] => [...new Set(xs)];
+
+/** The permissions of service `name`, whose inbox prefix is `inbox`. */
+export function servicePermissions(
+  name: string,
+  inbox: string,
+  opts: { mode: NatsAuthMode; table?: NatsPermissionTable; defs?: NatsDefinitions; consumersFile?: URL | string },
+): NatsPermissions {
+  const table = opts.table ?? loadPermissionTable();
+  const g = table.services[name];
+  if (g === undefined) throw new Error(`no NATS permissions for service "${name}" in infra/nats/permissions.json`);
+  const ctx: Context = { mode: opts.mode, defs: opts.defs ?? loadNatsDefinitions(), durables: consumers(opts.consumersFile) };
+  const publish = [
+    ...definitionGrants(ctx),
+    ...g.publishes.flatMap((s) => subjects(ctx, s)),
+    ...(g.durables ?? []).flatMap((d) => durableGrants(ctx, d)),
+    ...(g.kvWrite ?? []).map((b) => `$KV.${token(ctx, b)}.>`),
+    ...(g.kvRead ?? []).flatMap((b) => kvReadGrants(ctx, b)),
+    ...(g.corePublish ?? []).flatMap((s) => subjects(ctx, s)),
+  ];
+  const subscribe = [`${inbox}.>`, ...(g.coreSubscribe ?? []).flatMap((s) => subjects(ctx, s))];
+  return { publish: { allow: unique(publish) }, subscribe: { allow: unique(subscribe) }, ...(g.replies ? { allow_responses: true } : {}) };
+}
+
+/**
+ * The read-only external subscriber: plain subscriptions to `berth.>`, stream lookups and ephemeral
+ * consumers (the subject without a consumer name: the server refuses a durable name there) that
+ * deliver to its inbox without acks. No publish elsewhere, no durable, no ack, no stream change.
+ */
+export function readerPermissions(inbox: string, opts: { mode: NatsAuthMode; table?: NatsPermissionTable }): NatsPermissions {
+  const table = opts.table ?? loadPermissionTable();
+  const ctx = { mode: opts.mode } as Context;
+  const streams = unique(table.reader.streams.map((s) => token(ctx, s)));
+  return {
+    publish: {
+      allow: [
+        '$JS.API.INFO',
+        '$JS.API.STREAM.NAMES',
+        ...streams.flatMap((s) => [`$JS.API.STREAM.INFO.${s}`, `$JS.API.STREAM.MSG.GET.${s}`, `$JS.API.CONSUMER.CREATE.${s}`]),
+      ],
+    },
+    subscribe: { allow: unique([`${inbox}.>`, '_INBOX.>', ...table.reader.subscribe.flatMap((s) => subjects(ctx, s))]) },
+  };
+}
