@@ -16,6 +16,7 @@ packages=(
   ovmf                       # LXD validates VM definitions with it
   curl                       # fetch-nats-server.sh
   xz-utils                   # fetch-nats-server.sh (the suite's Packages.xz)
+  chromium                   # the console's browser tests and bench:console (driven by playwright-core)
 )
 if ! command -v dpkg-query >/dev/null; then
   echo "not a Debian system: install the equivalents of ${packages[*]}, or set BERTH_SKIP_HYPERVISOR_TESTS=1 to run without libvirt/QEMU" >&2

@@ -5,7 +5,8 @@
  *      is missing or too old (scripts/start/infra.ts says which it found);
  *   2. creates each service's role and database, owned by that role, CONNECT revoked from PUBLIC (passwords
  *      generated once under .berth/credentials/; the services apply their own migrations on start);
- *   3. starts every service under services/ and waits for its gRPC health to answer SERVING;
+ *   3. starts every service under services/ and waits for its health to answer SERVING (gRPC; the
+ *      console's GET /healthz);
  *   4. registers a demo fleet on the simulator driver when no host exists yet;
  *   5. prints each service's health and endpoint, whether TLS is on, and the commands to try. Ctrl-C stops everything.
  * `npm start -- --tls` (or `npm start --tls`): a local CA and per-identity certificates under .berth/pki,
@@ -16,17 +17,17 @@ import { join } from 'node:path';
 import { maskUrl, maskUrlsIn } from '@berth/config';
 import { credentialsDir, serviceDatabaseUrl } from './start/credentials.ts';
 import { endpoints, ensureInfrastructure } from './start/infra.ts';
-import { checkHealth, discoverServices, startService } from './start/services.ts';
+import { checkServiceHealth, discoverServices, endpointOf, startService, type ServiceManifest } from './start/services.ts';
 import { registerDemoFleet } from './start/demo.ts';
 import { startTls } from './start/tls.ts';
 
 const root = new URL('..', import.meta.url).pathname;
 
-async function waitHealthy(address: string, child: ChildProcess, seconds = 90): Promise<string> {
+async function waitHealthy(svc: ServiceManifest, address: string, child: ChildProcess, seconds = 90): Promise<string> {
   let last = 'UNREACHABLE';
   for (let i = 0; i < seconds * 2; i++) {
     if (child.exitCode !== null) return `EXITED (code ${child.exitCode})`;
-    last = await checkHealth(address, 1000);
+    last = await checkServiceHealth(svc, address, 1000);
     if (last === 'SERVING') return last;
     await new Promise((r) => setTimeout(r, 500));
   }
@@ -72,8 +73,9 @@ async function main(): Promise<void> {
       }
     });
     const address = `127.0.0.1:${svc.port}`;
-    const health = await waitHealthy(address, child);
-    rows.push([svc.name, health, `grpc://${address}`]);
+    // The console may build its browser assets first (a fresh clone, or after an edit): give it longer.
+    const health = await waitHealthy(svc, address, child, svc.health === 'http' ? 300 : 90);
+    rows.push([svc.name, health, endpointOf(svc, address)]);
     if (health !== 'SERVING') {
       console.error(`service ${svc.name} is ${health} at ${address}`);
       stop(1);

@@ -2,7 +2,8 @@
  * Discovers every service under services/ and runs it as its own process. A service declares how
  * it is run in its package.json `berth` field:
  *   { "port": 50051, "portEnv": "INVENTORY_GRPC_PORT", "database": "berth_inventory", "order": 1 }
- * Services start in `order`; each is considered up when its gRPC health check answers SERVING.
+ * Services start in `order`; each is considered up when its gRPC health check answers SERVING, or,
+ * for a service with `"health": "http"` (the console), when GET /healthz answers 200.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
@@ -19,6 +20,8 @@ export interface ServiceManifest {
   readonly portEnv: string;
   readonly database?: string;
   readonly order: number;
+  /** How its health is checked: gRPC health (default) or GET /healthz. */
+  readonly health: 'grpc' | 'http';
 }
 
 export function discoverServices(root: string): ServiceManifest[] {
@@ -27,13 +30,21 @@ export function discoverServices(root: string): ServiceManifest[] {
     .filter((name) => existsSync(join(dir, name, 'src', 'main.ts')))
     .map((name) => {
       const pkg = JSON.parse(readFileSync(join(dir, name, 'package.json'), 'utf8')) as {
-        berth?: { port?: number; portEnv?: string; database?: string; order?: number };
+        berth?: { port?: number; portEnv?: string; database?: string; order?: number; health?: 'grpc' | 'http' };
       };
       const b = pkg.berth ?? {};
       if (b.port === undefined || b.portEnv === undefined) {
         throw new Error(`services/${name}/package.json: the "berth" field needs "port" and "portEnv"`);
       }
-      return { name, dir: join(dir, name), port: b.port, portEnv: b.portEnv, database: b.database, order: b.order ?? 100 };
+      return {
+        name,
+        dir: join(dir, name),
+        port: b.port,
+        portEnv: b.portEnv,
+        database: b.database,
+        order: b.order ?? 100,
+        health: b.health === 'http' ? ('http' as const) : ('grpc' as const),
+      };
     })
     .sort((a, b) => a.order - b.order || a.name.localeCompare(b.name));
 }
@@ -48,6 +59,21 @@ export function checkHealth(address: string, timeoutMs = 2000): Promise<string> 
     });
   });
 }
+
+/** SERVING when the service answers its health check (gRPC, or GET /healthz for HTTP services). */
+export async function checkServiceHealth(svc: Pick<ServiceManifest, 'health'>, address: string, timeoutMs = 2000): Promise<string> {
+  if (svc.health === 'grpc') return checkHealth(address, timeoutMs);
+  try {
+    const res = await fetch(`http://${address}/healthz`, { signal: AbortSignal.timeout(timeoutMs) });
+    return res.ok ? 'SERVING' : `NOT_SERVING (HTTP ${res.status})`;
+  } catch (e) {
+    return `UNREACHABLE (${e instanceof Error ? e.message : String(e)})`;
+  }
+}
+
+/** The URL printed for a service: grpc://host:port, or http://host:port for HTTP services. */
+export const endpointOf = (svc: Pick<ServiceManifest, 'health'>, address: string): string =>
+  `${svc.health === 'http' ? 'http' : 'grpc'}://${address}`;
 
 export function startService(root: string, svc: ServiceManifest, env: NodeJS.ProcessEnv): ChildProcess {
   const tsx = join(root, 'node_modules', '.bin', 'tsx');

@@ -33,7 +33,11 @@ export function startTls(root: string, enabled: boolean, services: readonly Serv
     .map(([k, v]) => `export ${k}=${v}`)
     .join('\n    ');
   return {
-    envFor: (s) => ({ GRPC_HOST: '127.0.0.1', ...pki.envFor('service', s.name) }),
+    // The console calls the services for the people using it: as an operator (docs/security.md).
+    envFor: (s) => ({
+      GRPC_HOST: '127.0.0.1',
+      ...(s.name === 'console' ? pki.envFor('operator', 'console') : pki.envFor('service', s.name)),
+    }),
     banner:
       `TLS on: mutual TLS between every service and caller, CA and certificates in ${pki.dir}\n` +
       `  The CLI as operator spiffe://berth/operator/${LOCAL_OPERATOR}:\n    ${exports}`,

@@ -59,9 +59,15 @@ export interface ServiceHandle {
 
 const running = new Set<ServiceHandle>();
 
+function berthOf(name: string): { portEnv?: string; health?: string } {
+  const pkg = JSON.parse(readFileSync(join(repoRoot, 'services', name, 'package.json'), 'utf8')) as {
+    berth?: { portEnv?: string; health?: string };
+  };
+  return pkg.berth ?? {};
+}
+
 function portEnvOf(name: string): string {
-  const pkg = JSON.parse(readFileSync(join(repoRoot, 'services', name, 'package.json'), 'utf8')) as { berth?: { portEnv?: string } };
-  const env = pkg.berth?.portEnv;
+  const env = berthOf(name).portEnv;
   if (env === undefined) throw new Error(`services/${name}/package.json has no berth.portEnv; pass options.portEnv`);
   return env;
 }
@@ -76,6 +82,16 @@ export function healthOf(address: string, timeoutMillis = 2000): Promise<string>
       resolve(err ? 'UNREACHABLE' : grpcHealthV1.healthCheckResponse_ServingStatusToJSON(res.status));
     });
   });
+}
+
+/** GET /healthz of an HTTP service: `SERVING` on 200, else `UNREACHABLE`. */
+export async function httpHealthOf(address: string, timeoutMillis = 1000): Promise<string> {
+  try {
+    const res = await fetch(`http://${address}/healthz`, { signal: AbortSignal.timeout(timeoutMillis) });
+    return res.ok ? 'SERVING' : 'UNREACHABLE';
+  } catch {
+    return 'UNREACHABLE';
+  }
 }
 
 export async function startService(
@@ -173,12 +189,14 @@ export async function startService(
   running.add(handle);
 
   const until = Date.now() + (options.readyTimeoutMillis ?? 120_000);
+  // HTTP services (`"health": "http"` in package.json's berth field, the console) answer GET /healthz.
+  const health = berthOf(name).health === 'http' ? () => httpHealthOf(handle.address) : () => healthOf(handle.address, 1000);
   for (;;) {
     if (exitedWith !== undefined) {
       running.delete(handle);
       throw new Error(`${label} exited (${exitedWith}) before it was SERVING:\n${lines.slice(-20).join('\n')}`);
     }
-    if ((await healthOf(handle.address, 1000)) === 'SERVING') return handle;
+    if ((await health()) === 'SERVING') return handle;
     if (Date.now() > until) {
       await handle.stop();
       throw new Error(`${label} was not SERVING within ${options.readyTimeoutMillis ?? 120_000} ms:\n${lines.slice(-20).join('\n')}`);
