@@ -46,6 +46,8 @@ export const migrationConfigSchema = z.object({
   MIGRATION_MAX_INBOUND_PER_HOST: count(1, 100).prefault('2'),
   /** How long a blocked drain waits before it plans again (it also plans again whenever one of its moves ends). */
   MIGRATION_EVACUATION_RETRY: zDuration().prefault('30s'),
+  /** How often the balancer samples host loads and runs the pools whose interval has passed (their policies: the API). */
+  MIGRATION_BALANCER_TICK: zDuration().prefault('10s'),
 });
 
 export type MigrationConfig = z.output<typeof migrationConfigSchema>;

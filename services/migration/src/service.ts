@@ -17,6 +17,7 @@ import type { Policy, PolicyOverrides } from './application/policy.ts';
 import type { Clock, InventoryPort, SchedulerPort } from './application/ports.ts';
 import { MigrationRunner } from './application/runner.ts';
 import { AdmissionGate } from './application/admission.ts';
+import { BalancerService } from './application/balancer.ts';
 import { EvacuationRunner } from './application/evacuations.ts';
 import { KvFleetReader } from './adapters/evacuation/fleet.ts';
 import { GrpcHostControl } from './adapters/evacuation/host-control.ts';
@@ -151,6 +152,8 @@ export async function startMigration(
   // migration application pass their own ports and leave the evacuation RPCs UNIMPLEMENTED).
   let fleet: KvFleetReader | undefined;
   let evacuationTimer: NodeJS.Timeout | undefined;
+  let balancerTimer: NodeJS.Timeout | undefined;
+  let balancer: BalancerService | undefined;
   if (grpcInventory) {
     fleet = new KvFleetReader(inventory);
     await fleet.start(nc, prefix);
@@ -170,6 +173,13 @@ export async function startMigration(
     resume();
     // Maintenance set in inventory (HostStateChanged to maintenance-preparing) starts the drain.
     consumers.push(await startHostStatesConsumer({ nc, ...p, evacuations, logger }));
+    // The balancer: per pool policies through the API, one run per pool per interval (docs/evacuation-and-balancer.md).
+    const b = new BalancerService({ store, db, fleet, migrations, clock: { now: () => clock.now().getTime() }, logger });
+    balancer = b;
+    balancerTimer = setInterval(
+      () => void b.tick().catch((e: unknown) => logger.warn({ err: e }, 'balancer run failed')),
+      config.MIGRATION_BALANCER_TICK,
+    );
   }
 
   // Unfinished migrations (after a crash, a failed call, a retry whose backoff ran out) are taken up here.
@@ -184,7 +194,14 @@ export async function startMigration(
 
   const server: GrpcServer = createGrpcServer({
     serviceName: 'migration',
-    services: [migrationService({ migrations, readModel, ...(kicks.evacuations && { evacuations: kicks.evacuations }) })],
+    services: [
+      migrationService({
+        migrations,
+        readModel,
+        ...(kicks.evacuations && { evacuations: kicks.evacuations }),
+        ...(balancer && { balancer }),
+      }),
+    ],
     readiness: async () => {
       if (nc.isClosed()) return false;
       await db.selectNoFrom((eb) => eb.val(1).as('one')).execute();
@@ -204,6 +221,7 @@ export async function startMigration(
     async stop() {
       clearInterval(sweeper);
       if (evacuationTimer) clearInterval(evacuationTimer);
+      if (balancerTimer) clearInterval(balancerTimer);
       await fleet?.stop();
       await server.shutdown(0, 2000);
       await Promise.all(consumers.map((c) => c.stop()));

@@ -6,6 +6,7 @@ import { readTlsFiles, type ClientTls } from '@berth/grpc-kit';
 import { duration } from './values.ts';
 import { configCommands } from './commands/config.ts';
 import { hostCommands } from './commands/hosts.ts';
+import { balanceCommands } from './commands/balance.ts';
 import { hostDrainCommands } from './commands/host-drain.ts';
 import { migrationCommands } from './commands/migrations.ts';
 import { policyCommands } from './commands/policy.ts';
@@ -29,6 +30,7 @@ export const COMMANDS: readonly CommandSpec[] = [
   ...migrationCommands,
   ...projectCommands,
   ...hostDrainCommands,
+  ...balanceCommands,
 ];
 
 const GLOBAL_OPTIONS: Readonly<Record<string, OptionSpec & { short?: string }>> = {

@@ -1,13 +1,86 @@
-/** Balancer RPCs: answered UNIMPLEMENTED until the balancer lands (services/migration/src/domain/balancer). */
-import type { migrationV1 as pb } from '@berth/contracts';
+/** Balancer RPCs: thin handlers over BalancerService (decode, ask, encode). Percentages on the wire, fractions inside. */
+import { migrationV1 as pb } from '@berth/contracts';
+import { unary } from '@berth/grpc-kit';
+import type { BalancerService } from '../../application/balancer.ts';
+import type { BalancerMode, BalancerPolicy, BalancerRun } from '../../domain/balancer/index.ts';
+import { commandIdOf } from './migrations.ts';
 import { unimplementedUnary } from './unimplemented.ts';
 
 export type BalancerHandlers = Pick<pb.MigrationServiceServer, 'getBalancerPolicy' | 'setBalancerPolicy' | 'balancerDryRun'>;
 
-export function balancerHandlers(): BalancerHandlers {
+const MODE: Record<BalancerMode, pb.BalancerMode> = {
+  off: pb.BalancerMode.BALANCER_MODE_OFF,
+  pack: pb.BalancerMode.BALANCER_MODE_PACK,
+  spread: pb.BalancerMode.BALANCER_MODE_SPREAD,
+};
+
+export function encodePolicy(p: BalancerPolicy): pb.BalancerPolicy {
   return {
-    getBalancerPolicy: unimplementedUnary('GetBalancerPolicy'),
-    setBalancerPolicy: unimplementedUnary('SetBalancerPolicy'),
-    balancerDryRun: unimplementedUnary('BalancerDryRun'),
+    resourcePool: p.pool,
+    mode: MODE[p.mode],
+    highThresholdPercent: Math.round(p.highThreshold * 100),
+    lowThresholdPercent: Math.round(p.lowThreshold * 100),
+    maxMigrationsPerInterval: p.maxMovesPerInterval,
+    intervalSeconds: p.intervalSeconds,
+    minImprovementPercent: Math.round(p.minImprovement * 100),
+    cooldownSeconds: p.cooldownSeconds,
+  };
+}
+
+/** The policy asked for; fields left 0 (unset) take the pool's current value. An unknown mode is named by validation. */
+export function decodePolicy(p: pb.BalancerPolicy, current: BalancerPolicy): BalancerPolicy {
+  const mode = (Object.entries(MODE).find(([, v]) => v === p.mode)?.[0] ??
+    (p.mode === pb.BalancerMode.BALANCER_MODE_UNSPECIFIED ? current.mode : `#${p.mode}`)) as BalancerMode;
+  const or = (v: number, d: number): number => (v === 0 ? d : v);
+  return {
+    pool: p.resourcePool,
+    mode,
+    highThreshold: or(p.highThresholdPercent, Math.round(current.highThreshold * 100)) / 100,
+    lowThreshold: or(p.lowThresholdPercent, Math.round(current.lowThreshold * 100)) / 100,
+    windowSeconds: current.windowSeconds,
+    maxMovesPerInterval: or(p.maxMigrationsPerInterval, current.maxMovesPerInterval),
+    intervalSeconds: or(p.intervalSeconds, current.intervalSeconds),
+    minImprovement: or(p.minImprovementPercent, Math.round(current.minImprovement * 100)) / 100,
+    cooldownSeconds: or(p.cooldownSeconds, current.cooldownSeconds),
+  };
+}
+
+/** The run as the dry run answers it; claims left out of the explanation (they are the scheduler's business). */
+export function encodeRun(run: BalancerRun): pb.BalancerDryRunResponse {
+  return {
+    moves: run.moves.map((m) => ({
+      vmId: m.vmId,
+      fromHostId: m.from,
+      toHostId: m.to,
+      predictedImprovementPercent: Math.round(m.improvement * 1000) / 10,
+      reason: m.reason,
+    })),
+    summary: run.summary,
+    explanationJson: JSON.stringify({ ...run, moves: run.moves.map(({ claim: _claim, ...m }) => m) }),
+  };
+}
+
+export function balancerHandlers(balancer?: BalancerService): BalancerHandlers {
+  if (!balancer)
+    return {
+      getBalancerPolicy: unimplementedUnary('GetBalancerPolicy'),
+      setBalancerPolicy: unimplementedUnary('SetBalancerPolicy'),
+      balancerDryRun: unimplementedUnary('BalancerDryRun'),
+    };
+  return {
+    getBalancerPolicy: unary<pb.GetBalancerPolicyRequest, pb.GetBalancerPolicyResponse>(async (r) => ({
+      policy: encodePolicy(await balancer.getPolicy(r.resourcePool || 'default')),
+    })),
+    setBalancerPolicy: unary<pb.SetBalancerPolicyRequest, pb.SetBalancerPolicyResponse>(async (r) => {
+      const commandId = commandIdOf(r.meta);
+      const asked = pb.BalancerPolicy.fromPartial(r.policy ?? {});
+      const pool = asked.resourcePool || 'default';
+      const current = await balancer.getPolicy(pool);
+      const policy = await balancer.setPolicy(decodePolicy({ ...asked, resourcePool: pool }, current), commandId);
+      return { policy: encodePolicy(policy) };
+    }),
+    balancerDryRun: unary<pb.BalancerDryRunRequest, pb.BalancerDryRunResponse>(async (r) =>
+      encodeRun(await balancer.dryRun(r.resourcePool || 'default')),
+    ),
   };
 }

@@ -4,18 +4,19 @@
  */
 import { migrationV1 as pb } from '@berth/contracts';
 import type { ServiceRegistration } from '@berth/grpc-kit';
+import type { BalancerService } from '../../application/balancer.ts';
 import type { EvacuationRunner } from '../../application/evacuations.ts';
 import { balancerHandlers } from './balancer.ts';
 import { evacuationHandlers } from './evacuations.ts';
 import { migrationHandlers, type MigrationHandlerDeps } from './migrations.ts';
 
-export type MigrationServiceDeps = MigrationHandlerDeps & { readonly evacuations?: EvacuationRunner };
+export type MigrationServiceDeps = MigrationHandlerDeps & { readonly evacuations?: EvacuationRunner; readonly balancer?: BalancerService };
 
 export function migrationService(deps: MigrationServiceDeps): ServiceRegistration {
   const implementation: pb.MigrationServiceServer = {
     ...migrationHandlers(deps),
     ...evacuationHandlers(deps.evacuations),
-    ...balancerHandlers(),
+    ...balancerHandlers(deps.balancer),
   };
   return { definition: pb.MigrationServiceService, implementation: implementation };
 }

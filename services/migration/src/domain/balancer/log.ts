@@ -1,0 +1,69 @@
+/**
+ * The balancer's record per resource pool (stream `balancer-<pool>` in the service's log): the
+ * policy set through the API, and each run that moved something (why, and which migrations).
+ */
+import type { BalancerPolicy } from './policy.ts';
+
+export interface RecordedMove {
+  readonly vmId: string;
+  readonly from: string;
+  readonly to: string;
+  readonly migrationId: string;
+  readonly improvement: number;
+  readonly reason: string;
+}
+
+export type BalancerEvent =
+  | { readonly type: 'BalancerPolicySet'; readonly data: { readonly policy: BalancerPolicy; readonly at: string } }
+  | {
+      readonly type: 'BalancerRunRecorded';
+      readonly data: { readonly at: string; readonly summary: string; readonly moves: readonly RecordedMove[] };
+    };
+
+export interface BalancerRecord {
+  readonly version: number;
+  readonly policy?: BalancerPolicy;
+  /** When the balancer last moved each VM (ms): the cooldown. */
+  readonly lastMovedAt: ReadonlyMap<string, number>;
+  /** When the last run that moved something ran (ms). */
+  readonly lastRunAt?: number;
+}
+
+export const initialBalancerRecord = (): BalancerRecord => ({ version: 0, lastMovedAt: new Map() });
+
+export function evolveBalancer(r: BalancerRecord, e: BalancerEvent): BalancerRecord {
+  const version = r.version + 1;
+  switch (e.type) {
+    case 'BalancerPolicySet':
+      return { ...r, version, policy: e.data.policy };
+    case 'BalancerRunRecorded': {
+      const at = Date.parse(e.data.at);
+      const lastMovedAt = new Map(r.lastMovedAt);
+      for (const m of e.data.moves) lastMovedAt.set(m.vmId, at);
+      return { ...r, version, lastMovedAt, lastRunAt: at };
+    }
+    default: {
+      const never: never = e;
+      return never;
+    }
+  }
+}
+
+export type BalancerCommand =
+  | { readonly type: 'SetPolicy'; readonly policy: BalancerPolicy; readonly at: string }
+  | { readonly type: 'RecordRun'; readonly at: string; readonly summary: string; readonly moves: readonly RecordedMove[] };
+
+export function decideBalancer(c: BalancerCommand, r: BalancerRecord): BalancerEvent[] {
+  switch (c.type) {
+    case 'SetPolicy':
+      if (r.policy && JSON.stringify(r.policy) === JSON.stringify(c.policy)) return [];
+      return [{ type: 'BalancerPolicySet', data: { policy: c.policy, at: c.at } }];
+    case 'RecordRun':
+      if (c.moves.length === 0) return [];
+      return [{ type: 'BalancerRunRecorded', data: { at: c.at, summary: c.summary, moves: c.moves } }];
+    default: {
+      const never: never = c;
+      return never;
+    }
+  }
+}

@@ -1,0 +1,147 @@
+import { migrationV1 } from '@berth/contracts';
+import { unary } from '../grpc.ts';
+import { UsageError } from '../errors.ts';
+import { table } from '../render/table.ts';
+import { COMMAND_ID_OPTION, commandMeta, type CommandSpec } from './types.ts';
+
+const MODES: Record<string, migrationV1.BalancerMode> = {
+  off: migrationV1.BalancerMode.BALANCER_MODE_OFF,
+  pack: migrationV1.BalancerMode.BALANCER_MODE_PACK,
+  spread: migrationV1.BalancerMode.BALANCER_MODE_SPREAD,
+};
+const modeName = (m: migrationV1.BalancerMode): string => Object.entries(MODES).find(([, v]) => v === m)?.[0] ?? 'unspecified';
+
+const POOL_OPTION = { pool: { type: 'string', value: 'POOL', help: 'resource pool (default: default)' } } as const;
+
+export function policyText(p: migrationV1.BalancerPolicy): string {
+  return (
+    `pool ${p.resourcePool}: ${modeName(p.mode)}; high ${p.highThresholdPercent}%, low ${p.lowThresholdPercent}%, ` +
+    `at most ${p.maxMigrationsPerInterval} move(s) per ${p.intervalSeconds} s, improvement >= ${p.minImprovementPercent}%, ` +
+    `cooldown ${p.cooldownSeconds} s`
+  );
+}
+
+export function dryRunText(r: migrationV1.BalancerDryRunResponse): string {
+  const lines = [r.summary];
+  if (r.moves.length > 0)
+    lines.push(
+      table(
+        ['VM', 'FROM', 'TO', 'IMPROVEMENT', 'REASON'],
+        r.moves.map((m) => [m.vmId, m.fromHostId, m.toHostId, `${m.predictedImprovementPercent}%`, m.reason]),
+      ),
+    );
+  return lines.join('\n');
+}
+
+interface Explanation {
+  hosts?: { hostId: string; bottleneck: number; role: string; note: string; samplesInWindow: number }[];
+  candidates?: { vmId: string; from: string; to?: string; verdict: string; reason: string; improvement?: number }[];
+}
+
+/** The whole record of the run: each host's load and role, each candidate's verdict and why. */
+export function explainText(r: migrationV1.BalancerDryRunResponse): string {
+  const e = JSON.parse(r.explanationJson || '{}') as Explanation;
+  const pct = (x: number): string => `${Math.round(x * 1000) / 10}%`;
+  const parts = [dryRunText(r)];
+  if (e.hosts?.length)
+    parts.push(
+      'hosts:',
+      table(
+        ['HOST', 'LOAD', 'ROLE', 'SAMPLES', 'WHY'],
+        e.hosts.map((h) => [h.hostId, pct(h.bottleneck), h.role, String(h.samplesInWindow), h.note]),
+      ),
+    );
+  if (e.candidates?.length)
+    parts.push(
+      'candidates:',
+      table(
+        ['VM', 'FROM', 'TO', 'VERDICT', 'WHY'],
+        e.candidates.map((c) => [c.vmId, c.from, c.to ?? '-', c.verdict, c.reason]),
+      ),
+    );
+  return parts.join('\n');
+}
+
+async function dryRun(pool: string, ctx: Parameters<CommandSpec['run']>[1]) {
+  return unary(ctx.backends.migration(), 'balancerDryRun', { resourcePool: pool }, ctx.timeoutMillis);
+}
+
+export const balanceCommands: readonly CommandSpec[] = [
+  {
+    words: ['balance'],
+    args: [],
+    summary: "the balancer: its policy and what a run would move now (--dry-run); runs happen every pool's interval",
+    options: { ...POOL_OPTION, 'dry-run': { type: 'boolean', help: 'what a run would move now, changing nothing' } },
+    async run(input, ctx) {
+      const pool = input.string('pool') ?? 'default';
+      const policy = (await unary(ctx.backends.migration(), 'getBalancerPolicy', { resourcePool: pool }, ctx.timeoutMillis)).policy!;
+      const r = await dryRun(pool, ctx);
+      return {
+        json: { policy: migrationV1.BalancerPolicy.toJSON(policy), dryRun: migrationV1.BalancerDryRunResponse.toJSON(r) },
+        text: `${policyText(policy)}\n${dryRunText(r)}`,
+      };
+    },
+  },
+  {
+    words: ['balance', 'explain'],
+    args: [],
+    summary: 'why a balancer run would move what it moves and nothing else: loads, roles, every candidate',
+    options: { ...POOL_OPTION },
+    async run(input, ctx) {
+      const r = await dryRun(input.string('pool') ?? 'default', ctx);
+      return { json: JSON.parse(r.explanationJson || '{}') as unknown, text: explainText(r) };
+    },
+  },
+  {
+    words: ['balance', 'policy'],
+    args: [],
+    summary:
+      "show or change a pool's balancer policy (--mode off|pack|spread, --high, --low, --interval, --max-moves, --min-improvement, --cooldown)",
+    options: {
+      ...POOL_OPTION,
+      mode: { type: 'string', value: 'off|pack|spread', help: 'balancing mode' },
+      high: { type: 'string', value: 'PERCENT', help: 'high threshold' },
+      low: { type: 'string', value: 'PERCENT', help: 'low threshold' },
+      interval: { type: 'string', value: 'SECONDS', help: 'seconds between runs' },
+      'max-moves': { type: 'string', value: 'N', help: 'moves per run' },
+      'min-improvement': { type: 'string', value: 'PERCENT', help: 'smallest improvement a move must bring' },
+      cooldown: { type: 'string', value: 'SECONDS', help: 'a moved VM stays put this long' },
+      ...COMMAND_ID_OPTION,
+    },
+    async run(input, ctx) {
+      const pool = input.string('pool') ?? 'default';
+      const num = (name: string): number => {
+        const v = input.string(name);
+        if (v === undefined) return 0;
+        if (!/^\d+$/.test(v)) throw new UsageError(`--${name}`, `must be a whole number, got "${v}"`);
+        return Number(v);
+      };
+      const mode = input.string('mode');
+      if (mode !== undefined && MODES[mode] === undefined) throw new UsageError('--mode', `expected off, pack or spread, got "${mode}"`);
+      const changes = migrationV1.BalancerPolicy.fromPartial({
+        resourcePool: pool,
+        ...(mode !== undefined && { mode: MODES[mode] }),
+        highThresholdPercent: num('high'),
+        lowThresholdPercent: num('low'),
+        intervalSeconds: num('interval'),
+        maxMigrationsPerInterval: num('max-moves'),
+        minImprovementPercent: num('min-improvement'),
+        cooldownSeconds: num('cooldown'),
+      });
+      const changing =
+        mode !== undefined ||
+        ['high', 'low', 'interval', 'max-moves', 'min-improvement', 'cooldown'].some((o) => input.string(o) !== undefined);
+      const policy = changing
+        ? (
+            await unary(
+              ctx.backends.migration(),
+              'setBalancerPolicy',
+              { meta: commandMeta(input, ctx), policy: changes },
+              ctx.timeoutMillis,
+            )
+          ).policy!
+        : (await unary(ctx.backends.migration(), 'getBalancerPolicy', { resourcePool: pool }, ctx.timeoutMillis)).policy!;
+      return { json: migrationV1.BalancerPolicy.toJSON(policy), text: policyText(policy) };
+    },
+  },
+];
