@@ -59,7 +59,11 @@ describe.skipIf(!existsSync(NATS_SERVER_BIN))('consumer across a NATS server res
       'publish after restart',
     );
     await eventually(() => got.includes(after.id), 60_000, 'delivery after restart');
-    expect(got).toEqual([before.id, after.id]);
+    // At-least-once, as JetStream promises across a SIGKILL: the consumer's ack of `before` may not
+    // have reached the server's disk (consumer state is written behind the stream's), so `before` may
+    // come again — Berth's consumers deduplicate by event id. Nothing is lost, nothing else arrives,
+    // and `after` is delivered after `before`.
+    expect([...new Set(got)]).toEqual([before.id, after.id]);
   });
 
   it('recreates its pull after missed heartbeats (server frozen longer than two heartbeats)', async () => {
