@@ -63,7 +63,8 @@ async function main(): Promise<void> {
     const env: NodeJS.ProcessEnv = { ...process.env, NATS_URL: ep.natsUrl, ...tls.envFor(svc) };
     if (svc.database) env['DATABASE_URL'] = await serviceDatabaseUrl(root, ep.databaseUrl, svc.database);
     // Each service signs in to the private NATS as its own user (docs/security.md).
-    if (infra.natsCredentials) env['NATS_CREDS'] = infra.natsCredentials.credsFile(svc.name);
+    // The console only follows events: it signs in as the read-only reader (infra/nats/permissions.json).
+    if (infra.natsCredentials) env['NATS_CREDS'] = infra.natsCredentials.credsFile(svc.name === 'console' ? 'reader' : svc.name);
     const child = startService(root, svc, env);
     children.push(child);
     child.once('exit', (code, signal) => {
