@@ -22,11 +22,13 @@ const TEL = 'berth.telemetry.v1.TelemetryService';
 const EXE = 'berth.executor.v1.ExecutorService';
 
 export const BERTH_RPC_POLICY: RpcPolicy = Object.freeze({
-  // Inventory: host registration, host state and hardware config only from operators.
+  // Inventory: host registration, host state and hardware config only from operators; the
+  // migration service also sets a host's state (maintenance when a drain starts, the state before
+  // it when the drain is cancelled).
   [`${INV}/RegisterHost`]: OPERATOR,
   [`${INV}/UpdateHost`]: OPERATOR,
   [`${INV}/RemoveHost`]: OPERATOR,
-  [`${INV}/SetHostState`]: OPERATOR,
+  [`${INV}/SetHostState`]: ['operator', 'service:migration'],
   [`${INV}/ApplyHardwareConfig`]: OPERATOR,
   [`${INV}/GetHost`]: FLEET_READ,
   [`${INV}/ListHosts`]: FLEET_READ,
