@@ -195,8 +195,10 @@ describe.skipIf(!(await infraAvailable('nats')))('startConsumer', () => {
     await jsm.consumers.delete(`${prefix.toUpperCase()}_BERTH_INVENTORY`, durable);
     const later = [makeEvent({ type: 'Deleted' }), makeEvent({ type: 'Deleted' })];
     for (const e of later) await publish(e);
-    await eventually(() => got.length >= 3, 60_000, 'deliveries after deletion');
-    expect(got).toEqual([first, ...later].map((e) => (e.data as { n: number }).n));
+    // At-least-once: a message whose ack had not reached the server when the durable vanished may
+    // come again; nothing is lost or reordered.
+    await eventually(() => new Set(got).size >= 3, 60_000, 'deliveries after deletion');
+    expect([...new Set(got)]).toEqual([first, ...later].map((e) => (e.data as { n: number }).n));
     expect(consumer.recoveries).toBeGreaterThanOrEqual(1);
     expect((await jsm.consumers.info(`${prefix.toUpperCase()}_BERTH_INVENTORY`, durable)).config.durable_name).toBe(durable);
   });
