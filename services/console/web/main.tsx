@@ -43,13 +43,15 @@ function Activity() {
       <p className="muted" data-testid="events-received">
         {received} events
       </p>
-      <ol className="feed" role="log" aria-live="off" data-testid="feed">
-        {feed.map((e, i) => (
-          <li key={`${e.streamId}-${e.type}-${i}`} data-stream={e.streamId} data-type={e.type}>
-            <time>{time(e.occurredAt)}</time> <strong>{e.type}</strong> <span className="muted">{e.streamId}</span>
-          </li>
-        ))}
-      </ol>
+      <div role="log" aria-live="off">
+        <ol className="feed" data-testid="feed">
+          {feed.map((e, i) => (
+            <li key={`${e.streamId}-${e.type}-${i}`} data-stream={e.streamId} data-type={e.type}>
+              <time>{time(e.occurredAt)}</time> <strong>{e.type}</strong> <span className="muted">{e.streamId}</span>
+            </li>
+          ))}
+        </ol>
+      </div>
     </aside>
   );
 }
