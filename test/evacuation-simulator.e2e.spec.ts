@@ -132,9 +132,13 @@ describe.skipIf(!(await infraAvailable('postgres', 'nats')))('maintenance evacua
       ['stuck-2', { migrationMode: inventoryV1.MigrationMode.MIGRATION_MODE_NONE }],
     ]);
     await s.setHostState('h2', HS.HOST_STATE_MAINTENANCE);
-    const blocked = await evacuation('h2', 'the drain started by the state change to wait on stuck-2', (e) => e.status === 'blocked');
+    // blocked on stuck-2 once plain-2 has moved (the drain may report the blocker before that move ends)
+    const blocked = await evacuation(
+      'h2',
+      'the drain started by the state change to move plain-2 and wait on stuck-2',
+      (e) => e.status === 'blocked' && e.moves.find((m) => m.vmId === 'plain-2')?.status === 'completed',
+    );
     expect(blocked.previousHostState).toBe('enabled');
-    expect(blocked.moves.find((m) => m.vmId === 'plain-2')?.status).toBe('completed');
     expect(blocked.blockedReason).toMatch(/stuck-2: its migration mode is none/);
     expect((await s.getVm('plain-2')).hostId).not.toBe('h2');
 

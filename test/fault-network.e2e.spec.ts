@@ -152,8 +152,15 @@ describe.skipIf(!(await infraAvailable('postgres', 'nats')))('network faults bet
     const ids = Array.from({ length: 12 }, (_, i) => `rst-${i}`);
     // Every round trip to Postgres takes 2 x 100 ms, so the resets land in the middle of requests.
     pgProxy.latency(100);
-    const resets = setInterval(() => pgProxy.reset(), 250);
+    // The first reset 50 ms in, while every compose is still waiting on Postgres (the batcher may
+    // commit all twelve in one transaction well within 250 ms), then every 250 ms.
+    let resets: NodeJS.Timeout | undefined;
+    const first = setTimeout(() => {
+      pgProxy.reset();
+      resets = setInterval(() => pgProxy.reset(), 250);
+    }, 50);
     const codes = await mapLimit(ids, 12, (id) => refusedWith(compose(inv, id)));
+    clearTimeout(first);
     clearInterval(resets);
     pgProxy.latency(0);
     for (const c of codes) expect(['OK', 'UNAVAILABLE']).toContain(c);

@@ -23,6 +23,9 @@ import { infraAvailable } from '@berth/testing';
 import { startStack, waitForSchedulerHosts, type Stack } from './harness/stack.ts';
 import { eventually } from './harness/wait.ts';
 
+const tlsEnvOfThisProcess = (): Record<string, string> =>
+  Object.fromEntries(Object.entries(process.env).filter((e): e is [string, string] => e[0].startsWith('BERTH_TLS_') && e[1] !== undefined));
+
 const MiB = 1024 ** 2;
 const GiB = 1024 ** 3;
 
@@ -97,7 +100,8 @@ describe.skipIf(!(await infraAvailable('postgres', 'nats')) || !lxdUsable())('an
         stack.services.inventory.address,
         '--json',
       ],
-      { env: {}, io: { stdout: (t) => out.push(t), stderr: (t) => err.push(t) } },
+      // the CLI as the test's operator (its BERTH_TLS_* in the harness's TLS mode; none in plaintext)
+      { env: tlsEnvOfThisProcess(), io: { stdout: (t) => out.push(t), stderr: (t) => err.push(t) } },
     );
     expect(code, err.join('\n')).toBe(0);
     const host = (await callUnary(stack.inventory, 'getHost', { hostId: 'lxd-1' })).host!;

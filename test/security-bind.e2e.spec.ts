@@ -26,8 +26,10 @@ function run(service: string, env: Record<string, string>): Promise<{ code: numb
       {
         cwd: join(repoRoot, 'services', service),
         // Unreachable database and NATS: a service that got past the check would fail differently (or hang).
+        // Without this test process's own identity (the harness's TLS mode sets BERTH_TLS_* here): the
+        // point is a service with no TLS settings of its own.
         env: {
-          ...process.env,
+          ...withoutTls(process.env),
           OTEL_TRACES_EXPORTER: 'none',
           DATABASE_URL: 'postgres://nobody@127.0.0.1:1/none',
           NATS_URL: 'nats://127.0.0.1:1',
@@ -46,6 +48,9 @@ function run(service: string, env: Record<string, string>): Promise<{ code: numb
     });
   });
 }
+
+const withoutTls = (env: NodeJS.ProcessEnv): NodeJS.ProcessEnv =>
+  Object.fromEntries(Object.entries(env).filter(([k]) => !k.startsWith('BERTH_TLS_')));
 
 describe('a gRPC server off loopback without mutual TLS', () => {
   // One process per case, all at once: a tsx start costs seconds on a loaded machine.
