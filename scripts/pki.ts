@@ -7,7 +7,7 @@
 import { join } from 'node:path';
 import { ensurePki } from '@berth/grpc-kit';
 import { discoverServices } from './start/services.ts';
-import { LOCAL_OPERATOR } from './start/tls.ts';
+import { LOCAL_OPERATOR, shellExports } from './start/tls.ts';
 
 const root = new URL('..', import.meta.url).pathname;
 const pki = ensurePki(join(root, '.berth', 'pki'));
@@ -18,8 +18,4 @@ const operator = pki.envFor('operator', LOCAL_OPERATOR);
 console.log(
   `CA and certificates for ${services.map((s) => s.name).join(', ')}, operator/console and operator/${LOCAL_OPERATOR} in ${pki.dir}`,
 );
-console.log(
-  `The CLI as operator spiffe://berth/operator/${LOCAL_OPERATOR}:\n  ${Object.entries(operator)
-    .map(([k, v]) => `export ${k}=${v}`)
-    .join('\n  ')}`,
-);
+console.log(`The CLI as operator spiffe://berth/operator/${LOCAL_OPERATOR}:\n  ${shellExports(operator, '\n  ')}`);

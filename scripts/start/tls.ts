@@ -29,9 +29,7 @@ export function startTls(root: string, enabled: boolean, services: readonly Serv
   const operator = pki.envFor('operator', LOCAL_OPERATOR);
   // This process's own calls (health, demo fleet) present the operator certificate (grpc-kit's createClient default).
   Object.assign(process.env, operator);
-  const exports = Object.entries(operator)
-    .map(([k, v]) => `export ${k}=${v}`)
-    .join('\n    ');
+  const exports = shellExports(operator, '\n    ');
   return {
     // The console calls the services for the people using it: as an operator (docs/security.md).
     envFor: (s) => ({
@@ -42,4 +40,11 @@ export function startTls(root: string, enabled: boolean, services: readonly Serv
       `TLS on: mutual TLS between every service and caller, CA and certificates in ${pki.dir}\n` +
       `  The CLI as operator spiffe://berth/operator/${LOCAL_OPERATOR}:\n    ${exports}`,
   };
+}
+
+/** `export K=V` lines for the CLI's certificate variables, joined by `separator`. */
+export function shellExports(env: Readonly<Record<string, string>>, separator: string): string {
+  return Object.entries(env)
+    .map(([k, v]) => `export ${k}=${v}`)
+    .join(separator);
 }

@@ -4,6 +4,7 @@ import { OTLPMetricExporter as OtlpGrpcMetricExporter } from '@opentelemetry/exp
 import { ConsoleMetricExporter, PeriodicExportingMetricReader, type PushMetricExporter } from '@opentelemetry/sdk-metrics';
 import { parseDuration } from '@berth/config/units';
 import { ValidationError } from '@berth/errors';
+import { otlpProtocol } from './otlp-protocol.ts';
 
 /**
  * Where the services' metrics (telemetry's host and guest gauges, decision counters, ...) go.
@@ -35,19 +36,8 @@ export function resolveMetricsExporterKind(env: NodeJS.ProcessEnv): MetricsExpor
 
 /** OTEL_EXPORTER_OTLP_METRICS_PROTOCOL, else OTEL_EXPORTER_OTLP_PROTOCOL: `http/protobuf` (default), `http/json` or `grpc`. */
 export function otlpMetricExporterFor(env: NodeJS.ProcessEnv): PushMetricExporter {
-  const field =
-    env['OTEL_EXPORTER_OTLP_METRICS_PROTOCOL'] !== undefined ? 'OTEL_EXPORTER_OTLP_METRICS_PROTOCOL' : 'OTEL_EXPORTER_OTLP_PROTOCOL';
-  const protocol = (env[field] ?? 'http/protobuf').trim();
-  switch (protocol) {
-    case 'http/protobuf':
-      return new OtlpHttpProtoMetricExporter();
-    case 'http/json':
-      return new OtlpHttpJsonMetricExporter();
-    case 'grpc':
-      return new OtlpGrpcMetricExporter();
-    default:
-      throw new ValidationError({ field, reason: `must be http/protobuf, http/json or grpc, got "${protocol}"` });
-  }
+  const exporters = { 'http/protobuf': OtlpHttpProtoMetricExporter, 'http/json': OtlpHttpJsonMetricExporter, grpc: OtlpGrpcMetricExporter };
+  return new exporters[otlpProtocol(env, 'METRICS')]();
 }
 
 /** OTEL_METRIC_EXPORT_INTERVAL: milliseconds as the spec says (`5000`), or a duration (`5s`); at least 100 ms. */

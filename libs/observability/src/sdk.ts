@@ -3,6 +3,7 @@ import { NodeSDK, tracing } from '@opentelemetry/sdk-node';
 import { OTLPTraceExporter as OtlpHttpJsonExporter } from '@opentelemetry/exporter-trace-otlp-http';
 import { OTLPTraceExporter as OtlpHttpProtoExporter } from '@opentelemetry/exporter-trace-otlp-proto';
 import { OTLPTraceExporter as OtlpGrpcExporter } from '@opentelemetry/exporter-trace-otlp-grpc';
+import { otlpProtocol } from './otlp-protocol.ts';
 import { metricReadersFor, resolveMetricsExporterKind, type MetricsExporterKind } from './metrics.ts';
 import type { Instrumentation } from '@opentelemetry/instrumentation';
 import { GrpcInstrumentation } from '@opentelemetry/instrumentation-grpc';
@@ -76,20 +77,8 @@ export function resolveExporterKind(env: NodeJS.ProcessEnv): TraceExporterKind {
 
 /** OTEL_EXPORTER_OTLP_(TRACES_)PROTOCOL: `http/protobuf` (the spec's default), `http/json` or `grpc`. */
 export function otlpExporterFor(env: NodeJS.ProcessEnv): tracing.SpanExporter {
-  const protocol = (env['OTEL_EXPORTER_OTLP_TRACES_PROTOCOL'] ?? env['OTEL_EXPORTER_OTLP_PROTOCOL'] ?? 'http/protobuf').trim();
-  switch (protocol) {
-    case 'http/protobuf':
-      return new OtlpHttpProtoExporter();
-    case 'http/json':
-      return new OtlpHttpJsonExporter();
-    case 'grpc':
-      return new OtlpGrpcExporter();
-    default:
-      throw new ValidationError({
-        field: 'OTEL_EXPORTER_OTLP_PROTOCOL',
-        reason: `must be http/protobuf, http/json or grpc, got "${protocol}"`,
-      });
-  }
+  const exporters = { 'http/protobuf': OtlpHttpProtoExporter, 'http/json': OtlpHttpJsonExporter, grpc: OtlpGrpcExporter };
+  return new exporters[otlpProtocol(env, 'TRACES')]();
 }
 
 function spanProcessorsFor(
