@@ -10,9 +10,9 @@ import { eventually } from './harness/wait.ts';
 
 /** Each durable of infra/nats/consumers.json and a subject of a type its handler takes. */
 const CONSUMERS = [
-  { durable: 'scheduler-vm-requested', stream: 'BERTH_INVENTORY', subject: 'berth.inventory.vm.VmRequested', streamId: 'vm-fuzz' },
-  { durable: 'executor-vm-commands', stream: 'BERTH_INVENTORY', subject: 'berth.inventory.vm.VmPlaced', streamId: 'vm-fuzz' },
-  { durable: 'telemetry-vm-specs', stream: 'BERTH_INVENTORY', subject: 'berth.inventory.vm.VmRequested', streamId: 'vm-fuzz' },
+  { durable: 'scheduler-vm-requested', stream: 'BERTH_INVENTORY', subject: 'berth.inventory.vm.default.VmRequested', streamId: 'vm-fuzz' },
+  { durable: 'executor-vm-commands', stream: 'BERTH_INVENTORY', subject: 'berth.inventory.vm.default.VmPlaced', streamId: 'vm-fuzz' },
+  { durable: 'telemetry-vm-specs', stream: 'BERTH_INVENTORY', subject: 'berth.inventory.vm.default.VmRequested', streamId: 'vm-fuzz' },
   { durable: 'executor-host-registry', stream: 'BERTH_INVENTORY', subject: 'berth.inventory.host.HostRegistered', streamId: 'host-fuzz' },
   { durable: 'inventory-executor-events', stream: 'BERTH_EXECUTOR', subject: 'berth.executor.vm.VmStarted', streamId: 'vm-fuzz' },
   { durable: 'migration-executor-events', stream: 'BERTH_EXECUTOR', subject: 'berth.executor.vm.VmMigrationStarted', streamId: 'vm-fuzz' },

@@ -221,7 +221,7 @@ function watchOutcomes(nc: NatsConnection, prefix: string) {
     const vmId = String(d['vmId']);
     if (!started.has(vmId)) started.set(vmId, performance.now());
   });
-  on('berth.inventory.vm.VmPlacementFailed', (d) => placementFailed.set(String(d['vmId']), JSON.stringify(d['reason'] ?? '')));
+  on('berth.inventory.vm.*.VmPlacementFailed', (d) => placementFailed.set(String(d['vmId']), JSON.stringify(d['reason'] ?? '')));
   on('berth.executor.vm.VmProvisionFailed', () => provisionFailures++);
   return { started, placementFailed, provisionFailures: () => provisionFailures };
 }

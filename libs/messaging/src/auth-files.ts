@@ -1,18 +1,22 @@
 /**
  * Writes the NATS users of a Berth installation into a credentials folder (mode 700):
  *   <user>.nk     the user's nkey seed (mode 600) — the service reads it through NATS_CREDS
- *   auth.conf     nats-server's `authorization` block: one nkey user per service, `reader`, `admin`
+ *   auth.conf     nats-server's `authorization` block: one nkey user per service, `reader`, one
+ *                 `reader-<project>` per project reader, `admin`
  *   server.conf   a base config (a copy of infra/nats/private.conf) and `include auth.conf`, for a private server
- * Seeds already there are kept (a restart keeps the identities); the permissions are written anew from
- * infra/nats/permissions.json each time.
+ * Seeds already there are kept (a restart keeps the identities, and a project reader once added stays);
+ * the permissions are written anew from infra/nats/permissions.json each time.
  */
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createUser, fromSeed } from '@nats-io/nkeys';
 import {
+  checkProjectName,
   inboxPrefixOf,
   loadPermissionTable,
+  projectReaderPermissions,
+  projectReaderUser,
   readerPermissions,
   servicePermissions,
   type NatsAuthMode,
@@ -28,7 +32,7 @@ export interface NatsCredentials {
   readonly mode: NatsAuthMode;
   readonly authConf: string;
   readonly serverConf: string;
-  /** Users with a seed: every service, `reader`, `admin`. */
+  /** Users with a seed: every service, `reader`, each `reader-<project>`, `admin`. */
   readonly users: readonly string[];
   /** The seed file of `user` (what NATS_CREDS names). */
   credsFile(user: string): string;
@@ -51,16 +55,38 @@ function ensureSeed(file: string): string {
 const entry = (nkey: string, name: string, p?: NatsPermissions): string =>
   `    # ${name}\n    { nkey: ${JSON.stringify(nkey)}${p === undefined ? '' : `, permissions: ${JSON.stringify(p)}`} }`;
 
-export function writeNatsCredentials(dir: string, opts: { mode: NatsAuthMode; baseConf?: string }): NatsCredentials {
+export interface NatsCredentialsOptions {
+  readonly mode: NatsAuthMode;
+  readonly baseConf?: string;
+  /** Projects that get a reader of their own (`reader-<project>`); those with a seed in `dir` already are kept. */
+  readonly projectReaders?: readonly string[];
+}
+
+export function writeNatsCredentials(dir: string, opts: NatsCredentialsOptions): NatsCredentials {
   mkdirSync(dir, { recursive: true, mode: 0o700 });
   const table = loadPermissionTable();
   const services = Object.keys(table.services);
-  const users = [...services, table.reader.user, ADMIN_USER];
+  (opts.projectReaders ?? []).forEach((p) => checkProjectName(p, 'projectReaders'));
+  const prefix = table.projectReader.userPrefix;
+  const existing = readdirSync(dir)
+    .filter((f) => f.startsWith(prefix) && f.endsWith('.nk'))
+    .map((f) => f.slice(prefix.length, -'.nk'.length));
+  const projects = [...new Set([...existing, ...(opts.projectReaders ?? [])])].sort();
+  const projectUsers = projects.map((p) => projectReaderUser(p, table));
+  const users = [...services, table.reader.user, ...projectUsers, ADMIN_USER];
   const keys = new Map(users.map((u) => [u, ensureSeed(join(dir, `${u}.nk`))]));
   const key = (u: string): string => keys.get(u)!;
   const lines = [
     ...services.map((s) => entry(key(s), s, servicePermissions(s, inboxPrefixOf(key(s)), { mode: opts.mode, table }))),
     entry(key(table.reader.user), table.reader.user, readerPermissions(inboxPrefixOf(key(table.reader.user)), { mode: opts.mode, table })),
+    ...projects.map((p) => {
+      const u = projectReaderUser(p, table);
+      return entry(
+        key(u),
+        `${u}: project ${p}'s events only`,
+        projectReaderPermissions(p, inboxPrefixOf(key(u)), { mode: opts.mode, table }),
+      );
+    }),
     entry(key(ADMIN_USER), `${ADMIN_USER}: operators and provisioning, everything`),
   ];
   if (opts.mode === 'prefixed')

@@ -49,7 +49,7 @@ describe.skipIf(!(await infraAvailable()) || !isProductionLine())('NATS users an
 
   beforeAll(async () => {
     dir = mkdtempSync(join(tmpdir(), 'berth-nats-auth-'));
-    creds = writeNatsCredentials(join(dir, 'credentials'), { mode: 'strict', baseConf: PRIVATE_CONF });
+    creds = writeNatsCredentials(join(dir, 'credentials'), { mode: 'strict', baseConf: PRIVATE_CONF, projectReaders: ['acme', 'globex'] });
     server = await PrivateNatsServer.start(NATS_SERVER_BIN, { config: creds.serverConf });
     for (const user of creds.users) {
       const nc = await connectNats({
@@ -81,10 +81,14 @@ describe.skipIf(!(await infraAvailable()) || !isProductionLine())('NATS users an
     const own = await createEventPublisher(as('inventory'), { service: 'inventory' })(makeEvent({ type: 'VmRequested' }));
     expect(own.stream).toBe('BERTH_INVENTORY');
 
-    as('scheduler').publish('berth.inventory.vm.VmRequested', JSON.stringify({ forged: true }));
+    as('scheduler').publish('berth.inventory.vm.default.VmRequested', JSON.stringify({ forged: true }));
     await as('scheduler').flush();
-    await eventually(() => seen.get('scheduler')!.some((v) => v.subject === 'berth.inventory.vm.VmRequested'), 5000, 'the violation');
-    expect(seen.get('scheduler')).toContainEqual({ operation: 'publish', subject: 'berth.inventory.vm.VmRequested' });
+    await eventually(
+      () => seen.get('scheduler')!.some((v) => v.subject === 'berth.inventory.vm.default.VmRequested'),
+      5000,
+      'the violation',
+    );
+    expect(seen.get('scheduler')).toContainEqual({ operation: 'publish', subject: 'berth.inventory.vm.default.VmRequested' });
     const forged = createEventPublisher(as('telemetry'), { service: 'inventory' });
     await expect(forged(makeEvent({ type: 'VmRequested' }))).rejects.toThrow();
     forged.close();
@@ -156,7 +160,7 @@ describe.skipIf(!(await infraAvailable()) || !isProductionLine())('NATS users an
     );
     expect(await first).toBe('berth.migration.migration.MigrationRequested');
 
-    reader.publish('berth.inventory.vm.VmRequested', '{}');
+    reader.publish('berth.inventory.vm.default.VmRequested', '{}');
     const durableName = 'reader-durable';
     const tries = [
       // a durable of its own
@@ -179,7 +183,7 @@ describe.skipIf(!(await infraAvailable()) || !isProductionLine())('NATS users an
     }
     await reader.flush();
     await eventually(() => seen.get('reader')!.length >= tries.length + 1, 5000, 'the violations');
-    for (const subject of ['berth.inventory.vm.VmRequested', ...tries.map(([s]) => s)]) {
+    for (const subject of ['berth.inventory.vm.default.VmRequested', ...tries.map(([s]) => s)]) {
       expect(seen.get('reader')).toContainEqual({ operation: 'publish', subject });
     }
     // Nothing changed: no durable of the reader, the executor's durable and the streams intact.
@@ -212,5 +216,99 @@ describe.skipIf(!(await infraAvailable()) || !isProductionLine())('NATS users an
     expect(named.json<{ error?: { description?: string } }>().error).toBeDefined();
     const admin = await jetstreamManager(as(ADMIN_USER));
     await expect(admin.consumers.info('BERTH_INVENTORY', 'sneaky')).rejects.toThrow(/consumer not found/);
+  });
+
+  it("a project's reader gets that project's VM lifecycle events, live and from history, and nothing of another project", async () => {
+    expect(creds.users).toEqual(expect.arrayContaining(['reader-acme', 'reader-globex']));
+    const acme = as('reader-acme');
+    const inbox = (acme as unknown as { options: { inboxPrefix: string } }).options.inboxPrefix;
+    const live: string[] = [];
+    for (const subject of ['berth.inventory.vm.acme.*', 'berth.inventory.project.acme.*'])
+      acme.subscribe(subject, { callback: (_e, m) => void live.push(m.subject) });
+    await acme.flush();
+
+    // What inventory's relay publishes: VM and project events with their project, a host event without.
+    const inventory = createEventPublisher(as('inventory'), { service: 'inventory' });
+    const lifecycle = ['VmRequested', 'VmPlaced', 'VmRunning', 'VmDeleteRequested', 'VmDeleted'];
+    for (const [project, vm] of [
+      ['acme', 'vm-a1'],
+      ['globex', 'vm-g1'],
+    ] as const) {
+      for (const type of lifecycle) await inventory(makeEvent({ type, streamId: vm, project }));
+      await inventory(makeEvent({ type: 'ProjectVmAdmitted', streamId: `project-${project}`, project }));
+    }
+    await inventory(makeEvent({ type: 'HostRegistered', streamId: 'host-h9' }));
+    inventory.close();
+    const acmeSubjects = [...lifecycle.map((t) => `berth.inventory.vm.acme.${t}`), 'berth.inventory.project.acme.ProjectVmAdmitted'];
+    await eventually(() => live.length >= acmeSubjects.length, 10_000, "acme's live events");
+    await new Promise((r) => setTimeout(r, 300));
+    expect(live).toEqual(acmeSubjects);
+
+    // History: a push consumer (no acks) whose filter is acme's, named in the API subject.
+    const history: string[] = [];
+    acme.subscribe(`${inbox}.history`, { callback: (_e, m) => void history.push(m.subject) });
+    const create = (subjectFilter: string, config: Record<string, unknown>) =>
+      acme.request(
+        `$JS.API.CONSUMER.CREATE.BERTH_INVENTORY.h${history.length}x${Math.random().toString(36).slice(2, 8)}.${subjectFilter}`,
+        JSON.stringify({ stream_name: 'BERTH_INVENTORY', config: { ack_policy: 'none', deliver_policy: 'all', ...config } }),
+        { timeout: 2000 },
+      );
+    const made = await create('berth.inventory.vm.acme.>', {
+      filter_subject: 'berth.inventory.vm.acme.>',
+      deliver_subject: `${inbox}.history`,
+      inactive_threshold: 5_000_000_000,
+    });
+    expect(made.json<{ error?: unknown }>().error).toBeUndefined();
+    await eventually(() => history.length >= lifecycle.length, 10_000, "acme's history");
+    await new Promise((r) => setTimeout(r, 300));
+    expect(history).toEqual(lifecycle.map((t) => `berth.inventory.vm.acme.${t}`));
+
+    // A filter on another project, or a body whose filter differs from the subject's: refused.
+    const mismatched = await create('berth.inventory.vm.acme.>', {
+      filter_subject: 'berth.inventory.vm.globex.>',
+      deliver_subject: `${inbox}.x`,
+    });
+    // 10131: "Consumer create request did not match filtered subject from create subject"
+    expect(mismatched.json<{ error?: { err_code?: number } }>().error?.err_code).toBe(10131);
+    const widened = await create('berth.inventory.vm.acme.>', {
+      filter_subjects: ['berth.inventory.vm.acme.>', 'berth.inventory.vm.globex.>'],
+      deliver_subject: `${inbox}.x`,
+    });
+    // 10137: "consumer with multiple subject filters cannot use subject based API"
+    expect(widened.json<{ error?: { err_code?: number } }>().error?.err_code).toBe(10137);
+    const before = seen.get('reader-acme')!.length;
+    const refused = [
+      `$JS.API.CONSUMER.CREATE.BERTH_INVENTORY.peek.berth.inventory.vm.globex.>`,
+      `$JS.API.CONSUMER.CREATE.BERTH_INVENTORY.peek.berth.inventory.vm.*.>`,
+      `$JS.API.CONSUMER.CREATE.BERTH_INVENTORY.peek.berth.inventory.>`,
+      '$JS.API.CONSUMER.CREATE.BERTH_INVENTORY', // an ephemeral with any filter
+      '$JS.API.STREAM.INFO.BERTH_INVENTORY', // subjects of every project
+      '$JS.API.STREAM.MSG.GET.BERTH_INVENTORY', // any message by sequence
+      '$JS.API.DIRECT.GET.BERTH_INVENTORY',
+      '$JS.API.CONSUMER.MSG.NEXT.BERTH_INVENTORY.executor-vm-commands', // someone's durable
+    ];
+    for (const subject of refused)
+      await expect(acme.request(subject, JSON.stringify({ stream_name: 'BERTH_INVENTORY', seq: 1 }), { timeout: 2000 })).rejects.toThrow();
+    for (const subject of ['berth.inventory.vm.globex.*', 'berth.inventory.vm.*.*', 'berth.inventory.host.*', 'berth.>', '_INBOX.>']) {
+      const sub = acme.subscribe(subject);
+      await expect(
+        (async () => {
+          for await (const _m of sub) return 'delivered';
+          return 'closed';
+        })(),
+      ).rejects.toBeInstanceOf(errors.PermissionViolationError);
+    }
+    await eventually(() => seen.get('reader-acme')!.length >= before + refused.length + 5, 5000, 'the violations');
+    for (const subject of refused) expect(seen.get('reader-acme')).toContainEqual({ operation: 'publish', subject });
+    // The other project's reader, the same way, sees only its own.
+    const globex: string[] = [];
+    as('reader-globex').subscribe('berth.inventory.vm.globex.*', { callback: (_e, m) => void globex.push(m.subject) });
+    await as('reader-globex').flush();
+    await createEventPublisher(as('inventory'), { service: 'inventory' })(
+      makeEvent({ type: 'VmStopped', streamId: 'vm-g1', project: 'globex' }),
+    );
+    await eventually(() => globex.length === 1, 10_000, "globex's event");
+    expect(globex).toEqual(['berth.inventory.vm.globex.VmStopped']);
+    expect(live).toEqual(acmeSubjects);
   });
 });

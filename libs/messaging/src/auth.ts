@@ -11,6 +11,7 @@
  *   server of their own in `strict` mode.
  */
 import { readFileSync } from 'node:fs';
+import { ValidationError } from '@berth/errors';
 import { CONSUMERS_FILE, loadNatsDefinitions, type ConsumerDefinition, type NatsDefinitions } from './definitions.ts';
 
 export const PERMISSIONS_FILE = new URL('../../../infra/nats/permissions.json', import.meta.url);
@@ -30,6 +31,8 @@ export interface ServiceNatsGrants {
 export interface NatsPermissionTable {
   readonly services: Readonly<Record<string, ServiceNatsGrants>>;
   readonly reader: { readonly user: string; readonly subscribe: readonly string[]; readonly streams: readonly string[] };
+  /** The template of a per-project reader: `{project}` in `subjects` is replaced by the project's name. */
+  readonly projectReader: { readonly userPrefix: string; readonly stream: string; readonly subjects: readonly string[] };
 }
 
 /** A user's permissions in nats-server's terms. */
@@ -41,8 +44,8 @@ export interface NatsPermissions {
 
 export function loadPermissionTable(file: URL | string = PERMISSIONS_FILE): NatsPermissionTable {
   const json = JSON.parse(readFileSync(file, 'utf8')) as NatsPermissionTable;
-  if (typeof json.services !== 'object' || typeof json.reader !== 'object')
-    throw new Error(`${String(file)}: needs "services" and "reader"`);
+  if (typeof json.services !== 'object' || typeof json.reader !== 'object' || typeof json.projectReader !== 'object')
+    throw new Error(`${String(file)}: needs "services", "reader" and "projectReader"`);
   return json;
 }
 
@@ -142,5 +145,45 @@ export function readerPermissions(inbox: string, opts: { mode: NatsAuthMode; tab
       ],
     },
     subscribe: { allow: unique([`${inbox}.>`, '_INBOX.>', ...table.reader.subscribe.flatMap((s) => subjects(ctx, s))]) },
+  };
+}
+
+/** Project names are DNS labels (inventory's rule), so a name is one NATS subject token with no wildcard. */
+const PROJECT_RE = /^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/;
+
+export function checkProjectName(project: string, field = 'project'): void {
+  if (!PROJECT_RE.test(project))
+    throw new ValidationError({ field, reason: `must be a project name (${PROJECT_RE.source}), got "${project}"` });
+}
+
+/** The NATS user of project `project`'s reader: `reader-<project>`. */
+export const projectReaderUser = (project: string, table: NatsPermissionTable = loadPermissionTable()): string =>
+  `${table.projectReader.userPrefix}${project}`;
+
+/**
+ * The read-only subscriber of one project: the events whose subject carries that project
+ * (`berth.inventory.vm.<project>.<Type>`, `berth.inventory.project.<project>.<Type>`, names.ts), live
+ * through plain subscriptions, and history through push consumers it creates with the filter in the
+ * API subject (`$JS.API.CONSUMER.CREATE.<stream>.<name>.<filter>`, nats-server >= 2.10): the server
+ * refuses a request whose body's filter differs from the subject's, so the permission on the subject
+ * is a permission on the filter. No stream info or message get (they would show other projects'
+ * subjects and messages), no pull (`MSG.NEXT` names a consumer, possibly someone else's), no ack.
+ */
+export function projectReaderPermissions(
+  project: string,
+  inbox: string,
+  opts: { mode: NatsAuthMode; table?: NatsPermissionTable },
+): NatsPermissions {
+  checkProjectName(project);
+  const table = opts.table ?? loadPermissionTable();
+  const ctx = { mode: opts.mode } as Context;
+  const own = table.projectReader.subjects.map((s) => s.replaceAll('{project}', project));
+  const filters = own.map((s) => s.replace(/\.\*$/, '.>'));
+  const stream = token(ctx, table.projectReader.stream);
+  return {
+    publish: {
+      allow: unique(['$JS.API.INFO', ...filters.flatMap((f) => subjects(ctx, f).map((pf) => `$JS.API.CONSUMER.CREATE.${stream}.*.${pf}`))]),
+    },
+    subscribe: { allow: unique([`${inbox}.>`, ...own.flatMap((s) => subjects(ctx, s))]) },
   };
 }

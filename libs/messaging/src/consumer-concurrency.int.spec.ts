@@ -49,7 +49,7 @@ describe.skipIf(!(await infraAvailable('nats')))('startConsumer with concurrency
       prefix,
       stream: 'BERTH_INVENTORY',
       durable,
-      filterSubject: `berth.inventory.vm.${type}`,
+      filterSubject: `berth.inventory.vm.*.${type}`,
       handle,
       backoffMillis: [50],
       ...extra,

@@ -41,7 +41,7 @@ describe.skipIf(!(await infraAvailable('nats')))('startConsumer', () => {
       prefix,
       stream: 'BERTH_INVENTORY',
       durable,
-      filterSubject: `berth.inventory.vm.${type}`,
+      filterSubject: `berth.inventory.vm.*.${type}`,
       handle,
       backoffMillis: [50],
       ...extra,
@@ -81,7 +81,7 @@ describe.skipIf(!(await infraAvailable('nats')))('startConsumer', () => {
     await publish(e);
     const dl = await eventually(() => lastDeadLetter(nc, prefix, durable), 20_000, 'dead letter');
     expect(dl.header.get(DeadLetterHeaders.reason)).toBe('host h9 is unknown');
-    expect(dl.header.get(DeadLetterHeaders.subject)).toBe(`${prefix}.berth.inventory.vm.Termed`);
+    expect(dl.header.get(DeadLetterHeaders.subject)).toBe(`${prefix}.berth.inventory.vm.default.Termed`);
     expect(dl.header.get('Berth-Event-Type')).toBe('Termed');
     expect(dl.json<EventEnvelope>().id).toBe(e.id);
     expect(calls).toBe(1);
@@ -91,10 +91,10 @@ describe.skipIf(!(await infraAvailable('nats')))('startConsumer', () => {
     let calls = 0;
     const { durable } = await start('Poison', async () => (calls++, ack()));
     const js = jetstream(nc);
-    await js.publish(`${prefix}.berth.inventory.vm.Poison`, '{not json');
+    await js.publish(`${prefix}.berth.inventory.vm.default.Poison`, '{not json');
     const first = await eventually(() => lastDeadLetter(nc, prefix, durable), 20_000, 'dead letter');
     expect(first.header.get(DeadLetterHeaders.reason)).toMatch(/^poison: unparseable JSON/);
-    await js.publish(`${prefix}.berth.inventory.vm.Poison`, JSON.stringify({ id: 'x', type: 'Poison' }));
+    await js.publish(`${prefix}.berth.inventory.vm.default.Poison`, JSON.stringify({ id: 'x', type: 'Poison' }));
     const second = await eventually(
       async () => {
         const dl = await lastDeadLetter(nc, prefix, durable);
@@ -219,7 +219,9 @@ describe.skipIf(!(await infraAvailable('nats')))('startConsumer', () => {
     const { durable } = await start('Headers', async () => term('nope'));
     const h = natsHeaders();
     h.set('traceparent', '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01');
-    await jetstream(nc).publish(`${prefix}.berth.inventory.vm.Headers`, JSON.stringify(makeEvent({ type: 'Headers' })), { headers: h });
+    await jetstream(nc).publish(`${prefix}.berth.inventory.vm.default.Headers`, JSON.stringify(makeEvent({ type: 'Headers' })), {
+      headers: h,
+    });
     const dl = await eventually(() => lastDeadLetter(nc, prefix, durable), 20_000, 'dead letter');
     expect(dl.header.get('traceparent')).toBe('00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01');
   });

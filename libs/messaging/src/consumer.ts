@@ -29,7 +29,7 @@ export interface ConsumerOptions {
   readonly stream: string;
   /** Durable consumer name; replicas sharing it share the work. */
   readonly durable: string;
-  /** Subject before prefixing, e.g. `berth.inventory.vm.VmRequested` (one subject: nats-server 2.9). */
+  /** Subject before prefixing, e.g. `berth.inventory.vm.*.VmRequested` (one subject: nats-server 2.9). */
   readonly filterSubject: string;
   readonly prefix?: string;
   /** Deliveries before a failing message is dead-lettered (default 5). */

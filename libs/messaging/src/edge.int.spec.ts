@@ -8,6 +8,7 @@ import { connectNats } from './connect.ts';
 import { startConsumer, type ConsumerOptions, type RunningConsumer } from './consumer.ts';
 import { DeadLetterHeaders } from './dead-letter.ts';
 import { ack } from './results.ts';
+import { eventSubject } from './names.ts';
 import { ensureStreams } from './streams.ts';
 import { deletePrefixed, eventually, makeEvent } from './test-helpers.ts';
 
@@ -66,7 +67,7 @@ describe.skipIf(!(await infraAvailable('nats')))('the consumer edge: catalog che
 
   const js = () => jetstream(nc);
   const send = (type: string, body: string | Uint8Array, streamType = 'vm') =>
-    js().publish(`${prefix}.berth.inventory.${streamType}.${type}`, typeof body === 'string' ? enc.encode(body) : body);
+    js().publish(`${prefix}.${eventSubject('inventory', `${streamType}-e1`, type)}`, typeof body === 'string' ? enc.encode(body) : body);
   const stopped = (data: unknown, over: Partial<EventEnvelope> = {}) =>
     JSON.stringify(makeEvent({ type: 'VmStopped', streamId: 'vm-e1', data, ...over }));
   const valid = { hostId: 'h1', hypervisorUri: 'test:///default' };
@@ -82,9 +83,10 @@ describe.skipIf(!(await infraAvailable('nats')))('the consumer edge: catalog che
     await send('VmTeleported', JSON.stringify(makeEvent({ type: 'VmTeleported', data: {} }))); // unknown type
     await send('VmStopped', JSON.stringify(makeEvent({ type: 'VmRunning', data: valid }))); // subject lies about the type
     await send('VmStopped', stopped({ ...valid, padding: 'x'.repeat(600 * 1024) })); // oversized
+    await send('VmStopped', stopped(valid, { project: 'acme' })); // subject lies about the project (default)
     await send('VmStopped', stopped({ hostId: 'h2', hypervisorUri: 'test:///default' }));
 
-    await eventually(() => handled.length === 2 && dead.length === 8, 30_000, 'two handled, eight dead letters');
+    await eventually(() => handled.length === 2 && dead.length === 9, 30_000, 'two handled, nine dead letters');
     expect(handled.map((e) => (e.data as { hostId: string }).hostId)).toEqual(['h1', 'h2']);
     const reasons = dead.map((d) => d.reason);
     expect(reasons[0]).toMatch(/^poison: invalid VmStopped v1 data: hostId: /);
@@ -95,6 +97,7 @@ describe.skipIf(!(await infraAvailable('nats')))('the consumer edge: catalog che
     expect(reasons[5]).toMatch(/^poison: unknown event type inventory\/VmTeleported/);
     expect(reasons[6]).toMatch(/^poison: envelope type VmRunning does not match subject/);
     expect(reasons[7]).toMatch(/^poison: oversized: \d+ bytes, this consumer takes at most 524288/);
+    expect(reasons[8]).toMatch(/^poison: envelope project acme does not match subject .*\.berth\.inventory\.vm\.default\.VmStopped$/);
     // Each dead letter names where the original is: subject and stream sequence.
     for (const d of dead) {
       expect(d.subject).toMatch(new RegExp(`^${prefix}\\.berth\\.inventory\\.vm\\.`));

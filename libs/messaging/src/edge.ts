@@ -4,6 +4,7 @@
  * upcast to the current one. What fails is poison (no retry can fix it): dead-lettered with the reason.
  */
 import { decodeEvent, type EventCatalog, type EventEnvelope } from '@berth/contracts';
+import { DEFAULT_PROJECT, projectOfSubject } from './names.ts';
 
 export interface EdgeCheck {
   /** The catalog to check against; `undefined`: envelope only (tests of the wrapper itself). */
@@ -18,12 +19,13 @@ export const DEFAULT_MAX_EVENT_BYTES = 512 * 1024;
 
 export type EdgeResult = { readonly ok: true; readonly envelope: EventEnvelope } | { readonly ok: false; readonly reason: string };
 
-/** `t_ab12.berth.inventory.vm.VmPlaced` → { service: 'inventory', type: 'VmPlaced' }. */
-function subjectParts(subject: string, prefix: string | undefined): { service: string; type: string } | undefined {
+/** `t_ab12.berth.inventory.vm.acme.VmPlaced` → { service: 'inventory', type: 'VmPlaced', project: 'acme' }. */
+function subjectParts(subject: string, prefix: string | undefined): { service: string; type: string; project?: string } | undefined {
   const bare = prefix && subject.startsWith(`${prefix}.`) ? subject.slice(prefix.length + 1) : subject;
   const tokens = bare.split('.');
   if (tokens[0] !== 'berth' || tokens.length < 3) return undefined;
-  return { service: tokens[1]!, type: tokens.at(-1)! };
+  const project = projectOfSubject(bare);
+  return { service: tokens[1]!, type: tokens.at(-1)!, ...(project === undefined ? {} : { project }) };
 }
 
 export function checkEvent(edge: EdgeCheck, subject: string, env: EventEnvelope): EdgeResult {
@@ -31,6 +33,8 @@ export function checkEvent(edge: EdgeCheck, subject: string, env: EventEnvelope)
   const parts = subjectParts(subject, edge.prefix);
   if (parts === undefined) return { ok: false, reason: `subject ${subject} is not berth.<service>.<streamType>.<EventType>` };
   if (parts.type !== env.type) return { ok: false, reason: `envelope type ${env.type} does not match subject ${subject}` };
+  if (parts.project !== undefined && parts.project !== (env.project ?? DEFAULT_PROJECT))
+    return { ok: false, reason: `envelope project ${env.project ?? '(none)'} does not match subject ${subject}` };
   const decoded = decodeEvent(edge.catalog, parts.service, env.type, env.schemaVersion, env.data);
   if (!decoded.ok) return { ok: false, reason: decoded.reason };
   const current = edge.catalog[parts.service]?.[env.type]?.version ?? env.schemaVersion;

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { envelopeBody, parseEnvelope } from './envelope.ts';
-import { bucketName, eventSubject, streamName, streamTypeOf, subjectName, typeSubjects } from './names.ts';
+import { bucketName, eventSubject, projectOfSubject, streamName, streamTypeOf, subjectName, typeSubjects } from './names.ts';
 import { parseNatsDefinitions, loadNatsDefinitions, consumerDefinition } from './definitions.ts';
 import { Progress } from './process.ts';
 
@@ -119,7 +119,17 @@ describe('names', () => {
   it('derives subjects from the service, the stream type and the event type', () => {
     expect(streamTypeOf('vm-7f3c-11')).toBe('vm');
     expect(streamTypeOf('host')).toBe('host');
-    expect(eventSubject('inventory', 'vm-7f3c', 'VmRequested')).toBe('berth.inventory.vm.VmRequested');
+    expect(eventSubject('inventory', 'host-h1', 'HostRegistered')).toBe('berth.inventory.host.HostRegistered');
+    expect(eventSubject('executor', 'vm-7f3c', 'VmStarted', 'acme')).toBe('berth.executor.vm.VmStarted');
+  });
+  it("puts the project before the type in the subjects of inventory's VM and project streams", () => {
+    expect(eventSubject('inventory', 'vm-7f3c', 'VmRequested', 'acme')).toBe('berth.inventory.vm.acme.VmRequested');
+    expect(eventSubject('inventory', 'project-acme', 'ProjectCreated', 'acme')).toBe('berth.inventory.project.acme.ProjectCreated');
+    // events recorded before projects belong to `default`
+    expect(eventSubject('inventory', 'vm-7f3c', 'VmRequested')).toBe('berth.inventory.vm.default.VmRequested');
+    expect(projectOfSubject('berth.inventory.vm.acme.VmPlaced')).toBe('acme');
+    expect(projectOfSubject('berth.inventory.host.HostRegistered')).toBeUndefined();
+    expect(projectOfSubject('berth.executor.vm.VmStarted')).toBeUndefined();
   });
   it('prefixes streams, subjects and buckets only when a prefix is given', () => {
     expect(streamName('BERTH_DLQ')).toBe('BERTH_DLQ');
@@ -141,7 +151,7 @@ describe('definitions', () => {
       ['BERTH_DLQ', ['berth.dlq.>']],
     ]);
     expect(d.kv).toContainEqual(expect.objectContaining({ bucket: 'berth-host-snapshots', history: 1 }));
-    expect(consumerDefinition('scheduler-vm-requested').filterSubject).toBe('berth.inventory.vm.VmRequested');
+    expect(consumerDefinition('scheduler-vm-requested').filterSubject).toBe('berth.inventory.vm.*.VmRequested');
   });
   it('rejects bad definitions naming each field', () => {
     expect(
@@ -182,11 +192,15 @@ describe('Progress', () => {
 describe('typeSubjects', () => {
   it('names the subject of each type under a berth.<service>[.<streamType>].> filter, else nothing', () => {
     expect(typeSubjects('berth.inventory.vm.>', ['VmPlaced', 'VmDeleteRequested'])).toEqual([
-      'berth.inventory.vm.VmPlaced',
-      'berth.inventory.vm.VmDeleteRequested',
+      'berth.inventory.vm.*.VmPlaced',
+      'berth.inventory.vm.*.VmDeleteRequested',
     ]);
+    expect(typeSubjects('berth.inventory.host.>', ['HostRegistered'])).toEqual(['berth.inventory.host.HostRegistered']);
     expect(typeSubjects('berth.executor.>', ['VmStarted'])).toEqual(['berth.executor.*.VmStarted']);
-    expect(typeSubjects('berth.inventory.vm.VmRequested', ['VmRequested'])).toBeUndefined();
+    expect(typeSubjects('berth.executor.vm.>', ['VmStarted'])).toEqual(['berth.executor.vm.VmStarted']);
+    // both shapes of inventory's subjects (with and without a project token)
+    expect(typeSubjects('berth.inventory.>', ['VmPlaced'])).toEqual(['berth.inventory.*.VmPlaced', 'berth.inventory.*.*.VmPlaced']);
+    expect(typeSubjects('berth.inventory.vm.*.VmRequested', ['VmRequested'])).toBeUndefined();
     expect(typeSubjects('other.inventory.>', ['X'])).toBeUndefined();
     expect(typeSubjects('berth.>', ['X'])).toBeUndefined();
   });

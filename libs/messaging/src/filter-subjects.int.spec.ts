@@ -74,7 +74,7 @@ describe.skipIf(!(await infraAvailable('nats')))('durables with event types', ()
       const r = await deliveredOf(nc, prefix, 'types-shared');
       expect(r.handled).toEqual(['VmPlaced']);
       if (supportsFilterSubjects(nc)) {
-        expect(r.config.filter_subjects).toEqual([subjectName('berth.inventory.vm.VmPlaced', prefix)]);
+        expect(r.config.filter_subjects).toEqual([subjectName('berth.inventory.vm.*.VmPlaced', prefix)]);
         expect(r.delivered).toBe(1);
       } else {
         expect(r.config.filter_subject).toBe(subjectName('berth.inventory.vm.>', prefix));
@@ -103,7 +103,7 @@ describe.skipIf(!(await infraAvailable('nats')))('durables with event types', ()
       const prefix = testSubjectPrefix('fs');
       const r = await deliveredOf(nc, prefix, 'types-210');
       expect(r.handled).toEqual(['VmPlaced']);
-      expect(r.config.filter_subjects).toEqual([subjectName('berth.inventory.vm.VmPlaced', prefix)]);
+      expect(r.config.filter_subjects).toEqual([subjectName('berth.inventory.vm.*.VmPlaced', prefix)]);
       expect(r.config.filter_subject ?? '').toBe('');
       expect(r.delivered).toBe(1);
     });
@@ -122,7 +122,7 @@ describe.skipIf(!(await infraAvailable('nats')))('durables with event types', ()
       };
       expect(await ensureDurable(jsm, spec)).toBe('created');
       const r = await deliveredOf(nc, prefix, 'types-upgraded');
-      expect(r.config.filter_subjects).toEqual([subjectName('berth.inventory.vm.VmPlaced', prefix)]);
+      expect(r.config.filter_subjects).toEqual([subjectName('berth.inventory.vm.*.VmPlaced', prefix)]);
       expect(r.delivered).toBe(1);
       // And it stays as it is on the next start.
       expect(await ensureDurable(jsm, { ...spec, filterSubjects: r.config.filter_subjects! })).toBe('unchanged');

@@ -2,6 +2,9 @@ export { connectNats, nkeyCredentials, type ConnectOptions } from './connect.ts'
 export {
   servicePermissions,
   readerPermissions,
+  projectReaderPermissions,
+  projectReaderUser,
+  checkProjectName,
   loadPermissionTable,
   inboxPrefixOf,
   PERMISSIONS_FILE,
@@ -10,7 +13,7 @@ export {
   type NatsPermissionTable,
   type ServiceNatsGrants,
 } from './auth.ts';
-export { writeNatsCredentials, readNkey, ADMIN_USER, TEST_USER, type NatsCredentials } from './auth-files.ts';
+export { writeNatsCredentials, readNkey, ADMIN_USER, TEST_USER, type NatsCredentials, type NatsCredentialsOptions } from './auth-files.ts';
 export { ensureStreams, type EnsureStreamsOptions, type EnsureStreamsResult, type EnsureOutcome } from './streams.ts';
 export {
   loadNatsDefinitions,
@@ -39,4 +42,15 @@ export { ack, nak, term, type ConsumeResult } from './results.ts';
 export { DeadLetterHeaders } from './dead-letter.ts';
 export { parseEnvelope, validateEnvelope, envelopeBody, type EnvelopeParse, type RawEventEnvelope } from './envelope.ts';
 export { openKv, type JsonKv, type KvEntryJson } from './kv.ts';
-export { streamName, subjectName, bucketName, deadLetterSubject, eventSubject, streamTypeOf } from './names.ts';
+export {
+  streamName,
+  subjectName,
+  bucketName,
+  deadLetterSubject,
+  eventSubject,
+  streamTypeOf,
+  projectOfSubject,
+  isProjectScoped,
+  PROJECT_SCOPED,
+  DEFAULT_PROJECT,
+} from './names.ts';

@@ -31,19 +31,53 @@ export function streamTypeOf(streamId: string): string {
   return i <= 0 ? streamId : streamId.slice(0, i);
 }
 
-/** The subject an event of `service` is published on: `berth.<service>.<streamType>.<type>`. */
-export const eventSubject = (service: string, streamId: string, type: string): string =>
-  `berth.${service}.${streamTypeOf(streamId)}.${type}`;
+/**
+ * Stream types whose events carry a project (docs/events.md): their subjects have the project as a
+ * token before the type, so NATS permissions and consumer filters can scope a subscriber to one
+ * project (docs/security.md, "Per-project readers"). Everything else has no project token.
+ */
+export const PROJECT_SCOPED: Readonly<Record<string, readonly string[]>> = { inventory: ['vm', 'project'] };
+
+/** What an event of a project-scoped stream that names no project belongs to (events recorded before projects). */
+export const DEFAULT_PROJECT = 'default';
+
+export const isProjectScoped = (service: string, streamType: string): boolean => PROJECT_SCOPED[service]?.includes(streamType) ?? false;
+
+/**
+ * The subject an event of `service` is published on: `berth.<service>.<streamType>.<type>`, or
+ * `berth.<service>.<streamType>.<project>.<type>` for a project-scoped stream type
+ * (`berth.inventory.vm.acme.VmRequested`). The event type is always the last token.
+ */
+export function eventSubject(service: string, streamId: string, type: string, project?: string): string {
+  const streamType = streamTypeOf(streamId);
+  return isProjectScoped(service, streamType)
+    ? `berth.${service}.${streamType}.${project ?? DEFAULT_PROJECT}.${type}`
+    : `berth.${service}.${streamType}.${type}`;
+}
 
 /**
  * The subjects, within a wildcard filter like `berth.inventory.vm.>` or `berth.executor.>`, that carry
- * exactly the given event types (`berth.inventory.vm.VmPlaced`, `berth.executor.*.VmStarted`), or
+ * exactly the given event types (`berth.inventory.vm.*.VmPlaced`, `berth.executor.*.VmStarted`), or
  * undefined when the filter is not `berth.<service>[.<streamType>].>`: then only the type header tells.
+ * Under `berth.<service>.>` of a service with project-scoped stream types a type gets both shapes
+ * (they never overlap: their lengths differ).
  */
 export function typeSubjects(filterSubject: string, types: readonly string[]): string[] | undefined {
   const tokens = filterSubject.split('.');
   if (tokens.at(-1) !== '>' || tokens[0] !== 'berth' || tokens.length < 3 || tokens.length > 4) return undefined;
-  const head = tokens.slice(0, -1);
-  while (head.length < 3) head.push('*');
-  return types.map((t) => [...head, t].join('.'));
+  const service = tokens[1]!;
+  const streamType = tokens[2];
+  const shapes =
+    streamType === undefined || streamType === '>'
+      ? PROJECT_SCOPED[service] === undefined
+        ? [`berth.${service}.*`]
+        : [`berth.${service}.*`, `berth.${service}.*.*`]
+      : [isProjectScoped(service, streamType) ? `berth.${service}.${streamType}.*` : `berth.${service}.${streamType}`];
+  return types.flatMap((t) => shapes.map((head) => `${head}.${t}`));
+}
+
+/** The project token of a project-scoped event subject (prefix removed), else undefined. */
+export function projectOfSubject(bareSubject: string): string | undefined {
+  const tokens = bareSubject.split('.');
+  return tokens.length === 5 && tokens[0] === 'berth' && isProjectScoped(tokens[1]!, tokens[2]!) ? tokens[3] : undefined;
 }

@@ -17,7 +17,7 @@ export type RawPublishableEvent = RawEventEnvelope & { readonly metadata?: Reado
 export type PublishableEventHead = Omit<PublishableEvent, 'data'>;
 
 export interface PublisherOptions {
-  /** Producing service, the `<service>` of `berth.<service>.<streamType>.<type>`. */
+  /** Producing service, the `<service>` of `berth.<service>.<streamType>[.<project>].<type>` (eventSubject). */
   readonly service: string;
   /** Test isolation prefix, the same one given to ensureStreams. */
   readonly prefix?: string;
@@ -71,7 +71,7 @@ export function createEventPublisher(nc: NatsConnection, options: PublisherOptio
     return h;
   };
   const publish = async (e: PublishableEvent | RawPublishableEvent): Promise<PublishResult> => {
-    const subject = subjectName(options.subjectFor?.(e) ?? eventSubject(options.service, e.streamId, e.type), options.prefix);
+    const subject = subjectName(options.subjectFor?.(e) ?? eventSubject(options.service, e.streamId, e.type, e.project), options.prefix);
     const traceparent = e.metadata?.['traceparent'];
     if (traceparent !== undefined && UNSAMPLED.test(traceparent)) {
       // A trace nobody records (every sampler Berth configures is parent-based): no span would be

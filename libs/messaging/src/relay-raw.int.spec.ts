@@ -85,7 +85,7 @@ describe.skipIf(!(await infraAvailable('postgres', 'nats')))('relay with raw dat
       prefix,
       stream: 'BERTH_INVENTORY',
       durable: 'relay-raw',
-      filterSubject: 'berth.inventory.vm.VmRequested',
+      filterSubject: 'berth.inventory.vm.*.VmRequested',
       handle: async (env) => (received.set(env.id, env), ack()),
     });
     const publish = createEventPublisher(nc, { service: 'inventory', prefix });

@@ -49,7 +49,7 @@ describe.skipIf(!(await infraAvailable('postgres', 'nats')))('trace chain gRPC -
       prefix,
       stream: 'BERTH_INVENTORY',
       durable: 'trace-chain',
-      filterSubject: 'berth.inventory.vm.VmRequested',
+      filterSubject: 'berth.inventory.vm.*.VmRequested',
       handle: async (env) => (received.push(env), ack()),
     });
     cleanups.unshift(() => consumer.stop());

@@ -2,7 +2,8 @@
  * The envelope every Berth event travels in, on NATS and in the event logs.
  * Documented for subscribers in other languages in docs/events.md.
  *
- * NATS subject: `berth.<service>.<stream-type>.<EventType>` e.g. `berth.inventory.vm.VmRequested`.
+ * NATS subject: `berth.<service>.<stream-type>.<EventType>`, with the project before the type for inventory's VM and
+ * project streams: e.g. `berth.inventory.vm.acme.VmRequested`, `berth.executor.vm.VmStarted`.
  * Headers: `Nats-Msg-Id` = id (JetStream de-duplication), `traceparent`/`tracestate` (W3C),
  * `Berth-Event-Type`, `Berth-Schema-Version`, `Berth-Stream-Id`, `Berth-Project` (when `project` is set).
  * The body is this object as UTF-8 JSON.

@@ -136,10 +136,10 @@ describe.skipIf(!(await infraAvailable('postgres', 'nats')))('projects and quota
     expect(listed.projects.map((p) => p.name)).toEqual(expect.arrayContaining(['default', 'race', 'small']));
   });
 
-  it('publishes VM and project events with their project (envelope and Berth-Project header), host events without', async () => {
+  it('publishes VM and project events with their project (subject token, envelope and Berth-Project header), host events without', async () => {
     await createProject('bus');
     const vmSub = nc.subscribe(`${prefix}.berth.inventory.vm.>`);
-    const projectSub = nc.subscribe(`${prefix}.berth.inventory.project.ProjectVmAdmitted`);
+    const projectSub = nc.subscribe(`${prefix}.berth.inventory.project.bus.ProjectVmAdmitted`);
     const hostSub = nc.subscribe(`${prefix}.berth.inventory.host.HostRegistered`, { max: 1 });
     await compose('bus-1', 'bus');
     await t.call('deleteVm', { meta: t.meta(), vmId: 'bus-1' });
@@ -150,6 +150,7 @@ describe.skipIf(!(await infraAvailable('postgres', 'nats')))('projects and quota
       if (env.streamId !== 'vm-bus-1') continue;
       expect(env.project).toBe('bus');
       expect(m.headers?.get('Berth-Project')).toBe('bus');
+      expect(m.subject).toBe(`${prefix}.berth.inventory.vm.bus.${env.type}`);
       seen.push(env.type);
       if (env.type === 'VmDeleted') break;
     }

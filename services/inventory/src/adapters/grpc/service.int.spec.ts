@@ -194,7 +194,7 @@ describe.skipIf(!(await infraAvailable('postgres', 'nats')))('InventoryService o
   });
 
   it('composes VMs idempotently, with the migration-mode defaults, and relays VmRequested to NATS', async () => {
-    const sub = nc.subscribe(`${prefix}.berth.inventory.vm.VmRequested`, { max: 1 });
+    const sub = nc.subscribe(`${prefix}.berth.inventory.vm.default.VmRequested`, { max: 1 });
     const meta = t.meta();
     const first = await t.call('composeVm', {
       meta,

@@ -33,7 +33,7 @@ export function vmRequested(spec: VmSpec, excludedHosts: string[] = []): EventEn
 }
 
 export async function publishRaw(nc: NatsConnection, prefix: string, body: string, msgID: string): Promise<void> {
-  await jetstream(nc).publish(`${prefix}.berth.inventory.vm.VmRequested`, body, { msgID });
+  await jetstream(nc).publish(`${prefix}.berth.inventory.vm.default.VmRequested`, body, { msgID });
 }
 
 /** Deletes every stream and KV bucket created under `prefix`. */

@@ -133,7 +133,7 @@ describe.skipIf(!(await infraAvailable('nats')))('scheduler over real NATS', () 
       prefix,
       stream: 'BERTH_INVENTORY',
       durable: 'scheduler-vm-requested',
-      filterSubject: 'berth.inventory.vm.VmRequested',
+      filterSubject: 'berth.inventory.vm.*.VmRequested',
       maxDeliver: 3,
       backoffMillis: [100],
       ackWaitMillis: 5000,
