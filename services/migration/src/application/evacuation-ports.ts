@@ -5,6 +5,7 @@
 import type { HostState } from '@berth/fit';
 import type { HostView } from '@berth/scoring';
 import type { EvacuationCommand } from '../domain/evacuation/decide.ts';
+import type { MoveOutcome } from '../domain/evacuation/events.ts';
 import type { Evacuee, MoveKind } from '../domain/evacuation/model.ts';
 import type { Evacuation } from '../domain/evacuation/state.ts';
 
@@ -31,8 +32,17 @@ export interface MoveRequest {
 }
 
 /** The migration aggregate's application API: starts one VM move; its end is reported back through `EvacuationRunner.migrationEnded`. */
+export interface StartedMove {
+  readonly migrationId: string;
+  /**
+   * Set when the migration has already ended: a retried start (same command id) answered with a
+   * migration that finished meanwhile. Its end was reported before the drain knew of it.
+   */
+  readonly ended?: { readonly outcome: MoveOutcome; readonly reason: string };
+}
+
 export interface MigrationStarter {
-  start(request: MoveRequest): Promise<{ readonly migrationId: string }>;
+  start(request: MoveRequest): Promise<StartedMove>;
   abort(migrationId: string, reason: string): Promise<void>;
 }
 

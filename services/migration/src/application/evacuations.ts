@@ -6,7 +6,7 @@ import type { EvacuationPlan, EvacuationTrigger, PlannedMove } from '../domain/e
 import { planEvacuation } from '../domain/evacuation/plan.ts';
 import { isActive, type Evacuation } from '../domain/evacuation/state.ts';
 import type { AdmissionGate } from './admission.ts';
-import type { Clock, EvacuationLog, FleetReader, HostControl, MigrationStarter } from './evacuation-ports.ts';
+import type { Clock, EvacuationLog, FleetReader, HostControl, MigrationStarter, StartedMove } from './evacuation-ports.ts';
 
 export interface EvacuationDeps {
   readonly fleet: FleetReader;
@@ -225,17 +225,17 @@ export class EvacuationRunner {
 
   private async startMove(evacuationId: string, hostId: string, m: PlannedMove, attempt: number, waiting: WaitingVm[]): Promise<void> {
     const commandId = `${evacuationId}:${m.vmId}:${attempt}`;
-    let migrationId: string;
+    let started: StartedMove;
     try {
       this.moving.set(m.vmId, hostId);
-      ({ migrationId } = await this.deps.migrations.start({
+      started = await this.deps.migrations.start({
         commandId,
         vmId: m.vmId,
         sourceHostId: hostId,
         destinationHostId: m.destinationHostId,
         kind: m.kind,
         reason: `evacuation ${evacuationId}: ${m.reason}`,
-      }));
+      });
     } catch (err) {
       this.moving.delete(m.vmId);
       this.deps.gate.release(m.vmId);
@@ -247,6 +247,7 @@ export class EvacuationRunner {
       });
       return;
     }
+    const { migrationId, ended } = started;
     await this.deps.log.execute(hostId, commandId, {
       type: 'RecordMoveStarted',
       vmId: m.vmId,
@@ -256,5 +257,19 @@ export class EvacuationRunner {
       priority: m.priority,
       at: iso(this.deps.clock.now()),
     });
+    if (ended) {
+      // Its end will not be reported again: record it now, or the drain would wait on it forever
+      // and its slot would never come back.
+      this.moving.delete(m.vmId);
+      this.deps.gate.release(m.vmId);
+      await this.deps.log.execute(hostId, `${migrationId}:ended`, {
+        type: 'RecordMoveEnded',
+        vmId: m.vmId,
+        migrationId,
+        outcome: ended.outcome,
+        reason: ended.reason,
+        at: iso(this.deps.clock.now()),
+      });
+    }
   }
 }

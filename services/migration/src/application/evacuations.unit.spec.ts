@@ -3,7 +3,7 @@ import { DEFAULT_CAPS } from '../domain/caps/caps.ts';
 import { GiB, numaHost, vmSpec } from '../domain/evacuation/fixtures.ts';
 import { PERFORMANCE_WARNING } from '../domain/evacuation/plan.ts';
 import { AdmissionGate } from './admission.ts';
-import type { MigrationStarter, MoveRequest } from './evacuation-ports.ts';
+import type { MigrationStarter, MoveRequest, StartedMove } from './evacuation-ports.ts';
 import { EvacuationRunner } from './evacuations.ts';
 import { FakeInventory, InMemoryEvacuationLog } from './testing/in-memory.ts';
 
@@ -11,12 +11,16 @@ import { FakeInventory, InMemoryEvacuationLog } from './testing/in-memory.ts';
 class ManualStarter implements MigrationStarter {
   readonly started: MoveRequest[] = [];
   readonly aborted: string[] = [];
+  /** VMs whose start answers with a migration that has already completed (a retried start). */
+  readonly alreadyEnded = new Set<string>();
   constructor(private readonly inventory: FakeInventory) {}
-  async start(r: MoveRequest): Promise<{ migrationId: string }> {
+  async start(r: MoveRequest): Promise<StartedMove> {
     const claim = this.inventory.claimDestination(r.vmId, r.destinationHostId);
     if (typeof claim === 'string') throw new Error(claim);
     this.started.push(r);
-    return { migrationId: `m-${r.commandId}` };
+    if (!this.alreadyEnded.has(r.vmId)) return { migrationId: `m-${r.commandId}` };
+    this.inventory.switchOver(r.vmId, r.destinationHostId, true);
+    return { migrationId: `m-${r.commandId}`, ended: { outcome: 'completed', reason: `now on ${r.destinationHostId}` } };
   }
   async abort(migrationId: string): Promise<void> {
     this.aborted.push(migrationId);
@@ -151,6 +155,21 @@ describe('EvacuationRunner', () => {
     expect(starter.started).toHaveLength(2);
     expect((await runner.get('src')).status).toBe('cancelled');
     expect(inventory.hosts.get('src')!.capacity.state).toBe('enabled');
+  });
+
+  it('a start answered with a migration that already ended is recorded as ended and gives its slot back', async () => {
+    const { starter, runner, gate, finish } = setup();
+    starter.alreadyEnded.add('low');
+    await runner.start('src', 'operator', 'cmd-1');
+    await runner.idle('src');
+    await finish('pinned-hp');
+    await finish('plain');
+    const e = await runner.get('src');
+    expect(e.status).toBe('running');
+    if (e.status !== 'running') return;
+    expect([...e.running.keys()]).toEqual([]);
+    expect(e.history.find((h) => h.vmId === 'low')?.outcome).toBe('completed');
+    expect(gate.running).toBe(0); // every slot back: nothing waits on a move that ended
   });
 
   it('never exceeds the fleet cap across several drains', async () => {

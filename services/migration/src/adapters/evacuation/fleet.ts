@@ -4,6 +4,7 @@
  * newer one), and the VMs on a host from its claims plus inventory's VM record.
  */
 import { guestCellVcpus, vmSpec, type Claim, type HostSnapshot, type VmSpec } from '@berth/fit';
+import { NotFoundError } from '@berth/errors';
 import { openKv } from '@berth/messaging';
 import { HostView } from '@berth/scoring';
 import type { NatsConnection } from '@nats-io/transport-node';
@@ -81,11 +82,18 @@ export class KvFleetReader implements FleetReader {
   async evacuees(hostId: string): Promise<Evacuee[]> {
     const host = this.live.get(hostId);
     if (!host) return [];
-    return Promise.all(
-      host.claims.map(async (claim) => {
-        const info = await this.inventory.getVm(claim.vmId);
+    const found = await Promise.all(
+      host.claims.map(async (claim): Promise<Evacuee | undefined> => {
+        const info = await this.inventory.getVm(claim.vmId).catch((e: unknown) => {
+          if (e instanceof NotFoundError) return undefined; // deleted since the snapshot
+          throw e;
+        });
+        // The snapshot may lag inventory: a VM that has already moved away (no migration under way,
+        // inventory has it elsewhere) holds no claim here any more and is not moved a second time.
+        if (!info || (info.migrationId === '' && info.hostId !== hostId)) return undefined;
         return { spec: plannerSpec(info, claim), claim, status: statusOf(info) };
       }),
     );
+    return found.filter((e): e is Evacuee => e !== undefined);
   }
 }

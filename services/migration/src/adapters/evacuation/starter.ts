@@ -1,5 +1,5 @@
 /** Evacuation moves through the migration aggregate's application API (MigrationCommands). */
-import type { MigrationStarter, MoveRequest } from '../../application/evacuation-ports.ts';
+import type { MigrationStarter, MoveRequest, StartedMove } from '../../application/evacuation-ports.ts';
 import type { AdmissionGate } from '../../application/admission.ts';
 import type { EvacuationRunner } from '../../application/evacuations.ts';
 import type { MigrationCommands } from '../../application/migrations.ts';
@@ -7,7 +7,7 @@ import type { MigrationCommands } from '../../application/migrations.ts';
 export class CommandsMigrationStarter implements MigrationStarter {
   constructor(private readonly migrations: MigrationCommands) {}
 
-  async start(r: MoveRequest): Promise<{ migrationId: string }> {
+  async start(r: MoveRequest): Promise<StartedMove> {
     // Live or cold is decided by MigrateVm from the VM's state now (it may have changed since the plan).
     const evacuationId = r.commandId.split(':')[0] ?? '';
     const m = await this.migrations.migrate({
@@ -19,7 +19,11 @@ export class CommandsMigrationStarter implements MigrationStarter {
       reason: r.reason,
       evacuationId,
     });
-    return { migrationId: m.core.migrationId };
+    const ended = m.status === 'completed' || m.status === 'failed' || m.status === 'aborted';
+    return {
+      migrationId: m.core.migrationId,
+      ...(ended && { ended: { outcome: m.status, reason: m.status === 'completed' ? `now on ${m.hostId}` : m.reason } }),
+    };
   }
 
   async abort(migrationId: string, reason: string): Promise<void> {
