@@ -59,8 +59,11 @@ const ioLibraries = [
 const services = projects.filter((p) => p.dir.startsWith('services/')).map((p) => p.dir.slice('services/'.length));
 // ts-proto's generated namespaces, as @berth/contracts exports them.
 const generated = [
+  'modelV1',
   'inventoryV1',
   'schedulerV1',
+  'migrationV1',
+  'telemetryV1',
   'executorV1',
   'testingV1',
   'grpcHealthV1',

@@ -1,12 +1,12 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { inventoryV1, type migrationV1 } from '@berth/contracts';
+import { inventoryV1, type migrationV1, modelV1 } from '@berth/contracts';
 import { runCli } from '@berth/cli';
 import { callUnary } from '@berth/grpc-kit';
 import { infraAvailable } from '@berth/testing';
 import { startSimulatorStack, type SimulatorStack } from './harness/simulator-stack.ts';
 import { eventually } from './harness/wait.ts';
 
-const HS = inventoryV1.HostState;
+const HS = modelV1.HostState;
 
 /**
  * Maintenance end to end on the simulator (inventory and scheduler as processes, executor and
@@ -34,7 +34,7 @@ describe.skipIf(!(await infraAvailable('postgres', 'nats')))('maintenance evacua
     return { code, out: out.join('\n'), err: err.join('\n') };
   };
   /** Composes the VMs on `hostId` alone: the other enabled hosts take no new VMs meanwhile. */
-  const composeOn = async (hostId: string, vms: [string, Partial<inventoryV1.VmSpec>][]) => {
+  const composeOn = async (hostId: string, vms: [string, Partial<modelV1.VmSpec>][]) => {
     const others = [];
     for (const h of s.hosts) if (h !== hostId && (await s.hostState(h)) === HS.HOST_STATE_ENABLED) others.push(h);
     for (const h of others) await s.setHostState(h, HS.HOST_STATE_NO_SCHEDULING);
@@ -70,9 +70,9 @@ describe.skipIf(!(await infraAvailable('postgres', 'nats')))('maintenance evacua
     await composeOn('h1', [
       ['plain', { priority: 1 }],
       ['pinned-hp', { priority: 10, highPerformance: true, passthroughCpu: true }],
-      ['stuck', { priority: 5, migrationMode: inventoryV1.MigrationMode.MIGRATION_MODE_NONE }],
+      ['stuck', { priority: 5, migrationMode: modelV1.MigrationMode.MIGRATION_MODE_NONE }],
     ]);
-    expect((await s.getVm('pinned-hp')).spec!.migrationMode).toBe(inventoryV1.MigrationMode.MIGRATION_MODE_MANUAL);
+    expect((await s.getVm('pinned-hp')).spec!.migrationMode).toBe(modelV1.MigrationMode.MIGRATION_MODE_MANUAL);
 
     const plan = await eventually(
       async () => {
@@ -136,7 +136,7 @@ describe.skipIf(!(await infraAvailable('postgres', 'nats')))('maintenance evacua
   it('maintenance set in inventory starts the drain by itself; a cancel puts the host back as it was', async () => {
     await composeOn('h2', [
       ['plain-2', { priority: 1 }],
-      ['stuck-2', { migrationMode: inventoryV1.MigrationMode.MIGRATION_MODE_NONE }],
+      ['stuck-2', { migrationMode: modelV1.MigrationMode.MIGRATION_MODE_NONE }],
     ]);
     await s.setHostState('h2', HS.HOST_STATE_MAINTENANCE);
     // blocked on stuck-2 once plain-2 has moved (the drain may report the blocker before that move ends)

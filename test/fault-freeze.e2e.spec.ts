@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { jetstreamManager } from '@nats-io/jetstream';
 import { connect } from '@nats-io/transport-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { inventoryV1 as pb } from '@berth/contracts';
+import { inventoryV1 as pb, modelV1 } from '@berth/contracts';
 import { callUnary } from '@berth/grpc-kit';
 import { startTestLibvirtd, type TestLibvirtd } from '@berth/hypervisor/testing';
 import { infraAvailable, PrivateNatsServer } from '@berth/testing';
@@ -59,7 +59,7 @@ describe.skipIf(!(await infraAvailable('postgres', 'nats')))('frozen dependencie
     await callUnary(stack.inventory, 'composeVm', {
       meta: { commandId: `compose-${vmId}` },
       vmId,
-      spec: pb.VmSpec.fromPartial({ name: vmId, vcpus: 1, memoryBytes: GiB / 4 }),
+      spec: modelV1.VmSpec.fromPartial({ name: vmId, vcpus: 1, memoryBytes: GiB / 4 }),
     });
     composed.push(vmId);
   };

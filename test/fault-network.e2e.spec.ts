@@ -9,7 +9,7 @@
  */
 import * as grpc from '@grpc/grpc-js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { inventoryV1 as pb } from '@berth/contracts';
+import { inventoryV1 as pb, modelV1 } from '@berth/contracts';
 import { callUnary, createClient, isServiceError } from '@berth/grpc-kit';
 import { createTestDatabase, databaseUrl, FaultProxy, infraAvailable, natsUrl, testSubjectPrefix, type TestDatabase } from '@berth/testing';
 import { readEventLog } from './harness/event-log.ts';
@@ -72,8 +72,8 @@ describe.skipIf(!(await infraAvailable('postgres', 'nats')))('network faults bet
     await callUnary(inv, 'registerHost', {
       meta: { commandId: 'register-h1' },
       hostId: 'h1',
-      spec: pb.HostSpec.fromPartial({ name: 'h1', hypervisorUri: 'sim://h1', cpuModel: 'sim', cpus: 256, memoryBytes: 1024 * GiB }),
-      state: pb.HostState.HOST_STATE_ENABLED,
+      spec: modelV1.HostSpec.fromPartial({ name: 'h1', hypervisorUri: 'sim://h1', cpuModel: 'sim', cpus: 256, memoryBytes: 1024 * GiB }),
+      state: modelV1.HostState.HOST_STATE_ENABLED,
     });
   });
   afterAll(async () => {
@@ -91,7 +91,7 @@ describe.skipIf(!(await infraAvailable('postgres', 'nats')))('network faults bet
     callUnary(
       client,
       'composeVm',
-      { meta: { commandId: `compose-${vmId}` }, vmId, spec: pb.VmSpec.fromPartial({ name: vmId, vcpus: 1, memoryBytes: GiB }) },
+      { meta: { commandId: `compose-${vmId}` }, vmId, spec: modelV1.VmSpec.fromPartial({ name: vmId, vcpus: 1, memoryBytes: GiB }) },
       { deadline: Date.now() + deadlineMillis },
     ).then(() => void acknowledged.add(vmId));
   const refusedWith = async (p: Promise<unknown>): Promise<string> => {
@@ -227,7 +227,7 @@ describe.skipIf(!(await infraAvailable('postgres', 'nats')))('network faults bet
       callUnary(proxied, 'composeVm', {
         meta: { commandId: 'compose-cr-1' },
         vmId: 'cr-1',
-        spec: pb.VmSpec.fromPartial({ name: 'cr-1', vcpus: 1, memoryBytes: GiB }),
+        spec: modelV1.VmSpec.fromPartial({ name: 'cr-1', vcpus: 1, memoryBytes: GiB }),
       }),
     );
     testToInv.reset();

@@ -7,7 +7,7 @@
  * fails provisioning ends with the VM running on another host.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { inventoryV1 } from '@berth/contracts';
+import { inventoryV1, modelV1 } from '@berth/contracts';
 import { callUnary } from '@berth/grpc-kit';
 import { libvirtUsable, startTestLibvirtd, type TestLibvirtd } from '@berth/hypervisor/testing';
 import { infraAvailable } from '@berth/testing';
@@ -88,11 +88,11 @@ describe.skipIf(!(await infraAvailable('postgres', 'nats')) || !libvirtUsable())
         callUnary(stack.inventory, 'composeVm', {
           meta: { commandId: `compose-${vm.vmId}` },
           vmId: vm.vmId,
-          spec: inventoryV1.VmSpec.fromPartial({
+          spec: modelV1.VmSpec.fromPartial({
             name: vm.vmId,
             vcpus: vm.pinned ? 2 : 1,
             memoryBytes: 128 * MiB,
-            cpuPolicy: vm.pinned ? inventoryV1.CpuPolicy.CPU_POLICY_DEDICATED : inventoryV1.CpuPolicy.CPU_POLICY_SHARED,
+            cpuPolicy: vm.pinned ? modelV1.CpuPolicy.CPU_POLICY_DEDICATED : modelV1.CpuPolicy.CPU_POLICY_SHARED,
             disks: vm.disk ? [{ sizeBytes: GiB, pool: '' }] : [],
           }),
         }),
@@ -173,7 +173,7 @@ describe.skipIf(!(await infraAvailable('postgres', 'nats')) || !libvirtUsable())
         async () => {
           const list = (
             await callUnary(stack.inventory, 'listHosts', {
-              state: inventoryV1.HostState.HOST_STATE_UNSPECIFIED,
+              state: modelV1.HostState.HOST_STATE_UNSPECIFIED,
               resourcePool: '',
               tag: '',
             })
@@ -198,7 +198,7 @@ describe.skipIf(!(await infraAvailable('postgres', 'nats')) || !libvirtUsable())
         await callUnary(stack.inventory, 'composeVm', {
           meta: { commandId: `compose-${vmId}` },
           vmId,
-          spec: inventoryV1.VmSpec.fromPartial({ name: vmId, vcpus: 1, memoryBytes: 128 * MiB, disks: [{ sizeBytes: GiB, pool: '' }] }),
+          spec: modelV1.VmSpec.fromPartial({ name: vmId, vcpus: 1, memoryBytes: 128 * MiB, disks: [{ sizeBytes: GiB, pool: '' }] }),
         });
       }
       const domains = await eventually(

@@ -15,7 +15,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { inventoryV1 } from '@berth/contracts';
+import { inventoryV1, modelV1 } from '@berth/contracts';
 import { runCli } from '@berth/cli';
 import { callUnary } from '@berth/grpc-kit';
 import { lxdUsable, makeClientCertificate, startTestLxd, type TestLxd } from '@berth/hypervisor/testing';
@@ -122,7 +122,7 @@ describe.skipIf(!(await infraAvailable('postgres', 'nats')) || !lxdUsable())('an
       { vmId: 'lx-shared', spec: { name: 'shared', vcpus: 1, memoryBytes: 64 * MiB } },
       {
         vmId: 'lx-pinned',
-        spec: { name: 'pinned', vcpus: 1, memoryBytes: 96 * MiB, cpuPolicy: inventoryV1.CpuPolicy.CPU_POLICY_DEDICATED },
+        spec: { name: 'pinned', vcpus: 1, memoryBytes: 96 * MiB, cpuPolicy: modelV1.CpuPolicy.CPU_POLICY_DEDICATED },
       },
       {
         vmId: 'lx-disks',
@@ -141,7 +141,7 @@ describe.skipIf(!(await infraAvailable('postgres', 'nats')) || !lxdUsable())('an
       await callUnary(stack.inventory, 'composeVm', {
         meta: { commandId: `compose-${vm.vmId}` },
         vmId: vm.vmId,
-        spec: inventoryV1.VmSpec.fromPartial(vm.spec),
+        spec: modelV1.VmSpec.fromPartial(vm.spec),
       });
     }
     const running = await eventually(

@@ -8,7 +8,7 @@
 import { execFile, execFileSync } from 'node:child_process';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { inventoryV1 } from '@berth/contracts';
+import { inventoryV1, modelV1 } from '@berth/contracts';
 import { callUnary } from '@berth/grpc-kit';
 import { libvirtUsable, startMigrationPair, type MigrationPair } from '@berth/hypervisor/testing';
 import { createTestDatabase, infraAvailable, type TestDatabase } from '@berth/testing';
@@ -70,7 +70,7 @@ describe.skipIf(!(await infraAvailable('postgres', 'nats')) || !libvirtUsable() 
       await callUnary(stack.inventory, 'composeVm', {
         meta: { commandId: `compose-${VM_ID}` },
         vmId: VM_ID,
-        spec: inventoryV1.VmSpec.fromPartial({ name: 'live', vcpus: 1, memoryBytes: 128 * MiB }),
+        spec: modelV1.VmSpec.fromPartial({ name: 'live', vcpus: 1, memoryBytes: 128 * MiB }),
       });
       await eventually(
         async () => (await callUnary(stack.inventory, 'getVm', { vmId: VM_ID })).vm?.status === inventoryV1.VmStatus.VM_STATUS_RUNNING,

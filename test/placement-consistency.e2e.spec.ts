@@ -12,7 +12,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { inventoryV1 as pb } from '@berth/contracts';
+import { inventoryV1 as pb, modelV1 } from '@berth/contracts';
 import { callUnary } from '@berth/grpc-kit';
 import { infraAvailable } from '@berth/testing';
 import { startService, type ServiceHandle } from './harness/service.ts';
@@ -20,7 +20,8 @@ import { startStack, type Stack } from './harness/stack.ts';
 import { eventually } from './harness/wait.ts';
 
 const GiB = 1024 ** 3;
-const { VmStatus, HostState } = pb;
+const { VmStatus } = pb;
+const { HostState } = modelV1;
 
 describe.skipIf(!(await infraAvailable('postgres', 'nats')))(
   'placement from outside: no failure on a stale view, waiting for capacity',
@@ -42,7 +43,7 @@ describe.skipIf(!(await infraAvailable('postgres', 'nats')))(
       callUnary(stack.inventory, 'registerHost', {
         meta: meta(),
         hostId,
-        spec: pb.HostSpec.fromPartial({
+        spec: modelV1.HostSpec.fromPartial({
           name: hostId,
           hypervisorUri: `sim://${hostId}`,
           cpuModel: 'sim',
@@ -56,7 +57,7 @@ describe.skipIf(!(await infraAvailable('postgres', 'nats')))(
       callUnary(stack.inventory, 'composeVm', {
         meta: meta(),
         vmId,
-        spec: pb.VmSpec.fromPartial({ name: vmId, vcpus, memoryBytes: GiB, resourcePool: pool }),
+        spec: modelV1.VmSpec.fromPartial({ name: vmId, vcpus, memoryBytes: GiB, resourcePool: pool }),
         ...(waitForCapacityMillis !== undefined ? { waitForCapacityMillis } : {}),
       });
     const getVm = async (vmId: string): Promise<pb.Vm> => (await callUnary(stack.inventory, 'getVm', { vmId })).vm!;

@@ -6,7 +6,7 @@
  */
 import { execFileSync } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { inventoryV1 } from '@berth/contracts';
+import { inventoryV1, modelV1 } from '@berth/contracts';
 import { callUnary } from '@berth/grpc-kit';
 import { libvirtUsable, startSessionLibvirtd, type SessionLibvirtd } from '@berth/hypervisor/testing';
 import { infraAvailable } from '@berth/testing';
@@ -57,7 +57,7 @@ describe.skipIf(!(await infraAvailable('postgres', 'nats')) || !libvirtUsable() 
       await callUnary(stack.inventory, 'composeVm', {
         meta: { commandId: `compose-${VM_ID}` },
         vmId: VM_ID,
-        spec: inventoryV1.VmSpec.fromPartial({ name: 'tiny', vcpus: 1, memoryBytes: 64 * MiB }),
+        spec: modelV1.VmSpec.fromPartial({ name: 'tiny', vcpus: 1, memoryBytes: 64 * MiB }),
       });
 
       await eventually(

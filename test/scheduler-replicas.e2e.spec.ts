@@ -8,7 +8,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { jetstreamManager } from '@nats-io/jetstream';
-import { inventoryV1 } from '@berth/contracts';
+import { inventoryV1, modelV1 } from '@berth/contracts';
 import {
   allocatableMemory,
   allocatableVcpus,
@@ -88,7 +88,7 @@ describe.skipIf(!inventoryReady || !(await infraAvailable('postgres', 'nats')))(
       callUnary(client, 'registerHost', {
         meta: { commandId: `register-${hostId}` },
         hostId,
-        spec: inventoryV1.HostSpec.fromPartial({
+        spec: modelV1.HostSpec.fromPartial({
           name: hostId,
           hypervisorUri: `sim://${hostId}`,
           cpuModel: 'Cascadelake-Server',
@@ -96,7 +96,7 @@ describe.skipIf(!inventoryReady || !(await infraAvailable('postgres', 'nats')))(
           cpus: HOST_VCPUS,
           memoryBytes: HOST_VCPUS * GiB,
         }),
-        state: inventoryV1.HostState.HOST_STATE_ENABLED,
+        state: modelV1.HostState.HOST_STATE_ENABLED,
       }),
     );
 
@@ -109,7 +109,7 @@ describe.skipIf(!inventoryReady || !(await infraAvailable('postgres', 'nats')))(
       callUnary(client, 'composeVm', {
         meta: { commandId: `compose-${r.vmId}` },
         vmId: r.vmId,
-        spec: inventoryV1.VmSpec.fromPartial({ name: r.vmId, vcpus: r.vcpus, memoryBytes: r.gib * GiB }),
+        spec: modelV1.VmSpec.fromPartial({ name: r.vmId, vcpus: r.vcpus, memoryBytes: r.gib * GiB }),
       }),
     );
 

@@ -5,21 +5,21 @@
  */
 import { randomUUID } from 'node:crypto';
 import * as grpc from '@grpc/grpc-js';
-import { inventoryV1 } from '@berth/contracts';
+import { inventoryV1, modelV1 } from '@berth/contracts';
 import { createClient } from '@berth/grpc-kit';
 import type { ServiceManifest } from './services.ts';
 
 const GiB = 1024 ** 3;
 
-function demoHost(i: number): inventoryV1.HostSpec {
+function demoHost(i: number): modelV1.HostSpec {
   const cpusPerNode = 8;
-  const node = (id: number): inventoryV1.NumaNode => ({
+  const node = (id: number): modelV1.NumaNode => ({
     id,
     cpus: Array.from({ length: cpusPerNode }, (_, k) => id * cpusPerNode + k),
     memoryBytes: 32 * GiB,
     hugepages: [{ pageSizeBytes: 2 * 1024 * 1024, total: 2048 }],
   });
-  return inventoryV1.HostSpec.fromPartial({
+  return modelV1.HostSpec.fromPartial({
     name: `demo-${i}`,
     hypervisorUri: `sim://demo-${i}`,
     cpuOvercommit: 2,

@@ -32,7 +32,7 @@ import { loadavg } from 'node:os';
 import { parseArgs } from 'node:util';
 import pg from 'pg';
 import { jetstreamManager } from '@nats-io/jetstream';
-import { inventoryV1 } from '@berth/contracts';
+import { inventoryV1, modelV1 } from '@berth/contracts';
 import { callUnary, createClient } from '@berth/grpc-kit';
 import { openKv } from '@berth/messaging';
 import {
@@ -289,7 +289,7 @@ async function compose(client: InstanceType<typeof inventoryV1.InventoryServiceC
       await callUnary(client, 'composeVm', {
         meta: { commandId: `compose-${vmId}` },
         vmId,
-        spec: inventoryV1.VmSpec.fromPartial({ name: vmId, vcpus: i % 4 === 3 ? 2 : 1, memoryBytes: (i % 4 === 3 ? 2 : 1) * GiB }),
+        spec: modelV1.VmSpec.fromPartial({ name: vmId, vcpus: i % 4 === 3 ? 2 : 1, memoryBytes: (i % 4 === 3 ? 2 : 1) * GiB }),
       });
       run.firstAccepted = Math.min(run.firstAccepted, performance.now());
     } catch (e) {
@@ -342,7 +342,7 @@ async function measure(tls: boolean): Promise<Record<string, unknown>> {
       callUnary(c, 'registerHost', {
         meta: { commandId: `register-${hostId}` },
         hostId,
-        spec: inventoryV1.HostSpec.fromPartial({
+        spec: modelV1.HostSpec.fromPartial({
           name: hostId,
           hypervisorUri: `sim://${hostId}`,
           cpuModel: 'Cascadelake-Server',
@@ -350,7 +350,7 @@ async function measure(tls: boolean): Promise<Record<string, unknown>> {
           cpus: HOST_CPUS,
           memoryBytes: HOST_CPUS * GiB,
         }),
-        state: inventoryV1.HostState.HOST_STATE_ENABLED,
+        state: modelV1.HostState.HOST_STATE_ENABLED,
       }),
     );
     // The scheduler places from the snapshot bucket: measure only once every host is in it.

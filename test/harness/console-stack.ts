@@ -4,7 +4,7 @@
  * process (as the evacuation e2e does), and the console as its own process (as `npm start` runs it),
  * serving its built assets.
  */
-import { inventoryV1, migrationV1 } from '@berth/contracts';
+import { inventoryV1, migrationV1, modelV1 } from '@berth/contracts';
 import { callUnary, createClient } from '@berth/grpc-kit';
 import { SimulatorFleet } from '@berth/hypervisor';
 import { ensureConsoleAssets } from '@berth/console';
@@ -29,11 +29,11 @@ export interface ConsoleStack {
   /** The console process; `url` is `http://127.0.0.1:<port>`. */
   readonly console: ServiceHandle & { readonly url: string };
   /** Registers a host on the simulator and in inventory. */
-  register(hostId: string, spec: Partial<inventoryV1.HostSpec>, state?: inventoryV1.HostState): Promise<inventoryV1.Host>;
-  compose(vmId: string, spec: Partial<inventoryV1.VmSpec>): Promise<void>;
+  register(hostId: string, spec: Partial<modelV1.HostSpec>, state?: modelV1.HostState): Promise<inventoryV1.Host>;
+  compose(vmId: string, spec: Partial<modelV1.VmSpec>): Promise<void>;
   getVm(vmId: string): Promise<inventoryV1.Vm>;
   waitRunning(vmId: string, timeoutMillis?: number): Promise<inventoryV1.Vm>;
-  setState(hostId: string, state: inventoryV1.HostState): Promise<void>;
+  setState(hostId: string, state: modelV1.HostState): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -119,7 +119,7 @@ export async function startConsoleStack(label: string, options: { withMigration?
       inventory: inv,
       migration,
       console: con,
-      async register(hostId, spec, state = inventoryV1.HostState.HOST_STATE_ENABLED) {
+      async register(hostId, spec, state = modelV1.HostState.HOST_STATE_ENABLED) {
         fleet.addHost({
           hostId,
           cpus: spec.cpus ?? 16,
@@ -129,7 +129,7 @@ export async function startConsoleStack(label: string, options: { withMigration?
         const r = await callUnary(inv, 'registerHost', {
           meta: { commandId: `register-${hostId}` },
           hostId,
-          spec: inventoryV1.HostSpec.fromPartial({ name: hostId, hypervisorUri: `sim://${hostId}`, ...spec }),
+          spec: modelV1.HostSpec.fromPartial({ name: hostId, hypervisorUri: `sim://${hostId}`, ...spec }),
           state,
         });
         return r.host!;
@@ -138,7 +138,7 @@ export async function startConsoleStack(label: string, options: { withMigration?
         await callUnary(inv, 'composeVm', {
           meta: { commandId: `compose-${vmId}` },
           vmId,
-          spec: inventoryV1.VmSpec.fromPartial({ name: vmId, vcpus: 2, memoryBytes: 2 * GiB, ...spec }),
+          spec: modelV1.VmSpec.fromPartial({ name: vmId, vcpus: 2, memoryBytes: 2 * GiB, ...spec }),
         });
       },
       getVm,

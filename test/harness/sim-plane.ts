@@ -3,7 +3,7 @@
  * the executor, migration and telemetry services in this process (their composition roots), all on
  * fresh databases and one NATS prefix. Hosts are registered in inventory as `sim://<hostId>`.
  */
-import { inventoryV1, migrationV1 } from '@berth/contracts';
+import { inventoryV1, migrationV1, modelV1 } from '@berth/contracts';
 import { callUnary, createClient } from '@berth/grpc-kit';
 import { SimulatorFleet } from '@berth/hypervisor';
 import { loadMigrationConfig, startMigration, type RunningMigration } from '@berth/migration';
@@ -106,7 +106,7 @@ export async function startSimPlane(label: string, hosts: readonly string[]): Pr
       await callUnary(inv, 'registerHost', {
         meta: { commandId: `register-${hostId}` },
         hostId,
-        spec: inventoryV1.HostSpec.fromPartial({
+        spec: modelV1.HostSpec.fromPartial({
           name: hostId,
           hypervisorUri: `sim://${hostId}`,
           cpuModel: 'Cascadelake-Server',
@@ -114,7 +114,7 @@ export async function startSimPlane(label: string, hosts: readonly string[]): Pr
           cpus: 16,
           memoryBytes: 64 * GiB,
         }),
-        state: inventoryV1.HostState.HOST_STATE_ENABLED,
+        state: modelV1.HostState.HOST_STATE_ENABLED,
       });
     }
     const getVm = async (vmId: string) => (await callUnary(inv, 'getVm', { vmId })).vm!;
@@ -135,7 +135,7 @@ export async function startSimPlane(label: string, hosts: readonly string[]): Pr
         await callUnary(inv, 'composeVm', {
           meta: { commandId: `compose-${vmId}` },
           vmId,
-          spec: inventoryV1.VmSpec.fromPartial({ name: vmId, vcpus: 2, memoryBytes: 2 * GiB }),
+          spec: modelV1.VmSpec.fromPartial({ name: vmId, vcpus: 2, memoryBytes: 2 * GiB }),
         });
         await eventually(async () => (await getVm(vmId)).status === inventoryV1.VmStatus.VM_STATUS_RUNNING, `${vmId} running`, 90_000);
       },

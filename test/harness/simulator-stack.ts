@@ -7,7 +7,7 @@
  *   ... s.inv / s.client / s.fleet ...
  *   await s.stop();
  */
-import { inventoryV1, migrationV1 } from '@berth/contracts';
+import { inventoryV1, migrationV1, modelV1 } from '@berth/contracts';
 import { callUnary, createClient } from '@berth/grpc-kit';
 import { SimulatorFleet } from '@berth/hypervisor';
 import { loadMigrationConfig, startMigration, type RunningMigration } from '@berth/migration';
@@ -33,10 +33,10 @@ export interface SimulatorStack {
   readonly client: InstanceType<typeof migrationV1.MigrationServiceClient>;
   getVm(vmId: string): Promise<inventoryV1.Vm>;
   /** Composes a 2 vCPU / 2 GiB VM (spec overrides applied) and waits until it runs. */
-  compose(vmId: string, spec?: Partial<inventoryV1.VmSpec>): Promise<inventoryV1.Vm>;
+  compose(vmId: string, spec?: Partial<modelV1.VmSpec>): Promise<inventoryV1.Vm>;
   claimsOf(hostId: string): Promise<string[]>;
-  hostState(hostId: string): Promise<inventoryV1.HostState>;
-  setHostState(hostId: string, state: inventoryV1.HostState): Promise<void>;
+  hostState(hostId: string): Promise<modelV1.HostState>;
+  setHostState(hostId: string, state: modelV1.HostState): Promise<void>;
   /** The hosts whose hypervisor has the VM's domain in `state` (running by default). */
   domainOn(vmId: string, state?: string): Promise<string[]>;
   stop(): Promise<void>;
@@ -94,7 +94,7 @@ export async function startSimulatorStack(label: string, o: SimulatorStackOption
     await callUnary(inv, 'registerHost', {
       meta: { commandId: `register-${hostId}` },
       hostId,
-      spec: inventoryV1.HostSpec.fromPartial({
+      spec: modelV1.HostSpec.fromPartial({
         name: hostId,
         hypervisorUri: `sim://${hostId}`,
         cpuModel: 'Cascadelake-Server',
@@ -102,7 +102,7 @@ export async function startSimulatorStack(label: string, o: SimulatorStackOption
         cpus: 16,
         memoryBytes: 64 * GiB,
       }),
-      state: inventoryV1.HostState.HOST_STATE_ENABLED,
+      state: modelV1.HostState.HOST_STATE_ENABLED,
     });
   }
   const getVm = async (vmId: string): Promise<inventoryV1.Vm> => (await callUnary(inv, 'getVm', { vmId })).vm!;
@@ -122,7 +122,7 @@ export async function startSimulatorStack(label: string, o: SimulatorStackOption
       await callUnary(inv, 'composeVm', {
         meta: { commandId: `compose-${vmId}` },
         vmId,
-        spec: inventoryV1.VmSpec.fromPartial({ name: vmId, vcpus: 2, memoryBytes: 2 * GiB, ...spec }),
+        spec: modelV1.VmSpec.fromPartial({ name: vmId, vcpus: 2, memoryBytes: 2 * GiB, ...spec }),
       });
       return eventually(
         async () => ((await getVm(vmId)).status === inventoryV1.VmStatus.VM_STATUS_RUNNING ? getVm(vmId) : undefined),

@@ -9,7 +9,7 @@
  *   ...
  *   await stack.stop();
  */
-import { inventoryV1, schedulerV1 } from '@berth/contracts';
+import { inventoryV1, modelV1, schedulerV1 } from '@berth/contracts';
 import { callUnary, createClient } from '@berth/grpc-kit';
 import { createTestDatabase, testSubjectPrefix, type TestDatabase } from '@berth/testing';
 import { deletePrefixedStreams } from './nats.ts';
@@ -108,7 +108,7 @@ export async function registerLibvirtHost(
   const res = await callUnary(client, 'registerHost', {
     meta: { commandId: `register-${hostId}` },
     hostId,
-    spec: inventoryV1.HostSpec.fromPartial({
+    spec: modelV1.HostSpec.fromPartial({
       name: hostId,
       hypervisorUri: uri,
       topology: layout.topology,
@@ -118,7 +118,7 @@ export async function registerLibvirtHost(
       storagePools: pools,
       ...(options.cpuOvercommit !== undefined ? { cpuOvercommit: options.cpuOvercommit } : {}),
     }),
-    state: inventoryV1.HostState.HOST_STATE_ENABLED,
+    state: modelV1.HostState.HOST_STATE_ENABLED,
   });
   if (!res.host) throw new Error(`RegisterHost ${hostId} answered without a host`);
   return res.host;
@@ -132,13 +132,14 @@ export async function waitForSchedulerInSync(stack: Stack, timeoutMillis = 60_00
   await eventually(
     async () => {
       const hosts = (
-        await callUnary(stack.inventory, 'listHosts', { state: inventoryV1.HostState.HOST_STATE_UNSPECIFIED, resourcePool: '', tag: '' })
+        await callUnary(stack.inventory, 'listHosts', { state: modelV1.HostState.HOST_STATE_UNSPECIFIED, resourcePool: '', tag: '' })
       ).hosts;
       const ranked = (
         await callUnary(stack.scheduler, 'score', {
-          vm: schedulerV1.VmSpec.fromPartial({ vcpus: 1, memoryBytes: 64 * 1024 ** 2 }),
+          vm: modelV1.VmSpec.fromPartial({ vcpus: 1, memoryBytes: 64 * 1024 ** 2 }),
           excludedHosts: [],
           limit: hosts.length,
+          vmId: '',
         })
       ).hosts;
       const seen = new Map(ranked.map((h) => [h.hostId, h.generation]));
@@ -155,9 +156,10 @@ export async function waitForSchedulerHosts(stack: Stack, count: number, timeout
   await eventually(
     async () => {
       const r = await callUnary(stack.scheduler, 'score', {
-        vm: schedulerV1.VmSpec.fromPartial({ vcpus: 1, memoryBytes: 64 * 1024 ** 2 }),
+        vm: modelV1.VmSpec.fromPartial({ vcpus: 1, memoryBytes: 64 * 1024 ** 2 }),
         excludedHosts: [],
         limit: 0,
+        vmId: '',
       });
       return r.hostsConsidered >= count;
     },

@@ -7,7 +7,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import * as grpc from '@grpc/grpc-js';
-import { inventoryV1 } from '@berth/contracts';
+import { modelV1 } from '@berth/contracts';
 import { callUnary, isServiceError } from '@berth/grpc-kit';
 import type { Plane } from './plane.ts';
 
@@ -101,7 +101,7 @@ export class Load {
             {
               meta,
               vmId,
-              spec: inventoryV1.VmSpec.fromPartial({
+              spec: modelV1.VmSpec.fromPartial({
                 name: vmId,
                 vcpus: this.opts.vcpus ?? 1,
                 memoryBytes: (this.opts.memoryGiB ?? 1) * GiB,

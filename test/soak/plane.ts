@@ -5,7 +5,7 @@
  * migration as real processes on fixed ports (so clients and peers find them again after a
  * restart), each a single process so SIGKILL reaches the service itself.
  */
-import { inventoryV1, executorV1, migrationV1 } from '@berth/contracts';
+import { executorV1, inventoryV1, migrationV1, modelV1 } from '@berth/contracts';
 import { callUnary, createClient } from '@berth/grpc-kit';
 import { freePort, PrivateNatsServer, PrivatePostgres } from '@berth/testing';
 import { startService, type ServiceHandle } from '../harness/service.ts';
@@ -135,7 +135,7 @@ export class Plane {
       await callUnary(this.inventory, 'registerHost', {
         meta: { commandId: `register-${hostId}` },
         hostId,
-        spec: inventoryV1.HostSpec.fromPartial({
+        spec: modelV1.HostSpec.fromPartial({
           name: hostId,
           hypervisorUri: `sim://${hostId}`,
           cpuModel: 'Cascadelake-Server',
@@ -143,7 +143,7 @@ export class Plane {
           cpus: this.opts.hostCpus,
           memoryBytes: this.opts.hostMemoryGiB * GiB,
         }),
-        state: inventoryV1.HostState.HOST_STATE_ENABLED,
+        state: modelV1.HostState.HOST_STATE_ENABLED,
       });
     }
   }

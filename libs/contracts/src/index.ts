@@ -1,4 +1,5 @@
 export * from './events/envelope.ts';
+export * as modelV1 from './model-v1.ts';
 export * as inventoryV1 from './inventory-v1.ts';
 export * as inventoryEvents from './events/inventory.ts';
 export * as googleRpc from './google-rpc.ts';

@@ -8,3 +8,4 @@ export { usage, addClaimToUsage, type HostUsage, type NumaNodeUsage } from './us
 export { needsNuma, guestCells, guestCellVcpus, distinctNodes } from './numa.ts';
 export { claimMatchesVm } from './claims.ts';
 export { hostCapacity, hostSnapshot, vmSpec } from './builders.ts';
+export { resolveVmSpec, defaultMigrationMode, type VmSpecInput, type HostSpecInput } from './validate.ts';

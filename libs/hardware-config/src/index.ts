@@ -13,3 +13,4 @@ export {
 export type { ReadInclude, IncludedFile } from './hocon/parse.ts';
 export { loadHardwareConfigFile, loadRealmSettingsFile, readIncludeFromDisk, readIncludeFromMap } from './load.ts';
 export { REALM_DEFAULTS, realmSettingsFromObject } from './decode/realm.ts';
+export { CURVE_ALIASES, CURVE_DEFAULTS } from './decode/curve.ts';

@@ -1,5 +1,6 @@
-import { HostState } from '@berth/proto/berth/inventory/v1/host.ts';
-import { MigrationMode, SlaTier, VmStatus } from '@berth/proto/berth/inventory/v1/vm.ts';
+import { HostState } from '@berth/proto/berth/model/v1/host.ts';
+import { MigrationMode, SlaTier } from '@berth/proto/berth/model/v1/vm.ts';
+import { VmStatus } from '@berth/proto/berth/inventory/v1/vm.ts';
 
 const GiB = 1024 ** 3;
 const MiB = 1024 ** 2;

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { inventoryV1 } from '@berth/contracts';
+import { modelV1 } from '@berth/contracts';
 import { findCommand, parseCommandLine, runCli, type CliDeps } from './cli.ts';
 import type { Backends } from './grpc.ts';
 
@@ -114,7 +114,7 @@ describe('berth config apply', () => {
     expect(await runCli(['config', 'apply', 'hw.conf', '--dry-run', '--json'], c.deps)).toBe(0);
     const printed = JSON.parse(c.out[0]!) as { applied: boolean; config: unknown };
     expect(printed.applied).toBe(false);
-    const config = inventoryV1.HardwareConfig.fromJSON(printed.config);
+    const config = modelV1.HardwareConfig.fromJSON(printed.config);
     expect(config.hardwareProfiles).toEqual([
       {
         id: 'node',

@@ -1,7 +1,7 @@
 import { useState } from 'react';
 import { useLocation } from 'wouter';
 import { useMutation } from '@tanstack/react-query';
-import { CpuPolicy, MigrationMode, SlaTier } from '@berth/proto/berth/inventory/v1/vm.ts';
+import { CpuPolicy, MigrationMode, SlaTier } from '@berth/proto/berth/model/v1/vm.ts';
 import { commandMeta, rpc } from '../client.ts';
 import { CostTable, type Candidate } from '../components/Explanation.tsx';
 

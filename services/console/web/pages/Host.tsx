@@ -1,5 +1,5 @@
 import { Link } from 'wouter';
-import type { Claim } from '@berth/proto/berth/inventory/v1/claim.ts';
+import type { Claim } from '@berth/proto/berth/model/v1/claim.ts';
 import type { Host } from '@berth/proto/berth/inventory/v1/host.ts';
 import { bytes, hostState, pageSize, ranges } from '../format.ts';
 import { useRpc } from '../hooks.ts';

@@ -1,6 +1,7 @@
 import { useState } from 'react';
 import { useMutation, useQueryClient } from '@tanstack/react-query';
-import { HostState, type Host } from '@berth/proto/berth/inventory/v1/host.ts';
+import { HostState } from '@berth/proto/berth/model/v1/host.ts';
+import type { Host } from '@berth/proto/berth/inventory/v1/host.ts';
 import type { EvacuationPlan } from '@berth/proto/berth/migration/v1/migration_service.ts';
 import { commandMeta, rpc } from '../client.ts';
 import { bytes, HOST_STATES } from '../format.ts';

@@ -1,7 +1,8 @@
 import { useState } from 'react';
 import { Link, useLocation } from 'wouter';
 import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
-import { CpuPolicy, type Vm } from '@berth/proto/berth/inventory/v1/vm.ts';
+import { CpuPolicy } from '@berth/proto/berth/model/v1/vm.ts';
+import type { Vm } from '@berth/proto/berth/inventory/v1/vm.ts';
 import { commandMeta, rpc, vmTimeline } from '../client.ts';
 import { bytes, duration, migrationMode, ranges, slaTier, time, vmStatus } from '../format.ts';
 import { useInfo, useRpc } from '../hooks.ts';

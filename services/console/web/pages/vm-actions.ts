@@ -1,5 +1,5 @@
 import { VmStatus, type Vm } from '@berth/proto/berth/inventory/v1/vm.ts';
-import { MigrationMode } from '@berth/proto/berth/inventory/v1/vm.ts';
+import { MigrationMode } from '@berth/proto/berth/model/v1/vm.ts';
 import { vmStatus } from '../format.ts';
 
 export type VmAction = 'start' | 'stop' | 'reboot' | 'delete';

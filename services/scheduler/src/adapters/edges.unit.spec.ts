@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { ValidationError } from '@berth/errors';
-import { schedulerV1 as pb } from '@berth/contracts';
+import { modelV1 } from '@berth/contracts';
 import { vmSpec } from '@berth/fit';
 import type { ConsumeContext } from '@berth/messaging';
 import { createLogger } from '@berth/observability';
@@ -19,8 +19,7 @@ const logger = createLogger('test', { level: 'silent' });
 describe('fromProtoVmSpec', () => {
   it('maps every field to the fit model, with defaults for empty values', () => {
     const spec = fromProtoVmSpec(
-      pb.VmSpec.fromPartial({
-        vmId: 'v1',
+      modelV1.VmSpec.fromPartial({
         vcpus: 4,
         memoryBytes: 8 * GiB,
         disks: [
@@ -28,24 +27,25 @@ describe('fromProtoVmSpec', () => {
           { sizeBytes: 2 * GiB, pool: 'fast' },
         ],
         devices: [{ type: 'nvidia-gpu', count: 1 }],
-        nics: [{ sriov: true, network: { space: 'data', subnet: '', vlan: 0 } }, { sriov: false }],
+        nics: [{ sriov: true, network: { space: 'data', subnet: '' } }, { sriov: false }],
         numaNodes: [
           { vcpus: 2, memoryBytes: 4 * GiB, pinnedHostNode: 1 },
           { vcpus: 2, memoryBytes: 4 * GiB },
         ],
-        cpuPolicy: pb.CpuPolicy.CPU_POLICY_DEDICATED,
+        cpuPolicy: modelV1.CpuPolicy.CPU_POLICY_DEDICATED,
         hugepageSizeBytes: 2 * 1024 * 1024,
-        slaTier: pb.SlaTier.SLA_TIER_GOLD,
+        slaTier: modelV1.SlaTier.SLA_TIER_GOLD,
         affinity: [
           {
             group: 'db',
-            polarity: pb.AffinityPolarity.AFFINITY_POLARITY_ANTI_AFFINITY,
-            target: pb.AffinityTarget.AFFINITY_TARGET_VM,
-            enforcement: pb.AffinityEnforcement.AFFINITY_ENFORCEMENT_SOFT,
+            polarity: modelV1.AffinityPolarity.AFFINITY_POLARITY_ANTI_AFFINITY,
+            target: modelV1.AffinityTarget.AFFINITY_TARGET_VM,
+            enforcement: modelV1.AffinityEnforcement.AFFINITY_ENFORCEMENT_SOFT,
             hosts: [],
           },
         ],
       }),
+      'v1',
     );
     expect(spec).toMatchObject({
       vmId: 'v1',
@@ -69,7 +69,12 @@ describe('fromProtoVmSpec', () => {
   it('names every bad field at once', () => {
     const bad = () =>
       fromProtoVmSpec(
-        pb.VmSpec.fromPartial({ vcpus: 3, memoryBytes: 1.5, devices: [{ type: '', count: 0 }], numaNodes: [{ vcpus: 1, memoryBytes: 0 }] }),
+        modelV1.VmSpec.fromPartial({
+          vcpus: 3,
+          memoryBytes: 1.5,
+          devices: [{ type: '', count: 0 }],
+          numaNodes: [{ vcpus: 1, memoryBytes: 0 }],
+        }),
       );
     expect(bad).toThrow(ValidationError);
     try {

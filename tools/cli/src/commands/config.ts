@@ -1,12 +1,13 @@
-import { inventoryV1 } from '@berth/contracts';
+import { inventoryV1, modelV1 } from '@berth/contracts';
 import { parseHardwareConfig, readIncludeFromDisk } from '@berth/hardware-config';
 import { UsageError } from '../errors.ts';
 import { unary } from '../grpc.ts';
 import { formatBytes, section, table } from '../render/table.ts';
-import { describeCurve, hardwareConfigToProto } from '../spec/hardware-config.ts';
+import { encodeHardwareConfig } from '@berth/model-codec';
+import { describeCurve } from '../spec/hardware-config.ts';
 import { COMMAND_ID_OPTION, commandMeta, type CommandSpec } from './types.ts';
 
-export function hardwareConfigText(config: inventoryV1.HardwareConfig): string {
+export function hardwareConfigText(config: modelV1.HardwareConfig): string {
   const functions = table(
     ['COST FUNCTION', 'NAME', 'VMS', 'VCPUS', 'MEMORY', 'DEVICES', 'SCALE', 'OFFSET'],
     config.costFunctions.map((f) => [
@@ -46,7 +47,7 @@ export const configCommands: readonly CommandSpec[] = [
       const file = input.arg('FILE');
       // Parsed here, so a mistake shows file:line: key before anything reaches inventory.
       const parsed = parseHardwareConfig(await ctx.readFile(file), { file, readInclude: readIncludeFromDisk });
-      const config = hardwareConfigToProto(parsed);
+      const config = encodeHardwareConfig(parsed);
       // Applying replaces the active configuration: an empty one would silently drop every profile.
       if (config.costFunctions.length === 0 && config.hardwareProfiles.length === 0) {
         throw new UsageError('FILE', `${file} defines no cost functions and no hardware profiles; nothing to apply`);
@@ -55,7 +56,7 @@ export const configCommands: readonly CommandSpec[] = [
       const summary = `${config.costFunctions.length} cost functions, ${config.hardwareProfiles.length} hardware profiles`;
       if (input.flag('dry-run')) {
         return {
-          json: { config: inventoryV1.HardwareConfig.toJSON(config), applied: false },
+          json: { config: modelV1.HardwareConfig.toJSON(config), applied: false },
           text: `${file}: valid (${summary}), not applied${realmNote}\n\n${hardwareConfigText(config)}`,
         };
       }
@@ -66,7 +67,7 @@ export const configCommands: readonly CommandSpec[] = [
         ctx.timeoutMillis,
       );
       return {
-        json: { config: inventoryV1.HardwareConfig.toJSON(config), applied: true, version: res.version },
+        json: { config: modelV1.HardwareConfig.toJSON(config), applied: true, version: res.version },
         text: `applied ${file} as hardware config version ${res.version} (${summary})${realmNote}\n\n${hardwareConfigText(config)}`,
       };
     },
@@ -78,7 +79,7 @@ export const configCommands: readonly CommandSpec[] = [
     options: {},
     async run(_input, ctx) {
       const res = await unary(ctx.backends.inventory(), 'getHardwareConfig', {}, ctx.timeoutMillis);
-      const config = res.config ?? inventoryV1.HardwareConfig.fromPartial({});
+      const config = res.config ?? modelV1.HardwareConfig.fromPartial({});
       return {
         json: inventoryV1.GetHardwareConfigResponse.toJSON(res),
         text: `hardware config version ${res.version}\n\n${hardwareConfigText(config)}`,

@@ -1,4 +1,4 @@
-import { inventoryV1 } from '@berth/contracts';
+import { inventoryV1, modelV1 } from '@berth/contracts';
 import { unary } from '../grpc.ts';
 import { formatBytes, keyValue, ratio, section, table } from '../render/table.ts';
 import { HOST_STATES, hostStateLabel, parseHostState } from '../render/labels.ts';
@@ -151,7 +151,7 @@ export const hostCommands: readonly CommandSpec[] = [
         meta: commandMeta(input, ctx),
         hostId: input.string('id') ?? '',
         spec,
-        state: state === undefined ? inventoryV1.HostState.HOST_STATE_UNSPECIFIED : parseHostState(state, '--state'),
+        state: state === undefined ? modelV1.HostState.HOST_STATE_UNSPECIFIED : parseHostState(state, '--state'),
       };
       const res = await unary(ctx.backends.inventory(), 'registerHost', request, ctx.timeoutMillis);
       return {
@@ -172,7 +172,7 @@ export const hostCommands: readonly CommandSpec[] = [
     async run(input, ctx) {
       const state = input.string('state');
       const request = {
-        state: state === undefined ? inventoryV1.HostState.HOST_STATE_UNSPECIFIED : parseHostState(state, '--state'),
+        state: state === undefined ? modelV1.HostState.HOST_STATE_UNSPECIFIED : parseHostState(state, '--state'),
         resourcePool: input.string('resource-pool') ?? '',
         tag: input.string('tag') ?? '',
       };

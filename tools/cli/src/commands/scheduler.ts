@@ -1,8 +1,8 @@
-import { schedulerV1 } from '@berth/contracts';
+import { modelV1, schedulerV1 } from '@berth/contracts';
 import { unary } from '../grpc.ts';
 import { outcomeLabel } from '../render/labels.ts';
 import { keyValue, section, table } from '../render/table.ts';
-import { buildVmSpec, toSchedulerVmSpec, VM_SPEC_OPTIONS, vmSpecFromJson } from '../spec/vm-spec.ts';
+import { buildVmSpec, VM_SPEC_OPTIONS, vmSpecFromJson } from '../spec/vm-spec.ts';
 import { int } from '../values.ts';
 import type { CommandSpec, Input, Context } from './types.ts';
 
@@ -37,10 +37,10 @@ export function candidates(explanation: unknown): string | undefined {
   );
 }
 
-async function specFrom(input: Input, ctx: Context): Promise<schedulerV1.VmSpec> {
+async function specFrom(input: Input, ctx: Context): Promise<modelV1.VmSpec> {
   const file = input.string('spec');
   const base = file === undefined ? undefined : vmSpecFromJson(await ctx.readFile(file), file);
-  return toSchedulerVmSpec(buildVmSpec(input.string('name') ?? 'this VM', input, base));
+  return buildVmSpec(input.string('name') ?? 'this VM', input, base);
 }
 
 const SPEC_OPTIONS = { ...VM_SPEC_OPTIONS, name: { type: 'string' as const, value: 'NAME', help: 'name used in explanations' } };
@@ -96,7 +96,7 @@ export const schedulerCommands: readonly CommandSpec[] = [
     },
     async run(input, ctx) {
       const limit = int(input.string('limit') ?? '0', '--limit', 0, 1000);
-      const request = { vm: await specFrom(input, ctx), excludedHosts: input.list('exclude'), limit };
+      const request = { vm: await specFrom(input, ctx), excludedHosts: input.list('exclude'), limit, vmId: '' };
       const res = await unary(ctx.backends.scheduler(), 'score', request, ctx.timeoutMillis);
       const rows = table(
         ['RANK', 'HOST', 'NAME', 'SCORE', 'GEN'],

@@ -1,4 +1,4 @@
-import { inventoryV1 } from '@berth/contracts';
+import { inventoryV1, modelV1 } from '@berth/contracts';
 import { unary } from '../grpc.ts';
 import { WAIT_UNTIL, waitForVm } from './watch.ts';
 import { migrationModeLabel, parseVmStatus, slaTierLabel, VM_STATUSES, vmStatusLabel } from '../render/labels.ts';
@@ -34,7 +34,7 @@ export function vmDetails(v: inventoryV1.Vm): string {
       ['status', vmStatusLabel(v.status)],
       ['failure', v.failureReason],
       ['host', v.hostId],
-      ['vcpus', s ? `${s.vcpus}${s.cpuPolicy === inventoryV1.CpuPolicy.CPU_POLICY_DEDICATED ? ' (dedicated)' : ''}` : ''],
+      ['vcpus', s ? `${s.vcpus}${s.cpuPolicy === modelV1.CpuPolicy.CPU_POLICY_DEDICATED ? ' (dedicated)' : ''}` : ''],
       ['memory', s ? formatBytes(s.memoryBytes) + (s.hugepageSizeBytes ? ` on ${formatBytes(s.hugepageSizeBytes)} hugepages` : '') : ''],
       ['disks', s?.disks.map((d) => `${formatBytes(d.sizeBytes)}@${d.pool || 'default'}`).join(', ') ?? ''],
       ['devices', s?.devices.map((d) => `${d.type} x${d.count}`).join(', ') ?? ''],

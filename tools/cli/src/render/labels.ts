@@ -1,4 +1,4 @@
-import { inventoryV1, schedulerV1 } from '@berth/contracts';
+import { inventoryV1, modelV1, schedulerV1 } from '@berth/contracts';
 import { oneOf } from '../values.ts';
 import { enumLabel } from './table.ts';
 
@@ -23,21 +23,21 @@ export const MIGRATION_MODES = ['none', 'manual', 'manual-and-automatic'] as con
 
 const constant = (prefix: string, label: string) => `${prefix}${label.toUpperCase().replace(/-/g, '_')}`;
 
-export function parseHostState(text: string, field: string): inventoryV1.HostState {
-  return inventoryV1.hostStateFromJSON(constant('HOST_STATE_', oneOf(text, field, HOST_STATES)));
+export function parseHostState(text: string, field: string): modelV1.HostState {
+  return modelV1.hostStateFromJSON(constant('HOST_STATE_', oneOf(text, field, HOST_STATES)));
 }
 export function parseVmStatus(text: string, field: string): inventoryV1.VmStatus {
   return inventoryV1.vmStatusFromJSON(constant('VM_STATUS_', oneOf(text, field, VM_STATUSES)));
 }
-export function parseSlaTier(text: string, field: string): inventoryV1.SlaTier {
-  return inventoryV1.slaTierFromJSON(constant('SLA_TIER_', oneOf(text, field, SLA_TIERS)));
+export function parseSlaTier(text: string, field: string): modelV1.SlaTier {
+  return modelV1.slaTierFromJSON(constant('SLA_TIER_', oneOf(text, field, SLA_TIERS)));
 }
-export function parseMigrationMode(text: string, field: string): inventoryV1.MigrationMode {
-  return inventoryV1.migrationModeFromJSON(constant('MIGRATION_MODE_', oneOf(text, field, MIGRATION_MODES)));
+export function parseMigrationMode(text: string, field: string): modelV1.MigrationMode {
+  return modelV1.migrationModeFromJSON(constant('MIGRATION_MODE_', oneOf(text, field, MIGRATION_MODES)));
 }
 
-export const hostStateLabel = (s: inventoryV1.HostState) => enumLabel(inventoryV1.hostStateToJSON(s), 'HOST_STATE_');
+export const hostStateLabel = (s: modelV1.HostState) => enumLabel(modelV1.hostStateToJSON(s), 'HOST_STATE_');
 export const vmStatusLabel = (s: inventoryV1.VmStatus) => enumLabel(inventoryV1.vmStatusToJSON(s), 'VM_STATUS_');
-export const slaTierLabel = (s: inventoryV1.SlaTier) => enumLabel(inventoryV1.slaTierToJSON(s), 'SLA_TIER_');
-export const migrationModeLabel = (m: inventoryV1.MigrationMode) => enumLabel(inventoryV1.migrationModeToJSON(m), 'MIGRATION_MODE_');
+export const slaTierLabel = (s: modelV1.SlaTier) => enumLabel(modelV1.slaTierToJSON(s), 'SLA_TIER_');
+export const migrationModeLabel = (m: modelV1.MigrationMode) => enumLabel(modelV1.migrationModeToJSON(m), 'MIGRATION_MODE_');
 export const outcomeLabel = (o: schedulerV1.DecisionOutcome) => enumLabel(schedulerV1.decisionOutcomeToJSON(o), 'DECISION_OUTCOME_');

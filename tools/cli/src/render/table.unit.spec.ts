@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { inventoryV1 } from '@berth/contracts';
+import { inventoryV1, modelV1 } from '@berth/contracts';
 import { hostRows } from '../commands/hosts.ts';
 import { candidates } from '../commands/scheduler.ts';
 import { vmRows } from '../commands/vms.ts';
@@ -47,7 +47,7 @@ describe('table rendering', () => {
     const host = inventoryV1.Host.fromPartial({
       hostId: 'h1',
       generation: 7,
-      state: inventoryV1.HostState.HOST_STATE_NO_SCHEDULING,
+      state: modelV1.HostState.HOST_STATE_NO_SCHEDULING,
       spec: { name: 'kvm-1', hypervisorUri: 'qemu:///system', profileId: 'pool1' },
       usage: { vcpusAllocatable: 4, vcpusUsed: 3, memoryAllocatableBytes: 704 * 1024 ** 3, memoryUsedBytes: 12 * 1024 ** 3, vmCount: 4 },
     });
@@ -62,7 +62,7 @@ describe('table rendering', () => {
       vmId: 'vm-1',
       status: inventoryV1.VmStatus.VM_STATUS_PLACEMENT_FAILED,
       failureReason: '0/3 hosts have 64 GiB free',
-      spec: { name: 'big', vcpus: 8, memoryBytes: 64 * 1024 ** 3, slaTier: inventoryV1.SlaTier.SLA_TIER_SILVER },
+      spec: { name: 'big', vcpus: 8, memoryBytes: 64 * 1024 ** 3, slaTier: modelV1.SlaTier.SLA_TIER_SILVER },
     });
     expect(vmRows([vm])).toBe(
       'ID    NAME  STATUS            HOST  VCPUS  MEMORY  SLA     REASON\n' +

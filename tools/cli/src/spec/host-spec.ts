@@ -1,4 +1,4 @@
-import { inventoryV1 } from '@berth/contracts';
+import { modelV1 } from '@berth/contracts';
 import { UsageError } from '../errors.ts';
 import type { Input, OptionSpec } from '../commands/types.ts';
 import { bytes, cpuList, int, keyValues, real } from '../values.ts';
@@ -44,7 +44,7 @@ export const HOST_SPEC_OPTIONS: Readonly<Record<string, OptionSpec>> = {
   spec: { type: 'string', value: 'FILE', help: 'HostSpec as proto JSON; options given here override it' },
 };
 
-function network(kv: Record<string, string>, field: string): inventoryV1.NetworkRef {
+function network(kv: Record<string, string>, field: string): modelV1.NetworkRef {
   return {
     space: kv.space ?? '',
     subnet: kv.subnet ?? '',
@@ -52,7 +52,7 @@ function network(kv: Record<string, string>, field: string): inventoryV1.Network
   };
 }
 
-function numaNode(text: string): inventoryV1.NumaNode {
+function numaNode(text: string): modelV1.NumaNode {
   const field = '--numa';
   const kv = keyValues(text, field, ['id', 'cpus', 'memory', 'hugepages']);
   for (const key of ['id', 'cpus', 'memory']) if (kv[key] === undefined) throw new UsageError(field, `${key}= is required in "${text}"`);
@@ -72,14 +72,14 @@ function numaNode(text: string): inventoryV1.NumaNode {
   };
 }
 
-function device(text: string): inventoryV1.PciDevice {
+function device(text: string): modelV1.PciDevice {
   const [type, address, numa] = text.split('@');
   if (!type || !address) throw new UsageError('--device', `expected TYPE@ADDRESS (e.g. nvidia-gpu@02:03.0), got "${text}"`);
   const numaNode = numa === undefined ? undefined : int(numa.replace(/^numa=/, ''), '--device numa');
   return { type, address, ...(numaNode !== undefined && { numaNode }) };
 }
 
-function sriovNic(text: string): inventoryV1.SriovNic {
+function sriovNic(text: string): modelV1.SriovNic {
   const kv = keyValues(text, '--sriov', ['name', 'numa', 'vfs', 'space', 'subnet', 'vlan']);
   if (!kv.name || kv.vfs === undefined) throw new UsageError('--sriov', `name= and vfs= are required in "${text}"`);
   const hasNetwork = kv.space !== undefined || kv.subnet !== undefined || kv.vlan !== undefined;
@@ -91,7 +91,7 @@ function sriovNic(text: string): inventoryV1.SriovNic {
   };
 }
 
-function storagePool(text: string): inventoryV1.StoragePool {
+function storagePool(text: string): modelV1.StoragePool {
   const kv = keyValues(text, '--storage', ['name', 'size', 'path', 'type', 'used', 'default']);
   if (!kv.name || kv.size === undefined) throw new UsageError('--storage', `name= and size= are required in "${text}"`);
   return {
@@ -104,30 +104,26 @@ function storagePool(text: string): inventoryV1.StoragePool {
   };
 }
 
-function topology(text: string): inventoryV1.CpuTopology {
+function topology(text: string): modelV1.CpuTopology {
   const m = /^(\d+)x(\d+)x(\d+)$/.exec(text.trim());
   if (!m) throw new UsageError('--topology', `expected SOCKETSxCORESxTHREADS (e.g. 2x8x2), got "${text}"`);
   return { sockets: Number(m[1]), coresPerSocket: Number(m[2]), threadsPerCore: Number(m[3]) };
 }
 
 /** Parses a `--spec` file body (proto JSON of HostSpec). */
-export function hostSpecFromJson(text: string, file: string): inventoryV1.HostSpec {
+export function hostSpecFromJson(text: string, file: string): modelV1.HostSpec {
   let parsed: unknown;
   try {
     parsed = JSON.parse(text);
   } catch (e) {
     throw new UsageError('--spec', `${file} is not valid JSON: ${(e as Error).message}`);
   }
-  return inventoryV1.HostSpec.fromJSON(parsed);
+  return modelV1.HostSpec.fromJSON(parsed);
 }
 
-export function buildHostSpec(
-  name: string,
-  input: Input,
-  base: inventoryV1.HostSpec = inventoryV1.HostSpec.fromPartial({}),
-): inventoryV1.HostSpec {
+export function buildHostSpec(name: string, input: Input, base: modelV1.HostSpec = modelV1.HostSpec.fromPartial({})): modelV1.HostSpec {
   const s = input.string.bind(input);
-  const spec: inventoryV1.HostSpec = { ...base, name: name || base.name };
+  const spec: modelV1.HostSpec = { ...base, name: name || base.name };
   if (s('uri') !== undefined) spec.hypervisorUri = s('uri')!;
   if (spec.hypervisorUri === '') throw new UsageError('--uri', 'is required (e.g. qemu:///system)');
   if (s('profile') !== undefined) spec.profileId = s('profile')!;

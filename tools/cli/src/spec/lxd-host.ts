@@ -1,4 +1,4 @@
-import { inventoryV1 } from '@berth/contracts';
+import { modelV1 } from '@berth/contracts';
 import { enrollWithTrustToken, isLxdUri, LxdDriver, type HostFacts, type LxdCredentials } from '@berth/hypervisor';
 import { UsageError } from '../errors.ts';
 import type { Input, OptionSpec } from '../commands/types.ts';
@@ -20,7 +20,7 @@ export const LXD_HOST_OPTIONS: Readonly<Record<string, OptionSpec>> = {
 };
 
 /** The host spec fields LXD's resources describe (options given on the command line win). */
-export function applyHostFacts(spec: inventoryV1.HostSpec, f: HostFacts, input: Input): inventoryV1.HostSpec {
+export function applyHostFacts(spec: modelV1.HostSpec, f: HostFacts, input: Input): modelV1.HostSpec {
   const out = { ...spec };
   if (input.string('cpus') === undefined) out.cpus = f.cpus;
   if (input.string('memory') === undefined) out.memoryBytes = f.memoryBytes;
@@ -45,11 +45,11 @@ export function applyHostFacts(spec: inventoryV1.HostSpec, f: HostFacts, input: 
  * `fingerprint=`), and reads the host's facts when asked. Other URIs pass through untouched.
  */
 export async function prepareLxdHost(
-  spec: inventoryV1.HostSpec,
+  spec: modelV1.HostSpec,
   input: Input,
   readFile: (path: string) => Promise<string>,
   timeoutMillis: number,
-): Promise<{ spec: inventoryV1.HostSpec; notes: string[] }> {
+): Promise<{ spec: modelV1.HostSpec; notes: string[] }> {
   const token = input.string('lxd-trust-token');
   const fromLxd = input.flag('from-lxd');
   const uri = spec.hypervisorUri;

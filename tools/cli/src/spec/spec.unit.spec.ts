@@ -1,9 +1,9 @@
 import { describe, expect, it } from 'vitest';
-import { inventoryV1, schedulerV1 } from '@berth/contracts';
+import { modelV1, schedulerV1 } from '@berth/contracts';
 import { findCommand, parseCommandLine } from '../cli.ts';
 import { UsageError } from '../errors.ts';
 import { buildHostSpec } from './host-spec.ts';
-import { buildVmSpec, toSchedulerVmSpec } from './vm-spec.ts';
+import { buildVmSpec } from './vm-spec.ts';
 
 const GiB = 1024 ** 3;
 const inputOf = (argv: string[]) => parseCommandLine(findCommand(argv).command!, argv).input;
@@ -82,11 +82,11 @@ describe('host spec from options', () => {
       addressTranslation: { address: '192.0.2.10', basePort: 20000 },
     });
     // What is built must survive the wire encoding unchanged.
-    expect(inventoryV1.HostSpec.decode(inventoryV1.HostSpec.encode(spec).finish())).toEqual(spec);
+    expect(modelV1.HostSpec.decode(modelV1.HostSpec.encode(spec).finish())).toEqual(spec);
   });
 
   it('options override and extend a --spec base', () => {
-    const base = inventoryV1.HostSpec.fromJSON({ name: 'from-file', hypervisorUri: 'test:///default', tags: ['a'], cpus: 4 });
+    const base = modelV1.HostSpec.fromJSON({ name: 'from-file', hypervisorUri: 'test:///default', tags: ['a'], cpus: 4 });
     const spec = buildHostSpec('', inputOf(['hosts', 'add', 'x', '--cpus', '16', '--tag', 'b']), base);
     expect(spec).toMatchObject({ name: 'from-file', hypervisorUri: 'test:///default', cpus: 16, tags: ['a', 'b'] });
   });
@@ -171,39 +171,42 @@ describe('VM spec from options', () => {
         { vcpus: 2, memoryBytes: 8 * GiB, pinnedHostNode: 0 },
         { vcpus: 2, memoryBytes: 8 * GiB },
       ],
-      cpuPolicy: inventoryV1.CpuPolicy.CPU_POLICY_DEDICATED,
+      cpuPolicy: modelV1.CpuPolicy.CPU_POLICY_DEDICATED,
       hugepageSizeBytes: GiB,
       passthroughCpu: true,
       highPerformance: true,
-      slaTier: inventoryV1.SlaTier.SLA_TIER_GOLD,
+      slaTier: modelV1.SlaTier.SLA_TIER_GOLD,
       priority: 5,
       tags: ['db'],
       allowedHosts: ['h1', 'h2'],
-      migrationMode: inventoryV1.MigrationMode.MIGRATION_MODE_MANUAL,
+      migrationMode: modelV1.MigrationMode.MIGRATION_MODE_MANUAL,
       affinity: [
         {
           group: 'db',
-          polarity: inventoryV1.AffinityPolarity.AFFINITY_POLARITY_ANTI_AFFINITY,
-          target: inventoryV1.AffinityTarget.AFFINITY_TARGET_VM,
-          enforcement: inventoryV1.AffinityEnforcement.AFFINITY_ENFORCEMENT_HARD,
+          polarity: modelV1.AffinityPolarity.AFFINITY_POLARITY_ANTI_AFFINITY,
+          target: modelV1.AffinityTarget.AFFINITY_TARGET_VM,
+          enforcement: modelV1.AffinityEnforcement.AFFINITY_ENFORCEMENT_HARD,
           hosts: [],
         },
         {
           group: 'gpu',
-          polarity: inventoryV1.AffinityPolarity.AFFINITY_POLARITY_AFFINITY,
-          target: inventoryV1.AffinityTarget.AFFINITY_TARGET_HOST,
-          enforcement: inventoryV1.AffinityEnforcement.AFFINITY_ENFORCEMENT_SOFT,
+          polarity: modelV1.AffinityPolarity.AFFINITY_POLARITY_AFFINITY,
+          target: modelV1.AffinityTarget.AFFINITY_TARGET_HOST,
+          enforcement: modelV1.AffinityEnforcement.AFFINITY_ENFORCEMENT_SOFT,
           hosts: ['h1', 'h2'],
         },
       ],
     });
   });
 
-  it('the scheduler message carries the same request (enums by the same names)', () => {
+  it('the scheduler takes the same VmSpec message (berth.model.v1), the VM id beside it', () => {
     const spec = buildVmSpec('db-1', inputOf(argv));
-    const json = schedulerV1.VmSpec.toJSON(toSchedulerVmSpec(spec, 'vm-9')) as Record<string, unknown>;
-    expect(json).toMatchObject({
-      vmId: 'vm-9',
+    const json = schedulerV1.ScoreRequest.toJSON(schedulerV1.ScoreRequest.fromPartial({ vm: spec, vmId: 'vm-9' })) as {
+      vmId: string;
+      vm: Record<string, unknown>;
+    };
+    expect(json.vmId).toBe('vm-9');
+    expect(json.vm).toMatchObject({
       vcpus: 4,
       cpuPolicy: 'CPU_POLICY_DEDICATED',
       slaTier: 'SLA_TIER_GOLD',

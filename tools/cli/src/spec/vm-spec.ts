@@ -1,4 +1,7 @@
-import { inventoryV1, schedulerV1 } from '@berth/contracts';
+import { modelV1 } from '@berth/contracts';
+import { ValidationError } from '@berth/errors';
+import { resolveVmSpec } from '@berth/fit';
+import { decodeVmSpec } from '@berth/model-codec';
 import { UsageError } from '../errors.ts';
 import type { Input, OptionSpec } from '../commands/types.ts';
 import { MIGRATION_MODES, parseMigrationMode, parseSlaTier, SLA_TIERS } from '../render/labels.ts';
@@ -34,7 +37,7 @@ export const VM_SPEC_OPTIONS: Readonly<Record<string, OptionSpec>> = {
   spec: { type: 'string', value: 'FILE', help: 'VmSpec as proto JSON; options given here override it' },
 };
 
-function nic(text: string): inventoryV1.NicRequest {
+function nic(text: string): modelV1.NicRequest {
   const kv = keyValues(text, '--nic', ['space', 'subnet', 'vlan', 'ip', 'sriov']);
   return {
     network: {
@@ -47,7 +50,7 @@ function nic(text: string): inventoryV1.NicRequest {
   };
 }
 
-function numaNode(text: string): inventoryV1.VirtualNumaNode {
+function numaNode(text: string): modelV1.VirtualNumaNode {
   const kv = keyValues(text, '--numa', ['vcpus', 'memory', 'host']);
   if (kv.vcpus === undefined || kv.memory === undefined) throw new UsageError('--numa', `vcpus= and memory= are required in "${text}"`);
   return {
@@ -57,7 +60,7 @@ function numaNode(text: string): inventoryV1.VirtualNumaNode {
   };
 }
 
-function affinity(text: string): inventoryV1.AffinityRule {
+function affinity(text: string): modelV1.AffinityRule {
   const kv = keyValues(text, '--affinity', ['group', 'anti', 'soft', 'hard', 'hosts']);
   if (!kv.group) throw new UsageError('--affinity', `group= is required in "${text}"`);
   const hosts = (kv.hosts ?? '')
@@ -68,28 +71,26 @@ function affinity(text: string): inventoryV1.AffinityRule {
     group: kv.group,
     polarity:
       kv.anti !== undefined
-        ? inventoryV1.AffinityPolarity.AFFINITY_POLARITY_ANTI_AFFINITY
-        : inventoryV1.AffinityPolarity.AFFINITY_POLARITY_AFFINITY,
-    target: hosts.length > 0 ? inventoryV1.AffinityTarget.AFFINITY_TARGET_HOST : inventoryV1.AffinityTarget.AFFINITY_TARGET_VM,
+        ? modelV1.AffinityPolarity.AFFINITY_POLARITY_ANTI_AFFINITY
+        : modelV1.AffinityPolarity.AFFINITY_POLARITY_AFFINITY,
+    target: hosts.length > 0 ? modelV1.AffinityTarget.AFFINITY_TARGET_HOST : modelV1.AffinityTarget.AFFINITY_TARGET_VM,
     enforcement:
-      kv.soft !== undefined
-        ? inventoryV1.AffinityEnforcement.AFFINITY_ENFORCEMENT_SOFT
-        : inventoryV1.AffinityEnforcement.AFFINITY_ENFORCEMENT_HARD,
+      kv.soft !== undefined ? modelV1.AffinityEnforcement.AFFINITY_ENFORCEMENT_SOFT : modelV1.AffinityEnforcement.AFFINITY_ENFORCEMENT_HARD,
     hosts,
   };
 }
 
-export function vmSpecFromJson(text: string, file: string): inventoryV1.VmSpec {
+export function vmSpecFromJson(text: string, file: string): modelV1.VmSpec {
   try {
-    return inventoryV1.VmSpec.fromJSON(JSON.parse(text));
+    return modelV1.VmSpec.fromJSON(JSON.parse(text));
   } catch (e) {
     throw new UsageError('--spec', `${file} is not valid JSON: ${(e as Error).message}`);
   }
 }
 
-export function buildVmSpec(name: string, input: Input, base: inventoryV1.VmSpec = inventoryV1.VmSpec.fromPartial({})): inventoryV1.VmSpec {
+export function buildVmSpec(name: string, input: Input, base: modelV1.VmSpec = modelV1.VmSpec.fromPartial({})): modelV1.VmSpec {
   const s = input.string.bind(input);
-  const spec: inventoryV1.VmSpec = { ...base, name: name || base.name };
+  const spec: modelV1.VmSpec = { ...base, name: name || base.name };
   if (s('vcpus') !== undefined) spec.vcpus = int(s('vcpus')!, '--vcpus', 1);
   if (s('memory') !== undefined) spec.memoryBytes = bytes(s('memory')!, '--memory');
   if (spec.vcpus <= 0) throw new UsageError('--vcpus', 'is required');
@@ -111,7 +112,7 @@ export function buildVmSpec(name: string, input: Input, base: inventoryV1.VmSpec
   ];
   spec.nics = [...spec.nics, ...input.list('nic').map(nic)];
   spec.numaNodes = [...spec.numaNodes, ...input.list('numa').map(numaNode)];
-  if (input.flag('dedicated')) spec.cpuPolicy = inventoryV1.CpuPolicy.CPU_POLICY_DEDICATED;
+  if (input.flag('dedicated')) spec.cpuPolicy = modelV1.CpuPolicy.CPU_POLICY_DEDICATED;
   if (s('hugepages') !== undefined) spec.hugepageSizeBytes = bytes(s('hugepages')!, '--hugepages');
   if (input.flag('passthrough-cpu')) spec.passthroughCpu = true;
   if (s('cpu-model') !== undefined) spec.cpuModel = s('cpu-model')!;
@@ -128,40 +129,19 @@ export function buildVmSpec(name: string, input: Input, base: inventoryV1.VmSpec
   if (s('resource-pool') !== undefined) spec.resourcePool = s('resource-pool')!;
   spec.affinity = [...spec.affinity, ...input.list('affinity').map(affinity)];
   if (s('migration') !== undefined) spec.migrationMode = parseMigrationMode(s('migration')!, '--migration');
+  checkVmSpec(spec);
   return spec;
 }
 
-/** The scheduler's VmSpec mirrors inventory's; its enums share numbers, optional fields become zero. */
-export function toSchedulerVmSpec(spec: inventoryV1.VmSpec, vmId = ''): schedulerV1.VmSpec {
-  return {
-    vmId,
-    name: spec.name,
-    vcpus: spec.vcpus,
-    memoryBytes: spec.memoryBytes,
-    disks: spec.disks,
-    devices: spec.devices,
-    nics: spec.nics.map((n) => ({
-      network: { space: n.network?.space ?? '', subnet: n.network?.subnet ?? '', vlan: n.network?.vlan ?? 0 },
-      sriov: n.sriov,
-    })),
-    numaNodes: spec.numaNodes,
-    cpuPolicy: spec.cpuPolicy,
-    hugepageSizeBytes: spec.hugepageSizeBytes ?? 0,
-    passthroughCpu: spec.passthroughCpu,
-    cpuModel: spec.cpuModel,
-    highPerformance: spec.highPerformance,
-    ...(spec.topology && { topology: spec.topology }),
-    slaTier: spec.slaTier,
-    priority: spec.priority,
-    tags: spec.tags,
-    allowedHosts: spec.allowedHosts,
-    resourcePool: spec.resourcePool,
-    affinity: spec.affinity.map((a) => ({
-      group: a.group,
-      polarity: a.polarity,
-      target: a.target,
-      enforcement: a.enforcement,
-      hosts: a.hosts,
-    })),
-  };
+/**
+ * Refuses what ComposeVm would refuse, with inventory's own validator (`resolveVmSpec` through the
+ * one codec), before anything is sent; storage pool names are checked by inventory, which knows them.
+ */
+export function checkVmSpec(spec: modelV1.VmSpec): void {
+  try {
+    resolveVmSpec('', decodeVmSpec(spec));
+  } catch (e) {
+    if (e instanceof ValidationError) throw new UsageError('', e.message);
+    throw e;
+  }
 }

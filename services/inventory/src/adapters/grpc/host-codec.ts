@@ -1,124 +1,7 @@
-import { inventoryV1 as pb } from '@berth/contracts';
-import { usage as usageOf, allocatableVcpus, ordinaryMemoryCapacity, type Claim, type HostSnapshot, type NetworkRef } from '@berth/fit';
-import type { HostSpecInput } from '../../domain/host/commands.ts';
+import type { inventoryV1 as pb, modelV1 } from '@berth/contracts';
+import { usage as usageOf, allocatableVcpus, ordinaryMemoryCapacity, type HostSnapshot } from '@berth/fit';
 import { hostSnapshotOf, type ActiveHost } from '../../domain/host/state.ts';
-import { hostStates } from './enums.ts';
-import { perObject } from './per-object.ts';
-
-const net = (n: pb.NetworkRef): NetworkRef => ({
-  ...(n.space ? { space: n.space } : {}),
-  ...(n.subnet ? { subnet: n.subnet } : {}),
-  ...(n.vlan === undefined ? {} : { vlan: n.vlan }),
-});
-const netOut = (n: NetworkRef): pb.NetworkRef => ({
-  space: n.space ?? '',
-  subnet: n.subnet ?? '',
-  ...(n.vlan === undefined ? {} : { vlan: n.vlan }),
-});
-
-export function decodeHostSpec(s: pb.HostSpec | undefined): HostSpecInput {
-  const spec = s ?? pb.HostSpec.fromPartial({});
-  return {
-    name: spec.name,
-    hypervisorUri: spec.hypervisorUri,
-    ...(spec.profileId ? { profileId: spec.profileId } : {}),
-    ...(spec.cpuOvercommit === undefined ? {} : { cpuOvercommit: spec.cpuOvercommit }),
-    ...(spec.memoryOvercommit === undefined ? {} : { memoryOvercommit: spec.memoryOvercommit }),
-    cpuModel: spec.cpuModel,
-    ...(spec.topology ? { topology: { ...spec.topology } } : {}),
-    ...(spec.cpus === undefined ? {} : { cpus: spec.cpus }),
-    ...(spec.memoryBytes === undefined ? {} : { memoryBytes: spec.memoryBytes }),
-    numaNodes: spec.numaNodes.map((n) => ({
-      id: n.id,
-      cpus: n.cpus,
-      memoryBytes: n.memoryBytes,
-      hugepages: n.hugepages.map((h) => ({ ...h })),
-    })),
-    sriovNics: spec.sriovNics.map((n) => ({ name: n.name, numaNode: n.numaNode, vfsTotal: n.vfsTotal, networks: n.networks.map(net) })),
-    pciDevices: spec.pciDevices.map((d) => ({
-      type: d.type,
-      address: d.address,
-      ...(d.numaNode === undefined ? {} : { numaNode: d.numaNode }),
-    })),
-    storagePools: spec.storagePools.map((p) => ({ ...p })),
-    networks: spec.networks.map(net),
-    resourcePool: spec.resourcePool,
-    tags: spec.tags,
-    ...(spec.addressTranslation ? { addressTranslation: { ...spec.addressTranslation } } : {}),
-  };
-}
-
-export function encodeHostSpec(h: ActiveHost): pb.HostSpec {
-  const c = h.record.capacity;
-  return {
-    name: c.name,
-    hypervisorUri: h.record.hypervisorUri,
-    profileId: c.profileId ?? '',
-    cpuOvercommit: c.cpuOvercommit,
-    memoryOvercommit: c.memoryOvercommit,
-    cpuModel: c.cpuModel,
-    topology: { ...c.topology },
-    cpus: c.cpus,
-    memoryBytes: c.memoryBytes,
-    numaNodes: c.numaNodes.map((n) => ({
-      id: n.id,
-      cpus: [...n.cpus],
-      memoryBytes: n.memoryBytes,
-      hugepages: n.hugepages.map((p) => ({ ...p })),
-    })),
-    sriovNics: c.sriovNics.map((n) => ({ name: n.name, numaNode: n.numaNode, vfsTotal: n.vfsTotal, networks: n.networks.map(netOut) })),
-    pciDevices: c.pciDevices.map((d) => ({
-      type: d.type,
-      address: d.address,
-      ...(d.numaNode === undefined ? {} : { numaNode: d.numaNode }),
-    })),
-    storagePools: c.storagePools.map((p) => ({ ...p })),
-    networks: c.networks.map(netOut),
-    resourcePool: c.resourcePool,
-    tags: [...c.tags],
-    ...(h.record.addressTranslation ? { addressTranslation: { ...h.record.addressTranslation } } : {}),
-  };
-}
-
-export function decodeClaim(c: pb.Claim | undefined): Claim {
-  const claim = c ?? pb.Claim.fromPartial({});
-  return {
-    vmId: claim.vmId,
-    hostId: claim.hostId,
-    vcpus: claim.vcpus,
-    memoryBytes: claim.memoryBytes,
-    pinnedCpus: claim.pinnedCpus,
-    numaCells: claim.numaCells.map(({ vcpus, ...x }) => ({ ...x, ...(vcpus > 0 ? { vcpus } : {}) })),
-    hugepages: claim.hugepages.map((x) => ({ ...x })),
-    devices: claim.devices.map((d) => ({
-      type: d.type,
-      address: d.address,
-      ...(d.numaNode === undefined ? {} : { numaNode: d.numaNode }),
-    })),
-    vfs: claim.vfs.map((x) => ({ ...x })),
-    volumes: claim.volumes.map((x) => ({ ...x })),
-    affinityGroups: claim.affinityGroups,
-  };
-}
-
-/** Claims are immutable once taken: each is encoded once, for every answer that shows it (VM, host, snapshot). */
-export const encodeClaim: (c: Claim) => pb.Claim = perObject(encodeClaimOnce);
-
-function encodeClaimOnce(c: Claim): pb.Claim {
-  return {
-    vmId: c.vmId,
-    hostId: c.hostId,
-    vcpus: c.vcpus,
-    memoryBytes: c.memoryBytes,
-    pinnedCpus: [...c.pinnedCpus],
-    numaCells: c.numaCells.map((x) => ({ ...x, cpus: [...x.cpus], vcpus: x.vcpus ?? 0 })),
-    hugepages: c.hugepages.map((x) => ({ ...x })),
-    devices: c.devices.map((d) => ({ type: d.type, address: d.address, ...(d.numaNode === undefined ? {} : { numaNode: d.numaNode }) })),
-    vfs: c.vfs.map((x) => ({ ...x })),
-    volumes: c.volumes.map((x) => ({ ...x })),
-    affinityGroups: [...c.affinityGroups],
-  };
-}
+import { encodeClaim, encodeHostSpec, hostStates } from '@berth/model-codec';
 
 /** What the host has given out: per NUMA node, per pool, devices and VFs in use. */
 export function encodeUsage(snap: HostSnapshot): pb.HostUsage {
@@ -168,7 +51,7 @@ export function encodeHost(h: ActiveHost): pb.Host {
   const snap = hostSnapshotOf(h);
   return {
     hostId: h.hostId,
-    spec: encodeHostSpec(h),
+    spec: encodeHostSpec(h.record),
     state: hostStates.encode(h.state),
     generation: h.generation,
     usage: encodeUsage(snap),
@@ -177,12 +60,12 @@ export function encodeHost(h: ActiveHost): pb.Host {
   };
 }
 
-export function encodeSnapshot(h: ActiveHost): pb.HostSnapshot {
+export function encodeSnapshot(h: ActiveHost): modelV1.HostSnapshot {
   return {
     hostId: h.hostId,
     generation: h.generation,
     state: hostStates.encode(h.state),
-    spec: encodeHostSpec(h),
+    spec: encodeHostSpec(h.record),
     claims: h.claims.map(encodeClaim),
   };
 }

@@ -3,7 +3,7 @@ import { sql } from 'kysely';
 import { GrpcStatus, isServiceError } from '@berth/grpc-kit';
 import { createLogger } from '@berth/observability';
 import { connectTestNats, createTestDatabase, infraAvailable, natsUrl, testSubjectPrefix, type TestDatabase } from '@berth/testing';
-import { googleRpc, inventoryV1 as pb, type EventEnvelope } from '@berth/contracts';
+import { type EventEnvelope, googleRpc, inventoryV1 as pb, modelV1 } from '@berth/contracts';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { jetstreamManager } from '@nats-io/jetstream';
 import { startInventory, type RunningInventory } from '../../service.ts';
@@ -55,7 +55,7 @@ describe.skipIf(!(await infraAvailable('postgres', 'nats')))('projects and quota
   const createProject = (name: string) => t.call('createProject', { meta: t.meta(), name, description: `project ${name}` });
   const setQuota = (name: string, quota: Partial<pb.ProjectQuota>) =>
     t.call('setProjectQuota', { meta: t.meta(), name, quota: pb.ProjectQuota.fromPartial(quota) });
-  const compose = (vmId: string, project: string, over: Partial<pb.VmSpec> = {}) =>
+  const compose = (vmId: string, project: string, over: Partial<modelV1.VmSpec> = {}) =>
     t.call('composeVm', { meta: t.meta(), vmId, project, spec: vmSpecMsg({ name: vmId, disks: [], ...over }) });
 
   /** INVALID_ARGUMENT naming `field`, and not one event appended. */

@@ -7,12 +7,12 @@ import { createEventPublisher, openKv } from '@berth/messaging';
 import { createLogger } from '@berth/observability';
 import { loadHardwareConfigFile } from '@berth/hardware-config';
 import { connectTestNats, createTestDatabase, infraAvailable, natsUrl, testSubjectPrefix, type TestDatabase } from '@berth/testing';
-import { inventoryV1 as pb, type EventEnvelope } from '@berth/contracts';
+import { type EventEnvelope, inventoryV1 as pb, modelV1 } from '@berth/contracts';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { jetstreamManager } from '@nats-io/jetstream';
 import type { HostSnapshot } from '@berth/fit';
 import { startInventory, type RunningInventory } from '../../service.ts';
-import { encodeHardwareConfig } from './config-codec.ts';
+import { encodeHardwareConfig } from '@berth/model-codec';
 import { claimMsg, hostSpecMsg, testClient, vmSpecMsg } from './test-client.ts';
 
 const GiB = 1024 ** 3;
@@ -79,11 +79,11 @@ describe.skipIf(!(await infraAvailable('postgres', 'nats')))('InventoryService o
     expect(await eventCount()).toBe(before);
   }
 
-  const register = (hostId: string, over: Partial<pb.HostSpec> = {}) =>
+  const register = (hostId: string, over: Partial<modelV1.HostSpec> = {}) =>
     t.call('registerHost', { meta: t.meta(), hostId, spec: hostSpecMsg({ name: hostId, ...over }), state: 0 });
-  const compose = (vmId: string, over: Partial<pb.VmSpec> = {}) =>
+  const compose = (vmId: string, over: Partial<modelV1.VmSpec> = {}) =>
     t.call('composeVm', { meta: t.meta(), vmId, spec: vmSpecMsg({ name: vmId, ...over }) });
-  const claim = async (vmId: string, hostId: string, over: Partial<pb.Claim> = {}) => {
+  const claim = async (vmId: string, hostId: string, over: Partial<modelV1.Claim> = {}) => {
     const { host } = await t.call('getHost', { hostId });
     return t.call('claimResources', {
       meta: t.meta(),
@@ -206,7 +206,7 @@ describe.skipIf(!(await infraAvailable('postgres', 'nats')))('InventoryService o
     expect(await eventCount()).toBe(before);
     expect(again.vm!.version).toBe(first.vm!.version);
     expect(first.vm!.status).toBe(pb.VmStatus.VM_STATUS_REQUESTED);
-    expect(first.vm!.spec!.migrationMode).toBe(pb.MigrationMode.MIGRATION_MODE_MANUAL);
+    expect(first.vm!.spec!.migrationMode).toBe(modelV1.MigrationMode.MIGRATION_MODE_MANUAL);
     for await (const m of sub) expect(m.json<EventEnvelope>().streamId).toBe('vm-vm-a');
     await eventually(
       async () => ((await t.call('listVms', { hostId: '', status: 0 })).vms.some((v) => v.vmId === 'vm-a') ? true : undefined),
@@ -327,13 +327,13 @@ describe.skipIf(!(await infraAvailable('postgres', 'nats')))('InventoryService o
     const prep = await t.call('setHostState', {
       meta: t.meta(),
       hostId: 'm-1',
-      state: pb.HostState.HOST_STATE_MAINTENANCE,
+      state: modelV1.HostState.HOST_STATE_MAINTENANCE,
       reason: 'kernel',
     });
-    expect(prep.host!.state).toBe(pb.HostState.HOST_STATE_MAINTENANCE_PREPARING);
+    expect(prep.host!.state).toBe(modelV1.HostState.HOST_STATE_MAINTENANCE_PREPARING);
     expect((await t.failure(t.call('removeHost', { meta: t.meta(), hostId: 'm-1' }))).code).toBe(GrpcStatus.FAILED_PRECONDITION);
     await t.call('releaseClaim', { meta: t.meta(), vmId: 'm-vm', hostId: 'm-1', reason: 'evacuated' });
-    expect((await t.call('getHost', { hostId: 'm-1' })).host!.state).toBe(pb.HostState.HOST_STATE_MAINTENANCE);
+    expect((await t.call('getHost', { hostId: 'm-1' })).host!.state).toBe(modelV1.HostState.HOST_STATE_MAINTENANCE);
     const updated = await t.call('updateHost', {
       meta: t.meta(),
       hostId: 'm-1',

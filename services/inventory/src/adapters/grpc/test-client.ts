@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { callUnary, createClient, GrpcStatus, fieldViolationsOf, isServiceError, type UnaryMethodName } from '@berth/grpc-kit';
-import { inventoryV1 as pb } from '@berth/contracts';
+import { inventoryV1 as pb, modelV1 } from '@berth/contracts';
 
 export type Client = InstanceType<typeof pb.InventoryServiceClient>;
 type Req<K extends UnaryMethodName<Client>> = Parameters<Client[K]>[0];
@@ -22,8 +22,8 @@ export function testClient(port: number) {
 
 const GiB = 1024 ** 3;
 
-export function hostSpecMsg(over: Partial<pb.HostSpec> = {}): pb.HostSpec {
-  return pb.HostSpec.fromPartial({
+export function hostSpecMsg(over: Partial<modelV1.HostSpec> = {}): modelV1.HostSpec {
+  return modelV1.HostSpec.fromPartial({
     name: 'h',
     hypervisorUri: 'qemu+ssh://root@h.example.com/system',
     cpuModel: 'Cascadelake-Server',
@@ -36,10 +36,10 @@ export function hostSpecMsg(over: Partial<pb.HostSpec> = {}): pb.HostSpec {
   });
 }
 
-export function vmSpecMsg(over: Partial<pb.VmSpec> = {}): pb.VmSpec {
-  return pb.VmSpec.fromPartial({ name: 'vm', vcpus: 2, memoryBytes: 4 * GiB, disks: [{ sizeBytes: 10 * GiB, pool: '' }], ...over });
+export function vmSpecMsg(over: Partial<modelV1.VmSpec> = {}): modelV1.VmSpec {
+  return modelV1.VmSpec.fromPartial({ name: 'vm', vcpus: 2, memoryBytes: 4 * GiB, disks: [{ sizeBytes: 10 * GiB, pool: '' }], ...over });
 }
 
-export function claimMsg(vmId: string, hostId: string, over: Partial<pb.Claim> = {}): pb.Claim {
-  return pb.Claim.fromPartial({ vmId, hostId, vcpus: 2, memoryBytes: 4 * GiB, ...over });
+export function claimMsg(vmId: string, hostId: string, over: Partial<modelV1.Claim> = {}): modelV1.Claim {
+  return modelV1.Claim.fromPartial({ vmId, hostId, vcpus: 2, memoryBytes: 4 * GiB, ...over });
 }

@@ -1,28 +1,7 @@
-import type { Claim, CpuTopology, HostState, NetworkRef, NumaNode, SriovNic, StoragePool } from '@berth/fit';
+import type { Claim, HostSpecInput, HostState } from '@berth/fit';
 import type { HardwareProfile } from '@berth/hardware-config';
-import type { inventoryEvents } from '@berth/contracts';
 
-/** What an operator declares about a host, before validation and profile defaults. */
-export interface HostSpecInput {
-  readonly name: string;
-  readonly hypervisorUri: string;
-  readonly profileId?: string;
-  readonly cpuOvercommit?: number;
-  readonly memoryOvercommit?: number;
-  readonly cpuModel: string;
-  readonly topology?: CpuTopology;
-  readonly cpus?: number;
-  readonly memoryBytes?: number;
-  readonly numaNodes: readonly NumaNode[];
-  readonly sriovNics: readonly SriovNic[];
-  readonly pciDevices: readonly { readonly type: string; readonly address: string; readonly numaNode?: number }[];
-  /** `isDefault` may be left false everywhere: the first pool becomes the default. */
-  readonly storagePools: readonly StoragePool[];
-  readonly networks: readonly NetworkRef[];
-  readonly resourcePool: string;
-  readonly tags: readonly string[];
-  readonly addressTranslation?: inventoryEvents.AddressTranslation;
-}
+export type { HostSpecInput } from '@berth/fit';
 
 /** Hardware profiles by id, as the last applied config has them. */
 export type Profiles = Readonly<Record<string, HardwareProfile>>;

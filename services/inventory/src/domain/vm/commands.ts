@@ -1,4 +1,4 @@
-import type { Claim, VmSpec } from '@berth/fit';
+import type { Claim, VmSpecInput } from '@berth/fit';
 import type { inventoryEvents } from '@berth/contracts';
 
 type LogPosition = inventoryEvents.LogPosition;
@@ -6,12 +6,7 @@ type LogPosition = inventoryEvents.LogPosition;
 /** Longest capacity wait a request may ask for. */
 export const MAX_CAPACITY_WAIT_MILLIS = 7 * 24 * 3600 * 1000;
 
-/** A VM request before defaults: the optional fields get the rules of resolveVmSpec. */
-export type VmSpecInput = Omit<VmSpec, 'vmId' | 'migrationMode' | 'cpuPolicy' | 'slaTier'> & {
-  readonly migrationMode?: VmSpec['migrationMode'];
-  readonly cpuPolicy?: VmSpec['cpuPolicy'];
-  readonly slaTier?: VmSpec['slaTier'];
-};
+export type { VmSpecInput } from '@berth/fit';
 
 export interface PlacementInput {
   readonly hostId: string;

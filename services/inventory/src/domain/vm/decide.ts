@@ -1,9 +1,9 @@
 import { IllegalStateError, NotFoundError, ValidationError } from '@berth/errors';
+import { resolveVmSpec } from '@berth/fit';
 import { event, unreachable } from '../shared/event.ts';
 import { MAX_CAPACITY_WAIT_MILLIS, type VmCommand } from './commands.ts';
 import type { VmEvent } from './events.ts';
 import { migrationOf, placementOf, type Vm } from './state.ts';
-import { resolveVmSpec } from './validate.ts';
 
 type Existing = Exclude<Vm, { status: 'absent' }>;
 

@@ -1,17 +1,17 @@
 /** Inventory's SetHostState for the evacuation (maintenance on start, the previous state on cancel). */
 import { randomUUID } from 'node:crypto';
 import type { HostState } from '@berth/fit';
-import { inventoryV1 as inv } from '@berth/contracts';
+import { modelV1 } from '@berth/contracts';
 import { callUnary } from '@berth/grpc-kit';
 import type { HostControl } from '../../application/evacuation-ports.ts';
 import type { GrpcInventory } from '../grpc/inventory-client.ts';
 
-const STATE: Record<HostState, inv.HostState> = {
-  enabled: inv.HostState.HOST_STATE_ENABLED,
-  'no-scheduling': inv.HostState.HOST_STATE_NO_SCHEDULING,
-  disabled: inv.HostState.HOST_STATE_DISABLED,
-  'maintenance-preparing': inv.HostState.HOST_STATE_MAINTENANCE,
-  maintenance: inv.HostState.HOST_STATE_MAINTENANCE,
+const STATE: Record<HostState, modelV1.HostState> = {
+  enabled: modelV1.HostState.HOST_STATE_ENABLED,
+  'no-scheduling': modelV1.HostState.HOST_STATE_NO_SCHEDULING,
+  disabled: modelV1.HostState.HOST_STATE_DISABLED,
+  'maintenance-preparing': modelV1.HostState.HOST_STATE_MAINTENANCE,
+  maintenance: modelV1.HostState.HOST_STATE_MAINTENANCE,
 };
 
 export class GrpcHostControl implements HostControl {

@@ -1,5 +1,5 @@
 /** InventoryPort over inventory's gRPC API; proto messages are translated here and go no further. */
-import { inventoryV1 as inv, schedulerV1 as sch } from '@berth/contracts';
+import { inventoryV1 as inv, modelV1 } from '@berth/contracts';
 import { NotFoundError } from '@berth/errors';
 import { callUnary, createClient, GrpcStatus, isServiceError, type ClientTls } from '@berth/grpc-kit';
 import type { BeginOutcome, InventoryPort, VmInfo } from '../../application/ports.ts';
@@ -18,59 +18,15 @@ const STATUS: Readonly<Record<number, string>> = {
 };
 
 const MODE: Readonly<Record<number, VmInfo['migrationMode']>> = {
-  [inv.MigrationMode.MIGRATION_MODE_NONE]: 'none',
-  [inv.MigrationMode.MIGRATION_MODE_MANUAL]: 'manual',
-  [inv.MigrationMode.MIGRATION_MODE_MANUAL_AND_AUTOMATIC]: 'manual-and-automatic',
+  [modelV1.MigrationMode.MIGRATION_MODE_NONE]: 'none',
+  [modelV1.MigrationMode.MIGRATION_MODE_MANUAL]: 'manual',
+  [modelV1.MigrationMode.MIGRATION_MODE_MANUAL_AND_AUTOMATIC]: 'manual-and-automatic',
 };
 
-/**
- * Inventory's VmSpec as the scheduler's VmSpec: the two messages carry the same fields with the same
- * enum numbers (inventory's adds the migration mode and NIC addresses, which scheduling ignores).
- */
-export function toSchedulerSpec(vmId: string, s: inv.VmSpec): sch.VmSpec {
-  return sch.VmSpec.fromPartial({
-    vmId,
-    name: s.name,
-    vcpus: s.vcpus,
-    memoryBytes: s.memoryBytes,
-    disks: s.disks.map((d) => ({ sizeBytes: d.sizeBytes, pool: d.pool })),
-    devices: s.devices.map((d) => ({ type: d.type, count: d.count })),
-    nics: s.nics.map((n) => ({
-      sriov: n.sriov,
-      ...(n.network ? { network: { space: n.network.space, subnet: n.network.subnet, vlan: n.network.vlan } } : {}),
-    })),
-    numaNodes: s.numaNodes.map((n) => ({
-      vcpus: n.vcpus,
-      memoryBytes: n.memoryBytes,
-      ...(n.pinnedHostNode !== undefined ? { pinnedHostNode: n.pinnedHostNode } : {}),
-    })),
-    cpuPolicy: s.cpuPolicy.valueOf(),
-    hugepageSizeBytes: s.hugepageSizeBytes ?? 0,
-    passthroughCpu: s.passthroughCpu,
-    cpuModel: s.cpuModel,
-    highPerformance: s.highPerformance,
-    ...(s.topology
-      ? { topology: { sockets: s.topology.sockets, coresPerSocket: s.topology.coresPerSocket, threadsPerCore: s.topology.threadsPerCore } }
-      : {}),
-    slaTier: s.slaTier.valueOf(),
-    priority: s.priority,
-    tags: [...s.tags],
-    allowedHosts: [...s.allowedHosts],
-    resourcePool: s.resourcePool,
-    affinity: s.affinity.map((a) => ({
-      group: a.group,
-      polarity: a.polarity.valueOf(),
-      target: a.target.valueOf(),
-      enforcement: a.enforcement.valueOf(),
-      hosts: [...a.hosts],
-    })),
-  });
-}
-
 export function toVmInfo(vm: inv.Vm): VmInfo {
-  const s = vm.spec ?? inv.VmSpec.fromPartial({});
+  const s = vm.spec ?? modelV1.VmSpec.fromPartial({});
   const pinned =
-    s.passthroughCpu || s.cpuPolicy === inv.CpuPolicy.CPU_POLICY_DEDICATED || s.numaNodes.some((n) => n.pinnedHostNode !== undefined);
+    s.passthroughCpu || s.cpuPolicy === modelV1.CpuPolicy.CPU_POLICY_DEDICATED || s.numaNodes.some((n) => n.pinnedHostNode !== undefined);
   return {
     vmId: vm.vmId,
     name: s.name || vm.vmId,
@@ -82,7 +38,8 @@ export function toVmInfo(vm: inv.Vm): VmInfo {
     highPerformanceOrPinned: s.highPerformance || pinned,
     resourcePool: s.resourcePool,
     migrationId: vm.migrationId,
-    schedulingSpec: toSchedulerSpec(vm.vmId, s),
+    // berth.model.v1.VmSpec: the message the scheduler's Score takes, passed on as it is.
+    schedulingSpec: s,
   };
 }
 
@@ -113,7 +70,7 @@ export class GrpcInventory implements InventoryPort {
         migrationId: req.migrationId,
         hostId: req.hostId,
         expectedGeneration: req.expectedGeneration,
-        claim: inv.Claim.fromJSON(req.claim),
+        claim: modelV1.Claim.fromJSON(req.claim),
         automatic: req.automatic,
       });
       return { kind: 'claimed', generation: r.generation, hypervisorUri: r.hypervisorUri };

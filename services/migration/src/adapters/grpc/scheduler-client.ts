@@ -1,5 +1,5 @@
 /** SchedulerPort over the scheduler's Score RPC. */
-import { inventoryV1 as inv, schedulerV1 as sch } from '@berth/contracts';
+import { modelV1, schedulerV1 as sch } from '@berth/contracts';
 import { callUnary, createClient, type ClientTls } from '@berth/grpc-kit';
 import type { MissingGroup, ScoreAnswer, SchedulerPort, VmInfo } from '../../application/ports.ts';
 
@@ -31,7 +31,8 @@ export class GrpcScheduler implements SchedulerPort {
     opts: { excludedHosts: readonly string[]; limit: number; explainHosts?: readonly string[]; explainMissing?: boolean },
   ): Promise<ScoreAnswer> {
     const r = await callUnary(this.client, 'score', {
-      vm: vm.schedulingSpec as sch.VmSpec,
+      vm: vm.schedulingSpec as modelV1.VmSpec,
+      vmId: vm.vmId,
       excludedHosts: [...opts.excludedHosts],
       limit: opts.limit,
       explain: { hosts: [...(opts.explainHosts ?? [])], missing: opts.explainMissing ?? false },
@@ -45,7 +46,7 @@ export class GrpcScheduler implements SchedulerPort {
         generation: h.generation,
         score: h.score,
         breakdownJson: h.breakdownJson,
-        claim: inv.Claim.toJSON(h.claim ?? inv.Claim.fromPartial({})),
+        claim: modelV1.Claim.toJSON(h.claim ?? modelV1.Claim.fromPartial({})),
       })),
       rejections: new Map(r.rejections.map((x) => [x.hostId, x.reasons.map((f) => `${f.filter}: ${f.detail}`)])),
       missingSummary: r.missingSummary,

@@ -9,35 +9,11 @@
 import { inventoryV1 } from '@berth/contracts';
 import { GrpcStatus, callUnary, createClient, isServiceError, type ClientTls } from '@berth/grpc-kit';
 import { ValidationError } from '@berth/errors';
-import type { Claim } from '@berth/fit';
+import { encodeClaim } from '@berth/model-codec';
 import type { ClaimOutcome, ClaimRequest, InventoryPort, PlacementFailedReport, RecordedDecision } from '../../application/ports.ts';
 import { Coalescer } from './coalescer.ts';
 
 type Client = InstanceType<typeof inventoryV1.InventoryServiceClient>;
-
-export function toProtoClaim(c: Claim): inventoryV1.Claim {
-  return {
-    vmId: c.vmId,
-    hostId: c.hostId,
-    vcpus: c.vcpus,
-    memoryBytes: c.memoryBytes,
-    pinnedCpus: [...c.pinnedCpus],
-    numaCells: c.numaCells.map((n) => ({
-      guestCell: n.guestCell,
-      hostNode: n.hostNode,
-      cpus: [...n.cpus],
-      memoryBytes: n.memoryBytes,
-      vcpus: n.vcpus ?? 0,
-    })),
-    hugepages: c.hugepages.map((h) => ({ numaNode: h.numaNode, pageSizeBytes: h.pageSizeBytes, count: h.count })),
-    devices: c.devices.map((d) =>
-      d.numaNode === undefined ? { type: d.type, address: d.address } : { type: d.type, address: d.address, numaNode: d.numaNode },
-    ),
-    vfs: c.vfs.map((v) => ({ nic: v.nic, count: v.count })),
-    volumes: c.volumes.map((v) => ({ diskIndex: v.diskIndex, pool: v.pool, sizeBytes: v.sizeBytes })),
-    affinityGroups: [...c.affinityGroups],
-  };
-}
 
 /** One claim as inventory's ClaimResources(Batch) takes it. */
 export function toClaimRequest(req: ClaimRequest): inventoryV1.ClaimResourcesRequest {
@@ -46,7 +22,7 @@ export function toClaimRequest(req: ClaimRequest): inventoryV1.ClaimResourcesReq
     vmId: req.vmId,
     hostId: req.hostId,
     expectedGeneration: req.expectedGeneration,
-    claim: toProtoClaim(req.claim),
+    claim: encodeClaim(req.claim),
     explanationJson: req.explanation,
     alternates: req.alternates.map((a) => ({ hostId: a.hostId, generation: a.generation })),
   };

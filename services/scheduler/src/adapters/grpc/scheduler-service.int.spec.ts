@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { schedulerV1 as pb } from '@berth/contracts';
+import { modelV1, schedulerV1 as pb } from '@berth/contracts';
 import { hostSnapshot } from '@berth/fit';
 import { GrpcStatus, callUnary, createClient, createGrpcServer, fieldViolationsOf, type GrpcServer } from '@berth/grpc-kit';
 import { createLogger } from '@berth/observability';
@@ -9,8 +9,8 @@ import { schedulerService } from './scheduler-service.ts';
 
 const GiB = 1024 ** 3;
 
-const spec = (over: Partial<pb.VmSpec> = {}): pb.VmSpec => ({
-  ...pb.VmSpec.fromPartial({ name: 'web', vcpus: 2, memoryBytes: 4 * GiB }),
+const spec = (over: Partial<modelV1.VmSpec> = {}): modelV1.VmSpec => ({
+  ...modelV1.VmSpec.fromPartial({ name: 'web', vcpus: 2, memoryBytes: 4 * GiB }),
   ...over,
 });
 
@@ -54,7 +54,7 @@ describe('SchedulerService over gRPC', () => {
   });
 
   it('Score ranks the hosts that can take the VM, with breakdowns, and changes nothing', async () => {
-    const res = await callUnary(client, 'score', { vm: spec(), excludedHosts: [], limit: 0 });
+    const res = await callUnary(client, 'score', { vm: spec(), excludedHosts: [], limit: 0, vmId: '' });
     expect(res.fits).toBe(true);
     expect(res.hostsConsidered).toBe(3);
     expect(res.hosts.map((h) => h.hostId).sort()).toEqual(['big', 'small']);
@@ -65,7 +65,8 @@ describe('SchedulerService over gRPC', () => {
 
   it('Score explains a VM that fits nowhere, per filter', async () => {
     const res = await callUnary(client, 'score', {
-      vm: spec({ vmId: 'vm-7', name: 'vm-7', memoryBytes: 100 * GiB }),
+      vm: spec({ name: 'vm-7', memoryBytes: 100 * GiB }),
+      vmId: 'vm-7',
       excludedHosts: ['small'],
       limit: 5,
     });
@@ -109,6 +110,7 @@ describe('SchedulerService over gRPC', () => {
       vm: spec({ vcpus: 0, memoryBytes: -1, disks: [{ sizeBytes: 0, pool: '' }] }),
       excludedHosts: [],
       limit: 0,
+      vmId: '',
     }).catch((e: unknown) => e);
     expect(err).toMatchObject({ code: GrpcStatus.INVALID_ARGUMENT });
     expect(fieldViolationsOf(err).map((v) => v.field)).toEqual(['vm.vcpus', 'vm.memoryBytes', 'vm.disks[0].sizeBytes']);

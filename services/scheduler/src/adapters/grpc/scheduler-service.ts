@@ -3,7 +3,7 @@ import { schedulerV1 as pb } from '@berth/contracts';
 import { Violations } from '@berth/errors';
 import { unary, type ServiceRegistration } from '@berth/grpc-kit';
 import { explain, score, whatIf, type QueryDeps } from '../../application/queries.ts';
-import { toProtoClaim } from './inventory-client.ts';
+import { encodeClaim } from '@berth/model-codec';
 import { fromProtoVmSpec, toJson } from './translate.ts';
 
 const DEFAULT_LIMIT = 10;
@@ -12,7 +12,7 @@ export function schedulerService(deps: QueryDeps): ServiceRegistration {
   const implementation: pb.SchedulerServiceServer = {
     score: unary<pb.ScoreRequest, pb.ScoreResponse>(async (req) => {
       new Violations().check(req.limit >= 0 && req.limit <= 1000, 'limit', 'must be between 0 and 1000').throwIfAny();
-      const vm = fromProtoVmSpec(req.vm);
+      const vm = fromProtoVmSpec(req.vm, req.vmId);
       const { decision, hostsConsidered } = score(deps, vm, req.excludedHosts, req.limit || DEFAULT_LIMIT);
       const rejections = deps.engine
         .rejections(vm, req.explain?.hosts ?? [], req.excludedHosts)
@@ -35,7 +35,7 @@ export function schedulerService(deps: QueryDeps): ServiceRegistration {
         generation: c.generation,
         score: c.score,
         breakdownJson: toJson(c.breakdown),
-        claim: toProtoClaim(c.claim),
+        claim: encodeClaim(c.claim),
       }));
       return { fits: true, summary: decision.summary, hosts, explanationJson: '', hostsConsidered, ...explained };
     }),

@@ -21,10 +21,12 @@ import {
   type UntypedServiceImplementation,
 } from "@grpc/grpc-js";
 import { CommandMeta } from "../../common/v1/common.js";
-import { Claim } from "./claim.js";
-import { HardwareConfig } from "./hardware_config.js";
-import { Host, HostSnapshot, HostSpec, HostState, hostStateFromJSON, hostStateToJSON } from "./host.js";
-import { Vm, VmEvent, VmSpec, VmStatus, vmStatusFromJSON, vmStatusToJSON } from "./vm.js";
+import { Claim } from "../../model/v1/claim.js";
+import { HardwareConfig } from "../../model/v1/hardware_config.js";
+import { HostSnapshot, HostSpec, HostState, hostStateFromJSON, hostStateToJSON } from "../../model/v1/host.js";
+import { VmSpec } from "../../model/v1/vm.js";
+import { Host } from "./host.js";
+import { Vm, VmEvent, VmStatus, vmStatusFromJSON, vmStatusToJSON } from "./vm.js";
 
 export const protobufPackage = "berth.inventory.v1";
 
@@ -6626,6 +6628,7 @@ export const ListProjectsResponse: MessageFns<ListProjectsResponse> = {
 };
 
 /**
+ * berth.inventory.v1, version 1 of inventory's API; the shared messages are berth.model.v1.
  * Berth's source of truth: hosts, hardware profiles, VMs and the claims that place them.
  * Every mutating call carries CommandMeta; a retried command appends nothing and answers as the first time.
  * Invalid input -> INVALID_ARGUMENT (trailing metadata berth-field-violations-bin, UTF-8 JSON [{field, reason}]), unknown ids -> NOT_FOUND,

@@ -2,14 +2,14 @@
 // versions:
 //   protoc-gen-ts_proto  v2.18.0
 //   protoc               unknown
-// source: berth/inventory/v1/claim.proto
+// source: berth/model/v1/claim.proto
 
 /* eslint-disable */
 import { BinaryReader, BinaryWriter } from "@bufbuild/protobuf/wire";
 
-export const protobufPackage = "berth.inventory.v1";
+export const protobufPackage = "berth.model.v1";
 
-export const protobufFileName = "berth/inventory/v1/claim.proto";
+export const protobufFileName = "berth/model/v1/claim.proto";
 
 export interface ClaimedNumaCell {
   guestCell: number;

@@ -2,14 +2,14 @@
 // versions:
 //   protoc-gen-ts_proto  v2.18.0
 //   protoc               unknown
-// source: berth/inventory/v1/hardware_config.proto
+// source: berth/model/v1/hardware_config.proto
 
 /* eslint-disable */
 import { BinaryReader, BinaryWriter } from "@bufbuild/protobuf/wire";
 
-export const protobufPackage = "berth.inventory.v1";
+export const protobufPackage = "berth.model.v1";
 
-export const protobufFileName = "berth/inventory/v1/hardware_config.proto";
+export const protobufFileName = "berth/model/v1/hardware_config.proto";
 
 /**
  * A tiCrypt curve: constant, invalid, linear, hard-soft/soft-hard, unavailable, piecewise/low-high/high-low.

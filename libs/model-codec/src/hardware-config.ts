@@ -1,52 +1,60 @@
 import { Violations } from '@berth/errors';
 import { readCanonicalPciAddress } from '@berth/config/units';
-import { inventoryV1 as pb } from '@berth/contracts';
-import type { CostFunctionSpec, CurveSpec, HardwareConfig, HardwareProfile } from '@berth/hardware-config';
+import { modelV1 as pb } from '@berth/contracts';
+import {
+  CURVE_ALIASES,
+  CURVE_DEFAULTS,
+  type CostFunctionSpec,
+  type CurveSpec,
+  type HardwareConfig,
+  type HardwareProfile,
+} from '@berth/hardware-config';
 
-/** Proto curves -> the normalised CurveSpec (aliases resolved, defaults filled), naming missing fields. */
+/**
+ * Proto curves -> the normalised CurveSpec, naming missing fields. Aliases and defaults come from
+ * @berth/hardware-config's own tables, so a curve sent over gRPC means what the same curve in a
+ * configuration file means.
+ */
 function decodeCurve(v: Violations, c: pb.Curve, field: string): CurveSpec | undefined {
-  const scale = c.scale ?? 1;
+  const scale = c.scale ?? CURVE_DEFAULTS.scale;
   const common = c.max === undefined ? { scale } : { scale, max: c.max };
   const need = (name: keyof pb.Curve, value: number | undefined): number => {
     if (value === undefined || !Number.isFinite(value)) v.add(`${field}.${name}`, `required for a ${c.curve} curve`);
     return value ?? 0;
   };
-  switch (c.curve) {
+  const curve = Object.hasOwn(CURVE_ALIASES, c.curve) ? CURVE_ALIASES[c.curve] : undefined;
+  switch (curve) {
     case 'constant':
-      return { curve: 'constant', ...common, value: need('value', c.value) };
+      return { curve, ...common, value: need('value', c.value) };
     case 'invalid':
-      return { curve: 'invalid', ...common };
     case 'unavailable':
-      return { curve: 'unavailable', ...common };
+      return { curve, ...common };
     case 'linear':
-      return { curve: 'linear', ...common, slope: need('slope', c.slope), base: need('base', c.base) };
+      return { curve, ...common, slope: need('slope', c.slope), base: need('base', c.base) };
     case 'hard-soft':
-    case 'soft-hard':
       return {
-        curve: 'hard-soft',
+        curve,
         ...common,
         soft: need('soft', c.soft),
         hard: need('hard', c.hard),
-        softAmt: c.softAmt ?? 1,
-        hardAmt: c.hardAmt ?? 10,
+        softAmt: c.softAmt ?? CURVE_DEFAULTS.softAmt,
+        hardAmt: c.hardAmt ?? CURVE_DEFAULTS.hardAmt,
       };
-    case 'piecewise':
-    case 'low-high':
-    case 'high-low': {
+    case 'piecewise': {
       if (!c.low) v.add(`${field}.low`, 'required for a piecewise curve');
       if (!c.high) v.add(`${field}.high`, 'required for a piecewise curve');
       const low = c.low && decodeCurve(v, c.low, `${field}.low`);
       const high = c.high && decodeCurve(v, c.high, `${field}.high`);
       if (!low || !high) return undefined;
-      return { curve: 'piecewise', ...common, cutoff: need('cutoff', c.cutoff), low, high };
+      return { curve, ...common, cutoff: need('cutoff', c.cutoff), low, high };
     }
-    default:
+    case undefined:
       v.add(`${field}.curve`, `unknown curve type '${c.curve}'`);
       return undefined;
   }
 }
 
-function encodeCurve(c: CurveSpec): pb.Curve {
+export function encodeCurve(c: CurveSpec): pb.Curve {
   const base: pb.Curve = { curve: c.curve, scale: c.scale, ...(c.max === undefined ? {} : { max: c.max }) };
   switch (c.curve) {
     case 'constant':
@@ -70,6 +78,7 @@ function pci(v: Violations, address: string, field: string): string {
   return address;
 }
 
+/** berth.model.v1.HardwareConfig -> the parsed configuration; every bad field named at once (`config.…`). */
 export function decodeHardwareConfig(c: pb.HardwareConfig | undefined): HardwareConfig {
   const v = new Violations();
   const costFunctions: Record<string, CostFunctionSpec> = {};
@@ -120,6 +129,7 @@ export function decodeHardwareConfig(c: pb.HardwareConfig | undefined): Hardware
   return { costFunctions, profiles };
 }
 
+/** The parsed configuration as berth.model.v1.HardwareConfig (what ApplyHardwareConfig takes and GetHardwareConfig answers). */
 export function encodeHardwareConfig(c: HardwareConfig): pb.HardwareConfig {
   return {
     costFunctions: Object.values(c.costFunctions).map((f) => ({
@@ -139,7 +149,7 @@ export function encodeHardwareConfig(c: HardwareConfig): pb.HardwareConfig {
       description: p.description,
       cores: p.cores,
       memoryBytes: p.memoryBytes,
-      devices: p.devices.map((d) => ({ ...d })),
+      devices: p.devices.map((d) => ({ type: d.type, address: d.address })),
       costFunctionId: p.costFunction,
     })),
   };
