@@ -31,7 +31,7 @@ describe('the one model codec', () => {
   });
 
   it('unknown enum numbers are refused naming the field', () => {
-    const bad = modelV1.VmSpec.fromPartial({ name: 'x', vcpus: 1, memoryBytes: GiB, slaTier: 42 });
+    const bad = modelV1.VmSpec.fromPartial({ name: 'x', vcpus: 1, memoryBytes: GiB, slaTier: 42 as modelV1.SlaTier });
     expect(() => decodeVmSpec(bad, 'vm')).toThrow(ValidationError);
     expect(() => decodeVmSpec(bad, 'vm')).toThrow(/vm\.slaTier: unknown enum value 42/);
   });
