@@ -46,6 +46,8 @@ export interface SimulatorStackOptions {
   readonly hosts: readonly string[];
   /** Extra migration service variables (MIGRATION_*). */
   readonly migrationEnv?: Readonly<Record<string, string>>;
+  /** Extra executor variables (EXECUTOR_*). */
+  readonly executorEnv?: Readonly<Record<string, string>>;
 }
 
 export async function startSimulatorStack(label: string, o: SimulatorStackOptions): Promise<SimulatorStack> {
@@ -69,6 +71,7 @@ export async function startSimulatorStack(label: string, o: SimulatorStackOption
       EXECUTOR_GRPC_PORT: '0',
       EXECUTOR_REALM: JSON.stringify({ 'registration-timeout': '20s', 'poll-frequency': '1h' }),
       EXECUTOR_MIGRATION_PROGRESS_INTERVAL: '100ms',
+      ...o.executorEnv,
     }),
     createLogger(`${label}-executor`),
     { simulator: fleet, sweepMillis: 300 },

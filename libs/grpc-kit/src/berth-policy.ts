@@ -78,6 +78,7 @@ export const BERTH_RPC_POLICY: RpcPolicy = Object.freeze({
   [`${MIG}/GetBalancerPolicy`]: OPERATOR,
   [`${MIG}/SetBalancerPolicy`]: OPERATOR,
   [`${MIG}/BalancerDryRun`]: OPERATOR,
+  [`${MIG}/BalancerRunNow`]: OPERATOR,
   // Telemetry: memory-overcommit policy and its decisions.
   [`${TEL}/ApplyPolicy`]: OPERATOR,
   [`${TEL}/ShowPolicy`]: OPERATOR,

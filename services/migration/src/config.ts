@@ -48,6 +48,8 @@ export const migrationConfigSchema = z.object({
   MIGRATION_EVACUATION_RETRY: zDuration().prefault('30s'),
   /** How often the balancer samples host loads and runs the pools whose interval has passed (their policies: the API). */
   MIGRATION_BALANCER_TICK: zDuration().prefault('10s'),
+  /** Telemetry's measured usage of a host older than this is stale: the balancer counts that host by allocation. */
+  MIGRATION_USAGE_FRESH: zDuration().prefault('30s'),
 });
 
 export type MigrationConfig = z.output<typeof migrationConfigSchema>;

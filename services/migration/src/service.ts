@@ -18,6 +18,7 @@ import type { Clock, InventoryPort, SchedulerPort } from './application/ports.ts
 import { MigrationRunner } from './application/runner.ts';
 import { AdmissionGate } from './application/admission.ts';
 import { BalancerService } from './application/balancer.ts';
+import { KvUsageReader } from './adapters/nats/host-usage.ts';
 import { EvacuationRunner } from './application/evacuations.ts';
 import { KvFleetReader } from './adapters/evacuation/fleet.ts';
 import { GrpcHostControl } from './adapters/evacuation/host-control.ts';
@@ -154,6 +155,7 @@ export async function startMigration(
   let evacuationTimer: NodeJS.Timeout | undefined;
   let balancerTimer: NodeJS.Timeout | undefined;
   let balancer: BalancerService | undefined;
+  let usage: KvUsageReader | undefined;
   if (grpcInventory) {
     fleet = new KvFleetReader(inventory);
     await fleet.start(nc, prefix);
@@ -174,7 +176,20 @@ export async function startMigration(
     // Maintenance set in inventory (HostStateChanged to maintenance-preparing) starts the drain.
     consumers.push(await startHostStatesConsumer({ nc, ...p, evacuations, logger }));
     // The balancer: per pool policies through the API, one run per pool per interval (docs/evacuation-and-balancer.md).
-    const b = new BalancerService({ store, db, fleet, migrations, clock: { now: () => clock.now().getTime() }, logger });
+    // Measured load: telemetry's berth-host-usage where fresh, else allocation.
+    const u = new KvUsageReader();
+    await u.start(nc, prefix);
+    usage = u;
+    const b = new BalancerService({
+      store,
+      db,
+      fleet,
+      migrations,
+      clock: { now: () => clock.now().getTime() },
+      logger,
+      usage: u,
+      usageFreshMillis: config.MIGRATION_USAGE_FRESH,
+    });
     balancer = b;
     balancerTimer = setInterval(
       () => void b.tick().catch((e: unknown) => logger.warn({ err: e }, 'balancer run failed')),
@@ -223,6 +238,7 @@ export async function startMigration(
       if (evacuationTimer) clearInterval(evacuationTimer);
       if (balancerTimer) clearInterval(balancerTimer);
       await fleet?.stop();
+      await usage?.stop();
       await server.shutdown(0, 2000);
       await Promise.all(consumers.map((c) => c.stop()));
       await runner.stop();

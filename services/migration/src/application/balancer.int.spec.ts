@@ -6,7 +6,7 @@ import { HostView } from '@berth/scoring';
 import { createTestDatabase, infraAvailable, type TestDatabase } from '@berth/testing';
 import { defaultPolicy } from '../domain/balancer/policy.ts';
 import type { Evacuee } from '../domain/evacuation/model.ts';
-import { BalancerService } from './balancer.ts';
+import { BalancerService, type MeasuredUsage } from './balancer.ts';
 import type { FleetReader } from './evacuation-ports.ts';
 import type { MigrateInput } from './migrations.ts';
 
@@ -33,7 +33,7 @@ describe.skipIf(!(await infraAvailable('postgres')))('balancer in the service (p
   let store: PostgresEventStore;
   const started: MigrateInput[] = [];
   let now = Date.parse('2026-12-06T00:00:00Z');
-  const make = (): BalancerService => {
+  const make = (usage?: Map<string, MeasuredUsage>): BalancerService => {
     const f = fleet();
     const reader: FleetReader = { view: async () => f.view, evacuees: async (h) => f.evacuees.get(h) ?? [] };
     return new BalancerService({
@@ -48,6 +48,7 @@ describe.skipIf(!(await infraAvailable('postgres')))('balancer in the service (p
       },
       clock: { now: () => now },
       logger: createLogger('balancer-int'),
+      ...(usage && { usage: { usage: (h: string) => usage.get(h) } }),
     });
   };
 
@@ -104,5 +105,79 @@ describe.skipIf(!(await infraAvailable('postgres')))('balancer in the service (p
     const run = await again.dryRun('default');
     expect(run.moves.map((m) => m.vmId)).not.toContain(started[0]!.vmId);
     expect(run.moves.map((m) => m.vmId)).not.toContain(started[1]!.vmId);
+  });
+
+  it('run now: refused while the pool is off (nothing under pressure); otherwise runs at once and the periodic run waits an interval', async () => {
+    await expect(make().runNow('other', 'now-0')).rejects.toMatchObject({
+      name: 'IllegalStateError',
+      message: expect.stringMatching(/^balancing is off for pool other \(no host under pressure\)/),
+    });
+    now += 3_600_000;
+    const b = make();
+    const before = started.length;
+    const r = await b.runNow('default', 'now-1');
+    expect(r.run.trigger).toBe('manual');
+    expect(r.run.moves).toHaveLength(1);
+    expect(r.migrationIds.get(r.run.moves[0]!.vmId)).toBe(`m-${before + 1}`);
+    expect(started.at(-1)!.commandId).toBe(`balancer:default:run-now:now-1:${r.run.moves[0]!.vmId}`);
+    const recorded = (await store.readStream('balancer-default')).events.filter((e) => e.type === 'BalancerRunRecorded');
+    expect(recorded.at(-1)!.data).toMatchObject({ trigger: 'manual' });
+    // The periodic run is an interval away now.
+    now += 10_000;
+    await b.tick();
+    expect(started).toHaveLength(before + 1);
+  });
+
+  it('pressure (measured usage, mode off): a host above the threshold for the window starts a pass at once; hysteresis until it clears', async () => {
+    await make().setPolicy(
+      {
+        ...defaultPolicy('default'),
+        mode: 'off',
+        pressureThreshold: 0.9,
+        pressureClearThreshold: 0.7,
+        windowSeconds: 20,
+        intervalSeconds: 60,
+      },
+      'set-pressure',
+    );
+    now += 7 * 3600_000;
+    const usage = new Map<string, MeasuredUsage>([
+      ['h0', { at: now, memory: 0.95 }],
+      ['h1', { at: now, memory: 0.1 }],
+    ]);
+    const b = make(usage);
+    const before = started.length;
+    const tickAt = async (t: number, h0: number): Promise<void> => {
+      now = t;
+      usage.set('h0', { at: now, memory: h0 });
+      usage.set('h1', { at: now, memory: 0.1 });
+      await b.tick();
+    };
+    const t0 = now;
+    await tickAt(t0, 0.95);
+    // Above, but not yet for the whole window: nothing.
+    expect(b.underPressure().has('h0')).toBe(false);
+    await tickAt(t0 + 10_000, 0.95);
+    await tickAt(t0 + 20_000, 0.95);
+    expect(b.underPressure().has('h0')).toBe(true);
+    expect(started).toHaveLength(before + 1);
+    expect(started.at(-1)).toMatchObject({ destination: 'h1', reason: expect.stringMatching(/^balancer \(pressure, pool default\): h0 /) });
+    // Between the two thresholds: still under pressure, but one pass per interval.
+    await tickAt(t0 + 30_000, 0.8);
+    expect(b.underPressure().has('h0')).toBe(true);
+    expect(started).toHaveLength(before + 1);
+    // Stale usage (telemetry silent) is no measurement: the host leaves pressure.
+    now = t0 + 200_000;
+    await b.tick();
+    expect(b.underPressure().has('h0')).toBe(false);
+    // Back above: the window starts again.
+    await tickAt(t0 + 210_000, 0.95);
+    expect(b.underPressure().has('h0')).toBe(false);
+    await tickAt(t0 + 230_000, 0.95);
+    expect(b.underPressure().has('h0')).toBe(true);
+    await tickAt(t0 + 240_000, 0.69);
+    expect(b.underPressure().has('h0')).toBe(false);
+    const dry = await b.dryRun('default');
+    expect(dry).toMatchObject({ source: 'measured', trigger: 'interval', summary: 'balancing is off for pool default' });
   });
 });

@@ -1,14 +1,17 @@
 import { handleCommand, type AnyKysely, type PostgresEventStore } from '@berth/event-store';
-import { Violations } from '@berth/errors';
+import { IllegalStateError, Violations } from '@berth/errors';
 import type { Logger } from '@berth/observability';
 import { sql } from 'kysely';
 import {
   balance,
   defaultPolicy,
+  pressureOf,
+  pressurePassDue,
   validatePolicy,
   type BalancedVm,
   type BalancerPolicy,
   type BalancerRun,
+  type BalancerTrigger,
   type LoadSample,
 } from '../domain/balancer/index.ts';
 import {
@@ -29,6 +32,18 @@ const POOL = /^[A-Za-z0-9_.-]{1,128}$/;
 /** Samples kept per host for the threshold window (one per tick). */
 const MAX_SAMPLES = 600;
 
+/** A host's measured load from telemetry: memory used/total and CPU busy, fractions; `at` in ms. */
+export interface MeasuredUsage {
+  readonly at: number;
+  readonly memory: number;
+  readonly cpu?: number;
+}
+
+/** Telemetry's `berth-host-usage` (adapters/nats/host-usage.ts). */
+export interface UsageReader {
+  usage(hostId: string): MeasuredUsage | undefined;
+}
+
 export interface BalancerDeps {
   readonly store: PostgresEventStore;
   readonly db: AnyKysely;
@@ -36,6 +51,16 @@ export interface BalancerDeps {
   readonly migrations: Pick<MigrationCommands, 'migrate'>;
   readonly clock: { now(): number };
   readonly logger: Logger;
+  /** Measured usage; without it (or for a host whose usage is stale) load is allocation. */
+  readonly usage?: UsageReader;
+  /** A usage record older than this is stale (default 30 s: three of telemetry's 5 s samples, with slack). */
+  readonly usageFreshMillis?: number;
+}
+
+/** What a run started: the run (as the dry run shows it) and each move's migration (undefined: refused). */
+export interface StartedRun {
+  readonly run: BalancerRun;
+  readonly migrationIds: ReadonlyMap<string, string>;
 }
 
 /**
@@ -47,11 +72,30 @@ export interface BalancerDeps {
  * cooldown survives restarts. Load is allocation (claims); see docs/evacuation-and-balancer.md.
  */
 export class BalancerService {
+  /** Allocation samples per host (the threshold window when a host has no measured usage). */
   private readonly samples = new Map<string, LoadSample[]>();
+  /** Measured samples per host, taken at each tick from telemetry's latest fresh usage. */
+  private readonly measured = new Map<string, LoadSample[]>();
+  /** Hosts under pressure (the hysteresis state of `pressureOf`). */
+  private readonly pressured = new Set<string>();
   private readonly lastRun = new Map<string, number>();
-  private running = false;
+  private readonly lastPressurePass = new Map<string, number>();
+  /** Runs (periodic, pressure, run-now) one at a time: two could otherwise pick the same VM. */
+  private exclusive: Promise<unknown> = Promise.resolve();
+  private ticking = false;
 
   constructor(private readonly d: BalancerDeps) {}
+
+  /** Hosts under memory pressure now (for tests and the explanation). */
+  underPressure(): ReadonlySet<string> {
+    return this.pressured;
+  }
+
+  private serial<T>(f: () => Promise<T>): Promise<T> {
+    const next = this.exclusive.then(f, f);
+    this.exclusive = next.catch(() => undefined);
+    return next;
+  }
 
   async record(pool: string): Promise<BalancerRecord> {
     const { events } = await this.d.store.readStream(PREFIX + pool);
@@ -72,46 +116,126 @@ export class BalancerService {
     return r.policy ?? policy;
   }
 
-  /** What a run of the pool's policy would move now, and why nothing else (changes nothing). */
+  /**
+   * What a run of the pool's policy would move now, and why nothing else (changes nothing): a
+   * pressure pass if a host of the pool is under pressure, else the periodic run.
+   */
   async dryRun(pool: string): Promise<BalancerRun> {
     checkPool(pool);
     const record = await this.record(pool);
-    return this.evaluate(record.policy ?? defaultPolicy(pool), record);
+    const policy = record.policy ?? defaultPolicy(pool);
+    const view = await this.d.fleet.view();
+    const underPressure = view.all().some((s) => poolOf(s.capacity.resourcePool) === pool && this.pressured.has(s.capacity.hostId));
+    return this.evaluate(policy, record, underPressure && policy.pressureThreshold > 0 ? 'pressure' : 'interval');
   }
 
-  /** One period: sample the loads, run each pool that is due, start its moves. */
+  /**
+   * A run now, at an operator's request (`BalancerRunNow`, `berth balance --now`): the pool's policy
+   * as a periodic run would apply it (a pressure pass if a host is under pressure), without waiting
+   * for the interval; the next periodic run is an interval later. A pool whose balancing is off (and
+   * has no host under pressure) is refused: FAILED_PRECONDITION.
+   */
+  async runNow(pool: string, commandId: string): Promise<StartedRun> {
+    checkPool(pool);
+    return this.serial(async () => {
+      const record = await this.record(pool);
+      const policy = record.policy ?? defaultPolicy(pool);
+      const now = this.d.clock.now();
+      this.sample(await this.d.fleet.view(), now);
+      const pressure = policy.pressureThreshold > 0 && this.pressuredIn(pool, await this.d.fleet.view()) > 0;
+      if (policy.mode === 'off' && !pressure)
+        throw new IllegalStateError(
+          `balancing is off for pool ${pool} (no host under pressure): set a mode with berth balance policy --mode`,
+        );
+      this.lastRun.set(pool, now);
+      if (pressure) this.lastPressurePass.set(pool, now);
+      return this.runPool(policy, record, now, pressure ? 'pressure' : 'manual', `run-now:${commandId}`);
+    });
+  }
+
+  /**
+   * One period: sample the loads (allocation, and telemetry's measured usage where fresh), update
+   * each host's pressure state; per pool, a pressure pass at once when a host is under pressure (at
+   * most one per interval), else the periodic run when its interval has passed.
+   */
   async tick(): Promise<void> {
-    if (this.running) return;
-    this.running = true;
+    if (this.ticking) return;
+    this.ticking = true;
     try {
-      this.sample(await this.d.fleet.view());
-      for (const pool of await this.pools()) {
-        const record = await this.record(pool);
-        const policy = record.policy;
-        if (!policy || policy.mode === 'off') continue;
+      await this.serial(async () => {
         const now = this.d.clock.now();
-        if (now - (this.lastRun.get(pool) ?? 0) < policy.intervalSeconds * 1000) continue;
-        this.lastRun.set(pool, now);
-        await this.runPool(policy, record, now);
-      }
+        const view = await this.d.fleet.view();
+        this.sample(view, now);
+        for (const pool of await this.pools()) {
+          const record = await this.record(pool);
+          const policy = record.policy;
+          if (!policy) continue;
+          const pressured = this.updatePressure(pool, policy, view, now);
+          if (policy.pressureThreshold > 0 && pressurePassDue(pressured, this.lastPressurePass.get(pool), now, policy)) {
+            this.lastPressurePass.set(pool, now);
+            this.lastRun.set(pool, now);
+            await this.runPool(policy, record, now, 'pressure', `pressure:${now}`);
+            continue;
+          }
+          if (policy.mode === 'off') continue;
+          if (now - (this.lastRun.get(pool) ?? 0) < policy.intervalSeconds * 1000) continue;
+          this.lastRun.set(pool, now);
+          await this.runPool(policy, record, now, 'interval', String(now));
+        }
+      });
     } finally {
-      this.running = false;
+      this.ticking = false;
     }
   }
 
-  private async runPool(policy: BalancerPolicy, record: BalancerRecord, now: number): Promise<void> {
-    const run = await this.evaluate(policy, record);
+  private pressuredIn(pool: string, view: Awaited<ReturnType<FleetReader['view']>>): number {
+    return view.all().filter((s) => poolOf(s.capacity.resourcePool) === pool && this.pressured.has(s.capacity.hostId)).length;
+  }
+
+  /** The hysteresis step for each host of the pool; transitions are logged. Returns how many are under pressure. */
+  private updatePressure(pool: string, policy: BalancerPolicy, view: Awaited<ReturnType<FleetReader['view']>>, now: number): number {
+    let n = 0;
+    for (const s of view.all()) {
+      const hostId = s.capacity.hostId;
+      if (poolOf(s.capacity.resourcePool) !== pool) continue;
+      const was = this.pressured.has(hostId);
+      const r = pressureOf(was, this.fresh(hostId, now) ? (this.measured.get(hostId) ?? []) : [], now, policy);
+      if (r.pressured !== was)
+        this.d.logger.info({ hostId, pool, pressured: r.pressured, reason: r.reason }, 'balancer: host pressure changed');
+      if (r.pressured) {
+        this.pressured.add(hostId);
+        n++;
+      } else this.pressured.delete(hostId);
+    }
+    return n;
+  }
+
+  private fresh(hostId: string, now: number): boolean {
+    const u = this.d.usage?.usage(hostId);
+    return u !== undefined && now - u.at <= (this.d.usageFreshMillis ?? 30_000);
+  }
+
+  private async runPool(
+    policy: BalancerPolicy,
+    record: BalancerRecord,
+    now: number,
+    trigger: BalancerTrigger,
+    runId: string,
+  ): Promise<StartedRun> {
+    const run = await this.evaluate(policy, record, trigger);
     const moves: RecordedMove[] = [];
+    const migrationIds = new Map<string, string>();
     for (const m of run.moves) {
       try {
         const started = await this.d.migrations.migrate({
-          commandId: `balancer:${policy.pool}:${now}:${m.vmId}`,
+          commandId: `balancer:${policy.pool}:${runId}:${m.vmId}`,
           vmId: m.vmId,
           destination: m.to,
           policy: {},
           trigger: 'balancer',
-          reason: `balancer (${policy.mode}, pool ${policy.pool}): ${m.reason}`,
+          reason: `balancer (${trigger === 'pressure' ? 'pressure' : policy.mode}, pool ${policy.pool}): ${m.reason}`,
         });
+        migrationIds.set(m.vmId, started.core.migrationId);
         moves.push({
           vmId: m.vmId,
           from: m.from,
@@ -124,15 +248,17 @@ export class BalancerService {
         this.d.logger.warn({ err: e, vmId: m.vmId, pool: policy.pool }, 'balancer: the move was refused');
       }
     }
-    await this.execute(policy.pool, `balancer:${policy.pool}:${now}`, {
+    await this.execute(policy.pool, `balancer:${policy.pool}:${runId}`, {
       type: 'RecordRun',
       at: new Date(now).toISOString(),
+      trigger,
       summary: run.summary,
       moves,
     });
+    return { run, migrationIds };
   }
 
-  private async evaluate(policy: BalancerPolicy, record: BalancerRecord): Promise<BalancerRun> {
+  private async evaluate(policy: BalancerPolicy, record: BalancerRecord, trigger: BalancerTrigger): Promise<BalancerRun> {
     const view = await this.d.fleet.view();
     // Hosts registered without a pool are in pool `default`.
     const hosts = view
@@ -152,24 +278,38 @@ export class BalancerService {
         });
       }
     }
+    // Measured where telemetry's usage is fresh (per host; a host without it counts by allocation).
+    const now = this.d.clock.now();
+    const measured = new Set(hosts.filter((h) => this.fresh(h.capacity.hostId, now)).map((h) => h.capacity.hostId));
     return balance({
       policy,
-      now: this.d.clock.now(),
+      now,
       hosts,
       vms,
-      source: 'allocation',
-      history: (hostId) => this.samples.get(hostId) ?? [],
+      source: measured.size > 0 ? 'measured' : 'allocation',
+      history: (hostId) => (measured.has(hostId) ? this.measured.get(hostId) : this.samples.get(hostId)) ?? [],
       movesThisInterval: 0,
+      trigger,
+      pressured: this.pressured,
     });
   }
 
-  private sample(view: Awaited<ReturnType<FleetReader['view']>>): void {
-    const at = this.d.clock.now();
-    for (const s of view.all()) {
-      const list = this.samples.get(s.capacity.hostId) ?? [];
-      list.push({ ...allocationLoad(s), at });
+  private sample(view: Awaited<ReturnType<FleetReader['view']>>, at: number): void {
+    const push = (m: Map<string, LoadSample[]>, hostId: string, s: LoadSample): void => {
+      const list = m.get(hostId) ?? [];
+      if (list.at(-1)?.at === at) list.pop();
+      list.push(s);
       if (list.length > MAX_SAMPLES) list.shift();
-      this.samples.set(s.capacity.hostId, list);
+      m.set(hostId, list);
+    };
+    for (const s of view.all()) {
+      const hostId = s.capacity.hostId;
+      const alloc = allocationLoad(s);
+      push(this.samples, hostId, { ...alloc, at });
+      const u = this.d.usage?.usage(hostId);
+      if (u && this.fresh(hostId, at)) push(this.measured, hostId, { cpu: u.cpu ?? alloc.cpu, memory: u.memory, at });
+      // A gap in the measurements starts the window again.
+      else this.measured.delete(hostId);
     }
   }
 

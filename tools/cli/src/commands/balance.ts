@@ -17,7 +17,10 @@ export function policyText(p: migrationV1.BalancerPolicy): string {
   return (
     `pool ${p.resourcePool}: ${modeName(p.mode)}; high ${p.highThresholdPercent}%, low ${p.lowThresholdPercent}%, ` +
     `at most ${p.maxMigrationsPerInterval} move(s) per ${p.intervalSeconds} s, improvement >= ${p.minImprovementPercent}%, ` +
-    `cooldown ${p.cooldownSeconds} s`
+    `cooldown ${p.cooldownSeconds} s, window ${p.windowSeconds ?? '-'} s; pressure trigger ` +
+    (p.pressureThresholdPercent
+      ? `above ${p.pressureThresholdPercent}% measured memory, clear below ${p.pressureClearThresholdPercent}%`
+      : 'off')
   );
 }
 
@@ -27,7 +30,13 @@ export function dryRunText(r: migrationV1.BalancerDryRunResponse): string {
     lines.push(
       table(
         ['VM', 'FROM', 'TO', 'IMPROVEMENT', 'REASON'],
-        r.moves.map((m) => [m.vmId, m.fromHostId, m.toHostId, `${m.predictedImprovementPercent}%`, m.reason]),
+        r.moves.map((m) => [
+          m.migrationId ? `${m.vmId} (${m.migrationId})` : m.vmId,
+          m.fromHostId,
+          m.toHostId,
+          `${m.predictedImprovementPercent}%`,
+          m.reason,
+        ]),
       ),
     );
   return lines.join('\n');
@@ -67,21 +76,7 @@ async function dryRun(pool: string, ctx: Parameters<CommandSpec['run']>[1]) {
 }
 
 export const balanceCommands: readonly CommandSpec[] = [
-  {
-    words: ['balance'],
-    args: [],
-    summary: "the balancer: its policy and what a run would move now (--dry-run); runs happen every pool's interval",
-    options: { ...POOL_OPTION, 'dry-run': { type: 'boolean', help: 'what a run would move now, changing nothing' } },
-    async run(input, ctx) {
-      const pool = input.string('pool') ?? 'default';
-      const policy = (await unary(ctx.backends.migration(), 'getBalancerPolicy', { resourcePool: pool }, ctx.timeoutMillis)).policy!;
-      const r = await dryRun(pool, ctx);
-      return {
-        json: { policy: migrationV1.BalancerPolicy.toJSON(policy), dryRun: migrationV1.BalancerDryRunResponse.toJSON(r) },
-        text: `${policyText(policy)}\n${dryRunText(r)}`,
-      };
-    },
-  },
+  // Longer words first: the CLI takes the first command whose words lead the arguments.
   {
     words: ['balance', 'explain'],
     args: [],
@@ -96,7 +91,7 @@ export const balanceCommands: readonly CommandSpec[] = [
     words: ['balance', 'policy'],
     args: [],
     summary:
-      "show or change a pool's balancer policy (--mode off|pack|spread, --high, --low, --interval, --max-moves, --min-improvement, --cooldown)",
+      "show or change a pool's balancer policy (--mode off|pack|spread, --high, --low, --interval, --max-moves, --min-improvement, --cooldown, --window, --pressure, --pressure-clear)",
     options: {
       ...POOL_OPTION,
       mode: { type: 'string', value: 'off|pack|spread', help: 'balancing mode' },
@@ -106,6 +101,9 @@ export const balanceCommands: readonly CommandSpec[] = [
       'max-moves': { type: 'string', value: 'N', help: 'moves per run' },
       'min-improvement': { type: 'string', value: 'PERCENT', help: 'smallest improvement a move must bring' },
       cooldown: { type: 'string', value: 'SECONDS', help: 'a moved VM stays put this long' },
+      window: { type: 'string', value: 'SECONDS', help: 'a threshold (and pressure) must hold this long' },
+      pressure: { type: 'string', value: 'PERCENT', help: 'measured memory use that starts a pressure pass (0: off)' },
+      'pressure-clear': { type: 'string', value: 'PERCENT', help: 'a host leaves pressure below this' },
       ...COMMAND_ID_OPTION,
     },
     async run(input, ctx) {
@@ -127,10 +125,16 @@ export const balanceCommands: readonly CommandSpec[] = [
         maxMigrationsPerInterval: num('max-moves'),
         minImprovementPercent: num('min-improvement'),
         cooldownSeconds: num('cooldown'),
+        // Optional on the wire: absent keeps the pool's value, so 0 can mean off.
+        ...(input.string('window') !== undefined && { windowSeconds: num('window') }),
+        ...(input.string('pressure') !== undefined && { pressureThresholdPercent: num('pressure') }),
+        ...(input.string('pressure-clear') !== undefined && { pressureClearThresholdPercent: num('pressure-clear') }),
       });
       const changing =
         mode !== undefined ||
-        ['high', 'low', 'interval', 'max-moves', 'min-improvement', 'cooldown'].some((o) => input.string(o) !== undefined);
+        ['high', 'low', 'interval', 'max-moves', 'min-improvement', 'cooldown', 'window', 'pressure', 'pressure-clear'].some(
+          (o) => input.string(o) !== undefined,
+        );
       const policy = changing
         ? (
             await unary(
@@ -142,6 +146,36 @@ export const balanceCommands: readonly CommandSpec[] = [
           ).policy!
         : (await unary(ctx.backends.migration(), 'getBalancerPolicy', { resourcePool: pool }, ctx.timeoutMillis)).policy!;
       return { json: migrationV1.BalancerPolicy.toJSON(policy), text: policyText(policy) };
+    },
+  },
+  {
+    words: ['balance'],
+    args: [],
+    summary: "the balancer: its policy and what a run would move now (--dry-run), or run it now (--now); runs happen every pool's interval",
+    options: {
+      ...POOL_OPTION,
+      'dry-run': { type: 'boolean', help: 'what a run would move now, changing nothing' },
+      now: { type: 'boolean', help: "run the pool's balancer now and start its moves" },
+      ...COMMAND_ID_OPTION,
+    },
+    async run(input, ctx) {
+      const pool = input.string('pool') ?? 'default';
+      if (input.flag('now')) {
+        if (input.flag('dry-run')) throw new UsageError('--now', 'cannot be combined with --dry-run');
+        const r = await unary(
+          ctx.backends.migration(),
+          'balancerRunNow',
+          { meta: commandMeta(input, ctx), resourcePool: pool },
+          ctx.timeoutMillis,
+        );
+        return { json: migrationV1.BalancerRunNowResponse.toJSON(r), text: dryRunText(r) };
+      }
+      const policy = (await unary(ctx.backends.migration(), 'getBalancerPolicy', { resourcePool: pool }, ctx.timeoutMillis)).policy!;
+      const r = await dryRun(pool, ctx);
+      return {
+        json: { policy: migrationV1.BalancerPolicy.toJSON(policy), dryRun: migrationV1.BalancerDryRunResponse.toJSON(r) },
+        text: `${policyText(policy)}\n${dryRunText(r)}`,
+      };
     },
   },
 ];

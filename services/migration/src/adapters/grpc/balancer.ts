@@ -6,7 +6,10 @@ import type { BalancerMode, BalancerPolicy, BalancerRun } from '../../domain/bal
 import { commandIdOf } from './migrations.ts';
 import { unimplementedUnary } from './unimplemented.ts';
 
-export type BalancerHandlers = Pick<pb.MigrationServiceServer, 'getBalancerPolicy' | 'setBalancerPolicy' | 'balancerDryRun'>;
+export type BalancerHandlers = Pick<
+  pb.MigrationServiceServer,
+  'getBalancerPolicy' | 'setBalancerPolicy' | 'balancerDryRun' | 'balancerRunNow'
+>;
 
 const MODE: Record<BalancerMode, pb.BalancerMode> = {
   off: pb.BalancerMode.BALANCER_MODE_OFF,
@@ -24,10 +27,17 @@ export function encodePolicy(p: BalancerPolicy): pb.BalancerPolicy {
     intervalSeconds: p.intervalSeconds,
     minImprovementPercent: Math.round(p.minImprovement * 100),
     cooldownSeconds: p.cooldownSeconds,
+    pressureThresholdPercent: Math.round(p.pressureThreshold * 100),
+    pressureClearThresholdPercent: Math.round(p.pressureClearThreshold * 100),
+    windowSeconds: p.windowSeconds,
   };
 }
 
-/** The policy asked for; fields left 0 (unset) take the pool's current value. An unknown mode is named by validation. */
+/**
+ * The policy asked for; fields left 0 (unset) take the pool's current value, the optional ones
+ * (pressure thresholds, window) when absent, so 0 can turn the pressure trigger off. An unknown
+ * mode is named by validation.
+ */
 export function decodePolicy(p: pb.BalancerPolicy, current: BalancerPolicy): BalancerPolicy {
   const mode = (Object.entries(MODE).find(([, v]) => v === p.mode)?.[0] ??
     (p.mode === pb.BalancerMode.BALANCER_MODE_UNSPECIFIED ? current.mode : `#${p.mode}`)) as BalancerMode;
@@ -37,16 +47,18 @@ export function decodePolicy(p: pb.BalancerPolicy, current: BalancerPolicy): Bal
     mode,
     highThreshold: or(p.highThresholdPercent, Math.round(current.highThreshold * 100)) / 100,
     lowThreshold: or(p.lowThresholdPercent, Math.round(current.lowThreshold * 100)) / 100,
-    windowSeconds: current.windowSeconds,
+    windowSeconds: p.windowSeconds ?? current.windowSeconds,
     maxMovesPerInterval: or(p.maxMigrationsPerInterval, current.maxMovesPerInterval),
     intervalSeconds: or(p.intervalSeconds, current.intervalSeconds),
     minImprovement: or(p.minImprovementPercent, Math.round(current.minImprovement * 100)) / 100,
     cooldownSeconds: or(p.cooldownSeconds, current.cooldownSeconds),
+    pressureThreshold: (p.pressureThresholdPercent ?? Math.round(current.pressureThreshold * 100)) / 100,
+    pressureClearThreshold: (p.pressureClearThresholdPercent ?? Math.round(current.pressureClearThreshold * 100)) / 100,
   };
 }
 
 /** The run as the dry run answers it; claims left out of the explanation (they are the scheduler's business). */
-export function encodeRun(run: BalancerRun): pb.BalancerDryRunResponse {
+export function encodeRun(run: BalancerRun, migrationIds: ReadonlyMap<string, string> = new Map()): pb.BalancerDryRunResponse {
   return {
     moves: run.moves.map((m) => ({
       vmId: m.vmId,
@@ -54,6 +66,7 @@ export function encodeRun(run: BalancerRun): pb.BalancerDryRunResponse {
       toHostId: m.to,
       predictedImprovementPercent: Math.round(m.improvement * 1000) / 10,
       reason: m.reason,
+      migrationId: migrationIds.get(m.vmId) ?? '',
     })),
     summary: run.summary,
     explanationJson: JSON.stringify({ ...run, moves: run.moves.map(({ claim: _claim, ...m }) => m) }),
@@ -66,6 +79,7 @@ export function balancerHandlers(balancer?: BalancerService): BalancerHandlers {
       getBalancerPolicy: unimplementedUnary('GetBalancerPolicy'),
       setBalancerPolicy: unimplementedUnary('SetBalancerPolicy'),
       balancerDryRun: unimplementedUnary('BalancerDryRun'),
+      balancerRunNow: unimplementedUnary('BalancerRunNow'),
     };
   return {
     getBalancerPolicy: unary<pb.GetBalancerPolicyRequest, pb.GetBalancerPolicyResponse>(async (r) => ({
@@ -82,5 +96,9 @@ export function balancerHandlers(balancer?: BalancerService): BalancerHandlers {
     balancerDryRun: unary<pb.BalancerDryRunRequest, pb.BalancerDryRunResponse>(async (r) =>
       encodeRun(await balancer.dryRun(r.resourcePool || 'default')),
     ),
+    balancerRunNow: unary<pb.BalancerRunNowRequest, pb.BalancerRunNowResponse>(async (r) => {
+      const started = await balancer.runNow(r.resourcePool || 'default', commandIdOf(r.meta));
+      return encodeRun(started.run, started.migrationIds);
+    }),
   };
 }

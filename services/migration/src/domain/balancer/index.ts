@@ -1,3 +1,4 @@
 export * from './model.ts';
 export * from './policy.ts';
+export * from './pressure.ts';
 export { balance } from './run.ts';

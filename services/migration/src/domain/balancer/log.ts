@@ -2,7 +2,8 @@
  * The balancer's record per resource pool (stream `balancer-<pool>` in the service's log): the
  * policy set through the API, and each run that moved something (why, and which migrations).
  */
-import type { BalancerPolicy } from './policy.ts';
+import type { BalancerTrigger } from './model.ts';
+import { defaultPolicy, type BalancerPolicy } from './policy.ts';
 
 export interface RecordedMove {
   readonly vmId: string;
@@ -17,7 +18,13 @@ export type BalancerEvent =
   | { readonly type: 'BalancerPolicySet'; readonly data: { readonly policy: BalancerPolicy; readonly at: string } }
   | {
       readonly type: 'BalancerRunRecorded';
-      readonly data: { readonly at: string; readonly summary: string; readonly moves: readonly RecordedMove[] };
+      readonly data: {
+        readonly at: string;
+        /** Absent in runs recorded before triggers existed (they were periodic). */
+        readonly trigger?: BalancerTrigger;
+        readonly summary: string;
+        readonly moves: readonly RecordedMove[];
+      };
     };
 
 export interface BalancerRecord {
@@ -35,7 +42,8 @@ export function evolveBalancer(r: BalancerRecord, e: BalancerEvent): BalancerRec
   const version = r.version + 1;
   switch (e.type) {
     case 'BalancerPolicySet':
-      return { ...r, version, policy: e.data.policy };
+      // Policies recorded before a field existed take its default.
+      return { ...r, version, policy: { ...defaultPolicy(e.data.policy.pool), ...e.data.policy } };
     case 'BalancerRunRecorded': {
       const at = Date.parse(e.data.at);
       const lastMovedAt = new Map(r.lastMovedAt);
@@ -51,7 +59,13 @@ export function evolveBalancer(r: BalancerRecord, e: BalancerEvent): BalancerRec
 
 export type BalancerCommand =
   | { readonly type: 'SetPolicy'; readonly policy: BalancerPolicy; readonly at: string }
-  | { readonly type: 'RecordRun'; readonly at: string; readonly summary: string; readonly moves: readonly RecordedMove[] };
+  | {
+      readonly type: 'RecordRun';
+      readonly at: string;
+      readonly trigger: BalancerTrigger;
+      readonly summary: string;
+      readonly moves: readonly RecordedMove[];
+    };
 
 export function decideBalancer(c: BalancerCommand, r: BalancerRecord): BalancerEvent[] {
   switch (c.type) {
@@ -60,7 +74,7 @@ export function decideBalancer(c: BalancerCommand, r: BalancerRecord): BalancerE
       return [{ type: 'BalancerPolicySet', data: { policy: c.policy, at: c.at } }];
     case 'RecordRun':
       if (c.moves.length === 0) return [];
-      return [{ type: 'BalancerRunRecorded', data: { at: c.at, summary: c.summary, moves: c.moves } }];
+      return [{ type: 'BalancerRunRecorded', data: { at: c.at, trigger: c.trigger, summary: c.summary, moves: c.moves } }];
     default: {
       const never: never = c;
       return never;

@@ -40,7 +40,13 @@ export interface BalancerInput {
   readonly history: (hostId: string) => readonly LoadSample[];
   /** Moves of this pool already started in the current interval. */
   readonly movesThisInterval: number;
+  /** Why this run happens: the pool's interval (default), a host under pressure, or an operator's run-now. */
+  readonly trigger?: BalancerTrigger;
+  /** Hosts under pressure (see `pressureOf`): with trigger `pressure` the sources, whatever the mode. */
+  readonly pressured?: ReadonlySet<string>;
 }
+
+export type BalancerTrigger = 'interval' | 'pressure' | 'manual';
 
 export type HostRole = 'over' | 'under' | 'normal' | 'excluded';
 
@@ -89,6 +95,7 @@ export interface BalancerRun {
   readonly mode: BalancerMode;
   readonly at: number;
   readonly source: LoadSource;
+  readonly trigger: BalancerTrigger;
   readonly policy: BalancerPolicy;
   readonly hosts: readonly HostReading[];
   readonly candidates: readonly CandidateRecord[];

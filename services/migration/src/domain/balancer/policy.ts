@@ -22,6 +22,17 @@ export interface BalancerPolicy {
   readonly minImprovement: number;
   /** A VM the balancer moved is not moved again before this (Incus: 6 h). */
   readonly cooldownSeconds: number;
+  /**
+   * The pressure trigger (0: off, the default): a host whose measured memory use (telemetry's
+   * `berth-host-usage`, used/total) stays above this for the whole window — i.e. ballooning did not
+   * relieve it — starts a pass at once that moves VMs off it, whatever the mode.
+   */
+  readonly pressureThreshold: number;
+  /**
+   * Hysteresis: a host under pressure stays so until its measured memory falls below this; a pressure
+   * move never takes a destination above it, so a move can never put another host under pressure.
+   */
+  readonly pressureClearThreshold: number;
 }
 
 export const defaultPolicy = (pool: string): BalancerPolicy => ({
@@ -34,6 +45,8 @@ export const defaultPolicy = (pool: string): BalancerPolicy => ({
   intervalSeconds: 60,
   minImprovement: 0.2,
   cooldownSeconds: 6 * 3600,
+  pressureThreshold: 0,
+  pressureClearThreshold: 0.8,
 });
 
 const fraction = (v: number): boolean => Number.isFinite(v) && v >= 0 && v <= 1;
@@ -56,6 +69,11 @@ export function validatePolicy(p: BalancerPolicy, prefix = 'policy'): FieldViola
   if (!Number.isSafeInteger(p.intervalSeconds) || p.intervalSeconds < 1) {
     if (!out.some((v) => v.field.endsWith('intervalSeconds'))) bad('intervalSeconds', `must be >= 1, got ${p.intervalSeconds}`);
   }
+  if (!fraction(p.pressureThreshold)) bad('pressureThreshold', `must be in [0, 1] (0: off), got ${p.pressureThreshold}`);
+  if (!fraction(p.pressureClearThreshold) || p.pressureClearThreshold === 0)
+    bad('pressureClearThreshold', `must be in (0, 1], got ${p.pressureClearThreshold}`);
+  else if (fraction(p.pressureThreshold) && p.pressureThreshold > 0 && p.pressureClearThreshold >= p.pressureThreshold)
+    bad('pressureClearThreshold', `must be below pressureThreshold (${p.pressureThreshold}), got ${p.pressureClearThreshold}`);
   if (!Number.isSafeInteger(p.maxMovesPerInterval) || p.maxMovesPerInterval < 1)
     bad('maxMovesPerInterval', `must be a whole number >= 1, got ${p.maxMovesPerInterval}`);
   return out;

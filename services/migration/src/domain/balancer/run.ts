@@ -43,7 +43,10 @@ interface Candidate {
  */
 export function balance(input: BalancerInput): BalancerRun {
   const { policy, now } = input;
-  const base = { pool: policy.pool, mode: policy.mode, at: now, source: input.source, policy };
+  const trigger = input.trigger ?? 'interval';
+  const pressure = trigger === 'pressure';
+  const pressured = input.pressured ?? new Set<string>();
+  const base = { pool: policy.pool, mode: policy.mode, at: now, source: input.source, trigger, policy };
   const state = new Map<string, HostState>();
   const since = now - policy.windowSeconds * 1000;
   for (const snap of input.hosts) {
@@ -67,6 +70,11 @@ export function balance(input: BalancerInput): BalancerRun {
     const b = bottleneck(load);
     const common = { hostId: c.hostId, name: c.name, load, bottleneck: b, samplesInWindow: h.window.length };
     if (c.state !== 'enabled') return { ...common, role: 'excluded', note: `host is ${c.state}` };
+    if (pressure) {
+      return pressured.has(c.hostId)
+        ? { ...common, role: 'over', note: `under memory pressure (${pct(load.memory)} measured)` }
+        : { ...common, role: 'normal', note: `not under pressure (${pct(load.memory)} memory)` };
+    }
     const all = [...h.window, b];
     if (all.every((x) => x > policy.highThreshold))
       return { ...common, role: 'over', note: `above ${pct(policy.highThreshold)} over the window` };
@@ -75,7 +83,7 @@ export function balance(input: BalancerInput): BalancerRun {
     return { ...common, role: 'normal', note: 'within thresholds' };
   };
 
-  if (policy.mode === 'off') {
+  if (policy.mode === 'off' && !pressure) {
     return {
       ...base,
       hosts: [...state.values()].map(reading),
@@ -84,7 +92,8 @@ export function balance(input: BalancerInput): BalancerRun {
       summary: `balancing is off for pool ${policy.pool}`,
     };
   }
-  const spread = policy.mode === 'spread';
+  // A pressure pass relieves the hosts under pressure as spread relieves hosts above high, whatever the mode.
+  const spread = policy.mode === 'spread' || pressure;
 
   /** Why a running VM on a source host stays put, or undefined if it may move. */
   const skip = (vm: BalancedVm | undefined): string | undefined => {
@@ -115,8 +124,28 @@ export function balance(input: BalancerInput): BalancerRun {
     const after = { from: ls2, to: ld2 };
     if (ld2 > policy.highThreshold)
       return { reason: `destination would reach ${pct(ld2)}, above the high threshold ${pct(policy.highThreshold)}`, before, after };
+    if (pressure) {
+      const md2 = loadOf({ ...dst, snap: snapTo }).memory;
+      if (md2 >= policy.pressureClearThreshold)
+        return {
+          reason: `destination memory would reach ${pct(md2)}, not below the pressure clear threshold ${pct(policy.pressureClearThreshold)}`,
+          before,
+          after,
+        };
+    }
     const potential = ls2 * ls2 + ld2 * ld2 - ls * ls - ld * ld;
     let improvement: number;
+    if (pressure) {
+      // Relief of the host under pressure, in its own load: one VM is a small share of a host, so the
+      // pair's gap rule would refuse every single move. No ping-pong comes from the destination staying
+      // below the clear threshold (it can never be under pressure because of the move) and from the
+      // potential falling.
+      if (!(ld2 < ls2)) return { reason: 'destination would end more loaded than the source', before, after };
+      if (!(potential < 0)) return { reason: 'would not make the pool more even', before, after };
+      return {
+        c: { vm, from: src.snap.capacity.hostId, to: dst.snap.capacity.hostId, snapTo, claim, before, after, improvement: ls - ls2 },
+      };
+    }
     if (spread) {
       const gap = ls - ld;
       if (gap <= 0) return { reason: 'destination is not less loaded than the source', before, after };
@@ -240,7 +269,9 @@ export function balance(input: BalancerInput): BalancerRun {
       before: c.before,
       after: c.after,
       improvement: c.improvement,
-      reason: `${c.from} ${pct(c.before.from)} -> ${pct(c.after.from)}, ${c.to} ${pct(c.before.to)} -> ${pct(c.after.to)}; improvement ${pct(c.improvement)} (minimum ${pct(policy.minImprovement)})`,
+      reason: pressure
+        ? `${c.from} ${pct(c.before.from)} -> ${pct(c.after.from)} (under memory pressure), ${c.to} ${pct(c.before.to)} -> ${pct(c.after.to)}`
+        : `${c.from} ${pct(c.before.from)} -> ${pct(c.after.from)}, ${c.to} ${pct(c.before.to)} -> ${pct(c.after.to)}; improvement ${pct(c.improvement)} (minimum ${pct(policy.minImprovement)})`,
     });
     last = evaluate();
   }
@@ -274,13 +305,15 @@ export function balance(input: BalancerInput): BalancerRun {
   const role = spread ? 'over' : 'under';
   const summary =
     moves.length > 0
-      ? `moved ${moves.map((m) => `${m.vmName} from ${m.from} to ${m.to}`).join(', ')}`
+      ? `${pressure ? 'pressure: ' : ''}moved ${moves.map((m) => `${m.vmName} from ${m.from} to ${m.to}`).join(', ')}`
       : limitHit
         ? `no move: the limit of ${policy.maxMovesPerInterval} move(s) per ${policy.intervalSeconds} s is reached`
         : initialReadings.some((r) => r.role === role && r.note !== 'empty')
           ? `no move: ${rest.length} candidate VM(s), none qualifies`
-          : spread
-            ? `no move: no host above ${pct(policy.highThreshold)} over the last ${policy.windowSeconds} s`
-            : `no move: no non-empty host below ${pct(policy.lowThreshold)} over the last ${policy.windowSeconds} s`;
+          : pressure
+            ? 'no move: no host under memory pressure'
+            : spread
+              ? `no move: no host above ${pct(policy.highThreshold)} over the last ${policy.windowSeconds} s`
+              : `no move: no non-empty host below ${pct(policy.lowThreshold)} over the last ${policy.windowSeconds} s`;
   return { ...base, hosts: initialReadings, candidates, moves, summary };
 }

@@ -531,6 +531,26 @@ export interface BalancerPolicy {
   minImprovementPercent: number;
   /** A VM is not moved again within this (default 6 h). */
   cooldownSeconds: number;
+  /**
+   * The pressure trigger: a host whose measured memory use (telemetry's berth-host-usage) stays above
+   * this percentage for the whole window starts a pass that moves VMs off it, whatever the mode.
+   * 0: off (the default); unset in SetBalancerPolicy: unchanged.
+   */
+  pressureThresholdPercent?:
+    | number
+    | undefined;
+  /**
+   * A host under pressure stays so until its measured memory falls below this (default 80); a
+   * pressure move never takes a destination to it. Unset: unchanged.
+   */
+  pressureClearThresholdPercent?:
+    | number
+    | undefined;
+  /**
+   * A host is over (under, under pressure) only if every sample in this window is (default 120 s;
+   * 0: the latest sample alone). Unset: unchanged.
+   */
+  windowSeconds?: number | undefined;
 }
 
 export interface GetBalancerPolicyRequest {
@@ -557,6 +577,8 @@ export interface ProposedMove {
   /** Predicted improvement of the pool, percent. */
   predictedImprovementPercent: number;
   reason: string;
+  /** BalancerRunNow: the migration started for this move (empty: it was refused, see the service's log). */
+  migrationId: string;
 }
 
 export interface BalancerDryRunRequest {
@@ -567,6 +589,18 @@ export interface BalancerDryRunResponse {
   moves: ProposedMove[];
   summary: string;
   /** Inputs, thresholds, candidates, predicted after-move loads, and why nothing else moves. */
+  explanationJson: string;
+}
+
+export interface BalancerRunNowRequest {
+  meta?: CommandMeta | undefined;
+  resourcePool: string;
+}
+
+/** The run as BalancerDryRunResponse explains it; each move with the migration it started. */
+export interface BalancerRunNowResponse {
+  moves: ProposedMove[];
+  summary: string;
   explanationJson: string;
 }
 
@@ -4867,6 +4901,9 @@ function createBaseBalancerPolicy(): BalancerPolicy {
     intervalSeconds: 0,
     minImprovementPercent: 0,
     cooldownSeconds: 0,
+    pressureThresholdPercent: undefined,
+    pressureClearThresholdPercent: undefined,
+    windowSeconds: undefined,
   };
 }
 
@@ -4895,6 +4932,15 @@ export const BalancerPolicy: MessageFns<BalancerPolicy> = {
     }
     if (message.cooldownSeconds !== 0) {
       writer.uint32(64).int64(message.cooldownSeconds);
+    }
+    if (message.pressureThresholdPercent !== undefined) {
+      writer.uint32(72).int32(message.pressureThresholdPercent);
+    }
+    if (message.pressureClearThresholdPercent !== undefined) {
+      writer.uint32(80).int32(message.pressureClearThresholdPercent);
+    }
+    if (message.windowSeconds !== undefined) {
+      writer.uint32(88).int64(message.windowSeconds);
     }
     return writer;
   },
@@ -4976,6 +5022,30 @@ export const BalancerPolicy: MessageFns<BalancerPolicy> = {
             message.cooldownSeconds = longToNumber(reader.int64());
             continue;
           }
+          case 9: {
+            if (tag !== 72) {
+              break;
+            }
+
+            message.pressureThresholdPercent = reader.int32();
+            continue;
+          }
+          case 10: {
+            if (tag !== 80) {
+              break;
+            }
+
+            message.pressureClearThresholdPercent = reader.int32();
+            continue;
+          }
+          case 11: {
+            if (tag !== 88) {
+              break;
+            }
+
+            message.windowSeconds = longToNumber(reader.int64());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -5026,6 +5096,21 @@ export const BalancerPolicy: MessageFns<BalancerPolicy> = {
         : isSet(object.cooldown_seconds)
         ? globalThis.Number(object.cooldown_seconds)
         : 0,
+      pressureThresholdPercent: isSet(object.pressureThresholdPercent)
+        ? globalThis.Number(object.pressureThresholdPercent)
+        : isSet(object.pressure_threshold_percent)
+        ? globalThis.Number(object.pressure_threshold_percent)
+        : undefined,
+      pressureClearThresholdPercent: isSet(object.pressureClearThresholdPercent)
+        ? globalThis.Number(object.pressureClearThresholdPercent)
+        : isSet(object.pressure_clear_threshold_percent)
+        ? globalThis.Number(object.pressure_clear_threshold_percent)
+        : undefined,
+      windowSeconds: isSet(object.windowSeconds)
+        ? globalThis.Number(object.windowSeconds)
+        : isSet(object.window_seconds)
+        ? globalThis.Number(object.window_seconds)
+        : undefined,
     };
   },
 
@@ -5055,6 +5140,15 @@ export const BalancerPolicy: MessageFns<BalancerPolicy> = {
     if (message.cooldownSeconds !== 0) {
       obj.cooldownSeconds = Math.round(message.cooldownSeconds);
     }
+    if (message.pressureThresholdPercent !== undefined) {
+      obj.pressureThresholdPercent = Math.round(message.pressureThresholdPercent);
+    }
+    if (message.pressureClearThresholdPercent !== undefined) {
+      obj.pressureClearThresholdPercent = Math.round(message.pressureClearThresholdPercent);
+    }
+    if (message.windowSeconds !== undefined) {
+      obj.windowSeconds = Math.round(message.windowSeconds);
+    }
     return obj;
   },
 
@@ -5071,6 +5165,9 @@ export const BalancerPolicy: MessageFns<BalancerPolicy> = {
     message.intervalSeconds = object.intervalSeconds ?? 0;
     message.minImprovementPercent = object.minImprovementPercent ?? 0;
     message.cooldownSeconds = object.cooldownSeconds ?? 0;
+    message.pressureThresholdPercent = object.pressureThresholdPercent ?? undefined;
+    message.pressureClearThresholdPercent = object.pressureClearThresholdPercent ?? undefined;
+    message.windowSeconds = object.windowSeconds ?? undefined;
     return message;
   },
 };
@@ -5376,7 +5473,7 @@ export const SetBalancerPolicyResponse: MessageFns<SetBalancerPolicyResponse> = 
 };
 
 function createBaseProposedMove(): ProposedMove {
-  return { vmId: "", fromHostId: "", toHostId: "", predictedImprovementPercent: 0, reason: "" };
+  return { vmId: "", fromHostId: "", toHostId: "", predictedImprovementPercent: 0, reason: "", migrationId: "" };
 }
 
 export const ProposedMove: MessageFns<ProposedMove> = {
@@ -5395,6 +5492,9 @@ export const ProposedMove: MessageFns<ProposedMove> = {
     }
     if (message.reason !== "") {
       writer.uint32(42).string(message.reason);
+    }
+    if (message.migrationId !== "") {
+      writer.uint32(50).string(message.migrationId);
     }
     return writer;
   },
@@ -5452,6 +5552,14 @@ export const ProposedMove: MessageFns<ProposedMove> = {
             message.reason = reader.string();
             continue;
           }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.migrationId = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -5487,6 +5595,11 @@ export const ProposedMove: MessageFns<ProposedMove> = {
         ? globalThis.Number(object.predicted_improvement_percent)
         : 0,
       reason: isSet(object.reason) ? globalThis.String(object.reason) : "",
+      migrationId: isSet(object.migrationId)
+        ? globalThis.String(object.migrationId)
+        : isSet(object.migration_id)
+        ? globalThis.String(object.migration_id)
+        : "",
     };
   },
 
@@ -5507,6 +5620,9 @@ export const ProposedMove: MessageFns<ProposedMove> = {
     if (message.reason !== "") {
       obj.reason = message.reason;
     }
+    if (message.migrationId !== "") {
+      obj.migrationId = message.migrationId;
+    }
     return obj;
   },
 
@@ -5520,6 +5636,7 @@ export const ProposedMove: MessageFns<ProposedMove> = {
     message.toHostId = object.toHostId ?? "";
     message.predictedImprovementPercent = object.predictedImprovementPercent ?? 0;
     message.reason = object.reason ?? "";
+    message.migrationId = object.migrationId ?? "";
     return message;
   },
 };
@@ -5695,6 +5812,202 @@ export const BalancerDryRunResponse: MessageFns<BalancerDryRunResponse> = {
   },
   fromPartial<I extends Exact<DeepPartial<BalancerDryRunResponse>, I>>(object: I): BalancerDryRunResponse {
     const message = createBaseBalancerDryRunResponse();
+    message.moves = object.moves?.map((e) => ProposedMove.fromPartial(e)) || [];
+    message.summary = object.summary ?? "";
+    message.explanationJson = object.explanationJson ?? "";
+    return message;
+  },
+};
+
+function createBaseBalancerRunNowRequest(): BalancerRunNowRequest {
+  return { meta: undefined, resourcePool: "" };
+}
+
+export const BalancerRunNowRequest: MessageFns<BalancerRunNowRequest> = {
+  encode(message: BalancerRunNowRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.meta !== undefined) {
+      CommandMeta.encode(message.meta, writer.uint32(10).fork()).join();
+    }
+    if (message.resourcePool !== "") {
+      writer.uint32(18).string(message.resourcePool);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): BalancerRunNowRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseBalancerRunNowRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.meta = CommandMeta.decode(reader, reader.uint32());
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.resourcePool = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): BalancerRunNowRequest {
+    return {
+      meta: isSet(object.meta) ? CommandMeta.fromJSON(object.meta) : undefined,
+      resourcePool: isSet(object.resourcePool)
+        ? globalThis.String(object.resourcePool)
+        : isSet(object.resource_pool)
+        ? globalThis.String(object.resource_pool)
+        : "",
+    };
+  },
+
+  toJSON(message: BalancerRunNowRequest): unknown {
+    const obj: any = {};
+    if (message.meta !== undefined) {
+      obj.meta = CommandMeta.toJSON(message.meta);
+    }
+    if (message.resourcePool !== "") {
+      obj.resourcePool = message.resourcePool;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<BalancerRunNowRequest>, I>>(base?: I): BalancerRunNowRequest {
+    return BalancerRunNowRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<BalancerRunNowRequest>, I>>(object: I): BalancerRunNowRequest {
+    const message = createBaseBalancerRunNowRequest();
+    message.meta = (object.meta !== undefined && object.meta !== null)
+      ? CommandMeta.fromPartial(object.meta)
+      : undefined;
+    message.resourcePool = object.resourcePool ?? "";
+    return message;
+  },
+};
+
+function createBaseBalancerRunNowResponse(): BalancerRunNowResponse {
+  return { moves: [], summary: "", explanationJson: "" };
+}
+
+export const BalancerRunNowResponse: MessageFns<BalancerRunNowResponse> = {
+  encode(message: BalancerRunNowResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.moves) {
+      ProposedMove.encode(v!, writer.uint32(10).fork()).join();
+    }
+    if (message.summary !== "") {
+      writer.uint32(18).string(message.summary);
+    }
+    if (message.explanationJson !== "") {
+      writer.uint32(26).string(message.explanationJson);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): BalancerRunNowResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseBalancerRunNowResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.moves.push(ProposedMove.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.summary = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.explanationJson = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): BalancerRunNowResponse {
+    return {
+      moves: globalThis.Array.isArray(object?.moves) ? object.moves.map((e: any) => ProposedMove.fromJSON(e)) : [],
+      summary: isSet(object.summary) ? globalThis.String(object.summary) : "",
+      explanationJson: isSet(object.explanationJson)
+        ? globalThis.String(object.explanationJson)
+        : isSet(object.explanation_json)
+        ? globalThis.String(object.explanation_json)
+        : "",
+    };
+  },
+
+  toJSON(message: BalancerRunNowResponse): unknown {
+    const obj: any = {};
+    if (message.moves?.length) {
+      obj.moves = message.moves.map((e) => ProposedMove.toJSON(e));
+    }
+    if (message.summary !== "") {
+      obj.summary = message.summary;
+    }
+    if (message.explanationJson !== "") {
+      obj.explanationJson = message.explanationJson;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<BalancerRunNowResponse>, I>>(base?: I): BalancerRunNowResponse {
+    return BalancerRunNowResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<BalancerRunNowResponse>, I>>(object: I): BalancerRunNowResponse {
+    const message = createBaseBalancerRunNowResponse();
     message.moves = object.moves?.map((e) => ProposedMove.fromPartial(e)) || [];
     message.summary = object.summary ?? "";
     message.explanationJson = object.explanationJson ?? "";
@@ -5903,6 +6216,22 @@ export const MigrationServiceService = {
       Buffer.from(BalancerDryRunResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): BalancerDryRunResponse => BalancerDryRunResponse.decode(value),
   },
+  /**
+   * Runs the pool's balancer now instead of at its next interval (a pressure pass if a host of the
+   * pool is under pressure) and starts its moves; the next periodic run is an interval later. A pool
+   * whose mode is OFF with no host under pressure: FAILED_PRECONDITION.
+   */
+  balancerRunNow: {
+    path: "/berth.migration.v1.MigrationService/BalancerRunNow" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: BalancerRunNowRequest): Buffer =>
+      Buffer.from(BalancerRunNowRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): BalancerRunNowRequest => BalancerRunNowRequest.decode(value),
+    responseSerialize: (value: BalancerRunNowResponse): Buffer =>
+      Buffer.from(BalancerRunNowResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): BalancerRunNowResponse => BalancerRunNowResponse.decode(value),
+  },
 } as const;
 
 export interface MigrationServiceServer extends UntypedServiceImplementation {
@@ -5949,6 +6278,12 @@ export interface MigrationServiceServer extends UntypedServiceImplementation {
   setBalancerPolicy: handleUnaryCall<SetBalancerPolicyRequest, SetBalancerPolicyResponse>;
   /** What a balancer run would move now, and why it would not move anything else. Changes nothing. */
   balancerDryRun: handleUnaryCall<BalancerDryRunRequest, BalancerDryRunResponse>;
+  /**
+   * Runs the pool's balancer now instead of at its next interval (a pressure pass if a host of the
+   * pool is under pressure) and starts its moves; the next periodic run is an interval later. A pool
+   * whose mode is OFF with no host under pressure: FAILED_PRECONDITION.
+   */
+  balancerRunNow: handleUnaryCall<BalancerRunNowRequest, BalancerRunNowResponse>;
 }
 
 export interface MigrationServiceClient extends Client {
@@ -6184,6 +6519,26 @@ export interface MigrationServiceClient extends Client {
     metadata: Metadata,
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: BalancerDryRunResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * Runs the pool's balancer now instead of at its next interval (a pressure pass if a host of the
+   * pool is under pressure) and starts its moves; the next periodic run is an interval later. A pool
+   * whose mode is OFF with no host under pressure: FAILED_PRECONDITION.
+   */
+  balancerRunNow(
+    request: BalancerRunNowRequest,
+    callback: (error: ServiceError | null, response: BalancerRunNowResponse) => void,
+  ): ClientUnaryCall;
+  balancerRunNow(
+    request: BalancerRunNowRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: BalancerRunNowResponse) => void,
+  ): ClientUnaryCall;
+  balancerRunNow(
+    request: BalancerRunNowRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: BalancerRunNowResponse) => void,
   ): ClientUnaryCall;
 }
 
