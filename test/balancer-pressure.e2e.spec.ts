@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { inventoryV1, migrationV1 } from '@berth/contracts';
+import { migrationV1, modelV1 } from '@berth/contracts';
 import { runCli } from '@berth/cli';
 import { callUnary } from '@berth/grpc-kit';
 import { createLogger } from '@berth/observability';
@@ -10,7 +10,7 @@ import { serviceTlsEnv } from './harness/tls.ts';
 import { eventually } from './harness/wait.ts';
 
 const GiB = 1024 ** 3;
-const HS = inventoryV1.HostState;
+const HS = modelV1.HostState;
 
 /**
  * The balancer's pressure trigger on measured load, end to end on the simulator: inventory and the
@@ -68,7 +68,7 @@ describe.skipIf(!(await infraAvailable('postgres', 'nats')))('balancer pressure 
         (
           await s.compose(vmId, {
             memoryBytes: 4 * GiB,
-            migrationMode: inventoryV1.MigrationMode.MIGRATION_MODE_MANUAL_AND_AUTOMATIC,
+            migrationMode: modelV1.MigrationMode.MIGRATION_MODE_MANUAL_AND_AUTOMATIC,
           })
         ).hostId,
       ).toBe('h1');
