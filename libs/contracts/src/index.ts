@@ -2,6 +2,7 @@ export * from './events/envelope.ts';
 export * as modelV1 from './model-v1.ts';
 export * as inventoryV1 from './inventory-v1.ts';
 export * as inventoryEvents from './events/inventory.ts';
+export type * as eventModel from './events/model.ts';
 export * as googleRpc from './google-rpc.ts';
 export * as grpcHealthV1 from './gen/grpc/health/v1/health.ts';
 export * as grpcReflectionV1 from './gen/grpc/reflection/v1/reflection.ts';

@@ -7,3 +7,4 @@ export { decodeHostSpec, encodeHostSpec } from './host-spec.ts';
 export { decodeNetwork, encodeNetwork } from './network.ts';
 export { decodeHardwareConfig, encodeHardwareConfig, encodeCurve } from './hardware-config.ts';
 export { perObject } from './per-object.ts';
+export { MODEL_PARITY } from './model-parity.ts';

@@ -4,8 +4,8 @@
  * `project-<name>` (`project`), `identity-<identity URI>` (`identity`: the projects a client is bound to).
  * Documented in docs/events.md (Inventory section). All payloads are schema version 1.
  */
-import type { Claim, HostCapacity, HostState, VmSpec } from '@berth/fit';
-import type { HardwareConfig } from '@berth/hardware-config';
+import type { HardwareConfig } from './hardware-config.ts';
+import type { Claim, HostCapacity, HostState, VmSpec } from './model.ts';
 
 export const INVENTORY_SERVICE = 'inventory';
 export const HARDWARE_CONFIG_STREAM = 'config-hardware';

@@ -20,8 +20,8 @@ import type {
   StoragePool,
   VirtualNumaNode,
   VmSpec,
-} from '@berth/fit';
-import type { HardwareConfig } from '@berth/hardware-config';
+} from '../model.ts';
+import type { HardwareConfig } from '../hardware-config.ts';
 import { z } from 'zod';
 import { bytes, count, nonEmpty, objectOf, positiveInt } from './define.ts';
 
