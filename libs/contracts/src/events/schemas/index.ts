@@ -1,20 +1,23 @@
 import { EXECUTOR_SERVICE } from '../executor.ts';
 import { INVENTORY_SERVICE } from '../inventory.ts';
 import { MIGRATION_SERVICE } from '../migration.ts';
+import { TELEMETRY_SERVICE } from '../../telemetry.ts';
 import type { EventCatalog } from './catalog.ts';
 import { executorEventDefinitions } from './executor.ts';
 import { inventoryEventDefinitions } from './inventory.ts';
 import { migrationEventDefinitions } from './migration.ts';
+import { telemetryEventDefinitions } from './telemetry.ts';
 
 export * from './catalog.ts';
 export { objectOf, type ShapeOf } from './define.ts';
 export { claimSchema, hostCapacitySchema, vmSpecSchema } from './model.ts';
-export { inventoryEventDefinitions, executorEventDefinitions, migrationEventDefinitions };
+export { inventoryEventDefinitions, executorEventDefinitions, migrationEventDefinitions, telemetryEventDefinitions };
 
 /** Every event Berth publishes on JetStream, by service: what consumers check at their edge. */
 export const eventCatalog: EventCatalog = {
   [INVENTORY_SERVICE]: inventoryEventDefinitions,
   [EXECUTOR_SERVICE]: executorEventDefinitions,
   [MIGRATION_SERVICE]: migrationEventDefinitions,
+  [TELEMETRY_SERVICE]: telemetryEventDefinitions,
 };
 export { eventGuard, isInventoryEvent, isExecutorEvent, isMigrationEvent } from './narrow.ts';
