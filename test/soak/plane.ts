@@ -81,6 +81,8 @@ export class Plane {
           EXECUTOR_REALM: JSON.stringify({ 'registration-timeout': '20s', 'poll-frequency': '3s' }),
           EXECUTOR_SAMPLE_INTERVAL: '0ms',
           EXECUTOR_MIGRATION_PROGRESS_INTERVAL: '500ms',
+          // Shorter than the migration service's MIGRATION_EXECUTOR_SILENCE (20 s here), as it must be.
+          EXECUTOR_MIGRATION_START_WINDOW: '10s',
         };
       case 'migration':
         return {
@@ -88,6 +90,7 @@ export class Plane {
           DATABASE_URL: this.pg.url('berth_migration'),
           INVENTORY_ADDR: inv,
           SCHEDULER_ADDR: `127.0.0.1:${this.ports.scheduler}`,
+          EXECUTOR_ADDR: `127.0.0.1:${this.ports['placement-executor']}`,
           MIGRATION_RETRY_BACKOFF: '500ms',
           MIGRATION_SWEEP_INTERVAL: '1s',
           MIGRATION_EXECUTOR_SILENCE: '20s',

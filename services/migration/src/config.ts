@@ -23,6 +23,8 @@ export const migrationConfigSchema = z.object({
   INVENTORY_ADDR: address.prefault('127.0.0.1:50051'),
   /** host:port of the scheduler's gRPC API (destinations). */
   SCHEDULER_ADDR: address.prefault('127.0.0.1:50052'),
+  /** host:port of the placement executor's gRPC API (the watchdog's probe of a silent executor). */
+  EXECUTOR_ADDR: address.prefault('127.0.0.1:50053'),
   /** Deadline of one call to inventory or the scheduler. */
   MIGRATION_CALL_DEADLINE: zDuration().prefault('10s'),
   /** Destinations tried per migration before it fails (oVirt's rerun count). */
@@ -36,8 +38,9 @@ export const migrationConfigSchema = z.object({
   /** How often unfinished migrations are looked for in the log (work lost by a crash or a failed call). */
   MIGRATION_SWEEP_INTERVAL: zDuration().prefault('2s'),
   /**
-   * How long a migration may stay claimed or migrating without any word from the executor before
-   * the service asks the executor where the domain runs (completion budget comes on top).
+   * How long a migration may stay claimed, migrating or aborting without any word from the executor
+   * before the watchdog asks the executor (GetVmRuntime) how the attempt stands; keep it longer than
+   * the executor's EXECUTOR_MIGRATION_START_WINDOW (services/migration/README.md, "Watchdog").
    */
   MIGRATION_EXECUTOR_SILENCE: zDuration().prefault('60s'),
   /** Concurrency caps (KubeVirt / VDSM defaults): migrations at once in the fleet, out of and into one host. */

@@ -14,7 +14,9 @@ import { connectNats, createEventPublisher, ensureStreams, type RunningConsumer 
 import type { Logger } from '@berth/observability';
 import { MigrationCommands } from './application/migrations.ts';
 import type { Policy, PolicyOverrides } from './application/policy.ts';
-import type { Clock, InventoryPort, SchedulerPort } from './application/ports.ts';
+import type { Clock, ExecutorPort, InventoryPort, SchedulerPort } from './application/ports.ts';
+import { ExecutorWatchdog } from './application/watchdog.ts';
+import { GrpcExecutor } from './adapters/grpc/executor-client.ts';
 import { MigrationRunner } from './application/runner.ts';
 import { AdmissionGate } from './application/admission.ts';
 import { BalancerService } from './application/balancer.ts';
@@ -40,15 +42,27 @@ export interface RunningMigration {
   readonly runner: MigrationRunner;
   readonly readModel: ReadModel;
   stop(): Promise<void>;
+  /**
+   * Ends this instance as SIGKILL would (crash tests): nothing drained or waited for, NATS, the gRPC
+   * server and clients closed at once, the database pool ended; work in hand fails on them.
+   */
+  crash(): Promise<void>;
 }
 
 export interface MigrationOverrides {
   /** Ports to use instead of the gRPC clients (tests of the application). */
   readonly inventory?: InventoryPort;
   readonly scheduler?: SchedulerPort;
+  /** The executor as the watchdog asks it (default: its gRPC API at EXECUTOR_ADDR). */
+  readonly executor?: ExecutorPort;
   readonly clock?: Clock;
   /** Per resource pool migration policy (max downtime, bandwidth, budgets, post-copy...). */
   readonly poolPolicies?: Readonly<Record<string, PolicyOverrides>>;
+  /** Wraps the ports in use (crash tests hold a migration at a chosen step this way). */
+  readonly wrapPorts?: (ports: { inventory: InventoryPort; scheduler: SchedulerPort }) => {
+    inventory: InventoryPort;
+    scheduler: SchedulerPort;
+  };
 }
 
 export const defaultPolicy = (config: Readonly<MigrationConfig>): Policy => ({
@@ -84,9 +98,11 @@ export async function startMigration(
   const grpcScheduler = over.scheduler
     ? undefined
     : new GrpcScheduler(config.SCHEDULER_ADDR, config.MIGRATION_CALL_DEADLINE, security.client);
-  const inventory: InventoryPort = over.inventory ?? grpcInventory!;
-  const scheduler: SchedulerPort = over.scheduler ?? grpcScheduler!;
+  const ports = { inventory: over.inventory ?? grpcInventory!, scheduler: over.scheduler ?? grpcScheduler! };
+  const { inventory, scheduler }: { inventory: InventoryPort; scheduler: SchedulerPort } = over.wrapPorts?.(ports) ?? ports;
   const clock: Clock = over.clock ?? { now: () => new Date() };
+  const grpcExecutor = over.executor ? undefined : new GrpcExecutor(config.EXECUTOR_ADDR, config.MIGRATION_CALL_DEADLINE, security.client);
+  const executor: ExecutorPort = over.executor ?? grpcExecutor!;
 
   // One gate for every migration of this process (manual, evacuation, balancer): the caps hold across kinds.
   const gate = new AdmissionGate({
@@ -122,6 +138,7 @@ export async function startMigration(
     slots: gate,
   });
   kicks.runner = runner;
+  const watchdog = new ExecutorWatchdog({ migrations, executor, clock, logger, silenceMillis: config.MIGRATION_EXECUTOR_SILENCE });
   // After a restart the slots of migrations under way are taken again before anything new is admitted.
   for (const id of await readModel.active()) {
     const m = await migrations.load(id);
@@ -198,8 +215,13 @@ export async function startMigration(
   }
 
   // Unfinished migrations (after a crash, a failed call, a retry whose backoff ran out) are taken up here.
+  // The same sweep looks for executors silent too long (the watchdog).
   const sweep = async (): Promise<void> => {
-    for (const id of await readModel.active()) if (!runner.isBusy(id)) runner.kick(id);
+    const active = await readModel.active();
+    for (const id of active) if (!runner.isBusy(id)) runner.kick(id);
+    await Promise.all(
+      active.map((id) => watchdog.check(id).catch((e: unknown) => logger.warn({ err: e, migrationId: id }, 'executor watchdog failed'))),
+    );
   };
   const sweeper = setInterval(
     () => void sweep().catch((e: unknown) => logger.warn({ err: e }, 'migration sweep failed')),
@@ -245,8 +267,22 @@ export async function startMigration(
       await Promise.all(loops.map((l) => l.stop()));
       grpcInventory?.close();
       grpcScheduler?.close();
+      grpcExecutor?.close();
       await nc.drain();
       await db.destroy();
+    },
+    async crash() {
+      clearInterval(sweeper);
+      if (evacuationTimer) clearInterval(evacuationTimer);
+      if (balancerTimer) clearInterval(balancerTimer);
+      const quietly = (p: Promise<unknown> | undefined): void => void p?.catch(() => undefined);
+      for (const c of [runner, fleet, ...consumers, ...loops]) quietly(c?.stop());
+      quietly(server.shutdown(0, 0));
+      grpcInventory?.close();
+      grpcScheduler?.close();
+      grpcExecutor?.close();
+      await nc.close().catch(() => undefined);
+      await db.destroy().catch(() => undefined);
     },
   };
 }

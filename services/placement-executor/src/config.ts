@@ -56,6 +56,9 @@ export const executorConfigSchema = z
     EXECUTOR_SAMPLE_INTERVAL: zDuration().prefault('5s'),
     /** Live-migration progress is recorded (and published) at most once per this interval. */
     EXECUTOR_MIGRATION_PROGRESS_INTERVAL: zDuration().prefault('2s'),
+    // A DestinationClaimed older than this is refused, not started: the migration service's watchdog
+    // (MIGRATION_EXECUTOR_SILENCE, longer) may already have given the attempt up (services/migration/README.md).
+    EXECUTOR_MIGRATION_START_WINDOW: zDuration().prefault('30s'),
     /** Added latency of every simulator (sim://) operation, for demos. */
     EXECUTOR_SIM_LATENCY: zDuration().prefault('0ms'),
     /** PEM files of the TLS client certificate and key Berth presents to `https://` LXD hosts (both or neither). */

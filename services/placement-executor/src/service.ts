@@ -50,6 +50,13 @@ export interface RunningExecutor {
   /** The simulator's memory model behind the sim:// hosts' telemetry (demos and tests set workloads on it). */
   readonly memoryModel: SimMemoryModel;
   stop(): Promise<void>;
+  /**
+   * Ends this instance as SIGKILL would, for crash tests on a shared simulator fleet (whose domains
+   * and migration jobs, like a real hypervisor's, outlive the process): nothing is drained or
+   * waited for, NATS and the gRPC server are closed at once, the database pool is ended, and the
+   * hypervisors are no longer reachable from it; work in hand fails on the closed connections.
+   */
+  crash(): Promise<void>;
 }
 
 export interface ExecutorOverrides {
@@ -98,7 +105,11 @@ export async function startExecutor(
       ...(lxdCredentials ? { lxdCredentials } : {}),
     });
   });
-  const driverFor = (uri: string): HypervisorDriver => registry.get(uri);
+  let crashed = false;
+  const driverFor = (uri: string): HypervisorDriver => {
+    if (crashed) throw new Error('this executor instance crashed');
+    return registry.get(uri);
+  };
   const realm = config.EXECUTOR_REALM;
 
   const provisioner = new Provisioner({
@@ -178,7 +189,7 @@ export async function startExecutor(
       ...p,
       ...consumerDefinition(MIGRATION_DURABLE),
       types: MIGRATION_COMMAND_TYPES,
-      handle: createMigrationIntake({ vms, migrator }),
+      handle: createMigrationIntake({ vms, migrator, startWindowMillis: config.EXECUTOR_MIGRATION_START_WINDOW }),
       logger,
     }),
   ];
@@ -219,6 +230,15 @@ export async function startExecutor(
       await registry.close();
       await nc.drain();
       await db.destroy();
+    },
+    async crash() {
+      crashed = true;
+      clearInterval(sweeper);
+      const quietly = (p: Promise<unknown>): void => void p.catch(() => undefined);
+      for (const c of [migrator, provisioner, reconciler, watch, agent, ...consumers, ...loops]) quietly(c.stop());
+      quietly(server.shutdown(0, 0));
+      await nc.close().catch(() => undefined);
+      await db.destroy().catch(() => undefined);
     },
   };
 }

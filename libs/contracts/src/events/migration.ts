@@ -144,6 +144,21 @@ export interface ResumeRequested {
   readonly attempt: number;
 }
 
+/** What a silent executor said when the watchdog asked (MIGRATION_EXECUTOR_SILENCE). */
+export type ProbeOutcome = 'under-way' | 'switched-over' | 'not-running' | 'unreachable' | 'unexpected';
+/**
+ * The watchdog asked the executor about an attempt it had said nothing of for `silentMillis`;
+ * `switched-over` is followed by SwitchedOver, `not-running` by AttemptFailed (compensation).
+ */
+export interface ExecutorProbed {
+  readonly attempt: number;
+  /** When it asked (ISO 8601). */
+  readonly at: string;
+  readonly outcome: ProbeOutcome;
+  readonly detail: string;
+  readonly silentMillis: number;
+}
+
 export interface MigrationEventMap {
   MigrationRequested: MigrationRequested;
   DestinationChosen: DestinationChosen;
@@ -161,6 +176,7 @@ export interface MigrationEventMap {
   MigrationAborted: MigrationAborted;
   PostCopyPaused: PostCopyPaused;
   ResumeRequested: ResumeRequested;
+  ExecutorProbed: ExecutorProbed;
 }
 export type MigrationEventType = keyof MigrationEventMap;
 

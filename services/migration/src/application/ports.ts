@@ -1,3 +1,5 @@
+import type { ExecutorAnswer } from '../domain/migration/commands.ts';
+
 /**
  * What the migration application needs from the other services, as small interfaces; the gRPC
  * adapters implement them (adapters/grpc/*-client.ts), tests may pass their own.
@@ -78,6 +80,11 @@ export interface InventoryPort {
   completeMigration(req: { commandId: string; vmId: string; migrationId: string }): Promise<void>;
   /** Releases the destination claim; the VM stays on the source (idempotent, fine when none was taken). */
   abortMigration(req: { commandId: string; vmId: string; migrationId: string; reason: string }): Promise<void>;
+}
+
+/** The placement executor, asked by the watchdog what its log says of a VM (never an error: unreachable is an answer). */
+export interface ExecutorPort {
+  runtime(vmId: string): Promise<ExecutorAnswer>;
 }
 
 export interface Clock {

@@ -17,7 +17,13 @@ const problems = (issues: readonly { path: readonly PropertyKey[]; message: stri
  * redelivery appends nothing), then hands the hypervisor work to the Migrator and acks. Malformed
  * events are dead-lettered with the reason.
  */
-export function createMigrationIntake(o: { vms: Vms; migrator: Migrator }): (env: EventEnvelope) => Promise<ConsumeResult> {
+export function createMigrationIntake(o: {
+  vms: Vms;
+  migrator: Migrator;
+  /** A DestinationClaimed older than this is refused (EXECUTOR_MIGRATION_START_WINDOW). */
+  startWindowMillis: number;
+  now?: () => number;
+}): (env: EventEnvelope) => Promise<ConsumeResult> {
   return async (env) => {
     const migrationId = migrationIdOf(env);
     switch (env.type) {
@@ -44,6 +50,8 @@ export function createMigrationIntake(o: { vms: Vms; migrator: Migrator }): (env
                 noProgressTimeoutSeconds: d.policy.noProgressTimeoutSeconds,
               },
               ...(d.cold !== undefined && { cold: d.cold }),
+              startBy: new Date(Date.parse(env.occurredAt) + o.startWindowMillis).toISOString(),
+              now: new Date(o.now?.() ?? Date.now()).toISOString(),
             },
             env.id,
           )

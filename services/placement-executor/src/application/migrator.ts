@@ -13,6 +13,8 @@ export interface MigratorOptions {
   readonly now?: () => number;
   /** The VM's domain as recorded: what a cold move defines on the destination. */
   readonly specOf: (vmId: string, state: Migrating) => DomainSpec;
+  /** How long to wait before looking again when neither hypervisor has the domain (default 1 s). */
+  readonly confirmMillis?: number;
 }
 
 /** A VM with a migration under way: running (live) or stopped (cold). */
@@ -281,17 +283,36 @@ export class Migrator {
           detail: 'post-copy interrupted (the executor restarted); resume it',
         });
         return;
-      case 'neither':
+      case 'neither': {
+        // Both hypervisors answered that they have no such domain (they lost it: a host reboot, a
+        // simulated fleet restarted with its executor). Looked at once more after a pause, so a
+        // moment between the two sides of a hand-over is never taken for a loss; then the migration
+        // fails (the migration service releases the destination claim) and the VM stays recorded on
+        // the source, where reconciliation, by policy, defines and starts it again.
+        if (!(await this.stillNeither(vmId, state.location.hypervisorUri, work.destination.uri))) return;
+        await this.o.vms.execute(vmId, {
+          type: 'FailMigration',
+          migrationId: work.migrationId,
+          reason: `interrupted (the executor restarted) and the domain exists on neither ${state.location.hostId} nor ${work.destination.hostId}; the VM stays recorded on ${state.location.hostId}`,
+          cause: 'interrupted',
+        });
+        return;
+      }
       case 'unknown':
         // Never guessed: the sweep asks again (a host may be unreachable for a moment).
-        throw new Error(
-          `migration of ${vmId}: the domain runs ${where === 'neither' ? 'on neither host' : 'nowhere we can see now'}; asking again later`,
-        );
+        throw new Error(`migration of ${vmId}: the domain runs nowhere we can see now; asking again later`);
       default: {
         const never: never = where;
         throw new Error(`unhandled ${String(never)}`);
       }
     }
+  }
+
+  /** A second look, after a pause, that neither host has the domain (false: something changed, or stopping). */
+  private async stillNeither(vmId: string, sourceUri: string, destinationUri: string): Promise<boolean> {
+    await new Promise((r) => setTimeout(r, this.o.confirmMillis ?? 1000));
+    if (this.stopped) return false;
+    return (await this.whereRuns(vmId, sourceUri, destinationUri)) === 'neither';
   }
 
   private async resumePaused(vmId: string): Promise<void> {
@@ -348,7 +369,11 @@ export class Migrator {
       return;
     }
     if (dst === undefined) {
-      if (src === undefined) throw new Error(`cold move of ${vmId}: defined on neither host; asking again later`);
+      // Defined on neither host (both lost it): the log has the definition, so the move ends by
+      // defining it on the destination, after a second look that it is really gone from both.
+      if (src === undefined && !(await this.stillNeither(vmId, state.location.hypervisorUri, work.destination.uri))) {
+        throw new Error(`cold move of ${vmId}: the hosts changed while looking; asking again later`);
+      }
       await dest.define(this.o.specOf(vmId, state));
     }
     if (src !== undefined) await source.undefine(vmId);

@@ -77,4 +77,13 @@ export const migrationEventDefinitions: ServiceEvents<M.MigrationEventMap> = {
   MigrationAborted: v1(objectOf<M.MigrationAborted>()({ reason: z.string() })),
   PostCopyPaused: v1(objectOf<M.PostCopyPaused>()({ attempt, detail: z.string() })),
   ResumeRequested: v1(objectOf<M.ResumeRequested>()({ vmId: nonEmpty, attempt })),
+  ExecutorProbed: v1(
+    objectOf<M.ExecutorProbed>()({
+      attempt,
+      at: isoTime,
+      outcome: z.enum(['under-way', 'switched-over', 'not-running', 'unreachable', 'unexpected']),
+      detail: z.string(),
+      silentMillis: count,
+    }),
+  ),
 };

@@ -2,6 +2,20 @@ import type { migrationEvents } from '@berth/contracts';
 
 type Ev = migrationEvents.MigrationEventMap;
 
+/** What the executor's log says of the VM (GetVmRuntime), or that it could not be asked. */
+export type ExecutorAnswer =
+  | { readonly kind: 'unreachable'; readonly detail: string }
+  /** The executor has no record of the VM at all. */
+  | { readonly kind: 'unknown-vm' }
+  | {
+      readonly kind: 'vm';
+      readonly status: string;
+      readonly hostId: string;
+      /** The migration under way in its log ('' when none) and its attempt. */
+      readonly migrationId: string;
+      readonly migrationAttempt: number;
+    };
+
 /** Commands of the migration aggregate. Time comes in with the command (`now`); the decider reads no clock. */
 export type MigrationCommand =
   | { readonly type: 'RequestMigration'; readonly request: Ev['MigrationRequested'] }
@@ -27,5 +41,13 @@ export type MigrationCommand =
   | { readonly type: 'RecordCopyFailed'; readonly attempt: number; readonly reason: string }
   | { readonly type: 'RecordPostCopyPaused'; readonly attempt: number; readonly detail: string }
   | { readonly type: 'RecordDestinationReleased'; readonly attempt: number; readonly now: string; readonly backoffMillis: number }
+  /** The watchdog's question to an executor silent for `silentMillis`, and what it answered. */
+  | {
+      readonly type: 'RecordExecutorProbe';
+      readonly attempt: number;
+      readonly at: string;
+      readonly silentMillis: number;
+      readonly answer: ExecutorAnswer;
+    }
   | { readonly type: 'Cancel'; readonly reason: string }
   | { readonly type: 'Resume' };

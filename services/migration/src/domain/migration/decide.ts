@@ -1,5 +1,6 @@
 import { IllegalStateError, NotFoundError } from '@berth/errors';
-import type { MigrationCommand } from './commands.ts';
+import type { migrationEvents } from '@berth/contracts';
+import type { ExecutorAnswer, MigrationCommand } from './commands.ts';
 import { event, unreachable, type MigrationEvent } from './events.ts';
 import type { ExistingMigration, Migration, WithDestination } from './state.ts';
 
@@ -120,6 +121,19 @@ export function decideMigration(c: MigrationCommand, m: Migration): MigrationEve
           return unreachable(m.then);
       }
     }
+    case 'RecordExecutorProbe': {
+      const waiting = m.status === 'destination-claimed' || m.status === 'migrating' || m.status === 'aborting';
+      if (!current(m, c.attempt) || !waiting) return [];
+      const { outcome, detail } = judgeProbe(m, c.answer);
+      const probed = event('ExecutorProbed', { attempt: c.attempt, at: c.at, outcome, detail, silentMillis: c.silentMillis });
+      const hostId = m.destination.hostId;
+      if (outcome === 'switched-over') return [probed, event('SwitchedOver', { attempt: c.attempt, hostId })];
+      if (outcome === 'not-running') {
+        const reason = `the executor said nothing for ${Math.round(c.silentMillis / 1000)} s and ${detail}`;
+        return [probed, event('AttemptFailed', { attempt: c.attempt, hostId, stage: 'copy', reason })];
+      }
+      return [probed];
+    }
     case 'Cancel': {
       const x = existing(m);
       switch (x.status) {
@@ -160,6 +174,35 @@ export function decideMigration(c: MigrationCommand, m: Migration): MigrationEve
     }
     default:
       return unreachable(c);
+  }
+}
+
+/**
+ * What an executor's answer means for the attempt: its log has the attempt under way (wait on),
+ * has the VM on the destination with nothing under way (the switch-over report was lost), or on the
+ * source with nothing under way (it never started, or its failure report was lost: the attempt
+ * failed; the executor refuses a start older than its window, shorter than the silence, so it
+ * cannot begin behind the compensation's back). Anything else is recorded and waited on.
+ */
+export function judgeProbe(m: WithDestination, a: ExecutorAnswer): { outcome: migrationEvents.ProbeOutcome; detail: string } {
+  const id = m.core.migrationId;
+  const source = m.core.sourceHostId;
+  const dest = m.destination.hostId;
+  switch (a.kind) {
+    case 'unreachable':
+      return { outcome: 'unreachable', detail: `could not be asked: ${a.detail}` };
+    case 'unknown-vm':
+      return { outcome: 'not-running', detail: `has no record of VM ${m.core.vmId}` };
+    case 'vm':
+      if (a.migrationId === id && a.migrationAttempt === m.attempt)
+        return { outcome: 'under-way', detail: `attempt ${m.attempt} is under way` };
+      if (a.migrationId !== '')
+        return { outcome: 'unexpected', detail: `has migration ${a.migrationId} attempt ${a.migrationAttempt} under way instead` };
+      if (a.hostId === dest) return { outcome: 'switched-over', detail: `has the VM ${a.status} on ${dest}, nothing under way` };
+      if (a.hostId === source) return { outcome: 'not-running', detail: `has no migration under way; the VM is ${a.status} on ${source}` };
+      return { outcome: 'unexpected', detail: `has the VM ${a.status} on ${a.hostId || 'no host'}, neither ${source} nor ${dest}` };
+    default:
+      return unreachable(a);
   }
 }
 

@@ -6,11 +6,20 @@ type Ev = migrationEvents.MigrationEventMap;
 /** What never changes after MigrationRequested. */
 export type MigrationCore = Ev['MigrationRequested'];
 
+/** One question the watchdog put to a silent executor about this attempt. */
+export interface ProbeRecord {
+  readonly at: string;
+  readonly outcome: migrationEvents.ProbeOutcome;
+  readonly silentMillis: number;
+}
+
 export interface AttemptRecord {
   readonly attempt: number;
   readonly hostId: string;
   readonly outcome: 'running' | 'completed' | 'failed' | 'aborted';
   readonly reason: string;
+  /** The watchdog's probes of this attempt, oldest first (absent: none). */
+  readonly probes?: readonly ProbeRecord[];
 }
 
 export interface Destination {
@@ -143,6 +152,12 @@ export function evolveMigration(m: Migration, e: MigrationEvent): Migration {
         status: 'aborted',
         reason: e.data.reason,
       };
+    case 'ExecutorProbed': {
+      const d = e.data;
+      const probe: ProbeRecord = { at: d.at, outcome: d.outcome, silentMillis: d.silentMillis };
+      const attempts = m.attempts.map((a) => (a.attempt === d.attempt ? { ...a, probes: [...(a.probes ?? []), probe] } : a));
+      return { ...m, version, attempts };
+    }
     case 'PostCopyPaused':
       return dest ? { ...base, status: 'postcopy-paused', attempt, destination: dest, detail: e.data.detail } : { ...m, version };
     default:

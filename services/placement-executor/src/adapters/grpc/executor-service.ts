@@ -44,6 +44,8 @@ export function executorService(d: ExecutorServiceDeps): ServiceRegistration {
         pendingOperation: 'pending' in s && s.pending ? s.pending.operation : '',
         failureReason: s.status === 'failed' ? s.reason : '',
         domainState: '',
+        migrationId: 'migration' in s && s.migration ? s.migration.migrationId : '',
+        migrationAttempt: 'migration' in s && s.migration ? s.migration.attempt : 0,
       };
       if (s.status === 'deleted' || s.status === 'failed') return base;
       const driver = d.driverFor(s.location.hypervisorUri);

@@ -43,6 +43,9 @@ export type VmCommand =
       readonly plan: MigrationPlan;
       /** What the migration service asked for (absent: whatever the VM's state here calls for). */
       readonly cold?: boolean;
+      /** Past this time (ISO) the request is refused, not started (the start window), as judged at `now`. */
+      readonly startBy?: string;
+      readonly now?: string;
     }
   | { readonly type: 'RecordMigrationProgress'; readonly migrationId: string; readonly progress: MigrationProgressData }
   | { readonly type: 'CancelMigration'; readonly migrationId: string; readonly attempt: number; readonly reason: string }

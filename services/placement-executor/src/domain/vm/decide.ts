@@ -131,6 +131,9 @@ export function decide(command: VmCommand, state: VmState): VmEvent[] {
       if (state.location.hostId !== command.sourceHostId)
         return refuse(`the VM runs on ${state.location.hostId}, not on ${command.sourceHostId}`);
       if (state.pending) return refuse(`a ${state.pending.operation} is pending`);
+      // Too old to start: the migration service's watchdog may have given this attempt up meanwhile.
+      if (command.startBy !== undefined && command.now !== undefined && command.now > command.startBy)
+        return refuse(`asked at least until ${command.startBy} to start, and it is ${command.now}: too late, not started`);
       return [
         {
           type: 'VmMigrationStarted',

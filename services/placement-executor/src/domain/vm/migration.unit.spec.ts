@@ -90,4 +90,12 @@ describe('executor VM during a migration', () => {
       data: { cold: true, reason: /live migration/ },
     });
   });
+
+  it('refuses a start asked for longer ago than its window (the watchdog may have given the attempt up), and starts one within it', () => {
+    const late = run(...RUNNING, { ...start(), startBy: '2026-12-06T05:00:30.000Z', now: '2026-12-06T05:00:31.000Z' } as VmCommand);
+    expect(late.events.at(-1)).toMatchObject({ type: 'VmMigrationFailed', data: { migrationId: 'm1', reason: /too late, not started/ } });
+    expect(late.state.status === 'running' && late.state.migration).toBeUndefined();
+    const inTime = run(...RUNNING, { ...start(), startBy: '2026-12-06T05:00:30.000Z', now: '2026-12-06T05:00:29.000Z' } as VmCommand);
+    expect(inTime.events.at(-1)?.type).toBe('VmMigrationStarted');
+  });
 });

@@ -73,6 +73,12 @@ export interface GetVmRuntimeResponse {
   pendingOperation: string;
   /** Why provisioning failed, for status failed. */
   failureReason: string;
+  /**
+   * The migration (live or cold) the executor's log has under way for the VM; empty when none.
+   * The migration service's watchdog asks this of an executor that has been silent too long.
+   */
+  migrationId: string;
+  migrationAttempt: number;
 }
 
 export interface ReconcileRequest {
@@ -612,6 +618,8 @@ function createBaseGetVmRuntimeResponse(): GetVmRuntimeResponse {
     memory: undefined,
     pendingOperation: "",
     failureReason: "",
+    migrationId: "",
+    migrationAttempt: 0,
   };
 }
 
@@ -652,6 +660,12 @@ export const GetVmRuntimeResponse: MessageFns<GetVmRuntimeResponse> = {
     }
     if (message.failureReason !== "") {
       writer.uint32(98).string(message.failureReason);
+    }
+    if (message.migrationId !== "") {
+      writer.uint32(106).string(message.migrationId);
+    }
+    if (message.migrationAttempt !== 0) {
+      writer.uint32(112).int32(message.migrationAttempt);
     }
     return writer;
   },
@@ -765,6 +779,22 @@ export const GetVmRuntimeResponse: MessageFns<GetVmRuntimeResponse> = {
             message.failureReason = reader.string();
             continue;
           }
+          case 13: {
+            if (tag !== 106) {
+              break;
+            }
+
+            message.migrationId = reader.string();
+            continue;
+          }
+          case 14: {
+            if (tag !== 112) {
+              break;
+            }
+
+            message.migrationAttempt = reader.int32();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -823,6 +853,16 @@ export const GetVmRuntimeResponse: MessageFns<GetVmRuntimeResponse> = {
         : isSet(object.failure_reason)
         ? globalThis.String(object.failure_reason)
         : "",
+      migrationId: isSet(object.migrationId)
+        ? globalThis.String(object.migrationId)
+        : isSet(object.migration_id)
+        ? globalThis.String(object.migration_id)
+        : "",
+      migrationAttempt: isSet(object.migrationAttempt)
+        ? globalThis.Number(object.migrationAttempt)
+        : isSet(object.migration_attempt)
+        ? globalThis.Number(object.migration_attempt)
+        : 0,
     };
   },
 
@@ -864,6 +904,12 @@ export const GetVmRuntimeResponse: MessageFns<GetVmRuntimeResponse> = {
     if (message.failureReason !== "") {
       obj.failureReason = message.failureReason;
     }
+    if (message.migrationId !== "") {
+      obj.migrationId = message.migrationId;
+    }
+    if (message.migrationAttempt !== 0) {
+      obj.migrationAttempt = Math.round(message.migrationAttempt);
+    }
     return obj;
   },
 
@@ -886,6 +932,8 @@ export const GetVmRuntimeResponse: MessageFns<GetVmRuntimeResponse> = {
       : undefined;
     message.pendingOperation = object.pendingOperation ?? "";
     message.failureReason = object.failureReason ?? "";
+    message.migrationId = object.migrationId ?? "";
+    message.migrationAttempt = object.migrationAttempt ?? 0;
     return message;
   },
 };

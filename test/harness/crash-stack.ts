@@ -1,0 +1,288 @@
+/**
+ * The migration crash tests' stack: inventory and the scheduler as processes; the placement executor
+ * and the migration service in this process on one shared `SimulatorFleet` (the hypervisors, whose
+ * domains and migration jobs outlive a crashed executor as a real host's do), each crashable at any
+ * moment (`crash()`: as SIGKILL, nothing drained) and started again on the same database and durables.
+ * A `Hold` stops the migration service at a chosen call to inventory or the scheduler (before or after
+ * the call went through), so a crash lands on an exact step of the migration.
+ */
+import { jetstreamManager } from '@nats-io/jetstream';
+import { inventoryV1, migrationV1, modelV1 } from '@berth/contracts';
+import { callUnary, createClient } from '@berth/grpc-kit';
+import { SimulatorFleet } from '@berth/hypervisor';
+import { loadMigrationConfig, startMigration, type InventoryPort, type RunningMigration, type SchedulerPort } from '@berth/migration';
+import { createLogger } from '@berth/observability';
+import { loadExecutorConfig, startExecutor, type RunningExecutor } from '@berth/placement-executor';
+import { connectTestNats, createTestDatabase, freePort, testSubjectPrefix, type TestDatabase } from '@berth/testing';
+import { deletePrefixedStreams } from './nats.ts';
+import { startService, type ServiceHandle } from './service.ts';
+import { serviceTlsEnv } from './tls.ts';
+
+const GiB = 1024 ** 3;
+
+export type HeldCall = 'score' | 'beginMigration' | 'completeMigration' | 'abortMigration';
+
+/** Where the migration service is held: the first call of `call` for `vmId`, before or after it went through. */
+export interface HoldPoint {
+  readonly call: HeldCall;
+  readonly when: 'before' | 'after';
+  readonly vmId: string;
+}
+
+/** Holds the migration service's calls at one point; released (with an error) only by a crash. */
+export class Hold {
+  private point: HoldPoint | undefined;
+  private reachedNow: (() => void) | undefined;
+  private readonly held: (() => void)[] = [];
+
+  /** Arms the hold; resolves when a call reached it (and now hangs). */
+  arm(point: HoldPoint): Promise<void> {
+    this.point = point;
+    return new Promise((r) => (this.reachedNow = r));
+  }
+
+  /** The held calls fail (their instance crashed); the hold is disarmed. */
+  releaseAll(): void {
+    this.point = undefined;
+    for (const fail of this.held.splice(0)) fail();
+  }
+
+  private async at(call: HeldCall, when: 'before' | 'after', vmId: string): Promise<void> {
+    const p = this.point;
+    if (p?.call !== call || p.when !== when || p.vmId !== vmId) return;
+    this.point = undefined;
+    this.reachedNow?.();
+    await new Promise<void>((_, reject) => this.held.push(() => reject(new Error('held call of a crashed instance'))));
+  }
+
+  private wrap<A extends [unknown, ...unknown[]], R>(call: HeldCall, vmIdOf: (first: A[0]) => string, f: (...a: A) => Promise<R>) {
+    return async (...a: A): Promise<R> => {
+      await this.at(call, 'before', vmIdOf(a[0]));
+      const r = await f(...a);
+      await this.at(call, 'after', vmIdOf(a[0]));
+      return r;
+    };
+  }
+
+  ports(p: { inventory: InventoryPort; scheduler: SchedulerPort }): { inventory: InventoryPort; scheduler: SchedulerPort } {
+    const inv = p.inventory;
+    return {
+      inventory: {
+        getVm: (vmId) => inv.getVm(vmId),
+        beginMigration: this.wrap(
+          'beginMigration',
+          (r) => r.vmId,
+          (r) => inv.beginMigration(r),
+        ),
+        completeMigration: this.wrap(
+          'completeMigration',
+          (r) => r.vmId,
+          (r) => inv.completeMigration(r),
+        ),
+        abortMigration: this.wrap(
+          'abortMigration',
+          (r) => r.vmId,
+          (r) => inv.abortMigration(r),
+        ),
+      },
+      scheduler: {
+        score: this.wrap(
+          'score',
+          (vm) => vm.vmId,
+          (...a: Parameters<SchedulerPort['score']>) => p.scheduler.score(...a),
+        ),
+      },
+    };
+  }
+}
+
+export interface CrashStack {
+  readonly fleet: SimulatorFleet;
+  readonly hosts: readonly string[];
+  readonly hold: Hold;
+  readonly inv: InstanceType<typeof inventoryV1.InventoryServiceClient>;
+  executor(): RunningExecutor;
+  migration(): RunningMigration;
+  /** The migration service's client (of the instance running now). */
+  client(): InstanceType<typeof migrationV1.MigrationServiceClient>;
+  crash(which: readonly ('executor' | 'migration')[]): Promise<void>;
+  /** Starts whichever of the two is not running. */
+  restart(): Promise<void>;
+  getVm(vmId: string): Promise<inventoryV1.Vm>;
+  /**
+   * Deletes from a stream the events of `type` about `vmId` (a message lost for good: the
+   * watchdog's case); returns how many.
+   */
+  dropEvents(stream: 'BERTH_EXECUTOR' | 'BERTH_MIGRATION', type: string, vmId: string): Promise<number>;
+  compose(vmId: string): Promise<void>;
+  claimsOf(hostId: string): Promise<string[]>;
+  /** The hosts whose hypervisor has the VM's domain, with its state. */
+  domains(vmId: string): Promise<{ hostId: string; state: string }[]>;
+  stop(): Promise<void>;
+}
+
+export async function startCrashStack(label: string, hosts: readonly string[]): Promise<CrashStack> {
+  const prefix = testSubjectPrefix(label);
+  // 1 GiB/s: a 2 GiB guest takes about two seconds to move, long enough to crash in the middle.
+  const fleet = new SimulatorFleet({ migration: { timeScale: 1, defaultBandwidthBytesPerSecond: GiB, progressIntervalMillis: 100 } });
+  for (const h of hosts) fleet.addHost({ hostId: h, cpus: 16, memoryBytes: 64 * GiB });
+  const dbs = (await Promise.all(['inv', 'ex', 'mig'].map((s) => createTestDatabase(`${label}_${s}`)))) as [
+    TestDatabase,
+    TestDatabase,
+    TestDatabase,
+  ];
+  const [invDb, exDb, migDb] = dbs;
+  const services: ServiceHandle[] = [];
+  const inventory = await startService('inventory', { DATABASE_URL: invDb.url, NATS_PREFIX: prefix });
+  services.push(inventory);
+  const scheduler = await startService('scheduler', { NATS_PREFIX: prefix, INVENTORY_ADDR: inventory.address });
+  services.push(scheduler);
+  const hold = new Hold();
+  // A fixed port, so the migration service's watchdog finds every incarnation of the executor.
+  const executorPort = await freePort();
+  let starts = 0;
+  const startEx = async (): Promise<RunningExecutor> =>
+    startExecutor(
+      loadExecutorConfig({
+        ...serviceTlsEnv('placement-executor'),
+        DATABASE_URL: exDb.url,
+        NATS_URL: process.env['NATS_URL'],
+        NATS_PREFIX: prefix,
+        EXECUTOR_GRPC_PORT: String(executorPort),
+        EXECUTOR_REALM: JSON.stringify({ 'registration-timeout': '20s', 'poll-frequency': '2s' }),
+        EXECUTOR_MIGRATION_PROGRESS_INTERVAL: '200ms',
+        EXECUTOR_MIGRATION_START_WINDOW: '5s',
+      }),
+      createLogger(`${label}-executor-${++starts}`),
+      { simulator: fleet, sweepMillis: 300 },
+    );
+  const startMig = async (): Promise<RunningMigration> =>
+    startMigration(
+      loadMigrationConfig({
+        ...serviceTlsEnv('migration'),
+        DATABASE_URL: migDb.url,
+        NATS_URL: process.env['NATS_URL'],
+        NATS_PREFIX: prefix,
+        MIGRATION_GRPC_PORT: '0',
+        INVENTORY_ADDR: inventory.address,
+        SCHEDULER_ADDR: scheduler.address,
+        EXECUTOR_ADDR: `127.0.0.1:${executorPort}`,
+        MIGRATION_RETRY_BACKOFF: '100ms',
+        MIGRATION_SWEEP_INTERVAL: '300ms',
+        // Short, so the watchdog's cases end quickly; longer than the executor's start window.
+        MIGRATION_EXECUTOR_SILENCE: '8s',
+      }),
+      createLogger(`${label}-migration-${++starts}`),
+      { wrapPorts: (p) => hold.ports(p) },
+    );
+  let ex: RunningExecutor | undefined = await startEx();
+  let mig: RunningMigration | undefined = await startMig();
+  let client = createClient(migrationV1.MigrationServiceClient, `127.0.0.1:${mig.port}`);
+  const inv = createClient(inventoryV1.InventoryServiceClient, inventory.address);
+  for (const hostId of hosts) {
+    await callUnary(inv, 'registerHost', {
+      meta: { commandId: `register-${hostId}` },
+      hostId,
+      spec: modelV1.HostSpec.fromPartial({
+        name: hostId,
+        hypervisorUri: `sim://${hostId}`,
+        cpuModel: 'Cascadelake-Server',
+        topology: { sockets: 1, coresPerSocket: 16, threadsPerCore: 1 },
+        cpus: 16,
+        memoryBytes: 64 * GiB,
+      }),
+      state: modelV1.HostState.HOST_STATE_ENABLED,
+    });
+  }
+  const getVm = async (vmId: string): Promise<inventoryV1.Vm> => (await callUnary(inv, 'getVm', { vmId })).vm!;
+  const running = <T>(x: T | undefined, what: string): T => {
+    if (x === undefined) throw new Error(`the ${what} is not running (crashed)`);
+    return x;
+  };
+  return {
+    fleet,
+    hosts,
+    hold,
+    inv,
+    executor: () => running(ex, 'executor'),
+    migration: () => running(mig, 'migration service'),
+    client: () => client,
+    async crash(which) {
+      const [e, m] = [which.includes('executor') ? ex : undefined, which.includes('migration') ? mig : undefined];
+      if (m) {
+        mig = undefined;
+        client.close();
+        await m.crash();
+        hold.releaseAll();
+      }
+      if (e) {
+        ex = undefined;
+        await e.crash();
+      }
+    },
+    async restart() {
+      ex ??= await startEx();
+      if (mig === undefined) {
+        mig = await startMig();
+        client = createClient(migrationV1.MigrationServiceClient, `127.0.0.1:${mig.port}`);
+      }
+    },
+    getVm,
+    async dropEvents(stream, type, vmId) {
+      const nc = await connectTestNats();
+      try {
+        const jsm = await jetstreamManager(nc);
+        const name = `${prefix.toUpperCase()}_${stream}`;
+        const info = await jsm.streams.info(name);
+        let dropped = 0;
+        for (let seq = info.state.first_seq; seq <= info.state.last_seq; seq++) {
+          const m = await jsm.streams.getMessage(name, { seq }).catch(() => null);
+          if (!m?.subject.endsWith(`.${type}`)) continue;
+          const data = m.json<{ data?: { vmId?: string } }>();
+          if (data.data?.vmId === vmId && (await jsm.streams.deleteMessage(name, seq))) dropped++;
+        }
+        return dropped;
+      } finally {
+        await nc.close();
+      }
+    },
+    async compose(vmId) {
+      await callUnary(inv, 'composeVm', {
+        meta: { commandId: `compose-${vmId}` },
+        vmId,
+        spec: modelV1.VmSpec.fromPartial({
+          name: vmId,
+          vcpus: 2,
+          memoryBytes: 2 * GiB,
+          migrationMode: modelV1.MigrationMode.MIGRATION_MODE_MANUAL_AND_AUTOMATIC,
+        }),
+      });
+      const until = Date.now() + 60_000;
+      while ((await getVm(vmId)).status !== inventoryV1.VmStatus.VM_STATUS_RUNNING) {
+        if (Date.now() > until) throw new Error(`${vmId} did not reach running`);
+        await new Promise((r) => setTimeout(r, 200));
+      }
+    },
+    async claimsOf(hostId) {
+      return ((await callUnary(inv, 'getHost', { hostId })).host?.claims ?? []).map((c) => c.vmId);
+    },
+    async domains(vmId) {
+      const out: { hostId: string; state: string }[] = [];
+      for (const h of hosts) {
+        const state = await fleet.driver(`sim://${h}`).state(vmId);
+        if (state !== undefined) out.push({ hostId: h, state });
+      }
+      return out;
+    },
+    async stop() {
+      inv.close();
+      client.close();
+      hold.releaseAll();
+      await mig?.stop();
+      await ex?.stop();
+      await Promise.all(services.map((s) => s.stop()));
+      await deletePrefixedStreams(prefix).catch(() => undefined);
+      await Promise.all(dbs.map((d) => d.drop()));
+    },
+  };
+}
