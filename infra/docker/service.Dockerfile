@@ -15,6 +15,8 @@ COPY tools ./tools
 COPY test/package.json ./test/package.json
 COPY proto ./proto
 COPY infra ./infra
+# scripts/nats-provision.ts: the one-shot `nats-provision` container of docker-compose.yml
+COPY scripts/nats-provision.ts ./scripts/nats-provision.ts
 RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund && npm install --no-save tsx@4
 ENV NODE_ENV=production SERVICE=${SERVICE}
 WORKDIR /berth/services/${SERVICE}

@@ -19,7 +19,7 @@ import { chownSync, existsSync, mkdirSync } from 'node:fs';
 import { createConnection } from 'node:net';
 import { join } from 'node:path';
 import { postgresBinDir, unprivilegedUser } from '@berth/testing';
-import { writeNatsCredentials, type NatsAuthMode, type NatsCredentials } from '@berth/messaging';
+import { ADMIN_USER, provisionNats, writeNatsCredentials, type NatsAuthMode, type NatsCredentials } from '@berth/messaging';
 import { ensureComposeEnv } from './credentials.ts';
 
 export interface Endpoints {
@@ -280,6 +280,15 @@ async function ensureNats(
   const credentials = opts.auth && writeNatsCredentials(opts.auth.dir, { mode: opts.auth.mode, baseConf: base });
   const child = await startPrivateNats(root, bin, privatePort, opts.storeDir, credentials?.serverConf ?? base);
   const version = (await natsServerVersion('127.0.0.1', privatePort)) ?? 'unknown';
+  // Streams and buckets are the administrator's (services may only look them up): provisioned here, before any
+  // service starts. In `prefixed` mode each test provisions its own prefix (test/harness/service.ts).
+  if (credentials?.mode === 'strict')
+    await provisionNats({ url: `nats://127.0.0.1:${privatePort}`, credsFile: credentials.credsFile(ADMIN_USER) }).catch(
+      async (e: unknown) => {
+        await stopChild(child);
+        throw e;
+      },
+    );
   const users = credentials ? `, a user per service (${credentials.mode} permissions)` : '';
   console.log(`NATS: ${why}; running a private nats-server ${version} (sync_interval: always${users}) on 127.0.0.1:${privatePort}`);
   return {

@@ -439,30 +439,49 @@ async function measure(tls: boolean): Promise<Record<string, unknown>> {
 }
 
 /**
- * Without --tls: one plaintext measurement. With --tls: `--rounds` rounds of plaintext then mutual
- * TLS, interleaved so that a drift of the machine's load hits both; the last line compares the
- * medians: { plainVmsPerSecond, tlsVmsPerSecond, ratio } (target >= 0.85, docs/security.md).
+ * Without --tls: one plaintext measurement. With --tls: `--rounds` pairs of one plaintext and one
+ * mutual-TLS measurement, each on a fresh stack, the order alternating per pair (plain first, then TLS
+ * first) so that a drift of the machine's load hits both sides alike; the last line gives the medians
+ * { plainVmsPerSecond, tlsVmsPerSecond, ratio } and the median of the per-pair ratios (`pairRatio`,
+ * the figure to quote: each pair ran back to back under about the same load; target >= 0.85,
+ * docs/security.md), with each pair's figures and load averages.
  */
 async function main(): Promise<void> {
   if (!args.tls) {
     await measure(false);
     return;
   }
-  const plain: number[] = [];
-  const secure: number[] = [];
+  const pairs: { plain: number; tls: number; ratio: number; order: string; load: number[] }[] = [];
   for (let round = 0; round < positive('--rounds', args.rounds); round++) {
-    plain.push(Number((await measure(false))['vmsPerSecond']));
-    secure.push(Number((await measure(true))['vmsPerSecond']));
+    const order = round % 2 === 0 ? [false, true] : [true, false];
+    const got = new Map<boolean, Record<string, unknown>>();
+    for (const tls of order) got.set(tls, await measure(tls));
+    const plain = Number(got.get(false)!['vmsPerSecond']);
+    const tls = Number(got.get(true)!['vmsPerSecond']);
+    pairs.push({
+      plain,
+      tls,
+      ratio: plain > 0 ? Math.round((tls / plain) * 1000) / 1000 : 0,
+      order: order.map((t) => (t ? 'tls' : 'plain')).join(','),
+      // the 1-minute load average at the start of each measurement, in the order they ran
+      load: order.map((t) => (got.get(t)!['loadAverage'] as { start: number[] }).start[0] ?? NaN),
+    });
+    console.error(`pair ${round + 1}: ${JSON.stringify(pairs.at(-1))}`);
   }
-  const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? 0;
-  const p = median(plain);
-  const t = median(secure);
+  const median = (xs: number[]): number => {
+    const s = [...xs].sort((a, b) => a - b);
+    const m = Math.floor(s.length / 2);
+    return s.length === 0 ? 0 : s.length % 2 === 1 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
+  };
+  const p = median(pairs.map((x) => x.plain));
+  const t = median(pairs.map((x) => x.tls));
   console.log(
     JSON.stringify({
       plainVmsPerSecond: p,
       tlsVmsPerSecond: t,
       ratio: p > 0 ? Math.round((t / p) * 100) / 100 : 0,
-      rounds: { plain, tls: secure },
+      pairRatio: Math.round(median(pairs.map((x) => x.ratio)) * 100) / 100,
+      pairs,
     }),
   );
 }

@@ -14,7 +14,8 @@ import * as grpc from '@grpc/grpc-js';
 import { grpcHealthV1 } from '@berth/contracts';
 import { createClient } from '@berth/grpc-kit';
 import { SERVICE_NODE_FLAGS } from '@berth/config';
-import { freePort, serviceNatsCreds } from '@berth/testing';
+import { provisionNats } from '@berth/messaging';
+import { freePort, natsUrl, serviceNatsCreds } from '@berth/testing';
 import { serviceTlsEnv } from './tls.ts';
 
 export const repoRoot = new URL('../..', import.meta.url).pathname;
@@ -112,6 +113,9 @@ export async function startService(
       : [join(repoRoot, 'node_modules', '.bin', 'tsx'), [...SERVICE_NODE_FLAGS, main]];
   // On the shared NATS server (npm test's, with a user per service) the service signs in as its own user.
   const creds = env['NATS_URL'] === undefined || env['NATS_URL'] === process.env['NATS_URL'] ? serviceNatsCreds(name) : undefined;
+  // Its user may only look streams up: the test's own connection (allowed everything) provisions them first, as
+  // npm start's administrator step does.
+  if (creds !== undefined) await provisionNats({ url: natsUrl(), ...(env['NATS_PREFIX'] ? { prefix: env['NATS_PREFIX'] } : {}) });
   const child: ChildProcess = spawn(command, argv, {
     cwd: join(repoRoot, 'services', name),
     // In TLS mode (BERTH_TEST_TLS=1) the service serves and calls with its own identity unless `env` says otherwise.

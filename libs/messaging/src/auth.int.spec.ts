@@ -16,9 +16,11 @@ import { infraAvailable, isProductionLine, NATS_SERVER_BIN, PrivateNatsServer } 
 import { ADMIN_USER, writeNatsCredentials, type NatsCredentials } from './auth-files.ts';
 import { connectNats } from './connect.ts';
 import { startConsumer, type RunningConsumer } from './consumer.ts';
-import { consumerDefinition } from './definitions.ts';
+import { loadPermissionTable } from './auth.ts';
+import { consumerDefinition, loadNatsDefinitions } from './definitions.ts';
 import { createEventPublisher } from './publisher.ts';
 import { ack } from './results.ts';
+import { provisionNats } from './provision.ts';
 import { ensureStreams } from './streams.ts';
 import { eventually, makeEvent } from './test-helpers.ts';
 
@@ -61,7 +63,8 @@ describe.skipIf(!(await infraAvailable()) || !isProductionLine())('NATS users an
       conns.set(user, nc);
       seen.set(user, violations(nc));
     }
-    // As each service does on start: its own user looks up / creates the definitions.
+    // The administrator's step (npm start does it), then each service's start-up lookup.
+    await provisionNats({ url: server.url, credsFile: creds.credsFile(ADMIN_USER) });
     await ensureStreams(as('inventory'));
     await ensureStreams(as('scheduler'));
   });
@@ -136,6 +139,47 @@ describe.skipIf(!(await infraAvailable()) || !isProductionLine())('NATS users an
     await new Promise((r) => setTimeout(r, 500));
     expect(got.map((e) => e.streamId)).toEqual(['vm-genuine']);
     expect(await streamMessages('BERTH_EXECUTOR')).toBe(1);
+  });
+
+  it('no service may create, update, delete or purge a stream or bucket; on a provisioned server its start-up lookup writes nothing', async () => {
+    const defs = loadNatsDefinitions();
+    const services = Object.keys(loadPermissionTable().services);
+    const inventoryConfig = (await (await jetstreamManager(as(ADMIN_USER))).streams.info('BERTH_INVENTORY')).config;
+    for (const user of services) {
+      // what every service runs on start: everything found as provisioned, nothing written
+      const r = await ensureStreams(as(user));
+      expect(Object.values(r.streams).every((o) => o === 'unchanged') && Object.values(r.buckets).every((o) => o === 'unchanged')).toBe(
+        true,
+      );
+      const tries: [string, unknown][] = [
+        ['$JS.API.STREAM.CREATE.ROGUE', { name: 'ROGUE', subjects: ['rogue.>'] }],
+        ['$JS.API.STREAM.CREATE.KV_rogue', { name: 'KV_rogue', subjects: ['$KV.rogue.>'] }],
+        ['$JS.API.STREAM.UPDATE.BERTH_INVENTORY', { ...inventoryConfig, subjects: ['berth.>'] }],
+        ['$JS.API.STREAM.DELETE.BERTH_INVENTORY', {}],
+        ['$JS.API.STREAM.PURGE.BERTH_EXECUTOR', {}],
+        ['$JS.API.STREAM.DELETE.KV_berth-host-snapshots', {}],
+      ];
+      for (const [subject, body] of tries)
+        await expect(as(user).request(subject, JSON.stringify(body), { timeout: 2000 }), `${user} ${subject}`).rejects.toThrow();
+      await eventually(
+        () => tries.every(([subject]) => seen.get(user)!.some((v) => v.operation === 'publish' && v.subject === subject)),
+        5000,
+        `${user}'s violations`,
+      );
+    }
+    // Nothing changed: no rogue stream, the streams and buckets as provisioned.
+    const admin = await jetstreamManager(as(ADMIN_USER));
+    const names: string[] = [];
+    for await (const n of admin.streams.names()) names.push(n);
+    expect(names.sort()).toEqual([...defs.streams.map((d) => d.name), ...defs.kv.map((k) => `KV_${k.bucket}`)].sort());
+    expect((await admin.streams.info('BERTH_INVENTORY')).config.subjects).toEqual(['berth.inventory.>']);
+    // A service finding a stream missing says that provisioning is missing (it cannot create it).
+    await admin.streams.delete('BERTH_TELEMETRY');
+    await expect(ensureStreams(as('telemetry'))).rejects.toThrow(
+      /stream BERTH_TELEMETRY is missing and could not be created .*provisioned by an administrator/,
+    );
+    await expect(admin.streams.info('BERTH_TELEMETRY')).rejects.toThrow(/stream not found/);
+    expect((await provisionNats({ url: server.url, credsFile: creds.credsFile(ADMIN_USER) })).streams['BERTH_TELEMETRY']).toBe('created');
   });
 
   it("a service cannot take another service's durable messages or acks", async () => {

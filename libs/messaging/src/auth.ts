@@ -66,10 +66,14 @@ interface Context {
 const token = (ctx: Context, name: string): string => (ctx.mode === 'prefixed' ? '*' : name);
 const subjects = (ctx: Context, s: string): string[] => (ctx.mode === 'prefixed' ? [s, `*.${s}`] : [s]);
 
-/** Stream and bucket definitions: looked up, created or updated on start (ensureStreams), never deleted. */
+/**
+ * Stream and bucket definitions: looked up only (ensureStreams on start finds them as provisioned and
+ * writes nothing). Creating, updating, deleting or purging a stream is the administrator's step
+ * (provisionNats), never a service's.
+ */
 function definitionGrants(ctx: Context): string[] {
   const names = [...ctx.defs.streams.map((s) => s.name), ...ctx.defs.kv.map((k) => `KV_${k.bucket}`)];
-  return ['$JS.API.INFO', ...names.flatMap((n) => ['INFO', 'CREATE', 'UPDATE'].map((op) => `$JS.API.STREAM.${op}.${token(ctx, n)}`))];
+  return ['$JS.API.INFO', ...unique(names.map((n) => `$JS.API.STREAM.INFO.${token(ctx, n)}`))];
 }
 
 function durableGrants(ctx: Context, durable: string): string[] {

@@ -1,4 +1,5 @@
 export { connectNats, nkeyCredentials, type ConnectOptions } from './connect.ts';
+export { provisionNats, type ProvisionOptions } from './provision.ts';
 export {
   servicePermissions,
   readerPermissions,

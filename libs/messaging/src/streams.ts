@@ -58,9 +58,25 @@ async function streamInfo(jsm: Awaited<ReturnType<typeof jetstreamManager>>, nam
   }
 }
 
+/** A create/update the connection's user may not make: the error says who provisions streams. */
+async function provisioning<T>(what: string, name: string, f: () => Promise<T>): Promise<T> {
+  try {
+    return await f();
+  } catch (e) {
+    const why = e instanceof Error ? e.message : String(e);
+    throw new Error(
+      `NATS: stream ${name} ${what} (${why}). Streams and buckets are provisioned by an administrator (npm start and the test ` +
+        `scripts do it; else \`npm run nats:provision\` as NATS's admin user); a service's user may only look them up (docs/security.md)`,
+      { cause: e },
+    );
+  }
+}
+
 /**
  * Applies stream and KV bucket definitions: creates what is missing, updates what differs, leaves
- * the rest untouched. Safe to call on every start-up and from several processes at once.
+ * the rest untouched. Safe to call on every start-up and from several processes at once. A service
+ * calls it with its own NATS user, which may only look streams up: on a provisioned installation it
+ * finds everything unchanged; otherwise it fails saying that provisioning is missing.
  */
 export async function ensureStreams(
   nc: NatsConnection,
@@ -73,15 +89,17 @@ export async function ensureStreams(
   const streams: Record<string, EnsureOutcome> = {};
   for (const def of defs.streams) {
     const want = desiredStream(def, options.prefix);
-    const info = await streamInfo(jsm, want.name);
+    const info = await provisioning('could not be looked up', want.name, () => streamInfo(jsm, want.name));
     if (info === undefined) {
-      await jsm.streams.add(want);
+      await provisioning('is missing and could not be created', want.name, () => jsm.streams.add(want));
       streams[want.name] = 'created';
     } else if (sameConfig(info.config, want)) {
       streams[want.name] = 'unchanged';
     } else {
       // Storage cannot change in place; the server rejects that update with a clear error.
-      await jsm.streams.update(want.name, { ...info.config, ...want });
+      await provisioning('differs from infra/nats/streams.json and could not be updated', want.name, () =>
+        jsm.streams.update(want.name, { ...info.config, ...want }),
+      );
       streams[want.name] = 'updated';
     }
   }
@@ -100,11 +118,15 @@ async function ensureBucket(
   const info = await streamInfo(jsm, `KV_${bucket}`);
   const storage = def.storage === 'file' ? StorageType.File : StorageType.Memory;
   if (info === undefined) {
-    await new Kvm(nc).create(bucket, { history: def.history, storage, description: def.description ?? '' });
+    await provisioning('is missing and could not be created', `KV_${bucket}`, () =>
+      new Kvm(nc).create(bucket, { history: def.history, storage, description: def.description ?? '' }),
+    );
     return 'created';
   }
   const want = { max_msgs_per_subject: def.history, description: def.description ?? '' };
   if (sameConfig(info.config, want)) return 'unchanged';
-  await jsm.streams.update(info.config.name, { ...info.config, ...want });
+  await provisioning('differs from infra/nats/streams.json and could not be updated', info.config.name, () =>
+    jsm.streams.update(info.config.name, { ...info.config, ...want }),
+  );
   return 'updated';
 }

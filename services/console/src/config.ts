@@ -17,6 +17,8 @@ export const consoleConfigSchema = z
      */
     CONSOLE_AUTH_TOKEN: z.string().prefault(''),
     NATS_URL: zUrl(['nats', 'tls']).prefault('nats://127.0.0.1:4222'),
+    /** The nkey seed file of the NATS user the console follows events as (npm start: the read-only `reader`). */
+    NATS_CREDS: z.string().optional(),
     /** Isolates streams and subjects (tests share one server). */
     NATS_PREFIX: z
       .string()

@@ -38,7 +38,11 @@ export async function startConsole(config: Readonly<ConsoleConfig>, logger: Logg
   const tls = Object.keys(tlsFiles).length > 0 ? readTlsFiles(tlsFiles) : undefined;
   const gateway = new GrpcGateway({ addresses, deadlineMillis: config.CONSOLE_CALL_DEADLINE, ...(tls ? { tls } : {}) });
   const batcher = new EventBatcher(config.CONSOLE_EVENT_FLUSH);
-  const nc = await connectNats({ url: config.NATS_URL, name: 'berth-console' });
+  const nc = await connectNats({
+    url: config.NATS_URL,
+    name: 'berth-console',
+    ...(config.NATS_CREDS !== undefined && { credsFile: config.NATS_CREDS }),
+  });
   const stopEvents = followEvents(nc, config.NATS_PREFIX, (e) => batcher.push(e), logger);
   const server = createConsoleServer({
     gateway,
