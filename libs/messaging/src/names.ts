@@ -2,7 +2,7 @@
  * Naming of streams, subjects and buckets. Tests isolate themselves on the shared server with a prefix
  * (`testSubjectPrefix()` from @berth/testing, e.g. `t_1a2b3c4d5e`):
  *   stream  BERTH_INVENTORY         -> T_1A2B3C4D5E_BERTH_INVENTORY
- *   subject berth.inventory.vm.X    -> t_1a2b3c4d5e.berth.inventory.vm.X
+ *   subject berth.executor.vm.X     -> t_1a2b3c4d5e.berth.executor.vm.X
  *   bucket  berth-host-snapshots    -> t_1a2b3c4d5e-berth-host-snapshots
  *   durable scheduler-vm-requested  -> unchanged (consumers live inside the prefixed stream)
  */
