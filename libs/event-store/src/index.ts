@@ -13,6 +13,7 @@ export { PostgresEventStore, EventStoreTx } from './store.ts';
 export { readCheckpoint, writeCheckpoint } from './checkpoints.ts';
 export { toJson, MAX_EVENTS_PER_APPEND, MAX_STREAM_ID_LENGTH } from './validate.ts';
 export { handleCommand, type DomainEvent, type HandleCommandOptions, type HandleCommandResult } from './handle-command.ts';
+export { evolveStored, type StreamEventTypes } from './typed-events.ts';
 export { runProjection, type ProjectionOptions } from './projection.ts';
 export { startRelay, type RelayOptions } from './relay.ts';
 export type { RawStoredEvent } from './global-read.ts';

@@ -1,7 +1,7 @@
 import { allocatableVcpus, ordinaryMemoryCapacity, type HostSnapshot } from '@berth/fit';
 import type { StoredEvent } from '@berth/event-store';
-import type { HostEvent } from '../domain/host/events.ts';
-import { evolveHost, hostSnapshotOf, initialHost, type Host } from '../domain/host/state.ts';
+import { hostSnapshotOf, initialHost, type Host } from '../domain/host/state.ts';
+import { evolveHostStored } from './streams.ts';
 
 const add = <K>(m: Map<K, number>, k: K, n: number): void => void m.set(k, (m.get(k) ?? 0) + n);
 
@@ -53,7 +53,7 @@ export function auditHostStream(events: readonly StoredEvent[]): { position: num
   const found: { position: number; problems: string[] }[] = [];
   let host: Host = initialHost();
   for (const e of events) {
-    host = evolveHost(host, e as unknown as HostEvent);
+    host = evolveHostStored(host, e);
     if (host.status !== 'active') continue;
     const problems = overbooking(hostSnapshotOf(host));
     if (problems.length > 0) found.push({ position: e.streamPosition, problems });

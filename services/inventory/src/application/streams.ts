@@ -1,4 +1,11 @@
-import { aggregate, CommandBatcher, type CommandBatcherOptions, type PostgresEventStore, type StoredEvent } from '@berth/event-store';
+import {
+  aggregate,
+  CommandBatcher,
+  evolveStored,
+  type CommandBatcherOptions,
+  type PostgresEventStore,
+  type StoredEvent,
+} from '@berth/event-store';
 import { inventoryEvents } from '@berth/contracts';
 import type { HostEvent } from '../domain/host/events.ts';
 import { evolveHost, initialHost, type Host } from '../domain/host/state.ts';
@@ -29,29 +36,67 @@ export interface VmRecord {
 
 export const initialVmRecord = (): VmRecord => ({ vm: initialVm(), requestedAt: '', updatedAt: '' });
 
+/** Stored events folded as each aggregate's own events (checked by type; see `evolveStored`). */
+export const evolveHostStored = evolveStored<Host, HostEvent>(
+  {
+    HostRegistered: true,
+    HostUpdated: true,
+    HostStateChanged: true,
+    HostRemoved: true,
+    ResourcesClaimed: true,
+    ClaimReleased: true,
+  },
+  evolveHost,
+);
+export const evolveVmStored = evolveStored<Vm, VmEvent>(
+  {
+    VmRequested: true,
+    VmPlaced: true,
+    VmPlacementFailed: true,
+    VmAwaitingCapacity: true,
+    VmProvisioning: true,
+    VmRunning: true,
+    VmProvisionFailed: true,
+    VmStartRequested: true,
+    VmStopRequested: true,
+    VmRebootRequested: true,
+    VmStopped: true,
+    VmOperationFailed: true,
+    VmDeleteRequested: true,
+    VmDeleted: true,
+    VmMigrationStarted: true,
+    VmMigrated: true,
+    VmMigrationAborted: true,
+  },
+  evolveVm,
+);
+
 export const evolveVmRecord = (r: VmRecord, e: StoredEvent): VmRecord => ({
-  vm: evolveVm(r.vm, e as unknown as VmEvent),
+  vm: evolveVmStored(r.vm, e),
   requestedAt: r.requestedAt || e.occurredAt,
   updatedAt: e.occurredAt,
 });
 
-const hosts = aggregate<Host>({ prefix: 'host-', initial: initialHost, evolve: (h, e) => evolveHost(h, e as unknown as HostEvent) });
+const hosts = aggregate<Host>({ prefix: 'host-', initial: initialHost, evolve: evolveHostStored });
 const vms = aggregate<VmRecord>({ prefix: 'vm-', initial: initialVmRecord, evolve: evolveVmRecord });
 const hardwareConfig = aggregate<HardwareConfigState>({
   prefix: inventoryEvents.HARDWARE_CONFIG_STREAM,
   initial: initialHardwareConfig,
-  evolve: (s, e) => evolveHardwareConfig(s, e as unknown as HardwareConfigEvent),
+  evolve: evolveStored<HardwareConfigState, HardwareConfigEvent>({ HardwareConfigApplied: true }, evolveHardwareConfig),
 });
 
 const projects = aggregate<Project>({
   prefix: 'project-',
   initial: initialProject,
-  evolve: (p, e) => evolveProject(p, e as unknown as ProjectEvent),
+  evolve: evolveStored<Project, ProjectEvent>(
+    { ProjectCreated: true, ProjectQuotaSet: true, ProjectVmAdmitted: true, ProjectVmReleased: true },
+    evolveProject,
+  ),
 });
 const identities = aggregate<IdentityBindings>({
   prefix: 'identity-',
   initial: initialIdentity,
-  evolve: (s, e) => evolveIdentity(s, e as unknown as IdentityEvent),
+  evolve: evolveStored<IdentityBindings, IdentityEvent>({ IdentityBound: true, IdentityUnbound: true }, evolveIdentity),
 });
 
 /** Inventory's command path: every command of the service goes through one batcher (group commit, cached aggregates). */

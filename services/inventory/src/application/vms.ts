@@ -4,12 +4,11 @@ import { claimMatchesVm, type Claim } from '@berth/fit';
 import { inventoryEvents } from '@berth/contracts';
 import type { VmCommand, VmSpecInput } from '../domain/vm/commands.ts';
 import { decideVm } from '../domain/vm/decide.ts';
-import type { VmEvent } from '../domain/vm/events.ts';
-import { evolveVm, initialVm, migrationOf, placementOf, type Vm } from '../domain/vm/state.ts';
+import { initialVm, migrationOf, placementOf, type Vm } from '../domain/vm/state.ts';
 import { decideHost } from '../domain/host/decide.ts';
 import type { Host } from '../domain/host/state.ts';
 import { checkHostId } from './hosts.ts';
-import type { VmRecord } from './streams.ts';
+import { evolveVmStored, type VmRecord } from './streams.ts';
 import { decideProject, usageOf } from '../domain/project/decide.ts';
 import { initialIdentity, initialProject, type IdentityBindings, type Project } from '../domain/project/state.ts';
 import { checkProjectName } from '../domain/project/validate.ts';
@@ -218,7 +217,7 @@ export class VmCommands {
     const out: { event: StoredEvent; vm: Vm }[] = [];
     let vm = initialVm();
     for (const e of events) {
-      vm = evolveVm(vm, e as unknown as VmEvent);
+      vm = evolveVmStored(vm, e);
       if (e.streamPosition > fromPosition) out.push({ event: e, vm });
     }
     return out;

@@ -1,5 +1,5 @@
 import { executorEvents } from '@berth/contracts';
-import { aggregate, CommandBatcher, type PostgresEventStore } from '@berth/event-store';
+import { aggregate, CommandBatcher, evolveStored, type PostgresEventStore } from '@berth/event-store';
 import type { VmCommand } from '../domain/vm/commands.ts';
 import { decide } from '../domain/vm/decide.ts';
 import type { VmEvent } from '../domain/vm/events.ts';
@@ -10,7 +10,31 @@ export interface VmCommandResult {
   readonly appended: readonly string[];
 }
 
-const vmStreams = aggregate<VmState>({ prefix: 'vm-', initial: initialState, evolve: (s, e) => evolve(s, e as unknown as VmEvent) });
+/** Stored events folded as the VM stream's own events (checked by type; see `evolveStored`). */
+const evolveVmStored = evolveStored<VmState, VmEvent>(
+  {
+    VmProvisioning: true,
+    VolumesCreated: true,
+    DomainDefined: true,
+    DomainStarted: true,
+    VmStarted: true,
+    VmProvisionFailed: true,
+    OperationRequested: true,
+    VmStopped: true,
+    VmDeleted: true,
+    VmOperationFailed: true,
+    DomainDrift: true,
+    VmMigrationStarted: true,
+    VmMigrationProgress: true,
+    VmMigrationCancelRequested: true,
+    VmMigrated: true,
+    VmMigrationFailed: true,
+    VmMigrationPostCopyPaused: true,
+  },
+  evolve,
+);
+
+const vmStreams = aggregate<VmState>({ prefix: 'vm-', initial: initialState, evolve: evolveVmStored });
 
 /**
  * The one command path for VM streams: fold -> decide -> append with the expected version, through

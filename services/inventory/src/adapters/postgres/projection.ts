@@ -3,11 +3,10 @@ import { positionOf, type AnyTransaction, type GlobalPosition, type StoredEvent 
 import type { HostSnapshot } from '@berth/fit';
 import type { HardwareConfig } from '@berth/hardware-config';
 import { inventoryEvents } from '@berth/contracts';
-import type { HostEvent } from '../../domain/host/events.ts';
-import { evolveHost, hostSnapshotOf, initialHost, type Host } from '../../domain/host/state.ts';
-import type { VmEvent } from '../../domain/vm/events.ts';
-import { evolveVm, initialVm, placementOf, type Vm } from '../../domain/vm/state.ts';
+import { hostSnapshotOf, initialHost, type Host } from '../../domain/host/state.ts';
+import { initialVm, placementOf, type Vm } from '../../domain/vm/state.ts';
 import { projectProjects } from './project-projection.ts';
+import { evolveHostStored, evolveVmStored } from '../../application/streams.ts';
 
 /** Where the scheduler's views go after each batch (the KV buckets). */
 export interface SnapshotSink {
@@ -87,9 +86,7 @@ export function readModelProjection(sink?: SnapshotSink, afterBatch?: BatchHook)
       for (const [hostId, list] of hosts) {
         // Events at or below the stored generation were applied before a retried batch.
         const start = docs.get(hostId) ?? initialHost();
-        const host = list
-          .filter((e) => e.streamPosition > start.generation)
-          .reduce((h, e) => evolveHost(h, e as unknown as HostEvent), start);
+        const host = list.filter((e) => e.streamPosition > start.generation).reduce(evolveHostStored, start);
         if (host.status === 'absent') continue;
         docs.set(hostId, host);
         const active = host.status === 'active';
@@ -126,7 +123,7 @@ export function readModelProjection(sink?: SnapshotSink, afterBatch?: BatchHook)
       for (const [vmId, list] of vms) {
         const start = docs.get(vmId) ?? initialVm();
         const fresh = list.filter((e) => e.streamPosition > start.version);
-        const vm = fresh.reduce((v, e) => evolveVm(v, e as unknown as VmEvent), start);
+        const vm = fresh.reduce(evolveVmStored, start);
         if (vm.status === 'absent' || fresh.length === 0) continue;
         docs.set(vmId, vm);
         const at = fresh.at(-1)!.occurredAt;
