@@ -65,7 +65,10 @@ export class Evaluator<S> {
   private readonly ioApplied = new Map<string, Record<string, string>>();
   private readonly inFlight = new Set<string>();
   private timer: NodeJS.Timeout | undefined;
-  private round: Promise<void> = Promise.resolve();
+  /** Rounds whose decisions are still being recorded or sent. */
+  private readonly rounds = new Set<Promise<void>>();
+  /** A round's evaluation loop is running (a tick while it runs is skipped). */
+  private looping = false;
   private readonly clock: () => number;
 
   constructor(private readonly o: EvaluatorOptions<S>) {
@@ -84,36 +87,46 @@ export class Evaluator<S> {
     return [...(this.pressure.get(hostId)?.poweredOff.keys() ?? [])];
   }
 
+  /**
+   * A round every interval (fixed rate). A round does not wait for the decisions of the previous one:
+   * a host whose last decision is still being recorded or sent waits for a later round (so one slow
+   * host, or a slow log, never delays the others' intervals), and a tick that comes while the
+   * previous round is still evaluating is skipped.
+   */
   start(intervalMillis: number): void {
-    const tick = (): void => {
-      this.round = this.evaluateAll().then(
+    this.timer = setInterval(() => {
+      if (this.looping) return;
+      const round = this.evaluateAll().then(
         () => undefined,
         (e: unknown) => this.o.logger.error({ err: e }, 'evaluation round failed'),
       );
-      void this.round.then(() => {
-        if (this.timer !== undefined) this.timer = setTimeout(tick, intervalMillis);
-      });
-    };
-    this.timer = setTimeout(tick, intervalMillis);
+      this.rounds.add(round);
+      void round.finally(() => this.rounds.delete(round));
+    }, intervalMillis);
   }
 
   async stop(): Promise<void> {
     const t = this.timer;
     this.timer = undefined;
-    if (t) clearTimeout(t);
-    await this.round;
+    if (t) clearInterval(t);
+    await Promise.all(this.rounds);
   }
 
   /** One round over every host with fresh samples; yields to the event loop between hosts. */
   async evaluateAll(): Promise<number> {
     const pending: Promise<unknown>[] = [];
     let n = 0;
-    for (const hostId of this.o.history.hostIds()) {
-      // A host whose last decision is still being recorded or sent waits for the next round.
-      if (this.inFlight.has(hostId)) continue;
-      pending.push(this.evaluateHost(hostId).catch((e: unknown) => this.o.logger.warn({ err: e, hostId }, 'host interval failed')));
-      n++;
-      if (n % 20 === 0) await new Promise((r) => setImmediate(r));
+    this.looping = true;
+    try {
+      for (const hostId of this.o.history.hostIds()) {
+        // A host whose last decision is still being recorded or sent waits for the next round.
+        if (this.inFlight.has(hostId)) continue;
+        pending.push(this.evaluateHost(hostId).catch((e: unknown) => this.o.logger.warn({ err: e, hostId }, 'host interval failed')));
+        n++;
+        if (n % 20 === 0) await new Promise((r) => setImmediate(r));
+      }
+    } finally {
+      this.looping = false;
     }
     await Promise.all(pending);
     return n;
