@@ -17,7 +17,15 @@ COPY proto ./proto
 COPY infra ./infra
 # scripts/nats-provision.ts: the one-shot `nats-provision` container of docker-compose.yml
 COPY scripts/nats-provision.ts ./scripts/nats-provision.ts
-RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund && npm install --no-save tsx@4
+# The console serves browser assets built by Vite (a devDependency): built here with the full install,
+# then the development packages are pruned; CONSOLE_ASSETS_DIR points at them (no build at start).
+RUN if [ "$SERVICE" = "console" ]; then \
+      npm ci --ignore-scripts --no-audit --no-fund && \
+      (cd services/console && /berth/node_modules/.bin/vite build --logLevel warn) && \
+      npm prune --omit=dev --no-audit --no-fund; \
+    else \
+      npm ci --omit=dev --ignore-scripts --no-audit --no-fund; \
+    fi && npm install --no-save tsx@4
 ENV NODE_ENV=production SERVICE=${SERVICE}
 WORKDIR /berth/services/${SERVICE}
 USER node

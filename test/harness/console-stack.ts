@@ -90,6 +90,8 @@ export async function startConsoleStack(label: string, options: { withMigration?
           SCHEDULER_ADDR: scheduler.address,
           MIGRATION_RETRY_BACKOFF: '100ms',
           MIGRATION_SWEEP_INTERVAL: '300ms',
+          // A blocked drain plans again this often (30 s by default): the maintenance test stops its blocker.
+          MIGRATION_EVACUATION_RETRY: '1s',
         }),
         createLogger(`${label}-migration`),
       );
@@ -104,6 +106,8 @@ export async function startConsoleStack(label: string, options: { withMigration?
         SCHEDULER_ADDR: scheduler.address,
         MIGRATION_ADDR: mig ? `127.0.0.1:${mig.port}` : 'off',
         TELEMETRY_ADDR: 'off',
+        // The tests write telemetry's readings themselves: keep them measured for the whole test.
+        CONSOLE_USAGE_MAX_AGE: '1h',
       },
       READY,
     );

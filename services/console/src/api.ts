@@ -8,7 +8,7 @@
  *   GET  /api/events                   text/event-stream of EventBatch
  */
 import type { handleUnaryCall } from '@grpc/grpc-js';
-import type { inventoryV1, migrationV1, schedulerV1, telemetryV1 } from '@berth/contracts';
+import type { inventoryV1, migrationV1, schedulerV1, telemetry, telemetryV1 } from '@berth/contracts';
 
 export const CONSOLE_METHODS = {
   inventory: ['listHosts', 'getHost', 'listVms', 'getVm', 'composeVm', 'deleteVm', 'startVm', 'stopVm', 'rebootVm', 'setHostState'],
@@ -72,6 +72,14 @@ export interface EventBatch {
 export interface ConsoleInfo {
   readonly services: Readonly<Record<ServiceName, boolean>>;
   readonly eventFlushMillis: number;
+}
+
+/**
+ * GET /api/usage: measured usage per host id from the telemetry service (the `berth-host-usage` bucket's
+ * HostUsage, the contract type), only readings younger than CONSOLE_USAGE_MAX_AGE. Empty without telemetry.
+ */
+export interface HostUsageAnswer {
+  readonly hosts: Readonly<Record<string, telemetry.HostUsage>>;
 }
 
 /** GET /api/vms/<id>/timeline: the VM's own events (WatchVm) up to its current version. */

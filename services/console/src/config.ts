@@ -38,6 +38,8 @@ export const consoleConfigSchema = z
     CONSOLE_CALL_DEADLINE: zDuration().prefault('15s'),
     /** Events are sent to browsers at most this often, as one batch (500 events/s stay one update per flush). */
     CONSOLE_EVENT_FLUSH: zDuration().prefault('100ms'),
+    /** A host's measured usage (telemetry's berth-host-usage) older than this is no longer shown as measured. */
+    CONSOLE_USAGE_MAX_AGE: zDuration().prefault('60s'),
     /** Built browser assets (services/console/dist by default). */
     CONSOLE_ASSETS_DIR: z.string().prefault(''),
   })

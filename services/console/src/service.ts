@@ -9,6 +9,7 @@ import { GrpcGateway } from './adapters/grpc/gateway.ts';
 import { createConsoleServer } from './adapters/http/server.ts';
 import { loadAssets } from './adapters/http/static.ts';
 import { followEvents } from './adapters/nats/events.ts';
+import { followHostUsage } from './adapters/nats/usage.ts';
 import type { ConsoleConfig } from './config.ts';
 
 export interface RunningConsole {
@@ -20,7 +21,7 @@ export interface RunningConsole {
 
 export const DEFAULT_ASSETS_DIR = fileURLToPath(new URL('../dist', import.meta.url));
 
-/** Starts the console: the gRPC gateway, the event follower and the HTTP server. Owns no state. */
+/** Starts the console: the gRPC gateway, the event and usage followers and the HTTP server. Owns no state. */
 export async function startConsole(config: Readonly<ConsoleConfig>, logger: Logger): Promise<RunningConsole> {
   const assets = loadAssets(config.CONSOLE_ASSETS_DIR || DEFAULT_ASSETS_DIR);
   const addr = (a: string): string | undefined => (a === 'off' ? undefined : a);
@@ -44,9 +45,11 @@ export async function startConsole(config: Readonly<ConsoleConfig>, logger: Logg
     ...(config.NATS_CREDS !== undefined && { credsFile: config.NATS_CREDS }),
   });
   const stopEvents = followEvents(nc, config.NATS_PREFIX, (e) => batcher.push(e), logger);
+  const usage = followHostUsage(nc, config.NATS_PREFIX, config.CONSOLE_USAGE_MAX_AGE, logger);
   const server = createConsoleServer({
     gateway,
     batcher,
+    usage,
     assets,
     info: { services: gateway.available(), eventFlushMillis: config.CONSOLE_EVENT_FLUSH },
     authToken: config.CONSOLE_AUTH_TOKEN,
@@ -66,6 +69,7 @@ export async function startConsole(config: Readonly<ConsoleConfig>, logger: Logg
       server.closeAllConnections();
       await new Promise<void>((r) => server.close(() => r()));
       await stopEvents();
+      await usage.stop();
       await nc.close();
       gateway.close();
     },

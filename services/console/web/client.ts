@@ -3,7 +3,17 @@
  * console and answers the generated response type of that gRPC method (types from src/api.ts, which
  * takes them from the generated protos).
  */
-import type { ApiError, ConsoleInfo, DeepPartial, MethodName, RequestOf, ResponseOf, ServiceName, TimelineEntry } from '../src/api.ts';
+import type {
+  ApiError,
+  ConsoleInfo,
+  DeepPartial,
+  HostUsageAnswer,
+  MethodName,
+  RequestOf,
+  ResponseOf,
+  ServiceName,
+  TimelineEntry,
+} from '../src/api.ts';
 
 export class RpcError extends Error {
   constructor(
@@ -41,6 +51,8 @@ async function get<T>(path: string): Promise<T> {
 }
 
 export const consoleInfo = (): Promise<ConsoleInfo> => get('/api/info');
+/** Measured usage per host from telemetry (empty when it reports none). */
+export const hostUsage = (): Promise<HostUsageAnswer> => get('/api/usage');
 export const vmTimeline = (vmId: string): Promise<TimelineEntry[]> => get(`/api/vms/${encodeURIComponent(vmId)}/timeline`);
 
 /** A command id for one operator action (inventory and migration dedupe on it). */

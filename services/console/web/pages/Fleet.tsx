@@ -11,7 +11,7 @@ import {
 import { useVirtualizer } from '@tanstack/react-virtual';
 import { useState } from 'react';
 import { bytes, HOST_STATES, pageSize } from '../format.ts';
-import { useRpc } from '../hooks.ts';
+import { useHostUsage, useRpc } from '../hooks.ts';
 import { Meter } from '../components/Meter.tsx';
 import { bucketOf, fleetRow, type FleetRow } from './fleet-model.ts';
 import { HeatMap } from './HeatMap.tsx';
@@ -33,21 +33,39 @@ const columns: ColumnDef<FleetRow>[] = [
 
 export function FleetPage() {
   const hosts = useRpc('inventory', 'listHosts', {});
+  const usage = useHostUsage();
   const [params, setParams] = useSearchParams();
   const [sorting, setSorting] = useState<SortingState>([]);
-  const rows = useMemo(() => (hosts.data?.hosts ?? []).map(fleetRow), [hosts.data]);
+  const rows = useMemo(() => (hosts.data?.hosts ?? []).map((h) => fleetRow(h, usage.data?.hosts[h.hostId])), [hosts.data, usage.data]);
+  // The heat map's measured bands filter on telemetry's readings (hosts without one are in no band).
+  const mcpu = params.get('mcpu');
+  const mmem = params.get('mmem');
+  const data = useMemo(() => {
+    const bands = [
+      ...(mcpu ? [(r: FleetRow) => r.measuredCpuPct !== undefined && bucketOf(r.measuredCpuPct) === Number(mcpu)] : []),
+      ...(mmem ? [(r: FleetRow) => r.measuredMemPct !== undefined && bucketOf(r.measuredMemPct) === Number(mmem)] : []),
+    ];
+    return bands.length === 0 ? rows : rows.filter((r) => bands.every((inBand) => inBand(r)));
+  }, [rows, mcpu, mmem]);
   const q = params.get('q') ?? '';
-  const filters = [
-    ...(params.get('state') ? [{ id: 'state', value: params.get('state') }] : []),
-    ...(params.get('pool') ? [{ id: 'pool', value: params.get('pool') }] : []),
-    ...(params.get('cpu') ? [{ id: 'cpu', value: Number(params.get('cpu')) }] : []),
-    ...(params.get('mem') ? [{ id: 'memory', value: Number(params.get('mem')) }] : []),
-  ];
+  // Memoised on the URL's parameters: a new filter array on every render makes TanStack Table recompute
+  // its filtered rows and reset its page index (a state update) on every render, a render loop.
+  const filters = useMemo(
+    () => [
+      ...(params.get('state') ? [{ id: 'state', value: params.get('state') }] : []),
+      ...(params.get('pool') ? [{ id: 'pool', value: params.get('pool') }] : []),
+      ...(params.get('cpu') ? [{ id: 'cpu', value: Number(params.get('cpu')) }] : []),
+      ...(params.get('mem') ? [{ id: 'memory', value: Number(params.get('mem')) }] : []),
+    ],
+    [params],
+  );
   const table = useReactTable({
-    data: rows,
+    data,
     columns,
     state: { globalFilter: q, columnFilters: filters, sorting },
     onSortingChange: setSorting,
+    // No pagination: the list is virtualised.
+    autoResetPageIndex: false,
     globalFilterFn: (row, _c, value: string) => row.original.search.includes(value.toLowerCase()),
     getCoreRowModel: getCoreRowModel(),
     getFilteredRowModel: getFilteredRowModel(),
@@ -198,6 +216,12 @@ function HostCells({ r }: { r: FleetRow }) {
               : `${bytes(r.host.spec?.memoryBytes ?? 0)} × ${r.memoryOvercommit.toFixed(1)}`
           }
         />
+        {r.measured ? (
+          <div className="meter-caption" data-testid={`measured-${r.id}`}>
+            measured: {bytes(r.measured.memoryUsedBytes)} of {bytes(r.measured.memoryTotalBytes)} used
+            {r.measured.cpuPercent !== undefined ? `, CPU ${Math.round(r.measured.cpuPercent)} % busy` : ''}
+          </div>
+        ) : null}
       </div>
       <div role="cell" data-testid={`hugepages-${r.id}`}>
         {r.hugepages.length === 0 ? <span className="muted">none</span> : null}

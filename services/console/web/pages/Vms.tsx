@@ -65,8 +65,10 @@ export function VmsPage() {
       }),
     [vms.data],
   );
-  const filters = (['status', 'host', 'pool', 'sla', 'tags'] as const).flatMap((k) =>
-    params.get(k) ? [{ id: k, value: params.get(k) }] : [],
+  // Memoised on the URL's parameters (a new array each render is a render loop in TanStack Table, see Fleet.tsx).
+  const filters = useMemo(
+    () => (['status', 'host', 'pool', 'sla', 'tags'] as const).flatMap((k) => (params.get(k) ? [{ id: k, value: params.get(k) }] : [])),
+    [params],
   );
   const q = params.get('q') ?? '';
   const table = useReactTable({
@@ -74,6 +76,8 @@ export function VmsPage() {
     columns,
     state: { globalFilter: q, columnFilters: filters, sorting },
     onSortingChange: setSorting,
+    // No pagination: the list is virtualised.
+    autoResetPageIndex: false,
     globalFilterFn: (row, _c, value: string) => row.original.search.includes(value.toLowerCase()),
     getCoreRowModel: getCoreRowModel(),
     getFilteredRowModel: getFilteredRowModel(),

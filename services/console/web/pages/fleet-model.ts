@@ -1,5 +1,9 @@
 import type { Host } from '@berth/proto/berth/inventory/v1/host.ts';
+import type { HostUsageAnswer } from '../../src/api.ts';
 import { hostState } from '../format.ts';
+
+/** One host's measured usage from telemetry (berth-host-usage). */
+export type MeasuredUsage = HostUsageAnswer['hosts'][string];
 
 /** One fleet row: the numbers the meters show, computed once per ListHosts answer. */
 export interface FleetRow {
@@ -24,10 +28,14 @@ export interface FleetRow {
   readonly vmCount: number;
   readonly cpuPct: number;
   readonly memPct: number;
+  /** Telemetry's reading, when it reports this host: memory really used, host CPU busy (percent). */
+  readonly measured: MeasuredUsage | undefined;
+  readonly measuredMemPct: number | undefined;
+  readonly measuredCpuPct: number | undefined;
   readonly search: string;
 }
 
-export function fleetRow(h: Host): FleetRow {
+export function fleetRow(h: Host, measured?: MeasuredUsage): FleetRow {
   const u = h.usage;
   const spec = h.spec;
   const bySize = new Map<number, { pageSizeBytes: number; total: number; used: number }>();
@@ -67,6 +75,9 @@ export function fleetRow(h: Host): FleetRow {
     vmCount: u?.vmCount ?? 0,
     cpuPct: vcpusTotal > 0 ? (u!.vcpusUsed / vcpusTotal) * 100 : 0,
     memPct: memoryTotal > 0 ? (u!.memoryUsedBytes / memoryTotal) * 100 : 0,
+    measured,
+    measuredMemPct: measured ? measured.memoryPressure * 100 : undefined,
+    measuredCpuPct: measured?.cpuPercent,
     search:
       `${h.hostId} ${name} ${state} ${pool} ${(spec?.tags ?? []).join(' ')} ${spec?.cpuModel ?? ''} ${(u?.devices ?? []).map((d) => d.type).join(' ')}`.toLowerCase(),
   };

@@ -1,14 +1,16 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { timingSafeEqual } from 'node:crypto';
 import type { Logger } from '@berth/observability';
-import type { ConsoleInfo } from '../../api.ts';
+import type { ConsoleInfo, HostUsageAnswer } from '../../api.ts';
 import type { EventBatcher } from '../../application/batcher.ts';
 import type { GrpcGateway } from '../grpc/gateway.ts';
+import type { HostUsageView } from '../nats/usage.ts';
 import type { StaticFile } from './static.ts';
 
 export interface HttpDeps {
   readonly gateway: GrpcGateway;
   readonly batcher: EventBatcher;
+  readonly usage: HostUsageView;
   readonly assets: ReadonlyMap<string, StaticFile>;
   readonly info: ConsoleInfo;
   /** Operator token; empty on loopback (no authentication there, as for the gRPC services). */
@@ -44,6 +46,7 @@ async function handle(deps: HttpDeps, req: IncomingMessage, res: ServerResponse)
   }
   if (path === '/api/info') return json(res, 200, deps.info);
   if (path === '/api/events') return events(deps, req, res);
+  if (path === '/api/usage') return json(res, 200, { hosts: deps.usage.current() } satisfies HostUsageAnswer);
   const rpc = /^\/api\/rpc\/([a-z]+)\/([A-Za-z]+)$/.exec(path);
   if (rpc) {
     if (req.method !== 'POST') return json(res, 405, { code: 'METHOD_NOT_ALLOWED', message: 'POST a JSON request' });
