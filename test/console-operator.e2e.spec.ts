@@ -22,7 +22,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
-import { inventoryV1, telemetry } from '@berth/contracts';
+import { inventoryV1, modelV1, telemetry } from '@berth/contracts';
 import { callUnary } from '@berth/grpc-kit';
 import { connectNats, openKv } from '@berth/messaging';
 import { infraAvailable } from '@berth/testing';
@@ -32,18 +32,18 @@ import { eventually } from './harness/wait.ts';
 
 const GiB = 1024 ** 3;
 const MiB = 1024 ** 2;
-const HS = inventoryV1.HostState;
-const MODE_NONE = inventoryV1.MigrationMode.MIGRATION_MODE_NONE;
+const HS = modelV1.HostState;
+const MODE_NONE = modelV1.MigrationMode.MIGRATION_MODE_NONE;
 /** Long enough for a loaded 2-core machine; every wait ends as soon as its condition holds. */
 const WAIT = 90_000;
 
-const numaNode = (id: number, cpus: number, memoryBytes: number, hugepages2M = 0): inventoryV1.NumaNode => ({
+const numaNode = (id: number, cpus: number, memoryBytes: number, hugepages2M = 0): modelV1.NumaNode => ({
   id,
   cpus: Array.from({ length: cpus }, (_, c) => id * cpus + c),
   memoryBytes,
   hugepages: hugepages2M > 0 ? [{ pageSizeBytes: 2 * MiB, total: hugepages2M }] : [],
 });
-const localPool = (totalBytes: number, externalUsedBytes = 0): inventoryV1.StoragePool => ({
+const localPool = (totalBytes: number, externalUsedBytes = 0): modelV1.StoragePool => ({
   name: 'local',
   type: 'dir',
   path: '/var/lib/berth/images',
@@ -51,7 +51,7 @@ const localPool = (totalBytes: number, externalUsedBytes = 0): inventoryV1.Stora
   externalUsedBytes,
   isDefault: true,
 });
-const twoNodeHost = (pool: string): Partial<inventoryV1.HostSpec> => ({
+const twoNodeHost = (pool: string): Partial<modelV1.HostSpec> => ({
   cpuModel: 'EPYC-Rome',
   cpus: 8,
   memoryBytes: 32 * GiB,
@@ -60,7 +60,7 @@ const twoNodeHost = (pool: string): Partial<inventoryV1.HostSpec> => ({
   storagePools: [localPool(200 * GiB)],
   resourcePool: pool,
 });
-const oneNodeHost = (pool: string): Partial<inventoryV1.HostSpec> => ({
+const oneNodeHost = (pool: string): Partial<modelV1.HostSpec> => ({
   cpuModel: 'Xeon-E',
   cpus: 8,
   memoryBytes: 16 * GiB,
@@ -70,7 +70,7 @@ const oneNodeHost = (pool: string): Partial<inventoryV1.HostSpec> => ({
   resourcePool: pool,
 });
 
-const HOSTS: [string, Partial<inventoryV1.HostSpec>, inventoryV1.HostState?][] = [
+const HOSTS: [string, Partial<modelV1.HostSpec>, modelV1.HostState?][] = [
   [
     'numa-gpu',
     {
@@ -101,7 +101,7 @@ const HOSTS: [string, Partial<inventoryV1.HostSpec>, inventoryV1.HostState?][] =
 ];
 
 /** VMs composed through gRPC before the browser opens, and the host each must land on. */
-const VMS: [string, string, Partial<inventoryV1.VmSpec>][] = [
+const VMS: [string, string, Partial<modelV1.VmSpec>][] = [
   [
     'g-pinned',
     'numa-gpu',
@@ -109,7 +109,7 @@ const VMS: [string, string, Partial<inventoryV1.VmSpec>][] = [
       resourcePool: 'gpu',
       vcpus: 4,
       memoryBytes: 1 * GiB,
-      cpuPolicy: inventoryV1.CpuPolicy.CPU_POLICY_DEDICATED,
+      cpuPolicy: modelV1.CpuPolicy.CPU_POLICY_DEDICATED,
       hugepageSizeBytes: 2 * MiB,
       devices: [{ type: 'gpu', count: 1 }],
     },
@@ -144,7 +144,7 @@ describe.skipIf(!(await infraAvailable('postgres', 'nats')))('the operator conso
   const listHosts = async () => (await callUnary(s.inventory, 'listHosts', { state: 0, resourcePool: '', tag: '' })).hosts;
 
   /** Composes through gRPC once the scheduler sees `hostId` as a fit (its fleet view follows inventory's). */
-  const composeOn = async (vmId: string, hostId: string, spec: Partial<inventoryV1.VmSpec>) => {
+  const composeOn = async (vmId: string, hostId: string, spec: Partial<modelV1.VmSpec>) => {
     const full = { name: vmId, vcpus: 2, memoryBytes: 2 * GiB, ...spec };
     await eventually(
       async () => {
