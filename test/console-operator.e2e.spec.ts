@@ -196,7 +196,7 @@ describe.skipIf(!(await infraAvailable('postgres', 'nats')))('the operator conso
     await s.setState('east-2', HS.HOST_STATE_ENABLED);
     await s.setState('west-2', HS.HOST_STATE_ENABLED);
     browser = await launchChromium();
-    context = await browser.newContext({ viewport: { width: 1500, height: 1400 } });
+    context = await browser.newContext({ viewport: { width: 1600, height: 1400 } });
     page = await context.newPage();
     page.on('pageerror', (e) => pageErrors.push(e.message));
   });
