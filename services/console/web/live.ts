@@ -1,6 +1,6 @@
 import { useEffect, useState } from 'react';
 import { useQueryClient, type QueryClient } from '@tanstack/react-query';
-import type { Vm } from '@berth/proto/berth/inventory/v1/vm.ts';
+import { VmStatus, type Vm } from '@berth/proto/berth/inventory/v1/vm.ts';
 import type { ConsoleEvent, EventBatch, ResponseOf } from '../src/api.ts';
 import { rpc } from './client.ts';
 
@@ -61,11 +61,29 @@ async function upsertVms(queryClient: QueryClient, events: readonly ConsoleEvent
   const fresh = (await Promise.allSettled(ids.map((vmId) => rpc('inventory', 'getVm', { vmId })))).flatMap((r) =>
     r.status === 'fulfilled' && r.value.vm ? [r.value.vm] : [],
   );
+  for (const vm of fresh) if ((freshest.get(vm.vmId)?.version ?? -1) <= vm.version) freshest.set(vm.vmId, vm);
   for (const [key] of lists) {
     // Only the unfiltered list: a filtered one (by host or status) is left to its refetch.
     if (Object.values(key[2] ?? {}).some(Boolean)) continue;
     queryClient.setQueryData<ResponseOf<'inventory', 'listVms'>>(key, (old) => (old ? { vms: merge(old.vms, fresh) } : old));
   }
+}
+
+/**
+ * The newest record of each VM read after its events, until the list has caught up with it: a list
+ * refetch answered by a read model that lags (under load, longer than the trailing refetch waits)
+ * would otherwise take a VM's last status, or a new VM, off the page until the next event.
+ */
+const freshest = new Map<string, Vm>();
+
+/** The VM list with every VM at least as new as the console has read it (the unfiltered list only). */
+export function withFreshest(list: readonly Vm[]): Vm[] {
+  const listed = new Map(list.map((v) => [v.vmId, v.version]));
+  for (const [vmId, vm] of freshest) if ((listed.get(vmId) ?? -1) >= vm.version) freshest.delete(vmId);
+  return merge(
+    list,
+    [...freshest.values()].filter((v) => listed.has(v.vmId) || v.status !== VmStatus.VM_STATUS_DELETED),
+  );
 }
 
 function merge(list: readonly Vm[], fresh: readonly Vm[]): Vm[] {

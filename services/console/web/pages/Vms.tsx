@@ -14,6 +14,7 @@ import type { Vm } from '@berth/proto/berth/inventory/v1/vm.ts';
 import { commandMeta, rpc } from '../client.ts';
 import { bytes, slaTier, VM_STATUSES, vmStatus } from '../format.ts';
 import { useRpc } from '../hooks.ts';
+import { withFreshest } from '../live.ts';
 import { ActionButton } from '../components/WhyNot.tsx';
 import { whyNot, type VmAction } from './vm-actions.ts';
 
@@ -48,7 +49,7 @@ export function VmsPage() {
   const [selected, setSelected] = useState<ReadonlySet<string>>(new Set());
   const rows = useMemo<VmRow[]>(
     () =>
-      (vms.data?.vms ?? []).map((vm) => {
+      withFreshest(vms.data?.vms ?? []).map((vm) => {
         const status = vmStatus(vm.status);
         const tags = (vm.spec?.tags ?? []).join(', ');
         return {
