@@ -34,6 +34,15 @@ export async function ensureConsoleAssets(log: (msg: string) => void = () => und
   if (!assetsStale()) return;
   const started = Date.now();
   const { build } = await import('vite');
-  await build({ configFile: join(consoleRoot, 'vite.config.ts'), logLevel: 'warn' });
+  // Vite builds for the NODE_ENV it finds (vitest's `test` gave a development-flavoured bundle):
+  // production, as `npm start` serves it, whoever asks.
+  const nodeEnv = process.env['NODE_ENV'];
+  process.env['NODE_ENV'] = 'production';
+  try {
+    await build({ configFile: join(consoleRoot, 'vite.config.ts'), logLevel: 'warn' });
+  } finally {
+    if (nodeEnv === undefined) delete process.env['NODE_ENV'];
+    else process.env['NODE_ENV'] = nodeEnv;
+  }
   log(`console assets built in ${Date.now() - started} ms`);
 }
