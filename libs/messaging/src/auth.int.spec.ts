@@ -22,6 +22,7 @@ import { createEventPublisher } from './publisher.ts';
 import { ack } from './results.ts';
 import { provisionNats } from './provision.ts';
 import { ensureStreams } from './streams.ts';
+import { openKv } from './kv.ts';
 import { eventually, makeEvent } from './test-helpers.ts';
 
 const PRIVATE_CONF = new URL('../../../infra/nats/private.conf', import.meta.url).pathname;
@@ -235,6 +236,25 @@ describe.skipIf(!(await infraAvailable()) || !isProductionLine())('NATS users an
     await expect(admin.consumers.info('BERTH_INVENTORY', durableName)).rejects.toThrow(/consumer not found/);
     expect((await admin.consumers.info('BERTH_EXECUTOR', 'inventory-executor-events')).name).toBe('inventory-executor-events');
     expect(await streamMessages('BERTH_INVENTORY')).toBeGreaterThan(0);
+  });
+
+  it("the reader follows telemetry's measured-usage puts (the console's heat map) and may not put one", async () => {
+    const reader = as('reader');
+    const puts = reader.subscribe('$KV.berth-host-usage.>');
+    const first = (async () => {
+      for await (const m of puts) return { subject: m.subject, value: m.json<{ memoryUsedRatio: number }>() };
+      return undefined;
+    })();
+    await reader.flush();
+    const before = seen.get('reader')!.length;
+    await (await openKv(as('telemetry'), 'berth-host-usage')).putJson('h1', { memoryUsedRatio: 0.42 });
+    expect(await first).toEqual({ subject: '$KV.berth-host-usage.h1', value: { memoryUsedRatio: 0.42 } });
+    // Its own put is refused by the server and the bucket keeps telemetry's value.
+    reader.publish('$KV.berth-host-usage.h1', JSON.stringify({ memoryUsedRatio: 0.99 }));
+    await reader.flush();
+    await eventually(() => seen.get('reader')!.length > before, 5000, 'the violation');
+    expect(seen.get('reader')).toContainEqual({ operation: 'publish', subject: '$KV.berth-host-usage.h1' });
+    expect((await (await openKv(as(ADMIN_USER), 'berth-host-usage')).getJson('h1'))?.value).toEqual({ memoryUsedRatio: 0.42 });
   });
 
   it('the reader may read history through an ephemeral consumer (the server refuses a durable name there)', async () => {
