@@ -8,14 +8,14 @@ import { inventoryV1, migrationV1, modelV1 } from '@berth/contracts';
 import { callUnary, createClient } from '@berth/grpc-kit';
 import { SimulatorFleet } from '@berth/hypervisor';
 import { ensureConsoleAssets } from '@berth/console';
-import { loadMigrationConfig, startMigration, type RunningMigration } from '@berth/migration';
-import { createLogger } from '@berth/observability';
-import { loadExecutorConfig, startExecutor, type RunningExecutor } from '@berth/placement-executor';
+import type { RunningMigration } from '@berth/migration';
+import type { RunningExecutor } from '@berth/placement-executor';
 import { createTestDatabase, testSubjectPrefix, type TestDatabase } from '@berth/testing';
 import { deletePrefixedStreams } from './nats.ts';
 import { startService, type ServiceHandle } from './service.ts';
-import { serviceTlsEnv, testPki, testTlsEnabled } from './tls.ts';
+import { testPki, testTlsEnabled } from './tls.ts';
 import { eventually } from './wait.ts';
+import { simFleet, startSimExecutor, startSimMigration } from './sim-services.ts';
 
 const GiB = 1024 ** 3;
 /** Several processes start at once on a shared 2-core machine. */
@@ -45,7 +45,7 @@ export async function startConsoleStack(label: string, options: { withMigration?
     createTestDatabase(`${label}_mig`),
   ]);
   const [invDb, exDb, migDb] = dbs as [TestDatabase, TestDatabase, TestDatabase];
-  const fleet = new SimulatorFleet({ migration: { timeScale: 1, defaultBandwidthBytesPerSecond: 4 * GiB, progressIntervalMillis: 100 } });
+  const fleet = simFleet([]);
   const processes: ServiceHandle[] = [];
   let ex: RunningExecutor | undefined;
   let mig: RunningMigration | undefined;
@@ -65,36 +65,17 @@ export async function startConsoleStack(label: string, options: { withMigration?
     ]);
     const scheduler = await startService('scheduler', { NATS_PREFIX: prefix, INVENTORY_ADDR: inventory.address }, READY);
     processes.push(scheduler);
-    ex = await startExecutor(
-      loadExecutorConfig({
-        ...serviceTlsEnv('placement-executor'),
-        DATABASE_URL: exDb.url,
-        NATS_URL: process.env['NATS_URL'],
-        NATS_PREFIX: prefix,
-        EXECUTOR_GRPC_PORT: '0',
-        EXECUTOR_REALM: JSON.stringify({ 'registration-timeout': '20s', 'poll-frequency': '1h' }),
-        EXECUTOR_MIGRATION_PROGRESS_INTERVAL: '100ms',
-      }),
-      createLogger(`${label}-executor`),
-      { simulator: fleet, sweepMillis: 300 },
-    );
+    ex = await startSimExecutor(fleet, { databaseUrl: exDb.url, prefix, name: `${label}-executor` });
     if (options.withMigration !== false) {
-      mig = await startMigration(
-        loadMigrationConfig({
-          ...serviceTlsEnv('migration'),
-          DATABASE_URL: migDb.url,
-          NATS_URL: process.env['NATS_URL'],
-          NATS_PREFIX: prefix,
-          MIGRATION_GRPC_PORT: '0',
-          INVENTORY_ADDR: inventory.address,
-          SCHEDULER_ADDR: scheduler.address,
-          MIGRATION_RETRY_BACKOFF: '100ms',
-          MIGRATION_SWEEP_INTERVAL: '300ms',
-          // A blocked drain plans again this often (30 s by default): the maintenance test stops its blocker.
-          MIGRATION_EVACUATION_RETRY: '1s',
-        }),
-        createLogger(`${label}-migration`),
-      );
+      mig = await startSimMigration({
+        databaseUrl: migDb.url,
+        prefix,
+        name: `${label}-migration`,
+        inventoryAddr: inventory.address,
+        schedulerAddr: scheduler.address,
+        // A blocked drain plans again this often (30 s by default): the maintenance test stops its blocker.
+        env: { MIGRATION_EVACUATION_RETRY: '1s' },
+      });
     }
     const consoleProcess = await startService(
       'console',

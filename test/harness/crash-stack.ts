@@ -10,13 +10,12 @@ import { jetstreamManager } from '@nats-io/jetstream';
 import { inventoryV1, migrationV1, modelV1 } from '@berth/contracts';
 import { callUnary, createClient } from '@berth/grpc-kit';
 import { SimulatorFleet } from '@berth/hypervisor';
-import { loadMigrationConfig, startMigration, type InventoryPort, type RunningMigration, type SchedulerPort } from '@berth/migration';
-import { createLogger } from '@berth/observability';
-import { loadExecutorConfig, startExecutor, type RunningExecutor } from '@berth/placement-executor';
+import { type InventoryPort, type RunningMigration, type SchedulerPort } from '@berth/migration';
+import type { RunningExecutor } from '@berth/placement-executor';
 import { connectTestNats, createTestDatabase, freePort, testSubjectPrefix, type TestDatabase } from '@berth/testing';
 import { deletePrefixedStreams } from './nats.ts';
 import { startService, type ServiceHandle } from './service.ts';
-import { serviceTlsEnv } from './tls.ts';
+import { registerSimHosts, simFleet, startSimExecutor, startSimMigration } from './sim-services.ts';
 
 const GiB = 1024 ** 3;
 
@@ -124,8 +123,7 @@ export interface CrashStack {
 export async function startCrashStack(label: string, hosts: readonly string[]): Promise<CrashStack> {
   const prefix = testSubjectPrefix(label);
   // 1 GiB/s: a 2 GiB guest takes about two seconds to move, long enough to crash in the middle.
-  const fleet = new SimulatorFleet({ migration: { timeScale: 1, defaultBandwidthBytesPerSecond: GiB, progressIntervalMillis: 100 } });
-  for (const h of hosts) fleet.addHost({ hostId: h, cpus: 16, memoryBytes: 64 * GiB });
+  const fleet = simFleet(hosts, GiB);
   const dbs = (await Promise.all(['inv', 'ex', 'mig'].map((s) => createTestDatabase(`${label}_${s}`)))) as [
     TestDatabase,
     TestDatabase,
@@ -142,58 +140,38 @@ export async function startCrashStack(label: string, hosts: readonly string[]): 
   const executorPort = await freePort();
   let starts = 0;
   const startEx = async (): Promise<RunningExecutor> =>
-    startExecutor(
-      loadExecutorConfig({
-        ...serviceTlsEnv('placement-executor'),
-        DATABASE_URL: exDb.url,
-        NATS_URL: process.env['NATS_URL'],
-        NATS_PREFIX: prefix,
+    startSimExecutor(fleet, {
+      databaseUrl: exDb.url,
+      prefix,
+      name: `${label}-executor-${++starts}`,
+      env: {
         EXECUTOR_GRPC_PORT: String(executorPort),
         EXECUTOR_REALM: JSON.stringify({ 'registration-timeout': '20s', 'poll-frequency': '2s' }),
         EXECUTOR_MIGRATION_PROGRESS_INTERVAL: '200ms',
         EXECUTOR_MIGRATION_START_WINDOW: '5s',
-      }),
-      createLogger(`${label}-executor-${++starts}`),
-      { simulator: fleet, sweepMillis: 300 },
-    );
+      },
+    });
   const startMig = async (): Promise<RunningMigration> =>
-    startMigration(
-      loadMigrationConfig({
-        ...serviceTlsEnv('migration'),
-        DATABASE_URL: migDb.url,
-        NATS_URL: process.env['NATS_URL'],
-        NATS_PREFIX: prefix,
-        MIGRATION_GRPC_PORT: '0',
-        INVENTORY_ADDR: inventory.address,
-        SCHEDULER_ADDR: scheduler.address,
-        EXECUTOR_ADDR: `127.0.0.1:${executorPort}`,
-        MIGRATION_RETRY_BACKOFF: '100ms',
-        MIGRATION_SWEEP_INTERVAL: '300ms',
-        // Short, so the watchdog's cases end quickly; longer than the executor's start window.
-        MIGRATION_EXECUTOR_SILENCE: '8s',
-      }),
-      createLogger(`${label}-migration-${++starts}`),
+    startSimMigration(
+      {
+        databaseUrl: migDb.url,
+        prefix,
+        name: `${label}-migration-${++starts}`,
+        inventoryAddr: inventory.address,
+        schedulerAddr: scheduler.address,
+        env: {
+          EXECUTOR_ADDR: `127.0.0.1:${executorPort}`,
+          // Short, so the watchdog's cases end quickly; longer than the executor's start window.
+          MIGRATION_EXECUTOR_SILENCE: '8s',
+        },
+      },
       { wrapPorts: (p) => hold.ports(p) },
     );
   let ex: RunningExecutor | undefined = await startEx();
   let mig: RunningMigration | undefined = await startMig();
   let client = createClient(migrationV1.MigrationServiceClient, `127.0.0.1:${mig.port}`);
   const inv = createClient(inventoryV1.InventoryServiceClient, inventory.address);
-  for (const hostId of hosts) {
-    await callUnary(inv, 'registerHost', {
-      meta: { commandId: `register-${hostId}` },
-      hostId,
-      spec: modelV1.HostSpec.fromPartial({
-        name: hostId,
-        hypervisorUri: `sim://${hostId}`,
-        cpuModel: 'Cascadelake-Server',
-        topology: { sockets: 1, coresPerSocket: 16, threadsPerCore: 1 },
-        cpus: 16,
-        memoryBytes: 64 * GiB,
-      }),
-      state: modelV1.HostState.HOST_STATE_ENABLED,
-    });
-  }
+  await registerSimHosts(inv, hosts);
   const getVm = async (vmId: string): Promise<inventoryV1.Vm> => (await callUnary(inv, 'getVm', { vmId })).vm!;
   const running = <T>(x: T | undefined, what: string): T => {
     if (x === undefined) throw new Error(`the ${what} is not running (crashed)`);

@@ -6,15 +6,16 @@
 import { inventoryV1, migrationV1, modelV1 } from '@berth/contracts';
 import { callUnary, createClient } from '@berth/grpc-kit';
 import { SimulatorFleet } from '@berth/hypervisor';
-import { loadMigrationConfig, startMigration, type RunningMigration } from '@berth/migration';
+import type { RunningMigration } from '@berth/migration';
 import { createLogger } from '@berth/observability';
-import { loadExecutorConfig, startExecutor, type RunningExecutor } from '@berth/placement-executor';
+import type { RunningExecutor } from '@berth/placement-executor';
 import { loadTelemetryConfig, startTelemetry, type RunningTelemetry } from '@berth/telemetry';
 import { createTestDatabase, testSubjectPrefix, type TestDatabase } from '@berth/testing';
 import { deletePrefixedStreams } from './nats.ts';
 import { startService, type ServiceHandle } from './service.ts';
 import { eventually } from './wait.ts';
 import { serviceTlsEnv } from './tls.ts';
+import { registerSimHosts, simFleet, startSimExecutor, startSimMigration } from './sim-services.ts';
 
 const GiB = 1024 ** 3;
 
@@ -40,8 +41,7 @@ export interface SimPlane {
 
 export async function startSimPlane(label: string, hosts: readonly string[]): Promise<SimPlane> {
   const prefix = testSubjectPrefix(label);
-  const fleet = new SimulatorFleet({ migration: { timeScale: 1, defaultBandwidthBytesPerSecond: 4 * GiB, progressIntervalMillis: 100 } });
-  for (const h of hosts) fleet.addHost({ hostId: h, cpus: 16, memoryBytes: 64 * GiB });
+  const fleet = simFleet(hosts);
   const [invDb, exDb, migDb, telDb] = (await Promise.all(['inv', 'ex', 'mig', 'tel'].map((s) => createTestDatabase(`${label}_${s}`)))) as [
     TestDatabase,
     TestDatabase,
@@ -66,31 +66,14 @@ export async function startSimPlane(label: string, hosts: readonly string[]): Pr
     const scheduler = await startService('scheduler', { NATS_PREFIX: prefix, INVENTORY_ADDR: inventory.address });
     processes.push(scheduler);
     const nats = { NATS_URL: process.env['NATS_URL'], NATS_PREFIX: prefix };
-    ex = await startExecutor(
-      loadExecutorConfig({
-        ...serviceTlsEnv('placement-executor'),
-        ...nats,
-        DATABASE_URL: exDb.url,
-        EXECUTOR_GRPC_PORT: '0',
-        EXECUTOR_REALM: JSON.stringify({ 'registration-timeout': '20s', 'poll-frequency': '1h' }),
-        EXECUTOR_MIGRATION_PROGRESS_INTERVAL: '100ms',
-      }),
-      createLogger(`${label}-executor`),
-      { simulator: fleet, sweepMillis: 300 },
-    );
-    mig = await startMigration(
-      loadMigrationConfig({
-        ...serviceTlsEnv('migration'),
-        ...nats,
-        DATABASE_URL: migDb.url,
-        MIGRATION_GRPC_PORT: '0',
-        INVENTORY_ADDR: inventory.address,
-        SCHEDULER_ADDR: scheduler.address,
-        MIGRATION_RETRY_BACKOFF: '100ms',
-        MIGRATION_SWEEP_INTERVAL: '300ms',
-      }),
-      createLogger(`${label}-migration`),
-    );
+    ex = await startSimExecutor(fleet, { databaseUrl: exDb.url, prefix, name: `${label}-executor` });
+    mig = await startSimMigration({
+      databaseUrl: migDb.url,
+      prefix,
+      name: `${label}-migration`,
+      inventoryAddr: inventory.address,
+      schedulerAddr: scheduler.address,
+    });
     tel = await startTelemetry(
       loadTelemetryConfig({
         ...serviceTlsEnv('telemetry'),
@@ -102,21 +85,7 @@ export async function startSimPlane(label: string, hosts: readonly string[]): Pr
     );
     const inv = createClient(inventoryV1.InventoryServiceClient, inventory.address);
     const migClient = createClient(migrationV1.MigrationServiceClient, `127.0.0.1:${mig.port}`);
-    for (const hostId of hosts) {
-      await callUnary(inv, 'registerHost', {
-        meta: { commandId: `register-${hostId}` },
-        hostId,
-        spec: modelV1.HostSpec.fromPartial({
-          name: hostId,
-          hypervisorUri: `sim://${hostId}`,
-          cpuModel: 'Cascadelake-Server',
-          topology: { sockets: 1, coresPerSocket: 16, threadsPerCore: 1 },
-          cpus: 16,
-          memoryBytes: 64 * GiB,
-        }),
-        state: modelV1.HostState.HOST_STATE_ENABLED,
-      });
-    }
+    await registerSimHosts(inv, hosts);
     const getVm = async (vmId: string) => (await callUnary(inv, 'getVm', { vmId })).vm!;
     return {
       prefix,

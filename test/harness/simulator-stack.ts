@@ -10,14 +10,13 @@
 import { inventoryV1, migrationV1, modelV1 } from '@berth/contracts';
 import { callUnary, createClient } from '@berth/grpc-kit';
 import { SimulatorFleet } from '@berth/hypervisor';
-import { loadMigrationConfig, startMigration, type RunningMigration } from '@berth/migration';
-import { createLogger } from '@berth/observability';
-import { loadExecutorConfig, startExecutor, type RunningExecutor } from '@berth/placement-executor';
+import type { RunningMigration } from '@berth/migration';
+import type { RunningExecutor } from '@berth/placement-executor';
 import { createTestDatabase, testSubjectPrefix, type TestDatabase } from '@berth/testing';
 import { deletePrefixedStreams } from './nats.ts';
 import { startService, type ServiceHandle } from './service.ts';
-import { serviceTlsEnv } from './tls.ts';
 import { eventually } from './wait.ts';
+import { registerSimHosts, simFleet, startSimExecutor, startSimMigration } from './sim-services.ts';
 
 const GiB = 1024 ** 3;
 
@@ -52,8 +51,7 @@ export interface SimulatorStackOptions {
 
 export async function startSimulatorStack(label: string, o: SimulatorStackOptions): Promise<SimulatorStack> {
   const prefix = testSubjectPrefix(label);
-  const fleet = new SimulatorFleet({ migration: { timeScale: 1, defaultBandwidthBytesPerSecond: 4 * GiB, progressIntervalMillis: 100 } });
-  for (const h of o.hosts) fleet.addHost({ hostId: h, cpus: 16, memoryBytes: 64 * GiB });
+  const fleet = simFleet(o.hosts);
   const dbs: TestDatabase[] = await Promise.all([
     createTestDatabase(`${label}_inv`),
     createTestDatabase(`${label}_ex`),
@@ -62,52 +60,23 @@ export async function startSimulatorStack(label: string, o: SimulatorStackOption
   const [invDb, exDb, migDb] = dbs as [TestDatabase, TestDatabase, TestDatabase];
   const inventory = await startService('inventory', { DATABASE_URL: invDb.url, NATS_PREFIX: prefix });
   const scheduler = await startService('scheduler', { NATS_PREFIX: prefix, INVENTORY_ADDR: inventory.address });
-  const executor = await startExecutor(
-    loadExecutorConfig({
-      ...serviceTlsEnv('placement-executor'),
-      DATABASE_URL: exDb.url,
-      NATS_URL: process.env['NATS_URL'],
-      NATS_PREFIX: prefix,
-      EXECUTOR_GRPC_PORT: '0',
-      EXECUTOR_REALM: JSON.stringify({ 'registration-timeout': '20s', 'poll-frequency': '1h' }),
-      EXECUTOR_MIGRATION_PROGRESS_INTERVAL: '100ms',
-      ...o.executorEnv,
-    }),
-    createLogger(`${label}-executor`),
-    { simulator: fleet, sweepMillis: 300 },
-  );
-  const migration = await startMigration(
-    loadMigrationConfig({
-      ...serviceTlsEnv('migration'),
-      DATABASE_URL: migDb.url,
-      NATS_URL: process.env['NATS_URL'],
-      NATS_PREFIX: prefix,
-      MIGRATION_GRPC_PORT: '0',
-      INVENTORY_ADDR: inventory.address,
-      SCHEDULER_ADDR: scheduler.address,
-      MIGRATION_RETRY_BACKOFF: '100ms',
-      MIGRATION_SWEEP_INTERVAL: '300ms',
-      ...o.migrationEnv,
-    }),
-    createLogger(`${label}-migration`),
-  );
+  const executor = await startSimExecutor(fleet, {
+    databaseUrl: exDb.url,
+    prefix,
+    name: `${label}-executor`,
+    ...(o.executorEnv && { env: o.executorEnv }),
+  });
+  const migration = await startSimMigration({
+    databaseUrl: migDb.url,
+    prefix,
+    name: `${label}-migration`,
+    inventoryAddr: inventory.address,
+    schedulerAddr: scheduler.address,
+    ...(o.migrationEnv && { env: o.migrationEnv }),
+  });
   const inv = createClient(inventoryV1.InventoryServiceClient, inventory.address);
   const client = createClient(migrationV1.MigrationServiceClient, `127.0.0.1:${migration.port}`);
-  for (const hostId of o.hosts) {
-    await callUnary(inv, 'registerHost', {
-      meta: { commandId: `register-${hostId}` },
-      hostId,
-      spec: modelV1.HostSpec.fromPartial({
-        name: hostId,
-        hypervisorUri: `sim://${hostId}`,
-        cpuModel: 'Cascadelake-Server',
-        topology: { sockets: 1, coresPerSocket: 16, threadsPerCore: 1 },
-        cpus: 16,
-        memoryBytes: 64 * GiB,
-      }),
-      state: modelV1.HostState.HOST_STATE_ENABLED,
-    });
-  }
+  await registerSimHosts(inv, o.hosts);
   const getVm = async (vmId: string): Promise<inventoryV1.Vm> => (await callUnary(inv, 'getVm', { vmId })).vm!;
   let states = 0;
   return {
