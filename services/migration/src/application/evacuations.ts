@@ -120,15 +120,7 @@ export class EvacuationRunner {
     await this.starting.get(vmId);
     const hostId = this.moving.get(vmId);
     if (hostId === undefined) return;
-    this.moving.delete(vmId);
-    await this.deps.log.execute(hostId, `${migrationId}:ended`, {
-      type: 'RecordMoveEnded',
-      vmId,
-      migrationId,
-      outcome,
-      reason,
-      at: iso(this.deps.clock.now()),
-    });
+    await this.recordMoveEnded(hostId, vmId, migrationId, outcome, reason);
     this.kick(hostId);
     // The freed slot may serve another drain: each waiting one gets a pass (cheap: it plans only
     // as many moves as slots are free, and the gate gives each slot once).
@@ -260,16 +252,21 @@ export class EvacuationRunner {
     if (ended) {
       // Its end will not be reported again: record it now, or the drain would wait on it forever
       // and its slot would never come back.
-      this.moving.delete(m.vmId);
       this.deps.gate.release(m.vmId);
-      await this.deps.log.execute(hostId, `${migrationId}:ended`, {
-        type: 'RecordMoveEnded',
-        vmId: m.vmId,
-        migrationId,
-        outcome: ended.outcome,
-        reason: ended.reason,
-        at: iso(this.deps.clock.now()),
-      });
+      await this.recordMoveEnded(hostId, m.vmId, migrationId, ended.outcome, ended.reason);
     }
+  }
+
+  /** The drain stops following the move and records how it ended (once per migration: the command id). */
+  private async recordMoveEnded(hostId: string, vmId: string, migrationId: string, outcome: MoveOutcome, reason: string): Promise<void> {
+    this.moving.delete(vmId);
+    await this.deps.log.execute(hostId, `${migrationId}:ended`, {
+      type: 'RecordMoveEnded',
+      vmId,
+      migrationId,
+      outcome,
+      reason,
+      at: iso(this.deps.clock.now()),
+    });
   }
 }
