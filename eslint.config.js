@@ -116,12 +116,21 @@ const restrict = (files, patterns, paths = [], ignores = []) => ({
   rules: { 'no-restricted-imports': ['error', { patterns, paths }] },
 });
 
-// Test code beside production code: specs, benchmarks and test-support folders may use @berth/testing.
-const TEST_FILES = ['**/*.spec.ts', '**/bench/**', '**/test-support/**', '**/testing/**'];
+// Test code beside production code: specs, benchmarks and each package's `src/testing/` helpers
+// (docs/conventions.md) may use @berth/testing.
+const TEST_FILES = ['**/*.spec.ts', '**/bench/**', '**/testing/**'];
+
+// Production code never imports a package's test helpers (its own `src/testing/` or `@berth/x/testing`).
+const noTestHelpers = [
+  {
+    regex: '(^\\.{1,2}/|/src/|^@berth/[^/]+/)(\\.\\./)*testing/|^@berth/[^/]+/testing$',
+    message: 'Test helpers (src/testing/) are for tests only (docs/conventions.md).',
+  },
+];
 
 const boundaryBlocks = projects.flatMap((project) => {
   const services = project.dir.startsWith('test') ? [] : noServiceImports;
-  const base = [...directionPatterns(project, forbiddenFor(project)), ...services];
+  const base = [...directionPatterns(project, forbiddenFor(project)), ...services, ...noTestHelpers];
   const src = `${project.dir}/src/**/*.ts`;
   const blocks = [
     restrict([src], base, [], TEST_FILES),
@@ -133,7 +142,7 @@ const boundaryBlocks = projects.flatMap((project) => {
   if (project.tags.includes('type:domain')) {
     // Pure domain libraries take no I/O at all; hardware-config reads files (its loaders) but no generated types either.
     const pure = ['libs/fit', 'libs/scoring'].includes(project.dir) ? [domainPatterns[0]] : [];
-    blocks.push(restrict([src], [...base, ...pure, domainPatterns[2]], domainPaths, ['**/*.spec.ts', '**/test-support/**']));
+    blocks.push(restrict([src], [...base, ...pure, domainPatterns[2]], domainPaths, ['**/*.spec.ts', '**/testing/**']));
   }
   if (project.tags.includes('type:service')) {
     blocks.push(restrict([`${project.dir}/src/domain/**/*.ts`], [...base, ...domainPatterns], domainPaths, ['**/*.spec.ts']));

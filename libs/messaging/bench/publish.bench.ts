@@ -5,7 +5,7 @@
 import { randomUUID } from 'node:crypto';
 import { natsUrl, testSubjectPrefix } from '@berth/testing';
 import { connectNats, createEventPublisher, ensureStreams, type PublishableEvent } from '../src/index.ts';
-import { deletePrefixed } from '../src/test-helpers.ts';
+import { deletePrefixed } from '../src/testing/jetstream.ts';
 
 const total = Number(process.env['BENCH_EVENTS'] ?? 20_000);
 const batch = Number(process.env['BENCH_BATCH'] ?? 1000);

@@ -23,7 +23,7 @@ import { ack } from './results.ts';
 import { provisionNats } from './provision.ts';
 import { ensureStreams } from './streams.ts';
 import { openKv } from './kv.ts';
-import { eventually, makeEvent } from './test-helpers.ts';
+import { eventually, makeEvent } from './testing/jetstream.ts';
 
 const PRIVATE_CONF = new URL('../../../infra/nats/private.conf', import.meta.url).pathname;
 

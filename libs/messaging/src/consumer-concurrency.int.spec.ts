@@ -6,7 +6,7 @@ import { startConsumer, supportsFilterSubjects, type ConsumerOptions, type Runni
 import { createEventPublisher } from './publisher.ts';
 import { ack, nak } from './results.ts';
 import { ensureStreams } from './streams.ts';
-import { deletePrefixed, eventually, makeEvent } from './test-helpers.ts';
+import { deletePrefixed, eventually, makeEvent } from './testing/jetstream.ts';
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 

@@ -9,7 +9,7 @@ import { DeadLetterHeaders } from './dead-letter.ts';
 import { createEventPublisher } from './publisher.ts';
 import { ack, nak, term } from './results.ts';
 import { ensureStreams } from './streams.ts';
-import { deletePrefixed, eventually, lastDeadLetter, makeEvent } from './test-helpers.ts';
+import { deletePrefixed, eventually, lastDeadLetter, makeEvent } from './testing/jetstream.ts';
 
 describe.skipIf(!(await infraAvailable('nats')))('startConsumer', () => {
   const prefix = testSubjectPrefix('tc');

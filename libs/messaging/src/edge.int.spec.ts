@@ -10,7 +10,7 @@ import { DeadLetterHeaders } from './dead-letter.ts';
 import { ack } from './results.ts';
 import { eventSubject } from './names.ts';
 import { ensureStreams } from './streams.ts';
-import { deletePrefixed, eventually, makeEvent } from './test-helpers.ts';
+import { deletePrefixed, eventually, makeEvent } from './testing/jetstream.ts';
 
 const enc = new TextEncoder();
 

@@ -18,7 +18,7 @@ import { streamName, subjectName } from './names.ts';
 import { createEventPublisher } from './publisher.ts';
 import { ack } from './results.ts';
 import { ensureStreams } from './streams.ts';
-import { deletePrefixed, eventually, makeEvent } from './test-helpers.ts';
+import { deletePrefixed, eventually, makeEvent } from './testing/jetstream.ts';
 
 /** The production-line server (>= 2.12.3) is fetched by scripts/fetch-nats-server.sh; npm test and CI have it. */
 function haveProductionLine(): boolean {

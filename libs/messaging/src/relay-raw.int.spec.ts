@@ -17,7 +17,7 @@ import {
   type RawStoredEvent,
 } from '@berth/event-store';
 import { ack, connectNats, createEventPublisher, ensureStreams, envelopeBody, parseEnvelope, startConsumer } from './index.ts';
-import { deletePrefixed, eventually } from './test-helpers.ts';
+import { deletePrefixed, eventually } from './testing/jetstream.ts';
 
 /** Data JSON gets wrong easily: escapes, unicode, number forms, empty and nested containers. */
 const TRICKY: readonly unknown[] = [

@@ -7,7 +7,7 @@ import { startConsumer, type RunningConsumer } from './consumer.ts';
 import { createEventPublisher } from './publisher.ts';
 import { ack } from './results.ts';
 import { ensureStreams } from './streams.ts';
-import { eventually, makeEvent } from './test-helpers.ts';
+import { eventually, makeEvent } from './testing/jetstream.ts';
 
 describe.skipIf(!existsSync(NATS_SERVER_BIN))('consumer across a NATS server restart', () => {
   let server: PrivateNatsServer | undefined;

@@ -6,7 +6,7 @@ import { connectNats } from './connect.ts';
 import { loadNatsDefinitions, type NatsDefinitions } from './definitions.ts';
 import { openKv } from './kv.ts';
 import { ensureStreams } from './streams.ts';
-import { deletePrefixed } from './test-helpers.ts';
+import { deletePrefixed } from './testing/jetstream.ts';
 
 describe.skipIf(!(await infraAvailable('nats')))('ensureStreams', () => {
   const prefix = testSubjectPrefix('ts');

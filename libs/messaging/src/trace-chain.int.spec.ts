@@ -11,7 +11,7 @@ import { testingV1, type EventEnvelope } from '@berth/contracts';
 import { createGrpcServer, unary, serverStream, createClient, callUnary } from '@berth/grpc-kit';
 import { createKysely, migrateEventStore, PostgresEventStore, startRelay } from '@berth/event-store';
 import { connectNats, ensureStreams, createEventPublisher, startConsumer, ack } from './index.ts';
-import { deletePrefixed } from './test-helpers.ts';
+import { deletePrefixed } from './testing/jetstream.ts';
 
 type Cleanup = () => Promise<void>;
 

@@ -8,7 +8,7 @@ import { startConsumer, type RunningConsumer } from './consumer.ts';
 import { createEventPublisher } from './publisher.ts';
 import { ack } from './results.ts';
 import { ensureStreams } from './streams.ts';
-import { deletePrefixed, eventually, makeEvent } from './test-helpers.ts';
+import { deletePrefixed, eventually, makeEvent } from './testing/jetstream.ts';
 
 describe.skipIf(!(await infraAvailable('nats')))('trace context across NATS', () => {
   const prefix = testSubjectPrefix('tt');

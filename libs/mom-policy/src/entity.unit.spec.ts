@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { evaluateInterval, type EvalInput } from './interval.ts';
 import { toJson } from './output.ts';
 import { loadPolicySet } from './policy-set.ts';
-import { guestCpu, hostSample, run, valueOf } from './test-support.ts';
+import { guestCpu, hostSample, run, valueOf } from './testing/policy-run.ts';
 
 // The entity methods a policy sees (mom/Entity.py) and how samples become entities (Monitor.py).
 const vm = (over: Record<string, unknown> = {}) => ({

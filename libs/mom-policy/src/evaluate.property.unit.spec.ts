@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { evaluateInterval, type EvalInput } from './interval.ts';
 import { toJson } from './output.ts';
 import { loadPolicySet, PolicyError, type PolicySet } from './policy-set.ts';
-import { guestCpu, hostSample } from './test-support.ts';
+import { guestCpu, hostSample } from './testing/policy-run.ts';
 
 // Whatever the policy and the samples, an interval ends in an answer (ok true, false or null),
 // never in an exception, and the same interval evaluated twice answers the same (replay).

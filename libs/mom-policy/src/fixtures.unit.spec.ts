@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { evaluateInterval, type GuestInput } from './interval.ts';
 import { toJson } from './output.ts';
 import { loadPolicySet, type PolicyFile } from './policy-set.ts';
-import { guestCpu, hostSample } from './test-support.ts';
+import { guestCpu, hostSample } from './testing/policy-run.ts';
 
 // Berth's own policies (fixtures/, MOM's language, the shape of vdsm's stock set) on hand-built
 // intervals. Every expected control below is computed by hand in the comment above it.

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { run, valueOf } from './test-support.ts';
+import { run, valueOf } from './testing/policy-run.ts';
 
 // One spec per construct and quirk of MOM's language (mom/Policy/Parser.py).
 describe('lexer', () => {

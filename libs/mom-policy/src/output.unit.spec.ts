@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { parseJson } from './json.ts';
 import { Float, floatRepr } from './output.ts';
-import { run, valueOf } from './test-support.ts';
+import { run, valueOf } from './testing/policy-run.ts';
 import { toJson } from './output.ts';
 
 describe('floats as Python prints them', () => {

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { loadPolicySet, parsePolicy, PolicyError } from './policy-set.ts';
 import { evaluateInterval } from './interval.ts';
-import { hostSample } from './test-support.ts';
+import { hostSample } from './testing/policy-run.ts';
 
 describe('parsePolicy', () => {
   it('a parse error names file, line and reason', () => {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { run, valueOf } from './test-support.ts';
+import { run, valueOf } from './testing/policy-run.ts';
 
 // More of MOM's behaviour that a policy can run into; each is what Python does in Parser.py.
 describe('quirks', () => {

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { evaluateInterval } from './interval.ts';
 import { loadPolicySet } from './policy-set.ts';
-import { guestCpu, hostSample } from './test-support.ts';
+import { guestCpu, hostSample } from './testing/policy-run.ts';
 
 // oVirt's stock policies (vdsm static/etc/vdsm/mom.d) loaded unchanged. Their text is not in this
 // repository, so this spec is not part of `npm test` (which never skips): it is the `external`

@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { CompiledCostFunction } from './cost.ts';
 import { schedule } from './schedule.ts';
 import { HostView } from './view.ts';
-import { arbCostFunction, arbPolicy, arbVm, arbWorld, type World } from './test-support/arbitraries.ts';
+import { arbCostFunction, arbPolicy, arbVm, arbWorld, type World } from './testing/arbitraries.ts';
 import { DEFAULT_WEIGHTS, hpTopologyPenalty, numaAlignmentPenalty, softAffinityPenalty, type PlacementPolicy } from './weights.ts';
 
 const GiB = 1024 ** 3;

@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { schedule, type ScheduleResult } from './schedule.ts';
-import { arbPolicy, arbVm, arbWorld } from './test-support/arbitraries.ts';
+import { arbPolicy, arbVm, arbWorld } from './testing/arbitraries.ts';
 import { HostView } from './view.ts';
 
 /** What a decision is, without object identity: host, score and the runners-up in order. */

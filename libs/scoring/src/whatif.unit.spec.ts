@@ -1,7 +1,7 @@
 import { applyClaim, fits, hostSnapshot, vmSpec, type HostSnapshot, type VmSpec } from '@berth/fit';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { arbVm, arbWorld } from './test-support/arbitraries.ts';
+import { arbVm, arbWorld } from './testing/arbitraries.ts';
 import { howManyFit, whatIf } from './whatif.ts';
 
 const GiB = 1024 ** 3;

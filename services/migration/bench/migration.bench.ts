@@ -14,7 +14,7 @@ import { DEFAULT_REALM, domainSpecFromClaim, SimulatorFleet } from '@berth/hyper
 import { AdmissionGate } from '../src/application/admission.ts';
 import type { MigrationStarter, MoveRequest } from '../src/application/evacuation-ports.ts';
 import { EvacuationRunner } from '../src/application/evacuations.ts';
-import { FakeInventory, InMemoryEvacuationLog } from '../src/application/testing/in-memory.ts';
+import { FakeInventory, InMemoryEvacuationLog } from '../src/testing/in-memory-ports.ts';
 import { DEFAULT_CAPS } from '../src/domain/caps/caps.ts';
 import { planEvacuation } from '../src/domain/evacuation/plan.ts';
 

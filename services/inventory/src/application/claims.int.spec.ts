@@ -4,7 +4,7 @@ import { createKysely, migrateEventStore, PostgresEventStore, type AnyKysely } f
 import { fits, type Claim } from '@berth/fit';
 import { createTestDatabase, infraAvailable, type TestDatabase } from '@berth/testing';
 import { inventoryEvents } from '@berth/contracts';
-import { hostSpec, GiB } from '../domain/host/fixtures.ts';
+import { hostSpec, GiB } from '../testing/host-specs.ts';
 import { hostSnapshotOf } from '../domain/host/state.ts';
 import { auditHostStream } from './audit.ts';
 import { HostCommands } from './hosts.ts';

@@ -1,11 +1,11 @@
 import { describe, expect, it } from 'vitest';
 import { DEFAULT_CAPS } from '../domain/caps/caps.ts';
-import { GiB, numaHost, vmSpec } from '../domain/evacuation/fixtures.ts';
+import { GiB, numaHost, vmSpec } from '../testing/evacuation-hosts.ts';
 import { PERFORMANCE_WARNING } from '../domain/evacuation/plan.ts';
 import { AdmissionGate } from './admission.ts';
 import type { MigrationStarter, MoveRequest, StartedMove } from './evacuation-ports.ts';
 import { EvacuationRunner } from './evacuations.ts';
-import { FakeInventory, InMemoryEvacuationLog } from './testing/in-memory.ts';
+import { FakeInventory, InMemoryEvacuationLog } from '../testing/in-memory-ports.ts';
 
 /** Starts moves by taking the destination claim; the test ends them one by one. */
 class ManualStarter implements MigrationStarter {

@@ -6,12 +6,12 @@ import type { ConsumeContext } from '@berth/messaging';
 import { createLogger } from '@berth/observability';
 import { DecisionLog } from '../application/decision-log.ts';
 import type { PlaceVmDeps } from '../application/place-vm.ts';
-import { FakeEngine, FakeInventory, FakeSource, MapView, host } from '../application/testing/fakes.ts';
+import { FakeEngine, FakeInventory, FakeSource, MapView, host } from '../testing/fake-ports.ts';
 import { fromProtoVmSpec, toJson } from './grpc/translate.ts';
 import { parseCostConfig } from './nats/hardware-config-watch.ts';
 import { isStale, parseSnapshot, peekGeneration } from './nats/snapshot-watch.ts';
 import { KeepAlive, vmRequestedHandler } from './nats/vm-requested.ts';
-import { vmRequested } from './nats/nats-test-helpers.ts';
+import { vmRequested } from '../testing/nats.ts';
 
 const GiB = 1024 ** 3;
 const logger = createLogger('test', { level: 'silent' });

@@ -3,7 +3,7 @@ import { claimCommandId } from './command-id.ts';
 import { DecisionLog } from './decision-log.ts';
 import { placeVm, type PlaceVmDeps, type PlacementRequest } from './place-vm.ts';
 import type { ClaimOutcome } from './ports.ts';
-import { FakeEngine, FakeInventory, FakeSource, MapView, claimOf, host, vm } from './testing/fakes.ts';
+import { FakeEngine, FakeInventory, FakeSource, MapView, claimOf, host, vm } from '../testing/fake-ports.ts';
 import { ViewPosition } from './view-position.ts';
 
 function setup(

@@ -21,7 +21,7 @@ import type { NatsConnection } from '@nats-io/transport-node';
 import { jetstreamManager } from '@nats-io/jetstream';
 import { startInventory, type RunningInventory } from '../../service.ts';
 import { inventoryService } from './service.ts';
-import { vmSpecMsg } from './test-client.ts';
+import { vmSpecMsg } from '../../testing/grpc-client.ts';
 
 type Client = InstanceType<typeof pb.InventoryServiceClient>;
 

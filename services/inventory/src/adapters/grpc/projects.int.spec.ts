@@ -7,7 +7,7 @@ import { type EventEnvelope, googleRpc, inventoryV1 as pb, modelV1 } from '@bert
 import type { NatsConnection } from '@nats-io/transport-node';
 import { jetstreamManager } from '@nats-io/jetstream';
 import { startInventory, type RunningInventory } from '../../service.ts';
-import { hostSpecMsg, testClient, vmSpecMsg } from './test-client.ts';
+import { hostSpecMsg, testClient, vmSpecMsg } from '../../testing/grpc-client.ts';
 
 const GiB = 1024 ** 3;
 

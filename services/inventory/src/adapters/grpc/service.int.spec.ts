@@ -13,7 +13,7 @@ import { jetstreamManager } from '@nats-io/jetstream';
 import type { HostSnapshot } from '@berth/fit';
 import { startInventory, type RunningInventory } from '../../service.ts';
 import { encodeHardwareConfig } from '@berth/model-codec';
-import { claimMsg, hostSpecMsg, testClient, vmSpecMsg } from './test-client.ts';
+import { claimMsg, hostSpecMsg, testClient, vmSpecMsg } from '../../testing/grpc-client.ts';
 
 const GiB = 1024 ** 3;
 const fixture = new URL('../../../../../libs/hardware-config/fixtures/ticrypt-vm.conf', import.meta.url).pathname;

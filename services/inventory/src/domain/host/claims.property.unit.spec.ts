@@ -4,7 +4,7 @@ import type { Claim } from '@berth/fit';
 import { overbooking } from '../../application/audit.ts';
 import type { HostCommand } from './commands.ts';
 import { decideHost } from './decide.ts';
-import { GiB, hostSpec, profiles } from './fixtures.ts';
+import { GiB, hostSpec, profiles } from '../../testing/host-specs.ts';
 import { evolveHost, hostSnapshotOf, initialHost, type Host } from './state.ts';
 
 const devices = ['0000:01:00.0', '0000:02:00.0', '0000:03:00.0'];

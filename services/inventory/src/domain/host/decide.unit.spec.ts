@@ -5,7 +5,7 @@ import { specFor } from '../shared/given.ts';
 import type { HostCommand, HostSpecInput } from './commands.ts';
 import { decideHost } from './decide.ts';
 import type { HostEvent } from './events.ts';
-import { GiB, hostSpec, profiles } from './fixtures.ts';
+import { GiB, hostSpec, profiles } from '../../testing/host-specs.ts';
 import { evolveHost, foldHost, hostSnapshotOf, initialHost, type Host } from './state.ts';
 
 const given = specFor<HostCommand, HostEvent, Host>({ decide: decideHost, evolve: evolveHost, initialState: initialHost });

@@ -2,7 +2,7 @@ import { applyClaim, fits, hostSnapshot, vmSpec, type HostSnapshot } from '@bert
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { allocationLoad } from '../evacuation/plan.ts';
-import { afterRun, GiB, input, type Pool } from './fixtures.ts';
+import { afterRun, GiB, input, type Pool } from '../../testing/balancer-pools.ts';
 import type { LoadSample } from './model.ts';
 import { defaultPolicy, validatePolicy, type BalancerPolicy } from './policy.ts';
 import { pressureOf, pressurePassDue } from './pressure.ts';

@@ -1,7 +1,7 @@
 import { applyClaim, claimFits, fits, hostSnapshot, releaseClaim, vmSpec, type MigrationMode } from '@berth/fit';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { afterRun, GiB, input, type Pool } from './fixtures.ts';
+import { afterRun, GiB, input, type Pool } from '../../testing/balancer-pools.ts';
 import type { BalancerPolicy } from './policy.ts';
 import { balance } from './run.ts';
 

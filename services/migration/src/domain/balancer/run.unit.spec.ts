@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { afterRun, input, pool } from './fixtures.ts';
+import { afterRun, input, pool } from '../../testing/balancer-pools.ts';
 import { validatePolicy, defaultPolicy } from './policy.ts';
 import { balance } from './run.ts';
 

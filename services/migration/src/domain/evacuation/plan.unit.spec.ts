@@ -1,7 +1,7 @@
 import { claimFits, applyClaim, type HostSnapshot } from '@berth/fit';
 import { describe, expect, it } from 'vitest';
 import { DEFAULT_CAPS } from '../caps/caps.ts';
-import { GiB, numaHost, placeOn, vmSpec } from './fixtures.ts';
+import { GiB, numaHost, placeOn, vmSpec } from '../../testing/evacuation-hosts.ts';
 import type { Evacuee, PlanInput } from './model.ts';
 import { PERFORMANCE_WARNING, planEvacuation } from './plan.ts';
 

@@ -8,9 +8,9 @@ import { createLogger } from '@berth/observability';
 import { connectTestNats, infraAvailable, testSubjectPrefix } from '@berth/testing';
 import { DecisionLog } from '../../application/decision-log.ts';
 import type { PlaceVmDeps } from '../../application/place-vm.ts';
-import { FakeInventory } from '../../application/testing/fakes.ts';
+import { FakeInventory } from '../../testing/fake-ports.ts';
 import { EMPTY_COST_CONFIG, ScoringEngine, policyTable } from '../scoring/scoring-engine.ts';
-import { deletePrefixed, eventually, publishRaw, vmRequested } from './nats-test-helpers.ts';
+import { deletePrefixed, eventually, publishRaw, vmRequested } from '../../testing/nats.ts';
 import { kvSnapshotSource, watchHostSnapshots, type SnapshotWatch } from './snapshot-watch.ts';
 import { vmRequestedHandler } from './vm-requested.ts';
 

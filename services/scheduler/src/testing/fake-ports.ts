@@ -12,7 +12,7 @@ import type {
   SnapshotSource,
   SnapshotView,
   WhatIfResult,
-} from '../ports.ts';
+} from '../application/ports.ts';
 
 export function host(id: string, cpus: number, generation = 1, claims: Claim[] = []): HostSnapshot {
   return {

@@ -1,5 +1,5 @@
 import { fits, hostSnapshot, vmSpec, type HostSnapshot, type VmSpec } from '@berth/fit';
-import type { Evacuee, EvacueeStatus } from './model.ts';
+import type { Evacuee, EvacueeStatus } from '../domain/evacuation/model.ts';
 
 export const GiB = 1024 ** 3;
 

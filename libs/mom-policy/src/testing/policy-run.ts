@@ -1,6 +1,6 @@
-import { evaluateInterval, type EvalInput, type EvalOutput, type InputSample } from './interval.ts';
-import { RAW, valueJson, type RawOutput } from './output.ts';
-import { loadPolicySet } from './policy-set.ts';
+import { evaluateInterval, type EvalInput, type EvalOutput, type InputSample } from '../interval.ts';
+import { RAW, valueJson, type RawOutput } from '../output.ts';
+import { loadPolicySet } from '../policy-set.ts';
 
 /** A complete host sample under vdsm's collectors (every mandatory field), with overrides. */
 export function hostSample(over: Record<string, unknown> = {}): InputSample {

@@ -1,6 +1,6 @@
 import { applyClaim, fits, hostSnapshot, releaseClaim, vmSpec, type HostSnapshot, type MigrationMode } from '@berth/fit';
-import type { BalancedVm, BalancerInput, BalancerRun } from './model.ts';
-import { defaultPolicy, type BalancerPolicy } from './policy.ts';
+import type { BalancedVm, BalancerInput, BalancerRun } from '../domain/balancer/model.ts';
+import { defaultPolicy, type BalancerPolicy } from '../domain/balancer/policy.ts';
 
 export const GiB = 1024 ** 3;
 

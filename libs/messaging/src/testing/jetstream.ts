@@ -2,8 +2,8 @@
 import { randomUUID } from 'node:crypto';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { jetstreamManager, type StoredMsg } from '@nats-io/jetstream';
-import type { PublishableEvent } from './publisher.ts';
-import { streamName, subjectName } from './names.ts';
+import type { PublishableEvent } from '../publisher.ts';
+import { streamName, subjectName } from '../names.ts';
 
 let position = 0;
 

@@ -1,5 +1,5 @@
 import type { HardwareProfile } from '@berth/hardware-config';
-import type { HostSpecInput, Profiles } from './commands.ts';
+import type { HostSpecInput, Profiles } from '../domain/host/commands.ts';
 
 export const GiB = 1024 ** 3;
 

@@ -5,11 +5,11 @@
  */
 import { applyClaim, claimFits, fits, releaseClaim, type Claim, type HostSnapshot, type HostState, type VmSpec } from '@berth/fit';
 import { HostView } from '@berth/scoring';
-import { decideEvacuation, type EvacuationCommand } from '../../domain/evacuation/decide.ts';
-import type { EvacuationEvent } from '../../domain/evacuation/events.ts';
-import type { Evacuee, EvacueeStatus } from '../../domain/evacuation/model.ts';
-import { evolveEvacuation, initialEvacuation, isActive, type Evacuation } from '../../domain/evacuation/state.ts';
-import type { EvacuationLog, FleetReader, HostControl } from '../evacuation-ports.ts';
+import { decideEvacuation, type EvacuationCommand } from '../domain/evacuation/decide.ts';
+import type { EvacuationEvent } from '../domain/evacuation/events.ts';
+import type { Evacuee, EvacueeStatus } from '../domain/evacuation/model.ts';
+import { evolveEvacuation, initialEvacuation, isActive, type Evacuation } from '../domain/evacuation/state.ts';
+import type { EvacuationLog, FleetReader, HostControl } from '../application/evacuation-ports.ts';
 
 export class InMemoryEvacuationLog implements EvacuationLog {
   readonly streams = new Map<string, { state: Evacuation; events: EvacuationEvent[] }>();
