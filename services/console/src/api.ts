@@ -91,7 +91,7 @@ export interface TimelineEntry {
   readonly data: unknown;
 }
 
-/** What the browser may send: any part of the request (the console fills the rest with `fromPartial`, as ts-proto does). */
+/** What the browser may send: any part of the request (the console decodes it with the generated `fromJSON`, which fills the rest with defaults). */
 export type DeepPartial<T> = T extends readonly (infer U)[]
   ? DeepPartial<U>[]
   : T extends object

@@ -6,6 +6,7 @@ import type { MigrationCommand } from '../domain/migration/commands.ts';
 import { decideMigration } from '../domain/migration/decide.ts';
 import type { MigrationEvent } from '../domain/migration/events.ts';
 import { evolveMigration, initialMigration, type ExistingMigration, type Migration } from '../domain/migration/state.ts';
+import { evolveMigrationStored } from './stream.ts';
 import { checkPolicy, HP_WARNING, resolvePolicy, type Policy, type PolicyOverrides } from './policy.ts';
 import type { Clock, InventoryPort, SchedulerPort, VmInfo } from './ports.ts';
 
@@ -68,13 +69,13 @@ export class MigrationCommands {
 
   async load(migrationId: string): Promise<Migration> {
     const { events } = await this.d.store.readStream(migrationStreamId(migrationId));
-    return events.reduce((m, e) => evolveMigration(m, e as unknown as MigrationEvent), initialMigration());
+    return events.reduce(evolveMigrationStored, initialMigration());
   }
 
   async get(migrationId: string): Promise<{ migration: ExistingMigration; requestedAt: string; updatedAt: string }> {
     checkId(migrationId, 'migrationId');
     const { events } = await this.d.store.readStream(migrationStreamId(migrationId));
-    const m = events.reduce((s, e) => evolveMigration(s, e as unknown as MigrationEvent), initialMigration());
+    const m = events.reduce(evolveMigrationStored, initialMigration());
     if (m.status === 'absent') throw new NotFoundError('migration', migrationId);
     return { migration: m, requestedAt: events[0]!.occurredAt, updatedAt: events.at(-1)!.occurredAt };
   }
@@ -87,7 +88,7 @@ export class MigrationCommands {
     const out: { event: StoredEvent; migration: ExistingMigration }[] = [];
     let m = initialMigration();
     for (const e of events) {
-      m = evolveMigration(m, e as unknown as MigrationEvent);
+      m = evolveMigrationStored(m, e);
       if (e.streamPosition > fromPosition && m.status !== 'absent') out.push({ event: e, migration: m });
     }
     return out;

@@ -2,9 +2,9 @@ import * as grpc from '@grpc/grpc-js';
 import { inventoryV1, migrationV1, schedulerV1, telemetryV1 } from '@berth/contracts';
 import { callServerStream, createClient, fieldViolationsOf, isServiceError, type ClientTls } from '@berth/grpc-kit';
 import { CONSOLE_METHODS, type ApiError, type ServiceName, type TimelineEntry } from '../../api.ts';
+import { routeOf, type PreparedCall } from './routes.ts';
 
-type AnyClient = grpc.Client & Record<string, unknown>;
-type Codec = { fromPartial(o: unknown): unknown };
+type ClientCtor = new (address: string, credentials: grpc.ChannelCredentials, options?: grpc.ClientOptions) => grpc.Client;
 
 export interface GatewayOptions {
   readonly addresses: Readonly<Record<ServiceName, string | undefined>>;
@@ -15,13 +15,12 @@ export interface GatewayOptions {
 /** What a call through the console answers: the generated response, or an error with its HTTP status. */
 export type GatewayResult = { ok: true; body: unknown } | { ok: false; status: number; error: ApiError };
 
-const modules = { inventory: inventoryV1, scheduler: schedulerV1, migration: migrationV1, telemetry: telemetryV1 } as const;
-const ctors = {
+const ctors: { readonly [S in ServiceName]: ClientCtor } = {
   inventory: inventoryV1.InventoryServiceClient,
   scheduler: schedulerV1.SchedulerServiceClient,
   migration: migrationV1.MigrationServiceClient,
   telemetry: telemetryV1.TelemetryServiceClient,
-} as const;
+};
 
 const HTTP_OF: Partial<Record<number, number>> = {
   [grpc.status.INVALID_ARGUMENT]: 400,
@@ -40,38 +39,23 @@ const HTTP_OF: Partial<Record<number, number>> = {
 
 /**
  * Forwards the browser's calls to the services' gRPC APIs with the generated clients. Only the
- * methods of CONSOLE_METHODS pass; a request is normalised with its generated `fromPartial` (so a
- * browser may leave defaults out), and the service validates it as for any other caller.
+ * methods of CONSOLE_METHODS pass (the typed table in routes.ts); a request is decoded from JSON with its
+ * generated `fromJSON` (so a browser may leave defaults out), and the service validates it as for any
+ * other caller.
  */
 export class GrpcGateway {
-  private readonly clients = new Map<ServiceName, AnyClient>();
-  private readonly codecs = new Map<string, Codec>();
+  private readonly clients = new Map<ServiceName, grpc.Client>();
+  private readonly inventory: inventoryV1.InventoryServiceClient | undefined;
 
   constructor(private readonly options: GatewayOptions) {
+    const clientOptions = { deadlineMillis: options.deadlineMillis, ...(options.tls ? { tls: options.tls } : {}) };
+    const inventory = options.addresses.inventory;
+    this.inventory = inventory === undefined ? undefined : createClient(inventoryV1.InventoryServiceClient, inventory, clientOptions);
+    if (this.inventory) this.clients.set('inventory', this.inventory);
     for (const service of Object.keys(CONSOLE_METHODS) as ServiceName[]) {
       const address = options.addresses[service];
-      if (address === undefined) continue;
-      this.clients.set(
-        service,
-        createClient(
-          ctors[service] as unknown as new (
-            address: string,
-            credentials: grpc.ChannelCredentials,
-            options?: grpc.ClientOptions,
-          ) => AnyClient,
-          address,
-          {
-            deadlineMillis: options.deadlineMillis,
-            ...(options.tls ? { tls: options.tls } : {}),
-          },
-        ),
-      );
-      for (const method of CONSOLE_METHODS[service]) {
-        const name = `${method[0]!.toUpperCase()}${method.slice(1)}Request`;
-        const codec = (modules[service] as unknown as Record<string, Codec | undefined>)[name];
-        if (typeof codec?.fromPartial !== 'function') throw new Error(`${service}.${method}: no generated ${name}`);
-        this.codecs.set(`${service}/${method}`, codec);
-      }
+      if (address === undefined || this.clients.has(service)) continue;
+      this.clients.set(service, createClient(ctors[service], address, clientOptions));
     }
   }
 
@@ -85,40 +69,34 @@ export class GrpcGateway {
   }
 
   async call(service: string, method: string, body: unknown): Promise<GatewayResult> {
-    const codec = this.codecs.get(`${service}/${method}`);
-    const client = this.clients.get(service as ServiceName);
-    if (!codec || !client) {
+    const found = routeOf(service, method);
+    const client = found && this.clients.get(found.service);
+    if (!found || !client) {
       const known = service in CONSOLE_METHODS;
       return fail(
         404,
         'NOT_FOUND',
-        known && !client ? `the console is not connected to ${service}` : `no method ${service}/${method} in the console API`,
+        known && found ? `the console is not connected to ${service}` : `no method ${service}/${method} in the console API`,
       );
     }
-    let request: unknown;
+    let call: PreparedCall;
     try {
-      request = codec.fromPartial(body ?? {});
+      call = found.route.prepare(body);
     } catch (e) {
       return fail(400, 'INVALID_ARGUMENT', `request body: ${e instanceof Error ? e.message : String(e)}`);
     }
-    const fn = client[method] as (
-      r: unknown,
-      m: grpc.Metadata,
-      o: grpc.CallOptions,
-      cb: (e: grpc.ServiceError | null, r: unknown) => void,
-    ) => void;
-    return new Promise((resolve) => {
-      fn.call(client, request, new grpc.Metadata(), { deadline: Date.now() + this.options.deadlineMillis }, (err, response) =>
-        resolve(err ? fromServiceError(err) : { ok: true, body: response }),
-      );
-    });
+    try {
+      return { ok: true, body: await call(client, { deadline: Date.now() + this.options.deadlineMillis }) };
+    } catch (e) {
+      return fromServiceError(e);
+    }
   }
 
   /** The VM's events from the start up to `version` (its current stream position), through WatchVm. */
   async timeline(vmId: string, version: number): Promise<TimelineEntry[]> {
-    const client = this.clients.get('inventory') as unknown as InstanceType<typeof inventoryV1.InventoryServiceClient>;
+    const client = this.inventory;
     const out: TimelineEntry[] = [];
-    if (version <= 0) return out;
+    if (version <= 0 || !client) return out;
     for await (const r of callServerStream(
       client,
       'watchVm',

@@ -1,7 +1,7 @@
 import { Migrator, sql, type ColumnType, type Kysely, type Migration as KyselyMigration } from 'kysely';
 import type { AnyKysely, StoredEvent } from '@berth/event-store';
-import type { MigrationEvent } from '../../domain/migration/events.ts';
-import { evolveMigration, initialMigration, isActive, type ExistingMigration, type Migration } from '../../domain/migration/state.ts';
+import { initialMigration, isActive, type ExistingMigration, type Migration } from '../../domain/migration/state.ts';
+import { evolveMigrationStored } from '../../application/stream.ts';
 
 /**
  * The migration service's read model, next to its log in berth_migration: one row per migration
@@ -82,7 +82,7 @@ export async function projectMigrationEvents(events: readonly StoredEvent[], trx
       .where('migration_id', '=', migrationId)
       .executeTakeFirst();
     let m: Migration = row ? (JSON.parse(row.state) as Migration) : initialMigration();
-    for (const e of list) if (e.streamPosition > m.version) m = evolveMigration(m, e as unknown as MigrationEvent);
+    for (const e of list) if (e.streamPosition > m.version) m = evolveMigrationStored(m, e);
     if (m.status === 'absent') continue;
     const values = {
       migration_id: migrationId,

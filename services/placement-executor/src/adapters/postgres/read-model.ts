@@ -8,7 +8,8 @@ import type { StoredEvent } from '@berth/event-store';
  *   executor_hosts — host id -> hypervisor URI, from inventory's host events.
  * The log stays the truth: workers re-read a VM's stream before acting on a row.
  */
-export interface ExecutorTables {
+// A type alias, not an interface: `withTables` wants an index-compatible record.
+export type ExecutorTables = {
   executor_vms: {
     vm_id: string;
     status: string;
@@ -24,7 +25,7 @@ export interface ExecutorTables {
     removed: boolean;
     updated_at: ColumnType<Date, Date | undefined, Date>;
   };
-}
+};
 export type ExecutorDb = Kysely<ExecutorTables>;
 
 const migrations: Record<string, Migration> = {
@@ -310,5 +311,5 @@ export class ReadModel {
   }
 }
 
-/** The store's Kysely is untyped (it shares the database); the read model's tables are these. */
-export const asExecutorDb = (db: Kysely<unknown>): ExecutorDb => db as unknown as ExecutorDb;
+/** The store's Kysely knows none of our tables (it shares the database); `withTables` adds the read model's. */
+export const asExecutorDb = (db: Kysely<unknown>): ExecutorDb => db.withTables<ExecutorTables>();
