@@ -2,7 +2,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { inventoryV1, type migrationV1, modelV1 } from '@berth/contracts';
 import { runCli } from '@berth/cli';
 import { callUnary } from '@berth/grpc-kit';
-import { infraAvailable } from '@berth/testing';
+import { ack, startConsumer } from '@berth/messaging';
+import { connectTestNats, infraAvailable } from '@berth/testing';
+import { deadLetters, streamMessages } from './harness/jetstream-audit.ts';
 import { startSimulatorStack, type SimulatorStack } from './harness/simulator-stack.ts';
 import { eventually } from './harness/wait.ts';
 
@@ -155,6 +157,39 @@ describe.skipIf(!(await infraAvailable('postgres', 'nats')))('maintenance evacua
     expect(['cancelling', 'cancelled']).toContain(cancelled.status);
     await eventually(async () => ((await s.hostState('h2')) === HS.HOST_STATE_ENABLED ? true : undefined), 'h2 back to enabled', 30_000);
     expect((await s.getVm('stuck-2')).hostId).toBe('h2');
+  });
+
+  it("lets every evacuation event the drains published through a consumer's edge (the catalog's schemas)", async () => {
+    const nc = await connectTestNats();
+    const seen = new Set<string>();
+    let handled = 0;
+    const consumer = await startConsumer({
+      nc,
+      prefix: s.prefix,
+      stream: 'BERTH_MIGRATION',
+      durable: 'test-evacuation-edge',
+      filterSubject: 'berth.migration.evacuation.>',
+      handle: async (env) => {
+        seen.add(env.type);
+        handled++;
+        return ack();
+      },
+    });
+    try {
+      const published = (await streamMessages(nc, `${s.prefix.toUpperCase()}_BERTH_MIGRATION`)).filter((m) =>
+        m.subject.startsWith(`${s.prefix}.berth.migration.evacuation.`),
+      ).length;
+      await eventually(async () => (handled >= published ? true : undefined), `the ${published} evacuation events handled`, 30_000);
+      // Both drains above: started, moves started and ended, waiting on a blocker, completed, cancelled.
+      for (const t of ['EvacuationStarted', 'EvacuationMoveStarted', 'EvacuationMoveEnded', 'EvacuationWaiting', 'EvacuationCompleted']) {
+        expect(seen, t).toContain(t);
+      }
+      expect(seen).toContain('EvacuationCancelled');
+      expect((await deadLetters(nc, s.prefix)).filter((d) => d.durable === 'test-evacuation-edge')).toEqual([]);
+    } finally {
+      await consumer.stop();
+      await nc.close();
+    }
   });
 
   it('names the bad field', async () => {

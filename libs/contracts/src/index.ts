@@ -14,6 +14,7 @@ export * as executorV1 from './gen/berth/executor/v1/executor.ts';
 export * as telemetryV1 from './gen/berth/telemetry/v1/telemetry.ts';
 export * as telemetry from './telemetry.ts';
 export * as migrationEvents from './events/migration.ts';
+export type * as evacuationEvents from './events/evacuation.ts';
 export type * as telemetryEvents from './events/telemetry.ts';
 export * as migrationV1 from './gen/berth/migration/v1/migration_service.ts';
 export * as eventSchemas from './events/schemas/index.ts';

@@ -14,12 +14,20 @@ function eventMapKeys(file: string, name: string): string[] {
 
 describe('the event catalog', () => {
   it.each([
-    ['inventory', 'inventory.ts', 'InventoryEventMap', 10],
-    ['executor', 'executor.ts', 'ExecutorEventMap', 10],
-    ['migration', 'migration.ts', 'MigrationEventMap', 10],
-    ['telemetry', 'telemetry.ts', 'TelemetryEventMap', 2],
-  ])('has a versioned schema for every %s event type in contracts', (service, file, map, atLeast) => {
-    const declared = eventMapKeys(file, map);
+    ['inventory', [['inventory.ts', 'InventoryEventMap']], 10],
+    ['executor', [['executor.ts', 'ExecutorEventMap']], 10],
+    [
+      'migration',
+      [
+        ['migration.ts', 'MigrationEventMap'],
+        ['evacuation.ts', 'EvacuationEventMap'],
+        ['evacuation.ts', 'BalancerEventMap'],
+      ],
+      25,
+    ],
+    ['telemetry', [['telemetry.ts', 'TelemetryEventMap']], 2],
+  ] as const)('has a versioned schema for every %s event type in contracts', (service, maps, atLeast) => {
+    const declared = maps.flatMap(([file, map]) => eventMapKeys(file, map));
     expect(declared.length).toBeGreaterThan(atLeast);
     const defs = eventCatalog[service]!;
     expect(Object.keys(defs).sort()).toEqual([...declared].sort());
@@ -91,5 +99,55 @@ describe('the event catalog', () => {
       ok: false,
       reason: 'no upcaster from version 1 of Broken (current 2)',
     });
+  });
+});
+
+describe("the migration service's evacuation and balancer events", () => {
+  const at = '2026-12-06T08:00:00.000Z';
+  it('reads what the service records', () => {
+    const started = {
+      evacuationId: 'h1#1',
+      hostId: 'h1',
+      trigger: 'operator',
+      previousState: 'enabled',
+      vmCount: 2,
+      totalMemoryBytes: 2 ** 31,
+      warnings: [{ vmId: 'v1', warning: 'high-performance or pinned VM' }],
+      at,
+    };
+    expect(decodeEvent(eventCatalog, 'migration', 'EvacuationStarted', 1, started)).toEqual({ ok: true, data: started });
+    const waiting = { waiting: [{ vmId: '', kind: 'cap', reason: 'moves wait for a slot', remedies: [] }], nextRetryAt: at };
+    expect(decodeEvent(eventCatalog, 'migration', 'EvacuationWaiting', 1, waiting)).toEqual({ ok: true, data: waiting });
+    // A policy recorded before the pressure fields existed is still read.
+    const policy = {
+      pool: 'default',
+      mode: 'spread',
+      highThreshold: 0.8,
+      lowThreshold: 0.2,
+      windowSeconds: 120,
+      maxMovesPerInterval: 1,
+      intervalSeconds: 60,
+      minImprovement: 0.2,
+      cooldownSeconds: 21600,
+    };
+    expect(decodeEvent(eventCatalog, 'migration', 'BalancerPolicySet', 1, { policy, at })).toMatchObject({ ok: true });
+    const run = { at, summary: 'moved 1', moves: [{ vmId: 'v', from: 'a', to: 'b', migrationId: 'm', improvement: 0.3, reason: 'r' }] };
+    expect(decodeEvent(eventCatalog, 'migration', 'BalancerRunRecorded', 1, run)).toMatchObject({ ok: true });
+  });
+
+  it('refuses bad data naming the field', () => {
+    expect(decodeEvent(eventCatalog, 'migration', 'EvacuationCancelled', 1, { restoredState: 'asleep', at })).toEqual({
+      ok: false,
+      reason: expect.stringMatching(/^invalid EvacuationCancelled v1 data: restoredState: /) as string,
+    });
+    expect(
+      decodeEvent(eventCatalog, 'migration', 'EvacuationMoveEnded', 1, { vmId: 'v', migrationId: 'm', outcome: 'lost', reason: '', at }),
+    ).toMatchObject({ ok: false, reason: expect.stringMatching(/outcome/) as string });
+    expect(decodeEvent(eventCatalog, 'migration', 'BalancerRunRecorded', 1, { at, trigger: 'cron', summary: '', moves: [] })).toMatchObject(
+      {
+        ok: false,
+        reason: expect.stringMatching(/trigger/) as string,
+      },
+    );
   });
 });

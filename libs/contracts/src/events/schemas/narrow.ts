@@ -1,4 +1,5 @@
 import type { EventEnvelope } from '../envelope.ts';
+import type { BalancerEventMap, EvacuationEventMap } from '../evacuation.ts';
 import type { ExecutorEventMap } from '../executor.ts';
 import type { InventoryEventMap } from '../inventory.ts';
 import type { MigrationEventMap } from '../migration.ts';
@@ -15,3 +16,5 @@ export function eventGuard<M>(): <K extends keyof M & string>(env: EventEnvelope
 export const isInventoryEvent = eventGuard<InventoryEventMap>();
 export const isExecutorEvent = eventGuard<ExecutorEventMap>();
 export const isMigrationEvent = eventGuard<MigrationEventMap>();
+export const isEvacuationEvent = eventGuard<EvacuationEventMap>();
+export const isBalancerEvent = eventGuard<BalancerEventMap>();

@@ -2,30 +2,15 @@
  * The balancer's record per resource pool (stream `balancer-<pool>` in the service's log): the
  * policy set through the API, and each run that moved something (why, and which migrations).
  */
+import type { evacuationEvents } from '@berth/contracts';
 import type { BalancerTrigger } from './model.ts';
 import { defaultPolicy, type BalancerPolicy } from './policy.ts';
 
-export interface RecordedMove {
-  readonly vmId: string;
-  readonly from: string;
-  readonly to: string;
-  readonly migrationId: string;
-  readonly improvement: number;
-  readonly reason: string;
-}
+export type RecordedMove = evacuationEvents.RecordedMove;
 
-export type BalancerEvent =
-  | { readonly type: 'BalancerPolicySet'; readonly data: { readonly policy: BalancerPolicy; readonly at: string } }
-  | {
-      readonly type: 'BalancerRunRecorded';
-      readonly data: {
-        readonly at: string;
-        /** Absent in runs recorded before triggers existed (they were periodic). */
-        readonly trigger?: BalancerTrigger;
-        readonly summary: string;
-        readonly moves: readonly RecordedMove[];
-      };
-    };
+type Map = evacuationEvents.BalancerEventMap;
+/** The balancer's events; payloads (and zod schemas) in @berth/contracts' catalog. */
+export type BalancerEvent = { readonly [T in keyof Map]: { readonly type: T; readonly data: Map[T] } }[keyof Map];
 
 export interface BalancerRecord {
   readonly version: number;

@@ -1,3 +1,4 @@
+import type { evacuationEvents } from '@berth/contracts';
 import type { Claim, HostSnapshot, VmSpec } from '@berth/fit';
 import type { BalancerMode, BalancerPolicy } from './policy.ts';
 
@@ -46,7 +47,7 @@ export interface BalancerInput {
   readonly pressured?: ReadonlySet<string>;
 }
 
-export type BalancerTrigger = 'interval' | 'pressure' | 'manual';
+export type BalancerTrigger = evacuationEvents.BalancerTrigger;
 
 export type HostRole = 'over' | 'under' | 'normal' | 'excluded';
 

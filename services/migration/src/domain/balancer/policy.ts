@@ -1,39 +1,9 @@
+import type { evacuationEvents } from '@berth/contracts';
 import type { FieldViolation } from '@berth/errors';
 
-/**
- * A resource pool's balancing policy. `pack` is oVirt's power saving (empty lightly used hosts),
- * `spread` its evenly-distributed (relieve hosts above the high threshold); `off` is the default.
- */
-export type BalancerMode = 'off' | 'pack' | 'spread';
-
-export interface BalancerPolicy {
-  readonly pool: string;
-  readonly mode: BalancerMode;
-  /** Bottleneck load (the larger of CPU and memory, 0..1) above which a host is over-utilised (oVirt: 80%). */
-  readonly highThreshold: number;
-  /** Below it a host is under-utilised; pack empties such hosts (oVirt: 20%). */
-  readonly lowThreshold: number;
-  /** A host is over (under) only if every sample in this window is (oVirt's CpuOverCommitDurationMinutes: 2 min). */
-  readonly windowSeconds: number;
-  /** Moves per run; runs are `intervalSeconds` apart (oVirt: one per pool per minute). */
-  readonly maxMovesPerInterval: number;
-  readonly intervalSeconds: number;
-  /** Minimum predicted improvement of a move (Incus: 20%); see README for what it measures per mode. */
-  readonly minImprovement: number;
-  /** A VM the balancer moved is not moved again before this (Incus: 6 h). */
-  readonly cooldownSeconds: number;
-  /**
-   * The pressure trigger (0: off, the default): a host whose measured memory use (telemetry's
-   * `berth-host-usage`, used/total) stays above this for the whole window — i.e. ballooning did not
-   * relieve it — starts a pass at once that moves VMs off it, whatever the mode.
-   */
-  readonly pressureThreshold: number;
-  /**
-   * Hysteresis: a host under pressure stays so until its measured memory falls below this; a pressure
-   * move never takes a destination above it, so a move can never put another host under pressure.
-   */
-  readonly pressureClearThreshold: number;
-}
+/** A resource pool's balancing policy (documented with its fields in @berth/contracts, where it is recorded). */
+export type BalancerMode = evacuationEvents.BalancerMode;
+export type BalancerPolicy = evacuationEvents.BalancerPolicy;
 
 export const defaultPolicy = (pool: string): BalancerPolicy => ({
   pool,

@@ -1,3 +1,4 @@
+import type { evacuationEvents } from '@berth/contracts';
 import type { Claim, HostSnapshot, MigrationMode, VmSpec } from '@berth/fit';
 import type { CostConfig, FailureExplanation, HostView, PlacementPolicy } from '@berth/scoring';
 import type { MigrationCaps } from '../caps/caps.ts';
@@ -6,7 +7,7 @@ import type { MigrationCaps } from '../caps/caps.ts';
  * Who asked for the host to be emptied. An operator's maintenance moves manual-only VMs too (oVirt
  * 4.3, seed 004 §6); an evacuation Berth starts by itself only moves manual-and-automatic ones.
  */
-export type EvacuationTrigger = 'operator' | 'automatic';
+export type EvacuationTrigger = evacuationEvents.EvacuationTrigger;
 
 /** What the VM is doing, as inventory says: only running and stopped VMs can be moved now. */
 export type EvacueeStatus = 'running' | 'stopped' | 'migrating' | 'busy';
@@ -40,7 +41,7 @@ export interface PlanInput {
   readonly excludedFor?: (vmId: string) => readonly string[];
 }
 
-export type MoveKind = 'live' | 'cold';
+export type MoveKind = evacuationEvents.EvacuationMoveKind;
 
 export interface PlannedMove {
   readonly vmId: string;
