@@ -9,6 +9,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { inventoryV1, migrationV1 } from '@berth/contracts';
+import { runCli } from '@berth/cli';
 import { callUnary } from '@berth/grpc-kit';
 import { infraAvailable } from '@berth/testing';
 import { startCrashStack, type CrashStack, type HoldPoint } from './harness/crash-stack.ts';
@@ -261,6 +262,20 @@ describe.skipIf(!(await infraAvailable('postgres', 'nats')))('a migration surviv
       }
       const answer = (await callUnary(s.client(), 'getMigration', { migrationId })).migration!;
       expect(migrationV1.MigrationStatus[answer.status]).toBe(`MIGRATION_STATUS_${status.toUpperCase()}`);
+      if (c.probed !== undefined) {
+        // GetMigration carries the probes with their attempt, and `berth migrations show` prints them.
+        const probes = answer.attempts.flatMap((a) => a.probes);
+        expect(probes.map((p) => p.outcome)).toContain(c.probed);
+        for (const p of probes) {
+          expect(Date.parse(p.at)).not.toBeNaN();
+          expect(p.silentMillis).toBeGreaterThanOrEqual(8000);
+        }
+        const out: string[] = [];
+        const env = { ...process.env, BERTH_MIGRATION_ADDR: `127.0.0.1:${s.migration().port}` };
+        const code = await runCli(['migrations', 'show', migrationId], { env, io: { stdout: (t) => out.push(t), stderr: () => {} } });
+        expect(code).toBe(0);
+        expect(out.join('\n')).toMatch(new RegExp(`probed \\S+ after \\d+ s of silence: ${c.probed}`));
+      }
     },
     240_000,
   );

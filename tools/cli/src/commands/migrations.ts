@@ -27,14 +27,20 @@ const progressText = (m: migrationV1.Migration): string => {
   return ` ${pct}% (${(p.dataRemainingBytes / GiB).toFixed(2)} GiB left, pass ${p.iteration}, ${p.phase})`;
 };
 
-function describe(m: migrationV1.Migration): string {
+/** `berth migrations show`'s text: status, progress, reason, warning, every attempt with its probes. */
+export function describeMigration(m: migrationV1.Migration): string {
   const lines = [
     `migration ${m.migrationId}: VM ${m.vmId} ${m.sourceHostId} -> ${m.destinationHostId || '(choosing)'}  ${statusName(m.status)}${progressText(m)}`,
     ...(m.reason ? [`  reason: ${m.reason}`] : []),
     ...(m.warning ? [`  warning: ${m.warning}`] : []),
-    ...m.attempts.map(
-      (a) => `  attempt ${a.attempt}: ${a.destinationHostId || '(no host)'} ${a.outcome}${a.reason ? `: ${a.reason}` : ''}`,
-    ),
+    ...m.attempts.flatMap((a) => [
+      `  attempt ${a.attempt}: ${a.destinationHostId || '(no host)'} ${a.outcome}${a.reason ? `: ${a.reason}` : ''}`,
+      // The watchdog's questions to a silent executor, and its answers.
+      ...a.probes.map(
+        (p) =>
+          `    probed ${p.at} after ${Math.round(p.silentMillis / 1000)} s of silence: ${p.outcome}${p.detail ? ` (${p.detail})` : ''}`,
+      ),
+    ]),
   ];
   return lines.join('\n');
 }
@@ -55,7 +61,7 @@ async function follow(migrationId: string, ctx: Context): Promise<migrationV1.Mi
 
 const result = (m: migrationV1.Migration): Result => ({
   json: asJson(m),
-  text: describe(m),
+  text: describeMigration(m),
   exitCode: m.status === S.MIGRATION_STATUS_FAILED || m.status === S.MIGRATION_STATUS_ABORTED ? 1 : 0,
 });
 
@@ -132,7 +138,7 @@ export const migrationCommands: readonly CommandSpec[] = [
       const m = input.flag('watch')
         ? await follow(id, ctx)
         : (await unary(ctx.backends.migration(), 'getMigration', { migrationId: id }, ctx.timeoutMillis)).migration!;
-      return { json: asJson(m), text: describe(m) };
+      return { json: asJson(m), text: describeMigration(m) };
     },
   },
   {
@@ -151,7 +157,7 @@ export const migrationCommands: readonly CommandSpec[] = [
         },
         ctx.timeoutMillis,
       );
-      return { json: asJson(res.migration!), text: describe(res.migration!) };
+      return { json: asJson(res.migration!), text: describeMigration(res.migration!) };
     },
   },
 ];

@@ -57,6 +57,7 @@ export function encodeMigration(m: ExistingMigration, times: { requestedAt: stri
       reason: a.reason,
       startedAt: '',
       endedAt: '',
+      probes: (a.probes ?? []).map((p) => ({ at: p.at, outcome: p.outcome, detail: p.detail ?? '', silentMillis: p.silentMillis })),
     })),
     ...(m.progress
       ? {

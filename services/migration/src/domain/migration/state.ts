@@ -10,6 +10,8 @@ export type MigrationCore = Ev['MigrationRequested'];
 export interface ProbeRecord {
   readonly at: string;
   readonly outcome: migrationEvents.ProbeOutcome;
+  /** What the executor said (absent in read-model rows folded before it was kept). */
+  readonly detail?: string;
   readonly silentMillis: number;
 }
 
@@ -154,7 +156,7 @@ export function evolveMigration(m: Migration, e: MigrationEvent): Migration {
       };
     case 'ExecutorProbed': {
       const d = e.data;
-      const probe: ProbeRecord = { at: d.at, outcome: d.outcome, silentMillis: d.silentMillis };
+      const probe: ProbeRecord = { at: d.at, outcome: d.outcome, detail: d.detail, silentMillis: d.silentMillis };
       const attempts = m.attempts.map((a) => (a.attempt === d.attempt ? { ...a, probes: [...(a.probes ?? []), probe] } : a));
       return { ...m, version, attempts };
     }

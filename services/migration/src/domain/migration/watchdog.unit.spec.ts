@@ -99,7 +99,9 @@ describe('the executor-silence watchdog (decider)', () => {
     const probed = r.events.find((e) => e.type === 'ExecutorProbed');
     expect(probed?.data).toMatchObject({ attempt: 1, at: AT, outcome, silentMillis: 61_000 });
     // the probe is kept with its attempt, with its time
-    expect(r.after.status !== 'absent' && r.after.attempts[0]?.probes).toEqual([{ at: AT, outcome, silentMillis: 61_000 }]);
+    expect(r.after.status !== 'absent' && r.after.attempts[0]?.probes).toEqual([
+      { at: AT, outcome, detail: probed?.type === 'ExecutorProbed' ? probed.data.detail : undefined, silentMillis: 61_000 },
+    ]);
   });
 
   it('a failed attempt releases its destination and retries elsewhere; its reason says why', () => {

@@ -274,6 +274,22 @@ export interface MigrationAttempt {
   reason: string;
   startedAt: string;
   endedAt: string;
+  /**
+   * The watchdog's questions to an executor silent about this attempt (MIGRATION_EXECUTOR_SILENCE),
+   * oldest first: its ExecutorProbed events.
+   */
+  probes: MigrationProbe[];
+}
+
+/** One probe of a silent executor (GetVmRuntime) and what followed from its answer. */
+export interface MigrationProbe {
+  /** When it asked (ISO 8601). */
+  at: string;
+  /** under-way | switched-over | not-running | unreachable | unexpected */
+  outcome: string;
+  detail: string;
+  /** How long the executor had said nothing of the attempt. */
+  silentMillis: number;
 }
 
 export interface Migration {
@@ -1020,7 +1036,7 @@ export const MigrationProgress: MessageFns<MigrationProgress> = {
 };
 
 function createBaseMigrationAttempt(): MigrationAttempt {
-  return { attempt: 0, destinationHostId: "", outcome: "", reason: "", startedAt: "", endedAt: "" };
+  return { attempt: 0, destinationHostId: "", outcome: "", reason: "", startedAt: "", endedAt: "", probes: [] };
 }
 
 export const MigrationAttempt: MessageFns<MigrationAttempt> = {
@@ -1042,6 +1058,9 @@ export const MigrationAttempt: MessageFns<MigrationAttempt> = {
     }
     if (message.endedAt !== "") {
       writer.uint32(50).string(message.endedAt);
+    }
+    for (const v of message.probes) {
+      MigrationProbe.encode(v!, writer.uint32(58).fork()).join();
     }
     return writer;
   },
@@ -1107,6 +1126,14 @@ export const MigrationAttempt: MessageFns<MigrationAttempt> = {
             message.endedAt = reader.string();
             continue;
           }
+          case 7: {
+            if (tag !== 58) {
+              break;
+            }
+
+            message.probes.push(MigrationProbe.decode(reader, reader.uint32()));
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1139,6 +1166,9 @@ export const MigrationAttempt: MessageFns<MigrationAttempt> = {
         : isSet(object.ended_at)
         ? globalThis.String(object.ended_at)
         : "",
+      probes: globalThis.Array.isArray(object?.probes)
+        ? object.probes.map((e: any) => MigrationProbe.fromJSON(e))
+        : [],
     };
   },
 
@@ -1162,6 +1192,9 @@ export const MigrationAttempt: MessageFns<MigrationAttempt> = {
     if (message.endedAt !== "") {
       obj.endedAt = message.endedAt;
     }
+    if (message.probes?.length) {
+      obj.probes = message.probes.map((e) => MigrationProbe.toJSON(e));
+    }
     return obj;
   },
 
@@ -1176,6 +1209,128 @@ export const MigrationAttempt: MessageFns<MigrationAttempt> = {
     message.reason = object.reason ?? "";
     message.startedAt = object.startedAt ?? "";
     message.endedAt = object.endedAt ?? "";
+    message.probes = object.probes?.map((e) => MigrationProbe.fromPartial(e)) || [];
+    return message;
+  },
+};
+
+function createBaseMigrationProbe(): MigrationProbe {
+  return { at: "", outcome: "", detail: "", silentMillis: 0 };
+}
+
+export const MigrationProbe: MessageFns<MigrationProbe> = {
+  encode(message: MigrationProbe, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.at !== "") {
+      writer.uint32(10).string(message.at);
+    }
+    if (message.outcome !== "") {
+      writer.uint32(18).string(message.outcome);
+    }
+    if (message.detail !== "") {
+      writer.uint32(26).string(message.detail);
+    }
+    if (message.silentMillis !== 0) {
+      writer.uint32(32).int64(message.silentMillis);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): MigrationProbe {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseMigrationProbe();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.at = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.outcome = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.detail = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.silentMillis = longToNumber(reader.int64());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): MigrationProbe {
+    return {
+      at: isSet(object.at) ? globalThis.String(object.at) : "",
+      outcome: isSet(object.outcome) ? globalThis.String(object.outcome) : "",
+      detail: isSet(object.detail) ? globalThis.String(object.detail) : "",
+      silentMillis: isSet(object.silentMillis)
+        ? globalThis.Number(object.silentMillis)
+        : isSet(object.silent_millis)
+        ? globalThis.Number(object.silent_millis)
+        : 0,
+    };
+  },
+
+  toJSON(message: MigrationProbe): unknown {
+    const obj: any = {};
+    if (message.at !== "") {
+      obj.at = message.at;
+    }
+    if (message.outcome !== "") {
+      obj.outcome = message.outcome;
+    }
+    if (message.detail !== "") {
+      obj.detail = message.detail;
+    }
+    if (message.silentMillis !== 0) {
+      obj.silentMillis = Math.round(message.silentMillis);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<MigrationProbe>, I>>(base?: I): MigrationProbe {
+    return MigrationProbe.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<MigrationProbe>, I>>(object: I): MigrationProbe {
+    const message = createBaseMigrationProbe();
+    message.at = object.at ?? "";
+    message.outcome = object.outcome ?? "";
+    message.detail = object.detail ?? "";
+    message.silentMillis = object.silentMillis ?? 0;
     return message;
   },
 };
