@@ -257,6 +257,35 @@ describe.skipIf(!(await infraAvailable()) || !isProductionLine())('NATS users an
     expect((await (await openKv(as(ADMIN_USER), 'berth-host-usage')).getJson('h1'))?.value).toEqual({ memoryUsedRatio: 0.42 });
   });
 
+  it("inventory's view position: inventory writes it, the scheduler reads it, nobody else may (the reader neither)", async () => {
+    await (
+      await openKv(as('inventory'), 'berth-view-position')
+    ).putJson('inventory', { transactionId: '1', position: '2', hostsRevision: 3 });
+    expect((await (await openKv(as('scheduler'), 'berth-view-position')).getJson('inventory'))?.value).toEqual({
+      transactionId: '1',
+      position: '2',
+      hostsRevision: 3,
+    });
+    // The scheduler may not write it (only inventory's projection knows the position).
+    const before = seen.get('scheduler')!.length;
+    as('scheduler').publish('$KV.berth-view-position.inventory', JSON.stringify({ transactionId: '9', position: '9', hostsRevision: 9 }));
+    await as('scheduler').flush();
+    await eventually(() => seen.get('scheduler')!.length > before, 5000, "the scheduler's violation");
+    expect(seen.get('scheduler')).toContainEqual({ operation: 'publish', subject: '$KV.berth-view-position.inventory' });
+    // Internal coordination between inventory and the scheduler: not for the reader, nor the other services.
+    for (const user of ['reader', 'telemetry', 'migration']) {
+      const sub = as(user).subscribe('$KV.berth-view-position.>');
+      await expect(
+        (async () => {
+          for await (const _m of sub) return 'delivered';
+          return 'closed';
+        })(),
+        user,
+      ).rejects.toBeInstanceOf(errors.PermissionViolationError);
+    }
+    expect((await (await openKv(as(ADMIN_USER), 'berth-view-position')).getJson('inventory'))?.value).toMatchObject({ position: '2' });
+  });
+
   it('the reader may read history through an ephemeral consumer (the server refuses a durable name there)', async () => {
     const reader = as('reader');
     const ephemeral = await reader.request(

@@ -4,17 +4,19 @@ import { connectNats, consumerDefinition, ensureStreams, openKv, startConsumer }
 import { maskUrlsIn } from '@berth/config';
 import { createLogger } from '@berth/observability';
 import { DecisionLog } from './application/decision-log.ts';
-import { ViewPosition } from './application/view-position.ts';
+import { PositionGate, ViewPosition } from './application/view-position.ts';
 import type { PlaceVmDeps } from './application/place-vm.ts';
 import { loadSchedulerConfig } from './config.ts';
 import { GrpcInventory } from './adapters/grpc/inventory-client.ts';
 import { schedulerService } from './adapters/grpc/scheduler-service.ts';
 import { HARDWARE_CONFIG_BUCKET, watchHardwareConfig } from './adapters/nats/hardware-config-watch.ts';
-import { kvSnapshotSource, watchHostSnapshots } from './adapters/nats/snapshot-watch.ts';
+import { kvSnapshotSource, watchHostSnapshots, watchViewPosition } from './adapters/nats/snapshot-watch.ts';
 import { vmRequestedHandler } from './adapters/nats/vm-requested.ts';
 import { EMPTY_COST_CONFIG, ScoringEngine, policyTable } from './adapters/scoring/scoring-engine.ts';
 
 const SNAPSHOT_BUCKET = 'berth-host-snapshots';
+/** Inventory's log position for the view wait (docs/capacity-waits.md). */
+const VIEW_POSITION_BUCKET = 'berth-view-position';
 const DURABLE = 'scheduler-vm-requested';
 
 /** The composition root: parse config once, build the adapters, wire them, serve. */
@@ -35,7 +37,9 @@ async function main(): Promise<void> {
   const hardware = await watchHardwareConfig((await openKv(nc, HARDWARE_CONFIG_BUCKET, { prefix })).kv, (c) => engine.setConfig(c), logger);
   const snapshots = (await openKv(nc, SNAPSHOT_BUCKET, { prefix })).kv;
   const viewPosition = new ViewPosition();
-  const watch = await watchHostSnapshots(snapshots, engine, logger, viewPosition);
+  const gate = new PositionGate(viewPosition);
+  const watch = await watchHostSnapshots(snapshots, engine, logger, gate);
+  const positionWatch = await watchViewPosition((await openKv(nc, VIEW_POSITION_BUCKET, { prefix })).kv, gate, logger);
 
   const inventory = new GrpcInventory(config.INVENTORY_ADDR, config.SCHEDULER_CLAIM_DEADLINE, security.client);
   const decisions = new DecisionLog(config.SCHEDULER_DECISION_CACHE);
@@ -77,6 +81,7 @@ async function main(): Promise<void> {
     await server.shutdown(500, 3000);
     await consumer.stop();
     await watch.stop();
+    await positionWatch.stop();
     await hardware.stop();
     inventory.close();
     await nc.drain();

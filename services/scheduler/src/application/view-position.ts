@@ -67,3 +67,46 @@ export class ViewPosition {
     });
   }
 }
+
+/** Inventory's record in `berth-view-position`: the log position and the host bucket's revision it covers. */
+export interface PublishedPosition extends LogPosition {
+  readonly hostsRevision: number;
+}
+
+export function isPublishedPosition(x: unknown): x is PublishedPosition {
+  if (!isLogPosition(x)) return false;
+  const r = (x as Partial<PublishedPosition>).hostsRevision;
+  return typeof r === 'number' && Number.isSafeInteger(r) && r >= 0;
+}
+
+/**
+ * Joins the two buckets, which are two streams read in no common order: a published position
+ * advances the view's position only once the host watch has applied the host bucket up to its
+ * `hostsRevision` (every snapshot written before it). Positions and revisions only grow, so the
+ * pending ones are kept in order and released from the front.
+ */
+export class PositionGate {
+  private applied = 0;
+  private readonly pending: PublishedPosition[] = [];
+
+  constructor(private readonly position: ViewPosition) {}
+
+  /** The host watch applied (or skipped as stale) the host bucket's entry at `revision`. */
+  hostsApplied(revision: number): void {
+    if (revision <= this.applied) return;
+    this.applied = revision;
+    this.release();
+  }
+
+  published(p: PublishedPosition): void {
+    const last = this.pending.at(-1);
+    // A newer record covering no more hosts replaces the waiting one (one waits per revision).
+    if (last !== undefined && p.hostsRevision <= last.hostsRevision) this.pending.pop();
+    this.pending.push(p);
+    this.release();
+  }
+
+  private release(): void {
+    while (this.pending.length > 0 && this.pending[0]!.hostsRevision <= this.applied) this.position.advance(this.pending.shift()!);
+  }
+}

@@ -63,8 +63,6 @@ export class KvFleetReader implements FleetReader {
   async start(nc: NatsConnection, prefix?: string): Promise<void> {
     const kv = await openKv(nc, 'berth-host-snapshots', prefix ? { prefix } : {});
     const w = await kv.watchJson<HostSnapshot>((e) => {
-      // Keys that start with `_` are not hosts: inventory keeps its log position under `_position`.
-      if (e.key.startsWith('_')) return;
       if (e.value) this.live.upsert(e.value);
       else this.live.remove(e.key);
     });

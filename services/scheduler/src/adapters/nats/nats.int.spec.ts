@@ -11,7 +11,8 @@ import type { PlaceVmDeps } from '../../application/place-vm.ts';
 import { FakeInventory } from '../../testing/fake-ports.ts';
 import { EMPTY_COST_CONFIG, ScoringEngine, policyTable } from '../scoring/scoring-engine.ts';
 import { deletePrefixed, eventually, publishRaw, vmRequested } from '../../testing/nats.ts';
-import { kvSnapshotSource, watchHostSnapshots, type SnapshotWatch } from './snapshot-watch.ts';
+import { PositionGate, ViewPosition } from '../../application/view-position.ts';
+import { kvSnapshotSource, VIEW_POSITION_KEY, watchHostSnapshots, watchViewPosition, type SnapshotWatch } from './snapshot-watch.ts';
 import { vmRequestedHandler } from './vm-requested.ts';
 
 const GiB = 1024 ** 3;
@@ -42,6 +43,42 @@ describe.skipIf(!(await infraAvailable('nats')))('scheduler over real NATS', () 
     stops.push(() => w.stop());
     return w;
   }
+
+  it("reaches inventory's view position (its own bucket) only once the host watch has applied the host revision it names", async () => {
+    const positions = (await openKv(nc, 'berth-view-position', { prefix })).kv;
+    const engine = new ScoringEngine(EMPTY_COST_CONFIG, policyTable('pack', {}));
+    const position = new ViewPosition();
+    const gate = new PositionGate(position);
+    const r1 = await put(hostSnapshot({ hostId: 'vp1', cpus: 8 }, 1));
+    // Written by inventory after the snapshots up to the revision it names; here it names one not yet written.
+    const ahead = { transactionId: '900', position: '9000', hostsRevision: r1 + 2 };
+    await positions.put(VIEW_POSITION_KEY, JSON.stringify(ahead));
+    const watch = await watchHostSnapshots(kv, engine, logger, gate);
+    stops.push(() => watch.stop());
+    const pw = await watchViewPosition(positions, gate, logger);
+    stops.push(() => pw.stop());
+    await watch.ready;
+    await new Promise((r) => setTimeout(r, 300));
+    expect(engine.get('vp1')?.generation).toBe(1);
+    expect(position.current()).toBeUndefined();
+
+    await put(hostSnapshot({ hostId: 'vp2', cpus: 8 }, 1));
+    expect(position.current()).toBeUndefined();
+    const r3 = await put(hostSnapshot({ hostId: 'vp3', cpus: 8 }, 1));
+    expect(r3).toBe(ahead.hostsRevision);
+    await eventually(() => position.reached(ahead), 'the position once vp3 is in the view');
+    expect(engine.get('vp3')?.generation).toBe(1);
+    // The host bucket holds hosts only: nothing in it is a position any more.
+    for await (const key of await kv.keys()) expect(key.startsWith('_')).toBe(false);
+
+    // A malformed record is skipped; the next good one advances the position.
+    await positions.put(VIEW_POSITION_KEY, JSON.stringify({ transactionId: 'x', position: '1' }));
+    const next = { transactionId: '901', position: '9001', hostsRevision: r3 };
+    await positions.put(VIEW_POSITION_KEY, JSON.stringify(next));
+    await eventually(() => position.reached(next), 'the next position');
+    // The bucket is shared by this file's tests: the hosts go.
+    for (const h of ['vp1', 'vp2', 'vp3']) await kv.delete(h);
+  });
 
   it('rebuilds the whole view from the bucket, then follows puts and deletes, never going back a generation', async () => {
     await put(hostSnapshot({ hostId: 'w1', cpus: 8 }, 3));

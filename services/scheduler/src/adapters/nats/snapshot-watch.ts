@@ -8,13 +8,10 @@ import type { KV, KvWatchEntry } from '@nats-io/kv';
 import type { HostSnapshot } from '@berth/fit';
 import type { Logger } from '@berth/observability';
 import type { SnapshotSource, SnapshotView } from '../../application/ports.ts';
-import { isLogPosition, type ViewPosition } from '../../application/view-position.ts';
+import { isPublishedPosition, type PositionGate } from '../../application/view-position.ts';
 
-/**
- * Inventory's snapshot projection writes, after each batch's host snapshots, the log position they
- * reach under this key (keys starting with `_` are never hosts).
- */
-export const POSITION_KEY = '_position';
+/** Inventory's key in the `berth-view-position` bucket. */
+export const VIEW_POSITION_KEY = 'inventory';
 
 export interface SnapshotWatch {
   readonly ready: Promise<void>;
@@ -91,25 +88,7 @@ export function isStale(view: SnapshotView, key: string, value: Uint8Array): boo
 }
 
 /** One entry of the bucket into the view: a put (unless stale or malformed) or a removal. */
-export function applyEntry(
-  view: SnapshotView,
-  e: Pick<KvWatchEntry, 'operation' | 'key' | 'value' | 'json'>,
-  logger: Logger,
-  position?: ViewPosition,
-): void {
-  if (e.key.startsWith('_')) {
-    if (e.key !== POSITION_KEY || e.operation !== 'PUT') return;
-    let p: unknown;
-    try {
-      p = e.json<unknown>();
-    } catch {
-      p = undefined;
-    }
-    // The bucket is read in order: every host snapshot up to this position is in the view already.
-    if (isLogPosition(p)) position?.advance(p);
-    else logger.warn({ key: e.key }, 'skipping malformed view position');
-    return;
-  }
+export function applyEntry(view: SnapshotView, e: Pick<KvWatchEntry, 'operation' | 'key' | 'value' | 'json'>, logger: Logger): void {
   if (e.operation !== 'PUT') {
     view.remove(e.key);
     return;
@@ -120,22 +99,30 @@ export function applyEntry(
   else view.upsert(s);
 }
 
-export async function watchHostSnapshots(kv: KV, view: SnapshotView, logger: Logger, position?: ViewPosition): Promise<SnapshotWatch> {
+/**
+ * Watches the host bucket into the view. `gate` (the view-position wait) hears of every revision
+ * applied, and of the whole replay once it is done: the replay holds the bucket as it was when the
+ * watch began, so every revision up to the stream's last sequence read before it is in the view.
+ */
+export async function watchHostSnapshots(kv: KV, view: SnapshotView, logger: Logger, gate?: PositionGate): Promise<SnapshotWatch> {
   let ready = false;
   let markReady!: () => void;
   const readyPromise = new Promise<void>((r) => (markReady = r));
+  const status = await kv.status();
+  const replayedUpTo = status.streamInfo.state.last_seq;
   const setReady = () => {
     if (!ready) {
       ready = true;
+      gate?.hostsApplied(replayedUpTo);
       markReady();
       logger.info({ hosts: view.size }, 'host view loaded from snapshots');
     }
   };
-  const status = await kv.status();
   if (status.values === 0) setReady();
   const it = await kv.watch();
   const apply = (e: KvWatchEntry) => {
-    applyEntry(view, e, logger, position);
+    applyEntry(view, e, logger);
+    gate?.hostsApplied(e.revision);
     // delta 0: the last entry of the initial replay; isUpdate: already past it.
     if (e.delta === 0 || e.isUpdate) setReady();
   };
@@ -145,6 +132,33 @@ export async function watchHostSnapshots(kv: KV, view: SnapshotView, logger: Log
   return {
     ready: readyPromise,
     isReady: () => ready,
+    async stop() {
+      it.stop();
+      await done;
+    },
+  };
+}
+
+/**
+ * Follows inventory's view position (bucket `berth-view-position`, key `inventory`) into the gate,
+ * which lets it advance the view's position once the host watch has caught up with it.
+ */
+export async function watchViewPosition(kv: KV, gate: PositionGate, logger: Logger): Promise<{ stop(): Promise<void> }> {
+  const it = await kv.watch({ key: VIEW_POSITION_KEY });
+  const done = (async () => {
+    for await (const e of it) {
+      if (e.operation !== 'PUT') continue;
+      let p: unknown;
+      try {
+        p = e.json<unknown>();
+      } catch {
+        p = undefined;
+      }
+      if (isPublishedPosition(p)) gate.published(p);
+      else logger.warn({ key: e.key }, 'skipping malformed view position');
+    }
+  })();
+  return {
     async stop() {
       it.stop();
       await done;
