@@ -68,6 +68,7 @@ export class Hold {
     return {
       inventory: {
         getVm: (vmId) => inv.getVm(vmId),
+        vmsOn: (hostId) => inv.vmsOn(hostId),
         beginMigration: this.wrap(
           'beginMigration',
           (r) => r.vmId,

@@ -67,6 +67,8 @@ export type BeginOutcome =
 
 export interface InventoryPort {
   getVm(vmId: string): Promise<VmInfo>;
+  /** Every VM inventory has on the host (one call: ListVms filtered by host). */
+  vmsOn(hostId: string): Promise<VmInfo[]>;
   beginMigration(req: {
     commandId: string;
     vmId: string;

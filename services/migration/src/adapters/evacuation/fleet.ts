@@ -77,15 +77,23 @@ export class KvFleetReader implements FleetReader {
     return this.live;
   }
 
+  /**
+   * One ListVms of the host for the VMs inventory has there; GetVm only for a claim whose VM it lists
+   * elsewhere (one moving in holds its destination claim here; one that left while the snapshot lags).
+   */
   async evacuees(hostId: string): Promise<Evacuee[]> {
     const host = this.live.get(hostId);
     if (!host) return [];
+    const on = new Map((await this.inventory.vmsOn(hostId)).map((v) => [v.vmId, v]));
+    const lookUp = (vmId: string): Promise<VmInfo | undefined> =>
+      this.inventory.getVm(vmId).catch((e: unknown) => {
+        if (e instanceof NotFoundError) return undefined; // deleted since the snapshot
+        throw e;
+      });
     const found = await Promise.all(
       host.claims.map(async (claim): Promise<Evacuee | undefined> => {
-        const info = await this.inventory.getVm(claim.vmId).catch((e: unknown) => {
-          if (e instanceof NotFoundError) return undefined; // deleted since the snapshot
-          throw e;
-        });
+        const info = on.get(claim.vmId) ?? (await lookUp(claim.vmId));
+        if (info?.status === 'deleted') return undefined;
         // The snapshot may lag inventory: a VM that has already moved away (no migration under way,
         // inventory has it elsewhere) holds no claim here any more and is not moved a second time.
         if (!info || (info.migrationId === '' && info.hostId !== hostId)) return undefined;

@@ -62,6 +62,10 @@ export class GrpcInventory implements InventoryPort {
     }
   }
 
+  async vmsOn(hostId: string): Promise<VmInfo[]> {
+    return (await callUnary(this.client, 'listVms', { hostId, status: inv.VmStatus.VM_STATUS_UNSPECIFIED })).vms.map(toVmInfo);
+  }
+
   async beginMigration(req: Parameters<InventoryPort['beginMigration']>[0]): Promise<BeginOutcome> {
     try {
       const r = await callUnary(this.client, 'beginVmMigration', {
