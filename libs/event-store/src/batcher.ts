@@ -182,7 +182,7 @@ export class CommandBatcher {
       JOIN ${this.store.schema}.events e ON e.stream_id = q.stream_id AND e.stream_position > q.after ORDER BY e.stream_id, e.stream_position`;
     const rows = await namedQuery<EventRow>(this.store.db, `berth_batch_load_${this.store.schema}`, text, [ids, from]);
     const byStream = new Map<string, StoredEvent[]>(ids.map((id) => [id, []]));
-    for (const r of rows) byStream.get(r.stream_id)?.push(toStoredEvent(r));
+    for (const r of rows) byStream.get(r.stream_id)?.push(this.store.evolution.upcast(toStoredEvent(r)));
     for (const [id, events] of byStream) this.fold(id, events);
   }
 

@@ -68,7 +68,7 @@ export function runProjection(opts: ProjectionOptions): TailingLoop {
         .execute(async (trx) => {
           await sql`SELECT pg_advisory_xact_lock(hashtext(${`berth-projection:${schema}.${opts.name}`}))`.execute(trx);
           const after = await readCheckpoint(trx, schema, opts.name);
-          const events = await readAllEvents(trx, schema, { after, limit: batchSize });
+          const events = (await readAllEvents(trx, schema, { after, limit: batchSize })).map(opts.store.evolution.upcast);
           const last = events.at(-1);
           if (last === undefined) return { count: 0, checkpoint: after, more: false, heldBack: await heldBackAfter(trx, schema, after) };
           const follows = committed === key(after);

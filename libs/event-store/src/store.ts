@@ -15,12 +15,14 @@ import type {
   BatchItem,
   BatchOutcome,
   CommandResult,
+  EventEvolution,
   EventStreams,
   NewEvent,
   ReadAllOptions,
   ReadStreamResult,
   StoredEvent,
 } from './types.ts';
+import { NO_EVOLUTION } from './types.ts';
 
 /** The W3C context of the appending code travels in the event's metadata for the relay to re-inject. */
 export function traceMetadata(): Record<string, string> {
@@ -34,6 +36,8 @@ abstract class StreamAccess implements EventStreams {
   constructor(
     protected readonly exec: AnyKysely,
     readonly schema: string,
+    /** Versions written and upcasting on every read (see EventEvolution). */
+    readonly evolution: EventEvolution,
   ) {}
 
   /** Called after each successful, non-duplicate append. */
@@ -50,7 +54,7 @@ abstract class StreamAccess implements EventStreams {
       .where('stream_id', '=', streamId)
       .orderBy('stream_position')
       .execute();
-    const events = (rows as EventRow[]).map(toStoredEvent);
+    const events = (rows as EventRow[]).map((r) => this.evolution.upcast(toStoredEvent(r)));
     return { version: events.at(-1)?.streamPosition ?? 0, events };
   }
 
@@ -73,7 +77,7 @@ abstract class StreamAccess implements EventStreams {
   }
 
   private async appendNow(streamId: string, events: readonly NewEvent[], opts: AppendOptions): Promise<AppendResult> {
-    const p = prepareAppend(streamId, events, opts, traceMetadata);
+    const p = prepareAppend(streamId, events, opts, traceMetadata, this.evolution.currentVersion);
     const rows = await appendRows(this.exec, this.schema, p, this.pool);
     const first = rows[0];
     if (first === undefined) throw new Error(`append to ${streamId}: the append function answered nothing`);
@@ -132,7 +136,7 @@ abstract class StreamAccess implements EventStreams {
   }
 
   private async appendBatchNow(items: readonly BatchItem[]): Promise<BatchOutcome[]> {
-    const prepared = prepareBatch(items, traceMetadata);
+    const prepared = prepareBatch(items, traceMetadata, this.evolution.currentVersion);
     const text = `SELECT * FROM ${this.schema}.berth_append_batch($1::jsonb)`;
     const rows =
       this.pool === undefined
@@ -198,7 +202,7 @@ abstract class StreamAccess implements EventStreams {
     const byStream = new Map<string, StoredEvent[]>();
     for (const r of rows) {
       const list = byStream.get(r.stream_id) ?? [];
-      list.push(toStoredEvent(r));
+      list.push(this.evolution.upcast(toStoredEvent(r)));
       byStream.set(r.stream_id, list);
     }
     const appends = [...byStream].map(([streamId, events]) => ({
@@ -218,7 +222,11 @@ interface BatchRow extends Omit<AppendRow, 'o_outcome'> {
 }
 
 /** The batch as the SQL function's JSON, validated like single appends, and each event's data and metadata per item and append. */
-function prepareBatch(items: readonly BatchItem[], metadataFor: () => Record<string, string>): { json: string; docs: PreparedDoc[][][] } {
+function prepareBatch(
+  items: readonly BatchItem[],
+  metadataFor: () => Record<string, string>,
+  versionOf: (type: string) => number,
+): { json: string; docs: PreparedDoc[][][] } {
   const docs: PreparedDoc[][][] = [];
   const parts = items.map((item, i) => {
     if (item.appends.length === 0) throw new ValidationError({ field: `items[${i}].appends`, reason: 'must not be empty' });
@@ -239,6 +247,7 @@ function prepareBatch(items: readonly BatchItem[], metadataFor: () => Record<str
         a.events,
         { expectedVersion: a.expectedVersion, ...(item.commandId === undefined ? {} : { commandId: item.commandId }) },
         metadataFor,
+        versionOf,
       );
       itemDocs.push(p.docs);
       return `{"s":${JSON.stringify(p.streamId)},"v":${p.expected},"e":${p.eventsJson}}`;
@@ -272,8 +281,9 @@ export class EventStoreTx extends StreamAccess {
   constructor(
     readonly trx: AnyTransaction,
     schema: string,
+    evolution: EventEvolution = NO_EVOLUTION,
   ) {
-    super(trx, schema);
+    super(trx, schema, evolution);
   }
 
   protected appended(): void {
@@ -290,9 +300,9 @@ export class PostgresEventStore extends StreamAccess {
 
   constructor(
     readonly db: AnyKysely,
-    opts: SchemaOptions = {},
+    opts: SchemaOptions & { readonly evolution?: EventEvolution } = {},
   ) {
-    super(db, schemaOf(opts));
+    super(db, schemaOf(opts), opts.evolution ?? NO_EVOLUTION);
     this.channel = notifyChannel(this.schema);
     this.notifier = new CommitNotifier(db, this.channel);
     this.pool = poolOf(db);
@@ -305,7 +315,7 @@ export class PostgresEventStore extends StreamAccess {
   /** Runs `fn` in one transaction: commits when it resolves, rolls back when it throws. */
   async transaction<T>(fn: (tx: EventStoreTx) => Promise<T>): Promise<T> {
     let tx: EventStoreTx | undefined;
-    const result = await this.db.transaction().execute(async (trx) => fn((tx = new EventStoreTx(trx, this.schema))));
+    const result = await this.db.transaction().execute(async (trx) => fn((tx = new EventStoreTx(trx, this.schema, this.evolution))));
     if (tx?.didAppend === true) this.notifier.poke();
     return result;
   }
@@ -315,6 +325,6 @@ export class PostgresEventStore extends StreamAccess {
    * every transaction still running: those can no longer commit below this point, so nothing is skipped.
    */
   async readAll(opts: ReadAllOptions): Promise<StoredEvent[]> {
-    return readAllEvents(this.db, this.schema, opts);
+    return (await readAllEvents(this.db, this.schema, opts)).map(this.evolution.upcast);
   }
 }

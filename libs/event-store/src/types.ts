@@ -19,6 +19,20 @@ export interface StoredEvent extends EventEnvelope {
   readonly transactionId: string;
 }
 
+/**
+ * How a store writes and reads its service's event types (the store's `evolution` option;
+ * `storedEventEvolution` of @berth/contracts builds it from the event catalog): appends without a
+ * schemaVersion are written at `currentVersion(type)`, and every event read comes through `upcast`,
+ * so events written under a former type name or an older version are read as the current ones.
+ */
+export interface EventEvolution {
+  readonly currentVersion: (type: string) => number;
+  readonly upcast: (e: StoredEvent) => StoredEvent;
+}
+
+/** Writes version 1 and reads every event as it was written. */
+export const NO_EVOLUTION: EventEvolution = { currentVersion: () => 1, upcast: (e) => e };
+
 /** A point in the global read, ordered by (transactionId, position); both decimal strings. */
 export interface GlobalPosition {
   readonly transactionId: string;

@@ -182,6 +182,8 @@ export function prepareAppend(
   events: unknown,
   opts: AppendOptions | undefined,
   metadataFor: () => Record<string, string>,
+  /** The version of events that do not say (the store's EventEvolution; 1 without one). */
+  versionOf: (type: string) => number = () => 1,
 ): PreparedAppend {
   const v = streamIdProblems(streamId);
   const expected = encodeExpected(opts?.expectedVersion, v);
@@ -199,7 +201,7 @@ export function prepareAppend(
     const ids = new Set<string>();
     const context = metadataFor();
     (events as unknown[]).forEach((e, i) => {
-      const part = prepareEvent(e, `events[${i}]`, v, context);
+      const part = prepareEvent(e, `events[${i}]`, v, context, versionOf);
       if (part === undefined) return;
       if (ids.has(part.id)) add(v, `events[${i}].id`, 'duplicates another event id in this append');
       ids.add(part.id);
@@ -231,6 +233,7 @@ function prepareEvent(
   field: string,
   v: Problems,
   context: Record<string, string>,
+  versionOf: (type: string) => number,
 ): { id: string; json: string; doc: PreparedDoc } | undefined {
   if (typeof e !== 'object' || e === null) {
     add(v, field, 'must be an object with type and data');
@@ -242,7 +245,7 @@ function prepareEvent(
   else if (ev.type.length > 200) add(v, `${field}.type`, 'must be at most 200 characters');
   const id = ev.id ?? randomUUID();
   if (typeof id !== 'string' || !UUID.test(id)) add(v, `${field}.id`, 'must be a UUID');
-  const schemaVersion = ev.schemaVersion ?? 1;
+  const schemaVersion = ev.schemaVersion ?? (typeof ev.type === 'string' ? versionOf(ev.type) : 1);
   if (!Number.isSafeInteger(schemaVersion) || schemaVersion < 1) add(v, `${field}.schemaVersion`, 'must be a positive integer');
   const metadata = { ...context, ...checkMetadata(ev.metadata, `${field}.metadata`, v) };
   let data = 'null';

@@ -1,6 +1,6 @@
 import { jetstream, jetstreamManager, type ConsumerMessages, type JsMsg } from '@nats-io/jetstream';
 import { Feature, Features, parseSemVer, type NatsConnection } from '@nats-io/transport-node';
-import { eventCatalog, type EventCatalog, type EventEnvelope } from '@berth/contracts';
+import { eventCatalog, withFormerNames, type EventCatalog, type EventEnvelope } from '@berth/contracts';
 import { Violations } from '@berth/errors';
 import { createLogger, type Logger } from '@berth/observability';
 import { ensureDurable, type DurableSpec } from './durable.ts';
@@ -152,7 +152,11 @@ export async function startConsumer(o: ConsumerOptions): Promise<RunningConsumer
   const logger = o.logger ?? createLogger(`consumer:${o.durable}`);
   // On servers >= 2.10 a durable with `types` names exactly their subjects (`filter_subjects`) and
   // receives nothing else; on 2.9 it filters on the wildcard and acknowledges the rest unread (below).
-  const perType = o.types !== undefined && supportsFilterSubjects(o.nc) ? typeSubjects(o.filterSubject, o.types) : undefined;
+  // A type wanted also brings the events published under its former names (streams keep them).
+  const catalog = o.events === false ? undefined : (o.events ?? eventCatalog);
+  const types =
+    o.types === undefined || catalog === undefined ? o.types : withFormerNames(catalog, o.filterSubject.split('.')[1] ?? '', o.types);
+  const perType = types !== undefined && supportsFilterSubjects(o.nc) ? typeSubjects(o.filterSubject, types) : undefined;
   const spec: DurableSpec = {
     stream,
     durable: o.durable,
@@ -178,7 +182,7 @@ export async function startConsumer(o: ConsumerOptions): Promise<RunningConsumer
     logger,
     progress,
     edge: {
-      catalog: o.events === false ? undefined : (o.events ?? eventCatalog),
+      catalog,
       prefix: o.prefix,
       maxEventBytes: o.maxEventBytes ?? DEFAULT_MAX_EVENT_BYTES,
     },
@@ -200,7 +204,7 @@ export async function startConsumer(o: ConsumerOptions): Promise<RunningConsumer
     }
   };
 
-  const wanted = o.types === undefined ? undefined : new Set(o.types);
+  const wanted = types === undefined ? undefined : new Set(types);
   let stopping = false;
   let current: ConsumerMessages | undefined;
   let room: WaitingRoom | undefined;

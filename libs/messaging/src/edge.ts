@@ -1,7 +1,7 @@
 /**
  * The consumer's edge: before a handler sees an event, its subject, type, schema version and data
  * are checked against the event catalog of @berth/contracts, and data of an older version is
- * upcast to the current one. What fails is poison (no retry can fix it): dead-lettered with the reason.
+ * upcast to the current one (and a former type name read as the current one). What fails is poison (no retry can fix it): dead-lettered with the reason.
  */
 import { decodeEvent, type EventCatalog, type EventEnvelope } from '@berth/contracts';
 import { DEFAULT_PROJECT, projectOfSubject } from './names.ts';
@@ -37,6 +37,7 @@ export function checkEvent(edge: EdgeCheck, subject: string, env: EventEnvelope)
     return { ok: false, reason: `envelope project ${env.project ?? '(none)'} does not match subject ${subject}` };
   const decoded = decodeEvent(edge.catalog, parts.service, env.type, env.schemaVersion, env.data);
   if (!decoded.ok) return { ok: false, reason: decoded.reason };
-  const current = edge.catalog[parts.service]?.[env.type]?.version ?? env.schemaVersion;
-  return { ok: true, envelope: { ...env, schemaVersion: current, data: decoded.data } };
+  // An event published under a former name of its type reaches the handler under the current one.
+  const current = edge.catalog[parts.service]?.[decoded.type]?.version ?? env.schemaVersion;
+  return { ok: true, envelope: { ...env, type: decoded.type, schemaVersion: current, data: decoded.data } };
 }

@@ -15,6 +15,12 @@ export interface EventDefinition<T = unknown> {
   readonly schema: z.ZodType<T>;
   /** `upcasters[n]` maps version n to n + 1, for every n from the oldest readable version to version - 1. */
   readonly upcasters?: Readonly<Record<number, Upcaster>>;
+  /**
+   * Names events of this type were written under before it was renamed (docs/events.md, "Renamed
+   * events"): an event of a former name reads as this type, its data upcast from the version it was
+   * written at. Logs and streams of existing installations still hold them.
+   */
+  readonly formerNames?: readonly string[];
 }
 
 /** Definitions of one service's events, by type. */
@@ -23,8 +29,10 @@ export type ServiceEvents<M> = { readonly [K in keyof M]: EventDefinition<M[K]> 
 /** Service name (the `<service>` of `berth.<service>.…` subjects) → event type → definition. */
 export type EventCatalog = Readonly<Record<string, Readonly<Record<string, EventDefinition>>>>;
 
+/** `type` is the current name (differs from the one asked for when that is a former name). */
 export type DecodedEvent =
-  { readonly ok: true; readonly data: unknown; readonly upcastFrom?: number } | { readonly ok: false; readonly reason: string };
+  | { readonly ok: true; readonly type: string; readonly data: unknown; readonly upcastFrom?: number }
+  | { readonly ok: false; readonly reason: string };
 
 function describe(error: z.ZodError): string {
   return error.issues
@@ -33,15 +41,34 @@ function describe(error: z.ZodError): string {
     .join('; ');
 }
 
+type ServiceDefinitions = Readonly<Record<string, EventDefinition>>;
+const formerIndex = new WeakMap<ServiceDefinitions, ReadonlyMap<string, string>>();
+
+/** The current name and definition of `type` in one service's events, `type` current or former. */
+function lookup(events: ServiceDefinitions, type: string): { readonly type: string; readonly def: EventDefinition } | undefined {
+  if (Object.hasOwn(events, type)) return { type, def: events[type]! };
+  let former = formerIndex.get(events);
+  if (former === undefined) {
+    former = new Map(Object.entries(events).flatMap(([current, def]) => (def.formerNames ?? []).map((old) => [old, current] as const)));
+    formerIndex.set(events, former);
+  }
+  const current = former.get(type);
+  return current === undefined ? undefined : { type: current, def: events[current]! };
+}
+
 /**
- * Reads `data` of `service`'s event `type` written at `version`: upcast to the current version,
- * then checked against its schema. Unknown services, types and versions are refused with a reason.
+ * Reads `data` of `service`'s event `type` written at `version`: a former name read as the current
+ * type, upcast to the current version, then checked against its schema. Unknown services, types and
+ * versions are refused with a reason.
  */
 export function decodeEvent(catalog: EventCatalog, service: string, type: string, version: number, data: unknown): DecodedEvent {
   const events = Object.hasOwn(catalog, service) ? catalog[service] : undefined;
   if (events === undefined) return { ok: false, reason: `unknown service "${service}"` };
-  const def = Object.hasOwn(events, type) ? events[type] : undefined;
-  if (def === undefined) return { ok: false, reason: `unknown event type ${service}/${type}` };
+  const found = lookup(events, type);
+  if (found === undefined) return { ok: false, reason: `unknown event type ${service}/${type}` };
+  const def = found.def;
+  // The type as the checks below name it: the current name, the one written when it is a former one.
+  if (found.type !== type) type = `${found.type} (written as ${type})`;
   if (!Number.isInteger(version) || version < 1 || version > def.version)
     return { ok: false, reason: `unknown schema version ${version} of ${type} (this consumer reads up to ${def.version})` };
   let value = data;
@@ -56,7 +83,51 @@ export function decodeEvent(catalog: EventCatalog, service: string, type: string
   }
   const parsed = def.schema.safeParse(value);
   if (!parsed.success) return { ok: false, reason: `invalid ${type} v${def.version} data: ${describe(parsed.error)}` };
-  return version === def.version ? { ok: true, data: parsed.data } : { ok: true, data: parsed.data, upcastFrom: version };
+  return version === def.version
+    ? { ok: true, type: found.type, data: parsed.data }
+    : { ok: true, type: found.type, data: parsed.data, upcastFrom: version };
+}
+
+/** What a log holds of an event: enough to bring it up to date. */
+export interface VersionedEvent {
+  readonly type: string;
+  readonly schemaVersion: number;
+  readonly data: unknown;
+}
+
+/** How an event store of one service writes and reads its events against the catalog (the store's `evolution` option). */
+export interface StoredEventEvolution {
+  /** The version appends of `type` are written at when they do not say (1 for types the catalog does not know). */
+  readonly currentVersion: (type: string) => number;
+  /**
+   * An event read from the log, as current: written under a former name or at an older version, it
+   * comes out as the current type and version, through the same definitions consumers use; anything
+   * else passes untouched (types the catalog does not know are the service's private ones). An old
+   * event that cannot be brought up to date throws: the log holds something this code cannot fold.
+   */
+  readonly upcast: <E extends VersionedEvent>(e: E) => E;
+}
+
+export function storedEventEvolution(catalog: EventCatalog, service: string): StoredEventEvolution {
+  const events = catalog[service];
+  if (events === undefined) throw new Error(`unknown service "${service}"`);
+  return {
+    currentVersion: (type) => (Object.hasOwn(events, type) ? events[type]!.version : 1),
+    upcast: (e) => {
+      const found = lookup(events, e.type);
+      if (found === undefined || (found.type === e.type && e.schemaVersion === found.def.version)) return e;
+      const d = decodeEvent(catalog, service, e.type, e.schemaVersion, e.data);
+      if (!d.ok) throw new Error(`stored ${service} event ${e.type} v${e.schemaVersion} cannot be read: ${d.reason}`);
+      return { ...e, type: d.type, schemaVersion: found.def.version, data: d.data };
+    },
+  };
+}
+
+/** `types` of `service` with the names they had before (a consumer asking for a type also gets events written under its former names). */
+export function withFormerNames(catalog: EventCatalog, service: string, types: readonly string[]): string[] {
+  const events = catalog[service];
+  if (events === undefined) return [...types];
+  return [...types, ...types.flatMap((t) => (Object.hasOwn(events, t) ? (events[t]!.formerNames ?? []) : []))];
 }
 
 /** The current version of an event type, for producers (1 when the catalog does not know it). */

@@ -56,7 +56,7 @@ describe('the event catalog', () => {
 
   it("keeps fields it does not know (a newer producer's additions pass through)", () => {
     const r = decodeEvent(eventCatalog, 'inventory', 'VmDeleted', 1, { reason: 'gone', project: 'p1' });
-    expect(r).toEqual({ ok: true, data: { reason: 'gone', project: 'p1' } });
+    expect(r).toEqual({ ok: true, type: 'VmDeleted', data: { reason: 'gone', project: 'p1' } });
   });
 
   it('upcasts through every version in order and then checks the current schema', () => {
@@ -83,12 +83,14 @@ describe('the event catalog', () => {
     };
     expect(decodeEvent(catalog, 'demo', 'Sized', 1, { name: 'a', mib: 2 })).toEqual({
       ok: true,
+      type: 'Sized',
       data: { name: 'a', memoryBytes: 2 * 1024 * 1024 },
       upcastFrom: 1,
     });
     expect(decodeEvent(catalog, 'demo', 'Sized', 2, { name: 'a', memoryMiB: 1 })).toMatchObject({ ok: true, upcastFrom: 2 });
     expect(decodeEvent(catalog, 'demo', 'Sized', 3, { name: 'a', memoryBytes: 5 })).toEqual({
       ok: true,
+      type: 'Sized',
       data: { name: 'a', memoryBytes: 5 },
     });
     expect(decodeEvent(catalog, 'demo', 'Sized', 1, { name: '', mib: 1 })).toMatchObject({
