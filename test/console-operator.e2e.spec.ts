@@ -453,8 +453,8 @@ describe.skipIf(!(await infraAvailable('postgres', 'nats')))('the operator conso
     expect(story).toEqual([
       'VmRequested → requested',
       'VmPlaced → placed on numa-gpu',
-      'VmProvisioning → provisioning on numa-gpu',
-      'VmRunning → running on numa-gpu',
+      'VmProvisioningStarted → provisioning on numa-gpu',
+      'VmBecameRunning → running on numa-gpu',
     ]);
     await shows('[data-testid="timeline-total"]', /to .*: /);
     await page.getByTestId('explanation').waitFor();

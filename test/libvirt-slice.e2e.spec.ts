@@ -229,7 +229,7 @@ describe.skipIf(!(await infraAvailable('postgres', 'nats')) || !libvirtUsable())
         const types = (streams.get(`vm-${id}`) ?? []).map((e) => e.type);
         const failed = types.indexOf('VmProvisionFailed');
         expect(failed, `${id} failed on h1`).toBeGreaterThan(0);
-        expect(types.slice(failed)).toEqual(expect.arrayContaining(['VmRequested', 'VmPlaced', 'VmRunning']));
+        expect(types.slice(failed)).toEqual(expect.arrayContaining(['VmRequested', 'VmPlaced', 'VmBecameRunning']));
         const failure = streams.get(`vm-${id}`)!.find((e) => e.type === 'VmProvisionFailed')!;
         expect(failure.data['hostId']).toBe('h1');
         expect(String(failure.data['reason'])).toMatch(new RegExp(POOL));

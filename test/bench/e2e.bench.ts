@@ -222,7 +222,7 @@ function watchOutcomes(nc: NatsConnection, prefix: string) {
     if (!started.has(vmId)) started.set(vmId, performance.now());
   });
   on('berth.inventory.vm.*.VmPlacementFailed', (d) => placementFailed.set(String(d['vmId']), JSON.stringify(d['reason'] ?? '')));
-  on('berth.executor.vm.VmProvisionFailed', () => provisionFailures++);
+  on('berth.executor.vm.DomainProvisionFailed', () => provisionFailures++);
   return { started, placementFailed, provisionFailures: () => provisionFailures };
 }
 
@@ -253,12 +253,12 @@ async function stageBreakdown(
 ): Promise<Record<string, string>> {
   const wall = (m: ReadonlyMap<string, number>): Map<string, number> => new Map([...m].map(([k, v]) => [k, performance.timeOrigin + v]));
   const inv = await eventTimes(invDb, ['VmRequested', 'VmPlaced']);
-  const exec = await eventTimes(execDb, ['VmProvisioning', 'VmStarted']);
+  const exec = await eventTimes(execDb, ['DomainProvisioningStarted', 'VmStarted']);
   const points: [string, ReadonlyMap<string, number>][] = [
     ['sent', wall(run.sentAt)],
     ['VmRequested', inv.get('VmRequested')!],
     ['VmPlaced', inv.get('VmPlaced')!],
-    ['VmProvisioning', exec.get('VmProvisioning')!],
+    ['DomainProvisioningStarted', exec.get('DomainProvisioningStarted')!],
     ['VmStarted', exec.get('VmStarted')!],
     ['received', wall(started)],
   ];

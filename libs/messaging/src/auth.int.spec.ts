@@ -322,7 +322,7 @@ describe.skipIf(!(await infraAvailable()) || !isProductionLine())('NATS users an
 
     // What inventory's relay publishes: VM and project events with their project, a host event without.
     const inventory = createEventPublisher(as('inventory'), { service: 'inventory' });
-    const lifecycle = ['VmRequested', 'VmPlaced', 'VmRunning', 'VmDeleteRequested', 'VmDeleted'];
+    const lifecycle = ['VmRequested', 'VmPlaced', 'VmBecameRunning', 'VmDeleteRequested', 'VmDeleted'];
     for (const [project, vm] of [
       ['acme', 'vm-a1'],
       ['globex', 'vm-g1'],

@@ -81,7 +81,7 @@ describe.skipIf(!(await infraAvailable('nats')))('the consumer edge: catalog che
     await send('VmStopped', new Uint8Array([0xff, 0xfe, 0x00, 0x7b])); // not UTF-8
     await send('VmStopped', stopped(valid, { schemaVersion: 9 })); // unknown version
     await send('VmTeleported', JSON.stringify(makeEvent({ type: 'VmTeleported', data: {} }))); // unknown type
-    await send('VmStopped', JSON.stringify(makeEvent({ type: 'VmRunning', data: valid }))); // subject lies about the type
+    await send('VmStopped', JSON.stringify(makeEvent({ type: 'VmBecameRunning', data: valid }))); // subject lies about the type
     await send('VmStopped', stopped({ ...valid, padding: 'x'.repeat(600 * 1024) })); // oversized
     await send('VmStopped', stopped(valid, { project: 'acme' })); // subject lies about the project (default)
     await send('VmStopped', stopped({ hostId: 'h2', hypervisorUri: 'test:///default' }));
@@ -95,7 +95,7 @@ describe.skipIf(!(await infraAvailable('nats')))('the consumer edge: catalog che
     expect(reasons[3]).toMatch(/^poison: unparseable JSON/);
     expect(reasons[4]).toMatch(/^poison: unknown schema version 9 of VmStopped/);
     expect(reasons[5]).toMatch(/^poison: unknown event type inventory\/VmTeleported/);
-    expect(reasons[6]).toMatch(/^poison: envelope type VmRunning does not match subject/);
+    expect(reasons[6]).toMatch(/^poison: envelope type VmBecameRunning does not match subject/);
     expect(reasons[7]).toMatch(/^poison: oversized: \d+ bytes, this consumer takes at most 524288/);
     expect(reasons[8]).toMatch(/^poison: envelope project acme does not match subject .*\.berth\.inventory\.vm\.default\.VmStopped$/);
     // Each dead letter names where the original is: subject and stream sequence.

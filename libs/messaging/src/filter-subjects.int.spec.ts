@@ -48,7 +48,7 @@ async function deliveredOf(nc: NatsConnection, prefix: string, durable: string) 
     handle: async (env) => (handled.push(env.type), ack()),
   });
   try {
-    for (const type of ['VmRequested', 'VmPlaced', 'VmRunning']) await publish(makeEvent({ type, streamId: 'vm-f1' }));
+    for (const type of ['VmRequested', 'VmPlaced', 'VmBecameRunning']) await publish(makeEvent({ type, streamId: 'vm-f1' }));
     await eventually(() => handled.length === 1, 20_000, 'VmPlaced handled');
     const jsm = await jetstreamManager(nc);
     const info = await eventually(

@@ -7,7 +7,7 @@
  */
 import { ConcurrencyError } from '@berth/errors';
 import { createKysely, migrateEventStore, PostgresEventStore } from '@berth/event-store';
-import { inventoryEvents } from '@berth/contracts';
+import { inventoryEvents, eventCatalog, storedEventEvolution } from '@berth/contracts';
 import type { Claim } from '@berth/fit';
 import { createTestDatabase } from '@berth/testing';
 import { auditHostStream } from '../src/application/audit.ts';
@@ -39,7 +39,7 @@ async function main(): Promise<void> {
   const db = createKysely(tdb.url, { max: CLAIMERS + 4 });
   try {
     await migrateEventStore(db);
-    const store = new PostgresEventStore(db);
+    const store = new PostgresEventStore(db, { evolution: storedEventEvolution(eventCatalog, inventoryEvents.INVENTORY_SERVICE) });
     // One inventory: the claimers' commands share its batcher (group commit over cached host state).
     const batcher = inventoryBatcher(store);
     const hosts = new HostCommands(batcher);

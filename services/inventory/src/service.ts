@@ -11,7 +11,7 @@ import {
 import { assertSecureBind, createGrpcServer, grpcSecurity, type GrpcServer } from '@berth/grpc-kit';
 import { connectNats, createEventPublisher, ensureStreams, type RunningConsumer } from '@berth/messaging';
 import type { Logger } from '@berth/observability';
-import { inventoryEvents, inventoryV1 } from '@berth/contracts';
+import { inventoryEvents, inventoryV1, eventCatalog, storedEventEvolution } from '@berth/contracts';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { HostCommands } from './application/hosts.ts';
 import { VmCommands } from './application/vms.ts';
@@ -48,7 +48,7 @@ export async function startInventory(config: Readonly<InventoryConfig>, logger: 
   const db = createKysely(config.DATABASE_URL, { applicationName: 'berth-inventory' });
   await migrateEventStore(db);
   await migrateReadModel(db);
-  const store = new PostgresEventStore(db);
+  const store = new PostgresEventStore(db, { evolution: storedEventEvolution(eventCatalog, inventoryEvents.INVENTORY_SERVICE) });
 
   const nc: NatsConnection = await connectNats({
     url: config.NATS_URL,

@@ -1,4 +1,4 @@
-import { migrationEvents } from '@berth/contracts';
+import { migrationEvents, eventCatalog, storedEventEvolution } from '@berth/contracts';
 import {
   createKysely,
   migrateEventStore,
@@ -89,7 +89,7 @@ export async function startMigration(
   const db = createKysely(config.DATABASE_URL, { applicationName: 'berth-migration', max: 10 });
   await migrateEventStore(db);
   await migrateReadModel(db);
-  const store = new PostgresEventStore(db);
+  const store = new PostgresEventStore(db, { evolution: storedEventEvolution(eventCatalog, migrationEvents.MIGRATION_SERVICE) });
   const readModel = new ReadModel(asMigrationDb(db));
 
   const grpcInventory = over.inventory

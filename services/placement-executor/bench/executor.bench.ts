@@ -37,10 +37,10 @@ const sub = nc.subscribe(`${prefix}.berth.executor.vm.*`);
 const done = (async () => {
   for await (const m of sub) {
     const env = m.json<{ type: string; data: { vmId: string } }>();
-    if (env.type === 'VmProvisioning' && ++provisioning === vms)
-      console.error(`all VmProvisioning after ${Math.round(performance.now() - t0)} ms`);
+    if (env.type === 'DomainProvisioningStarted' && ++provisioning === vms)
+      console.error(`all DomainProvisioningStarted after ${Math.round(performance.now() - t0)} ms`);
     if (env.type === 'VmStarted') latencies.push(performance.now() - (sentAt.get(env.data.vmId) ?? 0));
-    else if (env.type === 'VmProvisionFailed') failed++;
+    else if (env.type === 'DomainProvisionFailed') failed++;
     if (latencies.length + failed >= vms) return;
   }
 })();

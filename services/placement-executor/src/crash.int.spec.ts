@@ -110,9 +110,9 @@ describe.skipIf(!(await infraAvailable('postgres', 'nats')) || !libvirtUsable())
         const store = new PostgresEventStore(kysely);
         for (let i = 0; i < VMS; i++) {
           const types = (await store.readStream(`vm-c${i}`)).events.map((e) => e.type);
-          expect(types.filter((t) => t === 'VmProvisioning')).toHaveLength(1);
+          expect(types.filter((t) => t === 'DomainProvisioningStarted')).toHaveLength(1);
           expect(types.filter((t) => t === 'VmStarted')).toHaveLength(1);
-          expect(types).not.toContain('VmProvisionFailed');
+          expect(types).not.toContain('DomainProvisionFailed');
         }
       } finally {
         await kysely.destroy();

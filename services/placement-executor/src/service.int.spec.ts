@@ -54,7 +54,7 @@ describe.skipIf(!(await infraAvailable('postgres', 'nats')) || !libvirtUsable())
       await db?.drop();
     });
 
-    it('provisions a placed VM: pinned domain running in libvirt, VmProvisioning and VmStarted published', async () => {
+    it('provisions a placed VM: pinned domain running in libvirt, DomainProvisioningStarted and VmStarted published', async () => {
       await inv.place(
         'p1',
         'h1',
@@ -67,7 +67,7 @@ describe.skipIf(!(await infraAvailable('postgres', 'nats')) || !libvirtUsable())
         { vcpus: 2, cpuPolicy: 'dedicated' },
       );
       await expect.poll(() => inv.of('p1'), { timeout: 20_000 }).toContain('VmStarted');
-      expect(inv.of('p1')).toEqual(['VmProvisioning', 'VmStarted']);
+      expect(inv.of('p1')).toEqual(['DomainProvisioningStarted', 'VmStarted']);
       expect(domstate(lv.uri, 'berth-p1')).toBe('running');
       const xml = new XMLParser({ ignoreAttributes: false, attributeNamePrefix: '' }).parse(virsh(lv.uri, 'dumpxml', 'berth-p1')) as {
         domain: { cputune: { vcpupin: { cpuset: string }[] } };
@@ -167,9 +167,9 @@ describe.skipIf(!(await infraAvailable('postgres', 'nats')) || !libvirtUsable())
         id,
       );
       await inv.emit('vm-other', 'VmStartRequested', { hostId: 'h1', hypervisorUri: lv.uri });
-      await expect.poll(() => inv.of('other'), { timeout: 10_000 }).toContain('VmOperationFailed');
+      await expect.poll(() => inv.of('other'), { timeout: 10_000 }).toContain('DomainOperationFailed');
       expect((await ex.vms.load('dup')).status).toBe('running');
-      expect(inv.of('dup').filter((t) => t === 'VmProvisioning')).toHaveLength(1);
+      expect(inv.of('dup').filter((t) => t === 'DomainProvisioningStarted')).toHaveLength(1);
       expect(
         virsh(lv.uri, 'list', '--all', '--name')
           .split('\n')
@@ -179,8 +179,8 @@ describe.skipIf(!(await infraAvailable('postgres', 'nats')) || !libvirtUsable())
 
     it('a permanent hypervisor failure is reported with permanent=true and leaves nothing behind', async () => {
       await inv.place('bad', 'h1', lv.uri, { volumes: [{ diskIndex: 0, pool: 'no-such-pool', sizeBytes: 1024 ** 3 }] });
-      await expect.poll(() => inv.of('bad'), { timeout: 20_000 }).toContain('VmProvisionFailed');
-      const failed = inv.received.find((r) => r.type === 'VmProvisionFailed' && r.data['vmId'] === 'bad');
+      await expect.poll(() => inv.of('bad'), { timeout: 20_000 }).toContain('DomainProvisionFailed');
+      const failed = inv.received.find((r) => r.type === 'DomainProvisionFailed' && r.data['vmId'] === 'bad');
       expect(failed?.data).toMatchObject({ hostId: 'h1', permanent: true, attempt: 1 });
       expect(String(failed?.data['reason'])).toMatch(/no-such-pool/);
       expect(domstate(lv.uri, 'berth-bad')).toBe('missing');
@@ -191,7 +191,7 @@ describe.skipIf(!(await infraAvailable('postgres', 'nats')) || !libvirtUsable())
       await expect.poll(() => inv.of('ops'), { timeout: 20_000 }).toContain('VmStarted');
       expect(virsh(lv.uri, 'vol-list', 'default-pool')).toContain('berth-ops-disk0');
       await inv.emit('vm-ops', 'VmStopRequested', { hostId: 'h1', hypervisorUri: lv.uri, force: false });
-      await expect.poll(() => inv.of('ops'), { timeout: 20_000 }).toContain('VmStopped');
+      await expect.poll(() => inv.of('ops'), { timeout: 20_000 }).toContain('DomainStopped');
       expect(domstate(lv.uri, 'berth-ops')).toBe('shut off');
       await inv.emit('vm-ops', 'VmStartRequested', { hostId: 'h1', hypervisorUri: lv.uri });
       await expect.poll(() => inv.of('ops').filter((t) => t === 'VmStarted').length, { timeout: 20_000 }).toBe(2);
@@ -201,7 +201,7 @@ describe.skipIf(!(await infraAvailable('postgres', 'nats')) || !libvirtUsable())
         .poll(() => inv.received.filter((r) => r.data['vmId'] === 'ops' && r.data['cause'] === 'rebooted').length, { timeout: 20_000 })
         .toBe(1);
       await inv.emit('vm-ops', 'VmDeleteRequested', { hostId: 'h1', hypervisorUri: lv.uri });
-      await expect.poll(() => inv.of('ops'), { timeout: 20_000 }).toContain('VmDeleted');
+      await expect.poll(() => inv.of('ops'), { timeout: 20_000 }).toContain('DomainDeleted');
       expect(domstate(lv.uri, 'berth-ops')).toBe('missing');
       expect(virsh(lv.uri, 'vol-list', 'default-pool')).not.toContain('berth-ops-disk0');
     });
@@ -214,9 +214,9 @@ describe.skipIf(!(await infraAvailable('postgres', 'nats')) || !libvirtUsable())
       // Either the lifecycle event or this pass notices first; the other then finds it running.
       await ex.reconciler.reconcileOnce();
       await expect.poll(() => domstate(lv.uri, 'berth-rec'), { timeout: 10_000 }).toBe('running');
-      await expect.poll(() => inv.of('rec'), { timeout: 10_000 }).toContain('DomainDrift');
-      expect(inv.of('rec').filter((t) => t === 'DomainDrift')).toHaveLength(1);
-      const drift = inv.received.find((r) => r.type === 'DomainDrift' && r.data['vmId'] === 'rec');
+      await expect.poll(() => inv.of('rec'), { timeout: 10_000 }).toContain('DomainDriftDetected');
+      expect(inv.of('rec').filter((t) => t === 'DomainDriftDetected')).toHaveLength(1);
+      const drift = inv.received.find((r) => r.type === 'DomainDriftDetected' && r.data['vmId'] === 'rec');
       expect(drift?.data).toMatchObject({ expected: 'running', actual: 'shut-off', action: 'restarted' });
       // The test driver's own domain `test` belongs to nobody.
       await expect
@@ -235,7 +235,7 @@ describe.skipIf(!(await infraAvailable('postgres', 'nats')) || !libvirtUsable())
       virsh(lv.uri, 'destroy', 'berth-evt');
       // poll-frequency is 1h here: only the event stream can bring it back.
       await expect
-        .poll(() => inv.received.filter((r) => r.type === 'DomainDrift' && r.data['vmId'] === 'evt').map((r) => r.data['action']), {
+        .poll(() => inv.received.filter((r) => r.type === 'DomainDriftDetected' && r.data['vmId'] === 'evt').map((r) => r.data['action']), {
           timeout: 15_000,
         })
         .toEqual(['restarted']);

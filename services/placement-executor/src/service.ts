@@ -1,5 +1,5 @@
 import { readFile } from 'node:fs/promises';
-import { executorEvents } from '@berth/contracts';
+import { executorEvents, eventCatalog, storedEventEvolution } from '@berth/contracts';
 import {
   createKysely,
   migrateEventStore,
@@ -84,7 +84,7 @@ export async function startExecutor(
   const db = createKysely(config.DATABASE_URL, { applicationName: 'berth-executor', max: 20 });
   await migrateEventStore(db);
   await migrateReadModel(db);
-  const store = new PostgresEventStore(db);
+  const store = new PostgresEventStore(db, { evolution: storedEventEvolution(eventCatalog, executorEvents.EXECUTOR_SERVICE) });
   const readModel = new ReadModel(asExecutorDb(db));
   const vms = new Vms(store);
 

@@ -171,8 +171,8 @@ async function fleetCpu(): Promise<Record<string, unknown>> {
       const r = await admin.query<{ relname: string; n: string }>('SELECT relname, n_tup_ins AS n FROM pg_stat_user_tables');
       const e = await admin.query<{ events: string; decisions: string; quiet: string; failed: string | null }>(
         `SELECT count(*) AS events, count(*) FILTER (WHERE type = 'DecisionRecorded') AS decisions,
-                coalesce(sum(jsonb_array_length(data->'entries')) FILTER (WHERE type = 'IntervalsUnchanged'), 0) AS quiet,
-                sum((SELECT count(*) FROM jsonb_array_elements(data->'entries') x WHERE x ? 'error')) FILTER (WHERE type = 'IntervalsUnchanged') AS failed
+                coalesce(sum(jsonb_array_length(data->'entries')) FILTER (WHERE type = 'UnchangedIntervalsRecorded'), 0) AS quiet,
+                sum((SELECT count(*) FROM jsonb_array_elements(data->'entries') x WHERE x ? 'error')) FILTER (WHERE type = 'UnchangedIntervalsRecorded') AS failed
            FROM events`,
       );
       return {

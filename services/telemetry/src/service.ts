@@ -1,4 +1,4 @@
-import { telemetry } from '@berth/contracts';
+import { telemetry, eventCatalog, storedEventEvolution } from '@berth/contracts';
 import { createKysely, migrateEventStore, PostgresEventStore, startRelay, type TailingLoop, ensureDatabase } from '@berth/event-store';
 import { assertSecureBind, createGrpcServer, grpcSecurity } from '@berth/grpc-kit';
 import { connectNats, createEventPublisher, ensureStreams } from '@berth/messaging';
@@ -56,7 +56,7 @@ export async function startTelemetry(
   const db = createKysely(config.DATABASE_URL, { applicationName: 'berth-telemetry', max: 10 });
   await migrateEventStore(db);
   await VmSpecs.migrate(db);
-  const store = new PostgresEventStore(db);
+  const store = new PostgresEventStore(db, { evolution: storedEventEvolution(eventCatalog, telemetry.TELEMETRY_SERVICE) });
   const queries = new LogQueries(db);
   const engine: PolicyEngine = momEngine;
   const policies = new Policies(store, engine);

@@ -2,7 +2,7 @@
  * Payloads of the events the placement executor records in its own log and publishes on
  * `berth.executor.<streamType>.<Type>`. Streams: `vm-<vmId>` (stream type `vm`) for each VM's
  * provisioning state machine and lifecycle, `host-<hostId>` (`host`) for what reconciliation finds
- * on a host that no VM owns. Documented in docs/events.md (Placement executor). Schema version 1.
+ * on a host that no VM owns. Documented in docs/events.md (Placement executor), with each type's schema version.
  */
 export const EXECUTOR_SERVICE = 'executor';
 export const executorVmStreamId = (vmId: string): string => `vm-${vmId}`;
@@ -23,8 +23,23 @@ export interface VolumeRef {
   readonly sizeBytes: number;
 }
 
-// ---- provisioning state machine: VmProvisioning -> VolumesCreated -> DomainDefined -> DomainStarted -> VmStarted | VmProvisionFailed
-export interface VmProvisioning extends ExecutorVmLocation {
+/**
+ * Where a VM was said to be when the executor has no provisioning of it (a delete or operation
+ * that arrived first): the host and URI inventory's request named, if any; no attempt. For a VM
+ * the executor provisioned, every field is set (as in ExecutorVmLocation).
+ */
+export interface ExecutorVmRef {
+  readonly vmId: string;
+  readonly hostId?: string;
+  readonly hypervisorUri?: string;
+  readonly attempt?: number;
+}
+
+// The executor's names are facts about the VM's domain on its host. Inventory records its own,
+// differently named facts from them (VmProvisioningStarted, VmBecameRunning, VmStopped, VmDeleted…).
+
+// ---- provisioning state machine: DomainProvisioningStarted -> VolumesCreated -> DomainDefined -> DomainStarted -> VmStarted | DomainProvisionFailed
+export interface DomainProvisioningStarted extends ExecutorVmLocation {
   readonly domainName: string;
   readonly domainUuid: string;
   /** ISO time by which the domain must be running (realm registration-timeout). */
@@ -48,7 +63,7 @@ export interface VmStarted extends ExecutorVmLocation {
  * otherwise transient errors or the registration timeout used up the time. The executor has
  * removed whatever it created there; inventory releases the claim and re-requests placement.
  */
-export interface VmProvisionFailed extends ExecutorVmLocation {
+export interface DomainProvisionFailed extends ExecutorVmLocation {
   readonly reason: string;
   readonly permanent: boolean;
 }
@@ -63,21 +78,22 @@ export interface OperationRequested extends ExecutorVmLocation {
   /** Id of the inventory event that asked for it. */
   readonly requestId: string;
 }
-export interface VmStopped extends ExecutorVmLocation {
+export interface DomainStopped extends ExecutorVmLocation {
   readonly how: 'graceful' | 'forced' | 'already-stopped';
 }
-export interface VmDeleted extends ExecutorVmLocation {
+/** The VM is gone from its host (domain and volumes), or was never provisioned here (no location). */
+export interface DomainDeleted extends ExecutorVmRef {
   readonly reason: string;
 }
-/** A start/stop/reboot/delete the executor could not carry out (after retries). */
-export interface VmOperationFailed extends ExecutorVmLocation {
+/** A start/stop/reboot/delete the executor could not carry out (after retries, or for a VM it never provisioned). */
+export interface DomainOperationFailed extends ExecutorVmRef {
   readonly operation: VmOperation;
   readonly reason: string;
 }
 
 // ---- reconciliation
 /** A VM's domain is not in the state the log says; `action` is what the executor did about it. */
-export interface DomainDrift extends ExecutorVmLocation {
+export interface DomainDriftDetected extends ExecutorVmLocation {
   /** `absent`: the VM failed or was deleted here, yet its domain is still defined. */
   readonly expected: 'running' | 'shut-off' | 'absent';
   /** The hypervisor's state, or `missing` when the domain is gone. */
@@ -110,7 +126,7 @@ export interface VmMigrationStarted extends MigrationRef {
   readonly destinationUri: string;
 }
 /** Progress from the hypervisor's job info, at most one per EXECUTOR_MIGRATION_PROGRESS_INTERVAL. */
-export interface VmMigrationProgress extends MigrationRef {
+export interface VmMigrationProgressed extends MigrationRef {
   readonly dataTotalBytes: number;
   readonly dataProcessedBytes: number;
   readonly dataRemainingBytes: number;
@@ -144,22 +160,22 @@ export interface VmMigrationPostCopyPaused extends MigrationRef {
 
 export interface ExecutorEventMap {
   VmMigrationStarted: VmMigrationStarted;
-  VmMigrationProgress: VmMigrationProgress;
+  VmMigrationProgressed: VmMigrationProgressed;
   VmMigrationCancelRequested: VmMigrationCancelRequested;
   VmMigrated: VmMigrated;
   VmMigrationFailed: VmMigrationFailed;
   VmMigrationPostCopyPaused: VmMigrationPostCopyPaused;
-  VmProvisioning: VmProvisioning;
+  DomainProvisioningStarted: DomainProvisioningStarted;
   VolumesCreated: VolumesCreated;
   DomainDefined: DomainDefined;
   DomainStarted: DomainStarted;
   VmStarted: VmStarted;
-  VmProvisionFailed: VmProvisionFailed;
+  DomainProvisionFailed: DomainProvisionFailed;
   OperationRequested: OperationRequested;
-  VmStopped: VmStopped;
-  VmDeleted: VmDeleted;
-  VmOperationFailed: VmOperationFailed;
-  DomainDrift: DomainDrift;
+  DomainStopped: DomainStopped;
+  DomainDeleted: DomainDeleted;
+  DomainOperationFailed: DomainOperationFailed;
+  DomainDriftDetected: DomainDriftDetected;
   UnknownDomainFound: UnknownDomainFound;
 }
 export type ExecutorEventType = keyof ExecutorEventMap;

@@ -2,7 +2,7 @@
  * Payloads of the events inventory records and publishes on `berth.inventory.<streamType>.<Type>`.
  * Streams: `host-<hostId>` (stream type `host`), `vm-<vmId>` (`vm`), `config-hardware` (`config`),
  * `project-<name>` (`project`), `identity-<identity URI>` (`identity`: the projects a client is bound to).
- * Documented in docs/events.md (Inventory section). All payloads are schema version 1.
+ * Documented in docs/events.md (Inventory section). Payload schema versions: docs/events.md (1 unless it says otherwise).
  */
 import type { HardwareConfig } from './hardware-config.ts';
 import type { Claim, HostCapacity, HostState, VmSpec } from './model.ts';
@@ -109,7 +109,7 @@ export interface LogPosition {
  * No host could take the VM, and it asked to wait for capacity until `until`: it stays unplaced and
  * is requested again (a new VmRequested) when capacity appears; VmPlacementFailed once `until` passes.
  */
-export interface VmAwaitingCapacity {
+export interface VmPlacementDeferred {
   readonly reason: string;
   readonly explanation: unknown;
   /** The capacity deadline (ISO). */
@@ -117,8 +117,10 @@ export interface VmAwaitingCapacity {
   /** The scheduler view's position when it decided (absent when it did not say). */
   readonly viewPosition?: LogPosition;
 }
-export type VmProvisioning = VmLocation;
-export type VmRunning = VmLocation;
+/** The executor began provisioning the VM where it was placed (its DomainProvisioningStarted). */
+export type VmProvisioningStarted = VmLocation;
+/** The VM runs (provisioned, started, rebooted or restarted; the executor's VmStarted). */
+export type VmBecameRunning = VmLocation;
 export interface VmProvisionFailed extends VmLocation {
   readonly reason: string;
   readonly attempt: number;
@@ -134,8 +136,8 @@ export interface VmOperationFailed extends VmLocation {
   readonly operation: 'start' | 'stop' | 'reboot' | 'delete';
   readonly reason: string;
 }
-/** `hostId`/`hypervisorUri` are empty when the VM was never placed. */
-export type VmDeleteRequested = VmLocation;
+/** The VM's location when it was placed; absent (both) when it never was (schema version 2; v1 held empty strings). */
+export type VmDeleteRequested = Partial<VmLocation>;
 export interface VmDeleted {
   readonly reason: string;
 }
@@ -233,9 +235,9 @@ export interface InventoryEventMap {
   VmRequested: VmRequested;
   VmPlaced: VmPlaced;
   VmPlacementFailed: VmPlacementFailed;
-  VmAwaitingCapacity: VmAwaitingCapacity;
-  VmProvisioning: VmProvisioning;
-  VmRunning: VmRunning;
+  VmPlacementDeferred: VmPlacementDeferred;
+  VmProvisioningStarted: VmProvisioningStarted;
+  VmBecameRunning: VmBecameRunning;
   VmProvisionFailed: VmProvisionFailed;
   VmStartRequested: VmStartRequested;
   VmStopRequested: VmStopRequested;

@@ -62,13 +62,13 @@ export interface IntervalEntry {
 }
 
 /** Every interval that changed nothing (or failed), gathered per flush (`intervals-*` streams). */
-export interface IntervalsUnchanged {
+export interface UnchangedIntervalsRecorded {
   readonly entries: readonly IntervalEntry[];
 }
 
 export interface TelemetryEventMap {
   PolicySetApplied: PolicySetApplied;
   DecisionRecorded: DecisionRecorded;
-  IntervalsUnchanged: IntervalsUnchanged;
+  UnchangedIntervalsRecorded: UnchangedIntervalsRecorded;
 }
 export type TelemetryEventType = keyof TelemetryEventMap;

@@ -64,7 +64,7 @@ export class CapacityWaits {
       if (e.streamId.startsWith('host-') && addsCapacity(e)) {
         this.changes.push(positionOf(e));
         gained.add(e.streamId.slice('host-'.length));
-      } else if (e.type === 'VmAwaitingCapacity' && this.changedSince((e.data as inventoryEvents.VmAwaitingCapacity).viewPosition)) {
+      } else if (e.type === 'VmPlacementDeferred' && this.changedSince((e.data as inventoryEvents.VmPlacementDeferred).viewPosition)) {
         wake.set(e.streamId.slice('vm-'.length), e.streamPosition);
       }
     }

@@ -427,19 +427,19 @@ export class VmCommands {
   async recordExecutorEvent(type: string, r: ExecutorReport, commandId: string): Promise<VmView | undefined> {
     const command = ((): VmCommand | undefined => {
       switch (type) {
-        case 'VmProvisioning':
+        case 'DomainProvisioningStarted':
           return { type: 'RecordProvisioning', hostId: r.hostId };
         case 'VmStarted':
           return { type: 'RecordStarted', hostId: r.hostId };
-        case 'VmStopped':
+        case 'DomainStopped':
           return { type: 'RecordStopped', hostId: r.hostId };
-        case 'VmOperationFailed':
+        case 'DomainOperationFailed':
           return r.operation === undefined
             ? undefined
             : { type: 'RecordOperationFailed', hostId: r.hostId, operation: r.operation, reason: r.reason };
-        case 'VmProvisionFailed':
+        case 'DomainProvisionFailed':
           return { type: 'RecordProvisionFailed', hostId: r.hostId, reason: r.reason, maxAttempts: this.maxProvisionAttempts };
-        case 'VmDeleted':
+        case 'DomainDeleted':
           return { type: 'RecordDeleted', hostId: r.hostId, reason: r.reason || 'deleted by the executor' };
         default:
           return undefined;
@@ -448,7 +448,7 @@ export class VmCommands {
     if (!command) return undefined;
     // Only these two can end the VM's claim; the other reports touch the VM stream alone.
     const releaseReason =
-      type === 'VmDeleted' ? 'VM deleted' : type === 'VmProvisionFailed' ? `provisioning failed: ${r.reason}` : undefined;
+      type === 'DomainDeleted' ? 'VM deleted' : type === 'DomainProvisionFailed' ? `provisioning failed: ${r.reason}` : undefined;
     return this.run(r.vmId, commandId, command, releaseReason);
   }
 }

@@ -1,7 +1,7 @@
 import { isInventoryEvent, type EventEnvelope, type inventoryEvents } from '@berth/contracts';
 import { ack, type ConsumeResult } from '@berth/messaging';
 import { domainName, domainUuid, type RealmSettings } from '@berth/hypervisor';
-import type { Location, VmOperation } from '../domain/vm/events.ts';
+import type { Location, VmOperation, VmRef } from '../domain/vm/events.ts';
 import type { Provisioner } from './provisioner.ts';
 import type { Vms } from './vms.ts';
 
@@ -32,7 +32,7 @@ export const INTAKE_HOST_TYPES: readonly string[] = ['HostRegistered', 'HostUpda
 
 async function nextAttempt(vms: Vms, vmId: string): Promise<number> {
   const current = await vms.load(vmId);
-  return current.status === 'unknown' ? 1 : current.location.attempt + 1;
+  return current.status === 'unknown' ? 1 : (current.location.attempt ?? 0) + 1;
 }
 
 const vmIdOf = (env: EventEnvelope): string => env.streamId.replace(/^vm-/, '');
@@ -90,7 +90,11 @@ export function createIntake(o: IntakeOptions): {
           ? env.data
           : {};
       const force = isInventoryEvent(env, 'VmStopRequested') && env.data.force;
-      const location: Location = { vmId, hostId: d.hostId ?? '', hypervisorUri: d.hypervisorUri ?? '', attempt: 0 };
+      const location: VmRef = {
+        vmId,
+        ...(d.hostId !== undefined && { hostId: d.hostId }),
+        ...(d.hypervisorUri !== undefined && { hypervisorUri: d.hypervisorUri }),
+      };
       await o.vms.execute(
         vmId,
         { type: 'RequestOperation', location, operation, force: operation === 'delete' || force, requestId: env.id },

@@ -1,4 +1,8 @@
-/** Schemas of inventory's events (`berth.inventory.<streamType>.<Type>`), all at version 1. */
+/**
+ * Schemas of inventory's events (`berth.inventory.<streamType>.<Type>`): version 1 but
+ * VmDeleteRequested (2: no location for a VM never placed; v1 held empty strings). Former names:
+ * docs/events.md ("Renamed events").
+ */
 import { z } from 'zod';
 import type * as I from '../inventory.ts';
 import type { ServiceEvents } from './catalog.ts';
@@ -6,6 +10,7 @@ import { bytes, count, isoTime, nonEmpty, objectOf, opaque, positiveInt } from '
 import { claimSchema, hardwareConfigSchema, hostCapacitySchema, hostStateSchema, vmSpecSchema } from './model.ts';
 
 const v1 = <T>(schema: z.ZodType<T>) => ({ version: 1, schema }) as const;
+const renamed = <T>(formerNames: readonly string[], schema: z.ZodType<T>) => ({ version: 1, schema, formerNames }) as const;
 
 const addressTranslation = objectOf<I.AddressTranslation>()({ address: nonEmpty, basePort: z.number().int().min(1).max(65535) });
 const hostRecordShape = {
@@ -13,7 +18,6 @@ const hostRecordShape = {
   hypervisorUri: nonEmpty,
   addressTranslation: addressTranslation.optional(),
 };
-/** `hostId`/`hypervisorUri` may be empty only where the type says so (a VM deleted before placement). */
 const location = objectOf<I.VmLocation>()({ hostId: nonEmpty, hypervisorUri: nonEmpty });
 const logPosition = objectOf<I.LogPosition>()({ transactionId: z.string().regex(/^\d+$/), position: z.string().regex(/^\d+$/) });
 const alternate = objectOf<I.VmPlaced['alternates'][number]>()({ hostId: nonEmpty, generation: count });
@@ -67,11 +71,12 @@ export const inventoryEventDefinitions: ServiceEvents<I.InventoryEventMap> = {
     }),
   ),
   VmPlacementFailed: v1(objectOf<I.VmPlacementFailed>()({ reason: z.string(), explanation: opaque })),
-  VmAwaitingCapacity: v1(
-    objectOf<I.VmAwaitingCapacity>()({ reason: z.string(), explanation: opaque, until: isoTime, viewPosition: logPosition.optional() }),
+  VmPlacementDeferred: renamed(
+    ['VmAwaitingCapacity'],
+    objectOf<I.VmPlacementDeferred>()({ reason: z.string(), explanation: opaque, until: isoTime, viewPosition: logPosition.optional() }),
   ),
-  VmProvisioning: v1(location),
-  VmRunning: v1(location),
+  VmProvisioningStarted: renamed(['VmProvisioning'], location),
+  VmBecameRunning: renamed(['VmRunning'], location),
   VmProvisionFailed: v1(
     objectOf<I.VmProvisionFailed>()({ hostId: nonEmpty, hypervisorUri: nonEmpty, reason: z.string(), attempt: positiveInt }),
   ),
@@ -87,8 +92,12 @@ export const inventoryEventDefinitions: ServiceEvents<I.InventoryEventMap> = {
       reason: z.string(),
     }),
   ),
-  // Empty location when the VM was never placed.
-  VmDeleteRequested: v1(objectOf<I.VmDeleteRequested>()({ hostId: z.string(), hypervisorUri: z.string() })),
+  VmDeleteRequested: {
+    version: 2,
+    schema: objectOf<I.VmDeleteRequested>()({ hostId: nonEmpty.optional(), hypervisorUri: nonEmpty.optional() }),
+    // v1 → v2: the empty location of a VM deleted before placement is left out.
+    upcasters: { 1: (d) => (typeof d === 'object' && d !== null && (d as I.VmLocation).hostId === '' ? {} : d) },
+  },
   VmDeleted: v1(objectOf<I.VmDeleted>()({ reason: z.string() })),
   VmMigrationStarted: v1(
     objectOf<I.VmMigrationStarted>()({

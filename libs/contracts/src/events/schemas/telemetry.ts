@@ -1,4 +1,4 @@
-/** Schemas of the telemetry service's events (`berth.telemetry.<streamType>.<Type>`), all at version 1. */
+/** Schemas of the telemetry service's events (`berth.telemetry.<streamType>.<Type>`), all at version 1 (former names: docs/events.md, "Renamed events"). */
 import { z } from 'zod';
 import type { Control } from '../../telemetry.ts';
 import type * as T from '../telemetry.ts';
@@ -6,6 +6,7 @@ import type { ServiceEvents } from './catalog.ts';
 import { count, isoTime, nonEmpty, objectOf } from './define.ts';
 
 const v1 = <D>(schema: z.ZodType<D>) => ({ version: 1, schema }) as const;
+const renamed = <D>(formerNames: readonly string[], schema: z.ZodType<D>) => ({ version: 1, schema, formerNames }) as const;
 
 const kib = z.number().min(0);
 const vmId = nonEmpty;
@@ -72,8 +73,9 @@ export const telemetryEventDefinitions: ServiceEvents<T.TelemetryEventMap> = {
       unsupported: z.array(z.string()),
     }),
   ),
-  IntervalsUnchanged: v1(
-    objectOf<T.IntervalsUnchanged>()({
+  UnchangedIntervalsRecorded: renamed(
+    ['IntervalsUnchanged'],
+    objectOf<T.UnchangedIntervalsRecorded>()({
       entries: z.array(objectOf<T.IntervalEntry>()({ hostId: nonEmpty, at: isoTime, policy: nonEmpty, error: z.string().optional() })),
     }),
   ),

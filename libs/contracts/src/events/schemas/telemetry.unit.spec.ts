@@ -29,7 +29,7 @@ describe("telemetry's events in the catalog", () => {
       { hostId: 'h1', at, policy: 'default@1' },
       { hostId: 'h2', at, policy: 'default@1', error: 'unbound x' },
     ];
-    expect(decodeEvent(eventCatalog, 'telemetry', 'IntervalsUnchanged', 1, { entries })).toMatchObject({ ok: true });
+    expect(decodeEvent(eventCatalog, 'telemetry', 'UnchangedIntervalsRecorded', 1, { entries })).toMatchObject({ ok: true });
   });
 
   it('refuses a control it does not know and a clamp without its rule, naming the field', () => {

@@ -361,7 +361,7 @@ describe.skipIf(!(await infraAvailable('postgres', 'nats')))('InventoryService o
       stream.on('error', reject);
     });
     await claim('x-vm', 'x-1');
-    await executorEvent('VmProvisionFailed', {
+    await executorEvent('DomainProvisionFailed', {
       vmId: 'x-vm',
       hostId: 'x-1',
       hypervisorUri: 'x',
@@ -380,12 +380,12 @@ describe.skipIf(!(await infraAvailable('postgres', 'nats')))('InventoryService o
     await waitStatus('x-vm', pb.VmStatus.VM_STATUS_RUNNING);
     expect((await t.call('rebootVm', { meta: t.meta(), vmId: 'x-vm' })).vm!.status).toBe(pb.VmStatus.VM_STATUS_RUNNING);
     expect((await t.call('stopVm', { meta: t.meta(), vmId: 'x-vm', force: false })).vm!.status).toBe(pb.VmStatus.VM_STATUS_STOPPING);
-    await executorEvent('VmStopped', { vmId: 'x-vm', hostId: 'x-2', hypervisorUri: 'x', attempt: 2, how: 'graceful' });
+    await executorEvent('DomainStopped', { vmId: 'x-vm', hostId: 'x-2', hypervisorUri: 'x', attempt: 2, how: 'graceful' });
     await waitStatus('x-vm', pb.VmStatus.VM_STATUS_STOPPED);
     expect((await t.call('startVm', { meta: t.meta(), vmId: 'x-vm' })).vm!.status).toBe(pb.VmStatus.VM_STATUS_PROVISIONING);
     expect((await t.failure(t.call('rebootVm', { meta: t.meta(), vmId: 'x-vm' }))).code).toBe(GrpcStatus.FAILED_PRECONDITION);
     expect((await t.call('deleteVm', { meta: t.meta(), vmId: 'x-vm' })).vm!.status).toBe(pb.VmStatus.VM_STATUS_DELETING);
-    await executorEvent('VmDeleted', { vmId: 'x-vm', hostId: 'x-2', hypervisorUri: 'x', attempt: 2, reason: 'deleted' });
+    await executorEvent('DomainDeleted', { vmId: 'x-vm', hostId: 'x-2', hypervisorUri: 'x', attempt: 2, reason: 'deleted' });
     await waitStatus('x-vm', pb.VmStatus.VM_STATUS_DELETED);
     expect((await t.call('getHost', { hostId: 'x-2' })).host!.claims).toEqual([]);
     await ended;
@@ -395,7 +395,7 @@ describe.skipIf(!(await infraAvailable('postgres', 'nats')))('InventoryService o
       'VmProvisionFailed',
       'VmRequested',
       'VmPlaced',
-      'VmRunning',
+      'VmBecameRunning',
       'VmRebootRequested',
       'VmStopRequested',
       'VmStopped',

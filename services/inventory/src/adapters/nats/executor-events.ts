@@ -12,16 +12,16 @@ export const EXECUTOR_EVENTS_DURABLE = 'inventory-executor-events';
 /**
  * The executor reports `VmCommands.recordExecutorEvent` folds into a VM; it answers every other type
  * with nothing to do. Those (VolumesCreated, DomainDefined, DomainStarted, OperationRequested,
- * DomainDrift, UnknownDomainFound: three more per provisioned VM on libvirt) are acknowledged as they
+ * DomainDriftDetected, UnknownDomainFound: three more per provisioned VM on libvirt) are acknowledged as they
  * arrive, by their type header, without being parsed, traced or queued behind their VM's key.
  */
 export const FOLDED_EXECUTOR_EVENTS = [
-  'VmProvisioning',
+  'DomainProvisioningStarted',
   'VmStarted',
-  'VmStopped',
-  'VmOperationFailed',
-  'VmProvisionFailed',
-  'VmDeleted',
+  'DomainStopped',
+  'DomainOperationFailed',
+  'DomainProvisionFailed',
+  'DomainDeleted',
 ] as const satisfies readonly executorEvents.ExecutorEventType[];
 
 const str = (data: Record<string, unknown>, key: string): string => (typeof data[key] === 'string' ? data[key] : '');

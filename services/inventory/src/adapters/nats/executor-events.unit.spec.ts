@@ -6,21 +6,21 @@ import { FOLDED_EXECUTOR_EVENTS } from './executor-events.ts';
 
 // Every executor event type (the Record makes the compiler list them all).
 const ALL: Record<executorEvents.ExecutorEventType, true> = {
-  VmProvisioning: true,
+  DomainProvisioningStarted: true,
   VolumesCreated: true,
   DomainDefined: true,
   DomainStarted: true,
   VmStarted: true,
-  VmProvisionFailed: true,
+  DomainProvisionFailed: true,
   OperationRequested: true,
-  VmStopped: true,
-  VmDeleted: true,
-  VmOperationFailed: true,
-  DomainDrift: true,
+  DomainStopped: true,
+  DomainDeleted: true,
+  DomainOperationFailed: true,
+  DomainDriftDetected: true,
   UnknownDomainFound: true,
   // Migration reports: the migration service folds them and tells inventory (Begin/Complete/AbortVmMigration).
   VmMigrationStarted: true,
-  VmMigrationProgress: true,
+  VmMigrationProgressed: true,
   VmMigrationCancelRequested: true,
   VmMigrated: true,
   VmMigrationFailed: true,

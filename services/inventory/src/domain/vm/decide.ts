@@ -57,7 +57,7 @@ export function decideVm(command: VmCommand, vm: Vm): VmEvent[] {
       const until = v.core.capacityDeadline;
       if (until !== undefined && Date.parse(command.now) < Date.parse(until)) {
         const { reason, explanation, viewPosition } = command;
-        return [event('VmAwaitingCapacity', { reason, explanation, until, ...(viewPosition !== undefined ? { viewPosition } : {}) })];
+        return [event('VmPlacementDeferred', { reason, explanation, until, ...(viewPosition !== undefined ? { viewPosition } : {}) })];
       }
       return [event('VmPlacementFailed', { reason: command.reason, explanation: command.explanation })];
     }
@@ -87,12 +87,12 @@ export function decideVm(command: VmCommand, vm: Vm): VmEvent[] {
     }
     case 'RecordProvisioning': {
       if (vm.status !== 'placed' || !onCurrentHost(vm, command.hostId)) return [];
-      return [event('VmProvisioning', { hostId: vm.placement.hostId, hypervisorUri: vm.placement.hypervisorUri })];
+      return [event('VmProvisioningStarted', { hostId: vm.placement.hostId, hypervisorUri: vm.placement.hypervisorUri })];
     }
     case 'RecordStarted': {
       if (vm.status === 'running' || vm.status === 'deleting' || !onCurrentHost(vm, command.hostId)) return [];
       const p = placementOf(vm);
-      return p ? [event('VmRunning', { hostId: p.hostId, hypervisorUri: p.hypervisorUri })] : [];
+      return p ? [event('VmBecameRunning', { hostId: p.hostId, hypervisorUri: p.hypervisorUri })] : [];
     }
     case 'RecordProvisionFailed': {
       if ((vm.status !== 'placed' && vm.status !== 'provisioning') || !onCurrentHost(vm, command.hostId)) return [];
@@ -153,7 +153,7 @@ export function decideVm(command: VmCommand, vm: Vm): VmEvent[] {
       const p = placementOf(v);
       if (p) return [event('VmDeleteRequested', { hostId: p.hostId, hypervisorUri: p.hypervisorUri })];
       // Never placed (or placement/provisioning failed): nothing runs anywhere, so it is gone at once.
-      return [event('VmDeleteRequested', { hostId: '', hypervisorUri: '' }), event('VmDeleted', { reason: 'deleted before placement' })];
+      return [event('VmDeleteRequested', {}), event('VmDeleted', { reason: 'deleted before placement' })];
     }
     case 'BeginMigration': {
       const v = existing(vm);

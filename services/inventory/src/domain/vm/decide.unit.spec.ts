@@ -165,7 +165,7 @@ describe('VM lifecycle', () => {
     const deleted = given(...compose())
       .when({ type: 'DeleteVm' })
       .then([
-        { type: 'VmDeleteRequested', data: { hostId: '', hypervisorUri: '' } },
+        { type: 'VmDeleteRequested', data: {} },
         { type: 'VmDeleted', data: { reason: 'deleted before placement' } },
       ]);
     given(...compose(), ...deleted)
@@ -229,7 +229,7 @@ describe('waiting for capacity', () => {
   it('before the deadline no host means waiting, not failed; capacity requests it again with the same deadline', () => {
     const waiting = run(compose({}, undefined, 600_000), fail(at(1)));
     expect(waiting.at(-1)).toEqual({
-      type: 'VmAwaitingCapacity',
+      type: 'VmPlacementDeferred',
       data: {
         reason: '0/3 hosts can take vm1',
         explanation: { summary: 's' },

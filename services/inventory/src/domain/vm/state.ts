@@ -84,14 +84,14 @@ export function evolveVm(vm: Vm, e: VmEvent): Vm {
     }
     case 'VmPlacementFailed':
       return { status: 'placement-failed', version, core, reason: e.data.reason };
-    case 'VmAwaitingCapacity':
+    case 'VmPlacementDeferred':
       return { status: 'waiting-for-capacity', version, core, reason: e.data.reason, explanation: e.data.explanation };
     case 'VmProvisionFailed':
       return { status: 'provision-failed', version, core, reason: e.data.reason };
-    case 'VmProvisioning':
+    case 'VmProvisioningStarted':
     case 'VmStartRequested':
       return placed('provisioning');
-    case 'VmRunning':
+    case 'VmBecameRunning':
       return placed('running');
     case 'VmStopRequested':
       return placed('stopping');

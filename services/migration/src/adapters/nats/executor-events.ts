@@ -11,7 +11,7 @@ export const EXECUTOR_EVENTS_DURABLE = 'migration-executor-events';
 /** The executor's migration reports this service folds; the executor's other events are acknowledged unread. */
 export const MIGRATION_REPORTS = [
   'VmMigrationStarted',
-  'VmMigrationProgress',
+  'VmMigrationProgressed',
   'VmMigrated',
   'VmMigrationFailed',
   'VmMigrationPostCopyPaused',
@@ -20,7 +20,7 @@ export const MIGRATION_REPORTS = [
 const ref = z.object({ migrationId: z.string().min(1), migrationAttempt: z.number().int().min(1), hostId: z.string() });
 const schemas = {
   VmMigrationStarted: ref,
-  VmMigrationProgress: ref.extend({
+  VmMigrationProgressed: ref.extend({
     dataTotalBytes: z.number().min(0),
     dataProcessedBytes: z.number().min(0),
     dataRemainingBytes: z.number().min(0),
@@ -46,8 +46,8 @@ export function reportToCommand(env: EventEnvelope): { migrationId: string; comm
   switch (type) {
     case 'VmMigrationStarted':
       return { migrationId: d.migrationId, command: { type: 'RecordCopyStarted', attempt } };
-    case 'VmMigrationProgress': {
-      const p = schemas.VmMigrationProgress.parse(env.data);
+    case 'VmMigrationProgressed': {
+      const p = schemas.VmMigrationProgressed.parse(env.data);
       return {
         migrationId: d.migrationId,
         command: {

@@ -34,9 +34,10 @@ export function executorService(d: ExecutorServiceDeps): ServiceRegistration {
       const base = {
         vmId,
         status: s.status,
-        hostId: s.location.hostId,
-        hypervisorUri: s.location.hypervisorUri,
-        attempt: s.location.attempt,
+        // proto3 defaults where a VM deleted before it was provisioned here has no location.
+        hostId: s.location.hostId ?? '',
+        hypervisorUri: s.location.hypervisorUri ?? '',
+        attempt: s.location.attempt ?? 0,
         step: s.status === 'provisioning' ? s.step : '',
         // Name and UUID are derived from the VM id (a retry never makes a second domain), so every state has them.
         domainName: s.status === 'provisioning' ? s.domain.name : domainName(vmId),

@@ -50,7 +50,7 @@ describe.skipIf(!(await infraAvailable('postgres')))('executor_vms projection', 
     };
   };
   const provisioning = (vmId: string, attempt = 1, hostId = 'h1'): StoredEvent =>
-    ev(vmId, 'VmProvisioning', { attempt, hostId, hypervisorUri: `sim://${hostId}` });
+    ev(vmId, 'DomainProvisioningStarted', { attempt, hostId, hypervisorUri: `sim://${hostId}` });
   const requested = (vmId: string, operation: string): StoredEvent => ev(vmId, 'OperationRequested', { operation });
 
   /** Runs one projection call in its own transaction, as runProjection does; returns the statements it issued. */
@@ -100,7 +100,7 @@ describe.skipIf(!(await infraAvailable('postgres')))('executor_vms projection', 
       provisioning('pre-run'),
       ev('pre-run', 'VmStarted'),
       provisioning('pre-failed', 1, 'h1'),
-      ev('pre-failed', 'VmProvisionFailed', { reason: 'x', permanent: false }),
+      ev('pre-failed', 'DomainProvisionFailed', { reason: 'x', permanent: false }),
       provisioning('pre-del-stop'),
       ev('pre-del-stop', 'VmStarted'),
       requested('pre-del-stop', 'delete'),
@@ -115,16 +115,16 @@ describe.skipIf(!(await infraAvailable('postgres')))('executor_vms projection', 
           ev('a', 'DomainStarted'),
           ev('a', 'VmStarted', { cause: 'provisioned' }),
           requested('a', 'stop'),
-          ev('a', 'VmStopped', { how: 'graceful' }),
+          ev('a', 'DomainStopped', { how: 'graceful' }),
         ],
         // a delete request followed by a stop request: the delete stays pending
         [provisioning('b'), ev('b', 'VmStarted'), requested('b', 'delete'), requested('b', 'stop')],
         // the same, then carried out
-        [provisioning('b2'), ev('b2', 'VmStarted'), requested('b2', 'delete'), requested('b2', 'reboot'), ev('b2', 'VmDeleted')],
+        [provisioning('b2'), ev('b2', 'VmStarted'), requested('b2', 'delete'), requested('b2', 'reboot'), ev('b2', 'DomainDeleted')],
         // re-provisioning after a failure, within the batch
         [
           provisioning('c', 1, 'h1'),
-          ev('c', 'VmProvisionFailed', { reason: 'x', permanent: false }),
+          ev('c', 'DomainProvisionFailed', { reason: 'x', permanent: false }),
           provisioning('c', 2, 'h2'),
           ev('c', 'DomainStarted', { hostId: 'h2' }),
           ev('c', 'VmStarted', { hostId: 'h2' }),
@@ -132,17 +132,17 @@ describe.skipIf(!(await infraAvailable('postgres')))('executor_vms projection', 
         // re-provisioning after a failure recorded before the batch
         [provisioning('pre-failed', 2, 'h3'), ev('pre-failed', 'VmStarted', { hostId: 'h3' }), requested('pre-failed', 'stop')],
         // a stop request over a delete pending in the row: nothing changes
-        [requested('pre-del', 'stop'), requested('pre-del', 'start'), ev('pre-del', 'DomainDrift', { action: 'reported' })],
-        // the same, then the VM stops anyway: VmStopped clears the delete, so the next request is recorded
-        [requested('pre-del-stop', 'stop'), ev('pre-del-stop', 'VmStopped', { how: 'graceful' }), requested('pre-del-stop', 'start')],
+        [requested('pre-del', 'stop'), requested('pre-del', 'start'), ev('pre-del', 'DomainDriftDetected', { action: 'reported' })],
+        // the same, then the VM stops anyway: DomainStopped clears the delete, so the next request is recorded
+        [requested('pre-del-stop', 'stop'), ev('pre-del-stop', 'DomainStopped', { how: 'graceful' }), requested('pre-del-stop', 'start')],
         // stop requested, stopped, start requested
-        [requested('pre-run', 'stop'), ev('pre-run', 'VmStopped', { how: 'graceful' }), requested('pre-run', 'start')],
+        [requested('pre-run', 'stop'), ev('pre-run', 'DomainStopped', { how: 'graceful' }), requested('pre-run', 'start')],
         // VMs without a row: updates find nothing
         [
           requested('ghost', 'stop'),
-          ev('ghost', 'VmOperationFailed', { operation: 'stop', reason: 'x' }),
+          ev('ghost', 'DomainOperationFailed', { operation: 'stop', reason: 'x' }),
           requested('late', 'delete'),
-          ev('late', 'VmDeleted'),
+          ev('late', 'DomainDeleted'),
         ],
       ),
       { ...ev('h1', 'UnknownDomainFound'), streamId: 'host-h1' },
@@ -166,7 +166,7 @@ describe.skipIf(!(await infraAvailable('postgres')))('executor_vms projection', 
       row('pre-failed', 'running', 'stop', 2, 'h3'),
       row('pre-run', 'stopped', 'start'),
     ]);
-    // One upsert (VMs with a VmProvisioning in the batch) and one update (the others), instead of one per event.
+    // One upsert (VMs with a DomainProvisioningStarted in the batch) and one update (the others), instead of one per event.
     expect(issued).toHaveLength(2);
   });
 
@@ -185,7 +185,7 @@ describe.skipIf(!(await infraAvailable('postgres')))('executor_vms projection', 
       ev(vmId, 'DomainStarted'),
       ev(vmId, 'VmStarted'),
       requested(vmId, 'stop'),
-      ev(vmId, 'VmStopped'),
+      ev(vmId, 'DomainStopped'),
     ];
     const provisionSome = (n: number, tag: string) => interleave(...Array.from({ length: n }, (_, i) => lifecycle(`${tag}-${i}`)));
     const requestAll = (n: number, tag: string) => Array.from({ length: n }, (_, i) => requested(`${tag}-${i}`, 'start'));
@@ -197,7 +197,7 @@ describe.skipIf(!(await infraAvailable('postgres')))('executor_vms projection', 
     expect(large).toEqual(small); // same SQL text: one array parameter per column
     expect(await project(provisionSome(5, 'p'))).toHaveLength(1);
     expect(await project(requestAll(5, 'old'))).toHaveLength(1);
-    expect(await project([ev('x', 'DomainDrift'), { ...ev('h1', 'UnknownDomainFound'), streamId: 'host-h1' }])).toHaveLength(0);
+    expect(await project([ev('x', 'DomainDriftDetected'), { ...ev('h1', 'UnknownDomainFound'), streamId: 'host-h1' }])).toHaveLength(0);
     const counts = await kysely
       .selectFrom('executor_vms')
       .select((eb) => eb.fn.countAll<string>().as('n'))
@@ -219,7 +219,15 @@ describe.skipIf(!(await infraAvailable('postgres')))('executor_vms projection', 
       if (k <= 4) return requested(vmId, ['start', 'stop', 'reboot', 'delete'][rand(4)]!);
       return ev(
         vmId,
-        ['VmStarted', 'VmStopped', 'VmDeleted', 'VmProvisionFailed', 'VmOperationFailed', 'DomainDrift', 'DomainStarted'][rand(7)]!,
+        [
+          'VmStarted',
+          'DomainStopped',
+          'DomainDeleted',
+          'DomainProvisionFailed',
+          'DomainOperationFailed',
+          'DomainDriftDetected',
+          'DomainStarted',
+        ][rand(7)]!,
       );
     };
     const history = (length: number): StoredEvent[] => {

@@ -73,16 +73,16 @@ interface Loc {
 }
 
 const STATUS: Readonly<Record<string, string>> = {
-  VmProvisioning: 'provisioning',
+  DomainProvisioningStarted: 'provisioning',
   VmStarted: 'running',
-  VmStopped: 'stopped',
-  VmProvisionFailed: 'failed',
-  VmDeleted: 'deleted',
+  DomainStopped: 'stopped',
+  DomainProvisionFailed: 'failed',
+  DomainDeleted: 'deleted',
   // A live migration: the row stays on the source host until VmMigrated moves it.
   VmMigrationStarted: 'migrating',
   VmMigrationFailed: 'running',
 };
-const CLEARS_PENDING = new Set(['VmStarted', 'VmStopped', 'VmDeleted', 'VmOperationFailed', 'VmProvisionFailed']);
+const CLEARS_PENDING = new Set(['VmStarted', 'DomainStopped', 'DomainDeleted', 'DomainOperationFailed', 'DomainProvisionFailed']);
 
 /**
  * How a batch changes a row's pending operation: `set` writes `value`; `unless-delete` writes it unless
@@ -95,7 +95,7 @@ interface PendingChange {
 
 /** The net effect of one VM's events in a batch. Unset fields leave the row's value alone. */
 interface VmChange {
-  /** From the last VmProvisioning: the row is (re)written whole from there on. */
+  /** From the last DomainProvisioningStarted: the row is (re)written whole from there on. */
   reset?: Loc;
   status?: string;
   pending?: PendingChange;
@@ -103,7 +103,7 @@ interface VmChange {
 
 /** Applies one event to the VM's net change; false when the event changes nothing. */
 function fold(change: VmChange, type: string, d: Loc & { operation?: string; cold?: boolean }): boolean {
-  if (type === 'VmProvisioning') {
+  if (type === 'DomainProvisioningStarted') {
     change.reset = d;
     change.status = 'provisioning';
     change.pending = { rule: 'set', value: null };
@@ -152,7 +152,7 @@ function unnestRows<R extends Record<string, unknown>, A extends string>(
 /**
  * Projection handler: folds a batch of the executor's own events into executor_vms in at most two
  * statements, whatever the batch size. Each VM's events are folded in memory first (same result as
- * applying them one by one); VMs whose batch holds a VmProvisioning are upserted whole, the others updated
+ * applying them one by one); VMs whose batch holds a DomainProvisioningStarted are upserted whole, the others updated
  * from the net change, where the row's current pending operation still decides (a pending delete stays).
  */
 export async function projectVmEvents(events: readonly StoredEvent[], trx: Transaction<ExecutorTables>): Promise<void> {

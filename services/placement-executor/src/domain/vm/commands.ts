@@ -1,4 +1,4 @@
-import type { Location, MigrationPlan, MigrationProgressData, ProvisionRequest, VmOperation, VmStartedCause } from './events.ts';
+import type { Location, VmRef, MigrationPlan, MigrationProgressData, ProvisionRequest, VmOperation, VmStartedCause } from './events.ts';
 import type { ProvisionStep } from './state.ts';
 
 /** Commands on one VM's stream; times and ids come in with the command (STYLE.md §1). */
@@ -25,7 +25,8 @@ export type VmCommand =
   | { readonly type: 'FailProvisioning'; readonly reason: string; readonly permanent: boolean }
   | {
       readonly type: 'RequestOperation';
-      readonly location: Location;
+      /** Where inventory's request says the VM is (nothing for a VM never placed). */
+      readonly location: VmRef;
       readonly operation: VmOperation;
       readonly force: boolean;
       readonly requestId: string;

@@ -11,7 +11,11 @@ const assertNever = (x: never): never => {
 
 function locationOf(state: VmState, command: string): Location {
   if (state.status === 'unknown') throw new IllegalStateError(`${command}: the executor has no record of this VM`);
-  return state.location;
+  const { hostId, hypervisorUri, attempt } = state.location;
+  // A VM deleted before it was provisioned here has no location: as unknown as one never heard of.
+  if (hostId === undefined || hypervisorUri === undefined || attempt === undefined)
+    throw new IllegalStateError(`${command}: the executor never provisioned this VM`);
+  return { vmId: state.location.vmId, hostId, hypervisorUri, attempt };
 }
 
 /** The VM's migration when it is the one named, with the reference every migration event carries. */
@@ -35,7 +39,7 @@ export function decide(command: VmCommand, state: VmState): VmEvent[] {
       if (state.status === 'provisioning' || state.status === 'running' || state.status === 'stopped') return [];
       return [
         {
-          type: 'VmProvisioning',
+          type: 'DomainProvisioningStarted',
           data: {
             ...location,
             domainName: command.domainName,
@@ -53,7 +57,7 @@ export function decide(command: VmCommand, state: VmState): VmEvent[] {
       const to = command.to === 'running' ? STEP_ORDER.length : STEP_ORDER.indexOf(command.to);
       const out: VmEvent[] = [];
       // Steps are recorded so a restart resumes after them; in the append that records VmStarted
-      // the domain steps say nothing more (VmProvisioning named the domain), so only volumes stay.
+      // the domain steps say nothing more (DomainProvisioningStarted named the domain), so only volumes stay.
       const running = command.to === 'running';
       for (let i = from + 1; i <= Math.min(to, STEP_ORDER.length - 1); i++) {
         const step = STEP_ORDER[i];
@@ -72,7 +76,7 @@ export function decide(command: VmCommand, state: VmState): VmEvent[] {
       return [{ type: 'VmStarted', data: { ...state.location, cause: command.cause } }];
     case 'FailProvisioning':
       if (state.status !== 'provisioning') return [];
-      return [{ type: 'VmProvisionFailed', data: { ...state.location, reason: command.reason, permanent: command.permanent } }];
+      return [{ type: 'DomainProvisionFailed', data: { ...state.location, reason: command.reason, permanent: command.permanent } }];
     case 'RequestOperation': {
       if (state.status === 'deleted') return [];
       if (state.status === 'unknown' || state.status === 'failed') {
@@ -81,13 +85,13 @@ export function decide(command: VmCommand, state: VmState): VmEvent[] {
         return command.operation === 'delete'
           ? [
               {
-                type: 'VmDeleted',
+                type: 'DomainDeleted',
                 data: { ...location, reason: state.status === 'failed' ? 'deleted after failed provisioning' : 'never provisioned' },
               },
             ]
           : [
               {
-                type: 'VmOperationFailed',
+                type: 'DomainOperationFailed',
                 data: {
                   ...location,
                   operation: command.operation,
@@ -107,22 +111,22 @@ export function decide(command: VmCommand, state: VmState): VmEvent[] {
     case 'MarkStopped':
       if (state.status !== 'running' && state.status !== 'stopped') return [];
       if (state.status === 'stopped' && state.pending?.operation !== 'stop') return [];
-      return [{ type: 'VmStopped', data: { ...state.location, how: command.how } }];
+      return [{ type: 'DomainStopped', data: { ...state.location, how: command.how } }];
     case 'MarkDeleted':
       if (state.status === 'deleted') return [];
-      return [{ type: 'VmDeleted', data: { ...locationOf(state, 'MarkDeleted'), reason: command.reason } }];
+      return [{ type: 'DomainDeleted', data: { ...locationOf(state, 'MarkDeleted'), reason: command.reason } }];
     case 'FailOperation':
       if (state.status === 'unknown' || state.status === 'deleted' || state.status === 'failed') return [];
-      return [{ type: 'VmOperationFailed', data: { ...state.location, operation: command.operation, reason: command.reason } }];
+      return [{ type: 'DomainOperationFailed', data: { ...state.location, operation: command.operation, reason: command.reason } }];
     case 'StartMigration': {
       const ref = { migrationId: command.migrationId, migrationAttempt: command.attempt };
-      if (state.status === 'unknown') throw new IllegalStateError('StartMigration: the executor has no record of this VM');
+      const location = locationOf(state, 'StartMigration');
       const placed = state.status === 'running' || state.status === 'stopped';
       if (placed && state.migration?.migrationId === command.migrationId && state.migration.attempt === command.attempt) return [];
       // A stopped VM moves cold (its definition), a running one live; the migration service asked for the one it saw.
       const cold = state.status === 'stopped';
       const refuse = (reason: string): VmEvent[] => [
-        { type: 'VmMigrationFailed', data: { ...state.location, ...ref, ...(cold && { cold: true as const }), reason, cause: 'error' } },
+        { type: 'VmMigrationFailed', data: { ...location, ...ref, ...(cold && { cold: true as const }), reason, cause: 'error' } },
       ];
       if (!placed) return refuse(`the VM is ${state.status} here, neither running nor stopped`);
       if (command.cold !== undefined && command.cold !== cold)
@@ -151,7 +155,7 @@ export function decide(command: VmCommand, state: VmState): VmEvent[] {
     case 'RecordMigrationProgress': {
       const m = activeMigration(state, command.migrationId);
       if (!m) return [];
-      return [{ type: 'VmMigrationProgress', data: { ...m.ref, ...command.progress } }];
+      return [{ type: 'VmMigrationProgressed', data: { ...m.ref, ...command.progress } }];
     }
     case 'CancelMigration': {
       const m = activeMigration(state, command.migrationId);
@@ -190,7 +194,7 @@ export function decide(command: VmCommand, state: VmState): VmEvent[] {
     case 'ReportDrift':
       return [
         {
-          type: 'DomainDrift',
+          type: 'DomainDriftDetected',
           data: { ...locationOf(state, 'ReportDrift'), expected: command.expected, actual: command.actual, action: command.action },
         },
       ];

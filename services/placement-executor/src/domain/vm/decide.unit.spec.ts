@@ -78,7 +78,7 @@ describe('VM provisioning decider', () => {
     expect(failed).toMatchObject({ status: 'failed', permanent: true });
     expect(decide(provision(1), failed)).toEqual([]);
     const [e] = decide(provision(2, 'h2'), failed);
-    expect(e).toMatchObject({ type: 'VmProvisioning', data: { hostId: 'h2', attempt: 2 } });
+    expect(e).toMatchObject({ type: 'DomainProvisioningStarted', data: { hostId: 'h2', attempt: 2 } });
   });
 
   it('keeps a delete that arrives during provisioning until it is carried out', () => {
@@ -92,7 +92,7 @@ describe('VM provisioning decider', () => {
   it('stops once per request, and answers operations on a VM never provisioned here at once', () => {
     const stopping = given(provision(), RUNNING, op('stop', 'r1'));
     expect(decide(op('stop', 'r1'), stopping)).toEqual([]);
-    expect(types(decide({ type: 'MarkStopped', how: 'graceful' }, stopping))).toEqual(['VmStopped']);
+    expect(types(decide({ type: 'MarkStopped', how: 'graceful' }, stopping))).toEqual(['DomainStopped']);
     const stopped = decide({ type: 'MarkStopped', how: 'graceful' }, stopping).reduce(evolve, stopping);
     expect(stopped).toMatchObject({ status: 'stopped', pending: null });
     expect(decide({ type: 'MarkStopped', how: 'graceful' }, stopped)).toEqual([]);
@@ -104,8 +104,8 @@ describe('VM provisioning decider', () => {
         ),
       ),
     ).toEqual(['VmStarted']);
-    expect(types(decide(op('delete', 'x', true), initialState()))).toEqual(['VmDeleted']);
-    expect(types(decide(op('stop', 'x', true), initialState()))).toEqual(['VmOperationFailed']);
+    expect(types(decide(op('delete', 'x', true), initialState()))).toEqual(['DomainDeleted']);
+    expect(types(decide(op('stop', 'x', true), initialState()))).toEqual(['DomainOperationFailed']);
   });
 
   it('does not fail a VM that is no longer provisioning, nor advance it', () => {

@@ -2,7 +2,7 @@ import type { executorEvents } from '@berth/contracts';
 import type { Claim, CpuTopology } from '@berth/fit';
 
 /**
- * What the executor needs to (re)build the domain after a restart, recorded with VmProvisioning.
+ * What the executor needs to (re)build the domain after a restart, recorded with DomainProvisioningStarted.
  * Pure data from inventory's VmPlaced; the application turns it into a driver DomainSpec.
  */
 export interface ProvisionRequest {
@@ -18,7 +18,7 @@ export interface ProvisionRequest {
 type X = executorEvents.ExecutorEventMap;
 
 /** One progress reading, without the migration reference. */
-export type MigrationProgressData = Omit<X['VmMigrationProgress'], keyof executorEvents.MigrationRef>;
+export type MigrationProgressData = Omit<X['VmMigrationProgressed'], keyof executorEvents.MigrationRef>;
 
 /** What the executor needs to carry out (or resume) a migration, recorded with VmMigrationStarted. */
 export interface MigrationPlan {
@@ -31,21 +31,21 @@ export interface MigrationPlan {
   readonly noProgressTimeoutSeconds: number;
 }
 
-/** The executor's VM stream events: the published payloads, VmProvisioning also holding the request. */
+/** The executor's VM stream events: the published payloads, DomainProvisioningStarted also holding the request. */
 export type VmEvent =
-  | { readonly type: 'VmProvisioning'; readonly data: X['VmProvisioning'] & { readonly request: ProvisionRequest } }
+  | { readonly type: 'DomainProvisioningStarted'; readonly data: X['DomainProvisioningStarted'] & { readonly request: ProvisionRequest } }
   | { readonly type: 'VolumesCreated'; readonly data: X['VolumesCreated'] }
   | { readonly type: 'DomainDefined'; readonly data: X['DomainDefined'] }
   | { readonly type: 'DomainStarted'; readonly data: X['DomainStarted'] }
   | { readonly type: 'VmStarted'; readonly data: X['VmStarted'] }
-  | { readonly type: 'VmProvisionFailed'; readonly data: X['VmProvisionFailed'] }
+  | { readonly type: 'DomainProvisionFailed'; readonly data: X['DomainProvisionFailed'] }
   | { readonly type: 'OperationRequested'; readonly data: X['OperationRequested'] }
-  | { readonly type: 'VmStopped'; readonly data: X['VmStopped'] }
-  | { readonly type: 'VmDeleted'; readonly data: X['VmDeleted'] }
-  | { readonly type: 'VmOperationFailed'; readonly data: X['VmOperationFailed'] }
-  | { readonly type: 'DomainDrift'; readonly data: X['DomainDrift'] }
+  | { readonly type: 'DomainStopped'; readonly data: X['DomainStopped'] }
+  | { readonly type: 'DomainDeleted'; readonly data: X['DomainDeleted'] }
+  | { readonly type: 'DomainOperationFailed'; readonly data: X['DomainOperationFailed'] }
+  | { readonly type: 'DomainDriftDetected'; readonly data: X['DomainDriftDetected'] }
   | { readonly type: 'VmMigrationStarted'; readonly data: X['VmMigrationStarted'] & { readonly plan: MigrationPlan } }
-  | { readonly type: 'VmMigrationProgress'; readonly data: X['VmMigrationProgress'] }
+  | { readonly type: 'VmMigrationProgressed'; readonly data: X['VmMigrationProgressed'] }
   | { readonly type: 'VmMigrationCancelRequested'; readonly data: X['VmMigrationCancelRequested'] }
   | { readonly type: 'VmMigrated'; readonly data: X['VmMigrated'] }
   | { readonly type: 'VmMigrationFailed'; readonly data: X['VmMigrationFailed'] }
@@ -53,5 +53,7 @@ export type VmEvent =
 
 export type VmEventType = VmEvent['type'];
 export type Location = executorEvents.ExecutorVmLocation;
+/** A VM's location as far as it is known (none for a VM this executor never provisioned). */
+export type VmRef = executorEvents.ExecutorVmRef;
 export type VmOperation = executorEvents.VmOperation;
 export type VmStartedCause = executorEvents.VmStartedCause;

@@ -1,4 +1,4 @@
-import type { Location, MigrationPlan, ProvisionRequest, VmEvent, VmOperation } from './events.ts';
+import type { Location, VmRef, MigrationPlan, ProvisionRequest, VmEvent, VmOperation } from './events.ts';
 
 export type ProvisionStep = 'requested' | 'volumes-created' | 'domain-defined' | 'domain-started';
 
@@ -43,7 +43,7 @@ export type VmState =
   | (Placed & { readonly status: 'running'; readonly migration?: MigrationWork })
   | (Placed & { readonly status: 'stopped'; readonly migration?: MigrationWork })
   | { readonly status: 'failed'; readonly location: Location; readonly reason: string; readonly permanent: boolean }
-  | { readonly status: 'deleted'; readonly location: Location };
+  | { readonly status: 'deleted'; readonly location: VmRef };
 
 export type VmStatus = VmState['status'];
 
@@ -57,7 +57,7 @@ const locationOf = (d: Location): Location => ({ vmId: d.vmId, hostId: d.hostId,
 
 export function evolve(state: VmState, event: VmEvent): VmState {
   switch (event.type) {
-    case 'VmProvisioning':
+    case 'DomainProvisioningStarted':
       return {
         status: 'provisioning',
         step: 'requested',
@@ -81,14 +81,14 @@ export function evolve(state: VmState, event: VmEvent): VmState {
       const migration = state.status === 'provisioning' ? undefined : state.migration;
       return { status: 'running', location: state.location, request: state.request, pending, ...(migration && { migration }) };
     }
-    case 'VmProvisionFailed':
+    case 'DomainProvisionFailed':
       return { status: 'failed', location: locationOf(event.data), reason: event.data.reason, permanent: event.data.permanent };
     case 'OperationRequested': {
       if (state.status !== 'provisioning' && state.status !== 'running' && state.status !== 'stopped') return state;
       if (state.pending?.operation === 'delete') return state;
       return { ...state, pending: { operation: event.data.operation, force: event.data.force, requestId: event.data.requestId } };
     }
-    case 'VmStopped':
+    case 'DomainStopped':
       // A migration under way stays recorded (a guest that shuts down mid-migration): only its end removes it.
       return state.status === 'running' || state.status === 'stopped'
         ? {
@@ -99,14 +99,24 @@ export function evolve(state: VmState, event: VmEvent): VmState {
             ...(state.migration && { migration: state.migration }),
           }
         : state;
-    case 'VmDeleted':
-      return { status: 'deleted', location: locationOf(event.data) };
-    case 'VmOperationFailed':
+    case 'DomainDeleted': {
+      const { vmId, hostId, hypervisorUri, attempt } = event.data;
+      return {
+        status: 'deleted',
+        location: {
+          vmId,
+          ...(hostId !== undefined && { hostId }),
+          ...(hypervisorUri !== undefined && { hypervisorUri }),
+          ...(attempt !== undefined && { attempt }),
+        },
+      };
+    }
+    case 'DomainOperationFailed':
       return state.status === 'running' || state.status === 'stopped' || state.status === 'provisioning'
         ? { ...state, pending: null }
         : state;
-    case 'DomainDrift':
-    case 'VmMigrationProgress':
+    case 'DomainDriftDetected':
+    case 'VmMigrationProgressed':
       return state;
     case 'VmMigrationStarted': {
       if (state.status !== 'running' && state.status !== 'stopped') return state;

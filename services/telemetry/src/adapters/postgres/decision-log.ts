@@ -82,7 +82,7 @@ export class DecisionLog {
             {
               streamId: `intervals-${Date.now()}-${randomUUID().slice(0, 8)}`,
               expectedVersion: 0,
-              events: [{ type: 'IntervalsUnchanged', data: { entries: quiet } }],
+              events: [{ type: 'UnchangedIntervalsRecorded', data: { entries: quiet } }],
             },
           ],
         });

@@ -14,5 +14,5 @@ const writes = <Ours, Contract>(proof: Writes<Ours, Contract>): Writes<Ours, Con
 export const EVENT_CONTRACT = [
   writes<PolicySetApplied, telemetryEvents.PolicySetApplied>(true),
   writes<DecisionRecorded, telemetryEvents.DecisionRecorded>(true),
-  writes<{ readonly entries: readonly QuietEntry[] }, telemetryEvents.IntervalsUnchanged>(true),
+  writes<{ readonly entries: readonly QuietEntry[] }, telemetryEvents.UnchangedIntervalsRecorded>(true),
 ] as const;
