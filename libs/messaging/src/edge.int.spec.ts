@@ -130,6 +130,20 @@ describe.skipIf(!(await infraAvailable('nats')))('the consumer edge: catalog che
     expect(dead[0]!.reason).toMatch(/unknown schema version 3 of VmStopped \(this consumer reads up to 2\)/);
   });
 
+  it('hands an event published under a former name to a consumer of its current type, under that name (the real catalog)', async () => {
+    const { handled, dead } = await start('vm', { types: ['VmBecameRunning', 'VmDeleteRequested'] });
+    const old = (type: string, data: unknown) => JSON.stringify(makeEvent({ type, streamId: 'vm-renamed', data }));
+    // As streams of an installation before the renames hold them: former name, version 1, the sentinel location.
+    await send('VmRunning', old('VmRunning', valid));
+    await send('VmDeleteRequested', old('VmDeleteRequested', { hostId: '', hypervisorUri: '' }));
+    await eventually(() => handled.filter((e) => e.streamId === 'vm-renamed').length === 2, 30_000, 'both renamed events');
+    expect(handled.filter((e) => e.streamId === 'vm-renamed').map((e) => [e.type, e.schemaVersion, e.data])).toEqual([
+      ['VmBecameRunning', 1, valid],
+      ['VmDeleteRequested', 2, {}],
+    ]);
+    expect(dead).toEqual([]);
+  });
+
   it('keeps the original headers on the dead letter (type, trace) beside the reason', async () => {
     const { dead } = await start('host');
     const h = natsHeaders();
