@@ -1,9 +1,18 @@
 import { describe, expect, it } from 'vitest';
-import { modelV1 } from '@berth/contracts';
+import { inventoryV1, modelV1 } from '@berth/contracts';
 import { ValidationError } from '@berth/errors';
 import { resolveVmSpec, vmSpec, type Claim } from '@berth/fit';
 import { parseHardwareConfig } from '@berth/hardware-config';
-import { decodeClaim, decodeHardwareConfig, decodeVmSpec, encodeClaim, encodeHardwareConfig, encodeVmSpec } from './index.ts';
+import {
+  decodeClaim,
+  decodeHardwareConfig,
+  decodeVmSpec,
+  encodeClaim,
+  encodeHardwareConfig,
+  encodeVmSpec,
+  migrationModes,
+  vmStatuses,
+} from './index.ts';
 
 const GiB = 1024 ** 3;
 
@@ -34,6 +43,19 @@ describe('the one model codec', () => {
     const bad = modelV1.VmSpec.fromPartial({ name: 'x', vcpus: 1, memoryBytes: GiB, slaTier: 42 as modelV1.SlaTier });
     expect(() => decodeVmSpec(bad, 'vm')).toThrow(ValidationError);
     expect(() => decodeVmSpec(bad, 'vm')).toThrow(/vm\.slaTier: unknown enum value 42/);
+  });
+
+  it("another service's answer: every VM status round-trips; a value newer than this build looks up as undefined", () => {
+    for (const [name, value] of Object.entries(inventoryV1.VmStatus)) {
+      const { VM_STATUS_UNSPECIFIED, UNRECOGNIZED } = inventoryV1.VmStatus;
+      if (typeof value !== 'number' || value === VM_STATUS_UNSPECIFIED || value === UNRECOGNIZED) continue;
+      const status = vmStatuses.lookup(value);
+      expect(status, name).toBeDefined();
+      expect(vmStatuses.encode(status!)).toBe(value);
+    }
+    expect(vmStatuses.lookup(99)).toBeUndefined();
+    expect(() => vmStatuses.decode(99, 'status')).toThrow(/status: unknown enum value 99/);
+    expect(migrationModes.lookup(modelV1.MigrationMode.MIGRATION_MODE_NONE)).toBe('none');
   });
 
   it('a claim survives the wire, and is encoded once per object', () => {

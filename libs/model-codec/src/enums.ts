@@ -1,11 +1,16 @@
 import { ValidationError } from '@berth/errors';
-import { modelV1 as pb } from '@berth/contracts';
+import { inventoryV1, modelV1 as pb } from '@berth/contracts';
 import type { AffinityRule, HostState, MigrationMode, SlaTier, VmSpec } from '@berth/fit';
 
 /** A two-way map between a proto enum and domain strings; UNSPECIFIED (0) decodes to undefined. */
 export interface EnumMap<P extends number, D extends string> {
   /** Throws a ValidationError naming `field` for a number the enum does not have. */
   decode(value: number, field: string): D | undefined;
+  /**
+   * The domain string of a value this side knows, else undefined: for reading another service's
+   * answer, where a value newer than this build is no input error (UNSPECIFIED is undefined too).
+   */
+  lookup(value: number): D | undefined;
   encode(d: D): P;
 }
 
@@ -19,6 +24,7 @@ export function enumMap<P extends number, D extends string>(pairs: readonly (rea
       if (d === undefined) throw new ValidationError({ field, reason: `unknown enum value ${value}` });
       return d;
     },
+    lookup: (value: number): D | undefined => toDomain.get(value),
     encode: (d: D): P => toProto.get(d)!,
   };
 }
@@ -62,4 +68,32 @@ export const targets = enumMap<pb.AffinityTarget, AffinityRule['target']>([
 export const enforcements = enumMap<pb.AffinityEnforcement, AffinityRule['enforcement']>([
   [pb.AffinityEnforcement.AFFINITY_ENFORCEMENT_HARD, 'hard'],
   [pb.AffinityEnforcement.AFFINITY_ENFORCEMENT_SOFT, 'soft'],
+]);
+
+/** A VM's status on the wire (berth.inventory.v1.VmStatus): inventory's, read by migration and the CLI. */
+export type VmStatusName =
+  | 'requested'
+  | 'placed'
+  | 'provisioning'
+  | 'running'
+  | 'stopping'
+  | 'stopped'
+  | 'deleting'
+  | 'deleted'
+  | 'placement-failed'
+  | 'provision-failed'
+  | 'waiting-for-capacity';
+
+export const vmStatuses = enumMap<inventoryV1.VmStatus, VmStatusName>([
+  [inventoryV1.VmStatus.VM_STATUS_REQUESTED, 'requested'],
+  [inventoryV1.VmStatus.VM_STATUS_PLACED, 'placed'],
+  [inventoryV1.VmStatus.VM_STATUS_PROVISIONING, 'provisioning'],
+  [inventoryV1.VmStatus.VM_STATUS_RUNNING, 'running'],
+  [inventoryV1.VmStatus.VM_STATUS_STOPPING, 'stopping'],
+  [inventoryV1.VmStatus.VM_STATUS_STOPPED, 'stopped'],
+  [inventoryV1.VmStatus.VM_STATUS_DELETING, 'deleting'],
+  [inventoryV1.VmStatus.VM_STATUS_DELETED, 'deleted'],
+  [inventoryV1.VmStatus.VM_STATUS_PLACEMENT_FAILED, 'placement-failed'],
+  [inventoryV1.VmStatus.VM_STATUS_PROVISION_FAILED, 'provision-failed'],
+  [inventoryV1.VmStatus.VM_STATUS_WAITING_FOR_CAPACITY, 'waiting-for-capacity'],
 ]);

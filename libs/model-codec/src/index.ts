@@ -1,6 +1,18 @@
 // The one codec between the fit model (and the parsed hardware configuration) and its wire form,
 // berth.model.v1. Inventory, the scheduler, migration and the CLI all encode and decode through it.
-export { enumMap, hostStates, slaTiers, migrationModes, cpuPolicies, polarities, targets, enforcements, type EnumMap } from './enums.ts';
+export {
+  enumMap,
+  hostStates,
+  slaTiers,
+  migrationModes,
+  cpuPolicies,
+  polarities,
+  targets,
+  enforcements,
+  vmStatuses,
+  type EnumMap,
+  type VmStatusName,
+} from './enums.ts';
 export { decodeClaim, encodeClaim } from './claim.ts';
 export { decodeVmSpec, encodeVmSpec } from './vm-spec.ts';
 export { decodeHostSpec, encodeHostSpec } from './host-spec.ts';

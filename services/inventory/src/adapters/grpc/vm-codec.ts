@@ -1,8 +1,7 @@
 import type { inventoryV1 as pb } from '@berth/contracts';
 import { migrationOf, placementOf } from '../../domain/vm/state.ts';
 import type { VmView } from '../../application/vms.ts';
-import { encodeClaim, encodeVmSpec, perObject } from '@berth/model-codec';
-import { vmStatuses } from './enums.ts';
+import { encodeClaim, encodeVmSpec, perObject, vmStatuses } from '@berth/model-codec';
 
 /** The placement's explanation as JSON, serialised once per explanation (state keeps the object). */
 const explanationText = perObject((explanation: object) => JSON.stringify(explanation));

@@ -5,7 +5,7 @@ import type { CallContext } from '@berth/grpc-kit';
 import { decodeVmSpec } from '@berth/model-codec';
 import { scopeOf } from './caller.ts';
 import { commandId, required } from './decode.ts';
-import { vmStatuses } from './enums.ts';
+import { vmStatuses } from '@berth/model-codec';
 import type { InventoryApp } from './service.ts';
 import { encodeVm } from './vm-codec.ts';
 

@@ -2,26 +2,8 @@
 import { inventoryV1 as inv, modelV1 } from '@berth/contracts';
 import { NotFoundError } from '@berth/errors';
 import { callUnary, createClient, GrpcStatus, isServiceError, type ClientTls } from '@berth/grpc-kit';
+import { migrationModes, vmStatuses } from '@berth/model-codec';
 import type { BeginOutcome, InventoryPort, VmInfo } from '../../application/ports.ts';
-
-const STATUS: Readonly<Record<number, string>> = {
-  [inv.VmStatus.VM_STATUS_REQUESTED]: 'requested',
-  [inv.VmStatus.VM_STATUS_PLACED]: 'placed',
-  [inv.VmStatus.VM_STATUS_PROVISIONING]: 'provisioning',
-  [inv.VmStatus.VM_STATUS_RUNNING]: 'running',
-  [inv.VmStatus.VM_STATUS_STOPPING]: 'stopping',
-  [inv.VmStatus.VM_STATUS_STOPPED]: 'stopped',
-  [inv.VmStatus.VM_STATUS_DELETING]: 'deleting',
-  [inv.VmStatus.VM_STATUS_DELETED]: 'deleted',
-  [inv.VmStatus.VM_STATUS_PLACEMENT_FAILED]: 'placement-failed',
-  [inv.VmStatus.VM_STATUS_PROVISION_FAILED]: 'provision-failed',
-};
-
-const MODE: Readonly<Record<number, VmInfo['migrationMode']>> = {
-  [modelV1.MigrationMode.MIGRATION_MODE_NONE]: 'none',
-  [modelV1.MigrationMode.MIGRATION_MODE_MANUAL]: 'manual',
-  [modelV1.MigrationMode.MIGRATION_MODE_MANUAL_AND_AUTOMATIC]: 'manual-and-automatic',
-};
 
 export function toVmInfo(vm: inv.Vm): VmInfo {
   const s = vm.spec ?? modelV1.VmSpec.fromPartial({});
@@ -30,11 +12,11 @@ export function toVmInfo(vm: inv.Vm): VmInfo {
   return {
     vmId: vm.vmId,
     name: s.name || vm.vmId,
-    status: STATUS[vm.status] ?? 'unknown',
+    status: vmStatuses.lookup(vm.status) ?? 'unknown',
     hostId: vm.hostId,
     hypervisorUri: vm.hypervisorUri,
     memoryBytes: s.memoryBytes,
-    migrationMode: MODE[s.migrationMode] ?? 'manual-and-automatic',
+    migrationMode: migrationModes.lookup(s.migrationMode) ?? 'manual-and-automatic',
     highPerformanceOrPinned: s.highPerformance || pinned,
     resourcePool: s.resourcePool,
     migrationId: vm.migrationId,
