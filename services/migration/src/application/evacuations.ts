@@ -35,6 +35,10 @@ export class EvacuationRunner {
   private readonly moving = new Map<string, string>();
   /** Drains with moves waiting for a slot: a freed slot wakes them. */
   private readonly slotWaiters = new Set<string>();
+  /** Waiting drains a freed slot woke, in turn: given a pass one at a time per free fleet slot. */
+  private wakeQueue: string[] = [];
+  /** Passes of drains from the wake queue still running. */
+  private waking = 0;
   /** Starts not yet recorded: an end reported before its start is recorded waits for it. */
   private readonly starting = new Map<string, Promise<void>>();
 
@@ -117,14 +121,38 @@ export class EvacuationRunner {
   /** Told by the migration side when a move ends (any outcome); frees its slot and moves the drain on. */
   async migrationEnded(vmId: string, migrationId: string, outcome: MoveOutcome, reason: string): Promise<void> {
     this.deps.gate.release(vmId);
+    // The freed slot goes to a waiting drain now, not once this end is recorded.
+    this.slotFreed();
     await this.starting.get(vmId);
     const hostId = this.moving.get(vmId);
     if (hostId === undefined) return;
     await this.recordMoveEnded(hostId, vmId, migrationId, outcome, reason);
     this.kick(hostId);
-    // The freed slot may serve another drain: each waiting one gets a pass (cheap: it plans only
-    // as many moves as slots are free, and the gate gives each slot once).
-    for (const h of this.slotWaiters) if (h !== hostId) this.kick(h);
+  }
+
+  /**
+   * A slot came back: the drains waiting for one get a pass in turn, as many at once as fleet slots
+   * are free, the next one when a pass ends without having taken the slot (its moves may be held by
+   * a per-host cap). Each waiting drain gets at most one pass per freed slot. Kicking every waiting
+   * drain at once made them all plan before any of them started the move: the slot stayed empty for
+   * as many plans as drains were waiting.
+   */
+  private slotFreed(): void {
+    for (const h of this.slotWaiters) if (!this.wakeQueue.includes(h)) this.wakeQueue.push(h);
+    this.pump();
+  }
+
+  private pump(): void {
+    while (this.wakeQueue.length > 0 && this.waking < this.caps.fleet - this.deps.gate.running) {
+      const h = this.wakeQueue.shift()!;
+      if (!this.slotWaiters.has(h)) continue;
+      this.waking++;
+      this.kick(h);
+      void this.passes.get(h)?.running.then(() => {
+        this.waking--;
+        this.pump();
+      });
+    }
   }
 
   /** Plans again every drain under way (the service calls this every `retryMillis`, and at start). */
@@ -253,6 +281,7 @@ export class EvacuationRunner {
       // Its end will not be reported again: record it now, or the drain would wait on it forever
       // and its slot would never come back.
       this.deps.gate.release(m.vmId);
+      this.slotFreed();
       await this.recordMoveEnded(hostId, m.vmId, migrationId, ended.outcome, ended.reason);
     }
   }
