@@ -20,6 +20,15 @@ interface RelayCommonOptions {
   readonly retryMillis?: number;
   readonly signal?: AbortSignal;
   readonly logger?: LoopLogger;
+  /**
+   * The ids of the newest `count` messages the bus holds from this relay (`count` = batchSize). Read
+   * whenever the relay resumes from its checkpoint (at start-up, and after a failed batch): the batch
+   * it resumes with is the one that may have been partly published, and events of it found there are
+   * not published again. Without it a republish is dropped only by the bus's own deduplication
+   * (JetStream's duplicate window). It covers the resumed batch when the relay is the only publisher
+   * of its stream and the batch size is unchanged.
+   */
+  readonly alreadyPublished?: (count: number) => Promise<Iterable<string>>;
 }
 
 /** Exactly one of `publish` and `publishRaw`. */
@@ -41,12 +50,13 @@ export type RelayOptions = RelayCommonOptions &
       }
   );
 
-type Positioned = Pick<StoredEvent, 'transactionId' | 'globalPosition'>;
+type Positioned = Pick<StoredEvent, 'id' | 'transactionId' | 'globalPosition'>;
 
 /**
  * The outbox relay: tails the global read, publishes a batch with every publish in flight, and
- * advances its checkpoint only after all of them were acknowledged. After a crash it publishes
- * again from the checkpoint, so delivery is at-least-once; the bus deduplicates on the event id.
+ * advances its checkpoint only after all of them were acknowledged. After a crash (or a failed batch)
+ * it resumes from the checkpoint: the events of that batch already on the bus (`alreadyPublished`,
+ * read back first) are skipped, and the bus deduplicates on the event id within its window.
  */
 export function startRelay(opts: RelayOptions): TailingLoop {
   const batchSize = opts.batchSize ?? 1000;
@@ -80,6 +90,9 @@ function relayLoop<E extends Positioned>(
   let at: GlobalPosition | null | undefined;
   // The next batch is read while this one is on the wire; dropped if this one fails.
   let prefetched: Promise<E[]> | undefined;
+  // Resuming from the checkpoint: the bus's newest ids are read before the first batch is published.
+  let resuming = true;
+  let onBus: ReadonlySet<string> | undefined;
   return startTailingLoop(
     {
       db,
@@ -92,6 +105,8 @@ function relayLoop<E extends Positioned>(
     },
     async () => {
       at ??= await readCheckpoint(db, schema, opts.name);
+      if (resuming && opts.alreadyPublished !== undefined) onBus = new Set(await opts.alreadyPublished(batchSize));
+      resuming = false;
       const events = await (prefetched ?? read(at));
       prefetched = undefined;
       const last = events.at(-1);
@@ -102,12 +117,16 @@ function relayLoop<E extends Positioned>(
         prefetched.catch(() => undefined); // a failure surfaces when it is awaited
       }
       try {
-        await Promise.all(events.map(async (e) => publish(e)));
+        const seen = onBus;
+        await Promise.all(events.map(async (e) => (seen?.has(e.id) === true ? undefined : publish(e))));
         await writeCheckpoint(db, schema, opts.name, positionOf(last));
       } catch (err) {
         prefetched = undefined;
+        resuming = true;
         throw err;
       }
+      // Only the batch resumed with can hold events published before: later ones are new.
+      onBus = undefined;
       at = positionOf(last);
       return { count: events.length, checkpoint: at, more, heldBack: !more && (await heldBackAfter(opts.store.db, schema, at)) };
     },
