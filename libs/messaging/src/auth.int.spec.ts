@@ -82,8 +82,15 @@ describe.skipIf(!(await infraAvailable()) || !isProductionLine())('NATS users an
 
   it("lets a service publish its own events, and refuses another service's subject", async () => {
     const before = await streamMessages('BERTH_INVENTORY');
-    const own = await createEventPublisher(as('inventory'), { service: 'inventory' })(makeEvent({ type: 'VmRequested' }));
+    const ownEvent = makeEvent({ type: 'VmRequested' });
+    const own = await createEventPublisher(as('inventory'), { service: 'inventory' })(ownEvent);
     expect(own.stream).toBe('BERTH_INVENTORY');
+    // Its relay reads back the newest ids of its own stream (resuming from a checkpoint), never another's.
+    const ownPublisher = createEventPublisher(as('inventory'), { service: 'inventory' });
+    expect(await ownPublisher.newestIds(3)).toContain(ownEvent.id);
+    ownPublisher.close();
+    const otherStream = (await jetstreamManager(as('inventory'), { timeout: 2000 })).streams;
+    await expect(otherStream.getMessage('BERTH_EXECUTOR', { seq: 1 })).rejects.toThrow();
 
     as('scheduler').publish('berth.inventory.vm.default.VmRequested', JSON.stringify({ forged: true }));
     await as('scheduler').flush();

@@ -76,6 +76,16 @@ function definitionGrants(ctx: Context): string[] {
   return ['$JS.API.INFO', ...unique(names.map((n) => `$JS.API.STREAM.INFO.${token(ctx, n)}`))];
 }
 
+/**
+ * Its own event streams' messages by sequence: a relay resuming from its checkpoint reads back the
+ * newest ids it published (newestMessageIds), so it does not publish them again.
+ */
+function ownStreamGrants(ctx: Context, publishes: readonly string[]): string[] {
+  return ctx.defs.streams
+    .filter((s) => s.subjects.some((subject) => publishes.includes(subject)))
+    .map((s) => `$JS.API.STREAM.MSG.GET.${token(ctx, s.name)}`);
+}
+
 function durableGrants(ctx: Context, durable: string): string[] {
   const def = ctx.durables.get(durable);
   if (def === undefined) throw new Error(`infra/nats/permissions.json names durable "${durable}", which consumers.json does not define`);
@@ -122,6 +132,7 @@ export function servicePermissions(
   const publish = [
     ...definitionGrants(ctx),
     ...g.publishes.flatMap((s) => subjects(ctx, s)),
+    ...ownStreamGrants(ctx, g.publishes),
     ...(g.durables ?? []).flatMap((d) => durableGrants(ctx, d)),
     ...(g.kvWrite ?? []).map((b) => `$KV.${token(ctx, b)}.>`),
     ...(g.kvRead ?? []).flatMap((b) => kvReadGrants(ctx, b)),

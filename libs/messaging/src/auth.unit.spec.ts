@@ -58,4 +58,16 @@ describe('service users', () => {
       expect(allow.filter((s) => /^\$JS\.API\.STREAM\.(CREATE|UPDATE|DELETE|PURGE)\b/.test(s))).toEqual([]);
     }
   });
+
+  it("may read its own event stream's messages by sequence (a relay reading back its newest ids), no other stream's", () => {
+    const get = (name: string) =>
+      servicePermissions(name, '_INBOX_UKEY', { mode: 'strict' }).publish.allow.filter((s) => s.startsWith('$JS.API.STREAM.MSG.GET.'));
+    expect(get('inventory')).toEqual([
+      '$JS.API.STREAM.MSG.GET.BERTH_INVENTORY',
+      '$JS.API.STREAM.MSG.GET.KV_berth-host-snapshots',
+      '$JS.API.STREAM.MSG.GET.KV_berth-hardware-config',
+    ]);
+    expect(get('placement-executor')).toEqual(['$JS.API.STREAM.MSG.GET.BERTH_EXECUTOR']);
+    expect(get('telemetry').filter((s) => !s.includes('.KV_'))).toEqual(['$JS.API.STREAM.MSG.GET.BERTH_TELEMETRY']);
+  });
 });

@@ -38,6 +38,7 @@ export {
   type PublishResult,
 } from './publisher.ts';
 export { PublishError } from './pub-acks.ts';
+export { newestMessageIds, eventStreamOf } from './newest-ids.ts';
 export { startConsumer, type ConsumerOptions, type ConsumeContext, type EventHandler, type RunningConsumer } from './consumer.ts';
 export { ack, nak, term, type ConsumeResult } from './results.ts';
 export { DeadLetterHeaders } from './dead-letter.ts';

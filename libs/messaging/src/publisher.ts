@@ -5,6 +5,7 @@ import { extractTraceContext, injectTraceHeaders, withSpan } from '@berth/observ
 import { envelopeBody, type RawEventEnvelope } from './envelope.ts';
 import { checkPrefix, eventSubject, subjectName } from './names.ts';
 import { PubAckTracker } from './pub-acks.ts';
+import { eventStreamOf, newestMessageIds } from './newest-ids.ts';
 
 /** An envelope plus the producer's metadata (StoredEvent from @berth/event-store fits). */
 export type PublishableEvent = EventEnvelope & { readonly metadata?: Readonly<Record<string, string>> };
@@ -48,13 +49,22 @@ export const BerthHeaders = {
 /** A W3C traceparent (version 00) whose sampled flag is off, with valid non-zero ids. */
 const UNSAMPLED = /^00-(?!0{32})[\da-f]{32}-(?!0{16})[\da-f]{16}-[\da-f][02468ace]$/;
 
-/** Publishes one event; `close()` fails what is still in flight and stops the timeout sweeper. */
-export type EventPublisher = ((e: PublishableEvent | RawPublishableEvent) => Promise<PublishResult>) & { close(): void };
+/**
+ * Publishes one event; `close()` fails what is still in flight and stops the timeout sweeper;
+ * `newestIds(n)` reads back the event ids of the newest n messages of the service's stream (a relay's
+ * `alreadyPublished`).
+ */
+export type EventPublisher = ((e: PublishableEvent | RawPublishableEvent) => Promise<PublishResult>) & {
+  close(): void;
+  readonly newestIds: (count: number) => Promise<string[]>;
+};
 
 /**
  * Returns a function that publishes one event to JetStream and resolves once the stream has
  * acknowledged it (so a relay may then advance its checkpoint). `Nats-Msg-Id` = event id, so a
- * re-publish after a crash is dropped by the server's duplicate window. The publish span is a child
+ * re-publish within the stream's duplicate window (2 minutes) is dropped by the server, also across a
+ * restart of the server (it rebuilds the window from the stored messages); a relay resuming later
+ * skips what `newestIds` finds. The publish span is a child
  * of the context recorded with the event (`metadata.traceparent`, i.e. the append), else of the
  * active one, and its context travels in the `traceparent`/`tracestate` headers.
  */
@@ -107,5 +117,10 @@ export function createEventPublisher(nc: NatsConnection, options: PublisherOptio
       },
     );
   };
-  return Object.assign(publish, { close: () => acks.close() });
+  let stream: string | undefined;
+  const newestIds = async (count: number): Promise<string[]> => {
+    stream ??= eventStreamOf(options.service, options.prefix);
+    return newestMessageIds(nc, stream, count);
+  };
+  return Object.assign(publish, { close: () => acks.close(), newestIds });
 }

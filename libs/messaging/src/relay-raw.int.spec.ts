@@ -123,6 +123,39 @@ describe.skipIf(!(await infraAvailable('postgres', 'nats')))('relay with raw dat
     expect(stored.filter((e) => e.commandId === 'cmd-tricky')).toHaveLength(100);
   });
 
+  it('a relay resuming reads back the ids on its stream (publisher.newestIds) and publishes none of them again', async () => {
+    // The log the test above published; a relay with a fresh checkpoint resumes from its start, as one
+    // killed before any checkpoint would.
+    const all = await store.readAll({ after: null, limit: 1000 });
+    const publish = createEventPublisher(nc, { service: 'inventory', prefix });
+    try {
+      const newest = await publish.newestIds(5);
+      expect(newest).toHaveLength(5);
+      expect(new Set(newest).size).toBe(5);
+      expect(all.map((e) => e.id)).toEqual(expect.arrayContaining(newest));
+      let published = 0;
+      const relay = startRelay({
+        store,
+        name: 'relay-resumed',
+        batchSize: 1000,
+        pollMillis: 200,
+        alreadyPublished: publish.newestIds,
+        publishRaw: async (e) => {
+          published++;
+          await publish(e);
+        },
+      });
+      try {
+        await eventually(() => relay.handled() === all.length, 20_000, 'the resumed relay through the log');
+      } finally {
+        await relay.stop();
+      }
+      expect(published).toBe(0);
+    } finally {
+      publish.close();
+    }
+  });
+
   it('takes exactly one of publish and publishRaw', () => {
     const noop = async (): Promise<void> => undefined;
     expect(() => startRelay({ store, name: 'neither' } as never)).toThrow(/exactly one of publish and publishRaw/);

@@ -81,6 +81,7 @@ export async function startInventory(config: Readonly<InventoryConfig>, logger: 
     startRelay({
       store,
       name: 'inventory-relay',
+      alreadyPublished: publish.newestIds,
       publishRaw: async (e) => {
         const project = await vms.projectOfStream(e.streamId);
         await publish(project === undefined ? e : { ...e, project });

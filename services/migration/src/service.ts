@@ -155,7 +155,14 @@ export async function startMigration(
   await ensureStreams(nc, p);
   const publish = createEventPublisher(nc, { service: migrationEvents.MIGRATION_SERVICE, ...p });
   const loops: TailingLoop[] = [
-    startRelay({ store, name: 'migration-relay', publishRaw: async (e) => void (await publish(e)), pollMillis: 1000, logger }),
+    startRelay({
+      store,
+      name: 'migration-relay',
+      publishRaw: async (e) => void (await publish(e)),
+      alreadyPublished: publish.newestIds,
+      pollMillis: 1000,
+      logger,
+    }),
     runProjection({
       store,
       name: 'migration-read-model',

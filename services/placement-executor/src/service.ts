@@ -137,7 +137,14 @@ export async function startExecutor(
   await ensureStreams(nc, p);
   const publish = createEventPublisher(nc, { service: executorEvents.EXECUTOR_SERVICE, ...p });
   const loops: TailingLoop[] = [
-    startRelay({ store, name: 'executor-relay', publishRaw: async (e) => void (await publish(e)), pollMillis: 1000, logger }),
+    startRelay({
+      store,
+      name: 'executor-relay',
+      publishRaw: async (e) => void (await publish(e)),
+      alreadyPublished: publish.newestIds,
+      pollMillis: 1000,
+      logger,
+    }),
     // The read model (sweeps, reconciliation, ListVms) may lag by 200 ms: fewer, larger batches.
     runProjection({
       store,

@@ -71,7 +71,14 @@ export async function startTelemetry(
   await ensureStreams(nc, p);
   const publish = createEventPublisher(nc, { service: telemetry.TELEMETRY_SERVICE, ...p });
   const loops: TailingLoop[] = [
-    startRelay({ store, name: 'telemetry-relay', publishRaw: async (e) => void (await publish(e)), pollMillis: 1000, logger }),
+    startRelay({
+      store,
+      name: 'telemetry-relay',
+      publishRaw: async (e) => void (await publish(e)),
+      alreadyPublished: publish.newestIds,
+      pollMillis: 1000,
+      logger,
+    }),
   ];
 
   const vms = new VmSpecs(db);
