@@ -117,9 +117,17 @@ describe("the migration service's evacuation and balancer events", () => {
       warnings: [{ vmId: 'v1', warning: 'high-performance or pinned VM' }],
       at,
     };
-    expect(decodeEvent(eventCatalog, 'migration', 'EvacuationStarted', 1, started)).toEqual({ ok: true, data: started });
+    expect(decodeEvent(eventCatalog, 'migration', 'EvacuationStarted', 1, started)).toEqual({
+      ok: true,
+      type: 'EvacuationStarted',
+      data: started,
+    });
     const waiting = { waiting: [{ vmId: '', kind: 'cap', reason: 'moves wait for a slot', remedies: [] }], nextRetryAt: at };
-    expect(decodeEvent(eventCatalog, 'migration', 'EvacuationWaiting', 1, waiting)).toEqual({ ok: true, data: waiting });
+    expect(decodeEvent(eventCatalog, 'migration', 'EvacuationWaiting', 1, waiting)).toEqual({
+      ok: true,
+      type: 'EvacuationWaiting',
+      data: waiting,
+    });
     // A policy recorded before the pressure fields existed is still read.
     const policy = {
       pool: 'default',
