@@ -60,7 +60,8 @@ async function main(): Promise<void> {
 
   const rows: string[][] = [];
   for (const svc of services) {
-    const env: NodeJS.ProcessEnv = { ...process.env, NATS_URL: ep.natsUrl, ...tls.envFor(svc) };
+    // The demo fleet runs on the simulator driver: the executor serves sim:// hosts unless told otherwise.
+    const env: NodeJS.ProcessEnv = { EXECUTOR_SIMULATOR: 'on', ...process.env, NATS_URL: ep.natsUrl, ...tls.envFor(svc) };
     if (svc.database) env['DATABASE_URL'] = await serviceDatabaseUrl(root, ep.databaseUrl, svc.database);
     // Each service signs in to the private NATS as its own user (docs/security.md).
     // The console only follows events: it signs in as the read-only reader (infra/nats/permissions.json).

@@ -4,7 +4,7 @@ import type { NatsConnection } from '@nats-io/transport-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SimulatorFleet } from '@berth/hypervisor';
 import { createLogger } from '@berth/observability';
-import { loadExecutorConfig, startExecutor, type RunningExecutor } from '@berth/placement-executor';
+import { loadExecutorConfig, startExecutor, type RunningSimExecutor } from '@berth/placement-executor';
 import { FakeInventory } from '@berth/placement-executor/testing';
 import { connectTestNats, createTestDatabase, infraAvailable, testSubjectPrefix, type TestDatabase } from '@berth/testing';
 import { startService, type ServiceHandle } from './harness/service.ts';
@@ -59,7 +59,7 @@ describe.skipIf(!(await infraAvailable('postgres', 'nats')))(
     let exDb: TestDatabase;
     let telDb: TestDatabase;
     let nc: NatsConnection;
-    let ex: RunningExecutor;
+    let ex: RunningSimExecutor;
     let tel: ServiceHandle;
 
     beforeAll(async () => {

@@ -3,7 +3,7 @@ import type { NatsConnection } from '@nats-io/transport-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SimulatorFleet } from '@berth/hypervisor';
 import { createLogger } from '@berth/observability';
-import { loadExecutorConfig, startExecutor, type RunningExecutor } from '@berth/placement-executor';
+import { loadExecutorConfig, startExecutor, type RunningSimExecutor } from '@berth/placement-executor';
 import { FakeInventory } from '@berth/placement-executor/testing';
 import { connectTestNats, createTestDatabase, infraAvailable, testSubjectPrefix, type TestDatabase } from '@berth/testing';
 import { DEFAULT_POLICY_DIR, loadTelemetryConfig, startTelemetry, type DecisionRecorded, type RunningTelemetry } from '@berth/telemetry';
@@ -25,7 +25,7 @@ describe.skipIf(!(await infraAvailable('postgres', 'nats')))('SLA classes at cri
   let exDb: TestDatabase;
   let telDb: TestDatabase;
   let nc: NatsConnection;
-  let ex: RunningExecutor;
+  let ex: RunningSimExecutor;
   let tel: RunningTelemetry;
   let inv: FakeInventory;
   const prefix = testSubjectPrefix('sla');

@@ -9,7 +9,7 @@ import { callUnary, createClient } from '@berth/grpc-kit';
 import { SimulatorFleet } from '@berth/hypervisor';
 import { ensureConsoleAssets } from '@berth/console';
 import type { RunningMigration } from '@berth/migration';
-import type { RunningExecutor } from '@berth/placement-executor';
+import type { RunningSimExecutor } from '@berth/placement-executor';
 import { createTestDatabase, testSubjectPrefix, type TestDatabase } from '@berth/testing';
 import { deletePrefixedStreams } from './nats.ts';
 import { startService, type ServiceHandle } from './service.ts';
@@ -47,7 +47,7 @@ export async function startConsoleStack(label: string, options: { withMigration?
   const [invDb, exDb, migDb] = dbs as [TestDatabase, TestDatabase, TestDatabase];
   const fleet = simFleet([]);
   const processes: ServiceHandle[] = [];
-  let ex: RunningExecutor | undefined;
+  let ex: RunningSimExecutor | undefined;
   let mig: RunningMigration | undefined;
   const clients: { close(): void }[] = [];
   const stop = async (): Promise<void> => {

@@ -11,7 +11,7 @@ import { inventoryV1, migrationV1, modelV1 } from '@berth/contracts';
 import { callUnary, createClient } from '@berth/grpc-kit';
 import { SimulatorFleet } from '@berth/hypervisor';
 import { type InventoryPort, type RunningMigration, type SchedulerPort } from '@berth/migration';
-import type { RunningExecutor } from '@berth/placement-executor';
+import type { RunningSimExecutor } from '@berth/placement-executor';
 import { connectTestNats, createTestDatabase, freePort, testSubjectPrefix, type TestDatabase } from '@berth/testing';
 import { deletePrefixedStreams } from './nats.ts';
 import { startService, type ServiceHandle } from './service.ts';
@@ -101,7 +101,7 @@ export interface CrashStack {
   readonly hosts: readonly string[];
   readonly hold: Hold;
   readonly inv: InstanceType<typeof inventoryV1.InventoryServiceClient>;
-  executor(): RunningExecutor;
+  executor(): RunningSimExecutor;
   migration(): RunningMigration;
   /** The migration service's client (of the instance running now). */
   client(): InstanceType<typeof migrationV1.MigrationServiceClient>;
@@ -140,7 +140,7 @@ export async function startCrashStack(label: string, hosts: readonly string[]): 
   // A fixed port, so the migration service's watchdog finds every incarnation of the executor.
   const executorPort = await freePort();
   let starts = 0;
-  const startEx = async (): Promise<RunningExecutor> =>
+  const startEx = async (): Promise<RunningSimExecutor> =>
     startSimExecutor(fleet, {
       databaseUrl: exDb.url,
       prefix,
@@ -168,7 +168,7 @@ export async function startCrashStack(label: string, hosts: readonly string[]): 
       },
       { wrapPorts: (p) => hold.ports(p) },
     );
-  let ex: RunningExecutor | undefined = await startEx();
+  let ex: RunningSimExecutor | undefined = await startEx();
   let mig: RunningMigration | undefined = await startMig();
   let client = createClient(migrationV1.MigrationServiceClient, `127.0.0.1:${mig.port}`);
   const inv = createClient(inventoryV1.InventoryServiceClient, inventory.address);

@@ -124,6 +124,8 @@ export async function startService(
       OTEL_TRACES_EXPORTER: 'none',
       ...serviceTlsEnv(name),
       ...(creds !== undefined && { NATS_CREDS: creds }),
+      // The stacks register sim:// hosts: an executor started here serves them unless `env` says otherwise.
+      ...(name === 'placement-executor' && { EXECUTOR_SIMULATOR: 'on' }),
       ...env,
       [options.portEnv ?? portEnvOf(name)]: String(port),
     },

@@ -8,7 +8,7 @@ import { callUnary, createClient } from '@berth/grpc-kit';
 import { SimulatorFleet } from '@berth/hypervisor';
 import type { RunningMigration } from '@berth/migration';
 import { createLogger } from '@berth/observability';
-import type { RunningExecutor } from '@berth/placement-executor';
+import type { RunningSimExecutor } from '@berth/placement-executor';
 import { loadTelemetryConfig, startTelemetry, type RunningTelemetry } from '@berth/telemetry';
 import { createTestDatabase, testSubjectPrefix, type TestDatabase } from '@berth/testing';
 import { deletePrefixedStreams } from './nats.ts';
@@ -49,7 +49,7 @@ export async function startSimPlane(label: string, hosts: readonly string[]): Pr
     TestDatabase,
   ];
   const processes: ServiceHandle[] = [];
-  let ex: RunningExecutor | undefined;
+  let ex: RunningSimExecutor | undefined;
   let mig: RunningMigration | undefined;
   let tel: RunningTelemetry | undefined;
   const stop = async (): Promise<void> => {

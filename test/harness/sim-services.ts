@@ -10,7 +10,7 @@ import { callUnary } from '@berth/grpc-kit';
 import { SimulatorFleet } from '@berth/hypervisor';
 import { loadMigrationConfig, startMigration, type RunningMigration } from '@berth/migration';
 import { createLogger } from '@berth/observability';
-import { loadExecutorConfig, startExecutor, type RunningExecutor } from '@berth/placement-executor';
+import { loadExecutorConfig, startExecutor, type RunningSimExecutor } from '@berth/placement-executor';
 import { serviceTlsEnv } from './tls.ts';
 
 export const GiB = 1024 ** 3;
@@ -34,7 +34,7 @@ export interface SimServiceOptions {
 }
 
 /** The placement executor on the fleet: gRPC on a free port unless `env` names one, fast sweeps and progress. */
-export function startSimExecutor(fleet: SimulatorFleet, o: SimServiceOptions): Promise<RunningExecutor> {
+export function startSimExecutor(fleet: SimulatorFleet, o: SimServiceOptions): Promise<RunningSimExecutor> {
   return startExecutor(
     loadExecutorConfig({
       ...serviceTlsEnv('placement-executor'),

@@ -11,7 +11,7 @@ import { inventoryV1, migrationV1, modelV1 } from '@berth/contracts';
 import { callUnary, createClient } from '@berth/grpc-kit';
 import { SimulatorFleet } from '@berth/hypervisor';
 import type { RunningMigration } from '@berth/migration';
-import type { RunningExecutor } from '@berth/placement-executor';
+import type { RunningSimExecutor } from '@berth/placement-executor';
 import { createTestDatabase, testSubjectPrefix, type TestDatabase } from '@berth/testing';
 import { deletePrefixedStreams } from './nats.ts';
 import { startService, type ServiceHandle } from './service.ts';
@@ -26,7 +26,7 @@ export interface SimulatorStack {
   readonly hosts: readonly string[];
   readonly inventory: ServiceHandle;
   readonly scheduler: ServiceHandle;
-  readonly executor: RunningExecutor;
+  readonly executor: RunningSimExecutor;
   readonly migration: RunningMigration;
   readonly inv: InstanceType<typeof inventoryV1.InventoryServiceClient>;
   readonly client: InstanceType<typeof migrationV1.MigrationServiceClient>;

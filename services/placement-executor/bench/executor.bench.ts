@@ -25,6 +25,7 @@ const config = loadExecutorConfig({
   NATS_URL: process.env['NATS_URL'],
   NATS_PREFIX: prefix,
   EXECUTOR_GRPC_PORT: '0',
+  EXECUTOR_SIMULATOR: 'on',
 });
 const ex = await startExecutor(config, createLogger('executor-bench'));
 const inv = new FakeInventory(nc, prefix);

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { grpcSecurityShape, loadConfig, zDuration, zPort, zUrl } from '@berth/config';
+import { grpcSecurityShape, loadConfig, zBytes, zDuration, zPort, zUrl } from '@berth/config';
 import { parseLibvirtRealm, type RealmSettings } from '@berth/hypervisor';
 
 const count = (min: number, max: number) =>
@@ -59,6 +59,14 @@ export const executorConfigSchema = z
     // A DestinationClaimed older than this is refused, not started: the migration service's watchdog
     // (MIGRATION_EXECUTOR_SILENCE, longer) may already have given the attempt up (services/migration/README.md).
     EXECUTOR_MIGRATION_START_WINDOW: zDuration().prefault('30s'),
+    /**
+     * Serve `sim://` hosts with the built-in simulator (demos, `npm start`, the e2e stacks). Off by
+     * default: a production executor builds no simulator, and a sim:// host fails as unreachable.
+     */
+    EXECUTOR_SIMULATOR: z.enum(['off', 'on']).prefault('off'),
+    /** Size of each simulated host, made when first used (capacity is inventory's business: the simulator should not refuse what inventory placed). */
+    EXECUTOR_SIM_HOST_CPUS: count(1, 1_000_000).prefault('4096'),
+    EXECUTOR_SIM_HOST_MEMORY: zBytes().prefault('1024 TiB'),
     /** Added latency of every simulator (sim://) operation, for demos. */
     EXECUTOR_SIM_LATENCY: zDuration().prefault('0ms'),
     /** PEM files of the TLS client certificate and key Berth presents to `https://` LXD hosts (both or neither). */

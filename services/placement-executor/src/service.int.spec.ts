@@ -107,6 +107,11 @@ describe.skipIf(!(await infraAvailable('postgres', 'nats')) || !libvirtUsable())
       return r.claim;
     };
 
+    it('builds no simulator unless the config asks for one (EXECUTOR_SIMULATOR is off by default)', () => {
+      expect(ex.simulator).toBeUndefined();
+      expect(ex.memoryModel).toBeUndefined();
+    });
+
     it('unpinned guest NUMA cells reach libvirt with their own vCPUs, every vCPU in exactly one cell', async () => {
       const MiB = 1024 ** 2;
       await placeFitted('numa3', {

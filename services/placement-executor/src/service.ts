@@ -46,9 +46,10 @@ export interface RunningExecutor {
   readonly reconciler: Reconciler;
   readonly migrator: Migrator;
   readonly readModel: ReadModel;
-  readonly simulator: SimulatorFleet;
+  /** The simulator behind sim:// hosts: the caller's, or one the config asked for (EXECUTOR_SIMULATOR=on); else none. */
+  readonly simulator: SimulatorFleet | undefined;
   /** The simulator's memory model behind the sim:// hosts' telemetry (demos and tests set workloads on it). */
-  readonly memoryModel: SimMemoryModel;
+  readonly memoryModel: SimMemoryModel | undefined;
   stop(): Promise<void>;
   /**
    * Ends this instance as SIGKILL would, for crash tests on a shared simulator fleet (whose domains
@@ -60,7 +61,7 @@ export interface RunningExecutor {
 }
 
 export interface ExecutorOverrides {
-  /** A simulator fleet shared with the caller (benchmarks, demos); one is made otherwise. */
+  /** A simulator fleet shared with the caller (tests, benchmarks), whatever EXECUTOR_SIMULATOR says. */
   readonly simulator?: SimulatorFleet;
   /** How often unfinished work is looked for in the read model (default 2s). */
   readonly sweepMillis?: number;
@@ -70,7 +71,16 @@ const VM_DURABLE = 'executor-vm-commands';
 const HOST_DURABLE = 'executor-host-registry';
 const MIGRATION_DURABLE = 'executor-migration-commands';
 
+/** An executor on a simulator the caller passed: the simulator and its memory model are there. */
+export type RunningSimExecutor = RunningExecutor & { readonly simulator: SimulatorFleet; readonly memoryModel: SimMemoryModel };
+
 /** Wires the whole service: log, read model, relay, inventory consumers, provisioner, reconciler, gRPC. */
+export async function startExecutor(
+  config: Readonly<ExecutorConfig>,
+  logger: Logger,
+  over: ExecutorOverrides & { readonly simulator: SimulatorFleet },
+): Promise<RunningSimExecutor>;
+export async function startExecutor(config: Readonly<ExecutorConfig>, logger: Logger, over?: ExecutorOverrides): Promise<RunningExecutor>;
 export async function startExecutor(
   config: Readonly<ExecutorConfig>,
   logger: Logger,
@@ -88,23 +98,20 @@ export async function startExecutor(
   const readModel = new ReadModel(asExecutorDb(db));
   const vms = new Vms(store);
 
-  const simulator = over.simulator ?? new SimulatorFleet({ latencyMillis: simLatency(config.EXECUTOR_SIM_LATENCY) });
+  const simulator = over.simulator ?? configuredSimulator(config);
   // Berth's identity towards https:// LXD hosts (read once; a host URI without it fails permanently).
   const lxdCredentials: LxdCredentials | undefined =
     config.EXECUTOR_LXD_CERT !== undefined && config.EXECUTOR_LXD_KEY !== undefined
       ? { certPem: await readFile(config.EXECUTOR_LXD_CERT, 'utf8'), keyPem: await readFile(config.EXECUTOR_LXD_KEY, 'utf8') }
       : undefined;
-  const registry = new DriverRegistry((uri) => {
-    const host = /^sim:\/\/([^/?#]+)/.exec(uri)?.[1];
-    // Simulated hosts come into being when first used; capacity is inventory's business.
-    if (host !== undefined) simulator.addHost({ hostId: host, cpus: 4096, memoryBytes: 2 ** 50 });
-    return createDriver(uri, {
-      simulator,
+  const registry = new DriverRegistry((uri) =>
+    createDriver(uri, {
+      ...(simulator ? { simulator } : {}),
       concurrency: config.EXECUTOR_HOST_CONCURRENCY,
       callTimeoutMillis: config.EXECUTOR_CALL_TIMEOUT,
       ...(lxdCredentials ? { lxdCredentials } : {}),
-    });
-  });
+    }),
+  );
   let crashed = false;
   const driverFor = (uri: string): HypervisorDriver => {
     if (crashed) throw new Error('this executor instance crashed');
@@ -248,6 +255,18 @@ export async function startExecutor(
       await db.destroy().catch(() => undefined);
     },
   };
+}
+
+/**
+ * The simulator the config asks for: sim:// hosts come into being when first used, each of the
+ * configured size (EXECUTOR_SIM_HOST_*); none when EXECUTOR_SIMULATOR is off.
+ */
+function configuredSimulator(config: Readonly<ExecutorConfig>): SimulatorFleet | undefined {
+  if (config.EXECUTOR_SIMULATOR === 'off') return undefined;
+  return new SimulatorFleet({
+    latencyMillis: simLatency(config.EXECUTOR_SIM_LATENCY),
+    autoHost: { cpus: config.EXECUTOR_SIM_HOST_CPUS, memoryBytes: config.EXECUTOR_SIM_HOST_MEMORY },
+  });
 }
 
 const simLatency = (ms: number): Partial<Record<'define' | 'start' | 'stop' | 'destroy' | 'undefine', number>> =>

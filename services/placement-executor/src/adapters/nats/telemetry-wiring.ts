@@ -9,7 +9,8 @@ import { TelemetryAgent } from './telemetry-agent.ts';
 export interface TelemetryWiring {
   readonly nc: NatsConnection;
   readonly prefix?: string;
-  readonly simulator: SimulatorFleet;
+  /** The simulator behind sim:// hosts, if this executor has one. */
+  readonly simulator: SimulatorFleet | undefined;
   readonly hosts: () => Promise<ReadonlyMap<string, string>>;
   readonly driverFor: (uri: string) => HypervisorDriver;
   readonly vms: Vms;
@@ -25,16 +26,17 @@ export interface TelemetryWiring {
  */
 export function startTelemetryAgent(w: TelemetryWiring): {
   stop(): Promise<void>;
-  readonly model: SimMemoryModel;
+  readonly model: SimMemoryModel | undefined;
   readonly agent: TelemetryAgent;
 } {
-  const model = new SimMemoryModel(w.simulator);
+  const model = w.simulator && new SimMemoryModel(w.simulator);
   const sources = new Map<string, HostTelemetrySource>();
   const telemetryFor = (uri: string): HostTelemetrySource => {
     let s = sources.get(uri);
     if (!s) {
       const sim = /^sim:\/\/([^/?#]+)/.exec(uri)?.[1];
-      s = sim !== undefined ? model.source(sim) : new LibvirtTelemetry({ uri, callTimeoutMillis: w.config.EXECUTOR_CALL_TIMEOUT });
+      if (sim !== undefined && !model) throw new Error(`${uri}: this executor runs no simulator (EXECUTOR_SIMULATOR=off)`);
+      s = sim !== undefined && model ? model.source(sim) : new LibvirtTelemetry({ uri, callTimeoutMillis: w.config.EXECUTOR_CALL_TIMEOUT });
       sources.set(uri, s);
     }
     return s;
