@@ -44,3 +44,4 @@ export {
   type GrpcSecuritySettings,
 } from './security.ts';
 export { ensurePki, type IdentityFiles, type IdentityKind, type IssueOptions, type LocalPki } from './pki.ts';
+export { serviceReadiness, type ServiceDependencies } from './readiness.ts';

@@ -8,7 +8,7 @@ import {
   type TailingLoop,
   ensureDatabase,
 } from '@berth/event-store';
-import { assertSecureBind, createGrpcServer, grpcSecurity, type GrpcServer } from '@berth/grpc-kit';
+import { assertSecureBind, createGrpcServer, grpcSecurity, type GrpcServer, serviceReadiness } from '@berth/grpc-kit';
 import { connectNats, createEventPublisher, ensureStreams, type RunningConsumer } from '@berth/messaging';
 import type { Logger } from '@berth/observability';
 import { inventoryEvents, inventoryV1, eventCatalog, storedEventEvolution } from '@berth/contracts';
@@ -106,11 +106,7 @@ export async function startInventory(config: Readonly<InventoryConfig>, logger: 
   const server: GrpcServer = createGrpcServer({
     serviceName: 'inventory',
     services: [{ definition: inventoryV1.InventoryServiceService, implementation: inventoryService({ hosts, vms, projects, readModel }) }],
-    readiness: async () => {
-      if (nc.isClosed()) return false;
-      await db.selectNoFrom((eb) => eb.val(1).as('one')).execute();
-      return true;
-    },
+    readiness: serviceReadiness({ nats: nc, database: db }),
     logger,
     tls: security.server,
   });

@@ -9,7 +9,7 @@ import {
   type TailingLoop,
   ensureDatabase,
 } from '@berth/event-store';
-import { assertSecureBind, createGrpcServer, grpcSecurity, type GrpcServer } from '@berth/grpc-kit';
+import { assertSecureBind, createGrpcServer, grpcSecurity, type GrpcServer, serviceReadiness } from '@berth/grpc-kit';
 import { connectNats, createEventPublisher, ensureStreams, type RunningConsumer } from '@berth/messaging';
 import type { Logger } from '@berth/observability';
 import { MigrationCommands } from './application/migrations.ts';
@@ -246,11 +246,7 @@ export async function startMigration(
         ...(balancer && { balancer }),
       }),
     ],
-    readiness: async () => {
-      if (nc.isClosed()) return false;
-      await db.selectNoFrom((eb) => eb.val(1).as('one')).execute();
-      return true;
-    },
+    readiness: serviceReadiness({ nats: nc, database: db }),
     logger,
     tls: security.server,
   });

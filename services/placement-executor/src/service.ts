@@ -9,7 +9,7 @@ import {
   type TailingLoop,
   ensureDatabase,
 } from '@berth/event-store';
-import { assertSecureBind, createGrpcServer, grpcSecurity, type GrpcServer } from '@berth/grpc-kit';
+import { assertSecureBind, createGrpcServer, grpcSecurity, type GrpcServer, serviceReadiness } from '@berth/grpc-kit';
 import {
   createDriver,
   DriverRegistry,
@@ -213,11 +213,7 @@ export async function startExecutor(
   const server: GrpcServer = createGrpcServer({
     serviceName: 'placement-executor',
     services: [executorService({ vms, hosts: () => readModel.hosts(), driverFor, reconciler })],
-    readiness: async () => {
-      if (nc.isClosed()) return false;
-      await db.selectNoFrom((eb) => eb.val(1).as('one')).execute();
-      return true;
-    },
+    readiness: serviceReadiness({ nats: nc, database: db }),
     logger,
     tls: security.server,
   });

@@ -1,1 +1,2 @@
-export {};
+export { startScheduler, type RunningScheduler } from './service.ts';
+export { loadSchedulerConfig, type SchedulerConfig } from './config.ts';

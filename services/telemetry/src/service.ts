@@ -1,6 +1,6 @@
 import { telemetry, eventCatalog, storedEventEvolution } from '@berth/contracts';
 import { createKysely, migrateEventStore, PostgresEventStore, startRelay, type TailingLoop, ensureDatabase } from '@berth/event-store';
-import { assertSecureBind, createGrpcServer, grpcSecurity } from '@berth/grpc-kit';
+import { assertSecureBind, createGrpcServer, grpcSecurity, serviceReadiness } from '@berth/grpc-kit';
 import { connectNats, createEventPublisher, ensureStreams } from '@berth/messaging';
 import type { Logger } from '@berth/observability';
 import type { PolicySetApplied } from './domain/policy/policy.ts';
@@ -152,11 +152,7 @@ export async function startTelemetry(
         usage: (h) => usage.get(h),
       }),
     ],
-    readiness: async () => {
-      if (nc.isClosed()) return false;
-      await db.selectNoFrom((eb) => eb.val(1).as('one')).execute();
-      return true;
-    },
+    readiness: serviceReadiness({ nats: nc, database: db }),
     logger,
     tls: security.server,
   });
