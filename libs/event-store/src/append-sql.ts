@@ -1,6 +1,6 @@
 import { CompiledQuery } from 'kysely';
 import type pg from 'pg';
-import type { AnyKysely } from './db.ts';
+import { eventStoreView, type AnyKysely } from './db.ts';
 import type { PreparedAppend } from './validate.ts';
 
 /** One row of an append's answer; conflicts and duplicates come back as rows too. */
@@ -37,7 +37,7 @@ export async function appendRows(exec: AnyKysely, schema: string, p: PreparedApp
   const rows = await run(`berth_append_${kind}`, statementText(schema, kind), [p.streamId, p.count, p.expected, p.eventsJson]);
   if (rows.length > 0) return rows;
   // Nothing written: the version moved, or (same version) a newer transaction appended first.
-  const found = await exec
+  const found = await eventStoreView(exec)
     .withSchema(schema)
     .selectFrom('streams')
     .select('version')

@@ -1,10 +1,10 @@
 import { sql } from 'kysely';
 import type { GlobalPosition } from './types.ts';
-import type { AnyKysely } from './db.ts';
+import { eventStoreView, type AnyKysely } from './db.ts';
 
 /** The saved position of a projection or relay, or null when it has not started. */
 export async function readCheckpoint(db: AnyKysely, schema: string, name: string): Promise<GlobalPosition | null> {
-  const row = await db
+  const row = await eventStoreView(db)
     .withSchema(schema)
     .selectFrom('checkpoints')
     .select([sql<string>`transaction_id::text`.as('transaction_id'), sql<string>`position::text`.as('position')])

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { sql } from 'kysely';
+import { sql, type Generated } from 'kysely';
 import { ConcurrencyError } from '@berth/errors';
 import { createTestDatabase, infraAvailable, type TestDatabase } from '@berth/testing';
 import { createKysely, migrateEventStore, PostgresEventStore, runProjection, type AnyKysely, type LoopLogger } from './index.ts';
@@ -11,6 +11,12 @@ const sleep = async (ms: number): Promise<void> => new Promise((r) => setTimeout
 const rnd = (n: number): number => Math.floor(Math.random() * n);
 
 class Rollback extends Error {}
+
+/** The test's read model, next to the store's tables (each owner views the database with its own tables). */
+type TestTables = {
+  seen: { event_id: string; global_position: string };
+  batches: { seq: Generated<string>; replica: number; last_event_id: string };
+};
 
 describe.skipIf(!(await infraAvailable('postgres')))('global read under concurrent writers', () => {
   let tdb: TestDatabase;
@@ -54,6 +60,7 @@ describe.skipIf(!(await infraAvailable('postgres')))('global read under concurre
           if (batch.follows) {
             follows.yes++;
             const prev = await trx
+              .withTables<TestTables>()
               .selectFrom('batches')
               .select(['replica', 'last_event_id'])
               .orderBy('seq', 'desc')
@@ -64,10 +71,12 @@ describe.skipIf(!(await infraAvailable('postgres')))('global read under concurre
           } else follows.no++;
           lastHandled[replica] = events.at(-1)!.id;
           await trx
+            .withTables<TestTables>()
             .insertInto('batches')
             .values({ replica, last_event_id: events.at(-1)!.id })
             .execute();
           await trx
+            .withTables<TestTables>()
             .insertInto('seen')
             .values(events.map((e) => ({ event_id: e.id, global_position: e.globalPosition })))
             .execute();
@@ -121,7 +130,7 @@ describe.skipIf(!(await infraAvailable('postgres')))('global read under concurre
     const { rows } = await sql<{ total: string; distinct_ids: string }>`
       SELECT count(*) AS total, count(DISTINCT event_id) AS distinct_ids FROM seen`.execute(readerDb);
     expect(rows[0]).toEqual({ total: String(committed.size), distinct_ids: String(committed.size) });
-    const seenIds = (await readerDb.selectFrom('seen').select('event_id').execute()).map((r) => r.event_id as string);
+    const seenIds = (await readerDb.withTables<TestTables>().selectFrom('seen').select('event_id').execute()).map((r) => r.event_id);
     expect(seenIds.filter((id) => rolledBack.has(id))).toEqual([]);
     expect(seenIds.every((id) => committed.has(id))).toBe(true);
     expect(replicas.reduce((n, r) => n + r.handled(), 0)).toBe(committed.size);

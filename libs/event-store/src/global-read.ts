@@ -1,6 +1,6 @@
 import { sql, type SelectExpression } from 'kysely';
 import { ValidationError, type FieldViolation } from '@berth/errors';
-import type { AnyKysely } from './db.ts';
+import { eventStoreView, type AnyKysely, type EventStoreTables } from './db.ts';
 import { EVENT_COLUMNS, storedFields, toStoredEvent, type EventRow } from './rows.ts';
 import type { GlobalPosition, ReadAllOptions, StoredEvent } from './types.ts';
 
@@ -17,7 +17,7 @@ export async function readAllEvents(exec: AnyKysely, schema: string, opts: ReadA
  */
 export type RawStoredEvent = Omit<StoredEvent, 'data'> & { readonly dataJson: string };
 
-type Selection = readonly SelectExpression<Record<'events', Record<string, unknown>>, 'events'>[];
+type Selection = readonly SelectExpression<EventStoreTables, 'events'>[];
 const RAW_COLUMNS: Selection = [...EVENT_COLUMNS.filter((c) => c !== 'data'), sql<string>`data::text`.as('data')];
 
 /**
@@ -32,7 +32,7 @@ export async function readAllRawEvents(exec: AnyKysely, schema: string, opts: Re
 async function globalRead(exec: AnyKysely, schema: string, opts: ReadAllOptions, columns: Selection): Promise<unknown[]> {
   const problems = readAllProblems(opts);
   if (problems.length > 0) throw new ValidationError(problems);
-  let q = exec
+  let q = eventStoreView(exec)
     .withSchema(schema)
     .selectFrom('events')
     .select(columns)
@@ -54,7 +54,7 @@ export async function heldBackAfter(exec: AnyKysely, schema: string, after: Glob
 
 /** heldBackAfter's query (exported for the test that checks its plan). */
 export function heldBackQuery(exec: AnyKysely, schema: string, after: GlobalPosition | null) {
-  let q = exec
+  let q = eventStoreView(exec)
     .withSchema(schema)
     .selectFrom('events')
     .select(sql<number>`1`.as('one'))

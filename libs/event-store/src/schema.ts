@@ -1,7 +1,7 @@
 import { Kysely, Migrator, PostgresDialect, sql, type Migration, type MigrationProvider } from 'kysely';
 import pg from 'pg';
 import { ValidationError } from '@berth/errors';
-import type { AnyDatabase, AnyKysely } from './db.ts';
+import type { AnyKysely } from './db.ts';
 import { appendBatchFunction } from './append-batch-sql.ts';
 
 export interface SchemaOptions {
@@ -47,7 +47,7 @@ export function createKysely(url: string, opts: CreateKyselyOptions = {}): AnyKy
   // a listener its error would crash the process. Queries on live connections still fail normally.
   pool.on('error', () => undefined);
   pool.on('connect', (client) => guardCheckedOut(client));
-  const db = new Kysely<AnyDatabase>({ dialect: new PostgresDialect({ pool }) });
+  const db = new Kysely<unknown>({ dialect: new PostgresDialect({ pool }) });
   pools.set(db, { pool, listen: { connectionString: url, application_name: `${config.application_name}-listen` } });
   return db;
 }
@@ -58,21 +58,18 @@ export function createKysely(url: string, opts: CreateKyselyOptions = {}): AnyKy
  * already fails with the error, and the dead client is no longer queryable, so the pool drops it
  * when it is released: the listener only has to exist. A query that timed out leaves its connection
  * waiting for an answer that may never come (Kysely releases without an error, so the pool would
- * hand it out again): the socket is closed so the pool drops it.
+ * hand it out again): the client is ended, which marks it ending at once (the pool drops an ending
+ * client on release, which runs after this handler) and, with the timed-out query still active,
+ * closes its socket instead of waiting for a goodbye.
  */
 function guardCheckedOut(client: pg.PoolClient): void {
   client.on('error', () => undefined);
-  const raw = client as unknown as { _queryable: boolean; connection: { stream: { destroy(): void } } };
   const query = client.query.bind(client) as (...args: unknown[]) => unknown;
   (client as { query: unknown }).query = (...args: unknown[]): unknown => {
     const out = query(...args);
     if (out instanceof Promise)
       out.catch((e: unknown) => {
-        if (!(e instanceof Error) || e.message !== 'Query read timeout') return;
-        // Not queryable (the flag pg itself clears on a dead socket, and pg-pool reads on release):
-        // set before the caller's release, which runs after this handler.
-        raw._queryable = false;
-        raw.connection.stream.destroy();
+        if (e instanceof Error && e.message === 'Query read timeout') client.end().catch(() => undefined);
       });
     return out;
   };

@@ -1,14 +1,14 @@
 import { context, propagation, SpanStatusCode, trace } from '@opentelemetry/api';
 import { ConcurrencyError, ValidationError } from '@berth/errors';
 import { CompiledQuery } from 'kysely';
-import { EVENT_COLUMNS, toStoredEvent, type EventRow } from './rows.ts';
+import { EVENT_COLUMNS, toStoredEvent } from './rows.ts';
 import type pg from 'pg';
 import { notifyChannel, poolOf, schemaOf, type SchemaOptions } from './schema.ts';
 import { CommitNotifier } from './notifier.ts';
 import { appendRows, type AppendRow } from './append-sql.ts';
 import { readAllEvents } from './global-read.ts';
 import { assertStreamId, prepareAppend, type PreparedDoc } from './validate.ts';
-import type { AnyKysely, AnyTransaction } from './db.ts';
+import { eventStoreView, type AnyKysely, type AnyTransaction, type EventStoreDb } from './db.ts';
 import type {
   AppendOptions,
   AppendResult,
@@ -33,12 +33,17 @@ export function traceMetadata(): Record<string, string> {
 
 /** Stream reads and appends over a Kysely instance or an open transaction. */
 abstract class StreamAccess implements EventStreams {
+  /** The store's own tables on `exec`. */
+  private readonly tables: EventStoreDb;
+
   constructor(
     protected readonly exec: AnyKysely,
     readonly schema: string,
     /** Versions written and upcasting on every read (see EventEvolution). */
     readonly evolution: EventEvolution,
-  ) {}
+  ) {
+    this.tables = eventStoreView(exec);
+  }
 
   /** Called after each successful, non-duplicate append. */
   protected abstract appended(): void;
@@ -47,14 +52,14 @@ abstract class StreamAccess implements EventStreams {
 
   async readStream(streamId: string): Promise<ReadStreamResult> {
     assertStreamId(streamId);
-    const rows = await this.exec
+    const rows = await this.tables
       .withSchema(this.schema)
       .selectFrom('events')
       .select(EVENT_COLUMNS)
       .where('stream_id', '=', streamId)
       .orderBy('stream_position')
       .execute();
-    const events = (rows as EventRow[]).map((r) => this.evolution.upcast(toStoredEvent(r)));
+    const events = rows.map((r) => this.evolution.upcast(toStoredEvent(r)));
     return { version: events.at(-1)?.streamPosition ?? 0, events };
   }
 
@@ -188,7 +193,7 @@ abstract class StreamAccess implements EventStreams {
     if (typeof commandId !== 'string' || commandId.length === 0) {
       throw new ValidationError({ field: 'commandId', reason: 'must be a non-empty string' });
     }
-    const rows = (await this.exec
+    const rows = await this.tables
       .withSchema(this.schema)
       .selectFrom('command_results as c')
       .innerJoin('events as e', (j) => j.onRef('e.stream_id', '=', 'c.stream_id').onRef('e.command_id', '=', 'c.command_id'))
@@ -197,7 +202,7 @@ abstract class StreamAccess implements EventStreams {
       .orderBy('c.recorded_at')
       .orderBy('e.stream_id')
       .orderBy('e.stream_position')
-      .execute()) as EventRow[];
+      .execute();
     if (rows.length === 0) return undefined;
     const byStream = new Map<string, StoredEvent[]>();
     for (const r of rows) {

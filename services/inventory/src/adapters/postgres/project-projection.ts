@@ -2,7 +2,7 @@ import { sql } from 'kysely';
 import type { AnyTransaction, StoredEvent } from '@berth/event-store';
 import type { inventoryEvents } from '@berth/contracts';
 import type { ProjectQuota, ProjectTotals, ProjectUsage } from '../../domain/project/state.ts';
-import { NO_USAGE } from './read-model.ts';
+import { NO_USAGE, type ReadModelTables } from './read-model.ts';
 
 interface ProjectDoc {
   project: string;
@@ -44,10 +44,11 @@ function apply(doc: ProjectDoc, e: StoredEvent): ProjectDoc {
  * batch: events at or below a row's version were applied already; bindings are set operations.
  */
 export async function projectProjects(events: readonly StoredEvent[], trx: AnyTransaction): Promise<void> {
+  const db = trx.withTables<ReadModelTables>();
   const projectEvents = events.filter((e) => e.streamId.startsWith('project-'));
   if (projectEvents.length > 0) {
     const names = [...new Set(projectEvents.map((e) => e.streamId.slice('project-'.length)))];
-    const rows = (await trx.selectFrom('inventory_projects').selectAll().where('project', 'in', names).execute()) as ProjectDoc[];
+    const rows: ProjectDoc[] = await db.selectFrom('inventory_projects').selectAll().where('project', 'in', names).execute();
     const docs = new Map(rows.map((r) => [r.project, { ...r, version: Number(r.version) }]));
     for (const e of projectEvents) {
       const name = e.streamId.slice('project-'.length);
@@ -55,7 +56,7 @@ export async function projectProjects(events: readonly StoredEvent[], trx: AnyTr
       if (e.streamPosition > doc.version) docs.set(name, apply(doc, e));
     }
     const values = [...docs.values()].map((d) => ({ ...d, quota: JSON.stringify(d.quota), usage: JSON.stringify(d.usage) }));
-    await trx
+    await db
       .insertInto('inventory_projects')
       .values(values)
       .onConflict((oc) =>
@@ -71,14 +72,14 @@ export async function projectProjects(events: readonly StoredEvent[], trx: AnyTr
   for (const e of events) {
     if (e.type === 'IdentityBound') {
       const { identity, project } = e.data as inventoryEvents.IdentityBound;
-      await trx
+      await db
         .insertInto('inventory_identity_bindings')
         .values({ identity, project })
         .onConflict((oc) => oc.doNothing())
         .execute();
     } else if (e.type === 'IdentityUnbound') {
       const { identity, project } = e.data as inventoryEvents.IdentityUnbound;
-      await trx.deleteFrom('inventory_identity_bindings').where('identity', '=', identity).where('project', '=', project).execute();
+      await db.deleteFrom('inventory_identity_bindings').where('identity', '=', identity).where('project', '=', project).execute();
     }
   }
 }

@@ -1,4 +1,4 @@
-import { sql } from 'kysely';
+import { sql, type Insertable } from 'kysely';
 import { positionOf, type AnyTransaction, type GlobalPosition, type StoredEvent } from '@berth/event-store';
 import type { HostSnapshot } from '@berth/fit';
 import type { HardwareConfig } from '@berth/hardware-config';
@@ -6,6 +6,7 @@ import { inventoryEvents } from '@berth/contracts';
 import { hostSnapshotOf, initialHost, type Host } from '../../domain/host/state.ts';
 import { initialVm, placementOf, type Vm } from '../../domain/vm/state.ts';
 import { projectProjects } from './project-projection.ts';
+import type { ReadModelTables } from './read-model.ts';
 import { evolveHostStored, evolveVmStored } from '../../application/streams.ts';
 
 /** Where the scheduler's views go after each batch (the KV buckets). */
@@ -74,14 +75,15 @@ export function readModelProjection(sink?: SnapshotSink, afterBatch?: BatchHook)
     trx: AnyTransaction,
     batch: { readonly follows: boolean } = { follows: false },
   ): Promise<void> => {
+    const db = trx.withTables<ReadModelTables>();
     for (const cache of [hostDocs, vmDocs]) if (!batch.follows || cache.size > MAX_CACHED_DOCS) cache.clear();
     const hosts = group(events, 'host-');
     const touched: [string, Host][] = [];
-    const hostRows: Record<string, unknown>[] = [];
+    const hostRows: Insertable<ReadModelTables['inventory_hosts']>[] = [];
     if (hosts.size > 0) {
       const docs = await docsOf(hostDocs, [...hosts.keys()], async (ids) => {
-        const rows = await trx.selectFrom('inventory_hosts').select(['host_id', 'doc']).where('host_id', 'in', ids).execute();
-        return (rows as { host_id: string; doc: Host }[]).map((r) => [r.host_id, r.doc]);
+        const rows = await db.selectFrom('inventory_hosts').select(['host_id', 'doc']).where('host_id', 'in', ids).execute();
+        return rows.map((r) => [r.host_id, r.doc]);
       });
       for (const [hostId, list] of hosts) {
         // Events at or below the stored generation were applied before a retried batch.
@@ -106,7 +108,7 @@ export function readModelProjection(sink?: SnapshotSink, afterBatch?: BatchHook)
       // One statement per table: the transaction stays short, and while it is open the relay's
       // global read (below pg_snapshot_xmin) cannot pass it.
       if (hostRows.length > 0) {
-        await trx
+        await db
           .insertInto('inventory_hosts')
           .values(hostRows)
           .onConflict((oc) => oc.column('host_id').doUpdateSet(excludedOf(Object.keys(hostRows[0]!).filter((c) => c !== 'host_id'))))
@@ -116,10 +118,10 @@ export function readModelProjection(sink?: SnapshotSink, afterBatch?: BatchHook)
     const vms = group(events, 'vm-');
     if (vms.size > 0) {
       const docs = await docsOf(vmDocs, [...vms.keys()], async (ids) => {
-        const rows = await trx.selectFrom('inventory_vms').select(['vm_id', 'doc']).where('vm_id', 'in', ids).execute();
-        return (rows as { vm_id: string; doc: Vm }[]).map((r) => [r.vm_id, r.doc]);
+        const rows = await db.selectFrom('inventory_vms').select(['vm_id', 'doc']).where('vm_id', 'in', ids).execute();
+        return rows.map((r) => [r.vm_id, r.doc]);
       });
-      const vmRows: Record<string, unknown>[] = [];
+      const vmRows: Insertable<ReadModelTables['inventory_vms']>[] = [];
       for (const [vmId, list] of vms) {
         const start = docs.get(vmId) ?? initialVm();
         const fresh = list.filter((e) => e.streamPosition > start.version);
@@ -139,7 +141,7 @@ export function readModelProjection(sink?: SnapshotSink, afterBatch?: BatchHook)
         });
       }
       if (vmRows.length > 0) {
-        await trx
+        await db
           .insertInto('inventory_vms')
           .values(vmRows)
           .onConflict((oc) => oc.column('vm_id').doUpdateSet(excludedOf(['name', 'status', 'host_id', 'doc', 'updated_at'])))

@@ -1,4 +1,4 @@
-import { Migrator, sql, type Kysely, type Migration } from 'kysely';
+import { Migrator, sql, type ColumnType, type Kysely, type Migration } from 'kysely';
 import { lz4Compression, type AnyKysely } from '@berth/event-store';
 import type { HostSnapshot, HostState } from '@berth/fit';
 import type { Host } from '../../domain/host/state.ts';
@@ -17,8 +17,14 @@ export interface ProjectRow {
   readonly identities: readonly string[];
 }
 
-/** Read-model tables for the List calls; written only by the projection. */
-export interface ReadModelTables {
+/** A jsonb column: read back parsed, written as JSON text. */
+type Json<T> = ColumnType<T, string, string>;
+
+/**
+ * Read-model tables for the List calls; written only by the projection. A type alias, not an
+ * interface: Kysely's `withTables` (how the service views the shared database) wants a record.
+ */
+export type ReadModelTables = {
   inventory_hosts: {
     host_id: string;
     name: string;
@@ -27,7 +33,7 @@ export interface ReadModelTables {
     tags: string[];
     generation: number;
     removed: boolean;
-    doc: Host;
+    doc: Json<Host>;
   };
   inventory_vms: {
     vm_id: string;
@@ -35,22 +41,22 @@ export interface ReadModelTables {
     status: string;
     host_id: string | null;
     project: string;
-    doc: Vm;
-    requested_at: Date;
-    updated_at: Date;
+    doc: Json<Vm>;
+    requested_at: ColumnType<Date, string, string>;
+    updated_at: ColumnType<Date, string, string>;
   };
   inventory_projects: {
     project: string;
     description: string;
-    quota: ProjectQuota;
-    usage: ProjectTotals;
+    quota: Json<ProjectQuota>;
+    usage: Json<ProjectTotals>;
     version: number;
   };
   inventory_identity_bindings: {
     identity: string;
     project: string;
   };
-}
+};
 
 const migrations: Record<string, Migration> = {
   '0001_hosts_vms': {
@@ -151,7 +157,7 @@ export interface HostRow {
 export class ReadModel {
   private readonly db: Kysely<ReadModelTables>;
   constructor(db: AnyKysely) {
-    this.db = db as Kysely<ReadModelTables>;
+    this.db = db.withTables<ReadModelTables>();
   }
 
   async listHosts(filter: { state?: HostState; resourcePool?: string; tag?: string }): Promise<Host[]> {
@@ -180,8 +186,8 @@ export class ReadModel {
   }
 
   /** VMs waiting for capacity, oldest request first; `exec` reads inside a caller's transaction. */
-  async waitingForCapacity(exec: AnyKysely = this.db): Promise<Extract<Vm, { status: 'waiting-for-capacity' }>[]> {
-    const rows = await (exec as Kysely<ReadModelTables>)
+  async waitingForCapacity(exec?: AnyKysely): Promise<Extract<Vm, { status: 'waiting-for-capacity' }>[]> {
+    const rows = await (exec === undefined ? this.db : exec.withTables<ReadModelTables>())
       .selectFrom('inventory_vms')
       .select('doc')
       .where('status', '=', 'waiting-for-capacity')
