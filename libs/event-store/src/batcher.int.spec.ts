@@ -13,7 +13,7 @@ const account = aggregate<number>({
   initial: () => 0,
   evolve: (balance, e) => balance + (e.type === 'Deposited' ? 1 : -1) * (e.data as { amount: number }).amount,
 });
-const balanceOf = (f: Folded | undefined): number => (f?.state as number | undefined) ?? 0;
+const balanceOf = (f: Folded | undefined): number => (f === undefined ? 0 : account.of(f).state);
 
 const deposit = (id: string, amount: number, commandId?: string) => ({
   streamIds: [id],
@@ -47,6 +47,28 @@ describe.skipIf(!(await infraAvailable('postgres')))('CommandBatcher', () => {
     expect(batcher.stats).toMatchObject({ commands: 300 });
     expect(batcher.stats.batches).toBeLessThanOrEqual(3);
     expect(balanceOf(await batcher.read('acct-a3'))).toBe(30);
+    // Named by its aggregate, the stream reads back typed.
+    const typed: number = (await batcher.read(account.stream('acct-a3'))).state;
+    expect(typed).toBe(30);
+  });
+
+  it('gives a state back typed only to the aggregate that folded it', async () => {
+    const note = aggregate<string>({ prefix: 'note-', initial: () => '', evolve: (text, e) => text + String(e.data) });
+    const batcher = new CommandBatcher(t.store, { aggregates: [account, note] });
+    const r = await batcher.execute({
+      streamIds: ['acct-typed', 'note-typed'],
+      decide: ([acct, text]) => {
+        expect(account.of(acct!).state).toBe(0);
+        expect(note.of(text!).state).toBe('');
+        return [[{ type: 'Deposited', data: { amount: 2 } }], [{ type: 'Noted', data: 'hi' }]];
+      },
+    });
+    expect(account.of(r.states[0]!)).toEqual({ state: 2, version: 1 });
+    expect(note.of(r.states[1]!).state).toBe('hi');
+    expect(() => account.of(r.states[1]!)).toThrow("aggregate 'acct-' did not fold");
+    expect(() => account.of({ state: 7, version: 1 })).toThrow("aggregate 'acct-' did not fold");
+    expect((await batcher.readFresh(note.stream('note-typed'))).state).toBe('hi');
+    expect(() => note.stream('acct-typed')).toThrow("is not one of aggregate 'note-'");
   });
 
   it('applies a multi-stream command atomically and refuses one that does not hold, leaving the others', async () => {

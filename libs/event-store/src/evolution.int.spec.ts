@@ -35,7 +35,7 @@ describe.skipIf(!(await infraAvailable('postgres')))('a store with an EventEvolu
 
     const folded = aggregate<string[]>({ prefix: 'vm-', initial: () => [], evolve: (s, e) => [...s, e.type] });
     const batcher = new CommandBatcher(store, { aggregates: [folded] });
-    expect((await batcher.read<string[]>('vm-old-1')).state).toEqual(CURRENT.map((e) => e.type));
+    expect((await batcher.read(folded.stream('vm-old-1'))).state).toEqual(CURRENT.map((e) => e.type));
 
     const projected: string[] = [];
     const loop = runProjection({

@@ -1,5 +1,5 @@
 export * from './types.ts';
-export type { AnyKysely, AnyTransaction } from './db.ts';
+export type { AnyKysely, AnyTransaction, EventStoreTables } from './db.ts';
 export {
   createKysely,
   migrateEventStore,
@@ -19,14 +19,6 @@ export { startRelay, type RelayOptions } from './relay.ts';
 export type { RawStoredEvent } from './global-read.ts';
 export type { TailingLoop } from './loop.ts';
 export type { LoopLogger } from './wakeup.ts';
-export {
-  CommandBatcher,
-  aggregate,
-  type Aggregate,
-  type AnyAggregate,
-  type Folded,
-  type BatchCommand,
-  type BatchCommandResult,
-  type CommandBatcherOptions,
-} from './batcher.ts';
+export { aggregate, AggregateType, type Aggregate, type AnyAggregate, type Folded, type StreamRef } from './aggregate.ts';
+export { CommandBatcher, type BatchCommand, type BatchCommandResult, type CommandBatcherOptions } from './batcher.ts';
 export { ensureDatabase, provisionServiceDatabase, dropServiceDatabase, type ServiceDatabaseSpec } from './database.ts';

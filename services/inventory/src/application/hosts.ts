@@ -8,6 +8,7 @@ import { decideHost } from '../domain/host/decide.ts';
 import type { ActiveHost, Host } from '../domain/host/state.ts';
 import { decideHardwareConfig, type HardwareConfigState } from '../domain/hardware-config/decide.ts';
 import { newId, priorId } from './ids.ts';
+import { hardwareConfigAggregate, hostAggregate } from './streams.ts';
 
 const { hostStreamId, HARDWARE_CONFIG_STREAM } = inventoryEvents;
 const HOST_ID = /^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/;
@@ -22,7 +23,7 @@ function activeOrNotFound(host: Host, hostId: string): ActiveHost {
   return host;
 }
 
-const configOf = (f: Folded | undefined): HardwareConfigState => f!.state as HardwareConfigState;
+const configOf = (f: Folded | undefined): HardwareConfigState => hardwareConfigAggregate.of(f!).state;
 
 /** Host and hardware-config commands: decide on the folded streams, append through the batcher. */
 export class HostCommands {
@@ -73,7 +74,7 @@ export class HostCommands {
 
   async get(hostId: string): Promise<ActiveHost> {
     checkHostId(hostId);
-    return activeOrNotFound((await this.batcher.readFresh<Host>(hostStreamId(hostId))).state, hostId);
+    return activeOrNotFound((await this.batcher.readFresh(hostAggregate.stream(hostStreamId(hostId)))).state, hostId);
   }
 
   async applyHardwareConfig(input: { commandId?: string; config: HardwareConfig; source: string }): Promise<number> {
@@ -88,6 +89,6 @@ export class HostCommands {
   }
 
   async hardwareConfig(): Promise<HardwareConfigState> {
-    return (await this.batcher.readFresh<HardwareConfigState>(HARDWARE_CONFIG_STREAM)).state;
+    return (await this.batcher.readFresh(hardwareConfigAggregate.stream(HARDWARE_CONFIG_STREAM))).state;
   }
 }

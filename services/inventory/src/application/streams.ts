@@ -77,15 +77,16 @@ export const evolveVmRecord = (r: VmRecord, e: StoredEvent): VmRecord => ({
   updatedAt: e.occurredAt,
 });
 
-const hosts = aggregate<Host>({ prefix: 'host-', initial: initialHost, evolve: evolveHostStored });
-const vms = aggregate<VmRecord>({ prefix: 'vm-', initial: initialVmRecord, evolve: evolveVmRecord });
-const hardwareConfig = aggregate<HardwareConfigState>({
+/** The inventory's aggregates; each gives its streams' states back typed (`hostAggregate.of(f)`). */
+export const hostAggregate = aggregate<Host>({ prefix: 'host-', initial: initialHost, evolve: evolveHostStored });
+export const vmAggregate = aggregate<VmRecord>({ prefix: 'vm-', initial: initialVmRecord, evolve: evolveVmRecord });
+export const hardwareConfigAggregate = aggregate<HardwareConfigState>({
   prefix: inventoryEvents.HARDWARE_CONFIG_STREAM,
   initial: initialHardwareConfig,
   evolve: evolveStored<HardwareConfigState, HardwareConfigEvent>({ HardwareConfigApplied: true }, evolveHardwareConfig),
 });
 
-const projects = aggregate<Project>({
+export const projectAggregate = aggregate<Project>({
   prefix: 'project-',
   initial: initialProject,
   evolve: evolveStored<Project, ProjectEvent>(
@@ -93,7 +94,7 @@ const projects = aggregate<Project>({
     evolveProject,
   ),
 });
-const identities = aggregate<IdentityBindings>({
+export const identityAggregate = aggregate<IdentityBindings>({
   prefix: 'identity-',
   initial: initialIdentity,
   evolve: evolveStored<IdentityBindings, IdentityEvent>({ IdentityBound: true, IdentityUnbound: true }, evolveIdentity),
@@ -101,4 +102,7 @@ const identities = aggregate<IdentityBindings>({
 
 /** Inventory's command path: every command of the service goes through one batcher (group commit, cached aggregates). */
 export const inventoryBatcher = (store: PostgresEventStore, opts: Omit<CommandBatcherOptions, 'aggregates'> = {}): CommandBatcher =>
-  new CommandBatcher(store, { ...opts, aggregates: [hosts, vms, hardwareConfig, projects, identities] });
+  new CommandBatcher(store, {
+    ...opts,
+    aggregates: [hostAggregate, vmAggregate, hardwareConfigAggregate, projectAggregate, identityAggregate],
+  });

@@ -54,13 +54,13 @@ export class Vms {
       ...(commandId !== undefined ? { commandId } : {}),
       // The first placement creates the VM's stream: not read first (an existing one conflicts and is read then).
       ...(command.type === 'Provision' && command.location.attempt === 1 ? { newStreams: [streamId] } : {}),
-      decide: ([s]) => [decide(command, s!.state as VmState)],
+      decide: ([s]) => [decide(command, vmStreams.of(s!).state)],
     });
-    return { state: r.states[0]!.state as VmState, appended: r.duplicate ? [] : r.events[0]!.map((e) => e.type) };
+    return { state: vmStreams.of(r.states[0]!).state, appended: r.duplicate ? [] : r.events[0]!.map((e) => e.type) };
   }
 
   /** The VM as this executor last recorded it (read from the log when not in memory). */
   async load(vmId: string): Promise<VmState> {
-    return (await this.batcher.read<VmState>(executorEvents.executorVmStreamId(vmId))).state;
+    return (await this.batcher.read(vmStreams.stream(executorEvents.executorVmStreamId(vmId)))).state;
   }
 }

@@ -1,0 +1,81 @@
+import type { StoredEvent } from './types.ts';
+
+/** How the streams whose id starts with `prefix` fold into state. */
+export interface Aggregate<S> {
+  readonly prefix: string;
+  readonly initial: () => S;
+  readonly evolve: (state: S, event: StoredEvent) => S;
+}
+
+/** A stream folded up to `version` (0: the stream does not exist). */
+export interface Folded<S = unknown> {
+  readonly state: S;
+  readonly version: number;
+}
+
+/**
+ * An aggregate as a batcher holds it, whatever its state type: it folds states it made itself.
+ * The batcher keeps every aggregate's streams in one cache of `Folded` (state unknown); the typed
+ * side is `AggregateType.of`.
+ */
+export interface AnyAggregate {
+  readonly prefix: string;
+  /** A stream with no events. */
+  empty(): Folded;
+  /** `folded` with one more event (at `folded.version + 1`); throws for a state another aggregate made. */
+  next(folded: Folded, event: StoredEvent): Folded;
+}
+
+/** One stream of an aggregate, typed by its state: what a typed read names. */
+export interface StreamRef<S> {
+  readonly type: AggregateType<S>;
+  readonly streamId: string;
+}
+
+/**
+ * A registered aggregate (`aggregate(...)`): the batcher's handle on it, and the typed view of the
+ * states it folds. Every state it makes is recorded, so `of` hands back the state type after a
+ * run-time check instead of a cast: a state of another aggregate (a wrong index into a command's
+ * states, say) is refused with an error naming both.
+ */
+export class AggregateType<S> implements AnyAggregate {
+  private readonly made = new WeakSet<Folded>();
+
+  constructor(private readonly definition: Aggregate<S>) {}
+
+  get prefix(): string {
+    return this.definition.prefix;
+  }
+
+  /** The stream `streamId` of this aggregate, for typed reads (`batcher.read(ref)`). */
+  stream(streamId: string): StreamRef<S> {
+    if (!streamId.startsWith(this.prefix)) throw new Error(`stream '${streamId}' is not one of aggregate '${this.prefix}'`);
+    return { type: this, streamId };
+  }
+
+  /** `folded` with its state typed; it must have been folded by this aggregate. */
+  of(folded: Folded): Folded<S> {
+    if (!this.owns(folded)) throw new Error(`a state that aggregate '${this.prefix}' did not fold was read as one of its own`);
+    return folded;
+  }
+
+  empty(): Folded<S> {
+    return this.record({ state: this.definition.initial(), version: 0 });
+  }
+
+  next(folded: Folded, event: StoredEvent): Folded<S> {
+    return this.record({ state: this.definition.evolve(this.of(folded).state, event), version: folded.version + 1 });
+  }
+
+  private owns(folded: Folded): folded is Folded<S> {
+    return this.made.has(folded);
+  }
+
+  private record(folded: Folded<S>): Folded<S> {
+    this.made.add(folded);
+    return folded;
+  }
+}
+
+/** Registers a typed aggregate with a batcher; its `of`/`stream` give the states back typed. */
+export const aggregate = <S>(definition: Aggregate<S>): AggregateType<S> => new AggregateType(definition);
