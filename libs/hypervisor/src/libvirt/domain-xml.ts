@@ -1,4 +1,5 @@
 import { XMLBuilder } from 'fast-xml-parser';
+import { readPciAddress } from '@berth/config/units';
 import type { DomainSpec } from '../domain-spec.ts';
 import { sriovNetworkName } from '../domain-spec.ts';
 import { domainName, domainUuid } from '../naming.ts';
@@ -11,10 +12,12 @@ const builder = new XMLBuilder({ ignoreAttributes: false, attributeNamePrefix: '
 
 const kib = (bytes: number): number => Math.ceil(bytes / 1024);
 
+/** A hostdev's PCI address as libvirt's `<address>` attributes (read by Berth's one PCI address reader). */
 function parsePci(address: string): Record<string, string> {
-  const m = /^([0-9a-f]{4}):([0-9a-f]{2}):([0-9a-f]{2})\.([0-7])$/i.exec(address);
-  if (!m) throw new Error(`hostdev address "${address}" is not canonical dddd:bb:ss.f`);
-  return { '@_domain': `0x${m[1]}`, '@_bus': `0x${m[2]}`, '@_slot': `0x${m[3]}`, '@_function': `0x${m[4]}` };
+  const r = readPciAddress(address);
+  if (!r.ok) throw new Error(`hostdev address: ${r.reason}`);
+  const a = r.value;
+  return { '@_domain': `0x${a.domain}`, '@_bus': `0x${a.bus}`, '@_slot': `0x${a.slot}`, '@_function': `0x${a.function}` };
 }
 
 const diskTarget = (i: number): string => `vd${String.fromCharCode(97 + (i % 26))}${i >= 26 ? String(Math.floor(i / 26)) : ''}`;
