@@ -6,6 +6,7 @@ import { ConcurrencyError, IllegalStateError, ValidationError } from '@berth/err
 import { createTestDatabase, infraAvailable, type TestDatabase } from '@berth/testing';
 import {
   createKysely,
+  evolveStored,
   handleCommand,
   migrateEventStore,
   PostgresEventStore,
@@ -224,7 +225,7 @@ describe.skipIf(!(await infraAvailable('postgres')))('PostgresEventStore', () =>
       store,
       streamId: 'counter-1',
       initialState: (): Counter => ({ n: 0 }),
-      evolve: (s: Counter, e: CounterEvent): Counter => ({ n: s.n + e.data.by }),
+      evolve: evolveStored<Counter, CounterEvent>({ Incremented: true }, (s, e) => ({ n: s.n + e.data.by })),
       decide: (cmd: { by: number }, s: Counter): CounterEvent[] => {
         if (s.n + cmd.by > 10) throw new IllegalStateError('counter would pass 10');
         return [{ type: 'Incremented', data: { by: cmd.by } }];

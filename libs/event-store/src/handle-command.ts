@@ -13,7 +13,11 @@ export interface HandleCommandOptions<S, C, E extends DomainEvent> {
   readonly streamId: string;
   /** Pure: the new events for `command` given `state` (may be empty); throws for a rejected command. */
   readonly decide: (command: C, state: S) => readonly (E & Omit<NewEvent, 'type' | 'data'>)[];
-  readonly evolve: (state: S, event: E) => S;
+  /**
+   * Folds a stored event of the stream (the store's StoredEvent, not yet the domain's type: make it
+   * with `evolveStored(types, evolve)`, which checks each event's type before the domain sees it).
+   */
+  readonly evolve: (state: S, event: StoredEvent) => S;
   readonly initialState: () => S;
   readonly command: C;
   /** Idempotency key: a command already appended is answered from the log, without deciding again. */
@@ -40,7 +44,7 @@ export async function handleCommand<S, C, E extends DomainEvent>(opts: HandleCom
   const { store, streamId, commandId } = opts;
   for (let attempt = 0; ; attempt++) {
     const { version, events } = await store.readStream(streamId);
-    const fold = (from: S, list: readonly StoredEvent[]): S => list.reduce((s, e) => opts.evolve(s, e as unknown as E), from);
+    const fold = (from: S, list: readonly StoredEvent[]): S => list.reduce(opts.evolve, from);
     const state = fold(opts.initialState(), events);
     if (commandId !== undefined) {
       const earlier = (await store.commandResult(commandId))?.appends.find((a) => a.streamId === streamId);

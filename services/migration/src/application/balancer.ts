@@ -1,4 +1,4 @@
-import { handleCommand, type AnyKysely, type PostgresEventStore } from '@berth/event-store';
+import { evolveStored, handleCommand, type AnyKysely, type PostgresEventStore } from '@berth/event-store';
 import { IllegalStateError, Violations } from '@berth/errors';
 import type { Logger } from '@berth/observability';
 import { sql } from 'kysely';
@@ -26,6 +26,12 @@ import {
 import { allocationLoad } from '../domain/evacuation/plan.ts';
 import type { FleetReader } from './evacuation-ports.ts';
 import type { MigrationCommands } from './migrations.ts';
+
+/** Stored events folded as the balancer stream's own events (checked by type; see `evolveStored`). */
+const evolveBalancerStored = evolveStored<BalancerRecord, BalancerEvent>(
+  { BalancerPolicySet: true, BalancerRunRecorded: true },
+  evolveBalancer,
+);
 
 const PREFIX = 'balancer-';
 const POOL = /^[A-Za-z0-9_.-]{1,128}$/;
@@ -99,7 +105,7 @@ export class BalancerService {
 
   async record(pool: string): Promise<BalancerRecord> {
     const { events } = await this.d.store.readStream(PREFIX + pool);
-    return events.reduce((s, e) => evolveBalancer(s, { type: e.type, data: e.data } as BalancerEvent), initialBalancerRecord());
+    return events.reduce(evolveBalancerStored, initialBalancerRecord());
   }
 
   async getPolicy(pool: string): Promise<BalancerPolicy> {
@@ -325,7 +331,7 @@ export class BalancerService {
       commandId,
       command,
       decide: decideBalancer,
-      evolve: evolveBalancer,
+      evolve: evolveBalancerStored,
       initialState: initialBalancerRecord,
       maxRetries: 5,
     });

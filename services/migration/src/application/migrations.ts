@@ -5,7 +5,7 @@ import { migrationEvents } from '@berth/contracts';
 import type { MigrationCommand } from '../domain/migration/commands.ts';
 import { decideMigration } from '../domain/migration/decide.ts';
 import type { MigrationEvent } from '../domain/migration/events.ts';
-import { evolveMigration, initialMigration, type ExistingMigration, type Migration } from '../domain/migration/state.ts';
+import { initialMigration, type ExistingMigration, type Migration } from '../domain/migration/state.ts';
 import { evolveMigrationStored } from './stream.ts';
 import { checkPolicy, HP_WARNING, resolvePolicy, type Policy, type PolicyOverrides } from './policy.ts';
 import type { Clock, InventoryPort, SchedulerPort, VmInfo } from './ports.ts';
@@ -58,7 +58,7 @@ export class MigrationCommands {
       store: this.d.store,
       streamId: migrationStreamId(migrationId),
       decide: decideMigration,
-      evolve: evolveMigration,
+      evolve: evolveMigrationStored,
       initialState: initialMigration,
       command,
       ...(commandId ? { commandId } : {}),

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { NotFoundError, ValidationError } from '@berth/errors';
-import { handleCommand, type EventStreams } from '@berth/event-store';
+import { evolveStored, handleCommand, type EventStreams } from '@berth/event-store';
 import {
   checkScope,
   decidePolicy,
@@ -68,7 +68,7 @@ export class Policies<S> {
       store: this.store,
       streamId: policyStreamId(scope),
       decide: decidePolicy,
-      evolve: evolvePolicy,
+      evolve: evolveStored<PolicyState, PolicyEvent>({ PolicySetApplied: true }, evolvePolicy),
       initialState: initialPolicyState,
       command: {
         type: 'ApplyPolicySet',

@@ -1,5 +1,5 @@
 /** The evacuation aggregate in the service's log: stream `evacuation-<hostId>`, one command path (handleCommand). */
-import { handleCommand, type AnyKysely, type PostgresEventStore } from '@berth/event-store';
+import { evolveStored, handleCommand, type AnyKysely, type PostgresEventStore } from '@berth/event-store';
 import { sql } from 'kysely';
 import type { EvacuationLog } from '../../application/evacuation-ports.ts';
 import { decideEvacuation, type EvacuationCommand } from '../../domain/evacuation/decide.ts';
@@ -7,6 +7,20 @@ import type { EvacuationEvent } from '../../domain/evacuation/events.ts';
 import { evolveEvacuation, initialEvacuation, isActive, type Evacuation } from '../../domain/evacuation/state.ts';
 
 const PREFIX = 'evacuation-';
+
+/** Stored events folded as the evacuation stream's own events (checked by type; see `evolveStored`). */
+const evolveEvacuationStored = evolveStored<Evacuation, EvacuationEvent>(
+  {
+    EvacuationStarted: true,
+    EvacuationMoveStarted: true,
+    EvacuationMoveEnded: true,
+    EvacuationWaiting: true,
+    EvacuationCancelRequested: true,
+    EvacuationCompleted: true,
+    EvacuationCancelled: true,
+  },
+  evolveEvacuation,
+);
 
 export class PostgresEvacuationLog implements EvacuationLog {
   constructor(
@@ -16,7 +30,7 @@ export class PostgresEvacuationLog implements EvacuationLog {
 
   async read(hostId: string): Promise<Evacuation> {
     const { events } = await this.store.readStream(PREFIX + hostId);
-    return events.reduce((s, e) => evolveEvacuation(s, { type: e.type, data: e.data } as EvacuationEvent), initialEvacuation());
+    return events.reduce(evolveEvacuationStored, initialEvacuation());
   }
 
   async execute(hostId: string, commandId: string, command: EvacuationCommand): Promise<Evacuation> {
@@ -26,7 +40,7 @@ export class PostgresEvacuationLog implements EvacuationLog {
       commandId,
       command,
       decide: decideEvacuation,
-      evolve: evolveEvacuation,
+      evolve: evolveEvacuationStored,
       initialState: initialEvacuation,
       maxRetries: 5,
     });
