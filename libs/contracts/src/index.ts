@@ -13,6 +13,7 @@ export * as executorEvents from './events/executor.ts';
 export * as executorV1 from './gen/berth/executor/v1/executor.ts';
 export * as telemetryV1 from './gen/berth/telemetry/v1/telemetry.ts';
 export * as telemetry from './telemetry.ts';
+export * as telemetryInput from './telemetry-input.ts';
 export * as migrationEvents from './events/migration.ts';
 export type * as evacuationEvents from './events/evacuation.ts';
 export type * as telemetryEvents from './events/telemetry.ts';

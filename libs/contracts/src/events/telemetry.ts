@@ -2,8 +2,10 @@
  * Payloads of the events the telemetry service records in its log (`berth_telemetry`) and its relay
  * publishes on `berth.telemetry.<streamType>.<Type>` (stream BERTH_TELEMETRY). No Berth service
  * consumes them today; they are in the catalog so that any consumer checks them at its edge like
- * every other event. Documented in docs/events.md (Telemetry section). All payloads are schema version 1.
+ * every other event. Documented in docs/events.md (Telemetry section). All payloads are schema version 1
+ * but `DecisionRecorded` (2: its input is recorded as a delta against the host's previous decision).
  */
+import type { RecordedInput } from '../telemetry-input.ts';
 import type { Control } from '../telemetry.ts';
 
 export interface PolicyFile {
@@ -39,8 +41,12 @@ export interface DecisionRecorded {
   readonly hostId: string;
   readonly at: string;
   readonly policy: { readonly scope: string; readonly version: number; readonly digest: string };
-  /** Exactly what the policy read (the `berth policy eval` input), for replay; its shape is MOM's. */
-  readonly input: unknown;
+  /**
+   * Exactly what the interval read (MOM's `berth policy eval` input, capabilities, I/O limits last sent),
+   * for replay: a keyframe or a delta against the host's previous decision (`telemetry-input.ts`).
+   * Schema 1 held the whole input (`DecisionInput`) here; its upcaster records it as a keyframe.
+   */
+  readonly input: RecordedInput;
   readonly decided: {
     readonly host: Readonly<Record<string, unknown>>;
     readonly guests: Readonly<Record<string, Readonly<Record<string, unknown>>>>;

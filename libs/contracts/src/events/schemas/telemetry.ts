@@ -1,6 +1,11 @@
-/** Schemas of the telemetry service's events (`berth.telemetry.<streamType>.<Type>`), all at version 1 (former names: docs/events.md, "Renamed events"). */
+/**
+ * Schemas of the telemetry service's events (`berth.telemetry.<streamType>.<Type>`): version 1, but
+ * `DecisionRecorded` at 2 (its input recorded as a delta; version 1's whole input upcasts to a keyframe);
+ * former names: docs/events.md, "Renamed events".
+ */
 import { z } from 'zod';
-import type { Control } from '../../telemetry.ts';
+import { encodeDecisionInput, type DecisionInput, type RecordedInput, type RecordedSamples } from '../../telemetry-input.ts';
+import type { Control, TelemetryCapabilitiesWire } from '../../telemetry.ts';
 import type * as T from '../telemetry.ts';
 import type { ServiceEvents } from './catalog.ts';
 import { count, isoTime, nonEmpty, objectOf } from './define.ts';
@@ -48,6 +53,37 @@ const clamp = objectOf<T.Clamp>()({
   rule: z.enum(['platinum-full-allocation', 'gold-75-percent', 'above-maximum', 'below-zero', 'priority-order', 'below-minimum-step']),
 });
 const record = z.record(z.string(), z.unknown());
+const props = z.record(z.string(), z.union([z.string(), z.number()]));
+const samples = objectOf<RecordedSamples>()({ drop: count, add: z.array(z.array(z.number().nullable())) });
+const recordedInput = objectOf<RecordedInput>()({
+  base: z.uuid().nullable(),
+  depth: count,
+  stats: objectOf<RecordedInput['stats']>()({ host: z.array(z.string()), guest: z.array(z.string()) }),
+  mom: objectOf<RecordedInput['mom']>()({
+    host: samples,
+    host_props: props,
+    guests: z.array(objectOf<RecordedInput['mom']['guests'][number]>()({ name: nonEmpty, uuid: z.string(), props, history: samples })),
+    config: objectOf<RecordedInput['mom']['config']>()({ history_length: count }),
+  }),
+  capabilities: objectOf<TelemetryCapabilitiesWire>()({
+    hostMemory: z.boolean(),
+    ksmStats: z.boolean(),
+    ksmRun: z.boolean(),
+    ksmTune: z.boolean(),
+    cpuTune: z.boolean(),
+    ioTune: z.boolean(),
+    balloon: z.boolean(),
+  }),
+  ioTuneApplied: z.record(z.string(), z.string()),
+});
+
+/** Version 1 recorded the whole input (a `DecisionInput`): version 2 records it as a keyframe. */
+const decisionV1toV2 = (data: unknown): unknown => {
+  const d = data as { input?: DecisionInput };
+  if (typeof d !== 'object' || d === null || typeof d.input?.mom !== 'object' || !Array.isArray(d.input.mom.guests))
+    throw new Error('input: not a recorded interval input');
+  return { ...d, input: encodeDecisionInput(d.input) };
+};
 
 export const telemetryEventDefinitions: ServiceEvents<T.TelemetryEventMap> = {
   PolicySetApplied: v1(
@@ -60,19 +96,21 @@ export const telemetryEventDefinitions: ServiceEvents<T.TelemetryEventMap> = {
       appliedAt: isoTime,
     }),
   ),
-  DecisionRecorded: v1(
-    objectOf<T.DecisionRecorded>()({
+  DecisionRecorded: {
+    version: 2,
+    upcasters: { 1: decisionV1toV2 },
+    schema: objectOf<T.DecisionRecorded>()({
       hostId: nonEmpty,
       at: isoTime,
       policy: objectOf<T.DecisionRecorded['policy']>()({ scope: nonEmpty, version: count, digest: z.string() }),
-      input: z.unknown(),
+      input: recordedInput,
       decided: objectOf<T.DecisionRecorded['decided']>()({ host: record, guests: z.record(z.string(), record) }),
       excludedGuests: z.array(z.string()),
       clamps: z.array(clamp),
       controls: z.array(control),
       unsupported: z.array(z.string()),
     }),
-  ),
+  },
   UnchangedIntervalsRecorded: renamed(
     ['IntervalsUnchanged'],
     objectOf<T.UnchangedIntervalsRecorded>()({
