@@ -33,7 +33,7 @@ import { connectTestNats, createTestDatabase, natsUrl, testSubjectPrefix } from 
 import { momEngine } from '../src/adapters/mom/engine.ts';
 import { DEFAULT_POLICY_DIR, readPolicyDir } from '../src/adapters/mom/default-policy.ts';
 import { SampleHistory } from '../src/application/history.ts';
-import { buildInput } from '../src/application/input.ts';
+import { buildInput, prepareGuestSample } from '../src/application/input.ts';
 import { runInterval } from '../src/application/interval.ts';
 import { fleetOf } from './fleet.ts';
 
@@ -55,7 +55,7 @@ const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms
 
 async function evaluationRate(): Promise<{ evaluationsPerSecond: number; p99Millis: number; p50Millis: number }> {
   const { fleet } = await fleetOf(0, 1, VMS);
-  const history = new SampleHistory(10);
+  const history = new SampleHistory(10, prepareGuestSample({ get: () => undefined }));
   let t = 0;
   const timeModel = new SimMemoryModel(fleet, { now: () => t });
   for (let i = 0; i < 10; i++, t += 5) {
@@ -116,6 +116,9 @@ interface Counters {
   readonly quiet: number;
   readonly failed: number;
   readonly samples: number;
+  /** Sum over the decisions so far of their data's JSON text and of what Postgres stores (after TOAST compression). */
+  readonly decisionJsonBytes: number;
+  readonly decisionStoredBytes: number;
 }
 
 async function fleetCpu(): Promise<Record<string, unknown>> {
@@ -169,8 +172,17 @@ async function fleetCpu(): Promise<Record<string, unknown>> {
         'SELECT xact_commit + xact_rollback AS n FROM pg_stat_database WHERE datname = current_database()',
       );
       const r = await admin.query<{ relname: string; n: string }>('SELECT relname, n_tup_ins AS n FROM pg_stat_user_tables');
-      const e = await admin.query<{ events: string; decisions: string; quiet: string; failed: string | null }>(
+      const e = await admin.query<{
+        events: string;
+        decisions: string;
+        quiet: string;
+        failed: string | null;
+        json: string | null;
+        stored: string | null;
+      }>(
         `SELECT count(*) AS events, count(*) FILTER (WHERE type = 'DecisionRecorded') AS decisions,
+                sum(octet_length(data::text)) FILTER (WHERE type = 'DecisionRecorded') AS json,
+                sum(pg_column_size(data)) FILTER (WHERE type = 'DecisionRecorded') AS stored,
                 coalesce(sum(jsonb_array_length(data->'entries')) FILTER (WHERE type = 'UnchangedIntervalsRecorded'), 0) AS quiet,
                 sum((SELECT count(*) FROM jsonb_array_elements(data->'entries') x WHERE x ? 'error')) FILTER (WHERE type = 'UnchangedIntervalsRecorded') AS failed
            FROM events`,
@@ -185,6 +197,8 @@ async function fleetCpu(): Promise<Record<string, unknown>> {
         quiet: Number(e.rows[0]!.quiet),
         failed: Number(e.rows[0]!.failed ?? 0),
         samples,
+        decisionJsonBytes: Number(e.rows[0]!.json ?? 0),
+        decisionStoredBytes: Number(e.rows[0]!.stored ?? 0),
       };
     };
     // pg_stat_* are updated when a backend's transaction ends (and at most every 1 s): wait before each reading.
@@ -205,6 +219,10 @@ async function fleetCpu(): Promise<Record<string, unknown>> {
         hostIntervalsPerSecond: per(b.decisions - a.decisions + b.quiet - a.quiet),
         failedIntervalsPerSecond: per(b.failed - a.failed),
         decisionsPerSecond: per(b.decisions - a.decisions),
+        jsonBytesPerDecision:
+          b.decisions > a.decisions ? Math.round((b.decisionJsonBytes - a.decisionJsonBytes) / (b.decisions - a.decisions)) : 0,
+        storedBytesPerDecision:
+          b.decisions > a.decisions ? Math.round((b.decisionStoredBytes - a.decisionStoredBytes) / (b.decisions - a.decisions)) : 0,
       };
     };
 
@@ -246,6 +264,9 @@ async function fleetCpu(): Promise<Record<string, unknown>> {
       hostIntervalsPerSecond: load.hostIntervalsPerSecond,
       failedIntervalsPerSecond: load.failedIntervalsPerSecond,
       decisionsPerSecond: load.decisionsPerSecond,
+      // A decision's data (JSON text, and as Postgres stores it), averaged over the window's decisions.
+      jsonBytesPerDecision: load.jsonBytesPerDecision,
+      storedBytesPerDecision: load.storedBytesPerDecision,
       // The policy loop waits its interval after a round ends (as MOM's), so 100 host intervals/s is a ceiling.
       intervalCoverage: Math.round((load.hostIntervalsPerSecond / expectedIntervals) * 100) / 100,
       keptUp: load.samplesPerSecond >= 0.95 * expectedSamples && load.hostIntervalsPerSecond >= 0.9 * expectedIntervals,
@@ -276,6 +297,7 @@ console.log(
   `telemetry at ${String(fleet['hosts'])} hosts × ${VMS} VMs: ${String(fleet['cpuPercentAt1000Hosts'])}% of a core (idle baseline ${String(fleet['baselineCpuPercent'])}%), ` +
     `${String(fleet['samplesPerSecond'])} host samples/s, ${String(fleet['hostIntervalsPerSecond'])} host intervals/s, ` +
     `${String(fleet['postgresStatementsPerSecond'])} Postgres statements/s (idle ${String(fleet['baselinePostgresStatementsPerSecond'])}), ` +
+    `${String(fleet['jsonBytesPerDecision'])} bytes/decision (stored ${String(fleet['storedBytesPerDecision'])}), ` +
     `rows outside the log: ${String(fleet['rowsOutsideTheLog'])}; kept up: ${String(fleet['keptUp'])}`,
 );
 console.log(JSON.stringify({ ...evals, ...fleet, loadAverage: loadavg()[0] }));

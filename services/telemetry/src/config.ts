@@ -31,6 +31,11 @@ export const telemetryConfigSchema = z.object({
   TELEMETRY_RESTART_AFTER: zDuration().prefault('2m'),
   /** Decisions and "nothing changed" records are written together once per this long. */
   TELEMETRY_LOG_FLUSH: zDuration().prefault('500ms'),
+  /**
+   * A decision records its input as a delta against the host's previous decision, and in full (a
+   * keyframe) every this many decisions, so a replay reads at most this many decisions.
+   */
+  TELEMETRY_KEYFRAME_EVERY: z.coerce.number().int().min(1).max(1000).prefault('10'),
   /** Timeout of a control request to the executor. */
   TELEMETRY_CONTROL_TIMEOUT: zDuration().prefault('30s'),
   /** Per-guest gauges (one series per VM and statistic); off for very large fleets. */

@@ -4,7 +4,7 @@ import { callUnary, createClient, GrpcStatus } from '@berth/grpc-kit';
 import { createLogger } from '@berth/observability';
 import { createTestDatabase, infraAvailable, testSubjectPrefix, type TestDatabase } from '@berth/testing';
 import type { DecisionRecorded } from './application/decisions.ts';
-import { replayDecision } from './application/replay.ts';
+import { inputOf, replayDecision } from './application/replay.ts';
 import { loadTelemetryConfig } from './config.ts';
 import { startTelemetry, type RunningTelemetry } from './service.ts';
 
@@ -128,13 +128,35 @@ describe.skipIf(!(await infraAvailable('postgres', 'nats')))('recorded decisions
     const kinds = new Set(recorded.flatMap((e) => (e.data as DecisionRecorded).controls.map((c) => c.kind)));
     expect([...kinds].sort()).toEqual(['balloon', 'cpuTune', 'ksm']);
     expect(recorded.some((e) => (e.data as DecisionRecorded).clamps.length > 0)).toBe(true);
+    // Most inputs are deltas against the host's previous decision, a keyframe every 10 decisions.
+    const depths = recorded.map((e) => (e.data as DecisionRecorded).input.depth);
+    expect(depths.filter((d) => d === 0).length).toBeGreaterThanOrEqual(100);
+    expect(depths.filter((d) => d > 0).length).toBeGreaterThan(depths.filter((d) => d === 0).length);
+    expect(Math.max(...depths)).toBeLessThan(10);
     let identical = 0;
     for (const e of recorded) {
-      const res = await replayDecision({ policies: tel.policies, engine: tel.engine, byId: (id) => tel.queries.byId(id) }, e.id);
+      const res = await replayDecision({ policies: tel.policies, engine: tel.engine, chain: (id) => tel.queries.decisionChain(id) }, e.id);
       if (res.identical) identical++;
       else expect(res.differences).toEqual([]);
     }
     expect(identical).toBe(1000);
+  });
+
+  it('a decision recorded at schema 1 (the whole input) upcasts to a keyframe and replays to the same controls', async () => {
+    const [latest] = await tel.queries.decisions('h5', 1);
+    const chain = (await tel.queries.decisionChain(latest!.id))!;
+    expect(chain.length).toBeGreaterThan(1);
+    const v2 = chain.at(-1)!.data;
+    const { input: _delta, ...rest } = v2;
+    const v1 = { ...rest, input: inputOf(chain) };
+    const [stored] = await tel.log.append('host-h5-v1', [{ type: 'DecisionRecorded', schemaVersion: 1, data: v1 }]);
+    const replayed = await replayDecision(
+      { policies: tel.policies, engine: tel.engine, chain: (id) => tel.queries.decisionChain(id) },
+      stored!.id,
+    );
+    expect(replayed.differences).toEqual([]);
+    expect(replayed.identical).toBe(true);
+    expect(replayed.replayed).toEqual(v2.controls);
   });
 
   it('over gRPC: a policy that does not parse names file and line and changes nothing; replay, show and list answer', async () => {

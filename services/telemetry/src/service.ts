@@ -7,6 +7,7 @@ import type { PolicySetApplied } from './domain/policy/policy.ts';
 import type { PressureEvent } from './domain/pressure/pressure.ts';
 import { Evaluator } from './application/evaluator.ts';
 import { SampleHistory } from './application/history.ts';
+import { prepareGuestSample } from './application/input.ts';
 import { Policies } from './application/policies.ts';
 import type { ControlPort, PolicyEngine } from './application/ports.ts';
 import { replayDecision } from './application/replay.ts';
@@ -87,7 +88,7 @@ export async function startTelemetry(
   const pools = new HostPools();
   await pools.follow(nc, prefix);
 
-  const history = new SampleHistory(config.TELEMETRY_HISTORY_LENGTH);
+  const history = new SampleHistory(config.TELEMETRY_HISTORY_LENGTH, prepareGuestSample(vms));
   const metrics = telemetryMetrics(history, { guestGauges: config.TELEMETRY_GUEST_METRICS === 'on' });
   const usageSink = await openUsageSink(nc, prefix);
   const usage = new Map<string, telemetry.HostUsage>();
@@ -126,6 +127,7 @@ export async function startTelemetry(
       restartAfterMillis: config.TELEMETRY_RESTART_AFTER,
     },
     historyLength: config.TELEMETRY_HISTORY_LENGTH,
+    keyframeEvery: config.TELEMETRY_KEYFRAME_EVERY,
     staleAfterMillis: 3 * config.TELEMETRY_SAMPLE_INTERVAL,
     metrics,
     clock,
@@ -148,7 +150,7 @@ export async function startTelemetry(
         history,
         resourcePool: (h) => pools.resourcePool(h),
         decisions: (h, n) => queries.decisions(h, n),
-        replay: (id) => replayDecision({ policies, engine, byId: (x) => queries.byId(x) }, id),
+        replay: (id) => replayDecision({ policies, engine, chain: (x) => queries.decisionChain(x) }, id),
         usage: (h) => usage.get(h),
       }),
     ],

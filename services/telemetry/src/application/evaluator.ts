@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { telemetry } from '@berth/contracts';
+import { currentVersion, eventCatalog, telemetry, telemetryInput } from '@berth/contracts';
 import type { NewEvent, StoredEvent } from '@berth/event-store';
 import type { Logger } from '@berth/observability';
 import {
@@ -38,12 +38,16 @@ export interface EvaluatorOptions<S> {
   readonly controls: ControlPort;
   readonly thresholds: PressureThresholds;
   readonly historyLength: number;
+  /** A decision's input is recorded in full every this many decisions, else as a delta (default 10). */
+  readonly keyframeEvery?: number;
   /** Samples older than this are stale: the host is not evaluated (its executor stopped reporting). */
   readonly staleAfterMillis: number;
   readonly metrics?: EvaluatorMetrics;
   readonly clock?: () => number;
   readonly logger: Logger;
 }
+
+const DECISION_VERSION = currentVersion(eventCatalog, telemetry.TELEMETRY_SERVICE, 'DecisionRecorded');
 
 export interface HostOutcome {
   readonly outcome: 'skipped' | 'failed' | 'unchanged' | 'changed';
@@ -64,6 +68,8 @@ export class Evaluator<S> {
   private readonly calmSince = new Map<string, number>();
   private readonly ioApplied = new Map<string, Record<string, string>>();
   private readonly inFlight = new Set<string>();
+  /** Per host, the last decision recorded (what the next one's input is a delta against). */
+  private readonly recorded = new Map<string, { readonly id: string; readonly depth: number; readonly input: IntervalInput }>();
   private timer: NodeJS.Timeout | undefined;
   /** Rounds whose decisions are still being recorded or sent. */
   private readonly rounds = new Set<Promise<void>>();
@@ -162,11 +168,16 @@ export class Evaluator<S> {
       this.o.metrics?.interval(hostId, 'unchanged', performance.now() - started);
       return { outcome: 'unchanged' };
     }
+    const last = this.recorded.get(hostId);
+    const recordedInput = telemetryInput.encodeDecisionInput(
+      input,
+      last && last.depth + 1 < (this.o.keyframeEvery ?? 10) ? last : undefined,
+    );
     const record: DecisionRecorded = {
       hostId,
       at,
       policy: { scope: policy.set.scope, version: policy.set.version, digest: policy.set.digest },
-      input,
+      input: recordedInput,
       decided: r.decided,
       excludedGuests: r.excludedGuests,
       clamps: r.clamps,
@@ -176,7 +187,11 @@ export class Evaluator<S> {
     this.inFlight.add(hostId);
     try {
       // Recorded before anything is sent: a control the log does not hold never reaches a host.
-      await this.o.log.append(`host-${hostId}`, [{ id: decisionId, type: 'DecisionRecorded', data: record }, ...pressureEvents]);
+      await this.o.log.append(`host-${hostId}`, [
+        { id: decisionId, type: 'DecisionRecorded', schemaVersion: DECISION_VERSION, data: record },
+        ...pressureEvents,
+      ]);
+      this.recorded.set(hostId, { id: decisionId, depth: recordedInput.depth, input });
       let state = this.pressure.get(hostId) ?? initialPressureState();
       for (const e of pressureEvents) state = evolvePressure(state, e, at);
       this.pressure.set(hostId, state);

@@ -8,13 +8,20 @@ interface HostHistory {
   lastAtMillis: number;
 }
 
+/** Turns a guest's statistics as the executor sent them into the sample the history keeps. */
+export type GuestSamplePrep = (vmId: string, stats: MomSample) => MomSample;
+
 /**
  * The bounded history MOM keeps (10 samples per entity by default), in memory only: samples are
- * metrics. A guest missing from a host's latest sample is forgotten (it stopped or moved).
+ * metrics. A guest missing from a host's latest sample is forgotten (it stopped or moved). Guest
+ * samples go through `prepare` once, when they arrive (what vdsm adds to each collected sample).
  */
 export class SampleHistory {
   private readonly hosts = new Map<string, HostHistory>();
-  constructor(private readonly length: number) {}
+  constructor(
+    private readonly length: number,
+    private readonly prepare: GuestSamplePrep = (_, stats) => stats,
+  ) {}
 
   add(m: telemetry.HostSampleMessage, atMillis: number): void {
     let h = this.hosts.get(m.hostId);
@@ -33,7 +40,7 @@ export class SampleHistory {
         list = [];
         h.guests.set(g.vmId, list);
       }
-      push(list, g.stats, this.length);
+      push(list, this.prepare(g.vmId, g.stats), this.length);
     }
     for (const id of h.guests.keys()) if (!seen.has(id)) h.guests.delete(id);
   }
