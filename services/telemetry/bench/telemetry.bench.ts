@@ -46,6 +46,8 @@ const { values: args } = parseArgs({
     baseline: { type: 'string', default: '20' },
     evals: { type: 'string', default: '3000' },
     nice: { type: 'string', default: process.getuid?.() === 0 ? '-10' : '0' },
+    /** `debug`: the service logs each policy round (hosts skipped in flight or stale, round times), summed up at the end. */
+    'log-level': { type: 'string', default: 'warn' },
   },
 });
 const HOSTS = Number(args.hosts);
@@ -133,7 +135,14 @@ async function fleetCpu(): Promise<Record<string, unknown>> {
     {
       cwd: root,
       stdio: ['ignore', 'pipe', 'pipe'],
-      env: { ...process.env, DATABASE_URL: db.url, NATS_URL: natsUrl(), NATS_PREFIX: prefix, TELEMETRY_GRPC_PORT: '0', LOG_LEVEL: 'warn' },
+      env: {
+        ...process.env,
+        DATABASE_URL: db.url,
+        NATS_URL: natsUrl(),
+        NATS_PREFIX: prefix,
+        TELEMETRY_GRPC_PORT: '0',
+        LOG_LEVEL: args['log-level'],
+      },
     },
   );
   let out = '';
@@ -244,6 +253,29 @@ async function fleetCpu(): Promise<Record<string, unknown>> {
     const load = window(l0, l1);
     const warnings = out.split('\n').filter((l) => /"level":"(warn|error)"/.test(l));
     if (warnings.length > 0) console.log(`telemetry logged ${warnings.length} warnings, the last: ${warnings.at(-1)?.slice(0, 600)}`);
+    const rounds = out
+      .split('\n')
+      .filter((l) => l.includes('"msg":"policy round"'))
+      .map((l) => JSON.parse(l) as Record<string, number>)
+      .slice(-Math.floor(Number(args.seconds) / 10));
+    if (rounds.length > 0) {
+      const avg = (k: string): number => Math.round(rounds.reduce((s, r) => s + (r[k] ?? 0), 0) / rounds.length);
+      const keys = [
+        'hosts',
+        'inFlight',
+        'stale',
+        'changed',
+        'unchanged',
+        'failed',
+        'appendMillis',
+        'sendMillis',
+        'evaluatedMillis',
+        'settledMillis',
+      ];
+      console.log(`policy rounds (last ${rounds.length}, average): ${keys.map((k) => `${k} ${avg(k)}`).join(', ')}`);
+      const skipped = out.split('\n').filter((l) => l.includes('policy round skipped')).length;
+      if (skipped > 0) console.log(`policy rounds skipped while the previous one was evaluating: ${skipped}`);
+    }
     console.log(`baseline window: ${JSON.stringify(baseline)}`);
     console.log(`load window:     ${JSON.stringify(load)}`);
     const expectedSamples = HOSTS / 5;

@@ -15,6 +15,7 @@ import type { SampleHistory } from './history.ts';
 import { buildInput } from './input.ts';
 import { runInterval, type IntervalInput } from './interval.ts';
 import type { Policies } from './policies.ts';
+import { roundSummary, type HostOutcome } from './round.ts';
 import type { ControlPort, HostDirectory, PolicyEngine, VmDirectory } from './ports.ts';
 
 export interface DecisionSink {
@@ -49,20 +50,14 @@ export interface EvaluatorOptions<S> {
 
 const DECISION_VERSION = currentVersion(eventCatalog, telemetry.TELEMETRY_SERVICE, 'DecisionRecorded');
 
-export interface HostOutcome {
-  readonly outcome: 'skipped' | 'failed' | 'unchanged' | 'changed';
-  readonly decisionId?: string;
-  readonly error?: string;
-  readonly pressure?: readonly PressureEvent[];
-  readonly controlReply?: telemetry.ControlReply;
-}
-
 /**
  * The policy loop: per host, every interval, the latest history goes through the host's policy
  * (runInterval: MOM policy, SLA clamp, minimum step); a change is recorded before it is sent, a
  * quiet interval leaves a compact record. Vapor power-offs and restarts are decided here too, on
  * the same inputs, and recorded on the host's stream with the decision.
  */
+export type { HostOutcome } from './round.ts';
+
 export class Evaluator<S> {
   private readonly pressure = new Map<string, HostPressureState>();
   private readonly calmSince = new Map<string, number>();
@@ -101,7 +96,10 @@ export class Evaluator<S> {
    */
   start(intervalMillis: number): void {
     this.timer = setInterval(() => {
-      if (this.looping) return;
+      if (this.looping) {
+        this.o.logger.debug('policy round skipped: the previous round is still evaluating');
+        return;
+      }
       const round = this.evaluateAll().then(
         () => undefined,
         (e: unknown) => this.o.logger.error({ err: e }, 'evaluation round failed'),
@@ -120,21 +118,29 @@ export class Evaluator<S> {
 
   /** One round over every host with fresh samples; yields to the event loop between hosts. */
   async evaluateAll(): Promise<number> {
-    const pending: Promise<unknown>[] = [];
+    const started = performance.now();
+    const pending: Promise<HostOutcome | undefined>[] = [];
     let n = 0;
+    let inFlight = 0;
     this.looping = true;
     try {
       for (const hostId of this.o.history.hostIds()) {
         // A host whose last decision is still being recorded or sent waits for the next round.
-        if (this.inFlight.has(hostId)) continue;
-        pending.push(this.evaluateHost(hostId).catch((e: unknown) => this.o.logger.warn({ err: e, hostId }, 'host interval failed')));
+        if (this.inFlight.has(hostId)) {
+          inFlight++;
+          continue;
+        }
+        pending.push(this.evaluateHost(hostId).catch((e: unknown) => void this.o.logger.warn({ err: e, hostId }, 'host interval failed')));
         n++;
         if (n % 20 === 0) await new Promise((r) => setImmediate(r));
       }
     } finally {
       this.looping = false;
     }
-    await Promise.all(pending);
+    const evaluatedMillis = performance.now() - started;
+    const outcomes = await Promise.all(pending);
+    // What a round did, for whoever tunes a large fleet (LOG_LEVEL=debug).
+    this.o.logger.debug(roundSummary(outcomes, inFlight, evaluatedMillis, performance.now() - started), 'policy round');
     return n;
   }
 
@@ -187,6 +193,7 @@ export class Evaluator<S> {
     this.inFlight.add(hostId);
     try {
       // Recorded before anything is sent: a control the log does not hold never reaches a host.
+      const appending = performance.now();
       await this.o.log.append(`host-${hostId}`, [
         { id: decisionId, type: 'DecisionRecorded', schemaVersion: DECISION_VERSION, data: record },
         ...pressureEvents,
@@ -202,7 +209,9 @@ export class Evaluator<S> {
       );
       if (pressureEvents.some((e) => e.type === 'VmRestartedAfterPressure')) this.calmSince.set(hostId, now);
       const controls = [...r.controls, ...power];
+      const sending = performance.now();
       const reply = await this.o.controls.send({ v: 1, hostId, decisionId, controls });
+      const millis = { append: sending - appending, send: performance.now() - sending };
       const failed = reply.results.filter((x) => !x.ok);
       controls.forEach((c, i) => {
         if (c.kind === 'ioTune' && reply.results[i]?.ok) {
@@ -217,7 +226,7 @@ export class Evaluator<S> {
       this.o.metrics?.controls(controls, failed.length);
       this.o.metrics?.clamps(r.clamps.length);
       this.o.metrics?.interval(hostId, 'changed', performance.now() - started);
-      return { outcome: 'changed', decisionId, pressure: pressureEvents, controlReply: reply };
+      return { outcome: 'changed', decisionId, pressure: pressureEvents, controlReply: reply, millis };
     } finally {
       this.inFlight.delete(hostId);
     }
