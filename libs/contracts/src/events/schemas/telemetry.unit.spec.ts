@@ -58,7 +58,7 @@ describe("telemetry's events in the catalog", () => {
       },
     });
     const v2 = up.ok ? up.data : undefined;
-    expect(decodeEvent(eventCatalog, 'telemetry', 'DecisionRecorded', 2, v2)).toEqual({ ok: true, data: v2 });
+    expect(decodeEvent(eventCatalog, 'telemetry', 'DecisionRecorded', 2, v2)).toEqual({ ok: true, type: 'DecisionRecorded', data: v2 });
     expect(decodeEvent(eventCatalog, 'telemetry', 'DecisionRecorded', 1, { ...decision, input: { host: [] } })).toMatchObject({
       ok: false,
       reason: expect.stringMatching(/upcasting DecisionRecorded from version 1 failed: input/) as string,
