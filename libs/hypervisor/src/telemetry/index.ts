@@ -2,4 +2,4 @@ export type * from './types.ts';
 export { LibvirtTelemetry, type LibvirtTelemetryOptions } from './libvirt.ts';
 export { SimMemoryModel, defaultWorkload, type WorkloadCurve, type SimMemoryModelOptions } from './simulator.ts';
 export { parseGuestDomstats, parseNodeMemStats, parseNodeCpuStats, parseNodeMemoryTune, parseMeminfo, parseSchedinfo } from './parse.ts';
-export { LocalHostStats } from './local.ts';
+export { HostFileStats, LocalHostStats, SshHostStats, sshTargetOf, parseHostFiles, type HostFiles, type SshTarget } from './local.ts';

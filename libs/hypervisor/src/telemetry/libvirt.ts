@@ -1,6 +1,6 @@
 import { HypervisorError } from '../errors.ts';
 import { runVirsh, virshLimiter, type RunAs, type VirshOptions } from '../libvirt/virsh.ts';
-import { LocalHostStats } from './local.ts';
+import { LocalHostStats, SshHostStats, sshTargetOf, type HostFileStats } from './local.ts';
 import { parseGuestDomstats, parseNodeCpuStats, parseNodeMemoryTune, parseNodeMemStats, parseSchedinfo } from './parse.ts';
 import type { CpuTune, GuestStats, HostTelemetry, HostTelemetrySource, IoTune, KsmTuning, TelemetryCapabilities } from './types.ts';
 
@@ -11,6 +11,8 @@ export interface LibvirtTelemetryOptions {
   /** Where /proc and /sys are for a host on this machine (swap, anon pages, KSM files: libvirt does not report them). */
   readonly procDir?: string;
   readonly sysDir?: string;
+  /** Where the SSH control sockets of hosts reached over SSH go (default /tmp). */
+  readonly sshControlDir?: string;
 }
 
 /** The kernel's CFS period when none was set (µs). */
@@ -22,13 +24,17 @@ const isLocal = (uri: string): boolean => /^[a-z]+(\+unix)?:\/\/\/|^test:/.test(
 /**
  * MOM's host and guest collectors over virsh: `nodememstats`, `nodecpustats`, `node-memory-tune`,
  * `nodeinfo` and one `domstats` for all running guests per sample (4 processes per host per sample;
- * `schedinfo` once per new guest). Swap comes from /proc/meminfo when the host is this machine.
+ * `schedinfo` once per new guest). What libvirt does not report (swap, anon_pages, swap traffic,
+ * ksm_run, ksmd's CPU) MOM reads from the host's /proc and /sys: here too, when the host is this
+ * machine, or over the URI's own SSH (same user, port and key) when libvirt is reached over SSH.
+ * Over TCP or TLS there is no such channel: those statistics are absent, and MOM's HostMemory and
+ * HostKSM collectors declare them mandatory, so such a host is "not ready" for a stock policy, as MOM.
  */
 export class LibvirtTelemetry implements HostTelemetrySource {
   capabilities: TelemetryCapabilities;
   private readonly virsh: VirshOptions;
   private readonly limit = virshLimiter(2);
-  private readonly local: LocalHostStats | undefined;
+  private readonly local: HostFileStats | undefined;
   private cpuCount: number | undefined;
   private lastCpu: { busy: number; total: number } | undefined;
   private readonly cpuTunes = new Map<string, CpuTune>();
@@ -36,7 +42,16 @@ export class LibvirtTelemetry implements HostTelemetrySource {
 
   constructor(private readonly opts: LibvirtTelemetryOptions) {
     this.virsh = { uri: opts.uri, timeoutMillis: opts.callTimeoutMillis ?? 30_000, ...(opts.runAs ? { runAs: opts.runAs } : {}) };
-    this.local = isLocal(opts.uri) && !opts.uri.startsWith('test') ? new LocalHostStats(opts.procDir, opts.sysDir) : undefined;
+    const ssh = sshTargetOf(opts.uri);
+    this.local =
+      isLocal(opts.uri) && !opts.uri.startsWith('test')
+        ? new LocalHostStats(opts.procDir, opts.sysDir)
+        : ssh
+          ? new SshHostStats(ssh, {
+              timeoutMillis: opts.callTimeoutMillis ?? 30_000,
+              ...(opts.sshControlDir ? { controlDir: opts.sshControlDir } : {}),
+            })
+          : undefined;
     const isTest = opts.uri.startsWith('test');
     // libvirt's node memory tuning has no `run`: starting and stopping KSM is the host's own business.
     // Tuning is declared once node-memory-tune answers (an unprivileged session daemon refuses it).

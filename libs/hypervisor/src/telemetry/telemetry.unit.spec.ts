@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { SimulatorFleet } from '../simulator/simulator.ts';
 import { parseGuestDomstats, parseMeminfo, parseNodeCpuStats, parseNodeMemoryTune, parseNodeMemStats, parseSchedinfo } from './parse.ts';
+import { HostFileStats, parseHostFiles, sshTargetOf } from './local.ts';
 import { SimMemoryModel } from './simulator.ts';
 
 describe('virsh telemetry parsers', () => {
@@ -82,5 +83,60 @@ describe('the simulator memory model', () => {
     expect(s.guests[0]?.stats).toMatchObject({ balloon_cur: 2 * 1024 ** 2, rss: 2 * 1024 ** 2, mem_unused: 0, swap_out: 1024 ** 2 });
     await src.setKsm({ run: 1, pagesToScan: 64 });
     expect((await src.sample()).host).toMatchObject({ ksm_run: 1, ksm_pages_to_scan: 64 });
+  });
+});
+
+describe("MOM's host files of a libvirt host reached over SSH", () => {
+  it('the SSH target of a libvirt URI: user, host, port, key and no_verify; none for TCP, TLS or a local socket', () => {
+    expect(sshTargetOf('qemu+ssh://ops@kvm-7.example:2222/system?keyfile=/k/id&no_verify=1')).toEqual({
+      host: 'kvm-7.example',
+      port: 2222,
+      user: 'ops',
+      keyfile: '/k/id',
+      noVerify: true,
+    });
+    expect(sshTargetOf('qemu+libssh2://[fd00::7]/system')).toEqual({ host: 'fd00::7', noVerify: false });
+    for (const uri of ['qemu+tcp://kvm-7/system', 'qemu+tls://kvm-7/system', 'qemu:///system', 'qemu+unix:///system?socket=/s'])
+      expect(sshTargetOf(uri)).toBeUndefined();
+  });
+
+  it("the script's output split by file, turned into MOM's HostMemory and HostKSM statistics (swap traffic and ksmd since the last sample)", async () => {
+    const out = (pswpin: number, ticks: number): string =>
+      [
+        '@@berth-host-file ksm/run',
+        '1',
+        '@@berth-host-file ksm/pages_to_scan',
+        '300',
+        '@@berth-host-file meminfo',
+        'MemTotal:       16000000 kB',
+        'AnonPages:       2000000 kB',
+        'SwapTotal:       1000000 kB',
+        'SwapFree:         750000 kB',
+        '@@berth-host-file vmstat',
+        `pswpin ${pswpin}`,
+        'pswpout 9',
+        '@@berth-host-file ksmd',
+        `41 (ksmd) S 2 0 0 0 -1 2129984 0 0 0 0 ${ticks} 0 0 0 25 5 1 0 70 0 0`,
+        '',
+      ].join('\n');
+    const files = parseHostFiles(out(5, 10));
+    expect([...files.ksm]).toEqual([
+      ['run', '1'],
+      ['pages_to_scan', '300'],
+    ]);
+    let n = 0;
+    const stats = new HostFileStats(async () => parseHostFiles(n++ === 0 ? out(5, 10) : out(12, 10)));
+    expect(await stats.sample()).toEqual({
+      swap_total: 1000000,
+      swap_usage: 250000,
+      anon_pages: 2000000,
+      ksm_run: 1,
+      ksm_pages_to_scan: 300,
+      swap_in: 0,
+      swap_out: 0,
+      ksmd_cpu_usage: 0,
+    });
+    await new Promise((r) => setTimeout(r, 5));
+    expect(await stats.sample()).toMatchObject({ swap_in: 7, swap_out: 0, ksmd_cpu_usage: 0 });
   });
 });

@@ -10,3 +10,5 @@ export {
 export { startMigrationPair, writeMemoryBlob, withPreloadedMemory, type MigrationPair } from './migration-pair.ts';
 export * from './lxd.ts';
 export { guestKernel, type GuestKernel } from './guest-kernel.ts';
+export { startSystemLibvirtd, type SystemLibvirtd } from './system-libvirtd.ts';
+export { startTestSshd, sshdAvailable, type TestSshd } from './sshd.ts';
