@@ -7,6 +7,7 @@ packages=(
   libvirt-clients            # virsh
   libvirt-daemon             # libvirtd with the built-in test driver
   libvirt-daemon-driver-qemu # real QEMU guests (qemu:///session)
+  libvirt-daemon-system      # the libvirt-qemu user a privileged (system-mode) test libvirtd needs
   qemu-system-x86
   qemu-utils
   postgresql
@@ -17,6 +18,9 @@ packages=(
   curl                       # fetch-nats-server.sh
   xz-utils                   # fetch-nats-server.sh (the suite's Packages.xz)
   chromium                   # the console's browser tests and bench:console (driven by playwright-core)
+  openssh-server             # telemetry-remote-host: a private sshd for qemu+ssh:// hosts
+  openssh-client             # ssh, ssh-keygen (the same test; libvirt's ssh transport)
+  netcat-openbsd             # nc, which libvirt's ssh transport runs on the remote side
 )
 if ! command -v dpkg-query >/dev/null; then
   echo "not a Debian system: install the equivalents of ${packages[*]}, or set BERTH_SKIP_HYPERVISOR_TESTS=1 to run without libvirt/QEMU" >&2
