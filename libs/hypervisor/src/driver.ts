@@ -70,6 +70,8 @@ export interface DriverCapabilities {
   readonly hugepages: boolean;
   readonly pciPassthrough: boolean;
   readonly lifecycleEvents: boolean;
+  /** `copyVolumes`: a stopped domain's disks copied to another host (cold moves without shared storage). */
+  readonly volumeCopy: boolean;
 }
 
 export interface StopOptions {
@@ -115,6 +117,21 @@ export interface MigrateOptions {
   readonly timeoutMillis?: number;
 }
 
+/** A copy of a stopped domain's volumes to another host (a cold move between hosts that do not share storage). */
+export interface CopyVolumesOptions {
+  /** Connection URI of the destination host, as the source host (the caller) reaches it. */
+  readonly destinationUri: string;
+}
+
+/** Undefining a domain. */
+export interface UndefineOptions {
+  /**
+   * Keep the volumes Berth created for it: after a cold move on shared storage they are the
+   * destination's disks too (the same files), so deleting them here would delete the moved VM's disks.
+   */
+  readonly keepVolumes?: boolean;
+}
+
 /** One reading of the migration job on the source (libvirt: `domjobinfo --rawstats`). */
 export interface MigrationProgress {
   /** Bytes to transfer in total so far (memory + disks); grows as dirtied memory is sent again. */
@@ -154,8 +171,15 @@ export interface HypervisorDriver {
   reboot(vmId: string): Promise<void>;
   /** Forced power-off. A stopped or missing domain is fine. */
   destroy(vmId: string): Promise<void>;
-  /** Removes the definition and the volumes Berth created for it. A missing domain is fine. */
-  undefine(vmId: string): Promise<void>;
+  /** Removes the definition and the volumes Berth created for it (unless `keepVolumes`). A missing domain is fine. */
+  undefine(vmId: string, opts?: UndefineOptions): Promise<void>;
+  /**
+   * Copies the spec's volumes from this host to `opts.destinationUri` (same pools and names; created
+   * there when missing, overwritten when present). The domain must be stopped. The volumes here stay
+   * as they are; the caller undefines the source once the destination has the domain. Idempotent: a
+   * copy interrupted by a crash is simply run again. Refused (permanent) without `volumeCopy`.
+   */
+  copyVolumes(spec: DomainSpec, opts: CopyVolumesOptions): Promise<void>;
   /** The domain's state, or undefined when no such domain exists. */
   state(vmId: string): Promise<DomainState | undefined>;
   listDomains(): Promise<DomainInfo[]>;

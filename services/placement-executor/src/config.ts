@@ -67,6 +67,12 @@ export const executorConfigSchema = z
     /** Size of each simulated host, made when first used (capacity is inventory's business: the simulator should not refuse what inventory placed). */
     EXECUTOR_SIM_HOST_CPUS: count(1, 1_000_000).prefault('4096'),
     EXECUTOR_SIM_HOST_MEMORY: zBytes().prefault('1024 TiB'),
+    /**
+     * Whether the hosts' drive pools are shared (the same files on every host, e.g. NFS). `off`: a cold
+     * move copies a stopped VM's disks to the destination (vol-download / vol-upload); `on`: it does
+     * not, and the source's undefine keeps the volumes the destination now uses.
+     */
+    EXECUTOR_SHARED_STORAGE: z.enum(['on', 'off']).prefault('off'),
     /** Added latency of every simulator (sim://) operation, for demos. */
     EXECUTOR_SIM_LATENCY: zDuration().prefault('0ms'),
     /** PEM files of the TLS client certificate and key Berth presents to `https://` LXD hosts (both or neither). */

@@ -133,6 +133,7 @@ export async function startExecutor(
     logger,
     progressIntervalMillis: config.EXECUTOR_MIGRATION_PROGRESS_INTERVAL,
     specOf: (vmId, state) => provisioner.spec(vmId, state),
+    sharedStorage: config.EXECUTOR_SHARED_STORAGE === 'on',
   });
   const reconciler = new Reconciler({ vms, store, directory: readModel, driverFor, realm, policy: config.EXECUTOR_RESTART_POLICY, logger });
 

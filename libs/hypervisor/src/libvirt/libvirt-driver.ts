@@ -17,12 +17,15 @@ import type {
   MigrationProgress,
   MigrationResult,
   StopOptions,
+  CopyVolumesOptions,
+  UndefineOptions,
 } from '../driver.ts';
 import { HypervisorError, MigrationError, type MigrationFailure } from '../errors.ts';
 import { domainName, vmIdOfDomain, volumeName } from '../naming.ts';
 import { buildDomainXml, type VirtType } from './domain-xml.ts';
 import { parseDommemstat, parseDomstatsStates, parseEventLine, parseHostFacts, stateFromText } from './parse.ts';
 import { migrateArgs, parseJobInfo } from './migrate-args.ts';
+import { copyVolumes } from './volume-copy.ts';
 import type { LimitFunction } from 'p-limit';
 import { classifyVirshError, runVirsh, virshLimiter, virshCommand, type RunAs, type VirshOptions } from './virsh.ts';
 
@@ -67,6 +70,8 @@ export class LibvirtDriver implements HypervisorDriver {
       hugepages: !isTest,
       pciPassthrough: !isTest,
       lifecycleEvents: true,
+      // vol-download / vol-upload: the test driver has no volume streams.
+      volumeCopy: !isTest,
     };
   }
 
@@ -154,21 +159,21 @@ export class LibvirtDriver implements HypervisorDriver {
     }
   }
 
-  async undefine(vmId: string): Promise<void> {
+  async undefine(vmId: string, opts: UndefineOptions = {}): Promise<void> {
     const name = domainName(vmId);
     const xmlText = await this.run(['dumpxml', '--inactive', name]).catch((e: unknown) => {
       if (e instanceof HypervisorError && e.kind === 'not-found') return undefined;
       throw e;
     });
     if (xmlText === undefined) {
-      await this.deleteOrphanVolumes(vmId);
+      if (!opts.keepVolumes) await this.deleteOrphanVolumes(vmId);
       return;
     }
     await this.destroy(vmId);
     // Volumes Berth created are named after the domain; they go before it, so a domain that is gone
     // means its volumes are gone too (and an undefine interrupted in between finds the domain again).
     const vols = [...xmlText.matchAll(/<source pool='([^']+)' volume='([^']+)'/g)];
-    for (const [, pool = '', vol = ''] of vols) {
+    for (const [, pool = '', vol = ''] of opts.keepVolumes ? [] : vols) {
       if (vol.startsWith(name)) await this.ignoring(/not found|no storage vol/i, () => this.run(['vol-delete', '--pool', pool, vol]));
     }
     await this.ignoring('not-found', () => this.run(['undefine', name]));
@@ -193,6 +198,13 @@ export class LibvirtDriver implements HypervisorDriver {
         .filter(ours);
       for (const vol of vols) await this.ignoring(/not found|no storage vol/i, () => this.run(['vol-delete', '--pool', pool, vol]));
     }
+  }
+
+  async copyVolumes(spec: DomainSpec, opts: CopyVolumesOptions): Promise<void> {
+    if (!this.capabilities.volumeCopy)
+      throw new HypervisorError('permanent', 'copyVolumes', this.uri, 'the test driver cannot copy volumes');
+    // The destination is reached as this host's virsh reaches it (the same user, no concurrency limit of its own).
+    await this.limit(() => copyVolumes(this.virsh, { ...this.virsh, uri: opts.destinationUri }, spec));
   }
 
   async state(vmId: string): Promise<DomainState | undefined> {

@@ -13,6 +13,8 @@ import type {
   MigrationProgress,
   MigrationResult,
   StopOptions,
+  CopyVolumesOptions,
+  UndefineOptions,
 } from '../driver.ts';
 import { HypervisorError, MigrationError } from '../errors.ts';
 import { vmIdOfDomain } from '../naming.ts';
@@ -108,6 +110,8 @@ export class LxdDriver implements HypervisorDriver {
       hugepages: true,
       pciPassthrough: vm,
       lifecycleEvents: true,
+      // Instances carry their own volumes; copying them between remotes is not wired (as live migration).
+      volumeCopy: false,
     };
   }
 
@@ -281,7 +285,17 @@ export class LxdDriver implements HypervisorDriver {
     }
   }
 
-  async undefine(vmId: string): Promise<void> {
+  async copyVolumes(_spec: DomainSpec, _opts: CopyVolumesOptions): Promise<void> {
+    throw new HypervisorError(
+      'permanent',
+      'copyVolumes',
+      this.uri,
+      'LXD instances are not copied between remotes (not wired, as live migration)',
+    );
+  }
+
+  /** `keepVolumes` is not honoured: an LXD instance's volumes are part of it (no shared-storage cold move). */
+  async undefine(vmId: string, _opts?: UndefineOptions): Promise<void> {
     const deadline = this.deadline();
     const name = lxdInstanceName(vmId);
     const inst = await this.getInstance(vmId, deadline);

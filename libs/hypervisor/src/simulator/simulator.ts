@@ -14,6 +14,8 @@ import type {
   MigrationProgress,
   MigrationResult,
   StopOptions,
+  CopyVolumesOptions,
+  UndefineOptions,
 } from '../driver.ts';
 import { HypervisorError, MigrationError, type HypervisorErrorKind } from '../errors.ts';
 import { domainName, vmIdOfDomain } from '../naming.ts';
@@ -24,7 +26,7 @@ import { MigrationModel, type SimMigrationFailureRule, type SimMigrationSettings
  * Operations take a configurable time and can be made to fail; it is never a stand-in for
  * libvirt in tests that claim to test libvirt.
  */
-export type SimOperation = 'define' | 'start' | 'stop' | 'destroy' | 'undefine' | 'state' | 'list' | 'migrate';
+export type SimOperation = 'define' | 'start' | 'stop' | 'destroy' | 'undefine' | 'state' | 'list' | 'migrate' | 'copy-volumes';
 
 export interface SimHostConfig {
   readonly hostId: string;
@@ -73,6 +75,8 @@ interface SimHost {
   readonly config: SimHostConfig;
   readonly domains: Map<string, SimDomain>;
   readonly failures: { op: SimOperation; kind: HypervisorErrorKind; remaining: number }[];
+  /** Volumes on this host's (local) storage: `<pool>/<name>` -> size in bytes. */
+  readonly volumes: Map<string, number>;
 }
 
 const sleep = (ms: number): Promise<void> => (ms > 0 ? new Promise((r) => setTimeout(r, ms)) : Promise.resolve());
@@ -126,7 +130,7 @@ export class SimulatorFleet {
   }
 
   addHost(config: SimHostConfig): string {
-    if (!this.hosts.has(config.hostId)) this.hosts.set(config.hostId, { config, domains: new Map(), failures: [] });
+    if (!this.hosts.has(config.hostId)) this.hosts.set(config.hostId, { config, domains: new Map(), failures: [], volumes: new Map() });
     return `sim://${config.hostId}`;
   }
 
@@ -137,6 +141,11 @@ export class SimulatorFleet {
 
   clearFailures(hostId: string): void {
     this.host(hostId).failures.length = 0;
+  }
+
+  /** The volumes on a host's storage (`<pool>/<name>`): each host's storage is its own (no shared pools). */
+  volumes(hostId: string): string[] {
+    return [...this.host(hostId).volumes.keys()].sort();
   }
 
   /** Changes a domain's state behind Berth's back (a guest that crashed or powered off). */
@@ -206,6 +215,7 @@ export class SimulatorDriver implements HypervisorDriver {
     hugepages: true,
     pciPassthrough: true,
     lifecycleEvents: true,
+    volumeCopy: true,
   };
   constructor(
     private readonly fleet: SimulatorFleet,
@@ -230,7 +240,31 @@ export class SimulatorDriver implements HypervisorDriver {
     await this.start(spec.vmId);
   }
 
-  async createVolumes(_spec: DomainSpec): Promise<void> {}
+  async createVolumes(spec: DomainSpec): Promise<void> {
+    const host = this.fleet.host(this.hostId);
+    for (const v of spec.volumes) if (!host.volumes.has(`${v.pool}/${v.name}`)) host.volumes.set(`${v.pool}/${v.name}`, v.sizeBytes);
+  }
+
+  /**
+   * Copies the volumes as a transfer at the fleet's migration bandwidth (the disks' full size: the
+   * simulator keeps no allocation), in simulated time (`timeScale`); then they exist on the destination.
+   */
+  async copyVolumes(spec: DomainSpec, opts: CopyVolumesOptions): Promise<void> {
+    await this.fleet.operate(this.hostId, 'copy-volumes');
+    const m = /^sim:\/\/([^/?#]+)/.exec(opts.destinationUri);
+    if (!m?.[1]) throw new HypervisorError('permanent', 'copy-volumes', this.uri, `${opts.destinationUri} is not a sim://<host> URI`);
+    const dest = this.fleet.host(m[1]);
+    const here = this.fleet.host(this.hostId);
+    for (const v of spec.volumes) {
+      if (!here.volumes.has(`${v.pool}/${v.name}`))
+        throw new HypervisorError('not-found', 'copy-volumes', this.uri, `no storage vol ${v.pool}/${v.name}`);
+    }
+    const settings = this.fleet.migrationSettings;
+    const bytes = spec.volumes.reduce((s, v) => s + v.sizeBytes, 0);
+    const seconds = bytes / (settings.defaultBandwidthBytesPerSecond ?? 1024 ** 3);
+    await sleep((seconds * 1000) / (settings.timeScale ?? 1));
+    for (const v of spec.volumes) dest.volumes.set(`${v.pool}/${v.name}`, v.sizeBytes);
+  }
 
   async define(spec: DomainSpec): Promise<void> {
     const host = await this.fleet.operate(this.hostId, 'define');
@@ -265,8 +299,12 @@ export class SimulatorDriver implements HypervisorDriver {
     if (d && d.state !== 'shut-off') this.set(vmId, d, 'shut-off', 'stopped', 'Stopped Destroyed');
   }
 
-  async undefine(vmId: string): Promise<void> {
+  async undefine(vmId: string, opts: UndefineOptions = {}): Promise<void> {
     const host = await this.fleet.operate(this.hostId, 'undefine');
+    if (!opts.keepVolumes) {
+      const prefix = `${domainName(vmId)}-disk`;
+      for (const key of [...host.volumes.keys()]) if (key.split('/')[1]?.startsWith(prefix)) host.volumes.delete(key);
+    }
     if (host.domains.delete(domainName(vmId))) this.fleet.emit(this.hostId, domainName(vmId), 'undefined', 'Undefined Removed');
   }
 
@@ -447,6 +485,12 @@ export class SimulatorDriver implements HypervisorDriver {
             const s = src().domains.get(name);
             dst().domains.set(name, { state: finalState, spec: s?.spec ?? t?.spec ?? this.fleet.specOf(job, name) });
             src().domains.delete(name);
+            // The simulator's hosts share no storage: the disks travel with the guest (as with --copy-storage-all).
+            for (const [key, size] of [...src().volumes]) {
+              if (!key.split('/')[1]?.startsWith(`${name}-disk`)) continue;
+              src().volumes.delete(key);
+              dst().volumes.set(key, size);
+            }
             this.fleet.emit(this.hostId, name, 'stopped', 'Stopped Migrated');
             this.fleet.emit(this.hostId, name, 'undefined', 'Undefined Removed');
             this.fleet.emit(

@@ -1,4 +1,4 @@
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import type { DomainSpec } from '../domain-spec.ts';
 import type { LifecycleEvent } from '../driver.ts';
 import { SimulatorFleet } from './simulator.ts';
@@ -59,5 +59,34 @@ describe('SimulatorFleet', () => {
     expect(await a.state('m')).toBeUndefined();
     expect(await b.state('m')).toBe('running');
     await expect(fleet.driver('sim://zz').listDomains()).rejects.toMatchObject({ kind: 'transient' });
+  });
+
+  it("copies a stopped domain's volumes to another host in the time their size takes at the bandwidth", async () => {
+    vi.useFakeTimers();
+    try {
+      const fleet = new SimulatorFleet({ migration: { defaultBandwidthBytesPerSecond: 1024 ** 3, timeScale: 1 } });
+      const h1 = fleet.driver(fleet.addHost({ hostId: 'h1', cpus: 8, memoryBytes: 16 * 1024 ** 3 }));
+      const h2 = fleet.driver(fleet.addHost({ hostId: 'h2', cpus: 8, memoryBytes: 16 * 1024 ** 3 }));
+      const withDisk: DomainSpec = { ...spec('v1'), volumes: [{ pool: 'p', name: 'berth-v1-disk0', sizeBytes: 2 * 1024 ** 3 }] };
+      await h1.createVolumes(withDisk);
+      await h1.define(withDisk);
+      let done = false;
+      const copy = h1.copyVolumes(withDisk, { destinationUri: 'sim://h2' }).then(() => (done = true));
+      await vi.advanceTimersByTimeAsync(1900); // 2 GiB at 1 GiB/s: 2 simulated seconds
+      expect(done).toBe(false);
+      expect(fleet.volumes('h2')).toEqual([]);
+      await vi.advanceTimersByTimeAsync(200);
+      await copy;
+      expect(fleet.volumes('h2')).toEqual(['p/berth-v1-disk0']);
+      await h2.define(withDisk);
+      await h1.undefine('v1');
+      expect(fleet.volumes('h1')).toEqual([]);
+      // Shared storage: the source's undefine keeps them.
+      await h2.undefine('v1', { keepVolumes: true });
+      expect(fleet.volumes('h2')).toEqual(['p/berth-v1-disk0']);
+      await expect(h1.copyVolumes(withDisk, { destinationUri: 'sim://h2' })).rejects.toThrow(/no storage vol p\/berth-v1-disk0/);
+    } finally {
+      vi.useRealTimers();
+    }
   });
 });

@@ -13,6 +13,11 @@ export interface MigratorOptions {
   readonly now?: () => number;
   /** The VM's domain as recorded: what a cold move defines on the destination. */
   readonly specOf: (vmId: string, state: Migrating) => DomainSpec;
+  /**
+   * The hosts' drive pools are shared: a cold move copies no disks and keeps the source's volumes
+   * (they are the destination's). Otherwise it copies them first (EXECUTOR_SHARED_STORAGE).
+   */
+  readonly sharedStorage: boolean;
   /** How long to wait before looking again when neither hypervisor has the domain (default 1 s). */
   readonly confirmMillis?: number;
 }
@@ -340,10 +345,24 @@ export class Migrator {
     if (state.status === 'running') await this.o.vms.execute(vmId, { type: 'MarkStopped', how: 'already-stopped' });
   }
 
+  /** The stopped VM's disks to the destination; a driver that cannot copy fails the move, saying why. */
+  private async copyDisks(vmId: string, state: Migrating, work: MigrationWork, source: HypervisorDriver, spec: DomainSpec): Promise<void> {
+    if (spec.volumes.length === 0) return;
+    if (!source.capabilities.volumeCopy) {
+      throw new Error(
+        `cold move of ${vmId}: ${state.location.hostId}'s hypervisor cannot copy disks and storage is not shared (EXECUTOR_SHARED_STORAGE=off)`,
+      );
+    }
+    this.o.logger.info({ vmId, to: work.destination.hostId, volumes: spec.volumes.length }, 'cold move: copying the disks');
+    await source.copyVolumes(spec, { destinationUri: work.destination.uri });
+  }
+
   /**
-   * A cold move of a stopped VM: the definition is created on the destination, then removed from the
-   * source, then recorded. Each step looks first, so running it again after a crash at any point
-   * finishes the move; at no point is the VM defined nowhere.
+   * A cold move of a stopped VM: without shared storage its disks are copied to the destination
+   * first; then the definition is created there, then removed from the source (with its volumes,
+   * unless they are shared), then recorded. Each step looks first or overwrites, so running it again
+   * after a crash at any point finishes the move; at no point is the VM defined nowhere, and the
+   * source's disks go only once the destination has its copy and its definition.
    */
   private async coldMove(vmId: string, state: Migrating, work: MigrationWork): Promise<void> {
     const source = this.o.driverFor(state.location.hypervisorUri);
@@ -374,9 +393,12 @@ export class Migrator {
       if (src === undefined && !(await this.stillNeither(vmId, state.location.hypervisorUri, work.destination.uri))) {
         throw new Error(`cold move of ${vmId}: the hosts changed while looking; asking again later`);
       }
-      await dest.define(this.o.specOf(vmId, state));
+      const spec = this.o.specOf(vmId, state);
+      // Copied while the source still has the domain (and so its disks); a copy cut short is done again.
+      if (!this.o.sharedStorage && src !== undefined) await this.copyDisks(vmId, state, work, source, spec);
+      await dest.define(spec);
     }
-    if (src !== undefined) await source.undefine(vmId);
+    if (src !== undefined) await source.undefine(vmId, { keepVolumes: this.o.sharedStorage });
     await this.o.vms.execute(vmId, { type: 'CompleteMigration', migrationId: work.migrationId, confirmedBy: 'migrate-call' });
   }
 }
