@@ -62,7 +62,8 @@ describe.skipIf(!(await infraAvailable('postgres')))('relay', () => {
       await new Promise((r) => setTimeout(r, 300));
       expect(published).toHaveLength(0); // committed, but an older transaction is still open
       await other.query('COMMIT'); // no NOTIFY comes from this one
-      await until('the held-back event published', async () => published.length === 1, 5_000);
+      // Well inside the 60 s poll, with room for a loaded machine (it timed out at 5 s under load 30).
+      await until('the held-back event published', async () => published.length === 1, 30_000);
     } finally {
       await other.end();
       await relay.stop();
