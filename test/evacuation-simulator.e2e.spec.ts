@@ -179,7 +179,12 @@ describe.skipIf(!(await infraAvailable('postgres', 'nats')))('maintenance evacua
       const published = (await streamMessages(nc, `${s.prefix.toUpperCase()}_BERTH_MIGRATION`)).filter((m) =>
         m.subject.startsWith(`${s.prefix}.berth.migration.evacuation.`),
       ).length;
-      await eventually(async () => (handled >= published ? true : undefined), `the ${published} evacuation events handled`, 30_000);
+      // The relay publishes after the log records: the cancellation of the test above may still be on its way.
+      await eventually(
+        async () => (handled >= published && seen.has('EvacuationCancelled') ? true : undefined),
+        `the ${published} evacuation events handled, the cancellation among them`,
+        30_000,
+      );
       // Both drains above: started, moves started and ended, waiting on a blocker, completed, cancelled.
       for (const t of ['EvacuationStarted', 'EvacuationMoveStarted', 'EvacuationMoveEnded', 'EvacuationWaiting', 'EvacuationCompleted']) {
         expect(seen, t).toContain(t);
