@@ -66,6 +66,7 @@ describe('service users', () => {
       '$JS.API.STREAM.MSG.GET.BERTH_INVENTORY',
       '$JS.API.STREAM.MSG.GET.KV_berth-host-snapshots',
       '$JS.API.STREAM.MSG.GET.KV_berth-hardware-config',
+      '$JS.API.STREAM.MSG.GET.KV_berth-view-position', // its own bucket since the view position moved out of the snapshots
     ]);
     expect(get('placement-executor')).toEqual(['$JS.API.STREAM.MSG.GET.BERTH_EXECUTOR']);
     expect(get('telemetry').filter((s) => !s.includes('.KV_'))).toEqual(['$JS.API.STREAM.MSG.GET.BERTH_TELEMETRY']);
