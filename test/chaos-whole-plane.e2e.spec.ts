@@ -1,10 +1,11 @@
 /**
  * The whole plane killed mid-load (issue 16), CHAOS_ROUNDS rounds (default 3): inventory, scheduler,
- * placement-executor and migration SIGKILLed, a private Postgres shut down immediately and a private
+ * placement-executor (sampling its hosts for telemetry), migration and telemetry SIGKILLed, a private Postgres shut down immediately and a private
  * nats-server SIGKILLed, each at a random moment under churn (composes, deletes, stops, starts,
  * migrations); everything restarted; then the audit of test/soak/audit.ts, printed as JSON. Nothing
  * acknowledged is lost, nothing applied twice, no host over capacity at any prefix of its log, no
- * claim leaked, no VM running twice, every committed event published.
+ * claim leaked, no VM running twice, every committed event published once; telemetry's policy loop
+ * resumes after every restart and never records twice for a host within one interval.
  * `npm run chaos -- --rounds N` runs the same audit alone.
  */
 import { describe, expect, it } from 'vitest';
@@ -30,5 +31,10 @@ describe.skipIf(!(await infraAvailable('postgres', 'nats')))('the whole plane ki
       leakedClaims: report.leakedClaims,
       duplicateDomains: report.duplicateDomains,
     }).toEqual({ lost: 0, duplicated: 0, overcommitted: 0, leakedClaims: 0, duplicateDomains: 0 });
+    expect(report.republished).toBe(0);
+    expect(report.telemetry.resumedRounds).toBe(rounds);
+    expect(report.telemetry.hosts).toBeGreaterThan(0);
+    expect(report.telemetry.decisions + report.telemetry.quietIntervals).toBeGreaterThan(0);
+    expect(report.telemetry.duplicateDecisions).toBe(0);
   });
 });

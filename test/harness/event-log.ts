@@ -14,15 +14,21 @@ export interface LoggedEvent {
   readonly data: Record<string, unknown>;
 }
 
+/** The schema of the service's events table (its own schema when it has one, else public). */
+async function eventsSchema(c: pg.Client, databaseUrl: string): Promise<string> {
+  const found = await c.query<{ table_schema: string }>(
+    "SELECT table_schema FROM information_schema.tables WHERE table_name = 'events' ORDER BY table_schema = 'public' LIMIT 1",
+  );
+  const schema = found.rows[0]?.table_schema;
+  if (schema === undefined) throw new Error(`no events table in ${databaseUrl}`);
+  return schema;
+}
+
 export async function readEventLog(databaseUrl: string): Promise<LoggedEvent[]> {
   const c = new pg.Client({ connectionString: databaseUrl });
   await c.connect();
   try {
-    const found = await c.query<{ table_schema: string }>(
-      "SELECT table_schema FROM information_schema.tables WHERE table_name = 'events' ORDER BY table_schema = 'public' LIMIT 1",
-    );
-    const schema = found.rows[0]?.table_schema;
-    if (schema === undefined) throw new Error(`no events table in ${databaseUrl}`);
+    const schema = await eventsSchema(c, databaseUrl);
     const r = await c.query<{
       event_id: string;
       stream_id: string;
@@ -41,6 +47,18 @@ export async function readEventLog(databaseUrl: string): Promise<LoggedEvent[]> 
       type: row.type,
       data: row.data,
     }));
+  } finally {
+    await c.end();
+  }
+}
+
+/** Only the event ids of a service's log (a log whose events carry large data, e.g. telemetry's decisions). */
+export async function readEventIds(databaseUrl: string): Promise<string[]> {
+  const c = new pg.Client({ connectionString: databaseUrl });
+  await c.connect();
+  try {
+    const schema = await eventsSchema(c, databaseUrl);
+    return (await c.query<{ event_id: string }>(`SELECT event_id FROM "${schema}".events`)).rows.map((r) => r.event_id);
   } finally {
     await c.end();
   }

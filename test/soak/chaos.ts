@@ -1,14 +1,16 @@
 /**
  * The whole-plane crash audit (issue 16): churn runs against the plane while, each round, every
  * Berth process is SIGKILLed, Postgres is shut down immediately and NATS is SIGKILLed, each at its
- * own random moment; then everything restarts and the churn goes on. After the last round the churn
- * stops, the plane gets a bounded time to settle, and the audit (audit.ts) reports.
+ * own random moment; then everything restarts and, once telemetry's policy loop recorded for every
+ * host again (at most 60 s), the churn goes on. After the last round the churn stops, the plane gets
+ * a bounded time to settle, and the audits (audit.ts, telemetry-audit.ts) report.
  */
 import { inventoryV1 } from '@berth/contracts';
 import { callUnary } from '@berth/grpc-kit';
 import { audit, settle, type AuditReport } from './audit.ts';
 import { Load } from './load.ts';
-import { Plane, SERVICES } from './plane.ts';
+import { Plane, SERVICES, TELEMETRY_POLICY_MILLIS } from './plane.ts';
+import { auditTelemetry, telemetryResumed, type TelemetryAudit } from './telemetry-audit.ts';
 
 export interface ChaosOptions {
   readonly rounds: number;
@@ -32,7 +34,9 @@ async function waitForRunning(plane: Plane, count: number, millis: number): Prom
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 const between = (lo: number, hi: number): number => lo + Math.floor(Math.random() * (hi - lo));
 
-export async function runChaos(opts: ChaosOptions): Promise<AuditReport & { seconds: number; opsByCode: Record<string, number> }> {
+export async function runChaos(
+  opts: ChaosOptions,
+): Promise<AuditReport & { telemetry: TelemetryAudit; seconds: number; opsByCode: Record<string, number> }> {
   const log = opts.log ?? ((l: string) => console.error(l));
   const t0 = Date.now();
   const plane = await Plane.start({ hosts: 6, hostCpus: 16, hostMemoryGiB: 64, ...(opts.logDir ? { logDir: opts.logDir } : {}) });
@@ -42,6 +46,7 @@ export async function runChaos(opts: ChaosOptions): Promise<AuditReport & { seco
     load.start(opts.rate ?? 8);
     // Warm up until VMs run, so stops, starts and migrations have something to act on when the plane dies.
     await waitForRunning(plane, 8, 60_000);
+    const resumes: (number | undefined)[] = [];
     for (let round = 1; round <= opts.rounds; round++) {
       // Every part dies at its own random moment within two seconds, under load.
       const victims: (() => Promise<void>)[] = [
@@ -51,20 +56,27 @@ export async function runChaos(opts: ChaosOptions): Promise<AuditReport & { seco
       ];
       await Promise.all(victims.map(async (kill) => (await sleep(between(0, 2000)), await kill())));
       log(`round ${round}: everything killed after ${load.ops.length} operations`);
+      const killed = Date.now();
       await sleep(between(200, 1500));
       await plane.pg.start();
       await plane.nats.start();
       await plane.startServices();
       log(`round ${round}: everything restarted (${Math.round((Date.now() - t0) / 1000)} s)`);
+      const resumed = await telemetryResumed(plane.pg.url('berth_telemetry'), plane.hostIds(), killed, 60_000);
+      resumes.push(resumed);
+      log(
+        `round ${round}: telemetry's policy loop ${resumed === undefined ? 'did NOT resume' : `resumed ${resumed.toFixed(1)} s after the kill`}`,
+      );
       await sleep(between(3000, 7000));
     }
     await load.stop();
     const open = await settle(plane, opts.settleMillis ?? 120_000);
     const report = await audit(plane, load, opts.rounds, open);
+    const telemetry = await auditTelemetry(plane.pg.url('berth_telemetry'), TELEMETRY_POLICY_MILLIS, resumes, report.problems);
     const opsByCode: Record<string, number> = {};
     for (const o of load.ops) opsByCode[`${o.kind}:${o.code}`] = (opsByCode[`${o.kind}:${o.code}`] ?? 0) + 1;
     for (const crashed of plane.exitedOnTheirOwn()) report.problems.push(`${crashed} logged a fatal error`);
-    return { ...report, seconds: Math.round((Date.now() - t0) / 1000), opsByCode };
+    return { ...report, telemetry, seconds: Math.round((Date.now() - t0) / 1000), opsByCode };
   } finally {
     await load.stop();
     await plane.destroy();

@@ -1,9 +1,10 @@
 /**
  * The whole plane on private infrastructure, for the crash audit and the soak: a private Postgres
  * (the machine's binaries, crashable with an immediate shutdown) and a private nats-server of the
- * production line (SIGKILL-able), inventory, scheduler, placement-executor (simulated hosts) and
- * migration as real processes on fixed ports (so clients and peers find them again after a
- * restart), each a single process so SIGKILL reaches the service itself.
+ * production line (SIGKILL-able), inventory, scheduler, placement-executor (simulated hosts, sampled
+ * every second), migration and telemetry (its policy loop every 2 s) as real processes on fixed ports
+ * (so clients and peers find them again after a restart), each a single process so SIGKILL reaches
+ * the service itself.
  */
 import { executorV1, inventoryV1, migrationV1, modelV1 } from '@berth/contracts';
 import { callUnary, createClient } from '@berth/grpc-kit';
@@ -11,7 +12,9 @@ import { freePort, PrivateNatsServer, PrivatePostgres } from '@berth/testing';
 import { startService, type ServiceHandle } from '../harness/service.ts';
 
 const GiB = 1024 ** 3;
-export const SERVICES = ['inventory', 'scheduler', 'placement-executor', 'migration'] as const;
+export const SERVICES = ['inventory', 'scheduler', 'placement-executor', 'migration', 'telemetry'] as const;
+/** Telemetry's policy interval in the plane (10 s in production): several rounds between two kills. */
+export const TELEMETRY_POLICY_MILLIS = 2000;
 export type ServiceName = (typeof SERVICES)[number];
 
 export interface PlaneOptions {
@@ -79,7 +82,8 @@ export class Plane {
           ...common,
           DATABASE_URL: this.pg.url('berth_executor'),
           EXECUTOR_REALM: JSON.stringify({ 'registration-timeout': '20s', 'poll-frequency': '3s' }),
-          EXECUTOR_SAMPLE_INTERVAL: '0ms',
+          // Telemetry's samples: every second (5 s in production), so its policy loop has fresh ones.
+          EXECUTOR_SAMPLE_INTERVAL: '1s',
           EXECUTOR_MIGRATION_PROGRESS_INTERVAL: '500ms',
           // Shorter than the migration service's MIGRATION_EXECUTOR_SILENCE (20 s here), as it must be.
           EXECUTOR_MIGRATION_START_WINDOW: '10s',
@@ -94,6 +98,15 @@ export class Plane {
           MIGRATION_RETRY_BACKOFF: '500ms',
           MIGRATION_SWEEP_INTERVAL: '1s',
           MIGRATION_EXECUTOR_SILENCE: '20s',
+        };
+      case 'telemetry':
+        return {
+          ...common,
+          DATABASE_URL: this.pg.url('berth_telemetry'),
+          TELEMETRY_POLICY_INTERVAL: `${TELEMETRY_POLICY_MILLIS}ms`,
+          TELEMETRY_SAMPLE_INTERVAL: '1s',
+          // A control sent to an executor that was just killed holds its host out of the loop this long.
+          TELEMETRY_CONTROL_TIMEOUT: '5s',
         };
     }
   }
