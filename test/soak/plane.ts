@@ -8,7 +8,9 @@
  */
 import { executorV1, inventoryV1, migrationV1, modelV1 } from '@berth/contracts';
 import { callUnary, createClient } from '@berth/grpc-kit';
-import { freePort, PrivateNatsServer, PrivatePostgres } from '@berth/testing';
+import { readFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { PrivateNatsServer, PrivatePostgres } from '@berth/testing';
 import { startService, type ServiceHandle } from '../harness/service.ts';
 
 const GiB = 1024 ** 3;
@@ -24,6 +26,27 @@ export interface PlaneOptions {
   /** Where the services' logs go (one file per service and start). */
   readonly logDir?: string;
   readonly echo?: boolean;
+}
+
+/**
+ * A free port below the kernel's ephemeral range, for a service that keeps its port across restarts:
+ * a port from `freePort()` is an ephemeral one, which any outgoing connection on the machine may be
+ * given while the service is down (a restart then failed with EADDRINUSE).
+ */
+async function fixedPort(taken: ReadonlySet<number>): Promise<number> {
+  const [low] = readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/).map(Number);
+  const below = Math.min(low ?? 32768, 32768);
+  for (let tries = 0; tries < 100; tries++) {
+    const port = 20000 + Math.floor(Math.random() * (below - 20000));
+    if (taken.has(port)) continue;
+    const free = await new Promise<boolean>((resolve) => {
+      const srv = createServer();
+      srv.once('error', () => resolve(false));
+      srv.listen(port, '127.0.0.1', () => srv.close(() => resolve(true)));
+    });
+    if (free) return port;
+  }
+  throw new Error(`no free port between 20000 and ${below}`);
 }
 
 export class Plane {
@@ -53,7 +76,8 @@ export class Plane {
       throw e;
     });
     const ports = {} as Record<ServiceName, number>;
-    for (const s of SERVICES) ports[s] = await freePort();
+    const taken = new Set<number>();
+    for (const s of SERVICES) taken.add((ports[s] = await fixedPort(taken)));
     const plane = new Plane(pg, nats, ports, opts);
     try {
       await plane.startServices();
