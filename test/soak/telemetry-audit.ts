@@ -1,6 +1,6 @@
 /**
  * Telemetry in the killed plane: its policy loop records, per host and interval, either a decision
- * (`DecisionRecorded` on `host-<hostId>`) or a quiet entry (an entry of an `IntervalsUnchanged`),
+ * (`DecisionRecorded` on `host-<hostId>`) or a quiet entry (an entry of an `UnchangedIntervalsRecorded`, formerly `IntervalsUnchanged`),
  * read here from its log directly. After every restart the loop must record for every host again
  * (it resumes), and no host may get two records within one interval: a decision written twice (a
  * retried append that had gone through, two loops at once) or a round run twice.
@@ -44,7 +44,7 @@ export async function intervalRecords(databaseUrl: string, sinceMillis = 0): Pro
       entries: { hostId: string; at: string; error?: string }[] | null;
     }>(
       `SELECT type, data->>'hostId' AS host, data->>'at' AS at, data->'entries' AS entries FROM events
-        WHERE type IN ('DecisionRecorded', 'IntervalsUnchanged') AND occurred_at >= to_timestamp($1::double precision / 1000)
+        WHERE type IN ('DecisionRecorded', 'UnchangedIntervalsRecorded', 'IntervalsUnchanged') AND occurred_at >= to_timestamp($1::double precision / 1000)
         ORDER BY global_position`,
       [Math.max(0, sinceMillis - 60_000)], // occurred_at is the append's time: a little after the interval's
     );
@@ -52,7 +52,7 @@ export async function intervalRecords(databaseUrl: string, sinceMillis = 0): Pro
     for (const row of r.rows) {
       if (row.type === 'DecisionRecorded' && row.host !== null && row.at !== null) {
         out.push({ hostId: row.host, atMillis: Date.parse(row.at), kind: 'decision' });
-      } else if (row.type === 'IntervalsUnchanged') {
+      } else if (row.type === 'UnchangedIntervalsRecorded' || row.type === 'IntervalsUnchanged') {
         for (const e of row.entries ?? []) out.push({ hostId: e.hostId, atMillis: Date.parse(e.at), kind: e.error ? 'failed' : 'quiet' });
       }
     }
