@@ -5,13 +5,34 @@
  */
 import { z } from 'zod';
 import { encodeDecisionInput, type DecisionInput, type RecordedInput, type RecordedSamples } from '../../telemetry-input.ts';
-import type { Control, TelemetryCapabilitiesWire } from '../../telemetry.ts';
+import type { Control, HostSampleMessage, TelemetryCapabilitiesWire } from '../../telemetry.ts';
 import type * as T from '../telemetry.ts';
 import type { ServiceEvents } from './catalog.ts';
 import { count, isoTime, nonEmpty, objectOf } from './define.ts';
 
 const v1 = <D>(schema: z.ZodType<D>) => ({ version: 1, schema }) as const;
 const renamed = <D>(formerNames: readonly string[], schema: z.ZodType<D>) => ({ version: 1, schema, formerNames }) as const;
+
+const capabilities = objectOf<TelemetryCapabilitiesWire>()({
+  hostMemory: z.boolean(),
+  ksmStats: z.boolean(),
+  ksmRun: z.boolean(),
+  ksmTune: z.boolean(),
+  cpuTune: z.boolean(),
+  ioTune: z.boolean(),
+  balloon: z.boolean(),
+});
+const statValues = z.record(z.string(), z.number());
+
+/** A host sample on `berth.samples.<hostId>` (a metric on core NATS, not an event: no catalog entry). */
+export const hostSampleSchema = objectOf<HostSampleMessage>()({
+  v: z.literal(1),
+  hostId: nonEmpty,
+  at: z.string(),
+  capabilities,
+  host: statValues,
+  guests: z.array(objectOf<HostSampleMessage['guests'][number]>()({ vmId: nonEmpty, stats: statValues })),
+});
 
 const kib = z.number().min(0);
 const vmId = nonEmpty;
@@ -65,15 +86,7 @@ const recordedInput = objectOf<RecordedInput>()({
     guests: z.array(objectOf<RecordedInput['mom']['guests'][number]>()({ name: nonEmpty, uuid: z.string(), props, history: samples })),
     config: objectOf<RecordedInput['mom']['config']>()({ history_length: count }),
   }),
-  capabilities: objectOf<TelemetryCapabilitiesWire>()({
-    hostMemory: z.boolean(),
-    ksmStats: z.boolean(),
-    ksmRun: z.boolean(),
-    ksmTune: z.boolean(),
-    cpuTune: z.boolean(),
-    ioTune: z.boolean(),
-    balloon: z.boolean(),
-  }),
+  capabilities,
   ioTuneApplied: z.record(z.string(), z.string()),
 });
 

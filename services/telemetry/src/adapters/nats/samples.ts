@@ -1,26 +1,9 @@
 import type { NatsConnection, Subscription } from '@nats-io/transport-node';
-import { z } from 'zod';
-import { telemetry } from '@berth/contracts';
+import { eventSchemas, telemetry } from '@berth/contracts';
 import { subjectName } from '@berth/messaging';
 import type { Logger } from '@berth/observability';
 
-const stats = z.record(z.string(), z.number());
-const sampleSchema = z.object({
-  v: z.literal(1),
-  hostId: z.string().min(1),
-  at: z.string(),
-  capabilities: z.object({
-    hostMemory: z.boolean(),
-    ksmStats: z.boolean(),
-    ksmRun: z.boolean(),
-    ksmTune: z.boolean(),
-    cpuTune: z.boolean(),
-    ioTune: z.boolean(),
-    balloon: z.boolean(),
-  }),
-  host: stats,
-  guests: z.array(z.object({ vmId: z.string().min(1), stats })),
-});
+const sampleSchema = eventSchemas.hostSampleSchema;
 
 /**
  * Follows `berth.samples.*` (core NATS: samples are metrics, nothing is stored or acknowledged).
