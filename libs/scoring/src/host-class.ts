@@ -9,6 +9,8 @@ import type { CompiledCostFunction } from './cost.ts';
  */
 export interface HostClass {
   readonly key: string;
+  /** Order of creation in its view (HostView.classesMade): a class made after a given moment is new. */
+  readonly serial: number;
   readonly cost: CompiledCostFunction | null;
   readonly pool: string;
   readonly cpuModel: string;
@@ -98,9 +100,10 @@ export function classKey(st: HostStatics, u: HostUsage, claimedMemory: number): 
 }
 
 /** A new, empty class (one object literal: spreading a shape into it was measured at ~40 µs). */
-export function newClass(key: string, st: HostStatics, u: HostUsage, claimedMemory: number): HostClass {
+export function newClass(key: string, st: HostStatics, u: HostUsage, claimedMemory: number, serial = 0): HostClass {
   return {
     key,
+    serial,
     cost: st.cost,
     pool: st.pool,
     cpuModel: st.cpuModel,

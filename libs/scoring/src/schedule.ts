@@ -56,7 +56,7 @@ export type ScheduleResult =
     }
   | { readonly kind: 'failed'; readonly vmId: string; readonly explanation: FailureExplanation };
 
-interface Finalist {
+export interface Finalist {
   slot: number;
   score: number;
   hostId: string;
@@ -91,7 +91,8 @@ function loses(best: readonly Finalist[], k: number, score: number, hostId: stri
 /** Members examined past the k-th finalist of a class when the NUMA alignment weight varies. */
 const EXTRA_MEMBERS = 32;
 
-function candidate(view: HostView, ctx: ScoreContext, cls: HostClass, f: Finalist): Candidate {
+/** A finalist with its cost breakdown and weights (ScheduleCache builds the same ones). */
+export function candidate(view: HostView, ctx: ScoreContext, cls: HostClass, f: Finalist): Candidate {
   const snap = view.snapshots[f.slot]!;
   const u = view.usages[f.slot]!;
   const vm = ctx.vm;

@@ -4,6 +4,8 @@ import type { CostFunctionSpec, HardwareProfile } from '@berth/hardware-config';
 import { CompiledCostFunction } from './cost.ts';
 import { BUCKETS, classKey, newClass, ensureSorted, searchDescending, staticsFor, type HostClass, type HostStatics } from './host-class.ts';
 
+const JOURNAL_LIMIT = 8192;
+
 export interface CostConfig {
   readonly costFunctions: Readonly<Record<string, CostFunctionSpec>>;
   readonly profiles: Readonly<Record<string, HardwareProfile>>;
@@ -29,10 +31,53 @@ export class HostView {
   readonly buckets: HostClass[][] = Array.from({ length: BUCKETS }, () => []);
   private readonly compiled = new Map<string, CompiledCostFunction>();
   private readonly config: CostConfig;
+  /**
+   * Ids of the hosts changed (added, replaced, removed, claimed on), in order: `changedSince` tells a
+   * holder of results computed at an earlier `version` which hosts to look at again (ScheduleCache).
+   * Bounded: past JOURNAL_LIMIT entries the older half is dropped, and a version from before that
+   * answers `undefined` (start again).
+   */
+  private journal: string[] = [];
+  /** The version of journal[0]. */
+  private journalStart = 0;
+  private classSerial = 0;
 
   constructor(snapshots: Iterable<HostSnapshot> = [], config: CostConfig = { costFunctions: {}, profiles: {} }) {
     this.config = config;
     for (const s of snapshots) this.upsert(s);
+  }
+
+  /** Increases with every change to the view (any host). */
+  get version(): number {
+    return this.journalStart + this.journal.length;
+  }
+
+  /**
+   * The hosts changed since `version` (in order, possibly repeated), or `undefined` when the view no
+   * longer knows (the journal was trimmed past it, or the version is not one of this view's).
+   */
+  changedSince(version: number): readonly string[] | undefined {
+    if (version < this.journalStart || version > this.version) return undefined;
+    return this.journal.slice(version - this.journalStart);
+  }
+
+  private changed(hostId: string): void {
+    this.journal.push(hostId);
+    if (this.journal.length > JOURNAL_LIMIT) {
+      const drop = JOURNAL_LIMIT / 2;
+      this.journal = this.journal.slice(drop);
+      this.journalStart += drop;
+    }
+  }
+
+  /** Classes made so far: every class made from now on has a serial at least this. */
+  get classesMade(): number {
+    return this.classSerial;
+  }
+
+  /** The class an enabled host belongs to now (hosts in other states are in none). */
+  classAt(slot: number): HostClass | undefined {
+    return this.classOf[slot];
   }
 
   get size(): number {
@@ -76,6 +121,7 @@ export class HostView {
       slot = this.freeSlots.pop() ?? this.snapshots.length;
       this.slotOf.set(id, slot);
     }
+    this.changed(id);
     this.snapshots[slot] = snapshot;
     const u = usage(snapshot);
     this.usages[slot] = u;
@@ -89,6 +135,7 @@ export class HostView {
   remove(hostId: string): void {
     const slot = this.slotOf.get(hostId);
     if (slot === undefined) return;
+    this.changed(hostId);
     this.leaveClass(slot);
     this.snapshots[slot] = undefined;
     this.usages[slot] = undefined;
@@ -103,6 +150,7 @@ export class HostView {
     if (!current) throw new NotFoundError('host', claim.hostId);
     const next = applyClaim(current, claim);
     const slot = this.slotOf.get(claim.hostId)!;
+    this.changed(claim.hostId);
     this.leaveClass(slot);
     this.snapshots[slot] = next;
     // The view owns this usage object, so it follows the claim in place instead of being rebuilt.
@@ -126,7 +174,7 @@ export class HostView {
     const key = classKey(st, u, this.claimed[slot]!);
     let cls = this.classes.get(key);
     if (!cls) {
-      cls = newClass(key, st, u, this.claimed[slot]!);
+      cls = newClass(key, st, u, this.claimed[slot]!, this.classSerial++);
       const bucket = this.buckets[cls.bucket]!;
       cls.bucketPos = bucket.length;
       bucket.push(cls);

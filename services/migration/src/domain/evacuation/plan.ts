@@ -1,5 +1,5 @@
 import { allocatableVcpus, ordinaryMemoryCapacity, type HostSnapshot, type VmSpec } from '@berth/fit';
-import { formatExplanation, HostView, schedule, type Candidate, type PlacementPolicy } from '@berth/scoring';
+import { formatExplanation, HostView, ScheduleCache, type Candidate, type PlacementPolicy } from '@berth/scoring';
 import type { Blocker, EvacuationPlan, Evacuee, PlanInput, PlannedMove } from './model.ts';
 
 /** A pinned VM: pass-through host CPU, dedicated (pinned) CPUs or NUMA nodes pinned to host nodes (seed 004). */
@@ -49,10 +49,15 @@ export function allocationLoad(snapshot: HostSnapshot): { cpu: number; memory: n
 
 const pct = (x: number): string => `${Math.round(x * 100)}%`;
 
-function chooseDestination(view: HostView, vm: Evacuee, input: PlanInput): { best: Candidate } | { failed: Blocker } {
-  const excluded = [input.hostId, ...(input.excludedFor?.(vm.spec.vmId) ?? [])];
-  const policyFor = (pool: string): PlacementPolicy => input.policyFor?.(pool) ?? SPREAD;
-  const r = schedule(vm.spec, view, { excludedHosts: excluded, alternates: CANDIDATES, policyFor });
+function chooseDestination(
+  view: HostView,
+  engine: ScheduleCache,
+  vm: Evacuee,
+  input: PlanInput,
+): { best: Candidate } | { failed: Blocker } {
+  const failed = input.excludedFor?.(vm.spec.vmId) ?? [];
+  const excluded = failed.length === 0 ? [input.hostId] : [input.hostId, ...failed];
+  const r = engine.schedule(vm.spec, { excludedHosts: excluded, alternates: CANDIDATES });
   if (r.kind === 'failed') {
     const why = formatExplanation(r.explanation);
     return {
@@ -115,6 +120,10 @@ function plan(input: PlanInput, view: HostView, touched: Map<string, HostSnapsho
   const inFlight: string[] = [];
   const deferred: string[] = [];
   const maxMoves = input.maxMoves ?? Infinity;
+  // One engine for the whole plan: VMs of the same shape share the ranking of the hosts, re-scored
+  // only where the plan's earlier moves (or anything else) changed the view.
+  const policyFor = (pool: string): PlacementPolicy => input.policyFor?.(pool) ?? SPREAD;
+  const engine = new ScheduleCache(view, { policyFor });
   for (const vm of [...input.vms].sort(byStartOrder)) {
     const spec = vm.spec;
     if (vm.status === 'migrating') {
@@ -149,7 +158,7 @@ function plan(input: PlanInput, view: HostView, touched: Map<string, HostSnapsho
       deferred.push(spec.vmId);
       continue;
     }
-    const choice = chooseDestination(view, vm, input);
+    const choice = chooseDestination(view, engine, vm, input);
     if ('failed' in choice) {
       blockers.push(choice.failed);
       continue;
