@@ -46,7 +46,7 @@ const { values: args } = parseArgs({
     baseline: { type: 'string', default: '20' },
     evals: { type: 'string', default: '3000' },
     nice: { type: 'string', default: process.getuid?.() === 0 ? '-10' : '0' },
-    /** `debug`: the service logs each policy round (hosts skipped in flight or stale, round times), summed up at the end. */
+    /** `debug`: the service logs each policy round (hosts evaluated while in flight, stale, superseded; round times), summed up at the end. */
     'log-level': { type: 'string', default: 'warn' },
   },
 });
@@ -267,6 +267,7 @@ async function fleetCpu(): Promise<Record<string, unknown>> {
         'changed',
         'unchanged',
         'failed',
+        'superseded',
         'appendMillis',
         'sendMillis',
         'evaluatedMillis',

@@ -65,6 +65,11 @@ export interface IntervalEntry {
   readonly policy: string;
   /** Set when the policy failed the interval (no control applied). */
   readonly error?: string;
+  /**
+   * Set when the interval decided a change but, waiting behind its host's previous decision, was replaced
+   * by the host's next interval: it was not recorded as a decision and nothing of it was sent.
+   */
+  readonly superseded?: true;
 }
 
 /** Every interval that changed nothing (or failed), gathered per flush (`intervals-*` streams). */

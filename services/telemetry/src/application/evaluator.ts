@@ -13,18 +13,32 @@ import {
 import type { DecisionRecorded } from './decisions.ts';
 import type { SampleHistory } from './history.ts';
 import { buildInput } from './input.ts';
-import { runInterval, type IntervalInput } from './interval.ts';
+import { runInterval, type IntervalInput, type IntervalResult } from './interval.ts';
 import type { Policies } from './policies.ts';
 import { roundSummary, type HostOutcome } from './round.ts';
 import type { ControlPort, HostDirectory, PolicyEngine, VmDirectory } from './ports.ts';
 
 export interface DecisionSink {
   append(streamId: string, events: readonly NewEvent[]): Promise<readonly StoredEvent[]>;
-  noteUnchanged(e: { hostId: string; at: string; policy: string; error?: string }): void;
+  noteUnchanged(e: { hostId: string; at: string; policy: string; error?: string; superseded?: true }): void;
+}
+
+/** An interval evaluated, waiting to be recorded and sent in its host's turn. */
+interface Evaluated {
+  readonly hostId: string;
+  readonly started: number;
+  readonly now: number;
+  readonly at: string;
+  readonly policy: { readonly scope: string; readonly version: number; readonly digest: string };
+  readonly policyRef: string;
+  readonly input: IntervalInput;
+  readonly result: IntervalResult;
+  readonly resolve: (o: HostOutcome) => void;
+  readonly reject: (e: unknown) => void;
 }
 
 export interface EvaluatorMetrics {
-  interval(hostId: string, outcome: 'changed' | 'unchanged' | 'failed', millis: number): void;
+  interval(hostId: string, outcome: 'changed' | 'unchanged' | 'failed' | 'superseded', millis: number): void;
   controls(kinds: readonly telemetry.Control[], failed: number): void;
   clamps(n: number): void;
 }
@@ -62,7 +76,8 @@ export class Evaluator<S> {
   private readonly pressure = new Map<string, HostPressureState>();
   private readonly calmSince = new Map<string, number>();
   private readonly ioApplied = new Map<string, Record<string, string>>();
-  private readonly inFlight = new Set<string>();
+  /** Hosts whose decision is being recorded or sent, each with the interval waiting for its turn. */
+  private readonly lanes = new Map<string, { waiting: Evaluated | undefined }>();
   /** Per host, the last decision recorded (what the next one's input is a delta against). */
   private readonly recorded = new Map<string, { readonly id: string; readonly depth: number; readonly input: IntervalInput }>();
   private timer: NodeJS.Timeout | undefined;
@@ -89,10 +104,11 @@ export class Evaluator<S> {
   }
 
   /**
-   * A round every interval (fixed rate). A round does not wait for the decisions of the previous one:
-   * a host whose last decision is still being recorded or sent waits for a later round (so one slow
-   * host, or a slow log, never delays the others' intervals), and a tick that comes while the
-   * previous round is still evaluating is skipped.
+   * A round every interval (fixed rate). A round evaluates every host with fresh samples and does not
+   * wait for the decisions of the previous one: a host whose last decision is still being recorded or
+   * sent is evaluated all the same and its decision waits for that one (`enqueue`), so one slow host,
+   * or a slow log, never delays the others' intervals. A tick that comes while the previous round is
+   * still evaluating is skipped.
    */
   start(intervalMillis: number): void {
     this.timer = setInterval(() => {
@@ -125,11 +141,8 @@ export class Evaluator<S> {
     this.looping = true;
     try {
       for (const hostId of this.o.history.hostIds()) {
-        // A host whose last decision is still being recorded or sent waits for the next round.
-        if (this.inFlight.has(hostId)) {
-          inFlight++;
-          continue;
-        }
+        // Evaluated now; its decision waits for the previous one's if that is still in flight.
+        if (this.lanes.has(hostId)) inFlight++;
         pending.push(this.evaluateHost(hostId).catch((e: unknown) => void this.o.logger.warn({ err: e, hostId }, 'host interval failed')));
         n++;
         if (n % 20 === 0) await new Promise((r) => setImmediate(r));
@@ -144,6 +157,10 @@ export class Evaluator<S> {
     return n;
   }
 
+  /**
+   * One host's interval: evaluated now, against the latest samples; what it decided is then recorded and
+   * sent in the host's turn (see `enqueue`). Resolves when the decision has settled (or was superseded).
+   */
   async evaluateHost(hostId: string): Promise<HostOutcome> {
     const started = performance.now();
     const now = this.clock();
@@ -157,6 +174,8 @@ export class Evaluator<S> {
     });
     if (!mom) return { outcome: 'skipped' };
     const policy = this.o.policies.resolve(hostId, pool);
+    // I/O limits as last sent: a decision still waiting for its turn may send more, which this one
+    // then repeats (an I/O tune sent twice is the same tune).
     const input: IntervalInput = { mom, capabilities: h.capabilities, ioTuneApplied: { ...(this.ioApplied.get(hostId) ?? {}) } };
     const r = runInterval(this.o.engine, policy.compiled, input);
     const at = new Date(now).toISOString();
@@ -166,12 +185,62 @@ export class Evaluator<S> {
       this.o.metrics?.interval(hostId, 'failed', performance.now() - started);
       return { outcome: 'failed', error: r.error ?? 'failed' };
     }
+    return new Promise<HostOutcome>((resolve, reject) =>
+      this.enqueue({ hostId, started, now, at, policy: policy.set, policyRef, input, result: r, resolve, reject }),
+    );
+  }
+
+  /**
+   * A host's decisions are recorded and sent one at a time, in the order their intervals were evaluated
+   * (controls for a host are applied in order; each delta's base is the decision recorded before it).
+   * An interval evaluated while the host's previous decision is still being recorded or sent waits
+   * for it; at most one waits per host: a newer interval replaces it, and the replaced one is recorded
+   * as a quiet entry marked `superseded` (evaluated, nothing recorded as a decision, nothing sent): the
+   * newer one read later samples, so sending the older one first would only be undone.
+   */
+  private enqueue(e: Evaluated): void {
+    const lane = this.lanes.get(e.hostId);
+    if (!lane) {
+      this.lanes.set(e.hostId, { waiting: undefined });
+      void this.drain(e);
+      return;
+    }
+    const replaced = lane.waiting;
+    lane.waiting = e;
+    if (replaced) {
+      this.o.log.noteUnchanged({ hostId: replaced.hostId, at: replaced.at, policy: replaced.policyRef, superseded: true });
+      this.o.metrics?.interval(replaced.hostId, 'superseded', performance.now() - replaced.started);
+      replaced.resolve({ outcome: 'superseded', queued: true });
+    }
+  }
+
+  private async drain(first: Evaluated): Promise<void> {
+    const lane = this.lanes.get(first.hostId)!;
+    let queued = false;
+    for (let e: Evaluated | undefined = first; e;) {
+      try {
+        const outcome = await this.settle(e);
+        e.resolve(queued ? { ...outcome, queued } : outcome);
+      } catch (err) {
+        e.reject(err);
+      }
+      e = lane.waiting;
+      lane.waiting = undefined;
+      queued = true;
+    }
+    this.lanes.delete(first.hostId);
+  }
+
+  /** What an evaluated interval leads to, in its host's turn: vapor power, then a decision recorded and sent, or a quiet entry. */
+  private async settle(e: Evaluated): Promise<HostOutcome> {
+    const { hostId, at, now, input, result: r } = e;
     const decisionId = randomUUID();
     const thresholds = { ...this.o.thresholds, ...r.thresholds };
-    const pressureEvents = this.assessPressure(hostId, decisionId, mom, r.balloonReliefKib, now, thresholds);
+    // Decided in the host's turn: the power-offs and restarts of the decisions before are known by now.
+    const pressureEvents = this.assessPressure(hostId, decisionId, input.mom, r.balloonReliefKib, now, thresholds);
     if (r.controls.length === 0 && pressureEvents.length === 0) {
-      this.o.log.noteUnchanged({ hostId, at, policy: policyRef });
-      this.o.metrics?.interval(hostId, 'unchanged', performance.now() - started);
+      this.o.log.noteUnchanged({ hostId, at, policy: e.policyRef });
+      this.o.metrics?.interval(hostId, 'unchanged', performance.now() - e.started);
       return { outcome: 'unchanged' };
     }
     const last = this.recorded.get(hostId);
@@ -182,7 +251,7 @@ export class Evaluator<S> {
     const record: DecisionRecorded = {
       hostId,
       at,
-      policy: { scope: policy.set.scope, version: policy.set.version, digest: policy.set.digest },
+      policy: { scope: e.policy.scope, version: e.policy.version, digest: e.policy.digest },
       input: recordedInput,
       decided: r.decided,
       excludedGuests: r.excludedGuests,
@@ -190,46 +259,41 @@ export class Evaluator<S> {
       controls: r.controls,
       unsupported: r.unsupported,
     };
-    this.inFlight.add(hostId);
-    try {
-      // Recorded before anything is sent: a control the log does not hold never reaches a host.
-      const appending = performance.now();
-      await this.o.log.append(`host-${hostId}`, [
-        { id: decisionId, type: 'DecisionRecorded', schemaVersion: DECISION_VERSION, data: record },
-        ...pressureEvents,
-      ]);
-      this.recorded.set(hostId, { id: decisionId, depth: recordedInput.depth, input });
-      let state = this.pressure.get(hostId) ?? initialPressureState();
-      for (const e of pressureEvents) state = evolvePressure(state, e, at);
-      this.pressure.set(hostId, state);
-      const power: telemetry.Control[] = pressureEvents.map((e) =>
-        e.type === 'VmPoweredOffForPressure'
-          ? { kind: 'power', vmId: e.data.vmId, action: 'off', reason: e.data.reason, commandId: `${decisionId}:off:${e.data.vmId}` }
-          : { kind: 'power', vmId: e.data.vmId, action: 'on', reason: e.data.reason, commandId: `${decisionId}:on:${e.data.vmId}` },
-      );
-      if (pressureEvents.some((e) => e.type === 'VmRestartedAfterPressure')) this.calmSince.set(hostId, now);
-      const controls = [...r.controls, ...power];
-      const sending = performance.now();
-      const reply = await this.o.controls.send({ v: 1, hostId, decisionId, controls });
-      const millis = { append: sending - appending, send: performance.now() - sending };
-      const failed = reply.results.filter((x) => !x.ok);
-      controls.forEach((c, i) => {
-        if (c.kind === 'ioTune' && reply.results[i]?.ok) {
-          const { kind: _k, ...rest } = c;
-          this.ioApplied.set(hostId, {
-            ...(this.ioApplied.get(hostId) ?? {}),
-            [`${c.vmId}/${c.device}`]: JSON.stringify({ kind: 'ioTune', ...rest }),
-          });
-        }
-      });
-      if (failed.length > 0) this.o.logger.warn({ hostId, decisionId, failed }, 'some controls were not applied');
-      this.o.metrics?.controls(controls, failed.length);
-      this.o.metrics?.clamps(r.clamps.length);
-      this.o.metrics?.interval(hostId, 'changed', performance.now() - started);
-      return { outcome: 'changed', decisionId, pressure: pressureEvents, controlReply: reply, millis };
-    } finally {
-      this.inFlight.delete(hostId);
-    }
+    // Recorded before anything is sent: a control the log does not hold never reaches a host.
+    const appending = performance.now();
+    await this.o.log.append(`host-${hostId}`, [
+      { id: decisionId, type: 'DecisionRecorded', schemaVersion: DECISION_VERSION, data: record },
+      ...pressureEvents,
+    ]);
+    this.recorded.set(hostId, { id: decisionId, depth: recordedInput.depth, input });
+    let state = this.pressure.get(hostId) ?? initialPressureState();
+    for (const p of pressureEvents) state = evolvePressure(state, p, at);
+    this.pressure.set(hostId, state);
+    const power: telemetry.Control[] = pressureEvents.map((p) =>
+      p.type === 'VmPoweredOffForPressure'
+        ? { kind: 'power', vmId: p.data.vmId, action: 'off', reason: p.data.reason, commandId: `${decisionId}:off:${p.data.vmId}` }
+        : { kind: 'power', vmId: p.data.vmId, action: 'on', reason: p.data.reason, commandId: `${decisionId}:on:${p.data.vmId}` },
+    );
+    if (pressureEvents.some((p) => p.type === 'VmRestartedAfterPressure')) this.calmSince.set(hostId, now);
+    const controls = [...r.controls, ...power];
+    const sending = performance.now();
+    const reply = await this.o.controls.send({ v: 1, hostId, decisionId, controls });
+    const millis = { append: sending - appending, send: performance.now() - sending };
+    const failed = reply.results.filter((x) => !x.ok);
+    controls.forEach((c, i) => {
+      if (c.kind === 'ioTune' && reply.results[i]?.ok) {
+        const { kind: _k, ...rest } = c;
+        this.ioApplied.set(hostId, {
+          ...(this.ioApplied.get(hostId) ?? {}),
+          [`${c.vmId}/${c.device}`]: JSON.stringify({ kind: 'ioTune', ...rest }),
+        });
+      }
+    });
+    if (failed.length > 0) this.o.logger.warn({ hostId, decisionId, failed }, 'some controls were not applied');
+    this.o.metrics?.controls(controls, failed.length);
+    this.o.metrics?.clamps(r.clamps.length);
+    this.o.metrics?.interval(hostId, 'changed', performance.now() - e.started);
+    return { outcome: 'changed', decisionId, pressure: pressureEvents, controlReply: reply, millis };
   }
 
   /**

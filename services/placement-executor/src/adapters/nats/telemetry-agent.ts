@@ -110,6 +110,10 @@ export class TelemetryAgent {
     let published = 0;
     const width = this.o.concurrency ?? 32;
     for (let i = 0; i < hosts.length; i += width) {
+      // Between batches the event loop runs: a sample of the simulator (or a batch of virsh answers)
+      // resolves in microtasks only, so without this a whole pass over a large fleet would hold back
+      // every control request, and the samples themselves, until it ended.
+      if (i > 0) await new Promise((r) => setImmediate(r));
       await Promise.all(
         hosts.slice(i, i + width).map(async ([hostId, uri]) => {
           try {

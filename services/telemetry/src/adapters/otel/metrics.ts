@@ -71,7 +71,7 @@ export function telemetryMetrics(history: SampleHistory, opts: { guestGauges: bo
     [...hostGauges.map(([, g]) => g), ...guestGauges.map(([, g]) => g)],
   );
   const intervals = meter.createCounter('berth.telemetry.intervals', {
-    description: 'Host policy intervals by outcome (changed, unchanged, failed)',
+    description: 'Host policy intervals by outcome (changed, unchanged, failed, superseded)',
   });
   const controls = meter.createCounter('berth.telemetry.controls', { description: 'Controls sent to executors by kind' });
   const failed = meter.createCounter('berth.telemetry.controls.failed', { description: 'Controls an executor did not apply' });

@@ -10,6 +10,11 @@ export interface QuietEntry {
   readonly policy: string;
   /** Set when the policy failed the interval (no control applied). */
   readonly error?: string;
+  /**
+   * Set when the interval decided a change but waited behind its host's previous decision and was
+   * replaced there by a newer interval: nothing of it was recorded as a decision or sent.
+   */
+  readonly superseded?: true;
 }
 
 interface Pending {
