@@ -19,6 +19,17 @@ export const SERVICES = ['inventory', 'scheduler', 'placement-executor', 'migrat
 export const TELEMETRY_POLICY_MILLIS = 2000;
 export type ServiceName = (typeof SERVICES)[number];
 
+/** `K=V` arguments (`--service-env`) as an environment; a malformed one is refused by name. */
+export function parseServiceEnv(args: readonly string[]): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const a of args) {
+    const m = /^([A-Za-z_][A-Za-z0-9_]*)=(.*)$/s.exec(a);
+    if (m === null) throw new Error(`--service-env: expected NAME=VALUE, got ${JSON.stringify(a)}`);
+    env[m[1]!] = m[2]!;
+  }
+  return env;
+}
+
 export interface PlaneOptions {
   readonly hosts: number;
   readonly hostCpus: number;
@@ -26,6 +37,8 @@ export interface PlaneOptions {
   /** Where the services' logs go (one file per service and start). */
   readonly logDir?: string;
   readonly echo?: boolean;
+  /** Added to every service's environment (e.g. `MALLOC_ARENA_MAX`), over the plane's own variables. */
+  readonly serviceEnv?: Readonly<Record<string, string>>;
 }
 
 /**
@@ -140,14 +153,18 @@ export class Plane {
     this.generation++;
     const start = async (s: ServiceName): Promise<void> => {
       if (this.services.has(s)) return;
-      const handle = await startService(s, this.env(s), {
-        port: this.ports[s],
-        singleProcess: true,
-        label: `${s}-${this.generation}`,
-        readyTimeoutMillis: 180_000,
-        ...(this.opts.logDir !== undefined ? { logDir: this.opts.logDir } : {}),
-        ...(this.opts.echo !== undefined ? { echo: this.opts.echo } : {}),
-      });
+      const handle = await startService(
+        s,
+        { ...this.env(s), ...this.opts.serviceEnv },
+        {
+          port: this.ports[s],
+          singleProcess: true,
+          label: `${s}-${this.generation}`,
+          readyTimeoutMillis: 180_000,
+          ...(this.opts.logDir !== undefined ? { logDir: this.opts.logDir } : {}),
+          ...(this.opts.echo !== undefined ? { echo: this.opts.echo } : {}),
+        },
+      );
       this.services.set(s, handle);
     };
     await start('inventory');

@@ -7,7 +7,7 @@
  * and the failures (answers other than OK and the refusals a random client earns).
  */
 import { mkdtempSync, readFileSync, readdirSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
 import { jetstreamManager } from '@nats-io/jetstream';
@@ -70,15 +70,85 @@ async function streamSizes(natsUrl: string): Promise<Record<string, { messages: 
   return out;
 }
 
-function memoryOf(plane: Plane, dir: string): Record<string, { heapMiB: number; rssMiB: number }> {
+/** One process's memory, MiB: from its probe (inside) and /proc/<pid>/status (anonymous vs file-backed RSS). */
+export interface ProcessMemory {
+  heapMiB: number;
+  heapTotalMiB: number;
+  /** Memory V8 accounts outside its heap (Buffers of sockets, pg, NATS, gRPC; arrayBuffers is part of it). */
+  externalMiB: number;
+  arrayBuffersMiB: number;
+  rssMiB: number;
+  /** RSS of anonymous pages (malloc arenas, V8's heap) and of file-backed pages (node's binary, shared libraries). */
+  rssAnonMiB: number;
+  rssFileMiB: number;
+  /** Committed V8 young and old generation (heapTotal is mostly their sum). */
+  newSpaceMiB: number;
+  oldSpaceMiB: number;
+  /** Anonymous RSS outside V8's committed heap: malloc (glibc arenas), native buffers, code. */
+  outsideHeapMiB: number;
+}
+const MEMORY_KEYS = [
+  'heapMiB',
+  'heapTotalMiB',
+  'newSpaceMiB',
+  'oldSpaceMiB',
+  'externalMiB',
+  'arrayBuffersMiB',
+  'rssMiB',
+  'rssAnonMiB',
+  'rssFileMiB',
+  'outsideHeapMiB',
+] as const;
+
+function statusKiB(pid: number, key: string): number {
+  try {
+    const m = new RegExp(`^${key}:\\s+(\\d+) kB`, 'm').exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+    return m ? Number(m[1]) : 0;
+  } catch {
+    return 0;
+  }
+}
+
+function memoryOf(plane: Plane, dir: string): Record<string, ProcessMemory> {
   const files = new Set(readdirSync(dir));
-  const out: Record<string, { heapMiB: number; rssMiB: number }> = {};
+  const out: Record<string, ProcessMemory> = {};
+  const mib = (b: number): number => +(b / MiB).toFixed(1);
   for (const [name, h] of plane.services) {
     if (!files.has(`${h.pid}.json`)) continue;
-    const m = JSON.parse(readFileSync(join(dir, `${h.pid}.json`), 'utf8')) as { heapUsed: number; rss: number };
-    out[name] = { heapMiB: +(m.heapUsed / MiB).toFixed(1), rssMiB: +(m.rss / MiB).toFixed(1) };
+    const m = JSON.parse(readFileSync(join(dir, `${h.pid}.json`), 'utf8')) as {
+      heapUsed: number;
+      heapTotal: number;
+      external: number;
+      arrayBuffers: number;
+      rss: number;
+      newSpace?: number;
+      oldSpace?: number;
+    };
+    const rssAnon = statusKiB(h.pid, 'RssAnon') * 1024;
+    out[name] = {
+      heapMiB: mib(m.heapUsed),
+      heapTotalMiB: mib(m.heapTotal),
+      externalMiB: mib(m.external),
+      arrayBuffersMiB: mib(m.arrayBuffers),
+      rssMiB: mib(m.rss),
+      rssAnonMiB: mib(rssAnon),
+      rssFileMiB: mib(statusKiB(h.pid, 'RssFile') * 1024),
+      newSpaceMiB: mib(m.newSpace ?? 0),
+      oldSpaceMiB: mib(m.oldSpace ?? 0),
+      outsideHeapMiB: mib(rssAnon - m.heapTotal),
+    };
   }
   return out;
+}
+
+/** Least-squares slope of each memory figure, MiB per minute, over minutes [from, end). */
+function memorySlopes(memory: Record<string, Record<string, number[]>>, from = 0) {
+  return Object.fromEntries(
+    Object.entries(memory).map(([svc, series]) => [
+      svc,
+      Object.fromEntries(MEMORY_KEYS.map((k) => [k.replace(/MiB$/, ''), +slope((series[k] ?? []).slice(from)).toFixed(3)])),
+    ]),
+  );
 }
 
 function minuteStats(ops: readonly OpRecord[]) {
@@ -91,15 +161,27 @@ function minuteStats(ops: readonly OpRecord[]) {
   return per;
 }
 
-export async function runSoak(opts: { minutes: number; rate: number; log?: (l: string) => void }) {
+export async function runSoak(opts: {
+  minutes: number;
+  rate: number;
+  /** Added to every service's environment (`--service-env K=V`), e.g. MALLOC_ARENA_MAX. */
+  serviceEnv?: Readonly<Record<string, string>>;
+  log?: (l: string) => void;
+}) {
   const log = opts.log ?? ((l: string) => console.log(l));
   const probeDir = mkdtempSync(join(tmpdir(), 'berth-soak-mem-'));
   process.env['BERTH_MEMORY_PROBE_DIR'] = probeDir;
   process.env['E2E_NODE_ARGS'] = `--import ${new URL('./memory-probe.mjs', import.meta.url).pathname}`;
-  const plane = await Plane.start({ hosts: 8, hostCpus: 32, hostMemoryGiB: 128 });
+  const plane = await Plane.start({
+    hosts: 8,
+    hostCpus: 32,
+    hostMemoryGiB: 128,
+    ...(opts.serviceEnv ? { serviceEnv: opts.serviceEnv } : {}),
+  });
   const load = new Load(plane, { label: 'soak', maxInFlight: 64 });
   const minutes: Record<string, unknown>[] = [];
-  const memory: Record<string, { heap: number[]; rss: number[] }> = {};
+  const memory: Record<string, Record<string, number[]>> = {};
+  const loads: number[] = [];
   const p99s: Record<string, number[]> = {};
   let vmMinutes = 0;
   try {
@@ -118,16 +200,18 @@ export async function runSoak(opts: { minutes: number; rate: number; log?: (l: s
       vmMinutes += live;
       for (const [k, s] of Object.entries(stats)) (p99s[k] ??= []).push(s.p99);
       for (const [svc, v] of Object.entries(mem)) {
-        const e = (memory[svc] ??= { heap: [], rss: [] });
-        e.heap.push(v.heapMiB);
-        e.rss.push(v.rssMiB);
+        const e = (memory[svc] ??= {});
+        for (const k of MEMORY_KEYS) (e[k] ??= []).push(v[k]);
       }
+      const load1 = +loadavg()[0]!.toFixed(1);
+      loads.push(load1);
       const failures = ops.filter((o) => !EXPECTED.has(o.code)).length;
       const line = {
         minute: m,
         opsOk: ops.filter((o) => o.code === 'OK').length,
         failures,
         liveVms: live,
+        loadAverage: load1,
         latencyMillis: stats,
         memory: mem,
       };
@@ -149,9 +233,11 @@ export async function runSoak(opts: { minutes: number; rate: number; log?: (l: s
       throughputOpsPerMinute: +(okOps / opts.minutes).toFixed(1),
       perMinute: minutes,
       p99SlopeMillisPerMinute: Object.fromEntries(Object.entries(p99s).map(([k, v]) => [k, +slope(v).toFixed(2)])),
-      memorySlopeMiBPerMinute: Object.fromEntries(
-        Object.entries(memory).map(([k, v]) => [k, { heap: +slope(v.heap).toFixed(3), rss: +slope(v.rss).toFixed(3) }]),
-      ),
+      serviceEnv: opts.serviceEnv ?? {},
+      loadAverage: { min: Math.min(...loads), max: Math.max(...loads) },
+      memorySlopeMiBPerMinute: memorySlopes(memory),
+      // The fleet fills in the first minutes (memory rises with the live VMs); the second half is the steady state.
+      memorySlopeSecondHalfMiBPerMinute: memorySlopes(memory, Math.floor(opts.minutes / 2)),
       postgresBytes: after,
       postgresGrowthBytes: grown,
       growthBytesPerOk: okOps > 0 ? Math.round(grown / okOps) : 0,
