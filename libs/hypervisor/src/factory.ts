@@ -1,6 +1,6 @@
 import type { HypervisorDriver } from './driver.ts';
 import { LibvirtDriver, type LibvirtDriverOptions } from './libvirt/libvirt-driver.ts';
-import type { LxdCredentials } from './lxd/client.ts';
+import type { LxdCredentials } from './lxd/tls.ts';
 import { LxdDriver } from './lxd/lxd-driver.ts';
 import { isLxdUri } from './lxd/uri.ts';
 import type { SimulatorFleet } from './simulator/simulator.ts';

@@ -14,7 +14,8 @@ export { parseLibvirtRealm, checkDriveSize, DEFAULT_REALM, type RealmSettings, t
 export { buildDomainXml, type DomainXmlOptions, type VirtType } from './libvirt/domain-xml.ts';
 export { LibvirtDriver, type LibvirtDriverOptions } from './libvirt/libvirt-driver.ts';
 export { classifyVirshError, type RunAs } from './libvirt/virsh.ts';
-export { SimulatorFleet, SimulatorDriver, type SimHostConfig, type SimOperation, type SimulatorOptions } from './simulator/simulator.ts';
+export { SimulatorFleet, type SimHostConfig, type SimOperation, type SimulatorOptions } from './simulator/simulator.ts';
+export { SimulatorDriver } from './simulator/simulator-driver.ts';
 export {
   MigrationModel,
   type SimMigrationSettings,
@@ -23,7 +24,7 @@ export {
 } from './simulator/migration.ts';
 export { migrateArgs, parseJobInfo } from './libvirt/migrate-args.ts';
 export { LxdDriver, RECONNECTED as LXD_EVENTS_RECONNECTED, type LxdDriverOptions } from './lxd/lxd-driver.ts';
-export { certificateFingerprint, type LxdCredentials } from './lxd/client.ts';
+export { certificateFingerprint, type LxdCredentials } from './lxd/tls.ts';
 export { enrollWithTrustToken, decodeTrustToken, type LxdTrustToken } from './lxd/trust.ts';
 export { parseLxdUri, isLxdUri, type LxdEndpoint, type LxdInstanceType } from './lxd/uri.ts';
 export { lxdInstanceName, lxdVolumeName, limitsCpu } from './lxd/instance.ts';

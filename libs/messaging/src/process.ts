@@ -1,7 +1,7 @@
 import { ROOT_CONTEXT, SpanKind } from '@opentelemetry/api';
 import type { JetStreamClient, JsMsg } from '@nats-io/jetstream';
 import { extractTraceContext, withSpan, type Logger } from '@berth/observability';
-import type { EventHandler } from './consumer.ts';
+import type { EventHandler } from './consumer-options.ts';
 import { publishDeadLetter } from './dead-letter.ts';
 import { checkEvent, type EdgeCheck } from './edge.ts';
 import { parseEnvelope, type EnvelopeParse } from './envelope.ts';

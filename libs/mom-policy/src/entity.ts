@@ -1,5 +1,6 @@
 import type { FieldSet } from './collectors.ts';
-import { add, div, PyCallable, PyDict, PyException, PyObject, repr, toInt, typeError, type Value } from './values.ts';
+import { add, div } from './operators.ts';
+import { PyCallable, PyDict, PyException, PyObject, repr, toInt, typeError, type Value } from './values.ts';
 
 /** One stored sample as the entity reads it (values may be converted lazily). */
 export interface Sample {

@@ -4,7 +4,8 @@
  */
 export { PolicyError, parsePolicy, loadPolicySet, policyName } from './policy-set.ts';
 export type { ParsedPolicy, PolicySet, PolicyFile, Swallowed } from './policy-set.ts';
-export { evaluateInterval, toValue } from './interval.ts';
+export { evaluateInterval } from './interval.ts';
+export { toValue } from './input.ts';
 export type { EvalInput, EvalOutput, EvalConfig, GuestInput, InputSample } from './interval.ts';
 export { toJson, floatRepr, Float } from './output.ts';
 export type { PlainValue } from './output.ts';

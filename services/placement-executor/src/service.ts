@@ -36,7 +36,9 @@ import { Provisioner } from './application/provisioner.ts';
 import { Reconciler } from './application/reconciler.ts';
 import { Vms } from './application/vms.ts';
 import { executorService } from './adapters/grpc/executor-service.ts';
-import { asExecutorDb, migrateReadModel, projectVmEvents, ReadModel } from './adapters/postgres/read-model.ts';
+import { ReadModel } from './adapters/postgres/read-model.ts';
+import { asExecutorDb, migrateReadModel } from './adapters/postgres/read-model-tables.ts';
+import { projectVmEvents } from './adapters/postgres/vm-projection.ts';
 import type { ExecutorConfig } from './config.ts';
 
 export interface RunningExecutor {

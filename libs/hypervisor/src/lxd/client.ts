@@ -1,15 +1,9 @@
-import { createHash, X509Certificate } from 'node:crypto';
-import { connect as tlsConnect, type TLSSocket } from 'node:tls';
-import { Agent, buildConnector, request, type Dispatcher } from 'undici';
+import { Agent, request, type Dispatcher } from 'undici';
 import WebSocket from 'ws';
-import { HypervisorError, type HypervisorErrorKind } from '../errors.ts';
+import { HypervisorError } from '../errors.ts';
+import { classifyLxdError, lxdNetworkError } from './errors.ts';
+import { pinnedConnector, websocketTls, type LxdCredentials } from './tls.ts';
 import type { LxdEndpoint } from './uri.ts';
-
-/** The TLS client identity Berth presents to LXD hosts (PEM). */
-export interface LxdCredentials {
-  readonly certPem: string;
-  readonly keyPem: string;
-}
 
 /** LXD's response envelope (`/1.0` REST API). */
 interface Envelope {
@@ -30,63 +24,6 @@ export interface LxdOperation {
 }
 
 export type Method = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
-
-/** Failures the daemon reports while busy or restarting: retrying later can succeed. */
-const TRANSIENT_TEXT =
-  /instance is busy|is busy running|database is locked|database is not ready|daemon is shutting down|connection refused|connection reset|i\/o timeout|context deadline exceeded|broken pipe|try again|temporarily/i;
-
-/** Classifies an LXD error (HTTP status and message) for the executor's retry rules. */
-export function classifyLxdError(status: number, message: string): HypervisorErrorKind {
-  if (status === 404 || /^not found$|instance not found|storage volume not found|no such object/i.test(message)) return 'not-found';
-  if (status === 502 || status === 503 || status === 504 || status === 429) return 'transient';
-  if (TRANSIENT_TEXT.test(message)) return 'transient';
-  return 'permanent';
-}
-
-const NETWORK_CODES = new Set([
-  'ECONNREFUSED',
-  'ECONNRESET',
-  'ENOENT',
-  'EPIPE',
-  'ETIMEDOUT',
-  'EHOSTUNREACH',
-  'ENETUNREACH',
-  'EAI_AGAIN',
-  'ENOTFOUND',
-  'UND_ERR_SOCKET',
-  'UND_ERR_CLOSED',
-  'UND_ERR_CONNECT_TIMEOUT',
-  'UND_ERR_HEADERS_TIMEOUT',
-  'UND_ERR_BODY_TIMEOUT',
-  'ABORT_ERR',
-  'UND_ERR_ABORTED',
-]);
-
-function errorCode(e: unknown): string | undefined {
-  for (let x: unknown = e; x instanceof Error; x = x.cause) {
-    const code = (x as Error & { code?: unknown }).code;
-    if (typeof code === 'string') return code;
-    if (x.name === 'AbortError' || x.name === 'TimeoutError') return 'ABORT_ERR';
-  }
-  return undefined;
-}
-
-/** LXD's certificate fingerprint: the SHA-256 of the DER, lowercase hex. */
-export const certificateFingerprint = (pemOrDer: string | Buffer): string => {
-  const der = typeof pemOrDer === 'string' ? new X509Certificate(pemOrDer).raw : pemOrDer;
-  return createHash('sha256').update(der).digest('hex');
-};
-
-export class PinningError extends Error {
-  override readonly name = 'PinningError';
-}
-
-function checkPin(socket: TLSSocket, fingerprint: string): Error | undefined {
-  const cert = socket.getPeerCertificate();
-  if (!cert?.raw) return new PinningError('the server presented no certificate');
-  const got = certificateFingerprint(cert.raw);
-  return got === fingerprint ? undefined : new PinningError(`server certificate fingerprint ${got} is not the pinned ${fingerprint}`);
-}
 
 /** A deadline shared by every request and operation wait of one driver call. */
 export class Deadline {
@@ -118,31 +55,7 @@ export class LxdClient {
       this.dispatcher = new Agent({ connect: { socketPath: endpoint.address }, keepAliveTimeout: 10_000 });
     } else {
       this.origin = endpoint.address;
-      const tls = {
-        ...(credentials ? { cert: credentials.certPem, key: credentials.keyPem } : {}),
-        // A pinned server is checked by fingerprint below; otherwise the system CAs decide.
-        rejectUnauthorized: endpoint.fingerprint === undefined,
-        // A resumed TLS session shows no peer certificate to check the pin against.
-        maxCachedSessions: 0,
-      };
-      const base = buildConnector(tls);
-      const fingerprint = endpoint.fingerprint;
-      const connector: buildConnector.connector =
-        fingerprint === undefined
-          ? base
-          : (opts, cb) => {
-              base(opts, (...args) => {
-                const [err, socket] = args;
-                if (err !== null) return cb(err, null);
-                const bad = checkPin(socket as TLSSocket, fingerprint);
-                if (bad) {
-                  socket.destroy();
-                  return cb(bad, null);
-                }
-                return cb(null, socket);
-              });
-            };
-      this.dispatcher = new Agent({ connect: connector, keepAliveTimeout: 10_000 });
+      this.dispatcher = new Agent({ connect: pinnedConnector(credentials, endpoint.fingerprint), keepAliveTimeout: 10_000 });
     }
   }
 
@@ -189,21 +102,9 @@ export class LxdClient {
     return env;
   }
 
+  /** A failed request or websocket as a classified HypervisorError. */
   networkError(operation: string, e: unknown): HypervisorError {
-    if (e instanceof HypervisorError) return e;
-    if (e instanceof PinningError || (e instanceof Error && e.cause instanceof PinningError)) {
-      return new HypervisorError(
-        'permanent',
-        operation,
-        this.uri,
-        e instanceof PinningError ? e.message : String((e.cause as Error).message),
-      );
-    }
-    const code = errorCode(e);
-    const msg = e instanceof Error ? e.message : String(e);
-    if (code !== undefined && NETWORK_CODES.has(code)) return new HypervisorError('transient', operation, this.uri, `${code}: ${msg}`);
-    if (/certificate|self.signed|unable to verify|handshake/i.test(msg)) return new HypervisorError('permanent', operation, this.uri, msg);
-    return new HypervisorError('transient', operation, this.uri, msg);
+    return lxdNetworkError(operation, this.uri, e);
   }
 
   /** GET and friends answered synchronously: the metadata. */
@@ -259,23 +160,7 @@ export class LxdClient {
     if (ep.transport === 'unix') {
       ws = new WebSocket(`ws+unix://${ep.address}:${path}`);
     } else {
-      const fingerprint = ep.fingerprint;
-      ws = new WebSocket(`${ep.address.replace(/^https/, 'wss')}${path}`, {
-        ...(this.credentials ? { cert: this.credentials.certPem, key: this.credentials.keyPem } : {}),
-        rejectUnauthorized: fingerprint === undefined,
-        ...(fingerprint === undefined
-          ? {}
-          : {
-              createConnection: (opts: object) => {
-                const s = tlsConnect(opts);
-                s.once('secureConnect', () => {
-                  const bad = checkPin(s, fingerprint);
-                  if (bad) s.destroy(bad);
-                });
-                return s;
-              },
-            }),
-      });
+      ws = new WebSocket(`${ep.address.replace(/^https/, 'wss')}${path}`, websocketTls(this.credentials, ep.fingerprint));
     }
     ws.on('message', (data: Buffer) => onMessage(data.toString('utf8')));
     return new Promise((resolve, reject) => {

@@ -1,10 +1,10 @@
 /**
- * Pure mapping between Berth's DomainSpec and LXD instances, and from LXD's answers (instance state,
- * resources, lifecycle events) to the driver's types. No I/O here: everything is unit-tested.
+ * Pure mapping from Berth's DomainSpec to an LXD instance: its name, config, devices and custom
+ * volumes. No I/O here: everything is unit-tested. LXD's answers map back to the driver's types in
+ * instance-state.ts (state, memory), host-facts.ts (resources) and events.ts (lifecycle events).
  */
 import { createHash } from 'node:crypto';
 import type { DomainSpec } from '../domain-spec.ts';
-import type { DomainState, HostFacts, HostNumaNode, LifecycleEvent, LifecycleKind, MemoryStats } from '../driver.ts';
 import { assertVmId, domainName, DOMAIN_PREFIX } from '../naming.ts';
 import type { LxdInstanceType } from './uri.ts';
 
@@ -31,6 +31,10 @@ export function lxdInstanceName(vmId: string): string {
   const head = cleaned.slice(0, room).replace(/-$/, '');
   return head === '' ? `${DOMAIN_PREFIX}${hash}` : `${DOMAIN_PREFIX}${head}-${hash}`;
 }
+
+/** The REST path of a VM's instance (`suffix`: `/state`, ...). */
+export const lxdInstancePath = (vmId: string, suffix = ''): string =>
+  `/1.0/instances/${encodeURIComponent(lxdInstanceName(vmId))}${suffix}`;
 
 /** Name of the custom volume holding data disk `i` (i >= 1; disk 0 is the instance's root volume). */
 export const lxdVolumeName = (vmId: string, diskIndex: number): string => `${lxdInstanceName(vmId)}-disk${diskIndex}`;
@@ -163,176 +167,21 @@ export function instanceFromSpec(spec: DomainSpec, opts: InstanceOptions): { ins
   return { instance: { name, type: opts.type, description: spec.title.slice(0, 255), config, devices, source }, volumes };
 }
 
-/** LXD instance status -> the driver's domain state. */
-export function stateFromLxd(status: string): DomainState {
-  switch (status.toLowerCase()) {
-    case 'running':
-      return 'running';
-    case 'stopped':
-      return 'shut-off';
-    case 'frozen':
-    case 'freezing':
-      return 'paused';
-    case 'stopping':
-    case 'aborting':
-      return 'shutting-down';
-    case 'error':
-      return 'crashed';
-    case 'starting':
-    case 'thawed':
-    case 'restarting':
-      return 'running';
-    default:
-      return 'no-state';
+/**
+ * What a PATCH must set to bring an existing instance in line with the one asked for: the config keys
+ * and devices Berth sets that differ (LXD's volatile keys are left alone), or undefined when none do.
+ */
+export function instanceChanges(
+  existing: { readonly config: Readonly<Record<string, string>>; readonly devices: Readonly<Record<string, LxdDevice>> },
+  wanted: LxdInstanceRequest,
+): { config: Record<string, string>; devices: Record<string, LxdDevice> } | undefined {
+  const config: Record<string, string> = {};
+  for (const [k, v] of Object.entries(wanted.config)) if (existing.config[k] !== v) config[k] = v;
+  const devices: Record<string, LxdDevice> = {};
+  for (const [k, d] of Object.entries(wanted.devices)) {
+    const cur = existing.devices[k];
+    if (!cur || JSON.stringify(Object.entries(cur).sort()) !== JSON.stringify(Object.entries(d).sort())) devices[k] = d;
   }
-}
-
-export interface LxdInstanceState {
-  readonly status: string;
-  readonly memory?: { readonly usage?: number; readonly usage_peak?: number; readonly swap_usage?: number; readonly total?: number };
-}
-
-/**
- * Memory statistics from `/1.0/instances/<name>/state`. `actualBytes` is the configured limit (LXD
- * reports no balloon size); `rssBytes` is LXD's usage; for VMs (whose agent reports `total`) the
- * difference is what the guest has unused.
- */
-export function memoryStatsFromState(state: LxdInstanceState, limitBytes: number): MemoryStats {
-  const usage = state.memory?.usage;
-  const total = state.memory?.total;
-  return {
-    actualBytes: limitBytes,
-    ...(usage !== undefined ? { rssBytes: usage } : {}),
-    ...(total !== undefined && total > 0 ? { availableBytes: total } : {}),
-    ...(usage !== undefined ? { unusedBytes: Math.max(0, (total !== undefined && total > 0 ? total : limitBytes) - usage) } : {}),
-    ...(state.memory?.swap_usage !== undefined ? { swapOutBytes: state.memory.swap_usage } : {}),
-  };
-}
-
-/** Parses an LXD size ("1GiB", "512MB", "1073741824", "256MiB") into bytes. */
-export function parseLxdSize(value: string): number | undefined {
-  const m = /^\s*(\d+(?:\.\d+)?)\s*([kmgtpe]?)(i?)b?\s*$/i.exec(value);
-  if (!m) return undefined;
-  const n = Number(m[1]);
-  const unit = (m[2] ?? '').toLowerCase();
-  const base = m[3] !== '' ? 1024 : 1000;
-  const pow = ['', 'k', 'm', 'g', 't', 'p', 'e'].indexOf(unit);
-  return Math.round(n * base ** pow);
-}
-
-interface Resources {
-  readonly cpu?: {
-    readonly total?: number;
-    readonly sockets?: readonly {
-      readonly name?: string;
-      readonly socket?: number;
-      readonly cores?: readonly {
-        readonly core?: number;
-        readonly threads?: readonly { readonly id: number; readonly numa_node?: number; readonly online?: boolean }[];
-      }[];
-    }[];
-  };
-  readonly memory?: {
-    readonly total?: number;
-    readonly hugepages_size?: number;
-    readonly nodes?: readonly { readonly numa_node: number; readonly total?: number; readonly hugepages_total?: number }[];
-  };
-  readonly gpu?: {
-    readonly cards?: readonly {
-      readonly pci_address?: string;
-      readonly vendor?: string;
-      readonly product?: string;
-      readonly driver?: string;
-    }[];
-  };
-  readonly network?: {
-    readonly cards?: readonly {
-      readonly pci_address?: string;
-      readonly ports?: readonly { readonly id?: string }[];
-      readonly sriov?: { readonly current_vfs?: number; readonly maximum_vfs?: number };
-    }[];
-  };
-}
-
-/** Host facts from `/1.0/resources`: CPU topology, NUMA nodes with their CPUs, memory and hugepages, GPUs, SR-IOV NICs. */
-export function hostFactsFromResources(r: Resources): HostFacts {
-  const sockets = r.cpu?.sockets ?? [];
-  const threads = sockets.flatMap((s) => (s.cores ?? []).flatMap((c) => c.threads ?? []));
-  const cpus = r.cpu?.total ?? threads.length;
-  const coresPerSocket = Math.max(1, ...sockets.map((s) => (s.cores ?? []).length));
-  const threadsPerCore = Math.max(1, ...sockets.flatMap((s) => (s.cores ?? []).map((c) => (c.threads ?? []).length)));
-  const pageSize = r.memory?.hugepages_size ?? 0;
-  const nodes: HostNumaNode[] = (r.memory?.nodes ?? []).map((n) => ({
-    id: n.numa_node,
-    cpus: threads
-      .filter((t) => (t.numa_node ?? 0) === n.numa_node)
-      .map((t) => t.id)
-      .sort((a, b) => a - b),
-    memoryBytes: n.total ?? 0,
-    hugepages:
-      pageSize > 0 && (n.hugepages_total ?? 0) > 0
-        ? [{ pageSizeBytes: pageSize, total: Math.floor((n.hugepages_total ?? 0) / pageSize) }]
-        : [],
-  }));
-  const gpus = (r.gpu?.cards ?? [])
-    .filter((c) => c.pci_address !== undefined)
-    .map((c) => ({
-      address: c.pci_address ?? '',
-      vendor: c.vendor ?? '',
-      product: c.product ?? '',
-    }));
-  const sriovNics = (r.network?.cards ?? [])
-    .filter((c) => (c.sriov?.maximum_vfs ?? 0) > 0)
-    .map((c) => ({
-      name: c.ports?.[0]?.id ?? c.pci_address ?? '',
-      vfs: c.sriov?.maximum_vfs ?? 0,
-    }));
-  return {
-    cpuModel: sockets[0]?.name ?? 'unknown',
-    cpus,
-    memoryBytes: r.memory?.total ?? 0,
-    topology: { sockets: Math.max(1, sockets.length), coresPerSocket, threadsPerCore },
-    numaNodes: nodes,
-    gpus,
-    sriovNics,
-  };
-}
-
-export interface LxdEventMessage {
-  readonly type?: string;
-  readonly metadata?: { readonly action?: string; readonly source?: string; readonly context?: Record<string, unknown> };
-}
-
-const ACTIONS: Record<string, LifecycleKind> = {
-  'instance-created': 'defined',
-  'instance-updated': 'defined',
-  'instance-deleted': 'undefined',
-  'instance-started': 'started',
-  'instance-restarted': 'started',
-  'instance-resumed': 'resumed',
-  'instance-paused': 'suspended',
-  'instance-stopped': 'stopped',
-  'instance-shutdown': 'shutdown',
-};
-
-/**
- * A lifecycle event from `/1.0/events?type=lifecycle`, or undefined for events that are not about
- * instances. The VM id comes from the instance name (`vmIdOf` resolves shortened names).
- */
-export function lifecycleFromLxd(msg: LxdEventMessage, vmIdOf: (name: string) => string | undefined): LifecycleEvent | undefined {
-  if (msg.type !== 'lifecycle') return undefined;
-  const action = msg.metadata?.action ?? '';
-  if (
-    !action.startsWith('instance-') ||
-    action.startsWith('instance-snapshot') ||
-    action.startsWith('instance-log') ||
-    action.startsWith('instance-file')
-  )
-    return undefined;
-  const source = msg.metadata?.source ?? '';
-  const m = /^\/1\.0\/instances\/([^/?]+)/.exec(source);
-  if (!m?.[1]) return undefined;
-  const name = decodeURIComponent(m[1]);
-  const vmId = vmIdOf(name);
-  return { domain: name, kind: ACTIONS[action] ?? 'other', detail: action, ...(vmId !== undefined ? { vmId } : {}) };
+  if (Object.keys(config).length === 0 && Object.keys(devices).length === 0) return undefined;
+  return { config, devices };
 }

@@ -1,4 +1,3 @@
-import type WebSocket from 'ws';
 import type { DomainSpec } from '../domain-spec.ts';
 import type {
   DomainInfo,
@@ -18,22 +17,17 @@ import type {
 } from '../driver.ts';
 import { HypervisorError, MigrationError } from '../errors.ts';
 import { vmIdOfDomain } from '../naming.ts';
-import { Deadline, LxdClient, type LxdCredentials } from './client.ts';
-import {
-  hostFactsFromResources,
-  instanceFromSpec,
-  lifecycleFromLxd,
-  lxdInstanceName,
-  lxdVolumeName,
-  memoryStatsFromState,
-  parseLxdSize,
-  stateFromLxd,
-  VM_ID_KEY,
-  type LxdDevice,
-  type LxdEventMessage,
-  type LxdInstanceState,
-} from './instance.ts';
+import { Deadline, LxdClient } from './client.ts';
+import { subscribeLifecycle } from './events.ts';
+import { hostFactsFromResources } from './host-facts.ts';
+import { instanceChanges, instanceFromSpec, lxdInstanceName, lxdInstancePath, VM_ID_KEY } from './instance.ts';
+import { forceStopInstance, restartInstance, shutDownInstance, startInstance } from './power.ts';
+import { memoryStatsFromState, parseLxdSize, stateFromLxd, type LxdInstance, type LxdInstanceState } from './instance-state.ts';
+import type { LxdCredentials } from './tls.ts';
 import { parseLxdUri, type LxdEndpoint } from './uri.ts';
+import { createCustomVolume, deleteCustomVolumes } from './volumes.ts';
+
+export { RECONNECTED } from './events.ts';
 
 export interface LxdDriverOptions {
   /** `https://host[:port][?fingerprint=…&instance-type=…&image=…&project=…]` or `lxd+unix:///path/unix.socket[?…]`. */
@@ -46,20 +40,6 @@ export interface LxdDriverOptions {
   readonly reconnectMillis?: number;
 }
 
-interface LxdInstance {
-  readonly name: string;
-  readonly status: string;
-  readonly type: string;
-  readonly config: Readonly<Record<string, string>>;
-  readonly devices: Readonly<Record<string, LxdDevice>>;
-  readonly expanded_devices?: Readonly<Record<string, LxdDevice>>;
-}
-
-/** Detail of the domain-less event sent after the events websocket reconnected. */
-export const RECONNECTED = 'lxd-events-reconnected';
-
-const ALREADY_RUNNING = /already running/i;
-const ALREADY_STOPPED = /already stopped|is not running/i;
 const ALREADY_EXISTS = /already exists/i;
 
 /**
@@ -124,17 +104,13 @@ export class LxdDriver implements HypervisorDriver {
     return new Deadline(millis);
   }
 
-  private instancePath(vmId: string, suffix = ''): string {
-    return `/1.0/instances/${encodeURIComponent(lxdInstanceName(vmId))}${suffix}`;
-  }
-
   private vmIdOf(name: string): string | undefined {
     return this.vmIds.get(name) ?? vmIdOfDomain(name);
   }
 
   private async getInstance(vmId: string, deadline: Deadline): Promise<LxdInstance | undefined> {
     try {
-      return await this.client.get<LxdInstance>(this.instancePath(vmId), deadline);
+      return await this.client.get<LxdInstance>(lxdInstancePath(vmId), deadline);
     } catch (e) {
       if (e instanceof HypervisorError && e.kind === 'not-found') return undefined;
       throw e;
@@ -161,26 +137,7 @@ export class LxdDriver implements HypervisorDriver {
   async createVolumes(spec: DomainSpec): Promise<void> {
     const { volumes } = this.build(spec);
     const deadline = this.deadline();
-    for (const v of volumes) {
-      const path = `/1.0/storage-pools/${encodeURIComponent(v.pool)}/volumes/custom`;
-      try {
-        await this.client.call(
-          'POST',
-          path,
-          deadline,
-          {
-            name: v.name,
-            type: 'custom',
-            content_type: v.contentType,
-            config: { size: `${v.sizeBytes}B` },
-          },
-          `create volume ${v.pool}/${v.name}`,
-        );
-      } catch (e) {
-        if (e instanceof HypervisorError && ALREADY_EXISTS.test(e.message)) continue;
-        throw e;
-      }
-    }
+    for (const v of volumes) await createCustomVolume(this.client, v, deadline);
   }
 
   async define(spec: DomainSpec): Promise<void> {
@@ -213,76 +170,40 @@ export class LxdDriver implements HypervisorDriver {
         `instance ${instance.name} exists as a ${existing.type}, not a ${instance.type}`,
       );
     }
-    const config: Record<string, string> = {};
-    for (const [k, v] of Object.entries(instance.config)) if (existing.config[k] !== v) config[k] = v;
-    const devices: Record<string, LxdDevice> = {};
-    for (const [k, d] of Object.entries(instance.devices)) {
-      const cur = existing.devices[k];
-      if (!cur || JSON.stringify(Object.entries(cur).sort()) !== JSON.stringify(Object.entries(d).sort())) devices[k] = d;
-    }
-    if (Object.keys(config).length === 0 && Object.keys(devices).length === 0) return;
+    const changes = instanceChanges(existing, instance);
+    if (changes === undefined) return;
+    const { config, devices } = changes;
     // Redefine: PATCH merges the keys and devices Berth sets, leaving LXD's volatile keys alone.
     await this.client.call(
       'PATCH',
-      this.instancePath(spec.vmId),
+      lxdInstancePath(spec.vmId),
       deadline,
       { config, devices, description: instance.description },
       `update instance ${instance.name}`,
     );
   }
 
-  private async changeState(vmId: string, body: Record<string, unknown>, deadline: Deadline): Promise<void> {
-    await this.client.call('PUT', this.instancePath(vmId, '/state'), deadline, body, `${String(body['action'])} ${lxdInstanceName(vmId)}`);
-  }
-
   async start(vmId: string): Promise<void> {
-    try {
-      await this.changeState(vmId, { action: 'start' }, this.deadline());
-    } catch (e) {
-      if (e instanceof HypervisorError && ALREADY_RUNNING.test(e.message)) return;
-      throw e;
-    }
+    await startInstance(this.client, vmId, this.deadline());
   }
 
   async reboot(vmId: string): Promise<void> {
-    const deadline = this.deadline();
     const graceSeconds = Math.max(1, Math.floor(this.callTimeoutMillis / 2000));
-    try {
-      await this.changeState(vmId, { action: 'restart', timeout: graceSeconds }, deadline);
-    } catch (e) {
-      if (!(e instanceof HypervisorError) || e.kind === 'not-found' || ALREADY_STOPPED.test(e.message)) throw e;
-      // The guest ignored the shutdown request within its time: restart it forcibly.
-      await this.changeState(vmId, { action: 'restart', force: true }, deadline);
-    }
+    await restartInstance(this.client, vmId, graceSeconds, this.deadline());
   }
 
   async stop(vmId: string, opts: StopOptions): Promise<'graceful' | 'forced' | 'already-stopped'> {
     const before = await this.state(vmId);
     if (before === undefined || before === 'shut-off' || before === 'crashed') return 'already-stopped';
     const seconds = Math.max(1, Math.ceil(opts.gracefulTimeoutMillis / 1000));
-    try {
-      await this.changeState(
-        vmId,
-        { action: 'stop', timeout: seconds, force: false },
-        this.deadline(opts.gracefulTimeoutMillis + this.callTimeoutMillis),
-      );
-      return 'graceful';
-    } catch (e) {
-      if (!(e instanceof HypervisorError)) throw e;
-      if (e.kind === 'not-found' || ALREADY_STOPPED.test(e.message)) return 'already-stopped';
-      if (e.kind === 'permanent' && !/shut(?:ting)? ?down|timeout|timed out/i.test(e.message)) throw e;
-    }
+    const outcome = await shutDownInstance(this.client, vmId, seconds, this.deadline(opts.gracefulTimeoutMillis + this.callTimeoutMillis));
+    if (outcome !== 'not-in-time') return outcome;
     await this.destroy(vmId);
     return 'forced';
   }
 
   async destroy(vmId: string): Promise<void> {
-    try {
-      await this.changeState(vmId, { action: 'stop', force: true }, this.deadline());
-    } catch (e) {
-      if (e instanceof HypervisorError && (e.kind === 'not-found' || ALREADY_STOPPED.test(e.message))) return;
-      throw e;
-    }
+    await forceStopInstance(this.client, vmId, this.deadline());
   }
 
   async copyVolumes(_spec: DomainSpec, _opts: CopyVolumesOptions): Promise<void> {
@@ -303,46 +224,17 @@ export class LxdDriver implements HypervisorDriver {
       if (stateFromLxd(inst.status) !== 'shut-off') await this.destroy(vmId);
       try {
         // Deleting the instance deletes its root volume; attached custom volumes go next.
-        await this.client.call('DELETE', this.instancePath(vmId), deadline, undefined, `delete instance ${name}`);
+        await this.client.call('DELETE', lxdInstancePath(vmId), deadline, undefined, `delete instance ${name}`);
       } catch (e) {
         if (!(e instanceof HypervisorError && e.kind === 'not-found')) throw e;
       }
     }
-    await this.deleteVolumes(vmId, deadline);
-  }
-
-  /**
-   * Custom volumes named after the VM's data disks in every pool. Found by name rather than through
-   * the instance's devices, so an undefine interrupted after the instance went still cleans them up.
-   */
-  private async deleteVolumes(vmId: string, deadline: Deadline): Promise<void> {
-    const prefix = lxdVolumeName(vmId, 0).slice(0, -1);
-    const ours = (v: string): boolean => v.startsWith(prefix) && /^\d+$/.test(v.slice(prefix.length));
-    const pools = await this.client.get<string[]>('/1.0/storage-pools', deadline);
-    for (const poolUrl of pools) {
-      const pool = decodeURIComponent(poolUrl.split('/').pop() ?? '');
-      const vols = await this.client.get<string[]>(`/1.0/storage-pools/${encodeURIComponent(pool)}/volumes/custom`, deadline);
-      for (const volUrl of vols) {
-        const vol = decodeURIComponent((volUrl.split('/').pop() ?? '').split('?')[0] ?? '');
-        if (!ours(vol)) continue;
-        try {
-          await this.client.call(
-            'DELETE',
-            `/1.0/storage-pools/${encodeURIComponent(pool)}/volumes/custom/${encodeURIComponent(vol)}`,
-            deadline,
-            undefined,
-            `delete volume ${pool}/${vol}`,
-          );
-        } catch (e) {
-          if (!(e instanceof HypervisorError && e.kind === 'not-found')) throw e;
-        }
-      }
-    }
+    await deleteCustomVolumes(this.client, vmId, deadline);
   }
 
   async state(vmId: string): Promise<DomainState | undefined> {
     try {
-      const s = await this.client.get<LxdInstanceState>(this.instancePath(vmId, '/state'), this.deadline());
+      const s = await this.client.get<LxdInstanceState>(lxdInstancePath(vmId, '/state'), this.deadline());
       return stateFromLxd(s.status);
     } catch (e) {
       if (e instanceof HypervisorError && e.kind === 'not-found') return undefined;
@@ -367,8 +259,8 @@ export class LxdDriver implements HypervisorDriver {
   async memoryStats(vmId: string): Promise<MemoryStats> {
     const deadline = this.deadline();
     const [inst, state] = await Promise.all([
-      this.client.get<LxdInstance>(this.instancePath(vmId), deadline),
-      this.client.get<LxdInstanceState>(this.instancePath(vmId, '/state'), deadline),
+      this.client.get<LxdInstance>(lxdInstancePath(vmId), deadline),
+      this.client.get<LxdInstanceState>(lxdInstancePath(vmId, '/state'), deadline),
     ]);
     const limit = parseLxdSize(inst.config['limits.memory'] ?? '') ?? 0;
     return memoryStatsFromState(state, limit);
@@ -378,7 +270,7 @@ export class LxdDriver implements HypervisorDriver {
     // LXD applies a changed `limits.memory` to a running instance (balloon / cgroup) and keeps it.
     await this.client.call(
       'PATCH',
-      this.instancePath(vmId),
+      lxdInstancePath(vmId),
       this.deadline(),
       { config: { 'limits.memory': `${Math.ceil(bytes)}B` } },
       `set memory of ${lxdInstanceName(vmId)}`,
@@ -401,66 +293,17 @@ export class LxdDriver implements HypervisorDriver {
   }
 
   /**
-   * Lifecycle events from `/1.0/events?type=lifecycle`. When the websocket closes (daemon restart,
-   * network), it reconnects with backoff until the subscription is closed; events in the gap are
-   * not replayed (the executor's reconciler covers them): an event with no domain, kind `other` and
-   * detail `lxd-events-reconnected`, marks the reconnection.
+   * Lifecycle events from `/1.0/events?type=lifecycle`; the websocket reconnects until the
+   * subscription is closed (events.ts says what a reconnection means for listeners).
    */
   async events(onEvent: (e: LifecycleEvent) => void): Promise<EventSubscription> {
-    let closed = false;
-    let ws: WebSocket | undefined;
-    let timer: NodeJS.Timeout | undefined;
-    let delay = this.reconnectMillis;
-    const onMessage = (data: string): void => {
-      let msg: LxdEventMessage;
-      try {
-        msg = JSON.parse(data) as LxdEventMessage;
-      } catch {
-        return;
-      }
-      const e = lifecycleFromLxd(msg, (name) => this.vmIdOf(name));
-      if (e) onEvent(e);
-    };
-    const attach = (sock: WebSocket): void => {
-      ws = sock;
-      delay = this.reconnectMillis;
-      sock.on('error', () => undefined);
-      sock.once('close', () => {
-        if (!closed) schedule();
-      });
-    };
-    const schedule = (): void => {
-      timer = setTimeout(() => {
-        timer = undefined;
-        if (closed) return;
-        this.client.openEvents('lifecycle', onMessage).then(
-          (sock) => {
-            if (closed) return sock.terminate();
-            attach(sock);
-            // Events of the gap are lost: say so, with no domain, so a listener can re-check everything.
-            onEvent({ domain: '', kind: 'other', detail: RECONNECTED });
-          },
-          () => {
-            delay = Math.min(delay * 2, 5000);
-            schedule();
-          },
-        );
-      }, delay);
-    };
-    attach(await this.client.openEvents('lifecycle', onMessage));
-    const sub: EventSubscription = {
-      close: async () => {
-        closed = true;
-        this.subscriptions.delete(sub);
-        if (timer) clearTimeout(timer);
-        const sock = ws;
-        if (sock && sock.readyState !== sock.CLOSED) {
-          const done = new Promise<void>((r) => sock.once('close', () => r()));
-          sock.terminate();
-          await done;
-        }
-      },
-    };
+    const sub = await subscribeLifecycle(
+      this.client,
+      this.reconnectMillis,
+      (name) => this.vmIdOf(name),
+      onEvent,
+      () => this.subscriptions.delete(sub),
+    );
     this.subscriptions.add(sub);
     return sub;
   }

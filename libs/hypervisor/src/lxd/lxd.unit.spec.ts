@@ -1,17 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import { contractSpec } from '../testing/contract.ts';
-import { classifyLxdError } from './client.ts';
-import {
-  hostFactsFromResources,
-  instanceFromSpec,
-  lifecycleFromLxd,
-  limitsCpu,
-  lxdInstanceName,
-  memoryStatsFromState,
-  parseLxdSize,
-  pinnedFromLimitsCpu,
-  stateFromLxd,
-} from './instance.ts';
+import { classifyLxdError } from './errors.ts';
+import { lifecycleFromLxd } from './events.ts';
+import { hostFactsFromResources } from './host-facts.ts';
+import { instanceFromSpec, limitsCpu, lxdInstanceName, pinnedFromLimitsCpu } from './instance.ts';
+import { memoryStatsFromState, parseLxdSize, stateFromLxd } from './instance-state.ts';
 import { decodeTrustToken } from './trust.ts';
 import { parseLxdUri } from './uri.ts';
 

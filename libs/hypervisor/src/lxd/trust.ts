@@ -1,5 +1,6 @@
 import { HypervisorError } from '../errors.ts';
-import { Deadline, LxdClient, type LxdCredentials } from './client.ts';
+import { Deadline, LxdClient } from './client.ts';
+import type { LxdCredentials } from './tls.ts';
 import { parseLxdUri } from './uri.ts';
 
 /** What an LXD trust token (`lxc config trust add`) carries: base64 JSON. */

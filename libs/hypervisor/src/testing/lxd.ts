@@ -14,7 +14,7 @@ import {
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { certificateFingerprint, type LxdCredentials } from '../lxd/client.ts';
+import { certificateFingerprint, type LxdCredentials } from '../lxd/tls.ts';
 import { freePort } from './libvirtd.ts';
 
 const run = promisify(execFile);

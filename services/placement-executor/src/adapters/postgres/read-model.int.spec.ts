@@ -4,7 +4,8 @@ import pg from 'pg';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { StoredEvent } from '@berth/event-store';
 import { createTestDatabase, infraAvailable, type TestDatabase } from '@berth/testing';
-import { migrateReadModel, projectVmEvents, type ExecutorTables } from './read-model.ts';
+import { migrateReadModel, type ExecutorTables } from './read-model-tables.ts';
+import { projectVmEvents } from './vm-projection.ts';
 
 // The executor_vms projection folds a batch in memory and writes it in at most two statements. The
 // point: projecting a batch in one call leaves exactly the rows that projecting its events one at a
