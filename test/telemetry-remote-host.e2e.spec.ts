@@ -11,7 +11,7 @@ import {
   type SystemLibvirtd,
   type TestSshd,
 } from '@berth/hypervisor/testing';
-import { evaluateInterval, fieldsOf, loadPolicySet, VDSM_HOST_COLLECTORS, type PolicySet } from '@berth/mom-policy';
+import { evaluateInterval, fieldsOf, loadPolicySet, REMOTE_HOST_COLLECTORS, VDSM_HOST_COLLECTORS, type PolicySet } from '@berth/mom-policy';
 import { DEFAULT_POLICY_DIR, readPolicyDir } from '@berth/telemetry';
 
 const usable = (): boolean => {
@@ -39,7 +39,13 @@ describe.skipIf(!usable())('MOM host statistics of a privileged libvirt host, lo
   let sys: SystemLibvirtd;
   let sshd: TestSshd;
   let policy: PolicySet;
-  const run = (s: HostTelemetry) => evaluateInterval(policy, { host: s.host, host_props: {}, guests: [], config: { history_length: 10 } });
+  const run = (s: HostTelemetry, hostCollectors?: readonly string[], set = policy) =>
+    evaluateInterval(set, {
+      host: s.host,
+      host_props: {},
+      guests: [],
+      config: { history_length: 10, ...(hostCollectors ? { host_collectors: hostCollectors } : {}) },
+    });
 
   beforeAll(async () => {
     [sys, sshd] = await Promise.all([startSystemLibvirtd('telemetry'), startTestSshd()]);
@@ -70,15 +76,41 @@ describe.skipIf(!usable())('MOM host statistics of a privileged libvirt host, lo
     expect(sysfs('pages_to_scan')).toBe(before);
   });
 
-  it('over TCP: what libvirt reports (memory, KSM counters), never swap, ksm_run or ksmd: the host is not ready, as for MOM', async () => {
+  it('over TCP: what libvirt reports (memory, KSM counters), never swap, ksm_run or ksmd; with those optional the policy runs', async () => {
     const t = new LibvirtTelemetry({ uri: sys.tcpUri });
     const s = await t.sample();
     expect(t.capabilities.ksmTune).toBe(true);
+    // declared, so telemetry evaluates the host with REMOTE_HOST_COLLECTORS
+    expect(t.capabilities.hostFiles).toBe(false);
     expect(s.host['mem_available']).toBe(meminfo('MemTotal'));
     expect(s.host['ksm_pages_to_scan']).toBe(sysfs('pages_to_scan'));
     expect(missing(s)).toEqual(['anon_pages', 'ksm_run', 'ksmd_cpu_usage', 'swap_in', 'swap_out', 'swap_total', 'swap_usage']);
-    // MOM's rule: a host sample missing a mandatory statistic is not stored; no policy runs.
+    // MOM's rule with vdsm's collectors: a host sample missing a mandatory statistic is not stored; no policy runs.
     expect(run(s)).toMatchObject({ ok: null });
+    // With the host-file statistics optional, Berth's default policy runs on what libvirt reports, and a
+    // policy that reads an absent one gets None (MOM's optional fields), which `valid` tells.
+    const r = run(s, REMOTE_HOST_COLLECTORS);
+    expect(r).toMatchObject({ ok: true });
+    expect(r.host['ksm_pages_to_scan']).toBeDefined();
+    const probe = loadPolicySet([
+      { name: '00-probe.policy', text: '(defvar swap_known (valid Host.swap_usage))\n(defvar free_known (valid Host.mem_free))' },
+    ]);
+    expect(run(s, REMOTE_HOST_COLLECTORS, probe)).toMatchObject({ ok: true, variables: { swap_known: false, free_known: true } });
+  });
+
+  it("over TCP with an SSH endpoint for the host's files (EXECUTOR_HOST_FILES_SSH): every statistic is there and the policy runs", async () => {
+    const t = new LibvirtTelemetry({
+      uri: sys.tcpUri,
+      hostFilesSsh: `ssh://root@127.0.0.1:${sshd.port}?keyfile=${sshd.keyfile}&no_verify=1`,
+      sshControlDir: sshd.dir,
+    });
+    const s = await t.sample();
+    expect(t.capabilities.hostFiles).toBe(true);
+    expect(missing(s)).toEqual([]);
+    expect(s.host['swap_total']).toBe(meminfo('SwapTotal'));
+    expect(s.host['ksm_run']).toBe(sysfs('run'));
+    expect(s.host['mem_available']).toBe(meminfo('MemTotal'));
+    expect(run(s)).toMatchObject({ ok: true });
   });
 
   it("over SSH: the URI's user, port and key read the host's /proc and /sys, so every statistic is there and the policy runs", async () => {

@@ -24,7 +24,7 @@ export interface DecisionInput {
       readonly props: PropsWire;
       readonly history: readonly SampleWire[];
     }[];
-    readonly config: { readonly history_length: number };
+    readonly config: { readonly history_length: number; readonly host_collectors?: readonly string[] };
   };
   readonly capabilities: TelemetryCapabilitiesWire;
   /** The I/O limits last sent per `<vm>/<device>` (JSON). */
@@ -53,7 +53,7 @@ export interface RecordedInput {
       readonly props: PropsWire;
       readonly history: RecordedSamples;
     }[];
-    readonly config: { readonly history_length: number };
+    readonly config: { readonly history_length: number; readonly host_collectors?: readonly string[] };
   };
   readonly capabilities: TelemetryCapabilitiesWire;
   readonly ioTuneApplied: Readonly<Record<string, string>>;

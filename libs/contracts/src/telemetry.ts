@@ -23,6 +23,11 @@ export interface TelemetryCapabilitiesWire {
   readonly cpuTune: boolean;
   readonly ioTune: boolean;
   readonly balloon: boolean;
+  /**
+   * False when the host's own files (swap, anon pages, swap traffic, KSM `run`, ksmd's CPU) cannot be read:
+   * a libvirt host over TCP or TLS without an SSH endpoint for them. Absent means they can (older executors).
+   */
+  readonly hostFiles?: boolean;
 }
 
 export interface GuestSampleWire {

@@ -27,9 +27,27 @@ const guestMemoryOptional = ['swap_total', 'swap_usage'];
 const guestBalloon = ['balloon_cur', 'balloon_max', 'balloon_min'];
 const guestIoTune = ['io_tune', 'io_tune_current'];
 
+/**
+ * Not MOM's: a libvirt host reached over TCP or TLS, whose own files cannot be read, reports what
+ * libvirt reports (`nodememstats`, `node-memory-tune`, `nodecpustats`). These collectors declare the
+ * statistics MOM reads from the host's files optional (None when absent, as MOM's optional fields), so
+ * a policy that does not read them (the stock ones do not) runs, and one that does gets None.
+ */
+const hostFileStats = new Set(['swap_in', 'swap_out', 'anon_pages', 'swap_total', 'swap_usage', 'ksm_run', 'ksmd_cpu_usage']);
+const fromLibvirt = (c: CollectorFields): CollectorFields => ({
+  mandatory: c.mandatory.filter((f) => !hostFileStats.has(f)),
+  optional: [...c.optional, ...c.mandatory.filter((f) => hostFileStats.has(f))],
+});
+/** vdsm's host collectors for a host whose own files cannot be read (see `HostMemoryRemote`). */
+export const REMOTE_HOST_COLLECTORS = ['HostMemoryRemote', 'HostKSMRemote', 'HostCpu'] as const;
+const hostMemoryFields: CollectorFields = { mandatory: hostMemory, optional: [] };
+const hostKsmFields: CollectorFields = { mandatory: [...ksmKeys.map((k) => `ksm_${k}`), 'ksm_shareable', 'ksmd_cpu_usage'], optional: [] };
+
 export const COLLECTORS: Readonly<Record<string, CollectorFields>> = {
-  HostMemory: { mandatory: hostMemory, optional: [] },
-  HostKSM: { mandatory: [...ksmKeys.map((k) => `ksm_${k}`), 'ksm_shareable', 'ksmd_cpu_usage'], optional: [] },
+  HostMemory: hostMemoryFields,
+  HostKSM: hostKsmFields,
+  HostMemoryRemote: fromLibvirt(hostMemoryFields),
+  HostKSMRemote: fromLibvirt(hostKsmFields),
   HostCpu: { mandatory: ['cpu_count'], optional: [] },
   HostTime: {
     mandatory: ['time_year', 'time_month', 'time_day', 'time_hour', 'time_minute', 'time_second', 'time_microsecond'],

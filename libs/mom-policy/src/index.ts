@@ -10,5 +10,12 @@ export type { EvalInput, EvalOutput, EvalConfig, GuestInput, InputSample } from 
 export { toJson, floatRepr, Float } from './output.ts';
 export type { PlainValue } from './output.ts';
 export { parseJson } from './json.ts';
-export { COLLECTORS, VDSM_HOST_COLLECTORS, VDSM_GUEST_COLLECTORS, DEFAULT_HISTORY_LENGTH, fieldsOf } from './collectors.ts';
+export {
+  COLLECTORS,
+  REMOTE_HOST_COLLECTORS,
+  VDSM_HOST_COLLECTORS,
+  VDSM_GUEST_COLLECTORS,
+  DEFAULT_HISTORY_LENGTH,
+  fieldsOf,
+} from './collectors.ts';
 export type { CollectorFields, FieldSet } from './collectors.ts';

@@ -54,6 +54,19 @@ export const executorConfigSchema = z
     EXECUTOR_CALL_TIMEOUT: zDuration().prefault('30s'),
     /** How often every host's statistics are sampled and published for telemetry (MOM: 5s); 0 turns sampling off. */
     EXECUTOR_SAMPLE_INTERVAL: zDuration().prefault('5s'),
+    /**
+     * For hosts whose libvirt is reached over TCP or TLS (`qemu+tcp://`, `qemu+tls://`, `qemu://host/`):
+     * the SSH endpoint through which their own files (swap, KSM's run, ksmd) are read, `{host}` standing
+     * for the URI's host, e.g. `ssh://berth@{host}?keyfile=/etc/berth/host-files.key`. Unset: those
+     * statistics are absent and telemetry evaluates such hosts without them (services/telemetry/README.md).
+     */
+    EXECUTOR_HOST_FILES_SSH: z
+      .string()
+      .optional()
+      .refine(
+        (s) => s === undefined || /^ssh:\/\/([^@/]+@)?(\{host\}|[^/?]+)/.test(s),
+        'must be ssh://[user@]{host}[:port][?keyfile=PATH]',
+      ),
     /** Live-migration progress is recorded (and published) at most once per this interval. */
     EXECUTOR_MIGRATION_PROGRESS_INTERVAL: zDuration().prefault('2s'),
     // A DestinationClaimed older than this is refused, not started: the migration service's watchdog

@@ -48,6 +48,8 @@ const { values: args } = parseArgs({
     nice: { type: 'string', default: process.getuid?.() === 0 ? '-10' : '0' },
     /** `debug`: the service logs each policy round (hosts evaluated while in flight, stale, superseded; round times), summed up at the end. */
     'log-level': { type: 'string', default: 'warn' },
+    /** A directory: the service writes a V8 CPU profile of the whole run there (`--cpu-prof`) when it stops. */
+    profile: { type: 'string' },
   },
 });
 const HOSTS = Number(args.hosts);
@@ -131,7 +133,13 @@ async function fleetCpu(): Promise<Record<string, unknown>> {
   const nice = Number(args.nice);
   const child = spawn(
     nice !== 0 ? 'nice' : process.execPath,
-    [...(nice !== 0 ? ['-n', String(nice), process.execPath] : []), '--import', 'tsx', 'services/telemetry/src/main.ts'],
+    [
+      ...(nice !== 0 ? ['-n', String(nice), process.execPath] : []),
+      ...(args.profile !== undefined ? ['--cpu-prof', '--cpu-prof-dir', args.profile] : []),
+      '--import',
+      'tsx',
+      'services/telemetry/src/main.ts',
+    ],
     {
       cwd: root,
       stdio: ['ignore', 'pipe', 'pipe'],

@@ -13,6 +13,12 @@ export interface LibvirtTelemetryOptions {
   readonly sysDir?: string;
   /** Where the SSH control sockets of hosts reached over SSH go (default /tmp). */
   readonly sshControlDir?: string;
+  /**
+   * For a host whose libvirt is reached over TCP or TLS (no SSH in its URI): an SSH endpoint on the host,
+   * `ssh://[user@]host[:port][?keyfile=PATH&no_verify=1]`, through which its files are read as for a
+   * `qemu+ssh://` host. Without it those statistics are absent (`capabilities.hostFiles` false).
+   */
+  readonly hostFilesSsh?: string;
 }
 
 /** The kernel's CFS period when none was set (µs). */
@@ -26,9 +32,10 @@ const isLocal = (uri: string): boolean => /^[a-z]+(\+unix)?:\/\/\/|^test:/.test(
  * `nodeinfo` and one `domstats` for all running guests per sample (4 processes per host per sample;
  * `schedinfo` once per new guest). What libvirt does not report (swap, anon_pages, swap traffic,
  * ksm_run, ksmd's CPU) MOM reads from the host's /proc and /sys: here too, when the host is this
- * machine, or over the URI's own SSH (same user, port and key) when libvirt is reached over SSH.
- * Over TCP or TLS there is no such channel: those statistics are absent, and MOM's HostMemory and
- * HostKSM collectors declare them mandatory, so such a host is "not ready" for a stock policy, as MOM.
+ * machine, or over the URI's own SSH (same user, port and key) when libvirt is reached over SSH, or
+ * over the SSH endpoint `hostFilesSsh` names for a host reached over TCP or TLS. Without one, those
+ * statistics are absent and `capabilities.hostFiles` says so: telemetry then evaluates the host with
+ * them as optional statistics (services/telemetry/README.md, "Hosts reached over TCP or TLS").
  */
 export class LibvirtTelemetry implements HostTelemetrySource {
   capabilities: TelemetryCapabilities;
@@ -42,7 +49,14 @@ export class LibvirtTelemetry implements HostTelemetrySource {
 
   constructor(private readonly opts: LibvirtTelemetryOptions) {
     this.virsh = { uri: opts.uri, timeoutMillis: opts.callTimeoutMillis ?? 30_000, ...(opts.runAs ? { runAs: opts.runAs } : {}) };
-    const ssh = sshTargetOf(opts.uri);
+    const ssh = sshTargetOf(opts.uri) ?? (opts.hostFilesSsh !== undefined ? sshTargetOf(opts.hostFilesSsh) : undefined);
+    if (opts.hostFilesSsh !== undefined && sshTargetOf(opts.hostFilesSsh) === undefined)
+      throw new HypervisorError(
+        'permanent',
+        'telemetry',
+        opts.uri,
+        `host files endpoint ${opts.hostFilesSsh} is not an ssh://[user@]host[:port] URI`,
+      );
     this.local =
       isLocal(opts.uri) && !opts.uri.startsWith('test')
         ? new LocalHostStats(opts.procDir, opts.sysDir)
@@ -55,7 +69,15 @@ export class LibvirtTelemetry implements HostTelemetrySource {
     const isTest = opts.uri.startsWith('test');
     // libvirt's node memory tuning has no `run`: starting and stopping KSM is the host's own business.
     // Tuning is declared once node-memory-tune answers (an unprivileged session daemon refuses it).
-    this.capabilities = { hostMemory: !isTest, ksmStats: !isTest, ksmRun: false, ksmTune: false, cpuTune: !isTest, ioTune: !isTest };
+    this.capabilities = {
+      hostMemory: !isTest,
+      ksmStats: !isTest,
+      ksmRun: false,
+      ksmTune: false,
+      cpuTune: !isTest,
+      ioTune: !isTest,
+      hostFiles: this.local !== undefined,
+    };
   }
 
   private run(args: string[]): Promise<string> {

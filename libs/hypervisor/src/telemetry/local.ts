@@ -114,7 +114,10 @@ export interface SshTarget {
   readonly noVerify: boolean;
 }
 
-/** The SSH target of a libvirt URI over SSH (`qemu+ssh://`, `qemu+libssh://`, `qemu+libssh2://`), else undefined. */
+/**
+ * The SSH target of a libvirt URI over SSH (`qemu+ssh://`, `qemu+libssh://`, `qemu+libssh2://`) or of a
+ * plain `ssh://[user@]host[:port][?keyfile=PATH&no_verify=1]` endpoint, else undefined.
+ */
 export function sshTargetOf(uri: string): SshTarget | undefined {
   let u: URL;
   try {
@@ -122,7 +125,7 @@ export function sshTargetOf(uri: string): SshTarget | undefined {
   } catch {
     return undefined;
   }
-  if (!/^[a-z]+\+(ssh|libssh|libssh2):$/.test(u.protocol) || u.hostname === '') return undefined;
+  if (!/^([a-z]+\+(ssh|libssh|libssh2)|ssh):$/.test(u.protocol) || u.hostname === '') return undefined;
   const keyfile = u.searchParams.get('keyfile');
   return {
     host: u.hostname.replace(/^\[|\]$/g, ''),

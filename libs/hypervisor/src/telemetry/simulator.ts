@@ -215,6 +215,7 @@ class SimulatorTelemetry implements HostTelemetrySource {
   readonly capabilities: TelemetryCapabilities = {
     hostMemory: true,
     ksmStats: true,
+    hostFiles: true,
     ksmRun: true,
     ksmTune: true,
     cpuTune: true,

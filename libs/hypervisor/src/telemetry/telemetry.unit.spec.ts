@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { SimulatorFleet } from '../simulator/simulator.ts';
 import { parseGuestDomstats, parseMeminfo, parseNodeCpuStats, parseNodeMemoryTune, parseNodeMemStats, parseSchedinfo } from './parse.ts';
 import { HostFileStats, parseHostFiles, sshTargetOf } from './local.ts';
+import { LibvirtTelemetry } from './libvirt.ts';
 import { SimMemoryModel } from './simulator.ts';
 
 describe('virsh telemetry parsers', () => {
@@ -98,6 +99,22 @@ describe("MOM's host files of a libvirt host reached over SSH", () => {
     expect(sshTargetOf('qemu+libssh2://[fd00::7]/system')).toEqual({ host: 'fd00::7', noVerify: false });
     for (const uri of ['qemu+tcp://kvm-7/system', 'qemu+tls://kvm-7/system', 'qemu:///system', 'qemu+unix:///system?socket=/s'])
       expect(sshTargetOf(uri)).toBeUndefined();
+    // the endpoint named for a TCP or TLS host's files (EXECUTOR_HOST_FILES_SSH)
+    expect(sshTargetOf('ssh://berth@kvm-7:2200?keyfile=/etc/berth/k')).toEqual({
+      host: 'kvm-7',
+      port: 2200,
+      user: 'berth',
+      keyfile: '/etc/berth/k',
+      noVerify: false,
+    });
+  });
+
+  it('a TCP or TLS host declares whether its own files are read: only with an SSH endpoint for them', () => {
+    expect(new LibvirtTelemetry({ uri: 'qemu+tls://kvm-7/system' }).capabilities.hostFiles).toBe(false);
+    expect(new LibvirtTelemetry({ uri: 'qemu+tcp://kvm-7/system', hostFilesSsh: 'ssh://kvm-7' }).capabilities.hostFiles).toBe(true);
+    expect(new LibvirtTelemetry({ uri: 'qemu+ssh://kvm-7/system' }).capabilities.hostFiles).toBe(true);
+    expect(new LibvirtTelemetry({ uri: 'qemu:///system' }).capabilities.hostFiles).toBe(true);
+    expect(() => new LibvirtTelemetry({ uri: 'qemu+tls://kvm-7/system', hostFilesSsh: 'kvm-7:22' })).toThrow(/not an ssh:/);
   });
 
   it("the script's output split by file, turned into MOM's HostMemory and HostKSM statistics (swap traffic and ksmd since the last sample)", async () => {

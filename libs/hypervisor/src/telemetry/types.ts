@@ -56,6 +56,12 @@ export interface TelemetryCapabilities {
   readonly ksmTune: boolean;
   readonly cpuTune: boolean;
   readonly ioTune: boolean;
+  /**
+   * The host's own files are read (swap, anonymous memory and swap traffic from /proc, KSM's `run` and
+   * ksmd's CPU): libvirt does not report them. False for a libvirt host reached over TCP or TLS with no
+   * SSH endpoint for its files: its samples lack those statistics.
+   */
+  readonly hostFiles: boolean;
 }
 
 /** Collectors and the non-balloon controllers of one host (the balloon is HypervisorDriver.setBalloonTarget). */

@@ -1,3 +1,4 @@
+import { REMOTE_HOST_COLLECTORS } from '@berth/mom-policy';
 import { slaFloorKib } from '../domain/sla/sla.ts';
 import type { GuestSamplePrep, SampleHistory } from './history.ts';
 import type { MomInput, MomSample, VmDirectory } from './ports.ts';
@@ -53,6 +54,11 @@ export function buildInput(
     host: h.host.slice(),
     host_props: { host_id: hostId, ...(opts.resourcePool ? { resource_pool: opts.resourcePool } : {}) },
     guests,
-    config: { history_length: opts.historyLength },
+    // A host whose own files cannot be read (libvirt over TCP or TLS) is evaluated with the statistics
+    // MOM reads from them optional: README, "Hosts reached over TCP or TLS".
+    config:
+      h.capabilities.hostFiles === false
+        ? { history_length: opts.historyLength, host_collectors: REMOTE_HOST_COLLECTORS }
+        : { history_length: opts.historyLength },
   };
 }

@@ -16,7 +16,8 @@ export interface MomInput {
     readonly props: MomProps;
     readonly history: readonly MomSample[];
   }[];
-  readonly config: { readonly history_length: number };
+  /** `host_collectors`: only for a host whose own files cannot be read (REMOTE_HOST_COLLECTORS); else vdsm's. */
+  readonly config: { readonly history_length: number; readonly host_collectors?: readonly string[] };
 }
 
 export interface MomOutput {

@@ -21,6 +21,7 @@ const capabilities = objectOf<TelemetryCapabilitiesWire>()({
   cpuTune: z.boolean(),
   ioTune: z.boolean(),
   balloon: z.boolean(),
+  hostFiles: z.boolean().optional(),
 });
 /**
  * A sample's statistics: `z.record(z.string(), z.number())`, which is the definition. That schema checks
@@ -116,7 +117,7 @@ const recordedInput = objectOf<RecordedInput>()({
     host: samples,
     host_props: props,
     guests: z.array(objectOf<RecordedInput['mom']['guests'][number]>()({ name: nonEmpty, uuid: z.string(), props, history: samples })),
-    config: objectOf<RecordedInput['mom']['config']>()({ history_length: count }),
+    config: objectOf<RecordedInput['mom']['config']>()({ history_length: count, host_collectors: z.array(nonEmpty).optional() }),
   }),
   capabilities,
   ioTuneApplied: z.record(z.string(), z.string()),

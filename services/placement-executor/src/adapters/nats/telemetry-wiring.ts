@@ -36,7 +36,15 @@ export function startTelemetryAgent(w: TelemetryWiring): {
     if (!s) {
       const sim = /^sim:\/\/([^/?#]+)/.exec(uri)?.[1];
       if (sim !== undefined && !model) throw new Error(`${uri}: this executor runs no simulator (EXECUTOR_SIMULATOR=off)`);
-      s = sim !== undefined && model ? model.source(sim) : new LibvirtTelemetry({ uri, callTimeoutMillis: w.config.EXECUTOR_CALL_TIMEOUT });
+      const hostFilesSsh = hostFilesEndpoint(uri, w.config.EXECUTOR_HOST_FILES_SSH);
+      s =
+        sim !== undefined && model
+          ? model.source(sim)
+          : new LibvirtTelemetry({
+              uri,
+              callTimeoutMillis: w.config.EXECUTOR_CALL_TIMEOUT,
+              ...(hostFilesSsh !== undefined ? { hostFilesSsh } : {}),
+            });
       sources.set(uri, s);
     }
     return s;
@@ -75,4 +83,20 @@ export function startTelemetryAgent(w: TelemetryWiring): {
       await Promise.all([...sources.values()].map((s) => s.close()));
     },
   };
+}
+
+/**
+ * The SSH endpoint for a host's own files when its libvirt is reached over TCP or TLS (a URI with a host
+ * and no SSH transport): `template` with `{host}` replaced by the URI's host; otherwise undefined.
+ */
+export function hostFilesEndpoint(uri: string, template: string | undefined): string | undefined {
+  if (template === undefined) return undefined;
+  let u: URL;
+  try {
+    u = new URL(uri);
+  } catch {
+    return undefined;
+  }
+  if (u.hostname === '' || !/^[a-z]+(\+(tcp|tls))?:$/.test(u.protocol) || u.protocol === 'sim:') return undefined;
+  return template.replaceAll('{host}', u.hostname);
 }
