@@ -192,6 +192,8 @@ export async function startMigration(
       clock: { now: () => clock.now().getTime() },
       retryMillis: config.MIGRATION_EVACUATION_RETRY,
       onError: (hostId, e) => logger.warn({ err: e, hostId }, 'evacuation pass failed'),
+      // bench:migration:services reads these (LOG_LEVEL=debug).
+      onPlanned: (figures) => logger.debug(figures, 'evacuation planned'),
     });
     kicks.evacuations = evacuations;
     const resume = (): void => void evacuations.resumeAll().catch((e: unknown) => logger.warn({ err: e }, 'evacuation resume failed'));

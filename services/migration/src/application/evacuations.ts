@@ -1,3 +1,4 @@
+import { performance } from 'node:perf_hooks';
 import { NotFoundError } from '@berth/errors';
 import type { HostState } from '@berth/fit';
 import type { MigrationCaps } from '../domain/caps/caps.ts';
@@ -18,6 +19,19 @@ export interface EvacuationDeps {
   /** How long a blocked drain waits before it plans again (it also plans again whenever a move ends). */
   readonly retryMillis: number;
   readonly onError?: (hostId: string, error: unknown) => void;
+  /** Told after each plan (PlanEvacuation and every pass of a drain): what it read and what it cost. */
+  readonly onPlanned?: (figures: PlanFigures) => void;
+}
+
+export interface PlanFigures {
+  readonly hostId: string;
+  readonly vms: number;
+  readonly moves: number;
+  readonly deferred: number;
+  /** Reading the fleet view, the host's VMs (one ListVms) and the drain's state. */
+  readonly readMillis: number;
+  /** planEvacuation itself (CPU only: no I/O). */
+  readonly planMillis: number;
 }
 
 const iso = (ms: number): string => new Date(ms).toISOString();
@@ -49,11 +63,13 @@ export class EvacuationRunner {
   }
 
   async plan(hostId: string, trigger: EvacuationTrigger = 'operator', maxMoves?: number): Promise<EvacuationPlan> {
+    const readAt = performance.now();
     const [view, vms, current] = await Promise.all([this.deps.fleet.view(), this.deps.fleet.evacuees(hostId), this.deps.log.read(hostId)]);
     if (!view.get(hostId)) throw new NotFoundError('host', hostId);
     const active = isActive(current) ? current : undefined;
     const migrating = new Set(this.deps.gate.list().map((m) => m.vmId));
-    return planEvacuation({
+    const planAt = performance.now();
+    const plan = planEvacuation({
       hostId,
       view,
       trigger: active?.trigger ?? trigger,
@@ -62,6 +78,16 @@ export class EvacuationRunner {
       excludedFor: (vmId) => active?.failedDestinations.get(vmId) ?? [],
       ...(maxMoves !== undefined && { maxMoves }),
     });
+    const done = performance.now();
+    this.deps.onPlanned?.({
+      hostId,
+      vms: vms.length,
+      moves: plan.moves.length,
+      deferred: plan.deferred.length,
+      readMillis: planAt - readAt,
+      planMillis: done - planAt,
+    });
+    return plan;
   }
 
   /**
