@@ -102,8 +102,19 @@ export interface MigrateOptions {
   readonly autoConverge?: boolean;
   /** Allow switching to post-copy after the first pre-copy pass (`--postcopy --postcopy-after-precopy`). Off by default. */
   readonly postCopy?: boolean;
-  /** Copy the disks too (`--copy-storage-all`), for hosts without shared storage. */
+  /**
+   * Copy the disks too (`--copy-storage-all`), for hosts without shared storage: the destination's
+   * volumes (those of `destination`) are created first, of the same size and format; once the move
+   * completed the source's copies are deleted, and a migration that fails deletes what it created.
+   */
   readonly copyStorage?: boolean;
+  /**
+   * The domain as it is to be on the destination: built from the destination's claim (its pinned
+   * CPUs, NUMA placement and volume pools), which are not the source's. libvirt rewrites the running
+   * domain's migratable definition with them (`--xml`, and `--persistent-xml` for the definition
+   * kept there); without it the destination gets the source's pinning.
+   */
+  readonly destination?: DomainSpec;
   /** Aborts a pre-copy migration (`domjobabort`): the domain keeps running on the source. Ignored after a post-copy switch-over. */
   readonly signal?: AbortSignal;
   /**
@@ -121,6 +132,11 @@ export interface MigrateOptions {
 export interface CopyVolumesOptions {
   /** Connection URI of the destination host, as the source host (the caller) reaches it. */
   readonly destinationUri: string;
+  /**
+   * The volumes as they are to be on the destination (its claim's pools), in the order of the spec's;
+   * matched by name. Absent: the same pools as here.
+   */
+  readonly destinationVolumes?: DomainSpec['volumes'];
 }
 
 /** Undefining a domain. */
@@ -174,8 +190,8 @@ export interface HypervisorDriver {
   /** Removes the definition and the volumes Berth created for it (unless `keepVolumes`). A missing domain is fine. */
   undefine(vmId: string, opts?: UndefineOptions): Promise<void>;
   /**
-   * Copies the spec's volumes from this host to `opts.destinationUri` (same pools and names; created
-   * there when missing, overwritten when present). The domain must be stopped. The volumes here stay
+   * Copies the spec's volumes from this host to `opts.destinationUri` (same names, in the pools of
+   * `opts.destinationVolumes` or else the same pools; created there when missing, overwritten when present). The domain must be stopped. The volumes here stay
    * as they are; the caller undefines the source once the destination has the domain. Idempotent: a
    * copy interrupted by a crash is simply run again. Refused (permanent) without `volumeCopy`.
    */

@@ -134,7 +134,7 @@ export async function startExecutor(
     driverFor,
     logger,
     progressIntervalMillis: config.EXECUTOR_MIGRATION_PROGRESS_INTERVAL,
-    specOf: (vmId, state) => provisioner.spec(vmId, state),
+    specOf: (vmId, state, claim) => provisioner.spec(vmId, state, claim),
     sharedStorage: config.EXECUTOR_SHARED_STORAGE === 'on',
   });
   const reconciler = new Reconciler({ vms, store, directory: readModel, driverFor, realm, policy: config.EXECUTOR_RESTART_POLICY, logger });

@@ -1,13 +1,16 @@
 /**
  * Payloads of the events the migration service records in its log and publishes on
  * `berth.migration.<streamType>.<Type>`. Stream `migration-<migrationId>` (stream type `migration`)
- * holds one live migration's state machine. Documented in docs/events.md (Migration). Schema version 1.
+ * holds one live migration's state machine. Documented in docs/events.md (Migration). Schema version 1,
+ * but AttemptFailed at 2 (its `hostId` is absent when no destination was chosen; version 1 wrote '').
  *
  * The executor acts on three of them (its commands): `DestinationClaimed` (run the hypervisor part),
  * `CancelRequested` (abort the copy) and `ResumeRequested` (resume a paused post-copy); their zod
  * schemas below are checked at the consumer's edge.
  */
 import { z } from 'zod';
+import type { Claim } from './model.ts';
+import { claimSchema } from './schemas/model.ts';
 
 export const MIGRATION_SERVICE = 'migration';
 export const migrationStreamId = (migrationId: string): string => `migration-${migrationId}`;
@@ -78,6 +81,13 @@ export interface DestinationClaimed {
   readonly policy: MigrationPolicy;
   /** A cold move of a stopped VM (absent: live). */
   readonly cold?: boolean;
+  /**
+   * The claim inventory holds for the VM on the destination (the chosen one, exactly as taken): its
+   * pinned CPUs, NUMA cells, hugepages, devices, VFs and volumes are the destination's, and the
+   * executor builds the domain there from it (never from the source's claim). Absent only in events
+   * written before it was carried (an optional field: the version stays 1).
+   */
+  readonly claim?: Claim;
 }
 export interface MigrationCopyStarted {
   readonly attempt: number;
@@ -102,8 +112,8 @@ export interface MigrationCompleted {
 export type FailureStage = 'choose' | 'claim' | 'copy';
 export interface AttemptFailed {
   readonly attempt: number;
-  /** '' when no destination was chosen. */
-  readonly hostId: string;
+  /** The destination that failed; absent when none was chosen (stage `choose`). Version 1 wrote ''. */
+  readonly hostId?: string;
   readonly stage: FailureStage;
   readonly reason: string;
 }
@@ -205,6 +215,7 @@ export const migrationEventSchemas = {
     memoryBytes: z.number().int().positive(),
     policy: policySchema,
     cold: z.boolean().optional(),
+    claim: claimSchema.optional(),
   }),
   CancelRequested: z.object({ vmId: id, attempt: count, reason: z.string() }),
   ResumeRequested: z.object({ vmId: id, attempt: z.number().int().min(1) }),

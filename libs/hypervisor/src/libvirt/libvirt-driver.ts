@@ -20,14 +20,14 @@ import type {
   CopyVolumesOptions,
   UndefineOptions,
 } from '../driver.ts';
-import { HypervisorError, MigrationError, type MigrationFailure } from '../errors.ts';
+import { HypervisorError, MigrationError } from '../errors.ts';
 import { domainName, vmIdOfDomain, volumeName } from '../naming.ts';
 import { buildDomainXml, type VirtType } from './domain-xml.ts';
 import { parseDommemstat, parseDomstatsStates, parseEventLine, parseHostFacts, stateFromText } from './parse.ts';
-import { migrateArgs, parseJobInfo } from './migrate-args.ts';
+import { LibvirtMigrations } from './libvirt-migration.ts';
 import { copyVolumes } from './volume-copy.ts';
 import type { LimitFunction } from 'p-limit';
-import { classifyVirshError, runVirsh, virshLimiter, virshCommand, type RunAs, type VirshOptions } from './virsh.ts';
+import { runVirsh, virshLimiter, virshCommand, type RunAs, type VirshOptions } from './virsh.ts';
 
 export interface LibvirtDriverOptions {
   readonly uri: string;
@@ -52,6 +52,7 @@ export class LibvirtDriver implements HypervisorDriver {
   private readonly limit: LimitFunction;
   private readonly pollMillis: number;
   private readonly subscriptions = new Set<EventSubscription>();
+  private readonly migrations: LibvirtMigrations;
 
   constructor(opts: LibvirtDriverOptions) {
     this.uri = opts.uri;
@@ -60,6 +61,7 @@ export class LibvirtDriver implements HypervisorDriver {
     this.virsh = { uri: opts.uri, timeoutMillis: opts.callTimeoutMillis ?? 30_000, ...(opts.runAs ? { runAs: opts.runAs } : {}) };
     this.limit = virshLimiter(opts.concurrency ?? 4);
     this.pollMillis = opts.pollMillis ?? 250;
+    this.migrations = new LibvirtMigrations(opts.uri, this.virsh, (args) => this.run(args));
     // The test driver cannot migrate and reports canned memory statistics.
     this.capabilities = {
       liveMigration: !isTest,
@@ -204,7 +206,7 @@ export class LibvirtDriver implements HypervisorDriver {
     if (!this.capabilities.volumeCopy)
       throw new HypervisorError('permanent', 'copyVolumes', this.uri, 'the test driver cannot copy volumes');
     // The destination is reached as this host's virsh reaches it (the same user, no concurrency limit of its own).
-    await this.limit(() => copyVolumes(this.virsh, { ...this.virsh, uri: opts.destinationUri }, spec));
+    await this.limit(() => copyVolumes(this.virsh, { ...this.virsh, uri: opts.destinationUri }, spec, runVirsh, opts.destinationVolumes));
   }
 
   async state(vmId: string): Promise<DomainState | undefined> {
@@ -239,146 +241,19 @@ export class LibvirtDriver implements HypervisorDriver {
 
   async migrate(vmId: string, opts: MigrateOptions): Promise<MigrationResult> {
     if (!this.capabilities.liveMigration) throw new MigrationError('failed-permanent', this.uri, 'this hypervisor cannot live-migrate');
-    if (opts.signal?.aborted) throw new MigrationError('aborted', this.uri, 'migration aborted before it started');
-    const name = domainName(vmId);
-    // libvirt would wait 30 s for the job lock before refusing a second migration: refuse at once.
-    const running = await this.migrationJob(vmId).catch(() => undefined);
-    if (running) throw new MigrationError('failed-transient', this.uri, `a migration job of ${name} is already running on the source`);
-    return this.runMigration(name, migrateArgs(name, opts), opts);
+    return this.migrations.migrate(vmId, opts);
   }
 
-  async resumePostCopy(vmId: string, opts: MigrateOptions): Promise<void> {
-    const name = domainName(vmId);
-    const { signal: _ignored, ...rest } = opts;
-    const result = await this.runMigration(name, migrateArgs(name, { ...rest, postCopy: true }, true), rest);
-    if (result.outcome !== 'completed') throw new HypervisorError('transient', 'migrate --postcopy-resume', this.uri, result.detail);
+  resumePostCopy(vmId: string, opts: MigrateOptions): Promise<void> {
+    return this.migrations.resumePostCopy(vmId, opts);
   }
 
-  async abortMigration(vmId: string): Promise<void> {
-    const name = domainName(vmId);
-    if ((await this.phase(name)) === 'postcopy') {
-      throw new HypervisorError('permanent', 'domjobabort', this.uri, `the migration of ${name} is in post-copy and cannot be aborted`);
-    }
-    await this.ignoring(/no job is active|not running|not active/i, () => this.run(['domjobabort', name]));
+  abortMigration(vmId: string): Promise<void> {
+    return this.migrations.abortMigration(vmId);
   }
 
-  async migrationJob(vmId: string): Promise<MigrationProgress | undefined> {
-    const name = domainName(vmId);
-    const [phase, text] = await Promise.all([
-      this.phase(name),
-      this.run(['domjobinfo', '--rawstats', name]).catch((e: unknown) => {
-        if (e instanceof HypervisorError && e.kind === 'not-found') return '';
-        throw e;
-      }),
-    ]);
-    return parseJobInfo(text, phase);
-  }
-
-  /** `post-copy` in the source domain's state reason (`paused (post-copy)`, `paused (post-copy failed)`). */
-  private async phase(name: string): Promise<'precopy' | 'postcopy'> {
-    const text = await this.run(['domstate', '--reason', name]).catch((e: unknown) => {
-      if (e instanceof HypervisorError && e.kind === 'not-found') return '';
-      throw e;
-    });
-    return /post-copy/i.test(text) ? 'postcopy' : 'precopy';
-  }
-
-  /**
-   * Runs `virsh migrate` (one long process, outside the per-host limiter) and, beside it, polls the
-   * source's job for progress, sets the max downtime once the job exists, and aborts it with
-   * `domjobabort` on the signal or the timeout while it is in pre-copy.
-   */
-  private runMigration(name: string, args: string[], opts: MigrateOptions): Promise<MigrationResult> {
-    const [cmd, argv] = virshCommand(this.virsh, args);
-    const child = spawn(cmd, argv, { stdio: ['ignore', 'pipe', 'pipe'] });
-    const err: Buffer[] = [];
-    child.stdout.resume();
-    child.stderr.on('data', (b: Buffer) => err.push(b));
-    const interval = opts.progressIntervalMillis ?? 1000;
-    let requested: MigrationFailure | undefined;
-    let postcopy = false;
-    let downtimeSet = opts.maxDowntimeMillis === undefined;
-    let finished = false;
-    let pollTimer: NodeJS.Timeout | undefined;
-    const poll = async (): Promise<void> => {
-      pollTimer = undefined;
-      try {
-        const phase = opts.postCopy ? await this.phase(name) : 'precopy';
-        if (phase === 'postcopy') postcopy = true;
-        const p = parseJobInfo(await this.run(['domjobinfo', '--rawstats', name]), phase);
-        if (p && !finished) {
-          if (!downtimeSet && phase === 'precopy') {
-            await this.run(['migrate-setmaxdowntime', name, String(Math.max(1, Math.round(opts.maxDowntimeMillis ?? 300)))]);
-            downtimeSet = true;
-          }
-          // Before data flows (the destination's QEMU starting) every count is 0: not progress yet.
-          if (p.dataTotalBytes > 0) opts.onProgress?.(p);
-        }
-      } catch {
-        // A reading that failed (the job ended meanwhile, the daemon is busy) is skipped; the
-        // migrate process says how the migration ended.
-      }
-      if (!finished) pollTimer = setTimeout(() => void poll(), interval);
-    };
-    let killTimer: NodeJS.Timeout | undefined;
-    // `domjobabort` until the migrate process ends: in its first moments (before the source has a job)
-    // there is nothing to abort yet. A virsh that still has not ended after 30 s is killed: the source
-    // daemon cancels a job whose client went away, and the domain stays on the source.
-    const abort = (why: MigrationFailure): void => {
-      if (finished || postcopy || requested) return;
-      requested = why;
-      const attempt = (): void => {
-        if (finished || postcopy) return;
-        void this.run(['domjobabort', name]).catch(() => {
-          if (!finished) setTimeout(attempt, 250).unref();
-        });
-      };
-      attempt();
-      killTimer = setTimeout(() => child.kill('SIGTERM'), 30_000);
-    };
-    const onAbort = (): void => abort('aborted');
-    opts.signal?.addEventListener('abort', onAbort, { once: true });
-    const deadline = opts.timeoutMillis !== undefined ? setTimeout(() => abort('failed-transient'), opts.timeoutMillis) : undefined;
-    // The first reading comes soon, so the max downtime applies from the start.
-    pollTimer = setTimeout(() => void poll(), Math.min(200, interval));
-    return new Promise<MigrationResult>((resolve, reject) => {
-      child.on('error', (e) => {
-        finished = true;
-        reject(new MigrationError('failed-permanent', this.uri, `cannot run ${cmd}: ${e.message}`));
-      });
-      child.on('close', (code) => {
-        finished = true;
-        if (pollTimer) clearTimeout(pollTimer);
-        if (deadline) clearTimeout(deadline);
-        if (killTimer) clearTimeout(killTimer);
-        opts.signal?.removeEventListener('abort', onAbort);
-        const stderr = Buffer.concat(err).toString('utf8').trim();
-        if (code === 0) return resolve({ outcome: 'completed' });
-        void (async () => {
-          // After a post-copy switch-over a failure leaves the domain paused on both sides.
-          if (postcopy || opts.postCopy) {
-            const phase = await this.phase(name).catch(() => 'precopy' as const);
-            if (phase === 'postcopy') return resolve({ outcome: 'postcopy-paused', detail: stderr || `virsh migrate exit code ${code}` });
-          }
-          const message = stderr || `virsh migrate exit code ${code}`;
-          if (requested === 'failed-transient') {
-            return reject(
-              new MigrationError('failed-transient', this.uri, `migration did not complete within ${opts.timeoutMillis} ms: ${message}`),
-            );
-          }
-          if (requested === 'aborted' || /operation aborted|canceled by client|cancelled by client/i.test(stderr)) {
-            return reject(new MigrationError('aborted', this.uri, message));
-          }
-          // Another job on the domain (a migration still running from a caller that crashed, a lifecycle
-          // change): it ends by itself, so trying again later may work.
-          if (/active job|already being migrated|another migration|job .* is active|cannot acquire state change lock/i.test(stderr)) {
-            return reject(new MigrationError('failed-transient', this.uri, message));
-          }
-          const kind = classifyVirshError(stderr);
-          reject(new MigrationError(kind === 'transient' ? 'failed-transient' : 'failed-permanent', this.uri, message, kind));
-        })();
-      });
-    });
+  migrationJob(vmId: string): Promise<MigrationProgress | undefined> {
+    return this.migrations.migrationJob(vmId);
   }
 
   async events(onEvent: (e: LifecycleEvent) => void): Promise<EventSubscription> {

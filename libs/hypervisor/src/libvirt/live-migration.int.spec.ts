@@ -1,4 +1,5 @@
 import { execFileSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -50,6 +51,11 @@ const defineXml = (uri: string, xml: string): void => {
     rmSync(dir, { recursive: true, force: true });
   }
 };
+const volumes = (uri: string): string[] =>
+  virsh(uri, 'vol-list', 'default-pool')
+    .split('\n')
+    .map((l) => l.trim().split(/\s+/)[0] ?? '')
+    .filter(Boolean);
 const names = (uri: string): string[] =>
   virsh(uri, 'list', '--all', '--name')
     .split('\n')
@@ -97,8 +103,78 @@ describe.skipIf(!libvirtUsable() || !qemuInstalled())('LibvirtDriver live migrat
     expect(virsh(pair.destination.uri, 'domstate', 'berth-live-disk')).toBe('running');
     expect(virsh(pair.destination.uri, 'vol-list', 'default-pool')).toContain('berth-live-disk-disk0');
     expect(names(pair.source.uri)).not.toContain('berth-live-disk');
+    // The source's copy of the disk goes once the guest runs from the destination's.
+    expect(volumes(pair.source.uri)).not.toContain('berth-live-disk-disk0');
     await dst.undefine('live-disk');
     expect(virsh(pair.destination.uri, 'vol-list', 'default-pool')).not.toContain('berth-live-disk-disk0');
+  });
+
+  it("hands the destination its own pinning (--xml, --persistent-xml) and copies the disk into a volume created first; the source's volume goes", async () => {
+    const MiB = MIB;
+    // Pinned to host CPU 0 with its memory bound to node 0 on the source; the destination claim has CPU 1.
+    const pinned = (cpu: number): DomainSpec => ({
+      ...spec('live-pin'),
+      pinnedCpus: [cpu],
+      numaCells: [{ hostNode: 0, vcpus: 1, memoryBytes: 64 * MiB }],
+      volumes: [{ pool: 'default-pool', name: 'berth-live-pin-disk0', sizeBytes: 8 * MiB }],
+    });
+    await src.createVolumes(pinned(0));
+    const work = mkdtempSync(join(tmpdir(), 'berth-live-pin-'));
+    try {
+      const data = randomBytes(MiB);
+      writeFileSync(join(work, 'up.bin'), data);
+      virsh(pair.source.uri, 'vol-upload', '--pool', 'default-pool', 'berth-live-pin-disk0', join(work, 'up.bin'));
+      await src.define(pinned(0));
+      await src.start('live-pin');
+      expect(virsh(pair.source.uri, 'vcpupin', 'berth-live-pin')).toMatch(/^0\s+0$/m);
+      expect(volumes(pair.destination.uri)).not.toContain('berth-live-pin-disk0');
+
+      const result = await src.migrate('live-pin', { ...pair.toDestination, destination: pinned(1), copyStorage: true });
+      expect(result).toEqual({ outcome: 'completed' });
+      expect(virsh(pair.destination.uri, 'domstate', 'berth-live-pin')).toBe('running');
+      // Pinned to the destination's CPU, live and in the definition kept there.
+      expect(virsh(pair.destination.uri, 'vcpupin', 'berth-live-pin')).toMatch(/^0\s+1$/m);
+      expect(virsh(pair.destination.uri, 'dumpxml', 'berth-live-pin')).toMatch(/<vcpupin vcpu='0' cpuset='1'\/>/);
+      expect(virsh(pair.destination.uri, 'dumpxml', '--inactive', 'berth-live-pin')).toMatch(/<vcpupin vcpu='0' cpuset='1'\/>/);
+      expect(virsh(pair.destination.uri, 'dumpxml', '--inactive', 'berth-live-pin')).toMatch(
+        /<memnode cellid='0' mode='strict' nodeset='0'\/>/,
+      );
+      // The disk arrived byte for byte; the source's copy is gone with the domain.
+      virsh(pair.destination.uri, 'vol-download', '--pool', 'default-pool', 'berth-live-pin-disk0', join(work, 'down.bin'));
+      expect(readFileSync(join(work, 'down.bin')).subarray(0, MiB).equals(data)).toBe(true);
+      expect(names(pair.source.uri)).not.toContain('berth-live-pin');
+      expect(volumes(pair.source.uri)).not.toContain('berth-live-pin-disk0');
+      await dst.undefine('live-pin');
+      expect(volumes(pair.destination.uri)).not.toContain('berth-live-pin-disk0');
+    } finally {
+      rmSync(work, { recursive: true, force: true });
+    }
+  });
+
+  it('a failed copy-storage migration deletes the volumes it created on the destination; the guest keeps running on the source', async () => {
+    const withDisk: DomainSpec = {
+      ...spec('live-nodisk'),
+      volumes: [{ pool: 'default-pool', name: 'berth-live-nodisk-disk0', sizeBytes: 8 * MIB }],
+    };
+    await src.defineAndStart(withDisk);
+    // The destination holds another domain of that name: libvirt refuses after the volume was created.
+    defineXml(
+      pair.destination.uri,
+      buildDomainXml(spec('live-nodisk'), 'qemu', { userNetworking: true }).replace(
+        /<uuid>[^<]*<\/uuid>/,
+        '<uuid>00000000-0000-4000-8000-00000000d15c</uuid>',
+      ),
+    );
+    const failure = await src.migrate('live-nodisk', { ...pair.toDestination, destination: withDisk, copyStorage: true }).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(failure).toBeInstanceOf(MigrationError);
+    expect(virsh(pair.source.uri, 'domstate', 'berth-live-nodisk')).toBe('running');
+    expect(volumes(pair.destination.uri)).not.toContain('berth-live-nodisk-disk0');
+    expect(volumes(pair.source.uri)).toContain('berth-live-nodisk-disk0');
+    await src.undefine('live-nodisk');
+    virsh(pair.destination.uri, 'undefine', 'berth-live-nodisk');
   });
 
   it('fails permanently when the destination refuses the domain, and the guest keeps running on the source', async () => {

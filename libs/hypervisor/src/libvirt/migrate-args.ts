@@ -1,7 +1,15 @@
 import type { MigrateOptions, MigrationProgress } from '../driver.ts';
 
+/** Files holding the destination's definitions (the source's migratable XML retargeted to the destination's claim). */
+export interface MigrationXmlFiles {
+  /** `--xml`: the definition the domain runs with on the destination. */
+  readonly xmlFile?: string;
+  /** `--persistent-xml`: the definition kept there (without it, the source's persistent one, with the source's pinning). */
+  readonly persistentXmlFile?: string;
+}
+
 /** The `virsh migrate` arguments for a live, persistent migration that undefines the source. */
-export function migrateArgs(domain: string, opts: MigrateOptions, resume = false): string[] {
+export function migrateArgs(domain: string, opts: MigrateOptions & MigrationXmlFiles, resume = false): string[] {
   const args = ['migrate', '--live', '--persistent', '--undefinesource'];
   if (opts.autoConverge) args.push('--auto-converge');
   if (opts.postCopy) args.push('--postcopy', '--postcopy-after-precopy');
@@ -14,6 +22,8 @@ export function migrateArgs(domain: string, opts: MigrateOptions, resume = false
   args.push(domain, opts.destinationUri);
   if (opts.migrateUri !== undefined) args.push('--migrateuri', opts.migrateUri);
   if (opts.listenAddress !== undefined) args.push('--listen-address', opts.listenAddress);
+  if (opts.xmlFile !== undefined) args.push('--xml', opts.xmlFile);
+  if (opts.persistentXmlFile !== undefined) args.push('--persistent-xml', opts.persistentXmlFile);
   return args;
 }
 

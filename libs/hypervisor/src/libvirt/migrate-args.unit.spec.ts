@@ -89,3 +89,23 @@ describe('parseJobInfo', () => {
     expect(parseJobInfo('')).toBeUndefined();
   });
 });
+
+describe('migrateArgs with the destination definitions', () => {
+  it('passes the live and the persistent definition files', () => {
+    expect(
+      migrateArgs('berth-a', { destinationUri: 'qemu:///h2', copyStorage: true, xmlFile: '/t/live.xml', persistentXmlFile: '/t/p.xml' }),
+    ).toEqual([
+      'migrate',
+      '--live',
+      '--persistent',
+      '--undefinesource',
+      '--copy-storage-all',
+      'berth-a',
+      'qemu:///h2',
+      '--xml',
+      '/t/live.xml',
+      '--persistent-xml',
+      '/t/p.xml',
+    ]);
+  });
+});

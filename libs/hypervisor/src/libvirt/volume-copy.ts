@@ -35,6 +35,8 @@ export async function copyVolumes(
   destination: VirshOptions,
   spec: DomainSpec,
   run: (o: VirshOptions, args: string[]) => Promise<string> = runVirsh,
+  /** The volumes as they are to be on the destination (its claim's pools), matched by name; absent: the same pools. */
+  destinationVolumes?: DomainSpec['volumes'],
 ): Promise<void> {
   if (spec.volumes.length === 0) return;
   const dir = await mkdtemp(join(tmpdir(), 'berth-volume-copy-'));
@@ -47,12 +49,13 @@ export async function copyVolumes(
     await chmod(dir, 0o700);
     for (const vol of spec.volumes) {
       const timeoutMillis = source.timeoutMillis + Math.ceil((vol.sizeBytes / SLOWEST_BYTES_PER_SECOND) * 1000);
-      const create = ['vol-create-as', vol.pool, vol.name, `${vol.sizeBytes}b`, '--format', 'raw'];
+      const pool = destinationVolumes?.find((v) => v.name === vol.name)?.pool ?? vol.pool;
+      const create = ['vol-create-as', pool, vol.name, `${vol.sizeBytes}b`, '--format', 'raw'];
       if (spec.lazyAllocation) create.push('--allocation', '0');
       await ignoringExists(run(destination, create));
       const file = join(dir, vol.name);
       await run({ ...source, timeoutMillis }, ['vol-download', '--pool', vol.pool, vol.name, file, '--sparse']);
-      await run({ ...destination, timeoutMillis }, ['vol-upload', '--pool', vol.pool, vol.name, file, '--sparse']);
+      await run({ ...destination, timeoutMillis }, ['vol-upload', '--pool', pool, vol.name, file, '--sparse']);
       await rm(file, { force: true });
     }
   } finally {

@@ -63,9 +63,14 @@ export async function startMigration(side: SimSide, vmId: string, opts: MigrateO
     side.fleet.dirtyRateOf(vmId),
     rule ? { failure: rule.failure, atFraction: Math.min(1, Math.max(0, rule.atFraction ?? 0.5)) } : undefined,
   );
-  const job: SimJob = { model, startedAt: Date.now(), destinationHostId: destId };
+  const job: SimJob = {
+    model,
+    startedAt: Date.now(),
+    destinationHostId: destId,
+    ...(opts.destination && { destinationSpec: opts.destination }),
+  };
   side.fleet.jobs.set(key, job);
-  destHost.domains.set(name, { state: 'paused', spec: d.spec, incoming: true });
+  destHost.domains.set(name, { state: 'paused', spec: opts.destination ?? d.spec, incoming: true });
   return runJob(side, vmId, job, opts, d.state);
 }
 
@@ -151,13 +156,16 @@ function runJob(side: SimSide, vmId: string, job: SimJob, opts: MigrateOptions, 
           side.fleet.jobs.delete(key);
           const t = dst().domains.get(name);
           const s = src().domains.get(name);
-          dst().domains.set(name, { state: finalState, spec: s?.spec ?? t?.spec ?? side.fleet.specOf(job, name) });
+          dst().domains.set(name, { state: finalState, spec: job.destinationSpec ?? s?.spec ?? t?.spec ?? side.fleet.specOf(job, name) });
           src().domains.delete(name);
-          // The simulator's hosts share no storage: the disks travel with the guest (as with --copy-storage-all).
+          // The simulator's hosts share no storage: the disks travel with the guest (as with
+          // --copy-storage-all), into the destination's pools when its spec names them.
           for (const [key, size] of [...src().volumes]) {
-            if (!key.split('/')[1]?.startsWith(`${name}-disk`)) continue;
+            const vol = key.split('/')[1] ?? '';
+            if (!vol.startsWith(`${name}-disk`)) continue;
             src().volumes.delete(key);
-            dst().volumes.set(key, size);
+            const pool = job.destinationSpec?.volumes.find((v) => v.name === vol)?.pool ?? key.split('/')[0];
+            dst().volumes.set(`${pool}/${vol}`, size);
           }
           side.fleet.emit(side.hostId, name, 'stopped', 'Stopped Migrated');
           side.fleet.emit(side.hostId, name, 'undefined', 'Undefined Removed');

@@ -85,7 +85,10 @@ export class SimulatorDriver implements HypervisorDriver {
     const bytes = spec.volumes.reduce((s, v) => s + v.sizeBytes, 0);
     const seconds = bytes / (settings.defaultBandwidthBytesPerSecond ?? 1024 ** 3);
     await sleep((seconds * 1000) / (settings.timeScale ?? 1));
-    for (const v of spec.volumes) dest.volumes.set(`${v.pool}/${v.name}`, v.sizeBytes);
+    for (const v of spec.volumes) {
+      const pool = opts.destinationVolumes?.find((d) => d.name === v.name)?.pool ?? v.pool;
+      dest.volumes.set(`${pool}/${v.name}`, v.sizeBytes);
+    }
   }
 
   async define(spec: DomainSpec): Promise<void> {

@@ -45,6 +45,8 @@ export interface SimJob {
   readonly model: MigrationModel;
   readonly startedAt: number;
   readonly destinationHostId: string;
+  /** The domain as it is to be on the destination (its claim's pinning and pools), when the caller gave it. */
+  readonly destinationSpec?: DomainSpec;
   /** Pre-copy abort; undefined once past the switch-over. */
   abort?: (failure: 'aborted' | 'failed-transient', why: string) => void;
   /** Set while a post-copy is paused by a lost connection. */

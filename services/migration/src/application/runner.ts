@@ -1,3 +1,5 @@
+import { modelV1 } from '@berth/contracts';
+import { decodeClaim } from '@berth/model-codec';
 import type { Logger } from '@berth/observability';
 import { excludedHosts, type Migration } from '../domain/migration/state.ts';
 import type { MigrationCommands } from './migrations.ts';
@@ -105,6 +107,8 @@ export class MigrationRunner {
               attempt,
               hypervisorUri: outcome.hypervisorUri,
               generation: outcome.generation,
+              // The executor builds the destination's domain (pinning, NUMA cells, volumes) from it.
+              claim: decodeClaim(modelV1.Claim.fromJSON(dest.claim)),
             });
             return true;
           }

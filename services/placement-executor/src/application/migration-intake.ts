@@ -50,6 +50,7 @@ export function createMigrationIntake(o: {
                 noProgressTimeoutSeconds: d.policy.noProgressTimeoutSeconds,
               },
               ...(d.cold !== undefined && { cold: d.cold }),
+              ...(d.claim !== undefined && { destinationClaim: d.claim }),
               startBy: new Date(Date.parse(env.occurredAt) + o.startWindowMillis).toISOString(),
               now: new Date(o.now?.() ?? Date.now()).toISOString(),
             },

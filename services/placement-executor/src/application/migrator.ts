@@ -1,7 +1,19 @@
-import { isMigrationError, type DomainSpec, type HypervisorDriver, type MigrateOptions, type MigrationProgress } from '@berth/hypervisor';
+import { isMigrationError, type HypervisorDriver, type MigrationProgress } from '@berth/hypervisor';
 import type { Logger } from '@berth/observability';
-import type { MigrationWork, VmState } from '../domain/vm/state.ts';
+import type { MigrationWork } from '../domain/vm/state.ts';
+import { coldMove, type ColdMoveOptions } from './cold-move.ts';
+import {
+  completionBudgetMillis,
+  dataPlaneOf,
+  destinationSpec,
+  whereRuns,
+  type Migrating,
+  type SpecOf,
+  type Whereabouts,
+} from './migration-hypervisors.ts';
 import type { Vms } from './vms.ts';
+
+export { completionBudgetMillis, dataPlaneOf, type Migrating } from './migration-hypervisors.ts';
 
 export interface MigratorOptions {
   readonly vms: Vms;
@@ -11,41 +23,20 @@ export interface MigratorOptions {
   readonly progressIntervalMillis: number;
   /** Clock for the budgets (tests). */
   readonly now?: () => number;
-  /** The VM's domain as recorded: what a cold move defines on the destination. */
-  readonly specOf: (vmId: string, state: Migrating) => DomainSpec;
   /**
-   * The hosts' drive pools are shared: a cold move copies no disks and keeps the source's volumes
-   * (they are the destination's). Otherwise it copies them first (EXECUTOR_SHARED_STORAGE).
+   * The VM's domain as recorded, with the destination's claim in place of its own when given: what a
+   * cold move defines on the destination, and what a live one hands it (its pinning, NUMA binding, pools).
+   */
+  readonly specOf: SpecOf;
+  /**
+   * The hosts' drive pools are shared: a move copies no disks (a cold one keeps the source's volumes:
+   * they are the destination's). Otherwise a cold move copies them first and a live one copies them
+   * with the memory (`--copy-storage-all`) (EXECUTOR_SHARED_STORAGE).
    */
   readonly sharedStorage: boolean;
   /** How long to wait before looking again when neither hypervisor has the domain (default 1 s). */
   readonly confirmMillis?: number;
 }
-
-/** A VM with a migration under way: running (live) or stopped (cold). */
-export type Migrating = Extract<VmState, { status: 'running' | 'stopped' }>;
-
-const GiB = 1024 ** 3;
-
-/**
- * The data plane of a migration to `destinationUri`: the destination's own address (the host of a
- * `qemu+tcp://` / `qemu+ssh://` URI), or loopback for a local socket URI. The simulator needs none.
- */
-export function dataPlaneOf(destinationUri: string): Pick<MigrateOptions, 'migrateUri' | 'listenAddress'> {
-  if (destinationUri.startsWith('sim://') || destinationUri.startsWith('test')) return {};
-  let host = '';
-  try {
-    host = new URL(destinationUri).hostname;
-  } catch {
-    host = '';
-  }
-  const address = host === '' || host === 'localhost' ? '127.0.0.1' : host;
-  return { migrateUri: `tcp://${address}`, listenAddress: address };
-}
-
-/** The completion budget of a migration: per GiB of guest memory (KubeVirt: 150 s/GiB), at least one GiB's worth. */
-export const completionBudgetMillis = (w: MigrationWork): number =>
-  Math.max(1, Math.ceil(w.plan.memoryBytes / GiB)) * w.plan.completionBudgetSecondsPerGiB * 1000;
 
 type Running = { readonly controller: AbortController; reason: 'budget' | 'cancelled' | null; detail: string };
 
@@ -62,7 +53,11 @@ export class Migrator {
   private readonly tasks = new Set<Promise<void>>();
   private stopped = false;
 
-  constructor(private readonly o: MigratorOptions) {}
+  private readonly cold: ColdMoveOptions;
+
+  constructor(private readonly o: MigratorOptions) {
+    this.cold = { ...o, stillNeither: (vmId, sourceUri, destinationUri) => this.stillNeither(vmId, sourceUri, destinationUri) };
+  }
 
   private now(): number {
     return this.o.now?.() ?? Date.now();
@@ -122,7 +117,12 @@ export class Migrator {
     const found = await this.work(vmId);
     if (!found || found.work.postCopyPaused !== null) return;
     const { state, work } = found;
-    if (work.cold) return this.coldMove(vmId, state, work);
+    if (work.cold) return coldMove(this.cold, vmId, state, work);
+    const destination = destinationSpec(this.o.specOf, vmId, state, work);
+    if ('refused' in destination) {
+      await this.o.vms.execute(vmId, { type: 'FailMigration', migrationId: work.migrationId, reason: destination.refused, cause: 'error' });
+      return;
+    }
     const r: Running = { controller: new AbortController(), reason: null, detail: '' };
     this.running.set(vmId, r);
     const abort = (reason: 'budget' | 'cancelled', detail: string): void => {
@@ -175,6 +175,9 @@ export class Migrator {
       const result = await source.migrate(vmId, {
         destinationUri: work.destination.uri,
         ...dataPlaneOf(work.destination.uri),
+        // The destination's own pinning, NUMA binding and pools; its disks copied unless storage is shared.
+        destination,
+        copyStorage: !this.o.sharedStorage && destination.volumes.length > 0,
         ...(work.plan.bandwidthMiBps > 0 ? { bandwidthMiBps: work.plan.bandwidthMiBps } : {}),
         ...(work.plan.maxDowntimeMillis > 0 ? { maxDowntimeMillis: work.plan.maxDowntimeMillis } : {}),
         autoConverge: work.plan.autoConverge,
@@ -208,37 +211,8 @@ export class Migrator {
     }
   }
 
-  /** Where the domain runs now: on the source, the destination, both (paused post-copy) or neither. */
-  private async whereRuns(
-    vmId: string,
-    sourceUri: string,
-    destinationUri: string,
-  ): Promise<'source' | 'destination' | 'paused-both' | 'stopped-on-source' | 'neither' | 'unknown'> {
-    const [src, dst] = await Promise.all([
-      this.o
-        .driverFor(sourceUri)
-        .state(vmId)
-        .then(
-          (s) => s ?? 'absent',
-          () => 'unreachable',
-        ),
-      this.o
-        .driverFor(destinationUri)
-        .state(vmId)
-        .then(
-          (s) => s ?? 'absent',
-          () => 'unreachable',
-        ),
-    ]);
-    if (src === 'unreachable' || dst === 'unreachable') return 'unknown';
-    const up = (s: string): boolean => s === 'running' || s === 'blocked';
-    if (up(dst) && !up(src) && src !== 'paused') return 'destination';
-    if (up(src) && !up(dst)) return 'source';
-    if (src === 'paused' && (dst === 'paused' || up(dst))) return 'paused-both';
-    if (src === 'absent' && dst === 'absent') return 'neither';
-    // The guest shut down (or crashed) during the copy: nothing runs, the definition is still the source's.
-    if ((src === 'shut-off' || src === 'crashed') && dst === 'absent') return 'stopped-on-source';
-    return up(src) ? 'source' : 'unknown';
+  private whereRuns(vmId: string, sourceUri: string, destinationUri: string): Promise<Whereabouts> {
+    return whereRuns(this.o.driverFor, vmId, sourceUri, destinationUri);
   }
 
   /**
@@ -249,7 +223,7 @@ export class Migrator {
     const found = await this.work(vmId);
     if (!found || found.work.postCopyPaused !== null) return;
     const { state, work } = found;
-    if (work.cold) return this.coldMove(vmId, state, work);
+    if (work.cold) return coldMove(this.cold, vmId, state, work);
     const source = this.o.driverFor(state.location.hypervisorUri);
     const deadline = this.now() + completionBudgetMillis(work);
     for (;;) {
@@ -343,62 +317,5 @@ export class Migrator {
       cause: 'error',
     });
     if (state.status === 'running') await this.o.vms.execute(vmId, { type: 'MarkStopped', how: 'already-stopped' });
-  }
-
-  /** The stopped VM's disks to the destination; a driver that cannot copy fails the move, saying why. */
-  private async copyDisks(vmId: string, state: Migrating, work: MigrationWork, source: HypervisorDriver, spec: DomainSpec): Promise<void> {
-    if (spec.volumes.length === 0) return;
-    if (!source.capabilities.volumeCopy) {
-      throw new Error(
-        `cold move of ${vmId}: ${state.location.hostId}'s hypervisor cannot copy disks and storage is not shared (EXECUTOR_SHARED_STORAGE=off)`,
-      );
-    }
-    this.o.logger.info({ vmId, to: work.destination.hostId, volumes: spec.volumes.length }, 'cold move: copying the disks');
-    await source.copyVolumes(spec, { destinationUri: work.destination.uri });
-  }
-
-  /**
-   * A cold move of a stopped VM: without shared storage its disks are copied to the destination
-   * first; then the definition is created there, then removed from the source (with its volumes,
-   * unless they are shared), then recorded. Each step looks first or overwrites, so running it again
-   * after a crash at any point finishes the move; at no point is the VM defined nowhere, and the
-   * source's disks go only once the destination has its copy and its definition.
-   */
-  private async coldMove(vmId: string, state: Migrating, work: MigrationWork): Promise<void> {
-    const source = this.o.driverFor(state.location.hypervisorUri);
-    const dest = this.o.driverFor(work.destination.uri);
-    const [src, dst] = await Promise.all([source.state(vmId), dest.state(vmId)]);
-    const up = (s: string | undefined): boolean => s === 'running' || s === 'blocked' || s === 'paused';
-    if (work.cancel !== null && dst === undefined) {
-      await this.o.vms.execute(vmId, {
-        type: 'FailMigration',
-        migrationId: work.migrationId,
-        reason: `${work.cancel}; cancelled, the VM stays on ${state.location.hostId}`,
-        cause: 'cancelled',
-      });
-      return;
-    }
-    if (up(src) || up(dst)) {
-      await this.o.vms.execute(vmId, {
-        type: 'FailMigration',
-        migrationId: work.migrationId,
-        reason: `a cold move needs the VM stopped, and it runs on ${up(src) ? state.location.hostId : work.destination.hostId}`,
-        cause: 'error',
-      });
-      return;
-    }
-    if (dst === undefined) {
-      // Defined on neither host (both lost it): the log has the definition, so the move ends by
-      // defining it on the destination, after a second look that it is really gone from both.
-      if (src === undefined && !(await this.stillNeither(vmId, state.location.hypervisorUri, work.destination.uri))) {
-        throw new Error(`cold move of ${vmId}: the hosts changed while looking; asking again later`);
-      }
-      const spec = this.o.specOf(vmId, state);
-      // Copied while the source still has the domain (and so its disks); a copy cut short is done again.
-      if (!this.o.sharedStorage && src !== undefined) await this.copyDisks(vmId, state, work, source, spec);
-      await dest.define(spec);
-    }
-    if (src !== undefined) await source.undefine(vmId, { keepVolumes: this.o.sharedStorage });
-    await this.o.vms.execute(vmId, { type: 'CompleteMigration', migrationId: work.migrationId, confirmedBy: 'migrate-call' });
   }
 }

@@ -1,4 +1,5 @@
 import { domainSpecFromClaim, isTransient, type DomainSpec, type HypervisorDriver, type RealmSettings } from '@berth/hypervisor';
+import type { Claim } from '@berth/fit';
 import type { Logger } from '@berth/observability';
 import type { VmCommand } from '../domain/vm/commands.ts';
 import type { PendingOperation, ProvisionStep, VmState } from '../domain/vm/state.ts';
@@ -144,13 +145,14 @@ export class Provisioner {
   }
 
   /** The domain of a VM as recorded (also what a cold move defines on the destination). */
-  spec(vmId: string, state: Extract<VmState, { request: unknown }>): DomainSpec {
+  /** The VM's domain from its recorded request; with `claim` (a migration's destination claim) in place of the request's own. */
+  spec(vmId: string, state: Extract<VmState, { request: unknown }>, claim?: Claim): DomainSpec {
     const r = state.request;
     return domainSpecFromClaim(
       {
         vmId,
         name: r.name,
-        claim: r.claim,
+        claim: claim ?? r.claim,
         passthroughCpu: r.passthroughCpu,
         networks: r.networks,
         ...(r.hugepageSizeBytes !== undefined ? { hugepageSizeBytes: r.hugepageSizeBytes } : {}),

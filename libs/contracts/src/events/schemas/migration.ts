@@ -1,8 +1,12 @@
-/** Schemas of the migration service's events (`berth.migration.migration.<Type>`), all at version 1. */
+/**
+ * Schemas of the migration service's events (`berth.migration.migration.<Type>`), at version 1 but
+ * AttemptFailed (2: `hostId` absent when no destination was chosen; version 1 wrote '', which reads as absent).
+ */
 import { z } from 'zod';
 import type * as M from '../migration.ts';
 import type { ServiceEvents } from './catalog.ts';
 import { bytes, count, isoTime, nonEmpty, objectOf } from './define.ts';
+import { claimSchema } from './model.ts';
 
 const v1 = <T>(schema: z.ZodType<T>) => ({ version: 1, schema }) as const;
 
@@ -25,6 +29,12 @@ const progress = objectOf<M.MigrationProgress>()({
   elapsedMillis: z.number().min(0),
   phase: z.enum(['precopy', 'postcopy']),
 });
+/** v1 → v2 of AttemptFailed: the '' of an attempt that chose no destination becomes an absent `hostId`. */
+function dropEmptyHost(data: unknown): unknown {
+  if (typeof data !== 'object' || data === null) return data;
+  const { hostId, ...rest } = data as Record<string, unknown>;
+  return hostId === '' ? rest : data;
+}
 const summary = objectOf<M.AttemptSummary>()({ attempt: count, hostId: z.string(), reason: z.string() });
 
 export const migrationEventDefinitions: ServiceEvents<M.MigrationEventMap> = {
@@ -60,6 +70,7 @@ export const migrationEventDefinitions: ServiceEvents<M.MigrationEventMap> = {
       memoryBytes: z.number().int().positive(),
       policy,
       cold: z.boolean().optional(),
+      claim: claimSchema.optional(),
     }),
   ),
   MigrationCopyStarted: v1(objectOf<M.MigrationCopyStarted>()({ attempt })),
@@ -67,9 +78,16 @@ export const migrationEventDefinitions: ServiceEvents<M.MigrationEventMap> = {
   SwitchedOver: v1(objectOf<M.SwitchedOver>()({ attempt, hostId: nonEmpty })),
   SourceReleased: v1(objectOf<M.SourceReleased>()({ attempt, hostId: nonEmpty })),
   MigrationCompleted: v1(objectOf<M.MigrationCompleted>()({ hostId: nonEmpty, attempts: count })),
-  AttemptFailed: v1(
-    objectOf<M.AttemptFailed>()({ attempt, hostId: z.string(), stage: z.enum(['choose', 'claim', 'copy']), reason: z.string() }),
-  ),
+  AttemptFailed: {
+    version: 2,
+    schema: objectOf<M.AttemptFailed>()({
+      attempt,
+      hostId: nonEmpty.optional(),
+      stage: z.enum(['choose', 'claim', 'copy']),
+      reason: z.string(),
+    }),
+    upcasters: { 1: dropEmptyHost },
+  },
   DestinationReleased: v1(objectOf<M.DestinationReleased>()({ attempt, hostId: nonEmpty })),
   RetryScheduled: v1(objectOf<M.RetryScheduled>()({ attempt, notBefore: isoTime })),
   MigrationFailed: v1(objectOf<M.MigrationFailed>()({ reason: z.string(), attempts: z.array(summary) })),

@@ -1,4 +1,5 @@
 import type { migrationEvents } from '@berth/contracts';
+import type { Claim } from '@berth/fit';
 
 type Ev = migrationEvents.MigrationEventMap;
 
@@ -30,7 +31,14 @@ export type MigrationCommand =
     }
   /** The scheduler found no host (or refused the one asked for): nothing to try. */
   | { readonly type: 'RecordNoDestination'; readonly attempt: number; readonly reason: string }
-  | { readonly type: 'RecordDestinationClaimed'; readonly attempt: number; readonly hypervisorUri: string; readonly generation: number }
+  | {
+      readonly type: 'RecordDestinationClaimed';
+      readonly attempt: number;
+      readonly hypervisorUri: string;
+      readonly generation: number;
+      /** The claim inventory now holds on the destination (the chosen one, decoded): the executor defines the domain from it. */
+      readonly claim: Claim;
+    }
   /** Inventory refused the claim (no longer fits, host state changed, VM not migratable). */
   | { readonly type: 'RecordClaimRefused'; readonly attempt: number; readonly reason: string }
   | { readonly type: 'RecordCopyStarted'; readonly attempt: number }

@@ -52,7 +52,7 @@ export function decideMigration(c: MigrationCommand, m: Migration): MigrationEve
     case 'RecordNoDestination': {
       const x = existing(m);
       if ((x.status !== 'requested' && x.status !== 'retry-waiting') || x.attempt !== c.attempt) return [];
-      const failed = event('AttemptFailed', { attempt: c.attempt, hostId: '', stage: 'choose', reason: c.reason });
+      const failed = event('AttemptFailed', { attempt: c.attempt, stage: 'choose', reason: c.reason });
       const after = { ...x, attempts: [...x.attempts, { attempt: c.attempt, hostId: '', outcome: 'failed' as const, reason: c.reason }] };
       return [failed, event('MigrationFailed', { reason: failureSummary(after, c.reason), attempts: summaries(after) })];
     }
@@ -71,6 +71,7 @@ export function decideMigration(c: MigrationCommand, m: Migration): MigrationEve
           memoryBytes: core.memoryBytes,
           policy: core.policy,
           ...(core.kind === 'cold' && { cold: true }),
+          claim: c.claim,
         }),
       ];
     }

@@ -1,6 +1,7 @@
 import { IllegalStateError } from '@berth/errors';
 import { describe, expect, it } from 'vitest';
 import type { migrationEvents } from '@berth/contracts';
+import type { Claim } from '@berth/fit';
 import type { MigrationCommand } from './commands.ts';
 import { decideMigration, retryDelayMillis } from './decide.ts';
 import type { MigrationEvent } from './events.ts';
@@ -60,11 +61,26 @@ const chosen = (attempt: number, hostId: string): MigrationCommand => ({
   explanation: 'best',
   now: NOW,
 });
+/** A destination claim with the destination's own pinning and NUMA cell (not the source's). */
+const destinationClaim = (hostId: string): Claim => ({
+  vmId: 'vm1',
+  hostId,
+  vcpus: 2,
+  memoryBytes: 2 * 1024 ** 3,
+  pinnedCpus: [6, 7],
+  numaCells: [{ guestCell: 0, hostNode: 1, cpus: [6, 7], memoryBytes: 2 * 1024 ** 3, vcpus: 2 }],
+  hugepages: [],
+  devices: [],
+  vfs: [],
+  volumes: [{ diskIndex: 0, pool: 'fast', sizeBytes: 1024 ** 3 }],
+  affinityGroups: [],
+});
 const claimed = (attempt: number, hostId: string): MigrationCommand => ({
   type: 'RecordDestinationClaimed',
   attempt,
   hypervisorUri: `sim://${hostId}`,
   generation: 8,
+  claim: destinationClaim(hostId),
 });
 const released = (attempt: number): MigrationCommand => ({ type: 'RecordDestinationReleased', attempt, now: NOW, backoffMillis: 1000 });
 
@@ -108,6 +124,8 @@ describe('migration decider', () => {
         sourceHypervisorUri: 'sim://h1',
         memoryBytes: 2 * GiB,
         policy,
+        // The destination's claim: the executor builds the domain there from it, never from the source's.
+        claim: destinationClaim('h2'),
       },
     });
   });
@@ -172,6 +190,8 @@ describe('migration decider', () => {
       reason: '0/3 hosts can take web-1: 2 lack memory, 1 is the source',
     });
     expect(r.types).toEqual(['AttemptFailed', 'MigrationFailed']);
+    // No destination was chosen: the event names none (no '' sentinel).
+    expect(r.events[0]?.data).toEqual({ attempt: 1, stage: 'choose', reason: '0/3 hosts can take web-1: 2 lack memory, 1 is the source' });
     expect(r.after).toMatchObject({
       status: 'failed',
       reason: '1 attempt(s) failed: #1 (no host): 0/3 hosts can take web-1: 2 lack memory, 1 is the source',

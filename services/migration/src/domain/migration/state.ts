@@ -129,9 +129,9 @@ export function evolveMigration(m: Migration, e: MigrationEvent): Migration {
         ? setAttempt(m.attempts, d.attempt, {
             outcome: 'failed',
             reason: d.reason,
-            hostId: d.hostId || (m.attempts.find((a) => a.attempt === d.attempt)?.hostId ?? ''),
+            hostId: d.hostId ?? m.attempts.find((a) => a.attempt === d.attempt)?.hostId ?? '',
           })
-        : [...m.attempts, { attempt: d.attempt, hostId: d.hostId, outcome: 'failed' as const, reason: d.reason }];
+        : [...m.attempts, { attempt: d.attempt, hostId: d.hostId ?? '', outcome: 'failed' as const, reason: d.reason }];
       const cancelling = m.status === 'aborting';
       const then: AfterRelease = cancelling ? 'abort' : d.attempt < m.core.policy.maxAttempts ? 'retry' : 'fail';
       const reason = cancelling ? m.reason : d.reason;

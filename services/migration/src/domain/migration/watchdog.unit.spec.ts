@@ -38,7 +38,25 @@ const claimedOnH2 = (): MigrationEvent[] =>
   history(
     { type: 'RequestMigration', request },
     { type: 'RecordDestinationChosen', attempt: 1, hostId: 'h2', generation: 3, claim: {}, explanation: 'best', now: AT },
-    { type: 'RecordDestinationClaimed', attempt: 1, hypervisorUri: 'sim://h2', generation: 4 },
+    {
+      type: 'RecordDestinationClaimed',
+      attempt: 1,
+      hypervisorUri: 'sim://h2',
+      generation: 4,
+      claim: {
+        vmId: 'vm1',
+        hostId: 'h2',
+        vcpus: 1,
+        memoryBytes: 1024 ** 3,
+        pinnedCpus: [],
+        numaCells: [],
+        hugepages: [],
+        devices: [],
+        vfs: [],
+        volumes: [],
+        affinityGroups: [],
+      },
+    },
   );
 const probe = (answer: ExecutorAnswer, attempt = 1): MigrationCommand => ({
   type: 'RecordExecutorProbe',

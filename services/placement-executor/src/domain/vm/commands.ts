@@ -1,5 +1,6 @@
 import type { Location, VmRef, MigrationPlan, MigrationProgressData, ProvisionRequest, VmOperation, VmStartedCause } from './events.ts';
 import type { ProvisionStep } from './state.ts';
+import type { Claim } from '@berth/fit';
 
 /** Commands on one VM's stream; times and ids come in with the command (STYLE.md §1). */
 export type VmCommand =
@@ -44,6 +45,8 @@ export type VmCommand =
       readonly plan: MigrationPlan;
       /** What the migration service asked for (absent: whatever the VM's state here calls for). */
       readonly cold?: boolean;
+      /** The claim inventory holds on the destination: the domain there is built from it (absent in DestinationClaimed written before it was carried). */
+      readonly destinationClaim?: Claim;
       /** Past this time (ISO) the request is refused, not started (the start window), as judged at `now`. */
       readonly startBy?: string;
       readonly now?: string;

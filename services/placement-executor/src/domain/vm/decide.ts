@@ -148,6 +148,7 @@ export function decide(command: VmCommand, state: VmState): VmEvent[] {
             destinationHostId: command.destination.hostId,
             destinationUri: command.destination.uri,
             plan: command.plan,
+            ...(command.destinationClaim && { destinationClaim: command.destinationClaim }),
           },
         },
       ];

@@ -44,7 +44,11 @@ export type VmEvent =
   | { readonly type: 'DomainDeleted'; readonly data: X['DomainDeleted'] }
   | { readonly type: 'DomainOperationFailed'; readonly data: X['DomainOperationFailed'] }
   | { readonly type: 'DomainDriftDetected'; readonly data: X['DomainDriftDetected'] }
-  | { readonly type: 'VmMigrationStarted'; readonly data: X['VmMigrationStarted'] & { readonly plan: MigrationPlan } }
+  | {
+      readonly type: 'VmMigrationStarted';
+      /** Also holding the plan and the destination's claim (what a restarted executor needs to carry the move out). */
+      readonly data: X['VmMigrationStarted'] & { readonly plan: MigrationPlan; readonly destinationClaim?: Claim };
+    }
   | { readonly type: 'VmMigrationProgressed'; readonly data: X['VmMigrationProgressed'] }
   | { readonly type: 'VmMigrationCancelRequested'; readonly data: X['VmMigrationCancelRequested'] }
   | { readonly type: 'VmMigrated'; readonly data: X['VmMigrated'] }

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import type { Claim } from '@berth/fit';
 import type { VmCommand } from './commands.ts';
 import { decide } from './decide.ts';
 import type { Location, MigrationPlan, ProvisionRequest, VmEvent } from './events.ts';
@@ -24,7 +25,7 @@ const STOPPED: VmCommand[] = [
   { type: 'RequestOperation', location: loc, operation: 'stop', force: false, requestId: 'r1' },
   { type: 'MarkStopped', how: 'graceful' },
 ];
-const start = (cold?: boolean): VmCommand => ({
+const start = (cold?: boolean, destinationClaim?: Claim): VmCommand => ({
   type: 'StartMigration',
   migrationId: 'm1',
   attempt: 1,
@@ -32,6 +33,7 @@ const start = (cold?: boolean): VmCommand => ({
   destination: { hostId: 'h2', uri: 'sim://h2' },
   plan,
   ...(cold !== undefined && { cold }),
+  ...(destinationClaim !== undefined && { destinationClaim }),
 });
 
 function run(...commands: VmCommand[]): { events: VmEvent[]; state: VmState } {
@@ -97,5 +99,21 @@ describe('executor VM during a migration', () => {
     expect(late.state.status === 'running' && late.state.migration).toBeUndefined();
     const inTime = run(...RUNNING, { ...start(), startBy: '2026-12-06T05:00:30.000Z', now: '2026-12-06T05:00:29.000Z' } as VmCommand);
     expect(inTime.events.at(-1)?.type).toBe('VmMigrationStarted');
+  });
+
+  it("records the destination's claim with the migration, and once moved the VM is rebuilt from it (not from the source's)", () => {
+    const destinationClaim = { ...request.claim, hostId: 'h2', pinnedCpus: [6, 7] };
+    const started = run(...STOPPED, start(true, destinationClaim));
+    expect(started.events.at(-1)).toMatchObject({ type: 'VmMigrationStarted', data: { destinationClaim } });
+    expect(started.state.status === 'stopped' && started.state.migration?.destinationClaim).toEqual(destinationClaim);
+    const moved = run(...STOPPED, start(true, destinationClaim), {
+      type: 'CompleteMigration',
+      migrationId: 'm1',
+      confirmedBy: 'migrate-call',
+    });
+    expect(moved.state).toMatchObject({ status: 'stopped', location: { hostId: 'h2' }, request: { name: 'web', claim: destinationClaim } });
+    // A migration recorded without it (written before it was carried) leaves the request as it was.
+    const old = run(...STOPPED, start(true), { type: 'CompleteMigration', migrationId: 'm1', confirmedBy: 'migrate-call' });
+    expect(old.state).toMatchObject({ location: { hostId: 'h2' }, request: { claim: request.claim } });
   });
 });

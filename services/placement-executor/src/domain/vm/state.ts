@@ -1,3 +1,4 @@
+import type { Claim } from '@berth/fit';
 import type { Location, VmRef, MigrationPlan, ProvisionRequest, VmEvent, VmOperation } from './events.ts';
 
 export type ProvisionStep = 'requested' | 'volumes-created' | 'domain-defined' | 'domain-started';
@@ -29,6 +30,12 @@ export interface MigrationWork {
   readonly cancel: string | null;
   /** Set while a post-copy migration is paused (only resuming recovers it). */
   readonly postCopyPaused: string | null;
+  /**
+   * The claim inventory holds on the destination (its pinned CPUs, NUMA cells, volume pools): the
+   * domain there is built from it, and once moved it is the VM's claim. Absent in migrations recorded
+   * before it was carried.
+   */
+  readonly destinationClaim?: Claim;
 }
 
 /** One VM as the executor's log tells it. */
@@ -132,6 +139,7 @@ export function evolve(state: VmState, event: VmEvent): VmState {
           startedAt: '',
           cancel: null,
           postCopyPaused: null,
+          ...(d.destinationClaim && { destinationClaim: d.destinationClaim }),
         },
       };
     }
@@ -145,8 +153,10 @@ export function evolve(state: VmState, event: VmEvent): VmState {
         : state;
     case 'VmMigrated': {
       if (state.status !== 'running' && state.status !== 'stopped') return state;
-      const { migration: _done, ...rest } = state;
-      return { ...rest, location: { ...state.location, hostId: event.data.hostId, hypervisorUri: event.data.hypervisorUri } };
+      const { migration: done, ...rest } = state;
+      // From now on the domain is (re)built from the claim it holds where it runs: the destination's.
+      const request = done?.destinationClaim ? { ...state.request, claim: done.destinationClaim } : state.request;
+      return { ...rest, request, location: { ...state.location, hostId: event.data.hostId, hypervisorUri: event.data.hypervisorUri } };
     }
     case 'VmMigrationFailed': {
       if (state.status !== 'running' && state.status !== 'stopped') return state;
