@@ -180,11 +180,8 @@ export class Evaluator<S> {
     const r = runInterval(this.o.engine, policy.compiled, input);
     const at = new Date(now).toISOString();
     const policyRef = `${policy.set.scope}@${policy.set.version}`;
-    if (!r.ok) {
-      this.o.log.noteUnchanged({ hostId, at, policy: policyRef, error: r.error ?? 'failed' });
-      this.o.metrics?.interval(hostId, 'failed', performance.now() - started);
-      return { outcome: 'failed', error: r.error ?? 'failed' };
-    }
+    // A failed interval takes its turn too: its record stays in order with the host's decisions, and it
+    // replaces an older decision still waiting (no controller acts on a failed interval's behalf, as MOM).
     return new Promise<HostOutcome>((resolve, reject) =>
       this.enqueue({ hostId, started, now, at, policy: policy.set, policyRef, input, result: r, resolve, reject }),
     );
@@ -234,6 +231,11 @@ export class Evaluator<S> {
   /** What an evaluated interval leads to, in its host's turn: vapor power, then a decision recorded and sent, or a quiet entry. */
   private async settle(e: Evaluated): Promise<HostOutcome> {
     const { hostId, at, now, input, result: r } = e;
+    if (!r.ok) {
+      this.o.log.noteUnchanged({ hostId, at, policy: e.policyRef, error: r.error ?? 'failed' });
+      this.o.metrics?.interval(hostId, 'failed', performance.now() - e.started);
+      return { outcome: 'failed', error: r.error ?? 'failed' };
+    }
     const decisionId = randomUUID();
     const thresholds = { ...this.o.thresholds, ...r.thresholds };
     // Decided in the host's turn: the power-offs and restarts of the decisions before are known by now.

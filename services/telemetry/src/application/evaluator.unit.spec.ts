@@ -123,7 +123,7 @@ function setUp() {
     );
     return evaluator.evaluateHost('h1');
   };
-  return { evaluator, log, controls, sampleAndEvaluate };
+  return { evaluator, log, controls, sampleAndEvaluate, history };
 }
 
 const decisionsOf = (log: ReturnType<typeof recordingLog>) =>
@@ -184,6 +184,27 @@ describe('the policy loop: an interval evaluated while its host is in flight wai
       [{ kind: 'balloon', vmId: 'vm-1', targetKib: 4 * GiB - 3 - 65536 }],
     ]);
     expect(log.quiet[0]!['at']).toBe(new Date(Date.parse('2026-12-06T10:00:20.000Z')).toISOString());
+  });
+
+  it("a failed interval takes its turn as well: it supersedes a waiting decision and is recorded after the host's decision in flight", async () => {
+    const { evaluator, log, controls, sampleAndEvaluate, history } = setUp();
+    const first = sampleAndEvaluate();
+    await settle();
+    const second = sampleAndEvaluate();
+    // the next sample lacks a mandatory host statistic: the interval fails (MOM: not ready)
+    history.add(
+      { v: 1, hostId: 'h1', at: '', capabilities: caps, host: { mem_free: 1 }, guests: [] },
+      Date.parse('2026-12-06T10:00:25.000Z'),
+    );
+    const third = evaluator.evaluateHost('h1');
+    expect(await second).toEqual({ outcome: 'superseded', queued: true });
+    // not recorded while the first decision is being applied
+    expect(log.quiet.filter((q) => q['error'] !== undefined)).toEqual([]);
+    controls.release();
+    await first;
+    expect(await third).toMatchObject({ outcome: 'failed', queued: true });
+    expect(log.quiet.map((q) => (q['superseded'] ? 'superseded' : q['error'] ? 'failed' : 'quiet'))).toEqual(['superseded', 'failed']);
+    expect(controls.sent).toHaveLength(1);
   });
 
   it('a host whose decision is in flight does not hold back another host', async () => {
