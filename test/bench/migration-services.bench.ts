@@ -249,51 +249,58 @@ async function main(): Promise<void> {
     const exe = createClient(executorV1.ExecutorServiceClient, executor.address, { deadlineMillis: 60_000 });
     const sched = createClient(schedulerV1.SchedulerServiceClient, at(schedPort), { deadlineMillis: 60_000 });
     clients.push(inv, mig, exe, sched);
-    const probe = schedulerV1.ScoreRequest.fromPartial({
-      vm: modelV1.VmSpec.fromPartial({ name: 'probe', vcpus: 1, memoryBytes: 256 * MiB }),
-      limit: 1,
-    });
     say(`services up (prefix ${prefix}, load ${load()})`);
 
-    // The planned host first, alone, with its VMs; then the drained hosts, alone: the scheduler spreads
-    // their VMs over them (the planned host is fuller); then the rest of the fleet and its VMs.
+    // The planned host first, alone, with its VMs; then each drained host, alone (the hosts before it
+    // in NO_SCHEDULING meanwhile); then the rest of the fleet with its VMs (the hosts before it closed
+    // meanwhile), and every host enabled again.
     const target = 'plan-00';
     const drained = Array.from({ length: DRAIN }, (_, i) => `drain-${String(i).padStart(2, '0')}`);
     const others = Array.from({ length: HOSTS - DRAIN - 1 }, (_, i) => `host-${String(i).padStart(3, '0')}`);
+    const probe = schedulerV1.ScoreRequest.fromPartial({
+      vm: modelV1.VmSpec.fromPartial({ name: 'probe', vcpus: 1, memoryBytes: 256 * MiB }),
+      limit: HOSTS,
+    });
     const snapshots = await openKv(nc, 'berth-host-snapshots', { prefix });
-    const keyCount = async (): Promise<number> => {
-      let n = 0;
-      for await (const _key of await snapshots.kv.keys()) n++;
-      return n;
-    };
-    let registered = 0;
-    const stage = async (hosts: readonly string[], vmIds: readonly string[], total: number, what: string): Promise<inventoryV1.Vm[]> => {
-      await register(inv, hosts);
-      registered += hosts.length;
-      await eventually(
-        async () => ((await keyCount()) >= registered ? true : undefined),
-        `${what}: hosts in the snapshot bucket`,
-        60_000,
-        250,
+    const setState = (hostIds: readonly string[], state: modelV1.HostState, step: string): Promise<unknown> =>
+      mapLimit(hostIds, 8, (hostId) =>
+        callUnary(inv, 'setHostState', { meta: { commandId: `${step}-${hostId}` }, hostId, state, reason: 'bench' }),
       );
-      // ... and in the scheduler's view (it follows the bucket), or the VMs go to the hosts it knew.
+    let total = 0;
+    const stage = async (
+      hosts: readonly string[],
+      vmIds: readonly string[],
+      closed: readonly string[],
+      what: string,
+    ): Promise<inventoryV1.Vm[]> => {
+      await setState(closed, modelV1.HostState.HOST_STATE_NO_SCHEDULING, `close-${what.replace(/\W+/g, '-')}`);
+      await register(inv, hosts);
+      // Until the scheduler's view (it follows the snapshot bucket) ranks exactly these hosts for a VM.
       await eventually(
-        async () => ((await callUnary(sched, 'score', probe)).hostsConsidered >= registered ? true : undefined),
-        `${what}: hosts in the scheduler's view`,
+        async () => {
+          const ranked = (await callUnary(sched, 'score', probe)).hosts.map((h) => h.hostId);
+          return ranked.length === hosts.length && ranked.every((h) => hosts.includes(h)) ? true : undefined;
+        },
+        `${what}: the scheduler to rank only its hosts`,
         60_000,
         250,
       );
       await compose(inv, vmIds);
+      total += vmIds.length;
       const vms = await running(inv, total, `${what}: ${total} VMs running`);
       say(`${what}: ${vmIds.length} VMs composed, ${total} running (load ${load()})`);
       return vms;
     };
     const planVms = Array.from({ length: PLAN_VMS }, (_, i) => `plan-${String(i).padStart(5, '0')}`);
     const loaded = Array.from({ length: DRAIN * PER_HOST }, (_, i) => `vm-${String(i).padStart(5, '0')}`);
-    await stage([target], planVms, planVms.length, 'the planned host');
-    await stage(drained, loaded, planVms.length + loaded.length, 'the drained hosts');
     const background = Array.from({ length: BACKGROUND }, (_, i) => `bg-${String(i).padStart(5, '0')}`);
-    const before = await stage(others, background, planVms.length + loaded.length + background.length, 'the rest of the fleet');
+    await stage([target], planVms, [], 'the planned host');
+    // One drained host at a time: with several open, concurrent placements from one view piled onto one.
+    for (let d = 0; d < DRAIN; d++) {
+      await stage([drained[d]!], loaded.slice(d * PER_HOST, (d + 1) * PER_HOST), [target, ...drained.slice(0, d)], `drained host ${d + 1}`);
+    }
+    const before = await stage(others, background, [target, ...drained], 'the rest of the fleet');
+    await setState([target, ...drained], modelV1.HostState.HOST_STATE_ENABLED, 'open');
     const onHost = new Map<string, number>();
     for (const v of before) onHost.set(v.hostId, (onHost.get(v.hostId) ?? 0) + 1);
     say(
