@@ -12,6 +12,7 @@ import * as grpc from '@grpc/grpc-js';
 import { grpcHealthV1 } from '@berth/contracts';
 import { createClient } from '@berth/grpc-kit';
 import { SERVICE_NODE_FLAGS } from '@berth/config';
+import { serviceCommand } from '../service-build.mjs';
 
 export interface ServiceManifest {
   readonly name: string;
@@ -76,8 +77,9 @@ export const endpointOf = (svc: Pick<ServiceManifest, 'health'>, address: string
   `${svc.health === 'http' ? 'http' : 'grpc'}://${address}`;
 
 export function startService(root: string, svc: ServiceManifest, env: NodeJS.ProcessEnv): ChildProcess {
-  const tsx = join(root, 'node_modules', '.bin', 'tsx');
-  const child = spawn(tsx, [...SERVICE_NODE_FLAGS, join(svc.dir, 'src', 'main.ts')], {
+  // The built JavaScript when prestart's build is fresh, else the sources under tsx (scripts/service-build.mjs).
+  const { command, args } = serviceCommand(root, svc.name, SERVICE_NODE_FLAGS);
+  const child = spawn(command, args, {
     cwd: svc.dir,
     env: { ...env, [svc.portEnv]: String(svc.port), OTEL_SERVICE_NAME: env['OTEL_SERVICE_NAME'] ?? `berth-${svc.name}` },
     stdio: ['ignore', 'pipe', 'pipe'],

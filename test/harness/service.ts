@@ -1,5 +1,6 @@
 /**
- * Starts a real Berth service process for end-to-end tests: `tsx services/<name>/src/main.ts` with
+ * Starts a real Berth service process for end-to-end tests (`node .berth/build/services/<name>/src/main.mjs`
+ * when the build scripts/prestart.mjs makes is fresh, else `node --import tsx services/<name>/src/main.ts`) with
  * the given environment and a free gRPC port, waits until its gRPC health answers SERVING, keeps
  * its log lines, and stops it (SIGTERM, then SIGKILL) on teardown.
  *
@@ -16,6 +17,7 @@ import { createClient } from '@berth/grpc-kit';
 import { SERVICE_NODE_FLAGS } from '@berth/config';
 import { provisionNats } from '@berth/messaging';
 import { freePort, natsUrl, serviceNatsCreds } from '@berth/testing';
+import { serviceCommand } from '../../scripts/service-build.mjs';
 import { serviceTlsEnv } from './tls.ts';
 
 export const repoRoot = new URL('../..', import.meta.url).pathname;
@@ -34,8 +36,8 @@ export interface StartOptions {
   /** Write the log to `<dir>/<label>.log` when the service stops (default: env E2E_LOG_DIR). */
   readonly logDir?: string;
   /**
-   * Run the service as one `node --import tsx` process instead of under the tsx launcher (which keeps
-   * the service in a child process): the pid is then the service's own, so SIGKILL/SIGSTOP reach it.
+   * Kept for the callers that need it said: every service now runs as one node process (the built
+   * JavaScript or `node --import tsx`, never the tsx launcher's child), so SIGKILL/SIGSTOP reach it.
    */
   readonly singleProcess?: boolean;
 }
@@ -54,7 +56,7 @@ export interface ServiceHandle {
   /** Resolves with the exit code (or signal name) once the process has exited. */
   readonly exited: Promise<number | string>;
   stop(graceMillis?: number): Promise<void>;
-  /** SIGKILL, as in a crash (reaches the service itself only with `singleProcess`); resolves once it exited. */
+  /** SIGKILL, as in a crash (it reaches the service itself); resolves once it exited. */
   kill(): Promise<void>;
 }
 
@@ -103,14 +105,11 @@ export async function startService(
   const label = options.label ?? name;
   const port = options.port ?? (await freePort());
   const echo = options.echo ?? process.env['E2E_VERBOSE'] === '1';
-  const main = join(repoRoot, 'services', name, 'src', 'main.ts');
-  // E2E_NODE_ARGS (e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof`) runs the service under plain node with tsx as a loader.
+  // E2E_NODE_ARGS (e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof`) is added to the node command line.
   const nodeArgs = process.env['E2E_NODE_ARGS']?.split(' ').filter(Boolean) ?? [];
-  // The services' own flags first: a flag given again in E2E_NODE_ARGS wins.
-  const [command, argv] =
-    nodeArgs.length > 0 || options.singleProcess === true
-      ? [process.execPath, [...SERVICE_NODE_FLAGS, ...nodeArgs, '--import', 'tsx', main]]
-      : [join(repoRoot, 'node_modules', '.bin', 'tsx'), [...SERVICE_NODE_FLAGS, main]];
+  // The services' own flags first: a flag given again in E2E_NODE_ARGS wins. One process either way
+  // (the built JavaScript when it is fresh, else the sources under tsx): its pid is the service's own.
+  const { command, args: argv } = serviceCommand(repoRoot, name, [...SERVICE_NODE_FLAGS, ...nodeArgs]);
   // On the shared NATS server (npm test's, with a user per service) the service signs in as its own user.
   const creds = env['NATS_URL'] === undefined || env['NATS_URL'] === process.env['NATS_URL'] ? serviceNatsCreds(name) : undefined;
   // Its user may only look streams up: the test's own connection (allowed everything) provisions them first, as

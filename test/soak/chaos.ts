@@ -5,6 +5,7 @@
  * host again (at most 60 s), the churn goes on. After the last round the churn stops, the plane gets
  * a bounded time to settle, and the audits (audit.ts, telemetry-audit.ts) report.
  */
+import { loadavg } from 'node:os';
 import { inventoryV1 } from '@berth/contracts';
 import { callUnary } from '@berth/grpc-kit';
 import { audit, settle, type AuditReport } from './audit.ts';
@@ -19,6 +20,8 @@ export interface ChaosOptions {
   /** How long the plane may take to settle after the last restart. */
   readonly settleMillis?: number;
   readonly logDir?: string;
+  /** Added to every service's environment. */
+  readonly serviceEnv?: Readonly<Record<string, string>>;
   readonly log?: (line: string) => void;
 }
 
@@ -34,12 +37,24 @@ async function waitForRunning(plane: Plane, count: number, millis: number): Prom
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 const between = (lo: number, hi: number): number => lo + Math.floor(Math.random() * (hi - lo));
 
-export async function runChaos(
-  opts: ChaosOptions,
-): Promise<AuditReport & { telemetry: TelemetryAudit; seconds: number; opsByCode: Record<string, number> }> {
+export async function runChaos(opts: ChaosOptions): Promise<
+  AuditReport & {
+    telemetry: TelemetryAudit;
+    seconds: number;
+    opsByCode: Record<string, number>;
+    /** Per round: from the kill of the last part until every service answered SERVING again, and the load average then. */
+    restarts: { seconds: number; load: number }[];
+  }
+> {
   const log = opts.log ?? ((l: string) => console.error(l));
   const t0 = Date.now();
-  const plane = await Plane.start({ hosts: 6, hostCpus: 16, hostMemoryGiB: 64, ...(opts.logDir ? { logDir: opts.logDir } : {}) });
+  const plane = await Plane.start({
+    hosts: 6,
+    hostCpus: 16,
+    hostMemoryGiB: 64,
+    ...(opts.logDir ? { logDir: opts.logDir } : {}),
+    ...(opts.serviceEnv ? { serviceEnv: opts.serviceEnv } : {}),
+  });
   log(`plane up in ${Date.now() - t0} ms (Postgres :${plane.pg.port}, NATS ${plane.nats.url})`);
   const load = new Load(plane, { label: 'chaos' });
   try {
@@ -47,6 +62,7 @@ export async function runChaos(
     // Warm up until VMs run, so stops, starts and migrations have something to act on when the plane dies.
     await waitForRunning(plane, 8, 60_000);
     const resumes: (number | undefined)[] = [];
+    const restarts: { seconds: number; load: number }[] = [];
     for (let round = 1; round <= opts.rounds; round++) {
       // Every part dies at its own random moment within two seconds, under load.
       const victims: (() => Promise<void>)[] = [
@@ -61,7 +77,10 @@ export async function runChaos(
       await plane.pg.start();
       await plane.nats.start();
       await plane.startServices();
-      log(`round ${round}: everything restarted (${Math.round((Date.now() - t0) / 1000)} s)`);
+      restarts.push({ seconds: +((Date.now() - killed) / 1000).toFixed(1), load: +loadavg()[0]!.toFixed(1) });
+      log(
+        `round ${round}: everything restarted (${Math.round((Date.now() - t0) / 1000)} s; every service SERVING ${restarts.at(-1)!.seconds} s after the kill, load ${restarts.at(-1)!.load})`,
+      );
       const resumed = await telemetryResumed(plane.pg.url('berth_telemetry'), plane.hostIds(), killed, 60_000);
       resumes.push(resumed);
       log(
@@ -76,7 +95,7 @@ export async function runChaos(
     const opsByCode: Record<string, number> = {};
     for (const o of load.ops) opsByCode[`${o.kind}:${o.code}`] = (opsByCode[`${o.kind}:${o.code}`] ?? 0) + 1;
     for (const crashed of plane.exitedOnTheirOwn()) report.problems.push(`${crashed} logged a fatal error`);
-    return { ...report, telemetry, seconds: Math.round((Date.now() - t0) / 1000), opsByCode };
+    return { ...report, telemetry, seconds: Math.round((Date.now() - t0) / 1000), opsByCode, restarts };
   } finally {
     await load.stop();
     await plane.destroy();
