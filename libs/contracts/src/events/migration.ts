@@ -128,7 +128,8 @@ export interface RetryScheduled {
 }
 export interface AttemptSummary {
   readonly attempt: number;
-  readonly hostId: string;
+  /** The destination that failed; absent when none was chosen. MigrationFailed version 1 wrote ''. */
+  readonly hostId?: string;
   readonly reason: string;
 }
 export interface MigrationFailed {

@@ -1,6 +1,7 @@
 /**
  * Schemas of the migration service's events (`berth.migration.migration.<Type>`), at version 1 but
- * AttemptFailed (2: `hostId` absent when no destination was chosen; version 1 wrote '', which reads as absent).
+ * AttemptFailed and MigrationFailed (2: a `hostId` is absent when no destination was chosen; version 1
+ * wrote '', which reads as absent).
  */
 import { z } from 'zod';
 import type * as M from '../migration.ts';
@@ -35,7 +36,13 @@ function dropEmptyHost(data: unknown): unknown {
   const { hostId, ...rest } = data as Record<string, unknown>;
   return hostId === '' ? rest : data;
 }
-const summary = objectOf<M.AttemptSummary>()({ attempt: count, hostId: z.string(), reason: z.string() });
+/** v1 → v2 of MigrationFailed: the same, for each attempt of its summary. */
+function dropEmptyHosts(data: unknown): unknown {
+  if (typeof data !== 'object' || data === null) return data;
+  const { attempts } = data as { attempts?: unknown };
+  return Array.isArray(attempts) ? { ...data, attempts: attempts.map(dropEmptyHost) } : data;
+}
+const summary = objectOf<M.AttemptSummary>()({ attempt: count, hostId: nonEmpty.optional(), reason: z.string() });
 
 export const migrationEventDefinitions: ServiceEvents<M.MigrationEventMap> = {
   MigrationRequested: v1(
@@ -90,7 +97,11 @@ export const migrationEventDefinitions: ServiceEvents<M.MigrationEventMap> = {
   },
   DestinationReleased: v1(objectOf<M.DestinationReleased>()({ attempt, hostId: nonEmpty })),
   RetryScheduled: v1(objectOf<M.RetryScheduled>()({ attempt, notBefore: isoTime })),
-  MigrationFailed: v1(objectOf<M.MigrationFailed>()({ reason: z.string(), attempts: z.array(summary) })),
+  MigrationFailed: {
+    version: 2,
+    schema: objectOf<M.MigrationFailed>()({ reason: z.string(), attempts: z.array(summary) }),
+    upcasters: { 1: dropEmptyHosts },
+  },
   CancelRequested: v1(objectOf<M.CancelRequested>()({ vmId: nonEmpty, attempt: count, reason: z.string() })),
   MigrationAborted: v1(objectOf<M.MigrationAborted>()({ reason: z.string() })),
   PostCopyPaused: v1(objectOf<M.PostCopyPaused>()({ attempt, detail: z.string() })),

@@ -52,6 +52,30 @@ describe("the migration service's events", () => {
     expect(stored).toEqual({ type: 'AttemptFailed', schemaVersion: 2, data: { attempt: 1, stage: 'choose', reason: 'no host fits' } });
   });
 
+  it("MigrationFailed version 1's summary reads as version 2: an attempt that chose no host has no hostId", () => {
+    const v1 = {
+      reason: 'no destination after 2 attempts',
+      attempts: [
+        { attempt: 1, hostId: 'h2', reason: 'copy failed' },
+        { attempt: 2, hostId: '', reason: 'no host fits' },
+      ],
+    };
+    const v2 = { reason: v1.reason, attempts: [v1.attempts[0], { attempt: 2, reason: 'no host fits' }] };
+    expect(decodeEvent(eventCatalog, 'migration', 'MigrationFailed', 1, v1)).toEqual({
+      ok: true,
+      type: 'MigrationFailed',
+      data: v2,
+      upcastFrom: 1,
+    });
+    const stored = storedEventEvolution(eventCatalog, 'migration').upcast({ type: 'MigrationFailed', schemaVersion: 1, data: v1 });
+    expect(stored).toEqual({ type: 'MigrationFailed', schemaVersion: 2, data: v2 });
+    const sentinel = decodeEvent(eventCatalog, 'migration', 'MigrationFailed', 2, v1);
+    expect(sentinel).toMatchObject({
+      ok: false,
+      reason: expect.stringMatching(/^invalid MigrationFailed v2 data: attempts\.1\.hostId: /) as string,
+    });
+  });
+
   it("version 2 refuses the '' sentinel: a host is named or absent", () => {
     const r = decodeEvent(eventCatalog, 'migration', 'AttemptFailed', 2, { attempt: 1, hostId: '', stage: 'choose', reason: 'x' });
     expect(r).toMatchObject({ ok: false, reason: expect.stringMatching(/^invalid AttemptFailed v2 data: hostId: /) as string });

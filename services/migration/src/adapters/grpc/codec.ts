@@ -52,7 +52,7 @@ export function encodeMigration(m: ExistingMigration, times: { requestedAt: stri
     requestedDestination: m.core.requestedDestination,
     attempts: m.attempts.map((a) => ({
       attempt: a.attempt,
-      destinationHostId: a.hostId,
+      destinationHostId: a.hostId ?? '',
       outcome: a.outcome,
       reason: a.reason,
       startedAt: '',

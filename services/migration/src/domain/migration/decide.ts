@@ -53,7 +53,7 @@ export function decideMigration(c: MigrationCommand, m: Migration): MigrationEve
       const x = existing(m);
       if ((x.status !== 'requested' && x.status !== 'retry-waiting') || x.attempt !== c.attempt) return [];
       const failed = event('AttemptFailed', { attempt: c.attempt, stage: 'choose', reason: c.reason });
-      const after = { ...x, attempts: [...x.attempts, { attempt: c.attempt, hostId: '', outcome: 'failed' as const, reason: c.reason }] };
+      const after = { ...x, attempts: [...x.attempts, { attempt: c.attempt, outcome: 'failed' as const, reason: c.reason }] };
       return [failed, event('MigrationFailed', { reason: failureSummary(after, c.reason), attempts: summaries(after) })];
     }
     case 'RecordDestinationClaimed': {
@@ -207,6 +207,8 @@ export function judgeProbe(m: WithDestination, a: ExecutorAnswer): { outcome: mi
   }
 }
 
-function summaries(m: ExistingMigration): { attempt: number; hostId: string; reason: string }[] {
-  return m.attempts.filter((a) => a.outcome === 'failed').map((a) => ({ attempt: a.attempt, hostId: a.hostId, reason: a.reason }));
+function summaries(m: ExistingMigration): migrationEvents.AttemptSummary[] {
+  return m.attempts
+    .filter((a) => a.outcome === 'failed')
+    .map((a) => ({ attempt: a.attempt, ...(a.hostId !== undefined ? { hostId: a.hostId } : {}), reason: a.reason }));
 }

@@ -17,7 +17,8 @@ export interface ProbeRecord {
 
 export interface AttemptRecord {
   readonly attempt: number;
-  readonly hostId: string;
+  /** The destination of this attempt; absent when none was chosen. */
+  readonly hostId?: string;
   readonly outcome: 'running' | 'completed' | 'failed' | 'aborted';
   readonly reason: string;
   /** The watchdog's probes of this attempt, oldest first (absent: none). */
@@ -78,7 +79,7 @@ const setAttempt = (list: readonly AttemptRecord[], attempt: number, patch: Part
 /** The hosts this migration must not go to: the source and every destination that failed. */
 export const excludedHosts = (m: ExistingMigration): string[] => [
   m.core.sourceHostId,
-  ...m.attempts.filter((a) => a.outcome !== 'running' && a.hostId !== '').map((a) => a.hostId),
+  ...m.attempts.flatMap((a) => (a.outcome !== 'running' && a.hostId !== undefined ? [a.hostId] : [])),
 ];
 
 export function evolveMigration(m: Migration, e: MigrationEvent): Migration {
@@ -125,13 +126,10 @@ export function evolveMigration(m: Migration, e: MigrationEvent): Migration {
       return { ...base, attempts: setAttempt(m.attempts, attempt, { outcome: 'completed' }), status: 'completed', hostId: e.data.hostId };
     case 'AttemptFailed': {
       const d = e.data;
+      const failed = { outcome: 'failed' as const, reason: d.reason, ...(d.hostId !== undefined ? { hostId: d.hostId } : {}) };
       const attempts = m.attempts.some((a) => a.attempt === d.attempt)
-        ? setAttempt(m.attempts, d.attempt, {
-            outcome: 'failed',
-            reason: d.reason,
-            hostId: d.hostId ?? m.attempts.find((a) => a.attempt === d.attempt)?.hostId ?? '',
-          })
-        : [...m.attempts, { attempt: d.attempt, hostId: d.hostId ?? '', outcome: 'failed' as const, reason: d.reason }];
+        ? setAttempt(m.attempts, d.attempt, failed)
+        : [...m.attempts, { attempt: d.attempt, ...failed }];
       const cancelling = m.status === 'aborting';
       const then: AfterRelease = cancelling ? 'abort' : d.attempt < m.core.policy.maxAttempts ? 'retry' : 'fail';
       const reason = cancelling ? m.reason : d.reason;
