@@ -129,6 +129,7 @@ export async function startTelemetry(
     historyLength: config.TELEMETRY_HISTORY_LENGTH,
     keyframeEvery: config.TELEMETRY_KEYFRAME_EVERY,
     staleAfterMillis: 3 * config.TELEMETRY_SAMPLE_INTERVAL,
+    minSpacingMillis: config.TELEMETRY_POLICY_INTERVAL / 2,
     metrics,
     clock,
     logger,

@@ -57,6 +57,12 @@ export interface EvaluatorOptions<S> {
   readonly keyframeEvery?: number;
   /** Samples older than this are stale: the host is not evaluated (its executor stopped reporting). */
   readonly staleAfterMillis: number;
+  /**
+   * A host is evaluated at most once within this time (the service sets half its policy interval): a
+   * round that starts late (a busy process) and the next one on time would otherwise evaluate a host
+   * twice within one interval. The host's turn then comes in the next round. Default: no spacing.
+   */
+  readonly minSpacingMillis?: number;
   readonly metrics?: EvaluatorMetrics;
   readonly clock?: () => number;
   readonly logger: Logger;
@@ -86,6 +92,8 @@ export class Evaluator<S> {
   /** A round's evaluation loop is running (a tick while it runs is skipped). */
   private looping = false;
   private readonly clock: () => number;
+  /** Per host, when its last interval was evaluated (for `minSpacingMillis`). */
+  private readonly lastEvaluated = new Map<string, number>();
 
   constructor(private readonly o: EvaluatorOptions<S>) {
     this.clock = o.clock ?? Date.now;
@@ -166,6 +174,8 @@ export class Evaluator<S> {
     const now = this.clock();
     const h = this.o.history.get(hostId);
     if (!h || now - h.lastAtMillis > this.o.staleAfterMillis) return { outcome: 'skipped' };
+    const last = this.lastEvaluated.get(hostId);
+    if (this.o.minSpacingMillis !== undefined && last !== undefined && now - last < this.o.minSpacingMillis) return { outcome: 'skipped' };
     const pool = this.o.hosts.resourcePool(hostId);
     const mom = buildInput(this.o.history, hostId, {
       vms: this.o.vms,
@@ -178,6 +188,7 @@ export class Evaluator<S> {
     // then repeats (an I/O tune sent twice is the same tune).
     const input: IntervalInput = { mom, capabilities: h.capabilities, ioTuneApplied: { ...(this.ioApplied.get(hostId) ?? {}) } };
     const r = runInterval(this.o.engine, policy.compiled, input);
+    this.lastEvaluated.set(hostId, now);
     const at = new Date(now).toISOString();
     const policyRef = `${policy.set.scope}@${policy.set.version}`;
     // A failed interval takes its turn too: its record stays in order with the host's decisions, and it

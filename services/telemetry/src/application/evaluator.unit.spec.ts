@@ -89,7 +89,7 @@ const settle = async (): Promise<void> => {
   for (let i = 0; i < 20; i++) await new Promise((r) => setImmediate(r));
 };
 
-function setUp() {
+function setUp(spacing: { minSpacingMillis?: number; stepMillis?: number } = {}) {
   const history = new SampleHistory(10);
   const policies = new Policies(undefined as never, momEngine);
   policies.replay([
@@ -109,6 +109,7 @@ function setUp() {
     thresholds: { critical: 0.05, calm: 0.2, restartAfterMillis: 120_000 },
     historyLength: 10,
     staleAfterMillis: 3_600_000,
+    ...(spacing.minSpacingMillis !== undefined ? { minSpacingMillis: spacing.minSpacingMillis } : {}),
     clock: () => now,
     logger: createLogger('evaluator-spec', { level: 'silent' }),
   });
@@ -116,7 +117,7 @@ function setUp() {
   let n = 0;
   const sampleAndEvaluate = () => {
     n++;
-    now += 10_000;
+    now += spacing.stepMillis ?? 10_000;
     history.add(
       { v: 1, hostId: 'h1', at: '', capabilities: caps, host: host(8 * GiB - n), guests: [{ vmId: 'vm-1', stats: guest(4 * GiB - n) }] },
       now,
@@ -131,6 +132,37 @@ const decisionsOf = (log: ReturnType<typeof recordingLog>) =>
     const e = a.events[0]!;
     return { id: e.id!, data: e.data as { at: string; input: telemetryInput.RecordedInput; controls: telemetry.Control[] } };
   });
+
+describe('the policy loop: a host is evaluated at most once within minSpacingMillis', () => {
+  it('a round that comes too soon after the last evaluation skips the host; the next one evaluates it', async () => {
+    const { controls, sampleAndEvaluate } = setUp({ minSpacingMillis: 1_000, stepMillis: 700 });
+    const first = sampleAndEvaluate(); // t = 700
+    await settle();
+    expect(await sampleAndEvaluate()).toEqual({ outcome: 'skipped' }); // t = 1,400: 700 ms after the last
+    const third = sampleAndEvaluate(); // t = 2,100: 1,400 ms after it, waits for the first's turn
+    await settle();
+    controls.release();
+    expect(await first).toMatchObject({ outcome: 'changed' });
+    await settle();
+    controls.release();
+    expect(await third).toMatchObject({ outcome: 'changed', queued: true });
+  });
+
+  it('without minSpacingMillis the same calls are all evaluated', async () => {
+    const { controls, sampleAndEvaluate } = setUp({ stepMillis: 700 });
+    const first = sampleAndEvaluate();
+    await settle();
+    const second = sampleAndEvaluate();
+    const third = sampleAndEvaluate();
+    // The second was evaluated: the third replaced it while it waited.
+    expect(await second).toMatchObject({ outcome: 'superseded' });
+    controls.release();
+    expect(await first).toMatchObject({ outcome: 'changed' });
+    await settle();
+    controls.release();
+    expect(await third).toMatchObject({ outcome: 'changed', queued: true });
+  });
+});
 
 describe('the policy loop: an interval evaluated while its host is in flight waits for its turn', () => {
   it('is evaluated on its own samples, recorded after the decision before it and sent after that one is applied', async () => {
