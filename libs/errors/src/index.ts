@@ -96,3 +96,5 @@ export const describeQuotaViolation = (v: QuotaViolation): string =>
 export class PermissionDeniedError extends Error {
   override readonly name = 'PermissionDeniedError';
 }
+
+export { CancelledError, DeadlineExceededError, callEnded, millisLeft, type CallDeadline } from './call.ts';

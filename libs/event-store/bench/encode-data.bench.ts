@@ -10,7 +10,8 @@
  *   npx tsx libs/event-store/bench/encode-data.bench.ts      (last line: one JSON object)
  */
 import { loadavg } from 'node:os';
-import { encodeData, prepareAppend, strictToJson } from '../src/validate.ts';
+import { encodeData, strictToJson } from '../src/json.ts';
+import { prepareAppend } from '../src/validate.ts';
 
 const ROUNDS = 15;
 const ROUND_EVENTS = 4000;

@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import type { CallDeadline } from '@berth/errors';
 import type { AnyAggregate, Folded } from './aggregate.ts';
 import type { StreamCache } from './stream-cache.ts';
 import type { BatchItem, NewEvent, StoredEvent } from './types.ts';
@@ -51,6 +52,12 @@ export interface Pending {
   attempts: number;
   /** Re-read its streams before deciding (after a conflict or a refusal on cached state). */
   refresh: boolean;
+  /** The call the command is run for: it leaves the queue when the call ends before it is written. */
+  readonly call?: CallDeadline;
+  /** In a statement being sent: answered by its outcome, whatever becomes of the call meanwhile. */
+  writing: boolean;
+  /** Answered already because its call ended before it was written (see CommandBatcher.execute). */
+  left: boolean;
 }
 
 /** The commands of one batch that append, as one `appendBatch`, with the state each leaves its streams in. */

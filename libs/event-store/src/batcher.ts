@@ -1,8 +1,11 @@
-import { ConcurrencyError, ValidationError } from '@berth/errors';
+import { callEnded, ConcurrencyError, ValidationError, type CallDeadline } from '@berth/errors';
+import { outsideCalls, withCall } from './call-statements.ts';
+import { pendingCommand, statementCall, stillWanted } from './batch-calls.ts';
 import type { Folded, StreamRef } from './aggregate.ts';
 import { decideInOrder, type BatchCommand, type BatchCommandResult, type CommandBatcherOptions, type Pending } from './batch-decide.ts';
 import { StreamCache } from './stream-cache.ts';
-import { traceMetadata, type PostgresEventStore } from './store.ts';
+import type { PostgresEventStore } from './store.ts';
+import { traceMetadata } from './trace.ts';
 import type { StoredEvent } from './types.ts';
 import { streamIdProblems } from './validate.ts';
 
@@ -19,6 +22,14 @@ const RETRYABLE_SQLSTATES = new Set(['40P01', '40001']);
  * the cache safe when other processes write the same streams: a stale state ends in a conflict,
  * after which the command's streams are re-read and it is decided again. A command refused on
  * cached state is also decided once more on re-read state before its refusal is final.
+ *
+ * A command run for a call (`execute(command, call)`) leaves the queue when the call ends before
+ * its statement is sent: it is answered with the call's DeadlineExceededError/CancelledError and
+ * nothing is appended for it. Once sent, it is answered by the statement's outcome: a committed
+ * write is acknowledged even when its call ended meanwhile (the caller may have stopped listening,
+ * but a retry with the same command id is answered as a duplicate, never as a failure). The one
+ * statement is cancelled only when every command in it belongs to a call that ended; it then
+ * commits nothing, and each command fails with SQLSTATE 57014, which the gRPC kit maps by its call.
  */
 export class CommandBatcher {
   private readonly streams: StreamCache;
@@ -42,8 +53,11 @@ export class CommandBatcher {
     return { ...this.counts, loads: this.streams.loads };
   }
 
-  /** Runs one command in the next batch; resolves once it committed (or was a duplicate). */
-  execute(command: BatchCommand): Promise<BatchCommandResult> {
+  /**
+   * Runs one command in the next batch; resolves once it committed (or was a duplicate). With a
+   * `call`, the command leaves the queue if the call ends before it is written (see above).
+   */
+  execute(command: BatchCommand, call?: CallDeadline): Promise<BatchCommandResult> {
     const problems = command.streamIds.flatMap((id, i) => streamIdProblems(id, `streamIds[${i}]`));
     if (command.streamIds.length === 0) problems.push({ field: 'streamIds', reason: 'must not be empty' });
     if (new Set(command.streamIds).size !== command.streamIds.length)
@@ -52,35 +66,42 @@ export class CommandBatcher {
       if (!this.streams.folds(id)) problems.push({ field: `streamIds[${i}]`, reason: `no aggregate folds '${id}'` });
     });
     if (problems.length > 0) return Promise.reject(new ValidationError(problems));
+    const ended = callEnded(call, 'command');
+    if (ended !== undefined) return Promise.reject(ended);
     const trace = traceMetadata();
     return new Promise((resolve, reject) => {
-      this.queue.push({ command, trace, resolve, reject, attempts: 0, refresh: false });
+      this.queue.push(pendingCommand({ command, trace, resolve, reject }, call, (p) => this.unqueue(p)));
       this.kick();
     });
+  }
+
+  private unqueue(p: Pending): void {
+    const i = this.queue.indexOf(p);
+    if (i >= 0) this.queue.splice(i, 1);
   }
 
   /**
    * The stream folded as this process last saw it (read from the log when not cached); typed when
    * named by its aggregate (`hosts.stream(id)`).
    */
-  async read<S>(stream: StreamRef<S>): Promise<Folded<S>>;
-  async read(streamId: string): Promise<Folded>;
-  async read<S>(stream: StreamRef<S> | string): Promise<Folded<S> | Folded> {
+  async read<S>(stream: StreamRef<S>, call?: CallDeadline): Promise<Folded<S>>;
+  async read(streamId: string, call?: CallDeadline): Promise<Folded>;
+  async read<S>(stream: StreamRef<S> | string, call?: CallDeadline): Promise<Folded<S> | Folded> {
     const streamId = typeof stream === 'string' ? stream : stream.streamId;
     let f = this.streams.touch(streamId);
     if (f === undefined) {
-      await this.streams.load([streamId], false);
+      await withCall(call, 'read', () => this.streams.load([streamId], false));
       f = this.streams.getOrEmpty(streamId);
     }
     return typeof stream === 'string' ? f : stream.type.of(f);
   }
 
   /** The stream folded from the log now (other processes' appends included). */
-  async readFresh<S>(stream: StreamRef<S>): Promise<Folded<S>>;
-  async readFresh(streamId: string): Promise<Folded>;
-  async readFresh<S>(stream: StreamRef<S> | string): Promise<Folded<S> | Folded> {
+  async readFresh<S>(stream: StreamRef<S>, call?: CallDeadline): Promise<Folded<S>>;
+  async readFresh(streamId: string, call?: CallDeadline): Promise<Folded>;
+  async readFresh<S>(stream: StreamRef<S> | string, call?: CallDeadline): Promise<Folded<S> | Folded> {
     const streamId = typeof stream === 'string' ? stream : stream.streamId;
-    await this.streams.load([streamId], true);
+    await withCall(call, 'readFresh', () => this.streams.load([streamId], true));
     const f = this.streams.getOrEmpty(streamId);
     return typeof stream === 'string' ? f : stream.type.of(f);
   }
@@ -88,8 +109,9 @@ export class CommandBatcher {
   private kick(): void {
     if (this.running) return;
     this.running = true;
-    // Let commands submitted in the same tick join the first batch.
-    setImmediate(() => void this.drain());
+    // Let commands submitted in the same tick join the first batch. The batches serve many calls,
+    // so they run outside the one that happened to start them (see withCall).
+    outsideCalls(() => setImmediate(() => void this.drain()));
   }
 
   private async drain(): Promise<void> {
@@ -100,6 +122,7 @@ export class CommandBatcher {
         const deferred: Pending[] = [];
         while (this.queue.length > 0 && batch.length < this.maxBatch) {
           const p = this.queue.shift()!;
+          if (p.left) continue;
           // A command id twice in one statement would answer the second as a duplicate without events.
           const id = p.command.commandId;
           if (id !== undefined && commandIds.has(id)) deferred.push(p);
@@ -117,7 +140,9 @@ export class CommandBatcher {
     }
   }
 
-  private async runBatch(batch: readonly Pending[]): Promise<void> {
+  private async runBatch(queued: readonly Pending[]): Promise<void> {
+    let batch = stillWanted(queued);
+    if (batch.length === 0) return;
     try {
       const refresh = new Set(batch.filter((p) => p.refresh).flatMap((p) => p.command.streamIds));
       // A stream a command creates is taken as empty, unless a re-decision after a conflict asks for the log.
@@ -130,20 +155,29 @@ export class CommandBatcher {
       for (const p of batch) p.reject(e);
       return;
     }
+    // The last point before the statement: a call that ended while the streams loaded leaves now.
+    batch = stillWanted(batch);
     const { items, owners: itemOwners, afters } = decideInOrder(batch, this.streams, (p, e) => this.refused(p, e));
     if (items.length === 0) return;
     let outcomes;
     this.counts.batches += 1;
     this.counts.commands += items.length;
+    for (const p of itemOwners) p.writing = true;
+    const statement = statementCall(itemOwners);
     try {
-      outcomes = await this.store.appendBatch(items);
+      outcomes = await withCall(statement?.call, 'append batch', () => this.store.appendBatch(items));
     } catch (e) {
+      // Cancelled (or refused before it was sent) because every command's call ended: nothing was written.
+      const forEndedCalls = statement?.call.signal.aborted === true;
       const code = (e as { code?: string }).code;
       for (const p of itemOwners) {
-        if (code !== undefined && RETRYABLE_SQLSTATES.has(code) && p.attempts < this.maxRetries) this.retry(p);
+        if (forEndedCalls) p.reject(callEnded(p.call, 'command') ?? e);
+        else if (code !== undefined && RETRYABLE_SQLSTATES.has(code) && p.attempts < this.maxRetries) this.retry(p);
         else p.reject(e);
       }
       return;
+    } finally {
+      statement?.dispose();
     }
     outcomes.forEach((o, k) => {
       const p = itemOwners[k]!;
@@ -182,6 +216,7 @@ export class CommandBatcher {
   }
 
   private retry(p: Pending): void {
+    p.writing = false;
     p.attempts += 1;
     p.refresh = true;
     this.queue.push(p);

@@ -1,4 +1,4 @@
-import { ConcurrencyError, ValidationError } from '@berth/errors';
+import { ConcurrencyError, ValidationError, type CallDeadline } from '@berth/errors';
 import type { EventStreams, NewEvent, StoredEvent } from './types.ts';
 
 /** The shape of an event a decider emits and folds; StoredEvent satisfies it. */
@@ -24,6 +24,8 @@ export interface HandleCommandOptions<S, C, E extends DomainEvent> {
   readonly commandId?: string;
   /** Retries after a version conflict (only those); default 3. */
   readonly maxRetries?: number;
+  /** The call the command is run for: its reads and append are cancelled when the call ends (see withCall). */
+  readonly call?: CallDeadline;
 }
 
 export interface HandleCommandResult<S> {
@@ -41,21 +43,25 @@ export async function handleCommand<S, C, E extends DomainEvent>(opts: HandleCom
   if (!Number.isSafeInteger(maxRetries) || maxRetries < 0) {
     throw new ValidationError({ field: 'maxRetries', reason: 'must be a non-negative integer' });
   }
-  const { store, streamId, commandId } = opts;
+  const { store, streamId, commandId, call } = opts;
   for (let attempt = 0; ; attempt++) {
-    const { version, events } = await store.readStream(streamId);
+    const { version, events } = await store.readStream(streamId, call);
     const fold = (from: S, list: readonly StoredEvent[]): S => list.reduce(opts.evolve, from);
     const state = fold(opts.initialState(), events);
     if (commandId !== undefined) {
-      const earlier = (await store.commandResult(commandId))?.appends.find((a) => a.streamId === streamId);
+      const earlier = (await store.commandResult(commandId, call))?.appends.find((a) => a.streamId === streamId);
       if (earlier !== undefined) return { events: earlier.events, state, nextExpectedVersion: version, duplicate: true };
     }
     const decided = opts.decide(opts.command, state);
     if (decided.length === 0) return { events: [], state, nextExpectedVersion: version, duplicate: false };
     try {
-      const result = await store.append(streamId, decided, { expectedVersion: version, ...(commandId === undefined ? {} : { commandId }) });
+      const result = await store.append(streamId, decided, {
+        expectedVersion: version,
+        ...(commandId === undefined ? {} : { commandId }),
+        ...(call === undefined ? {} : { call }),
+      });
       if (result.duplicate) {
-        const now = await store.readStream(streamId);
+        const now = await store.readStream(streamId, call);
         return { events: result.events, state: fold(opts.initialState(), now.events), nextExpectedVersion: now.version, duplicate: true };
       }
       return {

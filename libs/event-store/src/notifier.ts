@@ -1,5 +1,6 @@
 import { sql } from 'kysely';
 import type { AnyKysely } from './db.ts';
+import { outsideCalls } from './call-statements.ts';
 
 const NOTIFY_INTERVAL_MILLIS = 20;
 
@@ -21,7 +22,8 @@ export class CommitNotifier {
       return;
     }
     this.inFlight = true;
-    void this.send();
+    // Shared by every appending call: none of them may cancel it.
+    outsideCalls(() => void this.send());
   }
 
   private async send(): Promise<void> {

@@ -1,78 +1,12 @@
-import { Kysely, Migrator, PostgresDialect, sql, type Migration, type MigrationProvider } from 'kysely';
-import pg from 'pg';
+import { Migrator, sql, type Migration, type MigrationProvider } from 'kysely';
 import { ValidationError } from '@berth/errors';
 import type { AnyKysely } from './db.ts';
 import { appendBatchFunction } from './append-batch-sql.ts';
+import { appendFunction } from './append-sql.ts';
 
 export interface SchemaOptions {
   /** Postgres schema holding the store's tables; default `public`. */
   readonly schema?: string;
-}
-
-export interface CreateKyselyOptions extends SchemaOptions {
-  /** Pool size; default 10. */
-  readonly max?: number;
-  readonly applicationName?: string;
-  /** How long opening a connection may take; default 10 s. */
-  readonly connectionTimeoutMillis?: number;
-  /** How long a query may wait for its answer before it fails and its connection is dropped; default 20 s. */
-  readonly queryTimeoutMillis?: number;
-}
-
-/**
- * The pool and connection settings behind a Kysely made by createKysely: LISTEN opens its own
- * session from them, and appends outside transactions use the pool's named (prepared) statements.
- */
-const pools = new WeakMap<Kysely<unknown>, { pool: pg.Pool; listen: pg.ClientConfig }>();
-export const listenConfigOf = (db: Kysely<unknown>): pg.ClientConfig | undefined => pools.get(db)?.listen;
-export const poolOf = (db: Kysely<unknown>): pg.Pool | undefined => pools.get(db)?.pool;
-
-// int8 (count, bigint) stays a string; the store converts stream versions to number itself.
-export function createKysely(url: string, opts: CreateKyselyOptions = {}): AnyKysely {
-  // jit off: the store's statements are short OLTP ones; a row estimate crossing jit_above_cost would
-  // spend milliseconds compiling what runs in microseconds.
-  const config: pg.PoolConfig = {
-    connectionString: url,
-    max: opts.max ?? 10,
-    application_name: opts.applicationName ?? 'berth',
-    options: '-c jit=off',
-    // A connection attempt or a query that hears nothing (a black-holed or frozen server, a dead peer
-    // behind a firewall) fails instead of holding a pool slot forever; the pool then opens a new one.
-    connectionTimeoutMillis: opts.connectionTimeoutMillis ?? 10_000,
-    query_timeout: opts.queryTimeoutMillis ?? 20_000,
-    keepAlive: true,
-  };
-  const pool = new pg.Pool(config);
-  // An idle connection that dies (server restart, dropped database) is discarded by the pool; without
-  // a listener its error would crash the process. Queries on live connections still fail normally.
-  pool.on('error', () => undefined);
-  pool.on('connect', (client) => guardCheckedOut(client));
-  const db = new Kysely<unknown>({ dialect: new PostgresDialect({ pool }) });
-  pools.set(db, { pool, listen: { connectionString: url, application_name: `${config.application_name}-listen` } });
-  return db;
-}
-
-/**
- * pg-pool listens for errors only on idle connections: a connection reset while a query runs makes
- * a checked-out client emit 'error' with no listener, which ends the process. The query itself
- * already fails with the error, and the dead client is no longer queryable, so the pool drops it
- * when it is released: the listener only has to exist. A query that timed out leaves its connection
- * waiting for an answer that may never come (Kysely releases without an error, so the pool would
- * hand it out again): the client is ended, which marks it ending at once (the pool drops an ending
- * client on release, which runs after this handler) and, with the timed-out query still active,
- * closes its socket instead of waiting for a goodbye.
- */
-function guardCheckedOut(client: pg.PoolClient): void {
-  client.on('error', () => undefined);
-  const query = client.query.bind(client) as (...args: unknown[]) => unknown;
-  (client as { query: unknown }).query = (...args: unknown[]): unknown => {
-    const out = query(...args);
-    if (out instanceof Promise)
-      out.catch((e: unknown) => {
-        if (e instanceof Error && e.message === 'Query read timeout') client.end().catch(() => undefined);
-      });
-    return out;
-  };
 }
 
 export const SCHEMA_NAME = /^[a-z_][a-z0-9_]{0,62}$/;
@@ -195,71 +129,4 @@ async function up0001(db: AnyKysely, schema: string): Promise<void> {
     .addColumn('updated_at', 'timestamptz', (c) => c.notNull().defaultTo(sql`now()`))
     .execute();
   await sql.raw(appendFunction(schema)).execute(db);
-}
-
-/**
- * One round trip per append: idempotency claim, optimistic version check, batch insert. (No NOTIFY
- * here: a notifying commit takes a database-wide lock through its WAL flush, which serialises all
- * appends; the store notifies after commit instead, coalesced.)
- * p_expected: -1 any, 0 no stream, n exact. Conflicts and duplicates are answered as rows, not
- * raised, so a caller's transaction stays usable for a retry.
- */
-function appendFunction(schema: string): string {
-  const t = (name: string) => `${schema}.${name}`;
-  return `
-CREATE OR REPLACE FUNCTION ${t('berth_append')}(p_stream_id text, p_expected bigint, p_events jsonb, p_command_id text)
-RETURNS TABLE (o_outcome text, o_version bigint, o_global_position bigint, o_transaction_id xid8, o_event_id uuid,
-  o_stream_position bigint, o_type text, o_schema_version integer, o_data jsonb, o_metadata jsonb, o_command_id text,
-  o_occurred_at timestamptz)
-LANGUAGE plpgsql AS $fn$
-DECLARE
-  v_count bigint := jsonb_array_length(p_events);
-  v_txid xid8 := pg_current_xact_id();
-  v_from bigint;
-  v_actual bigint;
-  v_last xid8;
-BEGIN
-  IF p_command_id IS NOT NULL THEN
-    -- Waits for a concurrent holder of the same command; a committed one makes this a duplicate.
-    INSERT INTO ${t('command_results')} AS c (command_id, stream_id) VALUES (p_command_id, p_stream_id) ON CONFLICT DO NOTHING;
-    IF NOT FOUND THEN
-      RETURN QUERY SELECT 'duplicate'::text, e.stream_position, e.global_position, e.transaction_id, e.event_id,
-        e.stream_position, e.type, e.schema_version, e.data, e.metadata, e.command_id, e.occurred_at
-        FROM ${t('events')} e WHERE e.stream_id = p_stream_id AND e.command_id = p_command_id ORDER BY e.stream_position;
-      RETURN;
-    END IF;
-  END IF;
-  IF p_expected = 0 THEN
-    INSERT INTO ${t('streams')} AS s (stream_id, version, last_transaction_id) VALUES (p_stream_id, v_count, v_txid)
-      ON CONFLICT DO NOTHING RETURNING s.version - v_count INTO v_from;
-  ELSIF p_expected = -1 THEN
-    INSERT INTO ${t('streams')} AS s (stream_id, version, last_transaction_id) VALUES (p_stream_id, v_count, v_txid)
-      ON CONFLICT (stream_id) DO UPDATE SET version = s.version + v_count, last_transaction_id = v_txid, updated_at = now()
-      WHERE s.last_transaction_id <= v_txid
-      RETURNING s.version - v_count INTO v_from;
-  ELSE
-    UPDATE ${t('streams')} AS s SET version = s.version + v_count, last_transaction_id = v_txid, updated_at = now()
-      WHERE s.stream_id = p_stream_id AND s.version = p_expected AND s.last_transaction_id <= v_txid
-      RETURNING s.version - v_count INTO v_from;
-  END IF;
-  IF v_from IS NULL THEN
-    IF p_command_id IS NOT NULL THEN
-      DELETE FROM ${t('command_results')} c WHERE c.command_id = p_command_id AND c.stream_id = p_stream_id;
-    END IF;
-    SELECT s.version, s.last_transaction_id INTO v_actual, v_last FROM ${t('streams')} s WHERE s.stream_id = p_stream_id;
-    RETURN QUERY SELECT CASE WHEN v_last > v_txid THEN 'reordered' ELSE 'conflict' END, coalesce(v_actual, 0),
-      NULL::bigint, NULL::xid8, NULL::uuid, NULL::bigint, NULL::text, NULL::integer, NULL::jsonb, NULL::jsonb, NULL::text, NULL::timestamptz;
-    RETURN;
-  END IF;
-  RETURN QUERY WITH ins AS (
-    INSERT INTO ${t('events')} AS e (transaction_id, event_id, stream_id, stream_position, type, schema_version, data, metadata, command_id)
-    SELECT v_txid, (x.doc->>'id')::uuid, p_stream_id, v_from + x.ord, x.doc->>'type', (x.doc->>'schemaVersion')::integer,
-      x.doc->'data', x.doc->'metadata', p_command_id
-    FROM jsonb_array_elements(p_events) WITH ORDINALITY AS x(doc, ord)
-    RETURNING e.global_position, e.transaction_id, e.event_id, e.stream_position, e.type, e.schema_version, e.command_id, e.occurred_at)
-  -- The caller already holds data and metadata; only what Postgres assigned travels back.
-  SELECT 'ok'::text, v_from + v_count, ins.global_position, ins.transaction_id, ins.event_id, ins.stream_position, ins.type,
-    ins.schema_version, NULL::jsonb, NULL::jsonb, ins.command_id, ins.occurred_at FROM ins ORDER BY ins.stream_position;
-END
-$fn$`;
 }

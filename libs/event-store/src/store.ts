@@ -1,13 +1,17 @@
-import { context, propagation, SpanStatusCode, trace } from '@opentelemetry/api';
-import { ConcurrencyError, ValidationError } from '@berth/errors';
-import { CompiledQuery } from 'kysely';
+import { SpanStatusCode, trace } from '@opentelemetry/api';
+import { ConcurrencyError, millisLeft, ValidationError, type CallDeadline } from '@berth/errors';
+import { sql } from 'kysely';
+import { withCall } from './call-statements.ts';
 import { EVENT_COLUMNS, toStoredEvent } from './rows.ts';
 import type pg from 'pg';
-import { notifyChannel, poolOf, schemaOf, type SchemaOptions } from './schema.ts';
+import { notifyChannel, schemaOf, type SchemaOptions } from './schema.ts';
+import { poolOf } from './connection.ts';
+import { appendBatchRows } from './append-batch.ts';
+import { traceMetadata } from './trace.ts';
 import { CommitNotifier } from './notifier.ts';
-import { appendRows, type AppendRow } from './append-sql.ts';
+import { appendRows, fromRow } from './append-sql.ts';
 import { readAllEvents } from './global-read.ts';
-import { assertStreamId, prepareAppend, type PreparedDoc } from './validate.ts';
+import { assertStreamId, prepareAppend } from './validate.ts';
 import { eventStoreView, type AnyKysely, type AnyTransaction, type EventStoreDb } from './db.ts';
 import type {
   AppendOptions,
@@ -23,13 +27,6 @@ import type {
   StoredEvent,
 } from './types.ts';
 import { NO_EVOLUTION } from './types.ts';
-
-/** The W3C context of the appending code travels in the event's metadata for the relay to re-inject. */
-export function traceMetadata(): Record<string, string> {
-  const carrier: Record<string, string> = {};
-  propagation.inject(context.active(), carrier);
-  return carrier;
-}
 
 /** Stream reads and appends over a Kysely instance or an open transaction. */
 abstract class StreamAccess implements EventStreams {
@@ -50,15 +47,17 @@ abstract class StreamAccess implements EventStreams {
   /** Pool for prepared statements outside transactions; undefined inside one. */
   protected abstract readonly pool: pg.Pool | undefined;
 
-  async readStream(streamId: string): Promise<ReadStreamResult> {
+  async readStream(streamId: string, call?: CallDeadline): Promise<ReadStreamResult> {
     assertStreamId(streamId);
-    const rows = await this.tables
-      .withSchema(this.schema)
-      .selectFrom('events')
-      .select(EVENT_COLUMNS)
-      .where('stream_id', '=', streamId)
-      .orderBy('stream_position')
-      .execute();
+    const rows = await withCall(call, 'readStream', () =>
+      this.tables
+        .withSchema(this.schema)
+        .selectFrom('events')
+        .select(EVENT_COLUMNS)
+        .where('stream_id', '=', streamId)
+        .orderBy('stream_position')
+        .execute(),
+    );
     const events = rows.map((r) => this.evolution.upcast(toStoredEvent(r)));
     return { version: events.at(-1)?.streamPosition ?? 0, events };
   }
@@ -71,7 +70,7 @@ abstract class StreamAccess implements EventStreams {
     const attributes = { 'berth.stream.id': streamId, 'berth.events.count': events.length };
     return trace.getTracer('@berth/event-store').startActiveSpan('event-store append', { attributes }, async (span) => {
       try {
-        return await this.appendNow(streamId, events, opts);
+        return await withCall(opts.call, 'append', () => this.appendNow(streamId, events, opts));
       } catch (e) {
         span.setStatus({ code: SpanStatusCode.ERROR, message: e instanceof Error ? e.message : String(e) });
         throw e;
@@ -128,7 +127,7 @@ abstract class StreamAccess implements EventStreams {
     const attributes = { 'berth.batch.items': items.length };
     return trace.getTracer('@berth/event-store').startActiveSpan('event-store append batch', { attributes }, async (span) => {
       try {
-        const outcomes = await this.appendBatchNow(items);
+        const outcomes = await appendBatchRows(this.exec, this.schema, this.pool, items, this.evolution.currentVersion);
         if (outcomes.some((o) => o.outcome === 'ok')) this.appended();
         return outcomes;
       } catch (e) {
@@ -140,69 +139,22 @@ abstract class StreamAccess implements EventStreams {
     });
   }
 
-  private async appendBatchNow(items: readonly BatchItem[]): Promise<BatchOutcome[]> {
-    const prepared = prepareBatch(items, traceMetadata, this.evolution.currentVersion);
-    const text = `SELECT * FROM ${this.schema}.berth_append_batch($1::jsonb)`;
-    const rows =
-      this.pool === undefined
-        ? (await this.exec.executeQuery<BatchRow>(CompiledQuery.raw(text, [prepared.json]))).rows
-        : (await this.pool.query<BatchRow>({ name: `berth_append_batch_${this.schema}`, text, values: [prepared.json] })).rows;
-    const outcomes: (BatchOutcome | undefined)[] = items.map(() => undefined);
-    const written = new Map<string, BatchRow>();
-    const duplicates = new Map<number, BatchRow[]>();
-    for (const r of rows) {
-      if (r.o_outcome === 'ok') {
-        written.set(`${r.o_stream_id}\u0000${r.o_stream_position}`, r);
-      } else if (r.o_outcome === 'conflict') {
-        outcomes[r.o_item! - 1] = { outcome: 'conflict', streamId: r.o_stream_id!, actualVersion: Number(r.o_version) };
-      } else {
-        const list = duplicates.get(r.o_item!) ?? [];
-        if (r.o_stream_id !== null) list.push(r);
-        duplicates.set(r.o_item!, list);
-      }
-    }
-    for (const [item, list] of duplicates) {
-      const byStream = new Map<string, StoredEvent[]>();
-      for (const r of list) byStream.set(r.o_stream_id!, [...(byStream.get(r.o_stream_id!) ?? []), fromRow(r.o_stream_id!, r)]);
-      outcomes[item - 1] = {
-        outcome: 'duplicate',
-        appends: [...byStream].map(([streamId, events]) => ({
-          streamId,
-          nextExpectedVersion: events.at(-1)!.streamPosition,
-          events,
-          duplicate: true,
-        })),
-      };
-    }
-    return items.map((item, i) => {
-      const decided = outcomes[i];
-      if (decided !== undefined) return decided;
-      const appends = item.appends.map((a, j): AppendResult => {
-        const events = a.events.map((_, k) => {
-          const r = written.get(`${a.streamId}\u0000${a.expectedVersion + k + 1}`);
-          if (r === undefined) throw new Error(`append batch: no row for ${a.streamId}@${a.expectedVersion + k + 1}`);
-          return fromRow(a.streamId, r, prepared.docs[i]![j]![k]);
-        });
-        return { streamId: a.streamId, nextExpectedVersion: a.expectedVersion + a.events.length, events, duplicate: false };
-      });
-      return { outcome: 'ok', appends };
-    });
-  }
-
-  async commandResult(commandId: string): Promise<CommandResult | undefined> {
+  async commandResult(commandId: string, call?: CallDeadline): Promise<CommandResult | undefined> {
     if (typeof commandId !== 'string' || commandId.length === 0) {
       throw new ValidationError({ field: 'commandId', reason: 'must be a non-empty string' });
     }
-    const rows = await this.tables
-      .withSchema(this.schema)
-      .selectFrom('command_results as c')
-      .innerJoin('events as e', (j) => j.onRef('e.stream_id', '=', 'c.stream_id').onRef('e.command_id', '=', 'c.command_id'))
-      .select(EVENT_COLUMNS.map((c) => `e.${c}` as const))
-      .where('c.command_id', '=', commandId)
-      .orderBy('c.recorded_at')
-      .orderBy('e.stream_id')
-      .orderBy('e.stream_position')
-      .execute();
+    const rows = await withCall(call, 'commandResult', () =>
+      this.tables
+        .withSchema(this.schema)
+        .selectFrom('command_results as c')
+        .innerJoin('events as e', (j) => j.onRef('e.stream_id', '=', 'c.stream_id').onRef('e.command_id', '=', 'c.command_id'))
+        .select(EVENT_COLUMNS.map((c) => `e.${c}` as const))
+        .where('c.command_id', '=', commandId)
+        .orderBy('c.recorded_at')
+        .orderBy('e.stream_id')
+        .orderBy('e.stream_position')
+        .execute(),
+    );
     if (rows.length === 0) return undefined;
     const byStream = new Map<string, StoredEvent[]>();
     for (const r of rows) {
@@ -220,62 +172,10 @@ abstract class StreamAccess implements EventStreams {
   }
 }
 
-interface BatchRow extends Omit<AppendRow, 'o_outcome'> {
-  readonly o_outcome: 'ok' | 'duplicate' | 'conflict';
-  readonly o_item: number | null;
-  readonly o_stream_id: string | null;
-}
-
-/** The batch as the SQL function's JSON, validated like single appends, and each event's data and metadata per item and append. */
-function prepareBatch(
-  items: readonly BatchItem[],
-  metadataFor: () => Record<string, string>,
-  versionOf: (type: string) => number,
-): { json: string; docs: PreparedDoc[][][] } {
-  const docs: PreparedDoc[][][] = [];
-  const parts = items.map((item, i) => {
-    if (item.appends.length === 0) throw new ValidationError({ field: `items[${i}].appends`, reason: 'must not be empty' });
-    const streams = new Set<string>();
-    const itemDocs: PreparedDoc[][] = [];
-    docs.push(itemDocs);
-    const appends = item.appends.map((a, j) => {
-      if (typeof a.expectedVersion !== 'number')
-        throw new ValidationError({
-          field: `items[${i}].appends[${j}].expectedVersion`,
-          reason: 'must be an exact version (0: no stream)',
-        });
-      if (streams.has(a.streamId))
-        throw new ValidationError({ field: `items[${i}].appends[${j}].streamId`, reason: 'appears twice in one item' });
-      streams.add(a.streamId);
-      const p = prepareAppend(
-        a.streamId,
-        a.events,
-        { expectedVersion: a.expectedVersion, ...(item.commandId === undefined ? {} : { commandId: item.commandId }) },
-        metadataFor,
-        versionOf,
-      );
-      itemDocs.push(p.docs);
-      return `{"s":${JSON.stringify(p.streamId)},"v":${p.expected},"e":${p.eventsJson}}`;
-    });
-    return `{"c":${item.commandId === undefined ? 'null' : JSON.stringify(item.commandId)},"a":[${appends.join(',')}]}`;
-  });
-  return { json: `[${parts.join(',')}]`, docs };
-}
-
-function fromRow(streamId: string, r: AppendRow, doc?: PreparedDoc): StoredEvent {
-  return toStoredEvent({
-    global_position: r.o_global_position,
-    transaction_id: r.o_transaction_id,
-    event_id: r.o_event_id,
-    stream_id: streamId,
-    stream_position: r.o_stream_position,
-    type: r.o_type,
-    schema_version: r.o_schema_version,
-    data: doc === undefined ? r.o_data : doc.data,
-    metadata: doc === undefined ? r.o_metadata : doc.metadata,
-    command_id: r.o_command_id,
-    occurred_at: r.o_occurred_at,
-  });
+/** The transaction's statements may run until the call's deadline (at least 1 ms: 0 would mean no limit). */
+async function setStatementTimeout(trx: AnyTransaction, call: CallDeadline): Promise<void> {
+  const left = Math.max(1, Math.ceil(millisLeft(call)));
+  await sql`SELECT set_config('statement_timeout', ${String(left)}, true)`.execute(trx);
 }
 
 /** Reads and appends inside one Postgres transaction; all its appends commit or roll back together. */
@@ -317,10 +217,20 @@ export class PostgresEventStore extends StreamAccess {
     this.notifier.poke();
   }
 
-  /** Runs `fn` in one transaction: commits when it resolves, rolls back when it throws. */
-  async transaction<T>(fn: (tx: EventStoreTx) => Promise<T>): Promise<T> {
+  /**
+   * Runs `fn` in one transaction: commits when it resolves, rolls back when it throws. With a `call`,
+   * the transaction is the call's work: its statements may run until the call's deadline (`SET LOCAL
+   * statement_timeout` to the milliseconds left), a statement running when the call ends is
+   * cancelled, and none is sent after it (see withCall); any of these rolls the transaction back.
+   */
+  async transaction<T>(fn: (tx: EventStoreTx) => Promise<T>, call?: CallDeadline): Promise<T> {
     let tx: EventStoreTx | undefined;
-    const result = await this.db.transaction().execute(async (trx) => fn((tx = new EventStoreTx(trx, this.schema, this.evolution))));
+    const result = await withCall(call, 'transaction', () =>
+      this.db.transaction().execute(async (trx) => {
+        if (call?.deadline !== undefined) await setStatementTimeout(trx, call);
+        return fn((tx = new EventStoreTx(trx, this.schema, this.evolution)));
+      }),
+    );
     if (tx?.didAppend === true) this.notifier.poke();
     return result;
   }

@@ -4,7 +4,7 @@ import type pg from 'pg';
 import type { AnyAggregate, Folded } from './aggregate.ts';
 import type { AnyKysely } from './db.ts';
 import { EVENT_COLUMNS, toStoredEvent, type EventRow } from './rows.ts';
-import { poolOf } from './schema.ts';
+import { poolOf, poolQuery } from './connection.ts';
 import type { PostgresEventStore } from './store.ts';
 import type { StoredEvent } from './types.ts';
 
@@ -110,5 +110,5 @@ async function namedQuery<R>(db: AnyKysely, name: string, text: string, values: 
   const pool = poolOf(db);
   return pool === undefined
     ? (await db.executeQuery<R>(CompiledQuery.raw(text, values))).rows
-    : (await pool.query<R & pg.QueryResultRow>({ name, text, values })).rows;
+    : (await poolQuery<R & pg.QueryResultRow>(pool, { name, text, values })).rows;
 }

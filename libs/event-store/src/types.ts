@@ -1,4 +1,5 @@
 import type { EventEnvelope } from '@berth/contracts';
+import type { CallDeadline } from '@berth/errors';
 
 /** An event to append. `id` defaults to a random UUID, `schemaVersion` to 1. */
 export interface NewEvent {
@@ -46,6 +47,8 @@ export interface AppendOptions {
   readonly expectedVersion: ExpectedVersion;
   /** Makes the append idempotent per (commandId, streamId): a repeat appends nothing and answers as the first time. */
   readonly commandId?: string;
+  /** The call the append is made for: its statement is cancelled when the call ends (see withCall). */
+  readonly call?: CallDeadline;
 }
 
 export interface AppendResult {
@@ -99,9 +102,10 @@ export type BatchOutcome =
 
 /** What both the store and a transaction offer; handleCommand works against either. */
 export interface EventStreams {
-  readStream(streamId: string): Promise<ReadStreamResult>;
+  /** `call`: the call the read is made for; its statement is cancelled when the call ends (see withCall). */
+  readStream(streamId: string, call?: CallDeadline): Promise<ReadStreamResult>;
   append(streamId: string, events: readonly NewEvent[], opts: AppendOptions): Promise<AppendResult>;
-  commandResult(commandId: string): Promise<CommandResult | undefined>;
+  commandResult(commandId: string, call?: CallDeadline): Promise<CommandResult | undefined>;
 }
 
 export const positionOf = (e: Pick<StoredEvent, 'transactionId' | 'globalPosition'>): GlobalPosition => ({

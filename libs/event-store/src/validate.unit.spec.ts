@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { ValidationError } from '@berth/errors';
-import { encodeData, prepareAppend, strictToJson, toJson } from './validate.ts';
+import { encodeData, strictToJson, toJson } from './json.ts';
+import { prepareAppend } from './validate.ts';
 import { comparePositions } from './types.ts';
 import { readAllProblems } from './global-read.ts';
 import { backoffMillis } from './wakeup.ts';

@@ -1,6 +1,6 @@
 import type { Kysely } from 'kysely';
 import pg from 'pg';
-import { listenConfigOf } from './schema.ts';
+import { listenConfigOf } from './connection.ts';
 
 /** pino-compatible subset the loops log through. */
 export interface LoopLogger {

@@ -1,8 +1,11 @@
 import type * as grpc from '@grpc/grpc-js';
+import { CancelledError, DeadlineExceededError, type CallDeadline } from '@berth/errors';
 import { callerOf, type Caller } from './identity.ts';
 
+export { CancelledError, DeadlineExceededError };
+
 /** What a handler knows about its call besides the request. */
-export interface CallContext {
+export interface CallContext extends CallDeadline {
   /** Full method path, e.g. `/berth.inventory.v1.InventoryService/ClaimResources`. */
   readonly method: string;
   /** The caller's deadline, or undefined when it set none. Pass `ctx` to `callUnary` to propagate it. */
@@ -13,20 +16,6 @@ export interface CallContext {
   readonly peer: string;
   /** Who is calling (see `callerOf`): the identity in the client certificate, or the loopback caller on plaintext. */
   readonly caller: Caller;
-}
-
-export class DeadlineExceededError extends Error {
-  override readonly name = 'DeadlineExceededError';
-  constructor(method: string) {
-    super(`deadline exceeded in ${method}`);
-  }
-}
-
-export class CancelledError extends Error {
-  override readonly name = 'CancelledError';
-  constructor(method: string) {
-    super(`call to ${method} cancelled by the client`);
-  }
 }
 
 const MAX_TIMER_MILLIS = 2 ** 31 - 1;

@@ -8,9 +8,12 @@ import {
   PermissionDeniedError,
   QuotaExceededError,
   ValidationError,
+  CancelledError,
+  DeadlineExceededError,
+  millisLeft,
+  type CallDeadline,
   type FieldViolation,
 } from '@berth/errors';
-import { CancelledError, DeadlineExceededError } from './context.ts';
 import type { Logger } from './logger.ts';
 
 /** Trailing metadata key holding the violations of an INVALID_ARGUMENT as UTF-8 JSON `[{field, reason}]`. */
@@ -34,9 +37,9 @@ export interface MappedError {
  * The one mapping from Berth's error taxonomy to gRPC status (STYLE.md §7). Anything unexpected
  * becomes INTERNAL with a generic message and is logged with the error, so internals never leak.
  */
-export function toGrpcStatus(err: unknown, logger: Logger, method: string): MappedError {
+export function toGrpcStatus(err: unknown, logger: Logger, method: string, call?: CallDeadline): MappedError {
   const metadata = new grpc.Metadata();
-  const known = knownStatusOf(err);
+  const known = knownStatusOf(err, call);
   if (known === undefined) {
     logger.error({ err, method }, 'unhandled error in gRPC handler');
     return { code: grpc.status.INTERNAL, details: 'internal error', metadata };
@@ -52,9 +55,13 @@ export function toGrpcStatus(err: unknown, logger: Logger, method: string): Mapp
 /**
  * The status an error of Berth's taxonomy maps to (the mapping toGrpcStatus applies), or undefined
  * for anything else: for answers that carry a status per item (a batch call), where an unexpected
- * error should fail the whole call as INTERNAL instead.
+ * error should fail the whole call as INTERNAL instead. `call` tells a statement Postgres cancelled
+ * for the call's deadline from one cancelled for the client (see `cancelledStatementStatus`).
  */
-export function knownStatusOf(err: unknown): { code: grpc.status; details: string; violations: readonly FieldViolation[] } | undefined {
+export function knownStatusOf(
+  err: unknown,
+  call?: CallDeadline,
+): { code: grpc.status; details: string; violations: readonly FieldViolation[] } | undefined {
   const status = (code: grpc.status, details: string, violations: readonly FieldViolation[] = []) => ({ code, details, violations });
   if (err instanceof ValidationError) return status(grpc.status.INVALID_ARGUMENT, err.message, err.violations);
   if (err instanceof NotFoundError) return status(grpc.status.NOT_FOUND, err.message);
@@ -65,6 +72,10 @@ export function knownStatusOf(err: unknown): { code: grpc.status; details: strin
   if (err instanceof DeadlineExceededError) return status(grpc.status.DEADLINE_EXCEEDED, err.message);
   if (err instanceof CancelledError) return status(grpc.status.CANCELLED, err.message);
   if (isServiceError(err) && PASS_THROUGH.has(err.code)) return status(err.code, err.details);
+  if (isQueryCanceled(err)) {
+    const { code, details } = cancelledStatementStatus(call);
+    return status(code, details);
+  }
   const lost = connectionFailureOf(err);
   if (lost !== undefined) return status(grpc.status.UNAVAILABLE, `a dependency is unreachable, retry: ${lost}`);
   return undefined;
@@ -81,6 +92,32 @@ const PG_CLIENT_MESSAGES = [
   'Client has encountered a connection error and is not queryable',
 ];
 
+/** SQLSTATE query_canceled: a statement stopped by statement_timeout or by pg_cancel_backend. */
+const PG_QUERY_CANCELED = '57014';
+
+function isQueryCanceled(err: unknown): boolean {
+  for (let e: unknown = err, depth = 0; e instanceof Error && depth < 4; e = e.cause, depth++) {
+    if ((e as { code?: unknown }).code === PG_QUERY_CANCELED) return true;
+  }
+  return false;
+}
+
+/**
+ * A statement Postgres cancelled (57014). The event store cancels a call's statement when the call
+ * ends (its `statement_timeout` is the time left before the deadline, and a cancelled call's
+ * statement is stopped with pg_cancel_backend): DEADLINE_EXCEEDED once the deadline passed,
+ * CANCELLED when the client cancelled. A statement cancelled for no call of ours (a server-side
+ * statement_timeout, an operator's pg_cancel_backend) changed nothing and is worth retrying:
+ * UNAVAILABLE.
+ */
+export function cancelledStatementStatus(call: CallDeadline | undefined): { code: grpc.status; details: string } {
+  const reason: unknown = call?.signal.aborted === true ? call.signal.reason : undefined;
+  if (call !== undefined && (reason instanceof DeadlineExceededError || (!(reason instanceof CancelledError) && millisLeft(call) <= 0)))
+    return { code: grpc.status.DEADLINE_EXCEEDED, details: 'deadline exceeded: the database statement was cancelled' };
+  if (reason !== undefined) return { code: grpc.status.CANCELLED, details: 'call cancelled: the database statement was cancelled' };
+  return { code: grpc.status.UNAVAILABLE, details: 'the database cancelled the statement, retry' };
+}
+
 /**
  * A failure to reach a dependency (Postgres, a socket reset, refused or timed out) says nothing
  * about the request: UNAVAILABLE, which clients retry (with the same command id), not INTERNAL.
@@ -95,8 +132,8 @@ function connectionFailureOf(err: unknown): string | undefined {
   return undefined;
 }
 
-export function toServiceError(err: unknown, logger: Logger, method: string): Partial<grpc.StatusObject> {
-  return toGrpcStatus(err, logger, method);
+export function toServiceError(err: unknown, logger: Logger, method: string, call?: CallDeadline): Partial<grpc.StatusObject> {
+  return toGrpcStatus(err, logger, method, call);
 }
 
 export function isServiceError(err: unknown): err is grpc.ServiceError {

@@ -30,7 +30,7 @@ export function unary<Req, Res>(handler: (request: Req, ctx: CallContext) => Pro
       },
       (err: unknown) => {
         ctx.dispose();
-        callback(toServiceError(err, logger, ctx.method));
+        callback(toServiceError(err, logger, ctx.method, ctx));
       },
     );
   });
@@ -59,7 +59,7 @@ export function serverStream<Req, Res>(
       (err: unknown) => {
         ctx.dispose();
         // grpc-js turns an 'error' event on a server stream into the final status.
-        const status = toServiceError(err, logger, ctx.method);
+        const status = toServiceError(err, logger, ctx.method, ctx);
         call.emit('error', Object.assign(new Error(status.details), status));
       },
     );

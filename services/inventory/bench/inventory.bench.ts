@@ -1,5 +1,5 @@
 /**
- * Claim throughput of inventory's claim path, called at the application layer (VmCommands.claim /
+ * Claim throughput of inventory's claim path, called at the application layer (ClaimCommands.claim /
  * releaseClaim against real Postgres; no gRPC): 4 concurrent claimers over 1,000 hosts, each cycle
  * one ClaimResources (host + VM stream in one commit, fit re-checked at the expected generation)
  * plus one ReleaseClaim. Afterwards every host stream is replayed and audited for double booking.
@@ -13,6 +13,7 @@ import { createTestDatabase } from '@berth/testing';
 import { auditHostStream } from '../src/application/audit.ts';
 import { HostCommands } from '../src/application/hosts.ts';
 import { VmCommands } from '../src/application/vms.ts';
+import { ClaimCommands } from '../src/application/claims.ts';
 import { inventoryBatcher } from '../src/application/streams.ts';
 
 const HOSTS = 1000;
@@ -44,6 +45,7 @@ async function main(): Promise<void> {
     const batcher = inventoryBatcher(store);
     const hosts = new HostCommands(batcher);
     const vms = new VmCommands(batcher, async () => new Set());
+    const claimCommands = new ClaimCommands(batcher);
     const hostIds = Array.from({ length: HOSTS }, (_, i) => `bench-${i}`);
     const t0 = performance.now();
     await inParallel(hostIds, 8, (hostId) =>
@@ -123,7 +125,7 @@ async function main(): Promise<void> {
             };
             const t = performance.now();
             try {
-              await vms.claim({
+              await claimCommands.claim({
                 vmId,
                 hostId,
                 expectedGeneration: generation.get(hostId)!,
@@ -133,7 +135,7 @@ async function main(): Promise<void> {
               });
               latencies.push(performance.now() - t);
               claims++;
-              generation.set(hostId, await vms.releaseClaim({ vmId, hostId, reason: 'bench' }));
+              generation.set(hostId, await claimCommands.releaseClaim({ vmId, hostId, reason: 'bench' }));
               break;
             } catch (e) {
               if (!(e instanceof ConcurrencyError)) throw e;
@@ -162,7 +164,7 @@ async function main(): Promise<void> {
       seconds: Number(seconds.toFixed(2)),
       claimers: CLAIMERS,
       hosts: HOSTS,
-      path: 'application (VmCommands.claim + releaseClaim, real Postgres, no gRPC)',
+      path: 'application (ClaimCommands.claim + releaseClaim, real Postgres, no gRPC)',
     };
     console.log(JSON.stringify(result));
   } finally {

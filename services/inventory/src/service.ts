@@ -15,6 +15,7 @@ import { inventoryEvents, inventoryV1, eventCatalog, storedEventEvolution } from
 import type { NatsConnection } from '@nats-io/transport-node';
 import { HostCommands } from './application/hosts.ts';
 import { VmCommands } from './application/vms.ts';
+import { ClaimCommands } from './application/claims.ts';
 import { ProjectCommands } from './application/projects.ts';
 import { inventoryBatcher } from './application/streams.ts';
 import { inventoryService } from './adapters/grpc/service.ts';
@@ -34,6 +35,7 @@ export interface RunningInventory {
   readonly db: AnyKysely;
   readonly hosts: HostCommands;
   readonly vms: VmCommands;
+  readonly claims: ClaimCommands;
   readonly projects: ProjectCommands;
   readonly readModel: ReadModel;
   stop(): Promise<void>;
@@ -62,6 +64,7 @@ export async function startInventory(config: Readonly<InventoryConfig>, logger: 
   const hosts = new HostCommands(batcher);
   const projects = new ProjectCommands(batcher);
   const vms = new VmCommands(batcher, () => readModel.knownPools(), config.INVENTORY_MAX_PROVISION_ATTEMPTS);
+  const claims = new ClaimCommands(batcher);
   // VMs waiting for capacity: woken in log order by the projection, failed at their deadline by a sweep.
   const waits = new CapacityWaits({
     waiting: (trx) => readModel.waitingForCapacity(trx),
@@ -105,7 +108,9 @@ export async function startInventory(config: Readonly<InventoryConfig>, logger: 
 
   const server: GrpcServer = createGrpcServer({
     serviceName: 'inventory',
-    services: [{ definition: inventoryV1.InventoryServiceService, implementation: inventoryService({ hosts, vms, projects, readModel }) }],
+    services: [
+      { definition: inventoryV1.InventoryServiceService, implementation: inventoryService({ hosts, vms, claims, projects, readModel }) },
+    ],
     readiness: serviceReadiness({ nats: nc, database: db }),
     logger,
     tls: security.server,
@@ -117,6 +122,7 @@ export async function startInventory(config: Readonly<InventoryConfig>, logger: 
     db,
     hosts,
     vms,
+    claims,
     projects,
     readModel,
     async stop() {

@@ -1,7 +1,8 @@
 import { afterAll, beforeAll } from 'vitest';
 import { createTestDatabase, type TestDatabase } from '@berth/testing';
 import type { AnyKysely } from '../db.ts';
-import { createKysely, migrateEventStore } from '../schema.ts';
+import { createKysely } from '../connection.ts';
+import { migrateEventStore } from '../schema.ts';
 import { PostgresEventStore } from '../store.ts';
 
 export interface StoreFixture {

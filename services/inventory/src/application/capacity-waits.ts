@@ -17,7 +17,7 @@ import type { inventoryEvents } from '@berth/contracts';
 import type { Logger } from '@berth/observability';
 import type { Host } from '../domain/host/state.ts';
 import type { Vm } from '../domain/vm/state.ts';
-import type { VmView } from './vms.ts';
+import type { VmView } from './vm-view.ts';
 
 type WaitingVm = Extract<Vm, { status: 'waiting-for-capacity' }>;
 

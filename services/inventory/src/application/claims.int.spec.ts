@@ -9,6 +9,7 @@ import { hostSnapshotOf } from '../domain/host/state.ts';
 import { auditHostStream } from './audit.ts';
 import { HostCommands } from './hosts.ts';
 import { VmCommands } from './vms.ts';
+import { ClaimCommands } from './claims.ts';
 import { inventoryBatcher } from './streams.ts';
 
 const HOSTS = 50;
@@ -20,6 +21,7 @@ describe.skipIf(!(await infraAvailable('postgres')))('claims against real Postgr
   let store: PostgresEventStore;
   let hosts: HostCommands;
   let vms: VmCommands;
+  let claims: ClaimCommands;
 
   beforeAll(async () => {
     tdb = await createTestDatabase('inventory_claims');
@@ -29,6 +31,7 @@ describe.skipIf(!(await infraAvailable('postgres')))('claims against real Postgr
     const batcher = inventoryBatcher(store);
     hosts = new HostCommands(batcher);
     vms = new VmCommands(batcher, async () => new Set());
+    claims = new ClaimCommands(batcher);
   });
 
   afterAll(async () => {
@@ -72,7 +75,7 @@ describe.skipIf(!(await infraAvailable('postgres')))('claims against real Postgr
         await hosts.register({ hostId, spec: hostSpec({ name: hostId, cpus: 4, memoryBytes: 64 * GiB }) });
         await compose(`fill-${hostId}`, 3);
         const { claim, generation } = await claimFor(`fill-${hostId}`, hostId, 3);
-        await vms.claim({ vmId: `fill-${hostId}`, hostId, expectedGeneration: generation, claim, explanation: {}, alternates: [] });
+        await claims.claim({ vmId: `fill-${hostId}`, hostId, expectedGeneration: generation, claim, explanation: {}, alternates: [] });
       }),
     );
     // Every claimer decides from the same view (generation 2 everywhere), as replicas of a stateless scheduler would.
@@ -97,7 +100,7 @@ describe.skipIf(!(await infraAvailable('postgres')))('claims against real Postgr
     const outcomes = await Promise.all(
       Array.from({ length: CLAIMERS }, async (_, c) => {
         // Each claimer has its own batcher (its own cache and statements), as separate inventory replicas would.
-        const claimer = new VmCommands(inventoryBatcher(store), async () => new Set());
+        const claimer = new ClaimCommands(inventoryBatcher(store));
         const mine = attempts.filter((a) => a.claimer === c);
         // Different orders, so claimers meet each other on different hosts at different times.
         if (c % 2 === 1) mine.reverse();
@@ -140,7 +143,7 @@ describe.skipIf(!(await infraAvailable('postgres')))('claims against real Postgr
     const fresh = await hosts.get(loser.hostId);
     const stale = attempts.find((a) => a.vmId === loser.vmId)!;
     await expect(
-      vms.claim({
+      claims.claim({
         vmId: loser.vmId,
         hostId: loser.hostId,
         expectedGeneration: fresh.generation,
@@ -173,8 +176,8 @@ describe.skipIf(!(await infraAvailable('postgres')))('claims against real Postgr
       explanation: {},
       alternates: [],
     };
-    const first = await vms.claim(req);
-    const second = await vms.claim(req);
+    const first = await claims.claim(req);
+    const second = await claims.claim(req);
     expect(second.generation).toBe(first.generation);
     expect(second.vm.vm.status).toBe('placed');
     expect((await store.readStream(inventoryEvents.hostStreamId('idem'))).version).toBe(first.generation);
@@ -182,7 +185,7 @@ describe.skipIf(!(await infraAvailable('postgres')))('claims against real Postgr
 
   it('releasing returns exactly what the claim took', async () => {
     const before = await hosts.get('idem');
-    const gen = await vms.releaseClaim({ vmId: 'idem-vm', hostId: 'idem', reason: 'test' });
+    const gen = await claims.releaseClaim({ vmId: 'idem-vm', hostId: 'idem', reason: 'test' });
     const after = await hosts.get('idem');
     expect(gen).toBe(before.generation + 1);
     expect(after.claims).toEqual([]);

@@ -1,22 +1,13 @@
-import type { CommandBatcher, Folded } from '@berth/event-store';
+import type { CallDeadline } from '@berth/errors';
+import type { CommandBatcher } from '@berth/event-store';
 import { inventoryEvents } from '@berth/contracts';
 import type { ProjectCommand } from '../domain/project/commands.ts';
 import { decideIdentity, decideProject, existingProject } from '../domain/project/decide.ts';
-import {
-  initialIdentity,
-  initialProject,
-  totalsOf,
-  type IdentityBindings,
-  type Project,
-  type ProjectQuota,
-  type ProjectTotals,
-} from '../domain/project/state.ts';
+import { totalsOf, type Project, type ProjectQuota, type ProjectTotals } from '../domain/project/state.ts';
+import { identityOf, projectOf } from './streams.ts';
 import { checkIdentity, checkProjectName } from '../domain/project/validate.ts';
 
 const { projectStreamId, identityStreamId } = inventoryEvents;
-
-const projectOf = (f: Folded | undefined): Project => (f?.state as Project | undefined) ?? initialProject();
-const identityOf = (f: Folded | undefined): IdentityBindings => (f?.state as IdentityBindings | undefined) ?? initialIdentity();
 
 /** A project as GetProject shows it: read from the log (usage exact at this moment). */
 export interface ProjectView {
@@ -35,47 +26,56 @@ export interface BindingsReader {
 export class ProjectCommands {
   constructor(private readonly batcher: CommandBatcher) {}
 
-  private async run(project: string, commandId: string | undefined, command: ProjectCommand): Promise<ProjectView> {
+  private async run(project: string, commandId: string | undefined, command: ProjectCommand, call?: CallDeadline): Promise<ProjectView> {
     checkProjectName(project);
-    const r = await this.batcher.execute({
-      streamIds: [projectStreamId(project)],
-      ...(commandId ? { commandId } : {}),
-      decide: ([state]) => [decideProject(command, projectOf(state))],
-    });
+    const r = await this.batcher.execute(
+      {
+        streamIds: [projectStreamId(project)],
+        ...(commandId ? { commandId } : {}),
+        decide: ([state]) => [decideProject(command, projectOf(state))],
+      },
+      call,
+    );
     return viewOf(projectOf(r.states[0]), project);
   }
 
-  create = (i: { commandId?: string; project: string; description: string }): Promise<ProjectView> =>
-    this.run(i.project, i.commandId, { type: 'CreateProject', project: i.project, description: i.description });
+  create = (i: { commandId?: string; project: string; description: string }, call?: CallDeadline): Promise<ProjectView> =>
+    this.run(i.project, i.commandId, { type: 'CreateProject', project: i.project, description: i.description }, call);
 
-  setQuota = (i: { commandId?: string; project: string; quota: ProjectQuota }): Promise<ProjectView> =>
-    this.run(i.project, i.commandId, { type: 'SetProjectQuota', project: i.project, quota: i.quota });
+  setQuota = (i: { commandId?: string; project: string; quota: ProjectQuota }, call?: CallDeadline): Promise<ProjectView> =>
+    this.run(i.project, i.commandId, { type: 'SetProjectQuota', project: i.project, quota: i.quota }, call);
 
   /** Binds (or unbinds) a client identity; the project must exist to be bound. Answers the identity's projects. */
-  async bind(i: { commandId?: string; identity: string; project: string; unbind?: boolean }): Promise<readonly string[]> {
+  async bind(
+    i: { commandId?: string; identity: string; project: string; unbind?: boolean },
+    call?: CallDeadline,
+  ): Promise<readonly string[]> {
     checkIdentity(i.identity);
     checkProjectName(i.project);
     const type = i.unbind === true ? 'UnbindIdentity' : 'BindIdentity';
-    const r = await this.batcher.execute({
-      streamIds: [identityStreamId(i.identity), projectStreamId(i.project)],
-      ...(i.commandId ? { commandId: i.commandId } : {}),
-      decide: ([identity, project]) => [
-        decideIdentity({ type, identity: i.identity, project: i.project }, identityOf(identity), projectOf(project)),
-        [],
-      ],
-    });
+    const r = await this.batcher.execute(
+      {
+        streamIds: [identityStreamId(i.identity), projectStreamId(i.project)],
+        ...(i.commandId ? { commandId: i.commandId } : {}),
+        decide: ([identity, project]) => [
+          decideIdentity({ type, identity: i.identity, project: i.project }, identityOf(identity), projectOf(project)),
+          [],
+        ],
+      },
+      call,
+    );
     return identityOf(r.states[0]).projects;
   }
 
-  async get(project: string): Promise<ProjectView> {
+  async get(project: string, call?: CallDeadline): Promise<ProjectView> {
     checkProjectName(project);
-    return viewOf(projectOf(await this.batcher.readFresh(projectStreamId(project))), project);
+    return viewOf(projectOf(await this.batcher.readFresh(projectStreamId(project), call)), project);
   }
 
   /** The projects an identity is bound to, from the log. */
-  async projectsOf(identity: string): Promise<readonly string[]> {
+  async projectsOf(identity: string, call?: CallDeadline): Promise<readonly string[]> {
     checkIdentity(identity);
-    return identityOf(await this.batcher.readFresh(identityStreamId(identity))).projects;
+    return identityOf(await this.batcher.readFresh(identityStreamId(identity), call)).projects;
   }
 }
 

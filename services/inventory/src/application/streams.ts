@@ -3,6 +3,7 @@ import {
   CommandBatcher,
   evolveStored,
   type CommandBatcherOptions,
+  type Folded,
   type PostgresEventStore,
   type StoredEvent,
 } from '@berth/event-store';
@@ -106,3 +107,17 @@ export const inventoryBatcher = (store: PostgresEventStore, opts: Omit<CommandBa
     ...opts,
     aggregates: [hostAggregate, vmAggregate, hardwareConfigAggregate, projectAggregate, identityAggregate],
   });
+
+/**
+ * The typed state of one of a command's folded streams (`states[i]` of a batcher command, or a
+ * batcher read), checked by its aggregate (`of`) instead of cast; a stream the command did not name
+ * (an index past its streams) reads as the aggregate's initial state.
+ */
+export const hostOf = (f: Folded | undefined): Host => (f === undefined ? initialHost() : hostAggregate.of(f).state);
+export const vmRecordOf = (f: Folded | undefined): VmRecord => (f === undefined ? initialVmRecord() : vmAggregate.of(f).state);
+export const vmOf = (f: Folded | undefined): Vm => vmRecordOf(f).vm;
+export const projectOf = (f: Folded | undefined): Project => (f === undefined ? initialProject() : projectAggregate.of(f).state);
+export const identityOf = (f: Folded | undefined): IdentityBindings =>
+  f === undefined ? initialIdentity() : identityAggregate.of(f).state;
+export const hardwareConfigOf = (f: Folded | undefined): HardwareConfigState =>
+  f === undefined ? initialHardwareConfig() : hardwareConfigAggregate.of(f).state;

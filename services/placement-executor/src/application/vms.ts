@@ -1,4 +1,5 @@
 import { executorEvents } from '@berth/contracts';
+import type { CallDeadline } from '@berth/errors';
 import { aggregate, CommandBatcher, evolveStored, type PostgresEventStore } from '@berth/event-store';
 import type { VmCommand } from '../domain/vm/commands.ts';
 import { decide } from '../domain/vm/decide.ts';
@@ -60,7 +61,7 @@ export class Vms {
   }
 
   /** The VM as this executor last recorded it (read from the log when not in memory). */
-  async load(vmId: string): Promise<VmState> {
-    return (await this.batcher.read(vmStreams.stream(executorEvents.executorVmStreamId(vmId)))).state;
+  async load(vmId: string, call?: CallDeadline): Promise<VmState> {
+    return (await this.batcher.read(vmStreams.stream(executorEvents.executorVmStreamId(vmId)), call)).state;
   }
 }

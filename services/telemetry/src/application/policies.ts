@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { NotFoundError, ValidationError } from '@berth/errors';
+import { NotFoundError, ValidationError, type CallDeadline } from '@berth/errors';
 import { evolveStored, handleCommand, type EventStreams } from '@berth/event-store';
 import {
   checkScope,
@@ -59,7 +59,7 @@ export class Policies<S> {
   async apply(
     scope: string,
     files: readonly PolicyFile[],
-    opts: { commandId?: string; source?: PolicySource } = {},
+    opts: { commandId?: string; source?: PolicySource; call?: CallDeadline } = {},
   ): Promise<PolicySetApplied> {
     checkScope(scope);
     if (files.length === 0) throw new ValidationError({ field: 'files', reason: 'a policy set needs at least one file' });
@@ -79,6 +79,7 @@ export class Policies<S> {
         at: this.clock().toISOString(),
       },
       ...(opts.commandId !== undefined ? { commandId: opts.commandId } : {}),
+      ...(opts.call !== undefined ? { call: opts.call } : {}),
     });
     if (r.state.status !== 'set') throw new Error(`policy ${scope} has no set after apply`);
     this.current.set(scope, r.state.current);

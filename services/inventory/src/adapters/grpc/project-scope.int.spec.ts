@@ -90,7 +90,13 @@ describe.skipIf(!(await infraAvailable('postgres', 'nats')))('a client sees and 
       services: [
         {
           definition: pb.InventoryServiceService,
-          implementation: inventoryService({ hosts: inv.hosts, vms: inv.vms, projects: inv.projects, readModel: inv.readModel }),
+          implementation: inventoryService({
+            hosts: inv.hosts,
+            vms: inv.vms,
+            claims: inv.claims,
+            projects: inv.projects,
+            readModel: inv.readModel,
+          }),
         },
       ],
       readiness: async () => true,

@@ -3,6 +3,7 @@ import { unary, serverStream } from '@berth/grpc-kit';
 import type { inventoryV1 as pb } from '@berth/contracts';
 import type { HostCommands } from '../../application/hosts.ts';
 import type { VmCommands } from '../../application/vms.ts';
+import type { ClaimCommands } from '../../application/claims.ts';
 import type { ProjectCommands } from '../../application/projects.ts';
 import type { ReadModel } from '../postgres/read-model.ts';
 import {
@@ -33,6 +34,7 @@ export { MAX_BATCH_CLAIMS } from './claim-handlers.ts';
 export interface InventoryApp {
   readonly hosts: HostCommands;
   readonly vms: VmCommands;
+  readonly claims: ClaimCommands;
   readonly projects: ProjectCommands;
   readonly readModel: ReadModel;
 }
@@ -44,15 +46,15 @@ export interface InventoryApp {
  */
 export function inventoryService(app: InventoryApp): UntypedServiceImplementation {
   const impl: Record<keyof pb.InventoryServiceServer, unknown> = {
-    registerHost: unary((r: pb.RegisterHostRequest) => registerHost(app, r)),
-    updateHost: unary((r: pb.UpdateHostRequest) => updateHost(app, r)),
-    removeHost: unary((r: pb.RemoveHostRequest) => removeHost(app, r)),
-    setHostState: unary((r: pb.SetHostStateRequest) => setHostState(app, r)),
-    getHost: unary((r: pb.GetHostRequest) => getHost(app, r)),
-    listHosts: unary((r: pb.ListHostsRequest) => listHosts(app, r)),
-    listHostSnapshots: unary((_r: pb.ListHostSnapshotsRequest) => listHostSnapshots(app)),
-    applyHardwareConfig: unary((r: pb.ApplyHardwareConfigRequest) => applyHardwareConfig(app, r)),
-    getHardwareConfig: unary((_r: pb.GetHardwareConfigRequest) => getHardwareConfig(app)),
+    registerHost: unary((r: pb.RegisterHostRequest, ctx) => registerHost(app, r, ctx)),
+    updateHost: unary((r: pb.UpdateHostRequest, ctx) => updateHost(app, r, ctx)),
+    removeHost: unary((r: pb.RemoveHostRequest, ctx) => removeHost(app, r, ctx)),
+    setHostState: unary((r: pb.SetHostStateRequest, ctx) => setHostState(app, r, ctx)),
+    getHost: unary((r: pb.GetHostRequest, ctx) => getHost(app, r, ctx)),
+    listHosts: unary((r: pb.ListHostsRequest, ctx) => listHosts(app, r, ctx)),
+    listHostSnapshots: unary((_r: pb.ListHostSnapshotsRequest, ctx) => listHostSnapshots(app, ctx)),
+    applyHardwareConfig: unary((r: pb.ApplyHardwareConfigRequest, ctx) => applyHardwareConfig(app, r, ctx)),
+    getHardwareConfig: unary((_r: pb.GetHardwareConfigRequest, ctx) => getHardwareConfig(app, ctx)),
     composeVm: unary((r: pb.ComposeVmRequest, ctx) => composeVm(app, r, ctx)),
     getVm: unary((r: pb.GetVmRequest, ctx) => getVm(app, r, ctx)),
     listVms: unary((r: pb.ListVmsRequest, ctx) => listVms(app, r, ctx)),
@@ -62,13 +64,13 @@ export function inventoryService(app: InventoryApp): UntypedServiceImplementatio
     rebootVm: unary((r: pb.RebootVmRequest, ctx) => rebootVm(app, r, ctx)),
     watchVm: serverStream((r: pb.WatchVmRequest, ctx) => watchVm(app, r, ctx)),
     ...projectHandlers(app.projects, app.readModel),
-    claimResources: unary((r: pb.ClaimResourcesRequest) => claimResources(app, r)),
-    claimResourcesBatch: unary((r: pb.ClaimResourcesBatchRequest) => claimResourcesBatch(app, r)),
-    releaseClaim: unary((r: pb.ReleaseClaimRequest) => releaseClaim(app, r)),
-    reportPlacementFailed: unary((r: pb.ReportPlacementFailedRequest) => reportPlacementFailed(app, r)),
-    beginVmMigration: unary((r: pb.BeginVmMigrationRequest) => beginVmMigration(app, r)),
-    completeVmMigration: unary((r: pb.CompleteVmMigrationRequest) => completeVmMigration(app, r)),
-    abortVmMigration: unary((r: pb.AbortVmMigrationRequest) => abortVmMigration(app, r)),
+    claimResources: unary((r: pb.ClaimResourcesRequest, ctx) => claimResources(app, r, ctx)),
+    claimResourcesBatch: unary((r: pb.ClaimResourcesBatchRequest, ctx) => claimResourcesBatch(app, r, ctx)),
+    releaseClaim: unary((r: pb.ReleaseClaimRequest, ctx) => releaseClaim(app, r, ctx)),
+    reportPlacementFailed: unary((r: pb.ReportPlacementFailedRequest, ctx) => reportPlacementFailed(app, r, ctx)),
+    beginVmMigration: unary((r: pb.BeginVmMigrationRequest, ctx) => beginVmMigration(app, r, ctx)),
+    completeVmMigration: unary((r: pb.CompleteVmMigrationRequest, ctx) => completeVmMigration(app, r, ctx)),
+    abortVmMigration: unary((r: pb.AbortVmMigrationRequest, ctx) => abortVmMigration(app, r, ctx)),
   };
   return impl as UntypedServiceImplementation;
 }

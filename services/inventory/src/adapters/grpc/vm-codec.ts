@@ -1,6 +1,6 @@
 import type { inventoryV1 as pb } from '@berth/contracts';
 import { migrationOf, placementOf } from '../../domain/vm/state.ts';
-import type { VmView } from '../../application/vms.ts';
+import type { VmView } from '../../application/vm-view.ts';
 import { encodeClaim, encodeVmSpec, perObject, vmStatuses } from '@berth/model-codec';
 
 /** The placement's explanation as JSON, serialised once per explanation (state keeps the object). */

@@ -3,6 +3,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { migrationV1 as pb } from '@berth/contracts';
 import { ValidationError, Violations } from '@berth/errors';
 import { serverStream, unary } from '@berth/grpc-kit';
+import { withCall } from '@berth/event-store';
 import { TERMINAL } from '../../domain/migration/state.ts';
 import type { MigrationCommands } from '../../application/migrations.ts';
 import { unlessZero, type PolicyOverrides } from '../../application/policy.ts';
@@ -71,18 +72,25 @@ export function migrationHandlers(d: MigrationHandlerDeps): MigrationHandlers {
       const m = await migrations.resume({ commandId: commandIdOf(r.meta), migrationId: r.migrationId });
       return { migration: await encodeById(m.core.migrationId) };
     }),
-    getMigration: unary<pb.GetMigrationRequest, pb.GetMigrationResponse>(async (r) => ({ migration: await encodeById(r.migrationId) })),
-    listMigrations: unary<pb.ListMigrationsRequest, pb.ListMigrationsResponse>(async (r) => {
+    // Reads for the call are cancelled when it ends (withCall); the answers read after a command are
+    // not: a committed command is not reported as failed.
+    getMigration: unary<pb.GetMigrationRequest, pb.GetMigrationResponse>(async (r, ctx) => ({
+      migration: await withCall(ctx, 'getMigration', () => encodeById(r.migrationId)),
+    })),
+    listMigrations: unary<pb.ListMigrationsRequest, pb.ListMigrationsResponse>(async (r, ctx) => {
       new Violations().check(r.limit >= 0 && r.limit <= 1000, 'limit', 'must be between 0 and 1000').throwIfAny();
-      const rows = await readModel.list({ vmId: r.vmId, hostId: r.hostId, activeOnly: r.activeOnly, limit: r.limit || 100 });
+      const rows = await withCall(ctx, 'listMigrations', () =>
+        readModel.list({ vmId: r.vmId, hostId: r.hostId, activeOnly: r.activeOnly, limit: r.limit || 100 }),
+      );
       return { migrations: rows.map((row) => encodeMigration(row.migration, row)) };
     }),
     watchMigration: serverStream<pb.WatchMigrationRequest, pb.WatchMigrationResponse>(async function* (r, ctx) {
       new Violations().check(r.fromPosition >= 0, 'fromPosition', 'must be >= 0').throwIfAny();
       let position = r.fromPosition;
-      const first = (await migrations.get(r.migrationId)).requestedAt;
+      const first = (await withCall(ctx, 'watchMigration', () => migrations.get(r.migrationId))).requestedAt;
       for (;;) {
-        const fresh = await migrations.eventsAfter(r.migrationId, position);
+        if (ctx.signal.aborted) return;
+        const fresh = await withCall(ctx, 'watchMigration', () => migrations.eventsAfter(r.migrationId, position));
         for (const { event, migration } of fresh) {
           position = event.streamPosition;
           yield {

@@ -27,9 +27,9 @@ export function executorService(d: ExecutorServiceDeps): ServiceRegistration {
       const domains = await d.driverFor(uri).listDomains();
       return { hostId, hypervisorUri: uri, domains: domains.map((x) => ({ name: x.name, state: x.state, vmId: x.vmId ?? '' })) };
     }),
-    getVmRuntime: unary(async (req: executorV1.GetVmRuntimeRequest): Promise<executorV1.GetVmRuntimeResponse> => {
+    getVmRuntime: unary(async (req: executorV1.GetVmRuntimeRequest, ctx): Promise<executorV1.GetVmRuntimeResponse> => {
       const vmId = required(req.vmId, 'vm_id');
-      const s = await d.vms.load(vmId);
+      const s = await d.vms.load(vmId, ctx);
       if (s.status === 'unknown') throw new NotFoundError('vm', vmId);
       const base = {
         vmId,

@@ -1,6 +1,7 @@
 import { telemetryV1 } from '@berth/contracts';
 import { NotFoundError, ValidationError } from '@berth/errors';
 import { unary, type ServiceRegistration } from '@berth/grpc-kit';
+import { withCall } from '@berth/event-store';
 import type { SampleHistory } from '../../application/history.ts';
 import type { Policies } from '../../application/policies.ts';
 import type { ReplayResult } from '../../application/replay.ts';
@@ -33,13 +34,13 @@ const toWire = (s: PolicySetApplied): telemetryV1.PolicySet => ({
 /** Thin transport: decode, call the application, encode. */
 export function telemetryService<S>(d: TelemetryServiceDeps<S>): ServiceRegistration {
   const implementation: telemetryV1.TelemetryServiceServer = {
-    applyPolicy: unary(async (req: telemetryV1.ApplyPolicyRequest): Promise<telemetryV1.ApplyPolicyResponse> => {
+    applyPolicy: unary(async (req: telemetryV1.ApplyPolicyRequest, ctx): Promise<telemetryV1.ApplyPolicyResponse> => {
       const commandId = required(req.meta?.commandId ?? '', 'meta.command_id');
       const scope = required(req.scope, 'scope');
       const set = await d.policies.apply(
         scope,
         req.files.map((f) => ({ name: f.name, text: f.text })),
-        { commandId },
+        { commandId, call: ctx },
       );
       return { policy: toWire(set) };
     }),
@@ -62,11 +63,11 @@ export function telemetryService<S>(d: TelemetryServiceDeps<S>): ServiceRegistra
         }),
       };
     }),
-    listDecisions: unary(async (req: telemetryV1.ListDecisionsRequest): Promise<telemetryV1.ListDecisionsResponse> => {
+    listDecisions: unary(async (req: telemetryV1.ListDecisionsRequest, ctx): Promise<telemetryV1.ListDecisionsResponse> => {
       const hostId = required(req.hostId, 'host_id');
       if (req.limit < 0 || req.limit > 1000)
         throw new ValidationError({ field: 'limit', reason: `must be between 0 and 1000, got ${req.limit}` });
-      const rows = await d.decisions(hostId, req.limit === 0 ? 20 : req.limit);
+      const rows = await withCall(ctx, 'listDecisions', () => d.decisions(hostId, req.limit === 0 ? 20 : req.limit));
       return {
         decisions: rows.map((r) => {
           const data = r.data as { policy?: { scope?: string; version?: number }; at?: string };
@@ -81,8 +82,8 @@ export function telemetryService<S>(d: TelemetryServiceDeps<S>): ServiceRegistra
         }),
       };
     }),
-    replayDecision: unary(async (req: telemetryV1.ReplayDecisionRequest): Promise<telemetryV1.ReplayDecisionResponse> => {
-      const r = await d.replay(required(req.decisionId, 'decision_id'));
+    replayDecision: unary(async (req: telemetryV1.ReplayDecisionRequest, ctx): Promise<telemetryV1.ReplayDecisionResponse> => {
+      const r = await withCall(ctx, 'replayDecision', () => d.replay(required(req.decisionId, 'decision_id')));
       return {
         identical: r.identical,
         recordedJson: JSON.stringify(r.recorded),

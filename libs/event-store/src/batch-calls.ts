@@ -1,0 +1,79 @@
+import { callEnded, type CallDeadline } from '@berth/errors';
+import type { Pending } from './batch-decide.ts';
+
+/**
+ * A command as it waits in a batcher's queue. With a `call`, it is answered with the call's
+ * DeadlineExceededError/CancelledError as soon as the call ends while it is not being written
+ * (taken out of the queue with `unqueue`), and is then never written.
+ */
+export function pendingCommand(
+  base: Pick<Pending, 'command' | 'trace' | 'resolve' | 'reject'>,
+  call: CallDeadline | undefined,
+  unqueue: (p: Pending) => void,
+): Pending {
+  if (call === undefined) return { ...base, attempts: 0, refresh: false, writing: false, left: false };
+  const onEnd = (): void => {
+    if (p.writing || p.left) return;
+    p.left = true;
+    unqueue(p);
+    base.reject(callEnded(call, 'command'));
+  };
+  const stopWatching = (): void => call.signal.removeEventListener('abort', onEnd);
+  const p: Pending = {
+    ...base,
+    call,
+    resolve: (r) => {
+      stopWatching();
+      base.resolve(r);
+    },
+    reject: (e) => {
+      stopWatching();
+      base.reject(e);
+    },
+    attempts: 0,
+    refresh: false,
+    writing: false,
+    left: false,
+  };
+  call.signal.addEventListener('abort', onEnd, { once: true });
+  return p;
+}
+
+/** The commands of a batch still wanted: one whose call ended is answered with why, and dropped. */
+export function stillWanted(batch: readonly Pending[]): Pending[] {
+  return batch.filter((p) => {
+    if (p.left) return false;
+    const ended = callEnded(p.call, 'command');
+    if (ended === undefined) return true;
+    p.left = true;
+    p.reject(ended);
+    return false;
+  });
+}
+
+/**
+ * The call a batch statement is sent for: it ends (and the statement is cancelled) only when every
+ * command in it belongs to a call that ended, so no caller still waiting loses its write to another's
+ * deadline. None when a command has no call.
+ */
+export function statementCall(owners: readonly Pending[]): { readonly call: CallDeadline; dispose(): void } | undefined {
+  const calls = new Set<CallDeadline>();
+  for (const p of owners) {
+    if (p.call === undefined) return undefined;
+    calls.add(p.call);
+  }
+  const controller = new AbortController();
+  const running = new Set(calls);
+  const unlisten = [...calls].map((c) => {
+    const onEnd = (): void => {
+      running.delete(c);
+      if (running.size === 0) controller.abort(callEnded(c, 'append batch'));
+    };
+    c.signal.addEventListener('abort', onEnd, { once: true });
+    return () => c.signal.removeEventListener('abort', onEnd);
+  });
+  return {
+    call: { deadline: undefined, signal: controller.signal },
+    dispose: () => unlisten.forEach((f) => f()),
+  };
+}
