@@ -18,6 +18,7 @@ import type { Logger } from '@berth/observability';
 import type { Host } from '../domain/host/state.ts';
 import type { Vm } from '../domain/vm/state.ts';
 import type { VmView } from './vm-view.ts';
+import { isStored } from './streams.ts';
 
 type WaitingVm = Extract<Vm, { status: 'waiting-for-capacity' }>;
 
@@ -40,7 +41,7 @@ function addsCapacity(e: StoredEvent): boolean {
     case 'ClaimReleased':
       return true;
     case 'HostStateChanged':
-      return (e.data as inventoryEvents.HostStateChanged).to === 'enabled';
+      return isStored(e, 'HostStateChanged') && e.data.to === 'enabled';
     default:
       return false;
   }
@@ -64,7 +65,7 @@ export class CapacityWaits {
       if (e.streamId.startsWith('host-') && addsCapacity(e)) {
         this.changes.push(positionOf(e));
         gained.add(e.streamId.slice('host-'.length));
-      } else if (e.type === 'VmPlacementDeferred' && this.changedSince((e.data as inventoryEvents.VmPlacementDeferred).viewPosition)) {
+      } else if (isStored(e, 'VmPlacementDeferred') && this.changedSince(e.data.viewPosition)) {
         wake.set(e.streamId.slice('vm-'.length), e.streamPosition);
       }
     }

@@ -3,7 +3,7 @@ import type { CommandBatcher } from '@berth/event-store';
 import { inventoryEvents } from '@berth/contracts';
 import type { ProjectCommand } from '../domain/project/commands.ts';
 import { decideIdentity, decideProject, existingProject } from '../domain/project/decide.ts';
-import { totalsOf, type Project, type ProjectQuota, type ProjectTotals } from '../domain/project/state.ts';
+import type { Project, ProjectQuota, ProjectTotals } from '../domain/project/state.ts';
 import { identityOf, projectOf } from './streams.ts';
 import { checkIdentity, checkProjectName } from '../domain/project/validate.ts';
 
@@ -85,7 +85,7 @@ function viewOf(p: Project, name: string): ProjectView {
     project: name,
     description: active.description,
     quota: active.quota,
-    usage: totalsOf(active.vms),
-    vmIds: Object.keys(active.vms).sort(),
+    usage: active.totals,
+    vmIds: active.vms.keys().sort(),
   };
 }

@@ -8,6 +8,7 @@ import {
   type StoredEvent,
 } from '@berth/event-store';
 import { inventoryEvents } from '@berth/contracts';
+import type { DomainEvent, DomainEventType } from '../domain/shared/event.ts';
 import type { HostEvent } from '../domain/host/events.ts';
 import { evolveHost, initialHost, type Host } from '../domain/host/state.ts';
 import type { VmEvent } from '../domain/vm/events.ts';
@@ -77,6 +78,13 @@ export const evolveVmRecord = (r: VmRecord, e: StoredEvent): VmRecord => ({
   requestedAt: r.requestedAt || e.occurredAt,
   updatedAt: e.occurredAt,
 });
+
+/**
+ * A stored event of inventory's log as the domain event of its type, for the projections (which read
+ * every stream): sound for the reason `evolveStored` gives (a stream is written only through its
+ * decider's typed events), and checked by type, so no payload is cast.
+ */
+export const isStored = <K extends DomainEventType>(e: StoredEvent, type: K): e is StoredEvent & DomainEvent<K> => e.type === type;
 
 /** The inventory's aggregates; each gives its streams' states back typed (`hostAggregate.of(f)`). */
 export const hostAggregate = aggregate<Host>({ prefix: 'host-', initial: initialHost, evolve: evolveHostStored });

@@ -1,7 +1,7 @@
 import { sql } from 'kysely';
 import type { AnyTransaction, StoredEvent } from '@berth/event-store';
-import type { inventoryEvents } from '@berth/contracts';
-import type { ProjectQuota, ProjectTotals, ProjectUsage } from '../../domain/project/state.ts';
+import { withUsage, type ProjectQuota, type ProjectTotals } from '../../domain/project/state.ts';
+import { isStored } from '../../application/streams.ts';
 import { NO_USAGE, type ReadModelTables } from './read-model.ts';
 
 interface ProjectDoc {
@@ -12,30 +12,13 @@ interface ProjectDoc {
   version: number;
 }
 
-function add(t: ProjectTotals, u: ProjectUsage, sign: 1 | -1): ProjectTotals {
-  const devices: Record<string, number> = { ...t.devices };
-  for (const [type, n] of Object.entries(u.devices)) {
-    const left = (devices[type] ?? 0) + sign * n;
-    if (left === 0) delete devices[type];
-    else devices[type] = left;
-  }
-  return { vms: t.vms + sign, vcpus: t.vcpus + sign * u.vcpus, memoryBytes: t.memoryBytes + sign * u.memoryBytes, devices };
-}
-
 function apply(doc: ProjectDoc, e: StoredEvent): ProjectDoc {
   const d = { ...doc, version: e.streamPosition };
-  switch (e.type) {
-    case 'ProjectCreated':
-      return { ...d, description: (e.data as inventoryEvents.ProjectCreated).description };
-    case 'ProjectQuotaSet':
-      return { ...d, quota: (e.data as inventoryEvents.ProjectQuotaSet).quota };
-    case 'ProjectVmAdmitted':
-      return { ...d, usage: add(d.usage, (e.data as inventoryEvents.ProjectVmAdmitted).usage, 1) };
-    case 'ProjectVmReleased':
-      return { ...d, usage: add(d.usage, (e.data as inventoryEvents.ProjectVmReleased).usage, -1) };
-    default:
-      return d;
-  }
+  if (isStored(e, 'ProjectCreated')) return { ...d, description: e.data.description };
+  if (isStored(e, 'ProjectQuotaSet')) return { ...d, quota: e.data.quota };
+  if (isStored(e, 'ProjectVmAdmitted')) return { ...d, usage: withUsage(d.usage, e.data.usage, 1) };
+  if (isStored(e, 'ProjectVmReleased')) return { ...d, usage: withUsage(d.usage, e.data.usage, -1) };
+  return d;
 }
 
 /**
@@ -70,15 +53,15 @@ export async function projectProjects(events: readonly StoredEvent[], trx: AnyTr
       .execute();
   }
   for (const e of events) {
-    if (e.type === 'IdentityBound') {
-      const { identity, project } = e.data as inventoryEvents.IdentityBound;
+    if (isStored(e, 'IdentityBound')) {
+      const { identity, project } = e.data;
       await db
         .insertInto('inventory_identity_bindings')
         .values({ identity, project })
         .onConflict((oc) => oc.doNothing())
         .execute();
-    } else if (e.type === 'IdentityUnbound') {
-      const { identity, project } = e.data as inventoryEvents.IdentityUnbound;
+    } else if (isStored(e, 'IdentityUnbound')) {
+      const { identity, project } = e.data;
       await db.deleteFrom('inventory_identity_bindings').where('identity', '=', identity).where('project', '=', project).execute();
     }
   }

@@ -7,7 +7,7 @@ import { hostSnapshotOf, initialHost, type Host } from '../../domain/host/state.
 import { initialVm, placementOf, type Vm } from '../../domain/vm/state.ts';
 import { projectProjects } from './project-projection.ts';
 import type { ReadModelTables } from './read-model.ts';
-import { evolveHostStored, evolveVmStored } from '../../application/streams.ts';
+import { evolveHostStored, evolveVmStored, isStored } from '../../application/streams.ts';
 
 /** Where the scheduler's views go after each batch (the KV buckets). */
 export interface SnapshotSink {
@@ -153,7 +153,7 @@ export function readModelProjection(sink?: SnapshotSink, afterBatch?: BatchHook)
       // One put per host per batch, all in flight at once (each is a NATS round trip inside the open transaction).
       await Promise.all(touched.map(([hostId, host]) => sink.host(hostId, snapshotOf(host))));
       const config = events.filter((e) => e.streamId === inventoryEvents.HARDWARE_CONFIG_STREAM).at(-1);
-      if (config) await sink.hardwareConfig((config.data as inventoryEvents.HardwareConfigApplied).config);
+      if (config !== undefined && isStored(config, 'HardwareConfigApplied')) await sink.hardwareConfig(config.data.config);
       const last = events.at(-1);
       if (last) await sink.position(positionOf(last));
     }

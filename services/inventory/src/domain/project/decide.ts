@@ -4,7 +4,6 @@ import type { IdentityCommand, ProjectCommand } from './commands.ts';
 import type { IdentityEvent, ProjectEvent } from './events.ts';
 import {
   effectiveProject,
-  totalsOf,
   type IdentityBindings,
   type Project,
   type ProjectQuota,
@@ -55,13 +54,13 @@ export function decideProject(command: ProjectCommand, p: Project): ProjectEvent
     }
     case 'AdmitVm': {
       const active = existingProject(p, command.project);
-      if (active.vms[command.vmId] !== undefined) return [];
-      const violations = quotaViolations(command.project, active.quota, totalsOf(active.vms), command.usage);
+      if (active.vms.has(command.vmId)) return [];
+      const violations = quotaViolations(command.project, active.quota, active.totals, command.usage);
       if (violations.length > 0) throw new QuotaExceededError(violations);
       return [event('ProjectVmAdmitted', { project: command.project, vmId: command.vmId, usage: command.usage })];
     }
     case 'ReleaseVm': {
-      const usage = p.vms[command.vmId];
+      const usage = p.vms.get(command.vmId);
       if (usage === undefined) return [];
       return [event('ProjectVmReleased', { project: command.project, vmId: command.vmId, usage })];
     }

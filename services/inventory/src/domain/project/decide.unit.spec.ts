@@ -98,3 +98,101 @@ describe('project decider', () => {
     });
   });
 });
+
+describe('project totals, kept as events arrive', () => {
+  const quota = (q: { vms?: number; vcpus?: number; gpu?: number }) =>
+    event('ProjectQuotaSet', {
+      project: 'acme',
+      quota: {
+        ...(q.vms === undefined ? {} : { vms: q.vms }),
+        ...(q.vcpus === undefined ? {} : { vcpus: q.vcpus }),
+        devices: q.gpu === undefined ? {} : { gpu: q.gpu },
+      },
+    });
+  const released = (vmId: string, vcpus: number, gpus = 0) =>
+    event('ProjectVmReleased', { project: 'acme', vmId, usage: usage(vcpus, gpus) });
+  const refusal = (run: () => unknown): unknown => {
+    try {
+      run();
+    } catch (e) {
+      return e instanceof QuotaExceededError ? e.violations : e;
+    }
+    return 'admitted';
+  };
+
+  it('admit: each admitted VM adds to the totals the quota is checked against', () => {
+    const s = given(created, admitted('vm1', 2, 1), admitted('vm2', 1)).state();
+    expect(s.totals).toEqual({ vms: 2, vcpus: 3, memoryBytes: 2 * GiB, devices: { gpu: 1 } });
+    expect(
+      refusal(() =>
+        given(created, quota({ vcpus: 4 }), admitted('vm1', 2, 1), admitted('vm2', 1))
+          .when(admit('vm3', 2))
+          .run(),
+      ),
+    ).toEqual([{ subject: 'project:acme', quota: 'vcpus', limit: 4, used: 3, requested: 2 }]);
+    given(created, quota({ vcpus: 4 }), admitted('vm1', 2, 1), admitted('vm2', 1))
+      .when(admit('vm3', 1))
+      .then([admitted('vm3', 1)]);
+  });
+
+  it('release: a released VM is taken off the totals with what it was admitted with; a device type at zero is gone', () => {
+    const s = given(created, admitted('vm1', 2, 1), admitted('vm2', 1), released('vm1', 2, 1)).state();
+    expect(s.totals).toEqual({ vms: 1, vcpus: 1, memoryBytes: GiB, devices: {} });
+    given(created, quota({ vms: 2, gpu: 1 }), admitted('vm1', 2, 1), admitted('vm2', 1), released('vm1', 2, 1))
+      .when(admit('vm3', 4, 1))
+      .then([admitted('vm3', 4, 1)]);
+    // A release of a VM the project does not hold changes no total.
+    expect(given(created, admitted('vm2', 1), released('vm9', 8, 2)).state().totals).toEqual({
+      vms: 1,
+      vcpus: 1,
+      memoryBytes: GiB,
+      devices: {},
+    });
+  });
+
+  it('resize: a VM admitted again counts with its new usage only', () => {
+    const s = given(created, admitted('vm1', 2, 1), admitted('vm2', 1), admitted('vm1', 6)).state();
+    expect(s.totals).toEqual({ vms: 2, vcpus: 7, memoryBytes: 2 * GiB, devices: {} });
+    expect(s.vms.get('vm1')).toEqual(usage(6));
+    // Deleting it releases the usage it holds now.
+    given(created, admitted('vm1', 2, 1), admitted('vm1', 6))
+      .when({ type: 'ReleaseVm', project: 'acme', vmId: 'vm1' })
+      .then([released('vm1', 6)]);
+  });
+
+  it('delete: the totals after deleting every VM are those of an empty project, and a deleted VM can be admitted anew', () => {
+    const s = given(created, admitted('vm1', 2, 1), admitted('vm2', 1), released('vm2', 1), released('vm1', 2, 1)).state();
+    expect([s.totals, s.vms.size]).toEqual([{ vms: 0, vcpus: 0, memoryBytes: 0, devices: {} }, 0]);
+    given(created, quota({ vms: 1 }), admitted('vm1', 2), released('vm1', 2))
+      .when(admit('vm1', 3))
+      .then([admitted('vm1', 3)]);
+  });
+
+  it('replay of many VMs: the running totals equal the VMs summed afresh, every earlier state keeps its own, and the quota sees them', () => {
+    const history: ProjectEvent[] = [created];
+    for (let i = 0; i < 10_000; i++) history.push(admitted(`vm-${i}`, 1 + (i % 4), i % 10 === 0 ? 1 : 0));
+    for (let i = 0; i < 10_000; i += 2) history.push(released(`vm-${i}`, 1 + (i % 4), i % 10 === 0 ? 1 : 0));
+    const states: Project[] = [];
+    history.reduce((s, e) => {
+      const next = evolveProject(s, e);
+      states.push(next);
+      return next;
+    }, initialProject());
+    const last = states.at(-1)!;
+    expect(last.totals).toEqual(totalsOf(last.vms));
+    // VMs 1, 3, 5, ...: vcpus 2 and 4 in turn; no GPU among the odd ones.
+    expect(last.totals).toEqual({ vms: 5_000, vcpus: 15_000, memoryBytes: 5_000 * GiB, devices: {} });
+    const allAdmitted = states[10_000]!;
+    expect(allAdmitted.totals).toEqual({ vms: 10_000, vcpus: 25_000, memoryBytes: 10_000 * GiB, devices: { gpu: 1_000 } });
+    expect(allAdmitted.totals).toEqual(totalsOf(allAdmitted.vms));
+    expect(states[999]!.totals).toEqual(totalsOf(states[999]!.vms));
+    expect(allAdmitted.vms.size).toBe(10_000);
+    expect(
+      refusal(() =>
+        given(...history, quota({ vcpus: 15_000 }))
+          .when(admit('one-more', 1))
+          .run(),
+      ),
+    ).toEqual([{ subject: 'project:acme', quota: 'vcpus', limit: 15_000, used: 15_000, requested: 1 }]);
+  });
+});

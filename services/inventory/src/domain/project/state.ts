@@ -1,5 +1,6 @@
 import { inventoryEvents } from '@berth/contracts';
 import { unreachable } from '../shared/event.ts';
+import { PersistentMap } from '../shared/persistent-map.ts';
 import type { IdentityEvent, ProjectEvent } from './events.ts';
 
 export type ProjectQuota = inventoryEvents.ProjectQuota;
@@ -13,21 +14,31 @@ export interface ProjectTotals {
   readonly devices: Readonly<Record<string, number>>;
 }
 
+export const NO_VMS: ProjectTotals = { vms: 0, vcpus: 0, memoryBytes: 0, devices: {} };
+
+/**
+ * A project's VMs (composed, not yet deleted) and what each counts, with their totals kept as events
+ * arrive: admitting a VM and checking a quota cost the same for the `default` project's thousands of
+ * VMs as for a project of three (the map is persistent: a fold never copies it whole).
+ */
+export interface ProjectVms {
+  readonly vms: PersistentMap<ProjectUsage>;
+  readonly totals: ProjectTotals;
+}
+
 export type Project =
-  | { readonly status: 'absent'; readonly version: number; readonly vms: Readonly<Record<string, ProjectUsage>> }
-  | {
+  | ({ readonly status: 'absent'; readonly version: number } & ProjectVms)
+  | ({
       readonly status: 'active';
       readonly version: number;
       readonly project: string;
       readonly description: string;
       readonly quota: ProjectQuota;
-      /** What each VM of the project counts (composed, not yet deleted). */
-      readonly vms: Readonly<Record<string, ProjectUsage>>;
-    };
+    } & ProjectVms);
 
 export const UNLIMITED: ProjectQuota = { devices: {} };
 
-export const initialProject = (): Project => ({ status: 'absent', version: 0, vms: {} });
+export const initialProject = (): Project => ({ status: 'absent', version: 0, vms: PersistentMap.empty(), totals: NO_VMS });
 
 /**
  * The project as commands see it: `default` exists without being created (VMs composed without a
@@ -43,6 +54,7 @@ export function effectiveProject(p: Project, name: string): Extract<Project, { s
     description: 'VMs composed without a project',
     quota: UNLIMITED,
     vms: p.vms,
+    totals: p.totals,
   };
 }
 
@@ -50,7 +62,15 @@ export function evolveProject(p: Project, e: ProjectEvent): Project {
   const version = p.version + 1;
   switch (e.type) {
     case 'ProjectCreated':
-      return { status: 'active', version, project: e.data.project, description: e.data.description, quota: UNLIMITED, vms: p.vms };
+      return {
+        status: 'active',
+        version,
+        project: e.data.project,
+        description: e.data.description,
+        quota: UNLIMITED,
+        vms: p.vms,
+        totals: p.totals,
+      };
     case 'ProjectQuotaSet': {
       // `default` may get a quota without being created.
       const active = effectiveProject(p, e.data.project) ?? {
@@ -62,28 +82,40 @@ export function evolveProject(p: Project, e: ProjectEvent): Project {
       };
       return { ...active, version, quota: e.data.quota };
     }
-    case 'ProjectVmAdmitted':
-      return { ...p, version, vms: { ...p.vms, [e.data.vmId]: e.data.usage } };
+    case 'ProjectVmAdmitted': {
+      // Admitted again with another usage (not decided today, but a fold takes what the log holds): the new one counts.
+      const before = p.vms.get(e.data.vmId);
+      const totals = withUsage(before === undefined ? p.totals : withUsage(p.totals, before, -1), e.data.usage, 1);
+      return { ...p, version, vms: p.vms.set(e.data.vmId, e.data.usage), totals };
+    }
     case 'ProjectVmReleased': {
-      const { [e.data.vmId]: _released, ...vms } = p.vms;
-      return { ...p, version, vms };
+      // What the VM was admitted with is released (the event repeats it).
+      const before = p.vms.get(e.data.vmId);
+      if (before === undefined) return { ...p, version };
+      return { ...p, version, vms: p.vms.delete(e.data.vmId), totals: withUsage(p.totals, before, -1) };
     }
     default:
       return unreachable(e);
   }
 }
 
-export function totalsOf(vms: Readonly<Record<string, ProjectUsage>>): ProjectTotals {
-  let vcpus = 0;
-  let memoryBytes = 0;
-  const devices: Record<string, number> = {};
-  const list = Object.values(vms);
-  for (const u of list) {
-    vcpus += u.vcpus;
-    memoryBytes += u.memoryBytes;
-    for (const [type, n] of Object.entries(u.devices)) devices[type] = (devices[type] ?? 0) + n;
+/** `t` with one VM of usage `u` added (`sign` 1) or taken away (-1); a device type at 0 is left out. */
+export function withUsage(t: ProjectTotals, u: ProjectUsage, sign: 1 | -1): ProjectTotals {
+  const devices: Record<string, number> = { ...t.devices };
+  for (const [type, n] of Object.entries(u.devices)) {
+    const left = (devices[type] ?? 0) + sign * n;
+    if (left === 0) delete devices[type];
+    else devices[type] = left;
   }
-  return { vms: list.length, vcpus, memoryBytes, devices };
+  return { vms: t.vms + sign, vcpus: t.vcpus + sign * u.vcpus, memoryBytes: t.memoryBytes + sign * u.memoryBytes, devices };
+}
+
+/** The totals of the given VMs, summed afresh (what the running totals must always equal). */
+export function totalsOf(vms: Readonly<Record<string, ProjectUsage>> | PersistentMap<ProjectUsage>): ProjectTotals {
+  const list = vms instanceof PersistentMap ? vms.values() : Object.values(vms);
+  let t = NO_VMS;
+  for (const u of list) t = withUsage(t, u, 1);
+  return t;
 }
 
 /** The projects an identity is bound to. */

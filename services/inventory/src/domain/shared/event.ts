@@ -2,6 +2,8 @@ import type { inventoryEvents } from '@berth/contracts';
 
 type Map = inventoryEvents.InventoryEventMap;
 
+export type DomainEventType = keyof Map;
+
 /** A domain event as deciders see it: type plus payload, no envelope. */
 export type DomainEvent<K extends keyof Map> = { readonly [T in K]: { readonly type: T; readonly data: Map[T] } }[K];
 
