@@ -1,7 +1,7 @@
 import { hostSnapshot, vmSpec, type Claim, type HostSnapshot, type HostState, type VmSpec } from '@berth/fit';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { placementShape, ScheduleCache } from './schedule-cache.ts';
+import { placementShape, sameShape, ScheduleCache } from './schedule-cache.ts';
 import { schedule, type ScheduleResult } from './schedule.ts';
 import { arbPolicy, arbWorld } from './testing/arbitraries.ts';
 import { HostView } from './view.ts';
@@ -128,6 +128,47 @@ describe('ScheduleCache (properties)', () => {
       { numRuns: 300 },
     );
   }, 120_000);
+});
+
+describe('sameShape', () => {
+  it('says two VMs have one shape exactly when their placement shapes (the cache key before session 9) are equal', () => {
+    const arbSpec = fc
+      .record({
+        vmId: fc.constantFrom('a', 'b'),
+        priority: fc.integer({ min: 0, max: 2 }),
+        tags: fc.constantFrom([], ['x']),
+        vcpus: fc.integer({ min: 1, max: 2 }),
+        gib: fc.integer({ min: 1, max: 2 }),
+        dedicated: fc.boolean(),
+        pool: fc.constantFrom(undefined, 'a'),
+        sockets: fc.constantFrom(undefined, 1, 2),
+        disk: fc.constantFrom(undefined, 10, 20),
+        allowed: fc.constantFrom([], ['h1'], ['h1', 'h2'], ['h2', 'h1']),
+        node: fc.constantFrom(undefined, 0, 1),
+      })
+      .map((v) =>
+        vmSpec({
+          vmId: v.vmId,
+          priority: v.priority,
+          tags: v.tags,
+          vcpus: v.vcpus,
+          memoryBytes: v.gib * GiB,
+          cpuPolicy: v.dedicated ? 'dedicated' : 'shared',
+          allowedHosts: v.allowed,
+          ...(v.disk !== undefined && { disks: [{ sizeBytes: v.disk * GiB }] }),
+          ...(v.node !== undefined && { numaNodes: [{ vcpus: v.vcpus, memoryBytes: v.gib * GiB, pinnedHostNode: v.node }] }),
+          ...(v.sockets !== undefined && { topology: { sockets: v.sockets, coresPerSocket: 1, threadsPerCore: 1 } }),
+          ...(v.pool !== undefined && { resourcePool: v.pool }),
+        }),
+      );
+    fc.assert(
+      fc.property(arbSpec, arbSpec, (a, b) => {
+        expect(sameShape(a, b)).toBe(placementShape(a) === placementShape(b));
+        expect(sameShape(a, { ...a, vmId: 'other', name: 'other', migrationMode: 'none', slaTier: 'gold' })).toBe(true);
+      }),
+      { numRuns: 500 },
+    );
+  });
 });
 
 /** The claim of a placement that must succeed. */

@@ -47,6 +47,37 @@ describe('HostView (properties)', () => {
     );
   });
 
+  it('a rollback puts back exactly the view of its checkpoint, whatever claims were applied meanwhile', () => {
+    fc.assert(
+      fc.property(arbWorld, fc.array(arbVm, { minLength: 1, maxLength: 25 }), arbPolicy, arbVm, (world, vms, policy, probe) => {
+        const view = new HostView(world.hosts, world);
+        const options = { policyFor: () => policy, alternates: 2 };
+        const before = view.all();
+        const usages = before.map((h) => structuredClone(view.usages[view.slot(h.capacity.hostId)!]));
+        const classes = view.classCount;
+        const decided = decision(schedule(probe, view, options));
+        view.checkpoint();
+        vms.forEach((vm, i) => {
+          const r = schedule({ ...vm, vmId: `vm-${i}` }, view, options);
+          if (r.kind === 'placed') view.applyClaim(r.claim);
+        });
+        expect(() => view.upsert(before[0]!)).toThrow(/checkpoint/);
+        expect(() => view.remove(before[0]!.capacity.hostId)).toThrow(/checkpoint/);
+        view.rollback();
+        // The very snapshots, usages equal to what they were, the same classes and the same decisions.
+        expect(view.all()).toEqual(before);
+        view.all().forEach((h, i) => expect(h).toBe(before[i]));
+        expect(before.map((h) => view.usages[view.slot(h.capacity.hostId)!])).toEqual(usages);
+        expect(view.classCount).toBe(classes);
+        expect(new HostView(before, world).classCount).toBe(classes);
+        expect(decision(schedule(probe, view, options))).toEqual(decided);
+        expect(() => view.rollback()).toThrow(/no checkpoint/);
+        view.upsert(before[0]!); // allowed again
+      }),
+      { numRuns: 150 },
+    );
+  });
+
   it('upsert ignores older generations and remove forgets the host', () => {
     fc.assert(
       fc.property(arbWorld, (world) => {

@@ -1,5 +1,14 @@
-import { NotFoundError } from '@berth/errors';
-import { addClaimToUsage, applyClaim, releaseClaim, usage, type Claim, type HostSnapshot, type HostUsage } from '@berth/fit';
+import { IllegalStateError, NotFoundError } from '@berth/errors';
+import {
+  addClaimToUsage,
+  applyClaim,
+  releaseClaim,
+  usage,
+  type Claim,
+  type HostSnapshot,
+  type HostUsage,
+  type NumaNodeUsage,
+} from '@berth/fit';
 import type { CostFunctionSpec, HardwareProfile } from '@berth/hardware-config';
 import { CompiledCostFunction } from './cost.ts';
 import { BUCKETS, classKey, newClass, ensureSorted, searchDescending, staticsFor, type HostClass, type HostStatics } from './host-class.ts';
@@ -9,6 +18,33 @@ const JOURNAL_LIMIT = 8192;
 export interface CostConfig {
   readonly costFunctions: Readonly<Record<string, CostFunctionSpec>>;
   readonly profiles: Readonly<Record<string, HardwareProfile>>;
+}
+
+interface Saved {
+  readonly snapshot: HostSnapshot;
+  readonly usage: HostUsage;
+  readonly claimed: number;
+  /** The class the host was in (undefined: none, the host was not enabled). */
+  readonly classKey: string | undefined;
+}
+
+/** A copy sharing nothing mutable with `u` (addClaimToUsage changes it in place). */
+function copyUsage(u: HostUsage): HostUsage {
+  const numa = new Map<number, NumaNodeUsage>();
+  for (const [id, n] of u.numa)
+    numa.set(id, { id: n.id, pinnedCpus: [...n.pinnedCpus], memoryBytes: n.memoryBytes, hugepages: new Map(n.hugepages) });
+  return {
+    vms: u.vms,
+    vcpus: u.vcpus,
+    memoryBytes: u.memoryBytes,
+    pinnedCpus: new Set(u.pinnedCpus),
+    numa,
+    devices: new Set(u.devices),
+    devicesByType: new Map(u.devicesByType),
+    vfs: new Map(u.vfs),
+    pools: new Map(u.pools),
+    affinityGroups: new Map(u.affinityGroups),
+  };
 }
 
 /**
@@ -41,6 +77,8 @@ export class HostView {
   /** The version of journal[0]. */
   private journalStart = 0;
   private classSerial = 0;
+  /** Since checkpoint(): per slot, the host as it was before its first claim (see rollback). */
+  private saved: Map<number, Saved> | undefined;
 
   constructor(snapshots: Iterable<HostSnapshot> = [], config: CostConfig = { costFunctions: {}, profiles: {} }) {
     this.config = config;
@@ -111,11 +149,15 @@ export class HostView {
 
   /** Adds or replaces a host (a newer snapshot from the bucket). Older generations are ignored. */
   upsert(snapshot: HostSnapshot): void {
+    this.recording();
     const id = snapshot.capacity.hostId;
     let slot = this.slotOf.get(id);
+    let statics: HostStatics | undefined;
     if (slot !== undefined) {
       const current = this.snapshots[slot];
       if (current && current.generation > snapshot.generation) return;
+      // The same capacity object (a claim applied or released, a plan's host put back): same statics.
+      if (current?.capacity === snapshot.capacity) statics = this.statics[slot];
       this.leaveClass(slot);
     } else {
       slot = this.freeSlots.pop() ?? this.snapshots.length;
@@ -125,7 +167,7 @@ export class HostView {
     this.snapshots[slot] = snapshot;
     const u = usage(snapshot);
     this.usages[slot] = u;
-    this.statics[slot] = staticsFor(snapshot, this.costFunctionOf(snapshot));
+    this.statics[slot] = statics ?? staticsFor(snapshot, this.costFunctionOf(snapshot));
     let claimed = 0;
     for (const c of snapshot.claims) claimed += c.memoryBytes;
     this.claimed[slot] = claimed;
@@ -133,6 +175,7 @@ export class HostView {
   }
 
   remove(hostId: string): void {
+    this.recording();
     const slot = this.slotOf.get(hostId);
     if (slot === undefined) return;
     this.changed(hostId);
@@ -150,6 +193,11 @@ export class HostView {
     if (!current) throw new NotFoundError('host', claim.hostId);
     const next = applyClaim(current, claim);
     const slot = this.slotOf.get(claim.hostId)!;
+    if (this.saved && !this.saved.has(slot)) {
+      const u = this.usages[slot]!;
+      this.saved.set(slot, { snapshot: current, usage: u, claimed: this.claimed[slot]!, classKey: this.classOf[slot]?.key });
+      this.usages[slot] = copyUsage(u);
+    }
     this.changed(claim.hostId);
     this.leaveClass(slot);
     this.snapshots[slot] = next;
@@ -160,6 +208,36 @@ export class HostView {
     return next;
   }
 
+  /**
+   * From now until `rollback()`, remembers each host as it was before its first `applyClaim`, so
+   * that rollback puts the view back exactly as it is now (a plan applies its moves to a shared view
+   * one by one and takes them all back before it returns). Only claims may be applied meanwhile:
+   * upsert, remove and releaseClaim are refused until the rollback.
+   */
+  checkpoint(): void {
+    if (this.saved) throw new IllegalStateError('the view already has a checkpoint');
+    this.saved = new Map();
+  }
+
+  /** Puts back every host a claim changed since `checkpoint()`: its snapshot, usage and class as they were. */
+  rollback(): void {
+    const saved = this.saved;
+    if (!saved) throw new IllegalStateError('the view has no checkpoint');
+    this.saved = undefined;
+    for (const [slot, was] of saved) {
+      this.changed(was.snapshot.capacity.hostId);
+      this.leaveClass(slot);
+      this.snapshots[slot] = was.snapshot;
+      this.usages[slot] = was.usage; // never changed: applyClaim worked on a copy
+      this.claimed[slot] = was.claimed;
+      if (was.snapshot.capacity.state === 'enabled') this.joinClass(slot, was.snapshot, was.classKey);
+    }
+  }
+
+  private recording(): void {
+    if (this.saved) throw new IllegalStateError('the view has a checkpoint: only claims may be applied until its rollback');
+  }
+
   releaseClaim(hostId: string, vmId: string): HostSnapshot {
     const current = this.get(hostId);
     if (!current) throw new NotFoundError('host', hostId);
@@ -168,10 +246,10 @@ export class HostView {
     return next;
   }
 
-  private joinClass(slot: number, snapshot: HostSnapshot): void {
+  private joinClass(slot: number, snapshot: HostSnapshot, knownKey?: string): void {
     const st = this.statics[slot]!;
     const u = this.usages[slot]!;
-    const key = classKey(st, u, this.claimed[slot]!);
+    const key = knownKey ?? classKey(st, u, this.claimed[slot]!);
     let cls = this.classes.get(key);
     if (!cls) {
       cls = newClass(key, st, u, this.claimed[slot]!, this.classSerial++);

@@ -47,6 +47,15 @@ export function allocationLoad(snapshot: HostSnapshot): { cpu: number; memory: n
   return { cpu: av > 0 ? vcpus / av : 1, memory: am > 0 ? memory / am : 1 };
 }
 
+/** allocationLoad of a host the view holds, from the view's usage (the same sums, without a walk over its claims). */
+function loadAfter(view: HostView, snapshot: HostSnapshot): { cpu: number; memory: number } {
+  const u = view.usages[view.slot(snapshot.capacity.hostId)!]!;
+  const c = snapshot.capacity;
+  const av = allocatableVcpus(c.cpus, c.cpuOvercommit);
+  const am = ordinaryMemoryCapacity(c);
+  return { cpu: av > 0 ? u.vcpus / av : 1, memory: am > 0 ? u.memoryBytes / am : 1 };
+}
+
 const pct = (x: number): string => `${Math.round(x * 100)}%`;
 
 function chooseDestination(
@@ -101,20 +110,18 @@ function blocked(vm: Evacuee, kind: Blocker['kind'], reason: string, remedies: s
  */
 export function planEvacuation(input: PlanInput): EvacuationPlan {
   const shared = input.view;
-  const view = shared ?? new HostView(input.hosts ?? [], input.costConfig ?? { costFunctions: {}, profiles: {} });
-  const touched = new Map<string, HostSnapshot>();
+  if (!shared) return plan(input, new HostView(input.hosts ?? [], input.costConfig ?? { costFunctions: {}, profiles: {} }));
+  // The plan's moves are taken back before it returns; synchronous from start to end, so nobody
+  // else saw the view while it held them.
+  shared.checkpoint();
   try {
-    return plan(input, view, shared ? touched : undefined);
+    return plan(input, shared);
   } finally {
-    // Synchronous from start to end, so nobody else saw the view while it held the plan's moves.
-    for (const [hostId, original] of touched) {
-      view.remove(hostId);
-      view.upsert(original);
-    }
+    shared.rollback();
   }
 }
 
-function plan(input: PlanInput, view: HostView, touched: Map<string, HostSnapshot> | undefined): EvacuationPlan {
+function plan(input: PlanInput, view: HostView): EvacuationPlan {
   const moves: PlannedMove[] = [];
   const blockers: Blocker[] = [];
   const inFlight: string[] = [];
@@ -164,10 +171,9 @@ function plan(input: PlanInput, view: HostView, touched: Map<string, HostSnapsho
       continue;
     }
     const { best } = choice;
-    if (touched && !touched.has(best.hostId)) touched.set(best.hostId, view.get(best.hostId)!);
-    view.applyClaim(best.claim);
-    const after = allocationLoad(view.get(best.hostId)!);
-    const dest = view.get(best.hostId)!.capacity;
+    const destination = view.applyClaim(best.claim);
+    const after = loadAfter(view, destination);
+    const dest = destination.capacity;
     const warnings = live && (spec.highPerformance || isPinned(spec)) ? [PERFORMANCE_WARNING] : [];
     moves.push({
       vmId: spec.vmId,
