@@ -115,8 +115,8 @@ function loses(best: readonly Finalist[], k: number, score: number, hostId: stri
  * `schedule()` for many VMs over one view that changes between them (a plan applying each move
  * before the next): the same results, with the work shared between VMs of the same shape.
  *
- * Per shape it keeps the host classes that take it, sorted by their score (scored once: a class's
- * counts are its key, so its score never changes; hosts join and leave it), and per host the fit at
+ * Per shape it keeps the host classes that take it, ordered by score as far as a walk needs (scored
+ * once: a class's counts are its key, so its score never changes; hosts join and leave it), and per host the fit at
  * the snapshot it was computed on. Before answering it asks the view which hosts changed since
  * (`HostView.changedSince`: any upsert, removal or claim, whoever made it) and scores the classes
  * they joined; a fit is reused only while the view holds the very snapshot it was computed on. Then
