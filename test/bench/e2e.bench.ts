@@ -23,7 +23,8 @@
  * from the chosen host and its alternates, so those are 16 too) and 64 messages in hand at once by default: the
  * benchmark measures the pipeline, and `pack` makes concurrent placements race for one host.
  * The last line is one JSON object: vmsPerSecond (first accepted ComposeVm to last VmStarted),
- * p50Millis / p99Millis (request sent to VmStarted received), failed, eventsAppended (both logs),
+ * p50Millis / p99Millis (request sent to VmStarted received), failed, eventsAppended (both logs) and
+ * eventsPerVm (each log's measured events per VM, by type),
  * cpuMillisPerVm (each service, Postgres, NATS, this client, and their total, from /proc), plus the
  * load average while measuring. E2E_LOG_DIR=dir keeps the services' logs.
  */
@@ -101,7 +102,8 @@ const percentile = (sorted: readonly number[], p: number): number =>
   sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? 0;
 const load = (): number[] => loadavg().map((l) => Math.round(l * 10) / 10);
 
-async function countEvents(db: TestDatabase): Promise<number> {
+/** Events in a service's log, by type; those of the warm-up's VMs (recorded late, in the measured window) apart as `warm-up:TYPE`. */
+async function eventTypes(db: TestDatabase): Promise<Map<string, number>> {
   const c = new pg.Client({ connectionString: db.url });
   await c.connect();
   try {
@@ -109,12 +111,22 @@ async function countEvents(db: TestDatabase): Promise<number> {
       "SELECT table_schema FROM information_schema.tables WHERE table_name = 'events' ORDER BY table_schema = 'public' LIMIT 1",
     );
     const schema = found.rows[0]?.table_schema;
-    if (schema === undefined) return 0;
-    const r = await c.query<{ n: string }>(`SELECT count(*) AS n FROM "${schema}".events`);
-    return Number(r.rows[0]?.n ?? 0);
+    if (schema === undefined) return new Map();
+    const r = await c.query<{ type: string; n: string }>(
+      `SELECT CASE WHEN stream_id LIKE '%warm-%' THEN 'warm-up:' ELSE '' END || type AS type, count(*) AS n FROM "${schema}".events GROUP BY 1`,
+    );
+    return new Map(r.rows.map((row) => [row.type, Number(row.n)]));
   } finally {
     await c.end();
   }
+}
+
+const total = (types: ReadonlyMap<string, number>): number => [...types.values()].reduce((a, b) => a + b, 0);
+
+/** What the measured VMs added to a log, per VM and type (`after` minus `before`), most frequent first. */
+function perVm(before: ReadonlyMap<string, number>, after: ReadonlyMap<string, number>, vms: number): Record<string, number> {
+  const added = [...after].map(([type, n]) => [type, (n - (before.get(type) ?? 0)) / vms] as const).filter(([, n]) => n !== 0);
+  return Object.fromEntries(added.sort((a, b) => b[1] - a[1]).map(([type, n]) => [type, Math.round(n * 1000) / 1000]));
 }
 
 interface ProcStat {
@@ -375,7 +387,7 @@ async function measure(tls: boolean): Promise<Record<string, unknown>> {
       await settle(warm);
     }
 
-    const eventsBefore = (await countEvents(invDb)) + (await countEvents(execDb));
+    const typesBefore = await Promise.all([eventTypes(invDb), eventTypes(execDb)]);
     const vmIds = Array.from({ length: VMS }, (_, i) => `vm-${String(i).padStart(5, '0')}`);
     const procsBefore = readProcs();
     const loadStart = load();
@@ -396,7 +408,8 @@ async function measure(tls: boolean): Promise<Record<string, unknown>> {
     latencies.sort((a, b) => a - b);
     const running = latencies.length;
     const failed = VMS - running;
-    const eventsAppended = (await countEvents(invDb)) + (await countEvents(execDb)) - eventsBefore;
+    const typesAfter = await Promise.all([eventTypes(invDb), eventTypes(execDb)]);
+    const eventsAppended = total(typesAfter[0]) + total(typesAfter[1]) - total(typesBefore[0]) - total(typesBefore[1]);
     console.error(JSON.stringify(await stageBreakdown(vmIds, run, outcomes.started, invDb, execDb)));
     for (const [vmId, reason] of [...run.rejected, ...outcomes.placementFailed].slice(0, 5)) console.error(`failed ${vmId}: ${reason}`);
     const result = {
@@ -406,6 +419,10 @@ async function measure(tls: boolean): Promise<Record<string, unknown>> {
       p99Millis: Math.round(percentile(latencies, 99)),
       failed,
       eventsAppended,
+      eventsPerVm: {
+        inventory: perVm(typesBefore[0], typesAfter[0], VMS),
+        executor: perVm(typesBefore[1], typesAfter[1], VMS),
+      },
       hosts: HOSTS,
       vms: VMS,
       concurrency: CONCURRENCY,
