@@ -2,6 +2,8 @@
  * Telemetry benchmark.
  *
  *   npm run bench:telemetry -- [--hosts 1000] [--vms 50] [--baseline 20] [--warmup 30] [--seconds 60] [--evals 3000] [--nice -10]
+ *                              [--log-level debug] [--profile DIR] [--service-flags production|none]
+ *                              [--service-node-options="--flag ..."]
  *
  * 1. evaluationsPerSecond, p99Millis: one host with 50 guests and 10 samples of history each through
  *    Berth's default policy (the stock policies' size and shape: defines, parameters, balloon, KSM,
@@ -10,6 +12,9 @@
  *    database, its own NATS prefix), the executors (`bench/executors.ts`: 1,000 simulated hosts × 50 VMs on
  *    the simulator's memory model, sampled every 5 s and published on NATS by the executor's telemetry
  *    agent, which also answers the controls) and this one (the harness). Policy every 10 s (the default).
+ *    The service is started as `npm start` starts it (`serviceCommand`: the built JavaScript when the
+ *    build `prebench:telemetry` makes is fresh, with the flags every service runs with, SERVICE_NODE_FLAGS;
+ *    `--service-flags none`: without them, as this bench did before session 9).
  *    Same run, same service process: first a baseline window with the fleet built and controls served but
  *    no samples (the service idle), then, after a warm-up, the measured window at full load. CPU from
  *    /proc/<pid>/stat (percent of one core). The run is valid only if the service kept up: samples
@@ -28,6 +33,7 @@ import { readFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { parseArgs } from 'node:util';
 import pg from 'pg';
+import { SERVICE_NODE_FLAGS } from '@berth/config';
 import { SimMemoryModel } from '@berth/hypervisor';
 import { connectTestNats, createTestDatabase, natsUrl, testSubjectPrefix } from '@berth/testing';
 import { momEngine } from '../src/adapters/mom/engine.ts';
@@ -35,6 +41,7 @@ import { DEFAULT_POLICY_DIR, readPolicyDir } from '../src/adapters/mom/default-p
 import { SampleHistory } from '../src/application/history.ts';
 import { buildInput, prepareGuestSample } from '../src/application/input.ts';
 import { runInterval } from '../src/application/interval.ts';
+import { serviceCommand } from '../../../scripts/service-build.mjs';
 import { fleetOf } from './fleet.ts';
 
 const { values: args } = parseArgs({
@@ -50,6 +57,10 @@ const { values: args } = parseArgs({
     'log-level': { type: 'string', default: 'warn' },
     /** A directory: the service writes a V8 CPU profile of the whole run there (`--cpu-prof`) when it stops. */
     profile: { type: 'string' },
+    /** `production`: the service runs with SERVICE_NODE_FLAGS, as `npm start` runs it; `none`: without. */
+    'service-flags': { type: 'string', default: 'production' },
+    /** More Node/V8 flags for the service's process only (e.g. `--trace-gc`), space-separated; `--service-node-options=...`. */
+    'service-node-options': { type: 'string', default: '' },
   },
 });
 const HOSTS = Number(args.hosts);
@@ -131,15 +142,15 @@ async function fleetCpu(): Promise<Record<string, unknown>> {
   const nc = await connectTestNats();
   const root = new URL('../../..', import.meta.url).pathname;
   const nice = Number(args.nice);
+  if (args['service-flags'] !== 'production' && args['service-flags'] !== 'none') throw new Error('--service-flags: production or none');
+  const service = serviceCommand(root, 'telemetry', [
+    ...(args['service-flags'] === 'production' ? SERVICE_NODE_FLAGS : []),
+    ...(args.profile !== undefined ? ['--cpu-prof', '--cpu-prof-dir', args.profile] : []),
+    ...args['service-node-options'].split(' ').filter((x) => x.length > 0),
+  ]);
   const child = spawn(
-    nice !== 0 ? 'nice' : process.execPath,
-    [
-      ...(nice !== 0 ? ['-n', String(nice), process.execPath] : []),
-      ...(args.profile !== undefined ? ['--cpu-prof', '--cpu-prof-dir', args.profile] : []),
-      '--import',
-      'tsx',
-      'services/telemetry/src/main.ts',
-    ],
+    nice !== 0 ? 'nice' : service.command,
+    [...(nice !== 0 ? ['-n', String(nice), service.command] : []), ...service.args],
     {
       cwd: root,
       stdio: ['ignore', 'pipe', 'pipe'],
@@ -168,7 +179,10 @@ async function fleetCpu(): Promise<Record<string, unknown>> {
       if (child.exitCode !== null) throw new Error(`telemetry exited: ${out}`);
       await sleep(100);
     }
-    console.log(`telemetry started (pid ${pid}, nice ${nice}); building ${HOSTS} hosts × ${VMS} VMs in the executors' process`);
+    console.log(
+      `telemetry started (pid ${pid}, nice ${nice}, ${service.built ? 'built JavaScript' : 'sources under tsx'}, flags ${service.args.filter((a) => a.startsWith('--max') || a.startsWith('--single')).join(' ') || 'none'})`,
+    );
+    console.log(`building ${HOSTS} hosts × ${VMS} VMs in the executors' process`);
     executors = fork(
       new URL('./executors.ts', import.meta.url).pathname,
       ['--count', String(HOSTS), '--vms', String(VMS), '--prefix', prefix],
@@ -314,6 +328,8 @@ async function fleetCpu(): Promise<Record<string, unknown>> {
       hosts: HOSTS,
       vms: HOSTS * VMS,
       nice,
+      serviceFlags: args['service-flags'],
+      serviceBuilt: service.built,
     };
   } finally {
     sampleSub.unsubscribe();

@@ -129,8 +129,6 @@ export async function startTelemetry(
     historyLength: config.TELEMETRY_HISTORY_LENGTH,
     keyframeEvery: config.TELEMETRY_KEYFRAME_EVERY,
     staleAfterMillis: 3 * config.TELEMETRY_SAMPLE_INTERVAL,
-    // Only for the loop on its own timer: callers of evaluateAll() (tests, a replay) choose their own pace.
-    ...(over.loop !== false ? { minSpacingMillis: config.TELEMETRY_POLICY_INTERVAL / 2 } : {}),
     metrics,
     clock,
     logger,

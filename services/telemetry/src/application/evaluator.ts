@@ -57,12 +57,6 @@ export interface EvaluatorOptions<S> {
   readonly keyframeEvery?: number;
   /** Samples older than this are stale: the host is not evaluated (its executor stopped reporting). */
   readonly staleAfterMillis: number;
-  /**
-   * A host is evaluated at most once within this time (the service sets half its policy interval): a
-   * round that starts late (a busy process) and the next one on time would otherwise evaluate a host
-   * twice within one interval. The host's turn then comes in the next round. Default: no spacing.
-   */
-  readonly minSpacingMillis?: number;
   readonly metrics?: EvaluatorMetrics;
   readonly clock?: () => number;
   readonly logger: Logger;
@@ -92,8 +86,16 @@ export class Evaluator<S> {
   /** A round's evaluation loop is running (a tick while it runs is skipped). */
   private looping = false;
   private readonly clock: () => number;
-  /** Per host, when its last interval was evaluated (for `minSpacingMillis`). */
+  /** Per host, when its last interval was evaluated (for `spacingMillis`). */
   private readonly lastEvaluated = new Map<string, number>();
+  /**
+   * While the loop runs on its own timer (`start`), a host is evaluated at most once within half its
+   * interval: a round that starts or reaches a host late (a busy process) and the next one on time
+   * would otherwise evaluate that host twice within one interval; its turn then comes in the next
+   * round. Callers of `evaluateAll`/`evaluateHost` without the timer (a replay, tests calling rounds
+   * back to back) choose their own pace: no spacing.
+   */
+  private spacingMillis: number | undefined;
 
   constructor(private readonly o: EvaluatorOptions<S>) {
     this.clock = o.clock ?? Date.now;
@@ -116,9 +118,10 @@ export class Evaluator<S> {
    * wait for the decisions of the previous one: a host whose last decision is still being recorded or
    * sent is evaluated all the same and its decision waits for that one (`enqueue`), so one slow host,
    * or a slow log, never delays the others' intervals. A tick that comes while the previous round is
-   * still evaluating is skipped.
+   * still evaluating is skipped. A host is evaluated at most once per half interval (`spacingMillis`).
    */
   start(intervalMillis: number): void {
+    this.spacingMillis = intervalMillis / 2;
     this.timer = setInterval(() => {
       if (this.looping) {
         this.o.logger.debug('policy round skipped: the previous round is still evaluating');
@@ -136,6 +139,7 @@ export class Evaluator<S> {
   async stop(): Promise<void> {
     const t = this.timer;
     this.timer = undefined;
+    this.spacingMillis = undefined;
     if (t) clearInterval(t);
     await Promise.all(this.rounds);
   }
@@ -175,7 +179,7 @@ export class Evaluator<S> {
     const h = this.o.history.get(hostId);
     if (!h || now - h.lastAtMillis > this.o.staleAfterMillis) return { outcome: 'skipped' };
     const last = this.lastEvaluated.get(hostId);
-    if (this.o.minSpacingMillis !== undefined && last !== undefined && now - last < this.o.minSpacingMillis) return { outcome: 'skipped' };
+    if (this.spacingMillis !== undefined && last !== undefined && now - last < this.spacingMillis) return { outcome: 'skipped' };
     const pool = this.o.hosts.resourcePool(hostId);
     const mom = buildInput(this.o.history, hostId, {
       vms: this.o.vms,

@@ -1,4 +1,4 @@
-import { describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { telemetry, telemetryInput } from '@berth/contracts';
 import type { NewEvent, StoredEvent } from '@berth/event-store';
 import { createLogger } from '@berth/observability';
@@ -89,7 +89,7 @@ const settle = async (): Promise<void> => {
   for (let i = 0; i < 20; i++) await new Promise((r) => setImmediate(r));
 };
 
-function setUp(spacing: { minSpacingMillis?: number; stepMillis?: number } = {}) {
+function setUp(opts: { stepMillis?: number } = {}) {
   const history = new SampleHistory(10);
   const policies = new Policies(undefined as never, momEngine);
   policies.replay([
@@ -109,7 +109,6 @@ function setUp(spacing: { minSpacingMillis?: number; stepMillis?: number } = {})
     thresholds: { critical: 0.05, calm: 0.2, restartAfterMillis: 120_000 },
     historyLength: 10,
     staleAfterMillis: 3_600_000,
-    ...(spacing.minSpacingMillis !== undefined ? { minSpacingMillis: spacing.minSpacingMillis } : {}),
     clock: () => now,
     logger: createLogger('evaluator-spec', { level: 'silent' }),
   });
@@ -117,7 +116,7 @@ function setUp(spacing: { minSpacingMillis?: number; stepMillis?: number } = {})
   let n = 0;
   const sampleAndEvaluate = () => {
     n++;
-    now += spacing.stepMillis ?? 10_000;
+    now += opts.stepMillis ?? 10_000;
     history.add(
       { v: 1, hostId: 'h1', at: '', capabilities: caps, host: host(8 * GiB - n), guests: [{ vmId: 'vm-1', stats: guest(4 * GiB - n) }] },
       now,
@@ -133,9 +132,60 @@ const decisionsOf = (log: ReturnType<typeof recordingLog>) =>
     return { id: e.id!, data: e.data as { at: string; input: telemetryInput.RecordedInput; controls: telemetry.Control[] } };
   });
 
-describe('the policy loop: a host is evaluated at most once within minSpacingMillis', () => {
-  it('a round that comes too soon after the last evaluation skips the host; the next one evaluates it', async () => {
-    const { controls, sampleAndEvaluate } = setUp({ minSpacingMillis: 1_000, stepMillis: 700 });
+describe('the policy loop on its own timer (start): a host is evaluated at most once per half interval', () => {
+  afterEach(() => void vi.useRealTimers());
+
+  it('a round that reached a host late, followed by one on time, skips that host; the round after evaluates it', async () => {
+    // The timer and the clock are fake; setImmediate stays real (the round yields with it after 20 hosts).
+    vi.useFakeTimers({ now: Date.parse('2026-12-06T10:00:00.000Z'), toFake: ['setInterval', 'clearInterval', 'Date'] });
+    const history = new SampleHistory(10);
+    const policies = new Policies(undefined as never, momEngine);
+    policies.replay([
+      { scope: 'default', version: 1, digest: 'd', files: [policy], source: 'builtin', appliedAt: '2026-12-06T00:00:00.000Z' },
+    ]);
+    const log = recordingLog();
+    const evaluator = new Evaluator({
+      history,
+      policies,
+      engine: momEngine,
+      vms: { get: () => undefined },
+      hosts: { resourcePool: () => undefined },
+      log,
+      controls: { send: (req) => Promise.resolve({ v: 1, results: req.controls.map(() => ({ ok: true as const })) }) },
+      thresholds: { critical: 0.05, calm: 0.2, restartAfterMillis: 120_000 },
+      historyLength: 10,
+      staleAfterMillis: 3_600_000,
+      logger: createLogger('evaluator-spec', { level: 'silent' }),
+    });
+    // 21 hosts: a round evaluates the first 20, yields, then the 21st.
+    const hosts = Array.from({ length: 21 }, (_, i) => `h${String(i + 1).padStart(2, '0')}`);
+    for (const hostId of hosts)
+      history.add(
+        { v: 1, hostId, at: '', capabilities: caps, host: host(8 * GiB), guests: [{ vmId: `${hostId}-vm`, stats: guest(4 * GiB) }] },
+        Date.now(),
+      );
+    const evaluatedAt = (hostId: string) =>
+      log.appended.filter((a) => a.streamId === `host-${hostId}`).map((a) => (a.events[0]!.data as { at: string }).at.slice(11, 19));
+
+    evaluator.start(10_000);
+    vi.advanceTimersByTime(10_000); // 10:00:10, round 1: h01-h20 evaluated, then it yields
+    vi.advanceTimersByTime(9_000); // the process is busy for 9 s before the round goes on (no tick is due)
+    await settle(); // h21 evaluated at 10:00:19
+    vi.advanceTimersByTime(1_000); // 10:00:20, round 2, on time: h21 was evaluated 1 s ago
+    await settle();
+    vi.advanceTimersByTime(10_000); // 10:00:30, round 3
+    await settle();
+    await evaluator.stop();
+
+    expect(evaluatedAt('h01')).toEqual(['10:00:10', '10:00:20', '10:00:30']);
+    expect(evaluatedAt('h20')).toEqual(['10:00:10', '10:00:20', '10:00:30']);
+    expect(evaluatedAt('h21')).toEqual(['10:00:19', '10:00:30']);
+  });
+
+  it('a host evaluated again within half the interval is skipped; its next turn evaluates it', async () => {
+    vi.useFakeTimers({ toFake: ['setInterval', 'clearInterval'] });
+    const { evaluator, controls, sampleAndEvaluate } = setUp({ stepMillis: 700 });
+    evaluator.start(2_000); // spacing 1 s (its timer does not fire here: the calls below are the rounds)
     const first = sampleAndEvaluate(); // t = 700
     await settle();
     expect(await sampleAndEvaluate()).toEqual({ outcome: 'skipped' }); // t = 1,400: 700 ms after the last
@@ -146,9 +196,10 @@ describe('the policy loop: a host is evaluated at most once within minSpacingMil
     await settle();
     controls.release();
     expect(await third).toMatchObject({ outcome: 'changed', queued: true });
+    await evaluator.stop();
   });
 
-  it('without minSpacingMillis the same calls are all evaluated', async () => {
+  it('without start() (a replay, rounds called back to back) the same calls are all evaluated', async () => {
     const { controls, sampleAndEvaluate } = setUp({ stepMillis: 700 });
     const first = sampleAndEvaluate();
     await settle();

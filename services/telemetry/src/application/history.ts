@@ -8,7 +8,10 @@ interface HostHistory {
   lastAtMillis: number;
 }
 
-/** Turns a guest's statistics as the executor sent them into the sample the history keeps. */
+/**
+ * Turns a guest's statistics as the executor sent them into the sample the history keeps; it may complete
+ * them in place (the message is the history's from then on).
+ */
 export type GuestSamplePrep = (vmId: string, stats: MomSample) => MomSample;
 
 /**
