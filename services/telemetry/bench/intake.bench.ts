@@ -1,13 +1,16 @@
 /**
  * Sample intake: what the service does with each host sample as it arrives (JSON text -> parsed,
- * validated by contracts' hostSampleSchema -> the history), per host sample of `--vms` guests from the
- * simulator's memory model. Prints microseconds per host sample; the last line is one JSON object.
+ * validated -> the history), per host sample of `--vms` guests from the simulator's memory model:
+ * validated as the service does (`parseSample`: the one-pass check, the schema only for a malformed
+ * sample) and, for comparison, by contracts' hostSampleSchema itself (the service's path up to session 8).
+ * Prints microseconds per host sample; the last line is one JSON object.
  *
  *   npx tsx services/telemetry/bench/intake.bench.ts [--vms 50] [--n 4000]
  */
 import { loadavg } from 'node:os';
 import { parseArgs } from 'node:util';
 import { eventSchemas } from '@berth/contracts';
+import { parseSample } from '../src/adapters/nats/samples.ts';
 import { SampleHistory } from '../src/application/history.ts';
 import { prepareGuestSample } from '../src/application/input.ts';
 import { fleetOf } from './fleet.ts';
@@ -32,12 +35,15 @@ for (let i = 0; i < 20; i++) {
   );
 }
 const history = new SampleHistory(10, prepareGuestSample({ get: () => undefined }));
-const run = (validate: boolean): number => {
+type Check = 'none' | 'schema' | 'intake';
+const check = (c: Exclude<Check, 'none'>, raw: unknown) =>
+  c === 'schema' ? eventSchemas.hostSampleSchema.safeParse(raw) : parseSample(raw);
+const run = (c: Check): number => {
   const start = process.cpuUsage();
   for (let i = 0; i < N; i++) {
     const raw: unknown = JSON.parse(texts[i % texts.length]!);
-    if (validate) {
-      const p = eventSchemas.hostSampleSchema.safeParse(raw);
+    if (c !== 'none') {
+      const p = check(c, raw);
       if (!p.success) throw new Error(p.error.message);
       history.add(p.data, i);
     } else history.add(raw as Parameters<SampleHistory['add']>[0], i);
@@ -45,33 +51,45 @@ const run = (validate: boolean): number => {
   const u = process.cpuUsage(start);
   return (u.user + u.system) / N;
 };
-run(true);
-run(false);
+run('schema');
+run('intake');
+run('none');
 const parsedOnly: number[] = [];
 const validated: number[] = [];
+const intake: number[] = [];
 for (let r = 0; r < 5; r++) {
-  parsedOnly.push(run(false));
-  validated.push(run(true));
+  parsedOnly.push(run('none'));
+  validated.push(run('schema'));
+  intake.push(run('intake'));
 }
-const validateOnly = (): number => {
+const validateOnly = (c: Exclude<Check, 'none'>): number => {
   const objs = texts.map((t) => JSON.parse(t) as unknown);
   const start = process.cpuUsage();
-  for (let i = 0; i < N; i++) if (!eventSchemas.hostSampleSchema.safeParse(objs[i % objs.length]).success) throw new Error('invalid');
+  for (let i = 0; i < N; i++) if (!check(c, objs[i % objs.length]).success) throw new Error('invalid');
   const u = process.cpuUsage(start);
   return (u.user + u.system) / N;
 };
-validateOnly();
+validateOnly('schema');
+validateOnly('intake');
 const validation: number[] = [];
-for (let r = 0; r < 5; r++) validation.push(validateOnly());
+const intakeValidation: number[] = [];
+for (let r = 0; r < 5; r++) {
+  validation.push(validateOnly('schema'));
+  intakeValidation.push(validateOnly('intake'));
+}
 const median = (xs: number[]): number => [...xs].sort((x, y) => x - y)[Math.floor(xs.length / 2)]!;
 const out = {
   bytesPerSample: texts[0]!.length,
   microsPerSampleParsedOnly: Math.round(median(parsedOnly)),
   microsPerSampleValidated: Math.round(median(validated)),
+  microsPerSampleIntake: Math.round(median(intake)),
   validationMicros: Math.round(median(validation)),
+  intakeValidationMicros: Math.round(median(intakeValidation)),
   loadAverage: loadavg()[0],
 };
 console.log(
-  `${VMS} guests, ${out.bytesPerSample} bytes: JSON.parse + history ${out.microsPerSampleParsedOnly} µs, with validation ${out.microsPerSampleValidated} µs`,
+  `${VMS} guests, ${out.bytesPerSample} bytes: JSON.parse + history ${out.microsPerSampleParsedOnly} µs; ` +
+    `validated as the service does ${out.microsPerSampleIntake} µs (the check alone ${out.intakeValidationMicros} µs), ` +
+    `by hostSampleSchema ${out.microsPerSampleValidated} µs (alone ${out.validationMicros} µs)`,
 );
 console.log(JSON.stringify(out));
