@@ -1,7 +1,8 @@
-import { OTLPMetricExporter as OtlpHttpJsonMetricExporter } from '@opentelemetry/exporter-metrics-otlp-http';
-import { OTLPMetricExporter as OtlpHttpProtoMetricExporter } from '@opentelemetry/exporter-metrics-otlp-proto';
-import { OTLPMetricExporter as OtlpGrpcMetricExporter } from '@opentelemetry/exporter-metrics-otlp-grpc';
-import { ConsoleMetricExporter, PeriodicExportingMetricReader, type PushMetricExporter } from '@opentelemetry/sdk-metrics';
+import { createRequire } from 'node:module';
+import type * as OtlpHttpJson from '@opentelemetry/exporter-metrics-otlp-http';
+import type * as OtlpHttpProto from '@opentelemetry/exporter-metrics-otlp-proto';
+import type * as OtlpGrpc from '@opentelemetry/exporter-metrics-otlp-grpc';
+import type * as SdkMetrics from '@opentelemetry/sdk-metrics';
 import { parseDuration } from '@berth/config/units';
 import { ValidationError } from '@berth/errors';
 import { otlpProtocol } from './otlp-protocol.ts';
@@ -34,10 +35,19 @@ export function resolveMetricsExporterKind(env: NodeJS.ProcessEnv): MetricsExpor
   return first as MetricsExporterKind;
 }
 
+// Loaded only when metrics go somewhere (see sdk.ts: the exporters are not loaded for nothing).
+const load = createRequire(import.meta.url);
+
 /** OTEL_EXPORTER_OTLP_METRICS_PROTOCOL, else OTEL_EXPORTER_OTLP_PROTOCOL: `http/protobuf` (default), `http/json` or `grpc`. */
-export function otlpMetricExporterFor(env: NodeJS.ProcessEnv): PushMetricExporter {
-  const exporters = { 'http/protobuf': OtlpHttpProtoMetricExporter, 'http/json': OtlpHttpJsonMetricExporter, grpc: OtlpGrpcMetricExporter };
-  return new exporters[otlpProtocol(env, 'METRICS')]();
+export function otlpMetricExporterFor(env: NodeJS.ProcessEnv): SdkMetrics.PushMetricExporter {
+  switch (otlpProtocol(env, 'METRICS')) {
+    case 'http/protobuf':
+      return new (load('@opentelemetry/exporter-metrics-otlp-proto') as typeof OtlpHttpProto).OTLPMetricExporter();
+    case 'http/json':
+      return new (load('@opentelemetry/exporter-metrics-otlp-http') as typeof OtlpHttpJson).OTLPMetricExporter();
+    case 'grpc':
+      return new (load('@opentelemetry/exporter-metrics-otlp-grpc') as typeof OtlpGrpc).OTLPMetricExporter();
+  }
 }
 
 /** OTEL_METRIC_EXPORT_INTERVAL: milliseconds as the spec says (`5000`), or a duration (`5s`); at least 100 ms. */
@@ -49,8 +59,9 @@ export function metricExportIntervalMillis(env: NodeJS.ProcessEnv): number {
   return millis;
 }
 
-export function metricReadersFor(kind: MetricsExporterKind, env: NodeJS.ProcessEnv): PeriodicExportingMetricReader[] {
+export function metricReadersFor(kind: MetricsExporterKind, env: NodeJS.ProcessEnv): SdkMetrics.PeriodicExportingMetricReader[] {
   if (kind === 'none') return [];
+  const { ConsoleMetricExporter, PeriodicExportingMetricReader } = load('@opentelemetry/sdk-metrics') as typeof SdkMetrics;
   const exportIntervalMillis = metricExportIntervalMillis(env);
   const exporter = kind === 'otlp' ? otlpMetricExporterFor(env) : new ConsoleMetricExporter();
   return [

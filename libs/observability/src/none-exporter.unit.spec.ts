@@ -2,6 +2,7 @@
  * `none`: no span processing, but ids for logs and W3C context forwarded. This file starts the SDK
  * with `none` in its own worker (the OpenTelemetry API is process-global).
  */
+import { createRequire } from 'node:module';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { activeTraceIds, withSpan } from './spans.ts';
 import { extractTraceContext, traceHeadersOf } from './propagation.ts';
@@ -56,5 +57,15 @@ describe('exporter none', () => {
       },
       { parent },
     );
+  });
+
+  it('loads neither the NodeSDK nor any exporter nor the metrics SDK (about 1 s of every service start)', () => {
+    const loaded = Object.keys(createRequire(import.meta.url).cache)
+      .map((f) => /[\\/]@opentelemetry[\\/](sdk-node|sdk-metrics|sdk-logs|exporter-[^\\/]+)[\\/]/.exec(f)?.[1])
+      .filter((name) => name !== undefined);
+    expect(obs.metricsExporterKind).toBe('none');
+    expect([...new Set(loaded)]).toEqual([]);
+    // What it does load is what propagation needs: the tracer provider is there.
+    expect(Object.keys(createRequire(import.meta.url).cache).some((f) => f.includes('sdk-trace-node'))).toBe(true);
   });
 });

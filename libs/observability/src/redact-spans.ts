@@ -1,6 +1,6 @@
 import type { Context } from '@opentelemetry/api';
 import { maskUrlsIn } from '@berth/config';
-import type { tracing } from '@opentelemetry/sdk-node';
+import type * as tracing from '@opentelemetry/sdk-trace-node';
 
 type Mutable<T> = { -readonly [K in keyof T]: T[K] };
 

@@ -1,11 +1,23 @@
 import { createRequire } from 'node:module';
-import { NodeSDK, tracing } from '@opentelemetry/sdk-node';
-import { OTLPTraceExporter as OtlpHttpJsonExporter } from '@opentelemetry/exporter-trace-otlp-http';
-import { OTLPTraceExporter as OtlpHttpProtoExporter } from '@opentelemetry/exporter-trace-otlp-proto';
-import { OTLPTraceExporter as OtlpGrpcExporter } from '@opentelemetry/exporter-trace-otlp-grpc';
+import * as tracing from '@opentelemetry/sdk-trace-node';
+import type * as SdkNode from '@opentelemetry/sdk-node';
+import type * as OtlpHttpJson from '@opentelemetry/exporter-trace-otlp-http';
+import type * as OtlpHttpProto from '@opentelemetry/exporter-trace-otlp-proto';
+import type * as OtlpGrpc from '@opentelemetry/exporter-trace-otlp-grpc';
+import type * as SdkMetrics from '@opentelemetry/sdk-metrics';
+import { metrics } from '@opentelemetry/api';
+import {
+  defaultResource,
+  detectResources,
+  envDetector,
+  hostDetector,
+  processDetector,
+  resourceFromAttributes,
+  type Resource,
+} from '@opentelemetry/resources';
 import { otlpProtocol } from './otlp-protocol.ts';
 import { metricReadersFor, resolveMetricsExporterKind, type MetricsExporterKind } from './metrics.ts';
-import type { Instrumentation } from '@opentelemetry/instrumentation';
+import { registerInstrumentations, type Instrumentation } from '@opentelemetry/instrumentation';
 import { GrpcInstrumentation } from '@opentelemetry/instrumentation-grpc';
 import { HttpInstrumentation } from '@opentelemetry/instrumentation-http';
 import { PgInstrumentation } from '@opentelemetry/instrumentation-pg';
@@ -75,10 +87,24 @@ export function resolveExporterKind(env: NodeJS.ProcessEnv): TraceExporterKind {
   return first as TraceExporterKind;
 }
 
+/**
+ * The NodeSDK and the OTLP exporters are loaded only when something is exported over OTLP: the
+ * NodeSDK pulls in every exporter it knows (traces, metrics and logs in three protocols each,
+ * Prometheus, Zipkin), about 0.75-1 s of a service's start on these machines, for nothing when
+ * tracing is off. They are CommonJS packages, so `require` loads the same module `import` would.
+ */
+const load = createRequire(import.meta.url);
+
 /** OTEL_EXPORTER_OTLP_(TRACES_)PROTOCOL: `http/protobuf` (the spec's default), `http/json` or `grpc`. */
 export function otlpExporterFor(env: NodeJS.ProcessEnv): tracing.SpanExporter {
-  const exporters = { 'http/protobuf': OtlpHttpProtoExporter, 'http/json': OtlpHttpJsonExporter, grpc: OtlpGrpcExporter };
-  return new exporters[otlpProtocol(env, 'TRACES')]();
+  switch (otlpProtocol(env, 'TRACES')) {
+    case 'http/protobuf':
+      return new (load('@opentelemetry/exporter-trace-otlp-proto') as typeof OtlpHttpProto).OTLPTraceExporter();
+    case 'http/json':
+      return new (load('@opentelemetry/exporter-trace-otlp-http') as typeof OtlpHttpJson).OTLPTraceExporter();
+    case 'grpc':
+      return new (load('@opentelemetry/exporter-trace-otlp-grpc') as typeof OtlpGrpc).OTLPTraceExporter();
+  }
 }
 
 function spanProcessorsFor(
@@ -138,8 +164,77 @@ function instrumentationsFor(kind: TraceExporterKind): { instrumentations: Instr
   };
 }
 
+/** What a started SDK must do on flush and shutdown. */
+interface Started {
+  readonly processors: readonly tracing.SpanProcessor[];
+  readonly metricReaders: readonly { forceFlush(): Promise<void> }[];
+  shutdown(): Promise<void>;
+}
+
+interface Setup {
+  readonly serviceName: string;
+  readonly processors: tracing.SpanProcessor[];
+  readonly sampler: tracing.Sampler | undefined;
+  readonly instrumentations: Instrumentation[];
+  readonly metricsKind: MetricsExporterKind;
+  readonly env: NodeJS.ProcessEnv;
+}
+
+/** With an OTLP exporter (traces or metrics): the NodeSDK, as the OTLP collector deployments expect it (resource detectors, OTEL_PROPAGATORS, logs). */
+function startNodeSdk(s: Setup): Started {
+  const { NodeSDK } = load('@opentelemetry/sdk-node') as typeof SdkNode;
+  // Always given, even empty: left out, the NodeSDK would default to OTLP on localhost:4318.
+  const metricReaders = metricReadersFor(s.metricsKind, s.env);
+  const sdk = new NodeSDK({
+    serviceName: s.serviceName,
+    spanProcessors: s.processors,
+    metricReaders,
+    ...(s.sampler === undefined ? {} : { sampler: s.sampler }),
+    instrumentations: s.instrumentations,
+  });
+  sdk.start();
+  return { processors: s.processors, metricReaders, shutdown: () => sdk.shutdown() };
+}
+
 /**
- * Starts the OpenTelemetry NodeSDK. Call it before importing pg, @grpc/grpc-js or http users
+ * Without OTLP: what the NodeSDK would register, minus what only exporting needs. A tracer provider
+ * (the sampler and processors above; service name and OTEL_RESOURCE_ATTRIBUTES on the resource),
+ * the AsyncLocalStorage context manager and the W3C trace-context and baggage propagators (so
+ * context still crosses gRPC and NATS and logs carry trace ids), the instrumentations, and a meter
+ * provider only for `OTEL_METRICS_EXPORTER=console` (with `none`, instruments stay the API's no-ops).
+ */
+function startWithoutOtlp(s: Setup): Started {
+  const resource = defaultResource()
+    .merge(detectResources({ detectors: [envDetector, processDetector, hostDetector] }))
+    .merge(resourceFromAttributes({ 'service.name': s.serviceName }));
+  const provider = new tracing.NodeTracerProvider({
+    resource,
+    spanProcessors: s.processors,
+    ...(s.sampler === undefined ? {} : { sampler: s.sampler }),
+  });
+  provider.register();
+  const metricReaders = metricReadersFor(s.metricsKind, s.env);
+  const meterProvider = metricReaders.length === 0 ? undefined : consoleMeterProvider(resource, metricReaders);
+  registerInstrumentations({ instrumentations: s.instrumentations, tracerProvider: provider, ...(meterProvider ? { meterProvider } : {}) });
+  return {
+    processors: s.processors,
+    metricReaders,
+    shutdown: async () => {
+      await Promise.all([provider.shutdown(), meterProvider?.shutdown()]);
+    },
+  };
+}
+
+function consoleMeterProvider(resource: Resource, readers: SdkMetrics.MetricReader[]): SdkMetrics.MeterProvider {
+  const { MeterProvider } = load('@opentelemetry/sdk-metrics') as typeof SdkMetrics;
+  const provider = new MeterProvider({ resource, readers });
+  metrics.setGlobalMeterProvider(provider);
+  return provider;
+}
+
+/**
+ * Starts OpenTelemetry: the NodeSDK when anything goes to an OTLP endpoint, else a tracer provider
+ * of its own (see startWithoutOtlp). Call it before importing pg, @grpc/grpc-js or http users
  * (`import '@berth/observability/register'` as the first import of main.ts does), or their
  * auto-instrumentation will not hook. Idempotent: a second call returns the first handle.
  */
@@ -148,20 +243,17 @@ export function startObservability(options: ObservabilityOptions): Observability
   const env = options.env ?? process.env;
   const kind = options.exporter ?? resolveExporterKind(env);
   const memoryExporter = kind === 'memory' ? new tracing.InMemorySpanExporter() : undefined;
-  const processors = spanProcessorsFor(kind, memoryExporter, env);
-  const sampler = samplerFor(kind);
   const auto = options.instrumentations === false ? { instrumentations: [], patchable: [] } : instrumentationsFor(kind);
   const metricsKind = resolveMetricsExporterKind(env);
-  // Always given, even empty: left out, the NodeSDK would default to OTLP on localhost:4318.
-  const metricReaders = metricReadersFor(metricsKind, env);
-  const sdk = new NodeSDK({
+  const setup: Setup = {
     serviceName: env['OTEL_SERVICE_NAME'] ?? options.serviceName,
-    spanProcessors: processors,
-    metricReaders,
-    ...(sampler === undefined ? {} : { sampler }),
+    processors: spanProcessorsFor(kind, memoryExporter, env),
+    sampler: samplerFor(kind),
     instrumentations: auto.instrumentations,
-  });
-  sdk.start();
+    metricsKind,
+    env,
+  };
+  const sdk = kind === 'otlp' || metricsKind === 'otlp' ? startNodeSdk(setup) : startWithoutOtlp(setup);
   patchAlreadyLoaded(auto.patchable);
   const handle: Observability = {
     serviceName: options.serviceName,
@@ -169,7 +261,7 @@ export function startObservability(options: ObservabilityOptions): Observability
     metricsExporterKind: metricsKind,
     memoryExporter,
     async flush() {
-      await Promise.all([...processors.map((p) => p.forceFlush()), ...metricReaders.map((r) => r.forceFlush())]);
+      await Promise.all([...sdk.processors.map((p) => p.forceFlush()), ...sdk.metricReaders.map((r) => r.forceFlush())]);
     },
     async shutdown() {
       if (started === handle) started = undefined;
