@@ -95,6 +95,9 @@ export async function runChaos(opts: ChaosOptions): Promise<
     const opsByCode: Record<string, number> = {};
     for (const o of load.ops) opsByCode[`${o.kind}:${o.code}`] = (opsByCode[`${o.kind}:${o.code}`] ?? 0) + 1;
     for (const crashed of plane.exitedOnTheirOwn()) report.problems.push(`${crashed} logged a fatal error`);
+    // Every answer is a clean status, also while the plane restarts: an INTERNAL fails the run.
+    for (const o of load.unclean())
+      report.problems.push(`${o.kind} ${o.vmId} answered ${o.code} (${o.details ?? ''}) ${Math.round((o.at - t0) / 1000)} s into the run`);
     return { ...report, telemetry, seconds: Math.round((Date.now() - t0) / 1000), opsByCode, restarts };
   } finally {
     await load.stop();

@@ -20,6 +20,8 @@ export interface OpRecord {
   readonly vmId: string;
   /** 'OK' or the gRPC code name. */
   readonly code: string;
+  /** The status message of an answer that is not OK. */
+  readonly details?: string;
   readonly at: number;
   readonly millis: number;
 }
@@ -32,6 +34,8 @@ const MIX: readonly [OpKind, number][] = [
   ['start', 0.13],
   ['migrate', 0.2],
 ];
+
+const UNCLEAN = new Set(['INTERNAL', 'UNKNOWN', 'CLIENT_ERROR']);
 
 export class Load {
   readonly ops: OpRecord[] = [];
@@ -57,6 +61,14 @@ export class Load {
     clearInterval(this.timer);
     this.timer = undefined;
     await Promise.all([...this.inFlight]);
+  }
+
+  /**
+   * Answers that are not a clean status (issue 16: never INTERNAL): INTERNAL or UNKNOWN (a handler's
+   * error the one mapping did not know), or an error that is no gRPC status at all.
+   */
+  unclean(): OpRecord[] {
+    return this.ops.filter((o) => UNCLEAN.has(o.code));
   }
 
   acknowledged(kind: OpKind): number {
@@ -91,6 +103,7 @@ export class Load {
     const inv = this.plane.inventory;
     const t0 = Date.now();
     let code = 'OK';
+    let details: string | undefined;
     try {
       switch (kind) {
         case 'compose':
@@ -134,7 +147,8 @@ export class Load {
       }
     } catch (e) {
       code = isServiceError(e) ? grpc.status[e.code] : 'CLIENT_ERROR';
+      details = isServiceError(e) ? e.details : String(e);
     }
-    this.ops.push({ kind, vmId, code, at: t0, millis: Date.now() - t0 });
+    this.ops.push({ kind, vmId, code, at: t0, millis: Date.now() - t0, ...(details === undefined ? {} : { details }) });
   }
 }

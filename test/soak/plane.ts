@@ -39,6 +39,8 @@ export interface PlaneOptions {
   readonly echo?: boolean;
   /** Added to every service's environment (e.g. `MALLOC_ARENA_MAX`), over the plane's own variables. */
   readonly serviceEnv?: Readonly<Record<string, string>>;
+  /** Which services run (inventory always among them); all of SERVICES by default. */
+  readonly only?: readonly ServiceName[];
 }
 
 /**
@@ -148,6 +150,11 @@ export class Plane {
     }
   }
 
+  /** The services this plane runs. */
+  get serviceNames(): readonly ServiceName[] {
+    return SERVICES.filter((s) => s === 'inventory' || (this.opts.only ?? SERVICES).includes(s));
+  }
+
   /** Starts every service that is not running: inventory first (the others call it), then the rest at once. */
   async startServices(): Promise<void> {
     this.generation++;
@@ -168,7 +175,7 @@ export class Plane {
       this.services.set(s, handle);
     };
     await start('inventory');
-    await Promise.all(SERVICES.filter((s) => s !== 'inventory').map(start));
+    await Promise.all(this.serviceNames.filter((s) => s !== 'inventory').map(start));
   }
 
   /** SIGKILL one service. */
@@ -179,7 +186,7 @@ export class Plane {
   }
 
   async killServices(): Promise<void> {
-    await Promise.all(SERVICES.map((s) => this.kill(s)));
+    await Promise.all(this.serviceNames.map((s) => this.kill(s)));
   }
 
   /** Processes that died on their own (not killed here): a crash is a finding. */

@@ -78,19 +78,42 @@ export function knownStatusOf(
   }
   const lost = connectionFailureOf(err);
   if (lost !== undefined) return status(grpc.status.UNAVAILABLE, `a dependency is unreachable, retry: ${lost}`);
+  if (causes(err).some((e) => PG_RETRY_TRANSACTION.has(String((e as { code?: unknown }).code))))
+    return status(grpc.status.ABORTED, 'the database aborted the transaction (serialization failure or deadlock), retry');
   return undefined;
 }
 
-// Socket errors, and Postgres' "connection exception" class (08) and shutdown codes (57P01-57P03).
+// Socket errors, and Postgres' "connection exception" class (08), shutdown and start-up codes
+// (57P01 admin_shutdown, 57P02 crash_shutdown, 57P03 cannot_connect_now: "the database system is
+// starting up", "... in recovery mode", "... shutting down") and too_many_connections (53300: every
+// service reconnecting at once after a restart).
 const SOCKET_CODES = new Set(['ECONNRESET', 'ECONNREFUSED', 'ETIMEDOUT', 'EPIPE', 'EHOSTUNREACH', 'ENETUNREACH', 'ECONNABORTED']);
-const PG_UNAVAILABLE = /^(08...|57P0[123])$/;
+const PG_UNAVAILABLE = /^(08...|57P0[123]|53300)$/;
+// node-postgres and pg-pool say these in words only. "Connection terminated" covers "... unexpectedly"
+// (the server went away), "... due to connection timeout" and the bare form (a client ended, e.g. by
+// the pool, while a statement waited on it).
 const PG_CLIENT_MESSAGES = [
-  'Connection terminated unexpectedly',
-  'Connection terminated due to connection timeout',
+  'Connection terminated',
   'timeout exceeded when trying to connect',
+  'timeout expired',
   'Query read timeout',
   'Client has encountered a connection error and is not queryable',
+  'Client was closed and is not queryable',
+  'Cannot use a pool after calling end on the pool',
 ];
+// nats.js (v3) errors by name: the connection closed, draining (the process stops), lost, a request
+// that timed out or found no responder (JetStream restarting), JetStream not (yet) enabled.
+const NATS_UNAVAILABLE = new Set([
+  'ClosedConnectionError',
+  'DrainingConnectionError',
+  'ConnectionError',
+  'RequestError',
+  'TimeoutError',
+  'NoResponders',
+  'JetStreamNotEnabled',
+]);
+/** serialization_failure, deadlock_detected: the transaction changed nothing and may be retried as it is. */
+const PG_RETRY_TRANSACTION = new Set(['40001', '40P01']);
 
 /** SQLSTATE query_canceled: a statement stopped by statement_timeout or by pg_cancel_backend. */
 const PG_QUERY_CANCELED = '57014';
@@ -119,17 +142,30 @@ export function cancelledStatementStatus(call: CallDeadline | undefined): { code
 }
 
 /**
- * A failure to reach a dependency (Postgres, a socket reset, refused or timed out) says nothing
- * about the request: UNAVAILABLE, which clients retry (with the same command id), not INTERNAL.
- * Recognised from the error's code and message, so grpc-kit needs no database driver.
+ * A failure to reach a dependency (Postgres or NATS down, restarting or shutting down, a socket
+ * reset, refused or timed out) says nothing about the request: UNAVAILABLE, which clients retry
+ * (with the same command id), not INTERNAL. Recognised from the error's code, name and message, so
+ * grpc-kit needs neither database nor NATS driver.
  */
 function connectionFailureOf(err: unknown): string | undefined {
-  for (let e: unknown = err, depth = 0; e instanceof Error && depth < 4; e = e.cause, depth++) {
+  for (const e of causes(err)) {
     const code = (e as { code?: unknown }).code;
     if (typeof code === 'string' && (SOCKET_CODES.has(code) || PG_UNAVAILABLE.test(code))) return e.message;
-    if (PG_CLIENT_MESSAGES.some((m) => e instanceof Error && e.message.startsWith(m))) return e.message;
+    if (PG_CLIENT_MESSAGES.some((m) => e.message.startsWith(m))) return e.message;
+    if (NATS_UNAVAILABLE.has(e.name)) return `${e.name}: ${e.message}`;
+    if (e.name === 'JetStreamStatusError' && code === 503) return e.message;
   }
   return undefined;
+}
+
+/**
+ * The error, its causes and, for an AggregateError (a connection tried on several addresses), the
+ * errors it gathers, to a small depth.
+ */
+function causes(err: unknown, depth = 0): Error[] {
+  if (!(err instanceof Error) || depth > 4) return [];
+  const nested = err instanceof AggregateError ? (err.errors as unknown[]).flatMap((e) => causes(e, depth + 1)) : [];
+  return [err, ...nested, ...causes(err.cause, depth + 1)];
 }
 
 export function toServiceError(err: unknown, logger: Logger, method: string, call?: CallDeadline): Partial<grpc.StatusObject> {

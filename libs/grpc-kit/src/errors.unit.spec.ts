@@ -18,9 +18,60 @@ describe('knownStatusOf: a dependency out of reach is UNAVAILABLE, not INTERNAL'
     expect(knownStatusOf(err)?.code).toBe(grpc.status.UNAVAILABLE);
   });
 
+  // What a call meets while Postgres or NATS restart under it (the chaos harness kills both): each
+  // a retry, never INTERNAL. Shaped as node-postgres, pg-pool and nats.js v3 make them.
+  const named = (name: string, message: string, extra: object = {}): Error => Object.assign(new Error(message), { name }, extra);
+  it.each([
+    ['Postgres immediate shutdown (57P01)', withCode('terminating connection due to immediate shutdown command', '57P01')],
+    ['Postgres crash of another backend (57P02)', withCode('terminating connection because of crash of another server process', '57P02')],
+    ['Postgres starting up (57P03)', withCode('the database system is starting up', '57P03')],
+    ['Postgres in recovery (57P03)', withCode('the database system is in recovery mode', '57P03')],
+    ['Postgres shutting down (57P03)', withCode('the database system is shutting down', '57P03')],
+    ['Postgres out of connections after a restart (53300)', withCode('sorry, too many clients already', '53300')],
+    ['connection refused while Postgres is down', withCode('connect ECONNREFUSED 127.0.0.1:5432', 'ECONNREFUSED')],
+    ['a write to a connection the server closed', withCode('write EPIPE', 'EPIPE')],
+    ['connect timed out', withCode('connect ETIMEDOUT 10.0.0.1:5432', 'ETIMEDOUT')],
+    ['pg: a client ended while a statement waited', new Error('Connection terminated')],
+    ['pg: connection timeout', new Error('Connection terminated due to connection timeout', { cause: new Error('timeout expired') })],
+    ['pg-pool: no connection in time', new Error('timeout exceeded when trying to connect')],
+    ['pg: a statement on a client that was ended', new Error('Client was closed and is not queryable')],
+    ['pg: a statement on a client whose connection failed', new Error('Client has encountered a connection error and is not queryable')],
+    ['pg-pool: the process is stopping', new Error('Cannot use a pool after calling end on the pool')],
+    [
+      'every address refused (AggregateError)',
+      new AggregateError(
+        [withCode('connect ECONNREFUSED ::1:5432', 'ECONNREFUSED'), withCode('connect ECONNREFUSED 127.0.0.1:5432', 'ECONNREFUSED')],
+        '',
+      ),
+    ],
+    ['NATS: connection closed', named('ClosedConnectionError', 'closed connection')],
+    ['NATS: connection draining (the process stops)', named('DrainingConnectionError', 'connection draining')],
+    ['NATS: disconnected during a request', named('RequestError', 'connection disconnected')],
+    ['NATS: a request timed out', named('TimeoutError', 'timeout')],
+    ['NATS: no responders (JetStream restarting)', named('NoResponders', "no responders: '$JS.API.STREAM.INFO.X'")],
+    ['NATS: JetStream not enabled yet', named('JetStreamNotEnabled', 'jetstream is not enabled')],
+    ['NATS: JetStream 503 status', named('JetStreamStatusError', 'no responders', { code: 503 })],
+    ['a NATS error wrapped by the caller', new Error('publish failed', { cause: named('ClosedConnectionError', 'closed connection') })],
+  ])('restart: %s', (_, err) => {
+    expect(knownStatusOf(err)).toMatchObject({
+      code: grpc.status.UNAVAILABLE,
+      details: expect.stringMatching(/^a dependency is unreachable, retry: /),
+    });
+  });
+
+  it.each([
+    ['serialization failure (40001)', withCode('could not serialize access due to concurrent update', '40001')],
+    ['deadlock (40P01)', withCode('deadlock detected', '40P01')],
+  ])('a transaction Postgres aborted is ABORTED (retry), not INTERNAL: %s', (_, err) => {
+    expect(knownStatusOf(new Error('append failed', { cause: err }))?.code).toBe(grpc.status.ABORTED);
+  });
+
   it('a bug stays unknown (INTERNAL), and so does an SQL error that is not about the connection', () => {
     expect(knownStatusOf(new TypeError('x is undefined'))).toBeUndefined();
     expect(knownStatusOf(withCode('duplicate key value violates unique constraint', '23505'))).toBeUndefined();
+    expect(knownStatusOf(withCode('could not write to file', '58030'))).toBeUndefined();
+    expect(knownStatusOf(named('ProtocolError', "'Authorization Violation'"))).toBeUndefined();
+    expect(knownStatusOf(new Error('Connection to the hypervisor failed'))).toBeUndefined();
   });
 });
 
