@@ -40,6 +40,13 @@ export interface ObservabilityOptions {
   readonly exporter?: TraceExporterKind;
   /** gRPC, http and pg auto-instrumentation (pg not with `none`); on by default. */
   readonly instrumentations?: boolean;
+  /**
+   * Require the libraries the instrumentations patch now, so they are patched when the service
+   * imports them: for a process without import-in-the-middle's loader hook (register.ts leaves it
+   * out with `none`). They are CommonJS or built in, so an ESM import gets the module object the
+   * require patched. Without it, only libraries already loaded are required again (see below).
+   */
+  readonly loadPatchedNow?: boolean;
   readonly env?: NodeJS.ProcessEnv;
 }
 
@@ -61,11 +68,11 @@ export interface Observability {
  * left alone, so nothing is loaded that the process does not use. `names`: the CommonJS libraries
  * the registered instrumentations patch through their prototypes.
  */
-function patchAlreadyLoaded(names: readonly string[]): void {
+function patchAlreadyLoaded(names: readonly string[], all: boolean): void {
   const req = createRequire(import.meta.url);
   for (const name of names) {
     try {
-      if (req.cache[req.resolve(name)] !== undefined) req(name);
+      if (all || req.cache[req.resolve(name)] !== undefined) req(name);
     } catch {
       // not installed: nothing to patch
     }
@@ -157,10 +164,13 @@ function samplerFor(kind: TraceExporterKind): tracing.Sampler | undefined {
  */
 function instrumentationsFor(kind: TraceExporterKind): { instrumentations: Instrumentation[]; patchable: string[] } {
   if (kind === 'none')
-    return { instrumentations: [new HttpInstrumentation(), new PropagatingGrpcInstrumentation()], patchable: ['@grpc/grpc-js'] };
+    return {
+      instrumentations: [new HttpInstrumentation(), new PropagatingGrpcInstrumentation()],
+      patchable: ['@grpc/grpc-js', 'http', 'https'],
+    };
   return {
     instrumentations: [new HttpInstrumentation(), new GrpcInstrumentation(), new PgInstrumentation({ requireParentSpan: true })],
-    patchable: ['@grpc/grpc-js', 'pg'],
+    patchable: ['@grpc/grpc-js', 'pg', 'http', 'https'],
   };
 }
 
@@ -254,7 +264,7 @@ export function startObservability(options: ObservabilityOptions): Observability
     env,
   };
   const sdk = kind === 'otlp' || metricsKind === 'otlp' ? startNodeSdk(setup) : startWithoutOtlp(setup);
-  patchAlreadyLoaded(auto.patchable);
+  patchAlreadyLoaded(auto.patchable, options.loadPatchedNow === true);
   const handle: Observability = {
     serviceName: options.serviceName,
     exporterKind: kind,
