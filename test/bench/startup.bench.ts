@@ -1,9 +1,8 @@
 /**
  * `npm run bench:startup [-- --rounds N]` (issue 16): how long the whole plane takes to come back, from
  * the sources under tsx against the built JavaScript (scripts/service-build.mjs), interleaved round by
- * round on one private Postgres and nats-server (the chaos plane of test/soak/plane.ts: inventory first,
- * then scheduler, placement-executor, migration and telemetry at once, each until its health answers
- * SERVING). Per round and mode: the plane's seconds, each service's seconds and CPU seconds (user +
+ * round on one private Postgres and nats-server (the chaos plane of test/soak/plane.ts restarted: the
+ * five services at once, each until its health answers SERVING). Per round and mode: the plane's seconds, each service's seconds and CPU seconds (user +
  * system, /proc) until SERVING, and the load average. CPU is the figure to compare on a shared machine;
  * the last line is one JSON object with the medians and the ratios built/source.
  */

@@ -155,7 +155,13 @@ export class Plane {
     return SERVICES.filter((s) => s === 'inventory' || (this.opts.only ?? SERVICES).includes(s));
   }
 
-  /** Starts every service that is not running: inventory first (the others call it), then the rest at once. */
+  /**
+   * Starts every service that is not running. The first time inventory goes first, then the rest at
+   * once: the plane is new, and inventory's start creates the streams and buckets. A restart starts
+   * them all at once: nothing a service does before it serves needs another one up (the gRPC
+   * clients connect when first called; every service ensures its own streams and database), and
+   * inventory first made the plane's restart the sum of two starts instead of the longest one.
+   */
   async startServices(): Promise<void> {
     this.generation++;
     const start = async (s: ServiceName): Promise<void> => {
@@ -174,8 +180,8 @@ export class Plane {
       );
       this.services.set(s, handle);
     };
-    await start('inventory');
-    await Promise.all(this.serviceNames.filter((s) => s !== 'inventory').map(start));
+    if (this.generation === 1) await start('inventory');
+    await Promise.all(this.serviceNames.map(start));
   }
 
   /** SIGKILL one service. */
