@@ -42,6 +42,8 @@ export async function runChaos(opts: ChaosOptions): Promise<
     telemetry: TelemetryAudit;
     seconds: number;
     opsByCode: Record<string, number>;
+    /** What the failed answers said (digits as N), counted: which error each was mapped from (not the refusals about a VM). */
+    failureDetails: Record<string, number>;
     /** Per round: from the kill of the last part until every service answered SERVING again, and the load average then. */
     restarts: { seconds: number; load: number }[];
   }
@@ -94,11 +96,17 @@ export async function runChaos(opts: ChaosOptions): Promise<
     const telemetry = await auditTelemetry(plane.pg.url('berth_telemetry'), TELEMETRY_POLICY_MILLIS, resumes, report.problems);
     const opsByCode: Record<string, number> = {};
     for (const o of load.ops) opsByCode[`${o.kind}:${o.code}`] = (opsByCode[`${o.kind}:${o.code}`] ?? 0) + 1;
+    const failureDetails: Record<string, number> = {};
+    for (const o of load.ops) {
+      if (o.code === 'OK' || o.code === 'FAILED_PRECONDITION' || o.code === 'NOT_FOUND') continue; // answers about the VM
+      const key = `${o.code}: ${(o.details ?? '').replace(/\d+/g, 'N').slice(0, 160)}`;
+      failureDetails[key] = (failureDetails[key] ?? 0) + 1;
+    }
     for (const crashed of plane.exitedOnTheirOwn()) report.problems.push(`${crashed} logged a fatal error`);
     // Every answer is a clean status, also while the plane restarts: an INTERNAL fails the run.
     for (const o of load.unclean())
       report.problems.push(`${o.kind} ${o.vmId} answered ${o.code} (${o.details ?? ''}) ${Math.round((o.at - t0) / 1000)} s into the run`);
-    return { ...report, telemetry, seconds: Math.round((Date.now() - t0) / 1000), opsByCode, restarts };
+    return { ...report, telemetry, seconds: Math.round((Date.now() - t0) / 1000), opsByCode, failureDetails, restarts };
   } finally {
     await load.stop();
     await plane.destroy();
