@@ -149,7 +149,8 @@ interface Row {
   at: number;
 }
 
-async function migrationLog(db: TestDatabase): Promise<Row[]> {
+/** The events of these types in a service's log, in log order (occurred_at: the appending transaction's start). */
+async function eventsOf(db: TestDatabase, types: readonly string[]): Promise<Row[]> {
   const c = new pg.Client({ connectionString: db.url });
   await c.connect();
   try {
@@ -158,15 +159,80 @@ async function migrationLog(db: TestDatabase): Promise<Row[]> {
     );
     const schema = found.rows[0]!.table_schema;
     const r = await c.query<{ stream_id: string; type: string; data: Record<string, unknown>; at: Date }>(
-      `SELECT stream_id, type, data, occurred_at AS at FROM "${schema}".events
-        WHERE type IN ('MigrationRequested', 'DestinationClaimed', 'MigrationCompleted', 'MigrationFailed', 'MigrationAborted',
-                       'EvacuationStarted', 'EvacuationCompleted')
-        ORDER BY global_position`,
+      `SELECT stream_id, type, data, occurred_at AS at FROM "${schema}".events WHERE type = ANY($1) ORDER BY global_position`,
+      [types],
     );
     return r.rows.map((x) => ({ stream_id: x.stream_id, type: x.type, data: x.data, at: x.at.getTime() }));
   } finally {
     await c.end();
   }
+}
+
+/** A migration's steps in its log, in order: each step's time is from the previous event's to its own. */
+const STEPS = [
+  ['choose', 'DestinationChosen'],
+  ['claim', 'DestinationClaimed'],
+  ['executorStart', 'MigrationCopyStarted'],
+  ['migrate', 'SwitchedOver'],
+  ['releaseSource', 'SourceReleased'],
+  ['complete', 'MigrationCompleted'],
+] as const;
+const MIGRATION_TYPES = ['MigrationRequested', 'AttemptFailed', 'MigrationFailed', 'MigrationAborted', ...STEPS.map(([, t]) => t)];
+
+type Quantiles = { p50: number; p99: number };
+const quantiles = (xs: readonly number[]): Quantiles => ({ p50: round(quantile(xs, 0.5)), p99: round(quantile(xs, 0.99)) });
+
+/**
+ * Where a completed move's time goes, per step, from the events' timestamps: the migration log's
+ * (MigrationRequested -> DestinationChosen -> ... -> MigrationCompleted; the first of each type, so a
+ * choice made again within an attempt counts in its step), and the executor's own log split the two
+ * hops through it: `executorStart` = `toExecutor` (DestinationClaimed in the migration log to the
+ * executor's VmMigrationStarted: relay, NATS, the executor's consumer and its append) + `startReported`
+ * (back: its relay, NATS, this service's consumer and append); `migrate` = `hypervisor` (the executor's
+ * VmMigrationStarted to its VmMigrated: the simulated copy and the executor's own steps) +
+ * `switchReported`. Moves whose attempt failed once are left out (their steps hold the failure).
+ */
+function stepTimes(rows: readonly Row[], executorRows: readonly Row[]): Record<string, Quantiles & { moves?: number }> {
+  const first = new Map<string, Map<string, number>>();
+  for (const r of rows) {
+    const m = first.get(r.stream_id) ?? first.set(r.stream_id, new Map()).get(r.stream_id)!;
+    if (!m.has(r.type)) m.set(r.type, r.at);
+  }
+  const executor = new Map<string, Map<string, number>>();
+  for (const r of executorRows) {
+    const id = typeof r.data['migrationId'] === 'string' ? r.data['migrationId'] : '';
+    const m = executor.get(id) ?? executor.set(id, new Map()).get(id)!;
+    if (!m.has(r.type)) m.set(r.type, r.at);
+  }
+  const out: Record<string, number[]> = {};
+  const add = (k: string, v: number | undefined): void => void (v !== undefined && Number.isFinite(v) && (out[k] ??= []).push(v));
+  let moves = 0;
+  for (const [streamId, m] of first) {
+    if (!m.has('MigrationCompleted') || m.has('AttemptFailed')) continue;
+    moves++;
+    let previous = m.get('MigrationRequested')!;
+    for (const [step, type] of STEPS) {
+      const at = m.get(type);
+      if (at === undefined) continue;
+      add(step, at - previous);
+      previous = at;
+    }
+    add('total', m.get('MigrationCompleted')! - m.get('MigrationRequested')!);
+    const ex = executor.get(streamId.replace(/^migration-/, ''));
+    const started = ex?.get('VmMigrationStarted');
+    const migrated = ex?.get('VmMigrated');
+    if (started !== undefined) {
+      add('toExecutor', started - m.get('DestinationClaimed')!);
+      add('startReported', m.get('MigrationCopyStarted')! - started);
+    }
+    if (started !== undefined && migrated !== undefined) {
+      add('hypervisor', migrated - started);
+      add('switchReported', m.get('SwitchedOver')! - migrated);
+    }
+  }
+  const result: Record<string, Quantiles & { moves?: number }> = {};
+  for (const [k, xs] of Object.entries(out)) result[k] = k === 'total' ? { ...quantiles(xs), moves } : quantiles(xs);
+  return result;
 }
 
 interface Interval {
@@ -365,7 +431,8 @@ async function main(): Promise<void> {
     const passFigures = planned(logsAtDrain).filter((f) => drained.includes(f.hostId));
 
     // The migration log: drain times, intervals, overlaps, cap use.
-    const rows = await migrationLog(migDb);
+    const rows = await eventsOf(migDb, [...MIGRATION_TYPES, 'EvacuationStarted', 'EvacuationCompleted']);
+    const executorRows = await eventsOf(exDb, ['VmMigrationStarted', 'VmMigrated']);
     const drainFrom = new Map<string, number>();
     const drainTo = new Map<string, number>();
     const intervals = new Map<string, Interval>();
@@ -385,7 +452,7 @@ async function main(): Promise<void> {
         const m = intervals.get(r.stream_id);
         if (!m) continue;
         if (r.type === 'DestinationClaimed') m.destination = String(r.data['hostId']);
-        else {
+        else if (r.type === 'MigrationCompleted' || r.type === 'MigrationFailed' || r.type === 'MigrationAborted') {
           m.to = r.at;
           m.outcome = r.type;
         }
@@ -418,6 +485,26 @@ async function main(): Promise<void> {
       if (open >= CAPS.fleet) fullTime += b - a;
     }
     const drainSeconds = drained.map((h) => ((drainTo.get(h) ?? t1) - (drainFrom.get(h) ?? t0)) / 1000);
+    // A slot's hand-over: from a move's end with the fleet cap full and VMs still to start, to the next
+    // MigrationRequested (ends and starts paired in time order): Berth's reaction to a freed slot.
+    const handover: number[] = [];
+    const freed: number[] = [];
+    const points = moves
+      .flatMap((m) => [{ t: m.from, start: true }, ...(Number.isFinite(m.to) ? [{ t: m.to, start: false }] : [])])
+      .sort((a, b) => a.t - b.t || Number(a.start) - Number(b.start));
+    for (const p of points) {
+      if (p.start) {
+        const end = freed.shift();
+        if (end !== undefined) handover.push(p.t - end);
+        continue;
+      }
+      const openBefore = moves.filter((m) => m.from <= p.t && m.to >= p.t).length;
+      const waits = [...toMove].some(
+        ([source, vms]) => new Set(moves.filter((m) => m.source === source && m.from <= p.t).map((m) => m.vmId)).size < vms.size,
+      );
+      if (openBefore >= CAPS.fleet && waits) freed.push(p.t);
+    }
+    const stepMillis = { ...stepTimes(rows, executorRows), handover: quantiles(handover) };
 
     // The audit: hypervisors (the executor's simulator), inventory's VMs, the final snapshots.
     const after = (await callUnary(inv, 'listVms', inventoryV1.ListVmsRequest.fromPartial({}))).vms;
@@ -466,6 +553,7 @@ async function main(): Promise<void> {
       maxConcurrentObserved: { fleet: fleetMax, outOfOneHost: perHostOut, intoOneHost: perHostIn },
       caps: CAPS,
       capUtilisation: waitingTime === 0 ? 0 : round(fullTime / waitingTime, 3),
+      stepMillis,
       overcommitted,
       lost,
       duplicated,
@@ -543,6 +631,7 @@ async function main(): Promise<void> {
         `at most ${fleetMax} migrations at once (cap ${CAPS.fleet}), ${perHostOut} out of / ${perHostIn} into one host (caps ${CAPS.outboundPerHost} / ${CAPS.inboundPerHost}); ` +
         `cap full ${(result.capUtilisation * 100).toFixed(1)}% of the time work waited; lost ${lost}, duplicated ${duplicated}, overcommitted ${overcommitted}`,
     );
+    for (const [step, q] of Object.entries(stepMillis)) say(`step ${step}: p50 ${q.p50} / p99 ${q.p99} ms`);
     console.log(JSON.stringify(result));
   } finally {
     for (const c of clients) c.close();

@@ -31,6 +31,7 @@ import { GrpcScheduler } from './adapters/grpc/scheduler-client.ts';
 import { migrationService } from './adapters/grpc/service.ts';
 import { startExecutorEventsConsumer } from './adapters/nats/executor-events.ts';
 import { startHostStatesConsumer } from './adapters/nats/host-states.ts';
+import { startVmEventsConsumer } from './adapters/nats/vm-events.ts';
 import { asMigrationDb, migrateReadModel, projectMigrationEvents, ReadModel } from './adapters/postgres/read-model.ts';
 import type { MigrationConfig } from './config.ts';
 
@@ -120,10 +121,10 @@ export async function startMigration(
     clock,
     defaults: defaultPolicy(config),
     poolPolicies: over.poolPolicies ?? {},
-    changed: (id) => {
+    changed: (id, m) => {
       kicks.runner?.kick(id);
       // A migration that ended gives its slot back (a drain's through the drain, which moves on).
-      void reportMigrationEnd(migrations, gate, kicks.evacuations, id).catch((e: unknown) =>
+      void reportMigrationEnd(gate, kicks.evacuations, id, m).catch((e: unknown) =>
         logger.warn({ err: e, migrationId: id }, 'reporting a migration end failed'),
       );
     },
@@ -181,12 +182,14 @@ export async function startMigration(
   let balancer: BalancerService | undefined;
   let usage: KvUsageReader | undefined;
   if (grpcInventory) {
-    fleet = new KvFleetReader(inventory);
-    await fleet.start(nc, prefix);
+    // A drained host's snapshot or one of its VMs changed: its drain takes a pass (no timer needed).
+    const f = new KvFleetReader(inventory, (hostId) => kicks.evacuations?.changed(hostId));
+    fleet = f;
+    await f.start(nc, prefix);
     const evacuations = new EvacuationRunner({
-      fleet,
+      fleet: f,
       hosts: new GrpcHostControl(grpcInventory),
-      migrations: new CommandsMigrationStarter(migrations),
+      migrations: new CommandsMigrationStarter(migrations, (vmId) => f.known(vmId)),
       log: new PostgresEvacuationLog(store, db),
       gate,
       clock: { now: () => clock.now().getTime() },
@@ -201,6 +204,8 @@ export async function startMigration(
     resume();
     // Maintenance set in inventory (HostStateChanged to maintenance-preparing) starts the drain.
     consumers.push(await startHostStatesConsumer({ nc, ...p, evacuations, logger }));
+    // The drains keep their VMs between passes, fresh from inventory's VM events.
+    consumers.push(await startVmEventsConsumer({ nc, ...p, apply: (env) => f.vmEvent(env), logger }));
     // The balancer: per pool policies through the API, one run per pool per interval (docs/evacuation-and-balancer.md).
     // Measured load: telemetry's berth-host-usage where fresh, else allocation.
     const u = new KvUsageReader();

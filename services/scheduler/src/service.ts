@@ -11,6 +11,7 @@ import { HARDWARE_CONFIG_BUCKET, watchHardwareConfig } from './adapters/nats/har
 import { kvSnapshotSource, watchHostSnapshots, watchViewPosition } from './adapters/nats/snapshot-watch.ts';
 import { vmRequestedHandler } from './adapters/nats/vm-requested.ts';
 import { EMPTY_COST_CONFIG, ScoringEngine, policyTable } from './adapters/scoring/scoring-engine.ts';
+import { InFlightView } from './adapters/scoring/in-flight.ts';
 
 const SNAPSHOT_BUCKET = 'berth-host-snapshots';
 /** Inventory's log position for the view wait (docs/capacity-waits.md). */
@@ -34,8 +35,14 @@ export async function startScheduler(config: Readonly<SchedulerConfig>, logger: 
     ...(config.NATS_CREDS !== undefined && { credsFile: config.NATS_CREDS }),
   });
   await ensureStreams(nc, { prefix });
-  const engine = new ScoringEngine(EMPTY_COST_CONFIG, policyTable(config.SCHEDULER_POLICY, config.SCHEDULER_POOL_POLICIES));
-  const hardware = await watchHardwareConfig((await openKv(nc, HARDWARE_CONFIG_BUCKET, { prefix })).kv, (c) => engine.setConfig(c), logger);
+  const scoring = new ScoringEngine(EMPTY_COST_CONFIG, policyTable(config.SCHEDULER_POLICY, config.SCHEDULER_POOL_POLICIES));
+  // Placements side by side count each other's claims on the wire (adapters/scoring/in-flight.ts).
+  const engine = new InFlightView(scoring);
+  const hardware = await watchHardwareConfig(
+    (await openKv(nc, HARDWARE_CONFIG_BUCKET, { prefix })).kv,
+    (c) => scoring.setConfig(c),
+    logger,
+  );
   const snapshots = (await openKv(nc, SNAPSHOT_BUCKET, { prefix })).kv;
   const viewPosition = new ViewPosition();
   const gate = new PositionGate(viewPosition);
@@ -47,6 +54,7 @@ export async function startScheduler(config: Readonly<SchedulerConfig>, logger: 
   const deps: PlaceVmDeps = {
     engine,
     view: engine,
+    reservations: engine,
     source: kvSnapshotSource(snapshots, logger),
     inventory,
     decisions,

@@ -12,8 +12,16 @@ import type { Evacuation } from '../domain/evacuation/state.ts';
 export interface FleetReader {
   /** The fleet as the KV bucket `berth-host-snapshots` has it, kept up to date (read it synchronously). */
   view(): Promise<HostView>;
-  /** The VMs holding claims on a host, with their spec and what they are doing. */
-  evacuees(hostId: string): Promise<readonly Evacuee[]>;
+  /**
+   * The VMs holding claims on a host, with their spec and what they are doing. `follow`: the host is
+   * being drained; the reader may keep its VMs between calls (kept fresh from inventory's events) until
+   * `unfollow`.
+   */
+  evacuees(hostId: string, opts?: { readonly follow?: boolean }): Promise<readonly Evacuee[]>;
+  /** The drain of the host ended: what was kept for it can go. */
+  unfollow?(hostId: string): void;
+  /** What was kept of this VM may be wrong (a move of it failed): read it again next time. */
+  invalidate?(vmId: string): void;
 }
 
 export interface HostControl {

@@ -4,6 +4,7 @@ import type { HostState } from '@berth/fit';
 import type { MigrationCaps } from '../domain/caps/caps.ts';
 import type { WaitingVm, MoveOutcome } from '../domain/evacuation/events.ts';
 import type { EvacuationPlan, EvacuationTrigger, PlannedMove } from '../domain/evacuation/model.ts';
+import { decideEvacuation, type EvacuationCommand } from '../domain/evacuation/decide.ts';
 import { planEvacuation } from '../domain/evacuation/plan.ts';
 import { isActive, type Evacuation } from '../domain/evacuation/state.ts';
 import type { AdmissionGate } from './admission.ts';
@@ -28,7 +29,10 @@ export interface PlanFigures {
   readonly vms: number;
   readonly moves: number;
   readonly deferred: number;
-  /** Reading the fleet view, the host's VMs (one ListVms) and the drain's state. */
+  /**
+   * Reading the fleet view, the host's VMs and the drain's state: for a drain under way kept between
+   * passes (the VMs refreshed from inventory's events); otherwise one ListVms and one read of the log.
+   */
   readonly readMillis: number;
   /** planEvacuation itself (CPU only: no I/O). */
   readonly planMillis: number;
@@ -55,6 +59,13 @@ export class EvacuationRunner {
   private waking = 0;
   /** Starts not yet recorded: an end reported before its start is recorded waits for it. */
   private readonly starting = new Map<string, Promise<void>>();
+  /**
+   * Each drain's state as this process last read or wrote it: passes plan from it instead of reading
+   * the log every time. This process is the only writer of the evacuation streams (one process owns
+   * the slots, see AdmissionGate), and every write goes through `record`, which keeps it; after a
+   * restart it starts empty and is read from the log.
+   */
+  private readonly states = new Map<string, Evacuation>();
 
   constructor(private readonly deps: EvacuationDeps) {}
 
@@ -64,10 +75,24 @@ export class EvacuationRunner {
 
   async plan(hostId: string, trigger: EvacuationTrigger = 'operator', maxMoves?: number): Promise<EvacuationPlan> {
     const readAt = performance.now();
-    const [view, vms, current] = await Promise.all([this.deps.fleet.view(), this.deps.fleet.evacuees(hostId), this.deps.log.read(hostId)]);
-    if (!view.get(hostId)) throw new NotFoundError('host', hostId);
+    return this.planWith(hostId, await this.read(hostId), trigger, maxMoves, readAt);
+  }
+
+  /** Plans from the drain's state `current`: the VMs of a drained host are followed between passes. */
+  private async planWith(
+    hostId: string,
+    current: Evacuation,
+    trigger: EvacuationTrigger,
+    maxMoves?: number,
+    readAt = performance.now(),
+  ): Promise<EvacuationPlan> {
     const active = isActive(current) ? current : undefined;
+    const [view, vms] = await Promise.all([this.deps.fleet.view(), this.deps.fleet.evacuees(hostId, { follow: active !== undefined })]);
+    if (!view.get(hostId)) throw new NotFoundError('host', hostId);
     const migrating = new Set(this.deps.gate.list().map((m) => m.vmId));
+    // A VM this drain has moved off already: its claim here may outlive the move in the snapshot (and
+    // in what the reader kept of it) for a moment; it is never moved again, only waited for.
+    for (const h of active?.history ?? []) if (h.outcome === 'completed') migrating.add(h.vmId);
     const planAt = performance.now();
     const plan = planEvacuation({
       hostId,
@@ -108,7 +133,7 @@ export class EvacuationRunner {
     // Put back on cancel: what the host was before maintenance was asked for.
     const before = wasState ?? state;
     const previousState = before === 'maintenance-preparing' || before === 'maintenance' ? 'enabled' : before;
-    const e = await this.deps.log.execute(hostId, commandId, {
+    const e = await this.record(hostId, commandId, {
       type: 'StartEvacuation',
       hostId,
       previousState,
@@ -123,7 +148,7 @@ export class EvacuationRunner {
   }
 
   async cancel(hostId: string, abortRunning: boolean, reason: string, commandId: string): Promise<Evacuation> {
-    const e = await this.deps.log.execute(hostId, commandId, {
+    const e = await this.record(hostId, commandId, {
       type: 'CancelEvacuation',
       abortRunning,
       reason,
@@ -144,9 +169,47 @@ export class EvacuationRunner {
     return this.deps.log.read(hostId);
   }
 
+  /**
+   * Something the drain of this host depends on changed (one of its VMs in inventory, the host's
+   * snapshot): a pass soon, so a VM that became movable moves and an emptied host completes without
+   * waiting for the retry timer. Hosts without a drain under way here are left alone.
+   */
+  changed(hostId: string): void {
+    const e = this.states.get(hostId);
+    if (e !== undefined && isActive(e)) this.kick(hostId);
+  }
+
+  /** The drain's state: as this process last had it, else from the log. */
+  private async read(hostId: string): Promise<Evacuation> {
+    const known = this.states.get(hostId);
+    if (known !== undefined) return known;
+    const e = await this.deps.log.read(hostId);
+    // A write that finished meanwhile knows better.
+    if (!this.states.has(hostId)) this.states.set(hostId, e);
+    return this.states.get(hostId)!;
+  }
+
+  /** Every write to a drain's log: the state after it is kept for the next pass. */
+  private async record(hostId: string, commandId: string, command: EvacuationCommand): Promise<Evacuation> {
+    let e: Evacuation;
+    try {
+      e = await this.deps.log.execute(hostId, commandId, command);
+    } catch (err) {
+      // It may have committed all the same: the next pass reads the log.
+      this.states.delete(hostId);
+      throw err;
+    }
+    const known = this.states.get(hostId);
+    if (known === undefined || known.version <= e.version) this.states.set(hostId, e);
+    if (!isActive(e)) this.deps.fleet.unfollow?.(hostId);
+    return e;
+  }
+
   /** Told by the migration side when a move ends (any outcome); frees its slot and moves the drain on. */
   async migrationEnded(vmId: string, migrationId: string, outcome: MoveOutcome, reason: string): Promise<void> {
     this.deps.gate.release(vmId);
+    // A move that did not complete may have failed on what was kept of the VM: read it again.
+    if (outcome !== 'completed') this.deps.fleet.invalidate?.(vmId);
     // The freed slot goes to a waiting drain now, not once this end is recorded.
     this.slotFreed();
     await this.starting.get(vmId);
@@ -163,7 +226,7 @@ export class EvacuationRunner {
    * drain at once made them all plan before any of them started the move: the slot stayed empty for
    * as many plans as drains were waiting.
    */
-  private slotFreed(): void {
+  slotFreed(): void {
     for (const h of this.slotWaiters) if (!this.wakeQueue.includes(h)) this.wakeQueue.push(h);
     this.pump();
   }
@@ -213,23 +276,24 @@ export class EvacuationRunner {
   }
 
   private async pass(hostId: string): Promise<void> {
-    const e = await this.deps.log.read(hostId);
+    const e = await this.read(hostId);
     if (!isActive(e)) {
       this.slotWaiters.delete(hostId);
+      this.deps.fleet.unfollow?.(hostId);
       return;
     }
     const now = this.deps.clock.now();
     for (const [vmId] of e.running) this.moving.set(vmId, hostId);
     if (e.status === 'cancelling') {
       if (e.running.size > 0) return;
-      await this.deps.log.execute(hostId, `${e.evacuationId}:cancelled`, { type: 'FinishCancel', at: iso(now) });
+      await this.record(hostId, `${e.evacuationId}:cancelled`, { type: 'FinishCancel', at: iso(now) });
       await this.deps.hosts.setHostState(hostId, e.previousState, `evacuation ${e.evacuationId} cancelled`);
       return;
     }
     // Only as many moves as could start now are planned (the rest is deferred): a pass stays cheap.
     const caps = this.caps;
     const slots = Math.max(0, Math.min(caps.outboundPerHost - e.running.size, caps.fleet - this.deps.gate.running));
-    const plan = await this.plan(hostId, e.trigger, slots);
+    const plan = await this.planWith(hostId, e, e.trigger, slots);
     if (
       plan.moves.length === 0 &&
       plan.blockers.length === 0 &&
@@ -237,7 +301,7 @@ export class EvacuationRunner {
       plan.deferred.length === 0 &&
       e.running.size === 0
     ) {
-      await this.deps.log.execute(hostId, `${e.evacuationId}:completed`, { type: 'CompleteEvacuation', at: iso(now) });
+      await this.record(hostId, `${e.evacuationId}:completed`, { type: 'CompleteEvacuation', at: iso(now) });
       return;
     }
     const queue = plan.moves.filter((m) => !e.running.has(m.vmId)).map((m) => ({ ...m, sourceHostId: hostId }));
@@ -261,12 +325,15 @@ export class EvacuationRunner {
       this.starting.set(m.vmId, p);
       await p;
     }
-    await this.deps.log.execute(hostId, `${e.evacuationId}:waiting:${e.version}`, {
+    const recordWaiting: EvacuationCommand = {
       type: 'RecordWaiting',
       waiting,
       nextRetryAt: iso(now + this.deps.retryMillis),
       at: iso(now),
-    });
+    };
+    // Most passes change nothing of what waits: the decider says so here, without a round trip to the log.
+    if (decideEvacuation(recordWaiting, this.states.get(hostId) ?? e).length === 0) return;
+    await this.record(hostId, `${e.evacuationId}:waiting:${e.version}`, recordWaiting);
   }
 
   private async startMove(evacuationId: string, hostId: string, m: PlannedMove, attempt: number, waiting: WaitingVm[]): Promise<void> {
@@ -294,7 +361,7 @@ export class EvacuationRunner {
       return;
     }
     const { migrationId, ended } = started;
-    await this.deps.log.execute(hostId, commandId, {
+    await this.record(hostId, commandId, {
       type: 'RecordMoveStarted',
       vmId: m.vmId,
       migrationId,
@@ -315,7 +382,7 @@ export class EvacuationRunner {
   /** The drain stops following the move and records how it ended (once per migration: the command id). */
   private async recordMoveEnded(hostId: string, vmId: string, migrationId: string, outcome: MoveOutcome, reason: string): Promise<void> {
     this.moving.delete(vmId);
-    await this.deps.log.execute(hostId, `${migrationId}:ended`, {
+    await this.record(hostId, `${migrationId}:ended`, {
       type: 'RecordMoveEnded',
       vmId,
       migrationId,

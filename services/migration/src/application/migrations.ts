@@ -21,8 +21,8 @@ export interface MigrationDeps {
   readonly defaults: Policy;
   readonly poolPolicies: Readonly<Record<string, PolicyOverrides>>;
   readonly clock: Clock;
-  /** Called after each change, so the runner takes the next step at once. */
-  readonly changed: (migrationId: string) => void;
+  /** Called after each change (with the migration after it), so the runner takes the next step at once. */
+  readonly changed: (migrationId: string, migration: Migration) => void;
 }
 
 export interface MigrateInput {
@@ -34,6 +34,13 @@ export interface MigrateInput {
   readonly trigger: migrationEvents.MigrationTrigger;
   readonly reason: string;
   readonly evacuationId?: string;
+  /**
+   * The VM as the caller knows it now (a drain keeps its VMs fresh from inventory's events): taken
+   * instead of asking inventory, and a named destination is not scored before the request is recorded.
+   * Nothing is lost: the runner's first step reads the VM from inventory and scores the named host
+   * with the scheduler before any claim, and records why when either says no.
+   */
+  readonly known?: VmInfo;
 }
 
 /** Which trigger may move a VM of which mode (seed 004). */
@@ -63,7 +70,7 @@ export class MigrationCommands {
       command,
       ...(commandId ? { commandId } : {}),
     });
-    if (r.events.length > 0 && !r.duplicate) this.d.changed(migrationId);
+    if (r.events.length > 0 && !r.duplicate) this.d.changed(migrationId, r.state);
     return r;
   }
 
@@ -115,7 +122,7 @@ export class MigrationCommands {
       const prior = (await this.d.store.commandResult(input.commandId))?.appends.find((a) => a.streamId.startsWith('migration-'));
       if (prior) return (await this.get(prior.streamId.slice('migration-'.length))).migration;
     }
-    const vm = await this.d.inventory.getVm(input.vmId);
+    const vm = input.known ?? (await this.d.inventory.getVm(input.vmId));
     // A running VM moves live; a stopped one cold (its definition moves, nothing runs), whatever its
     // mode: the mode governs live migration (docs/evacuation-and-balancer.md).
     const cold = vm.status === 'stopped';
@@ -125,8 +132,8 @@ export class MigrationCommands {
     if (vm.migrationId !== '') throw new IllegalStateError(`VM ${vm.vmId} is already moving (migration ${vm.migrationId})`);
     const forbidden = cold ? undefined : modeAllows(vm.migrationMode, input.trigger);
     if (forbidden) throw new IllegalStateError(`VM ${vm.vmId} cannot be migrated: ${forbidden}`);
-    if (destination !== '') {
-      if (destination === vm.hostId) throw new IllegalStateError(`VM ${vm.vmId} already runs on ${destination}`);
+    if (destination !== '' && destination === vm.hostId) throw new IllegalStateError(`VM ${vm.vmId} already runs on ${destination}`);
+    if (destination !== '' && input.known === undefined) {
       const answer = await this.d.scheduler.score(vm, { excludedHosts: [vm.hostId], limit: 1, explainHosts: [destination] });
       const reasons = answer.rejections.get(destination);
       if (reasons) throw refusal(destination, vm.name, reasons);
@@ -148,9 +155,27 @@ export class MigrationCommands {
       ...(input.evacuationId ? { evacuationId: input.evacuationId } : {}),
       ...(cold && { kind: 'cold' as const }),
     };
-    const r = await this.execute(migrationId, { type: 'RequestMigration', request }, input.commandId);
-    if (r.state.status === 'absent') throw new Error('migration not recorded');
-    return r.state;
+    return this.record(request, input.commandId);
+  }
+
+  /**
+   * The first event of a new migration's stream: decided on the empty state and appended at version
+   * 0 in one statement (its id is new: there is nothing to read first). A command id recorded
+   * meanwhile by a concurrent request answers with that request's migration.
+   */
+  private async record(request: migrationEvents.MigrationRequested, commandId: string | undefined): Promise<ExistingMigration> {
+    const id = request.migrationId;
+    const events = decideMigration({ type: 'RequestMigration', request }, initialMigration());
+    const r = await this.d.store.append(migrationStreamId(id), events, { expectedVersion: 0, ...(commandId ? { commandId } : {}) });
+    if (r.duplicate) {
+      const prior = (await this.d.store.commandResult(commandId!))?.appends.find((a) => a.streamId.startsWith('migration-'));
+      if (!prior) throw new Error(`command ${commandId} recorded without a migration`);
+      return (await this.get(prior.streamId.slice('migration-'.length))).migration;
+    }
+    const state = r.events.reduce(evolveMigrationStored, initialMigration());
+    if (state.status === 'absent') throw new Error('migration not recorded');
+    this.d.changed(id, state);
+    return state;
   }
 
   async cancel(input: { commandId?: string; migrationId: string; reason: string }): Promise<ExistingMigration> {

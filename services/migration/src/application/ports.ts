@@ -22,6 +22,8 @@ export interface VmInfo {
   readonly migrationId: string;
   /** The VM's spec as the scheduler takes it (opaque here). */
   readonly schedulingSpec: unknown;
+  /** The VM stream's version this record is at (inventory's events carry their position in it). */
+  readonly version?: number;
 }
 
 export interface RankedDestination {

@@ -2,7 +2,16 @@ import type { VmSpec } from '@berth/fit';
 import { claimCommandId, failureCommandId } from './command-id.ts';
 import type { DecisionLog } from './decision-log.ts';
 import type { LogPosition, ViewPosition } from './view-position.ts';
-import type { Candidate, Decision, InventoryPort, PlacementEngine, SnapshotSource, SnapshotView } from './ports.ts';
+import type {
+  Candidate,
+  ClaimOutcome,
+  Decision,
+  InventoryPort,
+  PlacementEngine,
+  Reservations,
+  SnapshotSource,
+  SnapshotView,
+} from './ports.ts';
 
 /** One `VmRequested`, translated at the edge. */
 export interface PlacementRequest {
@@ -18,6 +27,8 @@ export interface PlacementRequest {
 export interface PlaceVmDeps {
   readonly engine: PlacementEngine;
   readonly view: SnapshotView;
+  /** Claims on the wire counted against their hosts, so placements in flight together spread (absent: not counted). */
+  readonly reservations?: Reservations;
   readonly source: SnapshotSource;
   readonly inventory: InventoryPort;
   readonly decisions: DecisionLog;
@@ -96,20 +107,27 @@ export async function placeVm(deps: PlaceVmDeps, req: PlacementRequest, finalDel
       if (stillRefused(candidate.hostId)) continue;
       attempts += 1;
       const explanation = placedExplanation(decision, candidate, req.vm.name);
-      const outcome = await inventory.claim({
-        commandId: claimCommandId(req.requestId, attempts),
-        vmId: req.vm.vmId,
-        hostId: candidate.hostId,
-        expectedGeneration: candidate.generation,
-        claim: candidate.claim,
-        explanation,
-        alternates: decision.alternates
-          .filter((a) => a.hostId !== candidate.hostId)
-          .map((a) => ({ hostId: a.hostId, generation: a.generation })),
-      });
+      // Counted against the host from now on: the placements deciding while this claim is on the wire see it.
+      deps.reservations?.reserve(candidate.claim);
+      let outcome: ClaimOutcome | undefined;
+      try {
+        outcome = await inventory.claim({
+          commandId: claimCommandId(req.requestId, attempts),
+          vmId: req.vm.vmId,
+          hostId: candidate.hostId,
+          expectedGeneration: candidate.generation,
+          claim: candidate.claim,
+          explanation,
+          alternates: decision.alternates
+            .filter((a) => a.hostId !== candidate.hostId)
+            .map((a) => ({ hostId: a.hostId, generation: a.generation })),
+        });
+        if (outcome.kind === 'claimed') rememberClaim(view, candidate, outcome.generation);
+      } finally {
+        deps.reservations?.settle(candidate.claim, outcome?.kind === 'claimed' ? outcome.generation : undefined);
+      }
       switch (outcome.kind) {
         case 'claimed': {
-          rememberClaim(view, candidate, outcome.generation);
           deps.decisions.record({
             vmId: req.vm.vmId,
             outcome: 'placed',

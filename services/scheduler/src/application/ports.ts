@@ -63,6 +63,17 @@ export interface SnapshotView {
   readonly size: number;
 }
 
+/**
+ * Claims sent to inventory and not answered yet. Placements decided side by side must see each
+ * other's choices, or all of them choose the same best host while the first claims are on the wire.
+ */
+export interface Reservations {
+  /** The claim is on its way to inventory: its host is scored with it until `settle`. */
+  reserve(claim: Claim): void;
+  /** Inventory's answer: the host's generation when it took the claim; undefined when it did not (or nobody knows). */
+  settle(claim: Claim, generation: number | undefined): void;
+}
+
 /** The pure engine (@berth/scoring) bound to the view it scores. Nothing here changes the view. */
 export interface PlacementEngine {
   decide(vm: VmSpec, opts: DecideOptions): Decision;

@@ -11,6 +11,7 @@ import type { NatsConnection } from '@nats-io/transport-node';
 import type { Evacuee, EvacueeStatus } from '../../domain/evacuation/model.ts';
 import type { FleetReader } from '../../application/evacuation-ports.ts';
 import type { InventoryPort, VmInfo } from '../../application/ports.ts';
+import { EvacueeCache } from './evacuee-cache.ts';
 
 function priorityOf(spec: unknown): number {
   if (typeof spec === 'object' && spec !== null && 'priority' in spec && typeof spec.priority === 'number') return spec.priority;
@@ -56,8 +57,14 @@ function statusOf(info: VmInfo): EvacueeStatus {
 export class KvFleetReader implements FleetReader {
   private readonly live = new HostView();
   private stopWatch: (() => Promise<void>) | undefined;
+  /** The VMs of the hosts being drained (see EvacueeCache), fed by `vmEvent`. */
+  private readonly cache = new EvacueeCache();
 
-  constructor(private readonly inventory: InventoryPort) {}
+  /** `changed`: told when a drained host's snapshot or one of its VMs changed. */
+  constructor(
+    private readonly inventory: InventoryPort,
+    private readonly changed: (hostId: string) => void = () => undefined,
+  ) {}
 
   /** Replays the bucket, then follows it. */
   async start(nc: NatsConnection, prefix?: string): Promise<void> {
@@ -65,8 +72,27 @@ export class KvFleetReader implements FleetReader {
     const w = await kv.watchJson<HostSnapshot>((e) => {
       if (e.value) this.live.upsert(e.value);
       else this.live.remove(e.key);
+      if (this.cache.follows(e.key)) this.changed(e.key);
     });
     this.stopWatch = () => w.stop();
+  }
+
+  /** One of inventory's VM events (the `migration-vm-events` durable). */
+  vmEvent(env: Parameters<EvacueeCache['apply']>[0]): void {
+    for (const hostId of this.cache.apply(env)) this.changed(hostId);
+  }
+
+  /** The VM as a drain keeps it, when current (MigrateVm takes it instead of asking inventory). */
+  known(vmId: string): VmInfo | undefined {
+    return this.cache.get(vmId);
+  }
+
+  unfollow(hostId: string): void {
+    this.cache.forget(hostId);
+  }
+
+  invalidate(vmId: string): void {
+    this.cache.invalidate(vmId);
   }
 
   async stop(): Promise<void> {
@@ -80,19 +106,32 @@ export class KvFleetReader implements FleetReader {
   /**
    * One ListVms of the host for the VMs inventory has there; GetVm only for a claim whose VM it lists
    * elsewhere (one moving in holds its destination claim here; one that left while the snapshot lags).
+   * A followed host (a drain) is listed once; later calls take its VMs as kept, and GetVm only those
+   * an event made stale and claims of VMs not kept yet.
    */
-  async evacuees(hostId: string): Promise<Evacuee[]> {
+  async evacuees(hostId: string, opts: { readonly follow?: boolean } = {}): Promise<Evacuee[]> {
     const host = this.live.get(hostId);
     if (!host) return [];
-    const on = new Map((await this.inventory.vmsOn(hostId)).map((v) => [v.vmId, v]));
-    const lookUp = (vmId: string): Promise<VmInfo | undefined> =>
-      this.inventory.getVm(vmId).catch((e: unknown) => {
+    const follow = opts.follow === true;
+    let on: Map<string, VmInfo> | undefined;
+    if (!follow || !this.cache.follows(hostId)) {
+      const listed = await this.inventory.vmsOn(hostId);
+      if (follow) this.cache.load(hostId, listed);
+      else on = new Map(listed.map((v) => [v.vmId, v]));
+    }
+    const lookUp = async (vmId: string): Promise<VmInfo | undefined> => {
+      const kept = on === undefined ? this.cache.get(vmId) : on.get(vmId);
+      if (kept !== undefined) return kept;
+      const info = await this.inventory.getVm(vmId).catch((e: unknown) => {
         if (e instanceof NotFoundError) return undefined; // deleted since the snapshot
         throw e;
       });
+      if (info !== undefined && follow) this.cache.put(hostId, info);
+      return info;
+    };
     const found = await Promise.all(
       host.claims.map(async (claim): Promise<Evacuee | undefined> => {
-        const info = on.get(claim.vmId) ?? (await lookUp(claim.vmId));
+        const info = await lookUp(claim.vmId);
         if (info?.status === 'deleted') return undefined;
         // The snapshot may lag inventory: a VM that has already moved away (no migration under way,
         // inventory has it elsewhere) holds no claim here any more and is not moved a second time.

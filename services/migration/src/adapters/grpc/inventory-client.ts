@@ -22,6 +22,7 @@ export function toVmInfo(vm: inv.Vm): VmInfo {
     migrationId: vm.migrationId,
     // berth.model.v1.VmSpec: the message the scheduler's Score takes, passed on as it is.
     schedulingSpec: s,
+    version: Number(vm.version),
   };
 }
 
