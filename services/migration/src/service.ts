@@ -122,7 +122,7 @@ export async function startMigration(
     defaults: defaultPolicy(config),
     poolPolicies: over.poolPolicies ?? {},
     changed: (id, m) => {
-      kicks.runner?.kick(id);
+      kicks.runner?.kick(id, m);
       // A migration that ended gives its slot back (a drain's through the drain, which moves on).
       void reportMigrationEnd(gate, kicks.evacuations, id, m).catch((e: unknown) =>
         logger.warn({ err: e, migrationId: id }, 'reporting a migration end failed'),

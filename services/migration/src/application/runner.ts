@@ -38,13 +38,21 @@ const STALE_CHOICES = 5;
 export class MigrationRunner {
   private readonly busy = new Map<string, Promise<void>>();
   private readonly again = new Set<string>();
+  /** The newest state each migration was recorded at (told with the kick): the next step starts from it, not a read of the log. */
+  private readonly latest = new Map<string, Migration>();
   private stopped = false;
 
   constructor(private readonly d: RunnerDeps) {}
 
-  /** Runs the migration's pending steps soon (coalesced per migration). */
-  kick(migrationId: string): void {
+  /**
+   * Runs the migration's pending steps soon (coalesced per migration). `state`: the migration as an
+   * append just left it (every append of this process tells the runner so); a step taken from it reads
+   * nothing first. Each step is still decided by the aggregate on what the log holds when it appends.
+   */
+  kick(migrationId: string, state?: Migration): void {
     if (this.stopped) return;
+    const known = this.latest.get(migrationId);
+    if (state !== undefined && (known === undefined || known.version < state.version)) this.latest.set(migrationId, state);
     if (this.busy.has(migrationId)) {
       this.again.add(migrationId);
       return;
@@ -69,7 +77,9 @@ export class MigrationRunner {
 
   private async advance(migrationId: string): Promise<void> {
     for (let steps = 0; steps < 20 && !this.stopped; steps++) {
-      const m = await this.d.migrations.load(migrationId);
+      const told = this.latest.get(migrationId);
+      this.latest.delete(migrationId);
+      const m = told ?? (await this.d.migrations.load(migrationId));
       if (!(await this.step(migrationId, m))) return;
     }
   }
