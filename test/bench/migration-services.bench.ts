@@ -361,7 +361,7 @@ async function main(): Promise<void> {
     const loaded = Array.from({ length: DRAIN * PER_HOST }, (_, i) => `vm-${String(i).padStart(5, '0')}`);
     const background = Array.from({ length: BACKGROUND }, (_, i) => `bg-${String(i).padStart(5, '0')}`);
     await stage([target], planVms, [], 'the planned host');
-    // One drained host at a time: with several open, concurrent placements from one view piled onto one.
+    // One drained host at a time, so each holds exactly --per-host (spread shares VMs out over every open host).
     for (let d = 0; d < DRAIN; d++) {
       await stage([drained[d]!], loaded.slice(d * PER_HOST, (d + 1) * PER_HOST), [target, ...drained.slice(0, d)], `drained host ${d + 1}`);
     }
