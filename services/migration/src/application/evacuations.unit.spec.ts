@@ -172,6 +172,36 @@ describe('EvacuationRunner', () => {
     expect(gate.running).toBe(0); // every slot back: nothing waits on a move that ended
   });
 
+  it('a slot given back by a migration of another kind goes to the waiting drain at once, not at its next timer pass', async () => {
+    const { starter, runner, gate } = setup({ fleet: 1, outboundPerHost: 2, inboundPerHost: 2 });
+    expect(gate.tryAcquire({ vmId: 'manual-vm', sourceHostId: 'dst-a' }).admitted).toBe(true);
+    await runner.start('src', 'operator', 'cmd-1');
+    await runner.idle('src');
+    expect(starter.started).toEqual([]);
+    // What reportMigrationEnd does when a manual (or balancer) migration ends.
+    gate.release('manual-vm');
+    runner.slotFreed();
+    await runner.idle('src');
+    expect(starter.started.map((m) => m.vmId)).toEqual(['pinned-hp']);
+    expect(gate.running).toBe(1);
+  });
+
+  it('a pass that changes nothing of what waits records nothing, and starts nothing twice', async () => {
+    const { starter, runner, log } = setup();
+    await runner.start('src', 'operator', 'cmd-1');
+    await runner.idle('src');
+    const events = log.streams.get('src')!.events.length;
+    for (let i = 0; i < 3; i++) {
+      runner.changed('src'); // a VM event or the host's snapshot
+      await runner.idle('src');
+    }
+    expect(log.streams.get('src')!.events).toHaveLength(events);
+    expect(starter.started.map((m) => m.vmId)).toEqual(['pinned-hp', 'plain']);
+    runner.changed('elsewhere'); // no drain there: nothing to do, nothing read
+    await runner.idle('elsewhere');
+    expect(log.streams.has('elsewhere')).toBe(false);
+  });
+
   it('never exceeds the fleet cap across several drains', async () => {
     const { inventory, runner, gate } = setup({ fleet: 3, outboundPerHost: 2, inboundPerHost: 2 });
     inventory.addHost(numaHost('src2'));
