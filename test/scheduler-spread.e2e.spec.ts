@@ -49,7 +49,7 @@ describe.skipIf(!(await infraAvailable('postgres', 'nats')))('spread with placem
     await db?.drop();
   });
 
-  it('32 composes at once on 4 empty hosts land 8 on each (max - min VMs per host <= 2)', { timeout: 300_000 }, async () => {
+  it('32 composes at once spread over 4 empty hosts (max - min VMs per host <= 2)', { timeout: 300_000 }, async () => {
     const inv = createClient(inventoryV1.InventoryServiceClient, inventory.address, { deadlineMillis: 60_000 });
     const sched = createClient(schedulerV1.SchedulerServiceClient, scheduler.address, { deadlineMillis: 60_000 });
     clients.push(inv, sched);
