@@ -19,6 +19,14 @@ import { pathToFileURL } from 'node:url';
 
 export const BUILD_DIR = '.berth/build';
 const MANIFEST = 'manifest.json';
+/**
+ * Observability's side-effect entry, built as an entry of its own and given to node with --import:
+ * in a bundle, ESM evaluates a chunk's imports before its code, and the chunk that holds
+ * register.ts's code also imports @grpc/grpc-js (for grpc-kit), so grpc-js was loaded before the
+ * instrumentation started and its client constructor was never patched (no trace context on
+ * outgoing calls). Preloaded, it runs before anything the service imports, as under tsx.
+ */
+const PRELOAD = 'libs/observability/src/register.ts';
 
 /** services/<name>/src/main.ts of every service, by name. */
 export function serviceEntries(root) {
@@ -41,6 +49,7 @@ export async function buildServices(root) {
   const out = join(root, BUILD_DIR);
   rmSync(out, { recursive: true, force: true });
   const entries = serviceEntries(root);
+  const preload = existsSync(join(root, PRELOAD)) ? join(root, PRELOAD) : undefined;
   const externals = new Set();
   const nodeModules = `${join(root, 'node_modules')}/`;
   const keepSourceUrl = {
@@ -73,7 +82,7 @@ export async function buildServices(root) {
   };
   const result = await build({
     absWorkingDir: root,
-    entryPoints: Object.values(entries),
+    entryPoints: [...Object.values(entries), ...(preload ? [preload] : [])],
     outbase: root,
     outdir: out,
     outExtension: { '.js': '.mjs' },
@@ -101,6 +110,7 @@ export async function buildServices(root) {
     esbuild: (await import('esbuild')).version,
     builtAt: Date.now(),
     entries: Object.fromEntries(Object.keys(entries).map((n) => [n, join('services', n, 'src', 'main.mjs')])),
+    ...(preload ? { preload: PRELOAD.replace(/\.ts$/, '.mjs') } : {}),
     inputs,
     externals: [...externals].sort(),
   };
@@ -140,13 +150,17 @@ export function builtServiceEntry(root, name) {
 }
 
 /**
- * How to run a service: plain `node <nodeArgs> <built main.mjs>` when the build is fresh, else
+ * How to run a service: plain `node <nodeArgs> --import <built register.mjs> <built main.mjs>` when the build is fresh, else
  * `node <nodeArgs> --import tsx services/<name>/src/main.ts` (the sources, compiled as they load).
  * Either way one process, whose pid is the service's own.
  */
 export function serviceCommand(root, name, nodeArgs = []) {
   const built = builtServiceEntry(root, name);
-  if (built !== undefined) return { command: process.execPath, args: [...nodeArgs, built], built: true };
+  if (built !== undefined) {
+    const { preload } = JSON.parse(readFileSync(join(root, BUILD_DIR, MANIFEST), 'utf8'));
+    const first = preload === undefined ? [] : ['--import', pathToFileURL(join(root, BUILD_DIR, preload)).href];
+    return { command: process.execPath, args: [...nodeArgs, ...first, built], built: true };
+  }
   return {
     command: process.execPath,
     args: [...nodeArgs, '--import', 'tsx', join(root, 'services', name, 'src', 'main.ts')],

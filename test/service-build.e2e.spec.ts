@@ -83,3 +83,46 @@ describe('services built as JavaScript', () => {
     expect(buildStaleness(root)).toBe('service other is not in the build');
   });
 });
+
+describe("observability's register entry in the build", () => {
+  let tree: string;
+  beforeAll(async () => {
+    tree = mkdtempSync(join(tmpdir(), 'berth-service-build-preload-'));
+    symlinkSync(join(repoRoot, 'node_modules'), join(tree, 'node_modules'));
+    mkdirSync(join(tree, 'libs', 'observability', 'src'), { recursive: true });
+    mkdirSync(join(tree, 'libs', 'client', 'src'), { recursive: true });
+    // As the real register.ts: first in main.ts; it must run before any package the service imports.
+    writeFileSync(join(tree, 'libs', 'observability', 'src', 'register.ts'), 'Reflect.set(globalThis, "__registered", true);\n');
+    // As grpc-js under grpc-kit: an npm package (kept an import) that, when loaded, sees whether register ran.
+    mkdirSync(join(tree, 'libs', 'client', 'node_modules', 'probe'), { recursive: true });
+    writeFileSync(join(tree, 'libs', 'client', 'node_modules', 'probe', 'package.json'), '{"name":"probe","main":"index.js"}\n');
+    writeFileSync(
+      join(tree, 'libs', 'client', 'node_modules', 'probe', 'index.js'),
+      'module.exports = { registeredFirst: globalThis.__registered === true };\n',
+    );
+    writeFileSync(
+      join(tree, 'libs', 'client', 'src', 'index.ts'),
+      "import probe from 'probe';\nexport const { registeredFirst } = probe;\n",
+    );
+    // Two services sharing register and the client: without an entry of its own, register's code shares a
+    // chunk with the client's, whose package import ESM evaluates first.
+    for (const name of ['demo', 'other']) {
+      mkdirSync(join(tree, 'services', name, 'src'), { recursive: true });
+      writeFileSync(
+        join(tree, 'services', name, 'src', 'main.ts'),
+        "import '../../../libs/observability/src/register.ts';\nimport { registeredFirst } from '../../../libs/client/src/index.ts';\nconsole.log(JSON.stringify({ registeredFirst }));\n",
+      );
+    }
+    await buildServices(tree);
+  });
+  afterAll(() => rmSync(tree, { recursive: true, force: true }));
+
+  it('is preloaded with --import, so it runs before the packages the service imports', () => {
+    const cmd = serviceCommand(tree, 'demo');
+    const preload = pathToFileURL(join(tree, '.berth', 'build', 'libs', 'observability', 'src', 'register.mjs')).href;
+    expect(cmd.args).toEqual(['--import', preload, join(tree, '.berth', 'build', 'services', 'demo', 'src', 'main.mjs')]);
+    const run = spawnSync(cmd.command, cmd.args, { encoding: 'utf8' });
+    expect(run.stderr).toBe('');
+    expect(JSON.parse(run.stdout)).toEqual({ registeredFirst: true });
+  });
+});
