@@ -6,6 +6,7 @@ import { randomUUID } from 'node:crypto';
 import { loadavg } from 'node:os';
 import pg from 'pg';
 import { sql } from 'kysely';
+import type { CallDeadline } from '@berth/errors';
 import { connect } from '@nats-io/transport-node';
 import { jetstreamManager, StorageType } from '@nats-io/jetstream';
 import { createTestDatabase, natsUrl, uniqueSuffix } from '@berth/testing';
@@ -84,6 +85,38 @@ try {
   const rawInsertPerSecond = rawOps / rawSecs;
   const appendsPerSecond = appendOps / appendSecs;
 
+  // Appends for a gRPC call (outside transactions, each bounded in Postgres by its deadline), in
+  // rounds alternating with appends of no call: deadlines of 30 s (the gRPC clients' default), and
+  // spread over 2-10 s (a new session statement_timeout for nearly every statement: the worst case).
+  const callRates = { none: { ops: 0, secs: 0 }, call30s: { ops: 0, secs: 0 }, callSpread: { ops: 0, secs: 0 } };
+  const callVersions = new Array<number>(WRITERS).fill(0);
+  const callOf = (millis: number): CallDeadline => ({ deadline: new Date(Date.now() + millis), signal: new AbortController().signal });
+  for (let round = 0; round < ROUNDS; round++) {
+    for (const [kind, deadlineMillis] of [
+      ['none', undefined],
+      ['call30s', () => 30_000],
+      ['callSpread', () => 2000 + Math.random() * 8000],
+    ] as const) {
+      const rate = await throughput(WRITERS, ROUND_MILLIS, async (w, n) => {
+        const call = deadlineMillis === undefined ? undefined : callOf(deadlineMillis());
+        const res = await store.append(`call-${w}`, [{ type: 'VmRequested', data: payload(n) }], {
+          expectedVersion: callVersions[w]!,
+          call,
+        });
+        callVersions[w] = res.nextExpectedVersion;
+      });
+      callRates[kind].ops += (rate * ROUND_MILLIS) / 1000;
+      callRates[kind].secs += ROUND_MILLIS / 1000;
+    }
+  }
+  const perSecond = ({ ops, secs }: { ops: number; secs: number }): number => ops / secs;
+  const appendsNoCallPerSecond = perSecond(callRates.none);
+  const appendsCall30sPerSecond = perSecond(callRates.call30s);
+  const appendsCallSpreadPerSecond = perSecond(callRates.callSpread);
+  console.log(
+    `appends for calls: none ${appendsNoCallPerSecond.toFixed(0)}/s, 30 s deadlines ${appendsCall30sPerSecond.toFixed(0)}/s, 2-10 s deadlines ${appendsCallSpreadPerSecond.toFixed(0)}/s`,
+  );
+
   const batchVersions = new Array<number>(4).fill(0);
   const batchesPerSecond = await throughput(4, PHASE_MILLIS, async (w, n) => {
     const events = Array.from({ length: 100 }, (_, k) => ({ type: 'VmRequested', data: payload(n * 100 + k) }));
@@ -146,6 +179,9 @@ try {
       relayEventsPerSecond: round(relayEventsPerSecond),
       rawInsertPerSecond: round(rawInsertPerSecond),
       appendVsRawRatio: Math.round((appendsPerSecond / rawInsertPerSecond) * 100) / 100,
+      appendsNoCallPerSecond: round(appendsNoCallPerSecond),
+      call30sVsNoCallRatio: Math.round((appendsCall30sPerSecond / appendsNoCallPerSecond) * 100) / 100,
+      callSpreadVsNoCallRatio: Math.round((appendsCallSpreadPerSecond / appendsNoCallPerSecond) * 100) / 100,
       jetstreamPublishCeilingPerSecond: round(jetstreamPublishCeilingPerSecond),
       loadAverage1m: Math.round(loadavg()[0]! * 10) / 10,
     }),

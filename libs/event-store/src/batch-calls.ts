@@ -54,7 +54,8 @@ export function stillWanted(batch: readonly Pending[]): Pending[] {
 /**
  * The call a batch statement is sent for: it ends (and the statement is cancelled) only when every
  * command in it belongs to a call that ended, so no caller still waiting loses its write to another's
- * deadline. None when a command has no call.
+ * deadline; its deadline, which bounds the statement in Postgres too, is the latest of theirs (none
+ * when one has none). None when a command has no call.
  */
 export function statementCall(owners: readonly Pending[]): { readonly call: CallDeadline; dispose(): void } | undefined {
   const calls = new Set<CallDeadline>();
@@ -72,8 +73,10 @@ export function statementCall(owners: readonly Pending[]): { readonly call: Call
     c.signal.addEventListener('abort', onEnd, { once: true });
     return () => c.signal.removeEventListener('abort', onEnd);
   });
+  let latest: number | undefined = 0;
+  for (const c of calls) latest = c.deadline === undefined || latest === undefined ? undefined : Math.max(latest, c.deadline.getTime());
   return {
-    call: { deadline: undefined, signal: controller.signal },
+    call: { deadline: latest === undefined ? undefined : new Date(latest), signal: controller.signal },
     dispose: () => unlisten.forEach((f) => f()),
   };
 }

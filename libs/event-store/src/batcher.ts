@@ -167,8 +167,9 @@ export class CommandBatcher {
     try {
       outcomes = await withCall(statement?.call, 'append batch', () => this.store.appendBatch(items));
     } catch (e) {
-      // Cancelled (or refused before it was sent) because every command's call ended: nothing was written.
-      const forEndedCalls = statement?.call.signal.aborted === true;
+      // Cancelled, stopped by its statement_timeout, or refused before it was sent, because every
+      // command's call ended: nothing was written.
+      const forEndedCalls = callEnded(statement?.call, 'append batch') !== undefined;
       const code = (e as { code?: string }).code;
       for (const p of itemOwners) {
         if (forEndedCalls) p.reject(callEnded(p.call, 'command') ?? e);

@@ -99,10 +99,17 @@ export const outsideCalls = <T>(fn: () => T): T => current.exit(fn);
 export function trackStatement(pid: unknown, cancelBackend: CancelBackend, args: readonly unknown[], start: () => unknown): unknown {
   const statements = current.getStore();
   if (statements === undefined || typeof pid !== 'number' || typeof args.at(-1) === 'function') return start();
-  const first = args[0];
-  const text = typeof first === 'string' ? first : typeof first === 'object' && first !== null ? String(Reflect.get(first, 'text')) : '';
-  const refusal = statements.refusal(text);
+  const refusal = statements.refusal(statementText(args));
   if (refusal !== undefined) return Promise.reject(refusal);
   const out = start();
   return out instanceof Promise ? statements.track(pid, cancelBackend, out) : out;
+}
+
+/** The call the current work is done for (see withCall), if any. */
+export const currentCall = (): CallDeadline | undefined => current.getStore()?.call;
+
+/** The SQL text of `client.query`'s arguments (a string, or a config object's `text`). */
+export function statementText(args: readonly unknown[]): string {
+  const first = args[0];
+  return typeof first === 'string' ? first : typeof first === 'object' && first !== null ? String(Reflect.get(first, 'text')) : '';
 }

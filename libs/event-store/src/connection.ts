@@ -3,6 +3,7 @@ import pg from 'pg';
 import type { AnyKysely } from './db.ts';
 import type { SchemaOptions } from './schema.ts';
 import { trackStatement, type CancelBackend } from './call-statements.ts';
+import { boundBySession } from './session-timeout.ts';
 
 export interface CreateKyselyOptions extends SchemaOptions {
   /** Pool size; default 10. */
@@ -38,43 +39,52 @@ export function createKysely(url: string, opts: CreateKyselyOptions = {}): AnyKy
     keepAlive: true,
   };
   const pool = new pg.Pool(config);
-  const cancelBackend = backendCanceller(pool, config);
+  const canceller = backendCanceller(config);
   // An idle connection that dies (server restart, dropped database) is discarded by the pool; without
   // a listener its error would crash the process. Queries on live connections still fail normally.
   pool.on('error', () => undefined);
-  pool.on('connect', (client) => guardCheckedOut(client, cancelBackend));
-  const db = new Kysely<unknown>({ dialect: new PostgresDialect({ pool }) });
+  pool.on('connect', (client) => guardCheckedOut(client, canceller.cancel, config.query_timeout ?? 0));
+  // Kysely's destroy ends the cancel pool along with the pool.
+  const kyselyPool = {
+    connect: async () => pool.connect(),
+    end: async (): Promise<void> => {
+      await canceller.end();
+      await pool.end();
+    },
+  };
+  const db = new Kysely<unknown>({ dialect: new PostgresDialect({ pool: kyselyPool }) });
   pools.set(db, { pool, listen: { connectionString: url, application_name: `${config.application_name}-listen` } });
   return db;
 }
 
 /**
  * pg_cancel_backend for the pool's statements, sent from a connection of its own (one, opened when
- * first needed and closed when idle or when the pool ends): from the pool itself, a cancel would
- * wait for a free connection exactly when they are all busy with statements to cancel.
+ * first needed and closed when idle or by `end`): from the pool itself, a cancel would wait for a
+ * free connection exactly when they are all busy with statements to cancel.
  */
-function backendCanceller(pool: pg.Pool, config: pg.PoolConfig): CancelBackend {
+function backendCanceller(config: pg.PoolConfig): { readonly cancel: CancelBackend; end(): Promise<void> } {
   let cancelPool: pg.Pool | undefined;
-  const end = pool.end.bind(pool);
-  Object.assign(pool, {
-    end: async (): Promise<void> => {
-      await cancelPool?.end().catch(() => undefined);
-      await end();
+  let ended = false;
+  return {
+    cancel: async (pid) => {
+      if (ended) return;
+      cancelPool ??= new pg.Pool({
+        ...config,
+        max: 1,
+        idleTimeoutMillis: 1000,
+        allowExitOnIdle: true,
+        application_name: `${config.application_name ?? 'berth'}-cancel`,
+      }).on('error', () => undefined);
+      try {
+        await cancelPool.query('SELECT pg_cancel_backend($1)', [pid]);
+      } catch {
+        // The statement then runs to its end or its statement_timeout; the call has failed already.
+      }
     },
-  });
-  return async (pid) => {
-    cancelPool ??= new pg.Pool({
-      ...config,
-      max: 1,
-      idleTimeoutMillis: 1000,
-      allowExitOnIdle: true,
-      application_name: `${config.application_name ?? 'berth'}-cancel`,
-    }).on('error', () => undefined);
-    try {
-      await cancelPool.query('SELECT pg_cancel_backend($1)', [pid]);
-    } catch {
-      // The statement then runs to its end or its statement_timeout; the call has failed already.
-    }
+    end: async () => {
+      ended = true;
+      await cancelPool?.end().catch(() => undefined);
+    },
   };
 }
 
@@ -104,14 +114,16 @@ export async function poolQuery<R extends pg.QueryResultRow>(pool: pg.Pool, conf
  * waiting for an answer that may never come (Kysely releases without an error, so the pool would
  * hand it out again): the client is ended, which marks it ending at once (the pool drops an ending
  * client on release, which runs after this handler) and, with the timed-out query still active,
- * closes its socket instead of waiting for a goodbye.
+ * closes its socket instead of waiting for a goodbye. Each statement is also tracked for its call
+ * (see trackStatement) and, outside a transaction, bounded by the call's deadline (see boundBySession).
  */
-function guardCheckedOut(client: pg.PoolClient, cancelBackend: CancelBackend): void {
+function guardCheckedOut(client: pg.PoolClient, cancelBackend: CancelBackend, queryTimeoutMillis: number): void {
   client.on('error', () => undefined);
   const query = client.query.bind(client) as (...args: unknown[]) => unknown;
+  const bounded = boundBySession(client, query, queryTimeoutMillis);
   (client as { query: unknown }).query = (...args: unknown[]): unknown => {
     // The backend's pid, for cancelling a statement of a call that ended (see withCall).
-    const out = trackStatement(Reflect.get(client, 'processID'), cancelBackend, args, () => query(...args));
+    const out = trackStatement(Reflect.get(client, 'processID'), cancelBackend, args, () => bounded(args));
     if (out instanceof Promise)
       out.catch((e: unknown) => {
         if (e instanceof Error && e.message === 'Query read timeout') client.end().catch(() => undefined);
