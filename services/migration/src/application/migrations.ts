@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { IllegalStateError, NotFoundError, Violations } from '@berth/errors';
+import { IllegalStateError, NotFoundError, Violations, type CallDeadline } from '@berth/errors';
 import { handleCommand, type HandleCommandResult, type PostgresEventStore, type StoredEvent } from '@berth/event-store';
 import { migrationEvents } from '@berth/contracts';
 import type { MigrationCommand } from '../domain/migration/commands.ts';
@@ -56,11 +56,21 @@ export function refusal(hostId: string, vmName: string, reasons: readonly string
   return new IllegalStateError(`host ${hostId} cannot take ${vmName}: ${reasons.join('; ')}`);
 }
 
-/** The migration aggregate's command path (load, fold, decide, append) and the MigrationService calls. */
+/**
+ * The migration aggregate's command path (load, fold, decide, append) and the MigrationService calls.
+ * A `call` (the gRPC call served) bounds the reads, the append and the calls to other services made
+ * for it: once it ends, a statement still running is cancelled and nothing more is sent or appended.
+ * The runner's steps have no call.
+ */
 export class MigrationCommands {
   constructor(private readonly d: MigrationDeps) {}
 
-  async execute(migrationId: string, command: MigrationCommand, commandId?: string): Promise<HandleCommandResult<Migration>> {
+  async execute(
+    migrationId: string,
+    command: MigrationCommand,
+    commandId?: string,
+    call?: CallDeadline,
+  ): Promise<HandleCommandResult<Migration>> {
     const r = await handleCommand<Migration, MigrationCommand, MigrationEvent>({
       store: this.d.store,
       streamId: migrationStreamId(migrationId),
@@ -69,6 +79,7 @@ export class MigrationCommands {
       initialState: initialMigration,
       command,
       ...(commandId ? { commandId } : {}),
+      ...(call && { call }),
     });
     if (r.events.length > 0 && !r.duplicate) this.d.changed(migrationId, r.state);
     return r;
@@ -79,9 +90,9 @@ export class MigrationCommands {
     return events.reduce(evolveMigrationStored, initialMigration());
   }
 
-  async get(migrationId: string): Promise<{ migration: ExistingMigration; requestedAt: string; updatedAt: string }> {
+  async get(migrationId: string, call?: CallDeadline): Promise<{ migration: ExistingMigration; requestedAt: string; updatedAt: string }> {
     checkId(migrationId, 'migrationId');
-    const { events } = await this.d.store.readStream(migrationStreamId(migrationId));
+    const { events } = await this.d.store.readStream(migrationStreamId(migrationId), call);
     const m = events.reduce(evolveMigrationStored, initialMigration());
     if (m.status === 'absent') throw new NotFoundError('migration', migrationId);
     return { migration: m, requestedAt: events[0]!.occurredAt, updatedAt: events.at(-1)!.occurredAt };
@@ -106,7 +117,7 @@ export class MigrationCommands {
    * (else FAILED_PRECONDITION with every filter it fails and nothing recorded), then records the
    * request; the runner takes it from there.
    */
-  async migrate(input: MigrateInput): Promise<ExistingMigration> {
+  async migrate(input: MigrateInput, call?: CallDeadline): Promise<ExistingMigration> {
     const v = new Violations();
     v.check(ID.test(input.vmId), 'vmId', `must be 1-128 of [A-Za-z0-9_.-], got '${input.vmId}'`);
     const destination = input.destination === 'auto' ? '' : input.destination;
@@ -119,10 +130,11 @@ export class MigrationCommands {
     v.throwIfAny();
 
     if (input.commandId) {
-      const prior = (await this.d.store.commandResult(input.commandId))?.appends.find((a) => a.streamId.startsWith('migration-'));
+      const prior = (await this.d.store.commandResult(input.commandId, call))?.appends.find((a) => a.streamId.startsWith('migration-'));
+      // The answer of a command already recorded is read whatever becomes of this call.
       if (prior) return (await this.get(prior.streamId.slice('migration-'.length))).migration;
     }
-    const vm = input.known ?? (await this.d.inventory.getVm(input.vmId));
+    const vm = input.known ?? (await this.d.inventory.getVm(input.vmId, call));
     // A running VM moves live; a stopped one cold (its definition moves, nothing runs), whatever its
     // mode: the mode governs live migration (docs/evacuation-and-balancer.md).
     const cold = vm.status === 'stopped';
@@ -134,7 +146,7 @@ export class MigrationCommands {
     if (forbidden) throw new IllegalStateError(`VM ${vm.vmId} cannot be migrated: ${forbidden}`);
     if (destination !== '' && destination === vm.hostId) throw new IllegalStateError(`VM ${vm.vmId} already runs on ${destination}`);
     if (destination !== '' && input.known === undefined) {
-      const answer = await this.d.scheduler.score(vm, { excludedHosts: [vm.hostId], limit: 1, explainHosts: [destination] });
+      const answer = await this.d.scheduler.score(vm, { excludedHosts: [vm.hostId], limit: 1, explainHosts: [destination] }, call);
       const reasons = answer.rejections.get(destination);
       if (reasons) throw refusal(destination, vm.name, reasons);
     }
@@ -155,7 +167,7 @@ export class MigrationCommands {
       ...(input.evacuationId ? { evacuationId: input.evacuationId } : {}),
       ...(cold && { kind: 'cold' as const }),
     };
-    return this.record(request, input.commandId);
+    return this.record(request, input.commandId, call);
   }
 
   /**
@@ -163,11 +175,20 @@ export class MigrationCommands {
    * 0 in one statement (its id is new: there is nothing to read first). A command id recorded
    * meanwhile by a concurrent request answers with that request's migration.
    */
-  private async record(request: migrationEvents.MigrationRequested, commandId: string | undefined): Promise<ExistingMigration> {
+  private async record(
+    request: migrationEvents.MigrationRequested,
+    commandId: string | undefined,
+    call?: CallDeadline,
+  ): Promise<ExistingMigration> {
     const id = request.migrationId;
     const events = decideMigration({ type: 'RequestMigration', request }, initialMigration());
-    const r = await this.d.store.append(migrationStreamId(id), events, { expectedVersion: 0, ...(commandId ? { commandId } : {}) });
+    const r = await this.d.store.append(migrationStreamId(id), events, {
+      expectedVersion: 0,
+      ...(commandId ? { commandId } : {}),
+      ...(call && { call }),
+    });
     if (r.duplicate) {
+      // Recorded by a concurrent request: its answer is read whatever becomes of this call.
       const prior = (await this.d.store.commandResult(commandId!))?.appends.find((a) => a.streamId.startsWith('migration-'));
       if (!prior) throw new Error(`command ${commandId} recorded without a migration`);
       return (await this.get(prior.streamId.slice('migration-'.length))).migration;
@@ -178,33 +199,38 @@ export class MigrationCommands {
     return state;
   }
 
-  async cancel(input: { commandId?: string; migrationId: string; reason: string }): Promise<ExistingMigration> {
+  async cancel(input: { commandId?: string; migrationId: string; reason: string }, call?: CallDeadline): Promise<ExistingMigration> {
     checkId(input.migrationId, 'migrationId');
-    await this.get(input.migrationId);
+    await this.get(input.migrationId, call);
     const r = await this.execute(
       input.migrationId,
       { type: 'Cancel', reason: input.reason || 'cancelled by the operator' },
       input.commandId,
+      call,
     );
     return r.state as ExistingMigration;
   }
 
-  async resume(input: { commandId?: string; migrationId: string }): Promise<ExistingMigration> {
+  async resume(input: { commandId?: string; migrationId: string }, call?: CallDeadline): Promise<ExistingMigration> {
     checkId(input.migrationId, 'migrationId');
-    await this.get(input.migrationId);
-    const r = await this.execute(input.migrationId, { type: 'Resume' }, input.commandId);
+    await this.get(input.migrationId, call);
+    const r = await this.execute(input.migrationId, { type: 'Resume' }, input.commandId, call);
     return r.state as ExistingMigration;
   }
 
   /** Where the VM could go, ranked, and why every other host is missing. */
-  async destinations(vmId: string, limit: number): Promise<{ vm: VmInfo; answer: Awaited<ReturnType<SchedulerPort['score']>> }> {
+  async destinations(
+    vmId: string,
+    limit: number,
+    call?: CallDeadline,
+  ): Promise<{ vm: VmInfo; answer: Awaited<ReturnType<SchedulerPort['score']>> }> {
     const v = new Violations();
     v.check(ID.test(vmId), 'vmId', `must be 1-128 of [A-Za-z0-9_.-], got '${vmId}'`);
     v.check(Number.isInteger(limit) && limit >= 0 && limit <= 1000, 'limit', 'must be between 0 and 1000');
     v.throwIfAny();
-    const vm = await this.d.inventory.getVm(vmId);
+    const vm = await this.d.inventory.getVm(vmId, call);
     if (vm.hostId === '') throw new IllegalStateError(`VM ${vmId} is ${vm.status}: it runs nowhere`);
-    const answer = await this.d.scheduler.score(vm, { excludedHosts: [vm.hostId], limit: limit || 20, explainMissing: true });
+    const answer = await this.d.scheduler.score(vm, { excludedHosts: [vm.hostId], limit: limit || 20, explainMissing: true }, call);
     return { vm, answer };
   }
 }

@@ -1,8 +1,10 @@
+import type { CallDeadline } from '@berth/errors';
 import type { ExecutorAnswer } from '../domain/migration/commands.ts';
 
 /**
  * What the migration application needs from the other services, as small interfaces; the gRPC
- * adapters implement them (adapters/grpc/*-client.ts), tests may pass their own.
+ * adapters implement them (adapters/grpc/*-client.ts), tests may pass their own. A `call` is the
+ * gRPC call the work is done for: its deadline caps the downstream call's, its cancel cancels it.
  */
 
 /** A VM as inventory has it, translated at the edge. */
@@ -57,6 +59,7 @@ export interface SchedulerPort {
   score(
     vm: VmInfo,
     opts: { excludedHosts: readonly string[]; limit: number; explainHosts?: readonly string[]; explainMissing?: boolean },
+    call?: CallDeadline,
   ): Promise<ScoreAnswer>;
 }
 
@@ -68,7 +71,7 @@ export type BeginOutcome =
   | { readonly kind: 'refused'; readonly detail: string };
 
 export interface InventoryPort {
-  getVm(vmId: string): Promise<VmInfo>;
+  getVm(vmId: string, call?: CallDeadline): Promise<VmInfo>;
   /** Every VM inventory has on the host (one call: ListVms filtered by host). */
   vmsOn(hostId: string): Promise<VmInfo[]>;
   beginMigration(req: {

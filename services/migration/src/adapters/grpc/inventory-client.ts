@@ -1,6 +1,6 @@
 /** InventoryPort over inventory's gRPC API; proto messages are translated here and go no further. */
 import { inventoryV1 as inv, modelV1 } from '@berth/contracts';
-import { NotFoundError } from '@berth/errors';
+import { NotFoundError, type CallDeadline } from '@berth/errors';
 import { callUnary, createClient, GrpcStatus, isServiceError, type ClientTls } from '@berth/grpc-kit';
 import { migrationModes, vmStatuses } from '@berth/model-codec';
 import type { BeginOutcome, InventoryPort, VmInfo } from '../../application/ports.ts';
@@ -34,9 +34,9 @@ export class GrpcInventory implements InventoryPort {
     this.client = createClient(inv.InventoryServiceClient, address, { deadlineMillis, ...(tls && { tls }) });
   }
 
-  async getVm(vmId: string): Promise<VmInfo> {
+  async getVm(vmId: string, call?: CallDeadline): Promise<VmInfo> {
     try {
-      const r = await callUnary(this.client, 'getVm', { vmId });
+      const r = await callUnary(this.client, 'getVm', { vmId }, call && { parent: call });
       if (!r.vm) throw new NotFoundError('vm', vmId);
       return toVmInfo(r.vm);
     } catch (e) {

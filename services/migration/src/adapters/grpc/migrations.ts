@@ -53,27 +53,30 @@ export function migrationHandlers(d: MigrationHandlerDeps): MigrationHandlers {
     return encodeMigration(g.migration, g);
   };
   return {
-    migrateVm: unary<pb.MigrateVmRequest, pb.MigrateVmResponse>(async (r) => {
-      const m = await migrations.migrate({
+    // A command's reads, its append and its calls to inventory and the scheduler are the call's work:
+    // stopped when it ends (see MigrationCommands). The answer read after a command is not: a
+    // committed command is not reported as failed.
+    migrateVm: unary<pb.MigrateVmRequest, pb.MigrateVmResponse>(async (r, ctx) => {
+      const input = {
         commandId: commandIdOf(r.meta),
         vmId: r.vmId,
         destination: r.destinationHostId,
         policy: decodePolicy(r.policy),
         trigger: 'manual',
         reason: r.reason || 'requested by the operator',
-      });
+      } as const;
+      const m = await migrations.migrate(input, ctx);
       return { migration: await encodeById(m.core.migrationId) };
     }),
-    cancelMigration: unary<pb.CancelMigrationRequest, pb.CancelMigrationResponse>(async (r) => {
-      const m = await migrations.cancel({ commandId: commandIdOf(r.meta), migrationId: r.migrationId, reason: r.reason });
+    cancelMigration: unary<pb.CancelMigrationRequest, pb.CancelMigrationResponse>(async (r, ctx) => {
+      const m = await migrations.cancel({ commandId: commandIdOf(r.meta), migrationId: r.migrationId, reason: r.reason }, ctx);
       return { migration: await encodeById(m.core.migrationId) };
     }),
-    resumeMigration: unary<pb.ResumeMigrationRequest, pb.ResumeMigrationResponse>(async (r) => {
-      const m = await migrations.resume({ commandId: commandIdOf(r.meta), migrationId: r.migrationId });
+    resumeMigration: unary<pb.ResumeMigrationRequest, pb.ResumeMigrationResponse>(async (r, ctx) => {
+      const m = await migrations.resume({ commandId: commandIdOf(r.meta), migrationId: r.migrationId }, ctx);
       return { migration: await encodeById(m.core.migrationId) };
     }),
-    // Reads for the call are cancelled when it ends (withCall); the answers read after a command are
-    // not: a committed command is not reported as failed.
+    // Reads for the call are cancelled when it ends (withCall).
     getMigration: unary<pb.GetMigrationRequest, pb.GetMigrationResponse>(async (r, ctx) => ({
       migration: await withCall(ctx, 'getMigration', () => encodeById(r.migrationId)),
     })),
@@ -109,8 +112,8 @@ export function migrationHandlers(d: MigrationHandlerDeps): MigrationHandlers {
         await sleep(WATCH_POLL_MILLIS, undefined, { signal: ctx.signal }).catch(() => undefined);
       }
     }),
-    listMigrationDestinations: unary<pb.ListMigrationDestinationsRequest, pb.ListMigrationDestinationsResponse>(async (r) => {
-      const { vm, answer } = await migrations.destinations(r.vmId, r.limit);
+    listMigrationDestinations: unary<pb.ListMigrationDestinationsRequest, pb.ListMigrationDestinationsResponse>(async (r, ctx) => {
+      const { vm, answer } = await migrations.destinations(r.vmId, r.limit, ctx);
       return {
         vmId: vm.vmId,
         sourceHostId: vm.hostId,

@@ -1,5 +1,6 @@
 /** SchedulerPort over the scheduler's Score RPC. */
 import { modelV1, schedulerV1 as sch } from '@berth/contracts';
+import type { CallDeadline } from '@berth/errors';
 import { callUnary, createClient, type ClientTls } from '@berth/grpc-kit';
 import type { MissingGroup, ScoreAnswer, SchedulerPort, VmInfo } from '../../application/ports.ts';
 
@@ -29,14 +30,20 @@ export class GrpcScheduler implements SchedulerPort {
   async score(
     vm: VmInfo,
     opts: { excludedHosts: readonly string[]; limit: number; explainHosts?: readonly string[]; explainMissing?: boolean },
+    call?: CallDeadline,
   ): Promise<ScoreAnswer> {
-    const r = await callUnary(this.client, 'score', {
-      vm: vm.schedulingSpec as modelV1.VmSpec,
-      vmId: vm.vmId,
-      excludedHosts: [...opts.excludedHosts],
-      limit: opts.limit,
-      explain: { hosts: [...(opts.explainHosts ?? [])], missing: opts.explainMissing ?? false },
-    });
+    const r = await callUnary(
+      this.client,
+      'score',
+      {
+        vm: vm.schedulingSpec as modelV1.VmSpec,
+        vmId: vm.vmId,
+        excludedHosts: [...opts.excludedHosts],
+        limit: opts.limit,
+        explain: { hosts: [...(opts.explainHosts ?? [])], missing: opts.explainMissing ?? false },
+      },
+      call && { parent: call },
+    );
     return {
       fits: r.fits,
       summary: r.summary,
