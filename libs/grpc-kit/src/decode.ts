@@ -33,6 +33,20 @@ export function nulFields(value: unknown, path = '', out: string[] = [], max = 5
   return out;
 }
 
+/** Whether any string or key in the decoded request holds a NUL: the walk of every request, building no paths. */
+export function hasNul(value: unknown): boolean {
+  if (typeof value === 'string') return value.includes('\u0000');
+  if (typeof value !== 'object' || value === null || value instanceof Uint8Array) return false;
+  if (Array.isArray(value)) {
+    for (const v of value) if (hasNul(v)) return true;
+    return false;
+  }
+  for (const k in value) {
+    if (k.includes('\u0000') || hasNul((value as Record<string, unknown>)[k])) return true;
+  }
+  return false;
+}
+
 function decodeOrRefuse(decode: (bytes: Buffer) => unknown): (bytes: Buffer) => unknown {
   return (bytes) => {
     let request: unknown;
@@ -43,6 +57,7 @@ function decodeOrRefuse(decode: (bytes: Buffer) => unknown): (bytes: Buffer) => 
         { field: 'request', reason: `cannot be decoded as protobuf: ${e instanceof Error ? e.message : String(e)}` },
       ]);
     }
+    if (!hasNul(request)) return request;
     const nul = nulFields(request);
     return nul.length === 0 ? request : new RefusedRequest(nul.map((field) => ({ field, reason: 'must not contain U+0000 (NUL)' })));
   };
