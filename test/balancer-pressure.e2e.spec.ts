@@ -3,11 +3,10 @@ import { migrationV1, modelV1 } from '@berth/contracts';
 import { runCli } from '@berth/cli';
 import { callUnary } from '@berth/grpc-kit';
 import { createLogger } from '@berth/observability';
-import { createTestDatabase, infraAvailable, type TestDatabase } from '@berth/testing';
+import { createTestDatabase, eventually, infraAvailable, type TestDatabase } from '@berth/testing';
 import { loadTelemetryConfig, startTelemetry, type RunningTelemetry } from '@berth/telemetry';
 import { startSimulatorStack, type SimulatorStack } from './harness/simulator-stack.ts';
 import { serviceTlsEnv } from './harness/tls.ts';
-import { eventually } from './harness/wait.ts';
 
 const GiB = 1024 ** 3;
 const HS = modelV1.HostState;

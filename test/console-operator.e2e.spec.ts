@@ -25,10 +25,9 @@ import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { inventoryV1, modelV1, telemetry } from '@berth/contracts';
 import { callUnary } from '@berth/grpc-kit';
 import { connectNats, openKv } from '@berth/messaging';
-import { infraAvailable } from '@berth/testing';
+import { eventually, infraAvailable } from '@berth/testing';
 import { launchChromium, screenshot, seriousA11yViolations } from './harness/browser.ts';
 import { startConsoleStack, type ConsoleStack } from './harness/console-stack.ts';
-import { eventually } from './harness/wait.ts';
 
 const GiB = 1024 ** 3;
 const MiB = 1024 ** 2;

@@ -3,10 +3,9 @@ import { inventoryV1, type migrationV1, modelV1 } from '@berth/contracts';
 import { runCli } from '@berth/cli';
 import { callUnary } from '@berth/grpc-kit';
 import { ack, startConsumer } from '@berth/messaging';
-import { connectTestNats, infraAvailable } from '@berth/testing';
+import { connectTestNats, eventually, infraAvailable } from '@berth/testing';
 import { deadLetters, streamMessages } from './harness/jetstream-audit.ts';
 import { startSimulatorStack, type SimulatorStack } from './harness/simulator-stack.ts';
-import { eventually } from './harness/wait.ts';
 
 const HS = modelV1.HostState;
 

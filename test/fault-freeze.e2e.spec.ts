@@ -14,11 +14,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { inventoryV1 as pb, modelV1 } from '@berth/contracts';
 import { callUnary } from '@berth/grpc-kit';
 import { startTestLibvirtd, type TestLibvirtd } from '@berth/hypervisor/testing';
-import { infraAvailable, PrivateNatsServer } from '@berth/testing';
+import { eventually, infraAvailable, PrivateNatsServer } from '@berth/testing';
 import { readEventLog } from './harness/event-log.ts';
 import { registerLibvirtHost, startStack, type Stack } from './harness/stack.ts';
 import { domainStates } from './harness/virsh.ts';
-import { eventually } from './harness/wait.ts';
 
 const GiB = 1024 ** 3;
 const FREEZE_HYPERVISOR_MILLIS = 25_000; // > EXECUTOR_CALL_TIMEOUT (5 s) and registration-timeout (10 s)

@@ -11,11 +11,20 @@ import * as grpc from '@grpc/grpc-js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { inventoryV1 as pb, modelV1 } from '@berth/contracts';
 import { callUnary, createClient, isServiceError } from '@berth/grpc-kit';
-import { createTestDatabase, databaseUrl, FaultProxy, infraAvailable, natsUrl, testSubjectPrefix, type TestDatabase } from '@berth/testing';
+import {
+  createTestDatabase,
+  databaseUrl,
+  deletePrefixedStreams,
+  eventually,
+  FaultProxy,
+  infraAvailable,
+  natsUrl,
+  type TestDatabase,
+  testSubjectPrefix,
+} from '@berth/testing';
 import { readEventLog } from './harness/event-log.ts';
-import { deletePrefixedStreams } from './harness/nats.ts';
 import { startService, stopAll, type ServiceHandle } from './harness/service.ts';
-import { eventually, mapLimit } from './harness/wait.ts';
+import { mapLimit } from './harness/wait.ts';
 
 const GiB = 1024 ** 3;
 type Inventory = InstanceType<typeof pb.InventoryServiceClient>;

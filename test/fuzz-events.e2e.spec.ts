@@ -2,11 +2,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { randomUUID } from 'node:crypto';
 import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/transport-node';
-import { connectTestNats, infraAvailable } from '@berth/testing';
+import { connectTestNats, eventually, infraAvailable } from '@berth/testing';
 import { readEventLog } from './harness/event-log.ts';
 import { deadLetters, drained, republish, streamMessages } from './harness/jetstream-audit.ts';
 import { startSimPlane, type SimPlane } from './harness/sim-plane.ts';
-import { eventually } from './harness/wait.ts';
 
 /** Each durable of infra/nats/consumers.json and a subject of a type its handler takes. */
 const CONSUMERS = [

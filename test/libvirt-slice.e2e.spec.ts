@@ -10,11 +10,11 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { inventoryV1, modelV1 } from '@berth/contracts';
 import { callUnary } from '@berth/grpc-kit';
 import { libvirtUsable, startTestLibvirtd, type TestLibvirtd } from '@berth/hypervisor/testing';
-import { infraAvailable } from '@berth/testing';
+import { eventually, infraAvailable } from '@berth/testing';
 import { byStream, readEventLog } from './harness/event-log.ts';
 import { registerLibvirtHost, startStack, waitForSchedulerHosts, waitForSchedulerInSync, type Stack } from './harness/stack.ts';
 import { domainStates, vcpuPins, virsh } from './harness/virsh.ts';
-import { eventually, mapLimit } from './harness/wait.ts';
+import { mapLimit } from './harness/wait.ts';
 
 const MiB = 1024 ** 2;
 const GiB = 1024 ** 3;

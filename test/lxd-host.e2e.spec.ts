@@ -19,9 +19,8 @@ import { inventoryV1, modelV1 } from '@berth/contracts';
 import { runCli } from '@berth/cli';
 import { callUnary } from '@berth/grpc-kit';
 import { lxdUsable, makeClientCertificate, startTestLxd, type TestLxd } from '@berth/hypervisor/testing';
-import { infraAvailable } from '@berth/testing';
+import { eventually, infraAvailable } from '@berth/testing';
 import { startStack, waitForSchedulerHosts, type Stack } from './harness/stack.ts';
-import { eventually } from './harness/wait.ts';
 
 const tlsEnvOfThisProcess = (): Record<string, string> =>
   Object.fromEntries(Object.entries(process.env).filter((e): e is [string, string] => e[0].startsWith('BERTH_TLS_') && e[1] !== undefined));

@@ -11,9 +11,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { inventoryV1, migrationV1 } from '@berth/contracts';
 import { runCli } from '@berth/cli';
 import { callUnary } from '@berth/grpc-kit';
-import { infraAvailable } from '@berth/testing';
+import { eventually, infraAvailable } from '@berth/testing';
 import { startCrashStack, type CrashStack, type HoldPoint } from './harness/crash-stack.ts';
-import { eventually } from './harness/wait.ts';
 
 type Status = 'completed' | 'failed' | 'aborted';
 type Who = 'executor' | 'migration';

@@ -11,11 +11,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { inventoryV1, modelV1 } from '@berth/contracts';
 import { callUnary } from '@berth/grpc-kit';
 import { libvirtUsable, startMigrationPair, type MigrationPair } from '@berth/hypervisor/testing';
-import { createTestDatabase, infraAvailable, type TestDatabase } from '@berth/testing';
+import { createTestDatabase, eventually, infraAvailable, type TestDatabase } from '@berth/testing';
 import { registerLibvirtHost, startStack, waitForSchedulerHosts, type Stack } from './harness/stack.ts';
 import { repoRoot, startService, type ServiceHandle } from './harness/service.ts';
 import { domainStates, virsh } from './harness/virsh.ts';
-import { eventually } from './harness/wait.ts';
 
 const MiB = 1024 ** 2;
 const VM_ID = 'live-1';

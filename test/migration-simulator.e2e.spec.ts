@@ -1,9 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { inventoryV1, migrationV1 } from '@berth/contracts';
 import { callUnary } from '@berth/grpc-kit';
-import { infraAvailable } from '@berth/testing';
+import { eventually, infraAvailable } from '@berth/testing';
 import { startSimulatorStack, type SimulatorStack } from './harness/simulator-stack.ts';
-import { eventually } from './harness/wait.ts';
 
 const HOSTS = ['h1', 'h2', 'h3', 'h4'];
 const S = migrationV1.MigrationStatus;

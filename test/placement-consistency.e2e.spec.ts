@@ -14,10 +14,9 @@ import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { inventoryV1 as pb, modelV1 } from '@berth/contracts';
 import { callUnary } from '@berth/grpc-kit';
-import { infraAvailable } from '@berth/testing';
+import { eventually, infraAvailable } from '@berth/testing';
 import { startService, type ServiceHandle } from './harness/service.ts';
 import { startStack, type Stack } from './harness/stack.ts';
-import { eventually } from './harness/wait.ts';
 
 const GiB = 1024 ** 3;
 const { VmStatus } = pb;

@@ -9,10 +9,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { inventoryV1, modelV1 } from '@berth/contracts';
 import { callUnary } from '@berth/grpc-kit';
 import { libvirtUsable, startSessionLibvirtd, type SessionLibvirtd } from '@berth/hypervisor/testing';
-import { infraAvailable } from '@berth/testing';
+import { eventually, infraAvailable } from '@berth/testing';
 import { registerLibvirtHost, startStack, waitForSchedulerHosts, type Stack } from './harness/stack.ts';
 import { domainStates, domMemStat, virsh } from './harness/virsh.ts';
-import { eventually } from './harness/wait.ts';
 
 const MiB = 1024 ** 2;
 const VM_ID = 'qemu-guest-1';

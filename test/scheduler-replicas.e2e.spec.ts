@@ -7,7 +7,6 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { jetstreamManager } from '@nats-io/jetstream';
 import { inventoryV1, modelV1 } from '@berth/contracts';
 import {
   allocatableMemory,
@@ -20,10 +19,17 @@ import {
   type HostSnapshot,
 } from '@berth/fit';
 import { callUnary, createClient } from '@berth/grpc-kit';
-import { connectTestNats, createTestDatabase, infraAvailable, testSubjectPrefix, type TestDatabase } from '@berth/testing';
+import {
+  createTestDatabase,
+  deletePrefixedStreams,
+  eventually,
+  infraAvailable,
+  type TestDatabase,
+  testSubjectPrefix,
+} from '@berth/testing';
 import { byStream, readEventLog } from './harness/event-log.ts';
 import { repoRoot, startService, stopAll, type ServiceHandle } from './harness/service.ts';
-import { eventually, mapLimit } from './harness/wait.ts';
+import { mapLimit } from './harness/wait.ts';
 
 const GiB = 1024 ** 3;
 // E2E_SCHEDULER_HOSTS scales the run down while developing (VMs scale with it: 40 per host).
@@ -72,12 +78,7 @@ describe.skipIf(!inventoryReady || !(await infraAvailable('postgres', 'nats')))(
   afterAll(async () => {
     client?.close();
     await stopAll();
-    const nc = await connectTestNats();
-    const jsm = await jetstreamManager(nc);
-    for await (const name of jsm.streams.names()) {
-      if (name.startsWith(`${prefix.toUpperCase()}_`) || name.startsWith(`KV_${prefix}-`)) await jsm.streams.delete(name);
-    }
-    await nc.close();
+    await deletePrefixedStreams(prefix);
     await db?.drop();
   });
 

@@ -7,13 +7,19 @@
  * still fitted): the bench's drained hosts held 32 / 32 / 36 / 64 VMs. Checked from inventory's log.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { jetstreamManager } from '@nats-io/jetstream';
 import { inventoryV1, modelV1, schedulerV1 } from '@berth/contracts';
 import { callUnary, createClient } from '@berth/grpc-kit';
-import { connectTestNats, createTestDatabase, infraAvailable, testSubjectPrefix, type TestDatabase } from '@berth/testing';
+import {
+  createTestDatabase,
+  deletePrefixedStreams,
+  eventually,
+  infraAvailable,
+  testSubjectPrefix,
+  type TestDatabase,
+} from '@berth/testing';
 import { byStream, readEventLog } from './harness/event-log.ts';
 import { startService, stopAll, type ServiceHandle } from './harness/service.ts';
-import { eventually, mapLimit } from './harness/wait.ts';
+import { mapLimit } from './harness/wait.ts';
 
 const GiB = 1024 ** 3;
 const HOSTS = ['s1', 's2', 's3', 's4'];
@@ -40,12 +46,7 @@ describe.skipIf(!(await infraAvailable('postgres', 'nats')))('spread with placem
   afterAll(async () => {
     for (const c of clients) c.close();
     await stopAll();
-    const nc = await connectTestNats();
-    const jsm = await jetstreamManager(nc);
-    for await (const name of jsm.streams.names()) {
-      if (name.startsWith(`${prefix.toUpperCase()}_`) || name.startsWith(`KV_${prefix}-`)) await jsm.streams.delete(name);
-    }
-    await nc.close();
+    await deletePrefixedStreams(prefix);
     await db?.drop();
   });
 

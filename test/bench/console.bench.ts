@@ -34,7 +34,8 @@ import type { Page } from 'playwright-core';
 import { launchChromium } from '../harness/browser.ts';
 import { startConsoleStack } from '../harness/console-stack.ts';
 import { repoRoot } from '../harness/service.ts';
-import { eventually, mapLimit } from '../harness/wait.ts';
+import { mapLimit } from '../harness/wait.ts';
+import { eventually } from '@berth/testing';
 
 const { values } = parseArgs({
   options: {

@@ -32,23 +32,24 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { parseArgs } from 'node:util';
 import pg from 'pg';
-import { jetstreamManager } from '@nats-io/jetstream';
 import { inventoryV1, modelV1 } from '@berth/contracts';
 import { callUnary, createClient } from '@berth/grpc-kit';
 import { openKv } from '@berth/messaging';
 import {
   connectTestNats,
   createTestDatabase,
+  deletePrefixedStreams,
+  eventually,
   isProductionLine,
   NATS_SERVER_BIN,
   natsUrl,
   PrivateNatsServer,
-  testSubjectPrefix,
   type TestDatabase,
+  testSubjectPrefix,
 } from '@berth/testing';
 import { startService, stopAll, type ServiceHandle } from '../harness/service.ts';
 import { identityTls, testPki } from '../harness/tls.ts';
-import { eventually, mapLimit } from '../harness/wait.ts';
+import { mapLimit } from '../harness/wait.ts';
 
 const GiB = 1024 ** 3;
 type NatsConnection = Awaited<ReturnType<typeof connectTestNats>>;
@@ -445,10 +446,7 @@ async function measure(tls: boolean): Promise<Record<string, unknown>> {
     for (const v of TLS_VARS) delete process.env[v];
     client?.close();
     await stopAll();
-    const jsm = await jetstreamManager(nc);
-    for await (const name of jsm.streams.names()) {
-      if (name.startsWith(`${prefix.toUpperCase()}_`) || name.startsWith(`KV_${prefix}-`)) await jsm.streams.delete(name);
-    }
+    await deletePrefixedStreams(prefix, nc);
     await nc.close();
     await ownNats?.destroy();
     await Promise.all([invDb.drop(), execDb.drop()]);

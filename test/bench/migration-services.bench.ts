@@ -38,10 +38,18 @@ import { executorV1, inventoryV1, migrationV1, modelV1, schedulerV1 } from '@ber
 import { allocatableVcpus, ordinaryMemoryCapacity, usage, type HostSnapshot } from '@berth/fit';
 import { callUnary, createClient } from '@berth/grpc-kit';
 import { openKv } from '@berth/messaging';
-import { connectTestNats, createTestDatabase, freePort, natsUrl, testSubjectPrefix, type TestDatabase } from '@berth/testing';
-import { deletePrefixedStreams } from '../harness/nats.ts';
+import {
+  connectTestNats,
+  createTestDatabase,
+  deletePrefixedStreams,
+  eventually,
+  freePort,
+  natsUrl,
+  type TestDatabase,
+  testSubjectPrefix,
+} from '@berth/testing';
 import { startService, stopAll } from '../harness/service.ts';
-import { eventually, mapLimit } from '../harness/wait.ts';
+import { mapLimit } from '../harness/wait.ts';
 
 const MiB = 1024 ** 2;
 const GiB = 1024 ** 3;

@@ -10,11 +10,9 @@ import { SimulatorFleet } from '@berth/hypervisor';
 import { ensureConsoleAssets } from '@berth/console';
 import type { RunningMigration } from '@berth/migration';
 import type { RunningSimExecutor } from '@berth/placement-executor';
-import { createTestDatabase, testSubjectPrefix, type TestDatabase } from '@berth/testing';
-import { deletePrefixedStreams } from './nats.ts';
+import { createTestDatabase, deletePrefixedStreams, eventually, type TestDatabase, testSubjectPrefix } from '@berth/testing';
 import { startService, type ServiceHandle } from './service.ts';
 import { testPki, testTlsEnabled } from './tls.ts';
-import { eventually } from './wait.ts';
 import { simFleet, startSimExecutor, startSimMigration } from './sim-services.ts';
 
 const GiB = 1024 ** 3;

@@ -12,8 +12,7 @@ import { callUnary, createClient } from '@berth/grpc-kit';
 import { SimulatorFleet } from '@berth/hypervisor';
 import { type InventoryPort, type RunningMigration, type SchedulerPort } from '@berth/migration';
 import type { RunningSimExecutor } from '@berth/placement-executor';
-import { connectTestNats, createTestDatabase, freePort, testSubjectPrefix, type TestDatabase } from '@berth/testing';
-import { deletePrefixedStreams } from './nats.ts';
+import { connectTestNats, createTestDatabase, deletePrefixedStreams, freePort, type TestDatabase, testSubjectPrefix } from '@berth/testing';
 import { startService, type ServiceHandle } from './service.ts';
 import { registerSimHosts, simFleet, startSimExecutor, startSimMigration } from './sim-services.ts';
 

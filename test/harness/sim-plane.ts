@@ -10,10 +10,8 @@ import type { RunningMigration } from '@berth/migration';
 import { createLogger } from '@berth/observability';
 import type { RunningSimExecutor } from '@berth/placement-executor';
 import { loadTelemetryConfig, startTelemetry, type RunningTelemetry } from '@berth/telemetry';
-import { createTestDatabase, testSubjectPrefix, type TestDatabase } from '@berth/testing';
-import { deletePrefixedStreams } from './nats.ts';
+import { createTestDatabase, deletePrefixedStreams, eventually, type TestDatabase, testSubjectPrefix } from '@berth/testing';
 import { startService, type ServiceHandle } from './service.ts';
-import { eventually } from './wait.ts';
 import { serviceTlsEnv } from './tls.ts';
 import { registerSimHosts, simFleet, startSimExecutor, startSimMigration } from './sim-services.ts';
 

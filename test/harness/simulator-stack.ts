@@ -12,10 +12,8 @@ import { callUnary, createClient } from '@berth/grpc-kit';
 import { SimulatorFleet } from '@berth/hypervisor';
 import type { RunningMigration } from '@berth/migration';
 import type { RunningSimExecutor } from '@berth/placement-executor';
-import { createTestDatabase, testSubjectPrefix, type TestDatabase } from '@berth/testing';
-import { deletePrefixedStreams } from './nats.ts';
+import { createTestDatabase, deletePrefixedStreams, eventually, type TestDatabase, testSubjectPrefix } from '@berth/testing';
 import { startService, type ServiceHandle } from './service.ts';
-import { eventually } from './wait.ts';
 import { registerSimHosts, simFleet, startSimExecutor, startSimMigration } from './sim-services.ts';
 
 const GiB = 1024 ** 3;

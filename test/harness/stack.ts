@@ -11,11 +11,9 @@
  */
 import { inventoryV1, modelV1, schedulerV1 } from '@berth/contracts';
 import { callUnary, createClient } from '@berth/grpc-kit';
-import { createTestDatabase, testSubjectPrefix, type TestDatabase } from '@berth/testing';
-import { deletePrefixedStreams } from './nats.ts';
+import { createTestDatabase, deletePrefixedStreams, eventually, type TestDatabase, testSubjectPrefix } from '@berth/testing';
 import { startService, type ServiceHandle } from './service.ts';
 import { hostLayout, virsh } from './virsh.ts';
-import { eventually } from './wait.ts';
 
 type Env = Readonly<Record<string, string>>;
 

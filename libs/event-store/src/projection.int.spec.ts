@@ -1,14 +1,9 @@
 import { describe, expect, it } from 'vitest';
-import { infraAvailable } from '@berth/testing';
+import { eventually, infraAvailable } from '@berth/testing';
 import { runProjection } from './index.ts';
 import { useTestStore } from './testing/store-fixture.ts';
 
 const sleep = async (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
-
-async function until(what: string, cond: () => boolean, timeoutMillis = 20_000): Promise<void> {
-  for (const deadline = Date.now() + timeoutMillis; Date.now() < deadline; await sleep(10)) if (cond()) return;
-  throw new Error(`timed out waiting for ${what}`);
-}
 
 describe.skipIf(!(await infraAvailable('postgres')))('runProjection', () => {
   const t = useTestStore('es_projection', 4);
@@ -24,12 +19,12 @@ describe.skipIf(!(await infraAvailable('postgres')))('runProjection', () => {
     });
     try {
       await t.store.append('linger-a', [{ type: 'E', data: {} }], { expectedVersion: 'no-stream' });
-      await until('the first batch', () => batches.length === 1);
+      await eventually(() => batches.length === 1, 'the first batch');
       // The loop now lingers: both appends land in its next batch, on one NOTIFY or two.
       await t.store.append('linger-b', [{ type: 'E', data: {} }], { expectedVersion: 'no-stream' });
       await sleep(100);
       await t.store.append('linger-c', [{ type: 'E', data: {} }], { expectedVersion: 'no-stream' });
-      await until('the second batch', () => batches.length >= 2);
+      await eventually(() => batches.length >= 2, 'the second batch');
       expect(batches).toEqual([['linger-a'], ['linger-b', 'linger-c']]);
     } finally {
       await loop.stop();

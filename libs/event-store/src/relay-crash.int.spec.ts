@@ -12,6 +12,7 @@ import { connect, nanos, type NatsConnection } from '@nats-io/transport-node';
 import { jetstream, jetstreamManager, StorageType, type JetStreamManager } from '@nats-io/jetstream';
 import {
   createTestDatabase,
+  eventually,
   exited,
   infraAvailable,
   infraRequired,
@@ -40,13 +41,6 @@ function natsServerBinary(): boolean {
   if (infraRequired()) throw new Error(`REQUIRE_INFRA=1 but ${NATS_SERVER_BIN} is missing (set NATS_SERVER_BIN)`);
   console.warn(`skipping the relay crash tests: no ${NATS_SERVER_BIN}`);
   return false;
-}
-
-async function until(what: string, cond: () => Promise<boolean>, timeoutMillis = 30_000): Promise<void> {
-  for (const deadline = Date.now() + timeoutMillis; Date.now() < deadline; await sleep(100)) {
-    if (await cond()) return;
-  }
-  throw new Error(`timed out waiting for ${what}`);
 }
 
 /** The Nats-Msg-Id of each of the stream's last `count` messages (all when `count` is omitted), oldest first. */
@@ -164,9 +158,9 @@ describe.skipIf(!(await infraAvailable('postgres')) || !natsServerBinary())('rel
     }
     await log.write(10);
     const last = startChild(at);
-    await until(
-      'every committed event in the stream',
+    await eventually(
       async () => (await jsm.streams.info(at.stream)).state.messages >= log.committed.size,
+      'every committed event in the stream',
     );
     await sleep(500); // anything published twice would land now
     last.kill('SIGTERM');
@@ -216,7 +210,7 @@ describe.skipIf(!(await infraAvailable('postgres')) || !natsServerBinary())('rel
     expect(covered % 100 === 0 || covered < 500).toBe(true);
     await log.write(50);
     const second = startChild(at);
-    await until('the second relay to resume', async () => (await inStream()) > afterKill + 300);
+    await eventually(async () => (await inStream()) > afterKill + 300, 'the second relay to resume');
     await nats.stop();
     await log.write(50); // appended while the bus is down
     await sleep(500);
@@ -226,8 +220,7 @@ describe.skipIf(!(await infraAvailable('postgres')) || !natsServerBinary())('rel
     // Consume everything from the start, deduplicating by event id as Berth consumers do.
     const applied = new Map<string, number>();
     let deliveries = 0;
-    await until(
-      'every committed event on the bus',
+    await eventually(
       async () => {
         applied.clear();
         deliveries = 0;
@@ -242,6 +235,7 @@ describe.skipIf(!(await infraAvailable('postgres')) || !natsServerBinary())('rel
         }
         return [...log.committed].every((id) => applied.has(id));
       },
+      'every committed event on the bus',
       60_000,
     );
     second.kill('SIGTERM');

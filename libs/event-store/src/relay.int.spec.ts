@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import pg from 'pg';
-import { createTestDatabase, databaseUrl, infraAvailable, type TestDatabase } from '@berth/testing';
+import { createTestDatabase, databaseUrl, eventually, infraAvailable, type TestDatabase } from '@berth/testing';
 import {
   createKysely,
   migrateEventStore,
@@ -10,15 +10,6 @@ import {
   type AnyKysely,
   type StoredEvent,
 } from './index.ts';
-
-const sleep = async (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
-
-async function until(what: string, cond: () => Promise<boolean>, timeoutMillis = 30_000): Promise<void> {
-  for (const deadline = Date.now() + timeoutMillis; Date.now() < deadline; await sleep(100)) {
-    if (await cond()) return;
-  }
-  throw new Error(`timed out waiting for ${what}`);
-}
 
 describe.skipIf(!(await infraAvailable('postgres')))('relay', () => {
   let tdb: TestDatabase;
@@ -63,7 +54,7 @@ describe.skipIf(!(await infraAvailable('postgres')))('relay', () => {
       expect(published).toHaveLength(0); // committed, but an older transaction is still open
       await other.query('COMMIT'); // no NOTIFY comes from this one
       // Well inside the 60 s poll, with room for a loaded machine (it timed out at 5 s under load 30).
-      await until('the held-back event published', async () => published.length === 1, 30_000);
+      await eventually(async () => published.length === 1, 'the held-back event published', 30_000);
     } finally {
       await other.end();
       await relay.stop();
@@ -96,11 +87,11 @@ describe.skipIf(!(await infraAvailable('postgres')))('relay', () => {
         [1, 2, 3, 4].map((n) => ({ type: 'N', data: n })),
         { expectedVersion: 0 },
       );
-      await until('all four published', async () => new Set(published.map((e) => e.id)).size === 4, 10_000);
+      await eventually(async () => new Set(published.map((e) => e.id)).size === 4, 'all four published', 10_000);
       const all = await store.readAll({ after: null, limit: 10 });
-      await until(
-        'checkpoint at the last event',
+      await eventually(
         async () => (await readCheckpoint(db, 'public', 'in-process'))?.position === all.at(-1)!.globalPosition,
+        'checkpoint at the last event',
       );
       // The failed batch was published again from its start: never a gap, possibly a repeat.
       expect([...new Set(published.map((e) => e.streamPosition))].sort()).toEqual([1, 2, 3, 4]);
@@ -108,7 +99,7 @@ describe.skipIf(!(await infraAvailable('postgres')))('relay', () => {
       expect(checkpointsAtFailure).toEqual([null, null]);
       // Idle now; with a 60 s poll only the commit's NOTIFY can bring the next event out in time.
       await store.append('r-1', [{ type: 'N', data: 5 }], { expectedVersion: 4 });
-      await until('the fifth event, woken by NOTIFY', async () => published.some((e) => e.streamPosition === 5), 10_000);
+      await eventually(async () => published.some((e) => e.streamPosition === 5), 'the fifth event, woken by NOTIFY', 10_000);
     } finally {
       await relay.stop();
     }

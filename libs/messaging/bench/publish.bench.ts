@@ -3,9 +3,8 @@
  * relay does) and acknowledged by the stream. Prints figures; the last line is one JSON object.
  */
 import { randomUUID } from 'node:crypto';
-import { natsUrl, testSubjectPrefix } from '@berth/testing';
+import { deletePrefixedStreams, natsUrl, testSubjectPrefix } from '@berth/testing';
 import { connectNats, createEventPublisher, ensureStreams, type PublishableEvent } from '../src/index.ts';
-import { deletePrefixed } from '../src/testing/jetstream.ts';
 
 const total = Number(process.env['BENCH_EVENTS'] ?? 20_000);
 const batch = Number(process.env['BENCH_BATCH'] ?? 1000);
@@ -32,6 +31,6 @@ try {
   console.log(`published ${total} events in batches of ${batch}: ${seconds.toFixed(2)} s`);
   console.log(JSON.stringify({ events: total, batch, publishedPerSecond }));
 } finally {
-  await deletePrefixed(nc, prefix);
+  await deletePrefixedStreams(prefix, nc);
   await nc.close();
 }

@@ -12,7 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { errors, type NatsConnection } from '@nats-io/transport-node';
 import { jetstreamManager } from '@nats-io/jetstream';
 import type { EventEnvelope } from '@berth/contracts';
-import { infraAvailable, isProductionLine, NATS_SERVER_BIN, PrivateNatsServer } from '@berth/testing';
+import { eventually, infraAvailable, isProductionLine, NATS_SERVER_BIN, PrivateNatsServer } from '@berth/testing';
 import { ADMIN_USER, writeNatsCredentials, type NatsCredentials } from './auth-files.ts';
 import { connectNats } from './connect.ts';
 import { startConsumer, type RunningConsumer } from './consumer.ts';
@@ -23,7 +23,7 @@ import { ack } from './results.ts';
 import { provisionNats } from './provision.ts';
 import { ensureStreams } from './streams.ts';
 import { openKv } from './kv.ts';
-import { eventually, makeEvent } from './testing/jetstream.ts';
+import { makeEvent } from './testing/jetstream.ts';
 
 const PRIVATE_CONF = new URL('../../../infra/nats/private.conf', import.meta.url).pathname;
 
@@ -96,8 +96,8 @@ describe.skipIf(!(await infraAvailable()) || !isProductionLine())('NATS users an
     await as('scheduler').flush();
     await eventually(
       () => seen.get('scheduler')!.some((v) => v.subject === 'berth.inventory.vm.default.VmRequested'),
-      5000,
       'the violation',
+      5000,
     );
     expect(seen.get('scheduler')).toContainEqual({ operation: 'publish', subject: 'berth.inventory.vm.default.VmRequested' });
     const forged = createEventPublisher(as('telemetry'), { service: 'inventory' });
@@ -143,7 +143,7 @@ describe.skipIf(!(await infraAvailable()) || !isProductionLine())('NATS users an
     }
     const genuine = makeEvent({ type: 'VmStarted', streamId: 'vm-genuine' });
     await createEventPublisher(as('placement-executor'), { service: 'executor' })(genuine);
-    await eventually(() => got.length >= 1, 20_000, 'the genuine report');
+    await eventually(() => got.length >= 1, 'the genuine report', 20_000);
     await new Promise((r) => setTimeout(r, 500));
     expect(got.map((e) => e.streamId)).toEqual(['vm-genuine']);
     expect(await streamMessages('BERTH_EXECUTOR')).toBe(1);
@@ -171,8 +171,8 @@ describe.skipIf(!(await infraAvailable()) || !isProductionLine())('NATS users an
         await expect(as(user).request(subject, JSON.stringify(body), { timeout: 2000 }), `${user} ${subject}`).rejects.toThrow();
       await eventually(
         () => tries.every(([subject]) => seen.get(user)!.some((v) => v.operation === 'publish' && v.subject === subject)),
-        5000,
         `${user}'s violations`,
+        5000,
       );
     }
     // Nothing changed: no rogue stream, the streams and buckets as provisioned.
@@ -234,7 +234,7 @@ describe.skipIf(!(await infraAvailable()) || !isProductionLine())('NATS users an
       await expect(reader.request(subject, JSON.stringify(body), { timeout: 2000 })).rejects.toThrow();
     }
     await reader.flush();
-    await eventually(() => seen.get('reader')!.length >= tries.length + 1, 5000, 'the violations');
+    await eventually(() => seen.get('reader')!.length >= tries.length + 1, 'the violations', 5000);
     for (const subject of ['berth.inventory.vm.default.VmRequested', ...tries.map(([s]) => s)]) {
       expect(seen.get('reader')).toContainEqual({ operation: 'publish', subject });
     }
@@ -259,7 +259,7 @@ describe.skipIf(!(await infraAvailable()) || !isProductionLine())('NATS users an
     // Its own put is refused by the server and the bucket keeps telemetry's value.
     reader.publish('$KV.berth-host-usage.h1', JSON.stringify({ memoryUsedRatio: 0.99 }));
     await reader.flush();
-    await eventually(() => seen.get('reader')!.length > before, 5000, 'the violation');
+    await eventually(() => seen.get('reader')!.length > before, 'the violation', 5000);
     expect(seen.get('reader')).toContainEqual({ operation: 'publish', subject: '$KV.berth-host-usage.h1' });
     expect((await (await openKv(as(ADMIN_USER), 'berth-host-usage')).getJson('h1'))?.value).toEqual({ memoryUsedRatio: 0.42 });
   });
@@ -277,7 +277,7 @@ describe.skipIf(!(await infraAvailable()) || !isProductionLine())('NATS users an
     const before = seen.get('scheduler')!.length;
     as('scheduler').publish('$KV.berth-view-position.inventory', JSON.stringify({ transactionId: '9', position: '9', hostsRevision: 9 }));
     await as('scheduler').flush();
-    await eventually(() => seen.get('scheduler')!.length > before, 5000, "the scheduler's violation");
+    await eventually(() => seen.get('scheduler')!.length > before, "the scheduler's violation", 5000);
     expect(seen.get('scheduler')).toContainEqual({ operation: 'publish', subject: '$KV.berth-view-position.inventory' });
     // Internal coordination between inventory and the scheduler: not for the reader, nor the other services.
     for (const user of ['reader', 'telemetry', 'migration']) {
@@ -340,7 +340,7 @@ describe.skipIf(!(await infraAvailable()) || !isProductionLine())('NATS users an
     await inventory(makeEvent({ type: 'HostRegistered', streamId: 'host-h9' }));
     inventory.close();
     const acmeSubjects = [...lifecycle.map((t) => `berth.inventory.vm.acme.${t}`), 'berth.inventory.project.acme.ProjectVmAdmitted'];
-    await eventually(() => live.length >= acmeSubjects.length, 10_000, "acme's live events");
+    await eventually(() => live.length >= acmeSubjects.length, "acme's live events", 10_000);
     await new Promise((r) => setTimeout(r, 300));
     expect(live).toEqual(acmeSubjects);
 
@@ -359,7 +359,7 @@ describe.skipIf(!(await infraAvailable()) || !isProductionLine())('NATS users an
       inactive_threshold: 5_000_000_000,
     });
     expect(made.json<{ error?: unknown }>().error).toBeUndefined();
-    await eventually(() => history.length >= lifecycle.length, 10_000, "acme's history");
+    await eventually(() => history.length >= lifecycle.length, "acme's history", 10_000);
     await new Promise((r) => setTimeout(r, 300));
     expect(history).toEqual(lifecycle.map((t) => `berth.inventory.vm.acme.${t}`));
 
@@ -398,7 +398,7 @@ describe.skipIf(!(await infraAvailable()) || !isProductionLine())('NATS users an
         })(),
       ).rejects.toBeInstanceOf(errors.PermissionViolationError);
     }
-    await eventually(() => seen.get('reader-acme')!.length >= before + refused.length + 5, 5000, 'the violations');
+    await eventually(() => seen.get('reader-acme')!.length >= before + refused.length + 5, 'the violations', 5000);
     for (const subject of refused) expect(seen.get('reader-acme')).toContainEqual({ operation: 'publish', subject });
     // The other project's reader, the same way, sees only its own.
     const globex: string[] = [];
@@ -407,7 +407,7 @@ describe.skipIf(!(await infraAvailable()) || !isProductionLine())('NATS users an
     await createEventPublisher(as('inventory'), { service: 'inventory' })(
       makeEvent({ type: 'VmStopped', streamId: 'vm-g1', project: 'globex' }),
     );
-    await eventually(() => globex.length === 1, 10_000, "globex's event");
+    await eventually(() => globex.length === 1, "globex's event", 10_000);
     expect(globex).toEqual(['berth.inventory.vm.globex.VmStopped']);
     expect(live).toEqual(acmeSubjects);
   });

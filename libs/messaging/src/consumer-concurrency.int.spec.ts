@@ -1,12 +1,12 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { jetstreamManager } from '@nats-io/jetstream';
-import { connectTestNats, infraAvailable, testSubjectPrefix } from '@berth/testing';
+import { connectTestNats, deletePrefixedStreams, eventually, infraAvailable, testSubjectPrefix } from '@berth/testing';
 import { startConsumer, supportsFilterSubjects, type ConsumerOptions, type RunningConsumer } from './consumer.ts';
 import { createEventPublisher } from './publisher.ts';
 import { ack, nak } from './results.ts';
 import { ensureStreams } from './streams.ts';
-import { deletePrefixed, eventually, makeEvent } from './testing/jetstream.ts';
+import { makeEvent } from './testing/jetstream.ts';
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
@@ -35,7 +35,7 @@ describe.skipIf(!(await infraAvailable('nats')))('startConsumer with concurrency
   });
   afterAll(async () => {
     publish.close();
-    await deletePrefixed(nc, prefix);
+    await deletePrefixedStreams(prefix, nc);
     await nc.close();
   });
 
@@ -78,11 +78,11 @@ describe.skipIf(!(await infraAvailable('nats')))('startConsumer with concurrency
       { concurrency: 4 },
     );
     for (let i = 0; i < 10; i++) await publish(makeEvent({ type: 'Overlap' })); // ten different streamIds
-    await eventually(() => inFlight === 4, 20_000, 'four handlers waiting on the latch');
+    await eventually(() => inFlight === 4, 'four handlers waiting on the latch', 20_000);
     await sleep(300);
     expect(inFlight).toBe(4);
     gate.open();
-    await eventually(() => done === 10, 20_000, 'all ten handled');
+    await eventually(() => done === 10, 'all ten handled', 20_000);
     expect(most).toBe(4);
   });
 
@@ -112,7 +112,7 @@ describe.skipIf(!(await infraAvailable('nats')))('startConsumer with concurrency
       makeEvent({ type: 'Keyed', streamId: keys[i % keys.length]!, streamPosition: Math.floor(i / keys.length) + 1, data: { i } }),
     );
     await Promise.all(events.map((e) => publish(e))); // pipelined: the stream keeps this order
-    await eventually(() => [...seen.values()].reduce((s, v) => s + v.length, 0) === 40, 30_000, 'all forty handled');
+    await eventually(() => [...seen.values()].reduce((s, v) => s + v.length, 0) === 40, 'all forty handled', 30_000);
     expect(overlaps).toEqual([]);
     keys.forEach((k, j) => expect(seen.get(k)).toEqual(Array.from({ length: 10 }, (_, x) => x * keys.length + j)));
     expect(most).toBeGreaterThan(1);
@@ -136,7 +136,7 @@ describe.skipIf(!(await infraAvailable('nats')))('startConsumer with concurrency
     );
     // Different streams (e.g. host and VM reports) about one VM.
     for (let i = 0; i < 6; i++) await publish(makeEvent({ type: 'CustomKey', data: { vmId: 'vm-1', i } }));
-    await eventually(() => order.length === 6, 20_000, 'all six handled');
+    await eventually(() => order.length === 6, 'all six handled', 20_000);
     expect(order).toEqual([0, 1, 2, 3, 4, 5]);
     expect(most).toBe(1);
   });
@@ -158,10 +158,10 @@ describe.skipIf(!(await infraAvailable('nats')))('startConsumer with concurrency
     for (let i = 0; i < 8; i++) await publish(makeEvent({ type: 'Retried', data: { i } }));
     await eventually(
       () => deliveries.size === 8 && deliveries.get(2)?.length === 2 && deliveries.get(4)?.length === 2,
-      20_000,
       'redeliveries',
+      20_000,
     );
-    await eventually(async () => (await ackPending(durable)) === 0, 10_000, 'every message acked');
+    await eventually(async () => (await ackPending(durable)) === 0, 'every message acked', 10_000);
     expect(deliveries.get(2)).toEqual([1, 2]);
     expect(deliveries.get(4)).toEqual([1, 2]);
     for (const i of [0, 1, 3, 5, 6, 7]) expect(deliveries.get(i)).toEqual([1]);
@@ -182,7 +182,7 @@ describe.skipIf(!(await infraAvailable('nats')))('startConsumer with concurrency
       { concurrency: 3 },
     );
     for (let i = 0; i < 3; i++) await publish(makeEvent({ type: 'Stopping' }));
-    await eventually(() => inFlight === 3, 20_000, 'three in hand');
+    await eventually(() => inFlight === 3, 'three in hand', 20_000);
     let stopped = false;
     const stopping = consumer.stop().then(() => (stopped = true));
     await sleep(300);
@@ -199,10 +199,10 @@ describe.skipIf(!(await infraAvailable('nats')))('startConsumer with concurrency
       concurrency: 4,
     });
     for (let i = 0; i < 4; i++) await publish(makeEvent({ type: 'Recreated', data: { i } }));
-    await eventually(() => got.size === 4, 20_000, 'first deliveries');
+    await eventually(() => got.size === 4, 'first deliveries', 20_000);
     await (await jetstreamManager(nc)).consumers.delete(stream, durable);
     for (let i = 4; i < 8; i++) await publish(makeEvent({ type: 'Recreated', data: { i } }));
-    await eventually(() => got.size === 8, 60_000, 'deliveries after deletion');
+    await eventually(() => got.size === 8, 'deliveries after deletion', 60_000);
     expect(consumer.recoveries).toBeGreaterThanOrEqual(1);
   });
 
@@ -230,8 +230,8 @@ describe.skipIf(!(await infraAvailable('nats')))('startConsumer with concurrency
     const expected = supportsFilterSubjects(nc) ? ['Wanted', 'Wanted'] : ['Bare', 'Wanted', 'Wanted'];
     await eventually(
       async () => (seen.length === expected.length && (await ackPending(durable)) === 0 ? true : undefined),
-      20_000,
       'wanted handled, the rest acknowledged or never delivered',
+      20_000,
     );
     expect(seen.sort()).toEqual(expected);
     const info = await (await jetstreamManager(nc)).consumers.info(stream, durable);

@@ -2,14 +2,14 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { headers as natsHeaders, type NatsConnection } from '@nats-io/transport-node';
 import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import type { EventEnvelope } from '@berth/contracts';
-import { infraAvailable, natsUrl, testSubjectPrefix } from '@berth/testing';
+import { deletePrefixedStreams, eventually, infraAvailable, natsUrl, testSubjectPrefix } from '@berth/testing';
 import { connectNats } from './connect.ts';
 import { startConsumer, type ConsumerOptions, type RunningConsumer } from './consumer.ts';
 import { DeadLetterHeaders } from './dead-letter.ts';
 import { createEventPublisher } from './publisher.ts';
 import { ack, nak, term } from './results.ts';
 import { ensureStreams } from './streams.ts';
-import { deletePrefixed, eventually, lastDeadLetter, makeEvent } from './testing/jetstream.ts';
+import { lastDeadLetter, makeEvent } from './testing/jetstream.ts';
 
 describe.skipIf(!(await infraAvailable('nats')))('startConsumer', () => {
   const prefix = testSubjectPrefix('tc');
@@ -27,7 +27,7 @@ describe.skipIf(!(await infraAvailable('nats')))('startConsumer', () => {
     await Promise.all(running.splice(0).map((c) => c.stop()));
   });
   afterAll(async () => {
-    await deletePrefixed(nc, prefix);
+    await deletePrefixedStreams(prefix, nc);
     await nc.close();
   });
 
@@ -55,14 +55,14 @@ describe.skipIf(!(await infraAvailable('nats')))('startConsumer', () => {
     const { durable } = await start('Acked', async (env) => (got.push(env), ack()));
     const e = makeEvent({ type: 'Acked', commandId: 'cmd-1' });
     await publish(e);
-    await eventually(() => got.length === 1, 20_000, 'delivery');
+    await eventually(() => got.length === 1, 'delivery', 20_000);
     const { metadata: _m, ...envelope } = e;
     expect(got[0]).toEqual(envelope);
     const info = await (await jetstreamManager(nc)).consumers.info(`${prefix.toUpperCase()}_BERTH_INVENTORY`, durable);
     await eventually(
       async () => (await (await jetstreamManager(nc)).consumers.info(info.stream_name, durable)).num_ack_pending === 0,
-      10_000,
       'ack',
+      10_000,
     );
   });
 
@@ -70,7 +70,7 @@ describe.skipIf(!(await infraAvailable('nats')))('startConsumer', () => {
     const counts: number[] = [];
     await start('Nakked', async (_env, ctx) => (counts.push(ctx.deliveryCount), ctx.deliveryCount < 3 ? nak(100) : ack()));
     await publish(makeEvent({ type: 'Nakked' }));
-    await eventually(() => counts.length === 3, 20_000, 'three deliveries');
+    await eventually(() => counts.length === 3, 'three deliveries', 20_000);
     expect(counts).toEqual([1, 2, 3]);
   });
 
@@ -79,7 +79,7 @@ describe.skipIf(!(await infraAvailable('nats')))('startConsumer', () => {
     const { durable } = await start('Termed', async () => (calls++, term('host h9 is unknown')));
     const e = makeEvent({ type: 'Termed' });
     await publish(e);
-    const dl = await eventually(() => lastDeadLetter(nc, prefix, durable), 20_000, 'dead letter');
+    const dl = await eventually(() => lastDeadLetter(nc, prefix, durable), 'dead letter', 20_000);
     expect(dl.header.get(DeadLetterHeaders.reason)).toBe('host h9 is unknown');
     expect(dl.header.get(DeadLetterHeaders.subject)).toBe(`${prefix}.berth.inventory.vm.default.Termed`);
     expect(dl.header.get('Berth-Event-Type')).toBe('Termed');
@@ -92,7 +92,7 @@ describe.skipIf(!(await infraAvailable('nats')))('startConsumer', () => {
     const { durable } = await start('Poison', async () => (calls++, ack()));
     const js = jetstream(nc);
     await js.publish(`${prefix}.berth.inventory.vm.default.Poison`, '{not json');
-    const first = await eventually(() => lastDeadLetter(nc, prefix, durable), 20_000, 'dead letter');
+    const first = await eventually(() => lastDeadLetter(nc, prefix, durable), 'dead letter', 20_000);
     expect(first.header.get(DeadLetterHeaders.reason)).toMatch(/^poison: unparseable JSON/);
     await js.publish(`${prefix}.berth.inventory.vm.default.Poison`, JSON.stringify({ id: 'x', type: 'Poison' }));
     const second = await eventually(
@@ -100,8 +100,8 @@ describe.skipIf(!(await infraAvailable('nats')))('startConsumer', () => {
         const dl = await lastDeadLetter(nc, prefix, durable);
         return dl !== undefined && dl.seq !== first.seq ? dl : undefined;
       },
-      20_000,
       'second dead letter',
+      20_000,
     );
     expect(second.header.get(DeadLetterHeaders.reason)).toMatch(/^poison: invalid envelope: .*schemaVersion/);
     expect(second.header.get(DeadLetterHeaders.deliveries)).toBe('1');
@@ -119,7 +119,7 @@ describe.skipIf(!(await infraAvailable('nats')))('startConsumer', () => {
       { maxDeliver: 3, backoffMillis: [20, 40] },
     );
     await publish(makeEvent({ type: 'Failing' }));
-    const dl = await eventually(() => lastDeadLetter(nc, prefix, durable), 20_000, 'dead letter');
+    const dl = await eventually(() => lastDeadLetter(nc, prefix, durable), 'dead letter', 20_000);
     expect(dl.header.get(DeadLetterHeaders.reason)).toBe('handler failed 3 times, last error: boom 3');
     expect(dl.header.get(DeadLetterHeaders.deliveries)).toBe('3');
     expect(calls).toBe(3);
@@ -143,7 +143,7 @@ describe.skipIf(!(await infraAvailable('nats')))('startConsumer', () => {
       { ackWaitMillis: 1000 },
     );
     await publish(makeEvent({ type: 'Slow' }));
-    await eventually(() => finished === 1, 20_000, 'slow handler');
+    await eventually(() => finished === 1, 'slow handler', 20_000);
     // A redelivery would have arrived while the handler ran (ack wait 1s) and be handled next.
     await new Promise((r) => setTimeout(r, 1500));
     expect(deliveries).toEqual([1]);
@@ -166,7 +166,7 @@ describe.skipIf(!(await infraAvailable('nats')))('startConsumer', () => {
     );
     for (let i = 0; i < 5; i++) await publish(makeEvent({ type: 'Queued' }));
     // The fifth waits ~2.4 s, well past the 1 s ack wait.
-    await eventually(() => deliveries.length >= 5, 20_000, 'five deliveries');
+    await eventually(() => deliveries.length >= 5, 'five deliveries', 20_000);
     await new Promise((r) => setTimeout(r, 1200));
     expect(deliveries).toEqual([1, 1, 1, 1, 1]);
   });
@@ -181,7 +181,7 @@ describe.skipIf(!(await infraAvailable('nats')))('startConsumer', () => {
     expect(second.duplicate).toBe(true);
     expect(second.seq).toBe(first.seq);
     await publish(makeEvent({ type: 'Dup' }));
-    await eventually(() => got.length === 2, 20_000, 'deliveries');
+    await eventually(() => got.length === 2, 'deliveries', 20_000);
     expect(got[0]).toBe(e.id);
   });
 
@@ -190,14 +190,14 @@ describe.skipIf(!(await infraAvailable('nats')))('startConsumer', () => {
     const { durable, consumer } = await start('Deleted', async (env) => (got.push((env.data as { n: number }).n), ack()));
     const first = makeEvent({ type: 'Deleted' });
     await publish(first);
-    await eventually(() => got.length === 1, 20_000, 'first delivery');
+    await eventually(() => got.length === 1, 'first delivery', 20_000);
     const jsm = await jetstreamManager(nc);
     await jsm.consumers.delete(`${prefix.toUpperCase()}_BERTH_INVENTORY`, durable);
     const later = [makeEvent({ type: 'Deleted' }), makeEvent({ type: 'Deleted' })];
     for (const e of later) await publish(e);
     // At-least-once: a message whose ack had not reached the server when the durable vanished may
     // come again; nothing is lost or reordered.
-    await eventually(() => new Set(got).size >= 3, 60_000, 'deliveries after deletion');
+    await eventually(() => new Set(got).size >= 3, 'deliveries after deletion', 60_000);
     expect([...new Set(got)]).toEqual([first, ...later].map((e) => (e.data as { n: number }).n));
     expect(consumer.recoveries).toBeGreaterThanOrEqual(1);
     expect((await jsm.consumers.info(`${prefix.toUpperCase()}_BERTH_INVENTORY`, durable)).config.durable_name).toBe(durable);
@@ -222,7 +222,7 @@ describe.skipIf(!(await infraAvailable('nats')))('startConsumer', () => {
     await jetstream(nc).publish(`${prefix}.berth.inventory.vm.default.Headers`, JSON.stringify(makeEvent({ type: 'Headers' })), {
       headers: h,
     });
-    const dl = await eventually(() => lastDeadLetter(nc, prefix, durable), 20_000, 'dead letter');
+    const dl = await eventually(() => lastDeadLetter(nc, prefix, durable), 'dead letter', 20_000);
     expect(dl.header.get('traceparent')).toBe('00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01');
   });
 });

@@ -3,14 +3,14 @@ import { headers as natsHeaders, type NatsConnection, type Subscription } from '
 import { jetstream } from '@nats-io/jetstream';
 import { z } from 'zod';
 import { eventSchemas, type EventCatalog, type EventEnvelope } from '@berth/contracts';
-import { infraAvailable, natsUrl, testSubjectPrefix } from '@berth/testing';
+import { deletePrefixedStreams, eventually, infraAvailable, natsUrl, testSubjectPrefix } from '@berth/testing';
 import { connectNats } from './connect.ts';
 import { startConsumer, type ConsumerOptions, type RunningConsumer } from './consumer.ts';
 import { DeadLetterHeaders } from './dead-letter.ts';
 import { ack } from './results.ts';
 import { eventSubject } from './names.ts';
 import { ensureStreams } from './streams.ts';
-import { deletePrefixed, eventually, makeEvent } from './testing/jetstream.ts';
+import { makeEvent } from './testing/jetstream.ts';
 
 const enc = new TextEncoder();
 
@@ -30,7 +30,7 @@ describe.skipIf(!(await infraAvailable('nats')))('the consumer edge: catalog che
     for (const s of subs.splice(0)) s.unsubscribe();
   });
   afterAll(async () => {
-    await deletePrefixed(nc, prefix);
+    await deletePrefixedStreams(prefix, nc);
     await nc.close();
   });
 
@@ -86,7 +86,7 @@ describe.skipIf(!(await infraAvailable('nats')))('the consumer edge: catalog che
     await send('VmStopped', stopped(valid, { project: 'acme' })); // subject lies about the project (default)
     await send('VmStopped', stopped({ hostId: 'h2', hypervisorUri: 'test:///default' }));
 
-    await eventually(() => handled.length === 2 && dead.length === 9, 30_000, 'two handled, nine dead letters');
+    await eventually(() => handled.length === 2 && dead.length === 9, 'two handled, nine dead letters', 30_000);
     expect(handled.map((e) => (e.data as { hostId: string }).hostId)).toEqual(['h1', 'h2']);
     const reasons = dead.map((d) => d.reason);
     expect(reasons[0]).toMatch(/^poison: invalid VmStopped v1 data: hostId: /);
@@ -122,7 +122,7 @@ describe.skipIf(!(await infraAvailable('nats')))('the consumer edge: catalog che
     await send('VmStopped', stopped(valid), 'upcast');
     await send('VmStopped', stopped({ ...valid, hostId: 'h2', how: 'forced' }, { schemaVersion: 2 }), 'upcast');
     await send('VmStopped', stopped({ ...valid, hostId: 'h3' }, { schemaVersion: 3 }), 'upcast');
-    await eventually(() => handled.length === 2 && dead.length === 1, 30_000, 'two handled, one dead');
+    await eventually(() => handled.length === 2 && dead.length === 1, 'two handled, one dead', 30_000);
     expect(handled.map((e) => [e.schemaVersion, e.data])).toEqual([
       [2, { ...valid, how: 'unknown' }],
       [2, { ...valid, hostId: 'h2', how: 'forced' }],
@@ -136,7 +136,7 @@ describe.skipIf(!(await infraAvailable('nats')))('the consumer edge: catalog che
     // As streams of an installation before the renames hold them: former name, version 1, the sentinel location.
     await send('VmRunning', old('VmRunning', valid));
     await send('VmDeleteRequested', old('VmDeleteRequested', { hostId: '', hypervisorUri: '' }));
-    await eventually(() => handled.filter((e) => e.streamId === 'vm-renamed').length === 2, 30_000, 'both renamed events');
+    await eventually(() => handled.filter((e) => e.streamId === 'vm-renamed').length === 2, 'both renamed events', 30_000);
     expect(handled.filter((e) => e.streamId === 'vm-renamed').map((e) => [e.type, e.schemaVersion, e.data])).toEqual([
       ['VmBecameRunning', 1, valid],
       ['VmDeleteRequested', 2, {}],
@@ -156,7 +156,7 @@ describe.skipIf(!(await infraAvailable('nats')))('the consumer edge: catalog che
         headers: h,
       },
     );
-    await eventually(() => dead.length === 1, 30_000, 'dead letter');
+    await eventually(() => dead.length === 1, 'dead letter', 30_000);
     expect(dead[0]!.reason).toMatch(/invalid HostRemoved v1 data: reason: /);
   });
 });

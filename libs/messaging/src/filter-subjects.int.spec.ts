@@ -3,6 +3,8 @@ import { existsSync } from 'node:fs';
 import { jetstreamManager } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/transport-node';
 import {
+  deletePrefixedStreams,
+  eventually,
   infraAvailable,
   infraRequired,
   isProductionLine,
@@ -18,7 +20,7 @@ import { streamName, subjectName } from './names.ts';
 import { createEventPublisher } from './publisher.ts';
 import { ack } from './results.ts';
 import { ensureStreams } from './streams.ts';
-import { deletePrefixed, eventually, makeEvent } from './testing/jetstream.ts';
+import { makeEvent } from './testing/jetstream.ts';
 
 /** The production-line server (>= 2.12.3) is fetched by scripts/fetch-nats-server.sh; npm test and CI have it. */
 function haveProductionLine(): boolean {
@@ -49,15 +51,15 @@ async function deliveredOf(nc: NatsConnection, prefix: string, durable: string) 
   });
   try {
     for (const type of ['VmRequested', 'VmPlaced', 'VmBecameRunning']) await publish(makeEvent({ type, streamId: 'vm-f1' }));
-    await eventually(() => handled.length === 1, 20_000, 'VmPlaced handled');
+    await eventually(() => handled.length === 1, 'VmPlaced handled', 20_000);
     const jsm = await jetstreamManager(nc);
     const info = await eventually(
       async () => {
         const i = await jsm.consumers.info(streamName('BERTH_INVENTORY', prefix), durable);
         return i.num_ack_pending === 0 && i.num_pending === 0 ? i : undefined;
       },
-      20_000,
       'everything acknowledged',
+      20_000,
     );
     return { handled, config: info.config, delivered: info.delivered.consumer_seq };
   } finally {
@@ -81,7 +83,7 @@ describe.skipIf(!(await infraAvailable('nats')))('durables with event types', ()
         expect(r.delivered).toBe(3);
       }
     } finally {
-      await deletePrefixed(nc, prefix);
+      await deletePrefixedStreams(prefix, nc);
       await nc.close();
     }
   });

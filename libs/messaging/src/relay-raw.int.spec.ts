@@ -6,7 +6,15 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import type { EventEnvelope } from '@berth/contracts';
-import { createTestDatabase, infraAvailable, natsUrl, testSubjectPrefix, type TestDatabase } from '@berth/testing';
+import {
+  createTestDatabase,
+  deletePrefixedStreams,
+  eventually,
+  infraAvailable,
+  natsUrl,
+  type TestDatabase,
+  testSubjectPrefix,
+} from '@berth/testing';
 import {
   createKysely,
   migrateEventStore,
@@ -17,7 +25,6 @@ import {
   type RawStoredEvent,
 } from '@berth/event-store';
 import { ack, connectNats, createEventPublisher, ensureStreams, envelopeBody, parseEnvelope, startConsumer } from './index.ts';
-import { deletePrefixed, eventually } from './testing/jetstream.ts';
 
 /** Data JSON gets wrong easily: escapes, unicode, number forms, empty and nested containers. */
 const TRICKY: readonly unknown[] = [
@@ -52,7 +59,7 @@ describe.skipIf(!(await infraAvailable('postgres', 'nats')))('relay with raw dat
     await ensureStreams(nc, { prefix });
   });
   afterAll(async () => {
-    await deletePrefixed(nc, prefix);
+    await deletePrefixedStreams(prefix, nc);
     await nc.close();
     await db.destroy();
     await tdb.drop();
@@ -73,8 +80,8 @@ describe.skipIf(!(await infraAvailable('postgres', 'nats')))('relay with raw dat
         const all = await store.readAll({ after: null, limit: 1000 });
         return all.length === data.length ? all : undefined;
       },
-      20_000,
       'all events in the global read',
+      20_000,
     );
     expect(stored).toHaveLength(data.length);
 
@@ -101,7 +108,7 @@ describe.skipIf(!(await infraAvailable('postgres', 'nats')))('relay with raw dat
       },
     });
     try {
-      await eventually(() => received.size === stored.length, 20_000, 'every event consumed');
+      await eventually(() => received.size === stored.length, 'every event consumed', 20_000);
     } finally {
       await relay.stop();
       await consumer.stop();
@@ -146,7 +153,7 @@ describe.skipIf(!(await infraAvailable('postgres', 'nats')))('relay with raw dat
         },
       });
       try {
-        await eventually(() => relay.handled() === all.length, 20_000, 'the resumed relay through the log');
+        await eventually(() => relay.handled() === all.length, 'the resumed relay through the log', 20_000);
       } finally {
         await relay.stop();
       }

@@ -1,13 +1,13 @@
 import { existsSync } from 'node:fs';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { NatsConnection } from '@nats-io/transport-node';
-import { NATS_SERVER_BIN, PrivateNatsServer, testSubjectPrefix } from '@berth/testing';
+import { eventually, NATS_SERVER_BIN, PrivateNatsServer, testSubjectPrefix } from '@berth/testing';
 import { connectNats } from './connect.ts';
 import { startConsumer, type RunningConsumer } from './consumer.ts';
 import { createEventPublisher } from './publisher.ts';
 import { ack } from './results.ts';
 import { ensureStreams } from './streams.ts';
-import { eventually, makeEvent } from './testing/jetstream.ts';
+import { makeEvent } from './testing/jetstream.ts';
 
 describe.skipIf(!existsSync(NATS_SERVER_BIN))('consumer across a NATS server restart', () => {
   let server: PrivateNatsServer | undefined;
@@ -40,7 +40,7 @@ describe.skipIf(!existsSync(NATS_SERVER_BIN))('consumer across a NATS server res
     });
     const before = makeEvent();
     await publish(before);
-    await eventually(() => got.length === 1, 20_000, 'delivery before restart');
+    await eventually(() => got.length === 1, 'delivery before restart', 20_000);
 
     await server.kill();
     await server.start();
@@ -55,10 +55,10 @@ describe.skipIf(!existsSync(NATS_SERVER_BIN))('consumer across a NATS server res
           return undefined;
         }
       },
-      30_000,
       'publish after restart',
+      30_000,
     );
-    await eventually(() => got.includes(after.id), 60_000, 'delivery after restart');
+    await eventually(() => got.includes(after.id), 'delivery after restart', 60_000);
     // At-least-once, as JetStream promises across a SIGKILL: the consumer's ack of `before` may not
     // have reached the server's disk (consumer state is written behind the stream's), so `before` may
     // come again — Berth's consumers deduplicate by event id. Nothing is lost, nothing else arrives,
@@ -69,10 +69,10 @@ describe.skipIf(!existsSync(NATS_SERVER_BIN))('consumer across a NATS server res
   it('recreates its pull after missed heartbeats (server frozen longer than two heartbeats)', async () => {
     const recoveries = consumer!.recoveries;
     await server!.freeze(4000);
-    await eventually(() => consumer!.recoveries > recoveries, 30_000, 'recovery after missed heartbeats');
+    await eventually(() => consumer!.recoveries > recoveries, 'recovery after missed heartbeats', 30_000);
     const publish = createEventPublisher(nc!, { service: 'inventory', prefix: lastPrefix });
     const e = makeEvent();
     await publish(e);
-    await eventually(() => got.includes(e.id), 30_000, 'delivery after freeze');
+    await eventually(() => got.includes(e.id), 'delivery after freeze', 30_000);
   });
 });

@@ -1,12 +1,11 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { jetstreamManager } from '@nats-io/jetstream';
-import { infraAvailable, natsUrl, testSubjectPrefix } from '@berth/testing';
+import { deletePrefixedStreams, infraAvailable, natsUrl, testSubjectPrefix } from '@berth/testing';
 import { connectNats } from './connect.ts';
 import { loadNatsDefinitions, type NatsDefinitions } from './definitions.ts';
 import { openKv } from './kv.ts';
 import { ensureStreams } from './streams.ts';
-import { deletePrefixed } from './testing/jetstream.ts';
 
 describe.skipIf(!(await infraAvailable('nats')))('ensureStreams', () => {
   const prefix = testSubjectPrefix('ts');
@@ -16,7 +15,7 @@ describe.skipIf(!(await infraAvailable('nats')))('ensureStreams', () => {
     nc = await connectNats({ url: natsUrl(), name: 'messaging-streams-test' });
   });
   afterAll(async () => {
-    await deletePrefixed(nc, prefix);
+    await deletePrefixedStreams(prefix, nc);
     await nc.close();
   });
 

@@ -5,13 +5,12 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SpanKind } from '@opentelemetry/api';
-import { createTestDatabase, infraAvailable, natsUrl, testSubjectPrefix, type TestDatabase } from '@berth/testing';
+import { createTestDatabase, deletePrefixedStreams, infraAvailable, natsUrl, type TestDatabase, testSubjectPrefix } from '@berth/testing';
 import { startObservability, type Observability } from '@berth/observability';
 import { testingV1, type EventEnvelope } from '@berth/contracts';
 import { createGrpcServer, unary, serverStream, createClient, callUnary } from '@berth/grpc-kit';
 import { createKysely, migrateEventStore, PostgresEventStore, startRelay } from '@berth/event-store';
 import { connectNats, ensureStreams, createEventPublisher, startConsumer, ack } from './index.ts';
-import { deletePrefixed } from './testing/jetstream.ts';
 
 type Cleanup = () => Promise<void>;
 
@@ -36,7 +35,7 @@ describe.skipIf(!(await infraAvailable('postgres', 'nats')))('trace chain gRPC -
 
     const nc = await connectNats({ url: natsUrl(), name: 'trace-chain-test' });
     cleanups.unshift(async () => {
-      await deletePrefixed(nc, prefix);
+      await deletePrefixedStreams(prefix, nc);
       await nc.close();
     });
     await ensureStreams(nc, { prefix });

@@ -1,14 +1,14 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SpanKind, trace } from '@opentelemetry/api';
 import type { NatsConnection } from '@nats-io/transport-node';
-import { infraAvailable, natsUrl, testSubjectPrefix } from '@berth/testing';
+import { deletePrefixedStreams, eventually, infraAvailable, natsUrl, testSubjectPrefix } from '@berth/testing';
 import { startObservability, traceHeadersOf, withSpan, type Observability } from '@berth/observability';
 import { connectNats } from './connect.ts';
 import { startConsumer, type RunningConsumer } from './consumer.ts';
 import { createEventPublisher } from './publisher.ts';
 import { ack } from './results.ts';
 import { ensureStreams } from './streams.ts';
-import { deletePrefixed, eventually, makeEvent } from './testing/jetstream.ts';
+import { makeEvent } from './testing/jetstream.ts';
 
 describe.skipIf(!(await infraAvailable('nats')))('trace context across NATS', () => {
   const prefix = testSubjectPrefix('tt');
@@ -34,7 +34,7 @@ describe.skipIf(!(await infraAvailable('nats')))('trace context across NATS', ()
   });
   afterAll(async () => {
     await consumer.stop();
-    await deletePrefixed(nc, prefix);
+    await deletePrefixedStreams(prefix, nc);
     await nc.close();
     await obs.shutdown();
   });
@@ -53,7 +53,7 @@ describe.skipIf(!(await infraAvailable('nats')))('trace context across NATS', ()
       await publish(e);
       return span.spanContext().traceId;
     });
-    const { publish: p, consume: c } = await eventually(() => spansOf(e.id), 20_000, 'spans');
+    const { publish: p, consume: c } = await eventually(() => spansOf(e.id), 'spans', 20_000);
     expect(p.spanContext().traceId).toBe(requestTraceId);
     expect(c.spanContext().traceId).toBe(requestTraceId);
     expect(c.parentSpanContext?.spanId).toBe(p.spanContext().spanId);
@@ -71,7 +71,7 @@ describe.skipIf(!(await infraAvailable('nats')))('trace context across NATS', ()
     const e = makeEvent({ metadata });
     // The relay publishes later, inside its own unrelated span.
     await withSpan('relay batch', () => publish(e));
-    const { publish: p, consume: c } = await eventually(() => spansOf(e.id), 20_000, 'spans');
+    const { publish: p, consume: c } = await eventually(() => spansOf(e.id), 'spans', 20_000);
     expect(p.parentSpanContext?.spanId).toBe(appendSpanId);
     expect(p.spanContext().traceId).toBe(metadata['traceparent']!.split('-')[1]);
     expect(c.parentSpanContext?.spanId).toBe(p.spanContext().spanId);
@@ -88,7 +88,7 @@ describe.skipIf(!(await infraAvailable('nats')))('trace context across NATS', ()
       expect(m.headers?.get('tracestate')).toBe('vendor=1');
       expect(m.headers?.get('Nats-Msg-Id')).toBe(e.id);
     }
-    await eventually(() => handled.get(e.id), 20_000, 'handled');
+    await eventually(() => handled.get(e.id), 'handled', 20_000);
     // The handler still runs in the recorded trace; nothing was recorded for it.
     expect(handled.get(e.id)?.traceId).toBe('0af7651916cd43dd8448eb211c80319c');
     expect(obs.memoryExporter!.getFinishedSpans().filter((s) => s.attributes['messaging.message.id'] === e.id)).toEqual([]);

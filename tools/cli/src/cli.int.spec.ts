@@ -1,12 +1,12 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import * as grpc from '@grpc/grpc-js';
-import { jetstreamManager } from '@nats-io/jetstream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { grpcHealthV1 } from '@berth/contracts';
 import {
-  connectTestNats,
   createTestDatabase,
+  deletePrefixedStreams,
+  eventually,
   freePort,
   infraAvailable,
   natsUrl,
@@ -88,20 +88,12 @@ describe.skipIf(!(await infraAvailable('postgres', 'nats')))('berth CLI against 
     return JSON.parse(r.out) as T;
   };
 
-  /** Lists come from inventory's read model, which follows the log shortly after each commit. */
-  async function eventually<T>(probe: () => Promise<T | undefined>, what: string): Promise<T> {
-    for (let i = 0; i < 100; i++) {
-      const v = await probe();
-      if (v !== undefined) return v;
-      await new Promise((r) => setTimeout(r, 200));
-    }
-    throw new Error(`timed out waiting for ${what}`);
-  }
   type ListedHost = {
     hostId: string;
     spec: { name: string };
     usage: { vcpusAllocatable: number; memoryAllocatableBytes: string | number };
   };
+  // Lists come from inventory's read model, which follows the log shortly after each commit.
   const hostListed = (id: string) =>
     eventually(async () => (await json<ListedHost[]>('hosts', 'list')).find((h) => h.hostId === id), `host ${id} listed`);
 
@@ -115,12 +107,7 @@ describe.skipIf(!(await infraAvailable('postgres', 'nats')))('berth CLI against 
   afterAll(async () => {
     await stopService(scheduler);
     await stopService(inventory);
-    const nc = await connectTestNats();
-    const jsm = await jetstreamManager(nc);
-    for await (const name of jsm.streams.names()) {
-      if (name.startsWith(`${prefix.toUpperCase()}_`) || name.startsWith(`KV_${prefix}-`)) await jsm.streams.delete(name);
-    }
-    await nc.close();
+    await deletePrefixedStreams(prefix);
     await db?.drop();
   });
 

@@ -4,6 +4,7 @@ import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'nod
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { eventually } from '@berth/testing';
 import type { DomainSpec } from '../domain-spec.ts';
 import type { MigrationProgress } from '../driver.ts';
 import { MigrationError } from '../errors.ts';
@@ -294,10 +295,10 @@ describe.skipIf(!libvirtUsable() || !qemuInstalled())('LibvirtDriver live migrat
           if (p.dataTotalBytes > 0) withData++;
         },
       });
-      await until(() => withData >= 1);
+      await eventually(() => withData >= 1, 'a progress report with data');
       // Switch now rather than after the first pass (`--postcopy-after-precopy` would wait ~16 s).
       virsh(pair.source.uri, 'migrate-postcopy', 'berth-pc');
-      await until(() => phases.at(-1) === 'postcopy');
+      await eventually(() => phases.at(-1) === 'postcopy', 'the post-copy phase');
       expect(virsh(pair.source.uri, 'domstate', '--reason', 'berth-pc')).toBe('paused (post-copy)');
       expect(virsh(pair.destination.uri, 'domstate', '--reason', 'berth-pc')).toBe('running (post-copy)');
       await expect(src.abortMigration('pc')).rejects.toMatchObject({ kind: 'permanent' });
@@ -317,11 +318,3 @@ describe.skipIf(!libvirtUsable() || !qemuInstalled())('LibvirtDriver live migrat
     }
   });
 });
-
-async function until(cond: () => boolean, timeoutMillis = 60_000): Promise<void> {
-  const deadline = Date.now() + timeoutMillis;
-  while (!cond()) {
-    if (Date.now() > deadline) throw new Error('condition not met in time');
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}

@@ -22,21 +22,6 @@ export function makeEvent(overrides: Partial<PublishableEvent> = {}): Publishabl
   };
 }
 
-/** Polls `probe` until it returns a value other than undefined/false; fails after `timeoutMillis`. */
-export async function eventually<T>(
-  probe: () => T | undefined | false | Promise<T | undefined | false>,
-  timeoutMillis = 20_000,
-  what = 'condition',
-): Promise<T> {
-  const until = Date.now() + timeoutMillis;
-  for (;;) {
-    const v = await probe();
-    if (v !== undefined && v !== false) return v;
-    if (Date.now() > until) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
-
 /** The last dead letter of `durable`, if any. */
 export async function lastDeadLetter(nc: NatsConnection, prefix: string, durable: string): Promise<StoredMsg | undefined> {
   const jsm = await jetstreamManager(nc);
@@ -47,14 +32,5 @@ export async function lastDeadLetter(nc: NatsConnection, prefix: string, durable
     );
   } catch {
     return undefined;
-  }
-}
-
-/** Deletes every stream (and KV bucket) created under `prefix`. */
-export async function deletePrefixed(nc: NatsConnection, prefix: string): Promise<void> {
-  const jsm = await jetstreamManager(nc);
-  const upper = prefix.toUpperCase();
-  for await (const name of jsm.streams.names()) {
-    if (name.startsWith(`${upper}_`) || name.startsWith(`KV_${prefix}-`)) await jsm.streams.delete(name);
   }
 }

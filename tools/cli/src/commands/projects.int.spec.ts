@@ -1,12 +1,11 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import * as grpc from '@grpc/grpc-js';
-import { jetstreamManager } from '@nats-io/jetstream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { grpcHealthV1 } from '@berth/contracts';
 import {
-  connectTestNats,
   createTestDatabase,
+  deletePrefixedStreams,
   freePort,
   infraAvailable,
   natsUrl,
@@ -82,11 +81,7 @@ describe.skipIf(!(await infraAvailable('postgres', 'nats')))('berth projects aga
       child.kill('SIGTERM');
       await new Promise((r) => child!.once('exit', r));
     }
-    const nc = await connectTestNats();
-    const jsm = await jetstreamManager(nc);
-    for await (const name of jsm.streams.names())
-      if (name.startsWith(`${prefix.toUpperCase()}_`) || name.startsWith(`KV_${prefix}-`)) await jsm.streams.delete(name);
-    await nc.close();
+    await deletePrefixedStreams(prefix);
     await db?.drop();
   });
 

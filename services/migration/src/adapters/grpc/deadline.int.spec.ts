@@ -7,8 +7,7 @@ import { migrationV1 } from '@berth/contracts';
 import type { CallDeadline } from '@berth/errors';
 import { callUnary, createClient, GrpcStatus, isServiceError } from '@berth/grpc-kit';
 import { createLogger } from '@berth/observability';
-import { connectTestNats, createTestDatabase, infraAvailable, natsUrl, testSubjectPrefix, type TestDatabase } from '@berth/testing';
-import { jetstreamManager } from '@nats-io/jetstream';
+import { createTestDatabase, deletePrefixedStreams, infraAvailable, natsUrl, testSubjectPrefix, type TestDatabase } from '@berth/testing';
 import type { InventoryPort, VmInfo } from '../../application/ports.ts';
 import { loadMigrationConfig } from '../../config.ts';
 import { startMigration, type RunningMigration } from '../../service.ts';
@@ -79,11 +78,7 @@ describe.skipIf(!(await infraAvailable('postgres', 'nats')))('MigrationService: 
   afterAll(async () => {
     client?.close();
     await svc?.stop();
-    const nc = await connectTestNats();
-    const jsm = await jetstreamManager(nc);
-    for await (const si of jsm.streams.list())
-      if (si.config.name.startsWith(`${prefix.toUpperCase()}_`)) await jsm.streams.delete(si.config.name);
-    await nc.close();
+    await deletePrefixedStreams(prefix);
     await tdb?.drop();
   });
 

@@ -5,12 +5,12 @@ import type { KV } from '@nats-io/kv';
 import { hostSnapshot, vmSpec, type HostSnapshot } from '@berth/fit';
 import { ensureStreams, openKv, startConsumer, type RunningConsumer } from '@berth/messaging';
 import { createLogger } from '@berth/observability';
-import { connectTestNats, infraAvailable, testSubjectPrefix } from '@berth/testing';
+import { connectTestNats, deletePrefixedStreams, eventually, infraAvailable, testSubjectPrefix } from '@berth/testing';
 import { DecisionLog } from '../../application/decision-log.ts';
 import type { PlaceVmDeps } from '../../application/place-vm.ts';
 import { FakeInventory } from '../../testing/fake-ports.ts';
 import { EMPTY_COST_CONFIG, ScoringEngine, policyTable } from '../scoring/scoring-engine.ts';
-import { deletePrefixed, eventually, publishRaw, vmRequested } from '../../testing/nats.ts';
+import { publishRaw, vmRequested } from '../../testing/nats.ts';
 import { PositionGate, ViewPosition } from '../../application/view-position.ts';
 import { kvSnapshotSource, VIEW_POSITION_KEY, watchHostSnapshots, watchViewPosition, type SnapshotWatch } from './snapshot-watch.ts';
 import { vmRequestedHandler } from './vm-requested.ts';
@@ -32,7 +32,7 @@ describe.skipIf(!(await infraAvailable('nats')))('scheduler over real NATS', () 
 
   afterAll(async () => {
     for (const stop of stops.reverse()) await stop();
-    await deletePrefixed(nc, prefix);
+    await deletePrefixedStreams(prefix, nc);
     await nc.close();
   });
 
