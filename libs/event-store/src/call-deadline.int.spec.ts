@@ -3,6 +3,7 @@ import pg from 'pg';
 import { CancelledError, DeadlineExceededError, type CallDeadline } from '@berth/errors';
 import { infraAvailable } from '@berth/testing';
 import { aggregate, CommandBatcher, type BatchCommand } from './index.ts';
+import { holdStreamRow, type StreamLock } from './testing/stream-lock.ts';
 import { useTestStore } from './testing/store-fixture.ts';
 
 /** A call as the gRPC kit makes one: its signal fires at the deadline (DeadlineExceededError) or on `cancel()`. */
@@ -38,13 +39,10 @@ describe.skipIf(!(await infraAvailable('postgres')))('a call ending stops its st
   });
 
   /** Another session holding the stream's row lock (an append to it waits), until `release`. */
-  async function lockStream(streamId: string): Promise<{ release(): Promise<void> }> {
-    locker = new pg.Client({ connectionString: t.url });
-    await locker.connect();
-    await locker.query('BEGIN');
-    await locker.query('SELECT 1 FROM streams WHERE stream_id = $1 FOR UPDATE', [streamId]);
-    const held = locker;
-    return { release: async () => void (await held.query('COMMIT')) };
+  async function lockStream(streamId: string): Promise<StreamLock> {
+    const lock = await holdStreamRow(t.url, streamId);
+    locker = lock.client;
+    return lock;
   }
 
   /** Statements of the store's pool (application_name `berth`: not the locker's, not this query's) waiting or running now. */

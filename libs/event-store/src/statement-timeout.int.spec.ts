@@ -10,6 +10,7 @@ import { DeadlineExceededError, callEnded, type CallDeadline } from '@berth/erro
 import { infraAvailable } from '@berth/testing';
 import { aggregate, CommandBatcher, createKysely, withCall, type AnyKysely } from './index.ts';
 import { poolOf } from './connection.ts';
+import { holdStreamRow, type StreamLock } from './testing/stream-lock.ts';
 import { useTestStore } from './testing/store-fixture.ts';
 
 /** A call with a deadline whose signal never fires (as if the process could not act at the deadline). */
@@ -57,13 +58,10 @@ describe.skipIf(!(await infraAvailable('postgres')))('a statement outside a tran
       )[0]!.n,
     );
 
-  async function lockStream(streamId: string): Promise<{ release(): Promise<void> }> {
-    locker = new pg.Client({ connectionString: t.url });
-    await locker.connect();
-    await locker.query('BEGIN');
-    await locker.query('SELECT 1 FROM streams WHERE stream_id = $1 FOR UPDATE', [streamId]);
-    const held = locker;
-    return { release: async () => void (await held.query('COMMIT')) };
+  async function lockStream(streamId: string): Promise<StreamLock> {
+    const lock = await holdStreamRow(t.url, streamId);
+    locker = lock.client;
+    return lock;
   }
 
   it('a long statement whose call deadline passes is stopped by Postgres (57014): the deadline passed, the backend runs it no more', async () => {
