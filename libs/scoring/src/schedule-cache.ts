@@ -1,7 +1,7 @@
 import { fits, type Claim, type HostSnapshot, type VmSpec } from '@berth/fit';
 import { classScore, scoreContext, type ScoreContext } from './class-score.ts';
 import { bucketOf, BUCKETS, ensureSorted, type HostClass } from './host-class.ts';
-import { candidate, schedule, type Candidate, type ScheduleOptions, type ScheduleResult } from './schedule.ts';
+import { candidate, insert, loses, placed, schedule, type Candidate, type ScheduleOptions, type ScheduleResult } from './schedule.ts';
 import type { HostView } from './view.ts';
 import type { Weights } from './weights.ts';
 
@@ -106,11 +106,6 @@ interface Finalist {
   readonly fit: Fitted;
 }
 
-function loses(best: readonly Finalist[], k: number, score: number, hostId: string): boolean {
-  const w = best.length < k ? undefined : best[k - 1]!;
-  return w !== undefined && (score > w.score || (score === w.score && hostId > w.hostId));
-}
-
 /**
  * `schedule()` for many VMs over one view that changes between them (a plan applying each move
  * before the next): the same results, with the work shared between VMs of the same shape.
@@ -173,26 +168,11 @@ export class ScheduleCache {
           fit = { snapshot, claim: r.ok ? r.claim : undefined };
           entry.fitted.set(hostId, fit);
         }
-        if (!fit.claim) continue;
-        let at = best.length;
-        while (at > 0 && (best[at - 1]!.score > score || (best[at - 1]!.score === score && best[at - 1]!.hostId > hostId))) at--;
-        best.splice(at, 0, { slot, score, hostId, cls, fit });
-        if (best.length > k) best.pop();
+        if (fit.claim) insert(best, { slot, score, hostId, cls, fit }, k);
       }
     }
-    if (best.length === 0) return this.uncached(vm, options); // nothing takes it: schedule() explains why
-    const chosen = this.answer(entry, best[0]!, vm.vmId);
-    const alternates: Candidate[] = [];
-    for (let i = 1; i < best.length; i++) alternates.push(this.answer(entry, best[i]!, vm.vmId));
-    return {
-      kind: 'placed',
-      vmId: vm.vmId,
-      hostId: chosen.hostId,
-      generation: chosen.generation,
-      claim: chosen.claim,
-      breakdown: chosen,
-      alternates,
-    };
+    // Nothing takes it: schedule() explains why.
+    return placed(vm.vmId, best, (f) => this.answer(entry, f, vm.vmId)) ?? this.uncached(vm, options);
   }
 
   private uncached(vm: VmSpec, options: Pick<ScheduleOptions, 'excludedHosts' | 'alternates'>): ScheduleResult {

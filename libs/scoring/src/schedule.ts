@@ -75,7 +75,14 @@ function togetherHosts(view: HostView, vm: VmSpec): Set<string> | null {
   return hosts.size > 0 ? hosts : null;
 }
 
-function insert(best: Finalist[], f: Finalist, k: number): void {
+/** What ranks a finalist: lowest score first, ties by host id. */
+interface Ranked {
+  readonly score: number;
+  readonly hostId: string;
+}
+
+/** Puts `f` among the `k` best kept in `best` (ranked), dropping the one it pushes past `k`. */
+export function insert<F extends Ranked>(best: F[], f: F, k: number): void {
   let i = best.length;
   while (i > 0 && (best[i - 1]!.score > f.score || (best[i - 1]!.score === f.score && best[i - 1]!.hostId > f.hostId))) i--;
   best.splice(i, 0, f);
@@ -83,7 +90,7 @@ function insert(best: Finalist[], f: Finalist, k: number): void {
 }
 
 /** A candidate can only enter if it beats the worst finalist on score, or ties and has a lower id. */
-function loses(best: readonly Finalist[], k: number, score: number, hostId: string): boolean {
+export function loses(best: readonly Ranked[], k: number, score: number, hostId: string): boolean {
   const w = best.length < k ? undefined : best[k - 1]!;
   return w !== undefined && (score > w.score || (score === w.score && hostId > w.hostId));
 }
@@ -196,16 +203,27 @@ export function schedule(vm: VmSpec, hosts: HostView | readonly HostSnapshot[], 
     }
   }
 
+  return (
+    placed(vm.vmId, best, (f) => candidate(view, ctx, owner.get(f.slot)!, f)) ?? {
+      kind: 'failed',
+      vmId: vm.vmId,
+      explanation: explainFailure(view, vm, excluded, together),
+    }
+  );
+}
+
+/** The placed result of the finalists (best first): the first chosen, the rest alternates; undefined when there are none. */
+export function placed<F>(vmId: string, best: readonly F[], candidateOf: (f: F) => Candidate): ScheduleResult | undefined {
   const [first, ...rest] = best;
-  if (!first) return { kind: 'failed', vmId: vm.vmId, explanation: explainFailure(view, vm, excluded, together) };
-  const chosen = candidate(view, ctx, owner.get(first.slot)!, first);
+  if (first === undefined) return undefined;
+  const chosen = candidateOf(first);
   return {
     kind: 'placed',
-    vmId: vm.vmId,
+    vmId,
     hostId: chosen.hostId,
     generation: chosen.generation,
     claim: chosen.claim,
     breakdown: chosen,
-    alternates: rest.map((f) => candidate(view, ctx, owner.get(f.slot)!, f)),
+    alternates: rest.map(candidateOf),
   };
 }
