@@ -1,7 +1,10 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { randomUUID } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/transport-node';
+import { modelV1 } from '@berth/contracts';
+import { callUnary } from '@berth/grpc-kit';
 import { connectTestNats, eventually, infraAvailable } from '@berth/testing';
 import { readEventLog } from './harness/event-log.ts';
 import { deadLetters, drained, republish, streamMessages } from './harness/jetstream-audit.ts';
@@ -21,7 +24,14 @@ const CONSUMERS = [
     subject: 'berth.migration.migration.DestinationClaimed',
     streamId: 'migration-fuzz',
   },
+  { durable: 'migration-vm-events', stream: 'BERTH_INVENTORY', subject: 'berth.inventory.vm.default.VmRequested', streamId: 'vm-fuzz' },
+  { durable: 'migration-host-states', stream: 'BERTH_INVENTORY', subject: 'berth.inventory.host.HostStateChanged', streamId: 'host-fuzz' },
 ] as const;
+
+/** The durables infra/nats/consumers.json declares: the list above must name each of them. */
+const DECLARED: readonly string[] = (
+  JSON.parse(readFileSync(new URL('../infra/nats/consumers.json', import.meta.url), 'utf8')) as { consumers: { durable: string }[] }
+).consumers.map((c) => c.durable);
 
 const envelope = (type: string, streamId: string, data: unknown, schemaVersion = 1): string =>
   JSON.stringify({
@@ -81,10 +91,18 @@ describe.skipIf(!(await infraAvailable('postgres', 'nats')))('event fuzzing on e
     nc = await connectTestNats();
     await plane.compose('vm-a');
     await plane.migrate('vm-a', (await plane.fleet.driver('sim://h1').state('vm-a')) === 'running' ? 'h2' : 'h1');
+    // A real HostStateChanged for migration-host-states' edge (no drain: never maintenance).
+    const HS = modelV1.HostState;
+    for (const [n, state] of [HS.HOST_STATE_NO_SCHEDULING, HS.HOST_STATE_ENABLED].entries())
+      await callUnary(plane.inventory, 'setHostState', { meta: { commandId: `fuzzev-state-${n}` }, hostId: 'h2', state, reason: 'fuzz' });
   });
   afterAll(async () => {
     await nc?.close();
     await plane?.stop();
+  });
+
+  it('fuzzes every durable infra/nats/consumers.json declares', () => {
+    expect(CONSUMERS.map((c) => c.durable).sort()).toEqual([...DECLARED].sort());
   });
 
   it("lets every real event of a compose and a migration through every consumer's edge", async () => {

@@ -3,7 +3,7 @@ import { create, fromBinary, toBinary, type DescMethod, type DescService } from 
 import * as grpc from '@grpc/grpc-js';
 import fc from 'fast-check';
 import pg from 'pg';
-import { defaultDescriptorSetPath } from '@berth/grpc-kit';
+import { BERTH_RPC_POLICY, defaultDescriptorSetPath } from '@berth/grpc-kit';
 import { infraAvailable } from '@berth/testing';
 import { descriptorRegistry, messageArbitrary, mutationArbitrary, servicesOf } from '@berth/testing/proto-fuzz';
 import { RawGrpcClient, type RawAnswer } from './harness/raw-grpc.ts';
@@ -38,24 +38,38 @@ const ownerOf = (s: DescService): Owner => s.typeName.split('.')[1] as Owner;
  * processes, the executor, migration and telemetry composition roots), Postgres and NATS: random
  * well-formed requests derived from the descriptors, and damaged encodings of them. Each answer is
  * a clean status within the deadline, and a refused command appends nothing to its service's log.
- * In the harness's TLS mode the calls are the operator's (calls the policy table refuses it end in
- * PERMISSION_DENIED at the interceptor); `npm test -- --no-tls` fuzzes every handler.
+ * In the harness's TLS mode each RPC is called as an identity the policy table admits (the operator,
+ * else the first service it names: the scheduler's and the migration service's claim and migration
+ * calls to inventory), so every handler is fuzzed, not only the interceptor.
  */
 describe.skipIf(!(await infraAvailable('postgres', 'nats')))('gRPC fuzzing of every RPC', () => {
   const registry = descriptorRegistry(defaultDescriptorSetPath());
   const services = servicesOf(registry, 'berth.').filter((s) => !s.typeName.startsWith('berth.testing.'));
   let plane: SimPlane;
-  const clients = new Map<Owner, RawGrpcClient>();
+  /** Clients by owner and caller (`operator`, or the service the policy admits). */
+  const clients = new Map<string, RawGrpcClient>();
+  /** Who calls `rpc` in TLS mode: the operator where the policy admits it, else the first service it names. */
+  const callerOf = (rpc: string): string => {
+    const roles = BERTH_RPC_POLICY[rpc] ?? [];
+    if (roles.includes('operator')) return 'operator';
+    return roles.find((r) => r.startsWith('service:'))?.slice('service:'.length) ?? 'operator';
+  };
+  const clientFor = (owner: Owner, rpc: string): RawGrpcClient => {
+    const caller = testTlsEnabled() ? callerOf(rpc) : 'operator';
+    const key = `${owner}|${caller}`;
+    let c = clients.get(key);
+    if (c === undefined) {
+      const tls = testTlsEnabled() ? (caller === 'operator' ? identityTls('operator', 'e2e') : identityTls('service', caller)) : undefined;
+      c = new RawGrpcClient(plane.addresses[owner], tls);
+      clients.set(key, c);
+    }
+    return c;
+  };
   const pools = new Map<Owner, pg.Pool>();
 
   beforeAll(async () => {
     plane = await startSimPlane('fuzzrpc', ['h1', 'h2']);
     await plane.compose('vm-known');
-    for (const s of services)
-      clients.set(
-        ownerOf(s),
-        new RawGrpcClient(plane.addresses[ownerOf(s)], testTlsEnabled() ? identityTls('operator', 'e2e') : undefined),
-      );
     for (const o of ['inventory', 'executor', 'migration', 'telemetry'] as const)
       pools.set(o, new pg.Pool({ connectionString: plane.dbs[o].url, max: 1 }));
   });
@@ -81,10 +95,9 @@ describe.skipIf(!(await infraAvailable('postgres', 'nats')))('gRPC fuzzing of ev
   };
 
   const call = (owner: Owner, m: DescMethod, body: Uint8Array): Promise<RawAnswer> => {
-    const path = `/${m.parent.typeName}/${m.name}`;
-    return m.methodKind === 'server_streaming'
-      ? clients.get(owner)!.stream(path, body, 300)
-      : clients.get(owner)!.unary(path, body, DEADLINE_MILLIS);
+    const rpc = `${m.parent.typeName}/${m.name}`;
+    const client = clientFor(owner, rpc);
+    return m.methodKind === 'server_streaming' ? client.stream(`/${rpc}`, body, 300) : client.unary(`/${rpc}`, body, DEADLINE_MILLIS);
   };
 
   const check = (m: DescMethod, a: RawAnswer, what: string): void => {
@@ -113,6 +126,14 @@ describe.skipIf(!(await infraAvailable('postgres', 'nats')))('gRPC fuzzing of ev
       'TelemetryService',
     ]);
     expect(methods.length).toBeGreaterThanOrEqual(48);
+    // Every RPC has a caller the policy admits, so its handler (not only the interceptor) is fuzzed.
+    for (const [name, s, m] of methods) {
+      const roles = BERTH_RPC_POLICY[`${s.typeName}/${m.name}`] ?? [];
+      expect(
+        roles.some((r) => r === 'operator' || r.startsWith('service:')),
+        `${name}: ${roles.join(', ')}`,
+      ).toBe(true);
+    }
   });
 
   it.each(methods)('%s: random requests and damaged encodings get a clean status; a refusal appends nothing', async (_name, s, m) => {
@@ -141,9 +162,9 @@ describe.skipIf(!(await infraAvailable('postgres', 'nats')))('gRPC fuzzing of ev
   });
 
   it('leaves every service serving', async () => {
-    for (const [owner, c] of clients) {
+    for (const [key, c] of clients) {
       const a = await c.unary('/grpc.health.v1.Health/Check', new Uint8Array(), 5000);
-      expect(a.code, owner).toBe(grpc.status.OK);
+      expect(a.code, key).toBe(grpc.status.OK);
     }
   });
 });

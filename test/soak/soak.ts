@@ -41,7 +41,8 @@ export const slope = (ys: readonly number[]): number => {
 
 async function tableSizes(plane: Plane): Promise<Record<string, number>> {
   const out: Record<string, number> = {};
-  for (const db of ['berth_inventory', 'berth_executor', 'berth_migration']) {
+  // Telemetry's decision log grows with hosts x policy intervals, not with VM operations: measured too.
+  for (const db of ['berth_inventory', 'berth_executor', 'berth_migration', 'berth_telemetry']) {
     const c = new pg.Client({ connectionString: plane.pg.url(db) });
     await c.connect();
     try {
@@ -54,6 +55,16 @@ async function tableSizes(plane: Plane): Promise<Record<string, number>> {
     } finally {
       await c.end();
     }
+  }
+  return out;
+}
+
+/** Growth of each database (the part of a `tableSizes` key before its first dot), bytes. */
+export function growthByDatabase(before: Record<string, number>, after: Record<string, number>): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const [k, v] of Object.entries(after)) {
+    const db = k.split('.')[0]!;
+    out[db] = (out[db] ?? 0) + v - (before[k] ?? 0);
   }
   return out;
 }
@@ -255,6 +266,7 @@ export async function runSoak(opts: {
       memorySlopeSecondHalfMiBPerMinute: memorySlopes(memory, Math.floor(opts.minutes / 2)),
       postgresBytes: after,
       postgresGrowthBytes: grown,
+      postgresGrowthBytesByDatabase: growthByDatabase(before, after),
       growthBytesPerOk: okOps > 0 ? Math.round(grown / okOps) : 0,
       growthBytesPerVmDay: vmMinutes > 0 ? Math.round(grown / (vmMinutes / 1440)) : 0,
       jetstream: streams,
