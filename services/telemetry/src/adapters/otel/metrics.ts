@@ -21,6 +21,10 @@ const HOST_STATS = [
   'ksm_sleep_millisecs',
   'ksm_pages_shared',
   'ksm_pages_sharing',
+  'ksm_pages_unshared',
+  'ksm_pages_volatile',
+  'ksm_full_scans',
+  'ksm_merge_across_nodes',
   'ksm_shareable',
   'ksmd_cpu_usage',
 ];
@@ -36,8 +40,12 @@ const GUEST_STATS = [
   'swap_out',
   'major_fault',
   'minor_fault',
+  'disk_caches',
   'vcpu_count',
+  'vcpu_max',
   'cpu_time',
+  'cpu_user',
+  'cpu_system',
   'vcpu_quota',
   'vcpu_period',
 ];
