@@ -86,7 +86,7 @@ describe.skipIf(!(await infraAvailable('postgres', 'nats')) || !libvirtUsable() 
       await Promise.all([exDb?.drop(), telDb?.drop()]);
     });
 
-    it("the guest's statistics reach telemetry, and a balloon decision reaches the guest", async () => {
+    it("the guest's statistics reach telemetry, a balloon decision reaches the guest, and CPU tuning is declared unsupported", async () => {
       await expect
         .poll(
           () => {
@@ -136,6 +136,15 @@ describe.skipIf(!(await infraAvailable('postgres', 'nats')) || !libvirtUsable() 
       await expect
         .poll(() => tel.history.get('q1')?.guests.get('qbal')?.at(-1)?.['balloon_cur'], { timeout: 30_000, interval: 500 })
         .toBe(96 * 1024);
+
+      // CPU tune: a session daemon has no cgroups (libvirt: "CPU tuning is not available in session
+      // mode"), so the host declares it cannot and a policy's vcpu_quota is never sent to it.
+      expect(tel.history.get('q1')!.capabilities).toMatchObject({ cpuTune: false });
+      await tel.policies.apply('host:q1', [{ name: '01-cpu.policy', text: '(with Guests guest (guest.Control "vcpu_quota" 50000))\n' }]);
+      const c = await tel.evaluator.evaluateHost('q1');
+      expect(c.error).toBeUndefined();
+      expect(c.outcome).toBe('unchanged');
+      expect(c.controlReply).toBeUndefined();
     });
   },
 );

@@ -67,6 +67,9 @@ export class LibvirtTelemetry implements HostTelemetrySource {
             })
           : undefined;
     const isTest = opts.uri.startsWith('test');
+    // An unprivileged session daemon has no cgroups: `schedinfo` answers "CPU tuning is not available
+    // in session mode" (test/telemetry-libvirt.e2e.spec.ts), so it is declared, not tried every interval.
+    const isSession = /^[a-z0-9+]+:\/\/[^/]*\/session(?:\?|$)/.test(opts.uri);
     // libvirt's node memory tuning has no `run`: starting and stopping KSM is the host's own business.
     // Tuning is declared once node-memory-tune answers (an unprivileged session daemon refuses it).
     this.capabilities = {
@@ -74,7 +77,7 @@ export class LibvirtTelemetry implements HostTelemetrySource {
       ksmStats: !isTest,
       ksmRun: false,
       ksmTune: false,
-      cpuTune: !isTest,
+      cpuTune: !isTest && !isSession,
       ioTune: !isTest,
       hostFiles: this.local !== undefined,
     };

@@ -117,6 +117,13 @@ describe("MOM's host files of a libvirt host reached over SSH", () => {
     expect(() => new LibvirtTelemetry({ uri: 'qemu+tls://kvm-7/system', hostFilesSsh: 'kvm-7:22' })).toThrow(/not an ssh:/);
   });
 
+  it('a session daemon declares no CPU tuning (libvirt refuses schedinfo there); a system daemon does', () => {
+    for (const uri of ['qemu:///session', 'qemu+unix:///session?socket=/tmp/s/libvirt-sock', 'qemu+ssh://me@kvm-7/session'])
+      expect(new LibvirtTelemetry({ uri }).capabilities.cpuTune, uri).toBe(false);
+    for (const uri of ['qemu:///system', 'qemu+tls://kvm-7/system', 'qemu+ssh://kvm-7/system?keyfile=/k'])
+      expect(new LibvirtTelemetry({ uri }).capabilities.cpuTune, uri).toBe(true);
+  });
+
   it("the script's output split by file, turned into MOM's HostMemory and HostKSM statistics (swap traffic and ksmd since the last sample)", async () => {
     const out = (pswpin: number, ticks: number): string =>
       [
