@@ -94,6 +94,8 @@ export class SimMemoryModel {
     const guests: GuestStats[] = [];
     let touchedKib = 0;
     let allocatedKib = 0;
+    let busyNs = 0;
+    let busyDt = 0;
     for (const [name, d] of host.domains) {
       if (d.state !== 'running') continue;
       const vmId = vmIdOfDomain(name) ?? name;
@@ -112,7 +114,10 @@ export class SimMemoryModel {
       m.minorFaults += Math.round(dt * 100);
       const vcpus = d.spec.vcpus;
       const share = m.cpuTune && m.cpuTune.quota > 0 ? Math.min(1, m.cpuTune.quota / m.cpuTune.period) : 1;
-      m.cpuTimeNs += Math.round(dt * 1e9 * vcpus * 0.3 * share);
+      const cpuNs = Math.round(dt * 1e9 * vcpus * 0.3 * share);
+      m.cpuTimeNs += cpuNs;
+      busyNs += cpuNs;
+      busyDt = Math.max(busyDt, dt);
       touchedKib += usedKib;
       allocatedKib += maxKib;
       guests.push({
@@ -160,6 +165,8 @@ export class SimMemoryModel {
         anon_pages: touchedKib - sharedKib,
         mem_committed: allocatedKib,
         cpu_count: host.config.cpus,
+        // the host's CPU use since the last sample (percent of all its CPUs): what its guests ran
+        ...(busyDt > 0 ? { cpu_usage: Math.round((1000 * busyNs) / (busyDt * 1e9 * host.config.cpus)) / 10 } : {}),
         ksm_run: ksm.run,
         ksm_pages_to_scan: ksm.pagesToScan,
         ksm_sleep_millisecs: ksm.sleepMillisecs,

@@ -82,6 +82,8 @@ describe('the simulator memory model', () => {
     t = 5;
     s = await src.sample();
     expect(s.guests[0]?.stats).toMatchObject({ balloon_cur: 2 * 1024 ** 2, rss: 2 * 1024 ** 2, mem_unused: 0, swap_out: 1024 ** 2 });
+    // CPU: the guest's 2 vCPUs ran 30% each over the 5 s, on a host of 8 CPUs: 0.6 / 8 = 7.5%
+    expect(s.host['cpu_usage']).toBe(7.5);
     await src.setKsm({ run: 1, pagesToScan: 64 });
     expect((await src.sample()).host).toMatchObject({ ksm_run: 1, ksm_pages_to_scan: 64 });
   });
