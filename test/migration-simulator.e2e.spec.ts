@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { inventoryV1, migrationV1 } from '@berth/contracts';
-import { callUnary } from '@berth/grpc-kit';
+import { runCli } from '@berth/cli';
+import { callServerStream, callUnary } from '@berth/grpc-kit';
 import { eventually, infraAvailable } from '@berth/testing';
 import { startSimulatorStack, type SimulatorStack } from './harness/simulator-stack.ts';
 
@@ -67,6 +68,16 @@ describe.skipIf(!(await infraAvailable('postgres', 'nats')))('live migration on 
     for (const h of HOSTS) expect((await claimsOf(h)).includes(vmId), `claim of ${vmId} on ${h}`).toBe(h === hostId);
   };
 
+  /** `berth ARGS` in this process against the stack: exit code, standard output, standard error. */
+  const berth = async (...argv: string[]) => {
+    const out: string[] = [];
+    const err: string[] = [];
+    // The test's own TLS settings (BERTH_TLS_*, in TLS mode) with the stack's addresses.
+    const env = { ...process.env, BERTH_INVENTORY_ADDR: s.inventory.address, BERTH_MIGRATION_ADDR: `127.0.0.1:${s.migration.port}` };
+    const code = await runCli(argv, { env, io: { stdout: (t) => out.push(t), stderr: (t) => err.push(t) } });
+    return { code, out: out.join('\n'), err: err.join('\n') };
+  };
+
   it('moves a running VM to the host named, claims follow, events tell the steps', async () => {
     await compose('vm-a', ['h1', 'h2']);
     const source = (await getVm('vm-a')).hostId;
@@ -86,7 +97,7 @@ describe.skipIf(!(await infraAvailable('postgres', 'nats')))('live migration on 
     expect(done).toMatchObject({ status: S.MIGRATION_STATUS_COMPLETED, sourceHostId: source, destinationHostId: target });
     await settledOn('vm-a', target);
     const watched: string[] = [];
-    for await (const r of (await import('@berth/grpc-kit')).callServerStream(client, 'watchMigration', {
+    for await (const r of callServerStream(client, 'watchMigration', {
       migrationId: migration!.migrationId,
       fromPosition: 0,
     }))
@@ -199,5 +210,113 @@ describe.skipIf(!(await infraAvailable('postgres', 'nats')))('live migration on 
     expect(await runningOn('vm-f')).toEqual([]);
     for (const h of HOSTS) expect((await claimsOf(h)).includes('vm-f'), `claim of vm-f on ${h}`).toBe(h === source);
     expect((await s.executor.vms.load('vm-f')).status).toBe('stopped');
+  });
+  it('the CLI: berth vms migrate (--wait), berth migrations list|show|cancel, berth balance --dry-run and explain', async () => {
+    await compose('vm-g', ['h2', 'h3']);
+    const source = (await getVm('vm-g')).hostId;
+    const target = source === 'h2' ? 'h3' : 'h2';
+    const moved = await berth('vms', 'migrate', 'vm-g', '--to', target, '--wait', '--command-id', 'cli-migrate-g');
+    expect(moved.code, moved.err).toBe(0);
+    expect(moved.out).toMatch(new RegExp(`^migration (\\S+): VM vm-g ${source} -> ${target}  completed`));
+    const id = /^migration (\S+):/.exec(moved.out)![1]!;
+    await settledOn('vm-g', target);
+
+    const listed = await berth('migrations', 'list', '--vm', 'vm-g');
+    expect(listed.code, listed.err).toBe(0);
+    expect(listed.out).toMatch(new RegExp(`^${id}  vm-g +${source} +-> ${target} +completed$`));
+    const shown = await berth('migrations', 'show', id);
+    expect(shown.code, shown.err).toBe(0);
+    expect(shown.out).toContain(`migration ${id}: VM vm-g ${source} -> ${target}  completed`);
+    expect(shown.out).toContain(`attempt 1: ${target} completed`);
+
+    // Back to the source with a copy that never converges (the default budget is minutes): cancelled from the CLI.
+    s.fleet.injectMigrationFailure({ failure: 'never-converges', vmId: 'vm-g', count: 5 });
+    const back = await berth('vms', 'migrate', 'vm-g', '--to', source, '--json', '--command-id', 'cli-migrate-g-back');
+    expect(back.code, back.err).toBe(0);
+    const backId = (JSON.parse(back.out) as { migrationId: string }).migrationId;
+    await eventually(
+      async () => (await callUnary(client, 'getMigration', { migrationId: backId })).migration!.status === S.MIGRATION_STATUS_MIGRATING,
+      'the copy back to run',
+      30_000,
+    );
+    const active = await berth('migrations', 'list', '--active', '--json');
+    expect((JSON.parse(active.out) as { migrationId: string }[]).map((m) => m.migrationId)).toContain(backId);
+    const cancelled = await berth(
+      'migrations',
+      'cancel',
+      backId,
+      '--reason',
+      'operator changed their mind',
+      '--command-id',
+      'cli-cancel-g',
+    );
+    expect(cancelled.code, cancelled.err).toBe(0);
+    expect(cancelled.out).toMatch(new RegExp(`^migration ${backId}: VM vm-g ${target} -> ${source}  (aborting|aborted)`));
+    const aborted = await ended(backId);
+    expect(aborted.status).toBe(S.MIGRATION_STATUS_ABORTED);
+    expect(aborted.reason).toMatch(/operator changed their mind/);
+    await settledOn('vm-g', target);
+
+    // The balancer: its policy and what a run would move (nothing: off by default), and the whole record.
+    const dry = await berth('balance', '--dry-run');
+    expect(dry.code, dry.err).toBe(0);
+    expect(dry.out).toMatch(/^pool default: off; high 80%, low 20%, at most 1 move\(s\) per 60 s, improvement >= 20%, cooldown 21600 s/);
+    expect(dry.out).toContain('balancing is off for pool default');
+    const explained = await berth('balance', 'explain');
+    expect(explained.code, explained.err).toBe(0);
+    expect(explained.out).toContain('hosts:');
+    for (const h of HOSTS) expect(explained.out).toMatch(new RegExp(`^${h} +\\d`, 'm'));
+  });
+
+  it('every RPC answers bad input with INVALID_ARGUMENT naming the field', async () => {
+    const meta = (id: string) => ({ commandId: id });
+    const cases: [string, Record<string, unknown>, string][] = [
+      ['migrateVm', { meta: meta('bad-1'), vmId: 'no such vm!', destinationHostId: 'auto', reason: '' }, 'vmId'],
+      ['migrateVm', { meta: { commandId: '' }, vmId: 'vm-a', destinationHostId: 'auto', reason: '' }, 'meta.commandId'],
+      [
+        'migrateVm',
+        {
+          meta: meta('bad-2'),
+          vmId: 'vm-a',
+          destinationHostId: 'auto',
+          policy: migrationV1.MigrationPolicy.fromPartial({ maxAttempts: 11 }),
+        },
+        'policy.maxAttempts',
+      ],
+      ['cancelMigration', { meta: meta('bad-3'), migrationId: '', reason: '' }, 'migrationId'],
+      ['resumeMigration', { meta: meta('bad-4'), migrationId: 'a b' }, 'migrationId'],
+      ['getMigration', { migrationId: '' }, 'migrationId'],
+      ['listMigrations', { vmId: '', hostId: '', activeOnly: false, limit: 5000 }, 'limit'],
+      ['listMigrationDestinations', { vmId: '', limit: 0 }, 'vmId'],
+      ['planEvacuation', { hostId: '' }, 'hostId'],
+      ['startEvacuation', { meta: meta('bad-5'), hostId: 'h 1' }, 'hostId'],
+      ['cancelEvacuation', { meta: meta('bad-6'), hostId: '', abortRunning: false }, 'hostId'],
+      ['getEvacuation', { hostId: '' }, 'hostId'],
+      ['getBalancerPolicy', { resourcePool: 'no pool!' }, 'resourcePool'],
+      [
+        'setBalancerPolicy',
+        { meta: meta('bad-7'), policy: migrationV1.BalancerPolicy.fromPartial({ resourcePool: 'default', highThresholdPercent: 150 }) },
+        'policy.highThreshold',
+      ],
+      ['balancerDryRun', { resourcePool: 'no pool!' }, 'resourcePool'],
+      ['balancerRunNow', { meta: { commandId: '' }, resourcePool: 'default' }, 'meta.commandId'],
+    ];
+    const call = callUnary as (c: typeof client, m: string, r: Record<string, unknown>) => Promise<unknown>;
+    for (const [method, request, field] of cases)
+      await expect(call(client, method, request), `${method} naming ${field}`).rejects.toMatchObject({
+        code: 3,
+        details: expect.stringContaining(`${field}: `),
+      });
+    const watch = async () => {
+      for await (const _ of callServerStream(client, 'watchMigration', { migrationId: 'x', fromPosition: -1 })) break;
+    };
+    await expect(watch(), 'watchMigration naming fromPosition').rejects.toMatchObject({
+      code: 3,
+      details: expect.stringContaining('fromPosition: '),
+    });
+    // Every method of the service is covered above (WatchMigration apart).
+    const covered = new Set([...cases.map(([m]) => m), 'watchMigration']);
+    const methods = Object.keys(migrationV1.MigrationServiceService).filter((m) => m !== 'resumeMigration' || true);
+    expect(methods.filter((m) => !covered.has(m))).toEqual([]);
   });
 });

@@ -20,9 +20,13 @@ const statusName = (s: migrationV1.MigrationStatus): string =>
     .replace(/_/g, '-');
 
 const GiB = 1024 ** 3;
+/** Ended for good: the copy's last reading is history, not progress (a paused post-copy keeps its). */
+const FINAL = new Set([S.MIGRATION_STATUS_COMPLETED, S.MIGRATION_STATUS_FAILED, S.MIGRATION_STATUS_ABORTED]);
+
+/** The copy's last reading, while the migration has not ended. */
 const progressText = (m: migrationV1.Migration): string => {
   const p = m.progress;
-  if (!p || p.dataTotalBytes === 0) return '';
+  if (!p || p.dataTotalBytes === 0 || FINAL.has(m.status)) return '';
   const pct = Math.round((100 * p.dataProcessedBytes) / Math.max(1, p.dataTotalBytes));
   return ` ${pct}% (${(p.dataRemainingBytes / GiB).toFixed(2)} GiB left, pass ${p.iteration}, ${p.phase})`;
 };
