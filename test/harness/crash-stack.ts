@@ -7,16 +7,26 @@
  * the call went through), so a crash lands on an exact step of the migration.
  */
 import { jetstreamManager } from '@nats-io/jetstream';
-import { inventoryV1, migrationV1, modelV1 } from '@berth/contracts';
+import { inventoryV1, migrationV1, modelV1, schedulerV1 } from '@berth/contracts';
 import { callUnary, createClient } from '@berth/grpc-kit';
 import { SimulatorFleet } from '@berth/hypervisor';
 import { type InventoryPort, type RunningMigration, type SchedulerPort } from '@berth/migration';
 import type { RunningSimExecutor } from '@berth/placement-executor';
-import { connectTestNats, createTestDatabase, deletePrefixedStreams, freePort, type TestDatabase, testSubjectPrefix } from '@berth/testing';
+import {
+  connectTestNats,
+  createTestDatabase,
+  deletePrefixedStreams,
+  eventually,
+  freePort,
+  type TestDatabase,
+  testSubjectPrefix,
+} from '@berth/testing';
 import { startService, type ServiceHandle } from './service.ts';
 import { registerSimHosts, simFleet, startSimExecutor, startSimMigration } from './sim-services.ts';
 
 const GiB = 1024 ** 3;
+
+export type CrashTarget = 'executor' | 'migration' | 'inventory' | 'scheduler';
 
 export type HeldCall = 'score' | 'beginMigration' | 'completeMigration' | 'abortMigration';
 
@@ -104,8 +114,13 @@ export interface CrashStack {
   migration(): RunningMigration;
   /** The migration service's client (of the instance running now). */
   client(): InstanceType<typeof migrationV1.MigrationServiceClient>;
-  crash(which: readonly ('executor' | 'migration')[]): Promise<void>;
-  /** Starts whichever of the two is not running. */
+  /**
+   * Crashes the named services: the executor and the migration service in this process (as SIGKILL:
+   * nothing drained), inventory and the scheduler with a real SIGKILL of their processes. A call the
+   * migration service is held at fails: its instance, or the process it was talking to, died.
+   */
+  crash(which: readonly CrashTarget[]): Promise<void>;
+  /** Starts whichever of the four is not running (inventory and the scheduler on their old ports). */
   restart(): Promise<void>;
   getVm(vmId: string): Promise<inventoryV1.Vm>;
   /**
@@ -130,11 +145,13 @@ export async function startCrashStack(label: string, hosts: readonly string[]): 
     TestDatabase,
   ];
   const [invDb, exDb, migDb] = dbs;
-  const services: ServiceHandle[] = [];
-  const inventory = await startService('inventory', { DATABASE_URL: invDb.url, NATS_PREFIX: prefix });
-  services.push(inventory);
-  const scheduler = await startService('scheduler', { NATS_PREFIX: prefix, INVENTORY_ADDR: inventory.address });
-  services.push(scheduler);
+  const invEnv = { DATABASE_URL: invDb.url, NATS_PREFIX: prefix };
+  let inventory: ServiceHandle | undefined = await startService('inventory', invEnv);
+  const inventoryPort = inventory.port;
+  const schedEnv = { NATS_PREFIX: prefix, INVENTORY_ADDR: inventory.address };
+  let scheduler: ServiceHandle | undefined = await startService('scheduler', schedEnv);
+  const schedulerPort = scheduler.port;
+  let processStarts = 0;
   const hold = new Hold();
   // A fixed port, so the migration service's watchdog finds every incarnation of the executor.
   const executorPort = await freePort();
@@ -157,8 +174,8 @@ export async function startCrashStack(label: string, hosts: readonly string[]): 
         databaseUrl: migDb.url,
         prefix,
         name: `${label}-migration-${++starts}`,
-        inventoryAddr: inventory.address,
-        schedulerAddr: scheduler.address,
+        inventoryAddr: `127.0.0.1:${inventoryPort}`,
+        schedulerAddr: `127.0.0.1:${schedulerPort}`,
         env: {
           EXECUTOR_ADDR: `127.0.0.1:${executorPort}`,
           // Short, so the watchdog's cases end quickly; longer than the executor's start window.
@@ -170,8 +187,29 @@ export async function startCrashStack(label: string, hosts: readonly string[]): 
   let ex: RunningSimExecutor | undefined = await startEx();
   let mig: RunningMigration | undefined = await startMig();
   let client = createClient(migrationV1.MigrationServiceClient, `127.0.0.1:${mig.port}`);
-  const inv = createClient(inventoryV1.InventoryServiceClient, inventory.address);
+  const inv = createClient(inventoryV1.InventoryServiceClient, `127.0.0.1:${inventoryPort}`);
   await registerSimHosts(inv, hosts);
+  const schedulerSeesHosts = async (): Promise<void> => {
+    const sched = createClient(schedulerV1.SchedulerServiceClient, `127.0.0.1:${schedulerPort}`);
+    try {
+      await eventually(
+        async () => {
+          const r = await callUnary(sched, 'score', {
+            vm: modelV1.VmSpec.fromPartial({ vcpus: 1, memoryBytes: 64 * 1024 ** 2 }),
+            excludedHosts: [],
+            limit: 0,
+            vmId: '',
+          }).catch(() => undefined);
+          return r !== undefined && r.hostsConsidered >= hosts.length;
+        },
+        `the scheduler to consider all ${hosts.length} hosts again`,
+        60_000,
+        250,
+      );
+    } finally {
+      sched.close();
+    }
+  };
   const getVm = async (vmId: string): Promise<inventoryV1.Vm> => (await callUnary(inv, 'getVm', { vmId })).vm!;
   const running = <T>(x: T | undefined, what: string): T => {
     if (x === undefined) throw new Error(`the ${what} is not running (crashed)`);
@@ -197,8 +235,24 @@ export async function startCrashStack(label: string, hosts: readonly string[]): 
         ex = undefined;
         await e.crash();
       }
+      const [i, sc] = [which.includes('inventory') ? inventory : undefined, which.includes('scheduler') ? scheduler : undefined];
+      if (i) {
+        inventory = undefined;
+        await i.kill();
+      }
+      if (sc) {
+        scheduler = undefined;
+        await sc.kill();
+      }
+      // The answer of a held call to a killed process is lost with it.
+      if (i || sc) hold.releaseAll();
     },
     async restart() {
+      const planeRestarted = inventory === undefined || scheduler === undefined;
+      inventory ??= await startService('inventory', invEnv, { port: inventoryPort, label: `inventory-${++processStarts}` });
+      scheduler ??= await startService('scheduler', schedEnv, { port: schedulerPort, label: `scheduler-${++processStarts}` });
+      // SERVING is not yet seeing the fleet: wait until the scheduler considers every host again, as at start-up.
+      if (planeRestarted) await schedulerSeesHosts();
       ex ??= await startEx();
       if (mig === undefined) {
         mig = await startMig();
@@ -230,7 +284,8 @@ export async function startCrashStack(label: string, hosts: readonly string[]): 
         vmId,
         spec: modelV1.VmSpec.fromPartial({
           name: vmId,
-          vcpus: 2,
+          // One vCPU: the 21 cases' VMs (never deleted) and a migration's second claim fit the three hosts.
+          vcpus: 1,
           memoryBytes: 2 * GiB,
           migrationMode: modelV1.MigrationMode.MIGRATION_MODE_MANUAL_AND_AUTOMATIC,
         }),
@@ -258,7 +313,7 @@ export async function startCrashStack(label: string, hosts: readonly string[]): 
       hold.releaseAll();
       await mig?.stop();
       await ex?.stop();
-      await Promise.all(services.map((s) => s.stop()));
+      await Promise.all([scheduler?.stop(), inventory?.stop()]);
       await deletePrefixedStreams(prefix).catch(() => undefined);
       await Promise.all(dbs.map((d) => d.drop()));
     },
