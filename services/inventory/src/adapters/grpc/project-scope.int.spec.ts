@@ -15,10 +15,17 @@ import {
   type UnaryMethodName,
 } from '@berth/grpc-kit';
 import { createLogger } from '@berth/observability';
-import { connectTestNats, createTestDatabase, infraAvailable, natsUrl, testSubjectPrefix, type TestDatabase } from '@berth/testing';
+import {
+  connectTestNats,
+  createTestDatabase,
+  deletePrefixedStreams,
+  infraAvailable,
+  natsUrl,
+  testSubjectPrefix,
+  type TestDatabase,
+} from '@berth/testing';
 import { inventoryV1 as pb } from '@berth/contracts';
 import type { NatsConnection } from '@nats-io/transport-node';
-import { jetstreamManager } from '@nats-io/jetstream';
 import { startInventory, type RunningInventory } from '../../service.ts';
 import { inventoryService } from './service.ts';
 import { vmSpecMsg } from '../../testing/grpc-client.ts';
@@ -116,11 +123,7 @@ describe.skipIf(!(await infraAvailable('postgres', 'nats')))('a client sees and 
     await server?.shutdown(0, 1000);
     await inv?.stop();
     if (nc) {
-      const jsm = await jetstreamManager(nc);
-      for await (const si of jsm.streams.list()) {
-        const name = si.config.name;
-        if (name.startsWith(`${prefix.toUpperCase()}_`) || name.startsWith(`KV_${prefix}-`)) await jsm.streams.delete(name);
-      }
+      await deletePrefixedStreams(prefix, nc); // the streams and buckets this file created under its prefix
       await nc.close();
     }
     await tdb?.drop();

@@ -2,10 +2,17 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sql } from 'kysely';
 import { GrpcStatus, isServiceError } from '@berth/grpc-kit';
 import { createLogger } from '@berth/observability';
-import { connectTestNats, createTestDatabase, infraAvailable, natsUrl, testSubjectPrefix, type TestDatabase } from '@berth/testing';
+import {
+  connectTestNats,
+  createTestDatabase,
+  deletePrefixedStreams,
+  infraAvailable,
+  natsUrl,
+  testSubjectPrefix,
+  type TestDatabase,
+} from '@berth/testing';
 import { type EventEnvelope, googleRpc, inventoryV1 as pb, modelV1 } from '@berth/contracts';
 import type { NatsConnection } from '@nats-io/transport-node';
-import { jetstreamManager } from '@nats-io/jetstream';
 import { startInventory, type RunningInventory } from '../../service.ts';
 import { hostSpecMsg, testClient, vmSpecMsg } from '../../testing/grpc-client.ts';
 
@@ -39,11 +46,7 @@ describe.skipIf(!(await infraAvailable('postgres', 'nats')))('projects and quota
     t?.client.close();
     await inv?.stop();
     if (nc) {
-      const jsm = await jetstreamManager(nc);
-      for await (const si of jsm.streams.list()) {
-        const name = si.config.name;
-        if (name.startsWith(`${prefix.toUpperCase()}_`) || name.startsWith(`KV_${prefix}-`)) await jsm.streams.delete(name);
-      }
+      await deletePrefixedStreams(prefix, nc); // the streams and buckets this file created under its prefix
       await nc.close();
     }
     await tdb?.drop();

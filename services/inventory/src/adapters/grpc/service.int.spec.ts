@@ -6,10 +6,18 @@ import { FIELD_VIOLATIONS_KEY, GrpcStatus, isServiceError } from '@berth/grpc-ki
 import { createEventPublisher, openKv } from '@berth/messaging';
 import { createLogger } from '@berth/observability';
 import { loadHardwareConfigFile } from '@berth/hardware-config';
-import { connectTestNats, createTestDatabase, infraAvailable, natsUrl, testSubjectPrefix, type TestDatabase } from '@berth/testing';
+import {
+  connectTestNats,
+  createTestDatabase,
+  deletePrefixedStreams,
+  eventually,
+  infraAvailable,
+  natsUrl,
+  testSubjectPrefix,
+  type TestDatabase,
+} from '@berth/testing';
 import { type EventEnvelope, inventoryV1 as pb, modelV1 } from '@berth/contracts';
 import type { NatsConnection } from '@nats-io/transport-node';
-import { jetstreamManager } from '@nats-io/jetstream';
 import type { HostSnapshot } from '@berth/fit';
 import { startInventory, type RunningInventory } from '../../service.ts';
 import { encodeHardwareConfig } from '@berth/model-codec';
@@ -17,16 +25,6 @@ import { claimMsg, hostSpecMsg, testClient, vmSpecMsg } from '../../testing/grpc
 
 const GiB = 1024 ** 3;
 const fixture = new URL('../../../../../libs/hardware-config/fixtures/ticrypt-vm.conf', import.meta.url).pathname;
-
-async function eventually<T>(fn: () => Promise<T | undefined>, what: string, millis = 10_000): Promise<T> {
-  const until = Date.now() + millis;
-  for (;;) {
-    const v = await fn();
-    if (v !== undefined) return v;
-    if (Date.now() > until) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
 
 describe.skipIf(!(await infraAvailable('postgres', 'nats')))('InventoryService over gRPC', () => {
   let tdb: TestDatabase;
@@ -56,12 +54,7 @@ describe.skipIf(!(await infraAvailable('postgres', 'nats')))('InventoryService o
     t?.client.close();
     await inv?.stop();
     if (nc) {
-      // The streams and buckets this file created under its prefix.
-      const jsm = await jetstreamManager(nc);
-      for await (const si of jsm.streams.list()) {
-        const name = si.config.name;
-        if (name.startsWith(`${prefix.toUpperCase()}_`) || name.startsWith(`KV_${prefix}-`)) await jsm.streams.delete(name);
-      }
+      await deletePrefixedStreams(prefix, nc); // the streams and buckets this file created under its prefix
       await nc.close();
     }
     await tdb?.drop();
