@@ -51,11 +51,12 @@ export async function startScheduler(config: Readonly<SchedulerConfig>, logger: 
 
   const inventory = new GrpcInventory(config.INVENTORY_ADDR, config.SCHEDULER_CLAIM_DEADLINE, security.client);
   const decisions = new DecisionLog(config.SCHEDULER_DECISION_CACHE);
+  const source = kvSnapshotSource(snapshots, logger);
   const deps: PlaceVmDeps = {
     engine,
     view: engine,
     reservations: engine,
-    source: kvSnapshotSource(snapshots, logger),
+    source,
     inventory,
     decisions,
     maxAttempts: config.SCHEDULER_MAX_ATTEMPTS,
@@ -74,7 +75,7 @@ export async function startScheduler(config: Readonly<SchedulerConfig>, logger: 
 
   const server = createGrpcServer({
     serviceName: 'scheduler',
-    services: [schedulerService({ engine, view: engine, decisions, inventory })],
+    services: [schedulerService({ engine, view: engine, decisions, inventory, source })],
     readiness: serviceReadiness({ nats: nc, ready: () => watch.isReady() }),
     logger,
     tls: security.server,

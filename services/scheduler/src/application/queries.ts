@@ -4,13 +4,29 @@
 import { NotFoundError } from '@berth/errors';
 import type { VmSpec } from '@berth/fit';
 import type { DecisionLog, DecisionRecord } from './decision-log.ts';
-import type { Decision, InventoryPort, PlacementEngine, SnapshotView, WhatIfResult } from './ports.ts';
+import type { Decision, InventoryPort, PlacementEngine, SnapshotSource, SnapshotView, WhatIfResult } from './ports.ts';
 
 export interface QueryDeps {
   readonly engine: PlacementEngine;
   readonly view: SnapshotView;
   readonly decisions: DecisionLog;
   readonly inventory: Pick<InventoryPort, 'lastDecision'>;
+  /** The host bucket read directly: what a question about one host asks before saying "no such host". */
+  readonly source?: SnapshotSource;
+}
+
+/**
+ * Hosts asked about by name that the view does not hold yet, read from the bucket itself and put in
+ * the view. The view follows the bucket through a watch that can lag behind it (a loaded replica, a
+ * watch catching up): a host registered before the question may be in the bucket and not yet in the
+ * view, and "no such host" must not be an artefact of that lag. A host the bucket lacks stays unknown.
+ */
+export async function lookUpUnknown(deps: QueryDeps, hostIds: readonly string[]): Promise<void> {
+  const source = deps.source;
+  if (source === undefined) return;
+  const unknown = [...new Set(hostIds)].filter((id) => deps.view.get(id) === undefined);
+  const found = await Promise.all(unknown.map((id) => source.get(id)));
+  for (const s of found) if (s !== undefined) deps.view.upsert(s);
 }
 
 export interface ScoreAnswer {

@@ -38,9 +38,12 @@ describe('SchedulerService over gRPC', () => {
           ? { vmId, outcome: 'failed' as const, explanation: '{"summary":"0/3 hosts can take vm-elsewhere"}' }
           : undefined,
     };
+    // The bucket holds 'late', which the view has not seen yet (its watch lags).
+    const bucket = new Map([['late', hostSnapshot({ hostId: 'late', cpus: 2, memoryBytes: 2 * GiB }, 1)]]);
+    const source = { get: async (hostId: string) => bucket.get(hostId) };
     server = createGrpcServer({
       serviceName: 'scheduler',
-      services: [schedulerService({ engine, view: engine, decisions, inventory })],
+      services: [schedulerService({ engine, view: engine, decisions, inventory, source })],
       readiness: async () => true,
       logger: createLogger('scheduler-test', { level: 'warn' }),
     });
@@ -74,6 +77,20 @@ describe('SchedulerService over gRPC', () => {
     expect(res.summary).toMatch(/^0\/3 hosts can take vm-7: /);
     expect(res.summary).toContain('lack memory (needs 100 GiB; the best has 64 GiB free)');
     expect(res.summary).toContain('in maintenance');
+  });
+
+  it('Score asks the bucket about a named host its view does not hold yet before calling it unknown', async () => {
+    const res = await callUnary(client, 'score', {
+      vm: spec({ name: 'vm-8' }),
+      vmId: 'vm-8',
+      excludedHosts: [],
+      limit: 1,
+      explain: { hosts: ['late', 'ghost'], missing: false },
+    });
+    const reasons = Object.fromEntries(res.rejections.map((r) => [r.hostId, r.reasons.map((f) => f.filter)]));
+    expect(reasons).toEqual({ late: ['memory'], ghost: ['unknown'] });
+    expect(engine.get('late')?.generation).toBe(1);
+    engine.remove('late');
   });
 
   it('WhatIf counts how many more VMs of the spec fit, per host', async () => {

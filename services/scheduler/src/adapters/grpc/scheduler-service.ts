@@ -2,7 +2,7 @@
 import { schedulerV1 as pb } from '@berth/contracts';
 import { Violations } from '@berth/errors';
 import { unary, type ServiceRegistration } from '@berth/grpc-kit';
-import { explain, score, whatIf, type QueryDeps } from '../../application/queries.ts';
+import { explain, lookUpUnknown, score, whatIf, type QueryDeps } from '../../application/queries.ts';
 import { encodeClaim } from '@berth/model-codec';
 import { fromProtoVmSpec, toJson } from './translate.ts';
 
@@ -13,9 +13,11 @@ export function schedulerService(deps: QueryDeps): ServiceRegistration {
     score: unary<pb.ScoreRequest, pb.ScoreResponse>(async (req) => {
       new Violations().check(req.limit >= 0 && req.limit <= 1000, 'limit', 'must be between 0 and 1000').throwIfAny();
       const vm = fromProtoVmSpec(req.vm, req.vmId);
+      const asked = req.explain?.hosts ?? [];
+      await lookUpUnknown(deps, asked);
       const { decision, hostsConsidered } = score(deps, vm, req.excludedHosts, req.limit || DEFAULT_LIMIT);
       const rejections = deps.engine
-        .rejections(vm, req.explain?.hosts ?? [], req.excludedHosts)
+        .rejections(vm, asked, req.excludedHosts)
         .map((r) => ({ ...r, reasons: [...r.reasons] }));
       const missing = req.explain?.missing ? deps.engine.missing(vm, req.excludedHosts) : undefined;
       const explained = { rejections, missingSummary: missing?.summary ?? '', missingJson: missing ? toJson(missing.detail) : '' };
