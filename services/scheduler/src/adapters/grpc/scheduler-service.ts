@@ -16,9 +16,7 @@ export function schedulerService(deps: QueryDeps): ServiceRegistration {
       const asked = req.explain?.hosts ?? [];
       await lookUpUnknown(deps, asked);
       const { decision, hostsConsidered } = score(deps, vm, req.excludedHosts, req.limit || DEFAULT_LIMIT);
-      const rejections = deps.engine
-        .rejections(vm, asked, req.excludedHosts)
-        .map((r) => ({ ...r, reasons: [...r.reasons] }));
+      const rejections = deps.engine.rejections(vm, asked, req.excludedHosts).map((r) => ({ ...r, reasons: [...r.reasons] }));
       const missing = req.explain?.missing ? deps.engine.missing(vm, req.excludedHosts) : undefined;
       const explained = { rejections, missingSummary: missing?.summary ?? '', missingJson: missing ? toJson(missing.detail) : '' };
       if (decision.kind === 'failed') {
