@@ -38,6 +38,8 @@ async function main(): Promise<void> {
   const infra = await ensureInfrastructure(root, endpoints(), {
     natsPort: 4223,
     natsAuth: { dir: join(credentialsDir(root), 'nats'), mode: 'strict' },
+    // Ctrl-C reaches the services, which drain their connections; the servers stop after them (stop below).
+    ownProcessGroup: true,
   });
   const ep = { databaseUrl: infra.databaseUrl, natsUrl: infra.natsUrl };
   const services = discoverServices(root);
@@ -50,7 +52,9 @@ async function main(): Promise<void> {
     stopping = true;
     console.log('\nstopping Berth…');
     for (const c of children) c.kill('SIGTERM');
-    setTimeout(() => process.exit(code), 15_000).unref();
+    // A service that does not stop within 15 s is killed; the servers stop after the services in any case.
+    setTimeout(() => children.forEach((c) => c.kill('SIGKILL')), 15_000).unref();
+    setTimeout(() => process.exit(code), 30_000).unref();
     void Promise.all(children.map((c) => new Promise((r) => (c.exitCode !== null ? r(null) : c.once('exit', r)))))
       .then(() => infra.stop())
       .then(() => process.exit(code));

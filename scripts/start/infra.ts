@@ -149,7 +149,7 @@ function ownedDataDir(dir: string): void {
   if (user) chownSync(dir, user.uid, user.gid);
 }
 
-function startDebianPostgres(root: string, bin: string, port: number): ChildProcess {
+function startDebianPostgres(root: string, bin: string, port: number, detached: boolean): ChildProcess {
   const data = join(root, '.berth', 'postgres');
   const user = unprivilegedUser();
   const as = (cmd: string, args: string[]): [string, string[]] => (user ? ['runuser', ['-u', user.name, '--', cmd, ...args]] : [cmd, args]);
@@ -160,7 +160,7 @@ function startDebianPostgres(root: string, bin: string, port: number): ChildProc
     execFileSync(cmd, args, { stdio: 'ignore' });
   }
   const [cmd, args] = as(join(bin, 'postgres'), ['-D', data, '-p', String(port), '-k', '/tmp', '-c', 'listen_addresses=127.0.0.1']);
-  return spawn(cmd, args, { stdio: 'ignore' });
+  return spawn(cmd, args, { stdio: 'ignore', detached });
 }
 
 interface EmbeddedPostgresHandle {
@@ -196,7 +196,11 @@ async function startEmbeddedPostgres(root: string, port: number): Promise<Embedd
   return pg;
 }
 
-async function ensurePostgres(root: string, url: string): Promise<{ url: string; what: string; stop: () => Promise<void> }> {
+async function ensurePostgres(
+  root: string,
+  url: string,
+  detached: boolean,
+): Promise<{ url: string; what: string; stop: () => Promise<void> }> {
   const [host, port] = hostPort(url, 5432);
   const up = () => tcpOpen(host, port);
   const none = async () => undefined;
@@ -215,7 +219,7 @@ async function ensurePostgres(root: string, url: string): Promise<{ url: string;
   }
   const bin = postgresBinDir();
   if (bin) {
-    const child = startDebianPostgres(root, bin, port);
+    const child = startDebianPostgres(root, bin, port, detached);
     await waitFor(`Postgres on ${host}:${port}`, up);
     return {
       url,
@@ -249,9 +253,16 @@ export function productionNatsServerBin(root: string): string {
   return bin;
 }
 
-async function startPrivateNats(root: string, bin: string, port: number, storeDir: string, conf: string): Promise<ChildProcess> {
+async function startPrivateNats(
+  root: string,
+  bin: string,
+  port: number,
+  storeDir: string,
+  conf: string,
+  detached: boolean,
+): Promise<ChildProcess> {
   mkdirSync(storeDir, { recursive: true });
-  const child = spawn(bin, ['-c', conf, '-js', '-a', '127.0.0.1', '-p', String(port), '-sd', storeDir], { stdio: 'ignore' });
+  const child = spawn(bin, ['-c', conf, '-js', '-a', '127.0.0.1', '-p', String(port), '-sd', storeDir], { stdio: 'ignore', detached });
   await waitFor(
     `nats-server on 127.0.0.1:${port}`,
     async () => child.exitCode === null && (await natsServerVersion('127.0.0.1', port)) !== undefined,
@@ -262,7 +273,7 @@ async function startPrivateNats(root: string, bin: string, port: number, storeDi
 async function ensureNats(
   root: string,
   url: string,
-  opts: { storeDir: string; port?: number; auth?: { dir: string; mode: NatsAuthMode } },
+  opts: { storeDir: string; port?: number; auth?: { dir: string; mode: NatsAuthMode }; detached: boolean },
 ): Promise<{ url: string; what: string; version: string; credentials?: NatsCredentials; stop: () => Promise<void> }> {
   const [host, port] = hostPort(url, 4222);
   const found = await natsServerVersion(host, port);
@@ -278,7 +289,7 @@ async function ensureNats(
   const base = join(root, 'infra', 'nats', 'private.conf');
   // One NATS user per service (infra/nats/permissions.json), seeds under the credentials folder.
   const credentials = opts.auth && writeNatsCredentials(opts.auth.dir, { mode: opts.auth.mode, baseConf: base });
-  const child = await startPrivateNats(root, bin, privatePort, opts.storeDir, credentials?.serverConf ?? base);
+  const child = await startPrivateNats(root, bin, privatePort, opts.storeDir, credentials?.serverConf ?? base, opts.detached);
   const version = (await natsServerVersion('127.0.0.1', privatePort)) ?? 'unknown';
   // Streams and buckets are the administrator's (services may only look them up): provisioned here, before any
   // service starts. In `prefixed` mode each test provisions its own prefix (test/harness/service.ts).
@@ -303,17 +314,22 @@ async function ensureNats(
 /**
  * Postgres and NATS for this run. `natsStoreDir` is where a private NATS keeps its streams (npm start:
  * `.berth/nats`, kept between runs; npm test: a fresh folder). `stop()` ends what was started here.
+ * `ownProcessGroup` (npm start): the servers started here get a process group of their own, so a
+ * Ctrl-C in the terminal reaches the services alone; they drain their connections, then `stop()`
+ * ends the servers. Without it a Ctrl-C ends the servers with the caller (the test runners).
  */
 export async function ensureInfrastructure(
   root: string,
   ep: Endpoints,
-  opts: { natsStoreDir?: string; natsPort?: number; natsAuth?: { dir: string; mode: NatsAuthMode } } = {},
+  opts: { natsStoreDir?: string; natsPort?: number; natsAuth?: { dir: string; mode: NatsAuthMode }; ownProcessGroup?: boolean } = {},
 ): Promise<Infrastructure> {
-  const pg = await ensurePostgres(root, ep.databaseUrl);
+  const detached = opts.ownProcessGroup ?? false;
+  const pg = await ensurePostgres(root, ep.databaseUrl, detached);
   let nats;
   try {
     nats = await ensureNats(root, ep.natsUrl, {
       storeDir: opts.natsStoreDir ?? join(root, '.berth', 'nats'),
+      detached,
       ...(opts.natsPort !== undefined && { port: opts.natsPort }),
       ...(opts.natsAuth !== undefined && { auth: opts.natsAuth }),
     });

@@ -20,7 +20,13 @@ export function runService(name: string, start: (logger: Logger) => Promise<Stop
         if (stopping) return;
         stopping = true;
         logger.info({ signal }, `${name} stopping`);
-        await running.stop();
+        try {
+          await running.stop();
+        } catch (e) {
+          // A dependency gone first (NATS or Postgres stopped with the service): what is left to close closes with the process.
+          logger.warn({ err: e, signal }, `${name} stopped with an error`);
+          process.exit(1);
+        }
         process.exit(0);
       };
       process.on('SIGTERM', () => void stop('SIGTERM'));
