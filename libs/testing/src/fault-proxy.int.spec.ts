@@ -54,6 +54,25 @@ describe('FaultProxy', () => {
     s.destroy();
   });
 
+  it('observe: sees what passes each way, in order, and nothing a partition still holds', async () => {
+    const seen: string[] = [];
+    const stop = proxy.observe((dir, b) => seen.push(`${dir}:${b.toString()}`));
+    const s = await connect();
+    expect(await roundTrip(s, 'ping')).toBe('ping');
+    expect(seen).toEqual(['up:ping', 'down:ping']);
+    proxy.partition();
+    s.write('held');
+    await new Promise((r) => setTimeout(r, 100));
+    expect(seen).toEqual(['up:ping', 'down:ping']);
+    proxy.heal();
+    await once(s, 'data');
+    expect(seen).toEqual(['up:ping', 'down:ping', 'up:held', 'down:held']);
+    stop();
+    expect(await roundTrip(s, 'unseen')).toBe('unseen');
+    expect(seen).toHaveLength(4);
+    s.destroy();
+  });
+
   it('reset: an open connection gets ECONNRESET', async () => {
     const s = await connect();
     expect(await roundTrip(s, 'a')).toBe('a');

@@ -9,6 +9,7 @@
  *   proxy.blackHole();         // connections stay open, every byte from now on is dropped, for good
  *   proxy.partition();         // nothing passes and nothing is lost: bytes wait, new connections wait
  *   proxy.heal();              // back to normal: a partition delivers what waited (TCP retransmits)
+ *   proxy.observe((dir, b) => ...); // sees every chunk that passes ('up': client -> target), e.g. to read a protocol
  *
  * The faults are what TCP shows an application. A partition stalls (the kernel retransmits, so what
  * was sent arrives once the link is back, and a connection attempt waits for its SYN to get through).
@@ -47,6 +48,7 @@ export class FaultProxy {
   private readonly flows = new Set<Flow>();
   private readonly waiting: Flow[] = [];
   private counters = { accepted: 0, reset: 0, droppedBytes: 0 };
+  private readonly observers = new Set<(dir: 'up' | 'down', chunk: Buffer) => void>();
 
   private constructor(
     private readonly server: Server,
@@ -78,6 +80,15 @@ export class FaultProxy {
   /** Delays every chunk in both directions by `millis` (0 turns it off); order is kept. */
   latency(millis: number): void {
     this.delayMillis = millis;
+  }
+
+  /**
+   * Calls `fn` with every chunk as it is delivered ('up': client to target, 'down': back), in order per
+   * direction; chunks split the byte stream anywhere. Returns a function that stops observing.
+   */
+  observe(fn: (dir: 'up' | 'down', chunk: Buffer) => void): () => void {
+    this.observers.add(fn);
+    return () => void this.observers.delete(fn);
   }
 
   /** Resets (RST) every open connection, as a peer or middlebox would in the middle of a request. */
@@ -149,7 +160,9 @@ export class FaultProxy {
     const send = (): void => {
       if (flow.dead) return;
       const to = dir === 'up' ? flow.upstream : flow.client;
-      if (to !== undefined && !to.destroyed) to.write(b);
+      if (to === undefined || to.destroyed) return;
+      to.write(b);
+      for (const fn of this.observers) fn(dir, b);
     };
     if (this.delayMillis > 0) setTimeout(send, this.delayMillis);
     else send();
