@@ -63,6 +63,9 @@ export function statementCall(owners: readonly Pending[]): { readonly call: Call
     if (p.call === undefined) return undefined;
     calls.add(p.call);
   }
+  // One call (a ClaimResourcesBatch's commands all share theirs): the statement's call is that call itself,
+  // with nothing to combine or to stop listening to.
+  if (calls.size === 1) for (const call of calls) return { call, dispose: noop };
   const controller = new AbortController();
   const running = new Set(calls);
   const unlisten = [...calls].map((c) => {
@@ -80,3 +83,5 @@ export function statementCall(owners: readonly Pending[]): { readonly call: Call
     dispose: () => unlisten.forEach((f) => f()),
   };
 }
+
+const noop = (): void => {};
