@@ -3,11 +3,14 @@ import { LibvirtDriver, type LibvirtDriverOptions } from './libvirt/libvirt-driv
 import type { LxdCredentials } from './lxd/tls.ts';
 import { LxdDriver } from './lxd/lxd-driver.ts';
 import { isLxdUri } from './lxd/uri.ts';
+import type { RemoteSimulator } from './simulator/remote-client.ts';
 import type { SimulatorFleet } from './simulator/simulator.ts';
 
 export interface DriverFactoryOptions extends Omit<LibvirtDriverOptions, 'uri'> {
   /** Serves `sim://<host>` URIs; without it such URIs are rejected. */
   readonly simulator?: SimulatorFleet;
+  /** Serves `sim://<host>` URIs from a simulator daemon (when no `simulator` is given). */
+  readonly remoteSimulator?: RemoteSimulator;
   /** Berth's TLS client identity for `https://` LXD hosts. */
   readonly lxdCredentials?: LxdCredentials;
 }
@@ -18,8 +21,9 @@ export interface DriverFactoryOptions extends Omit<LibvirtDriverOptions, 'uri'> 
  */
 export function createDriver(uri: string, opts: DriverFactoryOptions = {}): HypervisorDriver {
   if (uri.startsWith('sim://')) {
-    if (!opts.simulator) throw new Error(`host URI ${uri} needs a simulator fleet, none configured`);
-    return opts.simulator.driver(uri);
+    if (opts.simulator) return opts.simulator.driver(uri);
+    if (opts.remoteSimulator) return opts.remoteSimulator.driver(uri);
+    throw new Error(`host URI ${uri} needs a simulator fleet, none configured`);
   }
   if (isLxdUri(uri)) {
     return new LxdDriver({
@@ -28,7 +32,7 @@ export function createDriver(uri: string, opts: DriverFactoryOptions = {}): Hype
       ...(opts.callTimeoutMillis !== undefined ? { callTimeoutMillis: opts.callTimeoutMillis } : {}),
     });
   }
-  const { simulator: _s, lxdCredentials: _c, ...rest } = opts;
+  const { simulator: _s, remoteSimulator: _r, lxdCredentials: _c, ...rest } = opts;
   return new LibvirtDriver({ ...rest, uri });
 }
 

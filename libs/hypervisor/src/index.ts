@@ -16,6 +16,9 @@ export { LibvirtDriver, type LibvirtDriverOptions } from './libvirt/libvirt-driv
 export { classifyVirshError, type RunAs } from './libvirt/virsh.ts';
 export { SimulatorFleet, type SimHostConfig, type SimOperation, type SimulatorOptions } from './simulator/simulator.ts';
 export { SimulatorDriver } from './simulator/simulator-driver.ts';
+export { serveSimulator, type SimulatorServer, type ServeSimulatorOptions } from './simulator/remote-server.ts';
+export { RemoteSimulator, RemoteSimulatorDriver } from './simulator/remote-client.ts';
+export { simulatorDaemonConfig, startSimulatorDaemon, type SimulatorDaemonConfig } from './simulator/daemon.ts';
 export {
   MigrationModel,
   type SimMigrationSettings,

@@ -67,6 +67,13 @@ export const executorConfigSchema = z
         (s) => s === undefined || /^ssh:\/\/([^@/]+@)?(\{host\}|[^/?]+)/.test(s),
         'must be ssh://[user@]{host}[:port][?keyfile=PATH]',
       ),
+    /**
+     * How often the log's unfinished work (provisioning, migrations after a restart) is looked for
+     * and new hosts' events followed.
+     */
+    EXECUTOR_SWEEP_INTERVAL: zDuration()
+      .refine((ms) => ms >= 50, 'must be at least 50ms')
+      .prefault('2s'),
     /** Live-migration progress is recorded (and published) at most once per this interval. */
     EXECUTOR_MIGRATION_PROGRESS_INTERVAL: zDuration().prefault('2s'),
     // A DestinationClaimed older than this is refused, not started: the migration service's watchdog
@@ -77,6 +84,16 @@ export const executorConfigSchema = z
      * default: a production executor builds no simulator, and a sim:// host fails as unreachable.
      */
     EXECUTOR_SIMULATOR: z.enum(['off', 'on']).prefault('off'),
+    /**
+     * Serve `sim://` hosts from a simulator daemon (`berth-simulator`, libs/hypervisor) instead:
+     * `unix:/path/to.sock` or `http://host:port`. Its hosts live in that process, so they outlive
+     * this one (a restarted executor finds its domains and migration jobs there). Takes precedence
+     * over EXECUTOR_SIMULATOR.
+     */
+    EXECUTOR_SIMULATOR_URL: z
+      .string()
+      .optional()
+      .refine((s) => s === undefined || /^unix:.+/.test(s) || /^http:\/\/[^/]+:\d+\/?$/.test(s), 'must be unix:/path or http://host:port'),
     /** Size of each simulated host, made when first used (capacity is inventory's business: the simulator should not refuse what inventory placed). */
     EXECUTOR_SIM_HOST_CPUS: count(1, 1_000_000).prefault('4096'),
     EXECUTOR_SIM_HOST_MEMORY: zBytes().prefault('1024 TiB'),

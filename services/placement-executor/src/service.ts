@@ -13,6 +13,7 @@ import { assertSecureBind, createGrpcServer, grpcSecurity, type GrpcServer, serv
 import {
   createDriver,
   DriverRegistry,
+  RemoteSimulator,
   SimulatorFleet,
   type HypervisorDriver,
   type LxdCredentials,
@@ -48,7 +49,7 @@ export interface RunningExecutor {
   readonly reconciler: Reconciler;
   readonly migrator: Migrator;
   readonly readModel: ReadModel;
-  /** The simulator behind sim:// hosts: the caller's, or one the config asked for (EXECUTOR_SIMULATOR=on); else none. */
+  /** The simulator behind sim:// hosts when it runs in this process: the caller's, or one the config asked for (EXECUTOR_SIMULATOR=on); else none (a daemon's hosts, EXECUTOR_SIMULATOR_URL, are not here). */
   readonly simulator: SimulatorFleet | undefined;
   /** The simulator's memory model behind the sim:// hosts' telemetry (demos and tests set workloads on it). */
   readonly memoryModel: SimMemoryModel | undefined;
@@ -65,7 +66,7 @@ export interface RunningExecutor {
 export interface ExecutorOverrides {
   /** A simulator fleet shared with the caller (tests, benchmarks), whatever EXECUTOR_SIMULATOR says. */
   readonly simulator?: SimulatorFleet;
-  /** How often unfinished work is looked for in the read model (default 2s). */
+  /** How often unfinished work is looked for in the read model (default EXECUTOR_SWEEP_INTERVAL). */
   readonly sweepMillis?: number;
 }
 
@@ -100,7 +101,12 @@ export async function startExecutor(
   const readModel = new ReadModel(asExecutorDb(db));
   const vms = new Vms(store);
 
-  const simulator = over.simulator ?? configuredSimulator(config);
+  // sim:// hosts: the caller's fleet, else a simulator daemon's (EXECUTOR_SIMULATOR_URL), else one in this process (EXECUTOR_SIMULATOR=on).
+  const remoteSimulator =
+    over.simulator === undefined && config.EXECUTOR_SIMULATOR_URL !== undefined
+      ? new RemoteSimulator(config.EXECUTOR_SIMULATOR_URL)
+      : undefined;
+  const simulator = over.simulator ?? (remoteSimulator ? undefined : configuredSimulator(config));
   // Berth's identity towards https:// LXD hosts (read once; a host URI without it fails permanently).
   const lxdCredentials: LxdCredentials | undefined =
     config.EXECUTOR_LXD_CERT !== undefined && config.EXECUTOR_LXD_KEY !== undefined
@@ -109,6 +115,7 @@ export async function startExecutor(
   const registry = new DriverRegistry((uri) =>
     createDriver(uri, {
       ...(simulator ? { simulator } : {}),
+      ...(remoteSimulator ? { remoteSimulator } : {}),
       concurrency: config.EXECUTOR_HOST_CONCURRENCY,
       callTimeoutMillis: config.EXECUTOR_CALL_TIMEOUT,
       ...(lxdCredentials ? { lxdCredentials } : {}),
@@ -176,7 +183,10 @@ export async function startExecutor(
     await watch.follow(await readModel.hosts());
   };
   await sweep();
-  const sweeper = setInterval(() => void sweep().catch((e: unknown) => logger.warn({ err: e }, 'sweep failed')), over.sweepMillis ?? 2000);
+  const sweeper = setInterval(
+    () => void sweep().catch((e: unknown) => logger.warn({ err: e }, 'sweep failed')),
+    over.sweepMillis ?? config.EXECUTOR_SWEEP_INTERVAL,
+  );
 
   const intake = createIntake({ vms, provisioner, hosts: readModel, realm });
   const vmDef = consumerDefinition(VM_DURABLE);
@@ -211,7 +221,18 @@ export async function startExecutor(
     }),
   ];
   reconciler.start();
-  const agent = startTelemetryAgent({ nc, ...p, simulator, hosts: () => readModel.hosts(), driverFor, vms, provisioner, config, logger });
+  const agent = startTelemetryAgent({
+    nc,
+    ...p,
+    simulator,
+    remoteSimulator,
+    hosts: () => readModel.hosts(),
+    driverFor,
+    vms,
+    provisioner,
+    config,
+    logger,
+  });
 
   const server: GrpcServer = createGrpcServer({
     serviceName: 'placement-executor',
@@ -241,6 +262,7 @@ export async function startExecutor(
       await provisioner.stop();
       await Promise.all(loops.map((l) => l.stop()));
       await registry.close();
+      remoteSimulator?.close();
       await nc.drain();
       await db.destroy();
     },

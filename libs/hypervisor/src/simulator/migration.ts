@@ -32,7 +32,12 @@ export type SimMigrationFailure =
   /** The guest dirties memory twice as fast as it can be sent, throttling or not: runs until aborted. */
   | 'never-converges'
   /** Post-copy loses its connection after `atFraction` of the post-copy data: resolves `postcopy-paused`. Without post-copy allowed, it breaks the pre-copy like `mid-way`. */
-  | 'postcopy-connection-loss';
+  | 'postcopy-connection-loss'
+  /**
+   * The transfer stops after `atFraction` of the first pass (a hung link, a wedged QEMU: the job
+   * stays, its counts stand still) until `SimulatorFleet.releaseStall(vmId)`; then it goes on.
+   */
+  | 'stall';
 
 export interface SimMigrationFailureRule {
   readonly failure: SimMigrationFailure;
@@ -71,6 +76,8 @@ export class MigrationModel {
   iteration = 1;
   phase: 'precopy' | 'postcopy' = 'precopy';
   done = false;
+  /** Held by an injected `stall` at its point (the transfer stands still until `clearFailure`). */
+  stalled = false;
 
   constructor(
     memoryBytes: number,
@@ -118,10 +125,16 @@ export class MigrationModel {
         }
         continue;
       }
+      const stalls = this.failure?.failure === 'stall';
       const breaks =
         this.failure &&
-        (this.failure.failure === 'mid-way' || (this.failure.failure === 'postcopy-connection-loss' && !this.postCopyAllowed));
+        (stalls || this.failure.failure === 'mid-way' || (this.failure.failure === 'postcopy-connection-loss' && !this.postCopyAllowed));
       const breakAt = breaks && this.iteration === 1 && this.failure ? this.memory * (1 - this.failure.atFraction) : -1;
+      if (stalls && breakAt >= 0 && this.passLeft <= breakAt + 1e-6) {
+        // Stands still for the rest of the step (and every step until released).
+        this.stalled = true;
+        return { kind: 'running' };
+      }
       const target = breakAt >= 0 ? breakAt : 0;
       const step = Math.min(dt, Math.max(0, (this.passLeft - target) / this.bandwidth));
       const sent = Math.min(this.passLeft, this.bandwidth * step);
@@ -129,7 +142,13 @@ export class MigrationModel {
       this.processed += sent;
       this.dirty = Math.min(this.memory, this.dirty + this.effectiveDirtyRate() * step);
       dt -= step;
-      if (breakAt >= 0 && this.passLeft <= breakAt + 1e-6) return { kind: 'connection-lost', phase: 'precopy' };
+      if (breakAt >= 0 && this.passLeft <= breakAt + 1e-6) {
+        if (stalls) {
+          this.stalled = true;
+          return { kind: 'running' };
+        }
+        return { kind: 'connection-lost', phase: 'precopy' };
+      }
       if (this.passLeft > 1e-6) continue;
       // End of a pass. An injected post-copy loss needs a post-copy phase to strike in.
       const forcePostCopy = this.postCopyAllowed && this.failure?.failure === 'postcopy-connection-loss';
@@ -158,9 +177,15 @@ export class MigrationModel {
 
   private postTotal = 0;
 
+  /** Whether the migration carries this injected failure still. */
+  hasFailure(f: SimMigrationFailure): boolean {
+    return this.failure?.failure === f;
+  }
+
   /** The injected failure struck and was dealt with (a resumed post-copy): the rest runs clean. */
   clearFailure(): void {
     this.failure = undefined;
+    this.stalled = false;
   }
 
   progress(elapsedMillis: number): MigrationProgress {

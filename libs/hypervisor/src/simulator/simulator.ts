@@ -39,6 +39,27 @@ export class SimulatorFleet {
     this.migrationRules.push({ rule, remaining: rule.count ?? 1 });
   }
 
+  /** The VMs whose migration job an injected `stall` holds now (reached its point, not released). */
+  stalled(): string[] {
+    return [...this.jobs].filter(([, j]) => j.model.stalled).map(([key]) => key.slice(key.indexOf('/') + 1));
+  }
+
+  /**
+   * Lets a stalled migration of the VM go on (and one not yet at its stall point never stop there);
+   * returns how many jobs it released. A `stall` rule not yet taken by a migration is removed.
+   */
+  releaseStall(vmId: string): number {
+    let n = 0;
+    for (const [key, job] of this.jobs) {
+      if (key.endsWith(`/${vmId}`) && job.model.hasFailure('stall')) {
+        job.model.clearFailure();
+        n++;
+      }
+    }
+    for (const r of this.migrationRules) if (r.rule.failure === 'stall' && (r.rule.vmId ?? vmId) === vmId) r.remaining = 0;
+    return n;
+  }
+
   /** How fast this VM's guest dirties memory (bytes per simulated second); overrides the fleet's default. */
   setDirtyRate(vmId: string, bytesPerSecond: number): void {
     this.dirtyRates.set(vmId, bytesPerSecond);

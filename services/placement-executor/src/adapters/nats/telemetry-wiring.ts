@@ -1,5 +1,12 @@
 import type { NatsConnection } from '@nats-io/transport-node';
-import { LibvirtTelemetry, SimMemoryModel, type HostTelemetrySource, type HypervisorDriver, type SimulatorFleet } from '@berth/hypervisor';
+import {
+  LibvirtTelemetry,
+  SimMemoryModel,
+  type HostTelemetrySource,
+  type HypervisorDriver,
+  type RemoteSimulator,
+  type SimulatorFleet,
+} from '@berth/hypervisor';
 import type { Logger } from '@berth/observability';
 import type { Provisioner } from '../../application/provisioner.ts';
 import type { Vms } from '../../application/vms.ts';
@@ -11,6 +18,8 @@ export interface TelemetryWiring {
   readonly prefix?: string;
   /** The simulator behind sim:// hosts, if this executor has one. */
   readonly simulator: SimulatorFleet | undefined;
+  /** A simulator daemon behind sim:// hosts (its memory model answers their telemetry). */
+  readonly remoteSimulator?: RemoteSimulator | undefined;
   readonly hosts: () => Promise<ReadonlyMap<string, string>>;
   readonly driverFor: (uri: string) => HypervisorDriver;
   readonly vms: Vms;
@@ -35,16 +44,19 @@ export function startTelemetryAgent(w: TelemetryWiring): {
     let s = sources.get(uri);
     if (!s) {
       const sim = /^sim:\/\/([^/?#]+)/.exec(uri)?.[1];
-      if (sim !== undefined && !model) throw new Error(`${uri}: this executor runs no simulator (EXECUTOR_SIMULATOR=off)`);
+      if (sim !== undefined && !model && !w.remoteSimulator)
+        throw new Error(`${uri}: this executor runs no simulator (EXECUTOR_SIMULATOR=off)`);
       const hostFilesSsh = hostFilesEndpoint(uri, w.config.EXECUTOR_HOST_FILES_SSH);
       s =
         sim !== undefined && model
           ? model.source(sim)
-          : new LibvirtTelemetry({
-              uri,
-              callTimeoutMillis: w.config.EXECUTOR_CALL_TIMEOUT,
-              ...(hostFilesSsh !== undefined ? { hostFilesSsh } : {}),
-            });
+          : sim !== undefined && w.remoteSimulator
+            ? w.remoteSimulator.telemetry(sim)
+            : new LibvirtTelemetry({
+                uri,
+                callTimeoutMillis: w.config.EXECUTOR_CALL_TIMEOUT,
+                ...(hostFilesSsh !== undefined ? { hostFilesSsh } : {}),
+              });
       sources.set(uri, s);
     }
     return s;
