@@ -105,7 +105,7 @@ async function streamMessageIds(natsUrl: string, stream: string): Promise<Map<st
 }
 
 /** Replays every host stream: capacity at every prefix, a claim never applied twice, and the claims left at the end. */
-function replayHosts(
+export function replayHosts(
   streams: Map<string, LoggedEvent[]>,
   problems: string[],
 ): { overcommitted: number; duplicated: number; claims: Map<string, Set<string>> } {
