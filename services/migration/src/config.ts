@@ -5,6 +5,56 @@ const count = (min: number, max: number) =>
   z.coerce.number().int('must be a whole number').min(min, `must be >= ${min}`).max(max, `must be <= ${max}`);
 const address = z.string().regex(/^[^\s:]+:\d+$/, 'must be host:port');
 
+const POOL = /^[A-Za-z0-9_.-]{1,128}$/;
+const whole = (max: number) => z.number().int('must be a whole number').min(0, 'must be >= 0').max(max, `must be <= ${max}`);
+/** One pool's migration policy: any subset of the fields of MigrateVm's `policy`, checked as strictly. */
+const poolPolicy = z.strictObject({
+  maxDowntimeMillis: whole(3_600_000).optional(),
+  bandwidthMiBps: whole(1_000_000).optional(),
+  autoConverge: z.boolean('must be true or false').optional(),
+  postCopy: z.boolean('must be true or false').optional(),
+  completionBudgetSecondsPerGiB: whole(86_400).optional(),
+  noProgressTimeoutSeconds: whole(86_400).optional(),
+  maxAttempts: z.number().int('must be a whole number').min(1, 'must be >= 1').max(10, 'must be <= 10').optional(),
+});
+export type PoolPolicy = z.output<typeof poolPolicy>;
+
+/**
+ * MIGRATION_POOL_POLICIES: per resource pool migration policy as JSON, `{"gold": {"maxDowntimeMillis": 200,
+ * "postCopy": true}, "default": {...}}` (pool `default`: VMs of no pool). A problem is named with its pool
+ * and field (`MIGRATION_POOL_POLICIES: gold.postCopy: must be true or false`).
+ */
+const poolPolicies = z
+  .string()
+  .optional()
+  .transform((text, ctx): Readonly<Record<string, PoolPolicy>> => {
+    if (text === undefined) return {};
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(text);
+    } catch (e) {
+      ctx.addIssue({ code: 'custom', message: `not JSON: ${e instanceof Error ? e.message : String(e)}` });
+      return z.NEVER;
+    }
+    if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) {
+      ctx.addIssue({ code: 'custom', message: 'must be a JSON object of pool name -> policy' });
+      return z.NEVER;
+    }
+    const out: Record<string, PoolPolicy> = {};
+    for (const [pool, value] of Object.entries(parsed)) {
+      if (!POOL.test(pool)) {
+        ctx.addIssue({ code: 'custom', message: `pool "${pool}": a pool name is 1-128 of [A-Za-z0-9_.-]` });
+        continue;
+      }
+      const r = poolPolicy.safeParse(value);
+      if (r.success) out[pool] = r.data;
+      else
+        for (const i of r.error.issues)
+          ctx.addIssue({ code: 'custom', message: `${[pool, ...i.path.map(String)].join('.')}: ${i.message}` });
+    }
+    return out;
+  });
+
 /** Every variable the migration service reads, validated once at start-up (all problems named at once). */
 export const migrationConfigSchema = z.object({
   /** GRPC_HOST and BERTH_TLS_CERT/KEY/CA (docs/security.md). */
@@ -53,6 +103,8 @@ export const migrationConfigSchema = z.object({
   MIGRATION_BALANCER_TICK: zDuration().prefault('10s'),
   /** Telemetry's measured usage of a host older than this is stale: the balancer counts that host by allocation. */
   MIGRATION_USAGE_FRESH: zDuration().prefault('30s'),
+  /** Per resource pool migration policy (JSON, above); a request's own fields win, the defaults fill the rest. */
+  MIGRATION_POOL_POLICIES: poolPolicies,
 });
 
 export type MigrationConfig = z.output<typeof migrationConfigSchema>;

@@ -57,7 +57,7 @@ export interface MigrationOverrides {
   /** The executor as the watchdog asks it (default: its gRPC API at EXECUTOR_ADDR). */
   readonly executor?: ExecutorPort;
   readonly clock?: Clock;
-  /** Per resource pool migration policy (max downtime, bandwidth, budgets, post-copy...). */
+  /** Per resource pool migration policy (max downtime, bandwidth, budgets, post-copy...); default: MIGRATION_POOL_POLICIES. */
   readonly poolPolicies?: Readonly<Record<string, PolicyOverrides>>;
   /** Wraps the ports in use (crash tests hold a migration at a chosen step this way). */
   readonly wrapPorts?: (ports: { inventory: InventoryPort; scheduler: SchedulerPort }) => {
@@ -120,7 +120,7 @@ export async function startMigration(
     scheduler,
     clock,
     defaults: defaultPolicy(config),
-    poolPolicies: over.poolPolicies ?? {},
+    poolPolicies: over.poolPolicies ?? config.MIGRATION_POOL_POLICIES,
     changed: (id, m) => {
       kicks.runner?.kick(id, m);
       // A migration that ended gives its slot back (a drain's through the drain, which moves on).

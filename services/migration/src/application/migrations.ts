@@ -151,7 +151,8 @@ export class MigrationCommands {
       if (reasons) throw refusal(destination, vm.name, reasons);
     }
     const migrationId = randomUUID();
-    const policy = resolvePolicy(this.d.defaults, this.d.poolPolicies[vm.resourcePool], input.policy);
+    // The VM's resource pool's policy (VMs of no pool: pool `default`), under the request's own fields.
+    const policy = resolvePolicy(this.d.defaults, this.d.poolPolicies[vm.resourcePool || 'default'], input.policy);
     const request: migrationEvents.MigrationRequested = {
       migrationId,
       vmId: vm.vmId,
