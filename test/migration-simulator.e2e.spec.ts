@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { inventoryV1, migrationV1 } from '@berth/contracts';
+import { inventoryV1, migrationV1, modelV1 } from '@berth/contracts';
 import { runCli } from '@berth/cli';
 import { callServerStream, callUnary } from '@berth/grpc-kit';
 import { eventually, infraAvailable } from '@berth/testing';
@@ -18,7 +18,14 @@ describe.skipIf(!(await infraAvailable('postgres', 'nats')))('live migration on 
   let s: SimulatorStack;
   let client: SimulatorStack['client'];
   beforeAll(async () => {
-    s = await startSimulatorStack('migsim', { hosts: HOSTS });
+    s = await startSimulatorStack('migsim', {
+      hosts: HOSTS,
+      migrationEnv: {
+        MIGRATION_POOL_POLICIES: JSON.stringify({
+          gold: { maxDowntimeMillis: 250, autoConverge: true, noProgressTimeoutSeconds: 40, maxAttempts: 2 },
+        }),
+      },
+    });
     client = s.client;
   });
   afterAll(async () => {
@@ -55,7 +62,7 @@ describe.skipIf(!(await infraAvailable('postgres', 'nats')))('live migration on 
       90_000,
     );
   /** The VM runs on exactly one host, inventory places it there, holds exactly that claim, and no migration. */
-  const settledOn = async (vmId: string, hostId: string) => {
+  const settledOn = async (vmId: string, hostId: string, hosts: readonly string[] = HOSTS) => {
     await eventually(
       async () => {
         const vm = await getVm(vmId);
@@ -64,8 +71,10 @@ describe.skipIf(!(await infraAvailable('postgres', 'nats')))('live migration on 
       `${vmId} recorded on ${hostId}`,
       30_000,
     );
-    expect(await runningOn(vmId)).toEqual([hostId]);
-    for (const h of HOSTS) expect((await claimsOf(h)).includes(vmId), `claim of ${vmId} on ${h}`).toBe(h === hostId);
+    const running: string[] = [];
+    for (const h of hosts) if ((await s.fleet.driver(`sim://${h}`).state(vmId)) === 'running') running.push(h);
+    expect(running).toEqual([hostId]);
+    for (const h of hosts) expect((await claimsOf(h)).includes(vmId), `claim of ${vmId} on ${h}`).toBe(h === hostId);
   };
 
   /** `berth ARGS` in this process against the stack: exit code, standard output, standard error. */
@@ -153,6 +162,19 @@ describe.skipIf(!(await infraAvailable('postgres', 'nats')))('live migration on 
     expect(done.status).toBe(S.MIGRATION_STATUS_FAILED);
     expect(done.reason).toMatch(/completion budget of 2 s/);
     await settledOn('vm-d', source);
+  });
+
+  it('the data stops moving: the no-progress timeout aborts the copy with its reason, the VM stays on the source', async () => {
+    await compose('vm-s', ['h1', 'h3']);
+    const source = (await getVm('vm-s')).hostId;
+    s.fleet.injectMigrationFailure({ failure: 'stall', vmId: 'vm-s', atFraction: 0.3 });
+    // A completion budget of minutes: only the no-progress timeout can end it.
+    const { migration } = await migrate('vm-s', source === 'h1' ? 'h3' : 'h1', { noProgressTimeoutSeconds: 1, maxAttempts: 1 });
+    const done = await ended(migration!.migrationId);
+    expect(done.status).toBe(S.MIGRATION_STATUS_FAILED);
+    expect(done.reason).toMatch(/no progress for 1 s/);
+    expect(done.attempts.map((a) => a.outcome)).toEqual(['failed']);
+    await settledOn('vm-s', source);
   });
 
   it('post-copy loses its connection: post-copy paused (never a silent loss), resume finishes on the destination', async () => {
@@ -257,15 +279,35 @@ describe.skipIf(!(await infraAvailable('postgres', 'nats')))('live migration on 
     expect(aborted.reason).toMatch(/operator changed their mind/);
     await settledOn('vm-g', target);
 
-    // The balancer: its policy and what a run would move (nothing: off by default), and the whole record.
+    // The balancer: its policy and what a run would move (nothing: off by default), as a run would be recorded.
     const dry = await berth('balance', '--dry-run');
     expect(dry.code, dry.err).toBe(0);
     expect(dry.out).toMatch(/^pool default: off; high 80%, low 20%, at most 1 move\(s\) per 60 s, improvement >= 20%, cooldown 21600 s/);
-    expect(dry.out).toContain('balancing is off for pool default');
-    const explained = await berth('balance', 'explain');
-    expect(explained.code, explained.err).toBe(0);
-    expect(explained.out).toContain('hosts:');
-    for (const h of HOSTS) expect(explained.out).toMatch(new RegExp(`^${h} +\\d`, 'm'));
+    expect(dry.out).toMatch(/^dry run at \S+ \(interval\): balancing is off for pool default$/m);
+    expect(dry.out).toContain('hosts:');
+    for (const h of HOSTS) expect(dry.out).toMatch(new RegExp(`^${h} +\\d`, 'm'));
+    // No run recorded yet: explain says so.
+    const none = await berth('balance', 'explain');
+    expect(none.code).not.toBe(0);
+    expect(none.err).toMatch(/no run recorded yet/);
+    // A run now (spread: nothing is above 80%, so no move) is recorded whole, and explain reads it back from the log.
+    expect((await berth('balance', 'policy', '--mode', 'spread', '--command-id', 'cli-spread')).code).toBe(0);
+    const ran = await berth('balance', '--now', '--command-id', 'cli-now-1');
+    expect(ran.code, ran.err).toBe(0);
+    const runId = /^run (default:\d+) at /.exec(ran.out)?.[1];
+    expect(runId, ran.out).toBeDefined();
+    expect((await berth('balance', 'policy', '--mode', 'off', '--command-id', 'cli-off')).code).toBe(0);
+    for (const explained of [await berth('balance', 'explain'), await berth('balance', 'explain', runId!)]) {
+      expect(explained.code, explained.err).toBe(0);
+      expect(explained.out).toMatch(new RegExp(`^run ${runId} at \\S+ \\(manual\\): no move: no host above 80% over the last 120 s$`, 'm'));
+      expect(explained.out).toContain('pool default: spread; high 80%, low 20%');
+      expect(explained.out).toContain('load: allocation');
+      for (const h of HOSTS) expect(explained.out).toMatch(new RegExp(`^${h} +\\d+(\\.\\d)?% .* (normal|under) +\\d`, 'm'));
+    }
+    const json = JSON.parse((await berth('balance', 'explain', runId!, '--json')).out) as migrationV1.BalancerRun;
+    expect(json).toMatchObject({ runId, resourcePool: 'default', trigger: 'manual', source: 'allocation' });
+    expect(json.moves ?? []).toEqual([]);
+    expect(json.hosts.map((h) => h.hostId).sort()).toEqual(HOSTS);
   });
 
   it('every RPC answers bad input with INVALID_ARGUMENT naming the field', async () => {
@@ -300,6 +342,7 @@ describe.skipIf(!(await infraAvailable('postgres', 'nats')))('live migration on 
       ],
       ['balancerDryRun', { resourcePool: 'no pool!' }, 'resourcePool'],
       ['balancerRunNow', { meta: { commandId: '' }, resourcePool: 'default' }, 'meta.commandId'],
+      ['explainBalancerRun', { resourcePool: 'default', runId: 'default-1' }, 'runId'],
     ];
     const call = callUnary as (c: typeof client, m: string, r: Record<string, unknown>) => Promise<unknown>;
     for (const [method, request, field] of cases)
@@ -318,5 +361,42 @@ describe.skipIf(!(await infraAvailable('postgres', 'nats')))('live migration on 
     const covered = new Set([...cases.map(([m]) => m), 'watchMigration']);
     const methods = Object.keys(migrationV1.MigrationServiceService).filter((m) => m !== 'resumeMigration' || true);
     expect(methods.filter((m) => !covered.has(m))).toEqual([]);
+  });
+
+  it("a VM of a pool gets the pool's policy (MIGRATION_POOL_POLICIES) when the request sets none; the request's fields win", async () => {
+    // Two hosts of pool gold, added to the fleet and inventory now (the cases above count four hosts).
+    for (const hostId of ['g1', 'g2']) {
+      s.fleet.addHost({ hostId, cpus: 16, memoryBytes: 64 * 1024 ** 3 });
+      await callUnary(s.inv, 'registerHost', {
+        meta: { commandId: `register-${hostId}` },
+        hostId,
+        spec: modelV1.HostSpec.fromPartial({
+          name: hostId,
+          hypervisorUri: `sim://${hostId}`,
+          cpuModel: 'Cascadelake-Server',
+          topology: { sockets: 1, coresPerSocket: 16, threadsPerCore: 1 },
+          cpus: 16,
+          memoryBytes: 64 * 1024 ** 3,
+          resourcePool: 'gold',
+        }),
+        state: modelV1.HostState.HOST_STATE_ENABLED,
+      });
+    }
+    await s.compose('vm-p', { resourcePool: 'gold' });
+    const first = (await getVm('vm-p')).hostId;
+    const other = first === 'g1' ? 'g2' : 'g1';
+    const asIs = (await migrate('vm-p', other)).migration!;
+    expect(asIs.policy).toMatchObject({ maxDowntimeMillis: 250, autoConverge: true, noProgressTimeoutSeconds: 40, maxAttempts: 2 });
+    // Defaults where the pool says nothing.
+    expect(asIs.policy).toMatchObject({ bandwidthMibps: 0, postCopy: false, completionBudgetSecondsPerGib: 150 });
+    await ended(asIs.migrationId);
+    await settledOn('vm-p', other, ['g1', 'g2']);
+    const overridden = (await migrate('vm-p', first, { maxDowntimeMillis: 900, noProgressTimeoutSeconds: 70 })).migration!;
+    expect(overridden.policy).toMatchObject({ maxDowntimeMillis: 900, noProgressTimeoutSeconds: 70, autoConverge: true, maxAttempts: 2 });
+    await ended(overridden.migrationId);
+    await settledOn('vm-p', first, ['g1', 'g2']);
+    // A VM of no pool: pool default has no policy here, so the service's defaults.
+    const plain = (await callUnary(client, 'listMigrations', { vmId: 'vm-a', hostId: '', activeOnly: false, limit: 0 })).migrations[0]!;
+    expect(plain.policy).toMatchObject({ maxDowntimeMillis: 0, autoConverge: false, noProgressTimeoutSeconds: 150, maxAttempts: 3 });
   });
 });

@@ -79,6 +79,7 @@ export const BERTH_RPC_POLICY: RpcPolicy = Object.freeze({
   [`${MIG}/SetBalancerPolicy`]: OPERATOR,
   [`${MIG}/BalancerDryRun`]: OPERATOR,
   [`${MIG}/BalancerRunNow`]: OPERATOR,
+  [`${MIG}/ExplainBalancerRun`]: OPERATOR,
   // Telemetry: memory-overcommit policy and its decisions.
   [`${TEL}/ApplyPolicy`]: OPERATOR,
   [`${TEL}/ShowPolicy`]: OPERATOR,

@@ -2,7 +2,7 @@
  * Payloads of the migration service's evacuation and balancer events, recorded in its log and
  * published on `berth.migration.evacuation.<Type>` (stream `evacuation-<hostId>`, one round per
  * drain of that host) and `berth.migration.balancer.<Type>` (stream `balancer-<pool>`).
- * Documented in docs/events.md (Evacuation, Balancer). Schema version 1.
+ * Documented in docs/events.md (Evacuation, Balancer). Schema version 1 but BalancerRunRecorded (2).
  */
 import type { HostState } from './model.ts';
 
@@ -134,15 +134,86 @@ export interface BalancerPolicySet {
   readonly policy: RecordedBalancerPolicy;
   readonly at: string;
 }
+export type BalancerHostRole = 'over' | 'under' | 'normal' | 'excluded';
+export type BalancerVerdict = 'moved' | 'rejected' | 'skipped';
+/** Where a run's loads came from: the claims, or telemetry's measured usage (for any host of the pool). */
+export type BalancerLoadSource = 'allocation' | 'measured';
+
+/** Bottleneck loads (0..1) of a move's source and destination. */
+export interface PairLoads {
+  readonly from: number;
+  readonly to: number;
+}
+
+/** A host of the pool as the run read it: its load, its window, the role it took, and its load after the run's moves. */
+export interface BalancerHostInput {
+  readonly hostId: string;
+  readonly name: string;
+  /** CPU and memory load (0..1) and their larger one, the bottleneck the thresholds are compared with. */
+  readonly cpu: number;
+  readonly memory: number;
+  readonly bottleneck: number;
+  /** The samples of the window (`windowSeconds`) before this one, and their smallest and largest bottleneck. */
+  readonly samplesInWindow: number;
+  readonly windowMin?: number;
+  readonly windowMax?: number;
+  /** Load from telemetry's measured usage (else allocation). */
+  readonly measured: boolean;
+  readonly role: BalancerHostRole;
+  readonly note: string;
+  /** Predicted bottleneck after the run's moves (equal to `bottleneck` when none touches the host). */
+  readonly predicted: number;
+}
+
+/** A VM the run looked at: moved, or why not (skipped before any destination was judged, or rejected with the best or first judged one). */
+export interface BalancerCandidate {
+  readonly vmId: string;
+  readonly vmName: string;
+  readonly from: string;
+  readonly to?: string;
+  /** Bottleneck loads of source and destination now and predicted after this move. */
+  readonly before?: PairLoads;
+  readonly after?: PairLoads;
+  readonly improvement?: number;
+  readonly verdict: BalancerVerdict;
+  readonly reason: string;
+  /** The migration a moved candidate started (absent: the start was refused, `reason` says why). */
+  readonly migrationId?: string;
+}
+
+/**
+ * One balancer run (schema 2): every run is recorded, moves or not (a run that moves nothing and
+ * records exactly what the pool's last recorded run did is counted by BalancerRunRepeated instead).
+ * Schema 1 held `at`, `trigger` (optional), `summary` and `moves`; it reads with trigger `interval`
+ * when absent, no host inputs, no policy, and its moves as the candidates.
+ */
 export interface BalancerRunRecorded {
   readonly at: string;
-  /** Absent in runs recorded before triggers existed (they were periodic). */
-  readonly trigger?: BalancerTrigger;
+  readonly trigger: BalancerTrigger;
   readonly summary: string;
+  /** The moves started (each with its migration). */
   readonly moves: readonly RecordedMove[];
+  /** The policy the run applied: the mode and the thresholds. Absent in runs recorded at schema 1. */
+  readonly policy?: BalancerPolicy;
+  /** Absent in runs recorded at schema 1. */
+  readonly source?: BalancerLoadSource;
+  readonly hosts: readonly BalancerHostInput[];
+  readonly candidates: readonly BalancerCandidate[];
+}
+
+/**
+ * Runs that recorded exactly what the run at `runPosition` (of this stream) did, moving nothing, and
+ * were not recorded themselves: `count` of them since, the last at `lastAt`. Cumulative (the newest
+ * one for a run holds its count); written when the outcome changes and at most once an hour meanwhile.
+ */
+export interface BalancerRunRepeated {
+  readonly runPosition: number;
+  readonly count: number;
+  readonly lastAt: string;
 }
 
 export interface BalancerEventMap {
   BalancerPolicySet: BalancerPolicySet;
   BalancerRunRecorded: BalancerRunRecorded;
+  BalancerRunRepeated: BalancerRunRepeated;
 }

@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { eventCatalog, storedEventEvolution } from '@berth/contracts';
 import { createKysely, migrateEventStore, PostgresEventStore, type AnyKysely } from '@berth/event-store';
 import { applyClaim, fits, hostSnapshot, vmSpec, type HostSnapshot } from '@berth/fit';
 import { createLogger } from '@berth/observability';
@@ -33,8 +34,7 @@ describe.skipIf(!(await infraAvailable('postgres')))('balancer in the service (p
   let store: PostgresEventStore;
   const started: MigrateInput[] = [];
   let now = Date.parse('2026-12-06T00:00:00Z');
-  const make = (usage?: Map<string, MeasuredUsage>): BalancerService => {
-    const f = fleet();
+  const make = (usage?: Map<string, MeasuredUsage>, f = fleet()): BalancerService => {
     const reader: FleetReader = { view: async () => f.view, evacuees: async (h) => f.evacuees.get(h) ?? [] };
     return new BalancerService({
       store,
@@ -56,7 +56,8 @@ describe.skipIf(!(await infraAvailable('postgres')))('balancer in the service (p
     tdb = await createTestDatabase('migration_balancer');
     db = createKysely(tdb.url, { applicationName: 'balancer-int', max: 4 });
     await migrateEventStore(db);
-    store = new PostgresEventStore(db);
+    // As the service makes it: events written at the catalog's version, older ones upcast when read.
+    store = new PostgresEventStore(db, { evolution: storedEventEvolution(eventCatalog, 'migration') });
   });
   afterAll(async () => {
     await db?.destroy();
@@ -179,5 +180,110 @@ describe.skipIf(!(await infraAvailable('postgres')))('balancer in the service (p
     expect(b.underPressure().has('h0')).toBe(false);
     const dry = await b.dryRun('default');
     expect(dry).toMatchObject({ source: 'measured', trigger: 'interval', summary: 'balancing is off for pool default' });
+  });
+
+  it('every run is recorded with its inputs, thresholds, candidates and predicted loads; an unchanged run is counted; explain reads the log', async () => {
+    // Pool calm: h5 holds two VMs of 1 vCPU / 4 GiB of 8 vCPUs / 32 GiB (25%), h6 none.
+    let h5: HostSnapshot = hostSnapshot({ hostId: 'h5', cpus: 8, memoryBytes: 32 * GiB, resourcePool: 'calm' });
+    const h6 = hostSnapshot({ hostId: 'h6', cpus: 8, memoryBytes: 32 * GiB, resourcePool: 'calm' });
+    const list: Evacuee[] = [];
+    for (const vmId of ['c1', 'c2']) {
+      const spec = vmSpec({ vmId, vcpus: 1, memoryBytes: 4 * GiB, migrationMode: 'manual-and-automatic' });
+      const r = fits(h5, spec);
+      if (!r.ok) throw new Error('fixture');
+      h5 = applyClaim(h5, r.claim);
+      list.push({ spec, claim: r.claim, status: 'running' });
+    }
+    const calm = { view: new HostView([h5, h6]), evacuees: new Map([['h5', list]]) };
+    const b = make(undefined, calm);
+    await b.setPolicy({ ...defaultPolicy('calm'), mode: 'spread', windowSeconds: 0, intervalSeconds: 60 }, 'calm-1');
+    const runs = async () => (await store.readStream('balancer-calm')).events.filter((e) => e.type.startsWith('BalancerRun'));
+    now += 24 * 3600_000;
+    await b.tick();
+    // A run that moves nothing is recorded, whole.
+    const first = await runs();
+    expect(first.map((e) => [e.type, e.schemaVersion, e.streamPosition])).toEqual([['BalancerRunRecorded', 2, 2]]);
+    expect(first[0]!.data).toMatchObject({
+      trigger: 'interval',
+      source: 'allocation',
+      policy: { pool: 'calm', mode: 'spread', highThreshold: 0.8, lowThreshold: 0.2, minImprovement: 0.2, windowSeconds: 0 },
+      moves: [],
+      candidates: [],
+      summary: 'no move: no host above 80% over the last 0 s',
+      hosts: [
+        {
+          hostId: 'h5',
+          cpu: 0.25,
+          memory: 0.25,
+          bottleneck: 0.25,
+          role: 'normal',
+          note: 'within thresholds',
+          predicted: 0.25,
+          measured: false,
+        },
+        { hostId: 'h6', cpu: 0, memory: 0, bottleneck: 0, role: 'under', note: 'empty', predicted: 0, measured: false },
+      ],
+    });
+    expect(await b.explain('calm', '')).toMatchObject({
+      runId: 'calm:2',
+      repeats: 0,
+      run: { summary: 'no move: no host above 80% over the last 0 s' },
+    });
+    // The same inputs and outcome twice more: counted, not recorded.
+    now += 60_000;
+    await b.tick();
+    now += 60_000;
+    await b.tick();
+    expect(await runs()).toHaveLength(1);
+    expect(await b.explain('calm', '')).toMatchObject({ runId: 'calm:2', repeats: 2, lastRepeatedAt: new Date(now).toISOString() });
+    // A lower high threshold: h5 is over, c1 or c2 moves; the repeats reach the log before the new run.
+    await b.setPolicy(
+      { ...defaultPolicy('calm'), mode: 'spread', windowSeconds: 0, intervalSeconds: 60, highThreshold: 0.2, lowThreshold: 0.1 },
+      'calm-2',
+    );
+    now += 60_000;
+    const before = started.length;
+    await b.tick();
+    expect(started).toHaveLength(before + 1);
+    const after = await runs();
+    expect(after.map((e) => [e.type, e.streamPosition])).toEqual([
+      ['BalancerRunRecorded', 2],
+      ['BalancerRunRepeated', 4],
+      ['BalancerRunRecorded', 5],
+    ]);
+    expect(after[1]!.data).toEqual({ runPosition: 2, count: 2, lastAt: new Date(now - 60_000).toISOString() });
+    // Read back by a restarted service: the latest run, whole, and the first with its repeats from the log.
+    const fresh = make(undefined, calm);
+    const latest = await fresh.explain('calm', '');
+    const moved = started.at(-1)!.vmId;
+    expect(latest).toMatchObject({
+      runId: 'calm:5',
+      repeats: 0,
+      run: { policy: { highThreshold: 0.2 }, moves: [{ vmId: moved, from: 'h5', to: 'h6' }] },
+    });
+    expect(latest.run.candidates.find((c) => c.vmId === moved)).toMatchObject({
+      verdict: 'moved',
+      to: 'h6',
+      before: { from: 0.25, to: 0 },
+      after: { from: 0.125, to: 0.125 },
+      improvement: 1,
+      migrationId: `m-${before + 1}`,
+    });
+    // Predicted loads after the move; the other VM rejected with why.
+    expect(latest.run.hosts.map((h) => [h.hostId, h.bottleneck, h.predicted])).toEqual([
+      ['h5', 0.25, 0.125],
+      ['h6', 0, 0.125],
+    ]);
+    expect(latest.run.candidates.find((c) => c.vmId !== moved)).toMatchObject({
+      verdict: expect.stringMatching(/rejected|skipped/) as string,
+    });
+    expect(await fresh.explain('default', 'calm:2')).toMatchObject({ runId: 'calm:2', repeats: 2, run: { moves: [] } });
+    await expect(fresh.explain('calm', 'calm:3')).rejects.toMatchObject({ name: 'NotFoundError' });
+    await expect(fresh.explain('calm', 'calm:99')).rejects.toMatchObject({ name: 'NotFoundError' });
+    await expect(fresh.explain('calm', 'calm-5')).rejects.toMatchObject({
+      name: 'ValidationError',
+      violations: [expect.objectContaining({ field: 'runId' })],
+    });
+    await expect(fresh.explain('quiet', '')).rejects.toMatchObject({ name: 'NotFoundError' });
   });
 });

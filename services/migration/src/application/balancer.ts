@@ -1,5 +1,6 @@
 import { evolveStored, handleCommand, type AnyKysely, type PostgresEventStore } from '@berth/event-store';
-import { IllegalStateError, Violations } from '@berth/errors';
+import { ConcurrencyError, IllegalStateError, NotFoundError, Violations } from '@berth/errors';
+import { eventCatalog, migrationEvents, storedEventEvolution } from '@berth/contracts';
 import type { Logger } from '@berth/observability';
 import { sql } from 'kysely';
 import {
@@ -18,10 +19,12 @@ import {
   decideBalancer,
   evolveBalancer,
   initialBalancerRecord,
+  repeatsLastRun,
   type BalancerCommand,
   type BalancerEvent,
   type BalancerRecord,
   type RecordedMove,
+  type RecordedRun,
 } from '../domain/balancer/log.ts';
 import { allocationLoad } from '../domain/evacuation/plan.ts';
 import type { FleetReader } from './evacuation-ports.ts';
@@ -29,7 +32,7 @@ import type { MigrationCommands } from './migrations.ts';
 
 /** Stored events folded as the balancer stream's own events (checked by type; see `evolveStored`). */
 const evolveBalancerStored = evolveStored<BalancerRecord, BalancerEvent>(
-  { BalancerPolicySet: true, BalancerRunRecorded: true },
+  { BalancerPolicySet: true, BalancerRunRecorded: true, BalancerRunRepeated: true },
   evolveBalancer,
 );
 
@@ -37,6 +40,12 @@ const PREFIX = 'balancer-';
 const POOL = /^[A-Za-z0-9_.-]{1,128}$/;
 /** Samples kept per host for the threshold window (one per tick). */
 const MAX_SAMPLES = 600;
+/** Repeats of an unchanged run are written to the log at most this often (and whenever the outcome changes). */
+const REPEATS_FLUSH_MILLIS = 3_600_000;
+/** A run's id: `<pool>:<stream position of its BalancerRunRecorded>`. */
+const RUN_ID = /^([A-Za-z0-9_.-]{1,128}):([1-9][0-9]{0,15})$/;
+const upcast = storedEventEvolution(eventCatalog, migrationEvents.MIGRATION_SERVICE).upcast;
+const round4 = (x: number): number => Math.round(x * 10_000) / 10_000;
 
 /** A host's measured load from telemetry: memory used/total and CPU busy, fractions; `at` in ms. */
 export interface MeasuredUsage {
@@ -67,6 +76,78 @@ export interface BalancerDeps {
 export interface StartedRun {
   readonly run: BalancerRun;
   readonly migrationIds: ReadonlyMap<string, string>;
+  /** The run as recorded, and its id (`<pool>:<position>`; the id of the run it repeats when it was counted, not recorded). */
+  readonly recorded: RecordedRun;
+  readonly runId: string;
+}
+
+/** A recorded run as `berth balance explain` shows it. */
+export interface ExplainedRun {
+  readonly runId: string;
+  readonly pool: string;
+  readonly run: RecordedRun;
+  /** Runs since that recorded the same and moved nothing (counted, not recorded), the last one's time. */
+  readonly repeats: number;
+  readonly lastRepeatedAt?: string;
+}
+
+/**
+ * A run as the log records it (and the dry run shows it): loads rounded to 0.01%, each moved
+ * candidate with its migration, a move whose start was refused turned into a rejection saying why.
+ */
+export function recordedRun(
+  run: BalancerRun,
+  migrationIds: ReadonlyMap<string, string>,
+  refused: ReadonlyMap<string, string>,
+): RecordedRun {
+  const pair = (p: { from: number; to: number } | undefined) => p && { from: round4(p.from), to: round4(p.to) };
+  const moves: RecordedMove[] = run.moves.flatMap((m) => {
+    const migrationId = migrationIds.get(m.vmId);
+    return migrationId === undefined
+      ? []
+      : [{ vmId: m.vmId, from: m.from, to: m.to, migrationId, improvement: round4(m.improvement), reason: m.reason }];
+  });
+  const refusedText = [...refused].map(([vmId, why]) => `${vmId} (${why})`).join(', ');
+  return {
+    at: new Date(run.at).toISOString(),
+    trigger: run.trigger,
+    summary: refused.size > 0 ? `${run.summary}; start refused: ${refusedText}` : run.summary,
+    moves,
+    policy: run.policy,
+    source: run.source,
+    hosts: run.hosts.map((h) => ({
+      hostId: h.hostId,
+      name: h.name,
+      cpu: round4(h.load.cpu),
+      memory: round4(h.load.memory),
+      bottleneck: round4(h.bottleneck),
+      samplesInWindow: h.samplesInWindow,
+      ...(h.windowMin !== undefined && { windowMin: round4(h.windowMin) }),
+      ...(h.windowMax !== undefined && { windowMax: round4(h.windowMax) }),
+      measured: h.measured,
+      role: h.role,
+      note: h.note,
+      predicted: round4(h.predicted ?? h.bottleneck),
+    })),
+    candidates: run.candidates.map((c) => {
+      const migrationId = c.verdict === 'moved' ? migrationIds.get(c.vmId) : undefined;
+      const why = c.verdict === 'moved' ? refused.get(c.vmId) : undefined;
+      const before = pair(c.before);
+      const after = pair(c.after);
+      return {
+        vmId: c.vmId,
+        vmName: c.vmName,
+        from: c.from,
+        ...(c.to !== undefined && { to: c.to }),
+        ...(before && { before }),
+        ...(after && { after }),
+        ...(c.improvement !== undefined && { improvement: round4(c.improvement) }),
+        verdict: why !== undefined ? 'rejected' : c.verdict,
+        reason: why !== undefined ? `qualified (${c.reason}), but MigrateVm refused it: ${why}` : c.reason,
+        ...(migrationId !== undefined && { migrationId }),
+      };
+    }),
+  };
 }
 
 /**
@@ -85,6 +166,10 @@ export class BalancerService {
   /** Hosts under pressure (the hysteresis state of `pressureOf`). */
   private readonly pressured = new Set<string>();
   private readonly lastRun = new Map<string, number>();
+  /** Each pool's record as this process last left it (this process is the balancer's only writer). */
+  private readonly records = new Map<string, BalancerRecord>();
+  /** Per pool: runs that repeated the last recorded one since it (or its last BalancerRunRepeated), not yet in the log. */
+  private readonly pending = new Map<string, { count: number; lastAt: number; flushedAt: number }>();
   private readonly lastPressurePass = new Map<string, number>();
   /** Runs (periodic, pressure, run-now) one at a time: two could otherwise pick the same VM. */
   private exclusive: Promise<unknown> = Promise.resolve();
@@ -103,9 +188,52 @@ export class BalancerService {
     return next;
   }
 
+  /** The pool's record: read from the log once, then kept as this process's appends leave it. */
   async record(pool: string): Promise<BalancerRecord> {
+    const known = this.records.get(pool);
+    if (known) return known;
     const { events } = await this.d.store.readStream(PREFIX + pool);
-    return events.reduce(evolveBalancerStored, initialBalancerRecord());
+    const r = events.reduce(evolveBalancerStored, initialBalancerRecord());
+    this.records.set(pool, r);
+    return r;
+  }
+
+  /**
+   * A recorded run (`runId` = `<pool>:<position>`), or the pool's latest when none is named, with
+   * the runs that repeated it since (those in the log and those this process counted since).
+   */
+  async explain(pool: string, runId: string): Promise<ExplainedRun> {
+    const v = new Violations();
+    const m = runId === '' ? null : RUN_ID.exec(runId);
+    v.check(runId === '' || m !== null, 'runId', `must be <pool>:<number> as balancer runs are named, got '${runId}'`);
+    v.check(POOL.test(pool), 'resourcePool', `must be 1-128 of [A-Za-z0-9_.-], got '${pool}'`);
+    v.throwIfAny();
+    const p = m ? m[1]! : pool;
+    const record = await this.record(p);
+    const position = m ? Number(m[2]) : record.lastRun?.position;
+    if (position === undefined) throw new NotFoundError('balancer run', `latest of pool ${p} (no run recorded yet)`);
+    const id = `${p}:${position}`;
+    const rows = await sql<{ stream_position: string; type: string; schema_version: number; data: unknown }>`
+      SELECT stream_position, type, schema_version, data FROM events
+      WHERE stream_id = ${PREFIX + p}
+        AND (stream_position = ${position} OR (type = 'BalancerRunRepeated' AND (data->>'runPosition')::bigint = ${position}))
+      ORDER BY stream_position`.execute(this.d.db);
+    const first = rows.rows[0];
+    if (!first || Number(first.stream_position) !== position || first.type !== 'BalancerRunRecorded')
+      throw new NotFoundError('balancer run', id);
+    const run = upcast({ type: first.type, schemaVersion: first.schema_version, data: first.data }).data as RecordedRun;
+    const repeatedRows = rows.rows.filter((r) => r.type === 'BalancerRunRepeated');
+    const last = repeatedRows.at(-1)?.data as { count: number; lastAt: string } | undefined;
+    const mine = record.lastRun?.position === position ? this.pending.get(p) : undefined;
+    const extra = mine && mine.count > 0 ? mine : undefined;
+    const lastAt = extra ? new Date(extra.lastAt).toISOString() : last?.lastAt;
+    return {
+      runId: id,
+      pool: p,
+      run,
+      repeats: (last?.count ?? 0) + (extra?.count ?? 0),
+      ...(lastAt !== undefined && { lastRepeatedAt: lastAt }),
+    };
   }
 
   async getPolicy(pool: string): Promise<BalancerPolicy> {
@@ -229,8 +357,8 @@ export class BalancerService {
     runId: string,
   ): Promise<StartedRun> {
     const run = await this.evaluate(policy, record, trigger);
-    const moves: RecordedMove[] = [];
     const migrationIds = new Map<string, string>();
+    const refused = new Map<string, string>();
     for (const m of run.moves) {
       try {
         const started = await this.d.migrations.migrate({
@@ -242,26 +370,37 @@ export class BalancerService {
           reason: `balancer (${trigger === 'pressure' ? 'pressure' : policy.mode}, pool ${policy.pool}): ${m.reason}`,
         });
         migrationIds.set(m.vmId, started.core.migrationId);
-        moves.push({
-          vmId: m.vmId,
-          from: m.from,
-          to: m.to,
-          migrationId: started.core.migrationId,
-          improvement: m.improvement,
-          reason: m.reason,
-        });
       } catch (e) {
+        refused.set(m.vmId, e instanceof Error ? e.message : String(e));
         this.d.logger.warn({ err: e, vmId: m.vmId, pool: policy.pool }, 'balancer: the move was refused');
       }
     }
-    await this.execute(policy.pool, `balancer:${policy.pool}:${runId}`, {
+    const recorded = recordedRun(run, migrationIds, refused);
+    const pool = policy.pool;
+    const current = await this.record(pool);
+    const pending = this.pending.get(pool);
+    if (repeatsLastRun(current, recorded)) {
+      // The same as the last recorded run: counted; the count reaches the log at most once an hour.
+      const p = pending ?? { count: 0, lastAt: now, flushedAt: now };
+      p.count += 1;
+      p.lastAt = now;
+      this.pending.set(pool, p);
+      if (now - p.flushedAt >= REPEATS_FLUSH_MILLIS) {
+        await this.append(pool, `balancer:${pool}:${runId}:repeats`, {
+          type: 'RecordRepeats',
+          pending: { count: p.count, lastAt: new Date(p.lastAt).toISOString() },
+        });
+        this.pending.set(pool, { count: 0, lastAt: now, flushedAt: now });
+      }
+      return { run, migrationIds, recorded, runId: `${pool}:${current.lastRun!.position}` };
+    }
+    const after = await this.append(pool, `balancer:${pool}:${runId}`, {
       type: 'RecordRun',
-      at: new Date(now).toISOString(),
-      trigger,
-      summary: run.summary,
-      moves,
+      run: recorded,
+      ...(pending && pending.count > 0 && { pending: { count: pending.count, lastAt: new Date(pending.lastAt).toISOString() } }),
     });
-    return { run, migrationIds };
+    this.pending.set(pool, { count: 0, lastAt: now, flushedAt: now });
+    return { run, migrationIds, recorded, runId: `${pool}:${after.lastRun?.position ?? after.version}` };
   }
 
   private async evaluate(policy: BalancerPolicy, record: BalancerRecord, trigger: BalancerTrigger): Promise<BalancerRun> {
@@ -324,6 +463,31 @@ export class BalancerService {
     return rows.rows.map((r) => r.stream_id.slice(PREFIX.length));
   }
 
+  /**
+   * Appends a run (or its repeats) at the version this process knows, without reading the stream
+   * first (the record is kept in memory); a conflict (another writer) reads it again and retries.
+   */
+  private async append(pool: string, commandId: string, command: BalancerCommand): Promise<BalancerRecord> {
+    for (let attempt = 0; ; attempt++) {
+      const r = await this.record(pool);
+      const events = decideBalancer(command, r);
+      if (events.length === 0) return r;
+      try {
+        const res = await this.d.store.append(PREFIX + pool, events, { expectedVersion: r.version, commandId });
+        if (res.duplicate) {
+          this.records.delete(pool);
+          return await this.record(pool);
+        }
+        const next = res.events.reduce(evolveBalancerStored, r);
+        this.records.set(pool, next);
+        return next;
+      } catch (e) {
+        this.records.delete(pool);
+        if (!(e instanceof ConcurrencyError) || attempt >= 5) throw e;
+      }
+    }
+  }
+
   private async execute(pool: string, commandId: string, command: BalancerCommand): Promise<BalancerRecord> {
     const r = await handleCommand<BalancerRecord, BalancerCommand, BalancerEvent>({
       store: this.d.store,
@@ -335,6 +499,7 @@ export class BalancerService {
       initialState: initialBalancerRecord,
       maxRetries: 5,
     });
+    this.records.set(pool, r.state);
     return r.state;
   }
 }

@@ -42,30 +42,52 @@ export function dryRunText(r: migrationV1.BalancerDryRunResponse): string {
   return lines.join('\n');
 }
 
-interface Explanation {
-  hosts?: { hostId: string; bottleneck: number; role: string; note: string; samplesInWindow: number }[];
-  candidates?: { vmId: string; from: string; to?: string; verdict: string; reason: string; improvement?: number }[];
-}
+const pc = (x: number | undefined): string => (x === undefined ? '-' : `${Math.round(x * 10) / 10}%`);
 
-/** The whole record of the run: each host's load and role, each candidate's verdict and why. */
-export function explainText(r: migrationV1.BalancerDryRunResponse): string {
-  const e = JSON.parse(r.explanationJson || '{}') as Explanation;
-  const pct = (x: number): string => `${Math.round(x * 1000) / 10}%`;
-  const parts = [dryRunText(r)];
-  if (e.hosts?.length)
+/**
+ * A balancer run, recorded or dry: its policy (mode and thresholds), each host's load, window, role
+ * and predicted load after the moves, and every candidate with its verdict, loads before and after, and why.
+ */
+export function runText(r: migrationV1.BalancerRun): string {
+  const head = r.runId ? `run ${r.runId} at ${r.at} (${r.trigger})` : `dry run at ${r.at} (${r.trigger})`;
+  const parts = [
+    `${head}: ${r.summary}`,
+    r.policy ? policyText(r.policy) : 'policy and inputs not recorded (a run recorded before schema 2)',
+  ];
+  if (r.source) parts.push(`load: ${r.source}`);
+  if (r.repeats > 0) parts.push(`repeated ${r.repeats} time(s) since with the same inputs and outcome, the last at ${r.lastRepeatedAt}`);
+  if (r.hosts.length > 0)
     parts.push(
       'hosts:',
       table(
-        ['HOST', 'LOAD', 'ROLE', 'SAMPLES', 'WHY'],
-        e.hosts.map((h) => [h.hostId, pct(h.bottleneck), h.role, String(h.samplesInWindow), h.note]),
+        ['HOST', 'LOAD', 'CPU', 'MEMORY', 'WINDOW', 'ROLE', 'PREDICTED', 'WHY'],
+        r.hosts.map((h) => [
+          h.hostId,
+          pc(h.loadPercent),
+          pc(h.cpuPercent),
+          pc(h.memoryPercent) + (h.measured ? ' (measured)' : ''),
+          h.samplesInWindow > 0 ? `${h.samplesInWindow}: ${pc(h.windowMinPercent)}-${pc(h.windowMaxPercent)}` : '0',
+          h.role,
+          pc(h.predictedLoadPercent),
+          h.note,
+        ]),
       ),
     );
-  if (e.candidates?.length)
+  if (r.candidates.length > 0)
     parts.push(
       'candidates:',
       table(
-        ['VM', 'FROM', 'TO', 'VERDICT', 'WHY'],
-        e.candidates.map((c) => [c.vmId, c.from, c.to ?? '-', c.verdict, c.reason]),
+        ['VM', 'FROM', 'TO', 'BEFORE', 'AFTER', 'IMPROVEMENT', 'VERDICT', 'WHY'],
+        r.candidates.map((c) => [
+          c.migrationId ? `${c.vmId} (${c.migrationId})` : c.vmId,
+          c.fromHostId,
+          c.toHostId || '-',
+          c.fromLoadPercent === undefined ? '-' : `${pc(c.fromLoadPercent)}/${pc(c.toLoadPercent)}`,
+          c.fromLoadAfterPercent === undefined ? '-' : `${pc(c.fromLoadAfterPercent)}/${pc(c.toLoadAfterPercent)}`,
+          pc(c.improvementPercent),
+          c.verdict,
+          c.reason,
+        ]),
       ),
     );
   return parts.join('\n');
@@ -80,11 +102,19 @@ export const balanceCommands: readonly CommandSpec[] = [
   {
     words: ['balance', 'explain'],
     args: [],
-    summary: 'why a balancer run would move what it moves and nothing else: loads, roles, every candidate',
+    variadic: true,
+    summary:
+      'why a recorded balancer run (RUN_ID, default: the latest of --pool) moved what it moved and nothing else: inputs, thresholds, candidates, predicted loads',
     options: { ...POOL_OPTION },
     async run(input, ctx) {
-      const r = await dryRun(input.string('pool') ?? 'default', ctx);
-      return { json: JSON.parse(r.explanationJson || '{}') as unknown, text: explainText(r) };
+      if (input.rest.length > 1) throw new UsageError('RUN_ID', `one run id at most, got ${input.rest.length}`);
+      const r = await unary(
+        ctx.backends.migration(),
+        'explainBalancerRun',
+        { resourcePool: input.string('pool') ?? 'default', runId: input.rest[0] ?? '' },
+        ctx.timeoutMillis,
+      );
+      return { json: migrationV1.BalancerRun.toJSON(r.run!), text: runText(r.run!) };
     },
   },
   {
@@ -168,13 +198,14 @@ export const balanceCommands: readonly CommandSpec[] = [
           { meta: commandMeta(input, ctx), resourcePool: pool },
           ctx.timeoutMillis,
         );
-        return { json: migrationV1.BalancerRunNowResponse.toJSON(r), text: dryRunText(r) };
+        return { json: migrationV1.BalancerRunNowResponse.toJSON(r), text: r.run ? runText(r.run) : dryRunText(r) };
       }
       const policy = (await unary(ctx.backends.migration(), 'getBalancerPolicy', { resourcePool: pool }, ctx.timeoutMillis)).policy!;
       const r = await dryRun(pool, ctx);
       return {
         json: { policy: migrationV1.BalancerPolicy.toJSON(policy), dryRun: migrationV1.BalancerDryRunResponse.toJSON(r) },
-        text: `${policyText(policy)}\n${dryRunText(r)}`,
+        // --dry-run: the run as it would be recorded, as `berth balance explain` shows a recorded one.
+        text: input.flag('dry-run') && r.run ? `${policyText(policy)}\n${runText(r.run)}` : `${policyText(policy)}\n${dryRunText(r)}`,
       };
     },
   },

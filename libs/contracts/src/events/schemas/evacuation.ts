@@ -1,7 +1,8 @@
 /**
  * Schemas of the migration service's evacuation (`berth.migration.evacuation.<Type>`) and balancer
- * (`berth.migration.balancer.<Type>`) events, all at version 1; in the catalog under the
- * `migration` service beside the migration aggregate's own.
+ * (`berth.migration.balancer.<Type>`) events, at version 1 but BalancerRunRecorded; in the catalog under the
+ * `migration` service beside the migration aggregate's own. BalancerRunRecorded is at 2 (the run's whole
+ * record; version 1's moves-only record upcasts, `balancerRunV1toV2`).
  */
 import { z } from 'zod';
 import type * as E from '../evacuation.ts';
@@ -60,7 +61,7 @@ export const evacuationEventDefinitions: ServiceEvents<E.EvacuationEventMap> = {
   EvacuationCancelled: v1(objectOf<E.EvacuationCancelled>()({ restoredState: hostStateSchema, at: isoTime })),
 };
 
-const policy = objectOf<E.RecordedBalancerPolicy>()({
+const policyFields = {
   pool: nonEmpty,
   mode: z.enum(['off', 'pack', 'spread']),
   highThreshold: fraction,
@@ -70,6 +71,9 @@ const policy = objectOf<E.RecordedBalancerPolicy>()({
   intervalSeconds: z.number().int().min(1),
   minImprovement: fraction,
   cooldownSeconds: seconds,
+};
+const policy = objectOf<E.RecordedBalancerPolicy>()({
+  ...policyFields,
   pressureThreshold: fraction.optional(),
   pressureClearThreshold: fraction.optional(),
 });
@@ -82,14 +86,82 @@ const recordedMove = objectOf<E.RecordedMove>()({
   reason: z.string(),
 });
 
+const loads = objectOf<E.PairLoads>()({ from: z.number(), to: z.number() });
+const hostInput = objectOf<E.BalancerHostInput>()({
+  hostId: nonEmpty,
+  name: z.string(),
+  cpu: z.number(),
+  memory: z.number(),
+  bottleneck: z.number(),
+  samplesInWindow: count,
+  windowMin: z.number().optional(),
+  windowMax: z.number().optional(),
+  measured: z.boolean(),
+  role: z.enum(['over', 'under', 'normal', 'excluded']),
+  note: z.string(),
+  predicted: z.number(),
+});
+const candidate = objectOf<E.BalancerCandidate>()({
+  vmId: nonEmpty,
+  vmName: z.string(),
+  from: nonEmpty,
+  to: nonEmpty.optional(),
+  before: loads.optional(),
+  after: loads.optional(),
+  improvement: z.number().optional(),
+  verdict: z.enum(['moved', 'rejected', 'skipped']),
+  reason: z.string(),
+  migrationId: nonEmpty.optional(),
+});
+const currentPolicy = objectOf<E.BalancerPolicy>()({
+  ...policyFields,
+  pressureThreshold: fraction,
+  pressureClearThreshold: fraction,
+});
+
+/**
+ * BalancerRunRecorded 1 -> 2: schema 1 recorded runs that moved something, with no inputs. The
+ * trigger (optional then) reads as `interval` (runs were periodic before triggers existed), no
+ * hosts, no policy, and each move as a moved candidate (its VM id for a name).
+ */
+export function balancerRunV1toV2(data: unknown): unknown {
+  if (typeof data !== 'object' || data === null) return data;
+  const d = data as { trigger?: unknown; moves?: unknown };
+  const moves = Array.isArray(d.moves) ? (d.moves as Partial<E.RecordedMove>[]) : [];
+  return {
+    ...data,
+    trigger: d.trigger ?? 'interval',
+    hosts: [],
+    candidates: moves.map((m) => ({
+      vmId: m.vmId,
+      vmName: m.vmId,
+      from: m.from,
+      to: m.to,
+      improvement: m.improvement,
+      verdict: 'moved',
+      reason: m.reason,
+      migrationId: m.migrationId,
+    })),
+  };
+}
+
 export const balancerEventDefinitions: ServiceEvents<E.BalancerEventMap> = {
   BalancerPolicySet: v1(objectOf<E.BalancerPolicySet>()({ policy, at: isoTime })),
-  BalancerRunRecorded: v1(
-    objectOf<E.BalancerRunRecorded>()({
+  BalancerRunRecorded: {
+    version: 2,
+    schema: objectOf<E.BalancerRunRecorded>()({
       at: isoTime,
-      trigger: z.enum(['interval', 'pressure', 'manual']).optional(),
+      trigger: z.enum(['interval', 'pressure', 'manual']),
       summary: z.string(),
       moves: z.array(recordedMove),
+      policy: currentPolicy.optional(),
+      source: z.enum(['allocation', 'measured']).optional(),
+      hosts: z.array(hostInput),
+      candidates: z.array(candidate),
     }),
+    upcasters: { 1: balancerRunV1toV2 },
+  },
+  BalancerRunRepeated: v1(
+    objectOf<E.BalancerRunRepeated>()({ runPosition: z.number().int().min(1), count: z.number().int().min(1), lastAt: isoTime }),
   ),
 };

@@ -1,14 +1,15 @@
 /** Balancer RPCs: thin handlers over BalancerService (decode, ask, encode). Percentages on the wire, fractions inside. */
 import { migrationV1 as pb } from '@berth/contracts';
 import { unary } from '@berth/grpc-kit';
-import type { BalancerService } from '../../application/balancer.ts';
+import { recordedRun, type BalancerService, type ExplainedRun, type StartedRun } from '../../application/balancer.ts';
+import type { RecordedRun } from '../../domain/balancer/log.ts';
 import type { BalancerMode, BalancerPolicy, BalancerRun } from '../../domain/balancer/index.ts';
 import { commandIdOf } from './migrations.ts';
 import { unimplementedUnary } from './unimplemented.ts';
 
 export type BalancerHandlers = Pick<
   pb.MigrationServiceServer,
-  'getBalancerPolicy' | 'setBalancerPolicy' | 'balancerDryRun' | 'balancerRunNow'
+  'getBalancerPolicy' | 'setBalancerPolicy' | 'balancerDryRun' | 'balancerRunNow' | 'explainBalancerRun'
 >;
 
 const MODE: Record<BalancerMode, pb.BalancerMode> = {
@@ -57,8 +58,72 @@ export function decodePolicy(p: pb.BalancerPolicy, current: BalancerPolicy): Bal
   };
 }
 
+const pct = (x: number): number => Math.round(x * 10_000) / 100;
+
+/** A run as recorded (or as a dry run would record it), percentages on the wire. */
+export function encodeRecordedRun(
+  pool: string,
+  run: RecordedRun,
+  o: { runId?: string; repeats?: number; lastRepeatedAt?: string } = {},
+): pb.BalancerRun {
+  return {
+    runId: o.runId ?? '',
+    resourcePool: pool,
+    at: run.at,
+    trigger: run.trigger,
+    source: run.source ?? '',
+    ...(run.policy && { policy: encodePolicy(run.policy) }),
+    hosts: run.hosts.map((h) => ({
+      hostId: h.hostId,
+      hostName: h.name,
+      cpuPercent: pct(h.cpu),
+      memoryPercent: pct(h.memory),
+      loadPercent: pct(h.bottleneck),
+      samplesInWindow: h.samplesInWindow,
+      ...(h.windowMin !== undefined && { windowMinPercent: pct(h.windowMin) }),
+      ...(h.windowMax !== undefined && { windowMaxPercent: pct(h.windowMax) }),
+      measured: h.measured,
+      role: h.role,
+      note: h.note,
+      predictedLoadPercent: pct(h.predicted),
+    })),
+    candidates: run.candidates.map((c) => ({
+      vmId: c.vmId,
+      vmName: c.vmName,
+      fromHostId: c.from,
+      toHostId: c.to ?? '',
+      ...(c.before && { fromLoadPercent: pct(c.before.from), toLoadPercent: pct(c.before.to) }),
+      ...(c.after && { fromLoadAfterPercent: pct(c.after.from), toLoadAfterPercent: pct(c.after.to) }),
+      ...(c.improvement !== undefined && { improvementPercent: pct(c.improvement) }),
+      verdict: c.verdict,
+      reason: c.reason,
+      migrationId: c.migrationId ?? '',
+    })),
+    moves: run.moves.map((m) => ({
+      vmId: m.vmId,
+      fromHostId: m.from,
+      toHostId: m.to,
+      predictedImprovementPercent: pct(m.improvement),
+      reason: m.reason,
+      migrationId: m.migrationId,
+    })),
+    summary: run.summary,
+    repeats: o.repeats ?? 0,
+    lastRepeatedAt: o.lastRepeatedAt ?? '',
+  };
+}
+
+export const encodeExplained = (e: ExplainedRun): pb.BalancerRun =>
+  encodeRecordedRun(e.pool, e.run, {
+    runId: e.runId,
+    repeats: e.repeats,
+    ...(e.lastRepeatedAt !== undefined && { lastRepeatedAt: e.lastRepeatedAt }),
+  });
+
 /** The run as the dry run answers it; claims left out of the explanation (they are the scheduler's business). */
-export function encodeRun(run: BalancerRun, migrationIds: ReadonlyMap<string, string> = new Map()): pb.BalancerDryRunResponse {
+export function encodeRun(run: BalancerRun, started?: StartedRun): pb.BalancerDryRunResponse {
+  const migrationIds = started?.migrationIds ?? new Map<string, string>();
+  const recorded = started?.recorded ?? recordedRun(run, migrationIds, new Map());
   return {
     moves: run.moves.map((m) => ({
       vmId: m.vmId,
@@ -70,6 +135,7 @@ export function encodeRun(run: BalancerRun, migrationIds: ReadonlyMap<string, st
     })),
     summary: run.summary,
     explanationJson: JSON.stringify({ ...run, moves: run.moves.map(({ claim: _claim, ...m }) => m) }),
+    run: encodeRecordedRun(run.pool, recorded, started ? { runId: started.runId } : {}),
   };
 }
 
@@ -80,6 +146,7 @@ export function balancerHandlers(balancer?: BalancerService): BalancerHandlers {
       setBalancerPolicy: unimplementedUnary('SetBalancerPolicy'),
       balancerDryRun: unimplementedUnary('BalancerDryRun'),
       balancerRunNow: unimplementedUnary('BalancerRunNow'),
+      explainBalancerRun: unimplementedUnary('ExplainBalancerRun'),
     };
   return {
     getBalancerPolicy: unary<pb.GetBalancerPolicyRequest, pb.GetBalancerPolicyResponse>(async (r) => ({
@@ -98,7 +165,10 @@ export function balancerHandlers(balancer?: BalancerService): BalancerHandlers {
     ),
     balancerRunNow: unary<pb.BalancerRunNowRequest, pb.BalancerRunNowResponse>(async (r) => {
       const started = await balancer.runNow(r.resourcePool || 'default', commandIdOf(r.meta));
-      return encodeRun(started.run, started.migrationIds);
+      return encodeRun(started.run, started);
     }),
+    explainBalancerRun: unary<pb.ExplainBalancerRunRequest, pb.ExplainBalancerRunResponse>(async (r) => ({
+      run: encodeExplained(await balancer.explain(r.resourcePool || 'default', r.runId)),
+    })),
   };
 }

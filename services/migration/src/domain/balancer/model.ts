@@ -58,8 +58,15 @@ export interface HostReading {
   /** max(cpu, memory) */
   readonly bottleneck: number;
   readonly samplesInWindow: number;
+  /** Smallest and largest bottleneck of the window's samples (absent: none in the window). */
+  readonly windowMin?: number;
+  readonly windowMax?: number;
+  /** Load from telemetry's measured usage (else allocation). */
+  readonly measured: boolean;
   readonly role: HostRole;
   readonly note: string;
+  /** Predicted bottleneck after the run's moves (the run's result; equal to `bottleneck` when no move touches the host). */
+  readonly predicted?: number;
 }
 
 export type Verdict = 'moved' | 'rejected' | 'skipped';

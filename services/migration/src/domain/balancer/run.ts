@@ -68,7 +68,15 @@ export function balance(input: BalancerInput): BalancerRun {
     const c = h.snap.capacity;
     const load = loadOf(h);
     const b = bottleneck(load);
-    const common = { hostId: c.hostId, name: c.name, load, bottleneck: b, samplesInWindow: h.window.length };
+    const common = {
+      hostId: c.hostId,
+      name: c.name,
+      load,
+      bottleneck: b,
+      samplesInWindow: h.window.length,
+      ...(h.window.length > 0 && { windowMin: Math.min(...h.window), windowMax: Math.max(...h.window) }),
+      measured: h.measured !== undefined,
+    };
     if (c.state !== 'enabled') return { ...common, role: 'excluded', note: `host is ${c.state}` };
     if (pressure) {
       return pressured.has(c.hostId)
@@ -86,7 +94,7 @@ export function balance(input: BalancerInput): BalancerRun {
   if (policy.mode === 'off' && !pressure) {
     return {
       ...base,
-      hosts: [...state.values()].map(reading),
+      hosts: [...state.values()].map(reading).map((r) => ({ ...r, predicted: r.bottleneck })),
       candidates: [],
       moves: [],
       summary: `balancing is off for pool ${policy.pool}`,
@@ -250,6 +258,7 @@ export function balance(input: BalancerInput): BalancerRun {
   const moves: ProposedMove[] = [];
   const initialReadings = [...state.values()].map(reading);
   let last = evaluate();
+  const firstRecords = last.records;
   // Bounded for safety; the potential argument already guarantees an end.
   while (last.best && moves.length < allowed && moves.length < input.vms.length + 1) {
     const c = last.best;
@@ -288,6 +297,24 @@ export function balance(input: BalancerInput): BalancerRun {
           }
         : r,
     );
+  // VMs of a host that was a source before the run's moves and no longer is: why they stay.
+  const listed = new Set([...moved, ...rest.map((r) => r.vmId)]);
+  const relieved = firstRecords
+    .filter((r) => !listed.has(r.vmId))
+    .map((r): CandidateRecord => {
+      const h = state.get(r.from)!;
+      const now = bottleneck(loadOf(h));
+      return {
+        vmId: r.vmId,
+        vmName: r.vmName,
+        from: r.from,
+        verdict: r.verdict === 'skipped' ? 'skipped' : 'rejected',
+        reason:
+          r.verdict === 'skipped'
+            ? r.reason
+            : `after this run's moves its host ${r.from} is predicted at ${pct(now)}, no longer ${spread ? 'over' : 'under'}-utilised`,
+      };
+    });
   const candidates: CandidateRecord[] = [
     ...moves.map((m): CandidateRecord => ({
       vmId: m.vmId,
@@ -301,6 +328,7 @@ export function balance(input: BalancerInput): BalancerRun {
       reason: m.reason,
     })),
     ...rest,
+    ...relieved,
   ];
   const role = spread ? 'over' : 'under';
   const summary =
@@ -315,5 +343,7 @@ export function balance(input: BalancerInput): BalancerRun {
             : spread
               ? `no move: no host above ${pct(policy.highThreshold)} over the last ${policy.windowSeconds} s`
               : `no move: no non-empty host below ${pct(policy.lowThreshold)} over the last ${policy.windowSeconds} s`;
-  return { ...base, hosts: initialReadings, candidates, moves, summary };
+  // The predicted load of every host after the run's moves.
+  const hosts = initialReadings.map((r) => ({ ...r, predicted: bottleneck(loadOf(state.get(r.hostId)!)) }));
+  return { ...base, hosts, candidates, moves, summary };
 }

@@ -597,6 +597,74 @@ export interface ProposedMove {
   migrationId: string;
 }
 
+/**
+ * A host of the pool as a run read it. Loads are percent of allocatable capacity (allocation) or of
+ * the host (measured); the bottleneck is the larger of CPU and memory, what thresholds compare.
+ */
+export interface BalancerHostInput {
+  hostId: string;
+  hostName: string;
+  cpuPercent: number;
+  memoryPercent: number;
+  loadPercent: number;
+  /** Samples in the window before this one, and their smallest and largest bottleneck (absent: none). */
+  samplesInWindow: number;
+  windowMinPercent?: number | undefined;
+  windowMaxPercent?:
+    | number
+    | undefined;
+  /** Measured by telemetry (else allocation). */
+  measured: boolean;
+  /** over | under | normal | excluded */
+  role: string;
+  note: string;
+  /** The bottleneck predicted after the run's moves. */
+  predictedLoadPercent: number;
+}
+
+/** A VM the run looked at, and why it moved or did not. */
+export interface BalancerCandidate {
+  vmId: string;
+  vmName: string;
+  fromHostId: string;
+  /** The destination judged (empty: none was, see `reason`). */
+  toHostId: string;
+  /** Bottleneck loads of the source and the destination now and predicted after this move (absent when no destination was judged). */
+  fromLoadPercent?: number | undefined;
+  toLoadPercent?: number | undefined;
+  fromLoadAfterPercent?: number | undefined;
+  toLoadAfterPercent?: number | undefined;
+  improvementPercent?:
+    | number
+    | undefined;
+  /** moved | rejected | skipped */
+  verdict: string;
+  reason: string;
+  /** The migration a moved candidate started. */
+  migrationId: string;
+}
+
+/** One balancer run: what `berth balance explain` and `--dry-run` show. */
+export interface BalancerRun {
+  /** `<pool>:<n>` of a recorded run; empty for a dry run. */
+  runId: string;
+  resourcePool: string;
+  at: string;
+  /** interval | pressure | manual */
+  trigger: string;
+  /** allocation | measured (empty: recorded before inputs were) */
+  source: string;
+  /** The mode and thresholds applied (absent: a run recorded before they were, schema 1). */
+  policy?: BalancerPolicy | undefined;
+  hosts: BalancerHostInput[];
+  candidates: BalancerCandidate[];
+  moves: ProposedMove[];
+  summary: string;
+  /** Later runs that recorded exactly the same and moved nothing (counted, not recorded again), and the last one's time. */
+  repeats: number;
+  lastRepeatedAt: string;
+}
+
 export interface BalancerDryRunRequest {
   resourcePool: string;
 }
@@ -606,6 +674,19 @@ export interface BalancerDryRunResponse {
   summary: string;
   /** Inputs, thresholds, candidates, predicted after-move loads, and why nothing else moves. */
   explanationJson: string;
+  /** The same, as a recorded run shows it (no run id). */
+  run?: BalancerRun | undefined;
+}
+
+export interface ExplainBalancerRunRequest {
+  /** Default: `default`; ignored when `run_id` names the pool. */
+  resourcePool: string;
+  /** `<pool>:<n>`; empty: the pool's latest run. */
+  runId: string;
+}
+
+export interface ExplainBalancerRunResponse {
+  run?: BalancerRun | undefined;
 }
 
 export interface BalancerRunNowRequest {
@@ -618,6 +699,8 @@ export interface BalancerRunNowResponse {
   moves: ProposedMove[];
   summary: string;
   explanationJson: string;
+  /** The run as recorded (its id: the run it repeated when it recorded the same and moved nothing). */
+  run?: BalancerRun | undefined;
 }
 
 function createBaseMigrationPolicy(): MigrationPolicy {
@@ -5796,6 +5879,872 @@ export const ProposedMove: MessageFns<ProposedMove> = {
   },
 };
 
+function createBaseBalancerHostInput(): BalancerHostInput {
+  return {
+    hostId: "",
+    hostName: "",
+    cpuPercent: 0,
+    memoryPercent: 0,
+    loadPercent: 0,
+    samplesInWindow: 0,
+    windowMinPercent: undefined,
+    windowMaxPercent: undefined,
+    measured: false,
+    role: "",
+    note: "",
+    predictedLoadPercent: 0,
+  };
+}
+
+export const BalancerHostInput: MessageFns<BalancerHostInput> = {
+  encode(message: BalancerHostInput, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.hostId !== "") {
+      writer.uint32(10).string(message.hostId);
+    }
+    if (message.hostName !== "") {
+      writer.uint32(18).string(message.hostName);
+    }
+    if (message.cpuPercent !== 0) {
+      writer.uint32(25).double(message.cpuPercent);
+    }
+    if (message.memoryPercent !== 0) {
+      writer.uint32(33).double(message.memoryPercent);
+    }
+    if (message.loadPercent !== 0) {
+      writer.uint32(41).double(message.loadPercent);
+    }
+    if (message.samplesInWindow !== 0) {
+      writer.uint32(48).int32(message.samplesInWindow);
+    }
+    if (message.windowMinPercent !== undefined) {
+      writer.uint32(57).double(message.windowMinPercent);
+    }
+    if (message.windowMaxPercent !== undefined) {
+      writer.uint32(65).double(message.windowMaxPercent);
+    }
+    if (message.measured !== false) {
+      writer.uint32(72).bool(message.measured);
+    }
+    if (message.role !== "") {
+      writer.uint32(82).string(message.role);
+    }
+    if (message.note !== "") {
+      writer.uint32(90).string(message.note);
+    }
+    if (message.predictedLoadPercent !== 0) {
+      writer.uint32(97).double(message.predictedLoadPercent);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): BalancerHostInput {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseBalancerHostInput();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.hostId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.hostName = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 25) {
+              break;
+            }
+
+            message.cpuPercent = reader.double();
+            continue;
+          }
+          case 4: {
+            if (tag !== 33) {
+              break;
+            }
+
+            message.memoryPercent = reader.double();
+            continue;
+          }
+          case 5: {
+            if (tag !== 41) {
+              break;
+            }
+
+            message.loadPercent = reader.double();
+            continue;
+          }
+          case 6: {
+            if (tag !== 48) {
+              break;
+            }
+
+            message.samplesInWindow = reader.int32();
+            continue;
+          }
+          case 7: {
+            if (tag !== 57) {
+              break;
+            }
+
+            message.windowMinPercent = reader.double();
+            continue;
+          }
+          case 8: {
+            if (tag !== 65) {
+              break;
+            }
+
+            message.windowMaxPercent = reader.double();
+            continue;
+          }
+          case 9: {
+            if (tag !== 72) {
+              break;
+            }
+
+            message.measured = reader.bool();
+            continue;
+          }
+          case 10: {
+            if (tag !== 82) {
+              break;
+            }
+
+            message.role = reader.string();
+            continue;
+          }
+          case 11: {
+            if (tag !== 90) {
+              break;
+            }
+
+            message.note = reader.string();
+            continue;
+          }
+          case 12: {
+            if (tag !== 97) {
+              break;
+            }
+
+            message.predictedLoadPercent = reader.double();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): BalancerHostInput {
+    return {
+      hostId: isSet(object.hostId)
+        ? globalThis.String(object.hostId)
+        : isSet(object.host_id)
+        ? globalThis.String(object.host_id)
+        : "",
+      hostName: isSet(object.hostName)
+        ? globalThis.String(object.hostName)
+        : isSet(object.host_name)
+        ? globalThis.String(object.host_name)
+        : "",
+      cpuPercent: isSet(object.cpuPercent)
+        ? globalThis.Number(object.cpuPercent)
+        : isSet(object.cpu_percent)
+        ? globalThis.Number(object.cpu_percent)
+        : 0,
+      memoryPercent: isSet(object.memoryPercent)
+        ? globalThis.Number(object.memoryPercent)
+        : isSet(object.memory_percent)
+        ? globalThis.Number(object.memory_percent)
+        : 0,
+      loadPercent: isSet(object.loadPercent)
+        ? globalThis.Number(object.loadPercent)
+        : isSet(object.load_percent)
+        ? globalThis.Number(object.load_percent)
+        : 0,
+      samplesInWindow: isSet(object.samplesInWindow)
+        ? globalThis.Number(object.samplesInWindow)
+        : isSet(object.samples_in_window)
+        ? globalThis.Number(object.samples_in_window)
+        : 0,
+      windowMinPercent: isSet(object.windowMinPercent)
+        ? globalThis.Number(object.windowMinPercent)
+        : isSet(object.window_min_percent)
+        ? globalThis.Number(object.window_min_percent)
+        : undefined,
+      windowMaxPercent: isSet(object.windowMaxPercent)
+        ? globalThis.Number(object.windowMaxPercent)
+        : isSet(object.window_max_percent)
+        ? globalThis.Number(object.window_max_percent)
+        : undefined,
+      measured: isSet(object.measured) ? globalThis.Boolean(object.measured) : false,
+      role: isSet(object.role) ? globalThis.String(object.role) : "",
+      note: isSet(object.note) ? globalThis.String(object.note) : "",
+      predictedLoadPercent: isSet(object.predictedLoadPercent)
+        ? globalThis.Number(object.predictedLoadPercent)
+        : isSet(object.predicted_load_percent)
+        ? globalThis.Number(object.predicted_load_percent)
+        : 0,
+    };
+  },
+
+  toJSON(message: BalancerHostInput): unknown {
+    const obj: any = {};
+    if (message.hostId !== "") {
+      obj.hostId = message.hostId;
+    }
+    if (message.hostName !== "") {
+      obj.hostName = message.hostName;
+    }
+    if (message.cpuPercent !== 0) {
+      obj.cpuPercent = floatToJson(message.cpuPercent);
+    }
+    if (message.memoryPercent !== 0) {
+      obj.memoryPercent = floatToJson(message.memoryPercent);
+    }
+    if (message.loadPercent !== 0) {
+      obj.loadPercent = floatToJson(message.loadPercent);
+    }
+    if (message.samplesInWindow !== 0) {
+      obj.samplesInWindow = Math.round(message.samplesInWindow);
+    }
+    if (message.windowMinPercent !== undefined) {
+      obj.windowMinPercent = floatToJson(message.windowMinPercent);
+    }
+    if (message.windowMaxPercent !== undefined) {
+      obj.windowMaxPercent = floatToJson(message.windowMaxPercent);
+    }
+    if (message.measured !== false) {
+      obj.measured = message.measured;
+    }
+    if (message.role !== "") {
+      obj.role = message.role;
+    }
+    if (message.note !== "") {
+      obj.note = message.note;
+    }
+    if (message.predictedLoadPercent !== 0) {
+      obj.predictedLoadPercent = floatToJson(message.predictedLoadPercent);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<BalancerHostInput>, I>>(base?: I): BalancerHostInput {
+    return BalancerHostInput.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<BalancerHostInput>, I>>(object: I): BalancerHostInput {
+    const message = createBaseBalancerHostInput();
+    message.hostId = object.hostId ?? "";
+    message.hostName = object.hostName ?? "";
+    message.cpuPercent = object.cpuPercent ?? 0;
+    message.memoryPercent = object.memoryPercent ?? 0;
+    message.loadPercent = object.loadPercent ?? 0;
+    message.samplesInWindow = object.samplesInWindow ?? 0;
+    message.windowMinPercent = object.windowMinPercent ?? undefined;
+    message.windowMaxPercent = object.windowMaxPercent ?? undefined;
+    message.measured = object.measured ?? false;
+    message.role = object.role ?? "";
+    message.note = object.note ?? "";
+    message.predictedLoadPercent = object.predictedLoadPercent ?? 0;
+    return message;
+  },
+};
+
+function createBaseBalancerCandidate(): BalancerCandidate {
+  return {
+    vmId: "",
+    vmName: "",
+    fromHostId: "",
+    toHostId: "",
+    fromLoadPercent: undefined,
+    toLoadPercent: undefined,
+    fromLoadAfterPercent: undefined,
+    toLoadAfterPercent: undefined,
+    improvementPercent: undefined,
+    verdict: "",
+    reason: "",
+    migrationId: "",
+  };
+}
+
+export const BalancerCandidate: MessageFns<BalancerCandidate> = {
+  encode(message: BalancerCandidate, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.vmId !== "") {
+      writer.uint32(10).string(message.vmId);
+    }
+    if (message.vmName !== "") {
+      writer.uint32(18).string(message.vmName);
+    }
+    if (message.fromHostId !== "") {
+      writer.uint32(26).string(message.fromHostId);
+    }
+    if (message.toHostId !== "") {
+      writer.uint32(34).string(message.toHostId);
+    }
+    if (message.fromLoadPercent !== undefined) {
+      writer.uint32(41).double(message.fromLoadPercent);
+    }
+    if (message.toLoadPercent !== undefined) {
+      writer.uint32(49).double(message.toLoadPercent);
+    }
+    if (message.fromLoadAfterPercent !== undefined) {
+      writer.uint32(57).double(message.fromLoadAfterPercent);
+    }
+    if (message.toLoadAfterPercent !== undefined) {
+      writer.uint32(65).double(message.toLoadAfterPercent);
+    }
+    if (message.improvementPercent !== undefined) {
+      writer.uint32(73).double(message.improvementPercent);
+    }
+    if (message.verdict !== "") {
+      writer.uint32(82).string(message.verdict);
+    }
+    if (message.reason !== "") {
+      writer.uint32(90).string(message.reason);
+    }
+    if (message.migrationId !== "") {
+      writer.uint32(98).string(message.migrationId);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): BalancerCandidate {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseBalancerCandidate();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.vmId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.vmName = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.fromHostId = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.toHostId = reader.string();
+            continue;
+          }
+          case 5: {
+            if (tag !== 41) {
+              break;
+            }
+
+            message.fromLoadPercent = reader.double();
+            continue;
+          }
+          case 6: {
+            if (tag !== 49) {
+              break;
+            }
+
+            message.toLoadPercent = reader.double();
+            continue;
+          }
+          case 7: {
+            if (tag !== 57) {
+              break;
+            }
+
+            message.fromLoadAfterPercent = reader.double();
+            continue;
+          }
+          case 8: {
+            if (tag !== 65) {
+              break;
+            }
+
+            message.toLoadAfterPercent = reader.double();
+            continue;
+          }
+          case 9: {
+            if (tag !== 73) {
+              break;
+            }
+
+            message.improvementPercent = reader.double();
+            continue;
+          }
+          case 10: {
+            if (tag !== 82) {
+              break;
+            }
+
+            message.verdict = reader.string();
+            continue;
+          }
+          case 11: {
+            if (tag !== 90) {
+              break;
+            }
+
+            message.reason = reader.string();
+            continue;
+          }
+          case 12: {
+            if (tag !== 98) {
+              break;
+            }
+
+            message.migrationId = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): BalancerCandidate {
+    return {
+      vmId: isSet(object.vmId)
+        ? globalThis.String(object.vmId)
+        : isSet(object.vm_id)
+        ? globalThis.String(object.vm_id)
+        : "",
+      vmName: isSet(object.vmName)
+        ? globalThis.String(object.vmName)
+        : isSet(object.vm_name)
+        ? globalThis.String(object.vm_name)
+        : "",
+      fromHostId: isSet(object.fromHostId)
+        ? globalThis.String(object.fromHostId)
+        : isSet(object.from_host_id)
+        ? globalThis.String(object.from_host_id)
+        : "",
+      toHostId: isSet(object.toHostId)
+        ? globalThis.String(object.toHostId)
+        : isSet(object.to_host_id)
+        ? globalThis.String(object.to_host_id)
+        : "",
+      fromLoadPercent: isSet(object.fromLoadPercent)
+        ? globalThis.Number(object.fromLoadPercent)
+        : isSet(object.from_load_percent)
+        ? globalThis.Number(object.from_load_percent)
+        : undefined,
+      toLoadPercent: isSet(object.toLoadPercent)
+        ? globalThis.Number(object.toLoadPercent)
+        : isSet(object.to_load_percent)
+        ? globalThis.Number(object.to_load_percent)
+        : undefined,
+      fromLoadAfterPercent: isSet(object.fromLoadAfterPercent)
+        ? globalThis.Number(object.fromLoadAfterPercent)
+        : isSet(object.from_load_after_percent)
+        ? globalThis.Number(object.from_load_after_percent)
+        : undefined,
+      toLoadAfterPercent: isSet(object.toLoadAfterPercent)
+        ? globalThis.Number(object.toLoadAfterPercent)
+        : isSet(object.to_load_after_percent)
+        ? globalThis.Number(object.to_load_after_percent)
+        : undefined,
+      improvementPercent: isSet(object.improvementPercent)
+        ? globalThis.Number(object.improvementPercent)
+        : isSet(object.improvement_percent)
+        ? globalThis.Number(object.improvement_percent)
+        : undefined,
+      verdict: isSet(object.verdict) ? globalThis.String(object.verdict) : "",
+      reason: isSet(object.reason) ? globalThis.String(object.reason) : "",
+      migrationId: isSet(object.migrationId)
+        ? globalThis.String(object.migrationId)
+        : isSet(object.migration_id)
+        ? globalThis.String(object.migration_id)
+        : "",
+    };
+  },
+
+  toJSON(message: BalancerCandidate): unknown {
+    const obj: any = {};
+    if (message.vmId !== "") {
+      obj.vmId = message.vmId;
+    }
+    if (message.vmName !== "") {
+      obj.vmName = message.vmName;
+    }
+    if (message.fromHostId !== "") {
+      obj.fromHostId = message.fromHostId;
+    }
+    if (message.toHostId !== "") {
+      obj.toHostId = message.toHostId;
+    }
+    if (message.fromLoadPercent !== undefined) {
+      obj.fromLoadPercent = floatToJson(message.fromLoadPercent);
+    }
+    if (message.toLoadPercent !== undefined) {
+      obj.toLoadPercent = floatToJson(message.toLoadPercent);
+    }
+    if (message.fromLoadAfterPercent !== undefined) {
+      obj.fromLoadAfterPercent = floatToJson(message.fromLoadAfterPercent);
+    }
+    if (message.toLoadAfterPercent !== undefined) {
+      obj.toLoadAfterPercent = floatToJson(message.toLoadAfterPercent);
+    }
+    if (message.improvementPercent !== undefined) {
+      obj.improvementPercent = floatToJson(message.improvementPercent);
+    }
+    if (message.verdict !== "") {
+      obj.verdict = message.verdict;
+    }
+    if (message.reason !== "") {
+      obj.reason = message.reason;
+    }
+    if (message.migrationId !== "") {
+      obj.migrationId = message.migrationId;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<BalancerCandidate>, I>>(base?: I): BalancerCandidate {
+    return BalancerCandidate.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<BalancerCandidate>, I>>(object: I): BalancerCandidate {
+    const message = createBaseBalancerCandidate();
+    message.vmId = object.vmId ?? "";
+    message.vmName = object.vmName ?? "";
+    message.fromHostId = object.fromHostId ?? "";
+    message.toHostId = object.toHostId ?? "";
+    message.fromLoadPercent = object.fromLoadPercent ?? undefined;
+    message.toLoadPercent = object.toLoadPercent ?? undefined;
+    message.fromLoadAfterPercent = object.fromLoadAfterPercent ?? undefined;
+    message.toLoadAfterPercent = object.toLoadAfterPercent ?? undefined;
+    message.improvementPercent = object.improvementPercent ?? undefined;
+    message.verdict = object.verdict ?? "";
+    message.reason = object.reason ?? "";
+    message.migrationId = object.migrationId ?? "";
+    return message;
+  },
+};
+
+function createBaseBalancerRun(): BalancerRun {
+  return {
+    runId: "",
+    resourcePool: "",
+    at: "",
+    trigger: "",
+    source: "",
+    policy: undefined,
+    hosts: [],
+    candidates: [],
+    moves: [],
+    summary: "",
+    repeats: 0,
+    lastRepeatedAt: "",
+  };
+}
+
+export const BalancerRun: MessageFns<BalancerRun> = {
+  encode(message: BalancerRun, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.runId !== "") {
+      writer.uint32(10).string(message.runId);
+    }
+    if (message.resourcePool !== "") {
+      writer.uint32(18).string(message.resourcePool);
+    }
+    if (message.at !== "") {
+      writer.uint32(26).string(message.at);
+    }
+    if (message.trigger !== "") {
+      writer.uint32(34).string(message.trigger);
+    }
+    if (message.source !== "") {
+      writer.uint32(42).string(message.source);
+    }
+    if (message.policy !== undefined) {
+      BalancerPolicy.encode(message.policy, writer.uint32(50).fork()).join();
+    }
+    for (const v of message.hosts) {
+      BalancerHostInput.encode(v!, writer.uint32(58).fork()).join();
+    }
+    for (const v of message.candidates) {
+      BalancerCandidate.encode(v!, writer.uint32(66).fork()).join();
+    }
+    for (const v of message.moves) {
+      ProposedMove.encode(v!, writer.uint32(74).fork()).join();
+    }
+    if (message.summary !== "") {
+      writer.uint32(82).string(message.summary);
+    }
+    if (message.repeats !== 0) {
+      writer.uint32(88).int64(message.repeats);
+    }
+    if (message.lastRepeatedAt !== "") {
+      writer.uint32(98).string(message.lastRepeatedAt);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): BalancerRun {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseBalancerRun();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.runId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.resourcePool = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.at = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.trigger = reader.string();
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.source = reader.string();
+            continue;
+          }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.policy = BalancerPolicy.decode(reader, reader.uint32());
+            continue;
+          }
+          case 7: {
+            if (tag !== 58) {
+              break;
+            }
+
+            message.hosts.push(BalancerHostInput.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 8: {
+            if (tag !== 66) {
+              break;
+            }
+
+            message.candidates.push(BalancerCandidate.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 9: {
+            if (tag !== 74) {
+              break;
+            }
+
+            message.moves.push(ProposedMove.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 10: {
+            if (tag !== 82) {
+              break;
+            }
+
+            message.summary = reader.string();
+            continue;
+          }
+          case 11: {
+            if (tag !== 88) {
+              break;
+            }
+
+            message.repeats = longToNumber(reader.int64());
+            continue;
+          }
+          case 12: {
+            if (tag !== 98) {
+              break;
+            }
+
+            message.lastRepeatedAt = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): BalancerRun {
+    return {
+      runId: isSet(object.runId)
+        ? globalThis.String(object.runId)
+        : isSet(object.run_id)
+        ? globalThis.String(object.run_id)
+        : "",
+      resourcePool: isSet(object.resourcePool)
+        ? globalThis.String(object.resourcePool)
+        : isSet(object.resource_pool)
+        ? globalThis.String(object.resource_pool)
+        : "",
+      at: isSet(object.at) ? globalThis.String(object.at) : "",
+      trigger: isSet(object.trigger) ? globalThis.String(object.trigger) : "",
+      source: isSet(object.source) ? globalThis.String(object.source) : "",
+      policy: isSet(object.policy) ? BalancerPolicy.fromJSON(object.policy) : undefined,
+      hosts: globalThis.Array.isArray(object?.hosts) ? object.hosts.map((e: any) => BalancerHostInput.fromJSON(e)) : [],
+      candidates: globalThis.Array.isArray(object?.candidates)
+        ? object.candidates.map((e: any) => BalancerCandidate.fromJSON(e))
+        : [],
+      moves: globalThis.Array.isArray(object?.moves) ? object.moves.map((e: any) => ProposedMove.fromJSON(e)) : [],
+      summary: isSet(object.summary) ? globalThis.String(object.summary) : "",
+      repeats: isSet(object.repeats) ? globalThis.Number(object.repeats) : 0,
+      lastRepeatedAt: isSet(object.lastRepeatedAt)
+        ? globalThis.String(object.lastRepeatedAt)
+        : isSet(object.last_repeated_at)
+        ? globalThis.String(object.last_repeated_at)
+        : "",
+    };
+  },
+
+  toJSON(message: BalancerRun): unknown {
+    const obj: any = {};
+    if (message.runId !== "") {
+      obj.runId = message.runId;
+    }
+    if (message.resourcePool !== "") {
+      obj.resourcePool = message.resourcePool;
+    }
+    if (message.at !== "") {
+      obj.at = message.at;
+    }
+    if (message.trigger !== "") {
+      obj.trigger = message.trigger;
+    }
+    if (message.source !== "") {
+      obj.source = message.source;
+    }
+    if (message.policy !== undefined) {
+      obj.policy = BalancerPolicy.toJSON(message.policy);
+    }
+    if (message.hosts?.length) {
+      obj.hosts = message.hosts.map((e) => BalancerHostInput.toJSON(e));
+    }
+    if (message.candidates?.length) {
+      obj.candidates = message.candidates.map((e) => BalancerCandidate.toJSON(e));
+    }
+    if (message.moves?.length) {
+      obj.moves = message.moves.map((e) => ProposedMove.toJSON(e));
+    }
+    if (message.summary !== "") {
+      obj.summary = message.summary;
+    }
+    if (message.repeats !== 0) {
+      obj.repeats = Math.round(message.repeats);
+    }
+    if (message.lastRepeatedAt !== "") {
+      obj.lastRepeatedAt = message.lastRepeatedAt;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<BalancerRun>, I>>(base?: I): BalancerRun {
+    return BalancerRun.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<BalancerRun>, I>>(object: I): BalancerRun {
+    const message = createBaseBalancerRun();
+    message.runId = object.runId ?? "";
+    message.resourcePool = object.resourcePool ?? "";
+    message.at = object.at ?? "";
+    message.trigger = object.trigger ?? "";
+    message.source = object.source ?? "";
+    message.policy = (object.policy !== undefined && object.policy !== null)
+      ? BalancerPolicy.fromPartial(object.policy)
+      : undefined;
+    message.hosts = object.hosts?.map((e) => BalancerHostInput.fromPartial(e)) || [];
+    message.candidates = object.candidates?.map((e) => BalancerCandidate.fromPartial(e)) || [];
+    message.moves = object.moves?.map((e) => ProposedMove.fromPartial(e)) || [];
+    message.summary = object.summary ?? "";
+    message.repeats = object.repeats ?? 0;
+    message.lastRepeatedAt = object.lastRepeatedAt ?? "";
+    return message;
+  },
+};
+
 function createBaseBalancerDryRunRequest(): BalancerDryRunRequest {
   return { resourcePool: "" };
 }
@@ -5870,7 +6819,7 @@ export const BalancerDryRunRequest: MessageFns<BalancerDryRunRequest> = {
 };
 
 function createBaseBalancerDryRunResponse(): BalancerDryRunResponse {
-  return { moves: [], summary: "", explanationJson: "" };
+  return { moves: [], summary: "", explanationJson: "", run: undefined };
 }
 
 export const BalancerDryRunResponse: MessageFns<BalancerDryRunResponse> = {
@@ -5883,6 +6832,9 @@ export const BalancerDryRunResponse: MessageFns<BalancerDryRunResponse> = {
     }
     if (message.explanationJson !== "") {
       writer.uint32(26).string(message.explanationJson);
+    }
+    if (message.run !== undefined) {
+      BalancerRun.encode(message.run, writer.uint32(34).fork()).join();
     }
     return writer;
   },
@@ -5924,6 +6876,14 @@ export const BalancerDryRunResponse: MessageFns<BalancerDryRunResponse> = {
             message.explanationJson = reader.string();
             continue;
           }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.run = BalancerRun.decode(reader, reader.uint32());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -5945,6 +6905,7 @@ export const BalancerDryRunResponse: MessageFns<BalancerDryRunResponse> = {
         : isSet(object.explanation_json)
         ? globalThis.String(object.explanation_json)
         : "",
+      run: isSet(object.run) ? BalancerRun.fromJSON(object.run) : undefined,
     };
   },
 
@@ -5959,6 +6920,9 @@ export const BalancerDryRunResponse: MessageFns<BalancerDryRunResponse> = {
     if (message.explanationJson !== "") {
       obj.explanationJson = message.explanationJson;
     }
+    if (message.run !== undefined) {
+      obj.run = BalancerRun.toJSON(message.run);
+    }
     return obj;
   },
 
@@ -5970,6 +6934,167 @@ export const BalancerDryRunResponse: MessageFns<BalancerDryRunResponse> = {
     message.moves = object.moves?.map((e) => ProposedMove.fromPartial(e)) || [];
     message.summary = object.summary ?? "";
     message.explanationJson = object.explanationJson ?? "";
+    message.run = (object.run !== undefined && object.run !== null) ? BalancerRun.fromPartial(object.run) : undefined;
+    return message;
+  },
+};
+
+function createBaseExplainBalancerRunRequest(): ExplainBalancerRunRequest {
+  return { resourcePool: "", runId: "" };
+}
+
+export const ExplainBalancerRunRequest: MessageFns<ExplainBalancerRunRequest> = {
+  encode(message: ExplainBalancerRunRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.resourcePool !== "") {
+      writer.uint32(10).string(message.resourcePool);
+    }
+    if (message.runId !== "") {
+      writer.uint32(18).string(message.runId);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ExplainBalancerRunRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseExplainBalancerRunRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.resourcePool = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.runId = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ExplainBalancerRunRequest {
+    return {
+      resourcePool: isSet(object.resourcePool)
+        ? globalThis.String(object.resourcePool)
+        : isSet(object.resource_pool)
+        ? globalThis.String(object.resource_pool)
+        : "",
+      runId: isSet(object.runId)
+        ? globalThis.String(object.runId)
+        : isSet(object.run_id)
+        ? globalThis.String(object.run_id)
+        : "",
+    };
+  },
+
+  toJSON(message: ExplainBalancerRunRequest): unknown {
+    const obj: any = {};
+    if (message.resourcePool !== "") {
+      obj.resourcePool = message.resourcePool;
+    }
+    if (message.runId !== "") {
+      obj.runId = message.runId;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ExplainBalancerRunRequest>, I>>(base?: I): ExplainBalancerRunRequest {
+    return ExplainBalancerRunRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ExplainBalancerRunRequest>, I>>(object: I): ExplainBalancerRunRequest {
+    const message = createBaseExplainBalancerRunRequest();
+    message.resourcePool = object.resourcePool ?? "";
+    message.runId = object.runId ?? "";
+    return message;
+  },
+};
+
+function createBaseExplainBalancerRunResponse(): ExplainBalancerRunResponse {
+  return { run: undefined };
+}
+
+export const ExplainBalancerRunResponse: MessageFns<ExplainBalancerRunResponse> = {
+  encode(message: ExplainBalancerRunResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.run !== undefined) {
+      BalancerRun.encode(message.run, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ExplainBalancerRunResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseExplainBalancerRunResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.run = BalancerRun.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ExplainBalancerRunResponse {
+    return { run: isSet(object.run) ? BalancerRun.fromJSON(object.run) : undefined };
+  },
+
+  toJSON(message: ExplainBalancerRunResponse): unknown {
+    const obj: any = {};
+    if (message.run !== undefined) {
+      obj.run = BalancerRun.toJSON(message.run);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ExplainBalancerRunResponse>, I>>(base?: I): ExplainBalancerRunResponse {
+    return ExplainBalancerRunResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ExplainBalancerRunResponse>, I>>(object: I): ExplainBalancerRunResponse {
+    const message = createBaseExplainBalancerRunResponse();
+    message.run = (object.run !== undefined && object.run !== null) ? BalancerRun.fromPartial(object.run) : undefined;
     return message;
   },
 };
@@ -6066,7 +7191,7 @@ export const BalancerRunNowRequest: MessageFns<BalancerRunNowRequest> = {
 };
 
 function createBaseBalancerRunNowResponse(): BalancerRunNowResponse {
-  return { moves: [], summary: "", explanationJson: "" };
+  return { moves: [], summary: "", explanationJson: "", run: undefined };
 }
 
 export const BalancerRunNowResponse: MessageFns<BalancerRunNowResponse> = {
@@ -6079,6 +7204,9 @@ export const BalancerRunNowResponse: MessageFns<BalancerRunNowResponse> = {
     }
     if (message.explanationJson !== "") {
       writer.uint32(26).string(message.explanationJson);
+    }
+    if (message.run !== undefined) {
+      BalancerRun.encode(message.run, writer.uint32(34).fork()).join();
     }
     return writer;
   },
@@ -6120,6 +7248,14 @@ export const BalancerRunNowResponse: MessageFns<BalancerRunNowResponse> = {
             message.explanationJson = reader.string();
             continue;
           }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.run = BalancerRun.decode(reader, reader.uint32());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -6141,6 +7277,7 @@ export const BalancerRunNowResponse: MessageFns<BalancerRunNowResponse> = {
         : isSet(object.explanation_json)
         ? globalThis.String(object.explanation_json)
         : "",
+      run: isSet(object.run) ? BalancerRun.fromJSON(object.run) : undefined,
     };
   },
 
@@ -6155,6 +7292,9 @@ export const BalancerRunNowResponse: MessageFns<BalancerRunNowResponse> = {
     if (message.explanationJson !== "") {
       obj.explanationJson = message.explanationJson;
     }
+    if (message.run !== undefined) {
+      obj.run = BalancerRun.toJSON(message.run);
+    }
     return obj;
   },
 
@@ -6166,6 +7306,7 @@ export const BalancerRunNowResponse: MessageFns<BalancerRunNowResponse> = {
     message.moves = object.moves?.map((e) => ProposedMove.fromPartial(e)) || [];
     message.summary = object.summary ?? "";
     message.explanationJson = object.explanationJson ?? "";
+    message.run = (object.run !== undefined && object.run !== null) ? BalancerRun.fromPartial(object.run) : undefined;
     return message;
   },
 };
@@ -6387,6 +7528,22 @@ export const MigrationServiceService = {
       Buffer.from(BalancerRunNowResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): BalancerRunNowResponse => BalancerRunNowResponse.decode(value),
   },
+  /**
+   * A recorded balancer run (`run_id`), or the pool's latest: its inputs, thresholds, candidates
+   * with why each was or was not moved, and the predicted loads after its moves. NOT_FOUND when the
+   * pool has recorded no run (or no run has that id).
+   */
+  explainBalancerRun: {
+    path: "/berth.migration.v1.MigrationService/ExplainBalancerRun" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: ExplainBalancerRunRequest): Buffer =>
+      Buffer.from(ExplainBalancerRunRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): ExplainBalancerRunRequest => ExplainBalancerRunRequest.decode(value),
+    responseSerialize: (value: ExplainBalancerRunResponse): Buffer =>
+      Buffer.from(ExplainBalancerRunResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): ExplainBalancerRunResponse => ExplainBalancerRunResponse.decode(value),
+  },
 } as const;
 
 export interface MigrationServiceServer extends UntypedServiceImplementation {
@@ -6439,6 +7596,12 @@ export interface MigrationServiceServer extends UntypedServiceImplementation {
    * whose mode is OFF with no host under pressure: FAILED_PRECONDITION.
    */
   balancerRunNow: handleUnaryCall<BalancerRunNowRequest, BalancerRunNowResponse>;
+  /**
+   * A recorded balancer run (`run_id`), or the pool's latest: its inputs, thresholds, candidates
+   * with why each was or was not moved, and the predicted loads after its moves. NOT_FOUND when the
+   * pool has recorded no run (or no run has that id).
+   */
+  explainBalancerRun: handleUnaryCall<ExplainBalancerRunRequest, ExplainBalancerRunResponse>;
 }
 
 export interface MigrationServiceClient extends Client {
@@ -6694,6 +7857,26 @@ export interface MigrationServiceClient extends Client {
     metadata: Metadata,
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: BalancerRunNowResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * A recorded balancer run (`run_id`), or the pool's latest: its inputs, thresholds, candidates
+   * with why each was or was not moved, and the predicted loads after its moves. NOT_FOUND when the
+   * pool has recorded no run (or no run has that id).
+   */
+  explainBalancerRun(
+    request: ExplainBalancerRunRequest,
+    callback: (error: ServiceError | null, response: ExplainBalancerRunResponse) => void,
+  ): ClientUnaryCall;
+  explainBalancerRun(
+    request: ExplainBalancerRunRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: ExplainBalancerRunResponse) => void,
+  ): ClientUnaryCall;
+  explainBalancerRun(
+    request: ExplainBalancerRunRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: ExplainBalancerRunResponse) => void,
   ): ClientUnaryCall;
 }
 
