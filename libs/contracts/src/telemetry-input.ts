@@ -8,7 +8,7 @@
  * A keyframe (`base: null`) is complete in itself; `depth` counts the deltas since the last keyframe,
  * so a replay reads at most that many earlier decisions. Pure functions; docs/events.md.
  */
-import type { TelemetryCapabilitiesWire } from './telemetry.ts';
+import type { DiskIoTuneWire, TelemetryCapabilitiesWire } from './telemetry.ts';
 
 export type SampleWire = Readonly<Record<string, number>>;
 export type PropsWire = Readonly<Record<string, string | number>>;
@@ -23,6 +23,8 @@ export interface DecisionInput {
       readonly uuid: string;
       readonly props: PropsWire;
       readonly history: readonly SampleWire[];
+      /** The guest's disks' I/O limits at the interval (MOM's io_tune, io_tune_current of its latest sample). */
+      readonly ioTune?: readonly DiskIoTuneWire[];
     }[];
     readonly config: { readonly history_length: number; readonly host_collectors?: readonly string[] };
   };
@@ -52,6 +54,8 @@ export interface RecordedInput {
       readonly uuid: string;
       readonly props: PropsWire;
       readonly history: RecordedSamples;
+      /** Recorded whole (a few disks): not a statistic of the sample rows. */
+      readonly ioTune?: readonly DiskIoTuneWire[];
     }[];
     readonly config: { readonly history_length: number; readonly host_collectors?: readonly string[] };
   };
@@ -127,6 +131,7 @@ export function encodeDecisionInput(
         uuid: g.uuid,
         props: g.props,
         history: samplesOf(before.get(g.name) ?? [], g.history, guestCols),
+        ...(g.ioTune !== undefined ? { ioTune: g.ioTune } : {}),
       })),
       config: mom.config,
     },
@@ -167,6 +172,7 @@ export function decodeDecisionInput(rec: RecordedInput, base?: DecisionInput): D
         uuid: g.uuid,
         props: g.props,
         history: windowOf(before.get(g.name) ?? [], g.history, rec.stats.guest, `guest ${g.name}`),
+        ...(g.ioTune !== undefined ? { ioTune: g.ioTune } : {}),
       })),
       config: rec.mom.config,
     },

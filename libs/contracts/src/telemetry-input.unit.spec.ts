@@ -1,5 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import { telemetryEventDefinitions } from './events/schemas/telemetry.ts';
 import { decodeDecisionInput, encodeDecisionInput, type DecisionInput, type SampleWire } from './telemetry-input.ts';
 
 const caps = { hostMemory: true, ksmStats: true, ksmRun: false, ksmTune: true, cpuTune: true, ioTune: true, balloon: true };
@@ -32,6 +33,48 @@ describe('a decision input recorded as a keyframe or a delta', () => {
     });
     expect(rec.mom.host).toEqual({ drop: 0, add: input.mom.host.map((s) => [1000, s['mem_free'], 0]) });
     expect(decodeDecisionInput(rec)).toEqual(input);
+  });
+
+  it("a guest's disks' I/O limits are recorded whole beside its rows, in keyframes and deltas, and pass the event schema", () => {
+    const limits = {
+      total_bytes_sec: 2097152,
+      read_bytes_sec: 0,
+      write_bytes_sec: 0,
+      total_iops_sec: 300,
+      read_iops_sec: 0,
+      write_iops_sec: 0,
+    };
+    const io = [{ name: 'vda', path: '/pool/a-disk0', guaranteed: limits, maximum: limits, current: limits }];
+    const withIo = (i: DecisionInput): DecisionInput => ({
+      ...i,
+      mom: { ...i.mom, guests: i.mom.guests.map((g) => (g.name === 'a' ? { ...g, ioTune: io } : g)) },
+    });
+    const base = withIo(inputAt(12, ['a', 'b']));
+    const key = encodeDecisionInput(base);
+    expect(key.mom.guests[0]?.ioTune).toEqual(io);
+    expect(key.stats.guest).toEqual(['balloon_cur', 'balloon_max']);
+    expect(decodeDecisionInput(key)).toEqual(base);
+    const later = withIo(inputAt(13, ['a', 'b']));
+    const delta = encodeDecisionInput(later, { id: 'd1', depth: 0, input: base });
+    expect(decodeDecisionInput(delta, base).mom.guests.map((g) => g.ioTune)).toEqual([io, undefined]);
+    const schema = telemetryEventDefinitions.DecisionRecorded.schema;
+    const event = {
+      hostId: 'h1',
+      at: new Date(0).toISOString(),
+      policy: { scope: 'default', version: 1, digest: 'x' },
+      input: { ...delta, base: '00000000-0000-4000-8000-000000000001' },
+      decided: { host: {}, guests: {} },
+      excludedGuests: [],
+      clamps: [],
+      controls: [],
+      unsupported: [],
+    };
+    expect(schema.safeParse(event).success).toBe(true);
+    const bad = {
+      ...event,
+      input: { ...event.input, mom: { ...event.input.mom, guests: [{ ...event.input.mom.guests[0]!, ioTune: [{ name: '' }] }] } },
+    };
+    expect(schema.safeParse(bad).success).toBe(false);
   });
 
   it('a delta holds only the samples taken since its base, and drops the ones that left the window', () => {

@@ -30,9 +30,25 @@ export interface TelemetryCapabilitiesWire {
   readonly hostFiles?: boolean;
 }
 
+/**
+ * One disk as MOM's GuestIoTune collector reports it: device (`vda`), source, and the limits under MOM's
+ * names (`total_bytes_sec`, `read_bytes_sec`, `write_bytes_sec`, `total_iops_sec`, `read_iops_sec`,
+ * `write_iops_sec`; 0 = unlimited) the VM's I/O policy allows (`guaranteed`, `maximum`) and in force
+ * (`current`). Telemetry hands the policy `io_tune` (these) and `io_tune_current` (`{name, path, ioTune: current}`).
+ */
+export interface DiskIoTuneWire {
+  readonly name: string;
+  readonly path: string;
+  readonly guaranteed: Readonly<Record<string, number>>;
+  readonly maximum: Readonly<Record<string, number>>;
+  readonly current: Readonly<Record<string, number>>;
+}
+
 export interface GuestSampleWire {
   readonly vmId: string;
   readonly stats: Readonly<Record<string, number>>;
+  /** Block I/O limits per disk; absent for a guest without disks or whose limits cannot be read. */
+  readonly ioTune?: readonly DiskIoTuneWire[];
 }
 
 export interface HostSampleMessage {

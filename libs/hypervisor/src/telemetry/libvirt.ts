@@ -1,8 +1,28 @@
 import { HypervisorError } from '../errors.ts';
 import { runVirsh, virshLimiter, type RunAs, type VirshOptions } from '../libvirt/virsh.ts';
 import { LocalHostStats, SshHostStats, sshTargetOf, type HostFileStats } from './local.ts';
-import { parseGuestDomstats, parseNodeCpuStats, parseNodeMemoryTune, parseNodeMemStats, parseSchedinfo } from './parse.ts';
-import type { CpuTune, GuestStats, HostTelemetry, HostTelemetrySource, IoTune, KsmTuning, TelemetryCapabilities } from './types.ts';
+import {
+  parseBlkdeviotune,
+  parseDomblklist,
+  parseGuestDomstats,
+  parseNodeCpuStats,
+  parseNodeMemoryTune,
+  parseNodeMemStats,
+  parseSchedinfo,
+} from './parse.ts';
+import {
+  IO_LIMIT_NAMES,
+  UNLIMITED_IO,
+  type CpuTune,
+  type DiskIoTune,
+  type GuestStats,
+  type HostTelemetry,
+  type HostTelemetrySource,
+  type IoLimits,
+  type IoTune,
+  type KsmTuning,
+  type TelemetryCapabilities,
+} from './types.ts';
 
 export interface LibvirtTelemetryOptions {
   readonly uri: string;
@@ -23,6 +43,18 @@ export interface LibvirtTelemetryOptions {
 
 /** The kernel's CFS period when none was set (µs). */
 const DEFAULT_PERIOD = 100_000;
+
+/** A guest's disks' I/O limits are read again every this many samples (1 min at 5 s); set ones are tracked in between. */
+const IO_REFRESH_SAMPLES = 12;
+
+const IO_FLAGS: Readonly<Record<keyof Omit<IoTune, 'device'>, (typeof IO_LIMIT_NAMES)[number]>> = {
+  totalBytesSec: 'total_bytes_sec',
+  readBytesSec: 'read_bytes_sec',
+  writeBytesSec: 'write_bytes_sec',
+  totalIopsSec: 'total_iops_sec',
+  readIopsSec: 'read_iops_sec',
+  writeIopsSec: 'write_iops_sec',
+};
 
 /** A URI whose daemon runs on this machine: `qemu:///system`, `qemu:///session`, `qemu+unix:///...`. */
 const isLocal = (uri: string): boolean => /^[a-z]+(\+unix)?:\/\/\/|^test:/.test(uri);
@@ -45,6 +77,7 @@ export class LibvirtTelemetry implements HostTelemetrySource {
   private cpuCount: number | undefined;
   private lastCpu: { busy: number; total: number } | undefined;
   private readonly cpuTunes = new Map<string, CpuTune>();
+  private readonly ioTunes = new Map<string, { disks: DiskIoTune[]; age: number }>();
   private ksmSupported: boolean | undefined;
 
   constructor(private readonly opts: LibvirtTelemetryOptions) {
@@ -111,7 +144,7 @@ export class LibvirtTelemetry implements HostTelemetrySource {
       this.ksmSupported = ksm !== undefined;
       this.capabilities = { ...this.capabilities, ksmTune: this.ksmSupported };
     }
-    const guests = await this.withCpuTune(parseGuestDomstats(doms));
+    const guests = await this.withIoTune(await this.withCpuTune(parseGuestDomstats(doms)));
     const host: Record<string, number> = {
       ...(mem !== undefined ? parseNodeMemStats(mem) : {}),
       ...(local ?? {}),
@@ -149,6 +182,46 @@ export class LibvirtTelemetry implements HostTelemetrySource {
     );
   }
 
+  /**
+   * MOM's GuestIoTune per Berth guest: each disk's limits in force (`blkdeviotune --live`: `current`), the
+   * limits it is defined with (`--config`: `maximum`, the VM's own I/O policy; libvirt has no guaranteed
+   * share, so `guaranteed` is all 0). Read when a guest first appears and every IO_REFRESH_SAMPLES samples
+   * (2 + 2 per disk virsh calls), what this source set is tracked in between, as vdsm caches them.
+   */
+  private async withIoTune(guests: GuestStats[]): Promise<GuestStats[]> {
+    if (!this.capabilities.ioTune) return guests;
+    const alive = new Set(guests.map((g) => g.name));
+    for (const k of this.ioTunes.keys()) if (!alive.has(k)) this.ioTunes.delete(k);
+    return Promise.all(
+      guests.map(async (g) => {
+        if (g.vmId === undefined) return g;
+        let known = this.ioTunes.get(g.name);
+        if (known === undefined || known.age >= IO_REFRESH_SAMPLES) {
+          known = { disks: await this.readIoTune(g.name), age: 0 };
+          this.ioTunes.set(g.name, known);
+        } else known.age++;
+        return known.disks.length > 0 ? { ...g, ioTune: known.disks } : g;
+      }),
+    );
+  }
+
+  private async readIoTune(domain: string): Promise<DiskIoTune[]> {
+    const list = await this.optional(['domblklist', domain, '--details']);
+    if (list === undefined) return [];
+    const out: DiskIoTune[] = [];
+    for (const d of parseDomblklist(list)) {
+      const [live, config] = await Promise.all([
+        this.optional(['blkdeviotune', domain, d.name, '--live']),
+        this.optional(['blkdeviotune', domain, d.name, '--config']),
+      ]);
+      if (live === undefined) continue;
+      const current = parseBlkdeviotune(live);
+      // a transient domain has no definition: its limits in force are all it has
+      out.push({ ...d, guaranteed: UNLIMITED_IO, maximum: config !== undefined ? parseBlkdeviotune(config) : current, current });
+    }
+    return out;
+  }
+
   async setKsm(t: KsmTuning): Promise<void> {
     if (t.run !== undefined && !this.capabilities.ksmRun)
       throw new HypervisorError('permanent', 'node-memory-tune', this.opts.uri, 'libvirt cannot start or stop KSM');
@@ -174,6 +247,17 @@ export class LibvirtTelemetry implements HostTelemetrySource {
     put('--read-iops-sec', t.readIopsSec);
     put('--write-iops-sec', t.writeIopsSec);
     await this.run(args);
+    // libvirt keeps the limits not named: so does what this source reports until it reads them again
+    const known = this.ioTunes.get(domain);
+    const disk = known?.disks.find((d) => d.name === t.device);
+    if (known && disk) {
+      const current: Record<string, number> = { ...disk.current };
+      for (const [k, name] of Object.entries(IO_FLAGS)) {
+        const v = t[k as keyof typeof IO_FLAGS];
+        if (v !== undefined) current[name] = Math.round(v);
+      }
+      known.disks = known.disks.map((d) => (d === disk ? { ...d, current: current as IoLimits } : d));
+    }
   }
 
   async close(): Promise<void> {}

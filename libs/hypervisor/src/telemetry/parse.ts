@@ -1,6 +1,6 @@
 /** Parsers of virsh's telemetry outputs into MOM-named statistics (pure; see types.ts for units). */
 import { vmIdOfDomain } from '../naming.ts';
-import type { GuestStats } from './types.ts';
+import { IO_LIMIT_NAMES, UNLIMITED_IO, type GuestStats, type IoLimits } from './types.ts';
 
 const numbers = (text: string, line: RegExp): Map<string, number> => {
   const out = new Map<string, number>();
@@ -115,4 +115,26 @@ export function parseSchedinfo(text: string): { quota?: number; period?: number 
   const quota = kv.get('vcpu_quota');
   const period = kv.get('vcpu_period');
   return { ...(quota !== undefined ? { quota } : {}), ...(period !== undefined ? { period } : {}) };
+}
+
+/** `virsh domblklist DOMAIN --details`: the domain's disks (device `disk`, not cdrom or floppy), target and source. */
+export function parseDomblklist(text: string): { name: string; path: string }[] {
+  const out: { name: string; path: string }[] = [];
+  for (const l of text.split('\n')) {
+    const m = /^(\S+)\s+disk\s+(\S+)\s+(.*)$/.exec(l.trim());
+    if (m?.[2] !== undefined && m[3] !== undefined && m[1] !== 'Type')
+      out.push({ name: m[2], path: m[3].trim() === '-' ? '' : m[3].trim() });
+  }
+  return out;
+}
+
+/** `virsh blkdeviotune DOMAIN DEVICE`: the six limits MOM reads (the `_max`, `_max_length` and group fields are left out). */
+export function parseBlkdeviotune(text: string): IoLimits {
+  const kv = numbers(text, /^(\w+)\s*:\s*(\d+)$/);
+  const out: Record<string, number> = { ...UNLIMITED_IO };
+  for (const k of IO_LIMIT_NAMES) {
+    const v = kv.get(k);
+    if (v !== undefined) out[k] = v;
+  }
+  return out as IoLimits;
 }

@@ -1,6 +1,44 @@
 import { domainName, vmIdOfDomain } from '../naming.ts';
 import type { SimulatorFleet } from '../simulator/simulator.ts';
-import type { CpuTune, GuestStats, HostTelemetry, HostTelemetrySource, IoTune, KsmTuning, TelemetryCapabilities } from './types.ts';
+import {
+  IO_LIMIT_NAMES,
+  UNLIMITED_IO,
+  type CpuTune,
+  type DiskIoTune,
+  type GuestStats,
+  type HostTelemetry,
+  type HostTelemetrySource,
+  type IoLimits,
+  type IoTune,
+  type KsmTuning,
+  type TelemetryCapabilities,
+} from './types.ts';
+
+/** A VM's I/O policy in the simulator (the `guaranteed` and `maximum` of MOM's io_tune), the same for each of its disks. */
+export interface SimIoPolicy {
+  readonly guaranteed?: Partial<IoLimits>;
+  readonly maximum?: Partial<IoLimits>;
+}
+
+const IO_KEYS: Readonly<Record<Exclude<keyof IoTune, 'device'>, (typeof IO_LIMIT_NAMES)[number]>> = {
+  totalBytesSec: 'total_bytes_sec',
+  readBytesSec: 'read_bytes_sec',
+  writeBytesSec: 'write_bytes_sec',
+  totalIopsSec: 'total_iops_sec',
+  readIopsSec: 'read_iops_sec',
+  writeIopsSec: 'write_iops_sec',
+};
+
+/** The device name libvirt gives the i-th virtio disk (vda, vdb, ..., vdz, vdaa). */
+const diskDevice = (i: number): string => {
+  let n = i;
+  let s = '';
+  do {
+    s = String.fromCharCode(97 + (n % 26)) + s;
+    n = Math.floor(n / 26) - 1;
+  } while (n >= 0);
+  return `vd${s}`;
+};
 
 /** The fraction (0..1+) of its allocation a guest's workload wants at a time (seconds). */
 export type WorkloadCurve = (tSeconds: number) => number;
@@ -55,6 +93,9 @@ export class SimMemoryModel {
   private readonly ksm = new Map<string, Required<KsmTuning>>();
   private readonly curves = new Map<string, WorkloadCurve>();
   private readonly reserved = new Map<string, number>();
+  private readonly ioPolicies = new Map<string, SimIoPolicy>();
+  /** `<host>/<domain>/<device>` -> the limits in force. */
+  private readonly ioCurrent = new Map<string, IoLimits>();
   private readonly now: () => number;
 
   constructor(
@@ -72,6 +113,51 @@ export class SimMemoryModel {
   /** Memory something other than the guests holds on the host (a demo's or test's pressure knob). */
   setHostReserved(hostId: string, bytes: number): void {
     this.reserved.set(hostId, bytes);
+  }
+
+  /**
+   * The I/O limits a VM's policy allows each of its disks (MOM's io_tune `guaranteed` and `maximum`; unset
+   * limits 0, i.e. none). Disks start unlimited (`current` all 0) until a control sets them.
+   */
+  setIoPolicy(vmId: string, policy: SimIoPolicy): void {
+    this.ioPolicies.set(vmId, policy);
+  }
+
+  /** The limits in force on one disk of a simulated domain. */
+  ioLimits(hostId: string, domain: string, device: string): IoLimits {
+    return this.ioCurrent.get(`${hostId}/${domain}/${device}`) ?? UNLIMITED_IO;
+  }
+
+  /** @internal */
+  setIoTune(hostId: string, domain: string, t: IoTune): void {
+    const d = this.fleet.host(hostId).domains.get(domain);
+    if (d === undefined) throw new Error(`no domain ${domain} on ${hostId}`);
+    if (!this.disksOf(d.spec).some((x) => x.name === t.device)) throw new Error(`${domain} has no disk ${t.device}`);
+    const key = `${hostId}/${domain}/${t.device}`;
+    const cur: Record<string, number> = { ...(this.ioCurrent.get(key) ?? UNLIMITED_IO) };
+    for (const [k, name] of Object.entries(IO_KEYS)) {
+      const v = t[k as keyof typeof IO_KEYS];
+      if (v !== undefined) cur[name] = Math.max(0, Math.round(v));
+    }
+    this.ioCurrent.set(key, cur as IoLimits);
+  }
+
+  private disksOf(spec: {
+    readonly volumes: readonly { readonly name: string; readonly pool: string }[];
+  }): { name: string; path: string }[] {
+    return (spec.volumes ?? []).map((v, i) => ({ name: diskDevice(i), path: `${v.pool}/${v.name}` }));
+  }
+
+  private ioTuneOf(
+    hostId: string,
+    domain: string,
+    vmId: string,
+    spec: { readonly volumes: readonly { readonly name: string; readonly pool: string }[] },
+  ): DiskIoTune[] {
+    const policy = this.ioPolicies.get(vmId);
+    const guaranteed = { ...UNLIMITED_IO, ...policy?.guaranteed };
+    const maximum = { ...UNLIMITED_IO, ...policy?.maximum };
+    return this.disksOf(spec).map((d) => ({ ...d, guaranteed, maximum, current: this.ioLimits(hostId, domain, d.name) }));
   }
 
   private curve(vmId: string): WorkloadCurve {
@@ -120,9 +206,11 @@ export class SimMemoryModel {
       busyDt = Math.max(busyDt, dt);
       touchedKib += usedKib;
       allocatedKib += maxKib;
+      const ioTune = this.ioTuneOf(hostId, name, vmId, d.spec);
       guests.push({
         name,
         ...(vmIdOfDomain(name) !== undefined ? { vmId } : {}),
+        ...(ioTune.length > 0 ? { ioTune } : {}),
         stats: {
           balloon_cur: curKib,
           balloon_max: maxKib,
@@ -228,7 +316,6 @@ class SimulatorTelemetry implements HostTelemetrySource {
     cpuTune: true,
     ioTune: true,
   };
-  private readonly ioTunes = new Map<string, IoTune>();
   constructor(
     private readonly model: SimMemoryModel,
     private readonly hostId: string,
@@ -243,7 +330,7 @@ class SimulatorTelemetry implements HostTelemetrySource {
     this.model.setCpuTune(this.hostId, domain, t);
   }
   async setIoTune(domain: string, t: IoTune): Promise<void> {
-    this.ioTunes.set(`${domain}/${t.device}`, t);
+    this.model.setIoTune(this.hostId, domain, t);
   }
   async close(): Promise<void> {}
 }

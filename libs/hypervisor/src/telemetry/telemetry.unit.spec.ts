@@ -1,6 +1,15 @@
 import { describe, expect, it } from 'vitest';
 import { SimulatorFleet } from '../simulator/simulator.ts';
-import { parseGuestDomstats, parseMeminfo, parseNodeCpuStats, parseNodeMemoryTune, parseNodeMemStats, parseSchedinfo } from './parse.ts';
+import {
+  parseBlkdeviotune,
+  parseDomblklist,
+  parseGuestDomstats,
+  parseMeminfo,
+  parseNodeCpuStats,
+  parseNodeMemoryTune,
+  parseNodeMemStats,
+  parseSchedinfo,
+} from './parse.ts';
 import { HostFileStats, parseHostFiles, sshTargetOf } from './local.ts';
 import { LibvirtTelemetry } from './libvirt.ts';
 import { SimMemoryModel } from './simulator.ts';
@@ -25,6 +34,34 @@ describe('virsh telemetry parsers', () => {
     expect(parseSchedinfo('Scheduler      : posix\ncpu_shares     : 1024\nvcpu_period    : 100000\nvcpu_quota     : -1\n')).toEqual({
       quota: -1,
       period: 100000,
+    });
+  });
+
+  it("domblklist --details: the disks (not cdroms), target and source; blkdeviotune: MOM's six limits", () => {
+    expect(
+      parseDomblklist(' file   disk   vda   /var/lib/libvirt/images/a.qcow2\n file   cdrom  sda   -\n block  disk   vdb   /dev/sdb\n'),
+    ).toEqual([
+      { name: 'vda', path: '/var/lib/libvirt/images/a.qcow2' },
+      { name: 'vdb', path: '/dev/sdb' },
+    ]);
+    const text = [
+      'total_bytes_sec: 2097152',
+      'read_bytes_sec : 0',
+      'write_bytes_sec: 0',
+      'total_iops_sec : 300',
+      'read_iops_sec  : 0',
+      'write_iops_sec : 0',
+      'total_bytes_sec_max: 0',
+      'size_iops_sec  : 0',
+      'group_name     : drive-virtio-disk0',
+    ].join('\n');
+    expect(parseBlkdeviotune(text)).toEqual({
+      total_bytes_sec: 2097152,
+      read_bytes_sec: 0,
+      write_bytes_sec: 0,
+      total_iops_sec: 300,
+      read_iops_sec: 0,
+      write_iops_sec: 0,
     });
   });
 
@@ -86,6 +123,44 @@ describe('the simulator memory model', () => {
     expect(s.host['cpu_usage']).toBe(7.5);
     await src.setKsm({ run: 1, pagesToScan: 64 });
     expect((await src.sample()).host).toMatchObject({ ksm_run: 1, ksm_pages_to_scan: 64 });
+  });
+
+  it("each disk's I/O limits as MOM's GuestIoTune reports them: the VM's policy (guaranteed, maximum) and what is in force", async () => {
+    const fleet = new SimulatorFleet();
+    fleet.addHost({ hostId: 'h1', cpus: 8, memoryBytes: 8 * 1024 ** 3 });
+    const d = fleet.driver('sim://h1');
+    const model = new SimMemoryModel(fleet, { now: () => 0 });
+    const [a, b] = ['0d2c8a9e-1111-4222-8333-444455556666', '0d2c8a9e-1111-4222-8333-444455556667'];
+    const volumes = [
+      { name: `berth-${a}-disk0`, pool: 'p', sizeBytes: 1024 ** 3 },
+      { name: `berth-${a}-disk1`, pool: 'p', sizeBytes: 1024 ** 3 },
+    ];
+    await d.define({ ...spec(a, 1), volumes } as never);
+    await d.define({ ...spec(b, 1), volumes: [] } as never);
+    await d.start(a);
+    await d.start(b);
+    model.setIoPolicy(a, { maximum: { total_bytes_sec: 10_000_000, total_iops_sec: 500 }, guaranteed: { total_iops_sec: 100 } });
+    const src = model.source('h1');
+    const zero = { total_bytes_sec: 0, read_bytes_sec: 0, write_bytes_sec: 0, total_iops_sec: 0, read_iops_sec: 0, write_iops_sec: 0 };
+    const byVm = async () => new Map((await src.sample()).guests.map((g) => [g.vmId, g.ioTune]));
+    let io = await byVm();
+    expect(io.get(b)).toBeUndefined(); // no disk, no I/O limits
+    expect(io.get(a)).toEqual([
+      {
+        name: 'vda',
+        path: `p/berth-${a}-disk0`,
+        guaranteed: { ...zero, total_iops_sec: 100 },
+        maximum: { ...zero, total_bytes_sec: 10_000_000, total_iops_sec: 500 },
+        current: zero,
+      },
+      expect.objectContaining({ name: 'vdb', path: `p/berth-${a}-disk1`, current: zero }),
+    ]);
+    // a control sets the named limits of one disk; the others stay
+    await src.setIoTune(`berth-${a}`, { device: 'vdb', totalBytesSec: 10_000_000, totalIopsSec: 500 });
+    await src.setIoTune(`berth-${a}`, { device: 'vdb', totalIopsSec: 400 });
+    io = await byVm();
+    expect(io.get(a)?.map((x) => x.current)).toEqual([zero, { ...zero, total_bytes_sec: 10_000_000, total_iops_sec: 400 }]);
+    await expect(src.setIoTune(`berth-${a}`, { device: 'vdc', totalIopsSec: 1 })).rejects.toThrow(/no disk vdc/);
   });
 });
 

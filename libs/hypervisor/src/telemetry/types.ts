@@ -12,6 +12,43 @@ export interface GuestStats {
   /** The Berth VM id when the domain is one Berth made, else undefined (such guests are never tuned). */
   readonly vmId?: string;
   readonly stats: Stats;
+  /** Block I/O limits per disk (MOM's GuestIoTune collector); absent when the guest has no disk or they cannot be read. */
+  readonly ioTune?: readonly DiskIoTune[];
+}
+
+/** MOM's names of a disk's block I/O limits (bytes or operations per second; 0 = unlimited), as libvirt's blkdeviotune has them. */
+export const IO_LIMIT_NAMES = [
+  'total_bytes_sec',
+  'read_bytes_sec',
+  'write_bytes_sec',
+  'total_iops_sec',
+  'read_iops_sec',
+  'write_iops_sec',
+] as const;
+export type IoLimitName = (typeof IO_LIMIT_NAMES)[number];
+export type IoLimits = Readonly<Record<IoLimitName, number>>;
+
+/** No limit at all (what a disk has until one is set). */
+export const UNLIMITED_IO: IoLimits = Object.freeze({
+  total_bytes_sec: 0,
+  read_bytes_sec: 0,
+  write_bytes_sec: 0,
+  total_iops_sec: 0,
+  read_iops_sec: 0,
+  write_iops_sec: 0,
+});
+
+/**
+ * One disk as MOM's GuestIoTune collector reports it (`io_tune`, the policy's IoTune objects; `io_tune_current`
+ * is `{name, path, ioTune: current}`): the device (`vda`) and its source, the limits the VM's I/O policy allows
+ * (`guaranteed`, `maximum`) and those in force on the running domain (`current`).
+ */
+export interface DiskIoTune {
+  readonly name: string;
+  readonly path: string;
+  readonly guaranteed: IoLimits;
+  readonly maximum: IoLimits;
+  readonly current: IoLimits;
 }
 
 export interface HostTelemetry {

@@ -35,7 +35,17 @@ export interface SystemLibvirtd {
  * security driver, cgroups or namespaces, its console to files (no virtlogd). What it changes on the
  * host is what a system daemon changes: node-memory-tune writes the kernel's KSM settings.
  */
-export async function startSystemLibvirtd(label = 'system'): Promise<SystemLibvirtd> {
+export interface SystemLibvirtdOptions {
+  /**
+   * Put guests in cgroups (v1 `cpu`, `cpuacct`, `blkio`, direct cgroupfs, no machined) so `schedinfo` can set
+   * vcpu_quota/vcpu_period; off by default (QEMU then runs in the daemon's own cgroup).
+   */
+  readonly cgroups?: boolean;
+  /** Load the storage driver too, with a `default-pool` dir pool in the temp folder (claimed disks become files). */
+  readonly storage?: boolean;
+}
+
+export async function startSystemLibvirtd(label = 'system', opts: SystemLibvirtdOptions = {}): Promise<SystemLibvirtd> {
   const drivers = DRIVER_DIRS.find((d) => existsSync(join(d, 'libvirt_driver_qemu.so')));
   if (drivers === undefined) throw new Error('libvirt_driver_qemu.so not found (apt-get install libvirt-daemon-driver-qemu)');
   const dir = mkdtempSync(join(tmpdir(), `berth-libvirt-${label}-`));
@@ -63,7 +73,7 @@ export async function startSystemLibvirtd(label = 'system'): Promise<SystemLibvi
     'dynamic_ownership = 0',
     'remember_owner = 0',
     'security_driver = "none"',
-    'cgroup_controllers = [ ]',
+    opts.cgroups ? 'cgroup_controllers = [ "cpu", "cpuacct", "blkio" ]' : 'cgroup_controllers = [ ]',
     'namespaces = [ ]',
     'stdio_handler = "file"',
     '',
@@ -75,6 +85,7 @@ export async function startSystemLibvirtd(label = 'system'): Promise<SystemLibvi
     'mkdir -p /etc/libvirt/qemu',
     `printf '%s' '${qemuConf}' > /etc/libvirt/qemu.conf`,
     `ln -s ${join(drivers, 'libvirt_driver_qemu.so')} ${join(dir, 'drivers', 'libvirt_driver_qemu.so')}`,
+    ...(opts.storage ? [`ln -s ${join(drivers, 'libvirt_driver_storage.so')} ${join(dir, 'drivers', 'libvirt_driver_storage.so')}`] : []),
     `exec /usr/sbin/libvirtd -f ${conf} --listen -p /run/libvirt/libvirtd.pid`,
   ].join('\n');
   const log = join(dir, 'libvirtd.log');
@@ -98,6 +109,12 @@ export async function startSystemLibvirtd(label = 'system'): Promise<SystemLibvi
       }
       await new Promise((r) => setTimeout(r, 200));
     }
+  }
+  if (opts.storage) {
+    const pool = join(dir, 'pool');
+    mkdirSync(pool);
+    await runVirsh({ uri, timeoutMillis: 10_000 }, ['pool-define-as', 'default-pool', 'dir', '--target', pool]);
+    await runVirsh({ uri, timeoutMillis: 10_000 }, ['pool-start', 'default-pool']);
   }
   return {
     uri,

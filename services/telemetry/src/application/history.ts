@@ -4,6 +4,8 @@ import type { MomSample } from './ports.ts';
 interface HostHistory {
   readonly host: MomSample[];
   readonly guests: Map<string, MomSample[]>;
+  /** Each guest's disks' I/O limits as the latest sample had them (not history: MOM reads them from the latest). */
+  readonly ioTune: Map<string, readonly telemetry.DiskIoTuneWire[]>;
   capabilities: telemetry.TelemetryCapabilitiesWire;
   lastAtMillis: number;
 }
@@ -29,7 +31,7 @@ export class SampleHistory {
   add(m: telemetry.HostSampleMessage, atMillis: number): void {
     let h = this.hosts.get(m.hostId);
     if (!h) {
-      h = { host: [], guests: new Map(), capabilities: m.capabilities, lastAtMillis: atMillis };
+      h = { host: [], guests: new Map(), ioTune: new Map(), capabilities: m.capabilities, lastAtMillis: atMillis };
       this.hosts.set(m.hostId, h);
     }
     h.capabilities = m.capabilities;
@@ -44,8 +46,11 @@ export class SampleHistory {
         h.guests.set(g.vmId, list);
       }
       push(list, this.prepare(g.vmId, g.stats), this.length);
+      if (g.ioTune !== undefined) h.ioTune.set(g.vmId, g.ioTune);
+      else h.ioTune.delete(g.vmId);
     }
     for (const id of h.guests.keys()) if (!seen.has(id)) h.guests.delete(id);
+    for (const id of h.ioTune.keys()) if (!seen.has(id)) h.ioTune.delete(id);
   }
 
   get(hostId: string): Readonly<HostHistory> | undefined {

@@ -45,12 +45,14 @@ export function buildInput(
     .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
     .map(([vmId, list]) => {
       const vm = opts.vms.get(vmId);
+      const io = h.ioTune.get(vmId);
       return {
         name: vmId,
         uuid: vmId,
         props: { vm_id: vmId, sla_tier: vm?.tier ?? 'silver', priority: vm?.priority ?? 0 },
         // a copy of the list: the history's own list moves on while a decision is being recorded
         history: list.slice(),
+        ...(io !== undefined ? { ioTune: io } : {}),
       };
     });
   return {

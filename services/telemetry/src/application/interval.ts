@@ -166,8 +166,10 @@ const IO_KEYS: readonly [string, 'totalBytesSec' | 'readBytesSec' | 'writeBytesS
 ];
 
 /**
- * vdsm's io_tune control: a list of `{name: <device>, maximum: {total_bytes_sec, ...}}` (the limits
- * to set; `guaranteed` is vdsm's input to the policy and is not sent). Anything else is ignored.
+ * MOM's IoTune controller output (`@berth/mom-policy`'s `io_tune` pseudo-control): the disks whose limits
+ * the policy changed against `io_tune_current`, each `{name: <device>, path, ioTune: {total_bytes_sec, ...}}`
+ * (what vdsm's setIoTune takes). A limit the policy set to None is not sent (libvirt keeps it); anything
+ * else is ignored.
  */
 function ioTunesOf(vmId: string, v: unknown): Extract<Control, { kind: 'ioTune' }>[] {
   if (!Array.isArray(v)) return [];
@@ -176,14 +178,14 @@ function ioTunesOf(vmId: string, v: unknown): Extract<Control, { kind: 'ioTune' 
     if (item === null || typeof item !== 'object') continue;
     const rec = item as Record<string, unknown>;
     const device = rec['name'];
-    const max = rec['maximum'];
-    if (typeof device !== 'string' || max === null || typeof max !== 'object') continue;
+    const tune = rec['ioTune'];
+    if (typeof device !== 'string' || device === '' || tune === null || typeof tune !== 'object') continue;
     const limits: Partial<Record<(typeof IO_KEYS)[number][1], number>> = {};
     for (const [mom, key] of IO_KEYS) {
-      const n = numberOf((max as Record<string, unknown>)[mom]);
-      if (n !== undefined) limits[key] = Math.round(n);
+      const n = numberOf((tune as Record<string, unknown>)[mom]);
+      if (n !== undefined) limits[key] = Math.max(0, Math.round(n));
     }
-    out.push({ kind: 'ioTune', vmId, device, ...limits });
+    if (Object.keys(limits).length > 0) out.push({ kind: 'ioTune', vmId, device, ...limits });
   }
   return out.sort((a, b) => byName(a.device, b.device));
 }

@@ -133,3 +133,60 @@ describe("Berth's default policy through the interval pipeline (hand-computed ta
     expect(r.controls.find((c) => c.kind === 'balloon')).toEqual({ kind: 'balloon', vmId: 's', targetKib: Math.round(4 * GiB - 104857.6) });
   });
 });
+
+describe('I/O and CPU tune through the interval pipeline (the stock-shaped set of @berth/mom-policy/fixtures)', () => {
+  const dir = new URL('../../../../libs/mom-policy/fixtures/', import.meta.url);
+  const stockShaped = momEngine.compile(
+    readdirSync(dir)
+      .filter((n) => n.endsWith('.policy'))
+      .sort()
+      .map((name) => ({ name, text: readFileSync(new URL(name, dir), 'utf8') })),
+  );
+  if (!stockShaped.ok) throw new Error(`fixtures do not parse: ${stockShaped.file}:${stockShaped.line} ${stockShaped.message}`);
+  const zero = { total_bytes_sec: 0, read_bytes_sec: 0, write_bytes_sec: 0, total_iops_sec: 0, read_iops_sec: 0, write_iops_sec: 0 };
+  const disk = (current: Record<string, number>) => ({
+    name: 'vda',
+    path: '/pool/a-disk0',
+    guaranteed: zero,
+    maximum: { ...zero, total_bytes_sec: 2_097_152, total_iops_sec: 300 },
+    current: { ...zero, ...current },
+  });
+
+  it("05-iotune gives each disk its maximum: MOM's controller sends the changed disks, the executor gets every limit of them", () => {
+    const a = { ...guest('a', 'silver', 4 * GiB, 1 * GiB), ioTune: [disk({})] };
+    const b = guest('b', 'silver', 4 * GiB, 1 * GiB); // no disk data: left alone
+    const r = runInterval(momEngine, stockShaped.set, input(host(8 * GiB), [a, b]));
+    expect(r.ok).toBe(true);
+    expect(r.decided.guests['a']?.['io_tune']).toEqual([
+      { name: 'vda', path: '/pool/a-disk0', ioTune: { ...zero, total_bytes_sec: 2_097_152, total_iops_sec: 300 } },
+    ]);
+    expect(r.controls.filter((c) => c.kind === 'ioTune')).toEqual([
+      {
+        kind: 'ioTune',
+        vmId: 'a',
+        device: 'vda',
+        totalBytesSec: 2_097_152,
+        readBytesSec: 0,
+        writeBytesSec: 0,
+        totalIopsSec: 300,
+        readIopsSec: 0,
+        writeIopsSec: 0,
+      },
+    ]);
+    // the disk already at its maximum (io_tune_current): nothing changed, nothing sent
+    const done = { ...a, ioTune: [disk({ total_bytes_sec: 2_097_152, total_iops_sec: 300 })] };
+    expect(runInterval(momEngine, stockShaped.set, input(host(8 * GiB), [done])).controls.filter((c) => c.kind === 'ioTune')).toEqual([]);
+    // a host that declares no I/O tuning: not sent, said so
+    const no = runInterval(momEngine, stockShaped.set, input(host(8 * GiB), [a], { ...caps, ioTune: false }));
+    expect(no.controls.filter((c) => c.kind === 'ioTune')).toEqual([]);
+    expect(no.unsupported).toContain('guest a io_tune');
+  });
+
+  it('04-cputune: a guest limited to 50% of a 8-CPU host with 2 vCPUs gets quota 50% x 100000 x 8 / 2 per vCPU', () => {
+    const g = guest('a', 'silver', 4 * GiB, 1 * GiB, { vcpu_user_limit: 50 });
+    const r = runInterval(momEngine, stockShaped.set, input(host(8 * GiB), [g]));
+    expect(r.controls.filter((c) => c.kind === 'cpuTune')).toEqual([{ kind: 'cpuTune', vmId: 'a', quota: 200_000, period: 100_000 }]);
+    const off = runInterval(momEngine, stockShaped.set, input(host(8 * GiB), [g], { ...caps, cpuTune: false }));
+    expect(off.unsupported).toContain('guest a vcpu_quota/vcpu_period');
+  });
+});

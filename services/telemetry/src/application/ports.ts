@@ -15,6 +15,11 @@ export interface MomInput {
     readonly uuid: string;
     readonly props: MomProps;
     readonly history: readonly MomSample[];
+    /**
+     * The guest's disks' I/O limits (MOM's GuestIoTune: the engine hands the policy `io_tune` and
+     * `io_tune_current` as statistics of the guest's latest sample, where `berth policy eval` takes them).
+     */
+    readonly ioTune?: readonly telemetry.DiskIoTuneWire[];
   }[];
   /** `host_collectors`: only for a host whose own files cannot be read (REMOTE_HOST_COLLECTORS); else vdsm's. */
   readonly config: { readonly history_length: number; readonly host_collectors?: readonly string[] };

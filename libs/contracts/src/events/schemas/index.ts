@@ -12,7 +12,7 @@ import { telemetryEventDefinitions } from './telemetry.ts';
 export * from './catalog.ts';
 export { objectOf, type ShapeOf } from './define.ts';
 export { claimSchema, hostCapacitySchema, vmSpecSchema } from './model.ts';
-export { hostSampleSchema, isStatRecord } from './telemetry.ts';
+export { diskIoTuneSchema, hostSampleSchema, isDiskIoTuneList, isStatRecord } from './telemetry.ts';
 export {
   inventoryEventDefinitions,
   executorEventDefinitions,

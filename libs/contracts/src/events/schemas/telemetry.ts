@@ -5,7 +5,7 @@
  */
 import { z } from 'zod';
 import { encodeDecisionInput, type DecisionInput, type RecordedInput, type RecordedSamples } from '../../telemetry-input.ts';
-import type { Control, HostSampleMessage, TelemetryCapabilitiesWire } from '../../telemetry.ts';
+import type { Control, DiskIoTuneWire, HostSampleMessage, TelemetryCapabilitiesWire } from '../../telemetry.ts';
 import type * as T from '../telemetry.ts';
 import type { ServiceEvents } from './catalog.ts';
 import { count, isoTime, nonEmpty, objectOf } from './define.ts';
@@ -57,6 +57,28 @@ export const statValues: z.ZodType<Record<string, number>> = z
     for (const issue of r.error?.issues ?? []) ctx.addIssue({ ...issue, code: 'custom', input: v });
   });
 
+/** One disk's I/O limits (MOM's GuestIoTune entry). */
+export const diskIoTuneSchema = objectOf<DiskIoTuneWire>()({
+  name: nonEmpty,
+  path: z.string(),
+  guaranteed: statRecord,
+  maximum: statRecord,
+  current: statRecord,
+});
+
+/** Exactly what `diskIoTuneSchema` accepts and returns unchanged, in one pass without a copy. */
+export function isDiskIoTuneList(v: unknown): v is DiskIoTuneWire[] {
+  if (!Array.isArray(v)) return false;
+  for (const d of v as unknown[]) {
+    if (typeof d !== 'object' || d === null || Array.isArray(d)) return false;
+    const r = d as Record<string, unknown>;
+    if (typeof r['name'] !== 'string' || r['name'].length === 0 || typeof r['path'] !== 'string') return false;
+    if (!isStatRecord(r['guaranteed']) || !isStatRecord(r['maximum']) || !isStatRecord(r['current'])) return false;
+    for (const k of ['guaranteed', 'maximum', 'current']) if (Object.hasOwn(r[k] as object, '__proto__')) return false;
+  }
+  return true;
+}
+
 /** A host sample on `berth.samples.<hostId>` (a metric on core NATS, not an event: no catalog entry). */
 export const hostSampleSchema = objectOf<HostSampleMessage>()({
   v: z.literal(1),
@@ -64,7 +86,9 @@ export const hostSampleSchema = objectOf<HostSampleMessage>()({
   at: z.string(),
   capabilities,
   host: statValues,
-  guests: z.array(objectOf<HostSampleMessage['guests'][number]>()({ vmId: nonEmpty, stats: statValues })),
+  guests: z.array(
+    objectOf<HostSampleMessage['guests'][number]>()({ vmId: nonEmpty, stats: statValues, ioTune: z.array(diskIoTuneSchema).optional() }),
+  ),
 });
 
 const kib = z.number().min(0);
@@ -116,7 +140,15 @@ const recordedInput = objectOf<RecordedInput>()({
   mom: objectOf<RecordedInput['mom']>()({
     host: samples,
     host_props: props,
-    guests: z.array(objectOf<RecordedInput['mom']['guests'][number]>()({ name: nonEmpty, uuid: z.string(), props, history: samples })),
+    guests: z.array(
+      objectOf<RecordedInput['mom']['guests'][number]>()({
+        name: nonEmpty,
+        uuid: z.string(),
+        props,
+        history: samples,
+        ioTune: z.array(diskIoTuneSchema).optional(),
+      }),
+    ),
     config: objectOf<RecordedInput['mom']['config']>()({ history_length: count, host_collectors: z.array(nonEmpty).optional() }),
   }),
   capabilities,

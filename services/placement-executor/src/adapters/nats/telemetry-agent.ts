@@ -125,7 +125,9 @@ export class TelemetryAgent {
               at: new Date().toISOString(),
               capabilities: { ...src.capabilities, balloon: this.o.driverFor(uri).capabilities.balloon },
               host: s.host,
-              guests: s.guests.flatMap((g) => (g.vmId !== undefined ? [{ vmId: g.vmId, stats: g.stats }] : [])),
+              guests: s.guests.flatMap((g) =>
+                g.vmId !== undefined ? [{ vmId: g.vmId, stats: g.stats, ...(g.ioTune !== undefined ? { ioTune: g.ioTune } : {}) }] : [],
+              ),
             };
             this.o.nc.publish(subjectName(`${telemetry.SAMPLES_SUBJECT}.${hostId}`, this.o.prefix), enc.encode(JSON.stringify(msg)));
             published++;

@@ -1,5 +1,33 @@
 import { evaluateInterval, loadPolicySet, PolicyError, type PolicySet } from '@berth/mom-policy';
-import type { PolicyEngine } from '../../application/ports.ts';
+import type { MomInput, PolicyEngine } from '../../application/ports.ts';
+
+/**
+ * MOM's GuestIoTune statistics of a guest's latest sample: `io_tune` (the IoTune objects: name, path,
+ * guaranteed, maximum, current) and `io_tune_current` (`{name, path, ioTune}` per disk). The input
+ * carries them beside the samples (they are no numbers); the one latest sample is copied with them.
+ */
+function withIoTune(input: MomInput): MomInput {
+  if (!input.guests.some((g) => g.ioTune !== undefined)) return input;
+  return {
+    ...input,
+    guests: input.guests.map((g) => {
+      const last = g.history.at(-1);
+      if (g.ioTune === undefined || last === undefined) return g;
+      const latest = {
+        ...last,
+        io_tune: g.ioTune.map((d) => ({
+          name: d.name,
+          path: d.path,
+          guaranteed: { ...d.guaranteed },
+          maximum: { ...d.maximum },
+          current: { ...d.current },
+        })),
+        io_tune_current: g.ioTune.map((d) => ({ name: d.name, path: d.path, ioTune: { ...d.current } })),
+      };
+      return { ...g, history: [...g.history.slice(0, -1), latest as unknown as MomInput['guests'][number]['history'][number]] };
+    }),
+  };
+}
 
 /** MOM's policy language (@berth/mom-policy) as the loop's engine. */
 export const momEngine: PolicyEngine<PolicySet> = {
@@ -12,6 +40,6 @@ export const momEngine: PolicyEngine<PolicySet> = {
     }
   },
   evaluate(set, input) {
-    return evaluateInterval(set, input);
+    return evaluateInterval(set, withIoTune(input));
   },
 };

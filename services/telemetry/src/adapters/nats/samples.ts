@@ -31,6 +31,7 @@ export function isWellFormedSample(m: unknown): m is telemetry.HostSampleMessage
   for (let i = 0; i < guests.length; i++) {
     const g: unknown = guests[i];
     if (!isObject(g) || !isNonEmpty(g['vmId']) || !isStats(g['stats'])) return false;
+    if (g['ioTune'] !== undefined && !eventSchemas.isDiskIoTuneList(g['ioTune'])) return false;
   }
   return true;
 }

@@ -26,7 +26,25 @@ const caps = maybe(
     { requiredKeys: ['hostMemory', 'ksmStats', 'ksmRun', 'ksmTune', 'cpuTune', 'ioTune', 'balloon'] },
   ),
 );
-const guest = maybe(fc.record({ vmId: maybe(fc.string({ maxLength: 3 })), stats, extra: odd }, { requiredKeys: ['vmId', 'stats'] }));
+const disk = maybe(
+  fc.record(
+    {
+      name: maybe(fc.string({ maxLength: 3 })),
+      path: maybe(fc.string({ maxLength: 3 })),
+      guaranteed: stats,
+      maximum: stats,
+      current: stats,
+      extra: odd,
+    },
+    { requiredKeys: ['name', 'path', 'guaranteed', 'maximum', 'current'] },
+  ),
+);
+const guest = maybe(
+  fc.record(
+    { vmId: maybe(fc.string({ maxLength: 3 })), stats, ioTune: maybe(fc.array(disk, { maxLength: 2 })), extra: odd },
+    { requiredKeys: ['vmId', 'stats'] },
+  ),
+);
 const sample = maybe(
   fc.record(
     {
@@ -78,6 +96,15 @@ describe('sample intake: the one-pass check (isWellFormedSample) against hostSam
     const bad = parseSample({ ...good, guests: [{ vmId: 'vm-1', stats: { balloon_cur: 'x' } }] });
     expect(bad.success).toBe(false);
     expect(bad.error!.issues[0]!.path.join('.')).toBe('guests.0.stats.balloon_cur');
+    // a guest's disks' I/O limits (MOM's GuestIoTune): taken as they are; a malformed limit is named
+    const limits = { total_bytes_sec: 0, read_bytes_sec: 0, write_bytes_sec: 0, total_iops_sec: 300, read_iops_sec: 0, write_iops_sec: 0 };
+    const io = { name: 'vda', path: '/p/d0', guaranteed: limits, maximum: limits, current: limits };
+    const withIo = { ...good, guests: [{ vmId: 'vm-1', stats: { balloon_cur: 2 }, ioTune: [io] }] };
+    expect(isWellFormedSample(withIo)).toBe(true);
+    expect(parseSample(withIo).data).toBe(withIo);
+    const badIo = parseSample({ ...good, guests: [{ vmId: 'vm-1', stats: {}, ioTune: [{ ...io, current: { total_iops_sec: 'x' } }] }] });
+    expect(badIo.success).toBe(false);
+    expect(badIo.error!.issues[0]!.path.join('.')).toBe('guests.0.ioTune.0.current.total_iops_sec');
     // an own __proto__ key: not taken as it is; the schema leaves it out
     const proto = parseSample(
       JSON.parse(
