@@ -1,11 +1,12 @@
 import { readFileSync, readdirSync } from 'node:fs';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { hostCapacity } from '@berth/fit';
 import { SimulatorFleet } from '@berth/hypervisor';
 import { createLogger } from '@berth/observability';
 import { loadExecutorConfig, startExecutor, type RunningSimExecutor } from '@berth/placement-executor';
 import { FakeInventory } from '@berth/placement-executor/testing';
-import { connectTestNats, createTestDatabase, infraAvailable, testSubjectPrefix, type TestDatabase } from '@berth/testing';
+import { connectTestNats, createTestDatabase, eventually, infraAvailable, testSubjectPrefix, type TestDatabase } from '@berth/testing';
 import { DEFAULT_POLICY_DIR, loadTelemetryConfig, startTelemetry, type DecisionRecorded, type RunningTelemetry } from '@berth/telemetry';
 import { serviceTlsEnv } from './harness/tls.ts';
 
@@ -79,7 +80,14 @@ describe.skipIf(!(await infraAvailable('postgres', 'nats')))('SLA classes at cri
     ]);
     inv = new FakeInventory(nc, prefix);
     inv.listen();
-    await inv.emit('host-h1', 'HostRegistered', { hostId: 'h1', hypervisorUri: 'sim://h1', capacity: {} });
+    await inv.emit('host-h1', 'HostRegistered', {
+      hostId: 'h1',
+      hypervisorUri: 'sim://h1',
+      capacity: hostCapacity({ hostId: 'h1', cpus: 16, memoryBytes: 8 * GiB }),
+    });
+    // the executor took the registration (a malformed one is dead-lettered and the host never registered)
+    await eventually(async () => (await ex.readModel.hostUri('h1')) !== undefined, 'the executor registers h1', 10_000);
+    expect(await ex.readModel.hostUri('h1')).toBe('sim://h1');
     const place = (id: string, gib: number, slaTier: 'platinum' | 'gold' | 'vapor', priority: number) =>
       inv.place(id, 'h1', 'sim://h1', { memoryBytes: gib * GiB }, { memoryBytes: gib * GiB, slaTier, priority });
     await place(P, 2, 'platinum', 0);
