@@ -2,7 +2,7 @@ import { telemetryV1 } from '@berth/contracts';
 import { loadPolicySet, PolicyError } from '@berth/mom-policy';
 import { UsageError } from '../errors.ts';
 import { unary } from '../grpc.ts';
-import { keyValue } from '../render/table.ts';
+import { keyValue, table } from '../render/table.ts';
 import { readPolicies } from './policy.ts';
 import { COMMAND_ID_OPTION, commandMeta, type CommandSpec, type Context } from './types.ts';
 
@@ -85,6 +85,32 @@ export const policyServiceCommands: readonly CommandSpec[] = [
       const parts = [describeSet(res.policy), `scopes: ${res.scopes.join(', ')}`];
       if (input.flag('text')) for (const f of res.policy?.files ?? []) parts.push('', `;; ${f.name}`, f.text);
       return { json: telemetryV1.ShowPolicyResponse.toJSON(res), text: parts.join('\n') };
+    },
+  },
+  {
+    words: ['policy', 'decisions'],
+    args: ['HOST'],
+    summary: "a host's recorded decisions, newest first (the ids `berth policy replay` takes)",
+    options: { limit: { type: 'string', value: 'N', help: 'at most N decisions (default 20, at most 1000)' } },
+    async run(input, ctx) {
+      const raw = input.string('limit');
+      const limit = raw === undefined ? 20 : Number(raw);
+      if (!Number.isInteger(limit) || limit < 1 || limit > 1000) throw new UsageError('--limit', 'must be a whole number from 1 to 1000');
+      const res = await unary(telemetry(ctx), 'listDecisions', { hostId: input.arg('HOST'), limit }, ctx.timeoutMillis);
+      const controlsOf = (json: string): string => {
+        const d = JSON.parse(json) as { controls?: { kind: string; vmId?: string }[] };
+        return (d.controls ?? []).map((c) => (c.vmId !== undefined ? `${c.kind} ${c.vmId}` : c.kind)).join(', ') || '-';
+      };
+      return {
+        json: telemetryV1.ListDecisionsResponse.toJSON(res),
+        text:
+          res.decisions.length === 0
+            ? `no decisions recorded for ${input.arg('HOST')}`
+            : table(
+                ['DECISION', 'AT', 'POLICY', 'CONTROLS'],
+                res.decisions.map((d) => [d.decisionId, d.at, `${d.policyScope} v${d.policyVersion}`, controlsOf(d.json)]),
+              ),
+      };
     },
   },
   {
