@@ -2,11 +2,12 @@ import { createServer, type IncomingMessage } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { hostCapacity } from '@berth/fit';
 import { SimulatorFleet } from '@berth/hypervisor';
 import { createLogger } from '@berth/observability';
 import { loadExecutorConfig, startExecutor, type RunningSimExecutor } from '@berth/placement-executor';
 import { FakeInventory } from '@berth/placement-executor/testing';
-import { connectTestNats, createTestDatabase, infraAvailable, testSubjectPrefix, type TestDatabase } from '@berth/testing';
+import { connectTestNats, createTestDatabase, eventually, infraAvailable, testSubjectPrefix, type TestDatabase } from '@berth/testing';
 import { startService, type ServiceHandle } from './harness/service.ts';
 import { serviceTlsEnv } from './harness/tls.ts';
 
@@ -90,7 +91,14 @@ describe.skipIf(!(await infraAvailable('postgres', 'nats')))(
       });
       const inv = new FakeInventory(nc, prefix);
       inv.listen();
-      await inv.emit('host-h1', 'HostRegistered', { hostId: 'h1', hypervisorUri: 'sim://h1', capacity: {} });
+      await inv.emit('host-h1', 'HostRegistered', {
+        hostId: 'h1',
+        hypervisorUri: 'sim://h1',
+        capacity: hostCapacity({ hostId: 'h1', cpus: 8, memoryBytes: 8 * GiB }),
+      });
+      // the executor took the registration (a malformed one is dead-lettered and the host never registered)
+      await eventually(async () => (await ex.readModel.hostUri('h1')) !== undefined, 'the executor registers h1', 10_000);
+      expect(await ex.readModel.hostUri('h1')).toBe('sim://h1');
       await inv.place(VM, 'h1', 'sim://h1', { memoryBytes: 2 * GiB }, { memoryBytes: 2 * GiB, slaTier: 'gold', priority: 0 });
       ex.memoryModel.setWorkload(VM, 0.5);
     });
