@@ -1,0 +1,135 @@
+/**
+ * A gRPC proxy in front of one real service, for crash tests of a caller that runs as a process:
+ * every unary call passes through unchanged (bytes in, bytes out; in TLS mode the proxy serves with
+ * the service's identity and calls it with the caller's, so the service authorises the caller as
+ * usual), and one armed `HoldPoint` stops a chosen call there: before it reached the service, or
+ * after the service answered (the answer withheld). The caller then hangs in that call, exactly at
+ * that step, until the test SIGKILLs it (or the service) and calls `releaseAll()` (the held call
+ * fails UNAVAILABLE, as a call to a dead process does).
+ *
+ *   const proxy = await startHoldProxy(inventoryV1.InventoryServiceService, inventory.address, 'migration', 'inventory');
+ *   const reached = proxy.arm({ method: 'beginVmMigration', when: 'after', matches: (r) => r.vmId === 'vm-1' });
+ *   ... await reached; kill the caller; proxy.releaseAll() ...
+ */
+import * as grpc from '@grpc/grpc-js';
+import { testTlsEnabled, identityTls } from './tls.ts';
+
+interface MethodDef {
+  readonly path: string;
+  readonly requestStream: boolean;
+  readonly responseStream: boolean;
+  readonly requestDeserialize: (b: Buffer) => unknown;
+}
+
+export interface HoldPoint {
+  /** The method's name as in the generated service definition (`beginVmMigration`, `score`). */
+  readonly method: string;
+  readonly when: 'before' | 'after';
+  /** Which call: the first whose decoded request matches. */
+  readonly matches: (request: Record<string, unknown>) => boolean;
+}
+
+export interface HoldProxy {
+  /** `127.0.0.1:<port>`: give it to the caller as the service's address. */
+  readonly address: string;
+  /** Arms one hold; resolves when a call reached it (and now hangs there). */
+  arm(point: HoldPoint): Promise<void>;
+  /** Held calls fail UNAVAILABLE; the hold is disarmed. */
+  releaseAll(): void;
+  close(): Promise<void>;
+}
+
+const identity = (b: Buffer): Buffer => b;
+
+export async function startHoldProxy(
+  definition: Readonly<Record<string, MethodDef>>,
+  target: string,
+  callerIdentity: string,
+  serviceIdentity: string,
+): Promise<HoldProxy> {
+  const tls = testTlsEnabled();
+  const pem = (p: unknown): Buffer => p as Buffer; // identityTls reads the files: Buffers
+  const c = tls ? identityTls('service', callerIdentity) : undefined;
+  const upstream = new grpc.Client(
+    target,
+    c ? grpc.credentials.createSsl(pem(c.ca), pem(c.key), pem(c.cert)) : grpc.credentials.createInsecure(),
+  );
+  let point: (HoldPoint & { reached: () => void }) | undefined;
+  const held: (() => void)[] = [];
+  const hold = async (method: string, when: 'before' | 'after', decode: () => unknown): Promise<void> => {
+    const p = point;
+    if (p?.method !== method || p.when !== when) return;
+    if (!p.matches(decode() as Record<string, unknown>)) return;
+    point = undefined;
+    p.reached();
+    await new Promise<void>((_, reject) => held.push(() => reject(new Error('held call of a crashed process'))));
+  };
+  const service: Record<string, grpc.MethodDefinition<Buffer, Buffer>> = {};
+  const handlers: grpc.UntypedServiceImplementation = {};
+  for (const [name, m] of Object.entries(definition)) {
+    if (m.requestStream || m.responseStream) continue;
+    service[name] = {
+      path: m.path,
+      requestStream: false,
+      responseStream: false,
+      requestSerialize: identity,
+      requestDeserialize: identity,
+      responseSerialize: identity,
+      responseDeserialize: identity,
+    };
+    const handler: grpc.handleUnaryCall<Buffer, Buffer> = (call, callback) => {
+      void (async () => {
+        const decode = (): unknown => m.requestDeserialize(call.request);
+        try {
+          await hold(name, 'before', decode);
+          const deadline = call.getDeadline();
+          const answer = await new Promise<Buffer>((resolve, reject) => {
+            upstream.makeUnaryRequest(
+              m.path,
+              identity,
+              identity,
+              call.request,
+              call.metadata,
+              { deadline: deadline instanceof Date || typeof deadline === 'number' ? deadline : Infinity },
+              (err, value) => (err ? reject(err) : resolve(value!)),
+            );
+          });
+          await hold(name, 'after', decode);
+          callback(null, answer);
+        } catch (e) {
+          const err = e as Partial<grpc.ServiceError>;
+          callback({
+            code: err.code ?? grpc.status.UNAVAILABLE,
+            details: err.details ?? String(e),
+            metadata: err.metadata ?? new grpc.Metadata(),
+          });
+        }
+      })();
+    };
+    handlers[name] = handler;
+  }
+  const server = new grpc.Server();
+  server.addService(service, handlers);
+  const t = tls ? identityTls('service', serviceIdentity) : undefined;
+  const credentials = t
+    ? grpc.ServerCredentials.createSsl(pem(t.ca), [{ cert_chain: pem(t.cert), private_key: pem(t.key) }], true)
+    : grpc.ServerCredentials.createInsecure();
+  const port = await new Promise<number>((resolve, reject) =>
+    server.bindAsync('127.0.0.1:0', credentials, (err, p) => (err ? reject(err) : resolve(p))),
+  );
+  return {
+    address: `127.0.0.1:${port}`,
+    arm(p) {
+      return new Promise((reached) => (point = { ...p, reached }));
+    },
+    releaseAll() {
+      point = undefined;
+      for (const fail of held.splice(0)) fail();
+    },
+    async close() {
+      for (const fail of held.splice(0)) fail();
+      server.forceShutdown();
+      upstream.close();
+    },
+  };
+}

@@ -1,0 +1,270 @@
+/**
+ * The migration crash tests' stack, every service a real process: inventory, the scheduler, the
+ * placement executor and the migration service, each SIGKILLable at any moment and started again
+ * on its port, database and durables. The hypervisors are a simulator daemon (sim-daemon.ts), a
+ * process of its own, so a killed executor's domains and migration jobs go on as a real host's do.
+ *
+ * Deterministic kill points, no waiting on luck:
+ * - `hold.arm(...)` stops the migration service in a chosen call to inventory or the scheduler
+ *   (a gRPC proxy in front of each, grpc-hold-proxy.ts): before the call reached the service, or
+ *   after it went through (its answer withheld), so the kill lands on that exact step;
+ * - the simulator's injected `stall` stops a live migration's copy part-way (the job stays, the
+ *   executor is inside its `migrate` call) until `sim.releaseStall(vm)`.
+ */
+import { jetstreamManager } from '@nats-io/jetstream';
+import { executorV1, inventoryV1, migrationV1, modelV1, schedulerV1 } from '@berth/contracts';
+import { callUnary, createClient } from '@berth/grpc-kit';
+import type { RemoteSimulator } from '@berth/hypervisor';
+import {
+  connectTestNats,
+  createTestDatabase,
+  deletePrefixedStreams,
+  eventually,
+  freePort,
+  type TestDatabase,
+  testSubjectPrefix,
+} from '@berth/testing';
+import { startHoldProxy, type HoldProxy } from './grpc-hold-proxy.ts';
+import { startService, type ServiceHandle } from './service.ts';
+import { startSimDaemon, type SimDaemon } from './sim-daemon.ts';
+import { GiB, registerSimHosts } from './sim-services.ts';
+
+export type CrashTarget = 'executor' | 'migration' | 'inventory' | 'scheduler';
+
+export type HeldCall = 'score' | 'beginMigration' | 'completeMigration' | 'abortMigration';
+
+/** Where the migration service is held: its first call of `call` for `vmId`, before or after it went through. */
+export interface HoldPoint {
+  readonly call: HeldCall;
+  readonly when: 'before' | 'after';
+  readonly vmId: string;
+}
+
+const HELD: Record<HeldCall, { proxy: 'inventory' | 'scheduler'; method: string }> = {
+  score: { proxy: 'scheduler', method: 'score' },
+  beginMigration: { proxy: 'inventory', method: 'beginVmMigration' },
+  completeMigration: { proxy: 'inventory', method: 'completeVmMigration' },
+  abortMigration: { proxy: 'inventory', method: 'abortVmMigration' },
+};
+
+export interface ProcessCrashStack {
+  readonly sim: RemoteSimulator;
+  readonly hosts: readonly string[];
+  readonly hold: { arm(point: HoldPoint): Promise<void> };
+  readonly inv: InstanceType<typeof inventoryV1.InventoryServiceClient>;
+  /** The migration service's client (its port stays across restarts). */
+  readonly client: InstanceType<typeof migrationV1.MigrationServiceClient>;
+  readonly migrationAddress: string;
+  readonly dbs: { readonly inventory: TestDatabase; readonly executor: TestDatabase; readonly migration: TestDatabase };
+  /** SIGKILLs the named processes (at once); a call the migration service is held in fails with them. */
+  crash(which: readonly CrashTarget[]): Promise<void>;
+  /** Starts whichever is not running, on its old port, and waits until the scheduler sees every host again. */
+  restart(): Promise<void>;
+  getVm(vmId: string): Promise<inventoryV1.Vm>;
+  /** The migration as the migration service answers it. */
+  migration(migrationId: string): Promise<migrationV1.Migration>;
+  /** The VM as the executor's log and its hypervisor have it. */
+  runtime(vmId: string): Promise<executorV1.GetVmRuntimeResponse>;
+  /** Deletes from a stream the events of `type` about `vmId` (a message lost for good); returns how many. */
+  dropEvents(stream: 'BERTH_EXECUTOR' | 'BERTH_MIGRATION', type: string, vmId: string): Promise<number>;
+  compose(vmId: string): Promise<void>;
+  claimsOf(hostId: string): Promise<string[]>;
+  /** The hosts whose hypervisor has the VM's domain, with its state. */
+  domains(vmId: string): Promise<{ hostId: string; state: string }[]>;
+  /** Every process's log lines, by label (for a failure's message). */
+  logs(): Record<string, readonly string[]>;
+  stop(): Promise<void>;
+}
+
+export async function startProcessCrashStack(label: string, hosts: readonly string[]): Promise<ProcessCrashStack> {
+  const prefix = testSubjectPrefix(label);
+  const [invDb, exDb, migDb] = (await Promise.all(['inv', 'ex', 'mig'].map((s) => createTestDatabase(`${label}_${s}`)))) as [
+    TestDatabase,
+    TestDatabase,
+    TestDatabase,
+  ];
+  // 1 GiB/s: a 2 GiB guest moves in about two seconds; progress every 100 ms.
+  const daemon: SimDaemon = await startSimDaemon(label, {
+    SIM_HOSTS: hosts.join(','),
+    SIM_HOST_CPUS: '16',
+    SIM_HOST_MEMORY: '64 GiB',
+    SIM_MIGRATION_BANDWIDTH: '1 GiB',
+    SIM_PROGRESS_INTERVAL: '100ms',
+  });
+  const [invPort, schedPort, exPort, migPort] = [await freePort(), await freePort(), await freePort(), await freePort()];
+  const envs: Record<CrashTarget, Record<string, string>> = {
+    inventory: { DATABASE_URL: invDb.url, NATS_PREFIX: prefix },
+    scheduler: { NATS_PREFIX: prefix, INVENTORY_ADDR: `127.0.0.1:${invPort}` },
+    executor: {
+      DATABASE_URL: exDb.url,
+      NATS_PREFIX: prefix,
+      EXECUTOR_SIMULATOR_URL: daemon.url,
+      EXECUTOR_REALM: JSON.stringify({ 'registration-timeout': '20s', 'poll-frequency': '2s' }),
+      EXECUTOR_MIGRATION_PROGRESS_INTERVAL: '200ms',
+      EXECUTOR_MIGRATION_START_WINDOW: '5s',
+      EXECUTOR_SWEEP_INTERVAL: '300ms',
+      EXECUTOR_SAMPLE_INTERVAL: '0s',
+    },
+    migration: {}, // below: it needs the proxies' addresses
+  };
+  const ports: Record<CrashTarget, number> = { inventory: invPort, scheduler: schedPort, executor: exPort, migration: migPort };
+  const service: Record<CrashTarget, string> = {
+    inventory: 'inventory',
+    scheduler: 'scheduler',
+    executor: 'placement-executor',
+    migration: 'migration',
+  };
+  const running: Partial<Record<CrashTarget, ServiceHandle>> = {};
+  const starts: Record<CrashTarget, number> = { inventory: 0, scheduler: 0, executor: 0, migration: 0 };
+  const logs: Record<string, readonly string[]> = {};
+  const start = async (t: CrashTarget): Promise<void> => {
+    const l = `${t}-${++starts[t]}`;
+    const h = await startService(service[t], envs[t], { port: ports[t], label: l });
+    running[t] = h;
+    logs[l] = h.logs();
+  };
+  const proxies: HoldProxy[] = [];
+  let inv: InstanceType<typeof inventoryV1.InventoryServiceClient> | undefined;
+  let client: InstanceType<typeof migrationV1.MigrationServiceClient> | undefined;
+  let exClient: InstanceType<typeof executorV1.ExecutorServiceClient> | undefined;
+  const stop = async (): Promise<void> => {
+    inv?.close();
+    client?.close();
+    exClient?.close();
+    for (const p of proxies) await p.close();
+    await Promise.all(Object.values(running).map((h) => h.stop()));
+    await daemon.stop();
+    await deletePrefixedStreams(prefix).catch(() => undefined);
+    await Promise.all([invDb, exDb, migDb].map((d) => d.drop()));
+  };
+  try {
+    await start('inventory');
+    const invProxy = await startHoldProxy(inventoryV1.InventoryServiceService, `127.0.0.1:${invPort}`, 'migration', 'inventory');
+    proxies.push(invProxy);
+    const schedProxy = await startHoldProxy(schedulerV1.SchedulerServiceService, `127.0.0.1:${schedPort}`, 'migration', 'scheduler');
+    proxies.push(schedProxy);
+    envs.migration = {
+      DATABASE_URL: migDb.url,
+      NATS_PREFIX: prefix,
+      INVENTORY_ADDR: invProxy.address,
+      SCHEDULER_ADDR: schedProxy.address,
+      EXECUTOR_ADDR: `127.0.0.1:${exPort}`,
+      MIGRATION_RETRY_BACKOFF: '100ms',
+      MIGRATION_SWEEP_INTERVAL: '300ms',
+      // Short, so the watchdog's cases end quickly; longer than the executor's start window.
+      MIGRATION_EXECUTOR_SILENCE: '8s',
+    };
+    await Promise.all([start('scheduler'), start('executor'), start('migration')]);
+    inv = createClient(inventoryV1.InventoryServiceClient, `127.0.0.1:${invPort}`);
+    client = createClient(migrationV1.MigrationServiceClient, `127.0.0.1:${migPort}`);
+    exClient = createClient(executorV1.ExecutorServiceClient, `127.0.0.1:${exPort}`);
+    await registerSimHosts(inv, hosts);
+    const sched = createClient(schedulerV1.SchedulerServiceClient, `127.0.0.1:${schedPort}`);
+    const schedulerSeesHosts = async (): Promise<void> =>
+      void (await eventually(
+        async () => {
+          const r = await callUnary(sched, 'score', {
+            vm: modelV1.VmSpec.fromPartial({ vcpus: 1, memoryBytes: 64 * 1024 ** 2 }),
+            excludedHosts: [],
+            limit: 0,
+            vmId: '',
+          }).catch(() => undefined);
+          return r !== undefined && r.hostsConsidered >= hosts.length;
+        },
+        `the scheduler to consider all ${hosts.length} hosts`,
+        60_000,
+        250,
+      ));
+    await schedulerSeesHosts();
+    const invC = inv;
+    const getVm = async (vmId: string): Promise<inventoryV1.Vm> => (await callUnary(invC, 'getVm', { vmId })).vm!;
+    const migC = client;
+    const exC = exClient;
+    return {
+      sim: daemon.sim,
+      hosts,
+      hold: {
+        arm(p) {
+          const { proxy, method } = HELD[p.call];
+          return (proxy === 'inventory' ? invProxy : schedProxy).arm({ method, when: p.when, matches: (r) => r['vmId'] === p.vmId });
+        },
+      },
+      inv: invC,
+      client: migC,
+      migrationAddress: `127.0.0.1:${migPort}`,
+      dbs: { inventory: invDb, executor: exDb, migration: migDb },
+      async crash(which) {
+        const victims = which.flatMap((t) => {
+          const h = running[t];
+          delete running[t];
+          return h ? [h] : [];
+        });
+        await Promise.all(victims.map((h) => h.kill()));
+        // A held call's caller, or the process it was talking to, is dead: the call fails.
+        invProxy.releaseAll();
+        schedProxy.releaseAll();
+      },
+      async restart() {
+        const down = (['inventory', 'scheduler', 'executor', 'migration'] as const).filter((t) => running[t] === undefined);
+        await Promise.all(down.map(start));
+        if (down.includes('inventory') || down.includes('scheduler')) await schedulerSeesHosts();
+      },
+      getVm,
+      async migration(migrationId) {
+        return (await callUnary(migC, 'getMigration', { migrationId })).migration!;
+      },
+      runtime: (vmId) => callUnary(exC, 'getVmRuntime', { vmId }),
+      async dropEvents(stream, type, vmId) {
+        const nc = await connectTestNats();
+        try {
+          const jsm = await jetstreamManager(nc);
+          const name = `${prefix.toUpperCase()}_${stream}`;
+          const info = await jsm.streams.info(name);
+          let dropped = 0;
+          for (let seq = info.state.first_seq; seq <= info.state.last_seq; seq++) {
+            const m = await jsm.streams.getMessage(name, { seq }).catch(() => null);
+            if (!m?.subject.endsWith(`.${type}`)) continue;
+            const data = m.json<{ data?: { vmId?: string } }>();
+            if (data.data?.vmId === vmId && (await jsm.streams.deleteMessage(name, seq))) dropped++;
+          }
+          return dropped;
+        } finally {
+          await nc.close();
+        }
+      },
+      async compose(vmId) {
+        await callUnary(invC, 'composeVm', {
+          meta: { commandId: `compose-${vmId}` },
+          vmId,
+          spec: modelV1.VmSpec.fromPartial({
+            name: vmId,
+            // One vCPU: every case's VM (never deleted) and a migration's second claim fit the three hosts.
+            vcpus: 1,
+            memoryBytes: 2 * GiB,
+            migrationMode: modelV1.MigrationMode.MIGRATION_MODE_MANUAL_AND_AUTOMATIC,
+          }),
+        });
+        await eventually(async () => (await getVm(vmId)).status === inventoryV1.VmStatus.VM_STATUS_RUNNING, `${vmId} running`, 60_000, 200);
+      },
+      async claimsOf(hostId) {
+        return ((await callUnary(invC, 'getHost', { hostId })).host?.claims ?? []).map((c) => c.vmId);
+      },
+      async domains(vmId) {
+        const out: { hostId: string; state: string }[] = [];
+        for (const h of hosts) {
+          const state = await daemon.sim.driver(`sim://${h}`).state(vmId);
+          if (state !== undefined) out.push({ hostId: h, state });
+        }
+        return out;
+      },
+      logs: () => logs,
+      async stop() {
+        sched.close();
+        await stop();
+      },
+    };
+  } catch (e) {
+    await stop();
+    throw e;
+  }
+}
