@@ -1,12 +1,13 @@
 import { execFileSync } from 'node:child_process';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { hostCapacity } from '@berth/fit';
 import { guestKernel, libvirtUsable, startSessionLibvirtd, type SessionLibvirtd } from '@berth/hypervisor/testing';
 import { createLogger } from '@berth/observability';
 import { loadExecutorConfig, startExecutor, type RunningExecutor } from '@berth/placement-executor';
 import { FakeInventory } from '@berth/placement-executor/testing';
 import { loadTelemetryConfig, startTelemetry, type RunningTelemetry } from '@berth/telemetry';
-import { connectTestNats, createTestDatabase, infraAvailable, testSubjectPrefix, type TestDatabase } from '@berth/testing';
+import { connectTestNats, createTestDatabase, eventually, infraAvailable, testSubjectPrefix, type TestDatabase } from '@berth/testing';
 import { serviceTlsEnv } from './harness/tls.ts';
 
 const qemuInstalled = (): boolean => {
@@ -75,7 +76,14 @@ describe.skipIf(!(await infraAvailable('postgres', 'nats')) || !libvirtUsable() 
         { loop: false },
       );
       const inv = new FakeInventory(nc, prefix);
-      await inv.emit('host-q1', 'HostRegistered', { hostId: 'q1', hypervisorUri: session.uri, capacity: {} });
+      await inv.emit('host-q1', 'HostRegistered', {
+        hostId: 'q1',
+        hypervisorUri: session.uri,
+        capacity: hostCapacity({ hostId: 'q1', cpus: 1, memoryBytes: 1024 * MiB }),
+      });
+      // the executor took the registration (a malformed one is dead-lettered and the host never registered)
+      await eventually(async () => (await ex.readModel.hostUri('q1')) !== undefined, 'the executor registers q1', 10_000);
+      expect(await ex.readModel.hostUri('q1')).toBe(session.uri);
       await inv.place('qbal', 'q1', session.uri, { memoryBytes: 128 * MiB }, { memoryBytes: 128 * MiB, slaTier: 'silver' });
     });
     afterAll(async () => {
