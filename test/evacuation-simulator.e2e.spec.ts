@@ -159,6 +159,20 @@ describe.skipIf(!(await infraAvailable('postgres', 'nats')))('maintenance evacua
     expect((await s.getVm('stuck-2')).hostId).toBe('h2');
   });
 
+  it('taking a host out of maintenance cancels its drain, and the host keeps the state the operator set', async () => {
+    // h2 still holds stuck-2 (mode none): a new drain waits on it
+    await s.setHostState('h2', HS.HOST_STATE_MAINTENANCE);
+    const blocked = await evacuation('h2', 'a new drain of h2 waiting on stuck-2', (e) => e.status === 'blocked');
+    expect(blocked.previousHostState).toBe('enabled');
+    await s.setHostState('h2', HS.HOST_STATE_DISABLED);
+    const ended = await evacuation('h2', 'the drain cancelled by the state change', (e) => e.status === 'cancelled', 30_000);
+    expect(ended.evacuationId).toBe(blocked.evacuationId);
+    // nothing put back: h2 stays as the operator set it
+    expect(await s.hostState('h2')).toBe(HS.HOST_STATE_DISABLED);
+    expect((await s.getVm('stuck-2')).hostId).toBe('h2');
+    await s.setHostState('h2', HS.HOST_STATE_ENABLED);
+  });
+
   it("lets every evacuation event the drains published through a consumer's edge (the catalog's schemas)", async () => {
     const nc = await connectTestNats();
     const seen = new Set<string>();

@@ -58,6 +58,11 @@ export interface EvacuationCancelRequested {
   readonly abortRunning: boolean;
   readonly reason: string;
   readonly at: string;
+  /**
+   * Set when the drain ends because an operator took the host out of maintenance (to this state):
+   * the host keeps it, instead of being put back to `previousState`. Absent in a cancel through the API.
+   */
+  readonly hostStateSet?: HostState;
 }
 export interface EvacuationCompleted {
   readonly moved: number;

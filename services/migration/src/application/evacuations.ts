@@ -147,12 +147,14 @@ export class EvacuationRunner {
     return e;
   }
 
-  async cancel(hostId: string, abortRunning: boolean, reason: string, commandId: string): Promise<Evacuation> {
+  /** `hostStateSet`: the operator took the host out of maintenance to this state, which it keeps. */
+  async cancel(hostId: string, abortRunning: boolean, reason: string, commandId: string, hostStateSet?: HostState): Promise<Evacuation> {
     const e = await this.record(hostId, commandId, {
       type: 'CancelEvacuation',
       abortRunning,
       reason,
       at: iso(this.deps.clock.now()),
+      ...(hostStateSet && { hostStateSet }),
     });
     if (e.status === 'cancelling' && abortRunning) {
       await Promise.all(
@@ -163,6 +165,17 @@ export class EvacuationRunner {
     }
     this.kick(hostId);
     return e;
+  }
+
+  /**
+   * An operator took the host out of maintenance (set it to `to`) while its drain runs: the drain is
+   * cancelled, moves under way finish (as CancelEvacuation does by default) and nothing new starts;
+   * the host keeps the state the operator set. A host without a drain under way is left alone.
+   */
+  async leftMaintenance(hostId: string, to: HostState, commandId: string): Promise<Evacuation | undefined> {
+    const e = await this.read(hostId);
+    if (e.status !== 'running') return undefined;
+    return this.cancel(hostId, false, `the host left maintenance (set to ${to})`, commandId, to);
   }
 
   get(hostId: string): Promise<Evacuation> {
@@ -287,7 +300,8 @@ export class EvacuationRunner {
     if (e.status === 'cancelling') {
       if (e.running.size > 0) return;
       await this.record(hostId, `${e.evacuationId}:cancelled`, { type: 'FinishCancel', at: iso(now) });
-      await this.deps.hosts.setHostState(hostId, e.previousState, `evacuation ${e.evacuationId} cancelled`);
+      if (e.hostStateSet === undefined)
+        await this.deps.hosts.setHostState(hostId, e.previousState, `evacuation ${e.evacuationId} cancelled`);
       return;
     }
     // Only as many moves as could start now are planned (the rest is deferred): a pass stays cheap.

@@ -56,7 +56,14 @@ export const evacuationEventDefinitions: ServiceEvents<E.EvacuationEventMap> = {
     }),
   ),
   EvacuationWaiting: v1(objectOf<E.EvacuationWaiting>()({ waiting: z.array(waiting), nextRetryAt: isoTime })),
-  EvacuationCancelRequested: v1(objectOf<E.EvacuationCancelRequested>()({ abortRunning: z.boolean(), reason: z.string(), at: isoTime })),
+  EvacuationCancelRequested: v1(
+    objectOf<E.EvacuationCancelRequested>()({
+      abortRunning: z.boolean(),
+      reason: z.string(),
+      at: isoTime,
+      hostStateSet: hostStateSchema.optional(),
+    }),
+  ),
   EvacuationCompleted: v1(objectOf<E.EvacuationCompleted>()({ moved: count, at: isoTime })),
   EvacuationCancelled: v1(objectOf<E.EvacuationCancelled>()({ restoredState: hostStateSchema, at: isoTime })),
 };

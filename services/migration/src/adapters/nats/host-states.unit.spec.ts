@@ -13,6 +13,14 @@ describe('HostStateChanged -> drain', () => {
     });
   });
 
+  it('a host taken out of maintenance cancels its drain, keeping the state the operator set', () => {
+    expect(hostStateAction(env({ from: 'maintenance-preparing', to: 'enabled', reason: 'back' }))).toEqual({
+      hostId: 'h1',
+      left: 'enabled',
+    });
+    expect(hostStateAction(env({ from: 'maintenance', to: 'disabled', reason: 'broken' }))).toEqual({ hostId: 'h1', left: 'disabled' });
+  });
+
   it('any other change, or another event, asks nothing', () => {
     expect(hostStateAction(env({ from: 'maintenance-preparing', to: 'maintenance', reason: 'last claim released' }))).toBeUndefined();
     expect(hostStateAction(env({ from: 'enabled', to: 'maintenance', reason: 'empty host' }))).toBeUndefined();

@@ -30,7 +30,14 @@ export type EvacuationCommand =
       readonly at: string;
     }
   | { readonly type: 'RecordWaiting'; readonly waiting: readonly WaitingVm[]; readonly nextRetryAt: string; readonly at: string }
-  | { readonly type: 'CancelEvacuation'; readonly abortRunning: boolean; readonly reason: string; readonly at: string }
+  | {
+      readonly type: 'CancelEvacuation';
+      readonly abortRunning: boolean;
+      readonly reason: string;
+      readonly at: string;
+      /** The operator took the host out of maintenance, to this state: kept, not restored. */
+      readonly hostStateSet?: HostState;
+    }
   | { readonly type: 'CompleteEvacuation'; readonly at: string }
   | { readonly type: 'FinishCancel'; readonly at: string };
 
@@ -80,7 +87,12 @@ export function decideEvacuation(c: EvacuationCommand, e: Evacuation): Evacuatio
       if (e.status === 'cancelling' || e.status === 'cancelled') return [];
       if (e.status === 'absent') throw new NotFoundError('evacuation', '(this host has none)');
       if (e.status === 'completed') throw new IllegalStateError(`evacuation ${e.evacuationId} already completed: the host is empty`);
-      return [{ type: 'EvacuationCancelRequested', data: { abortRunning: c.abortRunning, reason: c.reason, at: c.at } }];
+      return [
+        {
+          type: 'EvacuationCancelRequested',
+          data: { abortRunning: c.abortRunning, reason: c.reason, at: c.at, ...(c.hostStateSet && { hostStateSet: c.hostStateSet }) },
+        },
+      ];
     }
     case 'CompleteEvacuation': {
       if (e.status === 'completed') return [];
@@ -92,7 +104,7 @@ export function decideEvacuation(c: EvacuationCommand, e: Evacuation): Evacuatio
       if (e.status === 'cancelled') return [];
       if (e.status !== 'cancelling') throw new IllegalStateError(`cannot finish cancelling an evacuation that is ${e.status}`);
       if (e.running.size > 0) throw new IllegalStateError(`evacuation ${e.evacuationId} still has ${e.running.size} migration(s) running`);
-      return [{ type: 'EvacuationCancelled', data: { restoredState: e.previousState, at: c.at } }];
+      return [{ type: 'EvacuationCancelled', data: { restoredState: e.hostStateSet ?? e.previousState, at: c.at } }];
     }
     default: {
       const never: never = c;

@@ -43,6 +43,8 @@ export type Evacuation =
       readonly rounds: number;
       readonly abortRunning: boolean;
       readonly cancelReason: string;
+      /** The state the operator set when taking the host out of maintenance: kept, nothing put back. */
+      readonly hostStateSet?: HostState;
     } & EvacuationRound)
   | ({ readonly status: 'completed'; readonly version: number; readonly rounds: number; readonly endedAt: string } & EvacuationRound)
   | ({
@@ -122,7 +124,14 @@ export function evolveEvacuation(e: Evacuation, ev: EvacuationEvent): Evacuation
     case 'EvacuationWaiting':
       return { ...e, version, waiting: ev.data.waiting, nextRetryAt: ev.data.nextRetryAt };
     case 'EvacuationCancelRequested':
-      return { ...e, version, status: 'cancelling', abortRunning: ev.data.abortRunning, cancelReason: ev.data.reason };
+      return {
+        ...e,
+        version,
+        status: 'cancelling',
+        abortRunning: ev.data.abortRunning,
+        cancelReason: ev.data.reason,
+        ...(ev.data.hostStateSet && { hostStateSet: ev.data.hostStateSet }),
+      };
     case 'EvacuationCompleted':
       return { ...e, version, status: 'completed', endedAt: ev.data.at, waiting: [] };
     case 'EvacuationCancelled':

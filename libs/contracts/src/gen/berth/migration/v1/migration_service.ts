@@ -489,7 +489,10 @@ export interface Evacuation {
   /** Why the drain cannot complete now, and when it is retried. */
   blockedReason: string;
   nextRetryAt: string;
-  /** The host state before the evacuation (restored on cancel). */
+  /**
+   * The host state before the evacuation (restored on cancel; a host an operator took out of
+   * maintenance while it drained keeps the state the operator set instead).
+   */
   previousHostState: string;
   startedAt: string;
   updatedAt: string;
