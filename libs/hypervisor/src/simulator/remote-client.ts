@@ -21,6 +21,7 @@ import { HypervisorError, MigrationError, type HypervisorErrorKind } from '../er
 import type { CpuTune, HostTelemetry, HostTelemetrySource, IoTune, KsmTuning, TelemetryCapabilities } from '../telemetry/types.ts';
 import type { SimMigrationFailureRule } from './migration.ts';
 import { simHostOf, type SimHostConfig, type SimOperation } from './state.ts';
+import { SIMULATOR_CAPABILITIES } from './simulator-driver.ts';
 import { fromWireError, type DriverCall, type FleetCall, type TelemetryCall, type WireError } from './wire.ts';
 
 /**
@@ -170,17 +171,7 @@ async function lines(res: IncomingMessage, onLine: (v: Record<string, unknown>) 
 
 /** One host of a simulator daemon, as a HypervisorDriver (the in-process SimulatorDriver's behaviour, over the wire). */
 export class RemoteSimulatorDriver implements HypervisorDriver {
-  readonly capabilities: DriverCapabilities = {
-    liveMigration: true,
-    balloon: true,
-    memoryStats: true,
-    numa: true,
-    cpuPinning: true,
-    hugepages: true,
-    pciPassthrough: true,
-    lifecycleEvents: true,
-    volumeCopy: true,
-  };
+  readonly capabilities: DriverCapabilities = SIMULATOR_CAPABILITIES;
   constructor(
     private readonly sim: RemoteSimulator,
     readonly hostId: string,

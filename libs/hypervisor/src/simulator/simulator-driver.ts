@@ -22,19 +22,22 @@ import { abortMigration, migrationJob, resumePostCopy, startMigration, type SimS
 import type { SimulatorFleet } from './simulator.ts';
 import { simHostOf, sleep, type SimDomain, type SimHost } from './state.ts';
 
+/** What a simulated host can do, in process or through the simulator daemon (remote-client.ts). */
+export const SIMULATOR_CAPABILITIES: DriverCapabilities = {
+  liveMigration: true,
+  balloon: true,
+  memoryStats: true,
+  numa: true,
+  cpuPinning: true,
+  hugepages: true,
+  pciPassthrough: true,
+  lifecycleEvents: true,
+  volumeCopy: true,
+};
+
 /** Drives one host of a SimulatorFleet (`sim://<host>`): lifecycle, volumes, facts, balloon, events. */
 export class SimulatorDriver implements HypervisorDriver {
-  readonly capabilities: DriverCapabilities = {
-    liveMigration: true,
-    balloon: true,
-    memoryStats: true,
-    numa: true,
-    cpuPinning: true,
-    hugepages: true,
-    pciPassthrough: true,
-    lifecycleEvents: true,
-    volumeCopy: true,
-  };
+  readonly capabilities: DriverCapabilities = SIMULATOR_CAPABILITIES;
   private readonly side: SimSide;
   constructor(
     private readonly fleet: SimulatorFleet,
