@@ -75,7 +75,7 @@ export async function startScheduler(config: Readonly<SchedulerConfig>, logger: 
 
   const server = createGrpcServer({
     serviceName: 'scheduler',
-    services: [schedulerService({ engine, view: engine, decisions, inventory, source })],
+    services: [schedulerService({ engine, view: engine, decisions, inventory, source, viewWaitMillis: config.SCHEDULER_VIEW_WAIT })],
     readiness: serviceReadiness({ nats: nc, ready: () => watch.isReady() }),
     logger,
     tls: security.server,

@@ -127,6 +127,11 @@ export interface InventoryPort {
   reportPlacementFailed(req: PlacementFailedReport): Promise<'recorded' | 'vm-not-pending'>;
   /** The explanation inventory recorded with the VM's last placement decision, if any. */
   lastDecision?(vmId: string): Promise<RecordedDecision | undefined>;
+  /**
+   * Whether inventory has the host, read from its own log (not the projection the view follows):
+   * tells a view that lags behind a registration from a host that does not exist.
+   */
+  hasHost?(hostId: string): Promise<boolean>;
 }
 
 export interface RecordedDecision {

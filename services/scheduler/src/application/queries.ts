@@ -10,22 +10,42 @@ export interface QueryDeps {
   readonly engine: PlacementEngine;
   readonly view: SnapshotView;
   readonly decisions: DecisionLog;
-  readonly inventory: Pick<InventoryPort, 'lastDecision'>;
+  readonly inventory: Pick<InventoryPort, 'lastDecision' | 'hasHost'>;
   /** The host bucket read directly: what a question about one host asks before saying "no such host". */
   readonly source?: SnapshotSource;
+  /** How long a question waits for a host inventory has and the bucket not yet (default 10 s). */
+  readonly viewWaitMillis?: number;
+  /** Between two reads of the bucket while waiting (default 100 ms). */
+  readonly pollMillis?: number;
 }
 
 /**
  * Hosts asked about by name that the view does not hold yet, read from the bucket itself and put in
  * the view. The view follows the bucket through a watch that can lag behind it (a loaded replica, a
- * watch catching up): a host registered before the question may be in the bucket and not yet in the
- * view, and "no such host" must not be an artefact of that lag. A host the bucket lacks stays unknown.
+ * watch catching up), and the bucket follows inventory's log through its projection, which can lag
+ * too: a host registered before the question may be in inventory and not yet in the bucket. "No such
+ * host" must not be an artefact of either lag, so a host the bucket lacks is asked of inventory, and
+ * while inventory has it the bucket is read again until it holds it (at most `viewWaitMillis`, and
+ * never past the end of `call`). A host inventory lacks stays unknown at once.
  */
-export async function lookUpUnknown(deps: QueryDeps, hostIds: readonly string[]): Promise<void> {
+export async function lookUpUnknown(deps: QueryDeps, hostIds: readonly string[], call?: { readonly signal: AbortSignal }): Promise<void> {
   const source = deps.source;
   if (source === undefined) return;
   const unknown = [...new Set(hostIds)].filter((id) => deps.view.get(id) === undefined);
-  const found = await Promise.all(unknown.map((id) => source.get(id)));
+  const found = await Promise.all(
+    unknown.map(async (id) => {
+      const now = await source.get(id);
+      // Inventory unreachable: the view's answer stands (the host is unknown to it).
+      if (now !== undefined || !(await deps.inventory.hasHost?.(id).catch(() => false))) return now;
+      const until = Date.now() + (deps.viewWaitMillis ?? 10_000);
+      while (Date.now() < until && !call?.signal.aborted) {
+        await new Promise((resolve) => setTimeout(resolve, deps.pollMillis ?? 100));
+        const later = deps.view.get(id) ?? (await source.get(id));
+        if (later !== undefined) return later;
+      }
+      return undefined;
+    }),
+  );
   for (const s of found) if (s !== undefined) deps.view.upsert(s);
 }
 

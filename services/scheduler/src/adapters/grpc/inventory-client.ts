@@ -121,6 +121,16 @@ export class GrpcInventory implements InventoryPort {
       : { vmId, outcome: 'placed', hostId: vm.hostId, explanation: vm.explanationJson };
   }
 
+  async hasHost(hostId: string): Promise<boolean> {
+    try {
+      return (await callUnary(this.client, 'getHost', { hostId })).host !== undefined;
+    } catch (e) {
+      // Not found, or an id inventory refuses (no host can have it).
+      if (isStatus(e, GrpcStatus.NOT_FOUND) || isStatus(e, GrpcStatus.INVALID_ARGUMENT)) return false;
+      throw e;
+    }
+  }
+
   /** VM_STATUS_DELETED when inventory does not know the VM. */
   private async vmStatus(vmId: string): Promise<inventoryV1.VmStatus> {
     return (await this.getVm(vmId))?.status ?? inventoryV1.VmStatus.VM_STATUS_DELETED;

@@ -19,6 +19,8 @@ describe('SchedulerService over gRPC', () => {
   let client: InstanceType<typeof pb.SchedulerServiceClient>;
   const decisions = new DecisionLog();
   const engine = new ScoringEngine(EMPTY_COST_CONFIG, policyTable('pack', {}));
+  // The bucket holds 'late', which the view has not seen yet (its watch lags).
+  const bucket = new Map([['late', hostSnapshot({ hostId: 'late', cpus: 2, memoryBytes: 2 * GiB }, 1)]]);
 
   beforeAll(async () => {
     engine.upsert(hostSnapshot({ hostId: 'big', cpus: 16, memoryBytes: 64 * GiB }, 3));
@@ -37,9 +39,9 @@ describe('SchedulerService over gRPC', () => {
         vmId === 'vm-elsewhere'
           ? { vmId, outcome: 'failed' as const, explanation: '{"summary":"0/3 hosts can take vm-elsewhere"}' }
           : undefined,
+      // 'fresh' is registered in inventory; the projection writes it to the bucket a moment later.
+      hasHost: async (hostId: string) => hostId === 'fresh',
     };
-    // The bucket holds 'late', which the view has not seen yet (its watch lags).
-    const bucket = new Map([['late', hostSnapshot({ hostId: 'late', cpus: 2, memoryBytes: 2 * GiB }, 1)]]);
     const source = { get: async (hostId: string) => bucket.get(hostId) };
     server = createGrpcServer({
       serviceName: 'scheduler',
@@ -91,6 +93,26 @@ describe('SchedulerService over gRPC', () => {
     expect(reasons).toEqual({ late: ['memory'], ghost: ['unknown'] });
     expect(engine.get('late')?.generation).toBe(1);
     engine.remove('late');
+  });
+
+  it('Score waits for a named host inventory has and the bucket not yet (the projection lags), and not for one inventory lacks', async () => {
+    const registered = setTimeout(() => bucket.set('fresh', hostSnapshot({ hostId: 'fresh', cpus: 8, memoryBytes: 32 * GiB }, 1)), 300);
+    try {
+      const res = await callUnary(client, 'score', {
+        vm: spec({ name: 'vm-9' }),
+        vmId: 'vm-9',
+        excludedHosts: [],
+        limit: 0,
+        explain: { hosts: ['fresh', 'ghost'], missing: false },
+      });
+      // 'fresh' fits (no rejection) and is ranked; 'ghost' is unknown.
+      expect(res.rejections.map((r) => [r.hostId, r.reasons.map((f) => f.filter)])).toEqual([['ghost', ['unknown']]]);
+      expect(res.hosts.map((h) => h.hostId)).toContain('fresh');
+    } finally {
+      clearTimeout(registered);
+      bucket.delete('fresh');
+      engine.remove('fresh');
+    }
   });
 
   it('WhatIf counts how many more VMs of the spec fit, per host', async () => {

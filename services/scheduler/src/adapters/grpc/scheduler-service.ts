@@ -10,11 +10,11 @@ const DEFAULT_LIMIT = 10;
 
 export function schedulerService(deps: QueryDeps): ServiceRegistration {
   const implementation: pb.SchedulerServiceServer = {
-    score: unary<pb.ScoreRequest, pb.ScoreResponse>(async (req) => {
+    score: unary<pb.ScoreRequest, pb.ScoreResponse>(async (req, ctx) => {
       new Violations().check(req.limit >= 0 && req.limit <= 1000, 'limit', 'must be between 0 and 1000').throwIfAny();
       const vm = fromProtoVmSpec(req.vm, req.vmId);
       const asked = req.explain?.hosts ?? [];
-      await lookUpUnknown(deps, asked);
+      await lookUpUnknown(deps, asked, ctx);
       const { decision, hostsConsidered } = score(deps, vm, req.excludedHosts, req.limit || DEFAULT_LIMIT);
       const rejections = deps.engine.rejections(vm, asked, req.excludedHosts).map((r) => ({ ...r, reasons: [...r.reasons] }));
       const missing = req.explain?.missing ? deps.engine.missing(vm, req.excludedHosts) : undefined;
