@@ -1,12 +1,13 @@
-import { evaluateInterval, loadPolicySet, PolicyError, type PolicySet } from '@berth/mom-policy';
+import { evaluateInterval, loadPolicySet, PolicyError, type EvalInput, type PolicySet } from '@berth/mom-policy';
 import type { MomInput, PolicyEngine } from '../../application/ports.ts';
 
 /**
  * MOM's GuestIoTune statistics of a guest's latest sample: `io_tune` (the IoTune objects: name, path,
  * guaranteed, maximum, current) and `io_tune_current` (`{name, path, ioTune}` per disk). The input
- * carries them beside the samples (they are no numbers); the one latest sample is copied with them.
+ * carries them beside the samples (they are no numbers); the one latest sample is copied with them,
+ * as the engine's input (whose statistics may be any value), not as a sample of numbers.
  */
-function withIoTune(input: MomInput): MomInput {
+function withIoTune(input: MomInput): EvalInput {
   if (!input.guests.some((g) => g.ioTune !== undefined)) return input;
   return {
     ...input,
@@ -24,7 +25,7 @@ function withIoTune(input: MomInput): MomInput {
         })),
         io_tune_current: g.ioTune.map((d) => ({ name: d.name, path: d.path, ioTune: { ...d.current } })),
       };
-      return { ...g, history: [...g.history.slice(0, -1), latest as unknown as MomInput['guests'][number]['history'][number]] };
+      return { ...g, history: [...g.history.slice(0, -1), latest] };
     }),
   };
 }
