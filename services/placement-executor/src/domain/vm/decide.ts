@@ -12,7 +12,7 @@ const assertNever = (x: never): never => {
 function locationOf(state: VmState, command: string): Location {
   if (state.status === 'unknown') throw new IllegalStateError(`${command}: the executor has no record of this VM`);
   const { hostId, hypervisorUri, attempt } = state.location;
-  // A VM deleted before it was provisioned here has no location: as unknown as one never heard of.
+  // A VM deleted before it was provisioned here has no location: treated like one never heard of.
   if (hostId === undefined || hypervisorUri === undefined || attempt === undefined)
     throw new IllegalStateError(`${command}: the executor never provisioned this VM`);
   return { vmId: state.location.vmId, hostId, hypervisorUri, attempt };
