@@ -1,77 +1,27 @@
-import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import * as grpc from '@grpc/grpc-js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { grpcHealthV1 } from '@berth/contracts';
 import {
   createTestDatabase,
   deletePrefixedStreams,
   eventually,
-  freePort,
   infraAvailable,
   natsUrl,
   testSubjectPrefix,
   type TestDatabase,
 } from '@berth/testing';
 import { runCli } from './cli.ts';
+import { startServiceProcess, stopServiceProcess, type ServiceProcess } from './testing/service-process.ts';
 
 /**
  * The CLI against the real inventory and scheduler services, each started as its own process (tools
  * never import services), sharing one test database and NATS prefix.
  */
-const root = fileURLToPath(new URL('../../../', import.meta.url));
 const fixture = (name: string) => fileURLToPath(new URL(`../../../libs/hardware-config/fixtures/${name}`, import.meta.url));
-
-interface Service {
-  readonly child: ChildProcess;
-  readonly address: string;
-  log: string;
-}
-
-async function startService(name: string, portEnv: string, env: Record<string, string>): Promise<Service> {
-  const port = await freePort();
-  const child = spawn(process.execPath, ['--import', 'tsx', `services/${name}/src/main.ts`], {
-    cwd: root,
-    env: { ...process.env, ...env, [portEnv]: String(port), OTEL_SDK_DISABLED: 'true', LOG_LEVEL: 'warn' },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  const service: Service = { child, address: `127.0.0.1:${port}`, log: '' };
-  child.stdout?.on('data', (d: Buffer) => (service.log += d.toString()));
-  child.stderr?.on('data', (d: Buffer) => (service.log += d.toString()));
-  await waitServing(name, service.address, child, () => service.log);
-  return service;
-}
-
-async function stopService(service: Service | undefined): Promise<void> {
-  const child = service?.child;
-  if (!child || child.exitCode !== null) return;
-  child.kill('SIGTERM');
-  await new Promise((r) => (child.exitCode !== null ? r(null) : child.once('exit', r)));
-}
-
-async function waitServing(name: string, address: string, child: ChildProcess, log: () => string): Promise<void> {
-  const client = new grpcHealthV1.HealthClient(address, grpc.credentials.createInsecure());
-  try {
-    for (let i = 0; i < 240; i++) {
-      if (child.exitCode !== null) throw new Error(`${name} exited with ${child.exitCode}:\n${log()}`);
-      const status = await new Promise<number | undefined>((resolve) =>
-        client.check({ service: '' }, new grpc.Metadata(), { deadline: Date.now() + 1000 }, (err, res) =>
-          resolve(err ? undefined : res.status),
-        ),
-      );
-      if (status === grpcHealthV1.HealthCheckResponse_ServingStatus.SERVING) return;
-      await new Promise((r) => setTimeout(r, 250));
-    }
-    throw new Error(`${name} did not become SERVING:\n${log()}`);
-  } finally {
-    client.close();
-  }
-}
 
 describe.skipIf(!(await infraAvailable('postgres', 'nats')))('berth CLI against inventory and scheduler', () => {
   let db: TestDatabase;
-  let inventory: Service | undefined;
-  let scheduler: Service | undefined;
+  let inventory: ServiceProcess | undefined;
+  let scheduler: ServiceProcess | undefined;
   const prefix = testSubjectPrefix('cli');
 
   async function berth(...argv: string[]): Promise<{ code: number; out: string; err: string }> {
@@ -100,13 +50,13 @@ describe.skipIf(!(await infraAvailable('postgres', 'nats')))('berth CLI against 
   beforeAll(async () => {
     db = await createTestDatabase('cli');
     const common = { NATS_URL: natsUrl(), NATS_PREFIX: prefix };
-    inventory = await startService('inventory', 'INVENTORY_GRPC_PORT', { ...common, DATABASE_URL: db.url });
-    scheduler = await startService('scheduler', 'SCHEDULER_GRPC_PORT', { ...common, INVENTORY_ADDR: inventory.address });
+    inventory = await startServiceProcess('inventory', 'INVENTORY_GRPC_PORT', { ...common, DATABASE_URL: db.url });
+    scheduler = await startServiceProcess('scheduler', 'SCHEDULER_GRPC_PORT', { ...common, INVENTORY_ADDR: inventory.address });
   });
 
   afterAll(async () => {
-    await stopService(scheduler);
-    await stopService(inventory);
+    await stopServiceProcess(scheduler);
+    await stopServiceProcess(inventory);
     await deletePrefixedStreams(prefix);
     await db?.drop();
   });

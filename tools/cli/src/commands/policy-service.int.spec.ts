@@ -1,26 +1,13 @@
-import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import * as grpc from '@grpc/grpc-js';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { grpcHealthV1 } from '@berth/contracts';
-import {
-  createTestDatabase,
-  deletePrefixedStreams,
-  freePort,
-  infraAvailable,
-  natsUrl,
-  testSubjectPrefix,
-  type TestDatabase,
-} from '@berth/testing';
+import { createTestDatabase, deletePrefixedStreams, infraAvailable, natsUrl, testSubjectPrefix, type TestDatabase } from '@berth/testing';
 import { runCli } from '../cli.ts';
+import { startServiceProcess, stopServiceProcess, type ServiceProcess } from '../testing/service-process.ts';
 
 /** `berth policy apply|show|decisions|replay` against the real telemetry process (tools never import services). */
-const root = fileURLToPath(new URL('../../../../', import.meta.url));
-
 /** A complete host sample (every statistic vdsm's host collectors make mandatory) and one guest. */
 const sample = (hostId: string) => ({
   v: 1,
@@ -60,9 +47,7 @@ const sample = (hostId: string) => ({
 describe.skipIf(!(await infraAvailable('postgres', 'nats')))('berth policy against telemetry', () => {
   let db: TestDatabase;
   let nc: NatsConnection;
-  let child: ChildProcess | undefined;
-  let address = '';
-  let log = '';
+  let service: ServiceProcess | undefined;
   let dir = '';
   const prefix = testSubjectPrefix('clipol');
 
@@ -70,7 +55,7 @@ describe.skipIf(!(await infraAvailable('postgres', 'nats')))('berth policy again
     const out: string[] = [];
     const err: string[] = [];
     const code = await runCli(argv, {
-      env: { BERTH_TELEMETRY_ADDR: address },
+      env: { BERTH_TELEMETRY_ADDR: service?.address },
       io: { stdout: (t) => out.push(t), stderr: (t) => err.push(t) },
     });
     return { code, out: out.join('\n'), err: err.join('\n') };
@@ -91,49 +76,19 @@ describe.skipIf(!(await infraAvailable('postgres', 'nats')))('berth policy again
   beforeAll(async () => {
     dir = mkdtempSync(join(tmpdir(), 'berth-cli-policy-'));
     [db, nc] = await Promise.all([createTestDatabase('cli_policy'), connect({ servers: natsUrl() })]);
-    const port = await freePort();
-    address = `127.0.0.1:${port}`;
-    child = spawn(process.execPath, ['--import', 'tsx', 'services/telemetry/src/main.ts'], {
-      cwd: root,
-      env: {
-        ...process.env,
-        NATS_URL: natsUrl(),
-        NATS_PREFIX: prefix,
-        DATABASE_URL: db.url,
-        TELEMETRY_GRPC_PORT: String(port),
-        TELEMETRY_POLICY_INTERVAL: '300ms',
-        TELEMETRY_SAMPLE_INTERVAL: '200ms',
-        TELEMETRY_LOG_FLUSH: '20ms',
-        TELEMETRY_CONTROL_TIMEOUT: '1s',
-        OTEL_SDK_DISABLED: 'true',
-        LOG_LEVEL: 'warn',
-      },
-      stdio: ['ignore', 'pipe', 'pipe'],
+    service = await startServiceProcess('telemetry', 'TELEMETRY_GRPC_PORT', {
+      NATS_URL: natsUrl(),
+      NATS_PREFIX: prefix,
+      DATABASE_URL: db.url,
+      TELEMETRY_POLICY_INTERVAL: '300ms',
+      TELEMETRY_SAMPLE_INTERVAL: '200ms',
+      TELEMETRY_LOG_FLUSH: '20ms',
+      TELEMETRY_CONTROL_TIMEOUT: '1s',
     });
-    child.stdout?.on('data', (d: Buffer) => (log += d.toString()));
-    child.stderr?.on('data', (d: Buffer) => (log += d.toString()));
-    const health = new grpcHealthV1.HealthClient(address, grpc.credentials.createInsecure());
-    try {
-      for (let i = 0; ; i++) {
-        if (child.exitCode !== null || i > 400) throw new Error(`telemetry did not become SERVING:\n${log}`);
-        const status = await new Promise<number | undefined>((resolve) =>
-          health.check({ service: '' }, new grpc.Metadata(), { deadline: Date.now() + 1000 }, (err, res) =>
-            resolve(err ? undefined : res.status),
-          ),
-        );
-        if (status === grpcHealthV1.HealthCheckResponse_ServingStatus.SERVING) break;
-        await new Promise((r) => setTimeout(r, 250));
-      }
-    } finally {
-      health.close();
-    }
   });
 
   afterAll(async () => {
-    if (child && child.exitCode === null) {
-      child.kill('SIGTERM');
-      await new Promise((r) => child!.once('exit', r));
-    }
+    await stopServiceProcess(service);
     await nc?.close();
     await deletePrefixedStreams(prefix);
     await db?.drop();

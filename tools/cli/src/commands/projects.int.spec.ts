@@ -1,34 +1,19 @@
-import { spawn, type ChildProcess } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
-import * as grpc from '@grpc/grpc-js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { grpcHealthV1 } from '@berth/contracts';
-import {
-  createTestDatabase,
-  deletePrefixedStreams,
-  freePort,
-  infraAvailable,
-  natsUrl,
-  testSubjectPrefix,
-  type TestDatabase,
-} from '@berth/testing';
+import { createTestDatabase, deletePrefixedStreams, infraAvailable, natsUrl, testSubjectPrefix, type TestDatabase } from '@berth/testing';
 import { runCli } from '../cli.ts';
+import { startServiceProcess, stopServiceProcess, type ServiceProcess } from '../testing/service-process.ts';
 
 /** `berth projects ...` against the real inventory process (tools never import services). */
-const root = fileURLToPath(new URL('../../../../', import.meta.url));
-
 describe.skipIf(!(await infraAvailable('postgres', 'nats')))('berth projects against inventory', () => {
   let db: TestDatabase;
-  let child: ChildProcess | undefined;
-  let address = '';
-  let log = '';
+  let service: ServiceProcess | undefined;
   const prefix = testSubjectPrefix('cliproj');
 
   async function berth(...argv: string[]): Promise<{ code: number; out: string; err: string }> {
     const out: string[] = [];
     const err: string[] = [];
     const code = await runCli(argv, {
-      env: { BERTH_INVENTORY_ADDR: address },
+      env: { BERTH_INVENTORY_ADDR: service?.address },
       io: { stdout: (t) => out.push(t), stderr: (t) => err.push(t) },
     });
     return { code, out: out.join('\n'), err: err.join('\n') };
@@ -42,45 +27,15 @@ describe.skipIf(!(await infraAvailable('postgres', 'nats')))('berth projects aga
 
   beforeAll(async () => {
     db = await createTestDatabase('cli_projects');
-    const port = await freePort();
-    address = `127.0.0.1:${port}`;
-    child = spawn(process.execPath, ['--import', 'tsx', 'services/inventory/src/main.ts'], {
-      cwd: root,
-      env: {
-        ...process.env,
-        NATS_URL: natsUrl(),
-        NATS_PREFIX: prefix,
-        DATABASE_URL: db.url,
-        INVENTORY_GRPC_PORT: String(port),
-        OTEL_SDK_DISABLED: 'true',
-        LOG_LEVEL: 'warn',
-      },
-      stdio: ['ignore', 'pipe', 'pipe'],
+    service = await startServiceProcess('inventory', 'INVENTORY_GRPC_PORT', {
+      NATS_URL: natsUrl(),
+      NATS_PREFIX: prefix,
+      DATABASE_URL: db.url,
     });
-    child.stdout?.on('data', (d: Buffer) => (log += d.toString()));
-    child.stderr?.on('data', (d: Buffer) => (log += d.toString()));
-    const health = new grpcHealthV1.HealthClient(address, grpc.credentials.createInsecure());
-    try {
-      for (let i = 0; ; i++) {
-        if (child.exitCode !== null || i > 400) throw new Error(`inventory did not become SERVING:\n${log}`);
-        const status = await new Promise<number | undefined>((resolve) =>
-          health.check({ service: '' }, new grpc.Metadata(), { deadline: Date.now() + 1000 }, (err, res) =>
-            resolve(err ? undefined : res.status),
-          ),
-        );
-        if (status === grpcHealthV1.HealthCheckResponse_ServingStatus.SERVING) break;
-        await new Promise((r) => setTimeout(r, 250));
-      }
-    } finally {
-      health.close();
-    }
   });
 
   afterAll(async () => {
-    if (child && child.exitCode === null) {
-      child.kill('SIGTERM');
-      await new Promise((r) => child!.once('exit', r));
-    }
+    await stopServiceProcess(service);
     await deletePrefixedStreams(prefix);
     await db?.drop();
   });
