@@ -5,12 +5,12 @@
  * virsh on both daemons must show it running on the destination, gone from the source, and its
  * definition persistent there; inventory must show its claim moved.
  */
-import { execFile, execFileSync } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { inventoryV1, modelV1 } from '@berth/contracts';
 import { callUnary } from '@berth/grpc-kit';
-import { libvirtUsable, startMigrationPair, type MigrationPair } from '@berth/hypervisor/testing';
+import { libvirtUsable, qemuUsable, startMigrationPair, type MigrationPair } from '@berth/hypervisor/testing';
 import { createTestDatabase, eventually, infraAvailable, type TestDatabase } from '@berth/testing';
 import { registerLibvirtHost, startStack, waitForSchedulerHosts, type Stack } from './harness/stack.ts';
 import { repoRoot, startService, type ServiceHandle } from './harness/service.ts';
@@ -20,17 +20,7 @@ const MiB = 1024 ** 2;
 const VM_ID = 'live-1';
 const DOMAIN = `berth-${VM_ID}`;
 
-const qemuInstalled = (): boolean => {
-  try {
-    execFileSync('qemu-system-x86_64', ['--version']);
-    return true;
-  } catch {
-    if (process.env['REQUIRE_INFRA'] === '1') throw new Error('REQUIRE_INFRA=1 but qemu-system-x86_64 is not installed');
-    return false;
-  }
-};
-
-describe.skipIf(!(await infraAvailable('postgres', 'nats')) || !libvirtUsable() || !qemuInstalled())(
+describe.skipIf(!(await infraAvailable('postgres', 'nats')) || !libvirtUsable() || !qemuUsable())(
   'a real live migration with berth vms migrate',
   () => {
     let pair: MigrationPair;

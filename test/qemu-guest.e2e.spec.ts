@@ -8,7 +8,7 @@ import { execFileSync } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { inventoryV1, modelV1 } from '@berth/contracts';
 import { callUnary } from '@berth/grpc-kit';
-import { libvirtUsable, startSessionLibvirtd, type SessionLibvirtd } from '@berth/hypervisor/testing';
+import { libvirtUsable, qemuUsable, startSessionLibvirtd, type SessionLibvirtd } from '@berth/hypervisor/testing';
 import { eventually, infraAvailable } from '@berth/testing';
 import { registerLibvirtHost, startStack, waitForSchedulerHosts, type Stack } from './harness/stack.ts';
 import { domainStates, domMemStat, virsh } from './harness/virsh.ts';
@@ -17,18 +17,7 @@ const MiB = 1024 ** 2;
 const VM_ID = 'qemu-guest-1';
 const DOMAIN = `berth-${VM_ID}`;
 
-const qemuInstalled = (): boolean => {
-  try {
-    execFileSync('qemu-system-x86_64', ['--version']);
-    return true;
-  } catch {
-    if (process.env['REQUIRE_INFRA'] === '1') throw new Error('REQUIRE_INFRA=1 but qemu-system-x86_64 is not installed');
-    console.warn('skipping the QEMU guest e2e: qemu-system-x86_64 is not installed');
-    return false;
-  }
-};
-
-describe.skipIf(!(await infraAvailable('postgres', 'nats')) || !libvirtUsable() || !qemuInstalled())(
+describe.skipIf(!(await infraAvailable('postgres', 'nats')) || !libvirtUsable() || !qemuUsable())(
   'a real QEMU guest composed through gRPC',
   () => {
     let session: SessionLibvirtd;

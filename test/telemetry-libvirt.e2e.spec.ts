@@ -1,24 +1,9 @@
 import { execFileSync } from 'node:child_process';
-import type { NatsConnection } from '@nats-io/transport-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { hostCapacity } from '@berth/fit';
-import { guestKernel, libvirtUsable, startSessionLibvirtd, type SessionLibvirtd } from '@berth/hypervisor/testing';
-import { createLogger } from '@berth/observability';
-import { loadExecutorConfig, startExecutor, type RunningExecutor } from '@berth/placement-executor';
-import { FakeInventory } from '@berth/placement-executor/testing';
-import { loadTelemetryConfig, startTelemetry, type RunningTelemetry } from '@berth/telemetry';
-import { connectTestNats, createTestDatabase, eventually, infraAvailable, testSubjectPrefix, type TestDatabase } from '@berth/testing';
-import { serviceTlsEnv } from './harness/tls.ts';
-
-const qemuInstalled = (): boolean => {
-  try {
-    execFileSync('qemu-system-x86_64', ['--version']);
-    return true;
-  } catch {
-    if (process.env['REQUIRE_INFRA'] === '1') throw new Error('REQUIRE_INFRA=1 but qemu-system-x86_64 is not installed');
-    return false;
-  }
-};
+import { libvirtUsable, qemuUsable, startSessionLibvirtd, type SessionLibvirtd } from '@berth/hypervisor/testing';
+import type { RunningTelemetry } from '@berth/telemetry';
+import { infraAvailable } from '@berth/testing';
+import { startTelemetryExecutor, type TelemetryExecutor } from './harness/telemetry-executor.ts';
 
 const MiB = 1024 ** 2;
 
@@ -29,69 +14,23 @@ const MiB = 1024 ** 2;
  * reach telemetry through the executor's collectors, and a balloon decision of a policy reaches the
  * guest — its driver inflates the balloon and libvirt shows the new current memory.
  */
-describe.skipIf(!(await infraAvailable('postgres', 'nats')) || !libvirtUsable() || !qemuInstalled())(
+describe.skipIf(!(await infraAvailable('postgres', 'nats')) || !libvirtUsable() || !qemuUsable())(
   'telemetry against a real QEMU guest',
   () => {
     let session: SessionLibvirtd;
-    let exDb: TestDatabase;
-    let telDb: TestDatabase;
-    let nc: NatsConnection;
-    let ex: RunningExecutor;
+    let plane: TelemetryExecutor;
     let tel: RunningTelemetry;
-    const prefix = testSubjectPrefix('tlv');
     const virsh = (...args: string[]): string => execFileSync('virsh', ['-q', '-c', session.uri, ...args], { encoding: 'utf8' });
 
     beforeAll(async () => {
-      [session, exDb, telDb, nc] = await Promise.all([
-        startSessionLibvirtd(),
-        createTestDatabase('tlv_ex'),
-        createTestDatabase('tlv_tel'),
-        connectTestNats(),
-      ]);
-      ex = await startExecutor(
-        loadExecutorConfig({
-          ...serviceTlsEnv('placement-executor'),
-          DATABASE_URL: exDb.url,
-          NATS_URL: process.env['NATS_URL'],
-          NATS_PREFIX: prefix,
-          EXECUTOR_GRPC_PORT: '0',
-          EXECUTOR_SAMPLE_INTERVAL: '1s',
-          EXECUTOR_REALM: JSON.stringify({ 'registration-timeout': '60s', 'poll-frequency': '1h', 'guest-boot': guestKernel() }),
-          EXECUTOR_STOP_TIMEOUT: '1s',
-        }),
-        createLogger('tlv-executor'),
-        { sweepMillis: 500 },
-      );
-      tel = await startTelemetry(
-        loadTelemetryConfig({
-          ...serviceTlsEnv('telemetry'),
-          DATABASE_URL: telDb.url,
-          NATS_URL: process.env['NATS_URL'],
-          NATS_PREFIX: prefix,
-          TELEMETRY_GRPC_PORT: '0',
-          TELEMETRY_LOG_FLUSH: '20ms',
-          TELEMETRY_SAMPLE_INTERVAL: '1s',
-        }),
-        createLogger('tlv-telemetry'),
-        { loop: false },
-      );
-      const inv = new FakeInventory(nc, prefix);
-      await inv.emit('host-q1', 'HostRegistered', {
-        hostId: 'q1',
-        hypervisorUri: session.uri,
-        capacity: hostCapacity({ hostId: 'q1', cpus: 1, memoryBytes: 1024 * MiB }),
-      });
-      // the executor took the registration (a malformed one is dead-lettered and the host never registered)
-      await eventually(async () => (await ex.readModel.hostUri('q1')) !== undefined, 'the executor registers q1', 10_000);
-      expect(await ex.readModel.hostUri('q1')).toBe(session.uri);
-      await inv.place('qbal', 'q1', session.uri, { memoryBytes: 128 * MiB }, { memoryBytes: 128 * MiB, slaTier: 'silver' });
+      session = await startSessionLibvirtd();
+      plane = await startTelemetryExecutor('tlv', 'q1', session.uri);
+      tel = plane.telemetry;
+      await plane.inventory.place('qbal', 'q1', session.uri, { memoryBytes: 128 * MiB }, { memoryBytes: 128 * MiB, slaTier: 'silver' });
     });
     afterAll(async () => {
-      await tel?.stop();
-      await ex?.stop();
-      await nc?.close();
+      await plane?.stop();
       await session?.stop();
-      await Promise.all([exDb?.drop(), telDb?.drop()]);
     });
 
     it("the guest's statistics reach telemetry, a balloon decision reaches the guest, and CPU tuning is declared unsupported", async () => {

@@ -1,25 +1,10 @@
 import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import type { NatsConnection } from '@nats-io/transport-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { hostCapacity } from '@berth/fit';
-import { guestKernel, libvirtUsable, startSystemLibvirtd, type SystemLibvirtd } from '@berth/hypervisor/testing';
-import { createLogger } from '@berth/observability';
-import { loadExecutorConfig, startExecutor, type RunningExecutor } from '@berth/placement-executor';
-import { FakeInventory } from '@berth/placement-executor/testing';
-import { loadTelemetryConfig, startTelemetry, type RunningTelemetry } from '@berth/telemetry';
-import { connectTestNats, createTestDatabase, eventually, infraAvailable, testSubjectPrefix, type TestDatabase } from '@berth/testing';
-import { serviceTlsEnv } from './harness/tls.ts';
-
-const qemuInstalled = (): boolean => {
-  try {
-    execFileSync('qemu-system-x86_64', ['--version']);
-    return true;
-  } catch {
-    if (process.env['REQUIRE_INFRA'] === '1') throw new Error('REQUIRE_INFRA=1 but qemu-system-x86_64 is not installed');
-    return false;
-  }
-};
+import { libvirtUsable, qemuUsable, startSystemLibvirtd, type SystemLibvirtd } from '@berth/hypervisor/testing';
+import type { RunningTelemetry } from '@berth/telemetry';
+import { infraAvailable } from '@berth/testing';
+import { startTelemetryExecutor, type TelemetryExecutor } from './harness/telemetry-executor.ts';
 
 const MiB = 1024 ** 2;
 const VM = 'tune1';
@@ -36,62 +21,20 @@ const POLICY = new URL('./fixtures/telemetry-tune.policy', import.meta.url);
  * controllers send it through the executor, and `virsh schedinfo` / `virsh blkdeviotune` read the
  * new values back from the domain.
  */
-describe.skipIf(!(await infraAvailable('postgres', 'nats')) || !libvirtUsable() || !qemuInstalled())(
+describe.skipIf(!(await infraAvailable('postgres', 'nats')) || !libvirtUsable() || !qemuUsable())(
   'CPU and I/O tune on a real QEMU guest',
   () => {
     let sys: SystemLibvirtd;
-    let exDb: TestDatabase;
-    let telDb: TestDatabase;
-    let nc: NatsConnection;
-    let ex: RunningExecutor;
+    let plane: TelemetryExecutor;
     let tel: RunningTelemetry;
-    const prefix = testSubjectPrefix('tune');
     const virsh = (...args: string[]): string => execFileSync('virsh', ['-q', '-c', sys.uri, ...args], { encoding: 'utf8' });
     const field = (text: string, name: string): number => Number(new RegExp(`^${name}\\s*:\\s*(-?\\d+)$`, 'm').exec(text)?.[1]);
 
     beforeAll(async () => {
-      [sys, exDb, telDb, nc] = await Promise.all([
-        startSystemLibvirtd('tune', { cgroups: true, storage: true }),
-        createTestDatabase('tune_ex'),
-        createTestDatabase('tune_tel'),
-        connectTestNats(),
-      ]);
-      ex = await startExecutor(
-        loadExecutorConfig({
-          ...serviceTlsEnv('placement-executor'),
-          DATABASE_URL: exDb.url,
-          NATS_URL: process.env['NATS_URL'],
-          NATS_PREFIX: prefix,
-          EXECUTOR_GRPC_PORT: '0',
-          EXECUTOR_SAMPLE_INTERVAL: '1s',
-          EXECUTOR_REALM: JSON.stringify({ 'registration-timeout': '60s', 'poll-frequency': '1h', 'guest-boot': guestKernel() }),
-          EXECUTOR_STOP_TIMEOUT: '1s',
-        }),
-        createLogger('tune-executor'),
-        { sweepMillis: 500 },
-      );
-      tel = await startTelemetry(
-        loadTelemetryConfig({
-          ...serviceTlsEnv('telemetry'),
-          DATABASE_URL: telDb.url,
-          NATS_URL: process.env['NATS_URL'],
-          NATS_PREFIX: prefix,
-          TELEMETRY_GRPC_PORT: '0',
-          TELEMETRY_LOG_FLUSH: '20ms',
-          TELEMETRY_SAMPLE_INTERVAL: '1s',
-        }),
-        createLogger('tune-telemetry'),
-        { loop: false },
-      );
-      const inv = new FakeInventory(nc, prefix);
-      await inv.emit('host-t1', 'HostRegistered', {
-        hostId: 't1',
-        hypervisorUri: sys.uri,
-        capacity: hostCapacity({ hostId: 't1', cpus: 1, memoryBytes: 1024 * MiB }),
-      });
-      await eventually(async () => (await ex.readModel.hostUri('t1')) !== undefined, 'the executor registers t1', 10_000);
-      expect(await ex.readModel.hostUri('t1')).toBe(sys.uri);
-      await inv.place(
+      sys = await startSystemLibvirtd('tune', { cgroups: true, storage: true });
+      plane = await startTelemetryExecutor('tune', 't1', sys.uri);
+      tel = plane.telemetry;
+      await plane.inventory.place(
         VM,
         't1',
         sys.uri,
@@ -100,11 +43,8 @@ describe.skipIf(!(await infraAvailable('postgres', 'nats')) || !libvirtUsable() 
       );
     });
     afterAll(async () => {
-      await tel?.stop();
-      await ex?.stop();
-      await nc?.close();
+      await plane?.stop();
       await sys?.stop();
-      await Promise.all([exDb?.drop(), telDb?.drop()]);
     });
 
     it("a policy's vcpu_quota and each disk's limits reach the domain: schedinfo and blkdeviotune show them", async () => {

@@ -3,6 +3,7 @@ export {
   startSessionLibvirtd,
   libvirtAvailable,
   libvirtUsable,
+  qemuUsable,
   type TestLibvirtd,
   type SessionLibvirtd,
   type SessionLibvirtdOptions,

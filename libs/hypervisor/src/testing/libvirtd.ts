@@ -226,6 +226,21 @@ export async function startSessionLibvirtd(userOrOptions: string | SessionLibvir
 }
 
 /**
+ * Whether `qemu-system-x86_64` runs here (the QEMU guest suites need it besides libvirt). Missing
+ * with REQUIRE_INFRA=1 is an error; otherwise the suite is skipped with the reason printed.
+ */
+export function qemuUsable(): boolean {
+  try {
+    execFileSync('qemu-system-x86_64', ['--version']);
+    return true;
+  } catch {
+    if (process.env['REQUIRE_INFRA'] === '1') throw new Error('REQUIRE_INFRA=1 but qemu-system-x86_64 is not installed');
+    console.warn('skipping the QEMU guest tests: qemu-system-x86_64 is not installed');
+    return false;
+  }
+}
+
+/**
  * Guard for libvirt integration suites, like `infraAvailable` of @berth/testing: false (skip)
  * when libvirt cannot run here, unless REQUIRE_INFRA=1, when it throws naming the reason; false
  * whenever BERTH_SKIP_HYPERVISOR_TESTS=1 (the only way `npm test` skips them).
