@@ -4,6 +4,7 @@ import { ValidationError } from '@berth/errors';
 import { fromRow, type AppendRow } from './append-sql.ts';
 import type { AnyKysely } from './db.ts';
 import { poolQuery } from './connection.ts';
+import type { CallStatements } from './call-statements.ts';
 import { traceMetadata } from './trace.ts';
 import { prepareAppend, type PreparedDoc } from './validate.ts';
 import type { AppendResult, BatchItem, BatchOutcome, StoredEvent } from './types.ts';
@@ -18,13 +19,14 @@ export async function appendBatchRows(
   pool: pg.Pool | undefined,
   items: readonly BatchItem[],
   versionOf: (type: string) => number,
+  statements?: CallStatements,
 ): Promise<BatchOutcome[]> {
   const prepared = prepareBatch(items, traceMetadata, versionOf);
   const text = `SELECT * FROM ${schema}.berth_append_batch($1::jsonb)`;
   const rows =
     pool === undefined
       ? (await exec.executeQuery<BatchRow>(CompiledQuery.raw(text, [prepared.json]))).rows
-      : (await poolQuery<BatchRow>(pool, { name: `berth_append_batch_${schema}`, text, values: [prepared.json] })).rows;
+      : (await poolQuery<BatchRow>(pool, { name: `berth_append_batch_${schema}`, text, values: [prepared.json] }, statements)).rows;
   const outcomes: (BatchOutcome | undefined)[] = items.map(() => undefined);
   const written = new Map<string, BatchRow>();
   const duplicates = new Map<number, BatchRow[]>();

@@ -1,7 +1,8 @@
 import { CompiledQuery } from 'kysely';
 import type pg from 'pg';
 import { eventStoreView, type AnyKysely } from './db.ts';
-import { poolQuery } from './connection.ts';
+import { kyselyForCall, poolQuery } from './connection.ts';
+import type { CallStatements } from './call-statements.ts';
 import { toStoredEvent } from './rows.ts';
 import type { StoredEvent } from './types.ts';
 import type { PreparedAppend, PreparedDoc } from './validate.ts';
@@ -27,11 +28,17 @@ export interface AppendRow {
  * prepared statement, planned once per connection. The idempotent (command id) path goes through the
  * SQL function, which claims the id before the version check and releases it on a conflict.
  */
-export async function appendRows(exec: AnyKysely, schema: string, p: PreparedAppend, pool: pg.Pool | undefined): Promise<AppendRow[]> {
+export async function appendRows(
+  exec: AnyKysely,
+  schema: string,
+  p: PreparedAppend,
+  pool: pg.Pool | undefined,
+  statements?: CallStatements,
+): Promise<AppendRow[]> {
   const run = async (name: string, text: string, values: unknown[]): Promise<AppendRow[]> =>
     pool === undefined
       ? (await exec.executeQuery<AppendRow>(CompiledQuery.raw(text, values))).rows
-      : (await poolQuery<AppendRow>(pool, { name: `${name}_${schema}`, text, values })).rows;
+      : (await poolQuery<AppendRow>(pool, { name: `${name}_${schema}`, text, values }, statements)).rows;
   if (p.commandId !== null) {
     const text = `SELECT * FROM ${schema}.berth_append($1::text, $2::bigint, $3::jsonb, $4::text)`;
     return run('berth_append_command', text, [p.streamId, p.expected, p.eventsJson, p.commandId]);
@@ -40,7 +47,7 @@ export async function appendRows(exec: AnyKysely, schema: string, p: PreparedApp
   const rows = await run(`berth_append_${kind}`, statementText(schema, kind), [p.streamId, p.count, p.expected, p.eventsJson]);
   if (rows.length > 0) return rows;
   // Nothing written: the version moved, or (same version) a newer transaction appended first.
-  const found = await eventStoreView(exec)
+  const found = await eventStoreView(kyselyForCall(exec, statements))
     .withSchema(schema)
     .selectFrom('streams')
     .select('version')

@@ -1,5 +1,5 @@
 import { callEnded, ConcurrencyError, ValidationError, type CallDeadline } from '@berth/errors';
-import { outsideCalls, withCall } from './call-statements.ts';
+import { forCall, outsideCalls } from './call-statements.ts';
 import { pendingCommand, statementCall, stillWanted } from './batch-calls.ts';
 import type { Folded, StreamRef } from './aggregate.ts';
 import { decideInOrder, type BatchCommand, type BatchCommandResult, type CommandBatcherOptions, type Pending } from './batch-decide.ts';
@@ -90,7 +90,7 @@ export class CommandBatcher {
     const streamId = typeof stream === 'string' ? stream : stream.streamId;
     let f = this.streams.touch(streamId);
     if (f === undefined) {
-      await withCall(call, 'read', () => this.streams.load([streamId], false));
+      await forCall(call, 'read', async (s) => this.streams.load([streamId], false, s));
       f = this.streams.getOrEmpty(streamId);
     }
     return typeof stream === 'string' ? f : stream.type.of(f);
@@ -101,7 +101,7 @@ export class CommandBatcher {
   async readFresh(streamId: string, call?: CallDeadline): Promise<Folded>;
   async readFresh<S>(stream: StreamRef<S> | string, call?: CallDeadline): Promise<Folded<S> | Folded> {
     const streamId = typeof stream === 'string' ? stream : stream.streamId;
-    await withCall(call, 'readFresh', () => this.streams.load([streamId], true));
+    await forCall(call, 'readFresh', async (s) => this.streams.load([streamId], true, s));
     const f = this.streams.getOrEmpty(streamId);
     return typeof stream === 'string' ? f : stream.type.of(f);
   }
@@ -110,7 +110,7 @@ export class CommandBatcher {
     if (this.running) return;
     this.running = true;
     // Let commands submitted in the same tick join the first batch. The batches serve many calls,
-    // so they run outside the one that happened to start them (see withCall).
+    // so they run outside the one that happened to start them, if it ran inside withCall.
     outsideCalls(() => setImmediate(() => void this.drain()));
   }
 
@@ -165,7 +165,7 @@ export class CommandBatcher {
     for (const p of itemOwners) p.writing = true;
     const statement = statementCall(itemOwners);
     try {
-      outcomes = await withCall(statement?.call, 'append batch', () => this.store.appendBatch(items));
+      outcomes = await this.store.appendBatch(items, statement?.call);
     } catch (e) {
       // Cancelled, stopped by its statement_timeout, or refused before it was sent, because every
       // command's call ended: nothing was written.

@@ -2,7 +2,7 @@ import { Kysely, PostgresDialect } from 'kysely';
 import pg from 'pg';
 import type { AnyKysely } from './db.ts';
 import type { SchemaOptions } from './schema.ts';
-import { trackStatement, type CancelBackend } from './call-statements.ts';
+import { checkoutFor, trackStatement, type CallStatements, type CancelBackend } from './call-statements.ts';
 import { boundBySession } from './session-timeout.ts';
 
 export interface CreateKyselyOptions extends SchemaOptions {
@@ -58,6 +58,18 @@ export function createKysely(url: string, opts: CreateKyselyOptions = {}): AnyKy
 }
 
 /**
+ * A Kysely on the pool of `db` (one made by createKysely) whose connections run their statements for
+ * `statements`' call (see checkoutFor): for a transaction of a call. `db` itself for another Kysely.
+ */
+export function kyselyForCall(db: AnyKysely, statements: CallStatements | undefined): AnyKysely {
+  const pool = pools.get(db)?.pool;
+  if (pool === undefined || statements === undefined) return db;
+  // The pool stays the shared one's: nothing to end here.
+  const callPool = { connect: async () => checkoutFor(pool, statements), end: async (): Promise<void> => undefined };
+  return new Kysely<unknown>({ dialect: new PostgresDialect({ pool: callPool }) });
+}
+
+/**
  * pg_cancel_backend for the pool's statements, sent from a connection of its own (one, opened when
  * first needed and closed when idle or by `end`): from the pool itself, a cancel would wait for a
  * free connection exactly when they are all busy with statements to cancel.
@@ -91,10 +103,15 @@ function backendCanceller(config: pg.PoolConfig): { readonly cancel: CancelBacke
 /**
  * A statement on the pool, its connection taken and given back around it as pool.query does, but
  * through the promise form of `connect` and `query`, so a call's statement is tracked (see
- * trackStatement); a failed statement's connection is dropped, as pool.query drops it.
+ * trackStatement): the call of `statements` when given, else withCall's; a failed statement's
+ * connection is dropped, as pool.query drops it.
  */
-export async function poolQuery<R extends pg.QueryResultRow>(pool: pg.Pool, config: pg.QueryConfig): Promise<pg.QueryResult<R>> {
-  const client = await pool.connect();
+export async function poolQuery<R extends pg.QueryResultRow>(
+  pool: pg.Pool,
+  config: pg.QueryConfig,
+  statements?: CallStatements,
+): Promise<pg.QueryResult<R>> {
+  const client = await checkoutFor(pool, statements);
   let result: pg.QueryResult<R>;
   try {
     result = await client.query<R>(config);
@@ -123,7 +140,7 @@ function guardCheckedOut(client: pg.PoolClient, cancelBackend: CancelBackend, qu
   const bounded = boundBySession(client, query, queryTimeoutMillis);
   (client as { query: unknown }).query = (...args: unknown[]): unknown => {
     // The backend's pid, for cancelling a statement of a call that ended (see withCall).
-    const out = trackStatement(Reflect.get(client, 'processID'), cancelBackend, args, () => bounded(args));
+    const out = trackStatement(client, Reflect.get(client, 'processID'), cancelBackend, args, () => bounded(args));
     if (out instanceof Promise)
       out.catch((e: unknown) => {
         if (e instanceof Error && e.message === 'Query read timeout') client.end().catch(() => undefined);

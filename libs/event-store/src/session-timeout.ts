@@ -1,6 +1,6 @@
 import { millisLeft } from '@berth/errors';
 import type pg from 'pg';
-import { currentCall, statementText } from './call-statements.ts';
+import { callOf, statementText } from './call-statements.ts';
 
 type Query = (...args: unknown[]) => unknown;
 
@@ -13,7 +13,7 @@ const BEGIN = /^\s*(begin|start\s+transaction)\b/i;
  * `set_config('statement_timeout', ..., true)`, see store.ts): a statement of a call with a deadline
  * runs under a session `statement_timeout` of at least the time the client will wait for it (the
  * call's time left, capped by the pool's query timeout) and at most a quarter (100 ms) above it, so
- * Postgres stops it itself when the cancel sent at the deadline cannot be (see withCall); a statement
+ * Postgres stops it itself when the cancel sent at the deadline cannot be (see openCall); a statement
  * of no call runs under the session's default or a value no shorter than the query timeout, which
  * cuts nothing the client still waits for.
  *
@@ -28,7 +28,7 @@ export function boundBySession(client: pg.PoolClient, query: Query, queryTimeout
   let held: Held = 'default';
   return (args) => {
     if (client.getTransactionStatus() !== 'I') return query(...args);
-    const call = currentCall();
+    const call = callOf(client);
     const left = call === undefined ? Infinity : Math.max(1, millisLeft(call));
     // A transaction for a call with a deadline bounds itself once it began.
     if (fits(held, left, clientWait) || (left !== Infinity && BEGIN.test(statementText(args)))) return query(...args);

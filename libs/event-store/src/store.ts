@@ -1,11 +1,11 @@
 import { SpanStatusCode, trace } from '@opentelemetry/api';
 import { ConcurrencyError, millisLeft, ValidationError, type CallDeadline } from '@berth/errors';
-import { sql } from 'kysely';
-import { withCall } from './call-statements.ts';
+import { sql, type CompiledQuery } from 'kysely';
+import { forCall, withCall, type CallStatements } from './call-statements.ts';
 import { EVENT_COLUMNS, toStoredEvent } from './rows.ts';
 import type pg from 'pg';
 import { notifyChannel, schemaOf, type SchemaOptions } from './schema.ts';
-import { poolOf } from './connection.ts';
+import { kyselyForCall, poolOf, poolQuery } from './connection.ts';
 import { appendBatchRows } from './append-batch.ts';
 import { traceMetadata } from './trace.ts';
 import { CommitNotifier } from './notifier.ts';
@@ -46,18 +46,34 @@ abstract class StreamAccess implements EventStreams {
   protected abstract appended(): void;
   /** Pool for prepared statements outside transactions; undefined inside one. */
   protected abstract readonly pool: pg.Pool | undefined;
+  /**
+   * Runs `fn` as work of `call`: its statements are cancelled when the call ends (see openCall), and
+   * a call that already ended fails at once. `fn` is handed the call's statements for the
+   * connections it checks out from the pool.
+   */
+  protected abstract forCall<T>(
+    call: CallDeadline | undefined,
+    what: string,
+    fn: (s: CallStatements | undefined) => Promise<T>,
+  ): Promise<T>;
+
+  /** A compiled query as a named statement on the pool for `s`'s call, or on `exec` (a transaction). */
+  private async rowsOf<R>(name: string, q: CompiledQuery<R>, s: CallStatements | undefined): Promise<R[]> {
+    if (this.pool === undefined) return (await this.exec.executeQuery(q)).rows;
+    const config = { name: `${name}_${this.schema}`, text: q.sql, values: [...q.parameters] };
+    return (await poolQuery<R & pg.QueryResultRow>(this.pool, config, s)).rows;
+  }
 
   async readStream(streamId: string, call?: CallDeadline): Promise<ReadStreamResult> {
     assertStreamId(streamId);
-    const rows = await withCall(call, 'readStream', () =>
-      this.tables
-        .withSchema(this.schema)
-        .selectFrom('events')
-        .select(EVENT_COLUMNS)
-        .where('stream_id', '=', streamId)
-        .orderBy('stream_position')
-        .execute(),
-    );
+    const q = this.tables
+      .withSchema(this.schema)
+      .selectFrom('events')
+      .select(EVENT_COLUMNS)
+      .where('stream_id', '=', streamId)
+      .orderBy('stream_position')
+      .compile();
+    const rows = await this.forCall(call, 'readStream', (s) => this.rowsOf('berth_read_stream', q, s));
     const events = rows.map((r) => this.evolution.upcast(toStoredEvent(r)));
     return { version: events.at(-1)?.streamPosition ?? 0, events };
   }
@@ -70,7 +86,7 @@ abstract class StreamAccess implements EventStreams {
     const attributes = { 'berth.stream.id': streamId, 'berth.events.count': events.length };
     return trace.getTracer('@berth/event-store').startActiveSpan('event-store append', { attributes }, async (span) => {
       try {
-        return await withCall(opts.call, 'append', () => this.appendNow(streamId, events, opts));
+        return await this.forCall(opts.call, 'append', (s) => this.appendNow(streamId, events, opts, s));
       } catch (e) {
         span.setStatus({ code: SpanStatusCode.ERROR, message: e instanceof Error ? e.message : String(e) });
         throw e;
@@ -80,9 +96,14 @@ abstract class StreamAccess implements EventStreams {
     });
   }
 
-  private async appendNow(streamId: string, events: readonly NewEvent[], opts: AppendOptions): Promise<AppendResult> {
+  private async appendNow(
+    streamId: string,
+    events: readonly NewEvent[],
+    opts: AppendOptions,
+    s: CallStatements | undefined,
+  ): Promise<AppendResult> {
     const p = prepareAppend(streamId, events, opts, traceMetadata, this.evolution.currentVersion);
-    const rows = await appendRows(this.exec, this.schema, p, this.pool);
+    const rows = await appendRows(this.exec, this.schema, p, this.pool, s);
     const first = rows[0];
     if (first === undefined) throw new Error(`append to ${streamId}: the append function answered nothing`);
     switch (first.o_outcome) {
@@ -120,14 +141,16 @@ abstract class StreamAccess implements EventStreams {
    * Appends many independent commands in one statement: each item's appends commit together or not at
    * all, items are applied in order (a later item may expect the version an earlier one produced), and
    * an item that conflicts or repeats a recorded command id leaves the others unaffected. Outcomes
-   * come back in item order.
+   * come back in item order. With a `call`, the statement is cancelled when the call ends (see openCall).
    */
-  async appendBatch(items: readonly BatchItem[]): Promise<BatchOutcome[]> {
+  async appendBatch(items: readonly BatchItem[], call?: CallDeadline): Promise<BatchOutcome[]> {
     if (items.length === 0) return [];
     const attributes = { 'berth.batch.items': items.length };
     return trace.getTracer('@berth/event-store').startActiveSpan('event-store append batch', { attributes }, async (span) => {
       try {
-        const outcomes = await appendBatchRows(this.exec, this.schema, this.pool, items, this.evolution.currentVersion);
+        const outcomes = await this.forCall(call, 'append batch', (s) =>
+          appendBatchRows(this.exec, this.schema, this.pool, items, this.evolution.currentVersion, s),
+        );
         if (outcomes.some((o) => o.outcome === 'ok')) this.appended();
         return outcomes;
       } catch (e) {
@@ -143,18 +166,17 @@ abstract class StreamAccess implements EventStreams {
     if (typeof commandId !== 'string' || commandId.length === 0) {
       throw new ValidationError({ field: 'commandId', reason: 'must be a non-empty string' });
     }
-    const rows = await withCall(call, 'commandResult', () =>
-      this.tables
-        .withSchema(this.schema)
-        .selectFrom('command_results as c')
-        .innerJoin('events as e', (j) => j.onRef('e.stream_id', '=', 'c.stream_id').onRef('e.command_id', '=', 'c.command_id'))
-        .select(EVENT_COLUMNS.map((c) => `e.${c}` as const))
-        .where('c.command_id', '=', commandId)
-        .orderBy('c.recorded_at')
-        .orderBy('e.stream_id')
-        .orderBy('e.stream_position')
-        .execute(),
-    );
+    const q = this.tables
+      .withSchema(this.schema)
+      .selectFrom('command_results as c')
+      .innerJoin('events as e', (j) => j.onRef('e.stream_id', '=', 'c.stream_id').onRef('e.command_id', '=', 'c.command_id'))
+      .select(EVENT_COLUMNS.map((c) => `e.${c}` as const))
+      .where('c.command_id', '=', commandId)
+      .orderBy('c.recorded_at')
+      .orderBy('e.stream_id')
+      .orderBy('e.stream_position')
+      .compile();
+    const rows = await this.forCall(call, 'commandResult', (s) => this.rowsOf('berth_command_result', q, s));
     if (rows.length === 0) return undefined;
     const byStream = new Map<string, StoredEvent[]>();
     for (const r of rows) {
@@ -187,12 +209,19 @@ export class EventStoreTx extends StreamAccess {
     readonly trx: AnyTransaction,
     schema: string,
     evolution: EventEvolution = NO_EVOLUTION,
+    /** The call the transaction was opened for (its connection's statements are that call's already). */
+    readonly call?: CallDeadline,
   ) {
     super(trx, schema, evolution);
   }
 
   protected appended(): void {
     this.didAppend = true;
+  }
+
+  /** The transaction's connection is not checked out here: another call than its own reaches it through withCall. */
+  protected forCall<T>(call: CallDeadline | undefined, what: string, fn: (s: CallStatements | undefined) => Promise<T>): Promise<T> {
+    return call === undefined || call === this.call ? fn(undefined) : withCall(call, what, async () => fn(undefined));
   }
 }
 
@@ -217,19 +246,25 @@ export class PostgresEventStore extends StreamAccess {
     this.notifier.poke();
   }
 
+  protected forCall<T>(call: CallDeadline | undefined, what: string, fn: (s: CallStatements | undefined) => Promise<T>): Promise<T> {
+    return forCall(call, what, fn);
+  }
+
   /**
    * Runs `fn` in one transaction: commits when it resolves, rolls back when it throws. With a `call`,
    * the transaction is the call's work: its statements may run until the call's deadline (`SET LOCAL
    * statement_timeout` to the milliseconds left), a statement running when the call ends is
-   * cancelled, and none is sent after it (see withCall); any of these rolls the transaction back.
+   * cancelled, and none is sent after it (see openCall); any of these rolls the transaction back.
    */
   async transaction<T>(fn: (tx: EventStoreTx) => Promise<T>, call?: CallDeadline): Promise<T> {
     let tx: EventStoreTx | undefined;
-    const result = await withCall(call, 'transaction', () =>
-      this.db.transaction().execute(async (trx) => {
-        if (call?.deadline !== undefined) await setStatementTimeout(trx, call);
-        return fn((tx = new EventStoreTx(trx, this.schema, this.evolution)));
-      }),
+    const result = await forCall(call, 'transaction', (s) =>
+      kyselyForCall(this.db, s)
+        .transaction()
+        .execute(async (trx) => {
+          if (call?.deadline !== undefined) await setStatementTimeout(trx, call);
+          return fn((tx = new EventStoreTx(trx, this.schema, this.evolution, call)));
+        }),
     );
     if (tx?.didAppend === true) this.notifier.poke();
     return result;

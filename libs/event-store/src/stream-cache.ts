@@ -5,6 +5,7 @@ import type { AnyAggregate, Folded } from './aggregate.ts';
 import type { AnyKysely } from './db.ts';
 import { EVENT_COLUMNS, toStoredEvent, type EventRow } from './rows.ts';
 import { poolOf, poolQuery } from './connection.ts';
+import type { CallStatements } from './call-statements.ts';
 import type { PostgresEventStore } from './store.ts';
 import type { StoredEvent } from './types.ts';
 
@@ -66,9 +67,9 @@ export class StreamCache {
 
   /**
    * Brings the given streams up to date in one query: uncached ones read whole, `refresh` ones (all,
-   * when `true`) after their cached version.
+   * when `true`) after their cached version. With `statements`, the query is that call's (see openCall).
    */
-  async load(streamIds: readonly string[], refresh: boolean | ReadonlySet<string>): Promise<void> {
+  async load(streamIds: readonly string[], refresh: boolean | ReadonlySet<string>, statements?: CallStatements): Promise<void> {
     const ids: string[] = [];
     const from: number[] = [];
     for (const id of new Set(streamIds)) {
@@ -83,7 +84,7 @@ export class StreamCache {
     const { schema } = this.store;
     const text = `SELECT ${e} FROM unnest($1::text[], $2::bigint[]) AS q(stream_id, after)
       JOIN ${schema}.events e ON e.stream_id = q.stream_id AND e.stream_position > q.after ORDER BY e.stream_id, e.stream_position`;
-    const rows = await namedQuery<EventRow>(this.store.db, `berth_batch_load_${schema}`, text, [ids, from]);
+    const rows = await namedQuery<EventRow>(this.store.db, `berth_batch_load_${schema}`, text, [ids, from], statements);
     const byStream = new Map<string, StoredEvent[]>(ids.map((id) => [id, []]));
     for (const r of rows) byStream.get(r.stream_id)?.push(this.store.evolution.upcast(toStoredEvent(r)));
     for (const [id, events] of byStream) this.fold(id, events);
@@ -106,9 +107,9 @@ export class StreamCache {
 }
 
 /** A named (prepared once per connection) statement on the store's pool; plain otherwise. */
-async function namedQuery<R>(db: AnyKysely, name: string, text: string, values: unknown[]): Promise<R[]> {
+async function namedQuery<R>(db: AnyKysely, name: string, text: string, values: unknown[], statements?: CallStatements): Promise<R[]> {
   const pool = poolOf(db);
   return pool === undefined
     ? (await db.executeQuery<R>(CompiledQuery.raw(text, values))).rows
-    : (await poolQuery<R & pg.QueryResultRow>(pool, { name, text, values })).rows;
+    : (await poolQuery<R & pg.QueryResultRow>(pool, { name, text, values }, statements)).rows;
 }
