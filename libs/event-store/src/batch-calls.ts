@@ -1,5 +1,6 @@
 import { callEnded, type CallDeadline } from '@berth/errors';
 import type { Pending } from './batch-decide.ts';
+import { onCallEnd } from './call-statements.ts';
 
 /**
  * A command as it waits in a batcher's queue. With a `call`, it is answered with the call's
@@ -18,7 +19,7 @@ export function pendingCommand(
     unqueue(p);
     base.reject(callEnded(call, 'command'));
   };
-  const stopWatching = (): void => call.signal.removeEventListener('abort', onEnd);
+  let stopWatching = (): void => {};
   const p: Pending = {
     ...base,
     call,
@@ -35,7 +36,7 @@ export function pendingCommand(
     writing: false,
     left: false,
   };
-  call.signal.addEventListener('abort', onEnd, { once: true });
+  stopWatching = onCallEnd(call, onEnd);
   return p;
 }
 
@@ -73,8 +74,7 @@ export function statementCall(owners: readonly Pending[]): { readonly call: Call
       running.delete(c);
       if (running.size === 0) controller.abort(callEnded(c, 'append batch'));
     };
-    c.signal.addEventListener('abort', onEnd, { once: true });
-    return () => c.signal.removeEventListener('abort', onEnd);
+    return onCallEnd(c, onEnd);
   });
   let latest: number | undefined = 0;
   for (const c of calls) latest = c.deadline === undefined || latest === undefined ? undefined : Math.max(latest, c.deadline.getTime());

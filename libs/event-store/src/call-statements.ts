@@ -78,8 +78,46 @@ export function openCall(call: CallDeadline | undefined, what: string): OpenCall
   const ended = callEnded(call, what);
   if (ended !== undefined) throw ended;
   const statements = new CallStatements(call, what);
-  call.signal.addEventListener('abort', statements.end, { once: true });
-  return { statements, close: () => call.signal.removeEventListener('abort', statements.end) };
+  return { statements, close: onCallEnd(call, statements.end) };
+}
+
+const watchers = new WeakMap<AbortSignal, Set<() => void>>();
+
+/**
+ * Runs `fn` once when `call` ends (its signal aborts), as `addEventListener('abort', fn, { once: true })`
+ * would; returns what stops watching. A signal gets one listener however many watch it: a call's
+ * command, its reads and its statements each watch it, and an AbortSignal listener costs far more
+ * than a Set entry.
+ */
+export function onCallEnd(call: CallDeadline, fn: () => void): () => void {
+  const { signal } = call;
+  let set = watchers.get(signal);
+  if (set === undefined) {
+    const fns = new Set<() => void>();
+    set = fns;
+    watchers.set(signal, fns);
+    signal.addEventListener(
+      'abort',
+      () => {
+        watchers.delete(signal);
+        // As an event's dispatch: those watching when it fired, less any unwatched meanwhile.
+        for (const f of [...fns]) {
+          if (!fns.delete(f)) continue;
+          try {
+            f();
+          } catch (e) {
+            queueMicrotask(() => {
+              throw e;
+            });
+          }
+        }
+      },
+      { once: true },
+    );
+  }
+  const fns = set;
+  fns.add(fn);
+  return () => void fns.delete(fn);
 }
 
 export interface OpenCall {
