@@ -44,6 +44,7 @@ export { ack, nak, term, type ConsumeResult } from './results.ts';
 export { DeadLetterHeaders } from './dead-letter.ts';
 export { parseEnvelope, validateEnvelope, envelopeBody, type EnvelopeParse, type RawEventEnvelope } from './envelope.ts';
 export { openKv, type JsonKv, type KvEntryJson } from './kv.ts';
+export { followWatch, type FollowOptions, type WatchIterator } from './watch.ts';
 export {
   streamName,
   subjectName,

@@ -1,7 +1,9 @@
 import type { NatsConnection } from '@nats-io/transport-node';
 import { Kvm, type KV } from '@nats-io/kv';
+import { createLogger, type Logger } from '@berth/observability';
 import { bucketName, checkPrefix } from './names.ts';
 import { PubAckTracker } from './pub-acks.ts';
+import { followWatch } from './watch.ts';
 
 export interface KvEntryJson<T> {
   readonly key: string;
@@ -14,7 +16,11 @@ export interface JsonKv {
   readonly kv: KV;
   putJson(key: string, value: unknown): Promise<number>;
   getJson<T>(key: string): Promise<KvEntryJson<T> | undefined>;
-  /** Calls `onChange` for the current value of every key, then for each change; `stop()` ends it. */
+  /**
+   * Calls `onChange` for the current value of every key, then for each change; `stop()` ends it. A
+   * watch that fails on its own is opened again (followWatch): `onChange` then sees every key's
+   * current value again.
+   */
   watchJson<T>(onChange: (e: KvEntryJson<T>) => void | Promise<void>, key?: string): Promise<{ stop(): Promise<void> }>;
 }
 
@@ -27,7 +33,7 @@ const PLAIN_KEY = /^[-/=\w]+(?:\.[-/=\w]+)*$/;
  * a request per put (a reply subscription, a timer and two error objects each): the host-snapshot
  * writer puts one snapshot per claim.
  */
-export async function openKv(nc: NatsConnection, bucket: string, opts: { prefix?: string } = {}): Promise<JsonKv> {
+export async function openKv(nc: NatsConnection, bucket: string, opts: { prefix?: string; logger?: Logger } = {}): Promise<JsonKv> {
   checkPrefix(opts.prefix);
   const name = bucketName(bucket, opts.prefix);
   const kv = await new Kvm(nc).open(name);
@@ -49,16 +55,11 @@ export async function openKv(nc: NatsConnection, bucket: string, opts: { prefix?
       return e === null ? undefined : decode<T>(e.key, e.operation, e.revision, () => e.json());
     },
     async watchJson<T>(onChange: (e: KvEntryJson<T>) => void | Promise<void>, key?: string) {
-      const it = await kv.watch(key === undefined ? {} : { key });
-      const done = (async () => {
-        for await (const e of it) await onChange(decode<T>(e.key, e.operation, e.revision, () => e.json()));
-      })();
-      return {
-        async stop() {
-          it.stop();
-          await done;
-        },
-      };
+      return followWatch(
+        () => kv.watch(key === undefined ? {} : { key }),
+        (e) => onChange(decode<T>(e.key, e.operation, e.revision, () => e.json())),
+        { what: key === undefined ? name : `${name} ${key}`, logger: opts.logger ?? createLogger('kv') },
+      );
     },
   };
 }

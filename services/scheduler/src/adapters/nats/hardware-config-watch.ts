@@ -5,6 +5,7 @@
  */
 import type { KV } from '@nats-io/kv';
 import type { HardwareConfig } from '@berth/hardware-config';
+import { followWatch } from '@berth/messaging';
 import type { Logger } from '@berth/observability';
 import type { CostConfig } from '@berth/scoring';
 
@@ -24,12 +25,12 @@ export async function watchHardwareConfig(
   onChange: (config: CostConfig) => void,
   logger: Logger,
 ): Promise<{ stop(): Promise<void> }> {
-  const it = await kv.watch({ key: ACTIVE_KEY });
-  const done = (async () => {
-    for await (const e of it) {
+  return followWatch(
+    () => kv.watch({ key: ACTIVE_KEY }),
+    (e) => {
       if (e.operation !== 'PUT') {
         onChange({ costFunctions: {}, profiles: {} });
-        continue;
+        return;
       }
       let parsed: CostConfig | string;
       try {
@@ -39,19 +40,14 @@ export async function watchHardwareConfig(
       }
       if (typeof parsed === 'string') {
         logger.warn({ reason: parsed, revision: e.revision }, 'ignoring malformed hardware config; keeping the previous one');
-        continue;
+        return;
       }
       logger.info(
         { costFunctions: Object.keys(parsed.costFunctions).length, profiles: Object.keys(parsed.profiles).length },
         'hardware config loaded',
       );
       onChange(parsed);
-    }
-  })();
-  return {
-    async stop() {
-      it.stop();
-      await done;
     },
-  };
+    { what: 'hardware config', logger },
+  );
 }

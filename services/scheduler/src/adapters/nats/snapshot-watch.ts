@@ -6,6 +6,7 @@
  */
 import type { KV, KvWatchEntry } from '@nats-io/kv';
 import type { HostSnapshot } from '@berth/fit';
+import { followWatch } from '@berth/messaging';
 import type { Logger } from '@berth/observability';
 import type { SnapshotSource, SnapshotView } from '../../application/ports.ts';
 import { isPublishedPosition, type PositionGate } from '../../application/view-position.ts';
@@ -119,23 +120,17 @@ export async function watchHostSnapshots(kv: KV, view: SnapshotView, logger: Log
     }
   };
   if (status.values === 0) setReady();
-  const it = await kv.watch();
   const apply = (e: KvWatchEntry) => {
     applyEntry(view, e, logger);
     gate?.hostsApplied(e.revision);
     // delta 0: the last entry of the initial replay; isUpdate: already past it.
     if (e.delta === 0 || e.isUpdate) setReady();
   };
-  const done = (async () => {
-    for await (const e of it) apply(e);
-  })();
+  const watch = await followWatch(() => kv.watch(), apply, { what: 'host snapshots', logger });
   return {
     ready: readyPromise,
     isReady: () => ready,
-    async stop() {
-      it.stop();
-      await done;
-    },
+    stop: () => watch.stop(),
   };
 }
 
@@ -144,10 +139,10 @@ export async function watchHostSnapshots(kv: KV, view: SnapshotView, logger: Log
  * which lets it advance the view's position once the host watch has caught up with it.
  */
 export async function watchViewPosition(kv: KV, gate: PositionGate, logger: Logger): Promise<{ stop(): Promise<void> }> {
-  const it = await kv.watch({ key: VIEW_POSITION_KEY });
-  const done = (async () => {
-    for await (const e of it) {
-      if (e.operation !== 'PUT') continue;
+  return followWatch(
+    () => kv.watch({ key: VIEW_POSITION_KEY }),
+    (e) => {
+      if (e.operation !== 'PUT') return;
       let p: unknown;
       try {
         p = e.json<unknown>();
@@ -156,14 +151,9 @@ export async function watchViewPosition(kv: KV, gate: PositionGate, logger: Logg
       }
       if (isPublishedPosition(p)) gate.published(p);
       else logger.warn({ key: e.key }, 'skipping malformed view position');
-    }
-  })();
-  return {
-    async stop() {
-      it.stop();
-      await done;
     },
-  };
+    { what: 'view position', logger },
+  );
 }
 
 /** Direct reads of one host, used right after inventory refused a claim on it. */
