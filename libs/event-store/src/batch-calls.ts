@@ -1,5 +1,5 @@
 import { callEnded, type CallDeadline } from '@berth/errors';
-import type { Pending } from './batch-decide.ts';
+import type { BatchCommand, BatchCommandResult, Pending } from './batch-decide.ts';
 import { onCallEnd } from './call-statements.ts';
 
 /**
@@ -12,32 +12,47 @@ export function pendingCommand(
   call: CallDeadline | undefined,
   unqueue: (p: Pending) => void,
 ): Pending {
-  if (call === undefined) return { ...base, attempts: 0, refresh: false, writing: false, left: false };
-  const onEnd = (): void => {
-    if (p.writing || p.left) return;
-    p.left = true;
-    unqueue(p);
-    base.reject(callEnded(call, 'command'));
-  };
-  let stopWatching = (): void => {};
-  const p: Pending = {
-    ...base,
-    call,
-    resolve: (r) => {
-      stopWatching();
-      base.resolve(r);
-    },
-    reject: (e) => {
-      stopWatching();
-      base.reject(e);
-    },
-    attempts: 0,
-    refresh: false,
-    writing: false,
-    left: false,
-  };
-  stopWatching = onCallEnd(call, onEnd);
-  return p;
+  return new QueuedCommand(base.command, base.trace, base.resolve, base.reject, call, unqueue);
+}
+
+/** One object per command, its answer methods on the prototype: no closures made per command but the call's watcher. */
+class QueuedCommand implements Pending {
+  attempts = 0;
+  refresh = false;
+  writing = false;
+  left = false;
+  readonly #resolve: (r: BatchCommandResult) => void;
+  readonly #reject: (e: unknown) => void;
+  readonly #stopWatching: (() => void) | undefined;
+
+  constructor(
+    readonly command: BatchCommand,
+    readonly trace: Readonly<Record<string, string>>,
+    resolve: (r: BatchCommandResult) => void,
+    reject: (e: unknown) => void,
+    readonly call: CallDeadline | undefined,
+    unqueue: (p: Pending) => void,
+  ) {
+    this.#resolve = resolve;
+    this.#reject = reject;
+    if (call === undefined) return;
+    this.#stopWatching = onCallEnd(call, () => {
+      if (this.writing || this.left) return;
+      this.left = true;
+      unqueue(this);
+      reject(callEnded(call, 'command'));
+    });
+  }
+
+  resolve(r: BatchCommandResult): void {
+    this.#stopWatching?.();
+    this.#resolve(r);
+  }
+
+  reject(e: unknown): void {
+    this.#stopWatching?.();
+    this.#reject(e);
+  }
 }
 
 /** The commands of a batch still wanted: one whose call ended is answered with why, and dropped. */

@@ -71,13 +71,16 @@ export type EventPublisher = ((e: PublishableEvent | RawPublishableEvent) => Pro
 export function createEventPublisher(nc: NatsConnection, options: PublisherOptions): EventPublisher {
   checkPrefix(options.prefix);
   const acks = new PubAckTracker(nc, options.timeoutMillis ?? 5000);
+  // `append`, not `set`: the headers are new, and nats.js's set first deletes the key, listing and
+  // filtering every key already there (twice per header, the one allocation per event that grew
+  // most with the project header).
   const headersOf = (e: PublishableEvent | RawPublishableEvent) => {
     const h = natsHeaders();
-    h.set(BerthHeaders.msgId, e.id);
-    h.set(BerthHeaders.eventType, e.type);
-    h.set(BerthHeaders.schemaVersion, String(e.schemaVersion));
-    h.set(BerthHeaders.streamId, e.streamId);
-    if (e.project !== undefined) h.set(BerthHeaders.project, e.project);
+    h.append(BerthHeaders.msgId, e.id);
+    h.append(BerthHeaders.eventType, e.type);
+    h.append(BerthHeaders.schemaVersion, String(e.schemaVersion));
+    h.append(BerthHeaders.streamId, e.streamId);
+    if (e.project !== undefined) h.append(BerthHeaders.project, e.project);
     return h;
   };
   const publish = async (e: PublishableEvent | RawPublishableEvent): Promise<PublishResult> => {
@@ -87,9 +90,9 @@ export function createEventPublisher(nc: NatsConnection, options: PublisherOptio
       // A trace nobody records (every sampler Berth configures is parent-based): no span would be
       // made, so the recorded context travels on as it is, without being parsed and re-encoded.
       const h = headersOf(e);
-      h.set('traceparent', traceparent);
+      h.append('traceparent', traceparent);
       const state = e.metadata?.['tracestate'];
-      if (state) h.set('tracestate', state);
+      if (state) h.append('tracestate', state);
       const ack = await acks.publish(subject, envelopeBody(e), h);
       return { subject, stream: ack.stream, seq: ack.seq, duplicate: ack.duplicate };
     }
