@@ -5,7 +5,9 @@
  * usual), and one armed `HoldPoint` stops a chosen call there: before it reached the service, or
  * after the service answered (the answer withheld). The caller then hangs in that call, exactly at
  * that step, until the test SIGKILLs it (or the service) and calls `releaseAll()` (the held call
- * fails UNAVAILABLE, as a call to a dead process does).
+ * fails UNAVAILABLE, as a call to a dead process does), or lets it go on (`proceedAll()`: neither
+ * side died). Several points may be armed at once (each stops the first call it matches), so one
+ * SIGKILL can land on several calls, each at its own step.
  *
  *   const proxy = await startHoldProxy(inventoryV1.InventoryServiceService, inventory.address, 'migration', 'inventory');
  *   const reached = proxy.arm({ method: 'beginVmMigration', when: 'after', matches: (r) => r.vmId === 'vm-1' });
@@ -32,10 +34,12 @@ export interface HoldPoint {
 export interface HoldProxy {
   /** `127.0.0.1:<port>`: give it to the caller as the service's address. */
   readonly address: string;
-  /** Arms one hold; resolves when a call reached it (and now hangs there). */
+  /** Arms one hold (beside any armed already); resolves when a call reached it (and now hangs there). */
   arm(point: HoldPoint): Promise<void>;
-  /** Held calls fail UNAVAILABLE; the hold is disarmed. */
+  /** Held calls fail UNAVAILABLE (their caller or the service died); every hold is disarmed. */
   releaseAll(): void;
+  /** Held calls go on as if never stopped (a `before` call reaches the service, an `after` answer is delivered); every hold is disarmed. */
+  proceedAll(): void;
   close(): Promise<void>;
 }
 
@@ -54,15 +58,17 @@ export async function startHoldProxy(
     target,
     c ? grpc.credentials.createSsl(pem(c.ca), pem(c.key), pem(c.cert)) : grpc.credentials.createInsecure(),
   );
-  let point: (HoldPoint & { reached: () => void }) | undefined;
-  const held: (() => void)[] = [];
+  let points: (HoldPoint & { reached: () => void })[] = [];
+  const held: { fail: () => void; proceed: () => void }[] = [];
   const hold = async (method: string, when: 'before' | 'after', decode: () => unknown): Promise<void> => {
-    const p = point;
-    if (p?.method !== method || p.when !== when) return;
-    if (!p.matches(decode() as Record<string, unknown>)) return;
-    point = undefined;
+    const candidates = points.filter((p) => p.method === method && p.when === when);
+    if (candidates.length === 0) return;
+    const request = decode() as Record<string, unknown>;
+    const p = candidates.find((c) => c.matches(request));
+    if (p === undefined) return;
+    points = points.filter((q) => q !== p);
     p.reached();
-    await new Promise<void>((_, reject) => held.push(() => reject(new Error('held call of a crashed process'))));
+    await new Promise<void>((proceed, reject) => held.push({ fail: () => reject(new Error('held call of a crashed process')), proceed }));
   };
   const service: Record<string, grpc.MethodDefinition<Buffer, Buffer>> = {};
   const handlers: grpc.UntypedServiceImplementation = {};
@@ -120,14 +126,19 @@ export async function startHoldProxy(
   return {
     address: `127.0.0.1:${port}`,
     arm(p) {
-      return new Promise((reached) => (point = { ...p, reached }));
+      return new Promise((reached) => points.push({ ...p, reached }));
     },
     releaseAll() {
-      point = undefined;
-      for (const fail of held.splice(0)) fail();
+      points = [];
+      for (const h of held.splice(0)) h.fail();
+    },
+    proceedAll() {
+      points = [];
+      for (const h of held.splice(0)) h.proceed();
     },
     async close() {
-      for (const fail of held.splice(0)) fail();
+      points = [];
+      for (const h of held.splice(0)) h.fail();
       server.forceShutdown();
       upstream.close();
     },

@@ -9,7 +9,11 @@
  *   (a gRPC proxy in front of each, grpc-hold-proxy.ts): before the call reached the service, or
  *   after it went through (its answer withheld), so the kill lands on that exact step;
  * - the simulator's injected `stall` stops a live migration's copy part-way (the job stays, the
- *   executor is inside its `migrate` call) until `sim.releaseStall(vm)`.
+ *   executor is inside its `migrate` call) until `sim.releaseStall(vm)`;
+ * - `freeze('executor')` (SIGSTOP) keeps a migration in `destination-claimed` or `aborting`: the
+ *   executor has not heard of the claim or the cancel when the SIGKILL comes.
+ * Several holds may be armed at once (one per migration), so one SIGKILL lands on many steps.
+ * `violations(vmIds)` checks the invariants (migration-invariants.ts) on every record.
  */
 import { jetstreamManager } from '@nats-io/jetstream';
 import { executorV1, inventoryV1, migrationV1, modelV1, schedulerV1 } from '@berth/contracts';
@@ -25,6 +29,7 @@ import {
   testSubjectPrefix,
 } from '@berth/testing';
 import { startHoldProxy, type HoldProxy } from './grpc-hold-proxy.ts';
+import { fleetViolations } from './migration-invariants.ts';
 import { startService, type ServiceHandle } from './service.ts';
 import { startSimDaemon, type SimDaemon } from './sim-daemon.ts';
 import { GiB, registerSimHosts } from './sim-services.ts';
@@ -38,6 +43,13 @@ export interface HoldPoint {
   readonly call: HeldCall;
   readonly when: 'before' | 'after';
   readonly vmId: string;
+  /** And the request passes this too (e.g. a score that excludes a failed destination: a retry's). */
+  readonly also?: (request: Record<string, unknown>) => boolean;
+}
+
+export interface ProcessCrashStackOptions {
+  /** Added to (or overriding) a service's environment. */
+  readonly env?: Partial<Record<CrashTarget, Record<string, string>>>;
 }
 
 const HELD: Record<HeldCall, { proxy: 'inventory' | 'scheduler'; method: string }> = {
@@ -50,14 +62,22 @@ const HELD: Record<HeldCall, { proxy: 'inventory' | 'scheduler'; method: string 
 export interface ProcessCrashStack {
   readonly sim: RemoteSimulator;
   readonly hosts: readonly string[];
+  /** Arms a hold (beside others); resolves once the migration service's call reached it. */
   readonly hold: { arm(point: HoldPoint): Promise<void> };
   readonly inv: InstanceType<typeof inventoryV1.InventoryServiceClient>;
   /** The migration service's client (its port stays across restarts). */
   readonly client: InstanceType<typeof migrationV1.MigrationServiceClient>;
   readonly migrationAddress: string;
   readonly dbs: { readonly inventory: TestDatabase; readonly executor: TestDatabase; readonly migration: TestDatabase };
-  /** SIGKILLs the named processes (at once); a call the migration service is held in fails with them. */
+  /**
+   * SIGKILLs the named processes (at once). A call the migration service is held in then fails when its
+   * caller (the migration service) or the service it calls died, and goes on otherwise.
+   */
   crash(which: readonly CrashTarget[]): Promise<void>;
+  /** SIGSTOPs a running process (it hears nothing, answers nothing), until `thaw` or a `crash`. */
+  freeze(which: CrashTarget): void;
+  /** SIGCONTs it (a no-op when it was killed meanwhile). */
+  thaw(which: CrashTarget): void;
   /** Starts whichever is not running, on its old port, and waits until the scheduler sees every host again. */
   restart(): Promise<void>;
   getVm(vmId: string): Promise<inventoryV1.Vm>;
@@ -71,12 +91,22 @@ export interface ProcessCrashStack {
   claimsOf(hostId: string): Promise<string[]>;
   /** The hosts whose hypervisor has the VM's domain, with its state. */
   domains(vmId: string): Promise<{ hostId: string; state: string }[]>;
+  /** Every domain of a host's hypervisor (by VM id). */
+  hostDomains(hostId: string): Promise<{ vmId: string; state: string }[]>;
+  /** Every violation of the crash-safety invariants for these VMs ([] when they hold): migration-invariants.ts. */
+  violations(vmIds: readonly string[]): Promise<string[]>;
+  /** How long each start took until SERVING, by label (`executor-2`), in ms. */
+  startMillis(): Readonly<Record<string, number>>;
   /** Every process's log lines, by label (for a failure's message). */
   logs(): Record<string, readonly string[]>;
   stop(): Promise<void>;
 }
 
-export async function startProcessCrashStack(label: string, hosts: readonly string[]): Promise<ProcessCrashStack> {
+export async function startProcessCrashStack(
+  label: string,
+  hosts: readonly string[],
+  options: ProcessCrashStackOptions = {},
+): Promise<ProcessCrashStack> {
   const prefix = testSubjectPrefix(label);
   const [invDb, exDb, migDb] = (await Promise.all(['inv', 'ex', 'mig'].map((s) => createTestDatabase(`${label}_${s}`)))) as [
     TestDatabase,
@@ -117,9 +147,12 @@ export async function startProcessCrashStack(label: string, hosts: readonly stri
   const running: Partial<Record<CrashTarget, ServiceHandle>> = {};
   const starts: Record<CrashTarget, number> = { inventory: 0, scheduler: 0, executor: 0, migration: 0 };
   const logs: Record<string, readonly string[]> = {};
+  const startMillis: Record<string, number> = {};
   const start = async (t: CrashTarget): Promise<void> => {
     const l = `${t}-${++starts[t]}`;
-    const h = await startService(service[t], envs[t], { port: ports[t], label: l });
+    const began = Date.now();
+    const h = await startService(service[t], { ...envs[t], ...options.env?.[t] }, { port: ports[t], label: l });
+    startMillis[l] = Date.now() - began;
     running[t] = h;
     logs[l] = h.logs();
   };
@@ -128,6 +161,8 @@ export async function startProcessCrashStack(label: string, hosts: readonly stri
   let client: InstanceType<typeof migrationV1.MigrationServiceClient> | undefined;
   let exClient: InstanceType<typeof executorV1.ExecutorServiceClient> | undefined;
   const stop = async (): Promise<void> => {
+    // A frozen process hears SIGTERM only once it runs again.
+    for (const h of Object.values(running)) if (h.pid > 0) process.kill(h.pid, 'SIGCONT');
     inv?.close();
     client?.close();
     exClient?.close();
@@ -180,13 +215,21 @@ export async function startProcessCrashStack(label: string, hosts: readonly stri
     const getVm = async (vmId: string): Promise<inventoryV1.Vm> => (await callUnary(invC, 'getVm', { vmId })).vm!;
     const migC = client;
     const exC = exClient;
+    const claimsOf = async (hostId: string): Promise<string[]> =>
+      ((await callUnary(invC, 'getHost', { hostId })).host?.claims ?? []).map((c) => c.vmId);
+    const hostDomains = async (hostId: string): Promise<{ vmId: string; state: string }[]> =>
+      (await daemon.sim.driver(`sim://${hostId}`).listDomains()).map((d) => ({ vmId: d.vmId ?? d.name, state: d.state }));
     return {
       sim: daemon.sim,
       hosts,
       hold: {
         arm(p) {
           const { proxy, method } = HELD[p.call];
-          return (proxy === 'inventory' ? invProxy : schedProxy).arm({ method, when: p.when, matches: (r) => r['vmId'] === p.vmId });
+          return (proxy === 'inventory' ? invProxy : schedProxy).arm({
+            method,
+            when: p.when,
+            matches: (r) => r['vmId'] === p.vmId && (p.also?.(r) ?? true),
+          });
         },
       },
       inv: invC,
@@ -200,9 +243,20 @@ export async function startProcessCrashStack(label: string, hosts: readonly stri
           return h ? [h] : [];
         });
         await Promise.all(victims.map((h) => h.kill()));
-        // A held call's caller, or the process it was talking to, is dead: the call fails.
-        invProxy.releaseAll();
-        schedProxy.releaseAll();
+        // A held call whose caller or callee is dead fails; one between two live processes goes on.
+        const dead = (t: CrashTarget): boolean => which.includes(t);
+        if (dead('migration') || dead('inventory')) invProxy.releaseAll();
+        else invProxy.proceedAll();
+        if (dead('migration') || dead('scheduler')) schedProxy.releaseAll();
+        else schedProxy.proceedAll();
+      },
+      freeze(t) {
+        const h = running[t];
+        if (h) process.kill(h.pid, 'SIGSTOP');
+      },
+      thaw(t) {
+        const h = running[t];
+        if (h) process.kill(h.pid, 'SIGCONT');
       },
       async restart() {
         const down = (['inventory', 'scheduler', 'executor', 'migration'] as const).filter((t) => running[t] === undefined);
@@ -246,9 +300,7 @@ export async function startProcessCrashStack(label: string, hosts: readonly stri
         });
         await eventually(async () => (await getVm(vmId)).status === inventoryV1.VmStatus.VM_STATUS_RUNNING, `${vmId} running`, 60_000, 200);
       },
-      async claimsOf(hostId) {
-        return ((await callUnary(invC, 'getHost', { hostId })).host?.claims ?? []).map((c) => c.vmId);
-      },
+      claimsOf,
       async domains(vmId) {
         const out: { hostId: string; state: string }[] = [];
         for (const h of hosts) {
@@ -257,6 +309,21 @@ export async function startProcessCrashStack(label: string, hosts: readonly stri
         }
         return out;
       },
+      hostDomains,
+      violations(vmIds) {
+        return fleetViolations(
+          {
+            hosts,
+            dbs: { inventory: invDb, migration: migDb },
+            getVm,
+            claimsOf,
+            runtime: (v) => callUnary(exC, 'getVmRuntime', { vmId: v }),
+            hostDomains,
+          },
+          vmIds,
+        );
+      },
+      startMillis: () => startMillis,
       logs: () => logs,
       async stop() {
         sched.close();

@@ -2,7 +2,7 @@
  * The pieces every simulator stack of the e2e tests starts the same way: a `SimulatorFleet` with
  * 16-CPU / 64 GiB hosts, the placement executor and the migration service in this process (their
  * composition roots, on the test's database and NATS prefix, with their own identity in TLS mode),
- * and the hosts registered in inventory as `sim://<hostId>`. The stacks (simulator-stack, crash-stack,
+ * and the hosts registered in inventory as `sim://<hostId>`. The stacks (simulator-stack,
  * sim-plane, console-stack) differ only in what they pass here.
  */
 import { inventoryV1, modelV1 } from '@berth/contracts';

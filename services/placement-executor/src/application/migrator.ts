@@ -229,7 +229,11 @@ export class Migrator {
     for (;;) {
       const job = await source.migrationJob(vmId).catch(() => undefined);
       if (job === undefined) break;
-      if (work.cancel !== null || this.now() > deadline) await source.abortMigration(vmId).catch(() => undefined);
+      // The cancel as the log has it now: one heard after this resolve began (the restarted executor's
+      // intake records it while the job runs) aborts the job too, not only one recorded before the crash.
+      const now = await this.work(vmId).catch(() => undefined);
+      const cancelled = work.cancel !== null || (now?.work.cancel ?? null) !== null;
+      if (cancelled || this.now() > deadline) await source.abortMigration(vmId).catch(() => undefined);
       if (this.stopped) return;
       await new Promise((r) => setTimeout(r, 500));
     }
