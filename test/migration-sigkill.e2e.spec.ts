@@ -428,7 +428,8 @@ describe.skipIf(!(await infraAvailable('postgres', 'nats')))('a migration surviv
       console.log(
         `SIGKILL of ${r.name}: ${rows.length} rows held in ${((held - started) / 1000).toFixed(1)} s, restarted in ` +
           `${((restarted - held) / 1000).toFixed(1)} s, settled in ${((Date.now() - restarted) / 1000).toFixed(1)} s; ends: ` +
-          ends.map((e) => `${e.row.vm}=${e.status}/${e.answer.attempts.length}`).join(' '),
+          ends.map((e) => `${e.row.vm}=${e.status}/${e.answer.attempts.length}`).join(' ') +
+          `; starts (ms) ${JSON.stringify(s.startMillis())}; started again after an exit: ${JSON.stringify(s.exitsBeforeServing())}`,
       );
       expect(problems).toEqual([]);
     },

@@ -97,6 +97,8 @@ export interface ProcessCrashStack {
   violations(vmIds: readonly string[]): Promise<string[]>;
   /** How long each start took until SERVING, by label (`executor-2`), in ms. */
   startMillis(): Readonly<Record<string, number>>;
+  /** The starts that exited before serving and were started again (why), as a supervisor would. */
+  exitsBeforeServing(): readonly string[];
   /** Every process's log lines, by label (for a failure's message). */
   logs(): Record<string, readonly string[]>;
   stop(): Promise<void>;
@@ -148,10 +150,25 @@ export async function startProcessCrashStack(
   const starts: Record<CrashTarget, number> = { inventory: 0, scheduler: 0, executor: 0, migration: 0 };
   const logs: Record<string, readonly string[]> = {};
   const startMillis: Record<string, number> = {};
+  const exitsBeforeServing: string[] = [];
   const start = async (t: CrashTarget): Promise<void> => {
     const l = `${t}-${++starts[t]}`;
     const began = Date.now();
-    const h = await startService(service[t], { ...envs[t], ...options.env?.[t] }, { port: ports[t], label: l });
+    // As a supervisor does: a process that exits before it serves (on a loaded machine, NATS's
+    // authentication timeout at connect) is started again, twice at most; counted in `restartsAfterExit`.
+    let h: ServiceHandle | undefined;
+    for (let tries = 0; h === undefined; tries++) {
+      try {
+        h = await startService(
+          service[t],
+          { ...envs[t], ...options.env?.[t] },
+          { port: ports[t], label: tries === 0 ? l : `${l}.${tries}` },
+        );
+      } catch (e) {
+        if (tries >= 2 || !/exited \(/.test(String(e))) throw e;
+        exitsBeforeServing.push(`${l}: ${String(e).slice(0, 300)}`);
+      }
+    }
     startMillis[l] = Date.now() - began;
     running[t] = h;
     logs[l] = h.logs();
@@ -324,6 +341,7 @@ export async function startProcessCrashStack(
         );
       },
       startMillis: () => startMillis,
+      exitsBeforeServing: () => exitsBeforeServing,
       logs: () => logs,
       async stop() {
         sched.close();
