@@ -118,8 +118,21 @@ const stalled = async (s: S, vm: string, round: number): Promise<string> => {
   return until(s, id, vm, 'migrating');
 };
 
+/** CancelMigration, asked again on ABORTED (its append lost the race with progress reports every time: retry, as gRPC says). */
 const cancel = (s: S, id: string, round: number): Promise<unknown> =>
-  callUnary(s.client, 'cancelMigration', { meta: { commandId: `cancel-${id}-${round}` }, migrationId: id, reason: 'crash table' });
+  eventually(
+    () =>
+      callUnary(s.client, 'cancelMigration', { meta: { commandId: `cancel-${id}-${round}` }, migrationId: id, reason: 'crash table' }).then(
+        () => true,
+        (e: unknown) => {
+          if ((e as { code?: number }).code === 10) return false;
+          throw e;
+        },
+      ),
+    `the cancel of ${id} recorded`,
+    REACH_MILLIS,
+    100,
+  );
 
 /** Waits until the event is in the stream, then deletes it (lost for good). */
 const lose = async (s: S, stream: 'BERTH_EXECUTOR' | 'BERTH_MIGRATION', type: string, vmId: string): Promise<void> => {
@@ -352,86 +365,96 @@ describe.skipIf(!(await infraAvailable('postgres', 'nats')))('a migration surviv
         120_000,
         250,
       );
-      const started = Date.now();
-      // Every row to its state: first those that need the executor live, then (frozen) the rest.
-      const ids = new Map<string, string>();
-      await Promise.all(rows.map(async (row) => row.reach && ids.set(row.vm, await row.reach(s, row.vm, round))));
-      if (rows.some((row) => row.frozen)) {
-        s.freeze('executor');
-        await Promise.all(rows.map(async (row) => row.frozen && ids.set(row.vm, await row.frozen(s, row.vm, round, ids.get(row.vm)))));
-      }
-      const held = Date.now();
-      await s.crash(r.crash);
-      s.thaw('executor'); // when it was not a victim
-      await Promise.all(rows.map(async (row) => row.whileDown?.(s, row.vm, ids.get(row.vm)!)));
-      await s.restart();
-      const restarted = Date.now();
-      // A copy still stalled goes on now, with every process back.
-      await Promise.all(rows.filter((row) => !row.keepStall).map((row) => s.sim.releaseStall(row.vm)));
-      await Promise.all(rows.map(async (row) => row.afterRestart?.(s, row.vm, ids.get(row.vm)!, round)));
+      // A column that fails part-way leaves nothing held, frozen or stalled for the next one.
+      const cleanUp = async (): Promise<void> => {
+        s.thaw('executor');
+        s.hold.proceedAll();
+        await Promise.all(rows.map((row) => s.sim.releaseStall(row.vm).catch(() => 0)));
+      };
+      try {
+        const started = Date.now();
+        // Every row to its state: first those that need the executor live, then (frozen) the rest.
+        const ids = new Map<string, string>();
+        await Promise.all(rows.map(async (row) => row.reach && ids.set(row.vm, await row.reach(s, row.vm, round))));
+        if (rows.some((row) => row.frozen)) {
+          s.freeze('executor');
+          await Promise.all(rows.map(async (row) => row.frozen && ids.set(row.vm, await row.frozen(s, row.vm, round, ids.get(row.vm)))));
+        }
+        const held = Date.now();
+        await s.crash(r.crash);
+        s.thaw('executor'); // when it was not a victim
+        await Promise.all(rows.map(async (row) => row.whileDown?.(s, row.vm, ids.get(row.vm)!)));
+        await s.restart();
+        const restarted = Date.now();
+        // A copy still stalled goes on now, with every process back.
+        await Promise.all(rows.filter((row) => !row.keepStall).map((row) => s.sim.releaseStall(row.vm)));
+        await Promise.all(rows.map(async (row) => row.afterRestart?.(s, row.vm, ids.get(row.vm)!, round)));
 
-      const problems: string[] = [];
-      const ends = await Promise.all(
-        rows.map(async (row) => {
-          const id = ids.get(row.vm)!;
-          const status = await eventually(
-            async () => {
-              const st = await statusOf(s, id).catch(() => undefined);
-              return st !== undefined && TERMINAL.has(st) ? st : undefined;
-            },
-            `migration of ${row.vm} (${row.state}) ended`,
-            120_000,
-            100,
-          ).catch((e: unknown) => `not ended: ${String(e)}`);
-          const answer = await s.migration(id);
-          if (!row.ends.includes(status as Status))
-            problems.push(
-              `${row.vm} (${row.state}): ended ${status}, expected ${row.ends.join(' or ')}: ${JSON.stringify(migrationV1.Migration.toJSON(answer)).slice(0, 2000)}`,
-            );
-          if (row.probed !== undefined) {
-            const probes = answer.attempts.flatMap((a) => a.probes);
-            if (!probes.some((p) => p.outcome === row.probed))
-              problems.push(`${row.vm}: no ${row.probed} probe among ${JSON.stringify(probes.map((p) => p.outcome))}`);
-            for (const p of probes) if (p.silentMillis < 8000) problems.push(`${row.vm}: probed after ${p.silentMillis} ms of silence`);
-          }
-          return { row, id, status, answer };
-        }),
-      );
-      // Every VM of the table (not only this round's) runs on exactly one host, and every record agrees.
-      const violations = await eventually(
-        async () => {
-          const v = await s.violations(VMS);
-          return v.length === 0 ? v : undefined;
-        },
-        'the invariants',
-        60_000,
-        250,
-      ).catch(async () => s.violations(VMS));
-      problems.push(...violations);
-      // A completed migration left the VM on its destination, one that failed or was aborted on its source.
-      for (const { row, status, answer } of ends) {
-        const at = (await s.getVm(row.vm)).hostId;
-        if (status === 'completed' && at !== answer.destinationHostId)
-          problems.push(`${row.vm}: completed to ${answer.destinationHostId}, runs on ${at}`);
-        if ((status === 'failed' || status === 'aborted') && at !== answer.sourceHostId)
-          problems.push(`${row.vm}: ${status}, runs on ${at}, not its source ${answer.sourceHostId}`);
+        const problems: string[] = [];
+        const ends = await Promise.all(
+          rows.map(async (row) => {
+            const id = ids.get(row.vm)!;
+            const status = await eventually(
+              async () => {
+                const st = await statusOf(s, id).catch(() => undefined);
+                return st !== undefined && TERMINAL.has(st) ? st : undefined;
+              },
+              `migration of ${row.vm} (${row.state}) ended`,
+              120_000,
+              100,
+            ).catch((e: unknown) => `not ended: ${String(e)}`);
+            const answer = await s.migration(id);
+            if (!row.ends.includes(status as Status))
+              problems.push(
+                `${row.vm} (${row.state}): ended ${status}, expected ${row.ends.join(' or ')}: ${JSON.stringify(migrationV1.Migration.toJSON(answer)).slice(0, 2000)}`,
+              );
+            if (row.probed !== undefined) {
+              const probes = answer.attempts.flatMap((a) => a.probes);
+              if (!probes.some((p) => p.outcome === row.probed))
+                problems.push(`${row.vm}: no ${row.probed} probe among ${JSON.stringify(probes.map((p) => p.outcome))}`);
+              for (const p of probes) if (p.silentMillis < 8000) problems.push(`${row.vm}: probed after ${p.silentMillis} ms of silence`);
+            }
+            return { row, id, status, answer };
+          }),
+        );
+        // Every VM of the table (not only this round's) runs on exactly one host, and every record agrees.
+        const violations = await eventually(
+          async () => {
+            const v = await s.violations(VMS);
+            return v.length === 0 ? v : undefined;
+          },
+          'the invariants',
+          60_000,
+          250,
+        ).catch(async () => s.violations(VMS));
+        problems.push(...violations);
+        // A completed migration left the VM on its destination, one that failed or was aborted on its source.
+        for (const { row, status, answer } of ends) {
+          const at = (await s.getVm(row.vm)).hostId;
+          if (status === 'completed' && at !== answer.destinationHostId)
+            problems.push(`${row.vm}: completed to ${answer.destinationHostId}, runs on ${at}`);
+          if ((status === 'failed' || status === 'aborted') && at !== answer.sourceHostId)
+            problems.push(`${row.vm}: ${status}, runs on ${at}, not its source ${answer.sourceHostId}`);
+        }
+        // `berth migrations show` prints a watchdog's probes under their attempt.
+        for (const { row, id } of ends.filter((e) => e.row.probed !== undefined)) {
+          const out: string[] = [];
+          const env = { ...process.env, BERTH_MIGRATION_ADDR: s.migrationAddress };
+          const code = await runCli(['migrations', 'show', id], { env, io: { stdout: (t) => out.push(t), stderr: () => {} } });
+          if (code !== 0 || !new RegExp(`probed \\S+ after \\d+ s of silence: ${row.probed}`).test(out.join('\n')))
+            problems.push(`${row.vm}: berth migrations show (exit ${code}) does not print the ${row.probed} probe`);
+        }
+        // Figures for the record (not asserted): how long each phase of the round took.
+        console.log(
+          `SIGKILL of ${r.name}: ${rows.length} rows held in ${((held - started) / 1000).toFixed(1)} s, restarted in ` +
+            `${((restarted - held) / 1000).toFixed(1)} s, settled in ${((Date.now() - restarted) / 1000).toFixed(1)} s; ends: ` +
+            ends.map((e) => `${e.row.vm}=${e.status}/${e.answer.attempts.length}`).join(' ') +
+            `; starts (ms) ${JSON.stringify(s.startMillis())}; started again after an exit: ${JSON.stringify(s.exitsBeforeServing())}`,
+        );
+        expect(problems).toEqual([]);
+      } finally {
+        await cleanUp();
       }
-      // `berth migrations show` prints a watchdog's probes under their attempt.
-      for (const { row, id } of ends.filter((e) => e.row.probed !== undefined)) {
-        const out: string[] = [];
-        const env = { ...process.env, BERTH_MIGRATION_ADDR: s.migrationAddress };
-        const code = await runCli(['migrations', 'show', id], { env, io: { stdout: (t) => out.push(t), stderr: () => {} } });
-        if (code !== 0 || !new RegExp(`probed \\S+ after \\d+ s of silence: ${row.probed}`).test(out.join('\n')))
-          problems.push(`${row.vm}: berth migrations show (exit ${code}) does not print the ${row.probed} probe`);
-      }
-      // Figures for the record (not asserted): how long each phase of the round took.
-      console.log(
-        `SIGKILL of ${r.name}: ${rows.length} rows held in ${((held - started) / 1000).toFixed(1)} s, restarted in ` +
-          `${((restarted - held) / 1000).toFixed(1)} s, settled in ${((Date.now() - restarted) / 1000).toFixed(1)} s; ends: ` +
-          ends.map((e) => `${e.row.vm}=${e.status}/${e.answer.attempts.length}`).join(' ') +
-          `; starts (ms) ${JSON.stringify(s.startMillis())}; started again after an exit: ${JSON.stringify(s.exitsBeforeServing())}`,
-      );
-      expect(problems).toEqual([]);
     },
     240_000,
   );

@@ -62,8 +62,8 @@ const HELD: Record<HeldCall, { proxy: 'inventory' | 'scheduler'; method: string 
 export interface ProcessCrashStack {
   readonly sim: RemoteSimulator;
   readonly hosts: readonly string[];
-  /** Arms a hold (beside others); resolves once the migration service's call reached it. */
-  readonly hold: { arm(point: HoldPoint): Promise<void> };
+  /** Arms a hold (beside others); resolves once the migration service's call reached it. `proceedAll` lets every held call go on. */
+  readonly hold: { arm(point: HoldPoint): Promise<void>; proceedAll(): void };
   readonly inv: InstanceType<typeof inventoryV1.InventoryServiceClient>;
   /** The migration service's client (its port stays across restarts). */
   readonly client: InstanceType<typeof migrationV1.MigrationServiceClient>;
@@ -132,7 +132,8 @@ export async function startProcessCrashStack(
       NATS_PREFIX: prefix,
       EXECUTOR_SIMULATOR_URL: daemon.url,
       EXECUTOR_REALM: JSON.stringify({ 'registration-timeout': '20s', 'poll-frequency': '2s' }),
-      EXECUTOR_MIGRATION_PROGRESS_INTERVAL: '200ms',
+      // Not faster: each report is an append to the migration's stream, which a cancel then races.
+      EXECUTOR_MIGRATION_PROGRESS_INTERVAL: '500ms',
       EXECUTOR_MIGRATION_START_WINDOW: '5s',
       EXECUTOR_SWEEP_INTERVAL: '300ms',
       EXECUTOR_SAMPLE_INTERVAL: '0s',
@@ -206,7 +207,8 @@ export async function startProcessCrashStack(
       // Short, so the watchdog's cases end quickly; longer than the executor's start window.
       MIGRATION_EXECUTOR_SILENCE: '8s',
     };
-    await Promise.all([start('scheduler'), start('executor'), start('migration')]);
+    for (const r of await Promise.allSettled([start('scheduler'), start('executor'), start('migration')]))
+      if (r.status === 'rejected') throw r.reason;
     inv = createClient(inventoryV1.InventoryServiceClient, `127.0.0.1:${invPort}`);
     client = createClient(migrationV1.MigrationServiceClient, `127.0.0.1:${migPort}`);
     exClient = createClient(executorV1.ExecutorServiceClient, `127.0.0.1:${exPort}`);
@@ -248,6 +250,10 @@ export async function startProcessCrashStack(
             matches: (r) => r['vmId'] === p.vmId && (p.also?.(r) ?? true),
           });
         },
+        proceedAll() {
+          invProxy.proceedAll();
+          schedProxy.proceedAll();
+        },
       },
       inv: invC,
       client: migC,
@@ -277,7 +283,9 @@ export async function startProcessCrashStack(
       },
       async restart() {
         const down = (['inventory', 'scheduler', 'executor', 'migration'] as const).filter((t) => running[t] === undefined);
-        await Promise.all(down.map(start));
+        // Every start settled before a failure is thrown: the ones that came up are in `running`, so stop() ends them.
+        const started = await Promise.allSettled(down.map(start));
+        for (const r of started) if (r.status === 'rejected') throw r.reason;
         if (down.includes('inventory') || down.includes('scheduler')) await schedulerSeesHosts();
       },
       getVm,
