@@ -28,7 +28,11 @@
  * states prove that its restart leaves them alone). Rows that need one service down and another up
  * run in that column only: a switch-over report lost while only the migration service is down (its
  * watchdog asks the executor), a claim command lost while only the executor is down (the watchdog
- * again), both hypervisors losing the domain while all four are down.
+ * again), a cancel asked while only the executor is down (the restarted executor aborts the job it
+ * finds still copying), both hypervisors losing the domain while all four are down.
+ * In the executor's column the rows held before the executor (requested, chosen) usually take a second
+ * attempt: their claim is recorded while it is down, and a `DestinationClaimed` older than the start
+ * window (5 s here) is refused as too late, so the migration service retries elsewhere.
  *
  * After each round's restart every migration ends as its row says and the invariants hold for every
  * VM of the table (harness/migration-invariants.ts): inventory's read model and its log, the migration
