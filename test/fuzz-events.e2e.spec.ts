@@ -1,13 +1,12 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { randomUUID } from 'node:crypto';
-import { readFileSync } from 'node:fs';
 import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { modelV1 } from '@berth/contracts';
 import { callUnary } from '@berth/grpc-kit';
-import { connectTestNats, eventually, infraAvailable } from '@berth/testing';
+import { connectTestNats, infraAvailable } from '@berth/testing';
 import { readEventLog } from './harness/event-log.ts';
-import { deadLetters, drained, republish, streamMessages } from './harness/jetstream-audit.ts';
+import { allDrained as drainedAll, DECLARED_DURABLES, deadLetters, republish, streamMessages } from './harness/jetstream-audit.ts';
 import { startSimPlane, type SimPlane } from './harness/sim-plane.ts';
 
 /** Each durable of infra/nats/consumers.json and a subject of a type its handler takes. */
@@ -26,12 +25,18 @@ const CONSUMERS = [
   },
   { durable: 'migration-vm-events', stream: 'BERTH_INVENTORY', subject: 'berth.inventory.vm.default.VmRequested', streamId: 'vm-fuzz' },
   { durable: 'migration-host-states', stream: 'BERTH_INVENTORY', subject: 'berth.inventory.host.HostStateChanged', streamId: 'host-fuzz' },
+  // The scheduler's dead letters (inventory fails the VM of each): its true message, a copy of a real VmRequested put there.
+  {
+    durable: 'inventory-dead-requests',
+    stream: 'BERTH_DLQ',
+    subject: 'berth.dlq.scheduler-vm-requested',
+    streamId: 'vm-fuzz',
+    real: { stream: 'BERTH_INVENTORY', subject: 'berth.inventory.vm.default.VmRequested' },
+  },
 ] as const;
 
 /** The durables infra/nats/consumers.json declares: the list above must name each of them. */
-const DECLARED: readonly string[] = (
-  JSON.parse(readFileSync(new URL('../infra/nats/consumers.json', import.meta.url), 'utf8')) as { consumers: { durable: string }[] }
-).consumers.map((c) => c.durable);
+const DECLARED: readonly string[] = DECLARED_DURABLES.map((c) => c.durable);
 
 const envelope = (type: string, streamId: string, data: unknown, schemaVersion = 1): string =>
   JSON.stringify({
@@ -73,18 +78,7 @@ describe.skipIf(!(await infraAvailable('postgres', 'nats')))('event fuzzing on e
         (['inventory', 'executor', 'migration'] as const).map(async (s) => [s, (await readEventLog(plane.dbs[s].url)).length] as const),
       ),
     );
-  const allDrained = () =>
-    eventually(
-      async () => {
-        for (const s of ['BERTH_INVENTORY', 'BERTH_EXECUTOR', 'BERTH_MIGRATION']) {
-          const durables = CONSUMERS.filter((c) => c.stream === s).map((c) => c.durable);
-          if (!(await drained(nc, stream(s), durables))) return false;
-        }
-        return true;
-      },
-      'every durable drained',
-      120_000,
-    );
+  const allDrained = () => drainedAll(nc, plane.prefix);
 
   beforeAll(async () => {
     plane = await startSimPlane('fuzzev', ['h1', 'h2']);
@@ -117,7 +111,10 @@ describe.skipIf(!(await infraAvailable('postgres', 'nats')))('event fuzzing on e
     const jsm = await jetstreamManager(nc);
     // The true message each consumer gets after its lies: the last real event of its subject, delivered again.
     const reals = await Promise.all(
-      CONSUMERS.map((c) => jsm.streams.getMessage(stream(c.stream), { last_by_subj: `${plane.prefix}.${c.subject}` })),
+      CONSUMERS.map((c) => {
+        const from = 'real' in c ? c.real : c;
+        return jsm.streams.getMessage(stream(from.stream), { last_by_subj: `${plane.prefix}.${from.subject}` });
+      }),
     );
     for (const [i, c] of CONSUMERS.entries()) {
       const type = c.subject.split('.').at(-1)!;
@@ -125,7 +122,7 @@ describe.skipIf(!(await infraAvailable('postgres', 'nats')))('event fuzzing on e
         const ack = await js.publish(`${plane.prefix}.${c.subject}`, lie.body(type, c.streamId));
         sent.push({ durable: c.durable, seq: ack.seq, reason: lie.reason, lie: lie.name });
       }
-      valid.push({ durable: c.durable, seq: await republish(nc, reals[i]!) });
+      valid.push({ durable: c.durable, seq: await republish(nc, reals[i]!, `${plane.prefix}.${c.subject}`) });
     }
     await allDrained();
     const dead = await deadLetters(nc, plane.prefix);

@@ -12,6 +12,9 @@
  *   const proxy = await startHoldProxy(inventoryV1.InventoryServiceService, inventory.address, 'migration', 'inventory');
  *   const reached = proxy.arm({ method: 'beginVmMigration', when: 'after', matches: (r) => r.vmId === 'vm-1' });
  *   ... await reached; kill the caller; proxy.releaseAll() ...
+ *
+ * `refuse(...)` makes matching calls fail at once (UNAVAILABLE: the service out of reach for them
+ * alone) until stopped, so a caller's handler fails at each of its deliveries.
  */
 import * as grpc from '@grpc/grpc-js';
 import { testTlsEnabled, identityTls } from './tls.ts';
@@ -31,11 +34,21 @@ export interface HoldPoint {
   readonly matches: (request: Record<string, unknown>) => boolean;
 }
 
+export interface Refusal {
+  /** The method's name as in the generated service definition (`claimResourcesBatch`). */
+  readonly method: string;
+  readonly matches: (request: Record<string, unknown>) => boolean;
+  /** The status the calls fail with (default UNAVAILABLE). */
+  readonly code?: grpc.status;
+}
+
 export interface HoldProxy {
   /** `127.0.0.1:<port>`: give it to the caller as the service's address. */
   readonly address: string;
   /** Arms one hold (beside any armed already); resolves when a call reached it (and now hangs there). */
   arm(point: HoldPoint): Promise<void>;
+  /** Until `stop()`, every matching call fails at once, never reaching the service; `refused()` counts them. */
+  refuse(r: Refusal): { refused(): number; stop(): void };
   /** Held calls fail UNAVAILABLE (their caller or the service died); every hold is disarmed. */
   releaseAll(): void;
   /** Held calls go on as if never stopped (a `before` call reaches the service, an `after` answer is delivered); every hold is disarmed. */
@@ -60,6 +73,11 @@ export async function startHoldProxy(
   );
   let points: (HoldPoint & { reached: () => void })[] = [];
   const held: { fail: () => void; proceed: () => void }[] = [];
+  const refusals = new Set<Refusal & { count: number }>();
+  const refusalOf = (method: string, decode: () => unknown): (Refusal & { count: number }) | undefined => {
+    for (const r of refusals) if (r.method === method && r.matches(decode() as Record<string, unknown>)) return r;
+    return undefined;
+  };
   const hold = async (method: string, when: 'before' | 'after', decode: () => unknown): Promise<void> => {
     const candidates = points.filter((p) => p.method === method && p.when === when);
     if (candidates.length === 0) return;
@@ -86,6 +104,12 @@ export async function startHoldProxy(
     const handler: grpc.handleUnaryCall<Buffer, Buffer> = (call, callback) => {
       void (async () => {
         const decode = (): unknown => m.requestDeserialize(call.request);
+        const refusal = refusalOf(name, decode);
+        if (refusal !== undefined) {
+          refusal.count++;
+          callback({ code: refusal.code ?? grpc.status.UNAVAILABLE, details: 'refused by the test proxy', metadata: new grpc.Metadata() });
+          return;
+        }
         try {
           await hold(name, 'before', decode);
           const deadline = call.getDeadline();
@@ -127,6 +151,11 @@ export async function startHoldProxy(
     address: `127.0.0.1:${port}`,
     arm(p) {
       return new Promise((reached) => points.push({ ...p, reached }));
+    },
+    refuse(r) {
+      const entry = { ...r, count: 0 };
+      refusals.add(entry);
+      return { refused: () => entry.count, stop: () => void refusals.delete(entry) };
     },
     releaseAll() {
       points = [];

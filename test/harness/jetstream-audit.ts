@@ -1,7 +1,13 @@
-/** What JetStream holds for a test prefix: dead letters, consumer positions, stream messages (tests only). */
+/**
+ * What JetStream holds for a test prefix, and a tap on it (tests only): dead letters, consumer
+ * positions, stream messages; copies of stored messages published again (under a fresh message id,
+ * or under their own once the stream's duplicate window has passed).
+ */
 import { randomUUID } from 'node:crypto';
-import { headers as natsHeaders, type NatsConnection } from '@nats-io/transport-node';
+import { readFileSync } from 'node:fs';
+import { headers as natsHeaders, nanos, type NatsConnection } from '@nats-io/transport-node';
 import { jetstream, jetstreamManager, type StoredMsg } from '@nats-io/jetstream';
+import { eventually } from '@berth/testing';
 
 export interface DeadLetter {
   readonly durable: string;
@@ -39,15 +45,59 @@ export async function streamMessages(nc: NatsConnection, stream: string): Promis
   return out;
 }
 
-/** Publishes a stored message again under a fresh message id (JetStream does not drop it as a duplicate). */
-export async function republish(nc: NatsConnection, m: StoredMsg): Promise<number> {
+/** Publishes a stored message again under a fresh message id (JetStream does not drop it as a duplicate), on `subject` if given. */
+export async function republish(nc: NatsConnection, m: StoredMsg, subject = m.subject): Promise<number> {
+  return (await publishCopy(nc, m, randomUUID(), subject)).seq;
+}
+
+/**
+ * Publishes a stored message again under its own message id (`Nats-Msg-Id`): inside the stream's
+ * duplicate window JetStream drops it (`duplicate`), after it the copy is stored as a new message.
+ */
+export function republishSameId(nc: NatsConnection, m: StoredMsg): Promise<{ seq: number; duplicate: boolean }> {
+  const id = m.header?.get('Nats-Msg-Id');
+  if (!id) throw new Error(`message ${m.seq} of ${m.subject} has no Nats-Msg-Id`);
+  return publishCopy(nc, m, id, m.subject);
+}
+
+async function publishCopy(nc: NatsConnection, m: StoredMsg, msgID: string, subject: string): Promise<{ seq: number; duplicate: boolean }> {
   const h = natsHeaders();
   for (const [k, values] of m.header ?? []) {
     if (k === 'Nats-Msg-Id') continue;
     for (const v of values) h.append(k, v);
   }
-  const ack = await jetstream(nc).publish(m.subject, m.data, { headers: h, msgID: randomUUID() });
-  return ack.seq;
+  const ack = await jetstream(nc).publish(subject, m.data, { headers: h, msgID });
+  return { seq: ack.seq, duplicate: ack.duplicate };
+}
+
+/** Sets a stream's duplicate window (the services' ensureStreams sets it again only when they start). */
+export async function setDuplicateWindow(nc: NatsConnection, stream: string, millis: number): Promise<void> {
+  const jsm = await jetstreamManager(nc);
+  const info = await jsm.streams.info(stream);
+  await jsm.streams.update(stream, { ...info.config, duplicate_window: nanos(millis) });
+}
+
+/** The durables infra/nats/consumers.json declares, with their stream (unprefixed). */
+export const DECLARED_DURABLES: readonly { readonly durable: string; readonly stream: string }[] = (
+  JSON.parse(readFileSync(new URL('../../infra/nats/consumers.json', import.meta.url), 'utf8')) as {
+    consumers: { durable: string; stream: string }[];
+  }
+).consumers.map(({ durable, stream }) => ({ durable, stream }));
+
+/** Waits until every declared durable of the prefix has acknowledged everything its stream holds. */
+export function allDrained(nc: NatsConnection, prefix: string, timeoutMillis = 120_000): Promise<unknown> {
+  const streams = [...new Set(DECLARED_DURABLES.map((d) => d.stream))];
+  return eventually(
+    async () => {
+      for (const s of streams) {
+        const durables = DECLARED_DURABLES.filter((d) => d.stream === s).map((d) => d.durable);
+        if (!(await drained(nc, `${prefix.toUpperCase()}_${s}`, durables))) return false;
+      }
+      return true;
+    },
+    'every durable drained',
+    timeoutMillis,
+  );
 }
 
 /** Whether every durable of `stream` has acknowledged everything up to its last message. */

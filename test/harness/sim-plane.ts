@@ -17,6 +17,17 @@ import { registerSimHosts, simFleet, startSimExecutor, startSimMigration } from 
 
 const GiB = 1024 ** 3;
 
+export interface SimPlaneOptions {
+  /** Variables over the defaults of inventory's process. */
+  readonly inventoryEnv?: Readonly<Record<string, string>>;
+  /** Variables over the defaults of each scheduler replica's process. */
+  readonly schedulerEnv?: Readonly<Record<string, string>>;
+  /** Scheduler replicas, each a process sharing the durable (default 1). */
+  readonly schedulers?: number;
+  /** The address the schedulers call inventory at, given inventory's own (e.g. a proxy in front of it). */
+  readonly schedulerInventoryAddr?: (inventoryAddress: string) => Promise<string>;
+}
+
 export interface SimPlane {
   readonly prefix: string;
   readonly fleet: SimulatorFleet;
@@ -30,6 +41,8 @@ export interface SimPlane {
   readonly addresses: Readonly<Record<'inventory' | 'scheduler' | 'executor' | 'migration' | 'telemetry', string>>;
   readonly inventory: InstanceType<typeof inventoryV1.InventoryServiceClient>;
   readonly migration: InstanceType<typeof migrationV1.MigrationServiceClient>;
+  /** The scheduler replicas' processes (their pids: SIGSTOP, SIGCONT). */
+  readonly schedulers: readonly ServiceHandle[];
   /** Composes a VM and waits until inventory says it runs. */
   compose(vmId: string): Promise<void>;
   /** Migrates a VM and waits until the migration completed. */
@@ -37,7 +50,7 @@ export interface SimPlane {
   stop(): Promise<void>;
 }
 
-export async function startSimPlane(label: string, hosts: readonly string[]): Promise<SimPlane> {
+export async function startSimPlane(label: string, hosts: readonly string[], options: SimPlaneOptions = {}): Promise<SimPlane> {
   const prefix = testSubjectPrefix(label);
   const fleet = simFleet(hosts);
   const [invDb, exDb, migDb, telDb] = (await Promise.all(['inv', 'ex', 'mig', 'tel'].map((s) => createTestDatabase(`${label}_${s}`)))) as [
@@ -59,10 +72,22 @@ export async function startSimPlane(label: string, hosts: readonly string[]): Pr
     await Promise.all([invDb, exDb, migDb, telDb].map((d) => d.drop()));
   };
   try {
-    const inventory = await startService('inventory', { DATABASE_URL: invDb.url, NATS_PREFIX: prefix });
+    const inventory = await startService('inventory', { DATABASE_URL: invDb.url, NATS_PREFIX: prefix, ...options.inventoryEnv });
     processes.push(inventory);
-    const scheduler = await startService('scheduler', { NATS_PREFIX: prefix, INVENTORY_ADDR: inventory.address });
-    processes.push(scheduler);
+    const schedulerInventory = (await options.schedulerInventoryAddr?.(inventory.address)) ?? inventory.address;
+    const started = await Promise.allSettled(
+      Array.from({ length: options.schedulers ?? 1 }, (_, i) =>
+        startService(
+          'scheduler',
+          { NATS_PREFIX: prefix, INVENTORY_ADDR: schedulerInventory, ...options.schedulerEnv },
+          { label: i === 0 ? 'scheduler' : `scheduler-${i + 1}` },
+        ),
+      ),
+    );
+    const schedulers = started.flatMap((r) => (r.status === 'fulfilled' ? [r.value] : []));
+    processes.push(...schedulers);
+    for (const r of started) if (r.status === 'rejected') throw r.reason;
+    const scheduler = schedulers[0]!;
     const nats = { NATS_URL: process.env['NATS_URL'], NATS_PREFIX: prefix };
     ex = await startSimExecutor(fleet, { databaseUrl: exDb.url, prefix, name: `${label}-executor` });
     mig = await startSimMigration({
@@ -98,6 +123,7 @@ export async function startSimPlane(label: string, hosts: readonly string[]): Pr
       },
       inventory: inv,
       migration: migClient,
+      schedulers,
       async compose(vmId) {
         await callUnary(inv, 'composeVm', {
           meta: { commandId: `compose-${vmId}` },

@@ -5,3 +5,4 @@ export { loadConfig } from './load.ts';
 export { SERVICE_NODE_FLAGS } from './node-options.ts';
 export { maskUrl, maskUrlsIn, MASK } from './secrets.ts';
 export { grpcSecurityShape } from './grpc.ts';
+export { consumerTuningShape, parseConsumerTuning, type ConsumerTuning } from './consumers.ts';

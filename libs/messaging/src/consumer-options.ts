@@ -14,6 +14,8 @@ export interface ConsumeContext {
   readonly deliveryCount: number;
   readonly subject: string;
   readonly streamSequence: number;
+  /** A header of the message (e.g. a dead letter's `Berth-Dlq-Reason`), undefined when absent. */
+  header(name: string): string | undefined;
 }
 
 export type EventHandler = (env: EventEnvelope, ctx: ConsumeContext) => Promise<ConsumeResult>;

@@ -30,6 +30,8 @@ export interface ConsumerDefinition {
   readonly maxDeliver: number;
   readonly ackWaitMillis: number;
   readonly backoffMillis: readonly number[];
+  /** How long each pull request lasts on the server (startConsumer's default when absent). */
+  readonly expiresMillis?: number;
 }
 
 export const STREAMS_FILE = new URL('../../../infra/nats/streams.json', import.meta.url);
@@ -79,10 +81,25 @@ export function loadNatsDefinitions(file: URL | string = STREAMS_FILE): NatsDefi
   return parseNatsDefinitions(JSON.parse(readFileSync(file, 'utf8')));
 }
 
-/** The named consumer from infra/nats/consumers.json, to spread into `startConsumer`. */
-export function consumerDefinition(durable: string, file: URL | string = CONSUMERS_FILE): ConsumerDefinition {
+/** Settings of a durable a service's configuration puts over consumers.json (NATS_CONSUMER_TUNING of @berth/config). */
+export interface ConsumerTuning {
+  readonly ackWaitMillis?: number;
+  readonly maxDeliver?: number;
+  readonly backoffMillis?: readonly number[];
+  readonly expiresMillis?: number;
+}
+
+/**
+ * The named consumer from infra/nats/consumers.json, with the service's tuning of that durable (if
+ * any) over it, to spread into `startConsumer`.
+ */
+export function consumerDefinition(
+  durable: string,
+  tuning: Readonly<Record<string, ConsumerTuning>> | undefined = undefined,
+  file: URL | string = CONSUMERS_FILE,
+): ConsumerDefinition {
   const json = JSON.parse(readFileSync(file, 'utf8')) as { consumers?: ConsumerDefinition[] };
   const found = json.consumers?.find((c) => c.durable === durable);
   if (found === undefined) throw new ValidationError({ field: 'durable', reason: `no consumer "${durable}" in ${String(file)}` });
-  return found;
+  return { ...found, ...tuning?.[durable] };
 }

@@ -26,6 +26,7 @@ export {
   type StreamDefinition,
   type KvDefinition,
   type ConsumerDefinition,
+  type ConsumerTuning,
 } from './definitions.ts';
 export {
   createEventPublisher,

@@ -94,7 +94,13 @@ export function createMessageProcessor(d: ProcessorDeps): (m: JsMsg, parsed?: En
       outcome = await withSpan(
         `${m.subject} process`,
         async (span) => {
-          const r = await d.handle(env, { working: () => m.working(), deliveryCount: count, subject: m.subject, streamSequence: seq });
+          const r = await d.handle(env, {
+            working: () => m.working(),
+            deliveryCount: count,
+            subject: m.subject,
+            streamSequence: seq,
+            header: (name) => (m.headers?.has(name) ? m.headers.get(name) : undefined),
+          });
           span.setAttribute('berth.consume.result', r.kind);
           return r;
         },

@@ -1,10 +1,12 @@
 import { z } from 'zod';
-import { grpcSecurityShape, loadConfig, zDuration, zPort, zUrl } from '@berth/config';
+import { consumerTuningShape, grpcSecurityShape, loadConfig, zDuration, zPort, zUrl } from '@berth/config';
 
 /** Every variable inventory reads, validated once at start-up (all problems named at once). */
 export const inventoryConfigSchema = z.object({
   /** GRPC_HOST and BERTH_TLS_CERT/KEY/CA (docs/security.md). */
   ...grpcSecurityShape,
+  /** Settings of inventory-dead-requests over infra/nats/consumers.json (ack wait, max deliveries, backoff), as JSON. */
+  ...consumerTuningShape,
   DATABASE_URL: zUrl(['postgres', 'postgresql']).prefault('postgres://postgres@127.0.0.1:5432/berth_inventory'),
   NATS_URL: zUrl(['nats', 'tls']).prefault('nats://127.0.0.1:4222'),
   /** The file holding this service's NATS nkey seed (its own user; docs/security.md). Unset: no credentials. */

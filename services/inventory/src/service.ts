@@ -19,6 +19,7 @@ import { ClaimCommands } from './application/claims.ts';
 import { ProjectCommands } from './application/projects.ts';
 import { inventoryBatcher } from './application/streams.ts';
 import { inventoryService } from './adapters/grpc/service.ts';
+import { startDeadRequestsConsumer } from './adapters/nats/dead-requests.ts';
 import { startExecutorEventsConsumer } from './adapters/nats/executor-events.ts';
 import { kvSnapshotSink } from './adapters/nats/snapshots.ts';
 import { readModelProjection, snapshotOf } from './adapters/postgres/projection.ts';
@@ -105,6 +106,14 @@ export async function startInventory(config: Readonly<InventoryConfig>, logger: 
   ];
 
   const consumer: RunningConsumer = await startExecutorEventsConsumer({ nc, vms, logger, ...(prefix ? { prefix } : {}) });
+  // Requests the scheduler gave up on end FAILED instead of REQUESTED for good (adapters/nats/dead-requests.ts).
+  const deadRequests: RunningConsumer = await startDeadRequestsConsumer({
+    nc,
+    vms,
+    tuning: config.NATS_CONSUMER_TUNING,
+    logger,
+    ...(prefix ? { prefix } : {}),
+  });
 
   const server: GrpcServer = createGrpcServer({
     serviceName: 'inventory',
@@ -129,6 +138,7 @@ export async function startInventory(config: Readonly<InventoryConfig>, logger: 
       await server.shutdown(0, 2000);
       deadlines.stop();
       await consumer.stop();
+      await deadRequests.stop();
       await Promise.all(loops.map((l) => l.stop()));
       await nc.drain();
       await db.destroy();

@@ -9,7 +9,7 @@ import { GrpcInventory } from './adapters/grpc/inventory-client.ts';
 import { schedulerService } from './adapters/grpc/scheduler-service.ts';
 import { HARDWARE_CONFIG_BUCKET, watchHardwareConfig } from './adapters/nats/hardware-config-watch.ts';
 import { kvSnapshotSource, watchHostSnapshots, watchViewPosition } from './adapters/nats/snapshot-watch.ts';
-import { vmRequestedHandler } from './adapters/nats/vm-requested.ts';
+import { KEEP_ALIVE_MILLIS, KeepAlive, vmRequestedHandler } from './adapters/nats/vm-requested.ts';
 import { EMPTY_COST_CONFIG, ScoringEngine, policyTable } from './adapters/scoring/scoring-engine.ts';
 import { InFlightView } from './adapters/scoring/in-flight.ts';
 
@@ -67,8 +67,10 @@ export async function startScheduler(config: Readonly<SchedulerConfig>, logger: 
     viewPosition,
     viewWaitMillis: config.SCHEDULER_VIEW_WAIT,
   };
-  const definition = consumerDefinition(DURABLE);
-  const handle = vmRequestedHandler({ deps, maxDeliver: definition.maxDeliver, isReady: () => watch.isReady(), logger });
+  const definition = consumerDefinition(DURABLE, config.NATS_CONSUMER_TUNING);
+  // A message in hand reports progress well within the ack wait (shorter than the default when tuned).
+  const keepAlive = new KeepAlive(Math.min(KEEP_ALIVE_MILLIS, Math.floor(definition.ackWaitMillis / 3)));
+  const handle = vmRequestedHandler({ deps, maxDeliver: definition.maxDeliver, isReady: () => watch.isReady(), logger, keepAlive });
   // VMs placed side by side race for hosts like replicas do (the claim is the lock), but share this replica's view;
   // the messages of one VM (streamId, the consumer's default key) are never handled at the same time.
   const consumer = await startConsumer({ nc, prefix, ...definition, concurrency: config.SCHEDULER_PARALLELISM, handle, logger });

@@ -161,6 +161,24 @@ export class VmCommands {
     );
   }
 
+  /**
+   * The scheduler's consumer dead-lettered the VM's request at `requestPosition` of its stream: the VM
+   * fails with `reason` if that request is still the last thing that happened to it; otherwise nothing.
+   */
+  failDeadLetteredRequest = (i: {
+    commandId: string;
+    vmId: string;
+    requestPosition: number;
+    reason: string;
+    explanation: unknown;
+  }): Promise<VmView> =>
+    runVmCommand(this.batcher, i.vmId, i.commandId, {
+      type: 'FailDeadLetteredRequest',
+      requestPosition: i.requestPosition,
+      reason: i.reason,
+      explanation: i.explanation,
+    });
+
   /** Folds one executor report into the VM (idempotent: a repeated or stale report changes nothing). */
   async recordExecutorEvent(type: string, r: ExecutorReport, commandId: string): Promise<VmView | undefined> {
     const command = ((): VmCommand | undefined => {

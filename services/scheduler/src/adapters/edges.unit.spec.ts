@@ -176,7 +176,13 @@ describe('KeepAlive', () => {
 });
 
 describe('vmRequestedHandler', () => {
-  const ctx = (deliveryCount: number): ConsumeContext => ({ working: () => undefined, deliveryCount, subject: 's', streamSequence: 1 });
+  const ctx = (deliveryCount: number): ConsumeContext => ({
+    working: () => undefined,
+    deliveryCount,
+    subject: 's',
+    streamSequence: 1,
+    header: () => undefined,
+  });
   function deps(inventory: FakeInventory): PlaceVmDeps {
     const view = new MapView();
     view.upsert(host('h1', 4));

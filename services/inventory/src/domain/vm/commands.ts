@@ -40,6 +40,11 @@ export type VmCommand =
       readonly now: string;
       readonly viewPosition?: LogPosition;
     }
+  /**
+   * The scheduler's consumer gave up on the VmRequested at `requestPosition` of the VM's stream (its
+   * dead letter): the VM fails with `reason`, if that request is still what the VM waits on.
+   */
+  | { readonly type: 'FailDeadLetteredRequest'; readonly requestPosition: number; readonly reason: string; readonly explanation: unknown }
   /** Capacity appeared that may fit a VM waiting for it: request its placement again. */
   | { readonly type: 'RequeueForCapacity' }
   /** A VM waiting for capacity whose deadline is not after `now` fails with the last explanation. */

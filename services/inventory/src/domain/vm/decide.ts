@@ -61,6 +61,12 @@ export function decideVm(command: VmCommand, vm: Vm): VmEvent[] {
       }
       return [event('VmPlacementFailed', { reason: command.reason, explanation: command.explanation })];
     }
+    case 'FailDeadLetteredRequest': {
+      // Requested, and nothing recorded since that request (it is the stream's last event): placed,
+      // failed, deferred, deleted or requested again since, the dead letter is an old story.
+      if (vm.status !== 'requested' || vm.version !== command.requestPosition) return [];
+      return [event('VmPlacementFailed', { reason: command.reason, explanation: command.explanation })];
+    }
     case 'RequeueForCapacity': {
       if (vm.status !== 'waiting-for-capacity') return [];
       const { vmId, project, spec, attempt, excludedHosts, capacityDeadline } = vm.core;

@@ -161,6 +161,42 @@ describe('VM lifecycle', () => {
     ).toThrow(IllegalStateError);
   });
 
+  it('a dead-lettered request fails the VM only while that request is the last thing that happened to it', () => {
+    const dead = (requestPosition: number): VmCommand => ({
+      type: 'FailDeadLetteredRequest',
+      requestPosition,
+      reason: 'dead-lettered',
+      explanation: { summary: 'dead-lettered' },
+    });
+    const failed = run(compose(), dead(1));
+    expect(failed.at(-1)).toEqual({
+      type: 'VmPlacementFailed',
+      data: { reason: 'dead-lettered', explanation: { summary: 'dead-lettered' } },
+    });
+    expect(foldVm(failed).status).toBe('placement-failed');
+    // Again (a redelivered dead letter), or after the VM was placed or deleted: nothing.
+    given(...failed)
+      .when(dead(1))
+      .then([]);
+    given(...run(compose(), { type: 'PlaceVm', placement: placement('h1') }))
+      .when(dead(1))
+      .then([]);
+    given(...run(compose(), { type: 'DeleteVm' }))
+      .when(dead(1))
+      .then([]);
+    // The dead letter of an earlier request of a VM requested again (a provisioning retry) changes nothing either.
+    const retried = run(
+      compose(),
+      { type: 'PlaceVm', placement: placement('h1') },
+      { type: 'RecordProvisionFailed', hostId: 'h1', reason: 'x', maxAttempts: 3 },
+    );
+    expect(foldVm(retried).status).toBe('requested');
+    given(...retried)
+      .when(dead(1))
+      .then([]);
+    expect(run(retried, dead(retried.length)).at(-1)?.type).toBe('VmPlacementFailed');
+  });
+
   it('deleting a VM never placed is immediate; deleting twice changes nothing; unknown VMs are not found', () => {
     const deleted = given(...compose())
       .when({ type: 'DeleteVm' })
