@@ -233,6 +233,68 @@ describe.skipIf(!(await infraAvailable('postgres', 'nats')))('live migration on 
     for (const h of HOSTS) expect((await claimsOf(h)).includes('vm-f'), `claim of vm-f on ${h}`).toBe(h === source);
     expect((await s.executor.vms.load('vm-f')).status).toBe('stopped');
   });
+  it('beyond a cap a migration is QUEUED with the cap that holds it (recorded once, not per sweep), and completes once a slot frees', async () => {
+    // Three VMs off h4, then all three moved to h4 at once: two take h4's inbound slots (cap 2) and stall half-way.
+    await s.setHostState('h4', modelV1.HostState.HOST_STATE_NO_SCHEDULING);
+    const vms = ['vm-q1', 'vm-q2', 'vm-q3'];
+    for (const vm of vms) await compose(vm, []);
+    await s.setHostState('h4', modelV1.HostState.HOST_STATE_ENABLED);
+    const sources = new Map<string, string>();
+    for (const vm of vms) sources.set(vm, (await getVm(vm)).hostId);
+    for (const vm of vms.slice(0, 2)) s.fleet.injectMigrationFailure({ failure: 'stall', vmId: vm, atFraction: 0.5 });
+    const ids: string[] = [];
+    for (const vm of vms) ids.push((await migrate(vm, 'h4')).migration!.migrationId);
+    await eventually(async () => s.fleet.stalled().length === 2, 'the first two copies to stall half-way', 30_000);
+    expect(new Set(s.fleet.stalled())).toEqual(new Set(vms.slice(0, 2)));
+
+    // The third waits: out of its source if the other two leave the same host, else into h4.
+    const [a, b, c] = vms.map((vm) => sources.get(vm)!);
+    const reason = a === c && b === c ? `host ${c} has 2 outbound migrations (cap 2)` : 'host h4 has 2 inbound migrations (cap 2)';
+    const queued = (await callUnary(client, 'getMigration', { migrationId: ids[2]! })).migration!;
+    expect(queued).toMatchObject({ status: S.MIGRATION_STATUS_QUEUED, reason, destinationHostId: '' });
+    const listed = await eventually(
+      async () => {
+        const l = await callUnary(client, 'listMigrations', { vmId: 'vm-q3', hostId: '', activeOnly: true, limit: 0 });
+        return l.migrations[0]?.status === S.MIGRATION_STATUS_QUEUED ? l.migrations[0] : undefined;
+      },
+      'the read model to show vm-q3 queued',
+      30_000,
+    );
+    expect(listed.reason).toBe(reason);
+    const cliList = await berth('migrations', 'list', '--vm', 'vm-q3');
+    expect(cliList.out).toMatch(new RegExp(`^${ids[2]}  vm-q3 +${c} +-> - +queued \\(${reason.replace(/[()]/g, '\\$&')}\\)$`));
+    const cliShow = await berth('migrations', 'show', ids[2]!);
+    expect(cliShow.out).toContain(`migration ${ids[2]}: VM vm-q3 ${c} -> (choosing)  queued`);
+    expect(cliShow.out).toContain(`  reason: ${reason}`);
+    // The sweep (every 2 s) asks for a slot again and again: the log does not grow while the reason stands.
+    const version = queued.version;
+    await new Promise((r) => setTimeout(r, 4_500));
+    expect((await callUnary(client, 'getMigration', { migrationId: ids[2]! })).migration!).toMatchObject({
+      status: S.MIGRATION_STATUS_QUEUED,
+      version,
+    });
+
+    for (const vm of vms.slice(0, 2)) s.fleet.releaseStall(vm);
+    for (const id of ids) expect((await ended(id)).status).toBe(S.MIGRATION_STATUS_COMPLETED);
+    for (const vm of vms) await settledOn(vm, 'h4');
+    const watched: { type: string; reason?: string }[] = [];
+    for await (const r of callServerStream(client, 'watchMigration', { migrationId: ids[2]!, fromPosition: 0 }))
+      watched.push({ type: r.event!.type, ...(r.event!.type === 'MigrationQueued' && { reason: r.migration!.reason }) });
+    expect(watched.slice(0, 3)).toEqual([
+      { type: 'MigrationRequested' },
+      { type: 'MigrationQueued', reason },
+      { type: 'DestinationChosen' },
+    ]);
+    expect(watched.at(-1)).toEqual({ type: 'MigrationCompleted' });
+    expect(watched.filter((e) => e.type === 'MigrationQueued')).toHaveLength(1);
+    // The first two never waited.
+    for (const id of ids.slice(0, 2)) {
+      const types: string[] = [];
+      for await (const r of callServerStream(client, 'watchMigration', { migrationId: id, fromPosition: 0 })) types.push(r.event!.type);
+      expect(types).not.toContain('MigrationQueued');
+    }
+  });
+
   it('the CLI: berth vms migrate (--wait), berth migrations list|show|cancel, berth balance --dry-run and explain', async () => {
     await compose('vm-g', ['h2', 'h3']);
     const source = (await getVm('vm-g')).hostId;

@@ -1,6 +1,7 @@
 import { HostState } from '@berth/proto/berth/model/v1/host.ts';
 import { MigrationMode, SlaTier } from '@berth/proto/berth/model/v1/vm.ts';
 import { VmStatus } from '@berth/proto/berth/inventory/v1/vm.ts';
+import { MigrationStatus } from '@berth/proto/berth/migration/v1/migration_service.ts';
 
 const GiB = 1024 ** 3;
 const MiB = 1024 ** 2;
@@ -38,6 +39,25 @@ export const VM_STATUSES: ReadonlyArray<[VmStatus, string]> = [
   [VmStatus.VM_STATUS_PROVISION_FAILED, 'provision failed'],
 ];
 export const vmStatus = (s: VmStatus): string => VM_STATUSES.find(([v]) => v === s)?.[1] ?? 'unknown';
+
+export const MIGRATION_STATUSES: ReadonlyArray<[MigrationStatus, string]> = [
+  [MigrationStatus.MIGRATION_STATUS_REQUESTED, 'requested'],
+  [MigrationStatus.MIGRATION_STATUS_QUEUED, 'queued'],
+  [MigrationStatus.MIGRATION_STATUS_DESTINATION_CHOSEN, 'destination chosen'],
+  [MigrationStatus.MIGRATION_STATUS_DESTINATION_CLAIMED, 'destination claimed'],
+  [MigrationStatus.MIGRATION_STATUS_MIGRATING, 'migrating'],
+  [MigrationStatus.MIGRATION_STATUS_SWITCHED_OVER, 'switched over'],
+  [MigrationStatus.MIGRATION_STATUS_SOURCE_RELEASED, 'source released'],
+  [MigrationStatus.MIGRATION_STATUS_COMPLETED, 'completed'],
+  [MigrationStatus.MIGRATION_STATUS_RELEASING_DESTINATION, 'releasing destination'],
+  [MigrationStatus.MIGRATION_STATUS_RETRY_WAITING, 'waiting to retry'],
+  [MigrationStatus.MIGRATION_STATUS_ABORTING, 'aborting'],
+  [MigrationStatus.MIGRATION_STATUS_ABORTED, 'aborted'],
+  [MigrationStatus.MIGRATION_STATUS_FAILED, 'failed'],
+  [MigrationStatus.MIGRATION_STATUS_POSTCOPY_PAUSED, 'post-copy paused'],
+];
+/** A migration's status in words (`queued`: waiting for a concurrency slot; its reason says which cap). */
+export const migrationStatus = (s: MigrationStatus): string => MIGRATION_STATUSES.find(([v]) => v === s)?.[1] ?? 'unknown';
 
 export const slaTier = (s: SlaTier): string =>
   ({

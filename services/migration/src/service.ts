@@ -139,11 +139,14 @@ export async function startMigration(
     slots: gate,
   });
   kicks.runner = runner;
+  // A slot given back (by any kind of migration) lets a queued migration try at once, not at the next sweep.
+  gate.onFreed(() => runner.slotFreed());
   const watchdog = new ExecutorWatchdog({ migrations, executor, clock, logger, silenceMillis: config.MIGRATION_EXECUTOR_SILENCE });
   // After a restart the slots of migrations under way are taken again before anything new is admitted.
   for (const id of await readModel.active()) {
     const m = await migrations.load(id);
-    if (m.status === 'absent' || m.status === 'requested') continue;
+    // A requested or queued migration holds no slot yet: it takes one (or waits) at its next step.
+    if (m.status === 'absent' || m.status === 'requested' || m.status === 'queued') continue;
     const dest = 'destination' in m ? m.destination.hostId : undefined;
     gate.seed([{ vmId: m.core.vmId, sourceHostId: m.core.sourceHostId, ...(dest !== undefined && { destinationHostId: dest }) }]);
   }

@@ -59,6 +59,20 @@ export interface MigrationRequested {
   /** `cold`: the VM was stopped when asked; its definition moves, nothing runs. Absent: live. */
   readonly kind?: 'live' | 'cold';
 }
+/** Which concurrency cap holds a queued migration back (`vm-busy`: another migration of the VM holds its slot). */
+export type MigrationCapName = 'fleet' | 'outbound' | 'inbound' | 'vm-busy';
+/**
+ * The migration waits for a concurrency slot (MIGRATION_MAX_PER_FLEET, _OUTBOUND_PER_HOST,
+ * _INBOUND_PER_HOST): recorded when it starts to wait, and again only when the reason changes
+ * (never per poll). Its destination is chosen once a slot is free (DestinationChosen ends the wait).
+ */
+export interface MigrationQueued {
+  /** The attempt that waits (1, or the next after a retry). */
+  readonly attempt: number;
+  readonly cap: MigrationCapName;
+  /** e.g. "fleet cap 5 reached", "host h1 has 2 outbound migrations (cap 2)". */
+  readonly reason: string;
+}
 export interface DestinationChosen {
   readonly attempt: number;
   readonly hostId: string;
@@ -188,6 +202,7 @@ export interface MigrationEventMap {
   PostCopyPaused: PostCopyPaused;
   ResumeRequested: ResumeRequested;
   ExecutorProbed: ExecutorProbed;
+  MigrationQueued: MigrationQueued;
 }
 export type MigrationEventType = keyof MigrationEventMap;
 

@@ -4,7 +4,7 @@ import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
 import { CpuPolicy } from '@berth/proto/berth/model/v1/vm.ts';
 import type { Vm } from '@berth/proto/berth/inventory/v1/vm.ts';
 import { commandMeta, rpc, vmTimeline } from '../client.ts';
-import { bytes, duration, migrationMode, ranges, slaTier, time, vmStatus } from '../format.ts';
+import { bytes, duration, migrationMode, migrationStatus, ranges, slaTier, time, vmStatus } from '../format.ts';
 import { useInfo, useRpc } from '../hooks.ts';
 import { ActionButton } from '../components/WhyNot.tsx';
 import { Explanation } from '../components/Explanation.tsx';
@@ -179,7 +179,8 @@ function Migrations({ vmId }: { vmId: string }) {
       <ul className="plain">
         {list.map((m) => (
           <li key={m.migrationId}>
-            {time(m.requestedAt)} {m.sourceHostId} → {m.destinationHostId || '?'}: status {m.status} {m.reason ? `(${m.reason})` : ''}
+            {time(m.requestedAt)} {m.sourceHostId} → {m.destinationHostId || '?'}: {migrationStatus(m.status)}{' '}
+            {m.reason ? `(${m.reason})` : ''}
             {m.warning ? <span className="warning"> {m.warning}</span> : null}
           </li>
         ))}

@@ -17,6 +17,7 @@ import {
 export class AdmissionGate {
   private readonly inFlight = new Map<string, InFlightMigration>();
   private maxObserved = 0;
+  private readonly freed: (() => void)[] = [];
 
   constructor(readonly caps: MigrationCaps) {}
 
@@ -43,13 +44,22 @@ export class AdmissionGate {
     return round;
   }
 
-  /** The runner's hook: the VM's slot, taken now if it holds none (a migration not started by a drain). */
-  hold(request: MigrationRequest): boolean {
-    return this.inFlight.has(request.vmId) || this.tryAcquire(request).admitted;
+  /**
+   * The runner's hook: the VM's slot, taken now if it holds none (a migration not started by a drain);
+   * refused with the cap that holds it back.
+   */
+  hold(request: MigrationRequest): Admission {
+    return this.inFlight.has(request.vmId) ? { admitted: true } : this.tryAcquire(request);
   }
 
   release(vmId: string): void {
-    this.inFlight.delete(vmId);
+    if (!this.inFlight.delete(vmId)) return;
+    for (const f of this.freed) f();
+  }
+
+  /** Called after each slot given back (the runner's queued migrations try again at once). */
+  onFreed(listener: () => void): void {
+    this.freed.push(listener);
   }
 
   get running(): number {

@@ -1,6 +1,7 @@
 import { modelV1 } from '@berth/contracts';
 import { decodeClaim } from '@berth/model-codec';
 import type { Logger } from '@berth/observability';
+import type { Admission } from '../domain/caps/caps.ts';
 import { excludedHosts, type Migration } from '../domain/migration/state.ts';
 import type { MigrationCommands } from './migrations.ts';
 import type { Clock, InventoryPort, SchedulerPort } from './ports.ts';
@@ -20,9 +21,12 @@ export interface RunnerDeps {
   readonly slots?: SlotHolder;
 }
 
-/** Takes a migration slot for a VM (true when held, also when it already was: an evacuation took it). */
+/**
+ * Takes a migration slot for a VM (admitted when held, also when it already was: an evacuation took
+ * it), or says which cap holds it back.
+ */
 export interface SlotHolder {
-  hold(request: { vmId: string; sourceHostId: string; destinationHostId?: string }): boolean;
+  hold(request: { vmId: string; sourceHostId: string; destinationHostId?: string }): Admission;
 }
 
 /** Choices in a row refused because the host moved on (generation) before an attempt counts as failed. */
@@ -40,6 +44,8 @@ export class MigrationRunner {
   private readonly again = new Set<string>();
   /** The newest state each migration was recorded at (told with the kick): the next step starts from it, not a read of the log. */
   private readonly latest = new Map<string, Migration>();
+  /** Migrations that found no free slot, in the order they began to wait: kicked when a slot comes back. */
+  private readonly queued = new Set<string>();
   private stopped = false;
 
   constructor(private readonly d: RunnerDeps) {}
@@ -66,6 +72,11 @@ export class MigrationRunner {
     this.busy.set(migrationId, run);
   }
 
+  /** A slot came back (any migration ended): the queued migrations try again now, oldest first, not at the next sweep. */
+  slotFreed(): void {
+    for (const id of this.queued) this.kick(id);
+  }
+
   isBusy(migrationId: string): boolean {
     return this.busy.has(migrationId);
   }
@@ -87,13 +98,23 @@ export class MigrationRunner {
   /** One step; true when something was recorded (so the next step may follow at once). */
   private async step(id: string, m: Migration): Promise<boolean> {
     const { migrations, inventory, clock } = this.d;
+    if (m.status !== 'requested' && m.status !== 'queued' && m.status !== 'retry-waiting') this.queued.delete(id);
     switch (m.status) {
       case 'requested':
+      case 'queued':
       case 'retry-waiting': {
         if (m.status === 'retry-waiting' && clock.now().toISOString() < m.notBefore) return false;
         const named = m.core.requestedDestination;
         const slot = { vmId: m.core.vmId, sourceHostId: m.core.sourceHostId, ...(named !== '' && { destinationHostId: named }) };
-        if (this.d.slots && !this.d.slots.hold(slot)) return false; // all slots taken: the sweep asks again
+        const a = this.d.slots?.hold(slot) ?? { admitted: true };
+        if (!a.admitted) {
+          // No slot: it waits (a slot freed or the sweep asks again), recorded once per reason.
+          this.queued.add(id);
+          if (m.status === 'queued' && m.cap === a.cap && m.reason === a.reason) return false;
+          await migrations.execute(id, { type: 'RecordQueued', attempt: m.attempt, cap: a.cap, reason: a.reason });
+          return false;
+        }
+        this.queued.delete(id);
         return this.choose(id, m, 0);
       }
       case 'destination-chosen': {

@@ -22,6 +22,7 @@ export const evolveMigrationStored = evolveStored<Migration, MigrationEvent>(
     PostCopyPaused: true,
     ResumeRequested: true,
     ExecutorProbed: true,
+    MigrationQueued: true,
   },
   evolveMigration,
 );

@@ -31,6 +31,9 @@ const progressText = (m: migrationV1.Migration): string => {
   return ` ${pct}% (${(p.dataRemainingBytes / GiB).toFixed(2)} GiB left, pass ${p.iteration}, ${p.phase})`;
 };
 
+/** Why a queued migration waits (the cap that holds it back), for one-line listings. */
+const queuedText = (m: migrationV1.Migration): string => (m.status === S.MIGRATION_STATUS_QUEUED && m.reason ? ` (${m.reason})` : '');
+
 /** `berth migrations show`'s text: status, progress, reason, warning, every attempt with its probes. */
 export function describeMigration(m: migrationV1.Migration): string {
   const lines = [
@@ -55,7 +58,7 @@ async function follow(migrationId: string, ctx: Context): Promise<migrationV1.Mi
   let last = '';
   for (;;) {
     const m = (await unary(ctx.backends.migration(), 'getMigration', { migrationId }, ctx.timeoutMillis)).migration!;
-    const line = `${statusName(m.status)}${progressText(m)}`;
+    const line = `${statusName(m.status)}${progressText(m)}${queuedText(m)}`;
     if (line !== last) ctx.progress(line);
     last = line;
     if (ENDED.has(m.status)) return m;
@@ -127,7 +130,7 @@ export const migrationCommands: readonly CommandSpec[] = [
       );
       const rows = res.migrations.map(
         (m) =>
-          `${m.migrationId}  ${m.vmId.padEnd(20)} ${m.sourceHostId.padEnd(12)} -> ${(m.destinationHostId || '-').padEnd(12)} ${statusName(m.status)}${progressText(m)}`,
+          `${m.migrationId}  ${m.vmId.padEnd(20)} ${m.sourceHostId.padEnd(12)} -> ${(m.destinationHostId || '-').padEnd(12)} ${statusName(m.status)}${progressText(m)}${queuedText(m)}`,
       );
       return { json: res.migrations.map(asJson), text: rows.length === 0 ? 'no migrations' : rows.join('\n') };
     },

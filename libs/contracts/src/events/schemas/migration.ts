@@ -106,6 +106,9 @@ export const migrationEventDefinitions: ServiceEvents<M.MigrationEventMap> = {
   MigrationAborted: v1(objectOf<M.MigrationAborted>()({ reason: z.string() })),
   PostCopyPaused: v1(objectOf<M.PostCopyPaused>()({ attempt, detail: z.string() })),
   ResumeRequested: v1(objectOf<M.ResumeRequested>()({ vmId: nonEmpty, attempt })),
+  MigrationQueued: v1(
+    objectOf<M.MigrationQueued>()({ attempt, cap: z.enum(['fleet', 'outbound', 'inbound', 'vm-busy']), reason: nonEmpty }),
+  ),
   ExecutorProbed: v1(
     objectOf<M.ExecutorProbed>()({
       attempt,

@@ -5,6 +5,7 @@ import type { Policy } from '../../application/policy.ts';
 
 const STATUS: Readonly<Record<Exclude<MigrationStatus, 'absent'>, pb.MigrationStatus>> = {
   requested: pb.MigrationStatus.MIGRATION_STATUS_REQUESTED,
+  queued: pb.MigrationStatus.MIGRATION_STATUS_QUEUED,
   'destination-chosen': pb.MigrationStatus.MIGRATION_STATUS_DESTINATION_CHOSEN,
   'destination-claimed': pb.MigrationStatus.MIGRATION_STATUS_DESTINATION_CLAIMED,
   migrating: pb.MigrationStatus.MIGRATION_STATUS_MIGRATING,
@@ -37,7 +38,11 @@ export const encodePolicy = (p: Policy): pb.MigrationPolicy => ({
 export function encodeMigration(m: ExistingMigration, times: { requestedAt: string; updatedAt: string }): pb.Migration {
   const destination = 'destination' in m ? m.destination.hostId : m.status === 'completed' ? m.hostId : (m.attempts.at(-1)?.hostId ?? '');
   const reason =
-    m.status === 'aborted' || m.status === 'failed' || m.status === 'aborting' || m.status === 'releasing-destination'
+    m.status === 'aborted' ||
+    m.status === 'failed' ||
+    m.status === 'aborting' ||
+    m.status === 'releasing-destination' ||
+    m.status === 'queued'
       ? m.reason
       : m.status === 'postcopy-paused'
         ? m.detail

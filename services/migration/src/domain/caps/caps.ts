@@ -29,6 +29,11 @@ export interface MigrationRequest {
 
 export type CapName = 'fleet' | 'outbound' | 'inbound' | 'vm-busy';
 
+/**
+ * A refusal's reason names the cap and what holds it ("fleet cap 5 reached", "host h1 has 2 outbound
+ * migrations (cap 2)"): a queued migration records it (MigrationQueued) and records again only when it
+ * changes, so it says nothing that changes while the same cap stays full.
+ */
 export type Admission = { readonly admitted: true } | { readonly admitted: false; readonly cap: CapName; readonly reason: string };
 
 /** Counts of the slots in use, kept incrementally by `admitMany`. */
@@ -53,12 +58,15 @@ function take(c: SlotCounts, m: MigrationRequest): void {
 }
 
 function check(caps: MigrationCaps, c: SlotCounts, r: MigrationRequest): Admission {
-  if (c.vms.has(r.vmId)) return { admitted: false, cap: 'vm-busy', reason: `VM ${r.vmId} is already migrating` };
-  if (c.total >= caps.fleet)
-    return { admitted: false, cap: 'fleet', reason: `${c.total} migrations running in the fleet (cap ${caps.fleet})` };
+  if (c.vms.has(r.vmId)) return { admitted: false, cap: 'vm-busy', reason: `VM ${r.vmId} already holds a migration slot` };
+  if (c.total >= caps.fleet) return { admitted: false, cap: 'fleet', reason: `fleet cap ${caps.fleet} reached` };
   const out = c.outbound.get(r.sourceHostId) ?? 0;
   if (out >= caps.outboundPerHost) {
-    return { admitted: false, cap: 'outbound', reason: `${out} migrations leaving host ${r.sourceHostId} (cap ${caps.outboundPerHost})` };
+    return {
+      admitted: false,
+      cap: 'outbound',
+      reason: `host ${r.sourceHostId} has ${out} outbound migrations (cap ${caps.outboundPerHost})`,
+    };
   }
   if (r.destinationHostId !== undefined) {
     const inb = c.inbound.get(r.destinationHostId) ?? 0;
@@ -66,7 +74,7 @@ function check(caps: MigrationCaps, c: SlotCounts, r: MigrationRequest): Admissi
       return {
         admitted: false,
         cap: 'inbound',
-        reason: `${inb} migrations arriving on host ${r.destinationHostId} (cap ${caps.inboundPerHost})`,
+        reason: `host ${r.destinationHostId} has ${inb} inbound migrations (cap ${caps.inboundPerHost})`,
       };
     }
   }

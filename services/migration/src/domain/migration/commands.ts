@@ -20,6 +20,8 @@ export type ExecutorAnswer =
 /** Commands of the migration aggregate. Time comes in with the command (`now`); the decider reads no clock. */
 export type MigrationCommand =
   | { readonly type: 'RequestMigration'; readonly request: Ev['MigrationRequested'] }
+  /** No concurrency slot is free for this attempt: `cap` holds it back (recorded only when the reason changes). */
+  | { readonly type: 'RecordQueued'; readonly attempt: number; readonly cap: migrationEvents.MigrationCapName; readonly reason: string }
   | {
       readonly type: 'RecordDestinationChosen';
       readonly attempt: number;

@@ -33,10 +33,21 @@ export function decideMigration(c: MigrationCommand, m: Migration): MigrationEve
     case 'RequestMigration':
       if (m.status !== 'absent') return []; // the same id again: answered as the first time
       return [event('MigrationRequested', c.request)];
+    case 'RecordQueued': {
+      const x = existing(m);
+      if (x.status !== 'requested' && x.status !== 'retry-waiting' && x.status !== 'queued') return [];
+      if (x.attempt !== c.attempt) return [];
+      // Waiting on as before: nothing to record (the sweep asks every interval; the log does not grow).
+      if (x.status === 'queued' && x.cap === c.cap && x.reason === c.reason) return [];
+      return [event('MigrationQueued', { attempt: c.attempt, cap: c.cap, reason: c.reason })];
+    }
     case 'RecordDestinationChosen': {
       const x = existing(m);
       const open =
-        x.status === 'requested' || x.status === 'retry-waiting' || (x.status === 'destination-chosen' && x.attempt === c.attempt);
+        x.status === 'requested' ||
+        x.status === 'queued' ||
+        x.status === 'retry-waiting' ||
+        (x.status === 'destination-chosen' && x.attempt === c.attempt);
       if (!open || x.attempt !== c.attempt) return [];
       if (x.status === 'retry-waiting' && c.now < x.notBefore) return [];
       return [
@@ -51,7 +62,7 @@ export function decideMigration(c: MigrationCommand, m: Migration): MigrationEve
     }
     case 'RecordNoDestination': {
       const x = existing(m);
-      if ((x.status !== 'requested' && x.status !== 'retry-waiting') || x.attempt !== c.attempt) return [];
+      if ((x.status !== 'requested' && x.status !== 'queued' && x.status !== 'retry-waiting') || x.attempt !== c.attempt) return [];
       const failed = event('AttemptFailed', { attempt: c.attempt, stage: 'choose', reason: c.reason });
       const after = { ...x, attempts: [...x.attempts, { attempt: c.attempt, outcome: 'failed' as const, reason: c.reason }] };
       return [failed, event('MigrationFailed', { reason: failureSummary(after, c.reason), attempts: summaries(after) })];
@@ -142,6 +153,7 @@ export function decideMigration(c: MigrationCommand, m: Migration): MigrationEve
         case 'aborted':
           return [];
         case 'requested':
+        case 'queued':
         case 'retry-waiting':
           return [
             event('CancelRequested', { vmId: x.core.vmId, attempt: 0, reason: c.reason }),

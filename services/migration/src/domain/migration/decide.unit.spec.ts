@@ -257,6 +257,80 @@ describe('migration decider', () => {
     expect(given(...h).when({ type: 'Cancel', reason: 'op' }).after).toMatchObject({ status: 'aborted' });
   });
 
+  describe('waiting for a concurrency slot (MigrationQueued)', () => {
+    const fleetFull: MigrationCommand = { type: 'RecordQueued', attempt: 1, cap: 'fleet', reason: 'fleet cap 5 reached' };
+    const outboundFull: MigrationCommand = {
+      type: 'RecordQueued',
+      attempt: 1,
+      cap: 'outbound',
+      reason: 'host h1 has 2 outbound migrations (cap 2)',
+    };
+
+    it('given a request, when no slot is free, then it is queued with the reason', () => {
+      const r = given(...run(requested())).when(fleetFull);
+      expect(r.events).toEqual([{ type: 'MigrationQueued', data: { attempt: 1, cap: 'fleet', reason: 'fleet cap 5 reached' } }]);
+      expect(r.after).toMatchObject({ status: 'queued', attempt: 1, cap: 'fleet', reason: 'fleet cap 5 reached' });
+    });
+
+    it('given it is queued, when asked again for the same reason, then nothing is recorded (the log does not grow per poll)', () => {
+      const h = run(requested(), fleetFull);
+      expect(given(...h).when(fleetFull).events).toEqual([]);
+      expect(run(requested(), fleetFull, fleetFull, fleetFull).map((e) => e.type)).toEqual(['MigrationRequested', 'MigrationQueued']);
+    });
+
+    it('given it is queued, when the reason changes, then it is recorded again (and again only on the next change)', () => {
+      const h = run(requested(), fleetFull, outboundFull, outboundFull, fleetFull);
+      expect(h.map((e) => (e.type === 'MigrationQueued' ? e.data.cap : e.type))).toEqual([
+        'MigrationRequested',
+        'fleet',
+        'outbound',
+        'fleet',
+      ]);
+      expect(foldMigration(h)).toMatchObject({ status: 'queued', cap: 'fleet' });
+    });
+
+    it('given it is queued, when a slot is free, then its destination is chosen and the migration goes on to completion', () => {
+      const h = run(
+        requested(),
+        fleetFull,
+        chosen(1, 'h2'),
+        claimed(1, 'h2'),
+        { type: 'RecordSwitchedOver', attempt: 1, hostId: 'h2' },
+        {
+          type: 'RecordSourceReleased',
+          attempt: 1,
+        },
+      );
+      expect(h.map((e) => e.type)).toEqual([
+        'MigrationRequested',
+        'MigrationQueued',
+        'DestinationChosen',
+        'DestinationClaimed',
+        'SwitchedOver',
+        'SourceReleased',
+        'MigrationCompleted',
+      ]);
+      expect(foldMigration(h)).toMatchObject({ status: 'completed', hostId: 'h2' });
+      // Once it left the queue, a late "no slot" changes nothing.
+      expect(given(...h.slice(0, 3)).when(fleetFull).events).toEqual([]);
+    });
+
+    it('given it is queued, when cancelled, then it is aborted at once; when no host fits, then it fails', () => {
+      const h = run(requested(), fleetFull);
+      expect(given(...h).when({ type: 'Cancel', reason: 'op' }).types).toEqual(['CancelRequested', 'MigrationAborted']);
+      expect(given(...h).when({ type: 'RecordNoDestination', attempt: 1, reason: 'no host' }).types).toEqual([
+        'AttemptFailed',
+        'MigrationFailed',
+      ]);
+    });
+
+    it('given a retry waiting for its backoff, when no slot is free, then the next attempt is queued; another attempt number changes nothing', () => {
+      const h = run(requested(), chosen(1, 'h2'), claimed(1, 'h2'), { type: 'RecordCopyFailed', attempt: 1, reason: 'x' }, released(1));
+      expect(given(...h).when({ ...fleetFull, attempt: 2 }).after).toMatchObject({ status: 'queued', attempt: 2 });
+      expect(given(...h).when(fleetFull).events).toEqual([]);
+    });
+  });
+
   it('backoff doubles per attempt', () => {
     expect([2, 3, 4].map((n) => retryDelayMillis(n, 5000))).toEqual([5000, 10000, 20000]);
   });

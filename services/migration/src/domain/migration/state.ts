@@ -46,6 +46,13 @@ interface Common {
 export type Migration =
   | { readonly status: 'absent'; readonly version: number }
   | (Common & { readonly status: 'requested'; readonly attempt: number })
+  /** Waiting for a concurrency slot; `reason` names the cap (MigrationQueued). Left by DestinationChosen. */
+  | (Common & {
+      readonly status: 'queued';
+      readonly attempt: number;
+      readonly cap: migrationEvents.MigrationCapName;
+      readonly reason: string;
+    })
   | (Common & { readonly status: 'retry-waiting'; readonly attempt: number; readonly notBefore: string })
   | (Common & {
       readonly status: 'destination-chosen' | 'destination-claimed' | 'migrating' | 'switched-over';
@@ -90,6 +97,8 @@ export function evolveMigration(m: Migration, e: MigrationEvent): Migration {
   const dest = 'destination' in m ? m.destination : undefined;
   const attempt = 'attempt' in m ? m.attempt : 0;
   switch (e.type) {
+    case 'MigrationQueued':
+      return { ...base, status: 'queued', attempt: e.data.attempt, cap: e.data.cap, reason: e.data.reason };
     case 'DestinationChosen': {
       const d = e.data;
       const attempts = [

@@ -51,6 +51,11 @@ export enum MigrationStatus {
   MIGRATION_STATUS_FAILED = 12,
   /** MIGRATION_STATUS_POSTCOPY_PAUSED - A post-copy migration lost its connection: the guest is paused on the destination; resume it. */
   MIGRATION_STATUS_POSTCOPY_PAUSED = 13,
+  /**
+   * MIGRATION_STATUS_QUEUED - Waiting for a concurrency slot (caps: per fleet, out of the source, into a named destination);
+   * `reason` says which cap holds it back. Its destination is chosen once a slot is free.
+   */
+  MIGRATION_STATUS_QUEUED = 14,
   UNRECOGNIZED = -1,
 }
 
@@ -98,6 +103,9 @@ export function migrationStatusFromJSON(object: any): MigrationStatus {
     case 13:
     case "MIGRATION_STATUS_POSTCOPY_PAUSED":
       return MigrationStatus.MIGRATION_STATUS_POSTCOPY_PAUSED;
+    case 14:
+    case "MIGRATION_STATUS_QUEUED":
+      return MigrationStatus.MIGRATION_STATUS_QUEUED;
     case -1:
     case "UNRECOGNIZED":
     default:
@@ -135,6 +143,8 @@ export function migrationStatusToJSON(object: MigrationStatus): string {
       return "MIGRATION_STATUS_FAILED";
     case MigrationStatus.MIGRATION_STATUS_POSTCOPY_PAUSED:
       return "MIGRATION_STATUS_POSTCOPY_PAUSED";
+    case MigrationStatus.MIGRATION_STATUS_QUEUED:
+      return "MIGRATION_STATUS_QUEUED";
     case MigrationStatus.UNRECOGNIZED:
     default:
       return "UNRECOGNIZED";
@@ -306,7 +316,7 @@ export interface Migration {
   progress?:
     | MigrationProgress
     | undefined;
-  /** Why it failed or was aborted. */
+  /** Why it failed or was aborted; while QUEUED, which cap it waits on. */
   reason: string;
   /** The effective policy (defaults applied). */
   policy?:
