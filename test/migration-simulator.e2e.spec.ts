@@ -366,6 +366,14 @@ describe.skipIf(!(await infraAvailable('postgres', 'nats')))('live migration on 
       expect(explained.out).toContain('load: allocation');
       for (const h of HOSTS) expect(explained.out).toMatch(new RegExp(`^${h} +\\d+(\\.\\d)?% .* (normal|under) +\\d`, 'm'));
     }
+    // The latest run comes with the pool now (the mode is off again: no periodic pass; the run now, or a tick's check since);
+    // a named run comes alone.
+    const latestNow = await berth('balance', 'explain');
+    expect(latestNow.out).toMatch(
+      /^now: balancing is off for pool default since \S+: no periodic pass, pressure passes off; (last pass \S+ \(manual\): moved nothing, the run shown|last checked \S+: no host under pressure, nothing run, nothing recorded)$/m,
+    );
+    expect((await berth('balance', 'explain', runId!)).out).not.toContain('now:');
+    expect(JSON.parse((await berth('balance', 'explain', '--json')).out)).toMatchObject({ runId, now: { mode: 'off' } });
     const json = JSON.parse((await berth('balance', 'explain', runId!, '--json')).out) as migrationV1.BalancerRun;
     expect(json).toMatchObject({ runId, resourcePool: 'default', trigger: 'manual', source: 'allocation' });
     expect(json.moves ?? []).toEqual([]);

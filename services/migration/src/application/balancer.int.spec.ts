@@ -180,6 +180,30 @@ describe.skipIf(!(await infraAvailable('postgres')))('balancer in the service (p
     expect(b.underPressure().has('h0')).toBe(false);
     const dry = await b.dryRun('default');
     expect(dry).toMatchObject({ source: 'measured', trigger: 'interval', summary: 'balancing is off for pool default' });
+
+    // Explain of the latest run: the pressure pass, and the pool now — off, checked at the last tick, nothing run since.
+    const stream = async () => (await store.readStream('balancer-default')).events;
+    const explained = await b.explain('default', '');
+    expect(explained.run.trigger).toBe('pressure');
+    expect(explained.now).toMatchObject({
+      mode: 'off',
+      lastPass: { trigger: 'check', at: t0 + 240_000, moves: 0, underPressure: [] },
+      lastPassIsRun: false,
+    });
+    expect(explained.now?.nextPassAt).toBeUndefined();
+    expect(explained.now?.summary).toMatch(
+      /^balancing is off for pool default since \S+: no periodic pass, pressure passes at 90% measured memory; last checked \S+: no host under pressure, nothing run, nothing recorded$/,
+    );
+    // While off and calm, ticks record nothing: the log does not grow.
+    const events = (await stream()).length;
+    await tickAt(t0 + 300_000, 0.5);
+    await tickAt(t0 + 360_000, 0.5);
+    await tickAt(t0 + 420_000, 0.5);
+    expect(await stream()).toHaveLength(events);
+    expect((await b.explain('default', '')).now?.lastPass).toMatchObject({ trigger: 'check', at: t0 + 420_000 });
+    // A named run is that run alone; a restarted service has made no pass yet and says so.
+    expect((await b.explain('default', explained.runId)).now).toBeUndefined();
+    expect((await make(usage).explain('default', '')).now?.summary).toMatch(/; no pass by this service since it started$/);
   });
 
   it('every run is recorded with its inputs, thresholds, candidates and predicted loads; an unchanged run is counted; explain reads the log', async () => {
@@ -236,6 +260,17 @@ describe.skipIf(!(await infraAvailable('postgres')))('balancer in the service (p
     await b.tick();
     expect(await runs()).toHaveLength(1);
     expect(await b.explain('calm', '')).toMatchObject({ runId: 'calm:2', repeats: 2, lastRepeatedAt: new Date(now).toISOString() });
+    // The pool now: the last pass moved nothing and repeated the run shown; the next is an interval later.
+    const calmNow = (await b.explain('calm', '')).now;
+    expect(calmNow).toMatchObject({
+      mode: 'spread',
+      lastPass: { trigger: 'interval', at: now, moves: 0, runPosition: 2, counted: true },
+      lastPassIsRun: false,
+      nextPassAt: now + 60_000,
+    });
+    expect(calmNow?.summary).toContain(
+      `last pass ${new Date(now).toISOString()} (interval): moved nothing, the same as the run shown (counted in its repeats, not recorded again); next pass due ${new Date(now + 60_000).toISOString()}`,
+    );
     // A lower high threshold: h5 is over, c1 or c2 moves; the repeats reach the log before the new run.
     await b.setPolicy(
       { ...defaultPolicy('calm'), mode: 'spread', windowSeconds: 0, intervalSeconds: 60, highThreshold: 0.2, lowThreshold: 0.1 },
@@ -256,6 +291,10 @@ describe.skipIf(!(await infraAvailable('postgres')))('balancer in the service (p
     const fresh = make(undefined, calm);
     const latest = await fresh.explain('calm', '');
     const moved = started.at(-1)!.vmId;
+    expect((await b.explain('calm', '')).now).toMatchObject({
+      lastPass: { moves: 1, runPosition: 5, counted: false },
+      lastPassIsRun: true,
+    });
     expect(latest).toMatchObject({
       runId: 'calm:5',
       repeats: 0,

@@ -89,6 +89,74 @@ export interface ExplainedRun {
   /** Runs since that recorded the same and moved nothing (counted, not recorded), the last one's time. */
   readonly repeats: number;
   readonly lastRepeatedAt?: string;
+  /** The pool now (only for the latest run: no run id asked): what ran since without a record of its own. */
+  readonly now?: PoolNow;
+}
+
+/** One pass of this service over a pool: a run (recorded, or counted as a repeat of the last one), or a pressure check of a pool whose mode is off. */
+export interface PoolPass {
+  readonly at: number;
+  readonly trigger: BalancerTrigger | 'check';
+  readonly moves: number;
+  /** The run it recorded, or repeated (counted): its position. Absent for a check. */
+  readonly runPosition?: number;
+  readonly counted: boolean;
+  readonly underPressure: readonly string[];
+}
+
+/** The pool as the balancer sees it now (docs/evacuation-and-balancer.md, "What explain says of now"). */
+export interface PoolNow {
+  readonly mode: BalancerPolicy['mode'];
+  readonly policySetAt?: string;
+  readonly lastPass?: PoolPass;
+  /** The last pass is the run explained (it recorded it). */
+  readonly lastPassIsRun: boolean;
+  readonly nextPassAt?: number;
+  readonly summary: string;
+}
+
+const iso = (ms: number): string => new Date(ms).toISOString();
+
+/**
+ * One line on the pool now, under the latest recorded run: its mode (since when), this service's last
+ * pass (a pressure check while off, or a run that moved nothing and was counted as a repeat of the run
+ * shown), and when the next periodic pass is due.
+ */
+export function poolNowSummary(
+  policy: BalancerPolicy,
+  policySetAt: string | undefined,
+  pass: PoolPass | undefined,
+  runPosition: number,
+  nextPassAt: number | undefined,
+): string {
+  const since = policySetAt ? ` since ${policySetAt}` : ' (the default)';
+  const pressure =
+    policy.pressureThreshold > 0
+      ? `pressure passes at ${Math.round(policy.pressureThreshold * 100)}% measured memory`
+      : 'pressure passes off';
+  const head =
+    policy.mode === 'off'
+      ? `balancing is off for pool ${policy.pool}${since}: no periodic pass, ${pressure}`
+      : `${policy.mode} for pool ${policy.pool}${since}: a pass every ${policy.intervalSeconds} s, ${pressure}`;
+  let last: string;
+  if (pass === undefined) last = 'no pass by this service since it started';
+  else if (pass.trigger === 'check')
+    last = `last checked ${iso(pass.at)}: ${
+      pass.underPressure.length > 0 ? `under pressure: ${pass.underPressure.join(', ')}` : 'no host under pressure'
+    }, nothing run, nothing recorded`;
+  else {
+    const what = pass.moves > 0 ? `started ${pass.moves} move(s)` : 'moved nothing';
+    const rec =
+      pass.runPosition !== runPosition
+        ? 'recorded as another run'
+        : pass.counted
+          ? 'the same as the run shown (counted in its repeats, not recorded again)'
+          : 'the run shown';
+    last = `last pass ${iso(pass.at)} (${pass.trigger}): ${what}, ${rec}`;
+  }
+  const next =
+    policy.mode === 'off' ? '' : nextPassAt === undefined ? '; next pass at the next tick' : `; next pass due ${iso(nextPassAt)}`;
+  return `${head}; ${last}${next}`;
 }
 
 /**
@@ -171,6 +239,8 @@ export class BalancerService {
   /** Per pool: runs that repeated the last recorded one since it (or its last BalancerRunRepeated), not yet in the log. */
   private readonly pending = new Map<string, { count: number; lastAt: number; flushedAt: number }>();
   private readonly lastPressurePass = new Map<string, number>();
+  /** Per pool: this service's last pass (a run, or the pressure check of a pool whose mode is off), for explain's "now". */
+  private readonly lastPass = new Map<string, PoolPass>();
   /** Runs (periodic, pressure, run-now) one at a time: two could otherwise pick the same VM. */
   private exclusive: Promise<unknown> = Promise.resolve();
   private ticking = false;
@@ -233,6 +303,23 @@ export class BalancerService {
       run,
       repeats: (last?.count ?? 0) + (extra?.count ?? 0),
       ...(lastAt !== undefined && { lastRepeatedAt: lastAt }),
+      ...(!m && { now: this.poolNow(p, record, position) }),
+    };
+  }
+
+  /** The pool now, for explain of its latest run (from memory and the record: nothing read, nothing written). */
+  private poolNow(pool: string, record: BalancerRecord, runPosition: number): PoolNow {
+    const policy = record.policy ?? defaultPolicy(pool);
+    const pass = this.lastPass.get(pool);
+    const last = this.lastRun.get(pool);
+    const nextPassAt = policy.mode === 'off' || last === undefined ? undefined : last + policy.intervalSeconds * 1000;
+    return {
+      mode: policy.mode,
+      ...(record.policySetAt !== undefined && { policySetAt: record.policySetAt }),
+      ...(pass && { lastPass: pass }),
+      lastPassIsRun: pass !== undefined && pass.runPosition === runPosition && !pass.counted,
+      ...(nextPassAt !== undefined && { nextPassAt }),
+      summary: poolNowSummary(policy, record.policySetAt, pass, runPosition, nextPassAt),
     };
   }
 
@@ -311,7 +398,17 @@ export class BalancerService {
             await this.runPool(policy, record, now, 'pressure', `pressure:${now}`);
             continue;
           }
-          if (policy.mode === 'off') continue;
+          if (policy.mode === 'off') {
+            // Pressure looked at, nothing to run: kept in memory for explain, never written (the log does not grow while off).
+            this.lastPass.set(pool, {
+              at: now,
+              trigger: 'check',
+              moves: 0,
+              counted: false,
+              underPressure: this.pressuredHosts(pool, view),
+            });
+            continue;
+          }
           if (now - (this.lastRun.get(pool) ?? 0) < policy.intervalSeconds * 1000) continue;
           this.lastRun.set(pool, now);
           await this.runPool(policy, record, now, 'interval', String(now));
@@ -323,7 +420,14 @@ export class BalancerService {
   }
 
   private pressuredIn(pool: string, view: Awaited<ReturnType<FleetReader['view']>>): number {
-    return view.all().filter((s) => poolOf(s.capacity.resourcePool) === pool && this.pressured.has(s.capacity.hostId)).length;
+    return this.pressuredHosts(pool, view).length;
+  }
+
+  private pressuredHosts(pool: string, view: Awaited<ReturnType<FleetReader['view']>>): string[] {
+    return view
+      .all()
+      .filter((s) => poolOf(s.capacity.resourcePool) === pool && this.pressured.has(s.capacity.hostId))
+      .map((s) => s.capacity.hostId);
   }
 
   /** The hysteresis step for each host of the pool; transitions are logged. Returns how many are under pressure. */
@@ -392,6 +496,7 @@ export class BalancerService {
         });
         this.pending.set(pool, { count: 0, lastAt: now, flushedAt: now });
       }
+      this.lastPass.set(pool, this.pass(run, now, trigger, migrationIds.size, current.lastRun!.position, true));
       return { run, migrationIds, recorded, runId: `${pool}:${current.lastRun!.position}` };
     }
     const after = await this.append(pool, `balancer:${pool}:${runId}`, {
@@ -400,7 +505,14 @@ export class BalancerService {
       ...(pending && pending.count > 0 && { pending: { count: pending.count, lastAt: new Date(pending.lastAt).toISOString() } }),
     });
     this.pending.set(pool, { count: 0, lastAt: now, flushedAt: now });
-    return { run, migrationIds, recorded, runId: `${pool}:${after.lastRun?.position ?? after.version}` };
+    const position = after.lastRun?.position ?? after.version;
+    this.lastPass.set(pool, this.pass(run, now, trigger, migrationIds.size, position, false));
+    return { run, migrationIds, recorded, runId: `${pool}:${position}` };
+  }
+
+  private pass(run: BalancerRun, at: number, trigger: BalancerTrigger, moves: number, runPosition: number, counted: boolean): PoolPass {
+    const underPressure = run.hosts.filter((h) => this.pressured.has(h.hostId)).map((h) => h.hostId);
+    return { at, trigger, moves, runPosition, counted, underPressure };
   }
 
   private async evaluate(policy: BalancerPolicy, record: BalancerRecord, trigger: BalancerTrigger): Promise<BalancerRun> {

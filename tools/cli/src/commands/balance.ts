@@ -114,7 +114,12 @@ export const balanceCommands: readonly CommandSpec[] = [
         { resourcePool: input.string('pool') ?? 'default', runId: input.rest[0] ?? '' },
         ctx.timeoutMillis,
       );
-      return { json: migrationV1.BalancerRun.toJSON(r.run!), text: runText(r.run!) };
+      // The latest run comes with the pool now: passes since that recorded nothing of their own (mode off, repeats).
+      const json = migrationV1.BalancerRun.toJSON(r.run!) as Record<string, unknown>;
+      return {
+        json: r.now ? { ...json, now: migrationV1.BalancerPoolNow.toJSON(r.now) } : json,
+        text: r.now ? `${runText(r.run!)}\nnow: ${r.now.summary}` : runText(r.run!),
+      };
     },
   },
   {

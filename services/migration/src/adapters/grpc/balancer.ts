@@ -1,7 +1,7 @@
 /** Balancer RPCs: thin handlers over BalancerService (decode, ask, encode). Percentages on the wire, fractions inside. */
 import { migrationV1 as pb } from '@berth/contracts';
 import { unary } from '@berth/grpc-kit';
-import { recordedRun, type BalancerService, type ExplainedRun, type StartedRun } from '../../application/balancer.ts';
+import { recordedRun, type BalancerService, type ExplainedRun, type PoolNow, type StartedRun } from '../../application/balancer.ts';
 import type { RecordedRun } from '../../domain/balancer/log.ts';
 import type { BalancerMode, BalancerPolicy, BalancerRun } from '../../domain/balancer/index.ts';
 import { commandIdOf } from './migrations.ts';
@@ -120,6 +120,18 @@ export const encodeExplained = (e: ExplainedRun): pb.BalancerRun =>
     ...(e.lastRepeatedAt !== undefined && { lastRepeatedAt: e.lastRepeatedAt }),
   });
 
+export const encodePoolNow = (n: PoolNow): pb.BalancerPoolNow => ({
+  mode: n.mode,
+  policySetAt: n.policySetAt ?? '',
+  lastPassAt: n.lastPass ? new Date(n.lastPass.at).toISOString() : '',
+  lastPassTrigger: n.lastPass?.trigger ?? '',
+  lastPassMoves: n.lastPass?.moves ?? 0,
+  lastPassIsRun: n.lastPassIsRun,
+  hostsUnderPressure: [...(n.lastPass?.underPressure ?? [])],
+  nextPassAt: n.nextPassAt !== undefined ? new Date(n.nextPassAt).toISOString() : '',
+  summary: n.summary,
+});
+
 /** The run as the dry run answers it; claims left out of the explanation (they are the scheduler's business). */
 export function encodeRun(run: BalancerRun, started?: StartedRun): pb.BalancerDryRunResponse {
   const migrationIds = started?.migrationIds ?? new Map<string, string>();
@@ -167,8 +179,9 @@ export function balancerHandlers(balancer?: BalancerService): BalancerHandlers {
       const started = await balancer.runNow(r.resourcePool || 'default', commandIdOf(r.meta));
       return encodeRun(started.run, started);
     }),
-    explainBalancerRun: unary<pb.ExplainBalancerRunRequest, pb.ExplainBalancerRunResponse>(async (r) => ({
-      run: encodeExplained(await balancer.explain(r.resourcePool || 'default', r.runId)),
-    })),
+    explainBalancerRun: unary<pb.ExplainBalancerRunRequest, pb.ExplainBalancerRunResponse>(async (r) => {
+      const e = await balancer.explain(r.resourcePool || 'default', r.runId);
+      return { run: encodeExplained(e), ...(e.now && { now: encodePoolNow(e.now) }) };
+    }),
   };
 }

@@ -25,6 +25,8 @@ export interface LastRun {
 export interface BalancerRecord {
   readonly version: number;
   readonly policy?: BalancerPolicy;
+  /** When the policy was last set (ISO 8601). */
+  readonly policySetAt?: string;
   /** When the balancer last moved each VM (ms): the cooldown. */
   readonly lastMovedAt: ReadonlyMap<string, number>;
   /** When the last run that moved something ran (ms). */
@@ -51,7 +53,7 @@ export function evolveBalancer(r: BalancerRecord, e: BalancerEvent): BalancerRec
   switch (e.type) {
     case 'BalancerPolicySet':
       // Policies recorded before a field existed take its default.
-      return { ...r, version, policy: { ...defaultPolicy(e.data.policy.pool), ...e.data.policy } };
+      return { ...r, version, policy: { ...defaultPolicy(e.data.policy.pool), ...e.data.policy }, policySetAt: e.data.at };
     case 'BalancerRunRecorded': {
       const at = Date.parse(e.data.at);
       const lastRun = { position: version, digest: runDigest(e.data), repeatsRecorded: 0 };

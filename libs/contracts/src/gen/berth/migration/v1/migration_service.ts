@@ -699,7 +699,38 @@ export interface ExplainBalancerRunRequest {
 }
 
 export interface ExplainBalancerRunResponse {
-  run?: BalancerRun | undefined;
+  run?:
+    | BalancerRun
+    | undefined;
+  /**
+   * The pool now, when its latest run is asked for (`run_id` empty; absent otherwise): what ran since
+   * the run above without being recorded (passes that moved nothing and recorded the same, and the
+   * pressure checks of a pool whose mode is off, which record nothing), so the latest recorded run
+   * is never taken for the balancer's last word.
+   */
+  now?: BalancerPoolNow | undefined;
+}
+
+/** The balancer's view of a pool now (docs/evacuation-and-balancer.md, "What explain says of now"). */
+export interface BalancerPoolNow {
+  /** off | pack | spread, and when its policy was set ('' if never: off by default). */
+  mode: string;
+  policySetAt: string;
+  /**
+   * This service's last pass over the pool since it started ('' when none): when, its trigger
+   * (interval | pressure | manual, or `check` for a pool whose mode is off: pressure looked at, nothing run),
+   * the moves it started, and whether it is the run above.
+   */
+  lastPassAt: string;
+  lastPassTrigger: string;
+  lastPassMoves: number;
+  lastPassIsRun: boolean;
+  /** Hosts of the pool under memory pressure at that pass. */
+  hostsUnderPressure: string[];
+  /** When the next periodic pass is due ('' while the mode is off: pressure passes only). */
+  nextPassAt: string;
+  /** The same in one line for people. */
+  summary: string;
 }
 
 export interface BalancerRunNowRequest {
@@ -7046,13 +7077,16 @@ export const ExplainBalancerRunRequest: MessageFns<ExplainBalancerRunRequest> = 
 };
 
 function createBaseExplainBalancerRunResponse(): ExplainBalancerRunResponse {
-  return { run: undefined };
+  return { run: undefined, now: undefined };
 }
 
 export const ExplainBalancerRunResponse: MessageFns<ExplainBalancerRunResponse> = {
   encode(message: ExplainBalancerRunResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
     if (message.run !== undefined) {
       BalancerRun.encode(message.run, writer.uint32(10).fork()).join();
+    }
+    if (message.now !== undefined) {
+      BalancerPoolNow.encode(message.now, writer.uint32(18).fork()).join();
     }
     return writer;
   },
@@ -7078,6 +7112,14 @@ export const ExplainBalancerRunResponse: MessageFns<ExplainBalancerRunResponse> 
             message.run = BalancerRun.decode(reader, reader.uint32());
             continue;
           }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.now = BalancerPoolNow.decode(reader, reader.uint32());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -7091,13 +7133,19 @@ export const ExplainBalancerRunResponse: MessageFns<ExplainBalancerRunResponse> 
   },
 
   fromJSON(object: any): ExplainBalancerRunResponse {
-    return { run: isSet(object.run) ? BalancerRun.fromJSON(object.run) : undefined };
+    return {
+      run: isSet(object.run) ? BalancerRun.fromJSON(object.run) : undefined,
+      now: isSet(object.now) ? BalancerPoolNow.fromJSON(object.now) : undefined,
+    };
   },
 
   toJSON(message: ExplainBalancerRunResponse): unknown {
     const obj: any = {};
     if (message.run !== undefined) {
       obj.run = BalancerRun.toJSON(message.run);
+    }
+    if (message.now !== undefined) {
+      obj.now = BalancerPoolNow.toJSON(message.now);
     }
     return obj;
   },
@@ -7108,6 +7156,244 @@ export const ExplainBalancerRunResponse: MessageFns<ExplainBalancerRunResponse> 
   fromPartial<I extends Exact<DeepPartial<ExplainBalancerRunResponse>, I>>(object: I): ExplainBalancerRunResponse {
     const message = createBaseExplainBalancerRunResponse();
     message.run = (object.run !== undefined && object.run !== null) ? BalancerRun.fromPartial(object.run) : undefined;
+    message.now = (object.now !== undefined && object.now !== null)
+      ? BalancerPoolNow.fromPartial(object.now)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseBalancerPoolNow(): BalancerPoolNow {
+  return {
+    mode: "",
+    policySetAt: "",
+    lastPassAt: "",
+    lastPassTrigger: "",
+    lastPassMoves: 0,
+    lastPassIsRun: false,
+    hostsUnderPressure: [],
+    nextPassAt: "",
+    summary: "",
+  };
+}
+
+export const BalancerPoolNow: MessageFns<BalancerPoolNow> = {
+  encode(message: BalancerPoolNow, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.mode !== "") {
+      writer.uint32(10).string(message.mode);
+    }
+    if (message.policySetAt !== "") {
+      writer.uint32(18).string(message.policySetAt);
+    }
+    if (message.lastPassAt !== "") {
+      writer.uint32(26).string(message.lastPassAt);
+    }
+    if (message.lastPassTrigger !== "") {
+      writer.uint32(34).string(message.lastPassTrigger);
+    }
+    if (message.lastPassMoves !== 0) {
+      writer.uint32(40).int32(message.lastPassMoves);
+    }
+    if (message.lastPassIsRun !== false) {
+      writer.uint32(48).bool(message.lastPassIsRun);
+    }
+    for (const v of message.hostsUnderPressure) {
+      writer.uint32(58).string(v!);
+    }
+    if (message.nextPassAt !== "") {
+      writer.uint32(66).string(message.nextPassAt);
+    }
+    if (message.summary !== "") {
+      writer.uint32(74).string(message.summary);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): BalancerPoolNow {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseBalancerPoolNow();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.mode = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.policySetAt = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.lastPassAt = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.lastPassTrigger = reader.string();
+            continue;
+          }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.lastPassMoves = reader.int32();
+            continue;
+          }
+          case 6: {
+            if (tag !== 48) {
+              break;
+            }
+
+            message.lastPassIsRun = reader.bool();
+            continue;
+          }
+          case 7: {
+            if (tag !== 58) {
+              break;
+            }
+
+            message.hostsUnderPressure.push(reader.string());
+            continue;
+          }
+          case 8: {
+            if (tag !== 66) {
+              break;
+            }
+
+            message.nextPassAt = reader.string();
+            continue;
+          }
+          case 9: {
+            if (tag !== 74) {
+              break;
+            }
+
+            message.summary = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): BalancerPoolNow {
+    return {
+      mode: isSet(object.mode) ? globalThis.String(object.mode) : "",
+      policySetAt: isSet(object.policySetAt)
+        ? globalThis.String(object.policySetAt)
+        : isSet(object.policy_set_at)
+        ? globalThis.String(object.policy_set_at)
+        : "",
+      lastPassAt: isSet(object.lastPassAt)
+        ? globalThis.String(object.lastPassAt)
+        : isSet(object.last_pass_at)
+        ? globalThis.String(object.last_pass_at)
+        : "",
+      lastPassTrigger: isSet(object.lastPassTrigger)
+        ? globalThis.String(object.lastPassTrigger)
+        : isSet(object.last_pass_trigger)
+        ? globalThis.String(object.last_pass_trigger)
+        : "",
+      lastPassMoves: isSet(object.lastPassMoves)
+        ? globalThis.Number(object.lastPassMoves)
+        : isSet(object.last_pass_moves)
+        ? globalThis.Number(object.last_pass_moves)
+        : 0,
+      lastPassIsRun: isSet(object.lastPassIsRun)
+        ? globalThis.Boolean(object.lastPassIsRun)
+        : isSet(object.last_pass_is_run)
+        ? globalThis.Boolean(object.last_pass_is_run)
+        : false,
+      hostsUnderPressure: globalThis.Array.isArray(object?.hostsUnderPressure)
+        ? object.hostsUnderPressure.map((e: any) => globalThis.String(e))
+        : globalThis.Array.isArray(object?.hosts_under_pressure)
+        ? object.hosts_under_pressure.map((e: any) => globalThis.String(e))
+        : [],
+      nextPassAt: isSet(object.nextPassAt)
+        ? globalThis.String(object.nextPassAt)
+        : isSet(object.next_pass_at)
+        ? globalThis.String(object.next_pass_at)
+        : "",
+      summary: isSet(object.summary) ? globalThis.String(object.summary) : "",
+    };
+  },
+
+  toJSON(message: BalancerPoolNow): unknown {
+    const obj: any = {};
+    if (message.mode !== "") {
+      obj.mode = message.mode;
+    }
+    if (message.policySetAt !== "") {
+      obj.policySetAt = message.policySetAt;
+    }
+    if (message.lastPassAt !== "") {
+      obj.lastPassAt = message.lastPassAt;
+    }
+    if (message.lastPassTrigger !== "") {
+      obj.lastPassTrigger = message.lastPassTrigger;
+    }
+    if (message.lastPassMoves !== 0) {
+      obj.lastPassMoves = Math.round(message.lastPassMoves);
+    }
+    if (message.lastPassIsRun !== false) {
+      obj.lastPassIsRun = message.lastPassIsRun;
+    }
+    if (message.hostsUnderPressure?.length) {
+      obj.hostsUnderPressure = message.hostsUnderPressure;
+    }
+    if (message.nextPassAt !== "") {
+      obj.nextPassAt = message.nextPassAt;
+    }
+    if (message.summary !== "") {
+      obj.summary = message.summary;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<BalancerPoolNow>, I>>(base?: I): BalancerPoolNow {
+    return BalancerPoolNow.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<BalancerPoolNow>, I>>(object: I): BalancerPoolNow {
+    const message = createBaseBalancerPoolNow();
+    message.mode = object.mode ?? "";
+    message.policySetAt = object.policySetAt ?? "";
+    message.lastPassAt = object.lastPassAt ?? "";
+    message.lastPassTrigger = object.lastPassTrigger ?? "";
+    message.lastPassMoves = object.lastPassMoves ?? 0;
+    message.lastPassIsRun = object.lastPassIsRun ?? false;
+    message.hostsUnderPressure = object.hostsUnderPressure?.map((e) => e) || [];
+    message.nextPassAt = object.nextPassAt ?? "";
+    message.summary = object.summary ?? "";
     return message;
   },
 };
