@@ -239,6 +239,13 @@ describe.skipIf(!(await infraAvailable('postgres', 'nats')))('live migration on 
     const vms = ['vm-q1', 'vm-q2', 'vm-q3'];
     for (const vm of vms) await compose(vm, []);
     await s.setHostState('h4', modelV1.HostState.HOST_STATE_ENABLED);
+    // The scheduler's view follows inventory's: wait until it offers h4 again.
+    await eventually(
+      async () =>
+        (await callUnary(client, 'listMigrationDestinations', { vmId: 'vm-q1', limit: 0 })).destinations.some((d) => d.hostId === 'h4'),
+      "the scheduler's view to see h4 enabled",
+      30_000,
+    );
     const sources = new Map<string, string>();
     for (const vm of vms) sources.set(vm, (await getVm(vm)).hostId);
     for (const vm of vms.slice(0, 2)) s.fleet.injectMigrationFailure({ failure: 'stall', vmId: vm, atFraction: 0.5 });
