@@ -312,7 +312,15 @@ describe.skipIf(!(await infraAvailable('postgres', 'nats')))('live migration on 
     const id = /^migration (\S+):/.exec(moved.out)![1]!;
     await settledOn('vm-g', target);
 
-    const listed = await berth('migrations', 'list', '--vm', 'vm-g');
+    // The list reads the read model, which follows the log (GetMigration, which --wait polls, reads the log itself).
+    const listed = await eventually(
+      async () => {
+        const l = await berth('migrations', 'list', '--vm', 'vm-g');
+        return l.code !== 0 || / completed$/.test(l.out) ? l : undefined;
+      },
+      'the read model to list the migration completed',
+      30_000,
+    );
     expect(listed.code, listed.err).toBe(0);
     expect(listed.out).toMatch(new RegExp(`^${id}  vm-g +${source} +-> ${target} +completed$`));
     const shown = await berth('migrations', 'show', id);
