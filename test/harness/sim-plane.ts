@@ -24,8 +24,8 @@ export interface SimPlaneOptions {
   readonly schedulerEnv?: Readonly<Record<string, string>>;
   /** Scheduler replicas, each a process sharing the durable (default 1). */
   readonly schedulers?: number;
-  /** The address the schedulers call inventory at, given inventory's own (e.g. a proxy in front of it). */
-  readonly schedulerInventoryAddr?: (inventoryAddress: string) => Promise<string>;
+  /** The address scheduler replica `replica` (0, 1, ...) calls inventory at, given inventory's own (e.g. a proxy in front of it). */
+  readonly schedulerInventoryAddr?: (inventoryAddress: string, replica: number) => Promise<string>;
 }
 
 export interface SimPlane {
@@ -74,12 +74,15 @@ export async function startSimPlane(label: string, hosts: readonly string[], opt
   try {
     const inventory = await startService('inventory', { DATABASE_URL: invDb.url, NATS_PREFIX: prefix, ...options.inventoryEnv });
     processes.push(inventory);
-    const schedulerInventory = (await options.schedulerInventoryAddr?.(inventory.address)) ?? inventory.address;
+    const replicas = options.schedulers ?? 1;
+    const schedulerInventory: string[] = [];
+    for (let i = 0; i < replicas; i++)
+      schedulerInventory.push((await options.schedulerInventoryAddr?.(inventory.address, i)) ?? inventory.address);
     const started = await Promise.allSettled(
-      Array.from({ length: options.schedulers ?? 1 }, (_, i) =>
+      schedulerInventory.map((addr, i) =>
         startService(
           'scheduler',
-          { NATS_PREFIX: prefix, INVENTORY_ADDR: schedulerInventory, ...options.schedulerEnv },
+          { NATS_PREFIX: prefix, INVENTORY_ADDR: addr, ...options.schedulerEnv },
           { label: i === 0 ? 'scheduler' : `scheduler-${i + 1}` },
         ),
       ),
