@@ -95,9 +95,14 @@ describe.skipIf(!(await infraAvailable('postgres', 'nats')))('events redelivered
         (e.streamId === `vm-${vmId}` || e.data['vmId'] === vmId || (e.data['claim'] as { vmId?: string } | undefined)?.vmId === vmId),
     ).length;
   /** The scheduler's debug line for each delivery it ended with a placement outcome. */
-  const deliveries = (i: number, ids: readonly string[]) =>
+  const deliveries = (i: number, ids: readonly string[], since = 0) =>
     plane.schedulers[i]!.jsonLogs().filter(
-      (l) => typeof l['vmId'] === 'string' && ids.includes(l['vmId']) && typeof l['delivery'] === 'number' && typeof l['kind'] === 'string',
+      (l) =>
+        typeof l['vmId'] === 'string' &&
+        ids.includes(l['vmId']) &&
+        typeof l['delivery'] === 'number' &&
+        typeof l['kind'] === 'string' &&
+        Date.parse(String(l['time'])) >= since,
     ) as { vmId: string; delivery: number; kind: string }[];
 
   it('(a) a replica frozen past the ack wait with a message in hand: it goes to the other one; each VM is placed and created once', async () => {
@@ -138,7 +143,9 @@ describe.skipIf(!(await infraAvailable('postgres', 'nats')))('events redelivered
     const redelivered = deliveries(1, ids).filter((d) => d.delivery > 1);
     // The resumed replica ends its stale copies (placement outcome `not-pending`), or hands them back unread.
     await sleep(1000);
-    const stale = deliveries(0, ids);
+    // What it logged from the freeze on: its stale copies, and a placement it had claimed just before it.
+    const stale = deliveries(0, ids, started);
+    const placements = [...deliveries(0, ids), ...deliveries(1, ids)].filter((d) => d.kind === 'placed').map((d) => d.vmId);
     const log = await readEventLog(plane.dbs.inventory.url);
     const executorLog = await readEventLog(plane.dbs.executor.url);
     const on = await domains();
@@ -167,11 +174,8 @@ describe.skipIf(!(await infraAvailable('postgres', 'nats')))('events redelivered
       }),
     );
     expect(redelivered.length, 'messages the frozen replica held, redelivered to the other').toBeGreaterThan(0);
-    // Never placed by it a second time: every stale copy ends `not-pending` (or waits its turn again, contended).
-    expect(
-      stale.filter((d) => d.kind === 'placed'),
-      JSON.stringify(stale),
-    ).toEqual([]);
+    // Placed once, by one replica: the other's copies ended `not-pending` (or were handed back).
+    expect(placements.sort()).toEqual([...ids].sort());
     expect(report.problems).toEqual([]);
     expect(lossFigures(report)).toEqual({ lost: 0, duplicated: 0, overcommitted: 0, leakedClaims: 0, duplicateDomains: 0 });
     expect(report.completed).toBe(ids.length);
@@ -227,7 +231,7 @@ describe.skipIf(!(await infraAvailable('postgres', 'nats')))('events redelivered
         duplicated: report.duplicated + diff.filter((d) => d > 0).reduce((n, d) => n + d, 0),
       }),
     );
-    expect(all.length).toBeGreaterThan(40);
+    expect(all.length).toBeGreaterThanOrEqual(5 * acknowledged.length);
     expect({ stored, dropped }).toEqual({ stored: all.length, dropped: all.length });
     expect(after).toEqual(before);
     expect(lossFigures(report)).toEqual({ lost: 0, duplicated: 0, overcommitted: 0, leakedClaims: 0, duplicateDomains: 0 });
