@@ -1,7 +1,8 @@
 import { HostState } from '@berth/proto/berth/model/v1/host.ts';
 import { MigrationMode, SlaTier } from '@berth/proto/berth/model/v1/vm.ts';
 import { VmStatus } from '@berth/proto/berth/inventory/v1/vm.ts';
-import { MigrationStatus } from '@berth/proto/berth/migration/v1/migration_service.ts';
+// Types only: the module holds the gRPC service too (@grpc/grpc-js), which must stay out of the browser bundle.
+import type { MigrationStatus } from '@berth/proto/berth/migration/v1/migration_service.ts';
 
 const GiB = 1024 ** 3;
 const MiB = 1024 ** 2;
@@ -40,24 +41,26 @@ export const VM_STATUSES: ReadonlyArray<[VmStatus, string]> = [
 ];
 export const vmStatus = (s: VmStatus): string => VM_STATUSES.find(([v]) => v === s)?.[1] ?? 'unknown';
 
-export const MIGRATION_STATUSES: ReadonlyArray<[MigrationStatus, string]> = [
-  [MigrationStatus.MIGRATION_STATUS_REQUESTED, 'requested'],
-  [MigrationStatus.MIGRATION_STATUS_QUEUED, 'queued'],
-  [MigrationStatus.MIGRATION_STATUS_DESTINATION_CHOSEN, 'destination chosen'],
-  [MigrationStatus.MIGRATION_STATUS_DESTINATION_CLAIMED, 'destination claimed'],
-  [MigrationStatus.MIGRATION_STATUS_MIGRATING, 'migrating'],
-  [MigrationStatus.MIGRATION_STATUS_SWITCHED_OVER, 'switched over'],
-  [MigrationStatus.MIGRATION_STATUS_SOURCE_RELEASED, 'source released'],
-  [MigrationStatus.MIGRATION_STATUS_COMPLETED, 'completed'],
-  [MigrationStatus.MIGRATION_STATUS_RELEASING_DESTINATION, 'releasing destination'],
-  [MigrationStatus.MIGRATION_STATUS_RETRY_WAITING, 'waiting to retry'],
-  [MigrationStatus.MIGRATION_STATUS_ABORTING, 'aborting'],
-  [MigrationStatus.MIGRATION_STATUS_ABORTED, 'aborted'],
-  [MigrationStatus.MIGRATION_STATUS_FAILED, 'failed'],
-  [MigrationStatus.MIGRATION_STATUS_POSTCOPY_PAUSED, 'post-copy paused'],
+/** berth.migration.v1.MigrationStatus in words, by value (the enum lives in the service module: see the import). */
+const MIGRATION_STATUS_WORDS: readonly string[] = [
+  'unknown',
+  'requested',
+  'destination chosen',
+  'destination claimed',
+  'migrating',
+  'switched over',
+  'source released',
+  'completed',
+  'releasing destination',
+  'waiting to retry',
+  'aborting',
+  'aborted',
+  'failed',
+  'post-copy paused',
+  'queued',
 ];
 /** A migration's status in words (`queued`: waiting for a concurrency slot; its reason says which cap). */
-export const migrationStatus = (s: MigrationStatus): string => MIGRATION_STATUSES.find(([v]) => v === s)?.[1] ?? 'unknown';
+export const migrationStatus = (s: MigrationStatus): string => MIGRATION_STATUS_WORDS[s] ?? 'unknown';
 
 export const slaTier = (s: SlaTier): string =>
   ({
