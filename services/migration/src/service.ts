@@ -137,6 +137,8 @@ export async function startMigration(
     logger,
     retryBackoffMillis: config.MIGRATION_RETRY_BACKOFF,
     slots: gate,
+    // A start the watchdog could not know of must be over before it may give the attempt up.
+    startWindowMillis: Math.floor(config.MIGRATION_EXECUTOR_SILENCE / 2),
   });
   kicks.runner = runner;
   // A slot given back (by any kind of migration) lets a queued migration try at once, not at the next sweep.

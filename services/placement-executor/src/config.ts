@@ -76,8 +76,9 @@ export const executorConfigSchema = z
       .prefault('2s'),
     /** Live-migration progress is recorded (and published) at most once per this interval. */
     EXECUTOR_MIGRATION_PROGRESS_INTERVAL: zDuration().prefault('2s'),
-    // A DestinationClaimed older than this is refused, not started: the migration service's watchdog
-    // (MIGRATION_EXECUTOR_SILENCE, longer) may already have given the attempt up (services/migration/README.md).
+    // A DestinationClaimed older than this, or past the startBy it carries (half the migration service's
+    // MIGRATION_EXECUTOR_SILENCE), is refused, not started: the migration service's watchdog may already
+    // have given the attempt up (services/migration/README.md).
     EXECUTOR_MIGRATION_START_WINDOW: zDuration().prefault('30s'),
     /**
      * Serve `sim://` hosts with the built-in simulator (demos, `npm start`, the e2e stacks). Off by

@@ -102,6 +102,14 @@ export interface DestinationClaimed {
    * written before it was carried (an optional field: the version stays 1).
    */
   readonly claim?: Claim;
+  /**
+   * The latest moment (ISO 8601) the executor may start this attempt: half the migration service's
+   * executor silence after the claim, so a start never follows the watchdog giving the attempt up
+   * (a late DestinationClaimed, held by a network fault, is refused instead). The executor also applies
+   * its own EXECUTOR_MIGRATION_START_WINDOW and keeps the earlier of the two. Absent in events written
+   * before it was carried (an optional field: the version stays 1): the executor's window alone.
+   */
+  readonly startBy?: string;
 }
 export interface MigrationCopyStarted {
   readonly attempt: number;
@@ -232,6 +240,10 @@ export const migrationEventSchemas = {
     policy: policySchema,
     cold: z.boolean().optional(),
     claim: claimSchema.optional(),
+    startBy: z
+      .string()
+      .refine((s) => !Number.isNaN(Date.parse(s)), 'must be an ISO-8601 time')
+      .optional(),
   }),
   CancelRequested: z.object({ vmId: id, attempt: count, reason: z.string() }),
   ResumeRequested: z.object({ vmId: id, attempt: z.number().int().min(1) }),

@@ -19,6 +19,13 @@ export interface RunnerDeps {
    * its destination is chosen and waits (the sweep asks again) while none is free. Absent: no caps.
    */
   readonly slots?: SlotHolder;
+  /**
+   * How long after its claim the executor may start an attempt (DestinationClaimed.startBy): below the
+   * executor silence after which the watchdog may give the attempt up (the service passes half of
+   * MIGRATION_EXECUTOR_SILENCE), so a start held up by the network is refused, never carried out behind
+   * the watchdog's back. Absent: not stated (the executor's own EXECUTOR_MIGRATION_START_WINDOW alone).
+   */
+  readonly startWindowMillis?: number;
 }
 
 /**
@@ -140,6 +147,9 @@ export class MigrationRunner {
               generation: outcome.generation,
               // The executor builds the destination's domain (pinning, NUMA cells, volumes) from it.
               claim: decodeClaim(modelV1.Claim.fromJSON(dest.claim)),
+              ...(this.d.startWindowMillis !== undefined && {
+                startBy: new Date(clock.now().getTime() + this.d.startWindowMillis).toISOString(),
+              }),
             });
             return true;
           }

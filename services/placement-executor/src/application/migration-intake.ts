@@ -51,7 +51,10 @@ export function createMigrationIntake(o: {
               },
               ...(d.cold !== undefined && { cold: d.cold }),
               ...(d.claim !== undefined && { destinationClaim: d.claim }),
-              startBy: new Date(Date.parse(env.occurredAt) + o.startWindowMillis).toISOString(),
+              // The earlier of its own window and the one the migration service stated (below its watchdog's silence).
+              startBy: new Date(
+                Math.min(Date.parse(env.occurredAt) + o.startWindowMillis, d.startBy !== undefined ? Date.parse(d.startBy) : Infinity),
+              ).toISOString(),
               now: new Date(o.now?.() ?? Date.now()).toISOString(),
             },
             env.id,

@@ -78,6 +78,7 @@ export const migrationEventDefinitions: ServiceEvents<M.MigrationEventMap> = {
       policy,
       cold: z.boolean().optional(),
       claim: claimSchema.optional(),
+      startBy: isoTime.optional(),
     }),
   ),
   MigrationCopyStarted: v1(objectOf<M.MigrationCopyStarted>()({ attempt })),

@@ -40,6 +40,8 @@ export type MigrationCommand =
       readonly generation: number;
       /** The claim inventory now holds on the destination (the chosen one, decoded): the executor defines the domain from it. */
       readonly claim: Claim;
+      /** Until when the executor may start the attempt (DestinationClaimed.startBy); absent: the executor's own window. */
+      readonly startBy?: string;
     }
   /** Inventory refused the claim (no longer fits, host state changed, VM not migratable). */
   | { readonly type: 'RecordClaimRefused'; readonly attempt: number; readonly reason: string }

@@ -83,6 +83,7 @@ export function decideMigration(c: MigrationCommand, m: Migration): MigrationEve
           policy: core.policy,
           ...(core.kind === 'cold' && { cold: true }),
           claim: c.claim,
+          ...(c.startBy !== undefined && { startBy: c.startBy }),
         }),
       ];
     }

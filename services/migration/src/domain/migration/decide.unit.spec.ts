@@ -130,6 +130,17 @@ describe('migration decider', () => {
     });
   });
 
+  it('DestinationClaimed states until when the executor may start the attempt, when the runner says so', () => {
+    const startBy = '2026-12-05T23:00:04.000Z';
+    const h = run(requested(), chosen(1, 'h2'), {
+      ...(claimed(1, 'h2') as Extract<MigrationCommand, { type: 'RecordDestinationClaimed' }>),
+      startBy,
+    });
+    expect(h[2]).toMatchObject({ type: 'DestinationClaimed', data: { attempt: 1, hostId: 'h2', startBy } });
+    // Without it (a runner given no window) the field is absent: the executor's own window alone.
+    expect(run(requested(), chosen(1, 'h2'), claimed(1, 'h2'))[2]!.data).not.toHaveProperty('startBy');
+  });
+
   it('a repeated request, or a report of another attempt, changes nothing', () => {
     const h = run(requested(), chosen(1, 'h2'), claimed(1, 'h2'));
     expect(given(...h).when(requested()).events).toEqual([]);
