@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { ValidationError, Violations } from '@berth/errors';
+import type { ConsumerTuning } from '@berth/config';
 
 export interface StreamDefinition {
   readonly name: string;
@@ -79,14 +80,6 @@ export function parseNatsDefinitions(json: unknown): NatsDefinitions {
 
 export function loadNatsDefinitions(file: URL | string = STREAMS_FILE): NatsDefinitions {
   return parseNatsDefinitions(JSON.parse(readFileSync(file, 'utf8')));
-}
-
-/** Settings of a durable a service's configuration puts over consumers.json (NATS_CONSUMER_TUNING of @berth/config). */
-export interface ConsumerTuning {
-  readonly ackWaitMillis?: number;
-  readonly maxDeliver?: number;
-  readonly backoffMillis?: readonly number[];
-  readonly expiresMillis?: number;
 }
 
 /**

@@ -26,7 +26,6 @@ export {
   type StreamDefinition,
   type KvDefinition,
   type ConsumerDefinition,
-  type ConsumerTuning,
 } from './definitions.ts';
 export {
   createEventPublisher,
