@@ -180,6 +180,12 @@ describe.skipIf(!inventoryReady || !(await infraAvailable('postgres', 'nats')))(
       (s) => s.jsonLogs().filter((l) => l['msg'] === 'vm placed' || l['msg'] === 'vm placement failed').length,
     );
     expect(perReplica.every((n) => n > 0)).toBe(true);
+    // A replica that says it placed a VM names the host the VM holds its claim on (replicas that took the
+    // same delivery claim under one command id: the one whose host lost hears "not pending", not "placed").
+    const placedLines = schedulers.flatMap((s) => s.jsonLogs().filter((x) => x['msg'] === 'vm placed'));
+    expect(placedLines.length).toBeGreaterThanOrEqual(placed);
+    for (const l of placedLines)
+      expect(l['hostId'], `${String(l['vmId'])} placed where it holds its claim`).toBe(claimedBy.get(String(l['vmId'])));
     const contended = schedulers.reduce(
       (n, s) => n + s.jsonLogs().filter((l) => l['msg'] === 'vm placement contended, redelivering').length,
       0,

@@ -183,6 +183,24 @@ describe.skipIf(!(await infraAvailable('postgres')))('claims against real Postgr
     expect((await store.readStream(inventoryEvents.hostStreamId('idem'))).version).toBe(first.generation);
   });
 
+  it('a claim under an id that already placed the VM on another host is refused, naming that host, and appends nothing', async () => {
+    // Two scheduler replicas that took the same delivery claim under the same command id, each on its own choice.
+    await hosts.register({ hostId: 'twin-a', spec: hostSpec({ name: 'twin-a', cpus: 2 }) });
+    await hosts.register({ hostId: 'twin-b', spec: hostSpec({ name: 'twin-b', cpus: 2 }) });
+    await compose('twin-vm', 1);
+    const onA = await claimFor('twin-vm', 'twin-a', 1);
+    const onB = await claimFor('twin-vm', 'twin-b', 1);
+    const common = { commandId: 'cmd-twin-1', vmId: 'twin-vm', explanation: {}, alternates: [] };
+    await claims.claim({ ...common, hostId: 'twin-a', expectedGeneration: onA.generation, claim: onA.claim });
+    const bVersion = (await store.readStream(inventoryEvents.hostStreamId('twin-b'))).version;
+    await expect(claims.claim({ ...common, hostId: 'twin-b', expectedGeneration: onB.generation, claim: onB.claim })).rejects.toThrow(
+      new IllegalStateError('cannot place VM twin-vm on twin-b: command cmd-twin-1 placed it on twin-a already'),
+    );
+    expect((await store.readStream(inventoryEvents.hostStreamId('twin-b'))).version).toBe(bVersion);
+    expect((await hosts.get('twin-b')).claims).toEqual([]);
+    expect((await vms.get('twin-vm')).vm).toMatchObject({ status: 'placed', placement: { hostId: 'twin-a' } });
+  });
+
   it('releasing returns exactly what the claim took', async () => {
     const before = await hosts.get('idem');
     const gen = await claims.releaseClaim({ vmId: 'idem-vm', hostId: 'idem', reason: 'test' });

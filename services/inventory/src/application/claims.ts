@@ -1,4 +1,4 @@
-import { NotFoundError, ValidationError, type CallDeadline } from '@berth/errors';
+import { IllegalStateError, NotFoundError, ValidationError, type CallDeadline } from '@berth/errors';
 import type { CommandBatcher, NewEvent } from '@berth/event-store';
 import { claimMatchesVm, type Claim } from '@berth/fit';
 import { inventoryEvents } from '@berth/contracts';
@@ -73,7 +73,16 @@ export class ClaimCommands {
       },
       call,
     );
-    return { generation: hostOf(r.states[0]).generation, vm: view(input.vmId, r.states[1]) };
+    const placed = view(input.vmId, r.states[1]);
+    // A command id already recorded answers with what that command did. Replicas of the scheduler that
+    // took the same delivery claim under the same id, possibly on different hosts: the one whose host
+    // is not where the VM went must not hear "claimed" (it would report a placement that did not happen).
+    const where = placementOf(placed.vm)?.hostId;
+    if (r.duplicate && where !== input.hostId)
+      throw new IllegalStateError(
+        `cannot place VM ${input.vmId} on ${input.hostId}: command ${input.commandId} placed it ${where ? `on ${where}` : 'before'} already`,
+      );
+    return { generation: hostOf(r.states[0]).generation, vm: placed };
   }
 
   /**
