@@ -255,6 +255,59 @@ describe.skipIf(!(await infraAvailable('postgres')))('PostgresEventStore', () =>
     expect(noop).toMatchObject({ events: [], state: { n: 4 }, duplicate: false });
   });
 
+  it('handleCommand on a known state appends in one round trip; a stream that moved on, a repeated command id or a refusal take the ordinary path', async () => {
+    const calls: string[] = [];
+    const counting: EventStreams = {
+      readStream: async (id, c) => (calls.push('read'), store.readStream(id, c)),
+      commandResult: async (id, c) => (calls.push('lookup'), store.commandResult(id, c)),
+      append: async (id, events, o) => (calls.push('append'), store.append(id, events, o)),
+    };
+    const opts = {
+      store: counting,
+      streamId: 'counter-3',
+      initialState: (): Counter => ({ n: 0 }),
+      evolve: evolveStored<Counter, CounterEvent>({ Incremented: true }, (s, e) => ({ n: s.n + e.data.by })),
+      decide: (cmd: { by: number }, s: Counter): CounterEvent[] => {
+        if (s.n + cmd.by > 10) throw new IllegalStateError('counter would pass 10');
+        return cmd.by === 0 ? [] : [{ type: 'Incremented', data: { by: cmd.by } }];
+      },
+    };
+    const first = await handleCommand({ ...opts, command: { by: 1 }, commandId: 'k-1', known: { state: { n: 0 }, version: 0 } });
+    const second = await handleCommand({
+      ...opts,
+      command: { by: 2 },
+      commandId: 'k-2',
+      known: { state: first.state, version: first.nextExpectedVersion },
+    });
+    expect(calls).toEqual(['append', 'append']);
+    expect([first.state, first.nextExpectedVersion, second.state, second.nextExpectedVersion]).toEqual([{ n: 1 }, 1, { n: 3 }, 2]);
+    expect(second.events.map((e) => [e.streamPosition, e.commandId])).toEqual([[2, 'k-2']]);
+
+    // Another writer appended meanwhile: the known state is behind, the append meets version 3.
+    await store.append('counter-3', [{ type: 'Incremented', data: { by: 4 } }], { expectedVersion: 'any' });
+    calls.length = 0;
+    const third = await handleCommand({ ...opts, command: { by: 1 }, commandId: 'k-3', known: { state: second.state, version: 2 } });
+    expect(calls).toEqual(['append', 'read', 'lookup', 'append']);
+    expect([third.state, third.nextExpectedVersion, third.duplicate]).toEqual([{ n: 8 }, 4, false]);
+
+    // The same command again, on the state it left: answered as the first time, nothing appended.
+    const again = await handleCommand({ ...opts, command: { by: 1 }, commandId: 'k-3', known: { state: third.state, version: 4 } });
+    expect(again.duplicate).toBe(true);
+    expect(again.events.map((e) => e.id)).toEqual(third.events.map((e) => e.id));
+    expect([again.state, again.nextExpectedVersion]).toEqual([{ n: 8 }, 4]);
+    expect((await store.readStream('counter-3')).version).toBe(4);
+
+    // Nothing to decide, or refused: decided again on the stream as read (the known state may be behind).
+    calls.length = 0;
+    const noop = await handleCommand({ ...opts, command: { by: 0 }, known: { state: third.state, version: 4 } });
+    expect(noop).toMatchObject({ events: [], state: { n: 8 }, nextExpectedVersion: 4 });
+    await expect(handleCommand({ ...opts, command: { by: 3 }, known: { state: third.state, version: 4 } })).rejects.toBeInstanceOf(
+      IllegalStateError,
+    );
+    expect(calls).toEqual(['read', 'read']);
+    await expect(handleCommand({ ...opts, command: { by: 1 }, known: { state: { n: 0 }, version: -1 } })).rejects.toThrow(/known\.version/);
+  });
+
   it('handleCommand gives up after maxRetries conflicts', async () => {
     let attempts = 0;
     const alwaysConflicting: EventStreams = {

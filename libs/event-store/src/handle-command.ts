@@ -26,6 +26,15 @@ export interface HandleCommandOptions<S, C, E extends DomainEvent> {
   readonly maxRetries?: number;
   /** The call the command is run for: its reads and append are cancelled when the call ends (see withCall). */
   readonly call?: CallDeadline;
+  /**
+   * The stream as the caller last had it (`state`: the fold of its events up to `version`, e.g. what
+   * the caller's previous command answered). The command is decided on it and appended at that version
+   * in one round trip, without reading the stream or looking up the command id first. When the stream
+   * moved on meanwhile (a version conflict), the command id was recorded already, or the command
+   * decides nothing or is refused on it, the command takes the ordinary path (read, look up, decide,
+   * append): the answer is the same either way.
+   */
+  readonly known?: { readonly state: S; readonly version: number };
 }
 
 export interface HandleCommandResult<S> {
@@ -44,6 +53,10 @@ export async function handleCommand<S, C, E extends DomainEvent>(opts: HandleCom
     throw new ValidationError({ field: 'maxRetries', reason: 'must be a non-negative integer' });
   }
   const { store, streamId, commandId, call } = opts;
+  if (opts.known !== undefined) {
+    const fast = await appendOnKnown(opts, opts.known);
+    if (fast !== undefined) return fast;
+  }
   for (let attempt = 0; ; attempt++) {
     const { version, events } = await store.readStream(streamId, call);
     const fold = (from: S, list: readonly StoredEvent[]): S => list.reduce(opts.evolve, from);
@@ -74,4 +87,52 @@ export async function handleCommand<S, C, E extends DomainEvent>(opts: HandleCom
       if (!(e instanceof ConcurrencyError) || attempt >= maxRetries) throw e;
     }
   }
+}
+
+/**
+ * The one-round-trip path: decided on the state the caller knows and appended at its version. Answers
+ * undefined (take the ordinary path) when that state decides nothing or refuses the command (it may be
+ * behind the stream), or the append meets a newer stream.
+ */
+async function appendOnKnown<S, C, E extends DomainEvent>(
+  opts: HandleCommandOptions<S, C, E>,
+  known: { readonly state: S; readonly version: number },
+): Promise<HandleCommandResult<S> | undefined> {
+  const { store, streamId, commandId, call } = opts;
+  if (!Number.isSafeInteger(known.version) || known.version < 0) {
+    throw new ValidationError({ field: 'known.version', reason: `must be a non-negative integer, got ${String(known.version)}` });
+  }
+  let decided: readonly (E & Omit<NewEvent, 'type' | 'data'>)[];
+  try {
+    decided = opts.decide(opts.command, known.state);
+  } catch {
+    return undefined;
+  }
+  if (decided.length === 0) return undefined;
+  let result;
+  try {
+    result = await store.append(streamId, decided, {
+      expectedVersion: known.version,
+      ...(commandId === undefined ? {} : { commandId }),
+      ...(call === undefined ? {} : { call }),
+    });
+  } catch (e) {
+    if (e instanceof ConcurrencyError) return undefined;
+    throw e;
+  }
+  if (result.duplicate) {
+    const now = await store.readStream(streamId, call);
+    return {
+      events: result.events,
+      state: now.events.reduce(opts.evolve, opts.initialState()),
+      nextExpectedVersion: now.version,
+      duplicate: true,
+    };
+  }
+  return {
+    events: result.events,
+    state: result.events.reduce(opts.evolve, known.state),
+    nextExpectedVersion: result.nextExpectedVersion,
+    duplicate: false,
+  };
 }
