@@ -52,6 +52,10 @@ export class AdmissionGate {
     return this.inFlight.has(request.vmId) ? { admitted: true } : this.tryAcquire(request);
   }
 
+  holds(vmId: string): boolean {
+    return this.inFlight.has(vmId);
+  }
+
   release(vmId: string): void {
     if (!this.inFlight.delete(vmId)) return;
     for (const f of this.freed) f();
@@ -64,6 +68,13 @@ export class AdmissionGate {
 
   get running(): number {
     return this.inFlight.size;
+  }
+
+  /** Slots held by migrations out of this host: given back the moment each ends (a drain's record of a move lags). */
+  outboundOf(hostId: string): number {
+    let n = 0;
+    for (const m of this.inFlight.values()) if (m.sourceHostId === hostId) n++;
+    return n;
   }
 
   /** The most migrations ever held at once (benchmarks compare it with the caps). */

@@ -56,8 +56,12 @@ export interface MigrationStarter {
 
 export interface EvacuationLog {
   read(hostId: string): Promise<Evacuation>;
-  /** load -> decide -> append with the expected version (retries conflicts); answers the state after. */
-  execute(hostId: string, commandId: string, command: EvacuationCommand): Promise<Evacuation>;
+  /**
+   * load -> decide -> append with the expected version (retries conflicts); answers the state after.
+   * `known`: the drain as the caller last had it; decided on it and appended at its version without a
+   * read first (one round trip), or, when the stream moved on, as without it.
+   */
+  execute(hostId: string, commandId: string, command: EvacuationCommand, known?: Evacuation): Promise<Evacuation>;
   /** Hosts with a drain under way (running or cancelling), for a restart. */
   active(): Promise<readonly string[]>;
 }

@@ -53,10 +53,14 @@ export class EvacuationRunner {
   private readonly moving = new Map<string, string>();
   /** Drains with moves waiting for a slot: a freed slot wakes them. */
   private readonly slotWaiters = new Set<string>();
-  /** Waiting drains a freed slot woke, in turn: given a pass one at a time per free fleet slot. */
+  /** Waiting drains a freed slot woke: given a pass one at a time per free fleet slot (see `nextToWake`). */
   private wakeQueue: string[] = [];
-  /** Passes of drains from the wake queue still running. */
+  /** Per waiting drain, its VMs left to start after its last pass (movable now, not yet started). */
+  private readonly left = new Map<string, number>();
+  /** Passes of drains from the wake queue that have not yet taken their slots (or ended). */
   private waking = 0;
+  /** Per drain, the wakes counted in `waking` for it: done when its pass has taken its slots (see wokeDone). */
+  private readonly woken = new Map<string, number>();
   /** Starts not yet recorded: an end reported before its start is recorded waits for it. */
   private readonly starting = new Map<string, Promise<void>>();
   /**
@@ -202,11 +206,15 @@ export class EvacuationRunner {
     return this.states.get(hostId)!;
   }
 
-  /** Every write to a drain's log: the state after it is kept for the next pass. */
+  /**
+   * Every write to a drain's log: decided on the state kept and appended at its version (one round
+   * trip; the log reads the stream only when it moved on meanwhile), and the state after it is kept for
+   * the next pass.
+   */
   private async record(hostId: string, commandId: string, command: EvacuationCommand): Promise<Evacuation> {
     let e: Evacuation;
     try {
-      e = await this.deps.log.execute(hostId, commandId, command);
+      e = await this.deps.log.execute(hostId, commandId, command, this.states.get(hostId));
     } catch (err) {
       // It may have committed all the same: the next pass reads the log.
       this.states.delete(hostId);
@@ -218,18 +226,36 @@ export class EvacuationRunner {
     return e;
   }
 
-  /** Told by the migration side when a move ends (any outcome); frees its slot and moves the drain on. */
+  /**
+   * Told by the migration side when a move ends (any outcome); frees its slot and moves the drain on.
+   * A completed move's slot goes to a waiting drain now, not once this end is recorded. A drain's move
+   * that did not complete keeps its slot until its end is recorded: until then its drain counts the VM
+   * as moving and would give the slot to a VM after it in priority order, and the VM would lose its turn.
+   */
   async migrationEnded(vmId: string, migrationId: string, outcome: MoveOutcome, reason: string): Promise<void> {
-    this.deps.gate.release(vmId);
     // A move that did not complete may have failed on what was kept of the VM: read it again.
     if (outcome !== 'completed') this.deps.fleet.invalidate?.(vmId);
-    // The freed slot goes to a waiting drain now, not once this end is recorded.
-    this.slotFreed();
+    const ours = this.moving.has(vmId) || this.starting.has(vmId);
+    if (outcome === 'completed' || !ours) this.giveBack(vmId);
     await this.starting.get(vmId);
     const hostId = this.moving.get(vmId);
-    if (hostId === undefined) return;
-    await this.recordMoveEnded(hostId, vmId, migrationId, outcome, reason);
+    if (hostId === undefined) {
+      this.giveBack(vmId);
+      return;
+    }
+    try {
+      await this.recordMoveEnded(hostId, vmId, migrationId, outcome, reason);
+    } finally {
+      this.giveBack(vmId);
+    }
     this.kick(hostId);
+  }
+
+  /** The VM's slot back to the gate (nothing when already given back), and the drains waiting for one woken. */
+  private giveBack(vmId: string): void {
+    if (!this.deps.gate.holds(vmId)) return;
+    this.deps.gate.release(vmId);
+    this.slotFreed();
   }
 
   /**
@@ -246,15 +272,55 @@ export class EvacuationRunner {
 
   private pump(): void {
     while (this.wakeQueue.length > 0 && this.waking < this.caps.fleet - this.deps.gate.running) {
-      const h = this.wakeQueue.shift()!;
+      const h = this.nextToWake();
       if (!this.slotWaiters.has(h)) continue;
       this.waking++;
+      this.woken.set(h, (this.woken.get(h) ?? 0) + 1);
       this.kick(h);
-      void this.passes.get(h)?.running.then(() => {
-        this.waking--;
-        this.pump();
-      });
+      void this.passes.get(h)?.running.then(() => this.wokeDone(h));
     }
+  }
+
+  /**
+   * The woken drain's pass has taken what slots it could (or ended): the next waiting drain may be woken
+   * for a slot still free, without waiting for this pass to record its starts.
+   */
+  private wokeDone(hostId: string): void {
+    const n = this.woken.get(hostId);
+    if (n === undefined) return;
+    this.woken.delete(hostId);
+    this.waking -= n;
+    this.pump();
+  }
+
+  /**
+   * Takes the waiting drain a freed slot goes to first out of the wake queue: one whose host has an
+   * outbound slot free (counted from the gate, so a move that just ended no longer counts: its pass can
+   * take the slot, where one at its host's cap would pass the turn on only after planning), then one with
+   * no pass running (a running pass is still recording its starts; the drain's next pass waits for it),
+   * then the one with the most VMs left to start (the drains end together, instead of one left alone at
+   * its host's outbound cap at the end), then the fewest moves out; then the order the drains began to wait.
+   */
+  private nextToWake(): string {
+    const out = this.caps.outboundPerHost;
+    const key = (h: string): number[] => {
+      const moving = this.deps.gate.outboundOf(h);
+      return [moving < out ? 0 : 1, this.passes.has(h) ? 1 : 0, -(this.left.get(h) ?? 0), moving];
+    };
+    const before = (a: number[], b: number[]): boolean => {
+      for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return a[i]! < b[i]!;
+      return false;
+    };
+    let best = 0;
+    let bestKey = key(this.wakeQueue[0]!);
+    for (let i = 1; i < this.wakeQueue.length; i++) {
+      const k = key(this.wakeQueue[i]!);
+      if (before(k, bestKey)) {
+        best = i;
+        bestKey = k;
+      }
+    }
+    return this.wakeQueue.splice(best, 1)[0]!;
   }
 
   /** Plans again every drain under way (the service calls this every `retryMillis`, and at start). */
@@ -292,6 +358,7 @@ export class EvacuationRunner {
     const e = await this.read(hostId);
     if (!isActive(e)) {
       this.slotWaiters.delete(hostId);
+      this.left.delete(hostId);
       this.deps.fleet.unfollow?.(hostId);
       return;
     }
@@ -304,9 +371,11 @@ export class EvacuationRunner {
         await this.deps.hosts.setHostState(hostId, e.previousState, `evacuation ${e.evacuationId} cancelled`);
       return;
     }
-    // Only as many moves as could start now are planned (the rest is deferred): a pass stays cheap.
+    // Only as many moves as could start now are planned (the rest is deferred): a pass stays cheap. The
+    // host's moves out are the gate's: a move that ended holds no slot, though the drain's record keeps it
+    // until its end is appended (a failed one's slot is held until then: see migrationEnded).
     const caps = this.caps;
-    const slots = Math.max(0, Math.min(caps.outboundPerHost - e.running.size, caps.fleet - this.deps.gate.running));
+    const slots = Math.max(0, Math.min(caps.outboundPerHost - this.deps.gate.outboundOf(hostId), caps.fleet - this.deps.gate.running));
     const plan = await this.planWith(hostId, e, e.trigger, slots);
     if (
       plan.moves.length === 0 &&
@@ -320,7 +389,10 @@ export class EvacuationRunner {
     }
     const queue = plan.moves.filter((m) => !e.running.has(m.vmId)).map((m) => ({ ...m, sourceHostId: hostId }));
     const round = this.deps.gate.acquireMany(queue);
+    // The slots this pass could take are taken: a drain woken for it lets the next one be woken.
+    this.wokeDone(hostId);
     const waiting: WaitingVm[] = plan.blockers.map((b) => ({ vmId: b.vmId, kind: b.kind, reason: b.reason, remedies: b.remedies }));
+    this.left.set(hostId, round.waiting.length + plan.deferred.length);
     if (round.waiting.length > 0 || plan.deferred.length > 0) {
       this.slotWaiters.add(hostId);
       const c = this.caps;
@@ -386,10 +458,13 @@ export class EvacuationRunner {
     });
     if (ended) {
       // Its end will not be reported again: record it now, or the drain would wait on it forever
-      // and its slot would never come back.
-      this.deps.gate.release(m.vmId);
-      this.slotFreed();
-      await this.recordMoveEnded(hostId, m.vmId, migrationId, ended.outcome, ended.reason);
+      // and its slot would never come back (a failed move's once its end is recorded, as in migrationEnded).
+      if (ended.outcome === 'completed') this.giveBack(m.vmId);
+      try {
+        await this.recordMoveEnded(hostId, m.vmId, migrationId, ended.outcome, ended.reason);
+      } finally {
+        this.giveBack(m.vmId);
+      }
     }
   }
 

@@ -3,6 +3,8 @@ import { DEFAULT_CAPS } from '../domain/caps/caps.ts';
 import { GiB, numaHost, vmSpec } from '../testing/evacuation-hosts.ts';
 import { PERFORMANCE_WARNING } from '../domain/evacuation/plan.ts';
 import { AdmissionGate } from './admission.ts';
+import type { EvacuationCommand } from '../domain/evacuation/decide.ts';
+import type { Evacuation } from '../domain/evacuation/state.ts';
 import type { MigrationStarter, MoveRequest, StartedMove } from './evacuation-ports.ts';
 import { EvacuationRunner } from './evacuations.ts';
 import { FakeInventory, InMemoryEvacuationLog } from '../testing/in-memory-ports.ts';
@@ -27,7 +29,16 @@ class ManualStarter implements MigrationStarter {
   }
 }
 
-function setup(caps = DEFAULT_CAPS) {
+/** A log whose RecordMoveEnded appends wait while `held` is set (a slow round trip to the log). */
+class HeldLog extends InMemoryEvacuationLog {
+  held: Promise<void> | undefined;
+  override async execute(hostId: string, commandId: string, command: EvacuationCommand, known?: Evacuation): Promise<Evacuation> {
+    if (command.type === 'RecordMoveEnded' && this.held) await this.held;
+    return super.execute(hostId, commandId, command, known);
+  }
+}
+
+function setup(caps = DEFAULT_CAPS, log = new InMemoryEvacuationLog()) {
   const inventory = new FakeInventory();
   inventory.addHost(numaHost('src'));
   inventory.addHost(numaHost('dst-a'));
@@ -49,7 +60,6 @@ function setup(caps = DEFAULT_CAPS) {
     }),
   );
   inventory.place('src', vmSpec({ vmId: 'stuck', vcpus: 1, memoryBytes: 2 * GiB, priority: 5, migrationMode: 'none' }));
-  const log = new InMemoryEvacuationLog();
   const starter = new ManualStarter(inventory);
   const gate = new AdmissionGate(caps);
   let now = Date.parse('2026-12-01T00:00:00Z');
@@ -138,6 +148,61 @@ describe('EvacuationRunner', () => {
     expect(retry).toHaveLength(2);
     expect(retry[1]!.destinationHostId).not.toBe(first.destinationHostId);
     expect(retry[1]!.commandId).toMatch(/:plain:2$/);
+  });
+
+  it("a completed move's slot goes to the next VM of its drain before the end is recorded; a failed one's only after", async () => {
+    const log = new HeldLog();
+    const { inventory, starter, runner, gate } = setup(DEFAULT_CAPS, log);
+    await runner.start('src', 'operator', 'cmd-1');
+    await runner.idle('src');
+    expect(starter.started.map((s) => s.vmId)).toEqual(['pinned-hp', 'plain']);
+    let open!: () => void;
+    log.held = new Promise((r) => (open = r));
+    const first = starter.started[0]!;
+    inventory.switchOver('pinned-hp', first.destinationHostId, true);
+    const ended = runner.migrationEnded('pinned-hp', `m-${first.commandId}`, 'completed', 'switched over');
+    await runner.idle('src');
+    // The end is not in the log yet, and the host's second slot out is already taken again.
+    const e = await runner.get('src');
+    expect(e.status === 'running' && [...e.running.keys()].sort()).toEqual(['low', 'pinned-hp', 'plain']);
+    expect(starter.started.map((s) => s.vmId)).toEqual(['pinned-hp', 'plain', 'low']);
+    expect(gate.running).toBe(2);
+    open();
+    await ended;
+    await runner.idle('src');
+
+    // A failed move keeps its slot until its end is recorded: nothing takes it meanwhile.
+    log.held = new Promise((r) => (open = r));
+    const plain = starter.started[1]!;
+    inventory.rollBack('plain', plain.destinationHostId, true);
+    const failed = runner.migrationEnded('plain', `m-${plain.commandId}`, 'failed', 'destination define failed');
+    await runner.idle('src');
+    expect(gate.holds('plain')).toBe(true);
+    open();
+    await failed;
+    await runner.idle('src');
+    expect(starter.started.filter((s) => s.vmId === 'plain').map((s) => s.commandId)).toEqual([
+      plain.commandId,
+      plain.commandId.replace(/:1$/, ':2'),
+    ]);
+  });
+
+  it('a freed slot goes first to the waiting drain with the most VMs left to start', async () => {
+    const { inventory, starter, runner, gate } = setup({ fleet: 2, outboundPerHost: 2, inboundPerHost: 2 });
+    inventory.addHost(numaHost('src2'));
+    for (const vmId of ['x1', 'x2', 'x3']) inventory.place('src2', vmSpec({ vmId }));
+    await runner.start('src', 'operator', 'a');
+    await runner.idle('src');
+    await runner.start('src2', 'operator', 'b');
+    await runner.idle('src2');
+    // src took both slots (one VM of it left to start, and 'stuck' blocked); src2 waits with three.
+    expect(starter.started.map((s) => s.vmId)).toEqual(['pinned-hp', 'plain']);
+    const first = starter.started[0]!;
+    inventory.switchOver('pinned-hp', first.destinationHostId, true);
+    await runner.migrationEnded('pinned-hp', `m-${first.commandId}`, 'completed', 'switched over');
+    await Promise.all([runner.idle('src'), runner.idle('src2')]);
+    expect(starter.started.map((s) => s.sourceHostId)).toEqual(['src', 'src', 'src2']);
+    expect(gate.running).toBe(2);
   });
 
   it('cancel: no new moves, running ones aborted when asked, the host back to its previous state', async () => {

@@ -70,6 +70,7 @@ export class MigrationCommands {
     command: MigrationCommand,
     commandId?: string,
     call?: CallDeadline,
+    known?: Migration,
   ): Promise<HandleCommandResult<Migration>> {
     const r = await handleCommand<Migration, MigrationCommand, MigrationEvent>({
       store: this.d.store,
@@ -80,9 +81,20 @@ export class MigrationCommands {
       command,
       ...(commandId ? { commandId } : {}),
       ...(call && { call }),
+      // Its version is the number of events folded into it: the stream's version when it was folded.
+      ...(known && { known: { state: known, version: known.version } }),
     });
     if (r.events.length > 0 && !r.duplicate) this.d.changed(migrationId, r.state);
     return r;
+  }
+
+  /**
+   * A runner's step: decided on the migration as the step found it (what the previous append left, or
+   * a read) and appended at its version in one round trip; if the stream moved on meanwhile, decided
+   * again on the stream as read (see handleCommand's `known`).
+   */
+  executeFrom(known: Migration, migrationId: string, command: MigrationCommand): Promise<HandleCommandResult<Migration>> {
+    return this.execute(migrationId, command, undefined, undefined, known);
   }
 
   async load(migrationId: string): Promise<Migration> {

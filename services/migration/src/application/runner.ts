@@ -118,7 +118,7 @@ export class MigrationRunner {
           // No slot: it waits (a slot freed or the sweep asks again), recorded once per reason.
           this.queued.add(id);
           if (m.status === 'queued' && m.cap === a.cap && m.reason === a.reason) return false;
-          await migrations.execute(id, { type: 'RecordQueued', attempt: m.attempt, cap: a.cap, reason: a.reason });
+          await migrations.executeFrom(m, id, { type: 'RecordQueued', attempt: m.attempt, cap: a.cap, reason: a.reason });
           return false;
         }
         this.queued.delete(id);
@@ -140,7 +140,7 @@ export class MigrationRunner {
             automatic: m.core.trigger === 'balancer',
           });
           if (outcome.kind === 'claimed') {
-            await migrations.execute(id, {
+            await migrations.executeFrom(current, id, {
               type: 'RecordDestinationClaimed',
               attempt,
               hypervisorUri: outcome.hypervisorUri,
@@ -154,7 +154,7 @@ export class MigrationRunner {
             return true;
           }
           if (outcome.kind === 'refused' || stale >= STALE_CHOICES) {
-            await migrations.execute(id, {
+            await migrations.executeFrom(current, id, {
               type: 'RecordClaimRefused',
               attempt,
               reason: `inventory refused the claim on ${destination.hostId}: ${outcome.detail}`,
@@ -167,11 +167,11 @@ export class MigrationRunner {
       }
       case 'switched-over':
         await inventory.completeMigration({ commandId: `${id}:complete:${m.attempt}`, vmId: m.core.vmId, migrationId: id });
-        await migrations.execute(id, { type: 'RecordSourceReleased', attempt: m.attempt });
+        await migrations.executeFrom(m, id, { type: 'RecordSourceReleased', attempt: m.attempt });
         return true;
       case 'releasing-destination':
         await inventory.abortMigration({ commandId: `${id}:release:${m.attempt}`, vmId: m.core.vmId, migrationId: id, reason: m.reason });
-        await migrations.execute(id, {
+        await migrations.executeFrom(m, id, {
           type: 'RecordDestinationReleased',
           attempt: m.attempt,
           now: clock.now().toISOString(),
@@ -181,7 +181,7 @@ export class MigrationRunner {
       case 'aborting':
         // Cancelled before inventory confirmed the claim: nothing was copied; give the claim back (if taken).
         if (m.destination.hypervisorUri === undefined) {
-          await migrations.execute(id, {
+          await migrations.executeFrom(m, id, {
             type: 'RecordCopyFailed',
             attempt: m.attempt,
             reason: `cancelled before the copy started: ${m.reason}`,
@@ -214,7 +214,7 @@ export class MigrationRunner {
     const attempt = m.attempt;
     const expected = m.core.kind === 'cold' ? 'stopped' : 'running';
     if (vm.status !== expected || vm.hostId !== m.core.sourceHostId) {
-      await migrations.execute(id, {
+      await migrations.executeFrom(m, id, {
         type: 'RecordNoDestination',
         attempt,
         reason: `VM is ${vm.status} on ${vm.hostId || 'no host'}, no longer ${expected} on ${m.core.sourceHostId}`,
@@ -234,10 +234,10 @@ export class MigrationRunner {
       const reason = named
         ? `host ${named} cannot take ${vm.name}: ${reasons?.join('; ') ?? 'not among the hosts that fit'}`
         : answer.summary || `no host can take ${vm.name}`;
-      await migrations.execute(id, { type: 'RecordNoDestination', attempt, reason });
+      await migrations.executeFrom(m, id, { type: 'RecordNoDestination', attempt, reason });
       return true;
     }
-    const r = await migrations.execute(id, {
+    const r = await migrations.executeFrom(m, id, {
       type: 'RecordDestinationChosen',
       attempt,
       hostId: pick.hostId,

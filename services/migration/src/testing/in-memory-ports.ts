@@ -19,7 +19,8 @@ export class InMemoryEvacuationLog implements EvacuationLog {
     return this.streams.get(hostId)?.state ?? initialEvacuation();
   }
 
-  async execute(hostId: string, commandId: string, command: EvacuationCommand): Promise<Evacuation> {
+  /** `known` changes nothing here: there is no round trip to save. */
+  async execute(hostId: string, commandId: string, command: EvacuationCommand, _known?: Evacuation): Promise<Evacuation> {
     const s = this.streams.get(hostId) ?? { state: initialEvacuation(), events: [] };
     if (this.seen.has(commandId)) return s.state;
     const events = decideEvacuation(command, s.state);

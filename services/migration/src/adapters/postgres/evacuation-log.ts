@@ -33,7 +33,7 @@ export class PostgresEvacuationLog implements EvacuationLog {
     return events.reduce(evolveEvacuationStored, initialEvacuation());
   }
 
-  async execute(hostId: string, commandId: string, command: EvacuationCommand): Promise<Evacuation> {
+  async execute(hostId: string, commandId: string, command: EvacuationCommand, known?: Evacuation): Promise<Evacuation> {
     const r = await handleCommand<Evacuation, EvacuationCommand, EvacuationEvent>({
       store: this.store,
       streamId: PREFIX + hostId,
@@ -43,6 +43,8 @@ export class PostgresEvacuationLog implements EvacuationLog {
       evolve: evolveEvacuationStored,
       initialState: initialEvacuation,
       maxRetries: 5,
+      // Its version counts the events folded into it: the stream's version when it was folded.
+      ...(known && { known: { state: known, version: known.version } }),
     });
     return r.state;
   }
