@@ -25,10 +25,13 @@
  * Prints figures; the last line is one JSON object.
  *
  *   npm run bench:migration:services -- [--hosts 24] [--plan-vms 100] [--drain 4] [--per-host 25]
- *     [--background 200] [--plans 20] [--concurrency 32] [--timeout 240]
+ *     [--background 200] [--plans 20] [--concurrency 32] [--timeout 240] [--drain-vm-mib 256,512]
  *
- * VMs have 256 or 512 MiB so that a simulated live migration (1 GiB/s) takes 0.25-0.5 s: the drain
- * measures Berth's pipeline and the caps, not simulated copying.
+ * VMs have 256 or 512 MiB by default, so that a simulated live migration (1 GiB/s) takes 0.25-0.5 s:
+ * the drain then measures Berth's pipeline and the caps, not simulated copying. `--drain-vm-mib` gives
+ * the drained hosts' VMs other sizes (MiB, taken in turn), e.g. `2048,4096,6144,8192` for moves of 2-8 s
+ * as real guests of a few GiB take (with fewer VMs per host, `--per-host 10`, to keep the drain under a
+ * minute).
  */
 import { loadavg } from 'node:os';
 import { performance } from 'node:perf_hooks';
@@ -63,6 +66,7 @@ const { values: args } = parseArgs({
     plans: { type: 'string', default: '20' },
     concurrency: { type: 'string', default: '32' },
     timeout: { type: 'string', default: '240' },
+    'drain-vm-mib': { type: 'string', default: '256,512' },
   },
   strict: true,
 });
@@ -80,11 +84,20 @@ const BACKGROUND = whole('background', 0);
 const PLANS = whole('plans', 1);
 const CONCURRENCY = whole('concurrency', 1);
 const TIMEOUT_MILLIS = whole('timeout', 10) * 1000;
+const DRAIN_VM_MIB = String(args['drain-vm-mib'])
+  .split(',')
+  .map((x) => {
+    const n = Number(x.trim());
+    if (!Number.isInteger(n) || n < 64) throw new Error(`--drain-vm-mib: a comma-separated list of whole MiB >= 64, got "${x}"`);
+    return n;
+  });
 if (DRAIN + 1 >= HOSTS) throw new Error('--drain: must be below --hosts - 1 (a planned host, and destinations for the drained ones)');
 const CAPS = { fleet: 5, outboundPerHost: 2, inboundPerHost: 2 };
-// Room for the drained hosts' VMs (1-2 vCPUs, up to 512 MiB) with slack; the other hosts are the same size.
+// Room for the drained hosts' VMs (1-2 vCPUs, up to 512 MiB or the largest --drain-vm-mib) with slack; the
+// other hosts are the same size.
 const HOST_CPUS = Math.max(32, Math.max(PLAN_VMS, PER_HOST) * 2);
-const HOST_MEMORY = Math.max(16, Math.ceil((Math.max(PLAN_VMS, PER_HOST) * 512 * MiB * 1.5) / GiB)) * GiB;
+const HOST_MEMORY =
+  Math.max(16, Math.ceil((Math.max(PLAN_VMS * 512 * MiB, PER_HOST * Math.max(512, ...DRAIN_VM_MIB) * MiB) * 1.5) / GiB)) * GiB;
 
 const started = performance.now();
 const seconds = (): string => ((performance.now() - started) / 1000).toFixed(1);
@@ -116,7 +129,7 @@ async function register(inv: InventoryClient, hostIds: readonly string[]): Promi
   );
 }
 
-async function compose(inv: InventoryClient, vmIds: readonly string[]): Promise<void> {
+async function compose(inv: InventoryClient, vmIds: readonly string[], mib: readonly number[] = [256, 512]): Promise<void> {
   await mapLimit(vmIds, CONCURRENCY, (vmId, i) =>
     callUnary(inv, 'composeVm', {
       meta: { commandId: `compose-${vmId}` },
@@ -124,7 +137,7 @@ async function compose(inv: InventoryClient, vmIds: readonly string[]): Promise<
       spec: modelV1.VmSpec.fromPartial({
         name: vmId,
         vcpus: i % 3 === 2 ? 2 : 1,
-        memoryBytes: (i % 2 === 0 ? 256 : 512) * MiB,
+        memoryBytes: mib[i % mib.length]! * MiB,
         priority: i % 5 === 0 ? 10 : 0,
         migrationMode: modelV1.MigrationMode.MIGRATION_MODE_MANUAL_AND_AUTOMATIC,
       }),
@@ -346,6 +359,7 @@ async function main(): Promise<void> {
       vmIds: readonly string[],
       closed: readonly string[],
       what: string,
+      mib?: readonly number[],
     ): Promise<inventoryV1.Vm[]> => {
       await setState(closed, modelV1.HostState.HOST_STATE_NO_SCHEDULING, `close-${what.replace(/\W+/g, '-')}`);
       await register(inv, hosts);
@@ -359,7 +373,7 @@ async function main(): Promise<void> {
         60_000,
         250,
       );
-      await compose(inv, vmIds);
+      await compose(inv, vmIds, mib);
       total += vmIds.length;
       const vms = await running(inv, total, `${what}: ${total} VMs running`);
       say(`${what}: ${vmIds.length} VMs composed, ${total} running (load ${load()})`);
@@ -371,7 +385,13 @@ async function main(): Promise<void> {
     await stage([target], planVms, [], 'the planned host');
     // One drained host at a time, so each holds exactly --per-host (spread shares VMs out over every open host).
     for (let d = 0; d < DRAIN; d++) {
-      await stage([drained[d]!], loaded.slice(d * PER_HOST, (d + 1) * PER_HOST), [target, ...drained.slice(0, d)], `drained host ${d + 1}`);
+      await stage(
+        [drained[d]!],
+        loaded.slice(d * PER_HOST, (d + 1) * PER_HOST),
+        [target, ...drained.slice(0, d)],
+        `drained host ${d + 1}`,
+        DRAIN_VM_MIB,
+      );
     }
     const before = await stage(others, background, [target, ...drained], 'the rest of the fleet');
     await setState([target, ...drained], modelV1.HostState.HOST_STATE_ENABLED, 'open');
@@ -512,7 +532,11 @@ async function main(): Promise<void> {
       );
       if (openBefore >= CAPS.fleet && waits) freed.push(p.t);
     }
-    const stepMillis = { ...stepTimes(rows, executorRows), handover: quantiles(handover) };
+    const mean = (xs: readonly number[]): number => (xs.length === 0 ? 0 : round(xs.reduce((a, b) => a + b, 0) / xs.length));
+    const stepMillis = {
+      ...stepTimes(rows, executorRows),
+      handover: { ...quantiles(handover), mean: mean(handover), count: handover.length },
+    };
 
     // The audit: hypervisors (the executor's simulator), inventory's VMs, the final snapshots.
     const after = (await callUnary(inv, 'listVms', inventoryV1.ListVmsRequest.fromPartial({}))).vms;
@@ -552,6 +576,7 @@ async function main(): Promise<void> {
       vms: after.length,
       drainedHosts: DRAIN,
       vmsPerDrainedHost: drained.map((h) => onHost.get(h) ?? 0),
+      drainVmMib: DRAIN_VM_MIB,
       hostsInMaintenance: inMaintenance,
       vmsMoved: completed,
       failedMoves: moves.filter((m) => m.outcome === 'MigrationFailed' || m.outcome === 'MigrationAborted').length,
