@@ -70,6 +70,13 @@ export class AdmissionGate {
     return this.inFlight.size;
   }
 
+  /** Slots held by migrations into this host (those whose destination is known). */
+  inboundOf(hostId: string): number {
+    let n = 0;
+    for (const m of this.inFlight.values()) if (m.destinationHostId === hostId) n++;
+    return n;
+  }
+
   /** Slots held by migrations out of this host: given back the moment each ends (a drain's record of a move lags). */
   outboundOf(hostId: string): number {
     let n = 0;

@@ -89,6 +89,7 @@ export class EvacuationRunner {
     trigger: EvacuationTrigger,
     maxMoves?: number,
     readAt = performance.now(),
+    startNow = false,
   ): Promise<EvacuationPlan> {
     const active = isActive(current) ? current : undefined;
     const [view, vms] = await Promise.all([this.deps.fleet.view(), this.deps.fleet.evacuees(hostId, { follow: active !== undefined })]);
@@ -106,6 +107,8 @@ export class EvacuationRunner {
       vms: vms.map((v) => (migrating.has(v.spec.vmId) || active?.running.has(v.spec.vmId) ? { ...v, status: 'migrating' } : v)),
       excludedFor: (vmId) => active?.failedDestinations.get(vmId) ?? [],
       ...(maxMoves !== undefined && { maxMoves }),
+      // A pass plans the moves that start now: to destinations with an inbound slot free, where there is one.
+      ...(startNow && { inboundFree: (h: string) => this.caps.inboundPerHost - this.deps.gate.inboundOf(h) }),
     });
     const done = performance.now();
     this.deps.onPlanned?.({
@@ -376,7 +379,7 @@ export class EvacuationRunner {
     // until its end is appended (a failed one's slot is held until then: see migrationEnded).
     const caps = this.caps;
     const slots = Math.max(0, Math.min(caps.outboundPerHost - this.deps.gate.outboundOf(hostId), caps.fleet - this.deps.gate.running));
-    const plan = await this.planWith(hostId, e, e.trigger, slots);
+    const plan = await this.planWith(hostId, e, e.trigger, slots, performance.now(), true);
     if (
       plan.moves.length === 0 &&
       plan.blockers.length === 0 &&

@@ -39,6 +39,15 @@ export interface PlanInput {
   readonly maxMoves?: number;
   /** Destinations refused for a VM (an earlier attempt failed there). */
   readonly excludedFor?: (vmId: string) => readonly string[];
+  /**
+   * Migration slots free into a host now (its inbound cap less the migrations into it). Given, a
+   * destination left without one (counting the plan's own moves) is passed over for the best of the
+   * engine's runners-up that has one, when one does: a move to it could not start now, and every drain
+   * would plan its next VM to the same best host while its inbound slots are taken. Without a runner-up
+   * with a slot, the best is kept (the caps hold the move back). A drain's passes give it (they plan the
+   * moves that start now); a full plan does not.
+   */
+  readonly inboundFree?: (hostId: string) => number;
 }
 
 export type MoveKind = evacuationEvents.EvacuationMoveKind;

@@ -63,6 +63,7 @@ function chooseDestination(
   engine: ScheduleCache,
   vm: Evacuee,
   input: PlanInput,
+  hasRoom: (hostId: string) => boolean,
 ): { best: Candidate } | { failed: Blocker } {
   const failed = input.excludedFor?.(vm.spec.vmId) ?? [];
   const excluded = failed.length === 0 ? [input.hostId] : [input.hostId, ...failed];
@@ -85,12 +86,16 @@ function chooseDestination(
       },
     };
   }
+  // The least pinned of the candidates (by adjusted score); one with an inbound slot free before one without.
   let best = r.breakdown;
+  let bestRoom = hasRoom(best.hostId);
   let bestScore = best.score + PINNED_WEIGHT * pinnedShare(view, best.hostId);
   for (const alt of r.alternates) {
+    const room = hasRoom(alt.hostId);
     const s = alt.score + PINNED_WEIGHT * pinnedShare(view, alt.hostId);
-    if (s < bestScore || (s === bestScore && alt.hostId < best.hostId)) {
+    if ((room && !bestRoom) || (room === bestRoom && (s < bestScore || (s === bestScore && alt.hostId < best.hostId)))) {
       best = alt;
+      bestRoom = room;
       bestScore = s;
     }
   }
@@ -131,6 +136,9 @@ function plan(input: PlanInput, view: HostView): EvacuationPlan {
   // only where the plan's earlier moves (or anything else) changed the view.
   const policyFor = (pool: string): PlacementPolicy => input.policyFor?.(pool) ?? SPREAD;
   const engine = new ScheduleCache(view, { policyFor });
+  const inboundFree = input.inboundFree;
+  const plannedInto = new Map<string, number>();
+  const hasRoom = (hostId: string): boolean => inboundFree === undefined || inboundFree(hostId) - (plannedInto.get(hostId) ?? 0) > 0;
   for (const vm of [...input.vms].sort(byStartOrder)) {
     const spec = vm.spec;
     if (vm.status === 'migrating') {
@@ -165,12 +173,13 @@ function plan(input: PlanInput, view: HostView): EvacuationPlan {
       deferred.push(spec.vmId);
       continue;
     }
-    const choice = chooseDestination(view, engine, vm, input);
+    const choice = chooseDestination(view, engine, vm, input, hasRoom);
     if ('failed' in choice) {
       blockers.push(choice.failed);
       continue;
     }
     const { best } = choice;
+    plannedInto.set(best.hostId, (plannedInto.get(best.hostId) ?? 0) + 1);
     const destination = view.applyClaim(best.claim);
     const after = loadAfter(view, destination);
     const dest = destination.capacity;

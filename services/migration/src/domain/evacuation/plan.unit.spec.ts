@@ -93,6 +93,33 @@ describe('planEvacuation', () => {
     expect(plan2.moves[0]!.destinationHostId).toBe('dst-b');
   });
 
+  it('given the inbound slots free, passes over a destination with none for the next best that has one, and keeps the best when none has', () => {
+    const { source, vms } = scene();
+    let busy = numaHost('dst-b');
+    busy = placeOn(busy, vmSpec({ vmId: 'x', vcpus: 8, memoryBytes: 30 * GiB })).host;
+    const hosts = [source, numaHost('dst-a'), busy, numaHost('dst-c')];
+    const movable = vms.filter((v) => v.spec.vmId !== 'stuck');
+    // Without the slots: both to the emptier hosts, dst-a and dst-c.
+    const free = planEvacuation(input({ hosts, vms: movable }));
+    expect(free.moves.map((m) => m.destinationHostId).sort()).toEqual(['dst-a', 'dst-c']);
+    // dst-a and dst-c have no inbound slot free: the busier dst-b, which has, takes the first move; the
+    // plan's own move fills its one slot, so the second keeps its best host, the emptiest (dst-a and dst-c
+    // tie: the first by id; the caps hold the move back).
+    const slots = new Map([
+      ['dst-a', 0],
+      ['dst-b', 1],
+      ['dst-c', 0],
+    ]);
+    const held = planEvacuation(input({ hosts, vms: movable, inboundFree: (h) => slots.get(h) ?? 2 }));
+    expect(held.moves.map((m) => [m.vmId, m.destinationHostId])).toEqual([
+      ['pinned-hp', 'dst-b'],
+      ['plain', 'dst-a'],
+    ]);
+    // Every destination with slots: the plan is the plan without them.
+    const open = planEvacuation(input({ hosts, vms: movable, inboundFree: () => 2 }));
+    expect(open.moves).toEqual(free.moves);
+  });
+
   it('never overcommits a destination: later VMs see the earlier moves of the same plan', () => {
     let source = numaHost('src', { cpus: 16 });
     const vms: Evacuee[] = [];
