@@ -6,6 +6,8 @@ import { deletePrefixedStreams, eventually, infraAvailable, natsUrl, testSubject
 import { connectNats } from './connect.ts';
 import { startConsumer, type ConsumerOptions, type RunningConsumer } from './consumer.ts';
 import { DeadLetterHeaders } from './dead-letter.ts';
+import { ensureDurable } from './durable.ts';
+import { subjectName } from './names.ts';
 import { createEventPublisher } from './publisher.ts';
 import { ack, nak, term } from './results.ts';
 import { ensureStreams } from './streams.ts';
@@ -201,6 +203,73 @@ describe.skipIf(!(await infraAvailable('nats')))('startConsumer', () => {
     expect([...new Set(got)]).toEqual([first, ...later].map((e) => (e.data as { n: number }).n));
     expect(consumer.recoveries).toBeGreaterThanOrEqual(1);
     expect((await jsm.consumers.info(`${prefix.toUpperCase()}_BERTH_INVENTORY`, durable)).config.durable_name).toBe(durable);
+  });
+
+  it("dead-letters, when it stops, a message still waiting for its turn at the server's last delivery (a nak would have it dropped)", async () => {
+    const stream = `${prefix.toUpperCase()}_BERTH_INVENTORY`;
+    // maxDeliver 1: the server delivers a message twice at most (max_deliver = maxDeliver + 1).
+    const options = { maxDeliver: 1, ackWaitMillis: 10_000 };
+    const seen: string[] = [];
+    let letGo!: () => void;
+    const blocked = new Promise<void>((resolve) => (letGo = resolve));
+    const first = makeEvent({ type: 'LastWaiting' });
+    const last = makeEvent({ type: 'LastWaiting' });
+    // The durable as startConsumer makes it (unchanged when the consumer starts), with no pull of this process on it yet.
+    const durable = 'test-last-waiting';
+    const filterSubject = 'berth.inventory.vm.*.LastWaiting';
+    const jsm = await jetstreamManager(nc);
+    await ensureDurable(jsm, {
+      stream,
+      durable,
+      filterSubject: subjectName(filterSubject, prefix),
+      serverMaxDeliver: options.maxDeliver + 1,
+      ackWaitMillis: options.ackWaitMillis,
+      maxAckPending: 128,
+    });
+    // `last` delivered once elsewhere and nak'd with a delay: its next delivery is the server's last.
+    await publish(last);
+    const js = jetstream(nc);
+    for await (const m of await (await js.consumers.get(stream, durable)).fetch({ max_messages: 1, expires: 5000 })) m.nak(2000);
+    // `first` comes at once to the consumer and its handler holds it; `last` comes 2 s later and waits
+    // behind it (one at a time) until the consumer stops.
+    await publish(first);
+    const c = await startConsumer({
+      events: false,
+      nc,
+      prefix,
+      stream: 'BERTH_INVENTORY',
+      durable,
+      filterSubject,
+      handle: async (env, ctx) => {
+        seen.push(`${env.id}@${ctx.deliveryCount}`);
+        if (env.id === first.id) await blocked;
+        return ack();
+      },
+      backoffMillis: [50],
+      ...options,
+    });
+    running.push(c);
+    // Three deliveries: `last`, `first`, `last` again.
+    await eventually(async () => (await jsm.consumers.info(stream, durable)).delivered.consumer_seq >= 3, 'the last delivery', 20_000);
+    const stopped = c.stop();
+    letGo();
+    await stopped;
+    expect(seen).toEqual([`${first.id}@1`]);
+    const dl = await eventually(() => lastDeadLetter(nc, prefix, durable), 'the dead letter of the message at its last delivery', 10_000);
+    expect(dl.json<EventEnvelope>().id).toBe(last.id);
+    expect(dl.header.get(DeadLetterHeaders.deliveries)).toBe('2');
+    expect(dl.header.get(DeadLetterHeaders.reason)).toBe(
+      'delivery 2 exceeds maxDeliver 1: still waiting for its turn when the consumer stopped',
+    );
+    // Terminated on the server: nothing of this durable pending or unacknowledged.
+    await eventually(
+      async () => {
+        const info = await jsm.consumers.info(stream, durable);
+        return info.num_ack_pending === 0 && info.num_pending === 0;
+      },
+      'nothing left on the durable',
+      10_000,
+    );
   });
 
   it('rejects bad options with a typed error naming the field', async () => {

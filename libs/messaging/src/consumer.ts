@@ -119,7 +119,14 @@ export async function startConsumer(o: ConsumerOptions): Promise<RunningConsumer
         }
         recreate = false;
         const consumer = await js.consumers.get(stream, o.durable);
-        const waiting = new WaitingRoom(Math.max(50, Math.floor(spec.ackWaitMillis / 3)), concurrency);
+        // What still waits when the pull closes is nak'd, or dead-lettered at its last delivery; the
+        // dead-lettering is awaited with the messages in hand, before the durable is recreated or the consumer ends.
+        const release = (m: JsMsg): void => {
+          const releasing = processMessage.release(m, stopping ? 'the consumer stopped' : 'the consumer closed its pull to recreate it');
+          inHand.add(releasing);
+          void releasing.finally(() => inHand.delete(releasing));
+        };
+        const waiting = new WaitingRoom(Math.max(50, Math.floor(spec.ackWaitMillis / 3)), concurrency, release);
         room = waiting;
         const messages = await consumer.consume({
           max_messages: batchSize,

@@ -47,8 +47,18 @@ type Outcome = ConsumeResult | { readonly kind: 'error'; readonly error: unknown
 
 const message = (e: unknown): string => (e instanceof Error ? e.message : String(e));
 
-/** Returns the function that brings one message to its end (never throws); `parsed`: its envelope when already parsed. */
-export function createMessageProcessor(d: ProcessorDeps): (m: JsMsg, parsed?: EnvelopeParse) => Promise<void> {
+/** Brings one message to its end (never throws); `parsed`: its envelope when already parsed. */
+export interface MessageProcessor {
+  (m: JsMsg, parsed?: EnvelopeParse): Promise<void>;
+  /**
+   * Ends a message its consumer pulled and never handed to the handler (still waiting when the pull
+   * closed): a nak, so it comes back at once; at the server's last delivery (maxDeliver + 1), where a
+   * nak would have JetStream drop it without a word, a dead letter naming `why` instead.
+   */
+  release(m: JsMsg, why: string): Promise<void>;
+}
+
+export function createMessageProcessor(d: ProcessorDeps): MessageProcessor {
   const log = d.logger;
   // The acks and naks of handlers that end in one turn of the event loop leave in one socket write.
   const barrier = new TurnBarrier();
@@ -72,7 +82,16 @@ export function createMessageProcessor(d: ProcessorDeps): (m: JsMsg, parsed?: En
 
   const backoff = (deliveryCount: number): number => d.backoffMillis[Math.min(deliveryCount - 1, d.backoffMillis.length - 1)] ?? 0;
 
-  return async (m, parsedBefore) => {
+  const release = async (m: JsMsg, why: string): Promise<void> => {
+    const count = m.info.deliveryCount;
+    if (count <= d.maxDeliver) {
+      m.nak();
+      return;
+    }
+    await deadLetter(m, `delivery ${count} exceeds maxDeliver ${d.maxDeliver}: still waiting for its turn when ${why}`);
+  };
+
+  const processMessage = async (m: JsMsg, parsedBefore?: EnvelopeParse): Promise<void> => {
     const seq = m.info.streamSequence;
     const count = m.info.deliveryCount;
     d.progress.received(seq);
@@ -149,4 +168,5 @@ export function createMessageProcessor(d: ProcessorDeps): (m: JsMsg, parsed?: En
       }
     }
   };
+  return Object.assign(processMessage, { release });
 }

@@ -11,8 +11,9 @@ export interface Turn {
  * once, never two of the same key at the same time: a message whose key is in hand waits (in order)
  * while later messages of other keys go ahead. Its ack wait keeps running on the server meanwhile, so
  * a timer reports progress (`working()`) for every waiting message; none is redelivered, and
- * eventually dead-lettered, only for having queued. On close, what still waits is nak'd for prompt
- * redelivery; messages in hand are their handlers' to end.
+ * eventually dead-lettered, only for having queued. On close, what still waits is given to `release`
+ * (the consumer's: a nak for prompt redelivery, or a dead letter for a message at the server's last
+ * delivery, which a nak would drop); messages in hand are their handlers' to end.
  */
 export class WaitingRoom {
   private readonly waiting: Turn[] = [];
@@ -21,10 +22,14 @@ export class WaitingRoom {
   private closed = false;
   private readonly timer: NodeJS.Timeout;
 
-  /** `limit`: messages in hand at once (1 = one at a time, in delivery order). */
+  /**
+   * `limit`: messages in hand at once (1 = one at a time, in delivery order); `release`: what becomes
+   * of a message that was never handed out when the room closes (default: nak).
+   */
   constructor(
     keepAliveMillis: number,
     private readonly limit = 1,
+    private readonly release: (msg: JsMsg) => void = (msg) => msg.nak(),
   ) {
     this.timer = setInterval(() => {
       for (const t of this.waiting) t.msg.working();
@@ -43,7 +48,7 @@ export class WaitingRoom {
 
   push(msg: JsMsg, key = ''): void {
     if (this.closed) {
-      msg.nak();
+      this.release(msg);
       return;
     }
     this.waiting.push({ msg, key });
@@ -70,7 +75,7 @@ export class WaitingRoom {
     if (this.closed) return;
     this.closed = true;
     clearInterval(this.timer);
-    for (const t of this.waiting.splice(0)) t.msg.nak();
+    for (const t of this.waiting.splice(0)) this.release(t.msg);
     this.wakeUp();
   }
 
