@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { ValidationError } from '@berth/errors';
-import { parseDuration } from './units/duration.ts';
+import { readDuration } from './units/duration.ts';
 
 /** What a deployment (or a test) may change of a durable consumer's settings (infra/nats/consumers.json). */
 export interface ConsumerTuning {
@@ -11,53 +11,57 @@ export interface ConsumerTuning {
   readonly expiresMillis?: number;
 }
 
-const isObj = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+const VAR = 'NATS_CONSUMER_TUNING';
+const FIELDS = 'ackWait, maxDeliver, backoff, expires';
+
+/** A duration string (`3s`, `200ms`) as milliseconds, at least `min` (written as `minText`). */
+const duration = (min: number, minText: string) =>
+  z.string('must be a duration string').transform((text, ctx) => {
+    const d = readDuration(text);
+    if (!d.ok) ctx.addIssue({ code: 'custom', message: d.reason });
+    else if (d.value < min) ctx.addIssue({ code: 'custom', message: `must be >= ${minText}` });
+    return d.ok ? d.value : z.NEVER;
+  });
+
+const durableTuning = z
+  .strictObject(
+    {
+      ackWait: duration(100, '100ms').optional(),
+      maxDeliver: z.number('must be an integer >= 1').int('must be an integer >= 1').min(1, 'must be an integer >= 1').optional(),
+      backoff: z
+        .array(duration(0, '0ms'), 'must be a non-empty array of duration strings')
+        .min(1, 'must be a non-empty array of duration strings')
+        .optional(),
+      expires: duration(1000, '1s').optional(),
+    },
+    {
+      error: (issue) =>
+        issue.code === 'unrecognized_keys' ? `unknown keys ${issue.keys.join(', ')} (${FIELDS})` : `must be an object of ${FIELDS}`,
+    },
+  )
+  .transform((t): ConsumerTuning => ({
+    ...(t.ackWait !== undefined && { ackWaitMillis: t.ackWait }),
+    ...(t.maxDeliver !== undefined && { maxDeliver: t.maxDeliver }),
+    ...(t.backoff !== undefined && { backoffMillis: t.backoff }),
+    ...(t.expires !== undefined && { expiresMillis: t.expires }),
+  }));
+
+const tuningByDurable = z.record(z.string(), durableTuning, 'must be a JSON object keyed by durable name');
 
 /**
  * `{"<durable>": {"ackWait": "3s", "maxDeliver": 3, "backoff": ["200ms", "1s"], "expires": "5s"}}` → tuning
- * per durable (throws ValidationError).
+ * per durable. Throws a ValidationError naming every problem as `NATS_CONSUMER_TUNING.<durable>.<key>: reason`.
  */
 export function parseConsumerTuning(text: string): Readonly<Record<string, ConsumerTuning>> {
   let json: unknown;
   try {
     json = JSON.parse(text);
   } catch {
-    throw new ValidationError({ field: 'NATS_CONSUMER_TUNING', reason: 'must be a JSON object' });
+    throw new ValidationError({ field: VAR, reason: 'must be a JSON object' });
   }
-  if (!isObj(json)) throw new ValidationError({ field: 'NATS_CONSUMER_TUNING', reason: 'must be a JSON object keyed by durable name' });
-  const out: Record<string, ConsumerTuning> = {};
-  for (const [durable, v] of Object.entries(json)) {
-    const field = `NATS_CONSUMER_TUNING.${durable}`;
-    if (!isObj(v)) throw new ValidationError({ field, reason: 'must be an object of ackWait, maxDeliver, backoff, expires' });
-    const unknown = Object.keys(v).filter((k) => !['ackWait', 'maxDeliver', 'backoff', 'expires'].includes(k));
-    if (unknown.length > 0)
-      throw new ValidationError({ field, reason: `unknown keys ${unknown.join(', ')} (ackWait, maxDeliver, backoff, expires)` });
-    const t: { ackWaitMillis?: number; maxDeliver?: number; backoffMillis?: number[]; expiresMillis?: number } = {};
-    if (v['ackWait'] !== undefined) {
-      if (typeof v['ackWait'] !== 'string') throw new ValidationError({ field: `${field}.ackWait`, reason: 'must be a duration string' });
-      t.ackWaitMillis = parseDuration(v['ackWait'], `${field}.ackWait`);
-      if (t.ackWaitMillis < 100) throw new ValidationError({ field: `${field}.ackWait`, reason: 'must be >= 100ms' });
-    }
-    if (v['expires'] !== undefined) {
-      if (typeof v['expires'] !== 'string') throw new ValidationError({ field: `${field}.expires`, reason: 'must be a duration string' });
-      t.expiresMillis = parseDuration(v['expires'], `${field}.expires`);
-      if (t.expiresMillis < 1000) throw new ValidationError({ field: `${field}.expires`, reason: 'must be >= 1s' });
-    }
-    if (v['maxDeliver'] !== undefined) {
-      const n = v['maxDeliver'];
-      if (typeof n !== 'number' || !Number.isInteger(n) || n < 1)
-        throw new ValidationError({ field: `${field}.maxDeliver`, reason: 'must be an integer >= 1' });
-      t.maxDeliver = n;
-    }
-    if (v['backoff'] !== undefined) {
-      const b = v['backoff'];
-      if (!Array.isArray(b) || b.length === 0 || !b.every((x) => typeof x === 'string'))
-        throw new ValidationError({ field: `${field}.backoff`, reason: 'must be a non-empty array of duration strings' });
-      t.backoffMillis = b.map((x: string) => parseDuration(x, `${field}.backoff`));
-    }
-    out[durable] = t;
-  }
-  return out;
+  const r = tuningByDurable.safeParse(json);
+  if (r.success) return r.data;
+  throw new ValidationError(r.error.issues.map((i) => ({ field: [VAR, ...i.path.map(String)].join('.'), reason: i.message })));
 }
 
 /**
@@ -72,7 +76,8 @@ export const consumerTuningShape = {
       try {
         return parseConsumerTuning(text);
       } catch (e) {
-        ctx.addIssue({ code: 'custom', message: e instanceof Error ? e.message : String(e) });
+        const violations = e instanceof ValidationError ? e.violations : [{ field: VAR, reason: String(e) }];
+        for (const v of violations) ctx.addIssue({ code: 'custom', message: `${v.field}: ${v.reason}` });
         return z.NEVER;
       }
     })
