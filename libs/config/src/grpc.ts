@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { zDuration } from './zod.ts';
 
 /**
  * The gRPC security variables every service reads (docs/security.md): the bind address (loopback by
@@ -14,4 +15,14 @@ export const grpcSecurityShape = {
   BERTH_TLS_KEY: z.string().min(1).optional(),
   /** The CA that signs every Berth identity. */
   BERTH_TLS_CA: z.string().min(1).optional(),
+};
+
+/**
+ * The variable of every service that calls another over gRPC: how long a client channel may stay
+ * connecting (never READY) before it is closed and a fresh one serves later calls (grpc-kit's
+ * `connectTimeoutMillis`; grpc-js alone never ends a connection attempt a black hole swallowed).
+ * Default 20 s; `0` turns the bound off.
+ */
+export const grpcClientShape = {
+  GRPC_CONNECT_TIMEOUT: zDuration().prefault('20s'),
 };

@@ -4,5 +4,5 @@ export { zDuration, zBytes, zPort, zUrl } from './zod.ts';
 export { loadConfig } from './load.ts';
 export { SERVICE_NODE_FLAGS } from './node-options.ts';
 export { maskUrl, maskUrlsIn, MASK } from './secrets.ts';
-export { grpcSecurityShape } from './grpc.ts';
+export { grpcClientShape, grpcSecurityShape } from './grpc.ts';
 export { consumerTuningShape, parseConsumerTuning, type ConsumerTuning } from './consumers.ts';

@@ -1,6 +1,7 @@
 import * as grpc from '@grpc/grpc-js';
 import { withKitDefaults } from './channel-options.ts';
 import type { CallContext } from './context.ts';
+import { DEFAULT_CONNECT_TIMEOUT_MILLIS, RenewingChannel } from './renewing-channel.ts';
 import { channelCredentials, readTlsFiles, type ClientTls } from './tls.ts';
 
 export interface ClientOptions {
@@ -13,6 +14,12 @@ export interface ClientOptions {
   readonly deadlineMillis?: number;
   /** grpc-js channel options, over the kit's defaults (channelz off, see KIT_CHANNEL_DEFAULTS). */
   readonly channelOptions?: grpc.ChannelOptions;
+  /**
+   * How long the channel may stay connecting (never READY) before it is closed and a fresh one serves
+   * later calls (`RenewingChannel`: grpc-js puts no bound on a connection attempt). Default 20 s;
+   * 0 turns it off (a plain grpc-js channel).
+   */
+  readonly connectTimeoutMillis?: number;
 }
 
 type ClientCtor<C> = new (address: string, credentials: grpc.ChannelCredentials, options?: grpc.ClientOptions) => C;
@@ -44,7 +51,15 @@ const clientDefaults = new WeakMap<object, { deadlineMillis: number }>();
 export function createClient<C extends grpc.Client>(Ctor: ClientCtor<C>, address: string, options: ClientOptions = {}): C {
   const channelOptions = withKitDefaults(options.channelOptions);
   if (options.tls?.serverName) channelOptions['grpc.ssl_target_name_override'] = options.tls.serverName;
-  const client = new Ctor(address, channelCredentials(options.tls ?? envClientTls()), channelOptions);
+  const credentials = channelCredentials(options.tls ?? envClientTls());
+  const connectTimeout = options.connectTimeoutMillis ?? DEFAULT_CONNECT_TIMEOUT_MILLIS;
+  const client =
+    connectTimeout === 0
+      ? new Ctor(address, credentials, channelOptions)
+      : new Ctor(address, credentials, {
+          ...channelOptions,
+          channelOverride: new RenewingChannel(address, credentials, channelOptions, connectTimeout),
+        });
   clientDefaults.set(client, { deadlineMillis: options.deadlineMillis ?? DEFAULT_DEADLINE_MILLIS });
   return client;
 }

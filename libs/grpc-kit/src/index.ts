@@ -14,6 +14,7 @@ export {
   type UnaryMethodName,
 } from './client.ts';
 export { KIT_CHANNEL_DEFAULTS } from './channel-options.ts';
+export { DEFAULT_CONNECT_TIMEOUT_MILLIS, RenewingChannel } from './renewing-channel.ts';
 export { readTlsFiles, type ClientTls, type ServerTls } from './tls.ts';
 export { DescriptorIndex, defaultDescriptorSetPath } from './descriptors.ts';
 export type { Logger } from './logger.ts';

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { grpcSecurityShape, loadConfig, zDuration, zPort, zUrl } from '@berth/config';
+import { consumerTuningShape, grpcClientShape, grpcSecurityShape, loadConfig, zDuration, zPort, zUrl } from '@berth/config';
 
 const count = (min: number, max: number) =>
   z.coerce.number().int('must be a whole number').min(min, `must be >= ${min}`).max(max, `must be <= ${max}`);
@@ -59,6 +59,10 @@ const poolPolicies = z
 export const migrationConfigSchema = z.object({
   /** GRPC_HOST and BERTH_TLS_CERT/KEY/CA (docs/security.md). */
   ...grpcSecurityShape,
+  /** GRPC_CONNECT_TIMEOUT: how long a channel to inventory, the scheduler or the executor may stay connecting before a fresh one replaces it. */
+  ...grpcClientShape,
+  /** Settings of migration-executor-events, migration-host-states and migration-vm-events over infra/nats/consumers.json, as JSON. */
+  ...consumerTuningShape,
   DATABASE_URL: zUrl(['postgres', 'postgresql']).prefault('postgres://postgres@127.0.0.1:5432/berth_migration'),
   NATS_URL: zUrl(['nats', 'tls']).prefault('nats://127.0.0.1:4222'),
   /** The file holding this service's NATS nkey seed (its own user; docs/security.md). Unset: no credentials. */

@@ -95,14 +95,16 @@ export async function startMigration(
 
   const grpcInventory = over.inventory
     ? undefined
-    : new GrpcInventory(config.INVENTORY_ADDR, config.MIGRATION_CALL_DEADLINE, security.client);
+    : new GrpcInventory(config.INVENTORY_ADDR, config.MIGRATION_CALL_DEADLINE, security.client, config.GRPC_CONNECT_TIMEOUT);
   const grpcScheduler = over.scheduler
     ? undefined
-    : new GrpcScheduler(config.SCHEDULER_ADDR, config.MIGRATION_CALL_DEADLINE, security.client);
+    : new GrpcScheduler(config.SCHEDULER_ADDR, config.MIGRATION_CALL_DEADLINE, security.client, config.GRPC_CONNECT_TIMEOUT);
   const ports = { inventory: over.inventory ?? grpcInventory!, scheduler: over.scheduler ?? grpcScheduler! };
   const { inventory, scheduler }: { inventory: InventoryPort; scheduler: SchedulerPort } = over.wrapPorts?.(ports) ?? ports;
   const clock: Clock = over.clock ?? { now: () => new Date() };
-  const grpcExecutor = over.executor ? undefined : new GrpcExecutor(config.EXECUTOR_ADDR, config.MIGRATION_CALL_DEADLINE, security.client);
+  const grpcExecutor = over.executor
+    ? undefined
+    : new GrpcExecutor(config.EXECUTOR_ADDR, config.MIGRATION_CALL_DEADLINE, security.client, config.GRPC_CONNECT_TIMEOUT);
   const executor: ExecutorPort = over.executor ?? grpcExecutor!;
 
   // One gate for every migration of this process (manual, evacuation, balancer): the caps hold across kinds.
@@ -177,7 +179,9 @@ export async function startMigration(
       logger,
     }),
   ];
-  const consumers: RunningConsumer[] = [await startExecutorEventsConsumer({ nc, ...p, migrations, logger })];
+  const consumers: RunningConsumer[] = [
+    await startExecutorEventsConsumer({ nc, ...p, migrations, logger, tuning: config.NATS_CONSUMER_TUNING }),
+  ];
 
   // Evacuations (docs/evacuation-and-balancer.md): served with the real inventory only (tests of the
   // migration application pass their own ports and leave the evacuation RPCs UNIMPLEMENTED).
@@ -208,9 +212,9 @@ export async function startMigration(
     evacuationTimer = setInterval(resume, config.MIGRATION_EVACUATION_RETRY);
     resume();
     // Maintenance set in inventory (HostStateChanged to maintenance-preparing) starts the drain.
-    consumers.push(await startHostStatesConsumer({ nc, ...p, evacuations, logger }));
+    consumers.push(await startHostStatesConsumer({ nc, ...p, evacuations, logger, tuning: config.NATS_CONSUMER_TUNING }));
     // The drains keep their VMs between passes, fresh from inventory's VM events.
-    consumers.push(await startVmEventsConsumer({ nc, ...p, apply: (env) => f.vmEvent(env), logger }));
+    consumers.push(await startVmEventsConsumer({ nc, ...p, apply: (env) => f.vmEvent(env), logger, tuning: config.NATS_CONSUMER_TUNING }));
     // The balancer: per pool policies through the API, one run per pool per interval (docs/evacuation-and-balancer.md).
     // Measured load: telemetry's berth-host-usage where fresh, else allocation.
     const u = new KvUsageReader();

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { grpcSecurityShape, loadConfig, zBytes, zDuration, zPort, zUrl } from '@berth/config';
+import { consumerTuningShape, grpcSecurityShape, loadConfig, zBytes, zDuration, zPort, zUrl } from '@berth/config';
 import { parseLibvirtRealm, type RealmSettings } from '@berth/hypervisor';
 
 const count = (min: number, max: number) =>
@@ -25,6 +25,8 @@ export const executorConfigSchema = z
   .object({
     /** GRPC_HOST and BERTH_TLS_CERT/KEY/CA (docs/security.md). */
     ...grpcSecurityShape,
+    /** Settings of executor-vm-commands, executor-host-registry and executor-migration-commands over infra/nats/consumers.json, as JSON. */
+    ...consumerTuningShape,
     DATABASE_URL: zUrl(['postgres', 'postgresql']).prefault('postgres://postgres@127.0.0.1:5432/berth_executor'),
     NATS_URL: zUrl(['nats', 'tls']).prefault('nats://127.0.0.1:4222'),
     /** The file holding this service's NATS nkey seed (its own user; docs/security.md). Unset: no credentials. */

@@ -189,7 +189,7 @@ export async function startExecutor(
   );
 
   const intake = createIntake({ vms, provisioner, hosts: readModel, realm });
-  const vmDef = consumerDefinition(VM_DURABLE);
+  const vmDef = consumerDefinition(VM_DURABLE, config.NATS_CONSUMER_TUNING);
   // A handler waits for a batched log append, and one at a time would cap intake at a few hundred VMs
   // per second: EXECUTOR_INTAKE_PARALLELISM (64) run at once, the messages of one VM (the default key,
   // streamId) one after another, in order; the types the intake ignores are acknowledged unread.
@@ -206,7 +206,7 @@ export async function startExecutor(
     await startConsumer({
       nc,
       ...p,
-      ...consumerDefinition(HOST_DURABLE),
+      ...consumerDefinition(HOST_DURABLE, config.NATS_CONSUMER_TUNING),
       types: INTAKE_HOST_TYPES,
       handle: (env) => intake.host(env),
       logger,
@@ -214,7 +214,7 @@ export async function startExecutor(
     await startConsumer({
       nc,
       ...p,
-      ...consumerDefinition(MIGRATION_DURABLE),
+      ...consumerDefinition(MIGRATION_DURABLE, config.NATS_CONSUMER_TUNING),
       types: MIGRATION_COMMAND_TYPES,
       handle: createMigrationIntake({ vms, migrator, startWindowMillis: config.EXECUTOR_MIGRATION_START_WINDOW }),
       logger,

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { consumerTuningShape, grpcSecurityShape, loadConfig, zDuration, zPort, zUrl } from '@berth/config';
+import { consumerTuningShape, grpcClientShape, grpcSecurityShape, loadConfig, zDuration, zPort, zUrl } from '@berth/config';
 
 const count = (min: number, max: number) =>
   z.coerce.number().int(`must be a whole number`).min(min, `must be >= ${min}`).max(max, `must be <= ${max}`);
@@ -8,6 +8,8 @@ const count = (min: number, max: number) =>
 export const schedulerConfigSchema = z.object({
   /** GRPC_HOST and BERTH_TLS_CERT/KEY/CA (docs/security.md). */
   ...grpcSecurityShape,
+  /** GRPC_CONNECT_TIMEOUT: how long the channel to inventory may stay connecting before a fresh one replaces it. */
+  ...grpcClientShape,
   /** Settings of scheduler-vm-requested over infra/nats/consumers.json (ack wait, max deliveries, backoff), as JSON. */
   ...consumerTuningShape,
   NATS_URL: zUrl(['nats', 'tls']).prefault('nats://127.0.0.1:4222'),

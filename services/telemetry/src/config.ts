@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { grpcSecurityShape, loadConfig, zDuration, zPort, zUrl } from '@berth/config';
+import { consumerTuningShape, grpcSecurityShape, loadConfig, zDuration, zPort, zUrl } from '@berth/config';
 
 const fraction = z.coerce.number().min(0, 'must be >= 0').max(1, 'must be <= 1');
 
@@ -7,6 +7,8 @@ const fraction = z.coerce.number().min(0, 'must be >= 0').max(1, 'must be <= 1')
 export const telemetryConfigSchema = z.object({
   /** GRPC_HOST and BERTH_TLS_CERT/KEY/CA (docs/security.md). */
   ...grpcSecurityShape,
+  /** Settings of telemetry-vm-specs over infra/nats/consumers.json (ack wait, max deliveries, backoff, expires), as JSON. */
+  ...consumerTuningShape,
   DATABASE_URL: zUrl(['postgres', 'postgresql']).prefault('postgres://postgres@127.0.0.1:5432/berth_telemetry'),
   NATS_URL: zUrl(['nats', 'tls']).prefault('nats://127.0.0.1:4222'),
   /** The file holding this service's NATS nkey seed (its own user; docs/security.md). Unset: no credentials. */

@@ -84,7 +84,7 @@ export async function startTelemetry(
 
   const vms = new VmSpecs(db);
   await vms.load();
-  await vms.follow(nc, prefix, logger);
+  await vms.follow(nc, prefix, logger, config.NATS_CONSUMER_TUNING);
   const pools = new HostPools();
   await pools.follow(nc, prefix);
 

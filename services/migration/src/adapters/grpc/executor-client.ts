@@ -9,9 +9,16 @@ const NOT_FOUND = 5;
 export class GrpcExecutor implements ExecutorPort {
   readonly client: InstanceType<typeof executorV1.ExecutorServiceClient>;
 
-  /** `tls`: this service's own identity (mutual TLS), when the deployment has one. */
-  constructor(address: string, deadlineMillis: number, tls?: ClientTls) {
-    this.client = createClient(executorV1.ExecutorServiceClient, address, { deadlineMillis, ...(tls && { tls }) });
+  /**
+   * `tls`: this service's own identity (mutual TLS), when the deployment has one; `connectTimeoutMillis`:
+   * GRPC_CONNECT_TIMEOUT (grpc-kit's bound on a connection attempt, its default when omitted).
+   */
+  constructor(address: string, deadlineMillis: number, tls?: ClientTls, connectTimeoutMillis?: number) {
+    this.client = createClient(executorV1.ExecutorServiceClient, address, {
+      deadlineMillis,
+      ...(tls && { tls }),
+      ...(connectTimeoutMillis !== undefined && { connectTimeoutMillis }),
+    });
   }
 
   async runtime(vmId: string): Promise<ExecutorAnswer> {

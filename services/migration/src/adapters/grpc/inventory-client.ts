@@ -29,9 +29,16 @@ export function toVmInfo(vm: inv.Vm): VmInfo {
 export class GrpcInventory implements InventoryPort {
   readonly client: InstanceType<typeof inv.InventoryServiceClient>;
 
-  /** `tls`: this service's own identity (mutual TLS), when the deployment has one. */
-  constructor(address: string, deadlineMillis: number, tls?: ClientTls) {
-    this.client = createClient(inv.InventoryServiceClient, address, { deadlineMillis, ...(tls && { tls }) });
+  /**
+   * `tls`: this service's own identity (mutual TLS), when the deployment has one; `connectTimeoutMillis`:
+   * GRPC_CONNECT_TIMEOUT (grpc-kit's bound on a connection attempt, its default when omitted).
+   */
+  constructor(address: string, deadlineMillis: number, tls?: ClientTls, connectTimeoutMillis?: number) {
+    this.client = createClient(inv.InventoryServiceClient, address, {
+      deadlineMillis,
+      ...(tls && { tls }),
+      ...(connectTimeoutMillis !== undefined && { connectTimeoutMillis }),
+    });
   }
 
   async getVm(vmId: string, call?: CallDeadline): Promise<VmInfo> {

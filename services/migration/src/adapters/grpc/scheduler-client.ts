@@ -22,9 +22,16 @@ function missingGroups(json: string): MissingGroup[] {
 export class GrpcScheduler implements SchedulerPort {
   readonly client: InstanceType<typeof sch.SchedulerServiceClient>;
 
-  /** `tls`: this service's own identity (mutual TLS), when the deployment has one. */
-  constructor(address: string, deadlineMillis: number, tls?: ClientTls) {
-    this.client = createClient(sch.SchedulerServiceClient, address, { deadlineMillis, ...(tls && { tls }) });
+  /**
+   * `tls`: this service's own identity (mutual TLS), when the deployment has one; `connectTimeoutMillis`:
+   * GRPC_CONNECT_TIMEOUT (grpc-kit's bound on a connection attempt, its default when omitted).
+   */
+  constructor(address: string, deadlineMillis: number, tls?: ClientTls, connectTimeoutMillis?: number) {
+    this.client = createClient(sch.SchedulerServiceClient, address, {
+      deadlineMillis,
+      ...(tls && { tls }),
+      ...(connectTimeoutMillis !== undefined && { connectTimeoutMillis }),
+    });
   }
 
   async score(

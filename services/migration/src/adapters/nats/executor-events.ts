@@ -1,3 +1,4 @@
+import type { ConsumerTuning } from '@berth/config';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { z } from 'zod';
 import type { EventEnvelope } from '@berth/contracts';
@@ -91,13 +92,15 @@ export function reportToCommand(env: EventEnvelope): { migrationId: string; comm
 export function startExecutorEventsConsumer(o: {
   nc: NatsConnection;
   prefix?: string;
+  /** NATS_CONSUMER_TUNING: settings of this durable over infra/nats/consumers.json. */
+  tuning?: Readonly<Record<string, ConsumerTuning>> | undefined;
   migrations: MigrationCommands;
   logger: Logger;
 }): Promise<RunningConsumer> {
   return startConsumer({
     nc: o.nc,
     ...(o.prefix ? { prefix: o.prefix } : {}),
-    ...consumerDefinition(EXECUTOR_EVENTS_DURABLE),
+    ...consumerDefinition(EXECUTOR_EVENTS_DURABLE, o.tuning),
     types: MIGRATION_REPORTS,
     concurrency: 16,
     logger: o.logger,

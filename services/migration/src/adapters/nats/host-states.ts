@@ -1,3 +1,4 @@
+import type { ConsumerTuning } from '@berth/config';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { z } from 'zod';
 import type { EventEnvelope } from '@berth/contracts';
@@ -37,13 +38,15 @@ export function hostStateAction(
 export function startHostStatesConsumer(o: {
   nc: NatsConnection;
   prefix?: string;
+  /** NATS_CONSUMER_TUNING: settings of this durable over infra/nats/consumers.json. */
+  tuning?: Readonly<Record<string, ConsumerTuning>> | undefined;
   evacuations: EvacuationRunner;
   logger: Logger;
 }): Promise<RunningConsumer> {
   return startConsumer({
     nc: o.nc,
     ...(o.prefix ? { prefix: o.prefix } : {}),
-    ...consumerDefinition(HOST_STATES_DURABLE),
+    ...consumerDefinition(HOST_STATES_DURABLE, o.tuning),
     types: ['HostStateChanged'],
     logger: o.logger,
     handle: async (env): Promise<ConsumeResult> => {

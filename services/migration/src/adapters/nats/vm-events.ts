@@ -1,3 +1,4 @@
+import type { ConsumerTuning } from '@berth/config';
 import type { NatsConnection } from '@nats-io/transport-node';
 import type { EventEnvelope } from '@berth/contracts';
 import { ack, consumerDefinition, startConsumer, type ConsumeResult, type RunningConsumer } from '@berth/messaging';
@@ -14,13 +15,15 @@ export const VM_EVENTS_DURABLE = 'migration-vm-events';
 export function startVmEventsConsumer(o: {
   nc: NatsConnection;
   prefix?: string;
+  /** NATS_CONSUMER_TUNING: settings of this durable over infra/nats/consumers.json. */
+  tuning?: Readonly<Record<string, ConsumerTuning>> | undefined;
   apply: (env: EventEnvelope) => void;
   logger: Logger;
 }): Promise<RunningConsumer> {
   return startConsumer({
     nc: o.nc,
     ...(o.prefix ? { prefix: o.prefix } : {}),
-    ...consumerDefinition(VM_EVENTS_DURABLE),
+    ...consumerDefinition(VM_EVENTS_DURABLE, o.tuning),
     concurrency: 16,
     logger: o.logger,
     handle: async (env): Promise<ConsumeResult> => {

@@ -47,9 +47,16 @@ export class GrpcInventory implements InventoryPort {
   /** Set when inventory answered UNIMPLEMENTED (an older version): one ClaimResources per claim. */
   private batchUnsupported = false;
 
-  /** `tls`: this service's own identity (mutual TLS), when the deployment has one. */
-  constructor(address: string, deadlineMillis: number, tls?: ClientTls) {
-    this.client = createClient(inventoryV1.InventoryServiceClient, address, { deadlineMillis, ...(tls && { tls }) });
+  /**
+   * `tls`: this service's own identity (mutual TLS), when the deployment has one; `connectTimeoutMillis`:
+   * GRPC_CONNECT_TIMEOUT (grpc-kit's bound on a connection attempt, its default when omitted).
+   */
+  constructor(address: string, deadlineMillis: number, tls?: ClientTls, connectTimeoutMillis?: number) {
+    this.client = createClient(inventoryV1.InventoryServiceClient, address, {
+      deadlineMillis,
+      ...(tls && { tls }),
+      ...(connectTimeoutMillis !== undefined && { connectTimeoutMillis }),
+    });
     this.claims = new Coalescer((batch) => this.sendClaims(batch));
   }
 

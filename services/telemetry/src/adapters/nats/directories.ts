@@ -1,3 +1,4 @@
+import type { ConsumerTuning } from '@berth/config';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { sql } from 'kysely';
 import type { EventEnvelope } from '@berth/contracts';
@@ -75,11 +76,17 @@ export class VmSpecs implements VmDirectory {
     return ack();
   }
 
-  async follow(nc: NatsConnection, prefix: string | undefined, logger: Logger): Promise<void> {
+  /** `tuning`: NATS_CONSUMER_TUNING (settings of telemetry-vm-specs over infra/nats/consumers.json). */
+  async follow(
+    nc: NatsConnection,
+    prefix: string | undefined,
+    logger: Logger,
+    tuning?: Readonly<Record<string, ConsumerTuning>>,
+  ): Promise<void> {
     this.consumer = await startConsumer({
       nc,
       ...(prefix !== undefined ? { prefix } : {}),
-      ...consumerDefinition(VM_SPECS_DURABLE),
+      ...consumerDefinition(VM_SPECS_DURABLE, tuning),
       types: TYPES,
       handle: (env) => this.handle(env),
       logger,
