@@ -47,6 +47,8 @@ const HOSTS = ['h1', 'h2', 'h3', 'h4'];
  * claim (DestinationClaimed.startBy); its own window (EXECUTOR_MIGRATION_START_WINDOW) is set long here.
  */
 const SILENCE_MILLIS = 12_000;
+/** GRPC_CONNECT_TIMEOUT of the migration service: a channel connecting this long is replaced by a fresh one. */
+const CONNECT_TIMEOUT_MILLIS = 3_000;
 type Inventory = InstanceType<typeof pb.InventoryServiceClient>;
 type Migrations = InstanceType<typeof migrationV1.MigrationServiceClient>;
 const MS = migrationV1.MigrationStatus;
@@ -128,6 +130,8 @@ describe.skipIf(!(await infraAvailable('postgres', 'nats')))('network faults bet
         EXECUTOR_ADDR: migToEx.address,
         MIGRATION_EXECUTOR_SILENCE: `${SILENCE_MILLIS}ms`,
         MIGRATION_CALL_DEADLINE: '3s',
+        // A channel connecting for longer than this is replaced (the probe's link is black-holed below).
+        GRPC_CONNECT_TIMEOUT: `${CONNECT_TIMEOUT_MILLIS}ms`,
       },
     });
     tel = await startTelemetry(
@@ -591,37 +595,44 @@ describe.skipIf(!(await infraAvailable('postgres', 'nats')))('network faults bet
     await audited('migration-inventory-scheduler-reset');
   });
 
-  // The probe's link is partitioned, not black-holed: grpc-js (1.14) has no connect timeout, so a
-  // connection attempt a black hole swallows leaves the channel CONNECTING for good and every probe
-  // ends "Waiting for LB pick" (docs/reliability.md, "Left open"); what is tested here is how the
-  // migration service settles an attempt it could not ask about, and that the executor never carries
-  // it out afterwards.
-  it("the watchdog's probe of the executor cut off while the executor is cut from NATS: the attempt is settled once, never carried out behind its back", async () => {
+  // The probe's link is black-holed after a reset: the channel's next connection attempt (the first
+  // probe's) is swallowed. grpc-js alone would stay CONNECTING on it for good; the kit's channel is
+  // replaced after GRPC_CONNECT_TIMEOUT, so a probe after the heal reaches the executor.
+  it("the watchdog's probe of the executor black-holed while the executor is cut from NATS: the attempt is settled once, never carried out behind its back", async () => {
     await compose(inv, 'wx-m');
     await running(['wx-m'], 'wx-m running');
     // The executor hears nothing of the migration (its DestinationClaimed waits in the partition), and
-    // the watchdog's probes of it get no answer.
+    // the watchdog's probes of it get no answer: an open connection is reset, a new one swallowed.
     fault(() => nats.ex.partition());
-    fault(() => migToEx.partition());
+    fault(() => {
+      migToEx.reset();
+      migToEx.blackHole();
+    });
     const migrationId = await migrate('wx-m');
     const probed = (outcome: string) => async () =>
       (await migrationOf(migrationId)).attempts.some((a) => a.probes.some((p) => p.outcome === outcome));
     // Silent past MIGRATION_EXECUTOR_SILENCE: the probe cannot reach the executor; never a guess.
     await eventually(probed('unreachable'), 'a probe that could not reach the executor', 60_000, 250);
     expect(MS[(await migrationOf(migrationId)).status]).not.toBe('MIGRATION_STATUS_FAILED');
-    // The probe reaches the executor again, which has no migration under way: the attempt failed and its claim goes back.
+    // The probe reaches the executor again (a fresh channel: the swallowed attempt's was replaced), which
+    // has no migration under way: the attempt failed and its claim goes back. The watchdog asks again one
+    // silence after the unreachable probe, so this takes up to that long.
     migToEx.heal();
-    await eventually(
-      async () => (await migrationOf(migrationId)).attempts.some((a) => a.attempt === 1 && a.outcome === 'failed'),
-      'attempt 1 given up after the probe',
-      60_000,
-      250,
+    await timed(
+      'migration-executor-probe-blackhole',
+      Date.now(),
+      eventually(
+        async () => (await migrationOf(migrationId)).attempts.some((a) => a.attempt === 1 && a.outcome === 'failed'),
+        'attempt 1 given up after the probe',
+        60_000,
+        250,
+      ),
     );
     // Then the executor hears, within its own start window, the DestinationClaimed of the attempt given up.
     nats.ex.heal();
     const healed = Date.now();
     const m = await ended(migrationId, 'the migration ended after the executor came back', 180_000);
-    recovery['migration-executor-partition'] = Math.round((Date.now() - healed) / 100) / 10;
+    recovery['migration-executor-nats-partition'] = Math.round((Date.now() - healed) / 100) / 10;
     expect([MS.MIGRATION_STATUS_COMPLETED, MS.MIGRATION_STATUS_FAILED]).toContain(m.status);
     // Whatever it ended in: the VM runs on one host, inventory places it there and only there holds its claim.
     const on = await placedOnce('wx-m');
@@ -638,6 +649,6 @@ describe.skipIf(!(await infraAvailable('postgres', 'nats')))('network faults bet
         30_000,
       ),
     ).toMatchObject({ location: { hostId: on } });
-    await audited('migration-executor-partition');
+    await audited('migration-executor-blackhole');
   });
 });
