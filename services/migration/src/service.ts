@@ -43,11 +43,6 @@ export interface RunningMigration {
   readonly runner: MigrationRunner;
   readonly readModel: ReadModel;
   stop(): Promise<void>;
-  /**
-   * Ends this instance as SIGKILL would (crash tests): nothing drained or waited for, NATS, the gRPC
-   * server and clients closed at once, the database pool ended; work in hand fails on them.
-   */
-  crash(): Promise<void>;
 }
 
 export interface MigrationOverrides {
@@ -59,11 +54,6 @@ export interface MigrationOverrides {
   readonly clock?: Clock;
   /** Per resource pool migration policy (max downtime, bandwidth, budgets, post-copy...); default: MIGRATION_POOL_POLICIES. */
   readonly poolPolicies?: Readonly<Record<string, PolicyOverrides>>;
-  /** Wraps the ports in use (crash tests hold a migration at a chosen step this way). */
-  readonly wrapPorts?: (ports: { inventory: InventoryPort; scheduler: SchedulerPort }) => {
-    inventory: InventoryPort;
-    scheduler: SchedulerPort;
-  };
 }
 
 export const defaultPolicy = (config: Readonly<MigrationConfig>): Policy => ({
@@ -99,8 +89,8 @@ export async function startMigration(
   const grpcScheduler = over.scheduler
     ? undefined
     : new GrpcScheduler(config.SCHEDULER_ADDR, config.MIGRATION_CALL_DEADLINE, security.client, config.GRPC_CONNECT_TIMEOUT);
-  const ports = { inventory: over.inventory ?? grpcInventory!, scheduler: over.scheduler ?? grpcScheduler! };
-  const { inventory, scheduler }: { inventory: InventoryPort; scheduler: SchedulerPort } = over.wrapPorts?.(ports) ?? ports;
+  const inventory: InventoryPort = over.inventory ?? grpcInventory!;
+  const scheduler: SchedulerPort = over.scheduler ?? grpcScheduler!;
   const clock: Clock = over.clock ?? { now: () => new Date() };
   const grpcExecutor = over.executor
     ? undefined
@@ -289,19 +279,6 @@ export async function startMigration(
       grpcExecutor?.close();
       await nc.drain();
       await db.destroy();
-    },
-    async crash() {
-      clearInterval(sweeper);
-      if (evacuationTimer) clearInterval(evacuationTimer);
-      if (balancerTimer) clearInterval(balancerTimer);
-      const quietly = (p: Promise<unknown> | undefined): void => void p?.catch(() => undefined);
-      for (const c of [runner, fleet, ...consumers, ...loops]) quietly(c?.stop());
-      quietly(server.shutdown(0, 0));
-      grpcInventory?.close();
-      grpcScheduler?.close();
-      grpcExecutor?.close();
-      await nc.close().catch(() => undefined);
-      await db.destroy().catch(() => undefined);
     },
   };
 }

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
-import { IllegalStateError, NotFoundError, Violations, type CallDeadline } from '@berth/errors';
-import { handleCommand, type HandleCommandResult, type PostgresEventStore, type StoredEvent } from '@berth/event-store';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { ConcurrencyError, IllegalStateError, NotFoundError, Violations, type CallDeadline } from '@berth/errors';
+import { handleCommand, type EventStreams, type HandleCommandResult, type StoredEvent } from '@berth/event-store';
 import { migrationEvents } from '@berth/contracts';
 import type { MigrationCommand } from '../domain/migration/commands.ts';
 import { decideMigration } from '../domain/migration/decide.ts';
@@ -15,7 +16,8 @@ const ID = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/;
 const HOST_ID = /^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/;
 
 export interface MigrationDeps {
-  readonly store: PostgresEventStore;
+  /** The migration log (the service's PostgresEventStore). */
+  readonly store: EventStreams;
   readonly inventory: InventoryPort;
   readonly scheduler: SchedulerPort;
   readonly defaults: Policy;
@@ -42,6 +44,17 @@ export interface MigrateInput {
    */
   readonly known?: VmInfo;
 }
+
+/**
+ * An operator's command (cancel, resume) that lost its append to a concurrent step (a progress report,
+ * the runner's next step, a probe) re-reads the stream and decides again: `handleCommand` does so
+ * three more times at once; after that it waits a little (growing, with jitter) and starts over, this
+ * many rounds at most (1.4 s of waiting at most), so a cancel racing a busy migration is still
+ * honoured instead of ending ABORTED. Each round decides on the stream as it is then: a migration
+ * that switched over meanwhile is no longer cancellable, and the caller hears so.
+ */
+export const OPERATOR_COMMAND_ROUNDS = 8;
+const operatorBackoffMillis = (round: number): number => Math.min(400, 10 * 2 ** round) * (0.5 + Math.random() / 2);
 
 /** Which trigger may move a VM of which mode (seed 004). */
 export function modeAllows(mode: VmInfo['migrationMode'], trigger: migrationEvents.MigrationTrigger): string | undefined {
@@ -215,7 +228,7 @@ export class MigrationCommands {
   async cancel(input: { commandId?: string; migrationId: string; reason: string }, call?: CallDeadline): Promise<ExistingMigration> {
     checkId(input.migrationId, 'migrationId');
     await this.get(input.migrationId, call);
-    const r = await this.execute(
+    const r = await this.executeOperator(
       input.migrationId,
       { type: 'Cancel', reason: input.reason || 'cancelled by the operator' },
       input.commandId,
@@ -227,8 +240,29 @@ export class MigrationCommands {
   async resume(input: { commandId?: string; migrationId: string }, call?: CallDeadline): Promise<ExistingMigration> {
     checkId(input.migrationId, 'migrationId');
     await this.get(input.migrationId, call);
-    const r = await this.execute(input.migrationId, { type: 'Resume' }, input.commandId, call);
+    const r = await this.executeOperator(input.migrationId, { type: 'Resume' }, input.commandId, call);
     return r.state as ExistingMigration;
+  }
+
+  /**
+   * `execute` for an operator's command, which races the migration's own steps: a lost append is
+   * decided again on the stream as it is now, up to OPERATOR_COMMAND_ROUNDS rounds (see there). The
+   * wait ends with the call; the next read then fails with the call's own error.
+   */
+  private async executeOperator(
+    migrationId: string,
+    command: MigrationCommand,
+    commandId: string | undefined,
+    call: CallDeadline | undefined,
+  ): Promise<HandleCommandResult<Migration>> {
+    for (let round = 1; ; round++) {
+      try {
+        return await this.execute(migrationId, command, commandId, call);
+      } catch (e) {
+        if (!(e instanceof ConcurrencyError) || round >= OPERATOR_COMMAND_ROUNDS) throw e;
+      }
+      await sleep(operatorBackoffMillis(round), undefined, call && { signal: call.signal }).catch(() => undefined);
+    }
   }
 
   /** Where the VM could go, ranked, and why every other host is missing. */
