@@ -8,6 +8,17 @@ export interface CallDeadline {
   /** When the caller stops waiting; undefined when it set no deadline. */
   readonly deadline: Date | undefined;
   readonly signal: AbortSignal;
+  /**
+   * Why the call has ended, or undefined while it runs, as `callEnded` reads it from the signal —
+   * for a call whose signal is made on first use (the gRPC kit's), without making it. Optional.
+   */
+  ended?(): Error | undefined;
+  /**
+   * Runs `fn` once when the call ends, as an 'abort' listener on `signal` would; returns what stops
+   * watching. For a call whose signal is made on first use, without making it. Optional: without
+   * it, watchers listen to `signal`.
+   */
+  onEnd?(fn: () => void): () => void;
 }
 
 /** The call's deadline passed before the work was done (DEADLINE_EXCEEDED); nothing was changed for it. */
@@ -36,6 +47,7 @@ export const millisLeft = (call: CallDeadline, now = Date.now()): number =>
  */
 export function callEnded(call: CallDeadline | undefined, what: string): Error | undefined {
   if (call === undefined) return undefined;
+  if (call.ended !== undefined) return call.ended();
   if (call.signal.aborted) {
     const reason: unknown = call.signal.reason;
     return reason instanceof Error ? reason : new CancelledError(what);

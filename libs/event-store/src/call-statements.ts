@@ -85,11 +85,13 @@ const watchers = new WeakMap<AbortSignal, Set<() => void>>();
 
 /**
  * Runs `fn` once when `call` ends (its signal aborts), as `addEventListener('abort', fn, { once: true })`
- * would; returns what stops watching. A signal gets one listener however many watch it: a call's
+ * would; returns what stops watching. A call with `onEnd` (the gRPC kit's) watches itself. A signal gets one listener however many watch it: a call's
  * command, its reads and its statements each watch it, and an AbortSignal listener costs far more
  * than a Set entry.
  */
 export function onCallEnd(call: CallDeadline, fn: () => void): () => void {
+  // A call that can be watched without its signal (the gRPC kit's: no AbortController, no timer per call).
+  if (call.onEnd !== undefined) return call.onEnd(fn);
   const { signal } = call;
   let set = watchers.get(signal);
   if (set === undefined) {

@@ -129,4 +129,69 @@ describe('call context', () => {
     expect(contextOf(call).peer).toBe('ipv4:127.0.0.1:5555');
     expect(call.peerReads).toBe(1);
   });
+
+  describe('ended and onEnd (the event store watches a call without its signal)', () => {
+    it('ended() says why the call ended without making the signal or a timer', () => {
+      const call = new FakeCall(1_000_000 + 5_000);
+      const ctx = contextOf(call);
+      expect(ctx.ended?.()).toBeUndefined();
+      vi.setSystemTime(1_000_000 + 5_000);
+      expect(ctx.ended?.()).toBeInstanceOf(DeadlineExceededError);
+      vi.setSystemTime(1_000_000);
+      call.cancel();
+      expect(ctx.ended?.()).toBeInstanceOf(CancelledError);
+      expect(vi.getTimerCount()).toBe(0);
+    });
+
+    it('ended() answers as the signal does once a handler made it', () => {
+      const call = new FakeCall(1_000_000 + 5_000);
+      const ctx = contextOf(call);
+      const signal = ctx.signal;
+      vi.advanceTimersByTime(5_000);
+      expect(ctx.ended?.()).toBe(signal.reason);
+    });
+
+    it('watchers run once when the client cancels (or grpc-js ends the call at its deadline), with no timer and one listener', () => {
+      const call = new FakeCall(1_000_000 + 5_000);
+      const ctx = contextOf(call);
+      const heard: string[] = [];
+      ctx.onEnd?.(() => heard.push('a'));
+      const stopB = ctx.onEnd?.(() => heard.push('b'));
+      ctx.onEnd?.(() => heard.push('c'));
+      stopB?.();
+      expect(vi.getTimerCount()).toBe(0);
+      expect(call.listenerCount('cancelled')).toBe(1);
+      call.cancel();
+      call.cancel();
+      expect(heard).toEqual(['a', 'c']);
+      expect(call.listenerCount('cancelled')).toBe(0);
+      expect(ctx.ended?.()).toBeInstanceOf(CancelledError);
+    });
+
+    it('watchers also run when the signal a handler made fires at the deadline', () => {
+      const call = new FakeCall(1_000_000 + 5_000);
+      const ctx = contextOf(call);
+      let heard = 0;
+      ctx.onEnd?.(() => heard++);
+      const signal = ctx.signal;
+      vi.advanceTimersByTime(5_000);
+      expect(signal.aborted).toBe(true);
+      expect(heard).toBe(1);
+      call.cancel();
+      expect(heard).toBe(1);
+    });
+
+    it('dispose drops the watchers and their listener', () => {
+      const call = new FakeCall(1_000_000 + 5_000);
+      const ctx = contextOf(call);
+      let heard = 0;
+      ctx.onEnd?.(() => heard++);
+      ctx.dispose();
+      expect(call.listenerCount('cancelled')).toBe(0);
+      call.cancel();
+      expect(heard).toBe(0);
+      ctx.onEnd?.(() => heard++);
+      expect(call.listenerCount('cancelled')).toBe(0);
+    });
+  });
 });
