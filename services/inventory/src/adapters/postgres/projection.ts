@@ -1,4 +1,4 @@
-import { sql, type Insertable } from 'kysely';
+import { CompiledQuery, type Insertable } from 'kysely';
 import { positionOf, type AnyTransaction, type GlobalPosition, type StoredEvent } from '@berth/event-store';
 import type { HostSnapshot } from '@berth/fit';
 import type { HardwareConfig } from '@berth/hardware-config';
@@ -24,8 +24,27 @@ export interface SnapshotSink {
 /** Runs inside each batch after the documents are written (capacity waits, see application/capacity-waits.ts). */
 export type BatchHook = (events: readonly StoredEvent[], hosts: ReadonlyMap<string, Host>, trx: AnyTransaction) => Promise<void>;
 
-/** `SET col = excluded.col` for each column: a multi-row upsert takes every row's own values. */
-const excludedOf = (columns: readonly string[]) => Object.fromEntries(columns.map((c) => [c, sql.ref(`excluded.${c}`)]));
+/** A row of `inventory_hosts` as the upsert takes it: the document as the object, serialised with the rows. */
+type HostRow = Omit<Insertable<ReadModelTables['inventory_hosts']>, 'doc'> & { readonly doc: Host };
+type VmRow = Omit<Insertable<ReadModelTables['inventory_vms']>, 'doc'> & { readonly doc: Vm };
+
+/**
+ * The batch's documents in one statement per table, as one JSON parameter (`json_to_recordset`): the
+ * same text every batch, so nothing is built or compiled per row (a Kysely multi-row upsert parsed and
+ * compiled every value of every row, ~0.3 ms a batch per touched host), and a `json` document column
+ * keeps the text of its value as serialised, as when it was sent as a parameter of its own. Each row
+ * takes its own values on conflict (`excluded`); a VM keeps its project and requested_at.
+ */
+const UPSERT_HOSTS = `INSERT INTO inventory_hosts (host_id, name, state, resource_pool, tags, generation, removed, doc)
+SELECT r.host_id, r.name, r.state, r.resource_pool, r.tags, r.generation, r.removed, r.doc
+FROM json_to_recordset($1::json) AS r(host_id text, name text, state text, resource_pool text, tags text[], generation bigint, removed boolean, doc json)
+ON CONFLICT (host_id) DO UPDATE SET name = excluded.name, state = excluded.state, resource_pool = excluded.resource_pool, tags = excluded.tags,
+  generation = excluded.generation, removed = excluded.removed, doc = excluded.doc`;
+const UPSERT_VMS = `INSERT INTO inventory_vms (vm_id, name, status, host_id, project, doc, updated_at, requested_at)
+SELECT r.vm_id, r.name, r.status, r.host_id, r.project, r.doc, r.updated_at, r.requested_at
+FROM json_to_recordset($1::json) AS r(vm_id text, name text, status text, host_id text, project text, doc json, updated_at timestamptz, requested_at timestamptz)
+ON CONFLICT (vm_id) DO UPDATE SET name = excluded.name, status = excluded.status, host_id = excluded.host_id, doc = excluded.doc,
+  updated_at = excluded.updated_at`;
 
 const idOf = (streamId: string, prefix: string): string | undefined =>
   streamId.startsWith(prefix) ? streamId.slice(prefix.length) : undefined;
@@ -79,7 +98,7 @@ export function readModelProjection(sink?: SnapshotSink, afterBatch?: BatchHook)
     for (const cache of [hostDocs, vmDocs]) if (!batch.follows || cache.size > MAX_CACHED_DOCS) cache.clear();
     const hosts = group(events, 'host-');
     const touched: [string, Host][] = [];
-    const hostRows: Insertable<ReadModelTables['inventory_hosts']>[] = [];
+    const hostRows: HostRow[] = [];
     if (hosts.size > 0) {
       const docs = await docsOf(hostDocs, [...hosts.keys()], async (ids) => {
         const rows = await db.selectFrom('inventory_hosts').select(['host_id', 'doc']).where('host_id', 'in', ids).execute();
@@ -100,20 +119,14 @@ export function readModelProjection(sink?: SnapshotSink, afterBatch?: BatchHook)
           tags: active ? [...host.record.capacity.tags] : [],
           generation: host.generation,
           removed: !active,
-          doc: JSON.stringify(host),
+          doc: host,
         };
         hostRows.push(row);
         touched.push([hostId, host]);
       }
       // One statement per table: the transaction stays short, and while it is open the relay's
       // global read (below pg_snapshot_xmin) cannot pass it.
-      if (hostRows.length > 0) {
-        await db
-          .insertInto('inventory_hosts')
-          .values(hostRows)
-          .onConflict((oc) => oc.column('host_id').doUpdateSet(excludedOf(Object.keys(hostRows[0]!).filter((c) => c !== 'host_id'))))
-          .execute();
-      }
+      if (hostRows.length > 0) await trx.executeQuery(CompiledQuery.raw(UPSERT_HOSTS, [JSON.stringify(hostRows)]));
     }
     const vms = group(events, 'vm-');
     if (vms.size > 0) {
@@ -121,7 +134,7 @@ export function readModelProjection(sink?: SnapshotSink, afterBatch?: BatchHook)
         const rows = await db.selectFrom('inventory_vms').select(['vm_id', 'doc']).where('vm_id', 'in', ids).execute();
         return rows.map((r) => [r.vm_id, r.doc]);
       });
-      const vmRows: Insertable<ReadModelTables['inventory_vms']>[] = [];
+      const vmRows: VmRow[] = [];
       for (const [vmId, list] of vms) {
         const start = docs.get(vmId) ?? initialVm();
         const fresh = list.filter((e) => e.streamPosition > start.version);
@@ -135,18 +148,12 @@ export function readModelProjection(sink?: SnapshotSink, afterBatch?: BatchHook)
           status: vm.status,
           host_id: placementOf(vm)?.hostId ?? null,
           project: vm.core.project,
-          doc: JSON.stringify(vm),
+          doc: vm,
           updated_at: at,
           requested_at: fresh[0]!.occurredAt,
         });
       }
-      if (vmRows.length > 0) {
-        await db
-          .insertInto('inventory_vms')
-          .values(vmRows)
-          .onConflict((oc) => oc.column('vm_id').doUpdateSet(excludedOf(['name', 'status', 'host_id', 'doc', 'updated_at'])))
-          .execute();
-      }
+      if (vmRows.length > 0) await trx.executeQuery(CompiledQuery.raw(UPSERT_VMS, [JSON.stringify(vmRows)]));
     }
     await projectProjects(events, trx);
     if (sink) {
