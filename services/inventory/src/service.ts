@@ -105,7 +105,13 @@ export async function startInventory(config: Readonly<InventoryConfig>, logger: 
     }),
   ];
 
-  const consumer: RunningConsumer = await startExecutorEventsConsumer({ nc, vms, logger, ...(prefix ? { prefix } : {}) });
+  const consumer: RunningConsumer = await startExecutorEventsConsumer({
+    nc,
+    vms,
+    tuning: config.NATS_CONSUMER_TUNING,
+    logger,
+    ...(prefix ? { prefix } : {}),
+  });
   // Requests the scheduler gave up on end FAILED instead of REQUESTED for good (adapters/nats/dead-requests.ts).
   const deadRequests: RunningConsumer = await startDeadRequestsConsumer({
     nc,

@@ -1,7 +1,8 @@
 import type { NatsConnection } from '@nats-io/transport-node';
 import { IllegalStateError, NotFoundError, ValidationError } from '@berth/errors';
+import type { ConsumerTuning } from '@berth/config';
 import type { EventEnvelope, executorEvents } from '@berth/contracts';
-import { ack, startConsumer, term, type RunningConsumer } from '@berth/messaging';
+import { ack, consumerDefinition, startConsumer, term, type RunningConsumer } from '@berth/messaging';
 import type { Logger } from '@berth/observability';
 import type { VmCommands } from '../../application/vms.ts';
 
@@ -39,16 +40,14 @@ export function startExecutorEventsConsumer(opts: {
   nc: NatsConnection;
   prefix?: string;
   vms: VmCommands;
+  tuning?: Readonly<Record<string, ConsumerTuning>> | undefined;
   logger: Logger;
 }): Promise<RunningConsumer> {
   return startConsumer({
     nc: opts.nc,
-    stream: 'BERTH_EXECUTOR',
-    durable: EXECUTOR_EVENTS_DURABLE,
-    filterSubject: 'berth.executor.>',
+    // Stream, subjects, deliveries and back-off from infra/nats/consumers.json, NATS_CONSUMER_TUNING over it.
+    ...consumerDefinition(EXECUTOR_EVENTS_DURABLE, opts.tuning),
     ...(opts.prefix ? { prefix: opts.prefix } : {}),
-    maxDeliver: 10,
-    backoffMillis: [1000, 5000, 15000, 30000, 60000],
     logger: opts.logger,
     concurrency: 64,
     types: FOLDED_EXECUTOR_EVENTS,
