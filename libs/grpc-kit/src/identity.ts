@@ -70,10 +70,20 @@ export interface HasAuthContext {
  * The caller of a server call. A plaintext connection is the loopback caller (authentication off,
  * see LOOPBACK_CALLER); a TLS connection is the identity in the verified client certificate, or
  * anonymous when the certificate carries none. Takes a grpc-js call or a handler's CallContext (`ctx.caller`).
+ *
+ * A call whose auth context cannot be read is anonymous (refused): grpc-js 1.14's `getAuthContext`
+ * throws a TypeError for a stream whose TLS socket was destroyed before the server took it up
+ * (`getPeerCertificate()` is null then), and thrown in the server's stream handler that ended the
+ * whole process (a service frozen with SIGSTOP while its clients gave up: test/migration-sigkill).
  */
 export function callerOf(call: HasAuthContext | { readonly caller: Caller }): Caller {
   if ('caller' in call) return call.caller;
-  const auth = call.getAuthContext();
+  let auth: ReturnType<HasAuthContext['getAuthContext']>;
+  try {
+    auth = call.getAuthContext();
+  } catch {
+    return ANONYMOUS_CALLER;
+  }
   if (auth?.transportSecurityType !== 'ssl') return LOOPBACK_CALLER;
   return callerFromSubjectAltName(auth.sslPeerCertificate?.subjectaltname);
 }

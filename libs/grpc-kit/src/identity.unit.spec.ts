@@ -59,6 +59,18 @@ describe('identities', () => {
     expect(callerOf(tlsCall('URI:spiffe://other/client/acme'))).toBe(ANONYMOUS_CALLER);
   });
 
+  it('callerOf: a call whose auth context cannot be read (its TLS socket already destroyed) is anonymous, not a thrown error', () => {
+    // What grpc-js 1.14 does then: getPeerCertificate() is null and it reads `.raw` of it.
+    const gone: HasAuthContext = {
+      getAuthContext: () => {
+        const peer = null as unknown as { raw: unknown };
+        return { transportSecurityType: 'ssl', sslPeerCertificate: peer.raw ? {} : undefined };
+      },
+    };
+    expect(() => gone.getAuthContext()).toThrow(TypeError);
+    expect(callerOf(gone)).toBe(ANONYMOUS_CALLER);
+  });
+
   it('a handler context exposes the same caller, and callerOf accepts the context', () => {
     const call = {
       ...tlsCall('URI:spiffe://berth/operator/alice'),

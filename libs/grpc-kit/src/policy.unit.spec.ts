@@ -81,3 +81,15 @@ describe('the authorisation table', () => {
     expect(roleAdmits('authenticated', ANONYMOUS_CALLER)).toBe(false);
   });
 });
+
+describe('a call whose auth context cannot be read', () => {
+  it('is refused UNAUTHENTICATED (never the plaintext loopback caller, never a thrown error that ends the server)', () => {
+    const gone = {
+      getAuthContext: (): never => {
+        throw new TypeError("Cannot read properties of null (reading 'raw')");
+      },
+    };
+    const d = authorize(BERTH_RPC_POLICY, '/berth.executor.v1.ExecutorService/GetVmRuntime', gone);
+    expect(d).toMatchObject({ allowed: false, caller: ANONYMOUS_CALLER, code: grpc.status.UNAUTHENTICATED });
+  });
+});
