@@ -34,6 +34,28 @@
  * attempt: their claim is recorded while it is down, and a `DestinationClaimed` older than the start
  * window (5 s here) is refused as too late, so the migration service retries elsewhere.
  *
+ * The other ways a migration starts or runs (session 12), rows of the same rounds:
+ * - the watchdog with the executor out of reach across its probe: `probe-down` (destination claimed, the
+ *   executor kept down past MIGRATION_EXECUTOR_SILENCE, executor column) and `probe-frozen` (migrating,
+ *   the executor SIGSTOPped past the silence and the probe's deadline while the scheduler is down,
+ *   scheduler column): the probe is recorded `unreachable` (never a guess), and once the executor is back
+ *   the migration completes with every claim of a refused or failed attempt given back;
+ * - cold moves (a stopped VM: same steps and claims, the executor defines the domain on the destination
+ *   and then undefines it on the source): the claim taken and not recorded, destination claimed with the
+ *   executor frozen, switched over with the source claim not released; afterwards the VM is stopped on
+ *   exactly one host (its domain shut off there only) with its claims there;
+ * - a drain (StartEvacuation of the host the two `evac-*` VMs are on, pool `evac`): one move copying
+ *   (stalled), the other held after inventory took its claim; afterwards the drain completed, the host is
+ *   in MAINTENANCE (not stuck in preparing), and each VM was moved by that drain once (one migration per
+ *   VM with its evacuation id in the log). The next round drains the host they went to;
+ * - a balancer move (BalancerRunNow, pool `bal`, spread: `bal` beside a 4-vCPU anchor of mode manual puts
+ *   its host over 30%): the run recorded with the VM's cooldown, its copy stalled when the SIGKILL comes.
+ *   Afterwards an operator puts the VM back on the over host, and the restarted balancer proposes no
+ *   second move of it (the dry run skips it for its cooldown; the log has one balancer move per round).
+ *   The cooldown is 1 s only while a round's run starts (so each round may move it once), 1 h otherwise.
+ * Pools keep the paths apart: the table's VMs and hosts h1-h4 are pool `table`, a drain's `evac` (e1-e3),
+ * the balancer's `bal` (b1-b3).
+ *
  * After each round's restart every migration ends as its row says and the invariants hold for every
  * VM of the table (harness/migration-invariants.ts): inventory's read model and its log, the migration
  * log, the executor and every host's domains on the simulator daemon agree that each VM runs on exactly
@@ -41,11 +63,18 @@
  * or completed.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { migrationV1 } from '@berth/contracts';
+import { migrationV1, modelV1 } from '@berth/contracts';
 import { runCli } from '@berth/cli';
 import { callUnary } from '@berth/grpc-kit';
 import { eventually, infraAvailable } from '@berth/testing';
-import { startProcessCrashStack, type CrashTarget, type HoldPoint, type ProcessCrashStack } from './harness/process-crash-stack.ts';
+import { readEventLog } from './harness/event-log.ts';
+import {
+  startProcessCrashStack,
+  type ComposeOptions,
+  type CrashTarget,
+  type HoldPoint,
+  type ProcessCrashStack,
+} from './harness/process-crash-stack.ts';
 
 type Status = 'completed' | 'failed' | 'aborted';
 type S = ProcessCrashStack;
@@ -77,6 +106,10 @@ interface Row {
   readonly probed?: string;
   /** Its copy stays stalled after the restart (every other stall is released then). */
   readonly keepStall?: true;
+  /** How its VM is made (default: running, 1 vCPU, pool `table`). */
+  readonly vmSpec?: ComposeOptions;
+  /** After the ends and the invariants: what else its path must leave true (a drain's, the balancer's records); the problems. */
+  readonly check?: (s: S, vm: string, id: string, round: number) => Promise<string[]>;
 }
 
 const statusName = (st: migrationV1.MigrationStatus): string =>
@@ -122,21 +155,177 @@ const stalled = async (s: S, vm: string, round: number): Promise<string> => {
   return until(s, id, vm, 'migrating');
 };
 
-/** CancelMigration, asked again on ABORTED (its append lost the race with progress reports every time: retry, as gRPC says). */
+/**
+ * CancelMigration, asked once: a cancel that loses its append to the copy's progress reports is decided
+ * again inside the service (MigrationCommands: bounded rounds), so ABORTED here is a failure.
+ */
 const cancel = (s: S, id: string, round: number): Promise<unknown> =>
-  eventually(
-    () =>
-      callUnary(s.client, 'cancelMigration', { meta: { commandId: `cancel-${id}-${round}` }, migrationId: id, reason: 'crash table' }).then(
-        () => true,
-        (e: unknown) => {
-          if ((e as { code?: number }).code === 10) return false;
-          throw e;
+  callUnary(s.client, 'cancelMigration', { meta: { commandId: `cancel-${id}-${round}` }, migrationId: id, reason: 'crash table' });
+
+/** The migration's watchdog probes so far (every attempt's), by outcome. */
+const probeOutcomes = async (s: S, id: string): Promise<string[]> =>
+  (await s.migration(id)).attempts.flatMap((a) => a.probes.map((p) => p.outcome));
+const probedUnreachable = async (s: S, vm: string, id: string): Promise<void> =>
+  void (await eventually(
+    async () => (await probeOutcomes(s, id)).includes('unreachable'),
+    `the watchdog's probe of ${vm}'s executor unreachable`,
+    60_000,
+    200,
+  ));
+
+/**
+ * Moves the VM to `hostId` (an operator's move, named destination) unless it is there; waits until it
+ * completed. Asked again (three times at most) when it failed: on a loaded machine every attempt of a
+ * move may miss the executor's start window.
+ */
+const gather = async (s: S, vm: string, hostId: string, tag: string): Promise<void> => {
+  if ((await s.getVm(vm)).hostId === hostId) return;
+  for (let tries = 0; ; tries++) {
+    const m = await callUnary(s.client, 'migrateVm', {
+      meta: { commandId: `${tag}-${vm}-${tries}` },
+      vmId: vm,
+      destinationHostId: hostId,
+      reason: 'crash table: set up',
+    });
+    const id = m.migration!.migrationId;
+    const end = await until(s, id, vm, 'completed', 'failed', 'aborted').then(() => statusOf(s, id));
+    if (end === 'completed') return;
+    if (tries >= 2) throw new Error(`${vm}'s move to ${hostId} (set-up, ${id}) ended ${end}`);
+  }
+};
+
+const HS = modelV1.HostState;
+const TABLE_HOSTS = ['h1', 'h2', 'h3', 'h4'];
+/** A drain's hosts: each round drains the one its two VMs are on, to the other two (a retry needs a third). */
+const EVAC_HOSTS = ['e1', 'e2', 'e3'];
+/** The balancer's pool: `bal` (2 vCPUs) beside `bal-anchor` (4 vCPUs, mode manual: never the balancer's) puts its host over 30%. */
+const BAL_HOSTS = ['b1', 'b2', 'b3'];
+const BAL_ANCHOR = 'bal-anchor';
+const POOLS: Record<string, string> = Object.fromEntries([
+  ...TABLE_HOSTS.map((h) => [h, 'table']),
+  ...EVAC_HOSTS.map((h) => [h, 'evac']),
+  ...BAL_HOSTS.map((h) => [h, 'bal']),
+]);
+
+interface Drain {
+  readonly hostId: string;
+  readonly evacuationId: string;
+  /** The drain's migration of each VM. */
+  readonly ids: ReadonlyMap<string, string>;
+}
+const drains = new Map<number, Promise<Drain>>();
+/**
+ * The round's drain (once, whichever evacuation row asks first): the host of `evac-copy` (with
+ * `evac-claim` moved beside it first; the other drain hosts enabled again), its move of `evac-copy`
+ * stalled half-way and that of `evac-claim` held in BeginVmMigration after inventory took the claim.
+ */
+const drain = (s: S, round: number): Promise<Drain> => {
+  let d = drains.get(round);
+  if (d === undefined) {
+    d = (async (): Promise<Drain> => {
+      const hostId = (await s.getVm('evac-copy')).hostId;
+      for (const h of EVAC_HOSTS)
+        if (h !== hostId && (await s.hostState(h)) !== HS.HOST_STATE_ENABLED)
+          await s.setHostState(h, HS.HOST_STATE_ENABLED, `enable-${h}-${round}`);
+      await gather(s, 'evac-claim', hostId, `evac-gather-${round}`);
+      // The service's fleet view has both VMs on the host and the others enabled: the plan moves both.
+      await eventually(
+        async () => {
+          const p = (await callUnary(s.client, 'planEvacuation', { hostId })).plan!;
+          return p.moves.length === 2 && p.blockers.length === 0;
         },
-      ),
-    `the cancel of ${id} recorded`,
-    REACH_MILLIS,
-    100,
-  );
+        `the plan of ${hostId} to move both drain VMs`,
+        30_000,
+        200,
+      );
+      await s.sim.injectMigrationFailure({ failure: 'stall', vmId: 'evac-copy', atFraction: 0.5 });
+      const held = s.hold.arm({ call: 'beginMigration', when: 'after', vmId: 'evac-claim' });
+      const started = await callUnary(s.client, 'startEvacuation', {
+        meta: { commandId: `drain-${hostId}-${round}` },
+        hostId,
+        reason: 'crash table',
+      });
+      await held;
+      await eventually(async () => (await s.sim.stalled()).includes('evac-copy'), `evac-copy's copy stalled half-way`, REACH_MILLIS, 20);
+      const ids = await eventually(
+        async () => {
+          const e = (await callUnary(s.client, 'getEvacuation', { hostId })).evacuation!;
+          const m = new Map(e.moves.filter((x) => x.migrationId !== '').map((x) => [x.vmId, x.migrationId]));
+          return m.size === 2 ? m : undefined;
+        },
+        `the drain of ${hostId}'s two moves recorded`,
+        REACH_MILLIS,
+        100,
+      );
+      return { hostId, evacuationId: started.evacuation!.evacuationId, ids };
+    })();
+    drains.set(round, d);
+  }
+  return d;
+};
+
+/** What the drain must leave: the host in MAINTENANCE, the evacuation completed, each VM moved by it once. */
+const drainProblems = async (s: S, round: number): Promise<string[]> => {
+  const d = await drain(s, round);
+  const out: string[] = [];
+  const e = await eventually(
+    async () => {
+      const x = (await callUnary(s.client, 'getEvacuation', { hostId: d.hostId })).evacuation!;
+      return x.status === 'completed' ? x : undefined;
+    },
+    `the drain of ${d.hostId} completed`,
+    60_000,
+    200,
+  ).catch(async (err: unknown) => {
+    const x = (await callUnary(s.client, 'getEvacuation', { hostId: d.hostId })).evacuation!;
+    out.push(`drain ${d.evacuationId}: ${String(err)}: ${JSON.stringify(migrationV1.Evacuation.toJSON(x)).slice(0, 1500)}`);
+    return x;
+  });
+  const state = await eventually(
+    async () => ((await s.hostState(d.hostId)) === HS.HOST_STATE_MAINTENANCE ? HS.HOST_STATE_MAINTENANCE : undefined),
+    `${d.hostId} in MAINTENANCE`,
+    30_000,
+    200,
+  ).catch(() => s.hostState(d.hostId));
+  if (state !== HS.HOST_STATE_MAINTENANCE) out.push(`drain ${d.evacuationId}: ${d.hostId} is ${HS[state]}, not MAINTENANCE`);
+  const log = await readEventLog(s.dbs.migration.url);
+  for (const vm of d.ids.keys()) {
+    const moves = e.moves.filter((m) => m.vmId === vm);
+    if (moves.length !== 1 || moves[0]!.status !== 'completed')
+      out.push(`drain ${d.evacuationId}: ${vm}'s moves ${JSON.stringify(moves.map((m) => `${m.migrationId}:${m.status}`))}`);
+    const started = log.filter(
+      (x) => x.type === 'MigrationRequested' && x.data['vmId'] === vm && x.data['evacuationId'] === d.evacuationId,
+    );
+    if (started.length !== 1) out.push(`drain ${d.evacuationId}: ${started.length} migrations of ${vm} in the log, not 1`);
+    const at = (await s.getVm(vm)).hostId;
+    if (at === d.hostId) out.push(`drain ${d.evacuationId}: ${vm} still on ${at}`);
+  }
+  return out;
+};
+
+const balPolicy = (cooldownSeconds: number): migrationV1.BalancerPolicy =>
+  migrationV1.BalancerPolicy.fromPartial({
+    resourcePool: 'bal',
+    mode: migrationV1.BalancerMode.BALANCER_MODE_SPREAD,
+    highThresholdPercent: 30,
+    lowThresholdPercent: 5,
+    maxMigrationsPerInterval: 1,
+    // No periodic pass of its own between the rounds' runs (one may come after a restart: it must move nothing).
+    intervalSeconds: 3600,
+    minImprovementPercent: 20,
+    cooldownSeconds,
+    windowSeconds: 0,
+    pressureThresholdPercent: 0,
+  });
+const setBalPolicy = async (s: S, cooldownSeconds: number, commandId: string): Promise<void> =>
+  void (await callUnary(s.client, 'setBalancerPolicy', { meta: { commandId }, policy: balPolicy(cooldownSeconds) }));
+/** The balancer's moves of the VM in the migration log (MigrationRequested, trigger balancer). */
+const balancerMoves = async (s: S, vm: string): Promise<number> =>
+  (await readEventLog(s.dbs.migration.url)).filter(
+    (e) => e.type === 'MigrationRequested' && e.data['vmId'] === vm && e.data['trigger'] === 'balancer',
+  ).length;
+/** Per round: the balancer's moves of `bal` before its run. */
+const balMovesBefore = new Map<number, number>();
 
 /** Waits until the event is in the stream, then deletes it (lost for good). */
 const lose = async (s: S, stream: 'BERTH_EXECUTOR' | 'BERTH_MIGRATION', type: string, vmId: string): Promise<void> => {
@@ -325,6 +514,140 @@ const ROWS: readonly Row[] = [
       await driver.undefine(vm);
     },
   },
+  // The executor out of reach across the watchdog's probe: recorded `unreachable` (never a guess),
+  // then settled once it is back.
+  {
+    vm: 'probe-down',
+    state: 'destination claimed, the executor not having heard: it stays down across the watchdog’s probe (unreachable), then restarts',
+    ends: ['completed'],
+    probed: 'unreachable',
+    only: only(['executor']),
+    frozen: async (s, vm, round) => until(s, await migrate(s, vm, round), vm, 'destination-claimed'),
+    whileDown: (s, vm, id) => probedUnreachable(s, vm, id),
+  },
+  {
+    vm: 'probe-frozen',
+    state:
+      'migrating (the copy stalled): the executor frozen (SIGSTOP) across the watchdog’s probe (unreachable: no answer by the deadline), then thawed',
+    ends: ['completed'],
+    probed: 'unreachable',
+    only: only(['scheduler']),
+    reach: stalled,
+    whileDown: async (s, vm, id) => {
+      s.freeze('executor');
+      try {
+        await probedUnreachable(s, vm, id);
+      } finally {
+        s.thaw('executor');
+      }
+    },
+  },
+  // Cold moves (a stopped VM: the same steps and claims; the executor defines the domain on the
+  // destination, then undefines it on the source).
+  {
+    vm: 'cold-taken',
+    state: 'cold move, destination chosen: the claim taken in inventory, not recorded (BeginVmMigration held after)',
+    ends: ['completed'],
+    vmSpec: { stopped: true },
+    reach: heldAt('beginMigration', 'after'),
+  },
+  {
+    vm: 'cold-claimed',
+    state: 'cold move, destination claimed: the executor has not heard (frozen)',
+    ends: ['completed'],
+    vmSpec: { stopped: true },
+    frozen: async (s, vm, round) => until(s, await migrate(s, vm, round), vm, 'destination-claimed'),
+  },
+  {
+    vm: 'cold-switched',
+    state:
+      'cold move, switched over (defined on the destination, undefined on the source): the source claim not yet released (CompleteVmMigration held before)',
+    ends: ['completed'],
+    vmSpec: { stopped: true },
+    reach: heldAt('completeMigration', 'before'),
+  },
+  // A drain (StartEvacuation): its own record (evacuation stream) must resume too.
+  {
+    vm: 'evac-copy',
+    state: 'evacuation: the drain’s move copying (stalled half-way); the host maintenance-preparing',
+    ends: ['completed'],
+    vmSpec: { pool: 'evac' },
+    reach: async (s, vm, round) => until(s, (await drain(s, round)).ids.get(vm)!, vm, 'migrating'),
+    // The drain's end is checked once, here: completed, the host in MAINTENANCE, each VM moved once.
+    check: (s, _vm, _id, round) => drainProblems(s, round),
+  },
+  {
+    vm: 'evac-claim',
+    state: 'evacuation: the drain’s move chosen, its claim taken in inventory, not recorded (BeginVmMigration held after)',
+    ends: ['completed'],
+    vmSpec: { pool: 'evac' },
+    reach: async (s, vm, round) => (await drain(s, round)).ids.get(vm)!,
+  },
+  // The balancer (BalancerRunNow, spread): its run is recorded (BalancerRunRecorded: the VM's cooldown)
+  // before the kill; afterwards the VM is put back on the over host by an operator, and no second move
+  // of it is proposed (the dry run skips it for its cooldown; the log has one balancer move per round).
+  {
+    vm: 'bal',
+    state: 'balancer move copying (stalled half-way), its run recorded with the VM’s cooldown',
+    ends: ['completed'],
+    vmSpec: { pool: 'bal', vcpus: 2 },
+    reach: async (s, vm, round) => {
+      const anchorHost = (await s.getVm(BAL_ANCHOR)).hostId;
+      await gather(s, vm, anchorHost, `bal-gather-${round}`);
+      await s.sim.injectMigrationFailure({ failure: 'stall', vmId: vm, atFraction: 0.5 });
+      balMovesBefore.set(round, await balancerMoves(s, vm));
+      // The previous round's move past its cooldown for this round's run only (then 1 h again).
+      await setBalPolicy(s, 1, `bal-open-${round}`);
+      let tries = 0;
+      const id = await eventually(
+        async () => {
+          const moving = (await s.getVm(vm)).migrationId;
+          if (moving !== '') return moving; // a periodic pass after a restart got there first
+          const run = await callUnary(s.client, 'balancerRunNow', {
+            meta: { commandId: `bal-run-${round}-${tries++}` },
+            resourcePool: 'bal',
+          });
+          return run.moves.find((m) => m.vmId === vm)?.migrationId || undefined;
+        },
+        `the balancer to move ${vm} off ${anchorHost}`,
+        REACH_MILLIS,
+        250,
+      );
+      await setBalPolicy(s, 3600, `bal-close-${round}`);
+      await eventually(async () => (await s.sim.stalled()).includes(vm), `${vm}'s copy stalled half-way`, REACH_MILLIS, 20);
+      return until(s, id, vm, 'migrating');
+    },
+    check: async (s, vm, id, round) => {
+      const out: string[] = [];
+      const anchorHost = (await s.getVm(BAL_ANCHOR)).hostId;
+      const m = await s.migration(id);
+      if (m.trigger !== migrationV1.MigrationTrigger.MIGRATION_TRIGGER_BALANCER) out.push(`${vm}: ${id} is not the balancer's move`);
+      // Back on the over host, only its cooldown (recorded before the kill) keeps the balancer off it.
+      await gather(s, vm, anchorHost, `bal-back-${round}`);
+      const dry = await eventually(
+        async () => {
+          const r = (await callUnary(s.client, 'balancerDryRun', { resourcePool: 'bal' })).run!;
+          const c = r.candidates.find((x) => x.vmId === vm);
+          // The service's fleet view has it back, running (no longer migrating), its host over.
+          const back = c?.fromHostId === anchorHost && !/already migrating|not running/.test(c.reason);
+          return r.hosts.find((h) => h.hostId === anchorHost)?.role === 'over' && back ? r : undefined;
+        },
+        `the balancer to see ${vm} back on ${anchorHost}, over`,
+        30_000,
+        200,
+      ).catch((e: unknown) => {
+        out.push(`${vm}: ${String(e)}`);
+        return undefined;
+      });
+      const c = dry?.candidates.find((x) => x.vmId === vm);
+      if (dry && (c?.verdict !== 'skipped' || !/cooldown/.test(c.reason)))
+        out.push(`${vm}: the dry run after the restart says ${c?.verdict} (${c?.reason}), not skipped for its cooldown`);
+      if (dry?.moves.some((x) => x.vmId === vm)) out.push(`${vm}: the dry run after the restart moves it again`);
+      const moved = (await balancerMoves(s, vm)) - (balMovesBefore.get(round) ?? 0);
+      if (moved !== 1) out.push(`${vm}: ${moved} balancer moves of it in the log this round, not 1`);
+      return out;
+    },
+  },
 ];
 
 const ROUNDS: readonly Round[] = [
@@ -335,12 +658,15 @@ const ROUNDS: readonly Round[] = [
   { name: 'all four at once', crash: ALL },
 ];
 
-const VMS = ROWS.map((r) => r.vm);
+const VMS = [...ROWS.map((r) => r.vm), BAL_ANCHOR];
+/** Moved cold: checked stopped. */
+const STOPPED = new Set(ROWS.filter((r) => r.vmSpec?.stopped).map((r) => r.vm));
 
 describe.skipIf(!(await infraAvailable('postgres', 'nats')))('a migration survives a SIGKILL of each service at each of its states', () => {
   let s: S;
   beforeAll(async () => {
-    s = await startProcessCrashStack('migkill', ['h1', 'h2', 'h3', 'h4'], {
+    s = await startProcessCrashStack('migkill', [...TABLE_HOSTS, ...EVAC_HOSTS, ...BAL_HOSTS], {
+      pools: POOLS,
       env: {
         // Every row's migration runs at once: the caps would hold most of them in `requested`.
         migration: {
@@ -349,10 +675,15 @@ describe.skipIf(!(await infraAvailable('postgres', 'nats')))('a migration surviv
           MIGRATION_MAX_INBOUND_PER_HOST: '100',
           // An attempt failed by the short watchdog on a loaded machine must not use a row's last try up.
           MIGRATION_MAX_ATTEMPTS: '6',
+          // A drain blocked for a moment (its fleet view behind a restart) plans again soon.
+          MIGRATION_EVACUATION_RETRY: '1s',
         },
       },
     });
-    await Promise.all(VMS.map((vm) => s.compose(vm)));
+    await Promise.all([
+      ...ROWS.map((r) => s.compose(r.vm, { pool: 'table', ...r.vmSpec })),
+      s.compose(BAL_ANCHOR, { pool: 'bal', vcpus: 4, mode: modelV1.MigrationMode.MIGRATION_MODE_MANUAL }),
+    ]);
   }, 300_000);
   afterAll(async () => {
     await s?.stop();
@@ -375,6 +706,7 @@ describe.skipIf(!(await infraAvailable('postgres', 'nats')))('a migration surviv
         s.hold.proceedAll();
         await Promise.all(rows.map((row) => s.sim.releaseStall(row.vm).catch(() => 0)));
       };
+      const exitedBefore = s.exitedOnTheirOwn().length;
       try {
         const started = Date.now();
         // Every row to its state: first those that need the executor live, then (frozen) the rest.
@@ -424,13 +756,13 @@ describe.skipIf(!(await infraAvailable('postgres', 'nats')))('a migration surviv
         // Every VM of the table (not only this round's) runs on exactly one host, and every record agrees.
         const violations = await eventually(
           async () => {
-            const v = await s.violations(VMS);
+            const v = await s.violations(VMS, STOPPED);
             return v.length === 0 ? v : undefined;
           },
           'the invariants',
           60_000,
           250,
-        ).catch(async () => s.violations(VMS));
+        ).catch(async () => s.violations(VMS, STOPPED));
         problems.push(...violations);
         // A completed migration left the VM on its destination, one that failed or was aborted on its source.
         for (const { row, status, answer } of ends) {
@@ -448,6 +780,11 @@ describe.skipIf(!(await infraAvailable('postgres', 'nats')))('a migration surviv
           if (code !== 0 || !new RegExp(`probed \\S+ after \\d+ s of silence: ${row.probed}`).test(out.join('\n')))
             problems.push(`${row.vm}: berth migrations show (exit ${code}) does not print the ${row.probed} probe`);
         }
+        // What each row's own path must leave (a drain's end, the balancer's cooldown).
+        for (const found of await Promise.all(ends.map(async ({ row, id }) => (row.check ? row.check(s, row.vm, id, round) : []))))
+          problems.push(...found);
+        // No process may end on its own (only the SIGKILLs end them).
+        problems.push(...s.exitedOnTheirOwn().slice(exitedBefore));
         // Figures for the record (not asserted): how long each phase of the round took.
         console.log(
           `SIGKILL of ${r.name}: ${rows.length} rows held in ${((held - started) / 1000).toFixed(1)} s, restarted in ` +
@@ -456,6 +793,20 @@ describe.skipIf(!(await infraAvailable('postgres', 'nats')))('a migration surviv
             `; starts (ms) ${JSON.stringify(s.startMillis())}; started again after an exit: ${JSON.stringify(s.exitsBeforeServing())}`,
         );
         expect(problems).toEqual([]);
+      } catch (e) {
+        // Where every row's VM and migration stand, for the failure's reader.
+        const where = await Promise.all(
+          rows.map(async (row) => {
+            const vm = await s.getVm(row.vm).catch(() => undefined);
+            const m = vm?.migrationId ? await s.migration(vm.migrationId).catch(() => undefined) : undefined;
+            const domains = await s.domains(row.vm).catch(() => []);
+            return `${row.vm}: on ${vm?.hostId} moving ${vm?.migrationId || '-'}${m ? ` ${statusName(m.status)} attempt ${m.attempts.length} ${m.reason}` : ''}; domains ${JSON.stringify(domains)}`;
+          }),
+        );
+        console.log(
+          `SIGKILL of ${r.name} failed (${String(e).slice(0, 300)}); the rows:\n${where.join('\n')}\nexited: ${JSON.stringify(s.exitedOnTheirOwn())}`,
+        );
+        throw e;
       } finally {
         await cleanUp();
       }

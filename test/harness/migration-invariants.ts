@@ -1,6 +1,6 @@
 /**
  * The crash-safety invariants of live migration (issue 12), checked from every record the plane has:
- * after the crashes every VM runs on exactly one host, its claims match where it runs (no leaked
+ * after the crashes every VM runs on exactly one host (a stopped one is defined on exactly one), its claims match where it runs (no leaked
  * destination claim, no released claim of a running domain), no domain runs twice and none is lost.
  *
  * Sources, each asked on its own (none is trusted to stand for another):
@@ -87,8 +87,16 @@ export function migrationLogViolations(events: readonly LoggedEvent[]): string[]
   return out;
 }
 
-/** Every violation of the invariants for these VMs (and any claim or domain of another VM); [] when all hold. */
-export async function fleetViolations(p: FleetProbe, vmIds: readonly string[]): Promise<string[]> {
+/**
+ * Every violation of the invariants for these VMs (and any claim or domain of another VM); [] when all hold.
+ * A VM in `stopped` (moved cold) is checked stopped instead of running: inventory's status, its one
+ * domain shut off, the executor's record; its claims and location as any other's.
+ */
+export async function fleetViolations(
+  p: FleetProbe,
+  vmIds: readonly string[],
+  o: { readonly stopped?: ReadonlySet<string> } = {},
+): Promise<string[]> {
   const out: string[] = [];
   const known = new Set(vmIds);
   const [invLog, migLog] = await Promise.all([readEventLog(p.dbs.inventory.url), readEventLog(p.dbs.migration.url)]);
@@ -98,7 +106,9 @@ export async function fleetViolations(p: FleetProbe, vmIds: readonly string[]): 
   for (const vmId of vmIds) {
     const vm = await p.getVm(vmId);
     const where = vm.hostId;
-    if (vm.status !== inventoryV1.VmStatus.VM_STATUS_RUNNING || vm.migrationId !== '')
+    const stopped = o.stopped?.has(vmId) ?? false;
+    const expected = stopped ? inventoryV1.VmStatus.VM_STATUS_STOPPED : inventoryV1.VmStatus.VM_STATUS_RUNNING;
+    if (vm.status !== expected || vm.migrationId !== '')
       out.push(`${vmId}: inventory says ${inventoryV1.VmStatus[vm.status]} on ${where} (moving ${vm.migrationId || '-'})`);
     const read = p.hosts.filter((h) => readClaims.get(h)?.includes(vmId));
     if (read.length !== 1 || read[0] !== where)
@@ -112,10 +122,10 @@ export async function fleetViolations(p: FleetProbe, vmIds: readonly string[]): 
         `${vmId}: inventory's log has it on ${fromLog?.hostId ?? 'nothing'} (moving ${fromLog?.moving || '-'}), its read model on ${where}`,
       );
     const on = p.hosts.flatMap((h) => (domains.get(h) ?? []).filter((d) => d.vmId === vmId).map((d) => `${h}:${d.state}`));
-    if (on.length !== 1 || on[0] !== `${where}:running`)
+    if (on.length !== 1 || on[0] !== `${where}:${stopped ? 'shut-off' : 'running'}`)
       out.push(`${vmId}: runs on ${where} in inventory, the hypervisors have [${on.join(', ')}]`);
     const ex = await p.runtime(vmId);
-    if (ex.status !== 'running' || ex.hostId !== where || ex.migrationId !== '')
+    if (ex.status !== (stopped ? 'stopped' : 'running') || ex.hostId !== where || ex.migrationId !== '')
       out.push(`${vmId}: the executor has it ${ex.status} on ${ex.hostId} (moving ${ex.migrationId || '-'}), inventory on ${where}`);
   }
   for (const h of p.hosts) {

@@ -50,6 +50,17 @@ export interface HoldPoint {
 export interface ProcessCrashStackOptions {
   /** Added to (or overriding) a service's environment. */
   readonly env?: Partial<Record<CrashTarget, Record<string, string>>>;
+  /** A host's resource pool (default: none): VMs of a pool stay on its hosts, a balancer policy is per pool. */
+  readonly pools?: Readonly<Record<string, string>>;
+}
+
+/** How `compose` makes a VM (default: 1 vCPU, 2 GiB, no pool, manual-and-automatic, running). */
+export interface ComposeOptions {
+  readonly pool?: string;
+  readonly vcpus?: number;
+  readonly mode?: modelV1.MigrationMode;
+  /** Stopped once running (a cold move's VM). */
+  readonly stopped?: boolean;
 }
 
 const HELD: Record<HeldCall, { proxy: 'inventory' | 'scheduler'; method: string }> = {
@@ -87,18 +98,22 @@ export interface ProcessCrashStack {
   runtime(vmId: string): Promise<executorV1.GetVmRuntimeResponse>;
   /** Deletes from a stream the events of `type` about `vmId` (a message lost for good); returns how many. */
   dropEvents(stream: 'BERTH_EXECUTOR' | 'BERTH_MIGRATION', type: string, vmId: string): Promise<number>;
-  compose(vmId: string): Promise<void>;
+  compose(vmId: string, o?: ComposeOptions): Promise<void>;
   claimsOf(hostId: string): Promise<string[]>;
+  hostState(hostId: string): Promise<modelV1.HostState>;
+  setHostState(hostId: string, state: modelV1.HostState, commandId: string): Promise<void>;
   /** The hosts whose hypervisor has the VM's domain, with its state. */
   domains(vmId: string): Promise<{ hostId: string; state: string }[]>;
   /** Every domain of a host's hypervisor (by VM id). */
   hostDomains(hostId: string): Promise<{ vmId: string; state: string }[]>;
-  /** Every violation of the crash-safety invariants for these VMs ([] when they hold): migration-invariants.ts. */
-  violations(vmIds: readonly string[]): Promise<string[]>;
+  /** Every violation of the crash-safety invariants for these VMs ([] when they hold): migration-invariants.ts; `stopped` ones checked stopped. */
+  violations(vmIds: readonly string[], stopped?: ReadonlySet<string>): Promise<string[]>;
   /** How long each start took until SERVING, by label (`executor-2`), in ms. */
   startMillis(): Readonly<Record<string, number>>;
   /** The starts that exited before serving and were started again (why), as a supervisor would. */
   exitsBeforeServing(): readonly string[];
+  /** Processes that exited while running without being killed (a crash of their own), with their last log lines. */
+  exitedOnTheirOwn(): readonly string[];
   /** Every process's log lines, by label (for a failure's message). */
   logs(): Record<string, readonly string[]>;
   stop(): Promise<void>;
@@ -173,14 +188,31 @@ export async function startProcessCrashStack(
     startMillis[l] = Date.now() - began;
     running[t] = h;
     logs[l] = h.logs();
+    const started = h;
+    void h.exited.then((how) => {
+      // Still the running one: nobody killed or stopped it.
+      if (running[t] === started) exitedOnTheirOwn.push(`${l} exited (${how}): ${started.logs().slice(-15).join('\n')}`);
+    });
   };
   const proxies: HoldProxy[] = [];
   let inv: InstanceType<typeof inventoryV1.InventoryServiceClient> | undefined;
   let client: InstanceType<typeof migrationV1.MigrationServiceClient> | undefined;
   let exClient: InstanceType<typeof executorV1.ExecutorServiceClient> | undefined;
+  /** Processes that exited without being killed (a crash of their own), with how. */
+  const exitedOnTheirOwn: string[] = [];
+  /** A signal to a running process; one that exited on its own meanwhile is recorded (`exitedOnTheirOwn`), not signalled. */
+  const signal = (t: CrashTarget, sig: NodeJS.Signals): void => {
+    const h = running[t];
+    if (!h || h.pid <= 0) return;
+    try {
+      process.kill(h.pid, sig);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'ESRCH') throw e;
+    }
+  };
   const stop = async (): Promise<void> => {
     // A frozen process hears SIGTERM only once it runs again.
-    for (const h of Object.values(running)) if (h.pid > 0) process.kill(h.pid, 'SIGCONT');
+    for (const t of Object.keys(running) as CrashTarget[]) signal(t, 'SIGCONT');
     inv?.close();
     client?.close();
     exClient?.close();
@@ -212,7 +244,7 @@ export async function startProcessCrashStack(
     inv = createClient(inventoryV1.InventoryServiceClient, `127.0.0.1:${invPort}`);
     client = createClient(migrationV1.MigrationServiceClient, `127.0.0.1:${migPort}`);
     exClient = createClient(executorV1.ExecutorServiceClient, `127.0.0.1:${exPort}`);
-    await registerSimHosts(inv, hosts);
+    await registerSimHosts(inv, hosts, options.pools);
     const sched = createClient(schedulerV1.SchedulerServiceClient, `127.0.0.1:${schedPort}`);
     const schedulerSeesHosts = async (): Promise<void> =>
       void (await eventually(
@@ -274,13 +306,12 @@ export async function startProcessCrashStack(
         else schedProxy.proceedAll();
       },
       freeze(t) {
-        const h = running[t];
-        if (h) process.kill(h.pid, 'SIGSTOP');
+        signal(t, 'SIGSTOP');
       },
       thaw(t) {
-        const h = running[t];
-        if (h) process.kill(h.pid, 'SIGCONT');
+        signal(t, 'SIGCONT');
       },
+      exitedOnTheirOwn: () => [...exitedOnTheirOwn],
       async restart() {
         const down = (['inventory', 'scheduler', 'executor', 'migration'] as const).filter((t) => running[t] === undefined);
         // Every start settled before a failure is thrown: the ones that came up are in `running`, so stop() ends them.
@@ -311,21 +342,31 @@ export async function startProcessCrashStack(
           await nc.close();
         }
       },
-      async compose(vmId) {
+      async compose(vmId, o = {}) {
         await callUnary(invC, 'composeVm', {
           meta: { commandId: `compose-${vmId}` },
           vmId,
           spec: modelV1.VmSpec.fromPartial({
             name: vmId,
             // One vCPU: every case's VM (never deleted) and a migration's second claim fit the three hosts.
-            vcpus: 1,
+            vcpus: o.vcpus ?? 1,
             memoryBytes: 2 * GiB,
-            migrationMode: modelV1.MigrationMode.MIGRATION_MODE_MANUAL_AND_AUTOMATIC,
+            migrationMode: o.mode ?? modelV1.MigrationMode.MIGRATION_MODE_MANUAL_AND_AUTOMATIC,
+            ...(o.pool !== undefined && { resourcePool: o.pool }),
           }),
         });
         await eventually(async () => (await getVm(vmId)).status === inventoryV1.VmStatus.VM_STATUS_RUNNING, `${vmId} running`, 60_000, 200);
+        if (!o.stopped) return;
+        await callUnary(invC, 'stopVm', { meta: { commandId: `stop-${vmId}` }, vmId, force: true });
+        await eventually(async () => (await getVm(vmId)).status === inventoryV1.VmStatus.VM_STATUS_STOPPED, `${vmId} stopped`, 60_000, 200);
       },
       claimsOf,
+      async hostState(hostId) {
+        return (await callUnary(invC, 'getHost', { hostId })).host!.state;
+      },
+      async setHostState(hostId, state, commandId) {
+        await callUnary(invC, 'setHostState', { meta: { commandId }, hostId, state, reason: 'crash table' });
+      },
       async domains(vmId) {
         const out: { hostId: string; state: string }[] = [];
         for (const h of hosts) {
@@ -335,7 +376,7 @@ export async function startProcessCrashStack(
         return out;
       },
       hostDomains,
-      violations(vmIds) {
+      violations(vmIds, stopped) {
         return fleetViolations(
           {
             hosts,
@@ -346,6 +387,7 @@ export async function startProcessCrashStack(
             hostDomains,
           },
           vmIds,
+          stopped ? { stopped } : {},
         );
       },
       startMillis: () => startMillis,

@@ -78,6 +78,8 @@ export function startSimMigration(
 export async function registerSimHosts(
   inv: InstanceType<typeof inventoryV1.InventoryServiceClient>,
   hosts: readonly string[],
+  /** A host's resource pool (default: none). */
+  pools: Readonly<Record<string, string>> = {},
 ): Promise<void> {
   for (const hostId of hosts) {
     await callUnary(inv, 'registerHost', {
@@ -90,6 +92,7 @@ export async function registerSimHosts(
         topology: { sockets: 1, coresPerSocket: 16, threadsPerCore: 1 },
         cpus: 16,
         memoryBytes: 64 * GiB,
+        ...(pools[hostId] !== undefined && { resourcePool: pools[hostId] }),
       }),
       state: modelV1.HostState.HOST_STATE_ENABLED,
     });
