@@ -326,3 +326,81 @@ describe.skipIf(!(await infraAvailable('postgres')))('balancer in the service (p
     await expect(fresh.explain('quiet', '')).rejects.toMatchObject({ name: 'NotFoundError' });
   });
 });
+
+/**
+ * The balancer records a run after its moves started: a crash between the two leaves moves in the
+ * migration log that no run record holds. The restarted service reads the log's balancer moves once,
+ * so those VMs keep their cooldown (no second move of the same VM, no ping-pong).
+ */
+describe.skipIf(!(await infraAvailable('postgres')))('balancer cooldown after a crash that lost the run record (real Postgres)', () => {
+  let tdb: TestDatabase;
+  let db: AnyKysely;
+  let store: PostgresEventStore;
+
+  beforeAll(async () => {
+    tdb = await createTestDatabase('migration_balancer_crash');
+    db = createKysely(tdb.url, { applicationName: 'balancer-crash-int', max: 4 });
+    await migrateEventStore(db);
+    store = new PostgresEventStore(db, { evolution: storedEventEvolution(eventCatalog, 'migration') });
+  });
+  afterAll(async () => {
+    await db?.destroy();
+    await tdb?.drop();
+  });
+
+  /** What MigrateVm appends first, as the crashed service left it. */
+  const requested = async (vmId: string, trigger: 'balancer' | 'manual'): Promise<void> => {
+    const migrationId = `m-${vmId}`;
+    await store.append(
+      `migration-${migrationId}`,
+      [
+        {
+          type: 'MigrationRequested',
+          data: {
+            migrationId,
+            vmId,
+            vmName: vmId,
+            trigger,
+            sourceHostId: 'h0',
+            sourceHypervisorUri: 'sim://h0',
+            requestedDestination: 'h1',
+            memoryBytes: GiB / 4,
+            policy: {
+              maxDowntimeMillis: 0,
+              bandwidthMiBps: 0,
+              autoConverge: false,
+              postCopy: false,
+              completionBudgetSecondsPerGiB: 150,
+              noProgressTimeoutSeconds: 150,
+              maxAttempts: 3,
+            },
+            warning: '',
+            reason: trigger === 'balancer' ? 'balancer (spread, pool default): h0 above high' : 'operator',
+          },
+        },
+      ],
+      { expectedVersion: 0 },
+    );
+  };
+
+  it('VMs the balancer started moving stay in their cooldown; a manual move does not count', async () => {
+    const f = fleet();
+    const b = new BalancerService({
+      store,
+      db,
+      fleet: { view: async () => f.view, evacuees: async (h) => f.evacuees.get(h) ?? [] },
+      migrations: { migrate: async () => Promise.reject(new Error('a dry run starts nothing')) },
+      clock: { now: () => Date.now() },
+      logger: createLogger('balancer-crash-int'),
+    });
+    await b.setPolicy({ ...defaultPolicy('default'), mode: 'spread', windowSeconds: 0, intervalSeconds: 60 }, 'p-1');
+    for (let i = 0; i < 6; i++) await requested(`vm${i}`, 'balancer');
+    await requested('vm6', 'manual');
+    const run = await b.dryRun('default');
+    expect(run.moves.map((m) => m.vmId)).toEqual(['vm6']);
+    const cooled = run.candidates
+      .filter((c) => c.verdict === 'skipped' && c.reason.startsWith('cooldown: moved by the balancer'))
+      .map((c) => c.vmId);
+    expect(new Set(cooled)).toEqual(new Set(['vm0', 'vm1', 'vm2', 'vm3', 'vm4', 'vm5']));
+  });
+});

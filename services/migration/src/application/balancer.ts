@@ -163,6 +163,9 @@ export function poolNowSummary(
  * A run as the log records it (and the dry run shows it): loads rounded to 0.01%, each moved
  * candidate with its migration, a move whose start was refused turned into a rejection saying why.
  */
+const latest = (a: number | undefined, b: number | undefined): number | undefined =>
+  a === undefined ? b : b === undefined ? a : Math.max(a, b);
+
 export function recordedRun(
   run: BalancerRun,
   migrationIds: ReadonlyMap<string, string>,
@@ -241,6 +244,13 @@ export class BalancerService {
   private readonly lastPressurePass = new Map<string, number>();
   /** Per pool: this service's last pass (a run, or the pressure check of a pool whose mode is off), for explain's "now". */
   private readonly lastPass = new Map<string, PoolPass>();
+  /**
+   * When the balancer last started moving each VM, from the migration log (MigrationRequested with
+   * trigger balancer), read once per process: a run's record is appended after its moves start, so a
+   * crash between the two would otherwise lose those VMs' cooldown (the record alone would not know
+   * they moved). Moves this process starts are in the records it appends.
+   */
+  private startedBefore?: Promise<ReadonlyMap<string, number>>;
   /** Runs (periodic, pressure, run-now) one at a time: two could otherwise pick the same VM. */
   private exclusive: Promise<unknown> = Promise.resolve();
   private ticking = false;
@@ -523,9 +533,10 @@ export class BalancerService {
       .filter((s) => poolOf(s.capacity.resourcePool) === policy.pool)
       .map((s) => (s.capacity.resourcePool === policy.pool ? s : { ...s, capacity: { ...s.capacity, resourcePool: policy.pool } }));
     const vms: BalancedVm[] = [];
+    const logged = await (this.startedBefore ??= this.balancerMovesInLog());
     for (const h of hosts) {
       for (const e of await this.d.fleet.evacuees(h.capacity.hostId)) {
-        const last = record.lastMovedAt.get(e.spec.vmId);
+        const last = latest(record.lastMovedAt.get(e.spec.vmId), logged.get(e.spec.vmId));
         vms.push({
           spec: e.spec,
           hostId: h.capacity.hostId,
@@ -549,6 +560,15 @@ export class BalancerService {
       trigger,
       pressured: this.pressured,
     });
+  }
+
+  /** Per VM, when the balancer last asked to move it (the migration log's MigrationRequested, trigger balancer). */
+  private async balancerMovesInLog(): Promise<ReadonlyMap<string, number>> {
+    const rows = await sql<{ vm_id: string; at: Date }>`
+      SELECT data->>'vmId' AS vm_id, max(occurred_at) AS at FROM events
+      WHERE type = 'MigrationRequested' AND data->>'trigger' = 'balancer'
+      GROUP BY 1`.execute(this.d.db);
+    return new Map(rows.rows.map((r) => [r.vm_id, new Date(r.at).getTime()]));
   }
 
   private sample(view: Awaited<ReturnType<FleetReader['view']>>, at: number): void {
