@@ -533,7 +533,10 @@ export class BalancerService {
       .filter((s) => poolOf(s.capacity.resourcePool) === policy.pool)
       .map((s) => (s.capacity.resourcePool === policy.pool ? s : { ...s, capacity: { ...s.capacity, resourcePool: policy.pool } }));
     const vms: BalancedVm[] = [];
-    const logged = await (this.startedBefore ??= this.balancerMovesInLog());
+    const logged = await (this.startedBefore ??= this.balancerMovesInLog().catch((e: unknown) => {
+      this.startedBefore = undefined; // read again at the next run, not failed for good
+      throw e;
+    }));
     for (const h of hosts) {
       for (const e of await this.d.fleet.evacuees(h.capacity.hostId)) {
         const last = latest(record.lastMovedAt.get(e.spec.vmId), logged.get(e.spec.vmId));
