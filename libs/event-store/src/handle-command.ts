@@ -59,8 +59,7 @@ export async function handleCommand<S, C, E extends DomainEvent>(opts: HandleCom
   }
   for (let attempt = 0; ; attempt++) {
     const { version, events } = await store.readStream(streamId, call);
-    const fold = (from: S, list: readonly StoredEvent[]): S => list.reduce(opts.evolve, from);
-    const state = fold(opts.initialState(), events);
+    const state = events.reduce(opts.evolve, opts.initialState());
     if (commandId !== undefined) {
       const earlier = (await store.commandResult(commandId, call))?.appends.find((a) => a.streamId === streamId);
       if (earlier !== undefined) return { events: earlier.events, state, nextExpectedVersion: version, duplicate: true };
@@ -68,21 +67,7 @@ export async function handleCommand<S, C, E extends DomainEvent>(opts: HandleCom
     const decided = opts.decide(opts.command, state);
     if (decided.length === 0) return { events: [], state, nextExpectedVersion: version, duplicate: false };
     try {
-      const result = await store.append(streamId, decided, {
-        expectedVersion: version,
-        ...(commandId === undefined ? {} : { commandId }),
-        ...(call === undefined ? {} : { call }),
-      });
-      if (result.duplicate) {
-        const now = await store.readStream(streamId, call);
-        return { events: result.events, state: fold(opts.initialState(), now.events), nextExpectedVersion: now.version, duplicate: true };
-      }
-      return {
-        events: result.events,
-        state: fold(state, result.events),
-        nextExpectedVersion: result.nextExpectedVersion,
-        duplicate: false,
-      };
+      return await appendDecided(opts, state, version, decided);
     } catch (e) {
       if (!(e instanceof ConcurrencyError) || attempt >= maxRetries) throw e;
     }
@@ -98,7 +83,6 @@ async function appendOnKnown<S, C, E extends DomainEvent>(
   opts: HandleCommandOptions<S, C, E>,
   known: { readonly state: S; readonly version: number },
 ): Promise<HandleCommandResult<S> | undefined> {
-  const { store, streamId, commandId, call } = opts;
   if (!Number.isSafeInteger(known.version) || known.version < 0) {
     throw new ValidationError({ field: 'known.version', reason: `must be a non-negative integer, got ${String(known.version)}` });
   }
@@ -109,17 +93,30 @@ async function appendOnKnown<S, C, E extends DomainEvent>(
     return undefined;
   }
   if (decided.length === 0) return undefined;
-  let result;
   try {
-    result = await store.append(streamId, decided, {
-      expectedVersion: known.version,
-      ...(commandId === undefined ? {} : { commandId }),
-      ...(call === undefined ? {} : { call }),
-    });
+    return await appendDecided(opts, known.state, known.version, decided);
   } catch (e) {
     if (e instanceof ConcurrencyError) return undefined;
     throw e;
   }
+}
+
+/**
+ * Appends what was decided on `state` at `version` and answers as handleCommand does; a command id
+ * already recorded is answered from the stream as it is now. Throws ConcurrencyError when the stream moved on.
+ */
+async function appendDecided<S, C, E extends DomainEvent>(
+  opts: HandleCommandOptions<S, C, E>,
+  state: S,
+  version: number,
+  decided: readonly (E & Omit<NewEvent, 'type' | 'data'>)[],
+): Promise<HandleCommandResult<S>> {
+  const { store, streamId, commandId, call } = opts;
+  const result = await store.append(streamId, decided, {
+    expectedVersion: version,
+    ...(commandId === undefined ? {} : { commandId }),
+    ...(call === undefined ? {} : { call }),
+  });
   if (result.duplicate) {
     const now = await store.readStream(streamId, call);
     return {
@@ -131,7 +128,7 @@ async function appendOnKnown<S, C, E extends DomainEvent>(
   }
   return {
     events: result.events,
-    state: result.events.reduce(opts.evolve, known.state),
+    state: result.events.reduce(opts.evolve, state),
     nextExpectedVersion: result.nextExpectedVersion,
     duplicate: false,
   };

@@ -9,7 +9,7 @@ import {
   type TailingLoop,
   ensureDatabase,
 } from '@berth/event-store';
-import { assertSecureBind, createGrpcServer, grpcSecurity, type GrpcServer, serviceReadiness } from '@berth/grpc-kit';
+import { assertSecureBind, createGrpcServer, grpcSecurity, type ClientOptions, type GrpcServer, serviceReadiness } from '@berth/grpc-kit';
 import { connectNats, createEventPublisher, ensureStreams, type RunningConsumer } from '@berth/messaging';
 import type { Logger } from '@berth/observability';
 import { MigrationCommands } from './application/migrations.ts';
@@ -83,18 +83,18 @@ export async function startMigration(
   const store = new PostgresEventStore(db, { evolution: storedEventEvolution(eventCatalog, migrationEvents.MIGRATION_SERVICE) });
   const readModel = new ReadModel(asMigrationDb(db));
 
-  const grpcInventory = over.inventory
-    ? undefined
-    : new GrpcInventory(config.INVENTORY_ADDR, config.MIGRATION_CALL_DEADLINE, security.client, config.GRPC_CONNECT_TIMEOUT);
-  const grpcScheduler = over.scheduler
-    ? undefined
-    : new GrpcScheduler(config.SCHEDULER_ADDR, config.MIGRATION_CALL_DEADLINE, security.client, config.GRPC_CONNECT_TIMEOUT);
+  // The clients of inventory, the scheduler and the executor: the call deadline, this service's identity, the connect bound.
+  const clientOptions: ClientOptions = {
+    deadlineMillis: config.MIGRATION_CALL_DEADLINE,
+    connectTimeoutMillis: config.GRPC_CONNECT_TIMEOUT,
+    ...(security.client && { tls: security.client }),
+  };
+  const grpcInventory = over.inventory ? undefined : new GrpcInventory(config.INVENTORY_ADDR, clientOptions);
+  const grpcScheduler = over.scheduler ? undefined : new GrpcScheduler(config.SCHEDULER_ADDR, clientOptions);
   const inventory: InventoryPort = over.inventory ?? grpcInventory!;
   const scheduler: SchedulerPort = over.scheduler ?? grpcScheduler!;
   const clock: Clock = over.clock ?? { now: () => new Date() };
-  const grpcExecutor = over.executor
-    ? undefined
-    : new GrpcExecutor(config.EXECUTOR_ADDR, config.MIGRATION_CALL_DEADLINE, security.client, config.GRPC_CONNECT_TIMEOUT);
+  const grpcExecutor = over.executor ? undefined : new GrpcExecutor(config.EXECUTOR_ADDR, clientOptions);
   const executor: ExecutorPort = over.executor ?? grpcExecutor!;
 
   // One gate for every migration of this process (manual, evacuation, balancer): the caps hold across kinds.

@@ -49,7 +49,11 @@ export async function startScheduler(config: Readonly<SchedulerConfig>, logger: 
   const watch = await watchHostSnapshots(snapshots, engine, logger, gate);
   const positionWatch = await watchViewPosition((await openKv(nc, VIEW_POSITION_BUCKET, { prefix })).kv, gate, logger);
 
-  const inventory = new GrpcInventory(config.INVENTORY_ADDR, config.SCHEDULER_CLAIM_DEADLINE, security.client, config.GRPC_CONNECT_TIMEOUT);
+  const inventory = new GrpcInventory(config.INVENTORY_ADDR, {
+    deadlineMillis: config.SCHEDULER_CLAIM_DEADLINE,
+    connectTimeoutMillis: config.GRPC_CONNECT_TIMEOUT,
+    ...(security.client && { tls: security.client }),
+  });
   const decisions = new DecisionLog(config.SCHEDULER_DECISION_CACHE);
   const source = kvSnapshotSource(snapshots, logger);
   const deps: PlaceVmDeps = {

@@ -1,6 +1,6 @@
 /** ExecutorPort over the placement executor's GetVmRuntime RPC (the watchdog's probe). */
 import { executorV1 } from '@berth/contracts';
-import { callUnary, createClient, type ClientTls } from '@berth/grpc-kit';
+import { callUnary, createClient, type ClientOptions } from '@berth/grpc-kit';
 import type { ExecutorAnswer } from '../../domain/migration/commands.ts';
 import type { ExecutorPort } from '../../application/ports.ts';
 
@@ -9,16 +9,9 @@ const NOT_FOUND = 5;
 export class GrpcExecutor implements ExecutorPort {
   readonly client: InstanceType<typeof executorV1.ExecutorServiceClient>;
 
-  /**
-   * `tls`: this service's own identity (mutual TLS), when the deployment has one; `connectTimeoutMillis`:
-   * GRPC_CONNECT_TIMEOUT (grpc-kit's bound on a connection attempt, its default when omitted).
-   */
-  constructor(address: string, deadlineMillis: number, tls?: ClientTls, connectTimeoutMillis?: number) {
-    this.client = createClient(executorV1.ExecutorServiceClient, address, {
-      deadlineMillis,
-      ...(tls && { tls }),
-      ...(connectTimeoutMillis !== undefined && { connectTimeoutMillis }),
-    });
+  /** `options`: the call deadline, this service's own identity (mutual TLS) when the deployment has one, GRPC_CONNECT_TIMEOUT. */
+  constructor(address: string, options: ClientOptions) {
+    this.client = createClient(executorV1.ExecutorServiceClient, address, options);
   }
 
   async runtime(vmId: string): Promise<ExecutorAnswer> {

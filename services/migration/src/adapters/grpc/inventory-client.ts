@@ -1,7 +1,7 @@
 /** InventoryPort over inventory's gRPC API; proto messages are translated here and go no further. */
 import { inventoryV1 as inv, modelV1 } from '@berth/contracts';
 import { NotFoundError, type CallDeadline } from '@berth/errors';
-import { callUnary, createClient, GrpcStatus, isServiceError, type ClientTls } from '@berth/grpc-kit';
+import { callUnary, createClient, GrpcStatus, isServiceError, type ClientOptions } from '@berth/grpc-kit';
 import { migrationModes, vmStatuses } from '@berth/model-codec';
 import type { BeginOutcome, InventoryPort, VmInfo } from '../../application/ports.ts';
 
@@ -29,16 +29,9 @@ export function toVmInfo(vm: inv.Vm): VmInfo {
 export class GrpcInventory implements InventoryPort {
   readonly client: InstanceType<typeof inv.InventoryServiceClient>;
 
-  /**
-   * `tls`: this service's own identity (mutual TLS), when the deployment has one; `connectTimeoutMillis`:
-   * GRPC_CONNECT_TIMEOUT (grpc-kit's bound on a connection attempt, its default when omitted).
-   */
-  constructor(address: string, deadlineMillis: number, tls?: ClientTls, connectTimeoutMillis?: number) {
-    this.client = createClient(inv.InventoryServiceClient, address, {
-      deadlineMillis,
-      ...(tls && { tls }),
-      ...(connectTimeoutMillis !== undefined && { connectTimeoutMillis }),
-    });
+  /** `options`: the call deadline, this service's own identity (mutual TLS) when the deployment has one, GRPC_CONNECT_TIMEOUT. */
+  constructor(address: string, options: ClientOptions) {
+    this.client = createClient(inv.InventoryServiceClient, address, options);
   }
 
   async getVm(vmId: string, call?: CallDeadline): Promise<VmInfo> {

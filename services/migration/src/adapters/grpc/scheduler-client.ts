@@ -1,7 +1,7 @@
 /** SchedulerPort over the scheduler's Score RPC. */
 import { modelV1, schedulerV1 as sch } from '@berth/contracts';
 import type { CallDeadline } from '@berth/errors';
-import { callUnary, createClient, type ClientTls } from '@berth/grpc-kit';
+import { callUnary, createClient, type ClientOptions } from '@berth/grpc-kit';
 import type { MissingGroup, ScoreAnswer, SchedulerPort, VmInfo } from '../../application/ports.ts';
 
 interface MissingJson {
@@ -22,16 +22,9 @@ function missingGroups(json: string): MissingGroup[] {
 export class GrpcScheduler implements SchedulerPort {
   readonly client: InstanceType<typeof sch.SchedulerServiceClient>;
 
-  /**
-   * `tls`: this service's own identity (mutual TLS), when the deployment has one; `connectTimeoutMillis`:
-   * GRPC_CONNECT_TIMEOUT (grpc-kit's bound on a connection attempt, its default when omitted).
-   */
-  constructor(address: string, deadlineMillis: number, tls?: ClientTls, connectTimeoutMillis?: number) {
-    this.client = createClient(sch.SchedulerServiceClient, address, {
-      deadlineMillis,
-      ...(tls && { tls }),
-      ...(connectTimeoutMillis !== undefined && { connectTimeoutMillis }),
-    });
+  /** `options`: the call deadline, this service's own identity (mutual TLS) when the deployment has one, GRPC_CONNECT_TIMEOUT. */
+  constructor(address: string, options: ClientOptions) {
+    this.client = createClient(sch.SchedulerServiceClient, address, options);
   }
 
   async score(

@@ -78,7 +78,7 @@ describe('GrpcInventory claims', () => {
       logger: createLogger('inventory-stand-in', { level: 'fatal' }),
     });
     const port = await server.listen(0, '127.0.0.1');
-    inventory = new GrpcInventory(`127.0.0.1:${port}`, 5000);
+    inventory = new GrpcInventory(`127.0.0.1:${port}`, { deadlineMillis: 5000 });
     return calls;
   };
 

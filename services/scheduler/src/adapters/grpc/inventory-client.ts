@@ -7,7 +7,7 @@
  * (UNAVAILABLE, DEADLINE_EXCEEDED, ...) is thrown, so the request is redelivered later.
  */
 import { inventoryV1 } from '@berth/contracts';
-import { GrpcStatus, callUnary, createClient, isServiceError, type ClientTls } from '@berth/grpc-kit';
+import { GrpcStatus, callUnary, createClient, isServiceError, type ClientOptions } from '@berth/grpc-kit';
 import { ValidationError } from '@berth/errors';
 import { encodeClaim } from '@berth/model-codec';
 import type { ClaimOutcome, ClaimRequest, InventoryPort, PlacementFailedReport, RecordedDecision } from '../../application/ports.ts';
@@ -47,16 +47,9 @@ export class GrpcInventory implements InventoryPort {
   /** Set when inventory answered UNIMPLEMENTED (an older version): one ClaimResources per claim. */
   private batchUnsupported = false;
 
-  /**
-   * `tls`: this service's own identity (mutual TLS), when the deployment has one; `connectTimeoutMillis`:
-   * GRPC_CONNECT_TIMEOUT (grpc-kit's bound on a connection attempt, its default when omitted).
-   */
-  constructor(address: string, deadlineMillis: number, tls?: ClientTls, connectTimeoutMillis?: number) {
-    this.client = createClient(inventoryV1.InventoryServiceClient, address, {
-      deadlineMillis,
-      ...(tls && { tls }),
-      ...(connectTimeoutMillis !== undefined && { connectTimeoutMillis }),
-    });
+  /** `options`: the call deadline, this service's own identity (mutual TLS) when the deployment has one, GRPC_CONNECT_TIMEOUT. */
+  constructor(address: string, options: ClientOptions) {
+    this.client = createClient(inventoryV1.InventoryServiceClient, address, options);
     this.claims = new Coalescer((batch) => this.sendClaims(batch));
   }
 
