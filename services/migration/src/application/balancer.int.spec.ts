@@ -10,6 +10,7 @@ import type { Evacuee } from '../domain/evacuation/model.ts';
 import { BalancerService, type MeasuredUsage } from './balancer.ts';
 import type { FleetReader } from './evacuation-ports.ts';
 import type { MigrateInput } from './migrations.ts';
+import { DEFAULT_TEST_POLICY } from '../testing/migration-policy.ts';
 
 const GiB = 1024 ** 3;
 
@@ -365,15 +366,7 @@ describe.skipIf(!(await infraAvailable('postgres')))('balancer cooldown after a 
             sourceHypervisorUri: 'sim://h0',
             requestedDestination: 'h1',
             memoryBytes: GiB / 4,
-            policy: {
-              maxDowntimeMillis: 0,
-              bandwidthMiBps: 0,
-              autoConverge: false,
-              postCopy: false,
-              completionBudgetSecondsPerGiB: 150,
-              noProgressTimeoutSeconds: 150,
-              maxAttempts: 3,
-            },
+            policy: DEFAULT_TEST_POLICY,
             warning: '',
             reason: trigger === 'balancer' ? 'balancer (spread, pool default): h0 above high' : 'operator',
           },

@@ -246,11 +246,7 @@ export class EvacuationRunner {
       this.giveBack(vmId);
       return;
     }
-    try {
-      await this.recordMoveEnded(hostId, vmId, migrationId, outcome, reason);
-    } finally {
-      this.giveBack(vmId);
-    }
+    await this.recordMoveEnded(hostId, vmId, migrationId, outcome, reason);
     this.kick(hostId);
   }
 
@@ -461,26 +457,30 @@ export class EvacuationRunner {
     });
     if (ended) {
       // Its end will not be reported again: record it now, or the drain would wait on it forever
-      // and its slot would never come back (a failed move's once its end is recorded, as in migrationEnded).
-      if (ended.outcome === 'completed') this.giveBack(m.vmId);
-      try {
-        await this.recordMoveEnded(hostId, m.vmId, migrationId, ended.outcome, ended.reason);
-      } finally {
-        this.giveBack(m.vmId);
-      }
+      // and its slot would never come back.
+      await this.recordMoveEnded(hostId, m.vmId, migrationId, ended.outcome, ended.reason);
     }
   }
 
-  /** The drain stops following the move and records how it ended (once per migration: the command id). */
+  /**
+   * The drain stops following the move and records how it ended (once per migration: the command id).
+   * The VM's slot comes back at once when the move completed, else once its end is recorded (see
+   * migrationEnded), and in any case when the record fails.
+   */
   private async recordMoveEnded(hostId: string, vmId: string, migrationId: string, outcome: MoveOutcome, reason: string): Promise<void> {
+    if (outcome === 'completed') this.giveBack(vmId);
     this.moving.delete(vmId);
-    await this.record(hostId, `${migrationId}:ended`, {
-      type: 'RecordMoveEnded',
-      vmId,
-      migrationId,
-      outcome,
-      reason,
-      at: iso(this.deps.clock.now()),
-    });
+    try {
+      await this.record(hostId, `${migrationId}:ended`, {
+        type: 'RecordMoveEnded',
+        vmId,
+        migrationId,
+        outcome,
+        reason,
+        at: iso(this.deps.clock.now()),
+      });
+    } finally {
+      this.giveBack(vmId);
+    }
   }
 }

@@ -7,6 +7,7 @@ import { createTestDatabase, infraAvailable, type TestDatabase } from '@berth/te
 import type { MigrationCommand } from '../domain/migration/commands.ts';
 import { MigrationCommands, OPERATOR_COMMAND_ROUNDS } from './migrations.ts';
 import type { InventoryPort, VmInfo } from './ports.ts';
+import { DEFAULT_TEST_POLICY } from '../testing/migration-policy.ts';
 
 const GiB = 1024 ** 3;
 const NOW = '2026-12-06T23:00:00.000Z';
@@ -64,15 +65,7 @@ describe.skipIf(!(await infraAvailable('postgres')))('operator commands racing t
       store: over,
       inventory,
       scheduler: { score: async () => Promise.reject(new Error('no scheduler in this test')) },
-      defaults: {
-        maxDowntimeMillis: 0,
-        bandwidthMiBps: 0,
-        autoConverge: false,
-        postCopy: false,
-        completionBudgetSecondsPerGiB: 150,
-        noProgressTimeoutSeconds: 150,
-        maxAttempts: 3,
-      },
+      defaults: DEFAULT_TEST_POLICY,
       poolPolicies: {},
       clock: { now: () => new Date(NOW) },
       changed: () => undefined,

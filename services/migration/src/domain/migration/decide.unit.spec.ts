@@ -6,17 +6,10 @@ import type { MigrationCommand } from './commands.ts';
 import { decideMigration, retryDelayMillis } from './decide.ts';
 import type { MigrationEvent } from './events.ts';
 import { evolveMigration, excludedHosts, foldMigration, initialMigration, type Migration } from './state.ts';
+import { DEFAULT_TEST_POLICY } from '../../testing/migration-policy.ts';
 
 const GiB = 1024 ** 3;
-const policy: migrationEvents.MigrationPolicy = {
-  maxDowntimeMillis: 0,
-  bandwidthMiBps: 0,
-  autoConverge: false,
-  postCopy: false,
-  completionBudgetSecondsPerGiB: 150,
-  noProgressTimeoutSeconds: 150,
-  maxAttempts: 3,
-};
+const policy = DEFAULT_TEST_POLICY;
 const request: migrationEvents.MigrationRequested = {
   migrationId: 'm1',
   vmId: 'vm1',

@@ -4,6 +4,7 @@ import type { ExecutorAnswer, MigrationCommand } from './commands.ts';
 import { decideMigration } from './decide.ts';
 import type { MigrationEvent } from './events.ts';
 import { evolveMigration, foldMigration, type Migration } from './state.ts';
+import { DEFAULT_TEST_POLICY } from '../../testing/migration-policy.ts';
 
 const GiB = 1024 ** 3;
 const request: migrationEvents.MigrationRequested = {
@@ -15,15 +16,7 @@ const request: migrationEvents.MigrationRequested = {
   sourceHypervisorUri: 'sim://h1',
   requestedDestination: '',
   memoryBytes: 2 * GiB,
-  policy: {
-    maxDowntimeMillis: 0,
-    bandwidthMiBps: 0,
-    autoConverge: false,
-    postCopy: false,
-    completionBudgetSecondsPerGiB: 150,
-    noProgressTimeoutSeconds: 150,
-    maxAttempts: 3,
-  },
+  policy: DEFAULT_TEST_POLICY,
   warning: '',
   reason: 'test',
 };
