@@ -26,6 +26,11 @@ export const inventoryConfigSchema = z.object({
     .prefault('3'),
   /** How often VMs waiting for capacity are checked against their deadline (a late failure is at most this late). */
   INVENTORY_CAPACITY_SWEEP: zDuration().prefault('1s'),
+  /**
+   * How long a host snapshot whose only change is more claims may wait before it is put in the
+   * scheduler's bucket (adapters/nats/claim-linger.ts); 0: every change at once.
+   */
+  INVENTORY_SNAPSHOT_CLAIM_LINGER: zDuration().prefault('1s'),
 });
 
 export type InventoryConfig = z.output<typeof inventoryConfigSchema>;

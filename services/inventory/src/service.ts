@@ -21,6 +21,7 @@ import { inventoryBatcher } from './application/streams.ts';
 import { inventoryService } from './adapters/grpc/service.ts';
 import { startDeadRequestsConsumer } from './adapters/nats/dead-requests.ts';
 import { startExecutorEventsConsumer } from './adapters/nats/executor-events.ts';
+import { lingerClaims } from './adapters/nats/claim-linger.ts';
 import { kvSnapshotSink } from './adapters/nats/snapshots.ts';
 import { readModelProjection, snapshotOf } from './adapters/postgres/projection.ts';
 import { CapacityWaits, startCapacityDeadlines } from './application/capacity-waits.ts';
@@ -80,6 +81,12 @@ export async function startInventory(config: Readonly<InventoryConfig>, logger: 
     logger,
   });
 
+  // Snapshots the last process held back (claims alone, see claim-linger.ts) go out before the projection runs.
+  const kvSink = await kvSnapshotSink(nc, prefix);
+  const resynced = await kvSink.resync(await readModel.listSnapshots(snapshotOf));
+  if (resynced > 0) logger.info({ hosts: resynced }, 'host snapshots the bucket lacked were put');
+  const snapshots = lingerClaims(kvSink, config.INVENTORY_SNAPSHOT_CLAIM_LINGER, logger);
+
   const loops: TailingLoop[] = [
     // Events that concern a VM carry its project (envelope `project`, header `Berth-Project`).
     startRelay({
@@ -98,7 +105,7 @@ export async function startInventory(config: Readonly<InventoryConfig>, logger: 
     runProjection({
       store,
       name: 'inventory-read-model',
-      handle: readModelProjection(await kvSnapshotSink(nc, prefix), waits.afterBatch),
+      handle: readModelProjection(snapshots, waits.afterBatch),
       pollMillis: 1000,
       lingerMillis: READ_MODEL_LINGER_MILLIS,
       logger,
@@ -146,6 +153,7 @@ export async function startInventory(config: Readonly<InventoryConfig>, logger: 
       await consumer.stop();
       await deadRequests.stop();
       await Promise.all(loops.map((l) => l.stop()));
+      await snapshots.close().catch((err: unknown) => logger.warn({ err }, 'held host snapshots not put at stop'));
       await nc.drain();
       await db.destroy();
     },

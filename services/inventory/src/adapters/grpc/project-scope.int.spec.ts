@@ -87,6 +87,7 @@ describe.skipIf(!(await infraAvailable('postgres', 'nats')))('a client sees and 
         INVENTORY_GRPC_PORT: 0,
         INVENTORY_MAX_PROVISION_ATTEMPTS: 2,
         INVENTORY_CAPACITY_SWEEP: 1000,
+        INVENTORY_SNAPSHOT_CLAIM_LINGER: 1000,
       },
       createLogger('inventory-scope-test'),
     );

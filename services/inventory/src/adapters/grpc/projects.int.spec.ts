@@ -35,6 +35,7 @@ describe.skipIf(!(await infraAvailable('postgres', 'nats')))('projects and quota
         INVENTORY_GRPC_PORT: 0,
         INVENTORY_MAX_PROVISION_ATTEMPTS: 2,
         INVENTORY_CAPACITY_SWEEP: 1000,
+        INVENTORY_SNAPSHOT_CLAIM_LINGER: 1000,
       },
       createLogger('inventory-projects-test'),
     );

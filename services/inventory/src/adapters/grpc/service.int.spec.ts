@@ -43,6 +43,7 @@ describe.skipIf(!(await infraAvailable('postgres', 'nats')))('InventoryService o
         INVENTORY_GRPC_PORT: 0,
         INVENTORY_MAX_PROVISION_ATTEMPTS: 2,
         INVENTORY_CAPACITY_SWEEP: 200,
+        INVENTORY_SNAPSHOT_CLAIM_LINGER: 1000,
       },
       createLogger('inventory-test'),
     );

@@ -9,14 +9,27 @@ import { projectProjects } from './project-projection.ts';
 import type { ReadModelTables } from './read-model.ts';
 import { evolveHostStored, evolveVmStored, isStored } from '../../application/streams.ts';
 
+/** A touched host's snapshot after a batch. */
+export interface HostChange {
+  readonly hostId: string;
+  /** `undefined`: the host was removed. */
+  readonly snapshot: HostSnapshot | undefined;
+  /**
+   * The batch only added claims to it (ResourcesClaimed alone): it has less room than the bucket says,
+   * never more, so a reader that has not seen it yet can only try a host inventory then refuses.
+   */
+  readonly claimsOnly: boolean;
+}
+
 /** Where the scheduler's views go after each batch (the KV buckets). */
 export interface SnapshotSink {
-  /** `undefined`: the host was removed. */
-  host(hostId: string, snapshot: HostSnapshot | undefined): Promise<void>;
+  /** The batch's touched hosts, all acknowledged when it resolves (or held back: see lingerClaims). */
+  hosts(changes: readonly HostChange[]): Promise<void>;
   hardwareConfig(config: HardwareConfig): Promise<void>;
   /**
    * The log position of the batch's last event, written after the batch's host snapshots were
-   * acknowledged: a reader that has seen it has seen every host change up to that position.
+   * acknowledged: a reader that has seen it has seen every host change up to that position that
+   * gave a host room (claims alone may come later: HostChange.claimsOnly).
    */
   position(p: GlobalPosition): Promise<void>;
 }
@@ -98,6 +111,7 @@ export function readModelProjection(sink?: SnapshotSink, afterBatch?: BatchHook)
     for (const cache of [hostDocs, vmDocs]) if (!batch.follows || cache.size > MAX_CACHED_DOCS) cache.clear();
     const hosts = group(events, 'host-');
     const touched: [string, Host][] = [];
+    const changes: HostChange[] = [];
     const hostRows: HostRow[] = [];
     if (hosts.size > 0) {
       const docs = await docsOf(hostDocs, [...hosts.keys()], async (ids) => {
@@ -107,7 +121,8 @@ export function readModelProjection(sink?: SnapshotSink, afterBatch?: BatchHook)
       for (const [hostId, list] of hosts) {
         // Events at or below the stored generation were applied before a retried batch.
         const start = docs.get(hostId) ?? initialHost();
-        const host = list.filter((e) => e.streamPosition > start.generation).reduce(evolveHostStored, start);
+        const fresh = list.filter((e) => e.streamPosition > start.generation);
+        const host = fresh.reduce(evolveHostStored, start);
         if (host.status === 'absent') continue;
         docs.set(hostId, host);
         const active = host.status === 'active';
@@ -123,6 +138,8 @@ export function readModelProjection(sink?: SnapshotSink, afterBatch?: BatchHook)
         };
         hostRows.push(row);
         touched.push([hostId, host]);
+        const claimsOnly = fresh.length > 0 && fresh.every((e) => e.type === 'ResourcesClaimed');
+        changes.push({ hostId, snapshot: snapshotOf(host), claimsOnly });
       }
       // One statement per table: the transaction stays short, and while it is open the relay's
       // global read (below pg_snapshot_xmin) cannot pass it.
@@ -157,8 +174,7 @@ export function readModelProjection(sink?: SnapshotSink, afterBatch?: BatchHook)
     }
     await projectProjects(events, trx);
     if (sink) {
-      // One put per host per batch, all in flight at once (each is a NATS round trip inside the open transaction).
-      await Promise.all(touched.map(([hostId, host]) => sink.host(hostId, snapshotOf(host))));
+      await sink.hosts(changes);
       const config = events.filter((e) => e.streamId === inventoryEvents.HARDWARE_CONFIG_STREAM).at(-1);
       if (config !== undefined && isStored(config, 'HardwareConfigApplied')) await sink.hardwareConfig(config.data.config);
       const last = events.at(-1);
