@@ -5,7 +5,7 @@ import { allocatableVcpus, ordinaryMemoryCapacity, ordinaryNodeMemoryCapacity } 
 import { applyClaim, claimFits, releaseClaim } from './claims.ts';
 import { fits } from './fits.ts';
 import type { HostSnapshot, VmSpec } from './model.ts';
-import { usage } from './usage.ts';
+import { removeClaimFromUsage, usage } from './usage.ts';
 
 const GiB = 1024 ** 3;
 const MiB2 = 2 * 1024 ** 2;
@@ -131,6 +131,32 @@ describe('claims (properties)', () => {
         expect(fits(released, { ...extra, vmId: 'extra' })).toEqual(r);
       }),
       { numRuns: 150 },
+    );
+  });
+
+  it('taking claims out of a usage one by one, in any order, leaves the usage of the claims still held', () => {
+    fc.assert(
+      fc.property(
+        arbHost,
+        fc.boolean(),
+        fc.array(arbVm, { minLength: 1, maxLength: 10 }),
+        fc.array(fc.nat(), { maxLength: 10 }),
+        (numaHost, listNodes, vms, picks) => {
+          // Also hosts without NUMA information, whose one implicit node a usage holds only while a claim names it.
+          const host = listNodes ? numaHost : { ...numaHost, capacity: { ...numaHost.capacity, numaNodes: [] } };
+          let h = placeAll(host, vms);
+          const u = usage(h);
+          for (const pick of [...picks, ...h.claims.map(() => 0)]) {
+            if (h.claims.length === 0) break;
+            const claim = h.claims[pick % h.claims.length]!;
+            removeClaimFromUsage(u, h.capacity, claim);
+            h = releaseClaim(h, claim.vmId);
+            expect(u).toEqual(usage(h));
+          }
+          expect(u).toEqual(usage(host));
+        },
+      ),
+      { numRuns: 200 },
     );
   });
 });

@@ -4,7 +4,7 @@ export { filterOrder, type FilterName, type FitFailure, type FitResult, type Fit
 export { hostFilters, networkMatches, describeNetwork } from './filters.ts';
 export { fits } from './fits.ts';
 export { claimFits, applyClaim, releaseClaim, findClaim } from './claims.ts';
-export { usage, addClaimToUsage, type HostUsage, type NumaNodeUsage } from './usage.ts';
+export { usage, addClaimToUsage, removeClaimFromUsage, type HostUsage, type NumaNodeUsage } from './usage.ts';
 export { needsNuma, guestCells, guestCellVcpus, distinctNodes } from './numa.ts';
 export { claimMatchesVm } from './claims.ts';
 export { hostCapacity, hostSnapshot, vmSpec } from './builders.ts';

@@ -65,6 +65,7 @@ export interface Finalist {
 
 /** Hosts carrying a member of each hard "together" group; empty set: no member placed yet. */
 function togetherHosts(view: HostView, vm: VmSpec): Set<string> | null {
+  if (vm.affinity.length === 0) return null;
   const groups = vm.affinity.filter((r) => r.enforcement === 'hard' && r.target === 'vm' && r.polarity === 'affinity').map((r) => r.group);
   if (groups.length === 0) return null;
   const hosts = new Set<string>();

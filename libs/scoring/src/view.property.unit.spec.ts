@@ -78,13 +78,18 @@ describe('HostView (properties)', () => {
     );
   });
 
-  it('upsert ignores older generations and remove forgets the host', () => {
+  it('upsert ignores older generations, replace does not, and remove forgets the host', () => {
     fc.assert(
       fc.property(arbWorld, (world) => {
         const view = new HostView(world.hosts, world);
         const first = world.hosts[0]!;
         view.upsert({ ...first, generation: first.generation - 1, claims: [] });
         expect(view.get(first.capacity.hostId)).toBe(first);
+        const older = { ...first, generation: first.generation - 1, claims: [] };
+        view.replace(older);
+        expect(view.get(first.capacity.hostId)).toBe(older);
+        expect(new HostView(view.all(), world).classCount).toBe(view.classCount);
+        view.replace(first);
         view.remove(first.capacity.hostId);
         expect(view.get(first.capacity.hostId)).toBeUndefined();
         expect(view.size).toBe(world.hosts.length - 1);

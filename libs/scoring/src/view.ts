@@ -3,6 +3,7 @@ import {
   addClaimToUsage,
   applyClaim,
   releaseClaim,
+  removeClaimFromUsage,
   usage,
   type Claim,
   type HostSnapshot,
@@ -150,12 +151,27 @@ export class HostView {
   /** Adds or replaces a host (a newer snapshot from the bucket). Older generations are ignored. */
   upsert(snapshot: HostSnapshot): void {
     this.recording();
+    const current = this.get(snapshot.capacity.hostId);
+    if (current && current.generation > snapshot.generation) return;
+    this.put(snapshot);
+  }
+
+  /**
+   * Adds or replaces a host whatever the generation the view holds: for a holder that gives the
+   * view hosts of its own making (the scheduler's in-flight view: the published snapshot plus the
+   * claims on the wire), whose generations need not follow the bucket's.
+   */
+  replace(snapshot: HostSnapshot): void {
+    this.recording();
+    this.put(snapshot);
+  }
+
+  private put(snapshot: HostSnapshot): void {
     const id = snapshot.capacity.hostId;
     let slot = this.slotOf.get(id);
     let statics: HostStatics | undefined;
     if (slot !== undefined) {
       const current = this.snapshots[slot];
-      if (current && current.generation > snapshot.generation) return;
       // The same capacity object (a claim applied or released, a plan's host put back): same statics.
       if (current?.capacity === snapshot.capacity) statics = this.statics[slot];
       this.leaveClass(slot);
@@ -238,11 +254,20 @@ export class HostView {
     if (this.saved) throw new IllegalStateError('the view has a checkpoint: only claims may be applied until its rollback');
   }
 
+  /** The host without `vmId`'s claim, one generation later; its usage gives back what the claim took (no rebuild). */
   releaseClaim(hostId: string, vmId: string): HostSnapshot {
+    this.recording();
     const current = this.get(hostId);
     if (!current) throw new NotFoundError('host', hostId);
+    const claim = current.claims.find((c) => c.vmId === vmId);
     const next = releaseClaim(current, vmId);
-    this.upsert(next);
+    const slot = this.slotOf.get(hostId)!;
+    this.changed(hostId);
+    this.leaveClass(slot);
+    this.snapshots[slot] = next;
+    removeClaimFromUsage(this.usages[slot]!, next.capacity, claim!);
+    this.claimed[slot]! -= claim!.memoryBytes;
+    if (next.capacity.state === 'enabled') this.joinClass(slot, next);
     return next;
   }
 
