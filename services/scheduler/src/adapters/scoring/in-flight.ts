@@ -15,6 +15,11 @@
  * candidates carry those generations, so inventory compares a claim with what it really has, and the
  * bucket watch skips what it already holds as before. Scoring (and Score, Explain's what-if) sees the
  * same hosts with the reserved claims added.
+ *
+ * The engine follows reservations claim by claim (`applyClaim`/`releaseClaim`: its usage of the host
+ * changes by the claim, never rebuilt), so a placement costs the engine what it did before this view
+ * existed: one claim applied. Only a new snapshot from the bucket rebuilds the host, with the
+ * reservations it does not hold yet added.
  */
 import { applyClaim, type Claim, type HostSnapshot, type VmSpec } from '@berth/fit';
 import type {
@@ -34,11 +39,22 @@ interface Reserved {
   takenAt?: number;
 }
 
-/** The engine this wraps: scores over what it is given, and takes hosts back at an older generation after `remove`. */
-type Engine = PlacementEngine & SnapshotView;
+/**
+ * The engine this wraps: scores over what it is given, follows claims incrementally, and takes a
+ * host whatever the generation it holds (`replace`: its hosts carry reservations the bucket's do not).
+ */
+type Engine = PlacementEngine &
+  SnapshotView & {
+    releaseClaim(hostId: string, vmId: string): void;
+    replace(snapshot: HostSnapshot): void;
+  };
 
 export class InFlightView implements PlacementEngine, SnapshotView, Reservations {
   private readonly published = new Map<string, HostSnapshot>();
+  /**
+   * Per host, the claims counted in the engine that the published snapshot does not hold (never one
+   * of its VMs: a reservation ends when the snapshot takes its VM in).
+   */
   private readonly reserved = new Map<string, Map<string, Reserved>>();
 
   constructor(private readonly engine: Engine) {}
@@ -47,20 +63,63 @@ export class InFlightView implements PlacementEngine, SnapshotView, Reservations
     return this.published.get(hostId);
   }
 
+  /**
+   * A snapshot from the bucket (or a fresh read): the engine's host is rebuilt from it plus the
+   * reservations it does not hold yet. A reservation ends when the snapshot holds its VM, or once
+   * taken, when the snapshot reached the generation inventory answered (the claim was in it, or
+   * released again since).
+   */
   upsert(snapshot: HostSnapshot): void {
     const hostId = snapshot.capacity.hostId;
     const current = this.published.get(hostId);
     if (current !== undefined && current.generation > snapshot.generation) return;
     this.published.set(hostId, snapshot);
-    this.sync(hostId);
+    const onHost = this.reserved.get(hostId);
+    let scored = snapshot;
+    if (onHost !== undefined) {
+      const extra: Claim[] = [];
+      for (const [vmId, r] of onHost) {
+        if (r.takenAt !== undefined && snapshot.generation >= r.takenAt) onHost.delete(vmId);
+        else if (snapshot.claims.some((c) => c.vmId === vmId)) onHost.delete(vmId);
+        else extra.push(r.claim);
+      }
+      if (onHost.size === 0) this.reserved.delete(hostId);
+      // As applyClaim would, one claim at a time: a generation later for each.
+      if (extra.length > 0)
+        scored = { ...snapshot, generation: snapshot.generation + extra.length, claims: [...snapshot.claims, ...extra] };
+    }
+    this.engine.replace(scored);
   }
 
-  /** The replica's own claim, taken by inventory (place-vm's rememberClaim): part of the host now. */
+  /**
+   * The replica's own claim, taken by inventory (place-vm's rememberClaim): part of the host now.
+   * Its reservation ends, and the engine keeps counting it (the same claim); taken reservations whose
+   * generation the host has now reached end too.
+   */
   applyClaim(claim: Claim): void {
-    const current = this.published.get(claim.hostId);
+    const hostId = claim.hostId;
+    const current = this.published.get(hostId);
     if (current === undefined) return;
-    this.published.set(claim.hostId, applyClaim(current, claim));
-    this.sync(claim.hostId);
+    const next = applyClaim(current, claim);
+    this.published.set(hostId, next);
+    const onHost = this.reserved.get(hostId);
+    const own = onHost?.get(claim.vmId);
+    if (own === undefined) this.engine.applyClaim(claim);
+    else {
+      onHost!.delete(claim.vmId);
+      if (own.claim !== claim) {
+        this.engine.releaseClaim(hostId, claim.vmId);
+        this.engine.applyClaim(claim);
+      }
+    }
+    if (onHost === undefined) return;
+    for (const [vmId, r] of onHost) {
+      if (r.takenAt !== undefined && next.generation >= r.takenAt) {
+        onHost.delete(vmId);
+        this.engine.releaseClaim(hostId, vmId);
+      }
+    }
+    if (onHost.size === 0) this.reserved.delete(hostId);
   }
 
   remove(hostId: string): void {
@@ -76,19 +135,28 @@ export class InFlightView implements PlacementEngine, SnapshotView, Reservations
   reserve(claim: Claim): void {
     const host = this.published.get(claim.hostId);
     if (host === undefined || host.claims.some((c) => c.vmId === claim.vmId)) return;
-    const onHost = this.reserved.get(claim.hostId) ?? this.reserved.set(claim.hostId, new Map()).get(claim.hostId)!;
+    let onHost = this.reserved.get(claim.hostId);
+    if (onHost === undefined) {
+      onHost = new Map();
+      this.reserved.set(claim.hostId, onHost);
+    }
     if (onHost.has(claim.vmId)) return;
     onHost.set(claim.vmId, { claim });
-    this.sync(claim.hostId);
+    this.engine.applyClaim(claim);
   }
 
   settle(claim: Claim, generation: number | undefined): void {
     const onHost = this.reserved.get(claim.hostId);
     const r = onHost?.get(claim.vmId);
     if (r === undefined || r.claim !== claim) return;
-    if (generation === undefined) onHost!.delete(claim.vmId);
-    else r.takenAt = generation;
-    this.sync(claim.hostId);
+    if (generation !== undefined) {
+      r.takenAt = generation;
+      // Still counted until the published snapshot reaches that generation (see upsert).
+      if (this.published.get(claim.hostId)!.generation < generation) return;
+    }
+    onHost!.delete(claim.vmId);
+    if (onHost!.size === 0) this.reserved.delete(claim.hostId);
+    this.engine.releaseClaim(claim.hostId, claim.vmId);
   }
 
   /** Claims reserved and not yet in the published snapshots (tests and logs). */
@@ -101,7 +169,9 @@ export class InFlightView implements PlacementEngine, SnapshotView, Reservations
   decide(vm: VmSpec, opts: DecideOptions): Decision {
     const d = this.engine.decide(vm, opts);
     if (d.kind === 'failed') return d;
-    return { ...d, chosen: this.asPublished(d.chosen), alternates: d.alternates.map((c) => this.asPublished(c)) };
+    const alternates: Candidate[] = [];
+    for (const c of d.alternates) alternates.push(this.asPublished(c));
+    return { kind: 'placed', chosen: this.asPublished(d.chosen), alternates, summary: d.summary };
   }
 
   rejections(vm: VmSpec, hostIds: readonly string[], excludedHosts: readonly string[]): HostRejection[] {
@@ -119,28 +189,7 @@ export class InFlightView implements PlacementEngine, SnapshotView, Reservations
   /** A candidate as inventory knows its host: at the published generation. */
   private asPublished(c: Candidate): Candidate {
     const generation = this.published.get(c.hostId)?.generation;
-    return generation === undefined || generation === c.generation ? c : { ...c, generation };
-  }
-
-  /**
-   * The engine's host = the published snapshot plus the reservations it does not hold yet. A
-   * reservation ends when the snapshot holds its VM, or once taken, when the snapshot reached the
-   * generation inventory answered (the claim was in it, or released again since).
-   */
-  private sync(hostId: string): void {
-    const host = this.published.get(hostId);
-    if (host === undefined) return;
-    const onHost = this.reserved.get(hostId);
-    let scored = host;
-    if (onHost !== undefined) {
-      for (const [vmId, r] of onHost) {
-        if (host.claims.some((c) => c.vmId === vmId) || (r.takenAt !== undefined && host.generation >= r.takenAt)) onHost.delete(vmId);
-        else scored = applyClaim(scored, r.claim);
-      }
-      if (onHost.size === 0) this.reserved.delete(hostId);
-    }
-    // One reservation fewer can take the scored host back a generation: the engine keeps the newer one otherwise.
-    if ((this.engine.get(hostId)?.generation ?? -1) > scored.generation) this.engine.remove(hostId);
-    this.engine.upsert(scored);
+    if (generation === undefined || generation === c.generation) return c;
+    return { hostId: c.hostId, hostName: c.hostName, generation, claim: c.claim, score: c.score, breakdown: c.breakdown };
   }
 }

@@ -57,6 +57,16 @@ export class ScoringEngine implements PlacementEngine, SnapshotView {
     this.view.applyClaim(claim);
   }
 
+  /** Incremental too: the host's usage gives back what the claim took. */
+  releaseClaim(hostId: string, vmId: string): void {
+    this.view.releaseClaim(hostId, vmId);
+  }
+
+  /** As upsert, whatever the generation held (see HostView.replace). */
+  replace(snapshot: HostSnapshot): void {
+    this.view.replace(snapshot);
+  }
+
   remove(hostId: string): void {
     this.view.remove(hostId);
   }
