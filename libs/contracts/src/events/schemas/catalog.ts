@@ -4,7 +4,7 @@
  * against it at their edge (libs/messaging's startConsumer), so a handler only ever sees data of the
  * current version that passed its schema. docs/events.md ("Versions, validation and dead letters").
  */
-import type { z } from 'zod';
+import { z } from 'zod';
 
 /** Turns data of version `n` into data of version `n + 1` (pure; throws when it cannot). */
 export type Upcaster = (data: unknown) => unknown;
@@ -39,6 +39,22 @@ function describe(error: z.ZodError): string {
     .slice(0, 5)
     .map((i) => `${i.path.length === 0 ? '(data)' : i.path.join('.')}: ${i.message}`)
     .join('; ');
+}
+
+/**
+ * Each schema's compiled form (zod's `z.compile`: one generated function per schema that checks the
+ * whole tree and builds the same output), made on its first use and kept per schema object. On data
+ * it refuses, the compiled schema runs the ordinary parser, so the issues (and the reasons built from
+ * them) are zod's own. Where zod cannot compile a schema, or has no compiler, the schema is used as is.
+ */
+const compiled = new WeakMap<z.ZodType, z.ZodType>();
+function compiledSchema<T>(schema: z.ZodType<T>): z.ZodType<T> {
+  let c = compiled.get(schema);
+  if (c === undefined) {
+    c = typeof z.compile === 'function' ? z.compile(schema) : schema;
+    compiled.set(schema, c);
+  }
+  return c as z.ZodType<T>;
 }
 
 type ServiceDefinitions = Readonly<Record<string, EventDefinition>>;
@@ -81,7 +97,7 @@ export function decodeEvent(catalog: EventCatalog, service: string, type: string
       return { ok: false, reason: `upcasting ${type} from version ${v} failed: ${e instanceof Error ? e.message : String(e)}` };
     }
   }
-  const parsed = def.schema.safeParse(value);
+  const parsed = compiledSchema(def.schema).safeParse(value);
   if (!parsed.success) return { ok: false, reason: `invalid ${type} v${def.version} data: ${describe(parsed.error)}` };
   return version === def.version
     ? { ok: true, type: found.type, data: parsed.data }
