@@ -1,8 +1,10 @@
+import { randomUUID } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { sql } from 'kysely';
 import { ValidationError } from '@berth/errors';
 import { infraAvailable } from '@berth/testing';
-import type { BatchOutcome } from './index.ts';
+import { migrateEventStore, PostgresEventStore, type BatchOutcome } from './index.ts';
+import { appendBatchFunction } from './append-batch-sql.ts';
 import { useTestStore } from './testing/store-fixture.ts';
 
 const ev = (type: string, n = 0) => ({ type, data: { n } });
@@ -91,6 +93,135 @@ describe.skipIf(!(await infraAvailable('postgres')))('appendBatch', () => {
     ]);
     for (let i = 0; i < 5; i++)
       expect((await t.store.commandResult(`claim-b6-${i}`))?.appends.map((a) => a.streamId).sort()).toEqual(['b6-host', `b6-vm${i}`]);
+  });
+
+  it('moves a stream many items append to once: consecutive versions, a stale item in the middle refused alone', async () => {
+    await t.store.append('b9-project', [ev('Created')], { expectedVersion: 'no-stream' });
+    await t.store.append('b9-host', [ev('Registered')], { expectedVersion: 'no-stream' });
+    // Items 0-5 admit a VM each on the one project stream (as composes do), chaining its versions; item 3
+    // expects a version the stream never had (stale); items 4 and 5 expect what 0-2 left, and item 4
+    // also claims a host at a stale version, so only item 5 of the two goes in. Item 6 creates a
+    // stream that item 7 appends to in the same statement.
+    const out = await t.store.appendBatch([
+      ...[1, 2, 3].map((v, i) => ({
+        commandId: `b9-${i}`,
+        appends: [
+          { streamId: `b9-vm${i}`, expectedVersion: 0, events: [ev('Requested', i)] },
+          { streamId: 'b9-project', expectedVersion: v, events: [ev('Admitted', i)] },
+        ],
+      })),
+      {
+        commandId: 'b9-3',
+        appends: [
+          { streamId: 'b9-vm3', expectedVersion: 0, events: [ev('Requested', 3)] },
+          { streamId: 'b9-project', expectedVersion: 2, events: [ev('Admitted', 3)] },
+        ],
+      },
+      {
+        commandId: 'b9-4',
+        appends: [
+          { streamId: 'b9-project', expectedVersion: 4, events: [ev('Admitted', 4)] },
+          { streamId: 'b9-host', expectedVersion: 5, events: [ev('Claimed', 4)] },
+        ],
+      },
+      {
+        commandId: 'b9-5',
+        appends: [
+          { streamId: 'b9-vm5', expectedVersion: 0, events: [ev('Requested', 5)] },
+          { streamId: 'b9-project', expectedVersion: 4, events: [ev('Admitted', 5), ev('Noted', 5)] },
+        ],
+      },
+      { appends: [{ streamId: 'b9-new', expectedVersion: 0, events: [ev('Made', 6)] }] },
+      { appends: [{ streamId: 'b9-new', expectedVersion: 1, events: [ev('Made', 7), ev('Made', 7)] }] },
+    ]);
+    expect(kinds(out)).toEqual(['ok', 'ok', 'ok', 'conflict', 'conflict', 'ok', 'ok', 'ok']);
+    // The conflicts name the stream and its version as the items before them left it.
+    expect(out[3]).toEqual({ outcome: 'conflict', streamId: 'b9-project', actualVersion: 4 });
+    expect(out[4]).toEqual({ outcome: 'conflict', streamId: 'b9-host', actualVersion: 1 });
+    expect(out.map((o) => (o.outcome === 'ok' ? o.appends.map((a) => [a.streamId, a.nextExpectedVersion]) : []))).toEqual([
+      [
+        ['b9-vm0', 1],
+        ['b9-project', 2],
+      ],
+      [
+        ['b9-vm1', 1],
+        ['b9-project', 3],
+      ],
+      [
+        ['b9-vm2', 1],
+        ['b9-project', 4],
+      ],
+      [],
+      [],
+      [
+        ['b9-vm5', 1],
+        ['b9-project', 6],
+      ],
+      [['b9-new', 1]],
+      [['b9-new', 3]],
+    ]);
+    const project = await t.store.readStream('b9-project');
+    expect(project.version).toBe(6);
+    expect(project.events.map((e) => [e.streamPosition, e.type, e.data, e.commandId])).toEqual([
+      [1, 'Created', { n: 0 }, undefined],
+      [2, 'Admitted', { n: 0 }, 'b9-0'],
+      [3, 'Admitted', { n: 1 }, 'b9-1'],
+      [4, 'Admitted', { n: 2 }, 'b9-2'],
+      [5, 'Admitted', { n: 5 }, 'b9-5'],
+      [6, 'Noted', { n: 5 }, 'b9-5'],
+    ]);
+    expect((await t.store.readStream('b9-new')).events.map((e) => e.streamPosition)).toEqual([1, 2, 3]);
+    expect((await t.store.readStream('b9-host')).version).toBe(1);
+    expect((await t.store.readStream('b9-vm3')).version).toBe(0);
+    expect(await t.store.commandResult('b9-3')).toBeUndefined();
+    expect(await t.store.commandResult('b9-4')).toBeUndefined();
+    expect((await t.store.commandResult('b9-5'))?.appends.map((a) => a.streamId).sort()).toEqual(['b9-project', 'b9-vm5']);
+    // The stream row holds the batch's last version: a single append after it chains on.
+    const next = await t.store.append('b9-project', [ev('Admitted', 8)], { expectedVersion: 6 });
+    expect(next.nextExpectedVersion).toBe(7);
+    await expect(t.store.append('b9-new', [ev('Made', 9)], { expectedVersion: 2 })).rejects.toMatchObject({ actual: 3 });
+  });
+
+  it('writes each stream row once per statement, however many items append to it', async () => {
+    await t.store.append('b10-hot', [ev('Created')], { expectedVersion: 'no-stream' });
+    const doc = () => ({ id: randomUUID(), type: 'E', schemaVersion: 1, metadata: {}, data: {} });
+    const items = Array.from({ length: 5 }, (_, i) => ({
+      c: `b10-${i}`,
+      a: [
+        { s: `b10-vm${i}`, v: 0, e: [doc()] },
+        { s: 'b10-hot', v: 1 + i, e: [doc()] },
+      ],
+    }));
+    // The backend's counts not yet reported (a transaction's own, and maybe earlier ones'): the batch's
+    // writes are the difference across it.
+    const writes = await t.db.transaction().execute(async (trx) => {
+      const counts = async () => {
+        const { rows } = await sql<{ ins: string; upd: string }>`
+          SELECT n_tup_ins AS ins, n_tup_upd AS upd FROM pg_stat_xact_user_tables WHERE relid = 'streams'::regclass`.execute(trx);
+        return { ins: Number(rows[0]?.ins ?? 0), upd: Number(rows[0]?.upd ?? 0) };
+      };
+      const before = await counts();
+      await sql`SELECT * FROM berth_append_batch(${JSON.stringify(items)}::jsonb)`.execute(trx);
+      const after = await counts();
+      return { ins: after.ins - before.ins, upd: after.upd - before.upd };
+    });
+    // Five new VM streams inserted, the hot one updated once (at its last version).
+    expect(writes).toEqual({ ins: 5, upd: 1 });
+    expect((await t.store.readStream('b10-hot')).version).toBe(6);
+  });
+
+  it('gives a database migrated before the current batch function that function', async () => {
+    await migrateEventStore(t.db, { schema: 'b11' });
+    // As a database migrated before 0006 was: another body under the same signature, 0006 not recorded.
+    await sql.raw(`DELETE FROM b11.event_store_migration WHERE name = '0006_append_batch_hot_streams_once'`).execute(t.db);
+    await sql
+      .raw(appendBatchFunction('b11').replace(/AS \$fn\$[\s\S]*\$fn\$/, `AS $fn$ BEGIN RAISE EXCEPTION 'older function'; END $fn$`))
+      .execute(t.db);
+    const store = new PostgresEventStore(t.db, { schema: 'b11' });
+    const item = { appends: [{ streamId: 'b11-a', expectedVersion: 0, events: [ev('A')] }] };
+    await expect(store.appendBatch([item])).rejects.toThrow('older function');
+    await migrateEventStore(t.db, { schema: 'b11' });
+    expect(kinds(await store.appendBatch([item]))).toEqual(['ok']);
   });
 
   it('refuses only the item whose version is stale in the table, committing the rest', async () => {

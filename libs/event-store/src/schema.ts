@@ -72,6 +72,11 @@ export function eventStoreMigrations(schema: string): MigrationProvider {
         await sql.raw(lz4Compression(`${schema}.events`, 'data')).execute(db);
       },
     },
+    '0006_append_batch_hot_streams_once': {
+      up: async (db) => {
+        await sql.raw(appendBatchFunction(schema)).execute(db);
+      },
+    },
   };
   return { getMigrations: async () => migrations };
 }
