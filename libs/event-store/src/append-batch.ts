@@ -21,7 +21,9 @@ export async function appendBatchRows(
   versionOf: (type: string) => number,
   statements?: CallStatements,
 ): Promise<BatchOutcome[]> {
-  const prepared = prepareBatch(items, traceMetadata, versionOf);
+  // One context for the whole statement: every append of the batch runs in it.
+  const context = traceMetadata();
+  const prepared = prepareBatch(items, () => context, versionOf);
   const text = `SELECT * FROM ${schema}.berth_append_batch($1::jsonb)`;
   const rows =
     pool === undefined
