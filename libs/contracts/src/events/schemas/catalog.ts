@@ -45,13 +45,13 @@ function describe(error: z.ZodError): string {
  * Each schema's compiled form (zod's `z.compile`: one generated function per schema that checks the
  * whole tree and builds the same output), made on its first use and kept per schema object. On data
  * it refuses, the compiled schema runs the ordinary parser, so the issues (and the reasons built from
- * them) are zod's own. Where zod cannot compile a schema, or has no compiler, the schema is used as is.
+ * them) are zod's own. `z.compile` came with zod 4.6 (the package's lowest version).
  */
 const compiled = new WeakMap<z.ZodType, z.ZodType>();
 function compiledSchema<T>(schema: z.ZodType<T>): z.ZodType<T> {
   let c = compiled.get(schema);
   if (c === undefined) {
-    c = typeof z.compile === 'function' ? z.compile(schema) : schema;
+    c = z.compile(schema);
     compiled.set(schema, c);
   }
   return c as z.ZodType<T>;
