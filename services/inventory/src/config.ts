@@ -28,9 +28,12 @@ export const inventoryConfigSchema = z.object({
   INVENTORY_CAPACITY_SWEEP: zDuration().prefault('1s'),
   /**
    * How long a host snapshot whose only change is more claims may wait before it is put in the
-   * scheduler's bucket (adapters/nats/claim-linger.ts); 0: every change at once.
+   * scheduler's bucket (adapters/nats/claim-linger.ts); 0 (the default): every change at once. Off by
+   * default: the scheduler counts only its own claims on the wire, not the migration service's
+   * destination claims, so while those wait it can offer full hosts as destinations and a migration
+   * can spend attempts on refused claims.
    */
-  INVENTORY_SNAPSHOT_CLAIM_LINGER: zDuration().prefault('1s'),
+  INVENTORY_SNAPSHOT_CLAIM_LINGER: zDuration().prefault('0'),
 });
 
 export type InventoryConfig = z.output<typeof inventoryConfigSchema>;
