@@ -25,8 +25,9 @@
  * The last line is one JSON object: vmsPerSecond (first accepted ComposeVm to last VmStarted),
  * p50Millis / p99Millis (request sent to VmStarted received), failed, eventsAppended (both logs) and
  * eventsPerVm (each log's measured events per VM, by type),
- * cpuMillisPerVm (each service, Postgres, NATS, this client, and their total, from /proc), plus the
- * load average while measuring. E2E_LOG_DIR=dir keeps the services' logs.
+ * cpuMillisPerVm (each service, Postgres, NATS, this client, and their total, from /proc),
+ * jetStreamWritesPerVm (messages each stream and KV bucket took while measuring, per VM: with
+ * `sync_interval: always` every one is an fsync), plus the load average while measuring. E2E_LOG_DIR=dir keeps the services' logs.
  */
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
@@ -44,6 +45,7 @@ import {
   NATS_SERVER_BIN,
   natsUrl,
   PrivateNatsServer,
+  prefixedStreamSequences,
   type TestDatabase,
   testSubjectPrefix,
 } from '@berth/testing';
@@ -124,7 +126,7 @@ async function eventTypes(db: TestDatabase): Promise<Map<string, number>> {
 
 const total = (types: ReadonlyMap<string, number>): number => [...types.values()].reduce((a, b) => a + b, 0);
 
-/** What the measured VMs added to a log, per VM and type (`after` minus `before`), most frequent first. */
+/** What the measured VMs added to a log (or to the streams), per VM and key (`after` minus `before`), most frequent first. */
 function perVm(before: ReadonlyMap<string, number>, after: ReadonlyMap<string, number>, vms: number): Record<string, number> {
   const added = [...after].map(([type, n]) => [type, (n - (before.get(type) ?? 0)) / vms] as const).filter(([, n]) => n !== 0);
   return Object.fromEntries(added.sort((a, b) => b[1] - a[1]).map(([type, n]) => [type, Math.round(n * 1000) / 1000]));
@@ -390,6 +392,7 @@ async function measure(tls: boolean): Promise<Record<string, unknown>> {
 
     const typesBefore = await Promise.all([eventTypes(invDb), eventTypes(execDb)]);
     const vmIds = Array.from({ length: VMS }, (_, i) => `vm-${String(i).padStart(5, '0')}`);
+    const seqBefore = await prefixedStreamSequences(prefix, nc);
     const procsBefore = readProcs();
     const loadStart = load();
     const run = await compose(c, vmIds);
@@ -397,6 +400,8 @@ async function measure(tls: boolean): Promise<Record<string, unknown>> {
     await settle(vmIds);
     const loadEnd = load();
     const cpuMillisPerVm = cpuPerVm(procsBefore, readProcs(), services, VMS);
+    // Messages each stream (event streams and KV buckets) took while the measured VMs went through.
+    const jetStreamWritesPerVm = perVm(seqBefore, await prefixedStreamSequences(prefix, nc), VMS);
 
     const latencies: number[] = [];
     let lastStarted = run.firstAccepted;
@@ -436,6 +441,7 @@ async function measure(tls: boolean): Promise<Record<string, unknown>> {
       placementFailed: vmIds.filter((v) => outcomes.placementFailed.has(v)).length,
       provisionFailures: outcomes.provisionFailures(),
       cpuMillisPerVm,
+      jetStreamWritesPerVm,
       loadAverage: { start: loadStart, end: loadEnd },
       nats: { version: nc.info?.version ?? '?', server: ownNats === undefined ? natsUrl() : `own (${args.nats})` },
       totalSeconds: Math.round((performance.now() - t0) / 100) / 10,

@@ -3,4 +3,4 @@ export { exited, freePort, isProductionLine, NATS_SERVER_BIN, natsServerBinVersi
 export { FaultProxy, type FaultProxyStats, type ProxyTarget } from './fault-proxy.ts';
 export { PrivatePostgres, postgresBinDir, unprivilegedUser } from './private-postgres.ts';
 export { eventually } from './wait.ts';
-export { deletePrefixedStreams } from './streams.ts';
+export { deletePrefixedStreams, prefixedStreamSequences } from './streams.ts';
