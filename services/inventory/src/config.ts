@@ -27,13 +27,13 @@ export const inventoryConfigSchema = z.object({
   /** How often VMs waiting for capacity are checked against their deadline (a late failure is at most this late). */
   INVENTORY_CAPACITY_SWEEP: zDuration().prefault('1s'),
   /**
-   * How long a host snapshot whose only change is more claims may wait before it is put in the
-   * scheduler's bucket (adapters/nats/claim-linger.ts); 0 (the default): every change at once. Off by
-   * default: the scheduler counts only its own claims on the wire, not the migration service's
-   * destination claims, so while those wait it can offer full hosts as destinations and a migration
-   * can spend attempts on refused claims.
+   * How long a host snapshot whose only change is new placements (a scheduler's claims, each with its
+   * VmPlaced) may wait before it is put in the scheduler's bucket (adapters/nats/claim-linger.ts); 0:
+   * every change at once. A scheduler replica counts its own claims until a snapshot holds them, so
+   * what waits is seen only by other replicas (and a restarted one) up to this late, as a refused claim
+   * at worst. Migration claims and every change that gives a host room are never held.
    */
-  INVENTORY_SNAPSHOT_CLAIM_LINGER: zDuration().prefault('0'),
+  INVENTORY_SNAPSHOT_CLAIM_LINGER: zDuration().prefault('3s'),
 });
 
 export type InventoryConfig = z.output<typeof inventoryConfigSchema>;

@@ -7,19 +7,21 @@ export interface LingeringSink extends SnapshotSink {
 }
 
 /**
- * Holds back the snapshot of a host whose only change is more claims for up to `lingerMillis`, so a
- * host claimed again within that time is put once: under load every claim lands on another host
- * (spread) and each put is an fsynced JetStream write, a document serialised here and a delivery to
- * every scheduler. A held host is put with the first later change that is not claims alone (the
- * snapshot is the whole host, so its held claims go with it), or when its time is up (at the next
- * batch or on a timer when none comes).
+ * Holds back the snapshot of a host whose only change is new placements (HostChange.placementsOnly)
+ * for up to `lingerMillis`, so a host claimed again within that time is put once: under load every
+ * claim lands on another host (spread) and each put is an fsynced JetStream write, a document
+ * serialised here and a delivery to every scheduler. A held host is put with the first later change
+ * that is not placements alone (the snapshot is the whole host, so its held claims go with it), or
+ * when its time is up (at the next batch or on a timer when none comes).
  *
- * What waits is only ever less room than the bucket shows: a scheduler counts its own claims on the
- * wire (in-flight view) and inventory checks every claim against the log, so a reader that has not
- * seen one can only try a host and be refused. Changes that give a host room (a release, a state or
- * capacity change, a registration) and removals are never held, and the view position still covers
- * all of them. A process that stops without close() leaves the bucket behind by the held claims:
- * the next start puts the hosts whose generation the bucket lacks (KvSnapshotSink.resync).
+ * What waits is only ever less room than the bucket shows, and only room a scheduler took itself: the
+ * replica that placed the VM counts its claim on the wire (in-flight view) until a snapshot holds it,
+ * and inventory checks every claim against the log, so any other reader can only try a host and be
+ * refused. A live migration's destination claim is not a placement and goes out with its batch: the
+ * scheduler that picks the next destination must see it. Changes that give a host room (a release, a
+ * state or capacity change, a registration) and removals are never held, and the view position still
+ * covers all of them. A process that stops without close() leaves the bucket behind by the held
+ * claims: the next start puts the hosts whose generation the bucket lacks (KvSnapshotSink.resync).
  */
 export function lingerClaims(inner: SnapshotSink, lingerMillis: number, logger: Logger, now: () => number = Date.now): LingeringSink {
   if (lingerMillis <= 0) return { ...inner, hosts: (c) => inner.hosts(c), close: async () => undefined };
@@ -68,7 +70,7 @@ export function lingerClaims(inner: SnapshotSink, lingerMillis: number, logger: 
       if (changes.length > 0) await inner.hosts(changes);
     } catch (err) {
       const due = now() + lingerMillis;
-      for (const c of changes) if (c.claimsOnly && !held.has(c.hostId)) held.set(c.hostId, { change: c, due });
+      for (const c of changes) if (c.placementsOnly && !held.has(c.hostId)) held.set(c.hostId, { change: c, due });
       throw err;
     } finally {
       arm();
@@ -81,7 +83,7 @@ export function lingerClaims(inner: SnapshotSink, lingerMillis: number, logger: 
         const t = now();
         const out: HostChange[] = [];
         for (const c of changes) {
-          if (c.claimsOnly) {
+          if (c.placementsOnly) {
             held.set(c.hostId, { change: c, due: held.get(c.hostId)?.due ?? t + lingerMillis });
           } else {
             held.delete(c.hostId);

@@ -8,12 +8,12 @@ const logger = createLogger('claim-linger-spec', { level: 'silent' });
 const claimed = (hostId: string, generation: number): HostChange => ({
   hostId,
   snapshot: hostSnapshot({ hostId }, generation),
-  claimsOnly: true,
+  placementsOnly: true,
 });
 const changed = (hostId: string, generation: number): HostChange => ({
   hostId,
   snapshot: hostSnapshot({ hostId }, generation),
-  claimsOnly: false,
+  placementsOnly: false,
 });
 
 /** The inner sink's puts as `host@generation` per call, positions as `position P`. */
@@ -55,7 +55,7 @@ describe('lingerClaims', () => {
     const sink = lingerClaims(inner, 1000, logger);
     await sink.hosts([claimed('h1', 4), claimed('h2', 7)]);
     await sink.position({ transactionId: '1', position: '10' });
-    await sink.hosts([changed('h1', 5), { hostId: 'h3', snapshot: undefined, claimsOnly: false }]);
+    await sink.hosts([changed('h1', 5), { hostId: 'h3', snapshot: undefined, placementsOnly: false }]);
     expect(inner.calls).toEqual([['position 10'], ['h1@5', 'h3@removed']]);
     // h1 is no longer held: only h2 comes with the timer.
     await vi.advanceTimersByTimeAsync(1000);

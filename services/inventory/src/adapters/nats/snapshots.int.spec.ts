@@ -34,8 +34,8 @@ describe.skipIf(!(await infraAvailable('nats')))("inventory's snapshot sink over
     expect(first).toEqual({ transactionId: '5', position: '50', hostsRevision: (await hosts.kv.status()).streamInfo.state.last_seq });
 
     await sink.hosts([
-      { hostId: 'a', snapshot: hostSnapshot({ hostId: 'a', cpus: 4 }, 1), claimsOnly: false },
-      { hostId: 'b', snapshot: hostSnapshot({ hostId: 'b', cpus: 4 }, 1), claimsOnly: false },
+      { hostId: 'a', snapshot: hostSnapshot({ hostId: 'a', cpus: 4 }, 1), placementsOnly: false },
+      { hostId: 'b', snapshot: hostSnapshot({ hostId: 'b', cpus: 4 }, 1), placementsOnly: false },
     ]);
     await sink.position({ transactionId: '6', position: '61' });
     const second = (await positions.getJson<ViewPositionRecord>(VIEW_POSITION_KEY))!.value!;

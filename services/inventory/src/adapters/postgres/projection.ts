@@ -5,6 +5,7 @@ import type { HardwareConfig } from '@berth/hardware-config';
 import { inventoryEvents } from '@berth/contracts';
 import { hostSnapshotOf, initialHost, type Host } from '../../domain/host/state.ts';
 import { initialVm, placementOf, type Vm } from '../../domain/vm/state.ts';
+import { placementClassifier } from './placements.ts';
 import { projectProjects } from './project-projection.ts';
 import type { ReadModelTables } from './read-model.ts';
 import { evolveHostStored, evolveVmStored, isStored } from '../../application/streams.ts';
@@ -15,10 +16,13 @@ export interface HostChange {
   /** `undefined`: the host was removed. */
   readonly snapshot: HostSnapshot | undefined;
   /**
-   * The batch only added claims to it (ResourcesClaimed alone): it has less room than the bucket says,
-   * never more, so a reader that has not seen it yet can only try a host inventory then refuses.
+   * The batch only placed VMs on it: its only events are ResourcesClaimed, each committed with the
+   * VmPlaced of that VM on this host in the same batch (a scheduler's placement, which the scheduler
+   * counts on the wire itself). It has less room than the bucket says, never more, so a reader that has
+   * not seen it yet can only try a host inventory then refuses. A live migration's destination claim
+   * (committed with VmMigrationStarted) is never one: the scheduler did not make it.
    */
-  readonly claimsOnly: boolean;
+  readonly placementsOnly: boolean;
 }
 
 /** Where the scheduler's views go after each batch (the KV buckets). */
@@ -29,7 +33,7 @@ export interface SnapshotSink {
   /**
    * The log position of the batch's last event, written after the batch's host snapshots were
    * acknowledged: a reader that has seen it has seen every host change up to that position that
-   * gave a host room (claims alone may come later: HostChange.claimsOnly).
+   * gave a host room (placements alone may come later: HostChange.placementsOnly).
    */
   position(p: GlobalPosition): Promise<void>;
 }
@@ -114,6 +118,7 @@ export function readModelProjection(sink?: SnapshotSink, afterBatch?: BatchHook)
     const changes: HostChange[] = [];
     const hostRows: HostRow[] = [];
     if (hosts.size > 0) {
+      const placementsOnly = placementClassifier(events);
       const docs = await docsOf(hostDocs, [...hosts.keys()], async (ids) => {
         const rows = await db.selectFrom('inventory_hosts').select(['host_id', 'doc']).where('host_id', 'in', ids).execute();
         return rows.map((r) => [r.host_id, r.doc]);
@@ -138,8 +143,7 @@ export function readModelProjection(sink?: SnapshotSink, afterBatch?: BatchHook)
         };
         hostRows.push(row);
         touched.push([hostId, host]);
-        const claimsOnly = fresh.length > 0 && fresh.every((e) => e.type === 'ResourcesClaimed');
-        changes.push({ hostId, snapshot: snapshotOf(host), claimsOnly });
+        changes.push({ hostId, snapshot: snapshotOf(host), placementsOnly: placementsOnly(hostId, fresh) });
       }
       // One statement per table: the transaction stays short, and while it is open the relay's
       // global read (below pg_snapshot_xmin) cannot pass it.
