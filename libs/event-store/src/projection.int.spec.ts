@@ -1,6 +1,6 @@
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { eventually, infraAvailable } from '@berth/testing';
-import { runProjection } from './index.ts';
+import { runProjection, startRelay, type StoredEvent } from './index.ts';
 import { useTestStore } from './testing/store-fixture.ts';
 
 const sleep = async (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
@@ -28,6 +28,45 @@ describe.skipIf(!(await infraAvailable('postgres')))('runProjection', () => {
       expect(batches).toEqual([['linger-a'], ['linger-b', 'linger-c']]);
     } finally {
       await loop.stop();
+    }
+  });
+
+  it("takes its batches from the relay's reads of the same store, and still applies every event once, in log order", async () => {
+    const taken = vi.spyOn(t.store.recentReads, 'take');
+    const published: string[] = [];
+    const applied: StoredEvent[] = [];
+    const relay = startRelay({
+      store: t.store,
+      name: 'shared-relay',
+      pollMillis: 60_000,
+      publishRaw: async (e) => void published.push(e.id),
+    });
+    const projection = runProjection({
+      store: t.store,
+      name: 'shared-projection',
+      lingerMillis: 300,
+      pollMillis: 60_000,
+      handle: async (events) => void applied.push(...events),
+    });
+    try {
+      // Commits keep coming while the projection lingers: its batch from the relay's read ends before
+      // the log does, and it must look again without a NOTIFY of its own.
+      for (let i = 0; i < 12; i++) {
+        await t.store.append(`shared-${i}`, [{ type: 'E', data: { i, nested: { list: [i, 'x'] } } }], { expectedVersion: 'no-stream' });
+        await sleep(60);
+      }
+      const all = await t.store.readAll({ after: null, limit: 1000 });
+      const ours = all.filter((e) => e.streamId.startsWith('shared-'));
+      await eventually(() => applied.filter((e) => e.streamId.startsWith('shared-')).length >= ours.length, 'the projection caught up');
+      const appliedOurs = applied.filter((e) => e.streamId.startsWith('shared-'));
+      expect(appliedOurs).toEqual(ours);
+      expect(applied.map((e) => e.id)).toEqual(all.map((e) => e.id));
+      expect(published).toEqual(expect.arrayContaining(ours.map((e) => e.id)));
+      expect(taken.mock.results.some((r) => r.value !== undefined)).toBe(true);
+    } finally {
+      await projection.stop();
+      await relay.stop();
+      taken.mockRestore();
     }
   });
 });

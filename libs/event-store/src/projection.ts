@@ -2,7 +2,7 @@ import { sql } from 'kysely';
 import { ValidationError } from '@berth/errors';
 import { readCheckpoint, writeCheckpoint } from './checkpoints.ts';
 import { startTailingLoop, type TailingLoop } from './loop.ts';
-import { heldBackAfter, readAllEvents } from './global-read.ts';
+import { anyAfter, heldBackAfter, parsedEvent, readAllEvents } from './global-read.ts';
 import type { PostgresEventStore } from './store.ts';
 import { positionOf, type StoredEvent } from './types.ts';
 import type { LoopLogger } from './wakeup.ts';
@@ -68,7 +68,10 @@ export function runProjection(opts: ProjectionOptions): TailingLoop {
         .execute(async (trx) => {
           await sql`SELECT pg_advisory_xact_lock(hashtext(${`berth-projection:${schema}.${opts.name}`}))`.execute(trx);
           const after = await readCheckpoint(trx, schema, opts.name);
-          const events = (await readAllEvents(trx, schema, { after, limit: batchSize })).map(opts.store.evolution.upcast);
+          // What the relay of this store read lately holds these events, unless this replica's relay is behind or elsewhere.
+          const relayed = opts.store.recentReads.take(after, batchSize);
+          const read = relayed === undefined ? await readAllEvents(trx, schema, { after, limit: batchSize }) : relayed.map(parsedEvent);
+          const events = read.map(opts.store.evolution.upcast);
           const last = events.at(-1);
           if (last === undefined) return { count: 0, checkpoint: after, more: false, heldBack: await heldBackAfter(trx, schema, after) };
           const follows = committed === key(after);
@@ -76,7 +79,9 @@ export function runProjection(opts: ProjectionOptions): TailingLoop {
           await opts.handle(events, trx, { follows });
           await writeCheckpoint(trx, schema, opts.name, positionOf(last));
           const more = events.length === batchSize;
-          const heldBack = !more && (await heldBackAfter(trx, schema, positionOf(last)));
+          // A batch the relay read may end before what the log holds by now: then the loop looks again as
+          // it does for held-back events (after its linger), since their NOTIFY may have come already.
+          const heldBack = !more && (await (relayed === undefined ? heldBackAfter : anyAfter)(trx, schema, positionOf(last)));
           return { count: events.length, checkpoint: positionOf(last), more, heldBack };
         })
         .then((r) => {

@@ -72,7 +72,11 @@ export function startRelay(opts: RelayOptions): TailingLoop {
     return relayLoop(
       opts,
       batchSize,
-      async (after) => readAllRawEvents(store.db, store.schema, { after, limit: batchSize }),
+      async (after) => {
+        const events = await readAllRawEvents(store.db, store.schema, { after, limit: batchSize });
+        store.recentReads.remember(after, events); // for the store's projection (RecentReads)
+        return events;
+      },
       opts.publishRaw,
     );
   }

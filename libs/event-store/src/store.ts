@@ -11,6 +11,7 @@ import { traceMetadata } from './trace.ts';
 import { CommitNotifier } from './notifier.ts';
 import { appendRows, fromRow } from './append-sql.ts';
 import { readAllEvents } from './global-read.ts';
+import { RecentReads } from './recent-reads.ts';
 import { assertStreamId, prepareAppend } from './validate.ts';
 import { eventStoreView, type AnyKysely, type AnyTransaction, type EventStoreDb } from './db.ts';
 import type {
@@ -228,6 +229,8 @@ export class EventStoreTx extends StreamAccess {
 export class PostgresEventStore extends StreamAccess {
   /** NOTIFY channel signalled by every commit that appended. */
   readonly channel: string;
+  /** The relay's recent global reads, which the store's projections take their batches from when they can. */
+  readonly recentReads = new RecentReads();
 
   private readonly notifier: CommitNotifier;
   protected readonly pool: pg.Pool | undefined;
