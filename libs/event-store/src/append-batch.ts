@@ -84,12 +84,15 @@ function prepareBatch(
   versionOf: (type: string) => number,
 ): { json: string; docs: PreparedDoc[][][] } {
   const docs: PreparedDoc[][][] = [];
-  const parts = items.map((item, i) => {
+  // One flat string for the whole batch: every piece joined once (see PreparedAppend.eventsPieces).
+  const out: string[] = ['['];
+  items.forEach((item, i) => {
     if (item.appends.length === 0) throw new ValidationError({ field: `items[${i}].appends`, reason: 'must not be empty' });
     const streams = new Set<string>();
     const itemDocs: PreparedDoc[][] = [];
     docs.push(itemDocs);
-    const appends = item.appends.map((a, j) => {
+    out.push(i === 0 ? '{"c":' : ',{"c":', item.commandId === undefined ? 'null' : JSON.stringify(item.commandId), ',"a":[');
+    item.appends.forEach((a, j) => {
       if (typeof a.expectedVersion !== 'number')
         throw new ValidationError({
           field: `items[${i}].appends[${j}].expectedVersion`,
@@ -106,9 +109,12 @@ function prepareBatch(
         versionOf,
       );
       itemDocs.push(p.docs);
-      return `{"s":${JSON.stringify(p.streamId)},"v":${p.expected},"e":${p.eventsJson}}`;
+      out.push(j === 0 ? '{"s":' : ',{"s":', JSON.stringify(p.streamId), ',"v":', String(p.expected), ',"e":');
+      for (const piece of p.eventsPieces) out.push(piece);
+      out.push('}');
     });
-    return `{"c":${item.commandId === undefined ? 'null' : JSON.stringify(item.commandId)},"a":[${appends.join(',')}]}`;
+    out.push(']}');
   });
-  return { json: `[${parts.join(',')}]`, docs };
+  out.push(']');
+  return { json: out.join(''), docs };
 }

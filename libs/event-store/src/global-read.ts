@@ -18,7 +18,20 @@ export async function readAllEvents(exec: AnyKysely, schema: string, opts: ReadA
 export type RawStoredEvent = Omit<StoredEvent, 'data'> & { readonly dataJson: string };
 
 /** A raw event with its data parsed: what the global read with `data` as jsonb gives for it. */
-export const parsedEvent = ({ dataJson, ...fields }: RawStoredEvent): StoredEvent => ({ ...fields, data: JSON.parse(dataJson) as unknown });
+export const parsedEvent = (e: RawStoredEvent): StoredEvent => ({
+  id: e.id,
+  type: e.type,
+  schemaVersion: e.schemaVersion,
+  streamId: e.streamId,
+  streamPosition: e.streamPosition,
+  globalPosition: e.globalPosition,
+  transactionId: e.transactionId,
+  occurredAt: e.occurredAt,
+  ...(e.commandId === undefined ? {} : { commandId: e.commandId }),
+  ...(e.project === undefined ? {} : { project: e.project }),
+  metadata: e.metadata,
+  data: JSON.parse(e.dataJson) as unknown,
+});
 
 type Selection = readonly SelectExpression<EventStoreTables, 'events'>[];
 const RAW_COLUMNS: Selection = [...EVENT_COLUMNS.filter((c) => c !== 'data'), sql<string>`data::text`.as('data')];

@@ -10,6 +10,13 @@ export interface PreparedAppend {
   readonly commandId: string | null;
   /** JSON array of `{id, type, schemaVersion, data, metadata}`, built once. */
   readonly eventsJson: string;
+  /**
+   * The same JSON as pieces (`eventsPieces.join('')` is eventsJson), for a caller that puts it into a
+   * larger document: joined once there, the whole is one flat string. Strings built by nesting
+   * template literals and joins are ropes, and flattening one when pg measures and writes the
+   * parameter cost ~4 ns a byte, twenty times a flat copy.
+   */
+  readonly eventsPieces: readonly string[];
   readonly count: number;
   /** Each event's data and metadata as `JSON.parse(eventsJson)` would give them, without parsing (see encodeData). */
   readonly docs: PreparedDoc[];
@@ -56,7 +63,8 @@ export function prepareAppend(
   if (commandId !== undefined && (typeof commandId !== 'string' || commandId.trim().length === 0 || commandId.length > 200)) {
     add(v, 'commandId', 'must be a non-empty string of at most 200 characters');
   }
-  const parts: string[] = [];
+  const pieces: string[] = ['['];
+  let count = 0;
   const docs: PreparedDoc[] = [];
   if (!Array.isArray(events) || events.length === 0) {
     add(v, 'events', 'must be a non-empty array');
@@ -66,21 +74,26 @@ export function prepareAppend(
     const ids = new Set<string>();
     const context = metadataFor();
     (events as unknown[]).forEach((e, i) => {
-      const part = prepareEvent(e, `events[${i}]`, v, context, versionOf);
-      if (part === undefined) return;
+      if (count > 0) pieces.push(',');
+      const part = prepareEvent(e, `events[${i}]`, v, context, versionOf, pieces);
+      if (part === undefined) return; // invalid: the append throws below
       if (ids.has(part.id)) add(v, `events[${i}].id`, 'duplicates another event id in this append');
       ids.add(part.id);
-      parts.push(part.json);
+      count++;
       docs.push(part.doc);
     });
   }
   if (v.length > 0) throw new ValidationError(v);
+  pieces.push(']');
   return {
     streamId: streamId as string,
     expected,
     commandId: commandId ?? null,
-    eventsJson: `[${parts.join(',')}]`,
-    count: parts.length,
+    get eventsJson() {
+      return pieces.join('');
+    },
+    eventsPieces: pieces,
+    count,
     docs,
   };
 }
@@ -99,7 +112,9 @@ function prepareEvent(
   v: Problems,
   context: Record<string, string>,
   versionOf: (type: string) => number,
-): { id: string; json: string; doc: PreparedDoc } | undefined {
+  /** Where the event's JSON goes, in pieces (only when it is valid). */
+  into: string[],
+): { id: string; doc: PreparedDoc } | undefined {
   if (typeof e !== 'object' || e === null) {
     add(v, field, 'must be an object with type and data');
     return undefined;
@@ -124,9 +139,10 @@ function prepareEvent(
     }
   }
   if (v.length !== before) return undefined;
-  const json = `{"id":${JSON.stringify(id)},"type":${JSON.stringify(ev.type)},"schemaVersion":${schemaVersion},"metadata":${JSON.stringify(metadata)},"data":${data}}`;
+  into.push('{"id":', JSON.stringify(id), ',"type":', JSON.stringify(ev.type), ',"schemaVersion":', String(schemaVersion));
+  into.push(',"metadata":', JSON.stringify(metadata), ',"data":', data, '}');
   // metadata is a fresh object of string values (checked above), equal to its JSON round trip.
-  return { id: id.toLowerCase(), json, doc: { data: same ? ev.data : JSON.parse(data), metadata } };
+  return { id: id.toLowerCase(), doc: { data: same ? ev.data : JSON.parse(data), metadata } };
 }
 
 function checkMetadata(metadata: unknown, field: string, v: Problems): Record<string, string> {
