@@ -1,8 +1,12 @@
 import type { RawStoredEvent } from './global-read.ts';
 import type { GlobalPosition } from './types.ts';
 
-/** Runs kept at most: the relay reads ahead (a prefetched batch) while the projection lingers behind. */
-const MAX_RUNS = 4;
+/**
+ * Events kept at most (whole reads, the oldest dropped first): the projection lingers ~200 ms behind
+ * the relay, which reads often and little under load (~1,200 events a second in bench:e2e), and the
+ * relay's batch is 1,000 at most.
+ */
+const MAX_EVENTS = 4000;
 
 interface Run {
   /** Key of the position the read started after ('start' for the log's beginning). */
@@ -28,6 +32,7 @@ const eventKey = (e: RawStoredEvent): string => `${e.transactionId}/${e.globalPo
  */
 export class RecentReads {
   private runs: Run[] = [];
+  private kept = 0;
 
   /** A global read's result: `events` are all the log holds after `after` up to the last of them. */
   remember(after: GlobalPosition | null, events: readonly RawStoredEvent[]): void {
@@ -35,7 +40,8 @@ export class RecentReads {
     const at = new Map<string, number>();
     events.forEach((e, i) => at.set(eventKey(e), i));
     this.runs.push({ after: keyOf(after), events, at });
-    if (this.runs.length > MAX_RUNS) this.runs.shift();
+    this.kept += events.length;
+    while (this.kept > MAX_EVENTS && this.runs.length > 1) this.kept -= this.runs.shift()!.events.length;
   }
 
   /**
@@ -51,7 +57,7 @@ export class RecentReads {
       if (from === 0 && run.after !== key) continue;
       if (from >= run.events.length) continue;
       const taken = run.events.slice(from, from + limit);
-      this.runs = this.runs.slice(from + taken.length === run.events.length ? r + 1 : r);
+      for (const passed of this.runs.splice(0, from + taken.length === run.events.length ? r + 1 : r)) this.kept -= passed.events.length;
       return taken;
     }
     return undefined;
@@ -60,5 +66,6 @@ export class RecentReads {
   /** Forgets every read (the relay stopped, or for tests). */
   clear(): void {
     this.runs = [];
+    this.kept = 0;
   }
 }

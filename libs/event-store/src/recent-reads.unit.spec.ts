@@ -46,11 +46,16 @@ describe('RecentReads', () => {
     expect(r.take(null, 10)).toBeUndefined();
   });
 
-  it('keeps a bounded number of reads, and none once cleared', () => {
+  it('keeps up to 4,000 events, dropping the oldest reads whole, and none once cleared', () => {
     const r = new RecentReads();
-    for (let i = 0; i < 10; i++) r.remember(at(i, i), [event(i + 1, i + 1)]);
-    expect(r.take(at(0, 0), 1)).toBeUndefined();
-    expect(positions(r.take(at(9, 9), 1))).toEqual([10]);
+    const read = (from: number, n: number) => Array.from({ length: n }, (_, k) => event(from + k, from + k));
+    r.remember(at(0, 0), read(1, 1000));
+    for (let i = 1; i < 4; i++) r.remember(at(i * 1000, i * 1000), read(i * 1000 + 1, 1000));
+    expect(positions(r.take(at(0, 0), 1))).toEqual([1]); // 4,000 kept: the first read still there
+    r.remember(at(4000, 4000), read(4001, 10));
+    expect(r.take(at(1, 1), 1)).toBeUndefined(); // the first read dropped for the new one
+    expect(positions(r.take(at(1000, 1000), 1))).toEqual([1001]);
+    expect(positions(r.take(at(4005, 4005), 10))).toEqual([4006, 4007, 4008, 4009, 4010]);
     r.remember(null, [event(1, 1)]);
     r.clear();
     expect(r.take(null, 1)).toBeUndefined();
