@@ -33,10 +33,12 @@ const eventKey = (e: RawStoredEvent): string => `${e.transactionId}/${e.globalPo
 export class RecentReads {
   private runs: Run[] = [];
   private kept = 0;
+  /** Set by the first take(): a store without a projection (the telemetry service's) keeps nothing. */
+  private wanted = false;
 
   /** A global read's result: `events` are all the log holds after `after` up to the last of them. */
   remember(after: GlobalPosition | null, events: readonly RawStoredEvent[]): void {
-    if (events.length === 0) return;
+    if (!this.wanted || events.length === 0) return;
     const at = new Map<string, number>();
     events.forEach((e, i) => at.set(eventKey(e), i));
     this.runs.push({ after: keyOf(after), events, at });
@@ -50,6 +52,7 @@ export class RecentReads {
    * taken from are forgotten, since the caller has passed them.
    */
   take(after: GlobalPosition | null, limit: number): readonly RawStoredEvent[] | undefined {
+    this.wanted = true;
     const key = keyOf(after);
     for (let r = 0; r < this.runs.length; r++) {
       const run = this.runs[r]!;

@@ -19,18 +19,33 @@ const at = (tx: number, pos: number): GlobalPosition => ({ transactionId: String
 const positions = (events: readonly RawStoredEvent[] | undefined) => events?.map((e) => Number(e.globalPosition));
 
 describe('RecentReads', () => {
-  it('hands out a read from the position it started after, or from any of its events, up to the limit', () => {
+  /** A RecentReads a projection has asked of (it keeps nothing before). */
+  const asked = (): RecentReads => {
     const r = new RecentReads();
+    expect(r.take(null, 1)).toBeUndefined();
+    return r;
+  };
+
+  it('keeps nothing until a projection asks (a store whose relay alone reads the log)', () => {
+    const r = new RecentReads();
+    r.remember(null, [event(10, 1)]);
+    expect(r.take(null, 10)).toBeUndefined();
+    r.remember(null, [event(10, 1)]);
+    expect(positions(r.take(null, 10))).toEqual([1]);
+  });
+
+  it('hands out a read from the position it started after, or from any of its events, up to the limit', () => {
+    const r = asked();
     r.remember(null, [event(10, 1), event(10, 2), event(11, 3)]);
     expect(positions(r.take(at(10, 1), 10))).toEqual([2, 3]);
-    const fresh = new RecentReads();
+    const fresh = asked();
     fresh.remember(null, [event(10, 1), event(10, 2), event(11, 3)]);
     expect(positions(fresh.take(null, 2))).toEqual([1, 2]);
     expect(positions(fresh.take(at(10, 2), 2))).toEqual([3]);
   });
 
   it('answers undefined for a position no read covers, and past the end of what was read', () => {
-    const r = new RecentReads();
+    const r = asked();
     r.remember(at(9, 7), [event(10, 8), event(10, 9)]);
     expect(r.take(null, 10)).toBeUndefined();
     expect(r.take(at(9, 6), 10)).toBeUndefined(); // before the read: events between may not be in it
@@ -38,7 +53,7 @@ describe('RecentReads', () => {
   });
 
   it('continues into the next read and forgets the reads taken past', () => {
-    const r = new RecentReads();
+    const r = asked();
     r.remember(null, [event(10, 1), event(10, 2)]);
     r.remember(at(10, 2), [event(12, 3), event(12, 4)]);
     expect(positions(r.take(null, 10))).toEqual([1, 2]);
@@ -47,7 +62,7 @@ describe('RecentReads', () => {
   });
 
   it('keeps up to 4,000 events, dropping the oldest reads whole, and none once cleared', () => {
-    const r = new RecentReads();
+    const r = asked();
     const read = (from: number, n: number) => Array.from({ length: n }, (_, k) => event(from + k, from + k));
     r.remember(at(0, 0), read(1, 1000));
     for (let i = 1; i < 4; i++) r.remember(at(i * 1000, i * 1000), read(i * 1000 + 1, 1000));

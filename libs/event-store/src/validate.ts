@@ -8,7 +8,7 @@ export interface PreparedAppend {
   readonly streamId: string;
   readonly expected: number;
   readonly commandId: string | null;
-  /** JSON array of `{id, type, schemaVersion, data, metadata}`, built once. */
+  /** JSON array of `{id, type, schemaVersion, data, metadata}`, joined from eventsPieces when read. */
   readonly eventsJson: string;
   /**
    * The same JSON as pieces (`eventsPieces.join('')` is eventsJson), for a caller that puts it into a
