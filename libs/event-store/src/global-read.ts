@@ -68,22 +68,13 @@ export async function heldBackAfter(exec: AnyKysely, schema: string, after: Glob
   return (await heldBackQuery(exec, schema, after).execute()).length > 0;
 }
 
-/**
- * True when any committed event follows `after`, above the horizon or below it: a loop that took its
- * batch from somewhere else than a global read of its own (RecentReads) does not know whether its
- * batch was all there was.
- */
-export async function anyAfter(exec: AnyKysely, schema: string, after: GlobalPosition | null): Promise<boolean> {
-  return (await heldBackQuery(exec, schema, after, { heldBackOnly: false }).execute()).length > 0;
-}
-
-/** heldBackAfter's query (exported for the test that checks its plan); anyAfter's without `heldBackOnly`. */
-export function heldBackQuery(exec: AnyKysely, schema: string, after: GlobalPosition | null, opts = { heldBackOnly: true }) {
+/** heldBackAfter's query (exported for the test that checks its plan). */
+export function heldBackQuery(exec: AnyKysely, schema: string, after: GlobalPosition | null) {
   let q = eventStoreView(exec)
     .withSchema(schema)
     .selectFrom('events')
-    .select(sql<number>`1`.as('one'));
-  if (opts.heldBackOnly) q = q.where(sql<boolean>`transaction_id >= pg_snapshot_xmin(pg_current_snapshot())`);
+    .select(sql<number>`1`.as('one'))
+    .where(sql<boolean>`transaction_id >= pg_snapshot_xmin(pg_current_snapshot())`);
   if (after !== null) {
     q = q.where(sql<boolean>`(transaction_id, global_position) > (${after.transactionId}::xid8, ${after.position}::bigint)`);
   }

@@ -49,8 +49,8 @@ describe.skipIf(!(await infraAvailable('postgres')))('runProjection', () => {
       handle: async (events) => void applied.push(...events),
     });
     try {
-      // Commits keep coming while the projection lingers: its batch from the relay's read ends before
-      // the log does, and it must look again without a NOTIFY of its own.
+      // Commits keep coming while the projection lingers: the relay's read ends before the log does, and
+      // the projection reads the rest itself (without a NOTIFY of its own).
       for (let i = 0; i < 12; i++) {
         await t.store.append(`shared-${i}`, [{ type: 'E', data: { i, nested: { list: [i, 'x'] } } }], { expectedVersion: 'no-stream' });
         await sleep(60);

@@ -2,9 +2,9 @@ import { sql } from 'kysely';
 import { ValidationError } from '@berth/errors';
 import { readCheckpoint, writeCheckpoint } from './checkpoints.ts';
 import { startTailingLoop, type TailingLoop } from './loop.ts';
-import { anyAfter, heldBackAfter, parsedEvent, readAllEvents } from './global-read.ts';
+import { heldBackAfter, parsedEvent, readAllEvents } from './global-read.ts';
 import type { PostgresEventStore } from './store.ts';
-import { positionOf, type StoredEvent } from './types.ts';
+import { positionOf, type GlobalPosition, type StoredEvent } from './types.ts';
 import type { LoopLogger } from './wakeup.ts';
 import type { AnyKysely, AnyTransaction } from './db.ts';
 
@@ -51,6 +51,21 @@ export function runProjection(opts: ProjectionOptions): TailingLoop {
   let committed = '';
   const key = (p: { transactionId: string; position: string } | null): string =>
     p === null ? 'start' : `${p.transactionId}/${p.position}`;
+  /**
+   * The events after `after`, as the global read gives them now: what the relay of this store read
+   * lately (RecentReads) holds of them, and the rest from Postgres. A relay's read may end before what
+   * the log holds by now, and a batch that stopped there would leave the read model a linger further
+   * behind (readers that refetch shortly after an event, like the console, would miss it).
+   */
+  const readBatch = async (trx: AnyTransaction, after: GlobalPosition | null): Promise<StoredEvent[]> => {
+    const relayed = opts.store.recentReads.take(after, batchSize);
+    if (relayed === undefined) return readAllEvents(trx, schema, { after, limit: batchSize });
+    const events = relayed.map(parsedEvent);
+    if (events.length < batchSize) {
+      events.push(...(await readAllEvents(trx, schema, { after: positionOf(events.at(-1)!), limit: batchSize - events.length })));
+    }
+    return events;
+  };
   return startTailingLoop(
     {
       db,
@@ -68,10 +83,7 @@ export function runProjection(opts: ProjectionOptions): TailingLoop {
         .execute(async (trx) => {
           await sql`SELECT pg_advisory_xact_lock(hashtext(${`berth-projection:${schema}.${opts.name}`}))`.execute(trx);
           const after = await readCheckpoint(trx, schema, opts.name);
-          // What the relay of this store read lately holds these events, unless this replica's relay is behind or elsewhere.
-          const relayed = opts.store.recentReads.take(after, batchSize);
-          const read = relayed === undefined ? await readAllEvents(trx, schema, { after, limit: batchSize }) : relayed.map(parsedEvent);
-          const events = read.map(opts.store.evolution.upcast);
+          const events = (await readBatch(trx, after)).map(opts.store.evolution.upcast);
           const last = events.at(-1);
           if (last === undefined) return { count: 0, checkpoint: after, more: false, heldBack: await heldBackAfter(trx, schema, after) };
           const follows = committed === key(after);
@@ -79,9 +91,7 @@ export function runProjection(opts: ProjectionOptions): TailingLoop {
           await opts.handle(events, trx, { follows });
           await writeCheckpoint(trx, schema, opts.name, positionOf(last));
           const more = events.length === batchSize;
-          // A batch the relay read may end before what the log holds by now: then the loop looks again as
-          // it does for held-back events (after its linger), since their NOTIFY may have come already.
-          const heldBack = !more && (await (relayed === undefined ? heldBackAfter : anyAfter)(trx, schema, positionOf(last)));
+          const heldBack = !more && (await heldBackAfter(trx, schema, positionOf(last)));
           return { count: events.length, checkpoint: positionOf(last), more, heldBack };
         })
         .then((r) => {
