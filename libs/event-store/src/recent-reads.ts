@@ -56,19 +56,13 @@ export class RecentReads {
     const key = keyOf(after);
     for (let r = 0; r < this.runs.length; r++) {
       const run = this.runs[r]!;
-      const from = run.after === key ? 0 : (run.at.get(key) ?? -1) + 1;
-      if (from === 0 && run.after !== key) continue;
-      if (from >= run.events.length) continue;
+      const at = run.after === key ? -1 : run.at.get(key);
+      if (at === undefined || at + 1 >= run.events.length) continue;
+      const from = at + 1;
       const taken = run.events.slice(from, from + limit);
       for (const passed of this.runs.splice(0, from + taken.length === run.events.length ? r + 1 : r)) this.kept -= passed.events.length;
       return taken;
     }
     return undefined;
-  }
-
-  /** Forgets every read (the relay stopped, or for tests). */
-  clear(): void {
-    this.runs = [];
-    this.kept = 0;
   }
 }
