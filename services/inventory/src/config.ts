@@ -33,7 +33,7 @@ export const inventoryConfigSchema = z.object({
    * what waits is seen only by other replicas (and a restarted one) up to this late, as a refused claim
    * at worst. Migration claims and every change that gives a host room are never held.
    */
-  INVENTORY_SNAPSHOT_CLAIM_LINGER: zDuration().prefault('3s'),
+  INVENTORY_SNAPSHOT_CLAIM_LINGER: zDuration().prefault('0'),
 });
 
 export type InventoryConfig = z.output<typeof inventoryConfigSchema>;
