@@ -131,6 +131,11 @@ export async function startConsumer(o: ConsumerOptions): Promise<RunningConsumer
         const messages = await consumer.consume({
           max_messages: batchSize,
           expires: o.expiresMillis ?? 30_000,
+          // On a reconnect, pull again at once. Without it nats.js first asks for the consumer's info,
+          // and when a further reset takes that request, it waits `expires` (30 s) before it pulls,
+          // ignoring the reconnects meanwhile (consumer-reconnect.int.spec). A consumer deleted on the
+          // server still says so (409), and one that is gone is found by the missed heartbeats (watch).
+          bind: true,
           callback: (m) => {
             progress.received(m.info.streamSequence);
             const type = wanted === undefined ? undefined : m.headers?.get(BerthHeaders.eventType);
