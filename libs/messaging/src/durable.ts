@@ -37,9 +37,11 @@ async function info(jsm: JetStreamManager, stream: string, durable: string): Pro
 }
 
 /**
- * Creates the durable pull consumer, or updates its settings when they differ. `resumeAfter` is
- * used only when the consumer has to be created again after it was deleted: delivery restarts after
- * the last stream sequence this process finished, rather than from the start of the stream.
+ * Creates the durable pull consumer, or updates its settings when they differ. `resumeFrom` is
+ * used only when the consumer has to be created again after it was deleted: delivery restarts at
+ * that stream sequence (what this process had not finished), rather than from the start of the
+ * stream — unless the stream's sequences now end before it: the stream itself is new (a server that
+ * came back without its store), and its messages are all delivered.
  */
 export async function ensureDurable(jsm: JetStreamManager, spec: DurableSpec, resumeFrom?: number): Promise<DurableOutcome> {
   const filter: Partial<ConsumerConfig> =
@@ -55,10 +57,10 @@ export async function ensureDurable(jsm: JetStreamManager, spec: DurableSpec, re
   } satisfies Partial<ConsumerConfig>;
   const existing = await info(jsm, spec.stream, spec.durable);
   if (existing === undefined) {
-    const start: Partial<ConsumerConfig> =
-      resumeFrom === undefined
-        ? { deliver_policy: DeliverPolicy.All }
-        : { deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: resumeFrom };
+    const resume = resumeFrom !== undefined && (await jsm.streams.info(spec.stream)).state.last_seq + 1 >= resumeFrom;
+    const start: Partial<ConsumerConfig> = resume
+      ? { deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: resumeFrom }
+      : { deliver_policy: DeliverPolicy.All };
     await jsm.consumers.add(spec.stream, { durable_name: spec.durable, ack_policy: AckPolicy.Explicit, ...start, ...want });
     return 'created';
   }

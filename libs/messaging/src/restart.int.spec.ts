@@ -1,4 +1,5 @@
 import { existsSync } from 'node:fs';
+import { rm } from 'node:fs/promises';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { eventually, NATS_SERVER_BIN, PrivateNatsServer, testSubjectPrefix } from '@berth/testing';
@@ -74,5 +75,43 @@ describe.skipIf(!existsSync(NATS_SERVER_BIN))('consumer across a NATS server res
     const e = makeEvent();
     await publish(e);
     await eventually(() => got.includes(e.id), 'delivery after freeze', 30_000);
+  });
+
+  // The pull is bound (no consumer-info request on reconnect): a durable that vanished with the
+  // server's store is found by the missed heartbeats, and recreated where this process stopped.
+  it('recreates its durable when the server comes back without its store', async () => {
+    const recoveries = consumer!.recoveries;
+    await server!.kill();
+    await rm(server!.dir, { recursive: true, force: true });
+    await server!.start();
+    // As an operator restoring the set-up would (npm start's administrator step).
+    await eventually(
+      async () => {
+        try {
+          await ensureStreams(nc!, { prefix: lastPrefix });
+          return true;
+        } catch {
+          return undefined;
+        }
+      },
+      'streams again',
+      30_000,
+    );
+    await eventually(() => consumer!.recoveries > recoveries, 'the durable recreated', 30_000);
+    const publish = createEventPublisher(nc!, { service: 'inventory', prefix: lastPrefix });
+    const e = makeEvent();
+    await eventually(
+      async () => {
+        try {
+          await publish(e);
+          return true;
+        } catch {
+          return undefined;
+        }
+      },
+      'publish to the new store',
+      30_000,
+    );
+    await eventually(() => got.includes(e.id), 'delivery from the new store', 30_000);
   });
 });
