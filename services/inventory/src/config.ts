@@ -32,7 +32,8 @@ export const inventoryConfigSchema = z.object({
    * every change at once. A scheduler replica counts its own claims until a snapshot holds them, so
    * what waits is seen only by other replicas (and a restarted one) up to this late, as a refused claim
    * at worst. Migration claims and every change that gives a host room are never held. Off by default:
-   * at 3s the SIGKILL table's executor column failed once in CI, cause not found (services/inventory/README.md).
+   * the migration service's evacuation reads the same bucket and cannot count held claims, and at 3s
+   * the SIGKILL table failed once in CI (services/inventory/README.md).
    */
   INVENTORY_SNAPSHOT_CLAIM_LINGER: zDuration().prefault('0'),
 });
