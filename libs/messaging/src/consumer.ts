@@ -58,6 +58,8 @@ export async function startConsumer(o: ConsumerOptions): Promise<RunningConsumer
   const jsm = await jetstreamManager(o.nc);
   const js = jetstream(o.nc);
   await ensureDurable(jsm, spec);
+  // A durable created again resumes where this process stopped, in this stream only (durable.ts).
+  const streamCreated = (await jsm.streams.info(stream)).created;
 
   const progress = new Progress();
   const processMessage = createMessageProcessor({
@@ -114,7 +116,8 @@ export async function startConsumer(o: ConsumerOptions): Promise<RunningConsumer
       try {
         if (recreate) {
           recoveries += 1;
-          const outcome = await ensureDurable(jsm, spec, progress.resumeFrom());
+          const from = progress.resumeFrom();
+          const outcome = await ensureDurable(jsm, spec, from === undefined ? undefined : { from, streamCreated });
           logger.warn({ durable: o.durable, stream, outcome }, 'consumer recreated');
         }
         recreate = false;

@@ -10,6 +10,21 @@ import { ack } from './results.ts';
 import { ensureStreams } from './streams.ts';
 import { makeEvent } from './testing/jetstream.ts';
 
+/** Until `f` resolves (the client reconnecting, the server coming up): its errors meanwhile are expected. */
+const succeeds = (what: string, f: () => Promise<unknown>) =>
+  eventually(
+    async () => {
+      try {
+        await f();
+        return true;
+      } catch {
+        return undefined;
+      }
+    },
+    what,
+    30_000,
+  );
+
 describe.skipIf(!existsSync(NATS_SERVER_BIN))('consumer across a NATS server restart', () => {
   let server: PrivateNatsServer | undefined;
   let nc: NatsConnection | undefined;
@@ -47,18 +62,7 @@ describe.skipIf(!existsSync(NATS_SERVER_BIN))('consumer across a NATS server res
     await server.start();
     const after = makeEvent();
     // The publisher sees errors until the client has reconnected; Nats-Msg-Id makes retries safe.
-    await eventually(
-      async () => {
-        try {
-          await publish(after);
-          return true;
-        } catch {
-          return undefined;
-        }
-      },
-      'publish after restart',
-      30_000,
-    );
+    await succeeds('publish after restart', () => publish(after));
     await eventually(() => got.includes(after.id), 'delivery after restart', 60_000);
     // At-least-once, as JetStream promises across a SIGKILL: the consumer's ack of `before` may not
     // have reached the server's disk (consumer state is written behind the stream's), so `before` may
@@ -85,33 +89,11 @@ describe.skipIf(!existsSync(NATS_SERVER_BIN))('consumer across a NATS server res
     await rm(server!.dir, { recursive: true, force: true });
     await server!.start();
     // As an operator restoring the set-up would (npm start's administrator step).
-    await eventually(
-      async () => {
-        try {
-          await ensureStreams(nc!, { prefix: lastPrefix });
-          return true;
-        } catch {
-          return undefined;
-        }
-      },
-      'streams again',
-      30_000,
-    );
+    await succeeds('streams again', () => ensureStreams(nc!, { prefix: lastPrefix }));
     await eventually(() => consumer!.recoveries > recoveries, 'the durable recreated', 30_000);
     const publish = createEventPublisher(nc!, { service: 'inventory', prefix: lastPrefix });
     const e = makeEvent();
-    await eventually(
-      async () => {
-        try {
-          await publish(e);
-          return true;
-        } catch {
-          return undefined;
-        }
-      },
-      'publish to the new store',
-      30_000,
-    );
+    await succeeds('publish to the new store', () => publish(e));
     await eventually(() => got.includes(e.id), 'delivery from the new store', 30_000);
   });
 });
