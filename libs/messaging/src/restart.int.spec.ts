@@ -82,7 +82,8 @@ describe.skipIf(!existsSync(NATS_SERVER_BIN))('consumer across a NATS server res
   });
 
   // The pull is bound (no consumer-info request on reconnect): a durable that vanished with the
-  // server's store is found by the missed heartbeats, and recreated where this process stopped.
+  // server's store is found by the missed heartbeats and recreated, from the beginning of the new
+  // stream (at the old sequence it would skip the new stream's first messages).
   it('recreates its durable when the server comes back without its store', async () => {
     const recoveries = consumer!.recoveries;
     await server!.kill();
