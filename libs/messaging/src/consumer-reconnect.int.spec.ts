@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { deletePrefixedStreams, eventually, FaultProxy, infraAvailable, natsUrl, testSubjectPrefix } from '@berth/testing';
@@ -7,8 +8,6 @@ import { createEventPublisher } from './publisher.ts';
 import { ack } from './results.ts';
 import { ensureStreams } from './streams.ts';
 import { makeEvent } from './testing/jetstream.ts';
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 describe.skipIf(!(await infraAvailable('nats')))('startConsumer across connection resets', () => {
   const prefix = testSubjectPrefix('tr');

@@ -58,8 +58,8 @@ export async function startConsumer(o: ConsumerOptions): Promise<RunningConsumer
   const jsm = await jetstreamManager(o.nc);
   const js = jetstream(o.nc);
   await ensureDurable(jsm, spec);
-  // A durable created again resumes where this process stopped, in this stream only (durable.ts).
-  const streamCreated = (await jsm.streams.info(stream)).created;
+  // The stream this process reads: a durable created again resumes where the process stopped only in it.
+  let streamCreated = (await jsm.streams.info(stream)).created;
 
   const progress = new Progress();
   const processMessage = createMessageProcessor({
@@ -116,8 +116,13 @@ export async function startConsumer(o: ConsumerOptions): Promise<RunningConsumer
       try {
         if (recreate) {
           recoveries += 1;
-          const from = progress.resumeFrom();
-          const outcome = await ensureDurable(jsm, spec, from === undefined ? undefined : { from, streamCreated });
+          // A server that came back without its store made the stream anew: it is read from its beginning.
+          const created = (await jsm.streams.info(stream)).created;
+          if (created !== streamCreated) {
+            progress.forget();
+            streamCreated = created;
+          }
+          const outcome = await ensureDurable(jsm, spec, progress.resumeFrom());
           logger.warn({ durable: o.durable, stream, outcome }, 'consumer recreated');
         }
         recreate = false;

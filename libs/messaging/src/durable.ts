@@ -36,21 +36,12 @@ async function info(jsm: JetStreamManager, stream: string, durable: string): Pro
   }
 }
 
-/** Where a durable created again resumes: `from`, the stream sequence this process had not finished, in the stream created at `streamCreated`. */
-export interface ResumePoint {
-  readonly from: number;
-  /** The stream's `created` when the consumer started: another value is another stream. */
-  readonly streamCreated: string;
-}
-
 /**
- * Creates the durable pull consumer, or updates its settings when they differ. `resume` is used
- * only when the consumer has to be created again after it was deleted: delivery restarts at that
- * stream sequence, rather than from the start of the stream — unless the stream itself is not the
- * one the process read (a server that came back without its store made it anew, and its sequences
- * start again at 1): then all its messages are delivered.
+ * Creates the durable pull consumer, or updates its settings when they differ. `resumeFrom` is
+ * used only when the consumer has to be created again after it was deleted: delivery restarts at
+ * that stream sequence (what this process had not finished), rather than from the start of the stream.
  */
-export async function ensureDurable(jsm: JetStreamManager, spec: DurableSpec, resume?: ResumePoint): Promise<DurableOutcome> {
+export async function ensureDurable(jsm: JetStreamManager, spec: DurableSpec, resumeFrom?: number): Promise<DurableOutcome> {
   const filter: Partial<ConsumerConfig> =
     spec.filterSubjects === undefined
       ? { filter_subject: spec.filterSubject, filter_subjects: undefined }
@@ -64,10 +55,10 @@ export async function ensureDurable(jsm: JetStreamManager, spec: DurableSpec, re
   } satisfies Partial<ConsumerConfig>;
   const existing = await info(jsm, spec.stream, spec.durable);
   if (existing === undefined) {
-    const same = resume !== undefined && (await jsm.streams.info(spec.stream)).created === resume.streamCreated;
-    const start: Partial<ConsumerConfig> = same
-      ? { deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: resume.from }
-      : { deliver_policy: DeliverPolicy.All };
+    const start: Partial<ConsumerConfig> =
+      resumeFrom === undefined
+        ? { deliver_policy: DeliverPolicy.All }
+        : { deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: resumeFrom };
     await jsm.consumers.add(spec.stream, { durable_name: spec.durable, ack_policy: AckPolicy.Explicit, ...start, ...want });
     return 'created';
   }

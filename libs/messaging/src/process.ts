@@ -22,6 +22,11 @@ export class Progress {
     this.open.delete(seq);
     this.maxFinished = Math.max(this.maxFinished, seq);
   }
+  /** The stream was made anew (its sequences start again at 1): nothing of the old one counts. */
+  forget(): void {
+    this.open.clear();
+    this.maxFinished = 0;
+  }
   resumeFrom(): number | undefined {
     if (this.open.size === 0 && this.maxFinished === 0) return undefined;
     let from = this.maxFinished + 1;
