@@ -17,6 +17,13 @@ export interface KvDefinition {
   readonly description?: string;
   readonly history: number;
   readonly storage: 'file' | 'memory';
+  /**
+   * `async`: a put is acknowledged before it is synced to disk, whatever the server's `sync_interval`
+   * (NATS >= 2.12, `persist_mode`; older servers sync as they are set). For buckets that are views a
+   * service rebuilds from its own log, where a put lost with the server costs nothing the writer does
+   * not put again. Set when the bucket is created: an existing bucket keeps its mode.
+   */
+  readonly persistMode?: 'default' | 'async';
 }
 
 export interface NatsDefinitions {
@@ -73,6 +80,11 @@ export function parseNatsDefinitions(json: unknown): NatsDefinitions {
     v.check(isStr(b['bucket']) && /^[A-Za-z0-9_-]+$/.test(b['bucket']), `${f}.bucket`, 'must be a bucket name ([A-Za-z0-9_-]+)');
     v.check(isNum(b['history']) && b['history'] >= 1 && b['history'] <= 64, `${f}.history`, 'must be 1..64');
     v.check(b['storage'] === 'file' || b['storage'] === 'memory', `${f}.storage`, 'must be "file" or "memory"');
+    v.check(
+      b['persistMode'] === undefined || b['persistMode'] === 'default' || b['persistMode'] === 'async',
+      `${f}.persistMode`,
+      'must be "default" or "async" when present',
+    );
   });
   v.throwIfAny();
   return { streams: streams as StreamDefinition[], kv: kv as KvDefinition[] };

@@ -150,7 +150,7 @@ describe('definitions', () => {
       ['BERTH_MIGRATION', ['berth.migration.>']],
       ['BERTH_DLQ', ['berth.dlq.>']],
     ]);
-    expect(d.kv).toContainEqual(expect.objectContaining({ bucket: 'berth-host-snapshots', history: 1 }));
+    expect(d.kv).toContainEqual(expect.objectContaining({ bucket: 'berth-host-snapshots', history: 1, persistMode: 'async' }));
     expect(consumerDefinition('scheduler-vm-requested').filterSubject).toBe('berth.inventory.vm.*.VmRequested');
   });
   it('rejects bad definitions naming each field', () => {
@@ -158,7 +158,7 @@ describe('definitions', () => {
       thrown(() =>
         parseNatsDefinitions({
           streams: [{ name: 'a.b', subjects: [], storage: 'disk', retention: 'limits', maxAgeMillis: -1, duplicateWindowMillis: 0 }],
-          kv: [{ bucket: 'x', history: 0, storage: 'file' }],
+          kv: [{ bucket: 'x', history: 0, storage: 'file', persistMode: 'lazy' }],
         }),
       ),
     ).toMatchObject({
@@ -170,6 +170,7 @@ describe('definitions', () => {
         { field: 'streams[0].maxAgeMillis', reason: expect.any(String) },
         { field: 'streams[0].duplicateWindowMillis', reason: expect.any(String) },
         { field: 'kv[0].history', reason: 'must be 1..64' },
+        { field: 'kv[0].persistMode', reason: 'must be "default" or "async" when present' },
       ],
     });
     expect(() => consumerDefinition('nope')).toThrow(/no consumer "nope"/);

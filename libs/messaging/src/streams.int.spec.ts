@@ -1,11 +1,12 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { NatsConnection } from '@nats-io/transport-node';
-import { jetstreamManager } from '@nats-io/jetstream';
+import { jetstreamManager, StorageType } from '@nats-io/jetstream';
+import { Kvm } from '@nats-io/kv';
 import { deletePrefixedStreams, infraAvailable, natsUrl, testSubjectPrefix } from '@berth/testing';
 import { connectNats } from './connect.ts';
 import { loadNatsDefinitions, type NatsDefinitions } from './definitions.ts';
 import { openKv } from './kv.ts';
-import { ensureStreams } from './streams.ts';
+import { ensureStreams, supportsPersistMode } from './streams.ts';
 
 describe.skipIf(!(await infraAvailable('nats')))('ensureStreams', () => {
   const prefix = testSubjectPrefix('ts');
@@ -34,6 +35,23 @@ describe.skipIf(!(await infraAvailable('nats')))('ensureStreams', () => {
     expect(info.config.subjects).toEqual([`${prefix}.berth.inventory.>`]);
     expect(info.config.storage).toBe('file');
     expect(info.config.duplicate_window).toBe(120_000 * 1_000_000);
+  });
+
+  it('makes a bucket with persistMode async as nats.js makes a bucket, acknowledging puts before they are synced', async () => {
+    const jsm = await jetstreamManager(nc);
+    const ours = (await jsm.streams.info(`KV_${prefix}-berth-host-snapshots`)).config;
+    await new Kvm(nc).create(`${prefix}-kvm-made`, { history: 1, storage: StorageType.File, description: ours.description });
+    const theirs = (await jsm.streams.info(`KV_${prefix}-kvm-made`)).config;
+    // The same stream but for its name, subjects and persistence (and what the server records of the request).
+    const rest = ({ name: _n, subjects: _s, persist_mode: _p, metadata: _m, ...c }: typeof ours) => c;
+    expect(rest(ours)).toEqual(rest(theirs));
+    expect(ours.subjects).toEqual([`$KV.${prefix}-berth-host-snapshots.>`]);
+    // nats-server >= 2.12 knows persist_mode (the production line; an older server syncs as it is set).
+    if (supportsPersistMode(nc)) expect(ours.persist_mode).toBe('async');
+    else expect(ours.persist_mode).toBeUndefined();
+    expect(theirs.persist_mode ?? 'default').toBe('default');
+    const events = (await jsm.streams.info(`${prefix.toUpperCase()}_BERTH_INVENTORY`)).config;
+    expect(events.persist_mode ?? 'default').toBe('default');
   });
 
   it('is idempotent: a second run changes nothing and leaves the same config', async () => {

@@ -22,7 +22,7 @@ import { inventoryService } from './adapters/grpc/service.ts';
 import { startDeadRequestsConsumer } from './adapters/nats/dead-requests.ts';
 import { startExecutorEventsConsumer } from './adapters/nats/executor-events.ts';
 import { lingerClaims } from './adapters/nats/claim-linger.ts';
-import { kvSnapshotSink } from './adapters/nats/snapshots.ts';
+import { kvSnapshotSink, resyncOnReconnect } from './adapters/nats/snapshots.ts';
 import { readModelProjection, snapshotOf } from './adapters/postgres/projection.ts';
 import { CapacityWaits, startCapacityDeadlines } from './application/capacity-waits.ts';
 import { migrateReadModel, ReadModel } from './adapters/postgres/read-model.ts';
@@ -83,8 +83,10 @@ export async function startInventory(config: Readonly<InventoryConfig>, logger: 
 
   // Snapshots the last process held back (claims alone, see claim-linger.ts) go out before the projection runs.
   const kvSink = await kvSnapshotSink(nc, prefix);
-  const resynced = await kvSink.resync(await readModel.listSnapshots(snapshotOf));
+  const currentSnapshots = () => readModel.listSnapshots(snapshotOf);
+  const resynced = await kvSink.resync(currentSnapshots);
   if (resynced > 0) logger.info({ hosts: resynced }, 'host snapshots the bucket lacked were put');
+  resyncOnReconnect(nc, kvSink, currentSnapshots, logger);
   const snapshots = lingerClaims(kvSink, config.INVENTORY_SNAPSHOT_CLAIM_LINGER, logger);
 
   const loops: TailingLoop[] = [

@@ -1,4 +1,5 @@
 import type { NatsConnection } from '@nats-io/transport-node';
+import type { Logger } from '@berth/observability';
 import type { HostSnapshot } from '@berth/fit';
 import { openKv, type JsonKv } from '@berth/messaging';
 import type { SnapshotSink } from '../postgres/projection.ts';
@@ -30,10 +31,13 @@ export interface ViewPositionRecord {
 export interface KvSnapshotSink extends SnapshotSink {
   /**
    * Puts the snapshot of every host in `current` (the read model's) whose generation the bucket does
-   * not hold, e.g. claims held back (lingerClaims) when the process stopped without flushing them.
-   * Answers how many it put.
+   * not hold, e.g. claims held back (lingerClaims) when the process stopped without flushing them, or
+   * puts a restarted server lost (the buckets are not synced to disk per put: infra/nats/streams.json),
+   * then the last view position this sink wrote. Runs between the projection's puts, never beside
+   * one, so it never puts a host back behind a newer put. `current` is read when it runs. Answers how
+   * many hosts it put.
    */
-  resync(current: readonly HostSnapshot[]): Promise<number>;
+  resync(current: () => Promise<readonly HostSnapshot[]>): Promise<number>;
 }
 
 /** The generation of every host snapshot in the bucket, by host id (one ordered watch of the last values). */
@@ -64,6 +68,14 @@ export async function kvSnapshotSink(nc: NatsConnection, prefix?: string): Promi
   if ((await hosts.kv.get(LEGACY_POSITION_KEY))?.operation === 'PUT') await hosts.kv.purge(LEGACY_POSITION_KEY);
   // Every snapshot written before this process (and the purge above) is at or below the stream's last sequence.
   let hostsRevision = (await hosts.kv.status()).streamInfo.state.last_seq;
+  let lastPosition: ViewPositionRecord | undefined;
+  // Batches' puts and resyncs one after another (see resync).
+  let chain: Promise<unknown> = Promise.resolve();
+  const serial = <T>(work: () => Promise<T>): Promise<T> => {
+    const run = chain.then(work);
+    chain = run.catch(() => undefined);
+    return run;
+  };
   const put = async (hostId: string, snapshot: HostSnapshot | undefined): Promise<void> => {
     if (snapshot) {
       const revision = await hosts.putJson(hostId, snapshot);
@@ -76,22 +88,52 @@ export async function kvSnapshotSink(nc: NatsConnection, prefix?: string): Promi
   };
   return {
     // One put per host, all in flight at once (each is a NATS round trip inside the projection's open transaction).
-    async hosts(changes) {
-      await Promise.all(changes.map((c) => put(c.hostId, c.snapshot)));
-    },
-    async resync(current) {
-      const held = await generations(hosts.kv);
-      // Never back: a bucket ahead of the read model holds a batch whose commit failed, which its retry puts again.
-      const behind = current.filter((s) => (held.get(s.capacity.hostId) ?? -1) < s.generation);
-      await Promise.all(behind.map((s) => put(s.capacity.hostId, s)));
-      return behind.length;
-    },
+    hosts: (changes) => serial(async () => void (await Promise.all(changes.map((c) => put(c.hostId, c.snapshot))))),
+    resync: (current) =>
+      serial(async () => {
+        const held = await generations(hosts.kv);
+        // Never back: a bucket ahead of the read model holds a batch whose commit failed, which its retry puts again.
+        const behind = (await current()).filter((s) => (held.get(s.capacity.hostId) ?? -1) < s.generation);
+        await Promise.all(behind.map((s) => put(s.capacity.hostId, s)));
+        // A server that lost puts numbers the next ones again from where its store ends.
+        hostsRevision = (await hosts.kv.status()).streamInfo.state.last_seq;
+        if (lastPosition !== undefined) {
+          lastPosition = { ...lastPosition, hostsRevision };
+          await position.putJson(VIEW_POSITION_KEY, lastPosition);
+        }
+        return behind.length;
+      }),
     async hardwareConfig(c) {
       await config.putJson(ACTIVE_CONFIG_KEY, c);
     },
-    async position(p) {
-      const record: ViewPositionRecord = { transactionId: p.transactionId, position: p.position, hostsRevision };
-      await position.putJson(VIEW_POSITION_KEY, record);
-    },
+    position: (p) =>
+      serial(async () => {
+        lastPosition = { transactionId: p.transactionId, position: p.position, hostsRevision };
+        await position.putJson(VIEW_POSITION_KEY, lastPosition);
+      }),
   };
+}
+
+/**
+ * Resyncs the buckets after every reconnect: they are not synced to disk per put, so a server that
+ * restarted may have lost the last puts (and any reconnect may follow such a restart). Stops with
+ * the connection.
+ */
+export function resyncOnReconnect(
+  nc: NatsConnection,
+  sink: KvSnapshotSink,
+  current: () => Promise<readonly HostSnapshot[]>,
+  logger: Logger,
+): void {
+  void (async () => {
+    for await (const s of nc.status()) {
+      if (s.type !== 'reconnect') continue;
+      try {
+        const n = await sink.resync(current);
+        if (n > 0) logger.info({ hosts: n }, 'host snapshots the bucket lacked after a reconnect were put');
+      } catch (err) {
+        logger.warn({ err }, 'host snapshots not resynced after a reconnect');
+      }
+    }
+  })();
 }
