@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { CallDeadline } from '@berth/errors';
 import type { AnyAggregate, Folded } from './aggregate.ts';
 import type { StreamCache } from './stream-cache.ts';
-import type { BatchItem, NewEvent, StoredEvent } from './types.ts';
+import type { BatchAppend, BatchItem, NewEvent, StoredEvent } from './types.ts';
 
 export interface BatchCommand {
   /** The streams the command reads and may append to; their appends commit together. */
@@ -84,6 +84,8 @@ export function decideInOrder(
   const items: BatchItem[] = [];
   const owners: Pending[] = [];
   const afters: Folded[][] = [];
+  // One time for the whole batch: what the tentative folds see as `occurredAt` (the store assigns the real one).
+  const now = new Date().toISOString();
   for (const p of batch) {
     const { streamIds } = p.command;
     const states = streamIds.map(stateOf);
@@ -94,31 +96,45 @@ export function decideInOrder(
       refused(p, e);
       continue;
     }
-    if (decided.every((events) => events.length === 0)) {
-      p.resolve({ states, events: streamIds.map(() => []), duplicate: false });
-      continue;
-    }
     const after = [...states];
-    const appends = streamIds.flatMap((streamId, i) => {
-      const events = (decided[i] ?? []).map((e) => ({ ...e, id: e.id ?? randomUUID(), metadata: { ...p.trace, ...e.metadata } }));
-      if (events.length === 0) return [];
+    const appends: BatchAppend[] = [];
+    for (let i = 0; i < streamIds.length; i++) {
+      const given = decided[i];
+      if (given === undefined || given.length === 0) continue;
+      const streamId = streamIds[i]!;
+      const events = given.map((e) => withIdAndTrace(e, p.trace));
       // Later commands in this batch decide on the state this one leaves (tentatively).
       const aggregate: AnyAggregate = streams.aggregateOf(streamId);
       let f = states[i]!;
-      for (const e of events) f = aggregate.next(f, tentative(streamId, f.version + 1, e));
+      for (const e of events) f = aggregate.next(f, tentative(streamId, f.version + 1, e, now));
       overlay.set(streamId, f);
       after[i] = f;
-      return [{ streamId, expectedVersion: states[i]!.version, events }];
-    });
-    items.push({ ...(p.command.commandId === undefined ? {} : { commandId: p.command.commandId }), appends });
+      appends.push({ streamId, expectedVersion: states[i]!.version, events });
+    }
+    if (appends.length === 0) {
+      p.resolve({ states, events: streamIds.map(() => []), duplicate: false });
+      continue;
+    }
+    items.push(p.command.commandId === undefined ? { appends } : { commandId: p.command.commandId, appends });
     owners.push(p);
     afters.push(after);
   }
   return { items, owners, afters };
 }
 
+/** The event with its id (one made when it has none) and the submitter's trace context under its own metadata. */
+function withIdAndTrace(e: NewEvent, trace: Readonly<Record<string, string>>): NewEvent & { id: string } {
+  return {
+    type: e.type,
+    data: e.data,
+    ...(e.schemaVersion === undefined ? {} : { schemaVersion: e.schemaVersion }),
+    id: e.id ?? randomUUID(),
+    metadata: e.metadata === undefined ? trace : { ...trace, ...e.metadata },
+  };
+}
+
 /** An event as it will be stored, before the store assigned its global position. */
-function tentative(streamId: string, streamPosition: number, e: NewEvent & { id: string }): StoredEvent {
+function tentative(streamId: string, streamPosition: number, e: NewEvent & { id: string }, occurredAt: string): StoredEvent {
   return {
     id: e.id,
     type: e.type,
@@ -127,7 +143,7 @@ function tentative(streamId: string, streamPosition: number, e: NewEvent & { id:
     streamPosition,
     globalPosition: '0',
     transactionId: '0',
-    occurredAt: new Date().toISOString(),
+    occurredAt,
     data: e.data,
     metadata: e.metadata ?? {},
   };
