@@ -2,6 +2,7 @@ import { CompiledQuery } from 'kysely';
 import type pg from 'pg';
 import { ValidationError } from '@berth/errors';
 import { fromRow, type AppendRow } from './append-sql.ts';
+import { TIMESTAMPTZ_AS_TEXT } from './rows.ts';
 import type { AnyKysely } from './db.ts';
 import { poolQuery } from './connection.ts';
 import type { CallStatements } from './call-statements.ts';
@@ -28,7 +29,13 @@ export async function appendBatchRows(
   const rows =
     pool === undefined
       ? (await exec.executeQuery<BatchRow>(CompiledQuery.raw(text, [prepared.json]))).rows
-      : (await poolQuery<BatchRow>(pool, { name: `berth_append_batch_${schema}`, text, values: [prepared.json] }, statements)).rows;
+      : (
+          await poolQuery<BatchRow>(
+            pool,
+            { name: `berth_append_batch_${schema}`, text, values: [prepared.json], types: TIMESTAMPTZ_AS_TEXT },
+            statements,
+          )
+        ).rows;
   const outcomes: (BatchOutcome | undefined)[] = items.map(() => undefined);
   const written = new Map<string, BatchRow>();
   const duplicates = new Map<number, BatchRow[]>();

@@ -3,7 +3,7 @@ import type pg from 'pg';
 import { eventStoreView, type AnyKysely } from './db.ts';
 import { kyselyForCall, poolQuery } from './connection.ts';
 import type { CallStatements } from './call-statements.ts';
-import { toStoredEvent } from './rows.ts';
+import { TIMESTAMPTZ_AS_TEXT, toStoredEvent } from './rows.ts';
 import type { StoredEvent } from './types.ts';
 import type { PreparedAppend, PreparedDoc } from './validate.ts';
 
@@ -20,7 +20,8 @@ export interface AppendRow {
   readonly o_data: unknown;
   readonly o_metadata: Record<string, string> | null;
   readonly o_command_id: string | null;
-  readonly o_occurred_at: Date;
+  /** Postgres's text on the pool (TIMESTAMPTZ_AS_TEXT), pg's Date inside a transaction. */
+  readonly o_occurred_at: Date | string;
 }
 
 /**
@@ -38,7 +39,7 @@ export async function appendRows(
   const run = async (name: string, text: string, values: unknown[]): Promise<AppendRow[]> =>
     pool === undefined
       ? (await exec.executeQuery<AppendRow>(CompiledQuery.raw(text, values))).rows
-      : (await poolQuery<AppendRow>(pool, { name: `${name}_${schema}`, text, values }, statements)).rows;
+      : (await poolQuery<AppendRow>(pool, { name: `${name}_${schema}`, text, values, types: TIMESTAMPTZ_AS_TEXT }, statements)).rows;
   if (p.commandId !== null) {
     const text = `SELECT * FROM ${schema}.berth_append($1::text, $2::bigint, $3::jsonb, $4::text)`;
     return run('berth_append_command', text, [p.streamId, p.expected, p.eventsJson, p.commandId]);

@@ -1,12 +1,12 @@
 import { sql, type SelectExpression } from 'kysely';
 import { ValidationError, type FieldViolation } from '@berth/errors';
 import { eventStoreView, type AnyKysely, type EventStoreTables } from './db.ts';
-import { EVENT_COLUMNS, storedFields, toStoredEvent, type EventRow } from './rows.ts';
+import { EVENT_COLUMNS, OCCURRED_AT_TEXT, storedFields, toStoredEvent, type EventRow } from './rows.ts';
 import type { GlobalPosition, ReadAllOptions, StoredEvent } from './types.ts';
 
 /** The global read over any executor (a projection reads inside its own transaction). */
 export async function readAllEvents(exec: AnyKysely, schema: string, opts: ReadAllOptions): Promise<StoredEvent[]> {
-  const rows = await globalRead(exec, schema, opts, EVENT_COLUMNS);
+  const rows = await globalRead(exec, schema, opts, EVENT_SELECTION);
   return (rows as EventRow[]).map(toStoredEvent);
 }
 
@@ -34,7 +34,16 @@ export const parsedEvent = (e: RawStoredEvent): StoredEvent => ({
 });
 
 type Selection = readonly SelectExpression<EventStoreTables, 'events'>[];
-const RAW_COLUMNS: Selection = [...EVENT_COLUMNS.filter((c) => c !== 'data'), sql<string>`data::text`.as('data')];
+/** The event columns, `occurred_at` as Postgres's text (rows.ts: isoOfTimestamptz). */
+export const EVENT_SELECTION: Selection = [
+  ...EVENT_COLUMNS.filter((c) => c !== 'occurred_at'),
+  sql<string>`${sql.raw(OCCURRED_AT_TEXT())}`.as('occurred_at'),
+];
+const RAW_COLUMNS: Selection = [
+  ...EVENT_COLUMNS.filter((c) => c !== 'data' && c !== 'occurred_at'),
+  sql<string>`${sql.raw(OCCURRED_AT_TEXT())}`.as('occurred_at'),
+  sql<string>`data::text`.as('data'),
+];
 
 /**
  * The global read with each event's data as the text Postgres holds (the relay's read): pg parses

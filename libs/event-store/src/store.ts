@@ -2,7 +2,7 @@ import { SpanStatusCode, trace } from '@opentelemetry/api';
 import { ConcurrencyError, millisLeft, ValidationError, type CallDeadline } from '@berth/errors';
 import { sql, type CompiledQuery } from 'kysely';
 import { forCall, withCall, type CallStatements } from './call-statements.ts';
-import { EVENT_COLUMNS, toStoredEvent } from './rows.ts';
+import { EVENT_COLUMNS, OCCURRED_AT_TEXT, toStoredEvent } from './rows.ts';
 import type pg from 'pg';
 import { notifyChannel, schemaOf, type SchemaOptions } from './schema.ts';
 import { kyselyForCall, poolOf, poolQuery } from './connection.ts';
@@ -10,7 +10,7 @@ import { appendBatchRows } from './append-batch.ts';
 import { traceMetadata } from './trace.ts';
 import { CommitNotifier } from './notifier.ts';
 import { appendRows, fromRow } from './append-sql.ts';
-import { readAllEvents } from './global-read.ts';
+import { EVENT_SELECTION, readAllEvents } from './global-read.ts';
 import { RecentReads } from './recent-reads.ts';
 import { assertStreamId, prepareAppend } from './validate.ts';
 import { eventStoreView, type AnyKysely, type AnyTransaction, type EventStoreDb } from './db.ts';
@@ -70,7 +70,7 @@ abstract class StreamAccess implements EventStreams {
     const q = this.tables
       .withSchema(this.schema)
       .selectFrom('events')
-      .select(EVENT_COLUMNS)
+      .select(EVENT_SELECTION)
       .where('stream_id', '=', streamId)
       .orderBy('stream_position')
       .compile();
@@ -171,7 +171,10 @@ abstract class StreamAccess implements EventStreams {
       .withSchema(this.schema)
       .selectFrom('command_results as c')
       .innerJoin('events as e', (j) => j.onRef('e.stream_id', '=', 'c.stream_id').onRef('e.command_id', '=', 'c.command_id'))
-      .select(EVENT_COLUMNS.map((c) => `e.${c}` as const))
+      .select([
+        ...EVENT_COLUMNS.filter((c) => c !== 'occurred_at').map((c) => `e.${c}` as const),
+        sql<string>`${sql.raw(OCCURRED_AT_TEXT('e'))}`.as('occurred_at'),
+      ])
       .where('c.command_id', '=', commandId)
       .orderBy('c.recorded_at')
       .orderBy('e.stream_id')

@@ -3,7 +3,7 @@ import { CompiledQuery } from 'kysely';
 import type pg from 'pg';
 import type { AnyAggregate, Folded } from './aggregate.ts';
 import type { AnyKysely } from './db.ts';
-import { EVENT_COLUMNS, toStoredEvent, type EventRow } from './rows.ts';
+import { EVENT_COLUMNS, OCCURRED_AT_TEXT, toStoredEvent, type EventRow } from './rows.ts';
 import { poolOf, poolQuery } from './connection.ts';
 import type { CallStatements } from './call-statements.ts';
 import type { PostgresEventStore } from './store.ts';
@@ -80,7 +80,7 @@ export class StreamCache {
     }
     if (ids.length === 0) return;
     this.loads += 1;
-    const e = EVENT_COLUMNS.map((c) => `e.${c}`).join(', ');
+    const e = EVENT_COLUMNS.map((c) => (c === 'occurred_at' ? `${OCCURRED_AT_TEXT('e')} AS occurred_at` : `e.${c}`)).join(', ');
     const { schema } = this.store;
     const text = `SELECT ${e} FROM unnest($1::text[], $2::bigint[]) AS q(stream_id, after)
       JOIN ${schema}.events e ON e.stream_id = q.stream_id AND e.stream_position > q.after ORDER BY e.stream_id, e.stream_position`;
