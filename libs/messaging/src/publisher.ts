@@ -1,5 +1,5 @@
 import { context, SpanKind, trace } from '@opentelemetry/api';
-import { headers as natsHeaders, type NatsConnection } from '@nats-io/transport-node';
+import { MsgHdrsImpl, type NatsConnection } from '@nats-io/transport-node';
 import type { EventEnvelope } from '@berth/contracts';
 import { extractTraceContext, injectTraceHeaders, withSpan } from '@berth/observability';
 import { envelopeBody, type RawEventEnvelope } from './envelope.ts';
@@ -46,6 +46,29 @@ export const BerthHeaders = {
   project: 'Berth-Project',
 } as const;
 
+/**
+ * Sets a header the message does not have yet. Berth's header names are canonical already, so a
+ * value nats.js would keep as it is goes straight into the headers' map: nats.js's `append`
+ * canonicalises the name, lists every key to match it and tests the value on each call, per header
+ * of every event (`set` does that twice). A value it would trim or refuse (CR, LF) goes through
+ * `append`, which does so.
+ */
+export function putHeader(h: MsgHdrsImpl, name: string, value: string): void {
+  if (value.indexOf('\r') < 0 && value.indexOf('\n') < 0 && value.trim() === value && !h.headers.has(name)) h.headers.set(name, [value]);
+  else h.append(name, value);
+}
+
+/** The headers Berth sets on an event's message (BerthHeaders), in this order. */
+export function eventHeaders(e: PublishableEventHead): MsgHdrsImpl {
+  const h = new MsgHdrsImpl();
+  putHeader(h, BerthHeaders.msgId, e.id);
+  putHeader(h, BerthHeaders.eventType, e.type);
+  putHeader(h, BerthHeaders.schemaVersion, String(e.schemaVersion));
+  putHeader(h, BerthHeaders.streamId, e.streamId);
+  if (e.project !== undefined) putHeader(h, BerthHeaders.project, e.project);
+  return h;
+}
+
 /** A W3C traceparent (version 00) whose sampled flag is off, with valid non-zero ids. */
 const UNSAMPLED = /^00-(?!0{32})[\da-f]{32}-(?!0{16})[\da-f]{16}-[\da-f][02468ace]$/;
 
@@ -71,28 +94,16 @@ export type EventPublisher = ((e: PublishableEvent | RawPublishableEvent) => Pro
 export function createEventPublisher(nc: NatsConnection, options: PublisherOptions): EventPublisher {
   checkPrefix(options.prefix);
   const acks = new PubAckTracker(nc, options.timeoutMillis ?? 5000);
-  // `append`, not `set`: the headers are new, and nats.js's set first deletes the key, listing and
-  // filtering every key already there (twice per header, the one allocation per event that grew
-  // most with the project header).
-  const headersOf = (e: PublishableEvent | RawPublishableEvent) => {
-    const h = natsHeaders();
-    h.append(BerthHeaders.msgId, e.id);
-    h.append(BerthHeaders.eventType, e.type);
-    h.append(BerthHeaders.schemaVersion, String(e.schemaVersion));
-    h.append(BerthHeaders.streamId, e.streamId);
-    if (e.project !== undefined) h.append(BerthHeaders.project, e.project);
-    return h;
-  };
   const publish = async (e: PublishableEvent | RawPublishableEvent): Promise<PublishResult> => {
     const subject = subjectName(options.subjectFor?.(e) ?? eventSubject(options.service, e.streamId, e.type, e.project), options.prefix);
     const traceparent = e.metadata?.['traceparent'];
     if (traceparent !== undefined && UNSAMPLED.test(traceparent)) {
       // A trace nobody records (every sampler Berth configures is parent-based): no span would be
       // made, so the recorded context travels on as it is, without being parsed and re-encoded.
-      const h = headersOf(e);
-      h.append('traceparent', traceparent);
+      const h = eventHeaders(e);
+      putHeader(h, 'traceparent', traceparent);
       const state = e.metadata?.['tracestate'];
-      if (state) h.append('tracestate', state);
+      if (state) putHeader(h, 'tracestate', state);
       const ack = await acks.publish(subject, envelopeBody(e), h);
       return { subject, stream: ack.stream, seq: ack.seq, duplicate: ack.duplicate };
     }
@@ -100,7 +111,7 @@ export function createEventPublisher(nc: NatsConnection, options: PublisherOptio
     return withSpan(
       `${subject} publish`,
       async (span) => {
-        const h = headersOf(e);
+        const h = eventHeaders(e);
         injectTraceHeaders(h, trace.setSpan(context.active(), span));
         const ack = await acks.publish(subject, envelopeBody(e), h);
         span.setAttribute('messaging.destination.partition.id', ack.stream);
