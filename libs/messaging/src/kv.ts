@@ -15,6 +15,8 @@ export interface KvEntryJson<T> {
 export interface JsonKv {
   readonly kv: KV;
   putJson(key: string, value: unknown): Promise<number>;
+  /** putJson of a value given as its JSON text (one JSON value, not checked here). */
+  putJsonText(key: string, json: string): Promise<number>;
   getJson<T>(key: string): Promise<KvEntryJson<T> | undefined>;
   /**
    * Calls `onChange` for the current value of every key, then for each change; `stop()` ends it. A
@@ -43,13 +45,17 @@ export async function openKv(nc: NatsConnection, bucket: string, opts: { prefix?
     revision,
     value: op === 'PUT' ? (json() as T) : undefined,
   });
+  const putJsonText = async (key: string, json: string): Promise<number> => {
+    if (!PLAIN_KEY.test(key)) return kv.put(key, json); // its error names the key
+    acks ??= new PubAckTracker(nc, 5000);
+    return (await acks.publish(`$KV.${name}.${key}`, json)).seq;
+  };
   return {
     kv,
-    async putJson(key, value) {
-      if (!PLAIN_KEY.test(key)) return kv.put(key, JSON.stringify(value)); // its error names the key
-      acks ??= new PubAckTracker(nc, 5000);
-      return (await acks.publish(`$KV.${name}.${key}`, JSON.stringify(value))).seq;
+    putJson(key, value) {
+      return putJsonText(key, JSON.stringify(value));
     },
+    putJsonText,
     async getJson<T>(key: string) {
       const e = await kv.get(key);
       return e === null ? undefined : decode<T>(e.key, e.operation, e.revision, () => e.json());

@@ -2,6 +2,7 @@ import type { NatsConnection } from '@nats-io/transport-node';
 import type { Logger } from '@berth/observability';
 import type { HostSnapshot } from '@berth/fit';
 import { openKv, type JsonKv } from '@berth/messaging';
+import { snapshotJson } from '../postgres/doc-json.ts';
 import type { SnapshotSink } from '../postgres/projection.ts';
 
 export const HOST_SNAPSHOTS_BUCKET = 'berth-host-snapshots';
@@ -78,7 +79,7 @@ export async function kvSnapshotSink(nc: NatsConnection, prefix?: string): Promi
   };
   const put = async (hostId: string, snapshot: HostSnapshot | undefined): Promise<void> => {
     if (snapshot) {
-      const revision = await hosts.putJson(hostId, snapshot);
+      const revision = await hosts.putJsonText(hostId, snapshotJson(snapshot));
       hostsRevision = Math.max(hostsRevision, revision);
     } else {
       // A removal's revision is not returned; a reader that reaches the position without it still

@@ -5,6 +5,7 @@ import type { HardwareConfig } from '@berth/hardware-config';
 import { inventoryEvents } from '@berth/contracts';
 import { hostSnapshotOf, initialHost, type Host } from '../../domain/host/state.ts';
 import { initialVm, placementOf, type Vm } from '../../domain/vm/state.ts';
+import { hostDocJson, rowJson, vmDocJson } from './doc-json.ts';
 import { placementClassifier } from './placements.ts';
 import { projectProjects } from './project-projection.ts';
 import type { ReadModelTables } from './read-model.ts';
@@ -41,9 +42,9 @@ export interface SnapshotSink {
 /** Runs inside each batch after the documents are written (capacity waits, see application/capacity-waits.ts). */
 export type BatchHook = (events: readonly StoredEvent[], hosts: ReadonlyMap<string, Host>, trx: AnyTransaction) => Promise<void>;
 
-/** A row of `inventory_hosts` as the upsert takes it: the document as the object, serialised with the rows. */
-type HostRow = Omit<Insertable<ReadModelTables['inventory_hosts']>, 'doc'> & { readonly doc: Host };
-type VmRow = Omit<Insertable<ReadModelTables['inventory_vms']>, 'doc'> & { readonly doc: Vm };
+/** A row of `inventory_hosts` as the upsert takes it, but its document (given as JSON text, see doc-json.ts). */
+type HostRow = Omit<Insertable<ReadModelTables['inventory_hosts']>, 'doc'>;
+type VmRow = Omit<Insertable<ReadModelTables['inventory_vms']>, 'doc'>;
 
 /**
  * The batch's documents in one statement per table, as one JSON parameter (`json_to_recordset`): the
@@ -116,7 +117,7 @@ export function readModelProjection(sink?: SnapshotSink, afterBatch?: BatchHook)
     const hosts = group(events, 'host-');
     const touched: [string, Host][] = [];
     const changes: HostChange[] = [];
-    const hostRows: HostRow[] = [];
+    const hostRows: string[] = [];
     if (hosts.size > 0) {
       const placementsOnly = placementClassifier(events);
       const docs = await docsOf(hostDocs, [...hosts.keys()], async (ids) => {
@@ -131,7 +132,7 @@ export function readModelProjection(sink?: SnapshotSink, afterBatch?: BatchHook)
         if (host.status === 'absent') continue;
         docs.set(hostId, host);
         const active = host.status === 'active';
-        const row = {
+        const row: HostRow = {
           host_id: hostId,
           name: active ? host.record.capacity.name : hostId,
           state: active ? host.state : 'removed',
@@ -139,15 +140,14 @@ export function readModelProjection(sink?: SnapshotSink, afterBatch?: BatchHook)
           tags: active ? [...host.record.capacity.tags] : [],
           generation: host.generation,
           removed: !active,
-          doc: host,
         };
-        hostRows.push(row);
+        hostRows.push(rowJson(row, hostDocJson(host)));
         touched.push([hostId, host]);
         changes.push({ hostId, snapshot: snapshotOf(host), placementsOnly: placementsOnly(hostId, fresh) });
       }
       // One statement per table: the transaction stays short, and while it is open the relay's
       // global read (below pg_snapshot_xmin) cannot pass it.
-      if (hostRows.length > 0) await trx.executeQuery(CompiledQuery.raw(UPSERT_HOSTS, [JSON.stringify(hostRows)]));
+      if (hostRows.length > 0) await trx.executeQuery(CompiledQuery.raw(UPSERT_HOSTS, [`[${hostRows.join(',')}]`]));
     }
     const vms = group(events, 'vm-');
     if (vms.size > 0) {
@@ -155,7 +155,7 @@ export function readModelProjection(sink?: SnapshotSink, afterBatch?: BatchHook)
         const rows = await db.selectFrom('inventory_vms').select(['vm_id', 'doc']).where('vm_id', 'in', ids).execute();
         return rows.map((r) => [r.vm_id, r.doc]);
       });
-      const vmRows: VmRow[] = [];
+      const vmRows: string[] = [];
       for (const [vmId, list] of vms) {
         const start = docs.get(vmId) ?? initialVm();
         const fresh = list.filter((e) => e.streamPosition > start.version);
@@ -163,18 +163,18 @@ export function readModelProjection(sink?: SnapshotSink, afterBatch?: BatchHook)
         if (vm.status === 'absent' || fresh.length === 0) continue;
         docs.set(vmId, vm);
         const at = fresh.at(-1)!.occurredAt;
-        vmRows.push({
+        const row: VmRow = {
           vm_id: vmId,
           name: vm.core.spec.name,
           status: vm.status,
           host_id: placementOf(vm)?.hostId ?? null,
           project: vm.core.project,
-          doc: vm,
           updated_at: at,
           requested_at: fresh[0]!.occurredAt,
-        });
+        };
+        vmRows.push(rowJson(row, vmDocJson(vm)));
       }
-      if (vmRows.length > 0) await trx.executeQuery(CompiledQuery.raw(UPSERT_VMS, [JSON.stringify(vmRows)]));
+      if (vmRows.length > 0) await trx.executeQuery(CompiledQuery.raw(UPSERT_VMS, [`[${vmRows.join(',')}]`]));
     }
     await projectProjects(events, trx);
     if (sink) {
