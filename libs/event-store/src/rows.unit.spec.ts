@@ -3,7 +3,8 @@ import { describe, expect, it } from 'vitest';
 import { isoOfTimestamptz } from './rows.ts';
 
 /** What every read gave before: pg's parser, then Date's ISO text. */
-const viaDate = (text: string): string => (pg.types.getTypeParser(pg.types.builtins.TIMESTAMPTZ) as (t: string) => Date)(text).toISOString();
+const viaDate = (text: string): string =>
+  (pg.types.getTypeParser(pg.types.builtins.TIMESTAMPTZ) as (t: string) => Date)(text).toISOString();
 
 describe('isoOfTimestamptz', () => {
   it("gives the text pg's Date gave, for every fraction Postgres prints in UTC", () => {

@@ -4,7 +4,7 @@ import { createKysely, migrateEventStore, PostgresEventStore, type AnyKysely } f
 import { fits, type Claim } from '@berth/fit';
 import { createTestDatabase, infraAvailable, type TestDatabase } from '@berth/testing';
 import { inventoryEvents } from '@berth/contracts';
-import { hostSpec, GiB } from '../testing/host-specs.ts';
+import { hostSpec, GiB, vmSpecInput } from '../testing/host-specs.ts';
 import { hostSnapshotOf } from '../domain/host/state.ts';
 import { auditHostStream } from './audit.ts';
 import { HostCommands } from './hosts.ts';
@@ -42,21 +42,7 @@ describe.skipIf(!(await infraAvailable('postgres')))('claims against real Postgr
   const compose = async (vmId: string, vcpus: number): Promise<void> => {
     await vms.compose({
       vmId,
-      spec: {
-        name: vmId,
-        vcpus,
-        memoryBytes: GiB,
-        disks: [],
-        devices: [],
-        nics: [],
-        numaNodes: [],
-        passthroughCpu: false,
-        highPerformance: false,
-        priority: 0,
-        tags: [],
-        allowedHosts: [],
-        affinity: [],
-      },
+      spec: vmSpecInput({ name: vmId, vcpus, memoryBytes: GiB }),
     });
   };
 

@@ -5,26 +5,12 @@ import { createKysely, migrateEventStore, PostgresEventStore, type AnyKysely } f
 import { createTestDatabase, infraAvailable, type TestDatabase } from '@berth/testing';
 import type { VmSpecInput } from '../domain/vm/commands.ts';
 import { ProjectCommands } from './projects.ts';
+import { GiB, vmSpecInput } from '../testing/host-specs.ts';
 import { inventoryBatcher } from './streams.ts';
 import { VmCommands } from './vms.ts';
 import type { Scope } from './scope.ts';
 
-const GiB = 1024 ** 3;
-const spec = (name: string, vcpus = 1): VmSpecInput => ({
-  name,
-  vcpus,
-  memoryBytes: GiB,
-  disks: [],
-  devices: [],
-  nics: [],
-  numaNodes: [],
-  passthroughCpu: false,
-  highPerformance: false,
-  priority: 0,
-  tags: [],
-  allowedHosts: [],
-  affinity: [],
-});
+const spec = (name: string, vcpus = 1): VmSpecInput => vmSpecInput({ name, vcpus, memoryBytes: GiB });
 
 const ACME = 'spiffe://berth/client/acme';
 const GLOBEX = 'spiffe://berth/client/globex';

@@ -1,7 +1,46 @@
 import type { HardwareProfile } from '@berth/hardware-config';
+import type { Claim } from '@berth/fit';
 import type { HostSpecInput, Profiles } from '../domain/host/commands.ts';
+import type { VmSpecInput } from '../domain/vm/commands.ts';
 
 export const GiB = 1024 ** 3;
+
+/** A valid VM request for tests (2 vCPUs, 4 GiB, nothing else); override what the test is about. */
+export function vmSpecInput(over: Partial<VmSpecInput> = {}): VmSpecInput {
+  return {
+    name: 'web-1',
+    vcpus: 2,
+    memoryBytes: 4 * GiB,
+    disks: [],
+    devices: [],
+    nics: [],
+    numaNodes: [],
+    passthroughCpu: false,
+    highPerformance: false,
+    priority: 0,
+    tags: [],
+    allowedHosts: [],
+    affinity: [],
+    ...over,
+  };
+}
+
+/** The claim of `vmSpecInput()`'s VM (2 vCPUs, 4 GiB, no devices) on `hostId`. */
+export function claimOn(hostId: string, vmId = 'vm1'): Claim {
+  return {
+    vmId,
+    hostId,
+    vcpus: 2,
+    memoryBytes: 4 * GiB,
+    pinnedCpus: [],
+    numaCells: [],
+    hugepages: [],
+    devices: [],
+    vfs: [],
+    volumes: [],
+    affinityGroups: [],
+  };
+}
 
 /** A valid declared host for tests; override what the test is about. */
 export function hostSpec(over: Partial<HostSpecInput> = {}): HostSpecInput {

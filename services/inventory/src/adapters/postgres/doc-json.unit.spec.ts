@@ -5,7 +5,7 @@ import { evolveHost, hostSnapshotOf, initialHost, type Host } from '../../domain
 import type { VmCommand } from '../../domain/vm/commands.ts';
 import { decideVm } from '../../domain/vm/decide.ts';
 import { evolveVm, initialVm, type Vm } from '../../domain/vm/state.ts';
-import { GiB, hostSpec, profiles } from '../../testing/host-specs.ts';
+import { claimOn, GiB, hostSpec, profiles, vmSpecInput } from '../../testing/host-specs.ts';
 import { hostDocJson, rowJson, snapshotJson, vmDocJson } from './doc-json.ts';
 
 /** What the projection wrote before: plain JSON.stringify (the texts may order members differently). */
@@ -26,8 +26,8 @@ describe("the read model's document JSON", () => {
       if (!fit.ok) throw new Error('no fit');
       step(decideHost({ type: 'ClaimResources', claim: fit.claim, expectedGeneration: host.generation }, host));
     }
-    for (const vmId of ['vm1', 'vm0', 'vm2', 'vm3']) step(decideHost({ type: 'ReleaseClaim', vmId }, host));
-    step(decideHost({ type: 'RemoveHost' }, host));
+    for (const vmId of ['vm1', 'vm0', 'vm2', 'vm3']) step(decideHost({ type: 'ReleaseClaim', vmId, reason: 'deleted' }, host));
+    step(decideHost({ type: 'RemoveHost', reason: 'retired' }, host));
     expect(hostDocJson(host)).toBe(JSON.stringify(host));
   });
 
@@ -38,7 +38,7 @@ describe("the read model's document JSON", () => {
         type: 'ComposeVm',
         vmId: 'vm1',
         project: 'default',
-        spec: { ...vmSpecInput(), name: 'web-1' },
+        spec: vmSpecInput(),
         knownPools: new Set(),
         waitForCapacityMillis: 0,
         now: '2026-12-07T10:00:00.000Z',
@@ -48,19 +48,7 @@ describe("the read model's document JSON", () => {
         placement: {
           hostId: 'h1',
           hypervisorUri: 'sim://h1',
-          claim: {
-            vmId: 'vm1',
-            hostId: 'h1',
-            vcpus: 2,
-            memoryBytes: GiB,
-            pinnedCpus: [],
-            numaCells: [],
-            hugepages: [],
-            devices: [],
-            vfs: [],
-            volumes: [],
-            affinityGroups: [],
-          },
+          claim: claimOn('h1'),
           generation: 2,
           explanation: { summary: 'best of 3', scores: [{ hostId: 'h1', score: 0.5 }] },
           alternates: [],
@@ -80,20 +68,3 @@ describe("the read model's document JSON", () => {
     expect(vm.status).toBe('deleting');
   });
 });
-
-function vmSpecInput() {
-  return {
-    vcpus: 2,
-    memoryBytes: GiB,
-    disks: [],
-    devices: [],
-    nics: [],
-    numaNodes: [],
-    passthroughCpu: false,
-    highPerformance: false,
-    priority: 0,
-    tags: [],
-    allowedHosts: [],
-    affinity: [],
-  };
-}

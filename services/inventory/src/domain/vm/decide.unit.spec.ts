@@ -1,31 +1,15 @@
 import { IllegalStateError, NotFoundError, ValidationError } from '@berth/errors';
 import { describe, expect, it } from 'vitest';
-import type { Claim } from '@berth/fit';
 import { specFor } from '../shared/given.ts';
 import type { PlacementInput, VmCommand, VmSpecInput } from './commands.ts';
 import { decideVm } from './decide.ts';
 import type { VmEvent } from './events.ts';
 import { evolveVm, foldVm, initialVm, type Vm } from './state.ts';
+import { claimOn, GiB, vmSpecInput } from '../../testing/host-specs.ts';
 
-const GiB = 1024 ** 3;
 const given = specFor<VmCommand, VmEvent, Vm>({ decide: decideVm, evolve: evolveVm, initialState: initialVm });
 
-const input = (over: Partial<VmSpecInput> = {}): VmSpecInput => ({
-  name: 'web-1',
-  vcpus: 2,
-  memoryBytes: 4 * GiB,
-  disks: [{ sizeBytes: 10 * GiB }],
-  devices: [],
-  nics: [],
-  numaNodes: [],
-  passthroughCpu: false,
-  highPerformance: false,
-  priority: 0,
-  tags: [],
-  allowedHosts: [],
-  affinity: [],
-  ...over,
-});
+const input = (over: Partial<VmSpecInput> = {}): VmSpecInput => vmSpecInput({ disks: [{ sizeBytes: 10 * GiB }], ...over });
 
 const NOW = '2026-12-05T10:00:00.000Z';
 const compose = (over: Partial<VmSpecInput> = {}, pools = new Set(['fast']), waitForCapacityMillis = 0): VmEvent[] =>
@@ -34,19 +18,6 @@ const compose = (over: Partial<VmSpecInput> = {}, pools = new Set(['fast']), wai
     initialVm(),
   );
 
-const claimOn = (hostId: string): Claim => ({
-  vmId: 'vm1',
-  hostId,
-  vcpus: 2,
-  memoryBytes: 4 * GiB,
-  pinnedCpus: [],
-  numaCells: [],
-  hugepages: [],
-  devices: [],
-  vfs: [],
-  volumes: [],
-  affinityGroups: [],
-});
 const placement = (hostId: string): PlacementInput => ({
   hostId,
   hypervisorUri: `sim://${hostId}`,

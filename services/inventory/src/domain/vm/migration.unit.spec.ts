@@ -1,41 +1,12 @@
 import { IllegalStateError } from '@berth/errors';
 import { describe, expect, it } from 'vitest';
-import type { Claim } from '@berth/fit';
 import type { VmCommand, VmSpecInput } from './commands.ts';
+import { claimOn, vmSpecInput } from '../../testing/host-specs.ts';
 import { decideVm } from './decide.ts';
 import type { VmEvent } from './events.ts';
 import { foldVm, migrationOf, placementOf } from './state.ts';
 
-const GiB = 1024 ** 3;
-const spec = (over: Partial<VmSpecInput> = {}): VmSpecInput => ({
-  name: 'web-1',
-  vcpus: 2,
-  memoryBytes: 4 * GiB,
-  disks: [],
-  devices: [],
-  nics: [],
-  numaNodes: [],
-  passthroughCpu: false,
-  highPerformance: false,
-  priority: 0,
-  tags: [],
-  allowedHosts: [],
-  affinity: [],
-  ...over,
-});
-const claimOn = (hostId: string): Claim => ({
-  vmId: 'vm1',
-  hostId,
-  vcpus: 2,
-  memoryBytes: 4 * GiB,
-  pinnedCpus: [],
-  numaCells: [],
-  hugepages: [],
-  devices: [],
-  vfs: [],
-  volumes: [],
-  affinityGroups: [],
-});
+const spec = vmSpecInput;
 
 function run(...commands: VmCommand[]): VmEvent[] {
   let history: VmEvent[] = [];
