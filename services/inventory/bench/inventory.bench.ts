@@ -15,6 +15,7 @@ import { HostCommands } from '../src/application/hosts.ts';
 import { VmCommands } from '../src/application/vms.ts';
 import { ClaimCommands } from '../src/application/claims.ts';
 import { inventoryBatcher } from '../src/application/streams.ts';
+import { GiB, vmSpecInput } from '../src/testing/host-specs.ts';
 
 const HOSTS = 1000;
 const CLAIMERS = 4;
@@ -22,7 +23,6 @@ const VMS_PER_CLAIMER = Number(process.env['BENCH_VMS_PER_CLAIMER'] ?? 2500);
 // Phases stop early at these budgets so the whole run stays under a minute on a busy machine.
 const COMPOSE_BUDGET_MILLIS = 12_000;
 const CLAIM_BUDGET_MILLIS = 15_000;
-const GiB = 1024 ** 3;
 
 async function inParallel<T>(items: readonly T[], width: number, fn: (t: T) => Promise<unknown>): Promise<void> {
   let next = 0;
@@ -76,21 +76,7 @@ async function main(): Promise<void> {
       if (performance.now() > composeUntil) return;
       await vms.compose({
         vmId,
-        spec: {
-          name: vmId,
-          vcpus: 4,
-          memoryBytes: 16 * GiB,
-          disks: [],
-          devices: [],
-          nics: [],
-          numaNodes: [],
-          passthroughCpu: false,
-          highPerformance: false,
-          priority: 0,
-          tags: [],
-          allowedHosts: [],
-          affinity: [],
-        },
+        spec: vmSpecInput({ name: vmId, vcpus: 4, memoryBytes: 16 * GiB }),
       });
       queues[Number(vmId.slice('bench-vm-'.length)) % CLAIMERS]!.push(vmId);
     });

@@ -1,5 +1,6 @@
 import type { Logger } from '@berth/observability';
 import type { HostChange, SnapshotSink } from '../postgres/projection.ts';
+import { oneAtATime } from './one-at-a-time.ts';
 
 export interface LingeringSink extends SnapshotSink {
   /** Puts every snapshot held back and stops the timer (at shutdown). */
@@ -29,12 +30,7 @@ export function lingerClaims(inner: SnapshotSink, lingerMillis: number, logger: 
   const held = new Map<string, { change: HostChange; due: number }>();
   let timer: NodeJS.Timeout | undefined;
   // Batches and timer flushes one after another: a flush and a batch never put one host's snapshots out of order.
-  let chain: Promise<void> = Promise.resolve();
-  const serial = (work: () => Promise<void>): Promise<void> => {
-    const run = chain.then(work);
-    chain = run.catch(() => undefined);
-    return run;
-  };
+  const serial = oneAtATime();
 
   /** The held changes due at `t` (all when `t` is Infinity), taken out of `held`. */
   const takeDue = (t: number): HostChange[] => {

@@ -4,6 +4,7 @@ import type { HostSnapshot } from '@berth/fit';
 import { openKv, type JsonKv } from '@berth/messaging';
 import { snapshotJson } from '../postgres/doc-json.ts';
 import type { SnapshotSink } from '../postgres/projection.ts';
+import { oneAtATime } from './one-at-a-time.ts';
 
 export const HOST_SNAPSHOTS_BUCKET = 'berth-host-snapshots';
 export const HARDWARE_CONFIG_BUCKET = 'berth-hardware-config';
@@ -71,12 +72,7 @@ export async function kvSnapshotSink(nc: NatsConnection, prefix?: string): Promi
   let hostsRevision = (await hosts.kv.status()).streamInfo.state.last_seq;
   let lastPosition: ViewPositionRecord | undefined;
   // Batches' puts and resyncs one after another (see resync).
-  let chain: Promise<unknown> = Promise.resolve();
-  const serial = <T>(work: () => Promise<T>): Promise<T> => {
-    const run = chain.then(work);
-    chain = run.catch(() => undefined);
-    return run;
-  };
+  const serial = oneAtATime();
   const put = async (hostId: string, snapshot: HostSnapshot | undefined): Promise<void> => {
     if (snapshot) {
       const revision = await hosts.putJsonText(hostId, snapshotJson(snapshot));

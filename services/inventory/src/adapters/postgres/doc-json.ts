@@ -57,5 +57,5 @@ export function vmDocJson(vm: Vm): string {
 export const snapshotJson = (snapshot: HostSnapshot): string =>
   spliced({ ...snapshot, claims: undefined }, [['claims', claimsJson(snapshot.claims)]]);
 
-/** JSON.stringify of a read-model row whose document is given as its JSON text. */
-export const rowJson = (row: object, docJson: string): string => spliced({ ...row, doc: undefined }, [['doc', docJson]]);
+/** JSON.stringify of a read-model row (without its document) and its document, given as JSON text. */
+export const rowJson = (row: object, docJson: string): string => spliced(row, [['doc', docJson]]);
