@@ -16,7 +16,7 @@
 import { spawn } from 'node:child_process';
 import { appendFileSync, readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { PrivateNatsServer } from '@berth/testing';
+import { isProductionLine, NATS_SERVER_BIN, natsServerBinVersion, PrivateNatsServer } from '@berth/testing';
 
 interface BenchKind {
   readonly file: string;
@@ -66,6 +66,10 @@ function treeOf(spec: string): { label: string; dir: string; env: Record<string,
   return { label: spec, dir, env };
 }
 const trees = positionals.map(treeOf);
+// The benchmarks' figures are of the production line (sync_interval: always); an older server's are not comparable.
+if (!isProductionLine())
+  throw new Error(`${NATS_SERVER_BIN} is nats-server ${natsServerBinVersion() ?? '(unknown)'}: run scripts/fetch-nats-server.sh first`);
+console.error(`each run on a fresh nats-server ${natsServerBinVersion() ?? ''} (${NATS_SERVER_BIN}, infra/nats/private.conf)`);
 
 /** CPU pressure (`some`, avg10) before a run: what else the machine was doing. */
 function pressure(): number | undefined {
