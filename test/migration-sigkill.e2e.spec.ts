@@ -132,7 +132,16 @@ const migrate = async (s: S, vmId: string, round: number, policy?: Partial<migra
 const statusOf = async (s: S, migrationId: string): Promise<string> => statusName((await s.migration(migrationId)).status);
 
 const until = async (s: S, id: string, vm: string, ...states: string[]): Promise<string> => {
-  await eventually(async () => states.includes(await statusOf(s, id)), `migration of ${vm} ${states.join('/')}`, REACH_MILLIS, 20);
+  try {
+    await eventually(async () => states.includes(await statusOf(s, id)), `migration of ${vm} ${states.join('/')}`, REACH_MILLIS, 20);
+  } catch (e) {
+    // A set-up that times out says where the migration stood (its status, attempts and reasons), not only where the VM did.
+    const record = await s.migration(id).then(
+      (m) => JSON.stringify(migrationV1.Migration.toJSON(m)).slice(0, 2000),
+      (err: unknown) => `unreadable: ${String(err)}`,
+    );
+    throw new Error(`${e instanceof Error ? e.message : String(e)}; the migration then: ${record}`, { cause: e });
+  }
   return id;
 };
 
