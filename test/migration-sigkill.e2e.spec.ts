@@ -131,15 +131,15 @@ const migrate = async (s: S, vmId: string, round: number, policy?: Partial<migra
 
 const statusOf = async (s: S, migrationId: string): Promise<string> => statusName((await s.migration(migrationId)).status);
 
+/** A migration's record (status, attempts, reasons) for a failure message. */
+const recordText = (m: migrationV1.Migration): string => JSON.stringify(migrationV1.Migration.toJSON(m)).slice(0, 2000);
+
 const until = async (s: S, id: string, vm: string, ...states: string[]): Promise<string> => {
   try {
     await eventually(async () => states.includes(await statusOf(s, id)), `migration of ${vm} ${states.join('/')}`, REACH_MILLIS, 20);
   } catch (e) {
     // A set-up that times out says where the migration stood (its status, attempts and reasons), not only where the VM did.
-    const record = await s.migration(id).then(
-      (m) => JSON.stringify(migrationV1.Migration.toJSON(m)).slice(0, 2000),
-      (err: unknown) => `unreadable: ${String(err)}`,
-    );
+    const record = await s.migration(id).then(recordText, (err: unknown) => `unreadable: ${String(err)}`);
     throw new Error(`${e instanceof Error ? e.message : String(e)}; the migration then: ${record}`, { cause: e });
   }
   return id;
@@ -750,9 +750,7 @@ describe.skipIf(!(await infraAvailable('postgres', 'nats')))('a migration surviv
             ).catch((e: unknown) => `not ended: ${String(e)}`);
             const answer = await s.migration(id);
             if (!row.ends.includes(status as Status))
-              problems.push(
-                `${row.vm} (${row.state}): ended ${status}, expected ${row.ends.join(' or ')}: ${JSON.stringify(migrationV1.Migration.toJSON(answer)).slice(0, 2000)}`,
-              );
+              problems.push(`${row.vm} (${row.state}): ended ${status}, expected ${row.ends.join(' or ')}: ${recordText(answer)}`);
             if (row.probed !== undefined) {
               const probes = answer.attempts.flatMap((a) => a.probes);
               if (!probes.some((p) => p.outcome === row.probed))

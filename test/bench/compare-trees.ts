@@ -48,11 +48,12 @@ const { values, positionals } = parseArgs({
     args: { type: 'string' },
   },
 });
-const kind = BENCHES[values.bench];
-if (kind === undefined) throw new Error(`--bench must be one of ${Object.keys(BENCHES).join(', ')}, got '${values.bench}'`);
+const chosen = BENCHES[values.bench];
+if (chosen === undefined) throw new Error(`--bench must be one of ${Object.keys(BENCHES).join(', ')}, got '${values.bench}'`);
 const rounds = Number(values.rounds);
 if (!Number.isInteger(rounds) || rounds < 1) throw new Error(`--rounds must be a positive integer, got '${values.rounds}'`);
 if (positionals.length < 2) throw new Error('name at least two trees: the first is the baseline');
+const kind: BenchKind = chosen;
 
 /** `path@K=V,K2=V2` → the checkout and the environment of its runs. */
 function treeOf(spec: string): { label: string; dir: string; env: Record<string, string> } {
@@ -84,7 +85,7 @@ function pressure(): number | undefined {
 async function runOnce(tree: ReturnType<typeof treeOf>): Promise<Record<string, unknown>> {
   const nats = await PrivateNatsServer.start();
   try {
-    const args = [kind!.file, ...(values.args ?? kind!.args).split(' ').filter(Boolean)];
+    const args = [kind.file, ...(values.args ?? kind.args).split(' ').filter(Boolean)];
     const child = spawn('npx', ['tsx', ...args], {
       cwd: tree.dir,
       env: { ...process.env, NATS_URL: nats.url, BERTH_RUN_FROM_SOURCE: '1', ...tree.env },
