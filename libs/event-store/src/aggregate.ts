@@ -5,6 +5,15 @@ export interface Aggregate<S> {
   readonly prefix: string;
   readonly initial: () => S;
   readonly evolve: (state: S, event: StoredEvent) => S;
+  /**
+   * The state `stored` folds to, given `tentative`: the state the same events folded to while the
+   * batcher decided, before they were stored. Their types, data, ids and stream positions are the
+   * ones stored; their `occurredAt` was the batch's clock, `globalPosition` and `transactionId` '0',
+   * and `metadata` the submitter's trace only. Given, a batcher keeps this after a commit instead of
+   * folding the stored events again: `(s) => s` when evolve reads only types and data; a restamp of
+   * what evolve takes from the store otherwise. Omitted, the stored events are folded again.
+   */
+  readonly adoptTentative?: (tentative: S, stored: readonly StoredEvent[]) => S;
 }
 
 /** A stream folded up to `version` (0: the stream does not exist). */
@@ -24,6 +33,12 @@ export interface AnyAggregate {
   empty(): Folded;
   /** `folded` with one more event (at `folded.version + 1`); throws for a state another aggregate made. */
   next(folded: Folded, event: StoredEvent): Folded;
+  /**
+   * The fold of `stored` (the events a commit stored, in order) from the state `tentative` was folded
+   * from, made from `tentative` itself (see Aggregate.adoptTentative); undefined when the aggregate
+   * does not say how.
+   */
+  adopt(tentative: Folded, stored: readonly StoredEvent[]): Folded | undefined;
 }
 
 /** One stream of an aggregate, typed by its state: what a typed read names. */
@@ -87,10 +102,22 @@ export class AggregateType<S> implements AnyAggregate {
     return new FoldedBy(this, this.definition.evolve(this.of(folded).state, event), folded.version + 1);
   }
 
+  adopt(tentative: Folded, stored: readonly StoredEvent[]): Folded<S> | undefined {
+    const adoptTentative = this.definition.adoptTentative;
+    if (adoptTentative === undefined) return undefined;
+    return new FoldedBy(this, adoptTentative(this.of(tentative).state, stored), tentative.version);
+  }
+
   private owns(folded: Folded): folded is Folded<S> {
     return FoldedBy.madeBy(folded, this);
   }
 }
+
+/**
+ * `adoptTentative` of an aggregate whose evolve reads only each event's type and data (one made with
+ * `evolveStored`, whose domain evolve sees nothing else): the tentative state is the stored one.
+ */
+export const sameAsTentative = <S>(tentative: S): S => tentative;
 
 /** Registers a typed aggregate with a batcher; its `of`/`stream` give the states back typed. */
 export const aggregate = <S>(definition: Aggregate<S>): AggregateType<S> => new AggregateType(definition);

@@ -119,6 +119,49 @@ describe.skipIf(!(await infraAvailable('postgres')))('CommandBatcher', () => {
     expect(await balance('acct-old')).toBe(7);
   });
 
+  it('keeps the tentative fold after a commit when the aggregate adopts it, and folds the stored events again when not', async () => {
+    // Each state records the times it was folded from: what was folded twice shows.
+    const folds: string[] = [];
+    const counted = (prefix: string, adopt: boolean) =>
+      aggregate<{ readonly sum: number; readonly at: string }>({
+        prefix,
+        initial: () => ({ sum: 0, at: '' }),
+        evolve: (s, e) => {
+          folds.push(`${e.streamId}@${e.streamPosition}`);
+          return { sum: s.sum + (e.data as { amount: number }).amount, at: e.occurredAt };
+        },
+        // Restamped as the stored events say (the tentative fold saw the batch's clock).
+        ...(adopt ? { adoptTentative: (s, stored) => ({ sum: s.sum, at: stored.at(-1)?.occurredAt ?? s.at }) } : {}),
+      });
+    const kept = counted('kept-', true);
+    const refolded = counted('refolded-', false);
+    const batcher = new CommandBatcher(t.store, { aggregates: [kept, refolded] });
+    const both = (amount: number) => ({
+      streamIds: ['kept-1', 'refolded-1'],
+      decide: () => [[{ type: 'Deposited', data: { amount } }], [{ type: 'Deposited', data: { amount } }]],
+    });
+    const results = await Promise.all([both(1), both(2), both(3)].map((c) => batcher.execute(c)));
+    // Folded once each (tentatively) where adopted; tentatively and then stored where not.
+    expect(folds.filter((f) => f.startsWith('kept-')).sort()).toEqual(['kept-1@1', 'kept-1@2', 'kept-1@3']);
+    expect(folds.filter((f) => f.startsWith('refolded-')).sort()).toEqual([
+      'refolded-1@1',
+      'refolded-1@1',
+      'refolded-1@2',
+      'refolded-1@2',
+      'refolded-1@3',
+      'refolded-1@3',
+    ]);
+    // The adopted states are the stored events' fold: the same sums and the stored times.
+    const stored = await t.store.readStream('kept-1');
+    const last = results.find((r) => r.states[0]!.version === 3)!;
+    expect(kept.of(last.states[0]!).state).toEqual({ sum: 6, at: stored.events.at(-1)!.occurredAt });
+    expect(kept.of(await batcher.read('kept-1')).state).toEqual(refolded.of(await batcher.read('refolded-1')).state);
+    // A stream another writer moved meanwhile: the command conflicts, is decided again on the log's state, and that fold is kept.
+    await t.store.append('kept-1', [{ type: 'Deposited', data: { amount: 10 } }], { expectedVersion: 3 });
+    const after = await batcher.execute({ streamIds: ['kept-1'], decide: () => [[{ type: 'Deposited', data: { amount: 1 } }]] });
+    expect([kept.of(after.states[0]!).state.sum, after.states[0]!.version]).toEqual([17, 5]);
+  });
+
   it("records each command's own W3C trace context with its events, not the batch's", async () => {
     const manager = new AsyncLocalStorageContextManager().enable();
     context.setGlobalContextManager(manager);

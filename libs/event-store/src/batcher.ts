@@ -185,7 +185,7 @@ export class CommandBatcher {
       const { streamIds } = p.command;
       switch (o.outcome) {
         case 'ok': {
-          for (const a of o.appends) this.streams.fold(a.streamId, a.events);
+          for (const a of o.appends) this.streams.settle(a.streamId, a.events, afters[k]![streamIds.indexOf(a.streamId)]);
           const events = streamIds.map((id) => o.appends.find((a) => a.streamId === id)?.events ?? []);
           // The cached fold of the stored events when nothing moved past them, else the tentative one.
           const states = afters[k]!.map((f, i) => {

@@ -13,7 +13,7 @@ export { startRelay, type RelayOptions } from './relay.ts';
 export type { RawStoredEvent } from './global-read.ts';
 export type { TailingLoop } from './loop.ts';
 export type { LoopLogger } from './wakeup.ts';
-export { aggregate, AggregateType, type Aggregate, type AnyAggregate, type Folded, type StreamRef } from './aggregate.ts';
+export { aggregate, AggregateType, sameAsTentative, type Aggregate, type AnyAggregate, type Folded, type StreamRef } from './aggregate.ts';
 export { CommandBatcher, type BatchCommand, type BatchCommandResult, type CommandBatcherOptions } from './batcher.ts';
 export { withCall, outsideCalls } from './call-statements.ts';
 export { ensureDatabase, provisionServiceDatabase, dropServiceDatabase, type ServiceDatabaseSpec } from './database.ts';

@@ -90,6 +90,27 @@ export class StreamCache {
     for (const [id, events] of byStream) this.fold(id, events);
   }
 
+  /**
+   * A commit's stored events of one stream, with the state the same events were folded to tentatively
+   * before the statement: that state is kept (restamped by its aggregate, see Aggregate.adoptTentative)
+   * when the cache stands just before the events, so they are not folded a second time; otherwise, or
+   * when the aggregate does not say how, they are folded as `fold` does.
+   */
+  settle(streamId: string, events: readonly StoredEvent[], tentative: Folded | undefined): void {
+    const first = events[0];
+    const last = events.at(-1);
+    if (tentative !== undefined && first !== undefined && tentative.version === last?.streamPosition) {
+      if ((this.cache.get(streamId)?.version ?? 0) === first.streamPosition - 1) {
+        const adopted = this.aggregateOf(streamId).adopt(tentative, events);
+        if (adopted !== undefined) {
+          this.remember(streamId, adopted);
+          return;
+        }
+      }
+    }
+    this.fold(streamId, events);
+  }
+
   /** Applies events after the cached version (in order, without gaps) to the cached state; a gap drops the stream. */
   fold(streamId: string, events: readonly StoredEvent[]): void {
     const aggregate = this.aggregateOf(streamId);

@@ -2,6 +2,7 @@ import {
   aggregate,
   CommandBatcher,
   evolveStored,
+  sameAsTentative,
   type CommandBatcherOptions,
   type Folded,
   type PostgresEventStore,
@@ -80,6 +81,22 @@ export const evolveVmRecord = (r: VmRecord, e: StoredEvent): VmRecord => ({
 });
 
 /**
+ * A record folded tentatively, with the times its events were stored at: the VM is the same (its
+ * evolve reads types and data only); requested is the first stored event's time when the events
+ * started the stream, updated the last one's.
+ */
+export function restampVmRecord(tentative: VmRecord, stored: readonly StoredEvent[]): VmRecord {
+  const first = stored[0];
+  const last = stored.at(-1);
+  if (first === undefined || last === undefined) return tentative;
+  return {
+    vm: tentative.vm,
+    requestedAt: first.streamPosition === 1 ? first.occurredAt : tentative.requestedAt,
+    updatedAt: last.occurredAt,
+  };
+}
+
+/**
  * A stored event of inventory's log as the domain event of its type, for the projections (which read
  * every stream): sound for the reason `evolveStored` gives (a stream is written only through its
  * decider's typed events), and checked by type, so no payload is cast.
@@ -87,12 +104,23 @@ export const evolveVmRecord = (r: VmRecord, e: StoredEvent): VmRecord => ({
 export const isStored = <K extends DomainEventType>(e: StoredEvent, type: K): e is StoredEvent & DomainEvent<K> => e.type === type;
 
 /** The inventory's aggregates; each gives its streams' states back typed (`hostAggregate.of(f)`). */
-export const hostAggregate = aggregate<Host>({ prefix: 'host-', initial: initialHost, evolve: evolveHostStored });
-export const vmAggregate = aggregate<VmRecord>({ prefix: 'vm-', initial: initialVmRecord, evolve: evolveVmRecord });
+export const hostAggregate = aggregate<Host>({
+  prefix: 'host-',
+  initial: initialHost,
+  evolve: evolveHostStored,
+  adoptTentative: sameAsTentative,
+});
+export const vmAggregate = aggregate<VmRecord>({
+  prefix: 'vm-',
+  initial: initialVmRecord,
+  evolve: evolveVmRecord,
+  adoptTentative: restampVmRecord,
+});
 export const hardwareConfigAggregate = aggregate<HardwareConfigState>({
   prefix: inventoryEvents.HARDWARE_CONFIG_STREAM,
   initial: initialHardwareConfig,
   evolve: evolveStored<HardwareConfigState, HardwareConfigEvent>({ HardwareConfigApplied: true }, evolveHardwareConfig),
+  adoptTentative: sameAsTentative,
 });
 
 export const projectAggregate = aggregate<Project>({
@@ -102,11 +130,13 @@ export const projectAggregate = aggregate<Project>({
     { ProjectCreated: true, ProjectQuotaSet: true, ProjectVmAdmitted: true, ProjectVmReleased: true },
     evolveProject,
   ),
+  adoptTentative: sameAsTentative,
 });
 export const identityAggregate = aggregate<IdentityBindings>({
   prefix: 'identity-',
   initial: initialIdentity,
   evolve: evolveStored<IdentityBindings, IdentityEvent>({ IdentityBound: true, IdentityUnbound: true }, evolveIdentity),
+  adoptTentative: sameAsTentative,
 });
 
 /** Inventory's command path: every command of the service goes through one batcher (group commit, cached aggregates). */

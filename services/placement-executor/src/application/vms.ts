@@ -1,6 +1,6 @@
 import { executorEvents } from '@berth/contracts';
 import type { CallDeadline } from '@berth/errors';
-import { aggregate, CommandBatcher, evolveStored, type PostgresEventStore } from '@berth/event-store';
+import { aggregate, CommandBatcher, evolveStored, sameAsTentative, type PostgresEventStore } from '@berth/event-store';
 import type { VmCommand } from '../domain/vm/commands.ts';
 import { decide } from '../domain/vm/decide.ts';
 import type { VmEvent } from '../domain/vm/events.ts';
@@ -35,7 +35,7 @@ const evolveVmStored = evolveStored<VmState, VmEvent>(
   evolve,
 );
 
-const vmStreams = aggregate<VmState>({ prefix: 'vm-', initial: initialState, evolve: evolveVmStored });
+const vmStreams = aggregate<VmState>({ prefix: 'vm-', initial: initialState, evolve: evolveVmStored, adoptTentative: sameAsTentative });
 
 /**
  * The one command path for VM streams: fold -> decide -> append with the expected version, through
