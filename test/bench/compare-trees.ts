@@ -10,11 +10,17 @@
  *
  * A tree may carry environment for its runs after `@` (e.g. `E2E_NODE_ARGS=--cpu-prof`). Each tree runs
  * its own copy of the benchmark file (its node_modules must be installed) from its sources
- * (BERTH_RUN_FROM_SOURCE=1), with the machine's Postgres. Every run is one line of `--out`; the last
- * line printed is the summary as JSON. Nothing else may run on the machine meanwhile.
+ * (BERTH_RUN_FROM_SOURCE=1), with the machine's Postgres: the code compared, however it is launched.
+ * With `--as-started`, each tree's services run as its own `npm start` and `npm run bench:*` run them
+ * instead: its esbuild bundle when the tree has the build (scripts/service-build.mjs; made fresh
+ * first with its scripts/prestart.mjs), else its sources under tsx (the trees before the build).
+ * Every run is one line of `--out`; the last line printed is the summary as JSON, with each tree's
+ * mean, its ratio to the first tree's, and the median of its per-round ratios (each run against the
+ * first tree's run of the same round). Nothing else may run on the machine meanwhile.
  */
-import { spawn } from 'node:child_process';
-import { appendFileSync, readFileSync } from 'node:fs';
+import { spawn, spawnSync } from 'node:child_process';
+import { appendFileSync, existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { isProductionLine, NATS_SERVER_BIN, natsServerBinVersion, PrivateNatsServer } from '@berth/testing';
 
@@ -46,6 +52,7 @@ const { values, positionals } = parseArgs({
     rounds: { type: 'string', default: '6' },
     out: { type: 'string', default: `compare-${Date.now()}.jsonl` },
     args: { type: 'string' },
+    'as-started': { type: 'boolean', default: false },
   },
 });
 const chosen = BENCHES[values.bench];
@@ -66,7 +73,18 @@ function treeOf(spec: string): { label: string; dir: string; env: Record<string,
   }
   return { label: spec, dir, env };
 }
-const trees = positionals.map(treeOf);
+/**
+ * Whether a tree's services run from its sources under tsx: always, unless --as-started and the tree has
+ * the build (made fresh here with its prestart, as its npm start would); then its esbuild bundle.
+ */
+function fromSource(dir: string): boolean {
+  if (!values['as-started'] || !existsSync(join(dir, 'scripts', 'service-build.mjs'))) return true;
+  const built = spawnSync(process.execPath, ['scripts/prestart.mjs'], { cwd: dir, stdio: ['ignore', 'ignore', 'inherit'] });
+  if (built.status !== 0) throw new Error(`${dir}: scripts/prestart.mjs failed (exit ${built.status})`);
+  return false;
+}
+const trees = positionals.map(treeOf).map((t) => ({ ...t, fromSource: fromSource(t.dir) }));
+for (const t of trees) console.error(`${t.label}: services ${t.fromSource ? 'from its sources under tsx' : 'from its esbuild bundle'}`);
 // The benchmarks' figures are of the production line (sync_interval: always); an older server's are not comparable.
 if (!isProductionLine())
   throw new Error(`${NATS_SERVER_BIN} is nats-server ${natsServerBinVersion() ?? '(unknown)'}: run scripts/fetch-nats-server.sh first`);
@@ -82,13 +100,13 @@ function pressure(): number | undefined {
 }
 
 /** One run of the benchmark in `tree`: its last stdout line, parsed. */
-async function runOnce(tree: ReturnType<typeof treeOf>): Promise<Record<string, unknown>> {
+async function runOnce(tree: (typeof trees)[number]): Promise<Record<string, unknown>> {
   const nats = await PrivateNatsServer.start();
   try {
     const args = [kind.file, ...(values.args ?? kind.args).split(' ').filter(Boolean)];
     const child = spawn('npx', ['tsx', ...args], {
       cwd: tree.dir,
-      env: { ...process.env, NATS_URL: nats.url, BERTH_RUN_FROM_SOURCE: '1', ...tree.env },
+      env: { ...process.env, NATS_URL: nats.url, BERTH_RUN_FROM_SOURCE: tree.fromSource ? '1' : '0', ...tree.env },
       stdio: ['ignore', 'pipe', 'inherit'],
     });
     let stdout = '';
@@ -119,8 +137,16 @@ const figureOf = (r: Record<string, unknown>): number => Number(r[kind.figure]);
 const perBaselineOf = (r: Record<string, unknown>): number => figureOf(r) / Number(r[kind.baseline ?? '']);
 const base = mean(results.get(trees[0]!.label)!.map(figureOf));
 const basePerBaseline = mean(results.get(trees[0]!.label)!.map(perBaselineOf));
+const median = (xs: readonly number[]): number => {
+  const sorted = [...xs].sort((a, b) => a - b);
+  const mid = Math.floor(sorted.length / 2);
+  return sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
+};
+const baseRuns = results.get(trees[0]!.label)!.map(figureOf);
 const summary = trees.map((t) => {
   const runs = results.get(t.label)!;
+  // Each round's run against the first tree's run of the same round: the machine moves less within a round.
+  const roundRatios = runs.map((r, i) => figureOf(r) / baseRuns[i]!);
   const cpu: Record<string, number> = {};
   for (const key of Object.keys((runs[0]!['cpuMillisPerVm'] as Record<string, number> | undefined) ?? {}))
     cpu[key] = Math.round(mean(runs.map((r) => (r['cpuMillisPerVm'] as Record<string, number>)[key] ?? 0)) * 100) / 100;
@@ -130,11 +156,15 @@ const summary = trees.map((t) => {
     runs: runs.map(figureOf),
     mean: Math.round(m * 1000) / 1000,
     ratioToFirst: Math.round((m / base) * 1000) / 1000,
+    medianRoundRatio: Math.round(median(roundRatios) * 1000) / 1000,
     ...(kind.baseline === undefined
       ? {}
       : { [`ratioToFirstPer_${kind.baseline}`]: Math.round((mean(runs.map(perBaselineOf)) / basePerBaseline) * 1000) / 1000 }),
     ...(Object.keys(cpu).length > 0 ? { cpuMillisPerVm: cpu } : {}),
   };
 });
-for (const s of summary) console.log(`${s.tree}: ${kind.figure} mean ${s.mean} (${s.runs.join(', ')}), ratio ${s.ratioToFirst}`);
+for (const s of summary)
+  console.log(
+    `${s.tree}: ${kind.figure} mean ${s.mean} (${s.runs.join(', ')}), ratio ${s.ratioToFirst}, median round ratio ${s.medianRoundRatio}`,
+  );
 console.log(JSON.stringify({ bench: values.bench, figure: kind.figure, rounds, out: values.out, trees: summary }));
