@@ -3,7 +3,7 @@ import type { StoredEvent } from '@berth/event-store';
 import { decideVm } from '../domain/vm/decide.ts';
 import { foldVm, initialVm } from '../domain/vm/state.ts';
 import type { VmEvent } from '../domain/vm/events.ts';
-import { claimOn, GiB, vmSpecInput } from '../testing/host-specs.ts';
+import { GiB, placementOn, vmSpecInput } from '../testing/host-specs.ts';
 import { evolveVmRecord, initialVmRecord, restampVmRecord, type VmRecord } from './streams.ts';
 
 /** The VM's events as a store would hand them back, from `position` on, at the given times. */
@@ -35,20 +35,7 @@ describe("a VM record folded before its events were stored, restamped with the s
     },
     initialVm(),
   );
-  const placed = decideVm(
-    {
-      type: 'PlaceVm',
-      placement: {
-        hostId: 'h1',
-        hypervisorUri: 'sim://h1',
-        claim: claimOn('h1'),
-        generation: 2,
-        explanation: { score: 1 },
-        alternates: [],
-      },
-    },
-    foldVm(requested),
-  );
+  const placed = decideVm({ type: 'PlaceVm', placement: placementOn('h1') }, foldVm(requested));
 
   it('equals folding the stored events, for a stream the events start and for one they continue', () => {
     // The batch's clock, as the tentative fold saw it, and the times the store assigned.

@@ -1,7 +1,7 @@
 import type { HardwareProfile } from '@berth/hardware-config';
 import type { Claim } from '@berth/fit';
 import type { HostSpecInput, Profiles } from '../domain/host/commands.ts';
-import type { VmSpecInput } from '../domain/vm/commands.ts';
+import type { PlacementInput, VmSpecInput } from '../domain/vm/commands.ts';
 
 export const GiB = 1024 ** 3;
 
@@ -43,6 +43,16 @@ export function claimOn(hostId: string, vmId = 'vm1'): Claim {
 }
 
 /** A valid declared host for tests; override what the test is about. */
+/** A placement on `hostId` (its claim from claimOn, generation 2, no alternates) as the scheduler reports one. */
+export const placementOn = (hostId: string, explanation: unknown = { score: 1 }): PlacementInput => ({
+  hostId,
+  hypervisorUri: `sim://${hostId}`,
+  claim: claimOn(hostId),
+  generation: 2,
+  explanation,
+  alternates: [],
+});
+
 export function hostSpec(over: Partial<HostSpecInput> = {}): HostSpecInput {
   return {
     name: 'h1',

@@ -5,7 +5,7 @@ import { evolveHost, hostSnapshotOf, initialHost, type Host } from '../../domain
 import type { VmCommand } from '../../domain/vm/commands.ts';
 import { decideVm } from '../../domain/vm/decide.ts';
 import { evolveVm, initialVm, type Vm } from '../../domain/vm/state.ts';
-import { claimOn, GiB, hostSpec, profiles, vmSpecInput } from '../../testing/host-specs.ts';
+import { GiB, hostSpec, placementOn, profiles, vmSpecInput } from '../../testing/host-specs.ts';
 import { hostDocJson, rowJson, snapshotJson, vmDocJson } from './doc-json.ts';
 
 /** What the projection wrote before: plain JSON.stringify (the texts may order members differently). */
@@ -45,14 +45,7 @@ describe("the read model's document JSON", () => {
       },
       {
         type: 'PlaceVm',
-        placement: {
-          hostId: 'h1',
-          hypervisorUri: 'sim://h1',
-          claim: claimOn('h1'),
-          generation: 2,
-          explanation: { summary: 'best of 3', scores: [{ hostId: 'h1', score: 0.5 }] },
-          alternates: [],
-        },
+        placement: placementOn('h1', { summary: 'best of 3', scores: [{ hostId: 'h1', score: 0.5 }] }),
       },
       { type: 'RecordProvisioning', hostId: 'h1' },
       { type: 'RecordStarted', hostId: 'h1' },

@@ -5,7 +5,7 @@ import type { PlacementInput, VmCommand, VmSpecInput } from './commands.ts';
 import { decideVm } from './decide.ts';
 import type { VmEvent } from './events.ts';
 import { evolveVm, foldVm, initialVm, type Vm } from './state.ts';
-import { claimOn, GiB, vmSpecInput } from '../../testing/host-specs.ts';
+import { GiB, placementOn, vmSpecInput } from '../../testing/host-specs.ts';
 
 const given = specFor<VmCommand, VmEvent, Vm>({ decide: decideVm, evolve: evolveVm, initialState: initialVm });
 
@@ -18,14 +18,7 @@ const compose = (over: Partial<VmSpecInput> = {}, pools = new Set(['fast']), wai
     initialVm(),
   );
 
-const placement = (hostId: string): PlacementInput => ({
-  hostId,
-  hypervisorUri: `sim://${hostId}`,
-  claim: claimOn(hostId),
-  generation: 2,
-  explanation: { score: 1 },
-  alternates: [],
-});
+const placement = (hostId: string): PlacementInput => placementOn(hostId);
 
 function run(history: VmEvent[], ...commands: VmCommand[]): VmEvent[] {
   for (const c of commands) history = [...history, ...decideVm(c, foldVm(history))];
