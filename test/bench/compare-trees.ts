@@ -135,14 +135,14 @@ for (let round = 0; round < rounds; round++) {
 
 const figureOf = (r: Record<string, unknown>): number => Number(r[kind.figure]);
 const perBaselineOf = (r: Record<string, unknown>): number => figureOf(r) / Number(r[kind.baseline ?? '']);
-const base = mean(results.get(trees[0]!.label)!.map(figureOf));
+const baseRuns = results.get(trees[0]!.label)!.map(figureOf);
+const base = mean(baseRuns);
 const basePerBaseline = mean(results.get(trees[0]!.label)!.map(perBaselineOf));
 const median = (xs: readonly number[]): number => {
   const sorted = [...xs].sort((a, b) => a - b);
   const mid = Math.floor(sorted.length / 2);
   return sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
 };
-const baseRuns = results.get(trees[0]!.label)!.map(figureOf);
 const summary = trees.map((t) => {
   const runs = results.get(t.label)!;
   // Each round's run against the first tree's run of the same round: the machine moves less within a round.

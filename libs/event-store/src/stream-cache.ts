@@ -98,17 +98,15 @@ export class StreamCache {
    */
   settle(streamId: string, events: readonly StoredEvent[], tentative: Folded | undefined): void {
     const first = events[0];
-    const last = events.at(-1);
-    if (tentative !== undefined && first !== undefined && tentative.version === last?.streamPosition) {
-      if ((this.cache.get(streamId)?.version ?? 0) === first.streamPosition - 1) {
-        const adopted = this.aggregateOf(streamId).adopt(tentative, events);
-        if (adopted !== undefined) {
-          this.remember(streamId, adopted);
-          return;
-        }
-      }
-    }
-    this.fold(streamId, events);
+    // The tentative fold ends where the stored events end, and the cache stands where they begin.
+    const adoptable =
+      tentative !== undefined &&
+      first !== undefined &&
+      tentative.version === events.at(-1)?.streamPosition &&
+      (this.cache.get(streamId)?.version ?? 0) === first.streamPosition - 1;
+    const adopted = adoptable ? this.aggregateOf(streamId).adopt(tentative, events) : undefined;
+    if (adopted !== undefined) this.remember(streamId, adopted);
+    else this.fold(streamId, events);
   }
 
   /** Applies events after the cached version (in order, without gaps) to the cached state; a gap drops the stream. */

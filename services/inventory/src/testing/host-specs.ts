@@ -42,7 +42,6 @@ export function claimOn(hostId: string, vmId = 'vm1'): Claim {
   };
 }
 
-/** A valid declared host for tests; override what the test is about. */
 /** A placement on `hostId` (its claim from claimOn, generation 2, no alternates) as the scheduler reports one. */
 export const placementOn = (hostId: string, explanation: unknown = { score: 1 }): PlacementInput => ({
   hostId,
@@ -53,6 +52,7 @@ export const placementOn = (hostId: string, explanation: unknown = { score: 1 })
   alternates: [],
 });
 
+/** A valid declared host for tests; override what the test is about. */
 export function hostSpec(over: Partial<HostSpecInput> = {}): HostSpecInput {
   return {
     name: 'h1',

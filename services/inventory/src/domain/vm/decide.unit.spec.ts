@@ -1,7 +1,7 @@
 import { IllegalStateError, NotFoundError, ValidationError } from '@berth/errors';
 import { describe, expect, it } from 'vitest';
 import { specFor } from '../shared/given.ts';
-import type { PlacementInput, VmCommand, VmSpecInput } from './commands.ts';
+import type { VmCommand, VmSpecInput } from './commands.ts';
 import { decideVm } from './decide.ts';
 import type { VmEvent } from './events.ts';
 import { evolveVm, foldVm, initialVm, type Vm } from './state.ts';
@@ -17,8 +17,6 @@ const compose = (over: Partial<VmSpecInput> = {}, pools = new Set(['fast']), wai
     { type: 'ComposeVm', vmId: 'vm1', project: 'default', spec: input(over), knownPools: pools, waitForCapacityMillis, now: NOW },
     initialVm(),
   );
-
-const placement = (hostId: string): PlacementInput => placementOn(hostId);
 
 function run(history: VmEvent[], ...commands: VmCommand[]): VmEvent[] {
   for (const c of commands) history = [...history, ...decideVm(c, foldVm(history))];
@@ -72,7 +70,7 @@ describe('VM lifecycle', () => {
     const statuses: string[] = [];
     let h = compose();
     const steps: VmCommand[] = [
-      { type: 'PlaceVm', placement: placement('h1') },
+      { type: 'PlaceVm', placement: placementOn('h1') },
       { type: 'RecordProvisioning', hostId: 'h1' },
       { type: 'RecordStarted', hostId: 'h1' },
       { type: 'StopVm', force: false },
@@ -90,20 +88,20 @@ describe('VM lifecycle', () => {
 
   it('a failed provisioning asks for a new placement away from that host, a bounded number of times', () => {
     const fail = (host: string): VmCommand => ({ type: 'RecordProvisionFailed', hostId: host, reason: `${host} broke`, maxAttempts: 2 });
-    const once = run(compose(), { type: 'PlaceVm', placement: placement('h1') });
+    const once = run(compose(), { type: 'PlaceVm', placement: placementOn('h1') });
     const retried = given(...once)
       .when(fail('h1'))
       .run();
     expect(retried.map((e) => e.type)).toEqual(['VmProvisionFailed', 'VmRequested']);
     expect(retried[1]?.type === 'VmRequested' && retried[1].data).toMatchObject({ attempt: 2, excludedHosts: ['h1'] });
-    const twice = run([...once, ...retried], { type: 'PlaceVm', placement: placement('h2') }, fail('h2'));
+    const twice = run([...once, ...retried], { type: 'PlaceVm', placement: placementOn('h2') }, fail('h2'));
     const vm = foldVm(twice);
     expect(vm.status).toBe('provision-failed');
     expect(vm.status === 'provision-failed' && vm.reason).toBe('h2 broke');
   });
 
   it('reports from a host the VM left change nothing; repeated reports change nothing', () => {
-    const placed = run(compose(), { type: 'PlaceVm', placement: placement('h2') });
+    const placed = run(compose(), { type: 'PlaceVm', placement: placementOn('h2') });
     given(...placed)
       .when({ type: 'RecordStarted', hostId: 'h1' })
       .then([]);
@@ -117,10 +115,10 @@ describe('VM lifecycle', () => {
     const failed = run(compose(), { type: 'FailPlacement', reason: 'no host has 2 vCPUs free', explanation: {}, now: NOW });
     const vm = foldVm(failed);
     expect(vm.status === 'placement-failed' && vm.reason).toBe('no host has 2 vCPUs free');
-    const placed = run(compose(), { type: 'PlaceVm', placement: placement('h1') });
+    const placed = run(compose(), { type: 'PlaceVm', placement: placementOn('h1') });
     expect(() =>
       given(...placed)
-        .when({ type: 'PlaceVm', placement: placement('h2') })
+        .when({ type: 'PlaceVm', placement: placementOn('h2') })
         .run(),
     ).toThrow(IllegalStateError);
   });
@@ -142,7 +140,7 @@ describe('VM lifecycle', () => {
     given(...failed)
       .when(dead(1))
       .then([]);
-    given(...run(compose(), { type: 'PlaceVm', placement: placement('h1') }))
+    given(...run(compose(), { type: 'PlaceVm', placement: placementOn('h1') }))
       .when(dead(1))
       .then([]);
     given(...run(compose(), { type: 'DeleteVm' }))
@@ -151,7 +149,7 @@ describe('VM lifecycle', () => {
     // The dead letter of an earlier request of a VM requested again (a provisioning retry) changes nothing either.
     const retried = run(
       compose(),
-      { type: 'PlaceVm', placement: placement('h1') },
+      { type: 'PlaceVm', placement: placementOn('h1') },
       { type: 'RecordProvisionFailed', hostId: 'h1', reason: 'x', maxAttempts: 3 },
     );
     expect(foldVm(retried).status).toBe('requested');
@@ -175,7 +173,7 @@ describe('VM lifecycle', () => {
   });
 
   it('start, stop and reboot only from states where they mean something', () => {
-    const running = run(compose(), { type: 'PlaceVm', placement: placement('h1') }, { type: 'RecordStarted', hostId: 'h1' });
+    const running = run(compose(), { type: 'PlaceVm', placement: placementOn('h1') }, { type: 'RecordStarted', hostId: 'h1' });
     given(...running)
       .when({ type: 'RebootVm' })
       .then([{ type: 'VmRebootRequested', data: { hostId: 'h1', hypervisorUri: 'sim://h1' } }]);
@@ -194,7 +192,7 @@ describe('VM lifecycle', () => {
   });
 
   it('a failed stop leaves the VM running, with the reason; a report from another host changes nothing', () => {
-    const running = run(compose(), { type: 'PlaceVm', placement: placement('h1') }, { type: 'RecordStarted', hostId: 'h1' });
+    const running = run(compose(), { type: 'PlaceVm', placement: placementOn('h1') }, { type: 'RecordStarted', hostId: 'h1' });
     const stopping = run(running, { type: 'StopVm', force: false });
     const failure = { type: 'RecordOperationFailed', hostId: 'h1', operation: 'stop', reason: 'domain busy' } as const;
     const failed = given(...stopping)
@@ -249,7 +247,7 @@ describe('waiting for capacity', () => {
       .when({ type: 'RequeueForCapacity' })
       .then([]);
     expect(
-      foldVm([...waiting, ...again, ...decideVm({ type: 'PlaceVm', placement: placement('h1') }, foldVm([...waiting, ...again]))]).status,
+      foldVm([...waiting, ...again, ...decideVm({ type: 'PlaceVm', placement: placementOn('h1') }, foldVm([...waiting, ...again]))]).status,
     ).toBe('placed');
   });
   it('fails with the explanation once the deadline passed, and not before; without a deadline a failure is at once', () => {
