@@ -676,6 +676,9 @@ describe.skipIf(!(await infraAvailable('postgres', 'nats')))('a migration surviv
   beforeAll(async () => {
     s = await startProcessCrashStack('migkill', [...TABLE_HOSTS, ...EVAC_HOSTS, ...BAL_HOSTS], {
       pools: POOLS,
+      // Every row moves at once, each holding a claim at both ends, and failed attempts exclude hosts: at
+      // 16 vCPUs two of the four could be full when a retry chose (0/10 hosts, its attempts used up).
+      cpus: Object.fromEntries(TABLE_HOSTS.map((h) => [h, 32])),
       env: {
         // Every row's migration runs at once: the caps would hold most of them in `requested`.
         migration: {

@@ -52,6 +52,8 @@ export interface ProcessCrashStackOptions {
   readonly env?: Partial<Record<CrashTarget, Record<string, string>>>;
   /** A host's resource pool (default: none): VMs of a pool stay on its hosts, a balancer policy is per pool. */
   readonly pools?: Readonly<Record<string, string>>;
+  /** A host's CPUs (default: 16), in inventory and on the simulator. */
+  readonly cpus?: Readonly<Record<string, number>>;
 }
 
 /** How `compose` makes a VM (default: 1 vCPU, 2 GiB, no pool, manual-and-automatic, running). */
@@ -133,7 +135,7 @@ export async function startProcessCrashStack(
   // 1 GiB/s: a 2 GiB guest moves in about two seconds; progress every 100 ms.
   const daemon: SimDaemon = await startSimDaemon(label, {
     SIM_HOSTS: hosts.join(','),
-    SIM_HOST_CPUS: '16',
+    SIM_HOST_CPUS: String(Math.max(16, ...Object.values(options.cpus ?? {}))),
     SIM_HOST_MEMORY: '64 GiB',
     SIM_MIGRATION_BANDWIDTH: '1 GiB',
     SIM_PROGRESS_INTERVAL: '100ms',
@@ -244,7 +246,7 @@ export async function startProcessCrashStack(
     inv = createClient(inventoryV1.InventoryServiceClient, `127.0.0.1:${invPort}`);
     client = createClient(migrationV1.MigrationServiceClient, `127.0.0.1:${migPort}`);
     exClient = createClient(executorV1.ExecutorServiceClient, `127.0.0.1:${exPort}`);
-    await registerSimHosts(inv, hosts, options.pools);
+    await registerSimHosts(inv, hosts, options.pools, options.cpus);
     const sched = createClient(schedulerV1.SchedulerServiceClient, `127.0.0.1:${schedPort}`);
     const schedulerSeesHosts = async (): Promise<void> =>
       void (await eventually(

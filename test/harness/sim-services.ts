@@ -80,6 +80,8 @@ export async function registerSimHosts(
   hosts: readonly string[],
   /** A host's resource pool (default: none). */
   pools: Readonly<Record<string, string>> = {},
+  /** A host's CPUs (default: 16). */
+  cpus: Readonly<Record<string, number>> = {},
 ): Promise<void> {
   for (const hostId of hosts) {
     await callUnary(inv, 'registerHost', {
@@ -89,8 +91,8 @@ export async function registerSimHosts(
         name: hostId,
         hypervisorUri: `sim://${hostId}`,
         cpuModel: 'Cascadelake-Server',
-        topology: { sockets: 1, coresPerSocket: 16, threadsPerCore: 1 },
-        cpus: 16,
+        topology: { sockets: 1, coresPerSocket: cpus[hostId] ?? 16, threadsPerCore: 1 },
+        cpus: cpus[hostId] ?? 16,
         memoryBytes: 64 * GiB,
         ...(pools[hostId] !== undefined && { resourcePool: pools[hostId] }),
       }),
