@@ -23,6 +23,7 @@ import { appendFileSync, existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { isProductionLine, NATS_SERVER_BIN, natsServerBinVersion, PrivateNatsServer } from '@berth/testing';
+import { median } from './stats.ts';
 
 interface BenchKind {
   readonly file: string;
@@ -138,11 +139,6 @@ const perBaselineOf = (r: Record<string, unknown>): number => figureOf(r) / Numb
 const baseRuns = results.get(trees[0]!.label)!.map(figureOf);
 const base = mean(baseRuns);
 const basePerBaseline = mean(results.get(trees[0]!.label)!.map(perBaselineOf));
-const median = (xs: readonly number[]): number => {
-  const sorted = [...xs].sort((a, b) => a - b);
-  const mid = Math.floor(sorted.length / 2);
-  return sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
-};
 const summary = trees.map((t) => {
   const runs = results.get(t.label)!;
   // Each round's run against the first tree's run of the same round: the machine moves less within a round.

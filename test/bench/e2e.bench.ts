@@ -52,6 +52,7 @@ import {
 import { startService, stopAll, type ServiceHandle } from '../harness/service.ts';
 import { identityTls, testPki } from '../harness/tls.ts';
 import { mapLimit } from '../harness/wait.ts';
+import { median } from './stats.ts';
 
 const GiB = 1024 ** 3;
 type NatsConnection = Awaited<ReturnType<typeof connectTestNats>>;
@@ -489,11 +490,6 @@ async function main(): Promise<void> {
     });
     console.error(`pair ${round + 1}: ${JSON.stringify(pairs.at(-1))}`);
   }
-  const median = (xs: number[]): number => {
-    const s = [...xs].sort((a, b) => a - b);
-    const m = Math.floor(s.length / 2);
-    return s.length === 0 ? 0 : s.length % 2 === 1 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
-  };
   const p = median(pairs.map((x) => x.plain));
   const t = median(pairs.map((x) => x.tls));
   console.log(

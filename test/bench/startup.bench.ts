@@ -12,6 +12,7 @@ import { parseArgs } from 'node:util';
 import { buildServices, buildStaleness } from '../../scripts/service-build.mjs';
 import { Plane, SERVICES } from '../soak/plane.ts';
 import { repoRoot } from '../harness/service.ts';
+import { median } from './stats.ts';
 
 const { values } = parseArgs({ options: { rounds: { type: 'string', default: '3' } } });
 const rounds = Number(values.rounds);
@@ -22,10 +23,6 @@ function cpuSeconds(pid: number): number {
   const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
   return (Number(fields[11]) + Number(fields[12])) / TICKS; // utime, stime
 }
-const median = (xs: number[]): number => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length === 0 ? 0 : s.length % 2 === 1 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
-};
 
 type Mode = 'source' | 'built';
 interface Sample {

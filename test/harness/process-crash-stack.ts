@@ -32,7 +32,7 @@ import { startHoldProxy, type HoldProxy } from './grpc-hold-proxy.ts';
 import { fleetViolations } from './migration-invariants.ts';
 import { startService, type ServiceHandle } from './service.ts';
 import { startSimDaemon, type SimDaemon } from './sim-daemon.ts';
-import { GiB, registerSimHosts } from './sim-services.ts';
+import { GiB, registerSimHosts, SIM_HOST_CPUS } from './sim-services.ts';
 
 export type CrashTarget = 'executor' | 'migration' | 'inventory' | 'scheduler';
 
@@ -52,7 +52,7 @@ export interface ProcessCrashStackOptions {
   readonly env?: Partial<Record<CrashTarget, Record<string, string>>>;
   /** A host's resource pool (default: none): VMs of a pool stay on its hosts, a balancer policy is per pool. */
   readonly pools?: Readonly<Record<string, string>>;
-  /** A host's CPUs (default: 16), in inventory and on the simulator. */
+  /** A host's CPUs (default: SIM_HOST_CPUS), in inventory and on the simulator. */
   readonly cpus?: Readonly<Record<string, number>>;
 }
 
@@ -135,7 +135,7 @@ export async function startProcessCrashStack(
   // 1 GiB/s: a 2 GiB guest moves in about two seconds; progress every 100 ms.
   const daemon: SimDaemon = await startSimDaemon(label, {
     SIM_HOSTS: hosts.join(','),
-    SIM_HOST_CPUS: String(Math.max(16, ...Object.values(options.cpus ?? {}))),
+    SIM_HOST_CPUS: String(Math.max(SIM_HOST_CPUS, ...Object.values(options.cpus ?? {}))),
     SIM_HOST_MEMORY: '64 GiB',
     SIM_MIGRATION_BANDWIDTH: '1 GiB',
     SIM_PROGRESS_INTERVAL: '100ms',

@@ -74,16 +74,20 @@ export function startSimMigration(
   );
 }
 
-/** Registers each host in inventory as `sim://<hostId>`, 16 CPUs and 64 GiB, enabled. */
+/** A simulated host's CPUs unless a test says otherwise. */
+export const SIM_HOST_CPUS = 16;
+
+/** Registers each host in inventory as `sim://<hostId>`, SIM_HOST_CPUS CPUs (or as given) and 64 GiB, enabled. */
 export async function registerSimHosts(
   inv: InstanceType<typeof inventoryV1.InventoryServiceClient>,
   hosts: readonly string[],
   /** A host's resource pool (default: none). */
   pools: Readonly<Record<string, string>> = {},
-  /** A host's CPUs (default: 16). */
+  /** A host's CPUs (default: SIM_HOST_CPUS). */
   cpus: Readonly<Record<string, number>> = {},
 ): Promise<void> {
   for (const hostId of hosts) {
+    const n = cpus[hostId] ?? SIM_HOST_CPUS;
     await callUnary(inv, 'registerHost', {
       meta: { commandId: `register-${hostId}` },
       hostId,
@@ -91,8 +95,8 @@ export async function registerSimHosts(
         name: hostId,
         hypervisorUri: `sim://${hostId}`,
         cpuModel: 'Cascadelake-Server',
-        topology: { sockets: 1, coresPerSocket: cpus[hostId] ?? 16, threadsPerCore: 1 },
-        cpus: cpus[hostId] ?? 16,
+        topology: { sockets: 1, coresPerSocket: n, threadsPerCore: 1 },
+        cpus: n,
         memoryBytes: 64 * GiB,
         ...(pools[hostId] !== undefined && { resourcePool: pools[hostId] }),
       }),
